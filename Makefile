@@ -1,0 +1,111 @@
+# dnnprov - plain Makefile.  `make` builds the library, the command and the
+# pkg-config file into build/ (build-asan/ with SANITIZE=1); `make check`
+# installs missing Debian packages, builds and runs every test.
+
+VERSION := 0.1.0
+SOVERSION := 0
+
+# Debian ships msgpack-c's pkg-config file as `msgpack`, other systems as `msgpack-c`.
+MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+PKGS := lmdb yaml-0.1 $(MSGPACK_PC)
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := cc
+endif
+OPT ?= -O2
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
+	-fPIC -fvisibility=hidden -I. -Iinclude
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llmdb -lyaml -lmsgpackc)
+LIBS = $(PKG_LIBS) -lpthread -lm
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+
+ifeq ($(SANITIZE),1)
+B := build-asan
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B := build
+SAN :=
+endif
+CFLAGS_ALL = $(CFLAGS_BASE) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SAN) $(LDFLAGS)
+
+# The library: every component but the command line.
+LIB_DIRS := util config logger indexer query
+LIB_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+TEST_SRC := $(wildcard tests/check_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
+
+.PHONY: all check test-unit test-scripts deps install clean demo bench
+all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/dnnprov $(B)/dnnprov.pc
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(B)/libdnnprov.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libdnnprov.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libdnnprov.so.$(SOVERSION) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(B)/libdnnprov.so: $(B)/libdnnprov.so.$(VERSION)
+	ln -sf libdnnprov.so.$(VERSION) $(B)/libdnnprov.so.$(SOVERSION)
+	ln -sf libdnnprov.so.$(VERSION) $@
+
+$(B)/dnnprov: $(CLI_OBJ) $(B)/libdnnprov.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(B)/libdnnprov.a $(LIBS)
+
+$(B)/dnnprov.pc: dnnprov.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
+
+# Tests link the static library so they can reach internal functions.
+$(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(B)/libdnnprov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(B)/libdnnprov.a $(LIBS) $(CHECK_LIBS) $(LDFLAGS_ALL)
+
+# ---- tests -----------------------------------------------------------------
+check: deps
+	$(MAKE) all $(TEST_BIN)
+	$(MAKE) test-unit test-scripts
+
+test-unit: $(TEST_BIN)
+	@set -e; for t in $(TEST_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+
+test-scripts: all
+	@set -e; for t in tests/test_*.sh; do [ -e "$$t" ] || continue; \
+	  echo "== $$t"; DNNPROV_BUILD=$(B) bash $$t; done
+
+# ---- packages --------------------------------------------------------------
+DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev check pkg-config lmdb-utils \
+	python3 python3-msgpack python3-prov python3-numpy
+DEMO_PACKAGES := python3-torch python3-sklearn
+deps:
+	@sh tools/install-deps.sh $(DEB_PACKAGES)
+
+# ---- install ---------------------------------------------------------------
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/dnnprov.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(B)/libdnnprov.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdnnprov.so.$(SOVERSION)
+	ln -sf libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdnnprov.so
+	install -m 755 $(B)/dnnprov $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(B)/dnnprov.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,45 @@
+/*
+ * cli.h - what the subcommands share: the command table's entry type,
+ * error printing and stdout checking.  Only cli/ prints or exits.
+ *
+ * Exit statuses: 0 success, 1 failure (or, for check, problems found),
+ * 2 a usage error.
+ */
+#ifndef DNNPROV_CLI_H
+#define DNNPROV_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util/util.h"
+
+#define EXIT_USAGE 2
+
+typedef struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+	const char *usage; /* printed by `dnnprov help NAME` and `dnnprov NAME --help` */
+} cli_command;
+
+/* Prints "dnnprov: CMD: message" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) DP_PRINTF(2, 3);
+/* cli_error() with the library's detail for rc ("what: detail"). */
+int cli_lib_error(const char *cmd, int rc, const char *what);
+/* Prints the usage of `cmd` to stderr with a one-line reason; returns 2. */
+int cli_usage(const char *cmd, const char *why, ...) DP_PRINTF(2, 3);
+/* Prints the usage to stdout for --help; returns 0. */
+int cli_help(const char *cmd);
+/* Flushes stdout and fails loudly if anything written to it was lost (a
+ * full disk, a closed pipe).  Returns the exit status to use. */
+int cli_finish(const char *cmd, int status);
+
+const cli_command *cli_find(const char *name);
+
+/* Subcommands, one file each. */
+int cmd_log(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+extern const char cmd_log_usage[], cmd_cat_usage[], cmd_check_usage[];
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * cmd_log.c - `dnnprov log`: records provenance from a shell, one record
+ * per call, so that scripts in any language can use dnnprov.
+ *
+ * Each call is a separate process and so writes its own segment (the
+ * one-writer-per-file rule); the indexer merges a task's segments in order.
+ * Values are typed by the experiment file: a NUMERIC hyperparameter or
+ * attribute must parse as a number, TEXT and FILE take the text as it is.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+
+const char cmd_log_usage[] =
+	"usage: dnnprov log -c CONFIG [--task ID] ACTION [ARGS]\n"
+	"\n"
+	"Appends one record to task ID of CONFIG's dataflow.\n"
+	"\n"
+	"actions:\n"
+	"  begin [NAME=VALUE ...]            start (or resume) the task with hyperparameter\n"
+	"                                    values; without --task, prints the new task id\n"
+	"  epoch N [--elapsed S] M=V ...     metrics of epoch N (S: its duration in seconds)\n"
+	"  adapt N NAME=VALUE                hyperparameter NAME changed at epoch N\n"
+	"  test M=V ...                      test-set metrics\n"
+	"  layers NAME:KIND=VALUE ...        layer facts, e.g. dense_1:activation=relu\n"
+	"  element TRANSFORMATION SET A=V ...  one element of a user-defined transformation\n"
+	"  end [--status S] [--message TEXT] end the task: S is FINISHED (default), FAILED\n"
+	"                                    or KILLED\n"
+	"\n"
+	"options:\n"
+	"  -c, --config FILE   the experiment YAML file\n"
+	"  -t, --task ID       the task; required except for begin\n"
+	"\n"
+	"example:\n"
+	"  id=$(dnnprov log -c exp.yaml begin OPTIMIZER_NAME=Adam LEARNING_RATE=0.01)\n"
+	"  dnnprov log -c exp.yaml --task \"$id\" epoch 1 loss=0.41 accuracy=0.88\n"
+	"  dnnprov log -c exp.yaml --task \"$id\" end\n";
+
+#define CMD "log"
+
+typedef enum { TYPE_GUESS, TYPE_NUMBER, TYPE_TEXT } want_type;
+
+/* Parses "NAME=VALUE" into v (pointing into arg, which it modifies). */
+static int parse_assignment(char *arg, want_type (*type_of)(const dnnprov_config *, const char *),
+			    const dnnprov_config *cfg, dnnprov_value *v)
+{
+	char *eq = strchr(arg, '=');
+	char *end;
+	want_type want;
+
+	if (!eq || eq == arg)
+		return cli_usage(CMD, "'%s' is not NAME=VALUE", arg);
+	*eq = '\0';
+	v->name = arg;
+	want = type_of(cfg, arg);
+	const char *text = eq + 1;
+	if (want != TYPE_TEXT && *text) {
+		errno = 0;
+		long long i = strtoll(text, &end, 10);
+		if (*end == '\0' && errno == 0) {
+			v->type = DNNPROV_INT;
+			v->as.i = i;
+			return 0;
+		}
+		double d = strtod(text, &end);
+		if (*end == '\0') {
+			v->type = DNNPROV_REAL;
+			v->as.r = d;
+			return 0;
+		}
+	}
+	if (want == TYPE_NUMBER) {
+		cli_error(CMD, "%s=%s: %s takes a number", arg, text, arg);
+		return 1;
+	}
+	v->type = DNNPROV_TEXT;
+	v->as.s = text;
+	return 0;
+}
+
+static want_type hyperparameter_type(const dnnprov_config *cfg, const char *name)
+{
+	const dp_hyperparameter *h = dp_config_hyperparameter(cfg, name);
+	if (!h)
+		return TYPE_GUESS;
+	return h->type == DP_ATTR_NUMERIC ? TYPE_NUMBER : TYPE_TEXT;
+}
+
+static want_type metric_type(const dnnprov_config *cfg, const char *name)
+{
+	(void)cfg;
+	(void)name;
+	return TYPE_NUMBER;
+}
+
+static want_type guess_type(const dnnprov_config *cfg, const char *name)
+{
+	(void)cfg;
+	(void)name;
+	return TYPE_GUESS;
+}
+
+static const dp_set *element_set; /* for attribute_type() during one call */
+
+static want_type attribute_type(const dnnprov_config *cfg, const char *name)
+{
+	(void)cfg;
+	for (size_t i = 0; element_set && i < element_set->nattrs; i++)
+		if (strcmp(element_set->attrs[i].name, name) == 0)
+			return element_set->attrs[i].type == DP_ATTR_NUMERIC ? TYPE_NUMBER : TYPE_TEXT;
+	return TYPE_GUESS;
+}
+
+static int parse_all(char **args, int n, want_type (*type_of)(const dnnprov_config *, const char *),
+		     const dnnprov_config *cfg, dnnprov_value *out)
+{
+	for (int i = 0; i < n; i++) {
+		int rc = parse_assignment(args[i], type_of, cfg, &out[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int parse_epoch(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || errno) {
+		cli_error(CMD, "'%s' is not an epoch number", s);
+		return 1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int run_action(dnnprov_task *t, const dnnprov_config *cfg, int argc, char **argv)
+{
+	const char *action = argv[0];
+	dnnprov_value *vals = NULL;
+	int rc = 0, lib = 0;
+
+	vals = calloc((size_t)argc + 1, sizeof(*vals));
+	if (!vals) {
+		cli_error(CMD, "out of memory");
+		return 1;
+	}
+	if (strcmp(action, "begin") == 0) {
+		if (!(rc = parse_all(argv + 1, argc - 1, hyperparameter_type, cfg, vals))) {
+			for (int i = 0; i < argc - 1; i++) {
+				const dp_hyperparameter *h = dp_config_hyperparameter(cfg, vals[i].name);
+				if (!h || !h->selected)
+					cli_error(CMD, "hyperparameter '%s' is not selected in %s; not recorded",
+						  vals[i].name, cfg->path);
+			}
+			lib = dnnprov_task_begin(t, vals, (size_t)argc - 1);
+		}
+	} else if (strcmp(action, "epoch") == 0) {
+		int64_t epoch;
+		double elapsed = NAN;
+		int first = 2;
+		if (argc < 2)
+			rc = cli_usage(CMD, "epoch needs an epoch number");
+		else if (!(rc = parse_epoch(argv[1], &epoch))) {
+			if (argc >= 4 && strcmp(argv[2], "--elapsed") == 0) {
+				char *end;
+				elapsed = strtod(argv[3], &end);
+				if (*end || !*argv[3] || elapsed < 0)
+					rc = cli_usage(CMD, "--elapsed takes a duration in seconds");
+				first = 4;
+			}
+			if (!rc && !(rc = parse_all(argv + first, argc - first, metric_type, cfg, vals)))
+				lib = dnnprov_task_epoch(t, epoch, elapsed, vals, (size_t)(argc - first));
+		}
+	} else if (strcmp(action, "adapt") == 0) {
+		int64_t epoch;
+		if (argc != 3)
+			rc = cli_usage(CMD, "adapt takes an epoch number and one NAME=VALUE");
+		else if (!(rc = parse_epoch(argv[1], &epoch)) &&
+			 !(rc = parse_assignment(argv[2], hyperparameter_type, cfg, &vals[0]))) {
+			const dp_hyperparameter *h = dp_config_hyperparameter(cfg, vals[0].name);
+			if (!cfg->adaptation)
+				cli_error(CMD, "adaptation is off in %s; not recorded", cfg->path);
+			else if (!h || !h->selected)
+				cli_error(CMD, "hyperparameter '%s' is not selected in %s; not recorded",
+					  vals[0].name, cfg->path);
+			lib = dnnprov_task_adapt(t, epoch, &vals[0]);
+		}
+	} else if (strcmp(action, "test") == 0) {
+		if (!(rc = parse_all(argv + 1, argc - 1, metric_type, cfg, vals)))
+			lib = dnnprov_task_test(t, vals, (size_t)argc - 1);
+	} else if (strcmp(action, "layers") == 0) {
+		dnnprov_layer *layers = calloc((size_t)argc, sizeof(*layers));
+		if (!layers) {
+			rc = 1;
+			cli_error(CMD, "out of memory");
+		}
+		for (int i = 1; !rc && i < argc; i++) {
+			char *colon = strchr(argv[i], ':');
+			if (!colon || !strchr(colon, '=')) {
+				rc = cli_usage(CMD, "'%s' is not NAME:KIND=VALUE", argv[i]);
+				break;
+			}
+			*colon = '\0';
+			layers[i - 1].name = argv[i];
+			rc = parse_assignment(colon + 1, guess_type, cfg, &layers[i - 1].value);
+			layers[i - 1].kind = layers[i - 1].value.name;
+		}
+		if (!rc)
+			lib = dnnprov_task_layers(t, layers, (size_t)argc - 1);
+		free(layers);
+	} else if (strcmp(action, "element") == 0) {
+		const dp_transformation *tf;
+		if (argc < 3) {
+			rc = cli_usage(CMD, "element takes TRANSFORMATION SET and values");
+		} else if (!(tf = dp_config_transformation(cfg, argv[1]))) {
+			cli_error(CMD, "transformation '%s' is not declared in %s", argv[1], cfg->path);
+			rc = 1;
+		} else {
+			element_set = dp_transformation_set(tf, argv[2]);
+			if (!(rc = parse_all(argv + 3, argc - 3, attribute_type, cfg, vals)))
+				lib = dnnprov_task_element(t, argv[1], argv[2], vals, (size_t)argc - 3);
+		}
+	} else if (strcmp(action, "end") == 0) {
+		dnnprov_status status = DNNPROV_FINISHED;
+		const char *message = NULL;
+		for (int i = 1; !rc && i < argc; i++) {
+			if (strcmp(argv[i], "--status") == 0 && i + 1 < argc) {
+				const char *s = argv[++i];
+				if (strcmp(s, "FINISHED") == 0)
+					status = DNNPROV_FINISHED;
+				else if (strcmp(s, "FAILED") == 0)
+					status = DNNPROV_FAILED;
+				else if (strcmp(s, "KILLED") == 0)
+					status = DNNPROV_KILLED;
+				else
+					rc = cli_usage(CMD, "--status is FINISHED, FAILED or KILLED, not '%s'", s);
+			} else if (strcmp(argv[i], "--message") == 0 && i + 1 < argc) {
+				message = argv[++i];
+			} else {
+				rc = cli_usage(CMD, "end takes --status S and --message TEXT, not '%s'", argv[i]);
+			}
+		}
+		if (!rc)
+			lib = dnnprov_task_end(t, status, message);
+	} else {
+		rc = cli_usage(CMD, "unknown action '%s'", action);
+	}
+	free(vals);
+	if (rc)
+		return rc;
+	if (lib)
+		return cli_lib_error(CMD, lib, action);
+	return 0;
+}
+
+int cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "task", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *task_id = NULL;
+	dnnprov_config *cfg = NULL;
+	dnnprov_task *t = NULL;
+	int c, rc, status;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+c:t:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 't': task_id = optarg; break;
+		default: return cli_usage(CMD, "unknown option");
+		}
+	}
+	if (!config_path)
+		return cli_usage(CMD, "--config is required");
+	if (optind >= argc)
+		return cli_usage(CMD, "an action is required");
+	if (!task_id && strcmp(argv[optind], "begin") != 0)
+		return cli_usage(CMD, "--task is required for '%s'", argv[optind]);
+	if ((rc = dnnprov_config_load(config_path, &cfg)))
+		return cli_lib_error(CMD, rc, config_path);
+	if ((rc = dnnprov_task_open(cfg, task_id, &t))) {
+		status = cli_lib_error(CMD, rc, task_id ? task_id : "new task");
+		goto out;
+	}
+	status = run_action(t, cfg, argc - optind, argv + optind);
+	if (status == 0 && !task_id)
+		printf("%s\n", dnnprov_task_id(t)); /* a generated id, for the next calls */
+	if ((rc = dnnprov_task_close(t)) && status == 0)
+		status = cli_lib_error(CMD, rc, "closing the segment");
+out:
+	dnnprov_config_free(cfg);
+	return cli_finish(CMD, status);
+}

@@ -1,0 +1,144 @@
+/*
+ * main.c - the `dnnprov` command: a table of subcommands, git style.  Each
+ * subcommand lives in cli/cmd_<name>.c with its usage text beside it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const char cmd_help_usage[] =
+	"usage: dnnprov help [COMMAND]\n"
+	"\n"
+	"Lists the commands, or prints the usage of one.\n";
+static const char cmd_version_usage[] = "usage: dnnprov version\n";
+
+static const cli_command commands[] = {
+	{ "log", cmd_log, "record provenance from a shell script", cmd_log_usage },
+	{ "cat", cmd_cat, "print log records as JSON lines", cmd_cat_usage },
+	{ "check", cmd_check, "verify segment files; --fix truncates torn tails", cmd_check_usage },
+	{ "help", cmd_help, "show the commands or one command's usage", cmd_help_usage },
+	{ "version", cmd_version, "print the version", cmd_version_usage },
+};
+
+const cli_command *cli_find(const char *name)
+{
+	for (size_t i = 0; i < DP_ARRAY_LEN(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "dnnprov: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_lib_error(const char *cmd, int rc, const char *what)
+{
+	const char *detail = dnnprov_errmsg();
+	if (detail && *detail)
+		cli_error(cmd, "%s: %s", what, detail);
+	else
+		cli_error(cmd, "%s: %s", what, dnnprov_strerror(rc));
+	return 1;
+}
+
+int cli_usage(const char *cmd, const char *why, ...)
+{
+	const cli_command *c = cli_find(cmd);
+	va_list ap;
+	fprintf(stderr, "dnnprov: %s: ", cmd);
+	va_start(ap, why);
+	vfprintf(stderr, why, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (c)
+		fputs(c->usage, stderr);
+	return EXIT_USAGE;
+}
+
+int cli_help(const char *cmd)
+{
+	const cli_command *c = cli_find(cmd);
+	if (c)
+		fputs(c->usage, stdout);
+	return cli_finish(cmd, 0);
+}
+
+int cli_finish(const char *cmd, int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error(cmd, "cannot write the output: %s", strerror(errno ? errno : EIO));
+		return 1;
+	}
+	return status;
+}
+
+static void list_commands(FILE *f)
+{
+	fputs("usage: dnnprov COMMAND [ARGS]\n\ncommands:\n", f);
+	for (size_t i = 0; i < DP_ARRAY_LEN(commands); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n`dnnprov help COMMAND` or `dnnprov COMMAND --help` shows a command's usage.\n", f);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const cli_command *c;
+	if (argc < 2) {
+		list_commands(stdout);
+		return cli_finish("help", 0);
+	}
+	if (!(c = cli_find(argv[1]))) {
+		cli_error("help", "unknown command '%s'", argv[1]);
+		list_commands(stderr);
+		return EXIT_USAGE;
+	}
+	fputs(c->usage, stdout);
+	return cli_finish("help", 0);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("dnnprov %s\n", DNNPROV_VERSION);
+	return cli_finish("version", 0);
+}
+
+int main(int argc, char **argv)
+{
+	const cli_command *c;
+
+	if (argc < 2) {
+		list_commands(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(1, argv);
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv);
+	if (!(c = cli_find(argv[1]))) {
+		cli_error(argv[1], "unknown command; `dnnprov help` lists them");
+		return EXIT_USAGE;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return cli_help(c->name);
+	}
+	return c->run(argc - 1, argv + 1);
+}

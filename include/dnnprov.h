@@ -1,0 +1,245 @@
+/*
+ * dnnprov.h - provenance capture for deep-learning training.
+ *
+ * OVERVIEW
+ *
+ * A training process describes its experiment in a YAML file (see
+ * docs/CONFIG.md), loads it with dnnprov_config_load(), opens a task with
+ * dnnprov_task_open() and records what happens to it: the hyperparameter
+ * values it started with (dnnprov_task_begin), layer facts, every epoch's
+ * metrics, learning-rate adaptations, test results, the elements of
+ * user-defined transformations, and how it ended.  Each call encodes one
+ * msgpack record, frames it with a length and a CRC32C and appends it to a
+ * segment file owned by this process alone:
+ *
+ *     <log_dir>/<dataflow>/<task>/<created>-<host>-<pid>-<seq>.dnplog
+ *
+ * No call waits on a server or on the indexer.  The byte layout is in
+ * docs/FORMAT.md; `dnnprov index` turns the files into a queryable index.
+ *
+ * CONVENTIONS
+ *
+ * Every function that can fail returns 0 or a negative DNNPROV_E* code.
+ * dnnprov_strerror() names a code; dnnprov_errmsg() gives the detail of the
+ * last failure on the calling thread (file, line, offending name, errno
+ * text).  The library never prints, never exits and never changes signal
+ * dispositions.  Outputs come through the last argument.  Strings passed in
+ * are copied when the library needs them after the call returns.
+ *
+ * DURABILITY (the `log: durability:` setting)
+ *
+ *   interval  (default) every append reaches the kernel before the call
+ *             returns, so a crashed training process loses nothing; a
+ *             background thread fdatasyncs each segment every
+ *             `fsync_interval`, so a power loss loses at most that interval.
+ *   always    every append is written and fdatasync'ed before it returns.
+ *   buffered  appends collect in a 64 KiB buffer in the process and are
+ *             written when it fills, on dnnprov_task_sync() and on close.
+ *             A crash of the process loses what was buffered.
+ *
+ * CAVEATS
+ *
+ * - Threads: one handle may be shared by threads; appends are serialized
+ *   by a mutex.  Records of one handle appear in the order their calls took
+ *   the mutex.
+ * - fork(): a child never writes its parent's segment.  The first append
+ *   in a child opens a new segment of the same task for the child; records
+ *   the parent buffered (buffered mode) stay the parent's to write.  Do not
+ *   fork while another thread is inside a dnnprov call on the same handle.
+ * - Several processes may record the same task (a task resumed after a
+ *   crash, or one `dnnprov log` call per record): each writes its own
+ *   segments; the indexer merges them in file-name order.
+ * - Files over RLIMIT_FSIZE: an append that would pass the limit fails
+ *   with DNNPROV_ENOSPC instead of raising SIGXFSZ.
+ * - Network filesystems: appends are plain write(2) calls on files no other
+ *   process writes, which NFS handles, but the indexer's change
+ *   notification needs a local filesystem (it falls back to rescans).
+ */
+#ifndef DNNPROV_H
+#define DNNPROV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define DNNPROV_API __attribute__((visibility("default")))
+#else
+#define DNNPROV_API
+#endif
+
+#define DNNPROV_VERSION "0.1.0"
+#define DNNPROV_VERSION_MAJOR 0
+#define DNNPROV_VERSION_MINOR 1
+#define DNNPROV_VERSION_PATCH 0
+
+/* Longest tag (dataflow, task, transformation, set, attribute, metric or
+ * hyperparameter name), in bytes. */
+#define DNNPROV_NAME_MAX 128
+
+/* Largest encoded record; larger ones are refused with DNNPROV_EINVAL. */
+#define DNNPROV_RECORD_MAX (1u << 20)
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+
+enum {
+	DNNPROV_OK = 0,
+	DNNPROV_EINVAL = -1,     /* a bad argument: NULL, a malformed name, a duplicate */
+	DNNPROV_ENOMEM = -2,     /* an allocation failed */
+	DNNPROV_EIO = -3,        /* a system call failed; the detail has its errno text */
+	DNNPROV_ENOSPC = -4,     /* the disk is full, or a file-size limit was reached */
+	DNNPROV_ECONFIG = -5,    /* the experiment file is invalid; the detail is FILE:LINE:COL: why */
+	DNNPROV_ETYPE = -6,      /* a value does not have its declared type */
+	DNNPROV_ESTATE = -7,     /* the call does not fit the handle's state */
+	DNNPROV_ECORRUPT = -8,   /* log data failed its checksum or does not decode */
+	DNNPROV_ETRUNCATED = -9, /* log data ends inside a frame (a torn tail) */
+	DNNPROV_EVERSION = -10,  /* a segment of a format newer than this library */
+	DNNPROV_ENOTFOUND = -11, /* a named dataflow, task, metric, ... does not exist */
+	DNNPROV_ELOCKED = -12,   /* another process holds the lock (a second indexer) */
+	DNNPROV_EINDEX = -13,    /* the index (LMDB) failed or is of another schema */
+	DNNPROV_EQUERY = -14,    /* a query or filter expression is invalid */
+};
+
+/* A short, static description of a DNNPROV_E* code. */
+DNNPROV_API const char *dnnprov_strerror(int rc);
+
+/* The detail of the last failure on this thread ("" if none).  Valid until
+ * the next dnnprov call on this thread. */
+DNNPROV_API const char *dnnprov_errmsg(void);
+
+/* ------------------------------------------------------------------------
+ * Values
+ * ------------------------------------------------------------------------ */
+
+typedef enum dnnprov_type {
+	DNNPROV_NULL = 0, /* no value (an attribute left empty) */
+	DNNPROV_INT,      /* int64_t, for NUMERIC */
+	DNNPROV_REAL,     /* double, for NUMERIC; NaN and infinities are kept */
+	DNNPROV_TEXT,     /* UTF-8 string, for TEXT and FILE */
+} dnnprov_type;
+
+/* A named, typed value: a hyperparameter, a metric or an attribute.  The
+ * strings are the caller's and are only read during the call. */
+typedef struct dnnprov_value {
+	const char *name;
+	dnnprov_type type;
+	union {
+		int64_t i;
+		double r;
+		const char *s;
+	} as;
+} dnnprov_value;
+
+#define DNNPROV_V_INT(n, v) ((dnnprov_value){ .name = (n), .type = DNNPROV_INT, .as.i = (v) })
+#define DNNPROV_V_REAL(n, v) ((dnnprov_value){ .name = (n), .type = DNNPROV_REAL, .as.r = (v) })
+#define DNNPROV_V_TEXT(n, v) ((dnnprov_value){ .name = (n), .type = DNNPROV_TEXT, .as.s = (v) })
+
+/* One layer fact, as the original's iLayers set: the layer's name, its kind
+ * ("activation", "dropout", ...) and its value ("relu", 0.5).  value.name is
+ * not used. */
+typedef struct dnnprov_layer {
+	const char *name;
+	const char *kind;
+	dnnprov_value value;
+} dnnprov_layer;
+
+/* ------------------------------------------------------------------------
+ * Experiment configuration (docs/CONFIG.md)
+ * ------------------------------------------------------------------------ */
+
+typedef struct dnnprov_config dnnprov_config;
+
+/* Loads and validates an experiment YAML file.  On DNNPROV_ECONFIG the
+ * detail is "FILE:LINE:COL: message".  Relative log_dir and index_dir are
+ * resolved against the directory of the file.  The caller frees *out with
+ * dnnprov_config_free().
+ * Errors: DNNPROV_EINVAL, DNNPROV_EIO (unreadable), DNNPROV_ECONFIG,
+ * DNNPROV_ENOMEM. */
+DNNPROV_API int dnnprov_config_load(const char *path, dnnprov_config **out);
+
+DNNPROV_API void dnnprov_config_free(dnnprov_config *cfg);
+
+/* The dataflow tag and the resolved directories; owned by cfg. */
+DNNPROV_API const char *dnnprov_config_dataflow(const dnnprov_config *cfg);
+DNNPROV_API const char *dnnprov_config_log_dir(const dnnprov_config *cfg);
+DNNPROV_API const char *dnnprov_config_index_dir(const dnnprov_config *cfg);
+
+/* ------------------------------------------------------------------------
+ * Tasks: recording
+ * ------------------------------------------------------------------------ */
+
+typedef struct dnnprov_task dnnprov_task;
+
+typedef enum dnnprov_status {
+	DNNPROV_RUNNING = 0,
+	DNNPROV_FINISHED,
+	DNNPROV_FAILED,
+	DNNPROV_KILLED,
+} dnnprov_status;
+
+/* Opens a writer for task `task_id` of cfg's dataflow (NULL: a new id from
+ * the time, host and pid, readable with dnnprov_task_id()).  Creates the
+ * task's folder and a new segment owned by this process.  Opening the id of
+ * an existing task resumes it: new segments, same task.  cfg must outlive
+ * the handle.
+ * Errors: DNNPROV_EINVAL (a task id that is not a valid tag), DNNPROV_EIO,
+ * DNNPROV_ENOSPC, DNNPROV_ENOMEM. */
+DNNPROV_API int dnnprov_task_open(const dnnprov_config *cfg, const char *task_id,
+				  dnnprov_task **out);
+
+/* The task's id; owned by the handle. */
+DNNPROV_API const char *dnnprov_task_id(const dnnprov_task *t);
+
+/* Records the dataflow specification and the task's start: host, pid, user,
+ * time, and the values of the hyperparameters the config selects.  Values
+ * of hyperparameters it does not select are left out; a value of the wrong
+ * type (TEXT for a NUMERIC hyperparameter, ...) fails with DNNPROV_ETYPE and
+ * nothing is written.  Call it again from a later process to resume. */
+DNNPROV_API int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyperparameters,
+				   size_t n);
+
+/* Records layer facts (the original's iLayers). */
+DNNPROV_API int dnnprov_task_layers(dnnprov_task *t, const dnnprov_layer *layers, size_t n);
+
+/* Records one epoch's metrics (numeric values only).  `elapsed` is the
+ * epoch's duration in seconds; pass NaN to let the library measure it from
+ * the previous epoch (or the open).  Re-recording an epoch replaces it. */
+DNNPROV_API int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed,
+				   const dnnprov_value *metrics, size_t n);
+
+/* Records that hyperparameter new_value->name took new_value at the start
+ * of `epoch` (a learning-rate schedule step).  The old value is the last one
+ * this handle knows, if any.  Dropped without error when the config turns
+ * adaptation off or does not select the hyperparameter. */
+DNNPROV_API int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *new_value);
+
+/* Records test-set metrics. */
+DNNPROV_API int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics, size_t n);
+
+/* Records one element of a user-defined transformation's set; every value
+ * must name a declared attribute of that set and have its type. */
+DNNPROV_API int dnnprov_task_element(dnnprov_task *t, const char *transformation,
+				     const char *set, const dnnprov_value *values, size_t n);
+
+/* Records the task's end with status FINISHED, FAILED or KILLED and an
+ * optional message (NULL for none).  Further records fail with
+ * DNNPROV_ESTATE. */
+DNNPROV_API int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message);
+
+/* Writes what is buffered and fdatasyncs the current segment. */
+DNNPROV_API int dnnprov_task_sync(dnnprov_task *t);
+
+/* Writes what is buffered, seals and closes the segment and frees the
+ * handle, even on error (the error is returned).  A task closed without
+ * dnnprov_task_end() stays RUNNING in the index, ready to be resumed. */
+DNNPROV_API int dnnprov_task_close(dnnprov_task *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DNNPROV_H */

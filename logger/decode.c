@@ -1,0 +1,176 @@
+/*
+ * decode.c - payload decoding and JSON output (see decode.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logger/decode.h"
+#include "logger/mpack.h"
+
+int dp_decode(dp_decoder *d, const unsigned char *payload, size_t n, msgpack_object *out)
+{
+	size_t off = 0;
+
+	if (!dp_mp_check(payload, n))
+		return DNNPROV_ECORRUPT;
+	if (!d->ready) {
+		if (!msgpack_zone_init(&d->zone, 4096))
+			return DNNPROV_ENOMEM;
+		d->ready = true;
+	} else {
+		msgpack_zone_clear(&d->zone);
+	}
+	switch (msgpack_unpack((const char *)payload, n, &off, &d->zone, out)) {
+	case MSGPACK_UNPACK_SUCCESS:
+		return off == n ? 0 : DNNPROV_ECORRUPT;
+	case MSGPACK_UNPACK_NOMEM_ERROR:
+		return DNNPROV_ENOMEM;
+	default:
+		return DNNPROV_ECORRUPT;
+	}
+}
+
+void dp_decoder_free(dp_decoder *d)
+{
+	if (d->ready)
+		msgpack_zone_destroy(&d->zone);
+	d->ready = false;
+}
+
+bool dp_obj_is_str(const msgpack_object *o, const char *s)
+{
+	size_t n = strlen(s);
+	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+	       memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+const msgpack_object *dp_map_get(const msgpack_object *map, const char *key)
+{
+	if (!map || map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < map->via.map.size; i++)
+		if (dp_obj_is_str(&map->via.map.ptr[i].key, key))
+			return &map->via.map.ptr[i].val;
+	return NULL;
+}
+
+int dp_json_string(dp_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	int rc;
+
+	if ((rc = dp_buf_reserve(b, n + 2)))
+		return rc;
+	dp_buf_putc(b, '"');
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			/* Copy a valid UTF-8 sequence whole; replace anything else. */
+			size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+			if (len && i + len <= n && dp_utf8_valid(s + i, len)) {
+				rc = dp_buf_append(b, s + i, len);
+				i += len;
+			} else {
+				rc = dp_buf_append(b, "\xEF\xBF\xBD", 3);
+				i++;
+			}
+		} else {
+			i++;
+			switch (c) {
+			case '"': rc = dp_buf_append(b, "\\\"", 2); break;
+			case '\\': rc = dp_buf_append(b, "\\\\", 2); break;
+			case '\n': rc = dp_buf_append(b, "\\n", 2); break;
+			case '\r': rc = dp_buf_append(b, "\\r", 2); break;
+			case '\t': rc = dp_buf_append(b, "\\t", 2); break;
+			default:
+				if (c < 0x20 || c == 0x7f) {
+					char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+					rc = dp_buf_append(b, e, 6);
+				} else {
+					rc = dp_buf_putc(b, (char)c);
+				}
+			}
+		}
+		if (rc)
+			return rc;
+	}
+	return dp_buf_putc(b, '"');
+}
+
+int dp_json_double(dp_buf *b, double d)
+{
+	char tmp[40];
+
+	if (isnan(d))
+		return dp_buf_append(b, "\"NaN\"", 5);
+	if (isinf(d))
+		return d > 0 ? dp_buf_append(b, "\"Infinity\"", 10) : dp_buf_append(b, "\"-Infinity\"", 11);
+	/* %.17g always reads back exactly; try shorter forms first so 0.1
+	 * prints as 0.1. */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	/* Keep it a JSON number that reads back as a float, not an int. */
+	if (!strpbrk(tmp, ".eE"))
+		strcat(tmp, ".0");
+	return dp_buf_append(b, tmp, strlen(tmp));
+}
+
+int dp_json_object(dp_buf *b, const msgpack_object *o)
+{
+	int rc = 0;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		return dp_buf_append(b, "null", 4);
+	case MSGPACK_OBJECT_BOOLEAN:
+		return o->via.boolean ? dp_buf_append(b, "true", 4) : dp_buf_append(b, "false", 5);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return dp_buf_printf(b, "%llu", (unsigned long long)o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return dp_buf_printf(b, "%lld", (long long)o->via.i64);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return dp_json_double(b, o->via.f64);
+	case MSGPACK_OBJECT_STR:
+		return dp_json_string(b, o->via.str.ptr, o->via.str.size);
+	case MSGPACK_OBJECT_ARRAY:
+		if ((rc = dp_buf_putc(b, '[')))
+			return rc;
+		for (uint32_t i = 0; i < o->via.array.size && !rc; i++) {
+			if (i && (rc = dp_buf_putc(b, ',')))
+				return rc;
+			rc = dp_json_object(b, &o->via.array.ptr[i]);
+		}
+		return rc ? rc : dp_buf_putc(b, ']');
+	case MSGPACK_OBJECT_MAP:
+		if ((rc = dp_buf_putc(b, '{')))
+			return rc;
+		for (uint32_t i = 0; i < o->via.map.size && !rc; i++) {
+			const msgpack_object *k = &o->via.map.ptr[i].key;
+			if (i && (rc = dp_buf_putc(b, ',')))
+				return rc;
+			/* JSON keys are strings: other key types print as their JSON text. */
+			if (k->type == MSGPACK_OBJECT_STR) {
+				rc = dp_json_object(b, k);
+			} else {
+				dp_buf tmp = { 0 };
+				rc = dp_json_object(&tmp, k);
+				if (!rc)
+					rc = dp_json_string(b, tmp.data ? tmp.data : "", tmp.len);
+				dp_buf_free(&tmp);
+			}
+			if (!rc)
+				rc = dp_buf_putc(b, ':');
+			if (!rc)
+				rc = dp_json_object(b, &o->via.map.ptr[i].val);
+		}
+		return rc ? rc : dp_buf_putc(b, '}');
+	default:
+		return dp_buf_append(b, "null", 4);
+	}
+}

@@ -1,0 +1,40 @@
+/*
+ * decode.h - turning a frame's payload into a msgpack-c object, and the
+ * JSON form of records that `dnnprov cat` prints.
+ */
+#ifndef DNNPROV_DECODE_H
+#define DNNPROV_DECODE_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+
+#include "util/util.h"
+
+/* A decoder reuses one msgpack zone for every payload it decodes: objects
+ * it returns live until the next dp_decode() or dp_decoder_free(). */
+typedef struct dp_decoder {
+	msgpack_zone zone;
+	bool ready;
+} dp_decoder;
+
+/* Decodes payload[0..n) into *out after dp_mp_check() proves it safe.
+ * Returns 0 or DNNPROV_ECORRUPT / DNNPROV_ENOMEM. */
+DP_INTERNAL int dp_decode(dp_decoder *d, const unsigned char *payload, size_t n, msgpack_object *out);
+DP_INTERNAL void dp_decoder_free(dp_decoder *d);
+
+/* The value of `key` in a map object, or NULL. */
+DP_INTERNAL const msgpack_object *dp_map_get(const msgpack_object *map, const char *key);
+/* Whether o is the string s. */
+DP_INTERNAL bool dp_obj_is_str(const msgpack_object *o, const char *s);
+
+/* Appends the JSON form of o: NaN and infinities as the strings "NaN",
+ * "Infinity" and "-Infinity" (JSON has no such numbers), binary as base64
+ * would be unusual in records, so bin and ext become null. */
+DP_INTERNAL int dp_json_object(dp_buf *b, const msgpack_object *o);
+/* Appends s[0..n) as a JSON string, escaping what JSON requires and
+ * replacing invalid UTF-8 with U+FFFD. */
+DP_INTERNAL int dp_json_string(dp_buf *b, const char *s, size_t n);
+/* Appends a double as JSON: the shortest form that reads back exactly. */
+DP_INTERNAL int dp_json_double(dp_buf *b, double d);
+
+#endif

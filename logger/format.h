@@ -1,0 +1,92 @@
+/*
+ * format.h - the segment file format, version 1.  docs/FORMAT.md says the
+ * same in more words; this comment is the normative copy.
+ *
+ * A segment is written by exactly one process and only appended to.
+ *
+ * SEGMENT HEADER (all integers big-endian)
+ *
+ *   offset  size  field
+ *   0       8     magic  89 44 4E 50 4C 4F 47 0A   ("\x89DNPLOG\n")
+ *   8       2     format version (1)
+ *   10      2     reserved, 0
+ *   12      4     H, the length of the header map, 1 .. 65536
+ *   16      H     msgpack map: producer (str, "dnnprov 0.1.0"), dataflow (str),
+ *                 task (str), host (str), pid (int), created (float64 seconds
+ *                 since the Unix epoch), sequence (uint, 1 for the first
+ *                 segment a handle writes)
+ *   16+H    4     CRC32C of bytes [0, 16+H)
+ *
+ * Frames follow at offset 20+H.
+ *
+ * FRAME
+ *
+ *   0       3     magic "DPF"
+ *   3       1     type: 'R' a record, 'S' the seal (last frame of a segment)
+ *   4       4     L, the payload length, 1 .. DNNPROV_RECORD_MAX (1 MiB)
+ *   8       4     CRC32C of the payload
+ *   12      4     CRC32C of bytes [0, 12) of this frame
+ *   16      L     payload: one msgpack map (docs/FORMAT.md lists the keys)
+ *
+ * The header checksum makes the length trustworthy on its own, so a payload
+ * that fails its checksum costs exactly that frame: the reader skips L bytes
+ * and goes on.  A frame header that fails its checksum means the length is
+ * unknown: the reader scans forward for the next "DPF" whose header checksum
+ * holds, reports the bytes in between as corrupt, and resumes there.
+ *
+ * READING RULES (reader.c), at offset p with n bytes left in the file:
+ *   n == 0                              clean end
+ *   n < 16, bytes a prefix of "DPF"     torn tail (a frame being written)
+ *   header checksum holds, 16+L > n     torn tail
+ *   header checksum fails or bad magic  corruption; resynchronize
+ *   payload checksum fails              corruption of one frame; skip 16+L
+ *   payload not one msgpack map         undecodable frame; skip 16+L
+ *   any byte after the seal             corruption
+ * A torn tail is not an error while the writer lives: the reader stops
+ * before it and resumes from the same offset when the file grows.
+ *
+ * The seal's payload is a map {records: uint} counting the record frames of
+ * the segment.  A segment without a seal was not closed (its writer is still
+ * running, or died).
+ */
+#ifndef DNNPROV_FORMAT_H
+#define DNNPROV_FORMAT_H
+
+#include <stdint.h>
+
+#define DP_FORMAT_VERSION 1
+#define DP_SEGMENT_MAGIC "\x89" "DNPLOG\n"
+#define DP_SEGMENT_MAGIC_LEN 8
+#define DP_SEGMENT_FIXED 16      /* magic, version, reserved, H */
+#define DP_SEGMENT_HEADER_MAX 65536
+#define DP_FRAME_MAGIC "DPF"
+#define DP_FRAME_HEADER 16
+#define DP_FRAME_RECORD 'R'
+#define DP_FRAME_SEAL 'S'
+#define DP_SEGMENT_SUFFIX ".dnplog"
+
+/* Fills the 16-byte header of a frame whose payload is already in place
+ * right after it. */
+static inline void dp_frame_seal_header(unsigned char *frame, char type, uint32_t len,
+					uint32_t payload_crc, uint32_t (*crc)(uint32_t, const void *, size_t))
+{
+	frame[0] = 'D';
+	frame[1] = 'P';
+	frame[2] = 'F';
+	frame[3] = (unsigned char)type;
+	frame[4] = (unsigned char)(len >> 24);
+	frame[5] = (unsigned char)(len >> 16);
+	frame[6] = (unsigned char)(len >> 8);
+	frame[7] = (unsigned char)len;
+	frame[8] = (unsigned char)(payload_crc >> 24);
+	frame[9] = (unsigned char)(payload_crc >> 16);
+	frame[10] = (unsigned char)(payload_crc >> 8);
+	frame[11] = (unsigned char)payload_crc;
+	uint32_t h = crc(0, frame, 12);
+	frame[12] = (unsigned char)(h >> 24);
+	frame[13] = (unsigned char)(h >> 16);
+	frame[14] = (unsigned char)(h >> 8);
+	frame[15] = (unsigned char)h;
+}
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * scan.c - finding segment files (see scan.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "logger/format.h"
+#include "logger/scan.h"
+
+#define MAX_DEPTH 8 /* log_dir/dataflow/task/segment needs 3 */
+
+static int list_add(dp_path_list *l, const char *p)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **grown = realloc(l->paths, cap * sizeof(*grown));
+		if (!grown)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		l->paths = grown;
+		l->cap = cap;
+	}
+	if (!(l->paths[l->n] = strdup(p)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	l->n++;
+	return 0;
+}
+
+static bool is_segment_name(const char *name)
+{
+	size_t n = strlen(name), s = strlen(DP_SEGMENT_SUFFIX);
+	return n > s && strcmp(name + n - s, DP_SEGMENT_SUFFIX) == 0 && name[0] != '.';
+}
+
+static int walk(const char *dir, dp_path_list *l, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (depth > MAX_DEPTH)
+		return 0;
+	d = opendir(dir);
+	if (!d)
+		return dp_error_errno(errno, "cannot read directory %s", dir);
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		char *p;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (!(p = dp_path_join(dir, e->d_name))) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		if (lstat(p, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				rc = walk(p, l, depth + 1);
+			else if (S_ISREG(st.st_mode) && is_segment_name(e->d_name))
+				rc = list_add(l, p);
+		} /* vanished meanwhile: a rescan will tell */
+		free(p);
+		if (rc)
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+static int cmp_paths(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dp_find_segments(const char *path, dp_path_list *list)
+{
+	struct stat st;
+	size_t first = list->n;
+	int rc;
+
+	if (stat(path, &st) != 0)
+		return dp_error_errno(errno, "cannot read %s", path);
+	if (S_ISDIR(st.st_mode))
+		rc = walk(path, list, 0);
+	else
+		rc = list_add(list, path);
+	if (rc == 0)
+		qsort(list->paths + first, list->n - first, sizeof(char *), cmp_paths);
+	return rc;
+}
+
+void dp_path_list_free(dp_path_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->paths[i]);
+	free(l->paths);
+	l->paths = NULL;
+	l->n = l->cap = 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * scan.h - finding segment files under a path.
+ */
+#ifndef DNNPROV_SCAN_H
+#define DNNPROV_SCAN_H
+
+#include <stddef.h>
+
+#include "util/util.h"
+
+typedef struct dp_path_list {
+	char **paths;
+	size_t n;
+	size_t cap;
+} dp_path_list;
+
+/* Appends to *list every segment file (*.dnplog) at or under `path`, a
+ * file or a directory, sorted by path so that a task's segments come in the
+ * order they were created.  Symbolic links are not followed below the top
+ * (a log tree is plain folders; a link loop must not hang the indexer).
+ * Returns 0 or a DNNPROV_E* code naming the path that failed. */
+DP_INTERNAL int dp_find_segments(const char *path, dp_path_list *list);
+DP_INTERNAL void dp_path_list_free(dp_path_list *list);
+
+#endif

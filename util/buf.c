@@ -1,0 +1,88 @@
+/*
+ * buf.c - growable byte buffers (see util.h for the invariants).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+int dp_buf_reserve(dp_buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+
+	if (extra > SIZE_MAX / 2 - b->len)
+		return DNNPROV_ENOMEM;
+	need = b->len + extra;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		return dp_error(DNNPROV_ENOMEM, "out of memory growing a buffer to %zu bytes", cap);
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int dp_buf_append(dp_buf *b, const void *p, size_t n)
+{
+	int rc = dp_buf_reserve(b, n);
+	if (rc)
+		return rc;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+int dp_buf_putc(dp_buf *b, char c)
+{
+	if (b->len < b->cap) {
+		b->data[b->len++] = c;
+		return 0;
+	}
+	return dp_buf_append(b, &c, 1);
+}
+
+int dp_buf_printf(dp_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->data ? b->data + b->len : NULL, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return DNNPROV_EINVAL;
+	if ((size_t)n < b->cap - b->len) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	rc = dp_buf_reserve(b, (size_t)n + 1);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+const char *dp_buf_cstr(dp_buf *b)
+{
+	if (dp_buf_reserve(b, 1))
+		return NULL;
+	b->data[b->len] = '\0';
+	return b->data;
+}
+
+void dp_buf_free(dp_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

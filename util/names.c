@@ -1,0 +1,94 @@
+/*
+ * names.c - validation of tags and names.
+ *
+ * Tags become folder names (<log_dir>/<dataflow>/<task>) and index keys, so
+ * a hostile tag must not escape the log directory, hide in a terminal or
+ * make two different names look alike to the file system.
+ */
+#include <string.h>
+
+#include "util/util.h"
+
+bool dp_utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len;
+		uint32_t cp;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xE0) == 0xC0) {
+			len = 2;
+			cp = c & 0x1F;
+		} else if ((c & 0xF0) == 0xE0) {
+			len = 3;
+			cp = c & 0x0F;
+		} else if ((c & 0xF8) == 0xF0) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		/* Overlong forms, surrogates and values past Unicode. */
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+int dp_check_tag(const char *what, const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return dp_error(DNNPROV_EINVAL, "%s is missing", what);
+	n = strlen(s);
+	if (n == 0)
+		return dp_error(DNNPROV_EINVAL, "%s is empty", what);
+	if (n > DNNPROV_NAME_MAX)
+		return dp_error(DNNPROV_EINVAL, "%s is %zu bytes long; the limit is %d", what, n,
+				DNNPROV_NAME_MAX);
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return dp_error(DNNPROV_EINVAL, "%s '%s' is not allowed", what, s);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7F)
+			return dp_error(DNNPROV_EINVAL, "%s has a control character (0x%02x) at byte %zu",
+					what, c, i);
+		if (c == '/' || c == '\\')
+			return dp_error(DNNPROV_EINVAL, "%s '%s' has a path separator '%c'", what, s, c);
+	}
+	if (!dp_utf8_valid(s, n))
+		return dp_error(DNNPROV_EINVAL, "%s is not valid UTF-8", what);
+	return 0;
+}
+
+int dp_strcasecmp(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		int ca = (unsigned char)*a, cb = (unsigned char)*b;
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+		if (ca != cb || ca == 0)
+			return ca - cb;
+	}
+}

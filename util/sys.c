@@ -1,0 +1,94 @@
+/*
+ * sys.c - clocks and file-system helpers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util/util.h"
+
+double dp_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double dp_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void dp_format_time(double t, char out[32])
+{
+	time_t secs;
+	unsigned usec;
+	struct tm tm;
+
+	if (!(t == t) || t < 0 || t > 253402300799.0) { /* NaN or outside years 1970..9999 */
+		strcpy(out, "");
+		return;
+	}
+	secs = (time_t)t;
+	usec = (unsigned)((t - (double)secs) * 1e6 + 0.5);
+	if (usec >= 1000000) {
+		secs++;
+		usec -= 1000000;
+	}
+	gmtime_r(&secs, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + 19, 13, ".%06uZ", usec % 1000000u);
+}
+
+int dp_mkdirs(const char *path)
+{
+	char *p, *s;
+	int rc = 0;
+
+	if (!path || !*path)
+		return dp_error(DNNPROV_EINVAL, "empty directory path");
+	s = strdup(path);
+	if (!s)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (p = s + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(s, 0777) != 0 && errno != EEXIST) {
+				rc = dp_error_errno(errno, "cannot create directory %s", s);
+				break;
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	if (rc == 0) {
+		struct stat st;
+		if (stat(path, &st) != 0)
+			rc = dp_error_errno(errno, "cannot create directory %s", path);
+		else if (!S_ISDIR(st.st_mode))
+			rc = dp_error(DNNPROV_EIO, "%s exists and is not a directory", path);
+	}
+	free(s);
+	return rc;
+}
+
+char *dp_path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p = malloc(la + lb + 2);
+
+	if (!p)
+		return NULL;
+	memcpy(p, a, la);
+	if (la && a[la - 1] != '/')
+		p[la++] = '/';
+	memcpy(p + la, b, lb + 1);
+	return p;
+}

@@ -1,0 +1,118 @@
+/*
+ * util.h - the bottom layer every component may use: error details,
+ * growable byte buffers, tag validation, CRC32C and clocks.
+ *
+ * Nothing here knows about logs, LMDB or YAML.  See docs/LAYOUT.md for why
+ * this folder exists beside the ones DESIGN.md names.
+ */
+#ifndef DNNPROV_UTIL_H
+#define DNNPROV_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dnnprov.h"
+
+#define DP_INTERNAL __attribute__((visibility("hidden")))
+#define DP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define DP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- error detail ------------------------------------------------------
+ * The library reports failures as a code plus a thread-local detail string
+ * (dnnprov_errmsg).  dp_error() sets the detail and returns the code so a
+ * failure site is one line: `return dp_error(DNNPROV_EINVAL, "...", ...);`.
+ */
+DP_INTERNAL int dp_error(int rc, const char *fmt, ...) DP_PRINTF(2, 3);
+/* Same, appending ": strerror(errno)" and mapping ENOSPC/EFBIG/EDQUOT to
+ * DNNPROV_ENOSPC and ENOMEM to DNNPROV_ENOMEM, anything else to DNNPROV_EIO. */
+DP_INTERNAL int dp_error_errno(int err, const char *fmt, ...) DP_PRINTF(2, 3);
+DP_INTERNAL void dp_error_clear(void);
+
+/* ---- growable buffer ---------------------------------------------------
+ * Invariant: data[0..len) is valid, cap >= len, data is NULL only when cap
+ * is 0.  The owner frees with dp_buf_free().
+ */
+typedef struct dp_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} dp_buf;
+
+DP_INTERNAL int dp_buf_reserve(dp_buf *b, size_t extra);
+DP_INTERNAL int dp_buf_append(dp_buf *b, const void *p, size_t n);
+DP_INTERNAL int dp_buf_printf(dp_buf *b, const char *fmt, ...) DP_PRINTF(2, 3);
+DP_INTERNAL int dp_buf_putc(dp_buf *b, char c);
+DP_INTERNAL void dp_buf_free(dp_buf *b);
+/* A NUL-terminated view (appends a NUL not counted in len). */
+DP_INTERNAL const char *dp_buf_cstr(dp_buf *b);
+
+/* ---- tags and names ----------------------------------------------------
+ * A tag becomes a path component or an index key, so it must be 1 to
+ * DNNPROV_NAME_MAX bytes of valid UTF-8 without control characters, '/',
+ * '\\', and must not be "." or "..".  Returns 0 or DNNPROV_EINVAL with a
+ * detail naming `what` ("dataflow tag", "metric name", ...).
+ */
+DP_INTERNAL int dp_check_tag(const char *what, const char *s);
+/* Valid UTF-8 of length n, no NUL bytes. */
+DP_INTERNAL bool dp_utf8_valid(const char *s, size_t n);
+/* ASCII case-insensitive comparison, for names that must not collide
+ * after case folding. */
+DP_INTERNAL int dp_strcasecmp(const char *a, const char *b);
+
+/* ---- checksums ---------------------------------------------------------
+ * CRC32C (Castagnoli), hardware-accelerated on x86-64 with SSE4.2.
+ * dp_crc32c(0, p, n) is the checksum of p[0..n).
+ */
+DP_INTERNAL uint32_t dp_crc32c(uint32_t crc, const void *p, size_t n);
+/* The table-driven version, for tests and machines without SSE4.2. */
+DP_INTERNAL uint32_t dp_crc32c_portable(uint32_t crc, const void *p, size_t n);
+
+/* ---- byte order --------------------------------------------------------*/
+static inline void dp_put_be16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+static inline void dp_put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+static inline void dp_put_be64(unsigned char *p, uint64_t v)
+{
+	dp_put_be32(p, (uint32_t)(v >> 32));
+	dp_put_be32(p + 4, (uint32_t)v);
+}
+static inline uint16_t dp_get_be16(const unsigned char *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t dp_get_be32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t dp_get_be64(const unsigned char *p)
+{
+	return ((uint64_t)dp_get_be32(p) << 32) | dp_get_be32(p + 4);
+}
+
+/* ---- clocks ------------------------------------------------------------*/
+/* Seconds since the Unix epoch, wall clock, with sub-microsecond digits. */
+DP_INTERNAL double dp_now(void);
+/* Seconds on the monotonic clock, for intervals. */
+DP_INTERNAL double dp_monotonic(void);
+/* Formats t (seconds since the epoch) as ISO 8601 UTC with microseconds,
+ * "2026-11-26T02:36:56.123456Z", into out[32]. */
+DP_INTERNAL void dp_format_time(double t, char out[32]);
+
+/* ---- files -------------------------------------------------------------*/
+/* mkdir -p with mode 0777 & ~umask.  Returns 0 or a DNNPROV_E* code. */
+DP_INTERNAL int dp_mkdirs(const char *path);
+/* Joins a and b with one '/' into a new malloc'd string, or NULL. */
+DP_INTERNAL char *dp_path_join(const char *a, const char *b);
+
+#endif
