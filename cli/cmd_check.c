@@ -152,8 +152,8 @@ static int check_segment(const char *path, bool fix, bool yes, bool quiet)
 		}
 	}
 	if (!quiet || status) {
-		printf("%s: %llu records, %llu of %llu bytes valid, %s\n", path,
-		       (unsigned long long)records,
+		printf("%s: %llu record%s, %llu of %llu bytes valid, %s\n", path,
+		       (unsigned long long)records, records == 1 ? "" : "s",
 		       (unsigned long long)((uint64_t)st.st_size - bad_bytes - (torn ? torn_len : 0)),
 		       (unsigned long long)st.st_size, state);
 		if (report.len)

@@ -140,7 +140,12 @@ static int parse_epoch(const char *s, int64_t *out)
 	return 0;
 }
 
-static int run_action(dnnprov_task *t, const dnnprov_config *cfg, int argc, char **argv)
+/* The task is opened only once the arguments have parsed, so that a
+ * mistyped call leaves no empty segment behind. */
+#define RECORD(call) ((lib = dnnprov_task_open(cfg, task_id, t)) ? lib : (call))
+
+static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_config *cfg, int argc,
+		      char **argv)
 {
 	const char *action = argv[0];
 	dnnprov_value *vals = NULL;
@@ -159,7 +164,7 @@ static int run_action(dnnprov_task *t, const dnnprov_config *cfg, int argc, char
 					cli_error(CMD, "hyperparameter '%s' is not selected in %s; not recorded",
 						  vals[i].name, cfg->path);
 			}
-			lib = dnnprov_task_begin(t, vals, (size_t)argc - 1);
+			lib = RECORD(dnnprov_task_begin(*t, vals, (size_t)argc - 1));
 		}
 	} else if (strcmp(action, "epoch") == 0) {
 		int64_t epoch;
@@ -176,7 +181,8 @@ static int run_action(dnnprov_task *t, const dnnprov_config *cfg, int argc, char
 				first = 4;
 			}
 			if (!rc && !(rc = parse_all(argv + first, argc - first, metric_type, cfg, vals)))
-				lib = dnnprov_task_epoch(t, epoch, elapsed, vals, (size_t)(argc - first));
+				lib = RECORD(dnnprov_task_epoch(*t, epoch, elapsed, vals,
+								 (size_t)(argc - first)));
 		}
 	} else if (strcmp(action, "adapt") == 0) {
 		int64_t epoch;
@@ -190,11 +196,11 @@ static int run_action(dnnprov_task *t, const dnnprov_config *cfg, int argc, char
 			else if (!h || !h->selected)
 				cli_error(CMD, "hyperparameter '%s' is not selected in %s; not recorded",
 					  vals[0].name, cfg->path);
-			lib = dnnprov_task_adapt(t, epoch, &vals[0]);
+			lib = RECORD(dnnprov_task_adapt(*t, epoch, &vals[0]));
 		}
 	} else if (strcmp(action, "test") == 0) {
 		if (!(rc = parse_all(argv + 1, argc - 1, metric_type, cfg, vals)))
-			lib = dnnprov_task_test(t, vals, (size_t)argc - 1);
+			lib = RECORD(dnnprov_task_test(*t, vals, (size_t)argc - 1));
 	} else if (strcmp(action, "layers") == 0) {
 		dnnprov_layer *layers = calloc((size_t)argc, sizeof(*layers));
 		if (!layers) {
@@ -213,7 +219,7 @@ static int run_action(dnnprov_task *t, const dnnprov_config *cfg, int argc, char
 			layers[i - 1].kind = layers[i - 1].value.name;
 		}
 		if (!rc)
-			lib = dnnprov_task_layers(t, layers, (size_t)argc - 1);
+			lib = RECORD(dnnprov_task_layers(*t, layers, (size_t)argc - 1));
 		free(layers);
 	} else if (strcmp(action, "element") == 0) {
 		const dp_transformation *tf;
@@ -225,7 +231,8 @@ static int run_action(dnnprov_task *t, const dnnprov_config *cfg, int argc, char
 		} else {
 			element_set = dp_transformation_set(tf, argv[2]);
 			if (!(rc = parse_all(argv + 3, argc - 3, attribute_type, cfg, vals)))
-				lib = dnnprov_task_element(t, argv[1], argv[2], vals, (size_t)argc - 3);
+				lib = RECORD(dnnprov_task_element(*t, argv[1], argv[2], vals,
+								   (size_t)argc - 3));
 		}
 	} else if (strcmp(action, "end") == 0) {
 		dnnprov_status status = DNNPROV_FINISHED;
@@ -248,7 +255,7 @@ static int run_action(dnnprov_task *t, const dnnprov_config *cfg, int argc, char
 			}
 		}
 		if (!rc)
-			lib = dnnprov_task_end(t, status, message);
+			lib = RECORD(dnnprov_task_end(*t, status, message));
 	} else {
 		rc = cli_usage(CMD, "unknown action '%s'", action);
 	}
@@ -272,6 +279,7 @@ int cmd_log(int argc, char **argv)
 	dnnprov_task *t = NULL;
 	int c, rc, status;
 
+
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+c:t:", opts, NULL)) != -1) {
 		switch (c) {
@@ -288,16 +296,11 @@ int cmd_log(int argc, char **argv)
 		return cli_usage(CMD, "--task is required for '%s'", argv[optind]);
 	if ((rc = dnnprov_config_load(config_path, &cfg)))
 		return cli_lib_error(CMD, rc, config_path);
-	if ((rc = dnnprov_task_open(cfg, task_id, &t))) {
-		status = cli_lib_error(CMD, rc, task_id ? task_id : "new task");
-		goto out;
-	}
-	status = run_action(t, cfg, argc - optind, argv + optind);
+	status = run_action(&t, task_id, cfg, argc - optind, argv + optind);
 	if (status == 0 && !task_id)
 		printf("%s\n", dnnprov_task_id(t)); /* a generated id, for the next calls */
-	if ((rc = dnnprov_task_close(t)) && status == 0)
+	if (t && (rc = dnnprov_task_close(t)) && status == 0)
 		status = cli_lib_error(CMD, rc, "closing the segment");
-out:
 	dnnprov_config_free(cfg);
 	return cli_finish(CMD, status);
 }

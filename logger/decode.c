@@ -56,6 +56,18 @@ const msgpack_object *dp_map_get(const msgpack_object *map, const char *key)
 	return NULL;
 }
 
+static int buf_write(void *data, const char *p, size_t n)
+{
+	return dp_buf_append(data, p, n) ? -1 : 0;
+}
+
+int dp_pack_object(dp_buf *b, const msgpack_object *o)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_write);
+	return msgpack_pack_object(&pk, *o) ? DNNPROV_ENOMEM : 0;
+}
+
 int dp_json_string(dp_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -27,6 +27,9 @@ DP_INTERNAL const msgpack_object *dp_map_get(const msgpack_object *map, const ch
 /* Whether o is the string s. */
 DP_INTERNAL bool dp_obj_is_str(const msgpack_object *o, const char *s);
 
+/* Appends the msgpack encoding of o (msgpack-c's packer). */
+DP_INTERNAL int dp_pack_object(dp_buf *b, const msgpack_object *o);
+
 /* Appends the JSON form of o: NaN and infinities as the strings "NaN",
  * "Infinity" and "-Infinity" (JSON has no such numbers), binary as base64
  * would be unusual in records, so bin and ext become null. */

@@ -53,31 +53,57 @@ bool dp_utf8_valid(const char *str, size_t n)
 	return true;
 }
 
+/* Why s[0..n) is not a valid tag, or NULL when it is; *at is the offending
+ * byte for control characters and separators. */
+static const char *tag_problem(const char *s, size_t n, size_t *at)
+{
+	if (n == 0)
+		return "is empty";
+	if (n > DNNPROV_NAME_MAX)
+		return "is too long";
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return "is not allowed";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		*at = i;
+		if (c < 0x20 || c == 0x7F)
+			return "has a control character";
+		if (c == '/' || c == '\\')
+			return "has a path separator";
+	}
+	if (!dp_utf8_valid(s, n))
+		return "is not valid UTF-8";
+	return NULL;
+}
+
+bool dp_tag_valid(const char *s, size_t n)
+{
+	size_t at;
+	return tag_problem(s, n, &at) == NULL;
+}
+
 int dp_check_tag(const char *what, const char *s)
 {
-	size_t n;
+	const char *why;
+	size_t n, at = 0;
 
 	if (!s)
 		return dp_error(DNNPROV_EINVAL, "%s is missing", what);
 	n = strlen(s);
-	if (n == 0)
-		return dp_error(DNNPROV_EINVAL, "%s is empty", what);
+	why = tag_problem(s, n, &at);
+	if (!why)
+		return 0;
 	if (n > DNNPROV_NAME_MAX)
 		return dp_error(DNNPROV_EINVAL, "%s is %zu bytes long; the limit is %d", what, n,
 				DNNPROV_NAME_MAX);
-	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+	if (strcmp(why, "has a control character") == 0)
+		return dp_error(DNNPROV_EINVAL, "%s has a control character (0x%02x) at byte %zu", what,
+				(unsigned char)s[at], at);
+	if (strcmp(why, "has a path separator") == 0)
+		return dp_error(DNNPROV_EINVAL, "%s '%s' has a path separator '%c'", what, s, s[at]);
+	if (strcmp(why, "is not allowed") == 0)
 		return dp_error(DNNPROV_EINVAL, "%s '%s' is not allowed", what, s);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7F)
-			return dp_error(DNNPROV_EINVAL, "%s has a control character (0x%02x) at byte %zu",
-					what, c, i);
-		if (c == '/' || c == '\\')
-			return dp_error(DNNPROV_EINVAL, "%s '%s' has a path separator '%c'", what, s, c);
-	}
-	if (!dp_utf8_valid(s, n))
-		return dp_error(DNNPROV_EINVAL, "%s is not valid UTF-8", what);
-	return 0;
+	return dp_error(DNNPROV_EINVAL, "%s %s", what, why);
 }
 
 int dp_strcasecmp(const char *a, const char *b)

@@ -55,6 +55,8 @@ DP_INTERNAL const char *dp_buf_cstr(dp_buf *b);
  * detail naming `what` ("dataflow tag", "metric name", ...).
  */
 DP_INTERNAL int dp_check_tag(const char *what, const char *s);
+/* The same rules for s[0..n), without setting an error detail. */
+DP_INTERNAL bool dp_tag_valid(const char *s, size_t n);
 /* Valid UTF-8 of length n, no NUL bytes. */
 DP_INTERNAL bool dp_utf8_valid(const char *s, size_t n);
 /* ASCII case-insensitive comparison, for names that must not collide
