@@ -36,10 +36,24 @@ int cli_finish(const char *cmd, int status);
 
 const cli_command *cli_find(const char *name);
 
+/* Where the logs and the index are: from the experiment file, unless
+ * given directly.  Returns 0, or an exit status after printing why. */
+typedef struct cli_paths {
+	char *log_dir;
+	char *index_dir;
+	char *dataflow; /* the config's, when one was given */
+} cli_paths;
+int cli_locations(const char *cmd, const char *config_path, const char *log_dir,
+		  const char *index_dir, cli_paths *out);
+void cli_paths_free(cli_paths *p);
+
 /* Subcommands, one file each. */
 int cmd_log(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_check(int argc, char **argv);
-extern const char cmd_log_usage[], cmd_cat_usage[], cmd_check_usage[];
+int cmd_index(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
+extern const char cmd_log_usage[], cmd_cat_usage[], cmd_check_usage[], cmd_index_usage[],
+	cmd_reindex_usage[];
 
 #endif

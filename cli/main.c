@@ -23,6 +23,8 @@ static const cli_command commands[] = {
 	{ "log", cmd_log, "record provenance from a shell script", cmd_log_usage },
 	{ "cat", cmd_cat, "print log records as JSON lines", cmd_cat_usage },
 	{ "check", cmd_check, "verify segment files; --fix truncates torn tails", cmd_check_usage },
+	{ "index", cmd_index, "index the logs into LMDB (--follow keeps tailing)", cmd_index_usage },
+	{ "reindex", cmd_reindex, "rebuild the index from the logs and swap it in", cmd_reindex_usage },
 	{ "help", cmd_help, "show the commands or one command's usage", cmd_help_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };

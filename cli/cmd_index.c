@@ -1,0 +1,286 @@
+/*
+ * cmd_index.c - `dnnprov index` (catch up, or follow with --follow),
+ * `dnnprov index --status`, and `dnnprov reindex`.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "indexer/index.h"
+#include "logger/reader.h"
+#include "logger/scan.h"
+
+const char cmd_index_usage[] =
+	"usage: dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] [--follow] [-q]\n"
+	"       dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] --status\n"
+	"\n"
+	"Reads every segment under the log folder into the index (LMDB), each record\n"
+	"exactly once, and exits; with --follow, keeps tailing the logs (inotify plus a\n"
+	"rescan every second) until SIGTERM or SIGINT, which commit and exit 0.  Damaged\n"
+	"records are skipped and reported with their segment and offset; an incomplete\n"
+	"last record of a segment being written is waited for.  One indexer per index.\n"
+	"\n"
+	"options:\n"
+	"  -c, --config FILE     take log_dir and index_dir from the experiment file\n"
+	"      --log-dir DIR     the log folder\n"
+	"      --index-dir DIR   the index folder\n"
+	"  -f, --follow          keep indexing as the logs grow\n"
+	"      --status          per segment: bytes indexed and on disk, records,\n"
+	"                        problems with their offsets; the overall lag\n"
+	"      --rescan-ms N     follow mode's full rescan period (default 1000)\n"
+	"      --batch-ms N      commit at least this often while records arrive (default 50)\n"
+	"  -q, --quiet           no summary line\n";
+
+const char cmd_reindex_usage[] =
+	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [-q]\n"
+	"\n"
+	"Rebuilds the index from the logs into a new generation folder and swaps it in\n"
+	"atomically; queries running meanwhile keep reading the old one.  Use it after\n"
+	"an upgrade that changes the index schema, or to drop what deleted logs left.\n"
+	"Fails if an indexer is running on the index (stop it first).\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void report(void *ctx, const char *segment, uint64_t offset, const char *what)
+{
+	cli_error((const char *)ctx, "%s: offset %llu: %s (skipped)", segment,
+		  (unsigned long long)offset, what);
+}
+
+typedef struct index_args {
+	const char *config, *log_dir, *index_dir;
+	bool follow, status, quiet;
+	unsigned long rescan_ms, batch_ms;
+} index_args;
+
+static int parse_args(const char *cmd, int argc, char **argv, index_args *a, bool allow_follow)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-dir", required_argument, NULL, 'L' },
+		{ "index-dir", required_argument, NULL, 'I' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "status", no_argument, NULL, 's' },
+		{ "rescan-ms", required_argument, NULL, 'R' },
+		{ "batch-ms", required_argument, NULL, 'B' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	char *end;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:fq", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a->config = optarg; break;
+		case 'L': a->log_dir = optarg; break;
+		case 'I': a->index_dir = optarg; break;
+		case 'f': a->follow = true; break;
+		case 's': a->status = true; break;
+		case 'q': a->quiet = true; break;
+		case 'R':
+		case 'B': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || v == 0 || v > 3600000)
+				return cli_usage(cmd, "--%s takes milliseconds, 1 to 3600000",
+						 c == 'R' ? "rescan-ms" : "batch-ms");
+			*(c == 'R' ? &a->rescan_ms : &a->batch_ms) = v;
+			break;
+		}
+		default: return cli_usage(cmd, "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (!allow_follow && (a->follow || a->status))
+		return cli_usage(cmd, "--follow and --status belong to `dnnprov index`");
+	if (a->follow && a->status)
+		return cli_usage(cmd, "--follow and --status do not go together");
+	if (!a->config && (!a->log_dir || !a->index_dir) && !(a->status && a->index_dir))
+		return cli_usage(cmd, "give -c CONFIG, or --log-dir and --index-dir");
+	return 0;
+}
+
+/* ---- --status ------------------------------------------------------------------- */
+
+static int show_status(const char *cmd, const cli_paths *p)
+{
+	dp_index *ix;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	dp_path_list segs = { 0 };
+	uint64_t lag = 0, nsegs = 0, unindexed = 0, problems = 0;
+	int rc, mrc;
+
+	if ((rc = dp_index_open(p->index_dir, false, NULL, &ix)))
+		return cli_lib_error(cmd, rc, p->index_dir);
+	if ((rc = dp_index_read(ix, &txn))) {
+		dp_index_close(ix);
+		return cli_lib_error(cmd, rc, p->index_dir);
+	}
+	printf("%-60s %12s %12s %9s %8s  %s\n", "segment", "indexed", "on disk", "records", "problems",
+	       "state");
+	mdb_cursor_open(txn, ix->dbi[DP_DB_PROGRESS], &c);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		dp_progress pr;
+		struct stat st;
+		char rel[4096];
+		if (v.mv_size != sizeof(pr))
+			continue;
+		memcpy(&pr, v.mv_data, sizeof(pr));
+		snprintf(rel, sizeof(rel), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
+		char *path = p->log_dir ? dp_path_join(p->log_dir, rel) : NULL;
+		long long on_disk = path && stat(path, &st) == 0 ? (long long)st.st_size : -1;
+		free(path);
+		const char *state = pr.sealed ? "complete" : "open";
+		if (on_disk < 0)
+			state = p->log_dir ? "deleted" : "?";
+		else if ((uint64_t)on_disk > pr.offset)
+			lag += (uint64_t)on_disk - pr.offset;
+		printf("%-60s %12llu %12lld %9llu %8llu  %s\n", rel, (unsigned long long)pr.offset, on_disk,
+		       (unsigned long long)pr.records, (unsigned long long)pr.problems, state);
+		nsegs++;
+		problems += pr.problems;
+	}
+	mdb_cursor_close(c);
+	if (p->log_dir && dp_find_segments(p->log_dir, &segs) == 0) {
+		for (size_t i = 0; i < segs.n; i++) {
+			const char *rel = segs.paths[i] + strlen(p->log_dir);
+			while (*rel == '/')
+				rel++;
+			k.mv_size = strlen(rel);
+			k.mv_data = (void *)rel;
+			if (mdb_get(txn, ix->dbi[DP_DB_PROGRESS], &k, &v) == MDB_NOTFOUND) {
+				struct stat st;
+				long long size = stat(segs.paths[i], &st) == 0 ? (long long)st.st_size : 0;
+				printf("%-60s %12d %12lld %9d %8d  %s\n", rel, 0, size, 0, 0, "not indexed yet");
+				lag += (uint64_t)size;
+				unindexed++;
+			}
+		}
+	}
+	dp_path_list_free(&segs);
+
+	if (problems) {
+		printf("\nproblems (skipped):\n");
+		mdb_cursor_open(txn, ix->dbi[DP_DB_PROBLEMS], &c);
+		for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			const char *seg;
+			size_t seglen, pos = 0;
+			dp_problem_entry e;
+			if (v.mv_size != sizeof(e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &seg, &seglen) ||
+			    k.mv_size - pos != 8)
+				continue;
+			memcpy(&e, v.mv_data, sizeof(e));
+			e.why[sizeof(e.why) - 1] = '\0';
+			printf("  %.*s: offset %llu: %s, %llu bytes\n", (int)seglen, seg,
+			       (unsigned long long)dp_get_be64((const unsigned char *)k.mv_data + pos), e.why,
+			       (unsigned long long)e.length);
+		}
+		mdb_cursor_close(c);
+	}
+	double last = NAN;
+	k.mv_size = 11;
+	k.mv_data = "last_commit";
+	if (mdb_get(txn, ix->dbi[DP_DB_META], &k, &v) == 0 && v.mv_size == sizeof(double))
+		memcpy(&last, v.mv_data, sizeof(double));
+	printf("\n%llu segments indexed, %llu not yet; %llu problems; lag %llu bytes", (unsigned long long)nsegs,
+	       (unsigned long long)unindexed, (unsigned long long)problems, (unsigned long long)lag);
+	if (!isnan(last))
+		printf("; last commit %.1f s ago", dp_now() - last);
+	printf("\n");
+	mdb_txn_abort(txn);
+	dp_index_close(ix);
+	return cli_finish(cmd, 0);
+}
+
+/* ---- index and reindex ------------------------------------------------------------ */
+
+static int run(const char *cmd, const index_args *a, bool rebuild)
+{
+	cli_paths p;
+	dp_indexer *x = NULL;
+	dp_indexer_stats st;
+	int rc, status = 0;
+
+	if ((rc = cli_locations(cmd, a->config, a->log_dir, a->index_dir, &p)))
+		return rc;
+	if (a->status) {
+		status = show_status(cmd, &p);
+		cli_paths_free(&p);
+		return status;
+	}
+	struct stat sb;
+	if (!a->follow && stat(p.log_dir, &sb) != 0) {
+		cli_error(cmd, "no logs at %s: %s", p.log_dir, strerror(errno));
+		cli_paths_free(&p);
+		return 1;
+	}
+	dp_indexer_options opts = {
+		.log_dir = p.log_dir,
+		.index_dir = p.index_dir,
+		.rebuild = rebuild,
+		.batch_ms = (uint32_t)a->batch_ms,
+		.rescan_ms = (uint32_t)a->rescan_ms,
+		.no_inotify = getenv("DNNPROV_NO_INOTIFY") != NULL,
+		.stop = &stop_requested,
+		.report = report,
+		.report_ctx = (void *)cmd,
+	};
+	if ((rc = dp_indexer_open(&opts, &x))) {
+		status = cli_lib_error(cmd, rc, p.index_dir);
+		goto out;
+	}
+	if (a->follow) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		rc = dp_indexer_follow(x);
+	} else {
+		rc = dp_indexer_catch_up(x);
+		if (rc == 0 && rebuild)
+			rc = dp_indexer_swap(x);
+	}
+	if (rc) {
+		status = cli_lib_error(cmd, rc, p.index_dir);
+		goto out;
+	}
+	dp_indexer_get_stats(x, &st);
+	if (!a->quiet)
+		printf("indexed %llu records from %llu segments into %s; %llu problems skipped\n",
+		       (unsigned long long)st.records, (unsigned long long)st.segments, p.index_dir,
+		       (unsigned long long)st.problems);
+out:
+	dp_indexer_close(x);
+	cli_paths_free(&p);
+	return cli_finish(cmd, status);
+}
+
+int cmd_index(int argc, char **argv)
+{
+	index_args a;
+	int rc = parse_args("index", argc, argv, &a, true);
+	return rc ? rc : run("index", &a, false);
+}
+
+int cmd_reindex(int argc, char **argv)
+{
+	index_args a;
+	int rc = parse_args("reindex", argc, argv, &a, false);
+	return rc ? rc : run("reindex", &a, true);
+}

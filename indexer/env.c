@@ -1,0 +1,203 @@
+/*
+ * env.c - opening the index: the CURRENT symlink, generations, LMDB's
+ * settings, and the traps LMDB's documentation warns of (a map that fills,
+ * reader slots left by crashed processes, a map grown by another process).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "indexer/index.h"
+
+#define MAX_READERS 1022 /* one page of reader slots: crashed queries' slots are reclaimed */
+#define DEFAULT_MAP_SIZE (64ull << 20)
+
+int dp_lmdb_error(int mrc, const char *what)
+{
+	if (mrc == ENOSPC)
+		return dp_error(DNNPROV_ENOSPC, "%s: %s", what, mdb_strerror(mrc));
+	if (mrc == ENOMEM)
+		return dp_error(DNNPROV_ENOMEM, "%s: %s", what, mdb_strerror(mrc));
+	if (mrc == EACCES || mrc == EROFS || mrc == EIO)
+		return dp_error(DNNPROV_EIO, "%s: %s", what, mdb_strerror(mrc));
+	return dp_error(DNNPROV_EINDEX, "%s: %s", what, mdb_strerror(mrc));
+}
+
+/* Creates gen-000001 and points CURRENT at it, for a new index. */
+static int create_first_generation(const char *dir)
+{
+	char *cur = dp_path_join(dir, DP_INDEX_CURRENT);
+	char *gen = dp_path_join(dir, "gen-000001");
+	int rc = 0;
+
+	if (!cur || !gen) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = dp_mkdirs(gen)))
+		goto out;
+	if (symlink("gen-000001", cur) != 0 && errno != EEXIST)
+		rc = dp_error_errno(errno, "cannot create %s", cur);
+out:
+	free(cur);
+	free(gen);
+	return rc;
+}
+
+static int check_schema(dp_index *ix, MDB_txn *txn)
+{
+	MDB_val k = { 6, "schema" }, v;
+	uint32_t version;
+	int mrc = mdb_get(txn, ix->dbi[DP_DB_META], &k, &v);
+
+	if (mrc == MDB_NOTFOUND) {
+		if (!ix->writable)
+			return dp_error(DNNPROV_EINDEX, "%s: the index has no schema version", ix->dir);
+		version = DP_SCHEMA_VERSION;
+		v.mv_size = 4;
+		v.mv_data = &version;
+		mrc = mdb_put(txn, ix->dbi[DP_DB_META], &k, &v, 0);
+		return mrc ? dp_lmdb_error(mrc, "writing the schema version") : 0;
+	}
+	if (mrc)
+		return dp_lmdb_error(mrc, "reading the schema version");
+	if (v.mv_size != 4)
+		return dp_error(DNNPROV_EINDEX, "%s: malformed schema version", ix->dir);
+	memcpy(&version, v.mv_data, 4);
+	if (version != DP_SCHEMA_VERSION)
+		return dp_error(DNNPROV_EINDEX,
+				"%s: index schema %u, this dnnprov reads schema %d: run `dnnprov reindex`",
+				ix->dir, version, DP_SCHEMA_VERSION);
+	return 0;
+}
+
+int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index **out)
+{
+	dp_index *ix;
+	MDB_txn *txn = NULL;
+	struct stat st;
+	char *cur = NULL;
+	int rc = 0, mrc;
+
+	*out = NULL;
+	if (!writable && stat(dir, &st) != 0)
+		return dp_error(DNNPROV_ENOTFOUND, "no index at %s (%s): run `dnnprov index` first", dir,
+				strerror(errno));
+	if (writable && (rc = dp_mkdirs(dir)))
+		return rc;
+	cur = dp_path_join(dir, DP_INDEX_CURRENT);
+	if (!cur)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (!gen_dir && lstat(cur, &st) != 0) {
+		if (!writable) {
+			rc = dp_error(DNNPROV_ENOTFOUND, "%s holds no index: run `dnnprov index` first", dir);
+			free(cur);
+			return rc;
+		}
+		if ((rc = create_first_generation(dir))) {
+			free(cur);
+			return rc;
+		}
+	}
+	ix = calloc(1, sizeof(*ix));
+	if (!ix) {
+		free(cur);
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	ix->writable = writable;
+	ix->dir = strdup(dir);
+	/* Resolve CURRENT once: this process keeps reading the generation it
+	 * opened even if a reindex swaps CURRENT meanwhile. */
+	ix->gen_dir = gen_dir ? strdup(gen_dir) : realpath(cur, NULL);
+	free(cur);
+	if (!ix->dir || !ix->gen_dir) {
+		rc = ix->dir && !ix->gen_dir && !gen_dir
+			     ? dp_error(DNNPROV_ENOTFOUND, "%s: CURRENT points nowhere: run `dnnprov reindex`", dir)
+			     : dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((mrc = mdb_env_create(&ix->env))) {
+		rc = dp_lmdb_error(mrc, "creating the LMDB environment");
+		goto fail;
+	}
+	mdb_env_set_maxdbs(ix->env, DP_DB_COUNT + 2);
+	mdb_env_set_maxreaders(ix->env, MAX_READERS);
+	if (writable)
+		mdb_env_set_mapsize(ix->env, DEFAULT_MAP_SIZE);
+	/* MDB_NOMETASYNC: a crash of the machine may undo the last commit, but
+	 * never breaks consistency; since progress commits with the data, an
+	 * undone commit is simply read again from the logs. */
+	unsigned flags = MDB_NOTLS | (writable ? MDB_NOMETASYNC : MDB_RDONLY);
+	if ((mrc = mdb_env_open(ix->env, ix->gen_dir, flags, 0644))) {
+		rc = mrc == ENOENT ? dp_error(DNNPROV_ENOTFOUND, "%s holds no index: run `dnnprov index` first", dir)
+				   : dp_lmdb_error(mrc, ix->gen_dir);
+		goto fail;
+	}
+	int dead = 0;
+	mdb_reader_check(ix->env, &dead); /* slots of crashed readers */
+	if ((mrc = mdb_txn_begin(ix->env, NULL, writable ? 0 : MDB_RDONLY, &txn))) {
+		rc = dp_lmdb_error(mrc, "opening the index");
+		goto fail;
+	}
+	for (int i = 0; i < DP_DB_COUNT; i++) {
+		mrc = mdb_dbi_open(txn, dp_db_names[i], writable ? MDB_CREATE : 0, &ix->dbi[i]);
+		if (mrc == MDB_NOTFOUND) {
+			rc = dp_error(DNNPROV_EINDEX, "%s: database '%s' is missing: run `dnnprov reindex`",
+				      dir, dp_db_names[i]);
+			goto fail;
+		}
+		if (mrc) {
+			rc = dp_lmdb_error(mrc, dp_db_names[i]);
+			goto fail;
+		}
+	}
+	if ((rc = check_schema(ix, txn)))
+		goto fail;
+	/* Committed even when read-only: DBI handles opened in a transaction
+	 * that is aborted are closed with it. */
+	mrc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (mrc) {
+		rc = dp_lmdb_error(mrc, "creating the index");
+		goto fail;
+	}
+	*out = ix;
+	return 0;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	dp_index_close(ix);
+	return rc;
+}
+
+int dp_index_read(dp_index *ix, MDB_txn **txn)
+{
+	int mrc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, txn);
+	if (mrc == MDB_MAP_RESIZED) {
+		/* The indexer grew the map: adopt its size and try again. */
+		mdb_env_set_mapsize(ix->env, 0);
+		mrc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, txn);
+	}
+	if (mrc == MDB_READERS_FULL) {
+		int dead = 0;
+		mdb_reader_check(ix->env, &dead);
+		mrc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, txn);
+	}
+	return mrc ? dp_lmdb_error(mrc, "reading the index") : 0;
+}
+
+void dp_index_close(dp_index *ix)
+{
+	if (!ix)
+		return;
+	if (ix->env)
+		mdb_env_close(ix->env);
+	free(ix->dir);
+	free(ix->gen_dir);
+	free(ix);
+}

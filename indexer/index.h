@@ -1,0 +1,82 @@
+/*
+ * index.h - opening the index (an LMDB environment behind the CURRENT
+ * symlink of schema.h) for reading or writing, and the indexer service.
+ */
+#ifndef DNNPROV_INDEX_H
+#define DNNPROV_INDEX_H
+
+#include <lmdb.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "indexer/schema.h"
+
+typedef struct dp_index {
+	MDB_env *env;
+	MDB_dbi dbi[DP_DB_COUNT];
+	char *dir;      /* the index folder */
+	char *gen_dir;  /* the generation opened */
+	bool writable;
+} dp_index;
+
+/* Opens the index at `dir`.  Read-only: the folder must hold an index
+ * (DNNPROV_ENOTFOUND otherwise, and nothing is created); its schema must be
+ * this version's (DNNPROV_EINDEX).  Writable: creates the folder and a
+ * first generation when missing.  `gen_dir`, when not NULL, opens that
+ * generation folder instead of CURRENT (reindex builds one). */
+DP_INTERNAL int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index **out);
+DP_INTERNAL void dp_index_close(dp_index *ix);
+
+/* Begins a read-only transaction, adopting a map the writer has grown
+ * meanwhile (MDB_MAP_RESIZED). */
+DP_INTERNAL int dp_index_read(dp_index *ix, MDB_txn **txn);
+
+/* Maps an LMDB return code to a DNNPROV_E* code with a detail. */
+DP_INTERNAL int dp_lmdb_error(int mrc, const char *what);
+
+/* ---- the indexer --------------------------------------------------------- */
+
+typedef struct dp_indexer dp_indexer;
+
+typedef struct dp_indexer_options {
+	const char *log_dir;
+	const char *index_dir;
+	/* Builds a fresh generation and swaps it in at the end (reindex). */
+	bool rebuild;
+	/* Commit a batch after this many records, or this long after its first
+	 * record, whichever comes first. */
+	uint32_t batch_records;    /* default 20000 */
+	uint32_t batch_ms;         /* default 50 */
+	uint32_t rescan_ms;        /* follow mode's full rescan period; default 1000 */
+	bool no_inotify;           /* rescans only (tests; filesystems without it) */
+	uint64_t initial_map_size; /* default 64 MiB; doubles when full */
+	/* Set by a signal handler: follow mode commits and returns. */
+	volatile sig_atomic_t *stop;
+	/* Told every problem skipped (segment, offset, what); may be NULL. */
+	void (*report)(void *ctx, const char *segment, uint64_t offset, const char *what);
+	void *report_ctx;
+} dp_indexer_options;
+
+typedef struct dp_indexer_stats {
+	uint64_t records;  /* records indexed by this process */
+	uint64_t problems; /* problems skipped by this process */
+	uint64_t commits;
+	uint64_t segments; /* segments known */
+	uint64_t map_grows;
+} dp_indexer_stats;
+
+/* Takes the index's lock (DNNPROV_ELOCKED when another indexer holds it,
+ * with its pid in the detail) and opens the index for writing. */
+DP_INTERNAL int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out);
+/* Indexes everything on disk now and commits. */
+DP_INTERNAL int dp_indexer_catch_up(dp_indexer *ix);
+/* Catches up, then follows the log tree until *opts->stop is set; commits
+ * before returning. */
+DP_INTERNAL int dp_indexer_follow(dp_indexer *ix);
+/* For rebuild: swaps the new generation in (after catch-up). */
+DP_INTERNAL int dp_indexer_swap(dp_indexer *ix);
+DP_INTERNAL void dp_indexer_get_stats(const dp_indexer *ix, dp_indexer_stats *out);
+DP_INTERNAL void dp_indexer_close(dp_indexer *ix);
+
+#endif

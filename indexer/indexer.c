@@ -1,0 +1,465 @@
+/*
+ * indexer.c - the indexer service: one per index (a lock file), catching up
+ * with the log tree and then following it.
+ *
+ * FOLLOWING
+ *
+ * inotify watches the log folder, each dataflow folder and each task folder.
+ * An event on a segment marks it dirty; a new folder gets a watch and
+ * triggers a rescan.  Events can be lost (IN_Q_OVERFLOW, a folder created
+ * and filled before its watch exists, inotify unavailable or out of
+ * watches), so a full rescan runs every rescan period anyway: it is what
+ * makes the indexer correct, and inotify only what makes it prompt.
+ *
+ * A batch commits when it holds batch_records records or is batch_ms old,
+ * so the index lags the logs by about batch_ms under load and at most that
+ * after a burst.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "indexer/ingest.h"
+#include "logger/format.h"
+#include "logger/scan.h"
+
+struct dp_indexer {
+	dp_indexer_options opts;
+	char *log_dir; /* without a trailing slash */
+	int lock_fd;
+	dp_index *ix;
+	ingest in;
+	char *new_gen; /* rebuild: the generation folder being built */
+	int ifd;       /* inotify, or -1 */
+	dp_map watches; /* wd -> relative folder path (malloc'd) */
+	dp_map dirty;   /* rel path -> non-NULL: segments an event named */
+	bool rescan_now;
+	uint64_t map_grows_seen;
+};
+
+/* ---- the lock ------------------------------------------------------------------- */
+
+static int take_lock(const char *index_dir, int *fd_out)
+{
+	char *path;
+	char pid[32] = "";
+	int fd, rc;
+
+	if ((rc = dp_mkdirs(index_dir)))
+		return rc;
+	if (!(path = dp_path_join(index_dir, DP_INDEX_LOCK)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = dp_error_errno(errno, "cannot open %s", path);
+		free(path);
+		return rc;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		rc = errno == EWOULDBLOCK
+			     ? dp_error(DNNPROV_ELOCKED, "another indexer (pid %s) is using %s",
+					*pid ? pid : "?", index_dir)
+			     : dp_error_errno(errno, "cannot lock %s", path);
+		close(fd);
+		free(path);
+		return rc;
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
+		/* The pid is only for the message a second indexer prints. */
+	}
+	free(path);
+	*fd_out = fd;
+	return 0;
+}
+
+/* ---- generations (reindex) -------------------------------------------------------- */
+
+static int current_generation(const char *index_dir, unsigned *n)
+{
+	char *cur = dp_path_join(index_dir, DP_INDEX_CURRENT);
+	char target[PATH_MAX];
+	ssize_t len;
+
+	*n = 0;
+	if (!cur)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	len = readlink(cur, target, sizeof(target) - 1);
+	free(cur);
+	if (len > 0) {
+		target[len] = '\0';
+		sscanf(target, "gen-%u", n);
+	}
+	return 0;
+}
+
+static void remove_generation(const char *dir)
+{
+	static const char *const files[] = { "data.mdb", "lock.mdb" };
+	for (size_t i = 0; i < DP_ARRAY_LEN(files); i++) {
+		char *p = dp_path_join(dir, files[i]);
+		if (p)
+			unlink(p); /* readers that have it mapped keep reading it */
+		free(p);
+	}
+	rmdir(dir);
+}
+
+int dp_indexer_swap(dp_indexer *x)
+{
+	char *cur, *tmp, *old_dir = NULL;
+	const char *base;
+	unsigned old_n;
+	int rc = 0;
+
+	if (!x->new_gen)
+		return 0;
+	if ((rc = ingest_commit(&x->in)))
+		return rc;
+	current_generation(x->opts.index_dir, &old_n);
+	base = strrchr(x->new_gen, '/');
+	base = base ? base + 1 : x->new_gen;
+	cur = dp_path_join(x->opts.index_dir, DP_INDEX_CURRENT);
+	tmp = dp_path_join(x->opts.index_dir, DP_INDEX_CURRENT ".tmp");
+	if (!cur || !tmp) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	unlink(tmp);
+	if (symlink(base, tmp) != 0 || rename(tmp, cur) != 0) {
+		rc = dp_error_errno(errno, "cannot point %s at %s", cur, base);
+		goto out;
+	}
+	if (old_n) {
+		char name[32];
+		snprintf(name, sizeof(name), "gen-%06u", old_n);
+		old_dir = dp_path_join(x->opts.index_dir, name);
+		if (old_dir && strcmp(name, base) != 0)
+			remove_generation(old_dir);
+	}
+out:
+	free(old_dir);
+	free(cur);
+	free(tmp);
+	return rc;
+}
+
+/* ---- open and close ----------------------------------------------------------------- */
+
+int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
+{
+	dp_indexer *x;
+	int rc;
+
+	*out = NULL;
+	if (!opts->log_dir || !opts->index_dir)
+		return dp_error(DNNPROV_EINVAL, "the indexer needs a log folder and an index folder");
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	x->opts = *opts;
+	x->lock_fd = -1;
+	x->ifd = -1;
+	x->log_dir = strdup(opts->log_dir);
+	if (!x->log_dir) {
+		free(x);
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	size_t n = strlen(x->log_dir);
+	while (n > 1 && x->log_dir[n - 1] == '/')
+		x->log_dir[--n] = '\0';
+	x->opts.log_dir = x->log_dir;
+	if ((rc = take_lock(opts->index_dir, &x->lock_fd)))
+		goto fail;
+	if (opts->rebuild) {
+		unsigned cur;
+		char name[32];
+		current_generation(opts->index_dir, &cur);
+		snprintf(name, sizeof(name), "gen-%06u", cur + 1);
+		x->new_gen = dp_path_join(opts->index_dir, name);
+		if (!x->new_gen) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			goto fail;
+		}
+		remove_generation(x->new_gen); /* left by a reindex that died */
+		if ((rc = dp_mkdirs(x->new_gen)))
+			goto fail;
+	}
+	if ((rc = dp_index_open(opts->index_dir, true, x->new_gen, &x->ix)))
+		goto fail;
+	if (opts->initial_map_size)
+		mdb_env_set_mapsize(x->ix->env, opts->initial_map_size);
+	ingest_init(&x->in, x->ix, &x->opts);
+	*out = x;
+	return 0;
+fail:
+	dp_indexer_close(x);
+	return rc;
+}
+
+void dp_indexer_get_stats(const dp_indexer *x, dp_indexer_stats *out)
+{
+	*out = x->in.stats;
+	out->segments = x->in.nsegs;
+}
+
+void dp_indexer_close(dp_indexer *x)
+{
+	if (!x)
+		return;
+	if (x->ix) {
+		ingest_free(&x->in);
+		dp_index_close(x->ix);
+	}
+	for (size_t i = 0; i < x->watches.cap; i++)
+		free(x->watches.slots[i].value);
+	dp_map_free(&x->watches);
+	dp_map_free(&x->dirty);
+	if (x->ifd >= 0)
+		close(x->ifd);
+	if (x->lock_fd >= 0)
+		close(x->lock_fd); /* releases the flock */
+	free(x->new_gen);
+	free(x->log_dir);
+	free(x);
+}
+
+/* ---- scanning ---------------------------------------------------------------------- */
+
+static const char *relative(const dp_indexer *x, const char *path)
+{
+	size_t n = strlen(x->log_dir);
+	return strncmp(path, x->log_dir, n) == 0 && path[n] == '/' ? path + n + 1 : path;
+}
+
+/* Reads one segment to its end, committing whenever a batch fills. */
+static int drain_segment(dp_indexer *x, seg_state *s)
+{
+	bool more;
+	int rc;
+	do {
+		if ((rc = ingest_segment(&x->in, s, &more)))
+			return rc;
+		if (more && (rc = ingest_commit(&x->in)))
+			return rc;
+	} while (more);
+	return 0;
+}
+
+static int scan_step(ingest *in, void *arg)
+{
+	dp_indexer *x = arg;
+	dp_path_list segs = { 0 };
+	struct stat st;
+	int rc;
+
+	(void)in;
+	if (stat(x->log_dir, &st) != 0)
+		return 0; /* no logs yet: nothing to index */
+	if ((rc = dp_find_segments(x->log_dir, &segs)))
+		return rc;
+	for (size_t i = 0; i < segs.n && rc == 0; i++) {
+		seg_state *s = ingest_segment_state(&x->in, relative(x, segs.paths[i]));
+		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	dp_path_list_free(&segs);
+	return rc;
+}
+
+/* A whole pass: every segment read to its end, then committed.  Retried
+ * from the committed offsets when the map fills. */
+static int scan_and_commit(ingest *in, void *arg)
+{
+	int rc = scan_step(in, arg);
+	return rc ? rc : ingest_commit(in);
+}
+
+int dp_indexer_catch_up(dp_indexer *x)
+{
+	return ingest_run_with_retry(&x->in, scan_and_commit, x);
+}
+
+/* ---- following ---------------------------------------------------------------------- */
+
+static void add_watch(dp_indexer *x, const char *dir)
+{
+	int wd;
+	void **slot;
+
+	if (x->ifd < 0)
+		return;
+	wd = inotify_add_watch(x->ifd, dir, IN_CREATE | IN_MOVED_TO | IN_MODIFY | IN_CLOSE_WRITE | IN_ONLYDIR);
+	if (wd < 0)
+		return; /* out of watches, or gone: the rescans cover it */
+	slot = dp_map_slot(&x->watches, &wd, sizeof(wd), true);
+	if (slot && !*slot)
+		*slot = strdup(dir);
+}
+
+/* Watches the log folder and every folder below it, two levels deep. */
+static void watch_tree(dp_indexer *x, const char *dir, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+
+	add_watch(x, dir);
+	if (depth >= 2 || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *p = dp_path_join(dir, e->d_name);
+		struct stat st;
+		if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			watch_tree(x, p, depth + 1);
+		free(p);
+	}
+	closedir(d);
+}
+
+/* Reads pending events: marks segments dirty; returns whether a rescan is
+ * needed (overflow, new folders). */
+static bool read_events(dp_indexer *x)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool rescan = false;
+
+	for (;;) {
+		ssize_t n = read(x->ifd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				rescan = true;
+				continue;
+			}
+			void **slot = dp_map_slot(&x->watches, &ev->wd, sizeof(ev->wd), false);
+			if (!slot || !*slot || !ev->len)
+				continue;
+			char *path = dp_path_join(*slot, ev->name);
+			if (!path)
+				continue;
+			if (ev->mask & IN_ISDIR) {
+				watch_tree(x, path, 2); /* then the rescan finds what it already holds */
+				rescan = true;
+			} else {
+				size_t len = strlen(ev->name), sl = strlen(DP_SEGMENT_SUFFIX);
+				if (len > sl && strcmp(ev->name + len - sl, DP_SEGMENT_SUFFIX) == 0) {
+					const char *rel = relative(x, path);
+					void **d = dp_map_slot(&x->dirty, rel, strlen(rel), true);
+					if (d)
+						*d = x;
+				}
+			}
+			free(path);
+		}
+	}
+	return rescan;
+}
+
+/* One turn of the follow loop: the segments events named, a rescan when
+ * one is due, and a commit when the batch is due.  When the map fills, the
+ * batch is rolled back and the retry rescans everything, since segments
+ * read in earlier turns of the rolled-back batch are no longer dirty. */
+static int follow_step(ingest *in, void *arg)
+{
+	dp_indexer *x = arg;
+	int rc = 0;
+
+	if (x->map_grows_seen != in->stats.map_grows) {
+		x->map_grows_seen = in->stats.map_grows;
+		x->rescan_now = true;
+	}
+	for (size_t i = 0; i < x->dirty.cap && rc == 0; i++) {
+		dp_map_entry *e = &x->dirty.slots[i];
+		if (!e->key)
+			continue;
+		char rel[PATH_MAX];
+		snprintf(rel, sizeof(rel), "%.*s", (int)e->len, (const char *)e->key);
+		seg_state *s = ingest_segment_state(in, rel);
+		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	if (rc == 0 && x->rescan_now) {
+		if (x->ifd >= 0)
+			watch_tree(x, x->log_dir, 0); /* folders whose events were lost */
+		rc = scan_step(in, x);
+	}
+	if (rc == 0 && ingest_batch_due(in))
+		rc = ingest_commit(in);
+	if (rc == 0)
+		x->rescan_now = false;
+	return rc;
+}
+
+static int stop_step(ingest *in, void *arg)
+{
+	dp_indexer *x = arg;
+	int rc = 0;
+	if (x->map_grows_seen != in->stats.map_grows) {
+		x->map_grows_seen = in->stats.map_grows;
+		rc = scan_step(in, x);
+	}
+	return rc ? rc : ingest_commit(in);
+}
+
+int dp_indexer_follow(dp_indexer *x)
+{
+	uint32_t rescan_ms = x->opts.rescan_ms ? x->opts.rescan_ms : 1000;
+	double next_rescan;
+	int rc;
+
+	dp_mkdirs(x->log_dir); /* so that it can be watched before the first writer */
+	if (!x->opts.no_inotify) {
+		x->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (x->ifd >= 0)
+			watch_tree(x, x->log_dir, 0);
+	}
+	if ((rc = dp_indexer_catch_up(x)))
+		return rc;
+	next_rescan = dp_monotonic() + rescan_ms / 1000.0;
+	while (!(x->opts.stop && *x->opts.stop)) {
+		double now = dp_monotonic();
+		double wait = next_rescan - now;
+		if (x->in.txn) {
+			double due = x->in.batch_started + x->opts.batch_ms / 1000.0 - now;
+			if (due < wait)
+				wait = due;
+		}
+		int timeout = wait <= 0 ? 0 : (int)(wait * 1000.0) + 1;
+		struct pollfd pfd = { x->ifd, POLLIN, 0 };
+		int n = x->ifd >= 0 ? poll(&pfd, 1, timeout) : poll(NULL, 0, timeout);
+		if (n < 0 && errno != EINTR)
+			return dp_error_errno(errno, "poll");
+		if (n > 0 && read_events(x))
+			x->rescan_now = true;
+		if (dp_monotonic() >= next_rescan)
+			x->rescan_now = true;
+		bool rescanned = x->rescan_now;
+		rc = ingest_run_with_retry(&x->in, follow_step, x);
+		dp_map_clear(&x->dirty);
+		if (rc)
+			return rc;
+		if (rescanned) {
+			int dead;
+			mdb_reader_check(x->ix->env, &dead); /* slots of queries that crashed */
+			next_rescan = dp_monotonic() + rescan_ms / 1000.0;
+		}
+	}
+	/* Stopping: what is read is committed (a full map rereads it all). */
+	x->rescan_now = false;
+	return ingest_run_with_retry(&x->in, stop_step, x);
+}

@@ -1,0 +1,1385 @@
+/*
+ * ingest.c - turning segment files into index entries, exactly once.
+ *
+ * BATCHES
+ *
+ * Records are applied inside one LMDB write transaction per batch.  Task
+ * states, metric summaries and dataflow specifications touched by the batch
+ * live in write-back caches (one get per task per batch instead of one per
+ * record) and are written when the batch commits, together with the
+ * progress of every segment read in it.  So the index holds the effects of
+ * exactly the frames before each segment's committed offset, whatever
+ * instant the process dies: a commit is all of it or none of it.
+ *
+ * A full map (MDB_MAP_FULL) aborts the batch, doubles the map and starts
+ * again from the committed offsets; nothing was visible in between.
+ *
+ * PROBLEMS
+ *
+ * A frame the reader rejects, or a record dp_record_parse() rejects or
+ * that does not fit the index (an epoch of a task that never began), is
+ * stored in the problems database with its offset and told to the report
+ * callback; the rest of the segment is indexed.  A torn tail is "not yet":
+ * the segment is read again from the same offset when it grows.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "indexer/ingest.h"
+#include "logger/format.h"
+#include "logger/mpack.h"
+
+#define MAP_FULL_RETRY 1 /* internal: the batch was aborted; start again */
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static char *str_dup(dp_str s)
+{
+	char *p = malloc((size_t)s.n + 1);
+	if (p) {
+		memcpy(p, s.p, s.n);
+		p[s.n] = '\0';
+	}
+	return p;
+}
+
+static bool str_eq(dp_str s, const char *c)
+{
+	return strlen(c) == s.n && memcmp(s.p, c, s.n) == 0;
+}
+
+static int lmdb_fail(int mrc, const char *what)
+{
+	if (mrc == MDB_MAP_FULL || mrc == MDB_TXN_FULL)
+		return MAP_FULL_RETRY;
+	return dp_lmdb_error(mrc, what);
+}
+
+static int put(ingest *in, dp_db db, dp_key *k, const void *v, size_t n, unsigned flags)
+{
+	MDB_val key = dp_key_val(k), val = { n, (void *)v };
+	int mrc;
+	if (k->overflow)
+		return dp_error(DNNPROV_EINVAL, "index key too long");
+	mrc = mdb_put(in->txn, in->ix->dbi[db], &key, &val, flags);
+	if (mrc == MDB_KEYEXIST)
+		return mrc;
+	return mrc ? lmdb_fail(mrc, dp_db_names[db]) : 0;
+}
+
+/* ---- segments ---------------------------------------------------------------- */
+
+static seg_state *seg_get(ingest *in, const char *rel, bool create)
+{
+	void **slot = dp_map_slot(&in->segs, rel, strlen(rel), create);
+	seg_state *s;
+	MDB_txn *txn;
+	MDB_val k, v;
+
+	if (!slot)
+		return NULL;
+	if (*slot)
+		return *slot;
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->rel = strdup(rel))) {
+		free(s);
+		return NULL;
+	}
+	const char *name = strrchr(rel, '/');
+	name = name ? name + 1 : rel;
+	s->name_crc = dp_crc32c(0, name, strlen(name));
+	/* Where the index says we are (the open batch has not touched this
+	 * segment yet, so it sees the committed progress). */
+	txn = in->txn;
+	if (txn || dp_index_read(in->ix, &txn) == 0) {
+		k.mv_size = strlen(rel);
+		k.mv_data = (void *)rel;
+		if (mdb_get(txn, in->ix->dbi[DP_DB_PROGRESS], &k, &v) == 0 && v.mv_size == sizeof(dp_progress))
+			memcpy(&s->committed, v.mv_data, sizeof(dp_progress));
+		if (txn != in->txn)
+			mdb_txn_abort(txn);
+	}
+	s->pending = s->committed;
+	*slot = s;
+	in->nsegs++;
+	return s;
+}
+
+/* ---- the write-back caches ------------------------------------------------------ */
+
+static void task_free(task_state *t)
+{
+	if (!t)
+		return;
+	free(t->host);
+	free(t->user);
+	free(t->execution);
+	free(t->transformation);
+	free(t->message);
+	dp_buf_free(&t->hyps);
+	free(t);
+}
+
+static void df_free(df_state *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nhyps; i++) {
+		free(d->hyps[i].name);
+		free(d->hyps[i].type);
+	}
+	free(d->hyps);
+	for (size_t i = 0; i < d->nmetrics; i++)
+		free(d->metrics[i]);
+	free(d->metrics);
+	dp_map_free(&d->metric_set);
+	for (size_t i = 0; i < d->ntfs; i++) {
+		free(d->tfs[i].name);
+		dp_buf_free(&d->tfs[i].raw);
+	}
+	free(d->tfs);
+	free(d);
+}
+
+static void caches_clear(ingest *in)
+{
+	for (size_t i = 0; i < in->tasks.cap; i++)
+		task_free(in->tasks.slots[i].value);
+	dp_map_clear(&in->tasks);
+	for (size_t i = 0; i < in->summaries.cap; i++)
+		free(in->summaries.slots[i].value);
+	dp_map_clear(&in->summaries);
+	for (size_t i = 0; i < in->dataflows.cap; i++)
+		df_free(in->dataflows.slots[i].value);
+	dp_map_clear(&in->dataflows);
+}
+
+static char *obj_strdup(const msgpack_object *o)
+{
+	if (!o || o->type != MSGPACK_OBJECT_STR)
+		return NULL;
+	return str_dup((dp_str){ o->via.str.ptr, o->via.str.size });
+}
+
+static double obj_time(const msgpack_object *o)
+{
+	double d;
+	return o && dp_obj_number(o, &d) ? d : NAN;
+}
+
+static int df_add_metric(df_state *d, const char *p, size_t n)
+{
+	void **slot = dp_map_slot(&d->metric_set, p, n, false);
+	if (slot)
+		return 0;
+	slot = dp_map_slot(&d->metric_set, p, n, true);
+	char **grown = realloc(d->metrics, (d->nmetrics + 1) * sizeof(*grown));
+	if (!slot || !grown)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	d->metrics = grown;
+	if (!(d->metrics[d->nmetrics] = str_dup((dp_str){ p, (uint32_t)n })))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	d->nmetrics++;
+	*slot = d; /* any non-NULL marks presence */
+	d->dirty = true;
+	return 0;
+}
+
+static int df_add_hyp(df_state *d, const char *name, size_t nn, const char *type, size_t tn)
+{
+	for (size_t i = 0; i < d->nhyps; i++)
+		if (strlen(d->hyps[i].name) == nn && memcmp(d->hyps[i].name, name, nn) == 0)
+			return 0;
+	void *grown = realloc(d->hyps, (d->nhyps + 1) * sizeof(*d->hyps));
+	if (!grown)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	d->hyps = grown;
+	d->hyps[d->nhyps].name = str_dup((dp_str){ name, (uint32_t)nn });
+	d->hyps[d->nhyps].type = str_dup((dp_str){ type, (uint32_t)tn });
+	if (!d->hyps[d->nhyps].name || !d->hyps[d->nhyps].type)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	d->nhyps++;
+	d->dirty = true;
+	return 0;
+}
+
+/* Adds or replaces a transformation, given as its msgpack object. */
+static int df_put_tf(df_state *d, const msgpack_object *tf)
+{
+	const msgpack_object *name = dp_map_get(tf, "name");
+	size_t i;
+	for (i = 0; i < d->ntfs; i++)
+		if (dp_obj_is_str(name, d->tfs[i].name))
+			break;
+	if (i == d->ntfs) {
+		void *grown = realloc(d->tfs, (d->ntfs + 1) * sizeof(*d->tfs));
+		if (!grown)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		d->tfs = grown;
+		memset(&d->tfs[i], 0, sizeof(d->tfs[i]));
+		if (!(d->tfs[i].name = obj_strdup(name)))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		d->ntfs++;
+	}
+	d->tfs[i].raw.len = 0;
+	d->dirty = true;
+	return dp_pack_object(&d->tfs[i].raw, tf);
+}
+
+/* Merges a spec (from a record or from the stored value) into d. */
+static int df_merge_spec(df_state *d, const msgpack_object *hyps, const msgpack_object *metrics,
+			 const msgpack_object *adaptation, const msgpack_object *tfs)
+{
+	int rc;
+	for (uint32_t i = 0; hyps && hyps->type == MSGPACK_OBJECT_ARRAY && i < hyps->via.array.size; i++) {
+		const msgpack_object *n = dp_map_get(&hyps->via.array.ptr[i], "name");
+		const msgpack_object *t = dp_map_get(&hyps->via.array.ptr[i], "type");
+		if (n && t && n->type == MSGPACK_OBJECT_STR && t->type == MSGPACK_OBJECT_STR &&
+		    (rc = df_add_hyp(d, n->via.str.ptr, n->via.str.size, t->via.str.ptr, t->via.str.size)))
+			return rc;
+	}
+	for (uint32_t i = 0; metrics && metrics->type == MSGPACK_OBJECT_ARRAY && i < metrics->via.array.size; i++) {
+		const msgpack_object *m = &metrics->via.array.ptr[i];
+		if (m->type == MSGPACK_OBJECT_STR && (rc = df_add_metric(d, m->via.str.ptr, m->via.str.size)))
+			return rc;
+	}
+	if (adaptation && adaptation->type == MSGPACK_OBJECT_BOOLEAN && adaptation->via.boolean &&
+	    !d->adaptation) {
+		d->adaptation = true;
+		d->dirty = true;
+	}
+	for (uint32_t i = 0; tfs && tfs->type == MSGPACK_OBJECT_ARRAY && i < tfs->via.array.size; i++)
+		if ((rc = df_put_tf(d, &tfs->via.array.ptr[i])))
+			return rc;
+	return 0;
+}
+
+static int df_get(ingest *in, const char *df, df_state **out)
+{
+	dp_key k;
+	void **slot;
+	df_state *d;
+	MDB_val key, val;
+	int mrc, rc = 0;
+
+	dp_key_reset(&k);
+	dp_key_cstr(&k, df);
+	slot = dp_map_slot(&in->dataflows, k.b, k.n, true);
+	if (!slot)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if ((*out = *slot))
+		return 0;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	snprintf(d->name, sizeof(d->name), "%s", df);
+	d->first_seen = NAN;
+	key = dp_key_val(&k);
+	mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_DATAFLOWS], &key, &val);
+	if (mrc == 0) {
+		msgpack_object o;
+		if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) == 0) {
+			d->first_seen = obj_time(dp_map_get(&o, "first_seen"));
+			rc = df_merge_spec(d, dp_map_get(&o, "hyperparameters"), dp_map_get(&o, "metrics"),
+					   dp_map_get(&o, "adaptation"), dp_map_get(&o, "transformations"));
+		}
+		d->dirty = false;
+	} else if (mrc != MDB_NOTFOUND) {
+		rc = lmdb_fail(mrc, "dataflows");
+	} else {
+		d->dirty = true;
+	}
+	if (rc) {
+		df_free(d);
+		return rc;
+	}
+	*slot = d;
+	*out = d;
+	return 0;
+}
+
+static int df_encode(const df_state *d, dp_buf *b)
+{
+	size_t need = 256;
+	unsigned char *p;
+	int rc;
+
+	for (size_t i = 0; i < d->nhyps; i++)
+		need += 32 + strlen(d->hyps[i].name) + strlen(d->hyps[i].type);
+	for (size_t i = 0; i < d->nmetrics; i++)
+		need += 8 + strlen(d->metrics[i]);
+	for (size_t i = 0; i < d->ntfs; i++)
+		need += d->tfs[i].raw.len;
+	b->len = 0;
+	if ((rc = dp_buf_reserve(b, need)))
+		return rc;
+	p = (unsigned char *)b->data;
+	p = dp_mp_map(p, 5);
+	p = dp_mp_key(p, "hyperparameters");
+	p = dp_mp_array(p, (uint32_t)d->nhyps);
+	for (size_t i = 0; i < d->nhyps; i++) {
+		p = dp_mp_map(p, 2);
+		p = dp_mp_key(p, "name");
+		p = dp_mp_str(p, d->hyps[i].name, strlen(d->hyps[i].name));
+		p = dp_mp_key(p, "type");
+		p = dp_mp_str(p, d->hyps[i].type, strlen(d->hyps[i].type));
+	}
+	p = dp_mp_key(p, "metrics");
+	p = dp_mp_array(p, (uint32_t)d->nmetrics);
+	for (size_t i = 0; i < d->nmetrics; i++)
+		p = dp_mp_str(p, d->metrics[i], strlen(d->metrics[i]));
+	p = dp_mp_key(p, "adaptation");
+	p = dp_mp_bool(p, d->adaptation);
+	p = dp_mp_key(p, "transformations");
+	p = dp_mp_array(p, (uint32_t)d->ntfs);
+	for (size_t i = 0; i < d->ntfs; i++) {
+		memcpy(p, d->tfs[i].raw.data, d->tfs[i].raw.len);
+		p += d->tfs[i].raw.len;
+	}
+	p = dp_mp_key(p, "first_seen");
+	p = isnan(d->first_seen) ? dp_mp_nil(p) : dp_mp_double(p, d->first_seen);
+	b->len = (size_t)(p - (unsigned char *)b->data);
+	return 0;
+}
+
+static int task_get(ingest *in, const char *df, const char *task, task_state **out)
+{
+	dp_key k;
+	void **slot;
+	task_state *t;
+	MDB_val key, val;
+	int mrc;
+
+	dp_key_reset(&k);
+	dp_key_cstr(&k, df);
+	dp_key_cstr(&k, task);
+	slot = dp_map_slot(&in->tasks, k.b, k.n, true);
+	if (!slot)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if ((*out = *slot))
+		return 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	snprintf(t->df, sizeof(t->df), "%s", df);
+	snprintf(t->task, sizeof(t->task), "%s", task);
+	t->start = t->end = t->last = NAN;
+	key = dp_key_val(&k);
+	mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_TASKS], &key, &val);
+	if (mrc == 0) {
+		msgpack_object o;
+		if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) == 0) {
+			const msgpack_object *x;
+			t->begun = true;
+			x = dp_map_get(&o, "status");
+			if (x && x->type == MSGPACK_OBJECT_STR)
+				snprintf(t->status, sizeof(t->status), "%.*s", (int)x->via.str.size, x->via.str.ptr);
+			t->start = obj_time(dp_map_get(&o, "start"));
+			t->end = obj_time(dp_map_get(&o, "end"));
+			t->last = obj_time(dp_map_get(&o, "last"));
+			t->host = obj_strdup(dp_map_get(&o, "host"));
+			t->user = obj_strdup(dp_map_get(&o, "user"));
+			t->execution = obj_strdup(dp_map_get(&o, "execution"));
+			t->transformation = obj_strdup(dp_map_get(&o, "transformation"));
+			t->message = obj_strdup(dp_map_get(&o, "message"));
+			x = dp_map_get(&o, "pid");
+			t->pid = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)x->via.u64 : 0;
+			x = dp_map_get(&o, "epochs");
+			t->epochs = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? x->via.u64 : 0;
+			x = dp_map_get(&o, "begins");
+			t->begins = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? x->via.u64 : 0;
+			x = dp_map_get(&o, "last_epoch");
+			if (x && (x->type == MSGPACK_OBJECT_POSITIVE_INTEGER || x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
+				t->has_last_epoch = true;
+				t->last_epoch = x->via.i64;
+			}
+			x = dp_map_get(&o, "hyperparameters");
+			if (x && dp_pack_object(&t->hyps, x)) {
+				task_free(t);
+				return dp_error(DNNPROV_ENOMEM, "out of memory");
+			}
+		}
+	} else if (mrc != MDB_NOTFOUND) {
+		task_free(t);
+		return lmdb_fail(mrc, "tasks");
+	}
+	*slot = t;
+	*out = t;
+	return 0;
+}
+
+static size_t cstr_size(const char *s)
+{
+	return s ? DP_MP_STR_OVERHEAD + strlen(s) : 1;
+}
+
+static unsigned char *mp_cstr_or_nil(unsigned char *p, const char *s)
+{
+	return s ? dp_mp_str(p, s, strlen(s)) : dp_mp_nil(p);
+}
+
+static unsigned char *mp_time(unsigned char *p, double t)
+{
+	return isnan(t) ? dp_mp_nil(p) : dp_mp_double(p, t);
+}
+
+static int task_encode(const task_state *t, dp_buf *b)
+{
+	size_t need = 256 + cstr_size(t->host) + cstr_size(t->user) + cstr_size(t->execution) +
+		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len;
+	unsigned char *p;
+	int rc;
+
+	b->len = 0;
+	if ((rc = dp_buf_reserve(b, need)))
+		return rc;
+	p = (unsigned char *)b->data;
+	p = dp_mp_map(p, 14);
+	p = dp_mp_key(p, "status");
+	p = dp_mp_str(p, t->status, strlen(t->status));
+	p = dp_mp_key(p, "start");
+	p = mp_time(p, t->start);
+	p = dp_mp_key(p, "end");
+	p = mp_time(p, t->end);
+	p = dp_mp_key(p, "last");
+	p = mp_time(p, t->last);
+	p = dp_mp_key(p, "host");
+	p = mp_cstr_or_nil(p, t->host);
+	p = dp_mp_key(p, "user");
+	p = mp_cstr_or_nil(p, t->user);
+	p = dp_mp_key(p, "pid");
+	p = dp_mp_int(p, t->pid);
+	p = dp_mp_key(p, "execution");
+	p = mp_cstr_or_nil(p, t->execution);
+	p = dp_mp_key(p, "transformation");
+	p = mp_cstr_or_nil(p, t->transformation);
+	p = dp_mp_key(p, "message");
+	p = mp_cstr_or_nil(p, t->message);
+	p = dp_mp_key(p, "epochs");
+	p = dp_mp_uint(p, t->epochs);
+	p = dp_mp_key(p, "last_epoch");
+	p = t->has_last_epoch ? dp_mp_int(p, t->last_epoch) : dp_mp_nil(p);
+	p = dp_mp_key(p, "begins");
+	p = dp_mp_uint(p, t->begins);
+	p = dp_mp_key(p, "hyperparameters");
+	if (t->hyps.len) {
+		memcpy(p, t->hyps.data, t->hyps.len);
+		p += t->hyps.len;
+	} else {
+		p = dp_mp_map(p, 0);
+	}
+	b->len = (size_t)(p - (unsigned char *)b->data);
+	return 0;
+}
+
+static void summary_add(dp_summary *s, int64_t epoch, double v)
+{
+	if (isnan(v)) {
+		s->nan_count++;
+	} else {
+		if (s->count == 0 || v < s->min || (v == s->min && epoch < s->min_epoch)) {
+			s->min = v;
+			s->min_epoch = epoch;
+		}
+		if (s->count == 0 || v > s->max || (v == s->max && epoch < s->max_epoch)) {
+			s->max = v;
+			s->max_epoch = epoch;
+		}
+		s->sum += v;
+		s->count++;
+	}
+	if (s->count + s->nan_count == 1 || epoch >= s->last_epoch) {
+		s->last = v;
+		s->last_epoch = epoch;
+	}
+}
+
+static int summary_get(ingest *in, dp_key *k, summary_state **out)
+{
+	void **slot = dp_map_slot(&in->summaries, k->b, k->n, true);
+	summary_state *s;
+	MDB_val key, val;
+	int mrc;
+
+	if (!slot)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if ((*out = *slot))
+		return 0;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	key = dp_key_val(k);
+	mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_SUMMARIES], &key, &val);
+	if (mrc == 0 && val.mv_size == sizeof(dp_summary)) {
+		memcpy(&s->s, val.mv_data, sizeof(dp_summary));
+	} else if (mrc != 0 && mrc != MDB_NOTFOUND) {
+		free(s);
+		return lmdb_fail(mrc, "summaries");
+	}
+	*slot = s;
+	*out = s;
+	return 0;
+}
+
+/* ---- hyperparameter index -------------------------------------------------------- */
+
+static int hyp_index_update(ingest *in, const char *df, const char *task, const msgpack_object *map,
+			    bool add)
+{
+	for (uint32_t i = 0; map && map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
+		const msgpack_object *n = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
+		dp_key k;
+		double d;
+		int mrc;
+
+		if (n->type != MSGPACK_OBJECT_STR)
+			continue;
+		dp_key_reset(&k);
+		dp_key_cstr(&k, df);
+		dp_key_str(&k, n->via.str.ptr, n->via.str.size);
+		if (dp_obj_number(v, &d)) {
+			unsigned char t = 1;
+			k.b[k.n < DP_KEY_MAX ? k.n : 0] = t;
+			k.n += k.n < DP_KEY_MAX;
+			dp_key_double(&k, d);
+		} else if (v->type == MSGPACK_OBJECT_STR) {
+			if (k.n < DP_KEY_MAX)
+				k.b[k.n++] = 2;
+			dp_key_str(&k, v->via.str.ptr, v->via.str.size);
+		} else {
+			continue;
+		}
+		dp_key_cstr(&k, task);
+		if (k.overflow)
+			continue; /* a very long text value: found by scanning instead */
+		MDB_val key = dp_key_val(&k), val = { 0, "" };
+		mrc = add ? mdb_put(in->txn, in->ix->dbi[DP_DB_HYP_INDEX], &key, &val, 0)
+			  : mdb_del(in->txn, in->ix->dbi[DP_DB_HYP_INDEX], &key, NULL);
+		if (mrc && mrc != MDB_NOTFOUND)
+			return lmdb_fail(mrc, "hyp_index");
+	}
+	return 0;
+}
+
+/* ---- applying records ------------------------------------------------------------- */
+
+/* The context of the frame being applied. */
+typedef struct frame_ctx {
+	seg_state *seg;
+	uint64_t offset;
+	const unsigned char *payload;
+	uint32_t length;
+} frame_ctx;
+
+static int schema_problem(ingest *in, frame_ctx *f, const char *why);
+
+static void record_id(dp_key *k, frame_ctx *f)
+{
+	unsigned char b[4];
+	dp_put_be32(b, f->seg->name_crc);
+	if (k->n + 4 <= DP_KEY_MAX) {
+		memcpy(k->b + k->n, b, 4);
+		k->n += 4;
+	} else {
+		k->overflow = true;
+	}
+	dp_key_u64(k, f->offset);
+}
+
+static void touch(task_state *t, double time)
+{
+	if (isnan(t->last) || time > t->last)
+		t->last = time;
+	t->dirty = true;
+}
+
+static int apply_spec(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	df_state *d;
+	int rc;
+	if (!str_eq(r->u.spec.dataflow, f->seg->df))
+		return schema_problem(in, f, "spec of another dataflow than its segment's");
+	if ((rc = df_get(in, f->seg->df, &d)))
+		return rc;
+	if (isnan(d->first_seen) || r->time < d->first_seen) {
+		d->first_seen = r->time;
+		d->dirty = true;
+	}
+	return df_merge_spec(d, r->u.spec.hyperparameters, r->u.spec.metrics,
+			     dp_map_get(r->root, "adaptation"), r->u.spec.transformations);
+}
+
+static int set_str(char **dst, dp_str s)
+{
+	char *p = s.p ? str_dup(s) : NULL;
+	if (s.p && !p)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	free(*dst);
+	*dst = p;
+	return 0;
+}
+
+static bool map_has_key(const msgpack_object *map, const msgpack_object *key)
+{
+	if (key->type != MSGPACK_OBJECT_STR)
+		return false;
+	for (uint32_t j = 0; j < map->via.map.size; j++) {
+		const msgpack_object *k = &map->via.map.ptr[j].key;
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key->via.str.size &&
+		    memcmp(k->via.str.ptr, key->via.str.ptr, k->via.str.size) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	task_state *t;
+	df_state *d;
+	dp_buf merged = { 0 };
+	msgpack_object old;
+	bool have_old = false;
+	int rc;
+
+	if (!str_eq(r->u.begin.task, f->seg->task))
+		return schema_problem(in, f, "begin of another task than its segment's");
+	if ((rc = df_get(in, f->seg->df, &d)) || (rc = task_get(in, f->seg->df, f->seg->task, &t)))
+		return rc;
+	if (isnan(d->first_seen)) {
+		d->first_seen = r->time;
+		d->dirty = true;
+	}
+	if (t->hyps.len && dp_decode(&in->vdec, (const unsigned char *)t->hyps.data, t->hyps.len, &old) == 0)
+		have_old = true;
+	if (have_old && (rc = hyp_index_update(in, t->df, t->task, &old, false)))
+		return rc;
+	/* The new values win; names the new begin does not give keep their
+	 * old values (a resumed task may pass fewer). */
+	const msgpack_object *nw = r->u.begin.hyperparameters;
+	uint32_t nold = have_old && old.type == MSGPACK_OBJECT_MAP ? old.via.map.size : 0;
+	msgpack_object_kv *kv = malloc(sizeof(*kv) * ((size_t)nw->via.map.size + nold + 1));
+	if (!kv)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	uint32_t n = 0;
+	for (uint32_t j = 0; j < nw->via.map.size; j++)
+		kv[n++] = nw->via.map.ptr[j];
+	for (uint32_t i = 0; i < nold; i++)
+		if (!map_has_key(nw, &old.via.map.ptr[i].key))
+			kv[n++] = old.via.map.ptr[i];
+	msgpack_object m = { .type = MSGPACK_OBJECT_MAP, .via.map = { n, kv } };
+	rc = dp_pack_object(&merged, &m);
+	free(kv);
+	if (rc) {
+		dp_buf_free(&merged);
+		return rc;
+	}
+	dp_buf_free(&t->hyps);
+	t->hyps = merged;
+	msgpack_object now;
+	if ((rc = dp_decode(&in->vdec, (const unsigned char *)t->hyps.data, t->hyps.len, &now)) ||
+	    (rc = hyp_index_update(in, t->df, t->task, &now, true)))
+		return rc;
+
+	if (!t->begun || isnan(t->start) || r->time < t->start)
+		t->start = r->time;
+	t->begun = true;
+	snprintf(t->status, sizeof(t->status), "RUNNING");
+	t->end = NAN;
+	free(t->message);
+	t->message = NULL;
+	t->pid = r->u.begin.pid;
+	t->begins++;
+	if ((rc = set_str(&t->host, r->u.begin.host)) || (rc = set_str(&t->user, r->u.begin.user)) ||
+	    (rc = set_str(&t->execution, r->u.begin.execution)) ||
+	    (rc = set_str(&t->transformation, r->u.begin.transformation)))
+		return rc;
+	touch(t, r->time);
+	return 0;
+}
+
+/* The task of a record that needs one; a problem when it never began. */
+static int begun_task(ingest *in, frame_ctx *f, const dp_record *r, task_state **t)
+{
+	int rc = task_get(in, f->seg->df, f->seg->task, t);
+	if (rc)
+		return rc;
+	if (!(*t)->begun) {
+		char why[DNNPROV_NAME_MAX + 64];
+		snprintf(why, sizeof(why), "%s record of task '%s', which has not begun",
+			 dp_record_kind_name(r->kind), f->seg->task);
+		*t = NULL;
+		return schema_problem(in, f, why);
+	}
+	return 0;
+}
+
+static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	task_state *t;
+	df_state *d;
+	dp_key k;
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	if ((rc = df_get(in, f->seg->df, &d)))
+		return rc;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, f->seg->df);
+	dp_key_cstr(&k, f->seg->task);
+	size_t prefix = k.n;
+	dp_key_i64(&k, r->u.epoch.epoch);
+	rc = put(in, DP_DB_EPOCHS, &k, f->payload, f->length, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST) {
+		/* A re-logged epoch: the latest record wins, and the summaries are
+		 * recomputed from all epochs at commit. */
+		if ((rc = put(in, DP_DB_EPOCHS, &k, f->payload, f->length, 0)))
+			return rc;
+		t->recompute = true;
+	} else if (rc) {
+		return rc;
+	} else {
+		t->epochs++;
+	}
+	if (!t->has_last_epoch || r->u.epoch.epoch > t->last_epoch) {
+		t->last_epoch = r->u.epoch.epoch;
+		t->has_last_epoch = true;
+	}
+	touch(t, r->time);
+	if (t->recompute)
+		return 0;
+	const msgpack_object *m = r->u.epoch.metrics;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *name = &m->via.map.ptr[i].key;
+		summary_state *s;
+		double v;
+		k.n = prefix;
+		dp_key_str(&k, name->via.str.ptr, name->via.str.size);
+		dp_obj_number(&m->via.map.ptr[i].val, &v);
+		if ((rc = summary_get(in, &k, &s)))
+			return rc;
+		summary_add(&s->s, r->u.epoch.epoch, v);
+		s->dirty = true;
+		if ((rc = df_add_metric(d, name->via.str.ptr, name->via.str.size)))
+			return rc;
+	}
+	return 0;
+}
+
+/* The value of hyperparameter `name` in force before `epoch`: the newest
+ * earlier adaptation's, or the task's begin value. */
+static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, dp_buf *out)
+{
+	MDB_cursor *c;
+	dp_key k;
+	MDB_val key, val;
+	int mrc, rc = 0;
+
+	out->len = 0;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, t->df);
+	dp_key_cstr(&k, t->task);
+	size_t prefix = k.n;
+	dp_key_i64(&k, epoch);
+	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_ADAPTATIONS], &c)))
+		return lmdb_fail(mrc, "adaptations");
+	key = dp_key_val(&k);
+	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+	mrc = mrc == 0 ? mdb_cursor_get(c, &key, &val, MDB_PREV) : mdb_cursor_get(c, &key, &val, MDB_LAST);
+	for (; mrc == 0; mrc = mdb_cursor_get(c, &key, &val, MDB_PREV)) {
+		size_t pos = prefix;
+		int64_t e;
+		const char *h;
+		size_t hn;
+		if (key.mv_size < prefix || memcmp(key.mv_data, k.b, prefix) != 0)
+			break;
+		if (!dp_key_get_i64(key.mv_data, key.mv_size, &pos, &e) ||
+		    !dp_key_get_str(key.mv_data, key.mv_size, &pos, &h, &hn))
+			continue;
+		if (hn == name.n && memcmp(h, name.p, hn) == 0 && e < epoch) {
+			msgpack_object o;
+			if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) == 0) {
+				const msgpack_object *nv = dp_map_get(&o, "new");
+				if (nv)
+					rc = dp_pack_object(out, nv);
+			}
+			mdb_cursor_close(c);
+			return rc;
+		}
+	}
+	mdb_cursor_close(c);
+	if (mrc && mrc != MDB_NOTFOUND)
+		return lmdb_fail(mrc, "adaptations");
+	if (t->hyps.len) {
+		msgpack_object o;
+		if (dp_decode(&in->vdec, (const unsigned char *)t->hyps.data, t->hyps.len, &o) == 0) {
+			for (uint32_t i = 0; i < o.via.map.size; i++) {
+				const msgpack_object *kk = &o.via.map.ptr[i].key;
+				if (kk->type == MSGPACK_OBJECT_STR && kk->via.str.size == name.n &&
+				    memcmp(kk->via.str.ptr, name.p, name.n) == 0)
+					return dp_pack_object(out, &o.via.map.ptr[i].val);
+			}
+		}
+	}
+	return 0;
+}
+
+static int apply_adapt(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	task_state *t;
+	dp_key k;
+	dp_buf val = { 0 }, old = { 0 };
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, f->seg->df);
+	dp_key_cstr(&k, f->seg->task);
+	dp_key_i64(&k, r->u.adapt.epoch);
+	dp_key_str(&k, r->u.adapt.hyperparameter.p, r->u.adapt.hyperparameter.n);
+	if (r->u.adapt.old_value) {
+		rc = put(in, DP_DB_ADAPTATIONS, &k, f->payload, f->length, 0);
+	} else {
+		/* Fill in `old` so that readers need not reconstruct it. */
+		const msgpack_object *root = r->root;
+		if ((rc = value_before(in, t, r->u.adapt.hyperparameter, r->u.adapt.epoch, &old)))
+			goto out;
+		unsigned char hdr[8], *p = dp_mp_map(hdr, root->via.map.size + (old.len ? 1 : 0));
+		if ((rc = dp_buf_append(&val, hdr, (size_t)(p - hdr))))
+			goto out;
+		for (uint32_t i = 0; i < root->via.map.size && !rc; i++) {
+			rc = dp_pack_object(&val, &root->via.map.ptr[i].key);
+			if (!rc)
+				rc = dp_pack_object(&val, &root->via.map.ptr[i].val);
+		}
+		if (!rc && old.len) {
+			p = dp_mp_key(hdr, "old");
+			rc = dp_buf_append(&val, hdr, (size_t)(p - hdr));
+			if (!rc)
+				rc = dp_buf_append(&val, old.data, old.len);
+		}
+		if (!rc)
+			rc = put(in, DP_DB_ADAPTATIONS, &k, val.data, val.len, 0);
+	}
+	if (!rc)
+		touch(t, r->time);
+out:
+	dp_buf_free(&val);
+	dp_buf_free(&old);
+	return rc;
+}
+
+static int apply_test(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	task_state *t;
+	df_state *d;
+	dp_key k;
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	if ((rc = df_get(in, f->seg->df, &d)))
+		return rc;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, f->seg->df);
+	dp_key_cstr(&k, f->seg->task);
+	dp_key_double(&k, r->time);
+	record_id(&k, f);
+	if ((rc = put(in, DP_DB_TESTS, &k, f->payload, f->length, 0)))
+		return rc;
+	const msgpack_object *m = r->u.test.metrics;
+	for (uint32_t i = 0; i < m->via.map.size; i++)
+		if ((rc = df_add_metric(d, m->via.map.ptr[i].key.via.str.ptr, m->via.map.ptr[i].key.via.str.size)))
+			return rc;
+	touch(t, r->time);
+	return 0;
+}
+
+static int apply_element(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	task_state *t;
+	dp_key k;
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, f->seg->df);
+	dp_key_str(&k, r->u.element.transformation.p, r->u.element.transformation.n);
+	dp_key_str(&k, r->u.element.set.p, r->u.element.set.n);
+	dp_key_cstr(&k, f->seg->task);
+	dp_key_double(&k, r->time);
+	record_id(&k, f);
+	if ((rc = put(in, DP_DB_ELEMENTS, &k, f->payload, f->length, 0)))
+		return rc;
+	touch(t, r->time);
+	return 0;
+}
+
+static int apply_layers(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	task_state *t;
+	dp_key k;
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, f->seg->df);
+	dp_key_cstr(&k, f->seg->task);
+	if ((rc = put(in, DP_DB_LAYERS, &k, f->payload, f->length, 0)))
+		return rc;
+	touch(t, r->time);
+	return 0;
+}
+
+static int apply_end(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	task_state *t;
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	snprintf(t->status, sizeof(t->status), "%.*s", (int)r->u.end.status.n, r->u.end.status.p);
+	t->end = r->time;
+	if ((rc = set_str(&t->message, r->u.end.message)))
+		return rc;
+	touch(t, r->time);
+	return 0;
+}
+
+static int apply_record(ingest *in, frame_ctx *f)
+{
+	msgpack_object o;
+	dp_record r;
+	int rc;
+
+	if (dp_decode(&in->rdec, f->payload, f->length, &o) != 0)
+		return schema_problem(in, f, "undecodable record");
+	if (dp_record_parse(&o, &r) != 0)
+		return schema_problem(in, f, dnnprov_errmsg());
+	switch (r.kind) {
+	case DP_REC_SPEC: rc = apply_spec(in, f, &r); break;
+	case DP_REC_BEGIN: rc = apply_begin(in, f, &r); break;
+	case DP_REC_LAYERS: rc = apply_layers(in, f, &r); break;
+	case DP_REC_EPOCH: rc = apply_epoch(in, f, &r); break;
+	case DP_REC_ADAPT: rc = apply_adapt(in, f, &r); break;
+	case DP_REC_TEST: rc = apply_test(in, f, &r); break;
+	case DP_REC_ELEMENT: rc = apply_element(in, f, &r); break;
+	case DP_REC_END: rc = apply_end(in, f, &r); break;
+	default: rc = schema_problem(in, f, "unknown record kind");
+	}
+	if (rc == 0)
+		f->seg->pending.records++;
+	return rc;
+}
+
+/* ---- problems ---------------------------------------------------------------------- */
+
+static int store_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
+			 const char *why)
+{
+	dp_problem_entry e = { .kind = kind, .length = length };
+	dp_key k;
+	int rc;
+
+	snprintf(e.why, sizeof(e.why), "%s", why);
+	dp_key_reset(&k);
+	dp_key_cstr(&k, s->rel);
+	dp_key_u64(&k, offset);
+	if ((rc = put(in, DP_DB_PROBLEMS, &k, &e, sizeof(e), 0)))
+		return rc;
+	s->pending.problems++;
+	s->pending.bytes_skipped += length;
+	in->stats.problems++;
+	if (in->opts.report)
+		in->opts.report(in->opts.report_ctx, s->rel, offset, why);
+	return 0;
+}
+
+static int schema_problem(ingest *in, frame_ctx *f, const char *why)
+{
+	char copy[256];
+	snprintf(copy, sizeof(copy), "%s", why); /* why may be the error detail itself */
+	return store_problem(in, f->seg, f->offset, (uint64_t)f->length + DP_FRAME_HEADER, DP_PROBLEM_SCHEMA,
+			     copy);
+}
+
+/* ---- commit ---------------------------------------------------------------------------- */
+
+/* Recomputes a task's summaries and epoch count from its epochs, after an
+ * epoch was re-logged (max-ing would keep the replaced value). */
+static int recompute_task(ingest *in, task_state *t)
+{
+	MDB_cursor *c;
+	dp_key k, sk;
+	MDB_val key, val;
+	dp_map sums = { 0 };
+	int mrc, rc = 0;
+
+	dp_key_reset(&k);
+	dp_key_cstr(&k, t->df);
+	dp_key_cstr(&k, t->task);
+	size_t prefix = k.n;
+	t->epochs = 0;
+	t->has_last_epoch = false;
+	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_EPOCHS], &c)))
+		return lmdb_fail(mrc, "epochs");
+	key = dp_key_val(&k);
+	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0 && rc == 0;
+	     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+		size_t pos = prefix;
+		int64_t e;
+		msgpack_object o;
+		if (key.mv_size < prefix || memcmp(key.mv_data, k.b, prefix) != 0)
+			break;
+		if (!dp_key_get_i64(key.mv_data, key.mv_size, &pos, &e))
+			continue;
+		t->epochs++;
+		t->last_epoch = e;
+		t->has_last_epoch = true;
+		if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) != 0)
+			continue;
+		const msgpack_object *m = dp_map_get(&o, "metrics");
+		for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_MAP && i < m->via.map.size; i++) {
+			const msgpack_object *n = &m->via.map.ptr[i].key;
+			double v;
+			if (n->type != MSGPACK_OBJECT_STR || !dp_obj_number(&m->via.map.ptr[i].val, &v))
+				continue;
+			void **slot = dp_map_slot(&sums, n->via.str.ptr, n->via.str.size, true);
+			if (!slot || (!*slot && !(*slot = calloc(1, sizeof(dp_summary))))) {
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+				break;
+			}
+			summary_add(*slot, e, v);
+		}
+	}
+	mdb_cursor_close(c);
+	if (!rc && mrc && mrc != MDB_NOTFOUND)
+		rc = lmdb_fail(mrc, "epochs");
+	for (size_t i = 0; i < sums.cap && !rc; i++) {
+		if (!sums.slots[i].key)
+			continue;
+		sk = k;
+		sk.n = prefix;
+		dp_key_str(&sk, sums.slots[i].key, sums.slots[i].len);
+		rc = put(in, DP_DB_SUMMARIES, &sk, sums.slots[i].value, sizeof(dp_summary), 0);
+		/* The cache must not overwrite what was just computed. */
+		void **cached = dp_map_slot(&in->summaries, sk.b, sk.n, false);
+		if (cached && *cached)
+			((summary_state *)*cached)->dirty = false;
+	}
+	for (size_t i = 0; i < sums.cap; i++)
+		free(sums.slots[i].value);
+	dp_map_free(&sums);
+	t->recompute = false;
+	return rc;
+}
+
+static int flush_caches(ingest *in)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < in->summaries.cap && !rc; i++) {
+		summary_state *s = in->summaries.slots[i].value;
+		if (!s || !s->dirty)
+			continue;
+		dp_key k;
+		dp_key_reset(&k);
+		memcpy(k.b, in->summaries.slots[i].key, in->summaries.slots[i].len);
+		k.n = in->summaries.slots[i].len;
+		rc = put(in, DP_DB_SUMMARIES, &k, &s->s, sizeof(s->s), 0);
+		s->dirty = false;
+	}
+	for (size_t i = 0; i < in->tasks.cap && !rc; i++) {
+		task_state *t = in->tasks.slots[i].value;
+		dp_key k;
+		if (!t || !t->dirty)
+			continue;
+		if (t->recompute && (rc = recompute_task(in, t)))
+			break;
+		if ((rc = task_encode(t, &in->scratch)))
+			break;
+		dp_key_reset(&k);
+		memcpy(k.b, in->tasks.slots[i].key, in->tasks.slots[i].len);
+		k.n = in->tasks.slots[i].len;
+		rc = put(in, DP_DB_TASKS, &k, in->scratch.data, in->scratch.len, 0);
+		t->dirty = false;
+	}
+	for (size_t i = 0; i < in->dataflows.cap && !rc; i++) {
+		df_state *d = in->dataflows.slots[i].value;
+		dp_key k;
+		if (!d || !d->dirty)
+			continue;
+		if ((rc = df_encode(d, &in->scratch)))
+			break;
+		dp_key_reset(&k);
+		memcpy(k.b, in->dataflows.slots[i].key, in->dataflows.slots[i].len);
+		k.n = in->dataflows.slots[i].len;
+		rc = put(in, DP_DB_DATAFLOWS, &k, in->scratch.data, in->scratch.len, 0);
+		d->dirty = false;
+	}
+	for (size_t i = 0; i < in->segs.cap && !rc; i++) {
+		seg_state *s = in->segs.slots[i].value;
+		dp_key k;
+		if (!s || !s->touched)
+			continue;
+		dp_key_reset(&k);
+		memcpy(k.b, s->rel, strlen(s->rel)); /* the progress key is the bare path */
+		k.n = strlen(s->rel);
+		rc = put(in, DP_DB_PROGRESS, &k, &s->pending, sizeof(s->pending), 0);
+	}
+	return rc;
+}
+
+static void abort_batch(ingest *in)
+{
+	if (in->txn)
+		mdb_txn_abort(in->txn);
+	in->txn = NULL;
+	in->batch_records = 0;
+	caches_clear(in);
+	for (size_t i = 0; i < in->segs.cap; i++) {
+		seg_state *s = in->segs.slots[i].value;
+		if (s && s->touched) {
+			s->pending = s->committed;
+			s->touched = false;
+		}
+	}
+}
+
+static int grow_map(ingest *in)
+{
+	MDB_envinfo info;
+	mdb_env_info(in->ix->env, &info);
+	size_t size = info.me_mapsize * 2;
+	int mrc = mdb_env_set_mapsize(in->ix->env, size);
+	if (mrc)
+		return dp_lmdb_error(mrc, "growing the index map");
+	in->stats.map_grows++;
+	return 0;
+}
+
+int ingest_commit(ingest *in)
+{
+	int rc, mrc;
+
+	if (!in->txn)
+		return 0;
+	rc = flush_caches(in);
+	if (rc == 0) {
+		double now = dp_now();
+		MDB_val k = { 11, "last_commit" }, v = { sizeof(now), &now };
+		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
+		rc = mrc ? lmdb_fail(mrc, "meta") : 0;
+	}
+	if (rc) {
+		abort_batch(in);
+		return rc;
+	}
+	mrc = mdb_txn_commit(in->txn);
+	in->txn = NULL;
+	if (mrc) {
+		abort_batch(in);
+		return lmdb_fail(mrc, "committing");
+	}
+	in->stats.commits++;
+	in->stats.records += in->batch_records;
+	in->batch_records = 0;
+	caches_clear(in);
+	for (size_t i = 0; i < in->segs.cap; i++) {
+		seg_state *s = in->segs.slots[i].value;
+		if (s && s->touched) {
+			s->committed = s->pending;
+			s->touched = false;
+		}
+	}
+	return 0;
+}
+
+static int begin_batch(ingest *in)
+{
+	int mrc;
+	if (in->txn)
+		return 0;
+	mrc = mdb_txn_begin(in->ix->env, NULL, 0, &in->txn);
+	if (mrc)
+		return dp_lmdb_error(mrc, "beginning a write transaction");
+	in->batch_started = dp_monotonic();
+	return 0;
+}
+
+bool ingest_batch_due(const ingest *in)
+{
+	return in->txn && (in->batch_records >= in->opts.batch_records ||
+			   (dp_monotonic() - in->batch_started) * 1000.0 >= in->opts.batch_ms);
+}
+
+/* ---- reading a segment -------------------------------------------------------------------- */
+
+/* Fills in the segment's dataflow and task, from its header or its path. */
+static int seg_identity(ingest *in, seg_state *s, const dp_segment_header *h)
+{
+	(void)in;
+	if (h->valid && dp_tag_valid(h->dataflow, strlen(h->dataflow)) &&
+	    dp_tag_valid(h->task, strlen(h->task))) {
+		snprintf(s->df, sizeof(s->df), "%s", h->dataflow);
+		snprintf(s->task, sizeof(s->task), "%s", h->task);
+		return 0;
+	}
+	/* rel is <dataflow>/<task>/<file> */
+	const char *a = s->rel, *b = strchr(a, '/'), *c = b ? strchr(b + 1, '/') : NULL;
+	if (!b || !c || strchr(c + 1, '/'))
+		return -1;
+	if ((size_t)(b - a) > DNNPROV_NAME_MAX || (size_t)(c - b - 1) > DNNPROV_NAME_MAX)
+		return -1;
+	snprintf(s->df, sizeof(s->df), "%.*s", (int)(b - a), a);
+	snprintf(s->task, sizeof(s->task), "%.*s", (int)(c - b - 1), b + 1);
+	return dp_tag_valid(s->df, strlen(s->df)) && dp_tag_valid(s->task, strlen(s->task)) ? 0 : -1;
+}
+
+int ingest_segment(ingest *in, seg_state *s, bool *more)
+{
+	dp_segment_header hdr;
+	dp_reader *r = NULL;
+	dp_frame fr;
+	dp_problem pb;
+	char *path;
+	int rc, res;
+	struct stat st;
+
+	*more = false;
+	if (s->pending.sealed || s->gone)
+		return 0;
+	path = dp_path_join(in->opts.log_dir, s->rel);
+	if (!path)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (stat(path, &st) != 0) {
+		s->gone = errno == ENOENT; /* deleted: what was indexed stays */
+		free(path);
+		return 0;
+	}
+	if ((uint64_t)st.st_size <= s->pending.offset && s->pending.offset > 0) {
+		free(path);
+		return 0; /* nothing new */
+	}
+	rc = dp_reader_open(path, s->pending.offset, &r, &hdr);
+	if (rc == DNNPROV_ETRUNCATED) { /* being created */
+		free(path);
+		return 0;
+	}
+	if (rc && rc != DNNPROV_EVERSION) {
+		/* Unreadable now (permissions, I/O): told once, tried again at
+		 * every rescan, never recorded as a problem of the data. */
+		if (!s->unreadable && in->opts.report)
+			in->opts.report(in->opts.report_ctx, s->rel, 0, dnnprov_errmsg());
+		s->unreadable = true;
+		free(path);
+		return 0;
+	}
+	s->unreadable = false;
+	int open_rc = rc;
+	if ((rc = begin_batch(in)))
+		goto out;
+	s->touched = true;
+	if (open_rc == DNNPROV_EVERSION) {
+		/* A newer format: recorded once, then left alone. */
+		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_VERSION, dnnprov_errmsg());
+		s->pending.sealed = 1;
+		s->pending.offset = (uint64_t)st.st_size;
+		goto out;
+	}
+	if (seg_identity(in, s, &hdr) != 0) {
+		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_BAD_HEADER,
+				   "segment names no valid dataflow and task (header and path)");
+		s->pending.sealed = 1;
+		s->pending.offset = (uint64_t)st.st_size;
+		goto out;
+	}
+	while ((res = dp_reader_next(r, &fr, &pb)) > 0) {
+		s->touched = true;
+		if (res == DP_READ_TORN)
+			break;
+		if (res == DP_READ_PROBLEM) {
+			rc = store_problem(in, s, pb.offset, pb.length, pb.kind, dp_problem_name(pb.kind));
+		} else if (res == DP_READ_SEAL) {
+			s->pending.sealed = 1;
+		} else {
+			frame_ctx f = { s, fr.offset, fr.payload, fr.length };
+			rc = apply_record(in, &f);
+			in->batch_records++;
+		}
+		if (rc)
+			goto out;
+		s->pending.offset = dp_reader_offset(r);
+		if (in->batch_records >= in->opts.batch_records) {
+			*more = true; /* let the caller commit, then come back */
+			break;
+		}
+	}
+	if (res < 0)
+		rc = res;
+	s->pending.size_seen = (uint64_t)st.st_size;
+	s->touched = true;
+out:
+	dp_reader_close(r);
+	free(path);
+	return rc;
+}
+
+int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg)
+{
+	for (int attempt = 0; attempt < 64; attempt++) {
+		int rc = step(in, arg);
+		if (rc != MAP_FULL_RETRY)
+			return rc;
+		abort_batch(in);
+		if ((rc = grow_map(in)))
+			return rc;
+	}
+	return dp_error(DNNPROV_EINDEX, "the index map could not be grown enough");
+}
+
+int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts)
+{
+	memset(in, 0, sizeof(*in));
+	in->ix = ix;
+	in->opts = *opts;
+	if (!in->opts.batch_records)
+		in->opts.batch_records = 20000;
+	if (!in->opts.batch_ms)
+		in->opts.batch_ms = 50;
+	return 0;
+}
+
+void ingest_free(ingest *in)
+{
+	abort_batch(in);
+	for (size_t i = 0; i < in->segs.cap; i++) {
+		seg_state *s = in->segs.slots[i].value;
+		if (s) {
+			free(s->rel);
+			free(s);
+		}
+	}
+	dp_map_free(&in->segs);
+	dp_map_free(&in->tasks);
+	dp_map_free(&in->summaries);
+	dp_map_free(&in->dataflows);
+	dp_decoder_free(&in->rdec);
+	dp_decoder_free(&in->vdec);
+	dp_buf_free(&in->scratch);
+}
+
+seg_state *ingest_segment_state(ingest *in, const char *rel)
+{
+	return seg_get(in, rel, true);
+}

@@ -1,0 +1,97 @@
+/*
+ * ingest.h - the batch engine of the indexer (ingest.c), used by the
+ * catch-up and follow loops (indexer.c).
+ */
+#ifndef DNNPROV_INGEST_H
+#define DNNPROV_INGEST_H
+
+#include "indexer/index.h"
+#include "logger/decode.h"
+#include "logger/reader.h"
+#include "logger/record.h"
+#include "util/map.h"
+
+/* What the indexer knows of one segment. */
+typedef struct seg_state {
+	char *rel; /* path relative to log_dir: <dataflow>/<task>/<file> */
+	char df[DNNPROV_NAME_MAX + 1];
+	char task[DNNPROV_NAME_MAX + 1];
+	uint32_t name_crc;     /* CRC32C of the file name, for record ids */
+	dp_progress committed; /* as in the index */
+	dp_progress pending;   /* including the open batch */
+	bool touched;          /* pending must be written at commit */
+	bool gone;             /* deleted from disk */
+	bool unreadable;       /* could not be opened last time (told once) */
+} seg_state;
+
+typedef struct task_state {
+	char df[DNNPROV_NAME_MAX + 1];
+	char task[DNNPROV_NAME_MAX + 1];
+	bool begun;     /* a begin record has been indexed */
+	bool dirty;
+	bool recompute; /* an epoch was re-logged: rebuild summaries at commit */
+	char status[16];
+	double start, end, last; /* NaN when unknown */
+	char *host, *user, *execution, *transformation, *message;
+	int64_t pid;
+	uint64_t epochs, begins;
+	int64_t last_epoch;
+	bool has_last_epoch;
+	dp_buf hyps; /* msgpack map of hyperparameter values */
+} task_state;
+
+typedef struct summary_state {
+	dp_summary s;
+	bool dirty;
+} summary_state;
+
+typedef struct df_state {
+	char name[DNNPROV_NAME_MAX + 1];
+	struct {
+		char *name, *type;
+	} *hyps;
+	size_t nhyps;
+	char **metrics;
+	size_t nmetrics;
+	dp_map metric_set;
+	bool adaptation;
+	struct {
+		char *name;
+		dp_buf raw; /* msgpack of the transformation's spec */
+	} *tfs;
+	size_t ntfs;
+	double first_seen;
+	bool dirty;
+} df_state;
+
+typedef struct ingest {
+	dp_index *ix;
+	dp_indexer_options opts;
+	MDB_txn *txn; /* the open batch, or NULL */
+	double batch_started;
+	uint32_t batch_records;
+	dp_map segs;      /* rel path -> seg_state */
+	size_t nsegs;
+	dp_map tasks;     /* key (df task) -> task_state, this batch */
+	dp_map summaries; /* key (df task metric) -> summary_state, this batch */
+	dp_map dataflows; /* key (df) -> df_state, this batch */
+	dp_decoder rdec;  /* records */
+	dp_decoder vdec;  /* index values */
+	dp_buf scratch;
+	dp_indexer_stats stats;
+} ingest;
+
+DP_INTERNAL int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts);
+DP_INTERNAL void ingest_free(ingest *in);
+/* The state of a segment, loading its committed progress on first use. */
+DP_INTERNAL seg_state *ingest_segment_state(ingest *in, const char *rel);
+/* Reads a segment from its pending offset to its end (or a torn tail),
+ * applying what it finds.  *more is set when the batch filled first. */
+DP_INTERNAL int ingest_segment(ingest *in, seg_state *s, bool *more);
+DP_INTERNAL bool ingest_batch_due(const ingest *in);
+DP_INTERNAL int ingest_commit(ingest *in);
+/* Runs step() until it does not fail for a full map, growing the map and
+ * starting again from the committed offsets each time. */
+DP_INTERNAL int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg);
+
+#endif

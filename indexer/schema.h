@@ -1,0 +1,159 @@
+/*
+ * schema.h - the LMDB index: its folder layout, named databases, key
+ * encodings and value layouts.  docs/INDEX.md says the same for readers;
+ * this comment is the normative copy.  Bump DP_SCHEMA_VERSION on any change
+ * an older reader would misread; `dnnprov reindex` rebuilds from the logs.
+ *
+ * FOLDER
+ *
+ *   <index_dir>/CURRENT        symlink to the generation in use, "gen-<N>"
+ *   <index_dir>/gen-<N>/       an LMDB environment (data.mdb, lock.mdb)
+ *   <index_dir>/indexer.lock   flock(2)ed by the one indexer; holds its pid
+ *
+ * `dnnprov reindex` builds gen-<N+1> and renames a new symlink over
+ * CURRENT: the swap is atomic, and a query that opened gen-<N> keeps reading
+ * it (its files stay mapped after they are unlinked).
+ *
+ * KEYS
+ *
+ * Keys are concatenations of fields that sort as the tuple does:
+ *   string   its bytes and a 0x00 terminator (names are tags: no NUL inside)
+ *   int64    8 bytes big-endian with the sign bit flipped
+ *   double   8 bytes big-endian: the IEEE bits with the sign bit flipped for
+ *            positives and every bit flipped for negatives (NaN last)
+ *   value    a type byte, then: 0x01 number -> double; 0x02 text -> string
+ *
+ * DATABASES (name: key -> value)
+ *
+ *   meta:        "schema" -> u32 DP_SCHEMA_VERSION (little-endian)
+ *   dataflows:   df -> msgpack map: the merged specification
+ *                  {hyperparameters: [{name, type}], metrics: [str],
+ *                   adaptation: bool, transformations: [...as in the spec
+ *                   record...], first_seen: time}
+ *                metrics lists declared names, then every other metric name
+ *                an epoch or test record used, in the order first seen.
+ *   tasks:       df task -> msgpack map:
+ *                  {status: str, start: time, end: time|nil, last: time,
+ *                   host, user, pid, execution, message: str|nil,
+ *                   transformation, epochs: uint (distinct epochs),
+ *                   last_epoch: int|nil, begins: uint (1 + resumptions),
+ *                   hyperparameters: {name: value}}
+ *   epochs:      df task int64(epoch) -> the epoch record's payload (msgpack)
+ *   adaptations: df task int64(epoch) hyperparameter -> the adapt payload,
+ *                with `old` filled in from the task's values when the
+ *                writer did not know it
+ *   tests:       df task double(time) record-id -> the test payload
+ *   elements:    df transformation set task double(time) record-id
+ *                -> the element payload
+ *   layers:      df task -> the latest layers payload
+ *   summaries:   df task metric -> struct dp_summary (below)
+ *   hyp_index:   df hyperparameter value task -> empty; a task's values at
+ *                its (latest) begin, for equality and range scans
+ *   progress:    segment path relative to log_dir -> struct dp_progress
+ *   problems:    segment path, u64be(offset) -> struct dp_problem_entry
+ *
+ * A record id is u32be(CRC32C(segment file name)) u64be(frame offset), so
+ * a key never depends on the order in which segments were read: the same
+ * logs give the same index.
+ *
+ * EXACTLY ONCE: a segment's progress entry is written in the same write
+ * transaction as everything derived from the frames before its offset.
+ */
+#ifndef DNNPROV_SCHEMA_H
+#define DNNPROV_SCHEMA_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define DP_SCHEMA_VERSION 1
+#define DP_INDEX_CURRENT "CURRENT"
+#define DP_INDEX_LOCK "indexer.lock"
+
+/* Per-task summary of one metric, maintained at index time.  Host byte
+ * order: the index is rebuilt, never copied, between machines. */
+typedef struct dp_summary {
+	uint64_t count;     /* epochs with a value that is not NaN */
+	uint64_t nan_count; /* epochs where it was NaN */
+	double min, max, last, sum;
+	int64_t min_epoch, max_epoch, last_epoch;
+} dp_summary;
+
+typedef struct dp_progress {
+	uint64_t offset;   /* frames before this offset are indexed */
+	uint64_t records;  /* records indexed */
+	uint64_t problems; /* problems skipped */
+	uint64_t bytes_skipped;
+	uint32_t sealed;   /* the seal was read: the segment is complete */
+	uint32_t reserved;
+	uint64_t size_seen; /* file size at the last read */
+} dp_progress;
+
+typedef struct dp_problem_entry {
+	uint32_t kind;   /* dp_problem_kind, or DP_PROBLEM_SCHEMA for a record that failed the schema */
+	uint32_t reserved;
+	uint64_t length; /* bytes skipped */
+	char why[112];   /* NUL-terminated */
+} dp_problem_entry;
+
+#define DP_PROBLEM_SCHEMA 100
+
+typedef enum dp_db {
+	DP_DB_META,
+	DP_DB_DATAFLOWS,
+	DP_DB_TASKS,
+	DP_DB_EPOCHS,
+	DP_DB_ADAPTATIONS,
+	DP_DB_TESTS,
+	DP_DB_ELEMENTS,
+	DP_DB_LAYERS,
+	DP_DB_SUMMARIES,
+	DP_DB_HYP_INDEX,
+	DP_DB_PROGRESS,
+	DP_DB_PROBLEMS,
+	DP_DB_COUNT
+} dp_db;
+
+DP_INTERNAL extern const char *const dp_db_names[DP_DB_COUNT];
+
+/* ---- key building ---------------------------------------------------------
+ * A key is built into a fixed buffer; a key that would pass LMDB's limit
+ * (511 bytes) sets `overflow` and must not be used.  Tags are at most 128
+ * bytes, so real keys stay far below it.
+ */
+#define DP_KEY_MAX 511
+typedef struct dp_key {
+	unsigned char b[DP_KEY_MAX];
+	size_t n;
+	bool overflow;
+} dp_key;
+
+static inline void dp_key_reset(dp_key *k)
+{
+	k->n = 0;
+	k->overflow = false;
+}
+DP_INTERNAL void dp_key_str(dp_key *k, const char *s, size_t n);
+DP_INTERNAL void dp_key_cstr(dp_key *k, const char *s);
+DP_INTERNAL void dp_key_i64(dp_key *k, int64_t v);
+DP_INTERNAL void dp_key_u64(dp_key *k, uint64_t v);
+DP_INTERNAL void dp_key_double(dp_key *k, double v);
+
+static inline MDB_val dp_key_val(dp_key *k)
+{
+	return (MDB_val){ .mv_size = k->n, .mv_data = k->b };
+}
+
+/* Decoders for the fields above, at *pos in key[0..n); false when the key
+ * is malformed.  Strings are returned as pointer and length into the key. */
+DP_INTERNAL bool dp_key_get_str(const unsigned char *key, size_t n, size_t *pos, const char **s,
+				size_t *len);
+DP_INTERNAL bool dp_key_get_i64(const unsigned char *key, size_t n, size_t *pos, int64_t *v);
+DP_INTERNAL bool dp_key_get_double(const unsigned char *key, size_t n, size_t *pos, double *v);
+
+DP_INTERNAL uint64_t dp_sortable_double(double v);
+DP_INTERNAL double dp_unsortable_double(uint64_t u);
+
+#endif

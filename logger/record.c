@@ -1,0 +1,333 @@
+/*
+ * record.c - schema checks of decoded records (see record.h).
+ */
+#include <string.h>
+
+#include "logger/decode.h"
+#include "logger/record.h"
+
+/* Containers in a record are bounded so that a hostile record cannot make
+ * the indexer do unbounded work per byte; the frame size bounds them too. */
+#define MAX_ENTRIES 65535
+
+static const char *const kind_names[] = {
+	[DP_REC_SPEC] = "spec",       [DP_REC_BEGIN] = "begin", [DP_REC_LAYERS] = "layers",
+	[DP_REC_EPOCH] = "epoch",     [DP_REC_ADAPT] = "adapt", [DP_REC_TEST] = "test",
+	[DP_REC_ELEMENT] = "element", [DP_REC_END] = "end",
+};
+
+const char *dp_record_kind_name(dp_record_kind k)
+{
+	return k >= DP_REC_SPEC && k <= DP_REC_END ? kind_names[k] : "unknown";
+}
+
+bool dp_obj_number(const msgpack_object *o, double *out)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		*out = (double)o->via.u64;
+		return true;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		*out = (double)o->via.i64;
+		return true;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		*out = o->via.f64;
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool dp_str_is_tag(dp_str s)
+{
+	return dp_tag_valid(s.p, s.n);
+}
+
+static int bad(const char *kind, const char *field, const char *why)
+{
+	return dp_error(DNNPROV_ECORRUPT, "%s record: %s %s", kind, field, why);
+}
+
+static int get_str(const msgpack_object *root, const char *kind, const char *key, bool tag,
+		   bool required, dp_str *out)
+{
+	const msgpack_object *o = dp_map_get(root, key);
+	out->p = NULL;
+	out->n = 0;
+	if (!o)
+		return required ? bad(kind, key, "is missing") : 0;
+	if (o->type != MSGPACK_OBJECT_STR)
+		return bad(kind, key, "is not a string");
+	out->p = o->via.str.ptr;
+	out->n = o->via.str.size;
+	if (tag && !dp_str_is_tag(*out))
+		return bad(kind, key, "is not a valid name");
+	if (!tag && !dp_utf8_valid(out->p, out->n))
+		return bad(kind, key, "is not valid UTF-8");
+	return 0;
+}
+
+static int get_int(const msgpack_object *root, const char *kind, const char *key, int64_t *out)
+{
+	const msgpack_object *o = dp_map_get(root, key);
+	if (!o)
+		return bad(kind, key, "is missing");
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+		*out = (int64_t)o->via.u64;
+	else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		*out = o->via.i64;
+	else
+		return bad(kind, key, "is not an integer");
+	return 0;
+}
+
+static bool is_value(const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return true;
+	case MSGPACK_OBJECT_STR:
+		return dp_utf8_valid(o->via.str.ptr, o->via.str.size);
+	default:
+		return false;
+	}
+}
+
+/* A map of distinct tag -> value (numbers only when `numeric`). */
+static int check_named_values(const char *kind, const char *key, const msgpack_object *m,
+			      bool numeric)
+{
+	if (!m)
+		return bad(kind, key, "is missing");
+	if (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > MAX_ENTRIES)
+		return bad(kind, key, "is not a map of names to values");
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *k = &m->via.map.ptr[i].key, *v = &m->via.map.ptr[i].val;
+		double d;
+		if (k->type != MSGPACK_OBJECT_STR || !dp_str_is_tag((dp_str){ k->via.str.ptr, k->via.str.size }))
+			return bad(kind, key, "has an invalid name");
+		if (numeric ? !dp_obj_number(v, &d) : !is_value(v))
+			return bad(kind, key, numeric ? "has a value that is not a number"
+						      : "has a value of an unknown type");
+		/* Names must differ after case folding: queries fold case. */
+		for (uint32_t j = 0; j < i; j++) {
+			const msgpack_object *k2 = &m->via.map.ptr[j].key;
+			if (k2->via.str.size != k->via.str.size)
+				continue;
+			uint32_t n = k->via.str.size, c = 0;
+			for (; c < n; c++) {
+				char a = k->via.str.ptr[c], b = k2->via.str.ptr[c];
+				if (a >= 'A' && a <= 'Z')
+					a += 'a' - 'A';
+				if (b >= 'A' && b <= 'Z')
+					b += 'a' - 'A';
+				if (a != b)
+					break;
+			}
+			if (c == n)
+				return bad(kind, key, "has two names that differ only in case");
+		}
+	}
+	return 0;
+}
+
+/* An array of maps, each with string fields `fields` (tags). */
+static int check_array_of(const char *kind, const char *key, const msgpack_object *a,
+			  const char *const *fields, size_t nfields, const char *value_field)
+{
+	if (!a || a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size > MAX_ENTRIES)
+		return bad(kind, key, "is not an array");
+	for (uint32_t i = 0; i < a->via.array.size; i++) {
+		const msgpack_object *e = &a->via.array.ptr[i];
+		dp_str s;
+		if (e->type != MSGPACK_OBJECT_MAP)
+			return bad(kind, key, "has an element that is not a map");
+		for (size_t f = 0; f < nfields; f++)
+			if (get_str(e, kind, fields[f], true, true, &s))
+				return bad(kind, key, "has an element with a missing or invalid name");
+		if (value_field) {
+			const msgpack_object *v = dp_map_get(e, value_field);
+			if (!v || !is_value(v))
+				return bad(kind, key, "has an element without a valid value");
+		}
+	}
+	return 0;
+}
+
+static bool is_type_name(const msgpack_object *o)
+{
+	return dp_obj_is_str(o, "numeric") || dp_obj_is_str(o, "text") || dp_obj_is_str(o, "file");
+}
+
+static int check_spec_lists(const msgpack_object *root, dp_record *rec)
+{
+	static const char *const name_type[] = { "name", "type" };
+	const msgpack_object *h = dp_map_get(root, "hyperparameters");
+	const msgpack_object *m = dp_map_get(root, "metrics");
+	const msgpack_object *tfs = dp_map_get(root, "transformations");
+	const msgpack_object *ad = dp_map_get(root, "adaptation");
+	int rc;
+
+	if ((rc = check_array_of("spec", "hyperparameters", h, name_type, 1, NULL)))
+		return rc;
+	for (uint32_t i = 0; i < h->via.array.size; i++)
+		if (!is_type_name(dp_map_get(&h->via.array.ptr[i], "type")))
+			return bad("spec", "hyperparameters", "has an unknown type");
+	if (!m || m->type != MSGPACK_OBJECT_ARRAY || m->via.array.size > MAX_ENTRIES)
+		return bad("spec", "metrics", "is not an array");
+	for (uint32_t i = 0; i < m->via.array.size; i++) {
+		const msgpack_object *s = &m->via.array.ptr[i];
+		if (s->type != MSGPACK_OBJECT_STR || !dp_str_is_tag((dp_str){ s->via.str.ptr, s->via.str.size }))
+			return bad("spec", "metrics", "has an invalid name");
+	}
+	if (!ad || ad->type != MSGPACK_OBJECT_BOOLEAN)
+		return bad("spec", "adaptation", "is not a boolean");
+	if (!tfs || tfs->type != MSGPACK_OBJECT_ARRAY || tfs->via.array.size > MAX_ENTRIES)
+		return bad("spec", "transformations", "is not an array");
+	for (uint32_t i = 0; i < tfs->via.array.size; i++) {
+		const msgpack_object *tf = &tfs->via.array.ptr[i];
+		static const char *const set_fields[] = { "name", "direction" };
+		dp_str s;
+		if (tf->type != MSGPACK_OBJECT_MAP || get_str(tf, "spec", "name", true, true, &s))
+			return bad("spec", "transformations", "has an element without a valid name");
+		const msgpack_object *deps = dp_map_get(tf, "depends_on");
+		if (!deps || deps->type != MSGPACK_OBJECT_ARRAY)
+			return bad("spec", "transformations", "has no depends_on array");
+		for (uint32_t d = 0; d < deps->via.array.size; d++) {
+			const msgpack_object *x = &deps->via.array.ptr[d];
+			if (x->type != MSGPACK_OBJECT_STR || !dp_str_is_tag((dp_str){ x->via.str.ptr, x->via.str.size }))
+				return bad("spec", "transformations", "has an invalid dependency");
+		}
+		const msgpack_object *sets = dp_map_get(tf, "sets");
+		if ((rc = check_array_of("spec", "sets", sets, set_fields, 1, NULL)))
+			return rc;
+		for (uint32_t k = 0; k < sets->via.array.size; k++) {
+			const msgpack_object *set = &sets->via.array.ptr[k];
+			const msgpack_object *dir = dp_map_get(set, "direction");
+			if (!dp_obj_is_str(dir, "input") && !dp_obj_is_str(dir, "output"))
+				return bad("spec", "sets", "has a direction other than input or output");
+			const msgpack_object *attrs = dp_map_get(set, "attributes");
+			if ((rc = check_array_of("spec", "attributes", attrs, name_type, 1, NULL)))
+				return rc;
+			for (uint32_t a = 0; a < attrs->via.array.size; a++)
+				if (!is_type_name(dp_map_get(&attrs->via.array.ptr[a], "type")))
+					return bad("spec", "attributes", "has an unknown type");
+		}
+	}
+	rec->u.spec.hyperparameters = h;
+	rec->u.spec.metrics = m;
+	rec->u.spec.adaptation = ad->via.boolean;
+	rec->u.spec.transformations = tfs;
+	return 0;
+}
+
+int dp_record_parse(const msgpack_object *root, dp_record *rec)
+{
+	static const char *const layer_fields[] = { "name", "kind" };
+	const msgpack_object *kind, *time;
+	const char *k;
+	int rc = 0;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->root = root;
+	if (root->type != MSGPACK_OBJECT_MAP)
+		return dp_error(DNNPROV_ECORRUPT, "record is not a map");
+	kind = dp_map_get(root, "kind");
+	time = dp_map_get(root, "time");
+	if (!kind || kind->type != MSGPACK_OBJECT_STR)
+		return dp_error(DNNPROV_ECORRUPT, "record has no kind");
+	for (int i = DP_REC_SPEC; i <= DP_REC_END; i++)
+		if (dp_obj_is_str(kind, kind_names[i]))
+			rec->kind = (dp_record_kind)i;
+	if (!rec->kind)
+		return dp_error(DNNPROV_ECORRUPT, "record of unknown kind '%.*s'",
+				(int)(kind->via.str.size > 32 ? 32 : kind->via.str.size), kind->via.str.ptr);
+	k = kind_names[rec->kind];
+	if (!time || !dp_obj_number(time, &rec->time) || !(rec->time == rec->time))
+		return bad(k, "time", "is missing or not a number");
+
+	switch (rec->kind) {
+	case DP_REC_SPEC:
+		if ((rc = get_str(root, k, "dataflow", true, true, &rec->u.spec.dataflow)))
+			return rc;
+		return check_spec_lists(root, rec);
+	case DP_REC_BEGIN: {
+		const msgpack_object *h = dp_map_get(root, "hyperparameters");
+		if ((rc = get_str(root, k, "task", true, true, &rec->u.begin.task)) ||
+		    (rc = get_str(root, k, "transformation", true, true, &rec->u.begin.transformation)) ||
+		    (rc = get_str(root, k, "execution", false, false, &rec->u.begin.execution)) ||
+		    (rc = get_str(root, k, "host", false, false, &rec->u.begin.host)) ||
+		    (rc = get_str(root, k, "user", false, false, &rec->u.begin.user)) ||
+		    (rc = get_int(root, k, "pid", &rec->u.begin.pid)) ||
+		    (rc = check_named_values(k, "hyperparameters", h, false)))
+			return rc;
+		rec->u.begin.hyperparameters = h;
+		return 0;
+	}
+	case DP_REC_LAYERS: {
+		const msgpack_object *l = dp_map_get(root, "layers");
+		if ((rc = check_array_of(k, "layers", l, layer_fields, 2, "value")))
+			return rc;
+		rec->u.layers.layers = l;
+		return 0;
+	}
+	case DP_REC_EPOCH: {
+		const msgpack_object *m = dp_map_get(root, "metrics"), *e = dp_map_get(root, "elapsed");
+		if ((rc = get_int(root, k, "epoch", &rec->u.epoch.epoch)))
+			return rc;
+		if (!e || !dp_obj_number(e, &rec->u.epoch.elapsed))
+			return bad(k, "elapsed", "is missing or not a number");
+		if ((rc = check_named_values(k, "metrics", m, true)))
+			return rc;
+		rec->u.epoch.metrics = m;
+		return 0;
+	}
+	case DP_REC_ADAPT: {
+		const msgpack_object *o = dp_map_get(root, "old"), *n = dp_map_get(root, "new");
+		if ((rc = get_int(root, k, "epoch", &rec->u.adapt.epoch)) ||
+		    (rc = get_str(root, k, "hyperparameter", true, true, &rec->u.adapt.hyperparameter)) ||
+		    (rc = get_int(root, k, "id", &rec->u.adapt.id)))
+			return rc;
+		if (!n || !is_value(n))
+			return bad(k, "new", "is missing or not a value");
+		if (o && !is_value(o))
+			return bad(k, "old", "is not a value");
+		rec->u.adapt.old_value = o;
+		rec->u.adapt.new_value = n;
+		return 0;
+	}
+	case DP_REC_TEST: {
+		const msgpack_object *m = dp_map_get(root, "metrics");
+		if ((rc = check_named_values(k, "metrics", m, true)))
+			return rc;
+		rec->u.test.metrics = m;
+		return 0;
+	}
+	case DP_REC_ELEMENT: {
+		const msgpack_object *v = dp_map_get(root, "values");
+		if ((rc = get_str(root, k, "transformation", true, true, &rec->u.element.transformation)) ||
+		    (rc = get_str(root, k, "set", true, true, &rec->u.element.set)) ||
+		    (rc = check_named_values(k, "values", v, false)))
+			return rc;
+		rec->u.element.values = v;
+		return 0;
+	}
+	case DP_REC_END: {
+		dp_str s;
+		if ((rc = get_str(root, k, "status", false, true, &s)) ||
+		    (rc = get_str(root, k, "message", false, false, &rec->u.end.message)))
+			return rc;
+		if (!(s.n == 8 && memcmp(s.p, "FINISHED", 8) == 0) && !(s.n == 6 && memcmp(s.p, "FAILED", 6) == 0) &&
+		    !(s.n == 6 && memcmp(s.p, "KILLED", 6) == 0))
+			return bad(k, "status", "is not FINISHED, FAILED or KILLED");
+		rec->u.end.status = s;
+		return 0;
+	}
+	}
+	return dp_error(DNNPROV_ECORRUPT, "record of unknown kind");
+}

@@ -1,0 +1,96 @@
+/*
+ * record.h - a decoded record, checked against the schema of
+ * docs/FORMAT.md.  The indexer applies only records that pass; anything
+ * else is reported with the reason dp_record_parse() gives.
+ *
+ * A log file is untrusted input: names are checked as tags (they become
+ * index keys), counts are bounded, and values must have the types the
+ * format says.  Unknown keys are ignored, as FORMAT.md promises.
+ */
+#ifndef DNNPROV_RECORD_H
+#define DNNPROV_RECORD_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+typedef enum dp_record_kind {
+	DP_REC_SPEC = 1,
+	DP_REC_BEGIN,
+	DP_REC_LAYERS,
+	DP_REC_EPOCH,
+	DP_REC_ADAPT,
+	DP_REC_TEST,
+	DP_REC_ELEMENT,
+	DP_REC_END,
+} dp_record_kind;
+
+/* A string inside the decoded msgpack object (not NUL-terminated). */
+typedef struct dp_str {
+	const char *p;
+	uint32_t n;
+} dp_str;
+
+/* Every pointer points into the msgpack object the record was parsed from
+ * and lives as long as it does. */
+typedef struct dp_record {
+	dp_record_kind kind;
+	double time;
+	const msgpack_object *root;
+	union {
+		struct {
+			dp_str dataflow;
+			const msgpack_object *hyperparameters; /* array of {name, type} */
+			const msgpack_object *metrics;         /* array of str */
+			bool adaptation;
+			const msgpack_object *transformations; /* array */
+		} spec;
+		struct {
+			dp_str task, transformation, execution, host, user;
+			int64_t pid;
+			const msgpack_object *hyperparameters; /* map name -> value */
+		} begin;
+		struct {
+			const msgpack_object *layers; /* array of {name, kind, value} */
+		} layers;
+		struct {
+			int64_t epoch;
+			double elapsed;
+			const msgpack_object *metrics; /* map name -> number */
+		} epoch;
+		struct {
+			int64_t epoch;
+			dp_str hyperparameter;
+			const msgpack_object *old_value; /* NULL when absent */
+			const msgpack_object *new_value;
+			int64_t id;
+		} adapt;
+		struct {
+			const msgpack_object *metrics;
+		} test;
+		struct {
+			dp_str transformation, set;
+			const msgpack_object *values; /* map attribute -> value */
+		} element;
+		struct {
+			dp_str status;  /* FINISHED, FAILED or KILLED */
+			dp_str message; /* n == 0 when absent */
+		} end;
+	} u;
+} dp_record;
+
+/* Checks `root` against the record schema and fills *rec.  Returns 0, or
+ * DNNPROV_ECORRUPT with a detail naming the offending field. */
+DP_INTERNAL int dp_record_parse(const msgpack_object *root, dp_record *rec);
+
+/* A number from an integer or float object; false for anything else. */
+DP_INTERNAL bool dp_obj_number(const msgpack_object *o, double *out);
+
+/* Whether a msgpack string is a valid tag (dp_check_tag's rules). */
+DP_INTERNAL bool dp_str_is_tag(dp_str s);
+
+DP_INTERNAL const char *dp_record_kind_name(dp_record_kind k);
+
+#endif

@@ -1,0 +1,601 @@
+/*
+ * check_indexer.c - the index: key encodings that sort, what each record
+ * becomes, summaries (also after a re-logged epoch), resumed tasks, map
+ * growth, the lock, and every kind of bad input: skipped, reported with its
+ * offset, and the rest kept.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "indexer/index.h"
+#include "logger/decode.h"
+#include "logger/format.h"
+#include "logger/reader.h"
+#include "logger/writer.h"
+#include "tests/testutil.h"
+
+static char *dir, *log_dir, *index_dir;
+static char problems_seen[8192];
+
+static void setup(void)
+{
+	dir = tu_mkdtemp();
+	log_dir = dp_path_join(dir, "logs");
+	index_dir = dp_path_join(dir, "index");
+	problems_seen[0] = '\0';
+}
+
+static void teardown(void)
+{
+	tu_rmtree(dir);
+	free(dir);
+	free(log_dir);
+	free(index_dir);
+}
+
+static void collect(void *ctx, const char *segment, uint64_t offset, const char *what)
+{
+	(void)ctx;
+	size_t n = strlen(problems_seen);
+	snprintf(problems_seen + n, sizeof(problems_seen) - n, "%s@%llu:%s\n", strrchr(segment, '/') + 1,
+		 (unsigned long long)offset, what);
+}
+
+static dp_indexer_stats index_now(uint32_t batch, uint64_t map_size)
+{
+	dp_indexer_options o = { .log_dir = log_dir, .index_dir = index_dir, .batch_records = batch,
+				 .initial_map_size = map_size, .report = collect };
+	dp_indexer *x;
+	dp_indexer_stats st;
+	int rc = dp_indexer_open(&o, &x);
+	ck_assert_msg(rc == 0, "open: %s", dnnprov_errmsg());
+	rc = dp_indexer_catch_up(x);
+	ck_assert_msg(rc == 0, "catch up: %s", dnnprov_errmsg());
+	dp_indexer_get_stats(x, &st);
+	dp_indexer_close(x);
+	return st;
+}
+
+/* Looks a key up; returns the value as JSON (msgpack values) or NULL. */
+static char *lookup(dp_db db, dp_key *k)
+{
+	dp_index *ix;
+	MDB_txn *txn;
+	MDB_val key = dp_key_val(k), val;
+	char *out = NULL;
+	ck_assert_int_eq(dp_index_open(index_dir, false, NULL, &ix), 0);
+	ck_assert_int_eq(dp_index_read(ix, &txn), 0);
+	if (mdb_get(txn, ix->dbi[db], &key, &val) == 0) {
+		if (db == DP_DB_SUMMARIES) {
+			out = malloc(sizeof(dp_summary));
+			memcpy(out, val.mv_data, sizeof(dp_summary));
+		} else {
+			dp_decoder d = { 0 };
+			msgpack_object o;
+			dp_buf b = { 0 };
+			ck_assert_int_eq(dp_decode(&d, val.mv_data, val.mv_size, &o), 0);
+			dp_json_object(&b, &o);
+			out = strdup(dp_buf_cstr(&b));
+			dp_buf_free(&b);
+			dp_decoder_free(&d);
+		}
+	}
+	mdb_txn_abort(txn);
+	dp_index_close(ix);
+	return out;
+}
+
+static size_t count_entries(dp_db db)
+{
+	dp_index *ix;
+	MDB_txn *txn;
+	MDB_stat st;
+	ck_assert_int_eq(dp_index_open(index_dir, false, NULL, &ix), 0);
+	ck_assert_int_eq(dp_index_read(ix, &txn), 0);
+	mdb_stat(txn, ix->dbi[db], &st);
+	mdb_txn_abort(txn);
+	dp_index_close(ix);
+	return st.ms_entries;
+}
+
+static char *task_json(const char *task)
+{
+	dp_key k;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, "df");
+	dp_key_cstr(&k, task);
+	return lookup(DP_DB_TASKS, &k);
+}
+
+static dp_summary summary(const char *task, const char *metric)
+{
+	dp_key k;
+	dp_summary s;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, "df");
+	dp_key_cstr(&k, task);
+	dp_key_cstr(&k, metric);
+	char *v = lookup(DP_DB_SUMMARIES, &k);
+	ck_assert_msg(v != NULL, "no summary of %s %s", task, metric);
+	memcpy(&s, v, sizeof(s));
+	free(v);
+	return s;
+}
+
+static dnnprov_task *begin_task(dnnprov_config *cfg, const char *id, double lr)
+{
+	dnnprov_task *t;
+	dnnprov_value h[] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", "SGD"), DNNPROV_V_REAL("LEARNING_RATE", lr) };
+	ck_assert_int_eq(dnnprov_task_open(cfg, id, &t), 0);
+	ck_assert_int_eq(dnnprov_task_begin(t, h, 2), 0);
+	return t;
+}
+
+static void epoch(dnnprov_task *t, int64_t e, double loss, double acc)
+{
+	dnnprov_value m[2] = { DNNPROV_V_REAL("loss", loss), DNNPROV_V_REAL("accuracy", acc) };
+	ck_assert_int_eq(dnnprov_task_epoch(t, e, 1.0, m, 2), 0);
+}
+
+/* ---- keys --------------------------------------------------------------------------- */
+
+static int key_cmp(dp_key *a, dp_key *b)
+{
+	size_t n = a->n < b->n ? a->n : b->n;
+	int c = memcmp(a->b, b->b, n);
+	return c ? c : (a->n > b->n) - (a->n < b->n);
+}
+
+START_TEST(test_keys_sort_as_tuples)
+{
+	static const double d[] = { -INFINITY, -1e300, -2.5, -1e-300, 0.0, 1e-300, 0.001, 1.0, 2.5, 1e300,
+				    INFINITY };
+	static const int64_t v[] = { INT64_MIN, -1000, -1, 0, 1, 255, 256, 1000000, INT64_MAX };
+	for (size_t i = 0; i + 1 < DP_ARRAY_LEN(d); i++) {
+		dp_key a, b;
+		dp_key_reset(&a);
+		dp_key_reset(&b);
+		dp_key_double(&a, d[i]);
+		dp_key_double(&b, d[i + 1]);
+		ck_assert_msg(key_cmp(&a, &b) < 0, "%g !< %g", d[i], d[i + 1]);
+		size_t pos = 0;
+		double back;
+		ck_assert(dp_key_get_double(a.b, a.n, &pos, &back));
+		ck_assert(back == d[i]);
+	}
+	for (size_t i = 0; i + 1 < DP_ARRAY_LEN(v); i++) {
+		dp_key a, b;
+		dp_key_reset(&a);
+		dp_key_reset(&b);
+		dp_key_i64(&a, v[i]);
+		dp_key_i64(&b, v[i + 1]);
+		ck_assert(key_cmp(&a, &b) < 0);
+		size_t pos = 0;
+		int64_t back;
+		ck_assert(dp_key_get_i64(a.b, a.n, &pos, &back));
+		ck_assert_int_eq(back, v[i]);
+	}
+	/* Strings: a prefix sorts first, and ("a","bc") != ("ab","c"). */
+	dp_key a, b;
+	dp_key_reset(&a);
+	dp_key_reset(&b);
+	dp_key_cstr(&a, "a");
+	dp_key_cstr(&a, "bc");
+	dp_key_cstr(&b, "ab");
+	dp_key_cstr(&b, "c");
+	ck_assert(key_cmp(&a, &b) != 0);
+	ck_assert(key_cmp(&a, &b) < 0);
+	/* A task's epochs sort by epoch and stay inside the task's range. */
+	dp_key e1, e2, other;
+	dp_key_reset(&e1);
+	dp_key_cstr(&e1, "df");
+	dp_key_cstr(&e1, "t");
+	dp_key_i64(&e1, 9);
+	e2 = e1;
+	e2.n -= 8;
+	dp_key_i64(&e2, 10);
+	dp_key_reset(&other);
+	dp_key_cstr(&other, "df");
+	dp_key_cstr(&other, "t2");
+	ck_assert(key_cmp(&e1, &e2) < 0);
+	ck_assert(key_cmp(&e2, &other) < 0);
+	/* Overflow is flagged, not truncated. */
+	char longs[600];
+	memset(longs, 'x', sizeof(longs) - 1);
+	longs[599] = '\0';
+	dp_key_reset(&a);
+	dp_key_cstr(&a, longs);
+	ck_assert(a.overflow);
+}
+END_TEST
+
+/* ---- what records become ----------------------------------------------------------- */
+
+START_TEST(test_index_contents)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = begin_task(cfg, "t1", 0.1);
+	dnnprov_layer l = { "dense", "activation", DNNPROV_V_TEXT(NULL, "relu") };
+	ck_assert_int_eq(dnnprov_task_layers(t, &l, 1), 0);
+	epoch(t, 1, 0.9, 0.5);
+	epoch(t, 2, NAN, 0.7);
+	dnnprov_value lr = DNNPROV_V_REAL("LEARNING_RATE", 0.05);
+	ck_assert_int_eq(dnnprov_task_adapt(t, 3, &lr), 0);
+	epoch(t, 3, 0.4, 0.6);
+	dnnprov_value extra = DNNPROV_V_REAL("top5", 0.99);
+	ck_assert_int_eq(dnnprov_task_epoch(t, 4, 1.0, &extra, 1), 0);
+	dnnprov_value test = DNNPROV_V_REAL("accuracy", 0.65);
+	ck_assert_int_eq(dnnprov_task_test(t, &test, 1), 0);
+	dnnprov_value el[] = { DNNPROV_V_INT("growth_rate", 12), DNNPROV_V_INT("layers_db", 33) };
+	ck_assert_int_eq(dnnprov_task_element(t, "DenseBlock", "iDenseBlock", el, 2), 0);
+	ck_assert_int_eq(dnnprov_task_end(t, DNNPROV_FAILED, "diverged"), 0);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+
+	dp_indexer_stats st = index_now(0, 0);
+	ck_assert_uint_eq(st.records, 11);
+	ck_assert_uint_eq(st.problems, 0);
+
+	char *tj = task_json("t1");
+	ck_assert_ptr_nonnull(tj);
+	ck_assert_ptr_nonnull(strstr(tj, "\"status\":\"FAILED\""));
+	ck_assert_ptr_nonnull(strstr(tj, "\"message\":\"diverged\""));
+	ck_assert_ptr_nonnull(strstr(tj, "\"epochs\":4"));
+	ck_assert_ptr_nonnull(strstr(tj, "\"last_epoch\":4"));
+	ck_assert_ptr_nonnull(strstr(tj, "\"hyperparameters\":{\"OPTIMIZER_NAME\":\"SGD\",\"LEARNING_RATE\":0.1}"));
+	free(tj);
+
+	dp_summary s = summary("t1", "loss");
+	ck_assert_uint_eq(s.count, 2);
+	ck_assert_uint_eq(s.nan_count, 1);
+	ck_assert(s.min == 0.4 && s.min_epoch == 3);
+	ck_assert(s.max == 0.9 && s.max_epoch == 1);
+	ck_assert(s.last == 0.4 && s.last_epoch == 3);
+	ck_assert(fabs(s.sum - 1.3) < 1e-12);
+	s = summary("t1", "accuracy");
+	ck_assert(s.max == 0.7 && s.max_epoch == 2);
+	ck_assert_uint_eq(s.count, 3);
+
+	/* The dataflow: declared metrics and their twins first, then top5. */
+	dp_key k;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, "df");
+	char *dfj = lookup(DP_DB_DATAFLOWS, &k);
+	ck_assert_ptr_nonnull(dfj);
+	ck_assert_ptr_nonnull(strstr(dfj, "\"metrics\":[\"loss\",\"accuracy\",\"val_loss\",\"val_accuracy\",\"top5\"]"));
+	ck_assert_ptr_nonnull(strstr(dfj, "\"adaptation\":true"));
+	ck_assert_ptr_nonnull(strstr(dfj, "\"name\":\"DenseBlock\""));
+	free(dfj);
+
+	/* The adaptation, with its old value. */
+	dp_key_reset(&k);
+	dp_key_cstr(&k, "df");
+	dp_key_cstr(&k, "t1");
+	dp_key_i64(&k, 3);
+	dp_key_cstr(&k, "LEARNING_RATE");
+	char *aj = lookup(DP_DB_ADAPTATIONS, &k);
+	ck_assert_ptr_nonnull(aj);
+	ck_assert_ptr_nonnull(strstr(aj, "\"old\":0.1"));
+	ck_assert_ptr_nonnull(strstr(aj, "\"new\":0.05"));
+	free(aj);
+
+	ck_assert_uint_eq(count_entries(DP_DB_EPOCHS), 4);
+	ck_assert_uint_eq(count_entries(DP_DB_TESTS), 1);
+	ck_assert_uint_eq(count_entries(DP_DB_ELEMENTS), 1);
+	ck_assert_uint_eq(count_entries(DP_DB_LAYERS), 1);
+	ck_assert_uint_eq(count_entries(DP_DB_HYP_INDEX), 2);
+
+	/* Running it again indexes nothing twice. */
+	st = index_now(0, 0);
+	ck_assert_uint_eq(st.records, 0);
+	ck_assert_uint_eq(count_entries(DP_DB_EPOCHS), 4);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_resumed_task_and_relogged_epoch)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = begin_task(cfg, "r", 0.1);
+	epoch(t, 1, 0.9, 0.5);
+	epoch(t, 2, 0.1, 0.9); /* the best loss, soon replaced */
+	ck_assert_int_eq(dnnprov_task_close(t), 0);   /* crashed: no end */
+	index_now(0, 0);
+	char *tj = task_json("r");
+	ck_assert_ptr_nonnull(strstr(tj, "\"status\":\"RUNNING\""));
+	free(tj);
+	ck_assert(summary("r", "loss").min == 0.1);
+
+	/* A later process resumes the task and redoes epoch 2. */
+	t = begin_task(cfg, "r", 0.1);
+	epoch(t, 2, 0.8, 0.6);
+	epoch(t, 3, 0.7, 0.65);
+	ck_assert_int_eq(dnnprov_task_end(t, DNNPROV_FINISHED, NULL), 0);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	index_now(0, 0);
+
+	tj = task_json("r");
+	ck_assert_ptr_nonnull(strstr(tj, "\"status\":\"FINISHED\""));
+	ck_assert_ptr_nonnull(strstr(tj, "\"epochs\":3"));
+	ck_assert_ptr_nonnull(strstr(tj, "\"begins\":2"));
+	free(tj);
+	dp_summary s = summary("r", "loss");
+	/* Recomputed, not max-ed: the replaced 0.1 is gone. */
+	ck_assert_msg(s.min == 0.7, "min %g", s.min);
+	ck_assert_uint_eq(s.count, 3);
+	ck_assert(s.last == 0.7 && s.last_epoch == 3);
+	ck_assert_uint_eq(count_entries(DP_DB_EPOCHS), 3);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_map_grows_and_batches)
+{
+	/* A 64 KiB map must grow many times; tiny batches commit often.  The
+	 * result equals one big batch into a roomy map. */
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	for (int k = 0; k < 20; k++) {
+		char id[16];
+		snprintf(id, sizeof(id), "t%02d", k);
+		dnnprov_task *t = begin_task(cfg, id, 0.01 * k);
+		for (int e = 1; e <= 100; e++)
+			epoch(t, e, 1.0 / e, e / 100.0);
+		ck_assert_int_eq(dnnprov_task_close(t), 0);
+	}
+	dp_indexer_stats st = index_now(37, 64 * 1024);
+	ck_assert_uint_eq(st.records, 20 * 102);
+	ck_assert_uint_ge(st.map_grows, 3);
+	ck_assert_uint_gt(st.commits, 50);
+	ck_assert_uint_eq(count_entries(DP_DB_EPOCHS), 2000);
+	ck_assert_uint_eq(count_entries(DP_DB_SUMMARIES), 40);
+	dp_summary s = summary("t07", "loss");
+	ck_assert_uint_eq(s.count, 100);
+	ck_assert(s.min == 0.01 && s.min_epoch == 100);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_second_indexer_is_refused)
+{
+	dp_indexer_options o = { .log_dir = log_dir, .index_dir = index_dir };
+	dp_indexer *a, *b;
+	ck_assert_int_eq(dp_indexer_open(&o, &a), 0);
+	ck_assert_int_eq(dp_indexer_open(&o, &b), DNNPROV_ELOCKED);
+	char pid[32];
+	snprintf(pid, sizeof(pid), "pid %d", (int)getpid());
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), pid));
+	dp_indexer_close(a);
+	ck_assert_int_eq(dp_indexer_open(&o, &b), 0);
+	dp_indexer_close(b);
+}
+END_TEST
+
+START_TEST(test_missing_index_is_not_created)
+{
+	dp_index *ix;
+	char *nowhere = dp_path_join(dir, "nowhere");
+	ck_assert_int_eq(dp_index_open(nowhere, false, NULL, &ix), DNNPROV_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "dnnprov index"));
+	ck_assert_int_eq(access(nowhere, F_OK), -1);
+	free(nowhere);
+}
+END_TEST
+
+/* ---- bad input ------------------------------------------------------------------------ */
+
+static char *only_segment(const char *task)
+{
+	char *tdir;
+	ck_assert_int_ge(asprintf(&tdir, "%s/df/%s", log_dir, task), 0);
+	tu_records rs;
+	tu_read_all(tdir, &rs);
+	ck_assert_uint_ge(rs.n, 1);
+	char *seg = strdup(rs.r[0].segment);
+	tu_records_free(&rs);
+	free(tdir);
+	return seg;
+}
+
+START_TEST(test_bad_checksum_is_skipped_and_reported)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = begin_task(cfg, "bad", 0.1);
+	for (int e = 1; e <= 5; e++)
+		epoch(t, e, 1.0 / e, 0.1 * e);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	char *seg = only_segment("bad");
+	tu_records rs;
+	tu_read_all(seg, &rs);
+	uint64_t victim = rs.r[4].offset; /* epoch 3 */
+	tu_records_free(&rs);
+	FILE *f = fopen(seg, "r+b");
+	fseek(f, (long)victim + 30, SEEK_SET);
+	fputc('#', f);
+	fclose(f);
+
+	dp_indexer_stats st = index_now(0, 0);
+	ck_assert_uint_eq(st.problems, 1);
+	ck_assert_uint_eq(count_entries(DP_DB_EPOCHS), 4); /* 1, 2, 4, 5 */
+	ck_assert_uint_eq(count_entries(DP_DB_PROBLEMS), 1);
+	char expect[64];
+	snprintf(expect, sizeof(expect), "@%llu:bad checksum", (unsigned long long)victim);
+	ck_assert_msg(strstr(problems_seen, expect), "reported: %s", problems_seen);
+	/* Reported once: a second run does not see it again. */
+	problems_seen[0] = '\0';
+	index_now(0, 0);
+	ck_assert_str_eq(problems_seen, "");
+	free(seg);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
+/* Appends a raw frame with the given payload to a segment. */
+static void append_frame(const char *seg, const unsigned char *payload, uint32_t len)
+{
+	unsigned char hdr[DP_FRAME_HEADER];
+	dp_frame_seal_header(hdr, DP_FRAME_RECORD, len, dp_crc32c(0, payload, len), dp_crc32c);
+	FILE *f = fopen(seg, "ab");
+	fwrite(hdr, 1, sizeof(hdr), f);
+	fwrite(payload, 1, len, f);
+	fclose(f);
+}
+
+static uint64_t seal_offset(const char *seg)
+{
+	dp_segment_header h;
+	dp_reader *r;
+	dp_frame f;
+	dp_problem pb;
+	uint64_t at = 0;
+	int rc;
+	ck_assert_int_eq(dp_reader_open(seg, 0, &r, &h), 0);
+	while ((rc = dp_reader_next(r, &f, &pb)) > 0)
+		if (rc == DP_READ_SEAL)
+			at = f.offset;
+	dp_reader_close(r);
+	ck_assert_uint_gt(at, 0);
+	return at;
+}
+
+START_TEST(test_schema_breaking_records)
+{
+	/* Valid frames whose records break the schema: each skipped with its
+	 * offset and reason; the good records around them are kept. */
+	dnnprov_config *cfg = tu_config(dir, "log:\n  durability: always\n");
+	dnnprov_task *t = begin_task(cfg, "s", 0.1);
+	epoch(t, 1, 0.5, 0.5);
+	char *seg = strdup(dp_task_segment_path(t));
+	/* Frames appended behind the writer's back, then the writer goes on:
+	 * it writes at its own offset, so write them after it closes. */
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	/* The seal is last; drop it so the appended frames are not "after seal". */
+	ck_assert_int_eq(truncate(seg, (off_t)seal_offset(seg)), 0);
+
+	static const unsigned char no_kind[] = { 0x81, 0xa4, 't', 'i', 'm', 'e', 0x01 };
+	static const unsigned char text_epoch[] = { 0x84, 0xa4, 'k', 'i', 'n', 'd', 0xa5, 'e', 'p', 'o', 'c', 'h',
+						    0xa4, 't', 'i', 'm', 'e', 0x01, 0xa5, 'e', 'p', 'o', 'c', 'h',
+						    0xa1, 'x', 0xa7, 'm', 'e', 't', 'r', 'i', 'c', 's', 0x80 };
+	static const unsigned char not_map[] = { 0x93, 1, 2, 3 };
+	static const unsigned char bad_name[] = { 0x85, 0xa4, 'k', 'i', 'n', 'd', 0xa5, 'e', 'p', 'o', 'c', 'h',
+						  0xa4, 't', 'i', 'm', 'e', 0x01, 0xa5, 'e', 'p', 'o', 'c', 'h', 0x02,
+						  0xa7, 'e', 'l', 'a', 'p', 's', 'e', 'd', 0x00,
+						  0xa7, 'm', 'e', 't', 'r', 'i', 'c', 's', 0x81, 0xa3, 'a', '/', 'b', 0x01 };
+	append_frame(seg, no_kind, sizeof(no_kind));
+	append_frame(seg, text_epoch, sizeof(text_epoch));
+	append_frame(seg, not_map, sizeof(not_map));
+	append_frame(seg, bad_name, sizeof(bad_name));
+	/* Then a good epoch, from a new writer of the same task. */
+	t = NULL;
+	ck_assert_int_eq(dnnprov_task_open(cfg, "s", &t), 0);
+	epoch(t, 2, 0.4, 0.6);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	/* And an epoch of a task that never began. */
+	ck_assert_int_eq(dnnprov_task_open(cfg, "never", &t), 0);
+	epoch(t, 1, 0.4, 0.6);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+
+	dp_indexer_stats st = index_now(0, 0);
+	ck_assert_msg(st.problems == 5, "problems: %s", problems_seen);
+	ck_assert_ptr_nonnull(strstr(problems_seen, "record has no kind"));
+	ck_assert_ptr_nonnull(strstr(problems_seen, "epoch is not an integer"));
+	ck_assert_ptr_nonnull(strstr(problems_seen, "undecodable record"));
+	ck_assert_ptr_nonnull(strstr(problems_seen, "metrics has an invalid name"));
+	ck_assert_ptr_nonnull(strstr(problems_seen, "epoch record of task 'never', which has not begun"));
+	ck_assert_uint_eq(count_entries(DP_DB_EPOCHS), 2); /* s: 1 and 2 */
+	ck_assert_ptr_null(task_json("never"));
+	free(seg);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_newer_version_and_torn_tail)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = begin_task(cfg, "v", 0.1);
+	epoch(t, 1, 0.5, 0.5);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	char *seg = only_segment("v");
+	/* Rewrite the version to 9 with a valid header checksum. */
+	long long size = tu_file_size(seg);
+	unsigned char *all = malloc((size_t)size);
+	FILE *f = fopen(seg, "r+b");
+	ck_assert_uint_eq(fread(all, 1, (size_t)size, f), (size_t)size);
+	all[9] = 9;
+	uint32_t h = dp_get_be32(all + 12);
+	dp_put_be32(all + 16 + h, dp_crc32c(0, all, 16 + h));
+	fseek(f, 0, SEEK_SET);
+	fwrite(all, 1, (size_t)size, f);
+	fclose(f);
+	free(all);
+
+	/* A second task whose last record is torn: a writer still at work. */
+	t = begin_task(cfg, "torn", 0.2);
+	epoch(t, 1, 0.5, 0.5);
+	epoch(t, 2, 0.4, 0.6);
+	char *tseg = strdup(dp_task_segment_path(t));
+	long long tsize = tu_file_size(tseg);
+	unsigned char tail[5];
+	f = fopen(tseg, "rb");
+	fseek(f, (long)tsize - 5, SEEK_SET);
+	ck_assert_uint_eq(fread(tail, 1, 5, f), 5);
+	fclose(f);
+	ck_assert_int_eq(truncate(tseg, tsize - 5), 0);
+
+	dp_indexer_stats st = index_now(0, 0);
+	ck_assert_uint_eq(st.problems, 1); /* the version; the torn tail is not a problem */
+	ck_assert_ptr_nonnull(strstr(problems_seen, "version 9"));
+	ck_assert_ptr_null(task_json("v"));
+	char *tj = task_json("torn");
+	ck_assert_ptr_nonnull(strstr(tj, "\"epochs\":1"));
+	free(tj);
+
+	/* The last bytes arrive: the next pass picks the record up from where
+	 * it stopped, and reports nothing. */
+	f = fopen(tseg, "ab");
+	fwrite(tail, 1, 5, f);
+	fclose(f);
+	problems_seen[0] = '\0';
+	st = index_now(0, 0);
+	ck_assert_str_eq(problems_seen, "");
+	ck_assert_uint_eq(st.records, 1);
+	tj = task_json("torn");
+	ck_assert_ptr_nonnull(strstr(tj, "\"epochs\":2"));
+	free(tj);
+	dnnprov_task_close(t); /* writes the seal at its own offset, past the cut */
+	free(tseg);
+	free(seg);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
+static Suite *indexer_suite(void)
+{
+	Suite *s = suite_create("indexer");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_keys_sort_as_tuples);
+	tcase_add_test(tc, test_index_contents);
+	tcase_add_test(tc, test_resumed_task_and_relogged_epoch);
+	tcase_add_test(tc, test_map_grows_and_batches);
+	tcase_add_test(tc, test_second_indexer_is_refused);
+	tcase_add_test(tc, test_missing_index_is_not_created);
+	tcase_add_test(tc, test_bad_checksum_is_skipped_and_reported);
+	tcase_add_test(tc, test_schema_breaking_records);
+	tcase_add_test(tc, test_newer_version_and_torn_tail);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(indexer_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
