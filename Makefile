@@ -41,6 +41,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all check test-unit test-scripts deps install clean demo bench
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/dnnprov $(B)/dnnprov.pc
@@ -72,15 +73,20 @@ $(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(B)/libdnnprov.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(B)/libdnnprov.a $(LIBS) $(CHECK_LIBS) $(LDFLAGS_ALL)
 
+# Helper programs the test scripts drive (generators, a killable writer, a dump).
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libdnnprov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libdnnprov.a $(LIBS) $(LDFLAGS_ALL)
+
 # ---- tests -----------------------------------------------------------------
 check: deps
-	$(MAKE) all $(TEST_BIN)
+	$(MAKE) all $(TEST_BIN) $(TEST_TOOLS)
 	$(MAKE) test-unit test-scripts
 
 test-unit: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
-test-scripts: all
+test-scripts: all $(TEST_TOOLS)
 	@set -e; for t in tests/test_*.sh; do [ -e "$$t" ] || continue; \
 	  echo "== $$t"; DNNPROV_BUILD=$(B) bash $$t; done
 

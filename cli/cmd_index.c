@@ -34,6 +34,7 @@ const char cmd_index_usage[] =
 	"                        problems with their offsets; the overall lag\n"
 	"      --rescan-ms N     follow mode's full rescan period (default 1000)\n"
 	"      --batch-ms N      commit at least this often while records arrive (default 50)\n"
+	"      --batch-records N commit after this many records (default 20000)\n"
 	"  -q, --quiet           no summary line\n";
 
 const char cmd_reindex_usage[] =
@@ -61,7 +62,7 @@ static void report(void *ctx, const char *segment, uint64_t offset, const char *
 typedef struct index_args {
 	const char *config, *log_dir, *index_dir;
 	bool follow, status, quiet;
-	unsigned long rescan_ms, batch_ms;
+	unsigned long rescan_ms, batch_ms, batch_records;
 } index_args;
 
 static int parse_args(const char *cmd, int argc, char **argv, index_args *a, bool allow_follow)
@@ -74,6 +75,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		{ "status", no_argument, NULL, 's' },
 		{ "rescan-ms", required_argument, NULL, 'R' },
 		{ "batch-ms", required_argument, NULL, 'B' },
+		{ "batch-records", required_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -91,12 +93,13 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		case 's': a->status = true; break;
 		case 'q': a->quiet = true; break;
 		case 'R':
-		case 'B': {
+		case 'B':
+		case 'N': {
+			const char *name = c == 'R' ? "rescan-ms" : c == 'B' ? "batch-ms" : "batch-records";
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || v == 0 || v > 3600000)
-				return cli_usage(cmd, "--%s takes milliseconds, 1 to 3600000",
-						 c == 'R' ? "rescan-ms" : "batch-ms");
-			*(c == 'R' ? &a->rescan_ms : &a->batch_ms) = v;
+				return cli_usage(cmd, "--%s takes a whole number from 1 to 3600000", name);
+			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = v;
 			break;
 		}
 		default: return cli_usage(cmd, "unknown option");
@@ -234,6 +237,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.index_dir = p.index_dir,
 		.rebuild = rebuild,
 		.batch_ms = (uint32_t)a->batch_ms,
+		.batch_records = (uint32_t)a->batch_records,
 		.rescan_ms = (uint32_t)a->rescan_ms,
 		.no_inotify = getenv("DNNPROV_NO_INOTIFY") != NULL,
 		.stop = &stop_requested,

@@ -384,15 +384,23 @@ static int follow_step(ingest *in, void *arg)
 		x->map_grows_seen = in->stats.map_grows;
 		x->rescan_now = true;
 	}
+	/* In name order, as a rescan would: a task's segments sort by creation
+	 * time, and its first holds the begin record the others need. */
+	dp_path_list names = { 0 };
 	for (size_t i = 0; i < x->dirty.cap && rc == 0; i++) {
 		dp_map_entry *e = &x->dirty.slots[i];
+		char rel[PATH_MAX];
 		if (!e->key)
 			continue;
-		char rel[PATH_MAX];
 		snprintf(rel, sizeof(rel), "%.*s", (int)e->len, (const char *)e->key);
-		seg_state *s = ingest_segment_state(in, rel);
+		rc = dp_path_list_add(&names, rel);
+	}
+	dp_path_list_sort(&names);
+	for (size_t i = 0; i < names.n && rc == 0; i++) {
+		seg_state *s = ingest_segment_state(in, names.paths[i]);
 		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
+	dp_path_list_free(&names);
 	if (rc == 0 && x->rescan_now) {
 		if (x->ifd >= 0)
 			watch_tree(x, x->log_dir, 0); /* folders whose events were lost */

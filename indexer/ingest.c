@@ -101,8 +101,10 @@ static seg_state *seg_get(ingest *in, const char *rel, bool create)
 	if (txn || dp_index_read(in->ix, &txn) == 0) {
 		k.mv_size = strlen(rel);
 		k.mv_data = (void *)rel;
-		if (mdb_get(txn, in->ix->dbi[DP_DB_PROGRESS], &k, &v) == 0 && v.mv_size == sizeof(dp_progress))
+		if (mdb_get(txn, in->ix->dbi[DP_DB_PROGRESS], &k, &v) == 0 && v.mv_size == sizeof(dp_progress)) {
 			memcpy(&s->committed, v.mv_data, sizeof(dp_progress));
+			s->in_index = true;
+		}
 		if (txn != in->txn)
 			mdb_txn_abort(txn);
 	}
@@ -1200,6 +1202,7 @@ int ingest_commit(ingest *in)
 		if (s && s->touched) {
 			s->committed = s->pending;
 			s->touched = false;
+			s->in_index = true;
 		}
 	}
 	return 0;
@@ -1272,9 +1275,18 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		return 0; /* nothing new */
 	}
 	rc = dp_reader_open(path, s->pending.offset, &r, &hdr);
-	if (rc == DNNPROV_ETRUNCATED) { /* being created */
+	if (rc == DNNPROV_ETRUNCATED) {
+		/* Being created, or its writer died before the header was whole:
+		 * recorded as known and open, read again when it grows. */
+		rc = 0;
+		if (!s->in_index || s->pending.size_seen != (uint64_t)st.st_size) {
+			if ((rc = begin_batch(in)) == 0) {
+				s->pending.size_seen = (uint64_t)st.st_size;
+				s->touched = true;
+			}
+		}
 		free(path);
-		return 0;
+		return rc;
 	}
 	if (rc && rc != DNNPROV_EVERSION) {
 		/* Unreadable now (permissions, I/O): told once, tried again at
@@ -1327,6 +1339,9 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	}
 	if (res < 0)
 		rc = res;
+	/* Also past the segment header when no frame follows it yet. */
+	if (s->pending.offset < dp_reader_offset(r))
+		s->pending.offset = dp_reader_offset(r);
 	s->pending.size_seen = (uint64_t)st.st_size;
 	s->touched = true;
 out:

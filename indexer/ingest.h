@@ -22,6 +22,7 @@ typedef struct seg_state {
 	bool touched;          /* pending must be written at commit */
 	bool gone;             /* deleted from disk */
 	bool unreadable;       /* could not be opened last time (told once) */
+	bool in_index;         /* has a progress entry */
 } seg_state;
 
 typedef struct task_state {

@@ -12,7 +12,7 @@
 
 #define MAX_DEPTH 8 /* log_dir/dataflow/task/segment needs 3 */
 
-static int list_add(dp_path_list *l, const char *p)
+int dp_path_list_add(dp_path_list *l, const char *p)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -59,7 +59,7 @@ static int walk(const char *dir, dp_path_list *l, int depth)
 			if (S_ISDIR(st.st_mode))
 				rc = walk(p, l, depth + 1);
 			else if (S_ISREG(st.st_mode) && is_segment_name(e->d_name))
-				rc = list_add(l, p);
+				rc = dp_path_list_add(l, p);
 		} /* vanished meanwhile: a rescan will tell */
 		free(p);
 		if (rc)
@@ -85,10 +85,16 @@ int dp_find_segments(const char *path, dp_path_list *list)
 	if (S_ISDIR(st.st_mode))
 		rc = walk(path, list, 0);
 	else
-		rc = list_add(list, path);
+		rc = dp_path_list_add(list, path);
 	if (rc == 0)
 		qsort(list->paths + first, list->n - first, sizeof(char *), cmp_paths);
 	return rc;
+}
+
+void dp_path_list_sort(dp_path_list *list)
+{
+	if (list->n > 1)
+		qsort(list->paths, list->n, sizeof(char *), cmp_paths);
 }
 
 void dp_path_list_free(dp_path_list *l)

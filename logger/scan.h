@@ -20,6 +20,8 @@ typedef struct dp_path_list {
  * (a log tree is plain folders; a link loop must not hang the indexer).
  * Returns 0 or a DNNPROV_E* code naming the path that failed. */
 DP_INTERNAL int dp_find_segments(const char *path, dp_path_list *list);
+DP_INTERNAL int dp_path_list_add(dp_path_list *list, const char *path);
+DP_INTERNAL void dp_path_list_sort(dp_path_list *list);
 DP_INTERNAL void dp_path_list_free(dp_path_list *list);
 
 #endif

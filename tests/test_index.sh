@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The indexer as a service: equal to a clean rebuild after SIGKILL at random
+# points, exactly once for acknowledged appends of killed writers, follow
+# mode picking up new tasks, rotated segments and new dataflows within a
+# second, consistent snapshots for readers, one indexer per index, status.
+#   DNNPROV_KILLS   indexer kill iterations (default 50; `make stress` more)
+. "$(dirname "$0")/lib.sh"
+TOOLS="$PWD/$BUILD/tests/tools"
+KILLS=${DNNPROV_KILLS:-50}
+
+cat >"$T/exp.yaml" <<YAML
+dataflow: df
+log_dir: logs
+index_dir: index
+hyperparameters:
+  OPTIMIZER_NAME: true
+  LEARNING_RATE: true
+  BATCH_SIZE: true
+  NUM_EPOCHS: true
+metrics: [loss, accuracy]
+adaptation: true
+transformations:
+  DenseBlock:
+    input:
+      iDenseBlock: {growth_rate: numeric, layers_db: numeric}
+log:
+  segment_size: 4KiB
+YAML
+IDX() { "$DNNPROV" index --log-dir "$T/logs" --index-dir "$1" -q "${@:2}"; }
+dump() { "$TOOLS/dump_index" "$1" | grep -v '^progress ' ; }
+
+"$TOOLS/gen_logs" "$T/exp.yaml" 30 40 7
+IDX "$T/ref"
+dump "$T/ref" >"$T/ref.txt"
+expect_eq "the reference index has every task" "$(grep -c '^tasks ' "$T/ref.txt")" 30
+expect_status "the reference is a consistent snapshot" 0 $PY tests/check_snapshot.py "$T/ref.txt"
+
+# --- idempotence and rebuild --------------------------------------------------
+IDX "$T/ref"
+dump "$T/ref" >"$T/again.txt"
+expect_status "a second run changes nothing" 0 cmp -s "$T/ref.txt" "$T/again.txt"
+"$DNNPROV" reindex --log-dir "$T/logs" --index-dir "$T/ref" -q
+dump "$T/ref" >"$T/again.txt"
+expect_status "reindex gives the same index" 0 cmp -s "$T/ref.txt" "$T/again.txt"
+expect_eq "reindex swapped generations" "$(readlink "$T/ref/CURRENT")" "gen-000002"
+expect_eq "the old generation is gone" "$(ls -d "$T/ref"/gen-* | wc -l)" 1
+
+# --- SIGKILL at random points of a catch-up -------------------------------------
+start=$(date +%s%N)
+IDX "$T/timing" --batch-records 20
+full_ms=$((($(date +%s%N) - start) / 1000000))
+[ "$full_ms" -lt 20 ] && full_ms=20
+mismatches=0
+killed=0
+for i in $(seq 1 "$KILLS"); do
+	rm -rf "$T/k"
+	delay=$((RANDOM % full_ms + 1))
+	set +e
+	timeout -s KILL "$(printf '0.%03d' "$delay")" "$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/k" -q --batch-records 20
+	[ $? = 137 ] && killed=$((killed + 1))
+	set -e
+	IDX "$T/k"
+	dump "$T/k" >"$T/k.txt"
+	cmp -s "$T/ref.txt" "$T/k.txt" || { mismatches=$((mismatches + 1)); diff "$T/ref.txt" "$T/k.txt" | head -5 >&2; }
+done
+expect_eq "after $KILLS kills the index equals a clean rebuild" "$mismatches" 0
+echo "  ($killed of $KILLS runs were killed mid-catch-up; full catch-up took ${full_ms} ms)"
+[ "$killed" -gt 0 ] && ok || fail "no run was killed: the kill points missed the catch-up"
+
+# --- writers killed mid-stream ----------------------------------------------------
+for i in 1 2 3 4 5 6 7 8; do
+	"$TOOLS/writer_child" "$T/exp.yaml" "w$i" >"$T/acked$i" &
+	pid=$!
+	sleep "0.0$((RANDOM % 5 + 1))"
+	kill -9 $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+done
+IDX "$T/ref"
+dump "$T/ref" >"$T/w.txt"
+lost=0 wrong=0
+for i in 1 2 3 4 5 6 7 8; do
+	last=$(tail -n 1 "$T/acked$i")
+	last=${last:-0}
+	n=$(grep -c "^epochs df w$i " "$T/w.txt" || true)
+	# Every acknowledged append is there; at most the one in flight more.
+	if [ "$n" -lt "$last" ] || [ "$n" -gt $((last + 1)) ]; then lost=$((lost + 1)); echo "w$i: acked $last, indexed $n" >&2; fi
+	# No garbage: each epoch's accuracy is 7 times its number.
+	wrong=$((wrong + $(grep "^epochs df w$i " "$T/w.txt" | awk '{ e=$4; if (index($0, "\"accuracy\":" e*7 "}") == 0) print }' | wc -l)))
+done
+expect_eq "killed writers: every acknowledged append indexed once" "$lost" 0
+expect_eq "killed writers: no wrong payload" "$wrong" 0
+expect_eq "killed writers: no problem reported" "$(grep -c '^problems ' "$T/w.txt" || true)" 0
+
+# --- follow mode ---------------------------------------------------------------------
+# wait_for PATTERN: polls the index until a line matches; prints the ms taken.
+wait_for() {
+	local t0 now
+	t0=$(date +%s%N)
+	while :; do
+		if "$TOOLS/dump_index" "$T/f" 2>/dev/null | grep -q -- "$1"; then
+			echo $((($(date +%s%N) - t0) / 1000000))
+			return 0
+		fi
+		now=$(date +%s%N)
+		[ $(((now - t0) / 1000000)) -gt 5000 ] && { echo 99999; return 0; }
+		sleep 0.01
+	done
+}
+follow_suite() {
+	local label=$1
+	shift
+	rm -rf "$T/f"
+	"$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/f" -q --follow "$@" 2>"$T/follow.err" &
+	fpid=$!
+	wait_for "^tasks df task-0029 " >/dev/null
+	expect_status "$label: a second indexer is refused" 1 "$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/f"
+	expect_grep "$label: it says who holds the index" "another indexer (pid $fpid)" "$T/err"
+
+	L="$DNNPROV log -c $T/exp.yaml"
+	$L --task "new-$label" begin LEARNING_RATE=0.5 >/dev/null
+	ms=$(wait_for "^tasks df new-$label ")
+	[ "$ms" -le 1000 ] && ok || fail "$label: a new task took $ms ms to appear"
+	echo "  ($label: new task queryable after $ms ms)"
+
+	# Rotation: 4 KiB segments fill after a dozen epochs of one writer.
+	"$TOOLS/writer_child" "$T/exp.yaml" "rot-$label" 60 >/dev/null
+	ms=$(wait_for "^tasks df rot-$label .*\"epochs\":60,")
+	[ "$ms" -le 1000 ] && ok || fail "$label: rotated segments took $ms ms"
+	expect_eq "$label: the writer rotated" "$(($(ls "$T/logs/df/rot-$label" | wc -l) > 1))" 1
+
+	# A new dataflow in the same log folder.
+	sed 's/^dataflow: df/dataflow: other-df/' "$T/exp.yaml" >"$T/other.yaml"
+	"$DNNPROV" log -c "$T/other.yaml" --task x begin LEARNING_RATE=1 >/dev/null
+	ms=$(wait_for "^dataflows other-df ")
+	[ "$ms" -le 1000 ] && ok || fail "$label: a new dataflow took $ms ms"
+
+	# Readers during ingestion see consistent snapshots.
+	"$TOOLS/gen_logs" "$T/other.yaml" 20 60 3 &
+	gpid=$!
+	bad=0 snaps=0
+	while kill -0 $gpid 2>/dev/null; do
+		"$TOOLS/dump_index" "$T/f" >"$T/snap.txt" 2>/dev/null || continue
+		snaps=$((snaps + 1))
+		$PY tests/check_snapshot.py "$T/snap.txt" || bad=$((bad + 1))
+	done
+	wait $gpid
+	expect_eq "$label: $snaps snapshots during ingestion were consistent" "$bad" 0
+	# Caught up: --status on the live index reports no lag.
+	t0=$(date +%s%N)
+	until "$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/f" --status 2>/dev/null | tail -n 1 | grep -q " 0 not yet; .* lag 0 bytes"; do
+		[ $((($(date +%s%N) - t0) / 1000000)) -gt 5000 ] && break
+		sleep 0.02
+	done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "$ms" -le 1000 ] && ok || fail "$label: the follower was $ms ms behind the writers"
+
+	kill -TERM $fpid
+	set +e
+	wait $fpid
+	st=$?
+	set -e
+	expect_eq "$label: SIGTERM commits and exits 0" "$st" 0
+	rm -rf "$T/fref"
+	IDX "$T/fref"
+	dump "$T/fref" >"$T/fref.txt"
+	dump "$T/f" >"$T/f.txt"
+	expect_status "$label: the followed index equals a clean rebuild" 0 cmp -s "$T/fref.txt" "$T/f.txt"
+	[ "$got" = 0 ] || diff "$T/fref.txt" "$T/f.txt" | cut -c1-300 | head -8 >&2
+}
+follow_suite inotify
+DNNPROV_NO_INOTIFY=1 follow_suite rescan --rescan-ms 200
+
+# --- status and problems -----------------------------------------------------------------
+seg=$(ls "$T"/logs/df/task-0003/*.dnplog | head -n 1)
+printf 'XXXX' | dd of="$seg" bs=1 seek=300 conv=notrunc status=none
+rm -rf "$T/s"
+set +e
+IDX "$T/s" 2>"$T/index.err"
+set -e
+expect_grep "the problem is reported on stderr with its offset" "task-0003/.*: offset [0-9]*: .*(skipped)" "$T/index.err"
+expect_status "status works" 0 "$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/s" --status
+expect_grep "status lists the problem" "problems (skipped):" "$T/out"
+expect_grep "status names the segment and offset" "task-0003/.*: offset [0-9]*:" "$T/out"
+expect_grep "status gives the lag" "lag 0 bytes" "$T/out" || grep -v " complete$" "$T/out" | head >&2
+expect_status "status of a missing index" 1 "$DNNPROV" index --index-dir "$T/nothing" --status
+expect_grep "it says so" "no index" "$T/err"
+expect_eq "and creates nothing" "$(ls -d "$T/nothing" 2>/dev/null | wc -l)" 0
+expect_status "index without logs" 1 "$DNNPROV" index --log-dir "$T/none" --index-dir "$T/x"
+expect_grep "it names the folder" "no logs at $T/none" "$T/err"
+finish

@@ -1,0 +1,131 @@
+/*
+ * dump_index.c - prints every entry of an index, one line each, decoded:
+ * "DB key-fields... = value".  Two indexes of the same logs must dump the
+ * same text, whatever order or how many runs built them.  `meta` (commit
+ * times) is left out; so are the progress fields that depend on when a
+ * segment was read (size_seen).
+ *
+ * usage: dump_index INDEX_DIR
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "indexer/index.h"
+#include "logger/decode.h"
+
+static void print_key(dp_db db, const unsigned char *k, size_t n)
+{
+	/* Strings up to each NUL; the 8-byte fields of epochs, adaptations,
+	 * tests and elements as numbers. */
+	size_t pos = 0;
+	int field = 0;
+	while (pos < n) {
+		bool number = (db == DP_DB_EPOCHS && field == 2) || (db == DP_DB_ADAPTATIONS && field == 2) ||
+			      (db == DP_DB_TESTS && field >= 2) || (db == DP_DB_ELEMENTS && field >= 4) ||
+			      (db == DP_DB_PROBLEMS && field == 1) ||
+			      (db == DP_DB_HYP_INDEX && field == 2);
+		if (db == DP_DB_PROGRESS) { /* the bare path */
+			printf(" %.*s", (int)n, (const char *)k);
+			return;
+		}
+		if (number) {
+			if (db == DP_DB_HYP_INDEX) { /* type byte, then a double or a string */
+				unsigned char t = k[pos++];
+				if (t == 1 && n - pos >= 8) {
+					double d;
+					dp_key_get_double(k, n, &pos, &d);
+					printf(" %.17g", d);
+				} else {
+					const char *s;
+					size_t len;
+					if (!dp_key_get_str(k, n, &pos, &s, &len))
+						break;
+					printf(" \"%.*s\"", (int)len, s);
+				}
+			} else if (db == DP_DB_TESTS || db == DP_DB_ELEMENTS) {
+				/* time, then the record id (4 + 8 bytes) */
+				for (; pos < n; pos++)
+					printf("%s%02x", pos ? "" : " ", k[pos]);
+				break;
+			} else if (n - pos >= 8) {
+				int64_t v;
+				dp_key_get_i64(k, n, &pos, &v);
+				printf(" %lld", (long long)v);
+			} else {
+				break;
+			}
+		} else {
+			const char *s;
+			size_t len;
+			if (!dp_key_get_str(k, n, &pos, &s, &len))
+				break;
+			printf(" %.*s", (int)len, s);
+		}
+		field++;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	dp_index *ix;
+	MDB_txn *txn;
+	dp_decoder dec = { 0 };
+	dp_buf b = { 0 };
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: dump_index INDEX_DIR\n");
+		return 2;
+	}
+	if (dp_index_open(argv[1], false, NULL, &ix) || dp_index_read(ix, &txn)) {
+		fprintf(stderr, "dump_index: %s\n", dnnprov_errmsg());
+		return 1;
+	}
+	for (int db = 0; db < DP_DB_COUNT; db++) {
+		MDB_cursor *c;
+		MDB_val k, v;
+		if (db == DP_DB_META)
+			continue;
+		mdb_cursor_open(txn, ix->dbi[db], &c);
+		for (int mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+		     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			printf("%s", dp_db_names[db]);
+			print_key((dp_db)db, k.mv_data, k.mv_size);
+			printf(" =");
+			if (db == DP_DB_SUMMARIES && v.mv_size == sizeof(dp_summary)) {
+				dp_summary s;
+				memcpy(&s, v.mv_data, sizeof(s));
+				printf(" count=%llu nan=%llu min=%.17g@%lld max=%.17g@%lld last=%.17g@%lld sum=%.17g",
+				       (unsigned long long)s.count, (unsigned long long)s.nan_count, s.min,
+				       (long long)s.min_epoch, s.max, (long long)s.max_epoch, s.last,
+				       (long long)s.last_epoch, s.sum);
+			} else if (db == DP_DB_PROGRESS && v.mv_size == sizeof(dp_progress)) {
+				dp_progress p;
+				memcpy(&p, v.mv_data, sizeof(p));
+				printf(" offset=%llu records=%llu problems=%llu skipped=%llu sealed=%u",
+				       (unsigned long long)p.offset, (unsigned long long)p.records,
+				       (unsigned long long)p.problems, (unsigned long long)p.bytes_skipped, p.sealed);
+			} else if (db == DP_DB_PROBLEMS && v.mv_size == sizeof(dp_problem_entry)) {
+				dp_problem_entry e;
+				memcpy(&e, v.mv_data, sizeof(e));
+				e.why[sizeof(e.why) - 1] = '\0';
+				printf(" kind=%u length=%llu %s", e.kind, (unsigned long long)e.length, e.why);
+			} else if (v.mv_size == 0) {
+				printf(" -");
+			} else {
+				msgpack_object o;
+				b.len = 0;
+				if (dp_decode(&dec, v.mv_data, v.mv_size, &o) == 0 && dp_json_object(&b, &o) == 0)
+					printf(" %.*s", (int)b.len, b.data);
+				else
+					printf(" <%zu bytes>", v.mv_size);
+			}
+			printf("\n");
+		}
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(txn);
+	dp_index_close(ix);
+	dp_buf_free(&b);
+	dp_decoder_free(&dec);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
