@@ -38,9 +38,12 @@ int main(int argc, char **argv)
 		snprintf(id, sizeof(id), "task-%04d", k);
 		check(dnnprov_task_open(cfg, id, &t), "open");
 		double lr = 0.001 * (1 + k % 7);
+		/* `dropout` (a user hyperparameter, where the config declares it)
+		 * only for even tasks: filters must treat its absence as unknown. */
 		dnnprov_value h[] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", opts[k % 3]), DNNPROV_V_REAL("LEARNING_RATE", lr),
-				      DNNPROV_V_INT("BATCH_SIZE", 16 << (k % 4)), DNNPROV_V_INT("NUM_EPOCHS", nepochs) };
-		check(dnnprov_task_begin(t, h, 4), "begin");
+				      DNNPROV_V_INT("BATCH_SIZE", 16 << (k % 4)), DNNPROV_V_INT("NUM_EPOCHS", nepochs),
+				      DNNPROV_V_REAL("dropout", 0.1 * (k % 4)) };
+		check(dnnprov_task_begin(t, h, k % 2 ? 4 : 5), "begin");
 		dnnprov_layer l[] = { { "dense_1", "activation", DNNPROV_V_TEXT(NULL, "relu") },
 				      { "drop_1", "dropout", DNNPROV_V_REAL(NULL, 0.1 * (k % 5)) } };
 		check(dnnprov_task_layers(t, l, 2), "layers");
@@ -52,11 +55,13 @@ int main(int argc, char **argv)
 				check(dnnprov_task_adapt(t, e, &a), "adapt");
 			}
 			double loss = 2.0 / (e + k % 3) + (rand() % 100) / 1000.0;
+			/* top5 only for every third task, and NaN throughout one. */
 			dnnprov_value m[] = { DNNPROV_V_REAL("loss", k % 11 == 3 && e == 2 ? NAN : loss),
 					      DNNPROV_V_REAL("accuracy", 1.0 - loss / 3),
 					      DNNPROV_V_REAL("val_loss", loss * 1.1),
-					      DNNPROV_V_REAL("val_accuracy", 1.0 - loss / 2.5) };
-			check(dnnprov_task_epoch(t, e, NAN, m, e % 7 == 0 ? 2 : 4), "epoch");
+					      DNNPROV_V_REAL("val_accuracy", 1.0 - loss / 2.5),
+					      DNNPROV_V_REAL("top5", k % 6 == 3 ? NAN : 1.0 - loss / 5) };
+			check(dnnprov_task_epoch(t, e, NAN, m, e % 7 == 0 ? 2 : k % 3 == 0 ? 5 : 4), "epoch");
 		}
 		if (stop == nepochs) {
 			dnnprov_value tm[] = { DNNPROV_V_REAL("loss", 0.5), DNNPROV_V_REAL("accuracy", 0.8 + k * 0.001) };

@@ -1,0 +1,31 @@
+/*
+ * cmd_runs.c - `dnnprov runs`: one row per task of a dataflow.
+ */
+#include "cli/query_cli.h"
+
+const char cmd_runs_usage[] =
+	"usage: dnnprov runs [-c CONFIG | --index-dir DIR] [DF] [--where EXPR] [--sort [+|-]COL]\n"
+	"                    [--limit N] [--metric M] [--goal min|max] [--format table|csv|json]\n"
+	"\n"
+	"A row per task: id, status, start, duration, epochs done, last activity, the\n"
+	"hyperparameters, and the last and best value of the main metric (--metric, or\n"
+	"the first declared metric's val_ twin, or the first declared metric).  Best\n"
+	"means lowest for names with loss, error, mse, mae, perplexity..., else highest\n"
+	"(--goal overrides).  Sorted by start time unless --sort names a column (a\n"
+	"leading - sorts descending).  DF defaults to the config's dataflow.\n"
+	"\n"
+	"--where filters tasks: comparisons (= != < <= > >=), in (...), and, or, not,\n"
+	"parentheses; names are hyperparameters, status, epochs, task, host, start, end,\n"
+	"and metric aggregates such as max(val_accuracy) or last(loss), e.g.\n"
+	"  --where \"LEARNING_RATE <= 0.01 and OPTIMIZER_NAME in ('Adam', 'SGD')\"\n";
+
+static int run(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	(void)notes;
+	return dp_cmd_runs(q, o, out);
+}
+
+int cmd_runs(int argc, char **argv)
+{
+	return query_run("runs", argc, argv, QO_WHERE | QO_SORT | QO_LIMIT | QO_METRIC | QO_GOAL, 1, 1, NULL, run);
+}

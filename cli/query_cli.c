@@ -1,0 +1,215 @@
+/*
+ * query_cli.c - option parsing and printing shared by the query commands.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli/query_cli.h"
+#include "config/config.h"
+
+static int bad_number(const char *cmd, const char *opt, const char *v)
+{
+	return cli_usage(cmd, "%s takes a whole number, not '%s'", opt, v);
+}
+
+int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int npos_min, int npos_max,
+		query_args *a)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "index-dir", required_argument, NULL, 'I' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "where", required_argument, NULL, 'w' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "metric", required_argument, NULL, 'm' },
+		{ "agg", required_argument, NULL, 'a' },
+		{ "goal", required_argument, NULL, 'g' },
+		{ "hyp", required_argument, NULL, 'H' },
+		{ "bins", required_argument, NULL, 'b' },
+		{ "task", required_argument, NULL, 't' },
+		{ "metrics", required_argument, NULL, 'M' },
+		{ "window", required_argument, NULL, 'W' },
+		{ "set", required_argument, NULL, 'S' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct { int c; unsigned bit; } gate[] = {
+		{ 'w', QO_WHERE }, { 's', QO_SORT },	{ 'n', QO_LIMIT },   { 'm', QO_METRIC },
+		{ 'a', QO_AGG },   { 'g', QO_GOAL },	{ 'H', QO_HYP },     { 'b', QO_BINS },
+		{ 't', QO_TASK },  { 'M', QO_METRICS }, { 'W', QO_WINDOW },  { 'S', QO_SET },
+		{ 'i', QO_INTERVAL }, { 'C', QO_INTERVAL },
+	};
+	char *end;
+	int c, rc;
+
+	memset(a, 0, sizeof(*a));
+	a->o.agg.kind = AGG_BEST;
+	a->interval = 2.0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:f:w:n:m:t:", opts, NULL)) != -1) {
+		for (size_t i = 0; i < DP_ARRAY_LEN(gate); i++)
+			if (gate[i].c == c && !(allowed & gate[i].bit))
+				return cli_usage(cmd, "option %s does not apply to %s", argv[optind - 1], cmd);
+		switch (c) {
+		case 'c': a->config = optarg; break;
+		case 'I': a->index_dir = optarg; break;
+		case 'f':
+			if (dp_format_parse(optarg, &a->format))
+				return cli_usage(cmd, "%s", dnnprov_errmsg());
+			break;
+		case 'w': a->o.where = optarg; break;
+		case 's': a->o.sort = optarg; break;
+		case 'n': {
+			long v = strtol(optarg, &end, 10);
+			if (*end || !*optarg || v < 0)
+				return bad_number(cmd, "--limit", optarg);
+			a->o.limit = (size_t)v;
+			break;
+		}
+		case 'm': a->o.metric = optarg; break;
+		case 'a':
+			if (dp_agg_parse(optarg, &a->o.agg))
+				return cli_usage(cmd, "%s", dnnprov_errmsg());
+			break;
+		case 'g':
+			if (strcmp(optarg, "min") && strcmp(optarg, "max"))
+				return cli_usage(cmd, "--goal is min or max, not '%s'", optarg);
+			a->o.goal = optarg;
+			break;
+		case 'H': a->o.hyp = optarg; break;
+		case 'b': {
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 1000)
+				return cli_usage(cmd, "--bins takes a number from 1 to 1000, not '%s'", optarg);
+			a->o.bins = (int)v;
+			break;
+		}
+		case 't': a->o.task = optarg; break;
+		case 'M': a->o.metrics = optarg; break;
+		case 'W': {
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 1000000)
+				return bad_number(cmd, "--window", optarg);
+			a->o.window = (int)v;
+			break;
+		}
+		case 'S': a->o.set = optarg; break;
+		case 'i':
+			a->interval = strtod(optarg, &end);
+			if (*end || !*optarg || !(a->interval >= 0.1 && a->interval <= 86400))
+				return cli_usage(cmd, "--interval takes seconds from 0.1 to 86400, not '%s'", optarg);
+			break;
+		case 'C': {
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1)
+				return bad_number(cmd, "--count", optarg);
+			a->count = v;
+			break;
+		}
+		default: return cli_usage(cmd, "unknown option");
+		}
+	}
+	if (a->config) {
+		dnnprov_config *cfg;
+		if ((rc = dnnprov_config_load(a->config, &cfg)))
+			return cli_lib_error(cmd, rc, a->config);
+		a->config_df = strdup(cfg->dataflow);
+		if (!a->index_dir)
+			a->index_dir = a->owned_index = strdup(cfg->index_dir);
+		dnnprov_config_free(cfg);
+	}
+	if (!a->index_dir)
+		return cli_usage(cmd, "give -c CONFIG or --index-dir DIR");
+	a->npos = argc - optind;
+	a->pos = argv + optind;
+	/* The dataflow may come from the config instead of the command line. */
+	int have = a->npos + (a->config_df && a->npos < npos_max ? 1 : 0);
+	if (have < npos_min || a->npos > npos_max)
+		return cli_usage(cmd, a->npos > npos_max ? "too many arguments" : "missing arguments");
+	if (npos_max > 0)
+		a->o.df = a->npos == npos_max || !a->config_df ? a->pos[0] : a->config_df;
+	return 0;
+}
+
+void query_args_free(query_args *a)
+{
+	free(a->config_df);
+	free(a->owned_index);
+}
+
+int query_fail(const char *cmd, int rc)
+{
+	const char *d = dnnprov_errmsg();
+	cli_error(cmd, "%s", d && *d ? d : dnnprov_strerror(rc));
+	return 1;
+}
+
+int query_open(const char *cmd, const query_args *a, dp_query *q)
+{
+	int rc = dp_query_open(a->index_dir, q);
+	return rc ? query_fail(cmd, rc) : 0;
+}
+
+int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *notes)
+{
+	int width = 100;
+	struct winsize ws;
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+		width = ws.ws_col;
+	dp_table_write(t, a->format, stdout, width);
+	if (a->format == FMT_TABLE && notes && notes->text.len)
+		fwrite(notes->text.data, 1, notes->text.len, stdout);
+	return cli_finish(cmd, 0);
+}
+
+static bool index_is_empty(dp_query *q)
+{
+	char **names;
+	size_t n;
+	if (dp_query_dataflows(q, &names, &n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return n == 0;
+}
+
+int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos_min, int npos_max,
+	      void (*positional)(query_args *a), query_fn fn)
+{
+	query_args a;
+	dp_query q;
+	dp_table t = { 0 };
+	dp_qnotes notes = { 0 };
+	int rc, status;
+
+	if ((status = query_parse(cmd, argc, argv, allowed, npos_min, npos_max, &a)))
+		goto out_args;
+	if (positional)
+		positional(&a);
+	a.o.now = dp_now();
+	if ((status = query_open(cmd, &a, &q)))
+		goto out_args;
+	if (index_is_empty(&q)) {
+		cli_error(cmd, "the index at %s is empty: nothing has been indexed yet", a.index_dir);
+		if (a.format == FMT_JSON)
+			fputs("[]\n", stdout);
+		status = cli_finish(cmd, 0);
+	} else if ((rc = fn(&q, &a.o, &t, &notes))) {
+		status = query_fail(cmd, rc);
+	} else {
+		status = query_print(cmd, &a, &t, &notes);
+	}
+	dp_table_free(&t);
+	dp_buf_free(&notes.text);
+	dp_query_close(&q);
+out_args:
+	query_args_free(&a);
+	return status;
+}

@@ -1,0 +1,1245 @@
+/*
+ * commands.c - the query commands: each reads one snapshot and fills a
+ * result table.  They cost O(tasks) reads of the per-task records and
+ * summaries the indexer keeps, not O(epochs), except curve (one task's
+ * epochs, a range scan) and adaptations (the adaptations and two epochs
+ * each).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logger/record.h"
+#include "query/commands.h"
+
+/* ---- shared pieces --------------------------------------------------------------- */
+
+static int set_text(dp_qv *cell, const char *s)
+{
+	return s ? dp_cell_text(cell, s, strlen(s)) : 0;
+}
+
+static void set_num(dp_qv *cell, double v, bool integer)
+{
+	cell->type = QV_NUM;
+	cell->num = v;
+	cell->integer = integer;
+}
+
+static void set_time(dp_qv *cell, double t)
+{
+	if (!isnan(t))
+		set_num(cell, t, false);
+}
+
+static int copy_value(dp_qv *cell, const dp_qv *v)
+{
+	if (!v || v->type == QV_NULL)
+		return 0;
+	if (v->type == QV_TEXT)
+		return dp_cell_text(cell, v->text, strlen(v->text));
+	*cell = *v;
+	return 0;
+}
+
+static void copy_obj(dp_qv *cell, const msgpack_object *o)
+{
+	if (!o)
+		return;
+	if (o->type == MSGPACK_OBJECT_STR)
+		dp_cell_text(cell, o->via.str.ptr, o->via.str.size);
+	else if (dp_obj_number(o, &cell->num)) {
+		cell->type = QV_NUM;
+		cell->integer = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+	}
+}
+
+/* Loads the dataflow and compiles --where; on error both are freed. */
+static int prepare(dp_query *q, const dp_qopts *o, dp_qdataflow *d, dp_where **w)
+{
+	int rc;
+	*w = NULL;
+	if ((rc = dp_query_load(q, o->df, d)))
+		return rc;
+	if (o->where && *o->where && (rc = dp_where_compile(o->where, d, w)))
+		dp_qdataflow_free(d);
+	return rc;
+}
+
+/* The tasks passing --where, in index order; the secondary index narrows
+ * the candidates when the expression allows. */
+static int select_tasks(dp_query *q, const dp_qdataflow *d, const dp_where *w, const dp_qtask ***out,
+			size_t *n)
+{
+	char **ids = NULL;
+	size_t nids = 0, k = 0;
+	bool narrowed = dp_where_candidates(w, q, d, &ids, &nids);
+	const dp_qtask **sel = malloc((d->ntasks ? d->ntasks : 1) * sizeof(*sel));
+
+	if (!sel)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	*n = 0;
+	if (narrowed) {
+		for (size_t i = 0; i < nids; i++) {
+			if (i && strcmp(ids[i], ids[i - 1]) == 0)
+				continue;
+			const dp_qtask *t = dp_qtask_find(d, ids[i]);
+			if (t && dp_where_match(w, q, d, t))
+				sel[k++] = t;
+		}
+		for (size_t i = 0; i < nids; i++)
+			free(ids[i]);
+		free(ids);
+	} else {
+		for (size_t i = 0; i < d->ntasks; i++)
+			if (dp_where_match(w, q, d, &d->tasks[i]))
+				sel[k++] = &d->tasks[i];
+	}
+	*out = sel;
+	*n = k;
+	return 0;
+}
+
+static const char *resolve_metric(const dp_qdataflow *d, const char *name, int *rc)
+{
+	const char *m = name ? dp_qdf_metric(d, name) : dp_qdf_main_metric(d);
+	if (!m) {
+		dp_buf list = { 0 };
+		for (size_t i = 0; i < d->nmetrics; i++)
+			dp_buf_printf(&list, "%s%s", i ? ", " : "", d->metrics[i]);
+		*rc = name ? dp_error(DNNPROV_ENOTFOUND, "no metric '%s' in dataflow %s (metrics: %s)", name, d->name,
+				      list.len ? dp_buf_cstr(&list) : "none")
+			   : dp_error(DNNPROV_ENOTFOUND, "dataflow %s has no metrics yet", d->name);
+		dp_buf_free(&list);
+	}
+	return m;
+}
+
+static bool goal_lower(const dp_qopts *o, const char *metric)
+{
+	if (o->goal)
+		return strcmp(o->goal, "min") == 0;
+	return dp_metric_lower_is_better(metric);
+}
+
+/* Sorts rows by a column: missing values last whatever the direction. */
+typedef struct sort_ctx {
+	const dp_table *t;
+	size_t col;
+	bool desc;
+} sort_ctx;
+
+static sort_ctx g_sort; /* qsort has no context argument in C11 */
+
+static int cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
+{
+	bool an = a->type == QV_NULL || (a->type == QV_NUM && isnan(a->num));
+	bool bn = b->type == QV_NULL || (b->type == QV_NUM && isnan(b->num));
+	int c;
+	if (an || bn)
+		return an - bn;
+	if (a->type != b->type)
+		c = a->type == QV_NUM ? -1 : 1;
+	else if (a->type == QV_NUM)
+		c = (a->num > b->num) - (a->num < b->num);
+	else
+		c = strcmp(a->text, b->text);
+	return desc ? -c : c;
+}
+
+static int cmp_rows(const void *x, const void *y)
+{
+	const dp_qv *a = x, *b = y;
+	int c = cmp_cells(&a[g_sort.col], &b[g_sort.col], g_sort.desc);
+	return c ? c : cmp_cells(&a[0], &b[0], false); /* then by the first column: stable output */
+}
+
+/* --sort [+|-]COLUMN, or the default; then --limit. */
+static int sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool def_desc)
+{
+	size_t col = def_col;
+	bool desc = def_desc;
+	if (o->sort && *o->sort) {
+		const char *name = o->sort;
+		desc = false;
+		if (*name == '-' || *name == '+')
+			desc = *name++ == '-';
+		col = t->ncols;
+		for (size_t c = 0; c < t->ncols; c++)
+			if (dp_strcasecmp(t->cols[c], name) == 0)
+				col = c;
+		if (col == t->ncols) {
+			dp_buf list = { 0 };
+			for (size_t c = 0; c < t->ncols; c++)
+				dp_buf_printf(&list, "%s%s", c ? ", " : "", t->cols[c]);
+			int rc = dp_error(DNNPROV_EQUERY, "cannot sort by '%s': columns are %s", name, dp_buf_cstr(&list));
+			dp_buf_free(&list);
+			return rc;
+		}
+	}
+	if (col < t->ncols && t->nrows > 1) {
+		g_sort = (sort_ctx){ t, col, desc };
+		qsort(t->cells, t->nrows, t->ncols * sizeof(dp_qv), cmp_rows);
+	}
+	if (o->limit && t->nrows > o->limit) {
+		for (size_t i = o->limit * t->ncols; i < t->nrows * t->ncols; i++)
+			if (t->cells[i].type == QV_TEXT)
+				free((char *)t->cells[i].text);
+		t->nrows = o->limit;
+	}
+	return 0;
+}
+
+/* The hyperparameter columns: the dataflow's, in declaration order. */
+static int hyp_columns(dp_table *t, size_t first, const dp_qdataflow *d)
+{
+	int rc = 0;
+	for (size_t i = 0; i < d->nhyps && !rc; i++)
+		rc = dp_table_set_col(t, first + i, d->hyps[i].name,
+				      strcmp(d->hyps[i].type, "numeric") == 0 ? COL_NUM : COL_TEXT);
+	return rc;
+}
+
+static int hyp_cells(dp_qv *row, size_t first, const dp_qdataflow *d, const dp_qtask *t)
+{
+	int rc = 0;
+	for (size_t i = 0; i < d->nhyps && !rc; i++)
+		rc = copy_value(&row[first + i], dp_qtask_hyp(t, d->hyps[i].name));
+	return rc;
+}
+
+/* ---- dataflows, describe ---------------------------------------------------------- */
+
+int dp_cmd_dataflows(dp_query *q, dp_table *out)
+{
+	char **names;
+	size_t n;
+	int rc;
+
+	if ((rc = dp_query_dataflows(q, &names, &n)) || (rc = dp_table_init(out, 4)))
+		return rc;
+	dp_table_set_col(out, 0, "dataflow", COL_TEXT);
+	dp_table_set_col(out, 1, "tasks", COL_INT);
+	dp_table_set_col(out, 2, "running", COL_INT);
+	dp_table_set_col(out, 3, "last activity", COL_TIME);
+	for (size_t i = 0; i < n; i++) {
+		dp_qdataflow d;
+		if (rc == 0 && dp_query_load(q, names[i], &d) == 0) {
+			dp_qv *row = dp_table_add_row(out);
+			size_t running = 0;
+			double last = NAN;
+			for (size_t k = 0; k < d.ntasks; k++) {
+				running += strcmp(d.tasks[k].status, "RUNNING") == 0;
+				if (isnan(last) || d.tasks[k].last > last)
+					last = d.tasks[k].last;
+			}
+			if (!row)
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			else {
+				set_text(&row[0], d.name);
+				set_num(&row[1], (double)d.ntasks, true);
+				set_num(&row[2], (double)running, true);
+				set_time(&row[3], last);
+			}
+			dp_qdataflow_free(&d);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+static void describe_row(dp_table *out, const char *kind, const char *name, const char *detail)
+{
+	dp_qv *row = dp_table_add_row(out);
+	if (!row)
+		return;
+	set_text(&row[0], kind);
+	set_text(&row[1], name);
+	set_text(&row[2], detail);
+}
+
+int dp_cmd_describe(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	dp_buf b = { 0 };
+	msgpack_object tfs;
+	int rc;
+
+	if ((rc = dp_query_load(q, o->df, &d)))
+		return rc;
+	if ((rc = dp_table_init(out, 3)))
+		goto out;
+	dp_table_set_col(out, 0, "kind", COL_TEXT);
+	dp_table_set_col(out, 1, "name", COL_TEXT);
+	dp_table_set_col(out, 2, "detail", COL_TEXT);
+	for (size_t i = 0; i < d.nhyps; i++)
+		describe_row(out, "hyperparameter", d.hyps[i].name, d.hyps[i].type);
+	for (size_t i = 0; i < d.nmetrics; i++)
+		describe_row(out, "metric", d.metrics[i], NULL);
+	describe_row(out, "transformation", "TrainingModel", "built-in: a task per run; input iTrainingModel, iLayers; output oTrainingModel (epochs)");
+	if (d.adaptation)
+		describe_row(out, "transformation", "Adaptation", "built-in: depends on TrainingModel; output oAdaptation");
+	describe_row(out, "transformation", "TestingModel", "built-in: depends on TrainingModel; output oTestingModel");
+	if (d.transformations.len && dp_decode(&q->dec, (const unsigned char *)d.transformations.data,
+					       d.transformations.len, &tfs) == 0 && tfs.type == MSGPACK_OBJECT_ARRAY) {
+		for (uint32_t i = 0; i < tfs.via.array.size; i++) {
+			const msgpack_object *tf = &tfs.via.array.ptr[i];
+			const msgpack_object *name = dp_map_get(tf, "name"), *deps = dp_map_get(tf, "depends_on");
+			const msgpack_object *sets = dp_map_get(tf, "sets");
+			char tname[DNNPROV_NAME_MAX + 1];
+			if (!name || name->type != MSGPACK_OBJECT_STR)
+				continue;
+			snprintf(tname, sizeof(tname), "%.*s", (int)name->via.str.size, name->via.str.ptr);
+			b.len = 0;
+			dp_buf_printf(&b, "user-defined");
+			for (uint32_t k = 0; deps && deps->type == MSGPACK_OBJECT_ARRAY && k < deps->via.array.size; k++) {
+				const msgpack_object *x = &deps->via.array.ptr[k];
+				if (x->type == MSGPACK_OBJECT_STR)
+					dp_buf_printf(&b, "%s%.*s", k ? ", " : "; depends on ", (int)x->via.str.size, x->via.str.ptr);
+			}
+			describe_row(out, "transformation", tname, dp_buf_cstr(&b));
+			for (uint32_t s = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && s < sets->via.array.size; s++) {
+				const msgpack_object *set = &sets->via.array.ptr[s];
+				const msgpack_object *sn = dp_map_get(set, "name"), *dir = dp_map_get(set, "direction");
+				const msgpack_object *attrs = dp_map_get(set, "attributes");
+				char full[2 * DNNPROV_NAME_MAX + 2];
+				if (!sn || sn->type != MSGPACK_OBJECT_STR)
+					continue;
+				snprintf(full, sizeof(full), "%s.%.*s", tname, (int)sn->via.str.size, sn->via.str.ptr);
+				b.len = 0;
+				dp_buf_printf(&b, "%s:", dp_obj_is_str(dir, "input") ? "input" : "output");
+				for (uint32_t a = 0; attrs && attrs->type == MSGPACK_OBJECT_ARRAY && a < attrs->via.array.size; a++) {
+					const msgpack_object *an = dp_map_get(&attrs->via.array.ptr[a], "name");
+					const msgpack_object *at = dp_map_get(&attrs->via.array.ptr[a], "type");
+					if (an && at && an->type == MSGPACK_OBJECT_STR && at->type == MSGPACK_OBJECT_STR)
+						dp_buf_printf(&b, "%s %.*s %.*s", a ? "," : "", (int)an->via.str.size,
+							      an->via.str.ptr, (int)at->via.str.size, at->via.str.ptr);
+				}
+				describe_row(out, "set", full, dp_buf_cstr(&b));
+			}
+		}
+	}
+	static const char *const statuses[] = { "RUNNING", "FINISHED", "FAILED", "KILLED" };
+	for (size_t s = 0; s < DP_ARRAY_LEN(statuses); s++) {
+		size_t n = 0;
+		for (size_t k = 0; k < d.ntasks; k++)
+			n += strcmp(d.tasks[k].status, statuses[s]) == 0;
+		b.len = 0;
+		dp_buf_printf(&b, "%zu", n);
+		describe_row(out, "tasks", statuses[s], dp_buf_cstr(&b));
+	}
+out:
+	dp_buf_free(&b);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- runs, compare ---------------------------------------------------------------- */
+
+int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	size_t n, c0 = 6;
+	const char *metric;
+	char name[DNNPROV_NAME_MAX + 16];
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	metric = d.nmetrics || o->metric ? resolve_metric(&d, o->metric, &rc) : NULL;
+	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, c0 + d.nhyps + (metric ? 2 : 0))))
+		goto out;
+	dp_table_set_col(out, 0, "task", COL_TEXT);
+	dp_table_set_col(out, 1, "status", COL_TEXT);
+	dp_table_set_col(out, 2, "start", COL_TIME);
+	dp_table_omit(out, 2); /* in tables, duration and last_seen tell the time enough */
+	dp_table_set_col(out, 3, "duration", COL_SECS);
+	dp_table_set_col(out, 4, "epochs", COL_INT);
+	dp_table_set_col(out, 5, "last_seen", COL_AGO);
+	hyp_columns(out, c0, &d);
+	if (metric) {
+		snprintf(name, sizeof(name), "last(%s)", metric);
+		dp_table_set_col(out, c0 + d.nhyps, name, COL_NUM);
+		snprintf(name, sizeof(name), "best(%s)", metric);
+		dp_table_set_col(out, c0 + d.nhyps + 1, name, COL_NUM);
+	}
+	dp_agg last = { AGG_LAST, 0 }, best = { goal_lower(o, metric ? metric : "") ? AGG_MIN : AGG_MAX, 0 };
+	for (size_t i = 0; i < n && !rc; i++) {
+		const dp_qtask *t = sel[i];
+		dp_qv *row = dp_table_add_row(out);
+		if (!row) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		set_text(&row[0], t->id);
+		set_text(&row[1], t->status);
+		set_time(&row[2], t->start);
+		double until = isnan(t->end) ? t->last : t->end;
+		if (!isnan(until) && !isnan(t->start))
+			set_num(&row[3], until - t->start, false);
+		set_num(&row[4], (double)t->epochs, true);
+		set_time(&row[5], t->last);
+		rc = hyp_cells(row, c0, &d, t);
+		if (metric) {
+			row[c0 + d.nhyps] = dp_query_metric(q, d.name, t->id, metric, &last, NULL);
+			row[c0 + d.nhyps + 1] = dp_query_metric(q, d.name, t->id, metric, &best, NULL);
+		}
+	}
+	if (!rc)
+		rc = sort_and_limit(out, o, 2, false); /* by start time */
+out:
+	free(sel);
+	dp_where_free(w);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	size_t n;
+	const char *metric;
+	char name[DNNPROV_NAME_MAX + 32], aggname[32];
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	metric = resolve_metric(&d, o->metric, &rc);
+	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, 4 + d.nhyps)))
+		goto out;
+	bool lower = goal_lower(o, metric);
+	dp_agg agg = o->agg;
+	if (agg.kind == AGG_BEST)
+		agg.kind = lower ? AGG_MIN : AGG_MAX;
+	snprintf(name, sizeof(name), "%s(%s)", dp_agg_name(&agg, aggname, sizeof(aggname)), metric);
+	dp_table_set_col(out, 0, "task", COL_TEXT);
+	dp_table_set_col(out, 1, "status", COL_TEXT);
+	hyp_columns(out, 2, &d);
+	dp_table_set_col(out, 2 + d.nhyps, name, COL_NUM);
+	dp_table_set_col(out, 3 + d.nhyps, "at_epoch", COL_INT);
+	for (size_t i = 0; i < n && !rc; i++) {
+		dp_qv *row = dp_table_add_row(out);
+		int64_t e;
+		if (!row) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		set_text(&row[0], sel[i]->id);
+		set_text(&row[1], sel[i]->status);
+		rc = hyp_cells(row, 2, &d, sel[i]);
+		row[2 + d.nhyps] = dp_query_metric(q, d.name, sel[i]->id, metric, &agg, &e);
+		if (row[2 + d.nhyps].type != QV_NULL)
+			set_num(&row[3 + d.nhyps], (double)e, true);
+	}
+	if (!rc)
+		rc = sort_and_limit(out, o, 2 + d.nhyps, !lower); /* best first, missing last */
+out:
+	free(sel);
+	dp_where_free(w);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- effect ------------------------------------------------------------------------- */
+
+static double *g_rank_values;
+static int cmp_idx(const void *a, const void *b)
+{
+	double x = g_rank_values[*(const size_t *)a], y = g_rank_values[*(const size_t *)b];
+	return (x > y) - (x < y);
+}
+
+static void ranks(const double *v, size_t n, double *r)
+{
+	size_t *idx = malloc(n * sizeof(size_t));
+	if (!idx)
+		return;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	g_rank_values = (double *)v;
+	qsort(idx, n, sizeof(size_t), cmp_idx);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[idx[j + 1]] == v[idx[i]])
+			j++;
+		double avg = (double)(i + j) / 2.0 + 1.0; /* ties share the mean rank */
+		for (size_t k = i; k <= j; k++)
+			r[idx[k]] = avg;
+		i = j + 1;
+	}
+	free(idx);
+}
+
+double dp_spearman(const double *x, const double *y, size_t n)
+{
+	double *rx, *ry, mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+	if (n < 3)
+		return NAN;
+	rx = malloc(n * sizeof(double));
+	ry = malloc(n * sizeof(double));
+	if (!rx || !ry) {
+		free(rx);
+		free(ry);
+		return NAN;
+	}
+	ranks(x, n, rx);
+	ranks(y, n, ry);
+	for (size_t i = 0; i < n; i++) {
+		mx += rx[i];
+		my += ry[i];
+	}
+	mx /= (double)n;
+	my /= (double)n;
+	for (size_t i = 0; i < n; i++) {
+		sxy += (rx[i] - mx) * (ry[i] - my);
+		sxx += (rx[i] - mx) * (rx[i] - mx);
+		syy += (ry[i] - my) * (ry[i] - my);
+	}
+	free(rx);
+	free(ry);
+	return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+}
+
+typedef struct eff_item {
+	const dp_qtask *t;
+	dp_qv h;
+	double m; /* NaN when the task lacks the metric */
+} eff_item;
+
+static int cmp_eff(const void *a, const void *b)
+{
+	const eff_item *x = a, *y = b;
+	if (x->h.type != y->h.type)
+		return x->h.type == QV_NUM ? -1 : 1;
+	if (x->h.type == QV_NUM)
+		return (x->h.num > y->h.num) - (x->h.num < y->h.num);
+	return strcmp(x->h.text, y->h.text);
+}
+
+static bool same_value(const dp_qv *a, const dp_qv *b)
+{
+	return a->type == b->type && (a->type == QV_NUM ? a->num == b->num : strcmp(a->text, b->text) == 0);
+}
+
+int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	eff_item *items = NULL;
+	size_t n, m = 0, distinct = 0;
+	const char *metric, *hyp;
+	char aggname[32], col[DNNPROV_NAME_MAX + 40];
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	metric = resolve_metric(&d, o->metric, &rc);
+	if (rc)
+		goto out;
+	hyp = o->hyp ? dp_qdf_hyp(&d, o->hyp) : NULL;
+	if (!hyp) {
+		dp_buf list = { 0 };
+		for (size_t i = 0; i < d.nhyps; i++)
+			dp_buf_printf(&list, "%s%s", i ? ", " : "", d.hyps[i].name);
+		rc = dp_error(DNNPROV_ENOTFOUND, "no hyperparameter '%s' in dataflow %s (hyperparameters: %s)",
+			      o->hyp ? o->hyp : "", d.name, list.len ? dp_buf_cstr(&list) : "none");
+		dp_buf_free(&list);
+		goto out;
+	}
+	if ((rc = select_tasks(q, &d, w, &sel, &n)))
+		goto out;
+	bool lower = goal_lower(o, metric);
+	dp_agg agg = o->agg;
+	if (agg.kind == AGG_BEST)
+		agg.kind = lower ? AGG_MIN : AGG_MAX;
+	items = calloc(n ? n : 1, sizeof(*items));
+	if (!items) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const dp_qv *h = dp_qtask_hyp(sel[i], hyp);
+		if (!h || h->type == QV_NULL)
+			continue; /* a task without the hyperparameter says nothing of it */
+		dp_qv v = dp_query_metric(q, d.name, sel[i]->id, metric, &agg, NULL);
+		items[m].t = sel[i];
+		items[m].h = *h;
+		items[m].m = v.type == QV_NUM ? v.num : NAN;
+		m++;
+	}
+	qsort(items, m, sizeof(*items), cmp_eff);
+	for (size_t i = 0; i < m; i++)
+		distinct += i == 0 || !same_value(&items[i].h, &items[i - 1].h);
+	bool numeric = m && items[0].h.type == QV_NUM && items[m - 1].h.type == QV_NUM;
+	int bins = o->bins;
+	if (bins <= 0)
+		bins = numeric && distinct > 10 ? 5 : 0;
+	bool binned = numeric && bins > 0 && distinct > (size_t)bins;
+
+	if ((rc = dp_table_init(out, 9)))
+		goto out;
+	dp_table_set_col(out, 0, hyp, numeric && !binned ? COL_NUM : COL_TEXT);
+	dp_table_set_col(out, 1, "tasks", COL_INT);
+	snprintf(col, sizeof(col), "%s(%s)", dp_agg_name(&agg, aggname, sizeof(aggname)), metric);
+	dp_table_set_col(out, 2, "n", COL_INT);
+	dp_table_set_col(out, 3, "mean", COL_NUM);
+	dp_table_set_col(out, 4, "std", COL_NUM);
+	dp_table_set_col(out, 5, "min", COL_NUM);
+	dp_table_set_col(out, 6, "max", COL_NUM);
+	dp_table_set_col(out, 7, "best_task", COL_TEXT);
+	dp_table_set_col(out, 8, "spearman", COL_NUM);
+	dp_table_omit(out, 8); /* the table says it in a note */
+
+	/* Groups: each distinct value, or `bins` groups of about equal size
+	 * that never split one value. */
+	size_t start = 0;
+	for (size_t g = 0; start < m && !rc; g++) {
+		size_t end = start + 1;
+		if (binned) {
+			size_t target = (size_t)(((double)m * (double)(g + 1)) / (double)bins + 0.5);
+			if (target <= start)
+				target = start + 1;
+			end = target > m ? m : target;
+			while (end < m && same_value(&items[end].h, &items[end - 1].h))
+				end++;
+		} else {
+			while (end < m && same_value(&items[end].h, &items[start].h))
+				end++;
+		}
+		dp_qv *row = dp_table_add_row(out);
+		if (!row) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		if (binned) {
+			char label[96];
+			snprintf(label, sizeof(label), "%.4g .. %.4g", items[start].h.num, items[end - 1].h.num);
+			set_text(&row[0], label);
+		} else {
+			copy_value(&row[0], &items[start].h);
+		}
+		size_t cnt = 0;
+		double sum = 0, sq = 0, mn = NAN, mx = NAN;
+		const dp_qtask *best = NULL;
+		double bestv = NAN;
+		for (size_t i = start; i < end; i++) {
+			double v = items[i].m;
+			if (isnan(v))
+				continue;
+			cnt++;
+			sum += v;
+			if (isnan(mn) || v < mn)
+				mn = v;
+			if (isnan(mx) || v > mx)
+				mx = v;
+			if (!best || (lower ? v < bestv : v > bestv)) {
+				best = items[i].t;
+				bestv = v;
+			}
+		}
+		double mean = cnt ? sum / (double)cnt : NAN;
+		for (size_t i = start; i < end; i++)
+			if (!isnan(items[i].m))
+				sq += (items[i].m - mean) * (items[i].m - mean);
+		set_num(&row[1], (double)(end - start), true);
+		set_num(&row[2], (double)cnt, true);
+		if (cnt) {
+			set_num(&row[3], mean, false);
+			if (cnt > 1)
+				set_num(&row[4], sqrt(sq / (double)(cnt - 1)), false);
+			set_num(&row[5], mn, false);
+			set_num(&row[6], mx, false);
+			set_text(&row[7], best->id);
+		}
+		start = end;
+	}
+	/* Spearman over every task with both values. */
+	double rho = NAN;
+	size_t pairs = 0;
+	if (numeric && m) {
+		double *x = malloc(m * sizeof(double)), *y = malloc(m * sizeof(double));
+		for (size_t i = 0; x && y && i < m; i++)
+			if (!isnan(items[i].m)) {
+				x[pairs] = items[i].h.num;
+				y[pairs++] = items[i].m;
+			}
+		if (x && y)
+			rho = dp_spearman(x, y, pairs);
+		free(x);
+		free(y);
+	}
+	for (size_t r = 0; r < out->nrows; r++)
+		if (!isnan(rho))
+			set_num(&out->cells[r * out->ncols + 8], rho, false);
+	if (notes) {
+		dp_buf_printf(&notes->text, "grouped %zu tasks with %s by %s%s; metric: %s\n", m, hyp,
+			      binned ? "bins of about equal size" : "value", lower ? " (lower is better)" : "", col);
+		if (numeric && isnan(rho))
+			dp_buf_printf(&notes->text, "Spearman's rank correlation of %s with %s: n/a (n=%zu)\n", hyp,
+				      col, pairs);
+		else if (numeric)
+			dp_buf_printf(&notes->text, "Spearman's rank correlation of %s with %s: %.3f (n=%zu)\n", hyp,
+				      col, rho, pairs);
+	}
+out:
+	free(items);
+	free(sel);
+	dp_where_free(w);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- curve -------------------------------------------------------------------------- */
+
+static const char *const spark_levels[] = { "\xE2\x96\x81", "\xE2\x96\x82", "\xE2\x96\x83", "\xE2\x96\x84",
+					    "\xE2\x96\x85", "\xE2\x96\x86", "\xE2\x96\x87", "\xE2\x96\x88" };
+
+static void sparkline(dp_buf *b, const dp_table *t, size_t col, size_t max_width)
+{
+	double mn = NAN, mx = NAN;
+	size_t n = t->nrows, step = n > max_width ? (n + max_width - 1) / max_width : 1;
+	for (size_t r = 0; r < n; r++) {
+		const dp_qv *v = &t->cells[r * t->ncols + col];
+		if (v->type == QV_NUM && isfinite(v->num)) {
+			if (isnan(mn) || v->num < mn)
+				mn = v->num;
+			if (isnan(mx) || v->num > mx)
+				mx = v->num;
+		}
+	}
+	for (size_t r = 0; r < n; r += step) {
+		const dp_qv *v = &t->cells[r * t->ncols + col];
+		if (v->type != QV_NUM || !isfinite(v->num)) {
+			dp_buf_putc(b, ' ');
+			continue;
+		}
+		int lvl = mx > mn ? (int)((v->num - mn) / (mx - mn) * 7.0 + 0.5) : 3;
+		dp_buf_printf(b, "%s", spark_levels[lvl]);
+	}
+	if (!isnan(mn))
+		dp_buf_printf(b, "  %.4g .. %.4g", mn, mx);
+}
+
+int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	dp_qdataflow d;
+	const dp_qtask *t;
+	const char **metrics = NULL;
+	size_t nm = 0;
+	char **adapted = NULL; /* hyperparameters this task adapted */
+	size_t na = 0;
+	MDB_cursor *c = NULL;
+	dp_key key;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = dp_query_load(q, o->df, &d)))
+		return rc;
+	if (!(t = dp_qtask_find(&d, o->task))) {
+		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (%zu tasks; `dnnprov runs %s` lists them)",
+			      o->task, d.name, d.ntasks, d.name);
+		goto out;
+	}
+	metrics = calloc(d.nmetrics + 1, sizeof(char *));
+	if (!metrics) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (o->metrics && *o->metrics) {
+		char *list = strdup(o->metrics), *save = NULL;
+		for (char *m = strtok_r(list, ",", &save); m && !rc; m = strtok_r(NULL, ",", &save)) {
+			const char *canon = resolve_metric(&d, m, &rc);
+			if (canon && nm < d.nmetrics)
+				metrics[nm++] = canon;
+		}
+		free(list);
+		if (rc)
+			goto out;
+	} else {
+		/* Every metric the task reported. */
+		for (size_t i = 0; i < d.nmetrics; i++) {
+			dp_summary s;
+			if (dp_query_summary(q, d.name, t->id, d.metrics[i], &s))
+				metrics[nm++] = d.metrics[i];
+		}
+	}
+
+	/* The task's adaptations, in epoch order. */
+	typedef struct { int64_t epoch; char *hyp; dp_qv value; } adapt_t;
+	adapt_t *ad = NULL;
+	size_t nad = 0;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, d.name);
+	dp_key_cstr(&key, t->id);
+	size_t prefix = key.n;
+	if (mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &c) == 0) {
+		k = dp_key_val(&key);
+		for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			size_t pos = prefix;
+			int64_t e;
+			const char *h;
+			size_t hn;
+			msgpack_object obj;
+			if (k.mv_size < prefix || memcmp(k.mv_data, key.b, prefix) != 0)
+				break;
+			if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) ||
+			    dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+				continue;
+			adapt_t *grown = realloc(ad, (nad + 1) * sizeof(*ad));
+			if (!grown)
+				break;
+			ad = grown;
+			ad[nad].epoch = e;
+			ad[nad].hyp = strndup(h, hn);
+			memset(&ad[nad].value, 0, sizeof(dp_qv));
+			copy_obj(&ad[nad].value, dp_map_get(&obj, "new"));
+			nad++;
+			bool seen = false;
+			for (size_t i = 0; i < na; i++)
+				seen |= strcmp(adapted[i], ad[nad - 1].hyp) == 0;
+			if (!seen) {
+				char **g2 = realloc(adapted, (na + 1) * sizeof(char *));
+				if (g2) {
+					adapted = g2;
+					adapted[na++] = ad[nad - 1].hyp;
+				}
+			}
+		}
+		mdb_cursor_close(c);
+		c = NULL;
+	}
+
+	size_t ncols = 3 + nm + na;
+	if ((rc = dp_table_init(out, ncols)))
+		goto out_ad;
+	dp_table_set_col(out, 0, "epoch", COL_INT);
+	dp_table_set_col(out, 1, "elapsed", COL_NUM);
+	for (size_t i = 0; i < nm; i++)
+		dp_table_set_col(out, 2 + i, metrics[i], COL_NUM);
+	for (size_t i = 0; i < na; i++) {
+		const dp_qv *h = dp_qtask_hyp(t, adapted[i]);
+		dp_table_set_col(out, 2 + nm + i, adapted[i], h && h->type == QV_TEXT ? COL_TEXT : COL_NUM);
+	}
+	dp_table_set_col(out, ncols - 1, "adapted", COL_TEXT);
+
+	/* One range scan of the task's epochs. */
+	dp_key_reset(&key);
+	dp_key_cstr(&key, d.name);
+	dp_key_cstr(&key, t->id);
+	if ((rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_EPOCHS], &c))) {
+		rc = dp_lmdb_error(rc, "epochs");
+		goto out_ad;
+	}
+	k = dp_key_val(&key);
+	for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		size_t pos = prefix;
+		int64_t e;
+		msgpack_object obj;
+		if (k.mv_size < prefix || memcmp(k.mv_data, key.b, prefix) != 0)
+			break;
+		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+			continue;
+		dp_qv *row = dp_table_add_row(out);
+		if (!row) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		set_num(&row[0], (double)e, true);
+		copy_obj(&row[1], dp_map_get(&obj, "elapsed"));
+		const msgpack_object *mm = dp_map_get(&obj, "metrics");
+		for (size_t i = 0; i < nm; i++)
+			copy_obj(&row[2 + i], dp_map_get(mm, metrics[i]));
+		/* The value in force: the task's initial value, replaced by every
+		 * adaptation at or before this epoch. */
+		dp_buf marks = { 0 };
+		for (size_t i = 0; i < na; i++) {
+			const dp_qv *val = dp_qtask_hyp(t, adapted[i]);
+			for (size_t a = 0; a < nad; a++)
+				if (strcmp(ad[a].hyp, adapted[i]) == 0 && ad[a].epoch <= e)
+					val = &ad[a].value;
+			copy_value(&row[2 + nm + i], val);
+		}
+		for (size_t a = 0; a < nad; a++)
+			if (ad[a].epoch == e)
+				dp_buf_printf(&marks, "%s%s", marks.len ? "," : "* ", ad[a].hyp);
+		if (marks.len)
+			dp_cell_text(&row[ncols - 1], marks.data, marks.len);
+		dp_buf_free(&marks);
+	}
+	mdb_cursor_close(c);
+	if (notes && out->nrows > 1)
+		for (size_t i = 0; i < nm; i++) {
+			dp_buf_printf(&notes->text, "%-16s ", metrics[i]);
+			sparkline(&notes->text, out, 2 + i, 60);
+			dp_buf_putc(&notes->text, '\n');
+		}
+out_ad:
+	for (size_t a = 0; a < nad; a++) {
+		free(ad[a].hyp);
+		if (ad[a].value.type == QV_TEXT)
+			free((char *)ad[a].value.text);
+	}
+	free(ad);
+	free(adapted);
+out:
+	free(metrics);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- adaptations ----------------------------------------------------------------------- */
+
+static dp_qv metric_at(dp_query *q, const char *df, const char *task, const char *metric, int64_t e)
+{
+	dp_agg at = { AGG_AT, e };
+	return dp_query_metric(q, df, task, metric, &at, NULL);
+}
+
+int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	const char *metric;
+	MDB_cursor *c;
+	dp_key key;
+	MDB_val k, v;
+	char col[DNNPROV_NAME_MAX + 32];
+	int window = o->window > 0 ? o->window : 1, rc;
+
+	if ((rc = dp_query_load(q, o->df, &d)))
+		return rc;
+	metric = resolve_metric(&d, o->metric, &rc);
+	if (rc)
+		goto out;
+	if (o->task && !dp_qtask_find(&d, o->task)) {
+		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", o->task, d.name);
+		goto out;
+	}
+	if ((rc = dp_table_init(out, 8)))
+		goto out;
+	dp_table_set_col(out, 0, "task", COL_TEXT);
+	dp_table_set_col(out, 1, "epoch", COL_INT);
+	dp_table_set_col(out, 2, "hyperparameter", COL_TEXT);
+	dp_table_set_col(out, 3, "old", COL_NUM);
+	dp_table_set_col(out, 4, "new", COL_NUM);
+	snprintf(col, sizeof(col), "%s_before", metric);
+	dp_table_set_col(out, 5, col, COL_NUM);
+	snprintf(col, sizeof(col), "%s_after%d", metric, window);
+	dp_table_set_col(out, 6, col, COL_NUM);
+	dp_table_set_col(out, 7, "change", COL_NUM);
+	dp_key_reset(&key);
+	dp_key_cstr(&key, d.name);
+	if (o->task)
+		dp_key_cstr(&key, o->task);
+	if ((rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &c))) {
+		rc = dp_lmdb_error(rc, "adaptations");
+		goto out;
+	}
+	size_t dfp;
+	{
+		dp_key dk;
+		dp_key_reset(&dk);
+		dp_key_cstr(&dk, d.name);
+		dfp = dk.n;
+	}
+	k = dp_key_val(&key);
+	for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		size_t pos = dfp;
+		const char *task, *h;
+		size_t tn, hn;
+		int64_t e;
+		msgpack_object obj;
+		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) || !dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) ||
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) || dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+			continue;
+		dp_qv *row = dp_table_add_row(out);
+		if (!row) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		dp_cell_text(&row[0], task, tn);
+		set_num(&row[1], (double)e, true);
+		dp_cell_text(&row[2], h, hn);
+		copy_obj(&row[3], dp_map_get(&obj, "old"));
+		copy_obj(&row[4], dp_map_get(&obj, "new"));
+		char tid[DNNPROV_NAME_MAX + 1];
+		snprintf(tid, sizeof(tid), "%.*s", (int)tn, task);
+		/* Keep the key: the lookups below use the decoder. */
+		row[5] = metric_at(q, d.name, tid, metric, e - 1);
+		row[6] = metric_at(q, d.name, tid, metric, e - 1 + window);
+		if (row[5].type == QV_NUM && row[6].type == QV_NUM)
+			set_num(&row[7], row[6].num - row[5].num, false);
+	}
+	mdb_cursor_close(c);
+out:
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- test ---------------------------------------------------------------------------- */
+
+int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	size_t n;
+	MDB_cursor *c = NULL;
+	char **names = NULL;
+	size_t nn = 0;
+	dp_buf *latest = NULL; /* per selected task: its latest test payload */
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	if ((rc = select_tasks(q, &d, w, &sel, &n)))
+		goto out;
+	latest = calloc(n ? n : 1, sizeof(dp_buf));
+	if (!latest || (rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TESTS], &c))) {
+		rc = latest ? dp_lmdb_error(rc, "tests") : dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dp_key key;
+		MDB_val k, v;
+		dp_key_reset(&key);
+		dp_key_cstr(&key, d.name);
+		dp_key_cstr(&key, sel[i]->id);
+		k = dp_key_val(&key);
+		/* Keys sort by time: the last one within the prefix is the latest. */
+		for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+				break;
+			latest[i].len = 0;
+			dp_buf_append(&latest[i], v.mv_data, v.mv_size);
+		}
+		msgpack_object obj;
+		if (latest[i].len && dp_decode(&q->dec, (const unsigned char *)latest[i].data, latest[i].len, &obj) == 0) {
+			const msgpack_object *m = dp_map_get(&obj, "metrics");
+			for (uint32_t j = 0; m && m->type == MSGPACK_OBJECT_MAP && j < m->via.map.size; j++) {
+				const msgpack_object *key2 = &m->via.map.ptr[j].key;
+				bool seen = false;
+				for (size_t x = 0; x < nn; x++)
+					seen |= strlen(names[x]) == key2->via.str.size &&
+						memcmp(names[x], key2->via.str.ptr, key2->via.str.size) == 0;
+				if (!seen) {
+					char **g = realloc(names, (nn + 1) * sizeof(char *));
+					if (g) {
+						names = g;
+						names[nn++] = strndup(key2->via.str.ptr, key2->via.str.size);
+					}
+				}
+			}
+		}
+	}
+	if ((rc = dp_table_init(out, 3 + d.nhyps + nn)))
+		goto out;
+	dp_table_set_col(out, 0, "task", COL_TEXT);
+	dp_table_set_col(out, 1, "status", COL_TEXT);
+	hyp_columns(out, 2, &d);
+	dp_table_set_col(out, 2 + d.nhyps, "tested", COL_TIME);
+	for (size_t x = 0; x < nn; x++)
+		dp_table_set_col(out, 3 + d.nhyps + x, names[x], COL_NUM);
+	for (size_t i = 0; i < n && !rc; i++) {
+		msgpack_object obj;
+		if (!latest[i].len || dp_decode(&q->dec, (const unsigned char *)latest[i].data, latest[i].len, &obj) != 0)
+			continue;
+		dp_qv *row = dp_table_add_row(out);
+		if (!row) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		set_text(&row[0], sel[i]->id);
+		set_text(&row[1], sel[i]->status);
+		hyp_cells(row, 2, &d, sel[i]);
+		copy_obj(&row[2 + d.nhyps], dp_map_get(&obj, "time"));
+		const msgpack_object *m = dp_map_get(&obj, "metrics");
+		for (size_t x = 0; x < nn; x++)
+			copy_obj(&row[3 + d.nhyps + x], dp_map_get(m, names[x]));
+	}
+	if (!rc)
+		rc = sort_and_limit(out, o, nn ? 3 + d.nhyps : 0, nn && !dp_metric_lower_is_better(names[0]));
+out:
+	if (c)
+		mdb_cursor_close(c);
+	for (size_t i = 0; latest && i < n; i++)
+		dp_buf_free(&latest[i]);
+	free(latest);
+	for (size_t x = 0; x < nn; x++)
+		free(names[x]);
+	free(names);
+	free(sel);
+	dp_where_free(w);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- elements ------------------------------------------------------------------------ */
+
+int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	msgpack_object tfs;
+	dp_buf attrs = { 0 }; /* NUL-separated declared attribute names */
+	size_t nattrs = 0;
+	bool numeric[256] = { false }; /* of the first 256 attributes */
+	bool found_tf = false, found_set = !o->set;
+	MDB_cursor *c;
+	dp_key key;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = dp_query_load(q, o->df, &d)))
+		return rc;
+	dp_buf tfnames = { 0 };
+	if (d.transformations.len &&
+	    dp_decode(&q->dec, (const unsigned char *)d.transformations.data, d.transformations.len, &tfs) == 0 &&
+	    tfs.type == MSGPACK_OBJECT_ARRAY) {
+		for (uint32_t i = 0; i < tfs.via.array.size; i++) {
+			const msgpack_object *tf = &tfs.via.array.ptr[i], *name = dp_map_get(tf, "name");
+			if (!name || name->type != MSGPACK_OBJECT_STR)
+				continue;
+			dp_buf_printf(&tfnames, "%s%.*s", tfnames.len ? ", " : "", (int)name->via.str.size, name->via.str.ptr);
+			if (!dp_obj_is_str(name, o->transformation))
+				continue;
+			found_tf = true;
+			const msgpack_object *sets = dp_map_get(tf, "sets");
+			for (uint32_t s = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && s < sets->via.array.size; s++) {
+				const msgpack_object *set = &sets->via.array.ptr[s];
+				if (o->set && !dp_obj_is_str(dp_map_get(set, "name"), o->set))
+					continue;
+				found_set = true;
+				const msgpack_object *as = dp_map_get(set, "attributes");
+				for (uint32_t a = 0; as && as->type == MSGPACK_OBJECT_ARRAY && a < as->via.array.size; a++) {
+					const msgpack_object *an = dp_map_get(&as->via.array.ptr[a], "name");
+					if (an && an->type == MSGPACK_OBJECT_STR) {
+						dp_buf_append(&attrs, an->via.str.ptr, an->via.str.size);
+						dp_buf_putc(&attrs, '\0');
+						if (nattrs < DP_ARRAY_LEN(numeric))
+							numeric[nattrs] = dp_obj_is_str(dp_map_get(&as->via.array.ptr[a], "type"), "numeric");
+						nattrs++;
+					}
+				}
+			}
+		}
+	}
+	if (!found_tf || !found_set) {
+		rc = !found_tf ? dp_error(DNNPROV_ENOTFOUND, "no transformation '%s' in dataflow %s (user-defined: %s)",
+					  o->transformation, d.name, tfnames.len ? dp_buf_cstr(&tfnames) : "none")
+			       : dp_error(DNNPROV_ENOTFOUND, "transformation '%s' has no set '%s'", o->transformation, o->set);
+		goto out;
+	}
+	if (o->task && !dp_qtask_find(&d, o->task)) {
+		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", o->task, d.name);
+		goto out;
+	}
+	if ((rc = dp_table_init(out, 3 + nattrs)))
+		goto out;
+	dp_table_set_col(out, 0, "task", COL_TEXT);
+	dp_table_set_col(out, 1, "set", COL_TEXT);
+	dp_table_set_col(out, 2, "time", COL_TIME);
+	const char *an = attrs.data;
+	for (size_t a = 0; a < nattrs; a++, an += strlen(an) + 1)
+		dp_table_set_col(out, 3 + a, an, a < DP_ARRAY_LEN(numeric) && numeric[a] ? COL_NUM : COL_TEXT);
+	dp_key_reset(&key);
+	dp_key_cstr(&key, d.name);
+	dp_key_cstr(&key, o->transformation);
+	if (o->set)
+		dp_key_cstr(&key, o->set);
+	if ((rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ELEMENTS], &c))) {
+		rc = dp_lmdb_error(rc, "elements");
+		goto out;
+	}
+	k = dp_key_val(&key);
+	for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		msgpack_object obj;
+		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+			continue;
+		/* key: df tf set task time id */
+		size_t pos = 0;
+		const char *s, *set = NULL, *task = NULL;
+		size_t n, setn = 0, taskn = 0;
+		for (int f = 0; f < 4 && dp_key_get_str(k.mv_data, k.mv_size, &pos, &s, &n); f++) {
+			if (f == 2) {
+				set = s;
+				setn = n;
+			} else if (f == 3) {
+				task = s;
+				taskn = n;
+			}
+		}
+		if (!task || (o->task && (strlen(o->task) != taskn || memcmp(o->task, task, taskn) != 0)))
+			continue;
+		dp_qv *row = dp_table_add_row(out);
+		if (!row) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		dp_cell_text(&row[0], task, taskn);
+		dp_cell_text(&row[1], set, setn);
+		copy_obj(&row[2], dp_map_get(&obj, "time"));
+		const msgpack_object *vals = dp_map_get(&obj, "values");
+		an = attrs.data;
+		for (size_t a = 0; a < nattrs; a++, an += strlen(an) + 1)
+			copy_obj(&row[3 + a], dp_map_get(vals, an));
+	}
+	mdb_cursor_close(c);
+out:
+	dp_buf_free(&tfnames);
+	dp_buf_free(&attrs);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- watch ----------------------------------------------------------------------------- */
+
+int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	size_t shown = 0;
+	int rc;
+
+	if ((rc = dp_query_load(q, o->df, &d)))
+		return rc;
+	shown = d.nmetrics < 4 ? d.nmetrics : 4; /* the first metrics fit a terminal */
+	if ((rc = dp_table_init(out, 4 + shown)))
+		goto out;
+	dp_table_set_col(out, 0, "task", COL_TEXT);
+	dp_table_set_col(out, 1, "epoch", COL_INT);
+	for (size_t i = 0; i < shown; i++)
+		dp_table_set_col(out, 2 + i, d.metrics[i], COL_NUM);
+	dp_table_set_col(out, 2 + shown, "epochs/min", COL_NUM);
+	dp_table_set_col(out, 3 + shown, "last_seen", COL_SECS);
+	dp_agg last = { AGG_LAST, 0 };
+	for (size_t i = 0; i < d.ntasks && !rc; i++) {
+		const dp_qtask *t = &d.tasks[i];
+		if (strcmp(t->status, "RUNNING") != 0)
+			continue;
+		dp_qv *row = dp_table_add_row(out);
+		if (!row) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		set_text(&row[0], t->id);
+		if (t->has_last_epoch)
+			set_num(&row[1], (double)t->last_epoch, true);
+		for (size_t m = 0; m < shown; m++)
+			row[2 + m] = dp_query_metric(q, d.name, t->id, d.metrics[m], &last, NULL);
+		if (t->epochs > 1 && t->last > t->start)
+			set_num(&row[2 + shown], (double)t->epochs / ((t->last - t->start) / 60.0), false);
+		if (!isnan(t->last))
+			set_num(&row[3 + shown], o->now - t->last, false);
+	}
+out:
+	dp_qdataflow_free(&d);
+	return rc;
+}

@@ -1,0 +1,475 @@
+/*
+ * load.c - reading a dataflow out of the index: its specification, its
+ * tasks and their hyperparameters, metric summaries and aggregates.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logger/record.h"
+#include "query/query.h"
+
+int dp_query_open(const char *index_dir, dp_query *q)
+{
+	int rc;
+	memset(q, 0, sizeof(*q));
+	if ((rc = dp_index_open(index_dir, false, NULL, &q->ix)))
+		return rc;
+	if ((rc = dp_index_read(q->ix, &q->txn))) {
+		dp_index_close(q->ix);
+		q->ix = NULL;
+	}
+	return rc;
+}
+
+void dp_query_close(dp_query *q)
+{
+	if (q->txn)
+		mdb_txn_abort(q->txn);
+	dp_index_close(q->ix);
+	dp_decoder_free(&q->dec);
+	memset(q, 0, sizeof(*q));
+}
+
+static char *strndup_(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+static char *obj_str(const msgpack_object *o)
+{
+	return o && o->type == MSGPACK_OBJECT_STR ? strndup_(o->via.str.ptr, o->via.str.size) : NULL;
+}
+
+static double obj_num(const msgpack_object *o)
+{
+	double d;
+	return o && dp_obj_number(o, &d) ? d : NAN;
+}
+
+int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	char **out = NULL;
+	size_t cnt = 0;
+	int mrc;
+
+	*names = NULL;
+	*n = 0;
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &c)))
+		return dp_lmdb_error(mrc, "dataflows");
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		char **grown = realloc(out, (cnt + 1) * sizeof(*out));
+		if (!grown)
+			break;
+		out = grown;
+		/* The key is the name and its NUL terminator. */
+		out[cnt] = strndup_(k.mv_data, k.mv_size ? k.mv_size - 1 : 0);
+		if (!out[cnt])
+			break;
+		cnt++;
+	}
+	mdb_cursor_close(c);
+	*names = out;
+	*n = cnt;
+	return 0;
+}
+
+static void qv_from_obj(dp_qv *v, const msgpack_object *o)
+{
+	memset(v, 0, sizeof(*v));
+	if (o->type == MSGPACK_OBJECT_STR) {
+		v->type = QV_TEXT;
+		v->text = strndup_(o->via.str.ptr, o->via.str.size);
+		if (!v->text)
+			v->type = QV_NULL;
+	} else if (dp_obj_number(o, &v->num)) {
+		v->type = QV_NUM;
+		v->integer = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+	}
+}
+
+static int load_task(dp_query *q, const MDB_val *k, const MDB_val *v, size_t prefix, dp_qtask *t)
+{
+	msgpack_object o;
+	const msgpack_object *x;
+
+	memset(t, 0, sizeof(*t));
+	t->id = strndup_((const char *)k->mv_data + prefix, k->mv_size - prefix - 1);
+	if (!t->id)
+		return DNNPROV_ENOMEM;
+	t->start = t->end = t->last = NAN;
+	if (dp_decode(&q->dec, v->mv_data, v->mv_size, &o) != 0)
+		return 0; /* shown with what is known: its id */
+	x = dp_map_get(&o, "status");
+	if (x && x->type == MSGPACK_OBJECT_STR)
+		snprintf(t->status, sizeof(t->status), "%.*s", (int)x->via.str.size, x->via.str.ptr);
+	t->start = obj_num(dp_map_get(&o, "start"));
+	t->end = obj_num(dp_map_get(&o, "end"));
+	t->last = obj_num(dp_map_get(&o, "last"));
+	t->host = obj_str(dp_map_get(&o, "host"));
+	t->user = obj_str(dp_map_get(&o, "user"));
+	t->message = obj_str(dp_map_get(&o, "message"));
+	x = dp_map_get(&o, "epochs");
+	t->epochs = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? x->via.u64 : 0;
+	x = dp_map_get(&o, "begins");
+	t->begins = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? x->via.u64 : 0;
+	x = dp_map_get(&o, "last_epoch");
+	if (x && (x->type == MSGPACK_OBJECT_POSITIVE_INTEGER || x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
+		t->has_last_epoch = true;
+		t->last_epoch = x->via.i64;
+	}
+	x = dp_map_get(&o, "hyperparameters");
+	if (x && x->type == MSGPACK_OBJECT_MAP && x->via.map.size) {
+		t->hyps = calloc(x->via.map.size, sizeof(*t->hyps));
+		if (!t->hyps)
+			return DNNPROV_ENOMEM;
+		for (uint32_t i = 0; i < x->via.map.size; i++) {
+			const msgpack_object *name = &x->via.map.ptr[i].key;
+			if (name->type != MSGPACK_OBJECT_STR)
+				continue;
+			dp_qhyp *h = &t->hyps[t->nhyps];
+			h->name = strndup_(name->via.str.ptr, name->via.str.size);
+			if (!h->name)
+				return DNNPROV_ENOMEM;
+			qv_from_obj(&h->value, &x->via.map.ptr[i].val);
+			t->nhyps++;
+		}
+	}
+	return 0;
+}
+
+static void task_free(dp_qtask *t)
+{
+	free(t->id);
+	free(t->host);
+	free(t->user);
+	free(t->message);
+	for (size_t i = 0; i < t->nhyps; i++) {
+		free(t->hyps[i].name);
+		free((char *)t->hyps[i].value.text);
+	}
+	free(t->hyps);
+}
+
+void dp_qdataflow_free(dp_qdataflow *d)
+{
+	free(d->name);
+	for (size_t i = 0; i < d->nhyps; i++) {
+		free(d->hyps[i].name);
+		free(d->hyps[i].type);
+	}
+	free(d->hyps);
+	for (size_t i = 0; i < d->nmetrics; i++)
+		free(d->metrics[i]);
+	free(d->metrics);
+	dp_buf_free(&d->transformations);
+	for (size_t i = 0; i < d->ntasks; i++)
+		task_free(&d->tasks[i]);
+	free(d->tasks);
+	memset(d, 0, sizeof(*d));
+}
+
+static int add_spec_hyp(dp_qdataflow *d, const char *name, const char *type)
+{
+	for (size_t i = 0; i < d->nhyps; i++)
+		if (strcmp(d->hyps[i].name, name) == 0)
+			return 0;
+	dp_qspec_hyp *grown = realloc(d->hyps, (d->nhyps + 1) * sizeof(*grown));
+	if (!grown)
+		return DNNPROV_ENOMEM;
+	d->hyps = grown;
+	d->hyps[d->nhyps].name = strdup(name);
+	d->hyps[d->nhyps].type = strdup(type);
+	if (!d->hyps[d->nhyps].name || !d->hyps[d->nhyps].type)
+		return DNNPROV_ENOMEM;
+	d->nhyps++;
+	return 0;
+}
+
+static int not_found(dp_query *q, const char *df)
+{
+	char **names;
+	size_t n;
+	dp_buf list = { 0 };
+	dp_query_dataflows(q, &names, &n);
+	for (size_t i = 0; i < n; i++) {
+		dp_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+		free(names[i]);
+	}
+	free(names);
+	int rc = dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index (%s%s)", df,
+			  n ? "dataflows: " : "the index is empty", n ? dp_buf_cstr(&list) : "");
+	dp_buf_free(&list);
+	return rc;
+}
+
+int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
+{
+	dp_key key;
+	MDB_val k, v;
+	MDB_cursor *c;
+	msgpack_object o;
+	int mrc, rc = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (dp_check_tag("dataflow", df))
+		return dp_error(DNNPROV_ENOTFOUND, "'%s' is not a dataflow name", df);
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	k = dp_key_val(&key);
+	mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		return not_found(q, df);
+	if (mrc)
+		return dp_lmdb_error(mrc, "dataflows");
+	if (!(d->name = strdup(df)))
+		return DNNPROV_ENOMEM;
+	if (dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0) {
+		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
+		const msgpack_object *m = dp_map_get(&o, "metrics");
+		const msgpack_object *a = dp_map_get(&o, "adaptation");
+		const msgpack_object *tf = dp_map_get(&o, "transformations");
+		for (uint32_t i = 0; h && h->type == MSGPACK_OBJECT_ARRAY && i < h->via.array.size && !rc; i++) {
+			char *name = obj_str(dp_map_get(&h->via.array.ptr[i], "name"));
+			char *type = obj_str(dp_map_get(&h->via.array.ptr[i], "type"));
+			if (name && type)
+				rc = add_spec_hyp(d, name, type);
+			free(name);
+			free(type);
+		}
+		if (m && m->type == MSGPACK_OBJECT_ARRAY && m->via.array.size) {
+			d->metrics = calloc(m->via.array.size, sizeof(char *));
+			for (uint32_t i = 0; d->metrics && i < m->via.array.size; i++)
+				if ((d->metrics[d->nmetrics] = obj_str(&m->via.array.ptr[i])))
+					d->nmetrics++;
+		}
+		d->adaptation = a && a->type == MSGPACK_OBJECT_BOOLEAN && a->via.boolean;
+		if (tf)
+			rc = dp_pack_object(&d->transformations, tf);
+	}
+	if (rc)
+		goto fail;
+
+	/* The tasks: one range scan of (df, *). */
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TASKS], &c))) {
+		rc = dp_lmdb_error(mrc, "tasks");
+		goto fail;
+	}
+	size_t cap = 0;
+	k = dp_key_val(&key);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		if (d->ntasks == cap) {
+			cap = cap ? cap * 2 : 64;
+			dp_qtask *grown = realloc(d->tasks, cap * sizeof(*grown));
+			if (!grown) {
+				rc = DNNPROV_ENOMEM;
+				break;
+			}
+			d->tasks = grown;
+		}
+		rc = load_task(q, &k, &v, key.n, &d->tasks[d->ntasks]);
+		d->ntasks++;
+		if (rc)
+			break;
+		/* Names a task used that the spec does not declare join it. */
+		const dp_qtask *t = &d->tasks[d->ntasks - 1];
+		for (size_t i = 0; i < t->nhyps && !rc; i++)
+			rc = add_spec_hyp(d, t->hyps[i].name, t->hyps[i].value.type == QV_TEXT ? "text" : "numeric");
+	}
+	mdb_cursor_close(c);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	dp_qdataflow_free(d);
+	return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory loading %s", df) : rc;
+}
+
+const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id)
+{
+	size_t lo = 0, hi = d->ntasks;
+	while (lo < hi) { /* tasks come sorted by id from the index */
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(d->tasks[mid].id, id);
+		if (c == 0)
+			return &d->tasks[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const dp_qv *dp_qtask_hyp(const dp_qtask *t, const char *name)
+{
+	for (size_t i = 0; i < t->nhyps; i++)
+		if (dp_strcasecmp(t->hyps[i].name, name) == 0)
+			return &t->hyps[i].value;
+	return NULL;
+}
+
+const char *dp_qdf_metric(const dp_qdataflow *d, const char *name)
+{
+	for (size_t i = 0; i < d->nmetrics; i++)
+		if (dp_strcasecmp(d->metrics[i], name) == 0)
+			return d->metrics[i];
+	return NULL;
+}
+
+const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name)
+{
+	for (size_t i = 0; i < d->nhyps; i++)
+		if (dp_strcasecmp(d->hyps[i].name, name) == 0)
+			return d->hyps[i].name;
+	return NULL;
+}
+
+const char *dp_qdf_main_metric(const dp_qdataflow *d)
+{
+	if (!d->nmetrics)
+		return NULL;
+	char twin[DNNPROV_NAME_MAX + 8];
+	snprintf(twin, sizeof(twin), "val_%s", d->metrics[0]);
+	const char *t = strncmp(d->metrics[0], "val_", 4) == 0 ? NULL : dp_qdf_metric(d, twin);
+	return t ? t : d->metrics[0];
+}
+
+bool dp_metric_lower_is_better(const char *metric)
+{
+	static const char *const lower[] = { "loss", "error", "err", "mse", "mae", "rmse", "perplexity",
+					     "ppl", "cer", "wer", "nll" };
+	char low[DNNPROV_NAME_MAX + 1];
+	size_t i = 0;
+	for (; metric[i] && i < DNNPROV_NAME_MAX; i++)
+		low[i] = (char)(metric[i] >= 'A' && metric[i] <= 'Z' ? metric[i] + 32 : metric[i]);
+	low[i] = '\0';
+	for (size_t k = 0; k < DP_ARRAY_LEN(lower); k++)
+		if (strstr(low, lower[k]))
+			return true;
+	return false;
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+int dp_agg_parse(const char *s, dp_agg *out)
+{
+	char *end;
+	memset(out, 0, sizeof(*out));
+	if (strcmp(s, "max") == 0)
+		out->kind = AGG_MAX;
+	else if (strcmp(s, "min") == 0)
+		out->kind = AGG_MIN;
+	else if (strcmp(s, "last") == 0)
+		out->kind = AGG_LAST;
+	else if (strcmp(s, "mean") == 0)
+		out->kind = AGG_MEAN;
+	else if (strcmp(s, "best") == 0)
+		out->kind = AGG_BEST;
+	else if (strncmp(s, "at=", 3) == 0 && s[3]) {
+		out->kind = AGG_AT;
+		out->epoch = strtoll(s + 3, &end, 10);
+		if (*end)
+			return dp_error(DNNPROV_EQUERY, "--agg at=EPOCH takes an epoch number, not '%s'", s + 3);
+	} else {
+		return dp_error(DNNPROV_EQUERY, "unknown aggregate '%s' (max, min, last, mean, best, at=EPOCH)", s);
+	}
+	return 0;
+}
+
+const char *dp_agg_name(const dp_agg *a, char *buf, size_t n)
+{
+	static const char *const names[] = { "max", "min", "last", "mean", "best" };
+	if (a->kind == AGG_AT)
+		snprintf(buf, n, "at%lld", (long long)a->epoch);
+	else
+		snprintf(buf, n, "%s", names[a->kind]);
+	return buf;
+}
+
+bool dp_query_summary(dp_query *q, const char *df, const char *task, const char *metric, dp_summary *out)
+{
+	dp_key key;
+	MDB_val k, v;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	dp_key_cstr(&key, task);
+	dp_key_cstr(&key, metric);
+	k = dp_key_val(&key);
+	if (mdb_get(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &k, &v) != 0 || v.mv_size != sizeof(*out))
+		return false;
+	memcpy(out, v.mv_data, sizeof(*out));
+	return true;
+}
+
+dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric, const dp_agg *agg,
+		      int64_t *epoch)
+{
+	dp_qv r = { 0 };
+	dp_summary s;
+	int64_t e = 0;
+
+	if (agg->kind == AGG_AT) {
+		dp_key key;
+		MDB_val k, v;
+		msgpack_object o;
+		dp_key_reset(&key);
+		dp_key_cstr(&key, df);
+		dp_key_cstr(&key, task);
+		dp_key_i64(&key, agg->epoch);
+		k = dp_key_val(&key);
+		if (mdb_get(q->txn, q->ix->dbi[DP_DB_EPOCHS], &k, &v) == 0 &&
+		    dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0) {
+			const msgpack_object *m = dp_map_get(dp_map_get(&o, "metrics"), metric);
+			if (m && dp_obj_number(m, &r.num)) {
+				r.type = QV_NUM;
+				e = agg->epoch;
+			}
+		}
+	} else if (dp_query_summary(q, df, task, metric, &s)) {
+		dp_agg_kind kind = agg->kind;
+		if (kind == AGG_BEST)
+			kind = dp_metric_lower_is_better(metric) ? AGG_MIN : AGG_MAX;
+		switch (kind) {
+		case AGG_MAX:
+			if (s.count) {
+				r.type = QV_NUM;
+				r.num = s.max;
+				e = s.max_epoch;
+			}
+			break;
+		case AGG_MIN:
+			if (s.count) {
+				r.type = QV_NUM;
+				r.num = s.min;
+				e = s.min_epoch;
+			}
+			break;
+		case AGG_MEAN:
+			if (s.count) {
+				r.type = QV_NUM;
+				r.num = s.sum / (double)s.count;
+				e = s.last_epoch;
+			}
+			break;
+		default: /* AGG_LAST: NaN is a value here, the last one reported */
+			if (s.count + s.nan_count) {
+				r.type = QV_NUM;
+				r.num = s.last;
+				e = s.last_epoch;
+			}
+		}
+	}
+	if (epoch)
+		*epoch = e;
+	return r;
+}

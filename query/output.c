@@ -1,0 +1,378 @@
+/*
+ * output.c - result tables and their three renderings.
+ *
+ * table: aligned columns that fit the terminal (100 columns when it is not
+ *        one): text is cut with "…" starting with the widest column,
+ *        numbers at 6 significant digits, NaN as NaN, times in UTC.
+ * csv:   RFC 4180, every number as the shortest text that reads back
+ *        exactly, times in ISO 8601.
+ * json:  an array of objects, strict JSON: NaN and infinities as the
+ *        strings "NaN", "Infinity", "-Infinity", missing values as null.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query.h"
+
+int dp_table_init(dp_table *t, size_t ncols)
+{
+	memset(t, 0, sizeof(*t));
+	t->ncols = ncols;
+	t->cols = calloc(ncols ? ncols : 1, sizeof(char *));
+	t->kinds = calloc(ncols ? ncols : 1, sizeof(dp_col_kind));
+	t->table_omits = calloc(ncols ? ncols : 1, sizeof(bool));
+	t->now = dp_now();
+	return t->cols && t->kinds && t->table_omits ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory");
+}
+
+void dp_table_omit(dp_table *t, size_t i)
+{
+	t->table_omits[i] = true;
+}
+
+int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind)
+{
+	free(t->cols[i]);
+	t->cols[i] = strdup(name);
+	t->kinds[i] = kind;
+	return t->cols[i] ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory");
+}
+
+dp_qv *dp_table_add_row(dp_table *t)
+{
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		dp_qv *grown = realloc(t->cells, cap * t->ncols * sizeof(dp_qv));
+		if (!grown)
+			return NULL;
+		t->cells = grown;
+		t->cap = cap;
+	}
+	dp_qv *row = &t->cells[t->nrows++ * t->ncols];
+	memset(row, 0, t->ncols * sizeof(dp_qv));
+	return row;
+}
+
+int dp_cell_text(dp_qv *cell, const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+	if (!p)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	memcpy(p, s, n);
+	p[n] = '\0';
+	free((char *)cell->text);
+	cell->type = QV_TEXT;
+	cell->text = p;
+	return 0;
+}
+
+void dp_table_free(dp_table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		if (t->cells[i].type == QV_TEXT)
+			free((char *)t->cells[i].text);
+	for (size_t i = 0; i < t->ncols; i++)
+		free(t->cols[i]);
+	free(t->cols);
+	free(t->kinds);
+	free(t->table_omits);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
+
+int dp_format_parse(const char *s, dp_format *out)
+{
+	if (strcmp(s, "table") == 0)
+		*out = FMT_TABLE;
+	else if (strcmp(s, "csv") == 0)
+		*out = FMT_CSV;
+	else if (strcmp(s, "json") == 0)
+		*out = FMT_JSON;
+	else
+		return dp_error(DNNPROV_EQUERY, "unknown format '%s' (table, csv, json)", s);
+	return 0;
+}
+
+/* ---- cell text -------------------------------------------------------------------- */
+
+static void fmt_secs(dp_buf *b, double s)
+{
+	if (s < 60)
+		dp_buf_printf(b, "%.1fs", s);
+	else if (s < 3600)
+		dp_buf_printf(b, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+	else if (s < 86400 * 2)
+		dp_buf_printf(b, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+	else
+		dp_buf_printf(b, "%dd%02dh", (int)(s / 86400), (int)fmod(s / 3600, 24));
+}
+
+static void fmt_num_exact(dp_buf *b, const dp_qv *v)
+{
+	if (v->integer && fabs(v->num) < 9e15)
+		dp_buf_printf(b, "%lld", (long long)v->num);
+	else if (isnan(v->num))
+		dp_buf_append(b, "NaN", 3);
+	else if (isinf(v->num))
+		dp_buf_printf(b, "%s", v->num > 0 ? "Infinity" : "-Infinity");
+	else {
+		size_t at = b->len;
+		dp_json_double(b, v->num);
+		/* dp_json_double adds ".0" to integral values: keep it short here. */
+		if (b->len - at > 2 && memcmp(b->data + b->len - 2, ".0", 2) == 0)
+			b->len -= 2;
+	}
+}
+
+/* The text of a cell in `f`; JSON quoting is done by the caller. */
+static void cell_text(dp_buf *b, const dp_qv *v, dp_col_kind k, dp_format f, double now)
+{
+	char tbuf[32];
+	b->len = 0;
+	if (v->type == QV_NULL)
+		return;
+	if (v->type == QV_TEXT || k == COL_TEXT) {
+		if (v->type == QV_TEXT)
+			dp_buf_append(b, v->text, strlen(v->text));
+		else
+			fmt_num_exact(b, v);
+		return;
+	}
+	if (k == COL_AGO && f == FMT_TABLE) {
+		fmt_secs(b, now - v->num < 0 ? 0 : now - v->num);
+		return;
+	}
+	if (k == COL_TIME || k == COL_AGO) {
+		dp_format_time(v->num, tbuf);
+		if (f == FMT_TABLE && tbuf[0]) {
+			/* "11-26 02:59:43": the year and the fraction cost width
+			 * and say little in a table; CSV and JSON keep them. */
+			tbuf[19] = '\0';
+			tbuf[10] = ' ';
+			dp_buf_append(b, tbuf + 5, strlen(tbuf + 5));
+			return;
+		}
+		dp_buf_append(b, tbuf, strlen(tbuf));
+		return;
+	}
+	if (f == FMT_TABLE) {
+		if (k == COL_SECS)
+			fmt_secs(b, v->num);
+		else if (isnan(v->num))
+			dp_buf_append(b, "NaN", 3);
+		else if (isinf(v->num))
+			dp_buf_printf(b, "%s", v->num > 0 ? "inf" : "-inf");
+		else if (k == COL_INT || (v->integer && fabs(v->num) < 1e15))
+			dp_buf_printf(b, "%lld", (long long)v->num);
+		else
+			dp_buf_printf(b, "%.6g", v->num);
+		return;
+	}
+	fmt_num_exact(b, v);
+}
+
+/* Display width of UTF-8 text: code points (good enough for names). */
+static size_t display_width(const char *s, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		w += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return w;
+}
+
+/* Byte length of the first `w` code points. */
+static size_t prefix_bytes(const char *s, size_t n, size_t w)
+{
+	size_t i = 0, cps = 0;
+	while (i < n) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			if (cps == w)
+				break;
+			cps++;
+		}
+		i++;
+	}
+	return i;
+}
+
+static bool right_aligned(dp_col_kind k)
+{
+	return k == COL_NUM || k == COL_INT || k == COL_SECS || k == COL_AGO;
+}
+
+static int write_table(const dp_table *t, FILE *out, int width)
+{
+	size_t *w = calloc(t->ncols, sizeof(size_t));
+	size_t *floor_w = calloc(t->ncols, sizeof(size_t)); /* narrowest each column may get */
+	char **text = calloc(t->nrows * t->ncols + 1, sizeof(char *));
+	dp_buf b = { 0 };
+	int rc = 0;
+
+	if (!w || !text || !floor_w) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t c = 0; c < t->ncols; c++)
+		w[c] = display_width(t->cols[c], strlen(t->cols[c]));
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			cell_text(&b, &t->cells[r * t->ncols + c], t->kinds[c], FMT_TABLE, t->now);
+			text[r * t->ncols + c] = strdup(b.data ? dp_buf_cstr(&b) : "");
+			size_t cw = display_width(b.data ? b.data : "", b.len);
+			if (cw > w[c])
+				w[c] = cw;
+			if (cw > floor_w[c])
+				floor_w[c] = cw;
+		}
+	/* Text may be cut to 8 columns; numbers and times never are, only
+	 * their headers. */
+	for (size_t c = 0; c < t->ncols; c++) {
+		bool cuttable = !right_aligned(t->kinds[c]) && t->kinds[c] != COL_TIME;
+		if (cuttable || floor_w[c] < 5)
+			floor_w[c] = cuttable ? (w[c] < 8 ? w[c] : 8) : 5;
+	}
+	/* Fit the width: narrow the widest text column, a step at a time; the
+	 * first column names the row and is never cut. */
+	size_t total = 0;
+	for (size_t c = 0; c < t->ncols; c++)
+		total += t->table_omits[c] ? 0 : w[c] + (c ? 2 : 0);
+	while (width > 0 && total > (size_t)width) {
+		size_t widest = t->ncols;
+		for (size_t c = 1; c < t->ncols; c++)
+			if (!t->table_omits[c] && w[c] > floor_w[c] &&
+			    (widest == t->ncols || w[c] > w[widest]))
+				widest = c;
+		if (widest == t->ncols)
+			break;
+		w[widest]--;
+		total--;
+	}
+	size_t lastcol = 0;
+	for (size_t c = 0; c < t->ncols; c++)
+		if (!t->table_omits[c])
+			lastcol = c;
+	for (size_t r = 0; r <= t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			if (t->table_omits[c])
+				continue;
+			const char *s = r == 0 ? t->cols[c] : text[(r - 1) * t->ncols + c];
+			if (!s)
+				s = "";
+			size_t n = strlen(s), cw = display_width(s, n);
+			bool cut = cw > w[c];
+			if (cut) {
+				n = prefix_bytes(s, n, w[c] - 1);
+				cw = w[c];
+			}
+			size_t pad = w[c] - cw;
+			if (c)
+				fputs("  ", out);
+			if (right_aligned(t->kinds[c]) && r > 0)
+				fprintf(out, "%*s", (int)pad, "");
+			fwrite(s, 1, n, out);
+			if (cut)
+				fputs("\xE2\x80\xA6", out); /* … */
+			if (!(right_aligned(t->kinds[c]) && r > 0) && c < lastcol)
+				fprintf(out, "%*s", (int)pad, "");
+		}
+		fputc('\n', out);
+	}
+out:
+	if (text)
+		for (size_t i = 0; i < t->nrows * t->ncols; i++)
+			free(text[i]);
+	free(text);
+	free(w);
+	free(floor_w);
+	dp_buf_free(&b);
+	return rc;
+}
+
+static void csv_field(FILE *out, const char *s, size_t n)
+{
+	bool quote = n && (s[0] == ' ' || s[n - 1] == ' ');
+	for (size_t i = 0; i < n && !quote; i++)
+		quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+	if (!quote) {
+		fwrite(s, 1, n, out);
+		return;
+	}
+	fputc('"', out);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"')
+			fputc('"', out);
+		fputc(s[i], out);
+	}
+	fputc('"', out);
+}
+
+static int write_csv(const dp_table *t, FILE *out)
+{
+	dp_buf b = { 0 };
+	bool first = true;
+	for (size_t c = 0; c < t->ncols; c++) {
+		if (!first)
+			fputc(',', out);
+		csv_field(out, t->cols[c], strlen(t->cols[c]));
+		first = false;
+	}
+	fputs("\r\n", out);
+	for (size_t r = 0; r < t->nrows; r++) {
+		first = true;
+		for (size_t c = 0; c < t->ncols; c++) {
+			if (!first)
+				fputc(',', out);
+			cell_text(&b, &t->cells[r * t->ncols + c], t->kinds[c], FMT_CSV, t->now);
+			csv_field(out, b.data ? b.data : "", b.len);
+			first = false;
+		}
+		fputs("\r\n", out);
+	}
+	dp_buf_free(&b);
+	return 0;
+}
+
+static int write_json(const dp_table *t, FILE *out)
+{
+	dp_buf b = { 0 }, line = { 0 };
+	fputs("[", out);
+	for (size_t r = 0; r < t->nrows; r++) {
+		line.len = 0;
+		dp_buf_append(&line, r ? ",\n {" : "\n {", r ? 4 : 3);
+		bool first = true;
+		for (size_t c = 0; c < t->ncols; c++) {
+			const dp_qv *v = &t->cells[r * t->ncols + c];
+			if (!first)
+				dp_buf_putc(&line, ',');
+			first = false;
+			dp_json_string(&line, t->cols[c], strlen(t->cols[c]));
+			dp_buf_putc(&line, ':');
+			if (v->type == QV_NULL) {
+				dp_buf_append(&line, "null", 4);
+			} else if (v->type == QV_TEXT || t->kinds[c] == COL_TIME || t->kinds[c] == COL_AGO || t->kinds[c] == COL_TEXT) {
+				cell_text(&b, v, t->kinds[c], FMT_JSON, t->now);
+				dp_json_string(&line, b.data ? b.data : "", b.len);
+			} else if (v->integer && fabs(v->num) < 9e15) {
+				dp_buf_printf(&line, "%lld", (long long)v->num);
+			} else {
+				dp_json_double(&line, v->num);
+			}
+		}
+		dp_buf_putc(&line, '}');
+		fwrite(line.data, 1, line.len, out);
+	}
+	fputs(t->nrows ? "\n]\n" : "]\n", out);
+	dp_buf_free(&b);
+	dp_buf_free(&line);
+	return 0;
+}
+
+int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width)
+{
+	switch (f) {
+	case FMT_CSV: return write_csv(t, out);
+	case FMT_JSON: return write_json(t, out);
+	default: return write_table(t, out, width);
+	}
+}

@@ -1,0 +1,180 @@
+/*
+ * query.h - read-only questions over the index: the tasks of a dataflow
+ * with their hyperparameters and metric summaries, filtered by a --where
+ * expression, aggregated, and rendered as a table, CSV or JSON.
+ *
+ * Every query runs in one read-only LMDB transaction, so it sees one
+ * consistent snapshot while the indexer goes on committing; it never
+ * writes.  Results are built as a dp_table and rendered by output.c.
+ */
+#ifndef DNNPROV_QUERY_H
+#define DNNPROV_QUERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "indexer/index.h"
+#include "logger/decode.h"
+
+/* ---- values -------------------------------------------------------------------- */
+
+typedef enum dp_qv_type { QV_NULL = 0, QV_NUM, QV_TEXT } dp_qv_type;
+
+typedef struct dp_qv {
+	dp_qv_type type;
+	bool integer; /* a number that came as an integer: printed without decimals */
+	double num;
+	const char *text; /* owned by whoever holds the value (see each struct) */
+} dp_qv;
+
+/* ---- the model of one dataflow ---------------------------------------------------- */
+
+typedef struct dp_qhyp {
+	char *name;
+	dp_qv value; /* text owned here */
+} dp_qhyp;
+
+typedef struct dp_qtask {
+	char *id;
+	char status[16];
+	double start, end, last; /* NaN when unknown */
+	uint64_t epochs;
+	int64_t last_epoch;
+	bool has_last_epoch;
+	uint64_t begins;
+	char *host, *user, *message;
+	dp_qhyp *hyps;
+	size_t nhyps;
+} dp_qtask;
+
+typedef struct dp_qspec_hyp {
+	char *name;
+	char *type; /* numeric, text, file */
+} dp_qspec_hyp;
+
+typedef struct dp_qdataflow {
+	char *name;
+	dp_qspec_hyp *hyps; /* declared, then any other name a task used */
+	size_t nhyps;
+	char **metrics;
+	size_t nmetrics;
+	bool adaptation;
+	dp_buf transformations; /* msgpack array, as stored */
+	dp_qtask *tasks;
+	size_t ntasks;
+} dp_qdataflow;
+
+typedef struct dp_query {
+	dp_index *ix;
+	MDB_txn *txn;
+	dp_decoder dec;
+} dp_query;
+
+/* Opens the index read-only and starts the snapshot.  DNNPROV_ENOTFOUND
+ * when there is no index (nothing is created). */
+DP_INTERNAL int dp_query_open(const char *index_dir, dp_query *q);
+DP_INTERNAL void dp_query_close(dp_query *q);
+
+/* Names of the dataflows, sorted (caller frees each and the array). */
+DP_INTERNAL int dp_query_dataflows(dp_query *q, char ***names, size_t *n);
+
+/* Loads a dataflow's specification and its tasks (sorted by id).
+ * DNNPROV_ENOTFOUND with the known dataflows listed when it is absent. */
+DP_INTERNAL int dp_query_load(dp_query *q, const char *df, dp_qdataflow *out);
+DP_INTERNAL void dp_qdataflow_free(dp_qdataflow *d);
+
+/* The task named id (exactly), or NULL. */
+DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);
+/* A hyperparameter's value for a task, by case-insensitive name. */
+DP_INTERNAL const dp_qv *dp_qtask_hyp(const dp_qtask *t, const char *name);
+
+/* The canonical spelling of a metric or hyperparameter of the dataflow,
+ * matched case-insensitively; NULL when unknown. */
+DP_INTERNAL const char *dp_qdf_metric(const dp_qdataflow *d, const char *name);
+DP_INTERNAL const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name);
+
+/* The metric a command uses when none is given: the first declared metric's
+ * val_ twin if any task reports it, else the first declared metric. */
+DP_INTERNAL const char *dp_qdf_main_metric(const dp_qdataflow *d);
+
+/* Whether lower is better for a metric (loss, error, mse, mae, ...). */
+DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+typedef enum dp_agg_kind { AGG_MAX, AGG_MIN, AGG_LAST, AGG_MEAN, AGG_BEST, AGG_AT } dp_agg_kind;
+
+typedef struct dp_agg {
+	dp_agg_kind kind;
+	int64_t epoch; /* for AGG_AT */
+} dp_agg;
+
+/* Parses max|min|last|mean|best|at=EPOCH. */
+DP_INTERNAL int dp_agg_parse(const char *s, dp_agg *out);
+DP_INTERNAL const char *dp_agg_name(const dp_agg *a, char *buf, size_t n);
+
+/* A task's summary of a metric; false when the task never reported it. */
+DP_INTERNAL bool dp_query_summary(dp_query *q, const char *df, const char *task, const char *metric,
+				  dp_summary *out);
+/* The aggregate of a metric for a task; *epoch (optional) gets the epoch it
+ * came from.  QV_NULL when missing (or NaN only). */
+DP_INTERNAL dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric,
+				  const dp_agg *agg, int64_t *epoch);
+
+/* ---- result tables --------------------------------------------------------------- */
+
+typedef enum dp_col_kind {
+	COL_TEXT,
+	COL_NUM,   /* %.6g in tables; exact in CSV/JSON */
+	COL_INT,
+	COL_TIME,  /* seconds since the epoch: ISO 8601 UTC */
+	COL_SECS,  /* a duration in seconds: 1h02m, 12.5s */
+	COL_AGO,   /* a time: its age in tables ("12s"), ISO 8601 in CSV and JSON */
+} dp_col_kind;
+
+typedef struct dp_table {
+	char **cols;
+	dp_col_kind *kinds;
+	bool *table_omits; /* columns for CSV and JSON only */
+	double now;        /* for COL_AGO */
+	size_t ncols;
+	dp_qv *cells; /* row-major; text cells own their string */
+	size_t nrows, cap;
+} dp_table;
+
+DP_INTERNAL int dp_table_init(dp_table *t, size_t ncols);
+DP_INTERNAL int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind);
+/* Leaves a column out of the table format (it is in CSV and JSON). */
+DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);
+/* Appends a row of NULL cells and returns it. */
+DP_INTERNAL dp_qv *dp_table_add_row(dp_table *t);
+DP_INTERNAL int dp_cell_text(dp_qv *cell, const char *s, size_t n);
+DP_INTERNAL void dp_table_free(dp_table *t);
+/* Keeps the column name and the JSON key unique ("loss", "loss_2"). */
+
+typedef enum dp_format { FMT_TABLE, FMT_CSV, FMT_JSON } dp_format;
+DP_INTERNAL int dp_format_parse(const char *s, dp_format *out);
+/* Writes the table; `width` is the terminal width for FMT_TABLE. */
+DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width);
+
+/* ---- --where ------------------------------------------------------------------------ */
+
+typedef struct dp_where dp_where;
+
+/* Compiles an expression against a dataflow's names.  On DNNPROV_EQUERY the
+ * detail has the expression, a caret under the offending column and, for
+ * an unknown name, the names that exist. */
+DP_INTERNAL int dp_where_compile(const char *expr, const dp_qdataflow *d, dp_where **out);
+/* Whether the task passes (SQL's three-valued logic: unknown fails). */
+DP_INTERNAL bool dp_where_match(const dp_where *w, dp_query *q, const dp_qdataflow *d,
+				const dp_qtask *t);
+/* When the expression is a conjunction holding a condition on a
+ * hyperparameter that the secondary index answers (=, <, <=, >, >=, in),
+ * fills *ids with the tasks that meet that condition (a superset of the
+ * matches) and returns true; false when a scan is needed. */
+DP_INTERNAL bool dp_where_candidates(const dp_where *w, dp_query *q, const dp_qdataflow *d,
+				     char ***ids, size_t *n);
+DP_INTERNAL void dp_where_free(dp_where *w);
+
+#endif

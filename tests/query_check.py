@@ -1,0 +1,426 @@
+#!/usr/bin/env python3
+"""Randomized check of every query command against a brute-force answer.
+
+The brute force reads the logs with `dnnprov cat` (not the index) and
+computes what each command should print, from the definitions in
+`dnnprov help <command>`; the command's JSON output must match it.
+
+usage: query_check.py DNNPROV LOG_DIR INDEX_DIR SEED
+"""
+import datetime
+import json
+import math
+import random
+import subprocess
+import sys
+
+DNNPROV, LOG_DIR, INDEX_DIR, SEED = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+rng = random.Random(SEED)
+failures = []
+checks = 0
+
+
+def run(*args):
+    out = subprocess.run([DNNPROV, *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit("dnnprov %s failed: %s" % (" ".join(args), out.stderr))
+    return out.stdout
+
+
+def query(*args):
+    return json.loads(run(*args, "--index-dir", INDEX_DIR, "--format", "json"))
+
+
+def num(v):
+    if v in ("NaN", "Infinity", "-Infinity"):
+        return float(v.replace("Infinity", "inf"))
+    return v
+
+
+def same(a, b):
+    a, b = num(a), num(b)
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is None and b is None
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+    return a == b
+
+
+def iso_seconds(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def expect(what, got, want):
+    global checks
+    checks += 1
+    if isinstance(want, list) and isinstance(got, list) and len(got) == len(want) and all(
+            same(g, w) for g, w in zip(got, want)):
+        return
+    if not isinstance(want, list) and same(got, want):
+        return
+    failures.append("%s:\n    got  %s\n    want %s" % (what, got, want))
+
+
+# ---- the brute force: the logs, as `dnnprov cat` prints them ----------------------
+
+records = [json.loads(line) for line in run("cat", LOG_DIR).splitlines()]
+
+
+class Task:
+    def __init__(self, df, tid):
+        self.df, self.id = df, tid
+        self.begun = False
+        self.status = None
+        self.start = self.end = self.last = None
+        self.hyps = {}
+        self.epochs = {}
+        self.adapts = {}   # (epoch, hyp) -> record with old filled
+        self.tests = []
+        self.elements = []
+
+
+dataflows = {}   # df -> {"metrics": [...], "hyps": {name: type}, "tasks": {id: Task}}
+for r in records:
+    df, tid, kind = r["dataflow"], r["task"], r["kind"]
+    d = dataflows.setdefault(df, {"metrics": [], "hyps": {}, "tasks": {}})
+    if kind == "spec":
+        for h in r["hyperparameters"]:
+            d["hyps"].setdefault(h["name"], h["type"])
+        for m in r["metrics"]:
+            if m not in d["metrics"]:
+                d["metrics"].append(m)
+        continue
+    t = d["tasks"].setdefault(tid, Task(df, tid))
+    if kind == "begin":
+        t.hyps.update(r["hyperparameters"])
+        t.start = r["time"] if t.start is None else min(t.start, r["time"])
+        t.status, t.end, t.begun = "RUNNING", None, True
+    elif not t.begun:
+        continue   # the indexer reports these and skips them
+    elif kind == "epoch":
+        t.epochs[r["epoch"]] = r
+        for m in r["metrics"]:
+            if m not in d["metrics"]:
+                d["metrics"].append(m)
+    elif kind == "adapt":
+        rec = dict(r)
+        if "old" not in rec:
+            before = [a for (e, h), a in t.adapts.items() if h == r["hyperparameter"] and e < r["epoch"]]
+            if before:
+                rec["old"] = max(before, key=lambda a: a["epoch"])["new"]
+            elif r["hyperparameter"] in t.hyps:
+                rec["old"] = t.hyps[r["hyperparameter"]]
+        t.adapts[(r["epoch"], r["hyperparameter"])] = rec
+    elif kind == "test":
+        t.tests.append(r)
+        for m in r["metrics"]:
+            if m not in d["metrics"]:
+                d["metrics"].append(m)
+    elif kind == "element":
+        t.elements.append(r)
+    elif kind == "end":
+        t.status, t.end = r["status"], r["time"]
+    t.last = r["time"] if t.last is None else max(t.last, r["time"])
+for d in dataflows.values():
+    d["tasks"] = {k: t for k, t in d["tasks"].items() if t.begun}
+    for t in d["tasks"].values():
+        for h, v in t.hyps.items():
+            d["hyps"].setdefault(h, "text" if isinstance(v, str) else "numeric")
+
+
+def lower_is_better(m):
+    return any(w in m.lower() for w in ("loss", "error", "err", "mse", "mae", "rmse", "perplexity",
+                                        "ppl", "cer", "wer", "nll"))
+
+
+def summary(t, m):
+    """(count, nan, min, min_epoch, max, max_epoch, last, last_epoch, mean) or None."""
+    vals = [(e, num(r["metrics"][m])) for e, r in sorted(t.epochs.items()) if m in r["metrics"]]
+    if not vals:
+        return None
+    good = [(e, v) for e, v in vals if not math.isnan(v)]
+    s = {"count": len(good), "last": vals[-1][1], "last_epoch": vals[-1][0]}
+    if good:
+        mn = min(v for _, v in good)
+        mx = max(v for _, v in good)
+        s.update(min=mn, min_epoch=min(e for e, v in good if v == mn), max=mx,
+                 max_epoch=min(e for e, v in good if v == mx), mean=sum(v for _, v in good) / len(good))
+    return s
+
+
+def aggregate(t, m, agg):
+    s = summary(t, m)
+    if agg.startswith("at="):
+        e = int(agg[3:])
+        r = t.epochs.get(e)
+        return (num(r["metrics"][m]), e) if r and m in r["metrics"] else (None, None)
+    if s is None:
+        return None, None
+    if agg == "best":
+        agg = "min" if lower_is_better(m) else "max"
+    if agg == "last":
+        return s["last"], s["last_epoch"]
+    if not s["count"]:
+        return None, None
+    if agg == "mean":
+        return s["mean"], s["last_epoch"]
+    return s[agg], s[agg + "_epoch"]
+
+
+def main_metric(d):
+    m = d["metrics"]
+    twin = "val_" + m[0]
+    return twin if not m[0].startswith("val_") and twin in m else m[0]
+
+
+def sort_key(value, desc):
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    if missing:
+        return (1, 0)
+    return (0, -value if desc else value)
+
+
+# ---- where: random expressions and their brute-force truth -----------------------
+
+def hyp_names(d):
+    return list(d["hyps"])
+
+
+def gen_condition(d, tasks):
+    kind = rng.choice(["hyp", "hyp", "hyp_in", "status", "epochs", "metric"])
+    if kind in ("hyp", "hyp_in"):
+        h = rng.choice(hyp_names(d))
+        values = sorted({t.hyps[h] for t in tasks if h in t.hyps}, key=str)
+        if not values:
+            return "epochs >= 0"
+        v = rng.choice(values)
+        name = rng.choice([h, h.lower()])
+        lit = "'%s'" % v if isinstance(v, str) else repr(v)
+        if kind == "hyp_in":
+            more = rng.sample(values, min(len(values), 2))
+            lits = ", ".join("'%s'" % x if isinstance(x, str) else repr(x) for x in more)
+            return "%s in (%s)" % (name, lits)
+        op = "=" if isinstance(v, str) else rng.choice(["=", "!=", "<", "<=", ">", ">="])
+        return "%s %s %s" % (name, op, lit)
+    if kind == "status":
+        return "status %s '%s'" % (rng.choice(["=", "!="]), rng.choice(["finished", "RUNNING", "FAILED"]))
+    if kind == "epochs":
+        return "epochs %s %d" % (rng.choice(["<", ">="]), rng.randint(1, 40))
+    m = rng.choice(d["metrics"])
+    agg = rng.choice(["max", "min", "last", "mean"])
+    vals = [v for v in (aggregate(t, m, agg)[0] for t in tasks) if v is not None and not math.isnan(v)]
+    cut = rng.choice(vals) if vals else 0.5
+    return "%s(%s) %s %r" % (agg, m, rng.choice(["<", ">="]), cut)
+
+
+def gen_where(d, tasks, depth=0):
+    r = rng.random()
+    if depth < 2 and r < 0.25:
+        return "(%s) and (%s)" % (gen_where(d, tasks, depth + 1), gen_where(d, tasks, depth + 1))
+    if depth < 2 and r < 0.45:
+        return "%s or %s" % (gen_where(d, tasks, depth + 1), gen_where(d, tasks, depth + 1))
+    if depth < 2 and r < 0.55:
+        return "not (%s)" % gen_where(d, tasks, depth + 1)
+    return gen_condition(d, tasks)
+
+
+def eval_where(expr, d, t):
+    """Evaluates by translating to Python with three-valued logic."""
+    import re
+    tokens = re.findall(r"\s*(\(|\)|,|!=|<=|>=|=|<|>|'[^']*'|[A-Za-z_][A-Za-z0-9_]*\([A-Za-z0-9_]+\)|"
+                        r"[-+]?[0-9][0-9.e+-]*|[A-Za-z_][A-Za-z0-9_]*)", expr)
+    pos = [0]
+
+    def peek():
+        return tokens[pos[0]] if pos[0] < len(tokens) else None
+
+    def take():
+        pos[0] += 1
+        return tokens[pos[0] - 1]
+
+    def operand():
+        tok = take()
+        if tok.startswith("'"):
+            return tok[1:-1]
+        if tok[0].isdigit() or tok[0] in "+-":
+            return float(tok)
+        if "(" in tok:
+            agg, m = tok[:-1].split("(")
+            v = aggregate(t, m, agg)[0]
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+        low = tok.lower()
+        if low == "status":
+            return t.status
+        if low == "epochs":
+            return len(t.epochs)
+        for h, v in t.hyps.items():
+            if h.lower() == low:
+                return v
+        return None
+
+    def cmp(a, op, b):
+        if a is None or b is None or isinstance(a, str) != isinstance(b, str):
+            return None
+        if isinstance(a, str) and op in ("=", "!="):
+            a, b = a.lower(), b.lower()
+        return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+    def cond():
+        if peek() == "not":
+            take()
+            v = cond()
+            return None if v is None else not v
+        if peek() == "(":
+            take()
+            v = expr_()
+            take()
+            return v
+        a = operand()
+        op = take()
+        if op == "in":
+            take()
+            vals = [operand()]
+            while peek() == ",":
+                take()
+                vals.append(operand())
+            take()
+            res = [cmp(a, "=", v) for v in vals]
+            return True if True in res else (None if None in res else False)
+        return cmp(a, op, operand())
+
+    def and_():
+        v = cond()
+        while peek() == "and":
+            take()
+            w = cond()
+            v = False if v is False or w is False else (None if v is None or w is None else True)
+        return v
+
+    def expr_():
+        v = and_()
+        while peek() == "or":
+            take()
+            w = and_()
+            v = True if v is True or w is True else (None if v is None or w is None else False)
+        return v
+
+    return expr_() is True
+
+
+# ---- the checks ---------------------------------------------------------------------
+
+got = query("dataflows")
+expect("dataflows", [r["dataflow"] for r in got], sorted(dataflows))
+for r in got:
+    expect("dataflows tasks %s" % r["dataflow"], r["tasks"], len(dataflows[r["dataflow"]]["tasks"]))
+
+for df, d in sorted(dataflows.items()):
+    tasks = sorted(d["tasks"].values(), key=lambda t: t.id)
+    m0 = main_metric(d)
+
+    # runs: one row per task, by start time
+    rows = query("runs", df)
+    want = sorted(tasks, key=lambda t: (t.start, t.id))
+    expect("runs %s order" % df, [r["task"] for r in rows], [t.id for t in want])
+    for r in rows:
+        t = d["tasks"][r["task"]]
+        expect("runs %s %s status" % (df, t.id), r["status"], t.status)
+        expect("runs %s %s epochs" % (df, t.id), r["epochs"], len(t.epochs))
+        expect("runs %s %s start" % (df, t.id), abs(iso_seconds(r["start"]) - t.start) < 2e-6, True)
+        for h, v in t.hyps.items():
+            expect("runs %s %s %s" % (df, t.id, h), r[h], v)
+        expect("runs %s %s last(%s)" % (df, t.id, m0), r["last(%s)" % m0], aggregate(t, m0, "last")[0])
+        expect("runs %s %s best(%s)" % (df, t.id, m0), r["best(%s)" % m0], aggregate(t, m0, "best")[0])
+
+    # compare: random metrics, aggregates and filters
+    for _ in range(12):
+        m = rng.choice(d["metrics"])
+        agg = rng.choice(["best", "max", "min", "last", "mean", "at=%d" % rng.randint(1, 30)])
+        where = gen_where(d, tasks) if rng.random() < 0.7 else None
+        args = ["compare", df, "--metric", m, "--agg", agg] + (["--where", where] if where else [])
+        rows = query(*args)
+        lower = lower_is_better(m)
+        sel = [t for t in tasks if where is None or eval_where(where, d, t)]
+        vals = {t.id: aggregate(t, m, agg) for t in sel}
+        want = sorted(sel, key=lambda t: (sort_key(vals[t.id][0], not lower), t.id))
+        what = "compare %s" % " ".join(args[1:])
+        expect(what + " tasks", [r["task"] for r in rows], [t.id for t in want])
+        col = [k for k in (rows[0] if rows else {}) if "(" in k]
+        for r in rows:
+            v, e = vals[r["task"]]
+            expect(what + " value of " + r["task"], r[col[0]] if col else None, v)
+            expect(what + " epoch of " + r["task"], r["at_epoch"], e)
+
+    # effect of each hyperparameter on the main metric
+    for h in hyp_names(d):
+        rows = query("effect", df, "--hyp", h, "--bins", "1000")
+        lower = lower_is_better(m0)
+        groups = {}
+        for t in tasks:
+            if h in t.hyps:
+                groups.setdefault(t.hyps[h], []).append(t)
+        expect("effect %s %s groups" % (df, h), len(rows), len(groups))
+        for r in rows:
+            members = groups.get(r[h], [])
+            vals = [(aggregate(t, m0, "best")[0], t.id) for t in members]
+            vals = [(v, i) for v, i in vals if v is not None and not math.isnan(v)]
+            expect("effect %s %s=%s tasks" % (df, h, r[h]), r["tasks"], len(members))
+            expect("effect %s %s=%s n" % (df, h, r[h]), r["n"], len(vals))
+            if vals:
+                mean = sum(v for v, _ in vals) / len(vals)
+                expect("effect %s %s=%s mean" % (df, h, r[h]), r["mean"], mean)
+                expect("effect %s %s=%s min" % (df, h, r[h]), r["min"], min(v for v, _ in vals))
+                expect("effect %s %s=%s max" % (df, h, r[h]), r["max"], max(v for v, _ in vals))
+                best = min(vals, key=lambda x: (x[0] if lower else -x[0], x[1]))
+                expect("effect %s %s=%s best task value" % (df, h, r[h]),
+                       aggregate(d["tasks"][r["best_task"]], m0, "best")[0], best[0])
+
+    # curve and adaptations of every task
+    for t in tasks:
+        rows = query("curve", df, t.id)
+        expect("curve %s %s epochs" % (df, t.id), [r["epoch"] for r in rows], sorted(t.epochs))
+        adapted = sorted({h for (_, h) in t.adapts})
+        for r in rows:
+            rec = t.epochs[r["epoch"]]
+            for m, v in rec["metrics"].items():
+                expect("curve %s %s e%d %s" % (df, t.id, r["epoch"], m), r.get(m), v)
+            for h in adapted:
+                inforce = t.hyps.get(h)
+                for (e, hh), a in sorted(t.adapts.items()):
+                    if hh == h and e <= r["epoch"]:
+                        inforce = a["new"]
+                expect("curve %s %s e%d %s in force" % (df, t.id, r["epoch"], h), r.get(h), inforce)
+            marks = [h for (e, h) in t.adapts if e == r["epoch"]]
+            expect("curve %s %s e%d mark" % (df, t.id, r["epoch"]), bool(r["adapted"]), bool(marks))
+        rows = query("adaptations", df, "--task", t.id, "--metric", m0)
+        want = sorted(t.adapts.items())
+        expect("adaptations %s %s" % (df, t.id), [(r["epoch"], r["hyperparameter"]) for r in rows],
+               [k for k, _ in want])
+        for r, (_, a) in zip(rows, want):
+            expect("adaptations %s %s old" % (df, t.id), r["old"], a.get("old"))
+            expect("adaptations %s %s new" % (df, t.id), r["new"], a["new"])
+            before = aggregate(t, m0, "at=%d" % (r["epoch"] - 1))[0]
+            expect("adaptations %s %s before" % (df, t.id), r["%s_before" % m0], before)
+
+    # test: the latest test record per task
+    rows = query("test", df)
+    tested = [t for t in tasks if t.tests]
+    expect("test %s tasks" % df, sorted(r["task"] for r in rows), sorted(t.id for t in tested))
+    for r in rows:
+        latest = max(d["tasks"][r["task"]].tests, key=lambda x: x["time"])
+        for m, v in latest["metrics"].items():
+            expect("test %s %s %s" % (df, r["task"], m), r[m], v)
+
+    # elements of the user-defined transformation
+    if any(t.elements for t in tasks):
+        rows = query("elements", df, "DenseBlock")
+        want = sorted((e["task"], e["values"]["growth_rate"]) for t in tasks for e in t.elements)
+        expect("elements %s" % df, sorted((r["task"], r["growth_rate"]) for r in rows), want)
+
+print("query_check: %d checks, %d failed (seed %d)" % (checks, len(failures), SEED))
+for f in failures[:15]:
+    print("  " + f, file=sys.stderr)
+sys.exit(1 if failures else 0)
