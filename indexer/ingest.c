@@ -126,6 +126,9 @@ static void task_free(task_state *t)
 	free(t->transformation);
 	free(t->message);
 	dp_buf_free(&t->hyps);
+	for (size_t i = 0; i < t->nmetrics; i++)
+		free(t->metrics[i].name);
+	free(t->metrics);
 	free(t);
 }
 
@@ -722,6 +725,39 @@ static int begun_task(ingest *in, frame_ctx *f, const dp_record *r, task_state *
 	return 0;
 }
 
+/* The summary of metric `name` of task t, through the task's list of
+ * metrics (tried at the same position as in the last record first). */
+static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, size_t prefix, const char *name,
+			uint32_t len, uint32_t hint, summary_state **out)
+{
+	int rc;
+	if (hint < t->nmetrics && t->metrics[hint].len == len && memcmp(t->metrics[hint].name, name, len) == 0) {
+		*out = t->metrics[hint].summary;
+		return 0;
+	}
+	for (size_t j = 0; j < t->nmetrics; j++)
+		if (t->metrics[j].len == len && memcmp(t->metrics[j].name, name, len) == 0) {
+			*out = t->metrics[j].summary;
+			return 0;
+		}
+	k->n = prefix;
+	dp_key_str(k, name, len);
+	if ((rc = summary_get(in, k, out)) || (rc = df_add_metric(d, name, len)))
+		return rc;
+	task_metric *grown = realloc(t->metrics, (t->nmetrics + 1) * sizeof(*grown));
+	char *copy = malloc(len ? len : 1);
+	if (!grown || !copy) {
+		free(copy);
+		if (grown)
+			t->metrics = grown;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	memcpy(copy, name, len);
+	t->metrics = grown;
+	t->metrics[t->nmetrics++] = (task_metric){ copy, len, *out };
+	return 0;
+}
+
 static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 {
 	task_state *t;
@@ -762,15 +798,11 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 		const msgpack_object *name = &m->via.map.ptr[i].key;
 		summary_state *s;
 		double v;
-		k.n = prefix;
-		dp_key_str(&k, name->via.str.ptr, name->via.str.size);
 		dp_obj_number(&m->via.map.ptr[i].val, &v);
-		if ((rc = summary_get(in, &k, &s)))
+		if ((rc = task_summary(in, t, d, &k, prefix, name->via.str.ptr, name->via.str.size, i, &s)))
 			return rc;
 		summary_add(&s->s, r->u.epoch.epoch, v);
 		s->dirty = true;
-		if ((rc = df_add_metric(d, name->via.str.ptr, name->via.str.size)))
-			return rc;
 	}
 	return 0;
 }
@@ -964,7 +996,8 @@ static int apply_record(ingest *in, frame_ctx *f)
 	dp_record r;
 	int rc;
 
-	if (dp_decode(&in->rdec, f->payload, f->length, &o) != 0)
+	/* The reader has checked the payload's structure (dp_mp_check). */
+	if (dp_decode_checked(&in->rdec, f->payload, f->length, &o) != 0)
 		return schema_problem(in, f, "undecodable record");
 	if (dp_record_parse(&o, &r) != 0)
 		return schema_problem(in, f, dnnprov_errmsg());

@@ -25,6 +25,15 @@ typedef struct seg_state {
 	bool in_index;         /* has a progress entry */
 } seg_state;
 
+/* A metric a task reported in this batch, and its summary: a training
+ * reports the same metrics every epoch, so this short list spares a hash
+ * lookup per metric per record. */
+typedef struct task_metric {
+	char *name;
+	uint32_t len;
+	struct summary_state *summary;
+} task_metric;
+
 typedef struct task_state {
 	char df[DNNPROV_NAME_MAX + 1];
 	char task[DNNPROV_NAME_MAX + 1];
@@ -39,6 +48,8 @@ typedef struct task_state {
 	int64_t last_epoch;
 	bool has_last_epoch;
 	dp_buf hyps; /* msgpack map of hyperparameter values */
+	task_metric *metrics;
+	size_t nmetrics;
 } task_state;
 
 typedef struct summary_state {

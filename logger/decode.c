@@ -11,10 +11,15 @@
 
 int dp_decode(dp_decoder *d, const unsigned char *payload, size_t n, msgpack_object *out)
 {
-	size_t off = 0;
-
 	if (!dp_mp_check(payload, n))
 		return DNNPROV_ECORRUPT;
+	return dp_decode_checked(d, payload, n, out);
+}
+
+int dp_decode_checked(dp_decoder *d, const unsigned char *payload, size_t n, msgpack_object *out)
+{
+	size_t off = 0;
+
 	if (!d->ready) {
 		if (!msgpack_zone_init(&d->zone, 4096))
 			return DNNPROV_ENOMEM;

@@ -20,6 +20,10 @@ typedef struct dp_decoder {
 /* Decodes payload[0..n) into *out after dp_mp_check() proves it safe.
  * Returns 0 or DNNPROV_ECORRUPT / DNNPROV_ENOMEM. */
 DP_INTERNAL int dp_decode(dp_decoder *d, const unsigned char *payload, size_t n, msgpack_object *out);
+/* The same for a payload that already passed dp_mp_check() (a frame the
+ * reader returned as a record). */
+DP_INTERNAL int dp_decode_checked(dp_decoder *d, const unsigned char *payload, size_t n,
+				  msgpack_object *out);
 DP_INTERNAL void dp_decoder_free(dp_decoder *d);
 
 /* The value of `key` in a map object, or NULL. */
