@@ -43,7 +43,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all check test-unit test-scripts deps install clean demo bench
+.PHONY: all check test-unit test-scripts deps install clean demo bench stress
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/dnnprov $(B)/dnnprov.pc
 
 $(B)/%.o: %.c
@@ -92,10 +92,29 @@ test-scripts: all $(TEST_TOOLS)
 
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev check pkg-config lmdb-utils \
+	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy
 DEMO_PACKAGES := python3-torch python3-sklearn
+BENCH_PACKAGES := libsqlite3-dev
 deps:
 	@sh tools/install-deps.sh $(DEB_PACKAGES)
+
+# ---- the main job -------------------------------------------------------------
+demo: deps
+	$(MAKE) all
+	@sh tools/demo.sh $(B)
+
+# ---- benchmarks --------------------------------------------------------------
+# `make bench` (about 10 minutes) or `make bench QUICK=1` (about 1 minute):
+# one markdown table, also written to bench/results/.  See docs/PERFORMANCE.md.
+$(B)/bench/%: bench/%.c $(B)/libdnnprov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libdnnprov.a $(LIBS) -lsqlite3 $(LDFLAGS_ALL)
+
+bench: deps
+	@sh tools/install-deps.sh $(BENCH_PACKAGES) $(DEMO_PACKAGES)
+	$(MAKE) all $(B)/bench/bench
+	@sh tools/bench.sh $(B) $(if $(QUICK),--quick)
 
 # ---- install ---------------------------------------------------------------
 PREFIX ?= /usr/local
@@ -112,6 +131,6 @@ install: all
 	install -m 644 $(B)/dnnprov.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -20,8 +20,7 @@ const char cmd_compare_usage[] =
 
 static int run(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
-	(void)notes;
-	return dp_cmd_compare(q, o, out);
+	return dp_cmd_compare(q, o, out, notes);
 }
 
 int cmd_compare(int argc, char **argv)

@@ -21,8 +21,7 @@ const char cmd_runs_usage[] =
 
 static int run(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
-	(void)notes;
-	return dp_cmd_runs(q, o, out);
+	return dp_cmd_runs(q, o, out, notes);
 }
 
 int cmd_runs(int argc, char **argv)

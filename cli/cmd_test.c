@@ -12,8 +12,7 @@ const char cmd_test_usage[] =
 
 static int run(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
-	(void)notes;
-	return dp_cmd_test(q, o, out);
+	return dp_cmd_test(q, o, out, notes);
 }
 
 int cmd_test(int argc, char **argv)

@@ -200,6 +200,39 @@ static int hyp_columns(dp_table *t, size_t first, const dp_qdataflow *d)
 	return rc;
 }
 
+/* In the table format, hyperparameter columns with one value in every row
+ * say nothing about the differences between rows: they become one note
+ * line, and the columns that differ get the width. */
+static void omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes *notes)
+{
+	dp_buf line = { 0 };
+	dp_buf cell = { 0 };
+	if (!notes || t->nrows < 2)
+		return;
+	for (size_t c = first; c < first + n; c++) {
+		const dp_qv *v0 = &t->cells[c];
+		bool same = true;
+		for (size_t r = 1; r < t->nrows && same; r++) {
+			const dp_qv *v = &t->cells[r * t->ncols + c];
+			same = v->type == v0->type && (v->type == QV_NULL || (v->type == QV_NUM ? v->num == v0->num
+											    : strcmp(v->text, v0->text) == 0));
+		}
+		if (!same || v0->type == QV_NULL)
+			continue;
+		dp_table_omit(t, c);
+		if (v0->type == QV_TEXT)
+			dp_buf_printf(&line, "%s%s=%s", line.len ? ", " : "", t->cols[c], v0->text);
+		else if (v0->integer)
+			dp_buf_printf(&line, "%s%s=%lld", line.len ? ", " : "", t->cols[c], (long long)v0->num);
+		else
+			dp_buf_printf(&line, "%s%s=%g", line.len ? ", " : "", t->cols[c], v0->num);
+	}
+	if (line.len)
+		dp_buf_printf(&notes->text, "same in every row: %s\n", dp_buf_cstr(&line));
+	dp_buf_free(&line);
+	dp_buf_free(&cell);
+}
+
 static int hyp_cells(dp_qv *row, size_t first, const dp_qdataflow *d, const dp_qtask *t)
 {
 	int rc = 0;
@@ -337,7 +370,7 @@ out:
 
 /* ---- runs, compare ---------------------------------------------------------------- */
 
-int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out)
+int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
 	dp_qdataflow d;
 	dp_where *w;
@@ -390,6 +423,8 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out)
 	}
 	if (!rc)
 		rc = sort_and_limit(out, o, 2, false); /* by start time */
+	if (!rc)
+		omit_constant_columns(out, c0, d.nhyps, notes);
 out:
 	free(sel);
 	dp_where_free(w);
@@ -397,7 +432,7 @@ out:
 	return rc;
 }
 
-int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out)
+int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
 	dp_qdataflow d;
 	dp_where *w;
@@ -438,6 +473,8 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out)
 	}
 	if (!rc)
 		rc = sort_and_limit(out, o, 2 + d.nhyps, !lower); /* best first, missing last */
+	if (!rc)
+		omit_constant_columns(out, 2, d.nhyps, notes);
 out:
 	free(sel);
 	dp_where_free(w);
@@ -985,7 +1022,7 @@ out:
 
 /* ---- test ---------------------------------------------------------------------------- */
 
-int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out)
+int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
 	dp_qdataflow d;
 	dp_where *w;
@@ -1066,6 +1103,8 @@ int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out)
 	}
 	if (!rc)
 		rc = sort_and_limit(out, o, nn ? 3 + d.nhyps : 0, nn && !dp_metric_lower_is_better(names[0]));
+	if (!rc)
+		omit_constant_columns(out, 2, d.nhyps, notes);
 out:
 	if (c)
 		mdb_cursor_close(c);

@@ -33,12 +33,12 @@ typedef struct dp_qnotes {
 
 DP_INTERNAL int dp_cmd_dataflows(dp_query *q, dp_table *out);
 DP_INTERNAL int dp_cmd_describe(dp_query *q, const dp_qopts *o, dp_table *out);
-DP_INTERNAL int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out);
-DP_INTERNAL int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out);
+DP_INTERNAL int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes);
+DP_INTERNAL int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes);
 DP_INTERNAL int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes);
 DP_INTERNAL int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes);
 DP_INTERNAL int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out);
-DP_INTERNAL int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out);
+DP_INTERNAL int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes);
 DP_INTERNAL int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out);
 DP_INTERNAL int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out);
 

@@ -1,0 +1,768 @@
+/*
+ * bench.c - every speed claim of dnnprov measured beside its peer (SQLite)
+ * and its floor, in one run, as medians of repeated measurements.  Prints
+ * one markdown table; docs/PERFORMANCE.md explains each row.
+ *
+ * usage: bench [--quick] WORKDIR DNNPROV [PYTHON_ROWS_COMMAND]
+ *
+ * The same epoch record for every contestant: dataflow, task, epoch, time
+ * and 8 metrics (loss, accuracy and their val_ twins, top5, val_top5, lr,
+ * grad_norm).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dnnprov.h"
+#include "indexer/index.h"
+#include "logger/decode.h"
+#include "logger/reader.h"
+#include "logger/scan.h"
+
+#define NMETRICS 8
+static const char *const metric_names[NMETRICS] = { "loss", "accuracy", "val_loss", "val_accuracy",
+						    "top5", "val_top5", "lr", "grad_norm" };
+static const char *workdir, *dnnprov_bin;
+static bool quick;
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double percentile(double *v, int n, double p)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	int i = (int)(p * (n - 1) + 0.5);
+	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "bench: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1);
+}
+
+static char *path(const char *fmt, ...)
+{
+	static char buf[8][1024];
+	static int k;
+	va_list ap;
+	char *p = buf[k++ % 8];
+	int n = snprintf(p, 1024, "%s/", workdir);
+	va_start(ap, fmt);
+	vsnprintf(p + n, (size_t)(1024 - n), fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+static void run_shell(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		die("command failed: %s", cmd);
+}
+
+static long long du_bytes(const char *p)
+{
+	dp_path_list l = { 0 };
+	struct stat st;
+	long long total = 0;
+	if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+		return (long long)st.st_size;
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "du -sb '%s' | cut -f1", p);
+	FILE *f = popen(cmd, "r");
+	if (f && fscanf(f, "%lld", &total) != 1)
+		total = 0;
+	if (f)
+		pclose(f);
+	dp_path_list_free(&l);
+	return total;
+}
+
+/* Runs argv, waits; returns wall seconds and the child's peak RSS (KiB). */
+static double run_timed(char *const argv[], long *maxrss_kb, bool quiet)
+{
+	double t0 = now_s();
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		if (quiet)
+			dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int status;
+	struct rusage ru;
+	wait4(pid, &status, 0, &ru);
+	double t = now_s() - t0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("%s %s failed", argv[0], argv[1]);
+	if (maxrss_kb)
+		*maxrss_kb = ru.ru_maxrss;
+	return t;
+}
+
+/* ---- the table ------------------------------------------------------------------- */
+
+static FILE *table;
+
+static void row(const char *workload, const char *ours, const char *peer, const char *ratio, const char *floor_,
+		int runs)
+{
+	char line[1024];
+	snprintf(line, sizeof(line), "| %s | %s | %s | %s | %s | %d |\n", workload, ours, peer, ratio, floor_, runs);
+	fputs(line, stdout);
+	fflush(stdout);
+	if (table)
+		fputs(line, table);
+}
+
+static const char *fmt_ns(double s, char *buf)
+{
+	double ns = s * 1e9;
+	if (ns < 10000)
+		sprintf(buf, "%.0f ns", ns);
+	else if (ns < 1e7)
+		sprintf(buf, "%.1f µs", ns / 1e3);
+	else if (ns < 1e10)
+		sprintf(buf, "%.1f ms", ns / 1e6);
+	else
+		sprintf(buf, "%.2f s", ns / 1e9);
+	return buf;
+}
+
+static const char *fmt_ratio(double ours, double peer, bool higher_is_better, char *buf)
+{
+	double r = higher_is_better ? ours / peer : peer / ours;
+	sprintf(buf, "%.1f× %s", r, r >= 1 ? "faster" : "slower");
+	return buf;
+}
+
+/* ---- 1. capture in C ---------------------------------------------------------------- */
+
+static dnnprov_config *config_for(const char *name, const char *durability)
+{
+	dnnprov_config *cfg;
+	char *yaml = path("%s.yaml", name);
+	FILE *f = fopen(yaml, "w");
+	fprintf(f,
+		"dataflow: bench\nlog_dir: %s\nindex_dir: %s\n"
+		"hyperparameters:\n  OPTIMIZER_NAME: true\n  LEARNING_RATE: true\n  BATCH_SIZE: true\n"
+		"metrics: [loss, accuracy, top5]\n"
+		"log:\n  durability: %s\n  segment_size: 1GiB\n",
+		path("%s-logs", name), path("%s-index", name), durability);
+	fclose(f);
+	if (dnnprov_config_load(yaml, &cfg))
+		die("%s", dnnprov_errmsg());
+	return cfg;
+}
+
+static void metrics_for(dnnprov_value *m, int64_t e, int k)
+{
+	for (int i = 0; i < NMETRICS; i++)
+		m[i] = DNNPROV_V_REAL(metric_names[i], 1.0 / (double)(e + i + k % 7 + 1));
+}
+
+/* Median ns of one epoch append, over `batches` batches of n appends. */
+static double capture_dnnprov(const char *mode, int n, int batches)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "capture-%s", mode);
+	run_shell("rm -rf '%s'", path("%s-logs", name));
+	dnnprov_config *cfg = config_for(name, mode);
+	dnnprov_task *t;
+	dnnprov_value m[NMETRICS];
+	double *per = malloc(sizeof(double) * (size_t)batches);
+	if (dnnprov_task_open(cfg, "t", &t))
+		die("%s", dnnprov_errmsg());
+	int64_t e = 0;
+	for (int b = 0; b < batches; b++) {
+		double t0 = now_s();
+		for (int i = 0; i < n; i++, e++) {
+			metrics_for(m, e, 0);
+			if (dnnprov_task_epoch(t, e, 1.0, m, NMETRICS))
+				die("%s", dnnprov_errmsg());
+		}
+		per[b] = (now_s() - t0) / n;
+	}
+	dnnprov_task_close(t);
+	dnnprov_config_free(cfg);
+	double r = median(per, batches);
+	free(per);
+	return r;
+}
+
+/* The size of one encoded epoch frame, for the write(2) floor. */
+static size_t epoch_frame_size(void)
+{
+	dp_path_list l = { 0 };
+	dp_find_segments(path("capture-buffered-logs"), &l);
+	size_t size = 190;
+	if (l.n) {
+		dp_segment_header h;
+		dp_reader *r;
+		dp_frame f;
+		dp_problem pb;
+		if (dp_reader_open(l.paths[0], 0, &r, &h) == 0) {
+			while (dp_reader_next(r, &f, &pb) == DP_READ_RECORD) {
+				size = (size_t)(f.end - f.offset);
+				break;
+			}
+			dp_reader_close(r);
+		}
+	}
+	dp_path_list_free(&l);
+	return size;
+}
+
+static double capture_write_floor(size_t size, bool sync, int n, int batches)
+{
+	char *rec = malloc(size);
+	double *per = malloc(sizeof(double) * (size_t)batches);
+	memset(rec, 'r', size);
+	int fd = open(path("floor-%d", sync), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	for (int b = 0; b < batches; b++) {
+		double t0 = now_s();
+		for (int i = 0; i < n; i++) {
+			if (write(fd, rec, size) != (ssize_t)size)
+				die("write");
+			if (sync)
+				fdatasync(fd);
+		}
+		per[b] = (now_s() - t0) / n;
+	}
+	close(fd);
+	double r = median(per, batches);
+	free(rec);
+	free(per);
+	return r;
+}
+
+static sqlite3 *sqlite_open(const char *file, const char *pragmas)
+{
+	sqlite3 *db;
+	unlink(file);
+	char wal[1100];
+	snprintf(wal, sizeof(wal), "%s-wal", file);
+	unlink(wal);
+	if (sqlite3_open(file, &db) != SQLITE_OK)
+		die("sqlite3_open %s", file);
+	if (pragmas && sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+		die("sqlite: %s", sqlite3_errmsg(db));
+	return db;
+}
+
+static const char epochs_ddl[] =
+	"CREATE TABLE epochs(df TEXT, task TEXT, epoch INTEGER, time REAL, loss REAL, accuracy REAL, "
+	"val_loss REAL, val_accuracy REAL, top5 REAL, val_top5 REAL, lr REAL, grad_norm REAL, "
+	"PRIMARY KEY(df, task, epoch));";
+
+static void bind_epoch(sqlite3_stmt *st, const char *task, int64_t e, int k)
+{
+	dnnprov_value m[NMETRICS];
+	metrics_for(m, e, k);
+	sqlite3_bind_text(st, 1, "bench", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, task, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, e);
+	sqlite3_bind_double(st, 4, (double)time(NULL));
+	for (int i = 0; i < NMETRICS; i++)
+		sqlite3_bind_double(st, 5 + i, m[i].as.r);
+}
+
+static double capture_sqlite(const char *pragmas, int n, int batches)
+{
+	sqlite3 *db = sqlite_open(path("capture.sqlite"), pragmas);
+	sqlite3_stmt *st;
+	double *per = malloc(sizeof(double) * (size_t)batches);
+	sqlite3_exec(db, epochs_ddl, NULL, NULL, NULL);
+	sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO epochs VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
+	int64_t e = 0;
+	for (int b = 0; b < batches; b++) {
+		double t0 = now_s();
+		for (int i = 0; i < n; i++, e++) {
+			/* One INSERT and its COMMIT (autocommit) per record. */
+			bind_epoch(st, "t", e, 0);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				die("sqlite insert: %s", sqlite3_errmsg(db));
+			sqlite3_reset(st);
+		}
+		per[b] = (now_s() - t0) / n;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	double r = median(per, batches);
+	free(per);
+	return r;
+}
+
+static void bench_capture(void)
+{
+	char a[32], b[32], c[32], d[32];
+	int n = quick ? 2000 : 10000, batches = quick ? 11 : 31;
+	int sn = quick ? 20 : 50, sb = quick ? 5 : 9; /* fsync-bound: fewer */
+
+	double buffered = capture_dnnprov("buffered", n, batches);
+	double interval = capture_dnnprov("interval", n, batches);
+	double always = capture_dnnprov("always", sn, sb);
+	size_t size = epoch_frame_size();
+	double wfloor = capture_write_floor(size, false, n, batches);
+	double sfloor = capture_write_floor(size, true, sn, sb);
+	double wal = capture_sqlite("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", sn * 4, sb);
+	double deflt = capture_sqlite(NULL, sn, sb);
+	double wal_off = capture_sqlite("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;", n / 4, batches);
+	char label[128];
+	snprintf(label, sizeof(label), "capture C, interval (default) vs SQLite WAL/NORMAL INSERT+COMMIT [%zu B record]", size);
+	row(label, fmt_ns(interval, a), fmt_ns(wal, b), fmt_ratio(interval, wal, false, c),
+	    strcat(strcpy(d, "write(2) "), fmt_ns(wfloor, (char[32]){ 0 })), batches);
+	row("capture C, buffered vs SQLite WAL, synchronous=OFF", fmt_ns(buffered, a), fmt_ns(wal_off, b),
+	    fmt_ratio(buffered, wal_off, false, c), "write(2) per 64 KiB, amortized: see note", batches);
+	row("capture C, always vs SQLite default journal INSERT+COMMIT", fmt_ns(always, a), fmt_ns(deflt, b),
+	    fmt_ratio(always, deflt, false, c), strcat(strcpy(d, "write+fdatasync "), fmt_ns(sfloor, (char[32]){ 0 })),
+	    sb);
+	snprintf(label, sizeof(label), "%.2f× the write(2) floor", interval / wfloor);
+	row("capture C, interval vs its floor", fmt_ns(interval, a), "—", label, fmt_ns(wfloor, b), batches);
+}
+
+/* ---- data sets ----------------------------------------------------------------------- */
+
+/* Writes tasks × epochs epoch records (plus begin/spec/end per task) with
+ * the buffered writer, into <name>-logs. */
+static void generate(const char *name, int tasks, int epochs)
+{
+	run_shell("rm -rf '%s' '%s'", path("%s-logs", name), path("%s-index", name));
+	dnnprov_config *cfg = config_for(name, "buffered");
+	static const char *const opts[] = { "SGD", "Adam", "RMSprop" };
+	dnnprov_value m[NMETRICS];
+	for (int k = 0; k < tasks; k++) {
+		dnnprov_task *t;
+		char id[32];
+		snprintf(id, sizeof(id), "t%07d", k);
+		if (dnnprov_task_open(cfg, id, &t))
+			die("%s", dnnprov_errmsg());
+		dnnprov_value h[3] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", opts[k % 3]),
+				       DNNPROV_V_REAL("LEARNING_RATE", 0.0001 * (1 + (k * 7919) % 100)),
+				       DNNPROV_V_INT("BATCH_SIZE", 16 << (k % 4)) };
+		dnnprov_task_begin(t, h, 3);
+		for (int e = 1; e <= epochs; e++) {
+			metrics_for(m, e, k);
+			if (dnnprov_task_epoch(t, e, 1.0, m, NMETRICS))
+				die("%s", dnnprov_errmsg());
+		}
+		dnnprov_task_end(t, DNNPROV_FINISHED, NULL);
+		dnnprov_task_close(t);
+	}
+	dnnprov_config_free(cfg);
+}
+
+/* Loads the same data into SQLite: tasks and epochs, indexed, one
+ * transaction.  Returns the seconds it took. */
+static double sqlite_load(const char *name, int tasks, int epochs)
+{
+	sqlite3 *db = sqlite_open(path("%s.sqlite", name), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+	sqlite3_stmt *st, *tt;
+	static const char *const opts[] = { "SGD", "Adam", "RMSprop" };
+	double t0 = now_s();
+	sqlite3_exec(db, epochs_ddl, NULL, NULL, NULL);
+	sqlite3_exec(db,
+		     "CREATE TABLE tasks(df TEXT, task TEXT, status TEXT, optimizer TEXT, lr REAL, batch_size INTEGER, "
+		     "PRIMARY KEY(df, task)); CREATE INDEX tasks_lr ON tasks(df, lr);",
+		     NULL, NULL, NULL);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	sqlite3_prepare_v2(db, "INSERT INTO epochs VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
+	sqlite3_prepare_v2(db, "INSERT INTO tasks VALUES(?,?,?,?,?,?)", -1, &tt, NULL);
+	for (int k = 0; k < tasks; k++) {
+		char id[32];
+		snprintf(id, sizeof(id), "t%07d", k);
+		sqlite3_bind_text(tt, 1, "bench", -1, SQLITE_STATIC);
+		sqlite3_bind_text(tt, 2, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(tt, 3, "FINISHED", -1, SQLITE_STATIC);
+		sqlite3_bind_text(tt, 4, opts[k % 3], -1, SQLITE_STATIC);
+		sqlite3_bind_double(tt, 5, 0.0001 * (1 + (k * 7919) % 100));
+		sqlite3_bind_int(tt, 6, 16 << (k % 4));
+		if (sqlite3_step(tt) != SQLITE_DONE)
+			die("sqlite: %s", sqlite3_errmsg(db));
+		sqlite3_reset(tt);
+		for (int e = 1; e <= epochs; e++) {
+			bind_epoch(st, id, e, k);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				die("sqlite: %s", sqlite3_errmsg(db));
+			sqlite3_reset(st);
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(tt);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	double t = now_s() - t0;
+	sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	sqlite3_close(db);
+	return t;
+}
+
+/* Raw LMDB puts of the same keys and values the indexer writes for epochs,
+ * in the same order, committing every 20,000: the floor of ingest. */
+static double lmdb_floor(const char *name)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	dp_path_list l = { 0 };
+	dp_decoder dec = { 0 };
+	char *dir = path("%s-rawlmdb", name);
+	run_shell("rm -rf '%s' && mkdir -p '%s'", dir, dir);
+	mdb_env_create(&env);
+	mdb_env_set_mapsize(env, 64ull << 30);
+	if (mdb_env_open(env, dir, MDB_NOMETASYNC, 0644))
+		die("mdb_env_open");
+	dp_find_segments(path("%s-logs", name), &l);
+	double t0 = now_s();
+	mdb_txn_begin(env, NULL, 0, &txn);
+	mdb_dbi_open(txn, NULL, 0, &dbi);
+	long n = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		dp_segment_header h;
+		dp_reader *r;
+		dp_frame f;
+		dp_problem pb;
+		if (dp_reader_open(l.paths[i], 0, &r, &h))
+			continue;
+		while (dp_reader_next(r, &f, &pb) == DP_READ_RECORD) {
+			msgpack_object o;
+			if (dp_decode_checked(&dec, f.payload, f.length, &o))
+				continue;
+			const msgpack_object *e = dp_map_get(&o, "epoch");
+			if (!e)
+				continue;
+			dp_key k;
+			dp_key_reset(&k);
+			dp_key_cstr(&k, h.dataflow);
+			dp_key_cstr(&k, h.task);
+			dp_key_i64(&k, (int64_t)e->via.i64);
+			MDB_val key = dp_key_val(&k), val = { f.length, (void *)f.payload };
+			mdb_put(txn, dbi, &key, &val, 0);
+			if (++n % 20000 == 0) {
+				mdb_txn_commit(txn);
+				mdb_txn_begin(env, NULL, 0, &txn);
+			}
+		}
+		dp_reader_close(r);
+	}
+	mdb_txn_commit(txn);
+	double t = now_s() - t0;
+	mdb_env_close(env);
+	dp_path_list_free(&l);
+	dp_decoder_free(&dec);
+	return n ? t / (double)n : 0;
+}
+
+static double index_once(const char *name, long *rss)
+{
+	run_shell("rm -rf '%s'", path("%s-index", name));
+	char *argv[] = { (char *)dnnprov_bin, "index", "-c", path("%s.yaml", name), "-q", NULL };
+	return run_timed(argv, rss, false);
+}
+
+/* ---- 3. ingest -------------------------------------------------------------------------- */
+
+static void bench_ingest(void)
+{
+	char a[64], b[64], c[64], d[64];
+	int tasks = quick ? 1000 : 10000, epochs = 100, runs = 3;
+	long records = (long)tasks * epochs;
+	generate("ingest", tasks, epochs);
+	double ours[3], peer[3], flo[3];
+	long rss;
+	for (int i = 0; i < runs; i++) {
+		ours[i] = index_once("ingest", &rss);
+		peer[i] = sqlite_load("ingest", tasks, epochs);
+		flo[i] = lmdb_floor("ingest");
+	}
+	double o = records / median(ours, runs), p = records / median(peer, runs);
+	double f = 1 / median(flo, runs);
+	sprintf(a, "%.0f records/s", o);
+	sprintf(b, "%.0f records/s", p);
+	sprintf(d, "raw LMDB puts %.0f records/s", f);
+	char label[128];
+	snprintf(label, sizeof(label), "ingest: catch-up of %ld epoch records (whole command) vs SQLite bulk insert", records);
+	row(label, a, b, fmt_ratio(o, p, true, c), d, runs);
+}
+
+/* ---- 4. lag ------------------------------------------------------------------------------ */
+
+typedef struct lag_state {
+	const char *index_dir;
+	volatile int done;
+	int n;
+	double *visible; /* when record i was first seen */
+} lag_state;
+
+static void *poller(void *arg)
+{
+	lag_state *s = arg;
+	dp_index *ix = NULL;
+	int seen = 0;
+	while (!ix && !s->done) {
+		if (dp_index_open(s->index_dir, false, NULL, &ix))
+			usleep(1000);
+	}
+	while (ix && seen < s->n) {
+		MDB_txn *txn;
+		MDB_stat st;
+		if (dp_index_read(ix, &txn) == 0) {
+			mdb_stat(txn, ix->dbi[DP_DB_EPOCHS], &st);
+			mdb_txn_abort(txn);
+			double t = now_s();
+			while (seen < (int)st.ms_entries && seen < s->n)
+				s->visible[seen++] = t;
+		}
+		if (s->done && seen < s->n) {
+			usleep(1000);
+			continue;
+		}
+		usleep(500);
+	}
+	if (ix)
+		dp_index_close(ix);
+	return NULL;
+}
+
+static void bench_lag(int rate)
+{
+	char name[32], a[64], b[64];
+	snprintf(name, sizeof(name), "lag%d", rate);
+	run_shell("rm -rf '%s' '%s'", path("%s-logs", name), path("%s-index", name));
+	dnnprov_config *cfg = config_for(name, "interval");
+	int n = (int)(rate * (quick ? 1.0 : 3.0));
+	double *appended = calloc((size_t)n, sizeof(double));
+	lag_state s = { path("%s-index", name), 0, n, calloc((size_t)n, sizeof(double)) };
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(dnnprov_bin, dnnprov_bin, "index", "-c", path("%s.yaml", name), "--follow", "-q", (char *)NULL);
+		_exit(127);
+	}
+	dnnprov_task *t;
+	dnnprov_value m[NMETRICS];
+	if (dnnprov_task_open(cfg, "lag", &t))
+		die("%s", dnnprov_errmsg());
+	dnnprov_task_begin(t, NULL, 0);
+	usleep(300000); /* the follower is up */
+	pthread_t th;
+	pthread_create(&th, NULL, poller, &s);
+	usleep(200000);
+	double t0 = now_s();
+	for (int i = 0; i < n; i++) {
+		double due = t0 + (double)i / rate;
+		while (now_s() < due)
+			;
+		metrics_for(m, i, 0);
+		dnnprov_task_epoch(t, i, 1.0, m, NMETRICS);
+		appended[i] = now_s();
+	}
+	double deadline = now_s() + 5;
+	s.done = 1;
+	pthread_join(th, NULL);
+	(void)deadline;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	dnnprov_task_close(t);
+	dnnprov_config_free(cfg);
+	double *lag = malloc(sizeof(double) * (size_t)n);
+	for (int i = 0; i < n; i++)
+		lag[i] = s.visible[i] > 0 ? s.visible[i] - appended[i] : 10;
+	double p50 = percentile(lag, n, 0.5), p99 = percentile(lag, n, 0.99);
+	char label[96], rates[64];
+	snprintf(label, sizeof(label), "lag: append to queryable at %d records/s, p50 / p99", rate);
+	snprintf(rates, sizeof(rates), "%s / %s", fmt_ns(p50, a), fmt_ns(p99, b));
+	row(label, rates, "—", "—", "target p99 ≤ 100 ms", n);
+	free(lag);
+	free(appended);
+	free(s.visible);
+}
+
+/* ---- 5, 6, 7. queries, memory, disk ------------------------------------------------------- */
+
+static double sqlite_query(sqlite3 *db, const char *sql, const char *task)
+{
+	sqlite3_stmt *st;
+	double t0 = now_s();
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		die("sqlite: %s", sqlite3_errmsg(db));
+	if (task)
+		sqlite3_bind_text(st, 1, task, -1, SQLITE_STATIC);
+	long rows = 0;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		rows++;
+	sqlite3_finalize(st);
+	return rows >= 0 ? now_s() - t0 : 0;
+}
+
+typedef struct qresult {
+	double ours[3], peer[3]; /* compare, effect, curve */
+	long rss[3];
+	long index_rss;
+	long long log_bytes, index_bytes, sqlite_bytes;
+	long records;
+} qresult;
+
+static const char sql_compare[] =
+	"SELECT t.task, t.status, t.optimizer, t.lr, t.batch_size, MAX(e.val_accuracy) AS m "
+	"FROM tasks t JOIN epochs e ON e.df = t.df AND e.task = t.task WHERE t.df = 'bench' "
+	"GROUP BY t.task ORDER BY m DESC";
+static const char sql_effect[] =
+	"SELECT lr, COUNT(*), AVG(m), MIN(m), MAX(m) FROM (SELECT t.lr AS lr, MAX(e.val_accuracy) AS m "
+	"FROM tasks t JOIN epochs e ON e.df = t.df AND e.task = t.task WHERE t.df = 'bench' GROUP BY t.task) "
+	"GROUP BY lr ORDER BY lr";
+static const char sql_curve[] =
+	"SELECT epoch, loss, accuracy, val_loss, val_accuracy, top5, val_top5, lr, grad_norm FROM epochs "
+	"WHERE df = 'bench' AND task = ? ORDER BY epoch";
+
+static void bench_queries_at(int tasks, int epochs, qresult *r)
+{
+	char name[32], task[32];
+	snprintf(name, sizeof(name), "q%d", tasks);
+	snprintf(task, sizeof(task), "t%07d", tasks / 2);
+	generate(name, tasks, epochs);
+	index_once(name, &r->index_rss);
+	sqlite_load(name, tasks, epochs);
+	r->records = (long)tasks * epochs;
+	r->log_bytes = du_bytes(path("%s-logs", name));
+	r->index_bytes = du_bytes(path("%s-index/CURRENT/data.mdb", name));
+	r->sqlite_bytes = du_bytes(path("%s.sqlite", name));
+	char *idx = path("%s-index", name);
+	char *cmds[3][12] = {
+		{ (char *)dnnprov_bin, "compare", "bench", "--index-dir", idx, "--metric", "val_accuracy", "--format", "json", NULL },
+		{ (char *)dnnprov_bin, "effect", "bench", "--index-dir", idx, "--hyp", "LEARNING_RATE", "--metric", "val_accuracy",
+		  "--format", "json", NULL },
+		{ (char *)dnnprov_bin, "curve", "bench", task, "--index-dir", idx, "--format", "json", NULL },
+	};
+	const char *sqls[3] = { sql_compare, sql_effect, sql_curve };
+	sqlite3 *db;
+	if (sqlite3_open_v2(path("%s.sqlite", name), &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		die("sqlite open");
+	int runs = tasks >= 100000 ? 3 : 7;
+	for (int q = 0; q < 3; q++) {
+		double o[7], p[7];
+		run_timed(cmds[q], NULL, false); /* warm the page cache for both */
+		sqlite_query(db, sqls[q], q == 2 ? task : NULL);
+		for (int i = 0; i < runs; i++) {
+			o[i] = run_timed(cmds[q], &r->rss[q], false);
+			p[i] = sqlite_query(db, sqls[q], q == 2 ? task : NULL);
+		}
+		r->ours[q] = median(o, runs);
+		r->peer[q] = median(p, runs);
+	}
+	sqlite3_close(db);
+	run_shell("rm -rf '%s' '%s-rawlmdb'", path("%s-logs", name), path("%s", name));
+}
+
+static void bench_queries(void)
+{
+	int sizes_full[3] = { 1000, 10000, 100000 }, sizes_quick[3] = { 100, 1000, 10000 };
+	int *sizes = quick ? sizes_quick : sizes_full, epochs = 100;
+	qresult r[3];
+	static const char *const qnames[3] = { "compare", "effect", "curve" };
+	char a[32], b[32], c[32], label[160], note[96];
+	memset(r, 0, sizeof(r));
+	for (int s = 0; s < 3; s++)
+		bench_queries_at(sizes[s], epochs, &r[s]);
+	for (int q = 0; q < 3; q++) {
+		for (int s = 0; s < 3; s++) {
+			snprintf(label, sizeof(label), "query %s, %d tasks × %d epochs (whole command vs SQLite in-process)",
+				 qnames[q], sizes[s], epochs);
+			double exponent = s ? log(r[s].ours[q] / r[s - 1].ours[q]) / log((double)sizes[s] / sizes[s - 1]) : NAN;
+			double pexp = s ? log(r[s].peer[q] / r[s - 1].peer[q]) / log((double)sizes[s] / sizes[s - 1]) : NAN;
+			if (s)
+				snprintf(note, sizeof(note), "growth exponent %.2f (SQLite %.2f)", exponent, pexp);
+			else
+				snprintf(note, sizeof(note), "—");
+			row(label, fmt_ns(r[s].ours[q], a), fmt_ns(r[s].peer[q], b), fmt_ratio(r[s].ours[q], r[s].peer[q], false, c),
+			    note, sizes[s] >= 100000 ? 3 : 7);
+		}
+	}
+	qresult *big = &r[2];
+	snprintf(label, sizeof(label), "memory: peak RSS at %d tasks × %d epochs", sizes[2], epochs);
+	char rss[160];
+	snprintf(rss, sizeof(rss), "indexer %ld MiB; compare %ld, effect %ld, curve %ld MiB", big->index_rss / 1024,
+		 big->rss[0] / 1024, big->rss[1] / 1024, big->rss[2] / 1024);
+	row(label, rss, "—", "—", "—", 1);
+	snprintf(rss, sizeof(rss), "indexer %ld MiB at %ld records, %ld MiB at %ld", r[1].index_rss / 1024, r[1].records,
+		 r[2].index_rss / 1024, r[2].records);
+	row("memory: indexer peak RSS as the logs grow ×10", rss, "—", "—", "flat is the target", 1);
+	snprintf(label, sizeof(label), "disk: bytes per epoch record (%d tasks × %d epochs)", sizes[2], epochs);
+	snprintf(rss, sizeof(rss), "logs %.0f B, index %.0f B", (double)big->log_bytes / big->records,
+		 (double)big->index_bytes / big->records);
+	snprintf(a, sizeof(a), "SQLite %.0f B", (double)big->sqlite_bytes / big->records);
+	row(label, rss, a, "—", "—", 1);
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
+		quick = true;
+		i++;
+	}
+	if (argc - i < 2) {
+		fprintf(stderr, "usage: bench [--quick] WORKDIR DNNPROV [PYTHON_ROWS_COMMAND]\n");
+		return 2;
+	}
+	workdir = argv[i];
+	dnnprov_bin = argv[i + 1];
+	const char *python_rows = argc - i > 2 ? argv[i + 2] : NULL;
+	run_shell("mkdir -p '%s'", workdir);
+	table = fopen(path("rows.md"), "w");
+	printf("| workload | dnnprov (median) | peer (median) | ratio | floor / note | runs |\n");
+	printf("|---|---|---|---|---|---|\n");
+	bench_capture();
+	if (python_rows) {
+		fflush(stdout);
+		if (system(python_rows) != 0)
+			fprintf(stderr, "bench: the Python rows failed: %s\n", python_rows);
+	}
+	bench_ingest();
+	bench_lag(1000);
+	bench_lag(10000);
+	bench_queries();
+	fclose(table);
+	return 0;
+}

@@ -1,0 +1,37 @@
+"""dnnprov: provenance capture for deep-learning training, from Python.
+
+A ctypes binding over libdnnprov.so (include/dnnprov.h); no compilation.
+
+    import dnnprov
+    with dnnprov.Task("exp.yaml", {"OPTIMIZER_NAME": "SGD", "LEARNING_RATE": 0.1}) as t:
+        for epoch in range(1, 11):
+            ...
+            t.epoch(epoch, loss=loss, accuracy=acc)
+        t.test(loss=test_loss, accuracy=test_acc)
+
+dnnprov.torch records a PyTorch training from its model and optimizer;
+dnnprov.keras has a Keras callback.  The library is looked for in
+$DNNPROV_LIB, then the build tree beside this package (build/, build-asan/),
+then where `make install` puts it; see python/README.md.
+"""
+
+from . import _native
+from .errors import (EINVAL, ENOMEM, EIO, ENOSPC, ECONFIG, ETYPE, ESTATE, ECORRUPT,
+                     ETRUNCATED, EVERSION, ENOTFOUND, ELOCKED, EINDEX, EQUERY, ConfigError,
+                     Error, InvalidArgumentError, NoSpaceError, ValueTypeError)
+from .task import Task
+
+# Shown as dnnprov.Error, dnnprov.Task in tracebacks and reprs, where users
+# meet them, rather than as the private modules that define them.
+for _public in (Task, Error, ConfigError, InvalidArgumentError, ValueTypeError, NoSpaceError):
+    _public.__module__ = __name__
+del _public
+
+__version__ = "0.1.0"
+library_path = _native.path
+"""The libdnnprov.so this process loaded."""
+
+__all__ = ["Task", "Error", "ConfigError", "InvalidArgumentError", "ValueTypeError",
+           "NoSpaceError", "library_path", "EINVAL", "ENOMEM", "EIO", "ENOSPC", "ECONFIG",
+           "ETYPE", "ESTATE", "ECORRUPT", "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED",
+           "EINDEX", "EQUERY"]

@@ -1,0 +1,131 @@
+"""Finding and loading libdnnprov.so, and the C declarations the binding uses.
+
+The structs mirror include/dnnprov.h; every prototype (argtypes/restype) is
+set once here, at import, because ctypes would otherwise guess the types on
+every call (and guess int for pointers and doubles).
+"""
+
+import ctypes
+import ctypes.util
+import os
+
+from .errors import error_for
+
+# dnnprov_type
+NULL, INT, REAL, TEXT = 0, 1, 2, 3
+# dnnprov_status
+RUNNING, FINISHED, FAILED, KILLED = 0, 1, 2, 3
+
+
+class ValueUnion(ctypes.Union):
+    # Strings are held as addresses (c_void_p) rather than c_char_p: the
+    # binding keeps the bytes objects alive itself, and storing an int is
+    # cheaper than ctypes' own keep-alive bookkeeping on the per-epoch path.
+    _fields_ = [("i", ctypes.c_int64), ("r", ctypes.c_double), ("s", ctypes.c_void_p)]
+
+
+class Value(ctypes.Structure):
+    """dnnprov_value: a named, typed value (24 bytes on x86-64)."""
+    _fields_ = [("name", ctypes.c_void_p), ("type", ctypes.c_int), ("as_", ValueUnion)]
+
+
+class Layer(ctypes.Structure):
+    """dnnprov_layer: one layer fact (name, kind, value)."""
+    _fields_ = [("name", ctypes.c_char_p), ("kind", ctypes.c_char_p), ("value", Value)]
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_BUILD_TREE = os.path.dirname(os.path.dirname(_HERE))
+
+
+def _candidates():
+    """Where to look for the library, in order, as (description, path)."""
+    env = os.environ.get("DNNPROV_LIB")
+    if env:
+        # An explicit choice is never second-guessed by a fallback.
+        return [("$DNNPROV_LIB", env)]
+    found = [("build tree", os.path.join(_BUILD_TREE, build, "libdnnprov.so"))
+             for build in ("build", "build-asan")]
+    name = ctypes.util.find_library("dnnprov")
+    if name:
+        found.append(("ctypes.util.find_library", name))
+    found.append(("make install", "/usr/local/lib/libdnnprov.so.0"))
+    return found
+
+
+def _needs_missing_asan(path):
+    """True for an AddressSanitizer build loaded into a process without the
+    ASan runtime: loading it would abort the interpreter instead of
+    raising, so it is refused with advice instead."""
+    try:
+        with open(path, "rb") as f:
+            if b"libasan.so" not in f.read():
+                return False
+        with open("/proc/self/maps") as f:
+            return "libasan" not in f.read()
+    except OSError:
+        return False
+
+
+def _load():
+    tried = []
+    for where, path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            tried.append(f"{path} ({where}): no such file")
+            continue
+        if os.sep in path and _needs_missing_asan(path):
+            tried.append(f"{path} ({where}): an ASan build; run Python with "
+                         "LD_PRELOAD=$(gcc -print-file-name=libasan.so)")
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            tried.append(f"{path} ({where}): {e}")
+    raise ImportError("cannot load libdnnprov; looked at:\n  " + "\n  ".join(tried) +
+                      "\nbuild it with `make all`, or set DNNPROV_LIB to its path")
+
+
+lib = _load()
+path = lib._name
+
+_P = ctypes.c_void_p
+_S = ctypes.c_char_p
+_PV = ctypes.POINTER(Value)
+_PROTOTYPES = {
+    "dnnprov_strerror": (ctypes.c_char_p, [ctypes.c_int]),
+    # c_void_p, not c_char_p: the text is decoded with replacement by hand.
+    "dnnprov_errmsg": (ctypes.c_void_p, []),
+    "dnnprov_config_load": (ctypes.c_int, [_S, ctypes.POINTER(_P)]),
+    "dnnprov_config_free": (None, [_P]),
+    "dnnprov_config_dataflow": (ctypes.c_char_p, [_P]),
+    "dnnprov_config_log_dir": (ctypes.c_char_p, [_P]),
+    "dnnprov_config_index_dir": (ctypes.c_char_p, [_P]),
+    "dnnprov_task_open": (ctypes.c_int, [_P, _S, ctypes.POINTER(_P)]),
+    "dnnprov_task_id": (ctypes.c_char_p, [_P]),
+    "dnnprov_task_begin": (ctypes.c_int, [_P, _PV, ctypes.c_size_t]),
+    "dnnprov_task_layers": (ctypes.c_int, [_P, ctypes.POINTER(Layer), ctypes.c_size_t]),
+    "dnnprov_task_epoch": (ctypes.c_int, [_P, ctypes.c_int64, ctypes.c_double, _PV,
+                                          ctypes.c_size_t]),
+    "dnnprov_task_adapt": (ctypes.c_int, [_P, ctypes.c_int64, _PV]),
+    "dnnprov_task_test": (ctypes.c_int, [_P, _PV, ctypes.c_size_t]),
+    "dnnprov_task_element": (ctypes.c_int, [_P, _S, _S, _PV, ctypes.c_size_t]),
+    "dnnprov_task_end": (ctypes.c_int, [_P, ctypes.c_int, _S]),
+    "dnnprov_task_sync": (ctypes.c_int, [_P]),
+    "dnnprov_task_close": (ctypes.c_int, [_P]),
+}
+for _name, (_restype, _argtypes) in _PROTOTYPES.items():
+    _fn = getattr(lib, _name)
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes
+
+
+def last_error(rc):
+    """The exception for return code rc, with the calling thread's detail.
+
+    Call it right after the failing call: the detail is thread-local in C
+    and the next dnnprov call on this thread replaces it."""
+    addr = lib.dnnprov_errmsg()
+    detail = ctypes.string_at(addr).decode("utf-8", "replace") if addr else ""
+    if not detail:
+        detail = lib.dnnprov_strerror(rc).decode("utf-8", "replace")
+    return error_for(rc, detail)

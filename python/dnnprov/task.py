@@ -1,0 +1,403 @@
+"""dnnprov.Task: one task's provenance, recorded through libdnnprov.
+
+A Task loads the experiment file, opens the task's writer and records its
+start with the hyperparameter values; then each method appends one record
+(see docs/FORMAT.md).  Used as a context manager it also records how the
+task ended, from how the `with` block was left.
+
+Values: int and bool are DNNPROV_INT, float DNNPROV_REAL (NaN and infinities
+kept), str DNNPROV_TEXT, None DNNPROV_NULL; numpy scalars, 0-d arrays and
+one-element torch tensors (anything with .item() and one element) are taken
+by their .item().  Anything else is a TypeError naming the key; an int
+outside int64 is an OverflowError.
+
+Speed: epoch() is called once per epoch, but also once per batch by people
+who log batch losses, so it avoids per-call allocation where it can: one
+ctypes array of dnnprov_value per handle, reused; struct and union views
+of each slot made once; names encoded once and kept (their addresses stay
+valid while the cache holds them); a slot's name pointer and type are only
+rewritten when they change.  A lock makes the shared array safe when
+threads share a Task (ctypes releases the GIL during the C call).
+"""
+
+import ctypes
+import math
+import operator
+import os
+import threading
+
+from . import _native
+from ._native import FAILED, FINISHED, INT, KILLED, NULL, REAL, TEXT, lib
+from .errors import ESTATE, Error
+
+_STATUS = {"FINISHED": FINISHED, "FAILED": FAILED, "KILLED": KILLED}
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+# Longest end message kept from an exception's text: a tensor printed into
+# an error message can be megabytes, and the end record is not a log file.
+_MESSAGE_MAX = 4096
+# Distinct names a handle remembers before it forgets them all (only a
+# program inventing names would reach it).
+_NAME_CACHE_MAX = 4096
+
+_address = ctypes.addressof
+_NAN = math.nan
+
+
+def _text(what, key, s):
+    if not isinstance(s, str):
+        raise TypeError(f"{what} {key!r} must be a str, not {type(s).__name__}")
+    data = s.encode("utf-8")
+    if b"\0" in data:
+        raise ValueError(f"{what} {key!r} has a text value containing a NUL character")
+    return data
+
+
+def _scalar(what, key, value):
+    """(dnnprov_type, payload) of a Python value; payload is an int, a float,
+    bytes for text, or None."""
+    if isinstance(value, float):
+        return REAL, float(value)
+    if isinstance(value, int):  # bool included
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise OverflowError(f"{what} {key!r}: {value} does not fit in 64 bits")
+        return INT, int(value)
+    if isinstance(value, str):
+        return TEXT, _text(what, key, value)
+    if value is None:
+        return NULL, None
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            plain = item()
+        except (ValueError, RuntimeError) as e:  # numpy's and torch's "more than one element"
+            raise TypeError(f"{what} {key!r} must be a single value, not a "
+                            f"{type(value).__name__} of several ({e})") from None
+        if isinstance(plain, (float, int, str)):
+            return _scalar(what, key, plain)
+    raise TypeError(f"{what} {key!r} has a value of type {type(value).__name__}; expected "
+                    "int, float, str, None or a one-element numpy or torch value")
+
+
+def _epoch_number(n):
+    n = operator.index(n)  # a TypeError for 2.0 or "2"; numpy ints are fine
+    if not _INT64_MIN <= n <= _INT64_MAX:
+        raise OverflowError(f"epoch {n} does not fit in 64 bits")
+    return n
+
+
+def _message(text):
+    """An end message as the C side accepts it: valid UTF-8, no NUL, bounded."""
+    if len(text) > _MESSAGE_MAX:
+        text = text[:_MESSAGE_MAX] + "..."
+    return text.replace("\0", "\\0").encode("utf-8", "backslashreplace")
+
+
+def describe_exception(exc):
+    """The text an exception leaves in a task's end record: "ValueError: why"."""
+    name = type(exc).__name__
+    text = str(exc)
+    return f"{name}: {text}" if text else name
+
+
+class Task:
+    """A task of the experiment described by `config` (a YAML path).
+
+    Opening a Task loads the config, opens the task's writer (task_id None
+    generates an id from the time, host and pid; the id of an existing task
+    resumes it) and, unless begin=False, records the start with the
+    `hyperparameters` (a dict; names the config does not select are
+    dropped by the library).  begin=False opens an existing task only to add
+    records to it, e.g. test metrics measured after it ended.
+
+    As a context manager, leaving the block ends the task: FINISHED when
+    the block completes, KILLED on KeyboardInterrupt, FAILED with the
+    exception's text otherwise (SystemExit with status 0 or None counts as
+    FINISHED); the exception always propagates.  The handle is closed in
+    every case.  Without `with`, call end() and close(); a Task collected
+    unclosed is closed without an end record and stays RUNNING in the
+    index, as a crashed run would.
+    """
+
+    def __init__(self, config, hyperparameters=None, task_id=None, *, begin=True):
+        self._lock = threading.Lock()
+        self._handle = None
+        self._config = None
+        self._ended = False
+        self._names = {}
+        self._grow(8)
+        if begin:
+            # Converted before anything is opened, so that a value Python
+            # refuses leaves no empty task folder behind.
+            count, keep = self._fill("hyperparameter", hyperparameters or {})
+        cfg = ctypes.c_void_p()
+        rc = lib.dnnprov_config_load(os.fsencode(config), ctypes.byref(cfg))
+        if rc:
+            raise _native.last_error(rc)
+        self._config = cfg
+        handle = ctypes.c_void_p()
+        tid = None if task_id is None else _text("task id", task_id, task_id)
+        rc = lib.dnnprov_task_open(cfg, tid, ctypes.byref(handle))
+        if rc:
+            error = _native.last_error(rc)
+            self._free_config()
+            raise error
+        self._handle = handle
+        self._id = lib.dnnprov_task_id(handle).decode("utf-8")
+        if begin:
+            rc = lib.dnnprov_task_begin(handle, self._array, count)
+            if rc:
+                error = _native.last_error(rc)
+                self.close()
+                raise error
+
+    # ---- identity ---------------------------------------------------------
+
+    @property
+    def id(self):
+        """The task's id (given, or generated by the library)."""
+        return self._id
+
+    @property
+    def dataflow(self):
+        """The dataflow tag of the experiment file."""
+        return lib.dnnprov_config_dataflow(self._live_config()).decode("utf-8")
+
+    @property
+    def log_dir(self):
+        """Where the segments are written (resolved against the YAML's folder)."""
+        return os.fsdecode(lib.dnnprov_config_log_dir(self._live_config()))
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def _live_config(self):
+        if self._config is None:
+            raise Error(ESTATE, f"task {self._id} is closed")
+        return self._config
+
+    # ---- the value array --------------------------------------------------
+
+    def _grow(self, capacity):
+        """(Re)allocates the value array; every slot's name must be set again."""
+        self._array = (_native.Value * capacity)()
+        self._slots = list(self._array)
+        self._unions = [slot.as_ for slot in self._slots]
+        self._slot_keys = [None] * capacity
+        self._slot_types = [None] * capacity
+
+    def _name(self, what, key):
+        """The address of the cached UTF-8 copy of a name."""
+        data = _text(what + " name", key, key)
+        address = ctypes.cast(data, ctypes.c_void_p).value
+        self._names[key] = (data, address)
+        return address
+
+    def _fill(self, what, values):
+        """Writes a dict of values into the array; returns the count and the
+        text bytes that must stay alive during the call."""
+        n = len(values)
+        if n > len(self._slots):
+            self._grow(max(n, 2 * len(self._slots)))
+        if len(self._names) > _NAME_CACHE_MAX:
+            # The slots point into the cache: forget them with it (never
+            # during a fill, whose earlier slots still need their names).
+            self._names = {}
+            self._slot_keys = [None] * len(self._slots)
+        slots, unions, keys, types = self._slots, self._unions, self._slot_keys, self._slot_types
+        keep = None
+        i = 0
+        for key, value in values.items():
+            if keys[i] != key:
+                cached = self._names.get(key)
+                slots[i].name = cached[1] if cached else self._name(what, key)
+                keys[i] = key
+            if type(value) is float:  # the per-epoch case: no conversion
+                tag = REAL
+                unions[i].r = value
+            else:
+                tag, payload = _scalar(what, key, value)
+                if tag == REAL:
+                    unions[i].r = payload
+                elif tag == INT:
+                    unions[i].i = payload
+                elif tag == TEXT:
+                    keep = keep or []
+                    keep.append(payload)
+                    unions[i].s = ctypes.cast(payload, ctypes.c_void_p).value
+            if types[i] != tag:
+                slots[i].type = tag
+                types[i] = tag
+            i += 1
+        return n, keep
+
+    def _live(self):
+        handle = self._handle
+        if handle is None:
+            raise Error(ESTATE, f"task {self._id} is closed")
+        return handle
+
+    # ---- records ----------------------------------------------------------
+
+    def epoch(self, n, /, elapsed=None, **metrics):
+        """Records epoch n's metrics (numbers).  elapsed is the epoch's
+        duration in seconds; None lets the library measure the time since
+        the previous epoch record (or the open).  Re-recording an epoch
+        replaces it."""
+        if type(n) is not int or not _INT64_MIN <= n <= _INT64_MAX:
+            n = _epoch_number(n)
+        elapsed = _NAN if elapsed is None else float(elapsed)
+        with self._lock:
+            count, keep = self._fill("metric", metrics)
+            rc = lib.dnnprov_task_epoch(self._live(), n, elapsed, self._array, count)
+            if rc:
+                raise _native.last_error(rc)
+
+    def adapt(self, n, /, **hyperparameters):
+        """Records that hyperparameters took new values at the start of
+        epoch n: one adaptation record per keyword, in order, e.g.
+        adapt(5, LEARNING_RATE=0.01).  The old value is the last one this
+        handle recorded.  Dropped by the library when the config turns
+        adaptation off or does not select the hyperparameter."""
+        if not hyperparameters:
+            raise TypeError("adapt() needs a hyperparameter, e.g. adapt(5, LEARNING_RATE=0.01)")
+        n = _epoch_number(n)
+        with self._lock:
+            for name, value in hyperparameters.items():
+                _, keep = self._fill("hyperparameter", {name: value})
+                rc = lib.dnnprov_task_adapt(self._live(), n, self._array)
+                if rc:
+                    raise _native.last_error(rc)
+
+    def layers(self, layers):
+        """Records layer facts (the original's iLayers): a list of
+        (name, kind, value) tuples or of dicts with those keys, e.g.
+        [("relu1", "activation", "ReLU"), ("drop1", "dropout", 0.5)]."""
+        facts = []
+        for fact in layers:
+            if isinstance(fact, dict):
+                fact = (fact["name"], fact["kind"], fact["value"])
+            name, kind, value = fact
+            facts.append((_text("layer", name, name), _text("layer kind", name, kind),
+                          _scalar("layer", name, value)))
+        array = (_native.Layer * len(facts))()
+        for slot, (name, kind, (tag, payload)) in zip(array, facts):
+            slot.name = name
+            slot.kind = kind
+            slot.value.type = tag
+            if tag == REAL:
+                slot.value.as_.r = payload
+            elif tag == INT:
+                slot.value.as_.i = payload
+            elif tag == TEXT:
+                slot.value.as_.s = ctypes.cast(payload, ctypes.c_void_p).value
+        with self._lock:
+            rc = lib.dnnprov_task_layers(self._live(), array, len(facts))
+            if rc:
+                raise _native.last_error(rc)
+
+    def test(self, **metrics):
+        """Records test-set metrics (numbers)."""
+        with self._lock:
+            n, keep = self._fill("metric", metrics)
+            rc = lib.dnnprov_task_test(self._live(), self._array, n)
+            if rc:
+                raise _native.last_error(rc)
+
+    def element(self, transformation, set, values):
+        """Records one element of a user-defined transformation's set:
+        values is a dict attribute -> value, each attribute declared in
+        the config with the value's type."""
+        tname = _text("transformation", transformation, transformation)
+        sname = _text("set", set, set)
+        with self._lock:
+            n, keep = self._fill("attribute", values)
+            rc = lib.dnnprov_task_element(self._live(), tname, sname, self._array, n)
+            if rc:
+                raise _native.last_error(rc)
+
+    def end(self, status="FINISHED", message=None):
+        """Records the task's end: status FINISHED, FAILED or KILLED, with an
+        optional message.  Nothing can be recorded after it."""
+        code = _STATUS.get(str(status).upper())
+        if code is None:
+            raise ValueError(f"status must be FINISHED, FAILED or KILLED, not {status!r}")
+        text = None if message is None else _message(str(message))
+        with self._lock:
+            rc = lib.dnnprov_task_end(self._live(), code, text)
+            if rc:
+                raise _native.last_error(rc)
+            self._ended = True
+
+    def sync(self):
+        """Writes what is buffered and fdatasyncs the current segment."""
+        with self._lock:
+            rc = lib.dnnprov_task_sync(self._live())
+            if rc:
+                raise _native.last_error(rc)
+
+    def close(self):
+        """Seals the segment and frees the handle; a no-op when closed.  A task
+        closed without end() stays RUNNING, ready to be resumed."""
+        with self._lock:
+            handle, self._handle = self._handle, None
+            error = None
+            if handle is not None:
+                rc = lib.dnnprov_task_close(handle)
+                if rc:
+                    error = _native.last_error(rc)
+            self._free_config()
+        if error is not None:
+            raise error
+
+    def _free_config(self):
+        config, self._config = self._config, None
+        if config is not None:
+            lib.dnnprov_config_free(config)
+
+    # ---- context manager --------------------------------------------------
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if not self._ended and self._handle is not None:
+                status, message = _ending(exc)
+                try:
+                    self.end(status, message)
+                except Error:
+                    if exc is None:
+                        raise
+                    # The training's own exception matters more than a
+                    # failed end record; it propagates unmasked.
+        finally:
+            try:
+                self.close()
+            except Error:
+                if exc is None:
+                    raise
+        return False
+
+    def __del__(self):
+        # No end record: an abandoned task looks like a crashed one.
+        if getattr(self, "_handle", None) is not None:
+            try:
+                self.close()
+            except Exception:  # nobody to tell, maybe at interpreter exit
+                pass
+
+    def __repr__(self):
+        state = "closed" if self._handle is None else "ended" if self._ended else "open"
+        return f"<dnnprov.Task {self._id!r} {state}>"
+
+
+def _ending(exc):
+    """(status, message) for a `with` block left with exception exc (or None)."""
+    if exc is None:
+        return "FINISHED", None
+    if isinstance(exc, KeyboardInterrupt):
+        return "KILLED", describe_exception(exc)
+    if isinstance(exc, SystemExit) and exc.code in (None, 0):
+        return "FINISHED", None
+    return "FAILED", describe_exception(exc)

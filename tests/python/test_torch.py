@@ -1,0 +1,157 @@
+"""dnnprov.torch.Recorder on a tiny model: the hyperparameter mapping for SGD
+and Adam, layer facts, learning-rate changes as adaptations, endings."""
+
+import unittest
+from collections import OrderedDict
+
+import torch
+
+import dnnprov.torch
+from support import LogTestCase
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(OrderedDict(
+        fc1=torch.nn.Linear(4, 8),
+        act=torch.nn.ReLU(),
+        drop=torch.nn.Dropout(0.25),
+        block=torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.GELU(), torch.nn.BatchNorm1d(8)),
+        out=torch.nn.Linear(8, 3),
+        soft=torch.nn.Softmax(dim=1),
+    ))
+
+
+def train_step(model, optimizer):
+    optimizer.zero_grad()
+    x = torch.randn(16, 4)
+    loss = model(x).sum() * 0
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+class MappingTest(unittest.TestCase):
+
+    def test_sgd(self):
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        self.assertEqual(dnnprov.torch.optimizer_hyperparameters(opt),
+                         {"OPTIMIZER_NAME": "SGD", "LEARNING_RATE": 0.1, "DECAY": 1e-4,
+                          "MOMENTUM": 0.9})
+
+    def test_adam_family_uses_beta1(self):
+        model = tiny_model()
+        for cls in (torch.optim.Adam, torch.optim.AdamW):
+            opt = cls(model.parameters(), lr=0.01, betas=(0.8, 0.99))
+            values = dnnprov.torch.optimizer_hyperparameters(opt)
+            self.assertEqual((values["OPTIMIZER_NAME"], values["MOMENTUM"]), (cls.__name__, 0.8))
+
+    def test_neither_momentum_nor_betas(self):
+        opt = torch.optim.Adagrad(tiny_model().parameters(), lr=0.5)
+        self.assertEqual(dnnprov.torch.optimizer_hyperparameters(opt),
+                         {"OPTIMIZER_NAME": "Adagrad", "LEARNING_RATE": 0.5, "DECAY": 0,
+                          "MOMENTUM": 0})
+
+    def test_layers(self):
+        model = tiny_model()
+        # fc1, block.0, block.2 (BatchNorm), out: leaf modules with parameters.
+        self.assertEqual(dnnprov.torch.count_layers(model), 4)
+        self.assertEqual(dnnprov.torch.layer_facts(model), [
+            ("act", "activation", "ReLU"), ("drop", "dropout", 0.25),
+            ("block.1", "activation", "GELU"), ("soft", "activation", "Softmax")])
+        self.assertEqual(dnnprov.torch.layer_facts(torch.nn.Tanh()), [("Tanh", "activation", "Tanh")])
+
+
+class RecorderTest(LogTestCase):
+
+    def test_sgd_with_a_scheduler(self):
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        rec = dnnprov.torch.Recorder(config=self.config, model=model, optimizer=opt,
+                                     scheduler=sched, epochs=5, batch_size=16,
+                                     hyperparameters={"seed": 1}, task_id="sgd")
+        rates = {}
+        with rec:
+            self.assertEqual(rec.id, "sgd")
+            for epoch in range(1, 6):
+                rec.epoch_begin(epoch)
+                rates[epoch] = opt.param_groups[0]["lr"]
+                loss = train_step(model, opt)
+                rec.epoch_end(epoch, loss=loss, accuracy=epoch / 10)
+                sched.step()
+            rec.test(loss=torch.tensor(0.5), accuracy=0.75)
+
+        self.assertEqual(self.only("begin")["hyperparameters"], {
+            "OPTIMIZER_NAME": "SGD", "LEARNING_RATE": 0.1, "DECAY": 1e-4, "MOMENTUM": 0.9,
+            "NUM_EPOCHS": 5, "BATCH_SIZE": 16, "NUM_LAYERS": 4, "LR_SCHEDULER": "StepLR",
+            "seed": 1})
+        self.assertEqual(self.only("layers")["layers"], [
+            {"name": "act", "kind": "activation", "value": "ReLU"},
+            {"name": "drop", "kind": "dropout", "value": 0.25},
+            {"name": "block.1", "kind": "activation", "value": "GELU"},
+            {"name": "soft", "kind": "activation", "value": "Softmax"}])
+        adapts = [(r["epoch"], r["old"], r["new"], r["id"]) for r in self.records(kinds="adapt")]
+        self.assertEqual(adapts, [(3, 0.1, rates[3], 1), (5, rates[3], rates[5], 2)])
+        self.assertEqual((rates[3], rates[5]), (0.05, 0.025))
+        epochs = self.records(kinds="epoch")
+        self.assertEqual([(r["epoch"], r["metrics"]) for r in epochs],
+                         [(e, {"loss": 0.0, "accuracy": e / 10}) for e in range(1, 6)])
+        for r in epochs:  # measured from epoch_begin to epoch_end
+            self.assertGreater(r["elapsed"], 0)
+            self.assertLess(r["elapsed"], 5)
+        self.assertEqual(self.only("test")["metrics"], {"loss": 0.5, "accuracy": 0.75})
+        self.assertEqual(self.only("end")["status"], "FINISHED")
+
+    def test_adam_and_a_manual_change(self):
+        model = tiny_model()
+        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+        with dnnprov.torch.Recorder(self.config, model, opt, task_id="adam") as rec:
+            rec.epoch_begin(1)
+            rec.epoch_end(1, loss=1.0)
+            rec.epoch_begin(2)  # unchanged: nothing recorded
+            rec.epoch_end(2, loss=0.5)
+            opt.param_groups[0]["lr"] = 0.001
+            rec.epoch_begin(3)
+            rec.epoch_end(3, elapsed=7.5, loss=0.25)
+        self.assertEqual(self.only("begin")["hyperparameters"], {
+            "OPTIMIZER_NAME": "Adam", "LEARNING_RATE": 0.01, "DECAY": 0, "MOMENTUM": 0.9,
+            "NUM_LAYERS": 4})
+        adapt = self.only("adapt")
+        self.assertEqual((adapt["epoch"], adapt["hyperparameter"], adapt["old"], adapt["new"]),
+                         (3, "LEARNING_RATE", 0.01, 0.001))
+        self.assertEqual(self.records(kinds="epoch")[2]["elapsed"], 7.5)
+
+    def test_user_values_win(self):
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        rec = dnnprov.torch.Recorder(self.config, model, opt,
+                                     hyperparameters={"OPTIMIZER_NAME": "SGD+warmup"})
+        self.assertEqual(rec.hyperparameters()["OPTIMIZER_NAME"], "SGD+warmup")
+
+    def test_a_failing_training(self):
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with self.assertRaisesRegex(RuntimeError, "out of memory"):
+            with dnnprov.torch.Recorder(self.config, model, opt, task_id="oom") as rec:
+                rec.epoch_begin(1)
+                raise RuntimeError("CUDA out of memory")
+        self.assertTrue(rec.task.closed)
+        end = self.only("end")
+        self.assertEqual((end["status"], end["message"]),
+                         ("FAILED", "RuntimeError: CUDA out of memory"))
+
+    def test_without_with(self):
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        rec = dnnprov.torch.Recorder(self.config, model, opt, task_id="plain").begin()
+        rec.epoch_begin(1)
+        rec.epoch_end(1, loss=1.0)
+        rec.end("KILLED", "preempted")
+        rec.close()
+        self.assertEqual(self.only("end")["status"], "KILLED")
+
+
+if __name__ == "__main__":
+    unittest.main()

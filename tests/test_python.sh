@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The Python side: the unittest suite of tests/python (the ctypes binding,
+# the PyTorch recorder, the Keras callback), then examples/torch_digits.py
+# --quick end to end: its best line parses and names a task of the logs,
+# every configuration is a finished task with a test record, and a second
+# run prints the same numbers.  With DNNPROV_BUILD=build-asan, Python runs
+# with the ASan runtime preloaded.
+. "$(dirname "$0")/lib.sh"
+
+export PYTHONPATH="$PWD/python" DNNPROV_LIB="$PWD/$BUILD/libdnnprov.so" DNNPROV_BIN="$DNNPROV"
+PRELOAD=
+if grep -q libasan.so "$DNNPROV_LIB"; then
+	# A sanitized library needs its runtime loaded first, and libstdc++ with
+	# it: otherwise ASan cannot find the real __cxa_throw and aborts at the
+	# first C++ exception torch throws.
+	PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+fi
+py() { LD_PRELOAD="$PRELOAD" "$PY" "$@"; }
+
+# --- the unittest suite -------------------------------------------------------
+expect_status "the unittest suite passes" 0 py -m unittest discover -s tests/python -t tests/python
+expect_grep "it ran" "^Ran [1-9][0-9]* tests" "$T/err"
+
+# --- the digits example -------------------------------------------------------
+mkdir "$T/a" "$T/b"
+cp examples/digits.yaml "$T/a/"
+cp examples/digits.yaml "$T/b/"
+expect_status "torch_digits.py --quick runs" 0 py examples/torch_digits.py --config "$T/a/digits.yaml" --quick
+cp "$T/out" "$T/a.out"
+best=$(tail -n 1 "$T/a.out")
+expect_grep "the best line parses" \
+	'^best: task=[a-z]*-lr[0-9.e-]* optimizer=\(SGD\|Adam\) lr=[0-9.e-]* val_accuracy=[0-9.e-]*$' <(echo "$best")
+"$DNNPROV" cat "$T/a/dnnprov-logs" >"$T/a.jsonl"
+# Every configuration printed is a task that began, has a test record and
+# ended FINISHED; the best line is the highest final-epoch val_accuracy.
+verdict=$(py - "$T/a.jsonl" "$T/a.out" <<'PY'
+import json, re, sys
+records = [json.loads(line) for line in open(sys.argv[1])]
+printed = [line.split(":")[0] for line in open(sys.argv[2]) if ": val_accuracy=" in line]
+best = re.match(r"best: task=(\S+) optimizer=(\S+) lr=(\S+) val_accuracy=(\S+)$",
+                open(sys.argv[2]).read().splitlines()[-1])
+tasks = {}
+for r in records:
+    t = tasks.setdefault(r["task"], {"kinds": [], "last": None})
+    t["kinds"].append(r["kind"])
+    if r["kind"] == "epoch":
+        t["last"] = r["metrics"]["val_accuracy"]
+    if r["kind"] == "begin":
+        t["begin"] = r["hyperparameters"]
+    if r["kind"] == "end":
+        t["status"] = r["status"]
+problems = []
+if len(printed) < 2 or sorted(printed) != sorted(tasks):
+    problems.append(f"printed tasks {printed}, logged {sorted(tasks)}")
+for name, t in tasks.items():
+    if t["kinds"].count("test") != 1 or t.get("status") != "FINISHED" or "adapt" not in t["kinds"]:
+        problems.append(f"{name}: {t['kinds']} {t.get('status')}")
+task, optimizer, lr, value = best.groups()
+top = max(t["last"] for t in tasks.values())
+if tasks[task]["last"] != float(value) or float(value) != top:
+    problems.append(f"best {task} {value}, logged {tasks[task]['last']}, top {top}")
+if (tasks[task]["begin"]["OPTIMIZER_NAME"], tasks[task]["begin"]["LEARNING_RATE"]) != (optimizer, float(lr)):
+    problems.append(f"best {optimizer} {lr}, logged {tasks[task]['begin']}")
+print("; ".join(problems) or "ok")
+PY
+)
+expect_eq "the logs hold what the example printed" "$verdict" ok
+
+expect_status "a second run" 0 py examples/torch_digits.py --config "$T/b/digits.yaml" --quick
+expect_eq "gives the same numbers" "$(grep -v ' configurations, ' "$T/out")" "$(grep -v ' configurations, ' "$T/a.out")"
+finish

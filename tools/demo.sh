@@ -1,0 +1,49 @@
+#!/bin/sh
+# The main job: a real training run captured, indexed and queried.
+#   demo.sh BUILD [--quick]
+# Trains the digits grid (examples/torch_digits.py) with dnnprov recording
+# every configuration, indexes the logs, prints runs, compare, effect and the
+# curve of the best task, and checks that the index ranks first the
+# configuration the training script itself found best.
+set -eu
+build=$1
+quick=${2:-}
+work="$build/demo${quick:+-quick}"
+dnnprov="$build/dnnprov"
+rm -rf "$work"
+mkdir -p "$work"
+sed -e "s|^dataflow:.*|dataflow: torch-digits|" examples/digits.yaml >"$work/digits.yaml"
+# Logs and index under the work folder, whatever digits.yaml says.
+grep -v -e '^log_dir:' -e '^index_dir:' "$work/digits.yaml" >"$work/d.yaml"
+{ echo "log_dir: logs"; echo "index_dir: index"; cat "$work/d.yaml"; } >"$work/digits.yaml"
+rm "$work/d.yaml"
+
+if [ -t 1 ]; then
+	section() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+else
+	section() { printf '\n$ %s\n' "$*"; }
+fi
+
+section "/usr/bin/python3 examples/torch_digits.py --config $work/digits.yaml $quick"
+DNNPROV_LIB="$PWD/$build/libdnnprov.so" /usr/bin/python3 examples/torch_digits.py --config "$work/digits.yaml" $quick | tee "$work/train.out"
+best=$(sed -n 's/^best: task=\([^ ]*\) .*/\1/p' "$work/train.out")
+
+section "dnnprov index -c digits.yaml"
+"$dnnprov" index -c "$work/digits.yaml"
+section "dnnprov runs -c digits.yaml"
+"$dnnprov" runs -c "$work/digits.yaml"
+section "dnnprov compare -c digits.yaml --metric val_accuracy --agg last"
+"$dnnprov" compare -c "$work/digits.yaml" --metric val_accuracy --agg last | tee "$work/compare.out"
+section "dnnprov effect -c digits.yaml --hyp LEARNING_RATE --metric val_accuracy --agg last"
+"$dnnprov" effect -c "$work/digits.yaml" --hyp LEARNING_RATE --metric val_accuracy --agg last
+section "dnnprov curve -c digits.yaml $best --metrics loss,val_accuracy"
+"$dnnprov" curve -c "$work/digits.yaml" "$best" --metrics loss,val_accuracy
+
+first=$(awk 'NR == 2 { print $1 }' "$work/compare.out")
+echo
+if [ -n "$best" ] && [ "$first" = "$best" ]; then
+	echo "demo: the index ranks first what the training found best: $best"
+else
+	echo "demo: the index ranks '$first' first, but the training found '$best' best" >&2
+	exit 1
+fi
