@@ -740,8 +740,13 @@ static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, size_
 			*out = t->metrics[j].summary;
 			return 0;
 		}
-	k->n = prefix;
+	/* Summaries are keyed (df, metric, task): one metric of every task is
+	 * one range, which is how compare, runs and effect read them. */
+	(void)prefix;
+	dp_key_reset(k);
+	dp_key_cstr(k, t->df);
 	dp_key_str(k, name, len);
+	dp_key_cstr(k, t->task);
 	if ((rc = summary_get(in, k, out)) || (rc = df_add_metric(d, name, len)))
 		return rc;
 	task_metric *grown = realloc(t->metrics, (t->nmetrics + 1) * sizeof(*grown));
@@ -774,7 +779,13 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 	dp_key_cstr(&k, f->seg->task);
 	size_t prefix = k.n;
 	dp_key_i64(&k, r->u.epoch.epoch);
-	rc = put(in, DP_DB_EPOCHS, &k, f->payload, f->length, MDB_NOOVERWRITE);
+	/* A catch-up reads segments in path order, so epoch keys mostly come
+	 * ascending: appending skips the B-tree search and fills pages.  A key
+	 * that is not past the last one (a re-logged epoch, or another task's
+	 * segment read in between) takes the ordinary insert. */
+	rc = put(in, DP_DB_EPOCHS, &k, f->payload, f->length, MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		rc = put(in, DP_DB_EPOCHS, &k, f->payload, f->length, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST) {
 		/* A re-logged epoch: the latest record wins, and the summaries are
 		 * recomputed from all epochs at commit. */
@@ -1103,9 +1114,10 @@ static int recompute_task(ingest *in, task_state *t)
 	for (size_t i = 0; i < sums.cap && !rc; i++) {
 		if (!sums.slots[i].key)
 			continue;
-		sk = k;
-		sk.n = prefix;
+		dp_key_reset(&sk);
+		dp_key_cstr(&sk, t->df);
 		dp_key_str(&sk, sums.slots[i].key, sums.slots[i].len);
+		dp_key_cstr(&sk, t->task);
 		rc = put(in, DP_DB_SUMMARIES, &sk, sums.slots[i].value, sizeof(dp_summary), 0);
 		/* The cache must not overwrite what was just computed. */
 		void **cached = dp_map_slot(&in->summaries, sk.b, sk.n, false);

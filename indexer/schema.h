@@ -46,7 +46,8 @@
  *   elements:    df transformation set task double(time) record-id
  *                -> the element payload
  *   layers:      df task -> the latest layers payload
- *   summaries:   df task metric -> struct dp_summary (below)
+ *   summaries:   df metric task -> struct dp_summary (below); metric before
+ *                task: compare reads one metric of every task, one range
  *   hyp_index:   df hyperparameter value task -> empty; a task's values at
  *                its (latest) begin, for equality and range scans
  *   progress:    segment path relative to log_dir -> struct dp_progress

@@ -81,7 +81,14 @@ int dp_json_string(dp_buf *b, const char *s, size_t n)
 	if ((rc = dp_buf_reserve(b, n + 2)))
 		return rc;
 	dp_buf_putc(b, '"');
-	for (size_t i = 0; i < n;) {
+	/* Most names and values need no escaping: copy the clean prefix whole. */
+	size_t clean = 0;
+	while (clean < n && (unsigned char)s[clean] >= 0x20 && (unsigned char)s[clean] < 0x7f &&
+	       s[clean] != '"' && s[clean] != '\\')
+		clean++;
+	memcpy(b->data + b->len, s, clean);
+	b->len += clean;
+	for (size_t i = clean; i < n;) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x80) {
 			/* Copy a valid UTF-8 sequence whole; replace anything else. */
@@ -124,13 +131,12 @@ int dp_json_double(dp_buf *b, double d)
 		return dp_buf_append(b, "\"NaN\"", 5);
 	if (isinf(d))
 		return d > 0 ? dp_buf_append(b, "\"Infinity\"", 10) : dp_buf_append(b, "\"-Infinity\"", 11);
-	/* %.17g always reads back exactly; try shorter forms first so 0.1
-	 * prints as 0.1. */
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
+	/* %.17g always reads back exactly; %.15g first, so that 0.1 prints
+	 * as 0.1.  What 15 digits cannot say gets 17 (exact, if not always the
+	 * shortest: trying 16 as well costs a third of the time of a row). */
+	snprintf(tmp, sizeof(tmp), "%.15g", d);
+	if (strtod(tmp, NULL) != d)
+		snprintf(tmp, sizeof(tmp), "%.17g", d);
 	/* Keep it a JSON number that reads back as a float, not an int. */
 	if (!strpbrk(tmp, ".eE"))
 		strcat(tmp, ".0");

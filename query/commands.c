@@ -400,6 +400,15 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		dp_table_set_col(out, c0 + d.nhyps + 1, name, COL_NUM);
 	}
 	dp_agg last = { AGG_LAST, 0 }, best = { goal_lower(o, metric ? metric : "") ? AGG_MIN : AGG_MAX, 0 };
+	dp_qv *lasts = NULL, *bests = NULL;
+	if (metric) {
+		lasts = calloc(d.ntasks + 1, sizeof(dp_qv));
+		bests = calloc(d.ntasks + 1, sizeof(dp_qv));
+		if (!lasts || !bests)
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		else if (!(rc = dp_query_metric_column(q, &d, metric, &last, lasts, NULL)))
+			rc = dp_query_metric_column(q, &d, metric, &best, bests, NULL);
+	}
 	for (size_t i = 0; i < n && !rc; i++) {
 		const dp_qtask *t = sel[i];
 		dp_qv *row = dp_table_add_row(out);
@@ -417,10 +426,12 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		set_time(&row[5], t->last);
 		rc = hyp_cells(row, c0, &d, t);
 		if (metric) {
-			row[c0 + d.nhyps] = dp_query_metric(q, d.name, t->id, metric, &last, NULL);
-			row[c0 + d.nhyps + 1] = dp_query_metric(q, d.name, t->id, metric, &best, NULL);
+			row[c0 + d.nhyps] = lasts[t - d.tasks];
+			row[c0 + d.nhyps + 1] = bests[t - d.tasks];
 		}
 	}
+	free(lasts);
+	free(bests);
 	if (!rc)
 		rc = sort_and_limit(out, o, 2, false); /* by start time */
 	if (!rc)
@@ -457,9 +468,15 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *not
 	hyp_columns(out, 2, &d);
 	dp_table_set_col(out, 2 + d.nhyps, name, COL_NUM);
 	dp_table_set_col(out, 3 + d.nhyps, "at_epoch", COL_INT);
+	dp_qv *vals = calloc(d.ntasks + 1, sizeof(dp_qv));
+	int64_t *eps = calloc(d.ntasks + 1, sizeof(int64_t));
+	if (!vals || !eps)
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+	else
+		rc = dp_query_metric_column(q, &d, metric, &agg, vals, eps);
 	for (size_t i = 0; i < n && !rc; i++) {
 		dp_qv *row = dp_table_add_row(out);
-		int64_t e;
+		size_t at = (size_t)(sel[i] - d.tasks);
 		if (!row) {
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
@@ -467,10 +484,12 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *not
 		set_text(&row[0], sel[i]->id);
 		set_text(&row[1], sel[i]->status);
 		rc = hyp_cells(row, 2, &d, sel[i]);
-		row[2 + d.nhyps] = dp_query_metric(q, d.name, sel[i]->id, metric, &agg, &e);
-		if (row[2 + d.nhyps].type != QV_NULL)
-			set_num(&row[3 + d.nhyps], (double)e, true);
+		row[2 + d.nhyps] = vals[at];
+		if (vals[at].type != QV_NULL)
+			set_num(&row[3 + d.nhyps], (double)eps[at], true);
 	}
+	free(vals);
+	free(eps);
 	if (!rc)
 		rc = sort_and_limit(out, o, 2 + d.nhyps, !lower); /* best first, missing last */
 	if (!rc)
@@ -596,20 +615,27 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	if (agg.kind == AGG_BEST)
 		agg.kind = lower ? AGG_MIN : AGG_MAX;
 	items = calloc(n ? n : 1, sizeof(*items));
-	if (!items) {
+	dp_qv *column = calloc(d.ntasks + 1, sizeof(dp_qv));
+	if (!items || !column) {
+		free(column);
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = dp_query_metric_column(q, &d, metric, &agg, column, NULL))) {
+		free(column);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const dp_qv *h = dp_qtask_hyp(sel[i], hyp);
 		if (!h || h->type == QV_NULL)
 			continue; /* a task without the hyperparameter says nothing of it */
-		dp_qv v = dp_query_metric(q, d.name, sel[i]->id, metric, &agg, NULL);
+		dp_qv v = column[sel[i] - d.tasks];
 		items[m].t = sel[i];
 		items[m].h = *h;
 		items[m].m = v.type == QV_NUM ? v.num : NAN;
 		m++;
 	}
+	free(column);
 	qsort(items, m, sizeof(*items), cmp_eff);
 	for (size_t i = 0; i < m; i++)
 		distinct += i == 0 || !same_value(&items[i].h, &items[i - 1].h);
@@ -776,11 +802,11 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	MDB_val k, v;
 	int rc;
 
-	if ((rc = dp_query_load(q, o->df, &d)))
+	if ((rc = dp_query_load_tasks(q, o->df, o->task, &d)))
 		return rc;
 	if (!(t = dp_qtask_find(&d, o->task))) {
-		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (%zu tasks; `dnnprov runs %s` lists them)",
-			      o->task, d.name, d.ntasks, d.name);
+		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (`dnnprov runs %s` lists its tasks)",
+			      o->task, d.name, d.name);
 		goto out;
 	}
 	metrics = calloc(d.nmetrics + 1, sizeof(char *));

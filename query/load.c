@@ -81,12 +81,50 @@ int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
 	return 0;
 }
 
-static void qv_from_obj(dp_qv *v, const msgpack_object *o)
+/* The strings of a loaded dataflow's tasks live in chunks freed together:
+ * a dataflow of 10,000 tasks would otherwise cost some 70,000 mallocs. */
+#define ARENA_CHUNK 65536
+typedef struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	char data[];
+} arena_chunk;
+
+static char *arena_strndup(dp_qdataflow *d, const char *p, size_t n)
+{
+	arena_chunk *c = d->arena;
+	if (!c || c->cap - c->used < n + 1) {
+		size_t cap = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
+		arena_chunk *fresh = malloc(sizeof(*fresh) + cap);
+		if (!fresh)
+			return NULL;
+		fresh->next = c;
+		fresh->used = 0;
+		fresh->cap = cap;
+		d->arena = c = fresh;
+	}
+	char *s = c->data + c->used;
+	memcpy(s, p, n);
+	s[n] = '\0';
+	c->used += n + 1;
+	return s;
+}
+
+static void arena_free(dp_qdataflow *d)
+{
+	for (arena_chunk *c = d->arena, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	d->arena = NULL;
+}
+
+static void qv_from_obj(dp_qdataflow *d, dp_qv *v, const msgpack_object *o)
 {
 	memset(v, 0, sizeof(*v));
 	if (o->type == MSGPACK_OBJECT_STR) {
 		v->type = QV_TEXT;
-		v->text = strndup_(o->via.str.ptr, o->via.str.size);
+		v->text = arena_strndup(d, o->via.str.ptr, o->via.str.size);
 		if (!v->text)
 			v->type = QV_NULL;
 	} else if (dp_obj_number(o, &v->num)) {
@@ -95,13 +133,24 @@ static void qv_from_obj(dp_qv *v, const msgpack_object *o)
 	}
 }
 
-static int load_task(dp_query *q, const MDB_val *k, const MDB_val *v, size_t prefix, dp_qtask *t)
+/* The dataflow's own copy of a hyperparameter name, so that every task's
+ * list points at one string. */
+static const char *intern_hyp(dp_qdataflow *d, const char *p, size_t n)
+{
+	for (size_t i = 0; i < d->nhyps; i++)
+		if (strlen(d->hyps[i].name) == n && memcmp(d->hyps[i].name, p, n) == 0)
+			return d->hyps[i].name;
+	return arena_strndup(d, p, n);
+}
+
+static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_val *v, size_t prefix,
+		     dp_qtask *t)
 {
 	msgpack_object o;
 	const msgpack_object *x;
 
 	memset(t, 0, sizeof(*t));
-	t->id = strndup_((const char *)k->mv_data + prefix, k->mv_size - prefix - 1);
+	t->id = arena_strndup(d, (const char *)k->mv_data + prefix, k->mv_size - prefix - 1);
 	if (!t->id)
 		return DNNPROV_ENOMEM;
 	t->start = t->end = t->last = NAN;
@@ -113,9 +162,9 @@ static int load_task(dp_query *q, const MDB_val *k, const MDB_val *v, size_t pre
 	t->start = obj_num(dp_map_get(&o, "start"));
 	t->end = obj_num(dp_map_get(&o, "end"));
 	t->last = obj_num(dp_map_get(&o, "last"));
-	t->host = obj_str(dp_map_get(&o, "host"));
-	t->user = obj_str(dp_map_get(&o, "user"));
-	t->message = obj_str(dp_map_get(&o, "message"));
+	x = dp_map_get(&o, "host");
+	if (x && x->type == MSGPACK_OBJECT_STR)
+		t->host = arena_strndup(d, x->via.str.ptr, x->via.str.size);
 	x = dp_map_get(&o, "epochs");
 	t->epochs = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? x->via.u64 : 0;
 	x = dp_map_get(&o, "begins");
@@ -135,10 +184,10 @@ static int load_task(dp_query *q, const MDB_val *k, const MDB_val *v, size_t pre
 			if (name->type != MSGPACK_OBJECT_STR)
 				continue;
 			dp_qhyp *h = &t->hyps[t->nhyps];
-			h->name = strndup_(name->via.str.ptr, name->via.str.size);
+			h->name = intern_hyp(d, name->via.str.ptr, name->via.str.size);
 			if (!h->name)
 				return DNNPROV_ENOMEM;
-			qv_from_obj(&h->value, &x->via.map.ptr[i].val);
+			qv_from_obj(d, &h->value, &x->via.map.ptr[i].val);
 			t->nhyps++;
 		}
 	}
@@ -147,15 +196,7 @@ static int load_task(dp_query *q, const MDB_val *k, const MDB_val *v, size_t pre
 
 static void task_free(dp_qtask *t)
 {
-	free(t->id);
-	free(t->host);
-	free(t->user);
-	free(t->message);
-	for (size_t i = 0; i < t->nhyps; i++) {
-		free(t->hyps[i].name);
-		free((char *)t->hyps[i].value.text);
-	}
-	free(t->hyps);
+	free(t->hyps); /* its strings are in the arena */
 }
 
 void dp_qdataflow_free(dp_qdataflow *d)
@@ -173,6 +214,7 @@ void dp_qdataflow_free(dp_qdataflow *d)
 	for (size_t i = 0; i < d->ntasks; i++)
 		task_free(&d->tasks[i]);
 	free(d->tasks);
+	arena_free(d);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -211,6 +253,11 @@ static int not_found(dp_query *q, const char *df)
 }
 
 int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
+{
+	return dp_query_load_tasks(q, df, NULL, d);
+}
+
+int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *d)
 {
 	dp_key key;
 	MDB_val k, v;
@@ -257,6 +304,26 @@ int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 	if (rc)
 		goto fail;
 
+	if (only_task) {
+		/* One task: one lookup, whatever the size of the dataflow. */
+		dp_key tk = key;
+		dp_key_cstr(&tk, only_task);
+		k = dp_key_val(&tk);
+		mrc = tk.overflow ? MDB_NOTFOUND : mdb_get(q->txn, q->ix->dbi[DP_DB_TASKS], &k, &v);
+		if (mrc == 0) {
+			if (!(d->tasks = calloc(1, sizeof(*d->tasks)))) {
+				rc = DNNPROV_ENOMEM;
+				goto fail;
+			}
+			d->ntasks = 1;
+			if ((rc = load_task(q, d, &k, &v, key.n, &d->tasks[0])))
+				goto fail;
+		} else if (mrc != MDB_NOTFOUND) {
+			rc = dp_lmdb_error(mrc, "tasks");
+			goto fail;
+		}
+		return 0;
+	}
 	/* The tasks: one range scan of (df, *). */
 	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TASKS], &c))) {
 		rc = dp_lmdb_error(mrc, "tasks");
@@ -276,7 +343,7 @@ int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 			}
 			d->tasks = grown;
 		}
-		rc = load_task(q, &k, &v, key.n, &d->tasks[d->ntasks]);
+		rc = load_task(q, d, &k, &v, key.n, &d->tasks[d->ntasks]);
 		d->ntasks++;
 		if (rc)
 			break;
@@ -402,13 +469,105 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	MDB_val k, v;
 	dp_key_reset(&key);
 	dp_key_cstr(&key, df);
-	dp_key_cstr(&key, task);
 	dp_key_cstr(&key, metric);
+	dp_key_cstr(&key, task);
 	k = dp_key_val(&key);
 	if (mdb_get(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &k, &v) != 0 || v.mv_size != sizeof(*out))
 		return false;
 	memcpy(out, v.mv_data, sizeof(*out));
 	return true;
+}
+
+/* The aggregate of a summary; QV_NULL when it has no such value. */
+static dp_qv summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
+{
+	dp_qv r = { 0 };
+	dp_agg_kind kind = agg->kind;
+	if (kind == AGG_BEST)
+		kind = dp_metric_lower_is_better(metric) ? AGG_MIN : AGG_MAX;
+	switch (kind) {
+	case AGG_MAX:
+		if (s->count) {
+			r.type = QV_NUM;
+			r.num = s->max;
+			*e = s->max_epoch;
+		}
+		break;
+	case AGG_MIN:
+		if (s->count) {
+			r.type = QV_NUM;
+			r.num = s->min;
+			*e = s->min_epoch;
+		}
+		break;
+	case AGG_MEAN:
+		if (s->count) {
+			r.type = QV_NUM;
+			r.num = s->sum / (double)s->count;
+			*e = s->last_epoch;
+		}
+		break;
+	default: /* AGG_LAST: NaN is a value here, the last one reported */
+		if (s->count + s->nan_count) {
+			r.type = QV_NUM;
+			r.num = s->last;
+			*e = s->last_epoch;
+		}
+	}
+	return r;
+}
+
+int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metric, const dp_agg *agg,
+			   dp_qv *values, int64_t *epochs)
+{
+	dp_key key;
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t i = 0;
+	int mrc;
+
+	memset(values, 0, d->ntasks * sizeof(*values));
+	if (epochs)
+		memset(epochs, 0, d->ntasks * sizeof(*epochs));
+	if (agg->kind == AGG_AT) {
+		for (size_t t = 0; t < d->ntasks; t++)
+			values[t] = dp_query_metric(q, d->name, d->tasks[t].id, metric, agg, epochs ? &epochs[t] : NULL);
+		return 0;
+	}
+	dp_key_reset(&key);
+	dp_key_cstr(&key, d->name);
+	dp_key_cstr(&key, metric);
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &c)))
+		return dp_lmdb_error(mrc, "summaries");
+	/* Both sides are sorted by task id: a merge, one pass each. */
+	k = dp_key_val(&key);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && i < d->ntasks;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		dp_summary s;
+		int64_t e = 0;
+		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		const char *task = (const char *)k.mv_data + key.n;
+		size_t tn = k.mv_size - key.n - 1;
+		int cmp = -1;
+		while (i < d->ntasks) {
+			cmp = strncmp(d->tasks[i].id, task, tn);
+			if (cmp == 0 && d->tasks[i].id[tn] != '\0')
+				cmp = 1;
+			if (cmp >= 0)
+				break;
+			i++;
+		}
+		if (cmp != 0 || v.mv_size != sizeof(s))
+			continue;
+		memcpy(&s, v.mv_data, sizeof(s));
+		values[i] = summary_value(&s, metric, agg, &e);
+		if (epochs)
+			epochs[i] = e;
+		i++;
+	}
+	mdb_cursor_close(c);
+	return 0;
 }
 
 dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric, const dp_agg *agg,
@@ -436,38 +595,7 @@ dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char 
 			}
 		}
 	} else if (dp_query_summary(q, df, task, metric, &s)) {
-		dp_agg_kind kind = agg->kind;
-		if (kind == AGG_BEST)
-			kind = dp_metric_lower_is_better(metric) ? AGG_MIN : AGG_MAX;
-		switch (kind) {
-		case AGG_MAX:
-			if (s.count) {
-				r.type = QV_NUM;
-				r.num = s.max;
-				e = s.max_epoch;
-			}
-			break;
-		case AGG_MIN:
-			if (s.count) {
-				r.type = QV_NUM;
-				r.num = s.min;
-				e = s.min_epoch;
-			}
-			break;
-		case AGG_MEAN:
-			if (s.count) {
-				r.type = QV_NUM;
-				r.num = s.sum / (double)s.count;
-				e = s.last_epoch;
-			}
-			break;
-		default: /* AGG_LAST: NaN is a value here, the last one reported */
-			if (s.count + s.nan_count) {
-				r.type = QV_NUM;
-				r.num = s.last;
-				e = s.last_epoch;
-			}
-		}
+		r = summary_value(&s, metric, agg, &e);
 	}
 	if (epoch)
 		*epoch = e;

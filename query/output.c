@@ -335,7 +335,17 @@ static int write_csv(const dp_table *t, FILE *out)
 
 static int write_json(const dp_table *t, FILE *out)
 {
-	dp_buf b = { 0 }, line = { 0 };
+	dp_buf b = { 0 }, line = { 0 }, keys = { 0 };
+	size_t *key_at = calloc(t->ncols + 1, sizeof(size_t));
+	if (!key_at)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	/* Each column's "name": once, not once per cell. */
+	for (size_t c = 0; c < t->ncols; c++) {
+		key_at[c] = keys.len;
+		dp_json_string(&keys, t->cols[c], strlen(t->cols[c]));
+		dp_buf_putc(&keys, ':');
+	}
+	key_at[t->ncols] = keys.len;
 	fputs("[", out);
 	for (size_t r = 0; r < t->nrows; r++) {
 		line.len = 0;
@@ -346,8 +356,7 @@ static int write_json(const dp_table *t, FILE *out)
 			if (!first)
 				dp_buf_putc(&line, ',');
 			first = false;
-			dp_json_string(&line, t->cols[c], strlen(t->cols[c]));
-			dp_buf_putc(&line, ':');
+			dp_buf_append(&line, keys.data + key_at[c], key_at[c + 1] - key_at[c]);
 			if (v->type == QV_NULL) {
 				dp_buf_append(&line, "null", 4);
 			} else if (v->type == QV_TEXT || t->kinds[c] == COL_TIME || t->kinds[c] == COL_AGO || t->kinds[c] == COL_TEXT) {
@@ -365,6 +374,8 @@ static int write_json(const dp_table *t, FILE *out)
 	fputs(t->nrows ? "\n]\n" : "]\n", out);
 	dp_buf_free(&b);
 	dp_buf_free(&line);
+	dp_buf_free(&keys);
+	free(key_at);
 	return 0;
 }
 

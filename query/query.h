@@ -31,19 +31,19 @@ typedef struct dp_qv {
 /* ---- the model of one dataflow ---------------------------------------------------- */
 
 typedef struct dp_qhyp {
-	char *name;
-	dp_qv value; /* text owned here */
+	const char *name; /* the dataflow's */
+	dp_qv value;      /* text in the dataflow's arena */
 } dp_qhyp;
 
 typedef struct dp_qtask {
-	char *id;
+	char *id; /* strings in the dataflow's arena */
 	char status[16];
 	double start, end, last; /* NaN when unknown */
 	uint64_t epochs;
 	int64_t last_epoch;
 	bool has_last_epoch;
 	uint64_t begins;
-	char *host, *user, *message;
+	char *host;
 	dp_qhyp *hyps;
 	size_t nhyps;
 } dp_qtask;
@@ -63,6 +63,7 @@ typedef struct dp_qdataflow {
 	dp_buf transformations; /* msgpack array, as stored */
 	dp_qtask *tasks;
 	size_t ntasks;
+	struct arena_chunk *arena; /* the tasks' strings */
 } dp_qdataflow;
 
 typedef struct dp_query {
@@ -82,6 +83,9 @@ DP_INTERNAL int dp_query_dataflows(dp_query *q, char ***names, size_t *n);
 /* Loads a dataflow's specification and its tasks (sorted by id).
  * DNNPROV_ENOTFOUND with the known dataflows listed when it is absent. */
 DP_INTERNAL int dp_query_load(dp_query *q, const char *df, dp_qdataflow *out);
+/* The same with only task `only_task` (or none when it does not exist):
+ * for commands about one task, at the cost of one lookup. */
+DP_INTERNAL int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *out);
 DP_INTERNAL void dp_qdataflow_free(dp_qdataflow *d);
 
 /* The task named id (exactly), or NULL. */
@@ -121,6 +125,12 @@ DP_INTERNAL bool dp_query_summary(dp_query *q, const char *df, const char *task,
  * came from.  QV_NULL when missing (or NaN only). */
 DP_INTERNAL dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric,
 				  const dp_agg *agg, int64_t *epoch);
+
+/* The aggregate of a metric for every task of d, in d->tasks order, read
+ * with one range scan (or per-task lookups for at=EPOCH).  epochs may be
+ * NULL. */
+DP_INTERNAL int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metric,
+				       const dp_agg *agg, dp_qv *values, int64_t *epochs);
 
 /* ---- result tables --------------------------------------------------------------- */
 

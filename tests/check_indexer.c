@@ -118,8 +118,8 @@ static dp_summary summary(const char *task, const char *metric)
 	dp_summary s;
 	dp_key_reset(&k);
 	dp_key_cstr(&k, "df");
-	dp_key_cstr(&k, task);
 	dp_key_cstr(&k, metric);
+	dp_key_cstr(&k, task);
 	char *v = lookup(DP_DB_SUMMARIES, &k);
 	ck_assert_msg(v != NULL, "no summary of %s %s", task, metric);
 	memcpy(&s, v, sizeof(s));

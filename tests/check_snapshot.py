@@ -23,7 +23,7 @@ for line in open(sys.argv[1]):
         for m in json.loads(val)["metrics"]:
             metric_counts[(df, task, m)] += 1
     elif db == "summaries":
-        df, task, m = key.split(" ")[:3]
+        df, m, task = key.split(" ")[:3]
         fields = dict(f.split("=", 1) for f in val.split())
         summaries[(df, task, m)] = int(fields["count"]) + int(fields["nan"])
 bad = []

@@ -11,7 +11,7 @@ mkdir -p bench/results
 out="bench/results/$(date -u +%Y%m%dT%H%M%SZ)${quick:+-quick}.md"
 py_rows=""
 if [ -f bench/bench_python.py ] && [ -f python/dnnprov/__init__.py ]; then
-	py_rows="DNNPROV_LIB=$PWD/$build/libdnnprov.so PYTHONPATH=$PWD/python /usr/bin/python3 bench/bench_python.py $quick $work/py"
+	py_rows="DNNPROV_LIB=$PWD/$build/libdnnprov.so PYTHONPATH=$PWD/python /usr/bin/python3 $PWD/bench/bench_python.py $quick $work/py"
 fi
 {
 	echo "# dnnprov benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')${quick:+ (QUICK)}"

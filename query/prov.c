@@ -1,0 +1,1720 @@
+/*
+ * prov.c - the W3C PROV export (prov.h; docs/PROV.md is the mapping).
+ *
+ * ONE SET OF EMITTERS, TWO FORMATS
+ *
+ * The emitters below walk the index and call the writer once per
+ * statement: st_begin(kind, identifier, formal attributes), then one
+ * at_*() per extra attribute, then st_end().  The writer renders the
+ * statement as PROV-N or PROV-JSON, or drops it when its kind is not
+ * wanted in the current pass.  Both formats therefore say the same thing
+ * by construction; tests/prov_check.py checks it with python3-prov.
+ *
+ * STREAMING
+ *
+ * Nothing is held per task or per epoch.  PROV-N has no sections: one
+ * scan writes each task's statements together.  PROV-JSON is one object
+ * per statement type ("entity", "activity", "wasGeneratedBy", ...) whose
+ * keys must be unique, so it is written in one pass per type over the same
+ * snapshot, and a pass scans only the databases that yield its type: the
+ * epochs twice in all ("entity" and "wasGeneratedBy"), the task records
+ * once per pass (cheap: one record per task).  A section is opened when
+ * its first statement comes, so a document has no empty sections.
+ *
+ * What stays in memory: the specification (transformations, sets,
+ * attributes: the prospective part), the (transformation, set) pairs that
+ * have elements, the machine/user agents already written (one per distinct
+ * host and user, not per task), and while a task is written the last
+ * value entity of each hyperparameter it adapted.  Output goes through a
+ * 64 KiB buffer.
+ *
+ * KEYS OF PROV-JSON
+ *
+ * Entities, activities and agents are keyed by their identifier; the
+ * identifiers are unique by construction (every encoded component is free
+ * of '/', and each kind of thing has its own path: docs/PROV.md).  The
+ * few prospective names that could repeat (an attribute listed twice, a
+ * metric called "epoch") are deduplicated when the specification is
+ * loaded.  Relations carry no identifier: their keys are blank-node labels
+ * "_:<letter><n>", counted per section in scan order, so they are unique
+ * and the same for the same snapshot and selection.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "logger/record.h"
+#include "query/prov.h"
+#include "util/map.h"
+
+#define NS_PROV "http://www.w3.org/ns/prov#"
+#define NS_XSD "http://www.w3.org/2001/XMLSchema#"
+#define NS_DNNPROV "https://dnnprov.dev/ns#"
+#define NS_DF "https://dnnprov.dev/df/" /* + encoded tag + "/" */
+#define SOFTWARE_ID "df:software/dnnprov"
+#define FLUSH_AT (64 * 1024)
+
+int dp_prov_format_parse(const char *s, dp_prov_format *out)
+{
+	if (strcmp(s, "prov-json") == 0)
+		*out = DP_PROV_JSON;
+	else if (strcmp(s, "prov-n") == 0)
+		*out = DP_PROV_N;
+	else
+		return dp_error(DNNPROV_EQUERY, "unknown format '%s' (prov-json, prov-n)", s);
+	return 0;
+}
+
+/* ---- statements and the writer ------------------------------------------------------ */
+
+typedef enum st_kind {
+	ST_ENTITY,
+	ST_ACTIVITY,
+	ST_AGENT,
+	ST_GENERATION,
+	ST_USAGE,
+	ST_COMMUNICATION,
+	ST_ASSOCIATION,
+	ST_DERIVATION,
+	ST_INFLUENCE,
+	ST_MEMBERSHIP,
+	ST_COUNT
+} st_kind;
+
+#define BIT(k) (1u << (k))
+#define ALL_KINDS (BIT(ST_COUNT) - 1)
+
+/* The formal attributes of each statement, in PROV-N order; `codes` has
+ * one letter per formal: 'r' a reference, 't' a time, '-' one this export
+ * never gives. */
+static const struct st_info {
+	const char *name; /* PROV-N keyword and PROV-JSON section */
+	char blank;       /* PROV-JSON blank-node label letter (relations) */
+	const char *codes;
+	const char *formal[5];
+} st_info[ST_COUNT] = {
+	[ST_ENTITY] = { "entity", 0, "", { NULL } },
+	[ST_ACTIVITY] = { "activity", 0, "tt", { "prov:startTime", "prov:endTime" } },
+	[ST_AGENT] = { "agent", 0, "", { NULL } },
+	[ST_GENERATION] = { "wasGeneratedBy", 'g', "rrt", { "prov:entity", "prov:activity", "prov:time" } },
+	[ST_USAGE] = { "used", 'u', "rrt", { "prov:activity", "prov:entity", "prov:time" } },
+	[ST_COMMUNICATION] = { "wasInformedBy", 'c', "rr", { "prov:informed", "prov:informant" } },
+	[ST_ASSOCIATION] = { "wasAssociatedWith", 'a', "rrr", { "prov:activity", "prov:agent", "prov:plan" } },
+	[ST_DERIVATION] = { "wasDerivedFrom", 'd', "rrr--",
+			    { "prov:generatedEntity", "prov:usedEntity", "prov:activity", "prov:generation",
+			      "prov:usage" } },
+	[ST_INFLUENCE] = { "wasInfluencedBy", 'i', "rr", { "prov:influencee", "prov:influencer" } },
+	[ST_MEMBERSHIP] = { "hadMember", 'm', "rr", { "prov:collection", "prov:entity" } },
+};
+
+typedef struct pw {
+	dp_prov_format fmt;
+	FILE *f;
+	dp_buf b;             /* rendered, not yet written */
+	unsigned want;        /* the kinds this pass writes */
+	bool section_open;    /* PROV-JSON: its key has been written */
+	bool skip;            /* the open statement is not written */
+	size_t nattrs;        /* attributes of the open statement so far */
+	uint64_t blank[ST_COUNT];
+	int rc;               /* the first error; every write stops after it */
+	time_t tsec;          /* fmt_time's cache: the last second formatted */
+	char tprefix[24];
+} pw;
+
+static void w_fail(pw *w, int rc)
+{
+	if (!w->rc)
+		w->rc = rc;
+}
+
+static void w_put(pw *w, const char *p, size_t n)
+{
+	if (!w->rc && dp_buf_append(&w->b, p, n))
+		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+}
+
+static void w_puts(pw *w, const char *s)
+{
+	w_put(w, s, strlen(s));
+}
+
+static void w_flush(pw *w)
+{
+	if (w->rc || !w->b.len)
+		return;
+	if (fwrite(w->b.data, 1, w->b.len, w->f) != w->b.len)
+		w_fail(w, dp_error_errno(errno ? errno : EIO, "cannot write the export"));
+	w->b.len = 0;
+}
+
+/* XSD dateTime in UTC with microseconds, "2026-11-26T02:36:56.123456Z";
+ * 0 (absent) for NaN and times outside years 1970-9999.  The date and
+ * time of day are cached: consecutive records share their second. */
+static size_t fmt_time(pw *w, double t, char out[40])
+{
+	if (!(t >= 0 && t <= 253402300799.0))
+		return 0;
+	time_t secs = (time_t)t;
+	unsigned usec = (unsigned)((t - (double)secs) * 1e6 + 0.5);
+	if (usec >= 1000000) {
+		secs++;
+		usec -= 1000000;
+	}
+	if (secs != w->tsec || !w->tprefix[0]) {
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		strftime(w->tprefix, sizeof(w->tprefix), "%Y-%m-%dT%H:%M:%S", &tm);
+		w->tsec = secs;
+	}
+	memcpy(out, w->tprefix, 19);
+	out[19] = '.';
+	for (int i = 25; i >= 20; i--, usec /= 10)
+		out[i] = (char)('0' + usec % 10);
+	out[26] = 'Z';
+	out[27] = '\0';
+	return 27;
+}
+
+/* The XSD lexical form of a double: NaN, INF, -INF, or a decimal that
+ * reads back exactly: 15 significant digits when they do (0.1 stays 0.1),
+ * else 17 (as dp_json_double(); trying 16 as well would cost more than it
+ * saves). */
+static size_t fmt_double(double d, char out[40])
+{
+	if (isnan(d))
+		return (size_t)snprintf(out, 40, "NaN");
+	if (isinf(d))
+		return (size_t)snprintf(out, 40, "%s", d > 0 ? "INF" : "-INF");
+	int n = snprintf(out, 40, "%.15g", d);
+	if (strtod(out, NULL) != d)
+		n = snprintf(out, 40, "%.17g", d);
+	return (size_t)n;
+}
+
+/* A PROV-N string literal's body: '"', '\' and line breaks escaped (ECHAR),
+ * other characters as they are; invalid UTF-8 becomes U+FFFD, as
+ * dp_json_string() does, so that both formats carry the same text. */
+static void w_provn_string(pw *w, const char *s, size_t n)
+{
+	size_t run = 0; /* start of the bytes copied as they are */
+	for (size_t i = 0; i < n && !w->rc;) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = NULL;
+		size_t skip = 1;
+		if (c >= 0x80) {
+			size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+			if (len && i + len <= n && dp_utf8_valid(s + i, len)) {
+				i += len;
+				continue;
+			}
+			esc = "\xEF\xBF\xBD";
+		} else if (c == '"') {
+			esc = "\\\"";
+		} else if (c == '\\') {
+			esc = "\\\\";
+		} else if (c == '\n') {
+			esc = "\\n";
+		} else if (c == '\r') {
+			esc = "\\r";
+		} else if (c == '\t') {
+			esc = "\\t";
+		} else {
+			i++;
+			continue;
+		}
+		w_put(w, s + run, i - run);
+		w_puts(w, esc);
+		i += skip;
+		run = i;
+	}
+	w_put(w, s + run, n - run);
+}
+
+static void w_json_string(pw *w, const char *s, size_t n)
+{
+	if (!w->rc && dp_json_string(&w->b, s, n))
+		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+}
+
+/* Starts a statement.  `id` names an entity, activity or agent (NULL for
+ * relations); r0..r2 and t0, t1 fill the formal attributes in order of
+ * st_info (NULL and NaN for absent).  Returns whether it is written; the
+ * at_*() calls that follow are dropped when it is not. */
+static bool st_begin(pw *w, st_kind k, const char *id, const char *r0, const char *r1, const char *r2, double t0,
+		     double t1)
+{
+	const struct st_info *si = &st_info[k];
+	const char *refs[3] = { r0, r1, r2 };
+	double times[2] = { t0, t1 };
+	size_t nr = 0, nt = 0;
+	char tb[40];
+
+	w->skip = !(w->want & BIT(k)) || w->rc;
+	if (w->skip)
+		return false;
+	w->nattrs = 0;
+	if (w->fmt == DP_PROV_N) {
+		w_puts(w, "  ");
+		w_puts(w, si->name);
+		w_put(w, "(", 1);
+		if (id)
+			w_puts(w, id);
+		for (size_t i = 0; si->codes[i]; i++) {
+			if (id || i)
+				w_put(w, ", ", 2);
+			if (si->codes[i] == 'r' && refs[nr])
+				w_puts(w, refs[nr]);
+			else if (si->codes[i] == 't' && fmt_time(w, times[nt], tb))
+				w_puts(w, tb);
+			else
+				w_put(w, "-", 1);
+			nr += si->codes[i] == 'r';
+			nt += si->codes[i] == 't';
+		}
+		return true;
+	}
+	if (!w->section_open) {
+		w_puts(w, ",\n  \"");
+		w_puts(w, si->name);
+		w_puts(w, "\": {\n    ");
+		w->section_open = true;
+	} else {
+		w_puts(w, ",\n    ");
+	}
+	if (id) {
+		w_json_string(w, id, strlen(id));
+	} else {
+		char label[32];
+		int n = snprintf(label, sizeof(label), "\"_:%c%" PRIu64 "\"", si->blank, ++w->blank[k]);
+		w_put(w, label, (size_t)n);
+	}
+	w_put(w, ": {", 3);
+	for (size_t i = 0; si->codes[i]; i++) {
+		const char *ref = si->codes[i] == 'r' ? refs[nr++] : NULL;
+		size_t tn = si->codes[i] == 't' ? fmt_time(w, times[nt++], tb) : 0;
+		if (!ref && !tn)
+			continue;
+		w_puts(w, w->nattrs++ ? ", \"" : "\"");
+		w_puts(w, si->formal[i]);
+		w_puts(w, "\": ");
+		if (ref)
+			w_json_string(w, ref, strlen(ref));
+		else
+			w_json_string(w, tb, tn);
+	}
+	return true;
+}
+
+static void st_end(pw *w)
+{
+	if (w->skip)
+		return;
+	if (w->fmt == DP_PROV_N)
+		w_puts(w, w->nattrs ? "])\n" : ")\n");
+	else
+		w_put(w, "}", 1);
+	if (w->b.len >= FLUSH_AT)
+		w_flush(w);
+}
+
+/* An extra attribute: its name, then a value written by the caller. */
+static bool at_name(pw *w, const char *name)
+{
+	if (w->skip || w->rc)
+		return false;
+	if (w->fmt == DP_PROV_N) {
+		w_puts(w, w->nattrs++ ? ", " : ", [");
+		w_puts(w, name);
+		w_put(w, "=", 1);
+	} else {
+		w_puts(w, w->nattrs++ ? ", \"" : "\"");
+		w_puts(w, name);
+		w_puts(w, "\": ");
+	}
+	return true;
+}
+
+/* A typed literal whose lexical form needs no escaping (numbers, times). */
+static void at_lexical(pw *w, const char *name, const char *lex, size_t n, const char *type)
+{
+	if (!at_name(w, name))
+		return;
+	if (w->fmt == DP_PROV_N) {
+		w_put(w, "\"", 1);
+		w_put(w, lex, n);
+		w_puts(w, "\" %% ");
+		w_puts(w, type);
+	} else {
+		w_puts(w, "{\"$\": \"");
+		w_put(w, lex, n);
+		w_puts(w, "\", \"type\": \"");
+		w_puts(w, type);
+		w_puts(w, "\"}");
+	}
+}
+
+static void at_qname(pw *w, const char *name, const char *qname)
+{
+	if (!at_name(w, name))
+		return;
+	if (w->fmt == DP_PROV_N) {
+		w_put(w, "'", 1);
+		w_puts(w, qname);
+		w_put(w, "'", 1);
+	} else {
+		w_puts(w, "{\"$\": \"");
+		w_puts(w, qname);
+		w_puts(w, "\", \"type\": \"prov:QUALIFIED_NAME\"}");
+	}
+}
+
+static void at_str(pw *w, const char *name, const char *s, size_t n)
+{
+	if (!at_name(w, name))
+		return;
+	if (w->fmt == DP_PROV_N) {
+		w_put(w, "\"", 1);
+		w_provn_string(w, s, n);
+		w_puts(w, "\" %% xsd:string");
+	} else {
+		w_puts(w, "{\"$\": ");
+		w_json_string(w, s, n);
+		w_puts(w, ", \"type\": \"xsd:string\"}");
+	}
+}
+
+static void at_cstr(pw *w, const char *name, const char *s)
+{
+	at_str(w, name, s, strlen(s));
+}
+
+static void at_long(pw *w, const char *name, int64_t v)
+{
+	char lex[32];
+	int n = snprintf(lex, sizeof(lex), "%" PRId64, v);
+	at_lexical(w, name, lex, (size_t)n, "xsd:long");
+}
+
+static void at_double(pw *w, const char *name, double v)
+{
+	char lex[40];
+	size_t n = fmt_double(v, lex);
+	at_lexical(w, name, lex, n, "xsd:double");
+}
+
+static void at_time(pw *w, const char *name, double t)
+{
+	char lex[40];
+	size_t n = fmt_time(w, t, lex);
+	if (n)
+		at_lexical(w, name, lex, n, "xsd:dateTime");
+}
+
+/* A value from a record: integers as xsd:long (xsd:integer past its
+ * range), floats as xsd:double, text as xsd:string; nil is left out. */
+static void at_obj(pw *w, const char *name, const msgpack_object *o)
+{
+	char lex[40];
+	if (!o)
+		return;
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > INT64_MAX) {
+			int n = snprintf(lex, sizeof(lex), "%" PRIu64, o->via.u64);
+			at_lexical(w, name, lex, (size_t)n, "xsd:integer");
+		} else {
+			at_long(w, name, (int64_t)o->via.u64);
+		}
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		at_long(w, name, o->via.i64);
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		at_double(w, name, o->via.f64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		at_str(w, name, o->via.str.ptr, o->via.str.size);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- identifiers ------------------------------------------------------------------------ */
+
+/* Appends s[0..n) with every byte outside [A-Za-z0-9_-] as %XX (uppercase
+ * hex of the UTF-8 bytes), so the result is a PROV-N local name part (and
+ * an IRI path segment) whatever the tag holds: no '/', ':', '.', quote or
+ * space survives.  `first`: the text starts a local name, where PROV-N
+ * does not allow '-', so a leading '-' is encoded too. */
+static void enc(pw *w, dp_buf *b, const char *s, size_t n, bool first)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if (w->rc || dp_buf_reserve(b, 3 * n + 1)) {
+		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+		return;
+	}
+	char *p = b->data + b->len;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+			    (c == '-' && !(first && i == 0));
+		if (keep) {
+			*p++ = (char)c;
+		} else {
+			*p++ = '%';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		}
+	}
+	b->len = (size_t)(p - b->data);
+}
+
+static void id_lit(pw *w, dp_buf *b, const char *s)
+{
+	if (!w->rc && dp_buf_append(b, s, strlen(s)))
+		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+}
+
+static void id_copy(pw *w, dp_buf *b, dp_buf *from)
+{
+	b->len = 0;
+	if (!w->rc && dp_buf_append(b, from->data, from->len))
+		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+}
+
+static void id_i64(pw *w, dp_buf *b, int64_t v)
+{
+	char s[24];
+	int n = snprintf(s, sizeof(s), "%" PRId64, v);
+	if (!w->rc && dp_buf_append(b, s, (size_t)n))
+		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+}
+
+static const char *id_str(pw *w, dp_buf *b)
+{
+	const char *s = dp_buf_cstr(b);
+	if (!s)
+		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+	return s ? s : "";
+}
+
+/* "dfa:" and the encoded name: the attribute name of a hyperparameter,
+ * metric or element attribute. */
+static const char *dfa_name(pw *w, dp_buf *b, const char *s, size_t n)
+{
+	b->len = 0;
+	id_lit(w, b, "dfa:");
+	enc(w, b, s, n, true);
+	return id_str(w, b);
+}
+
+/* ---- the specification (prospective provenance) ----------------------------------------- */
+
+typedef struct spec_attr {
+	char *name, *type;
+} spec_attr;
+
+typedef struct spec_set {
+	char *name;
+	bool input;
+	spec_attr *attrs;
+	size_t nattrs;
+} spec_set;
+
+typedef struct spec_tf {
+	char *name;
+	char **deps;
+	size_t ndeps;
+	spec_set *sets;
+	size_t nsets;
+} spec_tf;
+
+typedef struct spec {
+	spec_tf *tfs;
+	size_t ntfs;
+} spec;
+
+/* A (transformation, set) pair that has elements in the index. */
+typedef struct elem_set {
+	char *tf, *set;
+	bool input;
+} elem_set;
+
+static char *dup_n(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+static void spec_free(spec *sp)
+{
+	for (size_t t = 0; t < sp->ntfs; t++) {
+		spec_tf *tf = &sp->tfs[t];
+		free(tf->name);
+		for (size_t d = 0; d < tf->ndeps; d++)
+			free(tf->deps[d]);
+		free(tf->deps);
+		for (size_t s = 0; s < tf->nsets; s++) {
+			for (size_t a = 0; a < tf->sets[s].nattrs; a++) {
+				free(tf->sets[s].attrs[a].name);
+				free(tf->sets[s].attrs[a].type);
+			}
+			free(tf->sets[s].attrs);
+			free(tf->sets[s].name);
+		}
+		free(tf->sets);
+	}
+	free(sp->tfs);
+	memset(sp, 0, sizeof(*sp));
+}
+
+/* The adders skip a name already present (a transformation, a set of a
+ * transformation, an attribute of a set): identifiers stay unique.  They
+ * return the item, or NULL when it was a repeat or memory ran out (*rc). */
+static spec_tf *add_tf(spec *sp, const char *name, size_t n, int *rc)
+{
+	for (size_t i = 0; i < sp->ntfs; i++)
+		if (strlen(sp->tfs[i].name) == n && memcmp(sp->tfs[i].name, name, n) == 0)
+			return NULL;
+	spec_tf *g = realloc(sp->tfs, (sp->ntfs + 1) * sizeof(*g));
+	if (!g) {
+		*rc = DNNPROV_ENOMEM;
+		return NULL;
+	}
+	sp->tfs = g;
+	spec_tf *tf = &sp->tfs[sp->ntfs];
+	memset(tf, 0, sizeof(*tf));
+	if (!(tf->name = dup_n(name, n))) {
+		*rc = DNNPROV_ENOMEM;
+		return NULL;
+	}
+	sp->ntfs++;
+	return tf;
+}
+
+static void add_dep(spec_tf *tf, const char *name, size_t n, int *rc)
+{
+	for (size_t i = 0; i < tf->ndeps; i++)
+		if (strlen(tf->deps[i]) == n && memcmp(tf->deps[i], name, n) == 0)
+			return;
+	char **g = realloc(tf->deps, (tf->ndeps + 1) * sizeof(*g));
+	if (!g || !(g[tf->ndeps] = dup_n(name, n))) {
+		if (g)
+			tf->deps = g;
+		*rc = DNNPROV_ENOMEM;
+		return;
+	}
+	tf->deps = g;
+	tf->ndeps++;
+}
+
+static spec_set *add_set(spec_tf *tf, const char *name, size_t n, bool input, int *rc)
+{
+	for (size_t i = 0; i < tf->nsets; i++)
+		if (strlen(tf->sets[i].name) == n && memcmp(tf->sets[i].name, name, n) == 0)
+			return NULL;
+	spec_set *g = realloc(tf->sets, (tf->nsets + 1) * sizeof(*g));
+	if (!g) {
+		*rc = DNNPROV_ENOMEM;
+		return NULL;
+	}
+	tf->sets = g;
+	spec_set *s = &tf->sets[tf->nsets];
+	memset(s, 0, sizeof(*s));
+	s->input = input;
+	if (!(s->name = dup_n(name, n))) {
+		*rc = DNNPROV_ENOMEM;
+		return NULL;
+	}
+	tf->nsets++;
+	return s;
+}
+
+static void add_attr(spec_set *s, const char *name, size_t n, const char *type, size_t tn, int *rc)
+{
+	for (size_t i = 0; i < s->nattrs; i++)
+		if (strlen(s->attrs[i].name) == n && memcmp(s->attrs[i].name, name, n) == 0)
+			return;
+	spec_attr *g = realloc(s->attrs, (s->nattrs + 1) * sizeof(*g));
+	if (!g) {
+		*rc = DNNPROV_ENOMEM;
+		return;
+	}
+	s->attrs = g;
+	g[s->nattrs].name = dup_n(name, n);
+	g[s->nattrs].type = dup_n(type, tn);
+	if (!g[s->nattrs].name || !g[s->nattrs].type) {
+		free(g[s->nattrs].name);
+		free(g[s->nattrs].type);
+		*rc = DNNPROV_ENOMEM;
+		return;
+	}
+	s->nattrs++;
+}
+
+static void add_attr_c(spec_set *s, const char *name, const char *type, int *rc)
+{
+	if (s)
+		add_attr(s, name, strlen(name), type, strlen(type), rc);
+}
+
+static bool obj_str(const msgpack_object *o, const char **p, size_t *n)
+{
+	if (!o || o->type != MSGPACK_OBJECT_STR)
+		return false;
+	*p = o->via.str.ptr;
+	*n = o->via.str.size;
+	return true;
+}
+
+/* ---- the export ---------------------------------------------------------------------------- */
+
+typedef struct adapted {
+	char *hyp;
+	dp_buf id; /* its latest value entity in this task */
+} adapted;
+
+typedef struct ex {
+	dp_query *q;
+	pw w;
+	const char *df;
+	dp_key dfkey;
+	spec sp;
+	elem_set *esets;
+	size_t nesets;
+	char **sel; /* selected task ids, sorted and unique; NULL: all */
+	size_t nsel;
+	dp_decoder dtask, drec;
+	MDB_cursor *c_epochs, *c_adapt, *c_tests, *c_elems;
+	dp_map agents; /* "host\0user" of the agents written in this pass */
+	adapted *ad;
+	size_t nad, adcap;
+	/* scratch identifiers */
+	dp_buf tid, hid, agent, plan, uact, a, b, c, name;
+	/* the task being written */
+	const char *task;
+	size_t taskn;
+	bool has_agent;
+} ex;
+
+static int lmdb_fail(int mrc, const char *what)
+{
+	return dp_lmdb_error(mrc, what);
+}
+
+/* ---- prospective ---- */
+
+static int load_spec(ex *x)
+{
+	spec *sp = &x->sp;
+	dp_key key;
+	MDB_val k, v;
+	msgpack_object o;
+	int rc = 0, mrc;
+
+	dp_key_reset(&key);
+	dp_key_cstr(&key, x->df);
+	k = dp_key_val(&key);
+	if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_DATAFLOWS], &k, &v)))
+		return lmdb_fail(mrc, "dataflows");
+	if (dp_decode(&x->q->dec, v.mv_data, v.mv_size, &o) != 0)
+		memset(&o, 0, sizeof(o)); /* a damaged spec: the built-ins alone */
+	const msgpack_object *hyps = dp_map_get(&o, "hyperparameters");
+	const msgpack_object *metrics = dp_map_get(&o, "metrics");
+	const msgpack_object *tfs = dp_map_get(&o, "transformations");
+	const msgpack_object *ad = dp_map_get(&o, "adaptation");
+	bool adaptation = ad && ad->type == MSGPACK_OBJECT_BOOLEAN && ad->via.boolean;
+	const char *p, *t;
+	size_t n, tn;
+
+	spec_tf *train = add_tf(sp, "TrainingModel", 13, &rc);
+	if (!train)
+		return rc ? rc : DNNPROV_ENOMEM;
+	spec_set *in = add_set(train, "iTrainingModel", 14, true, &rc);
+	for (uint32_t i = 0; in && hyps && hyps->type == MSGPACK_OBJECT_ARRAY && i < hyps->via.array.size; i++)
+		if (obj_str(dp_map_get(&hyps->via.array.ptr[i], "name"), &p, &n) &&
+		    obj_str(dp_map_get(&hyps->via.array.ptr[i], "type"), &t, &tn))
+			add_attr(in, p, n, t, tn, &rc);
+	spec_set *layers = add_set(train, "iLayers", 7, true, &rc);
+	add_attr_c(layers, "name", "text", &rc);
+	add_attr_c(layers, "kind", "text", &rc);
+	add_attr_c(layers, "value", "text", &rc);
+	spec_set *out = add_set(train, "oTrainingModel", 14, false, &rc);
+	add_attr_c(out, "epoch", "numeric", &rc);
+	add_attr_c(out, "elapsed", "numeric", &rc);
+	for (uint32_t i = 0; out && metrics && metrics->type == MSGPACK_OBJECT_ARRAY && i < metrics->via.array.size; i++)
+		if (obj_str(&metrics->via.array.ptr[i], &p, &n))
+			add_attr(out, p, n, "numeric", 7, &rc);
+	if (adaptation) {
+		spec_tf *adt = add_tf(sp, "Adaptation", 10, &rc);
+		if (adt) {
+			add_dep(adt, "TrainingModel", 13, &rc);
+			spec_set *s = add_set(adt, "oAdaptation", 11, false, &rc);
+			add_attr_c(s, "epoch", "numeric", &rc);
+			add_attr_c(s, "hyperparameter", "text", &rc);
+			add_attr_c(s, "old", "numeric", &rc);
+			add_attr_c(s, "new", "numeric", &rc);
+			add_attr_c(s, "id", "numeric", &rc);
+		}
+	}
+	spec_tf *test = add_tf(sp, "TestingModel", 12, &rc);
+	if (test) {
+		add_dep(test, "TrainingModel", 13, &rc);
+		spec_set *s = add_set(test, "oTestingModel", 13, false, &rc);
+		for (uint32_t i = 0; s && metrics && metrics->type == MSGPACK_OBJECT_ARRAY && i < metrics->via.array.size; i++)
+			if (obj_str(&metrics->via.array.ptr[i], &p, &n))
+				add_attr(s, p, n, "numeric", 7, &rc);
+	}
+	for (uint32_t i = 0; tfs && tfs->type == MSGPACK_OBJECT_ARRAY && i < tfs->via.array.size && !rc; i++) {
+		const msgpack_object *tfo = &tfs->via.array.ptr[i];
+		if (!obj_str(dp_map_get(tfo, "name"), &p, &n))
+			continue;
+		spec_tf *tf = add_tf(sp, p, n, &rc);
+		if (!tf)
+			continue;
+		const msgpack_object *deps = dp_map_get(tfo, "depends_on");
+		for (uint32_t d = 0; deps && deps->type == MSGPACK_OBJECT_ARRAY && d < deps->via.array.size; d++)
+			if (obj_str(&deps->via.array.ptr[d], &p, &n))
+				add_dep(tf, p, n, &rc);
+		const msgpack_object *sets = dp_map_get(tfo, "sets");
+		for (uint32_t s = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && s < sets->via.array.size; s++) {
+			const msgpack_object *so = &sets->via.array.ptr[s];
+			if (!obj_str(dp_map_get(so, "name"), &p, &n))
+				continue;
+			spec_set *set = add_set(tf, p, n, dp_obj_is_str(dp_map_get(so, "direction"), "input"), &rc);
+			const msgpack_object *attrs = dp_map_get(so, "attributes");
+			for (uint32_t a = 0; set && attrs && attrs->type == MSGPACK_OBJECT_ARRAY && a < attrs->via.array.size; a++)
+				if (obj_str(dp_map_get(&attrs->via.array.ptr[a], "name"), &p, &n) &&
+				    obj_str(dp_map_get(&attrs->via.array.ptr[a], "type"), &t, &tn))
+					add_attr(set, p, n, t, tn, &rc);
+		}
+	}
+	if (rc)
+		return dp_error(rc, "out of memory loading the specification of %s", x->df);
+
+	/* Hyperparameters a task used without the spec declaring them join
+	 * iTrainingModel, as `dnnprov describe` shows them: one look at every
+	 * task record (not only the selected ones, so that the prospective part
+	 * does not depend on --task). */
+	MDB_cursor *c;
+	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c)))
+		return lmdb_fail(mrc, "tasks");
+	k = dp_key_val(&x->dfkey);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
+			break;
+		if (dp_decode(&x->dtask, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
+		for (uint32_t i = 0; in && h && h->type == MSGPACK_OBJECT_MAP && i < h->via.map.size; i++)
+			if (obj_str(&h->via.map.ptr[i].key, &p, &n)) {
+				bool text = h->via.map.ptr[i].val.type == MSGPACK_OBJECT_STR;
+				add_attr(in, p, n, text ? "text" : "numeric", text ? 4 : 7, &rc);
+			}
+	}
+	mdb_cursor_close(c);
+	if (mrc && mrc != MDB_NOTFOUND && !rc)
+		return lmdb_fail(mrc, "tasks");
+	return rc ? dp_error(rc, "out of memory loading the specification of %s", x->df) : 0;
+}
+
+/* The (transformation, set) pairs that have elements: one seek per pair,
+ * skipping over each pair's elements. */
+static int load_elem_sets(ex *x)
+{
+	MDB_cursor *c = x->c_elems;
+	MDB_val k, v;
+	dp_key seek = x->dfkey;
+	int mrc;
+
+	k = dp_key_val(&seek);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) {
+		size_t pos = x->dfkey.n;
+		const char *tf, *set;
+		size_t tfn, setn;
+		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
+			break;
+		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &tf, &tfn) ||
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &set, &setn))
+			break; /* a malformed key: stop here rather than loop */
+		elem_set *g = realloc(x->esets, (x->nesets + 1) * sizeof(*g));
+		if (!g)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		x->esets = g;
+		elem_set *es = &x->esets[x->nesets];
+		es->tf = dup_n(tf, tfn);
+		es->set = dup_n(set, setn);
+		es->input = false;
+		if (!es->tf || !es->set) {
+			free(es->tf);
+			free(es->set);
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		}
+		x->nesets++;
+		/* The set's direction, from the spec; a set it does not declare is
+		 * taken as an output (its elements were produced). */
+		for (size_t t = 0; t < x->sp.ntfs; t++)
+			if (strcmp(x->sp.tfs[t].name, es->tf) == 0)
+				for (size_t s = 0; s < x->sp.tfs[t].nsets; s++)
+					if (strcmp(x->sp.tfs[t].sets[s].name, es->set) == 0)
+						es->input = x->sp.tfs[t].sets[s].input;
+		/* Next pair: the smallest key after every (df, tf, set, ...). */
+		dp_key_reset(&seek);
+		memcpy(seek.b, k.mv_data, pos - 1); /* df tf\0 set, without set's terminator */
+		seek.n = pos - 1;
+		seek.b[seek.n++] = 0x01;
+		k = dp_key_val(&seek);
+	}
+	if (mrc && mrc != MDB_NOTFOUND)
+		return lmdb_fail(mrc, "elements");
+	return 0;
+}
+
+static void emit_spec(ex *x)
+{
+	pw *w = &x->w;
+	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_MEMBERSHIP) | BIT(ST_INFLUENCE) | BIT(ST_AGENT))))
+		return;
+	if (st_begin(w, ST_ENTITY, "df:dataflow", NULL, NULL, NULL, NAN, NAN)) {
+		at_qname(w, "prov:type", "dnnprov:Dataflow");
+		at_cstr(w, "dnnprov:tag", x->df);
+		st_end(w);
+	}
+	for (size_t t = 0; t < x->sp.ntfs && !w->rc; t++) {
+		const spec_tf *tf = &x->sp.tfs[t];
+		x->a.len = 0;
+		id_lit(w, &x->a, "df:transformation/");
+		enc(w, &x->a, tf->name, strlen(tf->name), false);
+		const char *tid = id_str(w, &x->a);
+		if (st_begin(w, ST_ENTITY, tid, NULL, NULL, NULL, NAN, NAN)) {
+			at_qname(w, "prov:type", "dnnprov:DataTransformation");
+			at_cstr(w, "dnnprov:name", tf->name);
+			st_end(w);
+		}
+		if (st_begin(w, ST_MEMBERSHIP, NULL, "df:dataflow", tid, NULL, NAN, NAN))
+			st_end(w);
+		for (size_t d = 0; d < tf->ndeps; d++) {
+			x->b.len = 0;
+			id_lit(w, &x->b, "df:transformation/");
+			enc(w, &x->b, tf->deps[d], strlen(tf->deps[d]), false);
+			if (st_begin(w, ST_INFLUENCE, NULL, tid, id_str(w, &x->b), NULL, NAN, NAN)) {
+				at_qname(w, "prov:type", "dnnprov:Dependency");
+				st_end(w);
+			}
+		}
+		for (size_t s = 0; s < tf->nsets; s++) {
+			const spec_set *set = &tf->sets[s];
+			id_copy(w, &x->b, &x->a);
+			id_lit(w, &x->b, "/set/");
+			enc(w, &x->b, set->name, strlen(set->name), false);
+			const char *sid = id_str(w, &x->b);
+			if (st_begin(w, ST_ENTITY, sid, NULL, NULL, NULL, NAN, NAN)) {
+				at_qname(w, "prov:type", "dnnprov:DataSetSchema");
+				at_cstr(w, "dnnprov:name", set->name);
+				at_cstr(w, "dnnprov:direction", set->input ? "input" : "output");
+				st_end(w);
+			}
+			if (st_begin(w, ST_MEMBERSHIP, NULL, tid, sid, NULL, NAN, NAN))
+				st_end(w);
+			for (size_t i = 0; i < set->nattrs; i++) {
+				id_copy(w, &x->c, &x->b);
+				id_lit(w, &x->c, "/attribute/");
+				enc(w, &x->c, set->attrs[i].name, strlen(set->attrs[i].name), false);
+				const char *aid = id_str(w, &x->c);
+				if (st_begin(w, ST_ENTITY, aid, NULL, NULL, NULL, NAN, NAN)) {
+					at_qname(w, "prov:type", "dnnprov:Attribute");
+					at_cstr(w, "dnnprov:name", set->attrs[i].name);
+					at_cstr(w, "dnnprov:type", set->attrs[i].type);
+					st_end(w);
+				}
+				if (st_begin(w, ST_MEMBERSHIP, NULL, sid, aid, NULL, NAN, NAN))
+					st_end(w);
+			}
+		}
+	}
+	if (st_begin(w, ST_AGENT, SOFTWARE_ID, NULL, NULL, NULL, NAN, NAN)) {
+		at_qname(w, "prov:type", "prov:SoftwareAgent");
+		at_cstr(w, "dnnprov:name", "dnnprov");
+		at_cstr(w, "dnnprov:version", DNNPROV_VERSION);
+		st_end(w);
+	}
+}
+
+/* ---- retrospective, per task ---- */
+
+static double obj_num(const msgpack_object *o)
+{
+	double d;
+	return o && dp_obj_number(o, &d) ? d : NAN;
+}
+
+static bool obj_int(const msgpack_object *o, int64_t *v)
+{
+	if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+		*v = (int64_t)o->via.u64;
+		return true;
+	}
+	if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*v = o->via.i64;
+		return true;
+	}
+	return false;
+}
+
+/* A key prefix: the dataflow, then the given strings. */
+static void prefix_key(ex *x, dp_key *k, const char *s1, size_t n1, const char *s2, size_t n2, const char *s3,
+		       size_t n3)
+{
+	*k = x->dfkey;
+	if (s1)
+		dp_key_str(k, s1, n1);
+	if (s2)
+		dp_key_str(k, s2, n2);
+	if (s3)
+		dp_key_str(k, s3, n3);
+}
+
+/* The record id at the end of a tests or elements key, as text:
+ * "<CRC32C of the segment file name, 8 hex digits>-<frame offset>". */
+static bool rid_text(const MDB_val *k, size_t pos, char out[40])
+{
+	if (k->mv_size != pos + 12)
+		return false;
+	const unsigned char *p = (const unsigned char *)k->mv_data + pos;
+	snprintf(out, 40, "%08" PRIx32 "-%" PRIu64, dp_get_be32(p), dp_get_be64(p + 4));
+	return true;
+}
+
+static void emit_agent(ex *x, const msgpack_object *task)
+{
+	pw *w = &x->w;
+	const char *host = NULL, *user = NULL;
+	size_t hn = 0, un = 0;
+	obj_str(dp_map_get(task, "host"), &host, &hn);
+	obj_str(dp_map_get(task, "user"), &user, &un);
+	x->has_agent = hn || un;
+	if (!x->has_agent)
+		return;
+	x->agent.len = 0;
+	id_lit(w, &x->agent, "df:agent");
+	if (hn) {
+		id_lit(w, &x->agent, "/host/");
+		enc(w, &x->agent, host, hn, false);
+	}
+	if (un) {
+		id_lit(w, &x->agent, "/user/");
+		enc(w, &x->agent, user, un, false);
+	}
+	const char *aid = id_str(w, &x->agent);
+	if (!(w->want & BIT(ST_AGENT)))
+		return;
+	void **slot = dp_map_slot(&x->agents, aid, x->agent.len, false);
+	if (slot)
+		return;
+	if (!(slot = dp_map_slot(&x->agents, aid, x->agent.len, true))) {
+		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+		return;
+	}
+	*slot = x; /* any non-NULL value marks it written */
+	if (st_begin(w, ST_AGENT, aid, NULL, NULL, NULL, NAN, NAN)) {
+		at_qname(w, "prov:type", "dnnprov:MachineUser");
+		if (hn)
+			at_str(w, "dnnprov:host", host, hn);
+		if (un)
+			at_str(w, "dnnprov:user", user, un);
+		st_end(w);
+	}
+}
+
+static void emit_associations(ex *x, const char *activity, const char *plan)
+{
+	pw *w = &x->w;
+	if (x->has_agent && st_begin(w, ST_ASSOCIATION, NULL, activity, id_str(w, &x->agent), plan, NAN, NAN))
+		st_end(w);
+	if (st_begin(w, ST_ASSOCIATION, NULL, activity, SOFTWARE_ID, plan, NAN, NAN))
+		st_end(w);
+}
+
+static void emit_training(ex *x, const msgpack_object *task)
+{
+	pw *w = &x->w;
+	const char *tid = id_str(w, &x->tid);
+	double start = obj_num(dp_map_get(task, "start"));
+	const char *p;
+	size_t n;
+	int64_t v;
+
+	if (st_begin(w, ST_ACTIVITY, tid, NULL, NULL, NULL, start, obj_num(dp_map_get(task, "end")))) {
+		at_qname(w, "prov:type", "dnnprov:Training");
+		at_str(w, "dnnprov:task", x->task, x->taskn);
+		if (obj_str(dp_map_get(task, "status"), &p, &n))
+			at_str(w, "dnnprov:status", p, n);
+		if (obj_int(dp_map_get(task, "epochs"), &v))
+			at_long(w, "dnnprov:epochs", v);
+		if (obj_int(dp_map_get(task, "last_epoch"), &v))
+			at_long(w, "dnnprov:lastEpoch", v);
+		if (obj_int(dp_map_get(task, "begins"), &v))
+			at_long(w, "dnnprov:begins", v);
+		if (obj_str(dp_map_get(task, "execution"), &p, &n))
+			at_str(w, "dnnprov:execution", p, n);
+		if (obj_int(dp_map_get(task, "pid"), &v) && v > 0)
+			at_long(w, "dnnprov:pid", v);
+		if (obj_str(dp_map_get(task, "message"), &p, &n))
+			at_str(w, "dnnprov:message", p, n);
+		at_time(w, "dnnprov:lastSeen", obj_num(dp_map_get(task, "last")));
+		st_end(w);
+	}
+	emit_agent(x, task);
+	x->plan.len = 0;
+	id_lit(w, &x->plan, "df:transformation/");
+	if (obj_str(dp_map_get(task, "transformation"), &p, &n))
+		enc(w, &x->plan, p, n, false);
+	else
+		id_lit(w, &x->plan, "TrainingModel");
+	emit_associations(x, tid, id_str(w, &x->plan));
+
+	id_copy(w, &x->hid, &x->tid);
+	id_lit(w, &x->hid, "/hyperparameters");
+	const char *hid = id_str(w, &x->hid);
+	if (st_begin(w, ST_ENTITY, hid, NULL, NULL, NULL, NAN, NAN)) {
+		const msgpack_object *h = dp_map_get(task, "hyperparameters");
+		at_qname(w, "prov:type", "dnnprov:Hyperparameters");
+		for (uint32_t i = 0; h && h->type == MSGPACK_OBJECT_MAP && i < h->via.map.size; i++)
+			if (obj_str(&h->via.map.ptr[i].key, &p, &n))
+				at_obj(w, dfa_name(w, &x->name, p, n), &h->via.map.ptr[i].val);
+		st_end(w);
+	}
+	if (st_begin(w, ST_USAGE, NULL, tid, hid, NULL, start, NAN))
+		st_end(w);
+}
+
+static void emit_layers(ex *x)
+{
+	pw *w = &x->w;
+	dp_key key;
+	MDB_val k, v;
+	msgpack_object o;
+	int mrc;
+
+	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_USAGE))))
+		return;
+	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
+	k = dp_key_val(&key);
+	if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_LAYERS], &k, &v))) {
+		if (mrc != MDB_NOTFOUND)
+			w_fail(w, lmdb_fail(mrc, "layers"));
+		return;
+	}
+	if (dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+		return;
+	double time = obj_num(dp_map_get(&o, "time"));
+	const msgpack_object *layers = dp_map_get(&o, "layers");
+	const char *tid = id_str(w, &x->tid);
+	for (uint32_t i = 0; layers && layers->type == MSGPACK_OBJECT_ARRAY && i < layers->via.array.size; i++) {
+		const msgpack_object *l = &layers->via.array.ptr[i];
+		const char *p;
+		size_t n;
+		id_copy(w, &x->a, &x->tid);
+		id_lit(w, &x->a, "/layer/");
+		id_i64(w, &x->a, i);
+		const char *lid = id_str(w, &x->a);
+		if (st_begin(w, ST_ENTITY, lid, NULL, NULL, NULL, NAN, NAN)) {
+			at_qname(w, "prov:type", "dnnprov:Layer");
+			if (obj_str(dp_map_get(l, "name"), &p, &n))
+				at_str(w, "dnnprov:name", p, n);
+			if (obj_str(dp_map_get(l, "kind"), &p, &n))
+				at_str(w, "dnnprov:kind", p, n);
+			at_obj(w, "dnnprov:value", dp_map_get(l, "value"));
+			st_end(w);
+		}
+		if (st_begin(w, ST_USAGE, NULL, tid, lid, NULL, time, NAN))
+			st_end(w);
+	}
+}
+
+static void emit_epochs(ex *x)
+{
+	pw *w = &x->w;
+	dp_key key;
+	MDB_val k, v;
+	int mrc;
+
+	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_GENERATION))))
+		return;
+	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
+	k = dp_key_val(&key);
+	const char *tid = id_str(w, &x->tid);
+	for (mrc = mdb_cursor_get(x->c_epochs, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc;
+	     mrc = mdb_cursor_get(x->c_epochs, &k, &v, MDB_NEXT)) {
+		size_t pos = key.n;
+		int64_t e;
+		msgpack_object o;
+		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		id_copy(w, &x->a, &x->tid);
+		id_lit(w, &x->a, "/epoch/");
+		id_i64(w, &x->a, e);
+		const char *eid = id_str(w, &x->a);
+		if (st_begin(w, ST_ENTITY, eid, NULL, NULL, NULL, NAN, NAN)) {
+			const msgpack_object *m = dp_map_get(&o, "metrics");
+			const char *p;
+			size_t n;
+			double d;
+			at_qname(w, "prov:type", "dnnprov:Epoch");
+			at_long(w, "dnnprov:epoch", e);
+			at_double(w, "dnnprov:elapsed", obj_num(dp_map_get(&o, "elapsed")));
+			for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_MAP && i < m->via.map.size; i++)
+				if (obj_str(&m->via.map.ptr[i].key, &p, &n) && dp_obj_number(&m->via.map.ptr[i].val, &d))
+					at_double(w, dfa_name(w, &x->name, p, n), d);
+			st_end(w);
+		}
+		if (st_begin(w, ST_GENERATION, NULL, eid, tid, NULL, obj_num(dp_map_get(&o, "time")), NAN))
+			st_end(w);
+	}
+	if (mrc && mrc != MDB_NOTFOUND)
+		w_fail(w, lmdb_fail(mrc, "epochs"));
+}
+
+/* The entity holding the value of `hyp` before an adaptation: the previous
+ * adaptation's value entity, or the task's hyperparameters. */
+static dp_buf *adapted_slot(ex *x, const char *hyp, size_t n)
+{
+	for (size_t i = 0; i < x->nad; i++)
+		if (strlen(x->ad[i].hyp) == n && memcmp(x->ad[i].hyp, hyp, n) == 0)
+			return &x->ad[i].id;
+	if (x->nad == x->adcap) {
+		size_t cap = x->adcap ? x->adcap * 2 : 8;
+		adapted *g = realloc(x->ad, cap * sizeof(*g));
+		if (!g)
+			return NULL;
+		x->ad = g;
+		x->adcap = cap;
+	}
+	adapted *a = &x->ad[x->nad];
+	memset(a, 0, sizeof(*a));
+	if (!(a->hyp = dup_n(hyp, n)))
+		return NULL;
+	x->nad++;
+	return &a->id;
+}
+
+static void adapted_reset(ex *x)
+{
+	for (size_t i = 0; i < x->nad; i++) {
+		free(x->ad[i].hyp);
+		dp_buf_free(&x->ad[i].id);
+	}
+	x->nad = 0;
+}
+
+static void emit_adaptations(ex *x)
+{
+	pw *w = &x->w;
+	dp_key key;
+	MDB_val k, v;
+	int mrc;
+
+	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_ACTIVITY) | BIT(ST_GENERATION) | BIT(ST_USAGE) |
+			 BIT(ST_COMMUNICATION) | BIT(ST_DERIVATION))))
+		return;
+	adapted_reset(x);
+	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
+	k = dp_key_val(&key);
+	const char *tid = id_str(w, &x->tid);
+	for (mrc = mdb_cursor_get(x->c_adapt, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc;
+	     mrc = mdb_cursor_get(x->c_adapt, &k, &v, MDB_NEXT)) {
+		size_t pos = key.n, hn;
+		const char *h;
+		int64_t e, id;
+		msgpack_object o;
+		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) ||
+		    dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		double time = obj_num(dp_map_get(&o, "time"));
+		dp_buf *prev = adapted_slot(x, h, hn);
+		if (!prev) {
+			w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+			break;
+		}
+		const char *pid = prev->len ? id_str(w, prev) : id_str(w, &x->hid);
+		/* A: the adaptation; B: the new value's entity. */
+		id_copy(w, &x->a, &x->tid);
+		id_lit(w, &x->a, "/adaptation/");
+		id_i64(w, &x->a, e);
+		id_lit(w, &x->a, "/");
+		enc(w, &x->a, h, hn, false);
+		const char *aid = id_str(w, &x->a);
+		id_copy(w, &x->b, &x->tid);
+		id_lit(w, &x->b, "/hyperparameter/");
+		enc(w, &x->b, h, hn, false);
+		id_lit(w, &x->b, "/epoch/");
+		id_i64(w, &x->b, e);
+		const char *vid = id_str(w, &x->b);
+
+		if (st_begin(w, ST_ACTIVITY, aid, NULL, NULL, NULL, time, time)) {
+			at_qname(w, "prov:type", "dnnprov:Adaptation");
+			at_str(w, "dnnprov:hyperparameter", h, hn);
+			at_long(w, "dnnprov:epoch", e);
+			if (obj_int(dp_map_get(&o, "id"), &id))
+				at_long(w, "dnnprov:id", id);
+			st_end(w);
+		}
+		if (st_begin(w, ST_COMMUNICATION, NULL, aid, tid, NULL, NAN, NAN))
+			st_end(w);
+		if (st_begin(w, ST_USAGE, NULL, aid, pid, NULL, time, NAN))
+			st_end(w);
+		if (st_begin(w, ST_ENTITY, vid, NULL, NULL, NULL, NAN, NAN)) {
+			at_qname(w, "prov:type", "dnnprov:HyperparameterValue");
+			at_str(w, "dnnprov:hyperparameter", h, hn);
+			at_long(w, "dnnprov:epoch", e);
+			at_obj(w, "prov:value", dp_map_get(&o, "new"));
+			st_end(w);
+		}
+		if (st_begin(w, ST_GENERATION, NULL, vid, aid, NULL, time, NAN))
+			st_end(w);
+		if (st_begin(w, ST_DERIVATION, NULL, vid, pid, aid, NAN, NAN))
+			st_end(w);
+		if (st_begin(w, ST_USAGE, NULL, tid, vid, NULL, time, NAN))
+			st_end(w);
+		id_copy(w, prev, &x->b);
+	}
+	if (mrc && mrc != MDB_NOTFOUND)
+		w_fail(w, lmdb_fail(mrc, "adaptations"));
+}
+
+static void emit_tests(ex *x)
+{
+	pw *w = &x->w;
+	dp_key key;
+	MDB_val k, v;
+	int mrc;
+
+	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_ACTIVITY) | BIT(ST_GENERATION) | BIT(ST_COMMUNICATION))))
+		return;
+	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
+	k = dp_key_val(&key);
+	const char *tid = id_str(w, &x->tid);
+	for (mrc = mdb_cursor_get(x->c_tests, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc;
+	     mrc = mdb_cursor_get(x->c_tests, &k, &v, MDB_NEXT)) {
+		msgpack_object o;
+		char rid[40];
+		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		if (!rid_text(&k, key.n + 8, rid) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		double time = obj_num(dp_map_get(&o, "time"));
+		id_copy(w, &x->a, &x->tid);
+		id_lit(w, &x->a, "/test/");
+		id_lit(w, &x->a, rid);
+		const char *aid = id_str(w, &x->a);
+		id_copy(w, &x->b, &x->a);
+		id_lit(w, &x->b, "/result");
+		const char *rid_id = id_str(w, &x->b);
+		if (st_begin(w, ST_ACTIVITY, aid, NULL, NULL, NULL, time, time)) {
+			at_qname(w, "prov:type", "dnnprov:Testing");
+			st_end(w);
+		}
+		if (st_begin(w, ST_COMMUNICATION, NULL, aid, tid, NULL, NAN, NAN))
+			st_end(w);
+		if (st_begin(w, ST_ENTITY, rid_id, NULL, NULL, NULL, NAN, NAN)) {
+			const msgpack_object *m = dp_map_get(&o, "metrics");
+			const char *p;
+			size_t n;
+			double d;
+			at_qname(w, "prov:type", "dnnprov:TestResult");
+			for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_MAP && i < m->via.map.size; i++)
+				if (obj_str(&m->via.map.ptr[i].key, &p, &n) && dp_obj_number(&m->via.map.ptr[i].val, &d))
+					at_double(w, dfa_name(w, &x->name, p, n), d);
+			st_end(w);
+		}
+		if (st_begin(w, ST_GENERATION, NULL, rid_id, aid, NULL, time, NAN))
+			st_end(w);
+	}
+	if (mrc && mrc != MDB_NOTFOUND)
+		w_fail(w, lmdb_fail(mrc, "tests"));
+}
+
+/* Scans the task's elements of one (transformation, set): calls `fn` for
+ * each, or with fn NULL only widens [*first, *last] over their times and
+ * counts them in *n. */
+static void scan_elements(ex *x, const elem_set *es, void (*fn)(ex *, const elem_set *, const char *, const msgpack_object *),
+			  double *first, double *last, size_t *count)
+{
+	pw *w = &x->w;
+	dp_key key;
+	MDB_val k, v;
+	int mrc;
+
+	prefix_key(x, &key, es->tf, strlen(es->tf), es->set, strlen(es->set), x->task, x->taskn);
+	k = dp_key_val(&key);
+	for (mrc = mdb_cursor_get(x->c_elems, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc;
+	     mrc = mdb_cursor_get(x->c_elems, &k, &v, MDB_NEXT)) {
+		msgpack_object o;
+		char rid[40];
+		double t;
+		size_t pos = key.n;
+		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		if (!dp_key_get_double(k.mv_data, k.mv_size, &pos, &t) || !rid_text(&k, pos, rid))
+			continue;
+		if (!fn) {
+			if (*count == 0 || t < *first)
+				*first = t;
+			if (*count == 0 || t > *last)
+				*last = t;
+			++*count;
+			continue;
+		}
+		if (dp_decode(&x->drec, v.mv_data, v.mv_size, &o) == 0)
+			fn(x, es, rid, &o);
+	}
+	if (mrc && mrc != MDB_NOTFOUND)
+		w_fail(w, lmdb_fail(mrc, "elements"));
+}
+
+static void emit_element(ex *x, const elem_set *es, const char *rid, const msgpack_object *o)
+{
+	pw *w = &x->w;
+	const char *uid = id_str(w, &x->uact); /* the activity: set by emit_elements */
+	id_copy(w, &x->b, &x->tid);
+	id_lit(w, &x->b, "/element/");
+	enc(w, &x->b, es->tf, strlen(es->tf), false);
+	id_lit(w, &x->b, "/");
+	enc(w, &x->b, es->set, strlen(es->set), false);
+	id_lit(w, &x->b, "/");
+	id_lit(w, &x->b, rid);
+	const char *eid = id_str(w, &x->b);
+	double time = obj_num(dp_map_get(o, "time"));
+	if (st_begin(w, ST_ENTITY, eid, NULL, NULL, NULL, NAN, NAN)) {
+		const msgpack_object *vals = dp_map_get(o, "values");
+		const char *p;
+		size_t n;
+		x->c.len = 0;
+		id_lit(w, &x->c, "df:transformation/");
+		enc(w, &x->c, es->tf, strlen(es->tf), false);
+		id_lit(w, &x->c, "/set/");
+		enc(w, &x->c, es->set, strlen(es->set), false);
+		at_qname(w, "prov:type", "dnnprov:Element");
+		at_qname(w, "dnnprov:schema", id_str(w, &x->c));
+		for (uint32_t i = 0; vals && vals->type == MSGPACK_OBJECT_MAP && i < vals->via.map.size; i++)
+			if (obj_str(&vals->via.map.ptr[i].key, &p, &n))
+				at_obj(w, dfa_name(w, &x->name, p, n), &vals->via.map.ptr[i].val);
+		st_end(w);
+	}
+	if (es->input ? st_begin(w, ST_USAGE, NULL, uid, eid, NULL, time, NAN)
+		      : st_begin(w, ST_GENERATION, NULL, eid, uid, NULL, time, NAN))
+		st_end(w);
+}
+
+/* Per user-defined transformation with elements of this task: one
+ * activity spanning their times, associated like the training; then the
+ * elements, used (input sets) or generated (output sets) by it. */
+static void emit_elements(ex *x)
+{
+	pw *w = &x->w;
+	const unsigned per_activity = BIT(ST_ACTIVITY) | BIT(ST_ASSOCIATION);
+	const unsigned per_element = BIT(ST_ENTITY) | BIT(ST_GENERATION) | BIT(ST_USAGE);
+	if (!x->nesets || !(w->want & (per_activity | per_element)))
+		return;
+	for (size_t i = 0; i < x->nesets && !w->rc;) {
+		size_t end = i, count = 0;
+		double first = NAN, last = NAN;
+		const char *tf = x->esets[i].tf;
+		while (end < x->nesets && strcmp(x->esets[end].tf, tf) == 0)
+			end++;
+		id_copy(w, &x->uact, &x->tid);
+		id_lit(w, &x->uact, "/transformation/");
+		enc(w, &x->uact, tf, strlen(tf), false);
+		const char *uid = id_str(w, &x->uact);
+		if (w->want & per_activity) {
+			/* Whether the task has elements of tf, and their span. */
+			for (size_t s = i; s < end; s++)
+				scan_elements(x, &x->esets[s], NULL, &first, &last, &count);
+			if (count && st_begin(w, ST_ACTIVITY, uid, NULL, NULL, NULL, first, last)) {
+				at_qname(w, "prov:type", "dnnprov:UserTransformation");
+				at_cstr(w, "dnnprov:transformation", tf);
+				at_str(w, "dnnprov:task", x->task, x->taskn);
+				st_end(w);
+			}
+			if (count) {
+				x->c.len = 0;
+				id_lit(w, &x->c, "df:transformation/");
+				enc(w, &x->c, tf, strlen(tf), false);
+				emit_associations(x, uid, id_str(w, &x->c));
+			}
+		}
+		if (w->want & per_element)
+			for (size_t s = i; s < end; s++)
+				scan_elements(x, &x->esets[s], emit_element, NULL, NULL, NULL);
+		i = end;
+	}
+}
+
+static void emit_task(ex *x, const char *id, size_t n, const MDB_val *v)
+{
+	pw *w = &x->w;
+	msgpack_object o;
+	if (dp_decode(&x->dtask, v->mv_data, v->mv_size, &o) != 0)
+		memset(&o, 0, sizeof(o)); /* shown with what is known: its id */
+	x->task = id;
+	x->taskn = n;
+	x->tid.len = 0;
+	id_lit(w, &x->tid, "df:task/");
+	enc(w, &x->tid, id, n, false);
+	emit_training(x, &o);
+	emit_layers(x);
+	emit_epochs(x);
+	emit_adaptations(x);
+	emit_tests(x);
+	emit_elements(x);
+}
+
+/* One pass: the specification, then every selected task in id order. */
+static void emit_all(ex *x)
+{
+	pw *w = &x->w;
+	MDB_val k, v;
+	dp_key key;
+	int mrc = 0;
+
+	dp_map_clear(&x->agents);
+	emit_spec(x);
+	if (!(w->want & ~(BIT(ST_INFLUENCE) | BIT(ST_MEMBERSHIP))))
+		return; /* nothing per task in this pass */
+	if (x->sel) {
+		for (size_t i = 0; i < x->nsel && !w->rc; i++) {
+			prefix_key(x, &key, x->sel[i], strlen(x->sel[i]), NULL, 0, NULL, 0);
+			k = dp_key_val(&key);
+			if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &k, &v)) == 0)
+				emit_task(x, x->sel[i], strlen(x->sel[i]), &v);
+			else if (mrc != MDB_NOTFOUND)
+				w_fail(w, lmdb_fail(mrc, "tasks"));
+		}
+		return;
+	}
+	MDB_cursor *c;
+	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c))) {
+		w_fail(w, lmdb_fail(mrc, "tasks"));
+		return;
+	}
+	k = dp_key_val(&x->dfkey);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
+			break;
+		/* The key is the dataflow, the task id and its terminator. */
+		emit_task(x, (const char *)k.mv_data + x->dfkey.n, k.mv_size - x->dfkey.n - 1, &v);
+	}
+	if (mrc && mrc != MDB_NOTFOUND)
+		w_fail(w, lmdb_fail(mrc, "tasks"));
+	mdb_cursor_close(c);
+}
+
+/* ---- setup and the document ---------------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int dataflow_missing(dp_query *q, const char *df)
+{
+	char **names;
+	size_t n;
+	dp_buf list = { 0 };
+	dp_query_dataflows(q, &names, &n);
+	for (size_t i = 0; i < n; i++) {
+		dp_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+		free(names[i]);
+	}
+	free(names);
+	int rc = dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index (%s%s)", df,
+			  n ? "dataflows: " : "the index is empty", n ? dp_buf_cstr(&list) : "");
+	dp_buf_free(&list);
+	return rc;
+}
+
+static int task_missing(ex *x, const char *id)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	dp_buf list = { 0 };
+	size_t n = 0;
+	int mrc;
+
+	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c)))
+		return lmdb_fail(mrc, "tasks");
+	k = dp_key_val(&x->dfkey);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
+			break;
+		if (n < 10)
+			dp_buf_printf(&list, "%s%.*s", n ? ", " : "", (int)(k.mv_size - x->dfkey.n - 1),
+				      (const char *)k.mv_data + x->dfkey.n);
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (n > 10)
+		dp_buf_printf(&list, " and %zu more", n - 10);
+	int rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (%s%s)", id, x->df,
+			  n ? "tasks: " : "it has no tasks", n ? dp_buf_cstr(&list) : "");
+	dp_buf_free(&list);
+	return rc;
+}
+
+static int select_tasks(ex *x, const dp_prov_options *o)
+{
+	if (!o->ntasks)
+		return 0;
+	x->sel = calloc(o->ntasks, sizeof(char *));
+	if (!x->sel)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (size_t i = 0; i < o->ntasks; i++)
+		if (!(x->sel[x->nsel++] = strdup(o->tasks[i])))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+	qsort(x->sel, x->nsel, sizeof(char *), cmp_str);
+	size_t u = 0;
+	for (size_t i = 0; i < x->nsel; i++) {
+		if (u && strcmp(x->sel[u - 1], x->sel[i]) == 0) {
+			free(x->sel[i]);
+			continue;
+		}
+		x->sel[u++] = x->sel[i];
+	}
+	x->nsel = u;
+	for (size_t i = 0; i < x->nsel; i++) {
+		dp_key key;
+		MDB_val k, v;
+		int mrc;
+		if (!dp_tag_valid(x->sel[i], strlen(x->sel[i])))
+			return task_missing(x, x->sel[i]);
+		prefix_key(x, &key, x->sel[i], strlen(x->sel[i]), NULL, 0, NULL, 0);
+		k = dp_key_val(&key);
+		if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &k, &v)) == MDB_NOTFOUND)
+			return task_missing(x, x->sel[i]);
+		if (mrc)
+			return lmdb_fail(mrc, "tasks");
+	}
+	return 0;
+}
+
+static void write_head(ex *x)
+{
+	pw *w = &x->w;
+	x->a.len = 0;
+	id_lit(w, &x->a, NS_DF);
+	enc(w, &x->a, x->df, strlen(x->df), false);
+	id_lit(w, &x->a, "/");
+	const char *df_ns = id_str(w, &x->a);
+	id_copy(w, &x->b, &x->a);
+	id_lit(w, &x->b, "attribute/");
+	const char *dfa_ns = id_str(w, &x->b);
+	if (w->fmt == DP_PROV_N) {
+		/* prov and xsd are predefined in PROV-N. */
+		w_puts(w, "document\n  prefix dnnprov <" NS_DNNPROV ">\n  prefix df <");
+		w_puts(w, df_ns);
+		w_puts(w, ">\n  prefix dfa <");
+		w_puts(w, dfa_ns);
+		w_puts(w, ">\n\n");
+	} else {
+		w_puts(w, "{\n  \"prefix\": {\n    \"prov\": \"" NS_PROV "\",\n    \"xsd\": \"" NS_XSD
+			  "\",\n    \"dnnprov\": \"" NS_DNNPROV "\",\n    \"df\": \"");
+		w_puts(w, df_ns); /* encoded: nothing to escape */
+		w_puts(w, "\",\n    \"dfa\": \"");
+		w_puts(w, dfa_ns);
+		w_puts(w, "\"\n  }");
+	}
+}
+
+static void ex_free(ex *x)
+{
+	spec_free(&x->sp);
+	for (size_t i = 0; i < x->nesets; i++) {
+		free(x->esets[i].tf);
+		free(x->esets[i].set);
+	}
+	free(x->esets);
+	for (size_t i = 0; i < x->nsel; i++)
+		free(x->sel[i]);
+	free(x->sel);
+	adapted_reset(x);
+	free(x->ad);
+	dp_map_free(&x->agents);
+	dp_decoder_free(&x->dtask);
+	dp_decoder_free(&x->drec);
+	if (x->c_epochs)
+		mdb_cursor_close(x->c_epochs);
+	if (x->c_adapt)
+		mdb_cursor_close(x->c_adapt);
+	if (x->c_tests)
+		mdb_cursor_close(x->c_tests);
+	if (x->c_elems)
+		mdb_cursor_close(x->c_elems);
+	dp_buf *bufs[] = { &x->tid, &x->hid, &x->agent, &x->plan, &x->uact, &x->a, &x->b, &x->c, &x->name, &x->w.b };
+	for (size_t i = 0; i < DP_ARRAY_LEN(bufs); i++)
+		dp_buf_free(bufs[i]);
+}
+
+int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
+{
+	ex x;
+	MDB_val k, v;
+	int rc = 0, mrc;
+
+	memset(&x, 0, sizeof(x));
+	x.q = q;
+	x.df = o->df;
+	x.w.fmt = o->format;
+	x.w.f = out;
+	if (dp_check_tag("dataflow", o->df))
+		return dp_error(DNNPROV_ENOTFOUND, "'%s' is not a dataflow name", o->df);
+	dp_key_reset(&x.dfkey);
+	dp_key_cstr(&x.dfkey, o->df);
+	k = dp_key_val(&x.dfkey);
+	if ((mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &k, &v)))
+		return mrc == MDB_NOTFOUND ? dataflow_missing(q, o->df) : lmdb_fail(mrc, "dataflows");
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_EPOCHS], &x.c_epochs)) ||
+	    (mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &x.c_adapt)) ||
+	    (mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TESTS], &x.c_tests)) ||
+	    (mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ELEMENTS], &x.c_elems))) {
+		rc = lmdb_fail(mrc, "cursor");
+		goto out;
+	}
+	if ((rc = select_tasks(&x, o)) || (rc = load_spec(&x)) || (rc = load_elem_sets(&x)))
+		goto out;
+
+	write_head(&x);
+	if (o->format == DP_PROV_N) {
+		x.w.want = ALL_KINDS;
+		emit_all(&x);
+		w_puts(&x.w, "endDocument\n");
+	} else {
+		for (int k2 = 0; k2 < ST_COUNT && !x.w.rc; k2++) {
+			x.w.want = BIT(k2);
+			x.w.section_open = false;
+			emit_all(&x);
+			if (x.w.section_open)
+				w_puts(&x.w, "\n  }");
+		}
+		w_puts(&x.w, "\n}\n");
+	}
+	w_flush(&x.w);
+	if (!x.w.rc && fflush(out) != 0)
+		w_fail(&x.w, dp_error_errno(errno ? errno : EIO, "cannot write the export"));
+	rc = x.w.rc;
+out:
+	ex_free(&x);
+	return rc;
+}
