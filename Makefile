@@ -44,7 +44,7 @@ TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all check test-unit test-scripts deps install clean demo bench stress
-all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/dnnprov $(B)/dnnprov.pc
+all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/dnnprov $(B)/dnnprov.pc $(B)/examples/train
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,6 +67,13 @@ $(B)/dnnprov: $(CLI_OBJ) $(B)/libdnnprov.a
 $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
+
+# The C API's worked example, linked as a user would: the public header
+# and the shared library.
+$(B)/examples/train: examples/train.c include/dnnprov.h $(B)/libdnnprov.so
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror $(SAN) -Iinclude -o $@ $< \
+		-L$(B) -ldnnprov -Wl,-rpath,'$$ORIGIN/..' -lm $(LDFLAGS_ALL)
 
 # Tests link the static library so they can reach internal functions.
 $(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(B)/libdnnprov.a
