@@ -43,7 +43,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all check test-unit test-scripts deps install clean demo bench stress
+.PHONY: all check test-unit test-scripts deps install clean demo bench stress fuzz
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/dnnprov $(B)/dnnprov.pc $(B)/examples/train
 
 $(B)/%.o: %.c
@@ -96,6 +96,37 @@ test-unit: $(TEST_BIN)
 test-scripts: all $(TEST_TOOLS)
 	@set -e; for t in tests/test_*.sh; do [ -e "$$t" ] || continue; \
 	  echo "== $$t"; DNNPROV_BUILD=$(B) bash $$t; done
+
+# ---- fuzzing ------------------------------------------------------------------
+# `make fuzz FUZZ_SECONDS=N`: each libFuzzer harness in fuzz/ for N seconds
+# (default 60) with ASan and UBSan, seeded from fuzz/corpus/<name>/; what it
+# finds goes to build-fuzz/corpus-<name>/, crashes to build-fuzz/crash-*.
+FUZZERS := reader record config where json
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I. -Iinclude $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/%.o)
+.SECONDARY: $(FUZZ_OBJ)
+
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
+
+fuzz: deps
+	@sh tools/install-deps.sh clang libclang-rt-14-dev
+	$(MAKE) $(FUZZERS:%=build-fuzz/fuzz_%)
+	@set -e; for f in $(FUZZERS); do \
+	  mkdir -p build-fuzz/corpus-$$f; \
+	  echo "== fuzz_$$f for $(FUZZ_SECONDS) s"; \
+	  build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 \
+	    -print_final_stats=1 -artifact_prefix=build-fuzz/crash-$$f- \
+	    build-fuzz/corpus-$$f fuzz/corpus/$$f 2>&1 | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' ; \
+	  [ -z "$$(ls build-fuzz/crash-$$f-* 2>/dev/null)" ] || { echo "fuzz_$$f found a crash"; exit 1; }; \
+	done
 
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev check pkg-config lmdb-utils \

@@ -86,7 +86,8 @@ int dp_json_string(dp_buf *b, const char *s, size_t n)
 	while (clean < n && (unsigned char)s[clean] >= 0x20 && (unsigned char)s[clean] < 0x7f &&
 	       s[clean] != '"' && s[clean] != '\\')
 		clean++;
-	memcpy(b->data + b->len, s, clean);
+	if (clean) /* msgpack-c gives an empty string a NULL pointer */
+		memcpy(b->data + b->len, s, clean);
 	b->len += clean;
 	for (size_t i = clean; i < n;) {
 		unsigned char c = (unsigned char)s[i];

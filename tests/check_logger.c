@@ -176,6 +176,19 @@ END_TEST
 START_TEST(test_json_output)
 {
 	dp_buf b = { 0 };
+	/* Found by fuzz_record: an empty msgpack string has a NULL pointer. */
+	dp_json_string(&b, NULL, 0);
+	ck_assert_str_eq(dp_buf_cstr(&b), "\"\"");
+	static const unsigned char empty_keys[] = { 0x83, 0xa0, 0x75, 0x81, 0xa7, 'r', 'e', 0x81, 0x79, 0x46,
+						    0xa7, 0x8a, 0x72, 0x65, 0x73, 0x05 };
+	dp_decoder dec = { 0 };
+	msgpack_object o;
+	if (dp_decode(&dec, empty_keys, sizeof(empty_keys), &o) == 0) {
+		b.len = 0;
+		ck_assert_int_eq(dp_json_object(&b, &o), 0);
+	}
+	dp_decoder_free(&dec);
+	b.len = 0;
 	dp_json_string(&b, "a\"b\\c\n\x01\xff\xc3\xa9", 10);
 	ck_assert_str_eq(dp_buf_cstr(&b), "\"a\\\"b\\\\c\\n\\u0001\xEF\xBF\xBD\xc3\xa9\"");
 	b.len = 0;
