@@ -94,8 +94,15 @@ test-unit: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
 test-scripts: all $(TEST_TOOLS)
-	@set -e; for t in tests/test_*.sh; do [ -e "$$t" ] || continue; \
+	@set -e; for t in tests/test_*.sh tests/crash/test_*.sh; do [ -e "$$t" ] || continue; \
 	  echo "== $$t"; DNNPROV_BUILD=$(B) bash $$t; done
+
+# `make stress`: the crash and kill loops at their full counts.
+stress: deps
+	$(MAKE) all $(TEST_TOOLS)
+	DNNPROV_KILLS=200 DNNPROV_BUILD=$(B) bash tests/test_index.sh
+	DNNPROV_CRASHES=200 DNNPROV_BUILD=$(B) bash tests/crash/test_writer_crash.sh
+	DNNPROV_CORRUPTIONS=10000 DNNPROV_BUILD=$(B) bash tests/crash/test_corruption.sh
 
 # ---- fuzzing ------------------------------------------------------------------
 # `make fuzz FUZZ_SECONDS=N`: each libFuzzer harness in fuzz/ for N seconds
