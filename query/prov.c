@@ -706,11 +706,6 @@ typedef struct ex {
 	bool has_agent;
 } ex;
 
-static int lmdb_fail(int mrc, const char *what)
-{
-	return dp_lmdb_error(mrc, what);
-}
-
 /* ---- prospective ---- */
 
 static int load_spec(ex *x)
@@ -725,7 +720,7 @@ static int load_spec(ex *x)
 	dp_key_cstr(&key, x->df);
 	k = dp_key_val(&key);
 	if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_DATAFLOWS], &k, &v)))
-		return lmdb_fail(mrc, "dataflows");
+		return dp_lmdb_error(mrc, "dataflows");
 	if (dp_decode(&x->q->dec, v.mv_data, v.mv_size, &o) != 0)
 		memset(&o, 0, sizeof(o)); /* a damaged spec: the built-ins alone */
 	const msgpack_object *hyps = dp_map_get(&o, "hyperparameters");
@@ -738,7 +733,7 @@ static int load_spec(ex *x)
 
 	spec_tf *train = add_tf(sp, "TrainingModel", 13, &rc);
 	if (!train)
-		return rc ? rc : DNNPROV_ENOMEM;
+		return dp_error(DNNPROV_ENOMEM, "out of memory loading the specification of %s", x->df);
 	spec_set *in = add_set(train, "iTrainingModel", 14, true, &rc);
 	for (uint32_t i = 0; in && hyps && hyps->type == MSGPACK_OBJECT_ARRAY && i < hyps->via.array.size; i++)
 		if (obj_str(dp_map_get(&hyps->via.array.ptr[i], "name"), &p, &n) &&
@@ -804,10 +799,12 @@ static int load_spec(ex *x)
 	/* Hyperparameters a task used without the spec declaring them join
 	 * iTrainingModel, as `dnnprov describe` shows them: one look at every
 	 * task record (not only the selected ones, so that the prospective part
-	 * does not depend on --task). */
+	 * does not depend on --task).  The set is found again: adding sets and
+	 * transformations since has moved it. */
+	in = sp->ntfs && sp->tfs[0].nsets ? &sp->tfs[0].sets[0] : NULL;
 	MDB_cursor *c;
 	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c)))
-		return lmdb_fail(mrc, "tasks");
+		return dp_lmdb_error(mrc, "tasks");
 	k = dp_key_val(&x->dfkey);
 	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
@@ -823,7 +820,7 @@ static int load_spec(ex *x)
 	}
 	mdb_cursor_close(c);
 	if (mrc && mrc != MDB_NOTFOUND && !rc)
-		return lmdb_fail(mrc, "tasks");
+		return dp_lmdb_error(mrc, "tasks");
 	return rc ? dp_error(rc, "out of memory loading the specification of %s", x->df) : 0;
 }
 
@@ -875,7 +872,7 @@ static int load_elem_sets(ex *x)
 		k = dp_key_val(&seek);
 	}
 	if (mrc && mrc != MDB_NOTFOUND)
-		return lmdb_fail(mrc, "elements");
+		return dp_lmdb_error(mrc, "elements");
 	return 0;
 }
 
@@ -1111,7 +1108,7 @@ static void emit_layers(ex *x)
 	k = dp_key_val(&key);
 	if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_LAYERS], &k, &v))) {
 		if (mrc != MDB_NOTFOUND)
-			w_fail(w, lmdb_fail(mrc, "layers"));
+			w_fail(w, dp_lmdb_error(mrc, "layers"));
 		return;
 	}
 	if (dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
@@ -1183,7 +1180,7 @@ static void emit_epochs(ex *x)
 			st_end(w);
 	}
 	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, lmdb_fail(mrc, "epochs"));
+		w_fail(w, dp_lmdb_error(mrc, "epochs"));
 }
 
 /* The entity holding the value of `hyp` before an adaptation: the previous
@@ -1226,7 +1223,7 @@ static void emit_adaptations(ex *x)
 	int mrc;
 
 	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_ACTIVITY) | BIT(ST_GENERATION) | BIT(ST_USAGE) |
-			 BIT(ST_COMMUNICATION) | BIT(ST_DERIVATION))))
+			 BIT(ST_COMMUNICATION) | BIT(ST_DERIVATION) | BIT(ST_ASSOCIATION))))
 		return;
 	adapted_reset(x);
 	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
@@ -1272,6 +1269,7 @@ static void emit_adaptations(ex *x)
 				at_long(w, "dnnprov:id", id);
 			st_end(w);
 		}
+		emit_associations(x, aid, "df:transformation/Adaptation");
 		if (st_begin(w, ST_COMMUNICATION, NULL, aid, tid, NULL, NAN, NAN))
 			st_end(w);
 		if (st_begin(w, ST_USAGE, NULL, aid, pid, NULL, time, NAN))
@@ -1292,7 +1290,7 @@ static void emit_adaptations(ex *x)
 		id_copy(w, prev, &x->b);
 	}
 	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, lmdb_fail(mrc, "adaptations"));
+		w_fail(w, dp_lmdb_error(mrc, "adaptations"));
 }
 
 static void emit_tests(ex *x)
@@ -1302,7 +1300,8 @@ static void emit_tests(ex *x)
 	MDB_val k, v;
 	int mrc;
 
-	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_ACTIVITY) | BIT(ST_GENERATION) | BIT(ST_COMMUNICATION))))
+	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_ACTIVITY) | BIT(ST_GENERATION) | BIT(ST_COMMUNICATION) |
+			 BIT(ST_ASSOCIATION))))
 		return;
 	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
 	k = dp_key_val(&key);
@@ -1327,6 +1326,7 @@ static void emit_tests(ex *x)
 			at_qname(w, "prov:type", "dnnprov:Testing");
 			st_end(w);
 		}
+		emit_associations(x, aid, "df:transformation/TestingModel");
 		if (st_begin(w, ST_COMMUNICATION, NULL, aid, tid, NULL, NAN, NAN))
 			st_end(w);
 		if (st_begin(w, ST_ENTITY, rid_id, NULL, NULL, NULL, NAN, NAN)) {
@@ -1344,7 +1344,7 @@ static void emit_tests(ex *x)
 			st_end(w);
 	}
 	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, lmdb_fail(mrc, "tests"));
+		w_fail(w, dp_lmdb_error(mrc, "tests"));
 }
 
 /* Scans the task's elements of one (transformation, set): calls `fn` for
@@ -1382,7 +1382,7 @@ static void scan_elements(ex *x, const elem_set *es, void (*fn)(ex *, const elem
 			fn(x, es, rid, &o);
 	}
 	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, lmdb_fail(mrc, "elements"));
+		w_fail(w, dp_lmdb_error(mrc, "elements"));
 }
 
 static void emit_element(ex *x, const elem_set *es, const char *rid, const msgpack_object *o)
@@ -1501,13 +1501,13 @@ static void emit_all(ex *x)
 			if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &k, &v)) == 0)
 				emit_task(x, x->sel[i], strlen(x->sel[i]), &v);
 			else if (mrc != MDB_NOTFOUND)
-				w_fail(w, lmdb_fail(mrc, "tasks"));
+				w_fail(w, dp_lmdb_error(mrc, "tasks"));
 		}
 		return;
 	}
 	MDB_cursor *c;
 	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c))) {
-		w_fail(w, lmdb_fail(mrc, "tasks"));
+		w_fail(w, dp_lmdb_error(mrc, "tasks"));
 		return;
 	}
 	k = dp_key_val(&x->dfkey);
@@ -1518,7 +1518,7 @@ static void emit_all(ex *x)
 		emit_task(x, (const char *)k.mv_data + x->dfkey.n, k.mv_size - x->dfkey.n - 1, &v);
 	}
 	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, lmdb_fail(mrc, "tasks"));
+		w_fail(w, dp_lmdb_error(mrc, "tasks"));
 	mdb_cursor_close(c);
 }
 
@@ -1555,7 +1555,7 @@ static int task_missing(ex *x, const char *id)
 	int mrc;
 
 	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c)))
-		return lmdb_fail(mrc, "tasks");
+		return dp_lmdb_error(mrc, "tasks");
 	k = dp_key_val(&x->dfkey);
 	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
@@ -1605,7 +1605,7 @@ static int select_tasks(ex *x, const dp_prov_options *o)
 		if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &k, &v)) == MDB_NOTFOUND)
 			return task_missing(x, x->sel[i]);
 		if (mrc)
-			return lmdb_fail(mrc, "tasks");
+			return dp_lmdb_error(mrc, "tasks");
 	}
 	return 0;
 }
@@ -1684,12 +1684,12 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 	dp_key_cstr(&x.dfkey, o->df);
 	k = dp_key_val(&x.dfkey);
 	if ((mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &k, &v)))
-		return mrc == MDB_NOTFOUND ? dataflow_missing(q, o->df) : lmdb_fail(mrc, "dataflows");
+		return mrc == MDB_NOTFOUND ? dataflow_missing(q, o->df) : dp_lmdb_error(mrc, "dataflows");
 	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_EPOCHS], &x.c_epochs)) ||
 	    (mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &x.c_adapt)) ||
 	    (mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TESTS], &x.c_tests)) ||
 	    (mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ELEMENTS], &x.c_elems))) {
-		rc = lmdb_fail(mrc, "cursor");
+		rc = dp_lmdb_error(mrc, "cursor");
 		goto out;
 	}
 	if ((rc = select_tasks(&x, o)) || (rc = load_spec(&x)) || (rc = load_elem_sets(&x)))

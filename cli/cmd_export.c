@@ -1,0 +1,224 @@
+/*
+ * cmd_export.c - `dnnprov export`: a dataflow as a W3C PROV document
+ * (query/prov.c writes it; docs/PROV.md is the mapping).
+ *
+ * Its options differ from the other query commands' (--task repeats,
+ * --format names PROV formats, -o), so it parses its own; opening the
+ * index and printing library errors are query_cli's.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/query_cli.h"
+#include "query/prov.h"
+
+const char cmd_export_usage[] =
+	"usage: dnnprov export [-c CONFIG | --index-dir DIR] [DF] [--task ID]...\n"
+	"                      [--format prov-json|prov-n] [-o FILE]\n"
+	"\n"
+	"Writes the W3C PROV document of dataflow DF (the config's by default): its\n"
+	"specification (transformations, sets, attributes) and, for every task or\n"
+	"each --task, the training with its agents, hyperparameters, epochs,\n"
+	"adaptations, tests and the elements of user-defined transformations.\n"
+	"docs/PROV.md describes the mapping.  The document is written while the\n"
+	"index is scanned, from one snapshot: memory stays small however many tasks\n"
+	"and epochs there are, and the same index gives the same document.\n"
+	"\n"
+	"options:\n"
+	"  -c, --config FILE    the experiment file: its index and dataflow\n"
+	"      --index-dir DIR  the index folder (instead of the config's)\n"
+	"  -t, --task ID        only this task; repeat for several\n"
+	"  -f, --format F       prov-json (default) or prov-n\n"
+	"  -o, --output FILE    write FILE instead of standard output; a regular file\n"
+	"                       is written under a temporary name and renamed when\n"
+	"                       complete, so a failed export leaves no partial file\n";
+
+#define CMD "export"
+
+typedef struct export_args {
+	const char *config, *index_dir, *output, *df;
+	const char **tasks;
+	size_t ntasks;
+	dp_prov_format format;
+	cli_paths paths;
+} export_args;
+
+static int parse(int argc, char **argv, export_args *a)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "index-dir", required_argument, NULL, 'I' },
+		{ "task", required_argument, NULL, 't' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:t:f:o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a->config = optarg; break;
+		case 'I': a->index_dir = optarg; break;
+		case 't': {
+			const char **g = realloc(a->tasks, (a->ntasks + 1) * sizeof(*g));
+			if (!g) {
+				cli_error(CMD, "out of memory");
+				return 1;
+			}
+			a->tasks = g;
+			a->tasks[a->ntasks++] = optarg;
+			break;
+		}
+		case 'f':
+			if (dp_prov_format_parse(optarg, &a->format))
+				return cli_usage(CMD, "%s", dnnprov_errmsg());
+			break;
+		case 'o':
+			if (!*optarg)
+				return cli_usage(CMD, "-o takes a file name");
+			a->output = optarg;
+			break;
+		default: return cli_usage(CMD, "unknown option");
+		}
+	}
+	if ((rc = cli_locations(CMD, a->config, NULL, a->index_dir, &a->paths)))
+		return rc;
+	if (!a->paths.index_dir)
+		return cli_usage(CMD, "give -c CONFIG or --index-dir DIR");
+	if (argc - optind > 1)
+		return cli_usage(CMD, "too many arguments");
+	a->df = optind < argc ? argv[optind] : a->paths.dataflow;
+	if (!a->df)
+		return cli_usage(CMD, "missing the dataflow (give DF or -c CONFIG)");
+	return 0;
+}
+
+/* Exports to a FILE that is not a regular file (a FIFO, /dev/null,
+ * /dev/stdout): written in place, since renaming over it would replace
+ * the device or pipe with a file. */
+static int export_in_place(dp_query *q, const dp_prov_options *o, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+	if (!f) {
+		cli_error(CMD, "cannot open %s: %s", path, strerror(errno));
+		return 1;
+	}
+	if ((rc = dp_prov_export(q, o, f))) {
+		query_fail(CMD, rc);
+		fclose(f);
+		return 1;
+	}
+	if (fclose(f) != 0) {
+		cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* Exports to FILE through "FILE.XXXXXX" in the same folder, renamed over
+ * FILE once the document is complete and on disk.  A symbolic link is
+ * followed (its target is replaced, the link kept); an existing file keeps
+ * its permissions, a new one gets 0666 less the umask. */
+static int export_to_file(dp_query *q, const dp_prov_options *o, const char *path)
+{
+	struct stat st;
+	bool exists = stat(path, &st) == 0;
+	char *target = NULL, *tmp = NULL;
+	FILE *f = NULL;
+	int fd = -1, rc;
+
+	if (exists && !S_ISREG(st.st_mode))
+		return export_in_place(q, o, path);
+	target = exists ? realpath(path, NULL) : strdup(path);
+	if (!target) {
+		cli_error(CMD, "%s: %s", path, strerror(errno));
+		return 1;
+	}
+	size_t n = strlen(target);
+	if (!(tmp = malloc(n + 8))) {
+		cli_error(CMD, "out of memory");
+		free(target);
+		return 1;
+	}
+	memcpy(tmp, target, n);
+	memcpy(tmp + n, ".XXXXXX", 8);
+	if ((fd = mkstemp(tmp)) < 0) {
+		cli_error(CMD, "cannot create a file beside %s: %s", target, strerror(errno));
+		free(tmp);
+		free(target);
+		return 1;
+	}
+	mode_t mode = exists ? st.st_mode & 07777 : 0666;
+	if (!exists) {
+		mode_t mask = umask(0);
+		umask(mask);
+		mode &= ~mask;
+	}
+	if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "w"))) {
+		cli_error(CMD, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if ((rc = dp_prov_export(q, o, f))) {
+		query_fail(CMD, rc);
+		fclose(f);
+		goto fail;
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		cli_error(CMD, "cannot write %s: %s", target, strerror(errno));
+		fclose(f);
+		goto fail;
+	}
+	if (fclose(f) != 0) {
+		cli_error(CMD, "cannot write %s: %s", target, strerror(errno));
+		goto fail;
+	}
+	if (rename(tmp, target) != 0) {
+		cli_error(CMD, "cannot rename %s to %s: %s", tmp, target, strerror(errno));
+		goto fail;
+	}
+	free(tmp);
+	free(target);
+	return 0;
+fail:
+	unlink(tmp);
+	free(tmp);
+	free(target);
+	return 1;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	export_args a;
+	query_args qa;
+	dp_query q;
+	int rc, status;
+
+	memset(&a, 0, sizeof(a));
+	if ((status = parse(argc, argv, &a)))
+		goto out;
+	memset(&qa, 0, sizeof(qa));
+	qa.index_dir = a.paths.index_dir;
+	if ((status = query_open(CMD, &qa, &q)))
+		goto out;
+	dp_prov_options o = { .df = a.df, .tasks = a.tasks, .ntasks = a.ntasks, .format = a.format };
+	if (a.output) {
+		status = export_to_file(&q, &o, a.output);
+	} else if ((rc = dp_prov_export(&q, &o, stdout))) {
+		status = query_fail(CMD, rc);
+	} else {
+		status = cli_finish(CMD, 0);
+	}
+	dp_query_close(&q);
+out:
+	free(a.tasks);
+	cli_paths_free(&a.paths);
+	return status;
+}
