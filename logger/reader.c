@@ -28,6 +28,7 @@ struct dp_reader {
 	bool header_problem_pending;
 	bool sealed;
 	uint64_t header_len;
+	uint64_t size_at_open; /* sizes the read window of small segments */
 };
 
 const char *dp_problem_name(dp_problem_kind k)
@@ -64,8 +65,15 @@ static int64_t window_fill(dp_reader *r, uint64_t off, size_t n)
 	}
 	while (r->win_off + r->win.len < off + n) {
 		size_t want = (size_t)(off + n - (r->win_off + r->win.len));
-		if (want < READ_CHUNK)
-			want = READ_CHUNK;
+		/* Read ahead a chunk, but no more than the file held at open (plus
+		 * room to grow): a 30 KiB segment needs no 256 KiB buffer, which
+		 * malloc would map and unmap for every segment. */
+		uint64_t end = r->win_off + r->win.len;
+		size_t ahead = r->size_at_open > end ? (size_t)(r->size_at_open - end) + 4096 : 4096;
+		if (ahead > READ_CHUNK)
+			ahead = READ_CHUNK;
+		if (want < ahead)
+			want = ahead;
 		if ((rc = dp_buf_reserve(&r->win, want)))
 			return rc;
 		ssize_t got = pread(r->fd, r->win.data + r->win.len, want,
@@ -180,6 +188,8 @@ int dp_reader_open(const char *path, uint64_t start, dp_reader **out, dp_segment
 		rc = dp_error_errno(errno, "cannot open %s", path);
 		goto fail;
 	}
+	struct stat st;
+	r->size_at_open = fstat(r->fd, &st) == 0 ? (uint64_t)st.st_size : READ_CHUNK;
 	got = window_fill(r, 0, DP_SEGMENT_FIXED + DP_SEGMENT_HEADER_MAX + 4);
 	if (got < 0) {
 		rc = (int)got;
