@@ -83,6 +83,22 @@ def sqlite_peer(folder, n, batches):
     return result
 
 
+def training_seconds(folder, quick, record):
+    """The digits grid's own training time (it prints it), with or without
+    dnnprov recording."""
+    import re
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    config = os.path.join(folder, "digits.yaml")
+    with open(os.path.join(here, "..", "examples", "digits.yaml")) as src, open(config, "w") as dst:
+        dst.write("".join(l for l in src if not l.startswith(("log_dir:", "index_dir:"))))
+        dst.write("log_dir: digits-logs\n")
+    cmd = [sys.executable, os.path.join(here, "..", "examples", "torch_digits.py"), "--config", config]
+    cmd += (["--quick"] if quick else []) + ([] if record else ["--no-provenance"])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"in ([0-9.]+) s", out).group(1))
+
+
 def main():
     quick = "--quick" in sys.argv
     folder = [a for a in sys.argv[1:] if a != "--quick"][0]
@@ -96,6 +112,16 @@ def main():
     binding, floor = measure(folder, "buffered", n, batches)
     print(f"| capture Python, Task.epoch(), buffered | {fmt(binding)} | — | — | "
           f"raw ctypes call {fmt(floor)} | {batches} |", flush=True)
+    runs = 1 if quick else 5
+    with_, without = [], []
+    for _ in range(runs):   # interleaved, so that drift hits both alike
+        with_.append(training_seconds(folder, quick, True))
+        without.append(training_seconds(folder, quick, False))
+    spread = (max(without) - min(without)) / statistics.median(without)
+    print(f"| training the digits grid{' (quick)' if quick else ''} with dnnprov vs without | "
+          f"{statistics.median(with_):.2f} s | {statistics.median(without):.2f} s | "
+          f"{statistics.median(with_) / statistics.median(without):.3f}× the time | "
+          f"run-to-run spread without: {spread * 100:.0f}% | {runs} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,30 @@ def evaluate(model, data):
     return loss, (out.argmax(1) == y).sum().item() / len(y)
 
 
-def run(config, name, lr, epochs, splits):
+class NoRecorder:
+    """The recorder's methods, doing nothing: --no-provenance, to measure
+    what recording costs the training."""
+
+    def __init__(self, task_id):
+        self.id = task_id
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def epoch_begin(self, epoch):
+        pass
+
+    def epoch_end(self, epoch, **metrics):
+        pass
+
+    def test(self, **metrics):
+        pass
+
+
+def run(config, name, lr, epochs, splits, record=True):
     """Trains and records one configuration; returns its final-epoch validation
     (accuracy, loss), the recorded task id and the optimizer's class name."""
     train, val, test = splits
@@ -108,9 +131,11 @@ def run(config, name, lr, epochs, splits):
     model = make_model()
     optimizer = make_optimizer(name, model.parameters(), lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.5)
+    task_id = f"{name}-lr{lr:g}"
     rec = dnnprov.torch.Recorder(config=config, model=model, optimizer=optimizer,
                                  scheduler=scheduler, epochs=epochs, batch_size=BATCH_SIZE,
-                                 hyperparameters={"seed": SEED}, task_id=f"{name}-lr{lr:g}")
+                                 hyperparameters={"seed": SEED}, task_id=task_id) if record \
+        else NoRecorder(task_id)
     with rec:
         for epoch in range(1, epochs + 1):
             rec.epoch_begin(epoch)
@@ -133,6 +158,8 @@ def main():
                         help="the experiment file (default: digits.yaml beside this script)")
     parser.add_argument("--epochs", type=int, help=f"epochs per configuration "
                         f"(default: 20, or {QUICK_EPOCHS} with --quick)")
+    parser.add_argument("--no-provenance", action="store_true",
+                        help="train without recording (to measure what recording costs)")
     parser.add_argument("--quick", action="store_true",
                         help=f"{len(QUICK_GRID)} configurations instead of {len(GRID)}, for tests")
     args = parser.parse_args()
@@ -145,7 +172,8 @@ def main():
     started = time.perf_counter()
     results = []
     for name, lr in QUICK_GRID if args.quick else GRID:
-        (val_accuracy, val_loss), task_id, optimizer = run(args.config, name, lr, epochs, splits)
+        (val_accuracy, val_loss), task_id, optimizer = run(args.config, name, lr, epochs, splits,
+                                                           record=not args.no_provenance)
         results.append((-val_accuracy, task_id, optimizer, lr, val_accuracy))
     print(f"{len(results)} configurations, {epochs} epochs each, "
           f"in {time.perf_counter() - started:.1f} s", flush=True)

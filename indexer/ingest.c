@@ -1273,25 +1273,39 @@ bool ingest_batch_due(const ingest *in)
 
 /* ---- reading a segment -------------------------------------------------------------------- */
 
+/* Sets the segment's names, as exact-size strings: the indexer keeps a
+ * state per segment, and a log tree can hold hundreds of thousands. */
+static int set_identity(seg_state *s, const char *df, size_t dn, const char *task, size_t tn)
+{
+	if (!dp_tag_valid(df, dn) || !dp_tag_valid(task, tn))
+		return -1;
+	if (s->df && strlen(s->df) == dn && memcmp(s->df, df, dn) == 0 && strlen(s->task) == tn &&
+	    memcmp(s->task, task, tn) == 0)
+		return 0;
+	char *d = str_dup((dp_str){ df, (uint32_t)dn }), *t = str_dup((dp_str){ task, (uint32_t)tn });
+	if (!d || !t) {
+		free(d);
+		free(t);
+		return -1;
+	}
+	free(s->df);
+	free(s->task);
+	s->df = d;
+	s->task = t;
+	return 0;
+}
+
 /* Fills in the segment's dataflow and task, from its header or its path. */
 static int seg_identity(ingest *in, seg_state *s, const dp_segment_header *h)
 {
 	(void)in;
-	if (h->valid && dp_tag_valid(h->dataflow, strlen(h->dataflow)) &&
-	    dp_tag_valid(h->task, strlen(h->task))) {
-		snprintf(s->df, sizeof(s->df), "%s", h->dataflow);
-		snprintf(s->task, sizeof(s->task), "%s", h->task);
+	if (h->valid && set_identity(s, h->dataflow, strlen(h->dataflow), h->task, strlen(h->task)) == 0)
 		return 0;
-	}
 	/* rel is <dataflow>/<task>/<file> */
 	const char *a = s->rel, *b = strchr(a, '/'), *c = b ? strchr(b + 1, '/') : NULL;
 	if (!b || !c || strchr(c + 1, '/'))
 		return -1;
-	if ((size_t)(b - a) > DNNPROV_NAME_MAX || (size_t)(c - b - 1) > DNNPROV_NAME_MAX)
-		return -1;
-	snprintf(s->df, sizeof(s->df), "%.*s", (int)(b - a), a);
-	snprintf(s->task, sizeof(s->task), "%.*s", (int)(c - b - 1), b + 1);
-	return dp_tag_valid(s->df, strlen(s->df)) && dp_tag_valid(s->task, strlen(s->task)) ? 0 : -1;
+	return set_identity(s, a, (size_t)(b - a), b + 1, (size_t)(c - b - 1));
 }
 
 int ingest_segment(ingest *in, seg_state *s, bool *more)
@@ -1427,6 +1441,8 @@ void ingest_free(ingest *in)
 		seg_state *s = in->segs.slots[i].value;
 		if (s) {
 			free(s->rel);
+			free(s->df);
+			free(s->task);
 			free(s);
 		}
 	}

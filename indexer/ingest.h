@@ -13,9 +13,9 @@
 
 /* What the indexer knows of one segment. */
 typedef struct seg_state {
-	char *rel; /* path relative to log_dir: <dataflow>/<task>/<file> */
-	char df[DNNPROV_NAME_MAX + 1];
-	char task[DNNPROV_NAME_MAX + 1];
+	char *rel;  /* path relative to log_dir: <dataflow>/<task>/<file> */
+	char *df;   /* from the header, or the path; NULL until first read */
+	char *task;
 	uint32_t name_crc;     /* CRC32C of the file name, for record ids */
 	dp_progress committed; /* as in the index */
 	dp_progress pending;   /* including the open batch */
