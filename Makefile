@@ -173,7 +173,8 @@ install: all
 	ln -sf libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdnnprov.so.$(SOVERSION)
 	ln -sf libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdnnprov.so
 	install -m 755 $(B)/dnnprov $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(B)/dnnprov.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@REQUIRES@|$(PKGS)|g' \
+		dnnprov.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dnnprov.pc
 
 clean:
 	rm -rf build build-asan build-fuzz

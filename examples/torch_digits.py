@@ -176,7 +176,7 @@ def main():
                                                            record=not args.no_provenance)
         results.append((-val_accuracy, task_id, optimizer, lr, val_accuracy))
     print(f"{len(results)} configurations, {epochs} epochs each, "
-          f"in {time.perf_counter() - started:.1f} s", flush=True)
+          f"in {time.perf_counter() - started:.2f} s", flush=True)
     _, task_id, optimizer, lr, val_accuracy = min(results)
     print(f"best: task={task_id} optimizer={optimizer} lr={lr:g} val_accuracy={val_accuracy!r}")
 

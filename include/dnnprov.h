@@ -30,8 +30,9 @@
  *
  *   interval  (default) every append reaches the kernel before the call
  *             returns, so a crashed training process loses nothing; a
- *             background thread fdatasyncs each segment every
- *             `fsync_interval`, so a power loss loses at most that interval.
+ *             background thread fdatasyncs each segment (and, for a new
+ *             segment, its folder) every `fsync_interval`, so a power loss
+ *             loses at most that interval.  Closing a segment syncs it.
  *   always    every append is written and fdatasync'ed before it returns.
  *   buffered  appends collect in a 64 KiB buffer in the process and are
  *             written when it fills, on dnnprov_task_sync() and on close.

@@ -87,6 +87,7 @@ struct dnnprov_task {
 	dp_buf out;        /* encoded frames not yet written */
 	size_t out_records;
 	bool dirty;        /* written since the last fdatasync */
+	bool dir_dirty;    /* the segment's folder entry is not synced yet */
 	bool ended;
 	int sync_errno;    /* a failed background fdatasync, for the next call */
 	double last_sync;  /* monotonic */
@@ -143,6 +144,8 @@ static void install_atfork(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
+static void fsync_dir(const char *dir);
+
 static void *flusher_main(void *arg)
 {
 	(void)arg;
@@ -152,6 +155,7 @@ static void *flusher_main(void *arg)
 		double wait = 1.0;
 		int fds[64];
 		dnnprov_task *owners[64];
+		char *dirs[64]; /* folders whose new entries need a sync too */
 		int nfds = 0;
 
 		for (dnnprov_task *t = registry; t && nfds < 64; t = t->next_registered) {
@@ -169,8 +173,10 @@ static void *flusher_main(void *arg)
 					int fd = dup(t->fd);
 					if (fd >= 0) {
 						fds[nfds] = fd;
+						dirs[nfds] = t->dir_dirty ? strdup(t->dir) : NULL;
 						owners[nfds++] = t;
 						t->dirty = false;
+						t->dir_dirty = false;
 						t->last_sync = now;
 					}
 					due = interval;
@@ -187,6 +193,9 @@ static void *flusher_main(void *arg)
 		for (int i = 0; i < nfds; i++) {
 			int err = fdatasync(fds[i]) ? errno : 0;
 			close(fds[i]);
+			if (dirs[i])
+				fsync_dir(dirs[i]);
+			free(dirs[i]);
 			if (!err)
 				continue;
 			/* The owner may have been closed meanwhile: only a handle
@@ -398,7 +407,7 @@ static int segment_open(dnnprov_task *t)
 		rc = dp_error_errno(-err, "cannot write segment header of %s", path);
 		goto fail_unlink;
 	}
-	if (t->cfg->durability != DP_DURABILITY_BUFFERED) {
+	if (t->cfg->durability == DP_DURABILITY_ALWAYS) {
 		if (fdatasync(fd) != 0) {
 			rc = dp_error_errno(errno, "cannot sync segment %s", path);
 			goto fail_unlink;
@@ -412,7 +421,11 @@ static int segment_open(dnnprov_task *t)
 	dp_buf_free(&hdr);
 	t->nrecords = 0;
 	t->need_truncate = false;
-	t->dirty = false;
+	/* In interval mode the flusher makes the new file and its folder entry
+	 * durable within the interval, as it does the records: a task's start
+	 * does not wait for the disk. */
+	t->dirty = t->cfg->durability == DP_DURABILITY_INTERVAL;
+	t->dir_dirty = t->dirty;
 	t->last_sync = dp_monotonic();
 	t->fork_generation = __atomic_load_n(&dp_fork_generation, __ATOMIC_RELAXED);
 	return 0;
@@ -456,6 +469,10 @@ static int segment_close(dnnprov_task *t)
 	}
 	if (rc == 0 && t->cfg->durability != DP_DURABILITY_BUFFERED && fdatasync(t->fd) != 0)
 		rc = dp_error_errno(errno, "cannot sync segment %s", t->seg_path);
+	if (t->dir_dirty) { /* closed before the flusher came by */
+		fsync_dir(t->dir);
+		t->dir_dirty = false;
+	}
 	if (close(t->fd) != 0 && rc == 0)
 		rc = dp_error_errno(errno, "cannot close segment %s", t->seg_path);
 	t->fd = -1;
