@@ -235,7 +235,7 @@ static int add_spec_hyp(dp_qdataflow *d, const char *name, const char *type)
 	return 0;
 }
 
-static int not_found(dp_query *q, const char *df)
+int dp_query_no_dataflow(dp_query *q, const char *df)
 {
 	char **names;
 	size_t n;
@@ -273,7 +273,7 @@ int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_q
 	k = dp_key_val(&key);
 	mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &k, &v);
 	if (mrc == MDB_NOTFOUND)
-		return not_found(q, df);
+		return dp_query_no_dataflow(q, df);
 	if (mrc)
 		return dp_lmdb_error(mrc, "dataflows");
 	if (!(d->name = strdup(df)))

@@ -1529,23 +1529,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int dataflow_missing(dp_query *q, const char *df)
-{
-	char **names;
-	size_t n;
-	dp_buf list = { 0 };
-	dp_query_dataflows(q, &names, &n);
-	for (size_t i = 0; i < n; i++) {
-		dp_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
-		free(names[i]);
-	}
-	free(names);
-	int rc = dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index (%s%s)", df,
-			  n ? "dataflows: " : "the index is empty", n ? dp_buf_cstr(&list) : "");
-	dp_buf_free(&list);
-	return rc;
-}
-
 static int task_missing(ex *x, const char *id)
 {
 	MDB_cursor *c;
@@ -1684,7 +1667,7 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 	dp_key_cstr(&x.dfkey, o->df);
 	k = dp_key_val(&x.dfkey);
 	if ((mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &k, &v)))
-		return mrc == MDB_NOTFOUND ? dataflow_missing(q, o->df) : dp_lmdb_error(mrc, "dataflows");
+		return mrc == MDB_NOTFOUND ? dp_query_no_dataflow(q, o->df) : dp_lmdb_error(mrc, "dataflows");
 	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_EPOCHS], &x.c_epochs)) ||
 	    (mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &x.c_adapt)) ||
 	    (mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TESTS], &x.c_tests)) ||

@@ -87,6 +87,8 @@ DP_INTERNAL int dp_query_load(dp_query *q, const char *df, dp_qdataflow *out);
  * for commands about one task, at the cost of one lookup. */
 DP_INTERNAL int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *out);
 DP_INTERNAL void dp_qdataflow_free(dp_qdataflow *d);
+/* DNNPROV_ENOTFOUND for an unknown dataflow, listing the ones that exist. */
+DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);
 
 /* The task named id (exactly), or NULL. */
 DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);
