@@ -104,7 +104,6 @@ static void run_shell(const char *fmt, ...)
 
 static long long du_bytes(const char *p)
 {
-	dp_path_list l = { 0 };
 	struct stat st;
 	long long total = 0;
 	if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
@@ -116,7 +115,6 @@ static long long du_bytes(const char *p)
 		total = 0;
 	if (f)
 		pclose(f);
-	dp_path_list_free(&l);
 	return total;
 }
 

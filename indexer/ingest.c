@@ -727,7 +727,7 @@ static int begun_task(ingest *in, frame_ctx *f, const dp_record *r, task_state *
 
 /* The summary of metric `name` of task t, through the task's list of
  * metrics (tried at the same position as in the last record first). */
-static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, size_t prefix, const char *name,
+static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, const char *name,
 			uint32_t len, uint32_t hint, summary_state **out)
 {
 	int rc;
@@ -742,7 +742,6 @@ static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, size_
 		}
 	/* Summaries are keyed (df, metric, task): one metric of every task is
 	 * one range, which is how compare, runs and effect read them. */
-	(void)prefix;
 	dp_key_reset(k);
 	dp_key_cstr(k, t->df);
 	dp_key_str(k, name, len);
@@ -777,7 +776,6 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 	dp_key_reset(&k);
 	dp_key_cstr(&k, f->seg->df);
 	dp_key_cstr(&k, f->seg->task);
-	size_t prefix = k.n;
 	dp_key_i64(&k, r->u.epoch.epoch);
 	/* A catch-up reads segments in path order, so epoch keys mostly come
 	 * ascending: appending skips the B-tree search and fills pages.  A key
@@ -810,7 +808,7 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 		summary_state *s;
 		double v;
 		dp_obj_number(&m->via.map.ptr[i].val, &v);
-		if ((rc = task_summary(in, t, d, &k, prefix, name->via.str.ptr, name->via.str.size, i, &s)))
+		if ((rc = task_summary(in, t, d, &k, name->via.str.ptr, name->via.str.size, i, &s)))
 			return rc;
 		summary_add(&s->s, r->u.epoch.epoch, v);
 		s->dirty = true;
@@ -1296,9 +1294,8 @@ static int set_identity(seg_state *s, const char *df, size_t dn, const char *tas
 }
 
 /* Fills in the segment's dataflow and task, from its header or its path. */
-static int seg_identity(ingest *in, seg_state *s, const dp_segment_header *h)
+static int seg_identity(seg_state *s, const dp_segment_header *h)
 {
-	(void)in;
 	if (h->valid && set_identity(s, h->dataflow, strlen(h->dataflow), h->task, strlen(h->task)) == 0)
 		return 0;
 	/* rel is <dataflow>/<task>/<file> */
@@ -1368,7 +1365,7 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		s->pending.offset = (uint64_t)st.st_size;
 		goto out;
 	}
-	if (seg_identity(in, s, &hdr) != 0) {
+	if (seg_identity(s, &hdr) != 0) {
 		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_BAD_HEADER,
 				   "segment names no valid dataflow and task (header and path)");
 		s->pending.sealed = 1;
