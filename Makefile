@@ -103,6 +103,7 @@ stress: deps
 	DNNPROV_KILLS=200 DNNPROV_BUILD=$(B) bash tests/test_index.sh
 	DNNPROV_CRASHES=200 DNNPROV_BUILD=$(B) bash tests/crash/test_writer_crash.sh
 	DNNPROV_CORRUPTIONS=10000 DNNPROV_BUILD=$(B) bash tests/crash/test_corruption.sh
+	DNNPROV_QUERY_KILLS=3000 DNNPROV_BUILD=$(B) bash tests/crash/test_reader_slots.sh
 
 # ---- fuzzing ------------------------------------------------------------------
 # `make fuzz FUZZ_SECONDS=N`: each libFuzzer harness in fuzz/ for N seconds
