@@ -7,16 +7,8 @@
 # with the ASan runtime preloaded.
 . "$(dirname "$0")/lib.sh"
 
-export PYTHONPATH="$PWD/python" DNNPROV_LIB="$PWD/$BUILD/libdnnprov.so" DNNPROV_BIN="$DNNPROV"
-PRELOAD=
-if grep -q libasan.so "$DNNPROV_LIB"; then
-	# A sanitized library needs its runtime loaded first, and libstdc++ with
-	# it: otherwise ASan cannot find the real __cxa_throw and aborts at the
-	# first C++ exception torch throws.
-	PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
-	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-fi
-py() { LD_PRELOAD="$PRELOAD" "$PY" "$@"; }
+export PYTHONPATH="$PWD/python" DNNPROV_BIN="$DNNPROV"
+py() { sh tools/pyrun.sh "$PWD/$BUILD/libdnnprov.so" "$@"; }
 
 # --- the unittest suite -------------------------------------------------------
 expect_status "the unittest suite passes" 0 py -m unittest discover -s tests/python -t tests/python

@@ -25,7 +25,7 @@ else
 fi
 
 section "/usr/bin/python3 examples/torch_digits.py --config $work/digits.yaml $quick"
-DNNPROV_LIB="$PWD/$build/libdnnprov.so" /usr/bin/python3 examples/torch_digits.py --config "$work/digits.yaml" $quick | tee "$work/train.out"
+sh tools/pyrun.sh "$PWD/$build/libdnnprov.so" examples/torch_digits.py --config "$work/digits.yaml" $quick | tee "$work/train.out"
 best=$(sed -n 's/^best: task=\([^ ]*\) .*/\1/p' "$work/train.out")
 
 section "dnnprov index -c digits.yaml"
