@@ -92,7 +92,7 @@ int dp_find_segments(const char *path, dp_path_list *list)
 		rc = walk(path, list, 0);
 	else
 		rc = dp_path_list_add(list, path);
-	if (rc == 0)
+	if (rc == 0 && list->n - first > 1) /* qsort(NULL, 0, ...) is undefined */
 		qsort(list->paths + first, list->n - first, sizeof(char *), cmp_paths);
 	return rc;
 }

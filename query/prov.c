@@ -1567,7 +1567,8 @@ static int select_tasks(ex *x, const dp_prov_options *o)
 	for (size_t i = 0; i < o->ntasks; i++)
 		if (!(x->sel[x->nsel++] = strdup(o->tasks[i])))
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
-	qsort(x->sel, x->nsel, sizeof(char *), cmp_str);
+	if (x->nsel > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(x->sel, x->nsel, sizeof(char *), cmp_str);
 	size_t u = 0;
 	for (size_t i = 0; i < x->nsel; i++) {
 		if (u && strcmp(x->sel[u - 1], x->sel[i]) == 0) {

@@ -715,7 +715,8 @@ bool dp_where_candidates(const dp_where *w, dp_query *q, const dp_qdataflow *d, 
 		free(s.ids);
 		return false;
 	}
-	qsort(s.ids, s.n, sizeof(char *), cmp_str);
+	if (s.n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(s.ids, s.n, sizeof(char *), cmp_str);
 	*ids = s.ids;
 	*n = s.n;
 	return true;

@@ -192,5 +192,9 @@ int main(int argc, char **argv)
 	}
 	printf("corrupt_check: %ld flips, %ld appends, %ld truncations of a %zu-byte segment: no wrong payload, "
 	       "every damage reported\n", flips, appends, truncations, size);
+	for (size_t i = 0; i < nframes; i++)
+		free(frames[i].payload);
+	free(orig);
+	free(buf);
 	return 0;
 }
