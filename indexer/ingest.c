@@ -382,29 +382,23 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 		msgpack_object o;
 		if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) == 0) {
 			const msgpack_object *x;
+			dp_task_fields tf;
+			dp_task_fields_read(&o, &tf);
 			t->begun = true;
-			x = dp_map_get(&o, "status");
-			if (x && x->type == MSGPACK_OBJECT_STR)
-				snprintf(t->status, sizeof(t->status), "%.*s", (int)x->via.str.size, x->via.str.ptr);
-			t->start = obj_time(dp_map_get(&o, "start"));
-			t->end = obj_time(dp_map_get(&o, "end"));
-			t->last = obj_time(dp_map_get(&o, "last"));
+			memcpy(t->status, tf.status, sizeof(t->status));
+			t->start = tf.start;
+			t->end = tf.end;
+			t->last = tf.last;
+			t->pid = tf.pid;
+			t->epochs = tf.epochs;
+			t->begins = tf.begins;
+			t->has_last_epoch = tf.has_last_epoch;
+			t->last_epoch = tf.last_epoch;
 			t->host = obj_strdup(dp_map_get(&o, "host"));
 			t->user = obj_strdup(dp_map_get(&o, "user"));
 			t->execution = obj_strdup(dp_map_get(&o, "execution"));
 			t->transformation = obj_strdup(dp_map_get(&o, "transformation"));
 			t->message = obj_strdup(dp_map_get(&o, "message"));
-			x = dp_map_get(&o, "pid");
-			t->pid = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)x->via.u64 : 0;
-			x = dp_map_get(&o, "epochs");
-			t->epochs = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? x->via.u64 : 0;
-			x = dp_map_get(&o, "begins");
-			t->begins = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? x->via.u64 : 0;
-			x = dp_map_get(&o, "last_epoch");
-			if (x && (x->type == MSGPACK_OBJECT_POSITIVE_INTEGER || x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
-				t->has_last_epoch = true;
-				t->last_epoch = x->via.i64;
-			}
 			x = dp_map_get(&o, "hyperparameters");
 			if (x && dp_pack_object(&t->hyps, x)) {
 				task_free(t);

@@ -64,6 +64,7 @@
 #define DNNPROV_SCHEMA_H
 
 #include <lmdb.h>
+#include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -81,6 +82,20 @@ typedef struct dp_summary {
 	double min, max, last, sum;
 	int64_t min_epoch, max_epoch, last_epoch;
 } dp_summary;
+
+/* The scalar fields of a task value (the tasks database), read by one
+ * function for the indexer and the query side (values.c); times are NaN
+ * when absent. */
+typedef struct dp_task_fields {
+	char status[16];
+	double start, end, last;
+	int64_t pid;
+	uint64_t epochs, begins;
+	int64_t last_epoch;
+	bool has_last_epoch;
+} dp_task_fields;
+
+DP_INTERNAL void dp_task_fields_read(const msgpack_object *value, dp_task_fields *out);
 
 typedef struct dp_progress {
 	uint64_t offset;   /* frames before this offset are indexed */

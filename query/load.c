@@ -46,12 +46,6 @@ static char *obj_str(const msgpack_object *o)
 	return o && o->type == MSGPACK_OBJECT_STR ? strndup_(o->via.str.ptr, o->via.str.size) : NULL;
 }
 
-static double obj_num(const msgpack_object *o)
-{
-	double d;
-	return o && dp_obj_number(o, &d) ? d : NAN;
-}
-
 int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
 {
 	MDB_cursor *c;
@@ -156,24 +150,19 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 	t->start = t->end = t->last = NAN;
 	if (dp_decode(&q->dec, v->mv_data, v->mv_size, &o) != 0)
 		return 0; /* shown with what is known: its id */
-	x = dp_map_get(&o, "status");
-	if (x && x->type == MSGPACK_OBJECT_STR)
-		snprintf(t->status, sizeof(t->status), "%.*s", (int)x->via.str.size, x->via.str.ptr);
-	t->start = obj_num(dp_map_get(&o, "start"));
-	t->end = obj_num(dp_map_get(&o, "end"));
-	t->last = obj_num(dp_map_get(&o, "last"));
+	dp_task_fields tf;
+	dp_task_fields_read(&o, &tf);
+	memcpy(t->status, tf.status, sizeof(t->status));
+	t->start = tf.start;
+	t->end = tf.end;
+	t->last = tf.last;
+	t->epochs = tf.epochs;
+	t->begins = tf.begins;
+	t->has_last_epoch = tf.has_last_epoch;
+	t->last_epoch = tf.last_epoch;
 	x = dp_map_get(&o, "host");
 	if (x && x->type == MSGPACK_OBJECT_STR)
 		t->host = arena_strndup(d, x->via.str.ptr, x->via.str.size);
-	x = dp_map_get(&o, "epochs");
-	t->epochs = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? x->via.u64 : 0;
-	x = dp_map_get(&o, "begins");
-	t->begins = x && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? x->via.u64 : 0;
-	x = dp_map_get(&o, "last_epoch");
-	if (x && (x->type == MSGPACK_OBJECT_POSITIVE_INTEGER || x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
-		t->has_last_epoch = true;
-		t->last_epoch = x->via.i64;
-	}
 	x = dp_map_get(&o, "hyperparameters");
 	if (x && x->type == MSGPACK_OBJECT_MAP && x->via.map.size) {
 		t->hyps = calloc(x->via.map.size, sizeof(*t->hyps));

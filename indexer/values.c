@@ -1,0 +1,43 @@
+/*
+ * values.c - reading the values the index stores (schema.h), for the
+ * indexer, which updates them, and the query side, which shows them.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "indexer/schema.h"
+#include "logger/decode.h"
+#include "logger/record.h"
+
+static double number_or_nan(const msgpack_object *o)
+{
+	double d;
+	return o && dp_obj_number(o, &d) ? d : NAN;
+}
+
+static uint64_t count(const msgpack_object *o)
+{
+	return o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64 : 0;
+}
+
+void dp_task_fields_read(const msgpack_object *value, dp_task_fields *f)
+{
+	const msgpack_object *x;
+
+	memset(f, 0, sizeof(*f));
+	x = dp_map_get(value, "status");
+	if (x && x->type == MSGPACK_OBJECT_STR)
+		snprintf(f->status, sizeof(f->status), "%.*s", (int)x->via.str.size, x->via.str.ptr);
+	f->start = number_or_nan(dp_map_get(value, "start"));
+	f->end = number_or_nan(dp_map_get(value, "end"));
+	f->last = number_or_nan(dp_map_get(value, "last"));
+	f->pid = (int64_t)count(dp_map_get(value, "pid"));
+	f->epochs = count(dp_map_get(value, "epochs"));
+	f->begins = count(dp_map_get(value, "begins"));
+	x = dp_map_get(value, "last_epoch");
+	if (x && (x->type == MSGPACK_OBJECT_POSITIVE_INTEGER || x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
+		f->has_last_epoch = true;
+		f->last_epoch = x->via.i64;
+	}
+}
