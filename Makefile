@@ -42,6 +42,7 @@ TEST_SRC := $(wildcard tests/check_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
+TEST_SHIMS := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(wildcard tests/shims/*.c))
 
 .PHONY: all check test-unit test-scripts deps install clean demo bench stress fuzz
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/dnnprov $(B)/dnnprov.pc $(B)/examples/train
@@ -85,21 +86,28 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/libdnnprov.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libdnnprov.a $(LIBS) $(LDFLAGS_ALL)
 
+# LD_PRELOAD libraries that inject faults (failed I/O, failed allocations)
+# into the shipped binary.  Never sanitized: under SANITIZE=1 they sit in
+# front of the ASan runtime and call through to it.
+$(B)/tests/shims/%.so: tests/shims/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
 # ---- tests -----------------------------------------------------------------
 check: deps
-	$(MAKE) all $(TEST_BIN) $(TEST_TOOLS)
+	$(MAKE) all $(TEST_BIN) $(TEST_TOOLS) $(TEST_SHIMS)
 	$(MAKE) test-unit test-scripts
 
 test-unit: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
-test-scripts: all $(TEST_TOOLS)
+test-scripts: all $(TEST_TOOLS) $(TEST_SHIMS)
 	@set -e; for t in tests/test_*.sh tests/crash/test_*.sh; do [ -e "$$t" ] || continue; \
 	  echo "== $$t"; DNNPROV_BUILD=$(B) bash $$t; done
 
 # `make stress`: the crash and kill loops at their full counts.
 stress: deps
-	$(MAKE) all $(TEST_TOOLS)
+	$(MAKE) all $(TEST_TOOLS) $(TEST_SHIMS)
 	DNNPROV_KILLS=200 DNNPROV_BUILD=$(B) bash tests/test_index.sh
 	DNNPROV_CRASHES=200 DNNPROV_BUILD=$(B) bash tests/crash/test_writer_crash.sh
 	DNNPROV_CORRUPTIONS=10000 DNNPROV_BUILD=$(B) bash tests/crash/test_corruption.sh

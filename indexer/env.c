@@ -23,7 +23,9 @@ int dp_lmdb_error(int mrc, const char *what)
 		return dp_error(DNNPROV_ENOSPC, "%s: %s", what, mdb_strerror(mrc));
 	if (mrc == ENOMEM)
 		return dp_error(DNNPROV_ENOMEM, "%s: %s", what, mdb_strerror(mrc));
-	if (mrc == EACCES || mrc == EROFS || mrc == EIO)
+	/* MDB_PANIC: a meta page write failed and LMDB refuses this handle
+	 * until it is reopened, which is the recovery from any I/O error. */
+	if (mrc == EACCES || mrc == EROFS || mrc == EIO || mrc == MDB_PANIC)
 		return dp_error(DNNPROV_EIO, "%s: %s", what, mdb_strerror(mrc));
 	return dp_error(DNNPROV_EINDEX, "%s: %s", what, mdb_strerror(mrc));
 }

@@ -55,6 +55,13 @@ typedef struct dp_indexer_options {
 	volatile sig_atomic_t *stop;
 	/* Told every problem skipped (segment, offset, what); may be NULL. */
 	void (*report)(void *ctx, const char *segment, uint64_t offset, const char *what);
+	/* Told once when a segment cannot be read (permissions, an I/O error):
+	 * nothing is skipped, it is read again from `offset` at every pass. */
+	void (*unreadable)(void *ctx, const char *segment, uint64_t offset, const char *why);
+	/* Follow mode: told when a batch fails for a reason that may pass (the
+	 * disk full or failing, the index folder deleted); the indexer rolls
+	 * back, waits `retry_ms`, reopens the index and goes on. */
+	void (*fault)(void *ctx, const char *why, unsigned retry_ms);
 	void *report_ctx;
 } dp_indexer_options;
 
@@ -64,6 +71,9 @@ typedef struct dp_indexer_stats {
 	uint64_t commits;
 	uint64_t segments; /* segments known */
 	uint64_t map_grows;
+	uint64_t unread;     /* segments not read to their end, waiting included */
+	uint64_t waiting;    /* of which: waiting for an unreadable one of their task */
+	uint64_t faults;     /* follow mode: batches rolled back and retried */
 } dp_indexer_stats;
 
 /* Takes the index's lock (DNNPROV_ELOCKED when another indexer holds it,
@@ -74,7 +84,8 @@ DP_INTERNAL int dp_indexer_catch_up(dp_indexer *ix);
 /* Catches up, then follows the log tree until *opts->stop is set; commits
  * before returning. */
 DP_INTERNAL int dp_indexer_follow(dp_indexer *ix);
-/* For rebuild: swaps the new generation in (after catch-up). */
+/* For rebuild: swaps the new generation in (after catch-up); refuses
+ * (DNNPROV_EIO) while a segment could not be read, keeping the old one. */
 DP_INTERNAL int dp_indexer_swap(dp_indexer *ix);
 DP_INTERNAL void dp_indexer_get_stats(const dp_indexer *ix, dp_indexer_stats *out);
 DP_INTERNAL void dp_indexer_close(dp_indexer *ix);

@@ -43,8 +43,17 @@ struct dp_indexer {
 	dp_map watches; /* wd -> relative folder path (malloc'd) */
 	dp_map dirty;   /* rel path -> non-NULL: segments an event named */
 	bool rescan_now;
+	bool swapped;  /* rebuild: the new generation is CURRENT */
 	uint64_t map_grows_seen;
+	uint64_t faults;
+	dp_indexer_stats before_reopen; /* counts of the ingest states closed by recoveries */
+	dev_t index_dev; /* the data file opened, to notice it deleted or replaced */
+	ino_t index_ino;
 };
+
+/* Follow mode's wait after a failed batch, doubling up to the maximum. */
+#define FAULT_RETRY_FIRST_MS 500
+#define FAULT_RETRY_MAX_MS 30000
 
 /* ---- the lock ------------------------------------------------------------------- */
 
@@ -126,6 +135,10 @@ int dp_indexer_swap(dp_indexer *x)
 
 	if (!x->new_gen)
 		return 0;
+	size_t unread = ingest_unread_count(&x->in, NULL);
+	if (unread)
+		return dp_error(DNNPROV_EIO, "%zu segment%s could not be read: the index in use is kept", unread,
+				unread == 1 ? "" : "s");
 	if ((rc = ingest_commit(&x->in)))
 		return rc;
 	current_generation(x->opts.index_dir, &old_n);
@@ -149,6 +162,7 @@ int dp_indexer_swap(dp_indexer *x)
 		if (old_dir && strcmp(name, base) != 0)
 			remove_generation(old_dir);
 	}
+	x->swapped = true;
 out:
 	free(old_dir);
 	free(cur);
@@ -157,6 +171,56 @@ out:
 }
 
 /* ---- open and close ----------------------------------------------------------------- */
+
+static int open_index(dp_indexer *x)
+{
+	struct stat st;
+	int fd, rc;
+
+	if ((rc = dp_index_open(x->opts.index_dir, true, x->new_gen, &x->ix)))
+		return rc;
+	if (x->opts.initial_map_size)
+		mdb_env_set_mapsize(x->ix->env, x->opts.initial_map_size);
+	if (mdb_env_get_fd(x->ix->env, &fd) == 0 && fstat(fd, &st) == 0) {
+		x->index_dev = st.st_dev;
+		x->index_ino = st.st_ino;
+	}
+	ingest_init(&x->in, x->ix, &x->opts);
+	x->map_grows_seen = 0;
+	return 0;
+}
+
+static void close_index(dp_indexer *x)
+{
+	if (x->ix) {
+		x->before_reopen.records += x->in.stats.records;
+		x->before_reopen.problems += x->in.stats.problems;
+		x->before_reopen.commits += x->in.stats.commits;
+		x->before_reopen.map_grows += x->in.stats.map_grows;
+		ingest_free(&x->in);
+		dp_index_close(x->ix);
+		x->ix = NULL;
+	}
+}
+
+/* Whether the data file opened is still the one the index folder names:
+ * LMDB goes on writing into a deleted file without an error, and queries
+ * would never see it. */
+static int check_index_file(const dp_indexer *x)
+{
+	struct stat st;
+	char *data = dp_path_join(x->ix->gen_dir, "data.mdb");
+	int found = data ? stat(data, &st) : 0;
+	int err = errno;
+	free(data);
+	if (!data)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (found != 0)
+		return dp_error_errno(err, "the index file %s/data.mdb is gone", x->ix->gen_dir);
+	if (st.st_dev != x->index_dev || st.st_ino != x->index_ino)
+		return dp_error(DNNPROV_EIO, "the index file %s/data.mdb was replaced", x->ix->gen_dir);
+	return 0;
+}
 
 int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
 {
@@ -197,11 +261,8 @@ int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
 		if ((rc = dp_mkdirs(x->new_gen)))
 			goto fail;
 	}
-	if ((rc = dp_index_open(opts->index_dir, true, x->new_gen, &x->ix)))
+	if ((rc = open_index(x)))
 		goto fail;
-	if (opts->initial_map_size)
-		mdb_env_set_mapsize(x->ix->env, opts->initial_map_size);
-	ingest_init(&x->in, x->ix, &x->opts);
 	*out = x;
 	return 0;
 fail:
@@ -212,17 +273,24 @@ fail:
 void dp_indexer_get_stats(const dp_indexer *x, dp_indexer_stats *out)
 {
 	*out = x->in.stats;
+	out->records += x->before_reopen.records;
+	out->problems += x->before_reopen.problems;
+	out->commits += x->before_reopen.commits;
+	out->map_grows += x->before_reopen.map_grows;
 	out->segments = x->in.nsegs;
+	size_t waiting;
+	out->unread = ingest_unread_count(&x->in, &waiting);
+	out->waiting = waiting;
+	out->faults = x->faults;
 }
 
 void dp_indexer_close(dp_indexer *x)
 {
 	if (!x)
 		return;
-	if (x->ix) {
-		ingest_free(&x->in);
-		dp_index_close(x->ix);
-	}
+	close_index(x);
+	if (x->new_gen && !x->swapped)
+		remove_generation(x->new_gen); /* a rebuild that failed: the old index stays */
 	for (size_t i = 0; i < x->watches.cap; i++)
 		free(x->watches.slots[i].value);
 	dp_map_free(&x->watches);
@@ -424,10 +492,52 @@ static int stop_step(ingest *in, void *arg)
 	return rc ? rc : ingest_commit(in);
 }
 
+/* Errors that may pass while the service runs: a full or failing disk, a
+ * read-only remount, memory pressure, the index folder deleted. */
+static bool may_pass(int rc)
+{
+	return rc == DNNPROV_EIO || rc == DNNPROV_ENOSPC || rc == DNNPROV_ENOMEM;
+}
+
+/* Sleeps up to ms, in slices, returning early when asked to stop. */
+static void pause_ms(const dp_indexer *x, unsigned ms)
+{
+	for (unsigned slept = 0; slept < ms && !(x->opts.stop && *x->opts.stop); slept += 50)
+		poll(NULL, 0, 50);
+}
+
+static int reopen(dp_indexer *x)
+{
+	int rc;
+	if (x->lock_fd < 0 && (rc = take_lock(x->opts.index_dir, &x->lock_fd)))
+		return rc;
+	return open_index(x);
+}
+
+/* After a failed batch: reports it, waits, and reopens the index (its lock
+ * included, since a deleted folder took the lock file with it).  The
+ * rolled-back batch is read again from the committed offsets, so nothing
+ * is lost or indexed twice.  Returns 0 to go on, or an error that will not
+ * pass (another indexer took the index meanwhile). */
+static int recover(dp_indexer *x, unsigned *retry_ms)
+{
+	x->faults++;
+	if (x->opts.fault)
+		x->opts.fault(x->opts.report_ctx, dnnprov_errmsg(), *retry_ms);
+	close_index(x);
+	close(x->lock_fd);
+	x->lock_fd = -1;
+	pause_ms(x, *retry_ms);
+	*retry_ms = *retry_ms * 2 > FAULT_RETRY_MAX_MS ? FAULT_RETRY_MAX_MS : *retry_ms * 2;
+	return reopen(x);
+}
+
 int dp_indexer_follow(dp_indexer *x)
 {
 	uint32_t rescan_ms = x->opts.rescan_ms ? x->opts.rescan_ms : 1000;
-	double next_rescan;
+	unsigned retry_ms = FAULT_RETRY_FIRST_MS;
+	bool caught_up = false;
+	double next_rescan = 0;
 	int rc;
 
 	dp_mkdirs(x->log_dir); /* so that it can be watched before the first writer */
@@ -436,37 +546,56 @@ int dp_indexer_follow(dp_indexer *x)
 		if (x->ifd >= 0)
 			watch_tree(x, x->log_dir, 0);
 	}
-	if ((rc = dp_indexer_catch_up(x)))
-		return rc;
-	next_rescan = dp_monotonic() + rescan_ms / 1000.0;
 	while (!(x->opts.stop && *x->opts.stop)) {
-		double now = dp_monotonic();
-		double wait = next_rescan - now;
-		if (x->in.txn) {
-			double due = x->in.batch_started + x->opts.batch_ms / 1000.0 - now;
-			if (due < wait)
-				wait = due;
-		}
-		int timeout = wait <= 0 ? 0 : (int)(wait * 1000.0) + 1;
-		struct pollfd pfd = { x->ifd, POLLIN, 0 };
-		int n = x->ifd >= 0 ? poll(&pfd, 1, timeout) : poll(NULL, 0, timeout);
-		if (n < 0 && errno != EINTR)
-			return dp_error_errno(errno, "poll");
-		if (n > 0 && read_events(x))
-			x->rescan_now = true;
-		if (dp_monotonic() >= next_rescan)
-			x->rescan_now = true;
-		bool rescanned = x->rescan_now;
-		rc = ingest_run_with_retry(&x->in, follow_step, x);
-		dp_map_clear(&x->dirty);
-		if (rc)
-			return rc;
-		if (rescanned) {
-			int dead;
-			mdb_reader_check(x->ix->env, &dead); /* slots of queries that crashed */
+		if (!x->ix) {
+			rc = reopen(x); /* a recovery whose reopen failed */
+		} else if (!caught_up) {
+			/* At start and after a recovery: everything on disk, then one
+			 * commit. */
+			rc = dp_indexer_catch_up(x);
+			caught_up = rc == 0;
 			next_rescan = dp_monotonic() + rescan_ms / 1000.0;
+		} else {
+			double now = dp_monotonic();
+			double wait = next_rescan - now;
+			if (x->in.txn) {
+				double due = x->in.batch_started + x->opts.batch_ms / 1000.0 - now;
+				if (due < wait)
+					wait = due;
+			}
+			int timeout = wait <= 0 ? 0 : (int)(wait * 1000.0) + 1;
+			struct pollfd pfd = { x->ifd, POLLIN, 0 };
+			int n = x->ifd >= 0 ? poll(&pfd, 1, timeout) : poll(NULL, 0, timeout);
+			if (n < 0 && errno != EINTR)
+				return dp_error_errno(errno, "poll");
+			if (n > 0 && read_events(x))
+				x->rescan_now = true;
+			if (dp_monotonic() >= next_rescan)
+				x->rescan_now = true;
+			bool rescanned = x->rescan_now;
+			rc = rescanned ? check_index_file(x) : 0;
+			if (rc == 0)
+				rc = ingest_run_with_retry(&x->in, follow_step, x);
+			dp_map_clear(&x->dirty);
+			if (rc == 0 && rescanned) {
+				int dead;
+				mdb_reader_check(x->ix->env, &dead); /* slots of queries that crashed */
+				next_rescan = dp_monotonic() + rescan_ms / 1000.0;
+			}
 		}
+		if (rc == 0) {
+			if (x->in.txn == NULL)
+				retry_ms = FAULT_RETRY_FIRST_MS; /* a commit went through */
+			continue;
+		}
+		if (!may_pass(rc) || (x->opts.stop && *x->opts.stop))
+			return rc;
+		caught_up = false;
+		if ((rc = recover(x, &retry_ms)) && !may_pass(rc))
+			return rc;
 	}
+	if (!x->ix)
+		return 0; /* stopped while recovering: everything committed is safe */
 	/* Stopping: what is read is committed (a full map rereads it all). */
 	x->rescan_now = false;
 	return ingest_run_with_retry(&x->in, stop_step, x);

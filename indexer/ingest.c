@@ -1299,6 +1299,50 @@ static int seg_identity(seg_state *s, const dp_segment_header *h)
 	return set_identity(s, a, (size_t)(b - a), b + 1, (size_t)(c - b - 1));
 }
 
+/* A segment that cannot be read now (permissions, an I/O error) is told
+ * once, tried again at every pass, and never recorded as a problem of the
+ * data, since nothing is known to be wrong with its bytes.  The other
+ * segments of its task wait for it: read past it, an epoch would meet a task
+ * whose begin record is still unread and be skipped for good. */
+static void **unreadable_slot(ingest *in, const seg_state *s, bool create)
+{
+	const char *slash = strrchr(s->rel, '/');
+	size_t len = slash ? (size_t)(slash - s->rel) : 0;
+	return dp_map_slot(&in->unreadable_in, s->rel, len, create);
+}
+
+static void set_unreadable(ingest *in, seg_state *s, bool unreadable)
+{
+	if (s->unreadable == unreadable)
+		return;
+	void **n = unreadable_slot(in, s, unreadable);
+	if (n)
+		*n = (void *)((uintptr_t)*n + (unreadable ? 1 : (uintptr_t)-1));
+	s->unreadable = unreadable;
+}
+
+static void mark_unreadable(ingest *in, seg_state *s, uint64_t offset)
+{
+	if (!s->unreadable && in->opts.unreadable)
+		in->opts.unreadable(in->opts.report_ctx, s->rel, offset, dnnprov_errmsg());
+	set_unreadable(in, s, true);
+}
+
+size_t ingest_unread_count(const ingest *in, size_t *waiting)
+{
+	size_t n = 0, w = 0;
+	for (size_t i = 0; i < in->segs.cap; i++) {
+		const seg_state *s = in->segs.slots[i].value;
+		if (s && !s->gone) {
+			n += s->unreadable;
+			w += s->waiting;
+		}
+	}
+	if (waiting)
+		*waiting = w;
+	return n + w;
+}
+
 int ingest_segment(ingest *in, seg_state *s, bool *more)
 {
 	dp_segment_header hdr;
@@ -1312,15 +1356,22 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	*more = false;
 	if (s->pending.sealed || s->gone)
 		return 0;
+	void **blocked = unreadable_slot(in, s, false);
+	s->waiting = !s->unreadable && blocked && *blocked != NULL;
+	if (s->waiting)
+		return 0;
 	path = dp_path_join(in->opts.log_dir, s->rel);
 	if (!path)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	if (stat(path, &st) != 0) {
 		s->gone = errno == ENOENT; /* deleted: what was indexed stays */
+		if (s->gone)
+			set_unreadable(in, s, false);
 		free(path);
 		return 0;
 	}
 	if ((uint64_t)st.st_size <= s->pending.offset && s->pending.offset > 0) {
+		set_unreadable(in, s, false); /* everything it holds has been read */
 		free(path);
 		return 0; /* nothing new */
 	}
@@ -1339,15 +1390,10 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		return rc;
 	}
 	if (rc && rc != DNNPROV_EVERSION) {
-		/* Unreadable now (permissions, I/O): told once, tried again at
-		 * every rescan, never recorded as a problem of the data. */
-		if (!s->unreadable && in->opts.report)
-			in->opts.report(in->opts.report_ctx, s->rel, 0, dnnprov_errmsg());
-		s->unreadable = true;
+		mark_unreadable(in, s, 0);
 		free(path);
 		return 0;
 	}
-	s->unreadable = false;
 	int open_rc = rc;
 	if ((rc = begin_batch(in)))
 		goto out;
@@ -1387,8 +1433,13 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 			break;
 		}
 	}
-	if (res < 0)
-		rc = res;
+	if (res < 0) {
+		/* What was read before the failure stays in the batch; the rest is
+		 * read again from pending.offset at the next pass. */
+		mark_unreadable(in, s, s->pending.offset);
+		goto out;
+	}
+	set_unreadable(in, s, false);
 	/* Also past the segment header when no frame follows it yet. */
 	if (s->pending.offset < dp_reader_offset(r))
 		s->pending.offset = dp_reader_offset(r);
@@ -1438,6 +1489,7 @@ void ingest_free(ingest *in)
 		}
 	}
 	dp_map_free(&in->segs);
+	dp_map_free(&in->unreadable_in);
 	dp_map_free(&in->tasks);
 	dp_map_free(&in->summaries);
 	dp_map_free(&in->dataflows);

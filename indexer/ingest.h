@@ -21,7 +21,8 @@ typedef struct seg_state {
 	dp_progress pending;   /* including the open batch */
 	bool touched;          /* pending must be written at commit */
 	bool gone;             /* deleted from disk */
-	bool unreadable;       /* could not be opened last time (told once) */
+	bool unreadable;       /* could not be read last time (told once) */
+	bool waiting;          /* not read: another segment of its task is unreadable */
 	bool in_index;         /* has a progress entry */
 } seg_state;
 
@@ -83,6 +84,7 @@ typedef struct ingest {
 	double batch_started;
 	uint32_t batch_records;
 	dp_map segs;      /* rel path -> seg_state */
+	dp_map unreadable_in; /* task folder -> how many of its segments are unreadable */
 	size_t nsegs;
 	dp_map tasks;     /* key (df task) -> task_state, this batch */
 	dp_map summaries; /* key (df task metric) -> summary_state, this batch */
@@ -100,6 +102,9 @@ DP_INTERNAL seg_state *ingest_segment_state(ingest *in, const char *rel);
 /* Reads a segment from its pending offset to its end (or a torn tail),
  * applying what it finds.  *more is set when the batch filled first. */
 DP_INTERNAL int ingest_segment(ingest *in, seg_state *s, bool *more);
+/* Segments not read to their end: those whose last read failed, and those
+ * waiting for an unreadable one of their task (counted in *waiting). */
+DP_INTERNAL size_t ingest_unread_count(const ingest *in, size_t *waiting);
 DP_INTERNAL bool ingest_batch_due(const ingest *in);
 DP_INTERNAL int ingest_commit(ingest *in);
 /* Runs step() until it does not fail for a full map, growing the map and

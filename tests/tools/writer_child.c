@@ -1,9 +1,12 @@
 /*
  * writer_child.c - appends epochs to one task and writes each epoch's
  * number to stdout once its append has returned, so that a test which
- * kills it knows which appends were acknowledged.
+ * kills it knows which appends were acknowledged.  With keep-going, a
+ * failed append is written to stderr with its error and the next epoch is
+ * tried (for tests that inject I/O faults); stdout still lists only the
+ * acknowledged ones.
  *
- * usage: writer_child CONFIG TASK [MAX_EPOCHS]
+ * usage: writer_child CONFIG TASK [MAX_EPOCHS [keep-going]]
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return 2;
 	long max = argc > 3 ? atol(argv[3]) : 1000000;
+	int keep_going = argc > 4 && strcmp(argv[4], "keep-going") == 0;
 	if (dnnprov_config_load(argv[1], &cfg) || dnnprov_task_open(cfg, argv[2], &t))
 		return 1;
 	dnnprov_value h = DNNPROV_V_REAL("LEARNING_RATE", 0.01);
@@ -28,8 +32,12 @@ int main(int argc, char **argv)
 	for (long e = 1; e <= max; e++) {
 		/* The metric encodes the epoch, so a wrong payload is visible. */
 		dnnprov_value m[2] = { DNNPROV_V_REAL("loss", 1.0 / (double)e), DNNPROV_V_INT("accuracy", e * 7) };
-		if (dnnprov_task_epoch(t, e, NAN, m, 2))
-			return 1;
+		if (dnnprov_task_epoch(t, e, NAN, m, 2)) {
+			if (!keep_going)
+				return 1;
+			fprintf(stderr, "epoch %ld: %s\n", e, dnnprov_errmsg());
+			continue;
+		}
 		char line[32];
 		int n = snprintf(line, sizeof(line), "%ld\n", e);
 		if (write(1, line, (size_t)n) != n)
