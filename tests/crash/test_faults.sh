@@ -30,6 +30,15 @@ log:
   segment_size: 4KiB
 YAML
 dump() { "$TOOLS/dump_index" "$1" | grep -v '^progress '; }
+# Under SANITIZE=1 a leak or undefined behaviour on an error path shows in
+# stderr; counted wherever a loop looks at a failed run's stderr.
+sanitizer_reports=0
+check_sanitizers() {
+	if grep -q "Sanitizer\|runtime error" "$1"; then
+		sanitizer_reports=$((sanitizer_reports + 1))
+		head -n 20 "$1" >&2
+	fi
+}
 # faulty VAR=VALUE... -- CMD...: runs CMD with the shim preloaded.
 faulty() {
 	local vars=()
@@ -61,6 +70,7 @@ for spec in "write ENOSPC 0" "write EIO 1" "sync EIO 0" "sync ENOSPC 1"; do
 		set -e
 		[ -s "$T/faults" ] || break
 		runs=$((runs + 1))
+		check_sanitizers "$T/k.err"
 		# A fault in a call that does not decide the outcome (the lock file's
 		# pid, a sync LMDB retries) may let the run succeed; a failed run
 		# must say what failed.
@@ -90,6 +100,7 @@ while :; do
 	set -e
 	[ -s "$T/faults" ] || break
 	runs=$((runs + 1))
+	check_sanitizers "$T/k.err"
 	if [ "$st" != 1 ] || ! grep -q "Input/output error (nothing skipped" "$T/k.err" ||
 		! grep -q "could not be read.*; everything else is indexed" "$T/k.err"; then
 		unclear=$((unclear + 1))
@@ -150,6 +161,7 @@ for spec in "write ENOSPC interval" "write EIO interval" "sync EIO always"; do
 			DP_FAULT_PATH="$T/logs-w/" -- "$TOOLS/writer_child" "$T/w.yaml" "w$i" 40 keep-going \
 			>"$T/acked$i" 2>"$T/werr$i" || true
 		nfailed=$((nfailed + $(grep -c "^epoch " "$T/werr$i" || true)))
+		check_sanitizers "$T/werr$i"
 	done
 	"$DNNPROV" index --log-dir "$T/logs-w" --index-dir "$T/iw" -q
 	"$TOOLS/dump_index" "$T/iw" >"$T/w.txt"
@@ -205,6 +217,7 @@ rm "$T/full"
 wait_for "$T/f" "^tasks df task-0011 " || fail "full disk: the follower did not resume"
 sleep 0.5
 stop_follower $fpid "full disk"
+check_sanitizers "$T/follow.err"
 expect_grep "full disk: each failed batch is reported" "No space left on device; rolled back, retrying in" "$T/follow.err"
 "$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/fref" -q
 dump "$T/fref" >"$T/fref.txt"
@@ -233,4 +246,5 @@ wait_for "$T/f" "^tasks df2 task-0001 " || fail "replaced log folder: the new lo
 stop_follower $fpid "replaced log folder"
 expect_eq "replaced log folder: what was indexed stays" "$(dump "$T/f" | grep -c '^tasks df ')" 12
 expect_eq "replaced log folder: nothing on stderr" "$(wc -c <"$T/follow.err")" 0
+expect_eq "no sanitizer report on any error path" "$sanitizer_reports" 0
 finish
