@@ -67,6 +67,26 @@ static void segment_identity(const char *path, const dp_segment_header *h, char 
 	free(copy);
 }
 
+/* One record as a JSON line, with where it came from. */
+static int format_record(dp_buf *line, const msgpack_object *o, const char *df, const char *task,
+			 const char *path, uint64_t offset)
+{
+	int rc;
+	line->len = 0;
+	if ((rc = dp_json_object(line, o)))
+		return rc;
+	line->len--; /* reopen the object to add where the record came from */
+	if (!dp_map_get(o, "dataflow") &&
+	    ((rc = dp_buf_append(line, ",\"dataflow\":", 12)) || (rc = dp_json_string(line, df, strlen(df)))))
+		return rc;
+	if (!dp_map_get(o, "task") &&
+	    ((rc = dp_buf_append(line, ",\"task\":", 8)) || (rc = dp_json_string(line, task, strlen(task)))))
+		return rc;
+	if ((rc = dp_buf_append(line, ",\"segment\":", 11)) || (rc = dp_json_string(line, path, strlen(path))))
+		return rc;
+	return dp_buf_printf(line, ",\"offset\":%llu}\n", (unsigned long long)offset);
+}
+
 static int cat_segment(const char *path, const char *kinds, const char *task_filter, dp_buf *line,
 		       dp_decoder *dec)
 {
@@ -104,7 +124,13 @@ static int cat_segment(const char *path, const char *kinds, const char *task_fil
 			status = 1;
 			continue;
 		}
-		if (dp_decode(dec, f.payload, f.length, &o) != 0 || o.type != MSGPACK_OBJECT_MAP) {
+		int drc = dp_decode(dec, f.payload, f.length, &o);
+		if (drc == DNNPROV_ENOMEM) {
+			cli_lib_error(CMD, drc, path);
+			status = 1;
+			break;
+		}
+		if (drc != 0 || o.type != MSGPACK_OBJECT_MAP) {
 			cli_error(CMD, "%s: offset %llu: undecodable record skipped", path,
 				  (unsigned long long)f.offset);
 			status = 1;
@@ -112,20 +138,12 @@ static int cat_segment(const char *path, const char *kinds, const char *task_fil
 		}
 		if (!kind_wanted(kinds, dp_map_get(&o, "kind")))
 			continue;
-		line->len = 0;
-		dp_json_object(line, &o);
-		line->len--; /* reopen the object to add where the record came from */
-		if (!dp_map_get(&o, "dataflow")) {
-			dp_buf_append(line, ",\"dataflow\":", 12);
-			dp_json_string(line, df, strlen(df));
+		int frc = format_record(line, &o, df, task, path, f.offset);
+		if (frc) {
+			cli_lib_error(CMD, frc, path);
+			status = 1;
+			break; /* a line cut short must not look like a record */
 		}
-		if (!dp_map_get(&o, "task")) {
-			dp_buf_append(line, ",\"task\":", 8);
-			dp_json_string(line, task, strlen(task));
-		}
-		dp_buf_append(line, ",\"segment\":", 11);
-		dp_json_string(line, path, strlen(path));
-		dp_buf_printf(line, ",\"offset\":%llu}\n", (unsigned long long)f.offset);
 		fwrite(line->data, 1, line->len, stdout);
 	}
 	if (rc < 0) {

@@ -20,12 +20,21 @@ int cli_locations(const char *cmd, const char *config_path, const char *log_dir,
 		out->log_dir = strdup(log_dir ? log_dir : cfg->log_dir);
 		out->index_dir = strdup(index_dir ? index_dir : cfg->index_dir);
 		out->dataflow = strdup(cfg->dataflow);
+		bool copied = out->log_dir && out->index_dir && out->dataflow;
 		dnnprov_config_free(cfg);
+		if (!copied)
+			goto oom;
 	} else {
 		out->log_dir = log_dir ? strdup(log_dir) : NULL;
 		out->index_dir = index_dir ? strdup(index_dir) : NULL;
+		if ((log_dir && !out->log_dir) || (index_dir && !out->index_dir))
+			goto oom;
 	}
 	return 0;
+oom:
+	cli_paths_free(out);
+	cli_error(cmd, "out of memory");
+	return 1;
 }
 
 void cli_paths_free(cli_paths *p)

@@ -162,22 +162,26 @@ int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *no
 	struct winsize ws;
 	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
 		width = ws.ws_col;
-	dp_table_write(t, a->format, stdout, width);
+	int rc = dp_table_write(t, a->format, stdout, width);
+	if (rc)
+		return query_fail(cmd, rc);
 	if (a->format == FMT_TABLE && notes && notes->text.len)
 		fwrite(notes->text.data, 1, notes->text.len, stdout);
 	return cli_finish(cmd, 0);
 }
 
-static bool index_is_empty(dp_query *q)
+static int index_is_empty(dp_query *q, bool *empty)
 {
 	char **names;
 	size_t n;
-	if (dp_query_dataflows(q, &names, &n))
-		return false;
+	int rc = dp_query_dataflows(q, &names, &n);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	return n == 0;
+	*empty = n == 0;
+	return 0;
 }
 
 int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos_min, int npos_max,
@@ -196,12 +200,16 @@ int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos
 	a.o.now = dp_now();
 	if ((status = query_open(cmd, &a, &q)))
 		goto out_args;
-	if (index_is_empty(&q)) {
+	bool empty = false;
+	if ((rc = index_is_empty(&q, &empty))) {
+		status = query_fail(cmd, rc);
+	} else if (empty) {
 		cli_error(cmd, "the index at %s is empty: nothing has been indexed yet", a.index_dir);
 		if (a.format == FMT_JSON)
 			fputs("[]\n", stdout);
 		status = cli_finish(cmd, 0);
-	} else if ((rc = fn(&q, &a.o, &t, &notes))) {
+	} else if ((rc = fn(&q, &a.o, &t, &notes)) || (rc = dp_table_check(&t, &notes.text)) ||
+		   (q.dec.out_of_memory && (rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding the index")))) {
 		status = query_fail(cmd, rc);
 	} else {
 		status = query_print(cmd, &a, &t, &notes);

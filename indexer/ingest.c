@@ -173,6 +173,15 @@ static char *obj_strdup(const msgpack_object *o)
 	return str_dup((dp_str){ o->via.str.ptr, o->via.str.size });
 }
 
+/* A copy of map[key] when it is a string, NULL when absent; ENOMEM is an
+ * error, not an absent field (it would be written back as nil). */
+static int copy_field(char **out, const msgpack_object *map, const char *key)
+{
+	const msgpack_object *o = dp_map_get(map, key);
+	*out = obj_strdup(o);
+	return *out || !o || o->type != MSGPACK_OBJECT_STR ? 0 : DNNPROV_ENOMEM;
+}
+
 static double obj_time(const msgpack_object *o)
 {
 	double d;
@@ -184,13 +193,17 @@ static int df_add_metric(df_state *d, const char *p, size_t n)
 	void **slot = dp_map_slot(&d->metric_set, p, n, false);
 	if (slot)
 		return 0;
-	slot = dp_map_slot(&d->metric_set, p, n, true);
 	char **grown = realloc(d->metrics, (d->nmetrics + 1) * sizeof(*grown));
-	if (!slot || !grown)
+	if (!grown)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	d->metrics = grown;
 	if (!(d->metrics[d->nmetrics] = str_dup((dp_str){ p, (uint32_t)n })))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	/* Last: a slot marks the metric as listed. */
+	if (!(slot = dp_map_slot(&d->metric_set, p, n, true))) {
+		free(d->metrics[d->nmetrics]);
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
 	d->nmetrics++;
 	*slot = d; /* any non-NULL marks presence */
 	d->dirty = true;
@@ -208,8 +221,11 @@ static int df_add_hyp(df_state *d, const char *name, size_t nn, const char *type
 	d->hyps = grown;
 	d->hyps[d->nhyps].name = str_dup((dp_str){ name, (uint32_t)nn });
 	d->hyps[d->nhyps].type = str_dup((dp_str){ type, (uint32_t)tn });
-	if (!d->hyps[d->nhyps].name || !d->hyps[d->nhyps].type)
+	if (!d->hyps[d->nhyps].name || !d->hyps[d->nhyps].type) {
+		free(d->hyps[d->nhyps].name);
+		free(d->hyps[d->nhyps].type);
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
 	d->nhyps++;
 	d->dirty = true;
 	return 0;
@@ -394,13 +410,11 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 			t->begins = tf.begins;
 			t->has_last_epoch = tf.has_last_epoch;
 			t->last_epoch = tf.last_epoch;
-			t->host = obj_strdup(dp_map_get(&o, "host"));
-			t->user = obj_strdup(dp_map_get(&o, "user"));
-			t->execution = obj_strdup(dp_map_get(&o, "execution"));
-			t->transformation = obj_strdup(dp_map_get(&o, "transformation"));
-			t->message = obj_strdup(dp_map_get(&o, "message"));
 			x = dp_map_get(&o, "hyperparameters");
-			if (x && dp_pack_object(&t->hyps, x)) {
+			if (copy_field(&t->host, &o, "host") || copy_field(&t->user, &o, "user") ||
+			    copy_field(&t->execution, &o, "execution") ||
+			    copy_field(&t->transformation, &o, "transformation") ||
+			    copy_field(&t->message, &o, "message") || (x && dp_pack_object(&t->hyps, x))) {
 				task_free(t);
 				return dp_error(DNNPROV_ENOMEM, "out of memory");
 			}
@@ -1000,8 +1014,8 @@ static int apply_record(ingest *in, frame_ctx *f)
 	int rc;
 
 	/* The reader has checked the payload's structure (dp_mp_check). */
-	if (dp_decode_checked(&in->rdec, f->payload, f->length, &o) != 0)
-		return schema_problem(in, f, "undecodable record");
+	if ((rc = dp_decode_checked(&in->rdec, f->payload, f->length, &o)) != 0)
+		return rc == DNNPROV_ENOMEM ? rc : schema_problem(in, f, "undecodable record");
 	if (dp_record_parse(&o, &r) != 0)
 		return schema_problem(in, f, dnnprov_errmsg());
 	switch (r.kind) {
@@ -1185,6 +1199,7 @@ static void abort_batch(ingest *in)
 		mdb_txn_abort(in->txn);
 	in->txn = NULL;
 	in->batch_records = 0;
+	in->vdec.out_of_memory = in->rdec.out_of_memory = false;
 	caches_clear(in);
 	for (size_t i = 0; i < in->segs.cap; i++) {
 		seg_state *s = in->segs.slots[i].value;
@@ -1213,6 +1228,12 @@ int ingest_commit(ingest *in)
 
 	if (!in->txn)
 		return 0;
+	/* A value of the index that could not be decoded for want of memory
+	 * was taken as absent: the batch would write wrong state. */
+	if (in->vdec.out_of_memory || in->rdec.out_of_memory) {
+		abort_batch(in);
+		return dp_error(DNNPROV_ENOMEM, "out of memory decoding a record or an index value");
+	}
 	rc = flush_caches(in);
 	if (rc == 0) {
 		double now = dp_now();

@@ -21,8 +21,10 @@ int dp_decode_checked(dp_decoder *d, const unsigned char *payload, size_t n, msg
 	size_t off = 0;
 
 	if (!d->ready) {
-		if (!msgpack_zone_init(&d->zone, 4096))
-			return DNNPROV_ENOMEM;
+		if (!msgpack_zone_init(&d->zone, 4096)) {
+			d->out_of_memory = true;
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		}
 		d->ready = true;
 	} else {
 		msgpack_zone_clear(&d->zone);
@@ -31,7 +33,8 @@ int dp_decode_checked(dp_decoder *d, const unsigned char *payload, size_t n, msg
 	case MSGPACK_UNPACK_SUCCESS:
 		return off == n ? 0 : DNNPROV_ECORRUPT;
 	case MSGPACK_UNPACK_NOMEM_ERROR:
-		return DNNPROV_ENOMEM;
+		d->out_of_memory = true;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	default:
 		return DNNPROV_ECORRUPT;
 	}

@@ -15,6 +15,10 @@
 typedef struct dp_decoder {
 	msgpack_zone zone;
 	bool ready;
+	/* A decode ran out of memory.  Sticky: code that takes an undecodable
+	 * value as damage and goes on checks it once at the end, so that a
+	 * failed allocation never passes for a missing value. */
+	bool out_of_memory;
 } dp_decoder;
 
 /* Decodes payload[0..n) into *out after dp_mp_check() proves it safe.

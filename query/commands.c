@@ -76,8 +76,12 @@ static int select_tasks(dp_query *q, const dp_qdataflow *d, const dp_where *w, c
 	bool narrowed = dp_where_candidates(w, q, d, &ids, &nids);
 	const dp_qtask **sel = malloc((d->ntasks ? d->ntasks : 1) * sizeof(*sel));
 
-	if (!sel)
+	if (!sel) {
+		for (size_t i = 0; i < nids; i++)
+			free(ids[i]);
+		free(ids);
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
 	*n = 0;
 	if (narrowed) {
 		for (size_t i = 0; i < nids; i++) {
@@ -133,8 +137,9 @@ static sort_ctx g_sort; /* qsort has no context argument in C11 */
 
 static int cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
 {
-	bool an = a->type == QV_NULL || (a->type == QV_NUM && isnan(a->num));
-	bool bn = b->type == QV_NULL || (b->type == QV_NUM && isnan(b->num));
+	/* A failed cell (the table will be refused) sorts as missing. */
+	bool an = a->type == QV_NULL || a->type == QV_FAILED || (a->type == QV_NUM && isnan(a->num));
+	bool bn = b->type == QV_NULL || b->type == QV_FAILED || (b->type == QV_NUM && isnan(b->num));
 	int c;
 	if (an || bn)
 		return an - bn;
@@ -206,7 +211,6 @@ static int hyp_columns(dp_table *t, size_t first, const dp_qdataflow *d)
 static void omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes *notes)
 {
 	dp_buf line = { 0 };
-	dp_buf cell = { 0 };
 	if (!notes || t->nrows < 2)
 		return;
 	for (size_t c = first; c < first + n; c++) {
@@ -214,10 +218,11 @@ static void omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes
 		bool same = true;
 		for (size_t r = 1; r < t->nrows && same; r++) {
 			const dp_qv *v = &t->cells[r * t->ncols + c];
-			same = v->type == v0->type && (v->type == QV_NULL || (v->type == QV_NUM ? v->num == v0->num
-											    : strcmp(v->text, v0->text) == 0));
+			same = v->type == v0->type && v->type != QV_FAILED &&
+			       (v->type == QV_NULL ||
+				(v->type == QV_NUM ? v->num == v0->num : strcmp(v->text, v0->text) == 0));
 		}
-		if (!same || v0->type == QV_NULL)
+		if (!same || v0->type == QV_NULL || v0->type == QV_FAILED)
 			continue;
 		dp_table_omit(t, c);
 		if (v0->type == QV_TEXT)
@@ -227,10 +232,11 @@ static void omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes
 		else
 			dp_buf_printf(&line, "%s%s=%g", line.len ? ", " : "", t->cols[c], v0->num);
 	}
-	if (line.len)
+	if (line.failed)
+		notes->text.failed = true; /* the note would miss a column */
+	else if (line.len)
 		dp_buf_printf(&notes->text, "same in every row: %s\n", dp_buf_cstr(&line));
 	dp_buf_free(&line);
-	dp_buf_free(&cell);
 }
 
 static int hyp_cells(dp_qv *row, size_t first, const dp_qdataflow *d, const dp_qtask *t)
@@ -362,6 +368,8 @@ int dp_cmd_describe(dp_query *q, const dp_qopts *o, dp_table *out)
 		dp_buf_printf(&b, "%zu", n);
 		describe_row(out, "tasks", statuses[s], dp_buf_cstr(&b));
 	}
+	if (b.failed) /* a detail was cut short */
+		out->failed = true;
 out:
 	dp_buf_free(&b);
 	dp_qdataflow_free(&d);
@@ -510,11 +518,11 @@ static int cmp_idx(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void ranks(const double *v, size_t n, double *r)
+static bool ranks(const double *v, size_t n, double *r)
 {
 	size_t *idx = malloc(n * sizeof(size_t));
 	if (!idx)
-		return;
+		return false;
 	for (size_t i = 0; i < n; i++)
 		idx[i] = i;
 	g_rank_values = (double *)v;
@@ -529,22 +537,22 @@ static void ranks(const double *v, size_t n, double *r)
 		i = j + 1;
 	}
 	free(idx);
+	return true;
 }
 
-double dp_spearman(const double *x, const double *y, size_t n)
+int dp_spearman(const double *x, const double *y, size_t n, double *rho)
 {
 	double *rx, *ry, mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+	*rho = NAN;
 	if (n < 3)
-		return NAN;
+		return 0;
 	rx = malloc(n * sizeof(double));
 	ry = malloc(n * sizeof(double));
-	if (!rx || !ry) {
+	if (!rx || !ry || !ranks(x, n, rx) || !ranks(y, n, ry)) {
 		free(rx);
 		free(ry);
-		return NAN;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
-	ranks(x, n, rx);
-	ranks(y, n, ry);
 	for (size_t i = 0; i < n; i++) {
 		mx += rx[i];
 		my += ry[i];
@@ -558,7 +566,9 @@ double dp_spearman(const double *x, const double *y, size_t n)
 	}
 	free(rx);
 	free(ry);
-	return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+	if (sxx > 0 && syy > 0)
+		*rho = sxy / sqrt(sxx * syy);
+	return 0;
 }
 
 typedef struct eff_item {
@@ -732,10 +742,12 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 				x[pairs] = items[i].h.num;
 				y[pairs++] = items[i].m;
 			}
-		if (x && y)
-			rho = dp_spearman(x, y, pairs);
+		/* Out of memory is an error, not "n/a": that would be a finding. */
+		rc = x && y ? dp_spearman(x, y, pairs, &rho) : dp_error(DNNPROV_ENOMEM, "out of memory");
 		free(x);
 		free(y);
+		if (rc)
+			goto out;
 	}
 	for (size_t r = 0; r < out->nrows; r++)
 		if (!isnan(rho))
@@ -841,7 +853,11 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	dp_key_cstr(&key, d.name);
 	dp_key_cstr(&key, t->id);
 	size_t prefix = key.n;
-	if (mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &c) == 0) {
+	int mrc0 = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &c);
+	if (mrc0) {
+		rc = dp_lmdb_error(mrc0, "adaptations"); /* not "no adaptations" */
+		goto out_ad;
+	} else {
 		k = dp_key_val(&key);
 		for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 			size_t pos = prefix;
@@ -855,12 +871,17 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 			    dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 				continue;
 			adapt_t *grown = realloc(ad, (nad + 1) * sizeof(*ad));
-			if (!grown)
+			if (!grown) {
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 				break;
+			}
 			ad = grown;
 			ad[nad].epoch = e;
-			ad[nad].hyp = strndup(h, hn);
 			memset(&ad[nad].value, 0, sizeof(dp_qv));
+			if (!(ad[nad].hyp = strndup(h, hn))) {
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+				break;
+			}
 			copy_obj(&ad[nad].value, dp_map_get(&obj, "new"));
 			nad++;
 			bool seen = false;
@@ -868,14 +889,18 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 				seen |= strcmp(adapted[i], ad[nad - 1].hyp) == 0;
 			if (!seen) {
 				char **g2 = realloc(adapted, (na + 1) * sizeof(char *));
-				if (g2) {
-					adapted = g2;
-					adapted[na++] = ad[nad - 1].hyp;
+				if (!g2) {
+					rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+					break;
 				}
+				adapted = g2;
+				adapted[na++] = ad[nad - 1].hyp;
 			}
 		}
 		mdb_cursor_close(c);
 		c = NULL;
+		if (rc)
+			goto out_ad;
 	}
 
 	size_t ncols = 3 + nm + na;
@@ -931,7 +956,9 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 		for (size_t a = 0; a < nad; a++)
 			if (ad[a].epoch == e)
 				dp_buf_printf(&marks, "%s%s", marks.len ? "," : "* ", ad[a].hyp);
-		if (marks.len)
+		if (marks.failed)
+			out->failed = true;
+		else if (marks.len)
 			dp_cell_text(&row[ncols - 1], marks.data, marks.len);
 		dp_buf_free(&marks);
 	}
@@ -1081,8 +1108,11 @@ int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 			if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
 				break;
 			latest[i].len = 0;
-			dp_buf_append(&latest[i], v.mv_data, v.mv_size);
+			if ((rc = dp_buf_append(&latest[i], v.mv_data, v.mv_size)))
+				break;
 		}
+		if (rc)
+			goto out;
 		msgpack_object obj;
 		if (latest[i].len && dp_decode(&q->dec, (const unsigned char *)latest[i].data, latest[i].len, &obj) == 0) {
 			const msgpack_object *m = dp_map_get(&obj, "metrics");
@@ -1094,10 +1124,13 @@ int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 						memcmp(names[x], key2->via.str.ptr, key2->via.str.size) == 0;
 				if (!seen) {
 					char **g = realloc(names, (nn + 1) * sizeof(char *));
-					if (g) {
+					if (g)
 						names = g;
-						names[nn++] = strndup(key2->via.str.ptr, key2->via.str.size);
+					if (!g || !(names[nn] = strndup(key2->via.str.ptr, key2->via.str.size))) {
+						rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+						goto out;
 					}
+					nn++;
 				}
 			}
 		}
@@ -1203,6 +1236,10 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 	}
 	if (o->task && !dp_qtask_find(&d, o->task)) {
 		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", o->task, d.name);
+		goto out;
+	}
+	if (attrs.failed) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((rc = dp_table_init(out, 3 + nattrs)))

@@ -42,8 +42,9 @@ DP_INTERNAL int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out, dp_qn
 DP_INTERNAL int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out);
 DP_INTERNAL int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out);
 
-/* Spearman's rank correlation of paired values (ties get average ranks);
- * NaN when fewer than 3 pairs or a side is constant. */
-DP_INTERNAL double dp_spearman(const double *x, const double *y, size_t n);
+/* Spearman's rank correlation of paired values (ties get average ranks) in
+ * *rho: NaN when fewer than 3 pairs or a side is constant.  Returns 0, or
+ * DNNPROV_ENOMEM. */
+DP_INTERNAL int dp_spearman(const double *x, const double *y, size_t n, double *rho);
 
 #endif

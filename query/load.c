@@ -41,6 +41,13 @@ static char *strndup_(const char *p, size_t n)
 	return s;
 }
 
+static bool is_str(const msgpack_object *o)
+{
+	return o && o->type == MSGPACK_OBJECT_STR;
+}
+
+/* A copy of a string object; NULL when it is not one, or out of memory
+ * (is_str tells which). */
 static char *obj_str(const msgpack_object *o)
 {
 	return o && o->type == MSGPACK_OBJECT_STR ? strndup_(o->via.str.ptr, o->via.str.size) : NULL;
@@ -70,6 +77,13 @@ int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
 		cnt++;
 	}
 	mdb_cursor_close(c);
+	if (mrc != MDB_NOTFOUND) {
+		/* Stopped early: out of memory (mrc 0), or LMDB failed. */
+		for (size_t i = 0; i < cnt; i++)
+			free(out[i]);
+		free(out);
+		return mrc ? dp_lmdb_error(mrc, "dataflows") : dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
 	*names = out;
 	*n = cnt;
 	return 0;
@@ -113,18 +127,19 @@ static void arena_free(dp_qdataflow *d)
 	d->arena = NULL;
 }
 
-static void qv_from_obj(dp_qdataflow *d, dp_qv *v, const msgpack_object *o)
+static int qv_from_obj(dp_qdataflow *d, dp_qv *v, const msgpack_object *o)
 {
 	memset(v, 0, sizeof(*v));
 	if (o->type == MSGPACK_OBJECT_STR) {
-		v->type = QV_TEXT;
 		v->text = arena_strndup(d, o->via.str.ptr, o->via.str.size);
 		if (!v->text)
-			v->type = QV_NULL;
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		v->type = QV_TEXT;
 	} else if (dp_obj_number(o, &v->num)) {
 		v->type = QV_NUM;
 		v->integer = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
 	}
+	return 0;
 }
 
 /* The dataflow's own copy of a hyperparameter name, so that every task's
@@ -146,7 +161,7 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 	memset(t, 0, sizeof(*t));
 	t->id = arena_strndup(d, (const char *)k->mv_data + prefix, k->mv_size - prefix - 1);
 	if (!t->id)
-		return DNNPROV_ENOMEM;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	t->start = t->end = t->last = NAN;
 	if (dp_decode(&q->dec, v->mv_data, v->mv_size, &o) != 0)
 		return 0; /* shown with what is known: its id */
@@ -161,13 +176,14 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 	t->has_last_epoch = tf.has_last_epoch;
 	t->last_epoch = tf.last_epoch;
 	x = dp_map_get(&o, "host");
-	if (x && x->type == MSGPACK_OBJECT_STR)
-		t->host = arena_strndup(d, x->via.str.ptr, x->via.str.size);
+	if (x && x->type == MSGPACK_OBJECT_STR &&
+	    !(t->host = arena_strndup(d, x->via.str.ptr, x->via.str.size)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	x = dp_map_get(&o, "hyperparameters");
 	if (x && x->type == MSGPACK_OBJECT_MAP && x->via.map.size) {
 		t->hyps = calloc(x->via.map.size, sizeof(*t->hyps));
 		if (!t->hyps)
-			return DNNPROV_ENOMEM;
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
 		for (uint32_t i = 0; i < x->via.map.size; i++) {
 			const msgpack_object *name = &x->via.map.ptr[i].key;
 			if (name->type != MSGPACK_OBJECT_STR)
@@ -175,8 +191,10 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 			dp_qhyp *h = &t->hyps[t->nhyps];
 			h->name = intern_hyp(d, name->via.str.ptr, name->via.str.size);
 			if (!h->name)
-				return DNNPROV_ENOMEM;
-			qv_from_obj(d, &h->value, &x->via.map.ptr[i].val);
+				return dp_error(DNNPROV_ENOMEM, "out of memory");
+			int rc = qv_from_obj(d, &h->value, &x->via.map.ptr[i].val);
+			if (rc)
+				return rc;
 			t->nhyps++;
 		}
 	}
@@ -218,8 +236,11 @@ static int add_spec_hyp(dp_qdataflow *d, const char *name, const char *type)
 	d->hyps = grown;
 	d->hyps[d->nhyps].name = strdup(name);
 	d->hyps[d->nhyps].type = strdup(type);
-	if (!d->hyps[d->nhyps].name || !d->hyps[d->nhyps].type)
-		return DNNPROV_ENOMEM;
+	if (!d->hyps[d->nhyps].name || !d->hyps[d->nhyps].type) {
+		free(d->hyps[d->nhyps].name);
+		free(d->hyps[d->nhyps].type);
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
 	d->nhyps++;
 	return 0;
 }
@@ -229,14 +250,18 @@ int dp_query_no_dataflow(dp_query *q, const char *df)
 	char **names;
 	size_t n;
 	dp_buf list = { 0 };
-	dp_query_dataflows(q, &names, &n);
+	if (dp_query_dataflows(q, &names, &n))
+		return dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index", df);
 	for (size_t i = 0; i < n; i++) {
 		dp_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
 		free(names[i]);
 	}
 	free(names);
-	int rc = dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index (%s%s)", df,
-			  n ? "dataflows: " : "the index is empty", n ? dp_buf_cstr(&list) : "");
+	const char *known = n ? dp_buf_cstr(&list) : "";
+	int rc = list.failed || !known
+			 ? dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index", df)
+			 : dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index (%s%s)", df,
+				    n ? "dataflows: " : "the index is empty", known);
 	dp_buf_free(&list);
 	return rc;
 }
@@ -266,28 +291,37 @@ int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_q
 	if (mrc)
 		return dp_lmdb_error(mrc, "dataflows");
 	if (!(d->name = strdup(df)))
-		return DNNPROV_ENOMEM;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	if (dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0) {
 		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
 		const msgpack_object *m = dp_map_get(&o, "metrics");
 		const msgpack_object *a = dp_map_get(&o, "adaptation");
 		const msgpack_object *tf = dp_map_get(&o, "transformations");
 		for (uint32_t i = 0; h && h->type == MSGPACK_OBJECT_ARRAY && i < h->via.array.size && !rc; i++) {
-			char *name = obj_str(dp_map_get(&h->via.array.ptr[i], "name"));
-			char *type = obj_str(dp_map_get(&h->via.array.ptr[i], "type"));
+			const msgpack_object *no = dp_map_get(&h->via.array.ptr[i], "name");
+			const msgpack_object *to = dp_map_get(&h->via.array.ptr[i], "type");
+			char *name = obj_str(no);
+			char *type = obj_str(to);
 			if (name && type)
 				rc = add_spec_hyp(d, name, type);
+			else if (is_str(no) && is_str(to))
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			free(name);
 			free(type);
 		}
-		if (m && m->type == MSGPACK_OBJECT_ARRAY && m->via.array.size) {
+		if (!rc && m && m->type == MSGPACK_OBJECT_ARRAY && m->via.array.size) {
 			d->metrics = calloc(m->via.array.size, sizeof(char *));
-			for (uint32_t i = 0; d->metrics && i < m->via.array.size; i++)
+			if (!d->metrics)
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			for (uint32_t i = 0; !rc && i < m->via.array.size; i++) {
 				if ((d->metrics[d->nmetrics] = obj_str(&m->via.array.ptr[i])))
 					d->nmetrics++;
+				else if (is_str(&m->via.array.ptr[i]))
+					rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			}
 		}
 		d->adaptation = a && a->type == MSGPACK_OBJECT_BOOLEAN && a->via.boolean;
-		if (tf)
+		if (tf && !rc)
 			rc = dp_pack_object(&d->transformations, tf);
 	}
 	if (rc)

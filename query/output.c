@@ -18,34 +18,51 @@
 int dp_table_init(dp_table *t, size_t ncols)
 {
 	memset(t, 0, sizeof(*t));
-	t->ncols = ncols;
 	t->cols = calloc(ncols ? ncols : 1, sizeof(char *));
 	t->kinds = calloc(ncols ? ncols : 1, sizeof(dp_col_kind));
 	t->table_omits = calloc(ncols ? ncols : 1, sizeof(bool));
 	t->now = dp_now();
-	return t->cols && t->kinds && t->table_omits ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (!t->cols || !t->kinds || !t->table_omits) {
+		dp_table_free(t);
+		t->failed = true;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	t->ncols = ncols;
+	return 0;
 }
 
 void dp_table_omit(dp_table *t, size_t i)
 {
-	t->table_omits[i] = true;
+	if (i < t->ncols)
+		t->table_omits[i] = true;
 }
 
 int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind)
 {
+	if (i >= t->ncols) {
+		t->failed = true; /* a table whose init failed */
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
 	free(t->cols[i]);
 	t->cols[i] = strdup(name);
 	t->kinds[i] = kind;
-	return t->cols[i] ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (!t->cols[i]) {
+		t->failed = true;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	return 0;
 }
 
 dp_qv *dp_table_add_row(dp_table *t)
 {
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
-		dp_qv *grown = realloc(t->cells, cap * t->ncols * sizeof(dp_qv));
-		if (!grown)
+		dp_qv *grown = t->ncols ? realloc(t->cells, cap * t->ncols * sizeof(dp_qv)) : NULL;
+		if (!grown) {
+			t->failed = true;
+			dp_error(DNNPROV_ENOMEM, "out of memory");
 			return NULL;
+		}
 		t->cells = grown;
 		t->cap = cap;
 	}
@@ -57,14 +74,29 @@ dp_qv *dp_table_add_row(dp_table *t)
 int dp_cell_text(dp_qv *cell, const char *s, size_t n)
 {
 	char *p = malloc(n + 1);
-	if (!p)
+	if (!p) {
+		if (cell->type == QV_TEXT)
+			free((char *)cell->text);
+		cell->type = QV_FAILED;
+		cell->text = NULL;
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
 	memcpy(p, s, n);
 	p[n] = '\0';
 	free((char *)cell->text);
 	cell->type = QV_TEXT;
 	cell->text = p;
 	return 0;
+}
+
+int dp_table_check(const dp_table *t, const dp_buf *notes)
+{
+	bool failed = t->failed || (notes && notes->failed);
+	for (size_t i = 0; i < t->nrows * t->ncols && !failed; i++)
+		failed = t->cells[i].type == QV_FAILED;
+	for (size_t i = 0; i < t->ncols && !failed; i++)
+		failed = t->cols[i] == NULL;
+	return failed ? dp_error(DNNPROV_ENOMEM, "out of memory: the result is incomplete") : 0;
 }
 
 void dp_table_free(dp_table *t)
@@ -218,7 +250,11 @@ static int write_table(const dp_table *t, FILE *out, int width)
 	for (size_t r = 0; r < t->nrows; r++)
 		for (size_t c = 0; c < t->ncols; c++) {
 			cell_text(&b, &t->cells[r * t->ncols + c], t->kinds[c], FMT_TABLE, t->now);
-			text[r * t->ncols + c] = strdup(b.data ? dp_buf_cstr(&b) : "");
+			text[r * t->ncols + c] = b.failed ? NULL : strdup(b.data ? dp_buf_cstr(&b) : "");
+			if (!text[r * t->ncols + c]) {
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+				goto out; /* before anything is printed */
+			}
 			size_t cw = display_width(b.data ? b.data : "", b.len);
 			if (cw > w[c])
 				w[c] = cw;
@@ -324,6 +360,10 @@ static int write_csv(const dp_table *t, FILE *out)
 			if (!first)
 				fputc(',', out);
 			cell_text(&b, &t->cells[r * t->ncols + c], t->kinds[c], FMT_CSV, t->now);
+			if (b.failed) {
+				dp_buf_free(&b);
+				return dp_error(DNNPROV_ENOMEM, "out of memory");
+			}
 			csv_field(out, b.data ? b.data : "", b.len);
 			first = false;
 		}
@@ -346,8 +386,10 @@ static int write_json(const dp_table *t, FILE *out)
 		dp_buf_putc(&keys, ':');
 	}
 	key_at[t->ncols] = keys.len;
-	fputs("[", out);
-	for (size_t r = 0; r < t->nrows; r++) {
+	int rc = keys.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+	if (!rc)
+		fputs("[", out);
+	for (size_t r = 0; r < t->nrows && !rc; r++) {
 		line.len = 0;
 		dp_buf_append(&line, r ? ",\n {" : "\n {", r ? 4 : 3);
 		bool first = true;
@@ -369,14 +411,18 @@ static int write_json(const dp_table *t, FILE *out)
 			}
 		}
 		dp_buf_putc(&line, '}');
-		fwrite(line.data, 1, line.len, out);
+		if (line.failed || b.failed)
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory"); /* the row is incomplete */
+		else
+			fwrite(line.data, 1, line.len, out);
 	}
-	fputs(t->nrows ? "\n]\n" : "]\n", out);
+	if (!rc)
+		fputs(t->nrows ? "\n]\n" : "]\n", out);
 	dp_buf_free(&b);
 	dp_buf_free(&line);
 	dp_buf_free(&keys);
 	free(key_at);
-	return 0;
+	return rc;
 }
 
 int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width)

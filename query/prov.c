@@ -1651,6 +1651,15 @@ static void ex_free(ex *x)
 		dp_buf_free(bufs[i]);
 }
 
+static bool export_bufs_failed(const ex *x)
+{
+	const dp_buf *bufs[] = { &x->tid, &x->hid, &x->agent, &x->plan, &x->uact, &x->a, &x->b, &x->c, &x->name, &x->w.b };
+	for (size_t i = 0; i < DP_ARRAY_LEN(bufs); i++)
+		if (bufs[i]->failed)
+			return true;
+	return false;
+}
+
 int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 {
 	ex x;
@@ -1698,6 +1707,10 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 	if (!x.w.rc && fflush(out) != 0)
 		w_fail(&x.w, dp_error_errno(errno ? errno : EIO, "cannot write the export"));
 	rc = x.w.rc;
+	/* Undecodable values are skipped as damage; for want of memory they
+	 * would make a document that silently misses statements. */
+	if (!rc && (x.dtask.out_of_memory || x.drec.out_of_memory || q->dec.out_of_memory || export_bufs_failed(&x)))
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory: the document is incomplete");
 out:
 	ex_free(&x);
 	return rc;

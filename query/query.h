@@ -19,7 +19,9 @@
 
 /* ---- values -------------------------------------------------------------------- */
 
-typedef enum dp_qv_type { QV_NULL = 0, QV_NUM, QV_TEXT } dp_qv_type;
+/* QV_FAILED: a text whose copy could not be allocated; a table holding one
+ * is incomplete and is never printed (dp_table_check). */
+typedef enum dp_qv_type { QV_NULL = 0, QV_NUM, QV_TEXT, QV_FAILED } dp_qv_type;
 
 typedef struct dp_qv {
 	dp_qv_type type;
@@ -153,6 +155,10 @@ typedef struct dp_table {
 	size_t ncols;
 	dp_qv *cells; /* row-major; text cells own their string */
 	size_t nrows, cap;
+	/* Building it failed somewhere (a column name, a row): sticky, so that
+	 * commands can fill a table without checking every call, and the one
+	 * check before printing (dp_table_check) refuses an incomplete result. */
+	bool failed;
 } dp_table;
 
 DP_INTERNAL int dp_table_init(dp_table *t, size_t ncols);
@@ -162,6 +168,9 @@ DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);
 /* Appends a row of NULL cells and returns it. */
 DP_INTERNAL dp_qv *dp_table_add_row(dp_table *t);
 DP_INTERNAL int dp_cell_text(dp_qv *cell, const char *s, size_t n);
+/* DNNPROV_ENOMEM when the table or the notes are incomplete: a query that
+ * ran out of memory fails rather than print part of its answer. */
+DP_INTERNAL int dp_table_check(const dp_table *t, const dp_buf *notes);
 DP_INTERNAL void dp_table_free(dp_table *t);
 /* Keeps the column name and the JSON key unique ("loss", "loss_2"). */
 

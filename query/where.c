@@ -79,9 +79,26 @@ static void *fail_at(parser *p, size_t at, const char *why, const char *hint)
 	dp_buf_printf(&b, "invalid --where: %s\n  %s\n  %*s^", why, p->src, (int)at, "");
 	if (hint)
 		dp_buf_printf(&b, "\n%s", hint);
-	p->rc = dp_error(DNNPROV_EQUERY, "%s", dp_buf_cstr(&b));
+	const char *text = dp_buf_cstr(&b);
+	p->rc = b.failed || !text ? dp_error(DNNPROV_EQUERY, "invalid --where: %s", why)
+				  : dp_error(DNNPROV_EQUERY, "%s", text);
 	dp_buf_free(&b);
 	return NULL;
+}
+
+/* An allocation failed: the error, unless one is set already. */
+static void *out_of_memory(parser *p)
+{
+	if (!p->rc)
+		p->rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+	return NULL;
+}
+
+/* A malloc'd copy, or NULL with the parser's error set. */
+static char *parser_strndup(parser *p, const char *s, size_t n)
+{
+	char *copy = strndup(s, n);
+	return copy ? copy : out_of_memory(p);
 }
 
 static bool is_name_char(unsigned char c)
@@ -122,14 +139,14 @@ static char *read_name(parser *p)
 			p->pos++;
 		if (!p->src[p->pos])
 			return fail_at(p, start - 1, "unterminated `name`", NULL);
-		char *s = strndup(p->src + start, p->pos - start);
+		char *s = parser_strndup(p, p->src + start, p->pos - start);
 		p->pos++;
 		return s;
 	}
 	start = p->pos;
 	while (is_name_char((unsigned char)p->src[p->pos]))
 		p->pos++;
-	return p->pos > start ? strndup(p->src + start, p->pos - start) : NULL;
+	return p->pos > start ? parser_strndup(p, p->src + start, p->pos - start) : NULL;
 }
 
 static void names_hint(const dp_qdataflow *d, dp_buf *b)
@@ -168,9 +185,12 @@ static bool parse_literal(parser *p, operand *o)
 			}
 			dp_buf_putc(&s, ch);
 		}
-		o->lit.type = QV_TEXT;
-		o->lit.text = strdup(s.data ? dp_buf_cstr(&s) : "");
+		const char *text = s.data ? dp_buf_cstr(&s) : "";
+		o->lit.text = s.failed || !text ? NULL : parser_strndup(p, text, strlen(text));
 		dp_buf_free(&s);
+		if (!o->lit.text)
+			return out_of_memory(p);
+		o->lit.type = QV_TEXT;
 		return true;
 	}
 	double v = strtod(p->src + p->pos, &end);
@@ -230,9 +250,9 @@ static bool parse_operand(parser *p, operand *o)
 			return false;
 		}
 		o->kind = OPD_METRIC;
-		o->name = strdup(canon);
+		o->name = parser_strndup(p, canon, strlen(canon));
 		o->agg = agg;
-		return true;
+		return o->name != NULL;
 	}
 	for (size_t i = 0; i < DP_ARRAY_LEN(fixed); i++)
 		if (strcasecmp(name, fixed[i].name) == 0) {
@@ -243,9 +263,9 @@ static bool parse_operand(parser *p, operand *o)
 	const char *h = dp_qdf_hyp(p->d, name);
 	if (h) {
 		o->kind = OPD_HYP;
-		o->name = strdup(h);
+		o->name = parser_strndup(p, h, strlen(h));
 		free(name);
-		return true;
+		return o->name != NULL;
 	}
 	dp_buf hint = { 0 };
 	char why[DNNPROV_NAME_MAX + 64];
@@ -350,8 +370,10 @@ static node *parse_cond(parser *p, int depth)
 		}
 		do {
 			operand *grown = realloc(n->list, (n->nlist + 1) * sizeof(*grown));
-			if (!grown)
+			if (!grown) {
+				out_of_memory(p);
 				goto fail;
+			}
 			n->list = grown;
 			skip_space(p);
 			size_t lat = p->pos;
@@ -605,6 +627,9 @@ bool dp_where_match(const dp_where *w, dp_query *q, const dp_qdataflow *d, const
 typedef struct idset {
 	char **ids;
 	size_t n, cap;
+	/* A scan could not finish (memory, LMDB): the set may miss tasks, so
+	 * it must not narrow anything. */
+	bool incomplete;
 } idset;
 
 static void idset_add(idset *s, const char *p, size_t n)
@@ -612,14 +637,18 @@ static void idset_add(idset *s, const char *p, size_t n)
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
 		char **grown = realloc(s->ids, cap * sizeof(char *));
-		if (!grown)
+		if (!grown) {
+			s->incomplete = true;
 			return;
+		}
 		s->ids = grown;
 		s->cap = cap;
 	}
 	char *id = strndup(p, n);
 	if (id)
 		s->ids[s->n++] = id;
+	else
+		s->incomplete = true;
 }
 
 /* Scans hyp_index for one condition `name op value`, adding task ids. */
@@ -640,10 +669,13 @@ static void scan_condition(dp_query *q, const char *df, const char *name, cmp_op
 	else
 		dp_key_cstr(&from, v->text);
 	size_t vlen = from.n; /* df, name, type, value */
-	if (from.overflow || mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_HYP_INDEX], &c))
+	if (from.overflow || mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_HYP_INDEX], &c)) {
+		out->incomplete = true;
 		return;
+	}
 	k = (op == OP_LT || op == OP_LE) ? dp_key_val(&base) : dp_key_val(&from);
-	for (int mrc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); mrc == 0;
+	int mrc;
+	for (mrc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); mrc == 0;
 	     mrc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
 		const unsigned char *kb = k.mv_data;
 		if (k.mv_size <= prefix || memcmp(kb, base.b, prefix) != 0)
@@ -670,6 +702,8 @@ static void scan_condition(dp_query *q, const char *df, const char *name, cmp_op
 		if (keep)
 			idset_add(out, (const char *)kb + vend, k.mv_size - vend - 1);
 	}
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		out->incomplete = true;
 	mdb_cursor_close(c);
 }
 
@@ -707,8 +741,9 @@ bool dp_where_candidates(const dp_where *w, dp_query *q, const dp_qdataflow *d, 
 			scan_condition(q, w->df, c->l.name, OP_EQ, &c->list[i].lit, &s);
 	}
 	/* Text equality in the index is exact; the filter ignores case, so a
-	 * text condition cannot narrow by the index. */
-	if ((c->kind == N_CMP && c->r.lit.type == QV_TEXT) ||
+	 * text condition cannot narrow by the index.  Nor can a set that may
+	 * miss tasks: the full scan is slower, never wrong. */
+	if (s.incomplete || (c->kind == N_CMP && c->r.lit.type == QV_TEXT) ||
 	    (c->kind == N_IN && c->nlist && c->list[0].lit.type == QV_TEXT)) {
 		for (size_t i = 0; i < s.n; i++)
 			free(s.ids[i]);

@@ -25,6 +25,29 @@ expect_status() {
 	set -e
 	if [ "$got" = "$want" ]; then ok; else fail "$what: exit $got, want $want"; sed 's/^/    /' "$T/err" >&2; fi
 }
+# indexer_config FILE: the experiment of the indexer and crash tests: the
+# hyperparameters and DenseBlock transformation tests/tools/gen_logs writes,
+# and 4 KiB segments so that tasks rotate.
+indexer_config() {
+	cat >"$1" <<YAML
+dataflow: df
+log_dir: logs
+index_dir: index
+hyperparameters:
+  OPTIMIZER_NAME: true
+  LEARNING_RATE: true
+  BATCH_SIZE: true
+  NUM_EPOCHS: true
+metrics: [loss, accuracy]
+adaptation: true
+transformations:
+  DenseBlock:
+    input:
+      iDenseBlock: {growth_rate: numeric, layers_db: numeric}
+log:
+  segment_size: 4KiB
+YAML
+}
 finish() {
 	echo "$(basename "$0"): $passed passed, $failed failed"
 	[ "$failed" = 0 ]

@@ -8,24 +8,7 @@
 TOOLS="$PWD/$BUILD/tests/tools"
 KILLS=${DNNPROV_KILLS:-50}
 
-cat >"$T/exp.yaml" <<YAML
-dataflow: df
-log_dir: logs
-index_dir: index
-hyperparameters:
-  OPTIMIZER_NAME: true
-  LEARNING_RATE: true
-  BATCH_SIZE: true
-  NUM_EPOCHS: true
-metrics: [loss, accuracy]
-adaptation: true
-transformations:
-  DenseBlock:
-    input:
-      iDenseBlock: {growth_rate: numeric, layers_db: numeric}
-log:
-  segment_size: 4KiB
-YAML
+indexer_config "$T/exp.yaml"
 IDX() { "$DNNPROV" index --log-dir "$T/logs" --index-dir "$1" -q "${@:2}"; }
 dump() { "$TOOLS/dump_index" "$1" | grep -v '^progress ' ; }
 

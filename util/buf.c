@@ -12,8 +12,10 @@ int dp_buf_reserve(dp_buf *b, size_t extra)
 	size_t need, cap;
 	char *p;
 
-	if (extra > SIZE_MAX / 2 - b->len)
-		return DNNPROV_ENOMEM;
+	if (extra > SIZE_MAX / 2 - b->len) {
+		b->failed = true;
+		return dp_error(DNNPROV_ENOMEM, "a buffer cannot grow by %zu bytes", extra);
+	}
 	need = b->len + extra;
 	if (need <= b->cap)
 		return 0;
@@ -21,8 +23,10 @@ int dp_buf_reserve(dp_buf *b, size_t extra)
 	while (cap < need)
 		cap *= 2;
 	p = realloc(b->data, cap);
-	if (!p)
+	if (!p) {
+		b->failed = true;
 		return dp_error(DNNPROV_ENOMEM, "out of memory growing a buffer to %zu bytes", cap);
+	}
 	b->data = p;
 	b->cap = cap;
 	return 0;
@@ -83,6 +87,5 @@ const char *dp_buf_cstr(dp_buf *b)
 void dp_buf_free(dp_buf *b)
 {
 	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
+	memset(b, 0, sizeof(*b));
 }

@@ -38,6 +38,9 @@ typedef struct dp_buf {
 	char *data;
 	size_t len;
 	size_t cap;
+	/* An append failed, so the text is incomplete: sticky like ferror(), for
+	 * writers that append many pieces and check once at the end. */
+	bool failed;
 } dp_buf;
 
 DP_INTERNAL int dp_buf_reserve(dp_buf *b, size_t extra);

@@ -13,22 +13,7 @@ STEP=${DNNPROV_FAULT_STEP:-1}
 # Under SANITIZE=1 the shim comes before the ASan runtime in the load order.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
-cat >"$T/exp.yaml" <<YAML
-dataflow: df
-log_dir: logs
-index_dir: index
-hyperparameters:
-  LEARNING_RATE: true
-  BATCH_SIZE: true
-metrics: [loss, accuracy]
-adaptation: true
-transformations:
-  DenseBlock:
-    input:
-      iDenseBlock: {growth_rate: numeric, layers_db: numeric}
-log:
-  segment_size: 4KiB
-YAML
+indexer_config "$T/exp.yaml"
 dump() { "$TOOLS/dump_index" "$1" | grep -v '^progress '; }
 # Under SANITIZE=1 a leak or undefined behaviour on an error path shows in
 # stderr; counted wherever a loop looks at a failed run's stderr.
