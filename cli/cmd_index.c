@@ -251,6 +251,8 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.batch_records = (uint32_t)a->batch_records,
 		.rescan_ms = (uint32_t)a->rescan_ms,
 		.no_inotify = getenv("DNNPROV_NO_INOTIFY") != NULL,
+		/* Tests start from a tiny map to make it grow while queries run. */
+		.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0,
 		.stop = &stop_requested,
 		.report = report,
 		.unreadable = report_unreadable,
@@ -290,10 +292,16 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 			  st.unread - st.waiting == 1 ? "" : "s", waiting);
 		status = 1;
 	}
-	if (!a->quiet)
-		printf("indexed %llu records from %llu segments into %s; %llu problems skipped\n",
+	if (!a->quiet) {
+		printf("indexed %llu records from %llu segments into %s; %llu problems skipped",
 		       (unsigned long long)st.records, (unsigned long long)st.segments, p.index_dir,
 		       (unsigned long long)st.problems);
+		if (a->follow)
+			printf("; %llu map growths, %llu event queue overflows, %llu batches retried after a fault",
+			       (unsigned long long)st.map_grows, (unsigned long long)st.overflows,
+			       (unsigned long long)st.faults);
+		printf("\n");
+	}
 out:
 	dp_indexer_close(x);
 	cli_paths_free(&p);

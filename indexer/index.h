@@ -74,6 +74,7 @@ typedef struct dp_indexer_stats {
 	uint64_t unread;     /* segments not read to their end, waiting included */
 	uint64_t waiting;    /* of which: waiting for an unreadable one of their task */
 	uint64_t faults;     /* follow mode: batches rolled back and retried */
+	uint64_t overflows;  /* follow mode: inotify queue overflows, each answered by a rescan */
 } dp_indexer_stats;
 
 /* Takes the index's lock (DNNPROV_ELOCKED when another indexer holds it,

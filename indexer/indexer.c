@@ -46,6 +46,7 @@ struct dp_indexer {
 	bool swapped;  /* rebuild: the new generation is CURRENT */
 	uint64_t map_grows_seen;
 	uint64_t faults;
+	uint64_t overflows; /* inotify queue overflows (IN_Q_OVERFLOW) */
 	dp_indexer_stats before_reopen; /* counts of the ingest states closed by recoveries */
 	dev_t index_dev; /* the data file opened, to notice it deleted or replaced */
 	ino_t index_ino;
@@ -282,6 +283,7 @@ void dp_indexer_get_stats(const dp_indexer *x, dp_indexer_stats *out)
 	out->unread = ingest_unread_count(&x->in, &waiting);
 	out->waiting = waiting;
 	out->faults = x->faults;
+	out->overflows = x->overflows;
 }
 
 void dp_indexer_close(dp_indexer *x)
@@ -412,6 +414,7 @@ static bool read_events(dp_indexer *x)
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
 			if (ev->mask & IN_Q_OVERFLOW) {
+				x->overflows++;
 				rescan = true;
 				continue;
 			}
@@ -419,8 +422,10 @@ static bool read_events(dp_indexer *x)
 			if (!slot || !*slot || !ev->len)
 				continue;
 			char *path = dp_path_join(*slot, ev->name);
-			if (!path)
+			if (!path) {
+				rescan = true; /* the event is lost: the rescan finds what it named */
 				continue;
+			}
 			if (ev->mask & IN_ISDIR) {
 				watch_tree(x, path, 2); /* then the rescan finds what it already holds */
 				rescan = true;
@@ -431,6 +436,8 @@ static bool read_events(dp_indexer *x)
 					void **d = dp_map_slot(&x->dirty, rel, strlen(rel), true);
 					if (d)
 						*d = x;
+					else
+						rescan = true;
 				}
 			}
 			free(path);
