@@ -194,9 +194,11 @@ static size_t fmt_double(double d, char out[40])
 	return (size_t)n;
 }
 
-/* A PROV-N string literal's body: '"', '\' and line breaks escaped (ECHAR),
- * other characters as they are; invalid UTF-8 becomes U+FFFD, as
- * dp_json_string() does, so that both formats carry the same text. */
+/* A PROV-N string literal's body: '"', '\', line breaks, tabs, backspaces
+ * and form feeds escaped (ECHAR), other characters as they are; invalid
+ * UTF-8 becomes U+FFFD, as dp_json_string() does, so that both formats
+ * carry the same text.  The other control characters (NUL among them) have
+ * no ECHAR and would break text tools raw: they become U+FFFD too. */
 static void w_provn_string(pw *w, const char *s, size_t n)
 {
 	size_t run = 0; /* start of the bytes copied as they are */
@@ -221,6 +223,12 @@ static void w_provn_string(pw *w, const char *s, size_t n)
 			esc = "\\r";
 		} else if (c == '\t') {
 			esc = "\\t";
+		} else if (c == '\b') {
+			esc = "\\b";
+		} else if (c == '\f') {
+			esc = "\\f";
+		} else if (c < 0x20) {
+			esc = "\xEF\xBF\xBD";
 		} else {
 			i++;
 			continue;
@@ -472,6 +480,24 @@ static void enc(pw *w, dp_buf *b, const char *s, size_t n, bool first)
 		}
 	}
 	b->len = (size_t)(p - b->data);
+}
+
+int dp_prov_escape(dp_prov_format fmt, bool as_id, const char *s, size_t n, dp_buf *out)
+{
+	pw w;
+	memset(&w, 0, sizeof(w));
+	w.fmt = fmt;
+	if (as_id) {
+		enc(&w, out, s, n, true);
+		return w.rc;
+	}
+	w.b = *out; /* the writer's buffer, handed back */
+	if (fmt == DP_PROV_N)
+		w_provn_string(&w, s, n);
+	else
+		w_json_string(&w, s, n);
+	*out = w.b;
+	return w.rc;
 }
 
 static void id_lit(pw *w, dp_buf *b, const char *s)

@@ -58,4 +58,9 @@ typedef struct dp_prov_options {
  * with a detail in dnnprov_errmsg().  `out` is flushed but not closed. */
 DP_INTERNAL int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out);
 
+/* Appends s[0..n) to out as the export writes it: as an identifier's local
+ * part (as_id: %XX-encoded), or as the body of a string literal of the
+ * format.  For tests and the fuzzer of the escaping (fuzz/fuzz_prov.c). */
+DP_INTERNAL int dp_prov_escape(dp_prov_format fmt, bool as_id, const char *s, size_t n, dp_buf *out);
+
 #endif
