@@ -194,11 +194,12 @@ static size_t fmt_double(double d, char out[40])
 	return (size_t)n;
 }
 
-/* A PROV-N string literal's body: '"', '\', line breaks, tabs, backspaces
- * and form feeds escaped (ECHAR), other characters as they are; invalid
- * UTF-8 becomes U+FFFD, as dp_json_string() does, so that both formats
- * carry the same text.  The other control characters (NUL among them) have
- * no ECHAR and would break text tools raw: they become U+FFFD too. */
+/* A PROV-N string literal's body: '"', '\', line breaks and tabs escaped
+ * (ECHAR), other characters as they are (the grammar allows control
+ * characters raw); invalid UTF-8 becomes U+FFFD, as dp_json_string() does,
+ * so that both formats carry the same text.  NUL, which only a forged log
+ * can hold (the writer's APIs take C strings), has no ECHAR and would cut
+ * the text short for C tools: it becomes U+FFFD too. */
 static void w_provn_string(pw *w, const char *s, size_t n)
 {
 	size_t run = 0; /* start of the bytes copied as they are */
@@ -223,11 +224,7 @@ static void w_provn_string(pw *w, const char *s, size_t n)
 			esc = "\\r";
 		} else if (c == '\t') {
 			esc = "\\t";
-		} else if (c == '\b') {
-			esc = "\\b";
-		} else if (c == '\f') {
-			esc = "\\f";
-		} else if (c < 0x20) {
+		} else if (c == 0) {
 			esc = "\xEF\xBF\xBD";
 		} else {
 			i++;
