@@ -30,6 +30,25 @@ int dp_lmdb_error(int mrc, const char *what)
 	return dp_error(DNNPROV_EINDEX, "%s: %s", what, mdb_strerror(mrc));
 }
 
+static bool data_file_empty(const char *gen_dir)
+{
+	struct stat st;
+	char *data = dp_path_join(gen_dir, "data.mdb");
+	bool empty = data && stat(data, &st) == 0 && st.st_size == 0;
+	free(data);
+	return empty;
+}
+
+/* Whether the environment holds no database at all: an indexer created it
+ * and has not committed its first batch yet, so a reader is early, not
+ * facing a damaged index. */
+static bool is_blank(MDB_txn *txn)
+{
+	MDB_dbi main_db;
+	MDB_stat st;
+	return mdb_dbi_open(txn, NULL, 0, &main_db) == 0 && mdb_stat(txn, main_db, &st) == 0 && st.ms_entries == 0;
+}
+
 /* Creates gen-000001 and points CURRENT at it, for a new index. */
 static int create_first_generation(const char *dir)
 {
@@ -135,6 +154,13 @@ int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index 
 	 * never breaks consistency; since progress commits with the data, an
 	 * undone commit is simply read again from the logs. */
 	unsigned flags = MDB_NOTLS | (writable ? MDB_NOMETASYNC : MDB_RDONLY);
+	if (!writable && data_file_empty(ix->gen_dir)) {
+		/* Created by an indexer that has not written its first meta
+		 * pages (starting, or its first write failed); LMDB would say
+		 * "Bad file descriptor". */
+		rc = dp_error(DNNPROV_ENOTFOUND, "the index at %s is empty: nothing has been indexed yet", dir);
+		goto fail;
+	}
 	if ((mrc = mdb_env_open(ix->env, ix->gen_dir, flags, 0644))) {
 		rc = mrc == ENOENT ? dp_error(DNNPROV_ENOTFOUND, "%s holds no index: run `dnnprov index` first", dir)
 				   : dp_lmdb_error(mrc, ix->gen_dir);
@@ -149,8 +175,10 @@ int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index 
 	for (int i = 0; i < DP_DB_COUNT; i++) {
 		mrc = mdb_dbi_open(txn, dp_db_names[i], writable ? MDB_CREATE : 0, &ix->dbi[i]);
 		if (mrc == MDB_NOTFOUND) {
-			rc = dp_error(DNNPROV_EINDEX, "%s: database '%s' is missing: run `dnnprov reindex`",
-				      dir, dp_db_names[i]);
+			rc = is_blank(txn) ? dp_error(DNNPROV_ENOTFOUND, "the index at %s is empty: nothing has been "
+									 "indexed yet", dir)
+					   : dp_error(DNNPROV_EINDEX, "%s: database '%s' is missing: run `dnnprov reindex`",
+						      dir, dp_db_names[i]);
 			goto fail;
 		}
 		if (mrc) {

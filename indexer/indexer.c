@@ -460,9 +460,14 @@ static int follow_step(ingest *in, void *arg)
 		x->rescan_now = true;
 	}
 	/* In name order, as a rescan would: a task's segments sort by creation
-	 * time, and its first holds the begin record the others need. */
+	 * time, and its first holds the begin record the others need.  A turn
+	 * that rescans reads nothing before the rescan: after a rollback or a
+	 * lost event, a task's later segment may be dirty while its earlier one
+	 * (read in the rolled-back batch, or named by the lost event) is not, and
+	 * reading the later one first would apply the task's records out of
+	 * order. */
 	dp_path_list names = { 0 };
-	for (size_t i = 0; i < x->dirty.cap && rc == 0; i++) {
+	for (size_t i = 0; i < x->dirty.cap && rc == 0 && !x->rescan_now; i++) {
 		dp_map_entry *e = &x->dirty.slots[i];
 		char rel[PATH_MAX];
 		if (!e->key)

@@ -124,6 +124,20 @@ expect_eq "the old generation is still CURRENT" "$(readlink "$T/r/CURRENT")" "ge
 expect_eq "the failed generation is removed" "$(ls -d "$T/r"/gen-* | wc -l)" 1
 expect_status "and it still answers" 0 cmp -s "$T/ref.txt" <(dump "$T/r")
 
+# --- an index whose first commit failed --------------------------------------------
+# Its data file is empty (the first write failed) or holds no database (the
+# first commit failed): a query says the index is empty, not that it is
+# damaged, and the next catch-up fills it.
+for n in 1 2; do
+	rm -rf "$T/e"
+	faulty DP_FAULT_OPS=write DP_FAULT_NTH=$n DP_FAULT_PATH="$T/e/gen" -- \
+		"$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/e" -q 2>/dev/null || true
+	expect_status "first commit failed at write $n: a query exits 1" 1 "$DNNPROV" runs df --index-dir "$T/e"
+	expect_grep "first commit failed at write $n: it says the index is empty" "is empty: nothing has been indexed yet" "$T/err"
+	"$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/e" -q
+	expect_status "first commit failed at write $n: the next run fills it" 0 cmp -s "$T/ref.txt" <(dump "$T/e")
+done
+
 # --- a read-only index ---------------------------------------------------------------
 rm -rf "$T/ro"
 expect_status "an index folder on a read-only filesystem: exit 1" 1 faulty DP_FAULT_OPS=open,mkdir \
