@@ -1268,7 +1268,7 @@ out:
 DNNPROV_API int dnnprov_config_load(const char *path, dnnprov_config **out)
 {
 	struct loader ld = { .path = path };
-	dp_buf text = { NULL, 0, 0 };
+	dp_buf text = { 0 };
 	dnnprov_config *cfg;
 	int rc;
 
