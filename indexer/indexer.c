@@ -198,6 +198,8 @@ static void close_index(dp_indexer *x)
 		x->before_reopen.problems += x->in.stats.problems;
 		x->before_reopen.commits += x->in.stats.commits;
 		x->before_reopen.map_grows += x->in.stats.map_grows;
+		memset(&x->in.stats, 0, sizeof(x->in.stats)); /* counted once */
+		x->in.nsegs = 0;
 		ingest_free(&x->in);
 		dp_index_close(x->ix);
 		x->ix = NULL;
@@ -340,6 +342,7 @@ static int scan_step(ingest *in, void *arg)
 		return 0; /* no logs yet: nothing to index */
 	if ((rc = dp_find_segments(x->log_dir, &segs)))
 		return rc;
+	ingest_forget_unreadable(&x->in);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
 		seg_state *s = ingest_segment_state(&x->in, relative(x, segs.paths[i]));
 		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -518,6 +521,16 @@ static void pause_ms(const dp_indexer *x, unsigned ms)
 		poll(NULL, 0, 50);
 }
 
+static bool lock_file_is_ours(const dp_indexer *x)
+{
+	struct stat held, named;
+	char *path = dp_path_join(x->opts.index_dir, DP_INDEX_LOCK);
+	bool ours = path && x->lock_fd >= 0 && fstat(x->lock_fd, &held) == 0 && stat(path, &named) == 0 &&
+		    held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+	free(path);
+	return ours;
+}
+
 static int reopen(dp_indexer *x)
 {
 	int rc;
@@ -537,10 +550,16 @@ static int recover(dp_indexer *x, unsigned *retry_ms)
 	if (x->opts.fault)
 		x->opts.fault(x->opts.report_ctx, dnnprov_errmsg(), *retry_ms);
 	close_index(x);
-	close(x->lock_fd);
-	x->lock_fd = -1;
+	if (!lock_file_is_ours(x)) {
+		/* The folder was deleted with its lock file: another indexer could
+		 * lock a new one.  Taken again on the reopen. */
+		close(x->lock_fd);
+		x->lock_fd = -1;
+	}
 	pause_ms(x, *retry_ms);
 	*retry_ms = *retry_ms * 2 > FAULT_RETRY_MAX_MS ? FAULT_RETRY_MAX_MS : *retry_ms * 2;
+	if (x->opts.stop && *x->opts.stop)
+		return 0; /* stopping: nothing to reopen for */
 	return reopen(x);
 }
 

@@ -1228,13 +1228,12 @@ int ingest_commit(ingest *in)
 
 	if (!in->txn)
 		return 0;
-	/* A value of the index that could not be decoded for want of memory
-	 * was taken as absent: the batch would write wrong state. */
-	if (in->vdec.out_of_memory || in->rdec.out_of_memory) {
-		abort_batch(in);
-		return dp_error(DNNPROV_ENOMEM, "out of memory decoding a record or an index value");
-	}
 	rc = flush_caches(in);
+	/* A value of the index that could not be decoded for want of memory
+	 * (here or while flushing, which recomputes summaries) was taken as
+	 * absent: the batch would write wrong state. */
+	if (rc == 0 && (in->vdec.out_of_memory || in->rdec.out_of_memory))
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding a record or an index value");
 	if (rc == 0) {
 		double now = dp_now();
 		MDB_val k = { 11, "last_commit" }, v = { sizeof(now), &now };
@@ -1344,9 +1343,20 @@ static void set_unreadable(ingest *in, seg_state *s, bool unreadable)
 
 static void mark_unreadable(ingest *in, seg_state *s, uint64_t offset)
 {
-	if (!s->unreadable && in->opts.unreadable)
+	if (!s->unreadable_told && in->opts.unreadable)
 		in->opts.unreadable(in->opts.report_ctx, s->rel, offset, dnnprov_errmsg());
+	s->unreadable_told = true;
 	set_unreadable(in, s, true);
+}
+
+void ingest_forget_unreadable(ingest *in)
+{
+	for (size_t i = 0; i < in->segs.cap; i++) {
+		seg_state *s = in->segs.slots[i].value;
+		if (s)
+			s->unreadable = s->waiting = false;
+	}
+	dp_map_clear(&in->unreadable_in);
 }
 
 size_t ingest_unread_count(const ingest *in, size_t *waiting)
@@ -1410,6 +1420,10 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		free(path);
 		return rc;
 	}
+	if (rc == DNNPROV_ENOMEM) {
+		free(path);
+		return rc;
+	}
 	if (rc && rc != DNNPROV_EVERSION) {
 		mark_unreadable(in, s, 0);
 		free(path);
@@ -1419,6 +1433,7 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	if ((rc = begin_batch(in)))
 		goto out;
 	s->touched = true;
+	set_unreadable(in, s, false); /* it opened: whatever follows, it was read */
 	if (open_rc == DNNPROV_EVERSION) {
 		/* A newer format: recorded once, then left alone. */
 		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_VERSION, dnnprov_errmsg());
@@ -1454,6 +1469,10 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 			break;
 		}
 	}
+	if (res == DNNPROV_ENOMEM) {
+		rc = res;
+		goto out;
+	}
 	if (res < 0) {
 		/* What was read before the failure stays in the batch; the rest is
 		 * read again from pending.offset at the next pass. */
@@ -1461,6 +1480,7 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		goto out;
 	}
 	set_unreadable(in, s, false);
+	s->unreadable_told = false; /* read to its end: told again if it fails again */
 	/* Also past the segment header when no frame follows it yet. */
 	if (s->pending.offset < dp_reader_offset(r))
 		s->pending.offset = dp_reader_offset(r);

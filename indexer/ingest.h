@@ -22,6 +22,7 @@ typedef struct seg_state {
 	bool touched;          /* pending must be written at commit */
 	bool gone;             /* deleted from disk */
 	bool unreadable;       /* could not be read last time (told once) */
+	bool unreadable_told;  /* its failure has been reported */
 	bool waiting;          /* not read: another segment of its task is unreadable */
 	bool in_index;         /* has a progress entry */
 } seg_state;
@@ -105,6 +106,10 @@ DP_INTERNAL int ingest_segment(ingest *in, seg_state *s, bool *more);
 /* Segments not read to their end: those whose last read failed, and those
  * waiting for an unreadable one of their task (counted in *waiting). */
 DP_INTERNAL size_t ingest_unread_count(const ingest *in, size_t *waiting);
+/* Before a full pass: every segment is tried again in name order, which
+ * marks the unreadable ones again before the later segments of their task;
+ * one deleted or renamed meanwhile no longer holds its task back. */
+DP_INTERNAL void ingest_forget_unreadable(ingest *in);
 DP_INTERNAL bool ingest_batch_due(const ingest *in);
 DP_INTERNAL int ingest_commit(ingest *in);
 /* Runs step() until it does not fail for a full map, growing the map and

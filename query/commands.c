@@ -164,6 +164,14 @@ static int sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool d
 {
 	size_t col = def_col;
 	bool desc = def_desc;
+	/* An incomplete table is refused before printing; found here, since
+	 * --limit could cut its failed cells off and hide it. */
+	for (size_t i = 0; i < t->nrows * t->ncols && !t->failed; i++)
+		t->failed = t->cells[i].type == QV_FAILED;
+	for (size_t c = 0; c < t->ncols && !t->failed; c++)
+		t->failed = t->cols[c] == NULL;
+	if (t->failed)
+		return dp_error(DNNPROV_ENOMEM, "out of memory: the result is incomplete");
 	if (o->sort && *o->sort) {
 		const char *name = o->sort;
 		desc = false;
@@ -211,7 +219,7 @@ static int hyp_columns(dp_table *t, size_t first, const dp_qdataflow *d)
 static void omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes *notes)
 {
 	dp_buf line = { 0 };
-	if (!notes || t->nrows < 2)
+	if (!notes || t->nrows < 2 || t->failed)
 		return;
 	for (size_t c = first; c < first + n; c++) {
 		const dp_qv *v0 = &t->cells[c];
