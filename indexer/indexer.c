@@ -340,8 +340,10 @@ static int scan_step(ingest *in, void *arg)
 	(void)in;
 	if (stat(x->log_dir, &st) != 0)
 		return 0; /* no logs yet: nothing to index */
-	if ((rc = dp_find_segments(x->log_dir, &segs)))
+	if ((rc = dp_find_segments(x->log_dir, &segs))) {
+		dp_path_list_free(&segs); /* a partial list: this pass fails */
 		return rc;
+	}
 	ingest_forget_unreadable(&x->in);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
 		seg_state *s = ingest_segment_state(&x->in, relative(x, segs.paths[i]));

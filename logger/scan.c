@@ -92,21 +92,11 @@ int dp_find_segments(const char *path, dp_path_list *list)
 		rc = walk(path, list, 0);
 	else
 		rc = dp_path_list_add(list, path);
-	if (rc) {
-		/* All or nothing: a partial list would read as a folder with fewer
-		 * segments. */
-		while (list->n > first)
-			free(list->paths[--list->n]);
-		if (list->n == 0) {
-			free(list->paths);
-			list->paths = NULL;
-			list->cap = 0;
-		}
-		return rc;
-	}
+	/* Sorted even after an error: `cat` and `check` go on with the
+	 * folders they could read (and exit 1); the caller frees the list. */
 	if (list->n - first > 1) /* qsort(NULL, 0, ...) is undefined */
 		qsort(list->paths + first, list->n - first, sizeof(char *), cmp_paths);
-	return 0;
+	return rc;
 }
 
 void dp_path_list_sort(dp_path_list *list)

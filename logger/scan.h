@@ -18,7 +18,8 @@ typedef struct dp_path_list {
  * file or a directory, sorted by path so that a task's segments come in the
  * order they were created.  Symbolic links are not followed below the top
  * (a log tree is plain folders; a link loop must not hang the indexer).
- * Returns 0 or a DNNPROV_E* code naming the path that failed. */
+ * Returns 0 or a DNNPROV_E* code naming the path that failed; after an
+ * error the list holds what could be listed, and the caller frees it. */
 DP_INTERNAL int dp_find_segments(const char *path, dp_path_list *list);
 DP_INTERNAL int dp_path_list_add(dp_path_list *list, const char *path);
 DP_INTERNAL void dp_path_list_sort(dp_path_list *list);
