@@ -48,6 +48,16 @@ log:
   segment_size: 4KiB
 YAML
 }
+# stop_follower PID LABEL: SIGTERM to a `dnnprov index --follow`, which must
+# commit and exit 0.
+stop_follower() {
+	kill -TERM "$1"
+	set +e
+	wait "$1"
+	st=$?
+	set -e
+	expect_eq "$2: SIGTERM exits 0" "$st" 0
+}
 finish() {
 	echo "$(basename "$0"): $passed passed, $failed failed"
 	[ "$failed" = 0 ]

@@ -194,14 +194,6 @@ wait_for() {
 	done
 	return 1
 }
-stop_follower() {
-	kill -TERM "$1"
-	set +e
-	wait "$1"
-	st=$?
-	set -e
-	expect_eq "$2: SIGTERM exits 0" "$st" 0
-}
 rm -rf "$T/f" "$T/faults" "$T/full"
 # Not through faulty(): $! must be the follower's pid, not a subshell's.
 env DP_FAULT_OPS=write,sync DP_FAULT_PATH="$T/f/" DP_FAULT_WHILE="$T/full" DP_FAULT_LOG="$T/faults" \

@@ -24,14 +24,6 @@ caught_up() {
 	done
 	return 1
 }
-stop() {
-	kill -TERM "$1"
-	set +e
-	wait "$1"
-	st=$?
-	set -e
-	expect_eq "$2: SIGTERM exits 0" "$st" 0
-}
 
 # --- the map grows while queries run -----------------------------------------------
 DNNPROV_INITIAL_MAP_SIZE=65536 "$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/f" --follow \
@@ -59,7 +51,7 @@ done
 wait $gpid
 caught_up "$T/f" "$T/logs" || fail "map growth: the follower did not catch up"
 ms=$((($(date +%s%N) - start) / 1000000))
-stop $fpid "map growth"
+stop_follower $fpid "map growth"
 grows=$(sed -n 's/.*; \([0-9]*\) map growths.*/\1/p' "$T/follow.out")
 map_mib=$(awk -v g="${grows:-0}" 'BEGIN { printf "%g", 64 * 2 ^ g / 1024 }')
 index_mib=$(du -m "$T/f/$(readlink "$T/f/CURRENT")/data.mdb" | cut -f1)
@@ -101,7 +93,7 @@ segments=$(find "$T/storm-logs" -name '*.dnplog' | wc -l)
 t0=$(date +%s%N)
 caught_up "$T/s" "$T/storm-logs" || fail "rotation storm: the follower did not catch up"
 lag_ms=$((($(date +%s%N) - t0) / 1000000))
-stop $spid "rotation storm"
+stop_follower $spid "rotation storm"
 overflows=$(sed -n 's/.*map growths, \([0-9]*\) event queue overflows.*/\1/p' "$T/storm.out")
 if [ "$shrunk" = 1 ]; then
 	[ "${overflows:-0}" -ge 1 ] && ok || fail "rotation storm: the 16-event queue never overflowed"
