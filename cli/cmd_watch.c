@@ -58,8 +58,8 @@ int cmd_watch(int argc, char **argv)
 			rc = dp_table_check(&t, NULL);
 		if (rc == 0 && q.dec.out_of_memory)
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding the index");
-		dp_query_close(&q);
 		if (rc) {
+			dp_query_close(&q);
 			dp_table_free(&t);
 			status = query_fail("watch", rc);
 			break;
@@ -69,7 +69,8 @@ int cmd_watch(int argc, char **argv)
 			printf("\033[H\033[2J%s  running tasks of %s\n\n", stamp, a.o.df);
 		else if (a.format == FMT_TABLE)
 			printf("# %s\n", stamp);
-		status = query_print("watch", &a, &t, NULL);
+		status = query_print("watch", &a, &t, NULL, &q);
+		dp_query_close(&q);
 		dp_table_free(&t);
 		if (status)
 			break;

@@ -172,13 +172,18 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 	t->end = tf.end;
 	t->last = tf.last;
 	t->epochs = tf.epochs;
-	t->begins = tf.begins;
+	t->attempts = tf.attempts;
+	t->active = dp_task_active(&tf);
 	t->has_last_epoch = tf.has_last_epoch;
 	t->last_epoch = tf.last_epoch;
-	x = dp_map_get(&o, "host");
-	if (x && x->type == MSGPACK_OBJECT_STR &&
-	    !(t->host = arena_strndup(d, x->via.str.ptr, x->via.str.size)))
-		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	static const char *const texts[] = { "host", "user", "message" };
+	char **fields[] = { &t->host, &t->user, &t->message };
+	for (size_t i = 0; i < DP_ARRAY_LEN(texts); i++) {
+		x = dp_map_get(&o, texts[i]);
+		if (x && x->type == MSGPACK_OBJECT_STR &&
+		    !(*fields[i] = arena_strndup(d, x->via.str.ptr, x->via.str.size)))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
 	x = dp_map_get(&o, "hyperparameters");
 	if (x && x->type == MSGPACK_OBJECT_MAP && x->via.map.size) {
 		t->hyps = calloc(x->via.map.size, sizeof(*t->hyps));

@@ -5,7 +5,15 @@ BUILD=${DNNPROV_BUILD:-build}
 DNNPROV="$PWD/$BUILD/dnnprov"
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/dnnprov-sh-XXXXXX")
-trap 'rm -rf "$T"' EXIT
+# Whatever a script started in the background (followers, writers) is
+# stopped when it exits, also when an assertion or `set -e` ends it early.
+cleanup() {
+	local pids
+	pids=$(jobs -p)
+	[ -z "$pids" ] || kill $pids 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
 passed=0
 failed=0
 
@@ -39,6 +47,7 @@ hyperparameters:
   BATCH_SIZE: true
   NUM_EPOCHS: true
 metrics: [loss, accuracy]
+free_metrics: true
 adaptation: true
 transformations:
   DenseBlock:
