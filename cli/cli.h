@@ -36,6 +36,16 @@ int cli_finish(const char *cmd, int status);
 
 const cli_command *cli_find(const char *name);
 
+/* Loads an experiment file; on failure prints the loader's detail (which
+ * names the file and the line) and returns 1. */
+int cli_config_load(const char *cmd, const char *path, dnnprov_config **out);
+
+/* After getopt_long() returned '?' (opterr is 0: main() turns getopt's own
+ * messages off): says which option was unknown or lacked its value, with
+ * the usage.  Returns 2. */
+struct option;
+int cli_bad_option(const char *cmd, char **argv, const char *shortopts, const struct option *opts);
+
 /* Where the logs and the index are: from the experiment file, unless
  * given directly.  Returns 0, or an exit status after printing why. */
 typedef struct cli_paths {

@@ -171,7 +171,7 @@ int cmd_cat(int argc, char **argv)
 		switch (c) {
 		case 'k': kinds = optarg; break;
 		case 't': task = optarg; break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, "k:t:", opts);
 		}
 	}
 	if (optind >= argc)

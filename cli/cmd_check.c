@@ -195,7 +195,7 @@ int cmd_check(int argc, char **argv)
 		case 'f': fix = true; break;
 		case 'y': yes = true; break;
 		case 'q': quiet = true; break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, "fyq", opts);
 		}
 	}
 	if (optind >= argc)

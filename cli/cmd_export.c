@@ -84,7 +84,7 @@ static int parse(int argc, char **argv, export_args *a)
 				return cli_usage(CMD, "-o takes a file name");
 			a->output = optarg;
 			break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, "c:t:f:o:", opts);
 		}
 	}
 	if ((rc = cli_locations(CMD, a->config, NULL, a->index_dir, &a->paths)))

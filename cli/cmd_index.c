@@ -113,7 +113,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = v;
 			break;
 		}
-		default: return cli_usage(cmd, "unknown option");
+		default: return cli_bad_option(cmd, argv, "c:fq", opts);
 		}
 	}
 	if (optind < argc)

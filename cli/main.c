@@ -3,6 +3,7 @@
  * subcommand lives in cli/cmd_<name>.c with its usage text beside it.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
 {
 	const cli_command *c;
 
+	opterr = 0; /* cli_bad_option() says what was wrong, once */
 	if (argc < 2) {
 		list_commands(stderr);
 		return EXIT_USAGE;

@@ -266,6 +266,40 @@ int dp_query_no_dataflow(dp_query *q, const char *df)
 	return rc;
 }
 
+int dp_query_no_task(dp_query *q, const char *df, const char *id)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	dp_key dfkey;
+	dp_buf list = { 0 };
+	size_t n = 0;
+	int mrc;
+
+	dp_key_reset(&dfkey);
+	dp_key_cstr(&dfkey, df);
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TASKS], &c)))
+		return dp_lmdb_error(mrc, "tasks");
+	k = dp_key_val(&dfkey);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= dfkey.n || memcmp(k.mv_data, dfkey.b, dfkey.n) != 0)
+			break;
+		if (n < 10)
+			dp_buf_printf(&list, "%s%.*s", n ? ", " : "", (int)(k.mv_size - dfkey.n - 1),
+				      (const char *)k.mv_data + dfkey.n);
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (n > 10)
+		dp_buf_printf(&list, " and %zu more", n - 10);
+	const char *known = n ? dp_buf_cstr(&list) : "";
+	int rc = list.failed || !known
+			 ? dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", id, df)
+			 : dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (%s%s)", id, df,
+				    n ? "tasks: " : "it has no tasks", known);
+	dp_buf_free(&list);
+	return rc;
+}
+
 int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 {
 	return dp_query_load_tasks(q, df, NULL, d);
@@ -424,13 +458,40 @@ const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name)
 	return NULL;
 }
 
-const char *dp_qdf_main_metric(const dp_qdataflow *d)
+/* Whether any task of the dataflow reported the metric: one key lookup,
+ * since the summaries are keyed by dataflow, metric, task. */
+static bool metric_reported(dp_query *q, const char *df, const char *metric)
+{
+	dp_key key;
+	MDB_cursor *c;
+	MDB_val k, v;
+	bool found = false;
+
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	dp_key_cstr(&key, metric);
+	if (key.overflow || mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &c))
+		return false;
+	k = dp_key_val(&key);
+	if (mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0)
+		found = k.mv_size > key.n && memcmp(k.mv_data, key.b, key.n) == 0;
+	mdb_cursor_close(c);
+	return found;
+}
+
+const char *dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d)
 {
 	if (!d->nmetrics)
 		return NULL;
 	char twin[DNNPROV_NAME_MAX + 8];
 	snprintf(twin, sizeof(twin), "val_%s", d->metrics[0]);
 	const char *t = strncmp(d->metrics[0], "val_", 4) == 0 ? NULL : dp_qdf_metric(d, twin);
+	if (t && metric_reported(q, d->name, t))
+		return t;
+	for (size_t i = 0; i < d->nmetrics; i++)
+		if (metric_reported(q, d->name, d->metrics[i]))
+			return d->metrics[i];
+	/* Nothing reported yet: the metric the runs will most likely report. */
 	return t ? t : d->metrics[0];
 }
 

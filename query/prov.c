@@ -1552,34 +1552,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int task_missing(ex *x, const char *id)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	dp_buf list = { 0 };
-	size_t n = 0;
-	int mrc;
-
-	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c)))
-		return dp_lmdb_error(mrc, "tasks");
-	k = dp_key_val(&x->dfkey);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
-			break;
-		if (n < 10)
-			dp_buf_printf(&list, "%s%.*s", n ? ", " : "", (int)(k.mv_size - x->dfkey.n - 1),
-				      (const char *)k.mv_data + x->dfkey.n);
-		n++;
-	}
-	mdb_cursor_close(c);
-	if (n > 10)
-		dp_buf_printf(&list, " and %zu more", n - 10);
-	int rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (%s%s)", id, x->df,
-			  n ? "tasks: " : "it has no tasks", n ? dp_buf_cstr(&list) : "");
-	dp_buf_free(&list);
-	return rc;
-}
-
 static int select_tasks(ex *x, const dp_prov_options *o)
 {
 	if (!o->ntasks)
@@ -1606,11 +1578,11 @@ static int select_tasks(ex *x, const dp_prov_options *o)
 		MDB_val k, v;
 		int mrc;
 		if (!dp_tag_valid(x->sel[i], strlen(x->sel[i])))
-			return task_missing(x, x->sel[i]);
+			return dp_query_no_task(x->q, x->df, x->sel[i]);
 		prefix_key(x, &key, x->sel[i], strlen(x->sel[i]), NULL, 0, NULL, 0);
 		k = dp_key_val(&key);
 		if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &k, &v)) == MDB_NOTFOUND)
-			return task_missing(x, x->sel[i]);
+			return dp_query_no_task(x->q, x->df, x->sel[i]);
 		if (mrc)
 			return dp_lmdb_error(mrc, "tasks");
 	}

@@ -171,9 +171,15 @@ def aggregate(t, m, agg):
 
 
 def main_metric(d):
+    """The first metric's val_ twin if a task reported it, else the first
+    metric a task reported, else the twin if declared, else the first."""
     m = d["metrics"]
+    reported = {k for t in d["tasks"].values() for r in t.epochs.values() for k in r["metrics"]}
     twin = "val_" + m[0]
-    return twin if not m[0].startswith("val_") and twin in m else m[0]
+    twin = twin if not m[0].startswith("val_") and twin in m else None
+    if twin in reported:
+        return twin
+    return next((x for x in m if x in reported), twin or m[0])
 
 
 def sort_key(value, desc):
@@ -404,6 +410,19 @@ for df, d in sorted(dataflows.items()):
             expect("adaptations %s %s new" % (df, t.id), r["new"], a["new"])
             before = aggregate(t, m0, "at=%d" % (r["epoch"] - 1))[0]
             expect("adaptations %s %s before" % (df, t.id), r["%s_before" % m0], before)
+
+    # adaptations and elements of the tasks a random filter keeps
+    for _ in range(4):
+        where = gen_where(d, tasks)
+        sel = {t.id for t in tasks if eval_where(where, d, t)}
+        rows = query("adaptations", df, "--where", where)
+        want = [(t.id, e, h) for t in tasks if t.id in sel for (e, h) in sorted(t.adapts)]
+        expect("adaptations %s --where %s" % (df, where),
+               [(r["task"], r["epoch"], r["hyperparameter"]) for r in rows], want)
+        if any(t.elements for t in tasks):
+            rows = query("elements", df, "DenseBlock", "--where", where)
+            want = sorted((e["task"], e["values"]["growth_rate"]) for t in tasks if t.id in sel for e in t.elements)
+            expect("elements %s --where %s" % (df, where), sorted((r["task"], r["growth_rate"]) for r in rows), want)
 
     # test: the latest test record per task
     rows = query("test", df)
