@@ -173,7 +173,7 @@ int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *no
 	struct winsize ws;
 	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
 		width = ws.ws_col;
-	int rc = dp_table_write(t, a->format, stdout, width);
+	int rc = dp_table_write(t, a->format, stdout, width, NULL);
 	if (rc)
 		return query_fail(cmd, rc);
 	if (a->format == FMT_TABLE && notes && notes->text.len)
@@ -255,7 +255,7 @@ int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos
 	} else if (empty) {
 		cli_error(cmd, "the index at %s is empty: nothing has been indexed yet", a.index_dir);
 		if (a.format == FMT_JSON)
-			fputs("[]\n", stdout);
+			fputs("{\"columns\": [],\n\"rows\": []}\n", stdout);
 		status = cli_finish(cmd, 0);
 	} else if ((rc = fn(&q, &a.o, &t, &notes)) || (rc = dp_table_check(&t, &notes.text)) ||
 		   (q.dec.out_of_memory && (rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding the index")))) {

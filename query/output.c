@@ -6,8 +6,12 @@
  *        numbers at 6 significant digits, NaN as NaN, times in UTC.
  * csv:   RFC 4180, every number as the shortest text that reads back
  *        exactly, times in ISO 8601.
- * json:  an array of objects, strict JSON: NaN and infinities as the
- *        strings "NaN", "Infinity", "-Infinity", missing values as null.
+ * json:  one object, {"columns": [names in order], "rows": [an object per
+ *        row], "index": {what the caller says of the index}}, strict JSON:
+ *        NaN and infinities as the strings "NaN", "Infinity", "-Infinity",
+ *        missing values as null.  An envelope rather than a bare array, so
+ *        that facts about the answer (how fresh the index is) travel with
+ *        it and a reader keeps the column order that objects lose.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -373,7 +377,7 @@ static int write_csv(const dp_table *t, FILE *out)
 	return 0;
 }
 
-static int write_json(const dp_table *t, FILE *out)
+static int write_json(const dp_table *t, FILE *out, const char *index_json)
 {
 	dp_buf b = { 0 }, line = { 0 }, keys = { 0 };
 	size_t *key_at = calloc(t->ncols + 1, sizeof(size_t));
@@ -386,9 +390,17 @@ static int write_json(const dp_table *t, FILE *out)
 		dp_buf_putc(&keys, ':');
 	}
 	key_at[t->ncols] = keys.len;
-	int rc = keys.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+	line.len = 0;
+	dp_buf_append(&line, "{\"columns\": [", 13);
+	for (size_t c = 0; c < t->ncols; c++) {
+		if (c)
+			dp_buf_append(&line, ", ", 2);
+		dp_json_string(&line, t->cols[c], strlen(t->cols[c]));
+	}
+	dp_buf_append(&line, "],\n\"rows\": [", 12);
+	int rc = keys.failed || line.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 	if (!rc)
-		fputs("[", out);
+		fwrite(line.data, 1, line.len, out);
 	for (size_t r = 0; r < t->nrows && !rc; r++) {
 		line.len = 0;
 		dp_buf_append(&line, r ? ",\n {" : "\n {", r ? 4 : 3);
@@ -416,8 +428,12 @@ static int write_json(const dp_table *t, FILE *out)
 		else
 			fwrite(line.data, 1, line.len, out);
 	}
-	if (!rc)
-		fputs(t->nrows ? "\n]\n" : "]\n", out);
+	if (!rc) {
+		fputs(t->nrows ? "\n]" : "]", out);
+		if (index_json && *index_json)
+			fprintf(out, ",\n\"index\": %s", index_json);
+		fputs("}\n", out);
+	}
 	dp_buf_free(&b);
 	dp_buf_free(&line);
 	dp_buf_free(&keys);
@@ -425,11 +441,11 @@ static int write_json(const dp_table *t, FILE *out)
 	return rc;
 }
 
-int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width)
+int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width, const char *index_json)
 {
 	switch (f) {
 	case FMT_CSV: return write_csv(t, out);
-	case FMT_JSON: return write_json(t, out);
+	case FMT_JSON: return write_json(t, out, index_json);
 	default: return write_table(t, out, width);
 	}
 }

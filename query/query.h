@@ -183,8 +183,11 @@ DP_INTERNAL void dp_table_free(dp_table *t);
 
 typedef enum dp_format { FMT_TABLE, FMT_CSV, FMT_JSON } dp_format;
 DP_INTERNAL int dp_format_parse(const char *s, dp_format *out);
-/* Writes the table; `width` is the terminal width for FMT_TABLE. */
-DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width);
+/* Writes the table; `width` is the terminal width for FMT_TABLE.  JSON is
+ * one object {"columns": [...], "rows": [...], "index": ...}; index_json is
+ * the value of "index" (a JSON object's text), or NULL to leave it out. */
+DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width,
+			       const char *index_json);
 
 /* ---- --where ------------------------------------------------------------------------ */
 

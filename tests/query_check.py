@@ -28,7 +28,11 @@ def run(*args):
 
 
 def query(*args):
-    return json.loads(run(*args, "--index-dir", INDEX_DIR, "--format", "json"))
+    answer = json.loads(run(*args, "--index-dir", INDEX_DIR, "--format", "json"))
+    rows = answer["rows"]
+    # The envelope's column list is the row objects' keys, in order.
+    assert all(list(r) == answer["columns"] for r in rows), (args, answer["columns"])
+    return rows
 
 
 def num(v):

@@ -45,6 +45,7 @@ expect_grep "csv: header" "^task,status,OPTIMIZER_NAME,LEARNING_RATE" "$T/out"
 expect_status "json parses" 0 Q runs df --format json
 cp "$T/out" "$T/runs.json"
 expect_status "json is strict" 0 $PY -c "import json,sys; json.loads(open('$T/runs.json').read(), parse_constant=lambda c: sys.exit('bare ' + c))"
+expect_eq "json: an envelope of columns and rows" "$($PY -c "import json,sys; a = json.load(open(sys.argv[1])); print(sorted(a), a['columns'][:2], len(a['rows']) > 0, list(a['rows'][0]) == a['columns'])" "$T/runs.json")" "['columns', 'rows'] ['task', 'status'] True True"
 expect_status "NaN is shown as NaN" 0 Q curve df task-0003 --metrics loss
 expect_grep "NaN in the table" " NaN" "$T/out"
 expect_status "curve: sparklines" 0 Q curve df task-0001
@@ -85,7 +86,7 @@ mkdir "$T/empty"
 "$DNNPROV" index --log-dir "$T/empty" --index-dir "$T/empty-index" -q
 expect_status "an empty index: exit 0" 0 Q dataflows --format json
 expect_status "an empty index: exit 0" 0 "$DNNPROV" runs df --index-dir "$T/empty-index" --format json
-expect_grep "an empty result" "^\[\]$" "$T/out"
+expect_eq "an empty result" "$($PY -c "import json,sys; a = json.load(open(sys.argv[1])); print(a['rows'], a['columns'])" "$T/out")" "[] []"
 expect_grep "and a note" "is empty" "$T/err"
 expect_status "a missing index" 1 "$DNNPROV" runs df --index-dir "$T/nowhere"
 expect_grep "says so" "no index at $T/nowhere" "$T/err"
