@@ -15,10 +15,13 @@ const char cmd_runs_usage[] =
 	"unless --sort names a column (a leading - sorts descending).  DF defaults to\n"
 	"the config's dataflow.\n"
 	"\n"
-	"--where filters tasks: comparisons (= != < <= > >=), in (...), and, or, not,\n"
-	"parentheses; names are hyperparameters, status, epochs, task, host, start, end,\n"
-	"and metric aggregates such as max(val_accuracy) or last(loss), e.g.\n"
-	"  --where \"LEARNING_RATE <= 0.01 and OPTIMIZER_NAME in ('Adam', 'SGD')\"\n";
+	"--where filters tasks: comparisons (= != < <= > >=), in (...), like 'pattern'\n"
+	"(% any text, _ one character), and, or, not, + - * / on numbers, parentheses;\n"
+	"names are hyperparameters, status, epochs, task, host, start, end, and metric\n"
+	"aggregates such as max(val_accuracy) or last(loss), e.g.\n"
+	"  --where \"LEARNING_RATE <= 0.01 and OPTIMIZER_NAME in ('Adam', 'SGD')\"\n"
+	"  --where \"task like 'adam-%' and last(val_loss) < min(val_loss) * 1.1\"\n"
+	"docs/QUERY.md has the whole language.\n";
 
 static int run(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
