@@ -21,6 +21,7 @@ static const char cmd_help_usage[] =
 static const char cmd_version_usage[] = "usage: dnnprov version\n";
 
 static const cli_command commands[] = {
+	{ "config", cmd_config, "check an experiment file and show what it resolves to", cmd_config_usage },
 	{ "log", cmd_log, "record provenance from a shell script", cmd_log_usage },
 	{ "cat", cmd_cat, "print log records as JSON lines", cmd_cat_usage },
 	{ "check", cmd_check, "verify segment files; --fix truncates torn tails", cmd_check_usage },

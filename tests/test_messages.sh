@@ -83,4 +83,45 @@ id=$("$DNNPROV" log -c exp.yaml begin LEARNING_RATE=1)
 expect_status "runs, once a task reports val_loss" 0 "$DNNPROV" runs -c exp.yaml --format csv
 expect_eq "the val_ twin is the main metric" \
 	"$(head -n 1 "$T/out" | tr -d "\r" | tr , '\n' | grep '(' | paste -sd,)" "last(val_loss),best(val_loss)"
+# --- config check: the file before any training ------------------------------------------
+mkdir -p sub/real && ln -s real sub/link
+cat >sub/link/exp.yaml <<'YAML'
+dataflow: checked
+log_dir: ../logs
+hyperparameters:
+  LEARNING_RATE: true
+  BATCH_SIZE: false
+  seed: numeric
+metrics: [loss, val_loss, acc]
+transformations:
+  DenseBlock:
+    depends_on: [TrainingModel]
+    input: {iDenseBlock: {growth_rate: numeric}}
+    output: {oDenseBlock: {output: text}}
+log: {segment_size: 4KiB, durability: always}
+YAML
+mkdir sub/logs
+expect_status "config check: a valid file" 0 "$DNNPROV" config check sub/link/exp.yaml
+expect_eq "says so first" "$(head -n 1 "$T/out")" "sub/link/exp.yaml is valid."
+expect_grep "the dataflow" "^dataflow  *checked$" "$T/out"
+expect_grep "log_dir: absolute, from the file's folder, links resolved" "^log_dir  *$(cd sub && pwd -P)/logs$" "$T/out"
+expect_grep "index_dir: the default beside the file, not there yet" \
+	"^index_dir  *$(cd sub/real && pwd -P)/dnnprov-index (not created yet)$" "$T/out"
+expect_grep "a built-in hyperparameter with its type" "^  LEARNING_RATE  *numeric  *(built-in)$" "$T/out"
+expect_grep "a declared one" "^  seed  *numeric$" "$T/out"
+expect_grep "what is not recorded" "^built-in, not recorded: OPTIMIZER_NAME, DECAY, MOMENTUM, NUM_EPOCHS, BATCH_SIZE, NUM_LAYERS$" "$T/out"
+expect_grep "the metrics as listed" "^metrics per epoch and test: loss, val_loss, acc$" "$T/out"
+expect_grep "their twins, the listed val_loss not doubled" "validation twins.*: val_acc$" "$T/out"
+expect_grep "a transformation and its dependency" "^  DenseBlock, depends on TrainingModel$" "$T/out"
+expect_grep "its sets and typed attributes" "^    input  iDenseBlock: growth_rate numeric$" "$T/out"
+expect_grep "output sets too" "^    output oDenseBlock: output text$" "$T/out"
+expect_grep "the log settings" "^log: segments of 4KiB, durability always$" "$T/out"
+expect_status "config check: a bad file" 1 "$DNNPROV" config check bad.yaml
+expect_err "FILE:LINE:COL and the problem" "dnnprov: config: $why"
+expect_status "config check: no file" 1 "$DNNPROV" config check nothere.yaml
+expect_err "says it cannot be read" "dnnprov: config: cannot read nothere.yaml: No such file or directory"
+expect_status "config: no action" 2 "$DNNPROV" config
+expect_status "config: an unknown action" 2 "$DNNPROV" config chek exp.yaml
+expect_eq "names it" "$(head -n 1 "$T/err")" "dnnprov: config: unknown action 'chek' (the action is check)"
+expect_status "config check: two files" 2 "$DNNPROV" config check exp.yaml bad.yaml
 finish
