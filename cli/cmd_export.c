@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/progress.h"
 #include "cli/query_cli.h"
 #include "query/prov.h"
 
@@ -36,7 +37,10 @@ const char cmd_export_usage[] =
 	"  -f, --format F       prov-json (default) or prov-n\n"
 	"  -o, --output FILE    write FILE instead of standard output; a regular file\n"
 	"                       is written under a temporary name and renamed when\n"
-	"                       complete, so a failed export leaves no partial file\n";
+	"                       complete, so a failed export leaves no partial file\n"
+	"\n"
+	"When stderr is a terminal and the document does not go to it, a progress line\n"
+	"shows the share done, what is written, the rate and the time left.\n";
 
 #define CMD "export"
 
@@ -208,7 +212,10 @@ int cmd_export(int argc, char **argv)
 	qa.index_dir = a.paths.index_dir;
 	if ((status = query_open(CMD, &qa, &q)))
 		goto out;
-	dp_prov_options o = { .df = a.df, .tasks = a.tasks, .ntasks = a.ntasks, .format = a.format };
+	/* Not when the document itself goes to the terminal: the two would mix. */
+	cli_progress *progress = a.output || !isatty(STDOUT_FILENO) ? cli_progress_start("exporting", NULL, false) : NULL;
+	dp_prov_options o = { .df = a.df, .tasks = a.tasks, .ntasks = a.ntasks, .format = a.format,
+			      .progress = progress ? cli_progress_update : NULL, .progress_ctx = progress };
 	if (a.output) {
 		status = export_to_file(&q, &o, a.output);
 	} else if ((rc = dp_prov_export(&q, &o, stdout))) {
@@ -216,6 +223,7 @@ int cmd_export(int argc, char **argv)
 	} else {
 		status = cli_finish(CMD, 0);
 	}
+	cli_progress_end(progress);
 	dp_query_close(&q);
 out:
 	free(a.tasks);

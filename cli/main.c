@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -53,6 +54,7 @@ const cli_command *cli_find(const char *name)
 void cli_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
+	cli_progress_interrupt(); /* the message gets a line of its own */
 	fprintf(stderr, "dnnprov: %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

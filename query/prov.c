@@ -120,6 +120,7 @@ typedef struct pw {
 	size_t nattrs;        /* attributes of the open statement so far */
 	uint64_t blank[ST_COUNT];
 	int rc;               /* the first error; every write stops after it */
+	uint64_t written;     /* bytes handed to the FILE */
 	time_t tsec;          /* fmt_time's cache: the last second formatted */
 	char tprefix[24];
 } pw;
@@ -147,6 +148,7 @@ static void w_flush(pw *w)
 		return;
 	if (fwrite(w->b.data, 1, w->b.len, w->f) != w->b.len)
 		w_fail(w, dp_error_errno(errno ? errno : EIO, "cannot write the export"));
+	w->written += w->b.len;
 	w->b.len = 0;
 }
 
@@ -727,7 +729,39 @@ typedef struct ex {
 	const char *task;
 	size_t taskn;
 	bool has_agent;
+	/* progress: tasks written over all passes, of tasks times passes */
+	dp_work_fn progress;
+	void *progress_ctx;
+	dp_work work;
 } ex;
+
+/* ---- progress ---- */
+
+static void report(ex *x)
+{
+	x->work.bytes = x->w.written + x->w.b.len;
+	x->progress(x->progress_ctx, &x->work);
+}
+
+static void task_done(ex *x)
+{
+	if (!x->progress)
+		return;
+	x->work.items++;
+	report(x);
+}
+
+/* Whether a pass writing these kinds goes through the tasks, and through
+ * their epochs (the bulk of the work). */
+static bool pass_has_tasks(unsigned want)
+{
+	return want & ~(BIT(ST_INFLUENCE) | BIT(ST_MEMBERSHIP));
+}
+
+static bool pass_reads_epochs(unsigned want)
+{
+	return want & (BIT(ST_ENTITY) | BIT(ST_GENERATION));
+}
 
 /* ---- prospective ---- */
 
@@ -1168,7 +1202,7 @@ static void emit_epochs(ex *x)
 	MDB_val k, v;
 	int mrc;
 
-	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_GENERATION))))
+	if (!pass_reads_epochs(w->want))
 		return;
 	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
 	k = dp_key_val(&key);
@@ -1180,6 +1214,8 @@ static void emit_epochs(ex *x)
 		msgpack_object o;
 		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
 			break;
+		if (x->progress && ++x->work.items % 4096 == 0)
+			report(x);
 		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
 			continue;
 		id_copy(w, &x->a, &x->tid);
@@ -1515,7 +1551,7 @@ static void emit_all(ex *x)
 
 	dp_map_clear(&x->agents);
 	emit_spec(x);
-	if (!(w->want & ~(BIT(ST_INFLUENCE) | BIT(ST_MEMBERSHIP))))
+	if (!pass_has_tasks(w->want))
 		return; /* nothing per task in this pass */
 	if (x->sel) {
 		for (size_t i = 0; i < x->nsel && !w->rc; i++) {
@@ -1525,6 +1561,7 @@ static void emit_all(ex *x)
 				emit_task(x, x->sel[i], strlen(x->sel[i]), &v);
 			else if (mrc != MDB_NOTFOUND)
 				w_fail(w, dp_lmdb_error(mrc, "tasks"));
+			task_done(x);
 		}
 		return;
 	}
@@ -1539,6 +1576,7 @@ static void emit_all(ex *x)
 			break;
 		/* The key is the dataflow, the task id and its terminator. */
 		emit_task(x, (const char *)k.mv_data + x->dfkey.n, k.mv_size - x->dfkey.n - 1, &v);
+		task_done(x);
 	}
 	if (mrc && mrc != MDB_NOTFOUND)
 		w_fail(w, dp_lmdb_error(mrc, "tasks"));
@@ -1550,6 +1588,47 @@ static void emit_all(ex *x)
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The progress total, in records read: each task's record once per pass
+ * through the tasks, its epochs once per pass through the epochs.  Counting
+ * is one scan of the task records, so only when someone is told. */
+static int count_work(ex *x)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t tasks = 0, epochs = 0, task_passes = 0, epoch_passes = 0;
+	int mrc;
+
+	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c)))
+		return dp_lmdb_error(mrc, "tasks");
+	k = dp_key_val(&x->dfkey);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const char *id = (const char *)k.mv_data + x->dfkey.n;
+		dp_task_fields f;
+		msgpack_object o;
+		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
+			break;
+		if (x->sel && !bsearch(&id, x->sel, x->nsel, sizeof(char *), cmp_str))
+			continue;
+		tasks++;
+		if (dp_decode(&x->dtask, v.mv_data, v.mv_size, &o) == 0) {
+			dp_task_fields_read(&o, &f);
+			epochs += f.epochs;
+		}
+	}
+	mdb_cursor_close(c);
+	if (mrc && mrc != MDB_NOTFOUND)
+		return dp_lmdb_error(mrc, "tasks");
+	for (int kind = 0; kind < ST_COUNT; kind++) {
+		unsigned want = x->w.fmt == DP_PROV_N ? ALL_KINDS : BIT(kind);
+		task_passes += pass_has_tasks(want);
+		epoch_passes += pass_reads_epochs(want);
+		if (x->w.fmt == DP_PROV_N)
+			break;
+	}
+	x->work.items_total = tasks * task_passes + epochs * epoch_passes;
+	return 0;
 }
 
 static int select_tasks(ex *x, const dp_prov_options *o)
@@ -1666,6 +1745,8 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 	x.df = o->df;
 	x.w.fmt = o->format;
 	x.w.f = out;
+	x.progress = o->progress;
+	x.progress_ctx = o->progress_ctx;
 	if (dp_check_tag("dataflow", o->df))
 		return dp_error(DNNPROV_ENOTFOUND, "'%s' is not a dataflow name", o->df);
 	dp_key_reset(&x.dfkey);
@@ -1680,7 +1761,8 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 		rc = dp_lmdb_error(mrc, "cursor");
 		goto out;
 	}
-	if ((rc = select_tasks(&x, o)) || (rc = load_spec(&x)) || (rc = load_elem_sets(&x)))
+	if ((rc = select_tasks(&x, o)) || (rc = load_spec(&x)) || (rc = load_elem_sets(&x)) ||
+	    (x.progress && (rc = count_work(&x))))
 		goto out;
 
 	write_head(&x);

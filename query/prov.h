@@ -44,6 +44,11 @@ typedef struct dp_prov_options {
 	const char *const *tasks;  /* only these task ids (repeats are fine)... */
 	size_t ntasks;             /* ...or, when 0, every task */
 	dp_prov_format format;
+	/* Told after each task of each pass: tasks written (items, of the
+	 * tasks times the passes that go through them) and bytes written;
+	 * may be NULL. */
+	dp_work_fn progress;
+	void *progress_ctx;
 } dp_prov_options;
 
 /* Writes the PROV document of a dataflow (its whole specification, and
