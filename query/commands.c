@@ -141,7 +141,11 @@ static bool task_passes(const dp_qdataflow *d, const bool *flags, const char *id
 
 static const char *resolve_metric(dp_query *q, const dp_qdataflow *d, const char *name, int *rc)
 {
-	const char *m = name ? dp_qdf_metric(d, name) : dp_qdf_main_metric(q, d);
+	const char *m = NULL;
+	if (name)
+		m = dp_qdf_metric(d, name);
+	else if ((*rc = dp_qdf_main_metric(q, d, &m)))
+		return NULL;
 	if (!m) {
 		dp_buf list = { 0 };
 		for (size_t i = 0; i < d->nmetrics; i++)

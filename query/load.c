@@ -458,41 +458,58 @@ const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name)
 	return NULL;
 }
 
-/* Whether any task of the dataflow reported the metric: one key lookup,
- * since the summaries are keyed by dataflow, metric, task. */
-static bool metric_reported(dp_query *q, const char *df, const char *metric)
+/* Whether any task of the dataflow reported the metric, in *found: one key
+ * lookup, since the summaries are keyed by dataflow, metric, task. */
+static int metric_reported(dp_query *q, const char *df, const char *metric, bool *found)
 {
 	dp_key key;
 	MDB_cursor *c;
 	MDB_val k, v;
-	bool found = false;
+	int mrc;
 
+	*found = false;
 	dp_key_reset(&key);
 	dp_key_cstr(&key, df);
 	dp_key_cstr(&key, metric);
-	if (key.overflow || mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &c))
-		return false;
+	if (key.overflow)
+		return 0;
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &c)))
+		return dp_lmdb_error(mrc, "summaries");
 	k = dp_key_val(&key);
-	if (mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0)
-		found = k.mv_size > key.n && memcmp(k.mv_data, key.b, key.n) == 0;
+	mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	mdb_cursor_close(c);
-	return found;
+	if (mrc && mrc != MDB_NOTFOUND)
+		return dp_lmdb_error(mrc, "summaries");
+	*found = mrc == 0 && k.mv_size > key.n && memcmp(k.mv_data, key.b, key.n) == 0;
+	return 0;
 }
 
-const char *dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d)
+int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out)
 {
-	if (!d->nmetrics)
-		return NULL;
 	char twin[DNNPROV_NAME_MAX + 8];
+	bool found;
+	int rc;
+
+	*out = NULL;
+	if (!d->nmetrics)
+		return 0;
 	snprintf(twin, sizeof(twin), "val_%s", d->metrics[0]);
 	const char *t = strncmp(d->metrics[0], "val_", 4) == 0 ? NULL : dp_qdf_metric(d, twin);
-	if (t && metric_reported(q, d->name, t))
-		return t;
-	for (size_t i = 0; i < d->nmetrics; i++)
-		if (metric_reported(q, d->name, d->metrics[i]))
-			return d->metrics[i];
+	if (t && ((rc = metric_reported(q, d->name, t, &found)) || found)) {
+		*out = t;
+		return rc;
+	}
+	for (size_t i = 0; i < d->nmetrics; i++) {
+		if ((rc = metric_reported(q, d->name, d->metrics[i], &found)))
+			return rc;
+		if (found) {
+			*out = d->metrics[i];
+			return 0;
+		}
+	}
 	/* Nothing reported yet: the metric the runs will most likely report. */
-	return t ? t : d->metrics[0];
+	*out = t ? t : d->metrics[0];
+	return 0;
 }
 
 bool dp_metric_lower_is_better(const char *metric)
