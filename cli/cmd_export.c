@@ -19,7 +19,7 @@
 #include "query/prov.h"
 
 const char cmd_export_usage[] =
-	"usage: dnnprov export [-c CONFIG | --index-dir DIR] [DF] [--task ID]...\n"
+	"usage: dnnprov export [-c CONFIG | --index-dir DIR] [DF] [--task ID]... [--where EXPR]\n"
 	"                      [--format prov-json|prov-n] [-o FILE]\n"
 	"\n"
 	"Writes the W3C PROV document of dataflow DF (the config's by default): its\n"
@@ -34,6 +34,7 @@ const char cmd_export_usage[] =
 	"  -c, --config FILE    the experiment file: its index and dataflow\n"
 	"      --index-dir DIR  the index folder (instead of the config's)\n"
 	"  -t, --task ID        only this task; repeat for several\n"
+	"  -w, --where EXPR     only the tasks EXPR matches (as in `dnnprov help runs`)\n"
 	"  -f, --format F       prov-json (default) or prov-n\n"
 	"  -o, --output FILE    write FILE instead of standard output; a regular file\n"
 	"                       is written under a temporary name and renamed when\n"
@@ -45,7 +46,7 @@ const char cmd_export_usage[] =
 #define CMD "export"
 
 typedef struct export_args {
-	const char *config, *index_dir, *output, *df;
+	const char *config, *index_dir, *output, *df, *where;
 	const char **tasks;
 	size_t ntasks;
 	dp_prov_format format;
@@ -60,12 +61,13 @@ static int parse(int argc, char **argv, export_args *a)
 		{ "task", required_argument, NULL, 't' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "where", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:t:f:o:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:t:f:o:w:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a->config = optarg; break;
 		case 'I': a->index_dir = optarg; break;
@@ -83,12 +85,13 @@ static int parse(int argc, char **argv, export_args *a)
 			if (dp_prov_format_parse(optarg, &a->format))
 				return cli_usage(CMD, "%s", dnnprov_errmsg());
 			break;
+		case 'w': a->where = optarg; break;
 		case 'o':
 			if (!*optarg)
 				return cli_usage(CMD, "-o takes a file name");
 			a->output = optarg;
 			break;
-		default: return cli_bad_option(CMD, argv, "c:t:f:o:", opts);
+		default: return cli_bad_option(CMD, argv, "c:t:f:o:w:", opts);
 		}
 	}
 	if ((rc = cli_locations(CMD, a->config, NULL, a->index_dir, &a->paths)))
@@ -214,7 +217,7 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	/* Not when the document itself goes to the terminal: the two would mix. */
 	cli_progress *progress = a.output || !isatty(STDOUT_FILENO) ? cli_progress_start("exporting", NULL, false) : NULL;
-	dp_prov_options o = { .df = a.df, .tasks = a.tasks, .ntasks = a.ntasks, .format = a.format,
+	dp_prov_options o = { .df = a.df, .tasks = a.tasks, .ntasks = a.ntasks, .where = a.where, .format = a.format,
 			      .progress = progress ? cli_progress_update : NULL, .progress_ctx = progress };
 	if (a.output) {
 		status = export_to_file(&q, &o, a.output);

@@ -716,8 +716,9 @@ typedef struct ex {
 	spec sp;
 	elem_set *esets;
 	size_t nesets;
-	char **sel; /* selected task ids, sorted and unique; NULL: all */
+	char **sel; /* selected task ids, sorted and unique; NULL: all... */
 	size_t nsel;
+	bool filtered; /* ...unless --where chose them: then sel may be empty */
 	dp_decoder dtask, drec;
 	MDB_cursor *c_epochs, *c_adapt, *c_tests, *c_elems;
 	dp_map agents; /* "host\0user" of the agents written in this pass */
@@ -1553,7 +1554,7 @@ static void emit_all(ex *x)
 	emit_spec(x);
 	if (!pass_has_tasks(w->want))
 		return; /* nothing per task in this pass */
-	if (x->sel) {
+	if (x->sel || x->filtered) {
 		for (size_t i = 0; i < x->nsel && !w->rc; i++) {
 			prefix_key(x, &key, x->sel[i], strlen(x->sel[i]), NULL, 0, NULL, 0);
 			k = dp_key_val(&key);
@@ -1590,6 +1591,15 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether the export writes task id: x->sel holds the ones --task and
+ * --where chose, when either was given. */
+static bool task_selected(const ex *x, const char *id)
+{
+	if (!x->sel && !x->filtered)
+		return true;
+	return x->nsel && bsearch(&id, x->sel, x->nsel, sizeof(char *), cmp_str);
+}
+
 /* The progress total, in records read: each task's record once per pass
  * through the tasks, its epochs once per pass through the epochs.  Counting
  * is one scan of the task records, so only when someone is told. */
@@ -1609,7 +1619,7 @@ static int count_work(ex *x)
 		msgpack_object o;
 		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
 			break;
-		if (x->sel && !bsearch(&id, x->sel, x->nsel, sizeof(char *), cmp_str))
+		if (!task_selected(x, id))
 			continue;
 		tasks++;
 		if (dp_decode(&x->dtask, v.mv_data, v.mv_size, &o) == 0) {
@@ -1631,10 +1641,53 @@ static int count_work(ex *x)
 	return 0;
 }
 
+/* Keeps, of the tasks selected so far (all when none), those --where
+ * matches, in id order. */
+static int filter_tasks(ex *x, const char *where)
+{
+	dp_qdataflow d;
+	dp_where *w = NULL;
+	char **keep = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = dp_query_load(x->q, x->df, &d)))
+		return rc;
+	if ((rc = dp_where_compile(where, &d, &w)))
+		goto out;
+	if (d.ntasks && !(keep = calloc(d.ntasks, sizeof(char *)))) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < d.ntasks; i++) {
+		const char *id = d.tasks[i].id;
+		if (!task_selected(x, id) || !dp_where_match(w, x->q, &d, &d.tasks[i]))
+			continue;
+		if (!(keep[n++] = strdup(id))) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < x->nsel; i++)
+		free(x->sel[i]);
+	free(x->sel);
+	x->sel = keep;
+	x->nsel = n;
+	x->filtered = true;
+	keep = NULL;
+out:
+	for (size_t i = 0; keep && i < n; i++)
+		free(keep[i]);
+	free(keep);
+	dp_where_free(w);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
 static int select_tasks(ex *x, const dp_prov_options *o)
 {
 	if (!o->ntasks)
-		return 0;
+		return o->where && *o->where ? filter_tasks(x, o->where) : 0;
 	x->sel = calloc(o->ntasks, sizeof(char *));
 	if (!x->sel)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -1665,7 +1718,7 @@ static int select_tasks(ex *x, const dp_prov_options *o)
 		if (mrc)
 			return dp_lmdb_error(mrc, "tasks");
 	}
-	return 0;
+	return o->where && *o->where ? filter_tasks(x, o->where) : 0;
 }
 
 static void write_head(ex *x)
