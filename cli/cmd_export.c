@@ -64,10 +64,11 @@ static int parse(int argc, char **argv, export_args *a)
 		{ "where", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "c:t:f:o:w:";
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:t:f:o:w:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a->config = optarg; break;
 		case 'I': a->index_dir = optarg; break;
@@ -91,7 +92,7 @@ static int parse(int argc, char **argv, export_args *a)
 				return cli_usage(CMD, "-o takes a file name");
 			a->output = optarg;
 			break;
-		default: return cli_bad_option(CMD, argv, "c:t:f:o:w:", opts);
+		default: return cli_bad_option(CMD, argv, shortopts, opts);
 		}
 	}
 	if ((rc = cli_locations(CMD, a->config, NULL, a->index_dir, &a->paths)))

@@ -95,12 +95,13 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "c:fq";
 	int c;
 	char *end;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:fq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a->config = optarg; break;
 		case 'L': a->log_dir = optarg; break;
@@ -118,7 +119,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = v;
 			break;
 		}
-		default: return cli_bad_option(cmd, argv, "c:fq", opts);
+		default: return cli_bad_option(cmd, argv, shortopts, opts);
 		}
 	}
 	if (optind < argc)

@@ -50,6 +50,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		{ "count", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "c:f:w:n:m:t:";
 	static const struct { int c; unsigned bit; } gate[] = {
 		{ 'w', QO_WHERE }, { 's', QO_SORT },	{ 'n', QO_LIMIT },   { 'm', QO_METRIC },
 		{ 'a', QO_AGG },   { 'g', QO_GOAL },	{ 'H', QO_HYP },     { 'b', QO_BINS },
@@ -63,7 +64,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 	a->o.agg.kind = AGG_BEST;
 	a->interval = 2.0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:f:w:n:m:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		for (size_t i = 0; i < DP_ARRAY_LEN(gate); i++)
 			if (gate[i].c == c && !(allowed & gate[i].bit))
 				return cli_usage(cmd, "option --%s does not apply to %s", option_name(opts, c), cmd);
@@ -123,7 +124,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 			a->count = v;
 			break;
 		}
-		default: return cli_bad_option(cmd, argv, "c:f:w:n:m:t:", opts);
+		default: return cli_bad_option(cmd, argv, shortopts, opts);
 		}
 	}
 	if (a->config) {
