@@ -116,7 +116,9 @@ site = subprocess.run(["/usr/bin/python3", "-c", 'import sys; print("lib/python%
 env = dict(os.environ, CLONE=CLONE, PREFIX=PREFIX, WORK=WORK,
            PATH=os.path.join(PREFIX, "bin") + ":" + os.environ["PATH"],
            PYTHONPATH=os.path.join(PREFIX, site), MAKEFLAGS="-j2")
-for k in ("MAKELEVEL", "MFLAGS", "DNNPROV_LIB", "DNNPROV_BUILD"):
+# Not the settings of the make that runs the tests: `make check SANITIZE=1`
+# exports SANITIZE, which would turn `make demo` into an ASan build.
+for k in ("MAKELEVEL", "MFLAGS", "SANITIZE", "DNNPROV_LIB", "DNNPROV_BUILD"):
     env.pop(k, None)
 res = subprocess.run(["bash", "-c", "\n".join(script)], env=env)
 if res.returncode != 0:
