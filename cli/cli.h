@@ -24,7 +24,8 @@ typedef struct cli_command {
 
 /* Prints "dnnprov: CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) DP_PRINTF(2, 3);
-/* cli_error() with the library's detail for rc ("what: detail"). */
+/* cli_error() with the library's detail for rc: "what: detail", or the
+ * detail alone when it names `what` already ("exp.yaml:2:1: ..."). */
 int cli_lib_error(const char *cmd, int rc, const char *what);
 /* Prints the usage of `cmd` to stderr with a one-line reason; returns 2. */
 int cli_usage(const char *cmd, const char *why, ...) DP_PRINTF(2, 3);
@@ -36,8 +37,8 @@ int cli_finish(const char *cmd, int status);
 
 const cli_command *cli_find(const char *name);
 
-/* Loads an experiment file; on failure prints the loader's detail (which
- * names the file and the line) and returns 1. */
+/* Loads an experiment file; on failure prints why (FILE:LINE:COL and the
+ * problem) and returns 1. */
 int cli_config_load(const char *cmd, const char *path, dnnprov_config **out);
 
 /* After getopt_long() returned '?' (opterr is 0: main() turns getopt's own

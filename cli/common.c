@@ -13,16 +13,7 @@
 int cli_config_load(const char *cmd, const char *path, dnnprov_config **out)
 {
 	int rc = dnnprov_config_load(path, out);
-	if (rc == 0)
-		return 0;
-	/* The loader's detail names the file already ("exp.yaml:2:1: ...",
-	 * "cannot read exp.yaml: ..."): adding it again would say it twice. */
-	const char *detail = dnnprov_errmsg();
-	if (detail && *detail && strstr(detail, path))
-		cli_error(cmd, "%s", detail);
-	else
-		cli_lib_error(cmd, rc, path);
-	return 1;
+	return rc ? cli_lib_error(cmd, rc, path) : 0;
 }
 
 int cli_locations(const char *cmd, const char *config_path, const char *log_dir,

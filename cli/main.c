@@ -65,7 +65,9 @@ void cli_error(const char *cmd, const char *fmt, ...)
 int cli_lib_error(const char *cmd, int rc, const char *what)
 {
 	const char *detail = dnnprov_errmsg();
-	if (detail && *detail)
+	if (detail && *detail && strstr(detail, what))
+		cli_error(cmd, "%s", detail); /* it names what already: once is enough */
+	else if (detail && *detail)
 		cli_error(cmd, "%s: %s", what, detail);
 	else
 		cli_error(cmd, "%s: %s", what, dnnprov_strerror(rc));

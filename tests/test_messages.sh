@@ -39,6 +39,13 @@ expect_err "log: names the file once, with its line" "dnnprov: log: $why"
 expect_status "a missing config" 1 "$DNNPROV" runs -c nothere.yaml
 expect_err "names it once" "dnnprov: runs: cannot read nothere.yaml: No such file or directory"
 
+# --- other paths are named once too, and a hint says what to give -------------------------
+expect_status "index --status of no index" 1 "$DNNPROV" index --status --index-dir nowhere
+expect_err "names it once; the hint has the option dnnprov index needs" \
+	"dnnprov: index: no index at nowhere (No such file or directory): run \`dnnprov index -c CONFIG\` first"
+expect_status "cat of no file" 1 "$DNNPROV" cat nowhere.dnplog
+expect_err "names it once" "dnnprov: cat: cannot read nowhere.dnplog: No such file or directory"
+
 # --- options are named as the usage names them ----------------------------------------
 expect_status "curve --task" 2 "$DNNPROV" curve -c exp.yaml "$first" --task "$first"
 expect_eq "names --task, not its value" "$(head -n 1 "$T/err")" "dnnprov: curve: option --task does not apply to curve"
