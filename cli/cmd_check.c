@@ -186,16 +186,17 @@ int cmd_check(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "fyq";
 	bool fix = false, yes = false, quiet = false;
 	int c, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fyq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': fix = true; break;
 		case 'y': yes = true; break;
 		case 'q': quiet = true; break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, shortopts, opts);
 		}
 	}
 	if (optind >= argc)

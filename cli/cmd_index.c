@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "indexer/index.h"
 #include "logger/reader.h"
 #include "logger/scan.h"
@@ -35,7 +36,10 @@ const char cmd_index_usage[] =
 	"      --rescan-ms N     follow mode's full rescan period (default 1000)\n"
 	"      --batch-ms N      commit at least this often while records arrive (default 50)\n"
 	"      --batch-records N commit after this many records (default 20000)\n"
-	"  -q, --quiet           no summary line\n";
+	"  -q, --quiet           no summary line, and no progress line on a terminal\n"
+	"\n"
+	"On a terminal, a catch-up shows how far it is on stderr (records, bytes of the\n"
+	"total, rate, time left) until its summary line.\n";
 
 const char cmd_reindex_usage[] =
 	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [-q]\n"
@@ -43,7 +47,8 @@ const char cmd_reindex_usage[] =
 	"Rebuilds the index from the logs into a new generation folder and swaps it in\n"
 	"atomically; queries running meanwhile keep reading the old one.  Use it after\n"
 	"an upgrade that changes the index schema, or to drop what deleted logs left.\n"
-	"Fails if an indexer is running on the index (stop it first).\n";
+	"Fails if an indexer is running on the index (stop it first).  On a terminal it\n"
+	"shows its progress as index does; -q turns it and the summary line off.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -90,12 +95,13 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "c:fq";
 	int c;
 	char *end;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:fq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a->config = optarg; break;
 		case 'L': a->log_dir = optarg; break;
@@ -113,7 +119,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = v;
 			break;
 		}
-		default: return cli_usage(cmd, "unknown option");
+		default: return cli_bad_option(cmd, argv, shortopts, opts);
 		}
 	}
 	if (optind < argc)
@@ -243,6 +249,10 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		cli_paths_free(&p);
 		return 1;
 	}
+	/* A catch-up can read millions of records: it says how far it is.
+	 * Follow mode is a service, and says nothing until it stops. */
+	cli_progress *progress = a->follow ? NULL : cli_progress_start(rebuild ? "reindexing" : "indexing", "records",
+								    a->quiet);
 	dp_indexer_options opts = {
 		.log_dir = p.log_dir,
 		.index_dir = p.index_dir,
@@ -258,6 +268,8 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.unreadable = report_unreadable,
 		.fault = report_fault,
 		.report_ctx = (void *)cmd,
+		.progress = progress ? cli_progress_update : NULL,
+		.progress_ctx = progress,
 	};
 	if ((rc = dp_indexer_open(&opts, &x))) {
 		status = cli_lib_error(cmd, rc, p.index_dir);
@@ -275,6 +287,8 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		if (rc == 0 && rebuild)
 			rc = dp_indexer_swap(x);
 	}
+	cli_progress_end(progress);
+	progress = NULL;
 	if (rc) {
 		status = cli_lib_error(cmd, rc, p.index_dir);
 		goto out;
@@ -303,6 +317,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		printf("\n");
 	}
 out:
+	cli_progress_end(progress);
 	dp_indexer_close(x);
 	cli_paths_free(&p);
 	return cli_finish(cmd, status);

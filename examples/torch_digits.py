@@ -15,7 +15,7 @@ anew and the index keeps the latest.
 
     /usr/bin/python3 examples/torch_digits.py            # the full grid, 20 epochs
     /usr/bin/python3 examples/torch_digits.py --quick    # 2 configurations, 3 epochs
-    build/dnnprov index --config examples/digits.yaml
+    dnnprov index --config examples/digits.yaml
 
 The last line printed is the best configuration by final-epoch
 val_accuracy (ties: the task id), the rule of

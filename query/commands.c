@@ -104,9 +104,48 @@ static int select_tasks(dp_query *q, const dp_qdataflow *d, const dp_where *w, c
 	return 0;
 }
 
-static const char *resolve_metric(const dp_qdataflow *d, const char *name, int *rc)
+/* Which tasks pass --where, as a flag per task of d (in d->tasks order), for
+ * commands whose rows come from a scan of another database; *flags is NULL
+ * when there is no filter. */
+static int where_flags(dp_query *q, const dp_qdataflow *d, const dp_where *w, bool **flags)
 {
-	const char *m = name ? dp_qdf_metric(d, name) : dp_qdf_main_metric(d);
+	const dp_qtask **sel;
+	size_t n;
+	int rc;
+
+	*flags = NULL;
+	if (!w)
+		return 0;
+	if ((rc = select_tasks(q, d, w, &sel, &n)))
+		return rc;
+	*flags = calloc(d->ntasks ? d->ntasks : 1, sizeof(bool));
+	for (size_t i = 0; *flags && i < n; i++)
+		(*flags)[sel[i] - d->tasks] = true;
+	free(sel);
+	return *flags ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory");
+}
+
+/* Whether the task id[0..n) passed --where (see where_flags). */
+static bool task_passes(const dp_qdataflow *d, const bool *flags, const char *id, size_t n)
+{
+	char tid[DNNPROV_NAME_MAX + 1];
+	const dp_qtask *t;
+	if (!flags)
+		return true;
+	if (n >= sizeof(tid))
+		return false;
+	memcpy(tid, id, n);
+	tid[n] = '\0';
+	return (t = dp_qtask_find(d, tid)) && flags[t - d->tasks];
+}
+
+static const char *resolve_metric(dp_query *q, const dp_qdataflow *d, const char *name, int *rc)
+{
+	const char *m = NULL;
+	if (name)
+		m = dp_qdf_metric(d, name);
+	else if ((*rc = dp_qdf_main_metric(q, d, &m)))
+		return NULL;
 	if (!m) {
 		dp_buf list = { 0 };
 		for (size_t i = 0; i < d->nmetrics; i++)
@@ -398,7 +437,7 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 
 	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
-	metric = d.nmetrics || o->metric ? resolve_metric(&d, o->metric, &rc) : NULL;
+	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
 	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0);
 	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, msg_col + 1)))
 		goto out;
@@ -492,7 +531,7 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *not
 
 	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
-	metric = resolve_metric(&d, o->metric, &rc);
+	metric = resolve_metric(q, &d, o->metric, &rc);
 	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, 4 + d.nhyps)))
 		goto out;
 	bool lower = goal_lower(o, metric);
@@ -634,7 +673,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 
 	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
-	metric = resolve_metric(&d, o->metric, &rc);
+	metric = resolve_metric(q, &d, o->metric, &rc);
 	if (rc)
 		goto out;
 	hyp = o->hyp ? dp_qdf_hyp(&d, o->hyp) : NULL;
@@ -846,8 +885,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	if ((rc = dp_query_load_tasks(q, o->df, o->task, &d)))
 		return rc;
 	if (!(t = dp_qtask_find(&d, o->task))) {
-		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (`dnnprov runs %s` lists its tasks)",
-			      o->task, d.name, d.name);
+		rc = dp_query_no_task(q, d.name, o->task);
 		goto out;
 	}
 	metrics = calloc(d.nmetrics + 1, sizeof(char *));
@@ -858,7 +896,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	if (o->metrics && *o->metrics) {
 		char *list = strdup(o->metrics), *save = NULL;
 		for (char *m = strtok_r(list, ",", &save); m && !rc; m = strtok_r(NULL, ",", &save)) {
-			const char *canon = resolve_metric(&d, m, &rc);
+			const char *canon = resolve_metric(q, &d, m, &rc);
 			if (canon && nm < d.nmetrics)
 				metrics[nm++] = canon;
 		}
@@ -1023,6 +1061,8 @@ static dp_qv metric_at(dp_query *q, const char *df, const char *task, const char
 int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 {
 	dp_qdataflow d;
+	dp_where *w;
+	bool *pass = NULL;
 	const char *metric;
 	MDB_cursor *c;
 	dp_key key;
@@ -1030,16 +1070,16 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 	char col[DNNPROV_NAME_MAX + 32];
 	int window = o->window > 0 ? o->window : 1, rc;
 
-	if ((rc = dp_query_load(q, o->df, &d)))
+	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
-	metric = resolve_metric(&d, o->metric, &rc);
+	metric = resolve_metric(q, &d, o->metric, &rc);
 	if (rc)
 		goto out;
 	if (o->task && !dp_qtask_find(&d, o->task)) {
-		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", o->task, d.name);
+		rc = dp_query_no_task(q, d.name, o->task);
 		goto out;
 	}
-	if ((rc = dp_table_init(out, 8)))
+	if ((rc = where_flags(q, &d, w, &pass)) || (rc = dp_table_init(out, 8)))
 		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "epoch", COL_INT);
@@ -1076,7 +1116,8 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
 			break;
 		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) || !dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) ||
-		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) || dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) || !task_passes(&d, pass, task, tn) ||
+		    dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
@@ -1098,6 +1139,8 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 	}
 	mdb_cursor_close(c);
 out:
+	free(pass);
+	dp_where_free(w);
 	dp_qdataflow_free(&d);
 	return rc;
 }
@@ -1218,12 +1261,14 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 	size_t nattrs = 0;
 	bool numeric[256] = { false }; /* of the first 256 attributes */
 	bool found_tf = false, found_set = !o->set;
+	dp_where *w;
+	bool *pass = NULL;
 	MDB_cursor *c;
 	dp_key key;
 	MDB_val k, v;
 	int rc;
 
-	if ((rc = dp_query_load(q, o->df, &d)))
+	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
 	dp_buf tfnames = { 0 };
 	if (d.transformations.len &&
@@ -1264,14 +1309,14 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 		goto out;
 	}
 	if (o->task && !dp_qtask_find(&d, o->task)) {
-		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", o->task, d.name);
+		rc = dp_query_no_task(q, d.name, o->task);
 		goto out;
 	}
 	if (attrs.failed) {
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = dp_table_init(out, 3 + nattrs)))
+	if ((rc = where_flags(q, &d, w, &pass)) || (rc = dp_table_init(out, 3 + nattrs)))
 		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "set", COL_TEXT);
@@ -1308,7 +1353,8 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 				taskn = n;
 			}
 		}
-		if (!task || (o->task && (strlen(o->task) != taskn || memcmp(o->task, task, taskn) != 0)))
+		if (!task || (o->task && (strlen(o->task) != taskn || memcmp(o->task, task, taskn) != 0)) ||
+		    !task_passes(&d, pass, task, taskn))
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
@@ -1325,6 +1371,8 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 	}
 	mdb_cursor_close(c);
 out:
+	free(pass);
+	dp_where_free(w);
 	dp_buf_free(&tfnames);
 	dp_buf_free(&attrs);
 	dp_qdataflow_free(&d);
@@ -1338,10 +1386,11 @@ out:
 int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 {
 	dp_qdataflow d;
+	dp_where *w;
 	size_t shown = 0;
 	int rc;
 
-	if ((rc = dp_query_load(q, o->df, &d)))
+	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
 	shown = d.nmetrics < 4 ? d.nmetrics : 4; /* the first metrics fit a terminal */
 	if ((rc = dp_table_init(out, 5 + shown)))
@@ -1359,7 +1408,7 @@ int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 		/* The running tasks, and those lost in the last hour: a run that
 		 * died while watched shows as LOST rather than vanishing. */
 		bool lost = strcmp(t->status, "LOST") == 0 && o->now - t->last < WATCH_LOST_FOR;
-		if (strcmp(t->status, "RUNNING") != 0 && !lost)
+		if ((strcmp(t->status, "RUNNING") != 0 && !lost) || !dp_where_match(w, q, &d, t))
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
@@ -1378,6 +1427,7 @@ int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 			set_num(&row[4 + shown], o->now - t->last, false);
 	}
 out:
+	dp_where_free(w);
 	dp_qdataflow_free(&d);
 	return rc;
 }

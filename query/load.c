@@ -271,6 +271,40 @@ int dp_query_no_dataflow(dp_query *q, const char *df)
 	return rc;
 }
 
+int dp_query_no_task(dp_query *q, const char *df, const char *id)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	dp_key dfkey;
+	dp_buf list = { 0 };
+	size_t n = 0;
+	int mrc;
+
+	dp_key_reset(&dfkey);
+	dp_key_cstr(&dfkey, df);
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TASKS], &c)))
+		return dp_lmdb_error(mrc, "tasks");
+	k = dp_key_val(&dfkey);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= dfkey.n || memcmp(k.mv_data, dfkey.b, dfkey.n) != 0)
+			break;
+		if (n < 10)
+			dp_buf_printf(&list, "%s%.*s", n ? ", " : "", (int)(k.mv_size - dfkey.n - 1),
+				      (const char *)k.mv_data + dfkey.n);
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (n > 10)
+		dp_buf_printf(&list, " and %zu more", n - 10);
+	const char *known = n ? dp_buf_cstr(&list) : "";
+	int rc = list.failed || !known
+			 ? dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", id, df)
+			 : dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (%s%s)", id, df,
+				    n ? "tasks: " : "it has no tasks", known);
+	dp_buf_free(&list);
+	return rc;
+}
+
 int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 {
 	return dp_query_load_tasks(q, df, NULL, d);
@@ -429,14 +463,58 @@ const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name)
 	return NULL;
 }
 
-const char *dp_qdf_main_metric(const dp_qdataflow *d)
+/* Whether any task of the dataflow reported the metric, in *found: one key
+ * lookup, since the summaries are keyed by dataflow, metric, task. */
+static int metric_reported(dp_query *q, const char *df, const char *metric, bool *found)
 {
-	if (!d->nmetrics)
-		return NULL;
+	dp_key key;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int mrc;
+
+	*found = false;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	dp_key_cstr(&key, metric);
+	if (key.overflow)
+		return 0;
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &c)))
+		return dp_lmdb_error(mrc, "summaries");
+	k = dp_key_val(&key);
+	mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	mdb_cursor_close(c);
+	if (mrc && mrc != MDB_NOTFOUND)
+		return dp_lmdb_error(mrc, "summaries");
+	*found = mrc == 0 && k.mv_size > key.n && memcmp(k.mv_data, key.b, key.n) == 0;
+	return 0;
+}
+
+int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out)
+{
 	char twin[DNNPROV_NAME_MAX + 8];
+	bool found;
+	int rc;
+
+	*out = NULL;
+	if (!d->nmetrics)
+		return 0;
 	snprintf(twin, sizeof(twin), "val_%s", d->metrics[0]);
 	const char *t = strncmp(d->metrics[0], "val_", 4) == 0 ? NULL : dp_qdf_metric(d, twin);
-	return t ? t : d->metrics[0];
+	if (t && ((rc = metric_reported(q, d->name, t, &found)) || found)) {
+		*out = t;
+		return rc;
+	}
+	for (size_t i = 0; i < d->nmetrics; i++) {
+		if ((rc = metric_reported(q, d->name, d->metrics[i], &found)))
+			return rc;
+		if (found) {
+			*out = d->metrics[i];
+			return 0;
+		}
+	}
+	/* Nothing reported yet: the metric the runs will most likely report. */
+	*out = t ? t : d->metrics[0];
+	return 0;
 }
 
 bool dp_metric_lower_is_better(const char *metric)

@@ -95,6 +95,10 @@ DP_INTERNAL void dp_qdataflow_free(dp_qdataflow *d);
 /* DNNPROV_ENOTFOUND for an unknown dataflow, listing the ones that exist. */
 DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);
 
+/* DNNPROV_ENOTFOUND for an unknown task, listing the dataflow's first ten
+ * tasks and how many more there are. */
+DP_INTERNAL int dp_query_no_task(dp_query *q, const char *df, const char *id);
+
 /* The task named id (exactly), or NULL. */
 DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);
 /* A hyperparameter's value for a task, by case-insensitive name. */
@@ -105,9 +109,13 @@ DP_INTERNAL const dp_qv *dp_qtask_hyp(const dp_qtask *t, const char *name);
 DP_INTERNAL const char *dp_qdf_metric(const dp_qdataflow *d, const char *name);
 DP_INTERNAL const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name);
 
-/* The metric a command uses when none is given: the first declared metric's
- * val_ twin if any task reports it, else the first declared metric. */
-DP_INTERNAL const char *dp_qdf_main_metric(const dp_qdataflow *d);
+/* The metric a command uses when none is given, in *out: one that has
+ * values.  The first declared metric's val_ twin if some task reported it,
+ * else the first metric (in the dataflow's order) some task reported; when
+ * no task reported any, the twin if declared, else the first metric; NULL
+ * for a dataflow without metrics.  docs/QUERY.md says the same.  Returns 0
+ * or an LMDB error (then *out is to be ignored). */
+DP_INTERNAL int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out);
 
 /* Whether lower is better for a metric (loss, error, mse, mae, ...). */
 DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);

@@ -20,4 +20,22 @@ expect_eq "three runs" "$(grep -c '^logreg-' "$T/out")" 3
 expect_eq "the index ranks first what the C training found best" "$(sed -n 2p "$T/out" | cut -d, -f1)" "$best"
 expect_status "its schedule steps are adaptations" 0 "$DNNPROV" adaptations -c "$T/train.yaml" --format csv
 expect_eq "two steps per run" "$(grep -c '^logreg-' "$T/out")" 6
+# The story examples/train.c tells (its top comment): the middle rate ends
+# best, the largest second, the smallest far behind; the largest overshoots
+# until the first schedule step cuts its val_loss, which the smaller rates'
+# steps barely move.
+expect_eq "the middle rate first, the largest second, the smallest last" \
+	"$("$DNNPROV" compare -c "$T/train.yaml" --metric val_accuracy --agg last --format csv | tail -n +2 | cut -d, -f1 | paste -sd' ')" \
+	"logreg-lr0.1 logreg-lr1 logreg-lr0.01"
+expect_eq "three different endings" \
+	"$("$DNNPROV" compare -c "$T/train.yaml" --metric val_accuracy --agg last --format csv | tr -d '\r' |
+		awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "last(val_accuracy)") c = i; next } { print $c }' | sort -u | wc -l)" 3
+expect_eq "the smallest rate barely learns" \
+	"$("$DNNPROV" runs -c "$T/train.yaml" --format csv --where "task = 'logreg-lr0.01' and last(val_accuracy) - min(val_accuracy) < 0.1" | tail -n +2 | cut -d, -f1)" logreg-lr0.01
+expect_eq "the largest overshoots: val_loss over 3" \
+	"$("$DNNPROV" runs -c "$T/train.yaml" --format csv --where "max(val_loss) > 3" | tail -n +2 | cut -d, -f1)" logreg-lr1
+expect_status "the schedule's first steps" 0 "$DNNPROV" adaptations -c "$T/train.yaml" --format csv --where "epochs = 30"
+expect_eq "cut the largest rate's val_loss by more than 0.5, the others' by less than 0.01" \
+	"$(tr -d '\r' <"$T/out" | awk -F, '$2 == 11 { print $1, ($NF < -0.5 ? "big" : $NF > -0.01 ? "small" : "?") }' | sort | paste -sd,)" \
+	"logreg-lr0.01 small,logreg-lr0.1 small,logreg-lr1 big"
 finish
