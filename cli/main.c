@@ -37,6 +37,7 @@ static const cli_command commands[] = {
 	{ "adaptations", cmd_adaptations, "hyperparameter changes and what followed", cmd_adaptations_usage },
 	{ "test", cmd_test, "test results beside hyperparameters", cmd_test_usage },
 	{ "elements", cmd_elements, "data of user-defined transformations", cmd_elements_usage },
+	{ "layers", cmd_layers, "the layer facts of tasks (activations, dropout, ...)", cmd_layers_usage },
 	{ "watch", cmd_watch, "live view of running tasks", cmd_watch_usage },
 	{ "export", cmd_export, "write W3C PROV (PROV-JSON or PROV-N)", cmd_export_usage },
 	{ "help", cmd_help, "show the commands or one command's usage", cmd_help_usage },

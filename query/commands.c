@@ -970,7 +970,11 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 			goto out_ad;
 	}
 
-	size_t ncols = 3 + nm + na;
+	/* Columns: epoch, elapsed, the metrics, then for each hyperparameter
+	 * the task adapted its value in force and (CSV and JSON) its value
+	 * before a change; then the changes as a table mark ("* LEARNING_RATE")
+	 * and, for CSV and JSON, as data (the names). */
+	size_t first_hyp = 2 + nm, mark_col = first_hyp + 2 * na, ncols = mark_col + 2;
 	if ((rc = dp_table_init(out, ncols)))
 		goto out_ad;
 	dp_table_set_col(out, 0, "epoch", COL_INT);
@@ -979,9 +983,17 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 		dp_table_set_col(out, 2 + i, metrics[i], COL_NUM);
 	for (size_t i = 0; i < na; i++) {
 		const dp_qv *h = dp_qtask_hyp(t, adapted[i]);
-		dp_table_set_col(out, 2 + nm + i, adapted[i], h && h->type == QV_TEXT ? COL_TEXT : COL_NUM);
+		dp_col_kind kind = h && h->type == QV_TEXT ? COL_TEXT : COL_NUM;
+		char old[DNNPROV_NAME_MAX + 8];
+		snprintf(old, sizeof(old), "%s_old", adapted[i]);
+		dp_table_set_col(out, first_hyp + 2 * i, adapted[i], kind);
+		dp_table_set_col(out, first_hyp + 2 * i + 1, old, kind);
+		dp_table_omit(out, first_hyp + 2 * i + 1);
 	}
-	dp_table_set_col(out, ncols - 1, "adapted", COL_TEXT);
+	dp_table_set_col(out, mark_col, "adapted", COL_TEXT);
+	dp_table_only(out, mark_col);
+	dp_table_set_col(out, mark_col + 1, "changed", COL_TEXT);
+	dp_table_omit(out, mark_col + 1);
 
 	/* One range scan of the task's epochs. */
 	dp_key_reset(&key);
@@ -1011,22 +1023,33 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 		for (size_t i = 0; i < nm; i++)
 			copy_obj(&row[2 + i], dp_map_get(mm, metrics[i]));
 		/* The value in force: the task's initial value, replaced by every
-		 * adaptation at or before this epoch. */
+		 * adaptation at or before this epoch (they come in epoch order);
+		 * where one is at this epoch, the value before it too. */
 		dp_buf marks = { 0 };
 		for (size_t i = 0; i < na; i++) {
-			const dp_qv *val = dp_qtask_hyp(t, adapted[i]);
-			for (size_t a = 0; a < nad; a++)
-				if (strcmp(ad[a].hyp, adapted[i]) == 0 && ad[a].epoch <= e)
-					val = &ad[a].value;
-			copy_value(&row[2 + nm + i], val);
+			const dp_qv *val = dp_qtask_hyp(t, adapted[i]), *before = val;
+			bool changed = false;
+			for (size_t a = 0; a < nad; a++) {
+				if (strcmp(ad[a].hyp, adapted[i]) != 0 || ad[a].epoch > e)
+					continue;
+				if (ad[a].epoch < e)
+					before = &ad[a].value;
+				changed |= ad[a].epoch == e;
+				val = &ad[a].value;
+			}
+			copy_value(&row[first_hyp + 2 * i], val);
+			if (changed)
+				copy_value(&row[first_hyp + 2 * i + 1], before);
 		}
 		for (size_t a = 0; a < nad; a++)
 			if (ad[a].epoch == e)
 				dp_buf_printf(&marks, "%s%s", marks.len ? "," : "* ", ad[a].hyp);
 		if (marks.failed)
 			out->failed = true;
-		else if (marks.len)
-			dp_cell_text(&row[ncols - 1], marks.data, marks.len);
+		else if (marks.len) {
+			dp_cell_text(&row[mark_col], marks.data, marks.len);
+			dp_cell_text(&row[mark_col + 1], marks.data + 2, marks.len - 2);
+		}
 		dp_buf_free(&marks);
 	}
 	mdb_cursor_close(c);
@@ -1375,6 +1398,71 @@ out:
 	dp_where_free(w);
 	dp_buf_free(&tfnames);
 	dp_buf_free(&attrs);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- layers ------------------------------------------------------------------------------ */
+
+int dp_cmd_layers(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	size_t n;
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	if (o->task && !dp_qtask_find(&d, o->task)) {
+		rc = dp_query_no_task(q, d.name, o->task);
+		goto out;
+	}
+	if ((rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, 4)))
+		goto out;
+	dp_table_set_col(out, 0, "task", COL_TEXT);
+	dp_table_set_col(out, 1, "layer", COL_TEXT);
+	dp_table_set_col(out, 2, "kind", COL_TEXT);
+	dp_table_set_col(out, 3, "value", COL_TEXT);
+	/* One lookup per task: the layers database keeps each task's latest
+	 * layers record. */
+	for (size_t i = 0; i < n && !rc; i++) {
+		const dp_qtask *t = sel[i];
+		dp_key key;
+		MDB_val k, v;
+		msgpack_object obj;
+		if (o->task && strcmp(t->id, o->task) != 0)
+			continue;
+		dp_key_reset(&key);
+		dp_key_cstr(&key, d.name);
+		dp_key_cstr(&key, t->id);
+		k = dp_key_val(&key);
+		int mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_LAYERS], &k, &v);
+		if (mrc == MDB_NOTFOUND)
+			continue;
+		if (mrc) {
+			rc = dp_lmdb_error(mrc, "layers");
+			break;
+		}
+		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+			continue;
+		const msgpack_object *layers = dp_map_get(&obj, "layers");
+		for (uint32_t j = 0; layers && layers->type == MSGPACK_OBJECT_ARRAY && j < layers->via.array.size; j++) {
+			const msgpack_object *l = &layers->via.array.ptr[j];
+			dp_qv *row = dp_table_add_row(out);
+			if (!row) {
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+				break;
+			}
+			set_text(&row[0], t->id);
+			copy_obj(&row[1], dp_map_get(l, "name"));
+			copy_obj(&row[2], dp_map_get(l, "kind"));
+			copy_obj(&row[3], dp_map_get(l, "value"));
+		}
+	}
+out:
+	free(sel);
+	dp_where_free(w);
 	dp_qdataflow_free(&d);
 	return rc;
 }

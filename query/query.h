@@ -162,6 +162,7 @@ typedef struct dp_table {
 	char **cols;
 	dp_col_kind *kinds;
 	bool *table_omits; /* columns for CSV and JSON only */
+	bool *table_only;  /* columns for the table only (marks for the eye) */
 	double now;        /* for COL_AGO */
 	size_t ncols;
 	dp_qv *cells; /* row-major; text cells own their string */
@@ -176,6 +177,9 @@ DP_INTERNAL int dp_table_init(dp_table *t, size_t ncols);
 DP_INTERNAL int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind);
 /* Leaves a column out of the table format (it is in CSV and JSON). */
 DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);
+/* Leaves a column out of CSV and JSON: a mark for the eye whose data is
+ * in other columns. */
+DP_INTERNAL void dp_table_only(dp_table *t, size_t i);
 /* Appends a row of NULL cells and returns it. */
 DP_INTERNAL dp_qv *dp_table_add_row(dp_table *t);
 DP_INTERNAL int dp_cell_text(dp_qv *cell, const char *s, size_t n);

@@ -106,7 +106,7 @@ for r in records:
         if not t.begun:   # a resume keeps the first begin's values and start
             t.hyps = dict(r["hyperparameters"])
             t.start = r["time"]
-        t.status, t.end, t.begun = "RUNNING", None, True
+        t.status, t.end, t.begun, t.message = "RUNNING", None, True, None
         t.owner = r.get("owner")
         t.attempts = getattr(t, "attempts", 0) + 1
     elif not t.begun:
@@ -133,7 +133,7 @@ for r in records:
     elif kind == "element":
         t.elements.append(r)
     elif kind == "end":
-        t.status, t.end = r["status"], r["time"]
+        t.status, t.end, t.message = r["status"], r["time"], r.get("message")
     t.last = r["time"]   # the causally last record's: `cat` prints them in that order
 for d in dataflows.values():
     d["tasks"] = {k: t for k, t in d["tasks"].items() if t.begun}
@@ -234,7 +234,7 @@ def gen_like(d, tasks):
     """`like` on text: a value of some task with characters turned into _,
     a stretch into %, letters into the other case; now and then one that
     matches nothing."""
-    f = rng.choice(["task", "status"] + [h for h in hyp_names(d) if d["hyps"][h] != "numeric"])
+    f = rng.choice(["task", "status", "message"] + [h for h in hyp_names(d) if d["hyps"][h] != "numeric"])
     vals = [v for v in (Evaluator(f, t).operand() for t in tasks) if isinstance(v, str)]
     chars = list(rng.choice(vals) if vals else "x")
     for i, c in enumerate(chars):
@@ -249,7 +249,10 @@ def gen_like(d, tasks):
 
 
 def gen_condition(d, tasks):
-    kind = rng.choice(["hyp", "hyp", "hyp_in", "status", "epochs", "metric", "arith", "arith", "like"])
+    kind = rng.choice(["hyp", "hyp", "hyp_in", "status", "epochs", "metric", "arith", "arith", "like",
+                       "attempts"])
+    if kind == "attempts":
+        return "attempts %s %d" % (rng.choice(["=", ">", "<="]), rng.randint(1, 2))
     if kind == "like":
         return gen_like(d, tasks)
     if kind == "arith":
@@ -341,6 +344,10 @@ class Evaluator:
             return len(t.epochs)
         if low == "task":
             return t.id
+        if low == "message":
+            return getattr(t, "message", None)
+        if low == "attempts":
+            return t.attempts
         for h, v in t.hyps.items():
             if h.lower() == low:
                 return v
@@ -521,13 +528,21 @@ for df, d in sorted(dataflows.items()):
             for m, v in rec["metrics"].items():
                 expect("curve %s %s e%d %s" % (df, t.id, r["epoch"], m), r.get(m), v)
             for h in adapted:
-                inforce = t.hyps.get(h)
+                inforce = before = t.hyps.get(h)
                 for (e, hh), a in sorted(t.adapts.items()):
                     if hh == h and e <= r["epoch"]:
+                        if e < r["epoch"]:
+                            before = a["new"]
                         inforce = a["new"]
                 expect("curve %s %s e%d %s in force" % (df, t.id, r["epoch"], h), r.get(h), inforce)
-            marks = [h for (e, h) in t.adapts if e == r["epoch"]]
-            expect("curve %s %s e%d mark" % (df, t.id, r["epoch"]), bool(r["adapted"]), bool(marks))
+                changed_here = (r["epoch"], h) in t.adapts
+                expect("curve %s %s e%d %s_old" % (df, t.id, r["epoch"], h), r.get(h + "_old"),
+                       before if changed_here else None)
+            # The change as data: the names that changed at this epoch.
+            marks = sorted(h for (e, h) in t.adapts if e == r["epoch"])
+            expect("curve %s %s e%d changed" % (df, t.id, r["epoch"]),
+                   sorted(r["changed"].split(",")) if r["changed"] else [], marks)
+            expect("curve %s %s e%d no table mark" % (df, t.id, r["epoch"]), "adapted" in r, False)
         rows = query("adaptations", df, "--task", t.id, "--metric", m0)
         want = sorted(t.adapts.items())
         expect("adaptations %s %s" % (df, t.id), [(r["epoch"], r["hyperparameter"]) for r in rows],
