@@ -195,7 +195,7 @@ int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *no
 	dp_buf json = { 0 }, note = { 0 };
 	int rc = 0;
 
-	if (q && (rc = dp_query_freshness(q, a->index_dir, a->owned_log_dir, &f)) == 0 &&
+	if (q && (rc = dp_query_freshness(q, a->index_dir, a->owned_log_dir, a->o.df, a->o.task, &f)) == 0 &&
 	    (rc = dp_freshness_json(&f, &json)) == 0)
 		rc = dp_freshness_note(&f, &note);
 	const char *index_json = json.len ? dp_buf_cstr(&json) : NULL;

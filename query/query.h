@@ -212,10 +212,11 @@ typedef struct dp_freshness {
 } dp_freshness;
 
 /* Fills *f for the index at index_dir, whose logs are log_dir (NULL: where
- * the indexer recorded them).  Returns 0 or DNNPROV_ENOMEM; a log folder
- * that cannot be read is not an error (f->walk_incomplete). */
+ * the indexer recorded them), for a question about dataflow df and task
+ * (either may be NULL: all of them).  Returns 0 or DNNPROV_ENOMEM; a log
+ * folder that cannot be read is not an error (f->walk_incomplete). */
 DP_INTERNAL int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir,
-				   dp_freshness *f);
+				   const char *df, const char *task, dp_freshness *f);
 /* The JSON object for the "index" member of an answer. */
 DP_INTERNAL int dp_freshness_json(const dp_freshness *f, dp_buf *b);
 /* Appends the note lines a table gets: the index is behind its logs, or
