@@ -1,0 +1,437 @@
+/*
+ * rows.c - the index's records one at a time (rows.h): a prefix scan and
+ * one reader per database, for the SQL tables and any front end that
+ * streams.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/rows.h"
+
+/* ---- prefix scans ------------------------------------------------------------- */
+
+int dp_qscan_open(MDB_txn *txn, MDB_dbi dbi, const dp_key *from, size_t prefix_len, dp_qscan *s)
+{
+	int mrc;
+	memset(s, 0, sizeof(*s));
+	s->from = *from;
+	s->prefix_len = prefix_len;
+	if ((mrc = mdb_cursor_open(txn, dbi, &s->c)))
+		return dp_lmdb_error(mrc, "opening a cursor");
+	return 0;
+}
+
+int dp_qscan_next(dp_qscan *s, MDB_val *k, MDB_val *v)
+{
+	int mrc;
+	if (!s->c)
+		return 0;
+	if (!s->started) {
+		s->started = true;
+		*k = dp_key_val(&s->from);
+		mrc = mdb_cursor_get(s->c, k, v, MDB_SET_RANGE);
+	} else {
+		mrc = mdb_cursor_get(s->c, k, v, MDB_NEXT);
+	}
+	if (mrc == MDB_NOTFOUND)
+		return 0;
+	if (mrc)
+		return dp_lmdb_error(mrc, "reading the index");
+	if (k->mv_size < s->prefix_len || memcmp(k->mv_data, s->from.b, s->prefix_len) != 0)
+		return 0;
+	return 1;
+}
+
+void dp_qscan_close(dp_qscan *s)
+{
+	if (s->c)
+		mdb_cursor_close(s->c);
+	s->c = NULL;
+}
+
+/* ---- values -------------------------------------------------------------------- */
+
+static dp_field field_of(const msgpack_object *o)
+{
+	dp_field f = { 0 };
+	if (!o)
+		return f;
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > (uint64_t)INT64_MAX) {
+			f.type = DP_F_REAL;
+			f.d = (double)o->via.u64;
+		} else {
+			f.type = DP_F_INT;
+			f.i = (int64_t)o->via.u64;
+			f.d = (double)f.i;
+		}
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		f.type = DP_F_INT;
+		f.i = o->via.i64;
+		f.d = (double)f.i;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		f.type = DP_F_REAL;
+		f.d = o->via.f64;
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		f.type = DP_F_INT;
+		f.i = o->via.boolean;
+		f.d = (double)f.i;
+		break;
+	case MSGPACK_OBJECT_STR:
+		f.type = DP_F_TEXT;
+		f.s.p = o->via.str.ptr;
+		f.s.n = o->via.str.size;
+		break;
+	default:
+		break;
+	}
+	return f;
+}
+
+static dp_rmap map_of(const msgpack_object *o)
+{
+	return (dp_rmap){ o && o->type == MSGPACK_OBJECT_MAP ? o : NULL };
+}
+
+size_t dp_rmap_size(dp_rmap m)
+{
+	return m.obj ? ((const msgpack_object *)m.obj)->via.map.size : 0;
+}
+
+bool dp_rmap_at(dp_rmap m, size_t i, dp_str *name, dp_field *value)
+{
+	const msgpack_object *o = m.obj;
+	if (!o || i >= o->via.map.size || o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR)
+		return false;
+	name->p = o->via.map.ptr[i].key.via.str.ptr;
+	name->n = o->via.map.ptr[i].key.via.str.size;
+	*value = field_of(&o->via.map.ptr[i].val);
+	return true;
+}
+
+dp_field dp_rmap_get(dp_rmap m, const char *name)
+{
+	return m.obj ? field_of(dp_map_get(m.obj, name)) : (dp_field){ 0 };
+}
+
+static double time_of(const msgpack_object *root)
+{
+	double t;
+	const msgpack_object *o = dp_map_get(root, "time");
+	return o && dp_obj_number(o, &t) ? t : NAN;
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+static bool key_str(const MDB_val *k, size_t *pos, dp_str *out)
+{
+	const char *s;
+	size_t n;
+	if (!dp_key_get_str(k->mv_data, k->mv_size, pos, &s, &n))
+		return false;
+	out->p = s;
+	out->n = (uint32_t)n;
+	return true;
+}
+
+static int corrupt(void)
+{
+	return DNNPROV_ECORRUPT;
+}
+
+static int decode(dp_decoder *dec, const MDB_val *v, msgpack_object *o)
+{
+	int rc = dp_decode(dec, v->mv_data, v->mv_size, o);
+	if (rc)
+		return rc;
+	return o->type == MSGPACK_OBJECT_MAP ? 0 : corrupt();
+}
+
+/* ---- one reader per database -------------------------------------------------------- */
+
+int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_row *out)
+{
+	msgpack_object o;
+	size_t pos = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
+		return corrupt();
+	if ((rc = decode(dec, v, &o)))
+		return rc;
+	dp_task_fields_read(&o, &out->f);
+	out->hyps = map_of(dp_map_get(&o, "hyperparameters"));
+	return 0;
+}
+
+int dp_read_epoch(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_epoch_row *out)
+{
+	msgpack_object o;
+	size_t pos = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task) ||
+	    !dp_key_get_i64(k->mv_data, k->mv_size, &pos, &out->epoch))
+		return corrupt();
+	if ((rc = decode(dec, v, &o)))
+		return rc;
+	out->time = time_of(&o);
+	out->elapsed = field_of(dp_map_get(&o, "elapsed"));
+	out->metrics = map_of(dp_map_get(&o, "metrics"));
+	return 0;
+}
+
+int dp_read_summary(const MDB_val *k, const MDB_val *v, dp_summary_row *out)
+{
+	size_t pos = 0;
+	memset(out, 0, sizeof(*out));
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->metric) || !key_str(k, &pos, &out->task) ||
+	    v->mv_size != sizeof(out->s))
+		return corrupt();
+	memcpy(&out->s, v->mv_data, sizeof(out->s));
+	return 0;
+}
+
+int dp_read_adapt(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_adapt_row *out)
+{
+	msgpack_object o;
+	size_t pos = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task) ||
+	    !dp_key_get_i64(k->mv_data, k->mv_size, &pos, &out->epoch) || !key_str(k, &pos, &out->hyp))
+		return corrupt();
+	if ((rc = decode(dec, v, &o)))
+		return rc;
+	out->time = time_of(&o);
+	out->old_value = field_of(dp_map_get(&o, "old"));
+	out->new_value = field_of(dp_map_get(&o, "new"));
+	out->id = field_of(dp_map_get(&o, "id"));
+	return 0;
+}
+
+int dp_read_test(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_test_row *out)
+{
+	msgpack_object o;
+	size_t pos = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task) ||
+	    !dp_key_get_double(k->mv_data, k->mv_size, &pos, &out->time))
+		return corrupt();
+	if ((rc = decode(dec, v, &o)))
+		return rc;
+	out->metrics = map_of(dp_map_get(&o, "metrics"));
+	return 0;
+}
+
+int dp_read_element(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_element_row *out)
+{
+	msgpack_object o;
+	size_t pos = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->transformation) || !key_str(k, &pos, &out->set) ||
+	    !key_str(k, &pos, &out->task) || !dp_key_get_double(k->mv_data, k->mv_size, &pos, &out->time))
+		return corrupt();
+	if ((rc = decode(dec, v, &o)))
+		return rc;
+	out->values = map_of(dp_map_get(&o, "values"));
+	return 0;
+}
+
+int dp_read_layers(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_layers_row *out)
+{
+	msgpack_object o;
+	size_t pos = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
+		return corrupt();
+	if ((rc = decode(dec, v, &o)))
+		return rc;
+	out->time = time_of(&o);
+	const msgpack_object *a = dp_map_get(&o, "layers");
+	if (a && a->type == MSGPACK_OBJECT_ARRAY) {
+		out->layers = a->via.array.ptr;
+		out->n = a->via.array.size;
+	}
+	return 0;
+}
+
+bool dp_layers_at(const dp_layers_row *r, size_t i, dp_str *name, dp_str *kind, dp_field *value)
+{
+	if (i >= r->n)
+		return false;
+	const msgpack_object *l = (const msgpack_object *)r->layers + i;
+	dp_field n = field_of(dp_map_get(l, "name")), k = field_of(dp_map_get(l, "kind"));
+	if (n.type != DP_F_TEXT)
+		return false;
+	*name = n.s;
+	*kind = k.type == DP_F_TEXT ? k.s : (dp_str){ NULL, 0 };
+	*value = field_of(dp_map_get(l, "value"));
+	return true;
+}
+
+bool dp_query_first_value(MDB_txn *txn, dp_index *ix, dp_decoder *dec, dp_str df, dp_str task, dp_str metric,
+			  double *value, int64_t *epoch)
+{
+	dp_key key;
+	dp_qscan s;
+	MDB_val k, v;
+	char name[DNNPROV_NAME_MAX + 1];
+	bool found = false;
+
+	if (metric.n > DNNPROV_NAME_MAX)
+		return false;
+	memcpy(name, metric.p, metric.n);
+	name[metric.n] = '\0';
+	dp_key_reset(&key);
+	dp_key_str(&key, df.p, df.n);
+	dp_key_str(&key, task.p, task.n);
+	if (key.overflow || dp_qscan_open(txn, ix->dbi[DP_DB_EPOCHS], &key, key.n, &s))
+		return false;
+	while (!found && dp_qscan_next(&s, &k, &v) == 1) {
+		dp_epoch_row r;
+		if (dp_read_epoch(dec, &k, &v, &r))
+			continue;
+		dp_field f = dp_rmap_get(r.metrics, name);
+		if (f.type == DP_F_INT || f.type == DP_F_REAL) {
+			*value = f.d;
+			*epoch = r.epoch;
+			found = true;
+		}
+	}
+	dp_qscan_close(&s);
+	return found;
+}
+
+/* ---- the user-defined transformations ------------------------------------------------ */
+
+static char *str_copy(const msgpack_object *o)
+{
+	if (!o || o->type != MSGPACK_OBJECT_STR)
+		return NULL;
+	return strndup(o->via.str.ptr, o->via.str.size);
+}
+
+void dp_qtfs_free(dp_qtf *tfs, size_t n)
+{
+	for (size_t i = 0; tfs && i < n; i++) {
+		dp_qtf *t = &tfs[i];
+		free(t->name);
+		for (size_t d = 0; d < t->ndeps; d++)
+			free(t->deps[d]);
+		free(t->deps);
+		for (size_t s = 0; s < t->nsets; s++) {
+			for (size_t a = 0; a < t->sets[s].nattrs; a++) {
+				free(t->sets[s].attrs[a].name);
+				free(t->sets[s].attrs[a].type);
+			}
+			free(t->sets[s].attrs);
+			free(t->sets[s].name);
+		}
+		free(t->sets);
+	}
+	free(tfs);
+}
+
+static size_t array_size(const msgpack_object *o)
+{
+	return o && o->type == MSGPACK_OBJECT_ARRAY ? o->via.array.size : 0;
+}
+
+static int read_set(const msgpack_object *so, dp_qset *set)
+{
+	const msgpack_object *attrs = dp_map_get(so, "attributes");
+	set->input = dp_obj_is_str(dp_map_get(so, "direction"), "input");
+	if (!(set->name = str_copy(dp_map_get(so, "name"))))
+		return 1; /* skipped (or out of memory: checked by the caller) */
+	set->attrs = calloc(array_size(attrs) + 1, sizeof(*set->attrs));
+	if (!set->attrs)
+		return -1;
+	for (size_t a = 0; a < array_size(attrs); a++) {
+		const msgpack_object *ao = &attrs->via.array.ptr[a];
+		dp_qattr *at = &set->attrs[set->nattrs];
+		at->name = str_copy(dp_map_get(ao, "name"));
+		at->type = str_copy(dp_map_get(ao, "type"));
+		if (at->name && at->type)
+			set->nattrs++;
+		else if (dp_map_get(ao, "name") && dp_map_get(ao, "type")) {
+			free(at->name);
+			free(at->type);
+			return -1;
+		} else {
+			free(at->name);
+			free(at->type);
+		}
+	}
+	return 0;
+}
+
+int dp_qdf_transformations(const dp_qdataflow *d, dp_qtf **out, size_t *n)
+{
+	dp_decoder dec = { 0 };
+	msgpack_object tfs;
+	dp_qtf *list = NULL;
+	size_t cnt = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d->transformations.len)
+		return 0;
+	if (dp_decode(&dec, (const unsigned char *)d->transformations.data, d->transformations.len, &tfs) != 0 ||
+	    tfs.type != MSGPACK_OBJECT_ARRAY) {
+		rc = dec.out_of_memory ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+		dp_decoder_free(&dec);
+		return rc;
+	}
+	list = calloc(tfs.via.array.size + 1, sizeof(*list));
+	if (!list)
+		goto oom;
+	for (uint32_t i = 0; i < tfs.via.array.size; i++) {
+		const msgpack_object *to = &tfs.via.array.ptr[i];
+		const msgpack_object *deps = dp_map_get(to, "depends_on"), *sets = dp_map_get(to, "sets");
+		dp_qtf *t = &list[cnt];
+		if (!(t->name = str_copy(dp_map_get(to, "name")))) {
+			if (dp_map_get(to, "name") && dp_map_get(to, "name")->type == MSGPACK_OBJECT_STR)
+				goto oom;
+			continue;
+		}
+		cnt++;
+		t->deps = calloc(array_size(deps) + 1, sizeof(char *));
+		t->sets = calloc(array_size(sets) + 1, sizeof(dp_qset));
+		if (!t->deps || !t->sets)
+			goto oom;
+		for (size_t k = 0; k < array_size(deps); k++)
+			if ((t->deps[t->ndeps] = str_copy(&deps->via.array.ptr[k])))
+				t->ndeps++;
+			else if (deps->via.array.ptr[k].type == MSGPACK_OBJECT_STR)
+				goto oom;
+		for (size_t s = 0; s < array_size(sets); s++) {
+			int r = read_set(&sets->via.array.ptr[s], &t->sets[t->nsets]);
+			if (r < 0 || (r > 0 && dp_map_get(&sets->via.array.ptr[s], "name") &&
+				      dp_map_get(&sets->via.array.ptr[s], "name")->type == MSGPACK_OBJECT_STR)) {
+				t->nsets++; /* freed with the rest */
+				goto oom;
+			}
+			if (r == 0)
+				t->nsets++;
+		}
+	}
+	dp_decoder_free(&dec);
+	*out = list;
+	*n = cnt;
+	return 0;
+oom:
+	dp_decoder_free(&dec);
+	dp_qtfs_free(list, cnt);
+	return dp_error(DNNPROV_ENOMEM, "out of memory");
+}
