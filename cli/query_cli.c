@@ -156,13 +156,17 @@ int query_open(const char *cmd, const query_args *a, dp_query *q)
 	return rc ? query_fail(cmd, rc) : 0;
 }
 
-int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *notes)
+int query_width(void)
 {
-	int width = 100;
 	struct winsize ws;
 	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
-		width = ws.ws_col;
-	int rc = dp_table_write(t, a->format, stdout, width, NULL);
+		return ws.ws_col;
+	return 100;
+}
+
+int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *notes)
+{
+	int rc = dp_table_write(t, a->format, stdout, query_width(), NULL);
 	if (rc)
 		return query_fail(cmd, rc);
 	if (a->format == FMT_TABLE && notes && notes->text.len)

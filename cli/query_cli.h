@@ -48,6 +48,9 @@ void query_args_free(query_args *a);
 /* Opens the index; prints why and returns an exit status on failure. */
 int query_open(const char *cmd, const query_args *a, dp_query *q);
 
+/* The width tables get: the terminal's, or 100 when stdout is not one. */
+int query_width(void);
+
 /* Prints a table and its notes (table format only); returns the exit
  * status: 0, or 1 when stdout failed. */
 int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *notes);

@@ -30,7 +30,8 @@ int dp_qscan_next(dp_qscan *s, MDB_val *k, MDB_val *v)
 	if (!s->started) {
 		s->started = true;
 		*k = dp_key_val(&s->from);
-		mrc = mdb_cursor_get(s->c, k, v, MDB_SET_RANGE);
+		/* LMDB refuses an empty key: the whole database starts at its first. */
+		mrc = mdb_cursor_get(s->c, k, v, s->from.n ? MDB_SET_RANGE : MDB_FIRST);
 	} else {
 		mrc = mdb_cursor_get(s->c, k, v, MDB_NEXT);
 	}
