@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logger/mpack.h"
 #include "query/rows.h"
 
 /* ---- prefix scans ------------------------------------------------------------- */
@@ -97,16 +98,191 @@ static dp_field field_of(const msgpack_object *o)
 
 static dp_rmap map_of(const msgpack_object *o)
 {
-	return (dp_rmap){ o && o->type == MSGPACK_OBJECT_MAP ? o : NULL };
+	return (dp_rmap){ o && o->type == MSGPACK_OBJECT_MAP ? o : NULL, NULL, 0 };
+}
+
+/* ---- msgpack bytes read in place ----------------------------------------------------
+ * A full decode allocates an object per value; a scan of every epoch
+ * wants three fields and a few metrics of each record.  These read them
+ * where they lie, every read bounds-checked, everything else skipped with
+ * the structural check's own walk (dp_mp_skip).
+ */
+typedef struct mp_in {
+	const unsigned char *b;
+	size_t n, pos;
+} mp_in;
+
+static bool mp_need(const mp_in *in, size_t k)
+{
+	return in->n - in->pos >= k;
+}
+
+static bool mp_map_header(mp_in *in, uint32_t *count)
+{
+	if (!mp_need(in, 1))
+		return false;
+	unsigned char c = in->b[in->pos];
+	if ((c & 0xf0) == 0x80) {
+		*count = c & 0x0f;
+		in->pos++;
+	} else if (c == 0xde && mp_need(in, 3)) {
+		*count = dp_get_be16(in->b + in->pos + 1);
+		in->pos += 3;
+	} else if (c == 0xdf && mp_need(in, 5)) {
+		*count = dp_get_be32(in->b + in->pos + 1);
+		in->pos += 5;
+	} else {
+		return false;
+	}
+	/* Every pair takes at least two bytes. */
+	return *count <= (in->n - in->pos) / 2;
+}
+
+static bool mp_str(mp_in *in, dp_str *s)
+{
+	size_t len, hdr;
+	if (!mp_need(in, 1))
+		return false;
+	unsigned char c = in->b[in->pos];
+	if ((c & 0xe0) == 0xa0) {
+		len = c & 0x1f;
+		hdr = 1;
+	} else if (c == 0xd9 && mp_need(in, 2)) {
+		len = in->b[in->pos + 1];
+		hdr = 2;
+	} else if (c == 0xda && mp_need(in, 3)) {
+		len = dp_get_be16(in->b + in->pos + 1);
+		hdr = 3;
+	} else if (c == 0xdb && mp_need(in, 5)) {
+		len = dp_get_be32(in->b + in->pos + 1);
+		hdr = 5;
+	} else {
+		return false;
+	}
+	if (!mp_need(in, hdr + len))
+		return false;
+	s->p = (const char *)in->b + in->pos + hdr;
+	s->n = (uint32_t)len;
+	in->pos += hdr + len;
+	return true;
+}
+
+static bool mp_skip(mp_in *in)
+{
+	size_t next = dp_mp_skip(in->b, in->n, in->pos);
+	if (!next)
+		return false;
+	in->pos = next;
+	return true;
+}
+
+/* A scalar as a field (containers, bin and ext are skipped as NULL). */
+static bool mp_field(mp_in *in, dp_field *f)
+{
+	dp_str s;
+	memset(f, 0, sizeof(*f));
+	if (!mp_need(in, 1))
+		return false;
+	const unsigned char *p = in->b + in->pos;
+	unsigned char c = *p;
+	uint64_t u;
+	if (c <= 0x7f || c >= 0xe0) {
+		f->type = DP_F_INT;
+		f->i = (int8_t)c;
+		f->d = (double)f->i;
+		in->pos++;
+		return true;
+	}
+	if ((c & 0xe0) == 0xa0 || c == 0xd9 || c == 0xda || c == 0xdb) {
+		if (!mp_str(in, &s))
+			return false;
+		f->type = DP_F_TEXT;
+		f->s = s;
+		return true;
+	}
+	size_t need = c == 0xcc || c == 0xd0 ? 1 : c == 0xcd || c == 0xd1 ? 2 : c == 0xce || c == 0xd2 || c == 0xca ? 4
+		      : c == 0xcf || c == 0xd3 || c == 0xcb ? 8 : 0;
+	if (!need) {
+		if (c == 0xc2 || c == 0xc3) {
+			f->type = DP_F_INT;
+			f->i = c == 0xc3;
+			f->d = (double)f->i;
+		}
+		return mp_skip(in); /* nil, containers, bin, ext: NULL */
+	}
+	if (!mp_need(in, 1 + need))
+		return false;
+	p++;
+	u = need == 1 ? p[0] : need == 2 ? dp_get_be16(p) : need == 4 ? dp_get_be32(p) : dp_get_be64(p);
+	in->pos += 1 + need;
+	switch (c) {
+	case 0xca: {
+		uint32_t bits = (uint32_t)u;
+		float x;
+		memcpy(&x, &bits, 4);
+		f->type = DP_F_REAL;
+		f->d = x;
+		return true;
+	}
+	case 0xcb:
+		f->type = DP_F_REAL;
+		memcpy(&f->d, &u, 8);
+		return true;
+	case 0xd0: f->i = (int8_t)u; break;
+	case 0xd1: f->i = (int16_t)u; break;
+	case 0xd2: f->i = (int32_t)u; break;
+	case 0xd3: f->i = (int64_t)u; break;
+	default:
+		if (u > (uint64_t)INT64_MAX) {
+			f->type = DP_F_REAL;
+			f->d = (double)u;
+			return true;
+		}
+		f->i = (int64_t)u;
+	}
+	f->type = DP_F_INT;
+	f->d = (double)f->i;
+	return true;
+}
+
+static bool str_is(dp_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+/* Walks a raw map to its i-th pair, or to the pair named `name`. */
+static bool raw_find(dp_rmap m, size_t i, const char *name, dp_str *key, dp_field *value)
+{
+	mp_in in = { m.raw, m.rawlen, 0 };
+	uint32_t count;
+	if (!mp_map_header(&in, &count))
+		return false;
+	for (uint32_t k = 0; k < count; k++) {
+		if (!mp_str(&in, key))
+			return false;
+		if (name ? str_is(*key, name) : k == i)
+			return mp_field(&in, value);
+		if (!mp_skip(&in))
+			return false;
+	}
+	return false;
 }
 
 size_t dp_rmap_size(dp_rmap m)
 {
+	if (m.raw) {
+		mp_in in = { m.raw, m.rawlen, 0 };
+		uint32_t count;
+		return mp_map_header(&in, &count) ? count : 0;
+	}
 	return m.obj ? ((const msgpack_object *)m.obj)->via.map.size : 0;
 }
 
 bool dp_rmap_at(dp_rmap m, size_t i, dp_str *name, dp_field *value)
 {
+	if (m.raw)
+		return raw_find(m, i, NULL, name, value);
 	const msgpack_object *o = m.obj;
 	if (!o || i >= o->via.map.size || o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR)
 		return false;
@@ -118,7 +294,11 @@ bool dp_rmap_at(dp_rmap m, size_t i, dp_str *name, dp_field *value)
 
 dp_field dp_rmap_get(dp_rmap m, const char *name)
 {
-	return m.obj ? field_of(dp_map_get(m.obj, name)) : (dp_field){ 0 };
+	dp_str key;
+	dp_field f = { 0 };
+	if (m.raw)
+		return raw_find(m, 0, name, &key, &f) ? f : (dp_field){ 0 };
+	return m.obj ? field_of(dp_map_get(m.obj, name)) : f;
 }
 
 static double time_of(const msgpack_object *root)
@@ -171,20 +351,43 @@ int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_ro
 	return 0;
 }
 
+/* Read in place, not decoded: the full scans of the SQL tables read every
+ * epoch record, and a decode would allocate some twenty objects each. */
 int dp_read_epoch(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_epoch_row *out)
 {
-	msgpack_object o;
+	mp_in in = { v->mv_data, v->mv_size, 0 };
 	size_t pos = 0;
-	int rc;
+	uint32_t count;
+	(void)dec;
 	memset(out, 0, sizeof(*out));
+	out->time = NAN;
 	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task) ||
-	    !dp_key_get_i64(k->mv_data, k->mv_size, &pos, &out->epoch))
+	    !dp_key_get_i64(k->mv_data, k->mv_size, &pos, &out->epoch) || !mp_map_header(&in, &count))
 		return corrupt();
-	if ((rc = decode(dec, v, &o)))
-		return rc;
-	out->time = time_of(&o);
-	out->elapsed = field_of(dp_map_get(&o, "elapsed"));
-	out->metrics = map_of(dp_map_get(&o, "metrics"));
+	for (uint32_t i = 0; i < count; i++) {
+		dp_str key;
+		dp_field f;
+		if (!mp_str(&in, &key))
+			return corrupt();
+		if (str_is(key, "metrics") && in.pos < in.n && (in.b[in.pos] & 0xf0) != 0x90) {
+			size_t at = in.pos;
+			if (!mp_skip(&in))
+				return corrupt();
+			uint32_t n;
+			mp_in m = { in.b + at, in.pos - at, 0 };
+			if (mp_map_header(&m, &n))
+				out->metrics = (dp_rmap){ NULL, in.b + at, in.pos - at };
+		} else if (str_is(key, "time") || str_is(key, "elapsed")) {
+			if (!mp_field(&in, &f))
+				return corrupt();
+			if (key.n == 4 && (f.type == DP_F_INT || f.type == DP_F_REAL))
+				out->time = f.d;
+			else if (key.n == 7)
+				out->elapsed = f;
+		} else if (!mp_skip(&in)) {
+			return corrupt();
+		}
+	}
 	return 0;
 }
 

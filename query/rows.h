@@ -46,9 +46,12 @@ typedef struct dp_field {
 } dp_field;
 
 /* A map of names to values inside a record (metrics, hyperparameters,
- * attribute values); empty when absent. */
+ * attribute values); empty when absent.  Either a decoded object or, on
+ * the paths that scan millions of records, the map's bytes, read in place. */
 typedef struct dp_rmap {
 	const void *obj;
+	const unsigned char *raw;
+	size_t rawlen;
 } dp_rmap;
 
 DP_INTERNAL size_t dp_rmap_size(dp_rmap m);
