@@ -230,26 +230,25 @@ static int exec(dp_sql *s, const char *sql)
 	return rc;
 }
 
-static void quote_ident(dp_buf *b, const char *name)
+void dp_sql_quote(dp_buf *b, const char *s, char quote)
 {
-	dp_buf_putc(b, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			dp_buf_putc(b, '"');
+	dp_buf_putc(b, quote);
+	for (const char *p = s; *p; p++) {
+		if (*p == quote)
+			dp_buf_putc(b, quote);
 		dp_buf_putc(b, *p);
 	}
-	dp_buf_putc(b, '"');
+	dp_buf_putc(b, quote);
+}
+
+static void quote_ident(dp_buf *b, const char *name)
+{
+	dp_sql_quote(b, name, '"');
 }
 
 static void quote_text(dp_buf *b, const char *text)
 {
-	dp_buf_putc(b, '\'');
-	for (const char *p = text; *p; p++) {
-		if (*p == '\'')
-			dp_buf_putc(b, '\'');
-		dp_buf_putc(b, *p);
-	}
-	dp_buf_putc(b, '\'');
+	dp_sql_quote(b, text, '\'');
 }
 
 /* CREATE VIRTUAL TABLE temp."name" USING dnnprov(kind, 'names'...) */

@@ -80,6 +80,9 @@ DP_INTERNAL int dp_sql_dataflows(dp_sql *s, char ***names, size_t *n);
 
 DP_INTERNAL extern const sqlite3_module dp_sql_module;
 
+/* Appends s quoted for SQL: '"' for a name, '\'' for a text. */
+DP_INTERNAL void dp_sql_quote(dp_buf *b, const char *s, char quote);
+
 /* Records the declared schema of a table it creates. */
 DP_INTERNAL int dp_sql_note_schema(dp_sql *s, const char *name, const char *sql);
 

@@ -211,17 +211,6 @@ static void table_free(sql_table *t)
 	sqlite3_free(t);
 }
 
-static void append_ident(dp_buf *b, const char *name)
-{
-	dp_buf_putc(b, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			dp_buf_putc(b, '"');
-		dp_buf_putc(b, *p);
-	}
-	dp_buf_putc(b, '"');
-}
-
 static const char *attr_type(const char *t)
 {
 	return strcmp(t, "numeric") == 0 ? "NUMERIC" : "TEXT";
@@ -295,7 +284,7 @@ static int wide_columns(sql_table *t, dp_buf *decl, char ***colnames, int *ncoln
 			break;
 		}
 		dp_buf_append(decl, ", ", 2);
-		append_ident(decl, (*colnames)[*ncolnames]);
+		dp_sql_quote(decl, (*colnames)[*ncolnames], '"');
 		dp_buf_printf(decl, " %s", types[i]);
 		(*ncolnames)++;
 	}
@@ -342,7 +331,7 @@ static int x_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, 
 		colnames = grown;
 		if (i)
 			dp_buf_append(&decl, ", ", 2);
-		append_ident(&decl, colnames[ncolnames++]);
+		dp_sql_quote(&decl, colnames[ncolnames++], '"');
 		if (*kinds[kind].cols[i].type)
 			dp_buf_printf(&decl, " %s", kinds[kind].cols[i].type);
 	}
@@ -359,7 +348,7 @@ static int x_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, 
 			/* Noted with its name where SQLite takes "x". */
 			dp_buf named = { 0 };
 			dp_buf_printf(&named, "CREATE TABLE ");
-			append_ident(&named, argv[2]);
+			dp_sql_quote(&named, argv[2], '"');
 			dp_buf_printf(&named, "%s", dp_buf_cstr(&decl) + 14);
 			rc = named.failed ? dp_error(DNNPROV_ENOMEM, "out of memory")
 					  : dp_sql_note_schema(ctx, argv[2], dp_buf_cstr(&named));

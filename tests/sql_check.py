@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 import dnnprov
+from logmodel import lower_is_better, replay
 
 DNNPROV, LOG_DIR, INDEX_DIR, SEED = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rng = random.Random(SEED)
@@ -68,75 +69,7 @@ def expect(what, got, want):
 # ---- the reference: the logs, replayed into plain tables ------------------------------
 
 records = [json.loads(line) for line in run("cat", LOG_DIR).splitlines()]
-dfs = {}
-
-
-class Task:
-    def __init__(self):
-        self.begins = 0
-        self.status = self.start = self.end = self.last = self.message = None
-        self.begin = {}
-        self.hyps = {}
-        self.epochs = {}
-        self.adapts = {}
-        self.tests = []
-        self.layers = None
-        self.elements = []
-
-
-for r in records:
-    df, tid, kind = r["dataflow"], r["task"], r["kind"]
-    d = dfs.setdefault(df, {"metrics": [], "hyps": {}, "tasks": {}, "spec": None})
-    if kind == "spec":
-        d["spec"] = r
-        for h in r["hyperparameters"]:
-            d["hyps"].setdefault(h["name"], h["type"])
-        for m in r["metrics"]:
-            if m not in d["metrics"]:
-                d["metrics"].append(m)
-        continue
-    t = d["tasks"].setdefault(tid, Task())
-    if kind == "begin":
-        t.begins += 1
-        t.begin = r
-        t.hyps.update(r["hyperparameters"])
-        t.start = r["time"] if t.start is None else min(t.start, r["time"])
-        t.status, t.end, t.message = "RUNNING", None, None
-    elif not t.begins:
-        continue
-    elif kind == "epoch":
-        t.epochs[r["epoch"]] = r
-        for m in r["metrics"]:
-            if m not in d["metrics"]:
-                d["metrics"].append(m)
-    elif kind == "adapt":
-        rec = dict(r)
-        if "old" not in rec:
-            before = [a for (e, h), a in t.adapts.items() if h == r["hyperparameter"] and e < r["epoch"]]
-            if before:
-                rec["old"] = max(before, key=lambda a: a["epoch"])["new"]
-            elif r["hyperparameter"] in t.hyps:
-                rec["old"] = t.hyps[r["hyperparameter"]]
-        t.adapts[(r["epoch"], r["hyperparameter"])] = rec
-    elif kind == "test":
-        t.tests.append(r)
-        for m in r["metrics"]:
-            if m not in d["metrics"]:
-                d["metrics"].append(m)
-    elif kind == "layers":
-        t.layers = r
-    elif kind == "element":
-        t.elements.append(r)
-    elif kind == "end":
-        t.status, t.end, t.message = r["status"], r["time"], r.get("message")
-    t.last = r["time"] if t.last is None else max(t.last, r["time"])
-for d in dfs.values():
-    d["tasks"] = {k: t for k, t in d["tasks"].items() if t.begins}
-
-
-def lower_is_better(m):
-    return any(w in m.lower() for w in ("loss", "error", "err", "mse", "mae", "rmse", "perplexity",
-                                        "ppl", "cer", "wer", "nll"))
+dfs = replay(records)  # the logs replayed (tests/logmodel.py)
 
 
 def q(name):
@@ -163,8 +96,9 @@ create table elements(dataflow TEXT, transformation TEXT, "set" TEXT, task TEXT,
 for df, d in dfs.items():
     ref.execute("create table %s(task TEXT, epoch INTEGER, time TIMESTAMP, elapsed REAL%s)" % (
         q(df + "_epochs"), "".join(", %s REAL" % q(m) for m in d["metrics"])))
+    declared = {h["name"]: h["type"] for h in (d["spec"] or {}).get("hyperparameters", [])}
     ref.execute("create table %s(task TEXT%s)" % (q(df + "_hyperparameters"), "".join(
-        ", %s %s" % (q(h), "NUMERIC" if t == "numeric" else "TEXT") for h, t in d["hyps"].items())))
+        ", %s %s" % (q(h), "NUMERIC" if t == "numeric" else "TEXT") for h, t in declared.items())))
     sets = [(tf["name"], s) for tf in (d["spec"] or {}).get("transformations", []) for s in tf["sets"]]
     d["sets"] = sets
     for tf, s in sets:

@@ -17,23 +17,7 @@ if grep -q libasan.so "$EXT" 2>/dev/null; then
 fi
 
 for df in df other; do
-	cat >"$T/$df.yaml" <<YAML
-dataflow: $df
-log_dir: logs
-index_dir: index
-hyperparameters:
-  OPTIMIZER_NAME: true
-  LEARNING_RATE: true
-  BATCH_SIZE: true
-  NUM_EPOCHS: true
-  dropout: numeric
-metrics: [loss, accuracy]
-adaptation: true
-transformations:
-  DenseBlock:
-    input:
-      iDenseBlock: {growth_rate: numeric, layers_db: numeric}
-YAML
+	query_config "$T/$df.yaml" "$df"
 done
 # Unicode names: a dataflow, a task, a hyperparameter, a metric, a text value.
 cat >"$T/uni.yaml" <<YAML
