@@ -1249,9 +1249,7 @@ static void column_summary(sql_cursor *c, sqlite3_context *ctx, int col)
 {
 	const dp_summary_row *r = &c->r.summary;
 	const dp_summary *s = &r->s;
-	char metric[DNNPROV_NAME_MAX + 1];
-	snprintf(metric, sizeof(metric), "%.*s", (int)r->metric.n, r->metric.p);
-	bool lower = dp_metric_lower_is_better(metric), any = s->count > 0;
+	bool any = s->count > 0;
 	switch (col) {
 	case 0: result_str(ctx, r->df); return;
 	case 1: result_str(ctx, r->metric); return;
@@ -1290,6 +1288,13 @@ static void column_summary(sql_cursor *c, sqlite3_context *ctx, int col)
 	if (!any) {
 		sqlite3_result_null(ctx);
 		return;
+	}
+	/* Which way is best, only for the columns that say. */
+	bool lower = false;
+	if (col == 14 || col == 15) {
+		char metric[DNNPROV_NAME_MAX + 1];
+		snprintf(metric, sizeof(metric), "%.*s", (int)r->metric.n, r->metric.p);
+		lower = dp_metric_lower_is_better(metric);
 	}
 	switch (col) {
 	case 5: result_double(ctx, s->min); break;
