@@ -506,7 +506,12 @@ static int x_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 	info->idxNum = plan;
 	info->estimatedRows = (sqlite3_int64)rows;
 	info->estimatedCost = rows + seeks * (log2(all) + 1);
-	if (field_mode(plan, k->nkey - 1) == M_EQ && !k->sub && k->key[k->nkey - 1].type != 'r')
+	/* At most one row only when every key field is fixed: a task id
+	 * looked up in every dataflow may be in several. */
+	bool unique = !k->sub && k->key[k->nkey - 1].type != 'r';
+	for (int g2 = t->nfixed; g2 < k->nkey && unique; g2++)
+		unique = field_mode(plan, g2) == M_EQ;
+	if (unique)
 		info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
 	return SQLITE_OK;
 }
