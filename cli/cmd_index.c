@@ -328,6 +328,8 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		printf("indexed %llu records from %llu segments into %s; %llu problems skipped",
 		       (unsigned long long)st.records, (unsigned long long)st.segments, p.index_dir,
 		       (unsigned long long)st.problems);
+		if (st.removed)
+			printf("; %llu deleted task%s dropped", (unsigned long long)st.removed, st.removed == 1 ? "" : "s");
 		if (a->follow)
 			printf("; %llu map growths, %llu event queue overflows, %llu batches retried after a fault",
 			       (unsigned long long)st.map_grows, (unsigned long long)st.overflows,

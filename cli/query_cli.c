@@ -49,6 +49,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'C' },
 		{ "wide", no_argument, NULL, 'X' },
+		{ "facts", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char shortopts[] = "c:f:w:n:m:t:";
@@ -56,7 +57,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		{ 'w', QO_WHERE }, { 's', QO_SORT },	{ 'n', QO_LIMIT },   { 'm', QO_METRIC },
 		{ 'a', QO_AGG },   { 'g', QO_GOAL },	{ 'H', QO_HYP },     { 'b', QO_BINS },
 		{ 't', QO_TASK },  { 'M', QO_METRICS }, { 'W', QO_WINDOW },  { 'S', QO_SET },
-		{ 'i', QO_INTERVAL }, { 'C', QO_INTERVAL },
+		{ 'i', QO_INTERVAL }, { 'C', QO_INTERVAL }, { 'F', QO_FACTS },
 	};
 	char *end;
 	int c, rc;
@@ -114,6 +115,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		}
 		case 'S': a->o.set = optarg; break;
 		case 'X': a->wide = true; break;
+		case 'F': a->o.facts = true; break;
 		case 'i':
 			a->interval = strtod(optarg, &end);
 			if (*end || !*optarg || !(a->interval >= 0.1 && a->interval <= 86400))

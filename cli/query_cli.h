@@ -23,6 +23,7 @@ enum {
 	QO_WINDOW = 1 << 10,
 	QO_SET = 1 << 11,
 	QO_INTERVAL = 1 << 12,
+	QO_FACTS = 1 << 13,
 };
 
 typedef struct query_args {

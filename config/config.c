@@ -1028,11 +1028,12 @@ enum {
 	TOP_TRANSFORMATIONS,
 	TOP_LOG,
 	TOP_FREE_METRICS,
+	TOP_FACTS,
 	TOP_NFIELDS
 };
 static const char *const top_fields[TOP_NFIELDS] = {
 	"dataflow",   "log_dir",         "index_dir", "hyperparameters", "metrics", "val_metrics",
-	"adaptation", "transformations", "log",       "free_metrics",
+	"adaptation", "transformations", "log",       "free_metrics",    "facts",
 };
 
 static int load_root(struct loader *ld, const yaml_node_t *root)
@@ -1051,6 +1052,8 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
 		return fail(ld, root, "missing required key 'dataflow'");
 	if ((rc = get_tag(ld, vals[TOP_DATAFLOW], "dataflow tag", &s)))
 		return rc;
+	if (strcmp(s, ".trash") == 0) /* logger/trash.h */
+		return fail(ld, vals[TOP_DATAFLOW], "the dataflow tag '.trash' is reserved for deleted runs");
 	if (!(cfg->dataflow = xstrdup(s)))
 		return DNNPROV_ENOMEM;
 	if ((rc = load_dir(ld, vals[TOP_LOG_DIR], "'log_dir'", LOG_DIR_DEFAULT, &cfg->log_dir)) ||
@@ -1066,6 +1069,8 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
 		return rc;
 	if (vals[TOP_FREE_METRICS] &&
 	    (rc = get_bool(ld, vals[TOP_FREE_METRICS], "'free_metrics'", &cfg->free_metrics)))
+		return rc;
+	if (vals[TOP_FACTS] && (rc = get_bool(ld, vals[TOP_FACTS], "'facts'", &cfg->facts)))
 		return rc;
 	if (vals[TOP_METRICS] && (rc = load_metrics(ld, vals[TOP_METRICS])))
 		return rc;
@@ -1286,6 +1291,7 @@ DNNPROV_API int dnnprov_config_load(const char *path, dnnprov_config **out)
 	if (!cfg)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	cfg->val_metrics = true;
+	cfg->facts = true;
 	cfg->segment_size = SEGMENT_SIZE_DEFAULT;
 	cfg->durability = DP_DURABILITY_INTERVAL;
 	cfg->fsync_interval_ms = FSYNC_INTERVAL_DEFAULT;
@@ -1400,4 +1406,9 @@ const char *dp_durability_name(dp_durability d)
 		return "buffered";
 	}
 	return "unknown";
+}
+
+DNNPROV_API int dnnprov_config_facts(const dnnprov_config *cfg)
+{
+	return cfg ? cfg->facts : 0;
 }

@@ -84,6 +84,7 @@ typedef struct dp_indexer_stats {
 	uint64_t faults;     /* follow mode: batches rolled back and retried */
 	uint64_t overflows;  /* follow mode: inotify queue overflows, each answered by a rescan */
 	uint64_t lost;       /* tasks found without a live writer (now LOST) */
+	uint64_t removed;    /* tasks dropped because `dnnprov delete` moved them away */
 } dp_indexer_stats;
 
 /* Takes the index's lock (DNNPROV_ELOCKED when another indexer holds it,

@@ -32,6 +32,7 @@
 #include "indexer/ingest.h"
 #include "logger/format.h"
 #include "logger/scan.h"
+#include "logger/trash.h"
 
 struct dp_indexer {
 	dp_indexer_options opts;
@@ -54,6 +55,8 @@ struct dp_indexer {
 	char host[256];  /* this host and boot, for the liveness of tasks */
 	char boot[40];
 	uint64_t lost;   /* tasks the sweeps found without a live writer */
+	dp_map trash_seen; /* trash entries already applied (logger/trash.h) */
+	uint64_t removed;  /* tasks dropped because they were deleted */
 	/* A catch-up with a progress callback: the bytes it has to read (counted
 	 * at its first pass; a pass retried after the map grew reads again what
 	 * the rolled-back batch had read), and has read from the segments
@@ -308,6 +311,7 @@ void dp_indexer_get_stats(const dp_indexer *x, dp_indexer_stats *out)
 	out->faults = x->faults;
 	out->overflows = x->overflows;
 	out->lost = x->lost;
+	out->removed = x->removed;
 }
 
 void dp_indexer_close(dp_indexer *x)
@@ -321,6 +325,7 @@ void dp_indexer_close(dp_indexer *x)
 		free(x->watches.slots[i].value);
 	dp_map_free(&x->watches);
 	dp_map_free(&x->dirty);
+	dp_map_free(&x->trash_seen);
 	if (x->ifd >= 0)
 		close(x->ifd);
 	if (x->lock_fd >= 0)
@@ -387,6 +392,39 @@ static void count_work(dp_indexer *x, const dp_path_list *segs)
 	x->work_drained = x->work.bytes_total > left ? x->work.bytes_total - left : 0;
 }
 
+/* Drops from the index the tasks `dnnprov delete` moved to the trash
+ * since the last pass (an entry is looked at once per indexer process; a
+ * restart looks at them all again, which finds them dropped already). */
+static int apply_trash(dp_indexer *x)
+{
+	char **entries = NULL;
+	size_t n = 0;
+	int rc = dp_trash_entries(x->log_dir, &entries, &n);
+
+	for (size_t e = 0; e < n && rc == 0; e++) {
+		void **seen = dp_map_slot(&x->trash_seen, entries[e], strlen(entries[e]), true);
+		if (!seen) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		if (*seen)
+			continue;
+		dp_trashed *tasks = NULL;
+		size_t nt = 0;
+		rc = dp_trash_entry_tasks(x->log_dir, entries[e], &tasks, &nt);
+		for (size_t t = 0; t < nt && rc == 0; t++) {
+			bool dropped;
+			rc = ingest_drop_task(&x->in, tasks[t].df, tasks[t].task, tasks[t].run, &dropped);
+			x->removed += dropped;
+		}
+		dp_trash_list_free(tasks, nt);
+		if (rc == 0)
+			*seen = x; /* any non-NULL value */
+	}
+	dp_trash_entries_free(entries, n);
+	return rc;
+}
+
 static int scan_step(ingest *in, void *arg)
 {
 	dp_indexer *x = arg;
@@ -409,7 +447,7 @@ static int scan_step(ingest *in, void *arg)
 		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	dp_path_list_free(&segs);
-	return rc;
+	return rc ? rc : apply_trash(x);
 }
 
 /* ---- liveness (docs/RUNS.md) ------------------------------------------------------- */
@@ -547,7 +585,9 @@ static bool read_events(dp_indexer *x)
 				continue;
 			}
 			void **slot = dp_map_slot(&x->watches, &ev->wd, sizeof(ev->wd), false);
-			if (!slot || !*slot || !ev->len)
+			/* Dot names are no logs: a note segment being written, the
+			 * trash (scan.c skips them alike). */
+			if (!slot || !*slot || !ev->len || ev->name[0] == '.')
 				continue;
 			char *path = dp_path_join(*slot, ev->name);
 			if (!path) {

@@ -97,6 +97,7 @@ static seg_state *seg_get(ingest *in, const char *rel, bool create)
 	name = name ? name + 1 : rel;
 	s->name_crc = dp_crc32c(0, name, strlen(name));
 	s->sequence = dp_segment_name_sequence(name);
+	s->note = dp_segment_name_is_note(name);
 	/* Where the index says we are (the open batch has not touched this
 	 * segment yet, so it sees the committed progress). */
 	txn = in->txn;
@@ -128,6 +129,7 @@ static void task_free(task_state *t)
 	free(t->transformation);
 	free(t->message);
 	dp_buf_free(&t->hyps);
+	dp_buf_free(&t->facts);
 	dp_buf_free(&t->owner);
 	for (size_t i = 0; i < t->nmetrics; i++)
 		free(t->metrics[i].name);
@@ -419,12 +421,13 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 			t->was_running = strcmp(tf.status, "RUNNING") == 0;
 			memcpy(t->run, tf.run, sizeof(t->run));
 			x = dp_map_get(&o, "hyperparameters");
-			const msgpack_object *ow = dp_map_get(&o, "owner");
+			const msgpack_object *ow = dp_map_get(&o, "owner"), *fa = dp_map_get(&o, "facts");
 			if (copy_field(&t->host, &o, "host") || copy_field(&t->user, &o, "user") ||
 			    copy_field(&t->execution, &o, "execution") ||
 			    copy_field(&t->transformation, &o, "transformation") ||
 			    copy_field(&t->message, &o, "message") || (x && dp_pack_object(&t->hyps, x)) ||
-			    (ow && ow->type == MSGPACK_OBJECT_MAP && dp_pack_object(&t->owner, ow))) {
+			    (ow && ow->type == MSGPACK_OBJECT_MAP && dp_pack_object(&t->owner, ow)) ||
+			    (fa && fa->type == MSGPACK_OBJECT_MAP && dp_pack_object(&t->facts, fa))) {
 				task_free(t);
 				return dp_error(DNNPROV_ENOMEM, "out of memory");
 			}
@@ -456,7 +459,8 @@ static unsigned char *mp_time(unsigned char *p, double t)
 static int task_encode(const task_state *t, dp_buf *b)
 {
 	size_t need = 384 + cstr_size(t->host) + cstr_size(t->user) + cstr_size(t->execution) +
-		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len + t->owner.len;
+		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len + t->owner.len +
+		      t->facts.len;
 	unsigned char *p;
 	int rc;
 
@@ -464,7 +468,7 @@ static int task_encode(const task_state *t, dp_buf *b)
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, 18);
+	p = dp_mp_map(p, t->facts.len ? 19 : 18);
 	p = dp_mp_key(p, "status");
 	p = dp_mp_str(p, t->status, strlen(t->status));
 	p = dp_mp_key(p, "start");
@@ -510,6 +514,11 @@ static int task_encode(const task_state *t, dp_buf *b)
 		p += t->hyps.len;
 	} else {
 		p = dp_mp_map(p, 0);
+	}
+	if (t->facts.len) {
+		p = dp_mp_key(p, "facts");
+		memcpy(p, t->facts.data, t->facts.len);
+		p += t->facts.len;
 	}
 	b->len = (size_t)(p - (unsigned char *)b->data);
 	return 0;
@@ -734,6 +743,11 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 		t->start = r->time;
 		snprintf(t->run, sizeof(t->run), "%s", f->seg->run);
 	}
+	/* The facts of the run are its first begin's; a resume by another
+	 * process keeps its own in its record (`dnnprov cat`). */
+	if (!t->facts.len && r->u.begin.facts && r->u.begin.facts->via.map.size &&
+	    (rc = dp_pack_object(&t->facts, r->u.begin.facts)))
+		return rc;
 	if (!t->run[0]) /* a task begun by version 1 segments, resumed by a newer writer */
 		snprintf(t->run, sizeof(t->run), "%s", f->seg->run);
 	t->begun = true;
@@ -1070,6 +1084,80 @@ static int apply_end(ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
+/* Whether a stored tag entry comes after (time, position at[]). */
+static bool tag_is_later(const MDB_val *v, double time, const uint64_t at[3], dp_decoder *dec)
+{
+	msgpack_object o;
+	double t;
+	if (dp_decode(dec, v->mv_data, v->mv_size, &o) != 0)
+		return false;
+	const msgpack_object *ot = dp_map_get(&o, "time"), *oa = dp_map_get(&o, "at");
+	if (!ot || !dp_obj_number(ot, &t))
+		return false;
+	if (t != time)
+		return t > time;
+	if (!oa || oa->type != MSGPACK_OBJECT_ARRAY || oa->via.array.size != 3)
+		return false;
+	for (int i = 0; i < 3; i++) {
+		uint64_t x = oa->via.array.ptr[i].via.u64;
+		if (x != at[i])
+			return x > at[i];
+	}
+	return false;
+}
+
+/* A tag record: each key takes its value unless a later one (by time,
+ * then position) is stored already.  It needs no begin in the index yet
+ * (a note segment may be read before the task's first segment) and never
+ * changes the task's status or last record. */
+static int apply_tag(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	const msgpack_object *m = r->u.tag.tags;
+	const char *run = f->seg->run;
+	uint64_t at[3] = { f->seg->sequence, f->seg->name_crc, f->offset };
+	task_state *t;
+	int rc;
+
+	if ((rc = task_get(in, f->seg->df, f->seg->task, &t)))
+		return rc;
+	if (t->begun && (rc = other_run(in, f, t)))
+		return rc > 0 ? 0 : rc;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *key = &m->via.map.ptr[i].key, *val = &m->via.map.ptr[i].val;
+		MDB_val kv, old;
+		dp_key k;
+		dp_key_reset(&k);
+		dp_key_cstr(&k, f->seg->df);
+		dp_key_cstr(&k, f->seg->task);
+		dp_key_str(&k, key->via.str.ptr, key->via.str.size);
+		kv = dp_key_val(&k);
+		int mrc = k.overflow ? MDB_NOTFOUND : mdb_get(in->txn, in->ix->dbi[DP_DB_TAGS], &kv, &old);
+		if (mrc == 0 && tag_is_later(&old, r->time, at, &in->vdec))
+			continue;
+		if (mrc && mrc != MDB_NOTFOUND)
+			return lmdb_fail(mrc, "tags");
+		dp_buf *b = &in->scratch;
+		b->len = 0;
+		if ((rc = dp_buf_reserve(b, 96 + strlen(run))))
+			return rc;
+		unsigned char *p = (unsigned char *)b->data;
+		p = dp_mp_map(p, 4);
+		p = dp_mp_key(p, "time");
+		p = dp_mp_double(p, r->time);
+		p = dp_mp_key(p, "run");
+		p = dp_mp_str(p, run, strlen(run));
+		p = dp_mp_key(p, "at");
+		p = dp_mp_array(p, 3);
+		for (int j = 0; j < 3; j++)
+			p = dp_mp_uint(p, at[j]);
+		p = dp_mp_key(p, "value");
+		b->len = (size_t)(p - (unsigned char *)b->data);
+		if ((rc = dp_pack_object(b, val)) || (rc = put(in, DP_DB_TAGS, &k, b->data, b->len, 0)))
+			return rc;
+	}
+	return 0;
+}
+
 static int apply_record(ingest *in, frame_ctx *f)
 {
 	msgpack_object o;
@@ -1081,6 +1169,8 @@ static int apply_record(ingest *in, frame_ctx *f)
 		return rc == DNNPROV_ENOMEM ? rc : schema_problem(in, f, "undecodable record");
 	if (dp_record_parse(&o, &r) != 0)
 		return schema_problem(in, f, dnnprov_errmsg());
+	if (f->seg->note && r.kind != DP_REC_TAG)
+		return schema_problem(in, f, "a note segment holds tag records only");
 	switch (r.kind) {
 	case DP_REC_SPEC: rc = apply_spec(in, f, &r); break;
 	case DP_REC_BEGIN: rc = apply_begin(in, f, &r); break;
@@ -1090,6 +1180,7 @@ static int apply_record(ingest *in, frame_ctx *f)
 	case DP_REC_TEST: rc = apply_test(in, f, &r); break;
 	case DP_REC_ELEMENT: rc = apply_element(in, f, &r); break;
 	case DP_REC_END: rc = apply_end(in, f, &r); break;
+	case DP_REC_TAG: rc = apply_tag(in, f, &r); break;
 	default: rc = schema_problem(in, f, "unknown record kind");
 	}
 	if (rc == 0)
@@ -1690,4 +1781,185 @@ void ingest_free(ingest *in)
 seg_state *ingest_segment_state(ingest *in, const char *rel)
 {
 	return seg_get(in, rel, true);
+}
+
+/* ---- removing a task (dnnprov delete) -------------------------------------------------- */
+
+/* Deletes every key of db that starts with prefix[0..n). */
+static int del_prefix(ingest *in, dp_db db, const void *prefix, size_t n)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int mrc = mdb_cursor_open(in->txn, in->ix->dbi[db], &c);
+
+	if (mrc)
+		return lmdb_fail(mrc, dp_db_names[db]);
+	for (;;) {
+		k.mv_size = n;
+		k.mv_data = (void *)prefix;
+		mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (mrc || k.mv_size < n || memcmp(k.mv_data, prefix, n) != 0)
+			break;
+		if ((mrc = mdb_cursor_del(c, 0)))
+			break;
+	}
+	mdb_cursor_close(c);
+	return mrc && mrc != MDB_NOTFOUND ? lmdb_fail(mrc, dp_db_names[db]) : 0;
+}
+
+static int del_key(ingest *in, dp_db db, dp_key *k)
+{
+	MDB_val key = dp_key_val(k);
+	int mrc = mdb_del(in->txn, in->ix->dbi[db], &key, NULL);
+	return mrc && mrc != MDB_NOTFOUND ? lmdb_fail(mrc, dp_db_names[db]) : 0;
+}
+
+/* The keys of a task that do not start with (df, task): its summaries (by
+ * metric) and its elements (by transformation and set), named by the
+ * dataflow's specification. */
+static int drop_by_spec(ingest *in, const char *df, const char *task)
+{
+	dp_key k;
+	MDB_val key, val;
+	msgpack_object o;
+	int rc = 0;
+
+	dp_key_reset(&k);
+	dp_key_cstr(&k, df);
+	key = dp_key_val(&k);
+	int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_DATAFLOWS], &key, &val);
+	if (mrc)
+		return mrc == MDB_NOTFOUND ? 0 : lmdb_fail(mrc, "dataflows");
+	if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) != 0)
+		return 0;
+	const msgpack_object *m = dp_map_get(&o, "metrics"), *tfs = dp_map_get(&o, "transformations");
+	for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_ARRAY && i < m->via.array.size && !rc; i++) {
+		const msgpack_object *name = &m->via.array.ptr[i];
+		if (name->type != MSGPACK_OBJECT_STR)
+			continue;
+		dp_key_reset(&k);
+		dp_key_cstr(&k, df);
+		dp_key_str(&k, name->via.str.ptr, name->via.str.size);
+		dp_key_cstr(&k, task);
+		rc = k.overflow ? 0 : del_key(in, DP_DB_SUMMARIES, &k);
+	}
+	for (uint32_t i = 0; tfs && tfs->type == MSGPACK_OBJECT_ARRAY && i < tfs->via.array.size && !rc; i++) {
+		const msgpack_object *tf = &tfs->via.array.ptr[i];
+		const msgpack_object *name = dp_map_get(tf, "name"), *sets = dp_map_get(tf, "sets");
+		if (!name || name->type != MSGPACK_OBJECT_STR)
+			continue;
+		for (uint32_t j = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && j < sets->via.array.size && !rc; j++) {
+			const msgpack_object *sn = dp_map_get(&sets->via.array.ptr[j], "name");
+			if (!sn || sn->type != MSGPACK_OBJECT_STR)
+				continue;
+			dp_key_reset(&k);
+			dp_key_cstr(&k, df);
+			dp_key_str(&k, name->via.str.ptr, name->via.str.size);
+			dp_key_str(&k, sn->via.str.ptr, sn->via.str.size);
+			dp_key_cstr(&k, task);
+			rc = k.overflow ? 0 : del_prefix(in, DP_DB_ELEMENTS, k.b, k.n);
+		}
+	}
+	return rc;
+}
+
+/* Forgets what the indexer knew of the task's segments: if they come back
+ * (a restore), they are read from the start, as new. */
+static void forget_segments(ingest *in, const char *df, const char *task)
+{
+	size_t dn = strlen(df), tn = strlen(task);
+	for (size_t i = 0; i < in->segs.cap; i++) {
+		seg_state *s = in->segs.slots[i].value;
+		if (!s || strncmp(s->rel, df, dn) != 0 || s->rel[dn] != '/' || strncmp(s->rel + dn + 1, task, tn) != 0 ||
+		    s->rel[dn + 1 + tn] != '/')
+			continue;
+		memset(&s->committed, 0, sizeof(s->committed));
+		s->pending = s->committed;
+		s->run[0] = '\0';
+		s->conflict_at = s->conflict_len = 0;
+		s->touched = s->gone = s->unreadable = s->unreadable_told = s->waiting = s->in_index = false;
+	}
+	char folder[2 * DNNPROV_NAME_MAX + 2];
+	int n = snprintf(folder, sizeof(folder), "%s/%s", df, task);
+	void **slot = dp_map_slot(&in->unreadable_in, folder, (size_t)n, false);
+	if (slot)
+		*slot = NULL;
+}
+
+int ingest_drop_task(ingest *in, const char *df, const char *task, const char *run, bool *dropped)
+{
+	dp_key k;
+	MDB_val key, val;
+	msgpack_object o;
+	dp_buf hyps = { 0 };
+	char rel[2 * DNNPROV_NAME_MAX + 3];
+	int rc, mrc;
+
+	*dropped = false;
+	if ((rc = ingest_commit(in)) || (rc = begin_batch(in)))
+		return rc;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, df);
+	dp_key_cstr(&k, task);
+	key = dp_key_val(&k);
+	mrc = k.overflow ? MDB_NOTFOUND : mdb_get(in->txn, in->ix->dbi[DP_DB_TASKS], &key, &val);
+	if (mrc) {
+		abort_batch(in);
+		return mrc == MDB_NOTFOUND ? 0 : lmdb_fail(mrc, "tasks");
+	}
+	if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) == 0) {
+		dp_task_fields f;
+		dp_task_fields_read(&o, &f);
+		if (run[0] && f.run[0] && strcmp(run, f.run) != 0) {
+			abort_batch(in); /* the id names another run now */
+			return 0;
+		}
+		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
+		if (h && (rc = dp_pack_object(&hyps, h)))
+			goto fail;
+	}
+	if (hyps.len) {
+		msgpack_object ho;
+		if (dp_decode(&in->vdec, (const unsigned char *)hyps.data, hyps.len, &ho) == 0 &&
+		    (rc = hyp_index_update(in, df, task, &ho, false)))
+			goto fail;
+	}
+	static const dp_db by_task[] = { DP_DB_TASKS, DP_DB_RUNNING, DP_DB_LAYERS, DP_DB_EPOCHS,
+					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS };
+	for (size_t i = 0; i < DP_ARRAY_LEN(by_task) && !rc; i++)
+		rc = del_prefix(in, by_task[i], k.b, k.n);
+	if (rc || (rc = drop_by_spec(in, df, task)))
+		goto fail;
+	/* Progress and problems are keyed by the segment's path. */
+	int n = snprintf(rel, sizeof(rel), "%s/%s/", df, task);
+	if ((rc = del_prefix(in, DP_DB_PROGRESS, rel, (size_t)n)) || (rc = del_prefix(in, DP_DB_PROBLEMS, rel, (size_t)n)))
+		goto fail;
+	/* The dataflow goes with its last task, as a rebuild would not know it. */
+	dp_key_reset(&k);
+	dp_key_cstr(&k, df);
+	MDB_cursor *c;
+	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_TASKS], &c))) {
+		rc = lmdb_fail(mrc, "tasks");
+		goto fail;
+	}
+	key = dp_key_val(&k);
+	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+	bool others = mrc == 0 && key.mv_size > k.n && memcmp(key.mv_data, k.b, k.n) == 0;
+	mdb_cursor_close(c);
+	if (mrc && mrc != MDB_NOTFOUND) {
+		rc = lmdb_fail(mrc, "tasks");
+		goto fail;
+	}
+	if (!others && (rc = del_key(in, DP_DB_DATAFLOWS, &k)))
+		goto fail;
+	dp_buf_free(&hyps);
+	if ((rc = ingest_commit(in)))
+		return rc;
+	forget_segments(in, df, task);
+	*dropped = true;
+	return 0;
+fail:
+	dp_buf_free(&hyps);
+	abort_batch(in);
+	return rc;
 }

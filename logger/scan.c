@@ -9,6 +9,7 @@
 
 #include "logger/format.h"
 #include "logger/scan.h"
+#include "logger/trash.h"
 
 #define MAX_DEPTH 8 /* log_dir/dataflow/task/segment needs 3 */
 
@@ -51,6 +52,9 @@ static int walk(const char *dir, dp_path_list *l, int depth)
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
+		/* Deleted runs are not logs (trash.h). */
+		if (depth == 0 && strcmp(e->d_name, DP_TRASH_DIR) == 0)
+			continue;
 		if (!(p = dp_path_join(dir, e->d_name))) {
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
@@ -86,6 +90,19 @@ uint32_t dp_segment_name_sequence(const char *name)
 	return name[DP_SEQUENCE_DIGITS] == '-' && seq <= UINT32_MAX ? (uint32_t)seq : 0;
 }
 
+bool dp_segment_name_is_note(const char *name)
+{
+	return strncmp(name, DP_NOTE_PREFIX, strlen(DP_NOTE_PREFIX)) == 0;
+}
+
+/* 0 a version 1 name, 1 a version 2 name, 2 a note segment's. */
+static int name_class(const char *name)
+{
+	if (dp_segment_name_is_note(name))
+		return 2;
+	return dp_segment_name_sequence(name) != 0;
+}
+
 int dp_segment_path_cmp(const char *a, const char *b)
 {
 	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
@@ -97,9 +114,9 @@ int dp_segment_path_cmp(const char *a, const char *b)
 	/* Same folder, so the same task: version 1 names (a creation time)
 	 * come first, then version 2 names, whose zero-padded sequence makes
 	 * byte order the causal order. */
-	bool va = dp_segment_name_sequence(na) != 0, vb = dp_segment_name_sequence(nb) != 0;
-	if (va != vb)
-		return va ? 1 : -1;
+	int ca = name_class(na), cb = name_class(nb);
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
 	return strcmp(na, nb);
 }
 

@@ -4,6 +4,7 @@
 #ifndef DNNPROV_SCAN_H
 #define DNNPROV_SCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,8 +26,11 @@ DP_INTERNAL int dp_find_segments(const char *path, dp_path_list *list);
 /* The sequence number a version 2 segment name starts with
  * ("0000000003-host-12.dnplog" -> 3), or 0 for any other name. */
 DP_INTERNAL uint32_t dp_segment_name_sequence(const char *name);
+/* Whether a segment name is a note segment's (format.h). */
+DP_INTERNAL bool dp_segment_name_is_note(const char *name);
 /* Orders segment paths: by folder, then, within a task's folder, version 1
- * names (by name) before version 2 names (by sequence, then name). */
+ * names (by name) before version 2 names (by sequence, then name), and
+ * note segments (by name) last. */
 DP_INTERNAL int dp_segment_path_cmp(const char *a, const char *b);
 DP_INTERNAL int dp_path_list_add(dp_path_list *list, const char *path);
 DP_INTERNAL void dp_path_list_sort(dp_path_list *list);

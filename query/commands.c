@@ -354,6 +354,72 @@ static void describe_row(dp_table *out, const char *kind, const char *name, cons
 	set_text(&row[2], detail);
 }
 
+static void describe_value(dp_table *out, const char *kind, const char *name, const dp_qv *v)
+{
+	dp_qv *row = dp_table_add_row(out);
+	if (!row)
+		return;
+	set_text(&row[0], kind);
+	set_text(&row[1], name);
+	if (copy_value(&row[2], v))
+		out->failed = true;
+}
+
+static void describe_time(dp_table *out, const char *name, double t)
+{
+	char text[32];
+	if (isnan(t))
+		return;
+	dp_format_time(t, text);
+	describe_row(out, "run", name, text);
+}
+
+/* One task: what the run was (status, times, attempts, where), its
+ * hyperparameters, run facts and tags. */
+static int describe_task(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	const dp_qtask *t;
+	char num[32];
+	int rc;
+
+	if ((rc = dp_query_load_tasks(q, o->df, o->task, &d)))
+		return rc;
+	if (!(t = dp_qtask_find(&d, o->task))) {
+		rc = dp_query_no_task(q, o->df, o->task);
+		goto out;
+	}
+	if ((rc = dp_table_init(out, 3)))
+		goto out;
+	dp_table_set_col(out, 0, "kind", COL_TEXT);
+	dp_table_set_col(out, 1, "name", COL_TEXT);
+	dp_table_set_col(out, 2, "value", COL_TEXT);
+	describe_row(out, "run", "task", t->id);
+	describe_row(out, "run", "status", t->status);
+	describe_time(out, "start", t->start);
+	describe_time(out, "end", t->end);
+	describe_time(out, "last_seen", t->last);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->attempts);
+	describe_row(out, "run", "attempts", num);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->epochs);
+	describe_row(out, "run", "epochs", num);
+	if (t->host)
+		describe_row(out, "run", "host", t->host);
+	if (t->user)
+		describe_row(out, "run", "user", t->user);
+	if (t->message)
+		describe_row(out, "run", "message", t->message);
+	for (size_t i = 0; i < t->nhyps; i++)
+		describe_value(out, "hyperparameter", t->hyps[i].name, &t->hyps[i].value);
+	for (size_t i = 0; i < t->nfacts; i++)
+		describe_value(out, "fact", t->facts[i].name, &t->facts[i].value);
+	for (size_t i = 0; i < t->ntags; i++)
+		describe_value(out, "tag", t->tags[i].name, &t->tags[i].value);
+out:
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
 int dp_cmd_describe(dp_query *q, const dp_qopts *o, dp_table *out)
 {
 	dp_qdataflow d;
@@ -361,6 +427,8 @@ int dp_cmd_describe(dp_query *q, const dp_qopts *o, dp_table *out)
 	msgpack_object tfs;
 	int rc;
 
+	if (o->task)
+		return describe_task(q, o, out);
 	if ((rc = dp_query_load(q, o->df, &d)))
 		return rc;
 	if ((rc = dp_table_init(out, 3)))
@@ -434,6 +502,48 @@ out:
 
 /* ---- runs, compare ---------------------------------------------------------------- */
 
+/* The names of the run facts the tasks have, in the order first seen. */
+static int fact_names(const dp_qtask **sel, size_t n, const char ***out, size_t *nout)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t f = 0; f < sel[i]->nfacts; f++) {
+			const char *name = sel[i]->facts[f].name;
+			size_t k = 0;
+			while (k < *nout && dp_strcasecmp((*out)[k], name) != 0)
+				k++;
+			if (k < *nout)
+				continue;
+			const char **grown = realloc(*out, (*nout + 1) * sizeof(*grown));
+			if (!grown)
+				return dp_error(DNNPROV_ENOMEM, "out of memory");
+			*out = grown;
+			(*out)[(*nout)++] = name;
+		}
+	return 0;
+}
+
+/* A task's tags as one cell: "key=value, key=value", by key. */
+static int tags_cell(dp_qv *cell, const dp_qtask *t)
+{
+	dp_buf b = { 0 };
+	int rc;
+	if (!t->ntags)
+		return 0;
+	for (size_t i = 0; i < t->ntags; i++) {
+		const dp_qv *v = &t->tags[i].value;
+		dp_buf_printf(&b, "%s%s=", i ? ", " : "", t->tags[i].name);
+		if (v->type == QV_TEXT)
+			dp_buf_append(&b, v->text, strlen(v->text));
+		else if (v->integer)
+			dp_buf_printf(&b, "%lld", (long long)v->num);
+		else
+			dp_json_double(&b, v->num);
+	}
+	rc = b.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : set_text(cell, dp_buf_cstr(&b));
+	dp_buf_free(&b);
+	return rc;
+}
+
 int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
 	dp_qdataflow d;
@@ -447,8 +557,14 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
 	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
-	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0);
-	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, msg_col + 1)))
+	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0), tags_col = msg_col + 1, f0 = msg_col + 2;
+	const char **facts = NULL; /* the fact names of the selected tasks, first seen first */
+	size_t nfacts = 0;
+	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)))
+		goto out;
+	if (o->facts && (rc = fact_names(sel, n, &facts, &nfacts)))
+		goto out;
+	if ((rc = dp_table_init(out, f0 + nfacts)))
 		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "status", COL_TEXT);
@@ -467,13 +583,20 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		dp_table_set_col(out, c0 + d.nhyps + 1, name, COL_NUM);
 	}
 	dp_table_set_col(out, msg_col, "message", COL_TEXT);
-	/* A table shows when runs were resumed, and why runs ended, only when
-	 * some did: otherwise the columns say nothing (CSV and JSON keep them). */
-	bool resumed = false, messages = false;
+	dp_table_set_col(out, tags_col, "tags", COL_TEXT);
+	for (size_t i = 0; i < nfacts; i++)
+		dp_table_set_col(out, f0 + i, facts[i], COL_TEXT);
+	/* A table shows when runs were resumed, why runs ended and their tags
+	 * only when some did or have: otherwise the columns say nothing (CSV
+	 * and JSON keep them). */
+	bool resumed = false, messages = false, tagged = false;
 	for (size_t i = 0; i < n; i++) {
 		resumed |= sel[i]->attempts > 1;
 		messages |= sel[i]->message != NULL;
+		tagged |= sel[i]->ntags > 0;
 	}
+	if (!tagged)
+		dp_table_omit(out, tags_col);
 	if (!resumed) {
 		dp_table_omit(out, 4);
 		dp_table_omit(out, 5);
@@ -510,6 +633,10 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		rc = hyp_cells(row, c0, &d, t);
 		if (!rc)
 			rc = set_text(&row[msg_col], t->message);
+		if (!rc)
+			rc = tags_cell(&row[tags_col], t);
+		for (size_t f = 0; f < nfacts && !rc; f++)
+			rc = copy_value(&row[f0 + f], dp_qtask_fact(t, facts[f]));
 		if (metric) {
 			row[c0 + d.nhyps] = lasts[t - d.tasks];
 			row[c0 + d.nhyps + 1] = bests[t - d.tasks];
@@ -522,6 +649,7 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	if (!rc)
 		omit_constant_columns(out, c0, d.nhyps, notes);
 out:
+	free(facts);
 	free(sel);
 	dp_where_free(w);
 	dp_qdataflow_free(&d);

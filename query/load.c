@@ -152,6 +152,31 @@ static const char *intern_hyp(dp_qdataflow *d, const char *p, size_t n)
 	return arena_strndup(d, p, n);
 }
 
+/* A map of names to values (hyperparameters, facts) as a list; names
+ * interned when every task repeats them. */
+static int named_values(dp_qdataflow *d, const msgpack_object *x, bool intern, dp_qhyp **out, size_t *n)
+{
+	if (!x || x->type != MSGPACK_OBJECT_MAP || !x->via.map.size)
+		return 0;
+	if (!(*out = calloc(x->via.map.size, sizeof(**out))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < x->via.map.size; i++) {
+		const msgpack_object *name = &x->via.map.ptr[i].key;
+		if (name->type != MSGPACK_OBJECT_STR)
+			continue;
+		dp_qhyp *h = &(*out)[*n];
+		h->name = intern ? intern_hyp(d, name->via.str.ptr, name->via.str.size)
+				 : arena_strndup(d, name->via.str.ptr, name->via.str.size);
+		if (!h->name)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		int rc = qv_from_obj(d, &h->value, &x->via.map.ptr[i].val);
+		if (rc)
+			return rc;
+		(*n)++;
+	}
+	return 0;
+}
+
 static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_val *v, size_t prefix,
 		     dp_qtask *t)
 {
@@ -184,31 +209,62 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 		    !(*fields[i] = arena_strndup(d, x->via.str.ptr, x->via.str.size)))
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
-	x = dp_map_get(&o, "hyperparameters");
-	if (x && x->type == MSGPACK_OBJECT_MAP && x->via.map.size) {
-		t->hyps = calloc(x->via.map.size, sizeof(*t->hyps));
-		if (!t->hyps)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		for (uint32_t i = 0; i < x->via.map.size; i++) {
-			const msgpack_object *name = &x->via.map.ptr[i].key;
-			if (name->type != MSGPACK_OBJECT_STR)
-				continue;
-			dp_qhyp *h = &t->hyps[t->nhyps];
-			h->name = intern_hyp(d, name->via.str.ptr, name->via.str.size);
-			if (!h->name)
-				return dp_error(DNNPROV_ENOMEM, "out of memory");
-			int rc = qv_from_obj(d, &h->value, &x->via.map.ptr[i].val);
-			if (rc)
-				return rc;
-			t->nhyps++;
-		}
-	}
-	return 0;
+	int rc = named_values(d, dp_map_get(&o, "hyperparameters"), true, &t->hyps, &t->nhyps);
+	return rc ? rc : named_values(d, dp_map_get(&o, "facts"), false, &t->facts, &t->nfacts);
 }
 
 static void task_free(dp_qtask *t)
 {
-	free(t->hyps); /* its strings are in the arena */
+	free(t->hyps); /* their strings are in the arena */
+	free(t->facts);
+	free(t->tags);
+}
+
+/* The tags of the loaded tasks: one range scan of the dataflow's (or the
+ * one task's) tags.  A removed key (a nil value) is left out. */
+static int load_tags(dp_query *q, dp_qdataflow *d, const dp_key *prefix)
+{
+	MDB_cursor *c;
+	MDB_val k = { .mv_size = prefix->n, .mv_data = (void *)prefix->b }, v;
+	size_t dfn = strlen(d->name) + 1;
+	int mrc, rc = 0;
+
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TAGS], &c)))
+		return dp_lmdb_error(mrc, "tags");
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const char *kp = k.mv_data, *task, *key;
+		size_t pos = dfn, tn, kn;
+		msgpack_object o;
+		if (k.mv_size < prefix->n || memcmp(kp, prefix->b, prefix->n) != 0)
+			break;
+		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) ||
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &key, &kn))
+			continue;
+		char id[DNNPROV_NAME_MAX + 1];
+		snprintf(id, sizeof(id), "%.*s", (int)tn, task);
+		dp_qtask *t = (dp_qtask *)dp_qtask_find(d, id);
+		if (!t || dp_decode(&q->dec, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		const msgpack_object *val = dp_map_get(&o, "value");
+		if (!val || val->type == MSGPACK_OBJECT_NIL)
+			continue;
+		dp_qhyp *grown = realloc(t->tags, (t->ntags + 1) * sizeof(*grown));
+		if (!grown) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		t->tags = grown;
+		dp_qhyp *h = &t->tags[t->ntags];
+		if (!(h->name = arena_strndup(d, key, kn)))
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		else if (!(rc = qv_from_obj(d, &h->value, val)))
+			t->ntags++;
+	}
+	mdb_cursor_close(c);
+	if (rc)
+		return rc;
+	return mrc && mrc != MDB_NOTFOUND ? dp_lmdb_error(mrc, "tags") : 0;
 }
 
 void dp_qdataflow_free(dp_qdataflow *d)
@@ -396,7 +452,7 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 				goto fail;
 			}
 			d->ntasks = 1;
-			if ((rc = load_task(q, d, &k, &v, key.n, &d->tasks[0])))
+			if ((rc = load_task(q, d, &k, &v, key.n, &d->tasks[0])) || (rc = load_tags(q, d, &tk)))
 				goto fail;
 		} else if (mrc != MDB_NOTFOUND) {
 			rc = dp_lmdb_error(mrc, "tasks");
@@ -433,7 +489,7 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 			rc = add_spec_hyp(d, t->hyps[i].name, t->hyps[i].value.type == QV_TEXT ? "text" : "numeric");
 	}
 	mdb_cursor_close(c);
-	if (rc)
+	if (rc || (rc = load_tags(q, d, &key)))
 		goto fail;
 	return 0;
 fail:
@@ -457,12 +513,27 @@ const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id)
 	return NULL;
 }
 
+static const dp_qv *named(const dp_qhyp *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (dp_strcasecmp(list[i].name, name) == 0)
+			return &list[i].value;
+	return NULL;
+}
+
 const dp_qv *dp_qtask_hyp(const dp_qtask *t, const char *name)
 {
-	for (size_t i = 0; i < t->nhyps; i++)
-		if (dp_strcasecmp(t->hyps[i].name, name) == 0)
-			return &t->hyps[i].value;
-	return NULL;
+	return named(t->hyps, t->nhyps, name);
+}
+
+const dp_qv *dp_qtask_tag(const dp_qtask *t, const char *key)
+{
+	return named(t->tags, t->ntags, key);
+}
+
+const dp_qv *dp_qtask_fact(const dp_qtask *t, const char *name)
+{
+	return named(t->facts, t->nfacts, name);
 }
 
 const char *dp_qdf_metric(const dp_qdataflow *d, const char *name)

@@ -1100,6 +1100,48 @@ static void emit_associations(ex *x, const char *activity, const char *plan)
 		st_end(w);
 }
 
+/* "dfa:<group>/" and the encoded name: a run fact's or a tag's attribute. */
+static const char *dfa_group_name(pw *w, dp_buf *b, const char *group, const char *s, size_t n)
+{
+	b->len = 0;
+	id_lit(w, b, "dfa:");
+	id_lit(w, b, group);
+	id_lit(w, b, "/");
+	enc(w, b, s, n, true);
+	return id_str(w, b);
+}
+
+/* The run's tags as attributes dfa:tag/<key> (a removed key is left out). */
+static void emit_tag_attributes(ex *x)
+{
+	pw *w = &x->w;
+	MDB_cursor *c;
+	MDB_val k, v;
+	dp_key prefix = x->dfkey;
+	int mrc;
+
+	dp_key_str(&prefix, x->task, x->taskn);
+	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TAGS], &c))) {
+		w_fail(w, dp_lmdb_error(mrc, "tags"));
+		return;
+	}
+	k = dp_key_val(&prefix);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		msgpack_object o;
+		if (k.mv_size <= prefix.n || memcmp(k.mv_data, prefix.b, prefix.n) != 0)
+			break;
+		if (dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		/* The key is the rest of the LMDB key, without its terminator. */
+		const char *key = (const char *)k.mv_data + prefix.n;
+		at_obj(w, dfa_group_name(w, &x->name, "tag", key, k.mv_size - prefix.n - 1), dp_map_get(&o, "value"));
+	}
+	if (mrc && mrc != MDB_NOTFOUND)
+		w_fail(w, dp_lmdb_error(mrc, "tags"));
+	mdb_cursor_close(c);
+}
+
 static void emit_training(ex *x, const msgpack_object *task)
 {
 	pw *w = &x->w;
@@ -1127,6 +1169,14 @@ static void emit_training(ex *x, const msgpack_object *task)
 		if (obj_str(dp_map_get(task, "message"), &p, &n))
 			at_str(w, "dnnprov:message", p, n);
 		at_time(w, "dnnprov:lastSeen", obj_num(dp_map_get(task, "last")));
+		const msgpack_object *facts = dp_map_get(task, "facts");
+		for (uint32_t i = 0; facts && facts->type == MSGPACK_OBJECT_MAP && i < facts->via.map.size; i++) {
+			const msgpack_object *name = &facts->via.map.ptr[i].key;
+			if (name->type == MSGPACK_OBJECT_STR)
+				at_obj(w, dfa_group_name(w, &x->name, "fact", name->via.str.ptr, name->via.str.size),
+				       &facts->via.map.ptr[i].val);
+		}
+		emit_tag_attributes(x);
 		st_end(w);
 	}
 	emit_agent(x, task);

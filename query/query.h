@@ -51,6 +51,10 @@ typedef struct dp_qtask {
 	char *message; /* of the end record, NULL when none */
 	dp_qhyp *hyps;
 	size_t nhyps;
+	dp_qhyp *facts; /* run facts (docs/RUNS.md), names in the arena */
+	size_t nfacts;
+	dp_qhyp *tags;  /* tags with a value, sorted by key */
+	size_t ntags;
 } dp_qtask;
 
 typedef struct dp_qspec_hyp {
@@ -106,6 +110,9 @@ DP_INTERNAL int dp_query_no_task(dp_query *q, const char *df, const char *id);
 DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);
 /* A hyperparameter's value for a task, by case-insensitive name. */
 DP_INTERNAL const dp_qv *dp_qtask_hyp(const dp_qtask *t, const char *name);
+/* A task's tag or run fact by name (ignoring case), or NULL. */
+DP_INTERNAL const dp_qv *dp_qtask_tag(const dp_qtask *t, const char *key);
+DP_INTERNAL const dp_qv *dp_qtask_fact(const dp_qtask *t, const char *name);
 
 /* The canonical spelling of a metric or hyperparameter of the dataflow,
  * matched case-insensitively; NULL when unknown. */

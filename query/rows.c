@@ -348,6 +348,25 @@ int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_ro
 		return rc;
 	dp_task_fields_read(&o, &out->f);
 	out->hyps = map_of(dp_map_get(&o, "hyperparameters"));
+	out->facts = map_of(dp_map_get(&o, "facts"));
+	return 0;
+}
+
+int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row *out)
+{
+	msgpack_object o;
+	size_t pos = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	out->time = NAN;
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task) || !key_str(k, &pos, &out->key))
+		return corrupt();
+	if ((rc = decode(dec, v, &o)))
+		return rc;
+	const msgpack_object *t = dp_map_get(&o, "time");
+	if (t && !dp_obj_number(t, &out->time))
+		out->time = NAN;
+	out->value = field_of(dp_map_get(&o, "value"));
 	return 0;
 }
 

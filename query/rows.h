@@ -66,7 +66,14 @@ typedef struct dp_task_row {
 	dp_str df, task;
 	dp_task_fields f;
 	dp_rmap hyps; /* name -> value at the task's latest begin */
+	dp_rmap facts; /* run facts: name -> value */
 } dp_task_row;
+
+typedef struct dp_tag_row {
+	dp_str df, task, key;
+	double time;
+	dp_field value; /* DP_F_NULL: the key was removed */
+} dp_tag_row;
 
 typedef struct dp_epoch_row {
 	dp_str df, task;
@@ -116,6 +123,7 @@ DP_INTERNAL int dp_read_adapt(dp_decoder *dec, const MDB_val *k, const MDB_val *
 DP_INTERNAL int dp_read_test(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_test_row *out);
 DP_INTERNAL int dp_read_element(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_element_row *out);
 DP_INTERNAL int dp_read_layers(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_layers_row *out);
+DP_INTERNAL int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row *out);
 /* The i-th layer: false when it is malformed. */
 DP_INTERNAL bool dp_layers_at(const dp_layers_row *r, size_t i, dp_str *name, dp_str *kind, dp_field *value);
 

@@ -45,13 +45,13 @@ typedef enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE } cmp_op;
 
 typedef enum { OPD_LIT, OPD_HYP, OPD_STATUS, OPD_EPOCHS, OPD_TASK, OPD_HOST, OPD_START, OPD_END,
 	       OPD_METRIC, OPD_MESSAGE, OPD_USER, OPD_ATTEMPTS, OPD_ACTIVE, OPD_LAST, OPD_DURATION,
-	       OPD_NOW } opd_kind;
+	       OPD_NOW, OPD_TAG, OPD_FACT } opd_kind;
 
 typedef struct operand {
 	opd_kind kind;
 	dp_qv lit;  /* OPD_LIT; text owned */
 	bool is_time; /* a time (start, end, last_seen, now): text beside it is ISO 8601 */
-	char *name; /* OPD_HYP, OPD_METRIC: the canonical name */
+	char *name; /* OPD_HYP, OPD_METRIC: the canonical name; OPD_TAG, OPD_FACT: the key */
 	dp_agg agg; /* OPD_METRIC */
 } operand;
 
@@ -176,7 +176,7 @@ static char *read_name(parser *p)
 
 static void names_hint(const dp_qdataflow *d, dp_buf *b)
 {
-	dp_buf_printf(b, "names: status, epochs, task, host, user, start, end, last_seen, duration, active, attempts, message, now");
+	dp_buf_printf(b, "names: status, epochs, task, host, user, start, end, last_seen, duration, active, attempts, message, now, tags.KEY, facts.NAME");
 	for (size_t i = 0; i < d->nhyps; i++)
 		dp_buf_printf(b, ", %s", d->hyps[i].name);
 	if (d->nmetrics)
@@ -316,6 +316,24 @@ static bool parse_operand(parser *p, operand *o)
 			o->is_time |= o->kind == OPD_START || o->kind == OPD_END || o->kind == OPD_LAST;
 			return true;
 		}
+	/* tags.KEY and facts.NAME: any key, as a run may have it or not. */
+	static const struct { const char *prefix; opd_kind kind; } keyed[] = {
+		{ "tags.", OPD_TAG }, { "facts.", OPD_FACT },
+	};
+	for (size_t i = 0; i < DP_ARRAY_LEN(keyed); i++) {
+		size_t n = strlen(keyed[i].prefix);
+		if (strncasecmp(name, keyed[i].prefix, n) != 0)
+			continue;
+		if (!name[n]) {
+			free(name);
+			fail_at(p, at, "a key is missing after the dot", "tags.KEY, facts.NAME");
+			return false;
+		}
+		o->kind = keyed[i].kind;
+		o->name = parser_strndup(p, name + n, strlen(name + n));
+		free(name);
+		return o->name != NULL;
+	}
 	const char *h = dp_qdf_hyp(p->d, name);
 	if (h) {
 		o->kind = OPD_HYP;
@@ -390,6 +408,8 @@ static vtype operand_type(const parser *p, const operand *o)
 			if (strcmp(p->d->hyps[i].name, o->name) == 0)
 				return strcmp(p->d->hyps[i].type, "numeric") == 0 ? VT_NUM : VT_TEXT;
 		return VT_ANY;
+	case OPD_TAG:
+	case OPD_FACT: return VT_ANY;
 	default: return VT_NUM;
 	}
 }
@@ -803,6 +823,10 @@ static dp_qv eval_operand(const operand *o, dp_query *q, const dp_qdataflow *d, 
 	case OPD_LIT: return o->lit;
 	case OPD_HYP:
 		h = dp_qtask_hyp(t, o->name);
+		return h ? *h : v;
+	case OPD_TAG:
+	case OPD_FACT:
+		h = o->kind == OPD_TAG ? dp_qtask_tag(t, o->name) : dp_qtask_fact(t, o->name);
 		return h ? *h : v;
 	case OPD_STATUS:
 		v.type = QV_TEXT;
