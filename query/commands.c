@@ -5,6 +5,7 @@
  * epochs, a range scan) and adaptations (the adaptations and two epochs
  * each).
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +20,25 @@ static int set_text(dp_qv *cell, const char *s)
 	return s ? dp_cell_text(cell, s, strlen(s)) : 0;
 }
 
-static void set_num(dp_qv *cell, double v, bool integer)
+static void set_num(dp_qv *cell, double v)
 {
-	cell->type = QV_NUM;
-	cell->num = v;
-	cell->integer = integer;
+	*cell = dp_qv_real(v);
+}
+
+static void set_int(dp_qv *cell, int64_t v)
+{
+	*cell = dp_qv_int(v);
+}
+
+static void set_count(dp_qv *cell, uint64_t n)
+{
+	set_int(cell, n > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)n);
 }
 
 static void set_time(dp_qv *cell, double t)
 {
 	if (!isnan(t))
-		set_num(cell, t, false);
+		set_num(cell, t);
 }
 
 static int copy_value(dp_qv *cell, const dp_qv *v)
@@ -48,10 +57,8 @@ static void copy_obj(dp_qv *cell, const msgpack_object *o)
 		return;
 	if (o->type == MSGPACK_OBJECT_STR)
 		dp_cell_text(cell, o->via.str.ptr, o->via.str.size);
-	else if (dp_obj_number(o, &cell->num)) {
-		cell->type = QV_NUM;
-		cell->integer = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
-	}
+	else
+		dp_qv_from_number(o, cell);
 }
 
 /* Loads the dataflow and compiles --where; on error both are freed. */
@@ -138,15 +145,15 @@ static sort_ctx g_sort; /* qsort has no context argument in C11 */
 static int cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
 {
 	/* A failed cell (the table will be refused) sorts as missing. */
-	bool an = a->type == QV_NULL || a->type == QV_FAILED || (a->type == QV_NUM && isnan(a->num));
-	bool bn = b->type == QV_NULL || b->type == QV_FAILED || (b->type == QV_NUM && isnan(b->num));
+	bool an = a->type == QV_NULL || a->type == QV_FAILED || dp_qv_isnan(a);
+	bool bn = b->type == QV_NULL || b->type == QV_FAILED || dp_qv_isnan(b);
 	int c;
 	if (an || bn)
 		return an - bn;
 	if (a->type != b->type)
 		c = a->type == QV_NUM ? -1 : 1;
 	else if (a->type == QV_NUM)
-		c = (a->num > b->num) - (a->num < b->num);
+		c = dp_qv_cmp_num(a, b);
 	else
 		c = strcmp(a->text, b->text);
 	return desc ? -c : c;
@@ -228,7 +235,7 @@ static void omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes
 			const dp_qv *v = &t->cells[r * t->ncols + c];
 			same = v->type == v0->type && v->type != QV_FAILED &&
 			       (v->type == QV_NULL ||
-				(v->type == QV_NUM ? v->num == v0->num : strcmp(v->text, v0->text) == 0));
+				(v->type == QV_NUM ? dp_qv_cmp_num(v, v0) == 0 : strcmp(v->text, v0->text) == 0));
 		}
 		if (!same || v0->type == QV_NULL || v0->type == QV_FAILED)
 			continue;
@@ -236,7 +243,7 @@ static void omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes
 		if (v0->type == QV_TEXT)
 			dp_buf_printf(&line, "%s%s=%s", line.len ? ", " : "", t->cols[c], v0->text);
 		else if (v0->integer)
-			dp_buf_printf(&line, "%s%s=%lld", line.len ? ", " : "", t->cols[c], (long long)v0->num);
+			dp_buf_printf(&line, "%s%s=%" PRId64, line.len ? ", " : "", t->cols[c], v0->i);
 		else
 			dp_buf_printf(&line, "%s%s=%g", line.len ? ", " : "", t->cols[c], v0->num);
 	}
@@ -284,8 +291,8 @@ int dp_cmd_dataflows(dp_query *q, dp_table *out)
 				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			else {
 				set_text(&row[0], d.name);
-				set_num(&row[1], (double)d.ntasks, true);
-				set_num(&row[2], (double)running, true);
+				set_count(&row[1], d.ntasks);
+				set_count(&row[2], running);
 				set_time(&row[3], last);
 			}
 			dp_qdataflow_free(&d);
@@ -437,8 +444,8 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		set_time(&row[2], t->start);
 		double until = isnan(t->end) ? t->last : t->end;
 		if (!isnan(until) && !isnan(t->start))
-			set_num(&row[3], until - t->start, false);
-		set_num(&row[4], (double)t->epochs, true);
+			set_num(&row[3], until - t->start);
+		set_count(&row[4], t->epochs);
 		set_time(&row[5], t->last);
 		rc = hyp_cells(row, c0, &d, t);
 		if (metric) {
@@ -502,7 +509,7 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *not
 		rc = hyp_cells(row, 2, &d, sel[i]);
 		row[2 + d.nhyps] = vals[at];
 		if (vals[at].type != QV_NULL)
-			set_num(&row[3 + d.nhyps], (double)eps[at], true);
+			set_int(&row[3 + d.nhyps], eps[at]);
 	}
 	free(vals);
 	free(eps);
@@ -591,13 +598,13 @@ static int cmp_eff(const void *a, const void *b)
 	if (x->h.type != y->h.type)
 		return x->h.type == QV_NUM ? -1 : 1;
 	if (x->h.type == QV_NUM)
-		return (x->h.num > y->h.num) - (x->h.num < y->h.num);
+		return dp_qv_cmp_num(&x->h, &y->h);
 	return strcmp(x->h.text, y->h.text);
 }
 
 static bool same_value(const dp_qv *a, const dp_qv *b)
 {
-	return a->type == b->type && (a->type == QV_NUM ? a->num == b->num : strcmp(a->text, b->text) == 0);
+	return a->type == b->type && (a->type == QV_NUM ? dp_qv_cmp_num(a, b) == 0 : strcmp(a->text, b->text) == 0);
 }
 
 int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
@@ -728,14 +735,14 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		for (size_t i = start; i < end; i++)
 			if (!isnan(items[i].m))
 				sq += (items[i].m - mean) * (items[i].m - mean);
-		set_num(&row[1], (double)(end - start), true);
-		set_num(&row[2], (double)cnt, true);
+		set_count(&row[1], end - start);
+		set_count(&row[2], cnt);
 		if (cnt) {
-			set_num(&row[3], mean, false);
+			set_num(&row[3], mean);
 			if (cnt > 1)
-				set_num(&row[4], sqrt(sq / (double)(cnt - 1)), false);
-			set_num(&row[5], mn, false);
-			set_num(&row[6], mx, false);
+				set_num(&row[4], sqrt(sq / (double)(cnt - 1)));
+			set_num(&row[5], mn);
+			set_num(&row[6], mx);
 			set_text(&row[7], best->id);
 		}
 		start = end;
@@ -759,7 +766,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	}
 	for (size_t r = 0; r < out->nrows; r++)
 		if (!isnan(rho))
-			set_num(&out->cells[r * out->ncols + 8], rho, false);
+			set_num(&out->cells[r * out->ncols + 8], rho);
 	if (notes) {
 		dp_buf_printf(&notes->text, "grouped %zu tasks with %s by %s%s; metric: %s\n", m, hyp,
 			      binned ? "bins of about equal size" : "value", lower ? " (lower is better)" : "", col);
@@ -946,7 +953,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
-		set_num(&row[0], (double)e, true);
+		set_int(&row[0], e);
 		copy_obj(&row[1], dp_map_get(&obj, "elapsed"));
 		const msgpack_object *mm = dp_map_get(&obj, "metrics");
 		for (size_t i = 0; i < nm; i++)
@@ -1063,17 +1070,21 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 			break;
 		}
 		dp_cell_text(&row[0], task, tn);
-		set_num(&row[1], (double)e, true);
+		set_int(&row[1], e);
 		dp_cell_text(&row[2], h, hn);
 		copy_obj(&row[3], dp_map_get(&obj, "old"));
 		copy_obj(&row[4], dp_map_get(&obj, "new"));
 		char tid[DNNPROV_NAME_MAX + 1];
 		snprintf(tid, sizeof(tid), "%.*s", (int)tn, task);
-		/* Keep the key: the lookups below use the decoder. */
-		row[5] = metric_at(q, d.name, tid, metric, e - 1);
-		row[6] = metric_at(q, d.name, tid, metric, e - 1 + window);
+		/* Keep the key: the lookups below use the decoder.  Epochs are
+		 * any int64: past either end there is no epoch to look at. */
+		int64_t before, after;
+		if (!__builtin_sub_overflow(e, 1, &before))
+			row[5] = metric_at(q, d.name, tid, metric, before);
+		if (!__builtin_add_overflow(e, window - 1, &after))
+			row[6] = metric_at(q, d.name, tid, metric, after);
 		if (row[5].type == QV_NUM && row[6].type == QV_NUM)
-			set_num(&row[7], row[6].num - row[5].num, false);
+			set_num(&row[7], row[6].num - row[5].num);
 	}
 	mdb_cursor_close(c);
 out:
@@ -1341,13 +1352,13 @@ int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 		}
 		set_text(&row[0], t->id);
 		if (t->has_last_epoch)
-			set_num(&row[1], (double)t->last_epoch, true);
+			set_int(&row[1], t->last_epoch);
 		for (size_t m = 0; m < shown; m++)
 			row[2 + m] = dp_query_metric(q, d.name, t->id, d.metrics[m], &last, NULL);
 		if (t->epochs > 1 && t->last > t->start)
-			set_num(&row[2 + shown], (double)t->epochs / ((t->last - t->start) / 60.0), false);
+			set_num(&row[2 + shown], (double)t->epochs / ((t->last - t->start) / 60.0));
 		if (!isnan(t->last))
-			set_num(&row[3 + shown], o->now - t->last, false);
+			set_num(&row[3 + shown], o->now - t->last);
 	}
 out:
 	dp_qdataflow_free(&d);

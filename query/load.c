@@ -135,9 +135,8 @@ static int qv_from_obj(dp_qdataflow *d, dp_qv *v, const msgpack_object *o)
 		if (!v->text)
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 		v->type = QV_TEXT;
-	} else if (dp_obj_number(o, &v->num)) {
-		v->type = QV_NUM;
-		v->integer = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+	} else {
+		dp_qv_from_number(o, v);
 	}
 	return 0;
 }
@@ -612,10 +611,8 @@ dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char 
 		if (mdb_get(q->txn, q->ix->dbi[DP_DB_EPOCHS], &k, &v) == 0 &&
 		    dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0) {
 			const msgpack_object *m = dp_map_get(dp_map_get(&o, "metrics"), metric);
-			if (m && dp_obj_number(m, &r.num)) {
-				r.type = QV_NUM;
+			if (m && dp_qv_from_number(m, &r))
 				e = agg->epoch;
-			}
 		}
 	} else if (dp_query_summary(q, df, task, metric, &s)) {
 		r = summary_value(&s, metric, agg, &e);

@@ -13,6 +13,7 @@
  *        that facts about the answer (how fresh the index is) travel with
  *        it and a reader keeps the column order that objects lose.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,8 +147,8 @@ static void fmt_secs(dp_buf *b, double s)
 
 static void fmt_num_exact(dp_buf *b, const dp_qv *v)
 {
-	if (v->integer && fabs(v->num) < 9e15)
-		dp_buf_printf(b, "%lld", (long long)v->num);
+	if (v->integer)
+		dp_buf_printf(b, "%" PRId64, v->i);
 	else if (isnan(v->num))
 		dp_buf_append(b, "NaN", 3);
 	else if (isinf(v->num))
@@ -199,8 +200,8 @@ static void cell_text(dp_buf *b, const dp_qv *v, dp_col_kind k, dp_format f, dou
 			dp_buf_append(b, "NaN", 3);
 		else if (isinf(v->num))
 			dp_buf_printf(b, "%s", v->num > 0 ? "inf" : "-inf");
-		else if (k == COL_INT || (v->integer && fabs(v->num) < 1e15))
-			dp_buf_printf(b, "%lld", (long long)v->num);
+		else if (v->integer)
+			dp_buf_printf(b, "%" PRId64, v->i);
 		else
 			dp_buf_printf(b, "%.6g", v->num);
 		return;
@@ -416,8 +417,8 @@ static int write_json(const dp_table *t, FILE *out, const char *index_json)
 			} else if (v->type == QV_TEXT || t->kinds[c] == COL_TIME || t->kinds[c] == COL_AGO || t->kinds[c] == COL_TEXT) {
 				cell_text(&b, v, t->kinds[c], FMT_JSON, t->now);
 				dp_json_string(&line, b.data ? b.data : "", b.len);
-			} else if (v->integer && fabs(v->num) < 9e15) {
-				dp_buf_printf(&line, "%lld", (long long)v->num);
+			} else if (v->integer) {
+				dp_buf_printf(&line, "%" PRId64, v->i);
 			} else {
 				dp_json_double(&line, v->num);
 			}

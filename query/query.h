@@ -23,12 +23,32 @@
  * is incomplete and is never printed (dp_table_check). */
 typedef enum dp_qv_type { QV_NULL = 0, QV_NUM, QV_TEXT, QV_FAILED } dp_qv_type;
 
+/* A number that came as an integer (an epoch, a count, an integer
+ * hyperparameter) is exact: `integer` is set, `i` holds it and `num` its
+ * nearest double.  Comparing, sorting and printing use `i`, so 2^53 + 1
+ * stays itself and INT64_MAX prints as itself.  A real number has `num`
+ * only.  An integer past INT64_MAX (msgpack's uint64) is kept as a real. */
 typedef struct dp_qv {
 	dp_qv_type type;
-	bool integer; /* a number that came as an integer: printed without decimals */
+	bool integer;
+	int64_t i;
 	double num;
 	const char *text; /* owned by whoever holds the value (see each struct) */
 } dp_qv;
+
+DP_INTERNAL dp_qv dp_qv_int(int64_t i);
+DP_INTERNAL dp_qv dp_qv_real(double d);
+/* A number from msgpack, exact for integers; false when o is no number. */
+DP_INTERNAL bool dp_qv_from_number(const msgpack_object *o, dp_qv *out);
+/* Orders two numbers exactly, an integer against a real included.  NaN
+ * sorts after every other number and equals NaN, so that this is a total
+ * order for qsort; callers with SQL's rules test isnan() first. */
+DP_INTERNAL int dp_qv_cmp_num(const dp_qv *a, const dp_qv *b);
+/* Whether a number is NaN (an integer never is). */
+static inline bool dp_qv_isnan(const dp_qv *v)
+{
+	return v->type == QV_NUM && !v->integer && v->num != v->num;
+}
 
 /* ---- the model of one dataflow ---------------------------------------------------- */
 

@@ -18,6 +18,7 @@
  * keeps it unknown and the task is not listed.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,8 +196,11 @@ static bool parse_literal(parser *p, operand *o)
 	}
 	double v = strtod(p->src + p->pos, &end);
 	if (end != p->src + p->pos && (c == '-' || c == '+' || c == '.' || isdigit((unsigned char)c))) {
-		o->lit.type = QV_NUM;
-		o->lit.num = v;
+		/* An integer literal stays exact, as integer values do. */
+		char *iend;
+		errno = 0;
+		long long i = strtoll(p->src + p->pos, &iend, 10);
+		o->lit = iend == end && errno == 0 ? dp_qv_int(i) : dp_qv_real(v);
 		p->pos = (size_t)(end - p->src);
 		return true;
 	}
@@ -531,10 +535,7 @@ static dp_qv eval_operand(const operand *o, dp_query *q, const dp_qdataflow *d, 
 		}
 		return v;
 	case OPD_EPOCHS:
-		v.type = QV_NUM;
-		v.num = (double)t->epochs;
-		v.integer = true;
-		return v;
+		return dp_qv_int(t->epochs > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t->epochs);
 	case OPD_START:
 	case OPD_END: {
 		double x = o->kind == OPD_START ? t->start : t->end;
@@ -556,9 +557,9 @@ static tv compare(const dp_qv *a, const dp_qv *b, cmp_op op)
 	if (a->type == QV_NULL || b->type == QV_NULL || a->type != b->type)
 		return TV_UNKNOWN;
 	if (a->type == QV_NUM) {
-		if (isnan(a->num) || isnan(b->num))
+		if (dp_qv_isnan(a) || dp_qv_isnan(b))
 			return TV_UNKNOWN;
-		c = (a->num > b->num) - (a->num < b->num);
+		c = dp_qv_cmp_num(a, b);
 	} else if (op == OP_EQ || op == OP_NE) {
 		c = strcasecmp(a->text, b->text);
 	} else {
@@ -695,8 +696,11 @@ static void scan_condition(dp_query *q, const char *df, const char *name, cmp_op
 		int c2 = memcmp(kb + prefix, from.b + prefix, (vend - prefix) < (vlen - prefix) ? vend - prefix : vlen - prefix);
 		if (c2 == 0)
 			c2 = (int)(vend - prefix) - (int)(vlen - prefix);
-		bool keep = op == OP_EQ ? c2 == 0 : op == OP_GE ? c2 >= 0 : op == OP_GT ? c2 > 0
-			  : op == OP_LE ? c2 <= 0 : c2 < 0;
+		/* Keys hold doubles: an integer value or literal past 2^53 is
+		 * rounded, so strict conditions keep the equal keys too (rounding
+		 * is monotonic: the set stays a superset), and the filter decides
+		 * exactly. */
+		bool keep = op == OP_EQ ? c2 == 0 : op == OP_GE || op == OP_GT ? c2 >= 0 : c2 <= 0;
 		if ((op == OP_EQ || op == OP_LT || op == OP_LE) && c2 > 0)
 			break; /* sorted: nothing further can match */
 		if (keep)

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Values at the limits of their types, through capture, index and every
+# query format: epochs at both ends of int64, integers past 2^53 (exact
+# end to end), and doubles at and past the end of their range (+-1e308,
+# +-inf, NaN) wherever a query scales, bins, ranks or sorts them.
+. "$(dirname "$0")/lib.sh"
+
+cat >"$T/exp.yaml" <<YAML
+dataflow: df
+log_dir: logs
+index_dir: index
+hyperparameters:
+  LEARNING_RATE: true
+  BATCH_SIZE: true
+metrics: [loss, accuracy]
+val_metrics: false
+adaptation: true
+YAML
+L() { "$DNNPROV" log -c "$T/exp.yaml" "$@" >/dev/null; }
+Q() { "$DNNPROV" "$@" --index-dir "$T/index"; }
+# json_rows EXPR: evaluates EXPR over the rows of the JSON answer in $T/out
+# (each a dict); prints the result.
+json_rows() { $PY -c "import json,sys; rows=json.load(open('$T/out'))['rows']; print($1)"; }
+MAX=9223372036854775807
+MIN=-9223372036854775808
+P53=9007199254740992 # 2^53: 2^53 + 1 is the first integer a double cannot hold
+
+# --- integers stay integers -------------------------------------------------------
+L --task big begin BATCH_SIZE=$((P53 + 1)) LEARNING_RATE=0.1
+L --task big epoch $MAX loss=1
+L --task big epoch $MIN loss=2
+L --task big adapt $MIN LEARNING_RATE=0.01
+L --task big test top=$((P53 + 1))
+L --task small begin BATCH_SIZE=$P53 LEARNING_RATE=0.1
+L --task small epoch 1 loss=3
+L --task small test top=$P53
+"$DNNPROV" index -c "$T/exp.yaml" -q
+
+expect_status "curve: table" 0 Q curve df big --metrics loss
+expect_grep "curve: the table prints INT64_MAX" "^ *$MAX " "$T/out"
+expect_grep "curve: the table prints INT64_MIN" "^$MIN " "$T/out"
+expect_status "curve: csv" 0 Q curve df big --metrics loss --format csv
+expect_grep "curve: csv prints INT64_MAX" "^$MAX," "$T/out"
+expect_grep "curve: csv prints INT64_MIN" "^$MIN," "$T/out"
+expect_status "curve: json" 0 Q curve df big --metrics loss --format json
+expect_eq "curve: json epochs are exact integers" "$(json_rows "[r['epoch'] for r in rows]")" "[$MIN, $MAX]"
+expect_status "compare at=INT64_MAX: csv" 0 Q compare df --metric loss --agg at=$MAX --format csv
+expect_eq "compare: at_epoch is an integer in csv" "$(tr -d '\r' <"$T/out" | grep "^big,")" "big,RUNNING,0.1,$((P53 + 1)),1,$MAX"
+expect_status "compare at=INT64_MAX: json" 0 Q compare df --metric loss --agg at=$MAX --format json
+expect_eq "compare: at_epoch is an integer in json" "$(json_rows "[r['at_epoch'] for r in rows if r['task'] == 'big']")" "[$MAX]"
+expect_status "watch: csv" 0 Q watch df --count 1 --format csv
+expect_grep "watch: the last epoch is exact" "^big,$MAX," "$T/out"
+expect_status "watch: table" 0 Q watch df --count 1
+expect_grep "watch: the last epoch is exact in the table" "^big  *$MAX " "$T/out"
+expect_status "runs: csv" 0 Q runs df --format csv
+expect_grep "runs: an integer hyperparameter past 2^53 is exact" ",$((P53 + 1))," "$T/out"
+expect_status "runs: json" 0 Q runs df --format json
+expect_eq "runs: json keeps it exact" "$(json_rows "[r['BATCH_SIZE'] for r in rows]")" "[$((P53 + 1)), $P53]"
+expect_status "runs: table" 0 Q runs df
+expect_grep "runs: the table keeps it exact" " $((P53 + 1))" "$T/out"
+expect_status "test: json" 0 Q test df --format json
+expect_eq "test: an integer metric past 2^53 is exact" "$(json_rows "sorted(r['top'] for r in rows)")" "[$P53, $((P53 + 1))]"
+# --where compares exactly, with and without the hyperparameter index.
+for cond in "= $((P53 + 1)):big" "> $P53:big" ">= $((P53 + 1)):big" "< $((P53 + 1)):small" "<= $P53:small" \
+	"!= $P53:big" "in ($((P53 + 1))):big"; do
+	expect_status "where BATCH_SIZE ${cond%:*}" 0 Q runs df --where "BATCH_SIZE ${cond%:*}" --format csv
+	expect_eq "where BATCH_SIZE ${cond%:*}: the tasks" "$(tail -n +2 "$T/out" | cut -d, -f1 | tr '\n' ' ')" "${cond#*:} "
+	expect_status "where ... or ...: a scan" 0 Q runs df --where "BATCH_SIZE ${cond%:*} or task = 'none'" --format csv
+	expect_eq "where BATCH_SIZE ${cond%:*} by a scan: the tasks" "$(tail -n +2 "$T/out" | cut -d, -f1 | tr '\n' ' ')" "${cond#*:} "
+done
+expect_status "where: epochs is an integer" 0 Q runs df --where "epochs = 2" --format csv
+expect_eq "where: epochs = 2" "$(tail -n +2 "$T/out" | cut -d, -f1 | tr '\n' ' ')" "big "
+expect_status "sort by an integer past 2^53" 0 Q compare df --metric loss --sort BATCH_SIZE --format csv
+expect_eq "sorted exactly" "$(tail -n +2 "$T/out" | cut -d, -f1 | tr '\n' ' ')" "small big "
+expect_status "sort descending" 0 Q compare df --metric loss --sort -BATCH_SIZE --format csv
+expect_eq "sorted exactly, descending" "$(tail -n +2 "$T/out" | cut -d, -f1 | tr '\n' ' ')" "big small "
+expect_status "effect groups exact values apart" 0 Q effect df --metric loss --hyp BATCH_SIZE --format csv
+expect_eq "effect: two groups" "$(tail -n +2 "$T/out" | cut -d, -f1 | tr '\n' ' ')" "$P53 $((P53 + 1)) "
+expect_status "adaptations at epoch INT64_MIN" 0 Q adaptations df --metric loss --format csv
+expect_eq "adaptations: no epoch before INT64_MIN" "$(tr -d '\r' <"$T/out" | grep "^big,")" "big,$MIN,LEARNING_RATE,0.1,0.01,,2,"
+finish
