@@ -133,11 +133,12 @@ static int show_status(const char *cmd, const cli_paths *p)
 {
 	dp_index *ix;
 	MDB_txn *txn;
-	MDB_cursor *c;
+	dp_scan sc;
+	dp_key all;
 	MDB_val k, v;
 	dp_path_list segs = { 0 };
 	uint64_t lag = 0, nsegs = 0, unindexed = 0, problems = 0;
-	int rc, mrc;
+	int rc;
 
 	if ((rc = dp_index_open(p->index_dir, false, NULL, &ix)))
 		return cli_lib_error(cmd, rc, p->index_dir);
@@ -147,8 +148,10 @@ static int show_status(const char *cmd, const cli_paths *p)
 	}
 	printf("%-60s %12s %12s %9s %8s  %s\n", "segment", "indexed", "on disk", "records", "problems",
 	       "state");
-	mdb_cursor_open(txn, ix->dbi[DP_DB_PROGRESS], &c);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	dp_key_reset(&all);
+	if ((rc = dp_scan_open(&sc, ix, txn, DP_DB_PROGRESS, &all, NULL)))
+		goto fail;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		dp_progress pr;
 		struct stat st;
 		char rel[4096];
@@ -169,7 +172,9 @@ static int show_status(const char *cmd, const cli_paths *p)
 		nsegs++;
 		problems += pr.problems;
 	}
-	mdb_cursor_close(c);
+	dp_scan_close(&sc);
+	if (rc)
+		goto fail;
 	if (p->log_dir && dp_find_segments(p->log_dir, &segs) == 0) {
 		for (size_t i = 0; i < segs.n; i++) {
 			const char *rel = segs.paths[i] + strlen(p->log_dir);
@@ -177,7 +182,12 @@ static int show_status(const char *cmd, const cli_paths *p)
 				rel++;
 			k.mv_size = strlen(rel);
 			k.mv_data = (void *)rel;
-			if (mdb_get(txn, ix->dbi[DP_DB_PROGRESS], &k, &v) == MDB_NOTFOUND) {
+			int mrc = mdb_get(txn, ix->dbi[DP_DB_PROGRESS], &k, &v);
+			if (mrc && mrc != MDB_NOTFOUND) {
+				rc = dp_lmdb_error(mrc, "progress");
+				goto fail;
+			}
+			if (mrc == MDB_NOTFOUND) {
 				struct stat st;
 				long long size = stat(segs.paths[i], &st) == 0 ? (long long)st.st_size : 0;
 				printf("%-60s %12d %12lld %9d %8d  %s\n", rel, 0, size, 0, 0, "not indexed yet");
@@ -190,8 +200,9 @@ static int show_status(const char *cmd, const cli_paths *p)
 
 	if (problems) {
 		printf("\nproblems (skipped):\n");
-		mdb_cursor_open(txn, ix->dbi[DP_DB_PROBLEMS], &c);
-		for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if ((rc = dp_scan_open(&sc, ix, txn, DP_DB_PROBLEMS, &all, NULL)))
+			goto fail;
+		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 			const char *seg;
 			size_t seglen, pos = 0;
 			dp_problem_entry e;
@@ -204,13 +215,20 @@ static int show_status(const char *cmd, const cli_paths *p)
 			       (unsigned long long)dp_get_be64((const unsigned char *)k.mv_data + pos), e.why,
 			       (unsigned long long)e.length);
 		}
-		mdb_cursor_close(c);
+		dp_scan_close(&sc);
+		if (rc)
+			goto fail;
 	}
 	double last = NAN;
 	k.mv_size = 11;
 	k.mv_data = "last_commit";
-	if (mdb_get(txn, ix->dbi[DP_DB_META], &k, &v) == 0 && v.mv_size == sizeof(double))
+	int mrc = mdb_get(txn, ix->dbi[DP_DB_META], &k, &v);
+	if (mrc == 0 && v.mv_size == sizeof(double))
 		memcpy(&last, v.mv_data, sizeof(double));
+	else if (mrc && mrc != MDB_NOTFOUND) {
+		rc = dp_lmdb_error(mrc, "meta");
+		goto fail;
+	}
 	printf("\n%llu segments indexed, %llu not yet; %llu problems; lag %llu bytes", (unsigned long long)nsegs,
 	       (unsigned long long)unindexed, (unsigned long long)problems, (unsigned long long)lag);
 	if (!isnan(last))
@@ -219,6 +237,12 @@ static int show_status(const char *cmd, const cli_paths *p)
 	mdb_txn_abort(txn);
 	dp_index_close(ix);
 	return cli_finish(cmd, 0);
+fail:
+	dp_path_list_free(&segs);
+	mdb_txn_abort(txn);
+	dp_index_close(ix);
+	fflush(stdout);
+	return cli_lib_error(cmd, rc, p->index_dir);
 }
 
 /* ---- index and reindex ------------------------------------------------------------ */

@@ -56,8 +56,8 @@ int cmd_watch(int argc, char **argv)
 		rc = dp_cmd_watch(&q, &a.o, &t);
 		if (rc == 0)
 			rc = dp_table_check(&t, NULL);
-		if (rc == 0 && q.dec.out_of_memory)
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding the index");
+		if (rc == 0)
+			rc = dp_query_check(&q);
 		dp_query_close(&q);
 		if (rc) {
 			dp_table_free(&t);

@@ -209,7 +209,7 @@ int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos
 			fputs("{\"columns\": [],\n\"rows\": []}\n", stdout);
 		status = cli_finish(cmd, 0);
 	} else if ((rc = fn(&q, &a.o, &t, &notes)) || (rc = dp_table_check(&t, &notes.text)) ||
-		   (q.dec.out_of_memory && (rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding the index")))) {
+		   (rc = dp_query_check(&q))) {
 		status = query_fail(cmd, rc);
 	} else {
 		status = query_print(cmd, &a, &t, &notes);

@@ -35,6 +35,53 @@ DP_INTERNAL int dp_index_read(dp_index *ix, MDB_txn **txn);
 /* Maps an LMDB return code to a DNNPROV_E* code with a detail. */
 DP_INTERNAL int dp_lmdb_error(int mrc, const char *what);
 
+/* ---- prefix scans -----------------------------------------------------------
+ * Every range read of the index is one of these: the keys of one database
+ * that begin with a prefix and are longer than it, in key order from a
+ * start key, or backwards from before one.  dp_scan_next() ends three
+ * ways, so that a read error (a damaged page, a missing one) fails the
+ * query instead of passing for the end of the range:
+ *
+ *   dp_scan s;
+ *   if ((rc = dp_scan_open(&s, ix, txn, DP_DB_EPOCHS, &prefix, NULL)))
+ *           return rc;
+ *   while ((rc = dp_scan_next(&s, &k, &v)) == DP_SCAN_ROW)
+ *           ...use k and v, valid until the next call...
+ *   dp_scan_close(&s);
+ *   if (rc < 0) ...the detail names the database...
+ */
+enum { DP_SCAN_END = 0, DP_SCAN_ROW = 1 };
+
+typedef struct dp_scan {
+	MDB_cursor *c;
+	bool own;      /* the cursor is the scan's, closed with it */
+	bool backward;
+	bool started;
+	int state;     /* DP_SCAN_ROW while rows may follow, then END or an error */
+	dp_db db;
+	dp_key prefix; /* empty: every key of the database */
+	dp_key from;   /* forward: the first key >= from; backward: the last key < from */
+} dp_scan;
+
+/* A forward scan of the keys of `db` that begin with `prefix`, from the
+ * first key >= `from` (NULL: from the prefix).  0 or an error. */
+DP_INTERNAL int dp_scan_open(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db db, const dp_key *prefix,
+			     const dp_key *from);
+/* The same on a cursor the caller keeps open (it is not closed). */
+DP_INTERNAL void dp_scan_on(dp_scan *s, MDB_cursor *c, dp_db db, const dp_key *prefix, const dp_key *from);
+/* A backward scan: the keys beginning with `prefix` that sort before
+ * `before`, the last first. */
+DP_INTERNAL int dp_scan_open_before(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db db,
+				    const dp_key *prefix, const dp_key *before);
+/* DP_SCAN_ROW with *k and *v set, DP_SCAN_END, or a negative DNNPROV_E*
+ * code whose detail names the database; after an end or an error it keeps
+ * returning the same. */
+DP_INTERNAL int dp_scan_next(dp_scan *s, MDB_val *k, MDB_val *v);
+/* Forward scans: the next row is the first key >= `key` (to skip the rest
+ * of a group). */
+DP_INTERNAL void dp_scan_seek(dp_scan *s, const dp_key *key);
+DP_INTERNAL void dp_scan_close(dp_scan *s);
+
 /* ---- the indexer --------------------------------------------------------- */
 
 typedef struct dp_indexer dp_indexer;

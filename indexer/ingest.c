@@ -828,8 +828,8 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
  * earlier adaptation's, or the task's begin value. */
 static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, dp_buf *out)
 {
-	MDB_cursor *c;
-	dp_key k;
+	dp_scan sc;
+	dp_key k, before;
 	MDB_val key, val;
 	int mrc, rc = 0;
 
@@ -838,19 +838,15 @@ static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, d
 	dp_key_cstr(&k, t->df);
 	dp_key_cstr(&k, t->task);
 	size_t prefix = k.n;
-	dp_key_i64(&k, epoch);
-	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_ADAPTATIONS], &c)))
-		return lmdb_fail(mrc, "adaptations");
-	key = dp_key_val(&k);
-	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-	mrc = mrc == 0 ? mdb_cursor_get(c, &key, &val, MDB_PREV) : mdb_cursor_get(c, &key, &val, MDB_LAST);
-	for (; mrc == 0; mrc = mdb_cursor_get(c, &key, &val, MDB_PREV)) {
+	before = k;
+	dp_key_i64(&before, epoch);
+	if ((rc = dp_scan_open_before(&sc, in->ix, in->txn, DP_DB_ADAPTATIONS, &k, &before)))
+		return rc;
+	while ((mrc = dp_scan_next(&sc, &key, &val)) == DP_SCAN_ROW) {
 		size_t pos = prefix;
 		int64_t e;
 		const char *h;
 		size_t hn;
-		if (key.mv_size < prefix || memcmp(key.mv_data, k.b, prefix) != 0)
-			break;
 		if (!dp_key_get_i64(key.mv_data, key.mv_size, &pos, &e) ||
 		    !dp_key_get_str(key.mv_data, key.mv_size, &pos, &h, &hn))
 			continue;
@@ -861,13 +857,13 @@ static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, d
 				if (nv)
 					rc = dp_pack_object(out, nv);
 			}
-			mdb_cursor_close(c);
+			dp_scan_close(&sc);
 			return rc;
 		}
 	}
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND)
-		return lmdb_fail(mrc, "adaptations");
+	dp_scan_close(&sc);
+	if (mrc < 0)
+		return mrc;
 	if (t->hyps.len) {
 		msgpack_object o;
 		if (dp_decode(&in->vdec, (const unsigned char *)t->hyps.data, t->hyps.len, &o) == 0) {
@@ -1071,7 +1067,7 @@ static int schema_problem(ingest *in, frame_ctx *f, const char *why)
  * epoch was re-logged (max-ing would keep the replaced value). */
 static int recompute_task(ingest *in, task_state *t)
 {
-	MDB_cursor *c;
+	dp_scan sc;
 	dp_key k, sk;
 	MDB_val key, val;
 	dp_map sums = { 0 };
@@ -1083,16 +1079,12 @@ static int recompute_task(ingest *in, task_state *t)
 	size_t prefix = k.n;
 	t->epochs = 0;
 	t->has_last_epoch = false;
-	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_EPOCHS], &c)))
-		return lmdb_fail(mrc, "epochs");
-	key = dp_key_val(&k);
-	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0 && rc == 0;
-	     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_EPOCHS, &k, NULL)))
+		return rc;
+	while (rc == 0 && (mrc = dp_scan_next(&sc, &key, &val)) == DP_SCAN_ROW) {
 		size_t pos = prefix;
 		int64_t e;
 		msgpack_object o;
-		if (key.mv_size < prefix || memcmp(key.mv_data, k.b, prefix) != 0)
-			break;
 		if (!dp_key_get_i64(key.mv_data, key.mv_size, &pos, &e))
 			continue;
 		t->epochs++;
@@ -1114,9 +1106,9 @@ static int recompute_task(ingest *in, task_state *t)
 			summary_add(*slot, e, v);
 		}
 	}
-	mdb_cursor_close(c);
-	if (!rc && mrc && mrc != MDB_NOTFOUND)
-		rc = lmdb_fail(mrc, "epochs");
+	dp_scan_close(&sc);
+	if (!rc && mrc < 0)
+		rc = mrc;
 	for (size_t i = 0; i < sums.cap && !rc; i++) {
 		if (!sums.slots[i].key)
 			continue;

@@ -278,7 +278,7 @@ int dp_cmd_dataflows(dp_query *q, dp_table *out)
 	dp_table_set_col(out, 3, "last activity", COL_TIME);
 	for (size_t i = 0; i < n; i++) {
 		dp_qdataflow d;
-		if (rc == 0 && dp_query_load(q, names[i], &d) == 0) {
+		if (rc == 0 && (rc = dp_query_load(q, names[i], &d)) == 0) {
 			dp_qv *row = dp_table_add_row(out);
 			size_t running = 0;
 			double last = NAN;
@@ -824,7 +824,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	size_t nm = 0;
 	char **adapted = NULL; /* hyperparameters this task adapted */
 	size_t na = 0;
-	MDB_cursor *c = NULL;
+	dp_scan sc;
 	dp_key key;
 	MDB_val k, v;
 	int rc;
@@ -868,20 +868,16 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	dp_key_cstr(&key, d.name);
 	dp_key_cstr(&key, t->id);
 	size_t prefix = key.n;
-	int mrc0 = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &c);
-	if (mrc0) {
-		rc = dp_lmdb_error(mrc0, "adaptations"); /* not "no adaptations" */
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ADAPTATIONS, &key, NULL))) {
 		goto out_ad;
 	} else {
-		k = dp_key_val(&key);
-		for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 			size_t pos = prefix;
 			int64_t e;
 			const char *h;
 			size_t hn;
 			msgpack_object obj;
-			if (k.mv_size < prefix || memcmp(k.mv_data, key.b, prefix) != 0)
-				break;
+			rc = 0;
 			if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) ||
 			    dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 				continue;
@@ -912,8 +908,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 				adapted[na++] = ad[nad - 1].hyp;
 			}
 		}
-		mdb_cursor_close(c);
-		c = NULL;
+		dp_scan_close(&sc);
 		if (rc)
 			goto out_ad;
 	}
@@ -935,17 +930,13 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	dp_key_reset(&key);
 	dp_key_cstr(&key, d.name);
 	dp_key_cstr(&key, t->id);
-	if ((rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_EPOCHS], &c))) {
-		rc = dp_lmdb_error(rc, "epochs");
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_EPOCHS, &key, NULL)))
 		goto out_ad;
-	}
-	k = dp_key_val(&key);
-	for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		size_t pos = prefix;
 		int64_t e;
 		msgpack_object obj;
-		if (k.mv_size < prefix || memcmp(k.mv_data, key.b, prefix) != 0)
-			break;
+		rc = 0;
 		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 			continue;
 		dp_qv *row = dp_table_add_row(out);
@@ -977,7 +968,9 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 			dp_cell_text(&row[ncols - 1], marks.data, marks.len);
 		dp_buf_free(&marks);
 	}
-	mdb_cursor_close(c);
+	dp_scan_close(&sc);
+	if (rc)
+		goto out_ad;
 	if (notes && out->nrows > 1)
 		for (size_t i = 0; i < nm; i++) {
 			dp_buf_printf(&notes->text, "%-16s ", metrics[i]);
@@ -1010,7 +1003,7 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 {
 	dp_qdataflow d;
 	const char *metric;
-	MDB_cursor *c;
+	dp_scan sc;
 	dp_key key;
 	MDB_val k, v;
 	char col[DNNPROV_NAME_MAX + 32];
@@ -1041,10 +1034,8 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 	dp_key_cstr(&key, d.name);
 	if (o->task)
 		dp_key_cstr(&key, o->task);
-	if ((rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &c))) {
-		rc = dp_lmdb_error(rc, "adaptations");
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ADAPTATIONS, &key, NULL)))
 		goto out;
-	}
 	size_t dfp;
 	{
 		dp_key dk;
@@ -1052,15 +1043,13 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 		dp_key_cstr(&dk, d.name);
 		dfp = dk.n;
 	}
-	k = dp_key_val(&key);
-	for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		size_t pos = dfp;
 		const char *task, *h;
 		size_t tn, hn;
 		int64_t e;
 		msgpack_object obj;
-		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
+		rc = 0;
 		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) || !dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) ||
 		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) || dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 			continue;
@@ -1086,7 +1075,7 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 		if (row[5].type == QV_NUM && row[6].type == QV_NUM)
 			set_num(&row[7], row[6].num - row[5].num);
 	}
-	mdb_cursor_close(c);
+	dp_scan_close(&sc);
 out:
 	dp_qdataflow_free(&d);
 	return rc;
@@ -1118,14 +1107,13 @@ int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	for (size_t i = 0; i < n; i++) {
 		dp_key key;
 		MDB_val k, v;
+		dp_scan sc;
 		dp_key_reset(&key);
 		dp_key_cstr(&key, d.name);
 		dp_key_cstr(&key, sel[i]->id);
-		k = dp_key_val(&key);
+		dp_scan_on(&sc, c, DP_DB_TESTS, &key, NULL);
 		/* Keys sort by time: the last one within the prefix is the latest. */
-		for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-			if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-				break;
+		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 			latest[i].len = 0;
 			if ((rc = dp_buf_append(&latest[i], v.mv_data, v.mv_size)))
 				break;
@@ -1208,7 +1196,7 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 	size_t nattrs = 0;
 	bool numeric[256] = { false }; /* of the first 256 attributes */
 	bool found_tf = false, found_set = !o->set;
-	MDB_cursor *c;
+	dp_scan sc;
 	dp_key key;
 	MDB_val k, v;
 	int rc;
@@ -1274,15 +1262,11 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 	dp_key_cstr(&key, o->transformation);
 	if (o->set)
 		dp_key_cstr(&key, o->set);
-	if ((rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ELEMENTS], &c))) {
-		rc = dp_lmdb_error(rc, "elements");
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ELEMENTS, &key, NULL)))
 		goto out;
-	}
-	k = dp_key_val(&key);
-	for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		msgpack_object obj;
-		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
+		rc = 0;
 		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 			continue;
 		/* key: df tf set task time id */
@@ -1313,7 +1297,7 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 		for (size_t a = 0; a < nattrs; a++, an += strlen(an) + 1)
 			copy_obj(&row[3 + a], dp_map_get(vals, an));
 	}
-	mdb_cursor_close(c);
+	dp_scan_close(&sc);
 out:
 	dp_buf_free(&tfnames);
 	dp_buf_free(&attrs);

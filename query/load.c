@@ -22,6 +22,33 @@ int dp_query_open(const char *index_dir, dp_query *q)
 	return rc;
 }
 
+int dp_query_check(const dp_query *q)
+{
+	if (q->read_error)
+		return dp_error(q->read_error, "%s", q->read_error_detail);
+	if (q->dec.out_of_memory)
+		return dp_error(DNNPROV_ENOMEM, "out of memory decoding the index");
+	return 0;
+}
+
+/* A lookup's result: whether it found the key; a failure is kept for
+ * dp_query_check(). */
+void dp_query_read_failed(dp_query *q, int rc)
+{
+	if (q->read_error)
+		return;
+	q->read_error = rc;
+	snprintf(q->read_error_detail, sizeof(q->read_error_detail), "%s", dnnprov_errmsg());
+}
+
+static bool lookup(dp_query *q, dp_db db, MDB_val *k, MDB_val *v)
+{
+	int mrc = mdb_get(q->txn, q->ix->dbi[db], k, v);
+	if (mrc && mrc != MDB_NOTFOUND)
+		dp_query_read_failed(q, dp_lmdb_error(mrc, dp_db_names[db]));
+	return mrc == 0;
+}
+
 void dp_query_close(dp_query *q)
 {
 	if (q->txn)
@@ -55,34 +82,38 @@ static char *obj_str(const msgpack_object *o)
 
 int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
 {
-	MDB_cursor *c;
+	dp_scan sc;
+	dp_key all;
 	MDB_val k, v;
 	char **out = NULL;
 	size_t cnt = 0;
-	int mrc;
+	int rc;
 
 	*names = NULL;
 	*n = 0;
-	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &c)))
-		return dp_lmdb_error(mrc, "dataflows");
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	dp_key_reset(&all);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_DATAFLOWS, &all, NULL)))
+		return rc;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		char **grown = realloc(out, (cnt + 1) * sizeof(*out));
-		if (!grown)
+		if (!grown) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
+		}
 		out = grown;
 		/* The key is the name and its NUL terminator. */
-		out[cnt] = strndup_(k.mv_data, k.mv_size ? k.mv_size - 1 : 0);
-		if (!out[cnt])
+		if (!(out[cnt] = strndup_(k.mv_data, k.mv_size - 1))) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
+		}
 		cnt++;
 	}
-	mdb_cursor_close(c);
-	if (mrc != MDB_NOTFOUND) {
-		/* Stopped early: out of memory (mrc 0), or LMDB failed. */
+	dp_scan_close(&sc);
+	if (rc) {
 		for (size_t i = 0; i < cnt; i++)
 			free(out[i]);
 		free(out);
-		return mrc ? dp_lmdb_error(mrc, "dataflows") : dp_error(DNNPROV_ENOMEM, "out of memory");
+		return rc;
 	}
 	*names = out;
 	*n = cnt;
@@ -231,7 +262,7 @@ static int add_spec_hyp(dp_qdataflow *d, const char *name, const char *type)
 			return 0;
 	dp_qspec_hyp *grown = realloc(d->hyps, (d->nhyps + 1) * sizeof(*grown));
 	if (!grown)
-		return DNNPROV_ENOMEM;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	d->hyps = grown;
 	d->hyps[d->nhyps].name = strdup(name);
 	d->hyps[d->nhyps].type = strdup(type);
@@ -274,7 +305,7 @@ int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_q
 {
 	dp_key key;
 	MDB_val k, v;
-	MDB_cursor *c;
+	dp_scan sc;
 	msgpack_object o;
 	int mrc, rc = 0;
 
@@ -347,15 +378,11 @@ int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_q
 		return 0;
 	}
 	/* The tasks: one range scan of (df, *). */
-	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TASKS], &c))) {
-		rc = dp_lmdb_error(mrc, "tasks");
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &key, NULL)))
 		goto fail;
-	}
 	size_t cap = 0;
-	k = dp_key_val(&key);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		rc = 0;
 		if (d->ntasks == cap) {
 			cap = cap ? cap * 2 : 64;
 			dp_qtask *grown = realloc(d->tasks, cap * sizeof(*grown));
@@ -373,8 +400,10 @@ int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_q
 		const dp_qtask *t = &d->tasks[d->ntasks - 1];
 		for (size_t i = 0; i < t->nhyps && !rc; i++)
 			rc = add_spec_hyp(d, t->hyps[i].name, t->hyps[i].value.type == QV_TEXT ? "text" : "numeric");
+		if (rc)
+			break;
 	}
-	mdb_cursor_close(c);
+	dp_scan_close(&sc);
 	if (rc)
 		goto fail;
 	return 0;
@@ -494,7 +523,7 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	dp_key_cstr(&key, metric);
 	dp_key_cstr(&key, task);
 	k = dp_key_val(&key);
-	if (mdb_get(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &k, &v) != 0 || v.mv_size != sizeof(*out))
+	if (key.overflow || !lookup(q, DP_DB_SUMMARIES, &k, &v) || v.mv_size != sizeof(*out))
 		return false;
 	memcpy(out, v.mv_data, sizeof(*out));
 	return true;
@@ -543,10 +572,10 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 			   dp_qv *values, int64_t *epochs)
 {
 	dp_key key;
-	MDB_cursor *c;
+	dp_scan sc;
 	MDB_val k, v;
 	size_t i = 0;
-	int mrc;
+	int rc;
 
 	memset(values, 0, d->ntasks * sizeof(*values));
 	if (epochs)
@@ -559,16 +588,12 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 	dp_key_reset(&key);
 	dp_key_cstr(&key, d->name);
 	dp_key_cstr(&key, metric);
-	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &c)))
-		return dp_lmdb_error(mrc, "summaries");
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL)))
+		return rc;
 	/* Both sides are sorted by task id: a merge, one pass each. */
-	k = dp_key_val(&key);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && i < d->ntasks;
-	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	while (i < d->ntasks && (rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		dp_summary s;
 		int64_t e = 0;
-		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
 		const char *task = (const char *)k.mv_data + key.n;
 		size_t tn = k.mv_size - key.n - 1;
 		int cmp = -1;
@@ -588,8 +613,8 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 			epochs[i] = e;
 		i++;
 	}
-	mdb_cursor_close(c);
-	return 0;
+	dp_scan_close(&sc);
+	return rc < 0 ? rc : 0;
 }
 
 dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric, const dp_agg *agg,
@@ -608,7 +633,7 @@ dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char 
 		dp_key_cstr(&key, task);
 		dp_key_i64(&key, agg->epoch);
 		k = dp_key_val(&key);
-		if (mdb_get(q->txn, q->ix->dbi[DP_DB_EPOCHS], &k, &v) == 0 &&
+		if (!key.overflow && lookup(q, DP_DB_EPOCHS, &k, &v) &&
 		    dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0) {
 			const msgpack_object *m = dp_map_get(dp_map_get(&o, "metrics"), metric);
 			if (m && dp_qv_from_number(m, &r))

@@ -92,12 +92,24 @@ typedef struct dp_query {
 	dp_index *ix;
 	MDB_txn *txn;
 	dp_decoder dec;
+	/* A read inside a lookup that answers with a value, not a code
+	 * (dp_query_summary, dp_query_metric, --where) failed: the first such
+	 * error and its detail, sticky like ferror(), so that a damaged index
+	 * never passes for a missing value.  dp_query_check() returns it. */
+	int read_error;
+	char read_error_detail[256];
 } dp_query;
+/* Records rc (with the current detail) as the query's read error, unless
+ * one is recorded already. */
+DP_INTERNAL void dp_query_read_failed(dp_query *q, int rc);
 
 /* Opens the index read-only and starts the snapshot.  DNNPROV_ENOTFOUND
  * when there is no index (nothing is created). */
 DP_INTERNAL int dp_query_open(const char *index_dir, dp_query *q);
 DP_INTERNAL void dp_query_close(dp_query *q);
+/* 0 when every read of the snapshot so far succeeded; else the error of
+ * the first that failed (a read error, or out of memory decoding). */
+DP_INTERNAL int dp_query_check(const dp_query *q);
 
 /* Names of the dataflows, sorted (caller frees each and the array). */
 DP_INTERNAL int dp_query_dataflows(dp_query *q, char ***names, size_t *n);

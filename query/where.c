@@ -656,7 +656,7 @@ static void idset_add(idset *s, const char *p, size_t n)
 static void scan_condition(dp_query *q, const char *df, const char *name, cmp_op op, const dp_qv *v, idset *out)
 {
 	dp_key base, from;
-	MDB_cursor *c;
+	dp_scan sc;
 	MDB_val k, val;
 
 	dp_key_reset(&base);
@@ -670,17 +670,14 @@ static void scan_condition(dp_query *q, const char *df, const char *name, cmp_op
 	else
 		dp_key_cstr(&from, v->text);
 	size_t vlen = from.n; /* df, name, type, value */
-	if (from.overflow || mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_HYP_INDEX], &c)) {
+	if (from.overflow ||
+	    dp_scan_open(&sc, q->ix, q->txn, DP_DB_HYP_INDEX, &base, op == OP_LT || op == OP_LE ? NULL : &from)) {
 		out->incomplete = true;
 		return;
 	}
-	k = (op == OP_LT || op == OP_LE) ? dp_key_val(&base) : dp_key_val(&from);
-	int mrc;
-	for (mrc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); mrc == 0;
-	     mrc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+	int rc;
+	while ((rc = dp_scan_next(&sc, &k, &val)) == DP_SCAN_ROW) {
 		const unsigned char *kb = k.mv_data;
-		if (k.mv_size <= prefix || memcmp(kb, base.b, prefix) != 0)
-			break;
 		/* The value part ends where the task id starts. */
 		size_t vend = prefix;
 		if (v->type == QV_NUM) {
@@ -706,9 +703,11 @@ static void scan_condition(dp_query *q, const char *df, const char *name, cmp_op
 		if (keep)
 			idset_add(out, (const char *)kb + vend, k.mv_size - vend - 1);
 	}
-	if (mrc != 0 && mrc != MDB_NOTFOUND)
+	if (rc < 0) {
 		out->incomplete = true;
-	mdb_cursor_close(c);
+		dp_query_read_failed(q, rc);
+	}
+	dp_scan_close(&sc);
 }
 
 static int cmp_str(const void *a, const void *b)
