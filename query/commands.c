@@ -602,6 +602,50 @@ static int cmp_eff(const void *a, const void *b)
 	return strcmp(x->h.text, y->h.text);
 }
 
+/* The mean and sample standard deviation of the metric values (not NaN,
+ * cnt of them) of items[start..end).  Values near DBL_MAX overflow a plain
+ * sum or sum of squares although the answer is a double: such a pass is
+ * redone on halves, the squares scaled by the largest deviation. */
+static void group_stats(const eff_item *items, size_t start, size_t end, size_t cnt, double *mean, double *sd)
+{
+	double sum = 0, sq = 0, scale = 0;
+	bool finite = true;
+
+	*mean = *sd = NAN;
+	if (!cnt)
+		return;
+	for (size_t i = start; i < end; i++)
+		if (!isnan(items[i].m)) {
+			sum += items[i].m;
+			finite = finite && isfinite(items[i].m);
+		}
+	*mean = sum / (double)cnt;
+	if (finite && !isfinite(*mean)) {
+		*mean = 0;
+		for (size_t i = start; i < end; i++)
+			if (!isnan(items[i].m))
+				*mean += items[i].m / (double)cnt;
+	}
+	if (cnt < 2)
+		return;
+	for (size_t i = start; i < end; i++)
+		if (!isnan(items[i].m))
+			sq += (items[i].m - *mean) * (items[i].m - *mean);
+	*sd = sqrt(sq / (double)(cnt - 1));
+	if (!finite || isfinite(*sd))
+		return;
+	for (size_t i = start; i < end; i++)
+		if (!isnan(items[i].m) && fabs(items[i].m / 2 - *mean / 2) > scale)
+			scale = fabs(items[i].m / 2 - *mean / 2);
+	sq = 0;
+	for (size_t i = start; i < end; i++)
+		if (!isnan(items[i].m)) {
+			double r = (items[i].m / 2 - *mean / 2) / scale;
+			sq += r * r;
+		}
+	*sd = 2 * scale * sqrt(sq / (double)(cnt - 1));
+}
+
 static bool same_value(const dp_qv *a, const dp_qv *b)
 {
 	return a->type == b->type && (a->type == QV_NUM ? dp_qv_cmp_num(a, b) == 0 : strcmp(a->text, b->text) == 0);
@@ -713,7 +757,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			copy_value(&row[0], &items[start].h);
 		}
 		size_t cnt = 0;
-		double sum = 0, sq = 0, mn = NAN, mx = NAN;
+		double mn = NAN, mx = NAN, mean, sd;
 		const dp_qtask *best = NULL;
 		double bestv = NAN;
 		for (size_t i = start; i < end; i++) {
@@ -721,7 +765,6 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			if (isnan(v))
 				continue;
 			cnt++;
-			sum += v;
 			if (isnan(mn) || v < mn)
 				mn = v;
 			if (isnan(mx) || v > mx)
@@ -731,16 +774,13 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 				bestv = v;
 			}
 		}
-		double mean = cnt ? sum / (double)cnt : NAN;
-		for (size_t i = start; i < end; i++)
-			if (!isnan(items[i].m))
-				sq += (items[i].m - mean) * (items[i].m - mean);
+		group_stats(items, start, end, cnt, &mean, &sd);
 		set_count(&row[1], end - start);
 		set_count(&row[2], cnt);
 		if (cnt) {
 			set_num(&row[3], mean);
 			if (cnt > 1)
-				set_num(&row[4], sqrt(sq / (double)(cnt - 1)));
+				set_num(&row[4], sd);
 			set_num(&row[5], mn);
 			set_num(&row[6], mx);
 			set_text(&row[7], best->id);
@@ -790,6 +830,18 @@ out:
 static const char *const spark_levels[] = { "\xE2\x96\x81", "\xE2\x96\x82", "\xE2\x96\x83", "\xE2\x96\x84",
 					    "\xE2\x96\x85", "\xE2\x96\x86", "\xE2\x96\x87", "\xE2\x96\x88" };
 
+/* The level (0..7) of v in [mn, mx], all three finite.  Halved, the
+ * differences stay finite even when mx - mn is past DBL_MAX (-1e308 to
+ * 1e308), where inf / inf would make NaN and NaN no index. */
+static int spark_level(double v, double mn, double mx)
+{
+	if (!(mx > mn))
+		return 3;
+	double f = (v / 2 - mn / 2) / (mx / 2 - mn / 2);
+	f = f > 1 ? 1 : f > 0 ? f : 0;
+	return (int)(f * 7.0 + 0.5);
+}
+
 static void sparkline(dp_buf *b, const dp_table *t, size_t col, size_t max_width)
 {
 	double mn = NAN, mx = NAN;
@@ -809,8 +861,7 @@ static void sparkline(dp_buf *b, const dp_table *t, size_t col, size_t max_width
 			dp_buf_putc(b, ' ');
 			continue;
 		}
-		int lvl = mx > mn ? (int)((v->num - mn) / (mx - mn) * 7.0 + 0.5) : 3;
-		dp_buf_printf(b, "%s", spark_levels[lvl]);
+		dp_buf_printf(b, "%s", spark_levels[spark_level(v->num, mn, mx)]);
 	}
 	if (!isnan(mn))
 		dp_buf_printf(b, "  %.4g .. %.4g", mn, mx);

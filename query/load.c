@@ -568,6 +568,48 @@ static dp_qv summary_value(const dp_summary *s, const char *metric, const dp_agg
 	return r;
 }
 
+/* The mean of a task's metric from its epochs, when the sum the summary
+ * keeps overflowed (values near DBL_MAX) although the mean is a double:
+ * summed as value / count, so no partial sum passes DBL_MAX. */
+static double mean_from_epochs(dp_query *q, const char *df, const char *task, const char *metric, uint64_t count)
+{
+	dp_scan sc;
+	dp_key key;
+	MDB_val k, v;
+	double mean = 0;
+	int rc;
+
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	dp_key_cstr(&key, task);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_EPOCHS, &key, NULL))) {
+		dp_query_read_failed(q, rc);
+		return NAN;
+	}
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		msgpack_object o;
+		double x;
+		const msgpack_object *m;
+		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0 &&
+		    (m = dp_map_get(dp_map_get(&o, "metrics"), metric)) && dp_obj_number(m, &x) && !isnan(x))
+			mean += x / (double)count;
+	}
+	dp_scan_close(&sc);
+	if (rc < 0)
+		dp_query_read_failed(q, rc);
+	return mean;
+}
+
+/* summary_value, with the mean computed again when its sum overflowed. */
+static dp_qv task_value(dp_query *q, const char *df, const char *task, const dp_summary *s, const char *metric,
+			const dp_agg *agg, int64_t *e)
+{
+	dp_qv r = summary_value(s, metric, agg, e);
+	if (agg->kind == AGG_MEAN && r.type == QV_NUM && !isfinite(r.num) && isfinite(s->min) && isfinite(s->max))
+		r.num = mean_from_epochs(q, df, task, metric, s->count);
+	return r;
+}
+
 int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metric, const dp_agg *agg,
 			   dp_qv *values, int64_t *epochs)
 {
@@ -608,7 +650,7 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 		if (cmp != 0 || v.mv_size != sizeof(s))
 			continue;
 		memcpy(&s, v.mv_data, sizeof(s));
-		values[i] = summary_value(&s, metric, agg, &e);
+		values[i] = task_value(q, d->name, d->tasks[i].id, &s, metric, agg, &e);
 		if (epochs)
 			epochs[i] = e;
 		i++;
@@ -640,7 +682,7 @@ dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char 
 				e = agg->epoch;
 		}
 	} else if (dp_query_summary(q, df, task, metric, &s)) {
-		r = summary_value(&s, metric, agg, &e);
+		r = task_value(q, df, task, &s, metric, agg, &e);
 	}
 	if (epoch)
 		*epoch = e;

@@ -133,16 +133,30 @@ int dp_format_parse(const char *s, dp_format *out)
 
 /* ---- cell text -------------------------------------------------------------------- */
 
+/* Durations come from times in the logs, which may be anything a double
+ * holds: every branch stays within what its conversion can take. */
 static void fmt_secs(dp_buf *b, double s)
 {
-	if (s < 60)
+	if (isnan(s)) {
+		dp_buf_append(b, "NaN", 3);
+		return;
+	}
+	if (s < 0) {
+		dp_buf_putc(b, '-');
+		s = -s;
+	}
+	if (isinf(s))
+		dp_buf_append(b, "inf", 3);
+	else if (s < 60)
 		dp_buf_printf(b, "%.1fs", s);
 	else if (s < 3600)
 		dp_buf_printf(b, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
 	else if (s < 86400 * 2)
 		dp_buf_printf(b, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-	else
+	else if (s < 86400.0 * 1e6)
 		dp_buf_printf(b, "%dd%02dh", (int)(s / 86400), (int)fmod(s / 3600, 24));
+	else
+		dp_buf_printf(b, "%.3gd", s / 86400);
 }
 
 static void fmt_num_exact(dp_buf *b, const dp_qv *v)

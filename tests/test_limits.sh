@@ -78,4 +78,76 @@ expect_status "effect groups exact values apart" 0 Q effect df --metric loss --h
 expect_eq "effect: two groups" "$(tail -n +2 "$T/out" | cut -d, -f1 | tr '\n' ' ')" "$P53 $((P53 + 1)) "
 expect_status "adaptations at epoch INT64_MIN" 0 Q adaptations df --metric loss --format csv
 expect_eq "adaptations: no epoch before INT64_MIN" "$(tr -d '\r' <"$T/out" | grep "^big,")" "big,$MIN,LEARNING_RATE,0.1,0.01,,2,"
+
+# --- doubles at and past the ends of their range ----------------------------------
+cat >"$T/ext.yaml" <<YAML
+dataflow: ext
+log_dir: logs
+index_dir: index
+hyperparameters:
+  LEARNING_RATE: true
+metrics: [loss, accuracy]
+val_metrics: false
+adaptation: true
+YAML
+X() { "$DNNPROV" log -c "$T/ext.yaml" "$@" >/dev/null; }
+X --task wide begin LEARNING_RATE=1e308
+e=1
+for v in 1e308 -1e308 inf -inf nan 0; do
+	X --task wide epoch $e loss=$v accuracy=1e308
+	e=$((e + 1))
+done
+X --task wide adapt 3 LEARNING_RATE=-inf
+X --task wide test loss=-1e308 accuracy=nan
+for t in big big2; do
+	X --task $t begin LEARNING_RATE=-1e308
+	X --task $t epoch 1 loss=1e308
+	X --task $t epoch 2 loss=1e308
+done
+X --task inf begin LEARNING_RATE=inf
+X --task inf epoch 1 loss=inf
+X --task ninf begin LEARNING_RATE=-inf
+X --task ninf epoch 1 loss=-1e308
+# Times only a forged log holds: a task from -1e308 to 1e308 that was last
+# seen at +inf, and a running one last seen at -1e308.
+X --task forged begin LEARNING_RATE=1
+X --task forged epoch 1 loss=1
+X --task forged end
+X --task early begin LEARNING_RATE=2
+for seg in "$T"/logs/ext/forged/*.dnplog; do
+	$PY tests/rewrite_segment.py "$seg" "r['time'] = {'begin': -1e308, 'end': 1e308}.get(r['kind'], float('inf'))"
+done
+for seg in "$T"/logs/ext/early/*.dnplog; do
+	$PY tests/rewrite_segment.py "$seg" "r['time'] = -1e308"
+done
+"$DNNPROV" index -c "$T/ext.yaml" -q
+
+# Every command in every format answers (under SANITIZE=1 UBSan also checks
+# each conversion on the way).
+for f in table csv json; do
+	for cmd in "runs ext" "compare ext --metric loss" "compare ext --metric loss --agg mean" \
+		"compare ext --metric loss --agg last" "compare ext --metric accuracy --agg max" \
+		"effect ext --hyp LEARNING_RATE --metric loss" "effect ext --hyp LEARNING_RATE --metric loss --bins 2" \
+		"effect ext --hyp LEARNING_RATE --metric loss --agg mean" "curve ext wide" "curve ext wide --metrics loss" \
+		"curve ext big" "curve ext inf" "adaptations ext --metric loss" "test ext" "watch ext --count 1" \
+		"dataflows" "describe ext" "runs ext --where max(loss)>-1e308" "runs ext --sort duration"; do
+		# shellcheck disable=SC2086
+		expect_status "$cmd --format $f" 0 Q $cmd --format $f
+	done
+done
+expect_status "export: PROV-JSON" 0 Q export ext
+expect_status "export: PROV-N" 0 Q export ext --format prov-n
+
+expect_status "curve: a sparkline over -1e308 .. 1e308" 0 Q curve ext wide
+expect_grep "curve: the sparkline and its range" "^loss .*[▁█].* -1e+308 .. 1e+308" "$T/out"
+expect_status "compare: a mean of 1e308s" 0 Q compare ext --metric loss --agg mean --format csv
+expect_eq "compare: the mean of 1e308 and 1e308 is 1e308" "$(tr -d '\r' <"$T/out" | grep '^big,' | cut -d, -f4)" "1e+308"
+expect_status "effect: a group of 1e308s" 0 Q effect ext --hyp LEARNING_RATE --metric loss --format csv
+expect_eq "effect: its mean and std" "$(tr -d '\r' <"$T/out" | grep '^-1e+308,' | cut -d, -f4,5)" "1e+308,0"
+expect_status "runs: a duration of 2e308 s" 0 Q runs ext
+expect_grep "runs: prints inf" "^forged  *FINISHED  *inf " "$T/out"
+expect_status "runs: csv" 0 Q runs ext --format csv
+expect_grep "runs: Infinity in csv" "^forged,FINISHED,,Infinity," "$T/out"
+expect_status "watch: last seen 1e308 s ago" 0 Q watch ext --count 1
+expect_grep "watch: a duration of days" "^early .* 1.16e+303d$" "$T/out"
 finish
