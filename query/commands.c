@@ -530,6 +530,8 @@ static double *g_rank_values;
 static int cmp_idx(const void *a, const void *b)
 {
 	double x = g_rank_values[*(const size_t *)a], y = g_rank_values[*(const size_t *)b];
+	if (isnan(x) || isnan(y)) /* a total order: NaN last */
+		return isnan(x) - isnan(y);
 	return (x > y) - (x < y);
 }
 
@@ -706,9 +708,14 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	}
 	free(column);
 	qsort(items, m, sizeof(*items), cmp_eff);
-	for (size_t i = 0; i < m; i++)
-		distinct += i == 0 || !same_value(&items[i].h, &items[i - 1].h);
 	bool numeric = m && items[0].h.type == QV_NUM && items[m - 1].h.type == QV_NUM;
+	/* NaN is no place on the axis: NaN values (sorted last) are a group
+	 * of their own, never in a bin or the correlation. */
+	size_t m_bin = m;
+	while (numeric && m_bin && dp_qv_isnan(&items[m_bin - 1].h))
+		m_bin--;
+	for (size_t i = 0; i < m_bin; i++)
+		distinct += i == 0 || !same_value(&items[i].h, &items[i - 1].h);
 	int bins = o->bins;
 	if (bins <= 0)
 		bins = numeric && distinct > 10 ? 5 : 0;
@@ -733,12 +740,13 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	size_t start = 0;
 	for (size_t g = 0; start < m && !rc; g++) {
 		size_t end = start + 1;
-		if (binned) {
-			size_t target = (size_t)(((double)m * (double)(g + 1)) / (double)bins + 0.5);
+		bool bin = binned && start < m_bin;
+		if (bin) {
+			size_t target = (size_t)(((double)m_bin * (double)(g + 1)) / (double)bins + 0.5);
 			if (target <= start)
 				target = start + 1;
-			end = target > m ? m : target;
-			while (end < m && same_value(&items[end].h, &items[end - 1].h))
+			end = target > m_bin ? m_bin : target;
+			while (end < m_bin && same_value(&items[end].h, &items[end - 1].h))
 				end++;
 		} else {
 			while (end < m && same_value(&items[end].h, &items[start].h))
@@ -749,10 +757,12 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
-		if (binned) {
+		if (bin) {
 			char label[96];
 			snprintf(label, sizeof(label), "%.4g .. %.4g", items[start].h.num, items[end - 1].h.num);
 			set_text(&row[0], label);
+		} else if (binned) {
+			set_text(&row[0], "NaN");
 		} else {
 			copy_value(&row[0], &items[start].h);
 		}
@@ -792,7 +802,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	size_t pairs = 0;
 	if (numeric && m) {
 		double *x = malloc(m * sizeof(double)), *y = malloc(m * sizeof(double));
-		for (size_t i = 0; x && y && i < m; i++)
+		for (size_t i = 0; x && y && i < m_bin; i++)
 			if (!isnan(items[i].m)) {
 				x[pairs] = items[i].h.num;
 				y[pairs++] = items[i].m;

@@ -150,4 +150,26 @@ expect_status "runs: csv" 0 Q runs ext --format csv
 expect_grep "runs: Infinity in csv" "^forged,FINISHED,,Infinity," "$T/out"
 expect_status "watch: last seen 1e308 s ago" 0 Q watch ext --count 1
 expect_grep "watch: a duration of days" "^early .* 1.16e+303d$" "$T/out"
+
+# --- NaN as a hyperparameter value: a group of its own --------------------------------
+sed 's/^dataflow: ext/dataflow: nan/' "$T/ext.yaml" >"$T/nan.yaml"
+N() { "$DNNPROV" log -c "$T/nan.yaml" "$@" >/dev/null; }
+loss=1
+for t in a1:0.1 n1:nan a2:0.1 n2:nan a3:0.1 n3:nan b:0.5 c:inf d:-inf e:1e-3; do
+	N --task "${t%:*}" begin LEARNING_RATE="${t#*:}"
+	N --task "${t%:*}" epoch 1 loss=$loss
+	loss=$((loss + 1))
+done
+"$DNNPROV" index -c "$T/nan.yaml" -q
+expect_status "effect with NaN values" 0 Q effect nan --hyp LEARNING_RATE --metric loss --format csv
+expect_eq "effect: one row per value, NaN last and once" "$(tail -n +2 "$T/out" | cut -d, -f1,2 | tr -d '\r' | tr '\n' ' ')" \
+	"-Infinity,1 0.001,1 0.1,3 0.5,1 Infinity,1 NaN,3 "
+expect_status "effect: the correlation" 0 Q effect nan --hyp LEARNING_RATE --metric loss
+expect_grep "effect: NaN values are not ranked" "Spearman's rank correlation of LEARNING_RATE with min(loss): .* (n=7)" "$T/out"
+expect_status "effect: bins" 0 Q effect nan --hyp LEARNING_RATE --metric loss --bins 2 --format csv
+expect_eq "effect: NaN is no bin's bound, and a group of its own" "$(tail -n +2 "$T/out" | cut -d, -f1,2 | tr -d '\r' | tr '\n' ' ')" \
+	"-inf .. 0.1,5 0.5 .. inf,2 NaN,3 "
+expect_status "compare: sorted by a hyperparameter with NaN" 0 Q compare nan --metric loss --sort LEARNING_RATE --format csv
+expect_eq "compare: NaN sorts with the missing values, last" "$(tail -n +2 "$T/out" | cut -d, -f1 | tr -d '\r' | tr '\n' ' ')" \
+	"d e a1 a2 a3 b c n1 n2 n3 "
 finish
