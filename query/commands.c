@@ -904,10 +904,18 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	}
 	if (o->metrics && *o->metrics) {
 		char *list = strdup(o->metrics), *save = NULL;
+		if (!list) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			goto out;
+		}
 		for (char *m = strtok_r(list, ",", &save); m && !rc; m = strtok_r(NULL, ",", &save)) {
 			const char *canon = resolve_metric(&d, m, &rc);
-			if (canon && nm < d.nmetrics)
-				metrics[nm++] = canon;
+			bool listed = false;
+			/* A name given twice (in any case) is one column. */
+			for (size_t i = 0; canon && i < nm; i++)
+				listed |= metrics[i] == canon;
+			if (canon && !listed)
+				metrics[nm++] = canon; /* at most d.nmetrics: each is one of them */
 		}
 		free(list);
 		if (rc)
