@@ -70,6 +70,11 @@ static void report_fault(void *ctx, const char *why, unsigned retry_ms)
 	cli_error((const char *)ctx, "%s; rolled back, retrying in %.1f s", why, retry_ms / 1000.0);
 }
 
+static void report_skipped(void *ctx, const char *path, const char *why)
+{
+	cli_error((const char *)ctx, "%s: %s", path, why);
+}
+
 typedef struct index_args {
 	const char *config, *log_dir, *index_dir;
 	bool follow, status, quiet;
@@ -175,7 +180,7 @@ static int show_status(const char *cmd, const cli_paths *p)
 	dp_scan_close(&sc);
 	if (rc)
 		goto fail;
-	if (p->log_dir && dp_find_segments(p->log_dir, &segs) == 0) {
+	if (p->log_dir && dp_find_segments(p->log_dir, &segs, NULL, NULL) != DNNPROV_ENOMEM) {
 		for (size_t i = 0; i < segs.n; i++) {
 			const char *rel = segs.paths[i] + strlen(p->log_dir);
 			while (*rel == '/')
@@ -281,6 +286,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.report = report,
 		.unreadable = report_unreadable,
 		.fault = report_fault,
+		.skipped = report_skipped,
 		.report_ctx = (void *)cmd,
 	};
 	if ((rc = dp_indexer_open(&opts, &x))) {
@@ -314,6 +320,12 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		cli_error(cmd, "%llu segment%s could not be read%s; everything else is indexed: run again once "
 			  "they can be read", (unsigned long long)(st.unread - st.waiting),
 			  st.unread - st.waiting == 1 ? "" : "s", waiting);
+		status = 1;
+	}
+	if (st.unlistable && !a->follow) {
+		cli_error(cmd, "%llu folder%s could not be listed (named above); everything else is indexed: run "
+			  "again once %s can be read", (unsigned long long)st.unlistable,
+			  st.unlistable == 1 ? "" : "s", st.unlistable == 1 ? "it" : "they");
 		status = 1;
 	}
 	if (!a->quiet) {

@@ -109,6 +109,13 @@ typedef struct dp_indexer_options {
 	 * disk full or failing, the index folder deleted); the indexer rolls
 	 * back, waits `retry_ms`, reopens the index and goes on. */
 	void (*fault)(void *ctx, const char *why, unsigned retry_ms);
+	/* Told once for what under the log folder is not read, by the rule of
+	 * logger/scan.h, with its path relative to the log folder: an entry
+	 * named like a segment that is no regular file, or a symbolic link to
+	 * a folder (never read), and a folder that cannot be listed (listed
+	 * again at every pass; told again if it fails again after a pass
+	 * that could list it). */
+	void (*skipped)(void *ctx, const char *path, const char *why);
 	void *report_ctx;
 } dp_indexer_options;
 
@@ -122,6 +129,7 @@ typedef struct dp_indexer_stats {
 	uint64_t waiting;    /* of which: waiting for an unreadable one of their task */
 	uint64_t faults;     /* follow mode: batches rolled back and retried */
 	uint64_t overflows;  /* follow mode: inotify queue overflows, each answered by a rescan */
+	uint64_t unlistable; /* folders the last full pass could not list */
 } dp_indexer_stats;
 
 /* Takes the index's lock (DNNPROV_ELOCKED when another indexer holds it,
@@ -133,7 +141,8 @@ DP_INTERNAL int dp_indexer_catch_up(dp_indexer *ix);
  * before returning. */
 DP_INTERNAL int dp_indexer_follow(dp_indexer *ix);
 /* For rebuild: swaps the new generation in (after catch-up); refuses
- * (DNNPROV_EIO) while a segment could not be read, keeping the old one. */
+ * (DNNPROV_EIO) while a segment or a folder could not be read, keeping the
+ * old one. */
 DP_INTERNAL int dp_indexer_swap(dp_indexer *ix);
 DP_INTERNAL void dp_indexer_get_stats(const dp_indexer *ix, dp_indexer_stats *out);
 DP_INTERNAL void dp_indexer_close(dp_indexer *ix);

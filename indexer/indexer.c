@@ -50,6 +50,12 @@ struct dp_indexer {
 	dp_indexer_stats before_reopen; /* counts of the ingest states closed by recoveries */
 	dev_t index_dev; /* the data file opened, to notice it deleted or replaced */
 	ino_t index_ino;
+	/* What the walks could not take, told once (the rule of logger/scan.h):
+	 * path relative to log_dir -> the number of the last full pass that
+	 * met it, so that one that clears and fails again is told again. */
+	dp_map told;
+	uintptr_t pass;
+	uint64_t unlistable_now, unlistable; /* folders not listed: this pass, the last whole one */
 };
 
 /* Follow mode's wait after a failed batch, doubling up to the maximum. */
@@ -140,6 +146,9 @@ int dp_indexer_swap(dp_indexer *x)
 	if (unread)
 		return dp_error(DNNPROV_EIO, "%zu segment%s could not be read: the index in use is kept", unread,
 				unread == 1 ? "" : "s");
+	if (x->unlistable)
+		return dp_error(DNNPROV_EIO, "%llu folder%s could not be listed: the index in use is kept",
+				(unsigned long long)x->unlistable, x->unlistable == 1 ? "" : "s");
 	if ((rc = ingest_commit(&x->in)))
 		return rc;
 	current_generation(x->opts.index_dir, &old_n);
@@ -286,6 +295,7 @@ void dp_indexer_get_stats(const dp_indexer *x, dp_indexer_stats *out)
 	out->waiting = waiting;
 	out->faults = x->faults;
 	out->overflows = x->overflows;
+	out->unlistable = x->unlistable;
 }
 
 void dp_indexer_close(dp_indexer *x)
@@ -298,6 +308,7 @@ void dp_indexer_close(dp_indexer *x)
 	for (size_t i = 0; i < x->watches.cap; i++)
 		free(x->watches.slots[i].value);
 	dp_map_free(&x->watches);
+	dp_map_free(&x->told);
 	dp_map_free(&x->dirty);
 	if (x->ifd >= 0)
 		close(x->ifd);
@@ -316,6 +327,25 @@ static const char *relative(const dp_indexer *x, const char *path)
 	return strncmp(path, x->log_dir, n) == 0 && path[n] == '/' ? path + n + 1 : path;
 }
 
+/* Tells what a walk or a read could not take, once while it stays so. */
+static void tell_once(dp_indexer *x, const char *rel, const char *why)
+{
+	void **seen = dp_map_slot(&x->told, rel, strlen(rel), true);
+	uintptr_t last = seen ? (uintptr_t)*seen : 0;
+	if (seen)
+		*seen = (void *)(x->pass ? x->pass : 1);
+	if ((!last || last + 1 < x->pass) && x->opts.skipped)
+		x->opts.skipped(x->opts.report_ctx, rel, why);
+}
+
+static void walk_report(void *ctx, const char *path, dp_walk_issue issue, const char *why)
+{
+	dp_indexer *x = ctx;
+	if (issue == DP_WALK_UNLISTABLE)
+		x->unlistable_now++;
+	tell_once(x, relative(x, path), why);
+}
+
 /* Reads one segment to its end, committing whenever a batch fills. */
 static int drain_segment(dp_indexer *x, seg_state *s)
 {
@@ -327,6 +357,11 @@ static int drain_segment(dp_indexer *x, seg_state *s)
 		if (more && (rc = ingest_commit(&x->in)))
 			return rc;
 	} while (more);
+	if (s->not_file) {
+		char why[96];
+		snprintf(why, sizeof(why), "%s, not a segment: never read", dp_file_kind(s->not_file));
+		tell_once(x, s->rel, why);
+	}
 	return 0;
 }
 
@@ -338,12 +373,23 @@ static int scan_step(ingest *in, void *arg)
 	int rc;
 
 	(void)in;
-	if (stat(x->log_dir, &st) != 0)
-		return 0; /* no logs yet: nothing to index */
-	if ((rc = dp_find_segments(x->log_dir, &segs))) {
+	if (stat(x->log_dir, &st) != 0) {
+		if (errno == ENOENT)
+			return 0; /* no logs yet: nothing to index */
+		return dp_error_errno(errno, "cannot read the log folder %s", x->log_dir);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return dp_error(DNNPROV_EINVAL, "the log folder %s is %s, not a folder", x->log_dir,
+				dp_file_kind(st.st_mode));
+	x->pass++;
+	x->unlistable_now = 0;
+	/* A folder it cannot list is told and counted; the rest is indexed. */
+	if ((rc = dp_find_segments(x->log_dir, &segs, walk_report, x)) == DNNPROV_ENOMEM) {
 		dp_path_list_free(&segs); /* a partial list: this pass fails */
 		return rc;
 	}
+	x->unlistable = x->unlistable_now;
+	rc = 0;
 	ingest_forget_unreadable(&x->in);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
 		seg_state *s = ingest_segment_state(&x->in, relative(x, segs.paths[i]));

@@ -1299,16 +1299,26 @@ static int set_identity(seg_state *s, const char *df, size_t dn, const char *tas
 	return 0;
 }
 
-/* Fills in the segment's dataflow and task, from its header or its path. */
-static int seg_identity(seg_state *s, const dp_segment_header *h)
+/* Fills in the segment's dataflow and task from its path, rel being
+ * <dataflow>/<task>/<file>; a whole header must name the same two, or a
+ * segment copied into another dataflow's or task's folder would be
+ * indexed where its header says, unseen.  Returns 0, 1 with `why` set
+ * (a problem of the segment: it is not indexed), or DNNPROV_ENOMEM. */
+static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, size_t n)
 {
-	if (h->valid && set_identity(s, h->dataflow, strlen(h->dataflow), h->task, strlen(h->task)) == 0)
-		return 0;
-	/* rel is <dataflow>/<task>/<file> */
 	const char *a = s->rel, *b = strchr(a, '/'), *c = b ? strchr(b + 1, '/') : NULL;
-	if (!b || !c || strchr(c + 1, '/'))
-		return -1;
-	return set_identity(s, a, (size_t)(b - a), b + 1, (size_t)(c - b - 1));
+	if (!b || !c || strchr(c + 1, '/') || !dp_tag_valid(a, (size_t)(b - a)) ||
+	    !dp_tag_valid(b + 1, (size_t)(c - b - 1))) {
+		snprintf(why, n, "not in a <dataflow>/<task> folder of the log folder");
+		return 1;
+	}
+	size_t dn = (size_t)(b - a), tn = (size_t)(c - b - 1);
+	if (h->valid && (strlen(h->dataflow) != dn || memcmp(h->dataflow, a, dn) != 0 || strlen(h->task) != tn ||
+			 memcmp(h->task, b + 1, tn) != 0)) {
+		snprintf(why, n, "its header names %.24s/%.24s, not the folder it is in", h->dataflow, h->task);
+		return 1;
+	}
+	return set_identity(s, a, dn, b + 1, tn) ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
 /* A segment that cannot be read now (permissions, an I/O error) is told
@@ -1386,10 +1396,19 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	path = dp_path_join(in->opts.log_dir, s->rel);
 	if (!path)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	if (stat(path, &st) != 0) {
+	/* lstat: by the rule of logger/scan.h, what is no regular file there
+	 * (a FIFO, a link to /dev/zero, named by an inotify event) is never
+	 * opened; the indexer tells it. */
+	if (lstat(path, &st) != 0) {
 		s->gone = errno == ENOENT; /* deleted: what was indexed stays */
 		if (s->gone)
 			set_unreadable(in, s, false);
+		free(path);
+		return 0;
+	}
+	s->not_file = S_ISREG(st.st_mode) ? 0 : (unsigned)(st.st_mode & S_IFMT);
+	if (s->not_file) {
+		set_unreadable(in, s, false);
 		free(path);
 		return 0;
 	}
@@ -1433,9 +1452,11 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		s->pending.offset = (uint64_t)st.st_size;
 		goto out;
 	}
-	if (seg_identity(s, &hdr) != 0) {
-		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_BAD_HEADER,
-				   "segment names no valid dataflow and task (header and path)");
+	char why[112];
+	if ((rc = seg_identity(s, &hdr, why, sizeof(why))) < 0)
+		goto out;
+	if (rc) {
+		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_BAD_HEADER, why);
 		s->pending.sealed = 1;
 		s->pending.offset = (uint64_t)st.st_size;
 		goto out;

@@ -25,6 +25,7 @@ typedef struct seg_state {
 	bool unreadable_told;  /* its failure has been reported */
 	bool waiting;          /* not read: another segment of its task is unreadable */
 	bool in_index;         /* has a progress entry */
+	unsigned not_file;     /* its file type (S_IFIFO, S_IFLNK, ...) when it is no regular file: never read */
 } seg_state;
 
 /* A metric a task reported in this batch, and its summary: a training

@@ -5,7 +5,16 @@ BUILD=${DNNPROV_BUILD:-build}
 DNNPROV="$PWD/$BUILD/dnnprov"
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/dnnprov-sh-XXXXXX")
-trap 'rm -rf "$T"' EXIT
+# Processes a test starts in the background: `started PID` records one, and
+# the exit trap kills whatever of them still runs, so that a test that
+# fails half way never leaves a follower behind.
+BG_PIDS=""
+started() { BG_PIDS="$BG_PIDS $1"; }
+cleanup() {
+	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
 passed=0
 failed=0
 
@@ -49,12 +58,17 @@ log:
 YAML
 }
 # stop_follower PID LABEL: SIGTERM to a `dnnprov index --follow`, which must
-# commit and exit 0.
+# commit and exit 0.  One that is still running 20 s later (stuck, or
+# ignoring the signal) is killed, and that is a failure, not a hung test.
 stop_follower() {
-	kill -TERM "$1"
+	kill -TERM "$1" 2>/dev/null || true
+	(sleep 20 && kill -9 "$1" 2>/dev/null) &
+	local watchdog=$!
 	set +e
 	wait "$1"
 	st=$?
+	kill "$watchdog" 2>/dev/null
+	wait "$watchdog" 2>/dev/null
 	set -e
 	expect_eq "$2: SIGTERM exits 0" "$st" 0
 }
