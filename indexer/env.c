@@ -97,7 +97,17 @@ static int check_schema(dp_index *ix, MDB_txn *txn)
 	return 0;
 }
 
-int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index **out)
+/* The generation CURRENT names now (a malloc'd path), or NULL. */
+static char *current_target(const char *dir)
+{
+	char *cur = dp_path_join(dir, DP_INDEX_CURRENT);
+	char *gen = cur ? realpath(cur, NULL) : NULL;
+	free(cur);
+	return gen;
+}
+
+/* One attempt; *tried gets the generation it resolved (malloc'd), if any. */
+static int open_once(const char *dir, bool writable, const char *gen_dir, dp_index **out, char **tried)
 {
 	dp_index *ix;
 	MDB_txn *txn = NULL;
@@ -136,6 +146,8 @@ int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index 
 	 * opened even if a reindex swaps CURRENT meanwhile. */
 	ix->gen_dir = gen_dir ? strdup(gen_dir) : realpath(cur, NULL);
 	free(cur);
+	if (ix->gen_dir)
+		*tried = strdup(ix->gen_dir);
 	if (!ix->dir || !ix->gen_dir) {
 		rc = ix->dir && !ix->gen_dir && !gen_dir
 			     ? dp_error(DNNPROV_ENOTFOUND, "%s: CURRENT points nowhere: run `dnnprov reindex`", dir)
@@ -203,6 +215,29 @@ fail:
 		mdb_txn_abort(txn);
 	dp_index_close(ix);
 	return rc;
+}
+
+int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index **out)
+{
+	/* A reader resolves CURRENT, then opens the generation it names, and a
+	 * reindex may swap CURRENT and remove that generation in between: the
+	 * open fails for want of its files.  When CURRENT names another
+	 * generation by then, the reader opens that one, so a query racing a
+	 * reindex answers from the old generation or the new, never "no
+	 * index".  A failure while CURRENT stays put is returned as it is. */
+	for (int attempt = 0;; attempt++) {
+		char *tried = NULL, *now = NULL;
+		int rc = open_once(dir, writable, gen_dir, out, &tried);
+		bool moved = false;
+		if (rc && !writable && !gen_dir && attempt < 16) {
+			now = current_target(dir);
+			moved = now && (!tried || strcmp(now, tried) != 0);
+		}
+		free(tried);
+		free(now);
+		if (!moved)
+			return rc;
+	}
 }
 
 int dp_index_read(dp_index *ix, MDB_txn **txn)

@@ -133,11 +133,30 @@ static void remove_generation(const char *dir)
 	rmdir(dir);
 }
 
+/* Every generation but `keep`: the one swapped out, and any a reader left
+ * behind (a query opening a generation while it was being removed can
+ * create its lock file again, and the folder then outlives rmdir). */
+static void remove_other_generations(const char *index_dir, const char *keep)
+{
+	DIR *d = opendir(index_dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "gen-", 4) != 0 || strcmp(e->d_name, keep) == 0)
+			continue;
+		char *p = dp_path_join(index_dir, e->d_name);
+		if (p)
+			remove_generation(p);
+		free(p);
+	}
+	closedir(d);
+}
+
 int dp_indexer_swap(dp_indexer *x)
 {
-	char *cur, *tmp, *old_dir = NULL;
+	char *cur, *tmp;
 	const char *base;
-	unsigned old_n;
 	int rc = 0;
 
 	if (!x->new_gen)
@@ -151,7 +170,6 @@ int dp_indexer_swap(dp_indexer *x)
 				(unsigned long long)x->unlistable, x->unlistable == 1 ? "" : "s");
 	if ((rc = ingest_commit(&x->in)))
 		return rc;
-	current_generation(x->opts.index_dir, &old_n);
 	base = strrchr(x->new_gen, '/');
 	base = base ? base + 1 : x->new_gen;
 	cur = dp_path_join(x->opts.index_dir, DP_INDEX_CURRENT);
@@ -165,16 +183,9 @@ int dp_indexer_swap(dp_indexer *x)
 		rc = dp_error_errno(errno, "cannot point %s at %s", cur, base);
 		goto out;
 	}
-	if (old_n) {
-		char name[32];
-		snprintf(name, sizeof(name), "gen-%06u", old_n);
-		old_dir = dp_path_join(x->opts.index_dir, name);
-		if (old_dir && strcmp(name, base) != 0)
-			remove_generation(old_dir);
-	}
+	remove_other_generations(x->opts.index_dir, base);
 	x->swapped = true;
 out:
-	free(old_dir);
 	free(cur);
 	free(tmp);
 	return rc;
