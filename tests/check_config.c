@@ -457,6 +457,24 @@ START_TEST(test_relative_dirs)
 	ck_assert_str_eq(cfg->index_dir, "sub/idx");
 	ck_assert_str_eq(cfg->log_dir, "sub/./");
 	dnnprov_config_free(cfg);
+
+	/* Through a symbolic link (or two, or one in another folder), the
+	 * folder of the file the link names: one file, one log folder. */
+	char real[PATH_MAX], want_idx[PATH_MAX + 16], want_log[PATH_MAX + 16];
+	ck_assert_ptr_nonnull(realpath(sub, real));
+	snprintf(want_idx, sizeof(want_idx), "%s/idx", real);
+	snprintf(want_log, sizeof(want_log), "%s/./", real);
+	ck_assert_int_eq(mkdir("elsewhere", 0777), 0);
+	ck_assert_int_eq(symlink("sub/t.yaml", "link.yaml"), 0);
+	ck_assert_int_eq(symlink("link.yaml", "link2.yaml"), 0);
+	ck_assert_int_eq(symlink("../sub/t.yaml", "elsewhere/t.yaml"), 0);
+	static const char *const links[] = { "link.yaml", "link2.yaml", "elsewhere/t.yaml" };
+	for (size_t i = 0; i < DP_ARRAY_LEN(links); i++) {
+		ck_assert_int_eq(dnnprov_config_load(links[i], &cfg), 0);
+		ck_assert_str_eq(cfg->index_dir, want_idx);
+		ck_assert_str_eq(cfg->log_dir, want_log);
+		dnnprov_config_free(cfg);
+	}
 	ck_assert_int_eq(chdir(cwd), 0);
 }
 END_TEST
@@ -922,6 +940,16 @@ static const struct bad_case bad_cases[] = {
 	{ "null index_dir", DF "index_dir:\n", 2, 11, "'index_dir' must be a scalar, not null" },
 	{ "NUL in index_dir", DF "index_dir: \"a\\0\"\n", 2, 12,
 	  "'index_dir' contains a NUL character" },
+	/* explicit tags: the schema types every value */
+	{ "binary tag", "dataflow: !!binary eA==\n", 1, 11,
+	  "YAML tag 'tag:yaml.org,2002:binary' is not allowed: the schema gives every value its type" },
+	{ "str tag", "dataflow: !!str x\n", 1, 11, "YAML tag 'tag:yaml.org,2002:str' is not allowed" },
+	{ "local tag on a mapping", DF "log: !conf {durability: always}\n", 2, 6, "YAML tag '!conf' is not allowed" },
+	{ "tag on a sequence", DF "metrics: !!seq [a]\n", 2, 10, "YAML tag 'tag:yaml.org,2002:seq' is not allowed" },
+	{ "verbatim tag on a key", DF "!<tag:x> metrics: [a]\n", 2, 1, "YAML tag 'tag:x' is not allowed" },
+	{ "tag directive", "%TAG !e! tag:example.com,2000:\n---\ndataflow: !e!x y\n", 3, 11,
+	  "YAML tag 'tag:example.com,2000:x' is not allowed" },
+	{ "tag in a set", TF("    input:\n      s: {a: !!str text}\n"), 5, 14, "YAML tag 'tag:yaml.org,2002:str'" },
 };
 
 START_TEST(test_bad_file)
