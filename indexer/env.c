@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "indexer/index.h"
@@ -21,6 +22,8 @@ int dp_lmdb_error(int mrc, const char *what)
 {
 	if (mrc == ENOSPC)
 		return dp_error(DNNPROV_ENOSPC, "%s: %s", what, mdb_strerror(mrc));
+	if (mrc == MDB_MAP_FULL)
+		return dp_error(DNNPROV_ENOSPC, "%s: the index's map is full (%s)", what, mdb_strerror(mrc));
 	if (mrc == ENOMEM)
 		return dp_error(DNNPROV_ENOMEM, "%s: %s", what, mdb_strerror(mrc));
 	/* MDB_PANIC: a meta page write failed and LMDB refuses this handle
@@ -28,6 +31,23 @@ int dp_lmdb_error(int mrc, const char *what)
 	if (mrc == EACCES || mrc == EROFS || mrc == EIO || mrc == MDB_PANIC)
 		return dp_error(DNNPROV_EIO, "%s: %s", what, mdb_strerror(mrc));
 	return dp_error(DNNPROV_EINDEX, "%s: %s", what, mdb_strerror(mrc));
+}
+
+/* Below this much free space, a failed write of the index is taken for a
+ * full disk: a commit writes many pages at once, and a disk that fills up
+ * in the middle ends it with a short write, which LMDB reports as EIO. */
+#define FULL_BELOW (1u << 20)
+
+int dp_index_write_error(const dp_index *ix, int mrc, const char *what)
+{
+	struct statvfs fs;
+	if ((mrc == EIO || mrc == ENOSPC || mrc == MDB_PANIC) && statvfs(ix->gen_dir, &fs) == 0) {
+		unsigned long long avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
+		if (mrc == ENOSPC || avail < FULL_BELOW)
+			return dp_error(DNNPROV_ENOSPC, "%s: the disk holding the index is full (%llu KiB free in %s)",
+					what, avail / 1024, ix->gen_dir);
+	}
+	return dp_lmdb_error(mrc, what);
 }
 
 static bool data_file_empty(const char *gen_dir)

@@ -34,6 +34,10 @@ DP_INTERNAL int dp_index_read(dp_index *ix, MDB_txn **txn);
 
 /* Maps an LMDB return code to a DNNPROV_E* code with a detail. */
 DP_INTERNAL int dp_lmdb_error(int mrc, const char *what);
+/* The same for a failed write of the index (a commit): DNNPROV_ENOSPC
+ * saying the disk is full when it is, though LMDB reports a write the disk
+ * cut short as EIO; otherwise dp_lmdb_error(). */
+DP_INTERNAL int dp_index_write_error(const dp_index *ix, int mrc, const char *what);
 
 /* ---- prefix scans -----------------------------------------------------------
  * Every range read of the index is one of these: the keys of one database

@@ -1240,7 +1240,8 @@ int ingest_commit(ingest *in)
 	in->txn = NULL;
 	if (mrc) {
 		abort_batch(in);
-		return lmdb_fail(mrc, "committing");
+		return mrc == MDB_MAP_FULL || mrc == MDB_TXN_FULL ? lmdb_fail(mrc, "committing")
+								  : dp_index_write_error(in->ix, mrc, "committing");
 	}
 	in->stats.commits++;
 	in->stats.records += in->batch_records;
