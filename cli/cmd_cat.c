@@ -168,6 +168,7 @@ int cmd_cat(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "kind", required_argument, NULL, 'k' },
 		{ "task", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *kinds = NULL, *task = NULL;
@@ -176,8 +177,9 @@ int cmd_cat(int argc, char **argv)
 	int c, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:t:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help(CMD);
 		case 'k': kinds = optarg; break;
 		case 't': task = optarg; break;
 		default: return cli_usage(CMD, "unknown option");

@@ -193,14 +193,16 @@ int cmd_check(int argc, char **argv)
 		{ "fix", no_argument, NULL, 'f' },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool fix = false, yes = false, quiet = false;
 	int c, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fyq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fyqh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help(CMD);
 		case 'f': fix = true; break;
 		case 'y': yes = true; break;
 		case 'q': quiet = true; break;

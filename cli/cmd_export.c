@@ -56,13 +56,15 @@ static int parse(int argc, char **argv, export_args *a)
 		{ "task", required_argument, NULL, 't' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:t:f:o:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:t:f:o:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help_done(CMD);
 		case 'c': a->config = optarg; break;
 		case 'I': a->index_dir = optarg; break;
 		case 't': {
@@ -220,5 +222,5 @@ int cmd_export(int argc, char **argv)
 out:
 	free(a.tasks);
 	cli_paths_free(&a.paths);
-	return status;
+	return cli_status(status);
 }

@@ -93,6 +93,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		{ "batch-ms", required_argument, NULL, 'B' },
 		{ "batch-records", required_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -100,8 +101,9 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:fq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:fqh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help_done(cmd);
 		case 'c': a->config = optarg; break;
 		case 'L': a->log_dir = optarg; break;
 		case 'I': a->index_dir = optarg; break;
@@ -348,12 +350,12 @@ int cmd_index(int argc, char **argv)
 {
 	index_args a;
 	int rc = parse_args("index", argc, argv, &a, true);
-	return rc ? rc : run("index", &a, false);
+	return rc ? cli_status(rc) : run("index", &a, false);
 }
 
 int cmd_reindex(int argc, char **argv)
 {
 	index_args a;
 	int rc = parse_args("reindex", argc, argv, &a, false);
-	return rc ? rc : run("reindex", &a, true);
+	return rc ? cli_status(rc) : run("reindex", &a, true);
 }

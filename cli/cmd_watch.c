@@ -76,5 +76,5 @@ int cmd_watch(int argc, char **argv)
 	}
 out:
 	query_args_free(&a);
-	return status;
+	return cli_status(status);
 }

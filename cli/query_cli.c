@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "cli/query_cli.h"
-#include "config/config.h"
 
 static int bad_number(const char *cmd, const char *opt, const char *v)
 {
@@ -37,6 +36,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		{ "set", required_argument, NULL, 'S' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct { int c; unsigned bit; } gate[] = {
@@ -52,7 +52,9 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 	a->o.agg.kind = AGG_BEST;
 	a->interval = 2.0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:f:w:n:m:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:f:w:n:m:t:h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help_done(cmd);
 		for (size_t i = 0; i < DP_ARRAY_LEN(gate); i++)
 			if (gate[i].c == c && !(allowed & gate[i].bit))
 				return cli_usage(cmd, "option %s does not apply to %s", argv[optind - 1], cmd);
@@ -116,14 +118,18 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		}
 	}
 	if (a->config) {
-		dnnprov_config *cfg;
-		if ((rc = dnnprov_config_load(a->config, &cfg)))
-			return cli_lib_error(cmd, rc, a->config);
-		a->config_df = strdup(cfg->dataflow);
+		cli_paths p;
+		if ((rc = cli_locations(cmd, a->config, NULL, a->index_dir, &p)))
+			return rc;
+		a->config_df = p.dataflow;
 		if (!a->index_dir)
-			a->index_dir = a->owned_index = strdup(cfg->index_dir);
-		dnnprov_config_free(cfg);
+			a->index_dir = a->owned_index = p.index_dir;
+		else
+			free(p.index_dir);
+		free(p.log_dir);
 	}
+	if ((allowed & QO_NEED_HYP) && !a->o.hyp)
+		return cli_usage(cmd, "--hyp is required");
 	if (!a->index_dir)
 		return cli_usage(cmd, "give -c CONFIG or --index-dir DIR");
 	a->npos = argc - optind;
@@ -219,5 +225,5 @@ int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos
 	dp_query_close(&q);
 out_args:
 	query_args_free(&a);
-	return status;
+	return cli_status(status);
 }

@@ -23,6 +23,7 @@ enum {
 	QO_WINDOW = 1 << 10,
 	QO_SET = 1 << 11,
 	QO_INTERVAL = 1 << 12,
+	QO_NEED_HYP = 1 << 13, /* --hyp must be given */
 };
 
 typedef struct query_args {
