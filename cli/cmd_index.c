@@ -167,6 +167,10 @@ static int show_status(const char *cmd, const cli_paths *p)
 		memcpy(&pr, v.mv_data, sizeof(pr));
 		snprintf(rel, sizeof(rel), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
 		char *path = p->log_dir ? dp_path_join(p->log_dir, rel) : NULL;
+		if (p->log_dir && !path) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
 		long long on_disk = path && stat(path, &st) == 0 ? (long long)st.st_size : -1;
 		free(path);
 		const char *state = pr.sealed ? "complete" : "open";
@@ -182,7 +186,11 @@ static int show_status(const char *cmd, const cli_paths *p)
 	dp_scan_close(&sc);
 	if (rc)
 		goto fail;
-	if (p->log_dir && dp_find_segments(p->log_dir, &segs, NULL, NULL) != DNNPROV_ENOMEM) {
+	/* A folder it cannot list only shortens the "not indexed yet" rows. */
+	if (p->log_dir && (rc = dp_find_segments(p->log_dir, &segs, NULL, NULL)) == DNNPROV_ENOMEM)
+		goto fail;
+	rc = 0;
+	if (p->log_dir) {
 		for (size_t i = 0; i < segs.n; i++) {
 			const char *rel = segs.paths[i] + strlen(p->log_dir);
 			while (*rel == '/')
