@@ -56,8 +56,9 @@ int cmd_watch(int argc, char **argv)
 		rc = dp_cmd_watch(&q, &a.o, &t);
 		if (rc == 0)
 			rc = dp_table_check(&t, NULL);
-		if (rc == 0)
-			rc = dp_query_check(&q);
+		int cause = dp_query_check(&q); /* the first cause, when it failed for one */
+		if (cause)
+			rc = cause;
 		dp_query_close(&q);
 		if (rc) {
 			dp_table_free(&t);

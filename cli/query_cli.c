@@ -216,7 +216,11 @@ int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos
 		status = cli_finish(cmd, 0);
 	} else if ((rc = fn(&q, &a.o, &t, &notes)) || (rc = dp_table_check(&t, &notes.text)) ||
 		   (rc = dp_query_check(&q))) {
-		status = query_fail(cmd, rc);
+		/* A failed read or decode makes later steps fail for a wrong
+		 * reason ("no metric" of a spec it could not decode): the
+		 * first cause is the error. */
+		int cause = dp_query_check(&q);
+		status = query_fail(cmd, cause ? cause : rc);
 	} else {
 		status = query_print(cmd, &a, &t, &notes);
 	}

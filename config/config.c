@@ -1159,6 +1159,9 @@ static int parse_error(const struct loader *ld, const yaml_parser_t *parser, con
 
 	switch (parser->error) {
 	case YAML_MEMORY_ERROR:
+	/* libyaml's loader gives up without setting an error when copying a
+	 * tag or an anchor fails: every real problem has one. */
+	case YAML_NO_ERROR:
 		return dp_error(DNNPROV_ENOMEM, "out of memory parsing %s", ld->path);
 	case YAML_READER_ERROR:
 		return fail_at(ld, mark_of_offset(text, parser->problem_offset), "YAML error: %s",
@@ -1290,6 +1293,7 @@ DNNPROV_API int dnnprov_config_load(const char *path, dnnprov_config **out)
 	struct stat st;
 	int rc;
 
+	dp_error_clear(); /* a success leaves no earlier failure's detail */
 	if (!out)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_config_load: out is NULL");
 	*out = NULL;

@@ -164,12 +164,14 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 	ix->dir = strdup(dir);
 	/* Resolve CURRENT once: this process keeps reading the generation it
 	 * opened even if a reindex swaps CURRENT meanwhile. */
+	errno = 0;
 	ix->gen_dir = gen_dir ? strdup(gen_dir) : realpath(cur, NULL);
+	int resolve_errno = errno;
 	free(cur);
 	if (ix->gen_dir)
 		*tried = strdup(ix->gen_dir);
 	if (!ix->dir || !ix->gen_dir) {
-		rc = ix->dir && !ix->gen_dir && !gen_dir
+		rc = ix->dir && !ix->gen_dir && !gen_dir && resolve_errno != ENOMEM
 			     ? dp_error(DNNPROV_ENOTFOUND, "%s: CURRENT points nowhere: run `dnnprov reindex`", dir)
 			     : dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto fail;

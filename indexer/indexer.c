@@ -251,6 +251,7 @@ int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
 	int rc;
 
 	*out = NULL;
+	dp_error_clear(); /* what fails from here sets its own detail */
 	if (!opts->log_dir || !opts->index_dir)
 		return dp_error(DNNPROV_EINVAL, "the indexer needs a log folder and an index folder");
 	x = calloc(1, sizeof(*x));

@@ -227,7 +227,8 @@ int dp_reader_open(const char *path, uint64_t start, dp_reader **out, dp_segment
 		rc = 0;
 		break;
 	default:
-		rc = dp_error(rc, "%s: cannot parse the segment header", path);
+		rc = rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory reading the header of %s", path)
+					  : dp_error(rc, "%s: cannot parse the segment header", path);
 		goto fail;
 	}
 	r->header_len = hdr->frames_start;

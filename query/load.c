@@ -12,6 +12,7 @@
 int dp_query_open(const char *index_dir, dp_query *q)
 {
 	int rc;
+	dp_error_clear(); /* what fails from here sets its own detail */
 	memset(q, 0, sizeof(*q));
 	if ((rc = dp_index_open(index_dir, false, NULL, &q->ix)))
 		return rc;

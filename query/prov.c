@@ -1716,6 +1716,8 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 	if (!x.w.rc && fflush(out) != 0)
 		w_fail(&x.w, dp_error_errno(errno ? errno : EIO, "cannot write the export"));
 	rc = x.w.rc ? dp_error(x.w.rc, "%s", x.w.why) : 0;
+	if (rc && (q->read_error || q->dec.out_of_memory))
+		rc = dp_query_check(q); /* the cause of what followed */
 	/* Undecodable values are skipped as damage; for want of memory they
 	 * would make a document that silently misses statements. */
 	if (!rc && (x.dtask.out_of_memory || x.drec.out_of_memory || q->dec.out_of_memory || export_bufs_failed(&x)))

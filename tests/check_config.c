@@ -479,6 +479,26 @@ START_TEST(test_relative_dirs)
 }
 END_TEST
 
+/* A success leaves no earlier failure's detail behind: a caller that
+ * reads dnnprov_errmsg() after a later failure must not see this one. */
+START_TEST(test_success_clears_detail)
+{
+	char cwd[PATH_MAX];
+	dnnprov_config *cfg = NULL;
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(tmpdir), 0);
+	write_str("bad.yaml", "dataflow: x\nmetrcs: [a]\n");
+	write_str("good.yaml", "dataflow: x\n");
+	ck_assert_int_eq(dnnprov_config_load("bad.yaml", &cfg), DNNPROV_ECONFIG);
+	ck_assert_str_ne(dnnprov_errmsg(), "");
+	ck_assert_int_eq(dnnprov_config_load("good.yaml", &cfg), 0);
+	ck_assert_str_eq(dnnprov_errmsg(), "");
+	dnnprov_config_free(cfg);
+	ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
 START_TEST(test_lookups)
 {
 	dnnprov_config *cfg = load_ok("dataflow: x\nhyperparameters: {extra: text}\n"
@@ -1099,6 +1119,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_long_names);
 	tcase_add_test(tc, test_relative_dirs);
 	tcase_add_test(tc, test_lookups);
+	tcase_add_test(tc, test_success_clears_detail);
 	tcase_add_test(tc, test_many_names);
 	suite_add_tcase(s, tc);
 

@@ -60,8 +60,10 @@ int dp_buf_printf(dp_buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(b->data ? b->data + b->len : NULL, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return DNNPROV_EINVAL;
+	if (n < 0) {
+		b->failed = true;
+		return dp_error(DNNPROV_EINVAL, "cannot format text: %s", fmt);
+	}
 	if ((size_t)n < b->cap - b->len) {
 		b->len += (size_t)n;
 		return 0;

@@ -54,7 +54,7 @@ judge() {
 	elif [ "$st" = 0 ]; then
 		absorbed=$((absorbed + 1))
 		normal <"$T/out" | cmp -s "$T/want" - || { wrong=$((wrong + 1)); echo "  $1: exit 0 with another answer" >&2; }
-	elif [ "$st" = 1 ] && grep -q "^dnnprov: " "$T/err"; then
+	elif [ "$st" = 1 ] && grep -q "^dnnprov: .*\(out of memory\|Cannot allocate memory\)" "$T/err"; then
 		refused=$((refused + 1))
 	else
 		bad=$((bad + 1))
