@@ -22,6 +22,7 @@
  * callback; the rest of the segment is indexed.  A torn tail is "not yet":
  * the segment is read again from the same offset when it grows.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -1129,6 +1130,15 @@ static int recompute_task(ingest *in, task_state *t)
 	return rc;
 }
 
+/* A segment's pending progress includes its committed progress: a batch
+ * only reads on.  (A rolled-back batch resets pending to committed.) */
+__attribute__((unused)) static bool progress_follows(const dp_progress *pending, const dp_progress *committed)
+{
+	return pending->offset >= committed->offset && pending->records >= committed->records &&
+	       pending->problems >= committed->problems && pending->bytes_skipped >= committed->bytes_skipped &&
+	       pending->sealed >= committed->sealed;
+}
+
 static int flush_caches(ingest *in)
 {
 	int rc = 0;
@@ -1177,6 +1187,7 @@ static int flush_caches(ingest *in)
 		dp_key k;
 		if (!s || !s->touched)
 			continue;
+		assert(progress_follows(&s->pending, &s->committed));
 		dp_key_reset(&k);
 		memcpy(k.b, s->rel, strlen(s->rel)); /* the progress key is the bare path */
 		k.n = strlen(s->rel);
@@ -1450,7 +1461,8 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		/* A newer format: recorded once, then left alone. */
 		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_VERSION, dnnprov_errmsg());
 		s->pending.sealed = 1;
-		s->pending.offset = (uint64_t)st.st_size;
+		if ((uint64_t)st.st_size > s->pending.offset) /* a file cut since keeps what was read */
+			s->pending.offset = (uint64_t)st.st_size;
 		goto out;
 	}
 	char why[112];
@@ -1459,7 +1471,8 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	if (rc) {
 		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_BAD_HEADER, why);
 		s->pending.sealed = 1;
-		s->pending.offset = (uint64_t)st.st_size;
+		if ((uint64_t)st.st_size > s->pending.offset) /* a file cut since keeps what was read */
+			s->pending.offset = (uint64_t)st.st_size;
 		goto out;
 	}
 	while ((res = dp_reader_next(r, &fr, &pb)) > 0) {
