@@ -119,7 +119,7 @@ stress: deps
 # `make fuzz FUZZ_SECONDS=N`: each libFuzzer harness in fuzz/ for N seconds
 # (default 60) with ASan and UBSan, seeded from fuzz/corpus/<name>/; what it
 # finds goes to build-fuzz/corpus-<name>/, crashes to build-fuzz/crash-*.
-FUZZERS := reader record config where json prov
+FUZZERS := reader record config where json prov value
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
