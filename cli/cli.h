@@ -56,6 +56,12 @@ int cli_locations(const char *cmd, const char *config_path, const char *log_dir,
 		  const char *index_dir, cli_paths *out);
 void cli_paths_free(cli_paths *p);
 
+/* The segments at or under a path named on the command line (cat, check),
+ * telling what the walk could not take (logger/scan.h).  Returns 1 when
+ * something was told or failed, else 0; the list holds what was found. */
+struct dp_path_list;
+int cli_find_segments(const char *cmd, const char *path, struct dp_path_list *segs);
+
 /* Subcommands, one file each. */
 int cmd_log(int argc, char **argv);
 int cmd_cat(int argc, char **argv);

@@ -178,15 +178,6 @@ static int check_segment(const char *path, bool fix, bool yes, bool quiet)
 	return status;
 }
 
-/* What the walk could not take (a FIFO named like a segment, a folder it
- * cannot list) is a problem found. */
-static void walk_report(void *ctx, const char *path, dp_walk_issue issue, const char *why)
-{
-	(void)issue;
-	cli_error(CMD, "%s: %s", path, why);
-	*(bool *)ctx = true;
-}
-
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -213,11 +204,7 @@ int cmd_check(int argc, char **argv)
 		return cli_usage(CMD, "a segment file or log folder is required");
 	for (int i = optind; i < argc; i++) {
 		dp_path_list segs = { 0 };
-		bool told = false;
-		int rc = dp_find_segments(argv[i], &segs, walk_report, &told);
-		if (rc && (!told || rc == DNNPROV_ENOMEM))
-			cli_lib_error(CMD, rc, argv[i]);
-		if (rc || told)
+		if (cli_find_segments(CMD, argv[i], &segs))
 			status = 1;
 		for (size_t k = 0; k < segs.n; k++)
 			if (check_segment(segs.paths[k], fix, yes, quiet))

@@ -4,6 +4,7 @@
  */
 #include <math.h>
 
+#include "logger/record.h"
 #include "query/query.h"
 
 dp_qv dp_qv_int(int64_t i)
@@ -18,20 +19,19 @@ dp_qv dp_qv_real(double d)
 
 bool dp_qv_from_number(const msgpack_object *o, dp_qv *out)
 {
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		*out = o->via.u64 <= (uint64_t)INT64_MAX ? dp_qv_int((int64_t)o->via.u64) : dp_qv_real((double)o->via.u64);
-		return true;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	double d;
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
 		*out = dp_qv_int(o->via.i64);
 		return true;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		*out = dp_qv_real(o->via.f64);
-		return true;
-	default:
-		return false;
 	}
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)INT64_MAX) {
+		*out = dp_qv_int((int64_t)o->via.u64);
+		return true;
+	}
+	if (!dp_obj_number(o, &d)) /* a real, or an integer past INT64_MAX */
+		return false;
+	*out = dp_qv_real(d);
+	return true;
 }
 
 /* i against d (not NaN), exactly: a double converted to int64 or the

@@ -11,6 +11,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/dnnprov-sh-XXXXXX")
 BG_PIDS=""
 started() { BG_PIDS="$BG_PIDS $1"; }
 cleanup() {
+	# Only the test's own shell: a subshell caught in a signal at the wrong
+	# moment may run the trap too, and must not remove the folder.
+	[ "$BASHPID" = "$$" ] || return 0
 	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null || true; done
 	rm -rf "$T"
 }
@@ -62,13 +65,17 @@ YAML
 # ignoring the signal) is killed, and that is a failure, not a hung test.
 stop_follower() {
 	kill -TERM "$1" 2>/dev/null || true
-	(sleep 20 && kill -9 "$1" 2>/dev/null) &
-	local watchdog=$!
+	local waited=0
+	# Until it has exited (a zombie until waited for) or 20 s have passed.
+	while [ "$waited" -lt 400 ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ] &&
+		[ -e "/proc/$1" ]; do
+		sleep 0.05
+		waited=$((waited + 1))
+	done
+	[ "$waited" -lt 400 ] || kill -9 "$1" 2>/dev/null || true
 	set +e
 	wait "$1"
 	st=$?
-	kill "$watchdog" 2>/dev/null
-	wait "$watchdog" 2>/dev/null
 	set -e
 	expect_eq "$2: SIGTERM exits 0" "$st" 0
 }

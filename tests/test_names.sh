@@ -5,15 +5,7 @@
 # holds one is a reported problem, never a row of a table.
 . "$(dirname "$0")/lib.sh"
 
-cat >"$T/exp.yaml" <<YAML
-dataflow: df
-log_dir: logs
-index_dir: index
-hyperparameters:
-  LEARNING_RATE: true
-metrics: [loss]
-val_metrics: false
-YAML
+indexer_config "$T/exp.yaml"
 L() { "$DNNPROV" log -c "$T/exp.yaml" "$@"; }
 for cp in 0085 009B 061C 200B 200E 200F 2028 2029 202A 202E 2066 2069 FEFF; do
 	c=$($PY -c "import sys; sys.stdout.write(chr(0x$cp))")

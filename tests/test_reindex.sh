@@ -20,7 +20,7 @@ RE() { "$DNNPROV" reindex --log-dir "$T/logs" --index-dir "$T/ix" -q; }
 for swaps in 1 2; do
 	rm -f "$T/ready" "$T/go"
 	DP_HOLD_AFTER=realpath DP_HOLD_PATH=CURRENT DP_HOLD_READY="$T/ready" DP_HOLD_UNTIL="$T/go" LD_PRELOAD="$SHIM" \
-		"$DNNPROV" runs df --index-dir "$T/ix" --format csv >"$T/out" 2>"$T/err" &
+		"$DNNPROV" runs df --index-dir "$T/ix" --format csv >"$T/held" 2>"$T/held.err" &
 	qpid=$!
 	started $qpid
 	for i in $(seq 1 600); do [ -e "$T/ready" ] && break; sleep 0.05; done
@@ -34,8 +34,9 @@ for swaps in 1 2; do
 	st=$?
 	set -e
 	expect_eq "$swaps swaps: the held query succeeds" "$st" 0
-	[ "$st" = 0 ] || sed 's/^/    /' "$T/err" >&2
-	expect_status "$swaps swaps: with the same answer" 0 cmp -s "$T/want" <(cut -d, -f1,2,5,7- "$T/out")
+	[ "$st" = 0 ] || sed 's/^/    /' "$T/held.err" >&2
+	cut -d, -f1,2,5,7- "$T/held" >"$T/held.cut"
+	expect_status "$swaps swaps: with the same answer" 0 cmp -s "$T/want" "$T/held.cut"
 done
 
 # A generation folder a reader left behind (it opened one being removed and
@@ -52,10 +53,10 @@ started $rpid
 queries=0 failures=0
 while kill -0 $rpid 2>/dev/null; do
 	queries=$((queries + 1))
-	if ! "$DNNPROV" runs df --index-dir "$T/ix" --format csv >"$T/out" 2>"$T/err"; then
+	if ! "$DNNPROV" runs df --index-dir "$T/ix" --format csv >"$T/loop" 2>"$T/loop.err"; then
 		failures=$((failures + 1))
-		sed 's/^/    /' "$T/err" >&2
-	elif ! cmp -s "$T/want" <(cut -d, -f1,2,5,7- "$T/out"); then
+		sed 's/^/    /' "$T/loop.err" >&2
+	elif ! cmp -s "$T/want" <(cut -d, -f1,2,5,7- "$T/loop"); then
 		failures=$((failures + 1))
 		echo "    another answer" >&2
 	fi
