@@ -44,8 +44,9 @@ int dp_index_write_error(const dp_index *ix, int mrc, const char *what)
 	if ((mrc == EIO || mrc == ENOSPC || mrc == MDB_PANIC) && statvfs(ix->gen_dir, &fs) == 0) {
 		unsigned long long avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
 		if (mrc == ENOSPC || avail < FULL_BELOW)
-			return dp_error(DNNPROV_ENOSPC, "%s: the disk holding the index is full (%llu KiB free in %s)",
-					what, avail / 1024, ix->gen_dir);
+			return dp_error(DNNPROV_ENOSPC, "%s: the disk holding the index is full: %s (%llu KiB free in %s)",
+					what, mrc == ENOSPC ? mdb_strerror(mrc) : "a write was cut short", avail / 1024,
+					ix->gen_dir);
 	}
 	return dp_lmdb_error(mrc, what);
 }
