@@ -270,8 +270,9 @@ int dp_cmd_dataflows(dp_query *q, dp_table *out)
 	size_t n;
 	int rc;
 
-	if ((rc = dp_query_dataflows(q, &names, &n)) || (rc = dp_table_init(out, 4)))
+	if ((rc = dp_query_dataflows(q, &names, &n)))
 		return rc;
+	rc = dp_table_init(out, 4); /* on failure, the loop below frees the names */
 	dp_table_set_col(out, 0, "dataflow", COL_TEXT);
 	dp_table_set_col(out, 1, "tasks", COL_INT);
 	dp_table_set_col(out, 2, "running", COL_INT);
