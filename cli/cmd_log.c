@@ -3,18 +3,23 @@
  * per call, so that scripts in any language can use dnnprov.
  *
  * Each call is a separate process and so writes its own segment (the
- * one-writer-per-file rule); the indexer merges a task's segments in order.
- * Values are typed by the experiment file: a NUMERIC hyperparameter or
- * attribute must parse as a number, TEXT and FILE take the text as it is.
+ * one-writer-per-file rule), numbered after the task's earlier ones.  The
+ * task's owner is the calling shell's process group, not the short-lived
+ * `dnnprov log` process: the task is LOST once the script is gone
+ * (docs/RUNS.md).  Values are typed by the experiment file: a NUMERIC
+ * hyperparameter or attribute must parse as a number, TEXT and FILE take
+ * the text as it is.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "logger/writer.h"
 
 const char cmd_log_usage[] =
 	"usage: dnnprov log -c CONFIG [--task ID] ACTION [ARGS]\n"
@@ -22,11 +27,16 @@ const char cmd_log_usage[] =
 	"Appends one record to task ID of CONFIG's dataflow.\n"
 	"\n"
 	"actions:\n"
-	"  begin [NAME=VALUE ...]            start (or resume) the task with hyperparameter\n"
-	"                                    values; without --task, prints the new task id\n"
+	"  begin [NAME=VALUE ...]            start the task with hyperparameter values;\n"
+	"                                    without --task, prints the new task id\n"
+	"      --label L                     the new id starts with L (L-<time>-<host>-<pid>)\n"
+	"      --resume                      resume the task if it has begun before: its first\n"
+	"                                    values stay, a different value is an adaptation\n"
+	"      --epoch N                     with --resume: the epoch such adaptations apply\n"
+	"                                    from (default: after the last one recorded)\n"
 	"  epoch N [--elapsed S] M=V ...     metrics of epoch N (S: its duration in seconds)\n"
 	"  adapt N NAME=VALUE                hyperparameter NAME changed at epoch N\n"
-	"  test M=V ...                      test-set metrics\n"
+	"  test M=V ...                      test-set metrics (also after the end)\n"
 	"  layers NAME:KIND=VALUE ...        layer facts, e.g. dense_1:activation=relu\n"
 	"  element TRANSFORMATION SET A=V ...  one element of a user-defined transformation\n"
 	"  end [--status S] [--message TEXT] end the task: S is FINISHED (default), FAILED\n"
@@ -36,8 +46,12 @@ const char cmd_log_usage[] =
 	"  -c, --config FILE   the experiment YAML file\n"
 	"  -t, --task ID       the task; required except for begin\n"
 	"\n"
+	"A record for a task that has not begun, a training record after its end and a\n"
+	"name the experiment file does not declare are refused (exit 1); so is a task\n"
+	"another live process is recording.\n"
+	"\n"
 	"example:\n"
-	"  id=$(dnnprov log -c exp.yaml begin OPTIMIZER_NAME=Adam LEARNING_RATE=0.01)\n"
+	"  id=$(dnnprov log -c exp.yaml begin --label adam OPTIMIZER_NAME=Adam LEARNING_RATE=0.01)\n"
 	"  dnnprov log -c exp.yaml --task \"$id\" epoch 1 loss=0.41 accuracy=0.88\n"
 	"  dnnprov log -c exp.yaml --task \"$id\" end\n";
 
@@ -140,16 +154,37 @@ static int parse_epoch(const char *s, int64_t *out)
 	return 0;
 }
 
+/* Opens the task for one record.  Another `dnnprov log` of the same script
+ * (run in the background) holds the lock for a moment: it is waited for,
+ * up to two seconds, before the call is refused. */
+static int open_task(dnnprov_task **t, const char *task_id, const char *label,
+		     const dnnprov_config *cfg)
+{
+	int rc;
+	for (int waited_ms = 0;; waited_ms += 10) {
+		rc = task_id ? dnnprov_task_open(cfg, task_id, t) : dnnprov_task_open_new(cfg, label, t);
+		if (rc != DNNPROV_ELOCKED || waited_ms >= 2000)
+			break;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (rc == 0)
+		dp_task_owner_is_group(*t);
+	return rc;
+}
+
 /* The task is opened only once the arguments have parsed, so that a
- * mistyped call leaves no empty segment behind. */
-#define RECORD(call) ((lib = dnnprov_task_open(cfg, task_id, t)) ? lib : (call))
+ * mistyped call leaves nothing behind. */
+#define RECORD(call) ((lib = open_task(t, task_id, label, cfg)) ? lib : (call))
 
 static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_config *cfg, int argc,
 		      char **argv)
 {
 	const char *action = argv[0];
+	const char *label = NULL;
 	dnnprov_value *vals = NULL;
 	int rc = 0, lib = 0;
+	bool resume = false;
 
 	vals = calloc((size_t)argc + 1, sizeof(*vals));
 	if (!vals) {
@@ -157,14 +192,35 @@ static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_confi
 		return 1;
 	}
 	if (strcmp(action, "begin") == 0) {
-		if (!(rc = parse_all(argv + 1, argc - 1, hyperparameter_type, cfg, vals))) {
-			for (int i = 0; i < argc - 1; i++) {
+		int first = 1;
+		int64_t epoch = DNNPROV_NEXT_EPOCH;
+		bool have_epoch = false;
+		for (; first < argc && !rc && strncmp(argv[first], "--", 2) == 0; first++) {
+			if (strcmp(argv[first], "--resume") == 0) {
+				resume = true;
+			} else if (strcmp(argv[first], "--label") == 0 && first + 1 < argc) {
+				label = argv[++first];
+			} else if (strcmp(argv[first], "--epoch") == 0 && first + 1 < argc) {
+				rc = parse_epoch(argv[++first], &epoch);
+				have_epoch = true;
+			} else {
+				rc = cli_usage(CMD, "begin takes --resume, --label L and --epoch N, not '%s'", argv[first]);
+			}
+		}
+		if (!rc && label && task_id)
+			rc = cli_usage(CMD, "--label names a new task: it does not go with --task");
+		if (!rc && have_epoch && !resume)
+			rc = cli_usage(CMD, "--epoch goes with --resume");
+		if (!rc && !(rc = parse_all(argv + first, argc - first, hyperparameter_type, cfg, vals))) {
+			size_t n = (size_t)(argc - first);
+			for (size_t i = 0; i < n; i++) {
 				const dp_hyperparameter *h = dp_config_hyperparameter(cfg, vals[i].name);
-				if (!h || !h->selected)
+				if (h && !h->selected)
 					cli_error(CMD, "hyperparameter '%s' is not selected in %s; not recorded",
 						  vals[i].name, cfg->path);
 			}
-			lib = RECORD(dnnprov_task_begin(*t, vals, (size_t)argc - 1));
+			lib = resume ? RECORD(dnnprov_task_resume(*t, epoch, vals, n))
+				     : RECORD(dnnprov_task_begin(*t, vals, n));
 		}
 	} else if (strcmp(action, "epoch") == 0) {
 		int64_t epoch;
@@ -193,7 +249,7 @@ static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_confi
 			const dp_hyperparameter *h = dp_config_hyperparameter(cfg, vals[0].name);
 			if (!cfg->adaptation)
 				cli_error(CMD, "adaptation is off in %s; not recorded", cfg->path);
-			else if (!h || !h->selected)
+			else if (h && !h->selected)
 				cli_error(CMD, "hyperparameter '%s' is not selected in %s; not recorded",
 					  vals[0].name, cfg->path);
 			lib = RECORD(dnnprov_task_adapt(*t, epoch, &vals[0]));
@@ -262,6 +318,10 @@ static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_confi
 	free(vals);
 	if (rc)
 		return rc;
+	if (lib == DNNPROV_ESTATE && strcmp(action, "begin") == 0) {
+		cli_error(CMD, "%s; use --resume to continue it, or another task id", dnnprov_errmsg());
+		return 1;
+	}
 	if (lib)
 		return cli_lib_error(CMD, lib, action);
 	return 0;
@@ -305,6 +365,9 @@ int cmd_log(int argc, char **argv)
 		return cli_usage(CMD, "an action is required");
 	if (!task_id && strcmp(argv[optind], "begin") != 0)
 		return cli_usage(CMD, "--task is required for '%s'", argv[optind]);
+	for (int i = optind; i < argc && !task_id; i++)
+		if (strcmp(argv[i], "--resume") == 0)
+			return cli_usage(CMD, "--resume needs --task: the task to resume");
 	if ((rc = dnnprov_config_load(config_path, &cfg)))
 		return cli_lib_error(CMD, rc, config_path);
 	status = run_action(&t, task_id, cfg, argc - optind, argv + optind);

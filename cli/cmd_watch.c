@@ -59,8 +59,8 @@ int cmd_watch(int argc, char **argv)
 		int cause = dp_query_check(&q); /* the first cause, when it failed for one */
 		if (cause)
 			rc = cause;
-		dp_query_close(&q);
 		if (rc) {
+			dp_query_close(&q);
 			dp_table_free(&t);
 			status = query_fail("watch", rc);
 			break;
@@ -70,7 +70,8 @@ int cmd_watch(int argc, char **argv)
 			printf("\033[H\033[2J%s  running tasks of %s\n\n", stamp, a.o.df);
 		else if (a.format == FMT_TABLE)
 			printf("# %s\n", stamp);
-		status = query_print("watch", &a, &t, NULL);
+		status = query_print("watch", &a, &t, NULL, &q);
+		dp_query_close(&q);
 		dp_table_free(&t);
 		if (status)
 			break;

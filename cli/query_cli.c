@@ -37,6 +37,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "wide", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct { int c; unsigned bit; } gate[] = {
@@ -102,6 +103,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 			break;
 		}
 		case 'S': a->o.set = optarg; break;
+		case 'X': a->wide = true; break;
 		case 'i':
 			a->interval = strtod(optarg, &end);
 			if (*end || !*optarg || !(a->interval >= 0.1 && a->interval <= 86400))
@@ -122,11 +124,11 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		if ((rc = cli_locations(cmd, a->config, NULL, a->index_dir, &p)))
 			return rc;
 		a->config_df = p.dataflow;
+		a->owned_log_dir = p.log_dir;
 		if (!a->index_dir)
 			a->index_dir = a->owned_index = p.index_dir;
 		else
 			free(p.index_dir);
-		free(p.log_dir);
 	}
 	if ((allowed & QO_NEED_HYP) && !a->o.hyp)
 		return cli_usage(cmd, "--hyp is required");
@@ -147,6 +149,7 @@ void query_args_free(query_args *a)
 {
 	free(a->config_df);
 	free(a->owned_index);
+	free(a->owned_log_dir);
 }
 
 int query_fail(const char *cmd, int rc)
@@ -162,18 +165,44 @@ int query_open(const char *cmd, const query_args *a, dp_query *q)
 	return rc ? query_fail(cmd, rc) : 0;
 }
 
-int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *notes)
+/* The width a table is fitted to: COLUMNS when set (as ls(1) takes it), or
+ * the terminal's; on a pipe or a file no limit at all: text written for a
+ * program is never cut.  --wide: no limit. */
+static int table_width(const query_args *a)
 {
-	int width = 100;
 	struct winsize ws;
-	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
-		width = ws.ws_col;
-	int rc = dp_table_write(t, a->format, stdout, width, NULL);
-	if (rc)
-		return query_fail(cmd, rc);
-	if (a->format == FMT_TABLE && notes && notes->text.len)
+	const char *env = getenv("COLUMNS");
+	long cols = env ? strtol(env, NULL, 10) : 0;
+	if (a->wide)
+		return 0;
+	if (cols >= 20 && cols <= 100000)
+		return (int)cols;
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return isatty(STDOUT_FILENO) ? 80 : 0;
+}
+
+int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *notes, dp_query *q)
+{
+	dp_freshness f;
+	dp_buf json = { 0 }, note = { 0 };
+	int rc = 0;
+
+	if (q && (rc = dp_query_freshness(q, a->index_dir, a->owned_log_dir, &f)) == 0 &&
+	    (rc = dp_freshness_json(&f, &json)) == 0)
+		rc = dp_freshness_note(&f, &note);
+	const char *index_json = json.len ? dp_buf_cstr(&json) : NULL;
+	if (rc == 0 && json.len && !index_json)
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = dp_table_write(t, a->format, stdout, table_width(a), index_json);
+	if (rc == 0 && a->format == FMT_TABLE && notes && notes->text.len)
 		fwrite(notes->text.data, 1, notes->text.len, stdout);
-	return cli_finish(cmd, 0);
+	if (rc == 0 && note.len)
+		fwrite(note.data, 1, note.len, a->format == FMT_TABLE ? stdout : stderr);
+	dp_buf_free(&json);
+	dp_buf_free(&note);
+	return rc ? query_fail(cmd, rc) : cli_finish(cmd, 0);
 }
 
 static int index_is_empty(dp_query *q, bool *empty)
@@ -222,7 +251,7 @@ int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos
 		int cause = dp_query_check(&q);
 		status = query_fail(cmd, cause ? cause : rc);
 	} else {
-		status = query_print(cmd, &a, &t, &notes);
+		status = query_print(cmd, &a, &t, &notes, &q);
 	}
 	dp_table_free(&t);
 	dp_buf_free(&notes.text);

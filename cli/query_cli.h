@@ -33,6 +33,8 @@ typedef struct query_args {
 	const char *config;
 	char *config_df;      /* the config's dataflow, when -c was given */
 	char *owned_index;    /* from the config */
+	char *owned_log_dir;  /* from the config: the logs the freshness note compares */
+	bool wide;            /* --wide: tables are never cut */
 	char **pos;           /* positional arguments */
 	int npos;
 	double interval;      /* watch */
@@ -49,9 +51,11 @@ void query_args_free(query_args *a);
 /* Opens the index; prints why and returns an exit status on failure. */
 int query_open(const char *cmd, const query_args *a, dp_query *q);
 
-/* Prints a table and its notes (table format only); returns the exit
- * status: 0, or 1 when stdout failed. */
-int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *notes);
+/* Prints a table and its notes (table format only), with what q's index
+ * says of its freshness (the "index" member of JSON, a note line under a
+ * table, a line on stderr with CSV); returns the exit status: 0, or 1 when
+ * stdout failed. */
+int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *notes, dp_query *q);
 
 /* Prints the library error of a query: exit status 1. */
 int query_fail(const char *cmd, int rc);

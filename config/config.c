@@ -1034,11 +1034,12 @@ enum {
 	TOP_ADAPTATION,
 	TOP_TRANSFORMATIONS,
 	TOP_LOG,
+	TOP_FREE_METRICS,
 	TOP_NFIELDS
 };
 static const char *const top_fields[TOP_NFIELDS] = {
 	"dataflow",   "log_dir",         "index_dir", "hyperparameters", "metrics", "val_metrics",
-	"adaptation", "transformations", "log",
+	"adaptation", "transformations", "log",       "free_metrics",
 };
 
 static int load_root(struct loader *ld, const yaml_node_t *root)
@@ -1069,6 +1070,9 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
 		return rc;
 	if (vals[TOP_ADAPTATION] &&
 	    (rc = get_bool(ld, vals[TOP_ADAPTATION], "'adaptation'", &cfg->adaptation)))
+		return rc;
+	if (vals[TOP_FREE_METRICS] &&
+	    (rc = get_bool(ld, vals[TOP_FREE_METRICS], "'free_metrics'", &cfg->free_metrics)))
 		return rc;
 	if (vals[TOP_METRICS] && (rc = load_metrics(ld, vals[TOP_METRICS])))
 		return rc;

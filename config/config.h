@@ -76,6 +76,9 @@ struct dnnprov_config {
 	size_t nmetrics;
 	bool val_metrics;   /* default true */
 	bool adaptation;    /* default false */
+	/* Metric names outside `metrics` are accepted (default false: a name
+	 * the file does not declare is refused as a typo). */
+	bool free_metrics;
 
 	dp_transformation *transformations;
 	size_t ntransformations;

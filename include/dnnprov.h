@@ -12,10 +12,24 @@
  * msgpack record, frames it with a length and a CRC32C and appends it to a
  * segment file owned by this process alone:
  *
- *     <log_dir>/<dataflow>/<task>/<created>-<host>-<pid>-<seq>.dnplog
+ *     <log_dir>/<dataflow>/<task>/<sequence>-<host>-<pid>.dnplog
  *
  * No call waits on a server or on the indexer.  The byte layout is in
  * docs/FORMAT.md; `dnnprov index` turns the files into a queryable index.
+ *
+ * RUNS (docs/RUNS.md)
+ *
+ * A task id names one run.  dnnprov_task_begin() refuses a task that has
+ * begun before (DNNPROV_ESTATE, naming its status): a rerun of a script
+ * under the same id never merges into the old run.  Continuing a run is
+ * asked for with dnnprov_task_resume(), which keeps the hyperparameter
+ * values of the first begin and records a value that differs as an
+ * adaptation.  A task's records are ordered by their segments' sequence,
+ * never by a clock.  One process at a time records a task: opening a task
+ * another live process has open fails with DNNPROV_ELOCKED.  Records
+ * before begin, training records after end and names the experiment file
+ * does not declare are refused when they are appended, so nothing is
+ * acknowledged and dropped later.
  *
  * CONVENTIONS
  *
@@ -45,11 +59,17 @@
  *   the mutex.
  * - fork(): a child never writes its parent's segment.  The first append
  *   in a child opens a new segment of the same task for the child; records
- *   the parent buffered (buffered mode) stay the parent's to write.  Do not
- *   fork while another thread is inside a dnnprov call on the same handle.
- * - Several processes may record the same task (a task resumed after a
- *   crash, or one `dnnprov log` call per record): each writes its own
- *   segments; the indexer merges them in file-name order.
+ *   the parent buffered (buffered mode) stay the parent's to write.  The
+ *   child shares the parent's lock: parent and child recording at once are
+ *   two writers of one task, ordered by segment sequence only.  Do not fork
+ *   while another thread is inside a dnnprov call on the same handle.
+ * - One process at a time: the task's lock is an open-file-description
+ *   lock (F_OFD_SETLK) on <task folder>/.lock, released when the handle
+ *   closes or the process dies; a second handle on the same task, in this
+ *   process or another, fails with DNNPROV_ELOCKED.  Several processes may
+ *   record a task one after the other (a resumed task, one `dnnprov log`
+ *   call per record): each writes its own segments, numbered after the
+ *   ones before.
  * - Files over RLIMIT_FSIZE: an append that would pass the limit fails
  *   with DNNPROV_ENOSPC instead of raising SIGXFSZ.
  * - Network filesystems: appends are plain write(2) calls on files no other
@@ -104,6 +124,7 @@ enum {
 	DNNPROV_ELOCKED = -12,   /* another process holds the lock (a second indexer) */
 	DNNPROV_EINDEX = -13,    /* the index (LMDB) failed or is of another schema */
 	DNNPROV_EQUERY = -14,    /* a query or filter expression is invalid */
+	DNNPROV_EUNDECLARED = -15, /* a metric or hyperparameter the experiment file does not declare */
 };
 
 /* A short, static description of a DNNPROV_E* code. */
@@ -185,31 +206,59 @@ typedef enum dnnprov_status {
 
 /* Opens a writer for task `task_id` of cfg's dataflow (NULL: a new id from
  * the time, host and pid, readable with dnnprov_task_id()).  Creates the
- * task's folder and a new segment owned by this process.  Opening the id of
- * an existing task resumes it: new segments, same task.  cfg must outlive
- * the handle.
- * Errors: DNNPROV_EINVAL (a task id that is not a valid tag), DNNPROV_EIO,
- * DNNPROV_ENOSPC, DNNPROV_ENOMEM. */
+ * task's folder, takes the task's lock (held until close) and reads what
+ * the task's logs say of it (new, running, or how it ended).  The first
+ * record opens the first segment: a handle that records nothing leaves
+ * nothing behind.  cfg must outlive the handle.
+ * Errors: DNNPROV_EINVAL (a task id that is not a valid tag), DNNPROV_ELOCKED
+ * (another live process has the task open: the detail names its pid and
+ * host), DNNPROV_EIO, DNNPROV_ENOSPC, DNNPROV_ENOMEM. */
 DNNPROV_API int dnnprov_task_open(const dnnprov_config *cfg, const char *task_id,
 				  dnnprov_task **out);
+
+/* Opens a writer for a new task whose id is `label`, a '-', and an id made
+ * from the time, host and pid (the generated id alone when label is NULL):
+ * readable ids that are still unique per run.  Errors as dnnprov_task_open,
+ * and DNNPROV_EINVAL when the label is not a tag or leaves no room for the
+ * generated part (labels up to 64 bytes always fit). */
+DNNPROV_API int dnnprov_task_open_new(const dnnprov_config *cfg, const char *label,
+				      dnnprov_task **out);
 
 /* The task's id; owned by the handle. */
 DNNPROV_API const char *dnnprov_task_id(const dnnprov_task *t);
 
 /* Records the dataflow specification and the task's start: host, pid, user,
  * time, and the values of the hyperparameters the config selects.  Values
- * of hyperparameters it does not select are left out; a value of the wrong
- * type (TEXT for a NUMERIC hyperparameter, ...) fails with DNNPROV_ETYPE and
- * nothing is written.  Call it again from a later process to resume. */
+ * of the seven built-in hyperparameters the config does not select are left
+ * out.  Nothing is written when it fails: DNNPROV_ESTATE for a task that
+ * has begun before (resume it instead), DNNPROV_EUNDECLARED for a name the
+ * config does not declare, DNNPROV_ETYPE for a value of the wrong type
+ * (TEXT for a NUMERIC hyperparameter, ...). */
 DNNPROV_API int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyperparameters,
 				   size_t n);
+
+/* Passed as the epoch of dnnprov_task_resume(): the epoch after the last
+ * one the task recorded. */
+#define DNNPROV_NEXT_EPOCH INT64_MIN
+
+/* Begins the task, or resumes it when it has begun before (a run continued
+ * from a checkpoint, after a crash or after it ended): a new attempt of the
+ * same run.  The hyperparameter values of the first begin stay the task's;
+ * a value given here that differs from the one in force is recorded as an
+ * adaptation at `epoch` (DNNPROV_NEXT_EPOCH: the one after the last epoch
+ * recorded), when the config records adaptations.  Errors as
+ * dnnprov_task_begin but DNNPROV_ESTATE. */
+DNNPROV_API int dnnprov_task_resume(dnnprov_task *t, int64_t epoch,
+				    const dnnprov_value *hyperparameters, size_t n);
 
 /* Records layer facts (the original's iLayers). */
 DNNPROV_API int dnnprov_task_layers(dnnprov_task *t, const dnnprov_layer *layers, size_t n);
 
-/* Records one epoch's metrics (numeric values only).  `elapsed` is the
- * epoch's duration in seconds; pass NaN to let the library measure it from
- * the previous epoch (or the open).  Re-recording an epoch replaces it. */
+/* Records one epoch's metrics (numeric values only, names the config
+ * declares).  `elapsed` is the epoch's duration in seconds (>= 0); pass NaN
+ * to let the library measure it from the previous epoch (or the open).
+ * Re-recording an epoch replaces it.  Layers, epochs, adaptations and the
+ * end need a task that has begun and not ended (DNNPROV_ESTATE). */
 DNNPROV_API int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed,
 				   const dnnprov_value *metrics, size_t n);
 
@@ -219,25 +268,29 @@ DNNPROV_API int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapse
  * adaptation off or does not select the hyperparameter. */
 DNNPROV_API int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *new_value);
 
-/* Records test-set metrics. */
+/* Records test-set metrics (at least one).  Allowed after the end too:
+ * testing is its own transformation (TestingModel), which uses the trained
+ * model; it needs a task that has begun. */
 DNNPROV_API int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics, size_t n);
 
 /* Records one element of a user-defined transformation's set; every value
- * must name a declared attribute of that set and have its type. */
+ * must name a declared attribute of that set and have its type.  Like
+ * test records, allowed once the task has begun, also after its end. */
 DNNPROV_API int dnnprov_task_element(dnnprov_task *t, const char *transformation,
 				     const char *set, const dnnprov_value *values, size_t n);
 
 /* Records the task's end with status FINISHED, FAILED or KILLED and an
- * optional message (NULL for none).  Further records fail with
- * DNNPROV_ESTATE. */
+ * optional message (NULL for none).  Further training records fail with
+ * DNNPROV_ESTATE until the task is resumed. */
 DNNPROV_API int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message);
 
 /* Writes what is buffered and fdatasyncs the current segment. */
 DNNPROV_API int dnnprov_task_sync(dnnprov_task *t);
 
-/* Writes what is buffered, seals and closes the segment and frees the
- * handle, even on error (the error is returned).  A task closed without
- * dnnprov_task_end() stays RUNNING in the index, ready to be resumed. */
+/* Writes what is buffered, seals and closes the segment, releases the
+ * task's lock and frees the handle, even on error (the error is returned).
+ * A task closed without dnnprov_task_end() is shown LOST by the indexer
+ * once its process is gone, ready to be resumed. */
 DNNPROV_API int dnnprov_task_close(dnnprov_task *t);
 
 #ifdef __cplusplus

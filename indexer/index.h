@@ -102,6 +102,9 @@ typedef struct dp_indexer_options {
 	uint32_t rescan_ms;        /* follow mode's full rescan period; default 1000 */
 	bool no_inotify;           /* rescans only (tests; filesystems without it) */
 	uint64_t initial_map_size; /* default 64 MiB; doubles when full */
+	/* A RUNNING task whose owner is on another host is LOST after this
+	 * many seconds without a record (default 3600; docs/RUNS.md). */
+	double lost_after_s;
 	/* Set by a signal handler: follow mode commits and returns. */
 	volatile sig_atomic_t *stop;
 	/* Told every problem skipped (segment, offset, what); may be NULL. */
@@ -134,13 +137,16 @@ typedef struct dp_indexer_stats {
 	uint64_t faults;     /* follow mode: batches rolled back and retried */
 	uint64_t overflows;  /* follow mode: inotify queue overflows, each answered by a rescan */
 	uint64_t unlistable; /* folders the last full pass could not list */
+	uint64_t lost;       /* tasks found without a live writer (now LOST) */
 } dp_indexer_stats;
 
 /* Takes the index's lock (DNNPROV_ELOCKED when another indexer holds it,
  * with its pid in the detail) and opens the index for writing. */
 DP_INTERNAL int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out);
-/* Indexes everything on disk now and commits. */
+/* Indexes everything on disk now and commits, then sweeps. */
 DP_INTERNAL int dp_indexer_catch_up(dp_indexer *ix);
+/* Marks LOST the RUNNING tasks whose writers are gone, and commits. */
+DP_INTERNAL int dp_indexer_sweep(dp_indexer *ix);
 /* Catches up, then follows the log tree until *opts->stop is set; commits
  * before returning. */
 DP_INTERNAL int dp_indexer_follow(dp_indexer *ix);

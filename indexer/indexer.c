@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,9 @@ struct dp_indexer {
 	dp_map told;
 	uintptr_t pass;
 	uint64_t unlistable_now, unlistable; /* folders not listed: this pass, the last whole one */
+	char host[256];  /* this host and boot, for the liveness of tasks */
+	char boot[40];
+	uint64_t lost;   /* tasks the sweeps found without a live writer */
 };
 
 /* Follow mode's wait after a failed batch, doubling up to the maximum. */
@@ -80,11 +84,15 @@ static int take_lock(const char *index_dir, int *fd_out)
 		free(path);
 		return rc;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	/* An open-file-description lock, not flock(2): a query can then ask
+	 * whether an indexer runs (F_OFD_GETLK) without taking the lock, which
+	 * would make an indexer starting at that instant fail. */
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
 		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		rc = errno == EWOULDBLOCK
+		rc = errno == EAGAIN || errno == EACCES
 			     ? dp_error(DNNPROV_ELOCKED, "another indexer (pid %s) is using %s",
 					*pid ? pid : "?", index_dir)
 			     : dp_error_errno(errno, "cannot lock %s", path);
@@ -260,11 +268,17 @@ int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
 	x->opts = *opts;
 	x->lock_fd = -1;
 	x->ifd = -1;
-	x->log_dir = strdup(opts->log_dir);
+	/* Absolute: the index records it for queries run from anywhere. */
+	char *cwd = opts->log_dir[0] == '/' ? NULL : getcwd(NULL, 0);
+	x->log_dir = cwd ? dp_path_join(cwd, opts->log_dir) : strdup(opts->log_dir);
+	free(cwd);
 	if (!x->log_dir) {
 		free(x);
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
+	if (gethostname(x->host, sizeof(x->host) - 1) != 0)
+		x->host[0] = '\0';
+	dp_boot_id(x->boot);
 	size_t n = strlen(x->log_dir);
 	while (n > 1 && x->log_dir[n - 1] == '/')
 		x->log_dir[--n] = '\0';
@@ -308,6 +322,7 @@ void dp_indexer_get_stats(const dp_indexer *x, dp_indexer_stats *out)
 	out->faults = x->faults;
 	out->overflows = x->overflows;
 	out->unlistable = x->unlistable;
+	out->lost = x->lost;
 }
 
 void dp_indexer_close(dp_indexer *x)
@@ -325,7 +340,7 @@ void dp_indexer_close(dp_indexer *x)
 	if (x->ifd >= 0)
 		close(x->ifd);
 	if (x->lock_fd >= 0)
-		close(x->lock_fd); /* releases the flock */
+		close(x->lock_fd); /* releases the lock */
 	free(x->new_gen);
 	free(x->log_dir);
 	free(x);
@@ -411,6 +426,65 @@ static int scan_step(ingest *in, void *arg)
 	return rc;
 }
 
+/* ---- liveness (docs/RUNS.md) ------------------------------------------------------- */
+
+/* Whether the writer lock of a task's folder is held: 1 held, 0 free, -1
+ * when it cannot be told (no lock file: the task was recorded elsewhere). */
+static int writer_lock_held(const dp_indexer *x, const char *df, const char *task)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/%s/%s/.lock", x->log_dir, df, task) >= (int)sizeof(path))
+		return -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int rc = fcntl(fd, F_OFD_GETLK, &fl);
+	close(fd);
+	return rc != 0 ? -1 : fl.l_type != F_UNLCK;
+}
+
+/* A RUNNING task is alive while its writer holds the task's lock; a task
+ * recorded by a shell script, while a process of the script's group lives;
+ * a task whose owner is on another host (or unknown), while it records
+ * something at least every lost_after seconds. */
+static bool task_alive(void *ctx, const char *df, const char *task, const dp_task_fields *f)
+{
+	const dp_indexer *x = ctx;
+	int held = writer_lock_held(x, df, task);
+	if (held == 1)
+		return true;
+	if (held == 0 && f->owner.known && !f->owner.group)
+		return false; /* the writer closed its handle, or died */
+	bool here = f->owner.known && strcmp(f->owner.host, x->host) == 0 &&
+		    (!f->owner.boot[0] || !x->boot[0] || strcmp(f->owner.boot, x->boot) == 0);
+	if (here)
+		return f->owner.group ? dp_group_alive((long)f->owner.pid)
+				      : dp_process_alive((long)f->owner.pid, f->owner.start);
+	double lost_after = x->opts.lost_after_s ? x->opts.lost_after_s : 3600;
+	return isnan(f->last) || dp_now() - f->last < lost_after;
+}
+
+static int sweep_step(ingest *in, void *arg)
+{
+	dp_indexer *x = arg;
+	size_t lost;
+	int rc = ingest_commit(in); /* the sweep judges what is committed */
+	if (rc == 0)
+		rc = ingest_sweep(in, task_alive, x, &lost);
+	if (rc == 0 && lost) {
+		rc = ingest_commit(in);
+		if (rc == 0)
+			x->lost += lost;
+	}
+	return rc;
+}
+
+int dp_indexer_sweep(dp_indexer *x)
+{
+	return ingest_run_with_retry(&x->in, sweep_step, x);
+}
+
 /* A whole pass: every segment read to its end, then committed.  Retried
  * from the committed offsets when the map fills. */
 static int scan_and_commit(ingest *in, void *arg)
@@ -421,7 +495,8 @@ static int scan_and_commit(ingest *in, void *arg)
 
 int dp_indexer_catch_up(dp_indexer *x)
 {
-	return ingest_run_with_retry(&x->in, scan_and_commit, x);
+	int rc = ingest_run_with_retry(&x->in, scan_and_commit, x);
+	return rc ? rc : dp_indexer_sweep(x);
 }
 
 /* ---- following ---------------------------------------------------------------------- */
@@ -671,6 +746,7 @@ int dp_indexer_follow(dp_indexer *x)
 			if (rc == 0 && rescanned) {
 				int dead;
 				mdb_reader_check(x->ix->env, &dead); /* slots of queries that crashed */
+				rc = dp_indexer_sweep(x); /* tasks whose writers died */
 				next_rescan = dp_monotonic() + rescan_ms / 1000.0;
 			}
 		}
@@ -687,7 +763,9 @@ int dp_indexer_follow(dp_indexer *x)
 	}
 	if (!x->ix)
 		return 0; /* stopped while recovering: everything committed is safe */
-	/* Stopping: what is read is committed (a full map rereads it all). */
+	/* Stopping: what is read is committed (a full map rereads it all), and
+	 * the tasks whose writers died since the last sweep are told. */
 	x->rescan_now = false;
-	return ingest_run_with_retry(&x->in, stop_step, x);
+	rc = ingest_run_with_retry(&x->in, stop_step, x);
+	return rc ? rc : dp_indexer_sweep(x);
 }

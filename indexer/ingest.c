@@ -36,6 +36,7 @@
 #include "indexer/ingest.h"
 #include "logger/format.h"
 #include "logger/mpack.h"
+#include "logger/scan.h"
 
 #define MAP_FULL_RETRY 1 /* internal: the batch was aborted; start again */
 
@@ -96,6 +97,7 @@ static seg_state *seg_get(ingest *in, const char *rel, bool create)
 	const char *name = strrchr(rel, '/');
 	name = name ? name + 1 : rel;
 	s->name_crc = dp_crc32c(0, name, strlen(name));
+	s->sequence = dp_segment_name_sequence(name);
 	/* Where the index says we are (the open batch has not touched this
 	 * segment yet, so it sees the committed progress). */
 	txn = in->txn;
@@ -127,6 +129,7 @@ static void task_free(task_state *t)
 	free(t->transformation);
 	free(t->message);
 	dp_buf_free(&t->hyps);
+	dp_buf_free(&t->owner);
 	for (size_t i = 0; i < t->nmetrics; i++)
 		free(t->metrics[i].name);
 	free(t->metrics);
@@ -392,7 +395,8 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	snprintf(t->df, sizeof(t->df), "%s", df);
 	snprintf(t->task, sizeof(t->task), "%s", task);
-	t->start = t->end = t->last = NAN;
+	t->start = t->end = t->last = t->attempt_start = NAN;
+	t->active_before = 0;
 	key = dp_key_val(&k);
 	mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_TASKS], &key, &val);
 	if (mrc == 0) {
@@ -408,14 +412,20 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 			t->last = tf.last;
 			t->pid = tf.pid;
 			t->epochs = tf.epochs;
-			t->begins = tf.begins;
+			t->attempts = tf.attempts;
 			t->has_last_epoch = tf.has_last_epoch;
 			t->last_epoch = tf.last_epoch;
+			t->attempt_start = tf.attempt_start;
+			t->active_before = isnan(tf.active_before) ? 0 : tf.active_before;
+			t->was_running = strcmp(tf.status, "RUNNING") == 0;
+			memcpy(t->run, tf.run, sizeof(t->run));
 			x = dp_map_get(&o, "hyperparameters");
+			const msgpack_object *ow = dp_map_get(&o, "owner");
 			if (copy_field(&t->host, &o, "host") || copy_field(&t->user, &o, "user") ||
 			    copy_field(&t->execution, &o, "execution") ||
 			    copy_field(&t->transformation, &o, "transformation") ||
-			    copy_field(&t->message, &o, "message") || (x && dp_pack_object(&t->hyps, x))) {
+			    copy_field(&t->message, &o, "message") || (x && dp_pack_object(&t->hyps, x)) ||
+			    (ow && ow->type == MSGPACK_OBJECT_MAP && dp_pack_object(&t->owner, ow))) {
 				task_free(t);
 				return dp_error(DNNPROV_ENOMEM, "out of memory");
 			}
@@ -446,8 +456,8 @@ static unsigned char *mp_time(unsigned char *p, double t)
 
 static int task_encode(const task_state *t, dp_buf *b)
 {
-	size_t need = 256 + cstr_size(t->host) + cstr_size(t->user) + cstr_size(t->execution) +
-		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len;
+	size_t need = 384 + cstr_size(t->host) + cstr_size(t->user) + cstr_size(t->execution) +
+		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len + t->owner.len;
 	unsigned char *p;
 	int rc;
 
@@ -455,7 +465,7 @@ static int task_encode(const task_state *t, dp_buf *b)
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, 14);
+	p = dp_mp_map(p, 18);
 	p = dp_mp_key(p, "status");
 	p = dp_mp_str(p, t->status, strlen(t->status));
 	p = dp_mp_key(p, "start");
@@ -480,8 +490,21 @@ static int task_encode(const task_state *t, dp_buf *b)
 	p = dp_mp_uint(p, t->epochs);
 	p = dp_mp_key(p, "last_epoch");
 	p = t->has_last_epoch ? dp_mp_int(p, t->last_epoch) : dp_mp_nil(p);
-	p = dp_mp_key(p, "begins");
-	p = dp_mp_uint(p, t->begins);
+	p = dp_mp_key(p, "attempts");
+	p = dp_mp_uint(p, t->attempts);
+	p = dp_mp_key(p, "run");
+	p = t->run[0] ? dp_mp_str(p, t->run, strlen(t->run)) : dp_mp_nil(p);
+	p = dp_mp_key(p, "attempt_start");
+	p = mp_time(p, t->attempt_start);
+	p = dp_mp_key(p, "active_before");
+	p = dp_mp_double(p, t->active_before);
+	p = dp_mp_key(p, "owner");
+	if (t->owner.len) {
+		memcpy(p, t->owner.data, t->owner.len);
+		p += t->owner.len;
+	} else {
+		p = dp_mp_nil(p);
+	}
 	p = dp_mp_key(p, "hyperparameters");
 	if (t->hyps.len) {
 		memcpy(p, t->hyps.data, t->hyps.len);
@@ -593,25 +616,62 @@ typedef struct frame_ctx {
 } frame_ctx;
 
 static int schema_problem(ingest *in, frame_ctx *f, const char *why);
+static int put_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
+		       const char *why, uint64_t skipped, bool is_new);
 
-static void record_id(dp_key *k, frame_ctx *f)
+/* The record's position in its task: segment sequence, name, offset. */
+static void record_position(dp_key *k, frame_ctx *f)
 {
-	unsigned char b[4];
-	dp_put_be32(b, f->seg->name_crc);
-	if (k->n + 4 <= DP_KEY_MAX) {
-		memcpy(k->b + k->n, b, 4);
-		k->n += 4;
+	unsigned char b[8];
+	dp_put_be32(b, f->seg->sequence);
+	dp_put_be32(b + 4, f->seg->name_crc);
+	if (k->n + 8 <= DP_KEY_MAX) {
+		memcpy(k->b + k->n, b, 8);
+		k->n += 8;
 	} else {
 		k->overflow = true;
 	}
 	dp_key_u64(k, f->offset);
 }
 
+/* A record applied to t: `last` is the time of the causally last record,
+ * not the largest time (a clock stepped forward and back must not leave
+ * the task looking active in the future). */
 static void touch(task_state *t, double time)
 {
-	if (isnan(t->last) || time > t->last)
-		t->last = time;
+	t->last = time;
 	t->dirty = true;
+}
+
+/* A training record is a sign of life: a task shown LOST (its owner looked
+ * gone, or it was silent too long) is RUNNING again. */
+static void training_record(task_state *t, double time)
+{
+	if (strcmp(t->status, "LOST") == 0)
+		snprintf(t->status, sizeof(t->status), "RUNNING");
+	touch(t, time);
+}
+
+/* Records of a segment whose header names another run than the task's
+ * (two writers that used one task id, on two hosts or two log folders)
+ * are never merged into the task: they are one problem of their segment,
+ * whose length grows as the segment is read.  Returns 1 when the record
+ * belongs to another run, 0 when it is the task's, or an error. */
+static int other_run(ingest *in, frame_ctx *f, task_state *t)
+{
+	seg_state *s = f->seg;
+	if (!s->run[0] || !t->run[0] || strcmp(s->run, t->run) == 0)
+		return 0;
+	bool is_new = s->conflict_at == 0;
+	uint64_t frame = DP_FRAME_HEADER + (uint64_t)f->length;
+	if (is_new)
+		s->conflict_at = f->offset;
+	s->conflict_len = f->offset + frame - s->conflict_at;
+	char why[160];
+	snprintf(why, sizeof(why), "records of run %.16s, but task '%.40s' is run %.16s: two writers used one task id",
+		 s->run, t->task, t->run);
+	int rc = put_problem(in, s, s->conflict_at, s->conflict_len, DP_PROBLEM_SCHEMA, why, frame, is_new);
+	return rc ? rc : 1;
 }
 
 static int apply_spec(ingest *in, frame_ctx *f, const dp_record *r)
@@ -640,78 +700,55 @@ static int set_str(char **dst, dp_str s)
 	return 0;
 }
 
-static bool map_has_key(const msgpack_object *map, const msgpack_object *key)
-{
-	if (key->type != MSGPACK_OBJECT_STR)
-		return false;
-	for (uint32_t j = 0; j < map->via.map.size; j++) {
-		const msgpack_object *k = &map->via.map.ptr[j].key;
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key->via.str.size &&
-		    memcmp(k->via.str.ptr, key->via.str.ptr, k->via.str.size) == 0)
-			return true;
-	}
-	return false;
-}
-
+/* A begin: the first makes the task, a later one (a resume, or a version 1
+ * begin, which resumed) starts a new attempt of it.  The hyperparameters
+ * are the first begin's: what a resume changed comes as adaptations. */
 static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 {
 	task_state *t;
 	df_state *d;
-	dp_buf merged = { 0 };
-	msgpack_object old;
-	bool have_old = false;
 	int rc;
 
 	if (!str_eq(r->u.begin.task, f->seg->task))
 		return schema_problem(in, f, "begin of another task than its segment's");
 	if ((rc = df_get(in, f->seg->df, &d)) || (rc = task_get(in, f->seg->df, f->seg->task, &t)))
 		return rc;
+	if (t->begun && (rc = other_run(in, f, t)))
+		return rc > 0 ? 0 : rc;
 	if (isnan(d->first_seen)) {
 		d->first_seen = r->time;
 		d->dirty = true;
 	}
-	if (t->hyps.len && dp_decode(&in->vdec, (const unsigned char *)t->hyps.data, t->hyps.len, &old) == 0)
-		have_old = true;
-	if (have_old && (rc = hyp_index_update(in, t->df, t->task, &old, false)))
-		return rc;
-	/* The new values win; names the new begin does not give keep their
-	 * old values (a resumed task may pass fewer). */
-	const msgpack_object *nw = r->u.begin.hyperparameters;
-	uint32_t nold = have_old && old.type == MSGPACK_OBJECT_MAP ? old.via.map.size : 0;
-	msgpack_object_kv *kv = malloc(sizeof(*kv) * ((size_t)nw->via.map.size + nold + 1));
-	if (!kv)
-		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	uint32_t n = 0;
-	for (uint32_t j = 0; j < nw->via.map.size; j++)
-		kv[n++] = nw->via.map.ptr[j];
-	for (uint32_t i = 0; i < nold; i++)
-		if (!map_has_key(nw, &old.via.map.ptr[i].key))
-			kv[n++] = old.via.map.ptr[i];
-	msgpack_object m = { .type = MSGPACK_OBJECT_MAP, .via.map = { n, kv } };
-	rc = dp_pack_object(&merged, &m);
-	free(kv);
-	if (rc) {
-		dp_buf_free(&merged);
-		return rc;
-	}
-	dp_buf_free(&t->hyps);
-	t->hyps = merged;
-	msgpack_object now;
-	if ((rc = dp_decode(&in->vdec, (const unsigned char *)t->hyps.data, t->hyps.len, &now)) ||
-	    (rc = hyp_index_update(in, t->df, t->task, &now, true)))
-		return rc;
-
-	if (!t->begun || isnan(t->start) || r->time < t->start)
+	if (t->begun) {
+		if (r->u.begin.attempt && !r->u.begin.resume)
+			return schema_problem(in, f, "a second begin of the task that does not resume it");
+		/* The attempt before ended at its end record, or at its last
+		 * record when its writer died. */
+		double until = isnan(t->end) ? t->last : t->end;
+		if (!isnan(until) && !isnan(t->attempt_start) && until > t->attempt_start)
+			t->active_before += until - t->attempt_start;
+	} else {
+		t->hyps.len = 0;
+		if ((rc = dp_pack_object(&t->hyps, r->u.begin.hyperparameters)) ||
+		    (rc = hyp_index_update(in, t->df, t->task, r->u.begin.hyperparameters, true)))
+			return rc;
 		t->start = r->time;
+		snprintf(t->run, sizeof(t->run), "%s", f->seg->run);
+	}
+	if (!t->run[0]) /* a task begun by version 1 segments, resumed by a newer writer */
+		snprintf(t->run, sizeof(t->run), "%s", f->seg->run);
 	t->begun = true;
 	snprintf(t->status, sizeof(t->status), "RUNNING");
 	t->end = NAN;
 	free(t->message);
 	t->message = NULL;
 	t->pid = r->u.begin.pid;
-	t->begins++;
-	if ((rc = set_str(&t->host, r->u.begin.host)) || (rc = set_str(&t->user, r->u.begin.user)) ||
-	    (rc = set_str(&t->execution, r->u.begin.execution)) ||
+	t->attempts++;
+	t->attempt_start = r->time;
+	t->owner.len = 0;
+	const msgpack_object *owner = dp_map_get(r->root, "owner");
+	if ((owner && (rc = dp_pack_object(&t->owner, owner))) || (rc = set_str(&t->host, r->u.begin.host)) ||
+	    (rc = set_str(&t->user, r->u.begin.user)) || (rc = set_str(&t->execution, r->u.begin.execution)) ||
 	    (rc = set_str(&t->transformation, r->u.begin.transformation)))
 		return rc;
 	touch(t, r->time);
@@ -730,6 +767,10 @@ static int begun_task(ingest *in, frame_ctx *f, const dp_record *r, task_state *
 			 dp_record_kind_name(r->kind), f->seg->task);
 		*t = NULL;
 		return schema_problem(in, f, why);
+	}
+	if ((rc = other_run(in, f, *t))) {
+		*t = NULL;
+		return rc > 0 ? 0 : rc;
 	}
 	return 0;
 }
@@ -771,6 +812,30 @@ static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, const
 	return 0;
 }
 
+/* A metric name that differs only in case from one the dataflow has: the
+ * writers refuse it, but two processes with free_metrics, or logs written
+ * by hand, can still bring one.  Queries fold case, so it would hide the
+ * other: the record is a problem.  Returns 1 when it was one. */
+static int metric_case_clash(ingest *in, frame_ctx *f, df_state *d, const msgpack_object *metrics)
+{
+	for (uint32_t i = 0; i < metrics->via.map.size; i++) {
+		const msgpack_object *k = &metrics->via.map.ptr[i].key;
+		if (dp_map_slot(&d->metric_set, k->via.str.ptr, k->via.str.size, false))
+			continue; /* known as spelled */
+		for (size_t j = 0; j < d->nmetrics; j++) {
+			if (strlen(d->metrics[j]) != k->via.str.size ||
+			    dp_strncasecmp(d->metrics[j], k->via.str.ptr, k->via.str.size) != 0)
+				continue;
+			char why[200];
+			snprintf(why, sizeof(why), "metric '%.*s' differs only in case from '%.64s'",
+				 (int)(k->via.str.size > 64 ? 64 : k->via.str.size), k->via.str.ptr, d->metrics[j]);
+			int rc = schema_problem(in, f, why);
+			return rc ? rc : 1;
+		}
+	}
+	return 0;
+}
+
 static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 {
 	task_state *t;
@@ -780,8 +845,8 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 
 	if ((rc = begun_task(in, f, r, &t)) || !t)
 		return rc;
-	if ((rc = df_get(in, f->seg->df, &d)))
-		return rc;
+	if ((rc = df_get(in, f->seg->df, &d)) || (rc = metric_case_clash(in, f, d, r->u.epoch.metrics)))
+		return rc > 0 ? 0 : rc;
 	dp_key_reset(&k);
 	dp_key_cstr(&k, f->seg->df);
 	dp_key_cstr(&k, f->seg->task);
@@ -808,7 +873,7 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 		t->last_epoch = r->u.epoch.epoch;
 		t->has_last_epoch = true;
 	}
-	touch(t, r->time);
+	training_record(t, r->time);
 	if (t->recompute)
 		return 0;
 	const msgpack_object *m = r->u.epoch.metrics;
@@ -918,7 +983,7 @@ static int apply_adapt(ingest *in, frame_ctx *f, const dp_record *r)
 			rc = put(in, DP_DB_ADAPTATIONS, &k, val.data, val.len, 0);
 	}
 	if (!rc)
-		touch(t, r->time);
+		training_record(t, r->time);
 out:
 	dp_buf_free(&val);
 	dp_buf_free(&old);
@@ -934,13 +999,12 @@ static int apply_test(ingest *in, frame_ctx *f, const dp_record *r)
 
 	if ((rc = begun_task(in, f, r, &t)) || !t)
 		return rc;
-	if ((rc = df_get(in, f->seg->df, &d)))
-		return rc;
+	if ((rc = df_get(in, f->seg->df, &d)) || (rc = metric_case_clash(in, f, d, r->u.test.metrics)))
+		return rc > 0 ? 0 : rc;
 	dp_key_reset(&k);
 	dp_key_cstr(&k, f->seg->df);
 	dp_key_cstr(&k, f->seg->task);
-	dp_key_double(&k, r->time);
-	record_id(&k, f);
+	record_position(&k, f);
 	if ((rc = put(in, DP_DB_TESTS, &k, f->payload, f->length, 0)))
 		return rc;
 	const msgpack_object *m = r->u.test.metrics;
@@ -964,8 +1028,7 @@ static int apply_element(ingest *in, frame_ctx *f, const dp_record *r)
 	dp_key_str(&k, r->u.element.transformation.p, r->u.element.transformation.n);
 	dp_key_str(&k, r->u.element.set.p, r->u.element.set.n);
 	dp_key_cstr(&k, f->seg->task);
-	dp_key_double(&k, r->time);
-	record_id(&k, f);
+	record_position(&k, f);
 	if ((rc = put(in, DP_DB_ELEMENTS, &k, f->payload, f->length, 0)))
 		return rc;
 	touch(t, r->time);
@@ -985,7 +1048,7 @@ static int apply_layers(ingest *in, frame_ctx *f, const dp_record *r)
 	dp_key_cstr(&k, f->seg->task);
 	if ((rc = put(in, DP_DB_LAYERS, &k, f->payload, f->length, 0)))
 		return rc;
-	touch(t, r->time);
+	training_record(t, r->time);
 	return 0;
 }
 
@@ -1033,8 +1096,11 @@ static int apply_record(ingest *in, frame_ctx *f)
 
 /* ---- problems ---------------------------------------------------------------------- */
 
-static int store_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
-			 const char *why)
+/* Writes the problem entry at (segment, offset).  A new problem is counted
+ * and reported; an existing one (a run of skipped records that grew) is
+ * rewritten with its new length. */
+static int put_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
+		       const char *why, uint64_t skipped, bool is_new)
 {
 	dp_problem_entry e = { .kind = kind, .length = length };
 	dp_key k;
@@ -1046,12 +1112,20 @@ static int store_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t len
 	dp_key_u64(&k, offset);
 	if ((rc = put(in, DP_DB_PROBLEMS, &k, &e, sizeof(e), 0)))
 		return rc;
+	s->pending.bytes_skipped += skipped;
+	if (!is_new)
+		return 0;
 	s->pending.problems++;
-	s->pending.bytes_skipped += length;
 	in->stats.problems++;
 	if (in->opts.report)
 		in->opts.report(in->opts.report_ctx, s->rel, offset, why);
 	return 0;
+}
+
+static int store_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
+			 const char *why)
+{
+	return put_problem(in, s, offset, length, kind, why, length, true);
 }
 
 static int schema_problem(ingest *in, frame_ctx *f, const char *why)
@@ -1168,6 +1242,16 @@ static int flush_caches(ingest *in)
 		k.n = in->tasks.slots[i].len;
 		rc = put(in, DP_DB_TASKS, &k, in->scratch.data, in->scratch.len, 0);
 		t->dirty = false;
+		/* The running database lists exactly the RUNNING tasks, for the
+		 * liveness sweep. */
+		bool running = strcmp(t->status, "RUNNING") == 0;
+		if (rc == 0 && running != t->was_running) {
+			MDB_val key = dp_key_val(&k), none = { 0, "" };
+			int mrc = running ? mdb_put(in->txn, in->ix->dbi[DP_DB_RUNNING], &key, &none, 0)
+					  : mdb_del(in->txn, in->ix->dbi[DP_DB_RUNNING], &key, NULL);
+			rc = mrc && mrc != MDB_NOTFOUND ? lmdb_fail(mrc, "running") : 0;
+			t->was_running = running;
+		}
 	}
 	for (size_t i = 0; i < in->dataflows.cap && !rc; i++) {
 		df_state *d = in->dataflows.slots[i].value;
@@ -1209,6 +1293,7 @@ static void abort_batch(ingest *in)
 		if (s && s->touched) {
 			s->pending = s->committed;
 			s->touched = false;
+			s->conflict_at = 0; /* its entry was rolled back with the batch */
 		}
 	}
 }
@@ -1243,6 +1328,13 @@ int ingest_commit(ingest *in)
 		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
 		rc = mrc ? lmdb_fail(mrc, "meta") : 0;
 	}
+	if (rc == 0 && !in->log_dir_stored && in->opts.log_dir) {
+		/* For queries given only the index: where its logs are, to tell
+		 * how far behind them it is. */
+		MDB_val k = { 7, "log_dir" }, v = { strlen(in->opts.log_dir), (void *)in->opts.log_dir };
+		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
+		rc = mrc ? lmdb_fail(mrc, "meta") : 0;
+	}
 	if (rc) {
 		abort_batch(in);
 		return rc;
@@ -1255,6 +1347,7 @@ int ingest_commit(ingest *in)
 								  : dp_index_write_error(in->ix, mrc, "committing");
 	}
 	in->stats.commits++;
+	in->log_dir_stored = true;
 	in->stats.records += in->batch_records;
 	in->batch_records = 0;
 	caches_clear(in);
@@ -1318,6 +1411,7 @@ static int set_identity(seg_state *s, const char *df, size_t dn, const char *tas
  * (a problem of the segment: it is not indexed), or DNNPROV_ENOMEM. */
 static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, size_t n)
 {
+	snprintf(s->run, sizeof(s->run), "%s", h->valid ? h->run : "");
 	const char *a = s->rel, *b = strchr(a, '/'), *c = b ? strchr(b + 1, '/') : NULL;
 	if (!b || !c || strchr(c + 1, '/') || !dp_tag_valid(a, (size_t)(b - a)) ||
 	    !dp_tag_valid(b + 1, (size_t)(c - b - 1))) {
@@ -1516,6 +1610,68 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 out:
 	dp_reader_close(r);
 	free(path);
+	return rc;
+}
+
+int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
+{
+	MDB_txn *txn;
+	dp_scan sc;
+	dp_key all;
+	MDB_val k, v;
+	dp_path_list dead = { 0 }; /* keys (df NUL task NUL), as paths are strings */
+	int mrc, rc;
+
+	*lost = 0;
+	if ((rc = dp_index_read(in->ix, &txn)))
+		return rc;
+	dp_key_reset(&all);
+	if ((rc = dp_scan_open(&sc, in->ix, txn, DP_DB_RUNNING, &all, NULL))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	while (rc == 0 && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		size_t pos = 0;
+		const char *df, *task;
+		size_t dn, tn;
+		MDB_val tv;
+		msgpack_object o;
+		dp_task_fields f;
+		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &df, &dn) ||
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn))
+			continue;
+		if ((mrc = mdb_get(txn, in->ix->dbi[DP_DB_TASKS], &k, &tv)) != 0) {
+			if (mrc != MDB_NOTFOUND)
+				rc = dp_lmdb_error(mrc, "tasks");
+			continue;
+		}
+		if (dp_decode(&in->vdec, tv.mv_data, tv.mv_size, &o) != 0)
+			continue;
+		dp_task_fields_read(&o, &f);
+		if (alive(ctx, df, task, &f))
+			continue;
+		char key[2 * DNNPROV_NAME_MAX + 4];
+		snprintf(key, sizeof(key), "%.*s/%.*s", (int)dn, df, (int)tn, task);
+		rc = dp_path_list_add(&dead, key);
+	}
+	if (rc == 0 && mrc < 0)
+		rc = mrc;
+	dp_scan_close(&sc);
+	mdb_txn_abort(txn);
+	for (size_t i = 0; i < dead.n && rc == 0; i++) {
+		char *slash = strchr(dead.paths[i], '/');
+		task_state *t;
+		*slash = '\0';
+		if ((rc = begin_batch(in)) || (rc = task_get(in, dead.paths[i], slash + 1, &t)))
+			break;
+		/* The open batch may have ended or resumed it meanwhile. */
+		if (strcmp(t->status, "RUNNING") == 0) {
+			snprintf(t->status, sizeof(t->status), "LOST");
+			t->dirty = true;
+			(*lost)++;
+		}
+	}
+	dp_path_list_free(&dead);
 	return rc;
 }
 

@@ -16,7 +16,12 @@ typedef struct seg_state {
 	char *rel;  /* path relative to log_dir: <dataflow>/<task>/<file> */
 	char *df;   /* from the header, or the path; NULL until first read */
 	char *task;
-	uint32_t name_crc;     /* CRC32C of the file name, for record ids */
+	uint32_t name_crc;     /* CRC32C of the file name, for record positions */
+	uint32_t sequence;     /* from the file name; 0 for a version 1 segment */
+	char run[65];          /* the run its header names; "" in version 1 */
+	uint64_t conflict_at;  /* the offset of the problem that reports its records
+				  as another run's, 0 when none */
+	uint64_t conflict_len;
 	dp_progress committed; /* as in the index */
 	dp_progress pending;   /* including the open batch */
 	bool touched;          /* pending must be written at commit */
@@ -43,11 +48,15 @@ typedef struct task_state {
 	bool begun;     /* a begin record has been indexed */
 	bool dirty;
 	bool recompute; /* an epoch was re-logged: rebuild summaries at commit */
+	bool was_running; /* status was RUNNING when loaded (the running db) */
 	char status[16];
 	double start, end, last; /* NaN when unknown */
 	char *host, *user, *execution, *transformation, *message;
 	int64_t pid;
-	uint64_t epochs, begins;
+	uint64_t epochs, attempts;
+	char run[65];
+	double attempt_start, active_before;
+	dp_buf owner; /* msgpack map, as the latest begin record gave it */
 	int64_t last_epoch;
 	bool has_last_epoch;
 	dp_buf hyps; /* msgpack map of hyperparameter values */
@@ -95,7 +104,11 @@ typedef struct ingest {
 	dp_decoder vdec;  /* index values */
 	dp_buf scratch;
 	dp_indexer_stats stats;
+	bool log_dir_stored; /* meta has log_dir (written with the first commit) */
 } ingest;
+
+/* Whether a RUNNING task still has a live writer (indexer.c decides). */
+typedef bool (*dp_alive_fn)(void *ctx, const char *df, const char *task, const dp_task_fields *f);
 
 DP_INTERNAL int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts);
 DP_INTERNAL void ingest_free(ingest *in);
@@ -112,6 +125,11 @@ DP_INTERNAL size_t ingest_unread_count(const ingest *in, size_t *waiting);
  * one deleted or renamed meanwhile no longer holds its task back. */
 DP_INTERNAL void ingest_forget_unreadable(ingest *in);
 DP_INTERNAL bool ingest_batch_due(const ingest *in);
+/* Marks LOST, in the open batch (begun when needed), every RUNNING task
+ * that alive() says has no live writer; *lost counts them.  The question is
+ * asked over a read snapshot first, so a sweep that finds nothing writes
+ * nothing. */
+DP_INTERNAL int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost);
 DP_INTERNAL int ingest_commit(ingest *in);
 /* Runs step() until it does not fail for a full map, growing the map and
  * starting again from the committed offsets each time. */

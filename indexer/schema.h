@@ -35,18 +35,26 @@
  *                metrics lists declared names, then every other metric name
  *                an epoch or test record used, in the order first seen.
  *   tasks:       df task -> msgpack map:
- *                  {status: str, start: time, end: time|nil, last: time,
+ *                  {status: str (RUNNING, LOST, FINISHED, FAILED, KILLED),
+ *                   start: time (the first begin's), end: time|nil,
+ *                   last: time (of the task's causally last record),
  *                   host, user, pid, execution, message: str|nil,
  *                   transformation, epochs: uint (distinct epochs),
- *                   last_epoch: int|nil, begins: uint (1 + resumptions),
- *                   hyperparameters: {name: value}}
+ *                   last_epoch: int|nil, attempts: uint (begin records),
+ *                   run: str|nil (the run id of its segments),
+ *                   attempt_start: time (of the latest begin),
+ *                   active_before: seconds (active time of the attempts
+ *                   before the latest), owner: {host, boot, pid, start,
+ *                   group}|nil (whose death makes it LOST),
+ *                   hyperparameters: {name: value} (the first begin's)}
+ *   running:     df task -> empty: the tasks whose status is RUNNING, the
+ *                ones the liveness sweep looks at
  *   epochs:      df task int64(epoch) -> the epoch record's payload (msgpack)
  *   adaptations: df task int64(epoch) hyperparameter -> the adapt payload,
  *                with `old` filled in from the task's values when the
  *                writer did not know it
- *   tests:       df task double(time) record-id -> the test payload
- *   elements:    df transformation set task double(time) record-id
- *                -> the element payload
+ *   tests:       df task position -> the test payload
+ *   elements:    df transformation set task position -> the element payload
  *   layers:      df task -> the latest layers payload
  *   summaries:   df metric task -> struct dp_summary (below); metric before
  *                task: compare reads one metric of every task, one range
@@ -55,9 +63,10 @@
  *   progress:    segment path relative to log_dir -> struct dp_progress
  *   problems:    segment path, u64be(offset) -> struct dp_problem_entry
  *
- * A record id is u32be(CRC32C(segment file name)) u64be(frame offset), so
- * a key never depends on the order in which segments were read: the same
- * logs give the same index.
+ * A record's position is u32be(segment sequence) u32be(CRC32C(segment file
+ * name)) u64be(frame offset): the causal order of a task's records (format.h),
+ * whatever the clocks said, and a key that never depends on the order in
+ * which segments were read: the same logs give the same index.
  *
  * EXACTLY ONCE: a segment's progress entry is written in the same write
  * transaction as everything derived from the frames before its offset.
@@ -72,7 +81,7 @@
 
 #include "util/util.h"
 
-#define DP_SCHEMA_VERSION 1
+#define DP_SCHEMA_VERSION 2
 #define DP_INDEX_CURRENT "CURRENT"
 #define DP_INDEX_LOCK "indexer.lock"
 
@@ -92,12 +101,25 @@ typedef struct dp_task_fields {
 	char status[16];
 	double start, end, last;
 	int64_t pid;
-	uint64_t epochs, begins;
+	uint64_t epochs, attempts;
 	int64_t last_epoch;
 	bool has_last_epoch;
+	char run[65];
+	double attempt_start, active_before;
+	struct {
+		bool known;
+		char host[256];
+		char boot[40];
+		int64_t pid;
+		uint64_t start;
+		bool group;
+	} owner;
 } dp_task_fields;
 
 DP_INTERNAL void dp_task_fields_read(const msgpack_object *value, dp_task_fields *out);
+/* Seconds the task was active: its attempts from their begin to their
+ * last record, without the time between them (a resumed run's downtime). */
+DP_INTERNAL double dp_task_active(const dp_task_fields *f);
 
 typedef struct dp_progress {
 	uint64_t offset;   /* frames before this offset are indexed */
@@ -131,6 +153,7 @@ typedef enum dp_db {
 	DP_DB_HYP_INDEX,
 	DP_DB_PROGRESS,
 	DP_DB_PROBLEMS,
+	DP_DB_RUNNING,
 	DP_DB_COUNT
 } dp_db;
 

@@ -1,8 +1,19 @@
 /*
- * format.h - the segment file format, version 1.  docs/FORMAT.md says the
+ * format.h - the segment file format, version 2.  docs/FORMAT.md says the
  * same in more words; this comment is the normative copy.
  *
  * A segment is written by exactly one process and only appended to.
+ *
+ * NAMES AND ORDER
+ *
+ *   <log_dir>/<dataflow>/<task>/<sequence>-<host>-<pid>.dnplog
+ *
+ * `sequence` is the segment's place in its task, ten decimal digits: a
+ * writer numbers a new segment one past the highest it finds in the task's
+ * folder, so the records of a task are ordered by (sequence, name, offset),
+ * causally, whatever the clocks say.  Version 1 names began with the
+ * creation time; a reader orders them before every version 2 segment of
+ * the same task, by name.
  *
  * SEGMENT HEADER (all integers big-endian)
  *
@@ -13,8 +24,12 @@
  *   12      4     H, the length of the header map, 1 .. 65536
  *   16      H     msgpack map: producer (str, "dnnprov 0.1.0"), dataflow (str),
  *                 task (str), host (str), pid (int), created (float64 seconds
- *                 since the Unix epoch), sequence (uint, 1 for the first
- *                 segment a handle writes)
+ *                 since the Unix epoch), sequence (uint, as in the name),
+ *                 and, new in version 2, what the writer knew of the task
+ *                 when it opened the segment: run (str, the id of the run
+ *                 the task's first begin started), attempts (uint, begin
+ *                 records of the task before this segment), state (str:
+ *                 "new", "RUNNING", or the status of its last end record)
  *   16+H    4     CRC32C of bytes [0, 16+H)
  *
  * Frames follow at offset 20+H.
@@ -54,7 +69,8 @@
 
 #include <stdint.h>
 
-#define DP_FORMAT_VERSION 1
+#define DP_FORMAT_VERSION 2
+#define DP_FORMAT_VERSION_MIN 1 /* the oldest version a reader still reads */
 #define DP_SEGMENT_MAGIC "\x89" "DNPLOG\n"
 #define DP_SEGMENT_MAGIC_LEN 8
 #define DP_SEGMENT_FIXED 16      /* magic, version, reserved, H */
@@ -64,6 +80,8 @@
 #define DP_FRAME_RECORD 'R'
 #define DP_FRAME_SEAL 'S'
 #define DP_SEGMENT_SUFFIX ".dnplog"
+#define DP_SEQUENCE_DIGITS 10
+#define DP_RUN_ID_LEN 32 /* hex digits */
 
 /* Fills the 16-byte header of a frame whose payload is already in place
  * right after it. */

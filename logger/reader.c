@@ -130,7 +130,7 @@ int dp_segment_header_parse(const unsigned char *buf, size_t len, dp_segment_hea
 		return DNNPROV_ECORRUPT;
 	hdr->version = dp_get_be16(buf + 8);
 	hdr->frames_start = DP_SEGMENT_FIXED + (uint64_t)h + 4;
-	if (hdr->version != DP_FORMAT_VERSION)
+	if (hdr->version < DP_FORMAT_VERSION_MIN || hdr->version > DP_FORMAT_VERSION)
 		return DNNPROV_EVERSION;
 	if (!dp_mp_check(buf + DP_SEGMENT_FIXED, h))
 		return DNNPROV_ECORRUPT;
@@ -161,6 +161,12 @@ int dp_segment_header_parse(const unsigned char *buf, size_t len, dp_segment_hea
 			hdr->created = v->via.f64;
 		else if (KEY_IS("sequence") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			hdr->sequence = v->via.u64;
+		else if (KEY_IS("run"))
+			copy_str(hdr->run, sizeof(hdr->run), v);
+		else if (KEY_IS("attempts") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			hdr->attempts = v->via.u64;
+		else if (KEY_IS("state"))
+			copy_str(hdr->state, sizeof(hdr->state), v);
 #undef KEY_IS
 	}
 	hdr->valid = true;

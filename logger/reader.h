@@ -15,6 +15,8 @@
 
 #include "util/util.h"
 
+#define DP_RUN_ID_MAX 64
+
 typedef struct dp_reader dp_reader;
 
 typedef struct dp_segment_header {
@@ -28,6 +30,11 @@ typedef struct dp_segment_header {
 	int64_t pid;
 	double created;
 	uint64_t sequence;
+	/* Version 2: the task as its writer knew it when the segment opened
+	 * (empty run and state in version 1 segments). */
+	char run[DP_RUN_ID_MAX + 1];
+	uint64_t attempts;
+	char state[16];
 } dp_segment_header;
 
 typedef enum dp_problem_kind {

@@ -82,6 +82,27 @@ static int get_int(const msgpack_object *root, const char *kind, const char *key
 	return 0;
 }
 
+/* The owner of a begin record: whose death makes the task LOST. */
+static int parse_owner(const char *kind, const msgpack_object *o, dp_owner *out)
+{
+	const msgpack_object *g = dp_map_get(o, "group"), *st = dp_map_get(o, "start");
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return bad(kind, "owner", "is not a map");
+	if ((rc = get_str(o, kind, "host", false, true, &out->host)) ||
+	    (rc = get_str(o, kind, "boot", false, false, &out->boot)) ||
+	    (rc = get_int(o, kind, "pid", &out->pid)))
+		return rc;
+	if (st && st->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return bad(kind, "owner start", "is not an integer");
+	if (g && g->type != MSGPACK_OBJECT_BOOLEAN)
+		return bad(kind, "owner group", "is not a boolean");
+	out->start = st ? st->via.u64 : 0;
+	out->group = g && g->via.boolean;
+	return 0;
+}
+
 static bool is_value(const msgpack_object *o)
 {
 	switch (o->type) {
@@ -267,6 +288,19 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 		    (rc = check_named_values(k, "hyperparameters", h, false)))
 			return rc;
 		rec->u.begin.hyperparameters = h;
+		/* Version 2 keys; a version 1 begin is a first attempt, or a resume
+		 * when its task has begun before. */
+		const msgpack_object *a = dp_map_get(root, "attempt"), *r = dp_map_get(root, "resume");
+		const msgpack_object *o = dp_map_get(root, "owner");
+		if (a && (a->type != MSGPACK_OBJECT_POSITIVE_INTEGER || a->via.u64 == 0))
+			return bad(k, "attempt", "is not a positive integer");
+		if (r && r->type != MSGPACK_OBJECT_BOOLEAN)
+			return bad(k, "resume", "is not a boolean");
+		if (o && (rc = parse_owner(k, o, &rec->u.begin.owner)))
+			return rc;
+		rec->u.begin.attempt = a ? a->via.u64 : 0;
+		rec->u.begin.resume = r && r->via.boolean;
+		rec->u.begin.has_owner = o != NULL;
 		return 0;
 	}
 	case DP_REC_LAYERS: {

@@ -33,6 +33,14 @@ typedef struct dp_str {
 	uint32_t n;
 } dp_str;
 
+/* The process (or process group) a task's liveness follows. */
+typedef struct dp_owner {
+	dp_str host, boot;
+	int64_t pid;
+	uint64_t start; /* the process's start time in ticks since boot; 0: unknown */
+	bool group;     /* pid is a process group (a shell script's) */
+} dp_owner;
+
 /* Every pointer points into the msgpack object the record was parsed from
  * and lives as long as it does. */
 typedef struct dp_record {
@@ -51,6 +59,10 @@ typedef struct dp_record {
 			dp_str task, transformation, execution, host, user;
 			int64_t pid;
 			const msgpack_object *hyperparameters; /* map name -> value */
+			uint64_t attempt; /* 0 in version 1 records */
+			bool resume;
+			bool has_owner;
+			dp_owner owner;
 		} begin;
 		struct {
 			const msgpack_object *layers; /* array of {name, kind, value} */

@@ -140,9 +140,37 @@ static int walk(walker *w, const char *dir, int depth)
 	return rc;
 }
 
+uint32_t dp_segment_name_sequence(const char *name)
+{
+	uint64_t seq = 0;
+	for (int i = 0; i < DP_SEQUENCE_DIGITS; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		seq = seq * 10 + (uint64_t)(name[i] - '0');
+	}
+	return name[DP_SEQUENCE_DIGITS] == '-' && seq <= UINT32_MAX ? (uint32_t)seq : 0;
+}
+
+int dp_segment_path_cmp(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t da = sa ? (size_t)(sa - a) : 0, db = sb ? (size_t)(sb - b) : 0;
+	int c = memcmp(a, b, da < db ? da : db);
+	if (c || da != db)
+		return c ? c : (da < db ? -1 : 1);
+	const char *na = sa ? sa + 1 : a, *nb = sb ? sb + 1 : b;
+	/* Same folder, so the same task: version 1 names (a creation time)
+	 * come first, then version 2 names, whose zero-padded sequence makes
+	 * byte order the causal order. */
+	bool va = dp_segment_name_sequence(na) != 0, vb = dp_segment_name_sequence(nb) != 0;
+	if (va != vb)
+		return va ? 1 : -1;
+	return strcmp(na, nb);
+}
+
 static int cmp_paths(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return dp_segment_path_cmp(*(char *const *)a, *(char *const *)b);
 }
 
 int dp_find_segments(const char *path, dp_path_list *list, dp_walk_report report, void *ctx)

@@ -5,6 +5,7 @@
 #define DNNPROV_SCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/util.h"
 
@@ -21,8 +22,9 @@ typedef struct dp_path_list {
 typedef enum dp_walk_issue { DP_WALK_UNLISTABLE, DP_WALK_NOT_SEGMENT } dp_walk_issue;
 typedef void (*dp_walk_report)(void *ctx, const char *path, dp_walk_issue issue, const char *why);
 
-/* Appends to *list every segment at or under `path`, sorted by path so
- * that a task's segments come in the order they were created.
+/* Appends to *list every segment at or under `path`, sorted by
+ * dp_segment_path_cmp so that a task's segments come in their causal
+ * order.
  *
  * The rule, the same for every reader of a log tree (the indexer's
  * catch-up and rescans, follow mode's events, cat, check, reindex): below
@@ -40,6 +42,12 @@ typedef void (*dp_walk_report)(void *ctx, const char *path, dp_walk_issue issue,
 DP_INTERNAL int dp_find_segments(const char *path, dp_path_list *list, dp_walk_report report, void *ctx);
 /* What kind of file a mode is, for messages: "a FIFO", "a symbolic link". */
 DP_INTERNAL const char *dp_file_kind(unsigned mode);
+/* The sequence number a version 2 segment name starts with
+ * ("0000000003-host-12.dnplog" -> 3), or 0 for any other name. */
+DP_INTERNAL uint32_t dp_segment_name_sequence(const char *name);
+/* Orders segment paths: by folder, then, within a task's folder, version 1
+ * names (by name) before version 2 names (by sequence, then name). */
+DP_INTERNAL int dp_segment_path_cmp(const char *a, const char *b);
 DP_INTERNAL int dp_path_list_add(dp_path_list *list, const char *path);
 DP_INTERNAL void dp_path_list_sort(dp_path_list *list);
 DP_INTERNAL void dp_path_list_free(dp_path_list *list);

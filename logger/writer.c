@@ -35,6 +35,17 @@
  * tries their locks.  So no thread waits for a handle while it holds the
  * registry, which every blocking handle lock asserts.
  *
+ * THE TASK'S STATE
+ *
+ * A handle takes the task's lock at open (an OFD lock on <task>/.lock, so
+ * that one process at a time records a task) and reads what the task's
+ * logs say of it (history.c): new, running or ended, its attempts and its
+ * run id.  Each recording call checks that it fits that state and, once
+ * its frames are committed, applies its own transition (a begin makes the
+ * task RUNNING, an end ENDED).  t->disk is the state as of the bytes
+ * already in the segment files: a new segment's header carries it, so that
+ * the next process learns the state from the newest header alone.
+ *
  * FORK
  *
  * A pthread_atfork child handler bumps dp_fork_generation.  A handle whose
@@ -51,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -58,7 +70,9 @@
 
 #include "config/config.h"
 #include "logger/format.h"
+#include "logger/history.h"
 #include "logger/mpack.h"
+#include "logger/scan.h"
 #include "logger/writer.h"
 
 #define BUFFERED_FLUSH_BYTES (64u * 1024)
@@ -70,6 +84,18 @@ typedef struct known_value {
 	const dp_hyperparameter *hyp;
 	dnnprov_value value; /* value.as.s and value.name are owned copies */
 } known_value;
+
+/* Where a task stands: what the checks of each call read. */
+typedef struct task_state {
+	dp_task_phase phase;
+	char status[16]; /* of the last end, when ENDED */
+	uint64_t attempts;
+} task_state;
+
+#define LOCK_FILE ".lock"
+/* A label leaves room for the generated part of an id (at most 68 bytes)
+ * within DNNPROV_NAME_MAX. */
+#define DP_LABEL_MAX 48
 
 struct dnnprov_task {
 	pthread_mutex_t lock;
@@ -84,20 +110,33 @@ struct dnnprov_task {
 	char *seg_path;
 	uint64_t size;     /* bytes of complete frames in the segment */
 	uint64_t nrecords; /* record frames in the segment */
-	uint32_t seq;      /* segments this handle opened */
+	uint32_t seq;      /* the task's highest segment sequence known */
 	unsigned fork_generation;
 	bool need_truncate;
+
+	int lock_fd;       /* <dir>/.lock, locked while the handle is open */
+	bool made_dir;     /* open created the task's folder */
+	bool wrote;        /* a segment was created */
+	task_state state;  /* including the calls committed to t->out */
+	task_state disk;   /* as of the bytes in the segment files */
+	char run[DP_RUN_ID_MAX + 1];
+	struct {
+		char boot[40];
+		int64_t pid;     /* a process, or a process group when group */
+		uint64_t start;  /* the process's start time (0: a group) */
+		bool group;
+	} owner;           /* whose death makes the task LOST (docs/RUNS.md) */
+	dp_buf used_names; /* free_metrics: names used, NUL-separated */
 
 	dp_buf out;        /* encoded frames not yet written */
 	size_t out_records;
 	bool dirty;        /* written since the last fdatasync */
 	bool dir_dirty;    /* the segment's folder entry is not synced yet */
-	bool ended;
 	int sync_errno;    /* a failed background fdatasync, for the next call */
 	double last_sync;  /* monotonic */
 	uint64_t fsize_limit;
 
-	double last_epoch_time;
+	double last_epoch_mono; /* dp_monotonic() at the last epoch (or the open) */
 	int64_t next_adaptation_id;
 	known_value *known;
 	size_t nknown;
@@ -325,12 +364,23 @@ static void fsync_dir(const char *dir)
 	}
 }
 
-/* Builds the segment header into b. */
+static const char *phase_name(const task_state *st)
+{
+	switch (st->phase) {
+	case DP_PHASE_NEW: return "new";
+	case DP_PHASE_RUNNING: return "RUNNING";
+	default: return st->status;
+	}
+}
+
+/* Builds the segment header into b: the fixed part, then what this writer
+ * knows of the task as of the bytes already written (format.h). */
 static int encode_segment_header(dnnprov_task *t, double created, dp_buf *b)
 {
 	char producer[] = "dnnprov " DNNPROV_VERSION;
-	const char *df = t->cfg->dataflow;
-	size_t need = 256 + strlen(df) + strlen(t->id) + strlen(t->host) + sizeof(producer);
+	const char *df = t->cfg->dataflow, *state = phase_name(&t->disk);
+	size_t need = 320 + strlen(df) + strlen(t->id) + strlen(t->host) + sizeof(producer) +
+		      strlen(t->run);
 	unsigned char *p, *start;
 	uint32_t crc;
 	int rc;
@@ -343,7 +393,7 @@ static int encode_segment_header(dnnprov_task *t, double created, dp_buf *b)
 	dp_put_be16(start + 8, DP_FORMAT_VERSION);
 	dp_put_be16(start + 10, 0);
 	p = start + DP_SEGMENT_FIXED;
-	p = dp_mp_map(p, 7);
+	p = dp_mp_map(p, 10);
 	p = dp_mp_key(p, "producer");
 	p = dp_mp_str(p, producer, strlen(producer));
 	p = dp_mp_key(p, "dataflow");
@@ -358,6 +408,12 @@ static int encode_segment_header(dnnprov_task *t, double created, dp_buf *b)
 	p = dp_mp_double(p, created);
 	p = dp_mp_key(p, "sequence");
 	p = dp_mp_uint(p, t->seq);
+	p = dp_mp_key(p, "run");
+	p = dp_mp_str(p, t->run, strlen(t->run));
+	p = dp_mp_key(p, "attempts");
+	p = dp_mp_uint(p, t->disk.attempts);
+	p = dp_mp_key(p, "state");
+	p = dp_mp_str(p, state, strlen(state));
 	dp_put_be32(start + 12, (uint32_t)(p - start - DP_SEGMENT_FIXED));
 	crc = dp_crc32c(0, start, (size_t)(p - start));
 	dp_put_be32(p, crc);
@@ -366,30 +422,22 @@ static int encode_segment_header(dnnprov_task *t, double created, dp_buf *b)
 	return 0;
 }
 
-/* Creates the next segment file of the handle and writes its header. */
+/* Creates the next segment file of the task and writes its header.  Its
+ * sequence is one past the highest this handle knows: the lock keeps other
+ * processes out, and a forked child (which shares it) looks again. */
 static int segment_open(dnnprov_task *t)
 {
-	char name[160], stamp[32], host[65];
+	char name[160], host[65];
 	dp_buf hdr = { 0 };
 	double created = dp_now();
 	int rc = 0, fd = -1;
 	char *path = NULL;
 
 	sanitize_host(host, sizeof(host), t->host);
-	dp_format_time(created, stamp);
-	/* "2026-11-26T02:36:56.123456Z" -> "20261126T023656.123456Z" sorts the same
-	 * and needs no ':' in file names. */
-	char compact[32];
-	size_t k = 0;
-	for (const char *s = stamp; *s; s++)
-		if (*s != '-' && *s != ':')
-			compact[k++] = *s;
-	compact[k] = '\0';
-
 	for (int attempt = 0; attempt < 100; attempt++) {
 		t->seq++;
-		snprintf(name, sizeof(name), "%s-%s-%ld-%06u%s", compact, host, (long)getpid(), t->seq,
-			 DP_SEGMENT_SUFFIX);
+		snprintf(name, sizeof(name), "%0*u-%s-%ld%s", DP_SEQUENCE_DIGITS, t->seq, host,
+			 (long)getpid(), DP_SEGMENT_SUFFIX);
 		free(path);
 		path = dp_path_join(t->dir, name);
 		if (!path) {
@@ -425,6 +473,7 @@ static int segment_open(dnnprov_task *t)
 	free(t->seg_path);
 	t->seg_path = path;
 	t->fd = fd;
+	t->wrote = true;
 	t->size = hdr.len;
 	dp_buf_free(&hdr);
 	t->nrecords = 0;
@@ -521,7 +570,13 @@ static int adopt_after_fork(dnnprov_task *t)
 	t->out_records = 0;
 	t->dirty = false;
 	t->sync_errno = 0;
-	t->seq = 0;
+	t->state = t->disk; /* the parent's buffered calls stay the parent's */
+	dp_task_history h;
+	if (dp_task_history_read(t->dir, false, &h) == 0) {
+		if (h.max_sequence > t->seq)
+			t->seq = h.max_sequence;
+		dp_task_history_free(&h);
+	}
 	if (t->cfg->durability == DP_DURABILITY_INTERVAL) {
 		int rc = flusher_register(t);
 		if (rc)
@@ -576,6 +631,7 @@ static int write_out(dnnprov_task *t)
 	t->out.len = 0;
 	t->out_records = 0;
 	t->dirty = true;
+	t->disk = t->state; /* every call committed to t->out is in the file now */
 	if (t->cfg->durability == DP_DURABILITY_ALWAYS) {
 		if (fdatasync(t->fd) != 0)
 			return dp_error_errno(errno, "cannot sync %s", t->seg_path);
@@ -586,16 +642,60 @@ static int write_out(dnnprov_task *t)
 
 /* ---- framing and committing ---------------------------------------------- */
 
+/* What a recording call may do, by the task's phase (docs/RUNS.md). */
+typedef enum call_kind {
+	CALL_BEGIN,    /* a new task only */
+	CALL_RESUME,   /* any */
+	CALL_TRAINING, /* layers, epoch, adapt, end: begun and not ended */
+	CALL_AFTER,    /* test, element: begun (TestingModel and user
+			  transformations use the trained model, also after
+			  its end) */
+} call_kind;
+
 /* The state of one recording call: where its frames start in t->out. */
 typedef struct append_ctx {
 	size_t start;   /* t->out.len when the call began */
 	size_t frame;   /* offset of the frame being encoded */
 	size_t nframes;
-	bool ends_task; /* the call records the task's end */
+	bool begins;    /* the call records a begin: RUNNING, one more attempt */
+	const char *ends_with; /* the call records an end with this status */
 } append_ctx;
 
+static int refuse_state(const dnnprov_task *t, call_kind kind)
+{
+	const char *df = t->cfg->dataflow;
+	const task_state *st = &t->state;
+	if (st->phase == DP_PHASE_NEW)
+		return dp_error(DNNPROV_ESTATE, "task '%s' of dataflow '%s' has not begun: begin it first",
+				t->id, df);
+	/* A refused begin says what the task is; each front end adds how to
+	 * resume in its own words. */
+	if (kind == CALL_BEGIN && st->phase == DP_PHASE_RUNNING)
+		return dp_error(DNNPROV_ESTATE,
+				"task '%s' of dataflow '%s' has already begun (its attempt %llu never "
+				"ended: its writer is gone)",
+				t->id, df, (unsigned long long)st->attempts);
+	if (kind == CALL_BEGIN)
+		return dp_error(DNNPROV_ESTATE, "task '%s' of dataflow '%s' has already %s", t->id, df,
+				st->status);
+	return dp_error(DNNPROV_ESTATE,
+			"task '%s' of dataflow '%s' has ended (%s): nothing more can be recorded for its "
+			"training unless it is resumed",
+			t->id, df, st->status);
+}
+
+static bool call_fits(const task_state *st, call_kind kind)
+{
+	switch (kind) {
+	case CALL_BEGIN: return st->phase == DP_PHASE_NEW;
+	case CALL_RESUME: return true;
+	case CALL_TRAINING: return st->phase == DP_PHASE_RUNNING;
+	default: return st->phase != DP_PHASE_NEW;
+	}
+}
+
 /* Takes the lock and checks what every recording call needs. */
-static int append_enter(dnnprov_task *t, append_ctx *ctx)
+static int append_enter(dnnprov_task *t, append_ctx *ctx, call_kind kind)
 {
 	int rc;
 
@@ -608,8 +708,8 @@ static int append_enter(dnnprov_task *t, append_ctx *ctx)
 	}
 	if ((rc = take_sync_error(t)))
 		goto fail;
-	if (t->ended) {
-		rc = dp_error(DNNPROV_ESTATE, "task %s has ended; nothing more can be recorded", t->id);
+	if (!call_fits(&t->state, kind)) {
+		rc = refuse_state(t, kind);
 		goto fail;
 	}
 	if (t->out.len > BUFFERED_LIMIT_BYTES) {
@@ -619,7 +719,8 @@ static int append_enter(dnnprov_task *t, append_ctx *ctx)
 	}
 	ctx->start = t->out.len;
 	ctx->nframes = 0;
-	ctx->ends_task = false;
+	ctx->begins = false;
+	ctx->ends_with = NULL;
 	return 0;
 fail:
 	pthread_mutex_unlock(&t->lock);
@@ -652,22 +753,34 @@ static int frame_end(dnnprov_task *t, append_ctx *ctx, unsigned char *end)
 	return 0;
 }
 
-/* Commits the call's frames (rc == 0) or drops them, and unlocks. */
+/* Commits the call's frames (rc == 0) or drops them, and unlocks.  The
+ * call's transition applies before the write, so that a segment the write
+ * opens carries the state before it in its header (t->disk); a write that
+ * fails takes it back. */
 static int append_leave(dnnprov_task *t, append_ctx *ctx, int rc)
 {
 	if (rc == 0) {
+		task_state before = t->state;
 		t->out_records += ctx->nframes;
+		if (ctx->begins) {
+			t->state.phase = DP_PHASE_RUNNING;
+			t->state.attempts++;
+			t->state.status[0] = '\0';
+		}
+		if (ctx->ends_with) {
+			t->state.phase = DP_PHASE_ENDED;
+			snprintf(t->state.status, sizeof(t->state.status), "%s", ctx->ends_with);
+		}
 		if (t->cfg->durability != DP_DURABILITY_BUFFERED || t->out.len >= BUFFERED_FLUSH_BYTES) {
 			rc = write_out(t);
-			if (rc && t->cfg->durability != DP_DURABILITY_BUFFERED) {
+			if (rc && t->out.len && t->cfg->durability != DP_DURABILITY_BUFFERED) {
 				/* Not recorded: the caller is told, and the next call
 				 * must not write these frames late. */
 				t->out.len = 0;
 				t->out_records = 0;
+				t->state = before;
 			}
 		}
-		if (rc == 0 && ctx->ends_task)
-			t->ended = true;
 	} else {
 		t->out.len = ctx->start;
 	}
@@ -740,6 +853,43 @@ static int check_names(const char *what, const dnnprov_value *v, size_t n)
 	return 0;
 }
 
+/* Whether a metric name may be recorded: one the config declares (exactly:
+ * queries fold case, so a near miss is a typo); with free_metrics any name
+ * that does not collide, ignoring case, with a declared one or one this
+ * handle used before. */
+static int check_metric_declared(dnnprov_task *t, const char *name)
+{
+	const dnnprov_config *cfg = t->cfg;
+	int rc;
+	for (size_t i = 0; i < cfg->nmetrics; i++) {
+		if (strcmp(cfg->metrics[i], name) == 0)
+			return 0;
+		if (dp_strcasecmp(cfg->metrics[i], name) == 0)
+			return dp_error(DNNPROV_EUNDECLARED, "metric '%s' is declared as '%s' in %s", name,
+					cfg->metrics[i], cfg->path);
+	}
+	if (cfg->free_metrics) {
+		for (const char *u = t->used_names.data; u && u < t->used_names.data + t->used_names.len;
+		     u += strlen(u) + 1) {
+			if (strcmp(u, name) == 0)
+				return 0;
+			if (dp_strcasecmp(u, name) == 0)
+				return dp_error(DNNPROV_EINVAL,
+						"metric '%s' collides with '%s', recorded before (names are compared ignoring case)",
+						name, u);
+		}
+		return dp_buf_append(&t->used_names, name, strlen(name) + 1);
+	}
+	dp_buf list = { 0 };
+	for (size_t i = 0; i < cfg->nmetrics; i++)
+		dp_buf_printf(&list, "%s%s", i ? ", " : "", cfg->metrics[i]);
+	rc = dp_error(DNNPROV_EUNDECLARED,
+		      "metric '%s' is not declared in %s (metrics: %s; `free_metrics: true` accepts any name)",
+		      name, cfg->path, list.len && !list.failed ? dp_buf_cstr(&list) : "none");
+	dp_buf_free(&list);
+	return rc;
+}
+
 /* check_names for metrics, skipped when the names equal the last epoch's. */
 static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
 {
@@ -758,6 +908,9 @@ static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
 	}
 	if ((rc = check_names("metric", v, n)))
 		return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = check_metric_declared(t, v[i].name)))
+			return rc;
 	t->last_names.len = 0;
 	t->last_nnames = 0;
 	for (size_t i = 0; i < n; i++)
@@ -852,6 +1005,9 @@ static const dnnprov_value *known_get(const dnnprov_task *t, const dp_hyperparam
 	return NULL;
 }
 
+static int encode_adapt(dnnprov_task *t, append_ctx *ctx, int64_t epoch, const dp_hyperparameter *h,
+			const dnnprov_value *v);
+
 /* ---- the public API ------------------------------------------------------ */
 
 static void fill_identity(dnnprov_task *t)
@@ -874,32 +1030,141 @@ static void fill_identity(dnnprov_task *t)
 	snprintf(t->execution, sizeof(t->execution), "%s-%s", t->cfg->dataflow, stamp);
 }
 
-/* A new task id: UTC time, host and pid, plus a counter for the second and
- * later tasks one process opens within the same second. */
-static int generate_task_id(dnnprov_task *t, char *out, size_t cap)
+/* A new task id: [label-] UTC time, host and pid, plus a counter for the
+ * second and later tasks one process opens.  A label that leaves no room is
+ * refused by the caller's check of the result. */
+static void generate_task_id(dnnprov_task *t, const char *label, char *out, size_t cap)
 {
 	static unsigned counter;
 	char host[33];
 	time_t now = time(NULL);
 	struct tm tm;
 	unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+	size_t k = 0;
 
+	if (label) {
+		int w = snprintf(out, cap, "%s-", label);
+		k = w < 0 ? 0 : (size_t)w < cap ? (size_t)w : cap - 1;
+	}
 	gmtime_r(&now, &tm);
 	sanitize_host(host, sizeof(host), t->host);
-	size_t k = strftime(out, cap, "%Y%m%dT%H%M%SZ", &tm);
+	k += strftime(out + k, cap - k, "%Y%m%dT%H%M%SZ", &tm);
 	if (n == 0)
 		snprintf(out + k, cap - k, "-%s-%ld", host, (long)getpid());
 	else
 		snprintf(out + k, cap - k, "-%s-%ld-%u", host, (long)getpid(), n);
+}
+
+/* A run id: 128 random bits in hex, so that two runs given the same task id
+ * (two hosts, two log folders) never pass for one. */
+static void new_run_id(char out[DP_RUN_ID_LEN + 1])
+{
+	unsigned char bytes[DP_RUN_ID_LEN / 2];
+	ssize_t got = getrandom(bytes, sizeof(bytes), GRND_NONBLOCK);
+	if (got != (ssize_t)sizeof(bytes)) {
+		/* No entropy yet (early boot): time, pid and an address differ
+		 * between any two runs that could meet. */
+		uint64_t a = (uint64_t)(dp_now() * 1e9), b = (uint64_t)getpid() ^ (uintptr_t)&got;
+		memcpy(bytes, &a, 8);
+		memcpy(bytes + 8, &b, 8);
+	}
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+}
+
+/* Takes the task's lock: an OFD lock, so that it is this handle's (a second
+ * handle in this process conflicts with it too) and the kernel drops it
+ * when the process dies, whatever way. */
+static int lock_task(dnnprov_task *t)
+{
+	char *path = dp_path_join(t->dir, LOCK_FILE);
+	char who[160];
+	int fd, rc = 0;
+
+	if (!path)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = dp_error_errno(errno, "cannot open the task's lock %s", path);
+		goto out;
+	}
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+		if (errno == EAGAIN || errno == EACCES) {
+			ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
+			who[n > 0 ? n : 0] = '\0';
+			who[strcspn(who, "\n")] = '\0';
+			rc = dp_error(DNNPROV_ELOCKED,
+				      "task '%s' of dataflow '%s' is being recorded by %s: one process at a "
+				      "time records a task",
+				      t->id, t->cfg->dataflow, who[0] ? who : "another process");
+			close(fd);
+			goto out;
+		}
+		if (errno != EINVAL && errno != ENOLCK && errno != EOPNOTSUPP) {
+			rc = dp_error_errno(errno, "cannot lock %s", path);
+			close(fd);
+			goto out;
+		}
+		/* A file system without such locks: recorded, unguarded. */
+	}
+	snprintf(who, sizeof(who), "pid %ld on host %s\n", (long)getpid(), t->host);
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, who, strlen(who), 0) < 0) {
+		/* Only for the message a refused process prints. */
+	}
+	t->lock_fd = fd;
+out:
+	free(path);
+	return rc;
+}
+
+/* Reads what the task's logs say of it: its phase, attempts, run and the
+ * highest segment sequence. */
+static int load_history(dnnprov_task *t)
+{
+	dp_task_history h;
+	int rc = dp_task_history_read(t->dir, false, &h);
+	if (rc)
+		return rc;
+	t->state.phase = h.phase;
+	t->state.attempts = h.attempts;
+	snprintf(t->state.status, sizeof(t->state.status), "%s", h.status);
+	t->disk = t->state;
+	t->seq = h.max_sequence;
+	if (h.run[0])
+		snprintf(t->run, sizeof(t->run), "%s", h.run);
+	else
+		new_run_id(t->run);
+	dp_task_history_free(&h);
 	return 0;
 }
 
-int dnnprov_task_open(const dnnprov_config *cfg, const char *task_id, dnnprov_task **out)
+/* A handle that recorded nothing leaves nothing: the folder it created goes,
+ * with its lock file, which is unlinked only by its holder (another process
+ * may be about to lock it). */
+static void discard_if_unused(dnnprov_task *t)
+{
+	bool discard = !t->wrote && t->made_dir && t->dir;
+	if (t->lock_fd >= 0) {
+		char *lock = discard ? dp_path_join(t->dir, LOCK_FILE) : NULL;
+		if (lock)
+			unlink(lock);
+		free(lock);
+		close(t->lock_fd);
+		t->lock_fd = -1;
+	}
+	if (discard)
+		rmdir(t->dir); /* fails, harmlessly, when anything else is in it */
+}
+
+static int task_open(const dnnprov_config *cfg, const char *label, const char *task_id,
+		     dnnprov_task **out)
 {
 	dnnprov_task *t;
 	char generated[DNNPROV_NAME_MAX + 1];
 	char *df_dir = NULL;
 	struct rlimit rl;
+	struct stat st;
 	int rc;
 
 	dp_error_clear();
@@ -908,6 +1173,10 @@ int dnnprov_task_open(const dnnprov_config *cfg, const char *task_id, dnnprov_ta
 	*out = NULL;
 	if (task_id && (rc = dp_check_tag("task id", task_id)))
 		return rc;
+	if (label && (rc = dp_check_tag("task label", label)))
+		return rc;
+	if (label && strlen(label) > DP_LABEL_MAX)
+		return dp_error(DNNPROV_EINVAL, "task label '%s' is longer than %d bytes", label, DP_LABEL_MAX);
 	pthread_once(&atfork_once, install_atfork);
 
 	t = calloc(1, sizeof(*t));
@@ -916,39 +1185,74 @@ int dnnprov_task_open(const dnnprov_config *cfg, const char *task_id, dnnprov_ta
 	pthread_mutex_init(&t->lock, NULL);
 	t->cfg = cfg;
 	t->fd = -1;
+	t->lock_fd = -1;
 	t->next_adaptation_id = 1;
-	t->last_epoch_time = dp_now();
+	t->last_epoch_mono = dp_monotonic();
 	fill_identity(t);
-	if (!task_id) {
-		generate_task_id(t, generated, sizeof(generated));
-		task_id = generated;
-	}
+	dp_boot_id(t->owner.boot);
+	t->owner.pid = (int64_t)getpid();
+	t->owner.start = dp_process_start((long)getpid());
 	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		t->fsize_limit = (uint64_t)rl.rlim_cur;
-	t->id = strdup(task_id);
-	df_dir = dp_path_join(cfg->log_dir, cfg->dataflow);
-	t->dir = df_dir && t->id ? dp_path_join(df_dir, t->id) : NULL;
-	free(df_dir);
-	if (!t->id || !t->dir) {
+	if (!(df_dir = dp_path_join(cfg->log_dir, cfg->dataflow))) {
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = dp_mkdirs(t->dir)))
-		goto fail;
-	if ((rc = segment_open(t)))
-		goto fail;
-	if (cfg->durability == DP_DURABILITY_INTERVAL && (rc = flusher_register(t))) {
-		segment_close(t);
-		goto fail;
+	/* A generated id names a task that does not exist yet: one whose folder
+	 * exists (a clock stepped back onto an earlier run's second) is passed
+	 * over for the next. */
+	for (int attempt = 0; attempt < 1000; attempt++) {
+		if (!task_id || label) {
+			generate_task_id(t, label, generated, sizeof(generated));
+			if ((rc = dp_check_tag("task id", generated)))
+				goto fail;
+		}
+		free(t->id);
+		free(t->dir);
+		t->id = strdup(task_id && !label ? task_id : generated);
+		t->dir = t->id ? dp_path_join(df_dir, t->id) : NULL;
+		if (!t->id || !t->dir) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			goto fail;
+		}
+		t->made_dir = stat(t->dir, &st) != 0;
+		if (t->made_dir || (task_id && !label))
+			break;
 	}
+	if ((rc = dp_mkdirs(t->dir)) || (rc = lock_task(t)) || (rc = load_history(t)))
+		goto fail;
+	if (cfg->durability == DP_DURABILITY_INTERVAL && (rc = flusher_register(t)))
+		goto fail;
+	free(df_dir);
 	*out = t;
 	return 0;
 fail:
+	discard_if_unused(t);
+	free(df_dir);
 	free(t->id);
 	free(t->dir);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	return rc;
+}
+
+int dnnprov_task_open(const dnnprov_config *cfg, const char *task_id, dnnprov_task **out)
+{
+	return task_open(cfg, NULL, task_id, out);
+}
+
+int dnnprov_task_open_new(const dnnprov_config *cfg, const char *label, dnnprov_task **out)
+{
+	return task_open(cfg, label, NULL, out);
+}
+
+void dp_task_owner_is_group(dnnprov_task *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->owner.pid = (int64_t)getpgrp();
+	t->owner.start = 0;
+	t->owner.group = true;
+	pthread_mutex_unlock(&t->lock);
 }
 
 const char *dnnprov_task_id(const dnnprov_task *t)
@@ -1043,45 +1347,87 @@ static size_t spec_max_size(const dnnprov_config *cfg)
 	return n;
 }
 
-int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
+/* The declaration of a hyperparameter a call names: *out is NULL for one of
+ * the seven built-in ones the config does not select (left out, as the
+ * config chose); any other name the config does not declare is a typo. */
+static int declared_hyperparameter(const dnnprov_task *t, const dnnprov_value *v,
+				   const dp_hyperparameter **out)
 {
-	append_ctx ctx;
-	unsigned char *p;
-	size_t max, nsel = 0;
-	double now = dp_now();
+	const dnnprov_config *cfg = t->cfg;
+	const dp_hyperparameter *h = dp_config_hyperparameter(cfg, v->name);
 	int rc;
 
-	if (!t || (n && !hyps))
-		return dp_error(DNNPROV_EINVAL, "dnnprov_task_begin: NULL argument");
-	if ((rc = append_enter(t, &ctx)))
+	*out = NULL;
+	if (!h) {
+		dp_buf list = { 0 };
+		for (size_t i = 0; i < cfg->nhyperparameters; i++) {
+			const dp_hyperparameter *c = &cfg->hyperparameters[i];
+			if (dp_strcasecmp(c->name, v->name) == 0) {
+				dp_buf_free(&list);
+				return dp_error(DNNPROV_EUNDECLARED,
+						"hyperparameter '%s' is declared as '%s' in %s", v->name, c->name,
+						cfg->path);
+			}
+			if (c->selected)
+				dp_buf_printf(&list, "%s%s", list.len ? ", " : "", c->name);
+		}
+		rc = dp_error(DNNPROV_EUNDECLARED,
+			      "hyperparameter '%s' is not declared in %s (declared: %s)", v->name, cfg->path,
+			      list.len && !list.failed ? dp_buf_cstr(&list) : "none");
+		dp_buf_free(&list);
 		return rc;
-	if ((rc = check_names("hyperparameter", hyps, n)))
-		goto out;
-	max = RECORD_HEAD_MAX + 256 + strlen(t->id) + strlen(t->execution) + strlen(t->host) +
-	      strlen(t->user);
-	for (size_t i = 0; i < n; i++) {
-		const dp_hyperparameter *h = dp_config_hyperparameter(t->cfg, hyps[i].name);
-		if ((rc = check_value("hyperparameter", hyps[i].name, &hyps[i])))
-			goto out;
-		if (!h || !h->selected)
-			continue;
-		if ((rc = check_type("hyperparameter", h->name, h->type, &hyps[i])))
-			goto out;
-		nsel++;
-		max += DP_MP_STR_OVERHEAD + strlen(h->name) + value_max_size(&hyps[i]);
 	}
+	if ((rc = check_value("hyperparameter", v->name, v)))
+		return rc;
+	if (!h->selected)
+		return 0;
+	if ((rc = check_type("hyperparameter", h->name, h->type, v)))
+		return rc;
+	*out = h;
+	return 0;
+}
 
-	rc = DNNPROV_ENOMEM;
-	if (!(p = frame_begin(t, &ctx, spec_max_size(t->cfg))))
-		goto out;
+/* Checks the values of a begin or resume: the size the begin record needs
+ * for them. */
+static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, size_t n,
+			      size_t *max, uint32_t *nsel)
+{
+	int rc;
+	if ((rc = check_names("hyperparameter", hyps, n)))
+		return rc;
+	*nsel = 0;
+	*max = RECORD_HEAD_MAX + 512 + strlen(t->id) + strlen(t->execution) + 2 * strlen(t->host) +
+	       strlen(t->user) + sizeof(t->owner.boot);
+	for (size_t i = 0; i < n; i++) {
+		const dp_hyperparameter *h;
+		if ((rc = declared_hyperparameter(t, &hyps[i], &h)))
+			return rc;
+		if (!h)
+			continue;
+		(*nsel)++;
+		*max += DP_MP_STR_OVERHEAD + strlen(h->name) + value_max_size(&hyps[i]);
+	}
+	return 0;
+}
+
+/* Encodes the spec and begin records of a begin (resume false: with the
+ * hyperparameter values) or of a resume (the task keeps its first values:
+ * what differs becomes adaptations, encoded by the caller). */
+static int encode_begin(dnnprov_task *t, append_ctx *ctx, bool resume, const dnnprov_value *hyps,
+			size_t n, size_t max, uint32_t nsel)
+{
+	double now = dp_now();
+	unsigned char *p;
+	int rc;
+
+	if (!(p = frame_begin(t, ctx, spec_max_size(t->cfg))))
+		return DNNPROV_ENOMEM;
 	p = encode_spec(p, t->cfg, now);
-	if ((rc = frame_end(t, &ctx, p)))
-		goto out;
-
-	rc = DNNPROV_ENOMEM;
-	if (!(p = frame_begin(t, &ctx, max)))
-		goto out;
-	p = encode_head(p, "begin", 7, now);
+	if ((rc = frame_end(t, ctx, p)))
+		return rc;
+	if (!(p = frame_begin(t, ctx, max)))
+		return DNNPROV_ENOMEM;
+	p = encode_head(p, "begin", 10, now);
 	p = dp_mp_key(p, "task");
 	p = dp_mp_str(p, t->id, strlen(t->id));
 	p = dp_mp_key(p, "transformation");
@@ -1094,16 +1440,50 @@ int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
 	p = dp_mp_int(p, (int64_t)getpid());
 	p = dp_mp_key(p, "user");
 	p = dp_mp_str(p, t->user, strlen(t->user));
+	p = dp_mp_key(p, "attempt");
+	p = dp_mp_uint(p, t->state.attempts + 1);
+	p = dp_mp_key(p, "resume");
+	p = dp_mp_bool(p, resume);
+	p = dp_mp_key(p, "owner");
+	p = dp_mp_map(p, 5);
+	p = dp_mp_key(p, "host");
+	p = dp_mp_str(p, t->host, strlen(t->host));
+	p = dp_mp_key(p, "boot");
+	p = dp_mp_str(p, t->owner.boot, strlen(t->owner.boot));
+	p = dp_mp_key(p, "pid");
+	p = dp_mp_int(p, t->owner.pid);
+	p = dp_mp_key(p, "start");
+	p = dp_mp_uint(p, t->owner.start);
+	p = dp_mp_key(p, "group");
+	p = dp_mp_bool(p, t->owner.group);
 	p = dp_mp_key(p, "hyperparameters");
-	p = dp_mp_map(p, (uint32_t)nsel);
-	for (size_t i = 0; i < n; i++) {
+	p = dp_mp_map(p, resume ? 0 : nsel);
+	for (size_t i = 0; i < n && !resume; i++) {
 		const dp_hyperparameter *h = dp_config_hyperparameter(t->cfg, hyps[i].name);
 		if (!h || !h->selected)
 			continue;
 		p = dp_mp_str(p, h->name, strlen(h->name));
 		p = encode_value(p, &hyps[i]);
 	}
-	if ((rc = frame_end(t, &ctx, p)))
+	if ((rc = frame_end(t, ctx, p)))
+		return rc;
+	ctx->begins = true;
+	return 0;
+}
+
+int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
+{
+	append_ctx ctx;
+	size_t max;
+	uint32_t nsel;
+	int rc;
+
+	if (!t || (n && !hyps))
+		return dp_error(DNNPROV_EINVAL, "dnnprov_task_begin: NULL argument");
+	if ((rc = append_enter(t, &ctx, CALL_BEGIN)))
+		return rc;
+	if ((rc = check_begin_values(t, hyps, n, &max, &nsel)) ||
+	    (rc = encode_begin(t, &ctx, false, hyps, n, max, nsel)))
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const dp_hyperparameter *h = dp_config_hyperparameter(t->cfg, hyps[i].name);
@@ -1111,6 +1491,74 @@ int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
 			rc = known_set(t, h, &hyps[i]);
 	}
 out:
+	return append_leave(t, &ctx, rc);
+}
+
+static bool same_value(const dnnprov_value *a, const dnnprov_value *b)
+{
+	bool an = a->type == DNNPROV_INT || a->type == DNNPROV_REAL;
+	bool bn = b->type == DNNPROV_INT || b->type == DNNPROV_REAL;
+	if (an && bn) {
+		if (a->type == DNNPROV_INT && b->type == DNNPROV_INT)
+			return a->as.i == b->as.i;
+		double x = a->type == DNNPROV_INT ? (double)a->as.i : a->as.r;
+		double y = b->type == DNNPROV_INT ? (double)b->as.i : b->as.r;
+		return x == y || (isnan(x) && isnan(y));
+	}
+	if (a->type != b->type)
+		return false;
+	return a->type != DNNPROV_TEXT || strcmp(a->as.s, b->as.s) == 0;
+}
+
+/* The next epoch after the last one the task recorded. */
+static int64_t epoch_after(const dp_task_history *h)
+{
+	if (!h->has_epoch)
+		return 1;
+	return h->last_epoch == INT64_MAX ? INT64_MAX : h->last_epoch + 1;
+}
+
+int dnnprov_task_resume(dnnprov_task *t, int64_t epoch, const dnnprov_value *hyps, size_t n)
+{
+	append_ctx ctx;
+	dp_task_history hist = { 0 };
+	size_t max;
+	uint32_t nsel;
+	int rc;
+
+	if (!t || (n && !hyps))
+		return dp_error(DNNPROV_EINVAL, "dnnprov_task_resume: NULL argument");
+	if ((rc = append_enter(t, &ctx, CALL_RESUME)))
+		return rc;
+	if (t->state.phase == DP_PHASE_NEW) {
+		pthread_mutex_unlock(&t->lock);
+		return dnnprov_task_begin(t, hyps, n);
+	}
+	if ((rc = check_begin_values(t, hyps, n, &max, &nsel)))
+		goto out;
+	/* The values in force and the last epoch are in the logs, this
+	 * handle's buffered records included once they are written. */
+	if ((rc = write_out(t)) || (rc = dp_task_history_read(t->dir, true, &hist)))
+		goto out;
+	ctx.start = t->out.len;
+	if ((rc = encode_begin(t, &ctx, true, hyps, n, max, nsel)))
+		goto out;
+	for (size_t i = 0; i < hist.nin_force && rc == 0; i++) {
+		const dp_hyperparameter *h = dp_config_hyperparameter(t->cfg, hist.in_force[i].name);
+		if (h && h->selected)
+			rc = known_set(t, h, &hist.in_force[i]);
+	}
+	if (epoch == DNNPROV_NEXT_EPOCH)
+		epoch = epoch_after(&hist);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const dp_hyperparameter *h = dp_config_hyperparameter(t->cfg, hyps[i].name);
+		const dnnprov_value *old = h && h->selected ? known_get(t, h) : NULL;
+		if (!h || !h->selected || !t->cfg->adaptation || (old && same_value(old, &hyps[i])))
+			continue;
+		rc = encode_adapt(t, &ctx, epoch, h, &hyps[i]);
+	}
+out:
+	dp_task_history_free(&hist);
 	return append_leave(t, &ctx, rc);
 }
 
@@ -1123,7 +1571,7 @@ int dnnprov_task_layers(dnnprov_task *t, const dnnprov_layer *layers, size_t n)
 
 	if (!t || (n && !layers))
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_layers: NULL argument");
-	if ((rc = append_enter(t, &ctx)))
+	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = dp_check_tag("layer name", layers[i].name)) ||
@@ -1164,7 +1612,11 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 
 	if (!t)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_epoch: NULL task");
-	if ((rc = append_enter(t, &ctx)))
+	if (!isnan(elapsed) && !(elapsed >= 0 && isfinite(elapsed)))
+		return dp_error(DNNPROV_EINVAL,
+				"epoch %lld: elapsed must be a duration in seconds (>= 0), not %g",
+				(long long)epoch, elapsed);
+	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
 	if ((rc = check_metrics(t, metrics, n, &max)))
 		goto out;
@@ -1172,9 +1624,12 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 48 + max)))
 		goto out;
 	now = dp_now();
+	/* Measured on the monotonic clock: a wall clock stepped back must not
+	 * make an epoch last a negative time. */
+	double mono = dp_monotonic();
 	if (isnan(elapsed))
-		elapsed = now - t->last_epoch_time;
-	t->last_epoch_time = now;
+		elapsed = mono - t->last_epoch_mono;
+	t->last_epoch_mono = mono;
 	p = encode_head(p, "epoch", 3, now);
 	p = dp_mp_key(p, "epoch");
 	p = dp_mp_int(p, epoch);
@@ -1187,33 +1642,19 @@ out:
 	return append_leave(t, &ctx, rc);
 }
 
-int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *v)
+/* Encodes an adapt record: h took v at `epoch`; the old value is the one
+ * this handle knows, if any. */
+static int encode_adapt(dnnprov_task *t, append_ctx *ctx, int64_t epoch, const dp_hyperparameter *h,
+			const dnnprov_value *v)
 {
-	append_ctx ctx;
-	const dp_hyperparameter *h;
-	const dnnprov_value *old;
+	const dnnprov_value *old = known_get(t, h);
+	size_t max = RECORD_HEAD_MAX + 64 + strlen(h->name) + value_max_size(v) +
+		     (old ? value_max_size(old) : 1);
 	unsigned char *p;
-	size_t max;
 	int rc;
 
-	if (!t || !v)
-		return dp_error(DNNPROV_EINVAL, "dnnprov_task_adapt: NULL argument");
-	if ((rc = append_enter(t, &ctx)))
-		return rc;
-	if ((rc = dp_check_tag("hyperparameter", v->name)) ||
-	    (rc = check_value("hyperparameter", v->name, v)))
-		goto out;
-	h = dp_config_hyperparameter(t->cfg, v->name);
-	if (!t->cfg->adaptation || !h || !h->selected)
-		goto out; /* not recorded, by the config's choice */
-	if ((rc = check_type("hyperparameter", h->name, h->type, v)))
-		goto out;
-	old = known_get(t, h);
-	max = RECORD_HEAD_MAX + 64 + strlen(h->name) + value_max_size(v) +
-	      (old ? value_max_size(old) : 1);
-	rc = DNNPROV_ENOMEM;
-	if (!(p = frame_begin(t, &ctx, max)))
-		goto out;
+	if (!(p = frame_begin(t, ctx, max)))
+		return DNNPROV_ENOMEM;
 	p = encode_head(p, "adapt", old ? 5 : 4, dp_now());
 	p = dp_mp_key(p, "epoch");
 	p = dp_mp_int(p, epoch);
@@ -1227,11 +1668,26 @@ int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *v)
 	p = encode_value(p, v);
 	p = dp_mp_key(p, "id");
 	p = dp_mp_int(p, t->next_adaptation_id);
-	if ((rc = frame_end(t, &ctx, p)))
-		goto out;
-	if ((rc = known_set(t, h, v)))
-		goto out;
+	if ((rc = frame_end(t, ctx, p)) || (rc = known_set(t, h, v)))
+		return rc;
 	t->next_adaptation_id++;
+	return 0;
+}
+
+int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *v)
+{
+	append_ctx ctx;
+	const dp_hyperparameter *h;
+	int rc;
+
+	if (!t || !v)
+		return dp_error(DNNPROV_EINVAL, "dnnprov_task_adapt: NULL argument");
+	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
+		return rc;
+	if ((rc = dp_check_tag("hyperparameter", v->name)) || (rc = declared_hyperparameter(t, v, &h)))
+		goto out;
+	if (t->cfg->adaptation && h) /* else not recorded, by the config's choice */
+		rc = encode_adapt(t, &ctx, epoch, h, v);
 out:
 	return append_leave(t, &ctx, rc);
 }
@@ -1245,7 +1701,9 @@ int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics, size_t n)
 
 	if (!t)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_test: NULL task");
-	if ((rc = append_enter(t, &ctx)))
+	if (n == 0)
+		return dp_error(DNNPROV_EINVAL, "a test record needs at least one metric");
+	if ((rc = append_enter(t, &ctx, CALL_AFTER)))
 		return rc;
 	if ((rc = check_metrics(t, metrics, n, &max)))
 		goto out;
@@ -1272,7 +1730,7 @@ int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char
 
 	if (!t || !transformation || !set || (n && !values))
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_element: NULL argument");
-	if ((rc = append_enter(t, &ctx)))
+	if ((rc = append_enter(t, &ctx, CALL_AFTER)))
 		return rc;
 	tf = dp_config_transformation(t->cfg, transformation);
 	if (!tf) {
@@ -1344,7 +1802,7 @@ int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message
 		return dp_error(DNNPROV_EINVAL, "task end status must be FINISHED, FAILED or KILLED");
 	if (message && (mlen > DNNPROV_RECORD_MAX / 2 || !dp_utf8_valid(message, mlen)))
 		return dp_error(DNNPROV_EINVAL, "task end message is too long or not valid UTF-8");
-	if ((rc = append_enter(t, &ctx)))
+	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 48 + mlen)))
@@ -1356,8 +1814,8 @@ int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message
 		p = dp_mp_key(p, "message");
 		p = dp_mp_str(p, message, mlen);
 	}
-	rc = frame_end(t, &ctx, p);
-	ctx.ends_task = true; /* only once committed: a failed end can be retried */
+	if ((rc = frame_end(t, &ctx, p)) == 0)
+		ctx.ends_with = name; /* applied once committed: a failed end can be retried */
 out:
 	return append_leave(t, &ctx, rc);
 }
@@ -1411,6 +1869,7 @@ int dnnprov_task_close(dnnprov_task *t)
 	rc2 = segment_close(t);
 	if (!rc)
 		rc = rc2;
+	discard_if_unused(t);
 	pthread_mutex_unlock(&t->lock);
 
 	for (size_t i = 0; i < t->nknown; i++)
@@ -1418,6 +1877,7 @@ int dnnprov_task_close(dnnprov_task *t)
 	free(t->known);
 	dp_buf_free(&t->out);
 	dp_buf_free(&t->last_names);
+	dp_buf_free(&t->used_names);
 	free(t->seg_path);
 	free(t->dir);
 	free(t->id);

@@ -375,7 +375,7 @@ int dp_cmd_describe(dp_query *q, const dp_qopts *o, dp_table *out)
 			}
 		}
 	}
-	static const char *const statuses[] = { "RUNNING", "FINISHED", "FAILED", "KILLED" };
+	static const char *const statuses[] = { "RUNNING", "LOST", "FINISHED", "FAILED", "KILLED" };
 	for (size_t s = 0; s < DP_ARRAY_LEN(statuses); s++) {
 		size_t n = 0;
 		for (size_t k = 0; k < d.ntasks; k++)
@@ -399,7 +399,7 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	dp_qdataflow d;
 	dp_where *w;
 	const dp_qtask **sel = NULL;
-	size_t n, c0 = 6;
+	size_t n, c0 = 8;
 	const char *metric;
 	char name[DNNPROV_NAME_MAX + 16];
 	int rc;
@@ -407,15 +407,18 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
 	metric = d.nmetrics || o->metric ? resolve_metric(&d, o->metric, &rc) : NULL;
-	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, c0 + d.nhyps + (metric ? 2 : 0))))
+	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0);
+	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, msg_col + 1)))
 		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "status", COL_TEXT);
 	dp_table_set_col(out, 2, "start", COL_TIME);
 	dp_table_omit(out, 2); /* in tables, duration and last_seen tell the time enough */
 	dp_table_set_col(out, 3, "duration", COL_SECS);
-	dp_table_set_col(out, 4, "epochs", COL_INT);
-	dp_table_set_col(out, 5, "last_seen", COL_AGO);
+	dp_table_set_col(out, 4, "active", COL_SECS);
+	dp_table_set_col(out, 5, "attempts", COL_INT);
+	dp_table_set_col(out, 6, "epochs", COL_INT);
+	dp_table_set_col(out, 7, "last_seen", COL_AGO);
 	hyp_columns(out, c0, &d);
 	if (metric) {
 		snprintf(name, sizeof(name), "last(%s)", metric);
@@ -423,6 +426,20 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		snprintf(name, sizeof(name), "best(%s)", metric);
 		dp_table_set_col(out, c0 + d.nhyps + 1, name, COL_NUM);
 	}
+	dp_table_set_col(out, msg_col, "message", COL_TEXT);
+	/* A table shows when runs were resumed, and why runs ended, only when
+	 * some did: otherwise the columns say nothing (CSV and JSON keep them). */
+	bool resumed = false, messages = false;
+	for (size_t i = 0; i < n; i++) {
+		resumed |= sel[i]->attempts > 1;
+		messages |= sel[i]->message != NULL;
+	}
+	if (!resumed) {
+		dp_table_omit(out, 4);
+		dp_table_omit(out, 5);
+	}
+	if (!messages)
+		dp_table_omit(out, msg_col);
 	dp_agg last = { AGG_LAST, 0 }, best = { goal_lower(o, metric ? metric : "") ? AGG_MIN : AGG_MAX, 0 };
 	dp_qv *lasts = NULL, *bests = NULL;
 	if (metric) {
@@ -446,9 +463,13 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		double until = isnan(t->end) ? t->last : t->end;
 		if (!isnan(until) && !isnan(t->start))
 			set_num(&row[3], until - t->start);
-		set_count(&row[4], t->epochs);
-		set_time(&row[5], t->last);
+		set_num(&row[4], t->active);
+		set_count(&row[5], t->attempts);
+		set_count(&row[6], t->epochs);
+		set_time(&row[7], t->last);
 		rc = hyp_cells(row, c0, &d, t);
+		if (!rc)
+			rc = set_text(&row[msg_col], t->message);
 		if (metric) {
 			row[c0 + d.nhyps] = lasts[t - d.tasks];
 			row[c0 + d.nhyps + 1] = bests[t - d.tasks];
@@ -1182,7 +1203,7 @@ int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		dp_key_cstr(&key, d.name);
 		dp_key_cstr(&key, sel[i]->id);
 		dp_scan_on(&sc, c, DP_DB_TESTS, &key, NULL);
-		/* Keys sort by time: the last one within the prefix is the latest. */
+		/* Keys sort causally: the last one within the prefix is the latest. */
 		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 			latest[i].len = 0;
 			if ((rc = dp_buf_append(&latest[i], v.mv_data, v.mv_size)))
@@ -1339,7 +1360,7 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 		rc = 0;
 		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 			continue;
-		/* key: df tf set task time id */
+		/* key: df tf set task position */
 		size_t pos = 0;
 		const char *s, *set = NULL, *task = NULL;
 		size_t n, setn = 0, taskn = 0;
@@ -1377,6 +1398,8 @@ out:
 
 /* ---- watch ----------------------------------------------------------------------------- */
 
+#define WATCH_LOST_FOR 3600.0 /* seconds a LOST task stays in watch */
+
 int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 {
 	dp_qdataflow d;
@@ -1386,18 +1409,22 @@ int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 	if ((rc = dp_query_load(q, o->df, &d)))
 		return rc;
 	shown = d.nmetrics < 4 ? d.nmetrics : 4; /* the first metrics fit a terminal */
-	if ((rc = dp_table_init(out, 4 + shown)))
+	if ((rc = dp_table_init(out, 5 + shown)))
 		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
-	dp_table_set_col(out, 1, "epoch", COL_INT);
+	dp_table_set_col(out, 1, "status", COL_TEXT);
+	dp_table_set_col(out, 2, "epoch", COL_INT);
 	for (size_t i = 0; i < shown; i++)
-		dp_table_set_col(out, 2 + i, d.metrics[i], COL_NUM);
-	dp_table_set_col(out, 2 + shown, "epochs/min", COL_NUM);
-	dp_table_set_col(out, 3 + shown, "last_seen", COL_SECS);
+		dp_table_set_col(out, 3 + i, d.metrics[i], COL_NUM);
+	dp_table_set_col(out, 3 + shown, "epochs/min", COL_NUM);
+	dp_table_set_col(out, 4 + shown, "last_seen", COL_SECS);
 	dp_agg last = { AGG_LAST, 0 };
 	for (size_t i = 0; i < d.ntasks && !rc; i++) {
 		const dp_qtask *t = &d.tasks[i];
-		if (strcmp(t->status, "RUNNING") != 0)
+		/* The running tasks, and those lost in the last hour: a run that
+		 * died while watched shows as LOST rather than vanishing. */
+		bool lost = strcmp(t->status, "LOST") == 0 && o->now - t->last < WATCH_LOST_FOR;
+		if (strcmp(t->status, "RUNNING") != 0 && !lost)
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
@@ -1405,14 +1432,15 @@ int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 			break;
 		}
 		set_text(&row[0], t->id);
+		set_text(&row[1], t->status);
 		if (t->has_last_epoch)
-			set_int(&row[1], t->last_epoch);
+			set_int(&row[2], t->last_epoch);
 		for (size_t m = 0; m < shown; m++)
-			row[2 + m] = dp_query_metric(q, d.name, t->id, d.metrics[m], &last, NULL);
+			row[3 + m] = dp_query_metric(q, d.name, t->id, d.metrics[m], &last, NULL);
 		if (t->epochs > 1 && t->last > t->start)
-			set_num(&row[2 + shown], (double)t->epochs / ((t->last - t->start) / 60.0));
+			set_num(&row[3 + shown], (double)t->epochs / ((t->last - t->start) / 60.0));
 		if (!isnan(t->last))
-			set_num(&row[3 + shown], o->now - t->last);
+			set_num(&row[4 + shown], o->now - t->last);
 	}
 out:
 	dp_qdataflow_free(&d);

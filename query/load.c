@@ -32,8 +32,6 @@ int dp_query_check(const dp_query *q)
 	return 0;
 }
 
-/* A lookup's result: whether it found the key; a failure is kept for
- * dp_query_check(). */
 void dp_query_read_failed(dp_query *q, int rc)
 {
 	if (q->read_error)
@@ -42,7 +40,7 @@ void dp_query_read_failed(dp_query *q, int rc)
 	snprintf(q->read_error_detail, sizeof(q->read_error_detail), "%s", dnnprov_errmsg());
 }
 
-static bool lookup(dp_query *q, dp_db db, MDB_val *k, MDB_val *v)
+bool dp_query_get(dp_query *q, dp_db db, MDB_val *k, MDB_val *v)
 {
 	int mrc = mdb_get(q->txn, q->ix->dbi[db], k, v);
 	if (mrc && mrc != MDB_NOTFOUND)
@@ -203,13 +201,18 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 	t->end = tf.end;
 	t->last = tf.last;
 	t->epochs = tf.epochs;
-	t->begins = tf.begins;
+	t->attempts = tf.attempts;
+	t->active = dp_task_active(&tf);
 	t->has_last_epoch = tf.has_last_epoch;
 	t->last_epoch = tf.last_epoch;
-	x = dp_map_get(&o, "host");
-	if (x && x->type == MSGPACK_OBJECT_STR &&
-	    !(t->host = arena_strndup(d, x->via.str.ptr, x->via.str.size)))
-		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	static const char *const texts[] = { "host", "user", "message" };
+	char **fields[] = { &t->host, &t->user, &t->message };
+	for (size_t i = 0; i < DP_ARRAY_LEN(texts); i++) {
+		x = dp_map_get(&o, texts[i]);
+		if (x && x->type == MSGPACK_OBJECT_STR &&
+		    !(*fields[i] = arena_strndup(d, x->via.str.ptr, x->via.str.size)))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
 	x = dp_map_get(&o, "hyperparameters");
 	if (x && x->type == MSGPACK_OBJECT_MAP && x->via.map.size) {
 		t->hyps = calloc(x->via.map.size, sizeof(*t->hyps));
@@ -524,7 +527,7 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	dp_key_cstr(&key, metric);
 	dp_key_cstr(&key, task);
 	k = dp_key_val(&key);
-	if (key.overflow || !lookup(q, DP_DB_SUMMARIES, &k, &v) || v.mv_size != sizeof(*out))
+	if (key.overflow || !dp_query_get(q, DP_DB_SUMMARIES, &k, &v) || v.mv_size != sizeof(*out))
 		return false;
 	memcpy(out, v.mv_data, sizeof(*out));
 	return true;
@@ -676,7 +679,7 @@ dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char 
 		dp_key_cstr(&key, task);
 		dp_key_i64(&key, agg->epoch);
 		k = dp_key_val(&key);
-		if (!key.overflow && lookup(q, DP_DB_EPOCHS, &k, &v) &&
+		if (!key.overflow && dp_query_get(q, DP_DB_EPOCHS, &k, &v) &&
 		    dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0) {
 			const msgpack_object *m = dp_map_get(dp_map_get(&o, "metrics"), metric);
 			if (m && dp_qv_from_number(m, &r))

@@ -999,13 +999,14 @@ static void prefix_key(ex *x, dp_key *k, const char *s1, size_t n1, const char *
 		dp_key_str(k, s3, n3);
 }
 
-/* The record id at the end of a tests or elements key, as text:
- * "<CRC32C of the segment file name, 8 hex digits>-<frame offset>". */
+/* The record id at the end of a tests or elements key (after the
+ * segment's sequence), as text: "<CRC32C of the segment file name, 8 hex
+ * digits>-<frame offset>". */
 static bool rid_text(const MDB_val *k, size_t pos, char out[40])
 {
-	if (k->mv_size != pos + 12)
+	if (k->mv_size != pos + 16)
 		return false;
-	const unsigned char *p = (const unsigned char *)k->mv_data + pos;
+	const unsigned char *p = (const unsigned char *)k->mv_data + pos + 4;
 	snprintf(out, 40, "%08" PRIx32 "-%" PRIu64, dp_get_be32(p), dp_get_be64(p + 4));
 	return true;
 }
@@ -1078,8 +1079,8 @@ static void emit_training(ex *x, const msgpack_object *task)
 			at_long(w, "dnnprov:epochs", v);
 		if (obj_int(dp_map_get(task, "last_epoch"), &v))
 			at_long(w, "dnnprov:lastEpoch", v);
-		if (obj_int(dp_map_get(task, "begins"), &v))
-			at_long(w, "dnnprov:begins", v);
+		if (obj_int(dp_map_get(task, "attempts"), &v))
+			at_long(w, "dnnprov:attempts", v);
 		if (obj_str(dp_map_get(task, "execution"), &p, &n))
 			at_str(w, "dnnprov:execution", p, n);
 		if (obj_int(dp_map_get(task, "pid"), &v) && v > 0)
@@ -1325,7 +1326,7 @@ static void emit_tests(ex *x)
 	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		msgpack_object o;
 		char rid[40];
-		if (!rid_text(&k, key.n + 8, rid) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+		if (!rid_text(&k, key.n, rid) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
 			continue;
 		double time = obj_num(dp_map_get(&o, "time"));
 		id_copy(w, &x->a, &x->tid);
@@ -1377,11 +1378,13 @@ static void scan_elements(ex *x, const elem_set *es, void (*fn)(ex *, const elem
 	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		msgpack_object o;
 		char rid[40];
-		double t;
-		size_t pos = key.n;
-		if (!dp_key_get_double(k.mv_data, k.mv_size, &pos, &t) || !rid_text(&k, pos, rid))
+		if (!rid_text(&k, key.n, rid))
 			continue;
 		if (!fn) {
+			/* Keys are in causal order: the times, from the records. */
+			if (dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+				continue;
+			double t = obj_num(dp_map_get(&o, "time"));
 			if (*count == 0 || t < *first)
 				*first = t;
 			if (*count == 0 || t > *last)

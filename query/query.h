@@ -64,8 +64,11 @@ typedef struct dp_qtask {
 	uint64_t epochs;
 	int64_t last_epoch;
 	bool has_last_epoch;
-	uint64_t begins;
+	uint64_t attempts;
+	double active; /* seconds, without the time between attempts */
 	char *host;
+	char *user;
+	char *message; /* of the end record, NULL when none */
 	dp_qhyp *hyps;
 	size_t nhyps;
 } dp_qtask;
@@ -102,6 +105,9 @@ typedef struct dp_query {
 /* Records rc (with the current detail) as the query's read error, unless
  * one is recorded already. */
 DP_INTERNAL void dp_query_read_failed(dp_query *q, int rc);
+/* mdb_get in the query's snapshot: whether the key was found; a read that
+ * failed is kept for dp_query_check(). */
+DP_INTERNAL bool dp_query_get(dp_query *q, dp_db db, MDB_val *k, MDB_val *v);
 
 /* Opens the index read-only and starts the snapshot.  DNNPROV_ENOTFOUND
  * when there is no index (nothing is created). */
@@ -213,6 +219,31 @@ DP_INTERNAL int dp_format_parse(const char *s, dp_format *out);
  * the value of "index" (a JSON object's text), or NULL to leave it out. */
 DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width,
 			       const char *index_json);
+
+/* ---- freshness (fresh.c) ----------------------------------------------------------- */
+
+/* How far behind its logs the index is. */
+typedef struct dp_freshness {
+	bool indexer_running; /* an indexer holds the index's lock */
+	long indexer_pid;
+	bool walked;          /* no indexer ran, so the logs were walked */
+	bool walk_incomplete; /* a folder of the logs could not be read */
+	uint64_t behind_bytes, behind_segments;
+	uint64_t problems;    /* problems the indexer skipped */
+	double last_commit;   /* NaN when unknown */
+	char log_dir[4096];   /* "" when the index does not say */
+} dp_freshness;
+
+/* Fills *f for the index at index_dir, whose logs are log_dir (NULL: where
+ * the indexer recorded them).  Returns 0 or DNNPROV_ENOMEM; a log folder
+ * that cannot be read is not an error (f->walk_incomplete). */
+DP_INTERNAL int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir,
+				   dp_freshness *f);
+/* The JSON object for the "index" member of an answer. */
+DP_INTERNAL int dp_freshness_json(const dp_freshness *f, dp_buf *b);
+/* Appends the note lines a table gets: the index is behind its logs, or
+ * problems were skipped ("" when neither). */
+DP_INTERNAL int dp_freshness_note(const dp_freshness *f, dp_buf *b);
 
 /* ---- --where ------------------------------------------------------------------------ */
 

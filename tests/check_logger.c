@@ -224,7 +224,12 @@ START_TEST(test_round_trip_all_kinds)
 	dnnprov_value out[] = { DNNPROV_V_TEXT("output", "ok \"quoted\"\nline") };
 
 	ck_assert_str_eq(dnnprov_task_id(t), "run-1");
-	ck_assert_int_eq(dnnprov_task_begin(t, hyps, DP_ARRAY_LEN(hyps)), 0);
+	/* A name the config does not declare is a typo: refused, naming it. */
+	ck_assert_int_eq(dnnprov_task_begin(t, hyps, DP_ARRAY_LEN(hyps)), DNNPROV_EUNDECLARED);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "'not_declared' is not declared"));
+	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, test, 2), DNNPROV_ESTATE); /* before begin */
+	ck_assert_int_eq(dnnprov_task_begin(t, hyps, DP_ARRAY_LEN(hyps) - 1), 0);
+	ck_assert_int_eq(dnnprov_task_begin(t, hyps, 1), DNNPROV_ESTATE);
 	ck_assert_int_eq(dnnprov_task_layers(t, layers, 2), 0);
 	epoch(t, 1);
 	ck_assert_int_eq(dnnprov_task_adapt(t, 2, &lr), 0);
@@ -234,6 +239,7 @@ START_TEST(test_round_trip_all_kinds)
 	ck_assert_int_eq(dnnprov_task_element(t, "DenseBlock", "oDenseBlock", out, 1), 0);
 	ck_assert_int_eq(dnnprov_task_end(t, DNNPROV_FINISHED, "done"), 0);
 	ck_assert_int_eq(dnnprov_task_epoch(t, 3, NAN, test, 2), DNNPROV_ESTATE);
+	ck_assert_int_eq(dnnprov_task_end(t, DNNPROV_FINISHED, NULL), DNNPROV_ESTATE);
 	ck_assert_int_eq(dnnprov_task_close(t), 0);
 
 	tu_records rs;
@@ -270,6 +276,8 @@ START_TEST(test_segment_header)
 {
 	dnnprov_config *cfg = tu_config(dir, NULL);
 	dnnprov_task *t = open_task(cfg, "hdr");
+	ck_assert_ptr_null(dp_task_segment_path(t)); /* none until the first record */
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
 	char *path = strdup(dp_task_segment_path(t));
 	ck_assert_int_eq(dnnprov_task_close(t), 0);
 
@@ -283,8 +291,14 @@ START_TEST(test_segment_header)
 	ck_assert_int_eq(h.pid, getpid());
 	ck_assert_uint_eq(h.sequence, 1);
 	ck_assert_str_eq(h.producer, "dnnprov " DNNPROV_VERSION);
+	/* What the writer knew of the task when it opened the segment. */
+	ck_assert_str_eq(h.state, "new");
+	ck_assert_uint_eq(h.attempts, 0);
+	ck_assert_uint_eq(strlen(h.run), DP_RUN_ID_LEN);
 	dp_frame f;
 	dp_problem pb;
+	ck_assert_int_eq(dp_reader_next(r, &f, &pb), DP_READ_RECORD); /* spec */
+	ck_assert_int_eq(dp_reader_next(r, &f, &pb), DP_READ_RECORD); /* begin */
 	ck_assert_int_eq(dp_reader_next(r, &f, &pb), DP_READ_SEAL);
 	ck_assert_int_eq(dp_reader_next(r, &f, &pb), DP_READ_END);
 	dp_reader_close(r);
@@ -292,13 +306,14 @@ START_TEST(test_segment_header)
 	char *expect;
 	ck_assert_int_ge(asprintf(&expect, "%s/logs/df/hdr/", dir), 0);
 	ck_assert(strncmp(path, expect, strlen(expect)) == 0);
+	ck_assert_ptr_nonnull(strstr(path, "/0000000001-"));
 	ck_assert_ptr_nonnull(strstr(path, ".dnplog"));
 
 	/* A newer version is refused with its number, not misread. */
 	FILE *fp = fopen(path, "r+b");
-	unsigned char v2[2] = { 0, 2 };
+	unsigned char v3[2] = { 0, 3 };
 	fseek(fp, 8, SEEK_SET);
-	fwrite(v2, 1, 2, fp);
+	fwrite(v3, 1, 2, fp);
 	fclose(fp);
 	/* Recompute the header checksum so that only the version differs. */
 	long long size = tu_file_size(path);
@@ -311,8 +326,8 @@ START_TEST(test_segment_header)
 	fwrite(all, 1, (size_t)size, fp);
 	fclose(fp);
 	ck_assert_int_eq(dp_reader_open(path, 0, &r, &h), DNNPROV_EVERSION);
-	ck_assert_uint_eq(h.version, 2);
-	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "version 2"));
+	ck_assert_uint_eq(h.version, 3);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "version 3"));
 	free(all);
 	free(expect);
 	free(path);
@@ -595,6 +610,7 @@ START_TEST(test_buffered_flushes_when_full)
 {
 	dnnprov_config *cfg = tu_config(dir, "log:\n  durability: buffered\n");
 	dnnprov_task *t = open_task(cfg, "b");
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
 	int i = 0;
 	while (records_on_disk(dir) == 0 && i < 5000)
 		epoch(t, ++i);
@@ -602,7 +618,7 @@ START_TEST(test_buffered_flushes_when_full)
 	ck_assert_int_lt(i, 5000);
 	ck_assert_int_gt(i, 100);
 	ck_assert_int_eq(dnnprov_task_close(t), 0);
-	ck_assert_uint_eq(records_on_disk(dir), (size_t)i);
+	ck_assert_uint_eq(records_on_disk(dir), (size_t)i + 2); /* and spec, begin */
 	dnnprov_config_free(cfg);
 }
 END_TEST
@@ -617,9 +633,11 @@ START_TEST(test_fork_child_writes_own_segment)
 		mkdir(sub, 0755);
 		dnnprov_config *cfg = tu_config(sub, buffered ? "log:\n  durability: buffered\n" : NULL);
 		dnnprov_task *t = open_task(cfg, "f");
-		char *parent_seg = strdup(dp_task_segment_path(t));
 		ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
 		epoch(t, 1);
+		if (buffered)
+			ck_assert_int_eq(dnnprov_task_sync(t), 0); /* so that a segment exists */
+		char *parent_seg = strdup(dp_task_segment_path(t));
 		pid_t pid = fork();
 		ck_assert_int_ge(pid, 0);
 		if (pid == 0) {
@@ -629,7 +647,7 @@ START_TEST(test_fork_child_writes_own_segment)
 			int ok = strcmp(dp_task_segment_path(t), parent_seg) != 0 &&
 				 strstr(dp_task_segment_path(t), "-f-") == NULL;
 			char pidpart[32];
-			snprintf(pidpart, sizeof(pidpart), "-%d-", (int)getpid());
+			snprintf(pidpart, sizeof(pidpart), "-%d.dnplog", (int)getpid());
 			ok = ok && strstr(dp_task_segment_path(t), pidpart) != NULL;
 			ok = ok && dnnprov_task_close(t) == 0;
 			_exit(ok ? 0 : 1);
@@ -680,6 +698,7 @@ START_TEST(test_threads_share_a_handle)
 {
 	dnnprov_config *cfg = tu_config(dir, "log:\n  segment_size: 16KiB\n");
 	dnnprov_task *t = open_task(cfg, "threads");
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
 	pthread_t th[4];
 	thread_arg args[4];
 	for (int i = 0; i < 4; i++) {
@@ -700,6 +719,8 @@ START_TEST(test_threads_share_a_handle)
 	int last[4] = { 0 };
 	for (size_t i = 0; i < rs.n; i++) {
 		const char *e = strstr(rs.r[i].json, "\"epoch\":");
+		if (strcmp(rs.r[i].kind, "epoch") != 0)
+			continue;
 		int v = atoi(e + 8);
 		int th_i = v / 10000 - 1;
 		ck_assert_int_gt(v, last[th_i]);
@@ -734,11 +755,11 @@ START_TEST(test_failing_write_leaves_no_partial_record)
 		mkdir(sub, 0755);
 		dnnprov_config *cfg = tu_config(sub, buffered ? "log:\n  durability: buffered\n" : NULL);
 		dnnprov_task *t = open_task(cfg, "full");
-		const char *seg = dp_task_segment_path(t);
 		ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
 		epoch(t, 1);
 		if (buffered)
 			ck_assert_int_eq(dnnprov_task_sync(t), 0);
+		const char *seg = dp_task_segment_path(t);
 		long long size = tu_file_size(seg);
 
 		dp_sys_pwrite = half_then_enospc;
@@ -782,10 +803,10 @@ START_TEST(test_file_size_limit)
 		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
 			_exit(10);
 		dnnprov_task *t = open_task(cfg, "limit");
-		const char *seg = dp_task_segment_path(t);
 		int ok = 0, rc = 0;
 		if (dnnprov_task_begin(t, NULL, 0) != 0)
 			_exit(11);
+		const char *seg = dp_task_segment_path(t);
 		for (int i = 1; i < 1000; i++) {
 			long long before = tu_file_size(seg);
 			dnnprov_value m[2] = { DNNPROV_V_REAL("loss", 1), DNNPROV_V_REAL("accuracy", 1) };
@@ -837,13 +858,17 @@ START_TEST(test_bad_values)
 	ck_assert_int_eq(dnnprov_task_open(cfg, longid, &t), DNNPROV_EINVAL);
 
 	t = open_task(cfg, "bad");
-	char *seg = strdup(dp_task_segment_path(t));
-	long long size = tu_file_size(seg);
 	dnnprov_value text_lr = DNNPROV_V_TEXT("LEARNING_RATE", "fast");
 	ck_assert_int_eq(dnnprov_task_begin(t, &text_lr, 1), DNNPROV_ETYPE);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "LEARNING_RATE"));
 	dnnprov_value num_opt = DNNPROV_V_REAL("OPTIMIZER_NAME", 1);
 	ck_assert_int_eq(dnnprov_task_begin(t, &num_opt, 1), DNNPROV_ETYPE);
+	dnnprov_value badutf = DNNPROV_V_TEXT("OPTIMIZER_NAME", "\xff\xfe");
+	ck_assert_int_eq(dnnprov_task_begin(t, &badutf, 1), DNNPROV_EINVAL);
+	ck_assert_ptr_null(dp_task_segment_path(t)); /* refused begins wrote nothing */
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
+	char *seg = strdup(dp_task_segment_path(t));
+	long long size = tu_file_size(seg);
 	dnnprov_value dup[2] = { DNNPROV_V_REAL("loss", 1), DNNPROV_V_REAL("Loss", 2) };
 	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, dup, 2), DNNPROV_EINVAL);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "twice"));
@@ -851,8 +876,19 @@ START_TEST(test_bad_values)
 	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, &textm, 1), DNNPROV_ETYPE);
 	dnnprov_value badname = DNNPROV_V_REAL("lo/ss", 1);
 	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, &badname, 1), DNNPROV_EINVAL);
-	dnnprov_value badutf = DNNPROV_V_TEXT("OPTIMIZER_NAME", "\xff\xfe");
-	ck_assert_int_eq(dnnprov_task_begin(t, &badutf, 1), DNNPROV_EINVAL);
+	/* Typos, wrong counts and impossible durations: refused at append. */
+	dnnprov_value typo = DNNPROV_V_REAL("val_acc", 0.9), caps = DNNPROV_V_REAL("LOSS", 0.9);
+	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, &typo, 1), DNNPROV_EUNDECLARED);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "metrics: loss, accuracy, val_loss, val_accuracy"));
+	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, &caps, 1), DNNPROV_EUNDECLARED);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "declared as 'loss'"));
+	ck_assert_int_eq(dnnprov_task_test(t, &typo, 1), DNNPROV_EUNDECLARED);
+	ck_assert_int_eq(dnnprov_task_test(t, NULL, 0), DNNPROV_EINVAL);
+	dnnprov_value one = DNNPROV_V_REAL("loss", 1);
+	ck_assert_int_eq(dnnprov_task_epoch(t, 1, -1.0, &one, 1), DNNPROV_EINVAL);
+	ck_assert_int_eq(dnnprov_task_epoch(t, 1, INFINITY, &one, 1), DNNPROV_EINVAL);
+	dnnprov_value undeclared_h = DNNPROV_V_REAL("drop_out", 0.5);
+	ck_assert_int_eq(dnnprov_task_adapt(t, 1, &undeclared_h), DNNPROV_EUNDECLARED);
 	dnnprov_value el = DNNPROV_V_INT("nope", 1);
 	ck_assert_int_eq(dnnprov_task_element(t, "DenseBlock", "iDenseBlock", &el, 1), DNNPROV_EINVAL);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "no attribute 'nope'"));

@@ -59,7 +59,7 @@ def read_segment(path):
         version, _, hlen = struct.unpack(">HHI", buf[8:16])
         if 16 + hlen + 4 <= len(buf) and crc32c(buf[:16 + hlen]) == struct.unpack(
                 ">I", buf[16 + hlen:20 + hlen])[0]:
-            if version != 1:
+            if version not in (1, 2):
                 yield ("problem", 0, ("unknown version %d" % version, len(buf)))
                 return
             start = 20 + hlen
@@ -109,13 +109,22 @@ def read_segment(path):
         p = end
 
 
+def causal_key(path):
+    """FORMAT.md's order: by folder; in a task's folder, version 1 names
+    (a creation time) first, then version 2 names, whose ten-digit sequence
+    makes name order the causal order."""
+    folder, name = os.path.split(path)
+    v2 = len(name) > 10 and name[:10].isdigit() and name[10] == "-" and int(name[:10]) > 0
+    return (folder.encode("utf-8", "surrogateescape"), v2, name.encode("utf-8", "surrogateescape"))
+
+
 def segments_under(path):
     if os.path.isfile(path):
         return [path]
     found = []
     for root, _, files in os.walk(path):
         found += [os.path.join(root, f) for f in files if f.endswith(".dnplog")]
-    return sorted(found)
+    return sorted(found, key=causal_key)
 
 
 def normalize(v):

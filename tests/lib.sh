@@ -5,16 +5,19 @@ BUILD=${DNNPROV_BUILD:-build}
 DNNPROV="$PWD/$BUILD/dnnprov"
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/dnnprov-sh-XXXXXX")
-# Processes a test starts in the background: `started PID` records one, and
-# the exit trap kills whatever of them still runs, so that a test that
-# fails half way never leaves a follower behind.
+# Whatever a script started in the background (followers, writers) is
+# stopped when it exits, also when an assertion or `set -e` ends it early:
+# its jobs, and what `started PID` recorded (a process started in a
+# function's subshell is no job of the script).
 BG_PIDS=""
 started() { BG_PIDS="$BG_PIDS $1"; }
 cleanup() {
 	# Only the test's own shell: a subshell caught in a signal at the wrong
 	# moment may run the trap too, and must not remove the folder.
 	[ "$BASHPID" = "$$" ] || return 0
-	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	local pids
+	pids="$(jobs -p) $BG_PIDS"
+	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -51,6 +54,7 @@ hyperparameters:
   BATCH_SIZE: true
   NUM_EPOCHS: true
 metrics: [loss, accuracy]
+free_metrics: true
 adaptation: true
 transformations:
   DenseBlock:

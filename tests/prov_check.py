@@ -58,6 +58,7 @@ import collections
 import datetime
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -65,6 +66,8 @@ import sys
 from prov.constants import PROV_N_MAP, PROV_RECORD_IDS_MAP
 from prov.identifier import QualifiedName
 from prov.model import PROV_REC_CLS, Literal, ProvDocument, encoding_provn_value
+
+from liveness import owner_lives
 
 DNNPROV_NS = "https://dnnprov.dev/ns#"
 problems = []
@@ -139,12 +142,14 @@ class Model:
                     self.spec["transformations"][tf["name"]] = tf
                 continue
             if kind == "begin":
-                t = self.tasks.setdefault(task, {"hyps": {}, "start": r["time"], "begins": 0})
-                t["hyps"].update(r["hyperparameters"])
-                t["start"] = min(t["start"], r["time"])
+                # The first begin gives the values and the start; a resume
+                # starts a new attempt of the same run.
+                t = self.tasks.setdefault(task, {"hyps": dict(r["hyperparameters"]), "start": r["time"],
+                                                 "attempts": 0})
                 t.update(status="RUNNING", end=None, message=None, host=r.get("host"), user=r.get("user"),
-                         pid=r["pid"], execution=r.get("execution"), transformation=r["transformation"])
-                t["begins"] += 1
+                         pid=r["pid"], execution=r.get("execution"), transformation=r["transformation"],
+                         owner=r.get("owner"))
+                t["attempts"] += 1
                 continue
             if task not in self.tasks:
                 continue  # the indexer reports it and skips it
@@ -166,6 +171,9 @@ class Model:
         for m in metric_names:
             if m not in self.spec["metrics"]:
                 self.spec["metrics"].append(m)
+        for t in self.tasks.values():
+            if t["status"] == "RUNNING" and not owner_lives(t["owner"]):
+                t["status"] = "LOST"
         self.all_tasks = sorted(self.tasks)
         self.selected = sorted(set(selected)) if selected else self.all_tasks
         sel = set(self.selected)
@@ -543,7 +551,7 @@ def check_content(model, doc):
             same(T + " status", a.get("dnnprov:status"), ("str", t["status"]))
             same(T + " task", a.get("dnnprov:task"), ("str", tid))
             same(T + " message", a.get("dnnprov:message"), ("str", t["message"]) if t["message"] else None)
-            same(T + " begins", a.get("dnnprov:begins"), ("int", t["begins"]))
+            same(T + " attempts", a.get("dnnprov:attempts"), ("int", t["attempts"]))
             r = by_id[("activity", T)]
             start, end = r.formal_attributes[0][1], r.formal_attributes[1][1]
             same(T + " start", abs(start.timestamp() - t["start"]) < 1e-6, True)

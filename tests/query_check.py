@@ -10,9 +10,12 @@ usage: query_check.py DNNPROV LOG_DIR INDEX_DIR SEED
 import datetime
 import json
 import math
+import os
 import random
 import subprocess
 import sys
+
+from liveness import owner_lives
 
 DNNPROV, LOG_DIR, INDEX_DIR, SEED = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rng = random.Random(SEED)
@@ -99,9 +102,12 @@ for r in records:
         continue
     t = d["tasks"].setdefault(tid, Task(df, tid))
     if kind == "begin":
-        t.hyps.update(r["hyperparameters"])
-        t.start = r["time"] if t.start is None else min(t.start, r["time"])
+        if not t.begun:   # a resume keeps the first begin's values and start
+            t.hyps = dict(r["hyperparameters"])
+            t.start = r["time"]
         t.status, t.end, t.begun = "RUNNING", None, True
+        t.owner = r.get("owner")
+        t.attempts = getattr(t, "attempts", 0) + 1
     elif not t.begun:
         continue   # the indexer reports these and skips them
     elif kind == "epoch":
@@ -127,9 +133,12 @@ for r in records:
         t.elements.append(r)
     elif kind == "end":
         t.status, t.end = r["status"], r["time"]
-    t.last = r["time"] if t.last is None else max(t.last, r["time"])
+    t.last = r["time"]   # the causally last record's: `cat` prints them in that order
 for d in dataflows.values():
     d["tasks"] = {k: t for k, t in d["tasks"].items() if t.begun}
+    for t in d["tasks"].values():
+        if t.status == "RUNNING" and not owner_lives(t.owner):
+            t.status = "LOST"
     for t in d["tasks"].values():
         for h, v in t.hyps.items():
             d["hyps"].setdefault(h, "text" if isinstance(v, str) else "numeric")
@@ -210,7 +219,7 @@ def gen_condition(d, tasks):
         op = "=" if isinstance(v, str) else rng.choice(["=", "!=", "<", "<=", ">", ">="])
         return "%s %s %s" % (name, op, lit)
     if kind == "status":
-        return "status %s '%s'" % (rng.choice(["=", "!="]), rng.choice(["finished", "RUNNING", "FAILED"]))
+        return "status %s '%s'" % (rng.choice(["=", "!="]), rng.choice(["finished", "RUNNING", "FAILED", "lost"]))
     if kind == "epochs":
         return "epochs %s %d" % (rng.choice(["<", ">="]), rng.randint(1, 40))
     m = rng.choice(d["metrics"])

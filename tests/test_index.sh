@@ -125,10 +125,11 @@ follow_suite() {
 	echo "  ($label: 60 epochs over rotated segments queryable after $ms ms)"
 	expect_eq "$label: the writer rotated" "$(($(ls "$T/logs/df/rot-$label" | wc -l) > 1))" 1
 
-	# A new dataflow in the same log folder.
-	sed 's/^dataflow: df/dataflow: other-df/' "$T/exp.yaml" >"$T/other.yaml"
+	# A new dataflow in the same log folder (one per suite: its tasks are
+	# new runs, not reruns of the last suite's).
+	sed "s/^dataflow: df/dataflow: other-$label/" "$T/exp.yaml" >"$T/other.yaml"
 	"$DNNPROV" log -c "$T/other.yaml" --task x begin LEARNING_RATE=1 >/dev/null
-	ms=$(wait_for "^dataflows other-df ")
+	ms=$(wait_for "^dataflows other-$label ")
 	expect_eq "$label: a new dataflow appears" "$([ "$ms" != never ] && echo yes)" yes
 	echo "  ($label: new dataflow queryable after $ms ms)"
 

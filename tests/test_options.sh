@@ -31,9 +31,10 @@ L() { "$DNNPROV" log -c "$T/exp.yaml" "$@"; }
 L --task m begin LEARNING_RATE=1 >/dev/null
 expect_status "log end --message --help" 0 L --task m end --status FAILED --message --help
 expect_eq "the message --help is recorded" "$("$DNNPROV" cat --kind end "$T/logs/df/m" | grep -c '"message":"--help"')" 1
-expect_status "log end --message -h" 0 L --task m end --message -h
-expect_eq "the message -h is recorded" "$("$DNNPROV" cat --kind end "$T/logs/df/m" | grep -c '"message":"-h"')" 1
-expect_status "log epoch ... --help (no value there)" 0 L --task m epoch 2 --help
+L --task m2 begin LEARNING_RATE=1 >/dev/null
+expect_status "log end --message -h" 0 L --task m2 end --message -h
+expect_eq "the message -h is recorded" "$("$DNNPROV" cat --kind end "$T/logs/df/m2" | grep -c '"message":"-h"')" 1
+expect_status "log epoch ... --help (no value there)" 0 L --task m2 epoch 2 --help
 expect_grep "prints the usage" "^usage: dnnprov log" "$T/out"
 expect_status "runs --where --help: the value of --where" 1 Q runs df --where --help
 expect_grep "an expression, not a request for help" "invalid --where: unknown name '--help'" "$T/err"

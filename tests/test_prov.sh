@@ -20,6 +20,7 @@ hyperparameters:
   NUM_EPOCHS: true
   dropout: numeric
 metrics: [loss, accuracy]
+free_metrics: true
 adaptation: true
 transformations:
   DenseBlock:

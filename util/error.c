@@ -31,6 +31,7 @@ const char *dnnprov_strerror(int rc)
 	case DNNPROV_ELOCKED: return "locked by another process";
 	case DNNPROV_EINDEX: return "index error";
 	case DNNPROV_EQUERY: return "invalid query";
+	case DNNPROV_EUNDECLARED: return "name not declared in the experiment file";
 	default: return "unknown error";
 	}
 }

@@ -5,6 +5,7 @@
  * a hostile tag must not escape the log directory, hide in a terminal or
  * make two different names look alike to the file system.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -149,8 +150,13 @@ int dp_check_tag(const char *what, const char *s)
 
 int dp_strcasecmp(const char *a, const char *b)
 {
-	for (;; a++, b++) {
-		int ca = (unsigned char)*a, cb = (unsigned char)*b;
+	return dp_strncasecmp(a, b, SIZE_MAX);
+}
+
+int dp_strncasecmp(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ca = (unsigned char)a[i], cb = (unsigned char)b[i];
 		if (ca >= 'A' && ca <= 'Z')
 			ca += 'a' - 'A';
 		if (cb >= 'A' && cb <= 'Z')
@@ -158,4 +164,5 @@ int dp_strcasecmp(const char *a, const char *b)
 		if (ca != cb || ca == 0)
 			return ca - cb;
 	}
+	return 0;
 }

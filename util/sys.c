@@ -2,6 +2,7 @@
  * sys.c - clocks and file-system helpers.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,4 +92,55 @@ char *dp_path_join(const char *a, const char *b)
 		p[la++] = '/';
 	memcpy(p + la, b, lb + 1);
 	return p;
+}
+
+/* ---- process identity ---------------------------------------------------------- */
+
+void dp_boot_id(char out[40])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	out[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(out, 40, f))
+		out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+uint64_t dp_process_start(long pid)
+{
+	char path[64], buf[1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
+	 * fields are counted from the last ')'; starttime is field 22. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+bool dp_process_alive(long pid, uint64_t start)
+{
+	if (pid <= 0)
+		return false;
+	if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		return false;
+	/* A pid the kernel gave to another process since is not ours. */
+	return start == 0 || dp_process_start(pid) == start;
+}
+
+bool dp_group_alive(long pgid)
+{
+	return pgid > 0 && (kill(-(pid_t)pgid, 0) == 0 || errno == EPERM);
 }

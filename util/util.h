@@ -67,6 +67,8 @@ DP_INTERNAL bool dp_utf8_valid(const char *s, size_t n);
 /* ASCII case-insensitive comparison, for names that must not collide
  * after case folding. */
 DP_INTERNAL int dp_strcasecmp(const char *a, const char *b);
+/* The same over at most n bytes. */
+DP_INTERNAL int dp_strncasecmp(const char *a, const char *b, size_t n);
 
 /* ---- checksums ---------------------------------------------------------
  * CRC32C (Castagnoli), hardware-accelerated on x86-64 with SSE4.2.
@@ -119,6 +121,18 @@ DP_INTERNAL void dp_format_time(double t, char out[32]);
 /* ---- files -------------------------------------------------------------*/
 /* mkdir -p with mode 0777 & ~umask.  Returns 0 or a DNNPROV_E* code. */
 DP_INTERNAL int dp_mkdirs(const char *path);
+
+/* ---- process identity ----------------------------------------------------
+ * What tells a live process from a dead one whose pid was given to another:
+ * the boot (this host's boot id, "" when unknown) and the process's start
+ * time in clock ticks since boot (0 when unknown).
+ */
+DP_INTERNAL void dp_boot_id(char out[40]);
+DP_INTERNAL uint64_t dp_process_start(long pid);
+/* Whether process pid lives and started at `start` (0: any start). */
+DP_INTERNAL bool dp_process_alive(long pid, uint64_t start);
+/* Whether any process of process group pgid lives. */
+DP_INTERNAL bool dp_group_alive(long pgid);
 /* Joins a and b with one '/' into a new malloc'd string, or NULL. */
 DP_INTERNAL char *dp_path_join(const char *a, const char *b);
 

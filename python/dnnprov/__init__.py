@@ -17,13 +17,15 @@ then where `make install` puts it; see python/README.md.
 
 from . import _native
 from .errors import (EINVAL, ENOMEM, EIO, ENOSPC, ECONFIG, ETYPE, ESTATE, ECORRUPT,
-                     ETRUNCATED, EVERSION, ENOTFOUND, ELOCKED, EINDEX, EQUERY, ConfigError,
-                     Error, InvalidArgumentError, NoSpaceError, ValueTypeError)
+                     ETRUNCATED, EVERSION, ENOTFOUND, ELOCKED, EINDEX, EQUERY, EUNDECLARED,
+                     ConfigError, Error, InvalidArgumentError, LockedError, NoSpaceError,
+                     StateError, UndeclaredError, ValueTypeError)
 from .task import Task
 
 # Shown as dnnprov.Error, dnnprov.Task in tracebacks and reprs, where users
 # meet them, rather than as the private modules that define them.
-for _public in (Task, Error, ConfigError, InvalidArgumentError, ValueTypeError, NoSpaceError):
+for _public in (Task, Error, ConfigError, InvalidArgumentError, ValueTypeError, NoSpaceError,
+                StateError, LockedError, UndeclaredError):
     _public.__module__ = __name__
 del _public
 
@@ -32,6 +34,6 @@ library_path = _native.path
 """The libdnnprov.so this process loaded."""
 
 __all__ = ["Task", "Error", "ConfigError", "InvalidArgumentError", "ValueTypeError",
-           "NoSpaceError", "library_path", "EINVAL", "ENOMEM", "EIO", "ENOSPC", "ECONFIG",
-           "ETYPE", "ESTATE", "ECORRUPT", "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED",
-           "EINDEX", "EQUERY"]
+           "NoSpaceError", "StateError", "LockedError", "UndeclaredError", "library_path",
+           "EINVAL", "ENOMEM", "EIO", "ENOSPC", "ECONFIG", "ETYPE", "ESTATE", "ECORRUPT",
+           "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED", "EINDEX", "EQUERY", "EUNDECLARED"]

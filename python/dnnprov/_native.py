@@ -15,6 +15,8 @@ from .errors import error_for
 NULL, INT, REAL, TEXT = 0, 1, 2, 3
 # dnnprov_status
 RUNNING, FINISHED, FAILED, KILLED = 0, 1, 2, 3
+# DNNPROV_NEXT_EPOCH: dnnprov_task_resume's "after the last epoch recorded"
+NEXT_EPOCH = -(1 << 63)
 
 
 class ValueUnion(ctypes.Union):
@@ -101,6 +103,8 @@ _PROTOTYPES = {
     "dnnprov_config_log_dir": (ctypes.c_char_p, [_P]),
     "dnnprov_config_index_dir": (ctypes.c_char_p, [_P]),
     "dnnprov_task_open": (ctypes.c_int, [_P, _S, ctypes.POINTER(_P)]),
+    "dnnprov_task_open_new": (ctypes.c_int, [_P, _S, ctypes.POINTER(_P)]),
+    "dnnprov_task_resume": (ctypes.c_int, [_P, ctypes.c_int64, _PV, ctypes.c_size_t]),
     "dnnprov_task_id": (ctypes.c_char_p, [_P]),
     "dnnprov_task_begin": (ctypes.c_int, [_P, _PV, ctypes.c_size_t]),
     "dnnprov_task_layers": (ctypes.c_int, [_P, ctypes.POINTER(Layer), ctypes.c_size_t]),

@@ -24,6 +24,7 @@ ENOTFOUND = -11
 ELOCKED = -12
 EINDEX = -13
 EQUERY = -14
+EUNDECLARED = -15
 
 
 class Error(Exception):
@@ -67,11 +68,31 @@ class NoSpaceError(Error, OSError):
     """DNNPROV_ENOSPC: the disk is full or a file-size limit was reached."""
 
 
+class StateError(Error):
+    """DNNPROV_ESTATE: the call does not fit the task's state: a begin of a
+    task that has begun before (pass resume=True to continue it), a record
+    before begin, a training record after end, a closed Task."""
+
+
+class LockedError(Error):
+    """DNNPROV_ELOCKED: another live process is recording the task (the
+    message names its pid and host)."""
+
+
+class UndeclaredError(Error, ValueError):
+    """DNNPROV_EUNDECLARED: a metric or hyperparameter name the experiment
+    file does not declare (a typo, most likely; the message lists the
+    declared names)."""
+
+
 _BY_CODE = {
     ECONFIG: ConfigError,
     EINVAL: InvalidArgumentError,
     ETYPE: ValueTypeError,
     ENOSPC: NoSpaceError,
+    ESTATE: StateError,
+    ELOCKED: LockedError,
+    EUNDECLARED: UndeclaredError,
 }
 
 

@@ -46,6 +46,9 @@ drive it with a stand-in model on machines without Keras.
 from .task import Task
 
 
+_NOT_METRICS = ("lr", "learning_rate")
+
+
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -99,14 +102,16 @@ def layer_facts(model):
 class _Recording:
     """Keras callback recording each fit as a dnnprov task (see the module
     docstring).  `config` is the experiment file; `hyperparameters` are
-    added to those read from the model; `task_id` names the task (each fit
-    with the same id resumes it)."""
+    added to those read from the model.  Each fit is a new task with its own
+    id (`label`, the time, host and pid); `task_id` names one instead, and
+    each fit with the same id resumes it (a new attempt of the same run)."""
 
-    def __init__(self, config, hyperparameters=None, task_id=None):
+    def __init__(self, config, hyperparameters=None, task_id=None, *, label=None):
         super().__init__()
         self.config = config
         self.extra_hyperparameters = dict(hyperparameters or {})
         self.task_id = task_id
+        self.label = label
         self.task = None
         self._training = False
         self._lr = None
@@ -118,7 +123,8 @@ class _Recording:
             values["BATCH_SIZE"] = self.params["batch_size"]
         values["NUM_LAYERS"] = len(self.model.layers)
         values.update(self.extra_hyperparameters)
-        self.task = Task(self.config, values, self.task_id)
+        self.task = Task(self.config, values, self.task_id, label=self.label,
+                         resume=self.task_id is not None)
         self._training = True
         facts = layer_facts(self.model)
         if facts:
@@ -132,7 +138,10 @@ class _Recording:
             self._lr = lr
 
     def on_epoch_end(self, epoch, logs=None):
-        self.task.epoch(epoch + 1, **(logs or {}))
+        # Keras puts the learning rate among the logs (as lr or
+        # learning_rate): a hyperparameter, recorded as adaptations.
+        metrics = {k: v for k, v in (logs or {}).items() if k not in _NOT_METRICS}
+        self.task.epoch(epoch + 1, **metrics)
 
     def on_train_end(self, logs=None):
         self._training = False

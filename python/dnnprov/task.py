@@ -3,7 +3,9 @@
 A Task loads the experiment file, opens the task's writer and records its
 start with the hyperparameter values; then each method appends one record
 (see docs/FORMAT.md).  Used as a context manager it also records how the
-task ended, from how the `with` block was left.
+task ended, from how the `with` block was left.  A task id names one run
+(docs/RUNS.md): beginning a task that has begun before raises StateError
+unless resume=True asks to continue it.
 
 Values: int and bool are DNNPROV_INT, float DNNPROV_REAL (NaN and infinities
 kept), str DNNPROV_TEXT, None DNNPROV_NULL; numpy scalars, 0-d arrays and
@@ -17,7 +19,12 @@ ctypes array of dnnprov_value per handle, reused; struct and union views
 of each slot made once; names encoded once and kept (their addresses stay
 valid while the cache holds them); a slot's name pointer and type are only
 rewritten when they change.  A lock makes the shared array safe when
-threads share a Task (ctypes releases the GIL during the C call).
+threads share a Task (ctypes releases the GIL during the C call); every
+method that reaches the library holds it.  A fork while another thread is
+inside a call would give the child a lock (and a C mutex) copied in the
+locked state: os.register_at_fork takes every Task's lock before a fork
+and releases it after, in the parent and in the child, so calls in
+progress finish first and the child starts with usable locks.
 """
 
 import ctypes
@@ -25,10 +32,12 @@ import math
 import operator
 import os
 import threading
+import weakref
+from collections.abc import Mapping
 
 from . import _native
 from ._native import FAILED, FINISHED, INT, KILLED, NULL, REAL, TEXT, lib
-from .errors import ESTATE, Error
+from .errors import ESTATE, Error, StateError
 
 _STATUS = {"FINISHED": FINISHED, "FAILED": FAILED, "KILLED": KILLED}
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -92,6 +101,30 @@ def _message(text):
     return text.replace("\0", "\\0").encode("utf-8", "backslashreplace")
 
 
+# Every open Task, for the fork hooks below.
+_LIVE = weakref.WeakSet()
+
+
+def _lock_all_before_fork():
+    # In one order (by id), so that two threads forking at once cannot each
+    # hold a lock the other waits for.
+    tasks = sorted(list(_LIVE), key=id)
+    for task in tasks:
+        task._lock.acquire()
+    _lock_all_before_fork.held = tasks
+
+
+def _unlock_all_after_fork():
+    for task in getattr(_lock_all_before_fork, "held", ()):
+        task._lock.release()
+    _lock_all_before_fork.held = ()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_lock_all_before_fork, after_in_parent=_unlock_all_after_fork,
+                        after_in_child=_unlock_all_after_fork)
+
+
 def describe_exception(exc):
     """The text an exception leaves in a task's end record: "ValueError: why"."""
     name = type(exc).__name__
@@ -102,29 +135,46 @@ def describe_exception(exc):
 class Task:
     """A task of the experiment described by `config` (a YAML path).
 
-    Opening a Task loads the config, opens the task's writer (task_id None
-    generates an id from the time, host and pid; the id of an existing task
-    resumes it) and, unless begin=False, records the start with the
-    `hyperparameters` (a dict; names the config does not select are
-    dropped by the library).  begin=False opens an existing task only to add
-    records to it, e.g. test metrics measured after it ended.
+    Opening a Task loads the config, opens the task's writer and, unless
+    begin=False, records its start with the `hyperparameters` (a mapping of
+    name to value; built-in names the config does not select are dropped,
+    any other name it does not declare raises UndeclaredError).
 
-    As a context manager, leaving the block ends the task: FINISHED when
-    the block completes, KILLED on KeyboardInterrupt, FAILED with the
-    exception's text otherwise (SystemExit with status 0 or None counts as
-    FINISHED); the exception always propagates.  The handle is closed in
-    every case.  Without `with`, call end() and close(); a Task collected
-    unclosed is closed without an end record and stays RUNNING in the
-    index, as a crashed run would.
+    task_id None makes a new id, unique per run: `label` (when given), the
+    time, the host and the pid.  The id of a task that has begun before
+    raises StateError, unless resume=True: then the run goes on as a new
+    attempt; its first hyperparameter values stay, and a value given here
+    that differs (a learning rate restored from a checkpoint) is recorded
+    as an adaptation at `resume_epoch` (default: after the last epoch
+    recorded).  resume=True on a new task simply begins it.  begin=False
+    opens an existing task only to add records to it, e.g. test metrics
+    measured after it ended; such a Task never writes an end.
+
+    As a context manager, leaving the block ends the task it began:
+    FINISHED when the block completes, KILLED on KeyboardInterrupt, FAILED
+    with the exception's text otherwise (SystemExit with status 0 or None
+    counts as FINISHED); the exception always propagates.  The handle is
+    closed in every case.  Without `with`, call end() and close(); a Task
+    collected unclosed is closed without an end record and is shown LOST
+    by the indexer, as a crashed run would be.
     """
 
-    def __init__(self, config, hyperparameters=None, task_id=None, *, begin=True):
+    def __init__(self, config, hyperparameters=None, task_id=None, *, begin=True, resume=False,
+                 label=None, resume_epoch=None):
         self._lock = threading.Lock()
         self._handle = None
         self._config = None
         self._ended = False
+        self._began = False
+        self._id = task_id
         self._names = {}
         self._grow(8)
+        if hyperparameters is not None and not isinstance(hyperparameters, Mapping):
+            raise TypeError("hyperparameters must be a mapping of name to value (a dict), not "
+                            f"{type(hyperparameters).__name__}")
+        if task_id is not None and label is not None:
+            raise ValueError("label names a new task: give task_id or label, not both")
+        epoch = _native.NEXT_EPOCH if resume_epoch is None else _epoch_number(resume_epoch)
         if begin:
             # Converted before anything is opened, so that a value Python
             # refuses leaves no empty task folder behind.
@@ -135,20 +185,31 @@ class Task:
             raise _native.last_error(rc)
         self._config = cfg
         handle = ctypes.c_void_p()
-        tid = None if task_id is None else _text("task id", task_id, task_id)
-        rc = lib.dnnprov_task_open(cfg, tid, ctypes.byref(handle))
+        if task_id is None:
+            name = None if label is None else _text("task label", label, label)
+            rc = lib.dnnprov_task_open_new(cfg, name, ctypes.byref(handle))
+        else:
+            rc = lib.dnnprov_task_open(cfg, _text("task id", task_id, task_id), ctypes.byref(handle))
         if rc:
             error = _native.last_error(rc)
             self._free_config()
             raise error
         self._handle = handle
         self._id = lib.dnnprov_task_id(handle).decode("utf-8")
+        _LIVE.add(self)
         if begin:
-            rc = lib.dnnprov_task_begin(handle, self._array, count)
+            if resume:
+                rc = lib.dnnprov_task_resume(handle, epoch, self._array, count)
+            else:
+                rc = lib.dnnprov_task_begin(handle, self._array, count)
             if rc:
                 error = _native.last_error(rc)
+                if isinstance(error, StateError) and not resume:
+                    error = StateError(error.code, error.message +
+                                       "; pass resume=True to continue it, or use another task id")
                 self.close()
                 raise error
+            self._began = True
 
     # ---- identity ---------------------------------------------------------
 
@@ -160,12 +221,14 @@ class Task:
     @property
     def dataflow(self):
         """The dataflow tag of the experiment file."""
-        return lib.dnnprov_config_dataflow(self._live_config()).decode("utf-8")
+        with self._lock:
+            return lib.dnnprov_config_dataflow(self._live_config()).decode("utf-8")
 
     @property
     def log_dir(self):
         """Where the segments are written (resolved against the YAML's folder)."""
-        return os.fsdecode(lib.dnnprov_config_log_dir(self._live_config()))
+        with self._lock:
+            return os.fsdecode(lib.dnnprov_config_log_dir(self._live_config()))
 
     @property
     def closed(self):
@@ -339,6 +402,7 @@ class Task:
     def close(self):
         """Seals the segment and frees the handle; a no-op when closed.  A task
         closed without end() stays RUNNING, ready to be resumed."""
+        _LIVE.discard(self)
         with self._lock:
             handle, self._handle = self._handle, None
             error = None
@@ -362,7 +426,9 @@ class Task:
 
     def __exit__(self, exc_type, exc, tb):
         try:
-            if not self._ended and self._handle is not None:
+            # Only the Task that began (or resumed) the task ends it: one
+            # opened with begin=False adds records and leaves its state.
+            if self._began and not self._ended and self._handle is not None:
                 status, message = _ending(exc)
                 try:
                     self.end(status, message)

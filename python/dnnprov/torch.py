@@ -45,6 +45,17 @@ scheduler, a manual change), becomes an adaptation at epoch_begin(): the
 new learning rate, with the old one, at the epoch it first applies to.
 A scheduler that steps every batch (OneCycleLR) shows as one adaptation
 per epoch, the rate the epoch starts with.
+
+Each Recorder is a new run with its own id (`label`, then the time, host
+and pid) unless `task_id` names one.  To continue a run from a checkpoint,
+pass its task_id and resume=True: the task keeps the hyperparameters it
+started with, and a learning rate the checkpoint restored that differs
+(after a ReduceLROnPlateau step, say) is recorded as an adaptation at the
+resume epoch (`resume_epoch`, default the one after the last recorded).
+
+Distributed training: when torch.distributed is initialised, only rank 0
+records; on the other ranks every method does nothing (one task per run,
+one writer per task).
 """
 
 import time
@@ -82,6 +93,15 @@ def optimizer_hyperparameters(optimizer):
     }
 
 
+def _is_recording_rank():
+    """False on the ranks other than 0 of an initialised torch.distributed
+    job: one process records a run."""
+    dist = getattr(torch, "distributed", None)
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return True
+    return dist.get_rank() == 0
+
+
 def learning_rate(optimizer):
     """The learning rate of the first param group, as a float (it may be a
     tensor)."""
@@ -117,7 +137,7 @@ class Recorder:
     """
 
     def __init__(self, config, model, optimizer, scheduler=None, epochs=None, batch_size=None,
-                 hyperparameters=None, task_id=None):
+                 hyperparameters=None, task_id=None, *, label=None, resume=False, resume_epoch=None):
         self.config = config
         self.model = model
         self.optimizer = optimizer
@@ -126,9 +146,13 @@ class Recorder:
         self.batch_size = batch_size
         self.extra_hyperparameters = dict(hyperparameters or {})
         self.task_id = task_id
+        self.label = label
+        self.resume = resume
+        self.resume_epoch = resume_epoch
         self.task = None
         self._lr = None
         self._epoch_started = None
+        self.recording = _is_recording_rank()
 
     def hyperparameters(self):
         """The values begin() records (before the config's selection)."""
@@ -149,10 +173,14 @@ class Recorder:
         return self.task.id if self.task is not None else self.task_id
 
     def begin(self):
-        """Opens the task and records its start and layer facts."""
+        """Opens the task and records its start (or its resumption) and
+        layer facts."""
         if self.task is not None:
             raise RuntimeError(f"task {self.task.id} has already begun")
-        task = Task(self.config, self.hyperparameters(), self.task_id)
+        if not self.recording:
+            return self
+        task = Task(self.config, self.hyperparameters(), self.task_id, label=self.label,
+                    resume=self.resume, resume_epoch=self.resume_epoch)
         try:
             facts = layer_facts(self.model)
             if facts:
@@ -168,11 +196,15 @@ class Recorder:
         return self.begin()
 
     def __exit__(self, exc_type, exc, tb):
+        if self.task is None:
+            return False
         return self.task.__exit__(exc_type, exc, tb)
 
     def epoch_begin(self, epoch):
         """Call at the start of each epoch: a learning rate that changed since
         the last epoch is recorded as an adaptation at this epoch."""
+        if self.task is None and not self.recording:
+            return
         lr = learning_rate(self.optimizer)
         if lr != self._lr:
             self.task.adapt(epoch, LEARNING_RATE=lr)
@@ -186,15 +218,24 @@ class Recorder:
         if elapsed is None and self._epoch_started is not None:
             elapsed = time.perf_counter() - self._epoch_started
         self._epoch_started = None
-        self.task.epoch(epoch, elapsed, **metrics)
+        if self.recording:
+            self.task.epoch(epoch, elapsed, **metrics)
 
     def test(self, **metrics):
         """Records the test-set metrics."""
-        self.task.test(**metrics)
+        if self.recording:
+            self.task.test(**metrics)
+
+    def element(self, transformation, set, values):
+        """Records one element of a user-defined transformation's set (see
+        dnnprov.Task.element)."""
+        if self.recording:
+            self.task.element(transformation, set, values)
 
     def end(self, status="FINISHED", message=None):
         """Ends the task explicitly (outside a `with` block)."""
-        self.task.end(status, message)
+        if self.recording:
+            self.task.end(status, message)
 
     def close(self):
         """Closes the task's handle (outside a `with` block)."""

@@ -15,6 +15,7 @@ index_dir: index
 hyperparameters:
   LEARNING_RATE: true
 metrics: [loss, accuracy]
+free_metrics: true
 transformations:
   DenseBlock:
     input:

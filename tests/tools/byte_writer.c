@@ -43,7 +43,7 @@ static unsigned char *make_frame(const char *scratch_dir, long epoch, size_t *n)
 	FILE *y = fopen(yaml, "w");
 	fprintf(y, "dataflow: scratch\nlog_dir: %s/scratch-logs\nmetrics: [loss, accuracy]\n", scratch_dir);
 	fclose(y);
-	if (dnnprov_config_load(yaml, &cfg) || dnnprov_task_open(cfg, "s", &t))
+	if (dnnprov_config_load(yaml, &cfg) || dnnprov_task_open(cfg, "s", &t) || dnnprov_task_begin(t, NULL, 0))
 		exit(1);
 	dnnprov_value m[2] = { DNNPROV_V_REAL("loss", 0.25), DNNPROV_V_INT("accuracy", epoch * 7) };
 	if (dnnprov_task_epoch(t, epoch, 1.0, m, 2))
@@ -51,8 +51,12 @@ static unsigned char *make_frame(const char *scratch_dir, long epoch, size_t *n)
 	char seg[1024];
 	snprintf(seg, sizeof(seg), "%s", dp_task_segment_path(t));
 	dnnprov_task_close(t);
-	if (dp_reader_open(seg, 0, &r, &hd) || dp_reader_next(r, &f, &pb) != DP_READ_RECORD)
+	/* The frames are the spec, the begin, then the epoch. */
+	if (dp_reader_open(seg, 0, &r, &hd))
 		exit(1);
+	for (int i = 0; i < 3; i++)
+		if (dp_reader_next(r, &f, &pb) != DP_READ_RECORD)
+			exit(1);
 	*n = (size_t)(f.end - f.offset);
 	unsigned char *frame = malloc(*n);
 	memcpy(frame, f.payload - 16, *n);

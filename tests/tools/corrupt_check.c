@@ -87,18 +87,20 @@ int main(int argc, char **argv)
 	char yaml[1024], path[1024], copy[1024];
 	snprintf(yaml, sizeof(yaml), "%s/c.yaml", dir);
 	FILE *y = fopen(yaml, "w");
-	fprintf(y, "dataflow: c\nlog_dir: %s/logs\nmetrics: [loss]\nhyperparameters:\n  LEARNING_RATE: true\n", dir);
+	fprintf(y, "dataflow: c\nlog_dir: %s/logs\nmetrics: [loss, accuracy]\nhyperparameters:\n  LEARNING_RATE: true\n", dir);
 	fclose(y);
 	dnnprov_config *cfg;
 	dnnprov_task *t;
 	if (dnnprov_config_load(yaml, &cfg) || dnnprov_task_open(cfg, "t", &t))
 		return 1;
-	snprintf(path, sizeof(path), "%s", dp_task_segment_path(t));
 	dnnprov_value h = DNNPROV_V_REAL("LEARNING_RATE", 0.1);
-	dnnprov_task_begin(t, &h, 1); /* 2 records: spec, begin */
+	if (dnnprov_task_begin(t, &h, 1)) /* 2 records: spec, begin */
+		return 1;
+	snprintf(path, sizeof(path), "%s", dp_task_segment_path(t));
 	for (int e = 1; e <= 98; e++) {
 		dnnprov_value m[2] = { DNNPROV_V_REAL("loss", 1.0 / e), DNNPROV_V_INT("accuracy", e) };
-		dnnprov_task_epoch(t, e, 0.5, m, 2);
+		if (dnnprov_task_epoch(t, e, 0.5, m, 2))
+			return 1;
 	}
 	dnnprov_task_close(t);
 	dnnprov_config_free(cfg);

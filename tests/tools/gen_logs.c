@@ -2,10 +2,13 @@
  * gen_logs.c - writes a log tree with every feature the indexer must
  * handle: many tasks, NaN, missing metrics, adaptations, tests, elements,
  * layer facts, a task resumed by a second writer that re-logs an epoch,
- * a task that never ends, and small segments (rotation).  Deterministic
+ * a task that never ends, and small segments (rotation).  Its `top5` is a
+ * metric the configs do not declare: they set `free_metrics: true`.  Deterministic
  * for a given seed, apart from times.
  *
- * usage: gen_logs CONFIG TASKS EPOCHS [SEED]
+ * usage: gen_logs CONFIG TASKS EPOCHS [SEED [FIRST]]
+ * FIRST numbers the first task (default 0): a second run adds new tasks
+ * (task ids name runs: writing an existing one again would be refused).
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,14 +28,14 @@ int main(int argc, char **argv)
 {
 	dnnprov_config *cfg;
 	if (argc < 4) {
-		fprintf(stderr, "usage: gen_logs CONFIG TASKS EPOCHS [SEED]\n");
+		fprintf(stderr, "usage: gen_logs CONFIG TASKS EPOCHS [SEED [FIRST]]\n");
 		return 2;
 	}
-	int ntasks = atoi(argv[2]), nepochs = atoi(argv[3]);
+	int ntasks = atoi(argv[2]), nepochs = atoi(argv[3]), first = argc > 5 ? atoi(argv[5]) : 0;
 	srand(argc > 4 ? (unsigned)atoi(argv[4]) : 1);
 	check(dnnprov_config_load(argv[1], &cfg), argv[1]);
 	static const char *opts[] = { "SGD", "Adam", "RMSprop" };
-	for (int k = 0; k < ntasks; k++) {
+	for (int k = first; k < first + ntasks; k++) {
 		char id[32];
 		dnnprov_task *t;
 		snprintf(id, sizeof(id), "task-%04d", k);
@@ -43,7 +46,10 @@ int main(int argc, char **argv)
 		dnnprov_value h[] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", opts[k % 3]), DNNPROV_V_REAL("LEARNING_RATE", lr),
 				      DNNPROV_V_INT("BATCH_SIZE", 16 << (k % 4)), DNNPROV_V_INT("NUM_EPOCHS", nepochs),
 				      DNNPROV_V_REAL("dropout", 0.1 * (k % 4)) };
-		check(dnnprov_task_begin(t, h, k % 2 ? 4 : 5), "begin");
+		int rc = dnnprov_task_begin(t, h, k % 2 ? 4 : 5);
+		if (rc == DNNPROV_EUNDECLARED) /* a config without `dropout`: refused, nothing written */
+			rc = dnnprov_task_begin(t, h, 4);
+		check(rc, "begin");
 		dnnprov_layer l[] = { { "dense_1", "activation", DNNPROV_V_TEXT(NULL, "relu") },
 				      { "drop_1", "dropout", DNNPROV_V_REAL(NULL, 0.1 * (k % 5)) } };
 		check(dnnprov_task_layers(t, l, 2), "layers");
@@ -73,9 +79,11 @@ int main(int argc, char **argv)
 		}
 		check(dnnprov_task_close(t), "close");
 		if (stop != nepochs && k % 10 == 4) {
-			/* Resumed by a second process: re-logs the last epoch, ends. */
+			/* Resumed by a second process: re-logs the last epoch, ends.
+			 * It passes the learning rate it started with, which differs
+			 * from the one in force: an adaptation at the resume. */
 			check(dnnprov_task_open(cfg, id, &t), "reopen");
-			check(dnnprov_task_begin(t, h, 4), "rebegin");
+			check(dnnprov_task_resume(t, stop, h, 4), "resume");
 			for (int e = stop; e <= nepochs; e++) {
 				dnnprov_value m[] = { DNNPROV_V_REAL("loss", 1.0 / e), DNNPROV_V_REAL("accuracy", 0.9) };
 				check(dnnprov_task_epoch(t, e, NAN, m, 2), "epoch");

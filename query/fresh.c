@@ -1,0 +1,161 @@
+/*
+ * fresh.c - how far behind its logs the index that answers a query is
+ * (docs/RUNS.md, "Freshness").
+ *
+ * An indexer that follows the logs keeps the index within a batch of them;
+ * whether one runs is a question to the lock it holds (F_OFD_GETLK, which
+ * takes nothing).  When none runs, the logs are walked and each segment's
+ * size compared with what the index read of it: one directory walk and one
+ * stat and one lookup per segment, paid only by queries that would
+ * otherwise answer from a stale index without a word.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logger/decode.h"
+#include "logger/scan.h"
+#include "query/query.h"
+
+/* Whether an indexer holds the index's lock, and its pid. */
+static bool indexer_running(const char *index_dir, long *pid)
+{
+	char path[4096];
+	*pid = 0;
+	if (snprintf(path, sizeof(path), "%s/%s", index_dir, DP_INDEX_LOCK) >= (int)sizeof(path))
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	bool held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	char buf[32];
+	ssize_t n = held ? pread(fd, buf, sizeof(buf) - 1, 0) : 0;
+	if (n > 0) {
+		buf[n] = '\0';
+		*pid = strtol(buf, NULL, 10);
+	}
+	close(fd);
+	return held;
+}
+
+static bool meta_string(dp_query *q, const char *key, char *out, size_t cap)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	if (!dp_query_get(q, DP_DB_META, &k, &v) || v.mv_size >= cap)
+		return false;
+	memcpy(out, v.mv_data, v.mv_size);
+	out[v.mv_size] = '\0';
+	return true;
+}
+
+/* Bytes of the logs under log_dir the index has not read yet. */
+static int walk_logs(dp_query *q, const char *log_dir, dp_freshness *f)
+{
+	dp_path_list segs = { 0 };
+	size_t root = strlen(log_dir);
+	int rc = dp_find_segments(log_dir, &segs, NULL, NULL);
+
+	/* A folder that cannot be read is not a reason to fail the query:
+	 * what was found is counted, and the walk says it is partial. */
+	f->walk_incomplete = rc != 0;
+	if (rc == DNNPROV_ENOMEM) {
+		dp_path_list_free(&segs);
+		return rc;
+	}
+	for (size_t i = 0; i < segs.n; i++) {
+		struct stat st;
+		const char *rel = segs.paths[i] + root + (segs.paths[i][root] == '/');
+		MDB_val k = { strlen(rel), (void *)rel }, v;
+		uint64_t read = 0;
+		if (stat(segs.paths[i], &st) != 0)
+			continue;
+		if (dp_query_get(q, DP_DB_PROGRESS, &k, &v) && v.mv_size == sizeof(dp_progress)) {
+			dp_progress p;
+			memcpy(&p, v.mv_data, sizeof(p));
+			/* A torn tail that never grows is waited for, not behind. */
+			read = p.sealed || p.size_seen == (uint64_t)st.st_size ? (uint64_t)st.st_size : p.offset;
+		}
+		if ((uint64_t)st.st_size > read) {
+			f->behind_bytes += (uint64_t)st.st_size - read;
+			f->behind_segments++;
+		}
+	}
+	dp_path_list_free(&segs);
+	dp_error_clear();
+	return 0;
+}
+
+int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir, dp_freshness *f)
+{
+	MDB_val k = { 11, "last_commit" }, v;
+	MDB_stat st;
+
+	memset(f, 0, sizeof(*f));
+	f->last_commit = NAN;
+	f->indexer_running = indexer_running(index_dir, &f->indexer_pid);
+	if (dp_query_get(q, DP_DB_META, &k, &v) && v.mv_size == sizeof(double))
+		memcpy(&f->last_commit, v.mv_data, sizeof(double));
+	if (mdb_stat(q->txn, q->ix->dbi[DP_DB_PROBLEMS], &st) == 0)
+		f->problems = st.ms_entries;
+	if (log_dir)
+		snprintf(f->log_dir, sizeof(f->log_dir), "%s", log_dir);
+	else if (!meta_string(q, "log_dir", f->log_dir, sizeof(f->log_dir)))
+		f->log_dir[0] = '\0';
+	/* A failed read makes no fact to print: the query fails with it. */
+	if (f->indexer_running || !f->log_dir[0])
+		return dp_query_check(q);
+	f->walked = true;
+	int rc = walk_logs(q, f->log_dir, f);
+	return rc ? rc : dp_query_check(q);
+}
+
+int dp_freshness_json(const dp_freshness *f, dp_buf *b)
+{
+	char when[32];
+	b->len = 0;
+	dp_buf_printf(b, "{\"indexer\": \"%s\"", f->indexer_running ? "running" : "not running");
+	if (f->walked)
+		dp_buf_printf(b, ", \"behind_bytes\": %llu, \"behind_segments\": %llu",
+			      (unsigned long long)f->behind_bytes, (unsigned long long)f->behind_segments);
+	else
+		dp_buf_printf(b, ", \"behind_bytes\": null, \"behind_segments\": null");
+	if (f->walk_incomplete)
+		dp_buf_printf(b, ", \"partial\": true");
+	dp_buf_printf(b, ", \"problems\": %llu", (unsigned long long)f->problems);
+	dp_format_time(f->last_commit, when);
+	if (when[0])
+		dp_buf_printf(b, ", \"last_commit\": \"%s\"", when);
+	dp_buf_putc(b, '}');
+	return b->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
+static void human_bytes(dp_buf *b, uint64_t n)
+{
+	if (n < 10240)
+		dp_buf_printf(b, "%llu bytes", (unsigned long long)n);
+	else if (n < 10ull << 20)
+		dp_buf_printf(b, "%.0f KiB", n / 1024.0);
+	else
+		dp_buf_printf(b, "%.0f MiB", n / 1048576.0);
+}
+
+int dp_freshness_note(const dp_freshness *f, dp_buf *b)
+{
+	if (f->walked && f->behind_bytes) {
+		dp_buf_printf(b, "index: behind its logs by %llu segment%s (",
+			      (unsigned long long)f->behind_segments, f->behind_segments == 1 ? "" : "s");
+		human_bytes(b, f->behind_bytes);
+		dp_buf_printf(b, " not indexed) and no indexer is running: run `dnnprov index`%s\n",
+			      f->walk_incomplete ? " (some log folders could not be read)" : "");
+	}
+	if (f->problems)
+		dp_buf_printf(b, "index: %llu problem%s skipped in the logs (`dnnprov index --status` lists them)\n",
+			      (unsigned long long)f->problems, f->problems == 1 ? "" : "s");
+	return b->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
