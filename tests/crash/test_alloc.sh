@@ -13,7 +13,7 @@ SHIM="$PWD/$BUILD/tests/shims/allocshim.so"
 # Under SANITIZE=1: the shim comes before the ASan runtime, and an ASan or
 # LeakSanitizer report gets its own exit status.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:exitcode=86"
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=87"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=87:suppressions=$PWD/tests/crash/lsan-alloc.supp"
 
 indexer_config "$T/exp.yaml"
 "$TOOLS/gen_logs" "$T/exp.yaml" 3 10 5 # 10 epochs: one adaptation each
