@@ -44,7 +44,7 @@ TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 TEST_SHIMS := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(wildcard tests/shims/*.c))
 
-.PHONY: all check test-unit test-scripts deps install clean demo bench stress fuzz
+.PHONY: all check test-unit test-scripts deps install uninstall clean demo bench stress fuzz
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/dnnprov $(B)/dnnprov.pc $(B)/examples/train
 
 $(B)/%.o: %.c
@@ -173,11 +173,23 @@ bench: deps
 	@sh tools/bench.sh $(B) $(if $(QUICK),--quick)
 
 # ---- install ---------------------------------------------------------------
+# `make install` (PREFIX=/usr/local by default; DESTDIR stages for a package):
+# the command, the libraries, the header, dnnprov.pc, and the Python package
+# for /usr/bin/python3, which loads the library installed beside it.
+# `make uninstall` with the same PREFIX and DESTDIR removes what install wrote.
 PREFIX ?= /usr/local
 DESTDIR ?=
+PYTHON ?= /usr/bin/python3
+# Where Debian's python3 looks for the packages of PREFIX: /usr/lib/python3/
+# dist-packages for /usr, PREFIX/lib/python3.X/dist-packages otherwise (that
+# is /usr/local's; for another prefix, put it on PYTHONPATH).
+PYTHON_SITE ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages)
+PY_MODULES := $(notdir $(wildcard python/dnnprov/*.py))
+INSTALLED := bin/dnnprov include/dnnprov.h lib/libdnnprov.a lib/libdnnprov.so.$(VERSION) \
+	lib/libdnnprov.so.$(SOVERSION) lib/libdnnprov.so lib/pkgconfig/dnnprov.pc
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PYTHON_SITE)/dnnprov
 	install -m 644 include/dnnprov.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(B)/libdnnprov.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
@@ -186,6 +198,20 @@ install: all
 	install -m 755 $(B)/dnnprov $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@REQUIRES@|$(PKGS)|g' \
 		dnnprov.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dnnprov.pc
+	install -m 644 $(addprefix python/dnnprov/,$(PY_MODULES)) $(DESTDIR)$(PYTHON_SITE)/dnnprov/
+	printf '# Written by make install: the library this package loads.\nLIBRARY = "%s"\n' \
+		'$(PREFIX)/lib/libdnnprov.so.$(SOVERSION)' > $(DESTDIR)$(PYTHON_SITE)/dnnprov/_install.py
+	$(PYTHON) -m compileall -q -d $(PYTHON_SITE)/dnnprov $(DESTDIR)$(PYTHON_SITE)/dnnprov
+	@[ -n "$(DESTDIR)" ] || case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; \
+		*) echo "note: $(PREFIX)/bin is not on PATH: add it to run dnnprov";; esac
+	@[ -n "$(DESTDIR)" ] || $(PYTHON) -c 'import sys; sys.exit("$(PYTHON_SITE)" not in sys.path)' || \
+		echo "note: $(PYTHON) does not look in $(PYTHON_SITE): add it to PYTHONPATH to import dnnprov"
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	rm -f $(addprefix $(DESTDIR)$(PYTHON_SITE)/dnnprov/,$(PY_MODULES) _install.py)
+	rm -rf $(DESTDIR)$(PYTHON_SITE)/dnnprov/__pycache__
+	rmdir $(DESTDIR)$(PYTHON_SITE)/dnnprov 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan build-fuzz

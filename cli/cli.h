@@ -24,7 +24,8 @@ typedef struct cli_command {
 
 /* Prints "dnnprov: CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) DP_PRINTF(2, 3);
-/* cli_error() with the library's detail for rc ("what: detail"). */
+/* cli_error() with the library's detail for rc: "what: detail", or the
+ * detail alone when it names `what` already ("exp.yaml:2:1: ..."). */
 int cli_lib_error(const char *cmd, int rc, const char *what);
 /* Prints the usage of `cmd` to stderr with a one-line reason; returns 2. */
 int cli_usage(const char *cmd, const char *why, ...) DP_PRINTF(2, 3);
@@ -44,6 +45,16 @@ static inline int cli_status(int status)
 int cli_finish(const char *cmd, int status);
 
 const cli_command *cli_find(const char *name);
+
+/* Loads an experiment file; on failure prints why (FILE:LINE:COL and the
+ * problem) and returns 1. */
+int cli_config_load(const char *cmd, const char *path, dnnprov_config **out);
+
+/* After getopt_long() returned '?' (opterr is 0: main() turns getopt's own
+ * messages off): says which option was unknown or lacked its value, with
+ * the usage.  Returns 2. */
+struct option;
+int cli_bad_option(const char *cmd, char **argv, const char *shortopts, const struct option *opts);
 
 /* Where the logs and the index are: from the experiment file, unless
  * given directly.  Returns 0, or an exit status after printing why. */
@@ -77,11 +88,13 @@ int cmd_curve(int argc, char **argv);
 int cmd_adaptations(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_elements(int argc, char **argv);
+int cmd_layers(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_export(int, char **);
+int cmd_config(int argc, char **argv);
 extern const char cmd_log_usage[], cmd_cat_usage[], cmd_check_usage[], cmd_index_usage[],
 	cmd_reindex_usage[], cmd_dataflows_usage[], cmd_describe_usage[], cmd_runs_usage[],
 	cmd_compare_usage[], cmd_effect_usage[], cmd_curve_usage[], cmd_adaptations_usage[],
-	cmd_test_usage[], cmd_elements_usage[], cmd_watch_usage[], cmd_export_usage[];
+	cmd_test_usage[], cmd_elements_usage[], cmd_layers_usage[], cmd_watch_usage[], cmd_export_usage[], cmd_config_usage[];
 
 #endif

@@ -162,18 +162,19 @@ int cmd_cat(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "k:t:h";
 	const char *kinds = NULL, *task = NULL;
 	dp_buf line = { 0 };
 	dp_decoder dec = { 0 };
 	int c, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': return cli_help(CMD);
 		case 'k': kinds = optarg; break;
 		case 't': task = optarg; break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, shortopts, opts);
 		}
 	}
 	if (optind >= argc)

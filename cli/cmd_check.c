@@ -187,17 +187,18 @@ int cmd_check(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "fyqh";
 	bool fix = false, yes = false, quiet = false;
 	int c, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fyqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': return cli_help(CMD);
 		case 'f': fix = true; break;
 		case 'y': yes = true; break;
 		case 'q': quiet = true; break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, shortopts, opts);
 		}
 	}
 	if (optind >= argc)

@@ -14,11 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/progress.h"
 #include "cli/query_cli.h"
 #include "query/prov.h"
 
 const char cmd_export_usage[] =
-	"usage: dnnprov export [-c CONFIG | --index-dir DIR] [DF] [--task ID]...\n"
+	"usage: dnnprov export [-c CONFIG | --index-dir DIR] [DF] [--task ID]... [--where EXPR]\n"
 	"                      [--format prov-json|prov-n] [-o FILE]\n"
 	"\n"
 	"Writes the W3C PROV document of dataflow DF (the config's by default): its\n"
@@ -33,15 +34,19 @@ const char cmd_export_usage[] =
 	"  -c, --config FILE    the experiment file: its index and dataflow\n"
 	"      --index-dir DIR  the index folder (instead of the config's)\n"
 	"  -t, --task ID        only this task; repeat for several\n"
+	"  -w, --where EXPR     only the tasks EXPR matches (as in `dnnprov help runs`)\n"
 	"  -f, --format F       prov-json (default) or prov-n\n"
 	"  -o, --output FILE    write FILE instead of standard output; a regular file\n"
 	"                       is written under a temporary name and renamed when\n"
-	"                       complete, so a failed export leaves no partial file\n";
+	"                       complete, so a failed export leaves no partial file\n"
+	"\n"
+	"When stderr is a terminal and the document does not go to it, a progress line\n"
+	"shows the share done, what is written, the rate and the time left.\n";
 
 #define CMD "export"
 
 typedef struct export_args {
-	const char *config, *index_dir, *output, *df;
+	const char *config, *index_dir, *output, *df, *where;
 	const char **tasks;
 	size_t ntasks;
 	dp_prov_format format;
@@ -57,12 +62,14 @@ static int parse(int argc, char **argv, export_args *a)
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "where", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "c:t:f:o:w:h";
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:t:f:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': return cli_help_done(CMD);
 		case 'c': a->config = optarg; break;
@@ -81,12 +88,13 @@ static int parse(int argc, char **argv, export_args *a)
 			if (dp_prov_format_parse(optarg, &a->format))
 				return cli_usage(CMD, "%s", dnnprov_errmsg());
 			break;
+		case 'w': a->where = optarg; break;
 		case 'o':
 			if (!*optarg)
 				return cli_usage(CMD, "-o takes a file name");
 			a->output = optarg;
 			break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, shortopts, opts);
 		}
 	}
 	if ((rc = cli_locations(CMD, a->config, NULL, a->index_dir, &a->paths)))
@@ -210,7 +218,10 @@ int cmd_export(int argc, char **argv)
 	qa.index_dir = a.paths.index_dir;
 	if ((status = query_open(CMD, &qa, &q)))
 		goto out;
-	dp_prov_options o = { .df = a.df, .tasks = a.tasks, .ntasks = a.ntasks, .format = a.format };
+	/* Not when the document itself goes to the terminal: the two would mix. */
+	cli_progress *progress = a.output || !isatty(STDOUT_FILENO) ? cli_progress_start("exporting", NULL, false) : NULL;
+	dp_prov_options o = { .df = a.df, .tasks = a.tasks, .ntasks = a.ntasks, .where = a.where, .format = a.format,
+			      .progress = progress ? cli_progress_update : NULL, .progress_ctx = progress };
 	if (a.output) {
 		status = export_to_file(&q, &o, a.output);
 	} else if ((rc = dp_prov_export(&q, &o, stdout))) {
@@ -218,6 +229,7 @@ int cmd_export(int argc, char **argv)
 	} else {
 		status = cli_finish(CMD, 0);
 	}
+	cli_progress_end(progress);
 	dp_query_close(&q);
 out:
 	free(a.tasks);

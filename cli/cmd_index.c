@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
+#include "cli/progress.h"
 #include "indexer/index.h"
 #include "logger/reader.h"
 #include "logger/scan.h"
@@ -35,7 +37,12 @@ const char cmd_index_usage[] =
 	"      --rescan-ms N     follow mode's full rescan period (default 1000)\n"
 	"      --batch-ms N      commit at least this often while records arrive (default 50)\n"
 	"      --batch-records N commit after this many records (default 20000)\n"
-	"  -q, --quiet           no summary line\n";
+	"      --lost-after D    a RUNNING task recorded on another host is LOST after D\n"
+	"                        without a record (default 1h; docs/RUNS.md)\n"
+	"  -q, --quiet           no summary line, and no progress line on a terminal\n"
+	"\n"
+	"On a terminal, a catch-up shows how far it is on stderr (records, bytes of the\n"
+	"total, rate, time left) until its summary line.\n";
 
 const char cmd_reindex_usage[] =
 	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [-q]\n"
@@ -43,7 +50,8 @@ const char cmd_reindex_usage[] =
 	"Rebuilds the index from the logs into a new generation folder and swaps it in\n"
 	"atomically; queries running meanwhile keep reading the old one.  Use it after\n"
 	"an upgrade that changes the index schema, or to drop what deleted logs left.\n"
-	"Fails if an indexer is running on the index (stop it first).\n";
+	"Fails if an indexer is running on the index (stop it first).  On a terminal it\n"
+	"shows its progress as index does; -q turns it and the summary line off.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -79,6 +87,7 @@ typedef struct index_args {
 	const char *config, *log_dir, *index_dir;
 	bool follow, status, quiet;
 	unsigned long rescan_ms, batch_ms, batch_records;
+	double lost_after_s;
 } index_args;
 
 static int parse_args(const char *cmd, int argc, char **argv, index_args *a, bool allow_follow)
@@ -94,14 +103,16 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		{ "batch-records", required_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "lost-after", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "c:fqh";
 	int c;
 	char *end;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:fqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': return cli_help_done(cmd);
 		case 'c': a->config = optarg; break;
@@ -110,6 +121,14 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		case 'f': a->follow = true; break;
 		case 's': a->status = true; break;
 		case 'q': a->quiet = true; break;
+		case 'T': {
+			uint64_t ms;
+			if (dp_parse_duration_ms(optarg, &ms) || ms < 1000)
+				return cli_usage(cmd, "--lost-after takes a duration of at least 1s (30m, 2h, 3600s), not '%s'",
+						 optarg);
+			a->lost_after_s = (double)ms / 1000.0;
+			break;
+		}
 		case 'R':
 		case 'B':
 		case 'N': {
@@ -120,7 +139,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = v;
 			break;
 		}
-		default: return cli_usage(cmd, "unknown option");
+		default: return cli_bad_option(cmd, argv, shortopts, opts);
 		}
 	}
 	if (optind < argc)
@@ -282,6 +301,10 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		cli_paths_free(&p);
 		return 1;
 	}
+	/* A catch-up can read millions of records: it says how far it is.
+	 * Follow mode is a service, and says nothing until it stops. */
+	cli_progress *progress = a->follow ? NULL : cli_progress_start(rebuild ? "reindexing" : "indexing", "records",
+								    a->quiet);
 	dp_indexer_options opts = {
 		.log_dir = p.log_dir,
 		.index_dir = p.index_dir,
@@ -289,6 +312,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.batch_ms = (uint32_t)a->batch_ms,
 		.batch_records = (uint32_t)a->batch_records,
 		.rescan_ms = (uint32_t)a->rescan_ms,
+		.lost_after_s = a->lost_after_s,
 		.no_inotify = getenv("DNNPROV_NO_INOTIFY") != NULL,
 		/* Tests start from a tiny map to make it grow while queries run. */
 		.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0,
@@ -298,23 +322,31 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.fault = report_fault,
 		.skipped = report_skipped,
 		.report_ctx = (void *)cmd,
+		.progress = progress ? cli_progress_update : NULL,
+		.progress_ctx = progress,
 	};
-	if ((rc = dp_indexer_open(&opts, &x))) {
-		status = cli_lib_error(cmd, rc, p.index_dir);
-		goto out;
-	}
 	if (a->follow) {
+		/* Before the lock is taken: a signal the moment the index shows
+		 * a running indexer must stop it cleanly, not kill it. */
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
+	}
+	if ((rc = dp_indexer_open(&opts, &x))) {
+		status = cli_lib_error(cmd, rc, p.index_dir);
+		goto out;
+	}
+	if (a->follow) {
 		rc = dp_indexer_follow(x);
 	} else {
 		rc = dp_indexer_catch_up(x);
 		if (rc == 0 && rebuild)
 			rc = dp_indexer_swap(x);
 	}
+	cli_progress_end(progress);
+	progress = NULL;
 	if (rc) {
 		status = cli_lib_error(cmd, rc, p.index_dir);
 		goto out;
@@ -349,6 +381,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		printf("\n");
 	}
 out:
+	cli_progress_end(progress);
 	dp_indexer_close(x);
 	cli_paths_free(&p);
 	return cli_finish(cmd, status);

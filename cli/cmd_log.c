@@ -347,7 +347,7 @@ int cmd_log(int argc, char **argv)
 		case 'h': return cli_help(CMD);
 		case 'c': config_path = optarg; break;
 		case 't': task_id = optarg; break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, "+c:t:", opts);
 		}
 	}
 	/* After the action, --help is help only where it is no option's value
@@ -368,8 +368,8 @@ int cmd_log(int argc, char **argv)
 	for (int i = optind; i < argc && !task_id; i++)
 		if (strcmp(argv[i], "--resume") == 0)
 			return cli_usage(CMD, "--resume needs --task: the task to resume");
-	if ((rc = dnnprov_config_load(config_path, &cfg)))
-		return cli_lib_error(CMD, rc, config_path);
+	if ((rc = cli_config_load(CMD, config_path, &cfg)))
+		return rc;
 	status = run_action(&t, task_id, cfg, argc - optind, argv + optind);
 	if (status == 0 && !task_id)
 		printf("%s\n", dnnprov_task_id(t)); /* a generated id, for the next calls */

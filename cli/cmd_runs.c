@@ -9,15 +9,19 @@ const char cmd_runs_usage[] =
 	"\n"
 	"A row per task: id, status, start, duration, epochs done, last activity, the\n"
 	"hyperparameters, and the last and best value of the main metric (--metric, or\n"
-	"the first declared metric's val_ twin, or the first declared metric).  Best\n"
-	"means lowest for names with loss, error, mse, mae, perplexity..., else highest\n"
-	"(--goal overrides).  Sorted by start time unless --sort names a column (a\n"
-	"leading - sorts descending).  DF defaults to the config's dataflow.\n"
+	"the first declared metric's val_ twin if a task reported it, else the first\n"
+	"metric a task reported).  Best means lowest for names with loss, error, mse,\n"
+	"mae, perplexity..., else highest (--goal overrides).  Sorted by start time\n"
+	"unless --sort names a column (a leading - sorts descending).  DF defaults to\n"
+	"the config's dataflow.\n"
 	"\n"
-	"--where filters tasks: comparisons (= != < <= > >=), in (...), and, or, not,\n"
-	"parentheses; names are hyperparameters, status, epochs, task, host, start, end,\n"
-	"and metric aggregates such as max(val_accuracy) or last(loss), e.g.\n"
-	"  --where \"LEARNING_RATE <= 0.01 and OPTIMIZER_NAME in ('Adam', 'SGD')\"\n";
+	"--where filters tasks: comparisons (= != < <= > >=), in (...), like 'pattern'\n"
+	"(% any text, _ one character), and, or, not, + - * / on numbers, parentheses;\n"
+	"names are hyperparameters, status, epochs, task, host, start, end, and metric\n"
+	"aggregates such as max(val_accuracy) or last(loss), e.g.\n"
+	"  --where \"LEARNING_RATE <= 0.01 and OPTIMIZER_NAME in ('Adam', 'SGD')\"\n"
+	"  --where \"task like 'adam-%' and last(val_loss) < min(val_loss) * 1.1\"\n"
+	"docs/QUERY.md has the whole language.\n";
 
 static int run(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {

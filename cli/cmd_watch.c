@@ -9,13 +9,14 @@
 #include "cli/query_cli.h"
 
 const char cmd_watch_usage[] =
-	"usage: dnnprov watch [-c CONFIG | --index-dir DIR] [DF] [--interval S] [--count N]\n"
-	"                     [--format F]\n"
+	"usage: dnnprov watch [-c CONFIG | --index-dir DIR] [DF] [--where EXPR] [--interval S]\n"
+	"                     [--count N] [--format F]\n"
 	"\n"
 	"The running tasks of a dataflow: epoch, latest metrics, epochs per minute and\n"
 	"how long ago each was last heard of, refreshed every S seconds (default 2)\n"
 	"until interrupted, or N times.  On a terminal the screen is redrawn; otherwise\n"
-	"each refresh is printed after a line with its time.\n";
+	"each refresh is printed after a line with its time.  --where keeps the tasks\n"
+	"it matches, as in `dnnprov help runs`.\n";
 
 static volatile sig_atomic_t stop;
 
@@ -32,7 +33,7 @@ int cmd_watch(int argc, char **argv)
 	bool tty = isatty(STDOUT_FILENO);
 	struct sigaction sa;
 
-	if ((status = query_parse("watch", argc, argv, QO_INTERVAL, 1, 1, &a)))
+	if ((status = query_parse("watch", argc, argv, QO_INTERVAL | QO_WHERE, 1, 1, &a)))
 		goto out;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

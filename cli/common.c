@@ -1,8 +1,10 @@
 /*
  * common.c - what several commands share: where the logs and the index
- * are, from -c CONFIG or --log-dir / --index-dir; and the segments under a
+ * are, from -c CONFIG or --log-dir / --index-dir, loading the experiment
+ * file, saying what was wrong with an option, and the segments under a
  * path named on the command line.
  */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,15 +12,21 @@
 #include "config/config.h"
 #include "logger/scan.h"
 
+int cli_config_load(const char *cmd, const char *path, dnnprov_config **out)
+{
+	int rc = dnnprov_config_load(path, out);
+	return rc ? cli_lib_error(cmd, rc, path) : 0;
+}
+
 int cli_locations(const char *cmd, const char *config_path, const char *log_dir,
 		  const char *index_dir, cli_paths *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (config_path) {
 		dnnprov_config *cfg;
-		int rc = dnnprov_config_load(config_path, &cfg);
+		int rc = cli_config_load(cmd, config_path, &cfg);
 		if (rc)
-			return cli_lib_error(cmd, rc, config_path);
+			return rc;
 		out->log_dir = strdup(log_dir ? log_dir : cfg->log_dir);
 		out->index_dir = strdup(index_dir ? index_dir : cfg->index_dir);
 		out->dataflow = strdup(cfg->dataflow);
@@ -67,4 +75,35 @@ void cli_paths_free(cli_paths *p)
 	free(p->index_dir);
 	free(p->dataflow);
 	memset(p, 0, sizeof(*p));
+}
+
+/* The option of `opts` that `--name` (or an unambiguous prefix of it, which
+ * getopt accepts) and getopt's optopt designate, or NULL. */
+static const struct option *long_option(const struct option *opts, const char *name, size_t n)
+{
+	for (; optopt && opts->name; opts++)
+		if (opts->val == optopt && strlen(opts->name) >= n && strncmp(name, opts->name, n) == 0)
+			return opts;
+	return NULL;
+}
+
+int cli_bad_option(const char *cmd, char **argv, const char *shortopts, const struct option *opts)
+{
+	/* A long option is the last argument read; a short one may sit in a
+	 * group (-qz) whose argument optind has not passed yet, so it is known
+	 * by optopt alone. */
+	const char *arg = argv[optind - 1];
+	if (strncmp(arg, "--", 2) == 0) {
+		size_t n = strcspn(arg, "=");
+		const struct option *o = long_option(opts, arg + 2, n - 2);
+		if (o)
+			return cli_usage(cmd, o->has_arg == no_argument ? "option --%s takes no value"
+									: "option --%s needs a value", o->name);
+		if (!optopt)
+			return cli_usage(cmd, "unknown option '%.*s'", (int)n, arg);
+	}
+	const char *known = strchr(shortopts, optopt);
+	if (optopt && known && known[1] == ':')
+		return cli_usage(cmd, "option -%c needs a value", optopt);
+	return cli_usage(cmd, "unknown option -%c", optopt);
 }

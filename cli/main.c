@@ -3,12 +3,14 @@
  * subcommand lives in cli/cmd_<name>.c with its usage text beside it.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -20,6 +22,7 @@ static const char cmd_help_usage[] =
 static const char cmd_version_usage[] = "usage: dnnprov version\n";
 
 static const cli_command commands[] = {
+	{ "config", cmd_config, "check an experiment file and show what it resolves to", cmd_config_usage },
 	{ "log", cmd_log, "record provenance from a shell script", cmd_log_usage },
 	{ "cat", cmd_cat, "print log records as JSON lines", cmd_cat_usage },
 	{ "check", cmd_check, "verify segment files; --fix truncates torn tails", cmd_check_usage },
@@ -34,6 +37,7 @@ static const cli_command commands[] = {
 	{ "adaptations", cmd_adaptations, "hyperparameter changes and what followed", cmd_adaptations_usage },
 	{ "test", cmd_test, "test results beside hyperparameters", cmd_test_usage },
 	{ "elements", cmd_elements, "data of user-defined transformations", cmd_elements_usage },
+	{ "layers", cmd_layers, "the layer facts of tasks (activations, dropout, ...)", cmd_layers_usage },
 	{ "watch", cmd_watch, "live view of running tasks", cmd_watch_usage },
 	{ "export", cmd_export, "write W3C PROV (PROV-JSON or PROV-N)", cmd_export_usage },
 	{ "help", cmd_help, "show the commands or one command's usage", cmd_help_usage },
@@ -51,6 +55,7 @@ const cli_command *cli_find(const char *name)
 void cli_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
+	cli_progress_interrupt(); /* the message gets a line of its own */
 	fprintf(stderr, "dnnprov: %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -61,7 +66,9 @@ void cli_error(const char *cmd, const char *fmt, ...)
 int cli_lib_error(const char *cmd, int rc, const char *what)
 {
 	const char *detail = dnnprov_errmsg();
-	if (detail && *detail)
+	if (detail && *detail && strstr(detail, what))
+		cli_error(cmd, "%s", detail); /* it names what already: once is enough */
+	else if (detail && *detail)
 		cli_error(cmd, "%s: %s", what, detail);
 	else
 		cli_error(cmd, "%s: %s", what, dnnprov_strerror(rc));
@@ -141,6 +148,7 @@ int main(int argc, char **argv)
 {
 	const cli_command *c;
 
+	opterr = 0; /* cli_bad_option() says what was wrong, once */
 	if (argc < 2) {
 		list_commands(stderr);
 		return EXIT_USAGE;

@@ -1,6 +1,7 @@
 /*
  * query_cli.c - option parsing and printing shared by the query commands.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -13,6 +14,16 @@
 static int bad_number(const char *cmd, const char *opt, const char *v)
 {
 	return cli_usage(cmd, "%s takes a whole number, not '%s'", opt, v);
+}
+
+/* The long name of option c: argv cannot say it, since after `--task X`
+ * optind is past the value and `-tX` has no name at all. */
+static const char *option_name(const struct option *opts, int c)
+{
+	for (; opts->name; opts++)
+		if (opts->val == c)
+			return opts->name;
+	return "?";
 }
 
 int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int npos_min, int npos_max,
@@ -40,6 +51,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		{ "wide", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "c:f:w:n:m:t:h";
 	static const struct { int c; unsigned bit; } gate[] = {
 		{ 'w', QO_WHERE }, { 's', QO_SORT },	{ 'n', QO_LIMIT },   { 'm', QO_METRIC },
 		{ 'a', QO_AGG },   { 'g', QO_GOAL },	{ 'H', QO_HYP },     { 'b', QO_BINS },
@@ -53,12 +65,12 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 	a->o.agg.kind = AGG_BEST;
 	a->interval = 2.0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:f:w:n:m:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		if (c == 'h')
 			return cli_help_done(cmd);
 		for (size_t i = 0; i < DP_ARRAY_LEN(gate); i++)
 			if (gate[i].c == c && !(allowed & gate[i].bit))
-				return cli_usage(cmd, "option %s does not apply to %s", argv[optind - 1], cmd);
+				return cli_usage(cmd, "option --%s does not apply to %s", option_name(opts, c), cmd);
 		switch (c) {
 		case 'c': a->config = optarg; break;
 		case 'I': a->index_dir = optarg; break;
@@ -116,7 +128,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 			a->count = v;
 			break;
 		}
-		default: return cli_usage(cmd, "unknown option");
+		default: return cli_bad_option(cmd, argv, shortopts, opts);
 		}
 	}
 	if (a->config) {
@@ -188,7 +200,7 @@ int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *no
 	dp_buf json = { 0 }, note = { 0 };
 	int rc = 0;
 
-	if (q && (rc = dp_query_freshness(q, a->index_dir, a->owned_log_dir, &f)) == 0 &&
+	if (q && (rc = dp_query_freshness(q, a->index_dir, a->owned_log_dir, a->o.df, a->o.task, &f)) == 0 &&
 	    (rc = dp_freshness_json(&f, &json)) == 0)
 		rc = dp_freshness_note(&f, &note);
 	const char *index_json = json.len ? dp_buf_cstr(&json) : NULL;
@@ -205,18 +217,54 @@ int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *no
 	return rc ? query_fail(cmd, rc) : cli_finish(cmd, 0);
 }
 
-static int index_is_empty(dp_query *q, bool *empty)
+/* Whether the index holds any dataflow, and the one the command asks for. */
+static int index_holds(dp_query *q, const char *df, bool *empty, bool *has_df)
 {
 	char **names;
 	size_t n;
 	int rc = dp_query_dataflows(q, &names, &n);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < n; i++)
+	*has_df = false;
+	for (size_t i = 0; i < n; i++) {
+		*has_df = *has_df || (df && strcmp(names[i], df) == 0);
 		free(names[i]);
+	}
 	free(names);
 	*empty = n == 0;
 	return 0;
+}
+
+/* The argument after [DF] on a command's usage line ("TASK" for curve),
+ * so that a message about the arguments names them as the usage does. */
+static size_t usage_word_after_df(const char *cmd, const char **word)
+{
+	const cli_command *c = cli_find(cmd);
+	const char *p = c ? strstr(c->usage, "[DF] ") : NULL;
+	const char *nl = c ? strchr(c->usage, '\n') : NULL;
+	if (!p || (nl && p > nl)) {
+		*word = "";
+		return 0;
+	}
+	*word = p + 5;
+	return strcspn(*word, " [\n");
+}
+
+/* `curve -c exp.yaml A B`: with -c, two arguments are a dataflow and a task,
+ * so A was taken for a dataflow.  When there is no such dataflow, saying so
+ * alone would puzzle whoever meant two tasks. */
+static int no_positional_dataflow(const char *cmd, dp_query *q, const query_args *a)
+{
+	const char *word;
+	char lower[32];
+	size_t n = usage_word_after_df(cmd, &word), i = 0;
+	for (; i < n && i < sizeof(lower) - 1; i++)
+		lower[i] = (char)tolower((unsigned char)word[i]);
+	lower[i] = '\0';
+	dp_query_no_dataflow(q, a->o.df);
+	cli_error(cmd, "%s; %s takes [DF] %.*s, so '%s' was read as the dataflow and '%s' as the %s",
+		  dnnprov_errmsg(), cmd, (int)n, word, a->o.df, a->pos[1], lower);
+	return 1;
 }
 
 int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos_min, int npos_max,
@@ -235,9 +283,11 @@ int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos
 	a.o.now = dp_now();
 	if ((status = query_open(cmd, &a, &q)))
 		goto out_args;
-	bool empty = false;
-	if ((rc = index_is_empty(&q, &empty))) {
+	bool empty = false, has_df = false;
+	if ((rc = index_holds(&q, a.o.df, &empty, &has_df))) {
 		status = query_fail(cmd, rc);
+	} else if (!empty && !has_df && a.config_df && a.npos >= 2 && a.o.df == a.pos[0]) {
+		status = no_positional_dataflow(cmd, &q, &a);
 	} else if (empty) {
 		cli_error(cmd, "the index at %s is empty: nothing has been indexed yet", a.index_dir);
 		if (a.format == FMT_JSON)

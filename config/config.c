@@ -585,6 +585,7 @@ static int load_metrics(struct loader *ld, const yaml_node_t *seq)
 		nameset_fill(e, cfg->metrics[cfg->nmetrics], item, cfg->nmetrics);
 		cfg->nmetrics++;
 	}
+	cfg->nmetrics_listed = cfg->nmetrics;
 	if (!cfg->val_metrics)
 		goto out;
 

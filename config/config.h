@@ -74,6 +74,7 @@ struct dnnprov_config {
 
 	char **metrics; /* as listed, then their val_ twins when val_metrics */
 	size_t nmetrics;
+	size_t nmetrics_listed; /* the first ones, as the file lists them */
 	bool val_metrics;   /* default true */
 	bool adaptation;    /* default false */
 	/* Metric names outside `metrics` are accepted (default false: a name

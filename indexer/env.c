@@ -113,7 +113,7 @@ static int check_schema(dp_index *ix, MDB_txn *txn)
 	memcpy(&version, v.mv_data, 4);
 	if (version != DP_SCHEMA_VERSION)
 		return dp_error(DNNPROV_EINDEX,
-				"%s: index schema %u, this dnnprov reads schema %d: run `dnnprov reindex`",
+				"%s: index schema %u, this dnnprov reads schema %d: run `dnnprov reindex -c CONFIG`",
 				ix->dir, version, DP_SCHEMA_VERSION);
 	return 0;
 }
@@ -138,7 +138,7 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 
 	*out = NULL;
 	if (!writable && stat(dir, &st) != 0)
-		return dp_error(DNNPROV_ENOTFOUND, "no index at %s (%s): run `dnnprov index` first", dir,
+		return dp_error(DNNPROV_ENOTFOUND, "no index at %s (%s): run `dnnprov index -c CONFIG` first", dir,
 				strerror(errno));
 	if (writable && (rc = dp_mkdirs(dir)))
 		return rc;
@@ -147,7 +147,7 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	if (!gen_dir && lstat(cur, &st) != 0) {
 		if (!writable) {
-			rc = dp_error(DNNPROV_ENOTFOUND, "%s holds no index: run `dnnprov index` first", dir);
+			rc = dp_error(DNNPROV_ENOTFOUND, "%s holds no index: run `dnnprov index -c CONFIG` first", dir);
 			free(cur);
 			return rc;
 		}
@@ -173,7 +173,7 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 		*tried = strdup(ix->gen_dir);
 	if (!ix->dir || !ix->gen_dir) {
 		rc = ix->dir && !ix->gen_dir && !gen_dir && resolve_errno != ENOMEM
-			     ? dp_error(DNNPROV_ENOTFOUND, "%s: CURRENT points nowhere: run `dnnprov reindex`", dir)
+			     ? dp_error(DNNPROV_ENOTFOUND, "%s: CURRENT points nowhere: run `dnnprov reindex -c CONFIG`", dir)
 			     : dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -197,7 +197,7 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 		goto fail;
 	}
 	if ((mrc = mdb_env_open(ix->env, ix->gen_dir, flags, 0644))) {
-		rc = mrc == ENOENT ? dp_error(DNNPROV_ENOTFOUND, "%s holds no index: run `dnnprov index` first", dir)
+		rc = mrc == ENOENT ? dp_error(DNNPROV_ENOTFOUND, "%s holds no index: run `dnnprov index -c CONFIG` first", dir)
 				   : dp_lmdb_error(mrc, ix->gen_dir);
 		goto fail;
 	}
@@ -212,7 +212,7 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 		if (mrc == MDB_NOTFOUND) {
 			rc = is_blank(txn) ? dp_error(DNNPROV_ENOTFOUND, "the index at %s is empty: nothing has been "
 									 "indexed yet", dir)
-					   : dp_error(DNNPROV_EINDEX, "%s: database '%s' is missing: run `dnnprov reindex`",
+					   : dp_error(DNNPROV_EINDEX, "%s: database '%s' is missing: run `dnnprov reindex -c CONFIG`",
 						      dir, dp_db_names[i]);
 			goto fail;
 		}

@@ -124,6 +124,11 @@ typedef struct dp_indexer_options {
 	 * that could list it). */
 	void (*skipped)(void *ctx, const char *path, const char *why);
 	void *report_ctx;
+	/* Catch-up (index, reindex, and follow mode's first pass): told after
+	 * every batch and segment how many records have been indexed and how
+	 * many bytes of the pass's total have been read; may be NULL. */
+	dp_work_fn progress;
+	void *progress_ctx;
 } dp_indexer_options;
 
 typedef struct dp_indexer_stats {

@@ -60,6 +60,13 @@ struct dp_indexer {
 	char host[256];  /* this host and boot, for the liveness of tasks */
 	char boot[40];
 	uint64_t lost;   /* tasks the sweeps found without a live writer */
+	/* A catch-up with a progress callback: the bytes it has to read (counted
+	 * at its first pass; a pass retried after the map grew reads again what
+	 * the rolled-back batch had read), and has read from the segments
+	 * drained so far. */
+	bool reporting, counted;
+	dp_work work;
+	uint64_t work_drained;
 };
 
 /* Follow mode's wait after a failed batch, doubling up to the maximum. */
@@ -373,9 +380,23 @@ static void walk_report(void *ctx, const char *path, dp_walk_issue issue, const 
 	tell_once(x, relative(x, path), why);
 }
 
+/* Tells the progress callback where a catch-up stands: `s` is being read
+ * from `from`. */
+static void report_progress(dp_indexer *x, const seg_state *s, uint64_t from)
+{
+	if (!x->reporting)
+		return;
+	x->work.items = x->before_reopen.records + x->in.stats.records + x->in.batch_records;
+	x->work.bytes = x->work_drained + (s->pending.offset > from ? s->pending.offset - from : 0);
+	if (x->work.bytes > x->work.bytes_total)
+		x->work.bytes = x->work.bytes_total; /* a segment grew meanwhile */
+	x->opts.progress(x->opts.progress_ctx, &x->work);
+}
+
 /* Reads one segment to its end, committing whenever a batch fills. */
 static int drain_segment(dp_indexer *x, seg_state *s)
 {
+	uint64_t from = s->pending.offset;
 	bool more;
 	int rc;
 	do {
@@ -383,13 +404,34 @@ static int drain_segment(dp_indexer *x, seg_state *s)
 			return rc;
 		if (more && (rc = ingest_commit(&x->in)))
 			return rc;
+		report_progress(x, s, from);
 	} while (more);
 	if (s->not_file) {
 		char why[96];
 		snprintf(why, sizeof(why), "%s, not a segment: never read", dp_file_kind(s->not_file));
 		tell_once(x, s->rel, why);
 	}
+	if (x->reporting)
+		x->work_drained += s->pending.offset > from ? s->pending.offset - from : 0;
 	return 0;
+}
+
+/* What the segments hold past their indexed offsets: at the first pass of a
+ * catch-up, its total; at a retried pass, the total less what is left is
+ * what is done.  One stat per segment, so only when someone is told. */
+static void count_work(dp_indexer *x, const dp_path_list *segs)
+{
+	uint64_t left = 0;
+	for (size_t i = 0; i < segs->n; i++) {
+		struct stat st;
+		seg_state *s = ingest_segment_state(&x->in, relative(x, segs->paths[i]));
+		if (s && stat(segs->paths[i], &st) == 0 && (uint64_t)st.st_size > s->pending.offset)
+			left += (uint64_t)st.st_size - s->pending.offset;
+	}
+	if (!x->counted)
+		x->work.bytes_total = left;
+	x->counted = true;
+	x->work_drained = x->work.bytes_total > left ? x->work.bytes_total - left : 0;
 }
 
 static int scan_step(ingest *in, void *arg)
@@ -418,6 +460,8 @@ static int scan_step(ingest *in, void *arg)
 	x->unlistable = x->unlistable_now;
 	rc = 0;
 	ingest_forget_unreadable(&x->in);
+	if (x->reporting)
+		count_work(x, &segs);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
 		seg_state *s = ingest_segment_state(&x->in, relative(x, segs.paths[i]));
 		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -495,7 +539,11 @@ static int scan_and_commit(ingest *in, void *arg)
 
 int dp_indexer_catch_up(dp_indexer *x)
 {
+	x->reporting = x->opts.progress != NULL;
+	x->counted = false;
+	x->work = (dp_work){ 0 };
 	int rc = ingest_run_with_retry(&x->in, scan_and_commit, x);
+	x->reporting = false;
 	return rc ? rc : dp_indexer_sweep(x);
 }
 

@@ -111,9 +111,48 @@ static int select_tasks(dp_query *q, const dp_qdataflow *d, const dp_where *w, c
 	return 0;
 }
 
-static const char *resolve_metric(const dp_qdataflow *d, const char *name, int *rc)
+/* Which tasks pass --where, as a flag per task of d (in d->tasks order), for
+ * commands whose rows come from a scan of another database; *flags is NULL
+ * when there is no filter. */
+static int where_flags(dp_query *q, const dp_qdataflow *d, const dp_where *w, bool **flags)
 {
-	const char *m = name ? dp_qdf_metric(d, name) : dp_qdf_main_metric(d);
+	const dp_qtask **sel;
+	size_t n;
+	int rc;
+
+	*flags = NULL;
+	if (!w)
+		return 0;
+	if ((rc = select_tasks(q, d, w, &sel, &n)))
+		return rc;
+	*flags = calloc(d->ntasks ? d->ntasks : 1, sizeof(bool));
+	for (size_t i = 0; *flags && i < n; i++)
+		(*flags)[sel[i] - d->tasks] = true;
+	free(sel);
+	return *flags ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory");
+}
+
+/* Whether the task id[0..n) passed --where (see where_flags). */
+static bool task_passes(const dp_qdataflow *d, const bool *flags, const char *id, size_t n)
+{
+	char tid[DNNPROV_NAME_MAX + 1];
+	const dp_qtask *t;
+	if (!flags)
+		return true;
+	if (n >= sizeof(tid))
+		return false;
+	memcpy(tid, id, n);
+	tid[n] = '\0';
+	return (t = dp_qtask_find(d, tid)) && flags[t - d->tasks];
+}
+
+static const char *resolve_metric(dp_query *q, const dp_qdataflow *d, const char *name, int *rc)
+{
+	const char *m = NULL;
+	if (name)
+		m = dp_qdf_metric(d, name);
+	else if ((*rc = dp_qdf_main_metric(q, d, &m)))
+		return NULL;
 	if (!m) {
 		dp_buf list = { 0 };
 		for (size_t i = 0; i < d->nmetrics; i++)
@@ -406,7 +445,7 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 
 	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
-	metric = d.nmetrics || o->metric ? resolve_metric(&d, o->metric, &rc) : NULL;
+	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
 	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0);
 	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, msg_col + 1)))
 		goto out;
@@ -500,7 +539,7 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *not
 
 	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
-	metric = resolve_metric(&d, o->metric, &rc);
+	metric = resolve_metric(q, &d, o->metric, &rc);
 	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, 4 + d.nhyps)))
 		goto out;
 	bool lower = goal_lower(o, metric);
@@ -688,7 +727,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 
 	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
-	metric = resolve_metric(&d, o->metric, &rc);
+	metric = resolve_metric(q, &d, o->metric, &rc);
 	if (rc)
 		goto out;
 	hyp = o->hyp ? dp_qdf_hyp(&d, o->hyp) : NULL;
@@ -915,8 +954,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	if ((rc = dp_query_load_tasks(q, o->df, o->task, &d)))
 		return rc;
 	if (!(t = dp_qtask_find(&d, o->task))) {
-		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (`dnnprov runs %s` lists its tasks)",
-			      o->task, d.name, d.name);
+		rc = dp_query_no_task(q, d.name, o->task);
 		goto out;
 	}
 	metrics = calloc(d.nmetrics + 1, sizeof(char *));
@@ -931,7 +969,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 			goto out;
 		}
 		for (char *m = strtok_r(list, ",", &save); m && !rc; m = strtok_r(NULL, ",", &save)) {
-			const char *canon = resolve_metric(&d, m, &rc);
+			const char *canon = resolve_metric(q, &d, m, &rc);
 			bool listed = false;
 			/* A name given twice (in any case) is one column. */
 			for (size_t i = 0; canon && i < nm; i++)
@@ -1004,7 +1042,11 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 			goto out_ad;
 	}
 
-	size_t ncols = 3 + nm + na;
+	/* Columns: epoch, elapsed, the metrics, then for each hyperparameter
+	 * the task adapted its value in force and (CSV and JSON) its value
+	 * before a change; then the changes as a table mark ("* LEARNING_RATE")
+	 * and, for CSV and JSON, as data (the names). */
+	size_t first_hyp = 2 + nm, mark_col = first_hyp + 2 * na, ncols = mark_col + 2;
 	if ((rc = dp_table_init(out, ncols)))
 		goto out_ad;
 	dp_table_set_col(out, 0, "epoch", COL_INT);
@@ -1013,9 +1055,17 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 		dp_table_set_col(out, 2 + i, metrics[i], COL_NUM);
 	for (size_t i = 0; i < na; i++) {
 		const dp_qv *h = dp_qtask_hyp(t, adapted[i]);
-		dp_table_set_col(out, 2 + nm + i, adapted[i], h && h->type == QV_TEXT ? COL_TEXT : COL_NUM);
+		dp_col_kind kind = h && h->type == QV_TEXT ? COL_TEXT : COL_NUM;
+		char old[DNNPROV_NAME_MAX + 8];
+		snprintf(old, sizeof(old), "%s_old", adapted[i]);
+		dp_table_set_col(out, first_hyp + 2 * i, adapted[i], kind);
+		dp_table_set_col(out, first_hyp + 2 * i + 1, old, kind);
+		dp_table_omit(out, first_hyp + 2 * i + 1);
 	}
-	dp_table_set_col(out, ncols - 1, "adapted", COL_TEXT);
+	dp_table_set_col(out, mark_col, "adapted", COL_TEXT);
+	dp_table_only(out, mark_col);
+	dp_table_set_col(out, mark_col + 1, "changed", COL_TEXT);
+	dp_table_omit(out, mark_col + 1);
 
 	/* One range scan of the task's epochs. */
 	dp_key_reset(&key);
@@ -1041,22 +1091,33 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 		for (size_t i = 0; i < nm; i++)
 			copy_obj(&row[2 + i], dp_map_get(mm, metrics[i]));
 		/* The value in force: the task's initial value, replaced by every
-		 * adaptation at or before this epoch. */
+		 * adaptation at or before this epoch (they come in epoch order);
+		 * where one is at this epoch, the value before it too. */
 		dp_buf marks = { 0 };
 		for (size_t i = 0; i < na; i++) {
-			const dp_qv *val = dp_qtask_hyp(t, adapted[i]);
-			for (size_t a = 0; a < nad; a++)
-				if (strcmp(ad[a].hyp, adapted[i]) == 0 && ad[a].epoch <= e)
-					val = &ad[a].value;
-			copy_value(&row[2 + nm + i], val);
+			const dp_qv *val = dp_qtask_hyp(t, adapted[i]), *before = val;
+			bool changed = false;
+			for (size_t a = 0; a < nad; a++) {
+				if (strcmp(ad[a].hyp, adapted[i]) != 0 || ad[a].epoch > e)
+					continue;
+				if (ad[a].epoch < e)
+					before = &ad[a].value;
+				changed |= ad[a].epoch == e;
+				val = &ad[a].value;
+			}
+			copy_value(&row[first_hyp + 2 * i], val);
+			if (changed)
+				copy_value(&row[first_hyp + 2 * i + 1], before);
 		}
 		for (size_t a = 0; a < nad; a++)
 			if (ad[a].epoch == e)
 				dp_buf_printf(&marks, "%s%s", marks.len ? "," : "* ", ad[a].hyp);
 		if (marks.failed)
 			out->failed = true;
-		else if (marks.len)
-			dp_cell_text(&row[ncols - 1], marks.data, marks.len);
+		else if (marks.len) {
+			dp_cell_text(&row[mark_col], marks.data, marks.len);
+			dp_cell_text(&row[mark_col + 1], marks.data + 2, marks.len - 2);
+		}
 		dp_buf_free(&marks);
 	}
 	dp_scan_close(&sc);
@@ -1093,6 +1154,8 @@ static dp_qv metric_at(dp_query *q, const char *df, const char *task, const char
 int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 {
 	dp_qdataflow d;
+	dp_where *w;
+	bool *pass = NULL;
 	const char *metric;
 	dp_scan sc;
 	dp_key key;
@@ -1100,16 +1163,16 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 	char col[DNNPROV_NAME_MAX + 32];
 	int window = o->window > 0 ? o->window : 1, rc;
 
-	if ((rc = dp_query_load(q, o->df, &d)))
+	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
-	metric = resolve_metric(&d, o->metric, &rc);
+	metric = resolve_metric(q, &d, o->metric, &rc);
 	if (rc)
 		goto out;
 	if (o->task && !dp_qtask_find(&d, o->task)) {
-		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", o->task, d.name);
+		rc = dp_query_no_task(q, d.name, o->task);
 		goto out;
 	}
-	if ((rc = dp_table_init(out, 8)))
+	if ((rc = where_flags(q, &d, w, &pass)) || (rc = dp_table_init(out, 8)))
 		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "epoch", COL_INT);
@@ -1142,7 +1205,8 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 		msgpack_object obj;
 		rc = 0;
 		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) || !dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) ||
-		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) || dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) || !task_passes(&d, pass, task, tn) ||
+		    dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
@@ -1168,6 +1232,8 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 	}
 	dp_scan_close(&sc);
 out:
+	free(pass);
+	dp_where_free(w);
 	dp_qdataflow_free(&d);
 	return rc;
 }
@@ -1288,11 +1354,13 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 	bool numeric[256] = { false }; /* of the first 256 attributes */
 	bool found_tf = false, found_set = !o->set;
 	dp_scan sc;
+	dp_where *w;
+	bool *pass = NULL;
 	dp_key key;
 	MDB_val k, v;
 	int rc;
 
-	if ((rc = dp_query_load(q, o->df, &d)))
+	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
 	dp_buf tfnames = { 0 };
 	if (d.transformations.len &&
@@ -1333,14 +1401,14 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 		goto out;
 	}
 	if (o->task && !dp_qtask_find(&d, o->task)) {
-		rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", o->task, d.name);
+		rc = dp_query_no_task(q, d.name, o->task);
 		goto out;
 	}
 	if (attrs.failed) {
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = dp_table_init(out, 3 + nattrs)))
+	if ((rc = where_flags(q, &d, w, &pass)) || (rc = dp_table_init(out, 3 + nattrs)))
 		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "set", COL_TEXT);
@@ -1373,7 +1441,8 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 				taskn = n;
 			}
 		}
-		if (!task || (o->task && (strlen(o->task) != taskn || memcmp(o->task, task, taskn) != 0)))
+		if (!task || (o->task && (strlen(o->task) != taskn || memcmp(o->task, task, taskn) != 0)) ||
+		    !task_passes(&d, pass, task, taskn))
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
@@ -1390,8 +1459,75 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 	}
 	dp_scan_close(&sc);
 out:
+	free(pass);
+	dp_where_free(w);
 	dp_buf_free(&tfnames);
 	dp_buf_free(&attrs);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- layers ------------------------------------------------------------------------------ */
+
+int dp_cmd_layers(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	size_t n;
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	if (o->task && !dp_qtask_find(&d, o->task)) {
+		rc = dp_query_no_task(q, d.name, o->task);
+		goto out;
+	}
+	if ((rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, 4)))
+		goto out;
+	dp_table_set_col(out, 0, "task", COL_TEXT);
+	dp_table_set_col(out, 1, "layer", COL_TEXT);
+	dp_table_set_col(out, 2, "kind", COL_TEXT);
+	dp_table_set_col(out, 3, "value", COL_TEXT);
+	/* One lookup per task: the layers database keeps each task's latest
+	 * layers record. */
+	for (size_t i = 0; i < n && !rc; i++) {
+		const dp_qtask *t = sel[i];
+		dp_key key;
+		MDB_val k, v;
+		msgpack_object obj;
+		if (o->task && strcmp(t->id, o->task) != 0)
+			continue;
+		dp_key_reset(&key);
+		dp_key_cstr(&key, d.name);
+		dp_key_cstr(&key, t->id);
+		k = dp_key_val(&key);
+		int mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_LAYERS], &k, &v);
+		if (mrc == MDB_NOTFOUND)
+			continue;
+		if (mrc) {
+			rc = dp_lmdb_error(mrc, "layers");
+			break;
+		}
+		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+			continue;
+		const msgpack_object *layers = dp_map_get(&obj, "layers");
+		for (uint32_t j = 0; layers && layers->type == MSGPACK_OBJECT_ARRAY && j < layers->via.array.size; j++) {
+			const msgpack_object *l = &layers->via.array.ptr[j];
+			dp_qv *row = dp_table_add_row(out);
+			if (!row) {
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+				break;
+			}
+			set_text(&row[0], t->id);
+			copy_obj(&row[1], dp_map_get(l, "name"));
+			copy_obj(&row[2], dp_map_get(l, "kind"));
+			copy_obj(&row[3], dp_map_get(l, "value"));
+		}
+	}
+out:
+	free(sel);
+	dp_where_free(w);
 	dp_qdataflow_free(&d);
 	return rc;
 }
@@ -1403,10 +1539,11 @@ out:
 int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 {
 	dp_qdataflow d;
+	dp_where *w;
 	size_t shown = 0;
 	int rc;
 
-	if ((rc = dp_query_load(q, o->df, &d)))
+	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
 	shown = d.nmetrics < 4 ? d.nmetrics : 4; /* the first metrics fit a terminal */
 	if ((rc = dp_table_init(out, 5 + shown)))
@@ -1424,7 +1561,7 @@ int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 		/* The running tasks, and those lost in the last hour: a run that
 		 * died while watched shows as LOST rather than vanishing. */
 		bool lost = strcmp(t->status, "LOST") == 0 && o->now - t->last < WATCH_LOST_FOR;
-		if (strcmp(t->status, "RUNNING") != 0 && !lost)
+		if ((strcmp(t->status, "RUNNING") != 0 && !lost) || !dp_where_match(w, q, &d, t))
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
@@ -1443,6 +1580,7 @@ int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 			set_num(&row[4 + shown], o->now - t->last);
 	}
 out:
+	dp_where_free(w);
 	dp_qdataflow_free(&d);
 	return rc;
 }

@@ -300,6 +300,41 @@ int dp_query_no_dataflow(dp_query *q, const char *df)
 	return rc;
 }
 
+int dp_query_no_task(dp_query *q, const char *df, const char *id)
+{
+	dp_scan sc;
+	MDB_val k, v;
+	dp_key dfkey;
+	dp_buf list = { 0 };
+	size_t n = 0;
+	int mrc;
+
+	dp_key_reset(&dfkey);
+	dp_key_cstr(&dfkey, df);
+	if ((mrc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &dfkey, NULL)))
+		return mrc;
+	while ((mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		if (n < 10)
+			dp_buf_printf(&list, "%s%.*s", n ? ", " : "", (int)(k.mv_size - dfkey.n - 1),
+				      (const char *)k.mv_data + dfkey.n);
+		n++;
+	}
+	dp_scan_close(&sc);
+	if (mrc < 0) {
+		dp_buf_free(&list);
+		return mrc;
+	}
+	if (n > 10)
+		dp_buf_printf(&list, " and %zu more", n - 10);
+	const char *known = n ? dp_buf_cstr(&list) : "";
+	int rc = list.failed || !known
+			 ? dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", id, df)
+			 : dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (%s%s)", id, df,
+				    n ? "tasks: " : "it has no tasks", known);
+	dp_buf_free(&list);
+	return rc;
+}
+
 int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 {
 	return dp_query_load_tasks(q, df, NULL, d);
@@ -456,14 +491,55 @@ const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name)
 	return NULL;
 }
 
-const char *dp_qdf_main_metric(const dp_qdataflow *d)
+/* Whether any task of the dataflow reported the metric, in *found: one key
+ * lookup, since the summaries are keyed by dataflow, metric, task. */
+static int metric_reported(dp_query *q, const char *df, const char *metric, bool *found)
 {
-	if (!d->nmetrics)
-		return NULL;
+	dp_key key;
+	dp_scan sc;
+	MDB_val k, v;
+	int rc;
+
+	*found = false;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	dp_key_cstr(&key, metric);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL)))
+		return rc;
+	rc = dp_scan_next(&sc, &k, &v); /* the first row says it */
+	dp_scan_close(&sc);
+	if (rc < 0)
+		return rc;
+	*found = rc == DP_SCAN_ROW;
+	return 0;
+}
+
+int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out)
+{
 	char twin[DNNPROV_NAME_MAX + 8];
+	bool found;
+	int rc;
+
+	*out = NULL;
+	if (!d->nmetrics)
+		return 0;
 	snprintf(twin, sizeof(twin), "val_%s", d->metrics[0]);
 	const char *t = strncmp(d->metrics[0], "val_", 4) == 0 ? NULL : dp_qdf_metric(d, twin);
-	return t ? t : d->metrics[0];
+	if (t && ((rc = metric_reported(q, d->name, t, &found)) || found)) {
+		*out = t;
+		return rc;
+	}
+	for (size_t i = 0; i < d->nmetrics; i++) {
+		if ((rc = metric_reported(q, d->name, d->metrics[i], &found)))
+			return rc;
+		if (found) {
+			*out = d->metrics[i];
+			return 0;
+		}
+	}
+	/* Nothing reported yet: the metric the runs will most likely report. */
+	*out = t ? t : d->metrics[0];
+	return 0;
 }
 
 bool dp_metric_lower_is_better(const char *metric)

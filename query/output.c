@@ -26,8 +26,9 @@ int dp_table_init(dp_table *t, size_t ncols)
 	t->cols = calloc(ncols ? ncols : 1, sizeof(char *));
 	t->kinds = calloc(ncols ? ncols : 1, sizeof(dp_col_kind));
 	t->table_omits = calloc(ncols ? ncols : 1, sizeof(bool));
+	t->table_only = calloc(ncols ? ncols : 1, sizeof(bool));
 	t->now = dp_now();
-	if (!t->cols || !t->kinds || !t->table_omits) {
+	if (!t->cols || !t->kinds || !t->table_omits || !t->table_only) {
 		dp_table_free(t);
 		t->failed = true;
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -40,6 +41,12 @@ void dp_table_omit(dp_table *t, size_t i)
 {
 	if (i < t->ncols)
 		t->table_omits[i] = true;
+}
+
+void dp_table_only(dp_table *t, size_t i)
+{
+	if (i < t->ncols)
+		t->table_only[i] = true;
 }
 
 int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind)
@@ -114,6 +121,7 @@ void dp_table_free(dp_table *t)
 	free(t->cols);
 	free(t->kinds);
 	free(t->table_omits);
+	free(t->table_only);
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
 }
@@ -367,6 +375,8 @@ static int write_csv(const dp_table *t, FILE *out)
 	dp_buf b = { 0 };
 	bool first = true;
 	for (size_t c = 0; c < t->ncols; c++) {
+		if (t->table_only[c])
+			continue;
 		if (!first)
 			fputc(',', out);
 		csv_field(out, t->cols[c], strlen(t->cols[c]));
@@ -376,6 +386,8 @@ static int write_csv(const dp_table *t, FILE *out)
 	for (size_t r = 0; r < t->nrows; r++) {
 		first = true;
 		for (size_t c = 0; c < t->ncols; c++) {
+			if (t->table_only[c])
+				continue;
 			if (!first)
 				fputc(',', out);
 			cell_text(&b, &t->cells[r * t->ncols + c], t->kinds[c], FMT_CSV, t->now);
@@ -407,10 +419,14 @@ static int write_json(const dp_table *t, FILE *out, const char *index_json)
 	key_at[t->ncols] = keys.len;
 	line.len = 0;
 	dp_buf_append(&line, "{\"columns\": [", 13);
+	bool any = false;
 	for (size_t c = 0; c < t->ncols; c++) {
-		if (c)
+		if (t->table_only[c])
+			continue;
+		if (any)
 			dp_buf_append(&line, ", ", 2);
 		dp_json_string(&line, t->cols[c], strlen(t->cols[c]));
+		any = true;
 	}
 	dp_buf_append(&line, "],\n\"rows\": [", 12);
 	int rc = keys.failed || line.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
@@ -422,6 +438,8 @@ static int write_json(const dp_table *t, FILE *out, const char *index_json)
 		bool first = true;
 		for (size_t c = 0; c < t->ncols; c++) {
 			const dp_qv *v = &t->cells[r * t->ncols + c];
+			if (t->table_only[c])
+				continue;
 			if (!first)
 				dp_buf_putc(&line, ',');
 			first = false;

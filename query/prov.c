@@ -121,6 +121,7 @@ typedef struct pw {
 	uint64_t blank[ST_COUNT];
 	int rc;               /* the first error; every write stops after it */
 	char why[256];        /* its detail, which later calls may overwrite */
+	uint64_t written;     /* bytes handed to the FILE */
 	time_t tsec;          /* fmt_time's cache: the last second formatted */
 	char tprefix[24];
 } pw;
@@ -150,6 +151,7 @@ static void w_flush(pw *w)
 		return;
 	if (fwrite(w->b.data, 1, w->b.len, w->f) != w->b.len)
 		w_fail(w, dp_error_errno(errno ? errno : EIO, "cannot write the export"));
+	w->written += w->b.len;
 	w->b.len = 0;
 }
 
@@ -717,8 +719,9 @@ typedef struct ex {
 	spec sp;
 	elem_set *esets;
 	size_t nesets;
-	char **sel; /* selected task ids, sorted and unique; NULL: all */
+	char **sel; /* selected task ids, sorted and unique; NULL: all... */
 	size_t nsel;
+	bool filtered; /* ...unless --where chose them: then sel may be empty */
 	dp_decoder dtask, drec;
 	MDB_cursor *c_epochs, *c_adapt, *c_tests, *c_elems;
 	dp_map agents; /* "host\0user" of the agents written in this pass */
@@ -730,7 +733,39 @@ typedef struct ex {
 	const char *task;
 	size_t taskn;
 	bool has_agent;
+	/* progress: tasks written over all passes, of tasks times passes */
+	dp_work_fn progress;
+	void *progress_ctx;
+	dp_work work;
 } ex;
+
+/* ---- progress ---- */
+
+static void report(ex *x)
+{
+	x->work.bytes = x->w.written + x->w.b.len;
+	x->progress(x->progress_ctx, &x->work);
+}
+
+static void task_done(ex *x)
+{
+	if (!x->progress)
+		return;
+	x->work.items++;
+	report(x);
+}
+
+/* Whether a pass writing these kinds goes through the tasks, and through
+ * their epochs (the bulk of the work). */
+static bool pass_has_tasks(unsigned want)
+{
+	return want & ~(BIT(ST_INFLUENCE) | BIT(ST_MEMBERSHIP));
+}
+
+static bool pass_reads_epochs(unsigned want)
+{
+	return want & (BIT(ST_ENTITY) | BIT(ST_GENERATION));
+}
 
 /* ---- prospective ---- */
 
@@ -1165,7 +1200,7 @@ static void emit_epochs(ex *x)
 	MDB_val k, v;
 	int mrc = 0;
 
-	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_GENERATION))))
+	if (!pass_reads_epochs(w->want))
 		return;
 	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
 	const char *tid = id_str(w, &x->tid);
@@ -1175,6 +1210,8 @@ static void emit_epochs(ex *x)
 		size_t pos = key.n;
 		int64_t e;
 		msgpack_object o;
+		if (x->progress && ++x->work.items % 4096 == 0)
+			report(x);
 		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
 			continue;
 		id_copy(w, &x->a, &x->tid);
@@ -1506,9 +1543,9 @@ static void emit_all(ex *x)
 
 	dp_map_clear(&x->agents);
 	emit_spec(x);
-	if (!(w->want & ~(BIT(ST_INFLUENCE) | BIT(ST_MEMBERSHIP))))
+	if (!pass_has_tasks(w->want))
 		return; /* nothing per task in this pass */
-	if (x->sel) {
+	if (x->sel || x->filtered) {
 		for (size_t i = 0; i < x->nsel && !w->rc; i++) {
 			prefix_key(x, &key, x->sel[i], strlen(x->sel[i]), NULL, 0, NULL, 0);
 			k = dp_key_val(&key);
@@ -1516,6 +1553,7 @@ static void emit_all(ex *x)
 				emit_task(x, x->sel[i], strlen(x->sel[i]), &v);
 			else if (mrc != MDB_NOTFOUND)
 				w_fail(w, dp_lmdb_error(mrc, "tasks"));
+			task_done(x);
 		}
 		return;
 	}
@@ -1527,6 +1565,7 @@ static void emit_all(ex *x)
 	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		/* The key is the dataflow, the task id and its terminator. */
 		emit_task(x, (const char *)k.mv_data + x->dfkey.n, k.mv_size - x->dfkey.n - 1, &v);
+		task_done(x);
 	}
 	if (mrc < 0)
 		w_fail(w, mrc);
@@ -1540,39 +1579,100 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int task_missing(ex *x, const char *id)
+/* Whether the export writes task id: x->sel holds the ones --task and
+ * --where chose, when either was given. */
+static bool task_selected(const ex *x, const char *id)
+{
+	if (!x->sel && !x->filtered)
+		return true;
+	return x->nsel && bsearch(&id, x->sel, x->nsel, sizeof(char *), cmp_str);
+}
+
+/* The progress total, in records read: each task's record once per pass
+ * through the tasks, its epochs once per pass through the epochs.  Counting
+ * is one scan of the task records, so only when someone is told. */
+static int count_work(ex *x)
 {
 	dp_scan sc;
 	MDB_val k, v;
-	dp_buf list = { 0 };
-	size_t n = 0;
+	uint64_t tasks = 0, epochs = 0, task_passes = 0, epoch_passes = 0;
 	int mrc;
 
 	if ((mrc = dp_scan_open(&sc, x->q->ix, x->q->txn, DP_DB_TASKS, &x->dfkey, NULL)))
 		return mrc;
 	while ((mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		if (n < 10)
-			dp_buf_printf(&list, "%s%.*s", n ? ", " : "", (int)(k.mv_size - x->dfkey.n - 1),
-				      (const char *)k.mv_data + x->dfkey.n);
-		n++;
+		const char *id = (const char *)k.mv_data + x->dfkey.n;
+		dp_task_fields f;
+		msgpack_object o;
+		if (!task_selected(x, id))
+			continue;
+		tasks++;
+		if (dp_decode(&x->dtask, v.mv_data, v.mv_size, &o) == 0) {
+			dp_task_fields_read(&o, &f);
+			epochs += f.epochs;
+		}
 	}
 	dp_scan_close(&sc);
-	if (mrc < 0) {
-		dp_buf_free(&list);
+	if (mrc < 0)
 		return mrc;
+	for (int kind = 0; kind < ST_COUNT; kind++) {
+		unsigned want = x->w.fmt == DP_PROV_N ? ALL_KINDS : BIT(kind);
+		task_passes += pass_has_tasks(want);
+		epoch_passes += pass_reads_epochs(want);
+		if (x->w.fmt == DP_PROV_N)
+			break;
 	}
-	if (n > 10)
-		dp_buf_printf(&list, " and %zu more", n - 10);
-	int rc = dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (%s%s)", id, x->df,
-			  n ? "tasks: " : "it has no tasks", n ? dp_buf_cstr(&list) : "");
-	dp_buf_free(&list);
+	x->work.items_total = tasks * task_passes + epochs * epoch_passes;
+	return 0;
+}
+
+/* Keeps, of the tasks selected so far (all when none), those --where
+ * matches, in id order. */
+static int filter_tasks(ex *x, const char *where)
+{
+	dp_qdataflow d;
+	dp_where *w = NULL;
+	char **keep = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = dp_query_load(x->q, x->df, &d)))
+		return rc;
+	if ((rc = dp_where_compile(where, &d, &w)))
+		goto out;
+	if (d.ntasks && !(keep = calloc(d.ntasks, sizeof(char *)))) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < d.ntasks; i++) {
+		const char *id = d.tasks[i].id;
+		if (!task_selected(x, id) || !dp_where_match(w, x->q, &d, &d.tasks[i]))
+			continue;
+		if (!(keep[n++] = strdup(id))) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < x->nsel; i++)
+		free(x->sel[i]);
+	free(x->sel);
+	x->sel = keep;
+	x->nsel = n;
+	x->filtered = true;
+	keep = NULL;
+out:
+	for (size_t i = 0; keep && i < n; i++)
+		free(keep[i]);
+	free(keep);
+	dp_where_free(w);
+	dp_qdataflow_free(&d);
 	return rc;
 }
 
 static int select_tasks(ex *x, const dp_prov_options *o)
 {
 	if (!o->ntasks)
-		return 0;
+		return o->where && *o->where ? filter_tasks(x, o->where) : 0;
 	x->sel = calloc(o->ntasks, sizeof(char *));
 	if (!x->sel)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -1595,15 +1695,15 @@ static int select_tasks(ex *x, const dp_prov_options *o)
 		MDB_val k, v;
 		int mrc;
 		if (!dp_tag_valid(x->sel[i], strlen(x->sel[i])))
-			return task_missing(x, x->sel[i]);
+			return dp_query_no_task(x->q, x->df, x->sel[i]);
 		prefix_key(x, &key, x->sel[i], strlen(x->sel[i]), NULL, 0, NULL, 0);
 		k = dp_key_val(&key);
 		if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &k, &v)) == MDB_NOTFOUND)
-			return task_missing(x, x->sel[i]);
+			return dp_query_no_task(x->q, x->df, x->sel[i]);
 		if (mrc)
 			return dp_lmdb_error(mrc, "tasks");
 	}
-	return 0;
+	return o->where && *o->where ? filter_tasks(x, o->where) : 0;
 }
 
 static void write_head(ex *x)
@@ -1683,6 +1783,8 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 	x.df = o->df;
 	x.w.fmt = o->format;
 	x.w.f = out;
+	x.progress = o->progress;
+	x.progress_ctx = o->progress_ctx;
 	if (dp_check_tag("dataflow", o->df))
 		return dp_error(DNNPROV_ENOTFOUND, "'%s' is not a dataflow name", o->df);
 	dp_key_reset(&x.dfkey);
@@ -1697,7 +1799,8 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 		rc = dp_lmdb_error(mrc, "cursor");
 		goto out;
 	}
-	if ((rc = select_tasks(&x, o)) || (rc = load_spec(&x)) || (rc = load_elem_sets(&x)))
+	if ((rc = select_tasks(&x, o)) || (rc = load_spec(&x)) || (rc = load_elem_sets(&x)) ||
+	    (x.progress && (rc = count_work(&x))))
 		goto out;
 
 	write_head(&x);

@@ -43,11 +43,18 @@ typedef struct dp_prov_options {
 	const char *df;            /* the dataflow's tag */
 	const char *const *tasks;  /* only these task ids (repeats are fine)... */
 	size_t ntasks;             /* ...or, when 0, every task */
+	const char *where;         /* of those, only the ones this --where matches */
 	dp_prov_format format;
+	/* Told after each task of each pass: tasks written (items, of the
+	 * tasks times the passes that go through them) and bytes written;
+	 * may be NULL. */
+	dp_work_fn progress;
+	void *progress_ctx;
 } dp_prov_options;
 
 /* Writes the PROV document of a dataflow (its whole specification, and
- * the tasks selected) to `out`.
+ * the tasks selected) to `out`.  A `where` filter loads the dataflow's
+ * tasks to choose (memory grows with the number of tasks then).
  *
  * Returns 0, or:
  *   DNNPROV_ENOTFOUND  no such dataflow (the detail lists the dataflows),

@@ -130,6 +130,10 @@ DP_INTERNAL void dp_qdataflow_free(dp_qdataflow *d);
 /* DNNPROV_ENOTFOUND for an unknown dataflow, listing the ones that exist. */
 DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);
 
+/* DNNPROV_ENOTFOUND for an unknown task, listing the dataflow's first ten
+ * tasks and how many more there are. */
+DP_INTERNAL int dp_query_no_task(dp_query *q, const char *df, const char *id);
+
 /* The task named id (exactly), or NULL. */
 DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);
 /* A hyperparameter's value for a task, by case-insensitive name. */
@@ -140,9 +144,13 @@ DP_INTERNAL const dp_qv *dp_qtask_hyp(const dp_qtask *t, const char *name);
 DP_INTERNAL const char *dp_qdf_metric(const dp_qdataflow *d, const char *name);
 DP_INTERNAL const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name);
 
-/* The metric a command uses when none is given: the first declared metric's
- * val_ twin if any task reports it, else the first declared metric. */
-DP_INTERNAL const char *dp_qdf_main_metric(const dp_qdataflow *d);
+/* The metric a command uses when none is given, in *out: one that has
+ * values.  The first declared metric's val_ twin if some task reported it,
+ * else the first metric (in the dataflow's order) some task reported; when
+ * no task reported any, the twin if declared, else the first metric; NULL
+ * for a dataflow without metrics.  docs/QUERY.md says the same.  Returns 0
+ * or an LMDB error (then *out is to be ignored). */
+DP_INTERNAL int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out);
 
 /* Whether lower is better for a metric (loss, error, mse, mae, ...). */
 DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
@@ -189,6 +197,7 @@ typedef struct dp_table {
 	char **cols;
 	dp_col_kind *kinds;
 	bool *table_omits; /* columns for CSV and JSON only */
+	bool *table_only;  /* columns for the table only (marks for the eye) */
 	double now;        /* for COL_AGO */
 	size_t ncols;
 	dp_qv *cells; /* row-major; text cells own their string */
@@ -203,6 +212,9 @@ DP_INTERNAL int dp_table_init(dp_table *t, size_t ncols);
 DP_INTERNAL int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind);
 /* Leaves a column out of the table format (it is in CSV and JSON). */
 DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);
+/* Leaves a column out of CSV and JSON: a mark for the eye whose data is
+ * in other columns. */
+DP_INTERNAL void dp_table_only(dp_table *t, size_t i);
 /* Appends a row of NULL cells and returns it. */
 DP_INTERNAL dp_qv *dp_table_add_row(dp_table *t);
 DP_INTERNAL int dp_cell_text(dp_qv *cell, const char *s, size_t n);
@@ -235,10 +247,11 @@ typedef struct dp_freshness {
 } dp_freshness;
 
 /* Fills *f for the index at index_dir, whose logs are log_dir (NULL: where
- * the indexer recorded them).  Returns 0 or DNNPROV_ENOMEM; a log folder
- * that cannot be read is not an error (f->walk_incomplete). */
+ * the indexer recorded them), for a question about dataflow df and task
+ * (either may be NULL: all of them).  Returns 0 or DNNPROV_ENOMEM; a log
+ * folder that cannot be read is not an error (f->walk_incomplete). */
 DP_INTERNAL int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir,
-				   dp_freshness *f);
+				   const char *df, const char *task, dp_freshness *f);
 /* The JSON object for the "index" member of an answer. */
 DP_INTERNAL int dp_freshness_json(const dp_freshness *f, dp_buf *b);
 /* Appends the note lines a table gets: the index is behind its logs, or

@@ -3,25 +3,40 @@
  *
  *   expr    := and ('or' and)*
  *   and     := not ('and' not)*
- *   not     := 'not' not | '(' expr ')' | cond
- *   cond    := operand op operand | operand ['not'] 'in' '(' literal {',' literal} ')'
+ *   not     := 'not' not | pred
+ *   pred    := sum [ op sum
+ *                  | ['not'] 'in' '(' literal {',' literal} ')'
+ *                  | ['not'] 'like' 'pattern' ]
  *   op      := '=' | '==' | '!=' | '<>' | '<' | '<=' | '>' | '>='
+ *   sum     := product (('+' | '-') product)*
+ *   product := unary (('*' | '/') unary)*
+ *   unary   := '-' unary | '(' expr ')' | operand
  *   operand := number | 'text' | "text" | name | agg '(' metric ')'
  *   agg     := max | min | last | mean | best
  *   name    := a hyperparameter, status, epochs, task, host, start, end
  *              (case-insensitive); `back quotes` for names with spaces or
  *              operators in them
  *
- * Keywords are case-insensitive.  Text equality ignores ASCII case ('adam'
- * finds Adam); ordering compares bytes.  A condition on something a task
- * lacks is unknown, and as in SQL unknown is neither true nor false: `not`
- * keeps it unknown and the task is not listed.
+ * Precedence is SQL's: or < and < not < comparisons, in, like < + - < * /
+ * < unary minus.  Parentheses group conditions and arithmetic alike, so the
+ * parser types every node (condition, number, text) and refuses a
+ * condition where a value belongs and the other way round, with a caret
+ * under it.  Names may contain '-' (tags do), so a minus after a name needs
+ * a space before it.
+ *
+ * Keywords are case-insensitive.  Text equality and like ignore ASCII case
+ * ('adam' finds Adam); ordering compares bytes.  Arithmetic is on doubles
+ * (5 / 2 is 2.5); a division by zero, like anything involving a value a task
+ * lacks, is unknown.  A condition on something a task lacks is unknown, and
+ * as in SQL unknown is neither true nor false: `not` keeps it unknown and the
+ * task is not listed.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "query/query.h"
 
@@ -30,25 +45,35 @@ typedef enum { TV_FALSE = 0, TV_TRUE = 1, TV_UNKNOWN = 2 } tv;
 typedef enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE } cmp_op;
 
 typedef enum { OPD_LIT, OPD_HYP, OPD_STATUS, OPD_EPOCHS, OPD_TASK, OPD_HOST, OPD_START, OPD_END,
-	       OPD_METRIC } opd_kind;
+	       OPD_METRIC, OPD_MESSAGE, OPD_USER, OPD_ATTEMPTS, OPD_ACTIVE, OPD_LAST, OPD_DURATION,
+	       OPD_NOW } opd_kind;
 
 typedef struct operand {
 	opd_kind kind;
 	dp_qv lit;  /* OPD_LIT; text owned */
+	bool is_time; /* a time (start, end, last_seen, now): text beside it is ISO 8601 */
 	char *name; /* OPD_HYP, OPD_METRIC: the canonical name */
 	dp_agg agg; /* OPD_METRIC */
 } operand;
 
-typedef enum { N_OR, N_AND, N_NOT, N_CMP, N_IN } node_kind;
+typedef enum { N_OR, N_AND, N_NOT, N_CMP, N_IN, N_LIKE, /* conditions */
+	       N_VALUE, N_NEG, N_ARITH /* values */ } node_kind;
+
+/* What a node stands for, for the parser's checks: a condition, a number,
+ * text, or a value whose type the dataflow does not say. */
+typedef enum { VT_BOOL, VT_NUM, VT_TEXT, VT_ANY } vtype;
 
 typedef struct node {
 	node_kind kind;
-	struct node *a, *b; /* N_OR, N_AND, N_NOT */
+	struct node *a, *b; /* N_OR, N_AND, N_CMP, N_ARITH: a and b; N_NOT, N_NEG, N_IN, N_LIKE: a */
 	cmp_op op;          /* N_CMP */
-	bool negated;       /* N_IN */
-	operand l, r;       /* N_CMP: l op r; N_IN: l in list */
-	operand *list;
+	char aop;           /* N_ARITH: '+', '-', '*', '/' */
+	bool negated;       /* N_IN, N_LIKE */
+	operand o;          /* N_VALUE; N_LIKE: the pattern, a text literal */
+	operand *list;      /* N_IN */
 	size_t nlist;
+	vtype type;
+	size_t at, end; /* where it starts and ends in the expression, for errors */
 } node;
 
 struct dp_where {
@@ -152,7 +177,7 @@ static char *read_name(parser *p)
 
 static void names_hint(const dp_qdataflow *d, dp_buf *b)
 {
-	dp_buf_printf(b, "names: status, epochs, task, host, start, end");
+	dp_buf_printf(b, "names: status, epochs, task, host, user, start, end, last_seen, duration, active, attempts, message, now");
 	for (size_t i = 0; i < d->nhyps; i++)
 		dp_buf_printf(b, ", %s", d->hyps[i].name);
 	if (d->nmetrics)
@@ -207,11 +232,33 @@ static bool parse_literal(parser *p, operand *o)
 	return false;
 }
 
+/* Whether the part of `name` before its first '-' names a number (a numeric
+ * hyperparameter, epochs, start, end): then `name` was likely meant as a
+ * subtraction. */
+static bool numeric_stem(const parser *p, const char *name)
+{
+	size_t n = strcspn(name, "-");
+	char stem[DNNPROV_NAME_MAX + 1];
+	if (!name[n] || !n || n > DNNPROV_NAME_MAX)
+		return false;
+	memcpy(stem, name, n);
+	stem[n] = '\0';
+	if (!strcasecmp(stem, "epochs") || !strcasecmp(stem, "start") || !strcasecmp(stem, "end"))
+		return true;
+	for (size_t i = 0; i < p->d->nhyps; i++)
+		if (!dp_strcasecmp(p->d->hyps[i].name, stem))
+			return !strcmp(p->d->hyps[i].type, "numeric");
+	return false;
+}
+
 static bool parse_operand(parser *p, operand *o)
 {
 	static const struct { const char *name; opd_kind kind; } fixed[] = {
-		{ "status", OPD_STATUS }, { "epochs", OPD_EPOCHS }, { "task", OPD_TASK },
-		{ "host", OPD_HOST },     { "start", OPD_START },   { "end", OPD_END },
+		{ "status", OPD_STATUS },     { "epochs", OPD_EPOCHS },     { "task", OPD_TASK },
+		{ "host", OPD_HOST },         { "start", OPD_START },       { "end", OPD_END },
+		{ "message", OPD_MESSAGE },   { "user", OPD_USER },         { "attempts", OPD_ATTEMPTS },
+		{ "active", OPD_ACTIVE },     { "last_seen", OPD_LAST },    { "duration", OPD_DURATION },
+		{ "now", OPD_NOW },
 	};
 	size_t at;
 	char *name;
@@ -262,6 +309,15 @@ static bool parse_operand(parser *p, operand *o)
 		if (strcasecmp(name, fixed[i].name) == 0) {
 			o->kind = fixed[i].kind;
 			free(name);
+			if (o->kind == OPD_NOW) {
+				/* The time the expression was compiled: one instant
+				 * for every task of the query. */
+				o->kind = OPD_LIT;
+				o->lit.type = QV_NUM;
+				o->lit.num = dp_now();
+				o->is_time = true;
+			}
+			o->is_time |= o->kind == OPD_START || o->kind == OPD_END || o->kind == OPD_LAST;
 			return true;
 		}
 	const char *h = dp_qdf_hyp(p->d, name);
@@ -278,6 +334,10 @@ static bool parse_operand(parser *p, operand *o)
 			 40, name, 40, name, 40, name);
 	} else {
 		snprintf(why, sizeof(why), "unknown name '%.*s'", DNNPROV_NAME_MAX, name);
+		if (numeric_stem(p, name))
+			/* LEARNING_RATE-0.1: '-' is part of a name unless spaced. */
+			dp_buf_printf(&hint, "a name may contain '-': to subtract, write '%.*s - %s'\n",
+				      (int)strcspn(name, "-"), name, name + strcspn(name, "-") + 1);
 		names_hint(p->d, &hint);
 	}
 	free(name);
@@ -298,107 +358,321 @@ static void node_free(node *n)
 		return;
 	node_free(n->a);
 	node_free(n->b);
-	operand_free(&n->l);
-	operand_free(&n->r);
+	operand_free(&n->o);
 	for (size_t i = 0; i < n->nlist; i++)
 		operand_free(&n->list[i]);
 	free(n->list);
 	free(n);
 }
 
-static node *new_node(parser *p, node_kind k)
+static node *new_node(parser *p, node_kind k, size_t at)
 {
 	node *n = calloc(1, sizeof(*n));
 	if (!n)
-		p->rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-	else
-		n->kind = k;
+		return out_of_memory(p);
+	n->kind = k;
+	n->at = at;
+	n->end = p->pos;
+	n->type = k <= N_LIKE ? VT_BOOL : VT_NUM;
 	return n;
 }
 
-/* Declared numeric hyperparameters and metrics compare with numbers only. */
-static bool type_clash(parser *p, const operand *a, const operand *b)
+/* The type of an operand: declared numeric hyperparameters, metrics,
+ * epochs and times are numbers; the other hyperparameters, status, task
+ * and host are text. */
+static vtype operand_type(const parser *p, const operand *o)
 {
-	bool a_num = a->kind == OPD_EPOCHS || a->kind == OPD_METRIC || a->kind == OPD_START || a->kind == OPD_END;
-	bool a_text = a->kind == OPD_STATUS || a->kind == OPD_TASK || a->kind == OPD_HOST;
-	if (a->kind == OPD_HYP)
+	switch (o->kind) {
+	case OPD_LIT: return o->lit.type == QV_TEXT ? VT_TEXT : VT_NUM;
+	case OPD_STATUS:
+	case OPD_TASK:
+	case OPD_MESSAGE:
+	case OPD_USER:
+	case OPD_HOST: return VT_TEXT;
+	case OPD_HYP:
 		for (size_t i = 0; i < p->d->nhyps; i++)
-			if (strcmp(p->d->hyps[i].name, a->name) == 0) {
-				a_num = strcmp(p->d->hyps[i].type, "numeric") == 0;
-				a_text = !a_num;
-			}
-	return b->kind == OPD_LIT && ((a_num && b->lit.type == QV_TEXT) || (a_text && b->lit.type == QV_NUM));
+			if (strcmp(p->d->hyps[i].name, o->name) == 0)
+				return strcmp(p->d->hyps[i].type, "numeric") == 0 ? VT_NUM : VT_TEXT;
+		return VT_ANY;
+	default: return VT_NUM;
+	}
+}
+
+/* A node that must be a value (a side of a comparison, of arithmetic):
+ * false, with the error set, when it is a condition. */
+static bool need_value(parser *p, const node *n)
+{
+	if (n->type != VT_BOOL)
+		return true;
+	fail_at(p, n->at, "expected a value here, not a condition", NULL);
+	return false;
+}
+
+/* A node that must be a condition (a side of and/or, after not, the whole
+ * expression). */
+static bool need_condition(parser *p, const node *n)
+{
+	if (n->type == VT_BOOL)
+		return true;
+	fail_at(p, n->end, p->src[n->end] ? "expected a comparison (= != < <= > >=), in or like"
+					  : "the condition ends too soon", NULL);
+	return false;
+}
+
+/* Text and numbers never compare: a clash known from the names is an error
+ * rather than a condition that is never true. */
+static bool types_clash(const node *a, const node *b)
+{
+	return a->type != VT_ANY && b->type != VT_ANY && a->type != b->type;
 }
 
 static node *parse_expr(parser *p, int depth);
+static node *parse_sum(parser *p, int depth);
 
-static node *parse_cond(parser *p, int depth)
+/* Seconds since the epoch of an ISO 8601 time: 2026-11-26, 2026-11-26T09:00,
+ * 2026-11-26 09:00:30.5, with Z or an offset (+01:00); UTC when none.
+ * False when s is not one. */
+static bool parse_iso_time(const char *s, double *out)
+{
+	struct tm tm = { 0 };
+	int n = 0, off_h = 0, off_m = 0;
+	double frac = 0;
+	const char *p = s;
+
+	if (sscanf(p, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) != 3 || n != 10)
+		return false;
+	p += n;
+	if (*p == 'T' || *p == ' ') {
+		int m = 0;
+		if (sscanf(p + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &m) != 2 || m != 5)
+			return false;
+		p += 1 + m;
+		if (*p == ':') {
+			if (sscanf(p + 1, "%2d%n", &tm.tm_sec, &m) != 1 || m != 2)
+				return false;
+			p += 1 + m;
+			if (*p == '.') {
+				char *end;
+				frac = strtod(p, &end);
+				p = end;
+			}
+		}
+	}
+	if (*p == 'Z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int m = 0, sign = *p == '-' ? -1 : 1;
+		if (sscanf(p + 1, "%2d:%2d%n", &off_h, &off_m, &m) != 2 || m != 5)
+			return false;
+		p += 1 + m;
+		off_h *= sign;
+		off_m *= sign;
+	}
+	if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return false;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	*out = (double)t + frac - off_h * 3600.0 - off_m * 60.0;
+	return true;
+}
+
+/* A text literal compared with a time (start, end, last_seen, now) is an
+ * ISO 8601 time: it becomes seconds, as times are; one that does not parse
+ * as a time is an error at the literal. */
+static bool time_literal(parser *p, node *time, node *lit)
+{
+	if (time->kind != N_VALUE || !time->o.is_time || lit->kind != N_VALUE || lit->o.kind != OPD_LIT ||
+	    lit->o.lit.type != QV_TEXT)
+		return true;
+	double t;
+	if (!parse_iso_time(lit->o.lit.text, &t)) {
+		fail_at(p, lit->at, "a time here: ISO 8601 such as '2026-11-26T09:00' or '2026-11-26T09:00:30Z', "
+				    "or seconds since 1970", "or relative to now: start > now - 3600");
+		return false;
+	}
+	free((char *)lit->o.lit.text);
+	lit->o.lit.text = NULL;
+	lit->o.lit.type = QV_NUM;
+	lit->o.lit.num = t;
+	lit->type = VT_NUM;
+	return true;
+}
+
+/* An operand as a value node. */
+static node *parse_value(parser *p)
+{
+	skip_space(p);
+	node *n = new_node(p, N_VALUE, p->pos);
+	if (!n)
+		return NULL;
+	if (!parse_operand(p, &n->o)) {
+		node_free(n);
+		return NULL;
+	}
+	n->type = operand_type(p, &n->o);
+	n->end = p->pos;
+	return n;
+}
+
+static node *parse_unary(parser *p, int depth)
 {
 	size_t at;
 	node *n;
 
 	if (depth > 64)
 		return fail_at(p, p->pos, "nested too deeply", NULL);
-	if (keyword(p, "not")) {
-		if (!(n = new_node(p, N_NOT)))
-			return NULL;
-		if (!(n->a = parse_cond(p, depth + 1))) {
-			node_free(n);
+	skip_space(p);
+	at = p->pos;
+	if (p->src[at] == '-' && !isdigit((unsigned char)p->src[at + 1]) && p->src[at + 1] != '.') {
+		p->pos++;
+		node *a = parse_unary(p, depth + 1);
+		if (!a || !need_value(p, a) || !(n = new_node(p, N_NEG, at))) {
+			node_free(a);
 			return NULL;
 		}
+		if (a->type == VT_TEXT) {
+			size_t text_at = a->at;
+			node_free(a);
+			node_free(n);
+			return fail_at(p, text_at, "'-' needs numbers, and this is text", NULL);
+		}
+		n->a = a;
 		return n;
 	}
 	if (punct(p, "(")) {
-		n = parse_expr(p, depth + 1);
-		if (n && !punct(p, ")")) {
+		if (!(n = parse_expr(p, depth + 1)))
+			return NULL;
+		if (!punct(p, ")")) {
 			node_free(n);
 			return fail_at(p, p->pos, "expected ')'", NULL);
 		}
+		n->at = at;
+		n->end = p->pos;
 		return n;
 	}
-	if (!(n = new_node(p, N_CMP)))
+	return parse_value(p);
+}
+
+/* A left-associative chain of binary arithmetic: sum over products, or a
+ * product over unary terms. */
+static node *parse_chain(parser *p, int depth, const char *ops, node *(*next)(parser *, int))
+{
+	node *l = next(p, depth);
+	for (;;) {
+		if (!l)
+			return NULL;
+		skip_space(p);
+		char c = p->src[p->pos];
+		if (!c || !strchr(ops, c))
+			return l;
+		p->pos++;
+		node *r = next(p, depth);
+		node *n = r ? new_node(p, N_ARITH, l->at) : NULL;
+		if (!n || !need_value(p, l) || !need_value(p, r)) {
+			node_free(l);
+			node_free(r);
+			node_free(n);
+			return NULL;
+		}
+		n->aop = c;
+		n->a = l;
+		n->b = r;
+		l = n;
+		if (n->a->type == VT_TEXT || n->b->type == VT_TEXT) {
+			size_t text_at = n->a->type == VT_TEXT ? n->a->at : n->b->at;
+			char why[64];
+			node_free(n);
+			snprintf(why, sizeof(why), "'%c' needs numbers, and this is text", c);
+			return fail_at(p, text_at, why, NULL);
+		}
+	}
+}
+
+static node *parse_product(parser *p, int depth)
+{
+	return parse_chain(p, depth, "*/", parse_unary);
+}
+
+static node *parse_sum(parser *p, int depth)
+{
+	return parse_chain(p, depth, "+-", parse_product);
+}
+
+static bool parse_in_list(parser *p, node *n)
+{
+	if (!punct(p, "(")) {
+		fail_at(p, p->pos, "expected '(' after in", "e.g. OPTIMIZER_NAME in ('Adam', 'SGD')");
+		return false;
+	}
+	do {
+		operand *grown = realloc(n->list, (n->nlist + 1) * sizeof(*grown));
+		if (!grown) {
+			out_of_memory(p);
+			return false;
+		}
+		n->list = grown;
+		skip_space(p);
+		size_t lat = p->pos;
+		if (!parse_literal(p, &n->list[n->nlist])) {
+			fail_at(p, lat, "expected a number or 'text' in the list", NULL);
+			return false;
+		}
+		n->nlist++;
+		vtype t = operand_type(p, &n->list[n->nlist - 1]);
+		if (n->a->type != VT_ANY && t != n->a->type) {
+			fail_at(p, lat, "this value's type does not match the left side", NULL);
+			return false;
+		}
+	} while (punct(p, ","));
+	if (!punct(p, ")")) {
+		fail_at(p, p->pos, "expected ',' or ')'", NULL);
+		return false;
+	}
+	return true;
+}
+
+static bool parse_like_pattern(parser *p, node *n)
+{
+	skip_space(p);
+	size_t at = p->pos;
+	if (n->a->type == VT_NUM) {
+		fail_at(p, n->a->at, "like matches text, and this is a number", NULL);
+		return false;
+	}
+	if (!parse_literal(p, &n->o) || n->o.lit.type != QV_TEXT) {
+		fail_at(p, at, "like takes a 'pattern' in quotes",
+			"% matches any text, _ any one character: task like 'adam-%'");
+		return false;
+	}
+	return true;
+}
+
+static node *parse_pred(parser *p, int depth)
+{
+	node *l = parse_sum(p, depth), *n = NULL;
+	size_t op_at;
+
+	if (!l)
 		return NULL;
 	skip_space(p);
-	at = p->pos;
-	if (!parse_operand(p, &n->l))
-		goto fail;
-	skip_space(p);
-	size_t op_at = p->pos;
+	op_at = p->pos;
 	bool negated = keyword(p, "not");
-	if (keyword(p, "in")) {
-		n->kind = N_IN;
+	bool in = keyword(p, "in"), like = !in && keyword(p, "like");
+	if (in || like) {
+		if (!need_value(p, l) || !(n = new_node(p, in ? N_IN : N_LIKE, l->at)))
+			goto fail;
+		n->a = l;
+		l = NULL;
 		n->negated = negated;
-		if (!punct(p, "(")) {
-			fail_at(p, p->pos, "expected '(' after in", "e.g. OPTIMIZER_NAME in ('Adam', 'SGD')");
+		if (in ? !parse_in_list(p, n) : !parse_like_pattern(p, n))
 			goto fail;
-		}
-		do {
-			operand *grown = realloc(n->list, (n->nlist + 1) * sizeof(*grown));
-			if (!grown) {
-				out_of_memory(p);
-				goto fail;
-			}
-			n->list = grown;
-			skip_space(p);
-			size_t lat = p->pos;
-			if (!parse_literal(p, &n->list[n->nlist])) {
-				fail_at(p, lat, "expected a number or 'text' in the list", NULL);
-				goto fail;
-			}
-			n->nlist++;
-			if (type_clash(p, &n->l, &n->list[n->nlist - 1])) {
-				fail_at(p, lat, "this value's type does not match the left side", NULL);
-				goto fail;
-			}
-		} while (punct(p, ","));
-		if (!punct(p, ")")) {
-			fail_at(p, p->pos, "expected ',' or ')'", NULL);
-			goto fail;
-		}
+		n->end = p->pos;
 		return n;
 	}
 	if (negated) {
-		fail_at(p, op_at, "expected 'in' after 'not'", NULL);
+		fail_at(p, op_at, "expected 'in' or 'like' after 'not'", NULL);
 		goto fail;
 	}
 	static const struct { const char *s; cmp_op op; } ops[] = {
@@ -409,64 +683,75 @@ static node *parse_cond(parser *p, int depth)
 	for (; k < DP_ARRAY_LEN(ops); k++)
 		if (punct(p, ops[k].s))
 			break;
-	if (k == DP_ARRAY_LEN(ops)) {
-		fail_at(p, op_at, p->src[op_at] ? "expected a comparison (= != < <= > >=) or in"
-						: "the condition ends too soon",
-			NULL);
+	if (k == DP_ARRAY_LEN(ops))
+		return l; /* a value, or a parenthesized condition: the caller checks */
+	if (!need_value(p, l) || !(n = new_node(p, N_CMP, l->at)))
 		goto fail;
-	}
 	n->op = ops[k].op;
-	skip_space(p);
-	size_t r_at = p->pos;
-	if (!parse_operand(p, &n->r))
+	n->a = l;
+	l = NULL;
+	if (!(n->b = parse_sum(p, depth)) || !need_value(p, n->b))
 		goto fail;
-	if (type_clash(p, &n->l, &n->r) || type_clash(p, &n->r, &n->l)) {
-		fail_at(p, r_at, "the two sides have different types (a number and text)", NULL);
+	if (!time_literal(p, n->a, n->b) || !time_literal(p, n->b, n->a))
+		goto fail;
+	if (types_clash(n->a, n->b)) {
+		fail_at(p, n->b->at, "the two sides have different types (a number and text)", NULL);
 		goto fail;
 	}
-	(void)at;
+	n->end = p->pos;
 	return n;
 fail:
+	node_free(l);
 	node_free(n);
 	return NULL;
 }
 
-static node *parse_and(parser *p, int depth)
+static node *parse_not(parser *p, int depth)
 {
-	node *l = parse_cond(p, depth);
-	while (l && keyword(p, "and")) {
-		node *n = new_node(p, N_AND);
+	skip_space(p);
+	size_t at = p->pos;
+	if (depth > 64)
+		return fail_at(p, p->pos, "nested too deeply", NULL);
+	if (!keyword(p, "not"))
+		return parse_pred(p, depth);
+	node *n = new_node(p, N_NOT, at);
+	if (n && (n->a = parse_not(p, depth + 1)) && need_condition(p, n->a)) {
+		n->end = p->pos;
+		return n;
+	}
+	node_free(n);
+	return NULL;
+}
+
+/* A chain of and (or of or): each side must be a condition. */
+static node *parse_logic(parser *p, int depth, const char *kw, node_kind kind, node *(*next)(parser *, int))
+{
+	node *l = next(p, depth);
+	while (l && keyword(p, kw)) {
+		node *n = need_condition(p, l) ? new_node(p, kind, l->at) : NULL;
 		if (!n) {
 			node_free(l);
 			return NULL;
 		}
 		n->a = l;
-		if (!(n->b = parse_cond(p, depth))) {
+		if (!(n->b = next(p, depth)) || !need_condition(p, n->b)) {
 			node_free(n);
 			return NULL;
 		}
+		n->end = p->pos;
 		l = n;
 	}
 	return l;
 }
 
+static node *parse_and(parser *p, int depth)
+{
+	return parse_logic(p, depth, "and", N_AND, parse_not);
+}
+
 static node *parse_expr(parser *p, int depth)
 {
-	node *l = parse_and(p, depth);
-	while (l && keyword(p, "or")) {
-		node *n = new_node(p, N_OR);
-		if (!n) {
-			node_free(l);
-			return NULL;
-		}
-		n->a = l;
-		if (!(n->b = parse_and(p, depth))) {
-			node_free(n);
-			return NULL;
-		}
-		l = n;
-	}
-	return l;
+	return parse_logic(p, depth, "or", N_OR, parse_and);
 }
 
 int dp_where_compile(const char *expr, const dp_qdataflow *d, dp_where **out)
@@ -481,8 +766,11 @@ int dp_where_compile(const char *expr, const dp_qdataflow *d, dp_where **out)
 	root = parse_expr(&p, 0);
 	if (root) {
 		skip_space(&p);
-		if (p.src[p.pos]) {
+		if (p.src[p.pos] && root->type == VT_BOOL) {
 			fail_at(&p, p.pos, "unexpected text after the condition (missing 'and' or 'or'?)", NULL);
+			node_free(root);
+			root = NULL;
+		} else if (!need_condition(&p, root)) {
 			node_free(root);
 			root = NULL;
 		}
@@ -529,11 +817,30 @@ static dp_qv eval_operand(const operand *o, dp_query *q, const dp_qdataflow *d, 
 		v.text = t->id;
 		return v;
 	case OPD_HOST:
-		if (t->host) {
+	case OPD_MESSAGE:
+	case OPD_USER: {
+		const char *x = o->kind == OPD_HOST ? t->host : o->kind == OPD_USER ? t->user : t->message;
+		if (x) {
 			v.type = QV_TEXT;
-			v.text = t->host;
+			v.text = x;
 		}
 		return v;
+	}
+	case OPD_ATTEMPTS:
+		return dp_qv_int(t->attempts > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t->attempts);
+	case OPD_ACTIVE:
+	case OPD_LAST:
+	case OPD_DURATION: {
+		double until = isnan(t->end) ? t->last : t->end;
+		double x = o->kind == OPD_ACTIVE ? t->active : o->kind == OPD_LAST ? t->last : until - t->start;
+		if (!isnan(x)) {
+			v.type = QV_NUM;
+			v.num = x;
+		}
+		return v;
+	}
+	case OPD_NOW:
+		break; /* compiled into a literal */
 	case OPD_EPOCHS:
 		return dp_qv_int(t->epochs > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t->epochs);
 	case OPD_START:
@@ -575,6 +882,68 @@ static tv compare(const dp_qv *a, const dp_qv *b, cmp_op op)
 	}
 }
 
+/* SQL's LIKE: % matches any text, _ one character (a UTF-8 sequence),
+ * anything else itself ignoring ASCII case.  The last % seen is the only
+ * backtracking point, so the cost is at most the product of the lengths. */
+static int ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : (unsigned char)c;
+}
+
+static bool like(const char *s, const char *pat)
+{
+	const char *star = NULL, *resume = NULL;
+	while (*s) {
+		if (*pat == '%') {
+			star = ++pat;
+			resume = s;
+		} else if (*pat == '_' || (*pat && ascii_lower(*pat) == ascii_lower(*s))) {
+			if (*pat == '_')
+				while ((s[1] & 0xC0) == 0x80)
+					s++; /* the continuation bytes of one character */
+			pat++;
+			s++;
+		} else if (star) {
+			pat = star;
+			s = ++resume;
+			while ((*s & 0xC0) == 0x80)
+				s++;
+			resume = s;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '%')
+		pat++;
+	return !*pat;
+}
+
+static dp_qv eval_value(const node *n, dp_query *q, const dp_qdataflow *d, const dp_qtask *t)
+{
+	dp_qv r = { 0 };
+	if (n->kind == N_VALUE)
+		return eval_operand(&n->o, q, d, t);
+	dp_qv a = eval_value(n->a, q, d, t);
+	if (a.type != QV_NUM)
+		return r;
+	if (n->kind == N_NEG) {
+		r.type = QV_NUM;
+		r.num = -a.num;
+		return r;
+	}
+	dp_qv b = eval_value(n->b, q, d, t);
+	if (b.type != QV_NUM || (n->aop == '/' && b.num == 0))
+		return r; /* unknown, as SQL's NULL */
+	r.type = QV_NUM;
+	switch (n->aop) {
+	case '+': r.num = a.num + b.num; break;
+	case '-': r.num = a.num - b.num; break;
+	case '*': r.num = a.num * b.num; break;
+	default: r.num = a.num / b.num; break;
+	}
+	return r;
+}
+
 static tv eval(const node *n, dp_query *q, const dp_qdataflow *d, const dp_qtask *t)
 {
 	tv a, b;
@@ -595,11 +964,11 @@ static tv eval(const node *n, dp_query *q, const dp_qdataflow *d, const dp_qtask
 		a = eval(n->a, q, d, t);
 		return a == TV_UNKNOWN ? TV_UNKNOWN : (tv)!a;
 	case N_CMP: {
-		dp_qv l = eval_operand(&n->l, q, d, t), r = eval_operand(&n->r, q, d, t);
+		dp_qv l = eval_value(n->a, q, d, t), r = eval_value(n->b, q, d, t);
 		return compare(&l, &r, n->op);
 	}
 	case N_IN: {
-		dp_qv l = eval_operand(&n->l, q, d, t);
+		dp_qv l = eval_value(n->a, q, d, t);
 		tv res = TV_FALSE;
 		for (size_t i = 0; i < n->nlist; i++) {
 			tv c = compare(&l, &n->list[i].lit, OP_EQ);
@@ -614,8 +983,14 @@ static tv eval(const node *n, dp_query *q, const dp_qdataflow *d, const dp_qtask
 			res = (tv)!res;
 		return res;
 	}
+	case N_LIKE: {
+		dp_qv l = eval_value(n->a, q, d, t);
+		if (l.type != QV_TEXT)
+			return TV_UNKNOWN;
+		return (tv)(like(l.text, n->o.lit.text) != n->negated);
 	}
-	return TV_UNKNOWN;
+	default: return TV_UNKNOWN; /* a value: the parser never leaves one here */
+	}
 }
 
 bool dp_where_match(const dp_where *w, dp_query *q, const dp_qdataflow *d, const dp_qtask *t)
@@ -722,10 +1097,10 @@ static const node *indexable(const node *n)
 		const node *x = indexable(n->a);
 		return x ? x : indexable(n->b);
 	}
-	if (n->kind == N_CMP && n->l.kind == OPD_HYP && n->r.kind == OPD_LIT && n->op != OP_NE &&
-	    (n->r.lit.type == QV_NUM || n->op == OP_EQ))
+	if (n->kind == N_CMP && n->a->kind == N_VALUE && n->a->o.kind == OPD_HYP && n->b->kind == N_VALUE &&
+	    n->b->o.kind == OPD_LIT && n->op != OP_NE && (n->b->o.lit.type == QV_NUM || n->op == OP_EQ))
 		return n;
-	if (n->kind == N_IN && !n->negated && n->l.kind == OPD_HYP)
+	if (n->kind == N_IN && !n->negated && n->a->kind == N_VALUE && n->a->o.kind == OPD_HYP)
 		return n;
 	return NULL;
 }
@@ -738,15 +1113,15 @@ bool dp_where_candidates(const dp_where *w, dp_query *q, const dp_qdataflow *d, 
 	if (!c)
 		return false;
 	if (c->kind == N_CMP) {
-		scan_condition(q, w->df, c->l.name, c->op, &c->r.lit, &s);
+		scan_condition(q, w->df, c->a->o.name, c->op, &c->b->o.lit, &s);
 	} else {
 		for (size_t i = 0; i < c->nlist; i++)
-			scan_condition(q, w->df, c->l.name, OP_EQ, &c->list[i].lit, &s);
+			scan_condition(q, w->df, c->a->o.name, OP_EQ, &c->list[i].lit, &s);
 	}
 	/* Text equality in the index is exact; the filter ignores case, so a
 	 * text condition cannot narrow by the index.  Nor can a set that may
 	 * miss tasks: the full scan is slower, never wrong. */
-	if (s.incomplete || (c->kind == N_CMP && c->r.lit.type == QV_TEXT) ||
+	if (s.incomplete || (c->kind == N_CMP && c->b->o.lit.type == QV_TEXT) ||
 	    (c->kind == N_IN && c->nlist && c->list[0].lit.type == QV_TEXT)) {
 		for (size_t i = 0; i < s.n; i++)
 			free(s.ids[i]);

@@ -385,6 +385,7 @@ START_TEST(test_val_twins)
 
 	cfg = load_ok("dataflow: x\nmetrics: [loss, val_loss, acc, VAL_top, mae]\n");
 	ck_assert_uint_eq(cfg->nmetrics, 7);
+	ck_assert_uint_eq(cfg->nmetrics_listed, 5);
 	ck_assert_str_eq(cfg->metrics[4], "mae");
 	ck_assert_str_eq(cfg->metrics[5], "val_acc");
 	ck_assert_str_eq(cfg->metrics[6], "val_mae");
@@ -393,10 +394,12 @@ START_TEST(test_val_twins)
 	/* A twin is not added when a listed name differs only in case. */
 	cfg = load_ok("dataflow: x\nmetrics: [loss, Val_Loss]\n");
 	ck_assert_uint_eq(cfg->nmetrics, 2);
+	ck_assert_uint_eq(cfg->nmetrics_listed, 2);
 	dnnprov_config_free(cfg);
 
 	cfg = load_ok("dataflow: x\nval_metrics: false\nmetrics: [loss]\n");
 	ck_assert_uint_eq(cfg->nmetrics, 1);
+	ck_assert_uint_eq(cfg->nmetrics_listed, 1);
 	dnnprov_config_free(cfg);
 }
 END_TEST

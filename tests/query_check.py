@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -105,7 +106,7 @@ for r in records:
         if not t.begun:   # a resume keeps the first begin's values and start
             t.hyps = dict(r["hyperparameters"])
             t.start = r["time"]
-        t.status, t.end, t.begun = "RUNNING", None, True
+        t.status, t.end, t.begun, t.message = "RUNNING", None, True, None
         t.owner = r.get("owner")
         t.attempts = getattr(t, "attempts", 0) + 1
     elif not t.begun:
@@ -132,7 +133,7 @@ for r in records:
     elif kind == "element":
         t.elements.append(r)
     elif kind == "end":
-        t.status, t.end = r["status"], r["time"]
+        t.status, t.end, t.message = r["status"], r["time"], r.get("message")
     t.last = r["time"]   # the causally last record's: `cat` prints them in that order
 for d in dataflows.values():
     d["tasks"] = {k: t for k, t in d["tasks"].items() if t.begun}
@@ -184,9 +185,15 @@ def aggregate(t, m, agg):
 
 
 def main_metric(d):
+    """The first metric's val_ twin if a task reported it, else the first
+    metric a task reported, else the twin if declared, else the first."""
     m = d["metrics"]
+    reported = {k for t in d["tasks"].values() for r in t.epochs.values() for k in r["metrics"]}
     twin = "val_" + m[0]
-    return twin if not m[0].startswith("val_") and twin in m else m[0]
+    twin = twin if not m[0].startswith("val_") and twin in m else None
+    if twin in reported:
+        return twin
+    return next((x for x in m if x in reported), twin or m[0])
 
 
 def sort_key(value, desc):
@@ -202,8 +209,60 @@ def hyp_names(d):
     return list(d["hyps"])
 
 
+def numeric_terms(d):
+    return (["epochs"] + [h for h in hyp_names(d) if d["hyps"][h] == "numeric"] +
+            ["%s(%s)" % (rng.choice(["max", "min", "last", "mean"]), m) for m in d["metrics"]])
+
+
+def gen_arith(d, depth=0):
+    """A random numeric expression: names, aggregates and numbers under
+    + - * / and unary minus, parenthesized or left to precedence."""
+    r = rng.random()
+    if depth < 2 and r < 0.45:
+        e = "%s %s %s" % (gen_arith(d, depth + 1), rng.choice("+-*/"), gen_arith(d, depth + 1))
+        return "(%s)" % e if rng.random() < 0.6 else e
+    if r < 0.55:
+        return "-" + rng.choice(numeric_terms(d) + ["(%s)" % gen_arith(d, 2)])
+    if r < 0.85:
+        return rng.choice(numeric_terms(d))
+    # (epochs - 30) is 0 for the tasks that ran their 30 epochs: a division
+    # by it is unknown, and so is any condition on the quotient.
+    return rng.choice(["0", "1", "2", "10", "0.5", "0.001", "30", "(epochs - 30)"])
+
+
+def gen_like(d, tasks):
+    """`like` on text: a value of some task with characters turned into _,
+    a stretch into %, letters into the other case; now and then one that
+    matches nothing."""
+    f = rng.choice(["task", "status", "message"] + [h for h in hyp_names(d) if d["hyps"][h] != "numeric"])
+    vals = [v for v in (Evaluator(f, t).operand() for t in tasks) if isinstance(v, str)]
+    chars = list(rng.choice(vals) if vals else "x")
+    for i, c in enumerate(chars):
+        r = rng.random()
+        chars[i] = "_" if r < 0.15 else c.swapcase() if r < 0.3 else c
+    if rng.random() < 0.6:
+        i = rng.randrange(len(chars))
+        chars[i:rng.randrange(i, len(chars) + 1)] = ["%"]
+    if rng.random() < 0.15:
+        chars.append("q")
+    return "%s %s '%s'" % (f, rng.choice(["like", "not like", "LIKE"]), "".join(chars))
+
+
 def gen_condition(d, tasks):
-    kind = rng.choice(["hyp", "hyp", "hyp_in", "status", "epochs", "metric"])
+    kind = rng.choice(["hyp", "hyp", "hyp_in", "status", "epochs", "metric", "arith", "arith", "like",
+                       "attempts"])
+    if kind == "attempts":
+        return "attempts %s %d" % (rng.choice(["=", ">", "<="]), rng.randint(1, 2))
+    if kind == "like":
+        return gen_like(d, tasks)
+    if kind == "arith":
+        left = gen_arith(d)
+        if rng.random() < 0.3:   # last(val_loss) < min(val_loss) * 1.1
+            right = "%s * %s" % (rng.choice(numeric_terms(d)), rng.choice(["1.1", "0.9", "2"]))
+        else:
+            vals = [v for v in (eval_value(left, t) for t in tasks) if v is not None]
+            right = repr(rng.choice(vals)) if vals and rng.random() < 0.8 else rng.choice(["0", "1", "-1"])
+        return "%s %s %s" % (left, rng.choice(["=", "!=", "<", "<=", ">", ">="]), right)
     if kind in ("hyp", "hyp_in"):
         h = rng.choice(hyp_names(d))
         values = sorted({t.hyps[h] for t in tasks if h in t.hyps}, key=str)
@@ -240,26 +299,40 @@ def gen_where(d, tasks, depth=0):
     return gen_condition(d, tasks)
 
 
-def eval_where(expr, d, t):
-    """Evaluates by translating to Python with three-valued logic."""
-    import re
-    tokens = re.findall(r"\s*(\(|\)|,|!=|<=|>=|=|<|>|'[^']*'|[A-Za-z_][A-Za-z0-9_]*\([A-Za-z0-9_]+\)|"
-                        r"[-+]?[0-9][0-9.e+-]*|[A-Za-z_][A-Za-z0-9_]*)", expr)
-    pos = [0]
+TOKEN = re.compile(r"\s*(\(|\)|,|!=|<=|>=|=|<|>|\+|-|\*|/|'[^']*'|[A-Za-z_][A-Za-z0-9_]*\([A-Za-z0-9_]+\)|"
+                   r"[0-9][0-9.]*(?:e[-+]?[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*)")
 
-    def peek():
-        return tokens[pos[0]] if pos[0] < len(tokens) else None
 
-    def take():
-        pos[0] += 1
-        return tokens[pos[0] - 1]
+def like(s, pattern):
+    """SQL LIKE as the filter defines it: % any text, _ one character, ASCII
+    case ignored."""
+    rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, s, re.IGNORECASE | re.ASCII | re.DOTALL) is not None
 
-    def operand():
-        tok = take()
+
+class Evaluator:
+    """The filter language by recursive descent over the brute-force data,
+    with SQL's precedence and three-valued logic (None is unknown)."""
+
+    def __init__(self, expr, t):
+        self.tokens = TOKEN.findall(expr)
+        self.pos = 0
+        self.t = t
+
+    def peek(self):
+        tok = self.tokens[self.pos] if self.pos < len(self.tokens) else None
+        return tok.lower() if tok and tok[0].isalpha() and "(" not in tok else tok
+
+    def take(self):
+        self.pos += 1
+        return self.tokens[self.pos - 1]
+
+    def operand(self):
+        t, tok = self.t, self.take()
         if tok.startswith("'"):
             return tok[1:-1]
-        if tok[0].isdigit() or tok[0] in "+-":
-            return float(tok)
+        if tok[0].isdigit():
+            return float(tok) if any(c in tok for c in ".e") else int(tok)
         if "(" in tok:
             agg, m = tok[:-1].split("(")
             v = aggregate(t, m, agg)[0]
@@ -269,11 +342,50 @@ def eval_where(expr, d, t):
             return t.status
         if low == "epochs":
             return len(t.epochs)
+        if low == "task":
+            return t.id
+        if low == "message":
+            return getattr(t, "message", None)
+        if low == "attempts":
+            return t.attempts
         for h, v in t.hyps.items():
             if h.lower() == low:
                 return v
         return None
 
+    def primary(self):
+        if self.peek() == "(":
+            self.take()
+            v = self.expr()
+            self.take()
+            return v
+        return self.operand()
+
+    def unary(self):
+        if self.peek() == "-":
+            self.take()
+            v = self.unary()
+            return -v if isinstance(v, (int, float)) else None
+        return self.primary()
+
+    @staticmethod
+    def arith(op, a, b):
+        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or isinstance(a, bool) or (
+                op == "/" and b == 0):
+            return None
+        return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b}[op]()
+
+    def chain(self, ops, next_):
+        v = next_()
+        while self.peek() in ops:
+            op = self.take()
+            v = self.arith(op, v, next_())
+        return v
+
+    def sum(self):
+        return self.chain(("+", "-"), lambda: self.chain(("*", "/"), self.unary))
+
+    @staticmethod
     def cmp(a, op, b):
         if a is None or b is None or isinstance(a, str) != isinstance(b, str):
             return None
@@ -281,46 +393,61 @@ def eval_where(expr, d, t):
             a, b = a.lower(), b.lower()
         return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
-    def cond():
-        if peek() == "not":
-            take()
-            v = cond()
-            return None if v is None else not v
-        if peek() == "(":
-            take()
-            v = expr_()
-            take()
-            return v
-        a = operand()
-        op = take()
-        if op == "in":
-            take()
-            vals = [operand()]
-            while peek() == ",":
-                take()
-                vals.append(operand())
-            take()
-            res = [cmp(a, "=", v) for v in vals]
-            return True if True in res else (None if None in res else False)
-        return cmp(a, op, operand())
+    def pred(self):
+        a = self.sum()
+        negated = self.peek() == "not"
+        if negated:
+            self.take()
+        if self.peek() == "in":
+            self.take()
+            self.take()
+            vals = [self.operand()]
+            while self.peek() == ",":
+                self.take()
+                vals.append(self.operand())
+            self.take()
+            res = [self.cmp(a, "=", v) for v in vals]
+            r = True if True in res else (None if None in res else False)
+            return r if r is None or not negated else not r
+        if self.peek() == "like":
+            self.take()
+            pattern = self.operand()
+            return None if not isinstance(a, str) else like(a, pattern) != negated
+        if self.peek() in ("=", "!=", "<", "<=", ">", ">="):
+            op = self.take()
+            return self.cmp(a, op, self.sum())
+        return a   # a value, or a parenthesized condition
 
-    def and_():
-        v = cond()
-        while peek() == "and":
-            take()
-            w = cond()
+    def not_(self):
+        if self.peek() == "not":
+            self.take()
+            v = self.not_()
+            return None if v is None else not v
+        return self.pred()
+
+    def and_(self):
+        v = self.not_()
+        while self.peek() == "and":
+            self.take()
+            w = self.not_()
             v = False if v is False or w is False else (None if v is None or w is None else True)
         return v
 
-    def expr_():
-        v = and_()
-        while peek() == "or":
-            take()
-            w = and_()
+    def expr(self):
+        v = self.and_()
+        while self.peek() == "or":
+            self.take()
+            w = self.and_()
             v = True if v is True or w is True else (None if v is None or w is None else False)
         return v
 
-    return expr_() is True
+
+def eval_where(expr, d, t):
+    return Evaluator(expr, t).expr() is True
+
+
+def eval_value(expr, t):
+    return Evaluator(expr, t).sum()
 
 
 # ---- the checks ---------------------------------------------------------------------
@@ -363,7 +490,7 @@ for df, d in sorted(dataflows.items()):
         expect(what + " tasks", [r["task"] for r in rows], [t.id for t in want])
         col = [k for k in (rows[0] if rows else {}) if "(" in k]
         for r in rows:
-            v, e = vals[r["task"]]
+            v, e = vals.get(r["task"], ("not selected", None))
             expect(what + " value of " + r["task"], r[col[0]] if col else None, v)
             expect(what + " epoch of " + r["task"], r["at_epoch"], e)
 
@@ -401,13 +528,21 @@ for df, d in sorted(dataflows.items()):
             for m, v in rec["metrics"].items():
                 expect("curve %s %s e%d %s" % (df, t.id, r["epoch"], m), r.get(m), v)
             for h in adapted:
-                inforce = t.hyps.get(h)
+                inforce = before = t.hyps.get(h)
                 for (e, hh), a in sorted(t.adapts.items()):
                     if hh == h and e <= r["epoch"]:
+                        if e < r["epoch"]:
+                            before = a["new"]
                         inforce = a["new"]
                 expect("curve %s %s e%d %s in force" % (df, t.id, r["epoch"], h), r.get(h), inforce)
-            marks = [h for (e, h) in t.adapts if e == r["epoch"]]
-            expect("curve %s %s e%d mark" % (df, t.id, r["epoch"]), bool(r["adapted"]), bool(marks))
+                changed_here = (r["epoch"], h) in t.adapts
+                expect("curve %s %s e%d %s_old" % (df, t.id, r["epoch"], h), r.get(h + "_old"),
+                       before if changed_here else None)
+            # The change as data: the names that changed at this epoch.
+            marks = sorted(h for (e, h) in t.adapts if e == r["epoch"])
+            expect("curve %s %s e%d changed" % (df, t.id, r["epoch"]),
+                   sorted(r["changed"].split(",")) if r["changed"] else [], marks)
+            expect("curve %s %s e%d no table mark" % (df, t.id, r["epoch"]), "adapted" in r, False)
         rows = query("adaptations", df, "--task", t.id, "--metric", m0)
         want = sorted(t.adapts.items())
         expect("adaptations %s %s" % (df, t.id), [(r["epoch"], r["hyperparameter"]) for r in rows],
@@ -417,6 +552,19 @@ for df, d in sorted(dataflows.items()):
             expect("adaptations %s %s new" % (df, t.id), r["new"], a["new"])
             before = aggregate(t, m0, "at=%d" % (r["epoch"] - 1))[0]
             expect("adaptations %s %s before" % (df, t.id), r["%s_before" % m0], before)
+
+    # adaptations and elements of the tasks a random filter keeps
+    for _ in range(4):
+        where = gen_where(d, tasks)
+        sel = {t.id for t in tasks if eval_where(where, d, t)}
+        rows = query("adaptations", df, "--where", where)
+        want = [(t.id, e, h) for t in tasks if t.id in sel for (e, h) in sorted(t.adapts)]
+        expect("adaptations %s --where %s" % (df, where),
+               [(r["task"], r["epoch"], r["hyperparameter"]) for r in rows], want)
+        if any(t.elements for t in tasks):
+            rows = query("elements", df, "DenseBlock", "--where", where)
+            want = sorted((e["task"], e["values"]["growth_rate"]) for t in tasks if t.id in sel for e in t.elements)
+            expect("elements %s --where %s" % (df, where), sorted((r["task"], r["growth_rate"]) for r in rows), want)
 
     # test: the latest test record per task
     rows = query("test", df)

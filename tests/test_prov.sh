@@ -127,6 +127,21 @@ expect_eq "leaves no file" "$(ls "$T" | grep -c 'new.json')" 0
 expect_status "-o in a missing folder" 1 X df -o "$T/nowhere/x.json"
 expect_grep "says where" "cannot create a file beside $T/nowhere/x.json" "$T/err"
 
+# --- --where: the tasks runs lists for the same filter -------------------------------------
+tasks_of() { grep -o '^  activity(df:task/[^,/]*,' "$1" | sed 's|.*df:task/||; s|,$||' | sort | paste -sd' '; }
+runs_where() { "$DNNPROV" runs df --index-dir "$T/index" --format csv --where "$1" | tail -n +2 | cut -d, -f1 | sort | paste -sd' '; }
+for where in "LEARNING_RATE <= 0.003" "OPTIMIZER_NAME like 'ad%' or epochs < 20" "epochs > 1000"; do
+	expect_status "--where $where" 0 X df -f prov-n --where "$where"
+	expect_eq "--where $where: the tasks runs lists" "$(tasks_of "$T/out")" "$(runs_where "$where")"
+done
+expect_grep "a filter that matches nothing keeps the specification" '^  entity(df:dataflow, ' "$T/out"
+expect_status "--task and --where" 0 X df -f prov-n --task task-0001 --task task-0002 --task task-0009 \
+	--where "LEARNING_RATE <= 0.003"
+expect_eq "the tasks both choose" "$(tasks_of "$T/out")" \
+	"$(runs_where "LEARNING_RATE <= 0.003 and task in ('task-0001', 'task-0002', 'task-0009')")"
+expect_status "an invalid --where" 1 X df --where "LEARNING_RATE > 'x'"
+expect_grep "shows where" "invalid --where: the two sides have different types" "$T/err"
+
 # --- bad input -------------------------------------------------------------------------
 expect_status "unknown dataflow" 1 X nope
 expect_grep "names it and lists what exists" "dnnprov: export: no dataflow 'nope' in the index (dataflows: df, plain, $W)" "$T/err"
@@ -139,7 +154,7 @@ expect_grep "lists the formats" "unknown format 'rdf' (prov-json, prov-n)" "$T/e
 expect_status "no index given" 2 "$DNNPROV" export df
 expect_status "no dataflow given" 2 X
 expect_status "two dataflows" 2 X df plain
-expect_status "an option of another command" 2 X df --where "x > 1"
+expect_status "an option of another command" 2 X df --metric loss
 expect_status "a missing index" 1 "$DNNPROV" export df --index-dir "$T/nowhere"
 expect_grep "says so" "no index at $T/nowhere" "$T/err"
 expect_status "stdout to a full disk fails loudly" 1 sh -c "'$DNNPROV' export df --index-dir '$T/index' >/dev/full"

@@ -61,6 +61,38 @@ expect_grep "watch: the running tasks" "^task-0009 " "$T/out"
 expect_status "effect with bins" 0 Q effect df --hyp learning_rate --bins 3
 expect_grep "effect: the correlation" "Spearman's rank correlation of LEARNING_RATE" "$T/out"
 
+# --- like and arithmetic, by hand -------------------------------------------------
+# What the randomized check's ASCII data cannot show: '_' is one UTF-8
+# character, case is ignored, precedence and associativity, and a division
+# by zero is unknown (so neither it nor its negation holds).
+mkdir "$T/w"
+printf 'dataflow: w\nhyperparameters:\n  OPTIMIZER_NAME: true\n  BATCH_SIZE: true\n' >"$T/w/w.yaml"
+for t in "café 16" "Cafe 32" "cafés 64"; do
+	set -- $t
+	"$DNNPROV" log -c "$T/w/w.yaml" --task "t-$2" begin OPTIMIZER_NAME="$1" BATCH_SIZE="$2"
+done
+"$DNNPROV" index -c "$T/w/w.yaml" -q
+W() { "$DNNPROV" runs -c "$T/w/w.yaml" --sort task --format csv --where "$1" | tail -n +2 | cut -d, -f1 | paste -sd' '; }
+expect_eq "like: _ is one character, é included" "$(W "OPTIMIZER_NAME like 'caf_'")" "t-16 t-32"
+expect_eq "like: case is ignored" "$(W "OPTIMIZER_NAME like 'CAF%'")" "t-16 t-32 t-64"
+expect_eq "not like" "$(W "OPTIMIZER_NAME not like '%s'")" "t-16 t-32"
+expect_eq "like: the whole text" "$(W "OPTIMIZER_NAME like 'caf'")" ""
+expect_eq "* before +" "$(W "2 + 3 * BATCH_SIZE = 50")" "t-16"
+expect_eq "parentheses" "$(W "(2 + 3) * BATCH_SIZE = 80")" "t-16"
+expect_eq "- and / from the left" "$(W "BATCH_SIZE - 8 - 4 = 4 and BATCH_SIZE / 4 / 2 = 2")" "t-16"
+expect_eq "unary minus" "$(W "-BATCH_SIZE * 2 < -40")" "t-32 t-64"
+expect_eq "a quotient on both sides" "$(W "BATCH_SIZE / 2 >= 64 / BATCH_SIZE")" "t-16 t-32 t-64"
+expect_eq "a division by zero is unknown" "$(W "BATCH_SIZE / 0 > 1 or not (BATCH_SIZE / (BATCH_SIZE - 32) > 0)")" "t-16"
+expect_status "arithmetic on text" 1 "$DNNPROV" runs -c "$T/w/w.yaml" --where "OPTIMIZER_NAME * 2 > 1"
+expect_eq "points at the text" "$(sed -n 1p "$T/err"; sed -n 3p "$T/err")" "dnnprov: runs: invalid --where: '*' needs numbers, and this is text
+  ^"
+expect_status "like on a number" 1 "$DNNPROV" runs -c "$T/w/w.yaml" --where "BATCH_SIZE like '1%'"
+expect_grep "says like is for text" "like matches text, and this is a number" "$T/err"
+expect_status "a condition as a number" 1 "$DNNPROV" runs -c "$T/w/w.yaml" --where "(BATCH_SIZE > 1) * 2 > 1"
+expect_grep "says a value belongs there" "expected a value here, not a condition" "$T/err"
+expect_status "a minus without a space" 1 "$DNNPROV" runs -c "$T/w/w.yaml" --where "BATCH_SIZE-16 > 0"
+expect_grep "says how to subtract" "to subtract, write 'BATCH_SIZE - 16'" "$T/err"
+
 # --- bad input -------------------------------------------------------------------
 expect_status "unknown dataflow" 1 Q runs nope
 expect_grep "names it and lists what exists" "no dataflow 'nope' in the index (dataflows: df, other)" "$T/err"

@@ -118,6 +118,18 @@ DP_INTERNAL double dp_monotonic(void);
  * "2026-11-26T02:36:56.123456Z", into out[32]. */
 DP_INTERNAL void dp_format_time(double t, char out[32]);
 
+/* ---- progress ----------------------------------------------------------
+ * Long work (a catch-up over millions of records, an export) reports how
+ * far it has got through a callback in its options; the library never
+ * prints.  Counts of what is done, and of the whole when known (0 when
+ * not): the caller decides what to show and how often.
+ */
+typedef struct dp_work {
+	uint64_t items, items_total; /* records indexed, tasks written, ... */
+	uint64_t bytes, bytes_total; /* read or written */
+} dp_work;
+typedef void (*dp_work_fn)(void *ctx, const dp_work *w);
+
 /* ---- files -------------------------------------------------------------*/
 /* mkdir -p with mode 0777 & ~umask.  Returns 0 or a DNNPROV_E* code. */
 DP_INTERNAL int dp_mkdirs(const char *path);

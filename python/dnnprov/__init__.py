@@ -11,8 +11,9 @@ A ctypes binding over libdnnprov.so (include/dnnprov.h); no compilation.
 
 dnnprov.torch records a PyTorch training from its model and optimizer;
 dnnprov.keras has a Keras callback.  The library is looked for in
-$DNNPROV_LIB, then the build tree beside this package (build/, build-asan/),
-then where `make install` puts it; see python/README.md.
+$DNNPROV_LIB, then (installed) the library `make install` put beside this
+package or (in the source tree) the build tree's, then the system's; see
+python/README.md.
 """
 
 from . import _native

@@ -46,12 +46,22 @@ def _candidates():
     if env:
         # An explicit choice is never second-guessed by a fallback.
         return [("$DNNPROV_LIB", env)]
-    found = [("build tree", os.path.join(_BUILD_TREE, build, "libdnnprov.so"))
-             for build in ("build", "build-asan")]
+    try:
+        from . import _install   # written by `make install`, absent in the source tree
+    except ImportError:
+        _install = None
+    if _install is not None:
+        # An installed package loads the library installed with it, never
+        # another version found elsewhere first.
+        found = [("make install", _install.LIBRARY)]
+    else:
+        found = [("build tree", os.path.join(_BUILD_TREE, build, "libdnnprov.so"))
+                 for build in ("build", "build-asan")]
     name = ctypes.util.find_library("dnnprov")
     if name:
         found.append(("ctypes.util.find_library", name))
-    found.append(("make install", "/usr/local/lib/libdnnprov.so.0"))
+    if _install is None:
+        found.append(("make install", "/usr/local/lib/libdnnprov.so.0"))
     return found
 
 
