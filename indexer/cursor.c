@@ -12,9 +12,9 @@
 
 #include "indexer/index.h"
 
-static void init(dp_scan *s, dp_db db, const dp_key *prefix, const dp_key *from)
+static void init(dp_scan *s, const char *what, const dp_key *prefix, const dp_key *from)
 {
-	s->db = db;
+	s->what = what;
 	s->prefix = *prefix;
 	s->from = from ? *from : *prefix;
 	s->started = false;
@@ -27,16 +27,16 @@ void dp_scan_on(dp_scan *s, MDB_cursor *c, dp_db db, const dp_key *prefix, const
 	s->c = c;
 	s->own = false;
 	s->backward = false;
-	init(s, db, prefix, from);
+	init(s, dp_db_names[db], prefix, from);
 }
 
-static int open_cursor(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db db)
+static int open_cursor(dp_scan *s, MDB_txn *txn, MDB_dbi dbi)
 {
-	int mrc = mdb_cursor_open(txn, ix->dbi[db], &s->c);
+	int mrc = mdb_cursor_open(txn, dbi, &s->c);
 	s->own = mrc == 0;
 	if (mrc) {
 		s->c = NULL;
-		s->state = dp_lmdb_error(mrc, dp_db_names[db]);
+		s->state = dp_lmdb_error(mrc, s->what);
 		return s->state;
 	}
 	return 0;
@@ -44,17 +44,24 @@ static int open_cursor(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db db)
 
 int dp_scan_open(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db db, const dp_key *prefix, const dp_key *from)
 {
-	init(s, db, prefix, from);
+	init(s, dp_db_names[db], prefix, from);
 	s->backward = false;
-	return open_cursor(s, ix, txn, db);
+	return open_cursor(s, txn, ix->dbi[db]);
+}
+
+int dp_scan_open_dbi(dp_scan *s, MDB_txn *txn, MDB_dbi dbi, const dp_key *prefix, const dp_key *from)
+{
+	init(s, "reading the index", prefix, from);
+	s->backward = false;
+	return open_cursor(s, txn, dbi);
 }
 
 int dp_scan_open_before(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db db, const dp_key *prefix,
 			const dp_key *before)
 {
-	init(s, db, prefix, before);
+	init(s, dp_db_names[db], prefix, before);
 	s->backward = true;
-	return open_cursor(s, ix, txn, db);
+	return open_cursor(s, txn, ix->dbi[db]);
 }
 
 void dp_scan_seek(dp_scan *s, const dp_key *key)
@@ -97,8 +104,8 @@ int dp_scan_next(dp_scan *s, MDB_val *k, MDB_val *v)
 	if (mrc == MDB_NOTFOUND) {
 		s->state = DP_SCAN_END;
 	} else if (mrc) {
-		s->state = dp_lmdb_error(mrc, dp_db_names[s->db]);
-	} else if (k->mv_size <= s->prefix.n || memcmp(k->mv_data, s->prefix.b, s->prefix.n) != 0) {
+		s->state = dp_lmdb_error(mrc, s->what);
+	} else if (k->mv_size < s->prefix.n || memcmp(k->mv_data, s->prefix.b, s->prefix.n) != 0) {
 		s->state = DP_SCAN_END; /* past the prefix; an empty one takes every key */
 	}
 	return s->state;
@@ -110,4 +117,6 @@ void dp_scan_close(dp_scan *s)
 		mdb_cursor_close(s->c);
 	s->c = NULL;
 	s->own = false;
+	if (s->state == DP_SCAN_ROW)
+		s->state = DP_SCAN_END; /* a closed scan has no more rows */
 }

@@ -41,8 +41,8 @@ DP_INTERNAL int dp_index_write_error(const dp_index *ix, int mrc, const char *wh
 
 /* ---- prefix scans -----------------------------------------------------------
  * Every range read of the index is one of these: the keys of one database
- * that begin with a prefix and are longer than it, in key order from a
- * start key, or backwards from before one.  dp_scan_next() ends three
+ * that begin with a prefix, in key order from a start key, or backwards
+ * from before one.  dp_scan_next() ends three
  * ways, so that a read error (a damaged page, a missing one) fails the
  * query instead of passing for the end of the range:
  *
@@ -62,7 +62,7 @@ typedef struct dp_scan {
 	bool backward;
 	bool started;
 	int state;     /* DP_SCAN_ROW while rows may follow, then END or an error */
-	dp_db db;
+	const char *what; /* the database, for the detail of an error */
 	dp_key prefix; /* empty: every key of the database */
 	dp_key from;   /* forward: the first key >= from; backward: the last key < from */
 } dp_scan;
@@ -73,6 +73,8 @@ DP_INTERNAL int dp_scan_open(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db
 			     const dp_key *from);
 /* The same on a cursor the caller keeps open (it is not closed). */
 DP_INTERNAL void dp_scan_on(dp_scan *s, MDB_cursor *c, dp_db db, const dp_key *prefix, const dp_key *from);
+/* The same on a database handle (errors say "reading the index"). */
+DP_INTERNAL int dp_scan_open_dbi(dp_scan *s, MDB_txn *txn, MDB_dbi dbi, const dp_key *prefix, const dp_key *from);
 /* A backward scan: the keys beginning with `prefix` that sort before
  * `before`, the last first. */
 DP_INTERNAL int dp_scan_open_before(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db db,

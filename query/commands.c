@@ -12,6 +12,7 @@
 
 #include "logger/record.h"
 #include "query/commands.h"
+#include "query/rows.h"
 
 /* ---- shared pieces --------------------------------------------------------------- */
 
@@ -59,6 +60,16 @@ static void copy_obj(dp_qv *cell, const msgpack_object *o)
 		dp_cell_text(cell, o->via.str.ptr, o->via.str.size);
 	else
 		dp_qv_from_number(o, cell);
+}
+
+static void copy_field(dp_qv *cell, dp_field f)
+{
+	if (f.type == DP_F_TEXT)
+		dp_cell_text(cell, f.s.p, f.s.n);
+	else if (f.type == DP_F_INT)
+		set_int(cell, f.i);
+	else if (f.type == DP_F_REAL)
+		set_num(cell, f.d);
 }
 
 /* Loads the dataflow and compiles --where; on error both are freed. */
@@ -1067,29 +1078,31 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	dp_table_set_col(out, mark_col + 1, "changed", COL_TEXT);
 	dp_table_omit(out, mark_col + 1);
 
-	/* One range scan of the task's epochs. */
+	/* One range scan of the task's epochs, read as the SQL tables read them. */
 	dp_key_reset(&key);
 	dp_key_cstr(&key, d.name);
 	dp_key_cstr(&key, t->id);
-	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_EPOCHS, &key, NULL)))
+	dp_qscan scan;
+	if ((rc = dp_qscan_open(q->txn, q->ix->dbi[DP_DB_EPOCHS], &key, prefix, &scan)))
 		goto out_ad;
-	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		size_t pos = prefix;
-		int64_t e;
-		msgpack_object obj;
-		rc = 0;
-		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+	for (int more; !rc && (more = dp_qscan_next(&scan, &k, &v)) != 0;) {
+		dp_epoch_row er;
+		if (more < 0) {
+			rc = more;
+			break;
+		}
+		if (dp_read_epoch(&q->dec, &k, &v, &er))
 			continue;
+		int64_t e = er.epoch;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
 		set_int(&row[0], e);
-		copy_obj(&row[1], dp_map_get(&obj, "elapsed"));
-		const msgpack_object *mm = dp_map_get(&obj, "metrics");
+		copy_field(&row[1], er.elapsed);
 		for (size_t i = 0; i < nm; i++)
-			copy_obj(&row[2 + i], dp_map_get(mm, metrics[i]));
+			copy_field(&row[2 + i], dp_rmap_get(er.metrics, metrics[i]));
 		/* The value in force: the task's initial value, replaced by every
 		 * adaptation at or before this epoch (they come in epoch order);
 		 * where one is at this epoch, the value before it too. */
@@ -1120,9 +1133,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 		}
 		dp_buf_free(&marks);
 	}
-	dp_scan_close(&sc);
-	if (rc)
-		goto out_ad;
+	dp_qscan_close(&scan);
 	if (notes && out->nrows > 1)
 		for (size_t i = 0; i < nm; i++) {
 			dp_buf_printf(&notes->text, "%-16s ", metrics[i]);

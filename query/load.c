@@ -340,7 +340,21 @@ int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 	return dp_query_load_tasks(q, df, NULL, d);
 }
 
+/* The specification, and then no task, one task or every task. */
+enum { LOAD_ALL, LOAD_ONE, LOAD_NONE };
+static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d);
+
 int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *d)
+{
+	return load(q, df, only_task ? LOAD_ONE : LOAD_ALL, only_task, d);
+}
+
+int dp_query_load_spec(dp_query *q, const char *df, dp_qdataflow *d)
+{
+	return load(q, df, LOAD_NONE, NULL, d);
+}
+
+static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d)
 {
 	dp_key key;
 	MDB_val k, v;
@@ -390,13 +404,17 @@ int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_q
 			}
 		}
 		d->adaptation = a && a->type == MSGPACK_OBJECT_BOOLEAN && a->via.boolean;
+		const msgpack_object *fs = dp_map_get(&o, "first_seen");
+		if (!fs || !dp_obj_number(fs, &d->first_seen))
+			d->first_seen = NAN;
 		if (tf && !rc)
 			rc = dp_pack_object(&d->transformations, tf);
 	}
 	if (rc)
 		goto fail;
-
-	if (only_task) {
+	if (which == LOAD_NONE)
+		return 0;
+	if (which == LOAD_ONE) {
 		/* One task: one lookup, whatever the size of the dataflow. */
 		dp_key tk = key;
 		dp_key_cstr(&tk, only_task);

@@ -85,6 +85,7 @@ typedef struct dp_qdataflow {
 	char **metrics;
 	size_t nmetrics;
 	bool adaptation;
+	double first_seen;      /* NaN when unknown */
 	dp_buf transformations; /* msgpack array, as stored */
 	dp_qtask *tasks;
 	size_t ntasks;
@@ -126,6 +127,8 @@ DP_INTERNAL int dp_query_load(dp_query *q, const char *df, dp_qdataflow *out);
 /* The same with only task `only_task` (or none when it does not exist):
  * for commands about one task, at the cost of one lookup. */
 DP_INTERNAL int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *out);
+/* The specification alone, without tasks: one lookup. */
+DP_INTERNAL int dp_query_load_spec(dp_query *q, const char *df, dp_qdataflow *out);
 DP_INTERNAL void dp_qdataflow_free(dp_qdataflow *d);
 /* DNNPROV_ENOTFOUND for an unknown dataflow, listing the ones that exist. */
 DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);
@@ -231,6 +234,28 @@ DP_INTERNAL int dp_format_parse(const char *s, dp_format *out);
  * the value of "index" (a JSON object's text), or NULL to leave it out. */
 DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width,
 			       const char *index_json);
+
+/* Writes rows one at a time, with the formatting of dp_table_write: CSV
+ * and JSON go out as each row comes (memory does not grow with the number
+ * of rows); the table format needs every row for its widths, so its rows
+ * are kept in the table until dp_rowout_end.  `t` holds the columns (and
+ * no rows); it stays the caller's. */
+typedef struct dp_rowout {
+	dp_table *t;
+	dp_format f;
+	FILE *out;
+	int width;
+	size_t nrows;
+	dp_buf b, line, keys;
+	size_t *key_at;
+} dp_rowout;
+
+DP_INTERNAL int dp_rowout_begin(dp_rowout *w, dp_table *t, dp_format f, FILE *out, int width);
+/* cells[0..ncols): text cells are copied when kept. */
+DP_INTERNAL int dp_rowout_row(dp_rowout *w, const dp_qv *cells);
+/* Ends the answer; index_json as for dp_table_write. */
+DP_INTERNAL int dp_rowout_end(dp_rowout *w, const char *index_json);
+DP_INTERNAL void dp_rowout_free(dp_rowout *w);
 
 /* ---- freshness (fresh.c) ----------------------------------------------------------- */
 

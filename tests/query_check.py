@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 
-from liveness import owner_lives
+from logmodel import lower_is_better, main_metric, replay
 
 DNNPROV, LOG_DIR, INDEX_DIR, SEED = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rng = random.Random(SEED)
@@ -77,77 +77,7 @@ def expect(what, got, want):
 records = [json.loads(line) for line in run("cat", LOG_DIR).splitlines()]
 
 
-class Task:
-    def __init__(self, df, tid):
-        self.df, self.id = df, tid
-        self.begun = False
-        self.status = None
-        self.start = self.end = self.last = None
-        self.hyps = {}
-        self.epochs = {}
-        self.adapts = {}   # (epoch, hyp) -> record with old filled
-        self.tests = []
-        self.elements = []
-
-
-dataflows = {}   # df -> {"metrics": [...], "hyps": {name: type}, "tasks": {id: Task}}
-for r in records:
-    df, tid, kind = r["dataflow"], r["task"], r["kind"]
-    d = dataflows.setdefault(df, {"metrics": [], "hyps": {}, "tasks": {}})
-    if kind == "spec":
-        for h in r["hyperparameters"]:
-            d["hyps"].setdefault(h["name"], h["type"])
-        for m in r["metrics"]:
-            if m not in d["metrics"]:
-                d["metrics"].append(m)
-        continue
-    t = d["tasks"].setdefault(tid, Task(df, tid))
-    if kind == "begin":
-        if not t.begun:   # a resume keeps the first begin's values and start
-            t.hyps = dict(r["hyperparameters"])
-            t.start = r["time"]
-        t.status, t.end, t.begun, t.message = "RUNNING", None, True, None
-        t.owner = r.get("owner")
-        t.attempts = getattr(t, "attempts", 0) + 1
-    elif not t.begun:
-        continue   # the indexer reports these and skips them
-    elif kind == "epoch":
-        t.epochs[r["epoch"]] = r
-        for m in r["metrics"]:
-            if m not in d["metrics"]:
-                d["metrics"].append(m)
-    elif kind == "adapt":
-        rec = dict(r)
-        if "old" not in rec:
-            before = [a for (e, h), a in t.adapts.items() if h == r["hyperparameter"] and e < r["epoch"]]
-            if before:
-                rec["old"] = max(before, key=lambda a: a["epoch"])["new"]
-            elif r["hyperparameter"] in t.hyps:
-                rec["old"] = t.hyps[r["hyperparameter"]]
-        t.adapts[(r["epoch"], r["hyperparameter"])] = rec
-    elif kind == "test":
-        t.tests.append(r)
-        for m in r["metrics"]:
-            if m not in d["metrics"]:
-                d["metrics"].append(m)
-    elif kind == "element":
-        t.elements.append(r)
-    elif kind == "end":
-        t.status, t.end, t.message = r["status"], r["time"], r.get("message")
-    t.last = r["time"]   # the causally last record's: `cat` prints them in that order
-for d in dataflows.values():
-    d["tasks"] = {k: t for k, t in d["tasks"].items() if t.begun}
-    for t in d["tasks"].values():
-        if t.status == "RUNNING" and not owner_lives(t.owner):
-            t.status = "LOST"
-    for t in d["tasks"].values():
-        for h, v in t.hyps.items():
-            d["hyps"].setdefault(h, "text" if isinstance(v, str) else "numeric")
-
-
-def lower_is_better(m):
-    return any(w in m.lower() for w in ("loss", "error", "err", "mse", "mae", "rmse", "perplexity",
-                                        "ppl", "cer", "wer", "nll"))
+dataflows = replay(records)   # the brute force: what the logs say (tests/logmodel.py)
 
 
 def summary(t, m):
@@ -182,18 +112,6 @@ def aggregate(t, m, agg):
     if agg == "mean":
         return s["mean"], s["last_epoch"]
     return s[agg], s[agg + "_epoch"]
-
-
-def main_metric(d):
-    """The first metric's val_ twin if a task reported it, else the first
-    metric a task reported, else the twin if declared, else the first."""
-    m = d["metrics"]
-    reported = {k for t in d["tasks"].values() for r in t.epochs.values() for k in r["metrics"]}
-    twin = "val_" + m[0]
-    twin = twin if not m[0].startswith("val_") and twin in m else None
-    if twin in reported:
-        return twin
-    return next((x for x in m if x in reported), twin or m[0])
 
 
 def sort_key(value, desc):

@@ -238,6 +238,14 @@ for lang, lines in readme:
             compile(src, "README.md", "exec")
         except SyntaxError as e:
             fail("the Python block does not compile: %s" % e)
+        if "Recorder(" not in src:
+            # A query block: the functions it names on dnnprov exist.
+            names = sorted(set(re.findall(r"\bdnnprov\.(\w+)\(", src)))
+            probe = "import dnnprov\nfor n in %r: assert callable(getattr(dnnprov, n)), n\n" % names
+            r = subprocess.run(["/usr/bin/python3", "-c", probe], env=env, cwd=WORK, capture_output=True, text=True)
+            if not names or r.returncode:
+                fail("the Python block names what the installed dnnprov lacks:\n%s" % r.stderr)
+            continue
         # What it calls on the recorder exists, with those arguments.
         calls = {m: re.findall(r"rec\.%s\(([^)]*)\)" % m, src) for m in ("epoch_begin", "epoch_end", "test")}
         kwargs = re.findall(r"(\w+)=", re.search(r"Recorder\((.*?)\)\n", src, re.S).group(1))
