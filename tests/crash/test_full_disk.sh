@@ -43,7 +43,7 @@ echo \$? >"$T/follow.status"
 SH
 unshare -rm bash "$T/inside.sh"
 expect_eq "catch-up on a full disk: exit 1" "$(cat "$T/full.status")" 1
-expect_grep "it says the disk is full" "^dnnprov: index: .*: committing: the disk holding the index is full: .* ([0-9]* KiB free in $T/ix/gen-000001)" "$T/full.err"
+expect_grep "it says the disk is full" "^dnnprov: index: .*committing: the disk holding the index is full: .* ([0-9]* KiB free in $T/ix/gen-000001)" "$T/full.err"
 expect_eq "the disk grown, the next catch-up: exit 0" "$(cat "$T/grown.status")" 0
 expect_status "it completes the index to a clean rebuild" 0 cmp -s "$T/ref.txt" "$T/grown.txt"
 expect_grep "follow mode says the disk is full and waits" "the disk holding the index is full: .*; rolled back, retrying in" "$T/follow.err"
