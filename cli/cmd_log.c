@@ -345,6 +345,7 @@ int cmd_log(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "task", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL, *task_id = NULL;
@@ -354,12 +355,22 @@ int cmd_log(int argc, char **argv)
 
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+c:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:t:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help(CMD);
 		case 'c': config_path = optarg; break;
 		case 't': task_id = optarg; break;
 		default: return cli_bad_option(CMD, argv, "+c:t:", opts);
 		}
+	}
+	/* After the action, --help is help only where it is no option's value
+	 * (`end --message --help` records the message "--help"). */
+	for (int i = optind + 1; i < argc; i++) {
+		if (strcmp(argv[i], "--message") == 0 || strcmp(argv[i], "--status") == 0 ||
+		    strcmp(argv[i], "--elapsed") == 0)
+			i++;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return cli_help(CMD);
 	}
 	if (!config_path)
 		return cli_usage(CMD, "--config is required");

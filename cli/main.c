@@ -101,6 +101,12 @@ int cli_help(const char *cmd)
 	return cli_finish(cmd, 0);
 }
 
+int cli_help_done(const char *cmd)
+{
+	int status = cli_help(cmd);
+	return status ? status : CLI_DONE;
+}
+
 int cli_finish(const char *cmd, int status)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -159,11 +165,7 @@ int main(int argc, char **argv)
 		cli_error(argv[1], "unknown command; `dnnprov help` lists them");
 		return EXIT_USAGE;
 	}
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return cli_help(c->name);
-	}
+	/* --help is each command's option: only its parser knows where it
+	 * would be a value (`log ... end --message --help`). */
 	return c->run(argc - 1, argv + 1);
 }

@@ -22,6 +22,7 @@
  * callback; the rest of the segment is indexed.  A torn tail is "not yet":
  * the segment is read again from the same offset when it grows.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -907,8 +908,8 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
  * earlier adaptation's, or the task's begin value. */
 static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, dp_buf *out)
 {
-	MDB_cursor *c;
-	dp_key k;
+	dp_scan sc;
+	dp_key k, before;
 	MDB_val key, val;
 	int mrc, rc = 0;
 
@@ -917,19 +918,15 @@ static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, d
 	dp_key_cstr(&k, t->df);
 	dp_key_cstr(&k, t->task);
 	size_t prefix = k.n;
-	dp_key_i64(&k, epoch);
-	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_ADAPTATIONS], &c)))
-		return lmdb_fail(mrc, "adaptations");
-	key = dp_key_val(&k);
-	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-	mrc = mrc == 0 ? mdb_cursor_get(c, &key, &val, MDB_PREV) : mdb_cursor_get(c, &key, &val, MDB_LAST);
-	for (; mrc == 0; mrc = mdb_cursor_get(c, &key, &val, MDB_PREV)) {
+	before = k;
+	dp_key_i64(&before, epoch);
+	if ((rc = dp_scan_open_before(&sc, in->ix, in->txn, DP_DB_ADAPTATIONS, &k, &before)))
+		return rc;
+	while ((mrc = dp_scan_next(&sc, &key, &val)) == DP_SCAN_ROW) {
 		size_t pos = prefix;
 		int64_t e;
 		const char *h;
 		size_t hn;
-		if (key.mv_size < prefix || memcmp(key.mv_data, k.b, prefix) != 0)
-			break;
 		if (!dp_key_get_i64(key.mv_data, key.mv_size, &pos, &e) ||
 		    !dp_key_get_str(key.mv_data, key.mv_size, &pos, &h, &hn))
 			continue;
@@ -940,13 +937,13 @@ static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, d
 				if (nv)
 					rc = dp_pack_object(out, nv);
 			}
-			mdb_cursor_close(c);
+			dp_scan_close(&sc);
 			return rc;
 		}
 	}
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND)
-		return lmdb_fail(mrc, "adaptations");
+	dp_scan_close(&sc);
+	if (mrc < 0)
+		return mrc;
 	if (t->hyps.len) {
 		msgpack_object o;
 		if (dp_decode(&in->vdec, (const unsigned char *)t->hyps.data, t->hyps.len, &o) == 0) {
@@ -1236,7 +1233,7 @@ static int schema_problem(ingest *in, frame_ctx *f, const char *why)
  * epoch was re-logged (max-ing would keep the replaced value). */
 static int recompute_task(ingest *in, task_state *t)
 {
-	MDB_cursor *c;
+	dp_scan sc;
 	dp_key k, sk;
 	MDB_val key, val;
 	dp_map sums = { 0 };
@@ -1248,16 +1245,12 @@ static int recompute_task(ingest *in, task_state *t)
 	size_t prefix = k.n;
 	t->epochs = 0;
 	t->has_last_epoch = false;
-	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_EPOCHS], &c)))
-		return lmdb_fail(mrc, "epochs");
-	key = dp_key_val(&k);
-	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0 && rc == 0;
-	     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_EPOCHS, &k, NULL)))
+		return rc;
+	while (rc == 0 && (mrc = dp_scan_next(&sc, &key, &val)) == DP_SCAN_ROW) {
 		size_t pos = prefix;
 		int64_t e;
 		msgpack_object o;
-		if (key.mv_size < prefix || memcmp(key.mv_data, k.b, prefix) != 0)
-			break;
 		if (!dp_key_get_i64(key.mv_data, key.mv_size, &pos, &e))
 			continue;
 		t->epochs++;
@@ -1279,9 +1272,9 @@ static int recompute_task(ingest *in, task_state *t)
 			summary_add(*slot, e, v);
 		}
 	}
-	mdb_cursor_close(c);
-	if (!rc && mrc && mrc != MDB_NOTFOUND)
-		rc = lmdb_fail(mrc, "epochs");
+	dp_scan_close(&sc);
+	if (!rc && mrc < 0)
+		rc = mrc;
 	for (size_t i = 0; i < sums.cap && !rc; i++) {
 		if (!sums.slots[i].key)
 			continue;
@@ -1300,6 +1293,15 @@ static int recompute_task(ingest *in, task_state *t)
 	dp_map_free(&sums);
 	t->recompute = false;
 	return rc;
+}
+
+/* A segment's pending progress includes its committed progress: a batch
+ * only reads on.  (A rolled-back batch resets pending to committed.) */
+__attribute__((unused)) static bool progress_follows(const dp_progress *pending, const dp_progress *committed)
+{
+	return pending->offset >= committed->offset && pending->records >= committed->records &&
+	       pending->problems >= committed->problems && pending->bytes_skipped >= committed->bytes_skipped &&
+	       pending->sealed >= committed->sealed;
 }
 
 static int flush_caches(ingest *in)
@@ -1360,6 +1362,7 @@ static int flush_caches(ingest *in)
 		dp_key k;
 		if (!s || !s->touched)
 			continue;
+		assert(progress_follows(&s->pending, &s->committed));
 		dp_key_reset(&k);
 		memcpy(k.b, s->rel, strlen(s->rel)); /* the progress key is the bare path */
 		k.n = strlen(s->rel);
@@ -1431,7 +1434,8 @@ int ingest_commit(ingest *in)
 	in->txn = NULL;
 	if (mrc) {
 		abort_batch(in);
-		return lmdb_fail(mrc, "committing");
+		return mrc == MDB_MAP_FULL || mrc == MDB_TXN_FULL ? lmdb_fail(mrc, "committing")
+								  : dp_index_write_error(in->ix, mrc, "committing");
 	}
 	in->stats.commits++;
 	in->log_dir_stored = true;
@@ -1491,17 +1495,27 @@ static int set_identity(seg_state *s, const char *df, size_t dn, const char *tas
 	return 0;
 }
 
-/* Fills in the segment's dataflow and task, from its header or its path. */
-static int seg_identity(seg_state *s, const dp_segment_header *h)
+/* Fills in the segment's dataflow and task from its path, rel being
+ * <dataflow>/<task>/<file>; a whole header must name the same two, or a
+ * segment copied into another dataflow's or task's folder would be
+ * indexed where its header says, unseen.  Returns 0, 1 with `why` set
+ * (a problem of the segment: it is not indexed), or DNNPROV_ENOMEM. */
+static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, size_t n)
 {
 	snprintf(s->run, sizeof(s->run), "%s", h->valid ? h->run : "");
-	if (h->valid && set_identity(s, h->dataflow, strlen(h->dataflow), h->task, strlen(h->task)) == 0)
-		return 0;
-	/* rel is <dataflow>/<task>/<file> */
 	const char *a = s->rel, *b = strchr(a, '/'), *c = b ? strchr(b + 1, '/') : NULL;
-	if (!b || !c || strchr(c + 1, '/'))
-		return -1;
-	return set_identity(s, a, (size_t)(b - a), b + 1, (size_t)(c - b - 1));
+	if (!b || !c || strchr(c + 1, '/') || !dp_tag_valid(a, (size_t)(b - a)) ||
+	    !dp_tag_valid(b + 1, (size_t)(c - b - 1))) {
+		snprintf(why, n, "not in a <dataflow>/<task> folder of the log folder");
+		return 1;
+	}
+	size_t dn = (size_t)(b - a), tn = (size_t)(c - b - 1);
+	if (h->valid && (strlen(h->dataflow) != dn || memcmp(h->dataflow, a, dn) != 0 || strlen(h->task) != tn ||
+			 memcmp(h->task, b + 1, tn) != 0)) {
+		snprintf(why, n, "its header names %.24s/%.24s, not the folder it is in", h->dataflow, h->task);
+		return 1;
+	}
+	return set_identity(s, a, dn, b + 1, tn) ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
 /* A segment that cannot be read now (permissions, an I/O error) is told
@@ -1579,10 +1593,19 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	path = dp_path_join(in->opts.log_dir, s->rel);
 	if (!path)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	if (stat(path, &st) != 0) {
+	/* lstat: by the rule of logger/scan.h, what is no regular file there
+	 * (a FIFO, a link to /dev/zero, named by an inotify event) is never
+	 * opened; the indexer tells it. */
+	if (lstat(path, &st) != 0) {
 		s->gone = errno == ENOENT; /* deleted: what was indexed stays */
 		if (s->gone)
 			set_unreadable(in, s, false);
+		free(path);
+		return 0;
+	}
+	s->not_file = S_ISREG(st.st_mode) ? 0 : (unsigned)(st.st_mode & S_IFMT);
+	if (s->not_file) {
+		set_unreadable(in, s, false);
 		free(path);
 		return 0;
 	}
@@ -1623,14 +1646,18 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		/* A newer format: recorded once, then left alone. */
 		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_VERSION, dnnprov_errmsg());
 		s->pending.sealed = 1;
-		s->pending.offset = (uint64_t)st.st_size;
+		if ((uint64_t)st.st_size > s->pending.offset) /* a file cut since keeps what was read */
+			s->pending.offset = (uint64_t)st.st_size;
 		goto out;
 	}
-	if (seg_identity(s, &hdr) != 0) {
-		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_BAD_HEADER,
-				   "segment names no valid dataflow and task (header and path)");
+	char why[112];
+	if ((rc = seg_identity(s, &hdr, why, sizeof(why))) < 0)
+		goto out;
+	if (rc) {
+		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_BAD_HEADER, why);
 		s->pending.sealed = 1;
-		s->pending.offset = (uint64_t)st.st_size;
+		if ((uint64_t)st.st_size > s->pending.offset) /* a file cut since keeps what was read */
+			s->pending.offset = (uint64_t)st.st_size;
 		goto out;
 	}
 	while ((res = dp_reader_next(r, &fr, &pb)) > 0) {
@@ -1680,7 +1707,8 @@ out:
 int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 {
 	MDB_txn *txn;
-	MDB_cursor *c = NULL;
+	dp_scan sc;
+	dp_key all;
 	MDB_val k, v;
 	dp_path_list dead = { 0 }; /* keys (df NUL task NUL), as paths are strings */
 	int mrc, rc;
@@ -1688,9 +1716,12 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 	*lost = 0;
 	if ((rc = dp_index_read(in->ix, &txn)))
 		return rc;
-	mrc = mdb_cursor_open(txn, in->ix->dbi[DP_DB_RUNNING], &c);
-	for (mrc = mrc ? mrc : mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
-	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	dp_key_reset(&all);
+	if ((rc = dp_scan_open(&sc, in->ix, txn, DP_DB_RUNNING, &all, NULL))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	while (rc == 0 && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		size_t pos = 0;
 		const char *df, *task;
 		size_t dn, tn;
@@ -1698,9 +1729,14 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 		msgpack_object o;
 		dp_task_fields f;
 		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &df, &dn) ||
-		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) ||
-		    mdb_get(txn, in->ix->dbi[DP_DB_TASKS], &k, &tv) != 0 ||
-		    dp_decode(&in->vdec, tv.mv_data, tv.mv_size, &o) != 0)
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn))
+			continue;
+		if ((mrc = mdb_get(txn, in->ix->dbi[DP_DB_TASKS], &k, &tv)) != 0) {
+			if (mrc != MDB_NOTFOUND)
+				rc = dp_lmdb_error(mrc, "tasks");
+			continue;
+		}
+		if (dp_decode(&in->vdec, tv.mv_data, tv.mv_size, &o) != 0)
 			continue;
 		dp_task_fields_read(&o, &f);
 		if (alive(ctx, df, task, &f))
@@ -1709,10 +1745,9 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 		snprintf(key, sizeof(key), "%.*s/%.*s", (int)dn, df, (int)tn, task);
 		rc = dp_path_list_add(&dead, key);
 	}
-	if (rc == 0 && mrc && mrc != MDB_NOTFOUND)
-		rc = dp_lmdb_error(mrc, "running");
-	if (c)
-		mdb_cursor_close(c);
+	if (rc == 0 && mrc < 0)
+		rc = mrc;
+	dp_scan_close(&sc);
 	mdb_txn_abort(txn);
 	for (size_t i = 0; i < dead.n && rc == 0; i++) {
 		char *slash = strchr(dead.paths[i], '/');
@@ -1788,23 +1823,29 @@ seg_state *ingest_segment_state(ingest *in, const char *rel)
 /* Deletes every key of db that starts with prefix[0..n). */
 static int del_prefix(ingest *in, dp_db db, const void *prefix, size_t n)
 {
-	MDB_cursor *c;
+	dp_scan sc;
+	dp_key p;
 	MDB_val k, v;
-	int mrc = mdb_cursor_open(in->txn, in->ix->dbi[db], &c);
+	int r, mrc = 0;
 
+	dp_key_reset(&p);
+	if (n > DP_KEY_MAX)
+		return 0; /* no key has such a prefix */
+	memcpy(p.b, prefix, n);
+	p.n = n;
+	if ((r = dp_scan_open(&sc, in->ix, in->txn, db, &p, NULL)))
+		return r;
+	/* A deletion moves the cursor to the next key: start again from the
+	 * prefix each time. */
+	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		if ((mrc = mdb_cursor_del(sc.c, 0)))
+			break;
+		dp_scan_seek(&sc, &p);
+	}
+	dp_scan_close(&sc);
 	if (mrc)
 		return lmdb_fail(mrc, dp_db_names[db]);
-	for (;;) {
-		k.mv_size = n;
-		k.mv_data = (void *)prefix;
-		mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (mrc || k.mv_size < n || memcmp(k.mv_data, prefix, n) != 0)
-			break;
-		if ((mrc = mdb_cursor_del(c, 0)))
-			break;
-	}
-	mdb_cursor_close(c);
-	return mrc && mrc != MDB_NOTFOUND ? lmdb_fail(mrc, dp_db_names[db]) : 0;
+	return r < 0 ? r : 0;
 }
 
 static int del_key(ingest *in, dp_db db, dp_key *k)
@@ -1937,20 +1978,16 @@ int ingest_drop_task(ingest *in, const char *df, const char *task, const char *r
 	/* The dataflow goes with its last task, as a rebuild would not know it. */
 	dp_key_reset(&k);
 	dp_key_cstr(&k, df);
-	MDB_cursor *c;
-	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_TASKS], &c))) {
-		rc = lmdb_fail(mrc, "tasks");
+	dp_scan sc;
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_TASKS, &k, NULL)))
+		goto fail;
+	int others = dp_scan_next(&sc, &key, &val);
+	dp_scan_close(&sc);
+	if (others < 0) {
+		rc = others;
 		goto fail;
 	}
-	key = dp_key_val(&k);
-	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-	bool others = mrc == 0 && key.mv_size > k.n && memcmp(key.mv_data, k.b, k.n) == 0;
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND) {
-		rc = lmdb_fail(mrc, "tasks");
-		goto fail;
-	}
-	if (!others && (rc = del_key(in, DP_DB_DATAFLOWS, &k)))
+	if (others == DP_SCAN_END && (rc = del_key(in, DP_DB_DATAFLOWS, &k)))
 		goto fail;
 	dp_buf_free(&hyps);
 	if ((rc = ingest_commit(in)))

@@ -31,6 +31,7 @@ typedef struct seg_state {
 	bool waiting;          /* not read: another segment of its task is unreadable */
 	bool in_index;         /* has a progress entry */
 	bool note;             /* a note segment (tag records only) */
+	unsigned not_file;     /* its file type (S_IFIFO, S_IFLNK, ...) when it is no regular file: never read */
 } seg_state;
 
 /* A metric a task reported in this batch, and its summary: a training

@@ -12,7 +12,9 @@
  *
  * `dnnprov reindex` builds gen-<N+1> and renames a new symlink over
  * CURRENT: the swap is atomic, and a query that opened gen-<N> keeps reading
- * it (its files stay mapped after they are unlinked).
+ * it (its files stay mapped after they are unlinked).  Every other gen-*
+ * is then removed.  A reader that resolved CURRENT to a generation removed
+ * before it could open it resolves CURRENT again (env.c).
  *
  * KEYS
  *

@@ -47,7 +47,7 @@ void dp_folder_run(const char *dir, char run[65])
 	dp_path_list segs = { 0 };
 
 	run[0] = '\0';
-	if (dp_find_segments(dir, &segs) == 0) {
+	if (dp_find_segments(dir, &segs, NULL, NULL) == 0) {
 		for (size_t i = 0; i < segs.n && !run[0]; i++) {
 			dp_segment_header hdr;
 			dp_reader *r = NULL;

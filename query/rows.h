@@ -18,13 +18,9 @@
 
 /* The keys of one database that start with prefix[0..prefix_len), from
  * `from` on (`from` begins with the prefix and may extend it: a lower
- * bound).  Rows come in key order. */
-typedef struct dp_qscan {
-	MDB_cursor *c;
-	dp_key from;
-	size_t prefix_len;
-	bool started;
-} dp_qscan;
+ * bound).  Rows come in key order.  The schema layer's one prefix scan
+ * (dp_scan, indexer/index.h), opened on a database handle. */
+typedef dp_scan dp_qscan;
 
 DP_INTERNAL int dp_qscan_open(MDB_txn *txn, MDB_dbi dbi, const dp_key *from, size_t prefix_len, dp_qscan *s);
 /* 1 with the row in *k and *v, 0 at the end of the range, or a negative
