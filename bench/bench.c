@@ -592,6 +592,7 @@ static void bench_ingest(void)
 /* ---- 4. lag ------------------------------------------------------------------------------ */
 
 typedef struct lag_state {
+	dp_decoder dec;
 	const char *index_dir;
 	volatile int done;
 	int n;
@@ -609,12 +610,22 @@ static void *poller(void *arg)
 	}
 	while (ix && seen < s->n) {
 		MDB_txn *txn;
-		MDB_stat st;
 		if (dp_index_read(ix, &txn) == 0) {
-			mdb_stat(txn, ix->dbi[DP_DB_EPOCHS], &st);
+			/* The epochs the snapshot holds: the task's count. */
+			dp_key k;
+			MDB_val key, val;
+			msgpack_object o;
+			dp_task_fields f = { 0 };
+			dp_key_reset(&k);
+			dp_key_cstr(&k, "bench");
+			dp_key_cstr(&k, "lag");
+			key = dp_key_val(&k);
+			if (mdb_get(txn, ix->dbi[DP_DB_TASKS], &key, &val) == 0 &&
+			    dp_decode(&s->dec, val.mv_data, val.mv_size, &o) == 0)
+				dp_task_fields_read(&o, &f);
 			mdb_txn_abort(txn);
 			double t = now_s();
-			while (seen < (int)st.ms_entries && seen < s->n)
+			while (seen < (int)f.epochs && seen < s->n)
 				s->visible[seen++] = t;
 		}
 		if (s->done && seen < s->n) {
@@ -636,7 +647,7 @@ static void bench_lag(int rate)
 	dnnprov_config *cfg = config_for(name, "interval");
 	int n = (int)(rate * (quick ? 1.0 : 3.0));
 	double *appended = calloc((size_t)n, sizeof(double));
-	lag_state s = { path("%s-index", name), 0, n, calloc((size_t)n, sizeof(double)) };
+	lag_state s = { .index_dir = path("%s-index", name), .n = n, .visible = calloc((size_t)n, sizeof(double)) };
 	pid_t pid = fork();
 	if (pid == 0) {
 		execl(dnnprov_bin, dnnprov_bin, "index", "-c", path("%s.yaml", name), "--follow", "-q", (char *)NULL);
@@ -679,6 +690,7 @@ static void bench_lag(int rate)
 	free(lag);
 	free(appended);
 	free(s.visible);
+	dp_decoder_free(&s.dec);
 }
 
 /* ---- 5, 6, 7. queries, memory, disk ------------------------------------------------------- */

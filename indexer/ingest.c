@@ -118,6 +118,25 @@ static seg_state *seg_get(ingest *in, const char *rel, bool create)
 	return s;
 }
 
+/* Marks a segment's progress for the commit, listing it once: a commit
+ * walks the segments its batch read, not every segment known. */
+static int seg_touch(ingest *in, seg_state *s)
+{
+	if (s->touched)
+		return 0;
+	if (in->ntouched == in->touchedcap) {
+		size_t cap = in->touchedcap ? in->touchedcap * 2 : 256;
+		seg_state **grown = realloc(in->touched, cap * sizeof(*grown));
+		if (!grown)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		in->touched = grown;
+		in->touchedcap = cap;
+	}
+	in->touched[in->ntouched++] = s;
+	s->touched = true;
+	return 0;
+}
+
 /* ---- the write-back caches ------------------------------------------------------ */
 
 static void task_free(task_state *t)
@@ -194,11 +213,16 @@ static double obj_time(const msgpack_object *o)
 	return o && dp_obj_number(o, &d) ? d : NAN;
 }
 
-static int df_add_metric(df_state *d, const char *p, size_t n)
+/* Adds a metric name to the dataflow's list (append-only: epoch blocks
+ * name their columns by position in it); *at (optional) gets its position. */
+static int df_metric_at(df_state *d, const char *p, size_t n, uint32_t *at)
 {
 	void **slot = dp_map_slot(&d->metric_set, p, n, false);
-	if (slot)
+	if (slot) {
+		if (at)
+			*at = (uint32_t)((uintptr_t)*slot - 1);
 		return 0;
+	}
 	char **grown = realloc(d->metrics, (d->nmetrics + 1) * sizeof(*grown));
 	if (!grown)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -210,10 +234,17 @@ static int df_add_metric(df_state *d, const char *p, size_t n)
 		free(d->metrics[d->nmetrics]);
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
+	*slot = (void *)(uintptr_t)(d->nmetrics + 1); /* its position + 1: never NULL */
+	if (at)
+		*at = (uint32_t)d->nmetrics;
 	d->nmetrics++;
-	*slot = d; /* any non-NULL marks presence */
 	d->dirty = true;
 	return 0;
+}
+
+static int df_add_metric(df_state *d, const char *p, size_t n)
+{
+	return df_metric_at(d, p, n, NULL);
 }
 
 static int df_add_hyp(df_state *d, const char *name, size_t nn, const char *type, size_t tn)
@@ -850,36 +881,360 @@ static int metric_case_clash(ingest *in, frame_ctx *f, df_state *d, const msgpac
 	return 0;
 }
 
+/* ---- epoch blocks (epochs.h) ---------------------------------------------------- */
+
+static dp_ev ev_of(const msgpack_object *o)
+{
+	dp_ev v = { 0 };
+	if (!o)
+		return v;
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > (uint64_t)INT64_MAX) {
+			v.type = DP_EV_REAL;
+			v.d = (double)o->via.u64;
+		} else {
+			v.type = DP_EV_INT;
+			v.i = (int64_t)o->via.u64;
+			v.d = (double)v.i;
+		}
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		v.type = DP_EV_INT;
+		v.i = o->via.i64;
+		v.d = (double)v.i;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		v.type = DP_EV_REAL;
+		v.d = o->via.f64;
+		break;
+	default:
+		break;
+	}
+	return v;
+}
+
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* The bytes value v takes after a double whose bits are *prev (updated). */
+static size_t ev_size(const dp_ev *v, uint64_t *prev)
+{
+	if (v->type == DP_EV_NULL)
+		return 1;
+	if (v->type == DP_EV_INT)
+		return 1 + varint_size(((uint64_t)v->i << 1) ^ (uint64_t)(v->i >> 63));
+	uint64_t bits;
+	memcpy(&bits, &v->d, 8);
+	uint64_t x = bits ^ *prev;
+	*prev = bits;
+	return x ? 9 - (size_t)__builtin_clzll(x) / 8 - (size_t)__builtin_ctzll(x) / 8 : 1;
+}
+
+/* The largest value a block under key k may have: the key, LMDB's node
+ * header (8) and its pointer (2) share DP_EBLOCK_BYTES. */
+static size_t eb_limit(const dp_key *k)
+{
+	return DP_EBLOCK_BYTES - k->n - 10;
+}
+
+/* Measures the open block exactly (after anything but an append) and the
+ * last double of each column, for the appends that follow. */
+static int eb_measure(ingest *in)
+{
+	dp_eblock *b = &in->eb.b;
+	int rc = dp_eblock_encode(b, &in->eb.enc);
+	if (rc)
+		return rc;
+	in->eb.bytes = in->eb.enc.len;
+	if (b->ncols + 2 > in->eb.prevcap) {
+		uint64_t *p = realloc(in->eb.prev, (b->ncols + 8) * sizeof(*p));
+		if (!p)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		in->eb.prev = p;
+		in->eb.prevcap = b->ncols + 8;
+	}
+	/* prev[0]: times, prev[1]: elapsed, prev[2 + c]: column c. */
+	for (uint32_t c = 0; c < b->ncols + 2; c++) {
+		uint64_t bits = 0;
+		for (uint32_t r = b->n; r-- > 0;) {
+			const dp_ev *v = c == 1 ? &b->elapsed[r] : c > 1 ? &b->v[c - 2][r] : NULL;
+			if (!v) {
+				memcpy(&bits, &b->time[r], 8);
+				break;
+			}
+			if (v->type == DP_EV_REAL) {
+				memcpy(&bits, &v->d, 8);
+				break;
+			}
+		}
+		in->eb.prev[c] = bits;
+	}
+	return 0;
+}
+
+static int eb_put(ingest *in, dp_key *k, const dp_eblock *b)
+{
+	int rc = dp_eblock_encode(b, &in->eb.enc);
+	if (rc)
+		return rc;
+	/* Past the last key of the database (a catch-up's new blocks), an
+	 * append fills pages instead of splitting them in half. */
+	rc = put(in, DP_DB_EPOCHS, k, in->eb.enc.data, in->eb.enc.len, MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		rc = put(in, DP_DB_EPOCHS, k, in->eb.enc.data, in->eb.enc.len, 0);
+	return rc;
+}
+
+/* Writes the open block, if it changed, and closes it. */
+static int eb_flush(ingest *in)
+{
+	int rc = 0;
+	if (in->eb.task && in->eb.dirty && in->eb.b.n)
+		rc = eb_put(in, &in->eb.key, &in->eb.b);
+	in->eb.task = NULL;
+	in->eb.dirty = false;
+	return rc;
+}
+
+static void eb_start(ingest *in, task_state *t, int64_t first, int64_t next_first)
+{
+	dp_key_reset(&in->eb.key);
+	dp_key_cstr(&in->eb.key, t->df);
+	dp_key_cstr(&in->eb.key, t->task);
+	dp_key_i64(&in->eb.key, first);
+	dp_eblock_clear(&in->eb.b);
+	in->eb.task = t;
+	in->eb.first = first;
+	in->eb.next_first = next_first;
+	in->eb.dirty = false;
+	in->eb.bytes = 0;
+}
+
+/* Opens the block of task t that epoch e belongs in: the last block that
+ * begins at or before e, or a new one for e when none does. */
+static int eb_open(ingest *in, task_state *t, int64_t e)
+{
+	dp_key prefix, at;
+	dp_scan sc;
+	MDB_val k, v;
+	int r, rc;
+
+	if ((rc = eb_flush(in)))
+		return rc;
+	dp_key_reset(&prefix);
+	dp_key_cstr(&prefix, t->df);
+	dp_key_cstr(&prefix, t->task);
+	at = prefix;
+	dp_key_i64(&at, e == INT64_MAX ? e : e + 1);
+	if (e == INT64_MAX && at.n < DP_KEY_MAX)
+		at.b[at.n++] = 0xff;
+	int64_t next = INT64_MAX;
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_EPOCHS, &prefix, &at)))
+		return rc;
+	r = dp_scan_next(&sc, &k, &v);
+	if (r == DP_SCAN_ROW) {
+		size_t pos = prefix.n;
+		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &next))
+			next = INT64_MAX;
+	}
+	dp_scan_close(&sc);
+	if (r < 0)
+		return r;
+	if ((rc = dp_scan_open_before(&sc, in->ix, in->txn, DP_DB_EPOCHS, &prefix, &at)))
+		return rc;
+	r = dp_scan_next(&sc, &k, &v);
+	if (r == DP_SCAN_ROW) {
+		size_t pos = prefix.n;
+		int64_t first;
+		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &first)) {
+			r = DP_SCAN_END; /* not a block key: a block of its own for e */
+		} else {
+			eb_start(in, t, first, next);
+			rc = dp_eblock_decode(v.mv_data, v.mv_size, first, &in->eb.b);
+			if (rc == DNNPROV_ECORRUPT) /* unreadable: replaced by what comes */
+				dp_eblock_clear(&in->eb.b), rc = 0;
+		}
+	}
+	dp_scan_close(&sc);
+	if (r < 0)
+		return r;
+	if (r != DP_SCAN_ROW)
+		eb_start(in, t, e, next);
+	return rc ? rc : eb_measure(in);
+}
+
+/* Puts the open block and, past the limits, splits it in two first. */
+static int eb_split_put(ingest *in)
+{
+	dp_eblock right = { 0 };
+	uint32_t half = in->eb.b.n / 2;
+	int rc = dp_eblock_split(&in->eb.b, half, &right);
+	if (!rc)
+		rc = eb_put(in, &in->eb.key, &in->eb.b);
+	if (!rc) {
+		dp_key k = in->eb.key;
+		k.n -= 8;
+		dp_key_i64(&k, right.epoch[0]);
+		rc = eb_put(in, &k, &right);
+	}
+	dp_eblock_free(&right);
+	in->eb.task = NULL; /* read again when needed */
+	in->eb.dirty = false;
+	return rc;
+}
+
+/* Whether the block's epochs are consecutive (no gaps stored). */
+static bool eb_dense(const dp_eblock *b)
+{
+	return b->n < 2 || b->epoch[b->n - 1] - b->epoch[0] == (int64_t)b->n - 1;
+}
+
+/* The bytes a row appended at the end of the open block adds, when it can
+ * be told without encoding it all again (every metric of the row has a
+ * column, and the epochs stay dense or were not): true with *add set. */
+static bool eb_append_size(ingest *in, int64_t e, double time, const dp_ev *el, const uint32_t *col_of,
+			   const dp_ev *vals, uint32_t nvals, size_t *add)
+{
+	const dp_eblock *b = &in->eb.b;
+	if (in->eb.prevcap < b->ncols + 2)
+		return false;
+	size_t n = 0;
+	int64_t gap = e - b->epoch[b->n - 1] - 1;
+	if (eb_dense(b) && gap)
+		return false;
+	if (!eb_dense(b))
+		n += varint_size((uint64_t)gap);
+	uint64_t p = in->eb.prev[0];
+	dp_ev tv = { DP_EV_REAL, 0, time };
+	n += ev_size(&tv, &p);
+	p = in->eb.prev[1];
+	n += ev_size(el, &p);
+	for (uint32_t i = 0; i < nvals; i++)
+		if (col_of[i] == UINT32_MAX)
+			return false; /* a new column */
+	for (uint32_t c = 0; c < b->ncols; c++) {
+		dp_ev none = { 0 };
+		const dp_ev *v = &none;
+		for (uint32_t i = 0; i < nvals; i++)
+			if (col_of[i] == c)
+				v = &vals[i];
+		p = in->eb.prev[2 + c];
+		n += ev_size(v, &p);
+	}
+	*add = n;
+	return true;
+}
+
+/* The epoch record r into its task's block: a new row, or the row of the
+ * epoch it re-logs.  *relogged tells which. */
+static int eb_add(ingest *in, task_state *t, df_state *d, const dp_record *r, bool *relogged)
+{
+	int64_t e = r->u.epoch.epoch;
+	const msgpack_object *m = r->u.epoch.metrics;
+	uint32_t nv = m->via.map.size;
+	int rc;
+
+	/* The metrics' positions in the dataflow's list, and their values. */
+	if (nv > in->eb.tmpcap) {
+		uint32_t *pos = realloc(in->eb.pos, 2 * (size_t)nv * sizeof(*pos));
+		dp_ev *vals = realloc(in->eb.vals, nv * sizeof(*vals));
+		if (pos)
+			in->eb.pos = pos;
+		if (vals)
+			in->eb.vals = vals;
+		if (!pos || !vals)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		in->eb.tmpcap = nv;
+	}
+	uint32_t *pos = in->eb.pos, *col_of = in->eb.pos + nv;
+	for (uint32_t i = 0; i < nv; i++) {
+		const msgpack_object *name = &m->via.map.ptr[i].key;
+		if ((rc = df_metric_at(d, name->via.str.ptr, name->via.str.size, &pos[i])))
+			return rc;
+		in->eb.vals[i] = ev_of(&m->via.map.ptr[i].val);
+	}
+	if (in->eb.task != t || e < in->eb.first || e >= in->eb.next_first)
+		if ((rc = eb_open(in, t, e)))
+			return rc;
+	dp_eblock *b = &in->eb.b;
+	bool found, measure = true;
+	uint32_t at = dp_eblock_find(b, e, &found);
+	dp_ev el = ev_of(dp_map_get(r->root, "elapsed"));
+	size_t add = 0;
+	*relogged = found;
+	if (!found && at == b->n && b->n) {
+		for (uint32_t i = 0; i < nv; i++) {
+			col_of[i] = UINT32_MAX;
+			for (uint32_t c = 0; c < b->ncols && col_of[i] == UINT32_MAX; c++)
+				if (b->col[c] == pos[i])
+					col_of[i] = c;
+		}
+		bool exact = eb_append_size(in, e, r->time, &el, col_of, in->eb.vals, nv, &add);
+		if (b->n >= DP_EBLOCK_MAX || (exact && in->eb.bytes + add > eb_limit(&in->eb.key)) ||
+		    (!exact && in->eb.bytes + 16 * (size_t)(nv + 3) > eb_limit(&in->eb.key))) {
+			/* Full: it is written, and e begins the next block. */
+			int64_t next = in->eb.next_first;
+			if ((rc = eb_flush(in)))
+				return rc;
+			eb_start(in, t, e, next);
+			at = 0;
+		} else {
+			measure = !exact;
+		}
+	}
+	if ((rc = dp_eblock_put_row(b, at, found, e, r->time, el)))
+		return rc;
+	for (uint32_t i = 0; i < nv; i++)
+		if ((rc = dp_eblock_set(b, at, pos[i], in->eb.vals[i])))
+			return rc;
+	in->eb.dirty = true;
+	if (measure)
+		rc = eb_measure(in);
+	else {
+		/* Appended where its size was known: the sizes and the last
+		 * doubles move on without encoding the block again. */
+		in->eb.bytes += add;
+		memcpy(&in->eb.prev[0], &r->time, 8);
+		if (el.type == DP_EV_REAL)
+			memcpy(&in->eb.prev[1], &el.d, 8);
+		for (uint32_t i = 0; i < nv; i++)
+			if (in->eb.vals[i].type == DP_EV_REAL)
+				memcpy(&in->eb.prev[2 + col_of[i]], &in->eb.vals[i].d, 8);
+	}
+	if (rc)
+		return rc;
+	if (b->n > DP_EBLOCK_MAX || (b->n > 1 && in->eb.bytes > eb_limit(&in->eb.key)))
+		return eb_split_put(in);
+	return 0;
+}
+
 static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 {
 	task_state *t;
 	df_state *d;
 	dp_key k;
+	bool relogged = false;
 	int rc;
 
 	if ((rc = begun_task(in, f, r, &t)) || !t)
 		return rc;
 	if ((rc = df_get(in, f->seg->df, &d)) || (rc = metric_case_clash(in, f, d, r->u.epoch.metrics)))
 		return rc > 0 ? 0 : rc;
-	dp_key_reset(&k);
-	dp_key_cstr(&k, f->seg->df);
-	dp_key_cstr(&k, f->seg->task);
-	dp_key_i64(&k, r->u.epoch.epoch);
-	/* A catch-up reads segments in path order, so epoch keys mostly come
-	 * ascending: appending skips the B-tree search and fills pages.  A key
-	 * that is not past the last one (a re-logged epoch, or another task's
-	 * segment read in between) takes the ordinary insert. */
-	rc = put(in, DP_DB_EPOCHS, &k, f->payload, f->length, MDB_APPEND);
-	if (rc == MDB_KEYEXIST)
-		rc = put(in, DP_DB_EPOCHS, &k, f->payload, f->length, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST) {
+	if ((rc = eb_add(in, t, d, r, &relogged)))
+		return rc;
+	if (relogged) {
 		/* A re-logged epoch: the latest record wins, and the summaries are
 		 * recomputed from all epochs at commit. */
-		if ((rc = put(in, DP_DB_EPOCHS, &k, f->payload, f->length, 0)))
-			return rc;
 		t->recompute = true;
-	} else if (rc) {
-		return rc;
 	} else {
 		t->epochs++;
 	}
@@ -1233,46 +1588,37 @@ static int schema_problem(ingest *in, frame_ctx *f, const char *why)
  * epoch was re-logged (max-ing would keep the replaced value). */
 static int recompute_task(ingest *in, task_state *t)
 {
-	dp_scan sc;
+	dp_epoch_scan sc;
+	dp_epoch_at at;
 	dp_key k, sk;
-	MDB_val key, val;
 	dp_map sums = { 0 };
 	int mrc, rc = 0;
 
 	dp_key_reset(&k);
 	dp_key_cstr(&k, t->df);
 	dp_key_cstr(&k, t->task);
-	size_t prefix = k.n;
 	t->epochs = 0;
 	t->has_last_epoch = false;
-	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_EPOCHS, &k, NULL)))
+	if ((rc = dp_epoch_scan_open(&sc, in->ix, in->txn, NULL, &k, false, 0)))
 		return rc;
-	while (rc == 0 && (mrc = dp_scan_next(&sc, &key, &val)) == DP_SCAN_ROW) {
-		size_t pos = prefix;
-		int64_t e;
-		msgpack_object o;
-		if (!dp_key_get_i64(key.mv_data, key.mv_size, &pos, &e))
-			continue;
+	while (rc == 0 && (mrc = dp_epoch_scan_next(&sc, &at)) == DP_SCAN_ROW) {
 		t->epochs++;
-		t->last_epoch = e;
+		t->last_epoch = at.epoch;
 		t->has_last_epoch = true;
-		if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) != 0)
-			continue;
-		const msgpack_object *m = dp_map_get(&o, "metrics");
-		for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_MAP && i < m->via.map.size; i++) {
-			const msgpack_object *n = &m->via.map.ptr[i].key;
-			double v;
-			if (n->type != MSGPACK_OBJECT_STR || !dp_obj_number(&m->via.map.ptr[i].val, &v))
+		for (uint32_t c = 0; c < at.block->ncols; c++) {
+			const dp_ev *v = &at.block->v[c][at.row];
+			uint32_t m = at.block->col[c];
+			if (v->type == DP_EV_NULL || m >= at.nnames || !at.names[m])
 				continue;
-			void **slot = dp_map_slot(&sums, n->via.str.ptr, n->via.str.size, true);
+			void **slot = dp_map_slot(&sums, at.names[m], strlen(at.names[m]), true);
 			if (!slot || (!*slot && !(*slot = calloc(1, sizeof(dp_summary))))) {
 				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 				break;
 			}
-			summary_add(*slot, e, v);
+			summary_add(*slot, at.epoch, v->d);
 		}
 	}
-	dp_scan_close(&sc);
+	dp_epoch_scan_close(&sc);
 	if (!rc && mrc < 0)
 		rc = mrc;
 	for (size_t i = 0; i < sums.cap && !rc; i++) {
@@ -1304,46 +1650,67 @@ __attribute__((unused)) static bool progress_follows(const dp_progress *pending,
 	       pending->sealed >= committed->sealed;
 }
 
+static int cmp_seg_rel(const void *a, const void *b)
+{
+	return strcmp((*(seg_state *const *)a)->rel, (*(seg_state *const *)b)->rel);
+}
+
+/* An entry of a write-back cache, sorted by key before it is written. */
+typedef struct flush_item {
+	const unsigned char *key;
+	size_t n;
+	void *state;
+} flush_item;
+
+static int cmp_flush_item(const void *a, const void *b)
+{
+	const flush_item *x = a, *y = b;
+	int c = memcmp(x->key, y->key, x->n < y->n ? x->n : y->n);
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* The dirty entries of a cache, in key order; *out NULL when none. */
+static int sorted_dirty(const dp_map *m, bool (*dirty)(const void *), flush_item **out, size_t *n)
+{
+	size_t cnt = 0;
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < m->cap; i++)
+		cnt += m->slots[i].value && dirty(m->slots[i].value);
+	if (!cnt)
+		return 0;
+	flush_item *items = malloc(cnt * sizeof(*items));
+	if (!items)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].value && dirty(m->slots[i].value))
+			items[(*n)++] = (flush_item){ m->slots[i].key, m->slots[i].len, m->slots[i].value };
+	qsort(items, *n, sizeof(*items), cmp_flush_item);
+	*out = items;
+	return 0;
+}
+
+static bool task_dirty(const void *p)
+{
+	return ((const task_state *)p)->dirty;
+}
+
+/* A put in key order: past the database's last key (what a catch-up
+ * mostly writes), an append fills the page instead of splitting it in
+ * half. */
+static int put_ordered(ingest *in, dp_db db, dp_key *k, const void *v, size_t n)
+{
+	int rc = put(in, db, k, v, n, MDB_APPEND);
+	return rc == MDB_KEYEXIST ? put(in, db, k, v, n, 0) : rc;
+}
+
 static int flush_caches(ingest *in)
 {
-	int rc = 0;
-
-	for (size_t i = 0; i < in->summaries.cap && !rc; i++) {
-		summary_state *s = in->summaries.slots[i].value;
-		if (!s || !s->dirty)
-			continue;
-		dp_key k;
-		dp_key_reset(&k);
-		memcpy(k.b, in->summaries.slots[i].key, in->summaries.slots[i].len);
-		k.n = in->summaries.slots[i].len;
-		rc = put(in, DP_DB_SUMMARIES, &k, &s->s, sizeof(s->s), 0);
-		s->dirty = false;
-	}
-	for (size_t i = 0; i < in->tasks.cap && !rc; i++) {
-		task_state *t = in->tasks.slots[i].value;
-		dp_key k;
-		if (!t || !t->dirty)
-			continue;
-		if (t->recompute && (rc = recompute_task(in, t)))
-			break;
-		if ((rc = task_encode(t, &in->scratch)))
-			break;
-		dp_key_reset(&k);
-		memcpy(k.b, in->tasks.slots[i].key, in->tasks.slots[i].len);
-		k.n = in->tasks.slots[i].len;
-		rc = put(in, DP_DB_TASKS, &k, in->scratch.data, in->scratch.len, 0);
-		t->dirty = false;
-		/* The running database lists exactly the RUNNING tasks, for the
-		 * liveness sweep. */
-		bool running = strcmp(t->status, "RUNNING") == 0;
-		if (rc == 0 && running != t->was_running) {
-			MDB_val key = dp_key_val(&k), none = { 0, "" };
-			int mrc = running ? mdb_put(in->txn, in->ix->dbi[DP_DB_RUNNING], &key, &none, 0)
-					  : mdb_del(in->txn, in->ix->dbi[DP_DB_RUNNING], &key, NULL);
-			rc = mrc && mrc != MDB_NOTFOUND ? lmdb_fail(mrc, "running") : 0;
-			t->was_running = running;
-		}
-	}
+	flush_item *items = NULL;
+	size_t n = 0;
+	/* First the open epoch block and the dataflows: recomputed summaries
+	 * read the blocks, whose metrics the dataflows' lists name. */
+	int rc = eb_flush(in);
 	for (size_t i = 0; i < in->dataflows.cap && !rc; i++) {
 		df_state *d = in->dataflows.slots[i].value;
 		dp_key k;
@@ -1357,16 +1724,58 @@ static int flush_caches(ingest *in)
 		rc = put(in, DP_DB_DATAFLOWS, &k, in->scratch.data, in->scratch.len, 0);
 		d->dirty = false;
 	}
-	for (size_t i = 0; i < in->segs.cap && !rc; i++) {
-		seg_state *s = in->segs.slots[i].value;
-		dp_key k;
-		if (!s || !s->touched)
+
+	/* Summaries are not sorted: their keys (df, metric, task) land in the
+	 * middle of each metric's range, where LMDB splits pages in half
+	 * whatever the order; written in the cache's order they fill better. */
+	for (size_t i = 0; i < in->summaries.cap && !rc; i++) {
+		summary_state *s = in->summaries.slots[i].value;
+		if (!s || !s->dirty)
 			continue;
+		dp_key k;
+		dp_key_reset(&k);
+		memcpy(k.b, in->summaries.slots[i].key, in->summaries.slots[i].len);
+		k.n = in->summaries.slots[i].len;
+		rc = put(in, DP_DB_SUMMARIES, &k, &s->s, sizeof(s->s), 0);
+		s->dirty = false;
+	}
+	if (!rc)
+		rc = sorted_dirty(&in->tasks, task_dirty, &items, &n);
+	for (size_t i = 0; i < n && !rc; i++) {
+		task_state *t = items[i].state;
+		dp_key k;
+		if (t->recompute && (rc = recompute_task(in, t)))
+			break;
+		if ((rc = task_encode(t, &in->scratch)))
+			break;
+		dp_key_reset(&k);
+		memcpy(k.b, items[i].key, items[i].n);
+		k.n = items[i].n;
+		rc = put_ordered(in, DP_DB_TASKS, &k, in->scratch.data, in->scratch.len);
+		t->dirty = false;
+		/* The running database lists exactly the RUNNING tasks, for the
+		 * liveness sweep. */
+		bool running = strcmp(t->status, "RUNNING") == 0;
+		if (rc == 0 && running != t->was_running) {
+			MDB_val key = dp_key_val(&k), none = { 0, "" };
+			int mrc = running ? mdb_put(in->txn, in->ix->dbi[DP_DB_RUNNING], &key, &none, 0)
+					  : mdb_del(in->txn, in->ix->dbi[DP_DB_RUNNING], &key, NULL);
+			rc = mrc && mrc != MDB_NOTFOUND ? lmdb_fail(mrc, "running") : 0;
+			t->was_running = running;
+		}
+	}
+	free(items);
+	/* Progress, in path order too. */
+	if (!rc && in->ntouched > 1)
+		qsort(in->touched, in->ntouched, sizeof(*in->touched), cmp_seg_rel);
+	for (size_t i = 0; i < in->ntouched && !rc; i++) {
+		seg_state *s = in->touched[i];
+		dp_key k;
 		assert(progress_follows(&s->pending, &s->committed));
 		dp_key_reset(&k);
 		memcpy(k.b, s->rel, strlen(s->rel)); /* the progress key is the bare path */
 		k.n = strlen(s->rel);
-		rc = put(in, DP_DB_PROGRESS, &k, &s->pending, sizeof(s->pending), 0);
+		rc = put_ordered(in, DP_DB_PROGRESS, &k, &s->pending, sizeof(s->pending));
 	}
 	return rc;
 }
@@ -1378,15 +1787,16 @@ static void abort_batch(ingest *in)
 	in->txn = NULL;
 	in->batch_records = 0;
 	in->vdec.out_of_memory = in->rdec.out_of_memory = false;
+	in->eb.task = NULL; /* its task's state goes with the caches */
+	in->eb.dirty = false;
 	caches_clear(in);
-	for (size_t i = 0; i < in->segs.cap; i++) {
-		seg_state *s = in->segs.slots[i].value;
-		if (s && s->touched) {
-			s->pending = s->committed;
-			s->touched = false;
-			s->conflict_at = 0; /* its entry was rolled back with the batch */
-		}
+	for (size_t i = 0; i < in->ntouched; i++) {
+		seg_state *s = in->touched[i];
+		s->pending = s->committed;
+		s->touched = false;
+		s->conflict_at = 0; /* its entry was rolled back with the batch */
 	}
+	in->ntouched = 0;
 }
 
 static int grow_map(ingest *in)
@@ -1442,14 +1852,13 @@ int ingest_commit(ingest *in)
 	in->stats.records += in->batch_records;
 	in->batch_records = 0;
 	caches_clear(in);
-	for (size_t i = 0; i < in->segs.cap; i++) {
-		seg_state *s = in->segs.slots[i].value;
-		if (s && s->touched) {
-			s->committed = s->pending;
-			s->touched = false;
-			s->in_index = true;
-		}
+	for (size_t i = 0; i < in->ntouched; i++) {
+		seg_state *s = in->touched[i];
+		s->committed = s->pending;
+		s->touched = false;
+		s->in_index = true;
 	}
+	in->ntouched = 0;
 	return 0;
 }
 
@@ -1620,10 +2029,8 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		 * recorded as known and open, read again when it grows. */
 		rc = 0;
 		if (!s->in_index || s->pending.size_seen != (uint64_t)st.st_size) {
-			if ((rc = begin_batch(in)) == 0) {
+			if ((rc = begin_batch(in)) == 0 && (rc = seg_touch(in, s)) == 0)
 				s->pending.size_seen = (uint64_t)st.st_size;
-				s->touched = true;
-			}
 		}
 		free(path);
 		return rc;
@@ -1638,9 +2045,8 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		return 0;
 	}
 	int open_rc = rc;
-	if ((rc = begin_batch(in)))
+	if ((rc = begin_batch(in)) || (rc = seg_touch(in, s)))
 		goto out;
-	s->touched = true;
 	set_unreadable(in, s, false); /* it opened: whatever follows, it was read */
 	if (open_rc == DNNPROV_EVERSION) {
 		/* A newer format: recorded once, then left alone. */
@@ -1661,7 +2067,6 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		goto out;
 	}
 	while ((res = dp_reader_next(r, &fr, &pb)) > 0) {
-		s->touched = true;
 		if (res == DP_READ_TORN)
 			break;
 		if (res == DP_READ_PROBLEM) {
@@ -1697,7 +2102,6 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	if (s->pending.offset < dp_reader_offset(r))
 		s->pending.offset = dp_reader_offset(r);
 	s->pending.size_seen = (uint64_t)st.st_size;
-	s->touched = true;
 out:
 	dp_reader_close(r);
 	free(path);
@@ -1811,6 +2215,12 @@ void ingest_free(ingest *in)
 	dp_decoder_free(&in->rdec);
 	dp_decoder_free(&in->vdec);
 	dp_buf_free(&in->scratch);
+	free(in->touched);
+	dp_eblock_free(&in->eb.b);
+	dp_buf_free(&in->eb.enc);
+	free(in->eb.prev);
+	free(in->eb.pos);
+	free(in->eb.vals);
 }
 
 seg_state *ingest_segment_state(ingest *in, const char *rel)

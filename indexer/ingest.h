@@ -5,6 +5,7 @@
 #ifndef DNNPROV_INGEST_H
 #define DNNPROV_INGEST_H
 
+#include "indexer/epochs.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
 #include "logger/reader.h"
@@ -97,6 +98,8 @@ typedef struct ingest {
 	double batch_started;
 	uint32_t batch_records;
 	dp_map segs;      /* rel path -> seg_state */
+	seg_state **touched; /* the segments the open batch read, for its commit */
+	size_t ntouched, touchedcap;
 	dp_map unreadable_in; /* task folder -> how many of its segments are unreadable */
 	size_t nsegs;
 	dp_map tasks;     /* key (df task) -> task_state, this batch */
@@ -105,6 +108,24 @@ typedef struct ingest {
 	dp_decoder rdec;  /* records */
 	dp_decoder vdec;  /* index values */
 	dp_buf scratch;
+	/* The epoch block being filled (epochs.h): one at a time, written
+	 * when an epoch of another block or task comes, or at commit.  A
+	 * catch-up reads a task's segments in a row, so each block is put
+	 * once, after every key before it: its pages fill. */
+	struct {
+		task_state *task; /* NULL: none open */
+		dp_eblock b;
+		dp_key key;        /* (df, task, first epoch) */
+		int64_t first, next_first; /* it holds [first, next_first) */
+		bool dirty;
+		size_t bytes;      /* its encoded size */
+		uint64_t *prev;    /* times, elapsed, then per column: the bits of its last double */
+		uint32_t prevcap;
+		uint32_t *pos;     /* scratch for a record's metrics: positions, columns */
+		dp_ev *vals;       /* and values */
+		uint32_t tmpcap;
+		dp_buf enc;
+	} eb;
 	dp_indexer_stats stats;
 	bool log_dir_stored; /* meta has log_dir (written with the first commit) */
 } ingest;

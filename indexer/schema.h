@@ -89,7 +89,7 @@
 #include "logger/record.h"
 #include "util/util.h"
 
-#define DP_SCHEMA_VERSION 3
+#define DP_SCHEMA_VERSION 4
 #define DP_INDEX_CURRENT "CURRENT"
 #define DP_INDEX_LOCK "indexer.lock"
 

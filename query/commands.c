@@ -1088,6 +1088,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	dp_scan sc;
 	dp_key key;
 	MDB_val k, v;
+	dp_epoch_row er;
 	int rc;
 
 	if ((rc = dp_query_load_tasks(q, o->df, o->task, &d)))
@@ -1210,17 +1211,14 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	dp_key_reset(&key);
 	dp_key_cstr(&key, d.name);
 	dp_key_cstr(&key, t->id);
-	dp_qscan scan;
-	if ((rc = dp_qscan_open(q->txn, q->ix->dbi[DP_DB_EPOCHS], &key, prefix, &scan)))
+	dp_qepochs scan;
+	if ((rc = dp_qepochs_open(&scan, q->ix, q->txn, NULL, &key, false, 0)))
 		goto out_ad;
-	for (int more; !rc && (more = dp_qscan_next(&scan, &k, &v)) != 0;) {
-		dp_epoch_row er;
+	for (int more; !rc && (more = dp_qepochs_next(&scan, &er)) != 0;) {
 		if (more < 0) {
 			rc = more;
 			break;
 		}
-		if (dp_read_epoch(&q->dec, &k, &v, &er))
-			continue;
 		int64_t e = er.epoch;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
@@ -1261,7 +1259,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 		}
 		dp_buf_free(&marks);
 	}
-	dp_qscan_close(&scan);
+	dp_qepochs_close(&scan);
 	if (notes && out->nrows > 1)
 		for (size_t i = 0; i < nm; i++) {
 			dp_buf_printf(&notes->text, "%-16s ", metrics[i]);

@@ -8,6 +8,7 @@
 
 #include "logger/record.h"
 #include "query/query.h"
+#include "query/rows.h"
 
 int dp_query_open(const char *index_dir, dp_query *q)
 {
@@ -740,28 +741,25 @@ static dp_qv summary_value(const dp_summary *s, const char *metric, const dp_agg
  * summed as value / count, so no partial sum passes DBL_MAX. */
 static double mean_from_epochs(dp_query *q, const char *df, const char *task, const char *metric, uint64_t count)
 {
-	dp_scan sc;
+	dp_qepochs sc;
+	dp_epoch_row r;
 	dp_key key;
-	MDB_val k, v;
 	double mean = 0;
 	int rc;
 
 	dp_key_reset(&key);
 	dp_key_cstr(&key, df);
 	dp_key_cstr(&key, task);
-	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_EPOCHS, &key, NULL))) {
+	if ((rc = dp_qepochs_open(&sc, q->ix, q->txn, NULL, &key, false, 0))) {
 		dp_query_read_failed(q, rc);
 		return NAN;
 	}
-	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		msgpack_object o;
-		double x;
-		const msgpack_object *m;
-		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0 &&
-		    (m = dp_map_get(dp_map_get(&o, "metrics"), metric)) && dp_obj_number(m, &x) && !isnan(x))
-			mean += x / (double)count;
+	while ((rc = dp_qepochs_next(&sc, &r)) == 1) {
+		dp_field f = dp_rmap_get(r.metrics, metric);
+		if ((f.type == DP_F_INT || f.type == DP_F_REAL) && !isnan(f.d))
+			mean += f.d / (double)count;
 	}
-	dp_scan_close(&sc);
+	dp_qepochs_close(&sc);
 	if (rc < 0)
 		dp_query_read_failed(q, rc);
 	return mean;
@@ -835,18 +833,27 @@ dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char 
 
 	if (agg->kind == AGG_AT) {
 		dp_key key;
-		MDB_val k, v;
-		msgpack_object o;
+		dp_qepochs sc;
+		dp_epoch_row er;
+		int more = 0;
 		dp_key_reset(&key);
 		dp_key_cstr(&key, df);
 		dp_key_cstr(&key, task);
-		dp_key_i64(&key, agg->epoch);
-		k = dp_key_val(&key);
-		if (!key.overflow && dp_query_get(q, DP_DB_EPOCHS, &k, &v) &&
-		    dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0) {
-			const msgpack_object *m = dp_map_get(dp_map_get(&o, "metrics"), metric);
-			if (m && dp_qv_from_number(m, &r))
+		if (key.overflow || (more = dp_qepochs_open(&sc, q->ix, q->txn, NULL, &key, true, agg->epoch)) != 0) {
+			if (!key.overflow)
+				dp_query_read_failed(q, more);
+		} else {
+			/* The values live in the scan's block: read before closing it. */
+			if ((more = dp_qepochs_next(&sc, &er)) < 0)
+				dp_query_read_failed(q, more);
+			dp_field f = more == 1 && er.epoch == agg->epoch ? dp_rmap_get(er.metrics, metric) : (dp_field){ 0 };
+			if (f.type == DP_F_INT)
+				r = dp_qv_int(f.i);
+			else if (f.type == DP_F_REAL)
+				r = dp_qv_real(f.d);
+			if (f.type == DP_F_INT || f.type == DP_F_REAL)
 				e = agg->epoch;
+			dp_qepochs_close(&sc);
 		}
 	} else if (dp_query_summary(q, df, task, metric, &s)) {
 		r = task_value(q, df, task, &s, metric, agg, &e);

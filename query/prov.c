@@ -48,6 +48,7 @@
 
 #include "logger/record.h"
 #include "query/prov.h"
+#include "query/rows.h"
 #include "util/map.h"
 
 #define NS_PROV "http://www.w3.org/ns/prov#"
@@ -1243,43 +1244,41 @@ static void emit_epochs(ex *x)
 {
 	pw *w = &x->w;
 	dp_key key;
-	MDB_val k, v;
+	dp_epoch_row r;
 	int mrc = 0;
 
 	if (!pass_reads_epochs(w->want))
 		return;
 	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
 	const char *tid = id_str(w, &x->tid);
-	dp_scan sc;
-	dp_scan_on(&sc, x->c_epochs, DP_DB_EPOCHS, &key, NULL);
-	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		size_t pos = key.n;
-		int64_t e;
-		msgpack_object o;
+	dp_qepochs sc;
+	if ((mrc = dp_qepochs_open(&sc, x->q->ix, x->q->txn, x->c_epochs, &key, false, 0))) {
+		w_fail(w, mrc);
+		return;
+	}
+	while (!w->rc && (mrc = dp_qepochs_next(&sc, &r)) == 1) {
+		int64_t e = r.epoch;
 		if (x->progress && ++x->work.items % 4096 == 0)
 			report(x);
-		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
-			continue;
 		id_copy(w, &x->a, &x->tid);
 		id_lit(w, &x->a, "/epoch/");
 		id_i64(w, &x->a, e);
 		const char *eid = id_str(w, &x->a);
 		if (st_begin(w, ST_ENTITY, eid, NULL, NULL, NULL, NAN, NAN)) {
-			const msgpack_object *m = dp_map_get(&o, "metrics");
-			const char *p;
-			size_t n;
-			double d;
+			dp_str name;
+			dp_field f;
 			at_qname(w, "prov:type", "dnnprov:Epoch");
 			at_long(w, "dnnprov:epoch", e);
-			at_double(w, "dnnprov:elapsed", obj_num(dp_map_get(&o, "elapsed")));
-			for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_MAP && i < m->via.map.size; i++)
-				if (obj_str(&m->via.map.ptr[i].key, &p, &n) && dp_obj_number(&m->via.map.ptr[i].val, &d))
-					at_double(w, dfa_name(w, &x->name, p, n), d);
+			at_double(w, "dnnprov:elapsed", r.elapsed.type == DP_F_NULL ? NAN : r.elapsed.d);
+			for (size_t i = 0; dp_rmap_at(r.metrics, i, &name, &f); i++)
+				if (f.type == DP_F_INT || f.type == DP_F_REAL)
+					at_double(w, dfa_name(w, &x->name, name.p, name.n), f.d);
 			st_end(w);
 		}
-		if (st_begin(w, ST_GENERATION, NULL, eid, tid, NULL, obj_num(dp_map_get(&o, "time")), NAN))
+		if (st_begin(w, ST_GENERATION, NULL, eid, tid, NULL, r.time, NAN))
 			st_end(w);
 	}
+	dp_qepochs_close(&sc);
 	if (mrc < 0)
 		w_fail(w, mrc);
 }

@@ -73,6 +73,20 @@ static dp_field field_of(const msgpack_object *o)
 	return f;
 }
 
+static dp_field field_of_ev(const dp_ev *v)
+{
+	dp_field f = { 0 };
+	if (v->type == DP_EV_INT) {
+		f.type = DP_F_INT;
+		f.i = v->i;
+		f.d = (double)v->i;
+	} else if (v->type == DP_EV_REAL) {
+		f.type = DP_F_REAL;
+		f.d = v->d;
+	}
+	return f;
+}
+
 static dp_rmap map_of(const msgpack_object *o)
 {
 	return (dp_rmap){ o && o->type == MSGPACK_OBJECT_MAP ? o : NULL, NULL, 0 };
@@ -246,8 +260,24 @@ static bool raw_find(dp_rmap m, size_t i, const char *name, dp_str *key, dp_fiel
 	return false;
 }
 
+/* The name of column c of an epoch block, NULL when it has no value in
+ * the row (or no name). */
+static const char *block_col(dp_rmap m, uint32_t c)
+{
+	uint32_t pos = m.block->col[c];
+	if (m.block->v[c][m.row].type == DP_EV_NULL || pos >= m.nnames)
+		return NULL;
+	return m.names[pos];
+}
+
 size_t dp_rmap_size(dp_rmap m)
 {
+	if (m.block) {
+		size_t n = 0;
+		for (uint32_t c = 0; c < m.block->ncols; c++)
+			n += block_col(m, c) != NULL;
+		return n;
+	}
 	if (m.raw) {
 		mp_in in = { m.raw, m.rawlen, 0 };
 		uint32_t count;
@@ -258,6 +288,17 @@ size_t dp_rmap_size(dp_rmap m)
 
 bool dp_rmap_at(dp_rmap m, size_t i, dp_str *name, dp_field *value)
 {
+	if (m.block) {
+		for (uint32_t c = 0; c < m.block->ncols; c++) {
+			const char *n = block_col(m, c);
+			if (n && i-- == 0) {
+				*name = (dp_str){ n, (uint32_t)strlen(n) };
+				*value = field_of_ev(&m.block->v[c][m.row]);
+				return true;
+			}
+		}
+		return false;
+	}
 	if (m.raw)
 		return raw_find(m, i, NULL, name, value);
 	const msgpack_object *o = m.obj;
@@ -273,6 +314,14 @@ dp_field dp_rmap_get(dp_rmap m, const char *name)
 {
 	dp_str key;
 	dp_field f = { 0 };
+	if (m.block) {
+		for (uint32_t c = 0; c < m.block->ncols; c++) {
+			const char *n = block_col(m, c);
+			if (n && strcmp(n, name) == 0)
+				return field_of_ev(&m.block->v[c][m.row]);
+		}
+		return f;
+	}
 	if (m.raw)
 		return raw_find(m, 0, name, &key, &f) ? f : (dp_field){ 0 };
 	return m.obj ? field_of(dp_map_get(m.obj, name)) : f;
@@ -347,44 +396,31 @@ int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row 
 	return 0;
 }
 
-/* Read in place, not decoded: the full scans of the SQL tables read every
- * epoch record, and a decode would allocate some twenty objects each. */
-int dp_read_epoch(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_epoch_row *out)
+int dp_qepochs_open(dp_qepochs *s, const dp_index *ix, MDB_txn *txn, MDB_cursor *c, const dp_key *prefix, bool has_from,
+		    int64_t from)
 {
-	mp_in in = { v->mv_data, v->mv_size, 0 };
-	size_t pos = 0;
-	uint32_t count;
-	(void)dec;
+	return dp_epoch_scan_open(s, ix, txn, c, prefix, has_from, from);
+}
+
+int dp_qepochs_next(dp_qepochs *s, dp_epoch_row *out)
+{
+	dp_epoch_at at;
+	int r = dp_epoch_scan_next(s, &at);
+	if (r != DP_SCAN_ROW)
+		return r < 0 ? r : 0;
 	memset(out, 0, sizeof(*out));
-	out->time = NAN;
-	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task) ||
-	    !dp_key_get_i64(k->mv_data, k->mv_size, &pos, &out->epoch) || !mp_map_header(&in, &count))
-		return corrupt();
-	for (uint32_t i = 0; i < count; i++) {
-		dp_str key;
-		dp_field f;
-		if (!mp_str(&in, &key))
-			return corrupt();
-		if (str_is(key, "metrics") && in.pos < in.n && (in.b[in.pos] & 0xf0) != 0x90) {
-			size_t at = in.pos;
-			if (!mp_skip(&in))
-				return corrupt();
-			uint32_t n;
-			mp_in m = { in.b + at, in.pos - at, 0 };
-			if (mp_map_header(&m, &n))
-				out->metrics = (dp_rmap){ NULL, in.b + at, in.pos - at };
-		} else if (str_is(key, "time") || str_is(key, "elapsed")) {
-			if (!mp_field(&in, &f))
-				return corrupt();
-			if (key.n == 4 && (f.type == DP_F_INT || f.type == DP_F_REAL))
-				out->time = f.d;
-			else if (key.n == 7)
-				out->elapsed = f;
-		} else if (!mp_skip(&in)) {
-			return corrupt();
-		}
-	}
-	return 0;
+	out->df = (dp_str){ at.df, (uint32_t)at.dfn };
+	out->task = (dp_str){ at.task, (uint32_t)at.taskn };
+	out->epoch = at.epoch;
+	out->time = at.time;
+	out->elapsed = field_of_ev(&at.elapsed);
+	out->metrics = (dp_rmap){ .block = at.block, .row = at.row, .names = at.names, .nnames = at.nnames };
+	return 1;
+}
+
+void dp_qepochs_close(dp_qepochs *s)
+{
+	dp_epoch_scan_close(s);
 }
 
 int dp_read_summary(const MDB_val *k, const MDB_val *v, dp_summary_row *out)
@@ -484,11 +520,12 @@ bool dp_query_first_value(MDB_txn *txn, dp_index *ix, dp_decoder *dec, dp_str df
 			  double *value, int64_t *epoch)
 {
 	dp_key key;
-	dp_qscan s;
-	MDB_val k, v;
+	dp_qepochs s;
+	dp_epoch_row r;
 	char name[DNNPROV_NAME_MAX + 1];
 	bool found = false;
 
+	(void)dec;
 	if (metric.n > DNNPROV_NAME_MAX)
 		return false;
 	memcpy(name, metric.p, metric.n);
@@ -496,12 +533,9 @@ bool dp_query_first_value(MDB_txn *txn, dp_index *ix, dp_decoder *dec, dp_str df
 	dp_key_reset(&key);
 	dp_key_str(&key, df.p, df.n);
 	dp_key_str(&key, task.p, task.n);
-	if (key.overflow || dp_qscan_open(txn, ix->dbi[DP_DB_EPOCHS], &key, key.n, &s))
+	if (key.overflow || dp_qepochs_open(&s, ix, txn, NULL, &key, false, 0))
 		return false;
-	while (!found && dp_qscan_next(&s, &k, &v) == 1) {
-		dp_epoch_row r;
-		if (dp_read_epoch(dec, &k, &v, &r))
-			continue;
+	while (!found && dp_qepochs_next(&s, &r) == 1) {
 		dp_field f = dp_rmap_get(r.metrics, name);
 		if (f.type == DP_F_INT || f.type == DP_F_REAL) {
 			*value = f.d;
@@ -509,7 +543,7 @@ bool dp_query_first_value(MDB_txn *txn, dp_index *ix, dp_decoder *dec, dp_str df
 			found = true;
 		}
 	}
-	dp_qscan_close(&s);
+	dp_qepochs_close(&s);
 	return found;
 }
 

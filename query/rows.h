@@ -12,6 +12,7 @@
 #ifndef DNNPROV_ROWS_H
 #define DNNPROV_ROWS_H
 
+#include "indexer/epochs.h"
 #include "query/query.h"
 
 /* ---- prefix scans ------------------------------------------------------------- */
@@ -48,6 +49,12 @@ typedef struct dp_rmap {
 	const void *obj;
 	const unsigned char *raw;
 	size_t rawlen;
+	/* Or a row of an epoch block, its columns named through the
+	 * dataflow's list of metrics (indexer/epochs.h). */
+	const struct dp_eblock *block;
+	uint32_t row;
+	char *const *names;
+	size_t nnames;
 } dp_rmap;
 
 DP_INTERNAL size_t dp_rmap_size(dp_rmap m);
@@ -113,13 +120,24 @@ typedef struct dp_layers_row {
 /* Each reads one row of its database; DNNPROV_ECORRUPT for a key or value
  * it cannot read (the caller skips it, as the commands do). */
 DP_INTERNAL int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_row *out);
-DP_INTERNAL int dp_read_epoch(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_epoch_row *out);
 DP_INTERNAL int dp_read_summary(const MDB_val *k, const MDB_val *v, dp_summary_row *out);
 DP_INTERNAL int dp_read_adapt(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_adapt_row *out);
 DP_INTERNAL int dp_read_test(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_test_row *out);
 DP_INTERNAL int dp_read_element(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_element_row *out);
 DP_INTERNAL int dp_read_layers(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_layers_row *out);
 DP_INTERNAL int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row *out);
+/* Epochs are stored in blocks of a task's epochs (indexer/epochs.h): they
+ * are read with a scan of their own that gives one epoch at a time, of a
+ * dataflow or a task (prefix), from epoch `from` on when has_from, through
+ * a cursor the caller keeps (c) or one of its own (c NULL). */
+typedef dp_epoch_scan dp_qepochs;
+DP_INTERNAL int dp_qepochs_open(dp_qepochs *s, const dp_index *ix, MDB_txn *txn, MDB_cursor *c, const dp_key *prefix,
+				bool has_from, int64_t from);
+/* 1 with the epoch in *out (valid until the next call), 0 at the end, or a
+ * negative DNNPROV_E* code: a damaged block is an error, not an end. */
+DP_INTERNAL int dp_qepochs_next(dp_qepochs *s, dp_epoch_row *out);
+DP_INTERNAL void dp_qepochs_close(dp_qepochs *s);
+
 /* The i-th layer: false when it is malformed. */
 DP_INTERNAL bool dp_layers_at(const dp_layers_row *r, size_t i, dp_str *name, dp_str *kind, dp_field *value);
 

@@ -546,7 +546,10 @@ typedef struct sql_cursor {
 	range *ranges;
 	size_t nranges, at;
 	dp_qscan scan;
-	bool scanning, eof;
+	dp_qepochs escan; /* the epoch kinds: epochs are stored in blocks */
+	bool scanning, escanning, eof;
+	bool eq_epoch; /* the epoch kinds: one epoch, the_epoch, is asked for */
+	int64_t the_epoch;
 	/* the range field's upper bound */
 	int range_field;
 	bool has_upper;
@@ -605,6 +608,9 @@ static void cursor_reset(sql_cursor *c)
 {
 	dp_qscan_close(&c->scan);
 	c->scanning = false;
+	if (c->escanning)
+		dp_qepochs_close(&c->escan);
+	c->escanning = false;
 	free(c->ranges);
 	c->ranges = NULL;
 	c->nranges = c->at = 0;
@@ -1066,12 +1072,6 @@ static int read_record(sql_cursor *c)
 			return rc;
 		c->nsub = c->r.tag.value.type != DP_F_NULL; /* a removed key has no row */
 		return 0;
-	case K_EPOCHS:
-	case K_METRICS:
-		if ((rc = dp_read_epoch(&c->dec, &c->k, &c->v, &c->r.epoch)))
-			return rc;
-		c->nsub = t->kind == K_METRICS ? dp_rmap_size(c->r.epoch.metrics) : 1;
-		return 0;
 	case K_SUMMARIES: c->nsub = 1; return dp_read_summary(&c->k, &c->v, &c->r.summary);
 	case K_ADAPTATIONS: c->nsub = 1; return dp_read_adapt(&c->dec, &c->k, &c->v, &c->r.adapt);
 	case K_TESTS:
@@ -1095,10 +1095,64 @@ static int read_record(sql_cursor *c)
 	}
 }
 
+/* next_record for the epoch kinds: the range's epochs one at a time (a
+ * lower bound on the epoch, after a fixed task, starts the scan there). */
+static int next_epoch(sql_cursor *c)
+{
+	sql_table *t = (sql_table *)c->base.pVtab;
+	for (;;) {
+		if (!c->escanning) {
+			if (c->at >= c->nranges) {
+				c->eof = true;
+				return 0;
+			}
+			/* The range's key is (df[, task[, epoch]]) up to its
+			 * prefix, then maybe a lower bound on the epoch. */
+			const range *rg = &c->ranges[c->at];
+			dp_key prefix = rg->from;
+			size_t pos = 0, fields = 0;
+			const char *s;
+			size_t n;
+			int64_t from = 0;
+			prefix.n = rg->prefix_len;
+			while (fields < 2 && dp_key_get_str(prefix.b, prefix.n, &pos, &s, &n))
+				fields++;
+			size_t strings = pos;
+			bool has_from = fields == 2 && rg->from.n >= strings + 8 &&
+					dp_key_get_i64(rg->from.b, rg->from.n, &pos, &from);
+			c->eq_epoch = has_from && rg->prefix_len > strings; /* the epoch is fixed */
+			c->the_epoch = from;
+			prefix.n = strings;
+			int rc = dp_qepochs_open(&c->escan, c->q->ix, c->q->txn, NULL, &prefix, has_from, from);
+			if (rc)
+				return rc;
+			c->escanning = true;
+		}
+		int r = dp_qepochs_next(&c->escan, &c->r.epoch);
+		if (r < 0)
+			return r;
+		if (r == 0 || (c->eq_epoch && c->r.epoch.epoch != c->the_epoch) ||
+		    (c->has_upper && kinds[t->kind].key[c->range_field].type == 'i' && c->r.epoch.epoch > c->upper_i)) {
+			dp_qepochs_close(&c->escan);
+			c->escanning = false;
+			c->at++;
+			continue;
+		}
+		c->first_done = false;
+		c->nsub = t->kind == K_METRICS ? dp_rmap_size(c->r.epoch.metrics) : 1;
+		if (c->nsub == 0)
+			continue;
+		c->sub = 0;
+		return 0;
+	}
+}
+
 /* Moves to the next record that has rows; eof at the end of the last range. */
 static int next_record(sql_cursor *c)
 {
 	sql_table *t = (sql_table *)c->base.pVtab;
+	if (t->kind == K_EPOCHS || t->kind == K_METRICS)
+		return next_epoch(c);
 	for (;;) {
 		if (!c->scanning) {
 			if (c->at >= c->nranges) {

@@ -1,7 +1,9 @@
 /*
  * dump_index.c - prints every entry of an index, one line each, decoded:
  * "DB key-fields... = value".  Two indexes of the same logs must dump the
- * same text, whatever order or how many runs built them.  `meta` (commit
+ * same text, whatever order or how many runs built them.  Epochs are
+ * printed one a line, as the records they hold, whatever blocks hold them
+ * (indexer/epochs.h).  `meta` (commit
  * times) is left out; so are the progress fields that depend on when a
  * segment was read (size_seen).
  *
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "indexer/epochs.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
 
@@ -65,6 +68,49 @@ static void print_key(dp_db db, const unsigned char *k, size_t n)
 	}
 }
 
+static void ev_json(dp_buf *b, const dp_ev *v)
+{
+	if (v->type == DP_EV_INT)
+		dp_buf_printf(b, "%lld", (long long)v->i);
+	else if (v->type == DP_EV_REAL)
+		dp_json_double(b, v->d);
+	else
+		dp_buf_printf(b, "null");
+}
+
+static void dump_epochs(dp_index *ix, MDB_txn *txn, dp_buf *b)
+{
+	dp_epoch_scan sc;
+	dp_epoch_at at;
+	dp_key all;
+	int r;
+	dp_key_reset(&all);
+	if (dp_epoch_scan_open(&sc, ix, txn, NULL, &all, false, 0))
+		return;
+	while ((r = dp_epoch_scan_next(&sc, &at)) == DP_SCAN_ROW) {
+		b->len = 0;
+		dp_buf_printf(b, "epochs %.*s %.*s %lld = {\"time\":", (int)at.dfn, at.df, (int)at.taskn, at.task,
+			      (long long)at.epoch);
+		dp_json_double(b, at.time);
+		dp_buf_printf(b, ",\"elapsed\":");
+		ev_json(b, &at.elapsed);
+		dp_buf_printf(b, ",\"metrics\":{");
+		for (uint32_t c = 0, k = 0; c < at.block->ncols; c++) {
+			const dp_ev *v = &at.block->v[c][at.row];
+			uint32_t m = at.block->col[c];
+			if (v->type == DP_EV_NULL)
+				continue;
+			dp_buf_printf(b, "%s\"%s\":", k++ ? "," : "", m < at.nnames && at.names[m] ? at.names[m] : "?");
+			ev_json(b, v);
+		}
+		dp_buf_printf(b, "}}\n");
+		fwrite(b->data, 1, b->len, stdout);
+	}
+	if (r < 0)
+		printf("epochs: %s\n", dnnprov_errmsg());
+	dp_epoch_scan_close(&sc);
+}
+
 int main(int argc, char **argv)
 {
 	dp_index *ix;
@@ -85,6 +131,10 @@ int main(int argc, char **argv)
 		MDB_val k, v;
 		if (db == DP_DB_META)
 			continue;
+		if (db == DP_DB_EPOCHS) {
+			dump_epochs(ix, txn, &b);
+			continue;
+		}
 		mdb_cursor_open(txn, ix->dbi[db], &c);
 		for (int mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
 		     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
