@@ -592,7 +592,6 @@ static void bench_ingest(void)
 /* ---- 4. lag ------------------------------------------------------------------------------ */
 
 typedef struct lag_state {
-	dp_decoder dec;
 	const char *index_dir;
 	volatile int done;
 	int n;
@@ -614,15 +613,14 @@ static void *poller(void *arg)
 			/* The epochs the snapshot holds: the task's count. */
 			dp_key k;
 			MDB_val key, val;
-			msgpack_object o;
 			dp_task_fields f = { 0 };
 			dp_key_reset(&k);
 			dp_key_cstr(&k, "bench");
 			dp_key_cstr(&k, "lag");
 			key = dp_key_val(&k);
-			if (mdb_get(txn, ix->dbi[DP_DB_TASKS], &key, &val) == 0 &&
-			    dp_decode(&s->dec, val.mv_data, val.mv_size, &o) == 0)
-				dp_task_fields_read(&o, &f);
+			if (mdb_get(txn, ix->dbi[DP_DB_TASKS], &key, &val) != 0 ||
+			    dp_task_fields_parse(val.mv_data, val.mv_size, &f) != 0)
+				f.epochs = 0;
 			mdb_txn_abort(txn);
 			double t = now_s();
 			while (seen < (int)f.epochs && seen < s->n)
@@ -690,7 +688,6 @@ static void bench_lag(int rate)
 	free(lag);
 	free(appended);
 	free(s.visible);
-	dp_decoder_free(&s.dec);
 }
 
 /* ---- 5, 6, 7. queries, memory, disk ------------------------------------------------------- */

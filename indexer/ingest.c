@@ -198,15 +198,6 @@ static char *obj_strdup(const msgpack_object *o)
 	return str_dup((dp_str){ o->via.str.ptr, o->via.str.size });
 }
 
-/* A copy of map[key] when it is a string, NULL when absent; ENOMEM is an
- * error, not an absent field (it would be written back as nil). */
-static int copy_field(char **out, const msgpack_object *map, const char *key)
-{
-	const msgpack_object *o = dp_map_get(map, key);
-	*out = obj_strdup(o);
-	return *out || !o || o->type != MSGPACK_OBJECT_STR ? 0 : DNNPROV_ENOMEM;
-}
-
 static double obj_time(const msgpack_object *o)
 {
 	double d;
@@ -345,6 +336,8 @@ static int df_get(ingest *in, const char *df, df_state **out)
 		msgpack_object o;
 		if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) == 0) {
 			d->first_seen = obj_time(dp_map_get(&o, "first_seen"));
+			const msgpack_object *u = dp_map_get(&o, "undeclared_hyperparameters");
+			d->undeclared = u && u->type == MSGPACK_OBJECT_BOOLEAN && u->via.boolean;
 			rc = df_merge_spec(d, dp_map_get(&o, "hyperparameters"), dp_map_get(&o, "metrics"),
 					   dp_map_get(&o, "adaptation"), dp_map_get(&o, "transformations"));
 		}
@@ -379,7 +372,11 @@ static int df_encode(const df_state *d, dp_buf *b)
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, 5);
+	p = dp_mp_map(p, d->undeclared ? 6 : 5);
+	if (d->undeclared) {
+		p = dp_mp_key(p, "undeclared_hyperparameters");
+		p = dp_mp_bool(p, true);
+	}
 	p = dp_mp_key(p, "hyperparameters");
 	p = dp_mp_array(p, (uint32_t)d->nhyps);
 	for (size_t i = 0; i < d->nhyps; i++) {
@@ -407,6 +404,8 @@ static int df_encode(const df_state *d, dp_buf *b)
 	return 0;
 }
 
+static int set_str(char **dst, dp_str s);
+
 static int task_get(ingest *in, const char *df, const char *task, task_state **out)
 {
 	dp_key k;
@@ -433,11 +432,8 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 	key = dp_key_val(&k);
 	mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_TASKS], &key, &val);
 	if (mrc == 0) {
-		msgpack_object o;
-		if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) == 0) {
-			const msgpack_object *x;
-			dp_task_fields tf;
-			dp_task_fields_read(&o, &tf);
+		dp_task_fields tf;
+		if (dp_task_fields_parse(val.mv_data, val.mv_size, &tf) == 0) {
 			t->begun = true;
 			memcpy(t->status, tf.status, sizeof(t->status));
 			t->start = tf.start;
@@ -452,14 +448,11 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 			t->active_before = isnan(tf.active_before) ? 0 : tf.active_before;
 			t->was_running = strcmp(tf.status, "RUNNING") == 0;
 			memcpy(t->run, tf.run, sizeof(t->run));
-			x = dp_map_get(&o, "hyperparameters");
-			const msgpack_object *ow = dp_map_get(&o, "owner"), *fa = dp_map_get(&o, "facts");
-			if (copy_field(&t->host, &o, "host") || copy_field(&t->user, &o, "user") ||
-			    copy_field(&t->execution, &o, "execution") ||
-			    copy_field(&t->transformation, &o, "transformation") ||
-			    copy_field(&t->message, &o, "message") || (x && dp_pack_object(&t->hyps, x)) ||
-			    (ow && ow->type == MSGPACK_OBJECT_MAP && dp_pack_object(&t->owner, ow)) ||
-			    (fa && fa->type == MSGPACK_OBJECT_MAP && dp_pack_object(&t->facts, fa))) {
+			if (set_str(&t->host, tf.host) || set_str(&t->user, tf.user) ||
+			    set_str(&t->execution, tf.execution) || set_str(&t->transformation, tf.transformation) ||
+			    set_str(&t->message, tf.message) || (tf.hyps.p && dp_buf_append(&t->hyps, tf.hyps.p, tf.hyps.n)) ||
+			    (tf.owner_map.p && dp_buf_append(&t->owner, tf.owner_map.p, tf.owner_map.n)) ||
+			    (tf.facts.p && dp_buf_append(&t->facts, tf.facts.p, tf.facts.n))) {
 				task_free(t);
 				return dp_error(DNNPROV_ENOMEM, "out of memory");
 			}
@@ -768,6 +761,18 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 		if (!isnan(until) && !isnan(t->attempt_start) && until > t->attempt_start)
 			t->active_before += until - t->attempt_start;
 	} else {
+		/* Queries that load only some tasks need every task's columns
+		 * to be the specification's: the dataflow says when not. */
+		const msgpack_object *h = r->u.begin.hyperparameters;
+		for (uint32_t i = 0; h && h->type == MSGPACK_OBJECT_MAP && i < h->via.map.size && !d->undeclared; i++) {
+			const msgpack_object *n = &h->via.map.ptr[i].key;
+			bool known = false;
+			for (size_t j = 0; j < d->nhyps && !known; j++)
+				known = n->type == MSGPACK_OBJECT_STR && strlen(d->hyps[j].name) == n->via.str.size &&
+					memcmp(d->hyps[j].name, n->via.str.ptr, n->via.str.size) == 0;
+			if (!known)
+				d->undeclared = d->dirty = true;
+		}
 		t->hyps.len = 0;
 		if ((rc = dp_pack_object(&t->hyps, r->u.begin.hyperparameters)) ||
 		    (rc = hyp_index_update(in, t->df, t->task, r->u.begin.hyperparameters, true)))
@@ -2130,7 +2135,6 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 		const char *df, *task;
 		size_t dn, tn;
 		MDB_val tv;
-		msgpack_object o;
 		dp_task_fields f;
 		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &df, &dn) ||
 		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn))
@@ -2140,9 +2144,8 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 				rc = dp_lmdb_error(mrc, "tasks");
 			continue;
 		}
-		if (dp_decode(&in->vdec, tv.mv_data, tv.mv_size, &o) != 0)
+		if (dp_task_fields_parse(tv.mv_data, tv.mv_size, &f) != 0)
 			continue;
-		dp_task_fields_read(&o, &f);
 		if (alive(ctx, df, task, &f))
 			continue;
 		char key[2 * DNNPROV_NAME_MAX + 4];
@@ -2341,7 +2344,6 @@ int ingest_drop_task(ingest *in, const char *df, const char *task, const char *r
 {
 	dp_key k;
 	MDB_val key, val;
-	msgpack_object o;
 	dp_buf hyps = { 0 };
 	char rel[2 * DNNPROV_NAME_MAX + 3];
 	int rc, mrc;
@@ -2358,15 +2360,13 @@ int ingest_drop_task(ingest *in, const char *df, const char *task, const char *r
 		abort_batch(in);
 		return mrc == MDB_NOTFOUND ? 0 : lmdb_fail(mrc, "tasks");
 	}
-	if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) == 0) {
-		dp_task_fields f;
-		dp_task_fields_read(&o, &f);
+	dp_task_fields f;
+	if (dp_task_fields_parse(val.mv_data, val.mv_size, &f) == 0) {
 		if (run[0] && f.run[0] && strcmp(run, f.run) != 0) {
 			abort_batch(in); /* the id names another run now */
 			return 0;
 		}
-		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
-		if (h && (rc = dp_pack_object(&hyps, h)))
+		if (f.hyps.p && (rc = dp_buf_append(&hyps, f.hyps.p, f.hyps.n)))
 			goto fail;
 	}
 	if (hyps.len) {

@@ -82,6 +82,7 @@ typedef struct df_state {
 	size_t nmetrics;
 	dp_map metric_set;
 	bool adaptation;
+	bool undeclared; /* a task used a hyperparameter its specification does not name */
 	struct {
 		char *name;
 		dp_buf raw; /* msgpack of the transformation's spec */

@@ -104,7 +104,7 @@ typedef struct dp_summary {
 
 /* The fields of a task value (the tasks database), read by one function
  * for the indexer and the query side (values.c); times are NaN when
- * absent.  The texts (p NULL when absent) point into the decoded object and live as long as it. */
+ * absent.  The texts and maps point into the value and live as long as it. */
 typedef struct dp_task_fields {
 	char status[16];
 	double start, end, last;
@@ -122,11 +122,17 @@ typedef struct dp_task_fields {
 		uint64_t start;
 		bool group;
 	} owner;
-	/* Strings inside the decoded value (n == 0 when absent). */
+	/* Strings inside the value (p NULL when absent). */
 	dp_str host, user, execution, transformation, message;
+	/* The msgpack maps inside the value, as bytes (p NULL when absent):
+	 * hyperparameters {name: value}, facts {name: value}, owner. */
+	dp_str hyps, facts, owner_map;
 } dp_task_fields;
 
-DP_INTERNAL void dp_task_fields_read(const msgpack_object *value, dp_task_fields *out);
+/* Reads a task value (the tasks database) in place, in one pass: 0, or
+ * DNNPROV_ECORRUPT for bytes that are no task value (what was read before
+ * the damage is in *out). */
+DP_INTERNAL int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *out);
 /* Seconds the task was active: its attempts from their begin to their
  * last record, without the time between them (a resumed run's downtime). */
 DP_INTERNAL double dp_task_active(const dp_task_fields *f);

@@ -8,70 +8,266 @@
 
 #include "indexer/schema.h"
 #include "logger/decode.h"
+#include "logger/mpack.h"
 #include "logger/record.h"
 
-static double number_or_nan(const msgpack_object *o)
+/* An integer in place (any msgpack integer width), exactly. */
+static bool mpr_int(dp_mpr *r, int64_t *v, bool *is_uint_big)
+{
+	*is_uint_big = false;
+	if (!dp_mpr_need(r, 1))
+		return false;
+	const unsigned char *p = r->b + r->pos;
+	unsigned char c = *p;
+	if (c <= 0x7f || c >= 0xe0) {
+		*v = (int8_t)c;
+		r->pos++;
+		return true;
+	}
+	size_t need = c == 0xcc || c == 0xd0 ? 1 : c == 0xcd || c == 0xd1 ? 2 : c == 0xce || c == 0xd2 ? 4
+		      : c == 0xcf || c == 0xd3 ? 8 : 0;
+	if (!need || !dp_mpr_need(r, 1 + need))
+		return false;
+	uint64_t u = need == 1 ? p[1] : need == 2 ? dp_get_be16(p + 1) : need == 4 ? dp_get_be32(p + 1) : dp_get_be64(p + 1);
+	r->pos += 1 + need;
+	switch (c) {
+	case 0xd0: *v = (int8_t)u; break;
+	case 0xd1: *v = (int16_t)u; break;
+	case 0xd2: *v = (int32_t)u; break;
+	case 0xd3: *v = (int64_t)u; break;
+	default:
+		*is_uint_big = u > (uint64_t)INT64_MAX;
+		*v = (int64_t)u;
+	}
+	return true;
+}
+
+/* The next value as a time (NaN when nil or no number). */
+static double mpr_time(dp_mpr *r)
 {
 	double d;
-	return o && dp_obj_number(o, &d) ? d : NAN;
+	return dp_mpr_number(r, &d) ? d : NAN;
 }
 
-static uint64_t count(const msgpack_object *o)
+/* The next value when it is a non-negative integer, else 0 (skipped). */
+static uint64_t mpr_count(dp_mpr *r)
 {
-	return o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64 : 0;
+	int64_t v;
+	bool big;
+	size_t at = r->pos;
+	if (mpr_int(r, &v, &big) && (v >= 0 || big))
+		return (uint64_t)v;
+	r->pos = at;
+	dp_mpr_skip(r);
+	return 0;
 }
 
-static dp_str text(const msgpack_object *o)
+/* The next value as text (p NULL when it is none: skipped). */
+static dp_str mpr_text(dp_mpr *r)
 {
-	if (!o || o->type != MSGPACK_OBJECT_STR)
+	dp_str s = { NULL, 0 };
+	if (!dp_mpr_str(r, &s.p, &s.n)) {
+		s.p = NULL;
+		dp_mpr_skip(r);
+	}
+	return s;
+}
+
+static void copy_text(char *dst, size_t cap, dp_str s)
+{
+	snprintf(dst, cap, "%.*s", s.p ? (int)s.n : 0, s.p ? s.p : "");
+}
+
+static bool key_is(const char *k, uint32_t n, const char *lit)
+{
+	return strlen(lit) == n && memcmp(k, lit, n) == 0;
+}
+
+/* The bytes of the next value when it is a map (skipped either way). */
+static dp_str mpr_map_bytes(dp_mpr *r)
+{
+	size_t at = r->pos;
+	uint32_t count;
+	dp_mpr probe = *r;
+	bool map = dp_mpr_map(&probe, &count);
+	if (!dp_mpr_skip(r))
 		return (dp_str){ NULL, 0 };
-	return (dp_str){ o->via.str.ptr, o->via.str.size };
+	return map ? (dp_str){ (const char *)r->b + at, (uint32_t)(r->pos - at) } : (dp_str){ NULL, 0 };
 }
 
-void dp_task_fields_read(const msgpack_object *value, dp_task_fields *f)
+static void read_owner(dp_str bytes, dp_task_fields *f)
 {
-	const msgpack_object *x;
+	dp_mpr r = { (const unsigned char *)bytes.p, bytes.n, 0 };
+	uint32_t count;
+	if (!dp_mpr_map(&r, &count))
+		return;
+	f->owner.known = true;
+	for (uint32_t i = 0; i < count; i++) {
+		const char *k;
+		uint32_t kn;
+		int64_t v;
+		bool big;
+		if (!dp_mpr_str(&r, &k, &kn))
+			return;
+		if (key_is(k, kn, "host"))
+			copy_text(f->owner.host, sizeof(f->owner.host), mpr_text(&r));
+		else if (key_is(k, kn, "boot"))
+			copy_text(f->owner.boot, sizeof(f->owner.boot), mpr_text(&r));
+		else if (key_is(k, kn, "pid")) {
+			size_t at = r.pos;
+			if (mpr_int(&r, &v, &big) && v >= 0 && !big)
+				f->owner.pid = v;
+			else if ((r.pos = at), !dp_mpr_skip(&r))
+				return;
+		} else if (key_is(k, kn, "start"))
+			f->owner.start = mpr_count(&r);
+		else if (key_is(k, kn, "group")) {
+			if (dp_mpr_need(&r, 1) && (r.b[r.pos] == 0xc2 || r.b[r.pos] == 0xc3))
+				f->owner.group = r.b[r.pos++] == 0xc3;
+			else if (!dp_mpr_skip(&r))
+				return;
+		} else if (!dp_mpr_skip(&r))
+			return;
+	}
+}
+
+int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
+{
+	dp_mpr r = { value, n, 0 };
+	uint32_t count;
 
 	memset(f, 0, sizeof(*f));
-	x = dp_map_get(value, "status");
-	if (x && x->type == MSGPACK_OBJECT_STR)
-		snprintf(f->status, sizeof(f->status), "%.*s", (int)x->via.str.size, x->via.str.ptr);
-	f->start = number_or_nan(dp_map_get(value, "start"));
-	f->end = number_or_nan(dp_map_get(value, "end"));
-	f->last = number_or_nan(dp_map_get(value, "last"));
-	f->pid = (int64_t)count(dp_map_get(value, "pid"));
-	f->epochs = count(dp_map_get(value, "epochs"));
-	f->attempts = count(dp_map_get(value, "attempts"));
-	f->attempt_start = number_or_nan(dp_map_get(value, "attempt_start"));
-	f->active_before = number_or_nan(dp_map_get(value, "active_before"));
-	x = dp_map_get(value, "run");
-	if (x && x->type == MSGPACK_OBJECT_STR)
-		snprintf(f->run, sizeof(f->run), "%.*s", (int)x->via.str.size, x->via.str.ptr);
-	x = dp_map_get(value, "owner");
-	if (x && x->type == MSGPACK_OBJECT_MAP) {
-		const msgpack_object *y = dp_map_get(x, "host");
-		f->owner.known = true;
-		if (y && y->type == MSGPACK_OBJECT_STR)
-			snprintf(f->owner.host, sizeof(f->owner.host), "%.*s", (int)y->via.str.size, y->via.str.ptr);
-		y = dp_map_get(x, "boot");
-		if (y && y->type == MSGPACK_OBJECT_STR)
-			snprintf(f->owner.boot, sizeof(f->owner.boot), "%.*s", (int)y->via.str.size, y->via.str.ptr);
-		y = dp_map_get(x, "pid");
-		f->owner.pid = y && y->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)y->via.u64 : 0;
-		f->owner.start = count(dp_map_get(x, "start"));
-		y = dp_map_get(x, "group");
-		f->owner.group = y && y->type == MSGPACK_OBJECT_BOOLEAN && y->via.boolean;
+	f->start = f->end = f->last = f->attempt_start = f->active_before = NAN;
+	if (!dp_mpr_map(&r, &count))
+		return DNNPROV_ECORRUPT;
+	/* One pass over the map, reading every field in place: a query
+	 * loads 100,000 of these, and a decode would allocate for each. */
+	for (uint32_t i = 0; i < count; i++) {
+		const char *k;
+		uint32_t kn;
+		if (!dp_mpr_str(&r, &k, &kn))
+			return DNNPROV_ECORRUPT;
+		size_t at = r.pos;
+		switch (kn ? k[0] : 0) {
+		case 's':
+			if (key_is(k, kn, "status")) {
+				copy_text(f->status, sizeof(f->status), mpr_text(&r));
+				continue;
+			}
+			if (key_is(k, kn, "start")) {
+				f->start = mpr_time(&r);
+				continue;
+			}
+			break;
+		case 'e':
+			if (key_is(k, kn, "end")) {
+				f->end = mpr_time(&r);
+				continue;
+			}
+			if (key_is(k, kn, "epochs")) {
+				f->epochs = mpr_count(&r);
+				continue;
+			}
+			if (key_is(k, kn, "execution")) {
+				f->execution = mpr_text(&r);
+				continue;
+			}
+			break;
+		case 'l':
+			if (key_is(k, kn, "last")) {
+				f->last = mpr_time(&r);
+				continue;
+			}
+			if (key_is(k, kn, "last_epoch")) {
+				int64_t v;
+				bool big;
+				if (mpr_int(&r, &v, &big) && !big) {
+					f->last_epoch = v;
+					f->has_last_epoch = true;
+				} else {
+					r.pos = at;
+					dp_mpr_skip(&r);
+				}
+				continue;
+			}
+			break;
+		case 'h':
+			if (key_is(k, kn, "host")) {
+				f->host = mpr_text(&r);
+				continue;
+			}
+			if (key_is(k, kn, "hyperparameters")) {
+				f->hyps = mpr_map_bytes(&r);
+				continue;
+			}
+			break;
+		case 'u':
+			if (key_is(k, kn, "user")) {
+				f->user = mpr_text(&r);
+				continue;
+			}
+			break;
+		case 'p':
+			if (key_is(k, kn, "pid")) {
+				f->pid = (int64_t)mpr_count(&r);
+				continue;
+			}
+			break;
+		case 't':
+			if (key_is(k, kn, "transformation")) {
+				f->transformation = mpr_text(&r);
+				continue;
+			}
+			break;
+		case 'm':
+			if (key_is(k, kn, "message")) {
+				f->message = mpr_text(&r);
+				continue;
+			}
+			break;
+		case 'a':
+			if (key_is(k, kn, "attempts")) {
+				f->attempts = mpr_count(&r);
+				continue;
+			}
+			if (key_is(k, kn, "attempt_start")) {
+				f->attempt_start = mpr_time(&r);
+				continue;
+			}
+			if (key_is(k, kn, "active_before")) {
+				f->active_before = mpr_time(&r);
+				continue;
+			}
+			break;
+		case 'r':
+			if (key_is(k, kn, "run")) {
+				copy_text(f->run, sizeof(f->run), mpr_text(&r));
+				continue;
+			}
+			break;
+		case 'o':
+			if (key_is(k, kn, "owner")) {
+				f->owner_map = mpr_map_bytes(&r);
+				if (f->owner_map.p)
+					read_owner(f->owner_map, f);
+				continue;
+			}
+			break;
+		case 'f':
+			if (key_is(k, kn, "facts")) {
+				f->facts = mpr_map_bytes(&r);
+				continue;
+			}
+			break;
+		default:
+			break;
+		}
+		if (!dp_mpr_skip(&r))
+			return DNNPROV_ECORRUPT;
 	}
-	x = dp_map_get(value, "last_epoch");
-	if (x && (x->type == MSGPACK_OBJECT_POSITIVE_INTEGER || x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
-		f->has_last_epoch = true;
-		f->last_epoch = x->via.i64;
-	}
-	f->host = text(dp_map_get(value, "host"));
-	f->user = text(dp_map_get(value, "user"));
-	f->execution = text(dp_map_get(value, "execution"));
-	f->transformation = text(dp_map_get(value, "transformation"));
-	f->message = text(dp_map_get(value, "message"));
+	/* A field that was not the type it should be was skipped; what the
+	 * reads consumed must still be the whole value. */
+	return r.pos == r.n ? 0 : DNNPROV_ECORRUPT;
 }
 
 double dp_task_active(const dp_task_fields *f)

@@ -1,6 +1,8 @@
 /*
  * mpack.c - structural validation of msgpack bytes (see mpack.h for why).
  */
+#include <math.h>
+
 #include "logger/mpack.h"
 
 /* Returns the offset after the object at buf[pos], or 0 on any problem
@@ -88,4 +90,107 @@ size_t dp_mp_skip(const unsigned char *buf, size_t len, size_t pos)
 bool dp_mp_check(const unsigned char *buf, size_t len)
 {
 	return len > 0 && skip_object(buf, len, 0, 0) == len;
+}
+
+/* ---- reading in place ---------------------------------------------------------- */
+
+bool dp_mpr_map(dp_mpr *r, uint32_t *count)
+{
+	if (!dp_mpr_need(r, 1))
+		return false;
+	unsigned char c = r->b[r->pos];
+	if ((c & 0xf0) == 0x80) {
+		*count = c & 0x0f;
+		r->pos++;
+	} else if (c == 0xde && dp_mpr_need(r, 3)) {
+		*count = dp_get_be16(r->b + r->pos + 1);
+		r->pos += 3;
+	} else if (c == 0xdf && dp_mpr_need(r, 5)) {
+		*count = dp_get_be32(r->b + r->pos + 1);
+		r->pos += 5;
+	} else {
+		return false;
+	}
+	/* Every pair takes at least two bytes. */
+	return *count <= (r->n - r->pos) / 2;
+}
+
+bool dp_mpr_str(dp_mpr *r, const char **p, uint32_t *len)
+{
+	size_t n, hdr;
+	if (!dp_mpr_need(r, 1))
+		return false;
+	unsigned char c = r->b[r->pos];
+	if ((c & 0xe0) == 0xa0) {
+		n = c & 0x1f;
+		hdr = 1;
+	} else if (c == 0xd9 && dp_mpr_need(r, 2)) {
+		n = r->b[r->pos + 1];
+		hdr = 2;
+	} else if (c == 0xda && dp_mpr_need(r, 3)) {
+		n = dp_get_be16(r->b + r->pos + 1);
+		hdr = 3;
+	} else if (c == 0xdb && dp_mpr_need(r, 5)) {
+		n = dp_get_be32(r->b + r->pos + 1);
+		hdr = 5;
+	} else {
+		return false;
+	}
+	if (!dp_mpr_need(r, hdr + n))
+		return false;
+	*p = (const char *)r->b + r->pos + hdr;
+	*len = (uint32_t)n;
+	r->pos += hdr + n;
+	return true;
+}
+
+bool dp_mpr_skip(dp_mpr *r)
+{
+	size_t next = dp_mp_skip(r->b, r->n, r->pos);
+	if (!next)
+		return false;
+	r->pos = next;
+	return true;
+}
+
+bool dp_mpr_number(dp_mpr *r, double *d)
+{
+	if (!dp_mpr_need(r, 1))
+		return false;
+	const unsigned char *p = r->b + r->pos;
+	unsigned char c = *p;
+	if (c <= 0x7f || c >= 0xe0) {
+		*d = (int8_t)c;
+		r->pos++;
+		return true;
+	}
+	if (c == 0xc0) {
+		*d = NAN;
+		r->pos++;
+		return true;
+	}
+	size_t need = c == 0xcc || c == 0xd0 ? 1 : c == 0xcd || c == 0xd1 ? 2 : c == 0xce || c == 0xd2 || c == 0xca ? 4
+		      : c == 0xcf || c == 0xd3 || c == 0xcb ? 8 : 0;
+	if (!need || !dp_mpr_need(r, 1 + need)) {
+		dp_mpr_skip(r);
+		return false;
+	}
+	uint64_t u = need == 1 ? p[1] : need == 2 ? dp_get_be16(p + 1) : need == 4 ? dp_get_be32(p + 1) : dp_get_be64(p + 1);
+	r->pos += 1 + need;
+	switch (c) {
+	case 0xca: {
+		uint32_t bits = (uint32_t)u;
+		float x;
+		memcpy(&x, &bits, 4);
+		*d = x;
+		break;
+	}
+	case 0xcb: memcpy(d, &u, 8); break;
+	case 0xd0: *d = (int8_t)u; break;
+	case 0xd1: *d = (int16_t)u; break;
+	case 0xd2: *d = (int32_t)u; break;
+	case 0xd3: *d = (double)(int64_t)u; break;
+	default: *d = (double)u;
+	}
+	return true;
 }

@@ -153,4 +153,29 @@ DP_INTERNAL bool dp_mp_check(const unsigned char *buf, size_t len);
  * msgpack bytes without decoding them all. */
 DP_INTERNAL size_t dp_mp_skip(const unsigned char *buf, size_t len, size_t pos);
 
+/* ---- reading in place ------------------------------------------------------
+ * A cursor over msgpack bytes for the paths that read a few fields of many
+ * stored values (every task, every epoch record) without decoding them:
+ * every read is bounds-checked, and a failed one leaves pos where it was
+ * or past what it consumed (callers give up on the value).
+ */
+typedef struct dp_mpr {
+	const unsigned char *b;
+	size_t n, pos;
+} dp_mpr;
+
+static inline bool dp_mpr_need(const dp_mpr *r, size_t k)
+{
+	return r->n - r->pos >= k;
+}
+/* A map's header: its number of pairs (at most what the bytes can hold). */
+DP_INTERNAL bool dp_mpr_map(dp_mpr *r, uint32_t *count);
+/* A string: its bytes in place. */
+DP_INTERNAL bool dp_mpr_str(dp_mpr *r, const char **p, uint32_t *len);
+/* Skips one object, checked as dp_mp_skip checks it. */
+DP_INTERNAL bool dp_mpr_skip(dp_mpr *r);
+/* A number (an integer, as its double) into *d, or nil (*d NaN); false for
+ * anything else, which is skipped. */
+DP_INTERNAL bool dp_mpr_number(dp_mpr *r, double *d);
+
 #endif

@@ -1648,14 +1648,11 @@ static int count_work(ex *x)
 	while ((mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		const char *id = (const char *)k.mv_data + x->dfkey.n;
 		dp_task_fields f;
-		msgpack_object o;
 		if (!task_selected(x, id))
 			continue;
 		tasks++;
-		if (dp_decode(&x->dtask, v.mv_data, v.mv_size, &o) == 0) {
-			dp_task_fields_read(&o, &f);
+		if (dp_task_fields_parse(v.mv_data, v.mv_size, &f) == 0)
 			epochs += f.epochs;
-		}
 	}
 	dp_scan_close(&sc);
 	if (mrc < 0)

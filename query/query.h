@@ -89,6 +89,7 @@ typedef struct dp_qdataflow {
 	char **metrics;
 	size_t nmetrics;
 	bool adaptation;
+	bool undeclared_hyps; /* some task used a hyperparameter the specification does not name */
 	double first_seen;      /* NaN when unknown */
 	dp_buf transformations; /* msgpack array, as stored */
 	dp_qtask *tasks;
@@ -133,6 +134,11 @@ DP_INTERNAL int dp_query_load(dp_query *q, const char *df, dp_qdataflow *out);
 DP_INTERNAL int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *out);
 /* The specification alone, without tasks: one lookup. */
 DP_INTERNAL int dp_query_load_spec(dp_query *q, const char *df, dp_qdataflow *out);
+/* The specification and the tasks ids[0..n) names (an id that is no task
+ * is left out, one named twice loaded once), sorted by id, with their
+ * tags: the tasks of an answer cut short, at a lookup each. */
+DP_INTERNAL int dp_query_load_ids(dp_query *q, const char *df, const char *const *ids, size_t n,
+				  dp_qdataflow *out);
 DP_INTERNAL void dp_qdataflow_free(dp_qdataflow *d);
 /* DNNPROV_ENOTFOUND for an unknown dataflow, listing the ones that exist. */
 DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);

@@ -98,73 +98,21 @@ static dp_rmap map_of(const msgpack_object *o)
  * where they lie, every read bounds-checked, everything else skipped with
  * the structural check's own walk (dp_mp_skip).
  */
-typedef struct mp_in {
-	const unsigned char *b;
-	size_t n, pos;
-} mp_in;
+typedef dp_mpr mp_in;
 
 static bool mp_need(const mp_in *in, size_t k)
 {
-	return in->n - in->pos >= k;
-}
-
-static bool mp_map_header(mp_in *in, uint32_t *count)
-{
-	if (!mp_need(in, 1))
-		return false;
-	unsigned char c = in->b[in->pos];
-	if ((c & 0xf0) == 0x80) {
-		*count = c & 0x0f;
-		in->pos++;
-	} else if (c == 0xde && mp_need(in, 3)) {
-		*count = dp_get_be16(in->b + in->pos + 1);
-		in->pos += 3;
-	} else if (c == 0xdf && mp_need(in, 5)) {
-		*count = dp_get_be32(in->b + in->pos + 1);
-		in->pos += 5;
-	} else {
-		return false;
-	}
-	/* Every pair takes at least two bytes. */
-	return *count <= (in->n - in->pos) / 2;
+	return dp_mpr_need(in, k);
 }
 
 static bool mp_str(mp_in *in, dp_str *s)
 {
-	size_t len, hdr;
-	if (!mp_need(in, 1))
-		return false;
-	unsigned char c = in->b[in->pos];
-	if ((c & 0xe0) == 0xa0) {
-		len = c & 0x1f;
-		hdr = 1;
-	} else if (c == 0xd9 && mp_need(in, 2)) {
-		len = in->b[in->pos + 1];
-		hdr = 2;
-	} else if (c == 0xda && mp_need(in, 3)) {
-		len = dp_get_be16(in->b + in->pos + 1);
-		hdr = 3;
-	} else if (c == 0xdb && mp_need(in, 5)) {
-		len = dp_get_be32(in->b + in->pos + 1);
-		hdr = 5;
-	} else {
-		return false;
-	}
-	if (!mp_need(in, hdr + len))
-		return false;
-	s->p = (const char *)in->b + in->pos + hdr;
-	s->n = (uint32_t)len;
-	in->pos += hdr + len;
-	return true;
+	return dp_mpr_str(in, &s->p, &s->n);
 }
 
 static bool mp_skip(mp_in *in)
 {
-	size_t next = dp_mp_skip(in->b, in->n, in->pos);
-	if (!next)
-		return false;
-	in->pos = next;
-	return true;
+	return dp_mpr_skip(in);
 }
 
 /* A scalar as a field (containers, bin and ext are skipped as NULL). */
@@ -247,7 +195,7 @@ static bool raw_find(dp_rmap m, size_t i, const char *name, dp_str *key, dp_fiel
 {
 	mp_in in = { m.raw, m.rawlen, 0 };
 	uint32_t count;
-	if (!mp_map_header(&in, &count))
+	if (!dp_mpr_map(&in, &count))
 		return false;
 	for (uint32_t k = 0; k < count; k++) {
 		if (!mp_str(&in, key))
@@ -281,7 +229,7 @@ size_t dp_rmap_size(dp_rmap m)
 	if (m.raw) {
 		mp_in in = { m.raw, m.rawlen, 0 };
 		uint32_t count;
-		return mp_map_header(&in, &count) ? count : 0;
+		return dp_mpr_map(&in, &count) ? count : 0;
 	}
 	return m.obj ? ((const msgpack_object *)m.obj)->via.map.size : 0;
 }
@@ -364,17 +312,17 @@ static int decode(dp_decoder *dec, const MDB_val *v, msgpack_object *o)
 
 int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_row *out)
 {
-	msgpack_object o;
 	size_t pos = 0;
 	int rc;
+	(void)dec;
 	memset(out, 0, sizeof(*out));
 	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
 		return corrupt();
-	if ((rc = decode(dec, v, &o)))
+	/* Read in place: a scan of the tasks reads thousands of them. */
+	if ((rc = dp_task_fields_parse(v->mv_data, v->mv_size, &out->f)))
 		return rc;
-	dp_task_fields_read(&o, &out->f);
-	out->hyps = map_of(dp_map_get(&o, "hyperparameters"));
-	out->facts = map_of(dp_map_get(&o, "facts"));
+	out->hyps = (dp_rmap){ .raw = (const unsigned char *)out->f.hyps.p, .rawlen = out->f.hyps.n };
+	out->facts = (dp_rmap){ .raw = (const unsigned char *)out->f.facts.p, .rawlen = out->f.facts.n };
 	return 0;
 }
 
