@@ -133,6 +133,9 @@ typedef struct dp_task_fields {
  * DNNPROV_ECORRUPT for bytes that are no task value (what was read before
  * the damage is in *out). */
 DP_INTERNAL int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *out);
+/* A task value's start (NaN when it has none); false when the bytes are
+ * no task value.  Quicker than dp_task_fields_parse for that one field. */
+DP_INTERNAL bool dp_task_start(const void *value, size_t n, double *start);
 /* Seconds the task was active: its attempts from their begin to their
  * last record, without the time between them (a resumed run's downtime). */
 DP_INTERNAL double dp_task_active(const dp_task_fields *f);

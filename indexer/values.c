@@ -270,6 +270,33 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 	return r.pos == r.n ? 0 : DNNPROV_ECORRUPT;
 }
 
+bool dp_task_start(const void *value, size_t n, double *start)
+{
+	dp_mpr r = { value, n, 0 };
+	uint32_t count;
+	const char *k;
+	uint32_t kn;
+	/* The writer puts status first and start second: two keys to read,
+	 * not the whole value, when every task's start is asked for. */
+	if (!dp_mpr_map(&r, &count))
+		return false;
+	for (uint32_t i = 0; i < count && i < 2; i++) {
+		if (!dp_mpr_str(&r, &k, &kn))
+			return false;
+		if (key_is(k, kn, "start")) {
+			*start = mpr_time(&r);
+			return true;
+		}
+		if (!dp_mpr_skip(&r))
+			return false;
+	}
+	dp_task_fields f;
+	if (dp_task_fields_parse(value, n, &f) != 0)
+		return false;
+	*start = f.start;
+	return true;
+}
+
 double dp_task_active(const dp_task_fields *f)
 {
 	double before = isnan(f->active_before) ? 0 : f->active_before;

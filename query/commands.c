@@ -260,6 +260,175 @@ static int sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool d
 	return 0;
 }
 
+/* ---- the first rows of a sorted answer ----------------------------------------------
+ * `compare` and `runs` with --limit K, no --where, sorted by a column whose
+ * value every task keeps where one range scan finds it without decoding
+ * much (the metric's summaries, the task value's start, the task key),
+ * choose their K rows from that scan (a heap of K), then load only those
+ * K tasks and answer from them as from every task.  The order is the one
+ * sort_and_limit gives: the column (missing and NaN last), then the task
+ * id.  When fewer than K tasks have a value, the missing ones could be in
+ * the answer: that question takes the full path, as do --where, --facts
+ * and a dataflow some task of which used a hyperparameter its
+ * specification does not name (the full load would show its column).
+ */
+typedef enum top_source { TOP_NONE, TOP_SUMMARY, TOP_START, TOP_ID } top_source;
+
+typedef struct top_item {
+	dp_qv key;
+	const char *id; /* in the snapshot's map: valid while its transaction is */
+} top_item;
+
+/* The k first seen so far, as a heap whose top is the last of them. */
+typedef struct top_heap {
+	top_item *v;
+	size_t n, k;
+	bool desc;
+	size_t valued; /* items offered with a value (not missing, not NaN) */
+} top_heap;
+
+static bool top_before(const top_item *a, const top_item *b, bool desc)
+{
+	int c = cmp_cells(&a->key, &b->key, desc);
+	return c ? c < 0 : strcmp(a->id, b->id) < 0;
+}
+
+static void top_swap(top_item *a, top_item *b)
+{
+	top_item x = *a;
+	*a = *b;
+	*b = x;
+}
+
+static void top_offer(top_heap *h, const top_item *it)
+{
+	bool missing = it->key.type == QV_NULL || dp_qv_isnan(&it->key);
+	h->valued += !missing;
+	if (h->n < h->k) {
+		size_t i = h->n++;
+		h->v[i] = *it;
+		while (i && top_before(&h->v[(i - 1) / 2], &h->v[i], h->desc)) {
+			top_swap(&h->v[i], &h->v[(i - 1) / 2]);
+			i = (i - 1) / 2;
+		}
+		return;
+	}
+	if (!h->k || !top_before(it, &h->v[0], h->desc))
+		return;
+	h->v[0] = *it;
+	for (size_t i = 0;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		if (l < h->n && top_before(&h->v[w], &h->v[l], h->desc))
+			w = l;
+		if (r < h->n && top_before(&h->v[w], &h->v[r], h->desc))
+			w = r;
+		if (w == i)
+			break;
+		top_swap(&h->v[i], &h->v[w]);
+		i = w;
+	}
+}
+
+/* Offers every task of dataflow df to the heap, keyed by the source. */
+static int top_scan(dp_query *q, const char *df, top_source src, const char *metric, const dp_agg *agg, top_heap *h)
+{
+	dp_key prefix;
+	dp_scan sc;
+	MDB_val k, v;
+	int rc;
+
+	dp_key_reset(&prefix);
+	dp_key_cstr(&prefix, df);
+	if (src == TOP_SUMMARY)
+		dp_key_cstr(&prefix, metric);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, src == TOP_SUMMARY ? DP_DB_SUMMARIES : DP_DB_TASKS, &prefix, NULL)))
+		return rc;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		/* Keys end with the task id and its terminator: a C string. */
+		top_item it = { .id = (const char *)k.mv_data + prefix.n };
+		if (k.mv_size <= prefix.n || ((const char *)k.mv_data)[k.mv_size - 1] != '\0')
+			continue;
+		if (src == TOP_SUMMARY) {
+			dp_summary s;
+			int64_t e;
+			if (v.mv_size != sizeof(s))
+				continue;
+			memcpy(&s, v.mv_data, sizeof(s));
+			it.key = dp_query_summary_value(q, df, it.id, &s, metric, agg, &e);
+		} else if (src == TOP_START) {
+			double start;
+			if (dp_task_start(v.mv_data, v.mv_size, &start) && !isnan(start))
+				it.key = dp_qv_real(start);
+		} else {
+			it.key.type = QV_TEXT;
+			it.key.text = it.id;
+		}
+		top_offer(h, &it);
+	}
+	dp_scan_close(&sc);
+	return rc < 0 ? rc : dp_query_check(q);
+}
+
+static bool g_top_desc; /* for cmp_top: qsort has no context argument */
+static int cmp_top(const void *a, const void *b)
+{
+	return top_before(a, b, g_top_desc) ? -1 : top_before(b, a, g_top_desc) ? 1 : 0;
+}
+
+/* Loads into *d the specification of o->df and only the o->limit tasks
+ * that come first in the order of src (desc: largest first); *done false
+ * (d untouched) when that would not be the answer every task gives. */
+static int load_top(dp_query *q, const dp_qopts *o, top_source src, const char *metric, const dp_agg *agg, bool desc,
+		    dp_qdataflow *d, bool *done)
+{
+	top_heap h = { .k = o->limit, .desc = desc };
+	const char **ids = NULL;
+	int rc;
+
+	*done = false;
+	if (!(h.v = calloc(o->limit, sizeof(*h.v))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if ((rc = top_scan(q, o->df, src, metric, agg, &h)) || h.valued < o->limit)
+		goto out;
+	g_top_desc = desc;
+	qsort(h.v, h.n, sizeof(*h.v), cmp_top);
+	if (!(ids = calloc(h.n + 1, sizeof(*ids)))) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < h.n; i++)
+		ids[i] = h.v[i].id;
+	if ((rc = dp_query_load_ids(q, o->df, ids, h.n, d)))
+		goto out;
+	/* A summary whose task is gone would leave a row short. */
+	if (d->ntasks != h.n)
+		dp_qdataflow_free(d);
+	else
+		*done = true;
+out:
+	free(ids);
+	free(h.v);
+	return rc;
+}
+
+/* Whether `name` ([+|-]COLUMN as --sort takes it) names `col`, and no
+ * hyperparameter of d has that name (--sort takes the last column of a
+ * name): then *desc is the direction it asks for. */
+static bool sort_names(const dp_qdataflow *d, const char *sort, const char *col, bool *desc)
+{
+	const char *name = sort;
+	bool down = false;
+	if (*name == '-' || *name == '+')
+		down = *name++ == '-';
+	if (dp_strcasecmp(name, col) != 0)
+		return false;
+	for (size_t i = 0; i < d->nhyps; i++)
+		if (dp_strcasecmp(d->hyps[i].name, name) == 0)
+			return false;
+	*desc = down;
+	return true;
+}
+
 /* The hyperparameter columns: the dataflow's, in declaration order. */
 static int hyp_columns(dp_table *t, size_t first, const dp_qdataflow *d)
 {
@@ -554,6 +723,83 @@ static int tags_cell(dp_qv *cell, const dp_qtask *t)
 	return rc;
 }
 
+/* runs --limit K sorted by start (the default), the task, or the last or
+ * best main metric: the K tasks alone (see "the first rows" above). */
+static int runs_top(dp_query *q, const dp_qopts *o, dp_qdataflow *d, bool *done)
+{
+	dp_qdataflow spec;
+	char col[DNNPROV_NAME_MAX + 16];
+	const char *metric = NULL;
+	top_source src = TOP_NONE;
+	dp_agg agg = { AGG_LAST, 0 };
+	bool desc = false;
+	int rc;
+
+	*done = false;
+	if (!o->limit || (o->where && *o->where) || o->facts)
+		return 0;
+	if ((rc = dp_query_load_spec(q, o->df, &spec)))
+		return rc;
+	if (spec.undeclared_hyps)
+		goto out;
+	if (spec.nmetrics || o->metric) {
+		metric = resolve_metric(q, &spec, o->metric, &rc);
+		if (rc)
+			goto out; /* the full path says why */
+	}
+	if (!o->sort || !*o->sort) {
+		src = TOP_START;
+	} else if (sort_names(&spec, o->sort, "start", &desc)) {
+		src = TOP_START;
+	} else if (sort_names(&spec, o->sort, "task", &desc)) {
+		src = TOP_ID;
+	} else if (metric) {
+		snprintf(col, sizeof(col), "last(%s)", metric);
+		if (sort_names(&spec, o->sort, col, &desc))
+			src = TOP_SUMMARY;
+		snprintf(col, sizeof(col), "best(%s)", metric);
+		if (src == TOP_NONE && sort_names(&spec, o->sort, col, &desc)) {
+			src = TOP_SUMMARY;
+			agg.kind = goal_lower(o, metric) ? AGG_MIN : AGG_MAX;
+		}
+	}
+	if (src != TOP_NONE)
+		rc = load_top(q, o, src, metric, &agg, desc, d, done);
+out:
+	dp_qdataflow_free(&spec);
+	if (rc == DNNPROV_EQUERY || rc == DNNPROV_ENOTFOUND)
+		rc = 0, dp_error_clear(); /* the full path gives the answer or the error */
+	return rc;
+}
+
+/* compare --limit K sorted by its metric (the default): the K tasks alone. */
+static int compare_top(dp_query *q, const dp_qopts *o, dp_qdataflow *d, bool *done)
+{
+	dp_qdataflow spec;
+	char col[DNNPROV_NAME_MAX + 32], aggname[32];
+	int rc;
+
+	*done = false;
+	if (!o->limit || (o->where && *o->where) || o->agg.kind == AGG_AT)
+		return 0;
+	if ((rc = dp_query_load_spec(q, o->df, &spec)))
+		return rc;
+	const char *metric = spec.undeclared_hyps ? NULL : resolve_metric(q, &spec, o->metric, &rc);
+	if (metric && !rc) {
+		bool lower = goal_lower(o, metric), desc = !lower;
+		dp_agg agg = o->agg;
+		if (agg.kind == AGG_BEST)
+			agg.kind = lower ? AGG_MIN : AGG_MAX;
+		snprintf(col, sizeof(col), "%s(%s)", dp_agg_name(&agg, aggname, sizeof(aggname)), metric);
+		if (!o->sort || !*o->sort || sort_names(&spec, o->sort, col, &desc))
+			rc = load_top(q, o, TOP_SUMMARY, metric, &agg, desc, d, done);
+	}
+	dp_qdataflow_free(&spec);
+	if (rc == DNNPROV_EQUERY || rc == DNNPROV_ENOTFOUND)
+		rc = 0, dp_error_clear(); /* the full path gives the answer or the error */
+	return rc;
+}
+
 int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
 	dp_qdataflow d;
@@ -562,9 +808,11 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	size_t n, c0 = 8;
 	const char *metric;
 	char name[DNNPROV_NAME_MAX + 16];
+	bool top;
 	int rc;
 
-	if ((rc = prepare(q, o, &d, &w)))
+	w = NULL;
+	if ((rc = runs_top(q, o, &d, &top)) || (!top && (rc = prepare(q, o, &d, &w))))
 		return rc;
 	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
 	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0), tags_col = msg_col + 1, f0 = msg_col + 2;
@@ -596,23 +844,6 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	dp_table_set_col(out, tags_col, "tags", COL_TEXT);
 	for (size_t i = 0; i < nfacts; i++)
 		dp_table_set_col(out, f0 + i, facts[i], COL_TEXT);
-	/* A table shows when runs were resumed, why runs ended and their tags
-	 * only when some did or have: otherwise the columns say nothing (CSV
-	 * and JSON keep them). */
-	bool resumed = false, messages = false, tagged = false;
-	for (size_t i = 0; i < n; i++) {
-		resumed |= sel[i]->attempts > 1;
-		messages |= sel[i]->message != NULL;
-		tagged |= sel[i]->ntags > 0;
-	}
-	if (!tagged)
-		dp_table_omit(out, tags_col);
-	if (!resumed) {
-		dp_table_omit(out, 4);
-		dp_table_omit(out, 5);
-	}
-	if (!messages)
-		dp_table_omit(out, msg_col);
 	dp_agg last = { AGG_LAST, 0 }, best = { goal_lower(o, metric ? metric : "") ? AGG_MIN : AGG_MAX, 0 };
 	dp_qv *lasts = NULL, *bests = NULL;
 	if (metric) {
@@ -656,6 +887,24 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	free(bests);
 	if (!rc)
 		rc = sort_and_limit(out, o, 2, false); /* by start time */
+	/* A table shows when runs were resumed, why runs ended and their tags
+	 * only when some of its rows did or have: otherwise the columns say
+	 * nothing (CSV and JSON keep them). */
+	bool resumed = false, messages = false, tagged = false;
+	for (size_t r = 0; !rc && r < out->nrows; r++) {
+		const dp_qv *row = &out->cells[r * out->ncols];
+		resumed |= row[5].type == QV_NUM && row[5].i > 1;
+		messages |= row[msg_col].type != QV_NULL;
+		tagged |= row[tags_col].type != QV_NULL;
+	}
+	if (!tagged)
+		dp_table_omit(out, tags_col);
+	if (!resumed) {
+		dp_table_omit(out, 4);
+		dp_table_omit(out, 5);
+	}
+	if (!messages)
+		dp_table_omit(out, msg_col);
 	if (!rc)
 		omit_constant_columns(out, c0, d.nhyps, notes);
 out:
@@ -674,9 +923,11 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *not
 	size_t n;
 	const char *metric;
 	char name[DNNPROV_NAME_MAX + 32], aggname[32];
+	bool top;
 	int rc;
 
-	if ((rc = prepare(q, o, &d, &w)))
+	w = NULL;
+	if ((rc = compare_top(q, o, &d, &top)) || (!top && (rc = prepare(q, o, &d, &w))))
 		return rc;
 	metric = resolve_metric(q, &d, o->metric, &rc);
 	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, 4 + d.nhyps)))

@@ -827,8 +827,8 @@ static double mean_from_epochs(dp_query *q, const char *df, const char *task, co
 }
 
 /* summary_value, with the mean computed again when its sum overflowed. */
-static dp_qv task_value(dp_query *q, const char *df, const char *task, const dp_summary *s, const char *metric,
-			const dp_agg *agg, int64_t *e)
+dp_qv dp_query_summary_value(dp_query *q, const char *df, const char *task, const dp_summary *s, const char *metric,
+			      const dp_agg *agg, int64_t *e)
 {
 	dp_qv r = summary_value(s, metric, agg, e);
 	if (agg->kind == AGG_MEAN && r.type == QV_NUM && !isfinite(r.num) && isfinite(s->min) && isfinite(s->max))
@@ -848,7 +848,9 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 	memset(values, 0, d->ntasks * sizeof(*values));
 	if (epochs)
 		memset(epochs, 0, d->ntasks * sizeof(*epochs));
-	if (agg->kind == AGG_AT) {
+	/* A few tasks (the first rows of an answer): a lookup each, rather
+	 * than the metric's whole range. */
+	if (agg->kind == AGG_AT || d->ntasks <= 256) {
 		for (size_t t = 0; t < d->ntasks; t++)
 			values[t] = dp_query_metric(q, d->name, d->tasks[t].id, metric, agg, epochs ? &epochs[t] : NULL);
 		return 0;
@@ -876,7 +878,7 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 		if (cmp != 0 || v.mv_size != sizeof(s))
 			continue;
 		memcpy(&s, v.mv_data, sizeof(s));
-		values[i] = task_value(q, d->name, d->tasks[i].id, &s, metric, agg, &e);
+		values[i] = dp_query_summary_value(q, d->name, d->tasks[i].id, &s, metric, agg, &e);
 		if (epochs)
 			epochs[i] = e;
 		i++;
@@ -917,7 +919,7 @@ dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char 
 			dp_qepochs_close(&sc);
 		}
 	} else if (dp_query_summary(q, df, task, metric, &s)) {
-		r = task_value(q, df, task, &s, metric, agg, &e);
+		r = dp_query_summary_value(q, df, task, &s, metric, agg, &e);
 	}
 	if (epoch)
 		*epoch = e;

@@ -187,6 +187,10 @@ DP_INTERNAL const char *dp_agg_name(const dp_agg *a, char *buf, size_t n);
 /* A task's summary of a metric; false when the task never reported it. */
 DP_INTERNAL bool dp_query_summary(dp_query *q, const char *df, const char *task, const char *metric,
 				  dp_summary *out);
+/* The aggregate of summary s (of task's metric); *e gets the epoch it came
+ * from.  QV_NULL when it has none. */
+DP_INTERNAL dp_qv dp_query_summary_value(dp_query *q, const char *df, const char *task, const dp_summary *s,
+					 const char *metric, const dp_agg *agg, int64_t *e);
 /* The aggregate of a metric for a task; *epoch (optional) gets the epoch it
  * came from.  QV_NULL when missing (or NaN only). */
 DP_INTERNAL dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric,
