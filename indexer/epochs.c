@@ -344,7 +344,7 @@ int dp_eblock_decode(const void *data, size_t len, int64_t first, dp_eblock *b)
 
 static void free_names(char **names, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; names && i < n; i++)
 		free(names[i]);
 	free(names);
 }

@@ -7,11 +7,11 @@
 # rebuild of the same logs.  Times are printed, not asserted.
 #   DNNPROV_GROWTH_TASKS    tasks of the map-growth run (default 300;
 #                           `make stress` 8000: a map of 1 GiB)
-#   DNNPROV_GROWTH_EPOCHS   epochs per task (default 60; `make stress` 500)
+#   DNNPROV_GROWTH_EPOCHS   epochs per task (default 120; `make stress` 500)
 . "$(dirname "$0")/../lib.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
 TASKS=${DNNPROV_GROWTH_TASKS:-300}
-EPOCHS=${DNNPROV_GROWTH_EPOCHS:-60}
+EPOCHS=${DNNPROV_GROWTH_EPOCHS:-120}
 indexer_config "$T/exp.yaml"
 sed -i 's/segment_size: 4KiB/segment_size: 1MiB/' "$T/exp.yaml"
 dump() { "$TOOLS/dump_index" "$1" | grep -v '^progress '; }
