@@ -1,6 +1,7 @@
 /*
  * check_indexer.c - the index: key encodings that sort, what each record
- * becomes, summaries (also after a re-logged epoch), resumed tasks, map
+ * becomes, epoch blocks (bytes, boundaries, re-logged and late epochs, the
+ * size limit), summaries (also after a re-logged epoch), resumed tasks, map
  * growth, the lock, and every kind of bad input: skipped, reported with its
  * offset, and the rest kept.
  */
@@ -406,6 +407,266 @@ START_TEST(test_missing_index_is_not_created)
 }
 END_TEST
 
+/* ---- epoch blocks (indexer/epochs.h) ------------------------------------------------- */
+
+static uint64_t rnd_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static dp_ev rnd_value(void)
+{
+	static const double odd[] = { 0.0, -0.0, INFINITY, -INFINITY, 5e-324, 1e308, 0.1, 1.0 };
+	dp_ev v = { 0 };
+	uint64_t bits;
+	switch (rnd() % 6) {
+	case 0: return v; /* no value */
+	case 1:
+		v.type = DP_EV_INT;
+		v.i = rnd() % 3 == 0 ? (rnd() % 2 ? INT64_MIN : INT64_MAX) : (int64_t)(rnd() % 2000) - 1000;
+		v.d = (double)v.i;
+		return v;
+	case 2:
+		v.type = DP_EV_REAL;
+		v.d = odd[rnd() % DP_ARRAY_LEN(odd)];
+		return v;
+	case 3: /* any bits: NaN payloads, denormals */
+		v.type = DP_EV_REAL;
+		bits = rnd();
+		memcpy(&v.d, &bits, 8);
+		return v;
+	default: /* a smooth series, as training logs it */
+		v.type = DP_EV_REAL;
+		v.d = 1.0 / (double)(rnd() % 50 + 1);
+		return v;
+	}
+}
+
+static bool same_ev(const dp_ev *a, const dp_ev *b)
+{
+	if (a->type != b->type)
+		return false;
+	if (a->type == DP_EV_INT)
+		return a->i == b->i;
+	return a->type == DP_EV_NULL || memcmp(&a->d, &b->d, 8) == 0; /* bit for bit, NaN too */
+}
+
+START_TEST(test_eblock_codec)
+{
+	/* Random blocks survive encoding bit for bit; damaged bytes are
+	 * refused, never read past. */
+	dp_eblock a = { 0 }, b = { 0 };
+	dp_buf enc = { 0 };
+	for (int round = 0; round < 300; round++) {
+		dp_eblock_clear(&a);
+		uint32_t n = (uint32_t)(rnd() % DP_EBLOCK_MAX) + 1, ncols = (uint32_t)(rnd() % 6);
+		int64_t e = round % 3 == 0 ? INT64_MIN + 5 : (int64_t)(rnd() % 1000) - 500;
+		bool dense = rnd() % 2;
+		for (uint32_t r = 0; r < n; r++) {
+			double t = 1.7e9 + r * 0.001 * (double)(rnd() % 1000);
+			ck_assert_int_eq(dp_eblock_put_row(&a, r, false, e, t, rnd_value()), 0);
+			for (uint32_t c = 0; c < ncols; c++)
+				ck_assert_int_eq(dp_eblock_set(&a, r, c * 7 + 3, rnd_value()), 0);
+			e += dense ? 1 : (int64_t)(rnd() % 1000) + 1;
+		}
+		ck_assert_int_eq(dp_eblock_encode(&a, &enc), 0);
+		ck_assert_int_eq(dp_eblock_decode(enc.data, enc.len, a.epoch[0], &b), 0);
+		ck_assert_uint_eq(b.n, a.n);
+		ck_assert_uint_eq(b.ncols, a.ncols);
+		for (uint32_t r = 0; r < a.n; r++) {
+			ck_assert(b.epoch[r] == a.epoch[r]);
+			ck_assert(memcmp(&b.time[r], &a.time[r], 8) == 0);
+			ck_assert(same_ev(&b.elapsed[r], &a.elapsed[r]));
+			for (uint32_t c = 0; c < a.ncols; c++) {
+				ck_assert_uint_eq(b.col[c], a.col[c]);
+				ck_assert_msg(same_ev(&b.v[c][r], &a.v[c][r]), "round %d row %u col %u", round, r, c);
+			}
+		}
+		/* Every prefix of the bytes is refused, and so is a flipped
+		 * control byte where one can be told. */
+		for (size_t cut = 0; cut < enc.len; cut += 1 + enc.len / 16)
+			ck_assert_int_eq(dp_eblock_decode(enc.data, cut, 0, &b), DNNPROV_ECORRUPT);
+		((unsigned char *)enc.data)[0] = 0x02;
+		ck_assert_int_eq(dp_eblock_decode(enc.data, enc.len, 0, &b), DNNPROV_ECORRUPT);
+	}
+	dp_eblock_free(&a);
+	dp_eblock_free(&b);
+	dp_buf_free(&enc);
+}
+END_TEST
+
+#define BIG_EPOCHS 300
+#define BIG_METRICS 6
+static double big_value[BIG_EPOCHS + 1][BIG_METRICS];
+
+/* Checks every epoch of task `task` read back through the scan: ascending,
+ * each as expected(epoch, metric) says; and that no block passes
+ * DP_EBLOCK_BYTES (so none needed an overflow page).  Returns the epochs. */
+static size_t check_epochs(const char *task, bool (*expected)(int64_t e, const char *metric, double *v),
+			   size_t *blocks)
+{
+	dp_index *ix;
+	MDB_txn *txn;
+	dp_epoch_scan sc;
+	dp_epoch_at at;
+	dp_key prefix;
+	MDB_stat st;
+	size_t n = 0;
+	int64_t last = INT64_MIN;
+	ck_assert_int_eq(dp_index_open(index_dir, false, NULL, &ix), 0);
+	ck_assert_int_eq(dp_index_read(ix, &txn), 0);
+	dp_key_reset(&prefix);
+	dp_key_cstr(&prefix, "df");
+	dp_key_cstr(&prefix, task);
+	ck_assert_int_eq(dp_epoch_scan_open(&sc, ix, txn, NULL, &prefix, false, 0), 0);
+	while (dp_epoch_scan_next(&sc, &at) == DP_SCAN_ROW) {
+		ck_assert_msg(n == 0 || at.epoch > last, "epoch %lld after %lld", (long long)at.epoch, (long long)last);
+		last = at.epoch;
+		for (uint32_t c = 0; c < at.block->ncols; c++) {
+			const dp_ev *v = &at.block->v[c][at.row];
+			const char *name = at.names[at.block->col[c]];
+			double want;
+			bool has = expected(at.epoch, name, &want);
+			ck_assert_msg(has == (v->type != DP_EV_NULL), "epoch %lld %s: value %s", (long long)at.epoch, name,
+				      has ? "missing" : "unexpected");
+			if (has)
+				ck_assert_msg(memcmp(&v->d, &want, 8) == 0, "epoch %lld %s: %.17g, want %.17g",
+					      (long long)at.epoch, name, v->d, want);
+		}
+		n++;
+	}
+	dp_epoch_scan_close(&sc);
+	/* The blocks, and their sizes as LMDB stores them. */
+	dp_scan raw;
+	MDB_val k, v;
+	*blocks = 0;
+	ck_assert_int_eq(dp_scan_open(&raw, ix, txn, DP_DB_EPOCHS, &prefix, NULL), 0);
+	while (dp_scan_next(&raw, &k, &v) == DP_SCAN_ROW) {
+		ck_assert_msg(k.mv_size + v.mv_size + 10 <= DP_EBLOCK_BYTES, "a block of %zu bytes", v.mv_size);
+		(*blocks)++;
+	}
+	dp_scan_close(&raw);
+	mdb_stat(txn, ix->dbi[DP_DB_EPOCHS], &st);
+	ck_assert_uint_eq(st.ms_overflow_pages, 0);
+	mdb_txn_abort(txn);
+	dp_index_close(ix);
+	return n;
+}
+
+static const char *const big_names[BIG_METRICS] = { "loss", "accuracy", "val_loss", "val_accuracy", "lr", "gnorm" };
+
+static bool first_run(int64_t e, const char *metric, double *v)
+{
+	for (int m = 0; m < BIG_METRICS; m++)
+		if (e >= 1 && e <= BIG_EPOCHS && strcmp(metric, big_names[m]) == 0) {
+			*v = big_value[e][m];
+			return true;
+		}
+	return false;
+}
+
+/* After the resume: epoch 150 re-logged with loss and 24 other metrics
+ * (its block grows past the limit and splits), epochs -5, 500 and 1000
+ * logged out of order. */
+static bool second_run(int64_t e, const char *metric, double *v)
+{
+	if (e == 150 || e == -5 || e == 500 || e == 1000) {
+		if (strcmp(metric, "loss") == 0) {
+			*v = -(double)e / 7;
+			return true;
+		}
+		if (e == 150 && metric[0] == 'x') {
+			*v = atoi(metric + 1) / 3.0;
+			return true;
+		}
+		return false;
+	}
+	return first_run(e, metric, v);
+}
+
+START_TEST(test_epoch_blocks)
+{
+	dnnprov_config *cfg = tu_config(dir, "free_metrics: true\n");
+	dnnprov_task *t = begin_task(cfg, "b", 0.1);
+	dnnprov_value m[32];
+	for (int e = 1; e <= BIG_EPOCHS; e++) {
+		for (int k = 0; k < BIG_METRICS; k++) {
+			uint64_t bits = rnd() >> 2; /* positive, finite, every mantissa bit used */
+			memcpy(&big_value[e][k], &bits, 8);
+			m[k] = (dnnprov_value)DNNPROV_V_REAL(big_names[k], big_value[e][k]);
+		}
+		ck_assert_int_eq(dnnprov_task_epoch(t, e, 1.0, m, BIG_METRICS), 0);
+	}
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	index_now(37, 64 * 1024); /* small batches: blocks continued across commits */
+	size_t blocks;
+	ck_assert_uint_eq(check_epochs("b", first_run, &blocks), BIG_EPOCHS);
+	ck_assert_msg(blocks >= BIG_EPOCHS * 56 / DP_EBLOCK_BYTES, "%zu blocks", blocks);
+
+	dnnprov_value h[] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", "SGD"), DNNPROV_V_REAL("LEARNING_RATE", 0.1) };
+	ck_assert_int_eq(dnnprov_task_open(cfg, "b", &t), 0);
+	ck_assert_int_eq(dnnprov_task_resume(t, DNNPROV_NEXT_EPOCH, h, 2), 0);
+	char names[24][8];
+	m[0] = (dnnprov_value)DNNPROV_V_REAL("loss", -150.0 / 7);
+	for (int k = 0; k < 24; k++) {
+		snprintf(names[k], sizeof(names[k]), "x%d", k);
+		m[k + 1] = (dnnprov_value)DNNPROV_V_REAL(names[k], k / 3.0);
+	}
+	ck_assert_int_eq(dnnprov_task_epoch(t, 150, 1.0, m, 25), 0);
+	static const int64_t late[] = { 1000, -5, 500 };
+	for (size_t i = 0; i < DP_ARRAY_LEN(late); i++) {
+		m[0] = (dnnprov_value)DNNPROV_V_REAL("loss", -(double)late[i] / 7);
+		ck_assert_int_eq(dnnprov_task_epoch(t, late[i], 1.0, m, 1), 0);
+	}
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	index_now(2, 0);
+	size_t blocks2;
+	ck_assert_uint_eq(check_epochs("b", second_run, &blocks2), BIG_EPOCHS + 3);
+	ck_assert_uint_gt(blocks2, blocks);
+	char *tj = task_json("b");
+	ck_assert_ptr_nonnull(strstr(tj, "\"epochs\":303"));
+	ck_assert_ptr_nonnull(strstr(tj, "\"last_epoch\":1000"));
+	free(tj);
+	/* Summaries recomputed from the blocks: the re-logged value counts. */
+	dp_summary s = summary("b", "loss");
+	ck_assert_uint_eq(s.count, BIG_EPOCHS + 3);
+	ck_assert(s.min == -1000.0 / 7 && s.min_epoch == 1000);
+	s = summary("b", "x23");
+	ck_assert(s.count == 1 && s.max == 23 / 3.0 && s.max_epoch == 150);
+	s = summary("b", "accuracy");
+	ck_assert_uint_eq(s.count, BIG_EPOCHS - 1); /* epoch 150 no longer reports it */
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_older_schema_refused)
+{
+	/* An index of the schema before blocks: refused with the way out. */
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = begin_task(cfg, "t", 0.1);
+	epoch(t, 1, 0.5, 0.5);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	index_now(0, 0);
+	dp_index *ix;
+	MDB_txn *txn;
+	uint32_t old = DP_SCHEMA_VERSION - 1;
+	MDB_val k = { 6, "schema" }, v = { sizeof(old), &old };
+	ck_assert_int_eq(dp_index_open(index_dir, true, NULL, &ix), 0);
+	ck_assert_int_eq(mdb_txn_begin(ix->env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_put(txn, ix->dbi[DP_DB_META], &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	dp_index_close(ix);
+	ck_assert_int_eq(dp_index_open(index_dir, false, NULL, &ix), DNNPROV_EINDEX);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "dnnprov reindex"));
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "index schema 3"));
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
 /* ---- bad input ------------------------------------------------------------------------ */
 
 static char *only_segment(const char *task)
@@ -648,6 +909,9 @@ static Suite *indexer_suite(void)
 	tcase_add_test(tc, test_index_contents);
 	tcase_add_test(tc, test_resumed_task_and_relogged_epoch);
 	tcase_add_test(tc, test_map_grows_and_batches);
+	tcase_add_test(tc, test_eblock_codec);
+	tcase_add_test(tc, test_epoch_blocks);
+	tcase_add_test(tc, test_older_schema_refused);
 	tcase_add_test(tc, test_second_indexer_is_refused);
 	tcase_add_test(tc, test_missing_index_is_not_created);
 	tcase_add_test(tc, test_bad_checksum_is_skipped_and_reported);

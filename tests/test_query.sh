@@ -18,6 +18,62 @@ for seed in $(seq 1 "${DNNPROV_QUERY_SEEDS:-3}"); do
 	cat "$T/out" "$T/err" | head -12
 done
 
+# --- the first rows of a sorted answer ---------------------------------------
+# compare and runs with --limit K choose their rows from one scan and load
+# only those tasks; the answer must be the first K rows of the full one,
+# ties (equal values, then the task id), NaN, missing values and --goal
+# included.
+cat >"$T/ties.yaml" <<YAML
+dataflow: ties
+log_dir: logs
+index_dir: ties-index
+hyperparameters:
+  OPTIMIZER_NAME: true
+  LEARNING_RATE: true
+metrics: [loss, accuracy]
+YAML
+DNNPROV_LIB="$PWD/$BUILD/libdnnprov.so" PYTHONPATH="$PWD/python" sh tools/pyrun.sh "$PWD/$BUILD/libdnnprov.so" -c "
+import random, sys, dnnprov
+rng = random.Random(7)
+nan = float('nan')
+for k in range(60):
+    with dnnprov.Task(sys.argv[1], {'OPTIMIZER_NAME': rng.choice(['SGD', 'Adam']), 'LEARNING_RATE': rng.choice([0.1, 0.01])},
+                      task_id='r%03d' % rng.randrange(1000) + '-%d' % k) as t:
+        for e in range(1, rng.randrange(0, 6) + 1):
+            m = {'loss': rng.choice([0.5, 0.25, 0.25, nan, 1.0])}
+            if rng.random() < 0.7:
+                m['accuracy'] = rng.choice([0.9, 0.9, 0.5, nan])
+            t.epoch(e, **m)
+" "$T/ties.yaml"
+"$DNNPROV" index -c "$T/ties.yaml" -q
+R() { "$DNNPROV" "$@" --index-dir "$T/ties-index" --format csv; }
+# same_rows WHAT K CMD...: CMD --limit K against the first K rows of CMD.
+same_rows() {
+	local what=$1 k=$2
+	shift 2
+	R "$@" --limit "$k" >"$T/top.csv" 2>&1
+	R "$@" 2>&1 | head -n $((k + 1)) >"$T/full.csv"
+	if cmp -s "$T/top.csv" "$T/full.csv"; then ok; else
+		fail "$what: --limit $k differs from the first rows of the whole answer"
+		diff "$T/full.csv" "$T/top.csv" | head -8 >&2
+	fi
+}
+for k in 1 3 7 25 60 70; do
+	for metric in loss accuracy; do
+		for agg in best max min last mean; do
+			same_rows "compare $metric $agg" "$k" compare ties --metric "$metric" --agg "$agg"
+		done
+		same_rows "compare $metric, goal min" "$k" compare ties --metric "$metric" --agg max --goal min
+		same_rows "compare $metric, goal max" "$k" compare ties --metric "$metric" --agg min --goal max
+		same_rows "compare $metric sorted up" "$k" compare ties --metric "$metric" --agg max --sort "+max($metric)"
+	done
+	for sort in "" task -task start -start "last(loss)" "-last(loss)" "best(loss)" "-best(loss)"; do
+		same_rows "runs sorted by '$sort'" "$k" runs ties ${sort:+--sort "$sort"}
+	done
+	same_rows "runs, goal max" "$k" runs ties --sort "-best(loss)" --goal max
+	same_rows "runs, another metric" "$k" runs ties --metric accuracy --sort "best(accuracy)"
+done
+
 # --- formats -------------------------------------------------------------------
 expect_status "table" 0 Q compare df --limit 3
 expect_eq "table: 3 rows" "$(grep -c "^task-" "$T/out")" 3
