@@ -5,7 +5,8 @@
 
 const char cmd_runs_usage[] =
 	"usage: dnnprov runs [-c CONFIG | --index-dir DIR] [DF] [--where EXPR] [--sort [+|-]COL]\n"
-	"                    [--limit N] [--metric M] [--goal min|max] [--format table|csv|json]\n"
+	"                    [--limit N] [--offset N] [--metric M] [--goal min|max]\n"
+	"                    [--format table|csv|json]\n"
 	"\n"
 	"A row per task: id, status, start, duration, epochs done, last activity, the\n"
 	"hyperparameters, and the last and best value of the main metric (--metric, or\n"
@@ -13,7 +14,10 @@ const char cmd_runs_usage[] =
 	"metric a task reported).  Best means lowest for names with loss, error, mse,\n"
 	"mae, perplexity..., else highest (--goal overrides).  Sorted by start time\n"
 	"unless --sort names a column (a leading - sorts descending).  DF defaults to\n"
-	"the config's dataflow.\n"
+	"the config's dataflow.  --offset N skips the first N rows after sorting:\n"
+	"with --limit, a page of the runs (JSON then says how many there are in all,\n"
+	"\"total\").  Sorted by the task or by the last or best metric, a page is\n"
+	"chosen without loading every task, as fast with 100,000 tasks as with 1,000.\n"
 	"\n"
 	"--where filters tasks: comparisons (= != < <= > >=), in (...), like 'pattern'\n"
 	"(% any text, _ one character), and, or, not, + - * / on numbers, parentheses;\n"

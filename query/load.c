@@ -22,14 +22,39 @@ int dp_query_open(const char *index_dir, dp_query *q)
 	return rc;
 }
 
+int dp_query_begin(dp_index *ix, dp_query *q)
+{
+	int rc;
+	memset(q, 0, sizeof(*q));
+	q->ix = ix;
+	q->shared = true;
+	if ((rc = dp_index_read(ix, &q->txn)))
+		q->txn = NULL;
+	return rc;
+}
+
 void dp_query_close(dp_query *q)
 {
 	if (q->txn)
 		mdb_txn_abort(q->txn);
-	dp_index_close(q->ix);
+	if (!q->shared)
+		dp_index_close(q->ix);
 	dp_decoder_free(&q->dec);
 	memset(q, 0, sizeof(*q));
 }
+
+int dp_query_past_deadline(dp_query *q)
+{
+	if (q->expired)
+		return DNNPROV_EQUERY;
+	if (q->deadline <= 0 || dp_monotonic() < q->deadline)
+		return 0;
+	q->expired = true;
+	return dp_error(DNNPROV_EQUERY, "the query ran past its time limit");
+}
+
+/* Every this many tasks a loop over tasks looks at the clock. */
+#define DEADLINE_EVERY 1024
 
 static char *strndup_(const char *p, size_t n)
 {
@@ -310,20 +335,20 @@ int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 	return dp_query_load_tasks(q, df, NULL, d);
 }
 
-int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *d)
+/* The dataflow's specification into d (zeroed first); *key gets the
+ * dataflow's key prefix.  On failure d is freed. */
+static int load_spec(dp_query *q, const char *df, dp_qdataflow *d, dp_key *key)
 {
-	dp_key key;
 	MDB_val k, v;
-	MDB_cursor *c;
 	msgpack_object o;
 	int mrc, rc = 0;
 
 	memset(d, 0, sizeof(*d));
 	if (dp_check_tag("dataflow", df))
 		return dp_error(DNNPROV_ENOTFOUND, "'%s' is not a dataflow name", df);
-	dp_key_reset(&key);
-	dp_key_cstr(&key, df);
-	k = dp_key_val(&key);
+	dp_key_reset(key);
+	dp_key_cstr(key, df);
+	k = dp_key_val(key);
 	mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &k, &v);
 	if (mrc == MDB_NOTFOUND)
 		return dp_query_no_dataflow(q, df);
@@ -363,27 +388,134 @@ int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_q
 		if (tf && !rc)
 			rc = dp_pack_object(&d->transformations, tf);
 	}
-	if (rc)
-		goto fail;
+	if (rc) {
+		dp_qdataflow_free(d);
+		return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory loading %s", df) : rc;
+	}
+	return 0;
+}
 
+/* Appends the task whose key is k to d->tasks (one lookup: mdb_get),
+ * with the names it used that the spec does not declare; *found is false
+ * when there is no such task. */
+static int load_one(dp_query *q, dp_qdataflow *d, const dp_key *dfkey, const char *id, bool *found)
+{
+	dp_key tk = *dfkey;
+	MDB_val k, v;
+	int mrc, rc;
+
+	*found = false;
+	dp_key_cstr(&tk, id);
+	k = dp_key_val(&tk);
+	mrc = tk.overflow ? MDB_NOTFOUND : mdb_get(q->txn, q->ix->dbi[DP_DB_TASKS], &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		return 0;
+	if (mrc)
+		return dp_lmdb_error(mrc, "tasks");
+	dp_qtask *grown = realloc(d->tasks, (d->ntasks + 1) * sizeof(*grown));
+	if (!grown)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	d->tasks = grown;
+	rc = load_task(q, d, &k, &v, dfkey->n, &d->tasks[d->ntasks]);
+	d->ntasks++;
+	*found = rc == 0;
+	return rc;
+}
+
+int dp_query_load_spec(dp_query *q, const char *df, dp_qdataflow *d)
+{
+	dp_key key;
+	return load_spec(q, df, d, &key);
+}
+
+static int cmp_task_id(const void *a, const void *b)
+{
+	return strcmp(((const dp_qtask *)a)->id, ((const dp_qtask *)b)->id);
+}
+
+int dp_query_load_ids(dp_query *q, const char *df, const char *const *ids, size_t n, dp_qdataflow *d)
+{
+	dp_key key;
+	bool found;
+	int rc;
+
+	if ((rc = load_spec(q, df, d, &key)))
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < d->ntasks && !seen; j++)
+			seen = strcmp(d->tasks[j].id, ids[i]) == 0;
+		if (!seen)
+			rc = load_one(q, d, &key, ids[i], &found);
+	}
+	if (!rc && d->ntasks > 1)
+		qsort(d->tasks, d->ntasks, sizeof(*d->tasks), cmp_task_id);
+	for (size_t t = 0; t < d->ntasks && !rc; t++)
+		for (size_t i = 0; i < d->tasks[t].nhyps && !rc; i++)
+			rc = add_spec_hyp(d, d->tasks[t].hyps[i].name,
+					  d->tasks[t].hyps[i].value.type == QV_TEXT ? "text" : "numeric");
+	if (rc) {
+		dp_qdataflow_free(d);
+		return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory loading %s", df) : rc;
+	}
+	return 0;
+}
+
+int dp_query_hyps_declared(dp_query *q, const dp_qdataflow *d, bool *all)
+{
+	dp_key key;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int mrc;
+
+	*all = true;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, d->name);
+	size_t prefix = key.n;
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_HYP_INDEX], &c)))
+		return dp_lmdb_error(mrc, "hyp_index");
+	k = dp_key_val(&key);
+	/* Keys are df name value task: after a name, seek past every key of
+	 * it (the name's bytes and 0x01 sort after "name\0..." and before any
+	 * longer name), so the scan costs one seek per distinct name. */
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && *all;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) {
+		size_t pos = prefix;
+		const char *name;
+		size_t n;
+		if (k.mv_size <= prefix || memcmp(k.mv_data, key.b, prefix) != 0 ||
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &name, &n))
+			break;
+		bool declared = false;
+		for (size_t i = 0; i < d->nhyps && !declared; i++)
+			declared = strlen(d->hyps[i].name) == n && memcmp(d->hyps[i].name, name, n) == 0;
+		*all = declared;
+		key.n = prefix;
+		dp_key_str(&key, name, n);
+		key.n--; /* the terminator becomes 0x01 */
+		key.b[key.n++] = 0x01;
+		k = dp_key_val(&key);
+	}
+	mdb_cursor_close(c);
+	if (mrc && mrc != MDB_NOTFOUND)
+		return dp_lmdb_error(mrc, "hyp_index");
+	return 0;
+}
+
+int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *d)
+{
+	dp_key key;
+	MDB_val k, v;
+	MDB_cursor *c;
+	bool found;
+	int mrc, rc = 0;
+
+	if ((rc = load_spec(q, df, d, &key)))
+		return rc;
 	if (only_task) {
 		/* One task: one lookup, whatever the size of the dataflow. */
-		dp_key tk = key;
-		dp_key_cstr(&tk, only_task);
-		k = dp_key_val(&tk);
-		mrc = tk.overflow ? MDB_NOTFOUND : mdb_get(q->txn, q->ix->dbi[DP_DB_TASKS], &k, &v);
-		if (mrc == 0) {
-			if (!(d->tasks = calloc(1, sizeof(*d->tasks)))) {
-				rc = DNNPROV_ENOMEM;
-				goto fail;
-			}
-			d->ntasks = 1;
-			if ((rc = load_task(q, d, &k, &v, key.n, &d->tasks[0])))
-				goto fail;
-		} else if (mrc != MDB_NOTFOUND) {
-			rc = dp_lmdb_error(mrc, "tasks");
+		if ((rc = load_one(q, d, &key, only_task, &found)))
 			goto fail;
-		}
 		return 0;
 	}
 	/* The tasks: one range scan of (df, *). */
@@ -395,6 +527,8 @@ int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_q
 	k = dp_key_val(&key);
 	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		if (d->ntasks % DEADLINE_EVERY == 0 && (rc = dp_query_past_deadline(q)))
 			break;
 		if (d->ntasks == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -584,8 +718,7 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	return true;
 }
 
-/* The aggregate of a summary; QV_NULL when it has no such value. */
-static dp_qv summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
+dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
 {
 	dp_qv r = { 0 };
 	dp_agg_kind kind = agg->kind;
@@ -653,6 +786,8 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 		int64_t e = 0;
 		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
 			break;
+		if (i % DEADLINE_EVERY == 0 && dp_query_past_deadline(q))
+			break;
 		const char *task = (const char *)k.mv_data + key.n;
 		size_t tn = k.mv_size - key.n - 1;
 		int cmp = -1;
@@ -667,13 +802,13 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 		if (cmp != 0 || v.mv_size != sizeof(s))
 			continue;
 		memcpy(&s, v.mv_data, sizeof(s));
-		values[i] = summary_value(&s, metric, agg, &e);
+		values[i] = dp_summary_value(&s, metric, agg, &e);
 		if (epochs)
 			epochs[i] = e;
 		i++;
 	}
 	mdb_cursor_close(c);
-	return 0;
+	return q->expired ? DNNPROV_EQUERY : 0;
 }
 
 dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric, const dp_agg *agg,
@@ -701,7 +836,7 @@ dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char 
 			}
 		}
 	} else if (dp_query_summary(q, df, task, metric, &s)) {
-		r = summary_value(&s, metric, agg, &e);
+		r = dp_summary_value(&s, metric, agg, &e);
 	}
 	if (epoch)
 		*epoch = e;

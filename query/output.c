@@ -7,7 +7,8 @@
  * csv:   RFC 4180, every number as the shortest text that reads back
  *        exactly, times in ISO 8601.
  * json:  one object, {"columns": [names in order], "rows": [an object per
- *        row], "index": {what the caller says of the index}}, strict JSON:
+ *        row], "total": N when the rows are a page (--offset, --limit) of
+ *        N, "index": {what the caller says of the index}}, strict JSON:
  *        NaN and infinities as the strings "NaN", "Infinity", "-Infinity",
  *        missing values as null.  An envelope rather than a bare array, so
  *        that facts about the answer (how fresh the index is) travel with
@@ -430,6 +431,8 @@ static int write_json(const dp_table *t, FILE *out, const char *index_json)
 	}
 	if (!rc) {
 		fputs(t->nrows ? "\n]" : "]", out);
+		if (t->paged)
+			fprintf(out, ",\n\"total\": %zu", t->total);
 		if (index_json && *index_json)
 			fprintf(out, ",\n\"index\": %s", index_json);
 		fputs("}\n", out);
