@@ -39,6 +39,7 @@ static const cli_command commands[] = {
 	{ "elements", cmd_elements, "data of user-defined transformations", cmd_elements_usage },
 	{ "watch", cmd_watch, "live view of running tasks", cmd_watch_usage },
 	{ "export", cmd_export, "write W3C PROV (PROV-JSON or PROV-N)", cmd_export_usage },
+	{ "serve", cmd_serve, "a web dashboard and JSON API of the live index", cmd_serve_usage },
 	{ "help", cmd_help, "show the commands or one command's usage", cmd_help_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };
