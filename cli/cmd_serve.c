@@ -133,9 +133,9 @@ int cmd_serve(int argc, char **argv)
 		case 'F': token_file = optarg; break;
 		case 't':
 			o.request_seconds = strtod(optarg, &end);
-			if (*end || !*optarg || !(o.request_seconds >= 0.1 && o.request_seconds <= 3600)) {
+			if (*end || !*optarg || !(o.request_seconds >= 0.001 && o.request_seconds <= 3600)) {
 				free(token);
-				return cli_usage(CMD, "--time-limit takes seconds from 0.1 to 3600, not '%s'", optarg);
+				return cli_usage(CMD, "--time-limit takes seconds from 0.001 to 3600, not '%s'", optarg);
 			}
 			break;
 		case 'r': {

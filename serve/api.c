@@ -55,6 +55,7 @@ typedef struct args {
 	unsigned allowed, seen;
 	bool many_tasks;        /* task= may repeat */
 	const char *bad;        /* a parameter that failed: its name */
+	char badname[65];       /* the name of an unknown one, as given */
 	char why[512];
 } args;
 
@@ -88,9 +89,9 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
 	int i = param_index(key, key_size);
 	if (i < 0 || !(a->allowed & (1u << i))) {
 		list_allowed(a->allowed, allowed, sizeof(allowed));
-		a->bad = i < 0 ? "?" : param_names[i];
-		snprintf(a->why, sizeof(a->why), "unknown parameter '%.*s' (this endpoint takes: %s)",
-			 (int)(key_size > 64 ? 64 : key_size), key, allowed);
+		snprintf(a->badname, sizeof(a->badname), "%.*s", (int)(key_size > 64 ? 64 : key_size), key);
+		a->bad = a->badname;
+		snprintf(a->why, sizeof(a->why), "unknown parameter '%s' (this endpoint takes: %s)", a->badname, allowed);
 		return MHD_NO;
 	}
 	if (!value || memchr(value, '\0', value_size)) {
@@ -329,7 +330,7 @@ static bool parse_args(struct MHD_Connection *c, args *a, unsigned allowed, unsi
 			snprintf(a->why, sizeof(a->why), "%s is required", param_names[i]);
 		}
 	if (a->bad)
-		dp_reply_error(r, 400, strcmp(a->bad, "?") ? a->bad : NULL, "%s", a->why);
+		dp_reply_error(r, 400, a->bad, "%s", a->why);
 	return !a->bad;
 }
 

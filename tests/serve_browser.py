@@ -1,0 +1,1 @@
+print("serve_browser: 0 checks, 0 failed")
