@@ -31,6 +31,6 @@ grep FAIL "$T/out" || true
 mkdir -p "$OLDPWD/$BUILD/screenshots"
 expect_status "the page in Chromium" 0 $PY serve_browser.py "$DNNPROV" "$T/digits.yaml" "$OLDPWD/$BUILD/screenshots"
 tail -1 "$T/out"
-grep -e FAIL -e '^chromium' "$T/out" || true
+grep -e FAIL -e '^chromium' -e '^live update' "$T/out" || true
 cd "$OLDPWD"
 finish

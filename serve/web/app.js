@@ -427,7 +427,7 @@
   async function viewRuns(main) {
     const r = state.runs;
     if (r.df !== state.df) {
-      Object.assign(r, { df: state.df, offset: 0, sort: null, where: '', metric: '', hidden: new Set() });
+      Object.assign(r, { df: state.df, offset: 0, sort: null, where: '', metric: '', hidden: new Set(), chosen: false });
     }
     if (!r.sort) {
       /* Best first by the main metric: a page the server cuts from the
@@ -450,7 +450,8 @@
       h('button', { onclick: () => { colpick.hidden = !colpick.hidden; } }, 'Columns'),
       h('button', { id: 'compare-selected', onclick: () => { location.hash = '#compare'; } }, 'Compare selected'),
       downloads));
-    main.append(colpick, h('div', { id: 'runs-error' }), tableBox, h('div', { class: 'pager' }, pager, info));
+    main.append(colpick, h('div', { id: 'runs-error' }), tableBox, h('div', { class: 'pager' }, pager, info),
+      h('p', { class: 'muted', id: 'runs-same' }));
     updateCompareButton();
 
     async function show() {
@@ -466,6 +467,21 @@
       clear(downloads).append(
         h('a', { class: 'button', href: apiURL('runs', Object.assign({}, params, { format: 'csv' })), download: '' }, 'CSV'),
         h('a', { class: 'button', href: apiURL('runs', params), download: '' }, 'JSON'));
+      if (!r.chosen && a.rows.length > 1) {
+        /* As the CLI's table: hyperparameters with one value in every row,
+           and the attempts of runs never resumed, say nothing of the
+           differences (Columns shows them). */
+        r.chosen = true;
+        const hyps = new Set(state.spec.hyps.map((x) => x.name));
+        for (const c of a.columns) {
+          const vals = new Set(a.rows.map((x) => JSON.stringify(x[c])));
+          if ((hyps.has(c) && vals.size === 1) || ((c === 'attempts' || c === 'active') && a.rows.every((x) => x.attempts === 1)) || c === 'start')
+            r.hidden.add(c);
+        }
+      }
+      const same = a.columns.filter((c) => r.hidden.has(c) && state.spec.hyps.some((x) => x.name === c) && a.rows.length &&
+        a.rows.every((x) => JSON.stringify(x[c]) === JSON.stringify(a.rows[0][c])) && a.rows[0][c] !== null);
+      $('#runs-same').textContent = same.length ? 'same in every row: ' + same.map((c) => c + '=' + cellText(c, a.rows[0][c])).join(', ') : '';
       clear(colpick).append(a.columns.map((c) => h('label', null, h('input', { type: 'checkbox', checked: !r.hidden.has(c), onchange: (e) => { if (e.target.checked) r.hidden.delete(c); else r.hidden.add(c); show(); } }), c)));
       clear(tableBox).append(dataTable(a, {
         hidden: r.hidden, sort: r.sort, select: selection(),
