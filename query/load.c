@@ -22,15 +22,12 @@ int dp_query_open(const char *index_dir, dp_query *q)
 	return rc;
 }
 
-int dp_query_begin(dp_index *ix, dp_query *q)
+void dp_query_adopt(dp_index *ix, MDB_txn *txn, dp_query *q)
 {
-	int rc;
 	memset(q, 0, sizeof(*q));
 	q->ix = ix;
+	q->txn = txn;
 	q->shared = true;
-	if ((rc = dp_index_read(ix, &q->txn)))
-		q->txn = NULL;
-	return rc;
 }
 
 void dp_query_close(dp_query *q)

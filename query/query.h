@@ -75,7 +75,7 @@ typedef struct dp_query {
 	dp_index *ix;
 	MDB_txn *txn;
 	dp_decoder dec;
-	bool shared;     /* ix belongs to the caller (dp_query_begin) */
+	bool shared;     /* ix belongs to the caller (dp_query_adopt) */
 	double deadline; /* dp_monotonic() time past which the query gives up; 0: none */
 	bool expired;    /* it did: the detail says so */
 } dp_query;
@@ -83,10 +83,11 @@ typedef struct dp_query {
 /* Opens the index read-only and starts the snapshot.  DNNPROV_ENOTFOUND
  * when there is no index (nothing is created). */
 DP_INTERNAL int dp_query_open(const char *index_dir, dp_query *q);
-/* Starts a snapshot of an index the caller keeps open (a server shares one
- * environment between its threads: LMDB allows one per process and file);
- * dp_query_close ends it and leaves ix open. */
-DP_INTERNAL int dp_query_begin(dp_index *ix, dp_query *q);
+/* A query on a snapshot the caller began (a read-only transaction of an
+ * index it keeps open: a server shares one environment between its
+ * threads, as LMDB allows one per process and file); dp_query_close ends
+ * the transaction and leaves ix open. */
+DP_INTERNAL void dp_query_adopt(dp_index *ix, MDB_txn *txn, dp_query *q);
 DP_INTERNAL void dp_query_close(dp_query *q);
 
 /* Whether the query ran past q->deadline: DNNPROV_EQUERY with the detail
