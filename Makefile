@@ -36,6 +36,12 @@ LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 LIB_DIRS := util config logger indexer query
 LIB_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+# The SQL tables: linked into the command, and built a second time as the
+# loadable extension (every SQLite call through the host's API table).
+SQL_SRC := $(filter-out sql/ext.c,$(wildcard sql/*.c))
+SQL_OBJ := $(SQL_SRC:%.c=$(B)/%.o)
+EXT_OBJ := $(patsubst %.c,$(B)/ext/%.o,$(wildcard sql/*.c))
+SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 # The server (serve/) and its web page, embedded: in the dnnprov binary only,
@@ -53,7 +59,8 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/too
 TEST_SHIMS := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(wildcard tests/shims/*.c))
 
 .PHONY: all check test-unit test-scripts deps install uninstall clean demo bench stress fuzz
-all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/dnnprov $(B)/dnnprov.pc $(B)/examples/train
+all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/libdnnprov_sqlite.so $(B)/dnnprov $(B)/dnnprov.pc \
+	$(B)/examples/train
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -91,8 +98,17 @@ $(B)/serve/assets.c: $(B)/tools/embed $(WEB_FILES) Makefile
 $(B)/serve/assets.o: $(B)/serve/assets.c serve/serve.h
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(B)/libdnnprov.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(B)/libdnnprov.a $(SERVE_LIBS) $(LIBS)
+
+$(B)/ext/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DDP_SQLITE_EXTENSION -MMD -MP -c $< -o $@
+
+# The extension carries the library inside and exports only its entry points.
+$(B)/libdnnprov_sqlite.so: $(EXT_OBJ) $(LIB_OBJ) sql/ext.map
+	$(CC) -shared -Wl,--version-script=sql/ext.map $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(LIB_OBJ) $(LIBS)
+
+$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a $(SERVE_LIBS) $(LIBS) $(SQLITE_LIBS)
 
 $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
@@ -175,13 +191,13 @@ fuzz: deps
 	done
 
 # ---- packages --------------------------------------------------------------
-DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev check pkg-config lmdb-utils \
+DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils \
 	libmicrohttpd-dev \
 	python3-torch python3-sklearn \
-	python3 python3-msgpack python3-prov python3-numpy \
+	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
 	chromium chromium-driver python3-selenium
 DEMO_PACKAGES := python3-torch python3-sklearn
-BENCH_PACKAGES := libsqlite3-dev
+BENCH_PACKAGES := libsqlite3-dev sqlite3
 deps:
 	@sh tools/install-deps.sh $(DEB_PACKAGES)
 
@@ -216,7 +232,7 @@ PYTHON ?= /usr/bin/python3
 PYTHON_SITE ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages)
 PY_MODULES := $(notdir $(wildcard python/dnnprov/*.py))
 INSTALLED := bin/dnnprov include/dnnprov.h lib/libdnnprov.a lib/libdnnprov.so.$(VERSION) \
-	lib/libdnnprov.so.$(SOVERSION) lib/libdnnprov.so lib/pkgconfig/dnnprov.pc
+	lib/libdnnprov.so.$(SOVERSION) lib/libdnnprov.so lib/libdnnprov_sqlite.so lib/pkgconfig/dnnprov.pc
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PYTHON_SITE)/dnnprov
@@ -225,6 +241,7 @@ install: all
 	install -m 755 $(B)/libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdnnprov.so.$(SOVERSION)
 	ln -sf libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdnnprov.so
+	install -m 755 $(B)/libdnnprov_sqlite.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/dnnprov $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@REQUIRES@|$(PKGS)|g' \
 		dnnprov.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dnnprov.pc
@@ -246,4 +263,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d)

@@ -704,6 +704,9 @@ typedef struct qresult {
 	long index_rss, index_anon;
 	long long log_bytes, index_bytes, sqlite_bytes;
 	long records;
+	/* dnnprov sql: best per task through summaries, a full scan
+	 * aggregate, one task's epochs; and the sqlite3 shell's scan */
+	double sql[3], sql_peer_scan;
 } qresult;
 
 static const char sql_compare[] =
@@ -717,6 +720,38 @@ static const char sql_effect[] =
 static const char sql_curve[] =
 	"SELECT epoch, loss, accuracy, val_loss, val_accuracy, top5, val_top5, lr, grad_norm FROM epochs "
 	"WHERE df = 'bench' AND task = ? ORDER BY epoch";
+
+/* The SQL tables on the same index: the questions of the query rows as
+ * SQL, beside the sqlite3 shell on its own indexed tables. */
+static const char sql_best[] =
+	"select s.task, s.best, h.OPTIMIZER_NAME, h.LEARNING_RATE, h.BATCH_SIZE from summaries s "
+	"join bench_hyperparameters h on h.task = s.task where s.dataflow = 'bench' and s.metric = 'val_accuracy' "
+	"order by s.best desc";
+static const char sql_scan[] = "select task, avg(loss) from epochs group by task";
+static const char sql_scan_peer[] = "select task, avg(loss) from epochs where df = 'bench' group by task";
+
+static void bench_sql_at(char *idx, const char *name, const char *task, int runs, qresult *r)
+{
+	char curve[128], *peer_db = path("%s.sqlite", name);
+	snprintf(curve, sizeof(curve), "select * from epochs where task = '%s' order by epoch", task);
+	char *cmds[3][9] = {
+		{ (char *)dnnprov_bin, "sql", "--index-dir", idx, "--format", "json", (char *)sql_best, NULL },
+		{ (char *)dnnprov_bin, "sql", "--index-dir", idx, "--format", "csv", (char *)sql_scan, NULL },
+		{ (char *)dnnprov_bin, "sql", "--index-dir", idx, "--format", "json", curve, NULL },
+	};
+	char *peer[] = { "/usr/bin/sqlite3", peer_db, (char *)sql_scan_peer, NULL };
+	for (int q = 0; q < 3; q++) {
+		double o[7];
+		run_timed(cmds[q], NULL, false);
+		for (int i = 0; i < runs; i++)
+			o[i] = run_timed(cmds[q], NULL, false);
+		r->sql[q] = median(o, runs);
+	}
+	double c[7];
+	for (int i = 0; i < runs; i++)
+		c[i] = access(peer[0], X_OK) == 0 ? run_timed(peer, NULL, false) : NAN;
+	r->sql_peer_scan = median(c, runs);
+}
 
 static void bench_queries_at(int tasks, int epochs, qresult *r)
 {
@@ -768,6 +803,7 @@ static void bench_queries_at(int tasks, int epochs, qresult *r)
 		r->peer[q] = median(p, runs);
 	}
 	sqlite3_close(db);
+	bench_sql_at(idx, name, task, runs, r);
 	run_shell("rm -rf '%s' '%s-rawlmdb'", path("%s-logs", name), path("%s", name));
 }
 
@@ -807,6 +843,32 @@ static void bench_queries(void)
 			    fmt_ratio(r[s].ours[q], r[s].peer_cli[q], false, c), note, sizes[s] >= 100000 ? 3 : 7);
 		}
 	}
+	for (int s = 0; s < 3; s++) {
+		char note2[160], d[32];
+		snprintf(label, sizeof(label), "SQL: best val_accuracy per task with its hyperparameters (summaries), "
+			 "%d tasks (dnnprov sql vs sqlite3)", sizes[s]);
+		snprintf(note2, sizeof(note2), "dnnprov compare %s: %.2f× its time (target ≤ 1.5×)", fmt_ns(r[s].ours[0], d),
+			 r[s].sql[0] / r[s].ours[0]);
+		row(label, fmt_ns(r[s].sql[0], a), fmt_ns(r[s].peer_cli[0], b), fmt_ratio(r[s].sql[0], r[s].peer_cli[0], false, c),
+		    note2, sizes[s] >= 100000 ? 3 : 7);
+	}
+	for (int s = 0; s < 3; s++) {
+		snprintf(label, sizeof(label), "SQL: full scan, select task, avg(loss) from epochs group by task, "
+			 "%d tasks × %d epochs (vs sqlite3)", sizes[s], epochs);
+		row(label, fmt_ns(r[s].sql[1], a), fmt_ns(r[s].sql_peer_scan, b), fmt_ratio(r[s].sql[1], r[s].sql_peer_scan, false, c),
+		    "target within 2× of sqlite3", sizes[s] >= 100000 ? 3 : 7);
+	}
+	for (int s = 0; s < 3; s++) {
+		char note2[160];
+		snprintf(label, sizeof(label), "SQL: one task's epochs, %d tasks (dnnprov sql vs sqlite3, whole commands)",
+			 sizes[s]);
+		double exponent = s ? log(r[s].sql[2] / r[s - 1].sql[2]) / log((double)sizes[s] / sizes[s - 1]) : NAN;
+		snprintf(note2, sizeof(note2), "target ≤ 5 ms, flat%s%.2f", s ? "; exponent " : "", s ? exponent : 0.0);
+		if (!s)
+			snprintf(note2, sizeof(note2), "target ≤ 5 ms, flat");
+		row(label, fmt_ns(r[s].sql[2], a), fmt_ns(r[s].peer_cli[2], b), fmt_ratio(r[s].sql[2], r[s].peer_cli[2], false, c),
+		    note2, sizes[s] >= 100000 ? 3 : 7);
+	}
 	qresult *big = &r[2];
 	snprintf(label, sizeof(label), "memory: peak RSS at %d tasks × %d epochs", sizes[2], epochs);
 	char rss[160];
@@ -832,18 +894,27 @@ static void bench_queries(void)
 static void bench_heap_growth(void)
 {
 	int tasks = quick ? 1000 : 10000;
-	long heap[2], rss;
-	char label[128], v[160];
+	long heap[2], sql_heap[2], rss;
+	char label[160], v[160];
+	char *scan[] = { (char *)dnnprov_bin, "sql", "--index-dir", path("heap-index"), "--format", "csv",
+			 (char *)sql_scan, NULL };
 	for (int i = 0; i < 2; i++) {
 		generate("heap", tasks, i ? 1000 : 100);
 		index_once("heap", &rss);
 		heap[i] = peak_anon_kb;
+		run_timed(scan, &rss, false);
+		sql_heap[i] = peak_anon_kb;
 	}
 	run_shell("rm -rf '%s' '%s'", path("heap-logs"), path("heap-index"));
 	snprintf(label, sizeof(label), "memory: indexer heap as the logs grow ×10 (%d tasks, 100 → 1000 epochs)", tasks);
 	snprintf(v, sizeof(v), "heap %.1f MiB at %ld records, %.1f MiB at %ld", heap[0] / 1024.0, (long)tasks * 100,
 		 heap[1] / 1024.0, (long)tasks * 1000);
 	row(label, v, "—", "—", "flat is the target", 1);
+	snprintf(label, sizeof(label), "memory: heap of a full-scan SQL query as the epochs grow ×10 (%d tasks, "
+		 "100 → 1000 epochs)", tasks);
+	snprintf(v, sizeof(v), "heap %.1f MiB at %ld records, %.1f MiB at %ld", sql_heap[0] / 1024.0, (long)tasks * 100,
+		 sql_heap[1] / 1024.0, (long)tasks * 1000);
+	row(label, v, "—", "—", "select task, avg(loss) from epochs group by task; flat is the target", 1);
 }
 
 int main(int argc, char **argv)

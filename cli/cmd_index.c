@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
 #include "cli/progress.h"
 #include "indexer/index.h"
 #include "logger/reader.h"
@@ -36,6 +37,8 @@ const char cmd_index_usage[] =
 	"      --rescan-ms N     follow mode's full rescan period (default 1000)\n"
 	"      --batch-ms N      commit at least this often while records arrive (default 50)\n"
 	"      --batch-records N commit after this many records (default 20000)\n"
+	"      --lost-after D    a RUNNING task recorded on another host is LOST after D\n"
+	"                        without a record (default 1h; docs/RUNS.md)\n"
 	"  -q, --quiet           no summary line, and no progress line on a terminal\n"
 	"\n"
 	"On a terminal, a catch-up shows how far it is on stderr (records, bytes of the\n"
@@ -79,6 +82,7 @@ typedef struct index_args {
 	const char *config, *log_dir, *index_dir;
 	bool follow, status, quiet;
 	unsigned long rescan_ms, batch_ms, batch_records;
+	double lost_after_s;
 } index_args;
 
 static int parse_args(const char *cmd, int argc, char **argv, index_args *a, bool allow_follow)
@@ -93,6 +97,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		{ "batch-ms", required_argument, NULL, 'B' },
 		{ "batch-records", required_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "lost-after", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char shortopts[] = "c:fq";
@@ -109,6 +114,14 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		case 'f': a->follow = true; break;
 		case 's': a->status = true; break;
 		case 'q': a->quiet = true; break;
+		case 'T': {
+			uint64_t ms;
+			if (dp_parse_duration_ms(optarg, &ms) || ms < 1000)
+				return cli_usage(cmd, "--lost-after takes a duration of at least 1s (30m, 2h, 3600s), not '%s'",
+						 optarg);
+			a->lost_after_s = (double)ms / 1000.0;
+			break;
+		}
 		case 'R':
 		case 'B':
 		case 'N': {
@@ -260,6 +273,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.batch_ms = (uint32_t)a->batch_ms,
 		.batch_records = (uint32_t)a->batch_records,
 		.rescan_ms = (uint32_t)a->rescan_ms,
+		.lost_after_s = a->lost_after_s,
 		.no_inotify = getenv("DNNPROV_NO_INOTIFY") != NULL,
 		/* Tests start from a tiny map to make it grow while queries run. */
 		.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0,
@@ -271,16 +285,20 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.progress = progress ? cli_progress_update : NULL,
 		.progress_ctx = progress,
 	};
-	if ((rc = dp_indexer_open(&opts, &x))) {
-		status = cli_lib_error(cmd, rc, p.index_dir);
-		goto out;
-	}
 	if (a->follow) {
+		/* Before the lock is taken: a signal the moment the index shows
+		 * a running indexer must stop it cleanly, not kill it. */
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
+	}
+	if ((rc = dp_indexer_open(&opts, &x))) {
+		status = cli_lib_error(cmd, rc, p.index_dir);
+		goto out;
+	}
+	if (a->follow) {
 		rc = dp_indexer_follow(x);
 	} else {
 		rc = dp_indexer_catch_up(x);

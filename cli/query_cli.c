@@ -180,15 +180,14 @@ int query_open(const char *cmd, const query_args *a, dp_query *q)
 	return rc ? query_fail(cmd, rc) : 0;
 }
 
-/* The width a table is fitted to: COLUMNS when set (as ls(1) takes it), or
- * the terminal's; on a pipe or a file no limit at all: text written for a
- * program is never cut.  --wide: no limit. */
-static int table_width(const query_args *a)
+/* COLUMNS when set (as ls(1) takes it), or the terminal's width; on a pipe
+ * or a file no limit at all: text written for a program is never cut. */
+int query_width(bool wide)
 {
 	struct winsize ws;
 	const char *env = getenv("COLUMNS");
 	long cols = env ? strtol(env, NULL, 10) : 0;
-	if (a->wide)
+	if (wide)
 		return 0;
 	if (cols >= 20 && cols <= 100000)
 		return (int)cols;
@@ -203,14 +202,14 @@ int query_print(const char *cmd, const query_args *a, dp_table *t, dp_qnotes *no
 	dp_buf json = { 0 }, note = { 0 };
 	int rc = 0;
 
-	if (q && (rc = dp_query_freshness(q, a->index_dir, a->owned_log_dir, &f)) == 0 &&
+	if (q && (rc = dp_query_freshness(q, a->index_dir, a->owned_log_dir, a->o.df, a->o.task, &f)) == 0 &&
 	    (rc = dp_freshness_json(&f, &json)) == 0)
 		rc = dp_freshness_note(&f, &note);
 	const char *index_json = json.len ? dp_buf_cstr(&json) : NULL;
 	if (rc == 0 && json.len && !index_json)
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = dp_table_write(t, a->format, stdout, table_width(a), index_json);
+		rc = dp_table_write(t, a->format, stdout, query_width(a->wide), index_json);
 	if (rc == 0 && a->format == FMT_TABLE && notes && notes->text.len)
 		fwrite(notes->text.data, 1, notes->text.len, stdout);
 	if (rc == 0 && note.len)

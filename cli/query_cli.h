@@ -50,6 +50,10 @@ void query_args_free(query_args *a);
 /* Opens the index; prints why and returns an exit status on failure. */
 int query_open(const char *cmd, const query_args *a, dp_query *q);
 
+/* The width tables get: COLUMNS when set, else the terminal's; on a pipe
+ * or a file, or with wide, no limit (0). */
+int query_width(bool wide);
+
 /* Prints a table and its notes (table format only), with what q's index
  * says of its freshness (the "index" member of JSON, a note line under a
  * table, a line on stderr with CSV); returns the exit status: 0, or 1 when

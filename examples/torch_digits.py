@@ -4,14 +4,15 @@
 Trains a small MLP (64 -> 128 -> 10, ReLU, Dropout) on the 8x8 digits that
 scikit-learn ships (no download) for each of 3 learning rates x 2 optimizers
 (SGD with momentum, Adam), with a StepLR schedule whose steps are recorded as
-adaptations.  Each configuration is one task, named after it (`sgd-lr0.1`),
-recorded with dnnprov.torch.Recorder: the hyperparameters, the layers, per
-epoch loss, accuracy, val_loss and val_accuracy, and a final test.
+adaptations.  Each configuration is one task, labelled after it: its id is
+`sgd-lr0.1-<time>-<host>-<pid>`, unique per run, recorded with
+dnnprov.torch.Recorder: the hyperparameters, the layers, per epoch loss,
+accuracy, val_loss and val_accuracy, and a final test.
 
 Everything is seeded (the split, the initialization, the batch order) and
 runs on one thread, so two runs give the same numbers.  Running it again
-with the same log folder resumes the same tasks: their epochs are recorded
-anew and the index keeps the latest.
+with the same log folder records new tasks beside the earlier ones: a run
+is never merged into another (docs/RUNS.md).
 
     /usr/bin/python3 examples/torch_digits.py            # the full grid, 20 epochs
     /usr/bin/python3 examples/torch_digits.py --quick    # 2 configurations, 3 epochs
@@ -131,11 +132,14 @@ def run(config, name, lr, epochs, splits, record=True):
     model = make_model()
     optimizer = make_optimizer(name, model.parameters(), lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.5)
-    task_id = f"{name}-lr{lr:g}"
+    # A label, not an id: each run of the script is new runs, with ids of
+    # their own (sgd-lr0.1-<time>-<host>-<pid>), never a rerun merged into
+    # the last one.
+    label = f"{name}-lr{lr:g}"
     rec = dnnprov.torch.Recorder(config=config, model=model, optimizer=optimizer,
                                  scheduler=scheduler, epochs=epochs, batch_size=BATCH_SIZE,
-                                 hyperparameters={"seed": SEED}, task_id=task_id) if record \
-        else NoRecorder(task_id)
+                                 hyperparameters={"seed": SEED}, label=label) if record \
+        else NoRecorder(label)
     with rec:
         for epoch in range(1, epochs + 1):
             rec.epoch_begin(epoch)

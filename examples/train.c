@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	static sample train[N_TRAIN], val[N_VAL], test[N_TEST];
 	static const double rates[] = { 0.01, 0.1, 1.0 };
 	dnnprov_config *cfg;
-	char best_task[64] = "";
+	char best_task[DNNPROV_NAME_MAX + 1] = "";
 	double best_val = -1;
 
 	if (argc != 2) {
@@ -123,10 +123,13 @@ int main(int argc, char **argv)
 		double w[DIM] = { 0 }, b = 0, lr = rates[r];
 		double loss, acc, val_loss, val_acc;
 		dnnprov_task *t;
-		char id[64];
+		char label[32], id[DNNPROV_NAME_MAX + 1];
 
-		snprintf(id, sizeof(id), "logreg-lr%g", lr);
-		check(dnnprov_task_open(cfg, id, &t), "open");
+		/* A label: the id adds the time, host and pid, so that running
+		 * the example again records new runs (docs/RUNS.md). */
+		snprintf(label, sizeof(label), "logreg-lr%g", lr);
+		check(dnnprov_task_open_new(cfg, label, &t), "open");
+		snprintf(id, sizeof(id), "%s", dnnprov_task_id(t));
 		dnnprov_value hyps[] = {
 			DNNPROV_V_TEXT("OPTIMIZER_NAME", "GradientDescent"),
 			DNNPROV_V_REAL("LEARNING_RATE", lr),

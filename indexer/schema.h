@@ -77,6 +77,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "logger/record.h"
 #include "util/util.h"
 
 #define DP_SCHEMA_VERSION 2
@@ -92,9 +93,9 @@ typedef struct dp_summary {
 	int64_t min_epoch, max_epoch, last_epoch;
 } dp_summary;
 
-/* The scalar fields of a task value (the tasks database), read by one
- * function for the indexer and the query side (values.c); times are NaN
- * when absent. */
+/* The fields of a task value (the tasks database), read by one function
+ * for the indexer and the query side (values.c); times are NaN when
+ * absent.  The texts (p NULL when absent) point into the decoded object and live as long as it. */
 typedef struct dp_task_fields {
 	char status[16];
 	double start, end, last;
@@ -112,6 +113,8 @@ typedef struct dp_task_fields {
 		uint64_t start;
 		bool group;
 	} owner;
+	/* Strings inside the decoded value (n == 0 when absent). */
+	dp_str host, user, execution, transformation, message;
 } dp_task_fields;
 
 DP_INTERNAL void dp_task_fields_read(const msgpack_object *value, dp_task_fields *out);

@@ -21,6 +21,13 @@ static uint64_t count(const msgpack_object *o)
 	return o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64 : 0;
 }
 
+static dp_str text(const msgpack_object *o)
+{
+	if (!o || o->type != MSGPACK_OBJECT_STR)
+		return (dp_str){ NULL, 0 };
+	return (dp_str){ o->via.str.ptr, o->via.str.size };
+}
+
 void dp_task_fields_read(const msgpack_object *value, dp_task_fields *f)
 {
 	const msgpack_object *x;
@@ -60,6 +67,11 @@ void dp_task_fields_read(const msgpack_object *value, dp_task_fields *f)
 		f->has_last_epoch = true;
 		f->last_epoch = x->via.i64;
 	}
+	f->host = text(dp_map_get(value, "host"));
+	f->user = text(dp_map_get(value, "user"));
+	f->execution = text(dp_map_get(value, "execution"));
+	f->transformation = text(dp_map_get(value, "transformation"));
+	f->message = text(dp_map_get(value, "message"));
 }
 
 double dp_task_active(const dp_task_fields *f)

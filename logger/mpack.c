@@ -80,6 +80,11 @@ static size_t skip_object(const unsigned char *buf, size_t len, size_t pos, int 
 	return pos;
 }
 
+size_t dp_mp_skip(const unsigned char *buf, size_t len, size_t pos)
+{
+	return skip_object(buf, len, pos, 0);
+}
+
 bool dp_mp_check(const unsigned char *buf, size_t len)
 {
 	return len > 0 && skip_object(buf, len, 0, 0) == len;

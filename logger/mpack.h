@@ -148,5 +148,9 @@ static inline unsigned char *dp_mp_nil(unsigned char *p)
  * and length fits the bytes that remain, nested at most DP_MP_MAX_DEPTH
  * deep, using no allocation.  Returns true when it is. */
 DP_INTERNAL bool dp_mp_check(const unsigned char *buf, size_t len);
+/* The offset after the object at buf[pos], checked as dp_mp_check checks
+ * a whole payload; 0 when it is malformed.  For readers that walk
+ * msgpack bytes without decoding them all. */
+DP_INTERNAL size_t dp_mp_skip(const unsigned char *buf, size_t len, size_t pos);
 
 #endif

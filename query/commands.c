@@ -11,6 +11,7 @@
 
 #include "logger/record.h"
 #include "query/commands.h"
+#include "query/rows.h"
 
 /* ---- shared pieces --------------------------------------------------------------- */
 
@@ -52,6 +53,14 @@ static void copy_obj(dp_qv *cell, const msgpack_object *o)
 		cell->type = QV_NUM;
 		cell->integer = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
 	}
+}
+
+static void copy_field(dp_qv *cell, dp_field f)
+{
+	if (f.type == DP_F_TEXT)
+		dp_cell_text(cell, f.s.p, f.s.n);
+	else if (f.type == DP_F_INT || f.type == DP_F_REAL)
+		set_num(cell, f.d, f.type == DP_F_INT);
 }
 
 /* Loads the dataflow and compiles --where; on error both are freed. */
@@ -1263,7 +1272,11 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 			goto out_ad;
 	}
 
-	size_t ncols = 3 + nm + na;
+	/* Columns: epoch, elapsed, the metrics, then for each hyperparameter
+	 * the task adapted its value in force and (CSV and JSON) its value
+	 * before a change; then the changes as a table mark ("* LEARNING_RATE")
+	 * and, for CSV and JSON, as data (the names). */
+	size_t first_hyp = 2 + nm, mark_col = first_hyp + 2 * na, ncols = mark_col + 2;
 	if ((rc = dp_table_init(out, ncols)))
 		goto out_ad;
 	dp_table_set_col(out, 0, "epoch", COL_INT);
@@ -1272,57 +1285,74 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 		dp_table_set_col(out, 2 + i, metrics[i], COL_NUM);
 	for (size_t i = 0; i < na; i++) {
 		const dp_qv *h = dp_qtask_hyp(t, adapted[i]);
-		dp_table_set_col(out, 2 + nm + i, adapted[i], h && h->type == QV_TEXT ? COL_TEXT : COL_NUM);
+		dp_col_kind kind = h && h->type == QV_TEXT ? COL_TEXT : COL_NUM;
+		char old[DNNPROV_NAME_MAX + 8];
+		snprintf(old, sizeof(old), "%s_old", adapted[i]);
+		dp_table_set_col(out, first_hyp + 2 * i, adapted[i], kind);
+		dp_table_set_col(out, first_hyp + 2 * i + 1, old, kind);
+		dp_table_omit(out, first_hyp + 2 * i + 1);
 	}
-	dp_table_set_col(out, ncols - 1, "adapted", COL_TEXT);
+	dp_table_set_col(out, mark_col, "adapted", COL_TEXT);
+	dp_table_only(out, mark_col);
+	dp_table_set_col(out, mark_col + 1, "changed", COL_TEXT);
+	dp_table_omit(out, mark_col + 1);
 
-	/* One range scan of the task's epochs. */
+	/* One range scan of the task's epochs, read as the SQL tables read them. */
 	dp_key_reset(&key);
 	dp_key_cstr(&key, d.name);
 	dp_key_cstr(&key, t->id);
-	if ((rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_EPOCHS], &c))) {
-		rc = dp_lmdb_error(rc, "epochs");
+	dp_qscan scan;
+	if ((rc = dp_qscan_open(q->txn, q->ix->dbi[DP_DB_EPOCHS], &key, prefix, &scan)))
 		goto out_ad;
-	}
-	k = dp_key_val(&key);
-	for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		size_t pos = prefix;
-		int64_t e;
-		msgpack_object obj;
-		if (k.mv_size < prefix || memcmp(k.mv_data, key.b, prefix) != 0)
+	for (int more; !rc && (more = dp_qscan_next(&scan, &k, &v)) != 0;) {
+		dp_epoch_row er;
+		if (more < 0) {
+			rc = more;
 			break;
-		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+		}
+		if (dp_read_epoch(&q->dec, &k, &v, &er))
 			continue;
+		int64_t e = er.epoch;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
 		set_num(&row[0], (double)e, true);
-		copy_obj(&row[1], dp_map_get(&obj, "elapsed"));
-		const msgpack_object *mm = dp_map_get(&obj, "metrics");
+		copy_field(&row[1], er.elapsed);
 		for (size_t i = 0; i < nm; i++)
-			copy_obj(&row[2 + i], dp_map_get(mm, metrics[i]));
+			copy_field(&row[2 + i], dp_rmap_get(er.metrics, metrics[i]));
 		/* The value in force: the task's initial value, replaced by every
-		 * adaptation at or before this epoch. */
+		 * adaptation at or before this epoch (they come in epoch order);
+		 * where one is at this epoch, the value before it too. */
 		dp_buf marks = { 0 };
 		for (size_t i = 0; i < na; i++) {
-			const dp_qv *val = dp_qtask_hyp(t, adapted[i]);
-			for (size_t a = 0; a < nad; a++)
-				if (strcmp(ad[a].hyp, adapted[i]) == 0 && ad[a].epoch <= e)
-					val = &ad[a].value;
-			copy_value(&row[2 + nm + i], val);
+			const dp_qv *val = dp_qtask_hyp(t, adapted[i]), *before = val;
+			bool changed = false;
+			for (size_t a = 0; a < nad; a++) {
+				if (strcmp(ad[a].hyp, adapted[i]) != 0 || ad[a].epoch > e)
+					continue;
+				if (ad[a].epoch < e)
+					before = &ad[a].value;
+				changed |= ad[a].epoch == e;
+				val = &ad[a].value;
+			}
+			copy_value(&row[first_hyp + 2 * i], val);
+			if (changed)
+				copy_value(&row[first_hyp + 2 * i + 1], before);
 		}
 		for (size_t a = 0; a < nad; a++)
 			if (ad[a].epoch == e)
 				dp_buf_printf(&marks, "%s%s", marks.len ? "," : "* ", ad[a].hyp);
 		if (marks.failed)
 			out->failed = true;
-		else if (marks.len)
-			dp_cell_text(&row[ncols - 1], marks.data, marks.len);
+		else if (marks.len) {
+			dp_cell_text(&row[mark_col], marks.data, marks.len);
+			dp_cell_text(&row[mark_col + 1], marks.data + 2, marks.len - 2);
+		}
 		dp_buf_free(&marks);
 	}
-	mdb_cursor_close(c);
+	dp_qscan_close(&scan);
 	if (notes && out->nrows > 1)
 		for (size_t i = 0; i < nm; i++) {
 			dp_buf_printf(&notes->text, "%-16s ", metrics[i]);
@@ -1668,6 +1698,71 @@ out:
 	dp_where_free(w);
 	dp_buf_free(&tfnames);
 	dp_buf_free(&attrs);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* ---- layers ------------------------------------------------------------------------------ */
+
+int dp_cmd_layers(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	size_t n;
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	if (o->task && !dp_qtask_find(&d, o->task)) {
+		rc = dp_query_no_task(q, d.name, o->task);
+		goto out;
+	}
+	if ((rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, 4)))
+		goto out;
+	dp_table_set_col(out, 0, "task", COL_TEXT);
+	dp_table_set_col(out, 1, "layer", COL_TEXT);
+	dp_table_set_col(out, 2, "kind", COL_TEXT);
+	dp_table_set_col(out, 3, "value", COL_TEXT);
+	/* One lookup per task: the layers database keeps each task's latest
+	 * layers record. */
+	for (size_t i = 0; i < n && !rc; i++) {
+		const dp_qtask *t = sel[i];
+		dp_key key;
+		MDB_val k, v;
+		msgpack_object obj;
+		if (o->task && strcmp(t->id, o->task) != 0)
+			continue;
+		dp_key_reset(&key);
+		dp_key_cstr(&key, d.name);
+		dp_key_cstr(&key, t->id);
+		k = dp_key_val(&key);
+		int mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_LAYERS], &k, &v);
+		if (mrc == MDB_NOTFOUND)
+			continue;
+		if (mrc) {
+			rc = dp_lmdb_error(mrc, "layers");
+			break;
+		}
+		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+			continue;
+		const msgpack_object *layers = dp_map_get(&obj, "layers");
+		for (uint32_t j = 0; layers && layers->type == MSGPACK_OBJECT_ARRAY && j < layers->via.array.size; j++) {
+			const msgpack_object *l = &layers->via.array.ptr[j];
+			dp_qv *row = dp_table_add_row(out);
+			if (!row) {
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+				break;
+			}
+			set_text(&row[0], t->id);
+			copy_obj(&row[1], dp_map_get(l, "name"));
+			copy_obj(&row[2], dp_map_get(l, "kind"));
+			copy_obj(&row[3], dp_map_get(l, "value"));
+		}
+	}
+out:
+	free(sel);
+	dp_where_free(w);
 	dp_qdataflow_free(&d);
 	return rc;
 }

@@ -41,6 +41,9 @@ DP_INTERNAL int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_q
 DP_INTERNAL int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out);
 DP_INTERNAL int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes);
 DP_INTERNAL int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out);
+/* The layer facts (the original's iLayers) of each task: task, layer, kind,
+ * value (text; numbers exact). */
+DP_INTERNAL int dp_cmd_layers(dp_query *q, const dp_qopts *o, dp_table *out);
 DP_INTERNAL int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out);
 
 /* Spearman's rank correlation of paired values (ties get average ranks) in

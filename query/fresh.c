@@ -4,10 +4,11 @@
  *
  * An indexer that follows the logs keeps the index within a batch of them;
  * whether one runs is a question to the lock it holds (F_OFD_GETLK, which
- * takes nothing).  When none runs, the logs are walked and each segment's
- * size compared with what the index read of it: one directory walk and one
- * stat and one lookup per segment, paid only by queries that would
- * otherwise answer from a stale index without a word.
+ * takes nothing).  When none runs, the logs the question names (a task's
+ * folder, a dataflow's, or all of them) are walked and each segment's size
+ * compared with what the index read of it: a directory walk, a lookup per
+ * segment and a stat per segment not read to its seal, paid only by
+ * queries that would otherwise answer from a stale index without a word.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,12 +55,28 @@ static bool meta_string(dp_query *q, const char *key, char *out, size_t cap)
 	return true;
 }
 
-/* Bytes of the logs under log_dir the index has not read yet. */
-static int walk_logs(dp_query *q, const char *log_dir, dp_freshness *f)
+/* Bytes of the logs under log_dir[/df[/task]] the index has not read yet. */
+static int walk_logs(dp_query *q, const char *log_dir, const char *df, const char *task, dp_freshness *f)
 {
 	dp_path_list segs = { 0 };
 	size_t root = strlen(log_dir);
-	int rc = dp_find_segments(log_dir, &segs);
+	char *scope = NULL;
+	if (df && task && (dp_check_tag("dataflow", df) || dp_check_tag("task", task)))
+		task = NULL; /* not a name: the query says so; walk the dataflow */
+	if (df && dp_check_tag("dataflow", df))
+		df = NULL;
+	dp_error_clear();
+	if (df) {
+		char *d = dp_path_join(log_dir, df);
+		scope = d && task ? dp_path_join(d, task) : d;
+		if (scope != d)
+			free(d);
+		if (!scope)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	struct stat st0;
+	int rc = scope && stat(scope, &st0) != 0 ? 0 : dp_find_segments(scope ? scope : log_dir, &segs);
+	free(scope);
 
 	/* A folder that cannot be read is not a reason to fail the query:
 	 * what was found is counted, and the walk says it is partial. */
@@ -72,15 +89,17 @@ static int walk_logs(dp_query *q, const char *log_dir, dp_freshness *f)
 		struct stat st;
 		const char *rel = segs.paths[i] + root + (segs.paths[i][root] == '/');
 		MDB_val k = { strlen(rel), (void *)rel }, v;
-		uint64_t read = 0;
+		dp_progress p;
+		bool known = mdb_get(q->txn, q->ix->dbi[DP_DB_PROGRESS], &k, &v) == 0 && v.mv_size == sizeof(p);
+		if (known)
+			memcpy(&p, v.mv_data, sizeof(p));
+		/* A segment read up to its seal is complete: no stat for it. */
+		if (known && p.sealed)
+			continue;
 		if (stat(segs.paths[i], &st) != 0)
 			continue;
-		if (mdb_get(q->txn, q->ix->dbi[DP_DB_PROGRESS], &k, &v) == 0 && v.mv_size == sizeof(dp_progress)) {
-			dp_progress p;
-			memcpy(&p, v.mv_data, sizeof(p));
-			/* A torn tail that never grows is waited for, not behind. */
-			read = p.sealed || p.size_seen == (uint64_t)st.st_size ? (uint64_t)st.st_size : p.offset;
-		}
+		/* A torn tail that never grows is waited for, not behind. */
+		uint64_t read = !known ? 0 : p.size_seen == (uint64_t)st.st_size ? (uint64_t)st.st_size : p.offset;
 		if ((uint64_t)st.st_size > read) {
 			f->behind_bytes += (uint64_t)st.st_size - read;
 			f->behind_segments++;
@@ -91,7 +110,8 @@ static int walk_logs(dp_query *q, const char *log_dir, dp_freshness *f)
 	return 0;
 }
 
-int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir, dp_freshness *f)
+int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir, const char *df,
+		       const char *task, dp_freshness *f)
 {
 	MDB_val k = { 11, "last_commit" }, v;
 	MDB_stat st;
@@ -110,7 +130,7 @@ int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir, 
 	if (f->indexer_running || !f->log_dir[0])
 		return 0;
 	f->walked = true;
-	return walk_logs(q, f->log_dir, f);
+	return walk_logs(q, f->log_dir, df, task, f);
 }
 
 int dp_freshness_json(const dp_freshness *f, dp_buf *b)

@@ -30,16 +30,6 @@ void dp_query_adopt(dp_index *ix, MDB_txn *txn, dp_query *q)
 	q->shared = true;
 }
 
-void dp_query_close(dp_query *q)
-{
-	if (q->txn)
-		mdb_txn_abort(q->txn);
-	if (!q->shared)
-		dp_index_close(q->ix);
-	dp_decoder_free(&q->dec);
-	memset(q, 0, sizeof(*q));
-}
-
 int dp_query_past_deadline(dp_query *q)
 {
 	if (q->expired)
@@ -52,6 +42,16 @@ int dp_query_past_deadline(dp_query *q)
 
 /* Every this many tasks a loop over tasks looks at the clock. */
 #define DEADLINE_EVERY 1024
+
+void dp_query_close(dp_query *q)
+{
+	if (q->txn)
+		mdb_txn_abort(q->txn);
+	if (!q->shared)
+		dp_index_close(q->ix);
+	dp_decoder_free(&q->dec);
+	memset(q, 0, sizeof(*q));
+}
 
 static char *strndup_(const char *p, size_t n)
 {
@@ -332,20 +332,34 @@ int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 	return dp_query_load_tasks(q, df, NULL, d);
 }
 
-/* The dataflow's specification into d (zeroed first); *key gets the
- * dataflow's key prefix.  On failure d is freed. */
-static int load_spec(dp_query *q, const char *df, dp_qdataflow *d, dp_key *key)
+/* The specification, and then no task, one task or every task. */
+enum { LOAD_ALL, LOAD_ONE, LOAD_NONE };
+static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d);
+
+int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *d)
 {
+	return load(q, df, only_task ? LOAD_ONE : LOAD_ALL, only_task, d);
+}
+
+int dp_query_load_spec(dp_query *q, const char *df, dp_qdataflow *d)
+{
+	return load(q, df, LOAD_NONE, NULL, d);
+}
+
+static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d)
+{
+	dp_key key;
 	MDB_val k, v;
+	MDB_cursor *c;
 	msgpack_object o;
 	int mrc, rc = 0;
 
 	memset(d, 0, sizeof(*d));
 	if (dp_check_tag("dataflow", df))
 		return dp_error(DNNPROV_ENOTFOUND, "'%s' is not a dataflow name", df);
-	dp_key_reset(key);
-	dp_key_cstr(key, df);
-	k = dp_key_val(key);
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	k = dp_key_val(&key);
 	mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &k, &v);
 	if (mrc == MDB_NOTFOUND)
 		return dp_query_no_dataflow(q, df);
@@ -382,47 +396,73 @@ static int load_spec(dp_query *q, const char *df, dp_qdataflow *d, dp_key *key)
 			}
 		}
 		d->adaptation = a && a->type == MSGPACK_OBJECT_BOOLEAN && a->via.boolean;
+		const msgpack_object *fs = dp_map_get(&o, "first_seen");
+		if (!fs || !dp_obj_number(fs, &d->first_seen))
+			d->first_seen = NAN;
 		if (tf && !rc)
 			rc = dp_pack_object(&d->transformations, tf);
 	}
-	if (rc) {
-		dp_qdataflow_free(d);
-		return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory loading %s", df) : rc;
-	}
-	return 0;
-}
-
-/* Appends the task whose key is k to d->tasks (one lookup: mdb_get),
- * with the names it used that the spec does not declare; *found is false
- * when there is no such task. */
-static int load_one(dp_query *q, dp_qdataflow *d, const dp_key *dfkey, const char *id, bool *found)
-{
-	dp_key tk = *dfkey;
-	MDB_val k, v;
-	int mrc, rc;
-
-	*found = false;
-	dp_key_cstr(&tk, id);
-	k = dp_key_val(&tk);
-	mrc = tk.overflow ? MDB_NOTFOUND : mdb_get(q->txn, q->ix->dbi[DP_DB_TASKS], &k, &v);
-	if (mrc == MDB_NOTFOUND)
+	if (rc)
+		goto fail;
+	if (which == LOAD_NONE)
 		return 0;
-	if (mrc)
-		return dp_lmdb_error(mrc, "tasks");
-	dp_qtask *grown = realloc(d->tasks, (d->ntasks + 1) * sizeof(*grown));
-	if (!grown)
-		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	d->tasks = grown;
-	rc = load_task(q, d, &k, &v, dfkey->n, &d->tasks[d->ntasks]);
-	d->ntasks++;
-	*found = rc == 0;
-	return rc;
-}
-
-int dp_query_load_spec(dp_query *q, const char *df, dp_qdataflow *d)
-{
-	dp_key key;
-	return load_spec(q, df, d, &key);
+	if (which == LOAD_ONE) {
+		/* One task: one lookup, whatever the size of the dataflow. */
+		dp_key tk = key;
+		dp_key_cstr(&tk, only_task);
+		k = dp_key_val(&tk);
+		mrc = tk.overflow ? MDB_NOTFOUND : mdb_get(q->txn, q->ix->dbi[DP_DB_TASKS], &k, &v);
+		if (mrc == 0) {
+			if (!(d->tasks = calloc(1, sizeof(*d->tasks)))) {
+				rc = DNNPROV_ENOMEM;
+				goto fail;
+			}
+			d->ntasks = 1;
+			if ((rc = load_task(q, d, &k, &v, key.n, &d->tasks[0])))
+				goto fail;
+		} else if (mrc != MDB_NOTFOUND) {
+			rc = dp_lmdb_error(mrc, "tasks");
+			goto fail;
+		}
+		return 0;
+	}
+	/* The tasks: one range scan of (df, *). */
+	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TASKS], &c))) {
+		rc = dp_lmdb_error(mrc, "tasks");
+		goto fail;
+	}
+	size_t cap = 0;
+	k = dp_key_val(&key);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
+			break;
+		if (d->ntasks % DEADLINE_EVERY == 0 && (rc = dp_query_past_deadline(q)))
+			break;
+		if (d->ntasks == cap) {
+			cap = cap ? cap * 2 : 64;
+			dp_qtask *grown = realloc(d->tasks, cap * sizeof(*grown));
+			if (!grown) {
+				rc = DNNPROV_ENOMEM;
+				break;
+			}
+			d->tasks = grown;
+		}
+		rc = load_task(q, d, &k, &v, key.n, &d->tasks[d->ntasks]);
+		d->ntasks++;
+		if (rc)
+			break;
+		/* Names a task used that the spec does not declare join it. */
+		const dp_qtask *t = &d->tasks[d->ntasks - 1];
+		for (size_t i = 0; i < t->nhyps && !rc; i++)
+			rc = add_spec_hyp(d, t->hyps[i].name, t->hyps[i].value.type == QV_TEXT ? "text" : "numeric");
+	}
+	mdb_cursor_close(c);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	dp_qdataflow_free(d);
+	return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory loading %s", df) : rc;
 }
 
 static int cmp_task_id(const void *a, const void *b)
@@ -433,17 +473,37 @@ static int cmp_task_id(const void *a, const void *b)
 int dp_query_load_ids(dp_query *q, const char *df, const char *const *ids, size_t n, dp_qdataflow *d)
 {
 	dp_key key;
-	bool found;
 	int rc;
 
-	if ((rc = load_spec(q, df, d, &key)))
+	if ((rc = dp_query_load_spec(q, df, d)))
 		return rc;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
 	for (size_t i = 0; i < n && !rc; i++) {
 		bool seen = false;
 		for (size_t j = 0; j < d->ntasks && !seen; j++)
 			seen = strcmp(d->tasks[j].id, ids[i]) == 0;
-		if (!seen)
-			rc = load_one(q, d, &key, ids[i], &found);
+		if (seen)
+			continue;
+		dp_key tk = key;
+		MDB_val k, v;
+		dp_key_cstr(&tk, ids[i]);
+		k = dp_key_val(&tk);
+		int mrc = tk.overflow ? MDB_NOTFOUND : mdb_get(q->txn, q->ix->dbi[DP_DB_TASKS], &k, &v);
+		if (mrc == MDB_NOTFOUND)
+			continue;
+		if (mrc) {
+			rc = dp_lmdb_error(mrc, "tasks");
+			break;
+		}
+		dp_qtask *grown = realloc(d->tasks, (d->ntasks + 1) * sizeof(*grown));
+		if (!grown) {
+			rc = DNNPROV_ENOMEM;
+			break;
+		}
+		d->tasks = grown;
+		rc = load_task(q, d, &k, &v, key.n, &d->tasks[d->ntasks]);
+		d->ntasks++;
 	}
 	if (!rc && d->ntasks > 1)
 		qsort(d->tasks, d->ntasks, sizeof(*d->tasks), cmp_task_id);
@@ -497,61 +557,6 @@ int dp_query_hyps_declared(dp_query *q, const dp_qdataflow *d, bool *all)
 	if (mrc && mrc != MDB_NOTFOUND)
 		return dp_lmdb_error(mrc, "hyp_index");
 	return 0;
-}
-
-int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *d)
-{
-	dp_key key;
-	MDB_val k, v;
-	MDB_cursor *c;
-	bool found;
-	int mrc, rc = 0;
-
-	if ((rc = load_spec(q, df, d, &key)))
-		return rc;
-	if (only_task) {
-		/* One task: one lookup, whatever the size of the dataflow. */
-		if ((rc = load_one(q, d, &key, only_task, &found)))
-			goto fail;
-		return 0;
-	}
-	/* The tasks: one range scan of (df, *). */
-	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TASKS], &c))) {
-		rc = dp_lmdb_error(mrc, "tasks");
-		goto fail;
-	}
-	size_t cap = 0;
-	k = dp_key_val(&key);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
-		if (d->ntasks % DEADLINE_EVERY == 0 && (rc = dp_query_past_deadline(q)))
-			break;
-		if (d->ntasks == cap) {
-			cap = cap ? cap * 2 : 64;
-			dp_qtask *grown = realloc(d->tasks, cap * sizeof(*grown));
-			if (!grown) {
-				rc = DNNPROV_ENOMEM;
-				break;
-			}
-			d->tasks = grown;
-		}
-		rc = load_task(q, d, &k, &v, key.n, &d->tasks[d->ntasks]);
-		d->ntasks++;
-		if (rc)
-			break;
-		/* Names a task used that the spec does not declare join it. */
-		const dp_qtask *t = &d->tasks[d->ntasks - 1];
-		for (size_t i = 0; i < t->nhyps && !rc; i++)
-			rc = add_spec_hyp(d, t->hyps[i].name, t->hyps[i].value.type == QV_TEXT ? "text" : "numeric");
-	}
-	mdb_cursor_close(c);
-	if (rc)
-		goto fail;
-	return 0;
-fail:
-	dp_qdataflow_free(d);
-	return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory loading %s", df) : rc;
 }
 
 const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id)
@@ -783,8 +788,6 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 		int64_t e = 0;
 		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
 			break;
-		if (i % DEADLINE_EVERY == 0 && dp_query_past_deadline(q))
-			break;
 		const char *task = (const char *)k.mv_data + key.n;
 		size_t tn = k.mv_size - key.n - 1;
 		int cmp = -1;
@@ -805,7 +808,7 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 		i++;
 	}
 	mdb_cursor_close(c);
-	return q->expired ? DNNPROV_EQUERY : 0;
+	return 0;
 }
 
 dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric, const dp_agg *agg,

@@ -26,8 +26,9 @@ int dp_table_init(dp_table *t, size_t ncols)
 	t->cols = calloc(ncols ? ncols : 1, sizeof(char *));
 	t->kinds = calloc(ncols ? ncols : 1, sizeof(dp_col_kind));
 	t->table_omits = calloc(ncols ? ncols : 1, sizeof(bool));
+	t->table_only = calloc(ncols ? ncols : 1, sizeof(bool));
 	t->now = dp_now();
-	if (!t->cols || !t->kinds || !t->table_omits) {
+	if (!t->cols || !t->kinds || !t->table_omits || !t->table_only) {
 		dp_table_free(t);
 		t->failed = true;
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -40,6 +41,12 @@ void dp_table_omit(dp_table *t, size_t i)
 {
 	if (i < t->ncols)
 		t->table_omits[i] = true;
+}
+
+void dp_table_only(dp_table *t, size_t i)
+{
+	if (i < t->ncols)
+		t->table_only[i] = true;
 }
 
 int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind)
@@ -114,6 +121,7 @@ void dp_table_free(dp_table *t)
 	free(t->cols);
 	free(t->kinds);
 	free(t->table_omits);
+	free(t->table_only);
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
 }
@@ -348,107 +356,184 @@ static void csv_field(FILE *out, const char *s, size_t n)
 	fputc('"', out);
 }
 
-static int write_csv(const dp_table *t, FILE *out)
+/* ---- rows one at a time: CSV and JSON stream, the table format waits ----------------- */
+
+/* Marks for the eye (dp_table_only) stay out of CSV and JSON: their data is
+ * in other columns. */
+static void csv_header(dp_rowout *w)
 {
-	dp_buf b = { 0 };
 	bool first = true;
-	for (size_t c = 0; c < t->ncols; c++) {
+	for (size_t c = 0; c < w->t->ncols; c++) {
+		if (w->t->table_only[c])
+			continue;
 		if (!first)
-			fputc(',', out);
-		csv_field(out, t->cols[c], strlen(t->cols[c]));
+			fputc(',', w->out);
 		first = false;
+		csv_field(w->out, w->t->cols[c], strlen(w->t->cols[c]));
 	}
-	fputs("\r\n", out);
-	for (size_t r = 0; r < t->nrows; r++) {
-		first = true;
-		for (size_t c = 0; c < t->ncols; c++) {
-			if (!first)
-				fputc(',', out);
-			cell_text(&b, &t->cells[r * t->ncols + c], t->kinds[c], FMT_CSV, t->now);
-			if (b.failed) {
-				dp_buf_free(&b);
-				return dp_error(DNNPROV_ENOMEM, "out of memory");
-			}
-			csv_field(out, b.data ? b.data : "", b.len);
-			first = false;
-		}
-		fputs("\r\n", out);
+	fputs("\r\n", w->out);
+}
+
+static int csv_row(dp_rowout *w, const dp_qv *cells)
+{
+	bool first = true;
+	for (size_t c = 0; c < w->t->ncols; c++) {
+		if (w->t->table_only[c])
+			continue;
+		if (!first)
+			fputc(',', w->out);
+		first = false;
+		cell_text(&w->b, &cells[c], w->t->kinds[c], FMT_CSV, w->t->now);
+		if (w->b.failed)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		csv_field(w->out, w->b.data ? w->b.data : "", w->b.len);
 	}
-	dp_buf_free(&b);
+	fputs("\r\n", w->out);
 	return 0;
 }
 
-static int write_json(const dp_table *t, FILE *out, const char *index_json)
+static int json_header(dp_rowout *w)
 {
-	dp_buf b = { 0 }, line = { 0 }, keys = { 0 };
-	size_t *key_at = calloc(t->ncols + 1, sizeof(size_t));
-	if (!key_at)
+	const dp_table *t = w->t;
+	if (!(w->key_at = calloc(t->ncols + 1, sizeof(size_t))))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	/* Each column's "name": once, not once per cell. */
 	for (size_t c = 0; c < t->ncols; c++) {
-		key_at[c] = keys.len;
-		dp_json_string(&keys, t->cols[c], strlen(t->cols[c]));
-		dp_buf_putc(&keys, ':');
+		w->key_at[c] = w->keys.len;
+		dp_json_string(&w->keys, t->cols[c], strlen(t->cols[c]));
+		dp_buf_putc(&w->keys, ':');
 	}
-	key_at[t->ncols] = keys.len;
-	line.len = 0;
-	dp_buf_append(&line, "{\"columns\": [", 13);
+	w->key_at[t->ncols] = w->keys.len;
+	w->line.len = 0;
+	dp_buf_append(&w->line, "{\"columns\": [", 13);
+	bool first = true;
 	for (size_t c = 0; c < t->ncols; c++) {
-		if (c)
-			dp_buf_append(&line, ", ", 2);
-		dp_json_string(&line, t->cols[c], strlen(t->cols[c]));
+		if (t->table_only[c])
+			continue;
+		if (!first)
+			dp_buf_append(&w->line, ", ", 2);
+		first = false;
+		dp_json_string(&w->line, t->cols[c], strlen(t->cols[c]));
 	}
-	dp_buf_append(&line, "],\n\"rows\": [", 12);
-	int rc = keys.failed || line.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
-	if (!rc)
-		fwrite(line.data, 1, line.len, out);
-	for (size_t r = 0; r < t->nrows && !rc; r++) {
-		line.len = 0;
-		dp_buf_append(&line, r ? ",\n {" : "\n {", r ? 4 : 3);
-		bool first = true;
-		for (size_t c = 0; c < t->ncols; c++) {
-			const dp_qv *v = &t->cells[r * t->ncols + c];
-			if (!first)
-				dp_buf_putc(&line, ',');
-			first = false;
-			dp_buf_append(&line, keys.data + key_at[c], key_at[c + 1] - key_at[c]);
-			if (v->type == QV_NULL) {
-				dp_buf_append(&line, "null", 4);
-			} else if (v->type == QV_TEXT || t->kinds[c] == COL_TIME || t->kinds[c] == COL_AGO || t->kinds[c] == COL_TEXT) {
-				cell_text(&b, v, t->kinds[c], FMT_JSON, t->now);
-				dp_json_string(&line, b.data ? b.data : "", b.len);
-			} else if (v->integer && fabs(v->num) < 9e15) {
-				dp_buf_printf(&line, "%lld", (long long)v->num);
-			} else {
-				dp_json_double(&line, v->num);
-			}
+	dp_buf_append(&w->line, "],\n\"rows\": [", 12);
+	if (w->keys.failed || w->line.failed)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	fwrite(w->line.data, 1, w->line.len, w->out);
+	return 0;
+}
+
+static int json_row(dp_rowout *w, const dp_qv *cells)
+{
+	const dp_table *t = w->t;
+	dp_buf *line = &w->line;
+	line->len = 0;
+	dp_buf_append(line, w->nrows ? ",\n {" : "\n {", w->nrows ? 4 : 3);
+	bool first = true;
+	for (size_t c = 0; c < t->ncols; c++) {
+		const dp_qv *v = &cells[c];
+		if (t->table_only[c])
+			continue;
+		if (!first)
+			dp_buf_putc(line, ',');
+		first = false;
+		dp_buf_append(line, w->keys.data + w->key_at[c], w->key_at[c + 1] - w->key_at[c]);
+		if (v->type == QV_NULL) {
+			dp_buf_append(line, "null", 4);
+		} else if (v->type == QV_TEXT || t->kinds[c] == COL_TIME || t->kinds[c] == COL_AGO || t->kinds[c] == COL_TEXT) {
+			cell_text(&w->b, v, t->kinds[c], FMT_JSON, t->now);
+			dp_json_string(line, w->b.data ? w->b.data : "", w->b.len);
+		} else if (v->integer && fabs(v->num) < 9e15) {
+			dp_buf_printf(line, "%lld", (long long)v->num);
+		} else {
+			dp_json_double(line, v->num);
 		}
-		dp_buf_putc(&line, '}');
-		if (line.failed || b.failed)
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory"); /* the row is incomplete */
-		else
-			fwrite(line.data, 1, line.len, out);
 	}
-	if (!rc) {
-		fputs(t->nrows ? "\n]" : "]", out);
-		if (t->paged)
-			fprintf(out, ",\n\"total\": %zu", t->total);
+	dp_buf_putc(line, '}');
+	if (line->failed || w->b.failed)
+		return dp_error(DNNPROV_ENOMEM, "out of memory"); /* the row is incomplete */
+	fwrite(line->data, 1, line->len, w->out);
+	return 0;
+}
+
+int dp_rowout_begin(dp_rowout *w, dp_table *t, dp_format f, FILE *out, int width)
+{
+	memset(w, 0, sizeof(*w));
+	w->t = t;
+	w->f = f;
+	w->out = out;
+	w->width = width;
+	if (t->failed)
+		return dp_table_check(t, NULL);
+	if (f == FMT_CSV)
+		csv_header(w);
+	else if (f == FMT_JSON)
+		return json_header(w);
+	return 0;
+}
+
+int dp_rowout_row(dp_rowout *w, const dp_qv *cells)
+{
+	int rc = 0;
+	if (w->f == FMT_TABLE) {
+		dp_qv *row = dp_table_add_row(w->t);
+		if (!row)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		for (size_t c = 0; c < w->t->ncols && !rc; c++)
+			rc = cells[c].type == QV_TEXT ? dp_cell_text(&row[c], cells[c].text, strlen(cells[c].text))
+						      : (row[c] = cells[c], 0);
+	} else {
+		rc = w->f == FMT_CSV ? csv_row(w, cells) : json_row(w, cells);
+	}
+	if (!rc)
+		w->nrows++;
+	return rc;
+}
+
+int dp_rowout_end(dp_rowout *w, const char *index_json)
+{
+	int rc = 0;
+	if (w->f == FMT_TABLE) {
+		if (!(rc = dp_table_check(w->t, NULL)))
+			rc = write_table(w->t, w->out, w->width);
+	} else if (w->f == FMT_JSON) {
+		fputs(w->nrows ? "\n]" : "]", w->out);
+		if (w->t->paged)
+			fprintf(w->out, ",\n\"total\": %zu", w->t->total);
 		if (index_json && *index_json)
-			fprintf(out, ",\n\"index\": %s", index_json);
-		fputs("}\n", out);
+			fprintf(w->out, ",\n\"index\": %s", index_json);
+		fputs("}\n", w->out);
 	}
-	dp_buf_free(&b);
-	dp_buf_free(&line);
-	dp_buf_free(&keys);
-	free(key_at);
+	return rc;
+}
+
+void dp_rowout_free(dp_rowout *w)
+{
+	dp_buf_free(&w->b);
+	dp_buf_free(&w->line);
+	dp_buf_free(&w->keys);
+	free(w->key_at);
+	memset(w, 0, sizeof(*w));
+}
+
+/* CSV and JSON of a whole table: its rows through the streaming writer. */
+static int write_rows(const dp_table *t, dp_format f, FILE *out, const char *index_json)
+{
+	dp_rowout w;
+	/* The writer only reads the table in these formats. */
+	int rc = dp_rowout_begin(&w, (dp_table *)t, f, out, 0);
+	for (size_t r = 0; r < t->nrows && !rc; r++)
+		rc = dp_rowout_row(&w, &t->cells[r * t->ncols]);
+	if (!rc)
+		rc = dp_rowout_end(&w, index_json);
+	dp_rowout_free(&w);
 	return rc;
 }
 
 int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width, const char *index_json)
 {
 	switch (f) {
-	case FMT_CSV: return write_csv(t, out);
-	case FMT_JSON: return write_json(t, out, index_json);
+	case FMT_CSV:
+	case FMT_JSON: return write_rows(t, f, out, index_json);
 	default: return write_table(t, out, width);
 	}
 }

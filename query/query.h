@@ -65,6 +65,7 @@ typedef struct dp_qdataflow {
 	char **metrics;
 	size_t nmetrics;
 	bool adaptation;
+	double first_seen;      /* NaN when unknown */
 	dp_buf transformations; /* msgpack array, as stored */
 	dp_qtask *tasks;
 	size_t ntasks;
@@ -190,6 +191,7 @@ typedef struct dp_table {
 	char **cols;
 	dp_col_kind *kinds;
 	bool *table_omits; /* columns for CSV and JSON only */
+	bool *table_only;  /* columns for the table only (marks for the eye) */
 	double now;        /* for COL_AGO */
 	size_t ncols;
 	dp_qv *cells; /* row-major; text cells own their string */
@@ -208,6 +210,9 @@ DP_INTERNAL int dp_table_init(dp_table *t, size_t ncols);
 DP_INTERNAL int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind);
 /* Leaves a column out of the table format (it is in CSV and JSON). */
 DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);
+/* Leaves a column out of CSV and JSON: a mark for the eye whose data is
+ * in other columns. */
+DP_INTERNAL void dp_table_only(dp_table *t, size_t i);
 /* Appends a row of NULL cells and returns it. */
 DP_INTERNAL dp_qv *dp_table_add_row(dp_table *t);
 DP_INTERNAL int dp_cell_text(dp_qv *cell, const char *s, size_t n);
@@ -226,6 +231,28 @@ DP_INTERNAL int dp_format_parse(const char *s, dp_format *out);
 DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width,
 			       const char *index_json);
 
+/* Writes rows one at a time, with the formatting of dp_table_write: CSV
+ * and JSON go out as each row comes (memory does not grow with the number
+ * of rows); the table format needs every row for its widths, so its rows
+ * are kept in the table until dp_rowout_end.  `t` holds the columns (and
+ * no rows); it stays the caller's. */
+typedef struct dp_rowout {
+	dp_table *t;
+	dp_format f;
+	FILE *out;
+	int width;
+	size_t nrows;
+	dp_buf b, line, keys;
+	size_t *key_at;
+} dp_rowout;
+
+DP_INTERNAL int dp_rowout_begin(dp_rowout *w, dp_table *t, dp_format f, FILE *out, int width);
+/* cells[0..ncols): text cells are copied when kept. */
+DP_INTERNAL int dp_rowout_row(dp_rowout *w, const dp_qv *cells);
+/* Ends the answer; index_json as for dp_table_write. */
+DP_INTERNAL int dp_rowout_end(dp_rowout *w, const char *index_json);
+DP_INTERNAL void dp_rowout_free(dp_rowout *w);
+
 /* ---- freshness (fresh.c) ----------------------------------------------------------- */
 
 /* How far behind its logs the index is. */
@@ -241,10 +268,11 @@ typedef struct dp_freshness {
 } dp_freshness;
 
 /* Fills *f for the index at index_dir, whose logs are log_dir (NULL: where
- * the indexer recorded them).  Returns 0 or DNNPROV_ENOMEM; a log folder
- * that cannot be read is not an error (f->walk_incomplete). */
+ * the indexer recorded them), for a question about dataflow df and task
+ * (either may be NULL: all of them).  Returns 0 or DNNPROV_ENOMEM; a log
+ * folder that cannot be read is not an error (f->walk_incomplete). */
 DP_INTERNAL int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir,
-				   dp_freshness *f);
+				   const char *df, const char *task, dp_freshness *f);
 /* The JSON object for the "index" member of an answer. */
 DP_INTERNAL int dp_freshness_json(const dp_freshness *f, dp_buf *b);
 /* Appends the note lines a table gets: the index is behind its logs, or

@@ -35,6 +35,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "query/query.h"
 
@@ -43,11 +44,13 @@ typedef enum { TV_FALSE = 0, TV_TRUE = 1, TV_UNKNOWN = 2 } tv;
 typedef enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE } cmp_op;
 
 typedef enum { OPD_LIT, OPD_HYP, OPD_STATUS, OPD_EPOCHS, OPD_TASK, OPD_HOST, OPD_START, OPD_END,
-	       OPD_METRIC } opd_kind;
+	       OPD_METRIC, OPD_MESSAGE, OPD_USER, OPD_ATTEMPTS, OPD_ACTIVE, OPD_LAST, OPD_DURATION,
+	       OPD_NOW } opd_kind;
 
 typedef struct operand {
 	opd_kind kind;
 	dp_qv lit;  /* OPD_LIT; text owned */
+	bool is_time; /* a time (start, end, last_seen, now): text beside it is ISO 8601 */
 	char *name; /* OPD_HYP, OPD_METRIC: the canonical name */
 	dp_agg agg; /* OPD_METRIC */
 } operand;
@@ -173,7 +176,7 @@ static char *read_name(parser *p)
 
 static void names_hint(const dp_qdataflow *d, dp_buf *b)
 {
-	dp_buf_printf(b, "names: status, epochs, task, host, start, end");
+	dp_buf_printf(b, "names: status, epochs, task, host, user, start, end, last_seen, duration, active, attempts, message, now");
 	for (size_t i = 0; i < d->nhyps; i++)
 		dp_buf_printf(b, ", %s", d->hyps[i].name);
 	if (d->nmetrics)
@@ -247,8 +250,11 @@ static bool numeric_stem(const parser *p, const char *name)
 static bool parse_operand(parser *p, operand *o)
 {
 	static const struct { const char *name; opd_kind kind; } fixed[] = {
-		{ "status", OPD_STATUS }, { "epochs", OPD_EPOCHS }, { "task", OPD_TASK },
-		{ "host", OPD_HOST },     { "start", OPD_START },   { "end", OPD_END },
+		{ "status", OPD_STATUS },     { "epochs", OPD_EPOCHS },     { "task", OPD_TASK },
+		{ "host", OPD_HOST },         { "start", OPD_START },       { "end", OPD_END },
+		{ "message", OPD_MESSAGE },   { "user", OPD_USER },         { "attempts", OPD_ATTEMPTS },
+		{ "active", OPD_ACTIVE },     { "last_seen", OPD_LAST },    { "duration", OPD_DURATION },
+		{ "now", OPD_NOW },
 	};
 	size_t at;
 	char *name;
@@ -299,6 +305,15 @@ static bool parse_operand(parser *p, operand *o)
 		if (strcasecmp(name, fixed[i].name) == 0) {
 			o->kind = fixed[i].kind;
 			free(name);
+			if (o->kind == OPD_NOW) {
+				/* The time the expression was compiled: one instant
+				 * for every task of the query. */
+				o->kind = OPD_LIT;
+				o->lit.type = QV_NUM;
+				o->lit.num = dp_now();
+				o->is_time = true;
+			}
+			o->is_time |= o->kind == OPD_START || o->kind == OPD_END || o->kind == OPD_LAST;
 			return true;
 		}
 	const char *h = dp_qdf_hyp(p->d, name);
@@ -367,6 +382,8 @@ static vtype operand_type(const parser *p, const operand *o)
 	case OPD_LIT: return o->lit.type == QV_TEXT ? VT_TEXT : VT_NUM;
 	case OPD_STATUS:
 	case OPD_TASK:
+	case OPD_MESSAGE:
+	case OPD_USER:
 	case OPD_HOST: return VT_TEXT;
 	case OPD_HYP:
 		for (size_t i = 0; i < p->d->nhyps; i++)
@@ -407,6 +424,77 @@ static bool types_clash(const node *a, const node *b)
 
 static node *parse_expr(parser *p, int depth);
 static node *parse_sum(parser *p, int depth);
+
+/* Seconds since the epoch of an ISO 8601 time: 2026-11-26, 2026-11-26T09:00,
+ * 2026-11-26 09:00:30.5, with Z or an offset (+01:00); UTC when none.
+ * False when s is not one. */
+static bool parse_iso_time(const char *s, double *out)
+{
+	struct tm tm = { 0 };
+	int n = 0, off_h = 0, off_m = 0;
+	double frac = 0;
+	const char *p = s;
+
+	if (sscanf(p, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) != 3 || n != 10)
+		return false;
+	p += n;
+	if (*p == 'T' || *p == ' ') {
+		int m = 0;
+		if (sscanf(p + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &m) != 2 || m != 5)
+			return false;
+		p += 1 + m;
+		if (*p == ':') {
+			if (sscanf(p + 1, "%2d%n", &tm.tm_sec, &m) != 1 || m != 2)
+				return false;
+			p += 1 + m;
+			if (*p == '.') {
+				char *end;
+				frac = strtod(p, &end);
+				p = end;
+			}
+		}
+	}
+	if (*p == 'Z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int m = 0, sign = *p == '-' ? -1 : 1;
+		if (sscanf(p + 1, "%2d:%2d%n", &off_h, &off_m, &m) != 2 || m != 5)
+			return false;
+		p += 1 + m;
+		off_h *= sign;
+		off_m *= sign;
+	}
+	if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return false;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	*out = (double)t + frac - off_h * 3600.0 - off_m * 60.0;
+	return true;
+}
+
+/* A text literal compared with a time (start, end, last_seen, now) is an
+ * ISO 8601 time: it becomes seconds, as times are; one that does not parse
+ * as a time is an error at the literal. */
+static bool time_literal(parser *p, node *time, node *lit)
+{
+	if (time->kind != N_VALUE || !time->o.is_time || lit->kind != N_VALUE || lit->o.kind != OPD_LIT ||
+	    lit->o.lit.type != QV_TEXT)
+		return true;
+	double t;
+	if (!parse_iso_time(lit->o.lit.text, &t)) {
+		fail_at(p, lit->at, "a time here: ISO 8601 such as '2026-11-26T09:00' or '2026-11-26T09:00:30Z', "
+				    "or seconds since 1970", "or relative to now: start > now - 3600");
+		return false;
+	}
+	free((char *)lit->o.lit.text);
+	lit->o.lit.text = NULL;
+	lit->o.lit.type = QV_NUM;
+	lit->o.lit.num = t;
+	lit->type = VT_NUM;
+	return true;
+}
 
 /* An operand as a value node. */
 static node *parse_value(parser *p)
@@ -600,6 +688,8 @@ static node *parse_pred(parser *p, int depth)
 	l = NULL;
 	if (!(n->b = parse_sum(p, depth)) || !need_value(p, n->b))
 		goto fail;
+	if (!time_literal(p, n->a, n->b) || !time_literal(p, n->b, n->a))
+		goto fail;
 	if (types_clash(n->a, n->b)) {
 		fail_at(p, n->b->at, "the two sides have different types (a number and text)", NULL);
 		goto fail;
@@ -723,11 +813,33 @@ static dp_qv eval_operand(const operand *o, dp_query *q, const dp_qdataflow *d, 
 		v.text = t->id;
 		return v;
 	case OPD_HOST:
-		if (t->host) {
+	case OPD_MESSAGE:
+	case OPD_USER: {
+		const char *x = o->kind == OPD_HOST ? t->host : o->kind == OPD_USER ? t->user : t->message;
+		if (x) {
 			v.type = QV_TEXT;
-			v.text = t->host;
+			v.text = x;
 		}
 		return v;
+	}
+	case OPD_ATTEMPTS:
+		v.type = QV_NUM;
+		v.num = (double)t->attempts;
+		v.integer = true;
+		return v;
+	case OPD_ACTIVE:
+	case OPD_LAST:
+	case OPD_DURATION: {
+		double until = isnan(t->end) ? t->last : t->end;
+		double x = o->kind == OPD_ACTIVE ? t->active : o->kind == OPD_LAST ? t->last : until - t->start;
+		if (!isnan(x)) {
+			v.type = QV_NUM;
+			v.num = x;
+		}
+		return v;
+	}
+	case OPD_NOW:
+		break; /* compiled into a literal */
 	case OPD_EPOCHS:
 		v.type = QV_NUM;
 		v.num = (double)t->epochs;

@@ -290,6 +290,12 @@ static int run_elements(dp_query *q, const dp_qopts *o, dp_table *t, dp_qnotes *
 	return dp_cmd_elements(q, o, t);
 }
 
+static int run_layers(dp_query *q, const dp_qopts *o, dp_table *t, dp_qnotes *n)
+{
+	(void)n;
+	return dp_cmd_layers(q, o, t);
+}
+
 static int run_watch(dp_query *q, const dp_qopts *o, dp_table *t, dp_qnotes *n)
 {
 	(void)n;
@@ -316,6 +322,7 @@ static const struct endpoint {
 	{ "test", dp_cmd_test, P_DF | P_WHERE | P_SORT | P_LIMIT | P_OFFSET | P_FORMAT, 0 },
 	{ "elements", run_elements, P_DF | P_TRANSFORMATION | P_SET | P_TASK | P_WHERE | P_FORMAT,
 	  P_TRANSFORMATION },
+	{ "layers", run_layers, P_DF | P_TASK | P_WHERE | P_FORMAT, 0 },
 	{ "watch", run_watch, P_DF | P_WHERE | P_FORMAT, 0 },
 };
 

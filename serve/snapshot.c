@@ -177,7 +177,7 @@ static void refresh(dp_shared_index *si)
 	char *copy = NULL;
 
 	if (dp_shared_begin(si, &q) == 0) {
-		if (dp_query_freshness(&q, si->dir, si->log_dir, &f) == 0 && dp_freshness_json(&f, &json) == 0)
+		if (dp_query_freshness(&q, si->dir, si->log_dir, NULL, NULL, &f) == 0 && dp_freshness_json(&f, &json) == 0)
 			copy = strdup(dp_buf_cstr(&json) ? dp_buf_cstr(&json) : "{}");
 		dp_shared_end(si, &q);
 	}

@@ -57,6 +57,29 @@ log:
   segment_size: 4KiB
 YAML
 }
+# query_config FILE DATAFLOW: the experiment of the query and SQL tests:
+# gen_logs's hyperparameters with `dropout`, which some tasks lack, and its
+# undeclared `top5` metric.
+query_config() {
+	cat >"$1" <<YAML
+dataflow: $2
+log_dir: logs
+index_dir: index
+hyperparameters:
+  OPTIMIZER_NAME: true
+  LEARNING_RATE: true
+  BATCH_SIZE: true
+  NUM_EPOCHS: true
+  dropout: numeric
+metrics: [loss, accuracy]
+free_metrics: true
+adaptation: true
+transformations:
+  DenseBlock:
+    input:
+      iDenseBlock: {growth_rate: numeric, layers_db: numeric}
+YAML
+}
 # stop_follower PID LABEL: SIGTERM to a `dnnprov index --follow`, which must
 # commit and exit 0.
 stop_follower() {

@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 
-from liveness import owner_lives
+from logmodel import lower_is_better, main_metric, replay
 
 DNNPROV, LOG_DIR, INDEX_DIR, SEED = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rng = random.Random(SEED)
@@ -77,77 +77,7 @@ def expect(what, got, want):
 records = [json.loads(line) for line in run("cat", LOG_DIR).splitlines()]
 
 
-class Task:
-    def __init__(self, df, tid):
-        self.df, self.id = df, tid
-        self.begun = False
-        self.status = None
-        self.start = self.end = self.last = None
-        self.hyps = {}
-        self.epochs = {}
-        self.adapts = {}   # (epoch, hyp) -> record with old filled
-        self.tests = []
-        self.elements = []
-
-
-dataflows = {}   # df -> {"metrics": [...], "hyps": {name: type}, "tasks": {id: Task}}
-for r in records:
-    df, tid, kind = r["dataflow"], r["task"], r["kind"]
-    d = dataflows.setdefault(df, {"metrics": [], "hyps": {}, "tasks": {}})
-    if kind == "spec":
-        for h in r["hyperparameters"]:
-            d["hyps"].setdefault(h["name"], h["type"])
-        for m in r["metrics"]:
-            if m not in d["metrics"]:
-                d["metrics"].append(m)
-        continue
-    t = d["tasks"].setdefault(tid, Task(df, tid))
-    if kind == "begin":
-        if not t.begun:   # a resume keeps the first begin's values and start
-            t.hyps = dict(r["hyperparameters"])
-            t.start = r["time"]
-        t.status, t.end, t.begun = "RUNNING", None, True
-        t.owner = r.get("owner")
-        t.attempts = getattr(t, "attempts", 0) + 1
-    elif not t.begun:
-        continue   # the indexer reports these and skips them
-    elif kind == "epoch":
-        t.epochs[r["epoch"]] = r
-        for m in r["metrics"]:
-            if m not in d["metrics"]:
-                d["metrics"].append(m)
-    elif kind == "adapt":
-        rec = dict(r)
-        if "old" not in rec:
-            before = [a for (e, h), a in t.adapts.items() if h == r["hyperparameter"] and e < r["epoch"]]
-            if before:
-                rec["old"] = max(before, key=lambda a: a["epoch"])["new"]
-            elif r["hyperparameter"] in t.hyps:
-                rec["old"] = t.hyps[r["hyperparameter"]]
-        t.adapts[(r["epoch"], r["hyperparameter"])] = rec
-    elif kind == "test":
-        t.tests.append(r)
-        for m in r["metrics"]:
-            if m not in d["metrics"]:
-                d["metrics"].append(m)
-    elif kind == "element":
-        t.elements.append(r)
-    elif kind == "end":
-        t.status, t.end = r["status"], r["time"]
-    t.last = r["time"]   # the causally last record's: `cat` prints them in that order
-for d in dataflows.values():
-    d["tasks"] = {k: t for k, t in d["tasks"].items() if t.begun}
-    for t in d["tasks"].values():
-        if t.status == "RUNNING" and not owner_lives(t.owner):
-            t.status = "LOST"
-    for t in d["tasks"].values():
-        for h, v in t.hyps.items():
-            d["hyps"].setdefault(h, "text" if isinstance(v, str) else "numeric")
-
-
-def lower_is_better(m):
-    return any(w in m.lower() for w in ("loss", "error", "err", "mse", "mae", "rmse", "perplexity",
-                                        "ppl", "cer", "wer", "nll"))
+dataflows = replay(records)   # the brute force: what the logs say (tests/logmodel.py)
 
 
 def summary(t, m):
@@ -182,18 +112,6 @@ def aggregate(t, m, agg):
     if agg == "mean":
         return s["mean"], s["last_epoch"]
     return s[agg], s[agg + "_epoch"]
-
-
-def main_metric(d):
-    """The first metric's val_ twin if a task reported it, else the first
-    metric a task reported, else the twin if declared, else the first."""
-    m = d["metrics"]
-    reported = {k for t in d["tasks"].values() for r in t.epochs.values() for k in r["metrics"]}
-    twin = "val_" + m[0]
-    twin = twin if not m[0].startswith("val_") and twin in m else None
-    if twin in reported:
-        return twin
-    return next((x for x in m if x in reported), twin or m[0])
 
 
 def sort_key(value, desc):
@@ -234,7 +152,7 @@ def gen_like(d, tasks):
     """`like` on text: a value of some task with characters turned into _,
     a stretch into %, letters into the other case; now and then one that
     matches nothing."""
-    f = rng.choice(["task", "status"] + [h for h in hyp_names(d) if d["hyps"][h] != "numeric"])
+    f = rng.choice(["task", "status", "message"] + [h for h in hyp_names(d) if d["hyps"][h] != "numeric"])
     vals = [v for v in (Evaluator(f, t).operand() for t in tasks) if isinstance(v, str)]
     chars = list(rng.choice(vals) if vals else "x")
     for i, c in enumerate(chars):
@@ -249,7 +167,10 @@ def gen_like(d, tasks):
 
 
 def gen_condition(d, tasks):
-    kind = rng.choice(["hyp", "hyp", "hyp_in", "status", "epochs", "metric", "arith", "arith", "like"])
+    kind = rng.choice(["hyp", "hyp", "hyp_in", "status", "epochs", "metric", "arith", "arith", "like",
+                       "attempts"])
+    if kind == "attempts":
+        return "attempts %s %d" % (rng.choice(["=", ">", "<="]), rng.randint(1, 2))
     if kind == "like":
         return gen_like(d, tasks)
     if kind == "arith":
@@ -341,6 +262,10 @@ class Evaluator:
             return len(t.epochs)
         if low == "task":
             return t.id
+        if low == "message":
+            return getattr(t, "message", None)
+        if low == "attempts":
+            return t.attempts
         for h, v in t.hyps.items():
             if h.lower() == low:
                 return v
@@ -521,13 +446,21 @@ for df, d in sorted(dataflows.items()):
             for m, v in rec["metrics"].items():
                 expect("curve %s %s e%d %s" % (df, t.id, r["epoch"], m), r.get(m), v)
             for h in adapted:
-                inforce = t.hyps.get(h)
+                inforce = before = t.hyps.get(h)
                 for (e, hh), a in sorted(t.adapts.items()):
                     if hh == h and e <= r["epoch"]:
+                        if e < r["epoch"]:
+                            before = a["new"]
                         inforce = a["new"]
                 expect("curve %s %s e%d %s in force" % (df, t.id, r["epoch"], h), r.get(h), inforce)
-            marks = [h for (e, h) in t.adapts if e == r["epoch"]]
-            expect("curve %s %s e%d mark" % (df, t.id, r["epoch"]), bool(r["adapted"]), bool(marks))
+                changed_here = (r["epoch"], h) in t.adapts
+                expect("curve %s %s e%d %s_old" % (df, t.id, r["epoch"], h), r.get(h + "_old"),
+                       before if changed_here else None)
+            # The change as data: the names that changed at this epoch.
+            marks = sorted(h for (e, h) in t.adapts if e == r["epoch"])
+            expect("curve %s %s e%d changed" % (df, t.id, r["epoch"]),
+                   sorted(r["changed"].split(",")) if r["changed"] else [], marks)
+            expect("curve %s %s e%d no table mark" % (df, t.id, r["epoch"]), "adapted" in r, False)
         rows = query("adaptations", df, "--task", t.id, "--metric", m0)
         want = sorted(t.adapts.items())
         expect("adaptations %s %s" % (df, t.id), [(r["epoch"], r["hyperparameter"]) for r in rows],

@@ -124,14 +124,23 @@ res = subprocess.run(["bash", "-c", "\n".join(script)], env=env)
 if res.returncode != 0:
     fail("the README's commands stopped (see above)")
 
+# Task ids made by the library end in <time>-<host>-<pid>, different at
+# every run (docs/RUNS.md): they compare by their label.
+GENERATED_ID = re.compile(r"-\d{8}T\d{6}Z-[A-Za-z0-9._]+-\d+(?:-\d+)?\b")
+
+
+def ids_as_labels(line):
+    return GENERATED_ID.sub("-<run>", line)
+
+
 # What each command printed, by the command as written; `make demo` prints
 # the commands it runs as "$ COMMAND" sections.
 printed = {}
 for cmd, path in ran:
     if not os.path.exists(path):
         continue
-    out = open(path, encoding="utf-8").read().splitlines()
-    printed[cmd] = out
+    out = [ids_as_labels(line) for line in open(path, encoding="utf-8").read().splitlines()]
+    printed[ids_as_labels(cmd)] = out
     if cmd.startswith("make demo"):
         current = None
         for line in out:
@@ -181,7 +190,7 @@ for lang, lines in readme:
     if lang:
         continue
     sections, current = [], None
-    for line in lines:
+    for line in map(ids_as_labels, lines):
         if line.startswith("$ "):
             current = (line[2:].strip(), [])
             sections.append(current)
@@ -229,6 +238,14 @@ for lang, lines in readme:
             compile(src, "README.md", "exec")
         except SyntaxError as e:
             fail("the Python block does not compile: %s" % e)
+        if "Recorder(" not in src:
+            # A query block: the functions it names on dnnprov exist.
+            names = sorted(set(re.findall(r"\bdnnprov\.(\w+)\(", src)))
+            probe = "import dnnprov\nfor n in %r: assert callable(getattr(dnnprov, n)), n\n" % names
+            r = subprocess.run(["/usr/bin/python3", "-c", probe], env=env, cwd=WORK, capture_output=True, text=True)
+            if not names or r.returncode:
+                fail("the Python block names what the installed dnnprov lacks:\n%s" % r.stderr)
+            continue
         # What it calls on the recorder exists, with those arguments.
         calls = {m: re.findall(r"rec\.%s\(([^)]*)\)" % m, src) for m in ("epoch_begin", "epoch_end", "test")}
         kwargs = re.findall(r"(\w+)=", re.search(r"Recorder\((.*?)\)\n", src, re.S).group(1))

@@ -49,6 +49,14 @@ def q(params):
     return urllib.parse.urlencode(params, doseq=True)
 
 
+# The examples label their ids with time, host and pid: "sgd-lr0.1-2026...".
+_ids = [r["task"] for r in json.loads(cli("runs", "torch-digits", "--index-dir", index_dir, "--format", "json")[1])["rows"]]
+
+
+def tid(label):
+    return next(t for t in _ids if t.startswith(label + "-2"))
+
+
 # The same questions to both front ends: (CLI args, API endpoint, params).
 cases = [
     (["dataflows"], "dataflows", {}),
@@ -68,12 +76,12 @@ cases = [
      {"df": "torch-digits", "hyp": "LEARNING_RATE", "metric": "val_accuracy"}),
     (["effect", "torch-digits", "--hyp", "OPTIMIZER_NAME", "--bins", "2", "--agg", "mean"], "effect",
      {"df": "torch-digits", "hyp": "OPTIMIZER_NAME", "bins": 2, "agg": "mean"}),
-    (["curve", "torch-digits", "adam-lr0.1"], "curve", {"df": "torch-digits", "task": "adam-lr0.1"}),
-    (["curve", "torch-digits", "sgd-lr0.01", "--metrics", "loss,val_accuracy"], "curve",
-     {"df": "torch-digits", "task": "sgd-lr0.01", "metrics": "loss,val_accuracy"}),
+    (["curve", "torch-digits", tid("adam-lr0.1")], "curve", {"df": "torch-digits", "task": tid("adam-lr0.1")}),
+    (["curve", "torch-digits", tid("sgd-lr0.01"), "--metrics", "loss,val_accuracy"], "curve",
+     {"df": "torch-digits", "task": tid("sgd-lr0.01"), "metrics": "loss,val_accuracy"}),
     (["adaptations", "torch-digits", "--metric", "val_loss", "--window", "1"], "adaptations",
      {"df": "torch-digits", "metric": "val_loss", "window": 1}),
-    (["adaptations", "torch-digits", "--task", "sgd-lr0.1"], "adaptations", {"df": "torch-digits", "task": "sgd-lr0.1"}),
+    (["adaptations", "torch-digits", "--task", tid("sgd-lr0.1")], "adaptations", {"df": "torch-digits", "task": tid("sgd-lr0.1")}),
     (["test", "torch-digits"], "test", {"df": "torch-digits"}),
     (["test", "torch-digits", "--sort", "task", "--limit", "2", "--where", "OPTIMIZER_NAME = 'SGD'"], "test",
      {"df": "torch-digits", "sort": "task", "limit": 2, "where": "OPTIMIZER_NAME = 'SGD'"}),
@@ -113,7 +121,7 @@ with Server(dnnprov, "-c", config) as s:
 
     # ---- export: the CLI's document ----------------------------------------------------
     for params, args in [({"df": "torch-digits"}, []), ({"df": "torch-digits", "format": "prov-n"}, ["--format", "prov-n"]),
-                         ({"df": "torch-digits", "task": ["sgd-lr0.1", "adam-lr0.1"]}, ["--task", "sgd-lr0.1", "--task", "adam-lr0.1"]),
+                         ({"df": "torch-digits", "task": [tid("sgd-lr0.1"), tid("adam-lr0.1")]}, ["--task", tid("sgd-lr0.1"), "--task", tid("adam-lr0.1")]),
                          ({"df": "torch-digits", "where": "LEARNING_RATE > 0.05"}, ["--where", "LEARNING_RATE > 0.05"])]:
         rc, out, err = cli("export", "torch-digits", "--index-dir", index_dir, *args)
         st, hd, body = s.request(f"/api/export?{q(params)}")

@@ -166,7 +166,8 @@ try:
         # ---- compare: one curve per selected run -------------------------------------------------------
         goto("runs")
         wait_for("the runs table", runs_view_ready, 10)
-        picked = ["sgd-lr0.1", "adam-lr0.1", "adam-lr0.001"]
+        labels = ["sgd-lr0.1", "adam-lr0.1", "adam-lr0.001"]  # ids are labelled: "sgd-lr0.1-2026..."
+        picked = [next(t for t in every if t.startswith(lab + "-2")) for lab in labels]
         for t in picked:
             d.execute_script("""
                 const r = [...document.querySelectorAll('#runs-table tbody tr')].find(r => r.dataset.task === arguments[0]);

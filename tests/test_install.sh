@@ -17,7 +17,7 @@ site=$(/usr/bin/python3 -c 'import sys; print("lib/python%d.%d/dist-packages" % 
 expect_status "make install PREFIX=..." 0 mk install PREFIX="$T/prefix"
 expect_eq "the command, libraries, header, pkg-config file" \
 	"$(files "$T/prefix" | grep -v '/python' | paste -sd' ')" \
-	"./bin/dnnprov ./include/dnnprov.h ./lib/libdnnprov.a ./lib/libdnnprov.so ./lib/libdnnprov.so.0 ./lib/libdnnprov.so.0.1.0 ./lib/pkgconfig/dnnprov.pc"
+	"./bin/dnnprov ./include/dnnprov.h ./lib/libdnnprov.a ./lib/libdnnprov.so ./lib/libdnnprov.so.0 ./lib/libdnnprov.so.0.1.0 ./lib/libdnnprov_sqlite.so ./lib/pkgconfig/dnnprov.pc"
 expect_eq "and the Python package, in the site folder Debian uses for a prefix" \
 	"$(files "$T/prefix/$site" | grep -c '^./dnnprov/[a-z_]*\.py$')" "$(ls python/dnnprov/*.py | wc -l | awk '{ print $1 + 1 }')"
 expect_grep "install says where PYTHONPATH must point" "add it to PYTHONPATH" "$T/out"

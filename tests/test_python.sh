@@ -21,8 +21,8 @@ cp examples/digits.yaml "$T/b/"
 expect_status "torch_digits.py --quick runs" 0 py examples/torch_digits.py --config "$T/a/digits.yaml" --quick
 cp "$T/out" "$T/a.out"
 best=$(tail -n 1 "$T/a.out")
-expect_grep "the best line parses" \
-	'^best: task=[a-z]*-lr[0-9.e-]* optimizer=\(SGD\|Adam\) lr=[0-9.e-]* val_accuracy=[0-9.e-]*$' <(echo "$best")
+expect_grep "the best line parses (a labelled id, unique per run)" \
+	'^best: task=[a-z]*-lr[0-9.e-]*-[0-9]\{8\}T[0-9]\{6\}Z-[^ ]* optimizer=\(SGD\|Adam\) lr=[0-9.e-]* val_accuracy=[0-9.e-]*$' <(echo "$best")
 "$DNNPROV" cat "$T/a/dnnprov-logs" >"$T/a.jsonl"
 # Every configuration printed is a task that began, has a test record and
 # ended FINISHED; the best line is the highest final-epoch val_accuracy.
@@ -60,5 +60,8 @@ PY
 expect_eq "the logs hold what the example printed" "$verdict" ok
 
 expect_status "a second run" 0 py examples/torch_digits.py --config "$T/b/digits.yaml" --quick
-expect_eq "gives the same numbers" "$(grep -v ' configurations, ' "$T/out")" "$(grep -v ' configurations, ' "$T/a.out")"
+# The same numbers under new ids: a run of the script is new runs.
+labels() { grep -v ' configurations, ' "$1" | sed -E 's/-[0-9]{8}T[0-9]{6}Z-[^ :]*//'; }
+expect_eq "gives the same numbers" "$(labels "$T/out")" "$(labels "$T/a.out")"
+expect_eq "under new task ids" "$(grep -v ' configurations, ' "$T/out" | head -1 | cut -d: -f1 | grep -cF "$(head -1 "$T/a.out" | cut -d: -f1)")" 0
 finish

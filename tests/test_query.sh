@@ -6,24 +6,7 @@
 TOOLS="$PWD/$BUILD/tests/tools"
 
 for df in df other; do
-	cat >"$T/$df.yaml" <<YAML
-dataflow: $df
-log_dir: logs
-index_dir: index
-hyperparameters:
-  OPTIMIZER_NAME: true
-  LEARNING_RATE: true
-  BATCH_SIZE: true
-  NUM_EPOCHS: true
-  dropout: numeric
-metrics: [loss, accuracy]
-free_metrics: true
-adaptation: true
-transformations:
-  DenseBlock:
-    input:
-      iDenseBlock: {growth_rate: numeric, layers_db: numeric}
-YAML
+	query_config "$T/$df.yaml" "$df"
 done
 "$TOOLS/gen_logs" "$T/df.yaml" 40 30 11
 "$TOOLS/gen_logs" "$T/other.yaml" 12 25 12

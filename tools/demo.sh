@@ -2,8 +2,8 @@
 # The main job: a real training run captured, indexed and queried.
 #   demo.sh BUILD [--quick]
 # Trains the digits grid (examples/torch_digits.py) with dnnprov recording
-# every configuration, indexes the logs, prints runs, compare, effect and the
-# curve of the best task, and checks that the index ranks first the
+# every configuration, indexes the logs, prints runs, compare, effect, a SQL
+# query and the curve of the best task, and checks that the index ranks first the
 # configuration the training script itself found best.
 set -eu
 build=$1
@@ -36,6 +36,9 @@ section "dnnprov compare -c digits.yaml --metric val_accuracy --agg last"
 "$dnnprov" compare -c "$work/digits.yaml" --metric val_accuracy --agg last | tee "$work/compare.out"
 section "dnnprov effect -c digits.yaml --hyp LEARNING_RATE --metric val_accuracy --agg last"
 "$dnnprov" effect -c "$work/digits.yaml" --hyp LEARNING_RATE --metric val_accuracy --agg last
+sql="select h.value as optimizer, count(*) as runs, round(avg(s.last), 4) as mean_last, round(max(s.last), 4) as best from hyperparameters h join summaries s on s.task = h.task and s.metric = 'val_accuracy' where h.name = 'OPTIMIZER_NAME' group by 1 order by 3 desc"
+section "dnnprov sql -c digits.yaml \"$sql\""
+"$dnnprov" sql -c "$work/digits.yaml" "$sql"
 section "dnnprov curve -c digits.yaml $best --metrics loss,val_accuracy"
 "$dnnprov" curve -c "$work/digits.yaml" "$best" --metrics loss,val_accuracy
 

@@ -9,6 +9,10 @@ A ctypes binding over libdnnprov.so (include/dnnprov.h); no compilation.
             t.epoch(epoch, loss=loss, accuracy=acc)
         t.test(loss=test_loss, accuracy=test_acc)
 
+dnnprov.connect() gives a sqlite3 connection over the live index, and
+dnnprov.sql(), runs(), compare(), curve() and the other commands answer
+with pandas DataFrames (dnnprov.query).
+
 dnnprov.torch records a PyTorch training from its model and optimizer;
 dnnprov.keras has a Keras callback.  The library is looked for in
 $DNNPROV_LIB, then (installed) the library `make install` put beside this
@@ -21,6 +25,8 @@ from .errors import (EINVAL, ENOMEM, EIO, ENOSPC, ECONFIG, ETYPE, ESTATE, ECORRU
                      ETRUNCATED, EVERSION, ENOTFOUND, ELOCKED, EINDEX, EQUERY, EUNDECLARED,
                      ConfigError, Error, InvalidArgumentError, LockedError, NoSpaceError,
                      StateError, UndeclaredError, ValueTypeError)
+from .query import (adaptations, command, compare, connect, curve, dataflows, describe, effect,
+                    elements, extension_path, runs, sql, test)
 from .task import Task
 
 # Shown as dnnprov.Error, dnnprov.Task in tracebacks and reprs, where users
@@ -37,4 +43,6 @@ library_path = _native.path
 __all__ = ["Task", "Error", "ConfigError", "InvalidArgumentError", "ValueTypeError",
            "NoSpaceError", "StateError", "LockedError", "UndeclaredError", "library_path",
            "EINVAL", "ENOMEM", "EIO", "ENOSPC", "ECONFIG", "ETYPE", "ESTATE", "ECORRUPT",
-           "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED", "EINDEX", "EQUERY", "EUNDECLARED"]
+           "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED", "EINDEX", "EQUERY", "EUNDECLARED",
+           "connect", "sql", "command", "dataflows", "describe", "runs", "compare", "effect",
+           "curve", "adaptations", "test", "elements", "extension_path"]

@@ -236,7 +236,7 @@ class Task:
 
     def _live_config(self):
         if self._config is None:
-            raise Error(ESTATE, f"task {self._id} is closed")
+            raise StateError(ESTATE, f"task {self._id} is closed")
         return self._config
 
     # ---- the value array --------------------------------------------------
@@ -297,7 +297,7 @@ class Task:
     def _live(self):
         handle = self._handle
         if handle is None:
-            raise Error(ESTATE, f"task {self._id} is closed")
+            raise StateError(ESTATE, f"task {self._id} is closed")
         return handle
 
     # ---- records ----------------------------------------------------------

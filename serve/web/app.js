@@ -510,8 +510,8 @@
     answers.forEach((a, i) => {
       if (a.error) { errors.push(a.error); return; }
       const data = a.rows.filter((r) => r[metric] !== undefined && r[metric] !== null).map((r) => [r.epoch, asNumber(r[metric])]);
-      const marks = a.rows.filter((r) => r.adapted).map((r) => {
-        const hyps = r.adapted.replace(/^\*\s*/, '').split(',');
+      const marks = a.rows.filter((r) => r.changed).map((r) => {
+        const hyps = r.changed.split(',');
         const label = hyps.map((hy) => hy + ' \u2192 ' + cellText(hy, r[hy])).join(', ');
         return { coord: [r.epoch, asNumber(r[metric])], value: label, name: label };
       }).filter((m) => m.coord[1] !== null);

@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 import torch
 
+import dnnprov
 import dnnprov.torch
 from support import LogTestCase
 
@@ -141,6 +142,87 @@ class RecorderTest(LogTestCase):
         end = self.only("end")
         self.assertEqual((end["status"], end["message"]),
                          ("FAILED", "RuntimeError: CUDA out of memory"))
+
+    def test_resume_from_a_checkpoint_after_a_plateau_step(self):
+        # The first process trains 3 epochs, ReduceLROnPlateau cuts the rate,
+        # a checkpoint is saved, the process dies.  The second loads it and
+        # resumes: the task keeps LEARNING_RATE 0.1, and the restored 0.01
+        # is an adaptation at the resume epoch.
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0)
+        rec = dnnprov.torch.Recorder(self.config, model, opt, task_id="ckpt").begin()
+        for epoch in range(1, 4):
+            rec.epoch_begin(epoch)
+            rec.epoch_end(epoch, loss=1.0)
+            sched.step(1.0)
+        checkpoint = {"model": model.state_dict(), "optimizer": opt.state_dict()}
+        rec.task.close()  # the process died: no end
+
+        model2 = tiny_model()
+        opt2 = torch.optim.SGD(model2.parameters(), lr=0.1)
+        opt2.load_state_dict(checkpoint["optimizer"])
+        self.assertAlmostEqual(dnnprov.torch.learning_rate(opt2), 0.001)
+        with self.assertRaises(dnnprov.StateError):
+            dnnprov.torch.Recorder(self.config, model2, opt2, task_id="ckpt").begin()
+        with dnnprov.torch.Recorder(self.config, model2, opt2, task_id="ckpt", resume=True) as rec2:
+            rec2.epoch_begin(4)
+            rec2.epoch_end(4, loss=0.5)
+        begins = self.records(kinds="begin")
+        self.assertEqual(begins[0]["hyperparameters"]["LEARNING_RATE"], 0.1)
+        self.assertEqual((begins[1]["resume"], begins[1]["attempt"]), (True, 2))
+        adapts = [(a["epoch"], a["old"], a["new"]) for a in self.records(kinds="adapt")]
+        # The second plateau step applied to epoch 3 (seen at its
+        # epoch_begin); the third came after epoch 3 was recorded, and only
+        # the checkpoint knows it: the resume records it at epoch 4.
+        self.assertEqual([e for e, _, _ in adapts], [3, 4])
+        self.assertAlmostEqual(adapts[0][1], 0.1)
+        self.assertAlmostEqual(adapts[1][1], 0.01)
+        self.assertAlmostEqual(adapts[1][2], 0.001)
+
+    def test_resume_with_another_rate_is_an_adaptation(self):
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with dnnprov.torch.Recorder(self.config, model, opt, task_id="r") as rec:
+            rec.epoch_begin(1)
+            rec.epoch_end(1, loss=1.0)
+        opt.param_groups[0]["lr"] = 0.02  # a checkpoint taken after a step, say
+        with dnnprov.torch.Recorder(self.config, model, opt, task_id="r", resume=True) as rec:
+            rec.epoch_begin(2)
+            rec.epoch_end(2, loss=0.5)
+        adapt = self.only("adapt")
+        self.assertEqual((adapt["epoch"], adapt["old"], adapt["new"]), (2, 0.1, 0.02))
+
+    def test_label_and_element(self):
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with dnnprov.torch.Recorder(self.config, model, opt, label="sgd") as rec:
+            self.assertRegex(rec.id, r"^sgd-\d{8}T\d{6}Z-")
+            self.assertIs(rec.task.id, rec.id)
+            rec.element("DenseBlock", "iDenseBlock", {"growth_rate": 12, "layers_db": 3})
+        self.assertEqual(self.only("element")["values"], {"growth_rate": 12, "layers_db": 3})
+
+    def test_only_rank_0_records(self):
+        code = (
+            "import os, sys, torch.distributed as dist, dnnprov.torch, torch\n"
+            "dist.init_process_group('gloo', init_method='tcp://127.0.0.1:%d', rank=int(sys.argv[1]), world_size=2)\n"
+            "m = torch.nn.Linear(2, 2); opt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+            "with dnnprov.torch.Recorder(%r, m, opt, task_id='dist') as rec:\n"
+            "    rec.epoch_begin(1); rec.epoch_end(1, loss=float(sys.argv[1]))\n"
+            "dist.destroy_process_group()\n")
+        import socket
+        import subprocess
+        import sys
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        procs = [subprocess.Popen([sys.executable, "-c", code % (port, self.config), str(rank)],
+                                  stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 0, err)
+        epochs = self.records(kinds="epoch")
+        self.assertEqual([r["metrics"] for r in epochs], [{"loss": 0.0}])
 
     def test_without_with(self):
         model = tiny_model()

@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 			 * It passes the learning rate it started with, which differs
 			 * from the one in force: an adaptation at the resume. */
 			check(dnnprov_task_open(cfg, id, &t), "reopen");
-			check(dnnprov_task_resume(t, stop, h, 4), "resume");
+			check(dnnprov_task_resume(t, DNNPROV_NEXT_EPOCH, h, 4), "resume");
 			for (int e = stop; e <= nepochs; e++) {
 				dnnprov_value m[] = { DNNPROV_V_REAL("loss", 1.0 / e), DNNPROV_V_REAL("accuracy", 0.9) };
 				check(dnnprov_task_epoch(t, e, NAN, m, 2), "epoch");

@@ -6,7 +6,10 @@
  * tried (for tests that inject I/O faults); stdout still lists only the
  * acknowledged ones.
  *
- * usage: writer_child CONFIG TASK [MAX_EPOCHS [keep-going]]
+ * With hold, it writes MAX_EPOCHS and then waits without closing, a
+ * training between epochs, until it is killed.
+ *
+ * usage: writer_child CONFIG TASK [MAX_EPOCHS [keep-going|hold]]
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@ int main(int argc, char **argv)
 		return 2;
 	long max = argc > 3 ? atol(argv[3]) : 1000000;
 	int keep_going = argc > 4 && strcmp(argv[4], "keep-going") == 0;
+	int hold = argc > 4 && strcmp(argv[4], "hold") == 0;
 	if (dnnprov_config_load(argv[1], &cfg) || dnnprov_task_open(cfg, argv[2], &t))
 		return 1;
 	dnnprov_value h = DNNPROV_V_REAL("LEARNING_RATE", 0.01);
@@ -43,6 +47,8 @@ int main(int argc, char **argv)
 		if (write(1, line, (size_t)n) != n)
 			return 1;
 	}
+	while (hold)
+		pause();
 	dnnprov_task_close(t);
 	dnnprov_config_free(cfg);
 	return 0;

@@ -1,0 +1,154 @@
+/*
+ * rows.h - the index's records one at a time, for front ends that stream
+ * (the SQL tables) rather than load a dataflow: a prefix scan, and one
+ * reader per database that turns a key and its value into fields.
+ *
+ * Every decode of a stored value is here or in the schema layer
+ * (values.c), never in a caller: when the stored format changes (a compact
+ * epoch store), these functions change and their callers do not.  Texts
+ * and maps a reader returns point into the key or into the reader's
+ * decoder, and live until that decoder's next decode.
+ */
+#ifndef DNNPROV_ROWS_H
+#define DNNPROV_ROWS_H
+
+#include "query/query.h"
+
+/* ---- prefix scans ------------------------------------------------------------- */
+
+/* The keys of one database that start with prefix[0..prefix_len), from
+ * `from` on (`from` begins with the prefix and may extend it: a lower
+ * bound).  Rows come in key order. */
+typedef struct dp_qscan {
+	MDB_cursor *c;
+	dp_key from;
+	size_t prefix_len;
+	bool started;
+} dp_qscan;
+
+DP_INTERNAL int dp_qscan_open(MDB_txn *txn, MDB_dbi dbi, const dp_key *from, size_t prefix_len, dp_qscan *s);
+/* 1 with the row in *k and *v, 0 at the end of the range, or a negative
+ * DNNPROV_E* code (a read error is never taken for the end). */
+DP_INTERNAL int dp_qscan_next(dp_qscan *s, MDB_val *k, MDB_val *v);
+DP_INTERNAL void dp_qscan_close(dp_qscan *s);
+
+/* ---- values inside records -------------------------------------------------------- */
+
+typedef enum dp_ftype { DP_F_NULL = 0, DP_F_INT, DP_F_REAL, DP_F_TEXT } dp_ftype;
+
+/* A value as stored: an integer stays an integer; text is not
+ * NUL-terminated. */
+typedef struct dp_field {
+	dp_ftype type;
+	int64_t i;
+	double d; /* also set for DP_F_INT */
+	dp_str s;
+} dp_field;
+
+/* A map of names to values inside a record (metrics, hyperparameters,
+ * attribute values); empty when absent.  Either a decoded object or, on
+ * the paths that scan millions of records, the map's bytes, read in place. */
+typedef struct dp_rmap {
+	const void *obj;
+	const unsigned char *raw;
+	size_t rawlen;
+} dp_rmap;
+
+DP_INTERNAL size_t dp_rmap_size(dp_rmap m);
+/* The i-th entry; false when it is not a name with a value. */
+DP_INTERNAL bool dp_rmap_at(dp_rmap m, size_t i, dp_str *name, dp_field *value);
+/* The value of `name` (exact spelling); DP_F_NULL when absent. */
+DP_INTERNAL dp_field dp_rmap_get(dp_rmap m, const char *name);
+
+/* ---- one reader per database ------------------------------------------------------ */
+
+typedef struct dp_task_row {
+	dp_str df, task;
+	dp_task_fields f;
+	dp_rmap hyps; /* name -> value at the task's latest begin */
+} dp_task_row;
+
+typedef struct dp_epoch_row {
+	dp_str df, task;
+	int64_t epoch;
+	double time;
+	dp_field elapsed;
+	dp_rmap metrics;
+} dp_epoch_row;
+
+typedef struct dp_summary_row {
+	dp_str df, metric, task;
+	dp_summary s;
+} dp_summary_row;
+
+typedef struct dp_adapt_row {
+	dp_str df, task, hyp;
+	int64_t epoch;
+	double time;
+	dp_field old_value, new_value, id;
+} dp_adapt_row;
+
+typedef struct dp_test_row {
+	dp_str df, task;
+	double time;
+	dp_rmap metrics;
+} dp_test_row;
+
+typedef struct dp_element_row {
+	dp_str df, transformation, set, task;
+	double time;
+	dp_rmap values;
+} dp_element_row;
+
+typedef struct dp_layers_row {
+	dp_str df, task;
+	double time;
+	const void *layers; /* read with dp_layers_at */
+	size_t n;
+} dp_layers_row;
+
+/* Each reads one row of its database; DNNPROV_ECORRUPT for a key or value
+ * it cannot read (the caller skips it, as the commands do). */
+DP_INTERNAL int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_row *out);
+DP_INTERNAL int dp_read_epoch(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_epoch_row *out);
+DP_INTERNAL int dp_read_summary(const MDB_val *k, const MDB_val *v, dp_summary_row *out);
+DP_INTERNAL int dp_read_adapt(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_adapt_row *out);
+DP_INTERNAL int dp_read_test(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_test_row *out);
+DP_INTERNAL int dp_read_element(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_element_row *out);
+DP_INTERNAL int dp_read_layers(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_layers_row *out);
+/* The i-th layer: false when it is malformed. */
+DP_INTERNAL bool dp_layers_at(const dp_layers_row *r, size_t i, dp_str *name, dp_str *kind, dp_field *value);
+
+/* The value of `metric` at the task's first epoch that reported it, with
+ * that epoch: what a summary does not keep.  false when there is none. */
+DP_INTERNAL bool dp_query_first_value(MDB_txn *txn, dp_index *ix, dp_decoder *dec, dp_str df, dp_str task,
+				      dp_str metric, double *value, int64_t *epoch);
+
+/* ---- the user-defined transformations of a specification ------------------------- */
+
+typedef struct dp_qattr {
+	char *name;
+	char *type; /* numeric, text, file */
+} dp_qattr;
+
+typedef struct dp_qset {
+	char *name;
+	bool input;
+	dp_qattr *attrs;
+	size_t nattrs;
+} dp_qset;
+
+typedef struct dp_qtf {
+	char *name;
+	char **deps; /* the transformations it depends on */
+	size_t ndeps;
+	dp_qset *sets;
+	size_t nsets;
+} dp_qtf;
+
+/* The user-defined transformations of a loaded dataflow, in declaration
+ * order (malformed entries are left out).  Free with dp_qtfs_free. */
+DP_INTERNAL int dp_qdf_transformations(const dp_qdataflow *d, dp_qtf **out, size_t *n);
+DP_INTERNAL void dp_qtfs_free(dp_qtf *tfs, size_t n);
+
+#endif

@@ -1,0 +1,120 @@
+"""What the logs say, replayed from `dnnprov cat`'s JSON lines: the brute
+force that the query and SQL checks compare the index with.  It follows
+docs/FORMAT.md and docs/RUNS.md, not the indexer's code.
+"""
+
+from liveness import owner_lives
+
+
+class Task:
+    @property
+    def attempts(self):
+        return self.begins
+
+    @property
+    def active(self):
+        """Seconds active: each attempt from its begin to its end (or last
+        record), without the time between attempts."""
+        until = self.end if self.end is not None else self.last
+        return self.active_before + max(0.0, until - self.attempt_start)
+
+
+    def __init__(self, df, tid):
+        self.df, self.id = df, tid
+        self.begun = False
+        self.begins = 0     # attempts: begin records
+        self.attempt_start = None
+        self.active_before = 0.0
+        self.begin = {}     # the latest begin record
+        self.status = None
+        self.start = self.end = self.last = self.message = None
+        self.hyps = {}
+        self.epochs = {}
+        self.adapts = {}    # (epoch, hyp) -> record with old filled
+        self.tests = []
+        self.layers = None  # the latest layers record
+        self.elements = []
+
+
+def replay(records):
+    """df -> {"metrics": [...], "hyps": {name: type}, "tasks": {id: Task},
+    "spec": the latest spec record}; tasks that never began are left out
+    (the indexer reports their records and skips them)."""
+    dataflows = {}
+    for r in records:
+        df, tid, kind = r["dataflow"], r["task"], r["kind"]
+        d = dataflows.setdefault(df, {"metrics": [], "hyps": {}, "tasks": {}, "spec": None})
+        if kind == "spec":
+            d["spec"] = r
+            for h in r["hyperparameters"]:
+                d["hyps"].setdefault(h["name"], h["type"])
+            for m in r["metrics"]:
+                if m not in d["metrics"]:
+                    d["metrics"].append(m)
+            continue
+        t = d["tasks"].setdefault(tid, Task(df, tid))
+        if kind == "begin":
+            if not t.begun:   # a resume keeps the first begin's values and start
+                t.hyps = dict(r["hyperparameters"])
+                t.start = r["time"]
+            else:             # the attempt before ended at its end, or its last record
+                until = t.end if t.end is not None else t.last
+                if until is not None and until > t.attempt_start:
+                    t.active_before += until - t.attempt_start
+            t.attempt_start = r["time"]
+            t.begins += 1
+            t.begin = r
+            t.status, t.end, t.message, t.begun = "RUNNING", None, None, True
+        elif not t.begun:
+            continue
+        elif kind == "epoch":
+            t.epochs[r["epoch"]] = r
+            for m in r["metrics"]:
+                if m not in d["metrics"]:
+                    d["metrics"].append(m)
+        elif kind == "adapt":
+            rec = dict(r)
+            if "old" not in rec:
+                before = [a for (e, h), a in t.adapts.items() if h == r["hyperparameter"] and e < r["epoch"]]
+                if before:
+                    rec["old"] = max(before, key=lambda a: a["epoch"])["new"]
+                elif r["hyperparameter"] in t.hyps:
+                    rec["old"] = t.hyps[r["hyperparameter"]]
+            t.adapts[(r["epoch"], r["hyperparameter"])] = rec
+        elif kind == "test":
+            t.tests.append(r)
+            for m in r["metrics"]:
+                if m not in d["metrics"]:
+                    d["metrics"].append(m)
+        elif kind == "layers":
+            t.layers = r
+        elif kind == "element":
+            t.elements.append(r)
+        elif kind == "end":
+            t.status, t.end, t.message = r["status"], r["time"], r.get("message")
+        t.last = r["time"]   # the causally last record's: `cat` prints them in that order
+    for d in dataflows.values():
+        d["tasks"] = {k: t for k, t in d["tasks"].items() if t.begun}
+        for t in d["tasks"].values():
+            if t.status == "RUNNING" and not owner_lives(t.begin.get("owner")):
+                t.status = "LOST"
+            for h, v in t.hyps.items():
+                d["hyps"].setdefault(h, "text" if isinstance(v, str) else "numeric")
+    return dataflows
+
+
+def lower_is_better(m):
+    return any(w in m.lower() for w in ("loss", "error", "err", "mse", "mae", "rmse", "perplexity",
+                                        "ppl", "cer", "wer", "nll"))
+
+
+def main_metric(d):
+    """The first metric's val_ twin if a task reported it, else the first
+    metric a task reported, else the twin if declared, else the first."""
+    m = d["metrics"]
+    reported = {k for t in d["tasks"].values() for r in t.epochs.values() for k in r["metrics"]}
+    twin = "val_" + m[0]
+    twin = twin if not m[0].startswith("val_") and twin in m else None
+    if twin in reported:
+        return twin
+    return next((x for x in m if x in reported), twin or m[0])

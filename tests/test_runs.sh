@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Runs a user can trust (docs/RUNS.md), from the shell and the C writer: a
+# rerun refused and a resume accepted; typos refused with the log left as
+# it was; a second live writer refused; the clock stepped back and forward
+# changing no answer; two runs under one task id kept apart; a killed
+# training shown LOST by the follower; the freshness note; what runs,
+# curve, layers and --where show of it all.
+. "$(dirname "$0")/lib.sh"
+TOOLS="$PWD/$BUILD/tests/tools"
+cd "$T"
+cat >exp.yaml <<'YAML'
+dataflow: df
+log_dir: logs
+index_dir: index
+hyperparameters:
+  OPTIMIZER_NAME: true
+  LEARNING_RATE: true
+metrics: [loss, accuracy]
+adaptation: true
+YAML
+L() { "$DNNPROV" log -c exp.yaml "$@"; }
+tree_sum() { find logs -type f -name '*.dnplog' -print0 2>/dev/null | sort -z | xargs -0r cat | md5sum; }
+
+# --- a rerun never merges -----------------------------------------------------------
+L --task sgd-lr0.1 begin OPTIMIZER_NAME=SGD LEARNING_RATE=0.1 >/dev/null
+L --task sgd-lr0.1 epoch 1 loss=0.9 accuracy=0.5
+L --task sgd-lr0.1 epoch 2 loss=0.7 accuracy=0.6
+L --task sgd-lr0.1 end
+before=$(tree_sum)
+expect_status "a rerun under the same id is refused" 1 L --task sgd-lr0.1 begin OPTIMIZER_NAME=SGD LEARNING_RATE=0.5
+expect_grep "it names the task, its status and what to do" \
+	"^dnnprov: log: task 'sgd-lr0.1' of dataflow 'df' has already FINISHED; use --resume to continue it, or another task id$" "$T/err"
+expect_status "an epoch after the end is refused" 1 L --task sgd-lr0.1 epoch 3 loss=0.5 accuracy=0.7
+expect_grep "it says the task has ended" "has ended (FINISHED)" "$T/err"
+expect_eq "the refused calls left the log as it was" "$(tree_sum)" "$before"
+# A resume with another learning rate: the first value stays, the new one is
+# an adaptation at the resume epoch.
+expect_status "--resume is accepted" 0 L --task sgd-lr0.1 begin --resume LEARNING_RATE=0.05
+L --task sgd-lr0.1 epoch 3 loss=0.5 accuracy=0.7
+L --task sgd-lr0.1 end
+"$DNNPROV" index -c exp.yaml -q
+expect_status "runs" 0 "$DNNPROV" runs -c exp.yaml --format csv --where "task = 'sgd-lr0.1'"
+col() { awk -F, -v name="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } { print $c }' "$T/out"; }
+expect_eq "the task keeps the learning rate it began with" "$(col LEARNING_RATE)" 0.1
+expect_eq "two attempts" "$(col attempts)" 2
+expect_eq "three epochs, one run" "$(col epochs)" 3
+expect_status "adaptations" 0 "$DNNPROV" adaptations -c exp.yaml --task sgd-lr0.1 --metric loss --format csv
+expect_eq "the resumed value is an adaptation at the resume epoch" "$(tail -n +2 "$T/out" | cut -d, -f1-5 | tr -d '\r')" \
+	"sgd-lr0.1,3,LEARNING_RATE,0.1,0.05"
+expect_status "curve as CSV" 0 "$DNNPROV" curve -c exp.yaml sgd-lr0.1 --format csv
+expect_grep "curve: the change is data, not a table mark" "^3,.*,0.05,0.1,LEARNING_RATE" "$T/out"
+expect_eq "curve: no table mark in CSV" "$(grep -c '\*' "$T/out")" 0
+
+# --- typos are refused, and leave nothing ------------------------------------------------
+L --task typos begin LEARNING_RATE=0.1 >/dev/null
+before=$(tree_sum)
+expect_status "an undeclared metric" 1 L --task typos epoch 1 los=0.7
+expect_grep "it lists the declared metrics" "metric 'los' is not declared in exp.yaml (metrics: loss, accuracy, val_loss, val_accuracy" "$T/err"
+expect_status "a metric in another case" 1 L --task typos epoch 1 LOSS=0.7
+expect_grep "it names the declared spelling" "metric 'LOSS' is declared as 'loss'" "$T/err"
+expect_status "an undeclared hyperparameter" 1 L begin drop_out=0.5
+expect_grep "it names it" "hyperparameter 'drop_out' is not declared" "$T/err"
+expect_status "a test without metrics" 1 L --task typos test
+expect_status "a record of a task that has not begun" 1 L --task typo epoch 1 loss=1
+expect_grep "it says so" "task 'typo' of dataflow 'df' has not begun" "$T/err"
+expect_eq "the refused calls left the log as it was" "$(tree_sum)" "$before"
+expect_eq "and no folder for the task that never began" "$(ls logs/df | grep -c '^typo$')" 0
+expect_status "--resume without --task" 2 L begin --resume
+
+# --- one live writer per task -------------------------------------------------------------
+"$TOOLS/writer_child" exp.yaml live 5 hold >/dev/null &
+wpid=$!
+disown $wpid # killed below; bash would report "Killed" on stderr
+trap 'kill -9 $wpid 2>/dev/null || true; cleanup' EXIT
+until [ -n "$(ls logs/df/live 2>/dev/null | grep dnplog)" ]; do sleep 0.01; done
+expect_status "a second writer is refused" 1 L --task live epoch 1 loss=1
+expect_grep "it names the writer" "task 'live' of dataflow 'df' is being recorded by pid $wpid on host" "$T/err"
+
+# --- a killed training is LOST, seen by the follower ------------------------------------
+"$DNNPROV" index -c exp.yaml --follow -q 2>"$T/follow.err" &
+fpid=$!
+status_of() { "$DNNPROV" runs -c exp.yaml --format csv --where "task = '$1'" 2>/dev/null | awk -F, 'NR == 2 { print $2 }'; }
+until [ "$(status_of live)" = RUNNING ]; do sleep 0.05; done
+kill -9 $wpid
+while kill -0 $wpid 2>/dev/null; do sleep 0.01; done
+t0=$(date +%s%N)
+until [ "$(status_of live)" = LOST ]; do
+	[ $((($(date +%s%N) - t0) / 1000000)) -gt 5000 ] && break
+	sleep 0.05
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "a task killed with SIGKILL is LOST within 5 s" "$(status_of live)" LOST
+echo "  (a killed writer's task shown LOST after $ms ms)"
+expect_status "--where finds it" 0 "$DNNPROV" runs -c exp.yaml --where "status = 'lost'" --format csv
+expect_grep "by its status" "^live,LOST," "$T/out"
+# A task recorded by this shell stays RUNNING while the script lives.
+expect_eq "a shell-recorded task lives with its script" "$(status_of typos)" RUNNING
+# Resumed, it runs again.
+L --task live begin --resume >/dev/null
+until [ "$(status_of live)" = RUNNING ]; do sleep 0.05; done
+ok
+stop_follower $fpid "follower"
+expect_eq "the follower said nothing" "$(wc -c <"$T/follow.err")" 0
+"$DNNPROV" reindex -c exp.yaml -q
+expect_eq "a rebuild agrees: the resumed task runs" "$(status_of live)" RUNNING
+
+# --- the clock steps back and forward: no answer changes --------------------------------
+SHIM="$OLDPWD/$BUILD/tests/shims/clockshim.so"
+# Under SANITIZE=1 the shim comes before the ASan runtime in the load order.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+offset() { echo "$1" >"$T/offset"; }
+C() { DP_CLOCK_OFFSET_FILE="$T/offset" LD_PRELOAD="$SHIM" "$DNNPROV" log -c exp.yaml "$@"; }
+offset 0
+C --task clock begin LEARNING_RATE=0.1 >/dev/null
+C --task clock epoch 1 loss=0.9 accuracy=0.1
+offset -2
+C --task clock test loss=0.8 accuracy=0.2
+offset 3600
+C --task clock epoch 2 loss=0.5 accuracy=0.5
+offset -3600
+C --task clock epoch 3 loss=0.25 accuracy=0.75
+C --task clock end
+offset -30
+C --task clock begin --resume >/dev/null
+C --task clock test loss=0.1 accuracy=0.9
+C --task clock end
+rm -rf index
+"$DNNPROV" index -c exp.yaml -q
+expect_eq "clock: the task ended, whatever the clocks said" "$(status_of clock)" FINISHED
+expect_status "clock: curve" 0 "$DNNPROV" curve -c exp.yaml clock --metrics loss --format csv
+expect_eq "clock: epochs in order with their values" "$(tail -n +2 "$T/out" | cut -d, -f1,3 | tr -d '\r' | paste -sd' ')" \
+	"1,0.9 2,0.5 3,0.25"
+expect_status "clock: test" 0 "$DNNPROV" test -c exp.yaml --where "task = 'clock'" --format csv
+expect_eq "clock: the latest test is the last one recorded" \
+	"$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "loss") c = i; next } { print $c }' "$T/out")" 0.1
+expect_status "clock: runs" 0 "$DNNPROV" runs -c exp.yaml --format json --where "task = 'clock'"
+expect_eq "clock: two attempts, none lasting a negative time" \
+	"$($PY -c "import json,sys; r = json.load(open(sys.argv[1]))['rows'][0]; print(r['attempts'], r['active'] >= 0, r['duration'] is None or r['duration'] >= -3600)" "$T/out")" \
+	"2 True True"
+# A follower that saw it all as it happened equals a clean rebuild.
+rm -rf index
+"$DNNPROV" index -c exp.yaml --follow --rescan-ms 200 -q &
+fpid=$!
+sleep 0.3
+offset 7200
+C --task clock2 begin LEARNING_RATE=0.2 >/dev/null
+C --task clock2 epoch 1 loss=1 accuracy=0
+offset -7200
+C --task clock2 epoch 2 loss=0.5 accuracy=0.5
+C --task clock2 end
+until [ "$(status_of clock2)" = FINISHED ]; do sleep 0.05; done
+stop_follower $fpid "clock follower"
+"$TOOLS/dump_index" index | grep -v '^progress ' >"$T/followed.txt"
+"$DNNPROV" index --log-dir logs --index-dir "$T/ref" -q
+"$TOOLS/dump_index" "$T/ref" | grep -v '^progress ' >"$T/ref.txt"
+expect_status "clock: the followed index equals a clean rebuild" 0 cmp -s "$T/followed.txt" "$T/ref.txt"
+
+# --- two runs under one task id are kept apart ------------------------------------------
+sed 's|^log_dir: logs|log_dir: logs-b|' exp.yaml >b.yaml
+L --task shared begin LEARNING_RATE=0.1 >/dev/null
+L --task shared epoch 1 loss=0.9 accuracy=0.1
+"$DNNPROV" log -c b.yaml --task shared begin LEARNING_RATE=0.9 >/dev/null
+"$DNNPROV" log -c b.yaml --task shared epoch 1 loss=0.1 accuracy=0.9
+"$DNNPROV" log -c b.yaml --task shared epoch 2 loss=0.1 accuracy=0.9
+# Copied in after the first run's segments (sequence 101, 102, ...), as a
+# second host's shipped logs would arrive.
+n=100
+for f in logs-b/df/shared/*.dnplog; do
+	n=$((n + 1))
+	cp "$f" "logs/df/shared/$(printf '%010d' $n)-elsewhere-b.dnplog"
+done
+rm -rf index
+"$DNNPROV" index -c exp.yaml -q 2>"$T/index.err"
+expect_grep "the other run is reported, not merged" "two writers used one task id" "$T/index.err"
+expect_status "runs" 0 "$DNNPROV" runs -c exp.yaml --format csv --where "task = 'shared'"
+expect_eq "the task is the first run alone" "$(col LEARNING_RATE),$(col epochs)" "0.1,1"
+expect_status "index --status lists the problem" 0 "$DNNPROV" index -c exp.yaml --status
+expect_grep "with its segment" "shared/.*-b.dnplog: offset" "$T/out"
+
+# --- freshness ----------------------------------------------------------------------------
+L --task fresh begin LEARNING_RATE=0.3 >/dev/null
+L --task fresh epoch 1 loss=0.3 accuracy=0.3
+expect_status "runs on an index behind its logs" 0 "$DNNPROV" runs -c exp.yaml
+expect_grep "a table says so" "^index: behind its logs by [0-9]* segments* (.* not indexed) and no indexer is running: run \`dnnprov index\`" "$T/out"
+expect_grep "and that problems were skipped" "^index: [0-9]* problems* skipped in the logs" "$T/out"
+expect_status "as JSON" 0 "$DNNPROV" runs -c exp.yaml --format json
+expect_eq "JSON says it in the index member" \
+	"$($PY -c "import json,sys; i = json.load(open(sys.argv[1]))['index']; print(i['indexer'], i['behind_bytes'] > 0, i['behind_segments'], i['problems'] > 0)" "$T/out")" \
+	"not running True 2 True"
+expect_status "CSV" 0 "$DNNPROV" runs -c exp.yaml --format csv
+expect_grep "CSV tells it on stderr" "^index: behind its logs" "$T/err"
+"$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
+expect_status "caught up" 0 "$DNNPROV" runs -c exp.yaml --format json --index-dir index
+expect_eq "nothing behind, from the index alone" \
+	"$($PY -c "import json,sys; i = json.load(open(sys.argv[1]))['index']; print(i['behind_bytes'], i['behind_segments'])" "$T/out")" "0 0"
+"$DNNPROV" index -c exp.yaml --follow -q 2>/dev/null &
+fpid=$!
+until "$DNNPROV" runs -c exp.yaml --format json 2>/dev/null | grep -q '"indexer": "running"'; do sleep 0.05; done
+ok
+stop_follower $fpid "freshness follower"
+
+# --- --where on the run facts; tables that are not cut ----------------------------------
+L --task failing begin LEARNING_RATE=0.7 >/dev/null
+L --task failing end --status FAILED --message "diverged at epoch 3"
+"$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
+W() { "$DNNPROV" runs -c exp.yaml --format csv --sort task --where "$1" 2>/dev/null | tail -n +2 | cut -d, -f1 | paste -sd' '; }
+expect_eq "--where on the end message" "$(W "message like 'diverged%'")" failing
+expect_eq "--where on attempts" "$(W "attempts > 1")" "clock live sgd-lr0.1"
+expect_eq "--where on an ISO 8601 time" "$(W "start > '2000-01-01T00:00Z' and task = 'failing'")" failing
+expect_eq "--where relative to now" "$(W "start > now - 86400 and task = 'failing'")" failing
+expect_status "a time that is not one" 1 "$DNNPROV" runs -c exp.yaml --where "start > 'yesterday'"
+expect_grep "is shown with a caret" "a time here: ISO 8601" "$T/err"
+expect_status "runs, piped" 0 "$DNNPROV" runs -c exp.yaml
+expect_grep "the message column" "diverged at epoch 3" "$T/out"
+expect_eq "a table on a pipe is never cut" "$(grep -c '…' "$T/out")" 0
+COLUMNS=60 "$DNNPROV" runs -c exp.yaml >"$T/narrow" 2>/dev/null
+widest() { awk '{ if (length($0) > w) w = length($0) } END { print w + 0 }' "$1"; }
+expect_eq "COLUMNS narrows it (text is cut, numbers never)" \
+	"$([ "$(widest "$T/narrow")" -lt "$(widest "$T/out")" ] && grep -q '…' "$T/narrow" && echo yes)" yes
+COLUMNS=60 "$DNNPROV" runs -c exp.yaml --wide >"$T/wide" 2>/dev/null
+expect_eq "--wide does not cut" "$(grep -c '…' "$T/wide")" 0
+
+# --- layers ---------------------------------------------------------------------------------
+L --task layered begin LEARNING_RATE=0.1 >/dev/null
+L --task layered layers 'dense_1:activation=relu' 'drop_1:dropout=0.25'
+"$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
+expect_status "layers of a task" 0 "$DNNPROV" layers -c exp.yaml layered --format csv
+expect_eq "a row per layer fact" "$(tail -n +2 "$T/out" | tr -d '\r' | paste -sd' ')" \
+	"layered,dense_1,activation,relu layered,drop_1,dropout,0.25"
+finish
