@@ -21,6 +21,7 @@
 
 #include "query/prov.h"
 #include "serve/internal.h"
+#include "sql/sql.h"
 
 /* ---- parameters ------------------------------------------------------------------------ */
 
@@ -41,12 +42,13 @@ enum {
 	P_TRANSFORMATION = 1 << 13,
 	P_SET = 1 << 14,
 	P_FORMAT = 1 << 15,
-	P_COUNT = 16
+	P_Q = 1 << 16,
+	P_COUNT = 17
 };
 
 static const char *const param_names[P_COUNT] = { "df",	 "where",   "sort", "limit",   "offset", "metric",
 						  "agg",	 "goal",    "hyp",  "bins",    "task",   "metrics",
-						  "window", "transformation", "set", "format" };
+						  "window", "transformation", "set", "format", "q" };
 
 typedef struct args {
 	const char *v[P_COUNT]; /* copies, or NULL */
@@ -692,6 +694,147 @@ out:
 	free(a.tasks);
 }
 
+/* ---- SQL: one read-only statement, time-bounded --------------------------------------------- */
+
+/* GET /api/sql?q=SELECT...: the statement on the SQL tables of the index
+ * (docs/SQL.md), as `dnnprov sql --format json` answers it, on a fresh
+ * connection over this request's snapshot: read-only by the module's
+ * authorizer, stopped at the server's time limit, at most max_rows rows
+ * (a longer answer is cut, and says so in X-Dnnprov-Rows-Cut). */
+static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
+{
+	args a = { 0 };
+	dp_qopts o;
+	dp_format fmt;
+	dp_query q;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	dp_sql *sql;
+	dp_table t = { 0 };
+	dp_rowout w = { 0 };
+	dp_qv *cells = NULL;
+	dp_buf *hex = NULL, msg = { 0 };
+	char *body = NULL, *index_json = NULL;
+	size_t len = 0, rows = 0;
+	FILE *f = NULL;
+	int rc, src = SQLITE_OK, ncols = 0;
+
+	if (!parse_args(c, &a, P_Q | P_DF | P_FORMAT, P_Q, r))
+		goto out_args;
+	a.allowed &= ~P_DF; /* optional here: the views' dataflow */
+	if (!options(s, &a, &o, &fmt)) {
+		dp_reply_error(r, 400, a.bad, "%s", a.why);
+		goto out_args;
+	}
+	const char *text = arg(&a, P_Q), *df = arg(&a, P_DF) ? arg(&a, P_DF) : s->o.dataflow;
+	if ((rc = dp_shared_begin(&s->index, &q))) {
+		index_error(r, rc);
+		goto out_args;
+	}
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK || (rc = dp_sql_register(db, &sql)) ||
+	    (rc = dp_sql_attach_snapshot(sql, q.ix, q.txn, df)) || (rc = dp_sql_restrict(sql, s->request_seconds))) {
+		if (!db || rc == 0)
+			dp_reply_error(r, 503, NULL, "cannot open SQLite: out of memory");
+		else
+			query_error(s, r, rc, NULL, &o);
+		goto out;
+	}
+	dp_sql_statement_begin(sql);
+	const char *tail = NULL;
+	if (sqlite3_prepare_v2(db, text, -1, &st, &tail) != SQLITE_OK || !st) {
+		int at = sqlite3_error_offset(db);
+		dp_buf_printf(&msg, "%s%s", st || sqlite3_errcode(db) != SQLITE_OK ? sqlite3_errmsg(db) : "no statement",
+			      at >= 0 ? "\n" : "");
+		dp_sql_position(&msg, text, at);
+		dp_reply_error(r, 400, "q", "%s", dp_buf_cstr(&msg) ? dp_buf_cstr(&msg) : "invalid statement");
+		goto out;
+	}
+	if (tail && tail[strspn(tail, " \t\r\n;")]) {
+		dp_reply_error(r, 400, "q", "one statement at a time: '%.60s' follows it", tail + strspn(tail, " \t\r\n;"));
+		goto out;
+	}
+	if ((ncols = sqlite3_column_count(st)) == 0) {
+		dp_reply_error(r, 400, "q", "the statement returns no rows: ask with SELECT (the server is read-only)");
+		goto out;
+	}
+	cells = calloc((size_t)ncols, sizeof(dp_qv));
+	hex = calloc((size_t)ncols, sizeof(dp_buf));
+	if (!cells || !hex || dp_table_init(&t, (size_t)ncols)) {
+		dp_reply_error(r, 503, NULL, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < ncols; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		dp_table_set_col(&t, (size_t)i, name ? name : "", dp_sql_column_kind(st, i));
+	}
+	if (!(f = open_memstream(&body, &len)) || (rc = dp_rowout_begin(&w, &t, fmt, f, 0))) {
+		dp_reply_error(r, 503, NULL, "out of memory");
+		goto out;
+	}
+	while (rows < s->max_rows && (src = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < ncols; i++)
+			dp_sql_cell(st, i, &cells[i], &hex[i]);
+		for (int i = 0; i < ncols && !rc; i++)
+			if (cells[i].type == QV_FAILED)
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		if (rc || (rc = dp_rowout_row(&w, cells)))
+			break;
+		rows++;
+	}
+	bool cut = rows == s->max_rows && sqlite3_step(st) == SQLITE_ROW;
+	if (rc) {
+		dp_reply_error(r, 503, NULL, "out of memory");
+		goto out;
+	}
+	if (!cut && src != SQLITE_ROW && src != SQLITE_DONE) {
+		if (sqlite3_errcode(db) == SQLITE_INTERRUPT && dp_sql_timed_out(sql))
+			dp_reply_error(r, 503, NULL, "the statement ran past the server's time limit of %g s and was stopped",
+				       s->request_seconds);
+		else if (sqlite3_errcode(db) == SQLITE_AUTH)
+			dp_reply_error(r, 400, "q", "%s: the server is read-only (no writes but to temp, no ATTACH of a "
+						    "file, no extensions, no settings)", sqlite3_errmsg(db));
+		else
+			dp_reply_error(r, 400, "q", "%s", sqlite3_errmsg(db));
+		goto out;
+	}
+	index_json = dp_shared_freshness(&s->index);
+	if ((rc = dp_rowout_end(&w, index_json)) || fflush(f) != 0) {
+		dp_reply_error(r, 503, NULL, "out of memory writing the answer");
+		goto out;
+	}
+	fclose(f);
+	f = NULL;
+	r->status = 200;
+	r->body = body;
+	r->len = len;
+	body = NULL;
+	r->type = fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/json";
+	if (fmt == FMT_CSV)
+		file_name(r->disposition, sizeof(r->disposition), df, "sql", "csv");
+	if (cut)
+		snprintf(r->extra, sizeof(r->extra), "%zu", rows);
+out:
+	if (f)
+		fclose(f);
+	free(body);
+	free(index_json);
+	dp_rowout_free(&w);
+	dp_table_free(&t);
+	for (int i = 0; hex && i < ncols; i++)
+		dp_buf_free(&hex[i]);
+	free(hex);
+	free(cells);
+	dp_buf_free(&msg);
+	sqlite3_finalize(st);
+	if (db) {
+		dp_sql_statement_done(sql);
+		sqlite3_close(db); /* detaches: the snapshot stays this request's */
+	}
+	dp_shared_end(&s->index, &q);
+out_args:
+	free(a.tasks);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 void dp_api_answer(dp_server *s, struct MHD_Connection *c, const char *name, dp_reply *r)
@@ -713,8 +856,12 @@ void dp_api_answer(dp_server *s, struct MHD_Connection *c, const char *name, dp_
 		answer_export(s, c, r);
 		return;
 	}
+	if (strcmp(name, "sql") == 0) {
+		answer_sql(s, c, r);
+		return;
+	}
 	for (size_t i = 0; i < DP_ARRAY_LEN(endpoints); i++)
 		at += (size_t)snprintf(list + at, sizeof(list) - at, "%s, ", endpoints[i].name);
-	snprintf(list + at, sizeof(list) - at, "changes, export");
+	snprintf(list + at, sizeof(list) - at, "changes, export, sql");
 	dp_reply_error(r, 404, NULL, "no endpoint /api/%.64s (endpoints: %s)", name, list);
 }

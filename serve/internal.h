@@ -56,6 +56,7 @@ typedef struct dp_reply {
 	size_t len;
 	char disposition[300];   /* Content-Disposition ("" for none) */
 	struct MHD_Response *stream; /* instead of body: a streamed answer (export) */
+	char extra[32];          /* X-Dnnprov-Rows-Cut: rows kept of a longer answer ("" for none) */
 } dp_reply;
 
 /* A JSON error: {"error": why, "parameter": name (or null)}. */

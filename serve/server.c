@@ -75,6 +75,8 @@ static void add_headers(struct MHD_Response *resp, const dp_reply *r, bool api)
 		MHD_add_response_header(resp, "Content-Disposition", r->disposition);
 	if (api)
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (r->extra[0])
+		MHD_add_response_header(resp, "X-Dnnprov-Rows-Cut", r->extra);
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, dp_reply *r, bool api)

@@ -133,6 +133,28 @@ with Server(dnnprov, "-c", config) as s:
     st, e = s.json("/api/export?df=torch-digits&format=pdf")
     check("export in an unknown format: 400 naming format", st == 400 and e["parameter"] == "format", str(e))
 
+    # ---- SQL: the CLI's answer; read-only; one statement ---------------------------------
+    for stmt in ["select task, status, epochs from tasks order by task",
+                 "select metric, count(*) as runs, min(best) from summaries group by metric order by metric",
+                 'select * from "torch-digits_hyperparameters" order by task']:
+        rc, out, err = cli("sql", "-c", config, "--format", "json", stmt)
+        st, hd, body = s.request("/api/sql?" + q({"q": stmt}))
+        check(f"sql {stmt!r}: the CLI's bytes", st == 200 and rc == 0 and before_index(body.decode()) == before_index(out),
+              f"{st} {body[:300]!r} {err}")
+    out = subprocess.run([dnnprov, "sql", "-c", config, "--format", "csv", "select task from tasks order by task"],
+                         capture_output=True).stdout
+    st, hd, body = s.request("/api/sql?" + q({"q": "select task from tasks order by task", "format": "csv"}))
+    check("sql as CSV: the CLI's bytes", st == 200 and body == out)
+    for stmt, want in [("select nope from tasks", "no such column"), ("delete from tasks", "may not be modified"),
+                       ("select 1; select 2", "one statement"), ("attach database '/tmp/x' as x", "not authorized"),
+                       ("create temp table t(x)", "returns no rows"), ("", "no statement")]:
+        st, e = s.json("/api/sql?" + q({"q": stmt}))
+        check(f"sql {stmt!r}: 400 naming q", st == 400 and e["parameter"] == "q" and want in e["error"], str(e))
+    st, e = s.json("/api/sql?" + q({"q": "select nope from tasks"}))
+    check("sql: the error shows where", e["error"].endswith("\n  select nope from tasks\n         ^"), repr(e["error"]))
+    st, e = s.json("/api/sql")
+    check("sql without q: 400", st == 400 and e["parameter"] == "q", str(e))
+
     # ---- bad input: 400 naming the parameter -------------------------------------------
     bad = [
         ("/api/runs?df=torch-digits&limit=x", 400, "limit"),
@@ -249,6 +271,9 @@ with Server(dnnprov, "-c", config) as s:
 
 # ---- the row cap, the time limit -----------------------------------------------------------
 with Server(dnnprov, "-c", config, "--max-rows", "2") as s:
+    st, hd, body = s.request("/api/sql?" + q({"q": "select task from tasks"}))
+    check("--max-rows 2: SQL cut at two rows, and says so", st == 200 and len(json.loads(body)["rows"]) == 2 and
+          hd.get("x-dnnprov-rows-cut") == "2", f"{st} {hd}")
     st, a = s.json("/api/runs?df=torch-digits&sort=task")
     check("--max-rows 2: two rows and the total", st == 200 and len(a["rows"]) == 2 and a["total"] == 7, str(a)[:300])
     st, e = s.json("/api/runs?df=torch-digits&limit=3")
@@ -258,6 +283,8 @@ with Server(dnnprov, "--index-dir", big_index, "--time-limit", "0.001") as s:
     check("a query past the time limit: 503", st == 503 and "time limit" in e["error"], str(e)[:300])
     st, a = s.json("/api/runs?df=df&limit=5&sort=task")
     check("the server goes on after it", st in (200, 503), str(st))
+    st, e = s.json("/api/sql?" + q({"q": "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"}))
+    check("an endless statement: 503 at the time limit", st == 503 and "time limit" in e["error"], str(e))
 
 # ---- the token ------------------------------------------------------------------------------
 TOKEN = "s3cret-token-0123456789"

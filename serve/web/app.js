@@ -775,30 +775,56 @@
 
   /* ---- Query ------------------------------------------------------------------------------------- */
 
+  /* SQL over the index's tables (docs/SQL.md), read-only and stopped at
+     the server's time limit; or the --where language over the runs. */
   async function viewQuery(main) {
-    const st = state.query = state.query || { where: '' };
-    const text = h('textarea', { id: 'query-text', 'aria-label': 'query', placeholder: "a --where expression over the runs, e.g. max(val_accuracy) > 0.9 and OPTIMIZER_NAME = 'Adam'" });
-    text.value = st.where;
+    const st = state.query = state.query || { mode: 'sql', text: {}, ran: false };
+    const examples = {
+      sql: "select s.task, s.best as best, s.best_epoch, h.OPTIMIZER_NAME, h.LEARNING_RATE\nfrom summaries s join " +
+        sqlName(state.df + '_hyperparameters') + " h on h.task = s.task\nwhere s.dataflow = " + quote(state.df) +
+        " and s.metric = " + quote((state.spec.metrics || [])[0] || 'loss') + "\norder by s.best limit 20",
+      where: "max(val_accuracy) > 0.9 and OPTIMIZER_NAME = 'Adam'",
+    };
+    if (st.text[st.mode] === undefined) st.text[st.mode] = st.mode === 'sql' ? examples.sql : '';
+    const text = h('textarea', { id: 'query-text', 'aria-label': 'query', rows: 6, placeholder: examples[st.mode] });
+    text.value = st.text[st.mode];
     const out = h('div', { id: 'query-result' });
     const links = h('span', { class: 'controls' });
+    const mode = h('select', { id: 'query-mode', 'aria-label': 'language', onchange: (e) => { st.text[st.mode] = text.value; st.mode = e.target.value; st.ran = false; render(); } },
+      h('option', { value: 'sql', selected: st.mode === 'sql' }, 'SQL'),
+      h('option', { value: 'where', selected: st.mode === 'where' }, '--where over the runs'));
     const run = async () => {
-      st.where = text.value;
-      const params = { df: state.df, where: st.where, limit: 1000 };
+      st.text[st.mode] = text.value;
+      st.ran = true;
+      const [name, params] = st.mode === 'sql' ? ['sql', { q: text.value, df: state.df }] : ['runs', { df: state.df, where: text.value, limit: 1000 }];
       try {
-        const a = await api('runs', params);
-        clear(links).append(h('a', { class: 'button', href: apiURL('runs', Object.assign({}, params, { format: 'csv' })), download: '' }, 'CSV'));
-        clear(out).append(h('p', { class: 'muted' }, (a.total !== undefined ? a.total : a.rows.length) + ' runs'), dataTable(a));
+        const res = await fetch(apiURL(name, params), { credentials: 'same-origin' });
+        const a = await res.json();
+        if (!res.ok) throw Object.assign(new Error(a.error), { parameter: a.parameter, status: res.status });
+        const cut = res.headers.get('X-Dnnprov-Rows-Cut');
+        clear(links).append(h('a', { class: 'button', href: apiURL(name, Object.assign({}, params, { format: 'csv' })), download: '' }, 'CSV'));
+        const n = a.total !== undefined ? a.total : a.rows.length;
+        clear(out).append(h('p', { class: 'muted', id: 'query-count' }, cut ? 'the first ' + cut + ' rows (add a LIMIT)' : n + ' row' + (n === 1 ? '' : 's')), dataTable(a));
       } catch (e) {
         clear(links);
         clear(out).append(errorBox(e));
       }
     };
     main.append(h('h2', null, 'Query'));
-    main.append(h('div', { class: 'card' }, h('p', { class: 'muted' }, 'The runs an expression of the --where language selects (docs/QUERY.md): comparisons, in, like, and, or, not, arithmetic, metric aggregates such as max(val_accuracy).'),
+    main.append(h('div', { class: 'card' },
+      h('p', { class: 'muted' }, st.mode === 'sql'
+        ? 'One SQL statement over the index\u2019s tables (docs/SQL.md): read-only, stopped at the server\u2019s time limit.'
+        : 'The runs an expression of the --where language selects (docs/QUERY.md).'),
+      h('div', { class: 'controls' }, h('label', null, 'language', mode)),
       text, h('div', { class: 'controls' }, h('button', { class: 'primary', id: 'query-run', onclick: run }, 'Run'), links)));
     main.append(out);
-    if (st.where) await run();
-    return { refresh: st.where ? run : null };
+    if (st.ran) await run();
+    return { refresh: () => (st.ran ? run() : null) };
+  }
+
+  /* A name of SQL, quoted when it is not a plain word. */
+  function sqlName(s) {
+    return /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? s : '"' + s.replace(/"/g, '""') + '"';
   }
 
   /* ---- Export ------------------------------------------------------------------------------------- */
