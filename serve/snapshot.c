@@ -162,8 +162,15 @@ int dp_shared_change(dp_query *q, const dp_shared_index *si, dp_buf *out)
 	double when = NAN;
 	if (mdb_get(q->txn, q->ix->dbi[DP_DB_META], &k, &v) == 0 && v.mv_size == sizeof(double))
 		memcpy(&when, v.mv_data, sizeof(when));
+	/* The generation's name, device and inode and the commit's time, as
+	 * one opaque hash: the page compares keys, it does not read them. */
+	char text[sizeof(si->gen) + 32];
+	uint64_t h = 1469598103934665603ull;
+	snprintf(text, sizeof(text), "%s/%.6f", si->gen, when);
+	for (const char *p = text; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
 	out->len = 0;
-	dp_buf_printf(out, "%s/%.6f", si->gen, when);
+	dp_buf_printf(out, "%016llx", (unsigned long long)h);
 	return out->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
