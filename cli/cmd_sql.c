@@ -139,12 +139,7 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 		goto out;
 	}
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		for (int i = 0; i < ncols; i++)
-			dp_sql_cell(st, i, &cells[i], &hex[i]);
-		for (int i = 0; i < ncols && !rc; i++)
-			if (cells[i].type == QV_FAILED)
-				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-		if (rc || (rc = dp_rowout_row(&w, cells)))
+		if ((rc = dp_sql_row(st, ncols, cells, hex)) || (rc = dp_rowout_row(&w, cells)))
 			break;
 		if (ferror(stdout)) {
 			cli_error(CMD, "cannot write the output: %s", strerror(errno ? errno : EIO));

@@ -332,6 +332,23 @@ int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 	return dp_query_load_tasks(q, df, NULL, d);
 }
 
+/* Loads the task of key k, value v at the end of d->tasks (*cap of them
+ * allocated); DNNPROV_ENOMEM unreported, as load() reports it. */
+static int add_task(dp_query *q, dp_qdataflow *d, size_t *cap, const MDB_val *k, const MDB_val *v, size_t prefix)
+{
+	if (d->ntasks == *cap) {
+		size_t grow = *cap ? *cap * 2 : 64;
+		dp_qtask *grown = realloc(d->tasks, grow * sizeof(*grown));
+		if (!grown)
+			return DNNPROV_ENOMEM;
+		d->tasks = grown;
+		*cap = grow;
+	}
+	int rc = load_task(q, d, k, v, prefix, &d->tasks[d->ntasks]);
+	d->ntasks++; /* freed with d, loaded or not */
+	return rc;
+}
+
 /* The specification, and then no task, one task or every task. */
 enum { LOAD_ALL, LOAD_ONE, LOAD_NONE };
 static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d);
@@ -438,18 +455,7 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 			break;
 		if (d->ntasks % DEADLINE_EVERY == 0 && (rc = dp_query_past_deadline(q)))
 			break;
-		if (d->ntasks == cap) {
-			cap = cap ? cap * 2 : 64;
-			dp_qtask *grown = realloc(d->tasks, cap * sizeof(*grown));
-			if (!grown) {
-				rc = DNNPROV_ENOMEM;
-				break;
-			}
-			d->tasks = grown;
-		}
-		rc = load_task(q, d, &k, &v, key.n, &d->tasks[d->ntasks]);
-		d->ntasks++;
-		if (rc)
+		if ((rc = add_task(q, d, &cap, &k, &v, key.n)))
 			break;
 		/* Names a task used that the spec does not declare join it. */
 		const dp_qtask *t = &d->tasks[d->ntasks - 1];
@@ -473,6 +479,7 @@ static int cmp_task_id(const void *a, const void *b)
 int dp_query_load_ids(dp_query *q, const char *df, const char *const *ids, size_t n, dp_qdataflow *d)
 {
 	dp_key key;
+	size_t cap = 0;
 	int rc;
 
 	if ((rc = dp_query_load_spec(q, df, d)))
@@ -496,14 +503,7 @@ int dp_query_load_ids(dp_query *q, const char *df, const char *const *ids, size_
 			rc = dp_lmdb_error(mrc, "tasks");
 			break;
 		}
-		dp_qtask *grown = realloc(d->tasks, (d->ntasks + 1) * sizeof(*grown));
-		if (!grown) {
-			rc = DNNPROV_ENOMEM;
-			break;
-		}
-		d->tasks = grown;
-		rc = load_task(q, d, &k, &v, key.n, &d->tasks[d->ntasks]);
-		d->ntasks++;
+		rc = add_task(q, d, &cap, &k, &v, key.n);
 	}
 	if (!rc && d->ntasks > 1)
 		qsort(d->tasks, d->ntasks, sizeof(*d->tasks), cmp_task_id);

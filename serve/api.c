@@ -772,12 +772,7 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 		goto out;
 	}
 	while (rows < s->max_rows && (src = sqlite3_step(st)) == SQLITE_ROW) {
-		for (int i = 0; i < ncols; i++)
-			dp_sql_cell(st, i, &cells[i], &hex[i]);
-		for (int i = 0; i < ncols && !rc; i++)
-			if (cells[i].type == QV_FAILED)
-				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-		if (rc || (rc = dp_rowout_row(&w, cells)))
+		if ((rc = dp_sql_row(st, ncols, cells, hex)) || (rc = dp_rowout_row(&w, cells)))
 			break;
 		rows++;
 	}

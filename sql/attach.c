@@ -675,6 +675,16 @@ void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
 	}
 }
 
+int dp_sql_row(sqlite3_stmt *st, int ncols, dp_qv *cells, dp_buf *hex)
+{
+	for (int i = 0; i < ncols; i++)
+		dp_sql_cell(st, i, &cells[i], &hex[i]);
+	for (int i = 0; i < ncols; i++)
+		if (cells[i].type == QV_FAILED)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+	return 0;
+}
+
 void dp_sql_position(dp_buf *b, const char *sql, int offset)
 {
 	const char *line = sql, *p = sql;

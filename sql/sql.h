@@ -69,6 +69,9 @@ DP_INTERNAL bool dp_sql_timed_out(const dp_sql *s);
  * memory.  The CLI and the server render rows through these. */
 DP_INTERNAL dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i);
 DP_INTERNAL void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex);
+/* Every cell of the current row into cells[0..ncols) (hex[0..ncols) their
+ * blob texts): 0, or DNNPROV_ENOMEM when a cell could not be had. */
+DP_INTERNAL int dp_sql_row(sqlite3_stmt *st, int ncols, dp_qv *cells, dp_buf *hex);
 
 /* Appends "  LINE\n  ^" (no newline after the caret): the line of sql
  * that holds byte `offset` and a caret under it; nothing when offset < 0. */

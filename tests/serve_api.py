@@ -17,21 +17,13 @@ import subprocess
 import sys
 import urllib.parse
 
-from serve_lib import Server, wait_for
+from serve_lib import Checks, Server, wait_for
 
 dnnprov, config, big_index = sys.argv[1:4]
 workdir = os.path.dirname(os.path.abspath(config))
 index_dir = os.path.join(workdir, "index")
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
-checks = failed = 0
-
-
-def check(what, ok, detail=""):
-    global checks, failed
-    checks += 1
-    if not ok:
-        failed += 1
-        print("FAIL:", what, detail)
+check = Checks("serve_api")
 
 
 def cli(*args):
@@ -327,5 +319,4 @@ with Server(dnnprov, "-c", config, "--token", TOKEN) as s:
     st, hd, body = s.request("/assets/app.js")
     check("the page's code needs no token", st == 200, str(st))
 
-print(f"serve_api: {checks} checks, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.finish())

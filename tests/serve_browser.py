@@ -18,19 +18,11 @@ import sys
 import tempfile
 import time
 
-from serve_lib import Server, wait_for
+from serve_lib import Checks, Server, wait_for
 
 dnnprov, config, shots = sys.argv[1:4]
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
-checks = failed = 0
-
-
-def check(what, ok, detail=""):
-    global checks, failed
-    checks += 1
-    if not ok:
-        failed += 1
-        print("FAIL:", what, detail)
+check = Checks("serve_browser")
 
 
 try:
@@ -277,5 +269,4 @@ finally:
     follower.terminate()
     follower.wait()
 
-print(f"serve_browser: {checks} checks, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.finish())

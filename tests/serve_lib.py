@@ -78,3 +78,20 @@ def wait_for(what, cond, seconds, step=0.05):
         if time.monotonic() > end:
             raise AssertionError(f"{what}: not within {seconds} s")
         time.sleep(step)
+
+
+class Checks:
+    """Counts checks and prints each failure."""
+
+    def __init__(self, name):
+        self.name, self.checks, self.failed = name, 0, 0
+
+    def __call__(self, what, ok, detail=""):
+        self.checks += 1
+        if not ok:
+            self.failed += 1
+            print("FAIL:", what, detail)
+
+    def finish(self):
+        print(f"{self.name}: {self.checks} checks, {self.failed} failed")
+        return 1 if self.failed else 0
