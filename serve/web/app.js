@@ -225,7 +225,14 @@
     return a;
   }
 
-  async function loadSpec() {
+  /* The specification (describe counts every task: at 100,000 tasks it is
+     the slow call of the page, so the runs view does not wait for it). */
+  function loadSpec() {
+    state.specReady = fetchSpec();
+    return state.specReady;
+  }
+
+  async function fetchSpec() {
     if (!state.df) { state.spec = null; return null; }
     const a = await api('describe', { df: state.df });
     const hyps = [], metrics = [], tfs = [], sets = [], counts = {};
@@ -242,9 +249,12 @@
 
   function metricSelect(value, onchange, withEmpty) {
     const s = h('select', { 'aria-label': 'metric', onchange: (e) => onchange(e.target.value) },
-      withEmpty ? h('option', { value: '' }, 'main metric') : null,
-      (state.spec ? state.spec.metrics : []).map((m) => h('option', { value: m, selected: m === value }, m)));
-    if (value) s.value = value;
+      withEmpty ? h('option', { value: '' }, 'main metric') : null);
+    const fill = () => {
+      (state.spec ? state.spec.metrics : []).forEach((m) => s.append(h('option', { value: m, selected: m === value }, m)));
+      if (value) s.value = value;
+    };
+    if (state.spec) fill(); else if (state.specReady) state.specReady.then(fill, () => {});
     return s;
   }
 
@@ -294,9 +304,15 @@
     setTimeout(poll, POLL_MS);
   }
 
+  /* A change redraws the view; the dataflows and the specification (their
+     answers read every task) are read again at most every 10 s. */
   async function refreshAll() {
-    await loadDataflows();
-    await loadSpec();
+    const now = Date.now();
+    if (!state.specAt || now - state.specAt > 10000) {
+      state.specAt = now;
+      await loadDataflows();
+      await loadSpec();
+    }
     if (state.view && state.view.refresh) await state.view.refresh();
   }
 
@@ -424,6 +440,15 @@
     }
   }
 
+  /* The hyperparameter columns of a runs answer: after last_seen, before
+     the metric (or the message). */
+  function runsHyps(cols) {
+    const from = cols.indexOf('last_seen') + 1;
+    let to = cols.findIndex((c, i) => i >= from && (c.startsWith('last(') || c === 'message'));
+    if (to < 0) to = cols.length;
+    return new Set(cols.slice(from, to));
+  }
+
   async function viewRuns(main) {
     const r = state.runs;
     if (r.df !== state.df) {
@@ -472,14 +497,15 @@
            and the attempts of runs never resumed, say nothing of the
            differences (Columns shows them). */
         r.chosen = true;
-        const hyps = new Set(state.spec.hyps.map((x) => x.name));
+        const hyps = runsHyps(a.columns);
         for (const c of a.columns) {
           const vals = new Set(a.rows.map((x) => JSON.stringify(x[c])));
           if ((hyps.has(c) && vals.size === 1) || ((c === 'attempts' || c === 'active') && a.rows.every((x) => x.attempts === 1)) || c === 'start')
             r.hidden.add(c);
         }
       }
-      const same = a.columns.filter((c) => r.hidden.has(c) && state.spec.hyps.some((x) => x.name === c) && a.rows.length &&
+      const hypCols = runsHyps(a.columns);
+      const same = a.columns.filter((c) => r.hidden.has(c) && hypCols.has(c) && a.rows.length &&
         a.rows.every((x) => JSON.stringify(x[c]) === JSON.stringify(a.rows[0][c])) && a.rows[0][c] !== null);
       $('#runs-same').textContent = same.length ? 'same in every row: ' + same.map((c) => c + '=' + cellText(c, a.rows[0][c])).join(', ') : '';
       clear(colpick).append(a.columns.map((c) => h('label', null, h('input', { type: 'checkbox', checked: !r.hidden.has(c), onchange: (e) => { if (e.target.checked) r.hidden.delete(c); else r.hidden.add(c); show(); } }), c)));
@@ -864,6 +890,7 @@
       return;
     }
     try {
+      if (view !== viewRuns) await state.specReady;
       const v = await view(main);
       if (seq === renderSeq) state.view = v;
       main.setAttribute('data-ready', '1');
@@ -880,7 +907,7 @@
     sessionStorage.setItem('df', df);
     $('#df').value = df;
     state.selected.clear();
-    await loadSpec();
+    loadSpec().catch(() => {});
     await render();
   }
 
@@ -893,7 +920,7 @@
     window.addEventListener('hashchange', render);
     try {
       await loadDataflows();
-      await loadSpec();
+      loadSpec().catch(() => {});
     } catch (e) {
       clear($('#main')).append(errorBox(e));
     }
