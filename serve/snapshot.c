@@ -31,12 +31,11 @@ int dp_shared_init(dp_shared_index *si, const char *dir, const char *log_dir)
 		free(si->log_dir);
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
-	/* A reopen must not wait behind a steady stream of snapshots. */
-	pthread_rwlockattr_t attr;
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&si->lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	/* Readers first (the default): a reopen after a reindex waits for the
+	 * snapshots open, an export's included, while new requests go on
+	 * answering from the generation they find; a lock that preferred the
+	 * writer would stall every request behind a long download. */
+	pthread_rwlock_init(&si->lock, NULL);
 	pthread_mutex_init(&si->fresh_lock, NULL);
 	pthread_cond_init(&si->fresh_cond, NULL);
 	return 0;

@@ -27,7 +27,8 @@ check = Checks("serve_api")
 
 
 def cli(*args):
-    p = subprocess.run([dnnprov, *args], capture_output=True, text=True)
+    # A bound: `serve` that should refuse to start must not hang the test if it starts.
+    p = subprocess.run([dnnprov, *args], capture_output=True, text=True, timeout=120)
     return p.returncode, p.stdout, p.stderr
 
 
