@@ -222,7 +222,7 @@ static dnnprov_config *config_for(const char *name, const char *durability)
 	fprintf(f,
 		"dataflow: bench\nlog_dir: %s\nindex_dir: %s\n"
 		"hyperparameters:\n  OPTIMIZER_NAME: true\n  LEARNING_RATE: true\n  BATCH_SIZE: true\n"
-		"metrics: [loss, accuracy, top5]\n"
+		"metrics: [loss, accuracy, top5, lr, grad_norm]\n"
 		"log:\n  durability: %s\n  segment_size: 1GiB\n",
 		path("%s-logs", name), path("%s-index", name), durability);
 	fclose(f);
@@ -247,7 +247,7 @@ static double capture_dnnprov(const char *mode, int n, int batches)
 	dnnprov_task *t;
 	dnnprov_value m[NMETRICS];
 	double *per = malloc(sizeof(double) * (size_t)batches);
-	if (dnnprov_task_open(cfg, "t", &t))
+	if (dnnprov_task_open(cfg, "t", &t) || dnnprov_task_begin(t, NULL, 0))
 		die("%s", dnnprov_errmsg());
 	int64_t e = 0;
 	for (int b = 0; b < batches; b++) {
@@ -797,10 +797,12 @@ static void bench_serve_at(char *idx, const char *task, int runs, qresult *r)
 	http_median(port, curve, 2);
 	r->serve_page = http_median(port, page, runs);
 	r->serve_curve = http_median(port, curve, runs);
-	r->serve_page_start = http_median(port, page_start, runs);
-	/* What the server holds after answering: its heap, and its RSS, which
-	 * also counts the pages of the index it has read (the page cache's). */
+	/* What the server holds after answering pages and curves: its heap,
+	 * and its RSS, which also counts the pages of the index it has read
+	 * (the page cache's).  Before the page sorted by start, which loads
+	 * every task for the time of its request. */
 	r->serve_anon = rss_anon_kb(pid);
+	r->serve_page_start = http_median(port, page_start, runs);
 	char p[64], line[256];
 	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
 	FILE *f = fopen(p, "r");
@@ -1000,7 +1002,7 @@ static void bench_queries(void)
 			 r[1].serve_anon / 1024.0, r[2].serve_anon / 1024.0, sizes[0], sizes[1], sizes[2]);
 		snprintf(mem2, sizeof(mem2), "target: flat; RSS with the mapped index %ld, %ld, %ld MiB", r[0].serve_rss / 1024,
 			 r[1].serve_rss / 1024, r[2].serve_rss / 1024);
-		row("memory: dnnprov serve after the requests above, as the tasks grow ×100", mem, "—", "—", mem2, 1);
+		row("memory: dnnprov serve after pages of runs and curves, as the tasks grow ×100", mem, "—", "—", mem2, 1);
 	}
 	qresult *big = &r[2];
 	snprintf(label, sizeof(label), "memory: peak RSS at %d tasks × %d epochs", sizes[2], epochs);

@@ -12,6 +12,7 @@
  * snapshots hold the read side, reopening and remapping the write side.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,12 @@ static void refresh(dp_shared_index *si)
 	pthread_mutex_unlock(&si->fresh_lock);
 }
 
+/* Every second, or ten times as long as the last walk of the logs took:
+ * with no indexer running, a log tree of 100,000 segments takes most of a
+ * second to walk, which must not become the server's steady load.  After
+ * each, the heap that requests freed (a query that loaded every task) is
+ * given back to the system: the server's memory stays what it holds, not
+ * its largest answer. */
 static void *fresh_main(void *arg)
 {
 	dp_shared_index *si = arg;
@@ -201,10 +208,18 @@ static void *fresh_main(void *arg)
 	while (!si->stopping) {
 		struct timespec until;
 		pthread_mutex_unlock(&si->fresh_lock);
+		double t0 = dp_monotonic();
 		refresh(si);
+		double took = dp_monotonic() - t0, wait = took * 10 > 1 ? took * 10 : 1;
+		malloc_trim(0);
 		pthread_mutex_lock(&si->fresh_lock);
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until.tv_sec += (time_t)wait;
+		until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
 		while (!si->stopping && pthread_cond_timedwait(&si->fresh_cond, &si->fresh_lock, &until) == 0)
 			;
 	}
