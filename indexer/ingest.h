@@ -30,6 +30,8 @@ typedef struct seg_state {
 	bool unreadable_told;  /* its failure has been reported */
 	bool waiting;          /* not read: another segment of its task is unreadable */
 	bool in_index;         /* has a progress entry */
+	bool note;             /* a note segment (tag records only) */
+	unsigned not_file;     /* its file type (S_IFIFO, S_IFLNK, ...) when it is no regular file: never read */
 } seg_state;
 
 /* A metric a task reported in this batch, and its summary: a training
@@ -59,6 +61,7 @@ typedef struct task_state {
 	int64_t last_epoch;
 	bool has_last_epoch;
 	dp_buf hyps; /* msgpack map of hyperparameter values */
+	dp_buf facts; /* msgpack map of run facts; empty when none */
 	task_metric *metrics;
 	size_t nmetrics;
 } task_state;
@@ -130,6 +133,13 @@ DP_INTERNAL bool ingest_batch_due(const ingest *in);
  * nothing. */
 DP_INTERNAL int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost);
 DP_INTERNAL int ingest_commit(ingest *in);
+/* Removes task (df, task) from the index in a batch of its own (the open
+ * one is committed first), when the index has it and, if `run` is not
+ * empty, as that run: everything derived from its records, its segments'
+ * progress and problems, its dataflow when it was the last task.  Its
+ * segments are then read again from the start if they come back (a
+ * restore).  *dropped tells whether it was there. */
+DP_INTERNAL int ingest_drop_task(ingest *in, const char *df, const char *task, const char *run, bool *dropped);
 /* Runs step() until it does not fail for a full map, growing the map and
  * starting again from the committed offsets each time. */
 DP_INTERNAL int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg);

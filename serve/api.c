@@ -420,8 +420,9 @@ static void answer_command(dp_server *s, struct MHD_Connection *c, const struct 
 		r->len = r->body ? strlen(none) : 0;
 		goto out;
 	}
-	if ((rc = e->run(&q, &o, &t, &notes)) || (rc = dp_table_check(&t, &notes.text)) ||
-	    (q.dec.out_of_memory && (rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding the index")))) {
+	/* dp_query_check: a read that failed inside a lookup is an error, not
+	 * a missing value (as the CLI checks it). */
+	if ((rc = e->run(&q, &o, &t, &notes)) || (rc = dp_table_check(&t, &notes.text)) || (rc = dp_query_check(&q))) {
 		query_error(s, r, rc, &q, &o);
 		goto out;
 	}

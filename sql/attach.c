@@ -574,7 +574,7 @@ static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, 
 	static const char *const common[] = { "dataflows",   "transformations", "sets",	       "attributes",
 					      "dependencies", "tasks",		 "hyperparameters", "metrics",
 					      "summaries",   "adaptations",	 "tests",	       "layers",
-					      "elements" };
+					      "elements",    "facts",		 "tags" };
 	char **names = NULL;
 	size_t n = 0;
 	int rc;
@@ -644,9 +644,7 @@ void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
 	memset(cell, 0, sizeof(*cell));
 	switch (sqlite3_column_type(st, i)) {
 	case SQLITE_INTEGER:
-		cell->type = QV_NUM;
-		cell->integer = true;
-		cell->num = (double)sqlite3_column_int64(st, i);
+		*cell = dp_qv_int(sqlite3_column_int64(st, i)); /* exact, as every integer is */
 		break;
 	case SQLITE_FLOAT:
 		cell->type = QV_NUM;

@@ -932,6 +932,33 @@ START_TEST(test_generated_task_ids_are_unique)
 }
 END_TEST
 
+/* ---- invariants written in prose are asserted ------------------------------- */
+
+/* util.h: len <= cap, and data is NULL only when cap is 0. */
+START_TEST(test_buf_invariant_asserted)
+{
+	dp_buf b = { .data = NULL, .len = 4, .cap = 0 };
+	dp_buf_putc(&b, 'x');
+}
+END_TEST
+
+/* writer.c, FAILED WRITES: the segment holds t->size bytes of whole
+ * frames.  Another writer appending to the file breaks it (one writer per
+ * file); the segment's close notices. */
+START_TEST(test_writer_size_asserted)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = open_task(cfg, "two-writers");
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
+	epoch(t, 1);
+	FILE *f = fopen(dp_task_segment_path(t), "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("another writer", f);
+	fclose(f);
+	dnnprov_task_close(t);
+}
+END_TEST
+
 static Suite *logger_suite(void)
 {
 	Suite *s = suite_create("logger");
@@ -956,6 +983,8 @@ static Suite *logger_suite(void)
 	tcase_add_test(tc, test_file_size_limit);
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_generated_task_ids_are_unique);
+	tcase_add_test_raise_signal(tc, test_buf_invariant_asserted, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_writer_size_asserted, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
 }
