@@ -239,7 +239,7 @@ static int sort_column(const dp_table *t, const dp_qopts *o, size_t def_col, boo
 		*desc = *name++ == '-';
 	*col = t->ncols;
 	for (size_t c = 0; c < t->ncols; c++)
-		if (dp_strcasecmp(t->cols[c], name) == 0)
+		if (t->cols[c] && dp_strcasecmp(t->cols[c], name) == 0)
 			*col = c;
 	if (*col < t->ncols)
 		return 0;
@@ -627,7 +627,8 @@ static int runs_columns(dp_table *out, const dp_qdataflow *d, const char *metric
 	dp_table_set_col(out, rc_->tags, "tags", COL_TEXT);
 	for (size_t i = 0; i < rc_->nfacts; i++)
 		dp_table_set_col(out, rc_->f0 + i, rc_->facts[i], COL_TEXT);
-	return 0;
+	/* A name that could not be copied: the page path sorts by name next. */
+	return out->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
 /* A row of runs for task t, with its last and best main metric (when the
