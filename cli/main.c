@@ -29,7 +29,7 @@ static const cli_command commands[] = {
 	{ "index", cmd_index, "index the logs into LMDB (--follow keeps tailing)", cmd_index_usage },
 	{ "reindex", cmd_reindex, "rebuild the index from the logs and swap it in", cmd_reindex_usage },
 	{ "dataflows", cmd_dataflows, "list the dataflows in the index", cmd_dataflows_usage },
-	{ "describe", cmd_describe, "a dataflow's specification and task counts", cmd_describe_usage },
+	{ "describe", cmd_describe, "a dataflow's specification and task counts, or one run", cmd_describe_usage },
 	{ "runs", cmd_runs, "a row per task: status, hyperparameters, main metric", cmd_runs_usage },
 	{ "compare", cmd_compare, "hyperparameters against a metric, best first", cmd_compare_usage },
 	{ "effect", cmd_effect, "what one hyperparameter does to a metric", cmd_effect_usage },

@@ -15,7 +15,7 @@
  * creation time; a reader orders them before every version 2 segment of
  * the same task, by name.
  *
- *   <log_dir>/<dataflow>/<task>/note-<created>-<host>-<pid>.dnplog
+ *   <log_dir>/<dataflow>/<task>/note-<created>-<host>-<pid>-<n>.dnplog
  *
  * A note segment holds tag records that a process other than the task's
  * writer added (`dnnprov tag`): it takes no lock and no sequence number,

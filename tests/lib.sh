@@ -87,6 +87,20 @@ transformations:
       iDenseBlock: {growth_rate: numeric, layers_db: numeric}
 YAML
 }
+# runs_config FILE: the experiment of the run-model tests: two hyperparameters,
+# two metrics, adaptations recorded.
+runs_config() {
+	cat >"$1" <<YAML
+dataflow: df
+log_dir: logs
+index_dir: index
+hyperparameters:
+  OPTIMIZER_NAME: true
+  LEARNING_RATE: true
+metrics: [loss, accuracy]
+adaptation: true
+YAML
+}
 # stop_follower PID LABEL: SIGTERM to a `dnnprov index --follow`, which must
 # commit and exit 0.  One that is still running 20 s later (stuck, or
 # ignoring the signal) is killed, and that is a failure, not a hung test.

@@ -8,16 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
 cd "$T"
-cat >exp.yaml <<'YAML'
-dataflow: df
-log_dir: logs
-index_dir: index
-hyperparameters:
-  OPTIMIZER_NAME: true
-  LEARNING_RATE: true
-metrics: [loss, accuracy]
-adaptation: true
-YAML
+runs_config exp.yaml
 L() { "$DNNPROV" log -c exp.yaml "$@"; }
 tree_sum() { find logs -type f -name '*.dnplog' -print0 2>/dev/null | sort -z | xargs -0r cat | md5sum; }
 

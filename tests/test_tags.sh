@@ -8,16 +8,12 @@
 # `facts: false`.
 . "$(dirname "$0")/lib.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
-export DNNPROV_LIB="$PWD/$BUILD/libdnnprov.so" PYTHONPATH="$PWD/python"
+export PYTHONPATH="$PWD/python"
+# Python with the library under test (with the ASan runtime under SANITIZE=1).
+ROOT=$PWD
+PYRUN() { sh "$ROOT/tools/pyrun.sh" "$ROOT/$BUILD/libdnnprov.so" "$@"; }
 cd "$T"
-cat >exp.yaml <<'YAML'
-dataflow: df
-log_dir: logs
-index_dir: index
-hyperparameters:
-  LEARNING_RATE: true
-metrics: [loss, accuracy]
-YAML
+runs_config exp.yaml
 L() { "$DNNPROV" log -c exp.yaml "$@"; }
 TAG() { "$DNNPROV" tag -c exp.yaml "$@"; }
 col() { $PY -c 'import csv, sys; print("\n".join(r[sys.argv[1]] for r in csv.DictReader(open(sys.argv[2]))))' "$1" "$T/out"; }
@@ -122,7 +118,7 @@ with dnnprov.Task(sys.argv[1], {"LEARNING_RATE": 0.3}, task_id=sys.argv[2], fact
 PY
 echo dirty >repo/tracked && git -C repo add tracked && git -C repo -c user.email=t@t -c user.name=t commit -q -m two
 echo changed >repo/tracked
-(cd repo && $PY train.py "$T/exp.yaml" pyrun)
+(cd repo && PYRUN train.py "$T/exp.yaml" pyrun)
 "$DNNPROV" index -c exp.yaml -q
 expect_status "describe the Python run" 0 "$DNNPROV" describe -c exp.yaml pyrun --format csv
 expect_grep "the Python version" "^fact,python,$($PY -c 'import platform; print(platform.python_version())')" "$T/out"
@@ -139,7 +135,7 @@ expect_grep "facts are attributes of the run" "dfa:fact/cwd=\"$T/repo\"" "$T/out
 # facts: false records none, from the shell or from Python.
 sed 's/^metrics:/facts: false\nmetrics:/' exp.yaml >nofacts.yaml
 "$DNNPROV" log -c nofacts.yaml --task quiet begin LEARNING_RATE=0.4 >/dev/null
-(cd repo && $PY train.py "$T/nofacts.yaml" quietpy)
+(cd repo && PYRUN train.py "$T/nofacts.yaml" quietpy)
 expect_eq "no facts in the begin records" \
 	"$("$DNNPROV" cat logs/df/quiet logs/df/quietpy | grep '"kind":"begin"' | grep -c '"facts"')" 0
 expect_status "config check says so" 0 "$DNNPROV" config check nofacts.yaml

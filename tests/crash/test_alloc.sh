@@ -109,6 +109,9 @@ test --where --sort --limit|test df --where LEARNING_RATE>0 --sort -loss --limit
 elements --set --task|elements df DenseBlock --set iDenseBlock --task task-0001 --format csv --index-dir $T/ref
 watch --count|watch df --count 1 --format csv --index-dir $T/ref
 export --task|export df --task task-0001 --format prov-json --index-dir $T/ref
+describe TASK|describe df task-0001 --format json --index-dir $T/ref
+tag (list)|tag df task-0001 --format csv --index-dir $T/ref
+runs --facts --where facts.|runs df --facts --where facts.cwd!='x' --format csv --index-dir $T/ref
 EOF
 
 # --- the indexer ------------------------------------------------------------------------
