@@ -44,6 +44,14 @@ EXT_OBJ := $(patsubst %.c,$(B)/ext/%.o,$(wildcard sql/*.c))
 SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+# The server (serve/) and its web page, embedded: in the dnnprov binary only,
+# so that the library does not depend on libmicrohttpd.
+SERVE_PC := libmicrohttpd
+SERVE_SRC := $(wildcard serve/*.c)
+SERVE_OBJ := $(SERVE_SRC:%.c=$(B)/%.o) $(B)/serve/assets.o
+SERVE_CFLAGS = $(shell pkg-config --cflags $(SERVE_PC) 2>/dev/null)
+SERVE_LIBS = $(shell pkg-config --libs $(SERVE_PC) 2>/dev/null || echo -lmicrohttpd)
+WEB_FILES := $(sort $(shell find serve/web -type f ! -name '*~' 2>/dev/null))
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
@@ -69,6 +77,28 @@ $(B)/libdnnprov.so: $(B)/libdnnprov.so.$(VERSION)
 	ln -sf libdnnprov.so.$(VERSION) $(B)/libdnnprov.so.$(SOVERSION)
 	ln -sf libdnnprov.so.$(VERSION) $@
 
+$(B)/serve/%.o: serve/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SERVE_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/cli/cmd_serve.o: cli/cmd_serve.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SERVE_CFLAGS) -MMD -MP -c $< -o $@
+
+# Every file of serve/web as a C array (tools/embed.c): the binary carries
+# its page and never reads a file to answer a request.
+$(B)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(B)/serve/assets.c: $(B)/tools/embed $(WEB_FILES) Makefile
+	@mkdir -p $(dir $@)
+	$(B)/tools/embed $@ serve/web $(WEB_FILES)
+
+$(B)/serve/assets.o: $(B)/serve/assets.c serve/serve.h
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+
 $(B)/ext/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DDP_SQLITE_EXTENSION -MMD -MP -c $< -o $@
@@ -77,8 +107,8 @@ $(B)/ext/%.o: %.c
 $(B)/libdnnprov_sqlite.so: $(EXT_OBJ) $(LIB_OBJ) sql/ext.map
 	$(CC) -shared -Wl,--version-script=sql/ext.map $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(LIB_OBJ) $(LIBS)
 
-$(B)/dnnprov: $(CLI_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a $(LIBS) $(SQLITE_LIBS)
+$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a $(SERVE_LIBS) $(LIBS) $(SQLITE_LIBS)
 
 $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
@@ -163,8 +193,10 @@ fuzz: deps
 
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils \
+	libmicrohttpd-dev \
 	python3-torch python3-sklearn \
-	python3 python3-msgpack python3-prov python3-numpy python3-pandas
+	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
+	chromium chromium-driver python3-selenium
 DEMO_PACKAGES := python3-torch python3-sklearn
 BENCH_PACKAGES := libsqlite3-dev sqlite3
 deps:
@@ -232,4 +264,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d)

@@ -61,7 +61,7 @@ struct dp_indexer {
 	char host[256];  /* this host and boot, for the liveness of tasks */
 	char boot[40];
 	uint64_t lost;   /* tasks the sweeps found without a live writer */
-	dp_map trash_seen; /* trash entries already applied (logger/trash.h) */
+	dp_map trash_seen; /* "<entry>/<dataflow>" -> the mtime of that trash folder when applied */
 	uint64_t removed;  /* tasks dropped because they were deleted */
 	/* A catch-up with a progress callback: the bytes it has to read (counted
 	 * at its first pass; a pass retried after the map grew reads again what
@@ -348,6 +348,8 @@ void dp_indexer_close(dp_indexer *x)
 	dp_map_free(&x->watches);
 	dp_map_free(&x->told);
 	dp_map_free(&x->dirty);
+	for (size_t i = 0; i < x->trash_seen.cap; i++)
+		free(x->trash_seen.slots[i].value);
 	dp_map_free(&x->trash_seen);
 	if (x->ifd >= 0)
 		close(x->ifd);
@@ -439,9 +441,50 @@ static void count_work(dp_indexer *x, const dp_path_list *segs)
 	x->work_drained = x->work.bytes_total > left ? x->work.bytes_total - left : 0;
 }
 
-/* Drops from the index the tasks `dnnprov delete` moved to the trash
- * since the last pass (an entry is looked at once per indexer process; a
- * restart looks at them all again, which finds them dropped already). */
+/* Drops the tasks of one dataflow folder of a trash entry, unless the
+ * folder has not changed since they were dropped: `delete` moves its tasks
+ * in one by one, each rename changing the folder's mtime, so a pass that
+ * came in between looks again.  A restart looks at every folder again,
+ * which finds their tasks dropped already. */
+static int apply_trash_df(dp_indexer *x, const char *entry, const char *df)
+{
+	char key[512], *dir = NULL;
+	struct stat st;
+	int rc = 0;
+
+	snprintf(key, sizeof(key), "%s/%s/%s", DP_TRASH_DIR, entry, df);
+	if (!(dir = dp_path_join(x->log_dir, key)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (lstat(dir, &st) != 0) {
+		free(dir); /* restored or purged meanwhile */
+		return 0;
+	}
+	free(dir);
+	void **seen = dp_map_slot(&x->trash_seen, key, strlen(key), true);
+	if (!seen)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	struct timespec *at = *seen;
+	if (at && at->tv_sec == st.st_mtim.tv_sec && at->tv_nsec == st.st_mtim.tv_nsec)
+		return 0;
+	dp_trashed *tasks = NULL;
+	size_t nt = 0;
+	rc = dp_trash_df_tasks(x->log_dir, entry, df, &tasks, &nt);
+	for (size_t t = 0; t < nt && rc == 0; t++) {
+		bool dropped;
+		rc = ingest_drop_task(&x->in, tasks[t].df, tasks[t].task, tasks[t].run, &dropped);
+		x->removed += dropped;
+	}
+	dp_trash_list_free(tasks, nt);
+	if (rc == 0) {
+		if (!at && !(at = *seen = malloc(sizeof(*at))))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		*at = st.st_mtim;
+	}
+	return rc;
+}
+
+/* Drops from the index the tasks `dnnprov delete` moved to the trash since
+ * the last pass. */
 static int apply_trash(dp_indexer *x)
 {
 	char **entries = NULL;
@@ -449,24 +492,12 @@ static int apply_trash(dp_indexer *x)
 	int rc = dp_trash_entries(x->log_dir, &entries, &n);
 
 	for (size_t e = 0; e < n && rc == 0; e++) {
-		void **seen = dp_map_slot(&x->trash_seen, entries[e], strlen(entries[e]), true);
-		if (!seen) {
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-			break;
-		}
-		if (*seen)
-			continue;
-		dp_trashed *tasks = NULL;
-		size_t nt = 0;
-		rc = dp_trash_entry_tasks(x->log_dir, entries[e], &tasks, &nt);
-		for (size_t t = 0; t < nt && rc == 0; t++) {
-			bool dropped;
-			rc = ingest_drop_task(&x->in, tasks[t].df, tasks[t].task, tasks[t].run, &dropped);
-			x->removed += dropped;
-		}
-		dp_trash_list_free(tasks, nt);
-		if (rc == 0)
-			*seen = x; /* any non-NULL value */
+		char **dfs = NULL;
+		size_t ndfs = 0;
+		rc = dp_trash_dataflows(x->log_dir, entries[e], &dfs, &ndfs);
+		for (size_t d = 0; d < ndfs && rc == 0; d++)
+			rc = apply_trash_df(x, entries[e], dfs[d]);
+		dp_trash_entries_free(dfs, ndfs);
 	}
 	dp_trash_entries_free(entries, n);
 	return rc;

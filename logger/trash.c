@@ -232,35 +232,48 @@ void dp_trash_entries_free(char **names, size_t n)
 	free_names(names, n);
 }
 
-/* Appends the tasks of one trash entry to *out. */
-static int entry_tasks(const char *log_dir, const char *entry, dp_trashed **out, size_t *n)
+int dp_trash_dataflows(const char *log_dir, const char *entry, char ***names, size_t *n)
 {
-	char *edir = join3(log_dir, DP_TRASH_DIR, entry), **dfs = NULL;
-	size_t ndfs = 0;
-	int rc = edir ? subfolders(edir, &dfs, &ndfs) : dp_error(DNNPROV_ENOMEM, "out of memory");
-	for (size_t d = 0; d < ndfs && rc == 0; d++) {
-		char *ddir = dp_path_join(edir, dfs[d]), **tasks = NULL;
-		size_t ntasks = 0;
-		rc = ddir ? subfolders(ddir, &tasks, &ntasks) : dp_error(DNNPROV_ENOMEM, "out of memory");
-		for (size_t t = 0; t < ntasks && rc == 0; t++) {
-			char *tdir = dp_path_join(ddir, tasks[t]);
-			rc = tdir ? add_trashed(out, n, entry, dfs[d], tasks[t], tdir)
-				  : dp_error(DNNPROV_ENOMEM, "out of memory");
-			free(tdir);
-		}
-		free_names(tasks, ntasks);
-		free(ddir);
-	}
-	free_names(dfs, ndfs);
+	char *edir = join3(log_dir, DP_TRASH_DIR, entry);
+	int rc = edir ? subfolders(edir, names, n) : dp_error(DNNPROV_ENOMEM, "out of memory");
 	free(edir);
 	return rc;
 }
 
-int dp_trash_entry_tasks(const char *log_dir, const char *entry, dp_trashed **out, size_t *n)
+/* Appends the tasks of one dataflow of one trash entry to *out. */
+static int df_tasks(const char *log_dir, const char *entry, const char *df, dp_trashed **out, size_t *n)
+{
+	char *edir = join3(log_dir, DP_TRASH_DIR, entry), *ddir = edir ? dp_path_join(edir, df) : NULL;
+	char **tasks = NULL;
+	size_t ntasks = 0;
+	int rc = ddir ? subfolders(ddir, &tasks, &ntasks) : dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (size_t t = 0; t < ntasks && rc == 0; t++) {
+		char *tdir = dp_path_join(ddir, tasks[t]);
+		rc = tdir ? add_trashed(out, n, entry, df, tasks[t], tdir) : dp_error(DNNPROV_ENOMEM, "out of memory");
+		free(tdir);
+	}
+	free_names(tasks, ntasks);
+	free(ddir);
+	free(edir);
+	return rc;
+}
+
+static int entry_tasks(const char *log_dir, const char *entry, dp_trashed **out, size_t *n)
+{
+	char **dfs = NULL;
+	size_t ndfs = 0;
+	int rc = dp_trash_dataflows(log_dir, entry, &dfs, &ndfs);
+	for (size_t d = 0; d < ndfs && rc == 0; d++)
+		rc = df_tasks(log_dir, entry, dfs[d], out, n);
+	free_names(dfs, ndfs);
+	return rc;
+}
+
+int dp_trash_df_tasks(const char *log_dir, const char *entry, const char *df, dp_trashed **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
-	int rc = entry_tasks(log_dir, entry, out, n);
+	int rc = df_tasks(log_dir, entry, df, out, n);
 	if (rc) {
 		dp_trash_list_free(*out, *n);
 		*out = NULL;

@@ -40,8 +40,11 @@ DP_INTERNAL int dp_trash_tasks(const char *log_dir, const char *df, const char *
 /* The names of the trash entries, sorted (oldest deletion first). */
 DP_INTERNAL int dp_trash_entries(const char *log_dir, char ***names, size_t *n);
 DP_INTERNAL void dp_trash_entries_free(char **names, size_t n);
-/* The tasks of one entry. */
-DP_INTERNAL int dp_trash_entry_tasks(const char *log_dir, const char *entry, dp_trashed **out, size_t *n);
+/* The dataflow folders of one entry, sorted. */
+DP_INTERNAL int dp_trash_dataflows(const char *log_dir, const char *entry, char ***names, size_t *n);
+/* The tasks of one dataflow of one entry. */
+DP_INTERNAL int dp_trash_df_tasks(const char *log_dir, const char *entry, const char *df, dp_trashed **out,
+				  size_t *n);
 
 /* Every trashed task, oldest deletion first. */
 DP_INTERNAL int dp_trash_list(const char *log_dir, dp_trashed **out, size_t *n);

@@ -113,9 +113,14 @@ static int select_tasks(dp_query *q, const dp_qdataflow *d, const dp_where *w, c
 			free(ids[i]);
 		free(ids);
 	} else {
-		for (size_t i = 0; i < d->ntasks; i++)
+		for (size_t i = 0; i < d->ntasks; i++) {
+			if (i % 1024 == 0 && dp_query_past_deadline(q)) {
+				free(sel);
+				return DNNPROV_EQUERY;
+			}
 			if (dp_where_match(w, q, d, &d->tasks[i]))
 				sel[k++] = &d->tasks[i];
+		}
 	}
 	*out = sel;
 	*n = k;
@@ -190,7 +195,9 @@ typedef struct sort_ctx {
 	bool desc;
 } sort_ctx;
 
-static sort_ctx g_sort; /* qsort has no context argument in C11 */
+/* qsort has no context argument in C11; per thread, since a server runs
+ * queries in several. */
+static _Thread_local sort_ctx g_sort;
 
 static int cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
 {
@@ -216,11 +223,47 @@ static int cmp_rows(const void *x, const void *y)
 	return c ? c : cmp_cells(&a[0], &b[0], false); /* then by the first column: stable output */
 }
 
-/* --sort [+|-]COLUMN, or the default; then --limit. */
+/* The column --sort [+|-]COLUMN names (the last of that name, in any
+ * case), or def_col and def_desc without --sort; DNNPROV_EQUERY listing
+ * the columns when there is none. */
+static int sort_column(const dp_table *t, const dp_qopts *o, size_t def_col, bool def_desc, size_t *col,
+		       bool *desc)
+{
+	*col = def_col;
+	*desc = def_desc;
+	if (!o->sort || !*o->sort)
+		return 0;
+	const char *name = o->sort;
+	*desc = false;
+	if (*name == '-' || *name == '+')
+		*desc = *name++ == '-';
+	*col = t->ncols;
+	for (size_t c = 0; c < t->ncols; c++)
+		if (t->cols[c] && dp_strcasecmp(t->cols[c], name) == 0)
+			*col = c;
+	if (*col < t->ncols)
+		return 0;
+	dp_buf list = { 0 };
+	for (size_t c = 0; c < t->ncols; c++)
+		dp_buf_printf(&list, "%s%s", c ? ", " : "", t->cols[c]);
+	int rc = dp_error(DNNPROV_EQUERY, "cannot sort by '%s': columns are %s", name, dp_buf_cstr(&list));
+	dp_buf_free(&list);
+	return rc;
+}
+
+static void free_rows(dp_table *t, size_t from, size_t to)
+{
+	for (size_t i = from * t->ncols; i < to * t->ncols; i++)
+		if (t->cells[i].type == QV_TEXT)
+			free((char *)t->cells[i].text);
+}
+
+/* --sort [+|-]COLUMN, or the default; then --offset and --limit. */
 static int sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool def_desc)
 {
-	size_t col = def_col;
-	bool desc = def_desc;
+	size_t col;
+	bool desc;
+	int rc;
 	/* An incomplete table is refused before printing; found here, since
 	 * --limit could cut its failed cells off and hide it. */
 	for (size_t i = 0; i < t->nrows * t->ncols && !t->failed; i++)
@@ -229,186 +272,25 @@ static int sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool d
 		t->failed = t->cols[c] == NULL;
 	if (t->failed)
 		return dp_error(DNNPROV_ENOMEM, "out of memory: the result is incomplete");
-	if (o->sort && *o->sort) {
-		const char *name = o->sort;
-		desc = false;
-		if (*name == '-' || *name == '+')
-			desc = *name++ == '-';
-		col = t->ncols;
-		for (size_t c = 0; c < t->ncols; c++)
-			if (dp_strcasecmp(t->cols[c], name) == 0)
-				col = c;
-		if (col == t->ncols) {
-			dp_buf list = { 0 };
-			for (size_t c = 0; c < t->ncols; c++)
-				dp_buf_printf(&list, "%s%s", c ? ", " : "", t->cols[c]);
-			int rc = dp_error(DNNPROV_EQUERY, "cannot sort by '%s': columns are %s", name, dp_buf_cstr(&list));
-			dp_buf_free(&list);
-			return rc;
-		}
-	}
+	if ((rc = sort_column(t, o, def_col, def_desc, &col, &desc)))
+		return rc;
 	if (col < t->ncols && t->nrows > 1) {
 		g_sort = (sort_ctx){ t, col, desc };
 		qsort(t->cells, t->nrows, t->ncols * sizeof(dp_qv), cmp_rows);
 	}
+	t->paged = o->offset || o->limit;
+	t->total = t->nrows;
+	if (o->offset) {
+		size_t skip = o->offset < t->nrows ? o->offset : t->nrows;
+		free_rows(t, 0, skip);
+		memmove(t->cells, t->cells + skip * t->ncols, (t->nrows - skip) * t->ncols * sizeof(dp_qv));
+		t->nrows -= skip;
+	}
 	if (o->limit && t->nrows > o->limit) {
-		for (size_t i = o->limit * t->ncols; i < t->nrows * t->ncols; i++)
-			if (t->cells[i].type == QV_TEXT)
-				free((char *)t->cells[i].text);
+		free_rows(t, o->limit, t->nrows);
 		t->nrows = o->limit;
 	}
 	return 0;
-}
-
-/* ---- the first rows of a sorted answer ----------------------------------------------
- * `compare` and `runs` with --limit K, no --where, sorted by a column whose
- * value every task keeps where one range scan finds it without decoding
- * much (the metric's summaries, the task value's start, the task key),
- * choose their K rows from that scan (a heap of K), then load only those
- * K tasks and answer from them as from every task.  The order is the one
- * sort_and_limit gives: the column (missing and NaN last), then the task
- * id.  When fewer than K tasks have a value, the missing ones could be in
- * the answer: that question takes the full path, as do --where, --facts
- * and a dataflow some task of which used a hyperparameter its
- * specification does not name (the full load would show its column).
- */
-typedef enum top_source { TOP_NONE, TOP_SUMMARY, TOP_START, TOP_ID } top_source;
-
-typedef struct top_item {
-	dp_qv key;
-	const char *id; /* in the snapshot's map: valid while its transaction is */
-} top_item;
-
-/* The k first seen so far, as a heap whose top is the last of them. */
-typedef struct top_heap {
-	top_item *v;
-	size_t n, k;
-	bool desc;
-	size_t valued; /* items offered with a value (not missing, not NaN) */
-} top_heap;
-
-static bool top_before(const top_item *a, const top_item *b, bool desc)
-{
-	int c = cmp_cells(&a->key, &b->key, desc);
-	return c ? c < 0 : strcmp(a->id, b->id) < 0;
-}
-
-static void top_swap(top_item *a, top_item *b)
-{
-	top_item x = *a;
-	*a = *b;
-	*b = x;
-}
-
-static void top_offer(top_heap *h, const top_item *it)
-{
-	bool missing = it->key.type == QV_NULL || dp_qv_isnan(&it->key);
-	h->valued += !missing;
-	if (h->n < h->k) {
-		size_t i = h->n++;
-		h->v[i] = *it;
-		while (i && top_before(&h->v[(i - 1) / 2], &h->v[i], h->desc)) {
-			top_swap(&h->v[i], &h->v[(i - 1) / 2]);
-			i = (i - 1) / 2;
-		}
-		return;
-	}
-	if (!h->k || !top_before(it, &h->v[0], h->desc))
-		return;
-	h->v[0] = *it;
-	for (size_t i = 0;;) {
-		size_t l = 2 * i + 1, r = l + 1, w = i;
-		if (l < h->n && top_before(&h->v[w], &h->v[l], h->desc))
-			w = l;
-		if (r < h->n && top_before(&h->v[w], &h->v[r], h->desc))
-			w = r;
-		if (w == i)
-			break;
-		top_swap(&h->v[i], &h->v[w]);
-		i = w;
-	}
-}
-
-/* Offers every task of dataflow df to the heap, keyed by the source. */
-static int top_scan(dp_query *q, const char *df, top_source src, const char *metric, const dp_agg *agg, top_heap *h)
-{
-	dp_key prefix;
-	dp_scan sc;
-	MDB_val k, v;
-	int rc;
-
-	dp_key_reset(&prefix);
-	dp_key_cstr(&prefix, df);
-	if (src == TOP_SUMMARY)
-		dp_key_cstr(&prefix, metric);
-	if ((rc = dp_scan_open(&sc, q->ix, q->txn, src == TOP_SUMMARY ? DP_DB_SUMMARIES : DP_DB_TASKS, &prefix, NULL)))
-		return rc;
-	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		/* Keys end with the task id and its terminator: a C string. */
-		top_item it = { .id = (const char *)k.mv_data + prefix.n };
-		if (k.mv_size <= prefix.n || ((const char *)k.mv_data)[k.mv_size - 1] != '\0')
-			continue;
-		if (src == TOP_SUMMARY) {
-			dp_summary s;
-			int64_t e;
-			if (v.mv_size != sizeof(s))
-				continue;
-			memcpy(&s, v.mv_data, sizeof(s));
-			it.key = dp_query_summary_value(q, df, it.id, &s, metric, agg, &e);
-		} else if (src == TOP_START) {
-			double start;
-			if (dp_task_start(v.mv_data, v.mv_size, &start) && !isnan(start))
-				it.key = dp_qv_real(start);
-		} else {
-			it.key.type = QV_TEXT;
-			it.key.text = it.id;
-		}
-		top_offer(h, &it);
-	}
-	dp_scan_close(&sc);
-	return rc < 0 ? rc : dp_query_check(q);
-}
-
-static bool g_top_desc; /* for cmp_top: qsort has no context argument */
-static int cmp_top(const void *a, const void *b)
-{
-	return top_before(a, b, g_top_desc) ? -1 : top_before(b, a, g_top_desc) ? 1 : 0;
-}
-
-/* Loads into *d the specification of o->df and only the o->limit tasks
- * that come first in the order of src (desc: largest first); *done false
- * (d untouched) when that would not be the answer every task gives. */
-static int load_top(dp_query *q, const dp_qopts *o, top_source src, const char *metric, const dp_agg *agg, bool desc,
-		    dp_qdataflow *d, bool *done)
-{
-	top_heap h = { .k = o->limit, .desc = desc };
-	const char **ids = NULL;
-	int rc;
-
-	*done = false;
-	if (!(h.v = calloc(o->limit, sizeof(*h.v))))
-		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	if ((rc = top_scan(q, o->df, src, metric, agg, &h)) || h.valued < o->limit)
-		goto out;
-	g_top_desc = desc;
-	qsort(h.v, h.n, sizeof(*h.v), cmp_top);
-	if (!(ids = calloc(h.n + 1, sizeof(*ids)))) {
-		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < h.n; i++)
-		ids[i] = h.v[i].id;
-	if ((rc = dp_query_load_ids(q, o->df, ids, h.n, d)))
-		goto out;
-	/* A summary whose task is gone would leave a row short. */
-	if (d->ntasks != h.n)
-		dp_qdataflow_free(d);
-	else
-		*done = true;
-out:
-	free(ids);
-	free(h.v);
-	return rc;
 }
 
 /* Whether `name` ([+|-]COLUMN as --sort takes it) names `col`, and no
@@ -679,9 +561,8 @@ out:
 	return rc;
 }
 
-/* ---- runs, compare ---------------------------------------------------------------- */
+/* ---- runs ---------------------------------------------------------------------------- */
 
-/* The names of the run facts the tasks have, in the order first seen. */
 static int fact_names(const dp_qtask **sel, size_t n, const char ***out, size_t *nout)
 {
 	for (size_t i = 0; i < n; i++)
@@ -723,107 +604,27 @@ static int tags_cell(dp_qv *cell, const dp_qtask *t)
 	return rc;
 }
 
-/* runs --limit K sorted by start (the default), the task, or the last or
- * best main metric: the K tasks alone (see "the first rows" above). */
-static int runs_top(dp_query *q, const dp_qopts *o, dp_qdataflow *d, bool *done)
+
+/* Where the columns of runs are: task, its fields (RUNS_C0 of them), the
+ * hyperparameters, the last and best main metric, the end message, the
+ * tags, then a column per run fact (--facts). */
+#define RUNS_C0 8
+typedef struct runs_cols {
+	size_t msg, tags, f0;
+	const char **facts;
+	size_t nfacts;
+} runs_cols;
+
+static int runs_columns(dp_table *out, const dp_qdataflow *d, const char *metric, runs_cols *rc_)
 {
-	dp_qdataflow spec;
-	char col[DNNPROV_NAME_MAX + 16];
-	const char *metric = NULL;
-	top_source src = TOP_NONE;
-	dp_agg agg = { AGG_LAST, 0 };
-	bool desc = false;
-	int rc;
-
-	*done = false;
-	if (!o->limit || (o->where && *o->where) || o->facts)
-		return 0;
-	if ((rc = dp_query_load_spec(q, o->df, &spec)))
-		return rc;
-	if (spec.undeclared_hyps)
-		goto out;
-	if (spec.nmetrics || o->metric) {
-		metric = resolve_metric(q, &spec, o->metric, &rc);
-		if (rc)
-			goto out; /* the full path says why */
-	}
-	if (!o->sort || !*o->sort) {
-		src = TOP_START;
-	} else if (sort_names(&spec, o->sort, "start", &desc)) {
-		src = TOP_START;
-	} else if (sort_names(&spec, o->sort, "task", &desc)) {
-		src = TOP_ID;
-	} else if (metric) {
-		snprintf(col, sizeof(col), "last(%s)", metric);
-		if (sort_names(&spec, o->sort, col, &desc))
-			src = TOP_SUMMARY;
-		snprintf(col, sizeof(col), "best(%s)", metric);
-		if (src == TOP_NONE && sort_names(&spec, o->sort, col, &desc)) {
-			src = TOP_SUMMARY;
-			agg.kind = goal_lower(o, metric) ? AGG_MIN : AGG_MAX;
-		}
-	}
-	if (src != TOP_NONE)
-		rc = load_top(q, o, src, metric, &agg, desc, d, done);
-out:
-	dp_qdataflow_free(&spec);
-	if (rc == DNNPROV_EQUERY || rc == DNNPROV_ENOTFOUND)
-		rc = 0, dp_error_clear(); /* the full path gives the answer or the error */
-	return rc;
-}
-
-/* compare --limit K sorted by its metric (the default): the K tasks alone. */
-static int compare_top(dp_query *q, const dp_qopts *o, dp_qdataflow *d, bool *done)
-{
-	dp_qdataflow spec;
-	char col[DNNPROV_NAME_MAX + 32], aggname[32];
-	int rc;
-
-	*done = false;
-	if (!o->limit || (o->where && *o->where) || o->agg.kind == AGG_AT)
-		return 0;
-	if ((rc = dp_query_load_spec(q, o->df, &spec)))
-		return rc;
-	const char *metric = spec.undeclared_hyps ? NULL : resolve_metric(q, &spec, o->metric, &rc);
-	if (metric && !rc) {
-		bool lower = goal_lower(o, metric), desc = !lower;
-		dp_agg agg = o->agg;
-		if (agg.kind == AGG_BEST)
-			agg.kind = lower ? AGG_MIN : AGG_MAX;
-		snprintf(col, sizeof(col), "%s(%s)", dp_agg_name(&agg, aggname, sizeof(aggname)), metric);
-		if (!o->sort || !*o->sort || sort_names(&spec, o->sort, col, &desc))
-			rc = load_top(q, o, TOP_SUMMARY, metric, &agg, desc, d, done);
-	}
-	dp_qdataflow_free(&spec);
-	if (rc == DNNPROV_EQUERY || rc == DNNPROV_ENOTFOUND)
-		rc = 0, dp_error_clear(); /* the full path gives the answer or the error */
-	return rc;
-}
-
-int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
-{
-	dp_qdataflow d;
-	dp_where *w;
-	const dp_qtask **sel = NULL;
-	size_t n, c0 = 8;
-	const char *metric;
 	char name[DNNPROV_NAME_MAX + 16];
-	bool top;
 	int rc;
 
-	w = NULL;
-	if ((rc = runs_top(q, o, &d, &top)) || (!top && (rc = prepare(q, o, &d, &w))))
+	rc_->msg = RUNS_C0 + d->nhyps + (metric ? 2 : 0);
+	rc_->tags = rc_->msg + 1;
+	rc_->f0 = rc_->msg + 2;
+	if ((rc = dp_table_init(out, rc_->f0 + rc_->nfacts)))
 		return rc;
-	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
-	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0), tags_col = msg_col + 1, f0 = msg_col + 2;
-	const char **facts = NULL; /* the fact names of the selected tasks, first seen first */
-	size_t nfacts = 0;
-	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)))
-		goto out;
-	if (o->facts && (rc = fact_names(sel, n, &facts, &nfacts)))
-		goto out;
-	if ((rc = dp_table_init(out, f0 + nfacts)))
-		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "status", COL_TEXT);
 	dp_table_set_col(out, 2, "start", COL_TIME);
@@ -833,17 +634,331 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	dp_table_set_col(out, 5, "attempts", COL_INT);
 	dp_table_set_col(out, 6, "epochs", COL_INT);
 	dp_table_set_col(out, 7, "last_seen", COL_AGO);
-	hyp_columns(out, c0, &d);
+	hyp_columns(out, RUNS_C0, d);
 	if (metric) {
 		snprintf(name, sizeof(name), "last(%s)", metric);
-		dp_table_set_col(out, c0 + d.nhyps, name, COL_NUM);
+		dp_table_set_col(out, RUNS_C0 + d->nhyps, name, COL_NUM);
 		snprintf(name, sizeof(name), "best(%s)", metric);
-		dp_table_set_col(out, c0 + d.nhyps + 1, name, COL_NUM);
+		dp_table_set_col(out, RUNS_C0 + d->nhyps + 1, name, COL_NUM);
 	}
-	dp_table_set_col(out, msg_col, "message", COL_TEXT);
-	dp_table_set_col(out, tags_col, "tags", COL_TEXT);
-	for (size_t i = 0; i < nfacts; i++)
-		dp_table_set_col(out, f0 + i, facts[i], COL_TEXT);
+	dp_table_set_col(out, rc_->msg, "message", COL_TEXT);
+	dp_table_set_col(out, rc_->tags, "tags", COL_TEXT);
+	for (size_t i = 0; i < rc_->nfacts; i++)
+		dp_table_set_col(out, rc_->f0 + i, rc_->facts[i], COL_TEXT);
+	/* A name that could not be copied: the page path sorts by name next. */
+	return out->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
+/* A row of runs for task t, with its last and best main metric (when the
+ * table has those columns). */
+static int runs_row(dp_table *out, const dp_qdataflow *d, const dp_qtask *t, const dp_qv *last, const dp_qv *best,
+		    const runs_cols *c)
+{
+	dp_qv *row = dp_table_add_row(out);
+	int rc;
+	if (!row)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	set_text(&row[0], t->id);
+	set_text(&row[1], t->status);
+	set_time(&row[2], t->start);
+	double until = isnan(t->end) ? t->last : t->end;
+	if (!isnan(until) && !isnan(t->start))
+		set_num(&row[3], until - t->start);
+	set_num(&row[4], t->active);
+	set_count(&row[5], t->attempts);
+	set_count(&row[6], t->epochs);
+	set_time(&row[7], t->last);
+	rc = hyp_cells(row, RUNS_C0, d, t);
+	if (!rc)
+		rc = set_text(&row[c->msg], t->message);
+	if (!rc)
+		rc = tags_cell(&row[c->tags], t);
+	for (size_t f = 0; f < c->nfacts && !rc; f++)
+		rc = copy_value(&row[c->f0 + f], dp_qtask_fact(t, c->facts[f]));
+	if (last && best) {
+		row[RUNS_C0 + d->nhyps] = *last;
+		row[RUNS_C0 + d->nhyps + 1] = *best;
+	}
+	return rc;
+}
+
+/* A table shows when runs were resumed, why runs ended and their tags
+ * only when some of its rows did or have: otherwise the columns say
+ * nothing (CSV and JSON keep them). */
+static void runs_omit(dp_table *out, const runs_cols *c)
+{
+	bool resumed = false, messages = false, tagged = false;
+	for (size_t r = 0; r < out->nrows; r++) {
+		const dp_qv *row = &out->cells[r * out->ncols];
+		resumed |= row[5].type == QV_NUM && row[5].integer && row[5].i > 1;
+		messages |= row[c->msg].type != QV_NULL;
+		tagged |= row[c->tags].type != QV_NULL;
+	}
+	if (!tagged)
+		dp_table_omit(out, c->tags);
+	if (!resumed) {
+		dp_table_omit(out, 4);
+		dp_table_omit(out, 5);
+	}
+	if (!messages)
+		dp_table_omit(out, c->msg);
+}
+
+/* ---- runs, a page of them ------------------------------------------------------------ */
+
+/* One candidate of a page: its sort value and its id, which points into the
+ * snapshot's map (valid while the transaction lives). */
+typedef struct page_item {
+	dp_qv key;
+	const char *id;
+} page_item;
+
+/* Whether a comes before b in the page's order: the sort column as
+ * cmp_rows orders it, then the task id. */
+static bool page_before(const page_item *a, const page_item *b, bool desc)
+{
+	int c = cmp_cells(&a->key, &b->key, desc);
+	return c ? c < 0 : strcmp(a->id, b->id) < 0;
+}
+
+/* The k best candidates seen, as a heap whose top is the worst of them. */
+typedef struct page_heap {
+	page_item *v;
+	size_t n, cap, k;
+	bool desc;
+} page_heap;
+
+static void heap_down(page_heap *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		if (l < h->n && page_before(&h->v[w], &h->v[l], h->desc))
+			w = l;
+		if (r < h->n && page_before(&h->v[w], &h->v[r], h->desc))
+			w = r;
+		if (w == i)
+			return;
+		page_item x = h->v[i];
+		h->v[i] = h->v[w];
+		h->v[w] = x;
+		i = w;
+	}
+}
+
+static int heap_offer(page_heap *h, const page_item *it)
+{
+	if (h->n < h->k) {
+		if (h->n == h->cap) {
+			size_t cap = h->cap ? h->cap * 2 : 128;
+			page_item *grown = realloc(h->v, cap * sizeof(*grown));
+			if (!grown)
+				return dp_error(DNNPROV_ENOMEM, "out of memory");
+			h->v = grown;
+			h->cap = cap;
+		}
+		size_t i = h->n++;
+		h->v[i] = *it;
+		while (i && page_before(&h->v[(i - 1) / 2], &h->v[i], h->desc)) {
+			page_item x = h->v[i];
+			h->v[i] = h->v[(i - 1) / 2];
+			h->v[(i - 1) / 2] = x;
+			i = (i - 1) / 2;
+		}
+	} else if (h->k && page_before(it, &h->v[0], h->desc)) {
+		h->v[0] = *it;
+		heap_down(h, 0);
+	}
+	return 0;
+}
+
+/* Which column a page can be cut by without loading every task: the task
+ * id (the tasks' keys), the start (read in place from the task values) or
+ * an aggregate of a metric (the summaries). */
+typedef enum page_key { PAGE_SLOW, PAGE_TASK, PAGE_START, PAGE_METRIC } page_key;
+
+/* Walks the dataflow's task keys and, for PAGE_METRIC, the metric's
+ * summaries beside them (both sorted by task id: a merge), and keeps the
+ * k first in the page's order; *total counts the tasks.  Every task is
+ * offered, so a task without a value takes its place among the missing
+ * (last, by id), as in the whole answer. */
+static int page_select(dp_query *q, const dp_qdataflow *d, const char *metric, page_key pk, const dp_agg *agg,
+		       page_heap *h, size_t *total)
+{
+	dp_key tkey, skey;
+	dp_scan ts, ss;
+	MDB_val k, v, sk = { 0, NULL }, sv = { 0, NULL };
+	int rc, src = DP_SCAN_END;
+
+	*total = 0;
+	dp_key_reset(&tkey);
+	dp_key_cstr(&tkey, d->name);
+	dp_key_reset(&skey);
+	dp_key_cstr(&skey, d->name);
+	if (metric)
+		dp_key_cstr(&skey, metric);
+	if ((rc = dp_scan_open(&ts, q->ix, q->txn, DP_DB_TASKS, &tkey, NULL)))
+		return rc;
+	if (pk == PAGE_METRIC) {
+		if ((rc = dp_scan_open(&ss, q->ix, q->txn, DP_DB_SUMMARIES, &skey, NULL))) {
+			dp_scan_close(&ts);
+			return rc;
+		}
+		src = dp_scan_next(&ss, &sk, &sv);
+	}
+	while ((rc = dp_scan_next(&ts, &k, &v)) == DP_SCAN_ROW) {
+		rc = 0;
+		if (*total % 1024 == 0 && (rc = dp_query_past_deadline(q)))
+			break;
+		page_item it = { .id = (const char *)k.mv_data + tkey.n };
+		(*total)++;
+		if (pk == PAGE_TASK) {
+			it.key.type = QV_TEXT;
+			it.key.text = it.id;
+		} else if (pk == PAGE_START) {
+			double start;
+			if (dp_task_start(v.mv_data, v.mv_size, &start) && !isnan(start))
+				it.key = dp_qv_real(start);
+		}
+		/* Summaries of tasks before this one (none, unless the index
+		 * holds a summary without its task) are passed over. */
+		while (pk == PAGE_METRIC && src == DP_SCAN_ROW) {
+			int c = strcmp((const char *)sk.mv_data + skey.n, it.id);
+			if (c > 0)
+				break;
+			if (c == 0 && sv.mv_size == sizeof(dp_summary)) {
+				dp_summary s;
+				int64_t e;
+				memcpy(&s, sv.mv_data, sizeof(s));
+				it.key = dp_query_summary_value(q, d->name, it.id, &s, metric, agg, &e);
+			}
+			src = dp_scan_next(&ss, &sk, &sv);
+		}
+		if ((rc = heap_offer(h, &it)))
+			break;
+	}
+	if (!rc && src < 0)
+		rc = src;
+	if (pk == PAGE_METRIC)
+		dp_scan_close(&ss);
+	dp_scan_close(&ts);
+	return rc < 0 ? rc : dp_query_check(q);
+}
+
+static _Thread_local bool g_page_desc; /* as g_sort */
+static int cmp_page(const void *a, const void *b)
+{
+	return page_before(a, b, g_page_desc) ? -1 : page_before(b, a, g_page_desc) ? 1 : 0;
+}
+
+/* runs with --limit or --offset, no --where, sorted by the task, the start
+ * (the default) or the main metric: the page is chosen from the keys,
+ * the starts and the summaries alone, and only its tasks are loaded, so
+ * that the first page of 100,000 runs costs two range scans without
+ * decoding and a lookup per row.  *done is false when the question needs
+ * the whole load (runs_all). */
+static int runs_page(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes, bool *done)
+{
+	dp_qdataflow d, page = { 0 };
+	page_heap h = { 0 };
+	const char *metric = NULL, **ids = NULL;
+	const dp_qtask **sel = NULL;
+	runs_cols cols = { 0 };
+	size_t col, total, nsel = 0;
+	bool desc, declared;
+	int rc;
+
+	*done = false;
+	/* --facts: the fact columns are those of every task. */
+	if ((o->where && *o->where) || o->facts || (!o->limit && !o->offset) || o->offset > SIZE_MAX / 2 ||
+	    o->limit > SIZE_MAX / 2)
+		return 0;
+	if ((rc = dp_query_load_spec(q, o->df, &d)))
+		return rc;
+	if ((rc = dp_query_hyps_declared(q, &d, &declared)) || !declared)
+		goto out;
+	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
+	if (rc || (rc = runs_columns(out, &d, metric, &cols)))
+		goto out;
+	if ((rc = sort_column(out, o, 2, false, &col, &desc)))
+		goto out;
+	bool last_col = metric && col == RUNS_C0 + d.nhyps, best_col = metric && col == RUNS_C0 + d.nhyps + 1;
+	page_key pk = col == 0 ? PAGE_TASK : col == 2 ? PAGE_START : last_col || best_col ? PAGE_METRIC : PAGE_SLOW;
+	if (pk == PAGE_SLOW) {
+		dp_table_free(out);
+		goto out;
+	}
+	*done = true;
+	dp_agg agg = { last_col ? AGG_LAST : goal_lower(o, metric) ? AGG_MIN : AGG_MAX, 0 };
+	h.k = o->limit ? o->offset + o->limit : SIZE_MAX;
+	h.desc = desc;
+	if ((rc = page_select(q, &d, metric, pk, &agg, &h, &total)))
+		goto out;
+	g_page_desc = desc;
+	qsort(h.v, h.n, sizeof(*h.v), cmp_page);
+	size_t from = o->offset < h.n ? o->offset : h.n, n = h.n - from;
+	ids = calloc(n + 1, sizeof(*ids));
+	sel = calloc(n + 1, sizeof(*sel));
+	if (!ids || !sel) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = h.v[from + i].id;
+	if ((rc = dp_query_load_ids(q, o->df, ids, n, &page)))
+		goto out;
+	dp_agg last = { AGG_LAST, 0 }, best = { goal_lower(o, metric) ? AGG_MIN : AGG_MAX, 0 };
+	for (size_t i = 0; i < n && !rc; i++) {
+		const dp_qtask *t = dp_qtask_find(&page, ids[i]);
+		if (!t)
+			continue; /* cannot be: the same snapshot listed it */
+		sel[nsel++] = t;
+		dp_qv lv = { 0 }, bv = { 0 };
+		if (metric) {
+			lv = dp_query_metric(q, d.name, t->id, metric, &last, NULL);
+			bv = dp_query_metric(q, d.name, t->id, metric, &best, NULL);
+		}
+		rc = runs_row(out, &page, t, metric ? &lv : NULL, metric ? &bv : NULL, &cols);
+	}
+	if (rc)
+		goto out;
+	runs_omit(out, &cols);
+	out->paged = true;
+	out->total = total;
+	omit_constant_columns(out, RUNS_C0, d.nhyps, notes);
+out:
+	if (rc || !*done) {
+		dp_table_free(out);
+		memset(out, 0, sizeof(*out));
+	}
+	free(h.v);
+	free(ids);
+	free(sel);
+	dp_qdataflow_free(&page);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* runs from the whole dataflow: every task loaded, filtered, sorted. */
+static int runs_all(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	runs_cols cols = { 0 };
+	size_t n;
+	const char *metric;
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
+	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)))
+		goto out;
+	/* The fact names of the selected tasks, first seen first. */
+	if (o->facts && (rc = fact_names(sel, n, &cols.facts, &cols.nfacts)))
+		goto out;
+	if ((rc = runs_columns(out, &d, metric, &cols)))
+		goto out;
 	dp_agg last = { AGG_LAST, 0 }, best = { goal_lower(o, metric ? metric : "") ? AGG_MIN : AGG_MAX, 0 };
 	dp_qv *lasts = NULL, *bests = NULL;
 	if (metric) {
@@ -855,63 +970,88 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 			rc = dp_query_metric_column(q, &d, metric, &best, bests, NULL);
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
-		const dp_qtask *t = sel[i];
-		dp_qv *row = dp_table_add_row(out);
-		if (!row) {
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-			break;
-		}
-		set_text(&row[0], t->id);
-		set_text(&row[1], t->status);
-		set_time(&row[2], t->start);
-		double until = isnan(t->end) ? t->last : t->end;
-		if (!isnan(until) && !isnan(t->start))
-			set_num(&row[3], until - t->start);
-		set_num(&row[4], t->active);
-		set_count(&row[5], t->attempts);
-		set_count(&row[6], t->epochs);
-		set_time(&row[7], t->last);
-		rc = hyp_cells(row, c0, &d, t);
-		if (!rc)
-			rc = set_text(&row[msg_col], t->message);
-		if (!rc)
-			rc = tags_cell(&row[tags_col], t);
-		for (size_t f = 0; f < nfacts && !rc; f++)
-			rc = copy_value(&row[f0 + f], dp_qtask_fact(t, facts[f]));
-		if (metric) {
-			row[c0 + d.nhyps] = lasts[t - d.tasks];
-			row[c0 + d.nhyps + 1] = bests[t - d.tasks];
-		}
+		size_t at = (size_t)(sel[i] - d.tasks);
+		rc = runs_row(out, &d, sel[i], metric ? &lasts[at] : NULL, metric ? &bests[at] : NULL, &cols);
 	}
 	free(lasts);
 	free(bests);
 	if (!rc)
 		rc = sort_and_limit(out, o, 2, false); /* by start time */
-	/* A table shows when runs were resumed, why runs ended and their tags
-	 * only when some of its rows did or have: otherwise the columns say
-	 * nothing (CSV and JSON keep them). */
-	bool resumed = false, messages = false, tagged = false;
-	for (size_t r = 0; !rc && r < out->nrows; r++) {
-		const dp_qv *row = &out->cells[r * out->ncols];
-		resumed |= row[5].type == QV_NUM && row[5].i > 1;
-		messages |= row[msg_col].type != QV_NULL;
-		tagged |= row[tags_col].type != QV_NULL;
-	}
-	if (!tagged)
-		dp_table_omit(out, tags_col);
-	if (!resumed) {
-		dp_table_omit(out, 4);
-		dp_table_omit(out, 5);
-	}
-	if (!messages)
-		dp_table_omit(out, msg_col);
 	if (!rc)
-		omit_constant_columns(out, c0, d.nhyps, notes);
+		runs_omit(out, &cols);
+	if (!rc)
+		omit_constant_columns(out, RUNS_C0, d.nhyps, notes);
 out:
-	free(facts);
+	free(cols.facts);
 	free(sel);
 	dp_where_free(w);
 	dp_qdataflow_free(&d);
+	return rc;
+}
+
+int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	bool done;
+	int rc = runs_page(q, o, out, notes, &done);
+	return rc || done ? rc : runs_all(q, o, out, notes);
+}
+
+/* ---- compare ------------------------------------------------------------------------- */
+
+/* compare with --limit (and --offset), no --where, sorted by its metric
+ * (the default): the rows are chosen as runs_page chooses a page, and only
+ * their tasks are loaded into *d; *total gets the number of tasks, which
+ * the whole answer would have had as rows.  *done is false when the
+ * question needs every task loaded. */
+static int compare_page(dp_query *q, const dp_qopts *o, dp_qdataflow *d, bool *done, size_t *total)
+{
+	dp_qdataflow spec;
+	page_heap h = { 0 };
+	const char **ids = NULL;
+	char col[DNNPROV_NAME_MAX + 32], aggname[32];
+	bool declared;
+	int rc;
+
+	*done = false;
+	if ((o->where && *o->where) || !o->limit || o->agg.kind == AGG_AT || o->offset > SIZE_MAX / 2 ||
+	    o->limit > SIZE_MAX / 2)
+		return 0;
+	if ((rc = dp_query_load_spec(q, o->df, &spec)))
+		return rc;
+	const char *metric = NULL;
+	if ((rc = dp_query_hyps_declared(q, &spec, &declared)) || !declared ||
+	    !(metric = resolve_metric(q, &spec, o->metric, &rc)) || rc)
+		goto out;
+	bool lower = goal_lower(o, metric), desc = !lower;
+	dp_agg agg = o->agg;
+	if (agg.kind == AGG_BEST)
+		agg.kind = lower ? AGG_MIN : AGG_MAX;
+	snprintf(col, sizeof(col), "%s(%s)", dp_agg_name(&agg, aggname, sizeof(aggname)), metric);
+	if (o->sort && *o->sort && !sort_names(&spec, o->sort, col, &desc))
+		goto out;
+	h.k = o->offset + o->limit;
+	h.desc = desc;
+	if ((rc = page_select(q, &spec, metric, PAGE_METRIC, &agg, &h, total)))
+		goto out;
+	g_page_desc = desc;
+	qsort(h.v, h.n, sizeof(*h.v), cmp_page);
+	if (!(ids = calloc(h.n + 1, sizeof(*ids)))) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < h.n; i++)
+		ids[i] = h.v[i].id;
+	if ((rc = dp_query_load_ids(q, o->df, ids, h.n, d)))
+		goto out;
+	*done = true;
+out:
+	free(ids);
+	free(h.v);
+	dp_qdataflow_free(&spec);
+	if (!*done && (rc == DNNPROV_EQUERY || rc == DNNPROV_ENOTFOUND)) {
+		rc = 0; /* the whole load gives the answer or the error */
+		dp_error_clear();
+	}
 	return rc;
 }
 
@@ -923,11 +1063,12 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *not
 	size_t n;
 	const char *metric;
 	char name[DNNPROV_NAME_MAX + 32], aggname[32];
-	bool top;
+	size_t total = 0;
+	bool paged;
 	int rc;
 
 	w = NULL;
-	if ((rc = compare_top(q, o, &d, &top)) || (!top && (rc = prepare(q, o, &d, &w))))
+	if ((rc = compare_page(q, o, &d, &paged, &total)) || (!paged && (rc = prepare(q, o, &d, &w))))
 		return rc;
 	metric = resolve_metric(q, &d, o->metric, &rc);
 	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, 4 + d.nhyps)))
@@ -966,6 +1107,8 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *not
 	free(eps);
 	if (!rc)
 		rc = sort_and_limit(out, o, 2 + d.nhyps, !lower); /* best first, missing last */
+	if (!rc && paged)
+		out->total = total; /* the rows of the whole answer */
 	if (!rc)
 		omit_constant_columns(out, 2, d.nhyps, notes);
 out:
@@ -977,7 +1120,7 @@ out:
 
 /* ---- effect ------------------------------------------------------------------------- */
 
-static double *g_rank_values;
+static _Thread_local double *g_rank_values; /* as g_sort */
 static int cmp_idx(const void *a, const void *b)
 {
 	double x = g_rank_values[*(const size_t *)a], y = g_rank_values[*(const size_t *)b];

@@ -25,6 +25,27 @@ int dp_query_open(const char *index_dir, dp_query *q)
 	return rc;
 }
 
+void dp_query_adopt(dp_index *ix, MDB_txn *txn, dp_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->ix = ix;
+	q->txn = txn;
+	q->shared = true;
+}
+
+int dp_query_past_deadline(dp_query *q)
+{
+	if (q->expired)
+		return DNNPROV_EQUERY;
+	if (q->deadline <= 0 || dp_monotonic() < q->deadline)
+		return 0;
+	q->expired = true;
+	return dp_error(DNNPROV_EQUERY, "the query ran past its time limit");
+}
+
+/* Every this many tasks a loop over tasks looks at the clock. */
+#define DEADLINE_EVERY 1024
+
 int dp_query_check(const dp_query *q)
 {
 	if (q->read_error)
@@ -54,7 +75,8 @@ void dp_query_close(dp_query *q)
 {
 	if (q->txn)
 		mdb_txn_abort(q->txn);
-	dp_index_close(q->ix);
+	if (!q->shared)
+		dp_index_close(q->ix);
 	dp_decoder_free(&q->dec);
 	memset(q, 0, sizeof(*q));
 }
@@ -404,6 +426,23 @@ int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 	return dp_query_load_tasks(q, df, NULL, d);
 }
 
+/* Loads the task of key k, value v at the end of d->tasks (*cap of them
+ * allocated); DNNPROV_ENOMEM unreported, as load() reports it. */
+static int add_task(dp_query *q, dp_qdataflow *d, size_t *cap, const MDB_val *k, const MDB_val *v, size_t prefix)
+{
+	if (d->ntasks == *cap) {
+		size_t grow = *cap ? *cap * 2 : 64;
+		dp_qtask *grown = realloc(d->tasks, grow * sizeof(*grown));
+		if (!grown)
+			return DNNPROV_ENOMEM;
+		d->tasks = grown;
+		*cap = grow;
+	}
+	int rc = load_task(q, d, k, v, prefix, &d->tasks[d->ntasks]);
+	d->ntasks++; /* freed with d, loaded or not */
+	return rc;
+}
+
 /* The specification, and then no task, one task or every task. */
 enum { LOAD_ALL, LOAD_ONE, LOAD_NONE };
 static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d);
@@ -506,18 +545,9 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 	size_t cap = 0;
 	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		rc = 0;
-		if (d->ntasks == cap) {
-			cap = cap ? cap * 2 : 64;
-			dp_qtask *grown = realloc(d->tasks, cap * sizeof(*grown));
-			if (!grown) {
-				rc = DNNPROV_ENOMEM;
-				break;
-			}
-			d->tasks = grown;
-		}
-		rc = load_task(q, d, &k, &v, key.n, &d->tasks[d->ntasks]);
-		d->ntasks++;
-		if (rc)
+		if (d->ntasks % DEADLINE_EVERY == 0 && (rc = dp_query_past_deadline(q)))
+			break;
+		if ((rc = add_task(q, d, &cap, &k, &v, key.n)))
 			break;
 		/* Names a task used that the spec does not declare join it. */
 		const dp_qtask *t = &d->tasks[d->ntasks - 1];
@@ -583,6 +613,16 @@ int dp_query_load_ids(dp_query *q, const char *df, const char *const *ids, size_
 fail:
 	dp_qdataflow_free(d);
 	return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory loading %s", df) : rc;
+}
+
+int dp_query_hyps_declared(dp_query *q, const dp_qdataflow *d, bool *all)
+{
+	/* The indexer marks the dataflow when a task uses a name its
+	 * specification does not (the hyperparameter index would miss a name
+	 * whose values are all nil or too long to index). */
+	(void)q;
+	*all = !d->undeclared_hyps;
+	return 0;
 }
 
 const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id)
@@ -758,8 +798,7 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	return true;
 }
 
-/* The aggregate of a summary; QV_NULL when it has no such value. */
-static dp_qv summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
+dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
 {
 	dp_qv r = { 0 };
 	dp_agg_kind kind = agg->kind;
@@ -830,7 +869,7 @@ static double mean_from_epochs(dp_query *q, const char *df, const char *task, co
 dp_qv dp_query_summary_value(dp_query *q, const char *df, const char *task, const dp_summary *s, const char *metric,
 			      const dp_agg *agg, int64_t *e)
 {
-	dp_qv r = summary_value(s, metric, agg, e);
+	dp_qv r = dp_summary_value(s, metric, agg, e);
 	if (agg->kind == AGG_MEAN && r.type == QV_NUM && !isfinite(r.num) && isfinite(s->min) && isfinite(s->max))
 		r.num = mean_from_epochs(q, df, task, metric, s->count);
 	return r;

@@ -18,6 +18,9 @@ for seed in $(seq 1 "${DNNPROV_QUERY_SEEDS:-3}"); do
 	cat "$T/out" "$T/err" | head -12
 done
 
+expect_status "pages of runs equal the whole list" 0 $PY tests/page_check.py "$DNNPROV" "$T/index" df
+tail -3 "$T/out"
+
 # --- the first rows of a sorted answer ---------------------------------------
 # compare and runs with --limit K choose their rows from one scan and load
 # only those tasks; the answer must be the first K rows of the full one,
