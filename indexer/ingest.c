@@ -180,6 +180,8 @@ static void df_free(df_state *d)
 
 static void caches_clear(ingest *in)
 {
+	for (size_t i = 0; i < in->ntouched; i++)
+		in->touched[i]->task_cached = NULL, in->touched[i]->df_cached = NULL;
 	for (size_t i = 0; i < in->tasks.cap; i++)
 		task_free(in->tasks.slots[i].value);
 	dp_map_clear(&in->tasks);
@@ -649,6 +651,25 @@ typedef struct frame_ctx {
 } frame_ctx;
 
 static int schema_problem(ingest *in, frame_ctx *f, const char *why);
+
+/* The states of the frame's task and dataflow: looked up once per segment
+ * and batch (caches_clear forgets them with the states). */
+static int seg_task(ingest *in, frame_ctx *f, task_state **t)
+{
+	int rc = 0;
+	if (!f->seg->task_cached && !(rc = task_get(in, f->seg->df, f->seg->task, &f->seg->task_cached)))
+		assert(f->seg->touched); /* listed: its cache is forgotten with the batch's */
+	*t = f->seg->task_cached;
+	return rc;
+}
+
+static int seg_df(ingest *in, frame_ctx *f, df_state **d)
+{
+	int rc = f->seg->df_cached ? 0 : df_get(in, f->seg->df, &f->seg->df_cached);
+	*d = f->seg->df_cached;
+	return rc;
+}
+
 static int put_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
 		       const char *why, uint64_t skipped, bool is_new);
 
@@ -713,7 +734,7 @@ static int apply_spec(ingest *in, frame_ctx *f, const dp_record *r)
 	int rc;
 	if (!str_eq(r->u.spec.dataflow, f->seg->df))
 		return schema_problem(in, f, "spec of another dataflow than its segment's");
-	if ((rc = df_get(in, f->seg->df, &d)))
+	if ((rc = seg_df(in, f, &d)))
 		return rc;
 	if (isnan(d->first_seen) || r->time < d->first_seen) {
 		d->first_seen = r->time;
@@ -744,7 +765,7 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 
 	if (!str_eq(r->u.begin.task, f->seg->task))
 		return schema_problem(in, f, "begin of another task than its segment's");
-	if ((rc = df_get(in, f->seg->df, &d)) || (rc = task_get(in, f->seg->df, f->seg->task, &t)))
+	if ((rc = seg_df(in, f, &d)) || (rc = seg_task(in, f, &t)))
 		return rc;
 	if (t->begun && (rc = other_run(in, f, t)))
 		return rc > 0 ? 0 : rc;
@@ -808,7 +829,7 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 /* The task of a record that needs one; a problem when it never began. */
 static int begun_task(ingest *in, frame_ctx *f, const dp_record *r, task_state **t)
 {
-	int rc = task_get(in, f->seg->df, f->seg->task, t);
+	int rc = seg_task(in, f, t);
 	if (rc)
 		return rc;
 	if (!(*t)->begun) {
@@ -858,7 +879,7 @@ static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, const
 	}
 	memcpy(copy, name, len);
 	t->metrics = grown;
-	t->metrics[t->nmetrics++] = (task_metric){ copy, len, *out };
+	t->metrics[t->nmetrics++] = (task_metric){ copy, len, *out, 0 };
 	return 0;
 }
 
@@ -1141,32 +1162,17 @@ static bool eb_append_size(ingest *in, int64_t e, double time, const dp_ev *el, 
 
 /* The epoch record r into its task's block: a new row, or the row of the
  * epoch it re-logs.  *relogged tells which. */
-static int eb_add(ingest *in, task_state *t, df_state *d, const dp_record *r, bool *relogged)
+static int eb_add(ingest *in, task_state *t, const dp_record *r, bool *relogged)
 {
 	int64_t e = r->u.epoch.epoch;
 	const msgpack_object *m = r->u.epoch.metrics;
 	uint32_t nv = m->via.map.size;
 	int rc;
 
-	/* The metrics' positions in the dataflow's list, and their values. */
-	if (nv > in->eb.tmpcap) {
-		uint32_t *pos = realloc(in->eb.pos, 2 * (size_t)nv * sizeof(*pos));
-		dp_ev *vals = realloc(in->eb.vals, nv * sizeof(*vals));
-		if (pos)
-			in->eb.pos = pos;
-		if (vals)
-			in->eb.vals = vals;
-		if (!pos || !vals)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		in->eb.tmpcap = nv;
-	}
+	/* The metrics' positions (the caller's, in in->eb.pos), and values. */
 	uint32_t *pos = in->eb.pos, *col_of = in->eb.pos + nv;
-	for (uint32_t i = 0; i < nv; i++) {
-		const msgpack_object *name = &m->via.map.ptr[i].key;
-		if ((rc = df_metric_at(d, name->via.str.ptr, name->via.str.size, &pos[i])))
-			return rc;
+	for (uint32_t i = 0; i < nv; i++)
 		in->eb.vals[i] = ev_of(&m->via.map.ptr[i].val);
-	}
 	if (in->eb.task != t || e < in->eb.first || e >= in->eb.next_first)
 		if ((rc = eb_open(in, t, e)))
 			return rc;
@@ -1222,19 +1228,80 @@ static int eb_add(ingest *in, task_state *t, df_state *d, const dp_record *r, bo
 	return 0;
 }
 
+/* The task's entry for the metric named by the key of the record's i-th
+ * pair: most records name the task's metrics in the same order as the one
+ * before, so the guess at the same position is tried first. */
+static task_metric *known_metric(task_state *t, const msgpack_object *name, uint32_t i)
+{
+	const char *p = name->via.str.ptr;
+	uint32_t len = name->via.str.size;
+	if (i < t->nmetrics && t->metrics[i].len == len && memcmp(t->metrics[i].name, p, len) == 0)
+		return &t->metrics[i];
+	for (size_t j = 0; j < t->nmetrics; j++)
+		if (t->metrics[j].len == len && memcmp(t->metrics[j].name, p, len) == 0)
+			return &t->metrics[j];
+	return NULL;
+}
+
+static int scratch_metrics(ingest *in, uint32_t nv)
+{
+	if (nv <= in->eb.tmpcap)
+		return 0;
+	uint32_t *pos = realloc(in->eb.pos, 2 * (size_t)nv * sizeof(*pos));
+	dp_ev *vals = realloc(in->eb.vals, nv * sizeof(*vals));
+	task_metric **tm = realloc(in->eb.tm, nv * sizeof(*tm));
+	if (pos)
+		in->eb.pos = pos;
+	if (vals)
+		in->eb.vals = vals;
+	if (tm)
+		in->eb.tm = tm;
+	if (!pos || !vals || !tm)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	in->eb.tmpcap = nv;
+	return 0;
+}
+
 static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 {
 	task_state *t;
 	df_state *d;
 	dp_key k;
-	bool relogged = false;
+	bool relogged = false, all_known = true;
+	const msgpack_object *m = r->u.epoch.metrics;
+	uint32_t nv = m->via.map.size;
 	int rc;
 
 	if ((rc = begun_task(in, f, r, &t)) || !t)
 		return rc;
-	if ((rc = df_get(in, f->seg->df, &d)) || (rc = metric_case_clash(in, f, d, r->u.epoch.metrics)))
-		return rc > 0 ? 0 : rc;
-	if ((rc = eb_add(in, t, d, r, &relogged)))
+	if ((rc = scratch_metrics(in, nv)))
+		return rc;
+	for (uint32_t i = 0; i < nv; i++)
+		all_known &= (in->eb.tm[i] = known_metric(t, &m->via.map.ptr[i].key, i)) != NULL;
+	/* A name the task has not reported yet: checked against the
+	 * dataflow's, then given its summary and its position. */
+	if (!all_known) {
+		if ((rc = seg_df(in, f, &d)) || (rc = metric_case_clash(in, f, d, m)))
+			return rc > 0 ? 0 : rc;
+		for (uint32_t i = 0; i < nv; i++) {
+			const msgpack_object *name = &m->via.map.ptr[i].key;
+			summary_state *s;
+			if (in->eb.tm[i])
+				continue;
+			if ((rc = task_summary(in, t, d, &k, name->via.str.ptr, name->via.str.size, i, &s)))
+				return rc;
+			task_metric *tm = known_metric(t, name, i);
+			if ((rc = df_metric_at(d, name->via.str.ptr, name->via.str.size, &tm->pos)))
+				return rc;
+			in->eb.tm[i] = tm;
+		}
+		/* Entries may have moved as the list grew. */
+		for (uint32_t i = 0; i < nv; i++)
+			in->eb.tm[i] = known_metric(t, &m->via.map.ptr[i].key, i);
+	}
+	for (uint32_t i = 0; i < nv; i++)
+		in->eb.pos[i] = in->eb.tm[i]->pos;
+	if ((rc = eb_add(in, t, r, &relogged)))
 		return rc;
 	if (relogged) {
 		/* A re-logged epoch: the latest record wins, and the summaries are
@@ -1250,14 +1317,10 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 	training_record(t, r->time);
 	if (t->recompute)
 		return 0;
-	const msgpack_object *m = r->u.epoch.metrics;
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *name = &m->via.map.ptr[i].key;
-		summary_state *s;
+	for (uint32_t i = 0; i < nv; i++) {
+		summary_state *s = in->eb.tm[i]->summary;
 		double v;
 		dp_obj_number(&m->via.map.ptr[i].val, &v);
-		if ((rc = task_summary(in, t, d, &k, name->via.str.ptr, name->via.str.size, i, &s)))
-			return rc;
 		summary_add(&s->s, r->u.epoch.epoch, v);
 		s->dirty = true;
 	}
@@ -1373,7 +1436,7 @@ static int apply_test(ingest *in, frame_ctx *f, const dp_record *r)
 
 	if ((rc = begun_task(in, f, r, &t)) || !t)
 		return rc;
-	if ((rc = df_get(in, f->seg->df, &d)) || (rc = metric_case_clash(in, f, d, r->u.test.metrics)))
+	if ((rc = seg_df(in, f, &d)) || (rc = metric_case_clash(in, f, d, r->u.test.metrics)))
 		return rc > 0 ? 0 : rc;
 	dp_key_reset(&k);
 	dp_key_cstr(&k, f->seg->df);
@@ -1475,7 +1538,7 @@ static int apply_tag(ingest *in, frame_ctx *f, const dp_record *r)
 	task_state *t;
 	int rc;
 
-	if ((rc = task_get(in, f->seg->df, f->seg->task, &t)))
+	if ((rc = seg_task(in, f, &t)))
 		return rc;
 	if (t->begun && (rc = other_run(in, f, t)))
 		return rc > 0 ? 0 : rc;
@@ -2224,6 +2287,7 @@ void ingest_free(ingest *in)
 	free(in->eb.prev);
 	free(in->eb.pos);
 	free(in->eb.vals);
+	free(in->eb.tm);
 }
 
 seg_state *ingest_segment_state(ingest *in, const char *rel)

@@ -33,6 +33,10 @@ typedef struct seg_state {
 	bool in_index;         /* has a progress entry */
 	bool note;             /* a note segment (tag records only) */
 	unsigned not_file;     /* its file type (S_IFIFO, S_IFLNK, ...) when it is no regular file: never read */
+	/* Its task's and dataflow's states in the open batch (NULL: not
+	 * looked up yet), spared a hash lookup per record. */
+	struct task_state *task_cached;
+	struct df_state *df_cached;
 } seg_state;
 
 /* A metric a task reported in this batch, and its summary: a training
@@ -42,6 +46,7 @@ typedef struct task_metric {
 	char *name;
 	uint32_t len;
 	struct summary_state *summary;
+	uint32_t pos; /* its position in the dataflow's list of metrics */
 } task_metric;
 
 typedef struct task_state {
@@ -124,6 +129,7 @@ typedef struct ingest {
 		uint32_t prevcap;
 		uint32_t *pos;     /* scratch for a record's metrics: positions, columns */
 		dp_ev *vals;       /* and values */
+		struct task_metric **tm; /* and the task's entries for them */
 		uint32_t tmpcap;
 		dp_buf enc;
 	} eb;

@@ -119,6 +119,46 @@ static bool is_value(const msgpack_object *o)
 	}
 }
 
+/* The names of the last map whose names passed (each a tag, distinct after
+ * case folding), as length-prefixed bytes: a training logs the same
+ * metrics every epoch, and an indexer reads millions of such records, so
+ * a list seen just before is not checked again.  Per thread: a reader in
+ * each of several threads keeps its own. */
+static _Thread_local struct {
+	unsigned char b[1024];
+	size_t n;
+} checked_names;
+
+/* Whether the names of map m are those checked last (all strings). */
+static bool names_checked(const msgpack_object *m)
+{
+	size_t at = 0;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *k = &m->via.map.ptr[i].key;
+		if (k->type != MSGPACK_OBJECT_STR || k->via.str.size > 255 || at + 1 + k->via.str.size > checked_names.n ||
+		    checked_names.b[at] != k->via.str.size || memcmp(checked_names.b + at + 1, k->via.str.ptr, k->via.str.size))
+			return false;
+		at += 1 + k->via.str.size;
+	}
+	return at == checked_names.n;
+}
+
+static void remember_names(const msgpack_object *m)
+{
+	size_t at = 0;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *k = &m->via.map.ptr[i].key;
+		if (k->via.str.size > 255 || at + 1 + k->via.str.size > sizeof(checked_names.b)) {
+			checked_names.n = 0; /* too long to keep: checked every time */
+			return;
+		}
+		checked_names.b[at] = (unsigned char)k->via.str.size;
+		memcpy(checked_names.b + at + 1, k->via.str.ptr, k->via.str.size);
+		at += 1 + k->via.str.size;
+	}
+	checked_names.n = at;
+}
+
 /* A map of distinct tag -> value (numbers only when `numeric`). */
 static int check_named_values(const char *kind, const char *key, const msgpack_object *m,
 			      bool numeric)
@@ -127,14 +167,17 @@ static int check_named_values(const char *kind, const char *key, const msgpack_o
 		return bad(kind, key, "is missing");
 	if (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > MAX_ENTRIES)
 		return bad(kind, key, "is not a map of names to values");
+	bool known = m->via.map.size && names_checked(m);
 	for (uint32_t i = 0; i < m->via.map.size; i++) {
 		const msgpack_object *k = &m->via.map.ptr[i].key, *v = &m->via.map.ptr[i].val;
 		double d;
-		if (k->type != MSGPACK_OBJECT_STR || !dp_str_is_tag((dp_str){ k->via.str.ptr, k->via.str.size }))
+		if (!known && (k->type != MSGPACK_OBJECT_STR || !dp_str_is_tag((dp_str){ k->via.str.ptr, k->via.str.size })))
 			return bad(kind, key, "has an invalid name");
 		if (numeric ? !dp_obj_number(v, &d) : !is_value(v))
 			return bad(kind, key, numeric ? "has a value that is not a number"
 						      : "has a value of an unknown type");
+		if (known)
+			continue;
 		/* Names must differ after case folding: queries fold case. */
 		for (uint32_t j = 0; j < i; j++) {
 			const msgpack_object *k2 = &m->via.map.ptr[j].key;
@@ -154,6 +197,8 @@ static int check_named_values(const char *kind, const char *key, const msgpack_o
 				return bad(kind, key, "has two names that differ only in case");
 		}
 	}
+	if (!known)
+		remember_names(m);
 	return 0;
 }
 
