@@ -31,9 +31,12 @@
  *   dataflows:   df -> msgpack map: the merged specification
  *                  {hyperparameters: [{name, type}], metrics: [str],
  *                   adaptation: bool, transformations: [...as in the spec
- *                   record...], first_seen: time}
+ *                   record...], first_seen: time,
+ *                   undeclared_hyperparameters: true (present once a task
+ *                   used a hyperparameter name the specification lacks)}
  *                metrics lists declared names, then every other metric name
- *                an epoch or test record used, in the order first seen.
+ *                an epoch or test record used, in the order first seen; it
+ *                only grows: epoch blocks name metrics by position in it.
  *   tasks:       df task -> msgpack map:
  *                  {status: str (RUNNING, LOST, FINISHED, FAILED, KILLED),
  *                   start: time (the first begin's), end: time|nil,
@@ -49,9 +52,17 @@
  *                   hyperparameters: {name: value} (the first begin's),
  *                   facts: {name: value} (the run facts of the first
  *                   begin that had them; absent when none)}
+ *                status first and start second (dp_task_start reads just
+ *                those; the other readers take the keys in any order).
  *   running:     df task -> empty: the tasks whose status is RUNNING, the
  *                ones the liveness sweep looks at
- *   epochs:      df task int64(epoch) -> the epoch record's payload (msgpack)
+ *   epochs:      df task int64(first) -> a block of the task's epochs from
+ *                `first` up to the next block's first epoch: at most
+ *                DP_EBLOCK_MAX, each once, by column (times, elapsed,
+ *                metrics by their position in the dataflow's list), doubles
+ *                XOR their column's previous; a block with its key and node
+ *                header stays under DP_EBLOCK_BYTES.  The byte layout is the
+ *                top comment of indexer/epochs.h; dp_epoch_scan reads it.
  *   adaptations: df task int64(epoch) hyperparameter -> the adapt payload,
  *                with `old` filled in from the task's values when the
  *                writer did not know it
