@@ -589,8 +589,8 @@ static int summary_get(ingest *in, dp_key *k, summary_state **out)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	key = dp_key_val(k);
 	mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_SUMMARIES], &key, &val);
-	if (mrc == 0 && val.mv_size == sizeof(dp_summary)) {
-		memcpy(&s->s, val.mv_data, sizeof(dp_summary));
+	if (mrc == 0 && dp_summary_unpack(val.mv_data, val.mv_size, &s->s)) {
+		/* read */
 	} else if (mrc != 0 && mrc != MDB_NOTFOUND) {
 		free(s);
 		return lmdb_fail(mrc, "summaries");
@@ -1696,7 +1696,8 @@ static int recompute_task(ingest *in, task_state *t)
 		dp_key_cstr(&sk, t->df);
 		dp_key_str(&sk, sums.slots[i].key, sums.slots[i].len);
 		dp_key_cstr(&sk, t->task);
-		rc = put(in, DP_DB_SUMMARIES, &sk, sums.slots[i].value, sizeof(dp_summary), 0);
+		unsigned char packed[DP_SUMMARY_PACKED_MAX];
+		rc = put(in, DP_DB_SUMMARIES, &sk, packed, dp_summary_pack(sums.slots[i].value, packed), 0);
 		/* The cache must not overwrite what was just computed. */
 		void **cached = dp_map_slot(&in->summaries, sk.b, sk.n, false);
 		if (cached && *cached)
@@ -1804,7 +1805,8 @@ static int flush_caches(ingest *in)
 		dp_key_reset(&k);
 		memcpy(k.b, in->summaries.slots[i].key, in->summaries.slots[i].len);
 		k.n = in->summaries.slots[i].len;
-		rc = put(in, DP_DB_SUMMARIES, &k, &s->s, sizeof(s->s), 0);
+		unsigned char packed[DP_SUMMARY_PACKED_MAX];
+		rc = put(in, DP_DB_SUMMARIES, &k, packed, dp_summary_pack(&s->s, packed), 0);
 		s->dirty = false;
 	}
 	if (!rc)

@@ -69,8 +69,14 @@
  *   tests:       df task position -> the test payload
  *   elements:    df transformation set task position -> the element payload
  *   layers:      df task -> the latest layers payload
- *   summaries:   df metric task -> struct dp_summary (below); metric before
- *                task: compare reads one metric of every task, one range
+ *   summaries:   df metric task -> a dp_summary (below), packed: v count,
+ *                v nan_count; when count > 0: min, max, sum (8 bytes each,
+ *                host order), z min_epoch, z max_epoch; when count +
+ *                nan_count > 0: last (8 bytes), z last_epoch (v: LEB128
+ *                varint, z: zig-zag varint).  dp_summary_pack and
+ *                dp_summary_unpack are its writer and reader.  Metric
+ *                before task: compare reads one metric of every task, one
+ *                range
  *   hyp_index:   df hyperparameter value task -> empty; a task's values at
  *                its (latest) begin, for equality and range scans
  *   tags:        df task key -> msgpack map {value: value|nil (nil: the
@@ -105,7 +111,8 @@
 #define DP_INDEX_LOCK "indexer.lock"
 
 /* Per-task summary of one metric, maintained at index time.  Host byte
- * order: the index is rebuilt, never copied, between machines. */
+ * order: the index is rebuilt, never copied, between machines.  Stored
+ * packed (DATABASES above): what a metric never had takes no room. */
 typedef struct dp_summary {
 	uint64_t count;     /* epochs with a value that is not NaN */
 	uint64_t nan_count; /* epochs where it was NaN */
@@ -144,6 +151,12 @@ typedef struct dp_task_fields {
  * DNNPROV_ECORRUPT for bytes that are no task value (what was read before
  * the damage is in *out). */
 DP_INTERNAL int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *out);
+#define DP_SUMMARY_PACKED_MAX 80
+/* Packs s into out (DP_SUMMARY_PACKED_MAX bytes at most); returns its size. */
+DP_INTERNAL size_t dp_summary_pack(const dp_summary *s, unsigned char *out);
+/* Reads a stored summary; false when the bytes are none. */
+DP_INTERNAL bool dp_summary_unpack(const void *p, size_t n, dp_summary *out);
+
 /* A task value's start (NaN when it has none); false when the bytes are
  * no task value.  Quicker than dp_task_fields_parse for that one field. */
 DP_INTERNAL bool dp_task_start(const void *value, size_t n, double *start);

@@ -825,12 +825,10 @@ static int page_select(dp_query *q, const dp_qdataflow *d, const char *metric, p
 			int c = strcmp((const char *)sk.mv_data + skey.n, it.id);
 			if (c > 0)
 				break;
-			if (c == 0 && sv.mv_size == sizeof(dp_summary)) {
-				dp_summary s;
-				int64_t e;
-				memcpy(&s, sv.mv_data, sizeof(s));
+			dp_summary s;
+			int64_t e;
+			if (c == 0 && dp_summary_unpack(sv.mv_data, sv.mv_size, &s))
 				it.key = dp_query_summary_value(q, d->name, it.id, &s, metric, agg, &e);
-			}
 			src = dp_scan_next(&ss, &sk, &sv);
 		}
 		if ((rc = heap_offer(h, &it)))

@@ -792,10 +792,7 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	dp_key_cstr(&key, metric);
 	dp_key_cstr(&key, task);
 	k = dp_key_val(&key);
-	if (key.overflow || !dp_query_get(q, DP_DB_SUMMARIES, &k, &v) || v.mv_size != sizeof(*out))
-		return false;
-	memcpy(out, v.mv_data, sizeof(*out));
-	return true;
+	return !key.overflow && dp_query_get(q, DP_DB_SUMMARIES, &k, &v) && dp_summary_unpack(v.mv_data, v.mv_size, out);
 }
 
 dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
@@ -914,9 +911,8 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 				break;
 			i++;
 		}
-		if (cmp != 0 || v.mv_size != sizeof(s))
+		if (cmp != 0 || !dp_summary_unpack(v.mv_data, v.mv_size, &s))
 			continue;
-		memcpy(&s, v.mv_data, sizeof(s));
 		values[i] = dp_query_summary_value(q, d->name, d->tasks[i].id, &s, metric, agg, &e);
 		if (epochs)
 			epochs[i] = e;

@@ -376,9 +376,8 @@ int dp_read_summary(const MDB_val *k, const MDB_val *v, dp_summary_row *out)
 	size_t pos = 0;
 	memset(out, 0, sizeof(*out));
 	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->metric) || !key_str(k, &pos, &out->task) ||
-	    v->mv_size != sizeof(out->s))
+	    !dp_summary_unpack(v->mv_data, v->mv_size, &out->s))
 		return corrupt();
-	memcpy(&out->s, v->mv_data, sizeof(out->s));
 	return 0;
 }
 

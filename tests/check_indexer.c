@@ -78,7 +78,7 @@ static char *lookup(dp_db db, dp_key *k)
 	if (mdb_get(txn, ix->dbi[db], &key, &val) == 0) {
 		if (db == DP_DB_SUMMARIES) {
 			out = malloc(sizeof(dp_summary));
-			memcpy(out, val.mv_data, sizeof(dp_summary));
+			ck_assert(dp_summary_unpack(val.mv_data, val.mv_size, (dp_summary *)out));
 		} else {
 			dp_decoder d = { 0 };
 			msgpack_object o;

@@ -141,9 +141,8 @@ int main(int argc, char **argv)
 			printf("%s", dp_db_names[db]);
 			print_key((dp_db)db, k.mv_data, k.mv_size);
 			printf(" =");
-			if (db == DP_DB_SUMMARIES && v.mv_size == sizeof(dp_summary)) {
-				dp_summary s;
-				memcpy(&s, v.mv_data, sizeof(s));
+			dp_summary s;
+			if (db == DP_DB_SUMMARIES && dp_summary_unpack(v.mv_data, v.mv_size, &s)) {
 				printf(" count=%llu nan=%llu min=%.17g@%lld max=%.17g@%lld last=%.17g@%lld sum=%.17g",
 				       (unsigned long long)s.count, (unsigned long long)s.nan_count, s.min,
 				       (long long)s.min_epoch, s.max, (long long)s.max_epoch, s.last,
