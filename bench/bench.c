@@ -1245,13 +1245,14 @@ static void bench_tier(void)
 
 	/* Ingest: many one-segment tasks, then few large ones; SQLite's bulk
 	 * insert of the same records beside each. */
-	tier_generate("tier-few", big / 100, epochs * 10);
-	double few = index_once("tier-few", &rss), few_peer = tier_sqlite("tier-few", big / 100, epochs * 10);
+	int few_tasks = big / 100, few_epochs = epochs * 10;
+	tier_generate("tier-few", few_tasks, few_epochs);
+	double few = index_once("tier-few", &rss), few_peer = tier_sqlite("tier-few", few_tasks, few_epochs);
 	double l = loadavg();
 	snprintf(label, sizeof(label), "ingest: catch-up of %d records in %d segments (whole command) vs SQLite bulk insert",
-		 big * epochs, big / 100);
-	snprintf(a, sizeof(a), "%.0f records/s", big * epochs / few);
-	snprintf(b, sizeof(b), "%.0f records/s", big * epochs / few_peer);
+		 few_tasks * few_epochs, few_tasks);
+	snprintf(a, sizeof(a), "%.0f records/s", few_tasks * few_epochs / few);
+	snprintf(b, sizeof(b), "%.0f records/s", few_tasks * few_epochs / few_peer);
 	snprintf(note, sizeof(note), "target ≥ 1,000,000 records/s; load average %.1f", l);
 	row(label, a, b, fmt_ratio(few, few_peer, false, c), note, 1);
 	run_shell("rm -rf '%s' '%s' '%s'", path("tier-few-logs"), path("tier-few-index"), path("tier-few.sqlite"));
