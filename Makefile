@@ -44,6 +44,12 @@ EXT_OBJ := $(patsubst %.c,$(B)/ext/%.o,$(wildcard sql/*.c))
 SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+# Shipping through NATS JetStream: linked into the command only, so the
+# library (and the Python binding, and `make demo`) never needs libnats.
+SHIP_SRC := $(wildcard ship/*.c)
+SHIP_OBJ := $(SHIP_SRC:%.c=$(B)/%.o)
+NATS_CFLAGS = $(shell pkg-config --cflags libnats 2>/dev/null)
+NATS_LIBS = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
@@ -77,8 +83,10 @@ $(B)/ext/%.o: %.c
 $(B)/libdnnprov_sqlite.so: $(EXT_OBJ) $(LIB_OBJ) sql/ext.map
 	$(CC) -shared -Wl,--version-script=sql/ext.map $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(LIB_OBJ) $(LIBS)
 
-$(B)/dnnprov: $(CLI_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a $(LIBS) $(SQLITE_LIBS)
+$(B)/dnnprov: $(CLI_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a $(LIBS) $(SQLITE_LIBS) $(NATS_LIBS)
+
+$(SHIP_OBJ): CFLAGS_ALL += $(NATS_CFLAGS)
 
 $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
@@ -100,6 +108,11 @@ $(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(B)/libdnnprov.a
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libdnnprov.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libdnnprov.a $(LIBS) $(LDFLAGS_ALL)
+
+# The shipping tests' NATS client (a foreign publisher, stream settings).
+$(B)/tests/tools/nats_%: tests/tools/nats_%.c $(SHIP_OBJ) $(B)/libdnnprov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(NATS_CFLAGS) -o $@ $< $(SHIP_OBJ) $(B)/libdnnprov.a $(LIBS) $(NATS_LIBS) $(LDFLAGS_ALL)
 
 # LD_PRELOAD libraries that inject faults (failed I/O, failed allocations)
 # into the shipped binary.  Never sanitized: under SANITIZE=1 they sit in
@@ -162,6 +175,7 @@ fuzz: deps
 
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils \
+	libnats-dev nats-server \
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas
 DEMO_PACKAGES := python3-torch python3-sklearn
@@ -231,4 +245,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SHIP_OBJ:.o=.d)

@@ -240,14 +240,40 @@ static int check_index_file(const dp_indexer *x)
 	return 0;
 }
 
+static int take_lock(const char *index_dir, int *fd_out);
+static int open_index(dp_indexer *x);
+
+/* An indexer without a log folder: fed chunks by dp_indexer_apply. */
+static int open_fed(const dp_indexer_options *opts, dp_indexer **out)
+{
+	dp_indexer *x = calloc(1, sizeof(*x));
+	int rc;
+	if (!x)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	x->opts = *opts;
+	x->lock_fd = -1;
+	x->ifd = -1;
+	if (gethostname(x->host, sizeof(x->host) - 1) != 0)
+		x->host[0] = '\0';
+	dp_boot_id(x->boot);
+	if ((rc = take_lock(opts->index_dir, &x->lock_fd)) || (rc = open_index(x))) {
+		dp_indexer_close(x);
+		return rc;
+	}
+	*out = x;
+	return 0;
+}
+
 int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
 {
 	dp_indexer *x;
 	int rc;
 
 	*out = NULL;
-	if (!opts->log_dir || !opts->index_dir)
-		return dp_error(DNNPROV_EINVAL, "the indexer needs a log folder and an index folder");
+	if (!opts->index_dir)
+		return dp_error(DNNPROV_EINVAL, "the indexer needs an index folder");
+	if (!opts->log_dir)
+		return open_fed(opts, out);
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -419,6 +445,8 @@ static int scan_step(ingest *in, void *arg)
 static int writer_lock_held(const dp_indexer *x, const char *df, const char *task)
 {
 	char path[PATH_MAX];
+	if (!x->log_dir)
+		return -1; /* fed: the writers' locks are on their machines */
 	if (snprintf(path, sizeof(path), "%s/%s/%s/.lock", x->log_dir, df, task) >= (int)sizeof(path))
 		return -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -758,4 +786,70 @@ int dp_indexer_follow(dp_indexer *x)
 	x->rescan_now = false;
 	rc = ingest_run_with_retry(&x->in, stop_step, x);
 	return rc ? rc : dp_indexer_sweep(x);
+}
+
+/* ---- fed from elsewhere (ship/) ------------------------------------------------------ */
+
+typedef struct apply_args {
+	const dp_chunk *chunks;
+	size_t n;
+	dp_chunk_outcome *outcome;
+	char (*why)[DP_CHUNK_WHY];
+	const char *meta_key;
+	const void *meta_value;
+	size_t meta_len;
+} apply_args;
+
+/* The whole set or nothing: a retry after the map grew applies it all
+ * again from the committed offsets. */
+static int apply_step(ingest *in, void *arg)
+{
+	apply_args *a = arg;
+	int rc = 0;
+	for (size_t i = 0; i < a->n && rc == 0; i++) {
+		a->why[i][0] = '\0';
+		rc = ingest_chunk(in, &a->chunks[i], &a->outcome[i], a->why[i], DP_CHUNK_WHY);
+	}
+	if (rc == 0 && a->meta_key)
+		rc = ingest_put_meta(in, a->meta_key, a->meta_value, a->meta_len);
+	return rc ? rc : ingest_commit(in);
+}
+
+int dp_indexer_apply(dp_indexer *x, const dp_chunk *chunks, size_t n, dp_chunk_outcome *outcome,
+		     char (*why)[DP_CHUNK_WHY], const char *meta_key, const void *meta_value, size_t meta_len)
+{
+	apply_args a = { chunks, n, outcome, why, meta_key, meta_value, meta_len };
+	if (x->log_dir)
+		return dp_error(DNNPROV_EINVAL, "an indexer of a log folder is not fed");
+	if (!x->ix)
+		return dp_error(DNNPROV_EIO, "the index is not open (a recovery failed)");
+	return ingest_run_with_retry(&x->in, apply_step, &a);
+}
+
+int dp_indexer_get_meta(dp_indexer *x, const char *key, void *out, size_t cap, size_t *len)
+{
+	MDB_txn *txn;
+	MDB_val k = { strlen(key), (void *)key }, v;
+	int rc = dp_index_read(x->ix, &txn);
+	if (rc)
+		return rc;
+	int mrc = mdb_get(txn, x->ix->dbi[DP_DB_META], &k, &v);
+	if (mrc == 0) {
+		*len = v.mv_size;
+		memcpy(out, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+	}
+	mdb_txn_abort(txn);
+	if (mrc == MDB_NOTFOUND)
+		return dp_error(DNNPROV_ENOTFOUND, "no %s in the index", key);
+	return mrc ? dp_lmdb_error(mrc, "meta") : 0;
+}
+
+bool dp_indexer_may_pass(int rc)
+{
+	return may_pass(rc);
+}
+
+int dp_indexer_recover(dp_indexer *x, unsigned *retry_ms)
+{
+	return recover(x, retry_ms);
 }

@@ -130,6 +130,12 @@ DP_INTERNAL bool ingest_batch_due(const ingest *in);
  * nothing. */
 DP_INTERNAL int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost);
 DP_INTERNAL int ingest_commit(ingest *in);
+/* Applies a piece of a segment that came without its file (index.h),
+ * exactly once by (segment, offset); *outcome says what became of it, and
+ * `why` why it was invalid.  Returns 0 or an error (MAP_FULL_RETRY too). */
+DP_INTERNAL int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char *why, size_t n);
+/* Writes meta[key] in the open batch (begun when needed). */
+DP_INTERNAL int ingest_put_meta(ingest *in, const char *key, const void *value, size_t n);
 /* Runs step() until it does not fail for a full map, growing the map and
  * starting again from the committed offsets each time. */
 DP_INTERNAL int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg);
