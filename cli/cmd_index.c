@@ -51,7 +51,9 @@ const char cmd_index_usage[] =
 	"and index; --dataflow takes one dataflow's subjects only; --creds FILE or\n"
 	"DNNPROV_NATS_USER/DNNPROV_NATS_PASSWORD for the servers), applied exactly once\n"
 	"by segment and offset: the index equals one built from the same logs.  Without\n"
-	"--follow it exits once the consumer has nothing left.  docs/SHIP.md.\n";
+	"--follow it exits once the consumer has nothing left; --ack-wait D (default\n"
+	"30s) is how long the consumer it creates waits for an acknowledgement before\n"
+	"delivering a message again.  docs/SHIP.md.\n";
 
 const char cmd_reindex_usage[] =
 	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [-q]\n"

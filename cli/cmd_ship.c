@@ -45,6 +45,8 @@ const char cmd_ship_usage[] =
 	"      --status        per segment: bytes on disk, shipped, acknowledged, lag; and\n"
 	"                      the shipper's connection\n"
 	"      --max-inflight N  messages not yet acknowledged, at most (default 256)\n"
+	"      --message-bytes N the frames of one message, about (default 65536): smaller\n"
+	"                      messages cost throughput, larger ones latency\n"
 	"  -q, --quiet         no summary line\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -174,13 +176,14 @@ int cmd_ship(int argc, char **argv)
 		{ "creds", required_argument, NULL, 'C' },
 		{ "status", no_argument, NULL, 's' },
 		{ "max-inflight", required_argument, NULL, 'M' },
+		{ "message-bytes", required_argument, NULL, 'B' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char shortopts[] = "c:fq";
 	const char *config = NULL, *log_dir = NULL, *index_dir = NULL, *state = NULL, *creds = NULL;
 	bool status = false, quiet = false;
-	unsigned long replicas = 0, inflight = 0;
+	unsigned long replicas = 0, inflight = 0, message_bytes = 0;
 	dp_ship_options o = { 0 };
 	int c, rc;
 
@@ -203,6 +206,10 @@ int cmd_ship(int argc, char **argv)
 			break;
 		case 'M':
 			if ((rc = parse_count(cmd, "max-inflight", optarg, 1, 65536, &inflight)))
+				return rc;
+			break;
+		case 'B':
+			if ((rc = parse_count(cmd, "message-bytes", optarg, 1, 4 << 20, &message_bytes)))
 				return rc;
 			break;
 		default: return cli_bad_option(cmd, argv, shortopts, opts);
@@ -244,6 +251,7 @@ int cmd_ship(int argc, char **argv)
 	o.state_dir = state_dir;
 	o.replicas = (int)replicas;
 	o.max_inflight = (uint32_t)inflight;
+	o.message_bytes = (uint32_t)message_bytes;
 	o.stop = &stop_requested;
 	o.report = report;
 	o.unreadable = report_unreadable;
@@ -300,6 +308,7 @@ int cmd_index_from(int argc, char **argv)
 		{ "creds", required_argument, NULL, 'C' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "lost-after", required_argument, NULL, 'T' },
+		{ "ack-wait", required_argument, NULL, 'W' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -327,6 +336,13 @@ int cmd_index_from(int argc, char **argv)
 				return cli_usage(cmd, "--lost-after takes a duration of at least 1s (30m, 2h, 3600s), not '%s'",
 						 optarg);
 			o.lost_after_s = (double)ms / 1000.0;
+			break;
+		}
+		case 'W': {
+			uint64_t ms;
+			if (dp_parse_duration_ms(optarg, &ms) || ms < 1000 || ms > 3600000)
+				return cli_usage(cmd, "--ack-wait takes a duration from 1s to 1h, not '%s'", optarg);
+			o.ack_wait_ms = (uint32_t)ms;
 			break;
 		}
 		default: return cli_bad_option(cmd, argv, shortopts, opts);

@@ -198,7 +198,7 @@ static int ensure_consumer(consumer *k)
 	cfg.DeliverPolicy = k->floor ? js_DeliverByStartSequence : js_DeliverAll;
 	cfg.OptStartSeq = k->floor ? k->floor + 1 : 0;
 	cfg.FilterSubject = k->filter;
-	cfg.AckWait = (int64_t)30 * 1000000000; /* redelivered if the index has not committed by then */
+	cfg.AckWait = (int64_t)k->o->ack_wait_ms * 1000000; /* redelivered if the index has not committed by then */
 	cfg.MaxDeliver = -1;
 	/* Messages waiting for an earlier part count as pending: room for many,
 	 * or a long gap would stop the very message that fills it. */
@@ -514,6 +514,8 @@ int dp_stream_index(const dp_stream_options *opts, dp_stream_stats *stats)
 		o.retry_ms = 250;
 	if (!o.fetch)
 		o.fetch = 256;
+	if (!o.ack_wait_ms)
+		o.ack_wait_ms = 30000;
 	k.o = &o;
 	k.c.o = &o.nats;
 	k.c.stream = o.nats.stream ? o.nats.stream : DP_SHIP_STREAM;

@@ -151,6 +151,8 @@ typedef struct dp_stream_options {
 	uint32_t fetch;       /* messages per fetch (default 256) */
 	uint32_t retry_ms;    /* a message that arrived before an earlier part of its
 				 segment is offered again after this (default 250) */
+	uint32_t ack_wait_ms; /* of a consumer it creates: a message not acknowledged by
+				 then is delivered again (default 30000) */
 	double lost_after_s;
 	/* A problem of a segment (as the local indexer reports it). */
 	void (*report)(void *ctx, const char *segment, uint64_t offset, const char *what);
