@@ -50,6 +50,7 @@ typedef struct inflight {
 	uint64_t start, end, records, problems;
 	size_t bytes;
 	bool acked;
+	bool failed; /* stays in the list: the acknowledged offset must not pass it */
 	struct inflight *next;
 } inflight;
 
@@ -95,6 +96,7 @@ typedef struct shipper {
 	double next_rescan, last_commit;
 	bool dirty;
 	char connected[256]; /* what is told when it works */
+	uint64_t last_seq;   /* the highest stream sequence acknowledged to it */
 	dp_ship_stats stats;
 } shipper;
 
@@ -129,26 +131,22 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	void **slot = enc ? dp_map_slot(&sh->by_enc, enc, strlen(enc), false) : NULL;
 	seg *s = slot ? *slot : NULL;
 	uint64_t start = off ? strtoull(off, NULL, 10) : 0;
-	inflight **pp = s ? &s->head : NULL, *prev = NULL;
-	while (pp && *pp && ((*pp)->start != start || (*pp)->acked)) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	if (pp && *pp) {
-		inflight *e = *pp;
+	inflight *e = s ? s->head : NULL;
+	while (e && (e->start != start || e->acked || e->failed))
+		e = e->next;
+	if (e) {
 		s->n_inflight--;
 		sh->inflight--;
 		if (pa) {
+			if (pa->Sequence > sh->last_seq)
+				sh->last_seq = pa->Sequence;
 			e->acked = true;
 			sh->acked_since_failure = true;
 			advance(sh, s);
 		} else {
 			/* Read again from the acknowledged offset once nothing of the
 			 * segment is in flight. */
-			*pp = e->next;
-			if (s->last == e)
-				s->last = prev;
-			free(e);
+			e->failed = true;
 			s->failed = true;
 			sh->stats.failed++;
 			snprintf(sh->failure, sizeof(sh->failure), "%s", pae && pae->ErrText ? pae->ErrText : "failed");
@@ -379,7 +377,7 @@ static int publish(shipper *sh, const message *m)
 		natsMsg_Destroy(msg);
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
-	*e = (inflight){ m->start, m->end, m->records, m->problem ? 1 : 0, sh->body.len, false, NULL };
+	*e = (inflight){ m->start, m->end, m->records, m->problem ? 1 : 0, sh->body.len, false, false, NULL };
 	/* In the list before the publish: its acknowledgement may come first. */
 	pthread_mutex_lock(&sh->mu);
 	if (s->last)
@@ -394,19 +392,9 @@ static int publish(shipper *sh, const message *m)
 	if (ns != NATS_OK) {
 		/* Not taken by the library: no callback will come for it. */
 		pthread_mutex_lock(&sh->mu);
-		inflight **pp = &s->head, *prev = NULL;
-		while (*pp && *pp != e) {
-			prev = *pp;
-			pp = &(*pp)->next;
-		}
-		if (*pp) {
-			*pp = e->next;
-			if (s->last == e)
-				s->last = prev;
-			free(e);
-			s->n_inflight--;
-			sh->inflight--;
-		}
+		e->failed = true;
+		s->n_inflight--;
+		sh->inflight--;
 		s->failed = true;
 		sh->stats.failed++;
 		snprintf(sh->failure, sizeof(sh->failure), "%s", natsStatus_GetText(ns));
@@ -466,6 +454,16 @@ static int read_header(shipper *sh, seg *s, const dp_segment_header *hdr)
 	return 0;
 }
 
+/* A publish of the segment failed: reading on is wasted, it is read again
+ * from its acknowledged offset. */
+static bool has_failed(shipper *sh, seg *s)
+{
+	pthread_mutex_lock(&sh->mu);
+	bool failed = s->failed;
+	pthread_mutex_unlock(&sh->mu);
+	return failed;
+}
+
 /* Reads a segment from its shipped offset to its end (or a torn tail),
  * publishing whole frames in messages of about message_bytes, and damage
  * as problems. */
@@ -477,7 +475,7 @@ static int ship_segment(shipper *sh, seg *s, const char *after, uint64_t after_o
 	dp_problem pb;
 	struct stat st;
 	batch b = { 0 };
-	int rc, res;
+	int rc, res = 0;
 
 	if (stat(s->path, &st) != 0) {
 		s->gone = errno == ENOENT; /* deleted: what was shipped stays */
@@ -518,7 +516,7 @@ static int ship_segment(shipper *sh, seg *s, const char *after, uint64_t after_o
 		b.m.end = hdr.frames_start;
 	}
 	size_t room = (size_t)(sh->max_payload - NATS_HEADROOM) - s->header_len;
-	while ((res = dp_reader_next(r, &fr, &pb)) > 0) {
+	while (!has_failed(sh, s) && (res = dp_reader_next(r, &fr, &pb)) > 0) {
 		if (res == DP_READ_TORN)
 			break;
 		if (res == DP_READ_PROBLEM) {
@@ -662,6 +660,11 @@ static int commit_state(shipper *sh)
 	}
 	if (rc == 0)
 		rc = put_meta(sh, txn, "commit", &now, sizeof(now));
+	pthread_mutex_lock(&sh->mu);
+	uint64_t last_seq = sh->last_seq;
+	pthread_mutex_unlock(&sh->mu);
+	if (rc == 0)
+		rc = put_meta(sh, txn, "last_seq", &last_seq, sizeof(last_seq));
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -685,28 +688,33 @@ static void tell(shipper *sh, const char *fmt, ...)
 }
 
 /* The stream it ships to: when it is not the one the state folder's
- * offsets were acknowledged by (created anew since), everything is sent
- * again. */
+ * offsets were acknowledged by, everything is sent again.  A stream
+ * created anew (deleted, or another cluster's under the same name) holds
+ * fewer messages than were acknowledged to this shipper, or was created
+ * at another time (replicas of one stream are created within moments of
+ * each other, and each server answers with its own). */
 static int check_stream(shipper *sh, const jsStreamInfo *si)
 {
 	MDB_txn *txn;
-	MDB_val k = { 7, "created" }, v;
+	MDB_val k = { 7, "created" }, q = { 8, "last_seq" }, v;
 	int64_t was = 0, now = si->Created;
 	int mrc = mdb_txn_begin(sh->st.env, NULL, 0, &txn), rc = 0;
 	if (mrc)
 		return dp_error(DNNPROV_EIO, "%s: %s", sh->o->state_dir, mdb_strerror(mrc));
 	if (mdb_get(txn, sh->st.meta, &k, &v) == 0 && v.mv_size == sizeof(was))
 		memcpy(&was, v.mv_data, sizeof(was));
-	if (was != now) {
-		if (was) {
-			rc = mdb_drop(txn, sh->st.segments, 0) ? dp_error(DNNPROV_EIO, "%s: clearing", sh->o->state_dir) : 0;
-			sh->stats.reset = true;
-		}
-		if (rc == 0)
-			rc = put_meta(sh, txn, "created", &now, sizeof(now));
-		if (rc == 0)
-			rc = put_meta(sh, txn, "stream", sh->c.stream, strlen(sh->c.stream));
+	if (mdb_get(txn, sh->st.meta, &q, &v) == 0 && v.mv_size == sizeof(sh->last_seq))
+		memcpy(&sh->last_seq, v.mv_data, sizeof(sh->last_seq));
+	int64_t apart = was > now ? was - now : now - was;
+	if (was && (apart > (int64_t)60 * 1000000000 || sh->last_seq > si->State.LastSeq)) {
+		rc = mdb_drop(txn, sh->st.segments, 0) ? dp_error(DNNPROV_EIO, "%s: clearing", sh->o->state_dir) : 0;
+		sh->stats.reset = true;
+		sh->last_seq = 0;
 	}
+	if (rc == 0 && (!was || sh->stats.reset))
+		rc = put_meta(sh, txn, "created", &now, sizeof(now));
+	if (rc == 0)
+		rc = put_meta(sh, txn, "stream", sh->c.stream, strlen(sh->c.stream));
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -822,8 +830,8 @@ static void watch_connection(shipper *sh)
 		return;
 	}
 	if (failed_now) {
-		/* Wait before sending again, longer while failures go on. */
-		sh->backoff_ms = sh->backoff_ms ? (sh->backoff_ms * 2 > 5000 ? 5000 : sh->backoff_ms * 2) : 250;
+		/* Wait before sending again, longer while nothing gets through. */
+		sh->backoff_ms = sh->backoff_ms && !recovered ? (sh->backoff_ms * 2 > 5000 ? 5000 : sh->backoff_ms * 2) : 250;
 		sh->pause_until = dp_monotonic() + sh->backoff_ms / 1000.0;
 		tell(sh, "publishing to stream %s on %s failed (%s): sending again from the first byte not "
 		     "acknowledged", sh->c.stream, dp_conn_server(&sh->c, server, sizeof(server)), failure);

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nats.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
-SHIM="$PWD/$BUILD/tests/shims/ackshim.so"
+SHIM="$PWD/$BUILD/tests/shims/natsshim.so"
 KILLS=${DNNPROV_SHIP_KILLS:-20}
 # How long a follower may take to show what was written: only a bound on a
 # test that would otherwise wait for ever, never an expectation.
@@ -106,6 +106,20 @@ reference "$T/k.txt" "$T/k"
 expect_status "after the kills, the stream indexer catches up" 0 "$DNNPROV" index --index-dir "$T/xk" --from "$NATS_URLS" --dataflow k
 dump "$T/xk" >"$T/xk.txt"
 expect_status "after $killed ship kills, nothing lost or doubled: the stream index equals a local rebuild" 0 cmp -s "$T/k.txt" "$T/xk.txt"
+
+# --- publishes the servers refuse: sent again, the gaps they leave filled -----------
+experiment "$T/r" r
+"$TOOLS/gen_logs" "$T/r/exp.yaml" 8 40 7 0
+DNNPROV_REJECT_EVERY=7 LD_PRELOAD="$SHIM" expect_status "ship through refused publishes" 0 \
+	"$DNNPROV" ship -c "$T/r/exp.yaml" --to "$NATS_URLS" --message-bytes 512
+again=$(sed -n 's/.*; \([0-9]*\) publishes sent again.*/\1/p' "$T/out")
+[ "${again:-0}" -gt 0 ] && ok || fail "no publish was refused (got '$again')"
+reference "$T/r.txt" "$T/r"
+expect_status "the stream indexer through the gaps" 0 "$DNNPROV" index --index-dir "$T/xr" --from "$NATS_URLS" --dataflow r
+waited=$(sed -n 's/.*, \([0-9]*\) offered again.*/\1/p' "$T/out")
+[ "${waited:-0}" -gt 0 ] && ok || fail "no message came before an earlier part of its segment (got '$waited')"
+dump "$T/xr" >"$T/xr.txt"
+expect_status "refused publishes: the stream index equals a local rebuild" 0 cmp -s "$T/r.txt" "$T/xr.txt"
 
 # --- a server killed, then all three stopped, while shipping and indexing ------------
 experiment "$T/f" f
@@ -215,7 +229,7 @@ expect_status "indexer two (every dataflow)" 0 "$DNNPROV" index --index-dir "$T/
 dump "$T/all1" >"$T/all1.txt"
 dump "$T/all2" >"$T/all2.txt"
 expect_status "two consumers build identical indexes" 0 cmp -s "$T/all1.txt" "$T/all2.txt"
-reference "$T/all.txt" "$T/a" "$T/b" "$T/k" "$T/f" "$T/d"
+reference "$T/all.txt" "$T/a" "$T/b" "$T/k" "$T/r" "$T/f" "$T/d"
 expect_status "and they equal a local rebuild of every node's logs" 0 cmp -s "$T/all.txt" "$T/all1.txt"
 
 # --- errors --------------------------------------------------------------------------------
