@@ -142,12 +142,13 @@ stress: deps
 	DNNPROV_QUERY_KILLS=3000 DNNPROV_BUILD=$(B) bash tests/crash/test_reader_slots.sh
 	DNNPROV_GROWTH_TASKS=8000 DNNPROV_GROWTH_EPOCHS=500 DNNPROV_BUILD=$(B) bash tests/crash/test_growth.sh
 	DNNPROV_SHIP_KILLS=100 DNNPROV_BUILD=$(B) bash tests/test_ship.sh
+	DNNPROV_REINDEX_SWAPS=1000 DNNPROV_BUILD=$(B) bash tests/test_reindex.sh
 
 # ---- fuzzing ------------------------------------------------------------------
 # `make fuzz FUZZ_SECONDS=N`: each libFuzzer harness in fuzz/ for N seconds
 # (default 60) with ASan and UBSan, seeded from fuzz/corpus/<name>/; what it
 # finds goes to build-fuzz/corpus-<name>/, crashes to build-fuzz/crash-*.
-FUZZERS := reader record config where json prov
+FUZZERS := reader record config where json prov value
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -267,7 +267,7 @@ static double capture_dnnprov(const char *mode, int n, int batches)
 static size_t epoch_frame_size(void)
 {
 	dp_path_list l = { 0 };
-	dp_find_segments(path("capture-buffered-logs"), &l);
+	dp_find_segments(path("capture-buffered-logs"), &l, NULL, NULL);
 	size_t size = 190;
 	if (l.n) {
 		dp_segment_header h;
@@ -516,7 +516,7 @@ static double lmdb_floor(const char *name)
 	mdb_env_set_mapsize(env, 64ull << 30);
 	if (mdb_env_open(env, dir, MDB_NOMETASYNC, 0644))
 		die("mdb_env_open");
-	dp_find_segments(path("%s-logs", name), &l);
+	dp_find_segments(path("%s-logs", name), &l, NULL, NULL);
 	double t0 = now_s();
 	mdb_txn_begin(env, NULL, 0, &txn);
 	mdb_dbi_open(txn, NULL, 0, &dbi);

@@ -31,6 +31,15 @@ int cli_lib_error(const char *cmd, int rc, const char *what);
 int cli_usage(const char *cmd, const char *why, ...) DP_PRINTF(2, 3);
 /* Prints the usage to stdout for --help; returns 0. */
 int cli_help(const char *cmd);
+/* For option parsers, which see --help only where it is not the value of
+ * another option: prints the usage and returns CLI_DONE (1 if stdout
+ * failed); the command then stops, and cli_status() makes CLI_DONE exit 0. */
+#define CLI_DONE (-1)
+int cli_help_done(const char *cmd);
+static inline int cli_status(int status)
+{
+	return status == CLI_DONE ? 0 : status;
+}
 /* Flushes stdout and fails loudly if anything written to it was lost (a
  * full disk, a closed pipe).  Returns the exit status to use. */
 int cli_finish(const char *cmd, int status);
@@ -58,6 +67,12 @@ int cli_locations(const char *cmd, const char *config_path, const char *log_dir,
 		  const char *index_dir, cli_paths *out);
 void cli_paths_free(cli_paths *p);
 
+/* The segments at or under a path named on the command line (cat, check),
+ * telling what the walk could not take (logger/scan.h).  Returns 1 when
+ * something was told or failed, else 0; the list holds what was found. */
+struct dp_path_list;
+int cli_find_segments(const char *cmd, const char *path, struct dp_path_list *segs);
+
 /* Subcommands, one file each. */
 int cmd_log(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
@@ -82,10 +97,14 @@ int cmd_ship(int argc, char **argv);
 /* `dnnprov index --from URL` (cmd_ship.c): an index fed by the stream. */
 bool cli_index_from(int argc, char **argv);
 int cmd_index_from(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 extern const char cmd_log_usage[], cmd_cat_usage[], cmd_check_usage[], cmd_index_usage[],
 	cmd_reindex_usage[], cmd_dataflows_usage[], cmd_describe_usage[], cmd_runs_usage[],
 	cmd_compare_usage[], cmd_effect_usage[], cmd_curve_usage[], cmd_adaptations_usage[],
 	cmd_test_usage[], cmd_elements_usage[], cmd_layers_usage[], cmd_watch_usage[], cmd_export_usage[],
-	cmd_config_usage[], cmd_sql_usage[], cmd_ship_usage[];
+	cmd_config_usage[], cmd_sql_usage[], cmd_tag_usage[], cmd_delete_usage[], cmd_restore_usage[],
+	cmd_ship_usage[];
 
 #endif

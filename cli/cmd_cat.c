@@ -159,9 +159,10 @@ int cmd_cat(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "kind", required_argument, NULL, 'k' },
 		{ "task", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "k:t:";
+	static const char shortopts[] = "k:t:h";
 	const char *kinds = NULL, *task = NULL;
 	dp_buf line = { 0 };
 	dp_decoder dec = { 0 };
@@ -170,6 +171,7 @@ int cmd_cat(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help(CMD);
 		case 'k': kinds = optarg; break;
 		case 't': task = optarg; break;
 		default: return cli_bad_option(CMD, argv, shortopts, opts);
@@ -179,11 +181,8 @@ int cmd_cat(int argc, char **argv)
 		return cli_usage(CMD, "a segment file or log folder is required");
 	for (int i = optind; i < argc; i++) {
 		dp_path_list segs = { 0 };
-		int rc = dp_find_segments(argv[i], &segs);
-		if (rc) {
-			cli_lib_error(CMD, rc, argv[i]);
+		if (cli_find_segments(CMD, argv[i], &segs))
 			status = 1;
-		}
 		for (size_t k = 0; k < segs.n; k++)
 			if (cat_segment(segs.paths[k], kinds, task, &line, &dec))
 				status = 1;

@@ -184,15 +184,17 @@ int cmd_check(int argc, char **argv)
 		{ "fix", no_argument, NULL, 'f' },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "fyq";
+	static const char shortopts[] = "fyqh";
 	bool fix = false, yes = false, quiet = false;
 	int c, status = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help(CMD);
 		case 'f': fix = true; break;
 		case 'y': yes = true; break;
 		case 'q': quiet = true; break;
@@ -203,11 +205,8 @@ int cmd_check(int argc, char **argv)
 		return cli_usage(CMD, "a segment file or log folder is required");
 	for (int i = optind; i < argc; i++) {
 		dp_path_list segs = { 0 };
-		int rc = dp_find_segments(argv[i], &segs);
-		if (rc) {
-			cli_lib_error(CMD, rc, argv[i]);
+		if (cli_find_segments(CMD, argv[i], &segs))
 			status = 1;
-		}
 		for (size_t k = 0; k < segs.n; k++)
 			if (check_segment(segs.paths[k], fix, yes, quiet))
 				status = 1;

@@ -149,6 +149,8 @@ static void print_metrics(const dnnprov_config *cfg)
 	}
 	printf("adaptations: %s\n", cfg->adaptation ? "recorded (adaptation: true)"
 						    : "not recorded (adaptation: false)");
+	printf("run facts: %s\n", cfg->facts ? "recorded at begin (facts: true)"
+					      : "not recorded (facts: false)");
 }
 
 static void print_transformations(const dnnprov_config *cfg)

@@ -7,10 +7,11 @@ const char cmd_curve_usage[] =
 	"usage: dnnprov curve [-c CONFIG | --index-dir DIR] [DF] TASK [--metrics m1,m2] [--format F]\n"
 	"\n"
 	"A row per epoch of TASK: its duration, the metrics (all it reported, or\n"
-	"--metrics), the value in force of every hyperparameter the task adapted (the\n"
-	"learning rate after each schedule step), and a mark where an adaptation\n"
-	"happened.  The table format ends with a sparkline per metric.  One range scan:\n"
-	"as fast with 100,000 tasks in the index as with one.\n";
+	"--metrics, in any case; a name given twice is one column), the value in\n"
+	"force of every hyperparameter the task adapted (the learning rate after\n"
+	"each schedule step), and a mark where an adaptation happened.  The table\n"
+	"format ends with a sparkline per metric.  One range scan: as fast with\n"
+	"100,000 tasks in the index as with one.\n";
 
 static void task_from_positionals(query_args *a)
 {

@@ -9,11 +9,12 @@ const char cmd_dataflows_usage[] =
 	"The dataflows in the index, with their task counts and last activity.\n";
 
 const char cmd_describe_usage[] =
-	"usage: dnnprov describe [-c CONFIG | --index-dir DIR] [DF] [--format F]\n"
+	"usage: dnnprov describe [-c CONFIG | --index-dir DIR] [DF] [TASK] [--format F]\n"
 	"\n"
 	"A dataflow's specification: hyperparameters and their types, metrics,\n"
 	"transformations (built-in and user-defined) with their sets, typed attributes\n"
-	"and dependencies, and its tasks counted by status.\n";
+	"and dependencies, and its tasks counted by status.  With TASK, that run: its\n"
+	"status, times, attempts, host and user, hyperparameters, run facts and tags.\n";
 
 static int run_dataflows(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
@@ -33,7 +34,14 @@ int cmd_dataflows(int argc, char **argv)
 	return query_run("dataflows", argc, argv, 0, 0, 0, NULL, run_dataflows);
 }
 
+/* With -c, a positional is the TASK; without, DF then TASK. */
+static void task_if_given(query_args *a)
+{
+	if (a->npos && a->pos[a->npos - 1] != a->o.df)
+		a->o.task = a->pos[a->npos - 1];
+}
+
 int cmd_describe(int argc, char **argv)
 {
-	return query_run("describe", argc, argv, 0, 1, 1, NULL, run_describe);
+	return query_run("describe", argc, argv, 0, 1, 2, task_if_given, run_describe);
 }

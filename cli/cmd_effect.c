@@ -1,8 +1,6 @@
 /*
  * cmd_effect.c - `dnnprov effect`: what one hyperparameter does to a metric.
  */
-#include <string.h>
-
 #include "cli/query_cli.h"
 
 const char cmd_effect_usage[] =
@@ -23,9 +21,6 @@ static int run(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 
 int cmd_effect(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--hyp") == 0 || strncmp(argv[i], "--hyp=", 6) == 0)
-			return query_run("effect", argc, argv,
-					 QO_WHERE | QO_METRIC | QO_AGG | QO_GOAL | QO_HYP | QO_BINS, 1, 1, NULL, run);
-	return cli_usage("effect", "--hyp is required");
+	return query_run("effect", argc, argv,
+			 QO_WHERE | QO_METRIC | QO_AGG | QO_GOAL | QO_HYP | QO_NEED_HYP | QO_BINS, 1, 1, NULL, run);
 }

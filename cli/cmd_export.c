@@ -61,15 +61,17 @@ static int parse(int argc, char **argv, export_args *a)
 		{ "task", required_argument, NULL, 't' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "where", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "c:t:f:o:w:";
+	static const char shortopts[] = "c:t:f:o:w:h";
 	int c, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help_done(CMD);
 		case 'c': a->config = optarg; break;
 		case 'I': a->index_dir = optarg; break;
 		case 't': {
@@ -232,5 +234,5 @@ int cmd_export(int argc, char **argv)
 out:
 	free(a.tasks);
 	cli_paths_free(&a.paths);
-	return status;
+	return cli_status(status);
 }

@@ -89,6 +89,11 @@ static void report_fault(void *ctx, const char *why, unsigned retry_ms)
 	cli_error((const char *)ctx, "%s; rolled back, retrying in %.1f s", why, retry_ms / 1000.0);
 }
 
+static void report_skipped(void *ctx, const char *path, const char *why)
+{
+	cli_error((const char *)ctx, "%s: %s", path, why);
+}
+
 typedef struct index_args {
 	const char *config, *log_dir, *index_dir;
 	bool follow, status, quiet;
@@ -108,10 +113,11 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		{ "batch-ms", required_argument, NULL, 'B' },
 		{ "batch-records", required_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "lost-after", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "c:fq";
+	static const char shortopts[] = "c:fqh";
 	int c;
 	char *end;
 
@@ -119,6 +125,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help_done(cmd);
 		case 'c': a->config = optarg; break;
 		case 'L': a->log_dir = optarg; break;
 		case 'I': a->index_dir = optarg; break;
@@ -163,11 +170,12 @@ static int show_status(const char *cmd, const cli_paths *p)
 {
 	dp_index *ix;
 	MDB_txn *txn;
-	MDB_cursor *c;
+	dp_scan sc;
+	dp_key all;
 	MDB_val k, v;
 	dp_path_list segs = { 0 };
 	uint64_t lag = 0, nsegs = 0, unindexed = 0, problems = 0;
-	int rc, mrc;
+	int rc;
 
 	if ((rc = dp_index_open(p->index_dir, false, NULL, &ix)))
 		return cli_lib_error(cmd, rc, p->index_dir);
@@ -177,8 +185,10 @@ static int show_status(const char *cmd, const cli_paths *p)
 	}
 	printf("%-60s %12s %12s %9s %8s  %s\n", "segment", "indexed", "on disk", "records", "problems",
 	       "state");
-	mdb_cursor_open(txn, ix->dbi[DP_DB_PROGRESS], &c);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	dp_key_reset(&all);
+	if ((rc = dp_scan_open(&sc, ix, txn, DP_DB_PROGRESS, &all, NULL)))
+		goto fail;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		dp_progress pr;
 		struct stat st;
 		char rel[4096];
@@ -187,6 +197,10 @@ static int show_status(const char *cmd, const cli_paths *p)
 		memcpy(&pr, v.mv_data, sizeof(pr));
 		snprintf(rel, sizeof(rel), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
 		char *path = p->log_dir ? dp_path_join(p->log_dir, rel) : NULL;
+		if (p->log_dir && !path) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
 		long long on_disk = path && stat(path, &st) == 0 ? (long long)st.st_size : -1;
 		free(path);
 		const char *state = pr.sealed ? "complete" : "open";
@@ -199,15 +213,26 @@ static int show_status(const char *cmd, const cli_paths *p)
 		nsegs++;
 		problems += pr.problems;
 	}
-	mdb_cursor_close(c);
-	if (p->log_dir && dp_find_segments(p->log_dir, &segs) == 0) {
+	dp_scan_close(&sc);
+	if (rc)
+		goto fail;
+	/* A folder it cannot list only shortens the "not indexed yet" rows. */
+	if (p->log_dir && (rc = dp_find_segments(p->log_dir, &segs, NULL, NULL)) == DNNPROV_ENOMEM)
+		goto fail;
+	rc = 0;
+	if (p->log_dir) {
 		for (size_t i = 0; i < segs.n; i++) {
 			const char *rel = segs.paths[i] + strlen(p->log_dir);
 			while (*rel == '/')
 				rel++;
 			k.mv_size = strlen(rel);
 			k.mv_data = (void *)rel;
-			if (mdb_get(txn, ix->dbi[DP_DB_PROGRESS], &k, &v) == MDB_NOTFOUND) {
+			int mrc = mdb_get(txn, ix->dbi[DP_DB_PROGRESS], &k, &v);
+			if (mrc && mrc != MDB_NOTFOUND) {
+				rc = dp_lmdb_error(mrc, "progress");
+				goto fail;
+			}
+			if (mrc == MDB_NOTFOUND) {
 				struct stat st;
 				long long size = stat(segs.paths[i], &st) == 0 ? (long long)st.st_size : 0;
 				printf("%-60s %12d %12lld %9d %8d  %s\n", rel, 0, size, 0, 0, "not indexed yet");
@@ -220,8 +245,9 @@ static int show_status(const char *cmd, const cli_paths *p)
 
 	if (problems) {
 		printf("\nproblems (skipped):\n");
-		mdb_cursor_open(txn, ix->dbi[DP_DB_PROBLEMS], &c);
-		for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if ((rc = dp_scan_open(&sc, ix, txn, DP_DB_PROBLEMS, &all, NULL)))
+			goto fail;
+		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 			const char *seg;
 			size_t seglen, pos = 0;
 			dp_problem_entry e;
@@ -234,13 +260,20 @@ static int show_status(const char *cmd, const cli_paths *p)
 			       (unsigned long long)dp_get_be64((const unsigned char *)k.mv_data + pos), e.why,
 			       (unsigned long long)e.length);
 		}
-		mdb_cursor_close(c);
+		dp_scan_close(&sc);
+		if (rc)
+			goto fail;
 	}
 	double last = NAN;
 	k.mv_size = 11;
 	k.mv_data = "last_commit";
-	if (mdb_get(txn, ix->dbi[DP_DB_META], &k, &v) == 0 && v.mv_size == sizeof(double))
+	int mrc = mdb_get(txn, ix->dbi[DP_DB_META], &k, &v);
+	if (mrc == 0 && v.mv_size == sizeof(double))
 		memcpy(&last, v.mv_data, sizeof(double));
+	else if (mrc && mrc != MDB_NOTFOUND) {
+		rc = dp_lmdb_error(mrc, "meta");
+		goto fail;
+	}
 	printf("\n%llu segments indexed, %llu not yet; %llu problems; lag %llu bytes", (unsigned long long)nsegs,
 	       (unsigned long long)unindexed, (unsigned long long)problems, (unsigned long long)lag);
 	if (!isnan(last))
@@ -249,6 +282,12 @@ static int show_status(const char *cmd, const cli_paths *p)
 	mdb_txn_abort(txn);
 	dp_index_close(ix);
 	return cli_finish(cmd, 0);
+fail:
+	dp_path_list_free(&segs);
+	mdb_txn_abort(txn);
+	dp_index_close(ix);
+	fflush(stdout);
+	return cli_lib_error(cmd, rc, p->index_dir);
 }
 
 /* ---- index and reindex ------------------------------------------------------------ */
@@ -292,6 +331,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.report = report,
 		.unreadable = report_unreadable,
 		.fault = report_fault,
+		.skipped = report_skipped,
 		.report_ctx = (void *)cmd,
 		.progress = progress ? cli_progress_update : NULL,
 		.progress_ctx = progress,
@@ -335,10 +375,18 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 			  st.unread - st.waiting == 1 ? "" : "s", waiting);
 		status = 1;
 	}
+	if (st.unlistable && !a->follow) {
+		cli_error(cmd, "%llu folder%s could not be listed (named above); everything else is indexed: run "
+			  "again once %s can be read", (unsigned long long)st.unlistable,
+			  st.unlistable == 1 ? "" : "s", st.unlistable == 1 ? "it" : "they");
+		status = 1;
+	}
 	if (!a->quiet) {
 		printf("indexed %llu records from %llu segments into %s; %llu problems skipped",
 		       (unsigned long long)st.records, (unsigned long long)st.segments, p.index_dir,
 		       (unsigned long long)st.problems);
+		if (st.removed)
+			printf("; %llu deleted task%s dropped", (unsigned long long)st.removed, st.removed == 1 ? "" : "s");
 		if (a->follow)
 			printf("; %llu map growths, %llu event queue overflows, %llu batches retried after a fault",
 			       (unsigned long long)st.map_grows, (unsigned long long)st.overflows,
@@ -358,12 +406,12 @@ int cmd_index(int argc, char **argv)
 		return cmd_index_from(argc, argv);
 	index_args a;
 	int rc = parse_args("index", argc, argv, &a, true);
-	return rc ? rc : run("index", &a, false);
+	return rc ? cli_status(rc) : run("index", &a, false);
 }
 
 int cmd_reindex(int argc, char **argv)
 {
 	index_args a;
 	int rc = parse_args("reindex", argc, argv, &a, false);
-	return rc ? rc : run("reindex", &a, true);
+	return rc ? cli_status(rc) : run("reindex", &a, true);
 }

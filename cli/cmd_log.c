@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "logger/facts.h"
 #include "logger/writer.h"
 
 const char cmd_log_usage[] =
@@ -168,8 +170,19 @@ static int open_task(dnnprov_task **t, const char *task_id, const char *label,
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		dp_task_owner_is_group(*t);
+		/* The run's command is the script that calls us: our parent (a
+		 * command substitution's subshell shows its shell's command). */
+		dp_buf command = { 0 };
+		if (getppid() > 1 && dp_process_command((long)getppid(), &command) == 0 && command.len)
+			rc = dnnprov_task_facts(*t, &DNNPROV_V_TEXT("command", command.data), 1);
+		dp_buf_free(&command);
+		if (rc) {
+			dnnprov_task_close(*t);
+			*t = NULL;
+		}
+	}
 	return rc;
 }
 
@@ -332,6 +345,7 @@ int cmd_log(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "task", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL, *task_id = NULL;
@@ -341,12 +355,22 @@ int cmd_log(int argc, char **argv)
 
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+c:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:t:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help(CMD);
 		case 'c': config_path = optarg; break;
 		case 't': task_id = optarg; break;
 		default: return cli_bad_option(CMD, argv, "+c:t:", opts);
 		}
+	}
+	/* After the action, --help is help only where it is no option's value
+	 * (`end --message --help` records the message "--help"). */
+	for (int i = optind + 1; i < argc; i++) {
+		if (strcmp(argv[i], "--message") == 0 || strcmp(argv[i], "--status") == 0 ||
+		    strcmp(argv[i], "--elapsed") == 0)
+			i++;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return cli_help(CMD);
 	}
 	if (!config_path)
 		return cli_usage(CMD, "--config is required");
@@ -359,7 +383,20 @@ int cmd_log(int argc, char **argv)
 			return cli_usage(CMD, "--resume needs --task: the task to resume");
 	if ((rc = cli_config_load(CMD, config_path, &cfg)))
 		return rc;
-	status = run_action(&t, task_id, cfg, argc - optind, argv + optind);
+	/* Parsing cuts NAME=VALUE in place: it works on copies, so that the
+	 * process's command line (a run fact, read from /proc) stays whole. */
+	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	status = args ? 0 : 1;
+	for (int i = optind; i < argc && !status; i++)
+		if (!(args[i] = strdup(argv[i])))
+			status = 1;
+	if (status)
+		cli_error(CMD, "out of memory");
+	else
+		status = run_action(&t, task_id, cfg, argc - optind, args + optind);
+	for (int i = 0; args && i < argc; i++)
+		free(args[i]);
+	free(args);
 	if (status == 0 && !task_id)
 		printf("%s\n", dnnprov_task_id(t)); /* a generated id, for the next calls */
 	if (t && (rc = dnnprov_task_close(t)) && status == 0)

@@ -5,7 +5,7 @@
 
 const char cmd_runs_usage[] =
 	"usage: dnnprov runs [-c CONFIG | --index-dir DIR] [DF] [--where EXPR] [--sort [+|-]COL]\n"
-	"                    [--limit N] [--metric M] [--goal min|max] [--format table|csv|json]\n"
+	"                    [--limit N] [--metric M] [--goal min|max] [--facts] [--format table|csv|json]\n"
 	"\n"
 	"A row per task: id, status, start, duration, epochs done, last activity, the\n"
 	"hyperparameters, and the last and best value of the main metric (--metric, or\n"
@@ -13,12 +13,13 @@ const char cmd_runs_usage[] =
 	"metric a task reported).  Best means lowest for names with loss, error, mse,\n"
 	"mae, perplexity..., else highest (--goal overrides).  Sorted by start time\n"
 	"unless --sort names a column (a leading - sorts descending).  DF defaults to\n"
-	"the config's dataflow.\n"
+	"the config's dataflow.  A tags column shows the runs' tags (dnnprov tag);\n"
+	"--facts adds a column per run fact (command, cwd, git_commit, python, ...).\n"
 	"\n"
 	"--where filters tasks: comparisons (= != < <= > >=), in (...), like 'pattern'\n"
 	"(% any text, _ one character), and, or, not, + - * / on numbers, parentheses;\n"
-	"names are hyperparameters, status, epochs, task, host, start, end, and metric\n"
-	"aggregates such as max(val_accuracy) or last(loss), e.g.\n"
+	"names are hyperparameters, status, epochs, task, host, start, end, tags.KEY,\n"
+	"facts.NAME, and metric aggregates such as max(val_accuracy) or last(loss), e.g.\n"
 	"  --where \"LEARNING_RATE <= 0.01 and OPTIMIZER_NAME in ('Adam', 'SGD')\"\n"
 	"  --where \"task like 'adam-%' and last(val_loss) < min(val_loss) * 1.1\"\n"
 	"docs/QUERY.md has the whole language.\n";
@@ -30,5 +31,5 @@ static int run(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 
 int cmd_runs(int argc, char **argv)
 {
-	return query_run("runs", argc, argv, QO_WHERE | QO_SORT | QO_LIMIT | QO_METRIC | QO_GOAL, 1, 1, NULL, run);
+	return query_run("runs", argc, argv, QO_WHERE | QO_SORT | QO_LIMIT | QO_METRIC | QO_GOAL | QO_FACTS, 1, 1, NULL, run);
 }

@@ -111,9 +111,7 @@ static void cell_of(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
 	memset(cell, 0, sizeof(*cell));
 	switch (sqlite3_column_type(st, i)) {
 	case SQLITE_INTEGER:
-		cell->type = QV_NUM;
-		cell->integer = true;
-		cell->num = (double)sqlite3_column_int64(st, i);
+		*cell = dp_qv_int(sqlite3_column_int64(st, i)); /* exact, as every integer is */
 		break;
 	case SQLITE_FLOAT:
 		cell->type = QV_NUM;

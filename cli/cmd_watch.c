@@ -57,8 +57,9 @@ int cmd_watch(int argc, char **argv)
 		rc = dp_cmd_watch(&q, &a.o, &t);
 		if (rc == 0)
 			rc = dp_table_check(&t, NULL);
-		if (rc == 0 && q.dec.out_of_memory)
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding the index");
+		int cause = dp_query_check(&q); /* the first cause, when it failed for one */
+		if (cause)
+			rc = cause;
 		if (rc) {
 			dp_query_close(&q);
 			dp_table_free(&t);
@@ -78,5 +79,5 @@ int cmd_watch(int argc, char **argv)
 	}
 out:
 	query_args_free(&a);
-	return status;
+	return cli_status(status);
 }

@@ -1,7 +1,8 @@
 /*
- * common.c - option handling the index and query commands share: where the
- * logs and the index are, from -c CONFIG or --log-dir / --index-dir,
- * loading the experiment file, and saying what was wrong with an option.
+ * common.c - what several commands share: where the logs and the index
+ * are, from -c CONFIG or --log-dir / --index-dir, loading the experiment
+ * file, saying what was wrong with an option, and the segments under a
+ * path named on the command line.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "logger/scan.h"
 
 int cli_config_load(const char *cmd, const char *path, dnnprov_config **out)
 {
@@ -43,6 +45,28 @@ oom:
 	cli_paths_free(out);
 	cli_error(cmd, "out of memory");
 	return 1;
+}
+
+typedef struct walk_ctx {
+	const char *cmd;
+	bool told;
+} walk_ctx;
+
+static void walk_report(void *ctx, const char *path, dp_walk_issue issue, const char *why)
+{
+	walk_ctx *w = ctx;
+	(void)issue;
+	cli_error(w->cmd, "%s: %s", path, why);
+	w->told = true;
+}
+
+int cli_find_segments(const char *cmd, const char *path, dp_path_list *segs)
+{
+	walk_ctx w = { cmd, false };
+	int rc = dp_find_segments(path, segs, walk_report, &w);
+	if (rc && (!w.told || rc == DNNPROV_ENOMEM)) /* a folder's failure was told */
+		cli_lib_error(cmd, rc, path);
+	return rc || w.told;
 }
 
 void cli_paths_free(cli_paths *p)

@@ -30,7 +30,7 @@ static const cli_command commands[] = {
 	{ "reindex", cmd_reindex, "rebuild the index from the logs and swap it in", cmd_reindex_usage },
 	{ "ship", cmd_ship, "publish the logs to NATS JetStream (index --from reads them)", cmd_ship_usage },
 	{ "dataflows", cmd_dataflows, "list the dataflows in the index", cmd_dataflows_usage },
-	{ "describe", cmd_describe, "a dataflow's specification and task counts", cmd_describe_usage },
+	{ "describe", cmd_describe, "a dataflow's specification and task counts, or one run", cmd_describe_usage },
 	{ "runs", cmd_runs, "a row per task: status, hyperparameters, main metric", cmd_runs_usage },
 	{ "compare", cmd_compare, "hyperparameters against a metric, best first", cmd_compare_usage },
 	{ "effect", cmd_effect, "what one hyperparameter does to a metric", cmd_effect_usage },
@@ -41,6 +41,9 @@ static const cli_command commands[] = {
 	{ "layers", cmd_layers, "the layer facts of tasks (activations, dropout, ...)", cmd_layers_usage },
 	{ "watch", cmd_watch, "live view of running tasks", cmd_watch_usage },
 	{ "sql", cmd_sql, "SQL over the live index (tables, DfAnalyzer views)", cmd_sql_usage },
+	{ "tag", cmd_tag, "tag or annotate a run, at any time", cmd_tag_usage },
+	{ "delete", cmd_delete, "move runs to the trash; the index drops them", cmd_delete_usage },
+	{ "restore", cmd_restore, "take deleted runs back from the trash", cmd_restore_usage },
 	{ "export", cmd_export, "write W3C PROV (PROV-JSON or PROV-N)", cmd_export_usage },
 	{ "help", cmd_help, "show the commands or one command's usage", cmd_help_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
@@ -97,6 +100,12 @@ int cli_help(const char *cmd)
 	if (c)
 		fputs(c->usage, stdout);
 	return cli_finish(cmd, 0);
+}
+
+int cli_help_done(const char *cmd)
+{
+	int status = cli_help(cmd);
+	return status ? status : CLI_DONE;
 }
 
 int cli_finish(const char *cmd, int status)
@@ -157,11 +166,7 @@ int main(int argc, char **argv)
 		cli_error(argv[1], "unknown command; `dnnprov help` lists them");
 		return EXIT_USAGE;
 	}
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return cli_help(c->name);
-	}
+	/* --help is each command's option: only its parser knows where it
+	 * would be a value (`log ... end --message --help`). */
 	return c->run(argc - 1, argv + 1);
 }

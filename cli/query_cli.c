@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "cli/query_cli.h"
-#include "config/config.h"
 
 static int bad_number(const char *cmd, const char *opt, const char *v)
 {
@@ -48,15 +47,17 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		{ "set", required_argument, NULL, 'S' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "wide", no_argument, NULL, 'X' },
+		{ "facts", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "c:f:w:n:m:t:";
+	static const char shortopts[] = "c:f:w:n:m:t:h";
 	static const struct { int c; unsigned bit; } gate[] = {
 		{ 'w', QO_WHERE }, { 's', QO_SORT },	{ 'n', QO_LIMIT },   { 'm', QO_METRIC },
 		{ 'a', QO_AGG },   { 'g', QO_GOAL },	{ 'H', QO_HYP },     { 'b', QO_BINS },
 		{ 't', QO_TASK },  { 'M', QO_METRICS }, { 'W', QO_WINDOW },  { 'S', QO_SET },
-		{ 'i', QO_INTERVAL }, { 'C', QO_INTERVAL },
+		{ 'i', QO_INTERVAL }, { 'C', QO_INTERVAL }, { 'F', QO_FACTS },
 	};
 	char *end;
 	int c, rc;
@@ -66,6 +67,8 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 	a->interval = 2.0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help_done(cmd);
 		for (size_t i = 0; i < DP_ARRAY_LEN(gate); i++)
 			if (gate[i].c == c && !(allowed & gate[i].bit))
 				return cli_usage(cmd, "option --%s does not apply to %s", option_name(opts, c), cmd);
@@ -114,6 +117,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		}
 		case 'S': a->o.set = optarg; break;
 		case 'X': a->wide = true; break;
+		case 'F': a->o.facts = true; break;
 		case 'i':
 			a->interval = strtod(optarg, &end);
 			if (*end || !*optarg || !(a->interval >= 0.1 && a->interval <= 86400))
@@ -130,15 +134,18 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		}
 	}
 	if (a->config) {
-		dnnprov_config *cfg;
-		if ((rc = cli_config_load(cmd, a->config, &cfg)))
+		cli_paths p;
+		if ((rc = cli_locations(cmd, a->config, NULL, a->index_dir, &p)))
 			return rc;
-		a->config_df = strdup(cfg->dataflow);
-		a->owned_log_dir = strdup(cfg->log_dir);
+		a->config_df = p.dataflow;
+		a->owned_log_dir = p.log_dir;
 		if (!a->index_dir)
-			a->index_dir = a->owned_index = strdup(cfg->index_dir);
-		dnnprov_config_free(cfg);
+			a->index_dir = a->owned_index = p.index_dir;
+		else
+			free(p.index_dir);
 	}
+	if ((allowed & QO_NEED_HYP) && !a->o.hyp)
+		return cli_usage(cmd, "--hyp is required");
 	if (!a->index_dir)
 		return cli_usage(cmd, "give -c CONFIG or --index-dir DIR");
 	a->npos = argc - optind;
@@ -288,8 +295,12 @@ int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos
 			fputs("{\"columns\": [],\n\"rows\": []}\n", stdout);
 		status = cli_finish(cmd, 0);
 	} else if ((rc = fn(&q, &a.o, &t, &notes)) || (rc = dp_table_check(&t, &notes.text)) ||
-		   (q.dec.out_of_memory && (rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding the index")))) {
-		status = query_fail(cmd, rc);
+		   (rc = dp_query_check(&q))) {
+		/* A failed read or decode makes later steps fail for a wrong
+		 * reason ("no metric" of a spec it could not decode): the
+		 * first cause is the error. */
+		int cause = dp_query_check(&q);
+		status = query_fail(cmd, cause ? cause : rc);
 	} else {
 		status = query_print(cmd, &a, &t, &notes, &q);
 	}
@@ -298,5 +309,5 @@ int query_run(const char *cmd, int argc, char **argv, unsigned allowed, int npos
 	dp_query_close(&q);
 out_args:
 	query_args_free(&a);
-	return status;
+	return cli_status(status);
 }

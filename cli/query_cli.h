@@ -23,6 +23,8 @@ enum {
 	QO_WINDOW = 1 << 10,
 	QO_SET = 1 << 11,
 	QO_INTERVAL = 1 << 12,
+	QO_NEED_HYP = 1 << 13, /* --hyp must be given */
+	QO_FACTS = 1 << 14,
 };
 
 typedef struct query_args {

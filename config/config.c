@@ -42,6 +42,13 @@
  * - log_dir and index_dir may not start with '~' (only a shell expands it).
  * - fsync_interval is accepted whatever the durability; only `interval`
  *   uses it.
+ * - Explicit YAML tags (`!!str`, `!!binary`, `!local`) are refused: the
+ *   schema types every value, and a tag would change what a value means
+ *   without anything else saying so.
+ * - A relative log_dir or index_dir is relative to the folder of the file;
+ *   when the file is named through a symbolic link, to the folder of the
+ *   file the link names (its real path), so that every path to one file
+ *   gives one log folder.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,6 +103,7 @@ static const char *const builtin_transformations[] = {
 
 struct loader {
 	const char *path;
+	const char *dirs_base; /* the file relative folders are resolved from */
 	yaml_document_t doc;
 	size_t visits;
 	dnnprov_config *cfg;
@@ -1013,7 +1021,7 @@ static int load_dir(struct loader *ld, const yaml_node_t *n, const char *what, c
 				    "%s '%.*s' starts with '~', which is not expanded; write the full path",
 				    what, QUOTE_MAX, s);
 	}
-	*out = resolve_dir(ld->path, s);
+	*out = resolve_dir(ld->dirs_base, s);
 	return *out ? 0 : DNNPROV_ENOMEM;
 }
 
@@ -1028,11 +1036,12 @@ enum {
 	TOP_TRANSFORMATIONS,
 	TOP_LOG,
 	TOP_FREE_METRICS,
+	TOP_FACTS,
 	TOP_NFIELDS
 };
 static const char *const top_fields[TOP_NFIELDS] = {
 	"dataflow",   "log_dir",         "index_dir", "hyperparameters", "metrics", "val_metrics",
-	"adaptation", "transformations", "log",       "free_metrics",
+	"adaptation", "transformations", "log",       "free_metrics",    "facts",
 };
 
 static int load_root(struct loader *ld, const yaml_node_t *root)
@@ -1051,6 +1060,8 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
 		return fail(ld, root, "missing required key 'dataflow'");
 	if ((rc = get_tag(ld, vals[TOP_DATAFLOW], "dataflow tag", &s)))
 		return rc;
+	if (strcmp(s, ".trash") == 0) /* logger/trash.h */
+		return fail(ld, vals[TOP_DATAFLOW], "the dataflow tag '.trash' is reserved for deleted runs");
 	if (!(cfg->dataflow = xstrdup(s)))
 		return DNNPROV_ENOMEM;
 	if ((rc = load_dir(ld, vals[TOP_LOG_DIR], "'log_dir'", LOG_DIR_DEFAULT, &cfg->log_dir)) ||
@@ -1066,6 +1077,8 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
 		return rc;
 	if (vals[TOP_FREE_METRICS] &&
 	    (rc = get_bool(ld, vals[TOP_FREE_METRICS], "'free_metrics'", &cfg->free_metrics)))
+		return rc;
+	if (vals[TOP_FACTS] && (rc = get_bool(ld, vals[TOP_FACTS], "'facts'", &cfg->facts)))
 		return rc;
 	if (vals[TOP_METRICS] && (rc = load_metrics(ld, vals[TOP_METRICS])))
 		return rc;
@@ -1156,6 +1169,9 @@ static int parse_error(const struct loader *ld, const yaml_parser_t *parser, con
 
 	switch (parser->error) {
 	case YAML_MEMORY_ERROR:
+	/* libyaml's loader gives up without setting an error when copying a
+	 * tag or an anchor fails: every real problem has one. */
+	case YAML_NO_ERROR:
 		return dp_error(DNNPROV_ENOMEM, "out of memory parsing %s", ld->path);
 	case YAML_READER_ERROR:
 		return fail_at(ld, mark_of_offset(text, parser->problem_offset), "YAML error: %s",
@@ -1187,7 +1203,7 @@ static int prescan(const struct loader *ld, const dp_buf *text)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text->data, text->len);
 	while (!done && !rc) {
-		const yaml_char_t *anchor = NULL;
+		const yaml_char_t *anchor = NULL, *tag = NULL;
 
 		if (!yaml_parser_parse(&parser, &ev)) {
 			rc = parse_error(ld, &parser, text);
@@ -1207,6 +1223,8 @@ static int prescan(const struct loader *ld, const dp_buf *text)
 			anchor = ev.type == YAML_SEQUENCE_START_EVENT
 					 ? ev.data.sequence_start.anchor
 					 : ev.data.mapping_start.anchor;
+			tag = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.tag
+								   : ev.data.mapping_start.tag;
 			if (++depth > CONFIG_DEPTH_MAX)
 				rc = fail_at(ld, ev.start_mark,
 					     "nested more than %d levels deep; the schema needs 6",
@@ -1218,6 +1236,7 @@ static int prescan(const struct loader *ld, const dp_buf *text)
 			break;
 		case YAML_SCALAR_EVENT:
 			anchor = ev.data.scalar.anchor;
+			tag = ev.data.scalar.tag;
 			break;
 		case YAML_ALIAS_EVENT:
 			if (++aliases > CONFIG_ALIASES_MAX)
@@ -1229,6 +1248,11 @@ static int prescan(const struct loader *ld, const dp_buf *text)
 		}
 		if (!rc && anchor && ++anchors > CONFIG_ANCHORS_MAX)
 			rc = fail_at(ld, ev.start_mark, "more than %d anchors", CONFIG_ANCHORS_MAX);
+		/* The schema types every value; a tag would retype it unseen
+		 * (`dataflow: !!binary eA==` read as the name "eA=="). */
+		if (!rc && tag)
+			rc = fail_at(ld, ev.start_mark, "YAML tag '%.*s' is not allowed: the schema gives every value its type",
+				     QUOTE_MAX, (const char *)tag);
 		yaml_event_delete(&ev);
 	}
 	if (!rc && docs == 0) {
@@ -1275,8 +1299,11 @@ DNNPROV_API int dnnprov_config_load(const char *path, dnnprov_config **out)
 	struct loader ld = { .path = path };
 	dp_buf text = { 0 };
 	dnnprov_config *cfg;
+	char *real = NULL;
+	struct stat st;
 	int rc;
 
+	dp_error_clear(); /* a success leaves no earlier failure's detail */
 	if (!out)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_config_load: out is NULL");
 	*out = NULL;
@@ -1286,6 +1313,7 @@ DNNPROV_API int dnnprov_config_load(const char *path, dnnprov_config **out)
 	if (!cfg)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	cfg->val_metrics = true;
+	cfg->facts = true;
 	cfg->segment_size = SEGMENT_SIZE_DEFAULT;
 	cfg->durability = DP_DURABILITY_INTERVAL;
 	cfg->fsync_interval_ms = FSYNC_INTERVAL_DEFAULT;
@@ -1294,11 +1322,25 @@ DNNPROV_API int dnnprov_config_load(const char *path, dnnprov_config **out)
 		rc = DNNPROV_ENOMEM;
 		goto out;
 	}
-	if ((rc = read_file(path, &text)) || (rc = parse_and_load(&ld, &text)))
+	if ((rc = read_file(path, &text)))
+		goto out;
+	/* Named through a link, the file's own folder is the link target's:
+	 * two paths to one file must not mean two log folders. */
+	ld.dirs_base = path;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		if ((real = realpath(path, NULL)))
+			ld.dirs_base = real;
+		else if (errno == ENOMEM) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if ((rc = parse_and_load(&ld, &text)))
 		goto out;
 	*out = cfg;
 	cfg = NULL;
 out:
+	free(real);
 	dp_buf_free(&text);
 	dnnprov_config_free(cfg);
 	return rc;
@@ -1400,4 +1442,9 @@ const char *dp_durability_name(dp_durability d)
 		return "buffered";
 	}
 	return "unknown";
+}
+
+DNNPROV_API int dnnprov_config_facts(const dnnprov_config *cfg)
+{
+	return cfg ? cfg->facts : 0;
 }

@@ -80,6 +80,9 @@ struct dnnprov_config {
 	/* Metric names outside `metrics` are accepted (default false: a name
 	 * the file does not declare is refused as a typo). */
 	bool free_metrics;
+	/* Begin records carry the run facts (command line, working folder, git
+	 * commit, versions, accelerator; default true). */
+	bool facts;
 
 	dp_transformation *transformations;
 	size_t ntransformations;

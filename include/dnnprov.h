@@ -190,6 +190,8 @@ DNNPROV_API void dnnprov_config_free(dnnprov_config *cfg);
 DNNPROV_API const char *dnnprov_config_dataflow(const dnnprov_config *cfg);
 DNNPROV_API const char *dnnprov_config_log_dir(const dnnprov_config *cfg);
 DNNPROV_API const char *dnnprov_config_index_dir(const dnnprov_config *cfg);
+/* Whether begin records carry run facts (the `facts` setting; default 1). */
+DNNPROV_API int dnnprov_config_facts(const dnnprov_config *cfg);
 
 /* ------------------------------------------------------------------------
  * Tasks: recording
@@ -279,6 +281,21 @@ DNNPROV_API int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics,
 DNNPROV_API int dnnprov_task_element(dnnprov_task *t, const char *transformation,
 				     const char *set, const dnnprov_value *values, size_t n);
 
+/* Tags the run: key=value pairs (values of any type; DNNPROV_NULL removes
+ * the key) in a record of its own.  Allowed once the task has begun, also
+ * after its end; a tag never changes the task's status.  The latest value
+ * of a key wins, by the time it was recorded (docs/RUNS.md). */
+DNNPROV_API int dnnprov_task_tag(dnnprov_task *t, const dnnprov_value *tags, size_t n);
+
+/* Adds run facts (docs/RUNS.md) to the begin or resume record this handle
+ * writes next: the library records by itself the command line, the
+ * working folder, the git commit and branch of the repository holding it,
+ * and the accelerator's model when the driver lists one; a caller adds
+ * what it knows (interpreter and framework versions), replaces a fact by
+ * giving its name, or keeps one from being recorded with DNNPROV_NULL.
+ * Nothing is recorded when the experiment file says `facts: false`. */
+DNNPROV_API int dnnprov_task_facts(dnnprov_task *t, const dnnprov_value *facts, size_t n);
+
 /* Records the task's end with status FINISHED, FAILED or KILLED and an
  * optional message (NULL for none).  Further training records fail with
  * DNNPROV_ESTATE until the task is resumed. */
@@ -292,6 +309,19 @@ DNNPROV_API int dnnprov_task_sync(dnnprov_task *t);
  * A task closed without dnnprov_task_end() is shown LOST by the indexer
  * once its process is gone, ready to be resumed. */
 DNNPROV_API int dnnprov_task_close(dnnprov_task *t);
+
+/* ------------------------------------------------------------------------
+ * Tags from anywhere
+ * ------------------------------------------------------------------------ */
+
+/* Tags task `task_id` of cfg's dataflow from any process, without opening
+ * it: while another process records it, or long after it ended.  Writes a
+ * note segment of its own in the task's folder (docs/FORMAT.md), synced
+ * before it returns.  Pairs as dnnprov_task_tag().
+ * Errors: DNNPROV_ENOTFOUND (no such task in the logs), DNNPROV_ESTATE (it
+ * has not begun), DNNPROV_EINVAL, DNNPROV_EIO, DNNPROV_ENOMEM. */
+DNNPROV_API int dnnprov_tag(const dnnprov_config *cfg, const char *task_id,
+			    const dnnprov_value *tags, size_t n);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "indexer/index.h"
@@ -21,6 +22,8 @@ int dp_lmdb_error(int mrc, const char *what)
 {
 	if (mrc == ENOSPC)
 		return dp_error(DNNPROV_ENOSPC, "%s: %s", what, mdb_strerror(mrc));
+	if (mrc == MDB_MAP_FULL)
+		return dp_error(DNNPROV_ENOSPC, "%s: the index's map is full (%s)", what, mdb_strerror(mrc));
 	if (mrc == ENOMEM)
 		return dp_error(DNNPROV_ENOMEM, "%s: %s", what, mdb_strerror(mrc));
 	/* MDB_PANIC: a meta page write failed and LMDB refuses this handle
@@ -28,6 +31,24 @@ int dp_lmdb_error(int mrc, const char *what)
 	if (mrc == EACCES || mrc == EROFS || mrc == EIO || mrc == MDB_PANIC)
 		return dp_error(DNNPROV_EIO, "%s: %s", what, mdb_strerror(mrc));
 	return dp_error(DNNPROV_EINDEX, "%s: %s", what, mdb_strerror(mrc));
+}
+
+/* Below this much free space, a failed write of the index is taken for a
+ * full disk: a commit writes many pages at once, and a disk that fills up
+ * in the middle ends it with a short write, which LMDB reports as EIO. */
+#define FULL_BELOW (1u << 20)
+
+int dp_index_write_error(const dp_index *ix, int mrc, const char *what)
+{
+	struct statvfs fs;
+	if ((mrc == EIO || mrc == ENOSPC || mrc == MDB_PANIC) && statvfs(ix->gen_dir, &fs) == 0) {
+		unsigned long long avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
+		if (mrc == ENOSPC || avail < FULL_BELOW)
+			return dp_error(DNNPROV_ENOSPC, "%s: the disk holding the index is full: %s (%llu KiB free in %s)",
+					what, mrc == ENOSPC ? mdb_strerror(mrc) : "a write was cut short", avail / 1024,
+					ix->gen_dir);
+	}
+	return dp_lmdb_error(mrc, what);
 }
 
 static bool data_file_empty(const char *gen_dir)
@@ -97,7 +118,17 @@ static int check_schema(dp_index *ix, MDB_txn *txn)
 	return 0;
 }
 
-int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index **out)
+/* The generation CURRENT names now (a malloc'd path), or NULL. */
+static char *current_target(const char *dir)
+{
+	char *cur = dp_path_join(dir, DP_INDEX_CURRENT);
+	char *gen = cur ? realpath(cur, NULL) : NULL;
+	free(cur);
+	return gen;
+}
+
+/* One attempt; *tried gets the generation it resolved (malloc'd), if any. */
+static int open_once(const char *dir, bool writable, const char *gen_dir, dp_index **out, char **tried)
 {
 	dp_index *ix;
 	MDB_txn *txn = NULL;
@@ -134,10 +165,14 @@ int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index 
 	ix->dir = strdup(dir);
 	/* Resolve CURRENT once: this process keeps reading the generation it
 	 * opened even if a reindex swaps CURRENT meanwhile. */
+	errno = 0;
 	ix->gen_dir = gen_dir ? strdup(gen_dir) : realpath(cur, NULL);
+	int resolve_errno = errno;
 	free(cur);
+	if (ix->gen_dir)
+		*tried = strdup(ix->gen_dir);
 	if (!ix->dir || !ix->gen_dir) {
-		rc = ix->dir && !ix->gen_dir && !gen_dir
+		rc = ix->dir && !ix->gen_dir && !gen_dir && resolve_errno != ENOMEM
 			     ? dp_error(DNNPROV_ENOTFOUND, "%s: CURRENT points nowhere: run `dnnprov reindex -c CONFIG`", dir)
 			     : dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto fail;
@@ -203,6 +238,29 @@ fail:
 		mdb_txn_abort(txn);
 	dp_index_close(ix);
 	return rc;
+}
+
+int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index **out)
+{
+	/* A reader resolves CURRENT, then opens the generation it names, and a
+	 * reindex may swap CURRENT and remove that generation in between: the
+	 * open fails for want of its files.  When CURRENT names another
+	 * generation by then, the reader opens that one, so a query racing a
+	 * reindex answers from the old generation or the new, never "no
+	 * index".  A failure while CURRENT stays put is returned as it is. */
+	for (int attempt = 0;; attempt++) {
+		char *tried = NULL, *now = NULL;
+		int rc = open_once(dir, writable, gen_dir, out, &tried);
+		bool moved = false;
+		if (rc && !writable && !gen_dir && attempt < 16) {
+			now = current_target(dir);
+			moved = now && (!tried || strcmp(now, tried) != 0);
+		}
+		free(tried);
+		free(now);
+		if (!moved)
+			return rc;
+	}
 }
 
 int dp_index_read(dp_index *ix, MDB_txn **txn)

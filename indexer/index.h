@@ -34,6 +34,59 @@ DP_INTERNAL int dp_index_read(dp_index *ix, MDB_txn **txn);
 
 /* Maps an LMDB return code to a DNNPROV_E* code with a detail. */
 DP_INTERNAL int dp_lmdb_error(int mrc, const char *what);
+/* The same for a failed write of the index (a commit): DNNPROV_ENOSPC
+ * saying the disk is full when it is, though LMDB reports a write the disk
+ * cut short as EIO; otherwise dp_lmdb_error(). */
+DP_INTERNAL int dp_index_write_error(const dp_index *ix, int mrc, const char *what);
+
+/* ---- prefix scans -----------------------------------------------------------
+ * Every range read of the index is one of these: the keys of one database
+ * that begin with a prefix, in key order from a start key, or backwards
+ * from before one.  dp_scan_next() ends three
+ * ways, so that a read error (a damaged page, a missing one) fails the
+ * query instead of passing for the end of the range:
+ *
+ *   dp_scan s;
+ *   if ((rc = dp_scan_open(&s, ix, txn, DP_DB_EPOCHS, &prefix, NULL)))
+ *           return rc;
+ *   while ((rc = dp_scan_next(&s, &k, &v)) == DP_SCAN_ROW)
+ *           ...use k and v, valid until the next call...
+ *   dp_scan_close(&s);
+ *   if (rc < 0) ...the detail names the database...
+ */
+enum { DP_SCAN_END = 0, DP_SCAN_ROW = 1 };
+
+typedef struct dp_scan {
+	MDB_cursor *c;
+	bool own;      /* the cursor is the scan's, closed with it */
+	bool backward;
+	bool started;
+	int state;     /* DP_SCAN_ROW while rows may follow, then END or an error */
+	const char *what; /* the database, for the detail of an error */
+	dp_key prefix; /* empty: every key of the database */
+	dp_key from;   /* forward: the first key >= from; backward: the last key < from */
+} dp_scan;
+
+/* A forward scan of the keys of `db` that begin with `prefix`, from the
+ * first key >= `from` (NULL: from the prefix).  0 or an error. */
+DP_INTERNAL int dp_scan_open(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db db, const dp_key *prefix,
+			     const dp_key *from);
+/* The same on a cursor the caller keeps open (it is not closed). */
+DP_INTERNAL void dp_scan_on(dp_scan *s, MDB_cursor *c, dp_db db, const dp_key *prefix, const dp_key *from);
+/* The same on a database handle (errors say "reading the index"). */
+DP_INTERNAL int dp_scan_open_dbi(dp_scan *s, MDB_txn *txn, MDB_dbi dbi, const dp_key *prefix, const dp_key *from);
+/* A backward scan: the keys beginning with `prefix` that sort before
+ * `before`, the last first. */
+DP_INTERNAL int dp_scan_open_before(dp_scan *s, const dp_index *ix, MDB_txn *txn, dp_db db,
+				    const dp_key *prefix, const dp_key *before);
+/* DP_SCAN_ROW with *k and *v set, DP_SCAN_END, or a negative DNNPROV_E*
+ * code whose detail names the database; after an end or an error it keeps
+ * returning the same. */
+DP_INTERNAL int dp_scan_next(dp_scan *s, MDB_val *k, MDB_val *v);
+/* Forward scans: the next row is the first key >= `key` (to skip the rest
+ * of a group). */
+DP_INTERNAL void dp_scan_seek(dp_scan *s, const dp_key *key);
+DP_INTERNAL void dp_scan_close(dp_scan *s);
 
 /* ---- the indexer --------------------------------------------------------- */
 
@@ -65,6 +118,13 @@ typedef struct dp_indexer_options {
 	 * disk full or failing, the index folder deleted); the indexer rolls
 	 * back, waits `retry_ms`, reopens the index and goes on. */
 	void (*fault)(void *ctx, const char *why, unsigned retry_ms);
+	/* Told once for what under the log folder is not read, by the rule of
+	 * logger/scan.h, with its path relative to the log folder: an entry
+	 * named like a segment that is no regular file, or a symbolic link to
+	 * a folder (never read), and a folder that cannot be listed (listed
+	 * again at every pass; told again if it fails again after a pass
+	 * that could list it). */
+	void (*skipped)(void *ctx, const char *path, const char *why);
 	void *report_ctx;
 	/* Catch-up (index, reindex, and follow mode's first pass): told after
 	 * every batch and segment how many records have been indexed and how
@@ -83,7 +143,9 @@ typedef struct dp_indexer_stats {
 	uint64_t waiting;    /* of which: waiting for an unreadable one of their task */
 	uint64_t faults;     /* follow mode: batches rolled back and retried */
 	uint64_t overflows;  /* follow mode: inotify queue overflows, each answered by a rescan */
+	uint64_t unlistable; /* folders the last full pass could not list */
 	uint64_t lost;       /* tasks found without a live writer (now LOST) */
+	uint64_t removed;    /* tasks dropped because `dnnprov delete` moved them away */
 } dp_indexer_stats;
 
 /* ---- feeding the indexer from elsewhere --------------------------------------
@@ -128,7 +190,8 @@ DP_INTERNAL int dp_indexer_sweep(dp_indexer *ix);
  * before returning. */
 DP_INTERNAL int dp_indexer_follow(dp_indexer *ix);
 /* For rebuild: swaps the new generation in (after catch-up); refuses
- * (DNNPROV_EIO) while a segment could not be read, keeping the old one. */
+ * (DNNPROV_EIO) while a segment or a folder could not be read, keeping the
+ * old one. */
 DP_INTERNAL int dp_indexer_swap(dp_indexer *ix);
 DP_INTERNAL void dp_indexer_get_stats(const dp_indexer *ix, dp_indexer_stats *out);
 /* An indexer opened without a log folder is fed: it applies chunks[0..n)

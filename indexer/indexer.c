@@ -32,6 +32,7 @@
 #include "indexer/ingest.h"
 #include "logger/format.h"
 #include "logger/scan.h"
+#include "logger/trash.h"
 
 struct dp_indexer {
 	dp_indexer_options opts;
@@ -51,9 +52,17 @@ struct dp_indexer {
 	dp_indexer_stats before_reopen; /* counts of the ingest states closed by recoveries */
 	dev_t index_dev; /* the data file opened, to notice it deleted or replaced */
 	ino_t index_ino;
+	/* What the walks could not take, told once (the rule of logger/scan.h):
+	 * path relative to log_dir -> the number of the last full pass that
+	 * met it, so that one that clears and fails again is told again. */
+	dp_map told;
+	uintptr_t pass;
+	uint64_t unlistable_now, unlistable; /* folders not listed: this pass, the last whole one */
 	char host[256];  /* this host and boot, for the liveness of tasks */
 	char boot[40];
 	uint64_t lost;   /* tasks the sweeps found without a live writer */
+	dp_map trash_seen; /* "<entry>/<dataflow>" -> the mtime of that trash folder when applied */
+	uint64_t removed;  /* tasks dropped because they were deleted */
 	/* A catch-up with a progress callback: the bytes it has to read (counted
 	 * at its first pass; a pass retried after the map grew reads again what
 	 * the rolled-back batch had read), and has read from the segments
@@ -142,11 +151,30 @@ static void remove_generation(const char *dir)
 	rmdir(dir);
 }
 
+/* Every generation but `keep`: the one swapped out, and any a reader left
+ * behind (a query opening a generation while it was being removed can
+ * create its lock file again, and the folder then outlives rmdir). */
+static void remove_other_generations(const char *index_dir, const char *keep)
+{
+	DIR *d = opendir(index_dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "gen-", 4) != 0 || strcmp(e->d_name, keep) == 0)
+			continue;
+		char *p = dp_path_join(index_dir, e->d_name);
+		if (p)
+			remove_generation(p);
+		free(p);
+	}
+	closedir(d);
+}
+
 int dp_indexer_swap(dp_indexer *x)
 {
-	char *cur, *tmp, *old_dir = NULL;
+	char *cur, *tmp;
 	const char *base;
-	unsigned old_n;
 	int rc = 0;
 
 	if (!x->new_gen)
@@ -155,9 +183,11 @@ int dp_indexer_swap(dp_indexer *x)
 	if (unread)
 		return dp_error(DNNPROV_EIO, "%zu segment%s could not be read: the index in use is kept", unread,
 				unread == 1 ? "" : "s");
+	if (x->unlistable)
+		return dp_error(DNNPROV_EIO, "%llu folder%s could not be listed: the index in use is kept",
+				(unsigned long long)x->unlistable, x->unlistable == 1 ? "" : "s");
 	if ((rc = ingest_commit(&x->in)))
 		return rc;
-	current_generation(x->opts.index_dir, &old_n);
 	base = strrchr(x->new_gen, '/');
 	base = base ? base + 1 : x->new_gen;
 	cur = dp_path_join(x->opts.index_dir, DP_INDEX_CURRENT);
@@ -171,16 +201,9 @@ int dp_indexer_swap(dp_indexer *x)
 		rc = dp_error_errno(errno, "cannot point %s at %s", cur, base);
 		goto out;
 	}
-	if (old_n) {
-		char name[32];
-		snprintf(name, sizeof(name), "gen-%06u", old_n);
-		old_dir = dp_path_join(x->opts.index_dir, name);
-		if (old_dir && strcmp(name, base) != 0)
-			remove_generation(old_dir);
-	}
+	remove_other_generations(x->opts.index_dir, base);
 	x->swapped = true;
 out:
-	free(old_dir);
 	free(cur);
 	free(tmp);
 	return rc;
@@ -270,6 +293,7 @@ int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
 	int rc;
 
 	*out = NULL;
+	dp_error_clear(); /* what fails from here sets its own detail */
 	if (!opts->index_dir)
 		return dp_error(DNNPROV_EINVAL, "the indexer needs an index folder");
 	if (!opts->log_dir)
@@ -333,7 +357,9 @@ void dp_indexer_get_stats(const dp_indexer *x, dp_indexer_stats *out)
 	out->waiting = waiting;
 	out->faults = x->faults;
 	out->overflows = x->overflows;
+	out->unlistable = x->unlistable;
 	out->lost = x->lost;
+	out->removed = x->removed;
 }
 
 void dp_indexer_close(dp_indexer *x)
@@ -346,7 +372,11 @@ void dp_indexer_close(dp_indexer *x)
 	for (size_t i = 0; i < x->watches.cap; i++)
 		free(x->watches.slots[i].value);
 	dp_map_free(&x->watches);
+	dp_map_free(&x->told);
 	dp_map_free(&x->dirty);
+	for (size_t i = 0; i < x->trash_seen.cap; i++)
+		free(x->trash_seen.slots[i].value);
+	dp_map_free(&x->trash_seen);
 	if (x->ifd >= 0)
 		close(x->ifd);
 	if (x->lock_fd >= 0)
@@ -362,6 +392,25 @@ static const char *relative(const dp_indexer *x, const char *path)
 {
 	size_t n = strlen(x->log_dir);
 	return strncmp(path, x->log_dir, n) == 0 && path[n] == '/' ? path + n + 1 : path;
+}
+
+/* Tells what a walk or a read could not take, once while it stays so. */
+static void tell_once(dp_indexer *x, const char *rel, const char *why)
+{
+	void **seen = dp_map_slot(&x->told, rel, strlen(rel), true);
+	uintptr_t last = seen ? (uintptr_t)*seen : 0;
+	if (seen)
+		*seen = (void *)(x->pass ? x->pass : 1);
+	if ((!last || last + 1 < x->pass) && x->opts.skipped)
+		x->opts.skipped(x->opts.report_ctx, rel, why);
+}
+
+static void walk_report(void *ctx, const char *path, dp_walk_issue issue, const char *why)
+{
+	dp_indexer *x = ctx;
+	if (issue == DP_WALK_UNLISTABLE)
+		x->unlistable_now++;
+	tell_once(x, relative(x, path), why);
 }
 
 /* Tells the progress callback where a catch-up stands: `s` is being read
@@ -390,6 +439,11 @@ static int drain_segment(dp_indexer *x, seg_state *s)
 			return rc;
 		report_progress(x, s, from);
 	} while (more);
+	if (s->not_file) {
+		char why[96];
+		snprintf(why, sizeof(why), "%s, not a segment: never read", dp_file_kind(s->not_file));
+		tell_once(x, s->rel, why);
+	}
 	if (x->reporting)
 		x->work_drained += s->pending.offset > from ? s->pending.offset - from : 0;
 	return 0;
@@ -413,6 +467,68 @@ static void count_work(dp_indexer *x, const dp_path_list *segs)
 	x->work_drained = x->work.bytes_total > left ? x->work.bytes_total - left : 0;
 }
 
+/* Drops the tasks of one dataflow folder of a trash entry, unless the
+ * folder has not changed since they were dropped: `delete` moves its tasks
+ * in one by one, each rename changing the folder's mtime, so a pass that
+ * came in between looks again.  A restart looks at every folder again,
+ * which finds their tasks dropped already. */
+static int apply_trash_df(dp_indexer *x, const char *entry, const char *df)
+{
+	char key[512], *dir = NULL;
+	struct stat st;
+	int rc = 0;
+
+	snprintf(key, sizeof(key), "%s/%s/%s", DP_TRASH_DIR, entry, df);
+	if (!(dir = dp_path_join(x->log_dir, key)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (lstat(dir, &st) != 0) {
+		free(dir); /* restored or purged meanwhile */
+		return 0;
+	}
+	free(dir);
+	void **seen = dp_map_slot(&x->trash_seen, key, strlen(key), true);
+	if (!seen)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	struct timespec *at = *seen;
+	if (at && at->tv_sec == st.st_mtim.tv_sec && at->tv_nsec == st.st_mtim.tv_nsec)
+		return 0;
+	dp_trashed *tasks = NULL;
+	size_t nt = 0;
+	rc = dp_trash_df_tasks(x->log_dir, entry, df, &tasks, &nt);
+	for (size_t t = 0; t < nt && rc == 0; t++) {
+		bool dropped;
+		rc = ingest_drop_task(&x->in, tasks[t].df, tasks[t].task, tasks[t].run, &dropped);
+		x->removed += dropped;
+	}
+	dp_trash_list_free(tasks, nt);
+	if (rc == 0) {
+		if (!at && !(at = *seen = malloc(sizeof(*at))))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		*at = st.st_mtim;
+	}
+	return rc;
+}
+
+/* Drops from the index the tasks `dnnprov delete` moved to the trash since
+ * the last pass. */
+static int apply_trash(dp_indexer *x)
+{
+	char **entries = NULL;
+	size_t n = 0;
+	int rc = dp_trash_entries(x->log_dir, &entries, &n);
+
+	for (size_t e = 0; e < n && rc == 0; e++) {
+		char **dfs = NULL;
+		size_t ndfs = 0;
+		rc = dp_trash_dataflows(x->log_dir, entries[e], &dfs, &ndfs);
+		for (size_t d = 0; d < ndfs && rc == 0; d++)
+			rc = apply_trash_df(x, entries[e], dfs[d]);
+		dp_trash_entries_free(dfs, ndfs);
+	}
+	dp_trash_entries_free(entries, n);
+	return rc;
+}
+
 static int scan_step(ingest *in, void *arg)
 {
 	dp_indexer *x = arg;
@@ -421,12 +537,23 @@ static int scan_step(ingest *in, void *arg)
 	int rc;
 
 	(void)in;
-	if (stat(x->log_dir, &st) != 0)
-		return 0; /* no logs yet: nothing to index */
-	if ((rc = dp_find_segments(x->log_dir, &segs))) {
+	if (stat(x->log_dir, &st) != 0) {
+		if (errno == ENOENT)
+			return 0; /* no logs yet: nothing to index */
+		return dp_error_errno(errno, "cannot read the log folder %s", x->log_dir);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return dp_error(DNNPROV_EINVAL, "the log folder %s is %s, not a folder", x->log_dir,
+				dp_file_kind(st.st_mode));
+	x->pass++;
+	x->unlistable_now = 0;
+	/* A folder it cannot list is told and counted; the rest is indexed. */
+	if ((rc = dp_find_segments(x->log_dir, &segs, walk_report, x)) == DNNPROV_ENOMEM) {
 		dp_path_list_free(&segs); /* a partial list: this pass fails */
 		return rc;
 	}
+	x->unlistable = x->unlistable_now;
+	rc = 0;
 	ingest_forget_unreadable(&x->in);
 	if (x->reporting)
 		count_work(x, &segs);
@@ -435,7 +562,7 @@ static int scan_step(ingest *in, void *arg)
 		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	dp_path_list_free(&segs);
-	return rc;
+	return rc ? rc : apply_trash(x);
 }
 
 /* ---- liveness (docs/RUNS.md) ------------------------------------------------------- */
@@ -575,7 +702,9 @@ static bool read_events(dp_indexer *x)
 				continue;
 			}
 			void **slot = dp_map_slot(&x->watches, &ev->wd, sizeof(ev->wd), false);
-			if (!slot || !*slot || !ev->len)
+			/* Dot names are no logs: a note segment being written, the
+			 * trash (scan.c skips them alike). */
+			if (!slot || !*slot || !ev->len || ev->name[0] == '.')
 				continue;
 			char *path = dp_path_join(*slot, ev->name);
 			if (!path) {

@@ -22,6 +22,7 @@
  * callback; the rest of the segment is indexed.  A torn tail is "not yet":
  * the segment is read again from the same offset when it grows.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -97,6 +98,7 @@ static seg_state *seg_get(ingest *in, const char *rel, bool create)
 	name = name ? name + 1 : rel;
 	s->name_crc = dp_crc32c(0, name, strlen(name));
 	s->sequence = dp_segment_name_sequence(name);
+	s->note = dp_segment_name_is_note(name);
 	/* Where the index says we are (the open batch has not touched this
 	 * segment yet, so it sees the committed progress). */
 	txn = in->txn;
@@ -128,6 +130,7 @@ static void task_free(task_state *t)
 	free(t->transformation);
 	free(t->message);
 	dp_buf_free(&t->hyps);
+	dp_buf_free(&t->facts);
 	dp_buf_free(&t->owner);
 	for (size_t i = 0; i < t->nmetrics; i++)
 		free(t->metrics[i].name);
@@ -419,12 +422,13 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 			t->was_running = strcmp(tf.status, "RUNNING") == 0;
 			memcpy(t->run, tf.run, sizeof(t->run));
 			x = dp_map_get(&o, "hyperparameters");
-			const msgpack_object *ow = dp_map_get(&o, "owner");
+			const msgpack_object *ow = dp_map_get(&o, "owner"), *fa = dp_map_get(&o, "facts");
 			if (copy_field(&t->host, &o, "host") || copy_field(&t->user, &o, "user") ||
 			    copy_field(&t->execution, &o, "execution") ||
 			    copy_field(&t->transformation, &o, "transformation") ||
 			    copy_field(&t->message, &o, "message") || (x && dp_pack_object(&t->hyps, x)) ||
-			    (ow && ow->type == MSGPACK_OBJECT_MAP && dp_pack_object(&t->owner, ow))) {
+			    (ow && ow->type == MSGPACK_OBJECT_MAP && dp_pack_object(&t->owner, ow)) ||
+			    (fa && fa->type == MSGPACK_OBJECT_MAP && dp_pack_object(&t->facts, fa))) {
 				task_free(t);
 				return dp_error(DNNPROV_ENOMEM, "out of memory");
 			}
@@ -456,7 +460,8 @@ static unsigned char *mp_time(unsigned char *p, double t)
 static int task_encode(const task_state *t, dp_buf *b)
 {
 	size_t need = 384 + cstr_size(t->host) + cstr_size(t->user) + cstr_size(t->execution) +
-		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len + t->owner.len;
+		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len + t->owner.len +
+		      t->facts.len;
 	unsigned char *p;
 	int rc;
 
@@ -464,7 +469,7 @@ static int task_encode(const task_state *t, dp_buf *b)
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, 18);
+	p = dp_mp_map(p, t->facts.len ? 19 : 18);
 	p = dp_mp_key(p, "status");
 	p = dp_mp_str(p, t->status, strlen(t->status));
 	p = dp_mp_key(p, "start");
@@ -510,6 +515,11 @@ static int task_encode(const task_state *t, dp_buf *b)
 		p += t->hyps.len;
 	} else {
 		p = dp_mp_map(p, 0);
+	}
+	if (t->facts.len) {
+		p = dp_mp_key(p, "facts");
+		memcpy(p, t->facts.data, t->facts.len);
+		p += t->facts.len;
 	}
 	b->len = (size_t)(p - (unsigned char *)b->data);
 	return 0;
@@ -734,6 +744,11 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 		t->start = r->time;
 		snprintf(t->run, sizeof(t->run), "%s", f->seg->run);
 	}
+	/* The facts of the run are its first begin's; a resume by another
+	 * process keeps its own in its record (`dnnprov cat`). */
+	if (!t->facts.len && r->u.begin.facts && r->u.begin.facts->via.map.size &&
+	    (rc = dp_pack_object(&t->facts, r->u.begin.facts)))
+		return rc;
 	if (!t->run[0]) /* a task begun by version 1 segments, resumed by a newer writer */
 		snprintf(t->run, sizeof(t->run), "%s", f->seg->run);
 	t->begun = true;
@@ -893,8 +908,8 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
  * earlier adaptation's, or the task's begin value. */
 static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, dp_buf *out)
 {
-	MDB_cursor *c;
-	dp_key k;
+	dp_scan sc;
+	dp_key k, before;
 	MDB_val key, val;
 	int mrc, rc = 0;
 
@@ -903,19 +918,15 @@ static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, d
 	dp_key_cstr(&k, t->df);
 	dp_key_cstr(&k, t->task);
 	size_t prefix = k.n;
-	dp_key_i64(&k, epoch);
-	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_ADAPTATIONS], &c)))
-		return lmdb_fail(mrc, "adaptations");
-	key = dp_key_val(&k);
-	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-	mrc = mrc == 0 ? mdb_cursor_get(c, &key, &val, MDB_PREV) : mdb_cursor_get(c, &key, &val, MDB_LAST);
-	for (; mrc == 0; mrc = mdb_cursor_get(c, &key, &val, MDB_PREV)) {
+	before = k;
+	dp_key_i64(&before, epoch);
+	if ((rc = dp_scan_open_before(&sc, in->ix, in->txn, DP_DB_ADAPTATIONS, &k, &before)))
+		return rc;
+	while ((mrc = dp_scan_next(&sc, &key, &val)) == DP_SCAN_ROW) {
 		size_t pos = prefix;
 		int64_t e;
 		const char *h;
 		size_t hn;
-		if (key.mv_size < prefix || memcmp(key.mv_data, k.b, prefix) != 0)
-			break;
 		if (!dp_key_get_i64(key.mv_data, key.mv_size, &pos, &e) ||
 		    !dp_key_get_str(key.mv_data, key.mv_size, &pos, &h, &hn))
 			continue;
@@ -926,13 +937,13 @@ static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, d
 				if (nv)
 					rc = dp_pack_object(out, nv);
 			}
-			mdb_cursor_close(c);
+			dp_scan_close(&sc);
 			return rc;
 		}
 	}
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND)
-		return lmdb_fail(mrc, "adaptations");
+	dp_scan_close(&sc);
+	if (mrc < 0)
+		return mrc;
 	if (t->hyps.len) {
 		msgpack_object o;
 		if (dp_decode(&in->vdec, (const unsigned char *)t->hyps.data, t->hyps.len, &o) == 0) {
@@ -1070,6 +1081,80 @@ static int apply_end(ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
+/* Whether a stored tag entry comes after (time, position at[]). */
+static bool tag_is_later(const MDB_val *v, double time, const uint64_t at[3], dp_decoder *dec)
+{
+	msgpack_object o;
+	double t;
+	if (dp_decode(dec, v->mv_data, v->mv_size, &o) != 0)
+		return false;
+	const msgpack_object *ot = dp_map_get(&o, "time"), *oa = dp_map_get(&o, "at");
+	if (!ot || !dp_obj_number(ot, &t))
+		return false;
+	if (t != time)
+		return t > time;
+	if (!oa || oa->type != MSGPACK_OBJECT_ARRAY || oa->via.array.size != 3)
+		return false;
+	for (int i = 0; i < 3; i++) {
+		uint64_t x = oa->via.array.ptr[i].via.u64;
+		if (x != at[i])
+			return x > at[i];
+	}
+	return false;
+}
+
+/* A tag record: each key takes its value unless a later one (by time,
+ * then position) is stored already.  It needs no begin in the index yet
+ * (a note segment may be read before the task's first segment) and never
+ * changes the task's status or last record. */
+static int apply_tag(ingest *in, frame_ctx *f, const dp_record *r)
+{
+	const msgpack_object *m = r->u.tag.tags;
+	const char *run = f->seg->run;
+	uint64_t at[3] = { f->seg->sequence, f->seg->name_crc, f->offset };
+	task_state *t;
+	int rc;
+
+	if ((rc = task_get(in, f->seg->df, f->seg->task, &t)))
+		return rc;
+	if (t->begun && (rc = other_run(in, f, t)))
+		return rc > 0 ? 0 : rc;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *key = &m->via.map.ptr[i].key, *val = &m->via.map.ptr[i].val;
+		MDB_val kv, old;
+		dp_key k;
+		dp_key_reset(&k);
+		dp_key_cstr(&k, f->seg->df);
+		dp_key_cstr(&k, f->seg->task);
+		dp_key_str(&k, key->via.str.ptr, key->via.str.size);
+		kv = dp_key_val(&k);
+		int mrc = k.overflow ? MDB_NOTFOUND : mdb_get(in->txn, in->ix->dbi[DP_DB_TAGS], &kv, &old);
+		if (mrc == 0 && tag_is_later(&old, r->time, at, &in->vdec))
+			continue;
+		if (mrc && mrc != MDB_NOTFOUND)
+			return lmdb_fail(mrc, "tags");
+		dp_buf *b = &in->scratch;
+		b->len = 0;
+		if ((rc = dp_buf_reserve(b, 96 + strlen(run))))
+			return rc;
+		unsigned char *p = (unsigned char *)b->data;
+		p = dp_mp_map(p, 4);
+		p = dp_mp_key(p, "time");
+		p = dp_mp_double(p, r->time);
+		p = dp_mp_key(p, "run");
+		p = dp_mp_str(p, run, strlen(run));
+		p = dp_mp_key(p, "at");
+		p = dp_mp_array(p, 3);
+		for (int j = 0; j < 3; j++)
+			p = dp_mp_uint(p, at[j]);
+		p = dp_mp_key(p, "value");
+		b->len = (size_t)(p - (unsigned char *)b->data);
+		if ((rc = dp_pack_object(b, val)) || (rc = put(in, DP_DB_TAGS, &k, b->data, b->len, 0)))
+			return rc;
+	}
+	return 0;
+}
+
 static int apply_record(ingest *in, frame_ctx *f)
 {
 	msgpack_object o;
@@ -1081,6 +1166,8 @@ static int apply_record(ingest *in, frame_ctx *f)
 		return rc == DNNPROV_ENOMEM ? rc : schema_problem(in, f, "undecodable record");
 	if (dp_record_parse(&o, &r) != 0)
 		return schema_problem(in, f, dnnprov_errmsg());
+	if (f->seg->note && r.kind != DP_REC_TAG)
+		return schema_problem(in, f, "a note segment holds tag records only");
 	switch (r.kind) {
 	case DP_REC_SPEC: rc = apply_spec(in, f, &r); break;
 	case DP_REC_BEGIN: rc = apply_begin(in, f, &r); break;
@@ -1090,6 +1177,7 @@ static int apply_record(ingest *in, frame_ctx *f)
 	case DP_REC_TEST: rc = apply_test(in, f, &r); break;
 	case DP_REC_ELEMENT: rc = apply_element(in, f, &r); break;
 	case DP_REC_END: rc = apply_end(in, f, &r); break;
+	case DP_REC_TAG: rc = apply_tag(in, f, &r); break;
 	default: rc = schema_problem(in, f, "unknown record kind");
 	}
 	if (rc == 0)
@@ -1145,7 +1233,7 @@ static int schema_problem(ingest *in, frame_ctx *f, const char *why)
  * epoch was re-logged (max-ing would keep the replaced value). */
 static int recompute_task(ingest *in, task_state *t)
 {
-	MDB_cursor *c;
+	dp_scan sc;
 	dp_key k, sk;
 	MDB_val key, val;
 	dp_map sums = { 0 };
@@ -1157,16 +1245,12 @@ static int recompute_task(ingest *in, task_state *t)
 	size_t prefix = k.n;
 	t->epochs = 0;
 	t->has_last_epoch = false;
-	if ((mrc = mdb_cursor_open(in->txn, in->ix->dbi[DP_DB_EPOCHS], &c)))
-		return lmdb_fail(mrc, "epochs");
-	key = dp_key_val(&k);
-	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0 && rc == 0;
-	     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_EPOCHS, &k, NULL)))
+		return rc;
+	while (rc == 0 && (mrc = dp_scan_next(&sc, &key, &val)) == DP_SCAN_ROW) {
 		size_t pos = prefix;
 		int64_t e;
 		msgpack_object o;
-		if (key.mv_size < prefix || memcmp(key.mv_data, k.b, prefix) != 0)
-			break;
 		if (!dp_key_get_i64(key.mv_data, key.mv_size, &pos, &e))
 			continue;
 		t->epochs++;
@@ -1188,9 +1272,9 @@ static int recompute_task(ingest *in, task_state *t)
 			summary_add(*slot, e, v);
 		}
 	}
-	mdb_cursor_close(c);
-	if (!rc && mrc && mrc != MDB_NOTFOUND)
-		rc = lmdb_fail(mrc, "epochs");
+	dp_scan_close(&sc);
+	if (!rc && mrc < 0)
+		rc = mrc;
 	for (size_t i = 0; i < sums.cap && !rc; i++) {
 		if (!sums.slots[i].key)
 			continue;
@@ -1209,6 +1293,15 @@ static int recompute_task(ingest *in, task_state *t)
 	dp_map_free(&sums);
 	t->recompute = false;
 	return rc;
+}
+
+/* A segment's pending progress includes its committed progress: a batch
+ * only reads on.  (A rolled-back batch resets pending to committed.) */
+__attribute__((unused)) static bool progress_follows(const dp_progress *pending, const dp_progress *committed)
+{
+	return pending->offset >= committed->offset && pending->records >= committed->records &&
+	       pending->problems >= committed->problems && pending->bytes_skipped >= committed->bytes_skipped &&
+	       pending->sealed >= committed->sealed;
 }
 
 static int flush_caches(ingest *in)
@@ -1269,6 +1362,7 @@ static int flush_caches(ingest *in)
 		dp_key k;
 		if (!s || !s->touched)
 			continue;
+		assert(progress_follows(&s->pending, &s->committed));
 		dp_key_reset(&k);
 		memcpy(k.b, s->rel, strlen(s->rel)); /* the progress key is the bare path */
 		k.n = strlen(s->rel);
@@ -1340,7 +1434,8 @@ int ingest_commit(ingest *in)
 	in->txn = NULL;
 	if (mrc) {
 		abort_batch(in);
-		return lmdb_fail(mrc, "committing");
+		return mrc == MDB_MAP_FULL || mrc == MDB_TXN_FULL ? lmdb_fail(mrc, "committing")
+								  : dp_index_write_error(in->ix, mrc, "committing");
 	}
 	in->stats.commits++;
 	in->log_dir_stored = true;
@@ -1400,17 +1495,27 @@ static int set_identity(seg_state *s, const char *df, size_t dn, const char *tas
 	return 0;
 }
 
-/* Fills in the segment's dataflow and task, from its header or its path. */
-static int seg_identity(seg_state *s, const dp_segment_header *h)
+/* Fills in the segment's dataflow and task from its path, rel being
+ * <dataflow>/<task>/<file>; a whole header must name the same two, or a
+ * segment copied into another dataflow's or task's folder would be
+ * indexed where its header says, unseen.  Returns 0, 1 with `why` set
+ * (a problem of the segment: it is not indexed), or DNNPROV_ENOMEM. */
+static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, size_t n)
 {
 	snprintf(s->run, sizeof(s->run), "%s", h->valid ? h->run : "");
-	if (h->valid && set_identity(s, h->dataflow, strlen(h->dataflow), h->task, strlen(h->task)) == 0)
-		return 0;
-	/* rel is <dataflow>/<task>/<file> */
 	const char *a = s->rel, *b = strchr(a, '/'), *c = b ? strchr(b + 1, '/') : NULL;
-	if (!b || !c || strchr(c + 1, '/'))
-		return -1;
-	return set_identity(s, a, (size_t)(b - a), b + 1, (size_t)(c - b - 1));
+	if (!b || !c || strchr(c + 1, '/') || !dp_tag_valid(a, (size_t)(b - a)) ||
+	    !dp_tag_valid(b + 1, (size_t)(c - b - 1))) {
+		snprintf(why, n, "not in a <dataflow>/<task> folder of the log folder");
+		return 1;
+	}
+	size_t dn = (size_t)(b - a), tn = (size_t)(c - b - 1);
+	if (h->valid && (strlen(h->dataflow) != dn || memcmp(h->dataflow, a, dn) != 0 || strlen(h->task) != tn ||
+			 memcmp(h->task, b + 1, tn) != 0)) {
+		snprintf(why, n, "its header names %.24s/%.24s, not the folder it is in", h->dataflow, h->task);
+		return 1;
+	}
+	return set_identity(s, a, dn, b + 1, tn) ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
 /* Takes the segment's identity from its header (or path); a segment that
@@ -1418,12 +1523,14 @@ static int seg_identity(seg_state *s, const dp_segment_header *h)
  * Returns 0, 1 when it had none, or an error. */
 static int identify(ingest *in, seg_state *s, const dp_segment_header *hdr, uint64_t size)
 {
-	if (seg_identity(s, hdr) == 0)
-		return 0;
-	int rc = store_problem(in, s, 0, size, DP_PROBLEM_BAD_HEADER,
-			       "segment names no valid dataflow and task (header and path)");
+	char why[112];
+	int rc = seg_identity(s, hdr, why, sizeof(why));
+	if (rc <= 0)
+		return rc;
+	rc = store_problem(in, s, 0, size, DP_PROBLEM_BAD_HEADER, why);
 	s->pending.sealed = 1;
-	s->pending.offset = size;
+	if (size > s->pending.offset) /* a file cut since keeps what was read */
+		s->pending.offset = size;
 	return rc ? rc : 1;
 }
 
@@ -1534,10 +1641,19 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	path = dp_path_join(in->opts.log_dir, s->rel);
 	if (!path)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	if (stat(path, &st) != 0) {
+	/* lstat: by the rule of logger/scan.h, what is no regular file there
+	 * (a FIFO, a link to /dev/zero, named by an inotify event) is never
+	 * opened; the indexer tells it. */
+	if (lstat(path, &st) != 0) {
 		s->gone = errno == ENOENT; /* deleted: what was indexed stays */
 		if (s->gone)
 			set_unreadable(in, s, false);
+		free(path);
+		return 0;
+	}
+	s->not_file = S_ISREG(st.st_mode) ? 0 : (unsigned)(st.st_mode & S_IFMT);
+	if (s->not_file) {
+		set_unreadable(in, s, false);
 		free(path);
 		return 0;
 	}
@@ -1578,7 +1694,8 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		/* A newer format: recorded once, then left alone. */
 		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_VERSION, dnnprov_errmsg());
 		s->pending.sealed = 1;
-		s->pending.offset = (uint64_t)st.st_size;
+		if ((uint64_t)st.st_size > s->pending.offset) /* a file cut since keeps what was read */
+			s->pending.offset = (uint64_t)st.st_size;
 		goto out;
 	}
 	if ((rc = identify(in, s, &hdr, (uint64_t)st.st_size)) != 0) {
@@ -1613,7 +1730,8 @@ out:
 int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 {
 	MDB_txn *txn;
-	MDB_cursor *c = NULL;
+	dp_scan sc;
+	dp_key all;
 	MDB_val k, v;
 	dp_path_list dead = { 0 }; /* keys (df NUL task NUL), as paths are strings */
 	int mrc, rc;
@@ -1621,9 +1739,12 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 	*lost = 0;
 	if ((rc = dp_index_read(in->ix, &txn)))
 		return rc;
-	mrc = mdb_cursor_open(txn, in->ix->dbi[DP_DB_RUNNING], &c);
-	for (mrc = mrc ? mrc : mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
-	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	dp_key_reset(&all);
+	if ((rc = dp_scan_open(&sc, in->ix, txn, DP_DB_RUNNING, &all, NULL))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	while (rc == 0 && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		size_t pos = 0;
 		const char *df, *task;
 		size_t dn, tn;
@@ -1631,9 +1752,14 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 		msgpack_object o;
 		dp_task_fields f;
 		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &df, &dn) ||
-		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) ||
-		    mdb_get(txn, in->ix->dbi[DP_DB_TASKS], &k, &tv) != 0 ||
-		    dp_decode(&in->vdec, tv.mv_data, tv.mv_size, &o) != 0)
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn))
+			continue;
+		if ((mrc = mdb_get(txn, in->ix->dbi[DP_DB_TASKS], &k, &tv)) != 0) {
+			if (mrc != MDB_NOTFOUND)
+				rc = dp_lmdb_error(mrc, "tasks");
+			continue;
+		}
+		if (dp_decode(&in->vdec, tv.mv_data, tv.mv_size, &o) != 0)
 			continue;
 		dp_task_fields_read(&o, &f);
 		if (alive(ctx, df, task, &f))
@@ -1642,10 +1768,9 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 		snprintf(key, sizeof(key), "%.*s/%.*s", (int)dn, df, (int)tn, task);
 		rc = dp_path_list_add(&dead, key);
 	}
-	if (rc == 0 && mrc && mrc != MDB_NOTFOUND)
-		rc = dp_lmdb_error(mrc, "running");
-	if (c)
-		mdb_cursor_close(c);
+	if (rc == 0 && mrc < 0)
+		rc = mrc;
+	dp_scan_close(&sc);
 	mdb_txn_abort(txn);
 	for (size_t i = 0; i < dead.n && rc == 0; i++) {
 		char *slash = strchr(dead.paths[i], '/');
@@ -1835,4 +1960,187 @@ int ingest_put_meta(ingest *in, const char *key, const void *value, size_t n)
 	MDB_val k = { strlen(key), (void *)key }, v = { n, (void *)value };
 	int mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
 	return mrc ? lmdb_fail(mrc, "meta") : 0;
+}
+
+/* ---- removing a task (dnnprov delete) -------------------------------------------------- */
+
+/* Deletes every key of db that starts with prefix[0..n). */
+static int del_prefix(ingest *in, dp_db db, const void *prefix, size_t n)
+{
+	dp_scan sc;
+	dp_key p;
+	MDB_val k, v;
+	int r, mrc = 0;
+
+	dp_key_reset(&p);
+	if (n > DP_KEY_MAX)
+		return 0; /* no key has such a prefix */
+	memcpy(p.b, prefix, n);
+	p.n = n;
+	if ((r = dp_scan_open(&sc, in->ix, in->txn, db, &p, NULL)))
+		return r;
+	/* A deletion moves the cursor to the next key: start again from the
+	 * prefix each time. */
+	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		if ((mrc = mdb_cursor_del(sc.c, 0)))
+			break;
+		dp_scan_seek(&sc, &p);
+	}
+	dp_scan_close(&sc);
+	if (mrc)
+		return lmdb_fail(mrc, dp_db_names[db]);
+	return r < 0 ? r : 0;
+}
+
+static int del_key(ingest *in, dp_db db, dp_key *k)
+{
+	MDB_val key = dp_key_val(k);
+	int mrc = mdb_del(in->txn, in->ix->dbi[db], &key, NULL);
+	return mrc && mrc != MDB_NOTFOUND ? lmdb_fail(mrc, dp_db_names[db]) : 0;
+}
+
+/* The keys of a task that do not start with (df, task): its summaries (by
+ * metric) and its elements (by transformation and set), named by the
+ * dataflow's specification. */
+static int drop_by_spec(ingest *in, const char *df, const char *task)
+{
+	dp_key k;
+	MDB_val key, val;
+	msgpack_object o;
+	int rc = 0;
+
+	dp_key_reset(&k);
+	dp_key_cstr(&k, df);
+	key = dp_key_val(&k);
+	int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_DATAFLOWS], &key, &val);
+	if (mrc)
+		return mrc == MDB_NOTFOUND ? 0 : lmdb_fail(mrc, "dataflows");
+	if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) != 0)
+		return 0;
+	const msgpack_object *m = dp_map_get(&o, "metrics"), *tfs = dp_map_get(&o, "transformations");
+	for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_ARRAY && i < m->via.array.size && !rc; i++) {
+		const msgpack_object *name = &m->via.array.ptr[i];
+		if (name->type != MSGPACK_OBJECT_STR)
+			continue;
+		dp_key_reset(&k);
+		dp_key_cstr(&k, df);
+		dp_key_str(&k, name->via.str.ptr, name->via.str.size);
+		dp_key_cstr(&k, task);
+		rc = k.overflow ? 0 : del_key(in, DP_DB_SUMMARIES, &k);
+	}
+	for (uint32_t i = 0; tfs && tfs->type == MSGPACK_OBJECT_ARRAY && i < tfs->via.array.size && !rc; i++) {
+		const msgpack_object *tf = &tfs->via.array.ptr[i];
+		const msgpack_object *name = dp_map_get(tf, "name"), *sets = dp_map_get(tf, "sets");
+		if (!name || name->type != MSGPACK_OBJECT_STR)
+			continue;
+		for (uint32_t j = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && j < sets->via.array.size && !rc; j++) {
+			const msgpack_object *sn = dp_map_get(&sets->via.array.ptr[j], "name");
+			if (!sn || sn->type != MSGPACK_OBJECT_STR)
+				continue;
+			dp_key_reset(&k);
+			dp_key_cstr(&k, df);
+			dp_key_str(&k, name->via.str.ptr, name->via.str.size);
+			dp_key_str(&k, sn->via.str.ptr, sn->via.str.size);
+			dp_key_cstr(&k, task);
+			rc = k.overflow ? 0 : del_prefix(in, DP_DB_ELEMENTS, k.b, k.n);
+		}
+	}
+	return rc;
+}
+
+/* Forgets what the indexer knew of the task's segments: if they come back
+ * (a restore), they are read from the start, as new. */
+static void forget_segments(ingest *in, const char *df, const char *task)
+{
+	size_t dn = strlen(df), tn = strlen(task);
+	for (size_t i = 0; i < in->segs.cap; i++) {
+		seg_state *s = in->segs.slots[i].value;
+		if (!s || strncmp(s->rel, df, dn) != 0 || s->rel[dn] != '/' || strncmp(s->rel + dn + 1, task, tn) != 0 ||
+		    s->rel[dn + 1 + tn] != '/')
+			continue;
+		memset(&s->committed, 0, sizeof(s->committed));
+		s->pending = s->committed;
+		s->run[0] = '\0';
+		s->conflict_at = s->conflict_len = 0;
+		s->touched = s->gone = s->unreadable = s->unreadable_told = s->waiting = s->in_index = false;
+	}
+	char folder[2 * DNNPROV_NAME_MAX + 2];
+	int n = snprintf(folder, sizeof(folder), "%s/%s", df, task);
+	void **slot = dp_map_slot(&in->unreadable_in, folder, (size_t)n, false);
+	if (slot)
+		*slot = NULL;
+}
+
+int ingest_drop_task(ingest *in, const char *df, const char *task, const char *run, bool *dropped)
+{
+	dp_key k;
+	MDB_val key, val;
+	msgpack_object o;
+	dp_buf hyps = { 0 };
+	char rel[2 * DNNPROV_NAME_MAX + 3];
+	int rc, mrc;
+
+	*dropped = false;
+	if ((rc = ingest_commit(in)) || (rc = begin_batch(in)))
+		return rc;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, df);
+	dp_key_cstr(&k, task);
+	key = dp_key_val(&k);
+	mrc = k.overflow ? MDB_NOTFOUND : mdb_get(in->txn, in->ix->dbi[DP_DB_TASKS], &key, &val);
+	if (mrc) {
+		abort_batch(in);
+		return mrc == MDB_NOTFOUND ? 0 : lmdb_fail(mrc, "tasks");
+	}
+	if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) == 0) {
+		dp_task_fields f;
+		dp_task_fields_read(&o, &f);
+		if (run[0] && f.run[0] && strcmp(run, f.run) != 0) {
+			abort_batch(in); /* the id names another run now */
+			return 0;
+		}
+		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
+		if (h && (rc = dp_pack_object(&hyps, h)))
+			goto fail;
+	}
+	if (hyps.len) {
+		msgpack_object ho;
+		if (dp_decode(&in->vdec, (const unsigned char *)hyps.data, hyps.len, &ho) == 0 &&
+		    (rc = hyp_index_update(in, df, task, &ho, false)))
+			goto fail;
+	}
+	static const dp_db by_task[] = { DP_DB_TASKS, DP_DB_RUNNING, DP_DB_LAYERS, DP_DB_EPOCHS,
+					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS };
+	for (size_t i = 0; i < DP_ARRAY_LEN(by_task) && !rc; i++)
+		rc = del_prefix(in, by_task[i], k.b, k.n);
+	if (rc || (rc = drop_by_spec(in, df, task)))
+		goto fail;
+	/* Progress and problems are keyed by the segment's path. */
+	int n = snprintf(rel, sizeof(rel), "%s/%s/", df, task);
+	if ((rc = del_prefix(in, DP_DB_PROGRESS, rel, (size_t)n)) || (rc = del_prefix(in, DP_DB_PROBLEMS, rel, (size_t)n)))
+		goto fail;
+	/* The dataflow goes with its last task, as a rebuild would not know it. */
+	dp_key_reset(&k);
+	dp_key_cstr(&k, df);
+	dp_scan sc;
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_TASKS, &k, NULL)))
+		goto fail;
+	int others = dp_scan_next(&sc, &key, &val);
+	dp_scan_close(&sc);
+	if (others < 0) {
+		rc = others;
+		goto fail;
+	}
+	if (others == DP_SCAN_END && (rc = del_key(in, DP_DB_DATAFLOWS, &k)))
+		goto fail;
+	dp_buf_free(&hyps);
+	if ((rc = ingest_commit(in)))
+		return rc;
+	forget_segments(in, df, task);
+	*dropped = true;
+	return 0;
+fail:
+	dp_buf_free(&hyps);
+	abort_batch(in);
+	return rc;
 }

@@ -30,6 +30,8 @@ typedef struct seg_state {
 	bool unreadable_told;  /* its failure has been reported */
 	bool waiting;          /* not read: another segment of its task is unreadable */
 	bool in_index;         /* has a progress entry */
+	bool note;             /* a note segment (tag records only) */
+	unsigned not_file;     /* its file type (S_IFIFO, S_IFLNK, ...) when it is no regular file: never read */
 } seg_state;
 
 /* A metric a task reported in this batch, and its summary: a training
@@ -59,6 +61,7 @@ typedef struct task_state {
 	int64_t last_epoch;
 	bool has_last_epoch;
 	dp_buf hyps; /* msgpack map of hyperparameter values */
+	dp_buf facts; /* msgpack map of run facts; empty when none */
 	task_metric *metrics;
 	size_t nmetrics;
 } task_state;
@@ -136,6 +139,13 @@ DP_INTERNAL int ingest_commit(ingest *in);
 DP_INTERNAL int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char *why, size_t n);
 /* Writes meta[key] in the open batch (begun when needed). */
 DP_INTERNAL int ingest_put_meta(ingest *in, const char *key, const void *value, size_t n);
+/* Removes task (df, task) from the index in a batch of its own (the open
+ * one is committed first), when the index has it and, if `run` is not
+ * empty, as that run: everything derived from its records, its segments'
+ * progress and problems, its dataflow when it was the last task.  Its
+ * segments are then read again from the start if they come back (a
+ * restore).  *dropped tells whether it was there. */
+DP_INTERNAL int ingest_drop_task(ingest *in, const char *df, const char *task, const char *run, bool *dropped);
 /* Runs step() until it does not fail for a full map, growing the map and
  * starting again from the committed offsets each time. */
 DP_INTERNAL int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg);

@@ -19,6 +19,7 @@ const char *const dp_db_names[DP_DB_COUNT] = {
 	[DP_DB_PROGRESS] = "progress",
 	[DP_DB_PROBLEMS] = "problems",
 	[DP_DB_RUNNING] = "running",
+	[DP_DB_TAGS] = "tags",
 };
 
 static void put(dp_key *k, const void *p, size_t n)

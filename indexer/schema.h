@@ -12,7 +12,9 @@
  *
  * `dnnprov reindex` builds gen-<N+1> and renames a new symlink over
  * CURRENT: the swap is atomic, and a query that opened gen-<N> keeps reading
- * it (its files stay mapped after they are unlinked).
+ * it (its files stay mapped after they are unlinked).  Every other gen-*
+ * is then removed.  A reader that resolved CURRENT to a generation removed
+ * before it could open it resolves CURRENT again (env.c).
  *
  * KEYS
  *
@@ -44,7 +46,9 @@
  *                   active_before: seconds (active time of the attempts
  *                   before the latest), owner: {host, boot, pid, start,
  *                   group}|nil (whose death makes it LOST),
- *                   hyperparameters: {name: value} (the first begin's)}
+ *                   hyperparameters: {name: value} (the first begin's),
+ *                   facts: {name: value} (the run facts of the first
+ *                   begin that had them; absent when none)}
  *   running:     df task -> empty: the tasks whose status is RUNNING, the
  *                ones the liveness sweep looks at
  *   epochs:      df task int64(epoch) -> the epoch record's payload (msgpack)
@@ -58,6 +62,11 @@
  *                task: compare reads one metric of every task, one range
  *   hyp_index:   df hyperparameter value task -> empty; a task's values at
  *                its (latest) begin, for equality and range scans
+ *   tags:        df task key -> msgpack map {value: value|nil (nil: the
+ *                key was removed), time: the tag record's time, run: str
+ *                (its segment's run), at: [sequence, name crc, offset] (its
+ *                position)}: the latest by (time, position) of every tag
+ *                record, so the order segments are read in does not matter
  *   progress:    segment path relative to log_dir -> struct dp_progress
  *   problems:    segment path, u64be(offset) -> struct dp_problem_entry
  *
@@ -80,7 +89,7 @@
 #include "logger/record.h"
 #include "util/util.h"
 
-#define DP_SCHEMA_VERSION 2
+#define DP_SCHEMA_VERSION 3
 #define DP_INDEX_CURRENT "CURRENT"
 #define DP_INDEX_LOCK "indexer.lock"
 
@@ -155,6 +164,7 @@ typedef enum dp_db {
 	DP_DB_PROGRESS,
 	DP_DB_PROBLEMS,
 	DP_DB_RUNNING,
+	DP_DB_TAGS,
 	DP_DB_COUNT
 } dp_db;
 

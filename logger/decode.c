@@ -12,7 +12,7 @@
 int dp_decode(dp_decoder *d, const unsigned char *payload, size_t n, msgpack_object *out)
 {
 	if (!dp_mp_check(payload, n))
-		return DNNPROV_ECORRUPT;
+		return dp_error(DNNPROV_ECORRUPT, "not one msgpack value of %zu bytes", n);
 	return dp_decode_checked(d, payload, n, out);
 }
 
@@ -31,12 +31,12 @@ int dp_decode_checked(dp_decoder *d, const unsigned char *payload, size_t n, msg
 	}
 	switch (msgpack_unpack((const char *)payload, n, &off, &d->zone, out)) {
 	case MSGPACK_UNPACK_SUCCESS:
-		return off == n ? 0 : DNNPROV_ECORRUPT;
+		return off == n ? 0 : dp_error(DNNPROV_ECORRUPT, "%zu bytes after a msgpack value", n - off);
 	case MSGPACK_UNPACK_NOMEM_ERROR:
 		d->out_of_memory = true;
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	default:
-		return DNNPROV_ECORRUPT;
+		return dp_error(DNNPROV_ECORRUPT, "not one msgpack value of %zu bytes", n);
 	}
 }
 

@@ -15,6 +15,15 @@
  * creation time; a reader orders them before every version 2 segment of
  * the same task, by name.
  *
+ *   <log_dir>/<dataflow>/<task>/note-<created>-<host>-<pid>-<n>.dnplog
+ *
+ * A note segment holds tag records that a process other than the task's
+ * writer added (`dnnprov tag`): it takes no lock and no sequence number,
+ * so a task can be tagged while another process records it, or after it
+ * ended.  It appears whole (written under a dot name, then renamed) and
+ * holds header, records and seal.  Its header's sequence is 0; its
+ * records are ordered among the task's tags by their time.
+ *
  * SEGMENT HEADER (all integers big-endian)
  *
  *   offset  size  field
@@ -81,6 +90,7 @@
 #define DP_FRAME_SEAL 'S'
 #define DP_SEGMENT_SUFFIX ".dnplog"
 #define DP_SEQUENCE_DIGITS 10
+#define DP_NOTE_PREFIX "note-"
 #define DP_RUN_ID_LEN 32 /* hex digits */
 
 /* Fills the 16-byte header of a frame whose payload is already in place

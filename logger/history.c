@@ -234,7 +234,9 @@ static int list_segments(const char *dir, dp_path_list *names, uint32_t *max_seq
 		return errno == ENOENT ? 0 : dp_error_errno(errno, "cannot read the task folder %s", dir);
 	while (rc == 0 && (e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
-		if (e->d_name[0] == '.' || n <= sl || strcmp(e->d_name + n - sl, DP_SEGMENT_SUFFIX) != 0)
+		/* Note segments hold tags, which say nothing of the task's state. */
+		if (e->d_name[0] == '.' || n <= sl || strcmp(e->d_name + n - sl, DP_SEGMENT_SUFFIX) != 0 ||
+		    dp_segment_name_is_note(e->d_name))
 			continue;
 		uint32_t seq = dp_segment_name_sequence(e->d_name);
 		if (seq > *max_seq)

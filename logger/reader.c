@@ -16,6 +16,7 @@
 #include "logger/format.h"
 #include "logger/mpack.h"
 #include "logger/reader.h"
+#include "logger/scan.h"
 
 #define READ_CHUNK (256u * 1024)
 
@@ -196,13 +197,24 @@ int dp_reader_open(const char *path, uint64_t start, dp_reader **out, dp_segment
 		free(r);
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer.  What is
+	 * not a regular file is refused before a byte is read: a FIFO or
+	 * /dev/zero would never end. */
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (r->fd < 0) {
 		rc = dp_error_errno(errno, "cannot open %s", path);
 		goto fail;
 	}
 	struct stat st;
-	r->size_at_open = fstat(r->fd, &st) == 0 ? (uint64_t)st.st_size : READ_CHUNK;
+	if (fstat(r->fd, &st) != 0) {
+		rc = dp_error_errno(errno, "cannot read %s", path);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = dp_error(DNNPROV_EINVAL, "%s is %s, not a segment", path, dp_file_kind(st.st_mode));
+		goto fail;
+	}
+	r->size_at_open = (uint64_t)st.st_size;
 	got = window_fill(r, 0, DP_SEGMENT_FIXED + DP_SEGMENT_HEADER_MAX + 4);
 	if (got < 0) {
 		rc = (int)got;
@@ -228,7 +240,8 @@ int dp_reader_open(const char *path, uint64_t start, dp_reader **out, dp_segment
 		rc = 0;
 		break;
 	default:
-		rc = dp_error(rc, "%s: cannot parse the segment header", path);
+		rc = rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory reading the header of %s", path)
+					  : dp_error(rc, "%s: cannot parse the segment header", path);
 		goto fail;
 	}
 	r->header_len = hdr->frames_start;

@@ -77,7 +77,8 @@ enum dp_read_result {
  * a frame boundary an earlier reader returned.
  * Returns 0, DNNPROV_ETRUNCATED (the header is not complete yet: a new
  * segment being created), DNNPROV_EVERSION (a newer format: *hdr says
- * which), DNNPROV_EIO or DNNPROV_ENOMEM.  A header that fails its checksum
+ * which), DNNPROV_EINVAL (not a regular file: a FIFO, a device; nothing
+ * is read from it), DNNPROV_EIO or DNNPROV_ENOMEM.  A header that fails its checksum
  * is not an error: hdr->valid is false and the first dp_reader_next()
  * reports it, then looks for frames. */
 DP_INTERNAL int dp_reader_open(const char *path, uint64_t start, dp_reader **out,

@@ -13,12 +13,12 @@
 static const char *const kind_names[] = {
 	[DP_REC_SPEC] = "spec",       [DP_REC_BEGIN] = "begin", [DP_REC_LAYERS] = "layers",
 	[DP_REC_EPOCH] = "epoch",     [DP_REC_ADAPT] = "adapt", [DP_REC_TEST] = "test",
-	[DP_REC_ELEMENT] = "element", [DP_REC_END] = "end",
+	[DP_REC_ELEMENT] = "element", [DP_REC_END] = "end",     [DP_REC_TAG] = "tag",
 };
 
 const char *dp_record_kind_name(dp_record_kind k)
 {
-	return k >= DP_REC_SPEC && k <= DP_REC_END ? kind_names[k] : "unknown";
+	return k >= DP_REC_SPEC && k <= DP_REC_TAG ? kind_names[k] : "unknown";
 }
 
 bool dp_obj_number(const msgpack_object *o, double *out)
@@ -262,7 +262,7 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 	time = dp_map_get(root, "time");
 	if (!kind || kind->type != MSGPACK_OBJECT_STR)
 		return dp_error(DNNPROV_ECORRUPT, "record has no kind");
-	for (int i = DP_REC_SPEC; i <= DP_REC_END; i++)
+	for (int i = DP_REC_SPEC; i <= DP_REC_TAG; i++)
 		if (dp_obj_is_str(kind, kind_names[i]))
 			rec->kind = (dp_record_kind)i;
 	if (!rec->kind)
@@ -291,7 +291,10 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 		/* Version 2 keys; a version 1 begin is a first attempt, or a resume
 		 * when its task has begun before. */
 		const msgpack_object *a = dp_map_get(root, "attempt"), *r = dp_map_get(root, "resume");
-		const msgpack_object *o = dp_map_get(root, "owner");
+		const msgpack_object *o = dp_map_get(root, "owner"), *f = dp_map_get(root, "facts");
+		if (f && (rc = check_named_values(k, "facts", f, false)))
+			return rc;
+		rec->u.begin.facts = f;
 		if (a && (a->type != MSGPACK_OBJECT_POSITIVE_INTEGER || a->via.u64 == 0))
 			return bad(k, "attempt", "is not a positive integer");
 		if (r && r->type != MSGPACK_OBJECT_BOOLEAN)
@@ -360,6 +363,15 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 		    !(s.n == 6 && memcmp(s.p, "KILLED", 6) == 0))
 			return bad(k, "status", "is not FINISHED, FAILED or KILLED");
 		rec->u.end.status = s;
+		return 0;
+	}
+	case DP_REC_TAG: {
+		const msgpack_object *t = dp_map_get(root, "tags");
+		if ((rc = check_named_values(k, "tags", t, false)))
+			return rc;
+		if (t->via.map.size == 0)
+			return bad(k, "tags", "is empty");
+		rec->u.tag.tags = t;
 		return 0;
 	}
 	}

@@ -25,6 +25,7 @@ typedef enum dp_record_kind {
 	DP_REC_TEST,
 	DP_REC_ELEMENT,
 	DP_REC_END,
+	DP_REC_TAG,
 } dp_record_kind;
 
 /* A string inside the decoded msgpack object (not NUL-terminated). */
@@ -63,6 +64,7 @@ typedef struct dp_record {
 			bool resume;
 			bool has_owner;
 			dp_owner owner;
+			const msgpack_object *facts; /* map name -> value; NULL when absent */
 		} begin;
 		struct {
 			const msgpack_object *layers; /* array of {name, kind, value} */
@@ -90,6 +92,9 @@ typedef struct dp_record {
 			dp_str status;  /* FINISHED, FAILED or KILLED */
 			dp_str message; /* n == 0 when absent */
 		} end;
+		struct {
+			const msgpack_object *tags; /* map key -> value; nil removes the key */
+		} tag;
 	} u;
 } dp_record;
 

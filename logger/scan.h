@@ -4,6 +4,7 @@
 #ifndef DNNPROV_SCAN_H
 #define DNNPROV_SCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,18 +16,41 @@ typedef struct dp_path_list {
 	size_t cap;
 } dp_path_list;
 
-/* Appends to *list every segment file (*.dnplog) at or under `path`, a
- * file or a directory, sorted by dp_segment_path_cmp so that a task's
- * segments come in their causal order.  Symbolic links are not followed below the top
- * (a log tree is plain folders; a link loop must not hang the indexer).
- * Returns 0 or a DNNPROV_E* code naming the path that failed; after an
- * error the list holds what could be listed, and the caller frees it. */
-DP_INTERNAL int dp_find_segments(const char *path, dp_path_list *list);
+/* What a walk could not take: a folder it could not list (its segments
+ * are missing from the list; the next walk tries again), or an entry that
+ * is named like a segment but is no regular file, or a symbolic link to a
+ * folder (never opened, never followed). */
+typedef enum dp_walk_issue { DP_WALK_UNLISTABLE, DP_WALK_NOT_SEGMENT } dp_walk_issue;
+typedef void (*dp_walk_report)(void *ctx, const char *path, dp_walk_issue issue, const char *why);
+
+/* Appends to *list every segment at or under `path`, sorted by
+ * dp_segment_path_cmp so that a task's segments come in their causal
+ * order.
+ *
+ * The rule, the same for every reader of a log tree (the indexer's
+ * catch-up and rescans, follow mode's events, cat, check, reindex): below
+ * `path`, a segment is a regular file named *.dnplog found without
+ * following symbolic links, and the walk descends into real folders only
+ * (a log tree is plain folders; a link loop or a link to /dev/zero must not
+ * hang a reader).  `path` itself was named by the caller: it is followed,
+ * and must be a folder or a regular file (a FIFO or a device is refused,
+ * since reading one may never end).
+ *
+ * The walk goes on past what it cannot take, telling each to `report`
+ * (may be NULL).  Returns 0, DNNPROV_ENOMEM, or the error of the first
+ * folder that could not be listed (after listing everything else); the
+ * list holds what was found either way, and the caller frees it. */
+DP_INTERNAL int dp_find_segments(const char *path, dp_path_list *list, dp_walk_report report, void *ctx);
+/* What kind of file a mode is, for messages: "a FIFO", "a symbolic link". */
+DP_INTERNAL const char *dp_file_kind(unsigned mode);
 /* The sequence number a version 2 segment name starts with
  * ("0000000003-host-12.dnplog" -> 3), or 0 for any other name. */
 DP_INTERNAL uint32_t dp_segment_name_sequence(const char *name);
+/* Whether a segment name is a note segment's (format.h). */
+DP_INTERNAL bool dp_segment_name_is_note(const char *name);
 /* Orders segment paths: by folder, then, within a task's folder, version 1
- * names (by name) before version 2 names (by sequence, then name). */
+ * names (by name) before version 2 names (by sequence, then name), and
+ * note segments (by name) last. */
 DP_INTERNAL int dp_segment_path_cmp(const char *a, const char *b);
 DP_INTERNAL int dp_path_list_add(dp_path_list *list, const char *path);
 DP_INTERNAL void dp_path_list_sort(dp_path_list *list);

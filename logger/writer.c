@@ -29,7 +29,11 @@
  * syncs a dup(2) of the descriptor so that a rotation or a close racing
  * with it cannot make it sync a recycled descriptor, and it holds no
  * handle's mutex while it waits for the disk.  A failure it meets is
- * returned by the handle's next call.  Lock order: registry, then handle.
+ * returned by the handle's next call.  Lock order: a handle, then the
+ * registry (a forked child's first append registers its handle again); the
+ * flusher, which holds the registry while it looks at the handles, only
+ * tries their locks.  So no thread waits for a handle while it holds the
+ * registry, which every blocking handle lock asserts.
  *
  * THE TASK'S STATE
  *
@@ -65,6 +69,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "logger/facts.h"
 #include "logger/format.h"
 #include "logger/history.h"
 #include "logger/mpack.h"
@@ -123,6 +128,7 @@ struct dnnprov_task {
 		bool group;
 	} owner;           /* whose death makes the task LOST (docs/RUNS.md) */
 	dp_buf used_names; /* free_metrics: names used, NUL-separated */
+	dp_facts facts;    /* the caller's, for the next begin or resume */
 
 	dp_buf out;        /* encoded frames not yet written */
 	size_t out_records;
@@ -155,15 +161,18 @@ static pthread_cond_t registry_cond = PTHREAD_COND_INITIALIZER;
 static dnnprov_task *registry;
 static bool flusher_running;
 static unsigned flusher_generation;
+static _Thread_local bool registry_held; /* for the lock order's assertion */
+#define REGISTRY_LOCK() (pthread_mutex_lock(&registry_lock), registry_held = true)
+#define REGISTRY_UNLOCK() (registry_held = false, pthread_mutex_unlock(&registry_lock))
 
 static void atfork_prepare(void)
 {
-	pthread_mutex_lock(&registry_lock);
+	REGISTRY_LOCK();
 }
 
 static void atfork_parent(void)
 {
-	pthread_mutex_unlock(&registry_lock);
+	REGISTRY_UNLOCK();
 }
 
 static void atfork_child(void)
@@ -174,6 +183,7 @@ static void atfork_child(void)
 	 * append in the child. */
 	registry = NULL;
 	flusher_running = false;
+	registry_held = false; /* the lock is made anew */
 	pthread_mutex_init(&registry_lock, NULL);
 	pthread_cond_init(&registry_cond, NULL);
 }
@@ -188,7 +198,7 @@ static void fsync_dir(const char *dir);
 static void *flusher_main(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&registry_lock);
+	REGISTRY_LOCK();
 	while (registry) {
 		double now = dp_monotonic();
 		double wait = 1.0;
@@ -227,7 +237,7 @@ static void *flusher_main(void *arg)
 			}
 			pthread_mutex_unlock(&t->lock);
 		}
-		pthread_mutex_unlock(&registry_lock);
+		REGISTRY_UNLOCK();
 
 		for (int i = 0; i < nfds; i++) {
 			int err = fdatasync(fds[i]) ? errno : 0;
@@ -240,14 +250,14 @@ static void *flusher_main(void *arg)
 			/* The owner may have been closed meanwhile: only a handle
 			 * still registered is told, through an atomic so that no
 			 * handle lock is needed here. */
-			pthread_mutex_lock(&registry_lock);
+			REGISTRY_LOCK();
 			for (dnnprov_task *t = registry; t; t = t->next_registered)
 				if (t == owners[i])
 					__atomic_store_n(&t->sync_errno, err, __ATOMIC_RELEASE);
-			pthread_mutex_unlock(&registry_lock);
+			REGISTRY_UNLOCK();
 		}
 
-		pthread_mutex_lock(&registry_lock);
+		REGISTRY_LOCK();
 		if (!registry)
 			break;
 		struct timespec ts;
@@ -263,7 +273,7 @@ static void *flusher_main(void *arg)
 		pthread_cond_timedwait(&registry_cond, &registry_lock, &ts);
 	}
 	flusher_running = false;
-	pthread_mutex_unlock(&registry_lock);
+	REGISTRY_UNLOCK();
 	return NULL;
 }
 
@@ -273,7 +283,7 @@ static int flusher_register(dnnprov_task *t)
 {
 	int rc = 0;
 
-	pthread_mutex_lock(&registry_lock);
+	REGISTRY_LOCK();
 	t->next_registered = registry;
 	registry = t;
 	if (!flusher_running || flusher_generation != dp_fork_generation) {
@@ -292,13 +302,13 @@ static int flusher_register(dnnprov_task *t)
 		}
 	}
 	pthread_cond_signal(&registry_cond);
-	pthread_mutex_unlock(&registry_lock);
+	REGISTRY_UNLOCK();
 	return rc;
 }
 
 static void flusher_unregister(dnnprov_task *t)
 {
-	pthread_mutex_lock(&registry_lock);
+	REGISTRY_LOCK();
 	for (dnnprov_task **pp = &registry; *pp; pp = &(*pp)->next_registered) {
 		if (*pp == t) {
 			*pp = t->next_registered;
@@ -307,12 +317,12 @@ static void flusher_unregister(dnnprov_task *t)
 	}
 	t->next_registered = NULL;
 	pthread_cond_signal(&registry_cond);
-	pthread_mutex_unlock(&registry_lock);
+	REGISTRY_UNLOCK();
 }
 
 /* ---- segment files ------------------------------------------------------- */
 
-static void sanitize_host(char *dst, size_t cap, const char *src)
+void dp_sanitize_host(char *dst, size_t cap, const char *src)
 {
 	size_t i = 0;
 	for (; *src && i + 1 < cap; src++) {
@@ -365,14 +375,11 @@ static const char *phase_name(const task_state *st)
 	}
 }
 
-/* Builds the segment header into b: the fixed part, then what this writer
- * knows of the task as of the bytes already written (format.h). */
-static int encode_segment_header(dnnprov_task *t, double created, dp_buf *b)
+int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 {
 	char producer[] = "dnnprov " DNNPROV_VERSION;
-	const char *df = t->cfg->dataflow, *state = phase_name(&t->disk);
-	size_t need = 320 + strlen(df) + strlen(t->id) + strlen(t->host) + sizeof(producer) +
-		      strlen(t->run);
+	size_t need = 320 + strlen(h->dataflow) + strlen(h->task) + strlen(h->host) + sizeof(producer) +
+		      strlen(h->run);
 	unsigned char *p, *start;
 	uint32_t crc;
 	int rc;
@@ -389,29 +396,53 @@ static int encode_segment_header(dnnprov_task *t, double created, dp_buf *b)
 	p = dp_mp_key(p, "producer");
 	p = dp_mp_str(p, producer, strlen(producer));
 	p = dp_mp_key(p, "dataflow");
-	p = dp_mp_str(p, df, strlen(df));
+	p = dp_mp_str(p, h->dataflow, strlen(h->dataflow));
 	p = dp_mp_key(p, "task");
-	p = dp_mp_str(p, t->id, strlen(t->id));
+	p = dp_mp_str(p, h->task, strlen(h->task));
 	p = dp_mp_key(p, "host");
-	p = dp_mp_str(p, t->host, strlen(t->host));
+	p = dp_mp_str(p, h->host, strlen(h->host));
 	p = dp_mp_key(p, "pid");
 	p = dp_mp_int(p, (int64_t)getpid());
 	p = dp_mp_key(p, "created");
-	p = dp_mp_double(p, created);
+	p = dp_mp_double(p, h->created);
 	p = dp_mp_key(p, "sequence");
-	p = dp_mp_uint(p, t->seq);
+	p = dp_mp_uint(p, h->sequence);
 	p = dp_mp_key(p, "run");
-	p = dp_mp_str(p, t->run, strlen(t->run));
+	p = dp_mp_str(p, h->run, strlen(h->run));
 	p = dp_mp_key(p, "attempts");
-	p = dp_mp_uint(p, t->disk.attempts);
+	p = dp_mp_uint(p, h->attempts);
 	p = dp_mp_key(p, "state");
-	p = dp_mp_str(p, state, strlen(state));
+	p = dp_mp_str(p, h->state, strlen(h->state));
 	dp_put_be32(start + 12, (uint32_t)(p - start - DP_SEGMENT_FIXED));
 	crc = dp_crc32c(0, start, (size_t)(p - start));
 	dp_put_be32(p, crc);
 	p += 4;
 	b->len = (size_t)(p - start);
 	return 0;
+}
+
+/* The header of the handle's next segment: what this writer knows of the
+ * task as of the bytes already written (format.h). */
+static int encode_segment_header(dnnprov_task *t, double created, dp_buf *b)
+{
+	dp_segment_header_fields h = {
+		.dataflow = t->cfg->dataflow, .task = t->id, .host = t->host, .created = created,
+		.sequence = t->seq, .run = t->run, .attempts = t->disk.attempts,
+		.state = phase_name(&t->disk),
+	};
+	return dp_segment_header_encode(&h, b);
+}
+
+size_t dp_seal_encode(unsigned char frame[DP_SEAL_MAX], uint64_t records)
+{
+	unsigned char *p = frame + DP_FRAME_HEADER;
+	p = dp_mp_map(p, 1);
+	p = dp_mp_key(p, "records");
+	p = dp_mp_uint(p, records);
+	uint32_t len = (uint32_t)(p - frame - DP_FRAME_HEADER);
+	dp_frame_seal_header(frame, DP_FRAME_SEAL, len, dp_crc32c(0, frame + DP_FRAME_HEADER, len),
+			     dp_crc32c);
+	return (size_t)(p - frame);
 }
 
 /* Creates the next segment file of the task and writes its header.  Its
@@ -425,7 +456,7 @@ static int segment_open(dnnprov_task *t)
 	int rc = 0, fd = -1;
 	char *path = NULL;
 
-	sanitize_host(host, sizeof(host), t->host);
+	dp_sanitize_host(host, sizeof(host), t->host);
 	for (int attempt = 0; attempt < 100; attempt++) {
 		t->seq++;
 		snprintf(name, sizeof(name), "%0*u-%s-%ld%s", DP_SEQUENCE_DIGITS, t->seq, host,
@@ -488,22 +519,28 @@ fail:
 	return rc;
 }
 
+/* The invariant of FAILED WRITES: the file holds t->size bytes of whole
+ * frames, and more only while need_truncate says a torn tail waits to be
+ * cut.  Checked where a segment ends, not at every append (an fstat). */
+__attribute__((unused)) static bool size_holds(const dnnprov_task *t)
+{
+	struct stat st;
+	if (fstat(t->fd, &st) != 0)
+		return true; /* nothing known to contradict it */
+	return (uint64_t)st.st_size == t->size || (t->need_truncate && (uint64_t)st.st_size > t->size);
+}
+
 /* Writes the seal frame and closes the segment.  Durable in the non-buffered
  * modes: a sealed segment is complete on disk. */
 static int segment_close(dnnprov_task *t)
 {
-	unsigned char frame[DP_FRAME_HEADER + 32], *p;
+	unsigned char frame[DP_SEAL_MAX], *p;
 	int rc = 0, err;
 
 	if (t->fd < 0)
 		return 0;
-	p = frame + DP_FRAME_HEADER;
-	p = dp_mp_map(p, 1);
-	p = dp_mp_key(p, "records");
-	p = dp_mp_uint(p, t->nrecords);
-	uint32_t len = (uint32_t)(p - frame - DP_FRAME_HEADER);
-	dp_frame_seal_header(frame, DP_FRAME_SEAL, len, dp_crc32c(0, frame + DP_FRAME_HEADER, len),
-			     dp_crc32c);
+	assert(size_holds(t));
+	p = frame + dp_seal_encode(frame, t->nrecords);
 	if (t->need_truncate && ftruncate(t->fd, (off_t)t->size) != 0) {
 		rc = dp_error_errno(errno, "cannot truncate the torn tail of %s", t->seg_path);
 	} else if (!(t->fsize_limit && t->size + (p - frame) > t->fsize_limit)) {
@@ -627,9 +664,9 @@ typedef enum call_kind {
 	CALL_BEGIN,    /* a new task only */
 	CALL_RESUME,   /* any */
 	CALL_TRAINING, /* layers, epoch, adapt, end: begun and not ended */
-	CALL_AFTER,    /* test, element: begun (TestingModel and user
+	CALL_AFTER,    /* test, element, tag: begun (TestingModel and user
 			  transformations use the trained model, also after
-			  its end) */
+			  its end; a tag annotates the run at any time) */
 } call_kind;
 
 /* The state of one recording call: where its frames start in t->out. */
@@ -679,6 +716,7 @@ static int append_enter(dnnprov_task *t, append_ctx *ctx, call_kind kind)
 {
 	int rc;
 
+	assert(!registry_held); /* the lock order */
 	pthread_mutex_lock(&t->lock);
 	dp_error_clear();
 	if (t->fork_generation != __atomic_load_n(&dp_fork_generation, __ATOMIC_RELAXED)) {
@@ -1026,7 +1064,7 @@ static void generate_task_id(dnnprov_task *t, const char *label, char *out, size
 		k = w < 0 ? 0 : (size_t)w < cap ? (size_t)w : cap - 1;
 	}
 	gmtime_r(&now, &tm);
-	sanitize_host(host, sizeof(host), t->host);
+	dp_sanitize_host(host, sizeof(host), t->host);
 	k += strftime(out + k, cap - k, "%Y%m%dT%H%M%SZ", &tm);
 	if (n == 0)
 		snprintf(out + k, cap - k, "-%s-%ld", host, (long)getpid());
@@ -1051,15 +1089,13 @@ static void new_run_id(char out[DP_RUN_ID_LEN + 1])
 		snprintf(out + 2 * i, 3, "%02x", bytes[i]);
 }
 
-/* Takes the task's lock: an OFD lock, so that it is this handle's (a second
- * handle in this process conflicts with it too) and the kernel drops it
- * when the process dies, whatever way. */
-static int lock_task(dnnprov_task *t)
+int dp_task_lock(const char *dir, const char *df, const char *task, int *fd_out)
 {
-	char *path = dp_path_join(t->dir, LOCK_FILE);
+	char *path = dp_path_join(dir, LOCK_FILE);
 	char who[160];
 	int fd, rc = 0;
 
+	*fd_out = -1;
 	if (!path)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -1076,7 +1112,7 @@ static int lock_task(dnnprov_task *t)
 			rc = dp_error(DNNPROV_ELOCKED,
 				      "task '%s' of dataflow '%s' is being recorded by %s: one process at a "
 				      "time records a task",
-				      t->id, t->cfg->dataflow, who[0] ? who : "another process");
+				      task, df, who[0] ? who : "another process");
 			close(fd);
 			goto out;
 		}
@@ -1087,14 +1123,27 @@ static int lock_task(dnnprov_task *t)
 		}
 		/* A file system without such locks: recorded, unguarded. */
 	}
+	*fd_out = fd;
+out:
+	free(path);
+	return rc;
+}
+
+/* Takes the task's lock (dp_task_lock) and says who holds it, for the
+ * message a refused process prints. */
+static int lock_task(dnnprov_task *t)
+{
+	char who[160];
+	int fd, rc = dp_task_lock(t->dir, t->cfg->dataflow, t->id, &fd);
+
+	if (rc)
+		return rc;
 	snprintf(who, sizeof(who), "pid %ld on host %s\n", (long)getpid(), t->host);
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, who, strlen(who), 0) < 0) {
 		/* Only for the message a refused process prints. */
 	}
 	t->lock_fd = fd;
-out:
-	free(path);
-	return rc;
+	return 0;
 }
 
 /* Reads what the task's logs say of it: its phase, attempts, run and the
@@ -1396,17 +1445,25 @@ static int encode_begin(dnnprov_task *t, append_ctx *ctx, bool resume, const dnn
 			size_t n, size_t max, uint32_t nsel)
 {
 	double now = dp_now();
+	dp_facts facts = { 0 };
 	unsigned char *p;
 	int rc;
 
+	if (t->cfg->facts && ((rc = dp_facts_copy(&facts, &t->facts)) || (rc = dp_facts_collect(&facts))))
+		goto out;
+	for (size_t i = 0; i < facts.n; i++)
+		if (facts.v[i].type != DNNPROV_NULL)
+			max += DP_MP_STR_OVERHEAD + strlen(facts.v[i].name) + value_max_size(&facts.v[i]);
+	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, ctx, spec_max_size(t->cfg))))
-		return DNNPROV_ENOMEM;
+		goto out;
 	p = encode_spec(p, t->cfg, now);
 	if ((rc = frame_end(t, ctx, p)))
-		return rc;
-	if (!(p = frame_begin(t, ctx, max)))
-		return DNNPROV_ENOMEM;
-	p = encode_head(p, "begin", 10, now);
+		goto out;
+	rc = DNNPROV_ENOMEM;
+	if (!(p = frame_begin(t, ctx, max + 16)))
+		goto out;
+	p = encode_head(p, "begin", t->cfg->facts ? 11 : 10, now);
 	p = dp_mp_key(p, "task");
 	p = dp_mp_str(p, t->id, strlen(t->id));
 	p = dp_mp_key(p, "transformation");
@@ -1444,10 +1501,22 @@ static int encode_begin(dnnprov_task *t, append_ctx *ctx, bool resume, const dnn
 		p = dp_mp_str(p, h->name, strlen(h->name));
 		p = encode_value(p, &hyps[i]);
 	}
+	if (t->cfg->facts) {
+		p = dp_mp_key(p, "facts");
+		p = dp_mp_map(p, (uint32_t)dp_facts_count(&facts));
+		for (size_t i = 0; i < facts.n; i++) {
+			if (facts.v[i].type == DNNPROV_NULL)
+				continue;
+			p = dp_mp_str(p, facts.v[i].name, strlen(facts.v[i].name));
+			p = encode_value(p, &facts.v[i]);
+		}
+	}
 	if ((rc = frame_end(t, ctx, p)))
-		return rc;
+		goto out;
 	ctx->begins = true;
-	return 0;
+out:
+	dp_facts_free(&facts);
+	return rc;
 }
 
 int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
@@ -1756,6 +1825,73 @@ out:
 	return append_leave(t, &ctx, rc);
 }
 
+int dnnprov_task_facts(dnnprov_task *t, const dnnprov_value *facts, size_t n)
+{
+	int rc = 0;
+
+	if (!t || (n && !facts))
+		return dp_error(DNNPROV_EINVAL, "dnnprov_task_facts: NULL argument");
+	if ((rc = check_names("run fact", facts, n)))
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = check_value("run fact", facts[i].name, &facts[i])))
+			return rc;
+	pthread_mutex_lock(&t->lock);
+	dp_error_clear();
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = dp_facts_set(&t->facts, &facts[i]);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+/* The checks of a tag record's pairs; *max gets their encoded size. */
+int dp_check_tags(const dnnprov_value *tags, size_t n, size_t *max)
+{
+	int rc;
+
+	if (n == 0)
+		return dp_error(DNNPROV_EINVAL, "no tags given");
+	if (!tags)
+		return dp_error(DNNPROV_EINVAL, "tags array is NULL");
+	if (n > 65535)
+		return dp_error(DNNPROV_EINVAL, "%zu tags in one record; the limit is 65535", n);
+	if ((rc = check_names("tag", tags, n)))
+		return rc;
+	*max = DP_MP_CONTAINER_OVERHEAD;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = check_value("tag", tags[i].name, &tags[i])))
+			return rc;
+		*max += DP_MP_STR_OVERHEAD + strlen(tags[i].name) + value_max_size(&tags[i]);
+	}
+	return 0;
+}
+
+unsigned char *dp_encode_tag_record(unsigned char *p, const dnnprov_value *tags, size_t n, double time)
+{
+	p = encode_head(p, "tag", 1, time);
+	p = dp_mp_key(p, "tags");
+	return encode_named_values(p, tags, n);
+}
+
+int dnnprov_task_tag(dnnprov_task *t, const dnnprov_value *tags, size_t n)
+{
+	append_ctx ctx;
+	unsigned char *p;
+	size_t max;
+	int rc;
+
+	if (!t)
+		return dp_error(DNNPROV_EINVAL, "dnnprov_task_tag: NULL task");
+	if ((rc = dp_check_tags(tags, n, &max)))
+		return rc;
+	if ((rc = append_enter(t, &ctx, CALL_AFTER)))
+		return rc;
+	rc = DNNPROV_ENOMEM;
+	if ((p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 16 + max)))
+		rc = frame_end(t, &ctx, dp_encode_tag_record(p, tags, n, dp_now()));
+	return append_leave(t, &ctx, rc);
+}
+
 const char *dp_status_name(dnnprov_status s)
 {
 	switch (s) {
@@ -1805,6 +1941,7 @@ int dnnprov_task_sync(dnnprov_task *t)
 
 	if (!t)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_sync: NULL task");
+	assert(!registry_held); /* the lock order */
 	pthread_mutex_lock(&t->lock);
 	dp_error_clear();
 	if (t->fork_generation != __atomic_load_n(&dp_fork_generation, __ATOMIC_RELAXED)) {
@@ -1831,6 +1968,7 @@ int dnnprov_task_close(dnnprov_task *t)
 	dp_error_clear();
 	if (t->cfg->durability == DP_DURABILITY_INTERVAL)
 		flusher_unregister(t);
+	assert(!registry_held); /* the lock order */
 	pthread_mutex_lock(&t->lock);
 	if (t->fork_generation != __atomic_load_n(&dp_fork_generation, __ATOMIC_RELAXED)) {
 		/* The parent's segment and buffer are the parent's to close. */
@@ -1855,6 +1993,7 @@ int dnnprov_task_close(dnnprov_task *t)
 	dp_buf_free(&t->out);
 	dp_buf_free(&t->last_names);
 	dp_buf_free(&t->used_names);
+	dp_facts_free(&t->facts);
 	free(t->seg_path);
 	free(t->dir);
 	free(t->id);

@@ -19,6 +19,40 @@ DP_INTERNAL void dp_task_owner_is_group(dnnprov_task *t);
 /* The path of the segment the handle writes now (for tests and tools). */
 DP_INTERNAL const char *dp_task_segment_path(const dnnprov_task *t);
 
+/* Takes the writer lock of the task whose folder is dir: an OFD lock on
+ * <dir>/.lock, so that it is this descriptor's (a second one in this
+ * process conflicts with it too) and the kernel drops it when the process
+ * dies, whatever way.  *fd_out holds it (-1 on a file system without such
+ * locks, where nothing is guarded).  DNNPROV_ELOCKED names the holder. */
+DP_INTERNAL int dp_task_lock(const char *dir, const char *df, const char *task, int *fd_out);
+
+/* The fields of a segment header (format.h). */
+typedef struct dp_segment_header_fields {
+	const char *dataflow, *task, *host;
+	double created;
+	uint32_t sequence; /* 0 in a note segment */
+	const char *run;
+	uint64_t attempts;
+	const char *state; /* "new", "RUNNING" or the status of the last end */
+} dp_segment_header_fields;
+
+/* The segment header (the fixed part, the map, its checksum) into b. */
+DP_INTERNAL int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b);
+
+/* The seal frame of a segment of `records` records into frame; its length. */
+#define DP_SEAL_MAX 48
+DP_INTERNAL size_t dp_seal_encode(unsigned char frame[DP_SEAL_MAX], uint64_t records);
+
+/* The host name as a segment file name has it: [A-Za-z0-9._], others '_'. */
+DP_INTERNAL void dp_sanitize_host(char *dst, size_t cap, const char *src);
+
+/* Checks the pairs of a tag record (names are tags, values any value, NULL
+ * to remove); *max gets their encoded size. */
+DP_INTERNAL int dp_check_tags(const dnnprov_value *tags, size_t n, size_t *max);
+/* Encodes a tag record's payload at p (room: 64 + the size above). */
+DP_INTERNAL unsigned char *dp_encode_tag_record(unsigned char *p, const dnnprov_value *tags, size_t n,
+						double time);
+
 #include <sys/types.h>
 /* pwrite(2), replaceable by tests that make writes fail. */
 DP_INTERNAL extern ssize_t (*dp_sys_pwrite)(int fd, const void *buf, size_t n, off_t off);

@@ -5,6 +5,7 @@
  * epochs, a range scan) and adaptations (the adaptations and two epochs
  * each).
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +21,25 @@ static int set_text(dp_qv *cell, const char *s)
 	return s ? dp_cell_text(cell, s, strlen(s)) : 0;
 }
 
-static void set_num(dp_qv *cell, double v, bool integer)
+static void set_num(dp_qv *cell, double v)
 {
-	cell->type = QV_NUM;
-	cell->num = v;
-	cell->integer = integer;
+	*cell = dp_qv_real(v);
+}
+
+static void set_int(dp_qv *cell, int64_t v)
+{
+	*cell = dp_qv_int(v);
+}
+
+static void set_count(dp_qv *cell, uint64_t n)
+{
+	set_int(cell, n > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)n);
 }
 
 static void set_time(dp_qv *cell, double t)
 {
 	if (!isnan(t))
-		set_num(cell, t, false);
+		set_num(cell, t);
 }
 
 static int copy_value(dp_qv *cell, const dp_qv *v)
@@ -49,18 +58,18 @@ static void copy_obj(dp_qv *cell, const msgpack_object *o)
 		return;
 	if (o->type == MSGPACK_OBJECT_STR)
 		dp_cell_text(cell, o->via.str.ptr, o->via.str.size);
-	else if (dp_obj_number(o, &cell->num)) {
-		cell->type = QV_NUM;
-		cell->integer = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
-	}
+	else
+		dp_qv_from_number(o, cell);
 }
 
 static void copy_field(dp_qv *cell, dp_field f)
 {
 	if (f.type == DP_F_TEXT)
 		dp_cell_text(cell, f.s.p, f.s.n);
-	else if (f.type == DP_F_INT || f.type == DP_F_REAL)
-		set_num(cell, f.d, f.type == DP_F_INT);
+	else if (f.type == DP_F_INT)
+		set_int(cell, f.i);
+	else if (f.type == DP_F_REAL)
+		set_num(cell, f.d);
 }
 
 /* Loads the dataflow and compiles --where; on error both are freed. */
@@ -186,15 +195,15 @@ static sort_ctx g_sort; /* qsort has no context argument in C11 */
 static int cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
 {
 	/* A failed cell (the table will be refused) sorts as missing. */
-	bool an = a->type == QV_NULL || a->type == QV_FAILED || (a->type == QV_NUM && isnan(a->num));
-	bool bn = b->type == QV_NULL || b->type == QV_FAILED || (b->type == QV_NUM && isnan(b->num));
+	bool an = a->type == QV_NULL || a->type == QV_FAILED || dp_qv_isnan(a);
+	bool bn = b->type == QV_NULL || b->type == QV_FAILED || dp_qv_isnan(b);
 	int c;
 	if (an || bn)
 		return an - bn;
 	if (a->type != b->type)
 		c = a->type == QV_NUM ? -1 : 1;
 	else if (a->type == QV_NUM)
-		c = (a->num > b->num) - (a->num < b->num);
+		c = dp_qv_cmp_num(a, b);
 	else
 		c = strcmp(a->text, b->text);
 	return desc ? -c : c;
@@ -276,7 +285,7 @@ static void omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes
 			const dp_qv *v = &t->cells[r * t->ncols + c];
 			same = v->type == v0->type && v->type != QV_FAILED &&
 			       (v->type == QV_NULL ||
-				(v->type == QV_NUM ? v->num == v0->num : strcmp(v->text, v0->text) == 0));
+				(v->type == QV_NUM ? dp_qv_cmp_num(v, v0) == 0 : strcmp(v->text, v0->text) == 0));
 		}
 		if (!same || v0->type == QV_NULL || v0->type == QV_FAILED)
 			continue;
@@ -284,7 +293,7 @@ static void omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes
 		if (v0->type == QV_TEXT)
 			dp_buf_printf(&line, "%s%s=%s", line.len ? ", " : "", t->cols[c], v0->text);
 		else if (v0->integer)
-			dp_buf_printf(&line, "%s%s=%lld", line.len ? ", " : "", t->cols[c], (long long)v0->num);
+			dp_buf_printf(&line, "%s%s=%" PRId64, line.len ? ", " : "", t->cols[c], v0->i);
 		else
 			dp_buf_printf(&line, "%s%s=%g", line.len ? ", " : "", t->cols[c], v0->num);
 	}
@@ -311,15 +320,16 @@ int dp_cmd_dataflows(dp_query *q, dp_table *out)
 	size_t n;
 	int rc;
 
-	if ((rc = dp_query_dataflows(q, &names, &n)) || (rc = dp_table_init(out, 4)))
+	if ((rc = dp_query_dataflows(q, &names, &n)))
 		return rc;
+	rc = dp_table_init(out, 4); /* on failure, the loop below frees the names */
 	dp_table_set_col(out, 0, "dataflow", COL_TEXT);
 	dp_table_set_col(out, 1, "tasks", COL_INT);
 	dp_table_set_col(out, 2, "running", COL_INT);
 	dp_table_set_col(out, 3, "last activity", COL_TIME);
 	for (size_t i = 0; i < n; i++) {
 		dp_qdataflow d;
-		if (rc == 0 && dp_query_load(q, names[i], &d) == 0) {
+		if (rc == 0 && (rc = dp_query_load(q, names[i], &d)) == 0) {
 			dp_qv *row = dp_table_add_row(out);
 			size_t running = 0;
 			double last = NAN;
@@ -332,8 +342,8 @@ int dp_cmd_dataflows(dp_query *q, dp_table *out)
 				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			else {
 				set_text(&row[0], d.name);
-				set_num(&row[1], (double)d.ntasks, true);
-				set_num(&row[2], (double)running, true);
+				set_count(&row[1], d.ntasks);
+				set_count(&row[2], running);
 				set_time(&row[3], last);
 			}
 			dp_qdataflow_free(&d);
@@ -354,6 +364,72 @@ static void describe_row(dp_table *out, const char *kind, const char *name, cons
 	set_text(&row[2], detail);
 }
 
+static void describe_value(dp_table *out, const char *kind, const char *name, const dp_qv *v)
+{
+	dp_qv *row = dp_table_add_row(out);
+	if (!row)
+		return;
+	set_text(&row[0], kind);
+	set_text(&row[1], name);
+	if (copy_value(&row[2], v))
+		out->failed = true;
+}
+
+static void describe_time(dp_table *out, const char *name, double t)
+{
+	char text[32];
+	if (isnan(t))
+		return;
+	dp_format_time(t, text);
+	describe_row(out, "run", name, text);
+}
+
+/* One task: what the run was (status, times, attempts, where), its
+ * hyperparameters, run facts and tags. */
+static int describe_task(dp_query *q, const dp_qopts *o, dp_table *out)
+{
+	dp_qdataflow d;
+	const dp_qtask *t;
+	char num[32];
+	int rc;
+
+	if ((rc = dp_query_load_tasks(q, o->df, o->task, &d)))
+		return rc;
+	if (!(t = dp_qtask_find(&d, o->task))) {
+		rc = dp_query_no_task(q, o->df, o->task);
+		goto out;
+	}
+	if ((rc = dp_table_init(out, 3)))
+		goto out;
+	dp_table_set_col(out, 0, "kind", COL_TEXT);
+	dp_table_set_col(out, 1, "name", COL_TEXT);
+	dp_table_set_col(out, 2, "value", COL_TEXT);
+	describe_row(out, "run", "task", t->id);
+	describe_row(out, "run", "status", t->status);
+	describe_time(out, "start", t->start);
+	describe_time(out, "end", t->end);
+	describe_time(out, "last_seen", t->last);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->attempts);
+	describe_row(out, "run", "attempts", num);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->epochs);
+	describe_row(out, "run", "epochs", num);
+	if (t->host)
+		describe_row(out, "run", "host", t->host);
+	if (t->user)
+		describe_row(out, "run", "user", t->user);
+	if (t->message)
+		describe_row(out, "run", "message", t->message);
+	for (size_t i = 0; i < t->nhyps; i++)
+		describe_value(out, "hyperparameter", t->hyps[i].name, &t->hyps[i].value);
+	for (size_t i = 0; i < t->nfacts; i++)
+		describe_value(out, "fact", t->facts[i].name, &t->facts[i].value);
+	for (size_t i = 0; i < t->ntags; i++)
+		describe_value(out, "tag", t->tags[i].name, &t->tags[i].value);
+out:
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
 int dp_cmd_describe(dp_query *q, const dp_qopts *o, dp_table *out)
 {
 	dp_qdataflow d;
@@ -361,6 +437,8 @@ int dp_cmd_describe(dp_query *q, const dp_qopts *o, dp_table *out)
 	msgpack_object tfs;
 	int rc;
 
+	if (o->task)
+		return describe_task(q, o, out);
 	if ((rc = dp_query_load(q, o->df, &d)))
 		return rc;
 	if ((rc = dp_table_init(out, 3)))
@@ -434,6 +512,48 @@ out:
 
 /* ---- runs, compare ---------------------------------------------------------------- */
 
+/* The names of the run facts the tasks have, in the order first seen. */
+static int fact_names(const dp_qtask **sel, size_t n, const char ***out, size_t *nout)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t f = 0; f < sel[i]->nfacts; f++) {
+			const char *name = sel[i]->facts[f].name;
+			size_t k = 0;
+			while (k < *nout && dp_strcasecmp((*out)[k], name) != 0)
+				k++;
+			if (k < *nout)
+				continue;
+			const char **grown = realloc(*out, (*nout + 1) * sizeof(*grown));
+			if (!grown)
+				return dp_error(DNNPROV_ENOMEM, "out of memory");
+			*out = grown;
+			(*out)[(*nout)++] = name;
+		}
+	return 0;
+}
+
+/* A task's tags as one cell: "key=value, key=value", by key. */
+static int tags_cell(dp_qv *cell, const dp_qtask *t)
+{
+	dp_buf b = { 0 };
+	int rc;
+	if (!t->ntags)
+		return 0;
+	for (size_t i = 0; i < t->ntags; i++) {
+		const dp_qv *v = &t->tags[i].value;
+		dp_buf_printf(&b, "%s%s=", i ? ", " : "", t->tags[i].name);
+		if (v->type == QV_TEXT)
+			dp_buf_append(&b, v->text, strlen(v->text));
+		else if (v->integer)
+			dp_buf_printf(&b, "%lld", (long long)v->num);
+		else
+			dp_json_double(&b, v->num);
+	}
+	rc = b.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : set_text(cell, dp_buf_cstr(&b));
+	dp_buf_free(&b);
+	return rc;
+}
+
 int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
 	dp_qdataflow d;
@@ -447,8 +567,14 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	if ((rc = prepare(q, o, &d, &w)))
 		return rc;
 	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
-	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0);
-	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)) || (rc = dp_table_init(out, msg_col + 1)))
+	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0), tags_col = msg_col + 1, f0 = msg_col + 2;
+	const char **facts = NULL; /* the fact names of the selected tasks, first seen first */
+	size_t nfacts = 0;
+	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)))
+		goto out;
+	if (o->facts && (rc = fact_names(sel, n, &facts, &nfacts)))
+		goto out;
+	if ((rc = dp_table_init(out, f0 + nfacts)))
 		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "status", COL_TEXT);
@@ -467,13 +593,20 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		dp_table_set_col(out, c0 + d.nhyps + 1, name, COL_NUM);
 	}
 	dp_table_set_col(out, msg_col, "message", COL_TEXT);
-	/* A table shows when runs were resumed, and why runs ended, only when
-	 * some did: otherwise the columns say nothing (CSV and JSON keep them). */
-	bool resumed = false, messages = false;
+	dp_table_set_col(out, tags_col, "tags", COL_TEXT);
+	for (size_t i = 0; i < nfacts; i++)
+		dp_table_set_col(out, f0 + i, facts[i], COL_TEXT);
+	/* A table shows when runs were resumed, why runs ended and their tags
+	 * only when some did or have: otherwise the columns say nothing (CSV
+	 * and JSON keep them). */
+	bool resumed = false, messages = false, tagged = false;
 	for (size_t i = 0; i < n; i++) {
 		resumed |= sel[i]->attempts > 1;
 		messages |= sel[i]->message != NULL;
+		tagged |= sel[i]->ntags > 0;
 	}
+	if (!tagged)
+		dp_table_omit(out, tags_col);
 	if (!resumed) {
 		dp_table_omit(out, 4);
 		dp_table_omit(out, 5);
@@ -502,14 +635,18 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		set_time(&row[2], t->start);
 		double until = isnan(t->end) ? t->last : t->end;
 		if (!isnan(until) && !isnan(t->start))
-			set_num(&row[3], until - t->start, false);
-		set_num(&row[4], t->active, false);
-		set_num(&row[5], (double)t->attempts, true);
-		set_num(&row[6], (double)t->epochs, true);
+			set_num(&row[3], until - t->start);
+		set_num(&row[4], t->active);
+		set_count(&row[5], t->attempts);
+		set_count(&row[6], t->epochs);
 		set_time(&row[7], t->last);
 		rc = hyp_cells(row, c0, &d, t);
 		if (!rc)
 			rc = set_text(&row[msg_col], t->message);
+		if (!rc)
+			rc = tags_cell(&row[tags_col], t);
+		for (size_t f = 0; f < nfacts && !rc; f++)
+			rc = copy_value(&row[f0 + f], dp_qtask_fact(t, facts[f]));
 		if (metric) {
 			row[c0 + d.nhyps] = lasts[t - d.tasks];
 			row[c0 + d.nhyps + 1] = bests[t - d.tasks];
@@ -522,6 +659,7 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	if (!rc)
 		omit_constant_columns(out, c0, d.nhyps, notes);
 out:
+	free(facts);
 	free(sel);
 	dp_where_free(w);
 	dp_qdataflow_free(&d);
@@ -571,7 +709,7 @@ int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *not
 		rc = hyp_cells(row, 2, &d, sel[i]);
 		row[2 + d.nhyps] = vals[at];
 		if (vals[at].type != QV_NULL)
-			set_num(&row[3 + d.nhyps], (double)eps[at], true);
+			set_int(&row[3 + d.nhyps], eps[at]);
 	}
 	free(vals);
 	free(eps);
@@ -592,6 +730,8 @@ static double *g_rank_values;
 static int cmp_idx(const void *a, const void *b)
 {
 	double x = g_rank_values[*(const size_t *)a], y = g_rank_values[*(const size_t *)b];
+	if (isnan(x) || isnan(y)) /* a total order: NaN last */
+		return isnan(x) - isnan(y);
 	return (x > y) - (x < y);
 }
 
@@ -660,13 +800,57 @@ static int cmp_eff(const void *a, const void *b)
 	if (x->h.type != y->h.type)
 		return x->h.type == QV_NUM ? -1 : 1;
 	if (x->h.type == QV_NUM)
-		return (x->h.num > y->h.num) - (x->h.num < y->h.num);
+		return dp_qv_cmp_num(&x->h, &y->h);
 	return strcmp(x->h.text, y->h.text);
+}
+
+/* The mean and sample standard deviation of the metric values (not NaN,
+ * cnt of them) of items[start..end).  Values near DBL_MAX overflow a plain
+ * sum or sum of squares although the answer is a double: such a pass is
+ * redone on halves, the squares scaled by the largest deviation. */
+static void group_stats(const eff_item *items, size_t start, size_t end, size_t cnt, double *mean, double *sd)
+{
+	double sum = 0, sq = 0, scale = 0;
+	bool finite = true;
+
+	*mean = *sd = NAN;
+	if (!cnt)
+		return;
+	for (size_t i = start; i < end; i++)
+		if (!isnan(items[i].m)) {
+			sum += items[i].m;
+			finite = finite && isfinite(items[i].m);
+		}
+	*mean = sum / (double)cnt;
+	if (finite && !isfinite(*mean)) {
+		*mean = 0;
+		for (size_t i = start; i < end; i++)
+			if (!isnan(items[i].m))
+				*mean += items[i].m / (double)cnt;
+	}
+	if (cnt < 2)
+		return;
+	for (size_t i = start; i < end; i++)
+		if (!isnan(items[i].m))
+			sq += (items[i].m - *mean) * (items[i].m - *mean);
+	*sd = sqrt(sq / (double)(cnt - 1));
+	if (!finite || isfinite(*sd))
+		return;
+	for (size_t i = start; i < end; i++)
+		if (!isnan(items[i].m) && fabs(items[i].m / 2 - *mean / 2) > scale)
+			scale = fabs(items[i].m / 2 - *mean / 2);
+	sq = 0;
+	for (size_t i = start; i < end; i++)
+		if (!isnan(items[i].m)) {
+			double r = (items[i].m / 2 - *mean / 2) / scale;
+			sq += r * r;
+		}
+	*sd = 2 * scale * sqrt(sq / (double)(cnt - 1));
 }
 
 static bool same_value(const dp_qv *a, const dp_qv *b)
 {
-	return a->type == b->type && (a->type == QV_NUM ? a->num == b->num : strcmp(a->text, b->text) == 0);
+	return a->type == b->type && (a->type == QV_NUM ? dp_qv_cmp_num(a, b) == 0 : strcmp(a->text, b->text) == 0);
 }
 
 int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
@@ -724,9 +908,14 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	}
 	free(column);
 	qsort(items, m, sizeof(*items), cmp_eff);
-	for (size_t i = 0; i < m; i++)
-		distinct += i == 0 || !same_value(&items[i].h, &items[i - 1].h);
 	bool numeric = m && items[0].h.type == QV_NUM && items[m - 1].h.type == QV_NUM;
+	/* NaN is no place on the axis: NaN values (sorted last) are a group
+	 * of their own, never in a bin or the correlation. */
+	size_t m_bin = m;
+	while (numeric && m_bin && dp_qv_isnan(&items[m_bin - 1].h))
+		m_bin--;
+	for (size_t i = 0; i < m_bin; i++)
+		distinct += i == 0 || !same_value(&items[i].h, &items[i - 1].h);
 	int bins = o->bins;
 	if (bins <= 0)
 		bins = numeric && distinct > 10 ? 5 : 0;
@@ -751,12 +940,13 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	size_t start = 0;
 	for (size_t g = 0; start < m && !rc; g++) {
 		size_t end = start + 1;
-		if (binned) {
-			size_t target = (size_t)(((double)m * (double)(g + 1)) / (double)bins + 0.5);
+		bool bin = binned && start < m_bin;
+		if (bin) {
+			size_t target = (size_t)(((double)m_bin * (double)(g + 1)) / (double)bins + 0.5);
 			if (target <= start)
 				target = start + 1;
-			end = target > m ? m : target;
-			while (end < m && same_value(&items[end].h, &items[end - 1].h))
+			end = target > m_bin ? m_bin : target;
+			while (end < m_bin && same_value(&items[end].h, &items[end - 1].h))
 				end++;
 		} else {
 			while (end < m && same_value(&items[end].h, &items[start].h))
@@ -767,15 +957,17 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
-		if (binned) {
+		if (bin) {
 			char label[96];
 			snprintf(label, sizeof(label), "%.4g .. %.4g", items[start].h.num, items[end - 1].h.num);
 			set_text(&row[0], label);
+		} else if (binned) {
+			set_text(&row[0], "NaN");
 		} else {
 			copy_value(&row[0], &items[start].h);
 		}
 		size_t cnt = 0;
-		double sum = 0, sq = 0, mn = NAN, mx = NAN;
+		double mn = NAN, mx = NAN, mean, sd;
 		const dp_qtask *best = NULL;
 		double bestv = NAN;
 		for (size_t i = start; i < end; i++) {
@@ -783,7 +975,6 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			if (isnan(v))
 				continue;
 			cnt++;
-			sum += v;
 			if (isnan(mn) || v < mn)
 				mn = v;
 			if (isnan(mx) || v > mx)
@@ -793,18 +984,15 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 				bestv = v;
 			}
 		}
-		double mean = cnt ? sum / (double)cnt : NAN;
-		for (size_t i = start; i < end; i++)
-			if (!isnan(items[i].m))
-				sq += (items[i].m - mean) * (items[i].m - mean);
-		set_num(&row[1], (double)(end - start), true);
-		set_num(&row[2], (double)cnt, true);
+		group_stats(items, start, end, cnt, &mean, &sd);
+		set_count(&row[1], end - start);
+		set_count(&row[2], cnt);
 		if (cnt) {
-			set_num(&row[3], mean, false);
+			set_num(&row[3], mean);
 			if (cnt > 1)
-				set_num(&row[4], sqrt(sq / (double)(cnt - 1)), false);
-			set_num(&row[5], mn, false);
-			set_num(&row[6], mx, false);
+				set_num(&row[4], sd);
+			set_num(&row[5], mn);
+			set_num(&row[6], mx);
 			set_text(&row[7], best->id);
 		}
 		start = end;
@@ -814,7 +1002,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	size_t pairs = 0;
 	if (numeric && m) {
 		double *x = malloc(m * sizeof(double)), *y = malloc(m * sizeof(double));
-		for (size_t i = 0; x && y && i < m; i++)
+		for (size_t i = 0; x && y && i < m_bin; i++)
 			if (!isnan(items[i].m)) {
 				x[pairs] = items[i].h.num;
 				y[pairs++] = items[i].m;
@@ -828,7 +1016,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	}
 	for (size_t r = 0; r < out->nrows; r++)
 		if (!isnan(rho))
-			set_num(&out->cells[r * out->ncols + 8], rho, false);
+			set_num(&out->cells[r * out->ncols + 8], rho);
 	if (notes) {
 		dp_buf_printf(&notes->text, "grouped %zu tasks with %s by %s%s; metric: %s\n", m, hyp,
 			      binned ? "bins of about equal size" : "value", lower ? " (lower is better)" : "", col);
@@ -852,6 +1040,18 @@ out:
 static const char *const spark_levels[] = { "\xE2\x96\x81", "\xE2\x96\x82", "\xE2\x96\x83", "\xE2\x96\x84",
 					    "\xE2\x96\x85", "\xE2\x96\x86", "\xE2\x96\x87", "\xE2\x96\x88" };
 
+/* The level (0..7) of v in [mn, mx], all three finite.  Halved, the
+ * differences stay finite even when mx - mn is past DBL_MAX (-1e308 to
+ * 1e308), where inf / inf would make NaN and NaN no index. */
+static int spark_level(double v, double mn, double mx)
+{
+	if (!(mx > mn))
+		return 3;
+	double f = (v / 2 - mn / 2) / (mx / 2 - mn / 2);
+	f = f > 1 ? 1 : f > 0 ? f : 0;
+	return (int)(f * 7.0 + 0.5);
+}
+
 static void sparkline(dp_buf *b, const dp_table *t, size_t col, size_t max_width)
 {
 	double mn = NAN, mx = NAN;
@@ -871,8 +1071,7 @@ static void sparkline(dp_buf *b, const dp_table *t, size_t col, size_t max_width
 			dp_buf_putc(b, ' ');
 			continue;
 		}
-		int lvl = mx > mn ? (int)((v->num - mn) / (mx - mn) * 7.0 + 0.5) : 3;
-		dp_buf_printf(b, "%s", spark_levels[lvl]);
+		dp_buf_printf(b, "%s", spark_levels[spark_level(v->num, mn, mx)]);
 	}
 	if (!isnan(mn))
 		dp_buf_printf(b, "  %.4g .. %.4g", mn, mx);
@@ -886,7 +1085,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	size_t nm = 0;
 	char **adapted = NULL; /* hyperparameters this task adapted */
 	size_t na = 0;
-	MDB_cursor *c = NULL;
+	dp_scan sc;
 	dp_key key;
 	MDB_val k, v;
 	int rc;
@@ -904,10 +1103,18 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	}
 	if (o->metrics && *o->metrics) {
 		char *list = strdup(o->metrics), *save = NULL;
+		if (!list) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			goto out;
+		}
 		for (char *m = strtok_r(list, ",", &save); m && !rc; m = strtok_r(NULL, ",", &save)) {
 			const char *canon = resolve_metric(q, &d, m, &rc);
-			if (canon && nm < d.nmetrics)
-				metrics[nm++] = canon;
+			bool listed = false;
+			/* A name given twice (in any case) is one column. */
+			for (size_t i = 0; canon && i < nm; i++)
+				listed |= metrics[i] == canon;
+			if (canon && !listed)
+				metrics[nm++] = canon; /* at most d.nmetrics: each is one of them */
 		}
 		free(list);
 		if (rc)
@@ -929,20 +1136,16 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 	dp_key_cstr(&key, d.name);
 	dp_key_cstr(&key, t->id);
 	size_t prefix = key.n;
-	int mrc0 = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &c);
-	if (mrc0) {
-		rc = dp_lmdb_error(mrc0, "adaptations"); /* not "no adaptations" */
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ADAPTATIONS, &key, NULL))) {
 		goto out_ad;
 	} else {
-		k = dp_key_val(&key);
-		for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 			size_t pos = prefix;
 			int64_t e;
 			const char *h;
 			size_t hn;
 			msgpack_object obj;
-			if (k.mv_size < prefix || memcmp(k.mv_data, key.b, prefix) != 0)
-				break;
+			rc = 0;
 			if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) ||
 			    dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 				continue;
@@ -973,8 +1176,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 				adapted[na++] = ad[nad - 1].hyp;
 			}
 		}
-		mdb_cursor_close(c);
-		c = NULL;
+		dp_scan_close(&sc);
 		if (rc)
 			goto out_ad;
 	}
@@ -1025,7 +1227,7 @@ int dp_cmd_curve(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
-		set_num(&row[0], (double)e, true);
+		set_int(&row[0], e);
 		copy_field(&row[1], er.elapsed);
 		for (size_t i = 0; i < nm; i++)
 			copy_field(&row[2 + i], dp_rmap_get(er.metrics, metrics[i]));
@@ -1094,7 +1296,7 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 	dp_where *w;
 	bool *pass = NULL;
 	const char *metric;
-	MDB_cursor *c;
+	dp_scan sc;
 	dp_key key;
 	MDB_val k, v;
 	char col[DNNPROV_NAME_MAX + 32];
@@ -1125,10 +1327,8 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 	dp_key_cstr(&key, d.name);
 	if (o->task)
 		dp_key_cstr(&key, o->task);
-	if ((rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ADAPTATIONS], &c))) {
-		rc = dp_lmdb_error(rc, "adaptations");
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ADAPTATIONS, &key, NULL)))
 		goto out;
-	}
 	size_t dfp;
 	{
 		dp_key dk;
@@ -1136,15 +1336,13 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 		dp_key_cstr(&dk, d.name);
 		dfp = dk.n;
 	}
-	k = dp_key_val(&key);
-	for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		size_t pos = dfp;
 		const char *task, *h;
 		size_t tn, hn;
 		int64_t e;
 		msgpack_object obj;
-		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
+		rc = 0;
 		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) || !dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) ||
 		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) || !task_passes(&d, pass, task, tn) ||
 		    dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
@@ -1155,19 +1353,23 @@ int dp_cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out)
 			break;
 		}
 		dp_cell_text(&row[0], task, tn);
-		set_num(&row[1], (double)e, true);
+		set_int(&row[1], e);
 		dp_cell_text(&row[2], h, hn);
 		copy_obj(&row[3], dp_map_get(&obj, "old"));
 		copy_obj(&row[4], dp_map_get(&obj, "new"));
 		char tid[DNNPROV_NAME_MAX + 1];
 		snprintf(tid, sizeof(tid), "%.*s", (int)tn, task);
-		/* Keep the key: the lookups below use the decoder. */
-		row[5] = metric_at(q, d.name, tid, metric, e - 1);
-		row[6] = metric_at(q, d.name, tid, metric, e - 1 + window);
+		/* Keep the key: the lookups below use the decoder.  Epochs are
+		 * any int64: past either end there is no epoch to look at. */
+		int64_t before, after;
+		if (!__builtin_sub_overflow(e, 1, &before))
+			row[5] = metric_at(q, d.name, tid, metric, before);
+		if (!__builtin_add_overflow(e, window - 1, &after))
+			row[6] = metric_at(q, d.name, tid, metric, after);
 		if (row[5].type == QV_NUM && row[6].type == QV_NUM)
-			set_num(&row[7], row[6].num - row[5].num, false);
+			set_num(&row[7], row[6].num - row[5].num);
 	}
-	mdb_cursor_close(c);
+	dp_scan_close(&sc);
 out:
 	free(pass);
 	dp_where_free(w);
@@ -1201,14 +1403,13 @@ int dp_cmd_test(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	for (size_t i = 0; i < n; i++) {
 		dp_key key;
 		MDB_val k, v;
+		dp_scan sc;
 		dp_key_reset(&key);
 		dp_key_cstr(&key, d.name);
 		dp_key_cstr(&key, sel[i]->id);
-		k = dp_key_val(&key);
+		dp_scan_on(&sc, c, DP_DB_TESTS, &key, NULL);
 		/* Keys sort causally: the last one within the prefix is the latest. */
-		for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-			if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-				break;
+		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 			latest[i].len = 0;
 			if ((rc = dp_buf_append(&latest[i], v.mv_data, v.mv_size)))
 				break;
@@ -1291,9 +1492,9 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 	size_t nattrs = 0;
 	bool numeric[256] = { false }; /* of the first 256 attributes */
 	bool found_tf = false, found_set = !o->set;
+	dp_scan sc;
 	dp_where *w;
 	bool *pass = NULL;
-	MDB_cursor *c;
 	dp_key key;
 	MDB_val k, v;
 	int rc;
@@ -1359,15 +1560,11 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 	dp_key_cstr(&key, o->transformation);
 	if (o->set)
 		dp_key_cstr(&key, o->set);
-	if ((rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_ELEMENTS], &c))) {
-		rc = dp_lmdb_error(rc, "elements");
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ELEMENTS, &key, NULL)))
 		goto out;
-	}
-	k = dp_key_val(&key);
-	for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		msgpack_object obj;
-		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
+		rc = 0;
 		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
 			continue;
 		/* key: df tf set task position */
@@ -1399,7 +1596,7 @@ int dp_cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out)
 		for (size_t a = 0; a < nattrs; a++, an += strlen(an) + 1)
 			copy_obj(&row[3 + a], dp_map_get(vals, an));
 	}
-	mdb_cursor_close(c);
+	dp_scan_close(&sc);
 out:
 	free(pass);
 	dp_where_free(w);
@@ -1513,13 +1710,13 @@ int dp_cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out)
 		set_text(&row[0], t->id);
 		set_text(&row[1], t->status);
 		if (t->has_last_epoch)
-			set_num(&row[2], (double)t->last_epoch, true);
+			set_int(&row[2], t->last_epoch);
 		for (size_t m = 0; m < shown; m++)
 			row[3 + m] = dp_query_metric(q, d.name, t->id, d.metrics[m], &last, NULL);
 		if (t->epochs > 1 && t->last > t->start)
-			set_num(&row[3 + shown], (double)t->epochs / ((t->last - t->start) / 60.0), false);
+			set_num(&row[3 + shown], (double)t->epochs / ((t->last - t->start) / 60.0));
 		if (!isnan(t->last))
-			set_num(&row[4 + shown], o->now - t->last, false);
+			set_num(&row[4 + shown], o->now - t->last);
 	}
 out:
 	dp_where_free(w);

@@ -23,6 +23,7 @@ typedef struct dp_qopts {
 	const char *transformation; /* elements */
 	const char *set;            /* elements: --set */
 	double now;                 /* for "last seen" */
+	bool facts;                 /* runs: --facts, a column per run fact */
 } dp_qopts;
 
 /* Extra lines a command has for the table format only (sparklines, the

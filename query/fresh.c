@@ -48,7 +48,7 @@ static bool indexer_running(const char *index_dir, long *pid)
 static bool meta_string(dp_query *q, const char *key, char *out, size_t cap)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
-	if (mdb_get(q->txn, q->ix->dbi[DP_DB_META], &k, &v) != 0 || v.mv_size >= cap)
+	if (!dp_query_get(q, DP_DB_META, &k, &v) || v.mv_size >= cap)
 		return false;
 	memcpy(out, v.mv_data, v.mv_size);
 	out[v.mv_size] = '\0';
@@ -75,7 +75,7 @@ static int walk_logs(dp_query *q, const char *log_dir, const char *df, const cha
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	struct stat st0;
-	int rc = scope && stat(scope, &st0) != 0 ? 0 : dp_find_segments(scope ? scope : log_dir, &segs);
+	int rc = scope && stat(scope, &st0) != 0 ? 0 : dp_find_segments(scope ? scope : log_dir, &segs, NULL, NULL);
 	free(scope);
 
 	/* A folder that cannot be read is not a reason to fail the query:
@@ -90,7 +90,7 @@ static int walk_logs(dp_query *q, const char *log_dir, const char *df, const cha
 		const char *rel = segs.paths[i] + root + (segs.paths[i][root] == '/');
 		MDB_val k = { strlen(rel), (void *)rel }, v;
 		dp_progress p;
-		bool known = mdb_get(q->txn, q->ix->dbi[DP_DB_PROGRESS], &k, &v) == 0 && v.mv_size == sizeof(p);
+		bool known = dp_query_get(q, DP_DB_PROGRESS, &k, &v) && v.mv_size == sizeof(p);
 		if (known)
 			memcpy(&p, v.mv_data, sizeof(p));
 		/* A segment read up to its seal is complete: no stat for it. */
@@ -119,7 +119,7 @@ int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir, 
 	memset(f, 0, sizeof(*f));
 	f->last_commit = NAN;
 	f->indexer_running = indexer_running(index_dir, &f->indexer_pid);
-	if (mdb_get(q->txn, q->ix->dbi[DP_DB_META], &k, &v) == 0 && v.mv_size == sizeof(double))
+	if (dp_query_get(q, DP_DB_META, &k, &v) && v.mv_size == sizeof(double))
 		memcpy(&f->last_commit, v.mv_data, sizeof(double));
 	if (mdb_stat(q->txn, q->ix->dbi[DP_DB_PROBLEMS], &st) == 0)
 		f->problems = st.ms_entries;
@@ -127,10 +127,12 @@ int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir, 
 		snprintf(f->log_dir, sizeof(f->log_dir), "%s", log_dir);
 	else if (!meta_string(q, "log_dir", f->log_dir, sizeof(f->log_dir)))
 		f->log_dir[0] = '\0';
+	/* A failed read makes no fact to print: the query fails with it. */
 	if (f->indexer_running || !f->log_dir[0])
-		return 0;
+		return dp_query_check(q);
 	f->walked = true;
-	return walk_logs(q, f->log_dir, df, task, f);
+	int rc = walk_logs(q, f->log_dir, df, task, f);
+	return rc ? rc : dp_query_check(q);
 }
 
 int dp_freshness_json(const dp_freshness *f, dp_buf *b)

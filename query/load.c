@@ -12,6 +12,7 @@
 int dp_query_open(const char *index_dir, dp_query *q)
 {
 	int rc;
+	dp_error_clear(); /* what fails from here sets its own detail */
 	memset(q, 0, sizeof(*q));
 	if ((rc = dp_index_open(index_dir, false, NULL, &q->ix)))
 		return rc;
@@ -20,6 +21,31 @@ int dp_query_open(const char *index_dir, dp_query *q)
 		q->ix = NULL;
 	}
 	return rc;
+}
+
+int dp_query_check(const dp_query *q)
+{
+	if (q->read_error)
+		return dp_error(q->read_error, "%s", q->read_error_detail);
+	if (q->dec.out_of_memory)
+		return dp_error(DNNPROV_ENOMEM, "out of memory decoding the index");
+	return 0;
+}
+
+void dp_query_read_failed(dp_query *q, int rc)
+{
+	if (q->read_error)
+		return;
+	q->read_error = rc;
+	snprintf(q->read_error_detail, sizeof(q->read_error_detail), "%s", dnnprov_errmsg());
+}
+
+bool dp_query_get(dp_query *q, dp_db db, MDB_val *k, MDB_val *v)
+{
+	int mrc = mdb_get(q->txn, q->ix->dbi[db], k, v);
+	if (mrc && mrc != MDB_NOTFOUND)
+		dp_query_read_failed(q, dp_lmdb_error(mrc, dp_db_names[db]));
+	return mrc == 0;
 }
 
 void dp_query_close(dp_query *q)
@@ -55,34 +81,38 @@ static char *obj_str(const msgpack_object *o)
 
 int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
 {
-	MDB_cursor *c;
+	dp_scan sc;
+	dp_key all;
 	MDB_val k, v;
 	char **out = NULL;
 	size_t cnt = 0;
-	int mrc;
+	int rc;
 
 	*names = NULL;
 	*n = 0;
-	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &c)))
-		return dp_lmdb_error(mrc, "dataflows");
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	dp_key_reset(&all);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_DATAFLOWS, &all, NULL)))
+		return rc;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		char **grown = realloc(out, (cnt + 1) * sizeof(*out));
-		if (!grown)
+		if (!grown) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
+		}
 		out = grown;
 		/* The key is the name and its NUL terminator. */
-		out[cnt] = strndup_(k.mv_data, k.mv_size ? k.mv_size - 1 : 0);
-		if (!out[cnt])
+		if (!(out[cnt] = strndup_(k.mv_data, k.mv_size - 1))) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
+		}
 		cnt++;
 	}
-	mdb_cursor_close(c);
-	if (mrc != MDB_NOTFOUND) {
-		/* Stopped early: out of memory (mrc 0), or LMDB failed. */
+	dp_scan_close(&sc);
+	if (rc) {
 		for (size_t i = 0; i < cnt; i++)
 			free(out[i]);
 		free(out);
-		return mrc ? dp_lmdb_error(mrc, "dataflows") : dp_error(DNNPROV_ENOMEM, "out of memory");
+		return rc;
 	}
 	*names = out;
 	*n = cnt;
@@ -135,9 +165,8 @@ static int qv_from_obj(dp_qdataflow *d, dp_qv *v, const msgpack_object *o)
 		if (!v->text)
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 		v->type = QV_TEXT;
-	} else if (dp_obj_number(o, &v->num)) {
-		v->type = QV_NUM;
-		v->integer = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+	} else {
+		dp_qv_from_number(o, v);
 	}
 	return 0;
 }
@@ -150,6 +179,31 @@ static const char *intern_hyp(dp_qdataflow *d, const char *p, size_t n)
 		if (strlen(d->hyps[i].name) == n && memcmp(d->hyps[i].name, p, n) == 0)
 			return d->hyps[i].name;
 	return arena_strndup(d, p, n);
+}
+
+/* A map of names to values (hyperparameters, facts) as a list; names
+ * interned when every task repeats them. */
+static int named_values(dp_qdataflow *d, const msgpack_object *x, bool intern, dp_qhyp **out, size_t *n)
+{
+	if (!x || x->type != MSGPACK_OBJECT_MAP || !x->via.map.size)
+		return 0;
+	if (!(*out = calloc(x->via.map.size, sizeof(**out))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < x->via.map.size; i++) {
+		const msgpack_object *name = &x->via.map.ptr[i].key;
+		if (name->type != MSGPACK_OBJECT_STR)
+			continue;
+		dp_qhyp *h = &(*out)[*n];
+		h->name = intern ? intern_hyp(d, name->via.str.ptr, name->via.str.size)
+				 : arena_strndup(d, name->via.str.ptr, name->via.str.size);
+		if (!h->name)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		int rc = qv_from_obj(d, &h->value, &x->via.map.ptr[i].val);
+		if (rc)
+			return rc;
+		(*n)++;
+	}
+	return 0;
 }
 
 static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_val *v, size_t prefix,
@@ -184,31 +238,60 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 		    !(*fields[i] = arena_strndup(d, x->via.str.ptr, x->via.str.size)))
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
-	x = dp_map_get(&o, "hyperparameters");
-	if (x && x->type == MSGPACK_OBJECT_MAP && x->via.map.size) {
-		t->hyps = calloc(x->via.map.size, sizeof(*t->hyps));
-		if (!t->hyps)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		for (uint32_t i = 0; i < x->via.map.size; i++) {
-			const msgpack_object *name = &x->via.map.ptr[i].key;
-			if (name->type != MSGPACK_OBJECT_STR)
-				continue;
-			dp_qhyp *h = &t->hyps[t->nhyps];
-			h->name = intern_hyp(d, name->via.str.ptr, name->via.str.size);
-			if (!h->name)
-				return dp_error(DNNPROV_ENOMEM, "out of memory");
-			int rc = qv_from_obj(d, &h->value, &x->via.map.ptr[i].val);
-			if (rc)
-				return rc;
-			t->nhyps++;
-		}
-	}
-	return 0;
+	int rc = named_values(d, dp_map_get(&o, "hyperparameters"), true, &t->hyps, &t->nhyps);
+	return rc ? rc : named_values(d, dp_map_get(&o, "facts"), false, &t->facts, &t->nfacts);
 }
 
 static void task_free(dp_qtask *t)
 {
-	free(t->hyps); /* its strings are in the arena */
+	free(t->hyps); /* their strings are in the arena */
+	free(t->facts);
+	free(t->tags);
+}
+
+/* The tags of the loaded tasks: one range scan of the dataflow's (or the
+ * one task's) tags.  A removed key (a nil value) is left out. */
+static int load_tags(dp_query *q, dp_qdataflow *d, const dp_key *prefix)
+{
+	dp_scan sc;
+	MDB_val k, v;
+	size_t dfn = strlen(d->name) + 1;
+	int r, rc;
+
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TAGS, prefix, NULL)))
+		return rc;
+	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		const char *task, *key;
+		size_t pos = dfn, tn, kn;
+		msgpack_object o;
+		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) ||
+		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &key, &kn))
+			continue;
+		char id[DNNPROV_NAME_MAX + 1];
+		snprintf(id, sizeof(id), "%.*s", (int)tn, task);
+		dp_qtask *t = (dp_qtask *)dp_qtask_find(d, id);
+		if (!t || dp_decode(&q->dec, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		const msgpack_object *val = dp_map_get(&o, "value");
+		if (!val || val->type == MSGPACK_OBJECT_NIL)
+			continue;
+		dp_qhyp *grown = realloc(t->tags, (t->ntags + 1) * sizeof(*grown));
+		if (!grown) {
+			r = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		t->tags = grown;
+		dp_qhyp *h = &t->tags[t->ntags];
+		if (!(h->name = arena_strndup(d, key, kn))) {
+			r = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		if ((r = qv_from_obj(d, &h->value, val)))
+			break;
+		t->ntags++;
+	}
+	dp_scan_close(&sc);
+	return r < 0 ? r : 0;
 }
 
 void dp_qdataflow_free(dp_qdataflow *d)
@@ -237,7 +320,7 @@ static int add_spec_hyp(dp_qdataflow *d, const char *name, const char *type)
 			return 0;
 	dp_qspec_hyp *grown = realloc(d->hyps, (d->nhyps + 1) * sizeof(*grown));
 	if (!grown)
-		return DNNPROV_ENOMEM;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	d->hyps = grown;
 	d->hyps[d->nhyps].name = strdup(name);
 	d->hyps[d->nhyps].type = strdup(type);
@@ -273,7 +356,7 @@ int dp_query_no_dataflow(dp_query *q, const char *df)
 
 int dp_query_no_task(dp_query *q, const char *df, const char *id)
 {
-	MDB_cursor *c;
+	dp_scan sc;
 	MDB_val k, v;
 	dp_key dfkey;
 	dp_buf list = { 0 };
@@ -282,18 +365,19 @@ int dp_query_no_task(dp_query *q, const char *df, const char *id)
 
 	dp_key_reset(&dfkey);
 	dp_key_cstr(&dfkey, df);
-	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TASKS], &c)))
-		return dp_lmdb_error(mrc, "tasks");
-	k = dp_key_val(&dfkey);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= dfkey.n || memcmp(k.mv_data, dfkey.b, dfkey.n) != 0)
-			break;
+	if ((mrc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &dfkey, NULL)))
+		return mrc;
+	while ((mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		if (n < 10)
 			dp_buf_printf(&list, "%s%.*s", n ? ", " : "", (int)(k.mv_size - dfkey.n - 1),
 				      (const char *)k.mv_data + dfkey.n);
 		n++;
 	}
-	mdb_cursor_close(c);
+	dp_scan_close(&sc);
+	if (mrc < 0) {
+		dp_buf_free(&list);
+		return mrc;
+	}
 	if (n > 10)
 		dp_buf_printf(&list, " and %zu more", n - 10);
 	const char *known = n ? dp_buf_cstr(&list) : "";
@@ -328,7 +412,7 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 {
 	dp_key key;
 	MDB_val k, v;
-	MDB_cursor *c;
+	dp_scan sc;
 	msgpack_object o;
 	int mrc, rc = 0;
 
@@ -396,7 +480,7 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 				goto fail;
 			}
 			d->ntasks = 1;
-			if ((rc = load_task(q, d, &k, &v, key.n, &d->tasks[0])))
+			if ((rc = load_task(q, d, &k, &v, key.n, &d->tasks[0])) || (rc = load_tags(q, d, &tk)))
 				goto fail;
 		} else if (mrc != MDB_NOTFOUND) {
 			rc = dp_lmdb_error(mrc, "tasks");
@@ -405,15 +489,11 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 		return 0;
 	}
 	/* The tasks: one range scan of (df, *). */
-	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TASKS], &c))) {
-		rc = dp_lmdb_error(mrc, "tasks");
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &key, NULL)))
 		goto fail;
-	}
 	size_t cap = 0;
-	k = dp_key_val(&key);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		rc = 0;
 		if (d->ntasks == cap) {
 			cap = cap ? cap * 2 : 64;
 			dp_qtask *grown = realloc(d->tasks, cap * sizeof(*grown));
@@ -431,9 +511,11 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 		const dp_qtask *t = &d->tasks[d->ntasks - 1];
 		for (size_t i = 0; i < t->nhyps && !rc; i++)
 			rc = add_spec_hyp(d, t->hyps[i].name, t->hyps[i].value.type == QV_TEXT ? "text" : "numeric");
+		if (rc)
+			break;
 	}
-	mdb_cursor_close(c);
-	if (rc)
+	dp_scan_close(&sc);
+	if (rc || (rc = load_tags(q, d, &key)))
 		goto fail;
 	return 0;
 fail:
@@ -457,12 +539,27 @@ const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id)
 	return NULL;
 }
 
+static const dp_qv *named(const dp_qhyp *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (dp_strcasecmp(list[i].name, name) == 0)
+			return &list[i].value;
+	return NULL;
+}
+
 const dp_qv *dp_qtask_hyp(const dp_qtask *t, const char *name)
 {
-	for (size_t i = 0; i < t->nhyps; i++)
-		if (dp_strcasecmp(t->hyps[i].name, name) == 0)
-			return &t->hyps[i].value;
-	return NULL;
+	return named(t->hyps, t->nhyps, name);
+}
+
+const dp_qv *dp_qtask_tag(const dp_qtask *t, const char *key)
+{
+	return named(t->tags, t->ntags, key);
+}
+
+const dp_qv *dp_qtask_fact(const dp_qtask *t, const char *name)
+{
+	return named(t->facts, t->nfacts, name);
 }
 
 const char *dp_qdf_metric(const dp_qdataflow *d, const char *name)
@@ -486,24 +583,21 @@ const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name)
 static int metric_reported(dp_query *q, const char *df, const char *metric, bool *found)
 {
 	dp_key key;
-	MDB_cursor *c;
+	dp_scan sc;
 	MDB_val k, v;
-	int mrc;
+	int rc;
 
 	*found = false;
 	dp_key_reset(&key);
 	dp_key_cstr(&key, df);
 	dp_key_cstr(&key, metric);
-	if (key.overflow)
-		return 0;
-	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &c)))
-		return dp_lmdb_error(mrc, "summaries");
-	k = dp_key_val(&key);
-	mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND)
-		return dp_lmdb_error(mrc, "summaries");
-	*found = mrc == 0 && k.mv_size > key.n && memcmp(k.mv_data, key.b, key.n) == 0;
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL)))
+		return rc;
+	rc = dp_scan_next(&sc, &k, &v); /* the first row says it */
+	dp_scan_close(&sc);
+	if (rc < 0)
+		return rc;
+	*found = rc == DP_SCAN_ROW;
 	return 0;
 }
 
@@ -596,7 +690,7 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	dp_key_cstr(&key, metric);
 	dp_key_cstr(&key, task);
 	k = dp_key_val(&key);
-	if (mdb_get(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &k, &v) != 0 || v.mv_size != sizeof(*out))
+	if (key.overflow || !dp_query_get(q, DP_DB_SUMMARIES, &k, &v) || v.mv_size != sizeof(*out))
 		return false;
 	memcpy(out, v.mv_data, sizeof(*out));
 	return true;
@@ -641,14 +735,56 @@ static dp_qv summary_value(const dp_summary *s, const char *metric, const dp_agg
 	return r;
 }
 
+/* The mean of a task's metric from its epochs, when the sum the summary
+ * keeps overflowed (values near DBL_MAX) although the mean is a double:
+ * summed as value / count, so no partial sum passes DBL_MAX. */
+static double mean_from_epochs(dp_query *q, const char *df, const char *task, const char *metric, uint64_t count)
+{
+	dp_scan sc;
+	dp_key key;
+	MDB_val k, v;
+	double mean = 0;
+	int rc;
+
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	dp_key_cstr(&key, task);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_EPOCHS, &key, NULL))) {
+		dp_query_read_failed(q, rc);
+		return NAN;
+	}
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		msgpack_object o;
+		double x;
+		const msgpack_object *m;
+		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0 &&
+		    (m = dp_map_get(dp_map_get(&o, "metrics"), metric)) && dp_obj_number(m, &x) && !isnan(x))
+			mean += x / (double)count;
+	}
+	dp_scan_close(&sc);
+	if (rc < 0)
+		dp_query_read_failed(q, rc);
+	return mean;
+}
+
+/* summary_value, with the mean computed again when its sum overflowed. */
+static dp_qv task_value(dp_query *q, const char *df, const char *task, const dp_summary *s, const char *metric,
+			const dp_agg *agg, int64_t *e)
+{
+	dp_qv r = summary_value(s, metric, agg, e);
+	if (agg->kind == AGG_MEAN && r.type == QV_NUM && !isfinite(r.num) && isfinite(s->min) && isfinite(s->max))
+		r.num = mean_from_epochs(q, df, task, metric, s->count);
+	return r;
+}
+
 int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metric, const dp_agg *agg,
 			   dp_qv *values, int64_t *epochs)
 {
 	dp_key key;
-	MDB_cursor *c;
+	dp_scan sc;
 	MDB_val k, v;
 	size_t i = 0;
-	int mrc;
+	int rc;
 
 	memset(values, 0, d->ntasks * sizeof(*values));
 	if (epochs)
@@ -661,16 +797,12 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 	dp_key_reset(&key);
 	dp_key_cstr(&key, d->name);
 	dp_key_cstr(&key, metric);
-	if ((mrc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_SUMMARIES], &c)))
-		return dp_lmdb_error(mrc, "summaries");
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL)))
+		return rc;
 	/* Both sides are sorted by task id: a merge, one pass each. */
-	k = dp_key_val(&key);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && i < d->ntasks;
-	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	while (i < d->ntasks && (rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		dp_summary s;
 		int64_t e = 0;
-		if (k.mv_size <= key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
 		const char *task = (const char *)k.mv_data + key.n;
 		size_t tn = k.mv_size - key.n - 1;
 		int cmp = -1;
@@ -685,13 +817,13 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 		if (cmp != 0 || v.mv_size != sizeof(s))
 			continue;
 		memcpy(&s, v.mv_data, sizeof(s));
-		values[i] = summary_value(&s, metric, agg, &e);
+		values[i] = task_value(q, d->name, d->tasks[i].id, &s, metric, agg, &e);
 		if (epochs)
 			epochs[i] = e;
 		i++;
 	}
-	mdb_cursor_close(c);
-	return 0;
+	dp_scan_close(&sc);
+	return rc < 0 ? rc : 0;
 }
 
 dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric, const dp_agg *agg,
@@ -710,16 +842,14 @@ dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char 
 		dp_key_cstr(&key, task);
 		dp_key_i64(&key, agg->epoch);
 		k = dp_key_val(&key);
-		if (mdb_get(q->txn, q->ix->dbi[DP_DB_EPOCHS], &k, &v) == 0 &&
+		if (!key.overflow && dp_query_get(q, DP_DB_EPOCHS, &k, &v) &&
 		    dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0) {
 			const msgpack_object *m = dp_map_get(dp_map_get(&o, "metrics"), metric);
-			if (m && dp_obj_number(m, &r.num)) {
-				r.type = QV_NUM;
+			if (m && dp_qv_from_number(m, &r))
 				e = agg->epoch;
-			}
 		}
 	} else if (dp_query_summary(q, df, task, metric, &s)) {
-		r = summary_value(&s, metric, agg, &e);
+		r = task_value(q, df, task, &s, metric, agg, &e);
 	}
 	if (epoch)
 		*epoch = e;

@@ -13,6 +13,7 @@
  *        that facts about the answer (how fresh the index is) travel with
  *        it and a reader keeps the column order that objects lose.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,22 +141,36 @@ int dp_format_parse(const char *s, dp_format *out)
 
 /* ---- cell text -------------------------------------------------------------------- */
 
+/* Durations come from times in the logs, which may be anything a double
+ * holds: every branch stays within what its conversion can take. */
 static void fmt_secs(dp_buf *b, double s)
 {
-	if (s < 60)
+	if (isnan(s)) {
+		dp_buf_append(b, "NaN", 3);
+		return;
+	}
+	if (s < 0) {
+		dp_buf_putc(b, '-');
+		s = -s;
+	}
+	if (isinf(s))
+		dp_buf_append(b, "inf", 3);
+	else if (s < 60)
 		dp_buf_printf(b, "%.1fs", s);
 	else if (s < 3600)
 		dp_buf_printf(b, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
 	else if (s < 86400 * 2)
 		dp_buf_printf(b, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-	else
+	else if (s < 86400.0 * 1e6)
 		dp_buf_printf(b, "%dd%02dh", (int)(s / 86400), (int)fmod(s / 3600, 24));
+	else
+		dp_buf_printf(b, "%.3gd", s / 86400);
 }
 
 static void fmt_num_exact(dp_buf *b, const dp_qv *v)
 {
-	if (v->integer && fabs(v->num) < 9e15)
-		dp_buf_printf(b, "%lld", (long long)v->num);
+	if (v->integer)
+		dp_buf_printf(b, "%" PRId64, v->i);
 	else if (isnan(v->num))
 		dp_buf_append(b, "NaN", 3);
 	else if (isinf(v->num))
@@ -207,8 +222,8 @@ static void cell_text(dp_buf *b, const dp_qv *v, dp_col_kind k, dp_format f, dou
 			dp_buf_append(b, "NaN", 3);
 		else if (isinf(v->num))
 			dp_buf_printf(b, "%s", v->num > 0 ? "inf" : "-inf");
-		else if (k == COL_INT || (v->integer && fabs(v->num) < 1e15))
-			dp_buf_printf(b, "%lld", (long long)v->num);
+		else if (v->integer)
+			dp_buf_printf(b, "%" PRId64, v->i);
 		else
 			dp_buf_printf(b, "%.6g", v->num);
 		return;
@@ -441,8 +456,8 @@ static int json_row(dp_rowout *w, const dp_qv *cells)
 		} else if (v->type == QV_TEXT || t->kinds[c] == COL_TIME || t->kinds[c] == COL_AGO || t->kinds[c] == COL_TEXT) {
 			cell_text(&w->b, v, t->kinds[c], FMT_JSON, t->now);
 			dp_json_string(line, w->b.data ? w->b.data : "", w->b.len);
-		} else if (v->integer && fabs(v->num) < 9e15) {
-			dp_buf_printf(line, "%lld", (long long)v->num);
+		} else if (v->integer) {
+			dp_buf_printf(line, "%" PRId64, v->i);
 		} else {
 			dp_json_double(line, v->num);
 		}

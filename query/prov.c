@@ -120,6 +120,7 @@ typedef struct pw {
 	size_t nattrs;        /* attributes of the open statement so far */
 	uint64_t blank[ST_COUNT];
 	int rc;               /* the first error; every write stops after it */
+	char why[256];        /* its detail, which later calls may overwrite */
 	uint64_t written;     /* bytes handed to the FILE */
 	time_t tsec;          /* fmt_time's cache: the last second formatted */
 	char tprefix[24];
@@ -127,8 +128,10 @@ typedef struct pw {
 
 static void w_fail(pw *w, int rc)
 {
-	if (!w->rc)
-		w->rc = rc;
+	if (w->rc)
+		return;
+	w->rc = rc;
+	snprintf(w->why, sizeof(w->why), "%s", dnnprov_errmsg());
 }
 
 static void w_put(pw *w, const char *p, size_t n)
@@ -860,13 +863,10 @@ static int load_spec(ex *x)
 	 * does not depend on --task).  The set is found again: adding sets and
 	 * transformations since has moved it. */
 	in = sp->ntfs && sp->tfs[0].nsets ? &sp->tfs[0].sets[0] : NULL;
-	MDB_cursor *c;
-	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c)))
-		return dp_lmdb_error(mrc, "tasks");
-	k = dp_key_val(&x->dfkey);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
-			break;
+	dp_scan sc;
+	if ((mrc = dp_scan_open(&sc, x->q->ix, x->q->txn, DP_DB_TASKS, &x->dfkey, NULL)))
+		return mrc;
+	while (!rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		if (dp_decode(&x->dtask, v.mv_data, v.mv_size, &o) != 0)
 			continue;
 		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
@@ -876,9 +876,9 @@ static int load_spec(ex *x)
 				add_attr(in, p, n, text ? "text" : "numeric", text ? 4 : 7, &rc);
 			}
 	}
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND && !rc)
-		return dp_lmdb_error(mrc, "tasks");
+	dp_scan_close(&sc);
+	if (mrc < 0 && !rc)
+		return mrc;
 	return rc ? dp_error(rc, "out of memory loading the specification of %s", x->df) : 0;
 }
 
@@ -886,18 +886,16 @@ static int load_spec(ex *x)
  * skipping over each pair's elements. */
 static int load_elem_sets(ex *x)
 {
-	MDB_cursor *c = x->c_elems;
+	dp_scan sc;
 	MDB_val k, v;
-	dp_key seek = x->dfkey;
+	dp_key seek;
 	int mrc;
 
-	k = dp_key_val(&seek);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) {
+	dp_scan_on(&sc, x->c_elems, DP_DB_ELEMENTS, &x->dfkey, NULL);
+	while ((mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		size_t pos = x->dfkey.n;
 		const char *tf, *set;
 		size_t tfn, setn;
-		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
-			break;
 		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &tf, &tfn) ||
 		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &set, &setn))
 			break; /* a malformed key: stop here rather than loop */
@@ -927,11 +925,9 @@ static int load_elem_sets(ex *x)
 		memcpy(seek.b, k.mv_data, pos - 1); /* df tf\0 set, without set's terminator */
 		seek.n = pos - 1;
 		seek.b[seek.n++] = 0x01;
-		k = dp_key_val(&seek);
+		dp_scan_seek(&sc, &seek);
 	}
-	if (mrc && mrc != MDB_NOTFOUND)
-		return dp_lmdb_error(mrc, "elements");
-	return 0;
+	return mrc < 0 ? mrc : 0;
 }
 
 static void emit_spec(ex *x)
@@ -1100,6 +1096,44 @@ static void emit_associations(ex *x, const char *activity, const char *plan)
 		st_end(w);
 }
 
+/* "dfa:<group>/" and the encoded name: a run fact's or a tag's attribute. */
+static const char *dfa_group_name(pw *w, dp_buf *b, const char *group, const char *s, size_t n)
+{
+	b->len = 0;
+	id_lit(w, b, "dfa:");
+	id_lit(w, b, group);
+	id_lit(w, b, "/");
+	enc(w, b, s, n, true);
+	return id_str(w, b);
+}
+
+/* The run's tags as attributes dfa:tag/<key> (a removed key is left out). */
+static void emit_tag_attributes(ex *x)
+{
+	pw *w = &x->w;
+	dp_scan sc;
+	MDB_val k, v;
+	dp_key prefix = x->dfkey;
+	int r;
+
+	dp_key_str(&prefix, x->task, x->taskn);
+	if ((r = dp_scan_open(&sc, x->q->ix, x->q->txn, DP_DB_TAGS, &prefix, NULL))) {
+		w_fail(w, r);
+		return;
+	}
+	while (!w->rc && (r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		msgpack_object o;
+		if (k.mv_size <= prefix.n || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		/* The key is the rest of the LMDB key, without its terminator. */
+		const char *key = (const char *)k.mv_data + prefix.n;
+		at_obj(w, dfa_group_name(w, &x->name, "tag", key, k.mv_size - prefix.n - 1), dp_map_get(&o, "value"));
+	}
+	dp_scan_close(&sc);
+	if (r < 0)
+		w_fail(w, r);
+}
+
 static void emit_training(ex *x, const msgpack_object *task)
 {
 	pw *w = &x->w;
@@ -1127,6 +1161,14 @@ static void emit_training(ex *x, const msgpack_object *task)
 		if (obj_str(dp_map_get(task, "message"), &p, &n))
 			at_str(w, "dnnprov:message", p, n);
 		at_time(w, "dnnprov:lastSeen", obj_num(dp_map_get(task, "last")));
+		const msgpack_object *facts = dp_map_get(task, "facts");
+		for (uint32_t i = 0; facts && facts->type == MSGPACK_OBJECT_MAP && i < facts->via.map.size; i++) {
+			const msgpack_object *name = &facts->via.map.ptr[i].key;
+			if (name->type == MSGPACK_OBJECT_STR)
+				at_obj(w, dfa_group_name(w, &x->name, "fact", name->via.str.ptr, name->via.str.size),
+				       &facts->via.map.ptr[i].val);
+		}
+		emit_tag_attributes(x);
 		st_end(w);
 	}
 	emit_agent(x, task);
@@ -1202,20 +1244,18 @@ static void emit_epochs(ex *x)
 	pw *w = &x->w;
 	dp_key key;
 	MDB_val k, v;
-	int mrc;
+	int mrc = 0;
 
 	if (!pass_reads_epochs(w->want))
 		return;
 	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
-	k = dp_key_val(&key);
 	const char *tid = id_str(w, &x->tid);
-	for (mrc = mdb_cursor_get(x->c_epochs, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc;
-	     mrc = mdb_cursor_get(x->c_epochs, &k, &v, MDB_NEXT)) {
+	dp_scan sc;
+	dp_scan_on(&sc, x->c_epochs, DP_DB_EPOCHS, &key, NULL);
+	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		size_t pos = key.n;
 		int64_t e;
 		msgpack_object o;
-		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
 		if (x->progress && ++x->work.items % 4096 == 0)
 			report(x);
 		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
@@ -1240,8 +1280,8 @@ static void emit_epochs(ex *x)
 		if (st_begin(w, ST_GENERATION, NULL, eid, tid, NULL, obj_num(dp_map_get(&o, "time")), NAN))
 			st_end(w);
 	}
-	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, dp_lmdb_error(mrc, "epochs"));
+	if (mrc < 0)
+		w_fail(w, mrc);
 }
 
 /* The entity holding the value of `hyp` before an adaptation: the previous
@@ -1281,23 +1321,21 @@ static void emit_adaptations(ex *x)
 	pw *w = &x->w;
 	dp_key key;
 	MDB_val k, v;
-	int mrc;
+	int mrc = 0;
 
 	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_ACTIVITY) | BIT(ST_GENERATION) | BIT(ST_USAGE) |
 			 BIT(ST_COMMUNICATION) | BIT(ST_DERIVATION) | BIT(ST_ASSOCIATION))))
 		return;
 	adapted_reset(x);
 	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
-	k = dp_key_val(&key);
 	const char *tid = id_str(w, &x->tid);
-	for (mrc = mdb_cursor_get(x->c_adapt, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc;
-	     mrc = mdb_cursor_get(x->c_adapt, &k, &v, MDB_NEXT)) {
+	dp_scan sc;
+	dp_scan_on(&sc, x->c_adapt, DP_DB_ADAPTATIONS, &key, NULL);
+	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		size_t pos = key.n, hn;
 		const char *h;
 		int64_t e, id;
 		msgpack_object o;
-		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
 		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) ||
 		    dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
 			continue;
@@ -1350,8 +1388,8 @@ static void emit_adaptations(ex *x)
 			st_end(w);
 		id_copy(w, prev, &x->b);
 	}
-	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, dp_lmdb_error(mrc, "adaptations"));
+	if (mrc < 0)
+		w_fail(w, mrc);
 }
 
 static void emit_tests(ex *x)
@@ -1359,20 +1397,18 @@ static void emit_tests(ex *x)
 	pw *w = &x->w;
 	dp_key key;
 	MDB_val k, v;
-	int mrc;
+	int mrc = 0;
 
 	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_ACTIVITY) | BIT(ST_GENERATION) | BIT(ST_COMMUNICATION) |
 			 BIT(ST_ASSOCIATION))))
 		return;
 	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
-	k = dp_key_val(&key);
 	const char *tid = id_str(w, &x->tid);
-	for (mrc = mdb_cursor_get(x->c_tests, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc;
-	     mrc = mdb_cursor_get(x->c_tests, &k, &v, MDB_NEXT)) {
+	dp_scan sc;
+	dp_scan_on(&sc, x->c_tests, DP_DB_TESTS, &key, NULL);
+	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		msgpack_object o;
 		char rid[40];
-		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
 		if (!rid_text(&k, key.n, rid) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
 			continue;
 		double time = obj_num(dp_map_get(&o, "time"));
@@ -1404,8 +1440,8 @@ static void emit_tests(ex *x)
 		if (st_begin(w, ST_GENERATION, NULL, rid_id, aid, NULL, time, NAN))
 			st_end(w);
 	}
-	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, dp_lmdb_error(mrc, "tests"));
+	if (mrc < 0)
+		w_fail(w, mrc);
 }
 
 /* Scans the task's elements of one (transformation, set): calls `fn` for
@@ -1417,16 +1453,14 @@ static void scan_elements(ex *x, const elem_set *es, void (*fn)(ex *, const elem
 	pw *w = &x->w;
 	dp_key key;
 	MDB_val k, v;
-	int mrc;
+	int mrc = 0;
 
 	prefix_key(x, &key, es->tf, strlen(es->tf), es->set, strlen(es->set), x->task, x->taskn);
-	k = dp_key_val(&key);
-	for (mrc = mdb_cursor_get(x->c_elems, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc;
-	     mrc = mdb_cursor_get(x->c_elems, &k, &v, MDB_NEXT)) {
+	dp_scan sc;
+	dp_scan_on(&sc, x->c_elems, DP_DB_ELEMENTS, &key, NULL);
+	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		msgpack_object o;
 		char rid[40];
-		if (k.mv_size < key.n || memcmp(k.mv_data, key.b, key.n) != 0)
-			break;
 		if (!rid_text(&k, key.n, rid))
 			continue;
 		if (!fn) {
@@ -1444,8 +1478,8 @@ static void scan_elements(ex *x, const elem_set *es, void (*fn)(ex *, const elem
 		if (dp_decode(&x->drec, v.mv_data, v.mv_size, &o) == 0)
 			fn(x, es, rid, &o);
 	}
-	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, dp_lmdb_error(mrc, "elements"));
+	if (mrc < 0)
+		w_fail(w, mrc);
 }
 
 static void emit_element(ex *x, const elem_set *es, const char *rid, const msgpack_object *o)
@@ -1569,22 +1603,19 @@ static void emit_all(ex *x)
 		}
 		return;
 	}
-	MDB_cursor *c;
-	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c))) {
-		w_fail(w, dp_lmdb_error(mrc, "tasks"));
+	dp_scan sc;
+	if ((mrc = dp_scan_open(&sc, x->q->ix, x->q->txn, DP_DB_TASKS, &x->dfkey, NULL))) {
+		w_fail(w, mrc);
 		return;
 	}
-	k = dp_key_val(&x->dfkey);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0 && !w->rc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
-			break;
+	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		/* The key is the dataflow, the task id and its terminator. */
 		emit_task(x, (const char *)k.mv_data + x->dfkey.n, k.mv_size - x->dfkey.n - 1, &v);
 		task_done(x);
 	}
-	if (mrc && mrc != MDB_NOTFOUND)
-		w_fail(w, dp_lmdb_error(mrc, "tasks"));
-	mdb_cursor_close(c);
+	if (mrc < 0)
+		w_fail(w, mrc);
+	dp_scan_close(&sc);
 }
 
 /* ---- setup and the document ---------------------------------------------------------------------- */
@@ -1608,20 +1639,17 @@ static bool task_selected(const ex *x, const char *id)
  * is one scan of the task records, so only when someone is told. */
 static int count_work(ex *x)
 {
-	MDB_cursor *c;
+	dp_scan sc;
 	MDB_val k, v;
 	uint64_t tasks = 0, epochs = 0, task_passes = 0, epoch_passes = 0;
 	int mrc;
 
-	if ((mrc = mdb_cursor_open(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &c)))
-		return dp_lmdb_error(mrc, "tasks");
-	k = dp_key_val(&x->dfkey);
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	if ((mrc = dp_scan_open(&sc, x->q->ix, x->q->txn, DP_DB_TASKS, &x->dfkey, NULL)))
+		return mrc;
+	while ((mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		const char *id = (const char *)k.mv_data + x->dfkey.n;
 		dp_task_fields f;
 		msgpack_object o;
-		if (k.mv_size <= x->dfkey.n || memcmp(k.mv_data, x->dfkey.b, x->dfkey.n) != 0)
-			break;
 		if (!task_selected(x, id))
 			continue;
 		tasks++;
@@ -1630,9 +1658,9 @@ static int count_work(ex *x)
 			epochs += f.epochs;
 		}
 	}
-	mdb_cursor_close(c);
-	if (mrc && mrc != MDB_NOTFOUND)
-		return dp_lmdb_error(mrc, "tasks");
+	dp_scan_close(&sc);
+	if (mrc < 0)
+		return mrc;
 	for (int kind = 0; kind < ST_COUNT; kind++) {
 		unsigned want = x->w.fmt == DP_PROV_N ? ALL_KINDS : BIT(kind);
 		task_passes += pass_has_tasks(want);
@@ -1839,11 +1867,15 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 	w_flush(&x.w);
 	if (!x.w.rc && fflush(out) != 0)
 		w_fail(&x.w, dp_error_errno(errno ? errno : EIO, "cannot write the export"));
-	rc = x.w.rc;
+	rc = x.w.rc ? dp_error(x.w.rc, "%s", x.w.why) : 0;
+	if (rc && (q->read_error || q->dec.out_of_memory))
+		rc = dp_query_check(q); /* the cause of what followed */
 	/* Undecodable values are skipped as damage; for want of memory they
 	 * would make a document that silently misses statements. */
 	if (!rc && (x.dtask.out_of_memory || x.drec.out_of_memory || q->dec.out_of_memory || export_bufs_failed(&x)))
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory: the document is incomplete");
+	if (!rc)
+		rc = dp_query_check(q);
 out:
 	ex_free(&x);
 	return rc;

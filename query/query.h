@@ -23,12 +23,32 @@
  * is incomplete and is never printed (dp_table_check). */
 typedef enum dp_qv_type { QV_NULL = 0, QV_NUM, QV_TEXT, QV_FAILED } dp_qv_type;
 
+/* A number that came as an integer (an epoch, a count, an integer
+ * hyperparameter) is exact: `integer` is set, `i` holds it and `num` its
+ * nearest double.  Comparing, sorting and printing use `i`, so 2^53 + 1
+ * stays itself and INT64_MAX prints as itself.  A real number has `num`
+ * only.  An integer past INT64_MAX (msgpack's uint64) is kept as a real. */
 typedef struct dp_qv {
 	dp_qv_type type;
-	bool integer; /* a number that came as an integer: printed without decimals */
+	bool integer;
+	int64_t i;
 	double num;
 	const char *text; /* owned by whoever holds the value (see each struct) */
 } dp_qv;
+
+DP_INTERNAL dp_qv dp_qv_int(int64_t i);
+DP_INTERNAL dp_qv dp_qv_real(double d);
+/* A number from msgpack, exact for integers; false when o is no number. */
+DP_INTERNAL bool dp_qv_from_number(const msgpack_object *o, dp_qv *out);
+/* Orders two numbers exactly, an integer against a real included.  NaN
+ * sorts after every other number and equals NaN, so that this is a total
+ * order for qsort; callers with SQL's rules test isnan() first. */
+DP_INTERNAL int dp_qv_cmp_num(const dp_qv *a, const dp_qv *b);
+/* Whether a number is NaN (an integer never is). */
+static inline bool dp_qv_isnan(const dp_qv *v)
+{
+	return v->type == QV_NUM && !v->integer && v->num != v->num;
+}
 
 /* ---- the model of one dataflow ---------------------------------------------------- */
 
@@ -51,6 +71,10 @@ typedef struct dp_qtask {
 	char *message; /* of the end record, NULL when none */
 	dp_qhyp *hyps;
 	size_t nhyps;
+	dp_qhyp *facts; /* run facts (docs/RUNS.md), names in the arena */
+	size_t nfacts;
+	dp_qhyp *tags;  /* tags with a value, sorted by key */
+	size_t ntags;
 } dp_qtask;
 
 typedef struct dp_qspec_hyp {
@@ -76,12 +100,27 @@ typedef struct dp_query {
 	dp_index *ix;
 	MDB_txn *txn;
 	dp_decoder dec;
+	/* A read inside a lookup that answers with a value, not a code
+	 * (dp_query_summary, dp_query_metric, --where) failed: the first such
+	 * error and its detail, sticky like ferror(), so that a damaged index
+	 * never passes for a missing value.  dp_query_check() returns it. */
+	int read_error;
+	char read_error_detail[256];
 } dp_query;
+/* Records rc (with the current detail) as the query's read error, unless
+ * one is recorded already. */
+DP_INTERNAL void dp_query_read_failed(dp_query *q, int rc);
+/* mdb_get in the query's snapshot: whether the key was found; a read that
+ * failed is kept for dp_query_check(). */
+DP_INTERNAL bool dp_query_get(dp_query *q, dp_db db, MDB_val *k, MDB_val *v);
 
 /* Opens the index read-only and starts the snapshot.  DNNPROV_ENOTFOUND
  * when there is no index (nothing is created). */
 DP_INTERNAL int dp_query_open(const char *index_dir, dp_query *q);
 DP_INTERNAL void dp_query_close(dp_query *q);
+/* 0 when every read of the snapshot so far succeeded; else the error of
+ * the first that failed (a read error, or out of memory decoding). */
+DP_INTERNAL int dp_query_check(const dp_query *q);
 
 /* Names of the dataflows, sorted (caller frees each and the array). */
 DP_INTERNAL int dp_query_dataflows(dp_query *q, char ***names, size_t *n);
@@ -106,6 +145,9 @@ DP_INTERNAL int dp_query_no_task(dp_query *q, const char *df, const char *id);
 DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);
 /* A hyperparameter's value for a task, by case-insensitive name. */
 DP_INTERNAL const dp_qv *dp_qtask_hyp(const dp_qtask *t, const char *name);
+/* A task's tag or run fact by name (ignoring case), or NULL. */
+DP_INTERNAL const dp_qv *dp_qtask_tag(const dp_qtask *t, const char *key);
+DP_INTERNAL const dp_qv *dp_qtask_fact(const dp_qtask *t, const char *name);
 
 /* The canonical spelling of a metric or hyperparameter of the dataflow,
  * matched case-insensitively; NULL when unknown. */

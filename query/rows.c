@@ -14,42 +14,19 @@
 
 int dp_qscan_open(MDB_txn *txn, MDB_dbi dbi, const dp_key *from, size_t prefix_len, dp_qscan *s)
 {
-	int mrc;
-	memset(s, 0, sizeof(*s));
-	s->from = *from;
-	s->prefix_len = prefix_len;
-	if ((mrc = mdb_cursor_open(txn, dbi, &s->c)))
-		return dp_lmdb_error(mrc, "opening a cursor");
-	return 0;
+	dp_key prefix = *from;
+	prefix.n = prefix_len;
+	return dp_scan_open_dbi(s, txn, dbi, &prefix, from);
 }
 
 int dp_qscan_next(dp_qscan *s, MDB_val *k, MDB_val *v)
 {
-	int mrc;
-	if (!s->c)
-		return 0;
-	if (!s->started) {
-		s->started = true;
-		*k = dp_key_val(&s->from);
-		/* LMDB refuses an empty key: the whole database starts at its first. */
-		mrc = mdb_cursor_get(s->c, k, v, s->from.n ? MDB_SET_RANGE : MDB_FIRST);
-	} else {
-		mrc = mdb_cursor_get(s->c, k, v, MDB_NEXT);
-	}
-	if (mrc == MDB_NOTFOUND)
-		return 0;
-	if (mrc)
-		return dp_lmdb_error(mrc, "reading the index");
-	if (k->mv_size < s->prefix_len || memcmp(k->mv_data, s->from.b, s->prefix_len) != 0)
-		return 0;
-	return 1;
+	return dp_scan_next(s, k, v);
 }
 
 void dp_qscan_close(dp_qscan *s)
 {
-	if (s->c)
-		mdb_cursor_close(s->c);
-	s->c = NULL;
+	dp_scan_close(s);
 }
 
 /* ---- values -------------------------------------------------------------------- */
@@ -348,6 +325,25 @@ int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_ro
 		return rc;
 	dp_task_fields_read(&o, &out->f);
 	out->hyps = map_of(dp_map_get(&o, "hyperparameters"));
+	out->facts = map_of(dp_map_get(&o, "facts"));
+	return 0;
+}
+
+int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row *out)
+{
+	msgpack_object o;
+	size_t pos = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	out->time = NAN;
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task) || !key_str(k, &pos, &out->key))
+		return corrupt();
+	if ((rc = decode(dec, v, &o)))
+		return rc;
+	const msgpack_object *t = dp_map_get(&o, "time");
+	if (t && !dp_obj_number(t, &out->time))
+		out->time = NAN;
+	out->value = field_of(dp_map_get(&o, "value"));
 	return 0;
 }
 

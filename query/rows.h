@@ -18,13 +18,9 @@
 
 /* The keys of one database that start with prefix[0..prefix_len), from
  * `from` on (`from` begins with the prefix and may extend it: a lower
- * bound).  Rows come in key order. */
-typedef struct dp_qscan {
-	MDB_cursor *c;
-	dp_key from;
-	size_t prefix_len;
-	bool started;
-} dp_qscan;
+ * bound).  Rows come in key order.  The schema layer's one prefix scan
+ * (dp_scan, indexer/index.h), opened on a database handle. */
+typedef dp_scan dp_qscan;
 
 DP_INTERNAL int dp_qscan_open(MDB_txn *txn, MDB_dbi dbi, const dp_key *from, size_t prefix_len, dp_qscan *s);
 /* 1 with the row in *k and *v, 0 at the end of the range, or a negative
@@ -66,7 +62,14 @@ typedef struct dp_task_row {
 	dp_str df, task;
 	dp_task_fields f;
 	dp_rmap hyps; /* name -> value at the task's latest begin */
+	dp_rmap facts; /* run facts: name -> value */
 } dp_task_row;
+
+typedef struct dp_tag_row {
+	dp_str df, task, key;
+	double time;
+	dp_field value; /* DP_F_NULL: the key was removed */
+} dp_tag_row;
 
 typedef struct dp_epoch_row {
 	dp_str df, task;
@@ -116,6 +119,7 @@ DP_INTERNAL int dp_read_adapt(dp_decoder *dec, const MDB_val *k, const MDB_val *
 DP_INTERNAL int dp_read_test(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_test_row *out);
 DP_INTERNAL int dp_read_element(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_element_row *out);
 DP_INTERNAL int dp_read_layers(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_layers_row *out);
+DP_INTERNAL int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row *out);
 /* The i-th layer: false when it is malformed. */
 DP_INTERNAL bool dp_layers_at(const dp_layers_row *r, size_t i, dp_str *name, dp_str *kind, dp_field *value);
 

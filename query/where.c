@@ -32,6 +32,7 @@
  * task is not listed.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +46,13 @@ typedef enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE } cmp_op;
 
 typedef enum { OPD_LIT, OPD_HYP, OPD_STATUS, OPD_EPOCHS, OPD_TASK, OPD_HOST, OPD_START, OPD_END,
 	       OPD_METRIC, OPD_MESSAGE, OPD_USER, OPD_ATTEMPTS, OPD_ACTIVE, OPD_LAST, OPD_DURATION,
-	       OPD_NOW } opd_kind;
+	       OPD_NOW, OPD_TAG, OPD_FACT } opd_kind;
 
 typedef struct operand {
 	opd_kind kind;
 	dp_qv lit;  /* OPD_LIT; text owned */
 	bool is_time; /* a time (start, end, last_seen, now): text beside it is ISO 8601 */
-	char *name; /* OPD_HYP, OPD_METRIC: the canonical name */
+	char *name; /* OPD_HYP, OPD_METRIC: the canonical name; OPD_TAG, OPD_FACT: the key */
 	dp_agg agg; /* OPD_METRIC */
 } operand;
 
@@ -176,7 +177,7 @@ static char *read_name(parser *p)
 
 static void names_hint(const dp_qdataflow *d, dp_buf *b)
 {
-	dp_buf_printf(b, "names: status, epochs, task, host, user, start, end, last_seen, duration, active, attempts, message, now");
+	dp_buf_printf(b, "names: status, epochs, task, host, user, start, end, last_seen, duration, active, attempts, message, now, tags.KEY, facts.NAME");
 	for (size_t i = 0; i < d->nhyps; i++)
 		dp_buf_printf(b, ", %s", d->hyps[i].name);
 	if (d->nmetrics)
@@ -220,8 +221,11 @@ static bool parse_literal(parser *p, operand *o)
 	}
 	double v = strtod(p->src + p->pos, &end);
 	if (end != p->src + p->pos && (c == '-' || c == '+' || c == '.' || isdigit((unsigned char)c))) {
-		o->lit.type = QV_NUM;
-		o->lit.num = v;
+		/* An integer literal stays exact, as integer values do. */
+		char *iend;
+		errno = 0;
+		long long i = strtoll(p->src + p->pos, &iend, 10);
+		o->lit = iend == end && errno == 0 ? dp_qv_int(i) : dp_qv_real(v);
 		p->pos = (size_t)(end - p->src);
 		return true;
 	}
@@ -316,6 +320,24 @@ static bool parse_operand(parser *p, operand *o)
 			o->is_time |= o->kind == OPD_START || o->kind == OPD_END || o->kind == OPD_LAST;
 			return true;
 		}
+	/* tags.KEY and facts.NAME: any key, as a run may have it or not. */
+	static const struct { const char *prefix; opd_kind kind; } keyed[] = {
+		{ "tags.", OPD_TAG }, { "facts.", OPD_FACT },
+	};
+	for (size_t i = 0; i < DP_ARRAY_LEN(keyed); i++) {
+		size_t n = strlen(keyed[i].prefix);
+		if (strncasecmp(name, keyed[i].prefix, n) != 0)
+			continue;
+		if (!name[n]) {
+			free(name);
+			fail_at(p, at, "a key is missing after the dot", "tags.KEY, facts.NAME");
+			return false;
+		}
+		o->kind = keyed[i].kind;
+		o->name = parser_strndup(p, name + n, strlen(name + n));
+		free(name);
+		return o->name != NULL;
+	}
 	const char *h = dp_qdf_hyp(p->d, name);
 	if (h) {
 		o->kind = OPD_HYP;
@@ -390,6 +412,8 @@ static vtype operand_type(const parser *p, const operand *o)
 			if (strcmp(p->d->hyps[i].name, o->name) == 0)
 				return strcmp(p->d->hyps[i].type, "numeric") == 0 ? VT_NUM : VT_TEXT;
 		return VT_ANY;
+	case OPD_TAG:
+	case OPD_FACT: return VT_ANY;
 	default: return VT_NUM;
 	}
 }
@@ -804,6 +828,10 @@ static dp_qv eval_operand(const operand *o, dp_query *q, const dp_qdataflow *d, 
 	case OPD_HYP:
 		h = dp_qtask_hyp(t, o->name);
 		return h ? *h : v;
+	case OPD_TAG:
+	case OPD_FACT:
+		h = o->kind == OPD_TAG ? dp_qtask_tag(t, o->name) : dp_qtask_fact(t, o->name);
+		return h ? *h : v;
 	case OPD_STATUS:
 		v.type = QV_TEXT;
 		v.text = t->status;
@@ -823,10 +851,7 @@ static dp_qv eval_operand(const operand *o, dp_query *q, const dp_qdataflow *d, 
 		return v;
 	}
 	case OPD_ATTEMPTS:
-		v.type = QV_NUM;
-		v.num = (double)t->attempts;
-		v.integer = true;
-		return v;
+		return dp_qv_int(t->attempts > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t->attempts);
 	case OPD_ACTIVE:
 	case OPD_LAST:
 	case OPD_DURATION: {
@@ -841,10 +866,7 @@ static dp_qv eval_operand(const operand *o, dp_query *q, const dp_qdataflow *d, 
 	case OPD_NOW:
 		break; /* compiled into a literal */
 	case OPD_EPOCHS:
-		v.type = QV_NUM;
-		v.num = (double)t->epochs;
-		v.integer = true;
-		return v;
+		return dp_qv_int(t->epochs > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t->epochs);
 	case OPD_START:
 	case OPD_END: {
 		double x = o->kind == OPD_START ? t->start : t->end;
@@ -866,9 +888,9 @@ static tv compare(const dp_qv *a, const dp_qv *b, cmp_op op)
 	if (a->type == QV_NULL || b->type == QV_NULL || a->type != b->type)
 		return TV_UNKNOWN;
 	if (a->type == QV_NUM) {
-		if (isnan(a->num) || isnan(b->num))
+		if (dp_qv_isnan(a) || dp_qv_isnan(b))
 			return TV_UNKNOWN;
-		c = (a->num > b->num) - (a->num < b->num);
+		c = dp_qv_cmp_num(a, b);
 	} else if (op == OP_EQ || op == OP_NE) {
 		c = strcasecmp(a->text, b->text);
 	} else {
@@ -1033,7 +1055,7 @@ static void idset_add(idset *s, const char *p, size_t n)
 static void scan_condition(dp_query *q, const char *df, const char *name, cmp_op op, const dp_qv *v, idset *out)
 {
 	dp_key base, from;
-	MDB_cursor *c;
+	dp_scan sc;
 	MDB_val k, val;
 
 	dp_key_reset(&base);
@@ -1047,17 +1069,14 @@ static void scan_condition(dp_query *q, const char *df, const char *name, cmp_op
 	else
 		dp_key_cstr(&from, v->text);
 	size_t vlen = from.n; /* df, name, type, value */
-	if (from.overflow || mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_HYP_INDEX], &c)) {
+	if (from.overflow ||
+	    dp_scan_open(&sc, q->ix, q->txn, DP_DB_HYP_INDEX, &base, op == OP_LT || op == OP_LE ? NULL : &from)) {
 		out->incomplete = true;
 		return;
 	}
-	k = (op == OP_LT || op == OP_LE) ? dp_key_val(&base) : dp_key_val(&from);
-	int mrc;
-	for (mrc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); mrc == 0;
-	     mrc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+	int rc;
+	while ((rc = dp_scan_next(&sc, &k, &val)) == DP_SCAN_ROW) {
 		const unsigned char *kb = k.mv_data;
-		if (k.mv_size <= prefix || memcmp(kb, base.b, prefix) != 0)
-			break;
 		/* The value part ends where the task id starts. */
 		size_t vend = prefix;
 		if (v->type == QV_NUM) {
@@ -1073,16 +1092,21 @@ static void scan_condition(dp_query *q, const char *df, const char *name, cmp_op
 		int c2 = memcmp(kb + prefix, from.b + prefix, (vend - prefix) < (vlen - prefix) ? vend - prefix : vlen - prefix);
 		if (c2 == 0)
 			c2 = (int)(vend - prefix) - (int)(vlen - prefix);
-		bool keep = op == OP_EQ ? c2 == 0 : op == OP_GE ? c2 >= 0 : op == OP_GT ? c2 > 0
-			  : op == OP_LE ? c2 <= 0 : c2 < 0;
+		/* Keys hold doubles: an integer value or literal past 2^53 is
+		 * rounded, so strict conditions keep the equal keys too (rounding
+		 * is monotonic: the set stays a superset), and the filter decides
+		 * exactly. */
+		bool keep = op == OP_EQ ? c2 == 0 : op == OP_GE || op == OP_GT ? c2 >= 0 : c2 <= 0;
 		if ((op == OP_EQ || op == OP_LT || op == OP_LE) && c2 > 0)
 			break; /* sorted: nothing further can match */
 		if (keep)
 			idset_add(out, (const char *)kb + vend, k.mv_size - vend - 1);
 	}
-	if (mrc != 0 && mrc != MDB_NOTFOUND)
+	if (rc < 0) {
 		out->incomplete = true;
-	mdb_cursor_close(c);
+		dp_query_read_failed(q, rc);
+	}
+	dp_scan_close(&sc);
 }
 
 static int cmp_str(const void *a, const void *b)

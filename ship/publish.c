@@ -252,7 +252,7 @@ static int rescan(shipper *sh)
 
 	if (stat(sh->log_dir, &sb) != 0)
 		return 0; /* no logs yet */
-	if ((rc = dp_find_segments(sh->log_dir, &list)) == DNNPROV_ENOMEM)
+	if ((rc = dp_find_segments(sh->log_dir, &list, NULL, NULL)) == DNNPROV_ENOMEM)
 		goto out;
 	rc = 0; /* a folder that cannot be read now is read at a later look */
 	for (size_t i = 0; i < list.n && rc == 0; i++) {

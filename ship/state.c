@@ -256,7 +256,7 @@ int dp_ship_status(const char *state_dir, const char *log_dir,
 	dp_path_list segs = { 0 };
 	struct stat sb;
 	if (rc == 0 && log_dir && stat(log_dir, &sb) == 0 &&
-	    (rc = dp_find_segments(log_dir, &segs)) != DNNPROV_ENOMEM) {
+	    (rc = dp_find_segments(log_dir, &segs, NULL, NULL)) != DNNPROV_ENOMEM) {
 		rc = 0;
 		size_t root = strlen(log_dir);
 		for (size_t i = 0; i < segs.n; i++) {

@@ -547,7 +547,7 @@ int dp_sql_attach(dp_sql *s, const char *index_dir, const char *default_df)
 	static const char *const common[] = { "dataflows",   "transformations", "sets",	       "attributes",
 					      "dependencies", "tasks",		 "hyperparameters", "metrics",
 					      "summaries",   "adaptations",	 "tests",	       "layers",
-					      "elements" };
+					      "elements",    "facts",		 "tags" };
 	char **names = NULL;
 	size_t n = 0;
 	int rc;

@@ -44,6 +44,8 @@ enum kind {
 	K_LAYERS,
 	K_ELEMENTS,
 	K_SET,
+	K_FACTS,
+	K_TAGS,
 	K_COUNT
 };
 
@@ -120,6 +122,9 @@ static const col_def c_elements[] = { { "dataflow", "TEXT" }, { "transformation"
 				      { "task", "TEXT" }, { "time", "TIMESTAMP" }, { "attribute", "TEXT" },
 				      { "value", "" } };
 static const col_def c_set[] = { { "task", "TEXT" }, { "time", "TIMESTAMP" } };
+static const col_def c_facts[] = { { "dataflow", "TEXT" }, { "task", "TEXT" }, { "name", "TEXT" }, { "value", "" } };
+static const col_def c_tags[] = { { "dataflow", "TEXT" }, { "task", "TEXT" }, { "key", "TEXT" }, { "value", "" },
+				  { "time", "TIMESTAMP" } };
 
 static const kind_def kinds[K_COUNT] = {
 	[K_DATAFLOWS] = { "dataflows", -1, 0, COLS(c_dataflows), { { 0, 's' } }, 1, false, W_NONE },
@@ -151,6 +156,8 @@ static const kind_def kinds[K_COUNT] = {
 	[K_SET] = { "set", DP_DB_ELEMENTS, 3, COLS(c_set),
 		    { { FIXED, 's' }, { FIXED, 's' }, { FIXED, 's' }, { 0, 's' }, { NOCOL, 'r' } }, 5, false,
 		    W_ATTRS },
+	[K_FACTS] = { "facts", DP_DB_TASKS, 0, COLS(c_facts), { { 0, 's' }, { 1, 's' } }, 2, true, W_NONE },
+	[K_TAGS] = { "tags", DP_DB_TAGS, 0, COLS(c_tags), { { 0, 's' }, { 1, 's' }, { 2, 's' } }, 3, false, W_NONE },
 };
 
 /* ---- tables ---------------------------------------------------------------------- */
@@ -556,6 +563,7 @@ typedef struct sql_cursor {
 		dp_test_row test;
 		dp_element_row element;
 		dp_layers_row layers;
+		dp_tag_row tag;
 	} r;
 	/* summaries: the first value, read when asked */
 	bool first_done, first_found;
@@ -1047,9 +1055,16 @@ static int read_record(sql_cursor *c)
 	case K_TASKS:
 	case K_HYPS:
 	case K_HYPS_WIDE:
+	case K_FACTS:
 		if ((rc = dp_read_task(&c->dec, &c->k, &c->v, &c->r.task)))
 			return rc;
-		c->nsub = t->kind == K_HYPS ? dp_rmap_size(c->r.task.hyps) : 1;
+		c->nsub = t->kind == K_HYPS ? dp_rmap_size(c->r.task.hyps)
+			: t->kind == K_FACTS ? dp_rmap_size(c->r.task.facts) : 1;
+		return 0;
+	case K_TAGS:
+		if ((rc = dp_read_tag(&c->dec, &c->k, &c->v, &c->r.tag)))
+			return rc;
+		c->nsub = c->r.tag.value.type != DP_F_NULL; /* a removed key has no row */
 		return 0;
 	case K_EPOCHS:
 	case K_METRICS:
@@ -1365,6 +1380,28 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		}
 		break;
 	}
+	case K_FACTS: {
+		dp_str n;
+		dp_field v;
+		if (col < 2)
+			result_str(ctx, col ? c->r.task.task : c->r.task.df);
+		else if (!dp_rmap_at(c->r.task.facts, c->sub, &n, &v))
+			sqlite3_result_null(ctx);
+		else if (col == 2)
+			result_str(ctx, n);
+		else
+			result_field(ctx, v);
+		break;
+	}
+	case K_TAGS:
+		switch (col) {
+		case 0: result_str(ctx, c->r.tag.df); break;
+		case 1: result_str(ctx, c->r.tag.task); break;
+		case 2: result_str(ctx, c->r.tag.key); break;
+		case 3: result_field(ctx, c->r.tag.value); break;
+		default: result_double(ctx, c->r.tag.time); break;
+		}
+		break;
 	case K_HYPS_WIDE:
 		if (col == 0)
 			result_str(ctx, c->r.task.task);

@@ -460,6 +460,44 @@ START_TEST(test_relative_dirs)
 	ck_assert_str_eq(cfg->index_dir, "sub/idx");
 	ck_assert_str_eq(cfg->log_dir, "sub/./");
 	dnnprov_config_free(cfg);
+
+	/* Through a symbolic link (or two, or one in another folder), the
+	 * folder of the file the link names: one file, one log folder. */
+	char real[PATH_MAX], want_idx[PATH_MAX + 16], want_log[PATH_MAX + 16];
+	ck_assert_ptr_nonnull(realpath(sub, real));
+	snprintf(want_idx, sizeof(want_idx), "%s/idx", real);
+	snprintf(want_log, sizeof(want_log), "%s/./", real);
+	ck_assert_int_eq(mkdir("elsewhere", 0777), 0);
+	ck_assert_int_eq(symlink("sub/t.yaml", "link.yaml"), 0);
+	ck_assert_int_eq(symlink("link.yaml", "link2.yaml"), 0);
+	ck_assert_int_eq(symlink("../sub/t.yaml", "elsewhere/t.yaml"), 0);
+	static const char *const links[] = { "link.yaml", "link2.yaml", "elsewhere/t.yaml" };
+	for (size_t i = 0; i < DP_ARRAY_LEN(links); i++) {
+		ck_assert_int_eq(dnnprov_config_load(links[i], &cfg), 0);
+		ck_assert_str_eq(cfg->index_dir, want_idx);
+		ck_assert_str_eq(cfg->log_dir, want_log);
+		dnnprov_config_free(cfg);
+	}
+	ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
+/* A success leaves no earlier failure's detail behind: a caller that
+ * reads dnnprov_errmsg() after a later failure must not see this one. */
+START_TEST(test_success_clears_detail)
+{
+	char cwd[PATH_MAX];
+	dnnprov_config *cfg = NULL;
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(tmpdir), 0);
+	write_str("bad.yaml", "dataflow: x\nmetrcs: [a]\n");
+	write_str("good.yaml", "dataflow: x\n");
+	ck_assert_int_eq(dnnprov_config_load("bad.yaml", &cfg), DNNPROV_ECONFIG);
+	ck_assert_str_ne(dnnprov_errmsg(), "");
+	ck_assert_int_eq(dnnprov_config_load("good.yaml", &cfg), 0);
+	ck_assert_str_eq(dnnprov_errmsg(), "");
+	dnnprov_config_free(cfg);
 	ck_assert_int_eq(chdir(cwd), 0);
 }
 END_TEST
@@ -708,7 +746,7 @@ static const struct bad_case bad_cases[] = {
 	/* unknown keys */
 	{ "unknown top key", DF "metrcs: [a]\n", 2, 1,
 	  "unknown key 'metrcs' in the top level (expected one of: dataflow, log_dir, index_dir, "
-	  "hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics)" },
+	  "hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts)" },
 	{ "key case matters", "Dataflow: x\n", 1, 1, "unknown key 'Dataflow'" },
 	{ "unknown log key", DF "log:\n  segment: 1MiB\n", 3, 3,
 	  "unknown key 'segment' in 'log' (expected one of: segment_size, durability, fsync_interval)" },
@@ -846,6 +884,16 @@ static const struct bad_case bad_cases[] = {
 	  "dataflow tag has a control character (0x09) at byte 1" },
 	{ "dataflow DEL", "dataflow: \"ab\\x7f\"\n", 1, 11, "control character (0x7f) at byte 2" },
 	{ "dataflow NUL", "dataflow: \"a\\0b\"\n", 1, 11, "dataflow tag contains a NUL character" },
+	/* what hides or reorders text in a terminal */
+	{ "dataflow RLO", "dataflow: \"ab\xe2\x80\xae" "cd\"\n", 1, 11,
+	  "dataflow tag has a character that hides or reorders text in a terminal (U+202E) at byte 2" },
+	{ "dataflow NEL", "dataflow: \"a\\N\"\n", 1, 11, "(U+0085) at byte 1" },
+	{ "metric CSI", DF "metrics: [\"\\x9b2J\"]\n", 2, 11, "metric name has a character that hides or reorders text in a terminal (U+009B) at byte 0" },
+	{ "hyperparameter LRI", DF "hyperparameters: {\"lr\xe2\x81\xa6\": numeric}\n", 2, 19, "(U+2066) at byte 2" },
+	{ "transformation ZWSP", DF "transformations: {\"T\xe2\x80\x8b\": {input: {s: {a: text}}}}\n", 2, 19, "(U+200B) at byte 1" },
+	{ "set BOM", TF("    input: {\"\xef\xbb\xbfs\": {a: text}}\n"), 4, 13, "(U+FEFF) at byte 0" },
+	{ "attribute ALM", TF("    input: {s: {\"a\xd8\x9c\": text}}\n"), 4, 17, "(U+061C) at byte 1" },
+	{ "dataflow LS", "dataflow: \"a\xe2\x80\xa8\"\n", 1, 11, "(U+2028) at byte 1" },
 	{ "metric with slash", DF "metrics: [loss, a/b]\n", 2, 17,
 	  "metric name 'a/b' has a path separator" },
 	{ "hyperparameter dot-dot", DF "hyperparameters: {'..': text}\n", 2, 19,
@@ -915,6 +963,16 @@ static const struct bad_case bad_cases[] = {
 	{ "null index_dir", DF "index_dir:\n", 2, 11, "'index_dir' must be a scalar, not null" },
 	{ "NUL in index_dir", DF "index_dir: \"a\\0\"\n", 2, 12,
 	  "'index_dir' contains a NUL character" },
+	/* explicit tags: the schema types every value */
+	{ "binary tag", "dataflow: !!binary eA==\n", 1, 11,
+	  "YAML tag 'tag:yaml.org,2002:binary' is not allowed: the schema gives every value its type" },
+	{ "str tag", "dataflow: !!str x\n", 1, 11, "YAML tag 'tag:yaml.org,2002:str' is not allowed" },
+	{ "local tag on a mapping", DF "log: !conf {durability: always}\n", 2, 6, "YAML tag '!conf' is not allowed" },
+	{ "tag on a sequence", DF "metrics: !!seq [a]\n", 2, 10, "YAML tag 'tag:yaml.org,2002:seq' is not allowed" },
+	{ "verbatim tag on a key", DF "!<tag:x> metrics: [a]\n", 2, 1, "YAML tag 'tag:x' is not allowed" },
+	{ "tag directive", "%TAG !e! tag:example.com,2000:\n---\ndataflow: !e!x y\n", 3, 11,
+	  "YAML tag 'tag:example.com,2000:x' is not allowed" },
+	{ "tag in a set", TF("    input:\n      s: {a: !!str text}\n"), 5, 14, "YAML tag 'tag:yaml.org,2002:str'" },
 };
 
 START_TEST(test_bad_file)
@@ -1064,6 +1122,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_long_names);
 	tcase_add_test(tc, test_relative_dirs);
 	tcase_add_test(tc, test_lookups);
+	tcase_add_test(tc, test_success_clears_detail);
 	tcase_add_test(tc, test_many_names);
 	suite_add_tcase(s, tc);
 

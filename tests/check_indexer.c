@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 
 #include "config/config.h"
 #include "indexer/index.h"
+#include "indexer/ingest.h"
+#include "logger/scan.h"
 #include "logger/decode.h"
 #include "logger/format.h"
 #include "logger/reader.h"
@@ -594,6 +597,33 @@ START_TEST(test_newer_version_and_torn_tail)
 }
 END_TEST
 
+/* ingest.h: a segment's pending progress includes its committed progress;
+ * a commit that would write less than was committed aborts. */
+START_TEST(test_pending_behind_committed_asserted)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = NULL;
+	ck_assert_int_eq(dnnprov_task_open(cfg, "t", &t), 0);
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	dp_path_list segs = { 0 };
+	ck_assert_int_eq(dp_find_segments(log_dir, &segs, NULL, NULL), 0);
+	ck_assert_uint_eq(segs.n, 1);
+
+	dp_indexer_options o = { .log_dir = log_dir, .index_dir = index_dir };
+	dp_index *ix;
+	ingest in;
+	bool more;
+	ck_assert_int_eq(dp_index_open(index_dir, true, NULL, &ix), 0);
+	ingest_init(&in, ix, &o);
+	seg_state *s = ingest_segment_state(&in, segs.paths[0] + strlen(log_dir) + 1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(ingest_segment(&in, s, &more), 0);
+	s->committed.offset = s->pending.offset + 1;
+	ingest_commit(&in);
+}
+END_TEST
+
 static Suite *indexer_suite(void)
 {
 	Suite *s = suite_create("indexer");
@@ -609,6 +639,7 @@ static Suite *indexer_suite(void)
 	tcase_add_test(tc, test_bad_checksum_is_skipped_and_reported);
 	tcase_add_test(tc, test_schema_breaking_records);
 	tcase_add_test(tc, test_newer_version_and_torn_tail);
+	tcase_add_test_raise_signal(tc, test_pending_behind_committed_asserted, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
 }

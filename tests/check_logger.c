@@ -272,6 +272,73 @@ START_TEST(test_round_trip_all_kinds)
 }
 END_TEST
 
+/* Tags and run facts through the C API: the writer's own tag records, a
+ * note segment written beside a live writer, facts set, replaced and
+ * removed, and refusals that write nothing. */
+START_TEST(test_tags_and_facts)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = open_task(cfg, "tagged");
+	dnnprov_value tags[] = { DNNPROV_V_TEXT("stage", "dev"), DNNPROV_V_INT("seed", 3) };
+	dnnprov_value gone = { .name = "stage", .type = DNNPROV_NULL };
+	dnnprov_value facts[] = { DNNPROV_V_TEXT("python", "3.11"), DNNPROV_V_TEXT("cwd", "/elsewhere"),
+				  { .name = "command", .type = DNNPROV_NULL } };
+	dnnprov_value bad[] = { DNNPROV_V_TEXT("a/b", "x") };
+	dnnprov_value twice[] = { DNNPROV_V_TEXT("Stage", "x"), DNNPROV_V_TEXT("stage", "y") };
+
+	ck_assert_int_eq(dnnprov_task_tag(t, tags, 2), DNNPROV_ESTATE); /* before begin */
+	ck_assert_int_eq(dnnprov_tag(cfg, "tagged", tags, 2), DNNPROV_ENOTFOUND); /* no segment yet */
+	ck_assert_int_eq(dnnprov_task_facts(t, bad, 1), DNNPROV_EINVAL);
+	ck_assert_int_eq(dnnprov_task_facts(t, facts, 3), 0);
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
+	ck_assert_int_eq(dnnprov_task_tag(t, tags, 2), 0);
+	ck_assert_int_eq(dnnprov_task_tag(t, bad, 1), DNNPROV_EINVAL);
+	ck_assert_int_eq(dnnprov_task_tag(t, twice, 2), DNNPROV_EINVAL);
+	ck_assert_int_eq(dnnprov_task_tag(t, tags, 0), DNNPROV_EINVAL);
+	/* Another "process" tags it while this handle holds the lock. */
+	ck_assert_int_eq(dnnprov_tag(cfg, "tagged", &gone, 1), 0);
+	ck_assert_int_eq(dnnprov_tag(cfg, "nosuch", tags, 1), DNNPROV_ENOTFOUND);
+	ck_assert_int_eq(dnnprov_task_end(t, DNNPROV_FINISHED, NULL), 0);
+	ck_assert_int_eq(dnnprov_task_tag(t, tags, 1), 0); /* after the end too */
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+
+	tu_records rs;
+	tu_read_all(dir, &rs);
+	ck_assert_uint_eq(rs.problems, 0);
+	ck_assert_uint_eq(tu_count(&rs, "tag"), 3);
+	long b = tu_find(&rs, "begin", 0);
+	ck_assert_int_ge(b, 0);
+	/* The caller's facts replace the collected ones; a removed one is absent. */
+	ck_assert_ptr_nonnull(strstr(rs.r[b].json, "\"python\":\"3.11\""));
+	ck_assert_ptr_nonnull(strstr(rs.r[b].json, "\"cwd\":\"/elsewhere\""));
+	ck_assert_ptr_null(strstr(rs.r[b].json, "\"command\""));
+	long note = -1;
+	for (size_t i = 0; i < rs.n; i++)
+		if (strstr(rs.r[i].segment, "/note-") && strcmp(rs.r[i].kind, "tag") == 0)
+			note = (long)i;
+	ck_assert_int_ge(note, 0);
+	ck_assert_ptr_nonnull(strstr(rs.r[note].json, "\"tags\":{\"stage\":null}"));
+	tu_records_free(&rs);
+	dnnprov_config_free(cfg);
+
+	/* facts: false records none, whatever the caller adds. */
+	char *sub = tu_mkdtemp();
+	cfg = tu_config(sub, "facts: false\n");
+	t = open_task(cfg, "quiet");
+	ck_assert_int_eq(dnnprov_task_facts(t, facts, 2), 0);
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	tu_read_all(sub, &rs);
+	b = tu_find(&rs, "begin", 0);
+	ck_assert_int_ge(b, 0);
+	ck_assert_ptr_null(strstr(rs.r[b].json, "\"facts\""));
+	tu_records_free(&rs);
+	dnnprov_config_free(cfg);
+	tu_rmtree(sub);
+	free(sub);
+}
+END_TEST
+
 START_TEST(test_segment_header)
 {
 	dnnprov_config *cfg = tu_config(dir, NULL);
@@ -932,6 +999,33 @@ START_TEST(test_generated_task_ids_are_unique)
 }
 END_TEST
 
+/* ---- invariants written in prose are asserted ------------------------------- */
+
+/* util.h: len <= cap, and data is NULL only when cap is 0. */
+START_TEST(test_buf_invariant_asserted)
+{
+	dp_buf b = { .data = NULL, .len = 4, .cap = 0 };
+	dp_buf_putc(&b, 'x');
+}
+END_TEST
+
+/* writer.c, FAILED WRITES: the segment holds t->size bytes of whole
+ * frames.  Another writer appending to the file breaks it (one writer per
+ * file); the segment's close notices. */
+START_TEST(test_writer_size_asserted)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = open_task(cfg, "two-writers");
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
+	epoch(t, 1);
+	FILE *f = fopen(dp_task_segment_path(t), "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("another writer", f);
+	fclose(f);
+	dnnprov_task_close(t);
+}
+END_TEST
+
 static Suite *logger_suite(void)
 {
 	Suite *s = suite_create("logger");
@@ -943,6 +1037,7 @@ static Suite *logger_suite(void)
 	tcase_add_test(tc, test_mpack_check_rejects);
 	tcase_add_test(tc, test_json_output);
 	tcase_add_test(tc, test_round_trip_all_kinds);
+	tcase_add_test(tc, test_tags_and_facts);
 	tcase_add_test(tc, test_segment_header);
 	tcase_add_test(tc, test_torn_tail_every_byte);
 	tcase_add_test(tc, test_flipped_bits);
@@ -956,6 +1051,8 @@ static Suite *logger_suite(void)
 	tcase_add_test(tc, test_file_size_limit);
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_generated_task_ids_are_unique);
+	tcase_add_test_raise_signal(tc, test_buf_invariant_asserted, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_writer_size_asserted, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,11 +6,18 @@ DNNPROV="$PWD/$BUILD/dnnprov"
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/dnnprov-sh-XXXXXX")
 # Whatever a script started in the background (followers, writers) is
-# stopped when it exits, also when an assertion or `set -e` ends it early.
+# stopped when it exits, also when an assertion or `set -e` ends it early:
+# its jobs, and what `started PID` recorded (a process started in a
+# function's subshell is no job of the script).
+BG_PIDS=""
+started() { BG_PIDS="$BG_PIDS $1"; }
 cleanup() {
+	# Only the test's own shell: a subshell caught in a signal at the wrong
+	# moment may run the trap too, and must not remove the folder.
+	[ "$BASHPID" = "$$" ] || return 0
 	local pids
-	pids=$(jobs -p)
-	[ -z "$pids" ] || kill $pids 2>/dev/null || true
+	pids="$(jobs -p) $BG_PIDS"
+	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -80,10 +87,33 @@ transformations:
       iDenseBlock: {growth_rate: numeric, layers_db: numeric}
 YAML
 }
+# runs_config FILE: the experiment of the run-model tests: two hyperparameters,
+# two metrics, adaptations recorded.
+runs_config() {
+	cat >"$1" <<YAML
+dataflow: df
+log_dir: logs
+index_dir: index
+hyperparameters:
+  OPTIMIZER_NAME: true
+  LEARNING_RATE: true
+metrics: [loss, accuracy]
+adaptation: true
+YAML
+}
 # stop_follower PID LABEL: SIGTERM to a `dnnprov index --follow`, which must
-# commit and exit 0.
+# commit and exit 0.  One that is still running 20 s later (stuck, or
+# ignoring the signal) is killed, and that is a failure, not a hung test.
 stop_follower() {
-	kill -TERM "$1"
+	kill -TERM "$1" 2>/dev/null || true
+	local waited=0
+	# Until it has exited (a zombie until waited for) or 20 s have passed.
+	while [ "$waited" -lt 400 ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ] &&
+		[ -e "/proc/$1" ]; do
+		sleep 0.05
+		waited=$((waited + 1))
+	done
+	[ "$waited" -lt 400 ] || kill -9 "$1" 2>/dev/null || true
 	set +e
 	wait "$1"
 	st=$?

@@ -8,16 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
 cd "$T"
-cat >exp.yaml <<'YAML'
-dataflow: df
-log_dir: logs
-index_dir: index
-hyperparameters:
-  OPTIMIZER_NAME: true
-  LEARNING_RATE: true
-metrics: [loss, accuracy]
-adaptation: true
-YAML
+runs_config exp.yaml
 L() { "$DNNPROV" log -c exp.yaml "$@"; }
 tree_sum() { find logs -type f -name '*.dnplog' -print0 2>/dev/null | sort -z | xargs -0r cat | md5sum; }
 
@@ -106,6 +97,8 @@ expect_eq "a rebuild agrees: the resumed task runs" "$(status_of live)" RUNNING
 
 # --- the clock steps back and forward: no answer changes --------------------------------
 SHIM="$OLDPWD/$BUILD/tests/shims/clockshim.so"
+# Under SANITIZE=1 the shim comes before the ASan runtime in the load order.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 offset() { echo "$1" >"$T/offset"; }
 C() { DP_CLOCK_OFFSET_FILE="$T/offset" LD_PRELOAD="$SHIM" "$DNNPROV" log -c exp.yaml "$@"; }
 offset 0

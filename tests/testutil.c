@@ -95,7 +95,7 @@ void tu_read_all(const char *path, tu_records *out)
 	dp_decoder dec = { 0 };
 
 	memset(out, 0, sizeof(*out));
-	ck_assert_int_eq(dp_find_segments(path, &segs), 0);
+	ck_assert_int_eq(dp_find_segments(path, &segs, NULL, NULL), 0);
 	for (size_t i = 0; i < segs.n; i++) {
 		dp_segment_header hdr;
 		dp_reader *r;

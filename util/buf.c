@@ -1,17 +1,22 @@
 /*
  * buf.c - growable byte buffers (see util.h for the invariants).
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/util.h"
 
+/* The invariant of util.h, asserted at every entry. */
+#define BUF_OK(b) ((b)->len <= (b)->cap && ((b)->data != NULL || (b)->cap == 0))
+
 int dp_buf_reserve(dp_buf *b, size_t extra)
 {
 	size_t need, cap;
 	char *p;
 
+	assert(BUF_OK(b));
 	if (extra > SIZE_MAX / 2 - b->len) {
 		b->failed = true;
 		return dp_error(DNNPROV_ENOMEM, "a buffer cannot grow by %zu bytes", extra);
@@ -45,6 +50,7 @@ int dp_buf_append(dp_buf *b, const void *p, size_t n)
 
 int dp_buf_putc(dp_buf *b, char c)
 {
+	assert(BUF_OK(b));
 	if (b->len < b->cap) {
 		b->data[b->len++] = c;
 		return 0;
@@ -57,11 +63,14 @@ int dp_buf_printf(dp_buf *b, const char *fmt, ...)
 	va_list ap;
 	int n, rc;
 
+	assert(BUF_OK(b));
 	va_start(ap, fmt);
 	n = vsnprintf(b->data ? b->data + b->len : NULL, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return DNNPROV_EINVAL;
+	if (n < 0) {
+		b->failed = true;
+		return dp_error(DNNPROV_EINVAL, "cannot format text: %s", fmt);
+	}
 	if ((size_t)n < b->cap - b->len) {
 		b->len += (size_t)n;
 		return 0;

@@ -54,6 +54,41 @@ bool dp_utf8_valid(const char *str, size_t n)
 	return true;
 }
 
+/* Code points that are invisible or move the text around them when a
+ * terminal shows a name: C1 controls (U+0085 is a line break, U+009B opens
+ * an escape sequence like ESC [), bidirectional controls (U+202E prints
+ * what follows backwards), line and paragraph separators, and the
+ * zero-width space and no-break space.  A name holding one could pass for
+ * another in a table; refused rather than escaped on output, so that a
+ * name reads the same in the logs, the index, PROV and every format. */
+static bool hides(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200B || cp == 0x200E || cp == 0x200F ||
+	       (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+/* The first code point of valid UTF-8 at s[i..n) that hides(), or 0;
+ * *at is its byte offset. */
+static uint32_t hidden_char(const char *str, size_t n, size_t *at)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = s[i];
+		size_t len = cp < 0x80 ? 1 : cp < 0xE0 ? 2 : cp < 0xF0 ? 3 : 4;
+		if (len > 1) {
+			cp &= len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07;
+			for (size_t k = 1; k < len; k++)
+				cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		if (hides(cp)) {
+			*at = i;
+			return cp;
+		}
+		i += len;
+	}
+	return 0;
+}
+
 /* Why s[0..n) is not a valid tag, or NULL when it is; *at is the offending
  * byte for control characters and separators. */
 static const char *tag_problem(const char *s, size_t n, size_t *at)
@@ -74,6 +109,8 @@ static const char *tag_problem(const char *s, size_t n, size_t *at)
 	}
 	if (!dp_utf8_valid(s, n))
 		return "is not valid UTF-8";
+	if (hidden_char(s, n, at))
+		return "has an invisible character";
 	return NULL;
 }
 
@@ -100,6 +137,10 @@ int dp_check_tag(const char *what, const char *s)
 	if (strcmp(why, "has a control character") == 0)
 		return dp_error(DNNPROV_EINVAL, "%s has a control character (0x%02x) at byte %zu", what,
 				(unsigned char)s[at], at);
+	if (strcmp(why, "has an invisible character") == 0)
+		return dp_error(DNNPROV_EINVAL,
+				"%s has a character that hides or reorders text in a terminal (U+%04X) at byte %zu",
+				what, (unsigned)hidden_char(s, n, &at), at);
 	if (strcmp(why, "has a path separator") == 0)
 		return dp_error(DNNPROV_EINVAL, "%s '%s' has a path separator '%c'", what, s, s[at]);
 	if (strcmp(why, "is not allowed") == 0)

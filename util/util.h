@@ -53,8 +53,10 @@ DP_INTERNAL const char *dp_buf_cstr(dp_buf *b);
 
 /* ---- tags and names ----------------------------------------------------
  * A tag becomes a path component or an index key, so it must be 1 to
- * DNNPROV_NAME_MAX bytes of valid UTF-8 without control characters, '/',
- * '\\', and must not be "." or "..".  Returns 0 or DNNPROV_EINVAL with a
+ * DNNPROV_NAME_MAX bytes of valid UTF-8 without control characters (C0,
+ * DEL, C1), characters that hide or reorder text in a terminal
+ * (bidirectional controls, U+2028/U+2029, U+200B, U+FEFF), '/', '\\', and
+ * must not be "." or "..".  Returns 0 or DNNPROV_EINVAL with a
  * detail naming `what` ("dataflow tag", "metric name", ...).
  */
 DP_INTERNAL int dp_check_tag(const char *what, const char *s);

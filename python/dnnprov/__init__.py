@@ -13,6 +13,11 @@ dnnprov.connect() gives a sqlite3 connection over the live index, and
 dnnprov.sql(), runs(), compare(), curve() and the other commands answer
 with pandas DataFrames (dnnprov.query).
 
+Task.tag() and dnnprov.tag() tag a run (also after it ended); a Task
+records run facts at its begin (command, git commit and whether the tree
+was dirty, Python and framework versions, accelerator) unless the
+experiment file says `facts: false`.
+
 dnnprov.torch records a PyTorch training from its model and optimizer;
 dnnprov.keras has a Keras callback.  The library is looked for in
 $DNNPROV_LIB, then (installed) the library `make install` put beside this
@@ -27,7 +32,7 @@ from .errors import (EINVAL, ENOMEM, EIO, ENOSPC, ECONFIG, ETYPE, ESTATE, ECORRU
                      StateError, UndeclaredError, ValueTypeError)
 from .query import (adaptations, command, compare, connect, curve, dataflows, describe, effect,
                     elements, extension_path, runs, sql, test)
-from .task import Task
+from .task import Task, tag
 
 # Shown as dnnprov.Error, dnnprov.Task in tracebacks and reprs, where users
 # meet them, rather than as the private modules that define them.
@@ -45,4 +50,4 @@ __all__ = ["Task", "Error", "ConfigError", "InvalidArgumentError", "ValueTypeErr
            "EINVAL", "ENOMEM", "EIO", "ENOSPC", "ECONFIG", "ETYPE", "ESTATE", "ECORRUPT",
            "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED", "EINDEX", "EQUERY", "EUNDECLARED",
            "connect", "sql", "command", "dataflows", "describe", "runs", "compare", "effect",
-           "curve", "adaptations", "test", "elements", "extension_path"]
+           "curve", "adaptations", "test", "elements", "extension_path", "tag"]

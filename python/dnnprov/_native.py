@@ -112,6 +112,7 @@ _PROTOTYPES = {
     "dnnprov_config_dataflow": (ctypes.c_char_p, [_P]),
     "dnnprov_config_log_dir": (ctypes.c_char_p, [_P]),
     "dnnprov_config_index_dir": (ctypes.c_char_p, [_P]),
+    "dnnprov_config_facts": (ctypes.c_int, [_P]),
     "dnnprov_task_open": (ctypes.c_int, [_P, _S, ctypes.POINTER(_P)]),
     "dnnprov_task_open_new": (ctypes.c_int, [_P, _S, ctypes.POINTER(_P)]),
     "dnnprov_task_resume": (ctypes.c_int, [_P, ctypes.c_int64, _PV, ctypes.c_size_t]),
@@ -126,6 +127,9 @@ _PROTOTYPES = {
     "dnnprov_task_end": (ctypes.c_int, [_P, ctypes.c_int, _S]),
     "dnnprov_task_sync": (ctypes.c_int, [_P]),
     "dnnprov_task_close": (ctypes.c_int, [_P]),
+    "dnnprov_task_tag": (ctypes.c_int, [_P, _PV, ctypes.c_size_t]),
+    "dnnprov_task_facts": (ctypes.c_int, [_P, _PV, ctypes.c_size_t]),
+    "dnnprov_tag": (ctypes.c_int, [_P, _S, _PV, ctypes.c_size_t]),
 }
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
     _fn = getattr(lib, _name)

@@ -106,9 +106,10 @@ class _Recording:
     id (`label`, the time, host and pid); `task_id` names one instead, and
     each fit with the same id resumes it (a new attempt of the same run)."""
 
-    def __init__(self, config, hyperparameters=None, task_id=None, *, label=None):
+    def __init__(self, config, hyperparameters=None, task_id=None, *, label=None, facts=None):
         super().__init__()
         self.config = config
+        self.facts = dict(facts or {})
         self.extra_hyperparameters = dict(hyperparameters or {})
         self.task_id = task_id
         self.label = label
@@ -124,7 +125,7 @@ class _Recording:
         values["NUM_LAYERS"] = len(self.model.layers)
         values.update(self.extra_hyperparameters)
         self.task = Task(self.config, values, self.task_id, label=self.label,
-                         resume=self.task_id is not None)
+                         resume=self.task_id is not None, facts=self.facts)
         self._training = True
         facts = layer_facts(self.model)
         if facts:

@@ -35,7 +35,7 @@ import threading
 import weakref
 from collections.abc import Mapping
 
-from . import _native
+from . import _native, facts as _facts
 from ._native import FAILED, FINISHED, INT, KILLED, NULL, REAL, TEXT, lib
 from .errors import ESTATE, Error, StateError
 
@@ -85,6 +85,27 @@ def _scalar(what, key, value):
             return _scalar(what, key, plain)
     raise TypeError(f"{what} {key!r} has a value of type {type(value).__name__}; expected "
                     "int, float, str, None or a one-element numpy or torch value")
+
+
+def _value_array(what, values):
+    """A one-off array of values (tags, facts) and the bytes that must stay
+    alive during the call; the per-epoch path reuses one array instead."""
+    array = (_native.Value * max(len(values), 1))()
+    keep = []
+    for slot, (key, value) in zip(array, values.items()):
+        name = _text(what + " name", key, key)
+        keep.append(name)
+        slot.name = ctypes.cast(name, ctypes.c_void_p).value
+        tag, payload = _scalar(what, key, value)
+        slot.type = tag
+        if tag == REAL:
+            slot.as_.r = payload
+        elif tag == INT:
+            slot.as_.i = payload
+        elif tag == TEXT:
+            keep.append(payload)
+            slot.as_.s = ctypes.cast(payload, ctypes.c_void_p).value
+    return array, keep
 
 
 def _epoch_number(n):
@@ -160,7 +181,7 @@ class Task:
     """
 
     def __init__(self, config, hyperparameters=None, task_id=None, *, begin=True, resume=False,
-                 label=None, resume_epoch=None):
+                 label=None, resume_epoch=None, facts=None):
         self._lock = threading.Lock()
         self._handle = None
         self._config = None
@@ -172,6 +193,8 @@ class Task:
         if hyperparameters is not None and not isinstance(hyperparameters, Mapping):
             raise TypeError("hyperparameters must be a mapping of name to value (a dict), not "
                             f"{type(hyperparameters).__name__}")
+        if facts is not None and not isinstance(facts, Mapping):
+            raise TypeError(f"facts must be a mapping of name to value (a dict), not {type(facts).__name__}")
         if task_id is not None and label is not None:
             raise ValueError("label names a new task: give task_id or label, not both")
         epoch = _native.NEXT_EPOCH if resume_epoch is None else _epoch_number(resume_epoch)
@@ -198,6 +221,12 @@ class Task:
         self._id = lib.dnnprov_task_id(handle).decode("utf-8")
         _LIVE.add(self)
         if begin:
+            if lib.dnnprov_config_facts(cfg):
+                try:
+                    self._add_facts(dict(_facts.collect(), **(facts or {})))
+                except BaseException:
+                    self.close()
+                    raise
             if resume:
                 rc = lib.dnnprov_task_resume(handle, epoch, self._array, count)
             else:
@@ -300,7 +329,24 @@ class Task:
             raise StateError(ESTATE, f"task {self._id} is closed")
         return handle
 
+    def _add_facts(self, facts):
+        array, keep = _value_array("run fact", facts)
+        with self._lock:
+            rc = lib.dnnprov_task_facts(self._live(), array, len(facts))
+            if rc:
+                raise _native.last_error(rc)
+
     # ---- records ----------------------------------------------------------
+
+    def tag(self, **tags):
+        """Tags the run: each key takes its value (None removes the key).
+        Allowed once the task has begun, also after its end; a tag never
+        changes the task's status, and the latest value of a key wins."""
+        array, keep = _value_array("tag", tags)
+        with self._lock:
+            rc = lib.dnnprov_task_tag(self._live(), array, len(tags))
+            if rc:
+                raise _native.last_error(rc)
 
     def epoch(self, n, /, elapsed=None, **metrics):
         """Records epoch n's metrics (numbers).  elapsed is the epoch's
@@ -467,3 +513,20 @@ def _ending(exc):
     if isinstance(exc, SystemExit) and exc.code in (None, 0):
         return "FINISHED", None
     return "FAILED", describe_exception(exc)
+
+
+def tag(config, task_id, **tags):
+    """Tags task task_id of config's dataflow from any process, while
+    another process records it or after it ended (a note segment of its
+    own, docs/FORMAT.md).  Each key takes its value; None removes it."""
+    array, keep = _value_array("tag", tags)
+    cfg = ctypes.c_void_p()
+    rc = lib.dnnprov_config_load(os.fsencode(config), ctypes.byref(cfg))
+    if rc:
+        raise _native.last_error(rc)
+    try:
+        rc = lib.dnnprov_tag(cfg, _text("task id", task_id, task_id), array, len(tags))
+        if rc:
+            raise _native.last_error(rc)
+    finally:
+        lib.dnnprov_config_free(cfg)

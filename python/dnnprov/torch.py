@@ -137,7 +137,8 @@ class Recorder:
     """
 
     def __init__(self, config, model, optimizer, scheduler=None, epochs=None, batch_size=None,
-                 hyperparameters=None, task_id=None, *, label=None, resume=False, resume_epoch=None):
+                 hyperparameters=None, task_id=None, *, label=None, resume=False, resume_epoch=None,
+                 facts=None):
         self.config = config
         self.model = model
         self.optimizer = optimizer
@@ -149,6 +150,7 @@ class Recorder:
         self.label = label
         self.resume = resume
         self.resume_epoch = resume_epoch
+        self.facts = dict(facts or {})
         self.task = None
         self._lr = None
         self._epoch_started = None
@@ -180,7 +182,7 @@ class Recorder:
         if not self.recording:
             return self
         task = Task(self.config, self.hyperparameters(), self.task_id, label=self.label,
-                    resume=self.resume, resume_epoch=self.resume_epoch)
+                    resume=self.resume, resume_epoch=self.resume_epoch, facts=self.facts)
         try:
             facts = layer_facts(self.model)
             if facts:
@@ -231,6 +233,11 @@ class Recorder:
         dnnprov.Task.element)."""
         if self.recording:
             self.task.element(transformation, set, values)
+
+    def tag(self, **tags):
+        """Tags the run (see dnnprov.Task.tag); also after its end."""
+        if self.recording:
+            self.task.tag(**tags)
 
     def end(self, status="FINISHED", message=None):
         """Ends the task explicitly (outside a `with` block)."""

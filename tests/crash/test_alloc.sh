@@ -13,7 +13,7 @@ SHIM="$PWD/$BUILD/tests/shims/allocshim.so"
 # Under SANITIZE=1: the shim comes before the ASan runtime, and an ASan or
 # LeakSanitizer report gets its own exit status.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:exitcode=86"
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=87"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=87:suppressions=$PWD/tests/crash/lsan-alloc.supp"
 
 indexer_config "$T/exp.yaml"
 "$TOOLS/gen_logs" "$T/exp.yaml" 3 10 5 # 10 epochs: one adaptation each
@@ -37,6 +37,15 @@ with_failure() {
 	st=$?
 	set -e
 }
+# normal: what of an answer does not change from run to run (watch's age
+# column, the age of the last commit in index --status).
+normal() {
+	case "$label" in
+	watch*) sed 's/,[^,]*$//' ;;
+	index*) sed 's/; last commit .* ago$//' ;;
+	*) cat ;;
+	esac
+}
 # judge LABEL: the verdict on one failed-allocation run of a command whose
 # reference output is in $T/want.
 judge() {
@@ -44,8 +53,8 @@ judge() {
 		missed=$((missed + 1))
 	elif [ "$st" = 0 ]; then
 		absorbed=$((absorbed + 1))
-		cmp -s "$T/want" "$T/out" || { wrong=$((wrong + 1)); echo "  $1: exit 0 with another answer" >&2; }
-	elif [ "$st" = 1 ] && grep -q "^dnnprov: " "$T/err"; then
+		normal <"$T/out" | cmp -s "$T/want" - || { wrong=$((wrong + 1)); echo "  $1: exit 0 with another answer" >&2; }
+	elif [ "$st" = 1 ] && grep -q "^dnnprov: .*\(out of memory\|Cannot allocate memory\)" "$T/err"; then
 		refused=$((refused + 1))
 	else
 		bad=$((bad + 1))
@@ -67,7 +76,7 @@ while IFS='|' read -r label args; do
 	case "$label" in ${DNNPROV_ALLOC_ONLY:-*}) ;; *) continue ;; esac
 	# shellcheck disable=SC2086
 	set -- $args
-	"$DNNPROV" "$@" >"$T/want"
+	"$DNNPROV" "$@" | normal >"$T/want"
 	total=$(count "$DNNPROV" "$@")
 	bad=0 wrong=0 missed=0 absorbed=0 refused=0
 	for n in $(seq 1 "$total"); do
@@ -87,6 +96,22 @@ test|test df --index-dir $T/ref
 elements|elements df DenseBlock --index-dir $T/ref
 describe|describe df --index-dir $T/ref
 export|export df --format prov-n --index-dir $T/ref
+cat --kind --task|cat --kind epoch,begin --task task-0001 $T/logs
+check --quiet|check --quiet $T/logs
+index --status|index --log-dir $T/logs --index-dir $T/ref --status
+dataflows|dataflows --format json --index-dir $T/ref
+curve --metrics|curve df task-0001 --metrics loss,LOSS,val_loss --format csv --index-dir $T/ref
+runs -c --sort --limit --goal|runs -c $T/exp.yaml --index-dir $T/ref --sort -LEARNING_RATE --limit 2 --metric loss --goal max --format json
+compare --agg at= --where|compare df --agg at=3 --sort LEARNING_RATE --limit 2 --where max(loss)>0 --format csv --index-dir $T/ref
+effect --bins --agg --where|effect df --hyp LEARNING_RATE --bins 2 --agg mean --goal min --format json --where epochs>1 --index-dir $T/ref
+adaptations --task --window|adaptations df --task task-0001 --window 2 --metric loss --format csv --index-dir $T/ref
+test --where --sort --limit|test df --where LEARNING_RATE>0 --sort -loss --limit 2 --format json --index-dir $T/ref
+elements --set --task|elements df DenseBlock --set iDenseBlock --task task-0001 --format csv --index-dir $T/ref
+watch --count|watch df --count 1 --format csv --index-dir $T/ref
+export --task|export df --task task-0001 --format prov-json --index-dir $T/ref
+describe TASK|describe df task-0001 --format json --index-dir $T/ref
+tag (list)|tag df task-0001 --format csv --index-dir $T/ref
+runs --facts --where facts.|runs df --facts --where facts.cwd!='x' --format csv --index-dir $T/ref
 EOF
 
 # --- the indexer ------------------------------------------------------------------------

@@ -8,7 +8,9 @@
  *   DP_FAULT_OPS    the calls to fail, comma-separated, from: write (write,
  *                   pwrite, writev, pwritev), sync (fsync, fdatasync), read
  *                   (read, pread), open (opening for writing or creating),
- *                   mkdir.  Required.
+ *                   mkdir, opendir (listing a folder: EACCES is a folder of
+ *                   another user's with umask 077, which root cannot
+ *                   otherwise simulate).  Required.
  *   DP_FAULT_PATH   only calls on files whose path contains this.  Required:
  *                   stderr must keep working to report the fault.
  *   DP_FAULT_ERRNO  ENOSPC (default), EIO, EROFS or EACCES.
@@ -22,6 +24,7 @@
  *   DP_FAULT_LOG    a file to which one line per injected failure is
  *                   appended, so a test knows that the fault did happen.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +38,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum { OP_WRITE = 1, OP_SYNC = 2, OP_READ = 4, OP_OPEN = 8, OP_MKDIR = 16 };
+enum { OP_WRITE = 1, OP_SYNC = 2, OP_READ = 4, OP_OPEN = 8, OP_MKDIR = 16, OP_OPENDIR = 32 };
 
 static int armed_ops;
 static const char *path_part;
@@ -60,6 +63,7 @@ static int (*real_open64)(const char *, int, ...);
 static int (*real_openat)(int, const char *, int, ...);
 static int (*real_openat64)(int, const char *, int, ...);
 static int (*real_mkdir)(const char *, mode_t);
+static DIR *(*real_opendir)(const char *);
 
 #define RESOLVE(name) (real_##name = dlsym(RTLD_NEXT, #name))
 
@@ -68,7 +72,7 @@ __attribute__((constructor)) static void setup(void)
 	RESOLVE(write), RESOLVE(pwrite), RESOLVE(pwrite64), RESOLVE(writev), RESOLVE(pwritev);
 	RESOLVE(fsync), RESOLVE(fdatasync);
 	RESOLVE(read), RESOLVE(pread), RESOLVE(pread64);
-	RESOLVE(open), RESOLVE(open64), RESOLVE(openat), RESOLVE(openat64), RESOLVE(mkdir);
+	RESOLVE(open), RESOLVE(open64), RESOLVE(openat), RESOLVE(openat64), RESOLVE(mkdir), RESOLVE(opendir);
 
 	const char *ops = getenv("DP_FAULT_OPS");
 	path_part = getenv("DP_FAULT_PATH");
@@ -76,7 +80,7 @@ __attribute__((constructor)) static void setup(void)
 		return; /* not armed: every call passes through */
 	static const struct { const char *name; int bit; } names[] = {
 		{ "write", OP_WRITE }, { "sync", OP_SYNC }, { "read", OP_READ },
-		{ "open", OP_OPEN }, { "mkdir", OP_MKDIR },
+		{ "open", OP_OPEN }, { "mkdir", OP_MKDIR }, { "opendir", OP_OPENDIR },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const char *at = strstr(ops, names[i].name);
@@ -240,4 +244,9 @@ int openat64(int dirfd, const char *path, int flags, ...)
 int mkdir(const char *path, mode_t mode)
 {
 	return should_fail(OP_MKDIR, "mkdir", path) ? -1 : real_mkdir(path, mode);
+}
+
+DIR *opendir(const char *path)
+{
+	return should_fail(OP_OPENDIR, "opendir", path) ? NULL : real_opendir(path);
 }
