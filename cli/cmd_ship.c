@@ -260,7 +260,9 @@ int cmd_ship(int argc, char **argv)
 	catch_signals();
 	dp_ship_stats st;
 	if ((rc = dp_ship_run(&o, &st))) {
-		status_code = cli_lib_error(cmd, rc, state_dir);
+		/* The detail names what failed: a server, the state folder. */
+		cli_error(cmd, "%s", dnnprov_errmsg());
+		status_code = 1;
 		goto out;
 	}
 	if (st.reset)
@@ -373,7 +375,8 @@ int cmd_index_from(int argc, char **argv)
 	dp_stream_stats st;
 	int status = 0;
 	if ((rc = dp_stream_index(&o, &st))) {
-		status = cli_lib_error(cmd, rc, p.index_dir);
+		status = rc == DNNPROV_EIO && strstr(dnnprov_errmsg(), "://") ? (cli_error(cmd, "%s", dnnprov_errmsg()), 1)
+									      : cli_lib_error(cmd, rc, p.index_dir);
 		goto out;
 	}
 	if (st.waiting && !o.follow) {

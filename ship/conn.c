@@ -101,7 +101,10 @@ int dp_nats_error(natsStatus s, jsErrCode jerr, const char *fmt, ...)
 	va_end(ap);
 	natsStatus ls;
 	const char *t = nats_GetLastError(&ls);
-	if (t && *t)
+	/* The client's text begins with where in its own source it was set. */
+	if (t && *t == '(' && strstr(t, "): "))
+		t = strstr(t, "): ") + 3;
+	if (t && *t && s != NATS_NO_SERVER)
 		snprintf(last, sizeof(last), "%s", t);
 	const char *why = natsStatus_GetText(s);
 	if (s == NATS_CONNECTION_AUTH_FAILED || (last[0] && strstr(last, "Authorization")))

@@ -96,6 +96,7 @@ typedef struct shipper {
 	double next_rescan, last_commit;
 	bool dirty;
 	char connected[256]; /* what is told when it works */
+	char server[256];    /* the server connected to last */
 	uint64_t last_seq;   /* the highest stream sequence acknowledged to it */
 	dp_ship_stats stats;
 } shipper;
@@ -759,8 +760,9 @@ static int connect_all(shipper *sh)
 			rc = check_stream(sh, si);
 			if (rc == 0) {
 				sh->max_payload = natsConnection_GetMaxPayload(sh->c.nc);
+				snprintf(sh->server, sizeof(sh->server), "%s", dp_conn_server(&sh->c, server, sizeof(server)));
 				snprintf(sh->connected, sizeof(sh->connected), "connected to %s; stream %s (%lld replicas%s)",
-					 dp_conn_server(&sh->c, server, sizeof(server)), sh->c.stream,
+					 sh->server, sh->c.stream,
 					 (long long)si->Config->Replicas, created ? ", created now" : "");
 				tell(sh, "%s", sh->connected);
 			}
@@ -826,8 +828,13 @@ static void watch_connection(shipper *sh)
 	sh->acked_since_failure = false;
 	pthread_mutex_unlock(&sh->mu);
 	if (!atomic_load(&sh->c.up)) {
-		tell(sh, "disconnected from %s: reconnecting", sh->o->nats.urls);
+		tell(sh, "disconnected from %s: reconnecting", sh->server);
 		return;
+	}
+	if (atomic_load(&sh->c.reconnected)) {
+		/* Back: what failed meanwhile goes again at once. */
+		sh->backoff_ms = 0;
+		sh->pause_until = 0;
 	}
 	if (failed_now) {
 		/* Wait before sending again, longer while nothing gets through. */
@@ -837,8 +844,8 @@ static void watch_connection(shipper *sh)
 		     "acknowledged", sh->c.stream, dp_conn_server(&sh->c, server, sizeof(server)), failure);
 	} else if (atomic_exchange(&sh->c.reconnected, 0)) {
 		sh->backoff_ms = 0;
-		snprintf(sh->connected, sizeof(sh->connected), "connected to %s; stream %s",
-			 dp_conn_server(&sh->c, server, sizeof(server)), sh->c.stream);
+		snprintf(sh->server, sizeof(sh->server), "%s", dp_conn_server(&sh->c, server, sizeof(server)));
+		snprintf(sh->connected, sizeof(sh->connected), "connected to %s; stream %s", sh->server, sh->c.stream);
 		tell(sh, "%s", sh->connected);
 	} else if (recovered) {
 		sh->backoff_ms = 0;
