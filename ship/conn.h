@@ -21,7 +21,7 @@ typedef struct dp_conn {
 	atomic_int up;          /* connected now */
 	atomic_int reconnected; /* a reconnect happened since the loop last looked */
 	/* What was last told to the state callback, so each change is told once. */
-	char told[256];
+	char told[512];
 } dp_conn;
 
 /* Connects (one attempt over every server of the list) and opens the

@@ -79,7 +79,7 @@ static void nap(const consumer *k, unsigned ms)
 static void tell(consumer *k, const char *fmt, ...) DP_PRINTF(2, 3);
 static void tell(consumer *k, const char *fmt, ...)
 {
-	char what[256];
+	char what[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);

@@ -95,7 +95,7 @@ typedef struct shipper {
 	char failure[256];
 	double next_rescan, last_commit;
 	bool dirty;
-	char connected[256]; /* what is told when it works */
+	char connected[512]; /* what is told when it works */
 	char server[256];    /* the server connected to last */
 	uint64_t last_seq;   /* the highest stream sequence acknowledged to it */
 	dp_ship_stats stats;
@@ -678,7 +678,7 @@ static int commit_state(shipper *sh)
 static void tell(shipper *sh, const char *fmt, ...) DP_PRINTF(2, 3);
 static void tell(shipper *sh, const char *fmt, ...)
 {
-	char what[256];
+	char what[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
