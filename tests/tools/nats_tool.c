@@ -6,6 +6,7 @@
  * usage: nats_tool wait URLS                       until JetStream answers (30 s at most)
  *        nats_tool stream URLS NAME                prints "replicas=N storage=file|memory"
  *        nats_tool add-stream URLS NAME SUBJECT memory|file
+ *        nats_tool del-stream URLS NAME            (no error when there is none)
  *        nats_tool pub URLS SUBJECT BODY [KEY=VALUE...]  through JetStream, acknowledged
  */
 #include <nats/nats.h>
@@ -67,7 +68,7 @@ int main(int argc, char **argv)
 	natsStatus s;
 	jsErrCode jerr = 0;
 	if (argc < 3) {
-		fprintf(stderr, "usage: nats_tool wait|stream|add-stream|pub URLS ...\n");
+		fprintf(stderr, "usage: nats_tool wait|stream|add-stream|del-stream|pub URLS ...\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "wait") == 0)
@@ -93,6 +94,10 @@ int main(int argc, char **argv)
 		if ((s = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK)
 			return fail(argv[3], s);
 		jsStreamInfo_Destroy(si);
+	} else if (strcmp(argv[1], "del-stream") == 0 && argc == 4) {
+		s = js_DeleteStream(js, argv[3], NULL, &jerr);
+		if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr)
+			return fail(argv[3], s);
 	} else if (strcmp(argv[1], "pub") == 0 && argc >= 5) {
 		natsMsg *m = NULL;
 		jsPubAck *pa = NULL;
