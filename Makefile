@@ -181,7 +181,7 @@ DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 ch
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas
 DEMO_PACKAGES := python3-torch python3-sklearn
-BENCH_PACKAGES := libsqlite3-dev sqlite3
+BENCH_PACKAGES := libsqlite3-dev sqlite3 nats-server libnats-dev
 deps:
 	@sh tools/install-deps.sh $(DEB_PACKAGES)
 
@@ -199,7 +199,7 @@ $(B)/bench/%: bench/%.c $(B)/libdnnprov.a
 
 bench: deps
 	@sh tools/install-deps.sh $(BENCH_PACKAGES) $(DEMO_PACKAGES)
-	$(MAKE) all $(B)/bench/bench
+	$(MAKE) all $(B)/bench/bench $(B)/tests/tools/nats_tool
 	@sh tools/bench.sh $(B) $(if $(QUICK),--quick)
 
 # ---- install ---------------------------------------------------------------

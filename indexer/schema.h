@@ -28,6 +28,8 @@
  * DATABASES (name: key -> value)
  *
  *   meta:        "schema" -> u32 DP_SCHEMA_VERSION (little-endian)
+ *                "stream:<name>" -> "floor <seq> consumer <name>" in an index
+ *                fed by a stream (ship/consume.c), written with the data
  *   dataflows:   df -> msgpack map: the merged specification
  *                  {hyperparameters: [{name, type}], metrics: [str],
  *                   adaptation: bool, transformations: [...as in the spec
