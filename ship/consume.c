@@ -441,6 +441,17 @@ static int loop(consumer *k)
 	while (!stopping(k)) {
 		natsMsgList list = { 0 };
 		jsErrCode jerr = 0;
+		char server[256];
+		if (!k->sub && (rc = subscribe(k)) != 0) {
+			/* The consumer or the stream gone, or no leader yet: bound
+			 * again (created when missing) once it works. */
+			if (!k->o->follow)
+				break;
+			tell(k, "%s; retrying", dnnprov_errmsg());
+			rc = 0;
+			nap(k, 1000);
+			continue;
+		}
 		natsStatus s = natsSubscription_Fetch(&list, k->sub, (int)fetch, 250, &jerr);
 		if (s == NATS_OK && list.Count > 0) {
 			uint64_t applied_before = k->stats.messages + k->stats.had + k->stats.invalid;
@@ -452,29 +463,21 @@ static int loop(consumer *k)
 				last_applied = dp_monotonic();
 		} else {
 			natsMsgList_Destroy(&list);
-			char server[256];
 			if (!atomic_load(&k->c.up)) {
 				tell(k, "disconnected from %s: reconnecting", k->o->nats.urls);
 				nap(k, 100);
 				continue;
 			}
 			if (s != NATS_OK && s != NATS_TIMEOUT) {
-				/* The consumer deleted, the stream gone or leaderless: said
-				 * once, retried. */
-				dp_nats_error(s, jerr, "%s: fetching from consumer %s of stream %s",
-					      dp_conn_server(&k->c, server, sizeof(server)), k->name, k->c.stream);
+				rc = dp_nats_error(s, jerr, "%s: fetching from consumer %s of stream %s",
+						   dp_conn_server(&k->c, server, sizeof(server)), k->name, k->c.stream);
+				if (!k->o->follow)
+					break;
 				tell(k, "%s; retrying", dnnprov_errmsg());
+				rc = 0;
 				natsSubscription_Destroy(k->sub);
 				k->sub = NULL;
-				nap(k, 500);
-				if (!stopping(k) && subscribe(k) != 0) {
-					nap(k, 1000);
-					if (!k->sub && (rc = subscribe(k)) != 0 && !k->o->follow)
-						break;
-					rc = 0;
-				}
-				if (!k->sub)
-					continue;
+				nap(k, 1000);
 				continue;
 			}
 			if (atomic_exchange(&k->c.reconnected, 0) || k->c.told[0] != 'c')
