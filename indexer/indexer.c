@@ -81,42 +81,15 @@ struct dp_indexer {
 static int take_lock(const char *index_dir, int *fd_out)
 {
 	char *path;
-	char pid[32] = "";
-	int fd, rc;
+	int rc;
 
 	if ((rc = dp_mkdirs(index_dir)))
 		return rc;
 	if (!(path = dp_path_join(index_dir, DP_INDEX_LOCK)))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = dp_error_errno(errno, "cannot open %s", path);
-		free(path);
-		return rc;
-	}
-	/* An open-file-description lock, not flock(2): a query can then ask
-	 * whether an indexer runs (F_OFD_GETLK) without taking the lock, which
-	 * would make an indexer starting at that instant fail. */
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		rc = errno == EAGAIN || errno == EACCES
-			     ? dp_error(DNNPROV_ELOCKED, "another indexer (pid %s) is using %s",
-					*pid ? pid : "?", index_dir)
-			     : dp_error_errno(errno, "cannot lock %s", path);
-		close(fd);
-		free(path);
-		return rc;
-	}
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
-		/* The pid is only for the message a second indexer prints. */
-	}
+	rc = dp_lock_take(path, "indexer", index_dir, fd_out);
 	free(path);
-	*fd_out = fd;
-	return 0;
+	return rc;
 }
 
 /* ---- generations (reindex) -------------------------------------------------------- */

@@ -420,14 +420,12 @@ static int apply(consumer *k, natsMsgList *list)
 }
 
 /* Whether the consumer has nothing left to deliver (a catch-up ends). */
-static bool drained(consumer *k, int64_t *ack_pending)
+static bool drained(consumer *k)
 {
 	jsConsumerInfo *ci = NULL;
-	*ack_pending = -1;
 	if (js_GetConsumerInfo(&ci, k->c.js, k->c.stream, k->name, NULL, NULL) != NATS_OK)
 		return false;
 	bool done = ci->NumPending == 0 && ci->NumAckPending == 0;
-	*ack_pending = ci->NumAckPending;
 	jsConsumerInfo_Destroy(ci);
 	return done;
 }
@@ -483,12 +481,16 @@ static int loop(consumer *k)
 			if (atomic_exchange(&k->c.reconnected, 0) || k->c.told[0] != 'c')
 				tell(k, "connected to %s; stream %s, consumer %s", dp_conn_server(&k->c, server, sizeof(server)),
 				     k->c.stream, k->name);
-			int64_t ack_pending;
-			if (!k->o->follow && drained(k, &ack_pending))
+			if (!k->o->follow && drained(k))
 				break;
 			/* A catch-up whose only messages left wait for parts that do not
-			 * come: stop and say so rather than wait for ever. */
-			if (!k->o->follow && k->nwaiting && dp_monotonic() - last_applied > 10 + 20 * k->o->retry_ms / 1000.0) {
+			 * come: stop and say so rather than wait for ever.  Not before
+			 * the ack wait has passed: a message handed to a fetch that had
+			 * just expired comes again only then. */
+			double patience = 5 + k->o->ack_wait_ms / 1000.0;
+			if (patience < 10 + 20 * k->o->retry_ms / 1000.0)
+				patience = 10 + 20 * k->o->retry_ms / 1000.0;
+			if (!k->o->follow && k->nwaiting && dp_monotonic() - last_applied > patience) {
 				k->stats.waiting = k->nwaiting;
 				break;
 			}

@@ -56,35 +56,12 @@ fail:
 
 static int take_lock(dp_ship_state *st, const char *dir)
 {
-	char *path = dp_path_join(dir, STATE_LOCK), pid[32] = "";
-	int rc;
+	char *path = dp_path_join(dir, STATE_LOCK);
 	if (!path)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = dp_error_errno(errno, "cannot open %s", path);
-		free(path);
-		return rc;
-	}
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		rc = errno == EAGAIN || errno == EACCES
-			     ? dp_error(DNNPROV_ELOCKED, "another shipper (pid %s) is using %s", *pid ? pid : "?", dir)
-			     : dp_error_errno(errno, "cannot lock %s", path);
-		close(fd);
-		free(path);
-		return rc;
-	}
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
-		/* The pid is only for messages and --status. */
-	}
+	int rc = dp_lock_take(path, "shipper", dir, &st->lock_fd);
 	free(path);
-	st->lock_fd = fd;
-	return 0;
+	return rc;
 }
 
 long dp_ship_state_holder(const char *dir)

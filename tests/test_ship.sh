@@ -82,6 +82,19 @@ expect_status "a second ship resumes: nothing is sent again" 0 "$DNNPROV" ship -
 expect_grep "a second ship ships nothing" "^shipped 0 records" "$T/out"
 expect_eq "the stream has 3 replicas" "$("$NATS_TOOL" stream "$NATS_URLS" DNNPROV | cut -d' ' -f1)" "replicas=3"
 
+# --- names that are no subject tokens as they are --------------------------------
+experiment "$T/n" n
+sed -i 's/^dataflow: n$/dataflow: "lr 0.1 *>ß"/' "$T/n/exp.yaml"
+"$TOOLS/gen_logs" "$T/n/exp.yaml" 3 10 8 0
+expect_status "a dataflow named with a dot, spaces, '*', '>' and a non-ASCII letter ships" 0 \
+	"$DNNPROV" ship -c "$T/n/exp.yaml" --to "$NATS_URLS"
+expect_status "and is indexed from its own subjects" 0 \
+	"$DNNPROV" index --index-dir "$T/xn" --from "$NATS_URLS" --dataflow "lr 0.1 *>ß"
+reference "$T/n.txt" "$T/n"
+dump "$T/xn" >"$T/xn.txt"
+expect_status "such names: the stream index equals a local rebuild" 0 cmp -s "$T/n.txt" "$T/xn.txt"
+expect_eq "it has every task" "$(grep -c '^tasks lr 0.1 \*>ß ' "$T/xn.txt")" 3
+
 # --- ship killed at random points ------------------------------------------------
 experiment "$T/k" k
 "$TOOLS/gen_logs" "$T/k/exp.yaml" 6 40 4 0
@@ -229,7 +242,7 @@ expect_status "indexer two (every dataflow)" 0 "$DNNPROV" index --index-dir "$T/
 dump "$T/all1" >"$T/all1.txt"
 dump "$T/all2" >"$T/all2.txt"
 expect_status "two consumers build identical indexes" 0 cmp -s "$T/all1.txt" "$T/all2.txt"
-reference "$T/all.txt" "$T/a" "$T/b" "$T/k" "$T/r" "$T/f" "$T/d"
+reference "$T/all.txt" "$T/a" "$T/b" "$T/n" "$T/k" "$T/r" "$T/f" "$T/d"
 expect_status "and they equal a local rebuild of every node's logs" 0 cmp -s "$T/all.txt" "$T/all1.txt"
 
 # --- errors --------------------------------------------------------------------------------
