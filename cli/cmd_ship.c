@@ -365,6 +365,8 @@ int cmd_index_from(int argc, char **argv)
 		return rc;
 	credentials(&o.nats, creds);
 	o.index_dir = p.index_dir;
+	/* Tests start from a tiny map to make it grow while messages arrive. */
+	o.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0;
 	o.stop = &stop_requested;
 	o.report = report;
 	o.invalid = report_invalid;

@@ -1518,9 +1518,12 @@ static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, siz
 	return set_identity(s, a, dn, b + 1, tn) ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
+#define NO_IDENTITY 2 /* internal: identify() stored the segment's one problem */
+
 /* Takes the segment's identity from its header (or path); a segment that
  * has none is one problem over its `size` bytes and is never read again.
- * Returns 0, 1 when it had none, or an error. */
+ * Returns 0, NO_IDENTITY when it had none, or an error (MAP_FULL_RETRY
+ * too). */
 static int identify(ingest *in, seg_state *s, const dp_segment_header *hdr, uint64_t size)
 {
 	char why[112];
@@ -1531,7 +1534,7 @@ static int identify(ingest *in, seg_state *s, const dp_segment_header *hdr, uint
 	s->pending.sealed = 1;
 	if (size > s->pending.offset) /* a file cut since keeps what was read */
 		s->pending.offset = size;
-	return rc ? rc : 1;
+	return rc ? rc : NO_IDENTITY;
 }
 
 /* A segment that cannot be read now (permissions, an I/O error) is told
@@ -1699,7 +1702,7 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 		goto out;
 	}
 	if ((rc = identify(in, s, &hdr, (uint64_t)st.st_size)) != 0) {
-		rc = rc > 0 ? 0 : rc;
+		rc = rc == NO_IDENTITY ? 0 : rc;
 		goto out;
 	}
 	if ((rc = read_frames(in, s, r, more, &res)))
@@ -1929,12 +1932,13 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 		if (!c->header_len)
 			hdr.frames_start = DP_SEGMENT_FIXED;
 		if ((rc = identify(in, s, &hdr, end)) != 0)
-			return rc > 0 ? 0 : rc;
+			return rc == NO_IDENTITY ? 0 : rc;
 		/* What the index holds of it already (a region the shipper read
 		 * again after the file grew) is not a problem twice. */
 		uint64_t at = c->start > p ? c->start : p;
-		rc = store_problem(in, s, at, end - at, c->problem,
-				   c->why ? c->why : dp_problem_name((dp_problem_kind)c->problem));
+		if ((rc = store_problem(in, s, at, end - at, c->problem,
+					c->why ? c->why : dp_problem_name((dp_problem_kind)c->problem))))
+			return rc;
 		if (c->problem == DP_PROBLEM_VERSION)
 			s->pending.sealed = 1;
 	} else {
@@ -1945,7 +1949,7 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 			rc = res;
 		dp_reader_close(r);
 		if (rc)
-			return rc > 0 ? 0 : rc;
+			return rc == NO_IDENTITY ? 0 : rc;
 	}
 	s->pending.offset = end;
 	s->pending.size_seen = end;

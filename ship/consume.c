@@ -545,6 +545,7 @@ int dp_stream_index(const dp_stream_options *opts, dp_stream_stats *stats)
 	dp_indexer_options io = {
 		.index_dir = o.index_dir,
 		.lost_after_s = o.lost_after_s,
+		.initial_map_size = o.initial_map_size,
 		.stop = o.stop,
 		.report = o.report,
 		.fault = o.fault,

@@ -153,6 +153,7 @@ typedef struct dp_stream_options {
 				 segment is offered again after this (default 250) */
 	uint32_t ack_wait_ms; /* of a consumer it creates: a message not acknowledged by
 				 then is delivered again (default 30000) */
+	uint64_t initial_map_size; /* of the index (tests: a tiny map grows while fed) */
 	double lost_after_s;
 	/* A problem of a segment (as the local indexer reports it). */
 	void (*report)(void *ctx, const char *segment, uint64_t offset, const char *what);
