@@ -218,6 +218,8 @@ static int check_all(dp_query *q, const char *log_dir, double listed_at, dp_fres
 	int rc = 0;
 
 	if (!d) {
+		if (errno == ENOMEM)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
 		f->walk_incomplete = errno != ENOENT;
 		return 0;
 	}
