@@ -50,6 +50,14 @@ SHIP_SRC := $(wildcard ship/*.c)
 SHIP_OBJ := $(SHIP_SRC:%.c=$(B)/%.o)
 NATS_CFLAGS = $(shell pkg-config --cflags libnats 2>/dev/null)
 NATS_LIBS = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
+# The server (serve/) and its web page, embedded: in the dnnprov binary only,
+# so that the library does not depend on libmicrohttpd.
+SERVE_PC := libmicrohttpd
+SERVE_SRC := $(wildcard serve/*.c)
+SERVE_OBJ := $(SERVE_SRC:%.c=$(B)/%.o) $(B)/serve/assets.o
+SERVE_CFLAGS = $(shell pkg-config --cflags $(SERVE_PC) 2>/dev/null)
+SERVE_LIBS = $(shell pkg-config --libs $(SERVE_PC) 2>/dev/null || echo -lmicrohttpd)
+WEB_FILES := $(sort $(shell find serve/web -type f ! -name '*~' 2>/dev/null))
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
@@ -75,6 +83,28 @@ $(B)/libdnnprov.so: $(B)/libdnnprov.so.$(VERSION)
 	ln -sf libdnnprov.so.$(VERSION) $(B)/libdnnprov.so.$(SOVERSION)
 	ln -sf libdnnprov.so.$(VERSION) $@
 
+$(B)/serve/%.o: serve/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SERVE_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/cli/cmd_serve.o: cli/cmd_serve.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SERVE_CFLAGS) -MMD -MP -c $< -o $@
+
+# Every file of serve/web as a C array (tools/embed.c): the binary carries
+# its page and never reads a file to answer a request.
+$(B)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(B)/serve/assets.c: $(B)/tools/embed $(WEB_FILES) Makefile
+	@mkdir -p $(dir $@)
+	$(B)/tools/embed $@ serve/web $(WEB_FILES)
+
+$(B)/serve/assets.o: $(B)/serve/assets.c serve/serve.h
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+
 $(B)/ext/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DDP_SQLITE_EXTENSION -MMD -MP -c $< -o $@
@@ -83,8 +113,8 @@ $(B)/ext/%.o: %.c
 $(B)/libdnnprov_sqlite.so: $(EXT_OBJ) $(LIB_OBJ) sql/ext.map
 	$(CC) -shared -Wl,--version-script=sql/ext.map $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(LIB_OBJ) $(LIBS)
 
-$(B)/dnnprov: $(CLI_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a $(LIBS) $(SQLITE_LIBS) $(NATS_LIBS)
+$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a $(SERVE_LIBS) $(LIBS) $(SQLITE_LIBS) $(NATS_LIBS)
 
 $(SHIP_OBJ): CFLAGS_ALL += $(NATS_CFLAGS)
 
@@ -177,9 +207,10 @@ fuzz: deps
 
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils \
-	libnats-dev nats-server \
+	libnats-dev nats-server libmicrohttpd-dev \
 	python3-torch python3-sklearn \
-	python3 python3-msgpack python3-prov python3-numpy python3-pandas
+	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
+	chromium chromium-driver python3-selenium
 DEMO_PACKAGES := python3-torch python3-sklearn
 BENCH_PACKAGES := libsqlite3-dev sqlite3 nats-server libnats-dev
 deps:
@@ -247,4 +278,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SHIP_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SHIP_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d)

@@ -23,7 +23,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,7 +222,7 @@ static dnnprov_config *config_for(const char *name, const char *durability)
 	fprintf(f,
 		"dataflow: bench\nlog_dir: %s\nindex_dir: %s\n"
 		"hyperparameters:\n  OPTIMIZER_NAME: true\n  LEARNING_RATE: true\n  BATCH_SIZE: true\n"
-		"metrics: [loss, accuracy, top5]\nfree_metrics: true\n"
+		"metrics: [loss, accuracy, top5, lr, grad_norm]\n"
 		"log:\n  durability: %s\n  segment_size: 1GiB\n",
 		path("%s-logs", name), path("%s-index", name), durability);
 	fclose(f);
@@ -807,7 +810,116 @@ typedef struct qresult {
 	/* dnnprov sql: best per task through summaries, a full scan
 	 * aggregate, one task's epochs; and the sqlite3 shell's scan */
 	double sql[3], sql_peer_scan;
+	/* dnnprov serve: the first page of runs sorted by a metric, the same
+	 * sorted by start (every task loaded), the whole runs command for the
+	 * first; a curve; the server's heap and RSS after them */
+	double serve_page, serve_page_start, serve_page_cli, serve_curve;
+	long serve_anon, serve_rss;
 } qresult;
+
+/* ---- dnnprov serve ------------------------------------------------------------------- */
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t n = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(fd, (struct sockaddr *)&a, &n) != 0)
+		die("no free port: %s", strerror(errno));
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* One GET over a fresh connection, read to the end; the seconds it took,
+ * or a negative number when the server could not be reached. */
+static double http_get(int port, const char *path, int *status)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char req[1024], buf[65536];
+	double t0 = now_s();
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path, port);
+	if (write(fd, req, (size_t)n) != n)
+		die("cannot send a request");
+	ssize_t k;
+	size_t got = 0;
+	*status = 0;
+	while ((k = read(fd, buf, sizeof(buf))) > 0) {
+		if (!got)
+			sscanf(buf, "HTTP/1.1 %d", status);
+		got += (size_t)k;
+	}
+	close(fd);
+	return now_s() - t0;
+}
+
+static double http_median(int port, const char *path, int runs)
+{
+	double t[15];
+	int st;
+	for (int i = 0; i < runs; i++) {
+		t[i] = http_get(port, path, &st);
+		if (st != 200)
+			die("dnnprov serve answered %d to %s", st, path);
+	}
+	return median(t, runs);
+}
+
+static void bench_serve_at(char *idx, const char *task, int runs, qresult *r)
+{
+	extern char **environ;
+	char listen[32], curve[128];
+	int port = free_port(), st;
+	pid_t pid;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	char *argv[] = { (char *)dnnprov_bin, "serve", "--index-dir", idx, "--listen", listen, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+		die("cannot run %s serve", dnnprov_bin);
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; http_get(port, "/api/changes", &st) < 0; i++) {
+		if (i > 600)
+			die("dnnprov serve did not start");
+		usleep(10000);
+	}
+	static const char page[] = "/api/runs?df=bench&metric=val_accuracy&sort=-best(val_accuracy)&limit=100";
+	static const char page_start[] = "/api/runs?df=bench&metric=val_accuracy&limit=100";
+	snprintf(curve, sizeof(curve), "/api/curve?df=bench&task=%s", task);
+	http_median(port, page, 2); /* warm the page cache */
+	http_median(port, curve, 2);
+	r->serve_page = http_median(port, page, runs);
+	r->serve_curve = http_median(port, curve, runs);
+	/* What the server holds after answering pages and curves: its heap,
+	 * and its RSS, which also counts the pages of the index it has read
+	 * (the page cache's).  Before the page sorted by start, which loads
+	 * every task for the time of its request. */
+	r->serve_anon = rss_anon_kb(pid);
+	r->serve_page_start = http_median(port, page_start, runs);
+	char p[64], line[256];
+	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(p, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &r->serve_rss) == 1)
+			break;
+	if (f)
+		fclose(f);
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	char *cli[] = { (char *)dnnprov_bin, "runs", "bench", "--index-dir", idx, "--metric", "val_accuracy",
+			"--sort", "-best(val_accuracy)", "--limit", "100", "--format", "json", NULL };
+	double c[15];
+	for (int i = 0; i < runs; i++)
+		c[i] = run_timed(cli, NULL, false);
+	r->serve_page_cli = median(c, runs);
+}
 
 static const char sql_compare[] =
 	"SELECT t.task, t.status, t.optimizer, t.lr, t.batch_size, MAX(e.val_accuracy) AS m "
@@ -904,6 +1016,7 @@ static void bench_queries_at(int tasks, int epochs, qresult *r)
 	}
 	sqlite3_close(db);
 	bench_sql_at(idx, name, task, runs, r);
+	bench_serve_at(idx, task, runs, r);
 	run_shell("rm -rf '%s' '%s-rawlmdb'", path("%s-logs", name), path("%s", name));
 }
 
@@ -968,6 +1081,28 @@ static void bench_queries(void)
 			snprintf(note2, sizeof(note2), "target ≤ 5 ms, flat");
 		row(label, fmt_ns(r[s].sql[2], a), fmt_ns(r[s].peer_cli[2], b), fmt_ratio(r[s].sql[2], r[s].peer_cli[2], false, c),
 		    note2, sizes[s] >= 100000 ? 3 : 7);
+	}
+	for (int s = 0; s < 3; s++) {
+		char note2[200], d[32], e[32];
+		snprintf(label, sizeof(label), "serve: first page of runs sorted by a metric, 100 rows, %d tasks × %d epochs "
+			 "(HTTP, JSON)", sizes[s], epochs);
+		snprintf(note2, sizeof(note2), "target ≤ 100 ms; sorted by start (every task loaded) %s; the whole "
+			 "runs command %s", fmt_ns(r[s].serve_page_start, d), fmt_ns(r[s].serve_page_cli, e));
+		row(label, fmt_ns(r[s].serve_page, a), "—", "—", note2, sizes[s] >= 100000 ? 3 : 7);
+	}
+	for (int s = 0; s < 3; s++) {
+		char d[32];
+		snprintf(label, sizeof(label), "serve: curve of one run, %d tasks × %d epochs (HTTP, JSON)", sizes[s], epochs);
+		snprintf(note, sizeof(note), "target ≤ 10 ms; the curve command %s", fmt_ns(r[s].ours[2], d));
+		row(label, fmt_ns(r[s].serve_curve, a), "—", "—", note, sizes[s] >= 100000 ? 3 : 7);
+	}
+	{
+		char mem[200], mem2[200];
+		snprintf(mem, sizeof(mem), "heap %.1f, %.1f, %.1f MiB at %d, %d, %d tasks", r[0].serve_anon / 1024.0,
+			 r[1].serve_anon / 1024.0, r[2].serve_anon / 1024.0, sizes[0], sizes[1], sizes[2]);
+		snprintf(mem2, sizeof(mem2), "target: flat; RSS with the mapped index %ld, %ld, %ld MiB", r[0].serve_rss / 1024,
+			 r[1].serve_rss / 1024, r[2].serve_rss / 1024);
+		row("memory: dnnprov serve after pages of runs and curves, as the tasks grow ×100", mem, "—", "—", mem2, 1);
 	}
 	qresult *big = &r[2];
 	snprintf(label, sizeof(label), "memory: peak RSS at %d tasks × %d epochs", sizes[2], epochs);

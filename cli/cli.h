@@ -100,11 +100,12 @@ int cmd_index_from(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 extern const char cmd_log_usage[], cmd_cat_usage[], cmd_check_usage[], cmd_index_usage[],
 	cmd_reindex_usage[], cmd_dataflows_usage[], cmd_describe_usage[], cmd_runs_usage[],
 	cmd_compare_usage[], cmd_effect_usage[], cmd_curve_usage[], cmd_adaptations_usage[],
 	cmd_test_usage[], cmd_elements_usage[], cmd_layers_usage[], cmd_watch_usage[], cmd_export_usage[],
 	cmd_config_usage[], cmd_sql_usage[], cmd_tag_usage[], cmd_delete_usage[], cmd_restore_usage[],
-	cmd_ship_usage[];
+	cmd_serve_usage[], cmd_ship_usage[];
 
 #endif

@@ -7,7 +7,8 @@
 const char cmd_compare_usage[] =
 	"usage: dnnprov compare [-c CONFIG | --index-dir DIR] [DF] [--metric M]\n"
 	"                       [--agg best|max|min|last|mean|at=EPOCH] [--goal min|max]\n"
-	"                       [--where EXPR] [--sort [+|-]COL] [--limit N] [--format F]\n"
+	"                       [--where EXPR] [--sort [+|-]COL] [--limit N]\n"
+	"                       [--offset N] [--format F]\n"
 	"\n"
 	"Each task's hyperparameters beside the aggregate of one metric over its epochs,\n"
 	"best first; tasks lacking the metric come last with an empty cell.  --agg best\n"

@@ -5,7 +5,8 @@
 
 const char cmd_runs_usage[] =
 	"usage: dnnprov runs [-c CONFIG | --index-dir DIR] [DF] [--where EXPR] [--sort [+|-]COL]\n"
-	"                    [--limit N] [--metric M] [--goal min|max] [--facts] [--format table|csv|json]\n"
+	"                    [--limit N] [--offset N] [--metric M] [--goal min|max] [--facts]\n"
+	"                    [--format table|csv|json]\n"
 	"\n"
 	"A row per task: id, status, start, duration, epochs done, last activity, the\n"
 	"hyperparameters, and the last and best value of the main metric (--metric, or\n"
@@ -15,6 +16,10 @@ const char cmd_runs_usage[] =
 	"unless --sort names a column (a leading - sorts descending).  DF defaults to\n"
 	"the config's dataflow.  A tags column shows the runs' tags (dnnprov tag);\n"
 	"--facts adds a column per run fact (command, cwd, git_commit, python, ...).\n"
+	"--offset N skips the first N rows after sorting: with --limit, a page of the\n"
+	"runs (JSON then says how many there are in all, \"total\").  Sorted by the task\n"
+	"or by the last or best metric, a page is chosen without loading every task,\n"
+	"as fast with 100,000 tasks as with 1,000.\n"
 	"\n"
 	"--where filters tasks: comparisons (= != < <= > >=), in (...), like 'pattern'\n"
 	"(% any text, _ one character), and, or, not, + - * / on numbers, parentheses;\n"

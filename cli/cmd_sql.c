@@ -54,18 +54,11 @@ typedef struct sql_run {
 /* The statement with a caret under the place SQLite names. */
 static void show_position(const char *sql, int offset)
 {
-	const char *line = sql, *p = sql;
-	if (offset < 0)
-		return;
-	for (int i = 0; i < offset && *p; i++, p++)
-		if (*p == '\n')
-			line = p + 1;
-	size_t len = strcspn(line, "\n");
-	fprintf(stderr, "  %.*s\n  ", (int)len, line);
-	for (const char *q = line; q < p; q++)
-		if (((unsigned char)*q & 0xC0) != 0x80) /* one column per code point */
-			fputc(*q == '\t' ? '\t' : ' ', stderr);
-	fputs("^\n", stderr);
+	dp_buf b = { 0 };
+	dp_sql_position(&b, sql, offset);
+	if (b.len && !b.failed)
+		fprintf(stderr, "%s\n", dp_buf_cstr(&b));
+	dp_buf_free(&b);
 }
 
 static void list_tables(const sql_run *r)
@@ -98,48 +91,6 @@ static int statement_failed(const sql_run *r, const char *sql, int offset)
 
 /* ---- rows ---------------------------------------------------------------------------- */
 
-/* A column's kind: a TIMESTAMP column shows times; any other value shows
- * as it is (its SQL type decides). */
-static dp_col_kind column_kind(sqlite3_stmt *st, int i)
-{
-	const char *decl = sqlite3_column_decltype(st, i);
-	return decl && sqlite3_stricmp(decl, "TIMESTAMP") == 0 ? COL_TIME : COL_NUM;
-}
-
-static void cell_of(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
-{
-	memset(cell, 0, sizeof(*cell));
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_INTEGER:
-		*cell = dp_qv_int(sqlite3_column_int64(st, i)); /* exact, as every integer is */
-		break;
-	case SQLITE_FLOAT:
-		cell->type = QV_NUM;
-		cell->num = sqlite3_column_double(st, i);
-		break;
-	case SQLITE_TEXT:
-		cell->type = QV_TEXT;
-		cell->text = (const char *)sqlite3_column_text(st, i);
-		if (!cell->text)
-			cell->type = QV_FAILED;
-		break;
-	case SQLITE_BLOB: {
-		/* As SQL writes a blob: X'0A1B'. */
-		const unsigned char *p = sqlite3_column_blob(st, i);
-		int n = sqlite3_column_bytes(st, i);
-		hex->len = 0;
-		dp_buf_append(hex, "X'", 2);
-		for (int k = 0; k < n; k++)
-			dp_buf_printf(hex, "%02X", p[k]);
-		dp_buf_putc(hex, '\'');
-		cell->type = hex->failed ? QV_FAILED : QV_TEXT;
-		cell->text = hex->failed ? NULL : dp_buf_cstr(hex);
-		break;
-	}
-	default: break;
-	}
-}
-
 /* In the table format, a column of text only is aligned as text. */
 static void text_columns(dp_table *t)
 {
@@ -169,7 +120,7 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 	}
 	for (int i = 0; i < ncols; i++) {
 		const char *name = sqlite3_column_name(st, i);
-		dp_table_set_col(&t, (size_t)i, name ? name : "", column_kind(st, i));
+		dp_table_set_col(&t, (size_t)i, name ? name : "", dp_sql_column_kind(st, i));
 	}
 	/* The answer says how fresh the index is, as every query does: the
 	 * "index" member of JSON, a note under a table, a line on stderr with
@@ -188,12 +139,7 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 		goto out;
 	}
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		for (int i = 0; i < ncols; i++)
-			cell_of(st, i, &cells[i], &hex[i]);
-		for (int i = 0; i < ncols && !rc; i++)
-			if (cells[i].type == QV_FAILED)
-				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-		if (rc || (rc = dp_rowout_row(&w, cells)))
+		if ((rc = dp_sql_row(st, ncols, cells, hex)) || (rc = dp_rowout_row(&w, cells)))
 			break;
 		if (ferror(stdout)) {
 			cli_error(CMD, "cannot write the output: %s", strerror(errno ? errno : EIO));

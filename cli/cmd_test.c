@@ -5,7 +5,7 @@
 
 const char cmd_test_usage[] =
 	"usage: dnnprov test [-c CONFIG | --index-dir DIR] [DF] [--where EXPR] [--sort [+|-]COL]\n"
-	"                    [--limit N] [--format F]\n"
+	"                    [--limit N] [--offset N] [--format F]\n"
 	"\n"
 	"The latest test record of each task that has one, beside its hyperparameters,\n"
 	"best first by the first test metric.\n";

@@ -36,6 +36,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		{ "where", required_argument, NULL, 'w' },
 		{ "sort", required_argument, NULL, 's' },
 		{ "limit", required_argument, NULL, 'n' },
+		{ "offset", required_argument, NULL, 'O' },
 		{ "metric", required_argument, NULL, 'm' },
 		{ "agg", required_argument, NULL, 'a' },
 		{ "goal", required_argument, NULL, 'g' },
@@ -54,7 +55,7 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 	};
 	static const char shortopts[] = "c:f:w:n:m:t:h";
 	static const struct { int c; unsigned bit; } gate[] = {
-		{ 'w', QO_WHERE }, { 's', QO_SORT },	{ 'n', QO_LIMIT },   { 'm', QO_METRIC },
+		{ 'w', QO_WHERE }, { 's', QO_SORT },	{ 'n', QO_LIMIT },   { 'O', QO_LIMIT },   { 'm', QO_METRIC },
 		{ 'a', QO_AGG },   { 'g', QO_GOAL },	{ 'H', QO_HYP },     { 'b', QO_BINS },
 		{ 't', QO_TASK },  { 'M', QO_METRICS }, { 'W', QO_WINDOW },  { 'S', QO_SET },
 		{ 'i', QO_INTERVAL }, { 'C', QO_INTERVAL }, { 'F', QO_FACTS },
@@ -86,6 +87,13 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 			if (*end || !*optarg || v < 0)
 				return bad_number(cmd, "--limit", optarg);
 			a->o.limit = (size_t)v;
+			break;
+		}
+		case 'O': {
+			long v = strtol(optarg, &end, 10);
+			if (*end || !*optarg || v < 0)
+				return bad_number(cmd, "--offset", optarg);
+			a->o.offset = (size_t)v;
 			break;
 		}
 		case 'm': a->o.metric = optarg; break;

@@ -63,6 +63,8 @@ struct dp_indexer {
 	uint64_t lost;   /* tasks the sweeps found without a live writer */
 	dp_map trash_seen; /* "<entry>/<dataflow>" -> the mtime of that trash folder when applied */
 	uint64_t removed;  /* tasks dropped because they were deleted */
+	bool following;    /* in dp_indexer_follow: a pass records its listing time with the next batch only */
+	double last_listing; /* when the last full pass that ended began listing the logs; NaN: none */
 	/* A catch-up with a progress callback: the bytes it has to read (counted
 	 * at its first pass; a pass retried after the map grew reads again what
 	 * the rolled-back batch had read), and has read from the segments
@@ -277,6 +279,7 @@ int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
 	x->opts = *opts;
 	x->lock_fd = -1;
 	x->ifd = -1;
+	x->last_listing = NAN;
 	/* Absolute: the index records it for queries run from anywhere. */
 	char *cwd = opts->log_dir[0] == '/' ? NULL : getcwd(NULL, 0);
 	x->log_dir = cwd ? dp_path_join(cwd, opts->log_dir) : strdup(opts->log_dir);
@@ -509,6 +512,7 @@ static int scan_step(ingest *in, void *arg)
 	struct stat st;
 	int rc;
 
+	double started = dp_now();
 	(void)in;
 	if (stat(x->log_dir, &st) != 0) {
 		if (errno == ENOENT)
@@ -535,7 +539,15 @@ static int scan_step(ingest *in, void *arg)
 		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	dp_path_list_free(&segs);
-	return rc ? rc : apply_trash(x);
+	if (rc == 0)
+		rc = apply_trash(x);
+	/* Everything listed was read: queries may trust the listing's time
+	 * (query/fresh.c).  Not so when a folder or a segment could not be. */
+	if (rc == 0 && !x->unlistable && ingest_unread_count(&x->in, NULL) == 0) {
+		x->last_listing = started;
+		rc = ingest_note_listing(in, started, !x->following);
+	}
+	return rc;
 }
 
 /* ---- liveness (docs/RUNS.md) ------------------------------------------------------- */
@@ -759,6 +771,10 @@ static int stop_step(ingest *in, void *arg)
 		x->map_grows_seen = in->stats.map_grows;
 		rc = scan_step(in, x);
 	}
+	/* Queries without an indexer running rely on the time of the last
+	 * listing; the events since it were all read. */
+	if (rc == 0 && !isnan(x->last_listing))
+		rc = ingest_note_listing(in, x->last_listing, true);
 	return rc ? rc : ingest_commit(in);
 }
 
@@ -827,6 +843,7 @@ int dp_indexer_follow(dp_indexer *x)
 	int rc;
 
 	dp_mkdirs(x->log_dir); /* so that it can be watched before the first writer */
+	x->following = true;
 	if (!x->opts.no_inotify) {
 		x->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (x->ifd >= 0)

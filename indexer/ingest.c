@@ -1377,6 +1377,7 @@ static void abort_batch(ingest *in)
 		mdb_txn_abort(in->txn);
 	in->txn = NULL;
 	in->batch_records = 0;
+	in->listed_at = NAN; /* the pass is read again */
 	in->vdec.out_of_memory = in->rdec.out_of_memory = false;
 	caches_clear(in);
 	for (size_t i = 0; i < in->segs.cap; i++) {
@@ -1419,6 +1420,13 @@ int ingest_commit(ingest *in)
 		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
 		rc = mrc ? lmdb_fail(mrc, "meta") : 0;
 	}
+	if (rc == 0 && !isnan(in->listed_at)) {
+		/* Every segment that existed then is in the index now: queries
+		 * compare it with the dataflow folders' times (query/fresh.c). */
+		MDB_val k = { 9, "listed_at" }, v = { sizeof(in->listed_at), &in->listed_at };
+		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
+		rc = mrc ? lmdb_fail(mrc, "meta") : 0;
+	}
 	if (rc == 0 && !in->log_dir_stored && in->opts.log_dir) {
 		/* For queries given only the index: where its logs are, to tell
 		 * how far behind them it is. */
@@ -1439,6 +1447,7 @@ int ingest_commit(ingest *in)
 	}
 	in->stats.commits++;
 	in->log_dir_stored = true;
+	in->listed_at = NAN;
 	in->stats.records += in->batch_records;
 	in->batch_records = 0;
 	caches_clear(in);
@@ -1451,6 +1460,14 @@ int ingest_commit(ingest *in)
 		}
 	}
 	return 0;
+}
+
+static int begin_batch(ingest *in);
+
+int ingest_note_listing(ingest *in, double started, bool write_now)
+{
+	in->listed_at = started;
+	return write_now ? begin_batch(in) : 0;
 }
 
 static int begin_batch(ingest *in)
@@ -1810,6 +1827,7 @@ int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts)
 	memset(in, 0, sizeof(*in));
 	in->ix = ix;
 	in->opts = *opts;
+	in->listed_at = NAN;
 	if (!in->opts.batch_records)
 		in->opts.batch_records = 20000;
 	if (!in->opts.batch_ms)

@@ -113,9 +113,14 @@ static int select_tasks(dp_query *q, const dp_qdataflow *d, const dp_where *w, c
 			free(ids[i]);
 		free(ids);
 	} else {
-		for (size_t i = 0; i < d->ntasks; i++)
+		for (size_t i = 0; i < d->ntasks; i++) {
+			if (i % 1024 == 0 && dp_query_past_deadline(q)) {
+				free(sel);
+				return DNNPROV_EQUERY;
+			}
 			if (dp_where_match(w, q, d, &d->tasks[i]))
 				sel[k++] = &d->tasks[i];
+		}
 	}
 	*out = sel;
 	*n = k;
@@ -190,7 +195,9 @@ typedef struct sort_ctx {
 	bool desc;
 } sort_ctx;
 
-static sort_ctx g_sort; /* qsort has no context argument in C11 */
+/* qsort has no context argument in C11; per thread, since a server runs
+ * queries in several. */
+static _Thread_local sort_ctx g_sort;
 
 static int cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
 {
@@ -216,11 +223,47 @@ static int cmp_rows(const void *x, const void *y)
 	return c ? c : cmp_cells(&a[0], &b[0], false); /* then by the first column: stable output */
 }
 
-/* --sort [+|-]COLUMN, or the default; then --limit. */
+/* The column --sort [+|-]COLUMN names (the last of that name, in any
+ * case), or def_col and def_desc without --sort; DNNPROV_EQUERY listing
+ * the columns when there is none. */
+static int sort_column(const dp_table *t, const dp_qopts *o, size_t def_col, bool def_desc, size_t *col,
+		       bool *desc)
+{
+	*col = def_col;
+	*desc = def_desc;
+	if (!o->sort || !*o->sort)
+		return 0;
+	const char *name = o->sort;
+	*desc = false;
+	if (*name == '-' || *name == '+')
+		*desc = *name++ == '-';
+	*col = t->ncols;
+	for (size_t c = 0; c < t->ncols; c++)
+		if (t->cols[c] && dp_strcasecmp(t->cols[c], name) == 0)
+			*col = c;
+	if (*col < t->ncols)
+		return 0;
+	dp_buf list = { 0 };
+	for (size_t c = 0; c < t->ncols; c++)
+		dp_buf_printf(&list, "%s%s", c ? ", " : "", t->cols[c]);
+	int rc = dp_error(DNNPROV_EQUERY, "cannot sort by '%s': columns are %s", name, dp_buf_cstr(&list));
+	dp_buf_free(&list);
+	return rc;
+}
+
+static void free_rows(dp_table *t, size_t from, size_t to)
+{
+	for (size_t i = from * t->ncols; i < to * t->ncols; i++)
+		if (t->cells[i].type == QV_TEXT)
+			free((char *)t->cells[i].text);
+}
+
+/* --sort [+|-]COLUMN, or the default; then --offset and --limit. */
 static int sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool def_desc)
 {
-	size_t col = def_col;
-	bool desc = def_desc;
+	size_t col;
+	bool desc;
+	int rc;
 	/* An incomplete table is refused before printing; found here, since
 	 * --limit could cut its failed cells off and hide it. */
 	for (size_t i = 0; i < t->nrows * t->ncols && !t->failed; i++)
@@ -229,32 +272,22 @@ static int sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool d
 		t->failed = t->cols[c] == NULL;
 	if (t->failed)
 		return dp_error(DNNPROV_ENOMEM, "out of memory: the result is incomplete");
-	if (o->sort && *o->sort) {
-		const char *name = o->sort;
-		desc = false;
-		if (*name == '-' || *name == '+')
-			desc = *name++ == '-';
-		col = t->ncols;
-		for (size_t c = 0; c < t->ncols; c++)
-			if (dp_strcasecmp(t->cols[c], name) == 0)
-				col = c;
-		if (col == t->ncols) {
-			dp_buf list = { 0 };
-			for (size_t c = 0; c < t->ncols; c++)
-				dp_buf_printf(&list, "%s%s", c ? ", " : "", t->cols[c]);
-			int rc = dp_error(DNNPROV_EQUERY, "cannot sort by '%s': columns are %s", name, dp_buf_cstr(&list));
-			dp_buf_free(&list);
-			return rc;
-		}
-	}
+	if ((rc = sort_column(t, o, def_col, def_desc, &col, &desc)))
+		return rc;
 	if (col < t->ncols && t->nrows > 1) {
 		g_sort = (sort_ctx){ t, col, desc };
 		qsort(t->cells, t->nrows, t->ncols * sizeof(dp_qv), cmp_rows);
 	}
+	t->paged = o->offset || o->limit;
+	t->total = t->nrows;
+	if (o->offset) {
+		size_t skip = o->offset < t->nrows ? o->offset : t->nrows;
+		free_rows(t, 0, skip);
+		memmove(t->cells, t->cells + skip * t->ncols, (t->nrows - skip) * t->ncols * sizeof(dp_qv));
+		t->nrows -= skip;
+	}
 	if (o->limit && t->nrows > o->limit) {
-		for (size_t i = o->limit * t->ncols; i < t->nrows * t->ncols; i++)
-			if (t->cells[i].type == QV_TEXT)
-				free((char *)t->cells[i].text);
+		free_rows(t, o->limit, t->nrows);
 		t->nrows = o->limit;
 	}
 	return 0;
@@ -328,25 +361,40 @@ int dp_cmd_dataflows(dp_query *q, dp_table *out)
 	dp_table_set_col(out, 2, "running", COL_INT);
 	dp_table_set_col(out, 3, "last activity", COL_TIME);
 	for (size_t i = 0; i < n; i++) {
-		dp_qdataflow d;
-		if (rc == 0 && (rc = dp_query_load(q, names[i], &d)) == 0) {
-			dp_qv *row = dp_table_add_row(out);
-			size_t running = 0;
-			double last = NAN;
-			for (size_t k = 0; k < d.ntasks; k++) {
-				running += strcmp(d.tasks[k].status, "RUNNING") == 0;
-				if (isnan(last) || d.tasks[k].last > last)
-					last = d.tasks[k].last;
+		/* One scan of the dataflow's tasks, each read in place: counting
+		 * needs no loaded model. */
+		size_t tasks = 0, running = 0;
+		double last = NAN;
+		dp_scan sc;
+		dp_key prefix;
+		MDB_val k, v;
+		int r = 0;
+		dp_key_reset(&prefix);
+		dp_key_cstr(&prefix, names[i]);
+		if (rc == 0 && (rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &prefix, NULL)) == 0) {
+			while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+				dp_task_brief b;
+				tasks++;
+				if (dp_read_task_brief(&v, &b) != 0)
+					continue; /* counted, as a loaded dataflow shows it */
+				running += b.status.n == 7 && memcmp(b.status.p, "RUNNING", 7) == 0;
+				if (isnan(last) || b.last > last)
+					last = b.last;
 			}
+			dp_scan_close(&sc);
+			if (r < 0)
+				rc = r;
+		}
+		if (rc == 0) {
+			dp_qv *row = dp_table_add_row(out);
 			if (!row)
 				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			else {
-				set_text(&row[0], d.name);
-				set_count(&row[1], d.ntasks);
+				set_text(&row[0], names[i]);
+				set_count(&row[1], tasks);
 				set_count(&row[2], running);
 				set_time(&row[3], last);
 			}
-			dp_qdataflow_free(&d);
 		}
 		free(names[i]);
 	}
@@ -510,9 +558,8 @@ out:
 	return rc;
 }
 
-/* ---- runs, compare ---------------------------------------------------------------- */
+/* ---- runs ---------------------------------------------------------------------------- */
 
-/* The names of the run facts the tasks have, in the order first seen. */
 static int fact_names(const dp_qtask **sel, size_t n, const char ***out, size_t *nout)
 {
 	for (size_t i = 0; i < n; i++)
@@ -554,28 +601,27 @@ static int tags_cell(dp_qv *cell, const dp_qtask *t)
 	return rc;
 }
 
-int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+
+/* Where the columns of runs are: task, its fields (RUNS_C0 of them), the
+ * hyperparameters, the last and best main metric, the end message, the
+ * tags, then a column per run fact (--facts). */
+#define RUNS_C0 8
+typedef struct runs_cols {
+	size_t msg, tags, f0;
+	const char **facts;
+	size_t nfacts;
+} runs_cols;
+
+static int runs_columns(dp_table *out, const dp_qdataflow *d, const char *metric, runs_cols *rc_)
 {
-	dp_qdataflow d;
-	dp_where *w;
-	const dp_qtask **sel = NULL;
-	size_t n, c0 = 8;
-	const char *metric;
 	char name[DNNPROV_NAME_MAX + 16];
 	int rc;
 
-	if ((rc = prepare(q, o, &d, &w)))
+	rc_->msg = RUNS_C0 + d->nhyps + (metric ? 2 : 0);
+	rc_->tags = rc_->msg + 1;
+	rc_->f0 = rc_->msg + 2;
+	if ((rc = dp_table_init(out, rc_->f0 + rc_->nfacts)))
 		return rc;
-	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
-	size_t msg_col = c0 + d.nhyps + (metric ? 2 : 0), tags_col = msg_col + 1, f0 = msg_col + 2;
-	const char **facts = NULL; /* the fact names of the selected tasks, first seen first */
-	size_t nfacts = 0;
-	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)))
-		goto out;
-	if (o->facts && (rc = fact_names(sel, n, &facts, &nfacts)))
-		goto out;
-	if ((rc = dp_table_init(out, f0 + nfacts)))
-		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "status", COL_TEXT);
 	dp_table_set_col(out, 2, "start", COL_TIME);
@@ -585,20 +631,59 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 	dp_table_set_col(out, 5, "attempts", COL_INT);
 	dp_table_set_col(out, 6, "epochs", COL_INT);
 	dp_table_set_col(out, 7, "last_seen", COL_AGO);
-	hyp_columns(out, c0, &d);
+	hyp_columns(out, RUNS_C0, d);
 	if (metric) {
 		snprintf(name, sizeof(name), "last(%s)", metric);
-		dp_table_set_col(out, c0 + d.nhyps, name, COL_NUM);
+		dp_table_set_col(out, RUNS_C0 + d->nhyps, name, COL_NUM);
 		snprintf(name, sizeof(name), "best(%s)", metric);
-		dp_table_set_col(out, c0 + d.nhyps + 1, name, COL_NUM);
+		dp_table_set_col(out, RUNS_C0 + d->nhyps + 1, name, COL_NUM);
 	}
-	dp_table_set_col(out, msg_col, "message", COL_TEXT);
-	dp_table_set_col(out, tags_col, "tags", COL_TEXT);
-	for (size_t i = 0; i < nfacts; i++)
-		dp_table_set_col(out, f0 + i, facts[i], COL_TEXT);
-	/* A table shows when runs were resumed, why runs ended and their tags
-	 * only when some did or have: otherwise the columns say nothing (CSV
-	 * and JSON keep them). */
+	dp_table_set_col(out, rc_->msg, "message", COL_TEXT);
+	dp_table_set_col(out, rc_->tags, "tags", COL_TEXT);
+	for (size_t i = 0; i < rc_->nfacts; i++)
+		dp_table_set_col(out, rc_->f0 + i, rc_->facts[i], COL_TEXT);
+	/* A name that could not be copied: the page path sorts by name next. */
+	return out->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
+/* A row of runs for task t, with its last and best main metric (when the
+ * table has those columns). */
+static int runs_row(dp_table *out, const dp_qdataflow *d, const dp_qtask *t, const dp_qv *last, const dp_qv *best,
+		    const runs_cols *c)
+{
+	dp_qv *row = dp_table_add_row(out);
+	int rc;
+	if (!row)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	set_text(&row[0], t->id);
+	set_text(&row[1], t->status);
+	set_time(&row[2], t->start);
+	double until = isnan(t->end) ? t->last : t->end;
+	if (!isnan(until) && !isnan(t->start))
+		set_num(&row[3], until - t->start);
+	set_num(&row[4], t->active);
+	set_count(&row[5], t->attempts);
+	set_count(&row[6], t->epochs);
+	set_time(&row[7], t->last);
+	rc = hyp_cells(row, RUNS_C0, d, t);
+	if (!rc)
+		rc = set_text(&row[c->msg], t->message);
+	if (!rc)
+		rc = tags_cell(&row[c->tags], t);
+	for (size_t f = 0; f < c->nfacts && !rc; f++)
+		rc = copy_value(&row[c->f0 + f], dp_qtask_fact(t, c->facts[f]));
+	if (last && best) {
+		row[RUNS_C0 + d->nhyps] = *last;
+		row[RUNS_C0 + d->nhyps + 1] = *best;
+	}
+	return rc;
+}
+
+/* A table shows when runs were resumed, why runs ended and their tags
+ * only when some of its rows did or have: otherwise the columns say
+ * nothing (CSV and JSON keep them). */
+static void runs_omit(dp_table *out, const dp_qtask *const *sel, size_t n, const runs_cols *c)
+{
 	bool resumed = false, messages = false, tagged = false;
 	for (size_t i = 0; i < n; i++) {
 		resumed |= sel[i]->attempts > 1;
@@ -606,13 +691,263 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 		tagged |= sel[i]->ntags > 0;
 	}
 	if (!tagged)
-		dp_table_omit(out, tags_col);
+		dp_table_omit(out, c->tags);
 	if (!resumed) {
 		dp_table_omit(out, 4);
 		dp_table_omit(out, 5);
 	}
 	if (!messages)
-		dp_table_omit(out, msg_col);
+		dp_table_omit(out, c->msg);
+}
+
+/* ---- runs, a page of them ------------------------------------------------------------ */
+
+/* One candidate of a page: its sort value and its id, which points into the
+ * snapshot's map (valid while the transaction lives). */
+typedef struct page_item {
+	dp_qv key;
+	const char *id;
+} page_item;
+
+/* Whether a comes before b in the page's order: the sort column as
+ * cmp_rows orders it, then the task id. */
+static bool page_before(const page_item *a, const page_item *b, bool desc)
+{
+	int c = cmp_cells(&a->key, &b->key, desc);
+	return c ? c < 0 : strcmp(a->id, b->id) < 0;
+}
+
+/* The k best candidates seen, as a heap whose top is the worst of them. */
+typedef struct page_heap {
+	page_item *v;
+	size_t n, cap, k;
+	bool desc;
+} page_heap;
+
+static void heap_down(page_heap *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		if (l < h->n && page_before(&h->v[w], &h->v[l], h->desc))
+			w = l;
+		if (r < h->n && page_before(&h->v[w], &h->v[r], h->desc))
+			w = r;
+		if (w == i)
+			return;
+		page_item x = h->v[i];
+		h->v[i] = h->v[w];
+		h->v[w] = x;
+		i = w;
+	}
+}
+
+static int heap_offer(page_heap *h, const page_item *it)
+{
+	if (h->n < h->k) {
+		if (h->n == h->cap) {
+			size_t cap = h->cap ? h->cap * 2 : 128;
+			page_item *grown = realloc(h->v, cap * sizeof(*grown));
+			if (!grown)
+				return dp_error(DNNPROV_ENOMEM, "out of memory");
+			h->v = grown;
+			h->cap = cap;
+		}
+		size_t i = h->n++;
+		h->v[i] = *it;
+		while (i && page_before(&h->v[(i - 1) / 2], &h->v[i], h->desc)) {
+			page_item x = h->v[i];
+			h->v[i] = h->v[(i - 1) / 2];
+			h->v[(i - 1) / 2] = x;
+			i = (i - 1) / 2;
+		}
+	} else if (h->k && page_before(it, &h->v[0], h->desc)) {
+		h->v[0] = *it;
+		heap_down(h, 0);
+	}
+	return 0;
+}
+
+/* Which column a page can be cut by without loading every task: the task
+ * id (the tasks' keys) or the last or best main metric (the summaries). */
+typedef enum page_key { PAGE_SLOW, PAGE_TASK, PAGE_LAST, PAGE_BEST } page_key;
+
+/* Walks the dataflow's task keys and, for PAGE_LAST/PAGE_BEST, the
+ * metric's summaries beside them (both sorted by task id: a merge), and
+ * keeps the k first in the page's order; *total counts the tasks. */
+static int page_select(dp_query *q, const dp_qdataflow *d, const char *metric, page_key pk, const dp_agg *agg,
+		       page_heap *h, size_t *total)
+{
+	dp_key tkey, skey;
+	dp_scan ts, ss;
+	MDB_val k, v, sk = { 0, NULL }, sv = { 0, NULL };
+	int rc, src = DP_SCAN_END;
+
+	*total = 0;
+	dp_key_reset(&tkey);
+	dp_key_cstr(&tkey, d->name);
+	dp_key_reset(&skey);
+	dp_key_cstr(&skey, d->name);
+	if (metric)
+		dp_key_cstr(&skey, metric);
+	if ((rc = dp_scan_open(&ts, q->ix, q->txn, DP_DB_TASKS, &tkey, NULL)))
+		return rc;
+	if (pk != PAGE_TASK) {
+		if ((rc = dp_scan_open(&ss, q->ix, q->txn, DP_DB_SUMMARIES, &skey, NULL))) {
+			dp_scan_close(&ts);
+			return rc;
+		}
+		src = dp_scan_next(&ss, &sk, &sv);
+	}
+	while ((rc = dp_scan_next(&ts, &k, &v)) == DP_SCAN_ROW) {
+		rc = 0;
+		if (*total % 1024 == 0 && (rc = dp_query_past_deadline(q)))
+			break;
+		page_item it = { .id = (const char *)k.mv_data + tkey.n };
+		(*total)++;
+		if (pk == PAGE_TASK) {
+			it.key.type = QV_TEXT;
+			it.key.text = it.id;
+		}
+		/* Summaries of tasks before this one (none, unless the index
+		 * holds a summary without its task) are passed over. */
+		while (pk != PAGE_TASK && src == DP_SCAN_ROW) {
+			int c = strcmp((const char *)sk.mv_data + skey.n, it.id);
+			if (c > 0)
+				break;
+			if (c == 0 && sv.mv_size == sizeof(dp_summary)) {
+				dp_summary s;
+				int64_t e;
+				memcpy(&s, sv.mv_data, sizeof(s));
+				it.key = dp_summary_value(&s, metric, agg, &e);
+			}
+			src = dp_scan_next(&ss, &sk, &sv);
+		}
+		if ((rc = heap_offer(h, &it)))
+			break;
+	}
+	if (!rc && src < 0)
+		rc = src;
+	if (pk != PAGE_TASK)
+		dp_scan_close(&ss);
+	dp_scan_close(&ts);
+	return rc < 0 ? rc : 0;
+}
+
+static _Thread_local bool g_page_desc; /* as g_sort */
+static int cmp_page(const void *a, const void *b)
+{
+	return page_before(a, b, g_page_desc) ? -1 : page_before(b, a, g_page_desc) ? 1 : 0;
+}
+
+/* runs with --limit or --offset, no --where, sorted by the task or the
+ * main metric: the page is chosen from the keys and summaries alone, and
+ * only its tasks are loaded, so that the first page of 100,000 runs costs
+ * two range scans without decoding and a lookup per row.  *done is false
+ * when the question needs the whole load (runs_all). */
+static int runs_page(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes, bool *done)
+{
+	dp_qdataflow d, page = { 0 };
+	page_heap h = { 0 };
+	const char *metric = NULL, **ids = NULL;
+	const dp_qtask **sel = NULL;
+	runs_cols cols = { 0 };
+	size_t col, total, nsel = 0;
+	bool desc, declared;
+	int rc;
+
+	*done = false;
+	/* --facts: the fact columns are those of every task. */
+	if ((o->where && *o->where) || o->facts || (!o->limit && !o->offset) || o->offset > SIZE_MAX / 2 ||
+	    o->limit > SIZE_MAX / 2)
+		return 0;
+	if ((rc = dp_query_load_spec(q, o->df, &d)))
+		return rc;
+	if ((rc = dp_query_hyps_declared(q, &d, &declared)) || !declared)
+		goto out;
+	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
+	if (rc || (rc = runs_columns(out, &d, metric, &cols)))
+		goto out;
+	if ((rc = sort_column(out, o, 2, false, &col, &desc)))
+		goto out;
+	page_key pk = col == 0 ? PAGE_TASK : !metric ? PAGE_SLOW
+		    : col == RUNS_C0 + d.nhyps ? PAGE_LAST : col == RUNS_C0 + d.nhyps + 1 ? PAGE_BEST : PAGE_SLOW;
+	if (pk == PAGE_SLOW) {
+		dp_table_free(out);
+		goto out;
+	}
+	*done = true;
+	dp_agg agg = { pk == PAGE_LAST ? AGG_LAST : goal_lower(o, metric) ? AGG_MIN : AGG_MAX, 0 };
+	h.k = o->limit ? o->offset + o->limit : SIZE_MAX;
+	h.desc = desc;
+	if ((rc = page_select(q, &d, metric, pk, &agg, &h, &total)))
+		goto out;
+	g_page_desc = desc;
+	qsort(h.v, h.n, sizeof(*h.v), cmp_page);
+	size_t from = o->offset < h.n ? o->offset : h.n, n = h.n - from;
+	ids = calloc(n + 1, sizeof(*ids));
+	sel = calloc(n + 1, sizeof(*sel));
+	if (!ids || !sel) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = h.v[from + i].id;
+	if ((rc = dp_query_load_ids(q, o->df, ids, n, &page)))
+		goto out;
+	dp_agg last = { AGG_LAST, 0 }, best = { goal_lower(o, metric) ? AGG_MIN : AGG_MAX, 0 };
+	for (size_t i = 0; i < n && !rc; i++) {
+		const dp_qtask *t = dp_qtask_find(&page, ids[i]);
+		if (!t)
+			continue; /* cannot be: the same snapshot listed it */
+		sel[nsel++] = t;
+		dp_qv lv = { 0 }, bv = { 0 };
+		if (metric) {
+			lv = dp_query_metric(q, d.name, t->id, metric, &last, NULL);
+			bv = dp_query_metric(q, d.name, t->id, metric, &best, NULL);
+		}
+		rc = runs_row(out, &page, t, metric ? &lv : NULL, metric ? &bv : NULL, &cols);
+	}
+	if (rc)
+		goto out;
+	runs_omit(out, sel, nsel, &cols);
+	out->paged = true;
+	out->total = total;
+	omit_constant_columns(out, RUNS_C0, d.nhyps, notes);
+out:
+	if (rc || !*done) {
+		dp_table_free(out);
+		memset(out, 0, sizeof(*out));
+	}
+	free(h.v);
+	free(ids);
+	free(sel);
+	dp_qdataflow_free(&page);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+/* runs from the whole dataflow: every task loaded, filtered, sorted. */
+static int runs_all(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	runs_cols cols = { 0 };
+	size_t n;
+	const char *metric;
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	metric = d.nmetrics || o->metric ? resolve_metric(q, &d, o->metric, &rc) : NULL;
+	if (rc || (rc = select_tasks(q, &d, w, &sel, &n)))
+		goto out;
+	/* The fact names of the selected tasks, first seen first. */
+	if (o->facts && (rc = fact_names(sel, n, &cols.facts, &cols.nfacts)))
+		goto out;
+	if ((rc = runs_columns(out, &d, metric, &cols)))
+		goto out;
+	runs_omit(out, sel, n, &cols);
 	dp_agg last = { AGG_LAST, 0 }, best = { goal_lower(o, metric ? metric : "") ? AGG_MIN : AGG_MAX, 0 };
 	dp_qv *lasts = NULL, *bests = NULL;
 	if (metric) {
@@ -624,47 +959,31 @@ int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 			rc = dp_query_metric_column(q, &d, metric, &best, bests, NULL);
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
-		const dp_qtask *t = sel[i];
-		dp_qv *row = dp_table_add_row(out);
-		if (!row) {
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-			break;
-		}
-		set_text(&row[0], t->id);
-		set_text(&row[1], t->status);
-		set_time(&row[2], t->start);
-		double until = isnan(t->end) ? t->last : t->end;
-		if (!isnan(until) && !isnan(t->start))
-			set_num(&row[3], until - t->start);
-		set_num(&row[4], t->active);
-		set_count(&row[5], t->attempts);
-		set_count(&row[6], t->epochs);
-		set_time(&row[7], t->last);
-		rc = hyp_cells(row, c0, &d, t);
-		if (!rc)
-			rc = set_text(&row[msg_col], t->message);
-		if (!rc)
-			rc = tags_cell(&row[tags_col], t);
-		for (size_t f = 0; f < nfacts && !rc; f++)
-			rc = copy_value(&row[f0 + f], dp_qtask_fact(t, facts[f]));
-		if (metric) {
-			row[c0 + d.nhyps] = lasts[t - d.tasks];
-			row[c0 + d.nhyps + 1] = bests[t - d.tasks];
-		}
+		size_t at = (size_t)(sel[i] - d.tasks);
+		rc = runs_row(out, &d, sel[i], metric ? &lasts[at] : NULL, metric ? &bests[at] : NULL, &cols);
 	}
 	free(lasts);
 	free(bests);
 	if (!rc)
 		rc = sort_and_limit(out, o, 2, false); /* by start time */
 	if (!rc)
-		omit_constant_columns(out, c0, d.nhyps, notes);
+		omit_constant_columns(out, RUNS_C0, d.nhyps, notes);
 out:
-	free(facts);
+	free(cols.facts);
 	free(sel);
 	dp_where_free(w);
 	dp_qdataflow_free(&d);
 	return rc;
 }
+
+int dp_cmd_runs(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	bool done;
+	int rc = runs_page(q, o, out, notes, &done);
+	return rc || done ? rc : runs_all(q, o, out, notes);
+}
+
+/* ---- compare ------------------------------------------------------------------------- */
 
 int dp_cmd_compare(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
@@ -726,7 +1045,7 @@ out:
 
 /* ---- effect ------------------------------------------------------------------------- */
 
-static double *g_rank_values;
+static _Thread_local double *g_rank_values; /* as g_sort */
 static int cmp_idx(const void *a, const void *b)
 {
 	double x = g_rank_values[*(const size_t *)a], y = g_rank_values[*(const size_t *)b];

@@ -12,6 +12,7 @@ typedef struct dp_qopts {
 	const char *where;          /* --where */
 	const char *sort;           /* --sort [+|-]COLUMN */
 	size_t limit;               /* --limit; 0 for all */
+	size_t offset;              /* --offset: rows skipped after sorting */
 	const char *metric;         /* --metric; NULL: the main metric */
 	dp_agg agg;                 /* --agg; default best */
 	const char *goal;           /* --goal min|max; NULL: from the metric's name */

@@ -23,6 +23,27 @@ int dp_query_open(const char *index_dir, dp_query *q)
 	return rc;
 }
 
+void dp_query_adopt(dp_index *ix, MDB_txn *txn, dp_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->ix = ix;
+	q->txn = txn;
+	q->shared = true;
+}
+
+int dp_query_past_deadline(dp_query *q)
+{
+	if (q->expired)
+		return DNNPROV_EQUERY;
+	if (q->deadline <= 0 || dp_monotonic() < q->deadline)
+		return 0;
+	q->expired = true;
+	return dp_error(DNNPROV_EQUERY, "the query ran past its time limit");
+}
+
+/* Every this many tasks a loop over tasks looks at the clock. */
+#define DEADLINE_EVERY 1024
+
 int dp_query_check(const dp_query *q)
 {
 	if (q->read_error)
@@ -52,7 +73,8 @@ void dp_query_close(dp_query *q)
 {
 	if (q->txn)
 		mdb_txn_abort(q->txn);
-	dp_index_close(q->ix);
+	if (!q->shared)
+		dp_index_close(q->ix);
 	dp_decoder_free(&q->dec);
 	memset(q, 0, sizeof(*q));
 }
@@ -394,6 +416,23 @@ int dp_query_load(dp_query *q, const char *df, dp_qdataflow *d)
 	return dp_query_load_tasks(q, df, NULL, d);
 }
 
+/* Loads the task of key k, value v at the end of d->tasks (*cap of them
+ * allocated); DNNPROV_ENOMEM unreported, as load() reports it. */
+static int add_task(dp_query *q, dp_qdataflow *d, size_t *cap, const MDB_val *k, const MDB_val *v, size_t prefix)
+{
+	if (d->ntasks == *cap) {
+		size_t grow = *cap ? *cap * 2 : 64;
+		dp_qtask *grown = realloc(d->tasks, grow * sizeof(*grown));
+		if (!grown)
+			return DNNPROV_ENOMEM;
+		d->tasks = grown;
+		*cap = grow;
+	}
+	int rc = load_task(q, d, k, v, prefix, &d->tasks[d->ntasks]);
+	d->ntasks++; /* freed with d, loaded or not */
+	return rc;
+}
+
 /* The specification, and then no task, one task or every task. */
 enum { LOAD_ALL, LOAD_ONE, LOAD_NONE };
 static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d);
@@ -494,18 +533,9 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 	size_t cap = 0;
 	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		rc = 0;
-		if (d->ntasks == cap) {
-			cap = cap ? cap * 2 : 64;
-			dp_qtask *grown = realloc(d->tasks, cap * sizeof(*grown));
-			if (!grown) {
-				rc = DNNPROV_ENOMEM;
-				break;
-			}
-			d->tasks = grown;
-		}
-		rc = load_task(q, d, &k, &v, key.n, &d->tasks[d->ntasks]);
-		d->ntasks++;
-		if (rc)
+		if (d->ntasks % DEADLINE_EVERY == 0 && (rc = dp_query_past_deadline(q)))
+			break;
+		if ((rc = add_task(q, d, &cap, &k, &v, key.n)))
 			break;
 		/* Names a task used that the spec does not declare join it. */
 		const dp_qtask *t = &d->tasks[d->ntasks - 1];
@@ -521,6 +551,84 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 fail:
 	dp_qdataflow_free(d);
 	return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory loading %s", df) : rc;
+}
+
+static int cmp_task_id(const void *a, const void *b)
+{
+	return strcmp(((const dp_qtask *)a)->id, ((const dp_qtask *)b)->id);
+}
+
+int dp_query_load_ids(dp_query *q, const char *df, const char *const *ids, size_t n, dp_qdataflow *d)
+{
+	dp_key key;
+	size_t cap = 0;
+	int rc;
+
+	if ((rc = dp_query_load_spec(q, df, d)))
+		return rc;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	for (size_t i = 0; i < n && !rc; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < d->ntasks && !seen; j++)
+			seen = strcmp(d->tasks[j].id, ids[i]) == 0;
+		if (seen)
+			continue;
+		dp_key tk = key;
+		MDB_val k, v;
+		dp_key_cstr(&tk, ids[i]);
+		k = dp_key_val(&tk);
+		if (!tk.overflow && dp_query_get(q, DP_DB_TASKS, &k, &v))
+			rc = add_task(q, d, &cap, &k, &v, key.n);
+	}
+	if (!rc)
+		rc = dp_query_check(q); /* a read that failed is no missing task */
+	if (!rc && d->ntasks > 1)
+		qsort(d->tasks, d->ntasks, sizeof(*d->tasks), cmp_task_id);
+	for (size_t t = 0; t < d->ntasks && !rc; t++)
+		for (size_t i = 0; i < d->tasks[t].nhyps && !rc; i++)
+			rc = add_spec_hyp(d, d->tasks[t].hyps[i].name,
+					  d->tasks[t].hyps[i].value.type == QV_TEXT ? "text" : "numeric");
+	if (rc) {
+		dp_qdataflow_free(d);
+		return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory loading %s", df) : rc;
+	}
+	return 0;
+}
+
+int dp_query_hyps_declared(dp_query *q, const dp_qdataflow *d, bool *all)
+{
+	dp_key key, next;
+	dp_scan sc;
+	MDB_val k, v;
+	int rc;
+
+	*all = true;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, d->name);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_HYP_INDEX, &key, NULL)))
+		return rc;
+	/* Keys are df name value task: after a name, seek past every key of
+	 * it (the name's bytes and 0x01 sort after "name\0..." and before any
+	 * longer name), so the scan costs one seek per distinct name. */
+	while (*all && (rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		size_t pos = key.n;
+		const char *name;
+		size_t n;
+		rc = 0;
+		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &name, &n))
+			continue;
+		bool declared = false;
+		for (size_t i = 0; i < d->nhyps && !declared; i++)
+			declared = strlen(d->hyps[i].name) == n && memcmp(d->hyps[i].name, name, n) == 0;
+		*all = declared;
+		next = key;
+		dp_key_str(&next, name, n);
+		next.b[next.n - 1] = 0x01; /* the terminator */
+		dp_scan_seek(&sc, &next);
+	}
+	dp_scan_close(&sc);
+	return rc < 0 ? rc : 0;
 }
 
 const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id)
@@ -696,8 +804,7 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	return true;
 }
 
-/* The aggregate of a summary; QV_NULL when it has no such value. */
-static dp_qv summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
+dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
 {
 	dp_qv r = { 0 };
 	dp_agg_kind kind = agg->kind;
@@ -767,11 +874,11 @@ static double mean_from_epochs(dp_query *q, const char *df, const char *task, co
 	return mean;
 }
 
-/* summary_value, with the mean computed again when its sum overflowed. */
+/* dp_summary_value, with the mean computed again when its sum overflowed. */
 static dp_qv task_value(dp_query *q, const char *df, const char *task, const dp_summary *s, const char *metric,
 			const dp_agg *agg, int64_t *e)
 {
-	dp_qv r = summary_value(s, metric, agg, e);
+	dp_qv r = dp_summary_value(s, metric, agg, e);
 	if (agg->kind == AGG_MEAN && r.type == QV_NUM && !isfinite(r.num) && isfinite(s->min) && isfinite(s->max))
 		r.num = mean_from_epochs(q, df, task, metric, s->count);
 	return r;

@@ -7,7 +7,8 @@
  * csv:   RFC 4180, every number as the shortest text that reads back
  *        exactly, times in ISO 8601.
  * json:  one object, {"columns": [names in order], "rows": [an object per
- *        row], "index": {what the caller says of the index}}, strict JSON:
+ *        row], "total": N when the rows are a page (--offset, --limit) of
+ *        N, "index": {what the caller says of the index}}, strict JSON:
  *        NaN and infinities as the strings "NaN", "Infinity", "-Infinity",
  *        missing values as null.  An envelope rather than a bare array, so
  *        that facts about the answer (how fresh the index is) travel with
@@ -511,6 +512,8 @@ int dp_rowout_end(dp_rowout *w, const char *index_json)
 			rc = write_table(w->t, w->out, w->width);
 	} else if (w->f == FMT_JSON) {
 		fputs(w->nrows ? "\n]" : "]", w->out);
+		if (w->t->paged)
+			fprintf(w->out, ",\n\"total\": %zu", w->t->total);
 		if (index_json && *index_json)
 			fprintf(w->out, ",\n\"index\": %s", index_json);
 		fputs("}\n", w->out);

@@ -100,6 +100,9 @@ typedef struct dp_query {
 	dp_index *ix;
 	MDB_txn *txn;
 	dp_decoder dec;
+	bool shared;     /* ix belongs to the caller (dp_query_adopt) */
+	double deadline; /* dp_monotonic() time past which the query gives up; 0: none */
+	bool expired;    /* it did: the detail says so */
 	/* A read inside a lookup that answers with a value, not a code
 	 * (dp_query_summary, dp_query_metric, --where) failed: the first such
 	 * error and its detail, sticky like ferror(), so that a damaged index
@@ -117,10 +120,20 @@ DP_INTERNAL bool dp_query_get(dp_query *q, dp_db db, MDB_val *k, MDB_val *v);
 /* Opens the index read-only and starts the snapshot.  DNNPROV_ENOTFOUND
  * when there is no index (nothing is created). */
 DP_INTERNAL int dp_query_open(const char *index_dir, dp_query *q);
+/* A query on a snapshot the caller began (a read-only transaction of an
+ * index it keeps open: a server shares one environment between its
+ * threads, as LMDB allows one per process and file); dp_query_close ends
+ * the transaction and leaves ix open. */
+DP_INTERNAL void dp_query_adopt(dp_index *ix, MDB_txn *txn, dp_query *q);
 DP_INTERNAL void dp_query_close(dp_query *q);
 /* 0 when every read of the snapshot so far succeeded; else the error of
  * the first that failed (a read error, or out of memory decoding). */
 DP_INTERNAL int dp_query_check(const dp_query *q);
+
+/* Whether the query ran past q->deadline: DNNPROV_EQUERY with the detail
+ * "the query ran past its time limit" (and q->expired set), else 0.  The
+ * loops over tasks call it, so that a front end can bound a request. */
+DP_INTERNAL int dp_query_past_deadline(dp_query *q);
 
 /* Names of the dataflows, sorted (caller frees each and the array). */
 DP_INTERNAL int dp_query_dataflows(dp_query *q, char ***names, size_t *n);
@@ -133,6 +146,15 @@ DP_INTERNAL int dp_query_load(dp_query *q, const char *df, dp_qdataflow *out);
 DP_INTERNAL int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *out);
 /* The specification alone, without tasks: one lookup. */
 DP_INTERNAL int dp_query_load_spec(dp_query *q, const char *df, dp_qdataflow *out);
+/* The specification and the tasks ids[0..n) names (an id that is no task
+ * is left out, a repeated one loaded once), sorted by id: a page of tasks
+ * at the cost of one lookup each. */
+DP_INTERNAL int dp_query_load_ids(dp_query *q, const char *df, const char *const *ids, size_t n,
+				  dp_qdataflow *out);
+/* Whether every hyperparameter name some task of d used is in d's
+ * specification (then a page of tasks has the columns all tasks have):
+ * one seek per name in the hyperparameter index. */
+DP_INTERNAL int dp_query_hyps_declared(dp_query *q, const dp_qdataflow *d, bool *all);
 DP_INTERNAL void dp_qdataflow_free(dp_qdataflow *d);
 /* DNNPROV_ENOTFOUND for an unknown dataflow, listing the ones that exist. */
 DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);
@@ -181,6 +203,10 @@ DP_INTERNAL const char *dp_agg_name(const dp_agg *a, char *buf, size_t n);
 /* A task's summary of a metric; false when the task never reported it. */
 DP_INTERNAL bool dp_query_summary(dp_query *q, const char *df, const char *task, const char *metric,
 				  dp_summary *out);
+/* The aggregate `agg` of a summary (AGG_BEST by the metric's name); *e
+ * gets the epoch it came from.  QV_NULL when the summary has no such
+ * value. */
+DP_INTERNAL dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e);
 /* The aggregate of a metric for a task; *epoch (optional) gets the epoch it
  * came from.  QV_NULL when missing (or NaN only). */
 DP_INTERNAL dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric,
@@ -212,6 +238,10 @@ typedef struct dp_table {
 	size_t ncols;
 	dp_qv *cells; /* row-major; text cells own their string */
 	size_t nrows, cap;
+	/* A page of a longer answer (--offset, --limit): `total` rows matched,
+	 * and JSON says so ("total"). */
+	bool paged;
+	size_t total;
 	/* Building it failed somewhere (a column name, a row): sticky, so that
 	 * commands can fill a table without checking every call, and the one
 	 * check before printing (dp_table_check) refuses an incomplete result. */
@@ -237,8 +267,9 @@ DP_INTERNAL void dp_table_free(dp_table *t);
 typedef enum dp_format { FMT_TABLE, FMT_CSV, FMT_JSON } dp_format;
 DP_INTERNAL int dp_format_parse(const char *s, dp_format *out);
 /* Writes the table; `width` is the terminal width for FMT_TABLE.  JSON is
- * one object {"columns": [...], "rows": [...], "index": ...}; index_json is
- * the value of "index" (a JSON object's text), or NULL to leave it out. */
+ * one object {"columns": [...], "rows": [...], "index": ...}, with
+ * "total": N after the rows when the table is a page; index_json is the
+ * value of "index" (a JSON object's text), or NULL to leave it out. */
 DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width,
 			       const char *index_json);
 

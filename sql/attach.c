@@ -32,6 +32,7 @@ struct dp_sql {
 	char *default_df;
 	int ncursors;
 	bool in_txn; /* an explicit transaction holds the snapshot */
+	bool borrowed; /* the snapshot is the caller's (dp_sql_attach_snapshot): kept, never renewed */
 	/* per snapshot */
 	double entries[DP_DB_COUNT];
 	bool have_entries;
@@ -61,9 +62,23 @@ static void forget_snapshot_facts(dp_sql *s)
 	s->have_entries = false;
 }
 
+/* Ends the attachment; a borrowed snapshot stays the caller's. */
+static void detach(dp_sql *s)
+{
+	if (s->attached) {
+		if (s->borrowed)
+			s->q.txn = NULL;
+		dp_query_close(&s->q);
+	}
+	s->attached = false;
+	s->borrowed = false;
+}
+
 static int renew(dp_sql *s)
 {
 	int mrc;
+	if (s->borrowed)
+		return 0; /* its owner's snapshot, for the owner's one statement */
 	forget_snapshot_facts(s);
 	mdb_txn_reset(s->q.txn);
 	mrc = mdb_txn_renew(s->q.txn);
@@ -542,7 +557,19 @@ out:
 	return rc;
 }
 
+static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, const char *default_df);
+
 int dp_sql_attach(dp_sql *s, const char *index_dir, const char *default_df)
+{
+	return attach(s, index_dir, NULL, NULL, default_df);
+}
+
+int dp_sql_attach_snapshot(dp_sql *s, dp_index *ix, MDB_txn *txn, const char *default_df)
+{
+	return attach(s, NULL, ix, txn, default_df);
+}
+
+static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, const char *default_df)
 {
 	static const char *const common[] = { "dataflows",   "transformations", "sets",	       "attributes",
 					      "dependencies", "tasks",		 "hyperparameters", "metrics",
@@ -556,14 +583,16 @@ int dp_sql_attach(dp_sql *s, const char *index_dir, const char *default_df)
 		return dp_error(DNNPROV_ESTATE, "cannot attach an index while a statement reads the attached one");
 	if ((rc = drop_all(s)))
 		return rc;
-	if (s->attached)
-		dp_query_close(&s->q);
-	s->attached = false;
+	detach(s);
 	forget_snapshot_facts(s);
 	free(s->default_df);
 	s->default_df = NULL;
-	if ((rc = dp_query_open(index_dir, &s->q)))
+	if (ix) {
+		dp_query_adopt(ix, txn, &s->q);
+		s->borrowed = true;
+	} else if ((rc = dp_query_open(index_dir, &s->q))) {
 		return rc;
+	}
 	s->attached = true;
 	if ((rc = dp_sql_dataflows(s, &names, &n)))
 		goto fail;
@@ -595,10 +624,79 @@ int dp_sql_attach(dp_sql *s, const char *index_dir, const char *default_df)
 	return 0;
 fail:
 	drop_all(s);
-	dp_query_close(&s->q);
-	s->attached = false;
+	detach(s);
 	forget_snapshot_facts(s);
 	return rc;
+}
+
+/* ---- rows ---------------------------------------------------------------------------- */
+
+/* A column's kind: a TIMESTAMP column shows times; any other value shows
+ * as it is (its SQL type decides). */
+dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i)
+{
+	const char *decl = sqlite3_column_decltype(st, i);
+	return decl && sqlite3_stricmp(decl, "TIMESTAMP") == 0 ? COL_TIME : COL_NUM;
+}
+
+void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
+{
+	memset(cell, 0, sizeof(*cell));
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		*cell = dp_qv_int(sqlite3_column_int64(st, i)); /* exact, as every integer is */
+		break;
+	case SQLITE_FLOAT:
+		cell->type = QV_NUM;
+		cell->num = sqlite3_column_double(st, i);
+		break;
+	case SQLITE_TEXT:
+		cell->type = QV_TEXT;
+		cell->text = (const char *)sqlite3_column_text(st, i);
+		if (!cell->text)
+			cell->type = QV_FAILED;
+		break;
+	case SQLITE_BLOB: {
+		/* As SQL writes a blob: X'0A1B'. */
+		const unsigned char *p = sqlite3_column_blob(st, i);
+		int n = sqlite3_column_bytes(st, i);
+		hex->len = 0;
+		dp_buf_append(hex, "X'", 2);
+		for (int k = 0; k < n; k++)
+			dp_buf_printf(hex, "%02X", p[k]);
+		dp_buf_putc(hex, '\'');
+		cell->type = hex->failed ? QV_FAILED : QV_TEXT;
+		cell->text = hex->failed ? NULL : dp_buf_cstr(hex);
+		break;
+	}
+	default: break;
+	}
+}
+
+int dp_sql_row(sqlite3_stmt *st, int ncols, dp_qv *cells, dp_buf *hex)
+{
+	for (int i = 0; i < ncols; i++)
+		dp_sql_cell(st, i, &cells[i], &hex[i]);
+	for (int i = 0; i < ncols; i++)
+		if (cells[i].type == QV_FAILED)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+	return 0;
+}
+
+void dp_sql_position(dp_buf *b, const char *sql, int offset)
+{
+	const char *line = sql, *p = sql;
+	if (offset < 0)
+		return;
+	for (int i = 0; i < offset && *p; i++, p++)
+		if (*p == '\n')
+			line = p + 1;
+	size_t len = strcspn(line, "\n");
+	dp_buf_printf(b, "  %.*s\n  ", (int)len, line);
+	for (const char *q = line; q < p; q++)
+		if (((unsigned char)*q & 0xC0) != 0x80) /* one column per code point */
+			dp_buf_putc(b, *q == '\t' ? '\t' : ' ');
+	dp_buf_putc(b, '^');
 }
 
 /* ---- read-only: the authorizer and the time limit ---------------------------------------- */
@@ -927,8 +1025,7 @@ static void context_free(void *p)
 		return;
 	schema_free(s);
 	forget_snapshot_facts(s);
-	if (s->attached)
-		dp_query_close(&s->q);
+	detach(s);
 	free(s->default_df);
 	free(s);
 }

@@ -44,6 +44,12 @@ DP_INTERNAL int dp_sql_register(sqlite3 *db, dp_sql **out);
  * of the other queries (no index, an index being rebuilt). */
 DP_INTERNAL int dp_sql_attach(dp_sql *s, const char *index_dir, const char *default_df);
 
+/* The same over a snapshot the caller began and keeps (a server that
+ * shares one LMDB environment between its threads, as LMDB allows one per
+ * file and process): every statement reads that snapshot, which the
+ * caller ends after detaching (closing the connection). */
+DP_INTERNAL int dp_sql_attach_snapshot(dp_sql *s, dp_index *ix, MDB_txn *txn, const char *default_df);
+
 /* Read-only by an authorizer: no ATTACH of a file, no write but to temp,
  * no loading of extensions, no pragma that changes a setting.  A
  * statement runs at most timeout_s seconds (0: no limit). */
@@ -55,6 +61,21 @@ DP_INTERNAL void dp_sql_statement_begin(dp_sql *s);
 DP_INTERNAL void dp_sql_statement_done(dp_sql *s);
 /* Whether the last statement was stopped by the time limit. */
 DP_INTERNAL bool dp_sql_timed_out(const dp_sql *s);
+
+/* A result column's kind: TIMESTAMP columns are times, any other shows
+ * its values as they are.  And a cell of the current row as a query
+ * value: a text points into the statement (or into *hex, for a blob
+ * written as X'0A1B'), valid until the next step; QV_FAILED when out of
+ * memory.  The CLI and the server render rows through these. */
+DP_INTERNAL dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i);
+DP_INTERNAL void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex);
+/* Every cell of the current row into cells[0..ncols) (hex[0..ncols) their
+ * blob texts): 0, or DNNPROV_ENOMEM when a cell could not be had. */
+DP_INTERNAL int dp_sql_row(sqlite3_stmt *st, int ncols, dp_qv *cells, dp_buf *hex);
+
+/* Appends "  LINE\n  ^" (no newline after the caret): the line of sql
+ * that holds byte `offset` and a caret under it; nothing when offset < 0. */
+DP_INTERNAL void dp_sql_position(dp_buf *b, const char *sql, int offset);
 
 /* The tables and views the last attach created, sorted by name. */
 DP_INTERNAL size_t dp_sql_ntables(const dp_sql *s);

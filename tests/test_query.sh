@@ -18,6 +18,9 @@ for seed in $(seq 1 "${DNNPROV_QUERY_SEEDS:-3}"); do
 	cat "$T/out" "$T/err" | head -12
 done
 
+expect_status "pages of runs equal the whole list" 0 $PY tests/page_check.py "$DNNPROV" "$T/index" df
+tail -3 "$T/out"
+
 # --- formats -------------------------------------------------------------------
 expect_status "table" 0 Q compare df --limit 3
 expect_eq "table: 3 rows" "$(grep -c "^task-" "$T/out")" 3

@@ -50,3 +50,6 @@ else
 	echo "demo: the index ranks '$first' first, but the training found '$best' best" >&2
 	exit 1
 fi
+echo
+echo "The dashboard of this index (docs/SERVE.md), until Ctrl-C:"
+echo "  $dnnprov serve -c $work/digits.yaml"

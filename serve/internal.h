@@ -1,0 +1,86 @@
+/*
+ * internal.h - what the files of serve/ share: the server's state
+ * (server.c), snapshots of the shared index (snapshot.c) and the API
+ * (api.c).
+ */
+#ifndef DNNPROV_SERVE_INTERNAL_H
+#define DNNPROV_SERVE_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+
+#include "query/commands.h"
+#include "serve/serve.h"
+
+/* ---- the shared index (snapshot.c) ---------------------------------------------- */
+
+typedef struct dp_shared_index {
+	pthread_rwlock_t lock; /* read: a snapshot is open; write: (re)opening, remapping */
+	char *dir;
+	char *log_dir;     /* NULL: as the index records */
+	dp_index *ix;      /* NULL until opened, or when it could not be */
+	char gen[4096];    /* what CURRENT pointed to when ix was opened */
+	/* The "index" member of answers and the change key the page polls,
+	 * refreshed by a thread of their own every second (walking the logs
+	 * of a large index takes longer than a request should). */
+	pthread_mutex_t fresh_lock;
+	pthread_cond_t fresh_cond;
+	pthread_t fresh_thread;
+	bool fresh_started, stopping;
+	char *fresh_json;  /* NULL until known */
+} dp_shared_index;
+
+DP_INTERNAL int dp_shared_init(dp_shared_index *si, const char *dir, const char *log_dir);
+DP_INTERNAL void dp_shared_free(dp_shared_index *si);
+/* Opens a snapshot of the index as it is now (reopening it after a
+ * reindex, adopting a grown map) and holds the read lock until
+ * dp_shared_end.  On failure nothing is held, and the error is the one
+ * the CLI gives for the same state (no index, an empty one, ...). */
+DP_INTERNAL int dp_shared_begin(dp_shared_index *si, dp_query *q);
+DP_INTERNAL void dp_shared_end(dp_shared_index *si, dp_query *q);
+/* A copy of the latest "index" JSON object (caller frees); NULL when none
+ * is known yet or out of memory. */
+DP_INTERNAL char *dp_shared_freshness(dp_shared_index *si);
+/* Starts the thread that refreshes it. */
+DP_INTERNAL int dp_shared_start_fresh(dp_shared_index *si);
+/* What changes when the index does (a commit, a reindex), for the page's
+ * live updates: the generation and the time of the last commit. */
+DP_INTERNAL int dp_shared_change(dp_query *q, const dp_shared_index *si, dp_buf *out);
+
+/* ---- replies (server.c sends them) -------------------------------------------------- */
+
+typedef struct dp_reply {
+	unsigned status;
+	const char *type;        /* Content-Type */
+	char *body;              /* malloc'd; NULL for an empty body */
+	size_t len;
+	char disposition[300];   /* Content-Disposition ("" for none) */
+	struct MHD_Response *stream; /* instead of body: a streamed answer (export) */
+	char extra[32];          /* X-Dnnprov-Rows-Cut: rows kept of a longer answer ("" for none) */
+} dp_reply;
+
+/* A JSON error: {"error": why, "parameter": name (or null)}. */
+DP_INTERNAL void dp_reply_error(dp_reply *r, unsigned status, const char *parameter, const char *fmt, ...)
+	DP_PRINTF(4, 5);
+
+struct dp_server {
+	struct MHD_Daemon *daemon;
+	dp_serve_options o;
+	char *host;            /* the address bound, as given */
+	unsigned port;
+	char token[256];       /* "" without one */
+	size_t token_len;
+	char login_code[48];   /* the one-time login URL's code; "" once used */
+	char login_path[64];
+	pthread_mutex_t login_lock;
+	dp_shared_index index;
+	double request_seconds;
+	size_t max_rows;
+};
+
+/* ---- the API (api.c) ---------------------------------------------------------------- */
+
+/* Answers GET /api/<name>?<the connection's arguments>. */
+DP_INTERNAL void dp_api_answer(dp_server *s, struct MHD_Connection *c, const char *name, dp_reply *r);
+
+#endif

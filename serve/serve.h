@@ -1,0 +1,98 @@
+/*
+ * serve.h - `dnnprov serve`: an HTTP server (libmicrohttpd) that answers
+ * the query layer's questions as JSON and serves the web page embedded in
+ * the binary (serve/web/, turned into C by tools/embed.c at build time).
+ * docs/SERVE.md documents every endpoint and the security model.
+ *
+ * One query layer, two front ends: /api/runs?df=D&sort=S&limit=N answers
+ * with exactly the bytes of `dnnprov runs D --sort S --limit N --format
+ * json` (the same dp_cmd_* function and the same renderer), bar the
+ * "index" member, which the server refreshes in the background.
+ *
+ * The rules, in the order a request meets them:
+ *   - Requests are bounded: headers and URL within 32 KiB (libmicrohttpd
+ *     answers 431 past it), a body only for POST /login (4 KiB), at most
+ *     DP_SERVE_MAX_CONNECTIONS at once, an idle connection closed after
+ *     30 s, a query stopped at its deadline (503), at most max_rows rows
+ *     per answer (a larger limit is a 400; a longer answer is cut and says
+ *     "total").
+ *   - The Host header must name this server (a DNS-rebinding page cannot
+ *     read the API); with a token, every request but /login must carry it
+ *     (Authorization: Bearer T, or the cookie the one-time login URL sets),
+ *     compared in constant time.
+ *   - GET /, /assets/NAME: the embedded files; /api/NAME: the API; any
+ *     other path is 404.  Nothing reads a file of the machine on behalf of
+ *     a request, and nothing writes: the index is opened read-only.
+ *   - Every response carries a strict Content-Security-Policy (scripts and
+ *     styles from the server only, no inline script), nosniff, no-referrer,
+ *     and no CORS header.
+ *
+ * Threads: one per connection (bounded).  They share one LMDB environment
+ * (LMDB allows one per file and process) behind a read-write lock: each
+ * request takes a snapshot under the read side; reopening after a reindex
+ * and adopting a map the indexer grew take the write side, when no
+ * snapshot is open.
+ *
+ * The library's rule holds here too: serve/ never prints; what it has to
+ * say goes to the `log` callback.
+ */
+#ifndef DNNPROV_SERVE_H
+#define DNNPROV_SERVE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/util.h"
+
+#define DP_SERVE_DEFAULT_PORT 8642
+#define DP_SERVE_MAX_CONNECTIONS 64
+#define DP_SERVE_MAX_ROWS 10000
+
+typedef struct dp_server dp_server;
+
+typedef struct dp_serve_options {
+	const char *index_dir;
+	const char *log_dir;    /* the logs the freshness compares; NULL: as the index records */
+	const char *dataflow;   /* the default for requests without df= (the config's); may be NULL */
+	const char *host;       /* an address (IPv4, IPv6 or "localhost"); NULL: 127.0.0.1 */
+	unsigned port;          /* 0: a free one (dp_serve_port says which) */
+	const char *token;      /* NULL: none, which only a loopback address allows */
+	double request_seconds; /* a query's deadline; 0: 10 s */
+	size_t max_rows;        /* rows per answer; 0: DP_SERVE_MAX_ROWS */
+	/* Told a line to show (a request that failed on the server's side);
+	 * may be NULL. */
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+} dp_serve_options;
+
+/* Whether host is a loopback address (127.0.0.0/8, ::1, localhost). */
+DP_INTERNAL bool dp_serve_is_loopback(const char *host);
+
+/* Binds and starts serving in threads of its own.  DNNPROV_EINVAL for an
+ * address that is not loopback without a token (the detail says why),
+ * DNNPROV_EIO when the address cannot be bound. */
+DP_INTERNAL int dp_serve_start(const dp_serve_options *o, dp_server **out);
+/* The port bound. */
+DP_INTERNAL unsigned dp_serve_port(const dp_server *s);
+/* The path of the one-time login URL ("/login?code=..."), NULL without a
+ * token: it sets the token's cookie in the browser that opens it first. */
+DP_INTERNAL const char *dp_serve_login_path(const dp_server *s);
+/* Stops serving (open connections are ended) and frees the server. */
+DP_INTERNAL void dp_serve_stop(dp_server *s);
+
+/* ---- inside serve/ ------------------------------------------------------------ */
+
+/* The embedded files (build/serve/assets.c, generated from serve/web). */
+typedef struct dp_asset {
+	const char *path; /* "/assets/app.js" */
+	const char *type; /* its Content-Type */
+	const unsigned char *data;
+	size_t len;
+	const char *etag;
+} dp_asset;
+
+DP_INTERNAL extern const dp_asset dp_assets[];
+DP_INTERNAL extern const size_t dp_nassets;
+
+#endif

@@ -1,0 +1,97 @@
+"""What the serve tests share: starting `dnnprov serve` on a loopback port
+the test picks, asking it, and stopping it whatever happens."""
+import http.client
+import json
+import re
+import socket
+import subprocess
+import time
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`dnnprov serve ARGS --listen 127.0.0.1:PORT`, as a context manager:
+    stopped (SIGTERM, then SIGKILL) on the way out, also after a failure."""
+
+    def __init__(self, dnnprov, *args):
+        self.port = free_port()
+        self.proc = subprocess.Popen([dnnprov, "serve", *args, "--listen", f"127.0.0.1:{self.port}"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.banner = self.proc.stdout.readline()
+        m = re.search(r"is at (http://\S+)", self.banner)
+        if not m:
+            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+            self.stop()
+            raise RuntimeError(f"dnnprov serve did not start: {self.banner!r} {err!r}")
+        self.url = m.group(1)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+        return self.proc.returncode
+
+    def request(self, path, method="GET", headers=None, body=None):
+        """(status, headers as a dict of lower-case names, body bytes)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            h = {"Host": f"127.0.0.1:{self.port}"}
+            h.update(headers or {})
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def json(self, path, **kw):
+        st, hd, body = self.request(path, **kw)
+        return st, json.loads(body)
+
+
+def wait_for(what, cond, seconds, step=0.05):
+    """Polls cond() until it is true; raises with `what` after `seconds`."""
+    end = time.monotonic() + seconds
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: not within {seconds} s")
+        time.sleep(step)
+
+
+class Checks:
+    """Counts checks and prints each failure."""
+
+    def __init__(self, name):
+        self.name, self.checks, self.failed = name, 0, 0
+
+    def __call__(self, what, ok, detail=""):
+        self.checks += 1
+        if not ok:
+            self.failed += 1
+            print("FAIL:", what, detail)
+
+    def finish(self):
+        print(f"{self.name}: {self.checks} checks, {self.failed} failed")
+        return 1 if self.failed else 0
