@@ -44,6 +44,12 @@ EXT_OBJ := $(patsubst %.c,$(B)/ext/%.o,$(wildcard sql/*.c))
 SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+# Shipping through NATS JetStream: linked into the command only, so the
+# library (and the Python binding, and `make demo`) never needs libnats.
+SHIP_SRC := $(wildcard ship/*.c)
+SHIP_OBJ := $(SHIP_SRC:%.c=$(B)/%.o)
+NATS_CFLAGS = $(shell pkg-config --cflags libnats 2>/dev/null)
+NATS_LIBS = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
 # The server (serve/) and its web page, embedded: in the dnnprov binary only,
 # so that the library does not depend on libmicrohttpd.
 SERVE_PC := libmicrohttpd
@@ -107,8 +113,10 @@ $(B)/ext/%.o: %.c
 $(B)/libdnnprov_sqlite.so: $(EXT_OBJ) $(LIB_OBJ) sql/ext.map
 	$(CC) -shared -Wl,--version-script=sql/ext.map $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(LIB_OBJ) $(LIBS)
 
-$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(B)/libdnnprov.a $(SERVE_LIBS) $(LIBS) $(SQLITE_LIBS)
+$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a $(SERVE_LIBS) $(LIBS) $(SQLITE_LIBS) $(NATS_LIBS)
+
+$(SHIP_OBJ): CFLAGS_ALL += $(NATS_CFLAGS)
 
 $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
@@ -130,6 +138,11 @@ $(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(B)/libdnnprov.a
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libdnnprov.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libdnnprov.a $(LIBS) $(LDFLAGS_ALL)
+
+# The shipping tests' NATS client (a foreign publisher, stream settings).
+$(B)/tests/tools/nats_%: tests/tools/nats_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(NATS_CFLAGS) -o $@ $< $(NATS_LIBS) $(LDFLAGS_ALL)
 
 # LD_PRELOAD libraries that inject faults (failed I/O, failed allocations)
 # into the shipped binary.  Never sanitized: under SANITIZE=1 they sit in
@@ -158,6 +171,7 @@ stress: deps
 	DNNPROV_CORRUPTIONS=10000 DNNPROV_BUILD=$(B) bash tests/crash/test_corruption.sh
 	DNNPROV_QUERY_KILLS=3000 DNNPROV_BUILD=$(B) bash tests/crash/test_reader_slots.sh
 	DNNPROV_GROWTH_TASKS=8000 DNNPROV_GROWTH_EPOCHS=500 DNNPROV_BUILD=$(B) bash tests/crash/test_growth.sh
+	DNNPROV_SHIP_KILLS=100 DNNPROV_BUILD=$(B) bash tests/test_ship.sh
 	DNNPROV_REINDEX_SWAPS=1000 DNNPROV_BUILD=$(B) bash tests/test_reindex.sh
 
 # ---- fuzzing ------------------------------------------------------------------
@@ -193,12 +207,12 @@ fuzz: deps
 
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils \
-	libmicrohttpd-dev \
+	libnats-dev nats-server libmicrohttpd-dev \
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
 	chromium chromium-driver python3-selenium
 DEMO_PACKAGES := python3-torch python3-sklearn
-BENCH_PACKAGES := libsqlite3-dev sqlite3
+BENCH_PACKAGES := libsqlite3-dev sqlite3 nats-server libnats-dev
 deps:
 	@sh tools/install-deps.sh $(DEB_PACKAGES)
 
@@ -216,7 +230,7 @@ $(B)/bench/%: bench/%.c $(B)/libdnnprov.a
 
 bench: deps
 	@sh tools/install-deps.sh $(BENCH_PACKAGES) $(DEMO_PACKAGES)
-	$(MAKE) all $(B)/bench/bench
+	$(MAKE) all $(B)/bench/bench $(B)/tests/tools/nats_tool
 	@sh tools/bench.sh $(B) $(if $(QUICK),--quick)
 
 # ---- install ---------------------------------------------------------------
@@ -264,4 +278,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SHIP_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d)

@@ -569,6 +569,8 @@ static double index_once(const char *name, long *rss)
 
 /* ---- 3. ingest -------------------------------------------------------------------------- */
 
+static double ingest_rate; /* records/s of the local catch-up, beside the stream indexer's */
+
 static void bench_ingest(void)
 {
 	char a[64], b[64], c[64], d[64];
@@ -583,6 +585,7 @@ static void bench_ingest(void)
 		flo[i] = lmdb_floor("ingest");
 	}
 	double o = records / median(ours, runs), p = records / median(peer, runs);
+	ingest_rate = o;
 	double f = 1 / median(flo, runs);
 	sprintf(a, "%.0f records/s", o);
 	sprintf(b, "%.0f records/s", p);
@@ -640,20 +643,66 @@ static void *poller(void *arg)
 	return NULL;
 }
 
-static void bench_lag(int rate)
+static const char *nats_urls, *nats_tool; /* a 3-node cluster for the shipping rows, or NULL */
+
+/* Starts argv in the background, its output to /dev/null. */
+static pid_t start_bg(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	extern char **environ;
+	pid_t pid;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+		die("cannot run %s", argv[0]);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+static void stop_bg(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+/* The stream and the shipper's state of an earlier row removed: each
+ * shipping row starts from an empty stream. */
+static void reset_stream(const char *name)
+{
+	run_shell("'%s' del-stream '%s' DNNPROV && rm -rf '%s' '%s'", nats_tool, nats_urls, path("%s-state", name),
+		  path("%s-index", name));
+}
+
+/* Follows the logs of `name` into its index: locally, or, with the
+ * cluster, through the stream (a shipper and a stream indexer).  Returns
+ * the shipper's pid (0 without) in *ship. */
+static pid_t start_follower(const char *name, bool stream, pid_t *ship)
+{
+	*ship = 0;
+	if (!stream) {
+		char *argv[] = { (char *)dnnprov_bin, "index", "-c", path("%s.yaml", name), "--follow", "-q", NULL };
+		return start_bg(argv);
+	}
+	reset_stream(name);
+	char *sargv[] = { (char *)dnnprov_bin, "ship", "--log-dir", path("%s-logs", name), "--state",
+			  path("%s-state", name), "--to", (char *)nats_urls, "--follow", "-q", NULL };
+	*ship = start_bg(sargv);
+	char *iargv[] = { (char *)dnnprov_bin, "index", "--index-dir", path("%s-index", name), "--from",
+			  (char *)nats_urls, "--follow", "-q", NULL };
+	return start_bg(iargv);
+}
+
+static void bench_lag(int rate, bool stream)
 {
 	char name[32], a[64], b[64];
-	snprintf(name, sizeof(name), "lag%d", rate);
+	snprintf(name, sizeof(name), "lag%d%s", rate, stream ? "-stream" : "");
 	run_shell("rm -rf '%s' '%s'", path("%s-logs", name), path("%s-index", name));
 	dnnprov_config *cfg = config_for(name, "interval");
 	int n = (int)(rate * (quick ? 1.0 : 3.0));
 	double *appended = calloc((size_t)n, sizeof(double));
-	lag_state s = { .index_dir = path("%s-index", name), .n = n, .visible = calloc((size_t)n, sizeof(double)) };
-	pid_t pid = fork();
-	if (pid == 0) {
-		execl(dnnprov_bin, dnnprov_bin, "index", "-c", path("%s.yaml", name), "--follow", "-q", (char *)NULL);
-		_exit(127);
-	}
+	lag_state s = { path("%s-index", name), 0, n, calloc((size_t)n, sizeof(double)) };
+	pid_t ship, pid = start_follower(name, stream, &ship);
 	dnnprov_task *t;
 	dnnprov_value m[NMETRICS];
 	if (dnnprov_task_open(cfg, "lag", &t))
@@ -676,21 +725,72 @@ static void bench_lag(int rate)
 	s.done = 1;
 	pthread_join(th, NULL);
 	(void)deadline;
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	stop_bg(pid);
+	if (ship)
+		stop_bg(ship);
 	dnnprov_task_close(t);
 	dnnprov_config_free(cfg);
 	double *lag = malloc(sizeof(double) * (size_t)n);
 	for (int i = 0; i < n; i++)
 		lag[i] = s.visible[i] > 0 ? s.visible[i] - appended[i] : 10;
 	double p50 = percentile(lag, n, 0.5), p99 = percentile(lag, n, 0.99);
-	char label[96], rates[64];
-	snprintf(label, sizeof(label), "lag: append to queryable at %d records/s, p50 / p99", rate);
+	char label[160], rates[64];
+	snprintf(label, sizeof(label), "lag: append to queryable at %d records/s%s, p50 / p99", rate,
+		 stream ? " through the stream (ship, 3-node cluster, index --from)" : "");
 	snprintf(rates, sizeof(rates), "%s / %s", fmt_ns(p50, a), fmt_ns(p99, b));
-	row(label, rates, "—", "—", "target p99 ≤ 100 ms", n);
+	row(label, rates, "—", "—", stream ? "target p99 ≤ 500 ms" : "target p99 ≤ 100 ms", n);
 	free(lag);
 	free(appended);
 	free(s.visible);
+}
+
+/* ---- 9. shipping ------------------------------------------------------------------------- */
+
+static void bench_ship(void)
+{
+	char a[64], b[64], c[64], d[96];
+	int tasks = quick ? 1000 : 10000, epochs = 100, runs = 3;
+	long records = (long)tasks * epochs;
+	double ship[3], from[3];
+	/* The ingest row's logs, shipped whole into an empty stream, then read
+	 * back by a stream indexer into an empty index. */
+	for (int i = 0; i < runs; i++) {
+		reset_stream("ship");
+		char *sargv[] = { (char *)dnnprov_bin, "ship", "--log-dir", path("ingest-logs"), "--state",
+				  path("ship-state"), "--to", (char *)nats_urls, "-q", NULL };
+		ship[i] = run_timed(sargv, NULL, true);
+		char *iargv[] = { (char *)dnnprov_bin, "index", "--index-dir", path("ship-index"), "--from",
+				  (char *)nats_urls, "-q", NULL };
+		from[i] = run_timed(iargv, NULL, true);
+	}
+	double sr = records / median(ship, runs), fr = records / median(from, runs);
+	char label[160];
+	snprintf(label, sizeof(label), "ship: %ld epoch records to a 3-node JetStream cluster, R=3, file storage (whole command)",
+		 records);
+	sprintf(a, "%.0f records/s", sr);
+	sprintf(d, "target ≥ 100,000 records/s");
+	row(label, a, "—", "—", d, runs);
+	snprintf(label, sizeof(label), "index --from: the same records from the stream vs local catch-up (row 3)");
+	sprintf(a, "%.0f records/s", fr);
+	sprintf(b, "%.0f records/s", ingest_rate);
+	row(label, a, b, fmt_ratio(fr, ingest_rate, true, c), "—", runs);
+	bench_lag(10000, true);
+	/* The training process's append, alone and while a shipper and a
+	 * stream indexer follow its logs, in the same run. */
+	int n = quick ? 2000 : 10000, batches = quick ? 11 : 31;
+	double alone = capture_dnnprov("interval", n, batches);
+	reset_stream("capture-interval");
+	char *sargv[] = { (char *)dnnprov_bin, "ship", "--log-dir", path("capture-interval-logs"), "--state",
+			  path("capture-interval-state"), "--to", (char *)nats_urls, "--follow", "-q", NULL };
+	char *iargv[] = { (char *)dnnprov_bin, "index", "--index-dir", path("capture-interval-index"), "--from",
+			  (char *)nats_urls, "--follow", "-q", NULL };
+	pid_t sp = start_bg(sargv), ip = start_bg(iargv);
+	usleep(300000);
+	double shipped = capture_dnnprov("interval", n, batches);
+	stop_bg(sp);
+	stop_bg(ip);
+	row("capture C, interval, while ship and index --from follow the logs vs alone", fmt_ns(shipped, a),
+	    fmt_ns(alone, b), fmt_ratio(shipped, alone, false, c), "the same appends, measured in this run", batches);
 }
 
 /* ---- 5, 6, 7. queries, memory, disk ------------------------------------------------------- */
@@ -1380,6 +1480,10 @@ int main(int argc, char **argv)
 	}
 	workdir = argv[i];
 	dnnprov_bin = argv[i + 1];
+	nats_urls = getenv("DNNPROV_BENCH_NATS");
+	nats_tool = getenv("DNNPROV_BENCH_NATS_TOOL");
+	if (nats_urls && !nats_tool)
+		nats_urls = NULL;
 	const char *python_rows = argc - i > 2 ? argv[i + 2] : NULL;
 	run_shell("mkdir -p '%s'", workdir);
 	table = fopen(path("rows.md"), "w");
@@ -1395,9 +1499,11 @@ int main(int argc, char **argv)
 	if (section("ingest"))
 		bench_ingest();
 	if (section("lag")) {
-		bench_lag(1000);
-		bench_lag(10000);
+		bench_lag(1000, false);
+		bench_lag(10000, false);
 	}
+	if (section("ship") && nats_urls)
+		bench_ship();
 	if (section("queries"))
 		bench_queries();
 	if (section("heap"))

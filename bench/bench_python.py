@@ -39,7 +39,7 @@ def fmt(seconds):
 def measure(folder, mode, n, batches):
     config = os.path.join(folder, f"{mode}.yaml")
     with open(config, "w") as f:
-        f.write(f"dataflow: bench\nlog_dir: logs-{mode}\nmetrics: [loss, accuracy]\n"
+        f.write(f"dataflow: bench\nlog_dir: logs-{mode}\nmetrics: [loss, accuracy]\nfree_metrics: true\n"
                 f"log:\n  durability: {mode}\n")
     with dnnprov.Task(config, task_id=mode) as t:
         def binding(count):

@@ -93,6 +93,10 @@ int cmd_watch(int argc, char **argv);
 int cmd_export(int, char **);
 int cmd_config(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
+int cmd_ship(int argc, char **argv);
+/* `dnnprov index --from URL` (cmd_ship.c): an index fed by the stream. */
+bool cli_index_from(int argc, char **argv);
+int cmd_index_from(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
@@ -102,6 +106,6 @@ extern const char cmd_log_usage[], cmd_cat_usage[], cmd_check_usage[], cmd_index
 	cmd_compare_usage[], cmd_effect_usage[], cmd_curve_usage[], cmd_adaptations_usage[],
 	cmd_test_usage[], cmd_elements_usage[], cmd_layers_usage[], cmd_watch_usage[], cmd_export_usage[],
 	cmd_config_usage[], cmd_sql_usage[], cmd_tag_usage[], cmd_delete_usage[], cmd_restore_usage[],
-	cmd_serve_usage[];
+	cmd_serve_usage[], cmd_ship_usage[];
 
 #endif

@@ -20,6 +20,8 @@
 const char cmd_index_usage[] =
 	"usage: dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] [--follow] [-q]\n"
 	"       dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] --status\n"
+	"       dnnprov index [-c CONFIG | --index-dir DIR] --from nats://HOST:PORT[,...]\n"
+	"                     [--stream NAME] [--consumer NAME] [--dataflow NAME] [--follow]\n"
 	"\n"
 	"Reads every segment under the log folder into the index (LMDB), each record\n"
 	"exactly once, and exits; with --follow, keeps tailing the logs (inotify plus a\n"
@@ -42,7 +44,16 @@ const char cmd_index_usage[] =
 	"  -q, --quiet           no summary line, and no progress line on a terminal\n"
 	"\n"
 	"On a terminal, a catch-up shows how far it is on stderr (records, bytes of the\n"
-	"total, rate, time left) until its summary line.\n";
+	"total, rate, time left) until its summary line.\n"
+	"\n"
+	"With --from, the records come from the NATS JetStream stream `dnnprov ship`\n"
+	"publishes to, through a durable pull consumer (--consumer, default one per host\n"
+	"and index; --dataflow takes one dataflow's subjects only; --creds FILE or\n"
+	"DNNPROV_NATS_USER/DNNPROV_NATS_PASSWORD for the servers), applied exactly once\n"
+	"by segment and offset: the index equals one built from the same logs.  Without\n"
+	"--follow it exits once the consumer has nothing left; --ack-wait D (default\n"
+	"30s) is how long the consumer it creates waits for an acknowledgement before\n"
+	"delivering a message again.  docs/SHIP.md.\n";
 
 const char cmd_reindex_usage[] =
 	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [-q]\n"
@@ -391,6 +402,8 @@ out:
 
 int cmd_index(int argc, char **argv)
 {
+	if (cli_index_from(argc, argv))
+		return cmd_index_from(argc, argv);
 	index_args a;
 	int rc = parse_args("index", argc, argv, &a, true);
 	return rc ? cli_status(rc) : run("index", &a, false);

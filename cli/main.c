@@ -28,6 +28,7 @@ static const cli_command commands[] = {
 	{ "check", cmd_check, "verify segment files; --fix truncates torn tails", cmd_check_usage },
 	{ "index", cmd_index, "index the logs into LMDB (--follow keeps tailing)", cmd_index_usage },
 	{ "reindex", cmd_reindex, "rebuild the index from the logs and swap it in", cmd_reindex_usage },
+	{ "ship", cmd_ship, "publish the logs to NATS JetStream (index --from reads them)", cmd_ship_usage },
 	{ "dataflows", cmd_dataflows, "list the dataflows in the index", cmd_dataflows_usage },
 	{ "describe", cmd_describe, "a dataflow's specification and task counts, or one run", cmd_describe_usage },
 	{ "runs", cmd_runs, "a row per task: status, hyperparameters, main metric", cmd_runs_usage },

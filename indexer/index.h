@@ -93,7 +93,7 @@ DP_INTERNAL void dp_scan_close(dp_scan *s);
 typedef struct dp_indexer dp_indexer;
 
 typedef struct dp_indexer_options {
-	const char *log_dir;
+	const char *log_dir; /* NULL: the indexer is fed (dp_indexer_apply) */
 	const char *index_dir;
 	/* Builds a fresh generation and swaps it in at the end (reindex). */
 	bool rebuild;
@@ -148,6 +148,37 @@ typedef struct dp_indexer_stats {
 	uint64_t removed;    /* tasks dropped because `dnnprov delete` moved them away */
 } dp_indexer_stats;
 
+/* ---- feeding the indexer from elsewhere --------------------------------------
+ * A piece of a segment that came without its file (a message of the stream,
+ * ship/): the segment's header and whole frames from `start`, or a problem
+ * its shipper found there.  (segment, offset) names a record wherever it
+ * travels, so what the index holds already is recognised and skipped.
+ */
+typedef struct dp_chunk {
+	const char *segment;         /* <dataflow>/<task>/<file>, as under a log folder */
+	uint64_t start;              /* the first byte it covers; 0: it begins with the header */
+	const unsigned char *header; /* the segment's bytes [0, header_len): its header */
+	size_t header_len;           /* 0 when the header was damaged at the source */
+	const unsigned char *bytes;  /* the segment's bytes from max(start, header_len) */
+	size_t len;
+	uint32_t problem;            /* not 0: a problem of this kind (dp_problem_kind) covers
+					[start, start + problem_len), and there are no bytes */
+	uint64_t problem_len;
+	const char *why;             /* the problem's words; NULL for the kind's name */
+	const char *after;           /* NULL, or the task's previous segment, which must be
+					indexed up to after_offset first (causal order) */
+	uint64_t after_offset;
+} dp_chunk;
+
+typedef enum dp_chunk_outcome {
+	DP_CHUNK_APPLIED, /* committed with the batch */
+	DP_CHUNK_HAD,     /* the index held all of it already */
+	DP_CHUNK_WAIT,    /* a part before it has not come yet: offer it again later */
+	DP_CHUNK_INVALID, /* not a piece of a dnnprov segment: never applied */
+} dp_chunk_outcome;
+
+#define DP_CHUNK_WHY 160
+
 /* Takes the index's lock (DNNPROV_ELOCKED when another indexer holds it,
  * with its pid in the detail) and opens the index for writing. */
 DP_INTERNAL int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out);
@@ -163,6 +194,22 @@ DP_INTERNAL int dp_indexer_follow(dp_indexer *ix);
  * old one. */
 DP_INTERNAL int dp_indexer_swap(dp_indexer *ix);
 DP_INTERNAL void dp_indexer_get_stats(const dp_indexer *ix, dp_indexer_stats *out);
+/* An indexer opened without a log folder is fed: it applies chunks[0..n)
+ * in order and commits them in one transaction together with
+ * meta[meta_key] = meta_value (where the source stands, e.g. a stream
+ * consumer's position), growing a full map and starting again as needed.
+ * outcome[i] tells what became of each, why[i] why an invalid one was. */
+DP_INTERNAL int dp_indexer_apply(dp_indexer *ix, const dp_chunk *chunks, size_t n, dp_chunk_outcome *outcome,
+				 char (*why)[DP_CHUNK_WHY], const char *meta_key, const void *meta_value,
+				 size_t meta_len);
+/* The meta value stored under `key` by dp_indexer_apply (copied into
+ * out[0..cap), *len its length), or DNNPROV_ENOTFOUND. */
+DP_INTERNAL int dp_indexer_get_meta(dp_indexer *ix, const char *key, void *out, size_t cap, size_t *len);
+/* After a batch that failed for a reason that may pass (may_pass(rc): the
+ * disk full or failing, memory): reports it, waits, and reopens the index,
+ * from its committed state.  Returns 0 or an error that will not pass. */
+DP_INTERNAL bool dp_indexer_may_pass(int rc);
+DP_INTERNAL int dp_indexer_recover(dp_indexer *ix, unsigned *retry_ms);
 DP_INTERNAL void dp_indexer_close(dp_indexer *ix);
 
 #endif

@@ -63,6 +63,8 @@ struct dp_indexer {
 	uint64_t lost;   /* tasks the sweeps found without a live writer */
 	dp_map trash_seen; /* "<entry>/<dataflow>" -> the mtime of that trash folder when applied */
 	uint64_t removed;  /* tasks dropped because they were deleted */
+	bool following;    /* in dp_indexer_follow: a pass records its listing time with the next batch only */
+	double last_listing; /* when the last full pass that ended began listing the logs; NaN: none */
 	/* A catch-up with a progress callback: the bytes it has to read (counted
 	 * at its first pass; a pass retried after the map grew reads again what
 	 * the rolled-back batch had read), and has read from the segments
@@ -81,42 +83,15 @@ struct dp_indexer {
 static int take_lock(const char *index_dir, int *fd_out)
 {
 	char *path;
-	char pid[32] = "";
-	int fd, rc;
+	int rc;
 
 	if ((rc = dp_mkdirs(index_dir)))
 		return rc;
 	if (!(path = dp_path_join(index_dir, DP_INDEX_LOCK)))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = dp_error_errno(errno, "cannot open %s", path);
-		free(path);
-		return rc;
-	}
-	/* An open-file-description lock, not flock(2): a query can then ask
-	 * whether an indexer runs (F_OFD_GETLK) without taking the lock, which
-	 * would make an indexer starting at that instant fail. */
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		rc = errno == EAGAIN || errno == EACCES
-			     ? dp_error(DNNPROV_ELOCKED, "another indexer (pid %s) is using %s",
-					*pid ? pid : "?", index_dir)
-			     : dp_error_errno(errno, "cannot lock %s", path);
-		close(fd);
-		free(path);
-		return rc;
-	}
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
-		/* The pid is only for the message a second indexer prints. */
-	}
+	rc = dp_lock_take(path, "indexer", index_dir, fd_out);
 	free(path);
-	*fd_out = fd;
-	return 0;
+	return rc;
 }
 
 /* ---- generations (reindex) -------------------------------------------------------- */
@@ -263,6 +238,30 @@ static int check_index_file(const dp_indexer *x)
 	return 0;
 }
 
+static int take_lock(const char *index_dir, int *fd_out);
+static int open_index(dp_indexer *x);
+
+/* An indexer without a log folder: fed chunks by dp_indexer_apply. */
+static int open_fed(const dp_indexer_options *opts, dp_indexer **out)
+{
+	dp_indexer *x = calloc(1, sizeof(*x));
+	int rc;
+	if (!x)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	x->opts = *opts;
+	x->lock_fd = -1;
+	x->ifd = -1;
+	if (gethostname(x->host, sizeof(x->host) - 1) != 0)
+		x->host[0] = '\0';
+	dp_boot_id(x->boot);
+	if ((rc = take_lock(opts->index_dir, &x->lock_fd)) || (rc = open_index(x))) {
+		dp_indexer_close(x);
+		return rc;
+	}
+	*out = x;
+	return 0;
+}
+
 int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
 {
 	dp_indexer *x;
@@ -270,14 +269,17 @@ int dp_indexer_open(const dp_indexer_options *opts, dp_indexer **out)
 
 	*out = NULL;
 	dp_error_clear(); /* what fails from here sets its own detail */
-	if (!opts->log_dir || !opts->index_dir)
-		return dp_error(DNNPROV_EINVAL, "the indexer needs a log folder and an index folder");
+	if (!opts->index_dir)
+		return dp_error(DNNPROV_EINVAL, "the indexer needs an index folder");
+	if (!opts->log_dir)
+		return open_fed(opts, out);
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	x->opts = *opts;
 	x->lock_fd = -1;
 	x->ifd = -1;
+	x->last_listing = NAN;
 	/* Absolute: the index records it for queries run from anywhere. */
 	char *cwd = opts->log_dir[0] == '/' ? NULL : getcwd(NULL, 0);
 	x->log_dir = cwd ? dp_path_join(cwd, opts->log_dir) : strdup(opts->log_dir);
@@ -510,6 +512,7 @@ static int scan_step(ingest *in, void *arg)
 	struct stat st;
 	int rc;
 
+	double started = dp_now();
 	(void)in;
 	if (stat(x->log_dir, &st) != 0) {
 		if (errno == ENOENT)
@@ -536,7 +539,15 @@ static int scan_step(ingest *in, void *arg)
 		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	dp_path_list_free(&segs);
-	return rc ? rc : apply_trash(x);
+	if (rc == 0)
+		rc = apply_trash(x);
+	/* Everything listed was read: queries may trust the listing's time
+	 * (query/fresh.c).  Not so when a folder or a segment could not be. */
+	if (rc == 0 && !x->unlistable && ingest_unread_count(&x->in, NULL) == 0) {
+		x->last_listing = started;
+		rc = ingest_note_listing(in, started, !x->following);
+	}
+	return rc;
 }
 
 /* ---- liveness (docs/RUNS.md) ------------------------------------------------------- */
@@ -546,6 +557,8 @@ static int scan_step(ingest *in, void *arg)
 static int writer_lock_held(const dp_indexer *x, const char *df, const char *task)
 {
 	char path[PATH_MAX];
+	if (!x->log_dir)
+		return -1; /* fed: the writers' locks are on their machines */
 	if (snprintf(path, sizeof(path), "%s/%s/%s/.lock", x->log_dir, df, task) >= (int)sizeof(path))
 		return -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -758,6 +771,10 @@ static int stop_step(ingest *in, void *arg)
 		x->map_grows_seen = in->stats.map_grows;
 		rc = scan_step(in, x);
 	}
+	/* Queries without an indexer running rely on the time of the last
+	 * listing; the events since it were all read. */
+	if (rc == 0 && !isnan(x->last_listing))
+		rc = ingest_note_listing(in, x->last_listing, true);
 	return rc ? rc : ingest_commit(in);
 }
 
@@ -826,6 +843,7 @@ int dp_indexer_follow(dp_indexer *x)
 	int rc;
 
 	dp_mkdirs(x->log_dir); /* so that it can be watched before the first writer */
+	x->following = true;
 	if (!x->opts.no_inotify) {
 		x->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (x->ifd >= 0)
@@ -887,4 +905,70 @@ int dp_indexer_follow(dp_indexer *x)
 	x->rescan_now = false;
 	rc = ingest_run_with_retry(&x->in, stop_step, x);
 	return rc ? rc : dp_indexer_sweep(x);
+}
+
+/* ---- fed from elsewhere (ship/) ------------------------------------------------------ */
+
+typedef struct apply_args {
+	const dp_chunk *chunks;
+	size_t n;
+	dp_chunk_outcome *outcome;
+	char (*why)[DP_CHUNK_WHY];
+	const char *meta_key;
+	const void *meta_value;
+	size_t meta_len;
+} apply_args;
+
+/* The whole set or nothing: a retry after the map grew applies it all
+ * again from the committed offsets. */
+static int apply_step(ingest *in, void *arg)
+{
+	apply_args *a = arg;
+	int rc = 0;
+	for (size_t i = 0; i < a->n && rc == 0; i++) {
+		a->why[i][0] = '\0';
+		rc = ingest_chunk(in, &a->chunks[i], &a->outcome[i], a->why[i], DP_CHUNK_WHY);
+	}
+	if (rc == 0 && a->meta_key)
+		rc = ingest_put_meta(in, a->meta_key, a->meta_value, a->meta_len);
+	return rc ? rc : ingest_commit(in);
+}
+
+int dp_indexer_apply(dp_indexer *x, const dp_chunk *chunks, size_t n, dp_chunk_outcome *outcome,
+		     char (*why)[DP_CHUNK_WHY], const char *meta_key, const void *meta_value, size_t meta_len)
+{
+	apply_args a = { chunks, n, outcome, why, meta_key, meta_value, meta_len };
+	if (x->log_dir)
+		return dp_error(DNNPROV_EINVAL, "an indexer of a log folder is not fed");
+	if (!x->ix)
+		return dp_error(DNNPROV_EIO, "the index is not open (a recovery failed)");
+	return ingest_run_with_retry(&x->in, apply_step, &a);
+}
+
+int dp_indexer_get_meta(dp_indexer *x, const char *key, void *out, size_t cap, size_t *len)
+{
+	MDB_txn *txn;
+	MDB_val k = { strlen(key), (void *)key }, v;
+	int rc = dp_index_read(x->ix, &txn);
+	if (rc)
+		return rc;
+	int mrc = mdb_get(txn, x->ix->dbi[DP_DB_META], &k, &v);
+	if (mrc == 0) {
+		*len = v.mv_size;
+		memcpy(out, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+	}
+	mdb_txn_abort(txn);
+	if (mrc == MDB_NOTFOUND)
+		return dp_error(DNNPROV_ENOTFOUND, "no %s in the index", key);
+	return mrc ? dp_lmdb_error(mrc, "meta") : 0;
+}
+
+bool dp_indexer_may_pass(int rc)
+{
+	return may_pass(rc);
+}
+
+int dp_indexer_recover(dp_indexer *x, unsigned *retry_ms)
+{
+	return recover(x, retry_ms);
 }

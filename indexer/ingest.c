@@ -1856,6 +1856,7 @@ static void abort_batch(ingest *in)
 		mdb_txn_abort(in->txn);
 	in->txn = NULL;
 	in->batch_records = 0;
+	in->listed_at = NAN; /* the pass is read again */
 	in->vdec.out_of_memory = in->rdec.out_of_memory = false;
 	in->eb.task = NULL; /* its task's state goes with the caches */
 	in->eb.dirty = false;
@@ -1899,6 +1900,13 @@ int ingest_commit(ingest *in)
 		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
 		rc = mrc ? lmdb_fail(mrc, "meta") : 0;
 	}
+	if (rc == 0 && !isnan(in->listed_at)) {
+		/* Every segment that existed then is in the index now: queries
+		 * compare it with the dataflow folders' times (query/fresh.c). */
+		MDB_val k = { 9, "listed_at" }, v = { sizeof(in->listed_at), &in->listed_at };
+		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
+		rc = mrc ? lmdb_fail(mrc, "meta") : 0;
+	}
 	if (rc == 0 && !in->log_dir_stored && in->opts.log_dir) {
 		/* For queries given only the index: where its logs are, to tell
 		 * how far behind them it is. */
@@ -1919,6 +1927,7 @@ int ingest_commit(ingest *in)
 	}
 	in->stats.commits++;
 	in->log_dir_stored = true;
+	in->listed_at = NAN;
 	in->stats.records += in->batch_records;
 	in->batch_records = 0;
 	caches_clear(in);
@@ -1930,6 +1939,14 @@ int ingest_commit(ingest *in)
 	}
 	in->ntouched = 0;
 	return 0;
+}
+
+static int begin_batch(ingest *in);
+
+int ingest_note_listing(ingest *in, double started, bool write_now)
+{
+	in->listed_at = started;
+	return write_now ? begin_batch(in) : 0;
 }
 
 static int begin_batch(ingest *in)
@@ -1997,6 +2014,25 @@ static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, siz
 	return set_identity(s, a, dn, b + 1, tn) ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
+#define NO_IDENTITY 2 /* internal: identify() stored the segment's one problem */
+
+/* Takes the segment's identity from its header (or path); a segment that
+ * has none is one problem over its `size` bytes and is never read again.
+ * Returns 0, NO_IDENTITY when it had none, or an error (MAP_FULL_RETRY
+ * too). */
+static int identify(ingest *in, seg_state *s, const dp_segment_header *hdr, uint64_t size)
+{
+	char why[112];
+	int rc = seg_identity(s, hdr, why, sizeof(why));
+	if (rc <= 0)
+		return rc;
+	rc = store_problem(in, s, 0, size, DP_PROBLEM_BAD_HEADER, why);
+	s->pending.sealed = 1;
+	if (size > s->pending.offset) /* a file cut since keeps what was read */
+		s->pending.offset = size;
+	return rc ? rc : NO_IDENTITY;
+}
+
 /* A segment that cannot be read now (permissions, an I/O error) is told
  * once, tried again at every pass, and never recorded as a problem of the
  * data, since nothing is known to be wrong with its bytes.  The other
@@ -2052,12 +2088,43 @@ size_t ingest_unread_count(const ingest *in, size_t *waiting)
 	return n + w;
 }
 
+/* Applies what the reader yields from its position, from a file or from
+ * memory (ingest_chunk): records, problems and the seal, until the end, a
+ * torn tail, a read error (*res < 0) or, when `more` is not NULL, a full
+ * batch (*more set).  Returns 0 or the error of applying a frame. */
+static int read_frames(ingest *in, seg_state *s, dp_reader *r, bool *more, int *res)
+{
+	dp_frame fr;
+	dp_problem pb;
+	int rc = 0;
+
+	while ((*res = dp_reader_next(r, &fr, &pb)) > 0) {
+		if (*res == DP_READ_TORN)
+			break;
+		if (*res == DP_READ_PROBLEM) {
+			rc = store_problem(in, s, pb.offset, pb.length, pb.kind, dp_problem_name(pb.kind));
+		} else if (*res == DP_READ_SEAL) {
+			s->pending.sealed = 1;
+		} else {
+			frame_ctx f = { s, fr.offset, fr.payload, fr.length };
+			rc = apply_record(in, &f);
+			in->batch_records++;
+		}
+		if (rc)
+			return rc;
+		s->pending.offset = dp_reader_offset(r);
+		if (more && in->batch_records >= in->opts.batch_records) {
+			*more = true; /* let the caller commit, then come back */
+			break;
+		}
+	}
+	return 0;
+}
+
 int ingest_segment(ingest *in, seg_state *s, bool *more)
 {
 	dp_segment_header hdr;
 	dp_reader *r = NULL;
-	dp_frame fr;
-	dp_problem pb;
 	char *path;
 	int rc, res;
 	struct stat st;
@@ -2126,36 +2193,12 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 			s->pending.offset = (uint64_t)st.st_size;
 		goto out;
 	}
-	char why[112];
-	if ((rc = seg_identity(s, &hdr, why, sizeof(why))) < 0)
-		goto out;
-	if (rc) {
-		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_BAD_HEADER, why);
-		s->pending.sealed = 1;
-		if ((uint64_t)st.st_size > s->pending.offset) /* a file cut since keeps what was read */
-			s->pending.offset = (uint64_t)st.st_size;
+	if ((rc = identify(in, s, &hdr, (uint64_t)st.st_size)) != 0) {
+		rc = rc == NO_IDENTITY ? 0 : rc;
 		goto out;
 	}
-	while ((res = dp_reader_next(r, &fr, &pb)) > 0) {
-		if (res == DP_READ_TORN)
-			break;
-		if (res == DP_READ_PROBLEM) {
-			rc = store_problem(in, s, pb.offset, pb.length, pb.kind, dp_problem_name(pb.kind));
-		} else if (res == DP_READ_SEAL) {
-			s->pending.sealed = 1;
-		} else {
-			frame_ctx f = { s, fr.offset, fr.payload, fr.length };
-			rc = apply_record(in, &f);
-			in->batch_records++;
-		}
-		if (rc)
-			goto out;
-		s->pending.offset = dp_reader_offset(r);
-		if (in->batch_records >= in->opts.batch_records) {
-			*more = true; /* let the caller commit, then come back */
-			break;
-		}
-	}
+	if ((rc = read_frames(in, s, r, more, &res)))
+		goto out;
 	if (res == DNNPROV_ENOMEM) {
 		rc = res;
 		goto out;
@@ -2256,6 +2299,7 @@ int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts)
 	memset(in, 0, sizeof(*in));
 	in->ix = ix;
 	in->opts = *opts;
+	in->listed_at = NAN;
 	if (!in->opts.batch_records)
 		in->opts.batch_records = 20000;
 	if (!in->opts.batch_ms)
@@ -2295,6 +2339,127 @@ void ingest_free(ingest *in)
 seg_state *ingest_segment_state(ingest *in, const char *rel)
 {
 	return seg_get(in, rel, true);
+}
+
+/* ---- pieces of segments from elsewhere (the stream, ship/) ---------------------------- */
+
+/* Checks that c's bytes are whole, checksummed frames and nothing else, and
+ * whether `at` starts one of them or is where they end.  Returns 0, 1 with
+ * `why` set when they are not, or an error. */
+static int chunk_check(const dp_chunk *c, uint64_t from, uint64_t at, bool *boundary, char *why, size_t n)
+{
+	dp_segment_header hdr;
+	dp_reader *r;
+	dp_frame fr;
+	dp_problem pb;
+	int rc, res;
+
+	if ((rc = dp_reader_open_mem(c->segment, c->header, c->header_len, from, c->bytes, c->len, from, &r, &hdr))) {
+		if (rc == DNNPROV_ENOMEM)
+			return rc;
+		snprintf(why, n, "%s", dnnprov_errmsg());
+		return 1;
+	}
+	*boundary = at == c->start || at == from + c->len;
+	while ((res = dp_reader_next(r, &fr, &pb)) == DP_READ_RECORD || res == DP_READ_SEAL)
+		*boundary = *boundary || fr.offset == at;
+	dp_reader_close(r);
+	if (res == DNNPROV_ENOMEM)
+		return dp_error(res, "out of memory");
+	if (res == DP_READ_END)
+		return 0;
+	snprintf(why, n, "offset %llu: %s: not whole frames of a dnnprov segment", (unsigned long long)pb.offset,
+		 dp_problem_name(pb.kind));
+	return 1;
+}
+
+int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char *why, size_t n)
+{
+	const char *a = c->segment, *b = strchr(a, '/'), *f = b ? strchr(b + 1, '/') : NULL;
+	uint64_t from = c->start > c->header_len ? c->start : c->header_len;
+	uint64_t end = c->problem ? c->start + c->problem_len : from + c->len;
+	dp_segment_header hdr;
+	dp_reader *r = NULL;
+	bool boundary = true;
+	seg_state *s;
+	int rc, res;
+
+	*outcome = DP_CHUNK_INVALID;
+	if (!b || !f || strchr(f + 1, '/') || !f[1] || !dp_tag_valid(a, (size_t)(b - a)) ||
+	    !dp_tag_valid(b + 1, (size_t)(f - b - 1))) {
+		snprintf(why, n, "'%.100s' names no segment (<dataflow>/<task>/<file>)", c->segment);
+		return 0;
+	}
+	if (!(s = seg_get(in, c->segment, true)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	uint64_t p = s->pending.offset;
+	if (c->problem) {
+		memset(&hdr, 0, sizeof(hdr));
+		if (c->header_len && dp_segment_header_parse(c->header, c->header_len, &hdr) != 0) {
+			snprintf(why, n, "not a valid segment header");
+			return 0;
+		}
+	} else if ((rc = chunk_check(c, from, p, &boundary, why, n)) != 0) {
+		return rc < 0 ? rc : 0;
+	}
+	if (end <= p) {
+		*outcome = DP_CHUNK_HAD;
+		return 0;
+	}
+	/* A gap: a part of the segment before it has not come yet (a publish
+	 * that failed and was sent again later), or the task's previous segment
+	 * is not indexed as far as the shipper had read it. */
+	seg_state *prev = c->after ? seg_get(in, c->after, true) : NULL;
+	if (c->after && !prev)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (c->start > p || (prev && prev->pending.offset < c->after_offset)) {
+		*outcome = DP_CHUNK_WAIT;
+		return 0;
+	}
+	if (!boundary) {
+		snprintf(why, n, "offset %llu, where the index is, falls inside a frame: another segment of the same name?",
+			 (unsigned long long)p);
+		return 0;
+	}
+	if ((rc = begin_batch(in)) || (rc = seg_touch(in, s)))
+		return rc;
+	*outcome = DP_CHUNK_APPLIED;
+	if (c->problem) {
+		if (!c->header_len)
+			hdr.frames_start = DP_SEGMENT_FIXED;
+		if ((rc = identify(in, s, &hdr, end)) != 0)
+			return rc == NO_IDENTITY ? 0 : rc;
+		/* What the index holds of it already (a region the shipper read
+		 * again after the file grew) is not a problem twice. */
+		uint64_t at = c->start > p ? c->start : p;
+		if ((rc = store_problem(in, s, at, end - at, c->problem,
+					c->why ? c->why : dp_problem_name((dp_problem_kind)c->problem))))
+			return rc;
+		if (c->problem == DP_PROBLEM_VERSION)
+			s->pending.sealed = 1;
+	} else {
+		if ((rc = dp_reader_open_mem(c->segment, c->header, c->header_len, from, c->bytes, c->len,
+					     p > from ? p : from, &r, &hdr)))
+			return rc;
+		if ((rc = identify(in, s, &hdr, end)) == 0 && (rc = read_frames(in, s, r, NULL, &res)) == 0 && res < 0)
+			rc = res;
+		dp_reader_close(r);
+		if (rc)
+			return rc == NO_IDENTITY ? 0 : rc;
+	}
+	s->pending.offset = end;
+	s->pending.size_seen = end;
+	return 0;
+}
+
+int ingest_put_meta(ingest *in, const char *key, const void *value, size_t n)
+{
+	int rc = begin_batch(in);
+	if (rc)
+		return rc;
+	MDB_val k = { strlen(key), (void *)key }, v = { n, (void *)value };
+	int mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
+	return mrc ? lmdb_fail(mrc, "meta") : 0;
 }
 
 /* ---- removing a task (dnnprov delete) -------------------------------------------------- */

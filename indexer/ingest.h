@@ -135,6 +135,7 @@ typedef struct ingest {
 	} eb;
 	dp_indexer_stats stats;
 	bool log_dir_stored; /* meta has log_dir (written with the first commit) */
+	double listed_at;    /* start of the last full pass that ended, to write with the next commit; NaN: none */
 } ingest;
 
 /* Whether a RUNNING task still has a live writer (indexer.c decides). */
@@ -161,6 +162,17 @@ DP_INTERNAL bool ingest_batch_due(const ingest *in);
  * nothing. */
 DP_INTERNAL int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost);
 DP_INTERNAL int ingest_commit(ingest *in);
+/* Applies a piece of a segment that came without its file (index.h),
+ * exactly once by (segment, offset); *outcome says what became of it, and
+ * `why` why it was invalid.  Returns 0 or an error (MAP_FULL_RETRY too). */
+DP_INTERNAL int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char *why, size_t n);
+/* Writes meta[key] in the open batch (begun when needed). */
+DP_INTERNAL int ingest_put_meta(ingest *in, const char *key, const void *value, size_t n);
+/* A full pass that listed the logs at `started` has read every segment it
+ * listed: the next commit records the time in meta (`listed_at`), and with
+ * write_now a batch is begun so that the next commit happens even when the
+ * pass read nothing new. */
+DP_INTERNAL int ingest_note_listing(ingest *in, double started, bool write_now);
 /* Removes task (df, task) from the index in a batch of its own (the open
  * one is committed first), when the index has it and, if `run` is not
  * empty, as that run: everything derived from its records, its segments'

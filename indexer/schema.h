@@ -27,7 +27,12 @@
  *
  * DATABASES (name: key -> value)
  *
- *   meta:        "schema" -> u32 DP_SCHEMA_VERSION (little-endian)
+ *   meta:        "schema" -> u32 DP_SCHEMA_VERSION (little-endian);
+ *                "last_commit", "listed_at" -> double (seconds): the last
+ *                commit, and when the last pass that read everything it
+ *                listed began listing; "log_dir" -> the log folder
+ *                "stream:<name>" -> "floor <seq> consumer <name>" in an index
+ *                fed by a stream (ship/consume.c), written with the data
  *   dataflows:   df -> msgpack map: the merged specification
  *                  {hyperparameters: [{name, type}], metrics: [str],
  *                   adaptation: bool, transformations: [...as in the spec

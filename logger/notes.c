@@ -163,6 +163,7 @@ int dnnprov_tag(const dnnprov_config *cfg, const char *task_id, const dnnprov_va
 	}
 	unlink(tmp_path);
 	sync_dir(dir);
+	dp_touch_dataflow_folder(dir);
 	dp_error_clear();
 out:
 	dp_task_history_free(&h);

@@ -54,6 +54,13 @@ static int64_t window_fill(dp_reader *r, uint64_t off, size_t n)
 {
 	int rc;
 
+	if (r->fd < 0) {
+		/* In memory (dp_reader_open_mem): the window is all there is. */
+		if (off < r->win_off || off > r->win_off + r->win.len)
+			return 0;
+		uint64_t have = r->win_off + r->win.len - off;
+		return (int64_t)(have < n ? have : n);
+	}
 	if (off < r->win_off || off > r->win_off + r->win.len) {
 		r->win.len = 0;
 		r->win_off = off;
@@ -398,8 +405,50 @@ void dp_reader_close(dp_reader *r)
 {
 	if (!r)
 		return;
-	close(r->fd);
-	dp_buf_free(&r->win);
+	if (r->fd >= 0) {
+		close(r->fd);
+		dp_buf_free(&r->win);
+	} /* else the window is the caller's bytes */
 	free(r->path);
 	free(r);
+}
+
+int dp_reader_open_mem(const char *name, const unsigned char *header, size_t header_len, uint64_t offset,
+		       const unsigned char *bytes, size_t n, uint64_t from, dp_reader **out, dp_segment_header *hdr)
+{
+	dp_reader *r;
+	int rc;
+
+	*out = NULL;
+	memset(hdr, 0, sizeof(*hdr));
+	if (header_len) {
+		/* Whole and checksummed, or not a segment's header at all: a
+		 * header damaged at the source comes as header_len 0. */
+		rc = dp_segment_header_parse(header, header_len, hdr);
+		if (rc == 0 && hdr->frames_start != header_len)
+			rc = DNNPROV_ECORRUPT;
+		if (rc == DNNPROV_ENOMEM)
+			return dp_error(rc, "out of memory");
+		if (rc)
+			return dp_error(DNNPROV_ECORRUPT, "%s: %s", name,
+					rc == DNNPROV_EVERSION ? "a segment header of an unknown format version"
+							       : "not a valid segment header");
+	} else {
+		hdr->frames_start = DP_SEGMENT_FIXED;
+	}
+	if (from < offset || from > offset + n || offset < hdr->frames_start)
+		return dp_error(DNNPROV_EINVAL, "%s: offset %llu is outside the bytes given", name,
+				(unsigned long long)from);
+	if (!(r = calloc(1, sizeof(*r))) || !(r->path = strdup(name))) {
+		free(r);
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	r->fd = -1;
+	r->win.data = (char *)bytes; /* borrowed: never grown, moved or freed */
+	r->win.len = r->win.cap = n;
+	r->win_off = offset;
+	r->pos = from;
+	r->header_len = hdr->frames_start;
+	*out = r;
+	return 0;
 }

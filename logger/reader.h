@@ -84,6 +84,18 @@ enum dp_read_result {
 DP_INTERNAL int dp_reader_open(const char *path, uint64_t start, dp_reader **out,
 			       dp_segment_header *hdr);
 
+/* A reader of bytes already in memory: a piece of a segment that came
+ * without its file (a message of the stream, ship/).  `header` is the
+ * segment's header as at offset 0, checksummed (header_len 0 when it was
+ * damaged at the source); `bytes` are the segment's bytes from `offset`
+ * (at or past the header); frames are read from `from`.  The bytes are not
+ * copied and must outlive the reader; a frame cut at their end reads as a
+ * torn tail.  `name` is for messages.  Returns 0, DNNPROV_ECORRUPT (a
+ * header that is not a valid one), DNNPROV_EINVAL or DNNPROV_ENOMEM. */
+DP_INTERNAL int dp_reader_open_mem(const char *name, const unsigned char *header, size_t header_len,
+				   uint64_t offset, const unsigned char *bytes, size_t n, uint64_t from,
+				   dp_reader **out, dp_segment_header *hdr);
+
 /* Returns a DP_READ_* result (>= 0) or a negative DNNPROV_E* code on an
  * I/O failure.  Sees bytes appended to the file since the last call. */
 DP_INTERNAL int dp_reader_next(dp_reader *r, dp_frame *frame, dp_problem *problem);

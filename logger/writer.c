@@ -375,6 +375,19 @@ static const char *phase_name(const task_state *st)
 	}
 }
 
+void dp_touch_dataflow_folder(const char *task_dir)
+{
+	const char *slash = strrchr(task_dir, '/');
+	char parent[4096];
+	if (!slash || (size_t)(slash - task_dir) >= sizeof(parent))
+		return;
+	memcpy(parent, task_dir, (size_t)(slash - task_dir));
+	parent[slash - task_dir] = '\0';
+	if (utimensat(AT_FDCWD, parent[0] ? parent : "/", NULL, 0) != 0) {
+		/* Only a query's shortcut depends on it: it then walks the logs. */
+	}
+}
+
 int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 {
 	char producer[] = "dnnprov " DNNPROV_VERSION;
@@ -493,6 +506,7 @@ static int segment_open(dnnprov_task *t)
 		}
 		fsync_dir(t->dir);
 	}
+	dp_touch_dataflow_folder(t->dir);
 	free(t->seg_path);
 	t->seg_path = path;
 	t->fd = fd;

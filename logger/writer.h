@@ -26,6 +26,13 @@ DP_INTERNAL const char *dp_task_segment_path(const dnnprov_task *t);
  * locks, where nothing is guarded).  DNNPROV_ELOCKED names the holder. */
 DP_INTERNAL int dp_task_lock(const char *dir, const char *df, const char *task, int *fd_out);
 
+/* Sets the modification time of the dataflow folder holding task_dir to
+ * now: every process that creates a segment does, after creating it, so
+ * that a query can tell from the dataflow folders alone whether segments
+ * appeared since the indexer last listed the logs (query/fresh.c).  Best
+ * effort: a failure only makes queries walk the logs. */
+DP_INTERNAL void dp_touch_dataflow_folder(const char *task_dir);
+
 /* The fields of a segment header (format.h). */
 typedef struct dp_segment_header_fields {
 	const char *dataflow, *task, *host;

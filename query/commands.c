@@ -379,25 +379,40 @@ int dp_cmd_dataflows(dp_query *q, dp_table *out)
 	dp_table_set_col(out, 2, "running", COL_INT);
 	dp_table_set_col(out, 3, "last activity", COL_TIME);
 	for (size_t i = 0; i < n; i++) {
-		dp_qdataflow d;
-		if (rc == 0 && (rc = dp_query_load(q, names[i], &d)) == 0) {
-			dp_qv *row = dp_table_add_row(out);
-			size_t running = 0;
-			double last = NAN;
-			for (size_t k = 0; k < d.ntasks; k++) {
-				running += strcmp(d.tasks[k].status, "RUNNING") == 0;
-				if (isnan(last) || d.tasks[k].last > last)
-					last = d.tasks[k].last;
+		/* One scan of the dataflow's tasks, each read in place: counting
+		 * needs no loaded model. */
+		size_t tasks = 0, running = 0;
+		double last = NAN;
+		dp_scan sc;
+		dp_key prefix;
+		MDB_val k, v;
+		int r = 0;
+		dp_key_reset(&prefix);
+		dp_key_cstr(&prefix, names[i]);
+		if (rc == 0 && (rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &prefix, NULL)) == 0) {
+			while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+				dp_task_brief b;
+				tasks++;
+				if (dp_read_task_brief(&v, &b) != 0)
+					continue; /* counted, as a loaded dataflow shows it */
+				running += b.status.n == 7 && memcmp(b.status.p, "RUNNING", 7) == 0;
+				if (isnan(last) || b.last > last)
+					last = b.last;
 			}
+			dp_scan_close(&sc);
+			if (r < 0)
+				rc = r;
+		}
+		if (rc == 0) {
+			dp_qv *row = dp_table_add_row(out);
 			if (!row)
 				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			else {
-				set_text(&row[0], d.name);
-				set_count(&row[1], d.ntasks);
+				set_text(&row[0], names[i]);
+				set_count(&row[1], tasks);
 				set_count(&row[2], running);
 				set_time(&row[3], last);
 			}
-			dp_qdataflow_free(&d);
 		}
 		free(names[i]);
 	}

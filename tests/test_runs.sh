@@ -184,6 +184,41 @@ expect_grep "CSV tells it on stderr" "^index: behind its logs" "$T/err"
 expect_status "caught up" 0 "$DNNPROV" runs -c exp.yaml --format json --index-dir index
 expect_eq "nothing behind, from the index alone" \
 	"$($PY -c "import json,sys; i = json.load(open(sys.argv[1]))['index']; print(i['behind_bytes'], i['behind_segments'])" "$T/out")" "0 0"
+behind() { "$DNNPROV" runs -c exp.yaml --format json 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)['index']['behind_segments'])"; }
+# Without an indexer, a query looks at the segments that can still grow (a
+# running task's) and walks a dataflow's logs only when its folder says a
+# segment appeared since the index last listed them.
+cat >grow.py <<'PY'
+import os, sys, time, dnnprov
+def wait(name):
+    while not os.path.exists(name):
+        time.sleep(0.01)
+t = dnnprov.Task("exp.yaml", {"LEARNING_RATE": 0.2}, task_id="growing")
+t.epoch(1, loss=0.5, accuracy=0.5)
+open("grew1", "w").close(); wait("go2")
+t.epoch(2, loss=0.4, accuracy=0.6)
+open("grew2", "w").close(); wait("go3")
+t.end(); t.close()
+PY
+PYTHONPATH="$OLDPWD/python" sh "$OLDPWD/tools/pyrun.sh" "$OLDPWD/$BUILD/libdnnprov.so" grow.py &
+gpid=$!
+until [ -e grew1 ]; do sleep 0.01; done
+sleep 1.2 # past the slack given to the coarse clock of file times
+"$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
+expect_eq "a running task, indexed: nothing behind" "$(behind)" 0
+touch go2
+until [ -e grew2 ]; do sleep 0.01; done
+expect_eq "its segment grew: one segment behind" "$(behind)" 1
+touch go3
+wait $gpid
+"$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
+sleep 1.2
+"$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
+expect_eq "ended and indexed" "$(behind)" 0
+"$DNNPROV" tag -c exp.yaml sgd-lr0.1 looked=yes
+expect_eq "a note on a finished task: its dataflow folder says so" "$(behind)" 1
+L --task sgd-lr0.1 begin --resume >/dev/null
+expect_eq "a resume's new segment in an old folder too" "$(behind)" 2
 "$DNNPROV" index -c exp.yaml --follow -q 2>/dev/null &
 fpid=$!
 until "$DNNPROV" runs -c exp.yaml --format json 2>/dev/null | grep -q '"indexer": "running"'; do sleep 0.05; done

@@ -13,6 +13,13 @@ py_rows=""
 if [ -f bench/bench_python.py ] && [ -f python/dnnprov/__init__.py ]; then
 	py_rows="DNNPROV_LIB=$PWD/$build/libdnnprov.so PYTHONPATH=$PWD/python /usr/bin/python3 $PWD/bench/bench_python.py $quick $work/py"
 fi
+# The shipping rows need a 3-node JetStream cluster: started here, on
+# loopback ports, stopped on exit.
+if command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; then
+	eval "$(bash tools/nats-cluster.sh start "$work/nats" "$PWD/$build/tests/tools/nats_tool")"
+	trap 'bash tools/nats-cluster.sh stop "$work/nats"; rm -rf "$work"' EXIT
+	export DNNPROV_BENCH_NATS="$NATS_URLS" DNNPROV_BENCH_NATS_TOOL="$PWD/$build/tests/tools/nats_tool"
+fi
 {
 	echo "# dnnprov benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')${quick:+ (QUICK)}"
 	echo

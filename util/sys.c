@@ -2,12 +2,14 @@
  * sys.c - clocks and file-system helpers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
@@ -143,4 +145,32 @@ bool dp_process_alive(long pid, uint64_t start)
 bool dp_group_alive(long pgid)
 {
 	return pgid > 0 && (kill(-(pid_t)pgid, 0) == 0 || errno == EPERM);
+}
+
+int dp_lock_take(const char *path, const char *who, const char *what, int *fd_out)
+{
+	char pid[32] = "";
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644), rc;
+	if (fd < 0)
+		return dp_error_errno(errno, "cannot open %s", path);
+	/* An open-file-description lock, not flock(2): a query can then ask
+	 * whether the holder runs (F_OFD_GETLK) without taking the lock, which
+	 * would make a holder starting at that instant fail. */
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		rc = errno == EAGAIN || errno == EACCES
+			     ? dp_error(DNNPROV_ELOCKED, "another %s (pid %s) is using %s", who, *pid ? pid : "?", what)
+			     : dp_error_errno(errno, "cannot lock %s", path);
+		close(fd);
+		return rc;
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
+		/* The pid is only for the message a second one prints. */
+	}
+	*fd_out = fd;
+	return 0;
 }

@@ -145,6 +145,12 @@ DP_INTERNAL uint64_t dp_process_start(long pid);
 DP_INTERNAL bool dp_process_alive(long pid, uint64_t start);
 /* Whether any process of process group pgid lives. */
 DP_INTERNAL bool dp_group_alive(long pgid);
+/* Takes the lock file at `path` (created when missing) for this process:
+ * an open-file-description lock, which another process can test without
+ * taking it (F_OFD_GETLK), and this pid written in it.  *fd_out holds it
+ * until closed.  DNNPROV_ELOCKED when another process holds it: "another
+ * <who> (pid N) is using <what>". */
+DP_INTERNAL int dp_lock_take(const char *path, const char *who, const char *what, int *fd_out);
 /* Joins a and b with one '/' into a new malloc'd string, or NULL. */
 DP_INTERNAL char *dp_path_join(const char *a, const char *b);
 

@@ -554,7 +554,8 @@
       title: { text: metric + ' by epoch', left: 'center', textStyle: { fontSize: 13 } },
       tooltip: { renderMode: 'richText', trigger: 'item', formatter: (p) => escapeLabel(p.componentType === 'markPoint' ? p.seriesName + ' at epoch ' + p.data.coord[0] + ': ' + p.data.value : p.seriesName + '\nepoch ' + p.value[0] + ': ' + fmtNum(p.value[1])) },
       legend: { type: 'scroll', bottom: 0, formatter: (n) => escapeLabel(n) },
-      grid: { left: 60, right: 30, top: 40, bottom: 60 },
+      // Room on the right for the label of an adaptation at the last epoch.
+      grid: { left: 60, right: series.some((x) => x.markPoint) ? 120 : 30, top: 40, bottom: 60 },
       xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 25, minInterval: 1, min: 'dataMin', max: 'dataMax' },
       yAxis: { type: log ? 'log' : 'value', name: metric, scale: true },
       series,

@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Shipping logs through NATS JetStream: a 3-node cluster on loopback ports,
+# two "nodes" (log folders) shipped while their writers write, an index fed
+# by the stream equal entry for entry to a local rebuild of the same logs;
+# `ship` killed at random points, one server killed and all three stopped
+# while shipping and indexing, the stream indexer killed between its commit
+# and its acknowledgements, two indexers on two consumers; and the errors:
+# a wrong address, an incompatible stream, a failed authorization, another
+# producer's messages, a segment damaged after shipping began.
+#   DNNPROV_SHIP_KILLS   ship kill iterations (default 20; `make stress` more)
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nats.sh"
+TOOLS="$PWD/$BUILD/tests/tools"
+SHIM="$PWD/$BUILD/tests/shims/natsshim.so"
+KILLS=${DNNPROV_SHIP_KILLS:-20}
+# How long a follower may take to show what was written: only a bound on a
+# test that would otherwise wait for ever, never an expectation.
+LIVENESS=90
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+
+dump() { "$TOOLS/dump_index" "$1"; }
+# experiment DIR DATAFLOW: an experiment file (DIR/exp.yaml) logging to DIR/logs
+experiment() {
+	mkdir -p "$1"
+	indexer_config "$1/exp.yaml"
+	sed -i "s/^dataflow: df$/dataflow: $2/" "$1/exp.yaml"
+}
+# reference OUT DIR...: a local rebuild of the logs of the DIRs, merged
+reference() {
+	local out=$1 d
+	shift
+	rm -rf "$T/merged"
+	mkdir -p "$T/merged/logs"
+	for d in "$@"; do cp -a "$d/logs/." "$T/merged/logs/"; done
+	"$DNNPROV" reindex --log-dir "$T/merged/logs" --index-dir "$T/merged/index" -q
+	dump "$T/merged/index" >"$out"
+}
+# converge INDEX REF: waits until the index dumps as REF does
+converge() {
+	local t0
+	t0=$(date +%s)
+	while :; do
+		if dump "$1" >"$T/conv.txt" 2>/dev/null && cmp -s "$T/conv.txt" "$2"; then return 0; fi
+		[ $(($(date +%s) - t0)) -gt $LIVENESS ] && { diff "$2" "$T/conv.txt" | head -5 >&2; return 1; }
+		sleep 0.2
+	done
+}
+SHIP() { "$DNNPROV" ship -q --to "$NATS_URLS" "$@"; }
+FROM() { "$DNNPROV" index -q --from "$NATS_URLS" "$@"; }
+
+nats_start
+
+# --- two nodes, concurrent writers, followed on both sides ----------------------
+experiment "$T/a" df
+experiment "$T/b" df
+"$DNNPROV" index -q --index-dir "$T/x1" --from "$NATS_URLS" --dataflow df --follow 2>"$T/x1.err" &
+x1=$!
+"$DNNPROV" ship -q -c "$T/a/exp.yaml" --to "$NATS_URLS" --follow 2>"$T/sa.err" &
+sa=$!
+"$DNNPROV" ship -q -c "$T/b/exp.yaml" --to "$NATS_URLS" --follow 2>"$T/sb.err" &
+sb=$!
+"$TOOLS/gen_logs" "$T/a/exp.yaml" 12 30 1 0 &
+ga=$!
+"$TOOLS/gen_logs" "$T/b/exp.yaml" 12 30 2 100 &
+gb=$!
+"$TOOLS/gen_logs" "$T/a/exp.yaml" 6 30 3 200 &
+gc=$!
+wait $ga $gb $gc
+reference "$T/two.txt" "$T/a" "$T/b"
+expect_eq "two nodes: the reference has every task" "$(grep -c '^tasks df ' "$T/two.txt")" 30
+converge "$T/x1" "$T/two.txt" && ok || fail "two nodes: the followed stream index never equalled a local rebuild"
+expect_status "two nodes: ship --status" 0 "$DNNPROV" ship -c "$T/a/exp.yaml" --status
+expect_grep "ship --status lists complete segments" "complete" "$T/out"
+expect_grep "ship --status names the shipper" "shipper: running (pid $sa)" "$T/out"
+stop_follower $sa "ship A"
+stop_follower $sb "ship B"
+stop_follower $x1 "stream indexer"
+expect_status "ship --status: nothing left" 0 "$DNNPROV" ship -c "$T/a/exp.yaml" --status
+expect_grep "ship --status: lag 0" "lag 0 bytes" "$T/out"
+expect_grep "ship --status: the shipper stopped" "shipper: not running" "$T/out"
+expect_status "a second ship resumes: nothing is sent again" 0 "$DNNPROV" ship -c "$T/a/exp.yaml" --to "$NATS_URLS"
+expect_grep "a second ship ships nothing" "^shipped 0 records" "$T/out"
+expect_eq "the stream has 3 replicas" "$("$NATS_TOOL" stream "$NATS_URLS" DNNPROV | cut -d' ' -f1)" "replicas=3"
+
+# --- names that are no subject tokens as they are --------------------------------
+experiment "$T/n" n
+sed -i 's/^dataflow: n$/dataflow: "lr 0.1 *>ß"/' "$T/n/exp.yaml"
+"$TOOLS/gen_logs" "$T/n/exp.yaml" 3 10 8 0
+expect_status "a dataflow named with a dot, spaces, '*', '>' and a non-ASCII letter ships" 0 \
+	"$DNNPROV" ship -c "$T/n/exp.yaml" --to "$NATS_URLS"
+expect_status "and is indexed from its own subjects" 0 \
+	"$DNNPROV" index --index-dir "$T/xn" --from "$NATS_URLS" --dataflow "lr 0.1 *>ß"
+reference "$T/n.txt" "$T/n"
+dump "$T/xn" >"$T/xn.txt"
+expect_status "such names: the stream index equals a local rebuild" 0 cmp -s "$T/n.txt" "$T/xn.txt"
+expect_eq "it has every task" "$(grep -c '^tasks lr 0.1 \*>ß ' "$T/xn.txt")" 3
+
+# --- ship killed at random points ------------------------------------------------
+experiment "$T/k" k
+"$TOOLS/gen_logs" "$T/k/exp.yaml" 6 40 4 0
+killed=0 attempts=0
+while [ "$killed" -lt "$KILLS" ] && [ "$attempts" -lt $((KILLS * 4)) ]; do
+	attempts=$((attempts + 1))
+	# More to ship at every turn, and one frame per message, one at a time:
+	# the kill lands while messages are in flight.
+	"$TOOLS/gen_logs" "$T/k/exp.yaml" 3 40 $((attempts + 10)) $((attempts * 10 + 100)) >/dev/null
+	"$DNNPROV" ship -q -c "$T/k/exp.yaml" --to "$NATS_URLS" --max-inflight 1 --message-bytes 1 2>>"$T/k.err" &
+	pid=$!
+	sleep "0.$(printf '%03d' $((RANDOM % 300 + 50)))"
+	kill -9 $pid 2>/dev/null || true
+	st=0
+	wait $pid 2>/dev/null || st=$?
+	[ "$st" = 137 ] && killed=$((killed + 1))
+done
+echo "  ($killed of $attempts ship runs were killed mid-shipping)"
+[ "$killed" -ge "$KILLS" ] && ok || fail "only $killed of $KILLS kills landed while shipping"
+expect_status "after the kills, a ship finishes" 0 "$DNNPROV" ship -c "$T/k/exp.yaml" --to "$NATS_URLS"
+reference "$T/k.txt" "$T/k"
+expect_status "after the kills, the stream indexer catches up" 0 "$DNNPROV" index --index-dir "$T/xk" --from "$NATS_URLS" --dataflow k
+dump "$T/xk" >"$T/xk.txt"
+expect_status "after $killed ship kills, nothing lost or doubled: the stream index equals a local rebuild" 0 cmp -s "$T/k.txt" "$T/xk.txt"
+
+# --- publishes the servers refuse: sent again, the gaps they leave filled -----------
+experiment "$T/r" r
+"$TOOLS/gen_logs" "$T/r/exp.yaml" 8 40 7 0
+DNNPROV_REJECT_EVERY=7 LD_PRELOAD="$SHIM" expect_status "ship through refused publishes" 0 \
+	"$DNNPROV" ship -c "$T/r/exp.yaml" --to "$NATS_URLS" --message-bytes 512
+again=$(sed -n 's/.*; \([0-9]*\) publishes sent again.*/\1/p' "$T/out")
+[ "${again:-0}" -gt 0 ] && ok || fail "no publish was refused (got '$again')"
+reference "$T/r.txt" "$T/r"
+expect_status "the stream indexer through the gaps" 0 "$DNNPROV" index --index-dir "$T/xr" --from "$NATS_URLS" --dataflow r
+waited=$(sed -n 's/.*, \([0-9]*\) offered again.*/\1/p' "$T/out")
+[ "${waited:-0}" -gt 0 ] && ok || fail "no message came before an earlier part of its segment (got '$waited')"
+dump "$T/xr" >"$T/xr.txt"
+expect_status "refused publishes: the stream index equals a local rebuild" 0 cmp -s "$T/r.txt" "$T/xr.txt"
+
+# --- a server killed, then all three stopped, while shipping and indexing ------------
+experiment "$T/f" f
+"$DNNPROV" index -q --index-dir "$T/xf" --from "$NATS_URLS" --dataflow f --follow 2>"$T/xf.err" &
+xf=$!
+"$DNNPROV" ship -q -c "$T/f/exp.yaml" --to "$NATS_URLS" --follow 2>"$T/sf.err" &
+sf=$!
+writers() {
+	for i in 1 2 3 4 5 6; do
+		"$TOOLS/gen_logs" "$T/f/exp.yaml" 2 30 $((i + $1)) $((i * 10 + $1)) >/dev/null
+		sleep 0.3
+	done
+}
+writers 0 &
+w=$!
+sleep 0.6
+victim=$((RANDOM % 3 + 1))
+nats_kill $victim
+sleep 1.5
+nats_run $victim
+wait $w
+writers 1000 &
+w=$!
+sleep 0.3
+nats_kill 1
+nats_kill 2
+nats_kill 3
+sleep 3 # an outage: the writers go on, shipping waits
+for i in 1 2 3; do nats_run $i; done
+wait $w
+nats_ready
+reference "$T/f.txt" "$T/f"
+converge "$T/xf" "$T/f.txt" && ok || fail "server killed and outage: the followed stream index never equalled a local rebuild"
+expect_grep "ship said the servers were gone" "disconnected from" "$T/sf.err"
+expect_grep "ship said when they were back" "connected to" "$T/sf.err"
+stop_follower $sf "ship through faults"
+stop_follower $xf "stream indexer through faults"
+
+# --- the stream indexer killed between its commit and its acknowledgement -------------
+set +e
+DNNPROV_KILL_AT_ACK=1 LD_PRELOAD="$SHIM" "$DNNPROV" index -q --index-dir "$T/xc" --from "$NATS_URLS" \
+	--dataflow df --consumer crash --ack-wait 2s 2>/dev/null
+st=$?
+set -e
+expect_eq "the indexer died at its first acknowledgement" "$st" 137
+[ "$(dump "$T/xc" | grep -c '^progress ' || true)" -gt 0 ] && ok || fail "the killed indexer had committed nothing"
+expect_status "the indexer after the crash" 0 "$DNNPROV" index --index-dir "$T/xc" --from "$NATS_URLS" --dataflow df --consumer crash
+had=$(sed -n 's/.*; \([0-9]*\) already indexed.*/\1/p' "$T/out")
+[ "${had:-0}" -gt 0 ] && ok || fail "the redelivered messages were not recognised as indexed (got '$had')"
+dump "$T/xc" >"$T/xc.txt"
+expect_status "no record applied twice: the index equals a local rebuild" 0 cmp -s "$T/two.txt" "$T/xc.txt"
+
+# --- a segment damaged after shipping began --------------------------------------------
+experiment "$T/d" d
+sed -i 's/segment_size: 4KiB/segment_size: 1MiB/' "$T/d/exp.yaml"
+"$TOOLS/gen_logs" "$T/d/exp.yaml" 2 30 5 0
+seg=$(ls "$T"/d/logs/d/task-0001/*.dnplog | tail -1)
+# The last segment of a task: its second half is held back (a writer not
+# done yet), the first shipped, then the rest put back with a byte of a
+# record flipped.
+$PY - "$seg" "$T/rest" <<'PY'
+import struct, sys
+p, rest = sys.argv[1], sys.argv[2]
+b = open(p, "rb").read()
+h = struct.unpack(">I", b[12:16])[0]
+off, frames = 20 + h, []
+while off < len(b):
+    frames.append(off)
+    off += 16 + struct.unpack(">I", b[off + 4:off + 8])[0]
+cut = frames[len(frames) // 2]
+open(rest, "wb").write(b[cut:])
+open(p, "wb").write(b[:cut])
+
+PY
+expect_status "a segment half written ships" 0 "$DNNPROV" ship -c "$T/d/exp.yaml" --to "$NATS_URLS"
+$PY - "$seg" "$T/rest" <<'PY'
+import sys
+p, rest = sys.argv[1], sys.argv[2]
+r = bytearray(open(rest, "rb").read())
+r[20] ^= 0xFF  # inside the payload of its first record
+open(p, "ab").write(bytes(r))
+PY
+expect_status "the damaged rest ships" 0 "$DNNPROV" ship -c "$T/d/exp.yaml" --to "$NATS_URLS"
+expect_grep "ship reports the damage" "bad checksum (skipped)" "$T/err"
+reference "$T/d.txt" "$T/d"
+expect_eq "the local rebuild has the problem too" "$(grep -c '^problems ' "$T/d.txt")" 1
+expect_status "the damaged segment through the stream" 0 "$DNNPROV" index --index-dir "$T/xd" --from "$NATS_URLS" --dataflow d
+dump "$T/xd" >"$T/xd.txt"
+expect_status "damage: the stream index equals a local rebuild, problem and all" 0 cmp -s "$T/d.txt" "$T/xd.txt"
+
+# --- another producer's messages on the subjects ---------------------------------------
+"$NATS_TOOL" pub "$NATS_URLS" dnnprov.df.intruder "hello" >/dev/null
+"$NATS_TOOL" pub "$NATS_URLS" dnnprov.df.intruder "not frames" Dnnprov-Segment=df/intruder/0000000001-h-1.dnplog \
+	Dnnprov-Offset=100 Dnnprov-Header=0 >/dev/null
+"$NATS_TOOL" pub "$NATS_URLS" dnnprov.df.intruder "not frames" Dnnprov-Segment=df/intruder/0000000001-h-1%2Ednplog \
+	Dnnprov-Offset=100 Dnnprov-Header=0 >/dev/null
+expect_status "foreign messages: the indexer goes on" 0 "$DNNPROV" index --index-dir "$T/x1" --from "$NATS_URLS" --dataflow df
+expect_grep "a message without headers is reported" "on dnnprov.df.intruder: no Dnnprov-Segment header" "$T/err"
+expect_grep "a message with malformed headers is reported" "malformed Dnnprov-\* headers" "$T/err"
+expect_grep "a message that is not frames is reported" "not whole frames of a dnnprov segment (acknowledged, not applied)" "$T/err"
+dump "$T/x1" >"$T/x1.txt"
+expect_status "foreign messages change nothing" 0 cmp -s "$T/two.txt" "$T/x1.txt"
+
+# --- two indexers on two consumers ---------------------------------------------------------
+expect_status "indexer one (every dataflow)" 0 "$DNNPROV" index --index-dir "$T/all1" --from "$NATS_URLS" --consumer one
+# The second from a 64 KiB map, which has to grow many times on the way.
+DNNPROV_INITIAL_MAP_SIZE=65536 expect_status "indexer two (every dataflow, a map that grows)" 0 \
+	"$DNNPROV" index --index-dir "$T/all2" --from "$NATS_URLS" --consumer two
+dump "$T/all1" >"$T/all1.txt"
+dump "$T/all2" >"$T/all2.txt"
+expect_status "two consumers build identical indexes" 0 cmp -s "$T/all1.txt" "$T/all2.txt"
+reference "$T/all.txt" "$T/a" "$T/b" "$T/n" "$T/k" "$T/r" "$T/f" "$T/d"
+expect_status "and they equal a local rebuild of every node's logs" 0 cmp -s "$T/all.txt" "$T/all1.txt"
+
+# --- errors --------------------------------------------------------------------------------
+expect_status "a wrong address" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://127.0.0.1:1
+expect_grep "it names the server" "nats://127.0.0.1:1: no server answered" "$T/err"
+expect_status "a wrong address (index)" 1 "$DNNPROV" index --index-dir "$T/xe" --from nats://127.0.0.1:1
+expect_grep "it names the server (index)" "nats://127.0.0.1:1: no server answered" "$T/err"
+expect_status "not a URL" 2 "$DNNPROV" ship -c "$T/a/exp.yaml" --to 127.0.0.1:4222
+expect_status "credentials on the command line" 2 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://ada:s3cret@127.0.0.1:4222
+expect_grep "they are refused" "credentials in a server URL are refused" "$T/err"
+expect_eq "and never printed" "$(grep -c s3cret "$T/err" || true)" 0
+"$NATS_TOOL" add-stream "$NATS_URLS" OTHER "other.>" memory
+expect_status "an incompatible stream" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to "$NATS_URLS" --stream OTHER
+expect_grep "it names server, stream and setting" "nats://127.0.0.1:[0-9]*: stream OTHER: its subjects do not include dnnprov.>" "$T/err"
+expect_status "a stream with other replicas" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to "$NATS_URLS" --replicas 1
+expect_grep "it names the setting" "it has 3 replicas, not the 1 asked for" "$T/err"
+expect_eq "the stream was not changed" "$("$NATS_TOOL" stream "$NATS_URLS" DNNPROV | cut -d' ' -f1)" "replicas=3"
+# One server of its own that wants a user and a password.
+port=$(nats_ports | cut -d' ' -f1)
+"$NATS_SERVER" -a 127.0.0.1 -p "$port" -js -sd "$T/auth" --user ada --pass right >"$T/auth.log" 2>&1 &
+auth=$!
+AUTH_URL="nats://127.0.0.1:$port"
+for _ in $(seq 100); do "$NATS_TOOL" stream "$AUTH_URL" X 2>&1 | grep -q Authorization && break; sleep 0.1; done
+experiment "$T/u" u
+"$TOOLS/gen_logs" "$T/u/exp.yaml" 2 5 6 0
+DNNPROV_NATS_USER=ada DNNPROV_NATS_PASSWORD=wrong expect_status "a wrong password" 1 "$DNNPROV" ship -c "$T/u/exp.yaml" --to "$AUTH_URL"
+expect_grep "an authorization failure says so" "$AUTH_URL (user of DNNPROV_NATS_USER): authorization failed" "$T/err"
+expect_eq "the password is never printed" "$(grep -c wrong "$T/err" || true)" 0
+DNNPROV_NATS_USER=ada DNNPROV_NATS_PASSWORD=right expect_status "the right password, from the environment" 0 "$DNNPROV" ship -c "$T/u/exp.yaml" --to "$AUTH_URL"
+expect_grep "one server: one replica" "(1 replicas, created now)" "$T/err"
+kill $auth
+wait $auth 2>/dev/null || true
+
+finish

@@ -1,0 +1,126 @@
+/*
+ * nats_tool.c - what the shipping tests ask of a NATS server besides
+ * dnnprov: whether JetStream is ready, a stream's settings, streams made
+ * by hand (an incompatible one), and messages of another producer.
+ *
+ * usage: nats_tool wait URLS                       until JetStream answers (30 s at most)
+ *        nats_tool stream URLS NAME                prints "replicas=N storage=file|memory"
+ *        nats_tool add-stream URLS NAME SUBJECT memory|file
+ *        nats_tool del-stream URLS NAME            (no error when there is none)
+ *        nats_tool pub URLS SUBJECT BODY [KEY=VALUE...]  through JetStream, acknowledged
+ */
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static natsConnection *nc;
+static jsCtx *js;
+
+static int fail(const char *what, natsStatus s)
+{
+	fprintf(stderr, "nats_tool: %s: %s %s\n", what, natsStatus_GetText(s), nats_GetLastError(NULL));
+	return 1;
+}
+
+static natsStatus connect_to(const char *urls)
+{
+	natsOptions *o;
+	char copy[4096], *servers[16], *save = NULL;
+	int n = 0;
+	snprintf(copy, sizeof(copy), "%s", urls);
+	for (char *t = strtok_r(copy, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
+		servers[n++] = t;
+	natsStatus s = natsOptions_Create(&o);
+	if (s == NATS_OK)
+		s = natsOptions_SetServers(o, (const char **)servers, n);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(o, 1000);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&nc, o);
+	natsOptions_Destroy(o);
+	if (s == NATS_OK)
+		s = natsConnection_JetStream(&js, nc, NULL);
+	return s;
+}
+
+static int wait_ready(const char *urls)
+{
+	natsStatus s = NATS_ERR;
+	for (int i = 0; i < 150; i++) {
+		jsAccountInfo *ai = NULL;
+		if (!nc && connect_to(urls) != NATS_OK) {
+			if (nc)
+				natsConnection_Destroy(nc);
+			nc = NULL;
+		} else if ((s = js_GetAccountInfo(&ai, js, NULL, NULL)) == NATS_OK) {
+			jsAccountInfo_Destroy(ai);
+			return 0;
+		}
+		nanosleep(&(struct timespec){ 0, 200000000L }, NULL);
+	}
+	return fail("JetStream not ready", s);
+}
+
+int main(int argc, char **argv)
+{
+	natsStatus s;
+	jsErrCode jerr = 0;
+	if (argc < 3) {
+		fprintf(stderr, "usage: nats_tool wait|stream|add-stream|del-stream|pub URLS ...\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "wait") == 0)
+		return wait_ready(argv[2]);
+	if ((s = connect_to(argv[2])) != NATS_OK)
+		return fail("connect", s);
+	if (strcmp(argv[1], "stream") == 0 && argc == 4) {
+		jsStreamInfo *si = NULL;
+		if ((s = js_GetStreamInfo(&si, js, argv[3], NULL, &jerr)) != NATS_OK)
+			return fail(argv[3], s);
+		printf("replicas=%lld storage=%s messages=%llu\n", (long long)si->Config->Replicas,
+		       si->Config->Storage == js_FileStorage ? "file" : "memory", (unsigned long long)si->State.Msgs);
+		jsStreamInfo_Destroy(si);
+	} else if (strcmp(argv[1], "add-stream") == 0 && argc == 6) {
+		jsStreamConfig cfg;
+		jsStreamInfo *si = NULL;
+		const char *subjects[] = { argv[4] };
+		jsStreamConfig_Init(&cfg);
+		cfg.Name = argv[3];
+		cfg.Subjects = subjects;
+		cfg.SubjectsLen = 1;
+		cfg.Storage = strcmp(argv[5], "memory") == 0 ? js_MemoryStorage : js_FileStorage;
+		if ((s = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK)
+			return fail(argv[3], s);
+		jsStreamInfo_Destroy(si);
+	} else if (strcmp(argv[1], "del-stream") == 0 && argc == 4) {
+		s = js_DeleteStream(js, argv[3], NULL, &jerr);
+		if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr)
+			return fail(argv[3], s);
+	} else if (strcmp(argv[1], "pub") == 0 && argc >= 5) {
+		natsMsg *m = NULL;
+		jsPubAck *pa = NULL;
+		s = natsMsg_Create(&m, argv[3], NULL, argv[4], (int)strlen(argv[4]));
+		for (int i = 5; s == NATS_OK && i < argc; i++) {
+			char *eq = strchr(argv[i], '=');
+			if (!eq)
+				return fail("KEY=VALUE", NATS_INVALID_ARG);
+			*eq = '\0';
+			s = natsMsgHeader_Set(m, argv[i], eq + 1);
+		}
+		if (s == NATS_OK)
+			s = js_PublishMsg(&pa, js, m, NULL, &jerr);
+		natsMsg_Destroy(m);
+		if (s != NATS_OK)
+			return fail("publish", s);
+		printf("%llu\n", (unsigned long long)pa->Sequence);
+		jsPubAck_Destroy(pa);
+	} else {
+		fprintf(stderr, "nats_tool: unknown command or arguments\n");
+		return 2;
+	}
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	return 0;
+}
