@@ -391,13 +391,13 @@ int dp_cmd_dataflows(dp_query *q, dp_table *out)
 		dp_key_cstr(&prefix, names[i]);
 		if (rc == 0 && (rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &prefix, NULL)) == 0) {
 			while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-				dp_task_brief b;
+				dp_task_fields f;
 				tasks++;
-				if (dp_read_task_brief(&v, &b) != 0)
+				if (dp_task_fields_parse(v.mv_data, v.mv_size, &f) != 0)
 					continue; /* counted, as a loaded dataflow shows it */
-				running += b.status.n == 7 && memcmp(b.status.p, "RUNNING", 7) == 0;
-				if (isnan(last) || b.last > last)
-					last = b.last;
+				running += strcmp(f.status, "RUNNING") == 0;
+				if (isnan(last) || f.last > last)
+					last = f.last;
 			}
 			dp_scan_close(&sc);
 			if (r < 0)

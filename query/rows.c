@@ -326,34 +326,6 @@ int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_ro
 	return 0;
 }
 
-int dp_read_task_brief(const MDB_val *v, dp_task_brief *out)
-{
-	mp_in in = { v->mv_data, v->mv_size, 0 };
-	uint32_t count;
-	memset(out, 0, sizeof(*out));
-	out->last = NAN;
-	if (!mp_map_header(&in, &count))
-		return corrupt();
-	for (uint32_t i = 0; i < count; i++) {
-		dp_str key;
-		dp_field f;
-		if (!mp_str(&in, &key))
-			return corrupt();
-		if (str_is(key, "status")) {
-			if (!mp_str(&in, &out->status))
-				return corrupt();
-		} else if (str_is(key, "last")) {
-			if (!mp_field(&in, &f))
-				return corrupt();
-			if (f.type == DP_F_REAL || f.type == DP_F_INT)
-				out->last = f.d;
-		} else if (!mp_skip(&in)) {
-			return corrupt();
-		}
-	}
-	return 0;
-}
-
 int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row *out)
 {
 	msgpack_object o;

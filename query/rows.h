@@ -72,13 +72,6 @@ typedef struct dp_task_row {
 	dp_rmap facts; /* run facts: name -> value */
 } dp_task_row;
 
-/* What `dataflows` needs of a task, read in place without a decode: a
- * dataflow of 100,000 tasks is counted in a few milliseconds. */
-typedef struct dp_task_brief {
-	dp_str status;
-	double last; /* NaN when unknown */
-} dp_task_brief;
-
 typedef struct dp_tag_row {
 	dp_str df, task, key;
 	double time;
@@ -132,7 +125,6 @@ DP_INTERNAL int dp_read_adapt(dp_decoder *dec, const MDB_val *k, const MDB_val *
 DP_INTERNAL int dp_read_test(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_test_row *out);
 DP_INTERNAL int dp_read_element(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_element_row *out);
 DP_INTERNAL int dp_read_layers(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_layers_row *out);
-DP_INTERNAL int dp_read_task_brief(const MDB_val *v, dp_task_brief *out);
 DP_INTERNAL int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row *out);
 /* Epochs are stored in blocks of a task's epochs (indexer/epochs.h): they
  * are read with a scan of their own that gives one epoch at a time, of a
