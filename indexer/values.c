@@ -73,9 +73,16 @@ static dp_str mpr_text(dp_mpr *r)
 	return s;
 }
 
+/* As snprintf("%.*s") would, up to a NUL and cut to fit, without its
+ * format parsing: a dataflow's load copies four of these per task. */
 static void copy_text(char *dst, size_t cap, dp_str s)
 {
-	snprintf(dst, cap, "%.*s", s.p ? (int)s.n : 0, s.p ? s.p : "");
+	size_t n = s.p ? strnlen(s.p, s.n) : 0;
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(dst, s.p, n);
+	dst[n] = '\0';
 }
 
 static bool key_is(const char *k, uint32_t n, const char *lit)
