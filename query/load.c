@@ -872,8 +872,14 @@ dp_qv dp_query_summary_value(dp_query *q, const char *df, const char *task, cons
 	return r;
 }
 
-int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metric, const dp_agg *agg,
-			   dp_qv *values, int64_t *epochs)
+/* The id of entry i of an array of ids or of structs holding one. */
+static const char *id_at(const char *const *ids, size_t stride, size_t i)
+{
+	return *(const char *const *)(const void *)((const char *)ids + i * stride);
+}
+
+int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
+			const char *metric, const dp_agg *agg, dp_qv *values, int64_t *epochs)
 {
 	dp_key key;
 	dp_scan sc;
@@ -881,31 +887,32 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 	size_t i = 0;
 	int rc;
 
-	memset(values, 0, d->ntasks * sizeof(*values));
+	memset(values, 0, n * sizeof(*values));
 	if (epochs)
-		memset(epochs, 0, d->ntasks * sizeof(*epochs));
+		memset(epochs, 0, n * sizeof(*epochs));
 	/* A few tasks (the first rows of an answer): a lookup each, rather
 	 * than the metric's whole range. */
-	if (agg->kind == AGG_AT || d->ntasks <= 256) {
-		for (size_t t = 0; t < d->ntasks; t++)
-			values[t] = dp_query_metric(q, d->name, d->tasks[t].id, metric, agg, epochs ? &epochs[t] : NULL);
+	if (agg->kind == AGG_AT || n <= 256) {
+		for (size_t t = 0; t < n; t++)
+			values[t] = dp_query_metric(q, df, id_at(ids, stride, t), metric, agg, epochs ? &epochs[t] : NULL);
 		return 0;
 	}
 	dp_key_reset(&key);
-	dp_key_cstr(&key, d->name);
+	dp_key_cstr(&key, df);
 	dp_key_cstr(&key, metric);
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL)))
 		return rc;
 	/* Both sides are sorted by task id: a merge, one pass each. */
-	while (i < d->ntasks && (rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+	while (i < n && (rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		dp_summary s;
 		int64_t e = 0;
 		const char *task = (const char *)k.mv_data + key.n;
 		size_t tn = k.mv_size - key.n - 1;
 		int cmp = -1;
-		while (i < d->ntasks) {
-			cmp = strncmp(d->tasks[i].id, task, tn);
-			if (cmp == 0 && d->tasks[i].id[tn] != '\0')
+		while (i < n) {
+			const char *id = id_at(ids, stride, i);
+			cmp = strncmp(id, task, tn);
+			if (cmp == 0 && id[tn] != '\0')
 				cmp = 1;
 			if (cmp >= 0)
 				break;
@@ -913,13 +920,20 @@ int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metri
 		}
 		if (cmp != 0 || !dp_summary_unpack(v.mv_data, v.mv_size, &s))
 			continue;
-		values[i] = dp_query_summary_value(q, d->name, d->tasks[i].id, &s, metric, agg, &e);
+		values[i] = dp_query_summary_value(q, df, id_at(ids, stride, i), &s, metric, agg, &e);
 		if (epochs)
 			epochs[i] = e;
 		i++;
 	}
 	dp_scan_close(&sc);
 	return rc < 0 ? rc : 0;
+}
+
+int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metric, const dp_agg *agg,
+			   dp_qv *values, int64_t *epochs)
+{
+	const char *const *ids = d->ntasks ? (const char *const *)&d->tasks[0].id : NULL;
+	return dp_query_metric_ids(q, d->name, ids, sizeof(dp_qtask), d->ntasks, metric, agg, values, epochs);
 }
 
 dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric, const dp_agg *agg,

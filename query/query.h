@@ -222,6 +222,12 @@ DP_INTERNAL dp_qv dp_query_metric(dp_query *q, const char *df, const char *task,
  * NULL. */
 DP_INTERNAL int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metric,
 				       const dp_agg *agg, dp_qv *values, int64_t *epochs);
+/* The same for the tasks ids[0..n) of dataflow df, sorted as the index
+ * sorts them (by bytes), without loading them: entry i's id is at
+ * ids + i * stride bytes, so that ids is an array of ids or of structs
+ * holding one (stride sizeof(const char *) or the struct's size). */
+DP_INTERNAL int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
+				    const char *metric, const dp_agg *agg, dp_qv *values, int64_t *epochs);
 
 /* ---- result tables --------------------------------------------------------------- */
 
