@@ -1133,34 +1133,66 @@ out:
 
 /* ---- effect ------------------------------------------------------------------------- */
 
-static _Thread_local double *g_rank_values; /* as g_sort */
-static int cmp_idx(const void *a, const void *b)
-{
-	double x = g_rank_values[*(const size_t *)a], y = g_rank_values[*(const size_t *)b];
-	if (isnan(x) || isnan(y)) /* a total order: NaN last */
-		return isnan(x) - isnan(y);
-	return (x > y) - (x < y);
-}
-
+/* The ranks of v[0..n) in r, ties sharing the mean of their ranks, NaN
+ * last.  The values are sorted by their sortable bits (dp_sortable_double:
+ * unsigned order is numeric order), an LSD radix sort of 6 digits of 11
+ * bits that skips a digit every value shares (and values already in
+ * order are not sorted): a correlation of 100,000 tasks costs a few
+ * passes, not a qsort through a comparison function. */
 static bool ranks(const double *v, size_t n, double *r)
 {
-	size_t *idx = malloc(n * sizeof(size_t));
-	if (!idx)
+	enum { BITS = 11, DIGITS = 6, RADIX = 1 << BITS };
+	typedef struct rkey {
+		uint64_t key;
+		size_t i;
+	} rkey;
+	rkey *a = malloc((n ? n : 1) * sizeof(*a)), *b = malloc((n ? n : 1) * sizeof(*b));
+	size_t(*count)[RADIX] = calloc(DIGITS, sizeof(*count));
+	bool sorted = true; /* effect's x comes in order */
+
+	if (!a || !b || !count) {
+		free(a);
+		free(b);
+		free(count);
 		return false;
-	for (size_t i = 0; i < n; i++)
-		idx[i] = i;
-	g_rank_values = (double *)v;
-	qsort(idx, n, sizeof(size_t), cmp_idx);
+	}
+	for (size_t i = 0; i < n; i++) {
+		a[i].key = isnan(v[i]) ? UINT64_MAX : dp_sortable_double(v[i]);
+		a[i].i = i;
+		sorted = sorted && !isnan(v[i]) && (i == 0 || v[i - 1] <= v[i]);
+	}
+	for (size_t i = 0; i < n && !sorted; i++)
+		for (int d = 0; d < DIGITS; d++)
+			count[d][(a[i].key >> (d * BITS)) & (RADIX - 1)]++;
+	for (int d = 0; d < DIGITS && !sorted; d++) {
+		size_t sum = 0;
+		bool shared = false;
+		for (size_t c = 0; c < RADIX; c++) {
+			size_t k = count[d][c];
+			shared = shared || k == n;
+			count[d][c] = sum;
+			sum += k;
+		}
+		if (shared)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			b[count[d][(a[i].key >> (d * BITS)) & (RADIX - 1)]++] = a[i];
+		rkey *t = a;
+		a = b;
+		b = t;
+	}
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
-		while (j + 1 < n && v[idx[j + 1]] == v[idx[i]])
+		while (j + 1 < n && v[a[j + 1].i] == v[a[i].i])
 			j++;
 		double avg = (double)(i + j) / 2.0 + 1.0; /* ties share the mean rank */
 		for (size_t k = i; k <= j; k++)
-			r[idx[k]] = avg;
+			r[a[k].i] = avg;
 		i = j + 1;
 	}
-	free(idx);
+	free(a);
+	free(b);
+	free(count);
 	return true;
 }
 
@@ -1196,19 +1228,22 @@ int dp_spearman(const double *x, const double *y, size_t n, double *rho)
 }
 
 typedef struct eff_item {
-	const dp_qtask *t;
+	const char *task; /* its id */
 	dp_qv h;
 	double m; /* NaN when the task lacks the metric */
 } eff_item;
 
+/* By value, then by task id: the order of hyp_index's keys, which the
+ * quick path reads as they come (ties are broken the same way on both
+ * paths, whatever qsort does with equal items). */
 static int cmp_eff(const void *a, const void *b)
 {
 	const eff_item *x = a, *y = b;
+	int c;
 	if (x->h.type != y->h.type)
 		return x->h.type == QV_NUM ? -1 : 1;
-	if (x->h.type == QV_NUM)
-		return dp_qv_cmp_num(&x->h, &y->h);
-	return strcmp(x->h.text, y->h.text);
+	c = x->h.type == QV_NUM ? dp_qv_cmp_num(&x->h, &y->h) : strcmp(x->h.text, y->h.text);
+	return c ? c : strcmp(x->task, y->task);
 }
 
 /* The mean and sample standard deviation of the metric values (not NaN,
@@ -1260,79 +1295,67 @@ static bool same_value(const dp_qv *a, const dp_qv *b)
 	return a->type == b->type && (a->type == QV_NUM ? dp_qv_cmp_num(a, b) == 0 : strcmp(a->text, b->text) == 0);
 }
 
-int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+/* The metric and hyperparameter named by the options, as the dataflow
+ * spells them. */
+static int effect_names(dp_query *q, const dp_qopts *o, const dp_qdataflow *d, const char **metric,
+			const char **hyp)
 {
-	dp_qdataflow d;
-	dp_where *w;
-	const dp_qtask **sel = NULL;
-	eff_item *items = NULL;
-	size_t n, m = 0, distinct = 0;
-	const char *metric, *hyp;
-	char aggname[32], col[DNNPROV_NAME_MAX + 40];
-	int rc;
-
-	if ((rc = prepare(q, o, &d, &w)))
-		return rc;
-	metric = resolve_metric(q, &d, o->metric, &rc);
+	int rc = 0;
+	*metric = resolve_metric(q, d, o->metric, &rc);
 	if (rc)
-		goto out;
-	hyp = o->hyp ? dp_qdf_hyp(&d, o->hyp) : NULL;
-	if (!hyp) {
+		return rc;
+	*hyp = o->hyp ? dp_qdf_hyp(d, o->hyp) : NULL;
+	if (!*hyp) {
 		dp_buf list = { 0 };
-		for (size_t i = 0; i < d.nhyps; i++)
-			dp_buf_printf(&list, "%s%s", i ? ", " : "", d.hyps[i].name);
+		for (size_t i = 0; i < d->nhyps; i++)
+			dp_buf_printf(&list, "%s%s", i ? ", " : "", d->hyps[i].name);
 		rc = dp_error(DNNPROV_ENOTFOUND, "no hyperparameter '%s' in dataflow %s (hyperparameters: %s)",
-			      o->hyp ? o->hyp : "", d.name, list.len ? dp_buf_cstr(&list) : "none");
+			      o->hyp ? o->hyp : "", d->name, list.len ? dp_buf_cstr(&list) : "none");
 		dp_buf_free(&list);
-		goto out;
 	}
-	if ((rc = select_tasks(q, &d, w, &sel, &n)))
-		goto out;
-	bool lower = goal_lower(o, metric);
-	dp_agg agg = o->agg;
-	if (agg.kind == AGG_BEST)
-		agg.kind = lower ? AGG_MIN : AGG_MAX;
-	items = calloc(n ? n : 1, sizeof(*items));
-	dp_qv *column = calloc(d.ntasks + 1, sizeof(dp_qv));
-	if (!items || !column) {
-		free(column);
-		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = dp_query_metric_column(q, &d, metric, &agg, column, NULL))) {
-		free(column);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const dp_qv *h = dp_qtask_hyp(sel[i], hyp);
-		if (!h || h->type == QV_NULL)
-			continue; /* a task without the hyperparameter says nothing of it */
-		dp_qv v = column[sel[i] - d.tasks];
-		items[m].t = sel[i];
-		items[m].h = *h;
-		items[m].m = v.type == QV_NUM ? v.num : NAN;
-		m++;
-	}
-	free(column);
-	qsort(items, m, sizeof(*items), cmp_eff);
-	bool numeric = m && items[0].h.type == QV_NUM && items[m - 1].h.type == QV_NUM;
+	return rc;
+}
+
+/* What the groups of items (in value order) are. */
+typedef struct eff_shape {
+	bool numeric; /* every value is a number: bins and a correlation */
+	bool binned;
+	int bins;
+	size_t m_bin; /* the items before the NaN values */
+} eff_shape;
+
+static eff_shape effect_shape(const eff_item *items, size_t m, int bins)
+{
+	eff_shape s = { .numeric = m && items[0].h.type == QV_NUM && items[m - 1].h.type == QV_NUM };
+	size_t distinct = 0;
 	/* NaN is no place on the axis: NaN values (sorted last) are a group
 	 * of their own, never in a bin or the correlation. */
-	size_t m_bin = m;
-	while (numeric && m_bin && dp_qv_isnan(&items[m_bin - 1].h))
-		m_bin--;
-	for (size_t i = 0; i < m_bin; i++)
+	s.m_bin = m;
+	while (s.numeric && s.m_bin && dp_qv_isnan(&items[s.m_bin - 1].h))
+		s.m_bin--;
+	for (size_t i = 0; i < s.m_bin; i++)
 		distinct += i == 0 || !same_value(&items[i].h, &items[i - 1].h);
-	int bins = o->bins;
 	if (bins <= 0)
-		bins = numeric && distinct > 10 ? 5 : 0;
-	bool binned = numeric && bins > 0 && distinct > (size_t)bins;
+		bins = s.numeric && distinct > 10 ? 5 : 0;
+	s.bins = bins;
+	s.binned = s.numeric && bins > 0 && distinct > (size_t)bins;
+	return s;
+}
+
+/* The table of items (in value order, then task id): a row per group. */
+static int effect_table(const eff_item *items, size_t m, const eff_shape *s, const char *hyp, const char *metric,
+			const dp_agg *agg, bool lower, dp_table *out, dp_qnotes *notes)
+{
+	char aggname[32], col[DNNPROV_NAME_MAX + 40];
+	bool numeric = s->numeric, binned = s->binned;
+	size_t m_bin = s->m_bin;
+	int bins = s->bins, rc;
 
 	if ((rc = dp_table_init(out, 9)))
-		goto out;
+		return rc;
 	dp_table_set_col(out, 0, hyp, numeric && !binned ? COL_NUM : COL_TEXT);
 	dp_table_set_col(out, 1, "tasks", COL_INT);
-	snprintf(col, sizeof(col), "%s(%s)", dp_agg_name(&agg, aggname, sizeof(aggname)), metric);
+	snprintf(col, sizeof(col), "%s(%s)", dp_agg_name(agg, aggname, sizeof(aggname)), metric);
 	dp_table_set_col(out, 2, "n", COL_INT);
 	dp_table_set_col(out, 3, "mean", COL_NUM);
 	dp_table_set_col(out, 4, "std", COL_NUM);
@@ -1360,10 +1383,8 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 				end++;
 		}
 		dp_qv *row = dp_table_add_row(out);
-		if (!row) {
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-			break;
-		}
+		if (!row)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
 		if (bin) {
 			char label[96];
 			snprintf(label, sizeof(label), "%.4g .. %.4g", items[start].h.num, items[end - 1].h.num);
@@ -1375,7 +1396,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		}
 		size_t cnt = 0;
 		double mn = NAN, mx = NAN, mean, sd;
-		const dp_qtask *best = NULL;
+		const char *best = NULL;
 		double bestv = NAN;
 		for (size_t i = start; i < end; i++) {
 			double v = items[i].m;
@@ -1387,7 +1408,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			if (isnan(mx) || v > mx)
 				mx = v;
 			if (!best || (lower ? v < bestv : v > bestv)) {
-				best = items[i].t;
+				best = items[i].task;
 				bestv = v;
 			}
 		}
@@ -1400,7 +1421,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 				set_num(&row[4], sd);
 			set_num(&row[5], mn);
 			set_num(&row[6], mx);
-			set_text(&row[7], best->id);
+			set_text(&row[7], best);
 		}
 		start = end;
 	}
@@ -1419,7 +1440,7 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		free(x);
 		free(y);
 		if (rc)
-			goto out;
+			return rc;
 	}
 	for (size_t r = 0; r < out->nrows; r++)
 		if (!isnan(rho))
@@ -1434,12 +1455,539 @@ int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			dp_buf_printf(&notes->text, "Spearman's rank correlation of %s with %s: %.3f (n=%zu)\n", hyp,
 				      col, rho, pairs);
 	}
+	return 0;
+}
+
+/* The aggregate --agg names, with best made min or max by the goal. */
+static dp_agg effect_agg(const dp_qopts *o, bool lower)
+{
+	dp_agg agg = o->agg;
+	if (agg.kind == AGG_BEST)
+		agg.kind = lower ? AGG_MIN : AGG_MAX;
+	return agg;
+}
+
+/* Every task of the dataflow passing --where: loaded, then sorted by value. */
+static int effect_slow(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	dp_qdataflow d;
+	dp_where *w;
+	const dp_qtask **sel = NULL;
+	eff_item *items = NULL;
+	dp_qv *column = NULL;
+	size_t n, m = 0;
+	const char *metric, *hyp;
+	int rc;
+
+	if ((rc = prepare(q, o, &d, &w)))
+		return rc;
+	if ((rc = effect_names(q, o, &d, &metric, &hyp)) || (rc = select_tasks(q, &d, w, &sel, &n)))
+		goto out;
+	bool lower = goal_lower(o, metric);
+	dp_agg agg = effect_agg(o, lower);
+	items = calloc(n ? n : 1, sizeof(*items));
+	column = calloc(d.ntasks + 1, sizeof(dp_qv));
+	if (!items || !column) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = dp_query_metric_column(q, &d, metric, &agg, column, NULL)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const dp_qv *h = dp_qtask_hyp(sel[i], hyp);
+		if (!h || h->type == QV_NULL)
+			continue; /* a task without the hyperparameter says nothing of it */
+		dp_qv v = column[sel[i] - d.tasks];
+		items[m].task = sel[i]->id;
+		items[m].h = *h;
+		items[m].m = v.type == QV_NUM ? v.num : NAN;
+		m++;
+	}
+	qsort(items, m, sizeof(*items), cmp_eff);
+	eff_shape s = effect_shape(items, m, o->bins);
+	rc = effect_table(items, m, &s, hyp, metric, &agg, lower, out, notes);
 out:
+	free(column);
 	free(items);
 	free(sel);
 	dp_where_free(w);
 	dp_qdataflow_free(&d);
 	return rc;
+}
+
+/* ---- effect without loading tasks ----------------------------------------------------
+ * Without --where, effect reads hyp_index (the tasks with a value, in value
+ * order, then id: the order effect_slow sorts them in) and the metric's
+ * summaries, and loads no task.  hyp_index holds a number as a double and
+ * leaves out what is neither number nor text (or too long for a key), so
+ * its answer is the slow path's only when the data allow; else effect_fast
+ * says so (EFFECT_SLOW) and the tasks are loaded:
+ *   - a name some task used is not in the specification (the dataflow's
+ *     mark), or two declared names differ only in case: a task's value
+ *     could sit under another spelling;
+ *   - a task hyp_index lists twice;
+ *   - a task hyp_index lacks that has a value (a boolean, a long text):
+ *     when the dataflow has more tasks than hyp_index lists, those tasks'
+ *     values are read (a scan of the tasks);
+ *   - a number that no double tells apart from its neighbours (past 2^53:
+ *     integers), or two keys effect takes for one value (-0 and 0, two
+ *     NaNs), or a NaN before a number: effect's order would differ.
+ * An integer and a real of one value are one key: a group's label, the
+ * first task's value, is read from that task's record.  hyp_index is
+ * written and dropped with its tasks, in their transaction: a task it
+ * lists is taken to exist. */
+enum { EFFECT_SLOW = 1 };
+
+/* The items' task ids by hash: open addressing, the hash kept in the slot
+ * so that a probe reads an id only when the hash matches. */
+typedef struct eff_slot {
+	uint32_t hash;
+	uint32_t pos; /* the item's position + 1; 0: an empty slot */
+} eff_slot;
+
+typedef struct eff_ids {
+	const eff_item *items;
+	eff_slot *slots;
+	size_t mask;
+} eff_ids;
+
+static uint64_t id_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 33);
+}
+
+/* The slot of id[0..n): its own, or the empty one where it would go. */
+static eff_slot *id_slot(const eff_ids *x, const char *id, size_t n)
+{
+	uint64_t h = id_hash(id, n);
+	for (size_t i = (size_t)h & x->mask;; i = (i + 1) & x->mask) {
+		eff_slot *e = &x->slots[i];
+		if (!e->pos)
+			return e;
+		const char *t = x->items[e->pos - 1].task;
+		if (e->hash == (uint32_t)(h >> 32) && strncmp(t, id, n) == 0 && t[n] == '\0')
+			return e;
+	}
+}
+
+/* Indexes items[0..m) by task id (once); EFFECT_SLOW when a task is there
+ * twice. */
+static int eff_ids_build(eff_ids *x, const eff_item *items, size_t m)
+{
+	size_t cap = 64;
+	if (x->slots)
+		return 0;
+	while (cap < 2 * m)
+		cap *= 2;
+	x->items = items;
+	x->mask = cap - 1;
+	if (m >= UINT32_MAX || !(x->slots = calloc(cap, sizeof(*x->slots))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (size_t i = 0; i < m; i++) {
+		size_t n = strlen(items[i].task);
+		eff_slot *e = id_slot(x, items[i].task, n);
+		if (e->pos)
+			return EFFECT_SLOW;
+		e->hash = (uint32_t)(id_hash(items[i].task, n) >> 32);
+		e->pos = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+/* The item of task id[0..n), or -1. */
+static ptrdiff_t id_item(const eff_ids *x, const char *id, size_t n)
+{
+	return (ptrdiff_t)id_slot(x, id, n)->pos - 1;
+}
+
+/* A task's value of hyp as dp_qtask_hyp has it once loaded: the first
+ * name that matches ignoring case; DP_F_NULL when none, or when the task
+ * value cannot be read (load_task shows such a task without values). */
+static dp_field task_hyp(const MDB_val *v, const char *hyp)
+{
+	dp_task_fields tf;
+	dp_field f = { 0 };
+	if (dp_task_fields_parse(v->mv_data, v->mv_size, &tf) != 0 || !tf.hyps.p)
+		return f;
+	dp_rmap m = { .raw = (const unsigned char *)tf.hyps.p, .rawlen = tf.hyps.n };
+	size_t n = dp_rmap_size(m), hn = strlen(hyp);
+	for (size_t i = 0; i < n; i++) {
+		dp_str name;
+		/* A name is a C string once loaded: up to a NUL. */
+		if (dp_rmap_at(m, i, &name, &f) && strnlen(name.p, name.n) == hn && dp_strncasecmp(name.p, hyp, hn) == 0)
+			return f;
+	}
+	return (dp_field){ 0 };
+}
+
+/* One row of hyp_index past its prefix (df, hyp): the value as effect_slow
+ * would have it but for integers, and the task; false for a key that is
+ * none. */
+static bool hyp_row(const MDB_val *k, size_t prefix, dp_qv *h, const char **task)
+{
+	const unsigned char *b = k->mv_data;
+	size_t pos = prefix + 1, n, tn;
+	const char *s;
+	double d;
+	if (k->mv_size <= prefix)
+		return false;
+	memset(h, 0, sizeof(*h));
+	if (b[prefix] == 1 && dp_key_get_double(b, k->mv_size, &pos, &d)) {
+		*h = dp_qv_real(d);
+	} else if (b[prefix] == 2 && dp_key_get_str(b, k->mv_size, &pos, &s, &n)) {
+		h->type = QV_TEXT;
+		h->text = s; /* ends at the key's 0x00 */
+	} else {
+		return false;
+	}
+	/* A text holding a NUL would leave a field over. */
+	return dp_key_get_str(b, k->mv_size, &pos, task, &tn) && pos == k->mv_size && tn > 0;
+}
+
+/* Whether value h, after prev (in key order), keeps effect_slow's order
+ * and groups: see the list above. */
+static bool hyp_row_fits(const dp_qv *prev, const dp_qv *h)
+{
+	if (h->type != QV_NUM)
+		return true;
+	if (fabs(h->num) >= 9007199254740992.0) /* 2^53 */
+		return false;
+	if (!prev || prev->type != QV_NUM)
+		return true;
+	if (dp_qv_isnan(prev))
+		return false; /* NaN sorts last in effect */
+	uint64_t a, b;
+	memcpy(&a, &prev->num, sizeof(a));
+	memcpy(&b, &h->num, sizeof(b));
+	return a == b || !same_value(prev, h);
+}
+
+/* The tasks with a value of hyp, from hyp_index, in *items (m of them). */
+static int eff_hyp_items(dp_query *q, const char *df, const char *hyp, eff_item **items, size_t *m)
+{
+	dp_key key;
+	dp_scan sc;
+	MDB_val k, v;
+	size_t cap = 0;
+	int rc;
+
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	dp_key_cstr(&key, hyp);
+	if (key.overflow)
+		return EFFECT_SLOW;
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_HYP_INDEX, &key, NULL)))
+		return rc;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		eff_item it = { .m = NAN };
+		rc = 0;
+		if (*m % 1024 == 0 && (rc = dp_query_past_deadline(q)))
+			break;
+		if (!hyp_row(&k, key.n, &it.h, &it.task) || !hyp_row_fits(*m ? &(*items)[*m - 1].h : NULL, &it.h)) {
+			rc = EFFECT_SLOW;
+			break;
+		}
+		if (*m == cap) {
+			size_t grow = cap ? cap * 2 : 1024;
+			eff_item *more = realloc(*items, grow * sizeof(*more));
+			if (!more) {
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+				break;
+			}
+			*items = more;
+			cap = grow;
+		}
+		(*items)[(*m)++] = it;
+	}
+	dp_scan_close(&sc);
+	return rc;
+}
+
+/* Item order against a summary's task s[0..n) (as dp_query_metric_ids
+ * compares). */
+static int cmp_task(const char *item, const char *s, size_t n)
+{
+	int c = strncmp(item, s, n);
+	return c ? c : item[n] != '\0';
+}
+
+/* The runs of hyp_index's keys (items of one key, in task order) merged
+ * into task order: a heap of the runs by their next item's task.  For a
+ * hyperparameter of a few values, this joins the items with the
+ * summaries (in task order too) at a few comparisons of nearby ids each,
+ * where a hash table would reach far into memory twice per task. */
+typedef struct eff_runs {
+	const eff_item *items;
+	size_t (*run)[2]; /* the next item and the end of each run in the heap */
+	size_t n;
+	const char *last; /* the task taken last, to find one listed twice */
+} eff_runs;
+
+enum { EFF_MERGE_RUNS = 32 };
+
+static bool run_before(const eff_runs *r, size_t a, size_t b)
+{
+	return strcmp(r->items[r->run[a][0]].task, r->items[r->run[b][0]].task) < 0;
+}
+
+static void runs_sift(eff_runs *r, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, least = i;
+		if (l < r->n && run_before(r, l, least))
+			least = l;
+		if (l + 1 < r->n && run_before(r, l + 1, least))
+			least = l + 1;
+		if (least == i)
+			return;
+		size_t t[2] = { r->run[i][0], r->run[i][1] };
+		memcpy(r->run[i], r->run[least], sizeof(t));
+		memcpy(r->run[least], t, sizeof(t));
+		i = least;
+	}
+}
+
+/* Takes the first item in task order: its position, or EFFECT_SLOW when its
+ * task came before (listed twice). */
+static int runs_take(eff_runs *r, size_t *item)
+{
+	*item = r->run[0][0];
+	if (r->last && strcmp(r->last, r->items[*item].task) == 0)
+		return EFFECT_SLOW;
+	r->last = r->items[*item].task;
+	if (++r->run[0][0] == r->run[0][1]) {
+		r->n--;
+		memcpy(r->run[0], r->run[r->n], sizeof(r->run[0]));
+	}
+	runs_sift(r, 0);
+	return 0;
+}
+
+/* The runs of items[0..m): false when there are more than EFF_MERGE_RUNS. */
+static bool runs_find(eff_runs *r, const eff_item *items, size_t m, size_t (*run)[2])
+{
+	r->items = items;
+	r->run = run;
+	r->n = 0;
+	r->last = NULL;
+	for (size_t i = 0; i < m; i++) {
+		const dp_qv *a = &items[i].h, *b = i ? &items[i - 1].h : NULL;
+		bool same = b && a->type == b->type &&
+			    (a->type == QV_NUM ? memcmp(&a->num, &b->num, sizeof(a->num)) == 0 : strcmp(a->text, b->text) == 0);
+		if (same) {
+			run[r->n - 1][1] = i + 1;
+			continue;
+		}
+		if (r->n == EFF_MERGE_RUNS)
+			return false;
+		run[r->n][0] = i;
+		run[r->n++][1] = i + 1;
+	}
+	for (size_t i = r->n; i-- > 0;)
+		runs_sift(r, i);
+	return true;
+}
+
+/* The metric of each item's task (items hold NaN), and whether a task is
+ * listed twice (EFFECT_SLOW): one scan of the metric's summaries, joined
+ * by merging the runs or through the table of ids x (built here when
+ * *x has none); or a lookup each where effect_slow looks up (a few tasks,
+ * at=EPOCH). */
+static int eff_metric(dp_query *q, const char *df, const char *metric, const dp_agg *agg, eff_ids *x,
+		      eff_item *items, size_t m)
+{
+	size_t run[EFF_MERGE_RUNS][2];
+	eff_runs r;
+	dp_key key;
+	dp_scan sc;
+	MDB_val k, v;
+	int rc;
+
+	bool merge = agg->kind != AGG_AT && m > 256 && runs_find(&r, items, m, run);
+	if (!merge && (rc = eff_ids_build(x, items, m)))
+		return rc;
+	if (agg->kind == AGG_AT || m <= 256) {
+		for (size_t i = 0; i < m; i++) {
+			dp_qv mv = dp_query_metric(q, df, items[i].task, metric, agg, NULL);
+			items[i].m = mv.type == QV_NUM ? mv.num : NAN;
+		}
+		return 0;
+	}
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	dp_key_cstr(&key, metric);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL)))
+		return rc;
+	for (size_t row = 0; (rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW; row++) {
+		const char *task = (const char *)k.mv_data + key.n;
+		size_t tn = k.mv_size - key.n - 1, i = 0;
+		ptrdiff_t found = -1;
+		dp_summary s;
+		int64_t e;
+		rc = 0;
+		if (row % 1024 == 0 && (rc = dp_query_past_deadline(q)))
+			break;
+		if (merge) {
+			int c = 1;
+			/* The items before this task have no summary. */
+			while (r.n && (c = cmp_task(items[r.run[0][0]].task, task, tn)) < 0 && !(rc = runs_take(&r, &i)))
+				;
+			if (!rc && r.n && c == 0 && !(rc = runs_take(&r, &i)))
+				found = (ptrdiff_t)i;
+			if (rc)
+				break;
+		} else {
+			found = id_item(x, task, tn);
+		}
+		if (found < 0 || !dp_summary_unpack(v.mv_data, v.mv_size, &s))
+			continue;
+		dp_qv mv = dp_query_summary_value(q, df, items[found].task, &s, metric, agg, &e);
+		items[found].m = mv.type == QV_NUM ? mv.num : NAN;
+	}
+	dp_scan_close(&sc);
+	for (size_t i; merge && !rc && r.n;) /* the rest, for a task listed twice */
+		rc = runs_take(&r, &i);
+	return rc;
+}
+
+/* How many tasks the dataflow has, when one look tells: the whole tasks
+ * database's when the index holds one dataflow; else *known is false. */
+static int eff_task_count(dp_query *q, size_t *n, bool *known)
+{
+	MDB_stat dfs, ts;
+	int mrc;
+	*known = false;
+	if ((mrc = mdb_stat(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &dfs)) ||
+	    (mrc = mdb_stat(q->txn, q->ix->dbi[DP_DB_TASKS], &ts)))
+		return dp_lmdb_error(mrc, "tasks");
+	*known = dfs.ms_entries == 1;
+	*n = ts.ms_entries;
+	return 0;
+}
+
+/* The tasks hyp_index lacks must lack a value, and the ones it lists
+ * must exist: one scan of the dataflow's tasks, reading the values of the
+ * tasks it lacks. */
+static int eff_check_tasks(dp_query *q, const char *df, const char *hyp, eff_ids *x, const eff_item *items,
+			   size_t m)
+{
+	dp_key key;
+	dp_scan sc;
+	MDB_val k, v;
+	size_t met = 0, row = 0;
+	int rc;
+
+	if ((rc = eff_ids_build(x, items, m)))
+		return rc;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &key, NULL)))
+		return rc;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		const char *id = (const char *)k.mv_data + key.n;
+		size_t idn = k.mv_size - key.n;
+		rc = 0;
+		if (row++ % 1024 == 0 && (rc = dp_query_past_deadline(q)))
+			break;
+		if (idn < 2 || memchr(id, '\0', idn) != id + idn - 1) {
+			rc = EFFECT_SLOW; /* no task key: load() takes it as it is */
+			break;
+		}
+		if (id_item(x, id, idn - 1) >= 0)
+			met++;
+		else if (task_hyp(&v, hyp).type != DP_F_NULL) {
+			rc = EFFECT_SLOW;
+			break;
+		}
+	}
+	dp_scan_close(&sc);
+	return rc ? rc : met == m ? 0 : EFFECT_SLOW;
+}
+
+/* The labels that are numbers (a group's first value) as its task has
+ * them, an integer or a real: a lookup each. */
+static int eff_labels(dp_query *q, const char *df, const char *hyp, const eff_shape *s, eff_item *items, size_t m)
+{
+	for (size_t i = 0; i < m && !s->binned; i++) {
+		if (items[i].h.type != QV_NUM || (i && same_value(&items[i].h, &items[i - 1].h)))
+			continue;
+		dp_key key;
+		MDB_val k, v;
+		dp_field f = { 0 };
+		dp_key_reset(&key);
+		dp_key_cstr(&key, df);
+		dp_key_cstr(&key, items[i].task);
+		k = dp_key_val(&key);
+		if (!key.overflow && dp_query_get(q, DP_DB_TASKS, &k, &v))
+			f = task_hyp(&v, hyp);
+		else if (dp_query_check(q))
+			return dp_query_check(q);
+		double d = items[i].h.num;
+		if (f.type == DP_F_INT && f.d == d)
+			items[i].h = dp_qv_int(f.i);
+		else if (f.type != DP_F_REAL || (isnan(d) ? !isnan(f.d) : f.d != d))
+			return EFFECT_SLOW; /* the index and the task disagree */
+	}
+	return 0;
+}
+
+static int effect_fast(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	dp_qdataflow d;
+	eff_item *items = NULL;
+	eff_ids x = { 0 };
+	size_t m = 0, ntasks;
+	bool counted;
+	const char *metric, *hyp;
+	int rc;
+
+	if ((rc = dp_query_load_spec(q, o->df, &d)))
+		return rc;
+	if (d.undeclared_hyps) {
+		rc = EFFECT_SLOW;
+		goto out;
+	}
+	if ((rc = effect_names(q, o, &d, &metric, &hyp)))
+		goto out;
+	for (size_t i = 0; i < d.nhyps; i++)
+		if (d.hyps[i].name != hyp && dp_strcasecmp(d.hyps[i].name, hyp) == 0) {
+			rc = EFFECT_SLOW;
+			goto out;
+		}
+	bool lower = goal_lower(o, metric);
+	dp_agg agg = effect_agg(o, lower);
+	if ((rc = eff_hyp_items(q, d.name, hyp, &items, &m)) || (rc = eff_task_count(q, &ntasks, &counted)))
+		goto out;
+	if ((!counted || ntasks != m) && (rc = eff_check_tasks(q, d.name, hyp, &x, items, m)))
+		goto out;
+	if ((rc = eff_metric(q, d.name, metric, &agg, &x, items, m)))
+		goto out;
+	eff_shape s = effect_shape(items, m, o->bins);
+	if ((rc = eff_labels(q, d.name, hyp, &s, items, m)))
+		goto out;
+	rc = effect_table(items, m, &s, hyp, metric, &agg, lower, out, notes);
+out:
+	free(x.slots);
+	free(items);
+	dp_qdataflow_free(&d);
+	return rc;
+}
+
+int dp_cmd_effect(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
+{
+	if (!o->where || !*o->where) {
+		int rc = effect_fast(q, o, out, notes);
+		if (rc != EFFECT_SLOW)
+			return rc;
+	}
+	return effect_slow(q, o, out, notes);
 }
 
 /* ---- curve -------------------------------------------------------------------------- */
