@@ -1530,10 +1530,11 @@ out:
  *     when the dataflow has more tasks than hyp_index lists, those tasks'
  *     values are read (a scan of the tasks);
  *   - a number that no double tells apart from its neighbours (past 2^53:
- *     integers), or two keys effect takes for one value (-0 and 0, two
- *     NaNs), or a NaN before a number: effect's order would differ.
- * An integer and a real of one value are one key: a group's label, the
- * first task's value, is read from that task's record.  hyp_index is
+ *     integers), or two keys effect takes for one value (NaNs of two
+ *     kinds), or a NaN before a number (a negative NaN): effect's order
+ *     would differ.
+ * An integer and a real of one value are one key, and so are -0 and 0:
+ * the values a label shows are read from their tasks.  hyp_index is
  * written and dropped with its tasks, in their transaction: a task it
  * lists is taken to exist. */
 enum { EFFECT_SLOW = 1 };
@@ -1666,7 +1667,7 @@ static bool hyp_row_fits(const dp_qv *prev, const dp_qv *h)
 	uint64_t a, b;
 	memcpy(&a, &prev->num, sizeof(a));
 	memcpy(&b, &h->num, sizeof(b));
-	return a == b || !same_value(prev, h);
+	return a == b || !same_value(prev, h); /* two NaNs */
 }
 
 /* The tasks with a value of hyp, from hyp_index, in *items (m of them). */
@@ -1911,12 +1912,17 @@ static int eff_check_tasks(dp_query *q, const char *df, const char *hyp, eff_ids
 	return rc ? rc : met == m ? 0 : EFFECT_SLOW;
 }
 
-/* The labels that are numbers (a group's first value) as its task has
- * them, an integer or a real: a lookup each. */
+/* The values a label shows as its tasks have them: hyp_index keeps a
+ * number as a double, and -0 as 0.  A group's label is its first value
+ * (an integer or a real, -0 or 0); a bin's shows the doubles of its first
+ * and last values, which differ from the keys' only for -0.  A lookup of
+ * each such task. */
 static int eff_labels(dp_query *q, const char *df, const char *hyp, const eff_shape *s, eff_item *items, size_t m)
 {
-	for (size_t i = 0; i < m && !s->binned; i++) {
-		if (items[i].h.type != QV_NUM || (i && same_value(&items[i].h, &items[i - 1].h)))
+	for (size_t i = 0; i < m; i++) {
+		double d = items[i].h.num;
+		if (items[i].h.type != QV_NUM || (s->binned ? i >= s->m_bin || d != 0
+							    : i && same_value(&items[i].h, &items[i - 1].h)))
 			continue;
 		dp_key key;
 		MDB_val k, v;
@@ -1929,10 +1935,11 @@ static int eff_labels(dp_query *q, const char *df, const char *hyp, const eff_sh
 			f = task_hyp(&v, hyp);
 		else if (dp_query_check(q))
 			return dp_query_check(q);
-		double d = items[i].h.num;
 		if (f.type == DP_F_INT && f.d == d)
 			items[i].h = dp_qv_int(f.i);
-		else if (f.type != DP_F_REAL || (isnan(d) ? !isnan(f.d) : f.d != d))
+		else if (f.type == DP_F_REAL && (isnan(d) ? isnan(f.d) : f.d == d))
+			items[i].h = dp_qv_real(f.d);
+		else
 			return EFFECT_SLOW; /* the index and the task disagree */
 	}
 	return 0;
