@@ -368,6 +368,33 @@ def eval_value(expr, t):
     return Evaluator(expr, t).sum()
 
 
+def spearman(pairs):
+    """Spearman's rank correlation with average ranks for ties; None for
+    fewer than 3 pairs or a constant side."""
+    if len(pairs) < 3:
+        return None
+
+    def ranks(xs):
+        order = sorted(range(len(xs)), key=lambda i: xs[i])
+        r = [0.0] * len(xs)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2 + 1
+            i = j + 1
+        return r
+
+    rx, ry = ranks([x for x, _ in pairs]), ranks([y for _, y in pairs])
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else None
+
+
 # ---- the checks ---------------------------------------------------------------------
 
 got = query("dataflows")
@@ -412,29 +439,50 @@ for df, d in sorted(dataflows.items()):
             expect(what + " value of " + r["task"], r[col[0]] if col else None, v)
             expect(what + " epoch of " + r["task"], r["at_epoch"], e)
 
-    # effect of each hyperparameter on the main metric
+    # effect of each hyperparameter: without --where (read from hyp_index
+    # and the summaries) and with one (the tasks loaded), random
+    # aggregates and goals; one row per value in value order (numbers, then
+    # text), every statistic, the best task exactly (ties: the first id) and
+    # Spearman's correlation
     for h in hyp_names(d):
-        rows = query("effect", df, "--hyp", h, "--bins", "1000")
-        lower = lower_is_better(m0)
-        groups = {}
-        for t in tasks:
-            if h in t.hyps:
-                groups.setdefault(t.hyps[h], []).append(t)
-        expect("effect %s %s groups" % (df, h), len(rows), len(groups))
-        for r in rows:
-            members = groups.get(r[h], [])
-            vals = [(aggregate(t, m0, "best")[0], t.id) for t in members]
-            vals = [(v, i) for v, i in vals if v is not None and not math.isnan(v)]
-            expect("effect %s %s=%s tasks" % (df, h, r[h]), r["tasks"], len(members))
-            expect("effect %s %s=%s n" % (df, h, r[h]), r["n"], len(vals))
-            if vals:
-                mean = sum(v for v, _ in vals) / len(vals)
-                expect("effect %s %s=%s mean" % (df, h, r[h]), r["mean"], mean)
-                expect("effect %s %s=%s min" % (df, h, r[h]), r["min"], min(v for v, _ in vals))
-                expect("effect %s %s=%s max" % (df, h, r[h]), r["max"], max(v for v, _ in vals))
-                best = min(vals, key=lambda x: (x[0] if lower else -x[0], x[1]))
-                expect("effect %s %s=%s best task value" % (df, h, r[h]),
-                       aggregate(d["tasks"][r["best_task"]], m0, "best")[0], best[0])
+        for _ in range(3):
+            m = rng.choice([m0] + d["metrics"])
+            agg = rng.choice(["best", "max", "min", "last", "mean", "at=%d" % rng.randint(1, 30)])
+            goal = rng.choice([None, None, "min", "max"])
+            where = gen_where(d, tasks) if rng.random() < 0.5 else None
+            args = ["effect", df, "--hyp", rng.choice([h, h.lower()]), "--metric", m, "--agg", agg,
+                    "--bins", "1000"] + (["--goal", goal] if goal else []) + (["--where", where] if where else [])
+            what = " ".join(args[1:])
+            rows = query(*args)
+            lower = goal == "min" if goal else lower_is_better(m)
+            a = ("min" if lower else "max") if agg == "best" else agg
+            groups = {}
+            for t in tasks:
+                if h in t.hyps and (where is None or eval_where(where, d, t)):
+                    groups.setdefault(t.hyps[h], []).append(t)
+            order = sorted(groups, key=lambda v: (isinstance(v, str), v if isinstance(v, str) else 0,
+                                                  0 if isinstance(v, str) or not math.isnan(v) else 1,
+                                                  0 if isinstance(v, str) or math.isnan(v) else v))
+            expect("effect %s groups" % what, [r[h] for r in rows], order)
+            pairs = []
+            for r, value in zip(rows, order):
+                members = groups[value]
+                vals = [(aggregate(t, m, a)[0], t.id) for t in members]
+                vals = [(v, i) for v, i in vals if v is not None and not math.isnan(v)]
+                expect("effect %s %s=%s tasks" % (what, h, value), r["tasks"], len(members))
+                expect("effect %s %s=%s n" % (what, h, value), r["n"], len(vals))
+                if not isinstance(value, str) and not math.isnan(value):
+                    pairs += [(value, v) for v, _ in vals]
+                if vals:
+                    mean = sum(v for v, _ in vals) / len(vals)
+                    expect("effect %s %s=%s mean" % (what, h, value), r["mean"], mean)
+                    expect("effect %s %s=%s min" % (what, h, value), r["min"], min(v for v, _ in vals))
+                    expect("effect %s %s=%s max" % (what, h, value), r["max"], max(v for v, _ in vals))
+                    best = min(vals, key=lambda x: (x[0] if lower else -x[0], x[1]))
+                    expect("effect %s %s=%s best task" % (what, h, value), r["best_task"], best[1])
+            numeric = bool(order) and not any(isinstance(v, str) for v in order)
+            want = spearman(pairs) if numeric else None
+            expect("effect %s spearman" % what, [r["spearman"] for r in rows], [want] * len(rows))
 
     # curve and adaptations of every task
     for t in tasks:

@@ -77,6 +77,90 @@ for k in 1 3 7 25 60 70; do
 	same_rows "runs, another metric" "$k" runs ties --metric accuracy --sort "best(accuracy)"
 done
 
+# --- effect without --where --------------------------------------------------
+# Without --where, effect reads hyp_index and the summaries and loads no
+# task (or, where hyp_index cannot tell, loads them as with --where).  Its
+# answer must be the loaded one byte for byte: `--where "task like '%'"`
+# passes every task through the loading path.  300 tasks (past the 256 a
+# lookup each serves), values that hyp_index holds as one double (an
+# integer and a real of one value: the label is the first task's),
+# -0 beside 0, NaN of both signs, integers past 2^53, text past a key's
+# length, text and numbers under one name, tasks without the value (nil,
+# absent) or the metric, NaN metrics and tied ones.
+mkdir "$T/eff"
+cat >"$T/eff/eff.yaml" <<YAML
+dataflow: eff
+log_dir: logs
+index_dir: index
+hyperparameters:
+  LEARNING_RATE: true
+  BATCH_SIZE: true
+  OPTIMIZER_NAME: true
+  lr_fine: numeric
+  dropout: numeric
+  zero: numeric
+  nanh: numeric
+  negnan: numeric
+  big: numeric
+  long: text
+  mixed: numeric
+metrics: [loss, acc]
+YAML
+sed 's/  mixed: numeric/  mixed: text/' "$T/eff/eff.yaml" >"$T/eff/eff-text.yaml"
+DNNPROV_LIB="$PWD/$BUILD/libdnnprov.so" PYTHONPATH="$PWD/python" sh tools/pyrun.sh "$PWD/$BUILD/libdnnprov.so" -c "
+import random, sys, dnnprov
+rng = random.Random(5)
+nan = float('nan')
+for k in range(300):
+    h = {'LEARNING_RATE': rng.choice([0.1, 0.01, 0.001, 0.003, 0.03, 0.3, 1.0]),
+         'BATCH_SIZE': rng.choice([16, 32, 32.0, 64, 64.0, 128]),
+         'lr_fine': rng.random(),
+         'dropout': rng.choice([0, 0.2, 0.5, None]),
+         'zero': rng.choice([0.0, -0.0, 1.0]),
+         'nanh': rng.choice([nan, 0.5, 0.25]),
+         'negnan': rng.choice([nan, -nan, 0.5]),
+         'big': rng.choice([2**53, 2**53 + 1, 2**53 + 2, 7]),
+         'long': rng.choice(['short', 'x' * 600, 'y' * 600]),
+         'mixed': rng.choice([1, 2.5, 2, 'a', 'b'])}
+    if rng.random() < 0.8:
+        h['OPTIMIZER_NAME'] = rng.choice(['SGD', 'Adam', 'RMSprop'])
+    cfg = sys.argv[2] if isinstance(h['mixed'], str) else sys.argv[1]
+    with dnnprov.Task(cfg, h, task_id='t%03d' % rng.randrange(1000) + '-%d' % k) as t:
+        for e in range(1, rng.randrange(0, 5) + 1):
+            m = {'loss': rng.choice([0.5, 0.25, 0.25, nan, 1.0, 0.125])}
+            if rng.random() < 0.5:
+                m['acc'] = rng.choice([0.9, 0.9, 0.5, nan, 0.75])
+            t.epoch(e, **m)
+" "$T/eff/eff.yaml" "$T/eff/eff-text.yaml"
+"$DNNPROV" index -c "$T/eff/eff.yaml" -q
+# same_effect WHAT FORMAT ARGS...: effect ARGS without and with --where.
+same_effect() {
+	local what=$1 format=$2
+	shift 2
+	"$DNNPROV" effect "$@" --index-dir "$T/eff/index" --format "$format" >"$T/fast.out" 2>&1
+	"$DNNPROV" effect "$@" --index-dir "$T/eff/index" --format "$format" --where "task like '%'" >"$T/slow.out" 2>&1
+	if cmp -s "$T/fast.out" "$T/slow.out" && [ -s "$T/fast.out" ]; then ok; else
+		fail "effect $what ($format): the answer without --where differs from the loaded one"
+		diff "$T/slow.out" "$T/fast.out" | head -8 >&2
+	fi
+}
+HYPS="LEARNING_RATE BATCH_SIZE OPTIMIZER_NAME lr_fine dropout zero nanh negnan big long mixed"
+for h in $HYPS; do
+	for opts in "" "--bins 3" "--bins 1000" "--agg mean" "--agg last --goal max" "--metric acc --agg max" "--agg at=2"; do
+		# shellcheck disable=SC2086
+		same_effect "--hyp $h $opts" json eff --hyp "$h" $opts
+	done
+	same_effect "--hyp $h" table eff --hyp "$h"
+	same_effect "--hyp $h" csv eff --hyp "$h"
+done
+# Another dataflow in the index: the tasks are counted by a scan.
+query_config "$T/eff/other.yaml" other
+"$TOOLS/gen_logs" "$T/eff/other.yaml" 3 5 13
+"$DNNPROV" index -c "$T/eff/eff.yaml" -q
+for h in $HYPS; do
+	same_effect "--hyp $h, two dataflows" json eff --hyp "$h"
+done
+
 # --- formats -------------------------------------------------------------------
 expect_status "table" 0 Q compare df --limit 3
 expect_eq "table: 3 rows" "$(grep -c "^task-" "$T/out")" 3
