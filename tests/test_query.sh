@@ -160,6 +160,13 @@ query_config "$T/eff/other.yaml" other
 for h in $HYPS; do
 	same_effect "--hyp $h, two dataflows" json eff --hyp "$h"
 done
+# Deleted tasks leave hyp_index with their tasks.
+"$DNNPROV" delete -c "$T/eff/eff.yaml" $("$DNNPROV" runs eff --index-dir "$T/eff/index" --format csv | sed -n '2p;40p;41p' | cut -d, -f1) >/dev/null
+for h in LEARNING_RATE BATCH_SIZE long; do
+	same_effect "--hyp $h, tasks deleted" json eff --hyp "$h"
+done
+expect_eq "effect: the deleted tasks are not grouped" \
+	"$("$DNNPROV" effect eff --hyp LEARNING_RATE --index-dir "$T/eff/index" --format csv | tail -n +2 | awk -F, '{ s += $2 } END { print s }')" 297
 
 # --- formats -------------------------------------------------------------------
 expect_status "table" 0 Q compare df --limit 3
