@@ -1711,12 +1711,14 @@ static int eff_hyp_items(dp_query *q, const char *df, const char *hyp, eff_item 
 	return rc;
 }
 
-/* Item order against a summary's task s[0..n) (as dp_query_metric_ids
- * compares). */
-static int cmp_task(const char *item, const char *s, size_t n)
+/* The first 8 bytes of id[0..n) (then zeros), big-endian: integers that
+ * order as the ids do, unless equal. */
+static uint64_t id_prefix(const char *id, size_t n)
 {
-	int c = strncmp(item, s, n);
-	return c ? c : item[n] != '\0';
+	uint64_t p = 0;
+	for (size_t i = 0; i < 8; i++)
+		p = p << 8 | (i < n ? (unsigned char)id[i] : 0);
+	return p;
 }
 
 /* The runs of hyp_index's keys (items of one key, in task order) merged
@@ -1724,33 +1726,46 @@ static int cmp_task(const char *item, const char *s, size_t n)
  * hyperparameter of a few values, this joins the items with the
  * summaries (in task order too) at a few comparisons of nearby ids each,
  * where a hash table would reach far into memory twice per task. */
+typedef struct eff_run {
+	uint64_t prefix; /* of the next item's task */
+	size_t next, end; /* items[next..end) */
+} eff_run;
+
 typedef struct eff_runs {
 	const eff_item *items;
-	size_t (*run)[2]; /* the next item and the end of each run in the heap */
+	eff_run *run; /* a heap: run[0] has the first task */
 	size_t n;
 	const char *last; /* the task taken last, to find one listed twice */
 } eff_runs;
 
 enum { EFF_MERGE_RUNS = 32 };
 
-static bool run_before(const eff_runs *r, size_t a, size_t b)
+static void run_head(eff_runs *r, eff_run *x)
 {
-	return strcmp(r->items[r->run[a][0]].task, r->items[r->run[b][0]].task) < 0;
+	const char *t = r->items[x->next].task;
+	x->prefix = id_prefix(t, strnlen(t, 8));
+}
+
+static bool run_before(const eff_runs *r, const eff_run *a, const eff_run *b)
+{
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix;
+	return strcmp(r->items[a->next].task, r->items[b->next].task) < 0;
 }
 
 static void runs_sift(eff_runs *r, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, least = i;
-		if (l < r->n && run_before(r, l, least))
+		if (l < r->n && run_before(r, &r->run[l], &r->run[least]))
 			least = l;
-		if (l + 1 < r->n && run_before(r, l + 1, least))
+		if (l + 1 < r->n && run_before(r, &r->run[l + 1], &r->run[least]))
 			least = l + 1;
 		if (least == i)
 			return;
-		size_t t[2] = { r->run[i][0], r->run[i][1] };
-		memcpy(r->run[i], r->run[least], sizeof(t));
-		memcpy(r->run[least], t, sizeof(t));
+		eff_run t = r->run[i];
+		r->run[i] = r->run[least];
+		r->run[least] = t;
 		i = least;
 	}
 }
@@ -1759,20 +1774,31 @@ static void runs_sift(eff_runs *r, size_t i)
  * task came before (listed twice). */
 static int runs_take(eff_runs *r, size_t *item)
 {
-	*item = r->run[0][0];
+	*item = r->run[0].next;
 	if (r->last && strcmp(r->last, r->items[*item].task) == 0)
 		return EFFECT_SLOW;
 	r->last = r->items[*item].task;
-	if (++r->run[0][0] == r->run[0][1]) {
-		r->n--;
-		memcpy(r->run[0], r->run[r->n], sizeof(r->run[0]));
-	}
+	if (++r->run[0].next == r->run[0].end)
+		r->run[0] = r->run[--r->n];
+	else
+		run_head(r, &r->run[0]);
 	runs_sift(r, 0);
 	return 0;
 }
 
+/* How the first task of the runs compares with task s[0..n) (prefix p). */
+static int runs_cmp(const eff_runs *r, const char *s, size_t n, uint64_t p)
+{
+	const eff_run *x = &r->run[0];
+	if (x->prefix != p)
+		return x->prefix < p ? -1 : 1;
+	const char *t = r->items[x->next].task;
+	int c = strncmp(t, s, n);
+	return c ? c : t[n] != '\0';
+}
+
 /* The runs of items[0..m): false when there are more than EFF_MERGE_RUNS. */
-static bool runs_find(eff_runs *r, const eff_item *items, size_t m, size_t (*run)[2])
+static bool runs_find(eff_runs *r, const eff_item *items, size_t m, eff_run *run)
 {
 	r->items = items;
 	r->run = run;
@@ -1783,13 +1809,13 @@ static bool runs_find(eff_runs *r, const eff_item *items, size_t m, size_t (*run
 		bool same = b && a->type == b->type &&
 			    (a->type == QV_NUM ? memcmp(&a->num, &b->num, sizeof(a->num)) == 0 : strcmp(a->text, b->text) == 0);
 		if (same) {
-			run[r->n - 1][1] = i + 1;
+			run[r->n - 1].end = i + 1;
 			continue;
 		}
 		if (r->n == EFF_MERGE_RUNS)
 			return false;
-		run[r->n][0] = i;
-		run[r->n++][1] = i + 1;
+		run[r->n] = (eff_run){ .next = i, .end = i + 1 };
+		run_head(r, &run[r->n++]);
 	}
 	for (size_t i = r->n; i-- > 0;)
 		runs_sift(r, i);
@@ -1804,7 +1830,7 @@ static bool runs_find(eff_runs *r, const eff_item *items, size_t m, size_t (*run
 static int eff_metric(dp_query *q, const char *df, const char *metric, const dp_agg *agg, eff_ids *x,
 		      eff_item *items, size_t m)
 {
-	size_t run[EFF_MERGE_RUNS][2];
+	eff_run run[EFF_MERGE_RUNS];
 	eff_runs r;
 	dp_key key;
 	dp_scan sc;
@@ -1836,9 +1862,10 @@ static int eff_metric(dp_query *q, const char *df, const char *metric, const dp_
 		if (row % 1024 == 0 && (rc = dp_query_past_deadline(q)))
 			break;
 		if (merge) {
+			uint64_t p = id_prefix(task, tn);
 			int c = 1;
 			/* The items before this task have no summary. */
-			while (r.n && (c = cmp_task(items[r.run[0][0]].task, task, tn)) < 0 && !(rc = runs_take(&r, &i)))
+			while (r.n && (c = runs_cmp(&r, task, tn, p)) < 0 && !(rc = runs_take(&r, &i)))
 				;
 			if (!rc && r.n && c == 0 && !(rc = runs_take(&r, &i)))
 				found = (ptrdiff_t)i;
@@ -1950,7 +1977,7 @@ static int effect_fast(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes 
 	dp_qdataflow d;
 	eff_item *items = NULL;
 	eff_ids x = { 0 };
-	size_t m = 0, ntasks;
+	size_t m = 0, ntasks = 0;
 	bool counted;
 	const char *metric, *hyp;
 	int rc;
