@@ -20,6 +20,14 @@ indexer_config "$T/exp.yaml"
 "$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/ref" -q
 dump() { "$TOOLS/dump_index" "$1" | grep -v '^progress '; }
 dump "$T/ref" >"$T/ref.txt"
+# 300 tasks: effect past the 256 that a lookup each serves (one scan of the
+# summaries joined to hyp_index's runs).  The logs move away: the query's
+# look at their folders (freshness) would be most of its allocations.
+mkdir "$T/many"
+query_config "$T/many/exp.yaml" df
+"$TOOLS/gen_logs" "$T/many/exp.yaml" 300 2 6
+"$DNNPROV" index -c "$T/many/exp.yaml" -q
+mv "$T/many/logs" "$T/many/logs.away"
 
 # count CMD...: the allocations a run of CMD makes.
 count() {
@@ -104,6 +112,7 @@ curve --metrics|curve df task-0001 --metrics loss,LOSS,val_loss --format csv --i
 runs -c --sort --limit --goal|runs -c $T/exp.yaml --index-dir $T/ref --sort -LEARNING_RATE --limit 2 --metric loss --goal max --format json
 compare --agg at= --where|compare df --agg at=3 --sort LEARNING_RATE --limit 2 --where max(loss)>0 --format csv --index-dir $T/ref
 effect --bins --agg --where|effect df --hyp LEARNING_RATE --bins 2 --agg mean --goal min --format json --where epochs>1 --index-dir $T/ref
+effect, 300 tasks|effect df --hyp LEARNING_RATE --metric loss --index-dir $T/many/index
 adaptations --task --window|adaptations df --task task-0001 --window 2 --metric loss --format csv --index-dir $T/ref
 test --where --sort --limit|test df --where LEARNING_RATE>0 --sort -loss --limit 2 --format json --index-dir $T/ref
 elements --set --task|elements df DenseBlock --set iDenseBlock --task task-0001 --format csv --index-dir $T/ref
