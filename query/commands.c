@@ -1832,9 +1832,9 @@ static int eff_metric(dp_query *q, const char *df, const char *metric, const dp_
 {
 	eff_run run[EFF_MERGE_RUNS];
 	eff_runs r;
-	dp_key key;
 	dp_scan sc;
 	MDB_val k, v;
+	size_t prefix;
 	int rc;
 
 	bool merge = agg->kind != AGG_AT && m > 256 && runs_find(&r, items, m, run);
@@ -1847,14 +1847,11 @@ static int eff_metric(dp_query *q, const char *df, const char *metric, const dp_
 		}
 		return 0;
 	}
-	dp_key_reset(&key);
-	dp_key_cstr(&key, df);
-	dp_key_cstr(&key, metric);
-	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL)))
+	if ((rc = dp_query_summaries_open(q, df, metric, &sc, &prefix)))
 		return rc;
 	for (size_t row = 0; (rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW; row++) {
-		const char *task = (const char *)k.mv_data + key.n;
-		size_t tn = k.mv_size - key.n - 1, i = 0;
+		const char *task = (const char *)k.mv_data + prefix;
+		size_t tn = k.mv_size - prefix - 1, i = 0;
 		ptrdiff_t found = -1;
 		dp_summary s;
 		int64_t e;

@@ -680,20 +680,27 @@ const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name)
 	return NULL;
 }
 
+int dp_query_summaries_open(dp_query *q, const char *df, const char *metric, dp_scan *sc, size_t *prefix)
+{
+	dp_key key;
+	dp_key_reset(&key);
+	dp_key_cstr(&key, df);
+	dp_key_cstr(&key, metric);
+	*prefix = key.n;
+	return dp_scan_open(sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL);
+}
+
 /* Whether any task of the dataflow reported the metric, in *found: one key
  * lookup, since the summaries are keyed by dataflow, metric, task. */
 static int metric_reported(dp_query *q, const char *df, const char *metric, bool *found)
 {
-	dp_key key;
 	dp_scan sc;
 	MDB_val k, v;
+	size_t prefix;
 	int rc;
 
 	*found = false;
-	dp_key_reset(&key);
-	dp_key_cstr(&key, df);
-	dp_key_cstr(&key, metric);
-	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL)))
+	if ((rc = dp_query_summaries_open(q, df, metric, &sc, &prefix)))
 		return rc;
 	rc = dp_scan_next(&sc, &k, &v); /* the first row says it */
 	dp_scan_close(&sc);
@@ -881,10 +888,9 @@ static const char *id_at(const char *const *ids, size_t stride, size_t i)
 int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
 			const char *metric, const dp_agg *agg, dp_qv *values, int64_t *epochs)
 {
-	dp_key key;
 	dp_scan sc;
 	MDB_val k, v;
-	size_t i = 0;
+	size_t i = 0, prefix;
 	int rc;
 
 	memset(values, 0, n * sizeof(*values));
@@ -897,17 +903,14 @@ int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, siz
 			values[t] = dp_query_metric(q, df, id_at(ids, stride, t), metric, agg, epochs ? &epochs[t] : NULL);
 		return 0;
 	}
-	dp_key_reset(&key);
-	dp_key_cstr(&key, df);
-	dp_key_cstr(&key, metric);
-	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_SUMMARIES, &key, NULL)))
+	if ((rc = dp_query_summaries_open(q, df, metric, &sc, &prefix)))
 		return rc;
 	/* Both sides are sorted by task id: a merge, one pass each. */
 	while (i < n && (rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
 		dp_summary s;
 		int64_t e = 0;
-		const char *task = (const char *)k.mv_data + key.n;
-		size_t tn = k.mv_size - key.n - 1;
+		const char *task = (const char *)k.mv_data + prefix;
+		size_t tn = k.mv_size - prefix - 1;
 		int cmp = -1;
 		while (i < n) {
 			const char *id = id_at(ids, stride, i);

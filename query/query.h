@@ -217,6 +217,10 @@ DP_INTERNAL dp_qv dp_query_summary_value(dp_query *q, const char *df, const char
 DP_INTERNAL dp_qv dp_query_metric(dp_query *q, const char *df, const char *task, const char *metric,
 				  const dp_agg *agg, int64_t *epoch);
 
+/* A scan of one metric's summaries in a dataflow (every task's, in task
+ * order); *prefix gets the length of the keys' (df, metric) part, before
+ * the task.  0 or an error. */
+DP_INTERNAL int dp_query_summaries_open(dp_query *q, const char *df, const char *metric, dp_scan *sc, size_t *prefix);
 /* The aggregate of a metric for every task of d, in d->tasks order, read
  * with one range scan (or per-task lookups for at=EPOCH).  epochs may be
  * NULL. */
