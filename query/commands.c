@@ -1527,8 +1527,9 @@ out:
  *     could sit under another spelling;
  *   - a task hyp_index lists twice;
  *   - a task hyp_index lacks that has a value (a boolean, a long text):
- *     when the dataflow has more tasks than hyp_index lists, those tasks'
- *     values are read (a scan of the tasks);
+ *     when the dataflow has more tasks than hyp_index lists, or the
+ *     number is unknown (the index holds other dataflows: LMDB counts a
+ *     whole database), the tasks are scanned and those it lacks read;
  *   - a number that no double tells apart from its neighbours (past 2^53:
  *     integers), or two keys effect takes for one value (NaNs of two
  *     kinds), or a NaN before a number (a negative NaN): effect's order
@@ -1536,7 +1537,8 @@ out:
  * An integer and a real of one value are one key, and so are -0 and 0:
  * the values a label shows are read from their tasks.  hyp_index is
  * written and dropped with its tasks, in their transaction: a task it
- * lists is taken to exist. */
+ * lists is taken to exist, and to have the value it lists (a begin naming
+ * one hyperparameter twice, which no writer makes, could differ). */
 enum { EFFECT_SLOW = 1 };
 
 /* The items' task ids by hash: open addressing, the hash kept in the slot
