@@ -83,7 +83,7 @@
  *                before task: compare reads one metric of every task, one
  *                range
  *   hyp_index:   df hyperparameter value task -> empty; a task's values at
- *                its (latest) begin, for equality and range scans
+ *                its first begin (a resume keeps them), for equality and range scans
  *   tags:        df task key -> msgpack map {value: value|nil (nil: the
  *                key was removed), time: the tag record's time, run: str
  *                (its segment's run), at: [sequence, name crc, offset] (its
