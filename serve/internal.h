@@ -6,7 +6,7 @@
 #ifndef DNNPROV_SERVE_INTERNAL_H
 #define DNNPROV_SERVE_INTERNAL_H
 
-#include <microhttpd.h>
+#include "serve/mhdapi.h"
 #include <pthread.h>
 
 #include "query/commands.h"

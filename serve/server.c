@@ -390,6 +390,8 @@ int dp_serve_start(const dp_serve_options *o, dp_server **out)
 	for (const char *p = o->token; p && *p; p++)
 		if (!isgraph((unsigned char)*p) || *p == ';' || *p == ',' || *p == '"' || *p == '\\')
 			return dp_error(DNNPROV_EINVAL, "a token is printable ASCII without spaces, quotes, ';', ',' or '\\'");
+	if ((rc = dp_mhd_bind()))
+		return rc;
 	memset(&addr, 0, sizeof(addr));
 	struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;

@@ -7,7 +7,7 @@
 #ifndef DNNPROV_SHIP_CONN_H
 #define DNNPROV_SHIP_CONN_H
 
-#include <nats/nats.h>
+#include "ship/natsapi.h"
 #include <stdatomic.h>
 
 #include "ship/ship.h"

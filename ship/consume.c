@@ -515,6 +515,8 @@ int dp_stream_index(const dp_stream_options *opts, dp_stream_stats *stats)
 
 	memset(&k, 0, sizeof(k));
 	memset(stats, 0, sizeof(*stats));
+	if ((rc = dp_nats_bind()))
+		return rc;
 	if (!o.retry_ms)
 		o.retry_ms = 250;
 	if (!o.fetch)

@@ -909,6 +909,8 @@ int dp_ship_run(const dp_ship_options *opts, dp_ship_stats *stats)
 
 	memset(&sh, 0, sizeof(sh));
 	memset(stats, 0, sizeof(*stats));
+	if ((rc = dp_nats_bind()))
+		return rc;
 	if (!o.max_inflight)
 		o.max_inflight = 256;
 	if (!o.message_bytes)

@@ -56,6 +56,28 @@ static void epoch(dnnprov_task *t, int64_t n)
 
 /* ---- checksums and encoding ------------------------------------------------ */
 
+/* A library bound at run time (util/dynlib.c, used for libnats and
+ * libmicrohttpd): its functions when it has them, and otherwise an error
+ * that names the file or the function missing. */
+START_TEST(test_dynlib_bind)
+{
+	double (*cosine)(double) = NULL;
+	void *none = NULL;
+	dp_dynsym good[] = { { "cos", (void **)&cosine } };
+	ck_assert_int_eq(dp_dynlib_bind("libm.so.6", "math", good, 1), 0);
+	ck_assert_ptr_nonnull(cosine);
+	ck_assert(cosine(0.0) == 1.0);
+
+	dp_dynsym missing[] = { { "cos", (void **)&cosine }, { "dp_no_such_function", &none } };
+	ck_assert_int_eq(dp_dynlib_bind("libm.so.6", "math", missing, 2), DNNPROV_EIO);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "libm.so.6 has no function dp_no_such_function"));
+	ck_assert_ptr_null(none);
+
+	ck_assert_int_eq(dp_dynlib_bind("libdnnprov-absent.so.9", "absent", good, 1), DNNPROV_EIO);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "cannot load libdnnprov-absent.so.9 (the absent library)"));
+}
+END_TEST
+
 START_TEST(test_crc32c_vectors)
 {
 	/* The standard check value of CRC-32C, and agreement of the hardware
@@ -1043,6 +1065,7 @@ static Suite *logger_suite(void)
 	tcase_add_test(tc, test_flipped_bits);
 	tcase_add_test(tc, test_bad_segment_header_keeps_frames);
 	tcase_add_test(tc, test_rotation);
+	tcase_add_test(tc, test_dynlib_bind);
 	tcase_add_test(tc, test_durability_modes);
 	tcase_add_test(tc, test_buffered_flushes_when_full);
 	tcase_add_test(tc, test_fork_child_writes_own_segment);

@@ -25,6 +25,17 @@
  * failure site is one line: `return dp_error(DNNPROV_EINVAL, "...", ...);`.
  */
 DP_INTERNAL int dp_error(int rc, const char *fmt, ...) DP_PRINTF(2, 3);
+
+/* One function of a library bound at run time (dynlib.c). */
+typedef struct dp_dynsym {
+	const char *name;
+	void **slot;
+} dp_dynsym;
+
+/* Loads the library `soname` (`what` names it in
+ * the error) and sets each slot to its function: 0, or DNNPROV_EIO with
+ * the detail saying what is missing. Slots already set may be set again. */
+DP_INTERNAL int dp_dynlib_bind(const char *soname, const char *what, const dp_dynsym *syms, size_t n);
 /* Same, appending ": strerror(errno)" and mapping ENOSPC/EFBIG/EDQUOT to
  * DNNPROV_ENOSPC and ENOMEM to DNNPROV_ENOMEM, anything else to DNNPROV_EIO. */
 DP_INTERNAL int dp_error_errno(int err, const char *fmt, ...) DP_PRINTF(2, 3);

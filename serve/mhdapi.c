@@ -1,0 +1,30 @@
+/*
+ * mhdapi.c - binding serve/mhdapi.h's functions at run time.
+ */
+#define DP_MHD_NO_MACROS
+#include <pthread.h>
+
+#include "serve/mhdapi.h"
+
+#ifndef DP_MHD_SONAME
+#error "DP_MHD_SONAME (the library's file name, set by the Makefile) is not defined"
+#endif
+
+struct dp_mhd_api dp_mhd;
+
+#define SYM(name) { #name, (void **)&dp_mhd.p_##name },
+static const dp_dynsym syms[] = { DP_MHD_FUNCTIONS(SYM) };
+#undef SYM
+
+int dp_mhd_bind(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static bool bound;
+	int rc = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!bound && (rc = dp_dynlib_bind(DP_MHD_SONAME, "GNU libmicrohttpd", syms, sizeof(syms) / sizeof(syms[0]))) == 0)
+		bound = true;
+	pthread_mutex_unlock(&lock);
+	return rc;
+}

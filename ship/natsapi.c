@@ -1,0 +1,30 @@
+/*
+ * natsapi.c - binding ship/natsapi.h's functions at run time.
+ */
+#define DP_NATS_NO_MACROS
+#include <pthread.h>
+
+#include "ship/natsapi.h"
+
+#ifndef DP_NATS_SONAME
+#error "DP_NATS_SONAME (the library's file name, set by the Makefile) is not defined"
+#endif
+
+struct dp_nats_api dp_nats;
+
+#define SYM(name) { #name, (void **)&dp_nats.p_##name },
+static const dp_dynsym syms[] = { DP_NATS_FUNCTIONS(SYM) };
+#undef SYM
+
+int dp_nats_bind(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static bool bound;
+	int rc = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!bound && (rc = dp_dynlib_bind(DP_NATS_SONAME, "NATS C client", syms, sizeof(syms) / sizeof(syms[0]))) == 0)
+		bound = true;
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
