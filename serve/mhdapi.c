@@ -2,8 +2,6 @@
  * mhdapi.c - binding serve/mhdapi.h's functions at run time.
  */
 #define DP_MHD_NO_MACROS
-#include <pthread.h>
-
 #include "serve/mhdapi.h"
 
 #ifndef DP_MHD_SONAME
@@ -16,15 +14,9 @@ struct dp_mhd_api dp_mhd;
 static const dp_dynsym syms[] = { DP_MHD_FUNCTIONS(SYM) };
 #undef SYM
 
+static dp_dynlib lib = { DP_MHD_SONAME, "GNU libmicrohttpd", syms, sizeof(syms) / sizeof(syms[0]), PTHREAD_MUTEX_INITIALIZER, false };
+
 int dp_mhd_bind(void)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static bool bound;
-	int rc = 0;
-
-	pthread_mutex_lock(&lock);
-	if (!bound && (rc = dp_dynlib_bind(DP_MHD_SONAME, "GNU libmicrohttpd", syms, sizeof(syms) / sizeof(syms[0]))) == 0)
-		bound = true;
-	pthread_mutex_unlock(&lock);
-	return rc;
+	return dp_dynlib_bind(&lib);
 }

@@ -2,8 +2,6 @@
  * natsapi.c - binding ship/natsapi.h's functions at run time.
  */
 #define DP_NATS_NO_MACROS
-#include <pthread.h>
-
 #include "ship/natsapi.h"
 
 #ifndef DP_NATS_SONAME
@@ -16,15 +14,9 @@ struct dp_nats_api dp_nats;
 static const dp_dynsym syms[] = { DP_NATS_FUNCTIONS(SYM) };
 #undef SYM
 
+static dp_dynlib lib = { DP_NATS_SONAME, "NATS C client", syms, sizeof(syms) / sizeof(syms[0]), PTHREAD_MUTEX_INITIALIZER, false };
+
 int dp_nats_bind(void)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static bool bound;
-	int rc = 0;
-
-	pthread_mutex_lock(&lock);
-	if (!bound && (rc = dp_dynlib_bind(DP_NATS_SONAME, "NATS C client", syms, sizeof(syms) / sizeof(syms[0]))) == 0)
-		bound = true;
-	pthread_mutex_unlock(&lock);
-	return rc;
+	return dp_dynlib_bind(&lib);
 }

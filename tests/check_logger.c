@@ -64,16 +64,21 @@ START_TEST(test_dynlib_bind)
 	double (*cosine)(double) = NULL;
 	void *none = NULL;
 	dp_dynsym good[] = { { "cos", (void **)&cosine } };
-	ck_assert_int_eq(dp_dynlib_bind("libm.so.6", "math", good, 1), 0);
+	dp_dynlib math = { "libm.so.6", "math", good, 1, PTHREAD_MUTEX_INITIALIZER, false };
+	ck_assert_int_eq(dp_dynlib_bind(&math), 0);
 	ck_assert_ptr_nonnull(cosine);
 	ck_assert(cosine(0.0) == 1.0);
+	ck_assert_int_eq(dp_dynlib_bind(&math), 0); /* once bound, bound */
 
 	dp_dynsym missing[] = { { "cos", (void **)&cosine }, { "dp_no_such_function", &none } };
-	ck_assert_int_eq(dp_dynlib_bind("libm.so.6", "math", missing, 2), DNNPROV_EIO);
+	dp_dynlib short_of_one = { "libm.so.6", "math", missing, 2, PTHREAD_MUTEX_INITIALIZER, false };
+	ck_assert_int_eq(dp_dynlib_bind(&short_of_one), DNNPROV_EIO);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "libm.so.6 has no function dp_no_such_function"));
 	ck_assert_ptr_null(none);
+	ck_assert(!short_of_one.bound);
 
-	ck_assert_int_eq(dp_dynlib_bind("libdnnprov-absent.so.9", "absent", good, 1), DNNPROV_EIO);
+	dp_dynlib absent = { "libdnnprov-absent.so.9", "absent", good, 1, PTHREAD_MUTEX_INITIALIZER, false };
+	ck_assert_int_eq(dp_dynlib_bind(&absent), DNNPROV_EIO);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "cannot load libdnnprov-absent.so.9 (the absent library)"));
 }
 END_TEST

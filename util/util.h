@@ -8,6 +8,7 @@
 #ifndef DNNPROV_UTIL_H
 #define DNNPROV_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,10 +33,20 @@ typedef struct dp_dynsym {
 	void **slot;
 } dp_dynsym;
 
-/* Loads the library `soname` (`what` names it in
- * the error) and sets each slot to its function: 0, or DNNPROV_EIO with
- * the detail saying what is missing. Slots already set may be set again. */
-DP_INTERNAL int dp_dynlib_bind(const char *soname, const char *what, const dp_dynsym *syms, size_t n);
+/* A library bound at run time: its file (SONAME), what to call it in an
+ * error, the functions to bind; `lock` PTHREAD_MUTEX_INITIALIZER. */
+typedef struct dp_dynlib {
+	const char *soname, *what;
+	const dp_dynsym *syms;
+	size_t nsyms;
+	pthread_mutex_t lock;
+	bool bound;
+} dp_dynlib;
+
+/* Loads the library and sets each slot to its function, once per process
+ * (a failure is tried again at the next call): 0, or DNNPROV_EIO with the
+ * detail saying what is missing. */
+DP_INTERNAL int dp_dynlib_bind(dp_dynlib *lib);
 /* Same, appending ": strerror(errno)" and mapping ENOSPC/EFBIG/EDQUOT to
  * DNNPROV_ENOSPC and ENOMEM to DNNPROV_ENOMEM, anything else to DNNPROV_EIO. */
 DP_INTERNAL int dp_error_errno(int err, const char *fmt, ...) DP_PRINTF(2, 3);
