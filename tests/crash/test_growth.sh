@@ -32,17 +32,20 @@ fpid=$!
 start=$(date +%s%N)
 "$TOOLS/gen_logs" "$T/exp.yaml" "$TASKS" "$EPOCHS" 17 &
 gpid=$!
-queries=0 failed_queries=0 shrank=0 last=0
+queries=0 failed_queries=0 shrank=0 last=0 answered=0
 running=1
 while [ "$running" = 1 ]; do
 	kill -0 $gpid 2>/dev/null || running=0 # one more round after the writer ends
 	if "$DNNPROV" runs df --index-dir "$T/f" --format csv >"$T/q.csv" 2>"$T/q.err"; then
+		answered=1
 		n=$(($(wc -l <"$T/q.csv") - 1))
 		[ "$n" -lt 0 ] && n=0
 		[ "$n" -lt "$last" ] && shrank=$((shrank + 1))
 		last=$n
-	elif ! grep -q "no dataflow 'df'\|no index at\|is empty" "$T/q.err"; then
-		# Before the first commit there is no index or no dataflow yet.
+	elif [ "$answered" = 1 ] || ! grep -q "no dataflow 'df'\|no index at\|holds no index\|is empty" "$T/q.err"; then
+		# Before the first commit there is no index (a folder without its
+		# first generation yet) or no dataflow; after an answer, no query
+		# may fail.
 		failed_queries=$((failed_queries + 1))
 		sed 's/^/    /' "$T/q.err" >&2
 	fi
