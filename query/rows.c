@@ -89,7 +89,7 @@ static dp_field field_of_ev(const dp_ev *v)
 
 static dp_rmap map_of(const msgpack_object *o)
 {
-	return (dp_rmap){ o && o->type == MSGPACK_OBJECT_MAP ? o : NULL, NULL, 0 };
+	return (dp_rmap){ .obj = o && o->type == MSGPACK_OBJECT_MAP ? o : NULL };
 }
 
 /* ---- msgpack bytes read in place ----------------------------------------------------
