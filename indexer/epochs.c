@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "indexer/epochs.h"
+#include "indexer/varint.h"
 #include "logger/decode.h"
 
 /* ---- the block in memory ------------------------------------------------------ */
@@ -164,23 +165,13 @@ int dp_eblock_split(dp_eblock *a, uint32_t from, dp_eblock *b)
 
 /* ---- bytes ------------------------------------------------------------------------ */
 
-static unsigned char *put_varint(unsigned char *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (unsigned char)v;
-	return p;
-}
-
 static unsigned char *put_value(unsigned char *p, const dp_ev *v, uint64_t *prev)
 {
 	if (v->type == DP_EV_NULL) {
 		*p++ = 0x00;
 	} else if (v->type == DP_EV_INT) {
 		*p++ = 0x01;
-		p = put_varint(p, ((uint64_t)v->i << 1) ^ (uint64_t)(v->i >> 63));
+		p = dp_zigzag_put(p, v->i);
 	} else {
 		uint64_t bits;
 		memcpy(&bits, &v->d, 8);
@@ -211,13 +202,13 @@ int dp_eblock_encode(const dp_eblock *b, dp_buf *out)
 	for (uint32_t r = 1; r < b->n && dense; r++)
 		dense = b->epoch[r] - b->epoch[r - 1] == 1;
 	*p++ = 0x01;
-	p = put_varint(p, b->n);
-	p = put_varint(p, b->ncols);
+	p = dp_varint_put(p, b->n);
+	p = dp_varint_put(p, b->ncols);
 	for (uint32_t c = 0; c < b->ncols; c++)
-		p = put_varint(p, b->col[c]);
+		p = dp_varint_put(p, b->col[c]);
 	*p++ = dense;
 	for (uint32_t r = 1; r < b->n && !dense; r++)
-		p = put_varint(p, (uint64_t)(b->epoch[r] - b->epoch[r - 1] - 1));
+		p = dp_varint_put(p, (uint64_t)(b->epoch[r] - b->epoch[r - 1] - 1));
 	uint64_t prev = 0;
 	for (uint32_t r = 0; r < b->n; r++) {
 		dp_ev t = { DP_EV_REAL, 0, b->time[r] };
@@ -235,29 +226,7 @@ int dp_eblock_encode(const dp_eblock *b, dp_buf *out)
 	return 0;
 }
 
-typedef struct rd {
-	const unsigned char *p, *end;
-	bool bad;
-} rd;
-
-static uint64_t get_varint(rd *r)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		if (r->p >= r->end) {
-			r->bad = true;
-			return 0;
-		}
-		unsigned char c = *r->p++;
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80))
-			return v;
-	}
-	r->bad = true;
-	return 0;
-}
-
-static dp_ev get_value(rd *r, uint64_t *prev)
+static dp_ev get_value(dp_packed_reader *r, uint64_t *prev)
 {
 	dp_ev v = { 0 };
 	if (r->p >= r->end) {
@@ -268,9 +237,8 @@ static dp_ev get_value(rd *r, uint64_t *prev)
 	if (c == 0x00)
 		return v;
 	if (c == 0x01) {
-		uint64_t z = get_varint(r);
 		v.type = DP_EV_INT;
-		v.i = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+		v.i = dp_zigzag_get(r);
 		v.d = (double)v.i;
 		return v;
 	}
@@ -292,19 +260,19 @@ static dp_ev get_value(rd *r, uint64_t *prev)
 
 int dp_eblock_decode(const void *data, size_t len, int64_t first, dp_eblock *b)
 {
-	rd r = { data, (const unsigned char *)data + len, false };
+	dp_packed_reader r = { data, (const unsigned char *)data + len, false };
 	int rc;
 	dp_eblock_clear(b);
 	if (len < 4 || *r.p++ != 0x01)
 		return DNNPROV_ECORRUPT;
-	uint64_t n = get_varint(&r), ncols = get_varint(&r);
+	uint64_t n = dp_varint_get(&r), ncols = dp_varint_get(&r);
 	/* Every value takes a byte at least: bounds before allocating. */
 	if (r.bad || n == 0 || n > DP_EBLOCK_MAX || ncols > len || (ncols + 2) * n > len)
 		return DNNPROV_ECORRUPT;
 	if ((rc = grow_rows(b, (uint32_t)n)))
 		return rc;
 	for (uint64_t c = 0; c < ncols; c++) {
-		uint64_t m = get_varint(&r);
+		uint64_t m = dp_varint_get(&r);
 		uint32_t at;
 		if (r.bad || m > UINT32_MAX)
 			return DNNPROV_ECORRUPT;
@@ -319,7 +287,7 @@ int dp_eblock_decode(const void *data, size_t len, int64_t first, dp_eblock *b)
 	bool dense = *r.p++;
 	b->epoch[0] = first;
 	for (uint32_t i = 1; i < b->n; i++) {
-		uint64_t gap = dense ? 0 : get_varint(&r);
+		uint64_t gap = dense ? 0 : dp_varint_get(&r);
 		if (gap >= (uint64_t)INT64_MAX || b->epoch[i - 1] > INT64_MAX - 1 - (int64_t)gap)
 			return DNNPROV_ECORRUPT;
 		b->epoch[i] = b->epoch[i - 1] + 1 + (int64_t)gap;

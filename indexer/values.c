@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "indexer/schema.h"
+#include "indexer/varint.h"
 #include "logger/decode.h"
 #include "logger/mpack.h"
 #include "logger/record.h"
@@ -316,21 +317,6 @@ double dp_task_active(const dp_task_fields *f)
 
 /* ---- summaries --------------------------------------------------------------------- */
 
-static unsigned char *put_v(unsigned char *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (unsigned char)v;
-	return p;
-}
-
-static unsigned char *put_z(unsigned char *p, int64_t v)
-{
-	return put_v(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
 static unsigned char *put_d(unsigned char *p, double d)
 {
 	memcpy(p, &d, 8);
@@ -339,47 +325,23 @@ static unsigned char *put_d(unsigned char *p, double d)
 
 size_t dp_summary_pack(const dp_summary *s, unsigned char *out)
 {
-	unsigned char *p = put_v(out, s->count);
-	p = put_v(p, s->nan_count);
+	unsigned char *p = dp_varint_put(out, s->count);
+	p = dp_varint_put(p, s->nan_count);
 	if (s->count) {
 		p = put_d(p, s->min);
 		p = put_d(p, s->max);
 		p = put_d(p, s->sum);
-		p = put_z(p, s->min_epoch);
-		p = put_z(p, s->max_epoch);
+		p = dp_zigzag_put(p, s->min_epoch);
+		p = dp_zigzag_put(p, s->max_epoch);
 	}
 	if (s->count + s->nan_count) {
 		p = put_d(p, s->last);
-		p = put_z(p, s->last_epoch);
+		p = dp_zigzag_put(p, s->last_epoch);
 	}
 	return (size_t)(p - out);
 }
 
-typedef struct packed {
-	const unsigned char *p, *end;
-	bool bad;
-} packed;
-
-static uint64_t get_v(packed *r)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64 && r->p < r->end; shift += 7) {
-		unsigned char c = *r->p++;
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80))
-			return v;
-	}
-	r->bad = true;
-	return 0;
-}
-
-static int64_t get_z(packed *r)
-{
-	uint64_t z = get_v(r);
-	return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-}
-
-static double get_d(packed *r)
+static double get_d(dp_packed_reader *r)
 {
 	double d = 0;
 	if (r->end - r->p < 8) {
@@ -393,20 +355,20 @@ static double get_d(packed *r)
 
 bool dp_summary_unpack(const void *p, size_t n, dp_summary *out)
 {
-	packed r = { p, (const unsigned char *)p + n, false };
+	dp_packed_reader r = { p, (const unsigned char *)p + n, false };
 	memset(out, 0, sizeof(*out));
-	out->count = get_v(&r);
-	out->nan_count = get_v(&r);
+	out->count = dp_varint_get(&r);
+	out->nan_count = dp_varint_get(&r);
 	if (out->count) {
 		out->min = get_d(&r);
 		out->max = get_d(&r);
 		out->sum = get_d(&r);
-		out->min_epoch = get_z(&r);
-		out->max_epoch = get_z(&r);
+		out->min_epoch = dp_zigzag_get(&r);
+		out->max_epoch = dp_zigzag_get(&r);
 	}
 	if (out->count + out->nan_count) {
 		out->last = get_d(&r);
-		out->last_epoch = get_z(&r);
+		out->last_epoch = dp_zigzag_get(&r);
 	}
 	return !r.bad && r.p == r.end;
 }
