@@ -362,15 +362,17 @@
       const ins = sets.filter((s) => s.detail.startsWith('input'));
       const outs = sets.filter((s) => !s.detail.startsWith('input'));
       ins.forEach((s, i) => {
-        const id = t.name + '.' + s.name;
-        nodes.push({ name: id, x: x - 150, y: y - 40 + i * 34, symbol: 'rect', symbolSize: [120, 26], category: 1,
-          label: { show: true, formatter: s.name + attrSuffix(s.detail) }, value: s.detail });
+        const id = t.name + '.' + s.name, label = s.name + attrSuffix(s.detail);
+        /* A set with attributes has them on a second line: its box holds both. */
+        nodes.push({ name: id, x: x - 150, y: y - 40 + i * 46, symbol: 'rect', symbolSize: [120, label.includes('\n') ? 40 : 26],
+          category: 1, label: { show: true, formatter: label, lineHeight: 15 }, value: s.detail });
         links.push({ source: id, target: t.name });
       });
       outs.forEach((s, i) => {
-        const id = t.name + '.' + s.name;
-        nodes.push({ name: id, x: x + 150, y: y - 40 + i * 34, symbol: 'rect', symbolSize: [120, 26], category: 2,
-          label: { show: true, formatter: s.name + attrSuffix(s.detail) }, value: s.detail });
+        const id = t.name + '.' + s.name, label = s.name + attrSuffix(s.detail);
+        /* A set with attributes has them on a second line: its box holds both. */
+        nodes.push({ name: id, x: x + 150, y: y - 40 + i * 46, symbol: 'rect', symbolSize: [120, label.includes('\n') ? 40 : 26],
+          category: 2, label: { show: true, formatter: label, lineHeight: 15 }, value: s.detail });
         links.push({ source: t.name, target: id });
       });
       for (const dep of deps[t.name] || [])
@@ -394,7 +396,7 @@
     const all = await api('dataflows');
     main.append(h('h2', null, 'Dataflows'));
     main.append(h('div', { class: 'card' }, dataTable(all, { onRow: (r) => { selectDataflow(r.dataflow); } }),
-      h('p', { class: 'muted' }, 'Choose a dataflow to see its specification.')));
+      h('p', { class: 'muted' }, 'Choose a row to see that dataflow\'s specification.')));
     if (!state.spec) return {};
     const spec = state.spec;
     const card = h('div', { class: 'card' },
