@@ -66,6 +66,9 @@ typedef struct cli_paths {
 int cli_locations(const char *cmd, const char *config_path, const char *log_dir,
 		  const char *index_dir, cli_paths *out);
 void cli_paths_free(cli_paths *p);
+/* A catch-up (index, ship) reads logs that must exist: a mistyped folder
+ * is an error, not "0 records".  Returns 0, or 1 after saying why. */
+int cli_logs_exist(const char *cmd, const cli_paths *p);
 
 /* The segments at or under a path named on the command line (cat, check),
  * telling what the walk could not take (logger/scan.h).  Returns 1 when

@@ -306,9 +306,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		cli_paths_free(&p);
 		return status;
 	}
-	struct stat sb;
-	if (!a->follow && stat(p.log_dir, &sb) != 0) {
-		cli_error(cmd, "no logs at %s: %s", p.log_dir, strerror(errno));
+	if (!a->follow && cli_logs_exist(cmd, &p)) {
 		cli_paths_free(&p);
 		return 1;
 	}

@@ -246,6 +246,11 @@ int cmd_ship(int argc, char **argv)
 		status_code = ship_status(cmd, state_dir, p.log_dir);
 		goto out;
 	}
+	/* Following waits for logs to appear; a catch-up of none is a typo. */
+	if (!o.follow && cli_logs_exist(cmd, &p)) {
+		status_code = 1;
+		goto out;
+	}
 	credentials(&o.nats, creds);
 	o.log_dir = p.log_dir;
 	o.state_dir = state_dir;

@@ -4,9 +4,11 @@
  * file, saying what was wrong with an option, and the segments under a
  * path named on the command line.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "config/config.h"
@@ -75,6 +77,15 @@ void cli_paths_free(cli_paths *p)
 	free(p->index_dir);
 	free(p->dataflow);
 	memset(p, 0, sizeof(*p));
+}
+
+int cli_logs_exist(const char *cmd, const cli_paths *p)
+{
+	struct stat sb;
+	if (stat(p->log_dir, &sb) == 0)
+		return 0;
+	cli_error(cmd, "no logs at %s: %s", p->log_dir, strerror(errno));
+	return 1;
 }
 
 /* The option of `opts` that `--name` (or an unambiguous prefix of it, which

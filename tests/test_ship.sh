@@ -252,6 +252,9 @@ expect_status "a wrong address" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats:/
 expect_grep "it names the server" "nats://127.0.0.1:1: no server answered" "$T/err"
 expect_status "a wrong address (index)" 1 "$DNNPROV" index --index-dir "$T/xe" --from nats://127.0.0.1:1
 expect_grep "it names the server (index)" "nats://127.0.0.1:1: no server answered" "$T/err"
+expect_status "a log folder that is not there" 1 "$DNNPROV" ship --log-dir "$T/no-such-logs" --state "$T/nl-state" --to "$NATS_URLS"
+expect_grep "it is named, as index names it" "no logs at $T/no-such-logs" "$T/err"
+[ ! -e "$T/nl-state" ] && ok || fail "a refused ship left a state folder"
 expect_status "not a URL" 2 "$DNNPROV" ship -c "$T/a/exp.yaml" --to 127.0.0.1:4222
 expect_status "credentials on the command line" 2 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://ada:s3cret@127.0.0.1:4222
 expect_grep "they are refused" "credentials in a server URL are refused" "$T/err"
