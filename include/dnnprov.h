@@ -134,6 +134,17 @@ DNNPROV_API const char *dnnprov_strerror(int rc);
  * the next dnnprov call on this thread. */
 DNNPROV_API const char *dnnprov_errmsg(void);
 
+/* What the last failure on this thread is about, when it is about one
+ * parameter or name the caller gave: the parameter's name as the question
+ * registry spells it ("metric", "where", "dataflow", "task", "bins", ...),
+ * so that a front end can point at it (a caret, a form field, an
+ * exception's attribute).  "" when the failure is about nothing the caller
+ * named (out of memory, a damaged index) or when there was none.  Set and
+ * cleared with the detail: every failure replaces it, and so does a call
+ * that clears the detail on success.  Valid until the next dnnprov call
+ * on this thread. */
+DNNPROV_API const char *dnnprov_errsubject(void);
+
 /* ------------------------------------------------------------------------
  * Values
  * ------------------------------------------------------------------------ */

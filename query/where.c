@@ -774,7 +774,18 @@ static node *parse_expr(parser *p, int depth)
 	return parse_logic(p, depth, "or", N_OR, parse_and);
 }
 
+static int compile(const char *expr, const dp_qdataflow *d, dp_where **out);
+
+/* Every error of the expression is about the where parameter. */
 int dp_where_compile(const char *expr, const dp_qdataflow *d, dp_where **out)
+{
+	int rc = compile(expr, d, out);
+	if (rc == DNNPROV_EQUERY)
+		dp_error_about("where");
+	return rc;
+}
+
+static int compile(const char *expr, const dp_qdataflow *d, dp_where **out)
 {
 	parser p = { .src = expr, .d = d };
 	dp_where *w;
