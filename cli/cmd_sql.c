@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/query_cli.h"
+#include "cli/cli.h"
 #include "config/config.h"
 #include "sql/sql.h"
 
@@ -131,11 +131,11 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 	if ((rc = dp_query_freshness(dp_sql_query(r->s), r->index_dir, r->log_dir, r->df, NULL, &fresh)) ||
 	    (rc = dp_freshness_json(&fresh, &json)) || (rc = dp_freshness_note(&fresh, &note)) ||
 	    !(index_json = dp_buf_cstr(&json))) {
-		status = query_fail(CMD, rc ? rc : dp_error(DNNPROV_ENOMEM, "out of memory"));
+		status = cli_query_fail(CMD, rc ? rc : dp_error(DNNPROV_ENOMEM, "out of memory"));
 		goto out;
 	}
 	if ((rc = dp_rowout_begin(&w, &t, r->format, stdout, r->width))) {
-		status = query_fail(CMD, rc);
+		status = cli_query_fail(CMD, rc);
 		goto out;
 	}
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -148,7 +148,7 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 		}
 	}
 	if (rc) {
-		status = query_fail(CMD, rc);
+		status = cli_query_fail(CMD, rc);
 	} else if (src != SQLITE_DONE) {
 		/* CSV and JSON printed so far stay; the error says the rest
 		 * is missing. */
@@ -157,7 +157,7 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 		if (r->format == FMT_TABLE)
 			text_columns(&t);
 		if ((rc = dp_rowout_end(&w, index_json)))
-			status = query_fail(CMD, rc);
+			status = cli_query_fail(CMD, rc);
 		else if (note.len)
 			fwrite(note.data, 1, note.len, r->format == FMT_TABLE ? stdout : stderr);
 	}
@@ -372,7 +372,7 @@ int cmd_sql(int argc, char **argv)
 	}
 	if ((rc = dp_sql_register(r.db, &r.s)) || (rc = dp_sql_attach(r.s, index_dir, df)) ||
 	    (rc = dp_sql_restrict(r.s, timeout))) {
-		status = query_fail(CMD, rc);
+		status = cli_query_fail(CMD, rc);
 		goto out;
 	}
 	if (!dp_sql_ntables(r.s) || !dp_sql_default_dataflow(r.s)) {
@@ -381,7 +381,7 @@ int cmd_sql(int argc, char **argv)
 		if (dp_sql_dataflows(r.s, &names, &n) == 0 && n == 0)
 			cli_error(CMD, "the index at %s is empty: nothing has been indexed yet", index_dir);
 	}
-	r.width = query_width(false);
+	r.width = cli_width(false);
 	r.index_dir = index_dir;
 	r.log_dir = owned_log_dir;
 	r.df = df;

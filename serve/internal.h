@@ -9,7 +9,7 @@
 #include "serve/mhdapi.h"
 #include <pthread.h>
 
-#include "query/commands.h"
+#include "query/answer.h"
 #include "serve/serve.h"
 
 /* ---- the shared index (snapshot.c) ---------------------------------------------- */
