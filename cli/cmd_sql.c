@@ -106,21 +106,18 @@ static void text_columns(dp_table *t)
 static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 {
 	int ncols = sqlite3_column_count(st), src, rc;
-	dp_table t;
+	dp_table t = { 0 };
 	dp_rowout w;
 	dp_qv *cells = calloc((size_t)ncols, sizeof(dp_qv));
 	dp_buf *hex = calloc((size_t)ncols, sizeof(dp_buf));
 	int status = 0;
 
-	if (!cells || !hex || (rc = dp_table_init(&t, (size_t)ncols))) {
+	if (!cells || !hex || (rc = dp_sql_columns(st, &t))) {
 		free(cells);
 		free(hex);
+		dp_table_free(&t);
 		cli_error(CMD, "out of memory");
 		return 1;
-	}
-	for (int i = 0; i < ncols; i++) {
-		const char *name = sqlite3_column_name(st, i);
-		dp_table_set_col(&t, (size_t)i, name ? name : "", dp_sql_column_kind(st, i));
 	}
 	/* The answer says how fresh the index is, as every query does: the
 	 * "index" member of JSON, a note under a table, a line on stderr with

@@ -88,6 +88,14 @@ void dp_table_col_metric(dp_table *t, size_t i, const char *metric, const dp_agg
 	meta_name(t, &t->meta[i].name, metric);
 }
 
+void dp_table_col_sql(dp_table *t, size_t i, const char *decltype)
+{
+	if (i >= t->ncols)
+		return;
+	t->meta[i].role = ROLE_SQL;
+	meta_name(t, &t->meta[i].name, decltype);
+}
+
 void dp_table_about_metric(dp_table *t, const char *metric, const dp_agg *agg, dp_goal goal)
 {
 	t->about.has_agg = agg != NULL;
@@ -533,6 +541,17 @@ static void json_kind(dp_buf *b, const dp_table *t, size_t c)
 			dp_buf_printf(b, ", \"goal\": \"%s\"", m->goal == GOAL_MIN ? "min" : "max");
 		dp_buf_putc(b, '}');
 		return;
+	case ROLE_SQL: {
+		static const char *const declared[][2] = {
+			{ "INTEGER", "integer" }, { "REAL", "real" }, { "TEXT", "text" }, { "TIMESTAMP", "time" },
+		};
+		const char *kind = "value";
+		for (size_t k = 0; m->name && k < DP_ARRAY_LEN(declared); k++)
+			if (dp_strcasecmp(m->name, declared[k][0]) == 0)
+				kind = declared[k][1];
+		dp_buf_printf(b, "{\"kind\": \"%s\"}", kind);
+		return;
+	}
 	default: dp_buf_printf(b, "{\"kind\": \"%s\"}", plain[t->kinds[c]]); return;
 	}
 }

@@ -253,6 +253,7 @@ typedef enum dp_col_role {
 	ROLE_STATUS, /* a task's status: RUNNING, LOST, FINISHED, FAILED, KILLED */
 	ROLE_HYP,    /* a hyperparameter's value */
 	ROLE_METRIC, /* a metric's value, or an aggregate of its values */
+	ROLE_SQL,    /* a column of an SQL statement's result: `name` is its declared type, or NULL */
 } dp_col_role;
 
 /* A goal: whether lower values of a metric are better. */
@@ -309,6 +310,10 @@ DP_INTERNAL int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col
 DP_INTERNAL void dp_table_col_status(dp_table *t, size_t i);
 DP_INTERNAL void dp_table_col_hyp(dp_table *t, size_t i, const char *hyp, bool numeric);
 DP_INTERNAL void dp_table_col_metric(dp_table *t, size_t i, const char *metric, const dp_agg *agg, dp_goal goal);
+/* A column of an SQL result: its kind is what its declared type says
+ * (INTEGER, REAL, TEXT, TIMESTAMP), "value" for any other or none (an
+ * expression holds what its rows hold). */
+DP_INTERNAL void dp_table_col_sql(dp_table *t, size_t i, const char *decltype);
 /* What the question chose for the answer (the JSON "about"): its metric,
  * aggregate (may be NULL) and goal; the hyperparameter it groups by; a
  * group's numeric bounds, per row (NaN for a group of a text value). */

@@ -615,13 +615,9 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 	}
 	cells = calloc((size_t)ncols, sizeof(dp_qv));
 	hex = calloc((size_t)ncols, sizeof(dp_buf));
-	if (!cells || !hex || dp_table_init(&t, (size_t)ncols)) {
+	if (!cells || !hex || dp_sql_columns(st, &t)) {
 		dp_reply_error(r, 503, NULL, "out of memory");
 		goto out;
-	}
-	for (int i = 0; i < ncols; i++) {
-		const char *name = sqlite3_column_name(st, i);
-		dp_table_set_col(&t, (size_t)i, name ? name : "", dp_sql_column_kind(st, i));
 	}
 	if (!(f = open_memstream(&body, &len)) || (rc = dp_rowout_begin(&w, &t, fmt, f, 0))) {
 		dp_reply_error(r, 503, NULL, "out of memory");

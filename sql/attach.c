@@ -639,6 +639,19 @@ dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i)
 	return decl && sqlite3_stricmp(decl, "TIMESTAMP") == 0 ? COL_TIME : COL_NUM;
 }
 
+int dp_sql_columns(sqlite3_stmt *st, dp_table *t)
+{
+	int ncols = sqlite3_column_count(st), rc;
+	if ((rc = dp_table_init(t, (size_t)ncols)))
+		return rc;
+	for (int i = 0; i < ncols; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		dp_table_set_col(t, (size_t)i, name ? name : "", dp_sql_column_kind(st, i));
+		dp_table_col_sql(t, (size_t)i, sqlite3_column_decltype(st, i));
+	}
+	return t->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
 void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
 {
 	memset(cell, 0, sizeof(*cell));
