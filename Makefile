@@ -74,7 +74,7 @@ TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 TEST_SHIMS := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(wildcard tests/shims/*.c))
 
-.PHONY: all check test-unit test-scripts deps install uninstall clean demo bench stress fuzz
+.PHONY: all check test-unit test-scripts deps install uninstall clean demo bench stress fuzz docs
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/libdnnprov_sqlite.so $(B)/dnnprov $(B)/dnnprov.pc \
 	$(B)/examples/train
 
@@ -160,6 +160,13 @@ $(B)/tests/tools/nats_%: tests/tools/nats_%.c
 $(B)/tests/shims/%.so: tests/shims/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
+# ---- docs ------------------------------------------------------------------
+# docs/QUERY.md's sections on the questions come from the registry
+# (query/q_*.c) through `dnnprov help --markdown`; tests/test_registry.sh
+# checks that the committed file holds them.
+docs: $(B)/dnnprov
+	python3 tools/query_docs.py $(B)/dnnprov
 
 # ---- tests -----------------------------------------------------------------
 check: deps

@@ -178,9 +178,10 @@ int cmd_ship(int argc, char **argv)
 		{ "max-inflight", required_argument, NULL, 'M' },
 		{ "message-bytes", required_argument, NULL, 'B' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "c:fq";
+	static const char shortopts[] = "c:fqh";
 	const char *config = NULL, *log_dir = NULL, *index_dir = NULL, *state = NULL, *creds = NULL;
 	bool status = false, quiet = false;
 	unsigned long replicas = 0, inflight = 0, message_bytes = 0;
@@ -200,6 +201,7 @@ int cmd_ship(int argc, char **argv)
 		case 'C': creds = optarg; break;
 		case 's': status = true; break;
 		case 'q': quiet = true; break;
+		case 'h': return cli_help(cmd);
 		case 'R':
 			if ((rc = parse_count(cmd, "replicas", optarg, 1, 5, &replicas)))
 				return rc;
@@ -317,9 +319,10 @@ int cmd_index_from(int argc, char **argv)
 		{ "lost-after", required_argument, NULL, 'T' },
 		{ "ack-wait", required_argument, NULL, 'W' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "c:fq";
+	static const char shortopts[] = "c:fqh";
 	const char *config = NULL, *index_dir = NULL, *creds = NULL;
 	dp_stream_options o = { 0 };
 	bool quiet = false;
@@ -337,6 +340,7 @@ int cmd_index_from(int argc, char **argv)
 		case 'C': creds = optarg; break;
 		case 'f': o.follow = true; break;
 		case 'q': quiet = true; break;
+		case 'h': return cli_help(cmd);
 		case 'T': {
 			uint64_t ms;
 			if (dp_parse_duration_ms(optarg, &ms) || ms < 1000)

@@ -312,7 +312,8 @@ int cmd_sql(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },  { "index-dir", required_argument, NULL, 'I' },
 		{ "dataflow", required_argument, NULL, 'd' }, { "format", required_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
+		{ "timeout", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *index_dir = NULL, *df = NULL;
 	char *owned_index = NULL, *config_df = NULL, *owned_log_dir = NULL, *end;
@@ -321,8 +322,9 @@ int cmd_sql(int argc, char **argv)
 	int c, rc, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:f:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help(CMD);
 		case 'c': config = optarg; break;
 		case 'I': index_dir = optarg; break;
 		case 'd': df = optarg; break;
@@ -335,7 +337,7 @@ int cmd_sql(int argc, char **argv)
 			if (*end || !*optarg || !(timeout > 0 && timeout <= 86400))
 				return cli_usage(CMD, "--timeout takes seconds from 0 to 86400, not '%s'", optarg);
 			break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, "c:f:h", opts);
 		}
 	}
 	if (argc - optind > 1)

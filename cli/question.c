@@ -132,6 +132,24 @@ static int option_tables(const dp_question *qn, struct option **longs, char **sh
 	return 0;
 }
 
+/* getopt takes an unambiguous prefix for a long option (--wh for --where),
+ * but an option of another question given in full is no prefix of this
+ * one's: `curve --metric loss` would else be --metrics.  That name, or
+ * NULL. */
+static const char *abbreviation_of_another(char **argv, const struct option *longs, int at, int c)
+{
+	if (c < 256 && c != 'c' && c != 'f' && c != OPT_INDEX_DIR && c != OPT_WIDE)
+		return NULL; /* a short option, or --help */
+	/* The word getopt read: before its value when the value came apart. */
+	const char *word = optarg && optind >= 2 && argv[optind - 1] == optarg ? argv[optind - 2] : argv[optind - 1];
+	if (strncmp(word, "--", 2) != 0)
+		return NULL;
+	size_t n = strcspn(word + 2, "=");
+	if (n == strlen(longs[at].name))
+		return NULL;
+	return known_elsewhere(word + 2, n, 0);
+}
+
 /* The parameter of short letter c, or NULL. */
 static const dp_param *by_letter(const dp_question *qn, int c)
 {
@@ -210,9 +228,15 @@ static int parse(ask_args *a, int argc, char **argv)
 	if ((rc = option_tables(qn, &longs, &shorts)))
 		return cli_query_fail(a->cmd, rc);
 	optind = 1;
-	while (!status && (c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+	int at;
+	while (!status && (c = getopt_long(argc, argv, shorts, longs, &at)) != -1) {
 		const dp_param *p = c >= PARAM_VAL(0) && c < PARAM_VAL(qn->nparams) ? &qn->params[c - PARAM_VAL(0)]
 										    : by_letter(qn, c);
+		const char *other = abbreviation_of_another(argv, longs, at, c);
+		if (other) {
+			status = cli_usage(a->cmd, "option --%s does not apply to %s", other, a->cmd);
+			break;
+		}
 		if (p) {
 			if (dp_ask_set_param(&a->ask, p, optarg))
 				status = cli_usage(a->cmd, "%s", dnnprov_errmsg());
@@ -538,16 +562,19 @@ int cli_question_markdown(const dp_question *qn, dp_buf *b)
 	dp_buf w = { 0 };
 
 	dp_buf_printf(b, "### `%s`\n\n", qn->name);
-	/* The description's paragraphs, each on one line. */
-	for (const char *s = qn->description; *s; s++) {
-		if (*s == '\n' && s[1] == '\n') {
+	/* The description's paragraphs, each on one line; an indented line (an
+	 * example) as code on a line of its own. */
+	for (const char *line = qn->description; *line;) {
+		size_t n = strcspn(line, "\n");
+		bool example = line[0] == ' ', blank = n == 0;
+		if (blank)
 			dp_buf_printf(b, "\n\n");
-			s++;
-		} else if (*s == '\n') {
-			dp_buf_putc(b, s[1] == ' ' ? '\n' : ' ');
-		} else {
-			dp_buf_putc(b, *s);
-		}
+		else if (example)
+			dp_buf_printf(b, "%s`%.*s`  \n", b->len && b->data[b->len - 1] != '\n' ? "  \n" : "",
+				      (int)(n - strspn(line, " ")), line + strspn(line, " "));
+		else
+			dp_buf_printf(b, "%s%.*s", b->len && !strchr("\n", b->data[b->len - 1]) ? " " : "", (int)n, line);
+		line += n + (line[n] == '\n');
 	}
 	dp_buf_printf(b, "\n\n| parameter | command line | type | default | what it does | front ends |\n"
 			 "|---|---|---|---|---|---|\n");

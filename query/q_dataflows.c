@@ -22,7 +22,7 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	dp_table_set_col(out, 0, "dataflow", COL_TEXT);
 	dp_table_set_col(out, 1, "tasks", COL_INT);
 	dp_table_set_col(out, 2, "running", COL_INT);
-	dp_table_set_col(out, 3, "last activity", COL_TIME);
+	dp_table_set_col(out, 3, "last_activity", COL_TIME);
 	for (size_t i = 0; i < n; i++) {
 		/* One scan of the dataflow's tasks, each read in place: counting
 		 * needs no loaded model. */

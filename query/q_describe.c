@@ -61,7 +61,7 @@ static int describe_task(dp_query *q, const dp_qopts *o, dp_table *out)
 	describe_row(out, "run", "status", t->status);
 	describe_time(out, "start", t->start);
 	describe_time(out, "end", t->end);
-	describe_time(out, "last_seen", t->last);
+	describe_time(out, "last_activity", t->last);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->attempts);
 	describe_row(out, "run", "attempts", num);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->epochs);

@@ -83,12 +83,12 @@ static int runs_columns(dp_table *out, const dp_qopts *o, const dp_qdataflow *d,
 	dp_table_set_col(out, 1, "status", COL_TEXT);
 	dp_table_col_status(out, 1);
 	dp_table_set_col(out, 2, "start", COL_TIME);
-	dp_table_omit(out, 2); /* in tables, duration and last_seen tell the time enough */
+	dp_table_omit(out, 2); /* in tables, duration and last_activity tell the time enough */
 	dp_table_set_col(out, 3, "duration", COL_SECS);
 	dp_table_set_col(out, 4, "active", COL_SECS);
 	dp_table_set_col(out, 5, "attempts", COL_INT);
 	dp_table_set_col(out, 6, "epochs", COL_INT);
-	dp_table_set_col(out, 7, "last_seen", COL_AGO);
+	dp_table_set_col(out, 7, "last_activity", COL_AGO);
 	dp_hyp_columns(out, RUNS_C0, d);
 	if (metric) {
 		dp_goal goal = dp_goal_of(dp_goal_lower(o, metric));

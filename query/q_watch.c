@@ -38,7 +38,9 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		dp_table_col_metric(out, 3 + i, d.metrics[i], &last, dp_goal_of(dp_metric_lower_is_better(d.metrics[i])));
 	}
 	dp_table_set_col(out, 3 + shown, "epochs/min", COL_NUM);
-	dp_table_set_col(out, 4 + shown, "last_seen", COL_SECS);
+	/* A time, its age in a table: as runs has it. */
+	dp_table_set_col(out, 4 + shown, "last_activity", COL_AGO);
+	out->now = o->now;
 	for (size_t i = 0; i < d.ntasks && !rc; i++) {
 		const dp_qtask *t = &d.tasks[i];
 		/* The running tasks, and those lost in the last hour: a run that
@@ -59,8 +61,7 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			row[3 + m] = dp_query_metric(q, d.name, t->id, d.metrics[m], &last, NULL);
 		if (t->epochs > 1 && t->last > t->start)
 			dp_set_num(&row[3 + shown], (double)t->epochs / ((t->last - t->start) / 60.0));
-		if (!isnan(t->last))
-			dp_set_num(&row[4 + shown], o->now - t->last);
+		dp_set_time(&row[4 + shown], t->last);
 	}
 out:
 	dp_where_free(w);

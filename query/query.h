@@ -401,6 +401,25 @@ DP_INTERNAL int dp_freshness_json(const dp_freshness *f, dp_buf *b);
  * problems were skipped ("" when neither). */
 DP_INTERNAL int dp_freshness_note(const dp_freshness *f, dp_buf *b);
 
+/* What `dnnprov index --status` shows of the index against its logs:
+ * segments read, those not read yet, problems, with the bytes behind
+ * counted by the rule answers use. */
+typedef struct dp_index_totals {
+	uint64_t indexed, unindexed; /* segments */
+	uint64_t problems;
+	uint64_t behind_bytes;
+	double last_commit; /* NaN when unknown */
+} dp_index_totals;
+
+/* Fills *segments with a row per segment the index read (segment,
+ * indexed, on_disk, behind, records, problems, state: complete, open,
+ * deleted, or ? when log_dir is NULL) and then per segment of log_dir it
+ * has not read ("not indexed yet"); *problems with the problems it
+ * skipped (segment, offset, why, bytes); *tot with the totals.  The
+ * caller frees both tables. */
+DP_INTERNAL int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems,
+				dp_index_totals *tot);
+
 /* ---- --where ------------------------------------------------------------------------ */
 
 typedef struct dp_where dp_where;

@@ -200,7 +200,8 @@ static bool ask_params(dp_server *s, const params *l, dp_ask *a, dp_format *fmt,
 			}
 			format = l->p[i].value;
 		} else if (dp_ask_set(a, l->p[i].key, l->p[i].value)) {
-			query_error(s, r, DNNPROV_EQUERY, NULL);
+			/* About the parameter as the request names it. */
+			dp_reply_error(r, 400, l->p[i].key, "%s", dnnprov_errmsg());
 			return false;
 		}
 	}

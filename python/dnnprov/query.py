@@ -122,9 +122,14 @@ def _frame(answer):
         if how[c] == "number":
             values = [r[c] for r in rows if r[c] is not None]
             # Integers stay integers: a numeric column of whole numbers
-            # only (an epoch, a batch size) is an integer column.
-            how[c] = "int" if values and all(isinstance(v, int) and not isinstance(v, bool)
-                                               for v in values) else "float"
+            # only (an epoch, a batch size) is an integer column; one that
+            # holds labels (effect's bins, "0.001 .. 0.003") stays as it is.
+            if any(isinstance(v, str) and v not in _SPECIAL for v in values):
+                how[c] = None
+            elif values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                how[c] = "int"
+            else:
+                how[c] = "float"
         for r in rows:
             if how[c] == "time":
                 r[c] = _time(r[c])
