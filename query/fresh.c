@@ -357,6 +357,7 @@ static int unread_rows(dp_query *q, dp_table *t, const char *log_dir, dp_index_t
 	if (rc == DNNPROV_ENOMEM)
 		goto out;
 	rc = 0;
+	dp_error_clear(); /* a folder it could not list is no error */
 	for (size_t i = 0; i < segs.n && !rc; i++) {
 		const char *rel = segs.paths[i] + root + (segs.paths[i][root] == '/');
 		MDB_val k = { strlen(rel), (void *)rel }, v;
@@ -383,7 +384,6 @@ static int unread_rows(dp_query *q, dp_table *t, const char *log_dir, dp_index_t
 	}
 out:
 	dp_path_list_free(&segs);
-	dp_error_clear();
 	return rc;
 }
 
