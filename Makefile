@@ -76,7 +76,7 @@ TEST_SHIMS := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(wildcard tests/
 
 .PHONY: all check test-unit test-scripts deps install uninstall clean demo bench stress fuzz docs
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/libdnnprov_sqlite.so $(B)/dnnprov $(B)/dnnprov.pc \
-	$(B)/examples/train
+	$(B)/examples/train $(B)/examples/ask
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -132,9 +132,9 @@ $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@REQUIRES@|$(PKGS) sqlite3|g' $< > $@
 
-# The C API's worked example, linked as a user would: the public header
-# and the shared library.
-$(B)/examples/train: examples/train.c include/dnnprov.h $(B)/libdnnprov.so
+# The C API's worked examples, linked as a user would: the public header
+# and the shared library (train records, ask reads).
+$(B)/examples/%: examples/%.c include/dnnprov.h $(B)/libdnnprov.so
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror $(SAN) -Iinclude -o $@ $< \
 		-L$(B) -ldnnprov -Wl,-rpath,'$$ORIGIN/..' -lm $(LDFLAGS_ALL)

@@ -97,6 +97,19 @@ expect_status "runs csv" 0 Q runs df --format csv --sort task
 expect_eq "csv: start as cat has it" "$(sed -n 2p "$T/out" | cut -d, -f3)" \
 	"$("$DNNPROV" cat --kind begin --task task-0000 "$T/logs/df" | head -n 1 | sed 's/.*"time":"\([^"]*\)".*/\1/')"
 
+# --- a C program asks through the public API, as the CLI answers --------------------------------
+mkdir "$T/c"
+sed -e 's|^log_dir:.*|log_dir: logs|' -e 's|^index_dir:.*|index_dir: index|' examples/train.yaml >"$T/c/train.yaml"
+"$BUILD/examples/train" "$T/c/train.yaml" >/dev/null
+"$DNNPROV" index -c "$T/c/train.yaml" -q
+expect_status "examples/ask: a question, SQL, a refusal" 0 "$BUILD/examples/ask" "$T/c/index"
+cp "$T/out" "$T/ask.out"
+expect_status "the CLI's compare" 0 "$DNNPROV" compare --index-dir "$T/c/index" --metric val_accuracy --agg last --limit 2 --format json
+expect_eq "the C API's answer is the CLI's, bar the index member" "$(sed -n '/^{"columns"/,/^"total"/p' "$T/ask.out")" \
+	"$(sed -n '/^{"columns"/,/^"total"/p' "$T/out")"
+expect_grep "SQL with a bound parameter, as CSV" "^logreg-lr1-.*,1" "$T/ask.out"
+expect_grep "a refusal names its parameter" "^effect with bins=0: bins takes a whole number from 1 to 1000, not '0'; about: bins$" "$T/ask.out"
+
 # --- index --status and the answers: one rule of "behind" ----------------------------------------
 # A writer killed in the middle of a frame leaves a torn tail that never
 # grows: an index that has seen it waits for it, and both say 0 behind.
