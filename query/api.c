@@ -69,6 +69,19 @@ int dnnprov_questions_json(char **out, size_t *len)
 	return 0;
 }
 
+int dp_api_args(const char *call, const dnnprov_index *ix, const char *text, char **out, size_t n,
+		const void *params, dnnprov_format format, dp_format *fmt)
+{
+	dp_error_clear();
+	if (!ix || !text || !out || (n && !params))
+		return dp_error(DNNPROV_EINVAL, "%s: its index, text, out and params are required", call);
+	*out = NULL;
+	if ((unsigned)format > DNNPROV_FORMAT_TABLE)
+		return dp_error_subject(DNNPROV_EINVAL, "format", "%s: unknown format %d", call, (int)format);
+	*fmt = format == DNNPROV_FORMAT_CSV ? FMT_CSV : format == DNNPROV_FORMAT_TABLE ? FMT_TABLE : FMT_JSON;
+	return 0;
+}
+
 /* The answer as text in *out: the table in its format, and for the table
  * format the notes and the freshness line the command line prints. */
 static int render(dp_query *q, const dp_snapshots *sn, const dp_ask *a, dp_table *t, const dp_qnotes *notes,
@@ -120,16 +133,12 @@ int dnnprov_index_ask(dnnprov_index *ix, const char *question, const char *const
 	dp_query q;
 	dp_table t = { 0 };
 	dp_qnotes notes = { 0 };
-	dp_format fmt = format == DNNPROV_FORMAT_CSV ? FMT_CSV : format == DNNPROV_FORMAT_TABLE ? FMT_TABLE : FMT_JSON;
+	dp_format fmt;
 	size_t got = 0;
 	int rc;
 
-	dp_error_clear();
-	if (!ix || !question || !out || (n && !params))
-		return dp_error(DNNPROV_EINVAL, "dnnprov_index_ask: ix, question, out and params are required");
-	*out = NULL;
-	if ((unsigned)format > DNNPROV_FORMAT_TABLE)
-		return dp_error_subject(DNNPROV_EINVAL, "format", "dnnprov_index_ask: unknown format %d", (int)format);
+	if ((rc = dp_api_args("dnnprov_index_ask", ix, question, out, n, params, format, &fmt)))
+		return rc;
 	if (!(qn = dp_question_find(question))) {
 		dp_buf list = { 0 };
 		for (size_t i = 0; i < dp_question_count(); i++)

@@ -143,14 +143,47 @@ static void compare_segment(const char *log_dir, const char *rel, size_t rel_len
 	f->behind_segments += lag > 0;
 }
 
+/* Calls fn with every segment's progress under prefix (a read that fails
+ * is the error, never the end); fn's non-zero return stops the walk. */
+static int each_progress(dp_query *q, const dp_key *prefix, int (*fn)(void *ctx, const MDB_val *k, const dp_progress *p),
+			 void *ctx)
+{
+	dp_scan sc;
+	MDB_val k, v;
+	int r, rc;
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_PROGRESS, prefix, NULL)))
+		return rc;
+	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		dp_progress p;
+		if (v.mv_size != sizeof(p))
+			continue;
+		memcpy(&p, v.mv_data, sizeof(p));
+		if ((r = fn(ctx, &k, &p)))
+			break;
+	}
+	dp_scan_close(&sc);
+	return r < 0 ? r : 0;
+}
+
+typedef struct unsealed_ctx {
+	const char *log_dir;
+	dp_freshness *f;
+} unsealed_ctx;
+
+static int compare_unsealed(void *ctx, const MDB_val *k, const dp_progress *p)
+{
+	unsealed_ctx *u = ctx;
+	if (!p->sealed)
+		compare_segment(u->log_dir, k->mv_data, k->mv_size, p, u->f);
+	return 0;
+}
+
 /* The segments not read to their seal of one task. */
 static int check_task(dp_query *q, const char *log_dir, const char *df, size_t dn, const char *task, size_t tn,
 		      dp_freshness *f)
 {
 	dp_key prefix;
-	dp_scan sc;
-	MDB_val k, v;
-	int r, rc;
+	unsealed_ctx u = { log_dir, f };
 
 	dp_key_reset(&prefix);
 	if (dn + tn + 2 > DP_KEY_MAX)
@@ -160,18 +193,7 @@ static int check_task(dp_query *q, const char *log_dir, const char *df, size_t d
 	memcpy(prefix.b + dn + 1, task, tn);
 	prefix.b[dn + 1 + tn] = '/';
 	prefix.n = dn + tn + 2;
-	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_PROGRESS, &prefix, NULL)))
-		return rc;
-	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		dp_progress p;
-		if (v.mv_size != sizeof(p))
-			continue;
-		memcpy(&p, v.mv_data, sizeof(p));
-		if (!p.sealed)
-			compare_segment(log_dir, k.mv_data, k.mv_size, &p, f);
-	}
-	dp_scan_close(&sc);
-	return r < 0 ? r : 0;
+	return each_progress(q, &prefix, compare_unsealed, &u);
 }
 
 /* The growing segments of the dataflow's RUNNING tasks (or of one task). */
@@ -319,10 +341,20 @@ int dp_freshness_note(const dp_freshness *f, dp_buf *b)
 
 /* ---- every segment: `dnnprov index --status` ---------------------------------------------------- */
 
-/* The row of one segment the index knows (path rel, rel_len bytes). */
-static int status_row(dp_table *t, const char *log_dir, const char *rel, size_t rel_len, const dp_progress *p,
-		      dp_index_totals *tot)
+typedef struct status_ctx {
+	dp_table *t;
+	const char *log_dir;
+	dp_index_totals *tot;
+} status_ctx;
+
+/* The row of one segment the index knows (its path is the key). */
+static int status_row(void *ctx, const MDB_val *k, const dp_progress *p)
 {
+	status_ctx *c = ctx;
+	dp_table *t = c->t;
+	const char *log_dir = c->log_dir, *rel = k->mv_data;
+	size_t rel_len = k->mv_size;
+	dp_index_totals *tot = c->tot;
 	struct stat st;
 	char path[8192];
 	bool there = log_dir && snprintf(path, sizeof(path), "%s/%.*s", log_dir, (int)rel_len, rel) < (int)sizeof(path) &&
@@ -426,9 +458,8 @@ int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_tab
 	static const char *const seg_cols[] = { "segment", "indexed", "on_disk", "behind", "records", "problems", "state" };
 	static const char *const prob_cols[] = { "segment", "offset", "why", "bytes" };
 	dp_key all;
-	dp_scan sc;
-	MDB_val k, v;
-	int r, rc;
+	status_ctx ctx = { segments, log_dir, tot };
+	int rc;
 
 	memset(tot, 0, sizeof(*tot));
 	tot->last_commit = NAN;
@@ -440,20 +471,9 @@ int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_tab
 	for (size_t i = 0; i < DP_ARRAY_LEN(prob_cols); i++)
 		dp_table_set_col(problems, i, prob_cols[i], i == 0 || i == 2 ? COL_TEXT : COL_INT);
 	dp_key_reset(&all);
-	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_PROGRESS, &all, NULL)))
-		return rc;
-	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		dp_progress p;
-		if (v.mv_size != sizeof(p))
-			continue;
-		memcpy(&p, v.mv_data, sizeof(p));
-		if ((r = status_row(segments, log_dir, k.mv_data, k.mv_size, &p, tot)))
-			break;
-	}
-	dp_scan_close(&sc);
-	if (r < 0 || (log_dir && (rc = unread_rows(q, segments, log_dir, tot))) ||
+	if ((rc = each_progress(q, &all, status_row, &ctx)) || (log_dir && (rc = unread_rows(q, segments, log_dir, tot))) ||
 	    (tot->problems && (rc = problem_rows(q, problems))))
-		return r < 0 ? r : rc;
+		return rc;
 	MDB_val lk = { 11, "last_commit" }, lv;
 	if (dp_query_get(q, DP_DB_META, &lk, &lv) && lv.mv_size == sizeof(double))
 		memcpy(&tot->last_commit, lv.mv_data, sizeof(double));

@@ -607,28 +607,28 @@ static int json_header(dp_rowout *w)
 		dp_buf_putc(&w->keys, ':');
 	}
 	w->key_at[t->ncols] = w->keys.len;
+	/* The names and, in a second list, what each column holds. */
+	dp_buf kinds = { 0 };
 	w->line.len = 0;
 	dp_buf_append(&w->line, "{\"columns\": [", 13);
+	dp_buf_append(&kinds, "],\n\"kinds\": [", 13);
 	bool first = true;
 	for (size_t c = 0; c < t->ncols; c++) {
 		if (t->table_only[c])
 			continue;
-		if (!first)
+		if (!first) {
 			dp_buf_append(&w->line, ", ", 2);
+			dp_buf_append(&kinds, ", ", 2);
+		}
 		first = false;
 		dp_json_string(&w->line, t->cols[c], strlen(t->cols[c]));
+		json_kind(&kinds, t, c);
 	}
-	dp_buf_append(&w->line, "],\n\"kinds\": [", 13);
-	first = true;
-	for (size_t c = 0; c < t->ncols; c++) {
-		if (t->table_only[c])
-			continue;
-		if (!first)
-			dp_buf_append(&w->line, ", ", 2);
-		first = false;
-		json_kind(&w->line, t, c);
-	}
+	dp_buf_append(&w->line, kinds.data, kinds.len);
 	dp_buf_putc(&w->line, ']');
+	if (kinds.failed)
+		w->line.failed = true;
+	dp_buf_free(&kinds);
 	json_about(&w->line, t);
 	dp_buf_append(&w->line, ",\n\"rows\": [", 11);
 	if (w->keys.failed || w->line.failed)

@@ -44,4 +44,11 @@ struct dnnprov_index {
 	dp_snapshots snaps;
 };
 
+/* What every dnnprov_index_* call checks first, `call` naming it: the
+ * arguments it needs (text: the question or statement), a known format
+ * (*fmt the renderer's); clears the detail of an earlier failure and
+ * *out.  0 or DNNPROV_EINVAL. */
+DP_INTERNAL int dp_api_args(const char *call, const dnnprov_index *ix, const char *text, char **out, size_t n,
+			    const void *params, dnnprov_format format, dp_format *fmt);
+
 #endif

@@ -136,19 +136,14 @@ out:
 int dnnprov_index_sql(dnnprov_index *ix, const char *sql, const dnnprov_value *params, size_t n,
 		      const char *dataflow, double timeout_s, dnnprov_format format, char **out, size_t *len)
 {
-	dp_format fmt = format == DNNPROV_FORMAT_CSV ? FMT_CSV : format == DNNPROV_FORMAT_TABLE ? FMT_TABLE : FMT_JSON;
+	dp_format fmt;
 	dp_query q;
 	size_t got = 0;
 	FILE *mem;
 	int rc;
 
-	dp_error_clear();
-	if (!ix || !sql || !out || (n && !params))
-		return dp_error(DNNPROV_EINVAL, "dnnprov_index_sql: ix, sql, out and params are required");
-	*out = NULL;
-	if ((unsigned)format > DNNPROV_FORMAT_TABLE)
-		return dp_error_subject(DNNPROV_EINVAL, "format", "dnnprov_index_sql: unknown format %d", (int)format);
-	if ((rc = dp_snapshots_begin(&ix->snaps, &q)))
+	if ((rc = dp_api_args("dnnprov_index_sql", ix, sql, out, n, params, format, &fmt)) ||
+	    (rc = dp_snapshots_begin(&ix->snaps, &q)))
 		return rc;
 	if (!(mem = open_memstream(out, &got))) {
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
