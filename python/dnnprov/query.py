@@ -191,10 +191,20 @@ def ask(question, config=None, *, index_dir=None, dataflow=None, format="json", 
 
 def command(name, config=None, *, index_dir=None, dataflow=None, con=None, **options):
     """The answer of `dnnprov NAME` with these options (where=, metric=,
-    agg=, sort=, limit=, task=, ...), as its --format json gives it."""
-    if con is not None:
-        raise TypeError("command() answers through libdnnprov: con= is no longer used")
-    return ask(name, config, index_dir=index_dir, dataflow=dataflow, **options)
+    agg=, sort=, limit=, task=, ...), as its --format json gives it.  With
+    con= (a connection from connect()), asked through its dnnprov_query()."""
+    if con is None:
+        return ask(name, config, index_dir=index_dir, dataflow=dataflow, **options)
+    import sqlite3
+    args = [name] + (["dataflow", dataflow] if dataflow is not None else [])
+    for key, value in options.items():
+        if value is not None:
+            args += [key, _text_value(key, value)]
+    try:
+        text = con.execute("select dnnprov_query(%s)" % ", ".join("?" * len(args)), args).fetchone()[0]
+    except sqlite3.Error as e:
+        raise Error(EQUERY, str(e)) from None
+    return _frame(json.loads(text))
 
 
 def sql(query, params=(), config=None, *, index_dir=None, dataflow=None, timeout=None, con=None):
@@ -275,11 +285,15 @@ def connect(config=None, *, index_dir=None, dataflow=None, timeout=None, readonl
     index_dir, _, dataflow = _locations(config, index_dir, dataflow)
     con = sqlite3.connect(":memory:", check_same_thread=False)
     try:
-        con.enable_load_extension(True)
         try:
-            con.load_extension(extension_path())
-        finally:
-            con.enable_load_extension(False)
+            con.enable_load_extension(True)
+            try:
+                con.load_extension(extension_path())
+            finally:
+                con.enable_load_extension(False)
+        except sqlite3.Error as e:
+            raise Error(EQUERY, "this Python's sqlite3 cannot load the extension %s (%s): dnnprov.sql(query, "
+                        "config=...) answers the same SQL through libdnnprov" % (extension_path(), e)) from None
         con.execute("select dnnprov_attach(?, ?)", (index_dir, dataflow))
         if readonly:
             con.execute("select dnnprov_restrict(?)", (float(timeout or 0),))
