@@ -67,6 +67,12 @@ void dp_table_col_status(dp_table *t, size_t i)
 		t->meta[i].role = ROLE_STATUS;
 }
 
+void dp_table_col_duration(dp_table *t, size_t i)
+{
+	if (i < t->ncols)
+		t->meta[i].role = ROLE_DURATION;
+}
+
 void dp_table_col_hyp(dp_table *t, size_t i, const char *hyp, bool numeric)
 {
 	if (i >= t->ncols)
@@ -529,6 +535,7 @@ static void json_kind(dp_buf *b, const dp_table *t, size_t c)
 	char agg[32];
 	switch (m->role) {
 	case ROLE_STATUS: dp_buf_printf(b, "{\"kind\": \"status\"}"); return;
+	case ROLE_DURATION: dp_buf_printf(b, "{\"kind\": \"duration\"}"); return;
 	case ROLE_HYP:
 		dp_buf_printf(b, "{\"kind\": \"hyperparameter\", \"type\": \"%s\"}", m->numeric ? "numeric" : "text");
 		return;

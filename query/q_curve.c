@@ -178,6 +178,7 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		goto out_ad;
 	dp_table_set_col(out, 0, "epoch", COL_INT);
 	dp_table_set_col(out, 1, "elapsed", COL_NUM);
+	dp_table_col_duration(out, 1); /* seconds, shown as they are */
 	for (size_t i = 0; i < nm; i++) {
 		dp_table_set_col(out, 2 + i, metrics[i], COL_NUM);
 		dp_table_col_metric(out, 2 + i, metrics[i], NULL, dp_goal_of(dp_metric_lower_is_better(metrics[i])));

@@ -254,6 +254,7 @@ typedef enum dp_col_role {
 	ROLE_HYP,    /* a hyperparameter's value */
 	ROLE_METRIC, /* a metric's value, or an aggregate of its values */
 	ROLE_SQL,    /* a column of an SQL statement's result: `name` is its declared type, or NULL */
+	ROLE_DURATION, /* seconds, whatever the table shows */
 } dp_col_role;
 
 /* A goal: whether lower values of a metric are better. */
@@ -308,6 +309,7 @@ DP_INTERNAL int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col
 /* What column i means (the JSON "kinds"): a status, a hyperparameter, a
  * metric with its aggregate (agg NULL: a value per epoch) and goal. */
 DP_INTERNAL void dp_table_col_status(dp_table *t, size_t i);
+DP_INTERNAL void dp_table_col_duration(dp_table *t, size_t i);
 DP_INTERNAL void dp_table_col_hyp(dp_table *t, size_t i, const char *hyp, bool numeric);
 DP_INTERNAL void dp_table_col_metric(dp_table *t, size_t i, const char *metric, const dp_agg *agg, dp_goal goal);
 /* A column of an SQL result: its kind is what its declared type says
