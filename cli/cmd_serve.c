@@ -52,8 +52,7 @@ static void log_line(void *ctx, const char *line)
 	cli_error(CMD, "%s", line);
 }
 
-/* "ADDR:PORT", "[V6]:PORT", ":PORT" or "PORT" */
-static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
+int cli_parse_listen(const char *s, char *host, size_t cap, unsigned *port)
 {
 	const char *colon;
 	char *end;
@@ -80,24 +79,24 @@ static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
 	return 0;
 }
 
-static char *read_token_file(const char *path)
+char *cli_read_token_file(const char *cmd, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
 	if (!f) {
-		cli_error(CMD, "cannot read %s: %s", path, strerror(errno));
+		cli_error(cmd, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	char *got = fgets(line, sizeof(line), f);
 	fclose(f);
 	if (!got) {
-		cli_error(CMD, "%s is empty: it should hold the token on its first line", path);
+		cli_error(cmd, "%s is empty: it should hold the token on its first line", path);
 		return NULL;
 	}
 	line[strcspn(line, "\r\n")] = '\0';
 	char *t = strdup(line);
 	if (!t)
-		cli_error(CMD, "out of memory");
+		cli_error(cmd, "out of memory");
 	return t;
 }
 
@@ -158,11 +157,11 @@ int cmd_serve(int argc, char **argv)
 		free(token);
 		return cli_usage(CMD, "give --token or --token-file, not both");
 	}
-	if (parse_listen(listen, host, sizeof(host), &o.port)) {
+	if (cli_parse_listen(listen, host, sizeof(host), &o.port)) {
 		free(token);
 		return cli_usage(CMD, "--listen takes ADDR:PORT (127.0.0.1:8642, [::1]:8642, 0.0.0.0:80), not '%s'", listen);
 	}
-	if (token_file && !(token = read_token_file(token_file)))
+	if (token_file && !(token = cli_read_token_file(CMD, token_file)))
 		return 1;
 	if ((rc = cli_locations(CMD, config, NULL, index_dir, &paths))) {
 		free(token);
