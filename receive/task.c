@@ -154,6 +154,8 @@ static unsigned convert(rcv_message *m, json_t *j, const rcv_plan_attr *pa, cons
 	v->type = DNNPROV_NULL;
 	if (json_is_null(j))
 		return 0;
+	if (!json_is_string(j) && !json_is_number(j))
+		return rcv_fail(a, 400, field, "an element's values are strings, numbers or null");
 	bool numeric = pa->type == DP_ATTR_NUMERIC && pa->role != RCV_LAYER_VALUE;
 	if (pa->role == RCV_LAYER_VALUE) {
 		/* str() of a dropout rate or an activation's name: typed back. */
@@ -169,10 +171,9 @@ static unsigned convert(rcv_message *m, json_t *j, const rcv_plan_attr *pa, cons
 		} else if (json_is_real(j)) {
 			v->type = DNNPROV_REAL;
 			v->as.r = json_real_value(j);
-		} else if (!json_is_string(j) || !rcv_number(json_string_value(j), v)) {
-			return rcv_fail(a, 422, field, "%s%s%s is not a number (attribute '%s' is NUMERIC)",
-					json_is_string(j) ? "'" : "", json_is_string(j) ? json_string_value(j) : "the value",
-					json_is_string(j) ? "'" : "", pa->name ? pa->name : "?");
+		} else if (!rcv_number(json_string_value(j), v)) {
+			return rcv_fail(a, 422, field, "'%s' is not a number (attribute '%s' is NUMERIC)",
+					json_string_value(j), pa->name ? pa->name : "?");
 		}
 		return 0;
 	}
@@ -181,15 +182,12 @@ static unsigned convert(rcv_message *m, json_t *j, const rcv_plan_attr *pa, cons
 		v->as.s = json_string_value(j);
 		return 0;
 	}
-	if (json_is_number(j)) {
-		const char *s = own_text(m, json_dumps(j, JSON_ENCODE_ANY));
-		if (!s)
-			return rcv_fail(a, 500, NULL, "out of memory");
-		v->type = DNNPROV_TEXT;
-		v->as.s = s;
-		return 0;
-	}
-	return rcv_fail(a, 400, field, "an element's values are strings, numbers or null");
+	const char *s = own_text(m, json_dumps(j, JSON_ENCODE_ANY)); /* a number posted for a text */
+	if (!s)
+		return rcv_fail(a, 500, NULL, "out of memory");
+	v->type = DNNPROV_TEXT;
+	v->as.s = s;
+	return 0;
 }
 
 static unsigned add_action(rcv_message *m, const rcv_action *act, rcv_answer *a)
