@@ -313,7 +313,7 @@ def scenario_kills():
     # SIGKILL while chosen POSTs are in flight, a random instant after
     # they are sent: before, during or after the append and the answer.
     doomed = set(rnd.sample(range(1, len(posts)), min(kills, len(posts) - 1)))
-    acked, killed = [], 0
+    acked, acked_layers, killed = [], [], 0
     r = Receiver(DNNPROV, "-c", cfg)
     try:
         for i, p in enumerate(posts):
@@ -325,8 +325,13 @@ def scenario_kills():
             try:
                 st, ans = r.post("/" + p["post"], p["body"])
                 check("an answered POST is answered 200", st == 200, f"{st} {ans}")
-                if st == 200 and p["body"].get("sets") and p["body"]["sets"][0]["tag"] == "otrainingmodel":
-                    acked.append(float(p["body"]["sets"][0]["elements"][0][2]))
+                sets = p["body"].get("sets") or [{"tag": None}]
+                if st == 200 and sets[0]["tag"] == "otrainingmodel":
+                    acked.append(float(sets[0]["elements"][0][2]))
+                if st == 200 and sets[0]["tag"] == "ilayers":
+                    acked_layers.append(sets[0]["elements"][0][1])
+                if st == 200 and sets[0]["tag"] == "itrainingmodel":
+                    acked_layers.append("hyperparameters")
             except OSError:
                 pass  # killed before it answered: not acknowledged; the client goes on
             if timer:
@@ -345,8 +350,11 @@ def scenario_kills():
     check("every acknowledged epoch is in the index", not missing and acked, f"missing {missing} of {len(acked)}")
     check("epochs are counted one after another", [row["epoch"] for row in epochs] == list(range(1, len(epochs) + 1)),
           str([row["epoch"] for row in epochs][:20]))
-    layers = json.loads(dnnprov("layers", "-c", cfg, "--format", "json"))["rows"]
-    check("the layers and hyperparameters are there", len(layers) >= 3, str(layers))
+    layers = {row["layer"] for row in json.loads(dnnprov("layers", "-c", cfg, "--format", "json"))["rows"]}
+    if "hyperparameters" in acked_layers:
+        layers.add("hyperparameters") if (status_of(cfg, EXEC) or {}).get("LEARNING_RATE") == 0.01 else None
+    missing = set(acked_layers) - layers
+    check("every acknowledged layer and the hyperparameters are there", not missing, f"missing {missing}")
 
 
 # ---- lease: a silent client's run is LOST, a later POST resumes it --------------------------
