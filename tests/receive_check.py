@@ -146,6 +146,8 @@ def scenario_training():
         check("the layers wait for the hyperparameters", [x[1].get("waiting") for x in answers[2:5]] == [1, 2, 3],
               str(answers[2:5]))
         all_ok("a second fit is answered 200", r.replay(second_run(posts, other, "0.1", 0.9)))
+    check("receive stops cleanly on SIGTERM (no sanitizer report)", r.proc.returncode == 0 and not r.errors,
+          f"exit {r.proc.returncode}: {r.errors}")
     dnnprov("index", "-c", os.path.join(a, "exp.yaml"), "-q")
     sql = ("SELECT i.trainingmodel_task_id, i.optimizer_name, i.learning_rate, MAX(o.val_accuracy) AS best "
            "FROM ds_itrainingmodel i JOIN ds_otrainingmodel o ON o.trainingmodel_task_id = i.trainingmodel_task_id "

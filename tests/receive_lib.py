@@ -25,7 +25,7 @@ class Receiver:
     context manager: stopped (SIGTERM, then SIGKILL) on the way out."""
 
     def __init__(self, dnnprov, *args, port=None):
-        self.dnnprov, self.args = dnnprov, args
+        self.dnnprov, self.args, self.errors = dnnprov, args, ""
         self.port = port or free_port()
         self.proc = subprocess.Popen([dnnprov, "receive", "--dfanalyzer", *args, "--listen",
                                       f"127.0.0.1:{self.port}"], stdout=subprocess.PIPE,
@@ -55,6 +55,8 @@ class Receiver:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stderr and not self.proc.stderr.closed:
+            self.errors = self.proc.stderr.read()
         for f in (self.proc.stdout, self.proc.stderr):
             if f:
                 f.close()
