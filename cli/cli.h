@@ -77,6 +77,15 @@ int cli_parse_listen(const char *s, char *host, size_t cap, unsigned *port);
  * after saying why. */
 char *cli_read_token_file(const char *cmd, const char *path);
 
+/* The servers (serve, receive) run until SIGINT or SIGTERM: cli_stop_signals
+ * ignores SIGPIPE and blocks those two (the threads started next inherit
+ * the mask) before the server starts; cli_wait_for_stop waits for one.
+ * cli_log_line is their `log` callback, ctx the command's name. */
+#include <signal.h>
+void cli_stop_signals(sigset_t *wait_mask);
+void cli_wait_for_stop(const sigset_t *wait_mask);
+void cli_log_line(void *cmd, const char *line);
+
 /* The segments at or under a path named on the command line (cat, check),
  * telling what the walk could not take (logger/scan.h).  Returns 1 when
  * something was told or failed, else 0; the list holds what was found. */

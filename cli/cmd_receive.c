@@ -44,19 +44,6 @@ const char cmd_receive_usage[] =
 
 #define CMD "receive"
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void log_line(void *ctx, const char *line)
-{
-	(void)ctx;
-	cli_error(CMD, "%s", line);
-}
 
 int cmd_receive(int argc, char **argv)
 {
@@ -127,24 +114,11 @@ int cmd_receive(int argc, char **argv)
 	o.log_dir = paths.log_dir;
 	o.host = host;
 	o.token = token;
-	o.log = log_line;
+	o.log = cli_log_line;
+	o.log_ctx = (void *)CMD;
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	/* Blocked until sigsuspend, and in the server's threads, which inherit
-	 * the mask (as serve does). */
-	sigset_t block, wait_mask;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &wait_mask);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
+	sigset_t wait_mask;
+	cli_stop_signals(&wait_mask);
 
 	if ((rc = dp_receive_start(&o, &r))) {
 		cli_lib_error(CMD, rc, config ? config : paths.log_dir);
@@ -157,8 +131,7 @@ int cmd_receive(int argc, char **argv)
 		printf("%zu open run%s taken up again\n", dp_receive_reopened(r), dp_receive_reopened(r) == 1 ? "" : "s");
 	printf("Ctrl-C stops it (open runs are taken up again by the next receive).\n");
 	fflush(stdout);
-	while (!stop)
-		sigsuspend(&wait_mask);
+	cli_wait_for_stop(&wait_mask);
 	dp_receive_stop(r);
 	status = 0;
 out:

@@ -38,19 +38,6 @@ const char cmd_serve_usage[] =
 
 #define CMD "serve"
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void log_line(void *ctx, const char *line)
-{
-	(void)ctx;
-	cli_error(CMD, "%s", line);
-}
 
 int cli_parse_listen(const char *s, char *host, size_t cap, unsigned *port)
 {
@@ -177,25 +164,11 @@ int cmd_serve(int argc, char **argv)
 	o.dataflow = paths.dataflow;
 	o.host = host;
 	o.token = token;
-	o.log = log_line;
+	o.log = cli_log_line;
+	o.log_ctx = (void *)CMD;
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL); /* a client that goes away is the server's to notice */
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	/* Blocked until sigsuspend (and in the server's threads, which inherit
-	 * the mask): a signal between the test of `stop` and the wait would
-	 * otherwise be missed. */
-	sigset_t block, wait_mask;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &wait_mask);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
+	sigset_t wait_mask;
+	cli_stop_signals(&wait_mask);
 
 	if ((rc = dp_serve_start(&o, &s))) {
 		cli_error(CMD, "%s", dnnprov_errmsg());
@@ -210,8 +183,7 @@ int cmd_serve(int argc, char **argv)
 		       "at /login)\n");
 	printf("Ctrl-C stops it.\n");
 	fflush(stdout);
-	while (!stop)
-		sigsuspend(&wait_mask);
+	cli_wait_for_stop(&wait_mask);
 	dp_serve_stop(s);
 	status = 0;
 out:
