@@ -62,10 +62,10 @@ SERVE_OBJ := $(SERVE_SRC:%.c=$(B)/%.o) $(B)/serve/assets.o
 SERVE_CFLAGS = $(shell pkg-config --cflags $(SERVE_PC) 2>/dev/null) -DDP_MHD_SONAME='"$(call soname,libmicrohttpd.so)"'
 WEB_FILES := $(sort $(shell find serve/web -type f ! -name '*~' 2>/dev/null))
 # `dnnprov receive` (receive/): DfAnalyzer's REST service, in the dnnprov
-# binary only.  It parses JSON with jansson, linked: a library of libc
-# alone, which adds about 10 microseconds to a command's start (the TLS
-# chains of libnats and libmicrohttpd are what made those two worth
-# loading at run time); libmicrohttpd it loads as serve does.
+# binary only.  It parses JSON with jansson, linked: a library that needs
+# libc alone, one mapping more at a command's start (the TLS chains of
+# libnats and libmicrohttpd are what made those two worth loading at run
+# time); libmicrohttpd it loads as serve does.
 RECEIVE_SRC := $(wildcard receive/*.c)
 RECEIVE_OBJ := $(RECEIVE_SRC:%.c=$(B)/%.o)
 JANSSON_CFLAGS = $(shell pkg-config --cflags jansson 2>/dev/null)
