@@ -68,6 +68,15 @@ SERVE_SRC := $(wildcard serve/*.c)
 SERVE_OBJ := $(SERVE_SRC:%.c=$(B)/%.o) $(B)/serve/assets.o
 SERVE_CFLAGS = $(shell pkg-config --cflags $(SERVE_PC) 2>/dev/null) -DDP_MHD_SONAME='"$(call soname,libmicrohttpd.so)"'
 WEB_FILES := $(sort $(shell find serve/web -type f ! -name '*~' 2>/dev/null))
+# `dnnprov receive` (receive/): DfAnalyzer's REST service, in the dnnprov
+# binary only.  It parses JSON with jansson, linked: a library that needs
+# libc alone, one mapping more at a command's start (the TLS chains of
+# libnats and libmicrohttpd are what made those two worth loading at run
+# time); libmicrohttpd it loads as serve does.
+RECEIVE_SRC := $(wildcard receive/*.c)
+RECEIVE_OBJ := $(RECEIVE_SRC:%.c=$(B)/%.o)
+JANSSON_CFLAGS = $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS = $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
@@ -101,6 +110,10 @@ $(B)/cli/cmd_serve.o: cli/cmd_serve.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(SERVE_CFLAGS) -MMD -MP -c $< -o $@
 
+$(B)/receive/%.o: receive/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SERVE_CFLAGS) $(JANSSON_CFLAGS) -MMD -MP -c $< -o $@
+
 # Every file of serve/web as a C array (tools/embed.c): the binary carries
 # its page and never reads a file to answer a request.
 $(B)/tools/embed: tools/embed.c
@@ -123,8 +136,9 @@ $(B)/ext/%.o: %.c
 $(B)/libdnnprov_sqlite.so: $(EXT_OBJ) $(CORE_OBJ) sql/ext.map
 	$(CC) -shared -Wl,--version-script=sql/ext.map $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(CORE_OBJ) $(EXT_LIBS)
 
-$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a $(LIBS)
+$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(RECEIVE_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(RECEIVE_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a \
+		$(LIBS) $(JANSSON_LIBS)
 
 $(SHIP_OBJ): CFLAGS_ALL += $(NATS_CFLAGS) -DDP_NATS_SONAME='"$(call soname,libnats.so)"'
 
@@ -224,7 +238,7 @@ fuzz: deps
 
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils \
-	libnats-dev nats-server libmicrohttpd-dev \
+	libnats-dev nats-server libmicrohttpd-dev libjansson-dev \
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
 	chromium chromium-driver python3-selenium
@@ -295,4 +309,5 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SHIP_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SHIP_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d) \
+	$(RECEIVE_OBJ:.o=.d)

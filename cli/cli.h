@@ -72,6 +72,22 @@ void cli_paths_free(cli_paths *p);
  * is an error, not "0 records".  Returns 0, or 1 after saying why. */
 int cli_logs_exist(const char *cmd, const cli_paths *p);
 
+/* --listen of the servers (serve, receive): "ADDR:PORT", "[V6]:PORT",
+ * ":PORT" (loopback) or "PORT"; 0, or -1 when it is none of these. */
+int cli_parse_listen(const char *s, char *host, size_t cap, unsigned *port);
+/* --token-file: the token on the first line of FILE (malloc'd), or NULL
+ * after saying why. */
+char *cli_read_token_file(const char *cmd, const char *path);
+
+/* The servers (serve, receive) run until SIGINT or SIGTERM: cli_stop_signals
+ * ignores SIGPIPE and blocks those two (the threads started next inherit
+ * the mask) before the server starts; cli_wait_for_stop waits for one.
+ * cli_log_line is their `log` callback, ctx the command's name. */
+#include <signal.h>
+void cli_stop_signals(sigset_t *wait_mask);
+void cli_wait_for_stop(const sigset_t *wait_mask);
+void cli_log_line(void *cmd, const char *line);
+
 /* The segments at or under a path named on the command line (cat, check),
  * telling what the walk could not take (logger/scan.h).  Returns 1 when
  * something was told or failed, else 0; the list holds what was found. */
@@ -110,8 +126,9 @@ int cmd_tag(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
 extern const char cmd_log_usage[], cmd_cat_usage[], cmd_check_usage[], cmd_index_usage[],
 	cmd_reindex_usage[], cmd_export_usage[], cmd_config_usage[], cmd_sql_usage[], cmd_tag_usage[],
-	cmd_delete_usage[], cmd_restore_usage[], cmd_serve_usage[], cmd_ship_usage[];
+	cmd_delete_usage[], cmd_restore_usage[], cmd_serve_usage[], cmd_ship_usage[], cmd_receive_usage[];
 
 #endif

@@ -38,22 +38,8 @@ const char cmd_serve_usage[] =
 
 #define CMD "serve"
 
-static volatile sig_atomic_t stop;
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void log_line(void *ctx, const char *line)
-{
-	(void)ctx;
-	cli_error(CMD, "%s", line);
-}
-
-/* "ADDR:PORT", "[V6]:PORT", ":PORT" or "PORT" */
-static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
+int cli_parse_listen(const char *s, char *host, size_t cap, unsigned *port)
 {
 	const char *colon;
 	char *end;
@@ -80,24 +66,24 @@ static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
 	return 0;
 }
 
-static char *read_token_file(const char *path)
+char *cli_read_token_file(const char *cmd, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
 	if (!f) {
-		cli_error(CMD, "cannot read %s: %s", path, strerror(errno));
+		cli_error(cmd, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	char *got = fgets(line, sizeof(line), f);
 	fclose(f);
 	if (!got) {
-		cli_error(CMD, "%s is empty: it should hold the token on its first line", path);
+		cli_error(cmd, "%s is empty: it should hold the token on its first line", path);
 		return NULL;
 	}
 	line[strcspn(line, "\r\n")] = '\0';
 	char *t = strdup(line);
 	if (!t)
-		cli_error(CMD, "out of memory");
+		cli_error(cmd, "out of memory");
 	return t;
 }
 
@@ -160,11 +146,11 @@ int cmd_serve(int argc, char **argv)
 		free(token);
 		return cli_usage(CMD, "give --token or --token-file, not both");
 	}
-	if (parse_listen(listen, host, sizeof(host), &o.port)) {
+	if (cli_parse_listen(listen, host, sizeof(host), &o.port)) {
 		free(token);
 		return cli_usage(CMD, "--listen takes ADDR:PORT (127.0.0.1:8642, [::1]:8642, 0.0.0.0:80), not '%s'", listen);
 	}
-	if (token_file && !(token = read_token_file(token_file)))
+	if (token_file && !(token = cli_read_token_file(CMD, token_file)))
 		return 1;
 	if ((rc = cli_locations(CMD, config, NULL, index_dir, &paths))) {
 		free(token);
@@ -180,25 +166,11 @@ int cmd_serve(int argc, char **argv)
 	o.dataflow = paths.dataflow;
 	o.host = host;
 	o.token = token;
-	o.log = log_line;
+	o.log = cli_log_line;
+	o.log_ctx = (void *)CMD;
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL); /* a client that goes away is the server's to notice */
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	/* Blocked until sigsuspend (and in the server's threads, which inherit
-	 * the mask): a signal between the test of `stop` and the wait would
-	 * otherwise be missed. */
-	sigset_t block, wait_mask;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &wait_mask);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
+	sigset_t wait_mask;
+	cli_stop_signals(&wait_mask);
 
 	if ((rc = dp_serve_start(&o, &s))) {
 		cli_error(CMD, "%s", dnnprov_errmsg());
@@ -213,8 +185,7 @@ int cmd_serve(int argc, char **argv)
 		       "at /login)\n");
 	printf("Ctrl-C stops it.\n");
 	fflush(stdout);
-	while (!stop)
-		sigsuspend(&wait_mask);
+	cli_wait_for_stop(&wait_mask);
 	dp_serve_stop(s);
 	status = 0;
 out:

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -117,4 +118,46 @@ int cli_bad_option(const char *cmd, char **argv, const char *shortopts, const st
 	if (optopt && known && known[1] == ':')
 		return cli_usage(cmd, "option -%c needs a value", optopt);
 	return cli_usage(cmd, "unknown option -%c", optopt);
+}
+
+/* ---- the servers' signals ---------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+void cli_stop_signals(sigset_t *wait_mask)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL); /* a client that goes away is the server's to notice */
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* Blocked until sigsuspend (and in the server's threads, which inherit
+	 * the mask): a signal between the test of the flag and the wait would
+	 * otherwise be missed. */
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, wait_mask);
+	sigdelset(wait_mask, SIGINT);
+	sigdelset(wait_mask, SIGTERM);
+}
+
+void cli_wait_for_stop(const sigset_t *wait_mask)
+{
+	while (!stop_requested)
+		sigsuspend(wait_mask);
+}
+
+void cli_log_line(void *cmd, const char *line)
+{
+	cli_error(cmd, "%s", line);
 }

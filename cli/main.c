@@ -43,6 +43,7 @@ static const cli_command commands[] = {
 	{ "restore", cmd_restore, "take deleted runs back from the trash", cmd_restore_usage },
 	{ "export", cmd_export, "write W3C PROV (PROV-JSON or PROV-N)", cmd_export_usage },
 	{ "serve", cmd_serve, "a web dashboard and JSON API of the live index", cmd_serve_usage },
+	{ "receive", cmd_receive, "record what DfAnalyzer clients post (Keras-Prov, dfa-lib-python)", cmd_receive_usage },
 	{ "help", cmd_help, "show the commands or one command's usage", cmd_help_usage },
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };

@@ -4,9 +4,8 @@
 /*
  * mhdapi.h - the libmicrohttpd functions the server calls, bound when it
  * starts (dp_mhd_bind), so that the other commands do not load it and
- * GnuTLS at their start (util/dynlib.c says what that cost).  serve/
- * includes this header (through internal.h) and calls the functions by
- * their own names.
+ * GnuTLS at their start (util/dynlib.c says what that cost).  serve/ and
+ * receive/ include this header and call the functions by their own names.
  */
 #include <microhttpd.h>
 
@@ -14,9 +13,11 @@
 
 #define DP_MHD_FUNCTIONS(X) \
 	X(MHD_add_response_header) \
+	X(MHD_basic_auth_get_username_password) \
 	X(MHD_create_response_from_buffer) \
 	X(MHD_create_response_from_callback) \
 	X(MHD_destroy_response) \
+	X(MHD_free) \
 	X(MHD_get_connection_values_n) \
 	X(MHD_get_daemon_info) \
 	X(MHD_lookup_connection_value) \
@@ -37,9 +38,11 @@ DP_INTERNAL int dp_mhd_bind(void);
 
 #ifndef DP_MHD_NO_MACROS
 #define MHD_add_response_header (*dp_mhd.p_MHD_add_response_header)
+#define MHD_basic_auth_get_username_password (*dp_mhd.p_MHD_basic_auth_get_username_password)
 #define MHD_create_response_from_buffer (*dp_mhd.p_MHD_create_response_from_buffer)
 #define MHD_create_response_from_callback (*dp_mhd.p_MHD_create_response_from_callback)
 #define MHD_destroy_response (*dp_mhd.p_MHD_destroy_response)
+#define MHD_free (*dp_mhd.p_MHD_free)
 #define MHD_get_connection_values_n (*dp_mhd.p_MHD_get_connection_values_n)
 #define MHD_get_daemon_info (*dp_mhd.p_MHD_get_daemon_info)
 #define MHD_lookup_connection_value (*dp_mhd.p_MHD_lookup_connection_value)

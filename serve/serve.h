@@ -68,6 +68,14 @@ typedef struct dp_serve_options {
 
 /* Whether host is a loopback address (127.0.0.0/8, ::1, localhost). */
 DP_INTERNAL bool dp_serve_is_loopback(const char *host);
+/* Whether a Host header names the server bound at bound:port (or a
+ * loopback name with that port): without a token, a page of another site
+ * whose name points at 127.0.0.1 (DNS rebinding) sends its own name.
+ * `dnnprov receive` checks its requests by the same rules. */
+DP_INTERNAL bool dp_serve_host_matches(const char *bound, unsigned port, const char *host_header);
+/* Whether `given` (n bytes) is the token, in a time that depends on the
+ * token's length only. */
+DP_INTERNAL bool dp_serve_token_equal(const char *token, size_t token_len, const char *given, size_t n);
 
 /* Binds and starts serving in threads of its own.  DNNPROV_EINVAL for an
  * address that is not loopback without a token (the detail says why),

@@ -149,13 +149,17 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, const dp_asset *a)
 
 /* ---- who may ask ---------------------------------------------------------------------- */
 
-/* Equal, in a time that depends on the token's length only. */
+bool dp_serve_token_equal(const char *token, size_t token_len, const char *given, size_t n)
+{
+	volatile unsigned char acc = n != token_len;
+	for (size_t i = 0; i < token_len; i++)
+		acc |= (unsigned char)((i < n ? (unsigned char)given[i] : 0) ^ (unsigned char)token[i]);
+	return acc == 0;
+}
+
 static bool token_equal(const dp_server *s, const char *given, size_t n)
 {
-	volatile unsigned char acc = n != s->token_len;
-	for (size_t i = 0; i < s->token_len; i++)
-		acc |= (unsigned char)((i < n ? (unsigned char)given[i] : 0) ^ (unsigned char)s->token[i]);
-	return acc == 0;
+	return dp_serve_token_equal(s->token, s->token_len, given, n);
 }
 
 static bool authorized(const dp_server *s, struct MHD_Connection *c)
@@ -177,23 +181,27 @@ static bool host_ok(const dp_server *s, struct MHD_Connection *c)
 {
 	if (s->token_len)
 		return true; /* that page lacks the token, and the cookie is not sent to its name */
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	return dp_serve_host_matches(s->host, s->port, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"));
+}
+
+bool dp_serve_host_matches(const char *bound, unsigned port, const char *h)
+{
 	if (!h)
 		return false;
 	const char *colon = h[0] == '[' ? strstr(h, "]:") : strrchr(h, ':');
 	size_t n = colon ? (size_t)(colon - h) + (h[0] == '[') : strlen(h);
-	char port[16];
-	snprintf(port, sizeof(port), "%u", s->port);
+	char port_text[16];
+	snprintf(port_text, sizeof(port_text), "%u", port);
 	const char *p = colon ? colon + 1 + (h[0] == '[') : NULL;
-	if (p ? strcmp(p, port) != 0 : s->port != 80)
+	if (p ? strcmp(p, port_text) != 0 : port != 80)
 		return false;
 	static const char *const names[] = { "localhost", "127.0.0.1", "[::1]" };
 	for (size_t i = 0; i < DP_ARRAY_LEN(names); i++)
 		if (strlen(names[i]) == n && strncasecmp(h, names[i], n) == 0)
 			return true;
-	size_t hn = strlen(s->host);
-	bool v6 = strchr(s->host, ':') != NULL;
-	return n == hn + (v6 ? 2 : 0) && strncasecmp(h + v6, s->host, hn) == 0;
+	size_t hn = strlen(bound);
+	bool v6 = strchr(bound, ':') != NULL;
+	return n == hn + (v6 ? 2 : 0) && strncasecmp(h + v6, bound, hn) == 0;
 }
 
 /* Decodes an application/x-www-form-urlencoded value in place. */

@@ -36,12 +36,21 @@ It does what Keras-Prov's patched Keras did, from a callback:
   record is added by reopening the task without beginning it again: it
   follows the end record in the log, and the task stays FINISHED.
 
+provenance(model, dataflow_tag=..., adaptation=True, hyps={...}) is
+Keras-Prov's entry point, model.provenance(...) of its patched Keras, for an
+unpatched one: it adds this callback to every fit and evaluate of the model.
+
 Keras is imported only when ProvenanceCallback is first used, never when
 this module is imported.  When Keras is installed the class derives from
 keras.callbacks.Callback; otherwise it is a plain object with the same
 methods (set_params, set_model and the hooks above), which is how the tests
 drive it with a stand-in model on machines without Keras.
 """
+
+import functools
+import json
+import os
+import sys
 
 from .task import Task
 
@@ -106,9 +115,12 @@ class _Recording:
     id (`label`, the time, host and pid); `task_id` names one instead, and
     each fit with the same id resumes it (a new attempt of the same run)."""
 
-    def __init__(self, config, hyperparameters=None, task_id=None, *, label=None, facts=None):
+    def __init__(self, config, hyperparameters=None, task_id=None, *, label=None, facts=None, captured=None):
         super().__init__()
         self.config = config
+        # The built-in hyperparameters to record (None: every one the
+        # config selects), as Keras-Prov's `hyps` chose them.
+        self.captured = None if captured is None else set(captured)
         self.facts = dict(facts or {})
         self.extra_hyperparameters = dict(hyperparameters or {})
         self.task_id = task_id
@@ -123,6 +135,8 @@ class _Recording:
         if self.params.get("batch_size") is not None:
             values["BATCH_SIZE"] = self.params["batch_size"]
         values["NUM_LAYERS"] = len(self.model.layers)
+        if self.captured is not None:
+            values = {k: v for k, v in values.items() if k in self.captured}
         values.update(self.extra_hyperparameters)
         self.task = Task(self.config, values, self.task_id, label=self.label,
                          resume=self.task_id is not None, facts=self.facts)
@@ -186,6 +200,75 @@ def _define():
         base = _PlainCallback
     return type("ProvenanceCallback", (_Recording, base),
                 {"__module__": __name__, "__doc__": _Recording.__doc__})
+
+
+BUILTIN_HYPERPARAMETERS = ("OPTIMIZER_NAME", "LEARNING_RATE", "DECAY", "MOMENTUM", "NUM_EPOCHS", "BATCH_SIZE",
+                           "NUM_LAYERS")
+_TYPES = {"NUMERIC": "numeric", "TEXT": "text", "FILE": "file", "RDFILE": "file"}
+
+
+def experiment_yaml(dataflow_tag, hyps, hyperparameters=(), metrics=None, adaptation=False):
+    """The experiment file of a provenance() call: the seven built-in
+    hyperparameters as `hyps` selects them, the user's (name, type) pairs,
+    the model's metrics (any name, when the model does not say yet)."""
+    quoted = json.dumps  # a JSON string is a YAML double-quoted scalar
+    entries = [f"{name}: {'true' if hyps.get(name) else 'false'}" for name in BUILTIN_HYPERPARAMETERS]
+    entries += [f"{quoted(name)}: {_TYPES.get(str(kind).upper(), str(kind).lower())}" for name, kind in hyperparameters]
+    lines = ["# Written by dnnprov.keras.provenance(): the experiment of its dataflow_tag, hyps and metrics.",
+             f"dataflow: {quoted(dataflow_tag)}",
+             "hyperparameters: {" + ", ".join(entries) + "}"]
+    if metrics:
+        lines.append("metrics: [" + ", ".join(quoted(m) for m in metrics) + "]")
+    else:
+        lines.append("free_metrics: true")
+    lines.append(f"adaptation: {'true' if adaptation else 'false'}")
+    return "\n".join(lines) + "\n"
+
+
+def _with_callback(method, callback):
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        callbacks = list(kwargs.get("callbacks") or [])
+        if callback not in callbacks:
+            callbacks.append(callback)  # last: after a LearningRateScheduler
+        kwargs["callbacks"] = callbacks
+        return method(*args, **kwargs)
+    return call
+
+
+def provenance(model, dataflow_tag="", adaptation=False, hyps=None, hyperparameters=(), transformations=None,
+               **kwargs):
+    """Keras-Prov's model.provenance(dataflow_tag=..., adaptation=...,
+    hyps={...}) for an unpatched Keras: every later fit of `model` is
+    recorded as a run, and an evaluate after it as its test.
+
+    `hyps` maps the seven built-in hyperparameters to True (captured) or
+    False (not); `hyperparameters` lists (name, type) pairs of your own.
+    The experiment file is the one DNNPROV_CONFIG names; without it,
+    <dataflow_tag>.yaml beside the script, written from these arguments
+    when it does not exist.  One that exists and says something else is
+    never replaced: ConfigError says so (set DNNPROV_CONFIG to use it).
+    Returns the callback, which also works passed to fit by hand."""
+    if not dataflow_tag:
+        raise ValueError("provenance() needs a dataflow_tag")
+    hyps = dict(hyps or {})
+    unknown = sorted(set(hyps) - set(BUILTIN_HYPERPARAMETERS))
+    if unknown:
+        raise ValueError(f"hyps takes the built-in hyperparameters ({', '.join(BUILTIN_HYPERPARAMETERS)}), not "
+                         f"{', '.join(unknown)}; declare others in hyperparameters=[(name, type)]")
+    config = os.environ.get("DNNPROV_CONFIG")
+    if not config:
+        from .dfa import write_experiment
+        script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-") else ""
+        folder = os.path.dirname(os.path.abspath(script)) if script else os.getcwd()
+        config = os.path.join(folder, f"{dataflow_tag}.yaml")
+        names = list(getattr(model, "metrics_names", None) or [])
+        write_experiment(config, experiment_yaml(dataflow_tag, hyps, hyperparameters, names, adaptation))
+    cls = globals().get("ProvenanceCallback") or __getattr__("ProvenanceCallback")
+    callback = cls(config, captured={k for k, v in hyps.items() if v})
+    model.fit = _with_callback(model.fit, callback)
+    model.evaluate = _with_callback(model.evaluate, callback)
+    return callback
 
 
 def __getattr__(name):
