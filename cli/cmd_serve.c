@@ -179,6 +179,18 @@ int cmd_serve(int argc, char **argv)
 	o.host = host;
 	o.token = token;
 	o.log = log_line;
+	/* For tests only (docs/SERVE.md): a shorter time for a request to
+	 * arrive, so that a test of slow clients takes seconds. */
+	const char *receive = getenv("DNNPROV_SERVE_RECEIVE_SECONDS");
+	if (receive && *receive) {
+		o.receive_seconds = strtod(receive, &end);
+		if (*end || !(o.receive_seconds >= 0.1 && o.receive_seconds <= 3600)) {
+			cli_error(CMD, "DNNPROV_SERVE_RECEIVE_SECONDS takes seconds from 0.1 to 3600, not '%s'", receive);
+			free(token);
+			cli_paths_free(&paths);
+			return EXIT_USAGE;
+		}
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));

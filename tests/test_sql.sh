@@ -247,6 +247,14 @@ expect_status "a wide dataflow as the default: its views go, the rest stays" 0 W
 	"select count(*) from summaries where dataflow = 'wide'"
 expect_grep "a wide dataflow as the default: no epochs view" "note: dataflow wide: no view epochs: it reads the table wide_epochs" "$T/err"
 expect_grep "a wide dataflow as the default: no ds_otrainingmodel" "note: dataflow wide: no view ds_otrainingmodel: it reads the table wide_epochs" "$T/err"
+expect_status "a wide dataflow: the server answers, with the notes" 0 env PYTHONPATH=tests $PY -c "
+import json, sys, urllib.parse
+from serve_lib import Server
+with Server(sys.argv[1], '--index-dir', sys.argv[2]) as s:
+    st, a = s.json('/api/sql?' + urllib.parse.urlencode({'q': 'select loss from narrow_epochs', 'df': 'narrow'}))
+    assert st == 200 and a['rows'] == [{'loss': 0.5}], a
+    assert any(n.startswith('dataflow wide: no table wide_epochs: its 2106 columns') for n in a['notes']), a
+" "$DNNPROV" "$T/wide/index"
 expect_status "a wide dataflow: no table is made of it" 1 W "select * from wide_epochs"
 expect_grep "a wide dataflow: no such table" "no such table: wide_epochs" "$T/err"
 
