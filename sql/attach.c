@@ -435,6 +435,17 @@ static bool fits(dp_sql *s, const char *df, const char *what, size_t columns, co
 	return false;
 }
 
+/* Whether a name of the dataflow's (a set's table, its view) is taken
+ * already, by another dataflow's or a table every index has (SQLite
+ * compares names ignoring case): the first keeps it, and a note says so. */
+static bool taken(dp_sql *s, const char *df, const char *what, const char *name)
+{
+	if (!dp_sql_schema(s, name))
+		return false;
+	dp_buf_printf(&s->notes, "dataflow %s: no %s %s: another table or view has that name\n", df, what, name);
+	return true;
+}
+
 /* A view of the default dataflow that reads a table the attach could not
  * make (fits() said why): it goes too, and says so. */
 static void note_view_skipped(dp_sql *s, const char *df, const char *view, const char *what)
@@ -558,8 +569,10 @@ static int view_set(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tf, const dp
 	quote_ident(&b, table ? table : "");
 	if (!low || !table || task_col.failed || view.failed || !dp_buf_cstr(&view))
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-	else
+	else if (!taken(s, d->name, "view", view.data))
 		rc = create_view(s, view.data, &b);
+	else
+		rc = 0;
 	free(low);
 	free(table);
 	dp_buf_free(&b);
@@ -643,6 +656,8 @@ static int df_table(dp_sql *s, const char *df, const char *what, const char *kin
 	dp_buf_printf(&label, "table %s", name ? name : "");
 	if (!name || label.failed || !dp_buf_cstr(&label))
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+	else if (taken(s, df, "table", name))
+		rc = 0;
 	else if (fits(s, df, label.data, table_columns(kind, n), instead)) {
 		rc = create_table(s, name, kind, df, tf, set);
 		*made_it = rc == 0;
