@@ -453,6 +453,20 @@ static void note_view_skipped(dp_sql *s, const char *df, const char *view, const
 	dp_buf_printf(&s->notes, "dataflow %s: no view %s: it reads the table %s_%s\n", df, view, df, what);
 }
 
+/* Whether a DfAnalyzer view over the dataflow's table `what` can be made:
+ * that table was (table_made), and its own columns fit. */
+static bool view_possible(dp_sql *s, const char *df, bool table_made, const char *view, const char *what,
+			  size_t columns, const char *instead)
+{
+	char label[64];
+	if (!table_made) {
+		note_view_skipped(s, df, view, what);
+		return false;
+	}
+	snprintf(label, sizeof(label), "view %s", view);
+	return fits(s, df, label, columns, instead);
+}
+
 /* The column count of a table of `kind` with n columns of the dataflow's. */
 static size_t table_columns(const char *kind, size_t n)
 {
@@ -587,24 +601,19 @@ static int dfanalyzer_views(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tfs,
 {
 	int rc = 0;
 	size_t k = 0;
-	if (!m->hyps)
-		note_view_skipped(s, d->name, "ds_itrainingmodel", "hyperparameters");
-	else if (fits(s, d->name, "view ds_itrainingmodel", 2 + DP_ARRAY_LEN(keras_hyps) + d->nhyps,
-		      "its hyperparameters are in the table hyperparameters"))
+	if (view_possible(s, d->name, m->hyps, "ds_itrainingmodel", "hyperparameters",
+			  2 + DP_ARRAY_LEN(keras_hyps) + d->nhyps, "its hyperparameters are in the table hyperparameters"))
 		rc = view_itrainingmodel(s, d);
-	if (!m->epochs)
-		note_view_skipped(s, d->name, "ds_otrainingmodel", "epochs");
-	else if (!rc && fits(s, d->name, "view ds_otrainingmodel", 6 + d->nmetrics,
-			     "its epochs are in the tables metrics and summaries"))
+	if (!rc && view_possible(s, d->name, m->epochs, "ds_otrainingmodel", "epochs", 6 + d->nmetrics,
+				 "its epochs are in the tables metrics and summaries"))
 		rc = view_metrics(s, d, false);
 	if (!rc)
 		rc = view_long(s, d, "ds_oadaptation",
 			       "SELECT task AS adaptation_task_id, new AS new_lrate, time AS timestamp, epoch AS epoch_id, "
 			       "id AS adaptation_id FROM adaptations WHERE dataflow = ",
 			       " AND upper(hyperparameter) = 'LEARNING_RATE'");
-	if (!m->tests)
-		note_view_skipped(s, d->name, "ds_otestingmodel", "tests");
-	else if (!rc && fits(s, d->name, "view ds_otestingmodel", 2 + d->nmetrics, "its test results are in the table tests"))
+	if (!rc && view_possible(s, d->name, m->tests, "ds_otestingmodel", "tests", 2 + d->nmetrics,
+				 "its test results are in the table tests"))
 		rc = view_metrics(s, d, true);
 	if (!rc)
 		rc = view_long(s, d, "ds_ilayers",
