@@ -384,10 +384,10 @@ static void select_as(dp_buf *b, dp_buf *used, const char *expr, const char *ali
 		return;
 	}
 	dp_buf_printf(&name, "%s", low);
-	for (int k = 2; !name.failed; k++) {
+	for (int k = 2; !name.failed && dp_buf_cstr(&name); k++) {
 		bool taken = false;
 		for (size_t at = 0; used->data && at < used->len; at += strlen(used->data + at) + 1)
-			taken |= strcmp(used->data + at, dp_buf_cstr(&name)) == 0;
+			taken |= strcmp(used->data + at, name.data) == 0;
 		if (!taken)
 			break;
 		name.len = 0;
@@ -475,8 +475,8 @@ static size_t table_columns(const char *kind, size_t n)
 
 /* ---- the DfAnalyzer views ------------------------------------------------------------------ */
 
-/* The column of a per-dataflow table that shows `stored` (its declared
- * schema may have renamed it to stay unique): the name as declared. */
+/* The hyperparameters ds_itrainingmodel has a column for, whether the
+ * dataflow records them or not, in Keras-Prov's order. */
 static const char *const keras_hyps[] = { "OPTIMIZER_NAME", "LEARNING_RATE", "DECAY", "MOMENTUM",
 					  "NUM_EPOCHS", "BATCH_SIZE", "NUM_LAYERS" };
 
