@@ -209,7 +209,7 @@ stress: deps
 # `make fuzz FUZZ_SECONDS=N`: each libFuzzer harness in fuzz/ for N seconds
 # (default 60) with ASan and UBSan, seeded from fuzz/corpus/<name>/; what it
 # finds goes to build-fuzz/corpus-<name>/, crashes to build-fuzz/crash-*.
-FUZZERS := reader record config where json prov value
+FUZZERS := reader record config where json prov value attach
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -224,6 +224,12 @@ build-fuzz/%.o: %.c
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
 
+# The SQL attach's harness takes the sql/ objects and SQLite besides.
+FUZZ_SQL_OBJ := $(SQL_SRC:%.c=build-fuzz/%.o)
+.SECONDARY: $(FUZZ_SQL_OBJ)
+build-fuzz/fuzz_attach: fuzz/fuzz_attach.c $(FUZZ_OBJ) $(FUZZ_SQL_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(FUZZ_SQL_OBJ) $(LIBS) $(SQLITE_LIBS)
+
 fuzz: deps
 	@sh tools/install-deps.sh clang libclang-rt-14-dev
 	$(MAKE) $(FUZZERS:%=build-fuzz/fuzz_%)
@@ -237,7 +243,7 @@ fuzz: deps
 	done
 
 # ---- packages --------------------------------------------------------------
-DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils \
+DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils valgrind \
 	libnats-dev nats-server libmicrohttpd-dev libjansson-dev \
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas \

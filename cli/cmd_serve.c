@@ -28,9 +28,10 @@ const char cmd_serve_usage[] =
 	"      --index-dir DIR   the index folder (instead of the config's)\n"
 	"  -l, --listen A:P      the address and port (default 127.0.0.1:8642; port 0:\n"
 	"                        any free one).  An address other than loopback needs a\n"
-	"                        token\n"
-	"      --token T         every request must carry T (a header, or the cookie the\n"
-	"                        one-time login URL sets); 16 characters or more\n"
+	"                        token, and plain HTTP crosses the network in the clear:\n"
+	"                        put a TLS proxy in front (docs/SERVE.md)\n"
+	"      --token T         every request must carry T (a header), or the session\n"
+	"                        cookie the one-time login URL sets; 16 characters or more\n"
 	"      --token-file FILE the token is the first line of FILE (not on the command\n"
 	"                        line, where other users of the machine can see it)\n"
 	"      --time-limit S    a query stops after S seconds (default 10)\n"
@@ -168,6 +169,18 @@ int cmd_serve(int argc, char **argv)
 	o.token = token;
 	o.log = cli_log_line;
 	o.log_ctx = (void *)CMD;
+	/* For tests only (docs/SERVE.md): a shorter time for a request to
+	 * arrive, so that a test of slow clients takes seconds. */
+	const char *receive = getenv("DNNPROV_SERVE_RECEIVE_SECONDS");
+	if (receive && *receive) {
+		o.receive_seconds = strtod(receive, &end);
+		if (*end || !(o.receive_seconds >= 0.1 && o.receive_seconds <= 3600)) {
+			cli_error(CMD, "DNNPROV_SERVE_RECEIVE_SECONDS takes seconds from 0.1 to 3600, not '%s'", receive);
+			free(token);
+			cli_paths_free(&paths);
+			return EXIT_USAGE;
+		}
+	}
 
 	sigset_t wait_mask;
 	cli_stop_signals(&wait_mask);

@@ -78,9 +78,12 @@ static int statement_failed(const sql_run *r, const char *sql, int offset)
 		cli_error(CMD, "the statement ran past the --timeout and was stopped");
 		return 1;
 	}
-	if (code == SQLITE_AUTH)
-		cli_error(CMD, "%s: dnnprov sql is read-only (no writes but to temp, no ATTACH of a file, "
-			       "no extensions, no settings)", msg);
+	const char *denied = dp_sql_denied(r->s);
+	if (denied && strncmp(denied, "the function ", 13) == 0)
+		cli_error(CMD, "%s: %s is not one dnnprov sql allows (docs/SQL.md lists them)", msg, denied);
+	else if (code == SQLITE_AUTH || denied)
+		cli_error(CMD, "%s%s%s: dnnprov sql is read-only (no writes but to temp, no ATTACH of a file, "
+			       "no extensions, no settings)", msg, denied ? ": " : "", denied ? denied : "");
 	else
 		cli_error(CMD, "%s", msg);
 	show_position(sql, offset);
@@ -143,8 +146,17 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 			status = 1;
 			goto out_w;
 		}
+		/* SQLite checks the time only while it steps: rendering a row
+		 * counts too. */
+		if (dp_sql_past_deadline(r->s)) {
+			src = SQLITE_INTERRUPT;
+			break;
+		}
 	}
-	if (rc) {
+	if (src == SQLITE_INTERRUPT && dp_sql_timed_out(r->s)) {
+		cli_error(CMD, "the statement ran past the --timeout and was stopped");
+		status = 1;
+	} else if (rc) {
 		status = cli_query_fail(CMD, rc);
 	} else if (src != SQLITE_DONE) {
 		/* CSV and JSON printed so far stay; the error says the rest
@@ -370,10 +382,13 @@ int cmd_sql(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = dp_sql_register(r.db, &r.s)) || (rc = dp_sql_attach(r.s, index_dir, df)) ||
-	    (rc = dp_sql_restrict(r.s, timeout))) {
+	    (rc = dp_sql_restrict(r.s, timeout, DP_SQL_MAX_VALUE))) {
 		status = cli_query_fail(CMD, rc);
 		goto out;
 	}
+	/* A table a dataflow is too wide for: the others work, and say so. */
+	for (const char *note = dp_sql_notes(r.s); *note; note += strcspn(note, "\n") + 1)
+		cli_error(CMD, "note: %.*s", (int)strcspn(note, "\n"), note);
 	if (!dp_sql_ntables(r.s) || !dp_sql_default_dataflow(r.s)) {
 		char **names;
 		size_t n = 0;

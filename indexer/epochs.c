@@ -15,6 +15,10 @@ void dp_eblock_clear(dp_eblock *b)
 {
 	b->n = 0;
 	b->ncols = 0;
+	b->next_col = 0;
+	if (b->indexed)
+		dp_map_clear(&b->col_index);
+	b->indexed = 0;
 }
 
 void dp_eblock_free(dp_eblock *b)
@@ -26,6 +30,7 @@ void dp_eblock_free(dp_eblock *b)
 	for (uint32_t c = 0; c < b->colcap; c++)
 		free(b->v[c]);
 	free(b->v);
+	dp_map_free(&b->col_index);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -57,14 +62,43 @@ static int grow_rows(dp_eblock *b, uint32_t need)
 	return 0;
 }
 
-/* Column of metric m, added (no value in any row) when absent. */
-static int column(dp_eblock *b, uint32_t m, uint32_t *out)
+#define INDEX_FROM 32 /* columns: fewer are searched one by one */
+
+/* Whether metric m has a column (*out). */
+static bool find_column(dp_eblock *b, uint32_t m, uint32_t *out)
 {
+	if (b->next_col < b->ncols && b->col[b->next_col] == m) {
+		*out = b->next_col;
+		return true;
+	}
+	while (b->ncols > INDEX_FROM && b->indexed < b->ncols) {
+		void **slot = dp_map_slot(&b->col_index, &b->col[b->indexed], sizeof(uint32_t), true);
+		if (!slot)
+			break; /* no memory for the map: searched one by one */
+		*slot = (void *)(uintptr_t)(b->indexed + 1);
+		b->indexed++;
+	}
+	if (b->ncols > INDEX_FROM && b->indexed == b->ncols) {
+		void **slot = dp_map_slot(&b->col_index, &m, sizeof(m), false);
+		if (slot && *slot)
+			*out = (uint32_t)((uintptr_t)*slot - 1);
+		return slot && *slot;
+	}
 	for (uint32_t c = 0; c < b->ncols; c++)
 		if (b->col[c] == m) {
 			*out = c;
-			return 0;
+			return true;
 		}
+	return false;
+}
+
+/* Column of metric m, added (no value in any row) when absent. */
+static int column(dp_eblock *b, uint32_t m, uint32_t *out)
+{
+	if (find_column(b, m, out)) {
+		b->next_col = *out + 1;
+		return 0;
+	}
 	if (b->ncols == b->colcap) {
 		uint32_t cap = b->colcap ? b->colcap * 2 : 8;
 		uint32_t *col = realloc(b->col, cap * sizeof(*col));
@@ -91,6 +125,7 @@ static int column(dp_eblock *b, uint32_t m, uint32_t *out)
 	for (uint32_t r = 0; r < b->n; r++)
 		b->v[c][r] = (dp_ev){ 0 };
 	*out = c;
+	b->next_col = c + 1;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include "logger/decode.h"
 #include "logger/record.h"
+#include "util/map.h"
 
 /* Containers in a record are bounded so that a hostile record cannot make
  * the indexer do unbounded work per byte; the frame size bounds them too. */
@@ -159,6 +160,53 @@ static void remember_names(const msgpack_object *m)
 	checked_names.n = at;
 }
 
+/* Whether two names of map m (tags, so at most DNNPROV_NAME_MAX bytes)
+ * are equal after ASCII case folding, as queries compare them.  Through a
+ * hash set of the folded names: comparing every pair took seconds for a
+ * record of 60,000 metrics.  Without memory for the set, every pair. */
+static bool fold_equal(const msgpack_object *a, const msgpack_object *b)
+{
+	if (a->via.str.size != b->via.str.size)
+		return false;
+	for (uint32_t c = 0; c < a->via.str.size; c++) {
+		char x = a->via.str.ptr[c], y = b->via.str.ptr[c];
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static bool names_clash_folded(const msgpack_object *m)
+{
+	dp_map seen = { 0 };
+	char key[DNNPROV_NAME_MAX];
+	uint32_t size = m->via.map.size;
+	bool clash = false, hashed = size > 16; /* a few names: no allocation */
+	for (uint32_t i = 0; i < size && !clash && hashed; i++) {
+		const msgpack_object *k = &m->via.map.ptr[i].key;
+		uint32_t n = k->via.str.size; /* a tag's: within key */
+		for (uint32_t c = 0; c < n && c < sizeof(key); c++)
+			key[c] = (char)(k->via.str.ptr[c] >= 'A' && k->via.str.ptr[c] <= 'Z' ? k->via.str.ptr[c] + ('a' - 'A')
+											   : k->via.str.ptr[c]);
+		void **slot = dp_map_slot(&seen, key, n < sizeof(key) ? n : sizeof(key), true);
+		if (!slot)
+			hashed = false;
+		else if (*slot)
+			clash = true;
+		else
+			*slot = (void *)k;
+	}
+	dp_map_free(&seen);
+	for (uint32_t i = 0; !hashed && i < size && !clash; i++)
+		for (uint32_t j = 0; j < i && !clash; j++)
+			clash = fold_equal(&m->via.map.ptr[i].key, &m->via.map.ptr[j].key);
+	return clash;
+}
+
 /* A map of distinct tag -> value (numbers only when `numeric`). */
 static int check_named_values(const char *kind, const char *key, const msgpack_object *m,
 			      bool numeric)
@@ -176,27 +224,9 @@ static int check_named_values(const char *kind, const char *key, const msgpack_o
 		if (numeric ? !dp_obj_number(v, &d) : !is_value(v))
 			return bad(kind, key, numeric ? "has a value that is not a number"
 						      : "has a value of an unknown type");
-		if (known)
-			continue;
-		/* Names must differ after case folding: queries fold case. */
-		for (uint32_t j = 0; j < i; j++) {
-			const msgpack_object *k2 = &m->via.map.ptr[j].key;
-			if (k2->via.str.size != k->via.str.size)
-				continue;
-			uint32_t n = k->via.str.size, c = 0;
-			for (; c < n; c++) {
-				char a = k->via.str.ptr[c], b = k2->via.str.ptr[c];
-				if (a >= 'A' && a <= 'Z')
-					a += 'a' - 'A';
-				if (b >= 'A' && b <= 'Z')
-					b += 'a' - 'A';
-				if (a != b)
-					break;
-			}
-			if (c == n)
-				return bad(kind, key, "has two names that differ only in case");
-		}
 	}
+	if (!known && names_clash_folded(m))
+		return bad(kind, key, "has two names that differ only in case");
 	if (!known)
 		remember_names(m);
 	return 0;

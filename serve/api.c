@@ -553,6 +553,21 @@ out:
 
 /* ---- SQL: one read-only statement, time-bounded --------------------------------------------- */
 
+/* Why a statement failed: SQLite's message, and what the authorizer
+ * refused, if it did. */
+static void statement_error(dp_buf *msg, sqlite3 *db, dp_sql *sql)
+{
+	const char *denied = dp_sql_denied(sql);
+	if (denied && strncmp(denied, "the function ", 13) == 0)
+		dp_buf_printf(msg, "%s: %s is not one the server allows (docs/SQL.md lists them)", sqlite3_errmsg(db),
+			      denied);
+	else if (sqlite3_errcode(db) == SQLITE_AUTH || denied)
+		dp_buf_printf(msg, "%s%s%s: the server is read-only (no writes but to temp, no ATTACH of a file, no "
+				   "extensions, no settings)", sqlite3_errmsg(db), denied ? ": " : "", denied ? denied : "");
+	else
+		dp_buf_printf(msg, "%s", sqlite3_errmsg(db));
+}
+
 /* GET /api/sql?q=SELECT...: the statement on the SQL tables of the index
  * (docs/SQL.md), as `dnnprov sql --format json` answers it, on a fresh
  * connection over this request's snapshot: read-only by the module's
@@ -570,7 +585,7 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 	dp_table t = { 0 };
 	dp_rowout w = { 0 };
 	dp_qv *cells = NULL;
-	dp_buf *hex = NULL, msg = { 0 };
+	dp_buf *hex = NULL, msg = { 0 }, trailer = { 0 };
 	char *body = NULL, *index_json = NULL;
 	size_t len = 0, rows = 0;
 	FILE *f = NULL;
@@ -589,7 +604,8 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 		goto out_args;
 	}
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK || (rc = dp_sql_register(db, &sql)) ||
-	    (rc = dp_sql_attach_snapshot(sql, q.ix, q.txn, df)) || (rc = dp_sql_restrict(sql, s->request_seconds))) {
+	    (rc = dp_sql_attach_snapshot(sql, q.ix, q.txn, df)) ||
+	    (rc = dp_sql_restrict(sql, s->request_seconds, DP_SQL_MAX_VALUE))) {
 		if (!db || rc == 0)
 			dp_reply_error(r, 503, NULL, "cannot open SQLite: out of memory");
 		else
@@ -600,8 +616,11 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 	const char *tail = NULL;
 	if (sqlite3_prepare_v2(db, text, -1, &st, &tail) != SQLITE_OK || !st) {
 		int at = sqlite3_error_offset(db);
-		dp_buf_printf(&msg, "%s%s", st || sqlite3_errcode(db) != SQLITE_OK ? sqlite3_errmsg(db) : "no statement",
-			      at >= 0 ? "\n" : "");
+		if (st || sqlite3_errcode(db) != SQLITE_OK)
+			statement_error(&msg, db, sql);
+		else
+			dp_buf_printf(&msg, "no statement");
+		dp_buf_printf(&msg, "%s", at >= 0 ? "\n" : "");
 		dp_sql_position(&msg, text, at);
 		dp_reply_error(r, 400, "q", "%s", dp_buf_cstr(&msg) ? dp_buf_cstr(&msg) : "invalid statement");
 		goto out;
@@ -624,29 +643,42 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 		dp_reply_error(r, 503, NULL, "out of memory");
 		goto out;
 	}
+	bool too_long = false;
 	while (rows < s->max_rows && (src = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((rc = dp_sql_row(st, ncols, cells, hex)) || (rc = dp_rowout_row(&w, cells)))
 			break;
 		rows++;
+		/* The answer is held until it is sent: bounded, and its
+		 * rendering counts against the time limit (SQLite checks it
+		 * only while it steps). */
+		off_t at = ftello(f);
+		if ((too_long = at < 0 || (size_t)at > DP_SERVE_MAX_ANSWER) || dp_sql_past_deadline(sql)) {
+			src = SQLITE_INTERRUPT;
+			break;
+		}
 	}
-	bool cut = rows == s->max_rows && sqlite3_step(st) == SQLITE_ROW;
+	bool cut = src == SQLITE_ROW && rows == s->max_rows && sqlite3_step(st) == SQLITE_ROW;
 	if (rc) {
 		dp_reply_error(r, 503, NULL, "out of memory");
 		goto out;
 	}
-	if (!cut && src != SQLITE_ROW && src != SQLITE_DONE) {
-		if (sqlite3_errcode(db) == SQLITE_INTERRUPT && dp_sql_timed_out(sql))
-			dp_reply_error(r, 503, NULL, "the statement ran past the server's time limit of %g s and was stopped",
-				       s->request_seconds);
-		else if (sqlite3_errcode(db) == SQLITE_AUTH)
-			dp_reply_error(r, 400, "q", "%s: the server is read-only (no writes but to temp, no ATTACH of a "
-						    "file, no extensions, no settings)", sqlite3_errmsg(db));
-		else
-			dp_reply_error(r, 400, "q", "%s", sqlite3_errmsg(db));
+	if (too_long) {
+		dp_reply_error(r, 400, "q", "the answer passed the server's limit of %u MiB at row %zu: select fewer "
+					    "rows or columns, or shorter values (the CLI streams any length)",
+			       DP_SERVE_MAX_ANSWER >> 20, rows);
+		goto out;
+	} else if (src == SQLITE_INTERRUPT && dp_sql_timed_out(sql)) {
+		dp_reply_error(r, 503, NULL, "the statement ran past the server's time limit of %g s and was stopped",
+			       s->request_seconds);
+		goto out;
+	} else if (!cut && src != SQLITE_ROW && src != SQLITE_DONE) {
+		statement_error(&msg, db, sql);
+		dp_reply_error(r, 400, "q", "%s", dp_buf_cstr(&msg) ? dp_buf_cstr(&msg) : "the statement failed");
 		goto out;
 	}
 	index_json = dp_shared_freshness(&s->index);
-	if ((rc = dp_rowout_end(&w, index_json)) || fflush(f) != 0) {
+	if ((rc = dp_sql_trailer(&trailer, index_json, dp_sql_notes(sql))) ||
+	    (rc = dp_rowout_end(&w, dp_buf_cstr(&trailer))) || fflush(f) != 0) {
 		dp_reply_error(r, 503, NULL, "out of memory writing the answer");
 		goto out;
 	}
@@ -673,6 +705,7 @@ out:
 	free(hex);
 	free(cells);
 	dp_buf_free(&msg);
+	dp_buf_free(&trailer);
 	sqlite3_finalize(st);
 	if (db) {
 		dp_sql_statement_done(sql);

@@ -60,6 +60,22 @@ typedef struct dp_reply {
 DP_INTERNAL void dp_reply_error(dp_reply *r, unsigned status, const char *parameter, const char *fmt, ...)
 	DP_PRINTF(4, 5);
 
+/* A login's session: the cookie holds its id, never the token. */
+typedef struct dp_session {
+	char id[65];    /* 64 hex digits; "" for a free slot */
+	double expires; /* dp_monotonic() */
+} dp_session;
+
+/* A connection while its request arrives (server.c's watchdog ends one
+ * that takes longer than receive_seconds). */
+typedef struct dp_conn_watch {
+	int fd;
+	double deadline;  /* dp_monotonic() */
+	bool receiving;   /* a request is arriving (or awaited on a kept-alive connection) */
+	bool cut;
+	struct dp_conn_watch *prev, *next;
+} dp_conn_watch;
+
 struct dp_server {
 	struct MHD_Daemon *daemon;
 	dp_serve_options o;
@@ -67,12 +83,21 @@ struct dp_server {
 	unsigned port;
 	char token[256];       /* "" without one */
 	size_t token_len;
+	char cookie[48];       /* the session cookie's name (with the port: one per server) */
 	char login_code[48];   /* the one-time login URL's code; "" once used */
 	char login_path[64];
-	pthread_mutex_t login_lock;
+	pthread_mutex_t login_lock; /* the code and the sessions */
+	dp_session sessions[DP_SERVE_SESSIONS];
 	dp_shared_index index;
 	double request_seconds;
+	double receive_seconds;
 	size_t max_rows;
+	/* the watchdog of arriving requests */
+	pthread_mutex_t watch_lock;
+	pthread_cond_t watch_cond;
+	pthread_t watch_thread;
+	bool watch_started, watch_stop;
+	dp_conn_watch *watching;
 };
 
 /* ---- the API (api.c) ---------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 	X(MHD_create_response_from_callback) \
 	X(MHD_destroy_response) \
 	X(MHD_free) \
+	X(MHD_get_connection_info) \
 	X(MHD_get_connection_values_n) \
 	X(MHD_get_daemon_info) \
 	X(MHD_lookup_connection_value) \
@@ -43,6 +44,7 @@ DP_INTERNAL int dp_mhd_bind(void);
 #define MHD_create_response_from_callback (*dp_mhd.p_MHD_create_response_from_callback)
 #define MHD_destroy_response (*dp_mhd.p_MHD_destroy_response)
 #define MHD_free (*dp_mhd.p_MHD_free)
+#define MHD_get_connection_info (*dp_mhd.p_MHD_get_connection_info)
 #define MHD_get_connection_values_n (*dp_mhd.p_MHD_get_connection_values_n)
 #define MHD_get_daemon_info (*dp_mhd.p_MHD_get_daemon_info)
 #define MHD_lookup_connection_value (*dp_mhd.p_MHD_lookup_connection_value)

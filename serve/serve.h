@@ -11,16 +11,23 @@
  * refreshes in the background.
  *
  * The rules, in the order a request meets them:
- *   - Requests are bounded: headers and URL within 32 KiB (libmicrohttpd
- *     answers 431 past it), a body only for POST /login (4 KiB), at most
- *     DP_SERVE_MAX_CONNECTIONS at once, an idle connection closed after
- *     30 s, a query stopped at its deadline (503), at most max_rows rows
- *     per answer (a larger limit is a 400; a longer answer is cut and says
- *     "total").
+ *   - Requests are bounded: at most DP_SERVE_MAX_CONNECTIONS at once and
+ *     DP_SERVE_MAX_PER_ADDRESS from one client address; a request must
+ *     arrive whole within receive_seconds (10 s: a client sending a byte
+ *     at a time cannot hold a connection longer), an answer being sent
+ *     stalls at most 30 s; headers and URL within DP_SERVE_MAX_HEAD (a
+ *     longer URL is a 414, longer headers a 431), at most
+ *     DP_SERVE_MAX_PARAMS query parameters (431), a body only for POST
+ *     /login (4 KiB); a query stopped at its deadline (503), at most
+ *     max_rows rows per answer (a larger limit is a 400; a longer answer
+ *     is cut and says "total"), an SQL answer at most DP_SERVE_MAX_ANSWER
+ *     bytes (400) and a value in it DP_SQL_MAX_VALUE.
  *   - The Host header must name this server (a DNS-rebinding page cannot
  *     read the API); with a token, every request but /login must carry it
- *     (Authorization: Bearer T, or the cookie the one-time login URL sets),
- *     compared in constant time.
+ *     (Authorization: Bearer T) or a session's cookie, compared in constant
+ *     time.  The one-time login URL (or the token in the login form) starts
+ *     a session: a random id with an expiry, never the token, because a
+ *     cookie is sent to every port of the host name (RFC 6265, 8.5).
  *   - GET /, /assets/NAME: the embedded files; /api/NAME: the API; any
  *     other path is 404.  Nothing reads a file of the machine on behalf of
  *     a request, and nothing writes: the index is opened read-only.
@@ -48,7 +55,14 @@
 
 #define DP_SERVE_DEFAULT_PORT 8642
 #define DP_SERVE_MAX_CONNECTIONS 64
+#define DP_SERVE_MAX_PER_ADDRESS 16
+#define DP_SERVE_RECEIVE_SECONDS 10
+#define DP_SERVE_MAX_HEAD (32 * 1024) /* request line and headers */
+#define DP_SERVE_MAX_PARAMS 512
 #define DP_SERVE_MAX_ROWS 10000
+#define DP_SERVE_MAX_ANSWER (32u << 20) /* bytes of an SQL answer */
+#define DP_SERVE_SESSION_SECONDS (12 * 3600)
+#define DP_SERVE_SESSIONS 64
 
 typedef struct dp_server dp_server;
 
@@ -61,6 +75,7 @@ typedef struct dp_serve_options {
 	const char *token;      /* NULL: none, which only a loopback address allows */
 	double request_seconds; /* a query's deadline; 0: 10 s */
 	size_t max_rows;        /* rows per answer; 0: DP_SERVE_MAX_ROWS */
+	double receive_seconds; /* a request's time to arrive; 0: DP_SERVE_RECEIVE_SECONDS */
 	/* Told a line to show (a request that failed on the server's side);
 	 * may be NULL. */
 	void (*log)(void *ctx, const char *line);
@@ -85,7 +100,7 @@ DP_INTERNAL int dp_serve_start(const dp_serve_options *o, dp_server **out);
 /* The port bound. */
 DP_INTERNAL unsigned dp_serve_port(const dp_server *s);
 /* The path of the one-time login URL ("/login?code=..."), NULL without a
- * token: it sets the token's cookie in the browser that opens it first. */
+ * token: it starts a session in the browser that opens it first. */
 DP_INTERNAL const char *dp_serve_login_path(const dp_server *s);
 /* Stops serving (open connections are ended) and frees the server. */
 DP_INTERNAL void dp_serve_stop(dp_server *s);

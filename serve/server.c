@@ -14,14 +14,21 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "logger/decode.h"
 #include "serve/internal.h"
 
 #define MAX_BODY 4096            /* POST /login's form */
-#define MEMORY_PER_CONNECTION (32 * 1024) /* headers and URL: 431 past it */
-#define IDLE_SECONDS 30
-#define COOKIE "dnnprov_token"
+/* libmicrohttpd keeps a request's line, its headers and a record per
+ * header and parameter in this much memory; beyond it, it answers 431
+ * itself, except when the parameters of the URL exhaust it: then it closed
+ * the connection without a word.  So: room for DP_SERVE_MAX_HEAD bytes and
+ * DP_SERVE_MAX_PARAMS records with some to spare (the pages are mapped
+ * when used), and the limits checked by the server itself. */
+#define MEMORY_PER_CONNECTION (128 * 1024)
+#define IDLE_SECONDS 30          /* an answer the client stops reading */
+#define COOKIE "dnnprov_session_" /* and the port */
 
 /* Scripts and styles from this server only, nothing inline, no frames, no
  * other origin: a value from the logs that reaches the page as markup
@@ -162,15 +169,34 @@ static bool token_equal(const dp_server *s, const char *given, size_t n)
 	return dp_serve_token_equal(s->token, s->token_len, given, n);
 }
 
-static bool authorized(const dp_server *s, struct MHD_Connection *c)
+/* Whether id names a live session, compared in constant time. */
+static bool session_live(dp_server *s, const char *id)
+{
+	size_t n = strlen(id);
+	bool live = false;
+	double now = dp_monotonic();
+	pthread_mutex_lock(&s->login_lock);
+	for (size_t i = 0; i < DP_SERVE_SESSIONS; i++) {
+		const dp_session *e = &s->sessions[i];
+		size_t en = strlen(e->id);
+		volatile unsigned char acc = n != en || en == 0 || e->expires < now;
+		for (size_t k = 0; k < sizeof(e->id) - 1; k++)
+			acc |= (unsigned char)((k < n ? (unsigned char)id[k] : 0) ^ (unsigned char)e->id[k]);
+		live |= acc == 0;
+	}
+	pthread_mutex_unlock(&s->login_lock);
+	return live;
+}
+
+static bool authorized(dp_server *s, struct MHD_Connection *c)
 {
 	if (!s->token_len)
 		return true;
 	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && token_equal(s, auth + 7, strlen(auth + 7)))
 		return true;
-	const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE);
-	return cookie && token_equal(s, cookie, strlen(cookie));
+	const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, s->cookie);
+	return cookie && session_live(s, cookie);
 }
 
 /* Whether the Host header names this server.  Without a token the API is
@@ -222,10 +248,29 @@ static void form_decode(char *s)
 	*o = '\0';
 }
 
-static enum MHD_Result logged_in(struct MHD_Connection *c, const dp_server *s)
+static int random_hex(char *out, size_t bytes);
+
+/* A new session (the oldest one gives its place when all are taken) and
+ * its cookie.  The cookie is the session's id, not the token: a cookie is
+ * sent to every port of the host name (RFC 6265, 8.5), so another service
+ * there would receive it; an id stops working when it expires, the token
+ * would not. */
+static enum MHD_Result logged_in(struct MHD_Connection *c, dp_server *s)
 {
-	char cookie[sizeof(s->token) + 80];
-	snprintf(cookie, sizeof(cookie), COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict", s->token);
+	char id[65], cookie[256];
+	if (random_hex(id, 32))
+		return send_error(c, 503, "cannot start a session: %s", dnnprov_errmsg());
+	double now = dp_monotonic();
+	pthread_mutex_lock(&s->login_lock);
+	dp_session *slot = &s->sessions[0];
+	for (size_t i = 0; i < DP_SERVE_SESSIONS; i++)
+		if (s->sessions[i].expires < slot->expires)
+			slot = &s->sessions[i];
+	memcpy(slot->id, id, sizeof(slot->id));
+	slot->expires = now + DP_SERVE_SESSION_SECONDS;
+	pthread_mutex_unlock(&s->login_lock);
+	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict", s->cookie, id,
+		 DP_SERVE_SESSION_SECONDS);
 	return send_static(c, 303, "text/plain; charset=utf-8", "", 0, NULL, "/", cookie);
 }
 
@@ -267,9 +312,65 @@ static enum MHD_Result login(dp_server *s, struct MHD_Connection *c, bool post, 
 /* ---- requests --------------------------------------------------------------------------- */
 
 typedef struct request {
+	bool headers_seen;
+	size_t uri_len;
+	size_t nparams;  /* in the URL, as it came */
 	dp_buf body;
 	bool too_big;
 } request;
+
+/* Called with the request line, before libmicrohttpd splits the URL's
+ * parameters into records of the connection's memory: with too many of
+ * them it ran out and closed the connection without an answer.  A URL
+ * past the limits has its parameters cut here, in the connection's buffer
+ * that libmicrohttpd parses next (so none is parsed), and the request
+ * remembers why, for on_request to answer 414 or 431.  The request object
+ * made here is on_request's *state. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	request *rq = calloc(1, sizeof(*rq));
+	(void)cls;
+	(void)c;
+	if (!rq)
+		return NULL; /* on_request makes one, or refuses */
+	rq->uri_len = strlen(uri);
+	char *query = strchr(uri, '?');
+	if (query) {
+		rq->nparams = 1;
+		for (const char *p = query + 1; *p; p++)
+			rq->nparams += *p == '&';
+		if (rq->nparams > DP_SERVE_MAX_PARAMS || rq->uri_len > DP_SERVE_MAX_HEAD)
+			query[1] = '\0';
+	}
+	return rq;
+}
+
+/* The bytes of the request line and the headers, as they came (near enough:
+ * the separators count as the HTTP syntax has them). */
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+				       const char *value, size_t value_size)
+{
+	size_t *total = cls;
+	(void)kind;
+	(void)key;
+	(void)value;
+	*total += key_size + value_size + 4;
+	return MHD_YES;
+}
+
+/* The request's receiving is over (arriving: false) or starts again on a
+ * kept-alive connection (true): the watchdog's view of it. */
+static void watch_receiving(dp_server *s, struct MHD_Connection *c, bool arriving)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	dp_conn_watch *w = info ? info->socket_context : NULL;
+	if (!w)
+		return;
+	pthread_mutex_lock(&s->watch_lock);
+	w->receiving = arriving;
+	w->deadline = dp_monotonic() + s->receive_seconds;
+	pthread_mutex_unlock(&s->watch_lock);
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **state)
@@ -282,6 +383,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!(rq = calloc(1, sizeof(*rq))))
 			return MHD_NO;
 		*state = rq;
+	}
+	if (!rq->headers_seen) {
+		rq->headers_seen = true;
 		return MHD_YES; /* the headers; the body, if any, comes next */
 	}
 	if (*upload_size) {
@@ -292,6 +396,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	watch_receiving(s, c, false);
+	size_t head = rq->uri_len + strlen(method) + 12;
+	MHD_get_connection_values_n(c, MHD_HEADER_KIND, add_header_size, &head);
+	if (rq->uri_len > DP_SERVE_MAX_HEAD)
+		return send_error(c, 414, "the URL is longer than %s", "32 KiB");
+	if (rq->nparams > DP_SERVE_MAX_PARAMS)
+		return send_error(c, 431, "the URL has more than %s parameters", "512");
+	if (head > DP_SERVE_MAX_HEAD)
+		return send_error(c, 431, "the request line and headers are longer than %s", "32 KiB");
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	bool post = strcmp(method, "POST") == 0;
 	if (!host_ok(s, c))
@@ -337,15 +450,81 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode why)
 {
+	dp_server *s = cls;
 	request *rq = *state;
-	(void)cls;
-	(void)c;
 	(void)why;
 	if (rq) {
 		dp_buf_free(&rq->body);
 		free(rq);
 		*state = NULL;
 	}
+	watch_receiving(s, c, true); /* the next request of a kept-alive connection */
+}
+
+/* ---- the watchdog of arriving requests ----------------------------------------------------
+ * libmicrohttpd's timeout counts idleness: a client that sends a byte of
+ * its headers every few seconds never idles, and 64 such clients held
+ * every connection.  A request has receive_seconds to arrive whole; the
+ * watchdog shuts down the socket of one that takes longer (libmicrohttpd
+ * then closes it: it reads the end).  Sockets are shut down under
+ * watch_lock, which the connection's end takes to unlink it before
+ * libmicrohttpd closes the descriptor, so the number is never another's. */
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	dp_server *s = cls;
+	dp_conn_watch *w = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!info || !(w = calloc(1, sizeof(*w))))
+			return; /* unwatched: the idle timeout still ends it */
+		w->fd = info->connect_fd;
+		w->receiving = true;
+		w->deadline = dp_monotonic() + s->receive_seconds;
+		pthread_mutex_lock(&s->watch_lock);
+		w->next = s->watching;
+		if (s->watching)
+			s->watching->prev = w;
+		s->watching = w;
+		pthread_mutex_unlock(&s->watch_lock);
+		*socket_context = w;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && w) {
+		pthread_mutex_lock(&s->watch_lock);
+		if (w->prev)
+			w->prev->next = w->next;
+		else
+			s->watching = w->next;
+		if (w->next)
+			w->next->prev = w->prev;
+		pthread_mutex_unlock(&s->watch_lock);
+		free(w);
+		*socket_context = NULL;
+	}
+}
+
+static void *watchdog_main(void *arg)
+{
+	dp_server *s = arg;
+	pthread_mutex_lock(&s->watch_lock);
+	while (!s->watch_stop) {
+		double now = dp_monotonic();
+		for (dp_conn_watch *w = s->watching; w; w = w->next)
+			if (w->receiving && !w->cut && now > w->deadline) {
+				shutdown(w->fd, SHUT_RDWR);
+				w->cut = true;
+			}
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += 200 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->watch_cond, &s->watch_lock, &until);
+	}
+	pthread_mutex_unlock(&s->watch_lock);
+	return NULL;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -359,6 +538,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* ---- starting and stopping ---------------------------------------------------------- */
+
+static void stop_watchdog(dp_server *s)
+{
+	if (!s->watch_started)
+		return;
+	pthread_mutex_lock(&s->watch_lock);
+	s->watch_stop = true;
+	pthread_cond_signal(&s->watch_cond);
+	pthread_mutex_unlock(&s->watch_lock);
+	pthread_join(s->watch_thread, NULL);
+	s->watch_started = false;
+}
 
 bool dp_serve_is_loopback(const char *host)
 {
@@ -422,12 +613,24 @@ int dp_serve_start(const dp_serve_options *o, dp_server **out)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	s->o = *o;
 	s->request_seconds = o->request_seconds > 0 ? o->request_seconds : 10;
+	s->receive_seconds = o->receive_seconds > 0 ? o->receive_seconds : DP_SERVE_RECEIVE_SECONDS;
 	s->max_rows = o->max_rows ? o->max_rows : DP_SERVE_MAX_ROWS;
 	pthread_mutex_init(&s->login_lock, NULL);
+	pthread_mutex_init(&s->watch_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->watch_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if (!(s->host = strdup(host))) {
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto fail_host;
 	}
+	/* A name of its own, so that two servers on one host name do not
+	 * replace each other's session cookie (cookies ignore the port). */
+	memcpy(s->cookie, COOKIE, sizeof(COOKIE) - 1);
+	if ((rc = random_hex(s->cookie + sizeof(COOKIE) - 1, 4)))
+		goto fail_host;
 	if (o->token) {
 		snprintf(s->token, sizeof(s->token), "%s", o->token);
 		s->token_len = strlen(s->token);
@@ -439,14 +642,22 @@ int dp_serve_start(const dp_serve_options *o, dp_server **out)
 		goto fail_host;
 	if ((rc = dp_shared_start_fresh(&s->index)))
 		goto fail_index;
+	if ((rc = pthread_create(&s->watch_thread, NULL, watchdog_main, s))) {
+		rc = dp_error_errno(rc, "cannot start a thread");
+		goto fail_index;
+	}
+	s->watch_started = true;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
 			 (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	s->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
 				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)DP_SERVE_MAX_CONNECTIONS,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)DP_SERVE_MAX_PER_ADDRESS,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_SECONDS,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEMORY_PER_CONNECTION,
+				     MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
 	(void)addrlen;
 	if (!s->daemon) {
@@ -459,9 +670,12 @@ int dp_serve_start(const dp_serve_options *o, dp_server **out)
 	*out = s;
 	return 0;
 fail_index:
+	stop_watchdog(s);
 	dp_shared_free(&s->index);
 fail_host:
 	pthread_mutex_destroy(&s->login_lock);
+	pthread_mutex_destroy(&s->watch_lock);
+	pthread_cond_destroy(&s->watch_cond);
 	free(s->host);
 	free(s);
 	return rc;
@@ -481,9 +695,12 @@ void dp_serve_stop(dp_server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->daemon);
+	stop_watchdog(s);
+	MHD_stop_daemon(s->daemon); /* its connections unlink their watch under watch_lock */
 	dp_shared_free(&s->index);
 	pthread_mutex_destroy(&s->login_lock);
+	pthread_mutex_destroy(&s->watch_lock);
+	pthread_cond_destroy(&s->watch_cond);
 	free(s->host);
 	free(s);
 }

@@ -25,9 +25,13 @@ static int statement_error(sqlite3 *db, dp_sql *s, const char *text, double time
 	if (code == SQLITE_INTERRUPT && dp_sql_timed_out(s))
 		return dp_error_subject(DNNPROV_EQUERY, "timeout", "the statement ran past its time limit of %g s",
 					timeout_s);
+	const char *denied = dp_sql_denied(s);
 	dp_buf b = { 0 };
-	dp_buf_printf(&b, "%s%s", sqlite3_errmsg(db),
-		      code == SQLITE_AUTH ? " (read-only: no writes but to temp, no ATTACH of a file, no extensions)" : "");
+	if (code == SQLITE_AUTH || denied)
+		dp_buf_printf(&b, "%s%s%s (read-only: no writes but to temp, no ATTACH of a file, only the functions "
+				  "docs/SQL.md lists)", sqlite3_errmsg(db), denied ? ": " : "", denied ? denied : "");
+	else
+		dp_buf_printf(&b, "%s", sqlite3_errmsg(db));
 	if (at >= 0) {
 		dp_buf_putc(&b, '\n');
 		dp_sql_position(&b, text, at);
@@ -59,17 +63,23 @@ static int bind_params(sqlite3_stmt *st, const dnnprov_value *params, size_t n)
 	return src == SQLITE_OK ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory binding the parameters");
 }
 
-/* Steps st to its end, its rows through w. */
-static int write_rows(sqlite3_stmt *st, dp_rowout *w, int *src)
+/* Steps st to its end, its rows through w; rendering them counts
+ * against the time limit, which SQLite checks only while it steps. */
+static int write_rows(sqlite3_stmt *st, dp_sql *s, dp_rowout *w, int *src)
 {
 	int ncols = sqlite3_column_count(st), rc = 0;
 	dp_qv *cells = calloc((size_t)ncols + 1, sizeof(dp_qv));
 	dp_buf *hex = calloc((size_t)ncols + 1, sizeof(dp_buf));
 	if (!cells || !hex)
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-	while (!rc && (*src = sqlite3_step(st)) == SQLITE_ROW)
+	while (!rc && (*src = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!(rc = dp_sql_row(st, ncols, cells, hex)))
 			rc = dp_rowout_row(w, cells);
+		if (!rc && dp_sql_past_deadline(s)) {
+			*src = SQLITE_INTERRUPT;
+			break;
+		}
+	}
 	for (int i = 0; hex && i < ncols; i++)
 		dp_buf_free(&hex[i]);
 	free(hex);
@@ -87,7 +97,7 @@ static int answer(dp_query *q, const dnnprov_index *ix, const char *text, const 
 	dp_table t = { 0 };
 	dp_rowout w = { 0 };
 	dp_freshness f;
-	dp_buf json = { 0 };
+	dp_buf json = { 0 }, trailer = { 0 };
 	const char *tail = NULL;
 	int rc, src = SQLITE_DONE;
 
@@ -96,7 +106,7 @@ static int answer(dp_query *q, const dnnprov_index *ix, const char *text, const 
 		goto out;
 	}
 	if ((rc = dp_sql_register(db, &s)) || (rc = dp_sql_attach_snapshot(s, q->ix, q->txn, df)) ||
-	    (rc = dp_sql_restrict(s, timeout_s > 0 ? timeout_s : 0)))
+	    (rc = dp_sql_restrict(s, timeout_s > 0 ? timeout_s : 0, DP_SQL_MAX_VALUE)))
 		goto out;
 	dp_sql_statement_begin(s);
 	if (sqlite3_prepare_v2(db, text, -1, &st, &tail) != SQLITE_OK) {
@@ -113,15 +123,15 @@ static int answer(dp_query *q, const dnnprov_index *ix, const char *text, const 
 		goto out_stmt;
 	}
 	if ((rc = bind_params(st, params, n)) || (rc = dp_sql_columns(st, &t)) ||
-	    (rc = dp_rowout_begin(&w, &t, fmt, mem, 0)) || (rc = write_rows(st, &w, &src)))
+	    (rc = dp_rowout_begin(&w, &t, fmt, mem, 0)) || (rc = write_rows(st, s, &w, &src)))
 		goto out_stmt;
 	if (src != SQLITE_DONE) {
 		rc = statement_error(db, s, text, timeout_s);
 		goto out_stmt;
 	}
 	if (!(rc = dp_query_freshness(q, ix->snaps.dir, ix->snaps.log_dir, df, NULL, &f)) &&
-	    !(rc = dp_freshness_json(&f, &json)))
-		rc = dp_rowout_end(&w, dp_buf_cstr(&json));
+	    !(rc = dp_freshness_json(&f, &json)) && !(rc = dp_sql_trailer(&trailer, dp_buf_cstr(&json), dp_sql_notes(s))))
+		rc = dp_rowout_end(&w, dp_buf_cstr(&trailer));
 out_stmt:
 	sqlite3_finalize(st);
 	dp_sql_statement_done(s);
@@ -129,6 +139,7 @@ out:
 	dp_rowout_free(&w);
 	dp_table_free(&t);
 	dp_buf_free(&json);
+	dp_buf_free(&trailer);
 	sqlite3_close(db); /* detaches: the snapshot stays the caller's */
 	return rc;
 }

@@ -12,6 +12,7 @@
  * lives in the temp schema: nothing is written to the connection's
  * databases, and the index is never copied.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,12 @@ struct dp_sql {
 	/* what the last attach created */
 	schema_entry *schema;
 	size_t nschema;
+	dp_buf notes; /* what the last attach could not create, a line each */
+	/* the authorizer, installed by the first attach */
+	bool authorizer;
+	bool attaching;   /* only the attach's own statements run */
+	bool restricted;  /* read-only (dp_sql_restrict) */
+	char denied[160]; /* what it refused last, for the message */
 	/* the time limit */
 	double timeout, deadline;
 	sqlite3_stmt *timed_stmt;
@@ -232,19 +239,40 @@ static void schema_free(dp_sql *s)
 	s->nschema = 0;
 }
 
-/* Runs one statement of the attach; the error names it. */
-static int exec(dp_sql *s, const char *sql)
+/* Runs one statement the attach built, prepared alone: text from the
+ * index, whatever it holds, can never start a second statement (the
+ * authorizer, on since the attach began, refuses anything else too).
+ * The error names the statement. */
+static int run(dp_sql *s, dp_buf *sql)
 {
-	char *err = NULL;
-	int src = sqlite3_exec(s->db, sql, NULL, NULL, &err);
-	if (src == SQLITE_OK)
-		return 0;
-	int rc = dp_error(src == SQLITE_NOMEM ? DNNPROV_ENOMEM : DNNPROV_EQUERY, "%s (in: %s)",
-			  err ? err : sqlite3_errstr(src), sql);
-	sqlite3_free(err);
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL, *text = dp_buf_cstr(sql);
+	int src;
+
+	if (sql->failed || !text)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (sql->len > (size_t)INT_MAX)
+		return dp_error(DNNPROV_EQUERY, "a statement of %zu bytes is too long for SQLite", sql->len);
+	src = sqlite3_prepare_v2(s->db, text, (int)sql->len, &st, &tail);
+	if (src == SQLITE_OK && (!st || tail != text + sql->len)) {
+		sqlite3_finalize(st);
+		return dp_error(DNNPROV_EQUERY, "not one statement (in: %s)", text);
+	}
+	if (src == SQLITE_OK) {
+		while ((src = sqlite3_step(st)) == SQLITE_ROW)
+			;
+		src = src == SQLITE_DONE ? SQLITE_OK : src;
+	}
+	int rc = src == SQLITE_OK ? 0
+				  : dp_error(src == SQLITE_NOMEM ? DNNPROV_ENOMEM : DNNPROV_EQUERY, "%s (in: %s)",
+					     sqlite3_errmsg(s->db), text);
+	sqlite3_finalize(st);
 	return rc;
 }
 
+/* The one quoting of the SQL text an attach builds: every identifier (a
+ * table, a view, a column) and every text literal made from the index's
+ * names goes through here, whatever bytes the name holds. */
 void dp_sql_quote(dp_buf *b, const char *s, char quote)
 {
 	dp_buf_putc(b, quote);
@@ -266,6 +294,17 @@ static void quote_text(dp_buf *b, const char *text)
 	dp_sql_quote(b, text, '\'');
 }
 
+/* "<df>_<what>": the name of a per-dataflow table (caller frees; NULL when
+ * out of memory). */
+static char *df_name(const char *df, const char *what)
+{
+	size_t n = strlen(df) + strlen(what) + 2;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n, "%s_%s", df, what);
+	return out;
+}
+
 /* CREATE VIRTUAL TABLE temp."name" USING dnnprov(kind, 'names'...) */
 static int create_table(dp_sql *s, const char *name, const char *kind, const char *n1, const char *n2,
 			const char *n3)
@@ -281,21 +320,22 @@ static int create_table(dp_sql *s, const char *name, const char *kind, const cha
 		quote_text(&b, names[i]);
 	}
 	dp_buf_putc(&b, ')');
-	rc = b.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : exec(s, dp_buf_cstr(&b));
+	rc = run(s, &b);
 	dp_buf_free(&b);
 	return rc;
 }
 
-static int create_view(dp_sql *s, const char *name, const char *select)
+static int create_view(dp_sql *s, const char *name, dp_buf *select)
 {
 	dp_buf b = { 0 };
 	int rc;
+	if (select->failed)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	dp_buf_printf(&b, "CREATE TEMP VIEW ");
 	quote_ident(&b, name);
-	dp_buf_printf(&b, " AS %s", select);
-	if (b.failed)
-		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-	else if (!(rc = exec(s, dp_buf_cstr(&b)))) {
+	dp_buf_append(&b, " AS ", 4);
+	dp_buf_append(&b, select->data, select->len);
+	if (!(rc = run(s, &b))) {
 		/* Noted as "CREATE VIEW name AS ...", as .schema prints it. */
 		memmove(b.data + 7, b.data + 12, b.len - 12 + 1);
 		rc = dp_sql_note_schema(s, name, b.data);
@@ -316,13 +356,14 @@ static int drop_all(dp_sql *s)
 			dp_buf b = { 0 };
 			dp_buf_printf(&b, "DROP %s IF EXISTS temp.", view ? "VIEW" : "TABLE");
 			quote_ident(&b, s->schema[i].name);
-			rc = b.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : exec(s, dp_buf_cstr(&b));
+			rc = run(s, &b);
 			dp_buf_free(&b);
 		}
 	schema_free(s);
 	return rc;
 }
 
+/* A name folded to lower case for a DfAnalyzer view (caller frees). */
 static char *lower_name(const char *s)
 {
 	char *out = strdup(s);
@@ -337,158 +378,253 @@ static char *lower_name(const char *s)
 static void select_as(dp_buf *b, dp_buf *used, const char *expr, const char *alias)
 {
 	char *low = lower_name(alias);
-	char name[DNNPROV_NAME_MAX + 16];
+	dp_buf name = { 0 };
 	if (!low) {
 		b->failed = true;
 		return;
 	}
-	snprintf(name, sizeof(name), "%s", low);
-	for (int k = 2;; k++) {
+	dp_buf_printf(&name, "%s", low);
+	for (int k = 2; !name.failed && dp_buf_cstr(&name); k++) {
 		bool taken = false;
 		for (size_t at = 0; used->data && at < used->len; at += strlen(used->data + at) + 1)
-			taken |= strcmp(used->data + at, name) == 0;
+			taken |= strcmp(used->data + at, name.data) == 0;
 		if (!taken)
 			break;
-		snprintf(name, sizeof(name), "%s_%d", low, k);
+		name.len = 0;
+		dp_buf_printf(&name, "%s_%d", low, k);
 	}
 	free(low);
-	dp_buf_append(used, name, strlen(name) + 1);
+	if (name.failed || !dp_buf_cstr(&name)) {
+		b->failed = true;
+		dp_buf_free(&name);
+		return;
+	}
+	dp_buf_append(used, name.data, name.len + 1);
 	if (b->len && b->data[b->len - 1] != ' ')
 		dp_buf_append(b, ", ", 2);
 	dp_buf_printf(b, "%s AS ", expr);
-	quote_ident(b, name);
+	quote_ident(b, name.data);
+	dp_buf_free(&name);
 }
 
-static void col_expr(char *out, size_t n, const char *prefix, const char *name)
+/* Appends `prefix"name" AS "alias"`: a column of the index as a view's. */
+static void select_col(dp_buf *b, dp_buf *used, const char *prefix, const char *name, const char *alias)
 {
-	dp_buf b = { 0 };
-	quote_ident(&b, name);
-	snprintf(out, n, "%s%s", prefix, b.failed ? "NULL" : dp_buf_cstr(&b));
-	dp_buf_free(&b);
+	dp_buf expr = { 0 };
+	dp_buf_printf(&expr, "%s", prefix);
+	quote_ident(&expr, name);
+	if (expr.failed || !dp_buf_cstr(&expr))
+		b->failed = true;
+	else
+		select_as(b, used, expr.data, alias);
+	dp_buf_free(&expr);
 }
 
-/* The column of a per-dataflow table that shows `stored` (its declared
- * schema may have renamed it to stay unique): the name as declared. */
+/* ---- tables wider than SQLite allows ----------------------------------------------------- */
+
+/* A table or view whose columns would pass SQLite's limit (2,000 unless it
+ * was built otherwise) cannot be declared; the attach goes on without it
+ * and says so in the notes, and the long tables still hold every value. */
+static bool fits(dp_sql *s, const char *df, const char *what, size_t columns, const char *instead)
+{
+	int limit = sqlite3_limit(s->db, SQLITE_LIMIT_COLUMN, -1);
+	if (columns <= (size_t)limit)
+		return true;
+	dp_buf_printf(&s->notes, "dataflow %s: no %s: its %zu columns pass SQLite's limit of %d; %s\n", df, what,
+		      columns, limit, instead);
+	return false;
+}
+
+/* Whether a name of the dataflow's (a set's table, its view) is taken
+ * already, by another dataflow's or a table every index has (SQLite
+ * compares names ignoring case): the first keeps it, and a note says so. */
+static bool taken(dp_sql *s, const char *df, const char *what, const char *name)
+{
+	if (!dp_sql_schema(s, name))
+		return false;
+	dp_buf_printf(&s->notes, "dataflow %s: no %s %s: another table or view has that name\n", df, what, name);
+	return true;
+}
+
+/* A view of the default dataflow that reads a table the attach could not
+ * make (fits() said why): it goes too, and says so. */
+static void note_view_skipped(dp_sql *s, const char *df, const char *view, const char *what)
+{
+	dp_buf_printf(&s->notes, "dataflow %s: no view %s: it reads the table %s_%s\n", df, view, df, what);
+}
+
+/* Whether a DfAnalyzer view over the dataflow's table `what` can be made:
+ * that table was (table_made), and its own columns fit. */
+static bool view_possible(dp_sql *s, const char *df, bool table_made, const char *view, const char *what,
+			  size_t columns, const char *instead)
+{
+	char label[64];
+	if (!table_made) {
+		note_view_skipped(s, df, view, what);
+		return false;
+	}
+	snprintf(label, sizeof(label), "view %s", view);
+	return fits(s, df, label, columns, instead);
+}
+
+/* The column count of a table of `kind` with n columns of the dataflow's. */
+static size_t table_columns(const char *kind, size_t n)
+{
+	return (size_t)dp_sql_kind_columns(kind) + n;
+}
+
+/* ---- the DfAnalyzer views ------------------------------------------------------------------ */
+
+/* The hyperparameters ds_itrainingmodel has a column for, whether the
+ * dataflow records them or not, in Keras-Prov's order. */
 static const char *const keras_hyps[] = { "OPTIMIZER_NAME", "LEARNING_RATE", "DECAY", "MOMENTUM",
 					  "NUM_EPOCHS", "BATCH_SIZE", "NUM_LAYERS" };
 
-/* DfAnalyzer's views of the default dataflow. */
-static int dfanalyzer_views(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tfs, size_t ntfs)
-{
-	dp_buf b = { 0 }, used = { 0 }, t = { 0 };
-	char expr[DNNPROV_NAME_MAX * 2 + 32];
-	int rc = 0;
+/* Which of a dataflow's tables the attach could create. */
+typedef struct made {
+	bool epochs, hyps, tests;
+	bool *sets; /* per transformation, per set: [tf][set] flattened */
+} made;
 
-	/* ds_itrainingmodel: the run and its hyperparameters. */
-	quote_ident(&t, d->name);
-	t.len--;
-	dp_buf_append(&t, "_hyperparameters\"", 17);
+static int view_itrainingmodel(dp_sql *s, const dp_qdataflow *d)
+{
+	dp_buf b = { 0 }, used = { 0 };
+	char *table = df_name(d->name, "hyperparameters");
+	int rc;
 	dp_buf_printf(&b, "SELECT ");
 	select_as(&b, &used, "h.task", "trainingmodel_task_id");
 	select_as(&b, &used, "t.start", "timestamp");
 	for (size_t i = 0; i < DP_ARRAY_LEN(keras_hyps); i++) {
 		const char *h = dp_qdf_hyp(d, keras_hyps[i]);
 		if (h)
-			col_expr(expr, sizeof(expr), "h.", h);
-		select_as(&b, &used, h ? expr : "NULL", keras_hyps[i]);
+			select_col(&b, &used, "h.", h, keras_hyps[i]);
+		else
+			select_as(&b, &used, "NULL", keras_hyps[i]);
 	}
 	for (size_t i = 0; i < d->nhyps; i++) {
 		bool known = false;
 		for (size_t k = 0; k < DP_ARRAY_LEN(keras_hyps); k++)
 			known |= dp_strcasecmp(d->hyps[i].name, keras_hyps[k]) == 0;
-		if (known)
-			continue;
-		col_expr(expr, sizeof(expr), "h.", d->hyps[i].name);
-		select_as(&b, &used, expr, d->hyps[i].name);
+		if (!known)
+			select_col(&b, &used, "h.", d->hyps[i].name, d->hyps[i].name);
 	}
-	dp_buf_printf(&b, " FROM %s AS h JOIN tasks AS t ON t.dataflow = ", dp_buf_cstr(&t));
+	dp_buf_printf(&b, " FROM ");
+	quote_ident(&b, table ? table : "");
+	dp_buf_printf(&b, " AS h JOIN tasks AS t ON t.dataflow = ");
 	quote_text(&b, d->name);
 	dp_buf_printf(&b, " AND t.task = h.task");
-	rc = b.failed ? DNNPROV_ENOMEM : create_view(s, "ds_itrainingmodel", dp_buf_cstr(&b));
-
-	/* ds_otrainingmodel: an element per epoch. */
-	b.len = used.len = t.len = 0;
-	quote_ident(&t, d->name);
-	t.len--;
-	dp_buf_append(&t, "_epochs\"", 8);
-	dp_buf_printf(&b, "SELECT ");
-	select_as(&b, &used, "task", "trainingmodel_task_id");
-	select_as(&b, &used, "task", "adaptation_task_id");
-	select_as(&b, &used, "task", "testingmodel_task_id");
-	select_as(&b, &used, "time", "timestamp");
-	select_as(&b, &used, "elapsed", "elapsed_time");
-	for (size_t i = 0; i < d->nmetrics; i++) {
-		col_expr(expr, sizeof(expr), "", d->metrics[i]);
-		select_as(&b, &used, expr, d->metrics[i]);
-	}
-	select_as(&b, &used, "epoch", "epoch");
-	dp_buf_printf(&b, " FROM %s", dp_buf_cstr(&t));
-	if (!rc)
-		rc = b.failed ? DNNPROV_ENOMEM : create_view(s, "ds_otrainingmodel", dp_buf_cstr(&b));
-
-	/* ds_oadaptation: the learning rate's changes. */
-	b.len = 0;
-	dp_buf_printf(&b, "SELECT task AS adaptation_task_id, new AS new_lrate, time AS timestamp, epoch AS epoch_id, "
-			  "id AS adaptation_id FROM adaptations WHERE dataflow = ");
-	quote_text(&b, d->name);
-	dp_buf_printf(&b, " AND upper(hyperparameter) = 'LEARNING_RATE'");
-	if (!rc)
-		rc = b.failed ? DNNPROV_ENOMEM : create_view(s, "ds_oadaptation", dp_buf_cstr(&b));
-
-	/* ds_otestingmodel: the test results. */
-	b.len = used.len = t.len = 0;
-	quote_ident(&t, d->name);
-	t.len--;
-	dp_buf_append(&t, "_tests\"", 7);
-	dp_buf_printf(&b, "SELECT ");
-	select_as(&b, &used, "task", "testingmodel_task_id");
-	select_as(&b, &used, "time", "timestamp");
-	for (size_t i = 0; i < d->nmetrics; i++) {
-		if (strncmp(d->metrics[i], "val_", 4) == 0)
-			continue;
-		col_expr(expr, sizeof(expr), "", d->metrics[i]);
-		select_as(&b, &used, expr, d->metrics[i]);
-	}
-	dp_buf_printf(&b, " FROM %s", dp_buf_cstr(&t));
-	if (!rc)
-		rc = b.failed ? DNNPROV_ENOMEM : create_view(s, "ds_otestingmodel", dp_buf_cstr(&b));
-
-	/* ds_ilayers: the layer facts. */
-	b.len = 0;
-	dp_buf_printf(&b, "SELECT task AS trainingmodel_task_id, time AS timestamp, layer AS name, kind AS "
-			  "attribute_type, value FROM layers WHERE dataflow = ");
-	quote_text(&b, d->name);
-	if (!rc)
-		rc = b.failed ? DNNPROV_ENOMEM : create_view(s, "ds_ilayers", dp_buf_cstr(&b));
-
-	/* ds_<set> of each user-defined set. */
-	for (size_t i = 0; i < ntfs && !rc; i++)
-		for (size_t k = 0; k < tfs[i].nsets && !rc; k++) {
-			const dp_qset *set = &tfs[i].sets[k];
-			char task_col[DNNPROV_NAME_MAX + 16], view[DNNPROV_NAME_MAX + 8];
-			char *low = lower_name(set->name);
-			b.len = used.len = t.len = 0;
-			snprintf(task_col, sizeof(task_col), "%s_task_id", tfs[i].name);
-			snprintf(view, sizeof(view), "ds_%s", low ? low : "");
-			free(low);
-			quote_ident(&t, d->name);
-			t.len--;
-			dp_buf_printf(&t, "_%s", set->name);
-			dp_buf_putc(&t, '"');
-			dp_buf_printf(&b, "SELECT ");
-			select_as(&b, &used, "task", task_col);
-			select_as(&b, &used, "time", "timestamp");
-			for (size_t a = 0; a < set->nattrs; a++) {
-				col_expr(expr, sizeof(expr), "", set->attrs[a].name);
-				select_as(&b, &used, expr, set->attrs[a].name);
-			}
-			dp_buf_printf(&b, " FROM %s", dp_buf_cstr(&t));
-			rc = b.failed || !low ? DNNPROV_ENOMEM : create_view(s, view, dp_buf_cstr(&b));
-		}
+	rc = table ? create_view(s, "ds_itrainingmodel", &b) : dp_error(DNNPROV_ENOMEM, "out of memory");
+	free(table);
 	dp_buf_free(&b);
 	dp_buf_free(&used);
-	dp_buf_free(&t);
-	return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory") : rc;
+	return rc;
+}
+
+/* ds_otrainingmodel (an element per epoch) and ds_otestingmodel (the test
+ * results): the metrics, the second without the val_ ones. */
+static int view_metrics(dp_sql *s, const dp_qdataflow *d, bool tests)
+{
+	dp_buf b = { 0 }, used = { 0 };
+	char *table = df_name(d->name, tests ? "tests" : "epochs");
+	int rc;
+	dp_buf_printf(&b, "SELECT ");
+	if (tests) {
+		select_as(&b, &used, "task", "testingmodel_task_id");
+		select_as(&b, &used, "time", "timestamp");
+	} else {
+		select_as(&b, &used, "task", "trainingmodel_task_id");
+		select_as(&b, &used, "task", "adaptation_task_id");
+		select_as(&b, &used, "task", "testingmodel_task_id");
+		select_as(&b, &used, "time", "timestamp");
+		select_as(&b, &used, "elapsed", "elapsed_time");
+	}
+	for (size_t i = 0; i < d->nmetrics; i++)
+		if (!tests || strncmp(d->metrics[i], "val_", 4) != 0)
+			select_col(&b, &used, "", d->metrics[i], d->metrics[i]);
+	if (!tests)
+		select_as(&b, &used, "epoch", "epoch");
+	dp_buf_printf(&b, " FROM ");
+	quote_ident(&b, table ? table : "");
+	rc = table ? create_view(s, tests ? "ds_otestingmodel" : "ds_otrainingmodel", &b)
+		   : dp_error(DNNPROV_ENOMEM, "out of memory");
+	free(table);
+	dp_buf_free(&b);
+	dp_buf_free(&used);
+	return rc;
+}
+
+/* ds_oadaptation and ds_ilayers: rows of the dataflow in the long tables. */
+static int view_long(dp_sql *s, const dp_qdataflow *d, const char *name, const char *select, const char *tail)
+{
+	dp_buf b = { 0 };
+	int rc;
+	dp_buf_printf(&b, "%s", select);
+	quote_text(&b, d->name);
+	dp_buf_printf(&b, "%s", tail);
+	rc = create_view(s, name, &b);
+	dp_buf_free(&b);
+	return rc;
+}
+
+/* ds_<set> of a user-defined set. */
+static int view_set(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tf, const dp_qset *set)
+{
+	dp_buf b = { 0 }, used = { 0 }, task_col = { 0 }, view = { 0 };
+	char *low = lower_name(set->name), *table = df_name(d->name, set->name);
+	int rc;
+	dp_buf_printf(&task_col, "%s_task_id", tf->name);
+	dp_buf_printf(&view, "ds_%s", low ? low : "");
+	dp_buf_printf(&b, "SELECT ");
+	select_as(&b, &used, "task", dp_buf_cstr(&task_col) ? task_col.data : "");
+	select_as(&b, &used, "time", "timestamp");
+	for (size_t a = 0; a < set->nattrs; a++)
+		select_col(&b, &used, "", set->attrs[a].name, set->attrs[a].name);
+	dp_buf_printf(&b, " FROM ");
+	quote_ident(&b, table ? table : "");
+	if (!low || !table || task_col.failed || view.failed || !dp_buf_cstr(&view))
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+	else if (!taken(s, d->name, "view", view.data))
+		rc = create_view(s, view.data, &b);
+	else
+		rc = 0;
+	free(low);
+	free(table);
+	dp_buf_free(&b);
+	dp_buf_free(&used);
+	dp_buf_free(&task_col);
+	dp_buf_free(&view);
+	return rc;
+}
+
+/* DfAnalyzer's views of the default dataflow, over the tables it has. */
+static int dfanalyzer_views(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tfs, size_t ntfs, const made *m)
+{
+	int rc = 0;
+	size_t k = 0;
+	if (view_possible(s, d->name, m->hyps, "ds_itrainingmodel", "hyperparameters",
+			  2 + DP_ARRAY_LEN(keras_hyps) + d->nhyps, "its hyperparameters are in the table hyperparameters"))
+		rc = view_itrainingmodel(s, d);
+	if (!rc && view_possible(s, d->name, m->epochs, "ds_otrainingmodel", "epochs", 6 + d->nmetrics,
+				 "its epochs are in the tables metrics and summaries"))
+		rc = view_metrics(s, d, false);
+	if (!rc)
+		rc = view_long(s, d, "ds_oadaptation",
+			       "SELECT task AS adaptation_task_id, new AS new_lrate, time AS timestamp, epoch AS epoch_id, "
+			       "id AS adaptation_id FROM adaptations WHERE dataflow = ",
+			       " AND upper(hyperparameter) = 'LEARNING_RATE'");
+	if (!rc && view_possible(s, d->name, m->tests, "ds_otestingmodel", "tests", 2 + d->nmetrics,
+				 "its test results are in the table tests"))
+		rc = view_metrics(s, d, true);
+	if (!rc)
+		rc = view_long(s, d, "ds_ilayers",
+			       "SELECT task AS trainingmodel_task_id, time AS timestamp, layer AS name, kind AS "
+			       "attribute_type, value FROM layers WHERE dataflow = ",
+			       "");
+	for (size_t i = 0; i < ntfs; i++)
+		for (size_t j = 0; j < tfs[i].nsets; j++, k++)
+			if (!rc && m->sets[k])
+				rc = view_set(s, d, &tfs[i], &tfs[i].sets[j]);
+	return rc;
 }
 
 /* DfAnalyzer's specification and task tables, over every dataflow, with
@@ -517,41 +653,74 @@ static const char *const dfanalyzer_common[][2] = {
 		  "dt.df_id = d.id AND dt.tag = coalesce(t.transformation, 'TrainingModel')" },
 };
 
+/* Creates the per-dataflow table `what` of `kind` over n of the
+ * dataflow's columns, unless it is too wide (*made false then). */
+static int df_table(dp_sql *s, const char *df, const char *what, const char *kind, size_t n, const char *tf,
+		    const char *set, const char *instead, bool *made_it)
+{
+	char *name = df_name(df, what);
+	dp_buf label = { 0 };
+	int rc = 0;
+	*made_it = false;
+	dp_buf_printf(&label, "table %s", name ? name : "");
+	if (!name || label.failed || !dp_buf_cstr(&label))
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+	else if (taken(s, df, "table", name))
+		rc = 0;
+	else if (fits(s, df, label.data, table_columns(kind, n), instead)) {
+		rc = create_table(s, name, kind, df, tf, set);
+		*made_it = rc == 0;
+	}
+	free(name);
+	dp_buf_free(&label);
+	return rc;
+}
+
 static int per_dataflow(dp_sql *s, const char *df, bool is_default)
 {
 	dp_qdataflow d;
 	dp_qtf *tfs = NULL;
-	size_t ntfs = 0;
-	char name[2 * DNNPROV_NAME_MAX + 32];
+	size_t ntfs = 0, nsets = 0, k = 0;
+	made m = { 0 };
 	int rc;
 
 	if ((rc = dp_query_load_spec(&s->q, df, &d)))
 		return rc;
 	if ((rc = dp_qdf_transformations(&d, &tfs, &ntfs)))
 		goto out;
-	static const char *const wide[][2] = { { "epochs", "epochs" },
-					       { "hyperparameters", "hyperparameters_wide" },
-					       { "tests", "tests_wide" } };
-	for (size_t i = 0; i < DP_ARRAY_LEN(wide) && !rc; i++) {
-		snprintf(name, sizeof(name), "%s_%s", df, wide[i][0]);
-		rc = create_table(s, name, wide[i][1], df, NULL, NULL);
+	for (size_t i = 0; i < ntfs; i++)
+		nsets += tfs[i].nsets;
+	if (!(m.sets = calloc(nsets + 1, sizeof(bool)))) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
 	}
+	rc = df_table(s, df, "epochs", "epochs", d.nmetrics, NULL, NULL,
+		      "its epochs are in the tables metrics and summaries", &m.epochs);
+	if (!rc)
+		rc = df_table(s, df, "hyperparameters", "hyperparameters_wide", d.nhyps, NULL, NULL,
+			      "its hyperparameters are in the table hyperparameters", &m.hyps);
+	if (!rc)
+		rc = df_table(s, df, "tests", "tests_wide", d.nmetrics, NULL, NULL,
+			      "its test results are in the table tests", &m.tests);
 	for (size_t i = 0; i < ntfs && !rc; i++)
-		for (size_t k = 0; k < tfs[i].nsets && !rc; k++) {
-			snprintf(name, sizeof(name), "%s_%s", df, tfs[i].sets[k].name);
-			rc = create_table(s, name, "set", df, tfs[i].name, tfs[i].sets[k].name);
-		}
-	if (!rc && is_default) {
+		for (size_t j = 0; j < tfs[i].nsets && !rc; j++, k++)
+			rc = df_table(s, df, tfs[i].sets[j].name, "set", tfs[i].sets[j].nattrs, tfs[i].name,
+				      tfs[i].sets[j].name, "its elements are in the table elements", &m.sets[k]);
+	if (!rc && is_default && !m.epochs)
+		note_view_skipped(s, df, "epochs", "epochs");
+	if (!rc && is_default && m.epochs) {
 		dp_buf b = { 0 };
+		char *table = df_name(df, "epochs");
 		dp_buf_printf(&b, "SELECT * FROM ");
-		snprintf(name, sizeof(name), "%s_epochs", df);
-		quote_ident(&b, name);
-		rc = b.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : create_view(s, "epochs", dp_buf_cstr(&b));
+		quote_ident(&b, table ? table : "");
+		rc = table ? create_view(s, "epochs", &b) : dp_error(DNNPROV_ENOMEM, "out of memory");
+		free(table);
 		dp_buf_free(&b);
-		if (!rc)
-			rc = dfanalyzer_views(s, &d, tfs, ntfs);
 	}
+	if (!rc && is_default)
+		rc = dfanalyzer_views(s, &d, tfs, ntfs, &m);
 out:
+	free(m.sets);
 	dp_qtfs_free(tfs, ntfs);
 	dp_qdataflow_free(&d);
 	return rc;
@@ -569,6 +738,8 @@ int dp_sql_attach_snapshot(dp_sql *s, dp_index *ix, MDB_txn *txn, const char *de
 	return attach(s, NULL, ix, txn, default_df);
 }
 
+static int install_authorizer(dp_sql *s);
+
 static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, const char *default_df)
 {
 	static const char *const common[] = { "dataflows",   "transformations", "sets",	       "attributes",
@@ -581,17 +752,23 @@ static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, 
 
 	if (s->ncursors)
 		return dp_error(DNNPROV_ESTATE, "cannot attach an index while a statement reads the attached one");
-	if ((rc = drop_all(s)))
+	/* From here on, only the attach's own statements run. */
+	if ((rc = install_authorizer(s)))
 		return rc;
+	s->attaching = true;
+	if ((rc = drop_all(s)))
+		goto out;
 	detach(s);
 	forget_snapshot_facts(s);
 	free(s->default_df);
 	s->default_df = NULL;
+	s->notes.len = 0;
+	s->notes.failed = false;
 	if (ix) {
 		dp_query_adopt(ix, txn, &s->q);
 		s->borrowed = true;
 	} else if ((rc = dp_query_open(index_dir, &s->q))) {
-		return rc;
+		goto out;
 	}
 	s->attached = true;
 	if ((rc = dp_sql_dataflows(s, &names, &n)))
@@ -614,19 +791,33 @@ static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, 
 	}
 	for (size_t i = 0; i < DP_ARRAY_LEN(common) && !rc; i++)
 		rc = create_table(s, common[i], common[i], NULL, NULL, NULL);
-	for (size_t i = 0; i < DP_ARRAY_LEN(dfanalyzer_common) && !rc; i++)
-		rc = create_view(s, dfanalyzer_common[i][0], dfanalyzer_common[i][1]);
+	for (size_t i = 0; i < DP_ARRAY_LEN(dfanalyzer_common) && !rc; i++) {
+		dp_buf b = { 0 };
+		dp_buf_printf(&b, "%s", dfanalyzer_common[i][1]);
+		rc = create_view(s, dfanalyzer_common[i][0], &b);
+		dp_buf_free(&b);
+	}
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = per_dataflow(s, names[i], s->default_df && strcmp(names[i], s->default_df) == 0);
+	if (!rc && s->notes.failed)
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 	if (rc)
 		goto fail;
 	qsort(s->schema, s->nschema, sizeof(*s->schema), cmp_entry);
-	return 0;
+	goto out;
 fail:
 	drop_all(s);
 	detach(s);
 	forget_snapshot_facts(s);
+out:
+	s->attaching = false;
 	return rc;
+}
+
+const char *dp_sql_notes(dp_sql *s)
+{
+	const char *notes = dp_buf_cstr(&s->notes);
+	return notes && !s->notes.failed ? notes : "";
 }
 
 /* ---- rows ---------------------------------------------------------------------------- */
@@ -637,6 +828,25 @@ dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i)
 {
 	const char *decl = sqlite3_column_decltype(st, i);
 	return decl && sqlite3_stricmp(decl, "TIMESTAMP") == 0 ? COL_TIME : COL_NUM;
+}
+
+/* The members after "rows" of an SQL answer in JSON: "index", and
+ * "notes" when the attach could not create a table of a dataflow too wide
+ * for SQLite (one string per note).  As one text for dp_rowout_end, which
+ * writes it as the value of "index". */
+int dp_sql_trailer(dp_buf *b, const char *index_json, const char *notes)
+{
+	dp_buf_printf(b, "%s", index_json ? index_json : "null");
+	if (*notes) {
+		dp_buf_append(b, ",\n\"notes\": [", 12);
+		for (const char *p = notes; *p; p += strcspn(p, "\n") + 1) {
+			if (p != notes)
+				dp_buf_append(b, ", ", 2);
+			dp_json_string(b, p, strcspn(p, "\n"));
+		}
+		dp_buf_putc(b, ']');
+	}
+	return b->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
 int dp_sql_columns(sqlite3_stmt *st, dp_table *t)
@@ -673,11 +883,16 @@ void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
 		/* As SQL writes a blob: X'0A1B'. */
 		const unsigned char *p = sqlite3_column_blob(st, i);
 		int n = sqlite3_column_bytes(st, i);
+		static const char digits[] = "0123456789ABCDEF";
 		hex->len = 0;
-		dp_buf_append(hex, "X'", 2);
-		for (int k = 0; k < n; k++)
-			dp_buf_printf(hex, "%02X", p[k]);
-		dp_buf_putc(hex, '\'');
+		if (dp_buf_reserve(hex, 2 * (size_t)n + 4) == 0) {
+			dp_buf_append(hex, "X'", 2);
+			for (int k = 0; k < n; k++) {
+				hex->data[hex->len++] = digits[p[k] >> 4];
+				hex->data[hex->len++] = digits[p[k] & 15];
+			}
+			dp_buf_putc(hex, '\'');
+		}
 		cell->type = hex->failed ? QV_FAILED : QV_TEXT;
 		cell->text = hex->failed ? NULL : dp_buf_cstr(hex);
 		break;
@@ -714,9 +929,59 @@ void dp_sql_position(dp_buf *b, const char *sql, int offset)
 
 /* ---- read-only: the authorizer and the time limit ---------------------------------------- */
 
+/* The functions a statement may call once the connection is restricted:
+ * SQLite's core, date, math, JSON, aggregate and window functions, and the
+ * module's dnnprov_query.  An allow-list, not a deny-list: a function this
+ * list does not name (fts3_tokenizer, which returns a pointer into the
+ * library; load_extension; one the host program added) is refused, so the
+ * next one SQLite or a host adds is refused too.  `->` and `->>` are the
+ * JSON operators, `like` and `glob` the operators of those names. */
+static const char *const allowed_functions[] = {
+	/* core */
+	"abs", "changes", "char", "coalesce", "concat", "concat_ws", "format", "glob", "hex", "ifnull", "iif",
+	"instr", "last_insert_rowid", "length", "like", "likelihood", "likely", "lower", "ltrim", "max", "min",
+	"nullif", "octet_length", "printf", "quote", "random", "randomblob", "replace", "round", "rtrim", "sign",
+	"soundex", "sqlite_source_id", "sqlite_version", "substr", "substring", "total_changes", "trim", "typeof",
+	"unhex", "unicode", "unistr", "unistr_quote", "unlikely", "upper", "zeroblob",
+	/* aggregate */
+	"avg", "count", "group_concat", "median", "percentile", "percentile_cont", "percentile_disc", "string_agg",
+	"sum", "total",
+	/* date and time */
+	"current_date", "current_time", "current_timestamp", "date", "datetime", "julianday", "strftime", "time",
+	"timediff", "unixepoch",
+	/* math */
+	"acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "ceiling", "cos", "cosh", "degrees",
+	"exp", "floor", "ln", "log", "log10", "log2", "mod", "pi", "pow", "power", "radians", "sin", "sinh", "sqrt",
+	"tan", "tanh", "trunc",
+	/* window */
+	"cume_dist", "dense_rank", "first_value", "lag", "last_value", "lead", "nth_value", "ntile", "percent_rank",
+	"rank", "row_number",
+	/* JSON */
+	"->", "->>", "json", "json_array", "json_array_length", "json_error_position", "json_extract",
+	"json_group_array", "json_group_object", "json_insert", "json_object", "json_patch", "json_pretty",
+	"json_quote", "json_remove", "json_replace", "json_set", "json_type", "json_valid", "jsonb", "jsonb_array",
+	"jsonb_extract", "jsonb_group_array", "jsonb_group_object", "jsonb_insert", "jsonb_object", "jsonb_patch",
+	"jsonb_remove", "jsonb_replace", "jsonb_set",
+	/* the module's */
+	"dnnprov_query",
+};
+
+static bool function_allowed(const char *name)
+{
+	for (size_t i = 0; name && i < DP_ARRAY_LEN(allowed_functions); i++)
+		if (sqlite3_stricmp(name, allowed_functions[i]) == 0)
+			return true;
+	return false;
+}
+
 static bool is_temp(const char *db)
 {
 	return db && strcmp(db, "temp") == 0;
+}
+
+static bool is_module(const char *module)
+{
+	return module && strcmp(module, "dnnprov") == 0;
 }
 
 /* Pragmas that only read, whatever their argument. */
@@ -725,21 +990,54 @@ static const char *const reading_pragmas[] = {
 	"module_list", "pragma_list", "database_list", "collation_list", "compile_options", "foreign_key_list",
 };
 
-static int authorize(void *aux, int action, const char *a1, const char *a2, const char *db, const char *trigger)
+/* Whether an action writes only what SQLite itself keeps: the temp
+ * schema, which changes with every temp object, or the schema table's row
+ * of a virtual table being declared (sqlite3_declare_vtab asks for an
+ * UPDATE of main's sqlite_master, which SQLite refuses to any statement
+ * while writable_schema is off, and no pragma here turns it on). */
+static bool schema_own_write(int action, const char *table, const char *db)
 {
-	(void)aux;
-	(void)trigger;
+	return is_temp(db) || (action == SQLITE_UPDATE && table && strcmp(table, "sqlite_master") == 0);
+}
+
+/* Denies, keeping what for the message (dp_sql_denied). */
+static int deny(dp_sql *s, const char *what, const char *name)
+{
+	snprintf(s->denied, sizeof(s->denied), "%s%s%.100s", what, name ? " " : "", name ? name : "");
+	return SQLITE_DENY;
+}
+
+/* While an attach runs: only what its own statements do (create and drop
+ * the module's tables and the views in temp, read them), so that a name
+ * from the index could not make any other statement run even if it
+ * escaped its quotes. */
+static int authorize_attach(dp_sql *s, int action, const char *a1, const char *a2, const char *db)
+{
+	switch (action) {
+	case SQLITE_CREATE_VTABLE:
+	case SQLITE_DROP_VTABLE: return is_temp(db) && is_module(a2) ? SQLITE_OK : deny(s, "a table in", db);
+	case SQLITE_CREATE_TEMP_VIEW:
+	case SQLITE_DROP_TEMP_VIEW:
+	case SQLITE_SELECT:
+	case SQLITE_READ: return SQLITE_OK;
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE: return schema_own_write(action, a1, db) ? SQLITE_OK : deny(s, "a write to", a1);
+	case SQLITE_FUNCTION: return function_allowed(a2) ? SQLITE_OK : deny(s, "the function", a2);
+	default: return deny(s, "a statement that is not the attach's", NULL);
+	}
+}
+
+static int authorize_restricted(dp_sql *s, int action, const char *a1, const char *a2, const char *db)
+{
 	switch (action) {
 	case SQLITE_ATTACH:
 		/* A database in memory holds nothing of anyone's. */
-		return a1 && (!*a1 || strcmp(a1, ":memory:") == 0) ? SQLITE_OK : SQLITE_DENY;
-	case SQLITE_FUNCTION:
-		return a2 && sqlite3_stricmp(a2, "load_extension") == 0 ? SQLITE_DENY : SQLITE_OK;
+		return a1 && (!*a1 || strcmp(a1, ":memory:") == 0) ? SQLITE_OK : deny(s, "ATTACH of a file", NULL);
+	case SQLITE_FUNCTION: return function_allowed(a2) ? SQLITE_OK : deny(s, "the function", a2);
 	case SQLITE_INSERT:
 	case SQLITE_UPDATE:
-	case SQLITE_DELETE:
-		/* sqlite_temp_master changes with every temp object. */
-		return is_temp(db) ? SQLITE_OK : SQLITE_DENY;
+	case SQLITE_DELETE: return schema_own_write(action, a1, db) ? SQLITE_OK : deny(s, "a write to", a1);
 	case SQLITE_CREATE_INDEX:
 	case SQLITE_CREATE_TABLE:
 	case SQLITE_CREATE_TRIGGER:
@@ -750,18 +1048,49 @@ static int authorize(void *aux, int action, const char *a1, const char *a2, cons
 	case SQLITE_DROP_VIEW:
 	case SQLITE_ALTER_TABLE:
 	case SQLITE_ANALYZE:
-	case SQLITE_REINDEX:
-		return is_temp(db) ? SQLITE_OK : SQLITE_DENY;
+	case SQLITE_REINDEX: return is_temp(db) ? SQLITE_OK : deny(s, "a change to the schema", db);
 	case SQLITE_CREATE_VTABLE:
 	case SQLITE_DROP_VTABLE:
-		return is_temp(db) ? SQLITE_OK : SQLITE_DENY;
+		/* Other modules (fts3tokenize takes a tokenizer's address) are
+		 * no part of reading the index. */
+		return is_temp(db) && is_module(a2) ? SQLITE_OK : deny(s, "a virtual table of the module", a2);
 	case SQLITE_PRAGMA:
 		for (size_t i = 0; a1 && i < DP_ARRAY_LEN(reading_pragmas); i++)
 			if (sqlite3_stricmp(a1, reading_pragmas[i]) == 0)
 				return SQLITE_OK;
-		return a2 ? SQLITE_DENY : SQLITE_OK; /* a setting is read, never changed */
+		/* a setting is read, never changed */
+		return a2 ? deny(s, "a pragma that changes", a1) : SQLITE_OK;
 	default: return SQLITE_OK;
 	}
+}
+
+static int authorize(void *aux, int action, const char *a1, const char *a2, const char *db, const char *trigger)
+{
+	dp_sql *s = aux;
+	(void)trigger;
+	if (s->attaching)
+		return authorize_attach(s, action, a1, a2, db);
+	if (s->restricted)
+		return authorize_restricted(s, action, a1, a2, db);
+	return SQLITE_OK; /* attached, not restricted: the caller's connection, its rules */
+}
+
+/* The authorizer is installed once, by the first attach, before anything
+ * of the index is read: its modes (attaching, restricted, open) change,
+ * it stays.  It replaces one the host program installed before. */
+static int install_authorizer(dp_sql *s)
+{
+	if (s->authorizer)
+		return 0;
+	if (sqlite3_set_authorizer(s->db, authorize, s) != SQLITE_OK)
+		return dp_error(DNNPROV_EQUERY, "cannot set the authorizer: %s", sqlite3_errmsg(s->db));
+	s->authorizer = true;
+	return 0;
+}
+
+const char *dp_sql_denied(const dp_sql *s)
+{
+	return s->denied[0] ? s->denied : NULL;
 }
 
 /* Called every few thousand VM steps: a statement past its time is
@@ -793,10 +1122,16 @@ static int progress(void *aux)
 	return 0;
 }
 
-int dp_sql_restrict(dp_sql *s, double timeout_s)
+int dp_sql_restrict(dp_sql *s, double timeout_s, size_t max_value)
 {
+	s->restricted = true;
+	/* Set again even when installed: SQLite then prepares again the
+	 * statements prepared before, under the new rules. */
 	if (sqlite3_set_authorizer(s->db, authorize, s) != SQLITE_OK)
 		return dp_error(DNNPROV_EQUERY, "cannot set the authorizer: %s", sqlite3_errmsg(s->db));
+	s->authorizer = true;
+	if (max_value)
+		sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, max_value < INT_MAX ? (int)max_value : INT_MAX);
 	s->timeout = timeout_s > 0 ? timeout_s : 0;
 	s->timed_stmt = NULL;
 	sqlite3_progress_handler(s->db, s->timeout > 0 ? 1000 : 0, s->timeout > 0 ? progress : NULL, s);
@@ -808,11 +1143,19 @@ void dp_sql_statement_begin(dp_sql *s)
 	s->timed_out = false;
 	s->timed_stmt = NULL;
 	s->timed_run = 0;
+	s->denied[0] = '\0';
 	s->deadline = dp_monotonic() + s->timeout;
 }
 
 bool dp_sql_timed_out(const dp_sql *s)
 {
+	return s->timed_out;
+}
+
+bool dp_sql_past_deadline(dp_sql *s)
+{
+	if (s->timeout > 0 && dp_monotonic() > s->deadline)
+		s->timed_out = true;
 	return s->timed_out;
 }
 
@@ -857,12 +1200,15 @@ static void fn_attach(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	dp_buf_free(&b);
 }
 
-/* dnnprov_restrict([TIMEOUT_SECONDS]): read-only from now on. */
+/* dnnprov_restrict([TIMEOUT_SECONDS[, MAX_VALUE_BYTES]]): read-only from
+ * now on; a statement stops after TIMEOUT_SECONDS, a value is at most
+ * MAX_VALUE_BYTES long (0: no limit of the module's for either). */
 static void fn_restrict(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	dp_sql *s = sqlite3_user_data(ctx);
 	double timeout = argc > 0 ? sqlite3_value_double(argv[0]) : 0;
-	int rc = dp_sql_restrict(s, timeout);
+	sqlite3_int64 max_value = argc > 1 ? sqlite3_value_int64(argv[1]) : 0;
+	int rc = dp_sql_restrict(s, timeout, max_value > 0 ? (size_t)max_value : 0);
 	if (rc)
 		result_error(ctx, rc);
 	else
@@ -954,6 +1300,7 @@ static void context_free(void *p)
 	forget_snapshot_facts(s);
 	detach(s);
 	free(s->default_df);
+	dp_buf_free(&s->notes);
 	free(s);
 }
 
@@ -972,6 +1319,7 @@ int dp_sql_register(sqlite3 *db, dp_sql **out)
 	    (src = sqlite3_create_function(db, "dnnprov_attach", 2, flags, s, fn_attach, NULL, NULL)) ||
 	    (src = sqlite3_create_function(db, "dnnprov_restrict", 0, flags, s, fn_restrict, NULL, NULL)) ||
 	    (src = sqlite3_create_function(db, "dnnprov_restrict", 1, flags, s, fn_restrict, NULL, NULL)) ||
+	    (src = sqlite3_create_function(db, "dnnprov_restrict", 2, flags, s, fn_restrict, NULL, NULL)) ||
 	    (src = sqlite3_create_function(db, "dnnprov_query", -1, flags, s, fn_query, NULL, NULL)))
 		return dp_error(DNNPROV_EQUERY, "cannot register the dnnprov functions: %s", sqlite3_errstr(src));
 	if (out)

@@ -50,10 +50,22 @@ DP_INTERNAL int dp_sql_attach(dp_sql *s, const char *index_dir, const char *defa
  * caller ends after detaching (closing the connection). */
 DP_INTERNAL int dp_sql_attach_snapshot(dp_sql *s, dp_index *ix, MDB_txn *txn, const char *default_df);
 
+/* The longest value (text or blob) `dnnprov sql` and the server let a
+ * statement make: SQLite's own limit is a gigabyte, which one
+ * randomblob() turned into minutes and gigabytes of output. */
+#define DP_SQL_MAX_VALUE (16u << 20)
+
 /* Read-only by an authorizer: no ATTACH of a file, no write but to temp,
- * no loading of extensions, no pragma that changes a setting.  A
- * statement runs at most timeout_s seconds (0: no limit). */
-DP_INTERNAL int dp_sql_restrict(dp_sql *s, double timeout_s);
+ * only the functions of an allow-list (attach.c; no loading of
+ * extensions, no function that returns an address), no pragma that
+ * changes a setting, no virtual table of another module.  A statement
+ * runs at most timeout_s seconds (0: no limit); a value is at most
+ * max_value bytes (0: SQLite's limit).
+ *
+ * The authorizer itself is on from the first attach: while an attach
+ * runs, only its own statements are allowed, so nothing from the index
+ * runs before it is. */
+DP_INTERNAL int dp_sql_restrict(dp_sql *s, double timeout_s, size_t max_value);
 
 /* The caller starts a statement (the time limit counts from now) and has
  * finished one (an explicit transaction may have ended). */
@@ -61,6 +73,21 @@ DP_INTERNAL void dp_sql_statement_begin(dp_sql *s);
 DP_INTERNAL void dp_sql_statement_done(dp_sql *s);
 /* Whether the last statement was stopped by the time limit. */
 DP_INTERNAL bool dp_sql_timed_out(const dp_sql *s);
+/* Whether the statement's time is up: checked by a caller that renders its
+ * rows (SQLite only checks while it steps), and then dp_sql_timed_out. */
+DP_INTERNAL bool dp_sql_past_deadline(dp_sql *s);
+/* What the authorizer refused in the last statement ("the function
+ * fts3_tokenizer", "ATTACH of a file", ...), or NULL. */
+DP_INTERNAL const char *dp_sql_denied(const dp_sql *s);
+/* What the last attach could not create, a line each ("dataflow D: no
+ * table D_epochs: its 2104 columns pass SQLite's limit of 2000; ..."), or
+ * "": a dataflow too wide for one of its tables keeps the others and the
+ * long tables. */
+DP_INTERNAL const char *dp_sql_notes(dp_sql *s);
+/* The members after "rows" of an SQL answer in JSON: "index", and
+ * "notes" when there are notes (one string each).  As one text for
+ * dp_rowout_end, which writes it as the value of "index". */
+DP_INTERNAL int dp_sql_trailer(dp_buf *b, const char *index_json, const char *notes);
 
 /* A result column's kind: TIMESTAMP columns are times, any other shows
  * its values as they are.  dp_sql_columns makes t (dp_table_init) the
@@ -102,8 +129,12 @@ DP_INTERNAL double dp_sql_entries(dp_sql *s, dp_db db);
 DP_INTERNAL int dp_sql_dataflows(dp_sql *s, char ***names, size_t *n);
 
 DP_INTERNAL extern const sqlite3_module dp_sql_module;
+/* The columns a table of module kind `kind` has besides the dataflow's
+ * (its metrics, hyperparameters or attributes). */
+DP_INTERNAL int dp_sql_kind_columns(const char *kind);
 
-/* Appends s quoted for SQL: '"' for a name, '\'' for a text. */
+/* Appends s quoted for SQL: '"' for a name, '\'' for a text.  Every
+ * identifier and text an attach builds from the index goes through it. */
 DP_INTERNAL void dp_sql_quote(dp_buf *b, const char *s, char quote);
 
 /* Records the declared schema of a table it creates. */

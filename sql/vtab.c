@@ -171,6 +171,7 @@ typedef struct sql_table {
 	int ncols;        /* all columns */
 	char **wide;      /* the stored name of each wide column (metric, hyperparameter, attribute) */
 	int nwide;
+	bool wide_real;   /* the wide columns are declared REAL (metrics) */
 	bool lower_better_cache;
 } sql_table;
 
@@ -193,19 +194,23 @@ static char *unquote(const char *s)
 }
 
 /* A column name not yet used (case-insensitively, as SQLite compares
- * them): "time", then "time_2", ... */
+ * them): "time", then "time_2", ... (caller frees; NULL when out of
+ * memory). */
 static char *unique_name(char **used, int nused, const char *base)
 {
-	char buf[DNNPROV_NAME_MAX + 16];
-	snprintf(buf, sizeof(buf), "%s", base);
-	for (int k = 2;; k++) {
+	dp_buf name = { 0 };
+	dp_buf_printf(&name, "%s", base);
+	for (int k = 2; !name.failed && dp_buf_cstr(&name); k++) {
 		bool taken = false;
 		for (int i = 0; i < nused && !taken; i++)
-			taken = sqlite3_stricmp(used[i], buf) == 0;
+			taken = sqlite3_stricmp(used[i], name.data) == 0;
 		if (!taken)
-			return strdup(buf);
-		snprintf(buf, sizeof(buf), "%s_%d", base, k);
+			return name.data; /* the buffer's, now the caller's */
+		name.len = 0;
+		dp_buf_printf(&name, "%s_%d", base, k);
 	}
+	dp_buf_free(&name);
+	return NULL;
 }
 
 static void table_free(sql_table *t)
@@ -249,6 +254,7 @@ static int wide_columns(sql_table *t, dp_buf *decl, char ***colnames, int *ncoln
 		}
 	} else if (k->wide == W_METRICS) {
 		n = d.nmetrics;
+		t->wide_real = true;
 		src = calloc(n + 1, sizeof(char *));
 		types = calloc(n + 1, sizeof(char *));
 		for (size_t i = 0; src && types && i < n; i++) {
@@ -375,6 +381,14 @@ static int x_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, 
 	}
 	*out = &t->base;
 	return SQLITE_OK;
+}
+
+int dp_sql_kind_columns(const char *kind)
+{
+	for (int i = 0; i < K_COUNT; i++)
+		if (strcmp(kinds[i].arg, kind) == 0)
+			return kinds[i].ncols;
+	return 0;
 }
 
 static int x_disconnect(sqlite3_vtab *vt)
@@ -1263,10 +1277,18 @@ static void result_double(sqlite3_context *ctx, double d)
 		sqlite3_result_double(ctx, d);
 }
 
-static void result_field(sqlite3_context *ctx, dp_field f)
+/* A stored value; in a column declared REAL, an integer as a double (a
+ * metric logged as 1 is 1.0, so that val_loss / loss divides as numbers
+ * do).  Columns declared INTEGER or without a type keep exact integers. */
+static void result_field(sqlite3_context *ctx, dp_field f, bool real)
 {
 	switch (f.type) {
-	case DP_F_INT: sqlite3_result_int64(ctx, f.i); break;
+	case DP_F_INT:
+		if (real)
+			sqlite3_result_double(ctx, (double)f.i);
+		else
+			sqlite3_result_int64(ctx, f.i);
+		break;
 	case DP_F_REAL: result_double(ctx, f.d); break;
 	case DP_F_TEXT: result_str(ctx, f.s); break;
 	default: sqlite3_result_null(ctx);
@@ -1385,7 +1407,7 @@ static void column_summary(sql_cursor *c, sqlite3_context *ctx, int col)
 	}
 }
 
-static void column_sub_map(sqlite3_context *ctx, dp_rmap m, size_t sub, bool name)
+static void column_sub_map(sqlite3_context *ctx, dp_rmap m, size_t sub, bool name, bool real)
 {
 	dp_str n;
 	dp_field v;
@@ -1394,7 +1416,7 @@ static void column_sub_map(sqlite3_context *ctx, dp_rmap m, size_t sub, bool nam
 	else if (name)
 		result_str(ctx, n);
 	else
-		result_field(ctx, v);
+		result_field(ctx, v, real);
 }
 
 static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
@@ -1403,6 +1425,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 	sql_table *t = (sql_table *)cur->pVtab;
 	int nbase = kinds[t->kind].ncols;
 	const char *wide = col >= nbase && col - nbase < t->nwide ? t->wide[col - nbase] : NULL;
+	bool real = col < nbase ? strcmp(kinds[t->kind].cols[col].type, "REAL") == 0 : t->wide_real;
 
 	if (kinds[t->kind].db < 0) {
 		const cell *x = &c->cells[c->at * (size_t)nbase + (size_t)col];
@@ -1428,7 +1451,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		} else if (col == 2) {
 			result_str(ctx, n);
 		} else if (col == 3) {
-			result_field(ctx, v);
+			result_field(ctx, v, real);
 		} else {
 			result_cstr(ctx, field_type_name(v));
 		}
@@ -1444,7 +1467,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		else if (col == 2)
 			result_str(ctx, n);
 		else
-			result_field(ctx, v);
+			result_field(ctx, v, real);
 		break;
 	}
 	case K_TAGS:
@@ -1452,7 +1475,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		case 0: result_str(ctx, c->r.tag.df); break;
 		case 1: result_str(ctx, c->r.tag.task); break;
 		case 2: result_str(ctx, c->r.tag.key); break;
-		case 3: result_field(ctx, c->r.tag.value); break;
+		case 3: result_field(ctx, c->r.tag.value, real); break;
 		default: result_double(ctx, c->r.tag.time); break;
 		}
 		break;
@@ -1460,17 +1483,17 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		if (col == 0)
 			result_str(ctx, c->r.task.task);
 		else if (wide)
-			result_field(ctx, dp_rmap_get(c->r.task.hyps, wide));
+			result_field(ctx, dp_rmap_get(c->r.task.hyps, wide), real);
 		break;
 	case K_EPOCHS:
 		switch (col) {
 		case 0: result_str(ctx, c->r.epoch.task); break;
 		case 1: sqlite3_result_int64(ctx, c->r.epoch.epoch); break;
 		case 2: result_double(ctx, c->r.epoch.time); break;
-		case 3: result_field(ctx, c->r.epoch.elapsed); break;
+		case 3: result_field(ctx, c->r.epoch.elapsed, real); break;
 		default:
 			if (wide)
-				result_field(ctx, dp_rmap_get(c->r.epoch.metrics, wide));
+				result_field(ctx, dp_rmap_get(c->r.epoch.metrics, wide), real);
 		}
 		break;
 	case K_METRICS:
@@ -1478,7 +1501,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		case 0: result_str(ctx, c->r.epoch.df); break;
 		case 1: result_str(ctx, c->r.epoch.task); break;
 		case 2: sqlite3_result_int64(ctx, c->r.epoch.epoch); break;
-		default: column_sub_map(ctx, c->r.epoch.metrics, c->sub, col == 3);
+		default: column_sub_map(ctx, c->r.epoch.metrics, c->sub, col == 3, real);
 		}
 		break;
 	case K_SUMMARIES: column_summary(c, ctx, col); break;
@@ -1489,10 +1512,10 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		case 1: result_str(ctx, r->task); break;
 		case 2: sqlite3_result_int64(ctx, r->epoch); break;
 		case 3: result_str(ctx, r->hyp); break;
-		case 4: result_field(ctx, r->old_value); break;
-		case 5: result_field(ctx, r->new_value); break;
+		case 4: result_field(ctx, r->old_value, real); break;
+		case 5: result_field(ctx, r->new_value, real); break;
 		case 6: result_double(ctx, r->time); break;
-		case 7: result_field(ctx, r->id); break;
+		case 7: result_field(ctx, r->id, real); break;
 		}
 		break;
 	}
@@ -1501,7 +1524,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		case 0: result_str(ctx, c->r.test.df); break;
 		case 1: result_str(ctx, c->r.test.task); break;
 		case 2: result_double(ctx, c->r.test.time); break;
-		default: column_sub_map(ctx, c->r.test.metrics, c->sub, col == 3);
+		default: column_sub_map(ctx, c->r.test.metrics, c->sub, col == 3, real);
 		}
 		break;
 	case K_TESTS_WIDE:
@@ -1510,7 +1533,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		else if (col == 1)
 			result_double(ctx, c->r.test.time);
 		else if (wide)
-			result_field(ctx, dp_rmap_get(c->r.test.metrics, wide));
+			result_field(ctx, dp_rmap_get(c->r.test.metrics, wide), real);
 		break;
 	case K_LAYERS: {
 		dp_str name, kind;
@@ -1530,7 +1553,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 			else if (col == 5)
 				result_str(ctx, kind);
 			else
-				result_field(ctx, value);
+				result_field(ctx, value, real);
 		}
 		break;
 	}
@@ -1542,7 +1565,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		case 2: result_str(ctx, r->set); break;
 		case 3: result_str(ctx, r->task); break;
 		case 4: result_double(ctx, r->time); break;
-		default: column_sub_map(ctx, r->values, c->sub, col == 5);
+		default: column_sub_map(ctx, r->values, c->sub, col == 5, real);
 		}
 		break;
 	}
@@ -1552,7 +1575,7 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		else if (col == 1)
 			result_double(ctx, c->r.element.time);
 		else if (wide)
-			result_field(ctx, dp_rmap_get(c->r.element.values, wide));
+			result_field(ctx, dp_rmap_get(c->r.element.values, wide), real);
 		break;
 	default: sqlite3_result_null(ctx);
 	}

@@ -302,17 +302,17 @@ with Server(dnnprov, "-c", config, "--token", TOKEN) as s:
     check("with a token, the token decides (another Host, no token: 401)", st == 401, str(st))
     st, hd, body = s.request(login)
     cookie = hd.get("set-cookie", "")
-    check("the one-time URL: a cookie and the page", st == 303 and cookie.startswith("dnnprov_token=") and
-          "HttpOnly" in cookie and "SameSite=Strict" in cookie, f"{st} {cookie}")
+    check("the one-time URL: a session cookie and the page", st == 303 and cookie.startswith("dnnprov_session_") and
+          "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie, f"{st} {cookie}")
     st, hd2, body = s.request(login)
     check("the one-time URL twice: 401", st == 401 and "set-cookie" not in hd2, str(st))
     st, hd, body = s.request("/api/dataflows", headers={"Cookie": cookie.split(";")[0]})
     check("the cookie: 200", st == 200, str(st))
-    st, hd, body = s.request("/api/dataflows", headers={"Cookie": "dnnprov_token=nope"})
+    st, hd, body = s.request("/api/dataflows", headers={"Cookie": cookie.split("=")[0] + "=nope"})
     check("a wrong cookie: 401", st == 401, str(st))
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     st, hd, body = s.request("/login", method="POST", body=("token=" + TOKEN).encode(), headers=form)
-    check("the login form: a cookie", st == 303 and hd.get("set-cookie", "").startswith("dnnprov_token="), str(st))
+    check("the login form: a session cookie", st == 303 and hd.get("set-cookie", "").startswith("dnnprov_session_"), str(st))
     st, hd, body = s.request("/login", method="POST", body=b"token=wrong", headers=form)
     check("the login form, a wrong token: 401", st == 401 and "set-cookie" not in hd, str(st))
     st, hd, body = s.request("/login", method="POST", body=b"token=" + b"x" * 10000, headers=form)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# dnnprov serve: its API against the CLI (tests/serve_api.py) and its page
-# in headless Chromium (tests/serve_browser.py), over an index made by a
-# real training: the digits demo's grid, 3 epochs each.
+# dnnprov serve: its API against the CLI (tests/serve_api.py), its bounds
+# against clients that do not play along (tests/serve_limits.py) and its
+# page in headless Chromium (tests/serve_browser.py), over an index made by
+# a real training: the digits demo's grid, 3 epochs each.
 . "$(dirname "$0")/lib.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
 
@@ -25,6 +26,11 @@ sed -i -e "s|^log_dir:.*|log_dir: $T/big-logs|" -e "s|^index_dir:.*|index_dir: $
 
 cd tests
 expect_status "the API answers as the CLI" 0 $PY serve_api.py "$DNNPROV" "$T/digits.yaml" "$T/big-index"
+tail -1 "$T/out"
+grep FAIL "$T/out" || true
+
+expect_status "the server's bounds: slow clients, oversized requests, SQL answers, sessions" 0 \
+	$PY serve_limits.py "$DNNPROV" "$T/digits.yaml"
 tail -1 "$T/out"
 grep FAIL "$T/out" || true
 

@@ -267,9 +267,12 @@ def connect(config=None, *, index_dir=None, dataflow=None, timeout=None, readonl
 
     `dataflow` (default: the config's, or the only one in the index) is the
     one that `epochs` and the DfAnalyzer views show.  Read-only unless
-    readonly=False: no writes but to temp, no ATTACH of a file, no loading
-    of extensions.  `timeout` (seconds) stops a statement that runs longer.
-    Each statement reads one snapshot of the index; see docs/SQL.md.  It
+    readonly=False: no writes but to temp, no ATTACH of a file, only the
+    functions of docs/SQL.md's list (no loading of extensions, none that
+    returns an address, none the caller adds).  `timeout` (seconds) stops a
+    statement that runs longer.  The attach itself runs behind the module's
+    authorizer, whatever the names in the logs hold.  Each statement reads
+    one snapshot of the index; see docs/SQL.md.  It
     loads the SQLite extension libdnnprov_sqlite.so into the interpreter's
     sqlite3, which some builds cannot do: then dnnprov.Error says so, and
     dnnprov.sql() answers the same SQL without it."""
