@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/peers.h"
 #include "dnnprov.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
@@ -174,21 +175,23 @@ static double capture_buffered_floor(size_t size, int n, int batches)
 	return r;
 }
 
+/* SQLite's tables, as a competent user keys them: an integer per task,
+ * the epochs clustered on (task, epoch) so that a task's epochs, and the
+ * grouping of every epoch by task, are read in key order. */
 static const char epochs_ddl[] =
-	"CREATE TABLE epochs(df TEXT, task TEXT, epoch INTEGER, time REAL, loss REAL, accuracy REAL, "
-	"val_loss REAL, val_accuracy REAL, top5 REAL, val_top5 REAL, lr REAL, grad_norm REAL, "
-	"PRIMARY KEY(df, task, epoch));";
+	"create table epochs(task_id integer not null, epoch integer not null, time real, loss real, accuracy real, "
+	"val_loss real, val_accuracy real, top5 real, val_top5 real, lr real, grad_norm real, "
+	"primary key(task_id, epoch)) without rowid;";
 
-static void bind_epoch(sqlite3_stmt *st, const char *task, int64_t e, int k)
+static void bind_epoch(sqlite3_stmt *st, int task_id, int64_t e, int k)
 {
 	dnnprov_value m[NMETRICS];
 	metrics_for(m, e, k);
-	sqlite3_bind_text(st, 1, "bench", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, task, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, e);
-	sqlite3_bind_double(st, 4, (double)time(NULL));
+	sqlite3_bind_int(st, 1, task_id);
+	sqlite3_bind_int64(st, 2, e);
+	sqlite3_bind_double(st, 3, (double)time(NULL));
 	for (int i = 0; i < NMETRICS; i++)
-		sqlite3_bind_double(st, 5 + i, m[i].as.r);
+		sqlite3_bind_double(st, 4 + i, m[i].as.r);
 }
 
 static double capture_sqlite(const char *pragmas, int n, int batches)
@@ -197,13 +200,13 @@ static double capture_sqlite(const char *pragmas, int n, int batches)
 	sqlite3_stmt *st;
 	double *per = malloc(sizeof(double) * (size_t)batches);
 	sqlite3_exec(db, epochs_ddl, NULL, NULL, NULL);
-	sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO epochs VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
+	sqlite3_prepare_v2(db, "insert or replace into epochs values(?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
 	int64_t e = 0;
 	for (int b = 0; b < batches; b++) {
 		double t0 = now_s();
 		for (int i = 0; i < n; i++, e++) {
 			/* One INSERT and its COMMIT (autocommit) per record. */
-			bind_epoch(st, "t", e, 0);
+			bind_epoch(st, 0, e, 0);
 			if (sqlite3_step(st) != SQLITE_DONE)
 				die("sqlite insert: %s", sqlite3_errmsg(db));
 			sqlite3_reset(st);
@@ -288,26 +291,27 @@ static double sqlite_load(const char *name, int tasks, int epochs)
 	double t0 = now_s();
 	sqlite3_exec(db, epochs_ddl, NULL, NULL, NULL);
 	sqlite3_exec(db,
-		     "CREATE TABLE tasks(df TEXT, task TEXT, status TEXT, optimizer TEXT, lr REAL, batch_size INTEGER, "
-		     "PRIMARY KEY(df, task)); CREATE INDEX tasks_lr ON tasks(df, lr);",
+		     "create table tasks(id integer primary key, dataflow text not null, task text not null, status text, "
+		     "OPTIMIZER_NAME text, LEARNING_RATE real, BATCH_SIZE integer);",
 		     NULL, NULL, NULL);
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	sqlite3_prepare_v2(db, "INSERT INTO epochs VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
-	sqlite3_prepare_v2(db, "INSERT INTO tasks VALUES(?,?,?,?,?,?)", -1, &tt, NULL);
+	sqlite3_exec(db, "begin", NULL, NULL, NULL);
+	sqlite3_prepare_v2(db, "insert into epochs values(?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
+	sqlite3_prepare_v2(db, "insert into tasks values(?,?,?,?,?,?,?)", -1, &tt, NULL);
 	for (int k = 0; k < tasks; k++) {
 		char id[32];
 		snprintf(id, sizeof(id), "t%07d", k);
-		sqlite3_bind_text(tt, 1, "bench", -1, SQLITE_STATIC);
-		sqlite3_bind_text(tt, 2, id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(tt, 3, "FINISHED", -1, SQLITE_STATIC);
-		sqlite3_bind_text(tt, 4, opts[k % 3], -1, SQLITE_STATIC);
-		sqlite3_bind_double(tt, 5, 0.0001 * (1 + (k * 7919) % 100));
-		sqlite3_bind_int(tt, 6, 16 << (k % 4));
+		sqlite3_bind_int(tt, 1, k);
+		sqlite3_bind_text(tt, 2, "bench", -1, SQLITE_STATIC);
+		sqlite3_bind_text(tt, 3, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(tt, 4, "FINISHED", -1, SQLITE_STATIC);
+		sqlite3_bind_text(tt, 5, opts[k % 3], -1, SQLITE_STATIC);
+		sqlite3_bind_double(tt, 6, 0.0001 * (1 + (k * 7919) % 100));
+		sqlite3_bind_int(tt, 7, 16 << (k % 4));
 		if (sqlite3_step(tt) != SQLITE_DONE)
 			die("sqlite: %s", sqlite3_errmsg(db));
 		sqlite3_reset(tt);
 		for (int e = 1; e <= epochs; e++) {
-			bind_epoch(st, id, e, k);
+			bind_epoch(st, k, e, k);
 			if (sqlite3_step(st) != SQLITE_DONE)
 				die("sqlite: %s", sqlite3_errmsg(db));
 			sqlite3_reset(st);
@@ -315,9 +319,9 @@ static double sqlite_load(const char *name, int tasks, int epochs)
 	}
 	sqlite3_finalize(st);
 	sqlite3_finalize(tt);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_exec(db, "create unique index tasks_name on tasks(dataflow, task); commit", NULL, NULL, NULL);
 	double t = now_s() - t0;
-	sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	sqlite3_exec(db, "pragma wal_checkpoint(truncate); analyze", NULL, NULL, NULL);
 	sqlite3_close(db);
 	return t;
 }
@@ -602,21 +606,6 @@ static void bench_ship(void)
 
 /* ---- 5, 6, 7. queries, memory, disk ------------------------------------------------------- */
 
-static double sqlite_query(sqlite3 *db, const char *sql, const char *task)
-{
-	sqlite3_stmt *st;
-	double t0 = now_s();
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		die("sqlite: %s", sqlite3_errmsg(db));
-	if (task)
-		sqlite3_bind_text(st, 1, task, -1, SQLITE_STATIC);
-	long rows = 0;
-	while (sqlite3_step(st) == SQLITE_ROW)
-		rows++;
-	sqlite3_finalize(st);
-	return rows >= 0 ? now_s() - t0 : 0;
-}
-
 typedef struct qresult {
 	double ours[3], peer[3], peer_cli[3]; /* compare, effect, curve */
 	long rss[3], anon[3];
@@ -669,17 +658,15 @@ static void bench_serve_at(char *idx, const char *task, int runs, qresult *r)
 	r->serve_page_cli = median(c, runs);
 }
 
-static const char sql_compare[] =
-	"SELECT t.task, t.status, t.optimizer, t.lr, t.batch_size, MAX(e.val_accuracy) AS m "
-	"FROM tasks t JOIN epochs e ON e.df = t.df AND e.task = t.task WHERE t.df = 'bench' "
-	"GROUP BY t.task ORDER BY m DESC";
-static const char sql_effect[] =
-	"SELECT lr, COUNT(*), AVG(m), MIN(m), MAX(m) FROM (SELECT t.lr AS lr, MAX(e.val_accuracy) AS m "
-	"FROM tasks t JOIN epochs e ON e.df = t.df AND e.task = t.task WHERE t.df = 'bench' GROUP BY t.task) "
-	"GROUP BY lr ORDER BY lr";
+/* SQLite's statements for the questions of the query rows, the fastest
+ * found (bench/peers.c says how they were chosen): the epochs aggregated
+ * by task, then joined; the curve by its task's key. */
 static const char sql_curve[] =
-	"SELECT epoch, loss, accuracy, val_loss, val_accuracy, top5, val_top5, lr, grad_norm FROM epochs "
-	"WHERE df = 'bench' AND task = ? ORDER BY epoch";
+	"select epoch, loss, accuracy, val_loss, val_accuracy, top5, val_top5, lr, grad_norm from epochs "
+	"where task_id = (select id from tasks where dataflow = 'bench' and task = '%s') order by epoch";
+/* The columns of dnnprov's CSV that answer the same questions. */
+static const char *const query_cols[3] = { "task,OPTIMIZER_NAME,LEARNING_RATE,BATCH_SIZE,max(val_accuracy),at_epoch",
+					   NULL, "epoch,loss,accuracy,val_loss,val_accuracy,top5,val_top5,lr,grad_norm" };
 
 /* The SQL tables on the same index: the questions of the query rows as
  * SQL, beside the sqlite3 shell on its own indexed tables. */
@@ -688,7 +675,8 @@ static const char sql_best[] =
 	"join bench_hyperparameters h on h.task = s.task where s.dataflow = 'bench' and s.metric = 'val_accuracy' "
 	"order by s.best desc";
 static const char sql_scan[] = "select task, avg(loss) from epochs group by task";
-static const char sql_scan_peer[] = "select task, avg(loss) from epochs where df = 'bench' group by task";
+static const char sql_scan_peer[] = "select t.task, m.a from (select task_id, avg(loss) as a from epochs group by task_id) m "
+				    "join tasks t on t.id = m.task_id where t.dataflow = 'bench' order by t.task";
 
 static void bench_sql_at(char *idx, const char *name, const char *task, int runs, qresult *r)
 {
@@ -699,7 +687,7 @@ static void bench_sql_at(char *idx, const char *name, const char *task, int runs
 		{ (char *)dnnprov_bin, "sql", "--index-dir", idx, "--format", "csv", (char *)sql_scan, NULL },
 		{ (char *)dnnprov_bin, "sql", "--index-dir", idx, "--format", "json", curve, NULL },
 	};
-	char *peer[] = { "/usr/bin/sqlite3", peer_db, (char *)sql_scan_peer, NULL };
+	char *peer[] = { "/usr/bin/sqlite3", "-cmd", (char *)sqlite_mmap, peer_db, (char *)sql_scan_peer, NULL };
 	for (int q = 0; q < 3; q++) {
 		double o[7];
 		run_timed(cmds[q], NULL, false);
@@ -726,35 +714,34 @@ static void bench_queries_at(int tasks, int epochs, qresult *r)
 	r->log_bytes = du_bytes(path("%s-logs", name));
 	r->index_bytes = du_bytes(path("%s-index/CURRENT/data.mdb", name));
 	r->sqlite_bytes = du_bytes(path("%s.sqlite", name));
-	char *idx = path("%s-index", name);
-	char *cmds[3][12] = {
-		{ (char *)dnnprov_bin, "compare", "bench", "--index-dir", idx, "--metric", "val_accuracy", "--format", "json", NULL },
+	char idx[1024], curve[512]; /* path()'s buffers are reused */
+	snprintf(idx, sizeof(idx), "%s", path("%s-index", name));
+	char *cmds[3][14] = {
+		{ (char *)dnnprov_bin, "compare", "bench", "--index-dir", idx, "--metric", "val_accuracy", "--agg", "max",
+		  "--format", "csv", NULL },
 		{ (char *)dnnprov_bin, "effect", "bench", "--index-dir", idx, "--hyp", "LEARNING_RATE", "--metric", "val_accuracy",
-		  "--format", "json", NULL },
-		{ (char *)dnnprov_bin, "curve", "bench", task, "--index-dir", idx, "--format", "json", NULL },
+		  "--format", "csv", NULL },
+		{ (char *)dnnprov_bin, "curve", "bench", task, "--index-dir", idx, "--format", "csv", NULL },
 	};
-	const char *sqls[3] = { sql_compare, sql_effect, sql_curve };
+	snprintf(curve, sizeof(curve), sql_curve, task);
+	const char *sqls[3] = { peer_compare_sqlite, peer_effect_sqlite(), curve };
 	sqlite3 *db;
 	if (sqlite3_open_v2(path("%s.sqlite", name), &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		die("sqlite open");
+	sqlite3_exec(db, sqlite_mmap, NULL, NULL, NULL);
 	int runs = tasks >= 100000 ? 3 : 7;
 	for (int q = 0; q < 3; q++) {
 		double o[7], p[7];
-		run_timed(cmds[q], NULL, false); /* warm the page cache for both */
-		sqlite_query(db, sqls[q], q == 2 ? task : NULL);
+		/* The same answer, checked; the page cache warmed for both. */
+		peer_check_sqlite(cmds[q][1], cmds[q], query_cols[q], db, sqls[q]);
 		for (int i = 0; i < runs; i++) {
-			o[i] = run_timed(cmds[q], NULL, false);
-			p[i] = sqlite_query(db, sqls[q], q == 2 ? task : NULL);
+			o[i] = run_piped(cmds[q], NULL);
+			p[i] = peer_sqlite_answer(db, sqls[q], NULL);
 		}
 		run_timed(cmds[q], &r->rss[q], false); /* memory, sampled: not timed */
 		r->anon[q] = peak_anon_kb;
 		/* The peer as a whole command too: the sqlite3 shell. */
-		char sql[1024], *cli[] = { "/usr/bin/sqlite3", path("%s.sqlite", name), sql, NULL };
-		snprintf(sql, sizeof(sql), "%s", sqls[q]);
-		if (q == 2) {
-			char *qm = strchr(sql, '?');
-			snprintf(qm, sizeof(sql) - (size_t)(qm - sql), "'%s' ORDER BY epoch", task);
-		}
+		char *cli[] = { "/usr/bin/sqlite3", "-cmd", (char *)sqlite_mmap, path("%s.sqlite", name), (char *)sqls[q], NULL };
 		double c[7];
 		for (int i = 0; i < runs; i++)
 			c[i] = access(cli[0], X_OK) == 0 ? run_timed(cli, NULL, false) : NAN;
@@ -784,6 +771,7 @@ static void bench_queries(void)
 	double spawn_floor = median(spawn, 9);
 	for (int s = 0; s < 3; s++)
 		bench_queries_at(sizes[s], epochs, &r[s]);
+	row_header();
 	for (int q = 0; q < 3; q++) {
 		for (int s = 0; s < 3; s++) {
 			snprintf(label, sizeof(label), "query %s, %d tasks × %d epochs (dnnprov vs sqlite3, whole commands)",
@@ -869,6 +857,13 @@ static void bench_queries(void)
 		 (double)big->index_bytes / big->records);
 	snprintf(a, sizeof(a), "SQLite %.0f B", (double)big->sqlite_bytes / big->records);
 	row(label, rss, a, "—", "—", 1);
+	out_line("\nSQLite's tables: tasks (an integer key, the hyperparameters as columns) and epochs (8 metrics, WITHOUT "
+		 "ROWID, keyed by (task_id, epoch)); every connection maps the file (`%s`); every answer of compare, "
+		 "effect and curve was checked equal to dnnprov's. Its statements: compare `%s`; effect `%s`; curve "
+		 "`%s` (the task's name in place of ?); the full scan `%s`.\n",
+		 sqlite_mmap, peer_compare_sqlite, peer_effect_sqlite(), "select epoch, loss, accuracy, val_loss, val_accuracy, "
+		 "top5, val_top5, lr, grad_norm from epochs where task_id = (select id from tasks where dataflow = 'bench' and "
+		 "task = ?) order by epoch", sql_scan_peer);
 }
 
 /* The indexer's heap as the logs grow tenfold with the same tasks: what a

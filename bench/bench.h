@@ -51,6 +51,8 @@ void out_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void section_begin(const char *title);
 void section_end(void);
 const char *fmt_ns(double s, char *buf);
+/* A peak heap sampled by run_timed, in MiB. */
+const char *fmt_heap(long kb, char *buf);
 const char *fmt_ratio(double ours, double peer, bool higher_is_better, char *buf);
 double loadavg(void);
 

@@ -279,7 +279,7 @@ static volatile double value_sink; /* every value read, none optimised away */
 
 /* Runs sql and reads every column of every row as its type; with out, the
  * rows as CSV (numbers exactly).  Seconds. */
-static double sqlite_answer(sqlite3 *db, const char *sql, FILE *out)
+double peer_sqlite_answer(sqlite3 *db, const char *sql, FILE *out)
 {
 	sqlite3_stmt *st;
 	double t0 = now_s();
@@ -566,7 +566,8 @@ typedef struct question {
 /* The binned effect of a hyperparameter x on a value y, as `dnnprov
  * effect` computes it: 5 bins of about equal size that never split a value
  * (a value's bin from the number of runs before it), a row per bin, the
- * best run the first of the tied, Spearman's rho with average ranks; from
+ * best run the first of the tied in the order of x, then name (the order
+ * effect walks a bin in), Spearman's rho with average ranks; from
  * a CTE v(name, x, y).  The ranks come from grouping by each value (faster
  * in both engines than rank() over a window, and the bins come with them).
  * SQLite has no stddev or corr, so its statement computes them; DuckDB's
@@ -585,13 +586,24 @@ static const char effect_sqlite[] =
 	"(sum(ry * ry) - sum(ry) * sum(ry) / count(*))) as rho from r) "
 	"select printf('%.4g .. %.4g', min(r.x), max(r.x)), count(*), count(r.y), m.mean, "
 	"sqrt(sum((r.y - m.mean) * (r.y - m.mean)) / (count(r.y) - 1)), min(r.y), max(r.y), "
-	"min(case when r.y = m.top then r.name end), (select rho from c) from r join m using (bin) "
-	"group by r.bin, m.mean, m.top order by r.bin";
+	"(select r2.name from r r2 where r2.bin = r.bin and r2.y = m.top order by r2.x, r2.name limit 1), "
+	"(select rho from c) from r join m using (bin) group by r.bin, m.mean, m.top order by r.bin";
 static const char effect_duck[] =
 	"m as (select bin, max(y) as top from r group by bin), c as (select corr(rx, ry) as rho from r) "
 	"select printf('%.4g .. %.4g', min(r.x), max(r.x)), count(*), count(r.y), avg(r.y), stddev_samp(r.y), min(r.y), "
-	"max(r.y), min(case when r.y = m.top then r.name end), (select rho from c) from r join m using (bin) "
-	"group by r.bin order by r.bin";
+	"max(r.y), arg_min(r.name, {'x': r.x, 'name': r.name}) filter (where r.y = m.top), (select rho from c) "
+	"from r join m using (bin) group by r.bin order by r.bin";
+
+/* SQLite's bare column (`epoch` beside `max()`) is the epoch of the
+ * row that holds the maximum: dnnprov's at_epoch. */
+const char peer_compare_sqlite[] =
+	"select t.task, t.OPTIMIZER_NAME, t.LEARNING_RATE, t.BATCH_SIZE, m.best, m.at_epoch from "
+	"(select task_id, max(val_accuracy) as best, epoch as at_epoch from epochs group by task_id) m "
+	"join tasks t on t.id = m.task_id where t.dataflow = 'bench' order by m.best desc, t.id";
+static const char eff_epochs[] = "select t.task as name, t.LEARNING_RATE as x, m.y from tasks t join "
+				 "(select task_id, max(val_accuracy) as y from epochs group by task_id) m on m.task_id = t.id "
+				 "where t.dataflow = 'bench'";
+const char sqlite_mmap[] = "pragma mmap_size=68719476736";
 
 static char *str(const char *fmt, ...)
 {
@@ -609,6 +621,14 @@ static char *effect_sql(const char *v, const char *tail)
 	return str("with v as (%s), %s%s", v, effect_common, tail);
 }
 
+const char *peer_effect_sqlite(void)
+{
+	static char *sql;
+	if (!sql)
+		sql = effect_sql(eff_epochs, effect_sqlite);
+	return sql;
+}
+
 static int make_questions(question *q, const char *name, int tasks, const char *task)
 {
 	static char idx[1024]; /* path()'s buffers are reused */
@@ -623,10 +643,6 @@ static int make_questions(question *q, const char *name, int tasks, const char *
 	}
 	/* The best val_accuracy of every run, with its epoch and
 	 * hyperparameters, best first (ties by task). */
-	static const char cmp_epochs_sqlite[] =
-		"select t.task, t.OPTIMIZER_NAME, t.LEARNING_RATE, t.BATCH_SIZE, m.best, m.at_epoch from "
-		"(select task_id, max(val_accuracy) as best, epoch as at_epoch from epochs group by task_id) m "
-		"join tasks t on t.id = m.task_id where t.dataflow = 'bench' order by m.best desc, t.id";
 	static const char cmp_epochs_duck[] =
 		"select t.task, t.OPTIMIZER_NAME, t.LEARNING_RATE, t.BATCH_SIZE, m.best, m.at_epoch from "
 		"(select task_id, max(val_accuracy) as best, arg_max(epoch, val_accuracy) as at_epoch from epochs "
@@ -648,7 +664,7 @@ static int make_questions(question *q, const char *name, int tasks, const char *
 	q[n] = (question){ .name = "compare --agg max, every row as CSV", .cols = cmp_cols,
 			   .sql_name = "dnnprov sql: the same compare from summaries", .sql = strdup(cmp_ours) };
 	CMD("compare", "bench", "--index-dir", idx, "--metric", "val_accuracy", "--agg", "max", "--format", "csv");
-	q[n].peer[PEER_SQLITE_EPOCHS] = strdup(cmp_epochs_sqlite);
+	q[n].peer[PEER_SQLITE_EPOCHS] = strdup(peer_compare_sqlite);
 	q[n].peer[PEER_SQLITE_SUMMARIES] = strdup(cmp_summaries);
 	q[n].peer[PEER_DUCK_EPOCHS] = strdup(cmp_epochs_duck);
 	q[n].peer[PEER_DUCK_SUMMARIES] = strdup(cmp_summaries);
@@ -657,7 +673,7 @@ static int make_questions(question *q, const char *name, int tasks, const char *
 	q[n] = (question){ .name = "compare --agg max --limit 10", .cols = cmp_cols };
 	CMD("compare", "bench", "--index-dir", idx, "--metric", "val_accuracy", "--agg", "max", "--limit", "10",
 	    "--format", "csv");
-	q[n].peer[PEER_SQLITE_EPOCHS] = str("%s limit 10", cmp_epochs_sqlite);
+	q[n].peer[PEER_SQLITE_EPOCHS] = str("%s limit 10", peer_compare_sqlite);
 	/* SQLite's planner scans the tasks first and sorts all of them; CROSS
 	 * JOIN (its documented way to fix the order of a join) makes it walk
 	 * the summaries' index by value and stop after 10. */
@@ -693,10 +709,6 @@ static int make_questions(question *q, const char *name, int tasks, const char *
 	q[n].peer[PEER_DUCK_SUMMARIES] = strdup(runs_summaries);
 	n++;
 
-	static const char eff_epochs[] =
-		"select t.task as name, t.LEARNING_RATE as x, m.y from tasks t join "
-		"(select task_id, max(val_accuracy) as y from epochs group by task_id) m on m.task_id = t.id "
-		"where t.dataflow = 'bench'";
 	static const char eff_summaries[] =
 		"select t.task as name, t.LEARNING_RATE as x, s.max as y from summaries s join tasks t "
 		"on t.id = s.task_id where s.metric = 'val_accuracy' and t.dataflow = 'bench'";
@@ -806,6 +818,24 @@ static void question_row(const question *q, int which, int runs)
 
 /* ---- measuring -------------------------------------------------------------------------------------- */
 
+void peer_check_sqlite(const char *what, char *const cmd[], const char *cols, sqlite3 *db, const char *sql)
+{
+	char *csv, *file = path("answer-check.csv");
+	answer ref = { 0 }, other = { 0 };
+	run_piped(cmd, &csv);
+	answer_from_csv(&ref, csv, cols);
+	FILE *f = fopen(file, "w");
+	if (!f)
+		die("cannot write %s: %s", file, strerror(errno));
+	peer_sqlite_answer(db, sql, f);
+	fclose(f);
+	other.text = slurp(file);
+	answer_split(&other);
+	answer_check(what, "dnnprov", &ref, "SQLite", &other);
+	answer_free(&ref);
+	answer_free(&other);
+}
+
 /* dnnprov's answer and each peer's, checked equal; then `runs` turns of
  * every contender. */
 static void measure_question(question *q, sqlite3 *db, int runs)
@@ -827,7 +857,7 @@ static void measure_question(question *q, sqlite3 *db, int runs)
 		snprintf(file, sizeof(file), "%s", path("answer-%d.csv", p));
 		if (p < PEER_DUCK_EPOCHS) {
 			FILE *f = fopen(file, "w");
-			sqlite_answer(db, q->peer[p], f);
+			peer_sqlite_answer(db, q->peer[p], f);
 			fclose(f);
 		} else {
 			duck_ask("answer\t%s\t%s", file, q->peer[p]);
@@ -848,7 +878,7 @@ static void measure_question(question *q, sqlite3 *db, int runs)
 			if (!q->peer[p] || (p >= PEER_DUCK_EPOCHS && duck_skip))
 				continue;
 			if (p < PEER_DUCK_EPOCHS) {
-				q->t[2 + p][i] = sqlite_answer(db, q->peer[p], NULL);
+				q->t[2 + p][i] = peer_sqlite_answer(db, q->peer[p], NULL);
 			} else {
 				duck_ask("time\t%s", q->peer[p]);
 				q->t[2 + p][i] = strtod(duckdb.field[1], NULL);
@@ -1045,7 +1075,7 @@ void bench_peers(void)
 		die("cannot open %s", path("peers.sqlite"));
 	/* Reading the file through a map rather than copying pages into
 	 * SQLite's cache: 40-45% off the whole-table answers. */
-	sqlite_exec(db, "pragma mmap_size=68719476736");
+	sqlite_exec(db, sqlite_mmap);
 	for (int i = 0; i < nq; i++) {
 		measure_question(&q[i], db, runs);
 		for (int p = 0; p < NPEERS; p++)
@@ -1069,8 +1099,10 @@ void bench_peers(void)
 		 "asked in process and pay none of it | %d |\n",
 		 fmt_cell(t_version, runs, c1), fmt_cell(t_true, runs, c2), runs);
 	out_line("| memory: peak heap of each query (sampled, anonymous memory) | ");
-	for (int i = 0; i < nq; i++)
-		out_line("%s%s %.1f MiB", i ? ", " : "", q[i].cmd[1], q[i].heap_kb / 1024.0);
+	for (int i = 0; i < nq; i++) {
+		char heap[64];
+		out_line("%s%s %s", i ? ", " : "", q[i].name, fmt_heap(q[i].heap_kb, heap));
+	}
 	out_line(" | — | — | — | — | — | 1 |\n");
 	if (lock >= 0)
 		close(lock);

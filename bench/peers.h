@@ -5,6 +5,7 @@
 #ifndef DNNPROV_BENCH_PEERS_H
 #define DNNPROV_BENCH_PEERS_H
 
+#include <sqlite3.h>
 #include <stdio.h>
 
 #define PEER_METRICS 4
@@ -19,5 +20,20 @@ void peer_config(const char *name);
 /* Records runs first..end-1 (named t%07d) through the C API; with the
  * files, the same values as CSV rows. */
 void peer_generate_range(const char *name, int first, int end, int epochs, FILE *tasks_csv, FILE *epochs_csv);
+
+/* SQLite at its best, for the query rows of bench.c too: the compare and
+ * the effect of LEARNING_RATE on val_accuracy from tables shaped as
+ * peers.c makes them (tasks, epochs keyed by task_id), and the setting of
+ * every connection that reads. */
+extern const char peer_compare_sqlite[];
+const char *peer_effect_sqlite(void);
+extern const char sqlite_mmap[];
+/* Runs sql, reading every column of every row as its type; with out, the
+ * rows as CSV (numbers exactly).  Seconds. */
+double peer_sqlite_answer(sqlite3 *db, const char *sql, FILE *out);
+/* Stops the benchmark unless dnnprov's answer (cmd, writing CSV; the
+ * columns named in cols, comma-separated, or all) equals SQLite's to sql,
+ * numbers to 1e-9. */
+void peer_check_sqlite(const char *question, char *const cmd[], const char *cols, sqlite3 *db, const char *sql);
 
 #endif

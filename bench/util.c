@@ -274,6 +274,15 @@ const char *fmt_ns(double s, char *buf)
 	return buf;
 }
 
+const char *fmt_heap(long kb, char *buf)
+{
+	if (kb < 64) /* a process holds more: no sample fell within its life */
+		sprintf(buf, "n/a (ended between samples)");
+	else
+		sprintf(buf, "%.1f MiB", kb / 1024.0);
+	return buf;
+}
+
 const char *fmt_ratio(double ours, double peer, bool higher_is_better, char *buf)
 {
 	double r = higher_is_better ? ours / peer : peer / ours;
