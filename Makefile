@@ -229,11 +229,11 @@ demo: deps
 	@sh tools/demo.sh $(B)
 
 # ---- benchmarks --------------------------------------------------------------
-# `make bench` (about 25 minutes) or `make bench QUICK=1` (about 2 minutes):
+# `make bench` (about 25 minutes) or `make bench QUICK=1` (about a minute):
 # a markdown table per section, also written to bench/results/.
 # `BENCH_ONLY=peers make bench` runs one section (names in
 # docs/PERFORMANCE.md); `BENCH_ONLY=tier1m make bench` runs the
-# 1,000,000-run tier, which no other run includes (about 10 minutes and
+# 1,000,000-run tier, which no other run includes (about 20 minutes and
 # 16 GB of disk; BENCH_TIER1M_RUNS=100000 for a smaller one).
 BENCH_SRC := bench/bench.c bench/util.c bench/peers.c bench/tier1m.c
 $(B)/bench/bench: $(BENCH_SRC) bench/bench.h bench/peers.h $(B)/libdnnprov.a
