@@ -258,18 +258,9 @@ static void generate(const char *name, int tasks, int epochs)
 {
 	run_shell("rm -rf '%s' '%s'", path("%s-logs", name), path("%s-index", name));
 	dnnprov_config *cfg = config_for(name, "buffered");
-	static const char *const opts[] = { "SGD", "Adam", "RMSprop" };
 	dnnprov_value m[NMETRICS];
 	for (int k = 0; k < tasks; k++) {
-		dnnprov_task *t;
-		char id[32];
-		snprintf(id, sizeof(id), "t%07d", k);
-		if (dnnprov_task_open(cfg, id, &t))
-			die("%s", dnnprov_errmsg());
-		dnnprov_value h[3] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", opts[k % 3]),
-				       DNNPROV_V_REAL("LEARNING_RATE", 0.0001 * (1 + (k * 7919) % 100)),
-				       DNNPROV_V_INT("BATCH_SIZE", 16 << (k % 4)) };
-		dnnprov_task_begin(t, h, 3);
+		dnnprov_task *t = peer_begin(cfg, k);
 		for (int e = 1; e <= epochs; e++) {
 			metrics_for(m, e, k);
 			if (dnnprov_task_epoch(t, e, 1.0, m, NMETRICS))
@@ -287,29 +278,14 @@ static double sqlite_load(const char *name, int tasks, int epochs)
 {
 	sqlite3 *db = sqlite_open(path("%s.sqlite", name), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
 	sqlite3_stmt *st, *tt;
-	static const char *const opts[] = { "SGD", "Adam", "RMSprop" };
 	double t0 = now_s();
 	sqlite3_exec(db, epochs_ddl, NULL, NULL, NULL);
-	sqlite3_exec(db,
-		     "create table tasks(id integer primary key, dataflow text not null, task text not null, status text, "
-		     "OPTIMIZER_NAME text, LEARNING_RATE real, BATCH_SIZE integer);",
-		     NULL, NULL, NULL);
+	sqlite3_exec(db, peer_tasks_ddl, NULL, NULL, NULL);
 	sqlite3_exec(db, "begin", NULL, NULL, NULL);
 	sqlite3_prepare_v2(db, "insert into epochs values(?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
-	sqlite3_prepare_v2(db, "insert into tasks values(?,?,?,?,?,?,?)", -1, &tt, NULL);
+	sqlite3_prepare_v2(db, "insert into tasks values(?,?,?,?,?,?,?,?,?,?)", -1, &tt, NULL);
 	for (int k = 0; k < tasks; k++) {
-		char id[32];
-		snprintf(id, sizeof(id), "t%07d", k);
-		sqlite3_bind_int(tt, 1, k);
-		sqlite3_bind_text(tt, 2, "bench", -1, SQLITE_STATIC);
-		sqlite3_bind_text(tt, 3, id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(tt, 4, "FINISHED", -1, SQLITE_STATIC);
-		sqlite3_bind_text(tt, 5, opts[k % 3], -1, SQLITE_STATIC);
-		sqlite3_bind_double(tt, 6, 0.0001 * (1 + (k * 7919) % 100));
-		sqlite3_bind_int(tt, 7, 16 << (k % 4));
-		if (sqlite3_step(tt) != SQLITE_DONE)
-			die("sqlite: %s", sqlite3_errmsg(db));
-		sqlite3_reset(tt);
+		peer_insert_task(db, tt, k, epochs);
 		for (int e = 1; e <= epochs; e++) {
 			bind_epoch(st, k, e, k);
 			if (sqlite3_step(st) != SQLITE_DONE)

@@ -82,21 +82,27 @@ void peer_config(const char *name)
 	fclose(f);
 }
 
+dnnprov_task *peer_begin(dnnprov_config *cfg, int k)
+{
+	dnnprov_task *t;
+	char id[32];
+	snprintf(id, sizeof(id), "t%07d", k);
+	if (dnnprov_task_open(cfg, id, &t))
+		die("%s", dnnprov_errmsg());
+	dnnprov_value h[3] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", optimizers[k % 3]),
+			       DNNPROV_V_REAL("LEARNING_RATE", peer_lr(k)), DNNPROV_V_INT("BATCH_SIZE", 16 << (k % 4)) };
+	if (dnnprov_task_begin(t, h, 3))
+		die("%s", dnnprov_errmsg());
+	return t;
+}
+
 void peer_generate_range(const char *name, int first, int end, int epochs, FILE *tasks_csv, FILE *epochs_csv)
 {
 	dnnprov_config *cfg;
 	if (dnnprov_config_load(path("%s.yaml", name), &cfg))
 		die("%s", dnnprov_errmsg());
 	for (int k = first; k < end; k++) {
-		dnnprov_task *t;
-		char id[32];
-		snprintf(id, sizeof(id), "t%07d", k);
-		if (dnnprov_task_open(cfg, id, &t))
-			die("%s", dnnprov_errmsg());
-		dnnprov_value h[3] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", optimizers[k % 3]),
-				       DNNPROV_V_REAL("LEARNING_RATE", peer_lr(k)), DNNPROV_V_INT("BATCH_SIZE", 16 << (k % 4)) };
-		if (dnnprov_task_begin(t, h, 3))
-			die("%s", dnnprov_errmsg());
+		dnnprov_task *t = peer_begin(cfg, k);
 		for (int e = 1; e <= epochs; e++) {
 			double m[PEER_METRICS], el;
 			dnnprov_value v[PEER_METRICS];
@@ -113,7 +119,7 @@ void peer_generate_range(const char *name, int first, int end, int epochs, FILE 
 			die("%s", dnnprov_errmsg());
 		dnnprov_task_close(t);
 		if (tasks_csv)
-			fprintf(tasks_csv, "%d,bench,%s,FINISHED,%.17g,%.17g,%d,%s,%.17g,%d\n", k, id, 1.7e9 + k,
+			fprintf(tasks_csv, "%d,bench,t%07d,FINISHED,%.17g,%.17g,%d,%s,%.17g,%d\n", k, k, 1.7e9 + k,
 				1.7e9 + k + epochs * 1e-3, epochs, optimizers[k % 3], peer_lr(k), 16 << (k % 4));
 	}
 	dnnprov_config_free(cfg);
@@ -147,9 +153,10 @@ static void peer_generate(const char *name, int tasks, int epochs)
  * by metric and value (a top-k reads 10 entries).  The secondary indexes
  * are built after the rows, which is faster than keeping them during the
  * insert. */
-static const char sqlite_ddl[] =
+const char peer_tasks_ddl[] =
 	"create table tasks(id integer primary key, dataflow text not null, task text not null, status text, "
-	"start real, \"end\" real, epochs integer, OPTIMIZER_NAME text, LEARNING_RATE real, BATCH_SIZE integer);"
+	"start real, \"end\" real, epochs integer, OPTIMIZER_NAME text, LEARNING_RATE real, BATCH_SIZE integer);";
+static const char sqlite_ddl[] =
 	"create table epochs(task_id integer not null, epoch integer not null, time real, elapsed real, loss real, "
 	"accuracy real, val_loss real, val_accuracy real, primary key(task_id, epoch)) without rowid;"
 	"create table summaries(metric text not null, task_id integer not null, n integer, nan_count integer, "
@@ -185,6 +192,23 @@ static void sqlite_step(sqlite3 *db, sqlite3_stmt *st)
 	sqlite3_reset(st);
 }
 
+void peer_insert_task(sqlite3 *db, sqlite3_stmt *tt, int k, int epochs)
+{
+	char id[32];
+	snprintf(id, sizeof(id), "t%07d", k);
+	sqlite3_bind_int(tt, 1, k);
+	sqlite3_bind_text(tt, 2, "bench", -1, SQLITE_STATIC);
+	sqlite3_bind_text(tt, 3, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(tt, 4, "FINISHED", -1, SQLITE_STATIC);
+	sqlite3_bind_double(tt, 5, 1.7e9 + k);
+	sqlite3_bind_double(tt, 6, 1.7e9 + k + epochs * 1e-3);
+	sqlite3_bind_int(tt, 7, epochs);
+	sqlite3_bind_text(tt, 8, optimizers[k % 3], -1, SQLITE_STATIC);
+	sqlite3_bind_double(tt, 9, peer_lr(k));
+	sqlite3_bind_int(tt, 10, 16 << (k % 4));
+	sqlite_step(db, tt);
+}
+
 static void sqlite_exec(sqlite3 *db, const char *sql)
 {
 	char *err = NULL;
@@ -204,24 +228,13 @@ static void sqlite_bulk(const char *name, int tasks, int epochs, double *t_epoch
 	if (!sum)
 		die("out of memory");
 	double t0 = now_s();
+	sqlite_exec(db, peer_tasks_ddl);
 	sqlite_exec(db, sqlite_ddl);
 	sqlite_exec(db, "begin");
 	sqlite3_prepare_v2(db, "insert into epochs values(?,?,?,?,?,?,?,?)", -1, &st, NULL);
 	sqlite3_prepare_v2(db, "insert into tasks values(?,?,?,?,?,?,?,?,?,?)", -1, &tt, NULL);
 	for (int k = 0; k < tasks; k++) {
-		char id[32];
-		snprintf(id, sizeof(id), "t%07d", k);
-		sqlite3_bind_int(tt, 1, k);
-		sqlite3_bind_text(tt, 2, "bench", -1, SQLITE_STATIC);
-		sqlite3_bind_text(tt, 3, id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(tt, 4, "FINISHED", -1, SQLITE_STATIC);
-		sqlite3_bind_double(tt, 5, 1.7e9 + k);
-		sqlite3_bind_double(tt, 6, 1.7e9 + k + epochs * 1e-3);
-		sqlite3_bind_int(tt, 7, epochs);
-		sqlite3_bind_text(tt, 8, optimizers[k % 3], -1, SQLITE_STATIC);
-		sqlite3_bind_double(tt, 9, peer_lr(k));
-		sqlite3_bind_int(tt, 10, 16 << (k % 4));
-		sqlite_step(db, tt);
+		peer_insert_task(db, tt, k, epochs);
 		for (int e = 1; e <= epochs; e++) {
 			double m[PEER_METRICS], el;
 			peer_values(k, e, m, &el);

@@ -6,6 +6,7 @@
 #define DNNPROV_BENCH_PEERS_H
 
 #include <sqlite3.h>
+#include "dnnprov.h"
 #include <stdio.h>
 
 #define PEER_METRICS 4
@@ -17,6 +18,8 @@ void peer_values(int k, int e, double m[PEER_METRICS], double *elapsed);
 /* <name>.yaml: dataflow bench, logs and index in the work folder, the
  * hyperparameters and 4 metrics declared, facts: false, buffered. */
 void peer_config(const char *name);
+/* Opens run k (t%07d) and begins it with its hyperparameters. */
+dnnprov_task *peer_begin(dnnprov_config *cfg, int k);
 /* Records runs first..end-1 (named t%07d) through the C API; with the
  * files, the same values as CSV rows. */
 void peer_generate_range(const char *name, int first, int end, int epochs, FILE *tasks_csv, FILE *epochs_csv);
@@ -26,6 +29,10 @@ void peer_generate_range(const char *name, int first, int end, int epochs, FILE 
  * peers.c makes them (tasks, epochs keyed by task_id), and the setting of
  * every connection that reads. */
 extern const char peer_compare_sqlite[];
+/* SQLite's tasks table, and one run's row in it (the statement inserts
+ * its 10 columns), as both sections key it. */
+extern const char peer_tasks_ddl[];
+void peer_insert_task(sqlite3 *db, sqlite3_stmt *tt, int k, int epochs);
 const char *peer_effect_sqlite(void);
 extern const char sqlite_mmap[];
 /* Runs sql, reading every column of every row as its type; with out, the
