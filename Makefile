@@ -236,6 +236,10 @@ DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 ch
 	chromium chromium-driver python3-selenium
 DEMO_PACKAGES := python3-torch python3-sklearn
 BENCH_PACKAGES := libsqlite3-dev sqlite3 nats-server libnats-dev
+# DuckDB's peer rows run on Node (tools/bench.sh installs @duckdb/node-api
+# with npm); installed from Debian only where npm is missing, since a
+# Node from elsewhere brings its own npm.
+BENCH_NODE_PACKAGES := nodejs npm
 deps:
 	@sh tools/install-deps.sh $(DEB_PACKAGES)
 
@@ -245,14 +249,24 @@ demo: deps
 	@sh tools/demo.sh $(B)
 
 # ---- benchmarks --------------------------------------------------------------
-# `make bench` (about 10 minutes) or `make bench QUICK=1` (about 1 minute):
-# one markdown table, also written to bench/results/.  See docs/PERFORMANCE.md.
+# `make bench` (about 25 minutes) or `make bench QUICK=1` (about a minute):
+# a markdown table per section, also written to bench/results/.
+# `BENCH_ONLY=peers make bench` runs one section (names in
+# docs/PERFORMANCE.md); `BENCH_ONLY=tier1m make bench` runs the
+# 1,000,000-run tier, which no other run includes (about 20 minutes and
+# 16 GB of disk; BENCH_TIER1M_RUNS=100000 for a smaller one).
+BENCH_SRC := bench/bench.c bench/util.c bench/peers.c bench/tier1m.c
+$(B)/bench/bench: $(BENCH_SRC) bench/bench.h bench/peers.h $(B)/libdnnprov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_SRC) $(B)/libdnnprov.a $(LIBS) -lsqlite3 $(LDFLAGS_ALL)
 $(B)/bench/%: bench/%.c $(B)/libdnnprov.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libdnnprov.a $(LIBS) -lsqlite3 $(LDFLAGS_ALL)
 
 bench: deps
 	@sh tools/install-deps.sh $(BENCH_PACKAGES) $(DEMO_PACKAGES)
+	@command -v npm >/dev/null 2>&1 || sh tools/install-deps.sh $(BENCH_NODE_PACKAGES) || \
+	  echo "dnnprov: nodejs and npm could not be installed: the benchmark runs without DuckDB"
 	$(MAKE) all $(B)/bench/bench $(B)/tests/tools/nats_tool
 	@sh tools/bench.sh $(B) $(if $(QUICK),--quick)
 
