@@ -1,6 +1,6 @@
 /*
- * conn.c - names as subject tokens, the server list, connecting, and the
- * stream's settings (conn.h).
+ * conn.c - the server list, connecting, and the stream's settings (conn.h);
+ * names as subject tokens are message.c's.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,59 +8,6 @@
 #include <string.h>
 
 #include "ship/conn.h"
-
-/* ---- names ---------------------------------------------------------------------- */
-
-static bool token_byte(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-int dp_subject_token(dp_buf *out, const char *name, size_t n, bool keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	int rc = dp_buf_reserve(out, 3 * n + 1);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (token_byte(c) || (keep_slash && c == '/')) {
-			out->data[out->len++] = (char)c;
-		} else {
-			out->data[out->len++] = '%';
-			out->data[out->len++] = hex[c >> 4];
-			out->data[out->len++] = hex[c & 15];
-		}
-	}
-	return 0;
-}
-
-static int hex_value(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-bool dp_subject_decode(const char *in, char *out, size_t cap)
-{
-	size_t n = 0;
-	for (; *in; in++) {
-		int c = (unsigned char)*in;
-		if (c == '%') {
-			int hi = hex_value(in[1]), lo = hi < 0 ? -1 : hex_value(in[2]);
-			if (lo < 0)
-				return false;
-			c = hi * 16 + lo;
-			in += 2;
-		} else if (!token_byte((unsigned char)c) && c != '/') {
-			return false;
-		}
-		if (n + 1 >= cap)
-			return false;
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return n > 0;
-}
 
 int dp_nats_check_urls(const char *urls)
 {

@@ -33,13 +33,10 @@
 
 #include "indexer/index.h"
 #include "ship/conn.h"
+#include "ship/message.h"
 
-#define HDR_SEGMENT "Dnnprov-Segment"
-#define HDR_OFFSET "Dnnprov-Offset"
-#define HDR_HEADER "Dnnprov-Header"
-#define HDR_AFTER "Dnnprov-After"
-#define HDR_PROBLEM "Dnnprov-Problem"
-#define NAME_CAP 1024
+/* What a message that is no chunk is told with: its header quoted. */
+#define BAD_WHY 320
 
 typedef struct consumer {
 	const dp_stream_options *o;
@@ -56,8 +53,8 @@ typedef struct consumer {
 	dp_chunk *chunks;
 	dp_chunk_outcome *outcome;
 	char (*why)[DP_CHUNK_WHY];     /* the indexer's, per chunk */
-	char (*bad_why)[DP_CHUNK_WHY]; /* per message that is no chunk */
-	char (*names)[2][NAME_CAP];
+	char (*bad_why)[BAD_WHY];     /* per message that is no chunk */
+	dp_ship_names *names;
 	uint64_t *seqs;
 	bool *bad; /* not even a chunk: invalid before the indexer sees it */
 	dp_stream_stats stats;
@@ -263,83 +260,37 @@ static int connect_all(consumer *k)
 
 /* ---- messages ------------------------------------------------------------------------ */
 
-static bool parse_u64(const char *s, uint64_t *out)
+/* The first value of a header, NULL when there is none; *repeated names
+ * it when it came more than once. */
+static const char *header_value(natsMsg *m, const char *key, const char **repeated)
 {
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	unsigned long long v = strtoull(s, &end, 10);
-	*out = v;
-	return *end == '\0' || *end == ' ';
+	const char **values = NULL;
+	int count = 0;
+	if (natsMsgHeader_Values(m, key, &values, &count) != NATS_OK || count < 1) {
+		free((void *)values);
+		return NULL;
+	}
+	const char *v = values[0];
+	if (count > 1)
+		*repeated = key;
+	free((void *)values);
+	return v;
 }
 
-/* Turns a message into a chunk; false with `why` set when it is no
- * message of a shipper. */
-static bool to_chunk(natsMsg *m, dp_chunk *c, char names[2][NAME_CAP], char *why, size_t n)
+/* Turns a message into a chunk (message.c's rules); false with `why` set
+ * when it is no message of a shipper. */
+static bool to_chunk(natsMsg *m, dp_chunk *c, dp_ship_names *names, char *why, size_t n)
 {
-	const char *seg = NULL, *off = NULL, *hlen = NULL, *after = NULL, *problem = NULL;
-	uint64_t h;
-	const unsigned char *data = (const unsigned char *)natsMsg_GetData(m);
-	size_t len = (size_t)natsMsg_GetDataLength(m);
-
-	memset(c, 0, sizeof(*c));
-	natsMsgHeader_Get(m, HDR_SEGMENT, &seg);
-	natsMsgHeader_Get(m, HDR_OFFSET, &off);
-	natsMsgHeader_Get(m, HDR_HEADER, &hlen);
-	natsMsgHeader_Get(m, HDR_AFTER, &after);
-	natsMsgHeader_Get(m, HDR_PROBLEM, &problem);
-	if (!seg || !off || !hlen) {
-		snprintf(why, n, "no %s header: not a message of dnnprov ship", !seg ? HDR_SEGMENT : !off ? HDR_OFFSET : HDR_HEADER);
-		return false;
-	}
-	if (!dp_subject_decode(seg, names[0], NAME_CAP) || !parse_u64(off, &c->start) || !parse_u64(hlen, &h) ||
-	    h > len) {
-		snprintf(why, n, "malformed %s headers", "Dnnprov-*");
-		return false;
-	}
-	/* The subject must be the segment's task's: a message published on a
-	 * task's subject cannot speak for another. */
-	const char *subject = natsMsg_GetSubject(m), *slash = strrchr(names[0], '/');
-	dp_buf want = { 0 };
-	const char *b = strchr(names[0], '/');
-	bool same = b && slash && dp_buf_append(&want, "dnnprov.", 8) == 0 &&
-		    dp_subject_token(&want, names[0], (size_t)(b - names[0]), false) == 0 && dp_buf_putc(&want, '.') == 0 &&
-		    dp_subject_token(&want, b + 1, (size_t)(slash - b - 1), false) == 0 &&
-		    strcmp(dp_buf_cstr(&want), subject ? subject : "") == 0;
-	dp_buf_free(&want);
-	if (!same) {
-		snprintf(why, n, "its subject is not the task of segment %.100s", names[0]);
-		return false;
-	}
-	c->segment = names[0];
-	c->header = data;
-	c->header_len = (size_t)h;
-	c->bytes = data + h;
-	c->len = len - (size_t)h;
-	if (after) {
-		const char *sp = strrchr(after, ' ');
-		char enc[NAME_CAP];
-		if (!sp || (size_t)(sp - after) >= sizeof(enc) || !parse_u64(sp + 1, &c->after_offset)) {
-			snprintf(why, n, "malformed %s header", HDR_AFTER);
-			return false;
-		}
-		snprintf(enc, sizeof(enc), "%.*s", (int)(sp - after), after);
-		if (!dp_subject_decode(enc, names[1], NAME_CAP)) {
-			snprintf(why, n, "malformed %s header", HDR_AFTER);
-			return false;
-		}
-		c->after = names[1];
-	}
-	if (problem) {
-		unsigned long long kind, plen;
-		if (sscanf(problem, "%llu %llu", &kind, &plen) != 2 || kind == 0 || kind > 1000 || plen == 0 || len != h) {
-			snprintf(why, n, "malformed %s header", HDR_PROBLEM);
-			return false;
-		}
-		c->problem = (uint32_t)kind;
-		c->problem_len = plen;
-	}
-	return true;
+	dp_ship_message sm = { 0 };
+	sm.subject = natsMsg_GetSubject(m);
+	sm.segment = header_value(m, DP_SHIP_HDR_SEGMENT, &sm.repeated);
+	sm.offset = header_value(m, DP_SHIP_HDR_OFFSET, &sm.repeated);
+	sm.header = header_value(m, DP_SHIP_HDR_HEADER, &sm.repeated);
+	sm.after = header_value(m, DP_SHIP_HDR_AFTER, &sm.repeated);
+	sm.problem = header_value(m, DP_SHIP_HDR_PROBLEM, &sm.repeated);
+	sm.data = (const unsigned char *)natsMsg_GetData(m);
+	sm.len = (size_t)natsMsg_GetDataLength(m);
+	return dp_ship_message_parse(&sm, c, names, why, n);
 }
 
 static int grow_batch(consumer *k, size_t n)
@@ -379,7 +330,7 @@ static int apply(consumer *k, natsMsgList *list)
 	/* The chunks the indexer sees, in order; the bad ones it never sees. */
 	for (size_t i = 0; i < n; i++) {
 		k->seqs[i] = stream_seq(list->Msgs[i]);
-		k->bad[i] = !to_chunk(list->Msgs[i], &k->chunks[good], k->names[i], k->bad_why[i], DP_CHUNK_WHY);
+		k->bad[i] = !to_chunk(list->Msgs[i], &k->chunks[good], &k->names[i], k->bad_why[i], BAD_WHY);
 		good += !k->bad[i];
 	}
 	snprintf(position, sizeof(position), "floor %llu consumer %s", (unsigned long long)floor_now(k), k->name);
@@ -412,8 +363,10 @@ static int apply(consumer *k, natsMsgList *list)
 			k->stats.had++;
 		else {
 			k->stats.invalid++;
+			char subject[256];
 			if (k->o->invalid)
-				k->o->invalid(k->o->ctx, k->seqs[i], natsMsg_GetSubject(m), why);
+				k->o->invalid(k->o->ctx, k->seqs[i], dp_ship_quote(natsMsg_GetSubject(m) ? natsMsg_GetSubject(m) : "?",
+										 subject, sizeof(subject)), why);
 		}
 	}
 	return 0;

@@ -36,14 +36,10 @@
 #include "logger/reader.h"
 #include "logger/scan.h"
 #include "ship/conn.h"
+#include "ship/message.h"
 #include "ship/state.h"
 #include "util/map.h"
 
-#define HDR_SEGMENT "Dnnprov-Segment"
-#define HDR_OFFSET "Dnnprov-Offset"
-#define HDR_HEADER "Dnnprov-Header"
-#define HDR_AFTER "Dnnprov-After"
-#define HDR_PROBLEM "Dnnprov-Problem"
 #define NATS_HEADROOM 4096 /* NATS headers of a message, at most */
 
 typedef struct inflight {
@@ -126,8 +122,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	shipper *sh = closure;
 	const char *enc = NULL, *off = NULL;
 	(void)js;
-	natsMsgHeader_Get(msg, HDR_SEGMENT, &enc);
-	natsMsgHeader_Get(msg, HDR_OFFSET, &off);
+	natsMsgHeader_Get(msg, DP_SHIP_HDR_SEGMENT, &enc);
+	natsMsgHeader_Get(msg, DP_SHIP_HDR_OFFSET, &off);
 	pthread_mutex_lock(&sh->mu);
 	void **slot = enc ? dp_map_slot(&sh->by_enc, enc, strlen(enc), false) : NULL;
 	seg *s = slot ? *slot : NULL;
@@ -359,11 +355,11 @@ static int publish(shipper *sh, const message *m)
 	ns = natsMsg_Create(&msg, s->subject, NULL, sh->body.data, (int)sh->body.len);
 	if (ns != NATS_OK)
 		return dp_nats_error(ns, 0, "%s: building a message", s->rel);
-	if ((rc = set_header(msg, HDR_SEGMENT, "%s", s->enc)) ||
-	    (rc = set_header(msg, HDR_OFFSET, "%llu", (unsigned long long)m->start)) ||
-	    (rc = set_header(msg, HDR_HEADER, "%zu", s->header_len)) ||
-	    (m->after && (rc = set_header(msg, HDR_AFTER, "%s %llu", m->after, (unsigned long long)m->after_offset))) ||
-	    (m->problem && (rc = set_header(msg, HDR_PROBLEM, "%u %llu", m->problem,
+	if ((rc = set_header(msg, DP_SHIP_HDR_SEGMENT, "%s", s->enc)) ||
+	    (rc = set_header(msg, DP_SHIP_HDR_OFFSET, "%llu", (unsigned long long)m->start)) ||
+	    (rc = set_header(msg, DP_SHIP_HDR_HEADER, "%zu", s->header_len)) ||
+	    (m->after && (rc = set_header(msg, DP_SHIP_HDR_AFTER, "%s %llu", m->after, (unsigned long long)m->after_offset))) ||
+	    (m->problem && (rc = set_header(msg, DP_SHIP_HDR_PROBLEM, "%u %llu", m->problem,
 					    (unsigned long long)(m->end - m->start))))) {
 		natsMsg_Destroy(msg);
 		return rc;

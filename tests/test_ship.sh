@@ -4,8 +4,9 @@
 # by the stream equal entry for entry to a local rebuild of the same logs;
 # `ship` killed at random points, one server killed and all three stopped
 # while shipping and indexing, the stream indexer killed between its commit
-# and its acknowledgements, two indexers on two consumers; and the errors:
-# a wrong address, an incompatible stream, a failed authorization, another
+# and its acknowledgements, two indexers on two consumers; forged and
+# malformed messages aimed at a live segment; and the errors: a wrong
+# address, an incompatible stream, a failed authorization, another
 # producer's messages, a segment damaged after shipping began.
 #   DNNPROV_SHIP_KILLS   ship kill iterations (default 20; `make stress` more)
 . "$(dirname "$0")/lib.sh"
@@ -231,7 +232,7 @@ expect_status "damage: the stream index equals a local rebuild, problem and all"
 	Dnnprov-Offset=100 Dnnprov-Header=0 >/dev/null
 expect_status "foreign messages: the indexer goes on" 0 "$DNNPROV" index --index-dir "$T/x1" --from "$NATS_URLS" --dataflow df
 expect_grep "a message without headers is reported" "on dnnprov.df.intruder: no Dnnprov-Segment header" "$T/err"
-expect_grep "a message with malformed headers is reported" "malformed Dnnprov-\* headers" "$T/err"
+expect_grep "a message with malformed headers is reported" "malformed Dnnprov-Segment header" "$T/err"
 expect_grep "a message that is not frames is reported" "not whole frames of a dnnprov segment (acknowledged, not applied)" "$T/err"
 dump "$T/x1" >"$T/x1.txt"
 expect_status "foreign messages change nothing" 0 cmp -s "$T/two.txt" "$T/x1.txt"
@@ -246,6 +247,108 @@ dump "$T/all2" >"$T/all2.txt"
 expect_status "two consumers build identical indexes" 0 cmp -s "$T/all1.txt" "$T/all2.txt"
 reference "$T/all.txt" "$T/a" "$T/b" "$T/n" "$T/k" "$T/r" "$T/f" "$T/d"
 expect_status "and they equal a local rebuild of every node's logs" 0 cmp -s "$T/all.txt" "$T/all1.txt"
+
+# --- forged and malformed messages on a live segment ------------------------------
+# A segment half shipped (its writer not done yet) and indexed from the
+# stream; then another publisher's messages aimed at it: headers of every
+# malformed kind, each refused and reported, and well-formed claims of
+# damage over the bytes still to come, which give way to them.  The rest
+# ships, and the stream index equals a local rebuild.
+experiment "$T/g" g
+sed -i 's/segment_size: 4KiB/segment_size: 1MiB/' "$T/g/exp.yaml"
+"$TOOLS/gen_logs" "$T/g/exp.yaml" 1 5 9 0
+seg=$(ls "$T"/g/logs/g/*/*.dnplog | head -1)
+rel=${seg#"$T/g/logs/"}
+cut=$($PY - "$seg" "$T/g.rest" <<'PY'
+import struct, sys
+p, rest = sys.argv[1], sys.argv[2]
+b = open(p, "rb").read()
+off, frames = 20 + struct.unpack(">I", b[12:16])[0], []
+while off < len(b):
+    frames.append(off)
+    off += 16 + struct.unpack(">I", b[off + 4:off + 8])[0]
+cut = frames[3]
+open(rest, "wb").write(b[cut:])
+open(p, "wb").write(b[:cut])
+print(cut)
+PY
+)
+expect_status "the first part of a segment ships" 0 "$DNNPROV" ship -c "$T/g/exp.yaml" --to "$NATS_URLS"
+expect_status "and is indexed" 0 FROM --index-dir "$T/xg" --dataflow g
+# The segment's names as the shipper spells them.
+tok() { $PY -c 'import sys,re; print(re.sub(r"[^A-Za-z0-9_/-]", lambda m: "".join("%%%02X" % c for c in m.group().encode()), sys.argv[1]))' "$1"; }
+S=$(tok "$rel")
+task=$(echo "$rel" | cut -d/ -f2)
+SUBJ="dnnprov.g.$(tok "$task")"
+EARLIER="g/$(tok "$task")/0000000000-h-1%2Ednplog"
+OTHER="g/other/0000000001-h-1%2Ednplog"
+printf x >"$T/x.body"
+# forge REASON BODY KEY=VALUE...: publishes on the task's subject; the
+# indexer must refuse it for REASON
+FORGED=()
+forge() {
+	local why=$1 body=$2 subj=$SUBJ
+	shift 2
+	[ "${1%%=*}" = subject ] && { subj=${1#subject=}; shift; }
+	FORGED+=("$("$NATS_TOOL" pub "$NATS_URLS" "$subj" "$body" "$@")|$why|$*")
+}
+claim=(Dnnprov-Offset=$cut Dnnprov-Header=0 Dnnprov-Problem="3 64")
+forge "malformed Dnnprov-Segment header '$S%00b'" "" Dnnprov-Segment="$S%00b" "${claim[@]}"
+forge "malformed Dnnprov-Segment header" "" Dnnprov-Segment="${S/\%2E/%00}" "${claim[@]}"
+forge "malformed Dnnprov-Segment header" "" Dnnprov-Segment="${S/\%2E/%2e}" "${claim[@]}"
+forge "not the shipper's encoding" "" Dnnprov-Segment="%67${S#g}" "${claim[@]}"
+forge "not the shipper's encoding" "" Dnnprov-Segment="g%2F${S#g/}" "${claim[@]}"
+forge "not <dataflow>/<task>/<file>" "" Dnnprov-Segment="g/$(tok "$task")%2F${S#g/}" "${claim[@]}"
+forge "no valid tag" "" Dnnprov-Segment="g/%2E%2E/${S##*/}" "${claim[@]}"
+forge "no valid tag" "" Dnnprov-Segment="g/$(tok "$task")/%0A${S##*/}" "${claim[@]}"
+forge "no valid tag" "" Dnnprov-Segment="g/$(tok "$task")/$(printf 'a%.0s' $(seq 200))%2Ednplog" "${claim[@]}"
+forge "too long for a segment path" "" Dnnprov-Segment="g/$(tok "$task")/$(printf '%%41%.0s' $(seq 400))" "${claim[@]}"
+forge "not named \*.dnplog" "" Dnnprov-Segment="g/$(tok "$task")/x" "${claim[@]}"
+forge "malformed Dnnprov-Segment header" "" Dnnprov-Segment="$S/" "${claim[@]}"
+forge "its subject is not the task of segment" "" subject=dnnprov.g.other Dnnprov-Segment="$S" "${claim[@]}"
+for o in "+$cut" "-$cut" "0$cut" "${cut}x" "$cut 1" "0x10" "1e3" "18446744073709551616" \
+	"99999999999999999999" "18446744073709551615" "1099512676369"; do
+	forge "malformed Dnnprov-Offset header" "" Dnnprov-Segment="$S" Dnnprov-Offset="$o" Dnnprov-Header=0 \
+		Dnnprov-Problem="3 64"
+done
+for h in "-1" "00" "1" "65537" "4294967296" " 0x0"; do
+	forge "malformed Dnnprov-Header header" "" Dnnprov-Segment="$S" Dnnprov-Offset=$cut Dnnprov-Header="$h" \
+		Dnnprov-Problem="3 64"
+done
+for p in "1 9223372036854775808" "3 9223372036854775808" "3 18446744073709551615" "3 18446744073709551616" \
+	"3 -1" "3 0" "3" "3 64 x" "3  64" "3 064" "-3 64" "0 64" "1 64" "100 64" "8 64" "2 2000000" "4 1048593" \
+	"6 64" "5 64" "3 1099512676369"; do
+	forge "malformed Dnnprov-Problem header" "" Dnnprov-Segment="$S" Dnnprov-Offset=$cut Dnnprov-Header=0 \
+		Dnnprov-Problem="$p"
+done
+forge "a problem comes without bytes" @"$T/x.body" Dnnprov-Segment="$S" "${claim[@]}"
+for a in "$OTHER 5" "$S 0" "$EARLIER" "$EARLIER -1" "$EARLIER 5x" "$EARLIER  5" "g/$(tok "$task")/0000000002-h-1%2Ednplog 5"; do
+	forge "malformed Dnnprov-After header" "" Dnnprov-Segment="$S" "${claim[@]}" Dnnprov-After="$a"
+done
+forge "given more than once" "" Dnnprov-Segment="$S" "${claim[@]}" Dnnprov-Offset=$cut
+forge "given more than once" "" Dnnprov-Segment="$S" "${claim[@]}" Dnnprov-Segment="$S"
+# Well-formed claims of damage where the rest of the segment will be: each
+# recorded as a problem until the frames come, which win.
+"$NATS_TOOL" pub "$NATS_URLS" "$SUBJ" "" Dnnprov-Segment="$S" Dnnprov-Offset=$cut Dnnprov-Header=0 \
+	Dnnprov-Problem="3 1048576" >/dev/null
+"$NATS_TOOL" pub "$NATS_URLS" "$SUBJ" "" Dnnprov-Segment="$S" Dnnprov-Offset=$((cut + 1048576)) Dnnprov-Header=0 \
+	Dnnprov-Problem="2 64" >/dev/null
+expect_status "the forged messages: the indexer goes on" 0 FROM --index-dir "$T/xg" --dataflow g
+cp "$T/err" "$T/g.err"
+for f in "${FORGED[@]}"; do
+	seq=${f%%|*} why=${f#*|} what=${why#*|} why=${why%%|*}
+	grep -q "stream message $seq on .*$why.*(acknowledged, not applied)" "$T/g.err" && ok ||
+		fail "forged message $seq ($what): no '$why' in its report: $(grep "stream message $seq " "$T/g.err")"
+done
+expect_eq "every forged message is refused" "$(grep -c 'acknowledged, not applied' "$T/g.err")" ${#FORGED[@]}
+expect_grep "the well-formed claims are problems meanwhile" "offset $cut: garbage" "$T/g.err"
+cat "$T/g.rest" >>"$seg"
+expect_status "the rest of the segment ships" 0 "$DNNPROV" ship -c "$T/g/exp.yaml" --to "$NATS_URLS"
+expect_status "and is indexed" 0 FROM --index-dir "$T/xg" --dataflow g
+reference "$T/g.txt" "$T/g"
+dump "$T/xg" >"$T/xg.txt"
+expect_status "forged messages lose nothing: the stream index equals a local rebuild" 0 cmp -s "$T/g.txt" "$T/xg.txt"
+grep -q "^tasks g .*FINISHED" "$T/xg.txt" && ok || fail "the task is not FINISHED in the stream index: $(grep '^tasks g' "$T/xg.txt")"
 
 # --- errors --------------------------------------------------------------------------------
 expect_status "a wrong address" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://127.0.0.1:1
