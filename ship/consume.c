@@ -57,6 +57,7 @@ typedef struct consumer {
 	dp_ship_names *names;
 	uint64_t *seqs;
 	bool *bad; /* not even a chunk: invalid before the indexer sees it */
+	dp_patience patience; /* JetStream calls failing in a row: --give-up-after */
 	dp_stream_stats stats;
 } consumer;
 
@@ -178,6 +179,7 @@ static int ensure_consumer(consumer *k)
 		 * never come.  It starts again after the index's floor. */
 		bool ahead = !why && ci->AckFloor.Stream > k->floor;
 		jsConsumerInfo_Destroy(ci);
+		ci = NULL; /* js_AddConsumer leaves it as it is when it fails */
 		if (rc || !ahead)
 			return rc;
 		s = js_DeleteConsumer(k->c.js, k->c.stream, k->name, NULL, &jerr);
@@ -227,11 +229,32 @@ static int subscribe(consumer *k)
 	return 0;
 }
 
-/* Connects and binds to the consumer; in follow mode, until it works (a
- * stream not created yet is waited for). */
+/* A JetStream call failed with rc: 0 when it is to be tried again (told,
+ * and waited for) or the indexer is stopping, else rc.  In follow mode
+ * whatever the servers answer is waited out (a stream not created yet, a
+ * consumer deleted); a catch-up waits only for what passes.  Both give up
+ * after --give-up-after. */
+static int retry_after(consumer *k, int rc, bool passes)
+{
+	unsigned wait_ms;
+	char retrying[96];
+	if (stopping(k))
+		return 0;
+	if ((rc = dp_patience_failed(&k->patience, &k->o->nats, rc, passes, &wait_ms)))
+		return rc;
+	tell(k, "%s%s", dnnprov_errmsg(), dp_patience_text(&k->o->nats, retrying, sizeof(retrying)));
+	nap(k, wait_ms);
+	return 0;
+}
+
+static bool passes(const consumer *k, int rc)
+{
+	return k->o->follow ? rc == DNNPROV_EIO || rc == DNNPROV_ENOTFOUND : dp_nats_error_passes(rc);
+}
+
+/* Connects and binds to the consumer, through failures that pass. */
 static int connect_all(consumer *k)
 {
-	unsigned wait_ms = 500;
 	for (;;) {
 		jsStreamInfo *si = NULL;
 		char server[256];
@@ -239,6 +262,7 @@ static int connect_all(consumer *k)
 		if (rc == 0 && (rc = dp_stream_get(&k->c, &si)) == 0) {
 			jsStreamInfo_Destroy(si);
 			if ((rc = subscribe(k)) == 0) {
+				dp_patience_ok(&k->patience);
 				tell(k, "connected to %s; stream %s, consumer %s", dp_conn_server(&k->c, server, sizeof(server)),
 				     k->c.stream, k->name);
 				return 0;
@@ -248,13 +272,8 @@ static int connect_all(consumer *k)
 			natsSubscription_Destroy(k->sub);
 		k->sub = NULL;
 		dp_conn_close(&k->c);
-		if (!k->o->follow || (rc != DNNPROV_EIO && rc != DNNPROV_ENOTFOUND) || stopping(k))
+		if ((rc = retry_after(k, rc, passes(k, rc))) || stopping(k))
 			return rc;
-		tell(k, "%s; retrying", dnnprov_errmsg());
-		nap(k, wait_ms);
-		wait_ms = wait_ms * 2 > 30000 ? 30000 : wait_ms * 2;
-		if (stopping(k))
-			return 0;
 	}
 }
 
@@ -372,12 +391,18 @@ static int apply(consumer *k, natsMsgList *list)
 	return 0;
 }
 
-/* Whether the consumer has nothing left to deliver (a catch-up ends). */
-static bool drained(consumer *k)
+/* Whether the consumer has nothing left to deliver (a catch-up ends):
+ * 1 or 0, or an error (the consumer's leader is being elected, the
+ * servers are gone). */
+static int drained(consumer *k)
 {
 	jsConsumerInfo *ci = NULL;
-	if (js_GetConsumerInfo(&ci, k->c.js, k->c.stream, k->name, NULL, NULL) != NATS_OK)
-		return false;
+	jsErrCode jerr = 0;
+	char server[256];
+	natsStatus s = js_GetConsumerInfo(&ci, k->c.js, k->c.stream, k->name, NULL, &jerr);
+	if (s != NATS_OK)
+		return dp_nats_error(s, jerr, "%s: consumer %s of stream %s", dp_conn_server(&k->c, server, sizeof(server)),
+				     k->name, k->c.stream);
 	bool done = ci->NumPending == 0 && ci->NumAckPending == 0;
 	jsConsumerInfo_Destroy(ci);
 	return done;
@@ -386,7 +411,7 @@ static bool drained(consumer *k)
 static int loop(consumer *k)
 {
 	uint32_t fetch = k->o->fetch ? k->o->fetch : 256;
-	double last_sweep = dp_monotonic(), last_applied = dp_monotonic();
+	double last_sweep = dp_monotonic(), last_applied = dp_monotonic(), last_look = dp_monotonic();
 	int rc = 0;
 
 	while (!stopping(k)) {
@@ -396,16 +421,14 @@ static int loop(consumer *k)
 		if (!k->sub && (rc = subscribe(k)) != 0) {
 			/* The consumer or the stream gone, or no leader yet: bound
 			 * again (created when missing) once it works. */
-			if (!k->o->follow)
+			if ((rc = retry_after(k, rc, passes(k, rc))))
 				break;
-			tell(k, "%s; retrying", dnnprov_errmsg());
-			rc = 0;
-			nap(k, 1000);
 			continue;
 		}
 		natsStatus s = natsSubscription_Fetch(&list, k->sub, (int)fetch, 250, &jerr);
 		if (s == NATS_OK && list.Count > 0) {
 			uint64_t applied_before = k->stats.messages + k->stats.had + k->stats.invalid;
+			dp_patience_ok(&k->patience);
 			rc = apply(k, &list);
 			natsMsgList_Destroy(&list);
 			if (rc)
@@ -415,27 +438,40 @@ static int loop(consumer *k)
 		} else {
 			natsMsgList_Destroy(&list);
 			if (!atomic_load(&k->c.up)) {
-				tell(k, "disconnected from %s: reconnecting", k->o->nats.urls);
-				nap(k, 100);
+				/* The client reconnects by itself. */
+				rc = dp_error(DNNPROV_EIO, "disconnected from %s", k->o->nats.urls);
+				if ((rc = retry_after(k, rc, true)))
+					break;
 				continue;
 			}
 			if (s != NATS_OK && s != NATS_TIMEOUT) {
 				rc = dp_nats_error(s, jerr, "%s: fetching from consumer %s of stream %s",
 						   dp_conn_server(&k->c, server, sizeof(server)), k->name, k->c.stream);
-				if (!k->o->follow)
-					break;
-				tell(k, "%s; retrying", dnnprov_errmsg());
-				rc = 0;
 				natsSubscription_Destroy(k->sub);
 				k->sub = NULL;
-				nap(k, 1000);
+				if ((rc = retry_after(k, rc, passes(k, rc))))
+					break;
 				continue;
+			}
+			/* Nothing came: the end of a catch-up, or (when the consumer
+			 * cannot be asked) a leader being elected.  A follower asks
+			 * now and then, so an outage that leaves fetches merely empty
+			 * is told too. */
+			if (!k->o->follow || dp_monotonic() - last_look >= 5.0) {
+				int d = drained(k);
+				last_look = dp_monotonic();
+				if (d < 0) {
+					if ((rc = retry_after(k, d, passes(k, d))))
+						break;
+					continue;
+				}
+				dp_patience_ok(&k->patience);
+				if (!k->o->follow && d)
+					break;
 			}
 			if (atomic_exchange(&k->c.reconnected, 0) || k->c.told[0] != 'c')
 				tell(k, "connected to %s; stream %s, consumer %s", dp_conn_server(&k->c, server, sizeof(server)),
 				     k->c.stream, k->name);
-			if (!k->o->follow && drained(k))
-				break;
 			/* A catch-up whose only messages left wait for parts that do not
 			 * come: stop and say so rather than wait for ever.  Not before
 			 * the ack wait has passed: a message handed to a fetch that had

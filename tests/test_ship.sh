@@ -4,16 +4,20 @@
 # by the stream equal entry for entry to a local rebuild of the same logs;
 # `ship` killed at random points, one server killed and all three stopped
 # while shipping and indexing, the stream indexer killed between its commit
-# and its acknowledgements, two indexers on two consumers; forged and
-# malformed messages aimed at a live segment; and the errors: a wrong
+# and its acknowledgements, two indexers on two consumers; one-shot ship and
+# index --from through a rolling restart of the servers, and giving up
+# (--give-up-after) when every server is down, with nothing lost; forged
+# and malformed messages aimed at a live segment; and the errors: a wrong
 # address, an incompatible stream, a failed authorization, another
 # producer's messages, a segment damaged after shipping began.
 #   DNNPROV_SHIP_KILLS   ship kill iterations (default 20; `make stress` more)
+#   DNNPROV_SHIP_ROLLS   rolling restarts of the three servers (default 1)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nats.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
 SHIM="$PWD/$BUILD/tests/shims/natsshim.so"
 KILLS=${DNNPROV_SHIP_KILLS:-20}
+ROLLS=${DNNPROV_SHIP_ROLLS:-1}
 # How long a follower may take to show what was written: only a bound on a
 # test that would otherwise wait for ever, never an expectation.
 LIVENESS=90
@@ -155,13 +159,40 @@ nats_kill $victim
 sleep 1.5
 nats_run $victim
 wait $w
+# Every server down: one-shot commands wait a bounded time (--give-up-after),
+# say what they waited for, exit 1 and lose nothing; a follower given a
+# bound does the same.  The one-shot ship sends one frame at a time, each
+# 20 ms late, so it is still at work when the servers go.
+experiment "$T/o" o
+"$TOOLS/gen_logs" "$T/o/exp.yaml" 4 40 33 0
+DNNPROV_PUBLISH_DELAY_MS=20 LD_PRELOAD="$SHIM" "$DNNPROV" ship -c "$T/o/exp.yaml" --to "$NATS_URLS" \
+	--give-up-after 2s --max-inflight 1 --message-bytes 1 >"$T/o.out" 2>"$T/o.err" &
+so=$!
+"$DNNPROV" index --index-dir "$T/xo" --from "$NATS_URLS" --dataflow o --follow --give-up-after 2s 2>"$T/xo.err" &
+xo=$!
 writers 1000 &
 w=$!
 sleep 0.3
 nats_kill 1
 nats_kill 2
 nats_kill 3
-sleep 3 # an outage: the writers go on, shipping waits
+# an outage: the writers go on, shipping waits
+"$DNNPROV" index --index-dir "$T/xo2" --from "$NATS_URLS" --dataflow o --give-up-after 1s 2>"$T/xo2.err" &
+xo2=$!
+sleep 1
+st=0
+wait $so || st=$?
+expect_eq "ship with every server down: exit 1 after --give-up-after" "$st" 1
+expect_grep "it said what it waited for" "ship: disconnected from nats://127.0.0.1:[0-9]*: reconnecting" "$T/o.err"
+expect_grep "it says it gave up, and on what" "ship: nats://127.0.0.1:[0-9]*: disconnected; gave up after 2s of failures (--give-up-after)" "$T/o.err"
+st=0
+wait $xo2 || st=$?
+expect_eq "index --from with every server down: exit 1 after --give-up-after" "$st" 1
+expect_grep "it says on what it gave up" "no server answered (refused, unreachable or no such host); gave up after 1s of failures" "$T/xo2.err"
+st=0
+wait $xo || st=$?
+expect_eq "a follower given --give-up-after gives up too" "$st" 1
+expect_grep "it says so" "; gave up after 2s of failures (--give-up-after)" "$T/xo.err"
 for i in 1 2 3; do nats_run $i; done
 wait $w
 nats_ready
@@ -171,6 +202,13 @@ expect_grep "ship said the servers were gone" "disconnected from" "$T/sf.err"
 expect_grep "ship said when they were back" "connected to" "$T/sf.err"
 stop_follower $sf "ship through faults"
 stop_follower $xf "stream indexer through faults"
+expect_status "ship --status after giving up" 0 "$DNNPROV" ship -c "$T/o/exp.yaml" --status
+grep -q " open$" "$T/out" && ok || fail "the ship that gave up had shipped everything: nothing was cut short"
+expect_status "servers back: ship ships the rest" 0 SHIP -c "$T/o/exp.yaml"
+expect_status "and index --from indexes it" 0 FROM --index-dir "$T/xo" --dataflow o
+reference "$T/o.txt" "$T/o"
+dump "$T/xo" >"$T/xo.txt"
+expect_status "given up and run again: nothing lost, the stream index equals a local rebuild" 0 cmp -s "$T/o.txt" "$T/xo.txt"
 
 # --- the stream indexer killed between its commit and its acknowledgement -------------
 set +e
@@ -245,8 +283,56 @@ DNNPROV_INITIAL_MAP_SIZE=65536 expect_status "indexer two (every dataflow, a map
 dump "$T/all1" >"$T/all1.txt"
 dump "$T/all2" >"$T/all2.txt"
 expect_status "two consumers build identical indexes" 0 cmp -s "$T/all1.txt" "$T/all2.txt"
-reference "$T/all.txt" "$T/a" "$T/b" "$T/n" "$T/k" "$T/r" "$T/f" "$T/d"
+reference "$T/all.txt" "$T/a" "$T/b" "$T/n" "$T/k" "$T/r" "$T/f" "$T/d" "$T/o"
 expect_status "and they equal a local rebuild of every node's logs" 0 cmp -s "$T/all.txt" "$T/all1.txt"
+
+# --- one-shot commands through servers killed, restarted, rolled ----------------------
+# ship and index --from without --follow, run again and again while the
+# servers are restarted one by one: each keeps the cluster's quorum, so
+# every run must end well (retrying through leader elections), and the
+# index equal a local rebuild.
+experiment "$T/h" h
+"$TOOLS/gen_logs" "$T/h/exp.yaml" 2 20 31 0
+# runs_while_rolling: ship and index --from, side by side, again and again
+# until $T/rolled exists; one line per run in $T/runs
+runs_while_rolling() {
+	local n=10 s
+	while [ ! -e "$T/rolled" ]; do
+		"$TOOLS/gen_logs" "$T/h/exp.yaml" 1 20 $((n + 40)) $n >/dev/null
+		n=$((n + 1))
+		"$DNNPROV" ship -q -c "$T/h/exp.yaml" --to "$NATS_URLS" --give-up-after 60s --max-inflight 4 \
+			--message-bytes 256 2>>"$T/h.err" &
+		s=$!
+		st=0
+		FROM --index-dir "$T/xh" --dataflow h --give-up-after 60s 2>>"$T/xh.err" || st=$?
+		echo "index exit $st: $(tail -1 "$T/xh.err")" >>"$T/runs"
+		st=0
+		wait $s || st=$?
+		echo "ship exit $st: $(tail -1 "$T/h.err")" >>"$T/runs"
+	done
+}
+runs_while_rolling &
+runner=$!
+for r in $(seq "$ROLLS"); do
+	for i in 1 2 3; do
+		sleep 1
+		nats_kill $i
+		sleep 1.5
+		nats_run $i
+	done
+done
+sleep 1
+touch "$T/rolled"
+wait $runner
+nats_ready
+echo "  ($(wc -l <"$T/runs") one-shot runs during $ROLLS rolling restart(s); $(cat "$T/h.err" "$T/xh.err" | grep -c retrying) retries told)"
+expect_eq "one-shot ship and index --from through a rolling restart: every run ends well" \
+	"$(grep -v '^[a-z]* exit 0:' "$T/runs" || true)" ""
+expect_status "a last ship" 0 SHIP -c "$T/h/exp.yaml"
+expect_status "a last index --from" 0 FROM --index-dir "$T/xh" --dataflow h
+reference "$T/h.txt" "$T/h"
+dump "$T/xh" >"$T/xh.txt"
+expect_status "through the restarts: the stream index equals a local rebuild" 0 cmp -s "$T/h.txt" "$T/xh.txt"
 
 # --- forged and malformed messages on a live segment ------------------------------
 # A segment half shipped (its writer not done yet) and indexed from the
@@ -351,10 +437,16 @@ expect_status "forged messages lose nothing: the stream index equals a local reb
 grep -q "^tasks g .*FINISHED" "$T/xg.txt" && ok || fail "the task is not FINISHED in the stream index: $(grep '^tasks g' "$T/xg.txt")"
 
 # --- errors --------------------------------------------------------------------------------
-expect_status "a wrong address" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://127.0.0.1:1
+expect_status "a wrong address" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://127.0.0.1:1 --give-up-after 1s
 expect_grep "it names the server" "nats://127.0.0.1:1: no server answered" "$T/err"
-expect_status "a wrong address (index)" 1 "$DNNPROV" index --index-dir "$T/xe" --from nats://127.0.0.1:1
+expect_grep "it says at once that it retries, and for how long" "no server answered .*; retrying for up to 1s (--give-up-after)" "$T/err"
+expect_grep "and that it gave up" "; gave up after 1s of failures (--give-up-after)" "$T/err"
+expect_status "a wrong address (index)" 1 "$DNNPROV" index --index-dir "$T/xe" --from nats://127.0.0.1:1 --give-up-after 1s
 expect_grep "it names the server (index)" "nats://127.0.0.1:1: no server answered" "$T/err"
+for d in 5 300 0s 1.5s 1d -5m 5mx "" 800h; do
+	expect_status "--give-up-after '$d' is refused" 2 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://127.0.0.1:1 --give-up-after "$d"
+done
+expect_grep "it says what it takes" "takes a duration with its unit from 1s to 30 days (90s, 5m, 1h) or 'never'" "$T/err"
 expect_status "a log folder that is not there" 1 "$DNNPROV" ship --log-dir "$T/no-such-logs" --state "$T/nl-state" --to "$NATS_URLS"
 expect_grep "it is named, as index names it" "no logs at $T/no-such-logs" "$T/err"
 [ ! -e "$T/nl-state" ] && ok || fail "a refused ship left a state folder"
