@@ -174,7 +174,7 @@ stress: deps
 	DNNPROV_CORRUPTIONS=10000 DNNPROV_BUILD=$(B) bash tests/crash/test_corruption.sh
 	DNNPROV_QUERY_KILLS=3000 DNNPROV_BUILD=$(B) bash tests/crash/test_reader_slots.sh
 	DNNPROV_GROWTH_TASKS=8000 DNNPROV_GROWTH_EPOCHS=500 DNNPROV_BUILD=$(B) bash tests/crash/test_growth.sh
-	DNNPROV_SHIP_KILLS=100 DNNPROV_BUILD=$(B) bash tests/test_ship.sh
+	DNNPROV_SHIP_KILLS=100 DNNPROV_SHIP_ROLLS=5 DNNPROV_BUILD=$(B) bash tests/test_ship.sh
 	DNNPROV_REINDEX_SWAPS=1000 DNNPROV_BUILD=$(B) bash tests/test_reindex.sh
 
 # ---- fuzzing ------------------------------------------------------------------

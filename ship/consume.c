@@ -457,8 +457,9 @@ static int loop(consumer *k)
 			 * cannot be asked) a leader being elected.  A follower asks
 			 * now and then, so an outage that leaves fetches merely empty
 			 * is told too. */
+			int d = 0;
 			if (!k->o->follow || dp_monotonic() - last_look >= 5.0) {
-				int d = drained(k);
+				d = drained(k);
 				last_look = dp_monotonic();
 				if (d < 0) {
 					if ((rc = retry_after(k, d, passes(k, d))))
@@ -466,12 +467,12 @@ static int loop(consumer *k)
 					continue;
 				}
 				dp_patience_ok(&k->patience);
-				if (!k->o->follow && d)
-					break;
 			}
 			if (atomic_exchange(&k->c.reconnected, 0) || k->c.told[0] != 'c')
 				tell(k, "connected to %s; stream %s, consumer %s", dp_conn_server(&k->c, server, sizeof(server)),
 				     k->c.stream, k->name);
+			if (!k->o->follow && d == 1)
+				break;
 			/* A catch-up whose only messages left wait for parts that do not
 			 * come: stop and say so rather than wait for ever.  Not before
 			 * the ack wait has passed: a message handed to a fetch that had
