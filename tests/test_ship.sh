@@ -172,6 +172,9 @@ so=$!
 xo=$!
 writers 1000 &
 w=$!
+# Once the one-shot ship is shipping (the cluster may still be electing
+# leaders after the restart above).
+for _ in $(seq $((LIVENESS * 10))); do grep -q "connected to" "$T/o.err" && break; sleep 0.1; done
 sleep 0.3
 nats_kill 1
 nats_kill 2
