@@ -202,14 +202,14 @@ stress: deps
 	DNNPROV_CORRUPTIONS=10000 DNNPROV_BUILD=$(B) bash tests/crash/test_corruption.sh
 	DNNPROV_QUERY_KILLS=3000 DNNPROV_BUILD=$(B) bash tests/crash/test_reader_slots.sh
 	DNNPROV_GROWTH_TASKS=8000 DNNPROV_GROWTH_EPOCHS=500 DNNPROV_BUILD=$(B) bash tests/crash/test_growth.sh
-	DNNPROV_SHIP_KILLS=100 DNNPROV_BUILD=$(B) bash tests/test_ship.sh
+	DNNPROV_SHIP_KILLS=100 DNNPROV_SHIP_ROLLS=5 DNNPROV_BUILD=$(B) bash tests/test_ship.sh
 	DNNPROV_REINDEX_SWAPS=1000 DNNPROV_BUILD=$(B) bash tests/test_reindex.sh
 
 # ---- fuzzing ------------------------------------------------------------------
 # `make fuzz FUZZ_SECONDS=N`: each libFuzzer harness in fuzz/ for N seconds
 # (default 60) with ASan and UBSan, seeded from fuzz/corpus/<name>/; what it
 # finds goes to build-fuzz/corpus-<name>/, crashes to build-fuzz/crash-*.
-FUZZERS := reader record config where json prov value attach
+FUZZERS := reader record config where json prov value attach message
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -222,7 +222,12 @@ build-fuzz/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(FUZZ_EXTRA_$*) $(LIBS)
+
+# Stream messages are read in ship/, outside the library: the harness links
+# the one file of it that calls no NATS function.
+FUZZ_EXTRA_message := build-fuzz/ship/message.o
+build-fuzz/fuzz_message: $(FUZZ_EXTRA_message)
 
 # The SQL attach's harness takes the sql/ objects and SQLite besides.
 FUZZ_SQL_OBJ := $(SQL_SRC:%.c=build-fuzz/%.o)
@@ -250,6 +255,10 @@ DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 ch
 	chromium chromium-driver python3-selenium
 DEMO_PACKAGES := python3-torch python3-sklearn
 BENCH_PACKAGES := libsqlite3-dev sqlite3 nats-server libnats-dev
+# DuckDB's peer rows run on Node (tools/bench.sh installs @duckdb/node-api
+# with npm); installed from Debian only where npm is missing, since a
+# Node from elsewhere brings its own npm.
+BENCH_NODE_PACKAGES := nodejs npm
 deps:
 	@sh tools/install-deps.sh $(DEB_PACKAGES)
 
@@ -259,14 +268,24 @@ demo: deps
 	@sh tools/demo.sh $(B)
 
 # ---- benchmarks --------------------------------------------------------------
-# `make bench` (about 10 minutes) or `make bench QUICK=1` (about 1 minute):
-# one markdown table, also written to bench/results/.  See docs/PERFORMANCE.md.
+# `make bench` (about 25 minutes) or `make bench QUICK=1` (about a minute):
+# a markdown table per section, also written to bench/results/.
+# `BENCH_ONLY=peers make bench` runs one section (names in
+# docs/PERFORMANCE.md); `BENCH_ONLY=tier1m make bench` runs the
+# 1,000,000-run tier, which no other run includes (about 20 minutes and
+# 16 GB of disk; BENCH_TIER1M_RUNS=100000 for a smaller one).
+BENCH_SRC := bench/bench.c bench/util.c bench/peers.c bench/tier1m.c
+$(B)/bench/bench: $(BENCH_SRC) bench/bench.h bench/peers.h $(B)/libdnnprov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_SRC) $(B)/libdnnprov.a $(LIBS) -lsqlite3 $(LDFLAGS_ALL)
 $(B)/bench/%: bench/%.c $(B)/libdnnprov.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libdnnprov.a $(LIBS) $(LDFLAGS_ALL)
 
 bench: deps
 	@sh tools/install-deps.sh $(BENCH_PACKAGES) $(DEMO_PACKAGES)
+	@command -v npm >/dev/null 2>&1 || sh tools/install-deps.sh $(BENCH_NODE_PACKAGES) || \
+	  echo "dnnprov: nodejs and npm could not be installed: the benchmark runs without DuckDB"
 	$(MAKE) all $(B)/bench/bench $(B)/tests/tools/nats_tool
 	@sh tools/bench.sh $(B) $(if $(QUICK),--quick)
 

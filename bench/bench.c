@@ -1,13 +1,16 @@
 /*
- * bench.c - every speed claim of dnnprov measured beside its peer (SQLite)
- * and its floor, in one run, as medians of repeated measurements.  Prints
- * one markdown table; docs/PERFORMANCE.md explains each row.
+ * bench.c - every speed claim of dnnprov measured beside its peer and its
+ * floor, in one run, as medians of repeated measurements.  Prints a
+ * markdown table per section; docs/PERFORMANCE.md explains each row.
  *
  * usage: bench [--quick] WORKDIR DNNPROV [PYTHON_ROWS_COMMAND]
  *
- * The same epoch record for every contestant: dataflow, task, epoch, time
- * and 8 metrics (loss, accuracy and their val_ twins, top5, val_top5, lr,
- * grad_norm).
+ * This file holds the sections of capture, ingest, lag, shipping, the
+ * query scaling rows and memory, where every contestant writes the same
+ * epoch record: dataflow, task, epoch, time and 8 metrics (loss, accuracy
+ * and their val_ twins, top5, val_top5, lr, grad_norm).  peers.c holds the
+ * rows beside SQLite and DuckDB at their best, tier1m.c the 1,000,000-run
+ * tier.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
+#include "bench/peers.h"
 #include "dnnprov.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
@@ -39,178 +44,6 @@
 #define NMETRICS 8
 static const char *const metric_names[NMETRICS] = { "loss", "accuracy", "val_loss", "val_accuracy",
 						    "top5", "val_top5", "lr", "grad_norm" };
-static const char *workdir, *dnnprov_bin;
-static bool quick;
-
-/* ---- helpers -------------------------------------------------------------------- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static double percentile(double *v, int n, double p)
-{
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	int i = (int)(p * (n - 1) + 0.5);
-	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "bench: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
-static char *path(const char *fmt, ...)
-{
-	static char buf[8][1024];
-	static int k;
-	va_list ap;
-	char *p = buf[k++ % 8];
-	int n = snprintf(p, 1024, "%s/", workdir);
-	va_start(ap, fmt);
-	vsnprintf(p + n, (size_t)(1024 - n), fmt, ap);
-	va_end(ap);
-	return p;
-}
-
-static void run_shell(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		die("command failed: %s", cmd);
-}
-
-static long long du_bytes(const char *p)
-{
-	struct stat st;
-	long long total = 0;
-	if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
-		return (long long)st.st_size;
-	char cmd[1200];
-	snprintf(cmd, sizeof(cmd), "du -sb '%s' | cut -f1", p);
-	FILE *f = popen(cmd, "r");
-	if (f && fscanf(f, "%lld", &total) != 1)
-		total = 0;
-	if (f)
-		pclose(f);
-	return total;
-}
-
-/* The peak of a process's anonymous resident memory (its heap and
- * stacks, not the index's pages LMDB maps from the file), sampled. */
-static long rss_anon_kb(pid_t pid)
-{
-	char p[64], line[256];
-	long kb = -1;
-	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(p, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
-static long peak_anon_kb; /* of the last run_timed() */
-
-/* Runs argv, waits; returns wall seconds and the child's peak RSS (KiB).
- * posix_spawn, not fork: copying this process's page tables would be timed
- * as the command's. */
-static double run_timed(char *const argv[], long *maxrss_kb, bool quiet)
-{
-	posix_spawn_file_actions_t fa;
-	extern char **environ;
-	pid_t pid;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (quiet)
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	double t0 = now_s();
-	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
-		die("cannot run %s", argv[0]);
-	posix_spawn_file_actions_destroy(&fa);
-	int status;
-	struct rusage ru;
-	peak_anon_kb = 0;
-	/* Sample the heap while it runs (every 2 ms), unless timing matters
-	 * more: then only the final wait. */
-	while (maxrss_kb && wait4(pid, &status, WNOHANG, &ru) == 0) {
-		long a = rss_anon_kb(pid);
-		if (a > peak_anon_kb)
-			peak_anon_kb = a;
-		usleep(2000);
-	}
-	if (!maxrss_kb || peak_anon_kb == 0)
-		wait4(pid, &status, 0, &ru);
-	double t = now_s() - t0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("%s %s failed", argv[0], argv[1]);
-	if (maxrss_kb)
-		*maxrss_kb = ru.ru_maxrss;
-	return t;
-}
-
-/* ---- the table ------------------------------------------------------------------- */
-
-static FILE *table;
-
-static void row(const char *workload, const char *ours, const char *peer, const char *ratio, const char *floor_,
-		int runs)
-{
-	char line[1024];
-	snprintf(line, sizeof(line), "| %s | %s | %s | %s | %s | %d |\n", workload, ours, peer, ratio, floor_, runs);
-	fputs(line, stdout);
-	fflush(stdout);
-	if (table)
-		fputs(line, table);
-}
-
-static const char *fmt_ns(double s, char *buf)
-{
-	double ns = s * 1e9;
-	if (ns < 10000)
-		sprintf(buf, "%.0f ns", ns);
-	else if (ns < 1e7)
-		sprintf(buf, "%.1f µs", ns / 1e3);
-	else if (ns < 1e10)
-		sprintf(buf, "%.1f ms", ns / 1e6);
-	else
-		sprintf(buf, "%.2f s", ns / 1e9);
-	return buf;
-}
-
-static const char *fmt_ratio(double ours, double peer, bool higher_is_better, char *buf)
-{
-	double r = higher_is_better ? ours / peer : peer / ours;
-	sprintf(buf, "%.1f× %s", r, r >= 1 ? "faster" : "slower");
-	return buf;
-}
 
 /* ---- 1. capture in C ---------------------------------------------------------------- */
 
@@ -342,35 +175,23 @@ static double capture_buffered_floor(size_t size, int n, int batches)
 	return r;
 }
 
-static sqlite3 *sqlite_open(const char *file, const char *pragmas)
-{
-	sqlite3 *db;
-	unlink(file);
-	char wal[1100];
-	snprintf(wal, sizeof(wal), "%s-wal", file);
-	unlink(wal);
-	if (sqlite3_open(file, &db) != SQLITE_OK)
-		die("sqlite3_open %s", file);
-	if (pragmas && sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
-		die("sqlite: %s", sqlite3_errmsg(db));
-	return db;
-}
-
+/* SQLite's tables, as a competent user keys them: an integer per task,
+ * the epochs clustered on (task, epoch) so that a task's epochs, and the
+ * grouping of every epoch by task, are read in key order. */
 static const char epochs_ddl[] =
-	"CREATE TABLE epochs(df TEXT, task TEXT, epoch INTEGER, time REAL, loss REAL, accuracy REAL, "
-	"val_loss REAL, val_accuracy REAL, top5 REAL, val_top5 REAL, lr REAL, grad_norm REAL, "
-	"PRIMARY KEY(df, task, epoch));";
+	"create table epochs(task_id integer not null, epoch integer not null, time real, loss real, accuracy real, "
+	"val_loss real, val_accuracy real, top5 real, val_top5 real, lr real, grad_norm real, "
+	"primary key(task_id, epoch)) without rowid;";
 
-static void bind_epoch(sqlite3_stmt *st, const char *task, int64_t e, int k)
+static void bind_epoch(sqlite3_stmt *st, int task_id, int64_t e, int k)
 {
 	dnnprov_value m[NMETRICS];
 	metrics_for(m, e, k);
-	sqlite3_bind_text(st, 1, "bench", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, task, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, e);
-	sqlite3_bind_double(st, 4, (double)time(NULL));
+	sqlite3_bind_int(st, 1, task_id);
+	sqlite3_bind_int64(st, 2, e);
+	sqlite3_bind_double(st, 3, (double)time(NULL));
 	for (int i = 0; i < NMETRICS; i++)
-		sqlite3_bind_double(st, 5 + i, m[i].as.r);
+		sqlite3_bind_double(st, 4 + i, m[i].as.r);
 }
 
 static double capture_sqlite(const char *pragmas, int n, int batches)
@@ -379,13 +200,13 @@ static double capture_sqlite(const char *pragmas, int n, int batches)
 	sqlite3_stmt *st;
 	double *per = malloc(sizeof(double) * (size_t)batches);
 	sqlite3_exec(db, epochs_ddl, NULL, NULL, NULL);
-	sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO epochs VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
+	sqlite3_prepare_v2(db, "insert or replace into epochs values(?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
 	int64_t e = 0;
 	for (int b = 0; b < batches; b++) {
 		double t0 = now_s();
 		for (int i = 0; i < n; i++, e++) {
 			/* One INSERT and its COMMIT (autocommit) per record. */
-			bind_epoch(st, "t", e, 0);
+			bind_epoch(st, 0, e, 0);
 			if (sqlite3_step(st) != SQLITE_DONE)
 				die("sqlite insert: %s", sqlite3_errmsg(db));
 			sqlite3_reset(st);
@@ -437,18 +258,9 @@ static void generate(const char *name, int tasks, int epochs)
 {
 	run_shell("rm -rf '%s' '%s'", path("%s-logs", name), path("%s-index", name));
 	dnnprov_config *cfg = config_for(name, "buffered");
-	static const char *const opts[] = { "SGD", "Adam", "RMSprop" };
 	dnnprov_value m[NMETRICS];
 	for (int k = 0; k < tasks; k++) {
-		dnnprov_task *t;
-		char id[32];
-		snprintf(id, sizeof(id), "t%07d", k);
-		if (dnnprov_task_open(cfg, id, &t))
-			die("%s", dnnprov_errmsg());
-		dnnprov_value h[3] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", opts[k % 3]),
-				       DNNPROV_V_REAL("LEARNING_RATE", 0.0001 * (1 + (k * 7919) % 100)),
-				       DNNPROV_V_INT("BATCH_SIZE", 16 << (k % 4)) };
-		dnnprov_task_begin(t, h, 3);
+		dnnprov_task *t = peer_begin(cfg, k);
 		for (int e = 1; e <= epochs; e++) {
 			metrics_for(m, e, k);
 			if (dnnprov_task_epoch(t, e, 1.0, m, NMETRICS))
@@ -466,30 +278,16 @@ static double sqlite_load(const char *name, int tasks, int epochs)
 {
 	sqlite3 *db = sqlite_open(path("%s.sqlite", name), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
 	sqlite3_stmt *st, *tt;
-	static const char *const opts[] = { "SGD", "Adam", "RMSprop" };
 	double t0 = now_s();
 	sqlite3_exec(db, epochs_ddl, NULL, NULL, NULL);
-	sqlite3_exec(db,
-		     "CREATE TABLE tasks(df TEXT, task TEXT, status TEXT, optimizer TEXT, lr REAL, batch_size INTEGER, "
-		     "PRIMARY KEY(df, task)); CREATE INDEX tasks_lr ON tasks(df, lr);",
-		     NULL, NULL, NULL);
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	sqlite3_prepare_v2(db, "INSERT INTO epochs VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
-	sqlite3_prepare_v2(db, "INSERT INTO tasks VALUES(?,?,?,?,?,?)", -1, &tt, NULL);
+	sqlite3_exec(db, peer_tasks_ddl, NULL, NULL, NULL);
+	sqlite3_exec(db, "begin", NULL, NULL, NULL);
+	sqlite3_prepare_v2(db, "insert into epochs values(?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
+	sqlite3_prepare_v2(db, "insert into tasks values(?,?,?,?,?,?,?,?,?,?)", -1, &tt, NULL);
 	for (int k = 0; k < tasks; k++) {
-		char id[32];
-		snprintf(id, sizeof(id), "t%07d", k);
-		sqlite3_bind_text(tt, 1, "bench", -1, SQLITE_STATIC);
-		sqlite3_bind_text(tt, 2, id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(tt, 3, "FINISHED", -1, SQLITE_STATIC);
-		sqlite3_bind_text(tt, 4, opts[k % 3], -1, SQLITE_STATIC);
-		sqlite3_bind_double(tt, 5, 0.0001 * (1 + (k * 7919) % 100));
-		sqlite3_bind_int(tt, 6, 16 << (k % 4));
-		if (sqlite3_step(tt) != SQLITE_DONE)
-			die("sqlite: %s", sqlite3_errmsg(db));
-		sqlite3_reset(tt);
+		peer_insert_task(db, tt, k, epochs);
 		for (int e = 1; e <= epochs; e++) {
-			bind_epoch(st, id, e, k);
+			bind_epoch(st, k, e, k);
 			if (sqlite3_step(st) != SQLITE_DONE)
 				die("sqlite: %s", sqlite3_errmsg(db));
 			sqlite3_reset(st);
@@ -497,9 +295,9 @@ static double sqlite_load(const char *name, int tasks, int epochs)
 	}
 	sqlite3_finalize(st);
 	sqlite3_finalize(tt);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_exec(db, "create unique index tasks_name on tasks(dataflow, task); commit", NULL, NULL, NULL);
 	double t = now_s() - t0;
-	sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	sqlite3_exec(db, "pragma wal_checkpoint(truncate); analyze", NULL, NULL, NULL);
 	sqlite3_close(db);
 	return t;
 }
@@ -645,27 +443,6 @@ static void *poller(void *arg)
 
 static const char *nats_urls, *nats_tool; /* a 3-node cluster for the shipping rows, or NULL */
 
-/* Starts argv in the background, its output to /dev/null. */
-static pid_t start_bg(char *const argv[])
-{
-	posix_spawn_file_actions_t fa;
-	extern char **environ;
-	pid_t pid;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
-		die("cannot run %s", argv[0]);
-	posix_spawn_file_actions_destroy(&fa);
-	return pid;
-}
-
-static void stop_bg(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-}
-
 /* The stream and the shipper's state of an earlier row removed: each
  * shipping row starts from an empty stream. */
 static void reset_stream(const char *name)
@@ -805,21 +582,6 @@ static void bench_ship(void)
 
 /* ---- 5, 6, 7. queries, memory, disk ------------------------------------------------------- */
 
-static double sqlite_query(sqlite3 *db, const char *sql, const char *task)
-{
-	sqlite3_stmt *st;
-	double t0 = now_s();
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		die("sqlite: %s", sqlite3_errmsg(db));
-	if (task)
-		sqlite3_bind_text(st, 1, task, -1, SQLITE_STATIC);
-	long rows = 0;
-	while (sqlite3_step(st) == SQLITE_ROW)
-		rows++;
-	sqlite3_finalize(st);
-	return rows >= 0 ? now_s() - t0 : 0;
-}
-
 typedef struct qresult {
 	double ours[3], peer[3], peer_cli[3]; /* compare, effect, curve */
 	long rss[3], anon[3];
@@ -836,79 +598,11 @@ typedef struct qresult {
 	long serve_anon, serve_rss;
 } qresult;
 
-/* ---- dnnprov serve ------------------------------------------------------------------- */
-
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t n = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(fd, (struct sockaddr *)&a, &n) != 0)
-		die("no free port: %s", strerror(errno));
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-/* One GET over a fresh connection, read to the end; the seconds it took,
- * or a negative number when the server could not be reached. */
-static double http_get(int port, const char *path, int *status)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	char req[1024], buf[65536];
-	double t0 = now_s();
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path, port);
-	if (write(fd, req, (size_t)n) != n)
-		die("cannot send a request");
-	ssize_t k;
-	size_t got = 0;
-	*status = 0;
-	while ((k = read(fd, buf, sizeof(buf))) > 0) {
-		if (!got)
-			sscanf(buf, "HTTP/1.1 %d", status);
-		got += (size_t)k;
-	}
-	close(fd);
-	return now_s() - t0;
-}
-
-static double http_median(int port, const char *path, int runs)
-{
-	double t[15];
-	int st;
-	for (int i = 0; i < runs; i++) {
-		t[i] = http_get(port, path, &st);
-		if (st != 200)
-			die("dnnprov serve answered %d to %s", st, path);
-	}
-	return median(t, runs);
-}
-
 static void bench_serve_at(char *idx, const char *task, int runs, qresult *r)
 {
-	extern char **environ;
-	char listen[32], curve[128];
-	int port = free_port(), st;
-	pid_t pid;
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	char *argv[] = { (char *)dnnprov_bin, "serve", "--index-dir", idx, "--listen", listen, NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
-		die("cannot run %s serve", dnnprov_bin);
-	posix_spawn_file_actions_destroy(&fa);
-	for (int i = 0; http_get(port, "/api/changes", &st) < 0; i++) {
-		if (i > 600)
-			die("dnnprov serve did not start");
-		usleep(10000);
-	}
+	char curve[128];
+	int port, st;
+	pid_t pid = serve_start(idx, &port);
 	static const char page[] = "/api/runs?df=bench&metric=val_accuracy&sort=-best(val_accuracy)&limit=100";
 	static const char page_start[] = "/api/runs?df=bench&metric=val_accuracy&limit=100";
 	snprintf(curve, sizeof(curve), "/api/curve?df=bench&task=%s", task);
@@ -940,17 +634,15 @@ static void bench_serve_at(char *idx, const char *task, int runs, qresult *r)
 	r->serve_page_cli = median(c, runs);
 }
 
-static const char sql_compare[] =
-	"SELECT t.task, t.status, t.optimizer, t.lr, t.batch_size, MAX(e.val_accuracy) AS m "
-	"FROM tasks t JOIN epochs e ON e.df = t.df AND e.task = t.task WHERE t.df = 'bench' "
-	"GROUP BY t.task ORDER BY m DESC";
-static const char sql_effect[] =
-	"SELECT lr, COUNT(*), AVG(m), MIN(m), MAX(m) FROM (SELECT t.lr AS lr, MAX(e.val_accuracy) AS m "
-	"FROM tasks t JOIN epochs e ON e.df = t.df AND e.task = t.task WHERE t.df = 'bench' GROUP BY t.task) "
-	"GROUP BY lr ORDER BY lr";
+/* SQLite's statements for the questions of the query rows, the fastest
+ * found (bench/peers.c says how they were chosen): the epochs aggregated
+ * by task, then joined; the curve by its task's key. */
 static const char sql_curve[] =
-	"SELECT epoch, loss, accuracy, val_loss, val_accuracy, top5, val_top5, lr, grad_norm FROM epochs "
-	"WHERE df = 'bench' AND task = ? ORDER BY epoch";
+	"select epoch, loss, accuracy, val_loss, val_accuracy, top5, val_top5, lr, grad_norm from epochs "
+	"where task_id = (select id from tasks where dataflow = 'bench' and task = '%s') order by epoch";
+/* The columns of dnnprov's CSV that answer the same questions. */
+static const char *const query_cols[3] = { "task,OPTIMIZER_NAME,LEARNING_RATE,BATCH_SIZE,max(val_accuracy),at_epoch",
+					   NULL, "epoch,loss,accuracy,val_loss,val_accuracy,top5,val_top5,lr,grad_norm" };
 
 /* The SQL tables on the same index: the questions of the query rows as
  * SQL, beside the sqlite3 shell on its own indexed tables. */
@@ -959,7 +651,8 @@ static const char sql_best[] =
 	"join bench_hyperparameters h on h.task = s.task where s.dataflow = 'bench' and s.metric = 'val_accuracy' "
 	"order by s.best desc";
 static const char sql_scan[] = "select task, avg(loss) from epochs group by task";
-static const char sql_scan_peer[] = "select task, avg(loss) from epochs where df = 'bench' group by task";
+static const char sql_scan_peer[] = "select t.task, m.a from (select task_id, avg(loss) as a from epochs group by task_id) m "
+				    "join tasks t on t.id = m.task_id where t.dataflow = 'bench' order by t.task";
 
 static void bench_sql_at(char *idx, const char *name, const char *task, int runs, qresult *r)
 {
@@ -970,7 +663,7 @@ static void bench_sql_at(char *idx, const char *name, const char *task, int runs
 		{ (char *)dnnprov_bin, "sql", "--index-dir", idx, "--format", "csv", (char *)sql_scan, NULL },
 		{ (char *)dnnprov_bin, "sql", "--index-dir", idx, "--format", "json", curve, NULL },
 	};
-	char *peer[] = { "/usr/bin/sqlite3", peer_db, (char *)sql_scan_peer, NULL };
+	char *peer[] = { "/usr/bin/sqlite3", "-cmd", (char *)sqlite_mmap, peer_db, (char *)sql_scan_peer, NULL };
 	for (int q = 0; q < 3; q++) {
 		double o[7];
 		run_timed(cmds[q], NULL, false);
@@ -997,35 +690,34 @@ static void bench_queries_at(int tasks, int epochs, qresult *r)
 	r->log_bytes = du_bytes(path("%s-logs", name));
 	r->index_bytes = du_bytes(path("%s-index/CURRENT/data.mdb", name));
 	r->sqlite_bytes = du_bytes(path("%s.sqlite", name));
-	char *idx = path("%s-index", name);
-	char *cmds[3][12] = {
-		{ (char *)dnnprov_bin, "compare", "bench", "--index-dir", idx, "--metric", "val_accuracy", "--format", "json", NULL },
+	char idx[1024], curve[512]; /* path()'s buffers are reused */
+	snprintf(idx, sizeof(idx), "%s", path("%s-index", name));
+	char *cmds[3][14] = {
+		{ (char *)dnnprov_bin, "compare", "bench", "--index-dir", idx, "--metric", "val_accuracy", "--agg", "max",
+		  "--format", "csv", NULL },
 		{ (char *)dnnprov_bin, "effect", "bench", "--index-dir", idx, "--hyp", "LEARNING_RATE", "--metric", "val_accuracy",
-		  "--format", "json", NULL },
-		{ (char *)dnnprov_bin, "curve", "bench", task, "--index-dir", idx, "--format", "json", NULL },
+		  "--format", "csv", NULL },
+		{ (char *)dnnprov_bin, "curve", "bench", task, "--index-dir", idx, "--format", "csv", NULL },
 	};
-	const char *sqls[3] = { sql_compare, sql_effect, sql_curve };
+	snprintf(curve, sizeof(curve), sql_curve, task);
+	const char *sqls[3] = { peer_compare_sqlite, peer_effect_sqlite(), curve };
 	sqlite3 *db;
 	if (sqlite3_open_v2(path("%s.sqlite", name), &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		die("sqlite open");
+	sqlite3_exec(db, sqlite_mmap, NULL, NULL, NULL);
 	int runs = tasks >= 100000 ? 3 : 7;
 	for (int q = 0; q < 3; q++) {
 		double o[7], p[7];
-		run_timed(cmds[q], NULL, false); /* warm the page cache for both */
-		sqlite_query(db, sqls[q], q == 2 ? task : NULL);
+		/* The same answer, checked; the page cache warmed for both. */
+		peer_check_sqlite(cmds[q][1], cmds[q], query_cols[q], db, sqls[q]);
 		for (int i = 0; i < runs; i++) {
-			o[i] = run_timed(cmds[q], NULL, false);
-			p[i] = sqlite_query(db, sqls[q], q == 2 ? task : NULL);
+			o[i] = run_piped(cmds[q], NULL);
+			p[i] = peer_sqlite_answer(db, sqls[q], NULL);
 		}
 		run_timed(cmds[q], &r->rss[q], false); /* memory, sampled: not timed */
 		r->anon[q] = peak_anon_kb;
 		/* The peer as a whole command too: the sqlite3 shell. */
-		char sql[1024], *cli[] = { "/usr/bin/sqlite3", path("%s.sqlite", name), sql, NULL };
-		snprintf(sql, sizeof(sql), "%s", sqls[q]);
-		if (q == 2) {
-			char *qm = strchr(sql, '?');
-			snprintf(qm, sizeof(sql) - (size_t)(qm - sql), "'%s' ORDER BY epoch", task);
-		}
+		char *cli[] = { "/usr/bin/sqlite3", "-cmd", (char *)sqlite_mmap, path("%s.sqlite", name), (char *)sqls[q], NULL };
 		double c[7];
 		for (int i = 0; i < runs; i++)
 			c[i] = access(cli[0], X_OK) == 0 ? run_timed(cli, NULL, false) : NAN;
@@ -1055,6 +747,7 @@ static void bench_queries(void)
 	double spawn_floor = median(spawn, 9);
 	for (int s = 0; s < 3; s++)
 		bench_queries_at(sizes[s], epochs, &r[s]);
+	row_header();
 	for (int q = 0; q < 3; q++) {
 		for (int s = 0; s < 3; s++) {
 			snprintf(label, sizeof(label), "query %s, %d tasks × %d epochs (dnnprov vs sqlite3, whole commands)",
@@ -1140,6 +833,13 @@ static void bench_queries(void)
 		 (double)big->index_bytes / big->records);
 	snprintf(a, sizeof(a), "SQLite %.0f B", (double)big->sqlite_bytes / big->records);
 	row(label, rss, a, "—", "—", 1);
+	out_line("\nSQLite's tables: tasks (an integer key, the hyperparameters as columns) and epochs (8 metrics, WITHOUT "
+		 "ROWID, keyed by (task_id, epoch)); every connection maps the file (`%s`); every answer of compare, "
+		 "effect and curve was checked equal to dnnprov's. Its statements: compare `%s`; effect `%s`; curve "
+		 "`%s` (the task's name in place of ?); the full scan `%s`.\n",
+		 sqlite_mmap, peer_compare_sqlite, peer_effect_sqlite(), "select epoch, loss, accuracy, val_loss, val_accuracy, "
+		 "top5, val_top5, lr, grad_norm from epochs where task_id = (select id from tasks where dataflow = 'bench' and "
+		 "task = ?) order by epoch", sql_scan_peer);
 }
 
 /* The indexer's heap as the logs grow tenfold with the same tasks: what a
@@ -1171,305 +871,14 @@ static void bench_heap_growth(void)
 	row(label, v, "—", "—", "select task, avg(loss) from epochs group by task; flat is the target", 1);
 }
 
-/* ---- 9. the 100,000-task tier -------------------------------------------------------
- * 100,000 tasks × 100 epochs of 4 metrics (QUICK: 10,000), as a tracker with
- * many runs holds them: the index's bytes per epoch record, catch-up rates
- * on many small segments and on a few large ones, and the queries a
- * dashboard asks, each beside the sqlite3 shell over the same data in typed
- * tables with indexes, measured in the same run.  Queries run while this
- * process holds the index's lock as a following indexer would, so they do
- * not walk the logs (a note gives the cost of that walk); the load average
- * is printed beside each row, since these machines are shared.
- */
-#define TIER_METRICS 4
-static const char *const tier_metrics[TIER_METRICS] = { "loss", "accuracy", "val_loss", "val_accuracy" };
-
-static uint64_t tier_hash(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
-/* The epoch's metrics: a falling loss with noise in every bit of the
- * mantissa, and the elapsed time, as a training logs them. */
-static void tier_values(int k, int e, double m[TIER_METRICS], double *elapsed)
-{
-	uint64_t r = tier_hash((uint64_t)k * 1000003u + (uint64_t)e);
-	double noise = (double)(r % 100000) / 1e6, loss = 2.0 / (e + k % 3) + noise;
-	m[0] = loss;
-	m[1] = 1.0 - loss / 3;
-	m[2] = loss * 1.1 + noise;
-	m[3] = 1.0 - loss / 2.5 - noise;
-	*elapsed = 10.0 + (double)(r >> 40) / (1 << 24) / 10;
-}
-
-static double tier_lr(int k)
-{
-	return 0.0001 * (1 + (k * 7919) % 100);
-}
-
-static void tier_generate(const char *name, int tasks, int epochs)
-{
-	char *yaml = path("%s.yaml", name);
-	static const char *const opts[] = { "SGD", "Adam", "RMSprop" };
-	run_shell("rm -rf '%s' '%s'", path("%s-logs", name), path("%s-index", name));
-	FILE *f = fopen(yaml, "w");
-	fprintf(f,
-		"dataflow: bench\nlog_dir: %s\nindex_dir: %s\n"
-		"hyperparameters:\n  OPTIMIZER_NAME: true\n  LEARNING_RATE: true\n  BATCH_SIZE: true\n"
-		"metrics: [loss, accuracy, val_loss, val_accuracy]\nlog:\n  durability: buffered\n",
-		path("%s-logs", name), path("%s-index", name));
-	fclose(f);
-	dnnprov_config *cfg;
-	if (dnnprov_config_load(yaml, &cfg))
-		die("%s", dnnprov_errmsg());
-	for (int k = 0; k < tasks; k++) {
-		dnnprov_task *t;
-		char id[32];
-		snprintf(id, sizeof(id), "t%07d", k);
-		if (dnnprov_task_open(cfg, id, &t))
-			die("%s", dnnprov_errmsg());
-		dnnprov_value h[3] = { DNNPROV_V_TEXT("OPTIMIZER_NAME", opts[k % 3]), DNNPROV_V_REAL("LEARNING_RATE", tier_lr(k)),
-				       DNNPROV_V_INT("BATCH_SIZE", 16 << (k % 4)) };
-		dnnprov_task_begin(t, h, 3);
-		for (int e = 1; e <= epochs; e++) {
-			double m[TIER_METRICS], el;
-			dnnprov_value v[TIER_METRICS];
-			tier_values(k, e, m, &el);
-			for (int i = 0; i < TIER_METRICS; i++)
-				v[i] = (dnnprov_value)DNNPROV_V_REAL(tier_metrics[i], m[i]);
-			if (dnnprov_task_epoch(t, e, el, v, TIER_METRICS))
-				die("%s", dnnprov_errmsg());
-		}
-		dnnprov_task_end(t, DNNPROV_FINISHED, NULL);
-		dnnprov_task_close(t);
-	}
-	dnnprov_config_free(cfg);
-}
-
-/* The same data in SQLite, typed tables with their indexes, one
- * transaction: the peer of ingest.  Returns its seconds. */
-static double tier_sqlite(const char *name, int tasks, int epochs)
-{
-	static const char *const opts[] = { "SGD", "Adam", "RMSprop" };
-	sqlite3 *db = sqlite_open(path("%s.sqlite", name), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-	sqlite3_stmt *st, *tt;
-	double t0 = now_s();
-	if (sqlite3_exec(db,
-			 "CREATE TABLE tasks(df TEXT, task TEXT, status TEXT, start REAL, optimizer TEXT, lr REAL, "
-			 "batch_size INTEGER, PRIMARY KEY(df, task));"
-			 "CREATE INDEX tasks_lr ON tasks(df, lr); CREATE INDEX tasks_start ON tasks(df, start);"
-			 "CREATE TABLE epochs(df TEXT, task TEXT, epoch INTEGER, time REAL, elapsed REAL, loss REAL, "
-			 "accuracy REAL, val_loss REAL, val_accuracy REAL, PRIMARY KEY(df, task, epoch));",
-			 NULL, NULL, NULL) != SQLITE_OK)
-		die("sqlite: %s", sqlite3_errmsg(db));
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	sqlite3_prepare_v2(db, "INSERT INTO epochs VALUES(?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
-	sqlite3_prepare_v2(db, "INSERT INTO tasks VALUES(?,?,?,?,?,?,?)", -1, &tt, NULL);
-	for (int k = 0; k < tasks; k++) {
-		char id[32];
-		snprintf(id, sizeof(id), "t%07d", k);
-		sqlite3_bind_text(tt, 1, "bench", -1, SQLITE_STATIC);
-		sqlite3_bind_text(tt, 2, id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(tt, 3, "FINISHED", -1, SQLITE_STATIC);
-		sqlite3_bind_double(tt, 4, 1.7e9 + k);
-		sqlite3_bind_text(tt, 5, opts[k % 3], -1, SQLITE_STATIC);
-		sqlite3_bind_double(tt, 6, tier_lr(k));
-		sqlite3_bind_int(tt, 7, 16 << (k % 4));
-		if (sqlite3_step(tt) != SQLITE_DONE)
-			die("sqlite: %s", sqlite3_errmsg(db));
-		sqlite3_reset(tt);
-		for (int e = 1; e <= epochs; e++) {
-			double m[TIER_METRICS], el;
-			tier_values(k, e, m, &el);
-			sqlite3_bind_text(st, 1, "bench", -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, e);
-			sqlite3_bind_double(st, 4, 1.7e9 + k + e * 1e-3);
-			sqlite3_bind_double(st, 5, el);
-			for (int i = 0; i < TIER_METRICS; i++)
-				sqlite3_bind_double(st, 6 + i, m[i]);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				die("sqlite: %s", sqlite3_errmsg(db));
-			sqlite3_reset(st);
-		}
-	}
-	sqlite3_finalize(st);
-	sqlite3_finalize(tt);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	double t = now_s() - t0;
-	sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-	sqlite3_close(db);
-	return t;
-}
-
-static double loadavg(void)
-{
-	double l = NAN;
-	FILE *f = fopen("/proc/loadavg", "r");
-	if (f && fscanf(f, "%lf", &l) != 1)
-		l = NAN;
-	if (f)
-		fclose(f);
-	return l;
-}
-
-/* Takes the index's lock as a following indexer holds it: queries then do
- * not walk the logs.  Returns the descriptor (-1: not taken). */
-static int hold_index_lock(const char *index_dir)
-{
-	char p[1200];
-	snprintf(p, sizeof(p), "%s/%s", index_dir, DP_INDEX_LOCK);
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	if (fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-static double median_of(char *const argv[], int runs)
-{
-	double t[9];
-	run_timed(argv, NULL, true); /* the page cache warmed for both */
-	for (int i = 0; i < runs; i++)
-		t[i] = run_timed(argv, NULL, true);
-	return median(t, runs);
-}
-
-typedef struct tier_query {
-	const char *label;
-	char *ours[16];
-	const char *peer_sql;
-} tier_query;
-
-static void bench_tier(void)
-{
-	int big = quick ? 10000 : 100000, small = big / 10, epochs = 100, runs = quick ? 5 : 3;
-	char a[64], b[64], c[64], label[256], note[320];
-	long rss;
-
-	/* Ingest: many one-segment tasks, then few large ones; SQLite's bulk
-	 * insert of the same records beside each. */
-	int few_tasks = big / 100, few_epochs = epochs * 10;
-	tier_generate("tier-few", few_tasks, few_epochs);
-	double few = index_once("tier-few", &rss), few_peer = tier_sqlite("tier-few", few_tasks, few_epochs);
-	double l = loadavg();
-	snprintf(label, sizeof(label), "ingest: catch-up of %d records in %d segments (whole command) vs SQLite bulk insert",
-		 few_tasks * few_epochs, few_tasks);
-	snprintf(a, sizeof(a), "%.0f records/s", few_tasks * few_epochs / few);
-	snprintf(b, sizeof(b), "%.0f records/s", few_tasks * few_epochs / few_peer);
-	snprintf(note, sizeof(note), "target ≥ 1,000,000 records/s; load average %.1f", l);
-	row(label, a, b, fmt_ratio(few, few_peer, false, c), note, 1);
-	run_shell("rm -rf '%s' '%s' '%s'", path("tier-few-logs"), path("tier-few-index"), path("tier-few.sqlite"));
-
-	tier_generate("tier-small", small, epochs);
-	index_once("tier-small", &rss);
-	tier_generate("tier", big, epochs);
-	double many = index_once("tier", &rss), many_peer = tier_sqlite("tier", big, epochs);
-	l = loadavg();
-	snprintf(label, sizeof(label), "ingest: catch-up of %d records in %d one-segment tasks (whole command) vs SQLite bulk insert",
-		 big * epochs, big);
-	snprintf(a, sizeof(a), "%.0f records/s", big * epochs / many);
-	snprintf(b, sizeof(b), "%.0f records/s", big * epochs / many_peer);
-	snprintf(note, sizeof(note), "target ≥ 600,000 records/s; load average %.1f", l);
-	row(label, a, b, fmt_ratio(many, many_peer, false, c), note, 1);
-
-	long long idx = du_bytes(path("tier-index/CURRENT/data.mdb")), sq = du_bytes(path("tier.sqlite")),
-		  logs = du_bytes(path("tier-logs"));
-	snprintf(label, sizeof(label), "disk: bytes per epoch record of 4 metrics, every table (%d tasks × %d epochs)", big,
-		 epochs);
-	snprintf(a, sizeof(a), "index %.1f B", (double)idx / ((double)big * epochs));
-	snprintf(b, sizeof(b), "SQLite %.1f B", (double)sq / ((double)big * epochs));
-	snprintf(note, sizeof(note), "target ≤ 64 B; the logs %.0f B", (double)logs / ((double)big * epochs));
-	row(label, a, b, "—", note, 1);
-
-	char *idx_dir = path("tier-index"), *small_dir = path("tier-small-index"), *db = path("tier.sqlite");
-	char task[32];
-	snprintf(task, sizeof(task), "t%07d", big / 2);
-	int lock = hold_index_lock(idx_dir), lock_small = hold_index_lock(small_dir);
-	char curve_sql[256];
-	snprintf(curve_sql, sizeof(curve_sql),
-		 "SELECT epoch, elapsed, loss, accuracy, val_loss, val_accuracy FROM epochs WHERE df = 'bench' AND task = '%s' "
-		 "ORDER BY epoch",
-		 task);
-	tier_query qs[] = {
-		{ "compare --agg max, every row as CSV",
-		  { (char *)dnnprov_bin, "compare", "bench", "--index-dir", idx_dir, "--metric", "val_accuracy", "--agg", "max",
-		    "--format", "csv", NULL },
-		  "SELECT t.task, t.status, t.optimizer, t.lr, t.batch_size, MAX(e.val_accuracy) AS m FROM tasks t JOIN epochs e "
-		  "ON e.df = t.df AND e.task = t.task WHERE t.df = 'bench' GROUP BY t.task ORDER BY m DESC" },
-		{ "compare --limit 10",
-		  { (char *)dnnprov_bin, "compare", "bench", "--index-dir", idx_dir, "--metric", "val_accuracy", "--limit", "10",
-		    "--format", "csv", NULL },
-		  "SELECT t.task, t.status, t.optimizer, t.lr, t.batch_size, MAX(e.val_accuracy) AS m FROM tasks t JOIN epochs e "
-		  "ON e.df = t.df AND e.task = t.task WHERE t.df = 'bench' GROUP BY t.task ORDER BY m DESC LIMIT 10" },
-		{ "runs --limit 10",
-		  { (char *)dnnprov_bin, "runs", "bench", "--index-dir", idx_dir, "--limit", "10", "--format", "csv", NULL },
-		  "SELECT t.*, (SELECT MIN(val_loss) FROM epochs e WHERE e.df = t.df AND e.task = t.task) FROM tasks t "
-		  "WHERE t.df = 'bench' ORDER BY t.start LIMIT 10" },
-		{ "effect --hyp LEARNING_RATE",
-		  { (char *)dnnprov_bin, "effect", "bench", "--index-dir", idx_dir, "--hyp", "LEARNING_RATE", "--metric",
-		    "val_accuracy", "--format", "csv", NULL },
-		  "SELECT lr, COUNT(*), AVG(m), MIN(m), MAX(m) FROM (SELECT t.lr AS lr, MAX(e.val_accuracy) AS m FROM tasks t "
-		  "JOIN epochs e ON e.df = t.df AND e.task = t.task WHERE t.df = 'bench' GROUP BY t.task) GROUP BY lr ORDER BY lr" },
-		{ "curve of one task",
-		  { (char *)dnnprov_bin, "curve", "bench", task, "--index-dir", idx_dir, "--format", "csv", NULL },
-		  curve_sql },
-	};
-	static const char *const targets[] = { "target ≤ 100 ms", "target ≤ 30 ms", "target ≤ 30 ms", "target ≤ 50 ms",
-					       "target ≤ 3 ms, flat" };
-	for (size_t q = 0; q < DP_ARRAY_LEN(qs); q++) {
-		char *peer[] = { "/usr/bin/sqlite3", "-csv", db, (char *)qs[q].peer_sql, NULL };
-		double ours = median_of(qs[q].ours, quick ? 7 : 5);
-		double theirs = access(peer[0], X_OK) == 0 ? median_of(peer, runs) : NAN;
-		l = loadavg();
-		snprintf(label, sizeof(label), "%d tasks × %d epochs: %s (dnnprov vs sqlite3, whole commands)", big, epochs,
-			 qs[q].label);
-		snprintf(note, sizeof(note), "%s; no log walk (an indexer holds the lock); load average %.1f", targets[q], l);
-		row(label, fmt_ns(ours, a), fmt_ns(theirs, b), fmt_ratio(ours, theirs, false, c), note, quick ? 7 : 5);
-	}
-	/* The peak heap of the --limit queries as the tasks grow tenfold. */
-	long heap[2][2];
-	for (int size = 0; size < 2; size++) {
-		char *dir = size ? idx_dir : small_dir;
-		char *cmp[] = { (char *)dnnprov_bin, "compare", "bench", "--index-dir", dir, "--metric", "val_accuracy", "--limit",
-				"10", "--format", "csv", NULL };
-		char *rns[] = { (char *)dnnprov_bin, "runs", "bench", "--index-dir", dir, "--limit", "10", "--format", "csv", NULL };
-		run_timed(cmp, &rss, true);
-		heap[size][0] = peak_anon_kb;
-		run_timed(rns, &rss, true);
-		heap[size][1] = peak_anon_kb;
-	}
-	snprintf(label, sizeof(label), "memory: peak heap of compare --limit 10 and runs --limit 10, %d → %d tasks", small, big);
-	snprintf(a, sizeof(a), "%.1f → %.1f MiB, %.1f → %.1f MiB", heap[0][0] / 1024.0, heap[1][0] / 1024.0,
-		 heap[0][1] / 1024.0, heap[1][1] / 1024.0);
-	row(label, a, "—", "—", "flat is the target", 1);
-	if (lock >= 0)
-		close(lock);
-	if (lock_small >= 0)
-		close(lock_small);
-	/* What the same question costs when no indexer runs: the logs walked. */
-	char *walk[] = { (char *)dnnprov_bin, "runs", "bench", "--index-dir", idx_dir, "--limit", "10", "--format", "csv", NULL };
-	double walked = median_of(walk, runs);
-	snprintf(label, sizeof(label), "%d tasks: runs --limit 10 with no indexer running (the logs walked for freshness)", big);
-	snprintf(note, sizeof(note), "load average %.1f", loadavg());
-	row(label, fmt_ns(walked, a), "—", "—", note, runs);
-	run_shell("rm -rf '%s' '%s' '%s' '%s' '%s'", path("tier-logs"), path("tier-index"), path("tier.sqlite"),
-		  path("tier-small-logs"), path("tier-small-index"));
-}
-
 /* Sections to run, from BENCH_ONLY (names separated by commas; unset:
- * all): capture, python, ingest, lag, queries, heap, tier. */
+ * all but tier1m, which needs half an hour and 15 GB): capture, python,
+ * ingest, lag, ship, queries, heap, peers, tier1m. */
 static bool section(const char *name)
 {
 	const char *only = getenv("BENCH_ONLY");
 	if (!only || !*only)
-		return true;
+		return strcmp(name, "tier1m") != 0;
 	size_t n = strlen(name);
 	for (const char *p = only; (p = strstr(p, name)) != NULL; p += n)
 		if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
@@ -1497,29 +906,53 @@ int main(int argc, char **argv)
 	const char *python_rows = argc - i > 2 ? argv[i + 2] : NULL;
 	run_shell("mkdir -p '%s'", workdir);
 	table = fopen(path("rows.md"), "w");
-	printf("| workload | dnnprov (median) | peer (median) | ratio | floor / note | runs |\n");
-	printf("|---|---|---|---|---|---|\n");
-	if (section("capture"))
+	if (section("capture")) {
+		section_begin("Capture");
+		row_header();
 		bench_capture();
-	if (python_rows && section("python")) {
-		fflush(stdout);
+		section_end();
+	}
+	if (python_rows && *python_rows && section("python")) {
+		section_begin("Capture from Python");
+		row_header();
 		if (system(python_rows) != 0)
 			fprintf(stderr, "bench: the Python rows failed: %s\n", python_rows);
+		section_end();
 	}
-	if (section("ingest"))
+	if (section("ingest")) {
+		section_begin("Ingest");
+		row_header();
 		bench_ingest();
+		section_end();
+	}
 	if (section("lag")) {
+		section_begin("Lag");
+		row_header();
 		bench_lag(1000, false);
 		bench_lag(10000, false);
+		section_end();
 	}
-	if (section("ship") && nats_urls)
+	if (section("ship") && nats_urls) {
+		section_begin("Shipping");
+		row_header();
 		bench_ship();
-	if (section("queries"))
+		section_end();
+	}
+	if (section("queries")) {
+		section_begin("Queries as the runs grow, beside SQLite at its best");
 		bench_queries();
-	if (section("heap"))
+		section_end();
+	}
+	if (section("heap")) {
+		section_begin("Memory as the logs grow");
+		row_header();
 		bench_heap_growth();
-	if (section("tier"))
-		bench_tier();
+		section_end();
+	}
+	if (section("peers"))
+		bench_peers();
+	if (section("tier1m"))
+		bench_tier1m();
 	fclose(table);
 	return 0;
 }

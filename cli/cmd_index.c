@@ -54,7 +54,9 @@ const char cmd_index_usage[] =
 	"by segment and offset: the index equals one built from the same logs.  Without\n"
 	"--follow it exits once the consumer has nothing left; --ack-wait D (default\n"
 	"30s) is how long the consumer it creates waits for an acknowledgement before\n"
-	"delivering a message again.  docs/SHIP.md.\n";
+	"delivering a message again.  Through a server down or a leader election it\n"
+	"retries, until --give-up-after D (90s, 5m, 1h or never; default 5m, with\n"
+	"--follow never) passes without success.  docs/SHIP.md.\n";
 
 const char cmd_reindex_usage[] =
 	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [-q]\n"

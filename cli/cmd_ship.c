@@ -26,7 +26,8 @@ const char cmd_ship_usage[] =
 	"segment's acknowledged offset is kept in the state folder, so a restart\n"
 	"resumes where the servers' acknowledgements reached: nothing is lost, and what\n"
 	"is sent twice is dropped by its message id or skipped by the indexers.  While\n"
-	"the servers are unreachable it retries, and says so once per change.\n"
+	"the servers are unreachable, or the stream has no leader, it retries and says\n"
+	"so once per change, until --give-up-after passes without success (exit 1).\n"
 	"The stream is created when missing (file storage, subjects dnnprov.>); an\n"
 	"existing stream whose settings would lose records is refused, never changed.\n"
 	"\n"
@@ -47,6 +48,9 @@ const char cmd_ship_usage[] =
 	"      --max-inflight N  messages not yet acknowledged, at most (default 256)\n"
 	"      --message-bytes N the frames of one message, about (default 65536): smaller\n"
 	"                      messages cost throughput, larger ones latency\n"
+	"      --give-up-after D  how long JetStream may keep failing before it gives up:\n"
+	"                      a duration with its unit (90s, 5m, 1h) or never (default 5m;\n"
+	"                      with --follow, never)\n"
 	"  -q, --quiet         no summary line\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -104,6 +108,36 @@ static void credentials(dp_nats_options *n, const char *creds)
 	n->password = getenv("DNNPROV_NATS_PASSWORD");
 	if (n->user && !*n->user)
 		n->user = NULL;
+}
+
+/* --give-up-after: "never", or a duration with its unit (ms, s, m, h, as
+ * dp_parse_duration_ms reads them) from 1s to 30 days.  A bare number is
+ * refused: for a span of minutes, "300" would read as seconds to some and
+ * as milliseconds to others.  (One function: the place to call the CLI's
+ * shared duration option once it has one.) */
+static int parse_give_up(const char *cmd, const char *arg, uint64_t *ms)
+{
+	size_t n = strlen(arg);
+	if (strcmp(arg, "never") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	if (n == 0 || (arg[n - 1] >= '0' && arg[n - 1] <= '9') || dp_parse_duration_ms(arg, ms) || *ms < 1000 ||
+	    *ms > UINT64_C(30) * 24 * 3600 * 1000)
+		return cli_usage(cmd, "--give-up-after takes a duration with its unit from 1s to 30 days (90s, 5m, 1h) "
+				 "or 'never', not '%s'", arg);
+	return 0;
+}
+
+/* Unless --give-up-after says otherwise: a catch-up gives up after 5
+ * minutes of failures, a follower never (it waits out an outage of any
+ * length). */
+#define GIVE_UP_DEFAULT_MS (5 * 60 * 1000)
+#define GIVE_UP_UNSET UINT64_MAX
+
+static uint64_t give_up_ms(uint64_t given, bool follow)
+{
+	return given != GIVE_UP_UNSET ? given : follow ? 0 : GIVE_UP_DEFAULT_MS;
 }
 
 static int parse_count(const char *cmd, const char *name, const char *arg, unsigned long lo, unsigned long hi,
@@ -177,6 +211,7 @@ int cmd_ship(int argc, char **argv)
 		{ "status", no_argument, NULL, 's' },
 		{ "max-inflight", required_argument, NULL, 'M' },
 		{ "message-bytes", required_argument, NULL, 'B' },
+		{ "give-up-after", required_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -185,6 +220,7 @@ int cmd_ship(int argc, char **argv)
 	const char *config = NULL, *log_dir = NULL, *index_dir = NULL, *state = NULL, *creds = NULL;
 	bool status = false, quiet = false;
 	unsigned long replicas = 0, inflight = 0, message_bytes = 0;
+	uint64_t give_up = GIVE_UP_UNSET;
 	dp_ship_options o = { 0 };
 	int c, rc;
 
@@ -212,6 +248,10 @@ int cmd_ship(int argc, char **argv)
 			break;
 		case 'B':
 			if ((rc = parse_count(cmd, "message-bytes", optarg, 1, 4 << 20, &message_bytes)))
+				return rc;
+			break;
+		case 'G':
+			if ((rc = parse_give_up(cmd, optarg, &give_up)))
 				return rc;
 			break;
 		default: return cli_bad_option(cmd, argv, shortopts, opts);
@@ -254,6 +294,7 @@ int cmd_ship(int argc, char **argv)
 		goto out;
 	}
 	credentials(&o.nats, creds);
+	o.nats.give_up_ms = give_up_ms(give_up, o.follow);
 	o.log_dir = p.log_dir;
 	o.state_dir = state_dir;
 	o.replicas = (int)replicas;
@@ -318,6 +359,7 @@ int cmd_index_from(int argc, char **argv)
 		{ "follow", no_argument, NULL, 'f' },
 		{ "lost-after", required_argument, NULL, 'T' },
 		{ "ack-wait", required_argument, NULL, 'W' },
+		{ "give-up-after", required_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -325,6 +367,7 @@ int cmd_index_from(int argc, char **argv)
 	static const char shortopts[] = "c:fqh";
 	const char *config = NULL, *index_dir = NULL, *creds = NULL;
 	dp_stream_options o = { 0 };
+	uint64_t give_up = GIVE_UP_UNSET;
 	bool quiet = false;
 	int c, rc;
 
@@ -356,6 +399,10 @@ int cmd_index_from(int argc, char **argv)
 			o.ack_wait_ms = (uint32_t)ms;
 			break;
 		}
+		case 'G':
+			if ((rc = parse_give_up(cmd, optarg, &give_up)))
+				return rc;
+			break;
 		default: return cli_bad_option(cmd, argv, shortopts, opts);
 		}
 	}
@@ -373,6 +420,7 @@ int cmd_index_from(int argc, char **argv)
 	if ((rc = cli_locations(cmd, config, NULL, index_dir, &p)))
 		return rc;
 	credentials(&o.nats, creds);
+	o.nats.give_up_ms = give_up_ms(give_up, o.follow);
 	o.index_dir = p.index_dir;
 	/* Tests start from a tiny map to make it grow while messages arrive. */
 	o.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0;

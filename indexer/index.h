@@ -178,6 +178,9 @@ typedef enum dp_chunk_outcome {
 } dp_chunk_outcome;
 
 #define DP_CHUNK_WHY 160
+/* No chunk reaches past this offset: the largest segment_size (1 TiB,
+ * docs/CONFIG.md) and the frame that crossed it. */
+#define DP_CHUNK_OFFSET_MAX ((UINT64_C(1) << 40) + 16u + DNNPROV_RECORD_MAX)
 
 /* Takes the index's lock (DNNPROV_ELOCKED when another indexer holds it,
  * with its pid in the detail) and opens the index for writing. */

@@ -1704,7 +1704,8 @@ static int recompute_task(ingest *in, task_state *t)
 }
 
 /* A segment's pending progress includes its committed progress: a batch
- * only reads on.  (A rolled-back batch resets pending to committed.) */
+ * only reads on, but for claims of damage that gave way to the frames
+ * (damage_withdraw).  (A rolled-back batch resets pending to committed.) */
 __attribute__((unused)) static bool progress_follows(const dp_progress *pending, const dp_progress *committed)
 {
 	return pending->offset >= committed->offset && pending->records >= committed->records &&
@@ -1834,7 +1835,7 @@ static int flush_caches(ingest *in)
 	for (size_t i = 0; i < in->ntouched && !rc; i++) {
 		seg_state *s = in->touched[i];
 		dp_key k;
-		assert(progress_follows(&s->pending, &s->committed));
+		assert(s->gave_way || progress_follows(&s->pending, &s->committed));
 		dp_key_reset(&k);
 		memcpy(k.b, s->rel, strlen(s->rel)); /* the progress key is the bare path */
 		k.n = strlen(s->rel);
@@ -1857,7 +1858,7 @@ static void abort_batch(ingest *in)
 	for (size_t i = 0; i < in->ntouched; i++) {
 		seg_state *s = in->touched[i];
 		s->pending = s->committed;
-		s->touched = false;
+		s->touched = s->gave_way = false;
 		s->conflict_at = 0; /* its entry was rolled back with the batch */
 	}
 	in->ntouched = 0;
@@ -1927,7 +1928,7 @@ int ingest_commit(ingest *in)
 	for (size_t i = 0; i < in->ntouched; i++) {
 		seg_state *s = in->touched[i];
 		s->committed = s->pending;
-		s->touched = false;
+		s->touched = s->gave_way = false;
 		s->in_index = true;
 	}
 	in->ntouched = 0;
@@ -1984,6 +1985,18 @@ static int set_identity(seg_state *s, const char *df, size_t dn, const char *tas
 	return 0;
 }
 
+/* Whether a whole header names another dataflow or task than the folder
+ * of rel (<dataflow>/<task>/<file>). */
+static bool header_elsewhere(const dp_segment_header *h, const char *rel)
+{
+	const char *b = strchr(rel, '/'), *c = b ? strchr(b + 1, '/') : NULL;
+	if (!h->valid || !c)
+		return false;
+	size_t dn = (size_t)(b - rel), tn = (size_t)(c - b - 1);
+	return strlen(h->dataflow) != dn || memcmp(h->dataflow, rel, dn) != 0 || strlen(h->task) != tn ||
+	       memcmp(h->task, b + 1, tn) != 0;
+}
+
 /* Fills in the segment's dataflow and task from its path, rel being
  * <dataflow>/<task>/<file>; a whole header must name the same two, or a
  * segment copied into another dataflow's or task's folder would be
@@ -1999,8 +2012,7 @@ static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, siz
 		return 1;
 	}
 	size_t dn = (size_t)(b - a), tn = (size_t)(c - b - 1);
-	if (h->valid && (strlen(h->dataflow) != dn || memcmp(h->dataflow, a, dn) != 0 || strlen(h->task) != tn ||
-			 memcmp(h->task, b + 1, tn) != 0)) {
+	if (header_elsewhere(h, s->rel)) {
 		snprintf(why, n, "its header names %.24s/%.24s, not the folder it is in", h->dataflow, h->task);
 		return 1;
 	}
@@ -2339,15 +2351,15 @@ seg_state *ingest_segment_state(ingest *in, const char *rel)
 /* Checks that c's bytes are whole, checksummed frames and nothing else, and
  * whether `at` starts one of them or is where they end.  Returns 0, 1 with
  * `why` set when they are not, or an error. */
-static int chunk_check(const dp_chunk *c, uint64_t from, uint64_t at, bool *boundary, char *why, size_t n)
+static int chunk_check(const dp_chunk *c, uint64_t from, uint64_t at, dp_segment_header *hdr, bool *boundary,
+		       char *why, size_t n)
 {
-	dp_segment_header hdr;
 	dp_reader *r;
 	dp_frame fr;
 	dp_problem pb;
 	int rc, res;
 
-	if ((rc = dp_reader_open_mem(c->segment, c->header, c->header_len, from, c->bytes, c->len, from, &r, &hdr))) {
+	if ((rc = dp_reader_open_mem(c->segment, c->header, c->header_len, from, c->bytes, c->len, from, &r, hdr))) {
 		if (rc == DNNPROV_ENOMEM)
 			return rc;
 		snprintf(why, n, "%s", dnnprov_errmsg());
@@ -2364,6 +2376,95 @@ static int chunk_check(const dp_chunk *c, uint64_t from, uint64_t at, bool *boun
 	snprintf(why, n, "offset %llu: %s: not whole frames of a dnnprov segment", (unsigned long long)pb.offset,
 		 dp_problem_name(pb.kind));
 	return 1;
+}
+
+/* The last problem of s before offset `at`: 1 with its offset and entry,
+ * 0 when there is none, or an error. */
+static int problem_before(ingest *in, seg_state *s, uint64_t at, uint64_t *off, dp_problem_entry *e)
+{
+	dp_scan sc;
+	dp_key prefix, before;
+	MDB_val k, v;
+	int r;
+
+	dp_key_reset(&prefix);
+	dp_key_cstr(&prefix, s->rel);
+	before = prefix;
+	dp_key_u64(&before, at);
+	if ((r = dp_scan_open_before(&sc, in->ix, in->txn, DP_DB_PROBLEMS, &prefix, &before)))
+		return r;
+	r = dp_scan_next(&sc, &k, &v);
+	if (r == DP_SCAN_ROW && k.mv_size == prefix.n + 8 && v.mv_size == sizeof(*e)) {
+		memcpy(e, v.mv_data, sizeof(*e));
+		*off = dp_get_be64((const unsigned char *)k.mv_data + prefix.n);
+	} else if (r == DP_SCAN_ROW) {
+		r = 0; /* not an entry of this layout: no claim */
+	}
+	dp_scan_close(&sc);
+	return r;
+}
+
+/* Damage a message claimed (a shipper's reader kinds; a record that failed
+ * the schema was a frame, and stays) that ends at `at`. */
+static bool claim_ends_at(uint64_t off, const dp_problem_entry *e, uint64_t at)
+{
+	return e->kind != DP_PROBLEM_NONE && e->kind < DP_PROBLEM_SCHEMA && off + e->length == at;
+}
+
+/* A problem that came in a message claims bytes without showing them;
+ * valid frames show theirs, and win.  The claims that end what the index
+ * holds of a segment (nothing applied after them) can still give way:
+ * damage_run finds where they begin (*from; the indexed offset itself when
+ * none ends there), and whether one of them sealed the segment (a claim of
+ * a newer format version covers all of it). */
+static int damage_run(ingest *in, seg_state *s, uint64_t *from, bool *sealed_by_claim)
+{
+	dp_problem_entry e;
+	uint64_t off = 0, at = s->pending.offset;
+	int r;
+	*sealed_by_claim = false;
+	while ((r = problem_before(in, s, at, &off, &e)) == 1 && claim_ends_at(off, &e, at)) {
+		at = off;
+		*sealed_by_claim = *sealed_by_claim || e.kind == DP_PROBLEM_VERSION;
+	}
+	*from = at;
+	return r < 0 ? r : 0;
+}
+
+/* Gives the claims of damage_run from offset `to` on back to the valid
+ * frames that came for them: removes them (the one that straddles `to`
+ * keeps its part before it), so that the frames are applied from `to` as
+ * if no claim had come. */
+static int damage_withdraw(ingest *in, seg_state *s, uint64_t to)
+{
+	dp_problem_entry e;
+	uint64_t off = 0;
+	int r = 0;
+	while (s->pending.offset > to && (r = problem_before(in, s, s->pending.offset, &off, &e)) == 1 &&
+	       claim_ends_at(off, &e, s->pending.offset)) {
+		dp_key k;
+		dp_key_reset(&k);
+		dp_key_cstr(&k, s->rel);
+		dp_key_u64(&k, off);
+		if (e.kind == DP_PROBLEM_VERSION)
+			s->pending.sealed = 0; /* it sealed the segment */
+		if (off < to) {
+			s->pending.bytes_skipped -= e.length - (to - off);
+			e.length = to - off;
+			r = put(in, DP_DB_PROBLEMS, &k, &e, sizeof(e), 0);
+		} else {
+			MDB_val key = dp_key_val(&k);
+			int mrc = mdb_del(in->txn, in->ix->dbi[DP_DB_PROBLEMS], &key, NULL);
+			r = mrc ? lmdb_fail(mrc, "problems") : 0;
+			s->pending.bytes_skipped -= e.length;
+			s->pending.problems--;
+		}
+		if (r)
+			return r;
+		s->pending.offset = off < to ? to : off;
+		s->gave_way = true;
+	}
+	return r < 0 ? r : 0;
 }
 
 int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char *why, size_t n)
@@ -2383,17 +2484,55 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 		snprintf(why, n, "'%.100s' names no segment (<dataflow>/<task>/<file>)", c->segment);
 		return 0;
 	}
+	/* Offsets past any segment's end (a message's claim, unchecked by a
+	 * sum that would wrap) are no piece of a segment. */
+	uint64_t len = c->problem ? c->problem_len : c->len;
+	if ((c->problem && len == 0) || from > DP_CHUNK_OFFSET_MAX || len > DP_CHUNK_OFFSET_MAX - from) {
+		snprintf(why, n, "%llu bytes at offset %llu pass the segment limit", (unsigned long long)len,
+			 (unsigned long long)c->start);
+		return 0;
+	}
 	if (!(s = seg_get(in, c->segment, true)))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	uint64_t p = s->pending.offset;
+	uint64_t p = s->pending.offset, claimed = p;
+	bool give_way = false, sealed_by_claim = false;
 	if (c->problem) {
 		memset(&hdr, 0, sizeof(hdr));
 		if (c->header_len && dp_segment_header_parse(c->header, c->header_len, &hdr) != 0) {
 			snprintf(why, n, "not a valid segment header");
 			return 0;
 		}
-	} else if ((rc = chunk_check(c, from, p, &boundary, why, n)) != 0) {
-		return rc < 0 ? rc : 0;
+	} else {
+		/* Frames for bytes that problems of messages claimed since the last
+		 * frame applied: they give way (damage_withdraw, below), from the
+		 * first of those bytes the frames cover. */
+		if (c->start < p && end > c->start && s->pending.problems &&
+		    ((rc = begin_batch(in)) || (rc = damage_run(in, s, &claimed, &sealed_by_claim))))
+			return rc;
+		uint64_t at = c->start > claimed ? c->start : claimed;
+		give_way = at < p && end > at;
+		if ((rc = chunk_check(c, from, give_way ? at : p, &hdr, &boundary, why, n)) != 0)
+			return rc < 0 ? rc : 0;
+		if (give_way && !boundary) { /* the frames do not begin where the claims do */
+			give_way = false;
+			if ((rc = chunk_check(c, from, p, &hdr, &boundary, why, n)) != 0)
+				return rc < 0 ? rc : 0;
+		}
+		if (give_way)
+			p = at;
+		/* A seal read from a frame ends the segment: the shipper's reader
+		 * calls whatever follows it damage, never frames. */
+		if (end > p && s->pending.sealed && !(give_way && sealed_by_claim)) {
+			snprintf(why, n, "frames after the seal of segment %.100s: a sealed segment has none", c->segment);
+			return 0;
+		}
+	}
+	/* Every message of a segment carries its header: one that names
+	 * another task is no piece of this segment (a segment copied by hand
+	 * into another folder is one problem when indexed from its file). */
+	if (header_elsewhere(&hdr, c->segment)) {
+		snprintf(why, n, "its segment header names another dataflow or task than the folder of %.100s", c->segment);
+		return 0;
 	}
 	if (end <= p) {
 		*outcome = DP_CHUNK_HAD;
@@ -2414,7 +2553,7 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 			 (unsigned long long)p);
 		return 0;
 	}
-	if ((rc = begin_batch(in)) || (rc = seg_touch(in, s)))
+	if ((rc = begin_batch(in)) || (rc = seg_touch(in, s)) || (give_way && (rc = damage_withdraw(in, s, p))))
 		return rc;
 	*outcome = DP_CHUNK_APPLIED;
 	if (c->problem) {

@@ -26,6 +26,8 @@ typedef struct seg_state {
 	dp_progress committed; /* as in the index */
 	dp_progress pending;   /* including the open batch */
 	bool touched;          /* pending must be written at commit */
+	bool gave_way;         /* claims of damage gave way to frames in the open
+				  batch: pending went back (damage_withdraw) */
 	bool gone;             /* deleted from disk */
 	bool unreadable;       /* could not be read last time (told once) */
 	bool unreadable_told;  /* its failure has been reported */

@@ -1,6 +1,6 @@
 /*
- * conn.c - names as subject tokens, the server list, connecting, and the
- * stream's settings (conn.h).
+ * conn.c - the server list, connecting, and the stream's settings (conn.h);
+ * names as subject tokens are message.c's.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,59 +8,6 @@
 #include <string.h>
 
 #include "ship/conn.h"
-
-/* ---- names ---------------------------------------------------------------------- */
-
-static bool token_byte(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-int dp_subject_token(dp_buf *out, const char *name, size_t n, bool keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	int rc = dp_buf_reserve(out, 3 * n + 1);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (token_byte(c) || (keep_slash && c == '/')) {
-			out->data[out->len++] = (char)c;
-		} else {
-			out->data[out->len++] = '%';
-			out->data[out->len++] = hex[c >> 4];
-			out->data[out->len++] = hex[c & 15];
-		}
-	}
-	return 0;
-}
-
-static int hex_value(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-bool dp_subject_decode(const char *in, char *out, size_t cap)
-{
-	size_t n = 0;
-	for (; *in; in++) {
-		int c = (unsigned char)*in;
-		if (c == '%') {
-			int hi = hex_value(in[1]), lo = hi < 0 ? -1 : hex_value(in[2]);
-			if (lo < 0)
-				return false;
-			c = hi * 16 + lo;
-			in += 2;
-		} else if (!token_byte((unsigned char)c) && c != '/') {
-			return false;
-		}
-		if (n + 1 >= cap)
-			return false;
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return n > 0;
-}
 
 int dp_nats_check_urls(const char *urls)
 {
@@ -92,6 +39,110 @@ int dp_nats_check_urls(const char *urls)
 
 /* ---- errors ----------------------------------------------------------------------- */
 
+/* Set by dp_nats_error for dp_patience_failed: the detail it set is of a
+ * failure that passes. */
+static _Thread_local bool last_passes;
+
+/* What fails for a while and then works: the connection, a timeout, no
+ * responder (a stream or consumer whose leader is being elected), and the
+ * JetStream answers of a cluster that is not whole yet.  Not a refused
+ * login or permission, a bad argument, or another JetStream answer (a
+ * setting that is wrong stays wrong). */
+static bool status_passes(natsStatus s, jsErrCode jerr)
+{
+	if (jerr) {
+		switch (jerr) {
+		case JSClusterIncompleteErr:
+		case JSClusterNoPeersErr:
+		case JSClusterNotAssignedErr:
+		case JSClusterNotAvailErr:
+		case JSClusterNotLeaderErr:
+		case JSClusterPeerNotMemberErr:
+		case JSClusterServerNotMemberErr:
+		case JSInsufficientResourcesErr:
+		case JSRaftGeneralErr:
+		case JSStreamOfflineErr:
+		case JSConsumerOfflineErr:
+			return true;
+		default:
+			return false;
+		}
+	}
+	switch (s) {
+	case NATS_ERR:
+	case NATS_IO_ERROR:
+	case NATS_CONNECTION_CLOSED:
+	case NATS_NO_SERVER:
+	case NATS_STALE_CONNECTION:
+	case NATS_CONNECTION_DISCONNECTED:
+	case NATS_TIMEOUT:
+	case NATS_NOT_YET_CONNECTED:
+	case NATS_NO_RESPONDERS:
+	case NATS_MISSED_HEARTBEAT:
+	case NATS_SLOW_CONSUMER:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool dp_nats_error_passes(int rc)
+{
+	return rc == DNNPROV_EIO && last_passes;
+}
+
+const char *dp_patience_text(const dp_nats_options *o, char *buf, size_t cap)
+{
+	char d[32];
+	if (o->give_up_ms)
+		snprintf(buf, cap, "; retrying for up to %s (--give-up-after)", dp_duration_text(o->give_up_ms, d, sizeof(d)));
+	else
+		snprintf(buf, cap, "; retrying");
+	return buf;
+}
+
+void dp_patience_ok(dp_patience *p)
+{
+	p->since = 0;
+	p->wait_ms = 0;
+}
+
+const char *dp_duration_text(uint64_t ms, char *buf, size_t cap)
+{
+	uint64_t s = ms / 1000;
+	if (ms % 1000 || ms == 0)
+		snprintf(buf, cap, "%llums", (unsigned long long)ms);
+	else if (s % 3600 == 0)
+		snprintf(buf, cap, "%lluh", (unsigned long long)(s / 3600));
+	else if (s >= 3600)
+		snprintf(buf, cap, "%lluh%llum", (unsigned long long)(s / 3600), (unsigned long long)(s % 3600 / 60));
+	else if (s % 60 == 0)
+		snprintf(buf, cap, "%llum", (unsigned long long)(s / 60));
+	else
+		snprintf(buf, cap, "%llus", (unsigned long long)s);
+	return buf;
+}
+
+int dp_patience_failed(dp_patience *p, const dp_nats_options *o, int rc, bool passes, unsigned *wait_ms)
+{
+	double now = dp_monotonic();
+	if (!passes)
+		return rc;
+	if (p->since == 0)
+		p->since = now;
+	if (o->give_up_ms && (now - p->since) * 1000.0 >= (double)o->give_up_ms) {
+		char d[32], why[768];
+		snprintf(why, sizeof(why), "%s", dnnprov_errmsg());
+		return dp_error(rc, "%s; gave up after %s of failures (--give-up-after)", why,
+				dp_duration_text(o->give_up_ms, d, sizeof(d)));
+	}
+	p->wait_ms = p->wait_ms ? (p->wait_ms * 2 > 5000 ? 5000 : p->wait_ms * 2) : 250;
+	/* Never sleep past the moment to give up. */
+	double left_ms = o->give_up_ms ? (double)o->give_up_ms - (now - p->since) * 1000.0 : 1e9;
+	*wait_ms = left_ms < p->wait_ms ? (unsigned)left_ms + 1 : p->wait_ms;
+	return 0;
+}
+
 int dp_nats_error(natsStatus s, jsErrCode jerr, const char *fmt, ...)
 {
 	char what[512], last[256] = "";
@@ -111,6 +162,8 @@ int dp_nats_error(natsStatus s, jsErrCode jerr, const char *fmt, ...)
 		why = "authorization failed";
 	else if (s == NATS_NO_SERVER)
 		why = "no server answered (refused, unreachable or no such host)";
+	last_passes = status_passes(s, jerr) && strcmp(why, "authorization failed") != 0 &&
+		      !(last[0] && strstr(last, "Permissions Violation"));
 	if (jerr)
 		return dp_error(DNNPROV_EIO, "%s: %s (JetStream error %d)", what, last[0] ? last : why, (int)jerr);
 	if (last[0] && strcmp(last, why) != 0 && !strstr(why, "authorization"))

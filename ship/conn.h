@@ -38,6 +38,35 @@ DP_INTERNAL int dp_nats_error(natsStatus s, jsErrCode jerr, const char *fmt, ...
 /* Tells `what` to the callback unless it was the last thing told. */
 DP_INTERNAL void dp_conn_tell(dp_conn *c, void (*state)(void *, const char *), void *ctx, const char *what);
 
+/* ---- errors that pass --------------------------------------------------------
+ * A server killed or restarting, a leader being elected, every server
+ * down: JetStream calls fail for a while and then work again.  Such
+ * failures (dp_nats_error knows them by their status) are retried, with
+ * a wait from 250 ms doubling to 5 s, until give_up_ms has passed since
+ * the first of them in a row; anything else (a refused login, a stream
+ * that cannot be used) is final at once. */
+typedef struct dp_patience {
+	double since;     /* dp_monotonic() of the first failure in a row; 0 while calls work */
+	unsigned wait_ms; /* before the next try */
+} dp_patience;
+
+/* Whether rc, with the detail dp_nats_error set for it on this thread, is
+ * a failure that passes. */
+DP_INTERNAL bool dp_nats_error_passes(int rc);
+/* A call worked. */
+DP_INTERNAL void dp_patience_ok(dp_patience *p);
+/* A call failed with rc, its detail set, and `passes` says whether it may
+ * work later.  Returns 0 when it is to be tried again after *wait_ms (the
+ * caller tells what it waits for), or rc when it is not: it will not pass,
+ * or give_up_ms has passed since the first failure in a row (the detail
+ * then says so). */
+DP_INTERNAL int dp_patience_failed(dp_patience *p, const dp_nats_options *o, int rc, bool passes, unsigned *wait_ms);
+/* What a retry is told with: "; retrying" and, when it will give up, for
+ * how long at most. */
+DP_INTERNAL const char *dp_patience_text(const dp_nats_options *o, char *buf, size_t cap);
+/* A duration as a person writes it: "5m", "90s", "1h30m". */
+DP_INTERNAL const char *dp_duration_text(uint64_t ms, char *buf, size_t cap);
+
 /* The stream's information, or DNNPROV_ENOTFOUND. */
 DP_INTERNAL int dp_stream_get(dp_conn *c, jsStreamInfo **si);
 /* The stream, created when missing (file storage, `replicas` or the

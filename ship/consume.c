@@ -33,13 +33,10 @@
 
 #include "indexer/index.h"
 #include "ship/conn.h"
+#include "ship/message.h"
 
-#define HDR_SEGMENT "Dnnprov-Segment"
-#define HDR_OFFSET "Dnnprov-Offset"
-#define HDR_HEADER "Dnnprov-Header"
-#define HDR_AFTER "Dnnprov-After"
-#define HDR_PROBLEM "Dnnprov-Problem"
-#define NAME_CAP 1024
+/* What a message that is no chunk is told with: its header quoted. */
+#define BAD_WHY 320
 
 typedef struct consumer {
 	const dp_stream_options *o;
@@ -56,10 +53,11 @@ typedef struct consumer {
 	dp_chunk *chunks;
 	dp_chunk_outcome *outcome;
 	char (*why)[DP_CHUNK_WHY];     /* the indexer's, per chunk */
-	char (*bad_why)[DP_CHUNK_WHY]; /* per message that is no chunk */
-	char (*names)[2][NAME_CAP];
+	char (*bad_why)[BAD_WHY];     /* per message that is no chunk */
+	dp_ship_names *names;
 	uint64_t *seqs;
 	bool *bad; /* not even a chunk: invalid before the indexer sees it */
+	dp_patience patience; /* JetStream calls failing in a row: --give-up-after */
 	dp_stream_stats stats;
 } consumer;
 
@@ -181,6 +179,7 @@ static int ensure_consumer(consumer *k)
 		 * never come.  It starts again after the index's floor. */
 		bool ahead = !why && ci->AckFloor.Stream > k->floor;
 		jsConsumerInfo_Destroy(ci);
+		ci = NULL; /* js_AddConsumer leaves it as it is when it fails */
 		if (rc || !ahead)
 			return rc;
 		s = js_DeleteConsumer(k->c.js, k->c.stream, k->name, NULL, &jerr);
@@ -230,11 +229,32 @@ static int subscribe(consumer *k)
 	return 0;
 }
 
-/* Connects and binds to the consumer; in follow mode, until it works (a
- * stream not created yet is waited for). */
+/* A JetStream call failed with rc: 0 when it is to be tried again (told,
+ * and waited for) or the indexer is stopping, else rc.  In follow mode
+ * whatever the servers answer is waited out (a stream not created yet, a
+ * consumer deleted); a catch-up waits only for what passes.  Both give up
+ * after --give-up-after. */
+static int retry_after(consumer *k, int rc, bool passes)
+{
+	unsigned wait_ms;
+	char retrying[96];
+	if (stopping(k))
+		return 0;
+	if ((rc = dp_patience_failed(&k->patience, &k->o->nats, rc, passes, &wait_ms)))
+		return rc;
+	tell(k, "%s%s", dnnprov_errmsg(), dp_patience_text(&k->o->nats, retrying, sizeof(retrying)));
+	nap(k, wait_ms);
+	return 0;
+}
+
+static bool passes(const consumer *k, int rc)
+{
+	return k->o->follow ? rc == DNNPROV_EIO || rc == DNNPROV_ENOTFOUND : dp_nats_error_passes(rc);
+}
+
+/* Connects and binds to the consumer, through failures that pass. */
 static int connect_all(consumer *k)
 {
-	unsigned wait_ms = 500;
 	for (;;) {
 		jsStreamInfo *si = NULL;
 		char server[256];
@@ -242,6 +262,7 @@ static int connect_all(consumer *k)
 		if (rc == 0 && (rc = dp_stream_get(&k->c, &si)) == 0) {
 			jsStreamInfo_Destroy(si);
 			if ((rc = subscribe(k)) == 0) {
+				dp_patience_ok(&k->patience);
 				tell(k, "connected to %s; stream %s, consumer %s", dp_conn_server(&k->c, server, sizeof(server)),
 				     k->c.stream, k->name);
 				return 0;
@@ -251,95 +272,44 @@ static int connect_all(consumer *k)
 			natsSubscription_Destroy(k->sub);
 		k->sub = NULL;
 		dp_conn_close(&k->c);
-		if (!k->o->follow || (rc != DNNPROV_EIO && rc != DNNPROV_ENOTFOUND) || stopping(k))
+		if ((rc = retry_after(k, rc, passes(k, rc))) || stopping(k))
 			return rc;
-		tell(k, "%s; retrying", dnnprov_errmsg());
-		nap(k, wait_ms);
-		wait_ms = wait_ms * 2 > 30000 ? 30000 : wait_ms * 2;
-		if (stopping(k))
-			return 0;
 	}
 }
 
 /* ---- messages ------------------------------------------------------------------------ */
 
-static bool parse_u64(const char *s, uint64_t *out)
+/* The first value of a header, NULL when there is none; *repeated names
+ * it when it came more than once. */
+static const char *header_value(natsMsg *m, const char *key, const char **repeated)
 {
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	unsigned long long v = strtoull(s, &end, 10);
-	*out = v;
-	return *end == '\0' || *end == ' ';
+	const char **values = NULL;
+	int count = 0;
+	if (natsMsgHeader_Values(m, key, &values, &count) != NATS_OK || count < 1) {
+		free((void *)values);
+		return NULL;
+	}
+	const char *v = values[0];
+	if (count > 1)
+		*repeated = key;
+	free((void *)values);
+	return v;
 }
 
-/* Turns a message into a chunk; false with `why` set when it is no
- * message of a shipper. */
-static bool to_chunk(natsMsg *m, dp_chunk *c, char names[2][NAME_CAP], char *why, size_t n)
+/* Turns a message into a chunk (message.c's rules); false with `why` set
+ * when it is no message of a shipper. */
+static bool to_chunk(natsMsg *m, dp_chunk *c, dp_ship_names *names, char *why, size_t n)
 {
-	const char *seg = NULL, *off = NULL, *hlen = NULL, *after = NULL, *problem = NULL;
-	uint64_t h;
-	const unsigned char *data = (const unsigned char *)natsMsg_GetData(m);
-	size_t len = (size_t)natsMsg_GetDataLength(m);
-
-	memset(c, 0, sizeof(*c));
-	natsMsgHeader_Get(m, HDR_SEGMENT, &seg);
-	natsMsgHeader_Get(m, HDR_OFFSET, &off);
-	natsMsgHeader_Get(m, HDR_HEADER, &hlen);
-	natsMsgHeader_Get(m, HDR_AFTER, &after);
-	natsMsgHeader_Get(m, HDR_PROBLEM, &problem);
-	if (!seg || !off || !hlen) {
-		snprintf(why, n, "no %s header: not a message of dnnprov ship", !seg ? HDR_SEGMENT : !off ? HDR_OFFSET : HDR_HEADER);
-		return false;
-	}
-	if (!dp_subject_decode(seg, names[0], NAME_CAP) || !parse_u64(off, &c->start) || !parse_u64(hlen, &h) ||
-	    h > len) {
-		snprintf(why, n, "malformed %s headers", "Dnnprov-*");
-		return false;
-	}
-	/* The subject must be the segment's task's: a message published on a
-	 * task's subject cannot speak for another. */
-	const char *subject = natsMsg_GetSubject(m), *slash = strrchr(names[0], '/');
-	dp_buf want = { 0 };
-	const char *b = strchr(names[0], '/');
-	bool same = b && slash && dp_buf_append(&want, "dnnprov.", 8) == 0 &&
-		    dp_subject_token(&want, names[0], (size_t)(b - names[0]), false) == 0 && dp_buf_putc(&want, '.') == 0 &&
-		    dp_subject_token(&want, b + 1, (size_t)(slash - b - 1), false) == 0 &&
-		    strcmp(dp_buf_cstr(&want), subject ? subject : "") == 0;
-	dp_buf_free(&want);
-	if (!same) {
-		snprintf(why, n, "its subject is not the task of segment %.100s", names[0]);
-		return false;
-	}
-	c->segment = names[0];
-	c->header = data;
-	c->header_len = (size_t)h;
-	c->bytes = data + h;
-	c->len = len - (size_t)h;
-	if (after) {
-		const char *sp = strrchr(after, ' ');
-		char enc[NAME_CAP];
-		if (!sp || (size_t)(sp - after) >= sizeof(enc) || !parse_u64(sp + 1, &c->after_offset)) {
-			snprintf(why, n, "malformed %s header", HDR_AFTER);
-			return false;
-		}
-		snprintf(enc, sizeof(enc), "%.*s", (int)(sp - after), after);
-		if (!dp_subject_decode(enc, names[1], NAME_CAP)) {
-			snprintf(why, n, "malformed %s header", HDR_AFTER);
-			return false;
-		}
-		c->after = names[1];
-	}
-	if (problem) {
-		unsigned long long kind, plen;
-		if (sscanf(problem, "%llu %llu", &kind, &plen) != 2 || kind == 0 || kind > 1000 || plen == 0 || len != h) {
-			snprintf(why, n, "malformed %s header", HDR_PROBLEM);
-			return false;
-		}
-		c->problem = (uint32_t)kind;
-		c->problem_len = plen;
-	}
-	return true;
+	dp_ship_message sm = { 0 };
+	sm.subject = natsMsg_GetSubject(m);
+	sm.segment = header_value(m, DP_SHIP_HDR_SEGMENT, &sm.repeated);
+	sm.offset = header_value(m, DP_SHIP_HDR_OFFSET, &sm.repeated);
+	sm.header = header_value(m, DP_SHIP_HDR_HEADER, &sm.repeated);
+	sm.after = header_value(m, DP_SHIP_HDR_AFTER, &sm.repeated);
+	sm.problem = header_value(m, DP_SHIP_HDR_PROBLEM, &sm.repeated);
+	sm.data = (const unsigned char *)natsMsg_GetData(m);
+	sm.len = (size_t)natsMsg_GetDataLength(m);
+	return dp_ship_message_parse(&sm, c, names, why, n);
 }
 
 static int grow_batch(consumer *k, size_t n)
@@ -379,7 +349,7 @@ static int apply(consumer *k, natsMsgList *list)
 	/* The chunks the indexer sees, in order; the bad ones it never sees. */
 	for (size_t i = 0; i < n; i++) {
 		k->seqs[i] = stream_seq(list->Msgs[i]);
-		k->bad[i] = !to_chunk(list->Msgs[i], &k->chunks[good], k->names[i], k->bad_why[i], DP_CHUNK_WHY);
+		k->bad[i] = !to_chunk(list->Msgs[i], &k->chunks[good], &k->names[i], k->bad_why[i], BAD_WHY);
 		good += !k->bad[i];
 	}
 	snprintf(position, sizeof(position), "floor %llu consumer %s", (unsigned long long)floor_now(k), k->name);
@@ -412,19 +382,27 @@ static int apply(consumer *k, natsMsgList *list)
 			k->stats.had++;
 		else {
 			k->stats.invalid++;
+			char subject[256];
 			if (k->o->invalid)
-				k->o->invalid(k->o->ctx, k->seqs[i], natsMsg_GetSubject(m), why);
+				k->o->invalid(k->o->ctx, k->seqs[i], dp_ship_quote(natsMsg_GetSubject(m) ? natsMsg_GetSubject(m) : "?",
+										 subject, sizeof(subject)), why);
 		}
 	}
 	return 0;
 }
 
-/* Whether the consumer has nothing left to deliver (a catch-up ends). */
-static bool drained(consumer *k)
+/* Whether the consumer has nothing left to deliver (a catch-up ends):
+ * 1 or 0, or an error (the consumer's leader is being elected, the
+ * servers are gone). */
+static int drained(consumer *k)
 {
 	jsConsumerInfo *ci = NULL;
-	if (js_GetConsumerInfo(&ci, k->c.js, k->c.stream, k->name, NULL, NULL) != NATS_OK)
-		return false;
+	jsErrCode jerr = 0;
+	char server[256];
+	natsStatus s = js_GetConsumerInfo(&ci, k->c.js, k->c.stream, k->name, NULL, &jerr);
+	if (s != NATS_OK)
+		return dp_nats_error(s, jerr, "%s: consumer %s of stream %s", dp_conn_server(&k->c, server, sizeof(server)),
+				     k->name, k->c.stream);
 	bool done = ci->NumPending == 0 && ci->NumAckPending == 0;
 	jsConsumerInfo_Destroy(ci);
 	return done;
@@ -433,7 +411,7 @@ static bool drained(consumer *k)
 static int loop(consumer *k)
 {
 	uint32_t fetch = k->o->fetch ? k->o->fetch : 256;
-	double last_sweep = dp_monotonic(), last_applied = dp_monotonic();
+	double last_sweep = dp_monotonic(), last_applied = dp_monotonic(), last_look = dp_monotonic();
 	int rc = 0;
 
 	while (!stopping(k)) {
@@ -443,16 +421,14 @@ static int loop(consumer *k)
 		if (!k->sub && (rc = subscribe(k)) != 0) {
 			/* The consumer or the stream gone, or no leader yet: bound
 			 * again (created when missing) once it works. */
-			if (!k->o->follow)
+			if ((rc = retry_after(k, rc, passes(k, rc))))
 				break;
-			tell(k, "%s; retrying", dnnprov_errmsg());
-			rc = 0;
-			nap(k, 1000);
 			continue;
 		}
 		natsStatus s = natsSubscription_Fetch(&list, k->sub, (int)fetch, 250, &jerr);
 		if (s == NATS_OK && list.Count > 0) {
 			uint64_t applied_before = k->stats.messages + k->stats.had + k->stats.invalid;
+			dp_patience_ok(&k->patience);
 			rc = apply(k, &list);
 			natsMsgList_Destroy(&list);
 			if (rc)
@@ -462,26 +438,40 @@ static int loop(consumer *k)
 		} else {
 			natsMsgList_Destroy(&list);
 			if (!atomic_load(&k->c.up)) {
-				tell(k, "disconnected from %s: reconnecting", k->o->nats.urls);
-				nap(k, 100);
+				/* The client reconnects by itself. */
+				rc = dp_error(DNNPROV_EIO, "disconnected from %s", k->o->nats.urls);
+				if ((rc = retry_after(k, rc, true)))
+					break;
 				continue;
 			}
 			if (s != NATS_OK && s != NATS_TIMEOUT) {
 				rc = dp_nats_error(s, jerr, "%s: fetching from consumer %s of stream %s",
 						   dp_conn_server(&k->c, server, sizeof(server)), k->name, k->c.stream);
-				if (!k->o->follow)
-					break;
-				tell(k, "%s; retrying", dnnprov_errmsg());
-				rc = 0;
 				natsSubscription_Destroy(k->sub);
 				k->sub = NULL;
-				nap(k, 1000);
+				if ((rc = retry_after(k, rc, passes(k, rc))))
+					break;
 				continue;
+			}
+			/* Nothing came: the end of a catch-up, or (when the consumer
+			 * cannot be asked) a leader being elected.  A follower asks
+			 * now and then, so an outage that leaves fetches merely empty
+			 * is told too. */
+			int d = 0;
+			if (!k->o->follow || dp_monotonic() - last_look >= 5.0) {
+				d = drained(k);
+				last_look = dp_monotonic();
+				if (d < 0) {
+					if ((rc = retry_after(k, d, passes(k, d))))
+						break;
+					continue;
+				}
+				dp_patience_ok(&k->patience);
 			}
 			if (atomic_exchange(&k->c.reconnected, 0) || k->c.told[0] != 'c')
 				tell(k, "connected to %s; stream %s, consumer %s", dp_conn_server(&k->c, server, sizeof(server)),
 				     k->c.stream, k->name);
-			if (!k->o->follow && drained(k))
+			if (!k->o->follow && d == 1)
 				break;
 			/* A catch-up whose only messages left wait for parts that do not
 			 * come: stop and say so rather than wait for ever.  Not before

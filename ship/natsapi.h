@@ -39,6 +39,7 @@
 	X(natsConnection_JetStream) \
 	X(natsMsgHeader_Get) \
 	X(natsMsgHeader_Set) \
+	X(natsMsgHeader_Values) \
 	X(natsMsgList_Destroy) \
 	X(natsMsg_Ack) \
 	X(natsMsg_Create) \
@@ -103,6 +104,7 @@ DP_INTERNAL int dp_nats_bind(void);
 #define natsConnection_JetStream (*dp_nats.p_natsConnection_JetStream)
 #define natsMsgHeader_Get (*dp_nats.p_natsMsgHeader_Get)
 #define natsMsgHeader_Set (*dp_nats.p_natsMsgHeader_Set)
+#define natsMsgHeader_Values (*dp_nats.p_natsMsgHeader_Values)
 #define natsMsgList_Destroy (*dp_nats.p_natsMsgList_Destroy)
 #define natsMsg_Ack (*dp_nats.p_natsMsg_Ack)
 #define natsMsg_Create (*dp_nats.p_natsMsg_Create)

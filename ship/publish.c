@@ -36,14 +36,10 @@
 #include "logger/reader.h"
 #include "logger/scan.h"
 #include "ship/conn.h"
+#include "ship/message.h"
 #include "ship/state.h"
 #include "util/map.h"
 
-#define HDR_SEGMENT "Dnnprov-Segment"
-#define HDR_OFFSET "Dnnprov-Offset"
-#define HDR_HEADER "Dnnprov-Header"
-#define HDR_AFTER "Dnnprov-After"
-#define HDR_PROBLEM "Dnnprov-Problem"
 #define NATS_HEADROOM 4096 /* NATS headers of a message, at most */
 
 typedef struct inflight {
@@ -93,6 +89,11 @@ typedef struct shipper {
 	unsigned backoff_ms;
 	bool acked_since_failure;
 	char failure[256];
+	dp_patience connecting;
+	/* Since when nothing got through (publishes failing, or disconnected)
+	 * while there was something to ship, and why: --give-up-after. */
+	double stalled_since;
+	char stalled[512];
 	double next_rescan, last_commit;
 	bool dirty;
 	char connected[512]; /* what is told when it works */
@@ -126,8 +127,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	shipper *sh = closure;
 	const char *enc = NULL, *off = NULL;
 	(void)js;
-	natsMsgHeader_Get(msg, HDR_SEGMENT, &enc);
-	natsMsgHeader_Get(msg, HDR_OFFSET, &off);
+	natsMsgHeader_Get(msg, DP_SHIP_HDR_SEGMENT, &enc);
+	natsMsgHeader_Get(msg, DP_SHIP_HDR_OFFSET, &off);
 	pthread_mutex_lock(&sh->mu);
 	void **slot = enc ? dp_map_slot(&sh->by_enc, enc, strlen(enc), false) : NULL;
 	seg *s = slot ? *slot : NULL;
@@ -359,11 +360,11 @@ static int publish(shipper *sh, const message *m)
 	ns = natsMsg_Create(&msg, s->subject, NULL, sh->body.data, (int)sh->body.len);
 	if (ns != NATS_OK)
 		return dp_nats_error(ns, 0, "%s: building a message", s->rel);
-	if ((rc = set_header(msg, HDR_SEGMENT, "%s", s->enc)) ||
-	    (rc = set_header(msg, HDR_OFFSET, "%llu", (unsigned long long)m->start)) ||
-	    (rc = set_header(msg, HDR_HEADER, "%zu", s->header_len)) ||
-	    (m->after && (rc = set_header(msg, HDR_AFTER, "%s %llu", m->after, (unsigned long long)m->after_offset))) ||
-	    (m->problem && (rc = set_header(msg, HDR_PROBLEM, "%u %llu", m->problem,
+	if ((rc = set_header(msg, DP_SHIP_HDR_SEGMENT, "%s", s->enc)) ||
+	    (rc = set_header(msg, DP_SHIP_HDR_OFFSET, "%llu", (unsigned long long)m->start)) ||
+	    (rc = set_header(msg, DP_SHIP_HDR_HEADER, "%zu", s->header_len)) ||
+	    (m->after && (rc = set_header(msg, DP_SHIP_HDR_AFTER, "%s %llu", m->after, (unsigned long long)m->after_offset))) ||
+	    (m->problem && (rc = set_header(msg, DP_SHIP_HDR_PROBLEM, "%u %llu", m->problem,
 					    (unsigned long long)(m->end - m->start))))) {
 		natsMsg_Destroy(msg);
 		return rc;
@@ -739,10 +740,12 @@ static void nap(shipper *sh, unsigned ms)
 	}
 }
 
-/* Connects and makes sure of the stream; in follow mode, until it works. */
+/* Connects and makes sure of the stream, through failures that pass
+ * (until --give-up-after). */
 static int connect_all(shipper *sh)
 {
-	unsigned wait_ms = 500;
+	unsigned wait_ms;
+	char retrying[96];
 	jsOptions jo;
 	jsOptions_Init(&jo);
 	jo.Wait = sh->o->ack_wait_ms;
@@ -767,16 +770,21 @@ static int connect_all(shipper *sh)
 				tell(sh, "%s", sh->connected);
 			}
 			jsStreamInfo_Destroy(si);
-			if (rc == 0)
+			if (rc == 0) {
+				dp_patience_ok(&sh->connecting);
 				return 0;
+			}
 		}
 		dp_conn_close(&sh->c);
-		/* A setting that is wrong stays wrong: only what may pass is retried. */
-		if (!sh->o->follow || rc != DNNPROV_EIO || stopping(sh))
+		/* A setting that is wrong stays wrong: only what may pass is
+		 * retried (in follow mode, whatever the servers answer). */
+		bool passes = sh->o->follow ? rc == DNNPROV_EIO : dp_nats_error_passes(rc);
+		if (stopping(sh))
+			return 0;
+		if ((rc = dp_patience_failed(&sh->connecting, &sh->o->nats, rc, passes, &wait_ms)))
 			return rc;
-		tell(sh, "%s; retrying", dnnprov_errmsg());
+		tell(sh, "%s%s", dnnprov_errmsg(), dp_patience_text(&sh->o->nats, retrying, sizeof(retrying)));
 		nap(sh, wait_ms);
-		wait_ms = wait_ms * 2 > 30000 ? 30000 : wait_ms * 2;
 		if (stopping(sh))
 			return 0;
 	}
@@ -816,6 +824,31 @@ static int pass(shipper *sh, bool *busy)
 	return rc;
 }
 
+/* Nothing gets through: the clock of --give-up-after runs from the first
+ * such moment until something is acknowledged. */
+static void stall(shipper *sh, const char *fmt, ...) DP_PRINTF(2, 3);
+static void stall(shipper *sh, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sh->stalled, sizeof(sh->stalled), fmt, ap);
+	va_end(ap);
+	if (sh->stalled_since == 0)
+		sh->stalled_since = dp_monotonic();
+}
+
+/* Whether it is time to give up (--give-up-after): 0, or an error saying
+ * what kept failing. */
+static int given_up(shipper *sh)
+{
+	const dp_nats_options *n = &sh->o->nats;
+	char d[32];
+	if (!n->give_up_ms || !sh->stalled_since || (dp_monotonic() - sh->stalled_since) * 1000.0 < (double)n->give_up_ms)
+		return 0;
+	return dp_error(DNNPROV_EIO, "%s; gave up after %s of failures (--give-up-after)", sh->stalled,
+			dp_duration_text(n->give_up_ms, d, sizeof(d)));
+}
+
 /* What the state callback hears of failures and of the connection. */
 static void watch_connection(shipper *sh)
 {
@@ -829,6 +862,7 @@ static void watch_connection(shipper *sh)
 	pthread_mutex_unlock(&sh->mu);
 	if (!atomic_load(&sh->c.up)) {
 		tell(sh, "disconnected from %s: reconnecting", sh->server);
+		stall(sh, "%s: disconnected", sh->server);
 		return;
 	}
 	if (atomic_load(&sh->c.reconnected)) {
@@ -842,6 +876,9 @@ static void watch_connection(shipper *sh)
 		sh->pause_until = dp_monotonic() + sh->backoff_ms / 1000.0;
 		tell(sh, "publishing to stream %s on %s failed (%s): sending again from the first byte not "
 		     "acknowledged", sh->c.stream, dp_conn_server(&sh->c, server, sizeof(server)), failure);
+		if (recovered)
+			sh->stalled_since = 0;
+		stall(sh, "%s: publishing to stream %s: %s", server, sh->c.stream, failure);
 	} else if (atomic_exchange(&sh->c.reconnected, 0)) {
 		sh->backoff_ms = 0;
 		snprintf(sh->server, sizeof(sh->server), "%s", dp_conn_server(&sh->c, server, sizeof(server)));
@@ -851,6 +888,8 @@ static void watch_connection(shipper *sh)
 		sh->backoff_ms = 0;
 		tell(sh, "%s", sh->connected);
 	}
+	if (recovered && !failed_now)
+		sh->stalled_since = 0;
 }
 
 static int loop(shipper *sh)
@@ -876,6 +915,10 @@ static int loop(shipper *sh)
 		/* Segments held by something outside do not keep a catch-up
 		 * going: it ends, and its caller says which. */
 		if (!sh->o->follow && !busy && in_flight == 0 && !rewound)
+			break;
+		if (!busy && in_flight == 0 && !rewound && atomic_load(&sh->c.up))
+			sh->stalled_since = 0; /* nothing is waiting to get through */
+		if ((rc = given_up(sh)))
 			break;
 		/* Acknowledgements wake it; new data is looked for every 10 ms. */
 		pthread_mutex_lock(&sh->mu);
@@ -937,11 +980,12 @@ int dp_ship_run(const dp_ship_options *opts, dp_ship_stats *stats)
 	if ((int64_t)sh.message_bytes > sh.max_payload - NATS_HEADROOM - DP_SEGMENT_HEADER_MAX)
 		sh.message_bytes = (uint32_t)(sh.max_payload / 2);
 	rc = loop(&sh);
-	/* Stopping: what is in flight is given its acknowledgement's time. */
+	/* Stopping: what is in flight is given its acknowledgement's time,
+	 * unless there is no server to give it. */
 	jsPubOptions po;
 	jsPubOptions_Init(&po);
 	po.MaxWait = o.ack_wait_ms;
-	if (sh.c.js)
+	if (sh.c.js && atomic_load(&sh.c.up))
 		js_PublishAsyncComplete(sh.c.js, &po);
 	int crc = commit_state(&sh);
 	if (rc == 0)

@@ -62,6 +62,10 @@ typedef struct dp_nats_options {
 	const char *user;       /* from the environment, or NULL */
 	const char *password;
 	const char *stream;     /* DP_SHIP_STREAM when NULL */
+	/* How long JetStream may keep failing (no server, a leader being
+	 * elected, a server restarting) before the command gives up; calls are
+	 * retried meanwhile.  0: never gives up. */
+	uint64_t give_up_ms;
 } dp_nats_options;
 
 /* Appends `name[0..n)` as one subject token: bytes in [A-Za-z0-9_-] as they

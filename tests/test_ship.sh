@@ -4,15 +4,20 @@
 # by the stream equal entry for entry to a local rebuild of the same logs;
 # `ship` killed at random points, one server killed and all three stopped
 # while shipping and indexing, the stream indexer killed between its commit
-# and its acknowledgements, two indexers on two consumers; and the errors:
-# a wrong address, an incompatible stream, a failed authorization, another
+# and its acknowledgements, two indexers on two consumers; one-shot ship and
+# index --from through a rolling restart of the servers, and giving up
+# (--give-up-after) when every server is down, with nothing lost; forged
+# and malformed messages aimed at a live segment; and the errors: a wrong
+# address, an incompatible stream, a failed authorization, another
 # producer's messages, a segment damaged after shipping began.
 #   DNNPROV_SHIP_KILLS   ship kill iterations (default 20; `make stress` more)
+#   DNNPROV_SHIP_ROLLS   rolling restarts of the three servers (default 1)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nats.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
 SHIM="$PWD/$BUILD/tests/shims/natsshim.so"
 KILLS=${DNNPROV_SHIP_KILLS:-20}
+ROLLS=${DNNPROV_SHIP_ROLLS:-1}
 # How long a follower may take to show what was written: only a bound on a
 # test that would otherwise wait for ever, never an expectation.
 LIVENESS=90
@@ -154,13 +159,43 @@ nats_kill $victim
 sleep 1.5
 nats_run $victim
 wait $w
+# Every server down: one-shot commands wait a bounded time (--give-up-after),
+# say what they waited for, exit 1 and lose nothing; a follower given a
+# bound does the same.  The one-shot ship sends one frame at a time, each
+# 20 ms late, so it is still at work when the servers go.
+experiment "$T/o" o
+"$TOOLS/gen_logs" "$T/o/exp.yaml" 4 40 33 0
+DNNPROV_PUBLISH_DELAY_MS=20 LD_PRELOAD="$SHIM" "$DNNPROV" ship -c "$T/o/exp.yaml" --to "$NATS_URLS" \
+	--give-up-after 2s --max-inflight 1 --message-bytes 1 >"$T/o.out" 2>"$T/o.err" &
+so=$!
+"$DNNPROV" index --index-dir "$T/xo" --from "$NATS_URLS" --dataflow o --follow --give-up-after 2s 2>"$T/xo.err" &
+xo=$!
 writers 1000 &
 w=$!
+# Once the one-shot ship is shipping (the cluster may still be electing
+# leaders after the restart above).
+for _ in $(seq $((LIVENESS * 10))); do grep -q "connected to" "$T/o.err" && break; sleep 0.1; done
 sleep 0.3
 nats_kill 1
 nats_kill 2
 nats_kill 3
-sleep 3 # an outage: the writers go on, shipping waits
+# an outage: the writers go on, shipping waits
+"$DNNPROV" index --index-dir "$T/xo2" --from "$NATS_URLS" --dataflow o --give-up-after 1s 2>"$T/xo2.err" &
+xo2=$!
+sleep 1
+st=0
+wait $so || st=$?
+expect_eq "ship with every server down: exit 1 after --give-up-after" "$st" 1
+expect_grep "it said what it waited for" "ship: disconnected from nats://127.0.0.1:[0-9]*: reconnecting" "$T/o.err"
+expect_grep "it says it gave up, and on what" "ship: nats://127.0.0.1:[0-9]*: disconnected; gave up after 2s of failures (--give-up-after)" "$T/o.err"
+st=0
+wait $xo2 || st=$?
+expect_eq "index --from with every server down: exit 1 after --give-up-after" "$st" 1
+expect_grep "it says on what it gave up" "no server answered (refused, unreachable or no such host); gave up after 1s of failures" "$T/xo2.err"
+st=0
+wait $xo || st=$?
+expect_eq "a follower given --give-up-after gives up too" "$st" 1
+expect_grep "it says so" "; gave up after 2s of failures (--give-up-after)" "$T/xo.err"
 for i in 1 2 3; do nats_run $i; done
 wait $w
 nats_ready
@@ -170,6 +205,13 @@ expect_grep "ship said the servers were gone" "disconnected from" "$T/sf.err"
 expect_grep "ship said when they were back" "connected to" "$T/sf.err"
 stop_follower $sf "ship through faults"
 stop_follower $xf "stream indexer through faults"
+expect_status "ship --status after giving up" 0 "$DNNPROV" ship -c "$T/o/exp.yaml" --status
+grep -q " open$" "$T/out" && ok || fail "the ship that gave up had shipped everything: nothing was cut short"
+expect_status "servers back: ship ships the rest" 0 SHIP -c "$T/o/exp.yaml"
+expect_status "and index --from indexes it" 0 FROM --index-dir "$T/xo" --dataflow o
+reference "$T/o.txt" "$T/o"
+dump "$T/xo" >"$T/xo.txt"
+expect_status "given up and run again: nothing lost, the stream index equals a local rebuild" 0 cmp -s "$T/o.txt" "$T/xo.txt"
 
 # --- the stream indexer killed between its commit and its acknowledgement -------------
 set +e
@@ -231,7 +273,7 @@ expect_status "damage: the stream index equals a local rebuild, problem and all"
 	Dnnprov-Offset=100 Dnnprov-Header=0 >/dev/null
 expect_status "foreign messages: the indexer goes on" 0 "$DNNPROV" index --index-dir "$T/x1" --from "$NATS_URLS" --dataflow df
 expect_grep "a message without headers is reported" "on dnnprov.df.intruder: no Dnnprov-Segment header" "$T/err"
-expect_grep "a message with malformed headers is reported" "malformed Dnnprov-\* headers" "$T/err"
+expect_grep "a message with malformed headers is reported" "malformed Dnnprov-Segment header" "$T/err"
 expect_grep "a message that is not frames is reported" "not whole frames of a dnnprov segment (acknowledged, not applied)" "$T/err"
 dump "$T/x1" >"$T/x1.txt"
 expect_status "foreign messages change nothing" 0 cmp -s "$T/two.txt" "$T/x1.txt"
@@ -244,14 +286,170 @@ DNNPROV_INITIAL_MAP_SIZE=65536 expect_status "indexer two (every dataflow, a map
 dump "$T/all1" >"$T/all1.txt"
 dump "$T/all2" >"$T/all2.txt"
 expect_status "two consumers build identical indexes" 0 cmp -s "$T/all1.txt" "$T/all2.txt"
-reference "$T/all.txt" "$T/a" "$T/b" "$T/n" "$T/k" "$T/r" "$T/f" "$T/d"
+reference "$T/all.txt" "$T/a" "$T/b" "$T/n" "$T/k" "$T/r" "$T/f" "$T/d" "$T/o"
 expect_status "and they equal a local rebuild of every node's logs" 0 cmp -s "$T/all.txt" "$T/all1.txt"
 
+# --- one-shot commands through servers killed, restarted, rolled ----------------------
+# ship and index --from without --follow, run again and again while the
+# servers are restarted one by one: each keeps the cluster's quorum, so
+# every run must end well (retrying through leader elections), and the
+# index equal a local rebuild.
+experiment "$T/h" h
+"$TOOLS/gen_logs" "$T/h/exp.yaml" 2 20 31 0
+# runs_while_rolling: ship and index --from, side by side, again and again
+# until $T/rolled exists; one line per run in $T/runs
+runs_while_rolling() {
+	local n=10 s
+	while [ ! -e "$T/rolled" ]; do
+		"$TOOLS/gen_logs" "$T/h/exp.yaml" 1 20 $((n + 40)) $n >/dev/null
+		n=$((n + 1))
+		"$DNNPROV" ship -q -c "$T/h/exp.yaml" --to "$NATS_URLS" --give-up-after 60s --max-inflight 4 \
+			--message-bytes 256 2>>"$T/h.err" &
+		s=$!
+		st=0
+		FROM --index-dir "$T/xh" --dataflow h --give-up-after 60s 2>>"$T/xh.err" || st=$?
+		echo "index exit $st: $(tail -1 "$T/xh.err")" >>"$T/runs"
+		st=0
+		wait $s || st=$?
+		echo "ship exit $st: $(tail -1 "$T/h.err")" >>"$T/runs"
+	done
+}
+runs_while_rolling &
+runner=$!
+for r in $(seq "$ROLLS"); do
+	for i in 1 2 3; do
+		sleep 1
+		nats_kill $i
+		sleep 1.5
+		nats_run $i
+	done
+done
+sleep 1
+touch "$T/rolled"
+wait $runner
+nats_ready
+echo "  ($(wc -l <"$T/runs") one-shot runs during $ROLLS rolling restart(s); $(cat "$T/h.err" "$T/xh.err" | grep -c retrying) retries told)"
+expect_eq "one-shot ship and index --from through a rolling restart: every run ends well" \
+	"$(grep -v '^[a-z]* exit 0:' "$T/runs" || true)" ""
+expect_status "a last ship" 0 SHIP -c "$T/h/exp.yaml"
+expect_status "a last index --from" 0 FROM --index-dir "$T/xh" --dataflow h
+reference "$T/h.txt" "$T/h"
+dump "$T/xh" >"$T/xh.txt"
+expect_status "through the restarts: the stream index equals a local rebuild" 0 cmp -s "$T/h.txt" "$T/xh.txt"
+
+# --- forged and malformed messages on a live segment ------------------------------
+# A segment half shipped (its writer not done yet) and indexed from the
+# stream; then another publisher's messages aimed at it: headers of every
+# malformed kind, each refused and reported, and well-formed claims of
+# damage over the bytes still to come, which give way to them.  The rest
+# ships, and the stream index equals a local rebuild.
+experiment "$T/g" g
+sed -i 's/segment_size: 4KiB/segment_size: 1MiB/' "$T/g/exp.yaml"
+"$TOOLS/gen_logs" "$T/g/exp.yaml" 1 5 9 0
+seg=$(ls "$T"/g/logs/g/*/*.dnplog | head -1)
+rel=${seg#"$T/g/logs/"}
+cut=$($PY - "$seg" "$T/g.rest" <<'PY'
+import struct, sys
+p, rest = sys.argv[1], sys.argv[2]
+b = open(p, "rb").read()
+off, frames = 20 + struct.unpack(">I", b[12:16])[0], []
+while off < len(b):
+    frames.append(off)
+    off += 16 + struct.unpack(">I", b[off + 4:off + 8])[0]
+cut = frames[3]
+open(rest, "wb").write(b[cut:])
+open(p, "wb").write(b[:cut])
+print(cut)
+PY
+)
+expect_status "the first part of a segment ships" 0 "$DNNPROV" ship -c "$T/g/exp.yaml" --to "$NATS_URLS"
+expect_status "and is indexed" 0 FROM --index-dir "$T/xg" --dataflow g
+# The segment's names as the shipper spells them.
+tok() { $PY -c 'import sys,re; print(re.sub(r"[^A-Za-z0-9_/-]", lambda m: "".join("%%%02X" % c for c in m.group().encode()), sys.argv[1]))' "$1"; }
+S=$(tok "$rel")
+task=$(echo "$rel" | cut -d/ -f2)
+SUBJ="dnnprov.g.$(tok "$task")"
+EARLIER="g/$(tok "$task")/0000000000-h-1%2Ednplog"
+OTHER="g/other/0000000001-h-1%2Ednplog"
+printf x >"$T/x.body"
+# forge REASON BODY KEY=VALUE...: publishes on the task's subject; the
+# indexer must refuse it for REASON
+FORGED=()
+forge() {
+	local why=$1 body=$2 subj=$SUBJ
+	shift 2
+	[ "${1%%=*}" = subject ] && { subj=${1#subject=}; shift; }
+	FORGED+=("$("$NATS_TOOL" pub "$NATS_URLS" "$subj" "$body" "$@")|$why|$*")
+}
+claim=(Dnnprov-Offset=$cut Dnnprov-Header=0 Dnnprov-Problem="3 64")
+forge "malformed Dnnprov-Segment header '$S%00b'" "" Dnnprov-Segment="$S%00b" "${claim[@]}"
+forge "malformed Dnnprov-Segment header" "" Dnnprov-Segment="${S/\%2E/%00}" "${claim[@]}"
+forge "malformed Dnnprov-Segment header" "" Dnnprov-Segment="${S/\%2E/%2e}" "${claim[@]}"
+forge "not the shipper's encoding" "" Dnnprov-Segment="%67${S#g}" "${claim[@]}"
+forge "not the shipper's encoding" "" Dnnprov-Segment="g%2F${S#g/}" "${claim[@]}"
+forge "not <dataflow>/<task>/<file>" "" Dnnprov-Segment="g/$(tok "$task")%2F${S#g/}" "${claim[@]}"
+forge "no valid tag" "" Dnnprov-Segment="g/%2E%2E/${S##*/}" "${claim[@]}"
+forge "no valid tag" "" Dnnprov-Segment="g/$(tok "$task")/%0A${S##*/}" "${claim[@]}"
+forge "no valid tag" "" Dnnprov-Segment="g/$(tok "$task")/$(printf 'a%.0s' $(seq 200))%2Ednplog" "${claim[@]}"
+forge "too long for a segment path" "" Dnnprov-Segment="g/$(tok "$task")/$(printf '%%41%.0s' $(seq 400))" "${claim[@]}"
+forge "not named \*.dnplog" "" Dnnprov-Segment="g/$(tok "$task")/x" "${claim[@]}"
+forge "malformed Dnnprov-Segment header" "" Dnnprov-Segment="$S/" "${claim[@]}"
+forge "its subject is not the task of segment" "" subject=dnnprov.g.other Dnnprov-Segment="$S" "${claim[@]}"
+for o in "+$cut" "-$cut" "0$cut" "${cut}x" "$cut 1" "0x10" "1e3" "18446744073709551616" \
+	"99999999999999999999" "18446744073709551615" "1099512676369"; do
+	forge "malformed Dnnprov-Offset header" "" Dnnprov-Segment="$S" Dnnprov-Offset="$o" Dnnprov-Header=0 \
+		Dnnprov-Problem="3 64"
+done
+for h in "-1" "00" "1" "65537" "4294967296" " 0x0"; do
+	forge "malformed Dnnprov-Header header" "" Dnnprov-Segment="$S" Dnnprov-Offset=$cut Dnnprov-Header="$h" \
+		Dnnprov-Problem="3 64"
+done
+for p in "1 9223372036854775808" "3 9223372036854775808" "3 18446744073709551615" "3 18446744073709551616" \
+	"3 -1" "3 0" "3" "3 64 x" "3  64" "3 064" "-3 64" "0 64" "1 64" "100 64" "8 64" "2 2000000" "4 1048593" \
+	"6 64" "5 64" "3 1099512676369"; do
+	forge "malformed Dnnprov-Problem header" "" Dnnprov-Segment="$S" Dnnprov-Offset=$cut Dnnprov-Header=0 \
+		Dnnprov-Problem="$p"
+done
+forge "a problem comes without bytes" @"$T/x.body" Dnnprov-Segment="$S" "${claim[@]}"
+for a in "$OTHER 5" "$S 0" "$EARLIER" "$EARLIER -1" "$EARLIER 5x" "$EARLIER  5" "g/$(tok "$task")/0000000002-h-1%2Ednplog 5"; do
+	forge "malformed Dnnprov-After header" "" Dnnprov-Segment="$S" "${claim[@]}" Dnnprov-After="$a"
+done
+forge "given more than once" "" Dnnprov-Segment="$S" "${claim[@]}" Dnnprov-Offset=$cut
+forge "given more than once" "" Dnnprov-Segment="$S" "${claim[@]}" Dnnprov-Segment="$S"
+# Well-formed claims of damage where the rest of the segment will be: each
+# recorded as a problem until the frames come, which win.
+"$NATS_TOOL" pub "$NATS_URLS" "$SUBJ" "" Dnnprov-Segment="$S" Dnnprov-Offset=$cut Dnnprov-Header=0 \
+	Dnnprov-Problem="3 1048576" >/dev/null
+"$NATS_TOOL" pub "$NATS_URLS" "$SUBJ" "" Dnnprov-Segment="$S" Dnnprov-Offset=$((cut + 1048576)) Dnnprov-Header=0 \
+	Dnnprov-Problem="2 64" >/dev/null
+expect_status "the forged messages: the indexer goes on" 0 FROM --index-dir "$T/xg" --dataflow g
+cp "$T/err" "$T/g.err"
+for f in "${FORGED[@]}"; do
+	seq=${f%%|*} why=${f#*|} what=${why#*|} why=${why%%|*}
+	grep -q "stream message $seq on .*$why.*(acknowledged, not applied)" "$T/g.err" && ok ||
+		fail "forged message $seq ($what): no '$why' in its report: $(grep "stream message $seq " "$T/g.err")"
+done
+expect_eq "every forged message is refused" "$(grep -c 'acknowledged, not applied' "$T/g.err")" ${#FORGED[@]}
+expect_grep "the well-formed claims are problems meanwhile" "offset $cut: garbage" "$T/g.err"
+cat "$T/g.rest" >>"$seg"
+expect_status "the rest of the segment ships" 0 "$DNNPROV" ship -c "$T/g/exp.yaml" --to "$NATS_URLS"
+expect_status "and is indexed" 0 FROM --index-dir "$T/xg" --dataflow g
+reference "$T/g.txt" "$T/g"
+dump "$T/xg" >"$T/xg.txt"
+expect_status "forged messages lose nothing: the stream index equals a local rebuild" 0 cmp -s "$T/g.txt" "$T/xg.txt"
+grep -q "^tasks g .*FINISHED" "$T/xg.txt" && ok || fail "the task is not FINISHED in the stream index: $(grep '^tasks g' "$T/xg.txt")"
+
 # --- errors --------------------------------------------------------------------------------
-expect_status "a wrong address" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://127.0.0.1:1
+expect_status "a wrong address" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://127.0.0.1:1 --give-up-after 1s
 expect_grep "it names the server" "nats://127.0.0.1:1: no server answered" "$T/err"
-expect_status "a wrong address (index)" 1 "$DNNPROV" index --index-dir "$T/xe" --from nats://127.0.0.1:1
+expect_grep "it says at once that it retries, and for how long" "no server answered .*; retrying for up to 1s (--give-up-after)" "$T/err"
+expect_grep "and that it gave up" "; gave up after 1s of failures (--give-up-after)" "$T/err"
+expect_status "a wrong address (index)" 1 "$DNNPROV" index --index-dir "$T/xe" --from nats://127.0.0.1:1 --give-up-after 1s
 expect_grep "it names the server (index)" "nats://127.0.0.1:1: no server answered" "$T/err"
+for d in 5 300 0s 1.5s 1d -5m 5mx "" 800h; do
+	expect_status "--give-up-after '$d' is refused" 2 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://127.0.0.1:1 --give-up-after "$d"
+done
+expect_grep "it says what it takes" "takes a duration with its unit from 1s to 30 days (90s, 5m, 1h) or 'never'" "$T/err"
 expect_status "a log folder that is not there" 1 "$DNNPROV" ship --log-dir "$T/no-such-logs" --state "$T/nl-state" --to "$NATS_URLS"
 expect_grep "it is named, as index names it" "no logs at $T/no-such-logs" "$T/err"
 [ ! -e "$T/nl-state" ] && ok || fail "a refused ship left a state folder"

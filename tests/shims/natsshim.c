@@ -9,11 +9,15 @@
  *                         last sequence the stream cannot have, so the server
  *                         refuses it and stores nothing: a lost publish, with
  *                         the ones after it stored (a gap for the indexers).
+ * DNNPROV_PUBLISH_DELAY_MS=N  every asynchronous publish waits N ms first: a
+ *                         shipper still at work when the test stops the
+ *                         servers.
  */
 #include <dlfcn.h>
 #include <nats/nats.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef natsStatus (*ack_fn)(natsMsg *msg, jsOptions *opts);
@@ -35,7 +39,9 @@ natsStatus js_PublishMsgAsync(jsCtx *js, natsMsg **msg, jsPubOptions *opts)
 {
 	static int publishes;
 	static publish_fn real;
-	const char *every = getenv("DNNPROV_REJECT_EVERY");
+	const char *every = getenv("DNNPROV_REJECT_EVERY"), *delay = getenv("DNNPROV_PUBLISH_DELAY_MS");
+	if (delay && atoi(delay) > 0)
+		nanosleep(&(struct timespec){ atoi(delay) / 1000, (long)(atoi(delay) % 1000) * 1000000L }, NULL);
 	if (every && opts && atoi(every) > 0 && ++publishes % atoi(every) == 0)
 		opts->ExpectLastSeq = 1;
 	if (!real)

@@ -7,7 +7,10 @@
  *        nats_tool stream URLS NAME                prints "replicas=N storage=file|memory"
  *        nats_tool add-stream URLS NAME SUBJECT memory|file
  *        nats_tool del-stream URLS NAME            (no error when there is none)
- *        nats_tool pub URLS SUBJECT BODY [KEY=VALUE...]  through JetStream, acknowledged
+ *        nats_tool pub URLS SUBJECT BODY [KEY=VALUE...]  through JetStream, acknowledged;
+ *                                                  prints the stream sequence.  BODY @FILE:
+ *                                                  the file's bytes.  A KEY given twice has
+ *                                                  two values.
  */
 #include <nats/nats.h>
 #include <stdio.h>
@@ -101,13 +104,24 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "pub") == 0 && argc >= 5) {
 		natsMsg *m = NULL;
 		jsPubAck *pa = NULL;
-		s = natsMsg_Create(&m, argv[3], NULL, argv[4], (int)strlen(argv[4]));
+		static char body[8 << 20];
+		size_t n = strlen(argv[4]);
+		if (argv[4][0] == '@') {
+			FILE *f = fopen(argv[4] + 1, "rb");
+			if (!f)
+				return fail(argv[4] + 1, NATS_NOT_FOUND);
+			n = fread(body, 1, sizeof(body), f);
+			fclose(f);
+		} else {
+			memcpy(body, argv[4], n);
+		}
+		s = natsMsg_Create(&m, argv[3], NULL, body, (int)n);
 		for (int i = 5; s == NATS_OK && i < argc; i++) {
 			char *eq = strchr(argv[i], '=');
 			if (!eq)
 				return fail("KEY=VALUE", NATS_INVALID_ARG);
 			*eq = '\0';
-			s = natsMsgHeader_Set(m, argv[i], eq + 1);
+			s = natsMsgHeader_Add(m, argv[i], eq + 1);
 		}
 		if (s == NATS_OK)
 			s = js_PublishMsg(&pa, js, m, NULL, &jerr);
