@@ -70,11 +70,13 @@ int cli_width(bool wide)
 	return isatty(STDOUT_FILENO) ? 80 : 0;
 }
 
-/* The parameters a question takes by position, DF first. */
+/* The parameters a question takes by position, DF first (at most
+ * MAX_POSITIONALS: a question has two or three). */
+#define MAX_POSITIONALS 16
 static size_t positionals(const dp_question *qn, const dp_param **out)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < qn->nparams; i++)
+	for (size_t i = 0; i < qn->nparams && n < MAX_POSITIONALS; i++)
 		if (qn->params[i].positional)
 			out[n++] = &qn->params[i];
 	return n;
@@ -177,10 +179,10 @@ static int bad_option(ask_args *a, char **argv, const char *shorts, const struct
 static int place_positionals(ask_args *a, char **pos, int npos)
 {
 	const dp_question *qn = a->ask.qn;
-	const dp_param *ps[16];
+	const dp_param *ps[MAX_POSITIONALS];
 	size_t np = positionals(qn, ps), required = 0;
 	bool has_df = np && ps[0]->type == DP_PT_DATAFLOW;
-	size_t own = np - has_df, first = 0;
+	size_t first = 0;
 	int rc;
 
 	for (size_t i = has_df; i < np; i++)
@@ -207,7 +209,6 @@ static int place_positionals(ask_args *a, char **pos, int npos)
 		dp_buf_free(&missing);
 		return rc;
 	}
-	(void)own;
 	for (int k = 0; k < npos; k++) {
 		const dp_param *p = ps[first + (size_t)k];
 		if ((rc = dp_ask_set_param(&a->ask, p, pos[k])))
@@ -304,7 +305,7 @@ static int print_answer(ask_args *a, dp_table *t, dp_qnotes *notes, dp_query *q)
  * saying so alone would puzzle whoever meant two tasks. */
 static int no_positional_dataflow(ask_args *a, dp_query *q, char **pos)
 {
-	const dp_param *ps[16];
+	const dp_param *ps[MAX_POSITIONALS];
 	size_t np = positionals(a->ask.qn, ps);
 	char lower[32];
 	size_t i = 0;
@@ -489,7 +490,7 @@ static void wrap_word(dp_buf *b, dp_buf *w, size_t indent, size_t *col)
 
 int cli_question_usage(const dp_question *qn, dp_buf *b)
 {
-	const dp_param *ps[16];
+	const dp_param *ps[MAX_POSITIONALS];
 	size_t np = positionals(qn, ps), indent, col;
 	dp_buf w = { 0 }, line = { 0 };
 
