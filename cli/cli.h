@@ -56,6 +56,14 @@ int cli_config_load(const char *cmd, const char *path, dnnprov_config **out);
 struct option;
 int cli_bad_option(const char *cmd, char **argv, const char *shortopts, const struct option *opts);
 
+/* The value of option `opt` (its name as written, "--older-than") by the
+ * grammars of util/units.c: 0 with *out set, or the usage error naming the
+ * option, the value and what was expected (returns 2). */
+int cli_opt_duration(const char *cmd, const char *opt, const char *arg, const char *bare_unit, double min_s,
+		     double max_s, double *out);
+int cli_opt_count(const char *cmd, const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
+int cli_opt_address(const char *cmd, const char *opt, const char *arg, dp_address *out);
+
 /* Where the logs and the index are: from the experiment file, unless
  * given directly.  Returns 0, or an exit status after printing why. */
 typedef struct cli_paths {

@@ -40,7 +40,8 @@ const char cmd_index_usage[] =
 	"      --batch-ms N      commit at least this often while records arrive (default 50)\n"
 	"      --batch-records N commit after this many records (default 20000)\n"
 	"      --lost-after D    a RUNNING task recorded on another host is LOST after D\n"
-	"                        without a record (default 1h; docs/RUNS.md)\n"
+	"                        without a record (default 1h; 30m, 3600: a bare number\n"
+	"                        is seconds; docs/RUNS.md)\n"
 	"  -q, --quiet           no summary line, and no progress line on a terminal\n"
 	"\n"
 	"On a terminal, a catch-up shows how far it is on stderr (records, bytes of the\n"
@@ -119,7 +120,6 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 	};
 	static const char shortopts[] = "c:fqh";
 	int c;
-	char *end;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
@@ -133,21 +133,21 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		case 's': a->status = true; break;
 		case 'q': a->quiet = true; break;
 		case 'T': {
-			uint64_t ms;
-			if (dp_parse_duration_ms(optarg, &ms) || ms < 1000)
-				return cli_usage(cmd, "--lost-after takes a duration of at least 1s (30m, 2h, 3600s), not '%s'",
-						 optarg);
-			a->lost_after_s = (double)ms / 1000.0;
+			/* A bare number is seconds, as docs/INDEX.md says. */
+			int status = cli_opt_duration(cmd, "--lost-after", optarg, "s", 1, 100.0 * 365 * 86400, &a->lost_after_s);
+			if (status)
+				return status;
 			break;
 		}
 		case 'R':
 		case 'B':
 		case 'N': {
-			const char *name = c == 'R' ? "rescan-ms" : c == 'B' ? "batch-ms" : "batch-records";
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 || v > 3600000)
-				return cli_usage(cmd, "--%s takes a whole number from 1 to 3600000", name);
-			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = v;
+			const char *name = c == 'R' ? "--rescan-ms" : c == 'B' ? "--batch-ms" : "--batch-records";
+			uint64_t v;
+			int status = cli_opt_count(cmd, name, optarg, 1, 3600000, &v);
+			if (status)
+				return status;
+			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = (unsigned long)v;
 			break;
 		}
 		default: return cli_bad_option(cmd, argv, shortopts, opts);

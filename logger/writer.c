@@ -836,17 +836,30 @@ static unsigned char *encode_value(unsigned char *p, const dnnprov_value *v)
 	}
 }
 
+/* The one rule for every free text a writer records (a value, a tag, a
+ * note, an end message): valid UTF-8 of at most DNNPROV_TEXT_MAX bytes.
+ * `what` and `name` say whose text it is ("tag", "stage"; name NULL for
+ * none). */
+static int check_text(const char *what, const char *name, const char *s)
+{
+	size_t n = strlen(s);
+	if (n > DNNPROV_TEXT_MAX)
+		return name ? dp_error(DNNPROV_EINVAL, "%s '%s' has a text value of %zu bytes; the limit for a text is %u",
+				       what, name, n, DNNPROV_TEXT_MAX)
+			    : dp_error(DNNPROV_EINVAL, "%s is %zu bytes; the limit for a text is %u", what, n,
+				       DNNPROV_TEXT_MAX);
+	if (!dp_utf8_valid(s, n))
+		return name ? dp_error(DNNPROV_EINVAL, "%s '%s' has a text value that is not valid UTF-8", what, name)
+			    : dp_error(DNNPROV_EINVAL, "%s is not valid UTF-8", what);
+	return 0;
+}
+
 static int check_value(const char *what, const char *name, const dnnprov_value *v)
 {
 	if (v->type == DNNPROV_TEXT) {
 		if (!v->as.s)
 			return dp_error(DNNPROV_EINVAL, "%s '%s' has a NULL text value", what, name);
-		size_t n = strlen(v->as.s);
-		if (n > DNNPROV_RECORD_MAX)
-			return dp_error(DNNPROV_EINVAL, "%s '%s' has a text value of %zu bytes", what, name, n);
-		if (!dp_utf8_valid(v->as.s, n))
-			return dp_error(DNNPROV_EINVAL, "%s '%s' has a text value that is not valid UTF-8",
-					what, name);
+		return check_text(what, name, v->as.s);
 	} else if (v->type != DNNPROV_INT && v->type != DNNPROV_REAL && v->type != DNNPROV_NULL) {
 		return dp_error(DNNPROV_EINVAL, "%s '%s' has an unknown value type %d", what, name,
 				(int)v->type);
@@ -1929,8 +1942,8 @@ int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_end: NULL task");
 	if (!name || status == DNNPROV_RUNNING)
 		return dp_error(DNNPROV_EINVAL, "task end status must be FINISHED, FAILED or KILLED");
-	if (message && (mlen > DNNPROV_RECORD_MAX / 2 || !dp_utf8_valid(message, mlen)))
-		return dp_error(DNNPROV_EINVAL, "task end message is too long or not valid UTF-8");
+	if (message && (rc = check_text("task end message", NULL, message)))
+		return rc;
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
 	rc = DNNPROV_ENOMEM;

@@ -92,6 +92,37 @@ DP_INTERNAL int dp_strcasecmp(const char *a, const char *b);
 /* The same over at most n bytes. */
 DP_INTERNAL int dp_strncasecmp(const char *a, const char *b, size_t n);
 
+/* ---- option values (units.c) ------------------------------------------
+ * Sizes, durations, counts and addresses as people write them, in the
+ * experiment file and on the command line: one exact grammar per kind
+ * (docs/CONFIG.md, "Sizes and durations"), so that every option of a kind
+ * reads the same.  Each returns 0 or DNNPROV_EINVAL with a detail quoting
+ * the input; the caller names the option.
+ */
+/* "64MiB", "512k", "1 GB", "4096" into bytes (binary and decimal units,
+ * case-insensitive; no sign, fraction or exponent). */
+DP_INTERNAL int dp_parse_size(const char *s, uint64_t *out);
+/* "1s", "250ms", "2m", "500" (a bare number is milliseconds) into whole
+ * milliseconds, as the experiment file writes durations. */
+DP_INTERNAL int dp_parse_duration_ms(const char *s, uint64_t *out);
+/* A duration on the command line, "7d", "12h", "1.5", "250ms", into
+ * seconds: decimal digits, an optional decimal fraction, an optional unit
+ * (ms, s, m, h, d); a bare number is in `bare_unit` (one of those).  Out
+ * of [min_s, max_s] is refused, naming the range. */
+DP_INTERNAL int dp_parse_duration(const char *s, const char *bare_unit, double min_s, double max_s,
+				  double *seconds);
+/* Decimal digits, nothing else, within [min, max]. */
+DP_INTERNAL int dp_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* An address to listen on: "A.B.C.D:PORT" (four dotted decimal parts),
+ * "[IPv6]:PORT", ":PORT" or "PORT" (default_host, or 127.0.0.1 when
+ * NULL).  A host name or any other spelling of a number is refused. */
+typedef struct dp_address {
+	char host[64]; /* the literal, without brackets */
+	unsigned port;
+	bool v6;
+} dp_address;
+DP_INTERNAL int dp_parse_address(const char *s, const char *default_host, dp_address *out);
+
 /* ---- checksums ---------------------------------------------------------
  * CRC32C (Castagnoli), hardware-accelerated on x86-64 with SSE4.2.
  * dp_crc32c(0, p, n) is the checksum of p[0..n).
