@@ -124,7 +124,7 @@ struct dnnprov_task {
 	struct {
 		char boot[40];
 		int64_t pid;     /* a process, or a process group when group */
-		uint64_t start;  /* the process's start time (0: a group) */
+		uint64_t start;  /* the process's (or the group leader's) start time; 0: unknown */
 		bool group;
 	} owner;           /* whose death makes the task LOST (docs/RUNS.md) */
 	dp_buf used_names; /* free_metrics: names used, NUL-separated */
@@ -1305,7 +1305,9 @@ void dp_task_owner_is_group(dnnprov_task *t)
 {
 	pthread_mutex_lock(&t->lock);
 	t->owner.pid = (int64_t)getpgrp();
-	t->owner.start = 0;
+	/* Its leader's start time (0 when the leader is gone), so that a
+	 * later group given the same id is not taken for this one. */
+	t->owner.start = dp_process_start((long)t->owner.pid);
 	t->owner.group = true;
 	pthread_mutex_unlock(&t->lock);
 }

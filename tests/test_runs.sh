@@ -95,6 +95,34 @@ expect_eq "the follower said nothing" "$(wc -c <"$T/follow.err")" 0
 "$DNNPROV" reindex -c exp.yaml -q
 expect_eq "a rebuild agrees: the resumed task runs" "$(status_of live)" RUNNING
 
+# --- a process group id given to a later group is not the script's ----------------------
+# A group that lives, as a dead script's id would be once reused: a begin
+# naming it with its leader's start time is RUNNING; with another start
+# time (the dead script's leader) it is a reused id, and the task LOST.
+$PY -c "import os, time; os.setsid(); time.sleep(600)" &
+gpid=$!
+started $gpid
+until [ "$(ps -o pgid= -p $gpid | tr -d ' ')" = "$gpid" ]; do sleep 0.01; done
+gstart=$($PY -c "import sys; print(open('/proc/%s/stat' % sys.argv[1]).read().rsplit(')', 1)[1].split()[19])" $gpid)
+for task in group-same group-reused; do
+	L --task $task begin LEARNING_RATE=0.1 >/dev/null
+	L --task $task epoch 1 loss=1 accuracy=0
+done
+# A script in a group of its own, whose leader (the shell) lives meanwhile.
+setsid -w bash -c '"$0" log -c exp.yaml --task group-leader begin LEARNING_RATE=0.1 >/dev/null; true' "$DNNPROV"
+expect_eq "the writer records its group leader's start time" \
+	"$("$DNNPROV" cat --kind begin --task group-leader logs/df/group-leader | $PY -c "import json, sys; o = json.load(sys.stdin)['owner']; print(o['group'], o['start'] > 0)")" \
+	"True True"
+$PY "$OLDPWD/tests/rewrite_segment.py" logs/df/group-same/0000000001-*.dnplog \
+	"r.get('kind') == 'begin' and r['owner'].update(pid=$gpid, start=$gstart)"
+$PY "$OLDPWD/tests/rewrite_segment.py" logs/df/group-reused/0000000001-*.dnplog \
+	"r.get('kind') == 'begin' and r['owner'].update(pid=$gpid, start=$gstart + 1)"
+rm -rf index
+"$DNNPROV" index -c exp.yaml -q
+expect_eq "a live group with its leader's start time: RUNNING" "$(status_of group-same)" RUNNING
+expect_eq "a group id reused by another group: LOST" "$(status_of group-reused)" LOST
+kill $gpid
+
 # --- the clock steps back and forward: no answer changes --------------------------------
 SHIM="$OLDPWD/$BUILD/tests/shims/clockshim.so"
 # Under SANITIZE=1 the shim comes before the ASan runtime in the load order.

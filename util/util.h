@@ -196,8 +196,9 @@ DP_INTERNAL void dp_boot_id(char out[40]);
 DP_INTERNAL uint64_t dp_process_start(long pid);
 /* Whether process pid lives and started at `start` (0: any start). */
 DP_INTERNAL bool dp_process_alive(long pid, uint64_t start);
-/* Whether any process of process group pgid lives. */
-DP_INTERNAL bool dp_group_alive(long pgid);
+/* Whether process group pgid lives and is the one whose leader started at
+ * `leader_start` (0: any): a group id reused by a later group is not it. */
+DP_INTERNAL bool dp_group_alive(long pgid, uint64_t leader_start);
 /* Takes the lock file at `path` (created when missing) for this process:
  * an open-file-description lock, which another process can test without
  * taking it (F_OFD_GETLK), and this pid written in it.  *fd_out holds it
