@@ -1585,12 +1585,20 @@ static int apply_record(ingest *in, frame_ctx *f)
 	int rc;
 
 	/* The reader has checked the payload's structure (dp_mp_check). */
+	bool lost = f->seg->pending.flags & DP_PROGRESS_CONFLICT;
 	if ((rc = dp_decode_checked(&in->rdec, f->payload, f->length, &o)) != 0)
-		return rc == DNNPROV_ENOMEM ? rc : schema_problem(in, f, "undecodable record");
+		return rc == DNNPROV_ENOMEM ? rc : lost ? 0 : schema_problem(in, f, "undecodable record");
 	if (dp_record_parse(&o, &r) != 0)
-		return schema_problem(in, f, dnnprov_errmsg());
+		return lost ? 0 : schema_problem(in, f, dnnprov_errmsg());
+	/* A losing run's segment is one problem; its specifications still
+	 * describe the dataflow, as every run's do. */
+	if (lost)
+		return r.kind == DP_REC_SPEC && !f->seg->note && str_eq(r.u.spec.dataflow, f->seg->df)
+			       ? apply_spec(in, f, &r)
+			       : 0;
 	if (f->seg->note && r.kind != DP_REC_TAG)
 		return schema_problem(in, f, "a note segment holds tag records only");
+	uint64_t problems = f->seg->pending.problems;
 	switch (r.kind) {
 	case DP_REC_SPEC: rc = apply_spec(in, f, &r); break;
 	case DP_REC_BEGIN: rc = apply_begin(in, f, &r); break;
@@ -1605,6 +1613,15 @@ static int apply_record(ingest *in, frame_ctx *f)
 	}
 	if (rc == 0)
 		f->seg->pending.records++;
+	/* A name an older writer allowed, in a record that was indexed: told
+	 * once per segment, at the first such record, by a rule that does not
+	 * depend on what else was read. */
+	char why[112];
+	if (rc == 0 && !(f->seg->pending.flags & (DP_PROGRESS_NAME_TOLD | DP_PROGRESS_CONFLICT)) &&
+	    f->seg->pending.problems == problems && dp_record_name_problem(&r, why, sizeof(why))) {
+		f->seg->pending.flags |= DP_PROGRESS_NAME_TOLD;
+		rc = put_problem(in, f->seg, f->offset, 0, DP_PROBLEM_NAME, why, 0, true);
+	}
 	return rc;
 }
 
@@ -1630,6 +1647,11 @@ static int put_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t lengt
 	if (!is_new)
 		return 0;
 	s->pending.problems++;
+	if (kind == DP_PROBLEM_NAME) { /* indexed: nothing was skipped */
+		if (in->opts.notice)
+			in->opts.notice(in->opts.report_ctx, s->rel, offset, why);
+		return 0;
+	}
 	in->stats.problems++;
 	if (in->opts.report)
 		in->opts.report(in->opts.report_ctx, s->rel, offset, why);

@@ -175,9 +175,17 @@ typedef struct dp_progress {
 	uint64_t problems; /* problems skipped */
 	uint64_t bytes_skipped;
 	uint32_t sealed;   /* the seal was read: the segment is complete */
-	uint32_t reserved;
+	uint32_t flags;    /* DP_PROGRESS_* (0 in indexes older than them) */
 	uint64_t size_seen; /* file size at the last read */
 } dp_progress;
+
+/* The segment is of a run that does not hold its task id (two writers
+ * used one id; docs/RUNS.md): nothing of it is indexed, and it is one
+ * problem at offset 0 over everything read of it. */
+#define DP_PROGRESS_CONFLICT 1u
+/* A record of the segment with a name the rule of names refuses has been
+ * reported (once per segment: the first such record). */
+#define DP_PROGRESS_NAME_TOLD 2u
 
 typedef struct dp_problem_entry {
 	uint32_t kind;   /* dp_problem_kind, or DP_PROBLEM_SCHEMA for a record that failed the schema */
@@ -187,6 +195,9 @@ typedef struct dp_problem_entry {
 } dp_problem_entry;
 
 #define DP_PROBLEM_SCHEMA 100
+/* A record whose names an older writer allowed and the rule of names
+ * refuses: reported, and indexed as written (length 0: nothing skipped). */
+#define DP_PROBLEM_NAME 101
 
 typedef enum dp_db {
 	DP_DB_META,

@@ -881,13 +881,16 @@ static int check_type(const char *what, const char *name, dp_attr_type type, con
 	return 0;
 }
 
-/* Names in one record must be valid tags and distinct even after ASCII case
- * folding, since queries look them up case-insensitively. */
-static int check_names(const char *what, const dnnprov_value *v, size_t n)
+/* Names in one record must be valid and distinct even after ASCII case
+ * folding, since queries look them up case-insensitively.  The names of
+ * a dataflow's parts (metrics, hyperparameters, attributes) become SQL
+ * identifiers and follow the stricter rule of names; tag keys and run
+ * facts are rows, not columns, and follow the rule of tags. */
+static int check_names(const char *what, const dnnprov_value *v, size_t n, int (*rule)(const char *, const char *))
 {
 	int rc;
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = dp_check_tag(what, v[i].name)))
+		if ((rc = rule(what, v[i].name)))
 			return rc;
 		for (size_t j = 0; j < i; j++)
 			if (dp_strcasecmp(v[i].name, v[j].name) == 0)
@@ -950,7 +953,7 @@ static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
 		if (i == n)
 			return 0;
 	}
-	if ((rc = check_names("metric", v, n)))
+	if ((rc = check_names("metric", v, n, dp_check_name)))
 		return rc;
 	for (size_t i = 0; i < n; i++)
 		if ((rc = check_metric_declared(t, v[i].name)))
@@ -1450,7 +1453,7 @@ static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, 
 			      size_t *max, uint32_t *nsel)
 {
 	int rc;
-	if ((rc = check_names("hyperparameter", hyps, n)))
+	if ((rc = check_names("hyperparameter", hyps, n, dp_check_name)))
 		return rc;
 	*nsel = 0;
 	*max = RECORD_HEAD_MAX + 512 + strlen(t->id) + strlen(t->execution) + 2 * strlen(t->host) +
@@ -1761,7 +1764,7 @@ int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *v)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_adapt: NULL argument");
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
-	if ((rc = dp_check_tag("hyperparameter", v->name)) || (rc = declared_hyperparameter(t, v, &h)))
+	if ((rc = dp_check_name("hyperparameter", v->name)) || (rc = declared_hyperparameter(t, v, &h)))
 		goto out;
 	if (t->cfg->adaptation && h) /* else not recorded, by the config's choice */
 		rc = encode_adapt(t, &ctx, epoch, h, v);
@@ -1821,7 +1824,7 @@ int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char
 			      set, t->cfg->path);
 		goto out;
 	}
-	if ((rc = check_names("attribute", values, n)))
+	if ((rc = check_names("attribute", values, n, dp_check_name)))
 		goto out;
 	max = RECORD_HEAD_MAX + 64 + strlen(tf->name) + strlen(st->name);
 	for (size_t i = 0; i < n; i++) {
@@ -1860,7 +1863,7 @@ int dnnprov_task_facts(dnnprov_task *t, const dnnprov_value *facts, size_t n)
 
 	if (!t || (n && !facts))
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_facts: NULL argument");
-	if ((rc = check_names("run fact", facts, n)))
+	if ((rc = check_names("run fact", facts, n, dp_check_tag)))
 		return rc;
 	for (size_t i = 0; i < n; i++)
 		if ((rc = check_value("run fact", facts[i].name, &facts[i])))
@@ -1884,7 +1887,7 @@ int dp_check_tags(const dnnprov_value *tags, size_t n, size_t *max)
 		return dp_error(DNNPROV_EINVAL, "tags array is NULL");
 	if (n > 65535)
 		return dp_error(DNNPROV_EINVAL, "%zu tags in one record; the limit is 65535", n);
-	if ((rc = check_names("tag", tags, n)))
+	if ((rc = check_names("tag", tags, n, dp_check_tag)))
 		return rc;
 	*max = DP_MP_CONTAINER_OVERHEAD;
 	for (size_t i = 0; i < n; i++) {

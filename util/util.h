@@ -84,6 +84,27 @@ DP_INTERNAL const char *dp_buf_cstr(dp_buf *b);
 DP_INTERNAL int dp_check_tag(const char *what, const char *s);
 /* The same rules for s[0..n), without setting an error detail. */
 DP_INTERNAL bool dp_tag_valid(const char *s, size_t n);
+/* The names of a dataflow's parts (hyperparameter, metric, transformation,
+ * set, attribute) also become SQL identifiers and column headers, so they
+ * are stricter than tags: ASCII letters, digits, '_', '.', '-' and the
+ * letters and marks of other scripts, starting with a letter or '_'; no
+ * space, quote, ';', bracket or other punctuation of any script, no
+ * control or invisible character (docs/CONFIG.md).  Returns 0 or
+ * DNNPROV_EINVAL with a detail naming `what` and the character. */
+DP_INTERNAL int dp_check_name(const char *what, const char *s);
+/* The same rules for s[0..n), without setting an error detail. */
+DP_INTERNAL bool dp_name_valid(const char *s, size_t n);
+/* 1 with why[0..cap) saying what is wrong with s[0..n) as a name ("has
+ * the character ';' at byte 3"), or 0 when it is a name. */
+DP_INTERNAL int dp_name_why(const char *s, size_t n, char *why, size_t cap);
+/* A character that moves, hides or rewrites text on a terminal: a C0 or
+ * C1 control, DEL, a bidirectional control, a line or paragraph separator,
+ * a zero-width or invisible character (the set tags refuse, with C0). */
+DP_INTERNAL bool dp_char_hides(uint32_t cp);
+/* The length of the valid UTF-8 character at s[0..n) (n > 0), its code
+ * point in *cp (a NUL byte is the character 0); 0 when s starts with no
+ * valid character (a stray, overlong, surrogate or cut sequence). */
+DP_INTERNAL size_t dp_utf8_next(const char *s, size_t n, uint32_t *cp);
 /* Valid UTF-8 of length n, no NUL bytes. */
 DP_INTERNAL bool dp_utf8_valid(const char *s, size_t n);
 /* ASCII case-insensitive comparison, for names that must not collide
