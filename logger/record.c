@@ -405,6 +405,11 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 	k = kind_names[rec->kind];
 	if (!time || !dp_obj_number(time, &rec->time) || !(rec->time == rec->time))
 		return bad(k, "time", "is missing or not a number");
+	/* Optional (format version 2 writers since it was added); one that is
+	 * no time since boot only costs the record its clock correction. */
+	const msgpack_object *mono = dp_map_get(root, "mono");
+	if (!mono || !dp_obj_number(mono, &rec->mono) || !isfinite(rec->mono) || rec->mono < 0)
+		rec->mono = NAN;
 
 	switch (rec->kind) {
 	case DP_REC_SPEC:

@@ -47,6 +47,7 @@ typedef struct dp_owner {
 typedef struct dp_record {
 	dp_record_kind kind;
 	double time;
+	double mono; /* seconds since its writer's host booted; NaN when the record has none */
 	const msgpack_object *root;
 	union {
 		struct {

@@ -391,8 +391,8 @@ void dp_touch_dataflow_folder(const char *task_dir)
 int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 {
 	char producer[] = "dnnprov " DNNPROV_VERSION;
-	size_t need = 320 + strlen(h->dataflow) + strlen(h->task) + strlen(h->host) + sizeof(producer) +
-		      strlen(h->run);
+	size_t need = 352 + strlen(h->dataflow) + strlen(h->task) + strlen(h->host) + sizeof(producer) +
+		      strlen(h->run) + strlen(h->boot);
 	unsigned char *p, *start;
 	uint32_t crc;
 	int rc;
@@ -405,7 +405,7 @@ int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 	dp_put_be16(start + 8, DP_FORMAT_VERSION);
 	dp_put_be16(start + 10, 0);
 	p = start + DP_SEGMENT_FIXED;
-	p = dp_mp_map(p, 10);
+	p = dp_mp_map(p, 11);
 	p = dp_mp_key(p, "producer");
 	p = dp_mp_str(p, producer, strlen(producer));
 	p = dp_mp_key(p, "dataflow");
@@ -426,6 +426,8 @@ int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 	p = dp_mp_uint(p, h->attempts);
 	p = dp_mp_key(p, "state");
 	p = dp_mp_str(p, h->state, strlen(h->state));
+	p = dp_mp_key(p, "boot");
+	p = dp_mp_str(p, h->boot, strlen(h->boot));
 	dp_put_be32(start + 12, (uint32_t)(p - start - DP_SEGMENT_FIXED));
 	crc = dp_crc32c(0, start, (size_t)(p - start));
 	dp_put_be32(p, crc);
@@ -441,7 +443,7 @@ static int encode_segment_header(dnnprov_task *t, double created, dp_buf *b)
 	dp_segment_header_fields h = {
 		.dataflow = t->cfg->dataflow, .task = t->id, .host = t->host, .created = created,
 		.sequence = t->seq, .run = t->run, .attempts = t->disk.attempts,
-		.state = phase_name(&t->disk),
+		.state = phase_name(&t->disk), .boot = t->owner.boot,
 	};
 	return dp_segment_header_encode(&h, b);
 }
@@ -638,7 +640,10 @@ static int write_out(dnnprov_task *t)
 		return 0;
 	if (t->fd < 0 && (rc = segment_open(t)))
 		return rc;
-	if (t->nrecords > 0 && t->size + t->out.len > t->cfg->segment_size) {
+	/* The seal closes the segment within its size too. */
+	unsigned char seal[DP_SEAL_MAX];
+	size_t seal_len = dp_seal_encode(seal, t->nrecords + t->out_records);
+	if (t->nrecords > 0 && t->size + t->out.len + seal_len > t->cfg->segment_size) {
 		if ((rc = segment_close(t)) || (rc = segment_open(t)))
 			return rc;
 	}
@@ -998,13 +1003,30 @@ static unsigned char *encode_named_values(unsigned char *p, const dnnprov_value 
 /* Every record starts {kind: ..., time: ...}; n_more is the count of the
  * other keys. */
 #define RECORD_HEAD_MAX 48
-static unsigned char *encode_head(unsigned char *p, const char *kind, uint32_t n_more, double time)
+/* Every record says when it was made twice: on the wall clock (`time`,
+ * data a person reads) and on this host's clock since boot (`mono`), which
+ * no clock step moves, so that the indexer measures an attempt's durations
+ * from its begin whatever the wall clock did meanwhile (docs/RUNS.md).
+ * Both are read together, so that they name one instant. */
+typedef struct clocks {
+	double wall, boot;
+} clocks;
+
+static clocks clocks_now(void)
 {
-	p = dp_mp_map(p, 2 + n_more);
+	clocks c = { dp_now(), dp_uptime() };
+	return c;
+}
+
+static unsigned char *encode_head(unsigned char *p, const char *kind, uint32_t n_more, clocks at)
+{
+	p = dp_mp_map(p, 3 + n_more);
 	p = dp_mp_key(p, "kind");
 	p = dp_mp_str(p, kind, strlen(kind));
 	p = dp_mp_key(p, "time");
-	return dp_mp_double(p, time);
+	p = dp_mp_double(p, at.wall);
+	p = dp_mp_key(p, "mono");
+	return dp_mp_double(p, at.boot);
 }
 
 /* ---- known hyperparameter values (the "old" side of an adaptation) ------ */
@@ -1322,7 +1344,7 @@ const char *dnnprov_task_id(const dnnprov_task *t)
 
 /* The dataflow specification: what the config declares, so that the logs
  * alone can rebuild the index.  Layout in docs/FORMAT.md. */
-static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, double now)
+static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, clocks now)
 {
 	size_t nsel = 0;
 	for (size_t i = 0; i < cfg->nhyperparameters; i++)
@@ -1476,7 +1498,7 @@ static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, 
 static int encode_begin(dnnprov_task *t, append_ctx *ctx, bool resume, const dnnprov_value *hyps,
 			size_t n, size_t max, uint32_t nsel)
 {
-	double now = dp_now();
+	clocks now = clocks_now();
 	dp_facts facts = { 0 };
 	unsigned char *p;
 	int rc;
@@ -1664,7 +1686,7 @@ int dnnprov_task_layers(dnnprov_task *t, const dnnprov_layer *layers, size_t n)
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, max)))
 		goto out;
-	p = encode_head(p, "layers", 1, dp_now());
+	p = encode_head(p, "layers", 1, clocks_now());
 	p = dp_mp_key(p, "layers");
 	p = dp_mp_array(p, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
@@ -1687,7 +1709,7 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 	append_ctx ctx;
 	unsigned char *p;
 	size_t max;
-	double now;
+	clocks now;
 	int rc;
 
 	if (!t)
@@ -1703,7 +1725,7 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 48 + max)))
 		goto out;
-	now = dp_now();
+	now = clocks_now();
 	/* Measured on the monotonic clock: a wall clock stepped back must not
 	 * make an epoch last a negative time. */
 	double mono = dp_monotonic();
@@ -1735,7 +1757,7 @@ static int encode_adapt(dnnprov_task *t, append_ctx *ctx, int64_t epoch, const d
 
 	if (!(p = frame_begin(t, ctx, max)))
 		return DNNPROV_ENOMEM;
-	p = encode_head(p, "adapt", old ? 5 : 4, dp_now());
+	p = encode_head(p, "adapt", old ? 5 : 4, clocks_now());
 	p = dp_mp_key(p, "epoch");
 	p = dp_mp_int(p, epoch);
 	p = dp_mp_key(p, "hyperparameter");
@@ -1790,7 +1812,7 @@ int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics, size_t n)
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 16 + max)))
 		goto out;
-	p = encode_head(p, "test", 1, dp_now());
+	p = encode_head(p, "test", 1, clocks_now());
 	p = dp_mp_key(p, "metrics");
 	p = encode_named_values(p, metrics, n);
 	rc = frame_end(t, &ctx, p);
@@ -1845,7 +1867,7 @@ int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, max)))
 		goto out;
-	p = encode_head(p, "element", 3, dp_now());
+	p = encode_head(p, "element", 3, clocks_now());
 	p = dp_mp_key(p, "transformation");
 	p = dp_mp_str(p, tf->name, strlen(tf->name));
 	p = dp_mp_key(p, "set");
@@ -1900,7 +1922,7 @@ int dp_check_tags(const dnnprov_value *tags, size_t n, size_t *max)
 
 unsigned char *dp_encode_tag_record(unsigned char *p, const dnnprov_value *tags, size_t n, double time)
 {
-	p = encode_head(p, "tag", 1, time);
+	p = encode_head(p, "tag", 1, (clocks){ time, dp_uptime() });
 	p = dp_mp_key(p, "tags");
 	return encode_named_values(p, tags, n);
 }
@@ -1954,7 +1976,7 @@ int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 48 + mlen)))
 		goto out;
-	p = encode_head(p, "end", message ? 2 : 1, dp_now());
+	p = encode_head(p, "end", message ? 2 : 1, clocks_now());
 	p = dp_mp_key(p, "status");
 	p = dp_mp_str(p, name, strlen(name));
 	if (message) {

@@ -188,6 +188,9 @@ static inline uint64_t dp_get_be64(const unsigned char *p)
 DP_INTERNAL double dp_now(void);
 /* Seconds on the monotonic clock, for intervals. */
 DP_INTERNAL double dp_monotonic(void);
+/* Seconds since this host booted (CLOCK_BOOTTIME): no clock step moves it,
+ * it counts time suspended, and every process of one boot shares it. */
+DP_INTERNAL double dp_uptime(void);
 /* Formats t (seconds since the epoch) as ISO 8601 UTC with microseconds,
  * "2026-11-26T02:36:56.123456Z", into out[32]. */
 DP_INTERNAL void dp_format_time(double t, char out[32]);
