@@ -1,6 +1,7 @@
 /*
  * check_util.c - the bottom layer's parsers and rules, one input at a time:
- * the values of options (sizes, durations, counts, addresses).
+ * the values of options (sizes, durations, counts, addresses), the rule of
+ * names, the terminal's view of text.
  */
 #include <check.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/query.h"
 #include "util/util.h"
 
 /* ------------------------------------------------------------------------
@@ -282,6 +284,80 @@ START_TEST(test_address_says_why)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * The rule of names
+ * ------------------------------------------------------------------------ */
+
+START_TEST(test_names)
+{
+	static const char *const good[] = { "loss", "val_accuracy", "layers.0.units", "optimizer__lr", "top-5",
+					    "idenseblock", "_private", "OPTIMIZER_NAME", "précision", "taux_ß",
+					    "損失", "a1.b-2_c" };
+	static const char *const bad[] = { "val acc", "a\"b", "a'b", "x;y", "1cycle", "-lr", ".x", "a(b)", "a,b",
+					   "a=b", "a`b", "a$b", "a\\b", "a/b", "a\tb", "", "é\xc2\xa0" "x",
+					   "q\xe2\x80\x9c" "x", "a\xe2\x80\xae" "b", "a\xef\xbc\x9b", "a\xc2\xab" "b", "a\xee\x80\x80" };
+	for (size_t i = 0; i < DP_ARRAY_LEN(good); i++) {
+		ck_assert_msg(dp_check_name("metric", good[i]) == 0, "'%s': %s", good[i], dnnprov_errmsg());
+		ck_assert(dp_name_valid(good[i], strlen(good[i])));
+	}
+	for (size_t i = 0; i < DP_ARRAY_LEN(bad); i++) {
+		ck_assert_msg(dp_check_name("metric", bad[i]) == DNNPROV_EINVAL, "'%s' accepted", bad[i]);
+		ck_assert_msg(strstr(dnnprov_errmsg(), "metric"), "'%s': %s", bad[i], dnnprov_errmsg());
+		ck_assert(!dp_name_valid(bad[i], strlen(bad[i])));
+	}
+	char longest[DNNPROV_NAME_MAX + 2];
+	memset(longest, 'a', DNNPROV_NAME_MAX);
+	longest[DNNPROV_NAME_MAX] = '\0';
+	ck_assert_int_eq(dp_check_name("metric", longest), 0);
+	longest[DNNPROV_NAME_MAX] = 'a';
+	longest[DNNPROV_NAME_MAX + 1] = '\0';
+	ck_assert_int_eq(dp_check_name("metric", longest), DNNPROV_EINVAL);
+	char why[96];
+	ck_assert_int_eq(dp_name_why("x;y", 3, why, sizeof(why)), 1);
+	ck_assert_str_eq(why, "has the character ';' at byte 1");
+	ck_assert_int_eq(dp_name_why("val acc", 7, why, sizeof(why)), 1);
+	ck_assert_str_eq(why, "has a space at byte 3");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Text as a terminal shows it
+ * ------------------------------------------------------------------------ */
+
+START_TEST(test_terminal_text)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *out;
+	} cases[] = {
+		{ "plain text", 10, "plain text" },
+		{ "a\x1b[31mb", 7, "a\\x1b[31mb" },
+		{ "\x1b]0;title\x07", 10, "\\x1b]0;title\\x07" },
+		{ "row\r\nfake", 9, "row\\r\\nfake" },
+		{ "t\tx\x7f", 4, "t\\tx\\x7f" },
+		{ "a\xe2\x80\xae" "b", 5, "a\\u202eb" },
+		{ "\xc2\x9b" "31m", 5, "\\u009b31m" },
+		{ "\xc2\x85", 2, "\\u0085" },
+		{ "\xe2\x81\xa6x\xe2\x80\x8e\xd8\x9c", 9, "\\u2066x\\u200e\\u061c" },
+		{ "\xe2\x80\xa8\xef\xbb\xbf", 6, "\\u2028\\ufeff" },
+		{ "bad\xff\xfe", 5, "bad\\xff\\xfe" },
+		{ "\x9b" "31m", 4, "\\x9b31m" },
+		{ "cut\xe2\x80", 5, "cut\\xe2\\x80" },
+		{ "\xc0\xaf", 2, "\\xc0\\xaf" },
+		{ "nul\0x", 5, "nul\\x00x" },
+		{ "é日本 \\n", 11, "é日本 \\n" },
+	};
+	for (size_t i = 0; i < DP_ARRAY_LEN(cases); i++) {
+		dp_buf b = { 0 };
+		ck_assert_int_eq(dp_terminal_text(&b, cases[i].in, cases[i].n), 0);
+		ck_assert_msg(strcmp(dp_buf_cstr(&b), cases[i].out) == 0, "case %zu: '%s' != '%s'", i, dp_buf_cstr(&b),
+			      cases[i].out);
+		dp_buf_free(&b);
+	}
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -294,6 +370,11 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_count);
 	tcase_add_loop_test(tc, test_address, 0, (int)DP_ARRAY_LEN(address_cases));
 	tcase_add_test(tc, test_address_says_why);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("text");
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_terminal_text);
 	suite_add_tcase(s, tc);
 	return s;
 }
