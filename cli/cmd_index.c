@@ -16,6 +16,7 @@
 #include "indexer/index.h"
 #include "logger/reader.h"
 #include "logger/scan.h"
+#include "query/query.h"
 
 const char cmd_index_usage[] =
 	"usage: dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] [--follow] [-q]\n"
@@ -40,7 +41,8 @@ const char cmd_index_usage[] =
 	"      --batch-ms N      commit at least this often while records arrive (default 50)\n"
 	"      --batch-records N commit after this many records (default 20000)\n"
 	"      --lost-after D    a RUNNING task recorded on another host is LOST after D\n"
-	"                        without a record (default 1h; docs/RUNS.md)\n"
+	"                        without a record (default 1h; 30m, 3600: a bare number\n"
+	"                        is seconds; docs/RUNS.md)\n"
 	"  -q, --quiet           no summary line, and no progress line on a terminal\n"
 	"\n"
 	"On a terminal, a catch-up shows how far it is on stderr (records, bytes of the\n"
@@ -74,10 +76,34 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+/* A segment's name is whatever file is in a task's folder, and a problem's
+ * words may quote a name from it: shown as a table shows text
+ * (dp_terminal_text), never as terminal controls.  Out of memory, "?":
+ * b->failed stays set, and a listing that used it fails. */
+static const char *shown(dp_buf *b, const char *s, size_t n)
+{
+	b->len = 0;
+	dp_terminal_text(b, s, n);
+	return b->failed ? "?" : dp_buf_cstr(b);
+}
+
+static void tell(const char *cmd, const char *segment, uint64_t offset, const char *what, const char *suffix)
+{
+	dp_buf a = { 0 }, b = { 0 };
+	cli_error(cmd, "%s: offset %llu: %s%s", shown(&a, segment, strlen(segment)), (unsigned long long)offset,
+		  shown(&b, what, strlen(what)), suffix);
+	dp_buf_free(&a);
+	dp_buf_free(&b);
+}
+
 static void report(void *ctx, const char *segment, uint64_t offset, const char *what)
 {
-	cli_error((const char *)ctx, "%s: offset %llu: %s (skipped)", segment,
-		  (unsigned long long)offset, what);
+	tell((const char *)ctx, segment, offset, what, " (skipped)");
+}
+
+static void notice(void *ctx, const char *segment, uint64_t offset, const char *what)
+{
+	tell((const char *)ctx, segment, offset, what, "");
 }
 
 static void report_unreadable(void *ctx, const char *segment, uint64_t offset, const char *why)
@@ -121,7 +147,6 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 	};
 	static const char shortopts[] = "c:fqh";
 	int c;
-	char *end;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
@@ -135,21 +160,21 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		case 's': a->status = true; break;
 		case 'q': a->quiet = true; break;
 		case 'T': {
-			uint64_t ms;
-			if (dp_parse_duration_ms(optarg, &ms) || ms < 1000)
-				return cli_usage(cmd, "--lost-after takes a duration of at least 1s (30m, 2h, 3600s), not '%s'",
-						 optarg);
-			a->lost_after_s = (double)ms / 1000.0;
+			/* A bare number is seconds, as docs/INDEX.md says. */
+			int status = cli_opt_duration(cmd, "--lost-after", optarg, "s", 1, 100.0 * 365 * 86400, &a->lost_after_s);
+			if (status)
+				return status;
 			break;
 		}
 		case 'R':
 		case 'B':
 		case 'N': {
-			const char *name = c == 'R' ? "rescan-ms" : c == 'B' ? "batch-ms" : "batch-records";
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 || v > 3600000)
-				return cli_usage(cmd, "--%s takes a whole number from 1 to 3600000", name);
-			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = v;
+			const char *name = c == 'R' ? "--rescan-ms" : c == 'B' ? "--batch-ms" : "--batch-records";
+			uint64_t v;
+			int status = cli_opt_count(cmd, name, optarg, 1, 3600000, &v);
+			if (status)
+				return status;
+			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = (unsigned long)v;
 			break;
 		}
 		default: return cli_bad_option(cmd, argv, shortopts, opts);
@@ -176,6 +201,7 @@ static int show_status(const char *cmd, const cli_paths *p)
 	dp_key all;
 	MDB_val k, v;
 	dp_path_list segs = { 0 };
+	dp_buf b = { 0 }, b2 = { 0 };
 	uint64_t lag = 0, nsegs = 0, unindexed = 0, problems = 0;
 	int rc;
 
@@ -210,12 +236,14 @@ static int show_status(const char *cmd, const cli_paths *p)
 			state = p->log_dir ? "deleted" : "?";
 		else if ((uint64_t)on_disk > pr.offset)
 			lag += (uint64_t)on_disk - pr.offset;
-		printf("%-60s %12llu %12lld %9llu %8llu  %s\n", rel, (unsigned long long)pr.offset, on_disk,
-		       (unsigned long long)pr.records, (unsigned long long)pr.problems, state);
+		printf("%-60s %12llu %12lld %9llu %8llu  %s\n", shown(&b, rel, strlen(rel)), (unsigned long long)pr.offset,
+		       on_disk, (unsigned long long)pr.records, (unsigned long long)pr.problems, state);
 		nsegs++;
 		problems += pr.problems;
 	}
 	dp_scan_close(&sc);
+	if (!rc && b.failed)
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 	if (rc)
 		goto fail;
 	/* A folder it cannot list only shortens the "not indexed yet" rows. */
@@ -237,7 +265,8 @@ static int show_status(const char *cmd, const cli_paths *p)
 			if (mrc == MDB_NOTFOUND) {
 				struct stat st;
 				long long size = stat(segs.paths[i], &st) == 0 ? (long long)st.st_size : 0;
-				printf("%-60s %12d %12lld %9d %8d  %s\n", rel, 0, size, 0, 0, "not indexed yet");
+				printf("%-60s %12d %12lld %9d %8d  %s\n", shown(&b, rel, strlen(rel)), 0, size, 0, 0,
+				       "not indexed yet");
 				lag += (uint64_t)size;
 				unindexed++;
 			}
@@ -258,13 +287,23 @@ static int show_status(const char *cmd, const cli_paths *p)
 				continue;
 			memcpy(&e, v.mv_data, sizeof(e));
 			e.why[sizeof(e.why) - 1] = '\0';
-			printf("  %.*s: offset %llu: %s, %llu bytes\n", (int)seglen, seg,
-			       (unsigned long long)dp_get_be64((const unsigned char *)k.mv_data + pos), e.why,
-			       (unsigned long long)e.length);
+			uint64_t at = dp_get_be64((const unsigned char *)k.mv_data + pos);
+			if (e.kind == DP_PROBLEM_NAME) /* indexed: its text says so */
+				printf("  %s: offset %llu: %s\n", shown(&b, seg, seglen), (unsigned long long)at,
+				       shown(&b2, e.why, strlen(e.why)));
+			else
+				printf("  %s: offset %llu: %s, %llu bytes\n", shown(&b, seg, seglen), (unsigned long long)at,
+				       shown(&b2, e.why, strlen(e.why)), (unsigned long long)e.length);
 		}
 		dp_scan_close(&sc);
+		if (!rc && (b.failed || b2.failed))
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 		if (rc)
 			goto fail;
+	}
+	if (b.failed) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto fail;
 	}
 	double last = NAN;
 	k.mv_size = 11;
@@ -283,9 +322,13 @@ static int show_status(const char *cmd, const cli_paths *p)
 	printf("\n");
 	mdb_txn_abort(txn);
 	dp_index_close(ix);
+	dp_buf_free(&b);
+	dp_buf_free(&b2);
 	return cli_finish(cmd, 0);
 fail:
 	dp_path_list_free(&segs);
+	dp_buf_free(&b);
+	dp_buf_free(&b2);
 	mdb_txn_abort(txn);
 	dp_index_close(ix);
 	fflush(stdout);
@@ -329,6 +372,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0,
 		.stop = &stop_requested,
 		.report = report,
+		.notice = notice,
 		.unreadable = report_unreadable,
 		.fault = report_fault,
 		.skipped = report_skipped,

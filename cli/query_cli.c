@@ -4,17 +4,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli/query_cli.h"
-
-static int bad_number(const char *cmd, const char *opt, const char *v)
-{
-	return cli_usage(cmd, "%s takes a whole number, not '%s'", opt, v);
-}
 
 /* The long name of option c: argv cannot say it, since after `--task X`
  * optind is past the value and `-tX` has no name at all. */
@@ -60,7 +57,6 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		{ 't', QO_TASK },  { 'M', QO_METRICS }, { 'W', QO_WINDOW },  { 'S', QO_SET },
 		{ 'i', QO_INTERVAL }, { 'C', QO_INTERVAL }, { 'F', QO_FACTS },
 	};
-	char *end;
 	int c, rc;
 
 	memset(a, 0, sizeof(*a));
@@ -82,18 +78,12 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 			break;
 		case 'w': a->o.where = optarg; break;
 		case 's': a->o.sort = optarg; break;
-		case 'n': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || !*optarg || v < 0)
-				return bad_number(cmd, "--limit", optarg);
-			a->o.limit = (size_t)v;
-			break;
-		}
+		case 'n':
 		case 'O': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || !*optarg || v < 0)
-				return bad_number(cmd, "--offset", optarg);
-			a->o.offset = (size_t)v;
+			uint64_t v;
+			if ((rc = cli_opt_count(cmd, c == 'n' ? "--limit" : "--offset", optarg, 0, SIZE_MAX, &v)))
+				return rc;
+			*(c == 'n' ? &a->o.limit : &a->o.offset) = (size_t)v;
 			break;
 		}
 		case 'm': a->o.metric = optarg; break;
@@ -108,18 +98,18 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 			break;
 		case 'H': a->o.hyp = optarg; break;
 		case 'b': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 1000)
-				return cli_usage(cmd, "--bins takes a number from 1 to 1000, not '%s'", optarg);
+			uint64_t v;
+			if ((rc = cli_opt_count(cmd, "--bins", optarg, 1, 1000, &v)))
+				return rc;
 			a->o.bins = (int)v;
 			break;
 		}
 		case 't': a->o.task = optarg; break;
 		case 'M': a->o.metrics = optarg; break;
 		case 'W': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 1000000)
-				return bad_number(cmd, "--window", optarg);
+			uint64_t v;
+			if ((rc = cli_opt_count(cmd, "--window", optarg, 1, 1000000, &v)))
+				return rc;
 			a->o.window = (int)v;
 			break;
 		}
@@ -127,15 +117,14 @@ int query_parse(const char *cmd, int argc, char **argv, unsigned allowed, int np
 		case 'X': a->wide = true; break;
 		case 'F': a->o.facts = true; break;
 		case 'i':
-			a->interval = strtod(optarg, &end);
-			if (*end || !*optarg || !(a->interval >= 0.1 && a->interval <= 86400))
-				return cli_usage(cmd, "--interval takes seconds from 0.1 to 86400, not '%s'", optarg);
+			if ((rc = cli_opt_duration(cmd, "--interval", optarg, "s", 0.1, 86400, &a->interval)))
+				return rc;
 			break;
 		case 'C': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1)
-				return bad_number(cmd, "--count", optarg);
-			a->count = v;
+			uint64_t v;
+			if ((rc = cli_opt_count(cmd, "--count", optarg, 1, LONG_MAX, &v)))
+				return rc;
+			a->count = (long)v;
 			break;
 		}
 		default: return cli_bad_option(cmd, argv, shortopts, opts);
