@@ -58,6 +58,14 @@ int cli_config_load(const char *cmd, const char *path, dnnprov_config **out);
 struct option;
 int cli_bad_option(const char *cmd, char **argv, const char *shortopts, const struct option *opts);
 
+/* The value of option `opt` (its name as written, "--older-than") by the
+ * grammars of util/units.c: 0 with *out set, or the usage error naming the
+ * option, the value and what was expected (returns 2). */
+int cli_opt_duration(const char *cmd, const char *opt, const char *arg, const char *bare_unit, double min_s,
+		     double max_s, double *out);
+int cli_opt_count(const char *cmd, const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
+int cli_opt_address(const char *cmd, const char *opt, const char *arg, dp_address *out);
+
 /* Where the logs and the index are: from the experiment file, unless
  * given directly.  Returns 0, or an exit status after printing why. */
 typedef struct cli_paths {
@@ -72,9 +80,6 @@ void cli_paths_free(cli_paths *p);
  * is an error, not "0 records".  Returns 0, or 1 after saying why. */
 int cli_logs_exist(const char *cmd, const cli_paths *p);
 
-/* --listen of the servers (serve, receive): "ADDR:PORT", "[V6]:PORT",
- * ":PORT" (loopback) or "PORT"; 0, or -1 when it is none of these. */
-int cli_parse_listen(const char *s, char *host, size_t cap, unsigned *port);
 /* --token-file: the token on the first line of FILE (malloc'd), or NULL
  * after saying why. */
 char *cli_read_token_file(const char *cmd, const char *path);

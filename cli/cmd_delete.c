@@ -23,14 +23,14 @@
 
 const char cmd_delete_usage[] =
 	"usage: dnnprov delete -c CONFIG TASK...\n"
-	"       dnnprov delete -c CONFIG --purge [--older-than DAYS]\n"
+	"       dnnprov delete -c CONFIG --purge [--older-than AGE]\n"
 	"\n"
 	"Moves the logs of each TASK of CONFIG's dataflow into the trash,\n"
 	"<log_dir>/.trash/, and drops the tasks from the index: a following indexer\n"
 	"does it within its rescan period, else this command does.  A task another\n"
 	"process is recording is refused.  `dnnprov restore` takes a task back.\n"
 	"--purge removes the trash for good (with --older-than, only what was deleted\n"
-	"more than DAYS days ago); nothing else ever empties it.\n";
+	"more than AGE ago: 30 or 30d days, 12h, 30m, 90s); nothing else ever empties it.\n";
 
 const char cmd_restore_usage[] =
 	"usage: dnnprov restore -c CONFIG TASK...\n"
@@ -65,8 +65,8 @@ static int catch_up(const char *cmd, const cli_paths *p)
 
 typedef struct delete_args {
 	const char *config;
-	bool purge, list;
-	double older_than_days;
+	bool purge, list, older_than;
+	double older_than_s;
 } delete_args;
 
 static int parse(const char *cmd, int argc, char **argv, bool restore, delete_args *a)
@@ -79,7 +79,6 @@ static int parse(const char *cmd, int argc, char **argv, bool restore, delete_ar
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
 	int c;
 
 	memset(a, 0, sizeof(*a));
@@ -93,13 +92,17 @@ static int parse(const char *cmd, int argc, char **argv, bool restore, delete_ar
 				return cli_usage(cmd, "--purge is an option of delete");
 			a->purge = true;
 			break;
-		case 'o':
-			a->older_than_days = strtod(optarg, &end);
-			if (restore || *end || !*optarg || !(a->older_than_days > 0))
-				return cli_usage(cmd, restore ? "--older-than is an option of delete --purge"
-							      : "--older-than takes a number of days, not '%s'",
-						 optarg);
+		case 'o': {
+			/* A bare number is days, as it always was; a century at most,
+			 * past which nothing is old enough. */
+			int status;
+			if (restore)
+				return cli_usage(cmd, "--older-than is an option of delete --purge");
+			if ((status = cli_opt_duration(cmd, "--older-than", optarg, "d", 0, 36500.0 * 86400, &a->older_than_s)))
+				return status;
+			a->older_than = true;
 			break;
+		}
 		case 'l':
 			if (!restore)
 				return cli_usage(cmd, "--list is an option of restore");
@@ -110,7 +113,7 @@ static int parse(const char *cmd, int argc, char **argv, bool restore, delete_ar
 	}
 	if (!a->config)
 		return cli_usage(cmd, "--config is required");
-	if (a->older_than_days > 0 && !a->purge)
+	if (a->older_than && !a->purge)
 		return cli_usage(cmd, "--older-than goes with --purge");
 	if ((a->purge || a->list) && optind < argc)
 		return cli_usage(cmd, "%s takes no task", a->purge ? "--purge" : "--list");
@@ -122,7 +125,7 @@ static int parse(const char *cmd, int argc, char **argv, bool restore, delete_ar
 static int purge(const char *cmd, const cli_paths *p, const delete_args *a)
 {
 	size_t removed;
-	int rc = dp_trash_purge(p->log_dir, a->older_than_days * 86400.0, &removed);
+	int rc = dp_trash_purge(p->log_dir, a->older_than_s, &removed);
 	if (rc)
 		return cli_lib_error(cmd, rc, p->log_dir);
 	printf("removed %zu deleted task%s from the trash of %s for good\n", removed, removed == 1 ? "" : "s",

@@ -41,7 +41,8 @@ const char cmd_index_usage[] =
 	"      --batch-ms N      commit at least this often while records arrive (default 50)\n"
 	"      --batch-records N commit after this many records (default 20000)\n"
 	"      --lost-after D    a RUNNING task recorded on another host is LOST after D\n"
-	"                        without a record (default 1h; docs/RUNS.md)\n"
+	"                        without a record (default 1h; 30m, 3600: a bare number\n"
+	"                        is seconds; docs/RUNS.md)\n"
 	"  -q, --quiet           no summary line, and no progress line on a terminal\n"
 	"\n"
 	"On a terminal, a catch-up shows how far it is on stderr (records, bytes of the\n"
@@ -75,10 +76,34 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+/* A segment's name is whatever file is in a task's folder, and a problem's
+ * words may quote a name from it: shown as a table shows text
+ * (dp_terminal_text), never as terminal controls.  Out of memory, "?":
+ * b->failed stays set, and a listing that used it fails. */
+static const char *shown(dp_buf *b, const char *s, size_t n)
+{
+	b->len = 0;
+	dp_terminal_text(b, s, n);
+	return b->failed ? "?" : dp_buf_cstr(b);
+}
+
+static void tell(const char *cmd, const char *segment, uint64_t offset, const char *what, const char *suffix)
+{
+	dp_buf a = { 0 }, b = { 0 };
+	cli_error(cmd, "%s: offset %llu: %s%s", shown(&a, segment, strlen(segment)), (unsigned long long)offset,
+		  shown(&b, what, strlen(what)), suffix);
+	dp_buf_free(&a);
+	dp_buf_free(&b);
+}
+
 static void report(void *ctx, const char *segment, uint64_t offset, const char *what)
 {
-	cli_error((const char *)ctx, "%s: offset %llu: %s (skipped)", segment,
-		  (unsigned long long)offset, what);
+	tell((const char *)ctx, segment, offset, what, " (skipped)");
+}
+
+static void notice(void *ctx, const char *segment, uint64_t offset, const char *what)
+{
+	tell((const char *)ctx, segment, offset, what, "");
 }
 
 static void report_unreadable(void *ctx, const char *segment, uint64_t offset, const char *why)
@@ -122,7 +147,6 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 	};
 	static const char shortopts[] = "c:fqh";
 	int c;
-	char *end;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
@@ -136,21 +160,21 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		case 's': a->status = true; break;
 		case 'q': a->quiet = true; break;
 		case 'T': {
-			uint64_t ms;
-			if (dp_parse_duration_ms(optarg, &ms) || ms < 1000)
-				return cli_usage(cmd, "--lost-after takes a duration of at least 1s (30m, 2h, 3600s), not '%s'",
-						 optarg);
-			a->lost_after_s = (double)ms / 1000.0;
+			/* A bare number is seconds, as docs/INDEX.md says. */
+			int status = cli_opt_duration(cmd, "--lost-after", optarg, "s", 1, 100.0 * 365 * 86400, &a->lost_after_s);
+			if (status)
+				return status;
 			break;
 		}
 		case 'R':
 		case 'B':
 		case 'N': {
-			const char *name = c == 'R' ? "rescan-ms" : c == 'B' ? "batch-ms" : "batch-records";
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 || v > 3600000)
-				return cli_usage(cmd, "--%s takes a whole number from 1 to 3600000", name);
-			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = v;
+			const char *name = c == 'R' ? "--rescan-ms" : c == 'B' ? "--batch-ms" : "--batch-records";
+			uint64_t v;
+			int status = cli_opt_count(cmd, name, optarg, 1, 3600000, &v);
+			if (status)
+				return status;
+			*(c == 'R' ? &a->rescan_ms : c == 'B' ? &a->batch_ms : &a->batch_records) = (unsigned long)v;
 			break;
 		}
 		default: return cli_bad_option(cmd, argv, shortopts, opts);
@@ -174,6 +198,7 @@ static int show_status(const char *cmd, const cli_paths *p)
 	dp_query q;
 	dp_table segs = { 0 }, problems = { 0 };
 	dp_index_totals tot;
+	dp_buf b = { 0 }, b2 = { 0 };
 	int rc;
 
 	if ((rc = dp_query_open(p->index_dir, &q)))
@@ -184,19 +209,23 @@ static int show_status(const char *cmd, const cli_paths *p)
 		dp_query_close(&q);
 		return cli_lib_error(cmd, rc, p->index_dir);
 	}
+	/* Paths and reasons come from the logs: shown as a table shows text. */
 	printf("%-60s %12s %12s %9s %8s  %s\n", "segment", "indexed", "on disk", "records", "problems", "state");
 	for (size_t r = 0; r < segs.nrows; r++) {
 		const dp_qv *row = &segs.cells[r * segs.ncols];
-		printf("%-60s %12lld %12lld %9lld %8lld  %s\n", row[0].text, (long long)row[1].i,
-		       row[2].type == QV_NULL ? -1LL : (long long)row[2].i, (long long)row[4].i, (long long)row[5].i,
-		       row[6].text);
+		printf("%-60s %12lld %12lld %9lld %8lld  %s\n", shown(&b, row[0].text, strlen(row[0].text)),
+		       (long long)row[1].i, row[2].type == QV_NULL ? -1LL : (long long)row[2].i, (long long)row[4].i,
+		       (long long)row[5].i, row[6].text);
 	}
 	if (problems.nrows) {
 		printf("\nproblems (skipped):\n");
 		for (size_t r = 0; r < problems.nrows; r++) {
 			const dp_qv *row = &problems.cells[r * problems.ncols];
-			printf("  %s: offset %lld: %s, %lld bytes\n", row[0].text, (long long)row[1].i, row[2].text,
-			       (long long)row[3].i);
+			printf("  %s: offset %lld: ", shown(&b, row[0].text, strlen(row[0].text)), (long long)row[1].i);
+			if (row[3].type == QV_NULL) /* a name refused but indexed: its text says so */
+				printf("%s\n", shown(&b2, row[2].text, strlen(row[2].text)));
+			else
+				printf("%s, %lld bytes\n", shown(&b2, row[2].text, strlen(row[2].text)), (long long)row[3].i);
 		}
 	}
 	printf("\n%llu segments indexed, %llu not yet; %llu problems; lag %llu bytes", (unsigned long long)tot.indexed,
@@ -204,10 +233,13 @@ static int show_status(const char *cmd, const cli_paths *p)
 	if (!isnan(tot.last_commit))
 		printf("; last commit %.1f s ago", dp_now() - tot.last_commit);
 	printf("\n");
+	rc = b.failed || b2.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+	dp_buf_free(&b);
+	dp_buf_free(&b2);
 	dp_table_free(&segs);
 	dp_table_free(&problems);
 	dp_query_close(&q);
-	return cli_finish(cmd, 0);
+	return rc ? cli_lib_error(cmd, rc, p->index_dir) : cli_finish(cmd, 0);
 }
 
 /* ---- index and reindex ------------------------------------------------------------ */
@@ -247,6 +279,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0,
 		.stop = &stop_requested,
 		.report = report,
+		.notice = notice,
 		.unreadable = report_unreadable,
 		.fault = report_fault,
 		.skipped = report_skipped,

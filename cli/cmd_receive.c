@@ -57,7 +57,8 @@ int cmd_receive(int argc, char **argv)
 	static const char shortopts[] = "c:l:h";
 	const char *config = NULL, *log_dir = NULL, *token_file = NULL, *listen = "127.0.0.1:22000";
 	const char *token_arg = NULL;
-	char host[256], *token = NULL;
+	char *token = NULL;
+	dp_address addr;
 	bool dfanalyzer = false;
 	dp_receive_options o = { 0 };
 	uint64_t v;
@@ -97,9 +98,9 @@ int cmd_receive(int argc, char **argv)
 		return cli_usage(CMD, "give -c CONFIG or --log-dir DIR (one of them)");
 	if (token_arg && token_file)
 		return cli_usage(CMD, "give --token or --token-file, not both");
-	if (cli_parse_listen(listen, host, sizeof(host), &o.port))
-		return cli_usage(CMD, "--listen takes ADDR:PORT (127.0.0.1:22000, [::1]:22000, 0.0.0.0:22000), not '%s'",
-				 listen);
+	if ((rc = cli_opt_address(CMD, "--listen", listen, &addr)))
+		return rc;
+	o.port = addr.port;
 	if (token_file && !(token = cli_read_token_file(CMD, token_file)))
 		return 1;
 	if (token_arg && !(token = strdup(token_arg))) {
@@ -112,7 +113,7 @@ int cmd_receive(int argc, char **argv)
 	}
 	o.config_path = config;
 	o.log_dir = paths.log_dir;
-	o.host = host;
+	o.host = addr.host;
 	o.token = token;
 	o.log = cli_log_line;
 	o.log_ctx = (void *)CMD;
@@ -124,9 +125,9 @@ int cmd_receive(int argc, char **argv)
 		cli_lib_error(CMD, rc, config ? config : paths.log_dir);
 		goto out;
 	}
-	bool v6 = strchr(host, ':') != NULL;
+	bool v6 = addr.v6;
 	printf("dnnprov receive: DfAnalyzer clients post to http://%s%s%s:%u/ (DFA_URL); recording into %s\n",
-	       v6 ? "[" : "", host, v6 ? "]" : "", dp_receive_port(r), paths.log_dir);
+	       v6 ? "[" : "", addr.host, v6 ? "]" : "", dp_receive_port(r), paths.log_dir);
 	if (dp_receive_reopened(r))
 		printf("%zu open run%s taken up again\n", dp_receive_reopened(r), dp_receive_reopened(r) == 1 ? "" : "s");
 	printf("Ctrl-C stops it (open runs are taken up again by the next receive).\n");

@@ -26,46 +26,20 @@ const char cmd_serve_usage[] =
 	"options:\n"
 	"  -c, --config FILE     the experiment file: its index, logs and dataflow\n"
 	"      --index-dir DIR   the index folder (instead of the config's)\n"
-	"  -l, --listen A:P      the address and port (default 127.0.0.1:8642; port 0:\n"
-	"                        any free one).  An address other than loopback needs a\n"
-	"                        token, and plain HTTP crosses the network in the clear:\n"
-	"                        put a TLS proxy in front (docs/SERVE.md)\n"
+	"  -l, --listen A:P      the address and port: A.B.C.D:P or [IPv6]:P (default\n"
+	"                        127.0.0.1:8642; port 0: any free one).  An address\n"
+	"                        other than loopback needs a token, and plain HTTP\n"
+	"                        crosses the network in the clear: put a TLS proxy\n"
+	"                        in front (docs/SERVE.md)\n"
 	"      --token T         every request must carry T (a header), or the session\n"
 	"                        cookie the one-time login URL sets; 16 characters or more\n"
 	"      --token-file FILE the token is the first line of FILE (not on the command\n"
 	"                        line, where other users of the machine can see it)\n"
-	"      --time-limit S    a query stops after S seconds (default 10)\n"
+	"      --time-limit S    a query stops after S seconds (default 10; 500ms, 2m)\n"
 	"      --max-rows N      rows per answer at most (default 10000)\n";
 
 #define CMD "serve"
 
-
-int cli_parse_listen(const char *s, char *host, size_t cap, unsigned *port)
-{
-	const char *colon;
-	char *end;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= cap)
-			return -1;
-		snprintf(host, cap, "%.*s", (int)(close - s - 1), s + 1);
-		colon = close + 1;
-	} else if ((colon = strrchr(s, ':'))) {
-		if ((size_t)(colon - s) >= cap)
-			return -1;
-		snprintf(host, cap, "%.*s", (int)(colon - s), s);
-		if (!*host)
-			snprintf(host, cap, "127.0.0.1");
-	} else {
-		snprintf(host, cap, "127.0.0.1");
-		colon = s - 1;
-	}
-	long p = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || p < 0 || p > 65535)
-		return -1;
-	*port = (unsigned)p;
-	return 0;
-}
 
 char *cli_read_token_file(const char *cmd, const char *path)
 {
@@ -99,7 +73,8 @@ int cmd_serve(int argc, char **argv)
 	};
 	static const char shortopts[] = "c:l:h";
 	const char *config = NULL, *index_dir = NULL, *token_file = NULL, *listen = "127.0.0.1:8642";
-	char *token = NULL, host[256], *end;
+	char *token = NULL;
+	dp_address addr;
 	dp_serve_options o = { 0 };
 	cli_paths paths;
 	dp_server *s;
@@ -121,17 +96,16 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'F': token_file = optarg; break;
 		case 't':
-			o.request_seconds = strtod(optarg, &end);
-			if (*end || !*optarg || !(o.request_seconds >= 0.001 && o.request_seconds <= 3600)) {
+			if ((rc = cli_opt_duration(CMD, "--time-limit", optarg, "s", 0.001, 3600, &o.request_seconds))) {
 				free(token);
-				return cli_usage(CMD, "--time-limit takes seconds from 0.001 to 3600, not '%s'", optarg);
+				return rc;
 			}
 			break;
 		case 'r': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || !*optarg || v < 1 || v > 1000000) {
+			uint64_t v;
+			if ((rc = cli_opt_count(CMD, "--max-rows", optarg, 1, 1000000, &v))) {
 				free(token);
-				return cli_usage(CMD, "--max-rows takes a number from 1 to 1000000, not '%s'", optarg);
+				return rc;
 			}
 			o.max_rows = (size_t)v;
 			break;
@@ -147,10 +121,11 @@ int cmd_serve(int argc, char **argv)
 		free(token);
 		return cli_usage(CMD, "give --token or --token-file, not both");
 	}
-	if (cli_parse_listen(listen, host, sizeof(host), &o.port)) {
+	if ((rc = cli_opt_address(CMD, "--listen", listen, &addr))) {
 		free(token);
-		return cli_usage(CMD, "--listen takes ADDR:PORT (127.0.0.1:8642, [::1]:8642, 0.0.0.0:80), not '%s'", listen);
+		return rc;
 	}
+	o.port = addr.port;
 	if (token_file && !(token = cli_read_token_file(CMD, token_file)))
 		return 1;
 	if ((rc = cli_locations(CMD, config, NULL, index_dir, &paths))) {
@@ -165,7 +140,7 @@ int cmd_serve(int argc, char **argv)
 	o.index_dir = paths.index_dir;
 	o.log_dir = paths.log_dir;
 	o.dataflow = paths.dataflow;
-	o.host = host;
+	o.host = addr.host;
 	o.token = token;
 	o.log = cli_log_line;
 	o.log_ctx = (void *)CMD;
@@ -173,9 +148,8 @@ int cmd_serve(int argc, char **argv)
 	 * arrive, so that a test of slow clients takes seconds. */
 	const char *receive = getenv("DNNPROV_SERVE_RECEIVE_SECONDS");
 	if (receive && *receive) {
-		o.receive_seconds = strtod(receive, &end);
-		if (*end || !(o.receive_seconds >= 0.1 && o.receive_seconds <= 3600)) {
-			cli_error(CMD, "DNNPROV_SERVE_RECEIVE_SECONDS takes seconds from 0.1 to 3600, not '%s'", receive);
+		if (dp_parse_duration(receive, "s", 0.1, 3600, &o.receive_seconds)) {
+			cli_error(CMD, "DNNPROV_SERVE_RECEIVE_SECONDS: %s", dnnprov_errmsg());
 			free(token);
 			cli_paths_free(&paths);
 			return EXIT_USAGE;
@@ -189,9 +163,9 @@ int cmd_serve(int argc, char **argv)
 		cli_error(CMD, "%s", dnnprov_errmsg());
 		goto out;
 	}
-	bool v6 = strchr(host, ':') != NULL;
+	bool v6 = addr.v6;
 	const char *login = dp_serve_login_path(s);
-	printf("dnnprov serve: the dashboard of %s is at http://%s%s%s:%u%s\n", paths.index_dir, v6 ? "[" : "", host,
+	printf("dnnprov serve: the dashboard of %s is at http://%s%s%s:%u%s\n", paths.index_dir, v6 ? "[" : "", addr.host,
 	       v6 ? "]" : "", dp_serve_port(s), login ? login : "/");
 	if (login)
 		printf("(that login URL works once; after it, send the token: \"Authorization: Bearer TOKEN\", or enter it "

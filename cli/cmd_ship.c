@@ -110,22 +110,24 @@ static void credentials(dp_nats_options *n, const char *creds)
 		n->user = NULL;
 }
 
-/* --give-up-after: "never", or a duration with its unit (ms, s, m, h, as
- * dp_parse_duration_ms reads them) from 1s to 30 days.  A bare number is
- * refused: for a span of minutes, "300" would read as seconds to some and
- * as milliseconds to others.  (One function: the place to call the CLI's
- * shared duration option once it has one.) */
+/* --give-up-after: "never", or a duration with its unit from 1s to 30
+ * days.  A bare number is refused: for a span of minutes, "300" would read
+ * as seconds to some and as milliseconds to others. */
 static int parse_give_up(const char *cmd, const char *arg, uint64_t *ms)
 {
 	size_t n = strlen(arg);
+	double seconds;
+	int rc;
 	if (strcmp(arg, "never") == 0) {
 		*ms = 0;
 		return 0;
 	}
-	if (n == 0 || (arg[n - 1] >= '0' && arg[n - 1] <= '9') || dp_parse_duration_ms(arg, ms) || *ms < 1000 ||
-	    *ms > UINT64_C(30) * 24 * 3600 * 1000)
-		return cli_usage(cmd, "--give-up-after takes a duration with its unit from 1s to 30 days (90s, 5m, 1h) "
+	if (n == 0 || (arg[n - 1] >= '0' && arg[n - 1] <= '9'))
+		return cli_usage(cmd, "--give-up-after: takes a duration with its unit from 1s to 30 days (90s, 5m, 1h) "
 				 "or 'never', not '%s'", arg);
+	if ((rc = cli_opt_duration(cmd, "--give-up-after", arg, "s", 1, 30.0 * 86400, &seconds)))
+		return rc;
+	*ms = (uint64_t)(seconds * 1000.0 + 0.5);
 	return 0;
 }
 
@@ -138,17 +140,6 @@ static int parse_give_up(const char *cmd, const char *arg, uint64_t *ms)
 static uint64_t give_up_ms(uint64_t given, bool follow)
 {
 	return given != GIVE_UP_UNSET ? given : follow ? 0 : GIVE_UP_DEFAULT_MS;
-}
-
-static int parse_count(const char *cmd, const char *name, const char *arg, unsigned long lo, unsigned long hi,
-		       unsigned long *out)
-{
-	char *end;
-	unsigned long v = strtoul(arg, &end, 10);
-	if (*end || !*arg || v < lo || v > hi)
-		return cli_usage(cmd, "--%s takes a whole number from %lu to %lu", name, lo, hi);
-	*out = v;
-	return 0;
 }
 
 /* ---- ship --status ---------------------------------------------------------------------- */
@@ -219,7 +210,7 @@ int cmd_ship(int argc, char **argv)
 	static const char shortopts[] = "c:fqh";
 	const char *config = NULL, *log_dir = NULL, *index_dir = NULL, *state = NULL, *creds = NULL;
 	bool status = false, quiet = false;
-	unsigned long replicas = 0, inflight = 0, message_bytes = 0;
+	uint64_t replicas = 0, inflight = 0, message_bytes = 0;
 	uint64_t give_up = GIVE_UP_UNSET;
 	dp_ship_options o = { 0 };
 	int c, rc;
@@ -239,15 +230,15 @@ int cmd_ship(int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'h': return cli_help(cmd);
 		case 'R':
-			if ((rc = parse_count(cmd, "replicas", optarg, 1, 5, &replicas)))
+			if ((rc = cli_opt_count(cmd, "--replicas", optarg, 1, 5, &replicas)))
 				return rc;
 			break;
 		case 'M':
-			if ((rc = parse_count(cmd, "max-inflight", optarg, 1, 65536, &inflight)))
+			if ((rc = cli_opt_count(cmd, "--max-inflight", optarg, 1, 65536, &inflight)))
 				return rc;
 			break;
 		case 'B':
-			if ((rc = parse_count(cmd, "message-bytes", optarg, 1, 4 << 20, &message_bytes)))
+			if ((rc = cli_opt_count(cmd, "--message-bytes", optarg, 1, 4 << 20, &message_bytes)))
 				return rc;
 			break;
 		case 'G':
@@ -384,19 +375,15 @@ int cmd_index_from(int argc, char **argv)
 		case 'f': o.follow = true; break;
 		case 'q': quiet = true; break;
 		case 'h': return cli_help(cmd);
-		case 'T': {
-			uint64_t ms;
-			if (dp_parse_duration_ms(optarg, &ms) || ms < 1000)
-				return cli_usage(cmd, "--lost-after takes a duration of at least 1s (30m, 2h, 3600s), not '%s'",
-						 optarg);
-			o.lost_after_s = (double)ms / 1000.0;
+		case 'T':
+			if ((rc = cli_opt_duration(cmd, "--lost-after", optarg, "s", 1, 100.0 * 365 * 86400, &o.lost_after_s)))
+				return rc;
 			break;
-		}
 		case 'W': {
-			uint64_t ms;
-			if (dp_parse_duration_ms(optarg, &ms) || ms < 1000 || ms > 3600000)
-				return cli_usage(cmd, "--ack-wait takes a duration from 1s to 1h, not '%s'", optarg);
-			o.ack_wait_ms = (uint32_t)ms;
+			double seconds;
+			if ((rc = cli_opt_duration(cmd, "--ack-wait", optarg, "s", 1, 3600, &seconds)))
+				return rc;
+			o.ack_wait_ms = (uint32_t)(seconds * 1000.0 + 0.5);
 			break;
 		}
 		case 'G':

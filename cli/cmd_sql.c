@@ -328,7 +328,7 @@ int cmd_sql(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *index_dir = NULL, *df = NULL;
-	char *owned_index = NULL, *config_df = NULL, *owned_log_dir = NULL, *end;
+	char *owned_index = NULL, *config_df = NULL, *owned_log_dir = NULL;
 	double timeout = 0;
 	sql_run r = { .format = FMT_TABLE };
 	int c, rc, status = 0;
@@ -345,9 +345,8 @@ int cmd_sql(int argc, char **argv)
 				return cli_usage(CMD, "%s", dnnprov_errmsg());
 			break;
 		case 'T':
-			timeout = strtod(optarg, &end);
-			if (*end || !*optarg || !(timeout > 0 && timeout <= 86400))
-				return cli_usage(CMD, "--timeout takes seconds from 0 to 86400, not '%s'", optarg);
+			if ((rc = cli_opt_duration(CMD, "--timeout", optarg, "s", 0.001, 86400, &timeout)))
+				return rc;
 			break;
 		default: return cli_bad_option(CMD, argv, "c:f:h", opts);
 		}

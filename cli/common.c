@@ -1,8 +1,9 @@
 /*
  * common.c - what several commands share: where the logs and the index
  * are, from -c CONFIG or --log-dir / --index-dir, loading the experiment
- * file, saying what was wrong with an option, and the segments under a
- * path named on the command line.
+ * file, saying what was wrong with an option, reading the values of
+ * options (util/units.c), and the segments under a path named on the
+ * command line.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -160,4 +161,23 @@ void cli_wait_for_stop(const sigset_t *wait_mask)
 void cli_log_line(void *cmd, const char *line)
 {
 	cli_error(cmd, "%s", line);
+}
+
+/* ---- values of options ------------------------------------------------------------ */
+
+int cli_opt_duration(const char *cmd, const char *opt, const char *arg, const char *bare_unit, double min_s,
+		     double max_s, double *out)
+{
+	return dp_parse_duration(arg, bare_unit, min_s, max_s, out) ? cli_usage(cmd, "%s: %s", opt, dnnprov_errmsg())
+								       : 0;
+}
+
+int cli_opt_count(const char *cmd, const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	return dp_parse_count(arg, min, max, out) ? cli_usage(cmd, "%s: %s", opt, dnnprov_errmsg()) : 0;
+}
+
+int cli_opt_address(const char *cmd, const char *opt, const char *arg, dp_address *out)
+{
+	return dp_parse_address(arg, NULL, out) ? cli_usage(cmd, "%s: %s", opt, dnnprov_errmsg()) : 0;
 }

@@ -231,15 +231,17 @@ static int get_string(const struct loader *ld, const yaml_node_t *n, const char 
 	return 0;
 }
 
-/* A scalar that becomes a tag: `what` is dp_check_tag's noun ("metric name"). */
-static int get_tag(const struct loader *ld, const yaml_node_t *n, const char *what,
-		   const char **out)
+/* A scalar that becomes a tag (rule dp_check_tag) or the name of a part of
+ * the dataflow, an SQL column or table too (dp_check_name): `what` is the
+ * rule's noun ("metric name"). */
+static int get_named(const struct loader *ld, const yaml_node_t *n, const char *what,
+		     int (*rule)(const char *, const char *), const char **out)
 {
 	int rc = get_string(ld, n, what, out);
 
 	if (rc)
 		return rc;
-	if (dp_check_tag(what, *out) < 0)
+	if (rule(what, *out) < 0)
 		return fail(ld, n, "%s", dnnprov_errmsg());
 	return 0;
 }
@@ -486,7 +488,7 @@ static int load_hyperparameters(struct loader *ld, const yaml_node_t *map)
 		int b;
 
 		if ((rc = child(ld, pair->key, &key)) || (rc = child(ld, pair->value, &val)) ||
-		    (rc = get_tag(ld, key, "hyperparameter name", &name)))
+		    (rc = get_named(ld, key, "hyperparameter name", dp_check_name, &name)))
 			goto out;
 		b = builtin_hyperparameter(name);
 		if (b >= 0) {
@@ -562,7 +564,7 @@ static int load_metrics(struct loader *ld, const yaml_node_t *seq)
 		struct name_entry *e;
 		const char *name;
 
-		if ((rc = child(ld, *it, &item)) || (rc = get_tag(ld, item, "metric name", &name)))
+		if ((rc = child(ld, *it, &item)) || (rc = get_named(ld, item, "metric name", dp_check_name, &name)))
 			goto out;
 		e = nameset_slot(&ns, name);
 		if (e->name) {
@@ -628,7 +630,7 @@ static int load_sets(struct loader *ld, struct nameset *setns, dp_transformation
 		int rc;
 
 		if ((rc = child(ld, pair->key, &key)) || (rc = child(ld, pair->value, &val)) ||
-		    (rc = get_tag(ld, key, "set name", &name)))
+		    (rc = get_named(ld, key, "set name", dp_check_name, &name)))
 			return rc;
 		e = nameset_slot(setns, name);
 		if (e->name)
@@ -659,7 +661,7 @@ static int load_sets(struct loader *ld, struct nameset *setns, dp_transformation
 
 			if ((rc = child(ld, ap->key, &akey)) ||
 			    (rc = child(ld, ap->value, &aval)) ||
-			    (rc = get_tag(ld, akey, "attribute name", &aname)))
+			    (rc = get_named(ld, akey, "attribute name", dp_check_name, &aname)))
 				break;
 			e = nameset_slot(&attrns, aname);
 			if (e->name) {
@@ -883,7 +885,7 @@ static int load_transformations(struct loader *ld, const yaml_node_t *map)
 		const char *name;
 
 		if ((rc = child(ld, map->data.mapping.pairs.start[i].key, &keys[i])) ||
-		    (rc = get_tag(ld, keys[i], "transformation name", &name)))
+		    (rc = get_named(ld, keys[i], "transformation name", dp_check_name, &name)))
 			goto out;
 		e = nameset_slot(&ns, name);
 		if (e->name) {
@@ -1058,7 +1060,7 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
 		return rc;
 	if (!vals[TOP_DATAFLOW])
 		return fail(ld, root, "missing required key 'dataflow'");
-	if ((rc = get_tag(ld, vals[TOP_DATAFLOW], "dataflow tag", &s)))
+	if ((rc = get_named(ld, vals[TOP_DATAFLOW], "dataflow tag", dp_check_tag, &s)))
 		return rc;
 	if (strcmp(s, ".trash") == 0) /* logger/trash.h */
 		return fail(ld, vals[TOP_DATAFLOW], "the dataflow tag '.trash' is reserved for deleted runs");

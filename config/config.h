@@ -106,10 +106,4 @@ DP_INTERNAL const dp_set *dp_transformation_set(const dp_transformation *tf, con
 DP_INTERNAL const char *dp_attr_type_name(dp_attr_type t); /* "numeric", "text", "file" */
 DP_INTERNAL const char *dp_durability_name(dp_durability d);
 
-/* Parses "64MiB", "512k", "1 GB", "4096" into bytes (binary and decimal
- * units, case-insensitive).  Returns 0 or DNNPROV_EINVAL. */
-DP_INTERNAL int dp_parse_size(const char *s, uint64_t *out);
-/* Parses "1s", "250ms", "2m", "500" (milliseconds) into milliseconds. */
-DP_INTERNAL int dp_parse_duration_ms(const char *s, uint64_t *out);
-
 #endif

@@ -98,8 +98,16 @@ extern "C" {
 #define DNNPROV_VERSION_PATCH 0
 
 /* Longest tag (dataflow, task, transformation, set, attribute, metric or
- * hyperparameter name), in bytes. */
+ * hyperparameter name), in bytes.  The names of a dataflow's parts are
+ * also identifiers: letters, digits, '_', '.' and '-', starting with a
+ * letter or '_' (docs/CONFIG.md); others are refused with DNNPROV_EINVAL. */
 #define DNNPROV_NAME_MAX 128
+
+/* Longest text a record may hold, in bytes: every free text a writer
+ * records (a text hyperparameter value, an element value, a tag or note,
+ * a layer value, a run fact, an end message) is refused past it with
+ * DNNPROV_EINVAL.  Longer content belongs in a file (a FILE attribute). */
+#define DNNPROV_TEXT_MAX (1u << 16)
 
 /* Largest encoded record; larger ones are refused with DNNPROV_EINVAL. */
 #define DNNPROV_RECORD_MAX (1u << 20)
@@ -308,7 +316,8 @@ DNNPROV_API int dnnprov_task_tag(dnnprov_task *t, const dnnprov_value *tags, siz
 DNNPROV_API int dnnprov_task_facts(dnnprov_task *t, const dnnprov_value *facts, size_t n);
 
 /* Records the task's end with status FINISHED, FAILED or KILLED and an
- * optional message (NULL for none).  Further training records fail with
+ * optional message (NULL for none; valid UTF-8 of at most DNNPROV_TEXT_MAX
+ * bytes, or DNNPROV_EINVAL and nothing is written).  Further training records fail with
  * DNNPROV_ESTATE until the task is resumed. */
 DNNPROV_API int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message);
 

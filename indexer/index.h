@@ -111,6 +111,10 @@ typedef struct dp_indexer_options {
 	volatile sig_atomic_t *stop;
 	/* Told every problem skipped (segment, offset, what); may be NULL. */
 	void (*report)(void *ctx, const char *segment, uint64_t offset, const char *what);
+	/* Told every problem that skipped nothing (a name the rule of names
+	 * refuses, in a record an older writer wrote, indexed as written); may
+	 * be NULL.  Both kinds are in the problems database. */
+	void (*notice)(void *ctx, const char *segment, uint64_t offset, const char *what);
 	/* Told once when a segment cannot be read (permissions, an I/O error):
 	 * nothing is skipped, it is read again from `offset` at every pass. */
 	void (*unreadable)(void *ctx, const char *segment, uint64_t offset, const char *why);

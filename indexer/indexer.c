@@ -585,7 +585,7 @@ static bool task_alive(void *ctx, const char *df, const char *task, const dp_tas
 	bool here = f->owner.known && strcmp(f->owner.host, x->host) == 0 &&
 		    (!f->owner.boot[0] || !x->boot[0] || strcmp(f->owner.boot, x->boot) == 0);
 	if (here)
-		return f->owner.group ? dp_group_alive((long)f->owner.pid)
+		return f->owner.group ? dp_group_alive((long)f->owner.pid, f->owner.start)
 				      : dp_process_alive((long)f->owner.pid, f->owner.start);
 	double lost_after = x->opts.lost_after_s ? x->opts.lost_after_s : 3600;
 	return isnan(f->last) || dp_now() - f->last < lost_after;

@@ -429,7 +429,7 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	snprintf(t->df, sizeof(t->df), "%s", df);
 	snprintf(t->task, sizeof(t->task), "%s", task);
-	t->start = t->end = t->last = t->attempt_start = NAN;
+	t->start = t->end = t->last = t->attempt_start = t->attempt_mono = NAN;
 	t->active_before = 0;
 	key = dp_key_val(&k);
 	mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_TASKS], &key, &val);
@@ -447,6 +447,8 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 			t->has_last_epoch = tf.has_last_epoch;
 			t->last_epoch = tf.last_epoch;
 			t->attempt_start = tf.attempt_start;
+			t->attempt_mono = tf.attempt_mono;
+			t->attempt_boot = tf.attempt_boot;
 			t->active_before = isnan(tf.active_before) ? 0 : tf.active_before;
 			t->was_running = strcmp(tf.status, "RUNNING") == 0;
 			memcpy(t->run, tf.run, sizeof(t->run));
@@ -495,7 +497,7 @@ static int task_encode(const task_state *t, dp_buf *b)
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, t->facts.len ? 19 : 18);
+	p = dp_mp_map(p, t->facts.len ? 21 : 20);
 	p = dp_mp_key(p, "status");
 	p = dp_mp_str(p, t->status, strlen(t->status));
 	p = dp_mp_key(p, "start");
@@ -528,6 +530,10 @@ static int task_encode(const task_state *t, dp_buf *b)
 	p = mp_time(p, t->attempt_start);
 	p = dp_mp_key(p, "active_before");
 	p = dp_mp_double(p, t->active_before);
+	p = dp_mp_key(p, "attempt_mono");
+	p = mp_time(p, t->attempt_mono);
+	p = dp_mp_key(p, "attempt_boot");
+	p = dp_mp_uint(p, t->attempt_boot);
 	p = dp_mp_key(p, "owner");
 	if (t->owner.len) {
 		memcpy(p, t->owner.data, t->owner.len);
@@ -688,6 +694,21 @@ static void record_position(dp_key *k, frame_ctx *f)
 	dp_key_u64(k, f->offset);
 }
 
+/* When a record of t's current attempt happened, as the task's times
+ * (last, end) count it: the attempt's begin plus the time since boot
+ * between the two records, when both say it and were written in one boot,
+ * so that a wall clock stepped within the attempt moves nothing; else the
+ * record's wall time.  Never before the attempt's begin either way: no
+ * duration is negative (docs/RUNS.md). */
+static double record_time(const task_state *t, const frame_ctx *f, const dp_record *r)
+{
+	double at = r->time;
+	if (!isnan(r->mono) && !isnan(t->attempt_mono) && t->attempt_boot && f->seg->boot == t->attempt_boot &&
+	    r->mono >= t->attempt_mono && !isnan(t->attempt_start))
+		at = t->attempt_start + (r->mono - t->attempt_mono);
+	return !isnan(t->attempt_start) && !(at >= t->attempt_start) ? t->attempt_start : at;
+}
+
 /* A record applied to t: `last` is the time of the causally last record,
  * not the largest time (a clock stepped forward and back must not leave
  * the task looking active in the future). */
@@ -706,25 +727,153 @@ static void training_record(task_state *t, double time)
 	touch(t, time);
 }
 
-/* Records of a segment whose header names another run than the task's
- * (two writers that used one task id, on two hosts or two log folders)
- * are never merged into the task: they are one problem of their segment,
- * whose length grows as the segment is read.  Returns 1 when the record
- * belongs to another run, 0 when it is the task's, or an error. */
-static int other_run(ingest *in, frame_ctx *f, task_state *t)
+/* ---- two runs of one task id (docs/RUNS.md) --------------------------------------- */
+
+/* Two writers that used one task id (two hosts, two log folders) each wrote
+ * a run of their own, named in every segment's header.  The task id
+ * belongs to the run with the smallest run id, whatever order the segments
+ * come in: a rebuild, a follower and a stream indexer each reach the same
+ * index.  The other run's segments are each one problem (DP_PROGRESS_
+ * CONFLICT: offset 0, everything read of the segment) and nothing of them is
+ * indexed but their specification records, which describe the dataflow.
+ * When the winner's first begin comes after the loser was indexed, the
+ * loser's data is dropped and its segments become problems in the batch
+ * that applies the begin: no reader sees neither or both. */
+
+static int del_prefix(ingest *in, dp_db db, const void *prefix, size_t n);
+
+/* Deletes every problem entry of a segment. */
+static int drop_segment_problems(ingest *in, const seg_state *s)
+{
+	dp_key k;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, s->rel);
+	return k.overflow ? 0 : del_prefix(in, DP_DB_PROBLEMS, k.b, k.n);
+}
+
+/* Writes the one problem of a segment of a run that lost task id `task` to
+ * run `winner`, over everything read of it: told the first time.  It names
+ * the winner only: what it says must not depend on which segments this
+ * process has read (a follower restarted knows its segments' runs only
+ * when it reads them again). */
+static int conflict_update(ingest *in, seg_state *s, const char *task, const char *winner)
+{
+	dp_problem_entry e = { .kind = DP_PROBLEM_SCHEMA, .length = s->pending.offset };
+	dp_key k;
+	MDB_val key, val;
+	snprintf(e.why, sizeof(e.why), "another run of task '%.24s' (kept: run %.16s); not indexed", task, winner);
+	dp_key_reset(&k);
+	dp_key_cstr(&k, s->rel);
+	dp_key_u64(&k, 0);
+	if (k.overflow)
+		return dp_error(DNNPROV_EINVAL, "index key too long");
+	key = dp_key_val(&k);
+	int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_PROBLEMS], &key, &val);
+	if (mrc && mrc != MDB_NOTFOUND)
+		return lmdb_fail(mrc, "problems");
+	int rc = put(in, DP_DB_PROBLEMS, &k, &e, sizeof(e), 0);
+	if (rc)
+		return rc;
+	s->pending.records = 0;
+	s->pending.problems = 1;
+	s->pending.bytes_skipped = s->pending.offset;
+	if (mrc == MDB_NOTFOUND) {
+		in->stats.problems++;
+		if (in->opts.report)
+			in->opts.report(in->opts.report_ctx, s->rel, 0, e.why);
+	}
+	return 0;
+}
+
+/* Marks s as a segment of a losing run: what it had stored goes, and what
+ * is read of it from now on is its one problem. */
+static int conflict_mark(ingest *in, seg_state *s)
+{
+	s->pending.flags = (s->pending.flags | DP_PROGRESS_CONFLICT) & ~DP_PROGRESS_NAME_TOLD;
+	return drop_segment_problems(in, s);
+}
+
+/* After a read of a segment of a losing run: its problem covers it all. */
+static int conflict_read(ingest *in, seg_state *s)
+{
+	task_state *t = s->task_cached;
+	int rc = t ? 0 : task_get(in, s->df, s->task, &t);
+	return rc ? rc : conflict_update(in, s, s->task, t->run[0] ? t->run : "?");
+}
+
+static int flush_caches(ingest *in);
+static int drop_task_data(ingest *in, const char *df, const char *task);
+
+/* The first begin of run f->seg->run, whose id is smaller than that of the
+ * run the task holds: the task's data goes, every segment that gave it
+ * becomes a problem (and those that lost before name their new winner),
+ * and *t is the task afresh, not begun. */
+static int replace_run(ingest *in, frame_ctx *f, task_state **t)
 {
 	seg_state *s = f->seg;
-	if (!s->run[0] || !t->run[0] || strcmp(s->run, t->run) == 0)
+	dp_path_list rels = { 0 };
+	char prefix[2 * DNNPROV_NAME_MAX + 3];
+	dp_scan sc;
+	dp_key p;
+	MDB_val k, v;
+	int rc, r;
+
+	/* The caches hold the batch's changes of the task (and of others):
+	 * written into the transaction first, so that what follows reads and
+	 * drops one consistent state. */
+	if ((rc = flush_caches(in)))
+		return rc;
+	caches_clear(in);
+	if ((rc = drop_task_data(in, s->df, s->task)))
+		return rc;
+	int n = snprintf(prefix, sizeof(prefix), "%s/%s/", s->df, s->task);
+	dp_key_reset(&p);
+	memcpy(p.b, prefix, (size_t)n);
+	p.n = (size_t)n;
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_PROGRESS, &p, NULL)))
+		return rc;
+	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW && rc == 0) {
+		char rel[4096];
+		snprintf(rel, sizeof(rel), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
+		rc = dp_path_list_add(&rels, rel);
+	}
+	dp_scan_close(&sc);
+	if (!rc && r < 0)
+		rc = r;
+	for (size_t i = 0; i < rels.n && !rc; i++) {
+		seg_state *g = seg_get(in, rels.paths[i], true);
+		if (!g) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		bool lost = g->pending.flags & DP_PROGRESS_CONFLICT;
+		if (g == s || (!lost && g->pending.records == 0))
+			continue; /* nothing of it was the task's: judged when it has records */
+		if (!(rc = seg_touch(in, g)) && !lost)
+			rc = conflict_mark(in, g);
+		if (!rc)
+			rc = conflict_update(in, g, s->task, s->run);
+	}
+	dp_path_list_free(&rels);
+	if (rc)
+		return rc;
+	s->task_cached = NULL;
+	return seg_task(in, f, t);
+}
+
+/* Whether the record of f belongs to the task *t holds: 0 when it does (or
+ * when its run took the task id, *t then the task afresh), 1 when it is of
+ * a run that does not hold the task id (the segment becomes a problem), or
+ * an error.  `first_begin`: the record is its run's first begin, the one
+ * record that takes a task id over; a note segment never does. */
+static int other_run(ingest *in, frame_ctx *f, task_state **t, bool first_begin)
+{
+	seg_state *s = f->seg;
+	if (!s->run[0] || !(*t)->run[0] || strcmp(s->run, (*t)->run) == 0)
 		return 0;
-	bool is_new = s->conflict_at == 0;
-	uint64_t frame = DP_FRAME_HEADER + (uint64_t)f->length;
-	if (is_new)
-		s->conflict_at = f->offset;
-	s->conflict_len = f->offset + frame - s->conflict_at;
-	char why[160];
-	snprintf(why, sizeof(why), "records of run %.16s, but task '%.40s' is run %.16s: two writers used one task id",
-		 s->run, t->task, t->run);
-	int rc = put_problem(in, s, s->conflict_at, s->conflict_len, DP_PROBLEM_SCHEMA, why, frame, is_new);
+	if (first_begin && !s->note && strcmp(s->run, (*t)->run) < 0)
+		return replace_run(in, f, t);
+	int rc = conflict_mark(in, s);
 	return rc ? rc : 1;
 }
 
@@ -765,14 +914,20 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 
 	if (!str_eq(r->u.begin.task, f->seg->task))
 		return schema_problem(in, f, "begin of another task than its segment's");
-	if ((rc = seg_df(in, f, &d)) || (rc = seg_task(in, f, &t)))
+	if ((rc = seg_task(in, f, &t)))
 		return rc;
-	if (t->begun && (rc = other_run(in, f, t)))
+	/* A first begin (version 2) of another run may take the task id over;
+	 * the caches are then new, so the dataflow's state is looked up after. */
+	bool first = r->u.begin.attempt == 1 && !r->u.begin.resume;
+	if (t->begun && (rc = other_run(in, f, &t, first)))
 		return rc > 0 ? 0 : rc;
+	if ((rc = seg_df(in, f, &d)))
+		return rc;
 	if (isnan(d->first_seen)) {
 		d->first_seen = r->time;
 		d->dirty = true;
 	}
+	double begins = r->time;
 	if (t->begun) {
 		if (r->u.begin.attempt && !r->u.begin.resume)
 			return schema_problem(in, f, "a second begin of the task that does not resume it");
@@ -781,6 +936,10 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 		double until = isnan(t->end) ? t->last : t->end;
 		if (!isnan(until) && !isnan(t->attempt_start) && until > t->attempt_start)
 			t->active_before += until - t->attempt_start;
+		/* An attempt begins after the one before it ended, whatever the
+		 * clock of its host says (one behind, or stepped back since). */
+		if (!isnan(until) && !(begins >= until))
+			begins = until;
 	} else {
 		/* Queries that load only some tasks need every task's columns
 		 * to be the specification's: the dataflow says when not. */
@@ -815,14 +974,16 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 	t->message = NULL;
 	t->pid = r->u.begin.pid;
 	t->attempts++;
-	t->attempt_start = r->time;
+	t->attempt_start = begins;
+	t->attempt_mono = r->mono;
+	t->attempt_boot = f->seg->boot;
 	t->owner.len = 0;
 	const msgpack_object *owner = dp_map_get(r->root, "owner");
 	if ((owner && (rc = dp_pack_object(&t->owner, owner))) || (rc = set_str(&t->host, r->u.begin.host)) ||
 	    (rc = set_str(&t->user, r->u.begin.user)) || (rc = set_str(&t->execution, r->u.begin.execution)) ||
 	    (rc = set_str(&t->transformation, r->u.begin.transformation)))
 		return rc;
-	touch(t, r->time);
+	touch(t, begins);
 	return 0;
 }
 
@@ -839,7 +1000,7 @@ static int begun_task(ingest *in, frame_ctx *f, const dp_record *r, task_state *
 		*t = NULL;
 		return schema_problem(in, f, why);
 	}
-	if ((rc = other_run(in, f, *t))) {
+	if ((rc = other_run(in, f, t, false))) {
 		*t = NULL;
 		return rc > 0 ? 0 : rc;
 	}
@@ -1307,7 +1468,7 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 		t->last_epoch = r->u.epoch.epoch;
 		t->has_last_epoch = true;
 	}
-	training_record(t, r->time);
+	training_record(t, record_time(t, f, r));
 	if (t->recompute)
 		return 0;
 	for (uint32_t i = 0; i < nv; i++) {
@@ -1413,7 +1574,7 @@ static int apply_adapt(ingest *in, frame_ctx *f, const dp_record *r)
 			rc = put(in, DP_DB_ADAPTATIONS, &k, val.data, val.len, 0);
 	}
 	if (!rc)
-		training_record(t, r->time);
+		training_record(t, record_time(t, f, r));
 out:
 	dp_buf_free(&val);
 	dp_buf_free(&old);
@@ -1441,7 +1602,7 @@ static int apply_test(ingest *in, frame_ctx *f, const dp_record *r)
 	for (uint32_t i = 0; i < m->via.map.size; i++)
 		if ((rc = df_add_metric(d, m->via.map.ptr[i].key.via.str.ptr, m->via.map.ptr[i].key.via.str.size)))
 			return rc;
-	touch(t, r->time);
+	touch(t, record_time(t, f, r));
 	return 0;
 }
 
@@ -1461,7 +1622,7 @@ static int apply_element(ingest *in, frame_ctx *f, const dp_record *r)
 	record_position(&k, f);
 	if ((rc = put(in, DP_DB_ELEMENTS, &k, f->payload, f->length, 0)))
 		return rc;
-	touch(t, r->time);
+	touch(t, record_time(t, f, r));
 	return 0;
 }
 
@@ -1478,7 +1639,7 @@ static int apply_layers(ingest *in, frame_ctx *f, const dp_record *r)
 	dp_key_cstr(&k, f->seg->task);
 	if ((rc = put(in, DP_DB_LAYERS, &k, f->payload, f->length, 0)))
 		return rc;
-	training_record(t, r->time);
+	training_record(t, record_time(t, f, r));
 	return 0;
 }
 
@@ -1490,10 +1651,10 @@ static int apply_end(ingest *in, frame_ctx *f, const dp_record *r)
 	if ((rc = begun_task(in, f, r, &t)) || !t)
 		return rc;
 	snprintf(t->status, sizeof(t->status), "%.*s", (int)r->u.end.status.n, r->u.end.status.p);
-	t->end = r->time;
+	t->end = record_time(t, f, r);
 	if ((rc = set_str(&t->message, r->u.end.message)))
 		return rc;
-	touch(t, r->time);
+	touch(t, t->end);
 	return 0;
 }
 
@@ -1533,7 +1694,7 @@ static int apply_tag(ingest *in, frame_ctx *f, const dp_record *r)
 
 	if ((rc = seg_task(in, f, &t)))
 		return rc;
-	if (t->begun && (rc = other_run(in, f, t)))
+	if (t->begun && (rc = other_run(in, f, &t, false)))
 		return rc > 0 ? 0 : rc;
 	for (uint32_t i = 0; i < m->via.map.size; i++) {
 		const msgpack_object *key = &m->via.map.ptr[i].key, *val = &m->via.map.ptr[i].val;
@@ -1578,12 +1739,20 @@ static int apply_record(ingest *in, frame_ctx *f)
 	int rc;
 
 	/* The reader has checked the payload's structure (dp_mp_check). */
+	bool lost = f->seg->pending.flags & DP_PROGRESS_CONFLICT;
 	if ((rc = dp_decode_checked(&in->rdec, f->payload, f->length, &o)) != 0)
-		return rc == DNNPROV_ENOMEM ? rc : schema_problem(in, f, "undecodable record");
+		return rc == DNNPROV_ENOMEM ? rc : lost ? 0 : schema_problem(in, f, "undecodable record");
 	if (dp_record_parse(&o, &r) != 0)
-		return schema_problem(in, f, dnnprov_errmsg());
+		return lost ? 0 : schema_problem(in, f, dnnprov_errmsg());
+	/* A losing run's segment is one problem; its specifications still
+	 * describe the dataflow, as every run's do. */
+	if (lost)
+		return r.kind == DP_REC_SPEC && !f->seg->note && str_eq(r.u.spec.dataflow, f->seg->df)
+			       ? apply_spec(in, f, &r)
+			       : 0;
 	if (f->seg->note && r.kind != DP_REC_TAG)
 		return schema_problem(in, f, "a note segment holds tag records only");
+	uint64_t problems = f->seg->pending.problems;
 	switch (r.kind) {
 	case DP_REC_SPEC: rc = apply_spec(in, f, &r); break;
 	case DP_REC_BEGIN: rc = apply_begin(in, f, &r); break;
@@ -1598,6 +1767,15 @@ static int apply_record(ingest *in, frame_ctx *f)
 	}
 	if (rc == 0)
 		f->seg->pending.records++;
+	/* A name an older writer allowed, in a record that was indexed: told
+	 * once per segment, at the first such record, by a rule that does not
+	 * depend on what else was read. */
+	char why[112];
+	if (rc == 0 && !(f->seg->pending.flags & (DP_PROGRESS_NAME_TOLD | DP_PROGRESS_CONFLICT)) &&
+	    f->seg->pending.problems == problems && dp_record_name_problem(&r, why, sizeof(why))) {
+		f->seg->pending.flags |= DP_PROGRESS_NAME_TOLD;
+		rc = put_problem(in, f->seg, f->offset, 0, DP_PROBLEM_NAME, why, 0, true);
+	}
 	return rc;
 }
 
@@ -1623,6 +1801,11 @@ static int put_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t lengt
 	if (!is_new)
 		return 0;
 	s->pending.problems++;
+	if (kind == DP_PROBLEM_NAME) { /* indexed: nothing was skipped */
+		if (in->opts.notice)
+			in->opts.notice(in->opts.report_ctx, s->rel, offset, why);
+		return 0;
+	}
 	in->stats.problems++;
 	if (in->opts.report)
 		in->opts.report(in->opts.report_ctx, s->rel, offset, why);
@@ -1705,10 +1888,14 @@ static int recompute_task(ingest *in, task_state *t)
 
 /* A segment's pending progress includes its committed progress: a batch
  * only reads on, but for claims of damage that gave way to the frames
- * (damage_withdraw).  (A rolled-back batch resets pending to committed.) */
+ * (damage_withdraw).  (A rolled-back batch resets pending to committed.)
+ * Its counts start again when it becomes a losing run's, which it stays. */
 __attribute__((unused)) static bool progress_follows(const dp_progress *pending, const dp_progress *committed)
 {
-	return pending->offset >= committed->offset && pending->records >= committed->records &&
+	if ((pending->flags & DP_PROGRESS_CONFLICT) && !(committed->flags & DP_PROGRESS_CONFLICT))
+		return pending->offset >= committed->offset && pending->sealed >= committed->sealed;
+	return !(committed->flags & DP_PROGRESS_CONFLICT & ~pending->flags) && pending->offset >= committed->offset &&
+	       pending->records >= committed->records &&
 	       pending->problems >= committed->problems && pending->bytes_skipped >= committed->bytes_skipped &&
 	       pending->sealed >= committed->sealed;
 }
@@ -1859,7 +2046,6 @@ static void abort_batch(ingest *in)
 		seg_state *s = in->touched[i];
 		s->pending = s->committed;
 		s->touched = s->gave_way = false;
-		s->conflict_at = 0; /* its entry was rolled back with the batch */
 	}
 	in->ntouched = 0;
 }
@@ -2005,6 +2191,7 @@ static bool header_elsewhere(const dp_segment_header *h, const char *rel)
 static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, size_t n)
 {
 	snprintf(s->run, sizeof(s->run), "%s", h->valid ? h->run : "");
+	s->boot = h->valid && h->boot[0] ? dp_crc32c(0, h->boot, strlen(h->boot)) : 0;
 	const char *a = s->rel, *b = strchr(a, '/'), *c = b ? strchr(b + 1, '/') : NULL;
 	if (!b || !c || strchr(c + 1, '/') || !dp_tag_valid(a, (size_t)(b - a)) ||
 	    !dp_tag_valid(b + 1, (size_t)(c - b - 1))) {
@@ -2107,7 +2294,8 @@ static int read_frames(ingest *in, seg_state *s, dp_reader *r, bool *more, int *
 		if (*res == DP_READ_TORN)
 			break;
 		if (*res == DP_READ_PROBLEM) {
-			rc = store_problem(in, s, pb.offset, pb.length, pb.kind, dp_problem_name(pb.kind));
+			if (!(s->pending.flags & DP_PROGRESS_CONFLICT)) /* else part of its one problem */
+				rc = store_problem(in, s, pb.offset, pb.length, pb.kind, dp_problem_name(pb.kind));
 		} else if (*res == DP_READ_SEAL) {
 			s->pending.sealed = 1;
 		} else {
@@ -2123,7 +2311,7 @@ static int read_frames(ingest *in, seg_state *s, dp_reader *r, bool *more, int *
 			break;
 		}
 	}
-	return 0;
+	return s->pending.flags & DP_PROGRESS_CONFLICT ? conflict_read(in, s) : 0;
 }
 
 int ingest_segment(ingest *in, seg_state *s, bool *more)
@@ -2564,7 +2752,8 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 		/* What the index holds of it already (a region the shipper read
 		 * again after the file grew) is not a problem twice. */
 		uint64_t at = c->start > p ? c->start : p;
-		if ((rc = store_problem(in, s, at, end - at, c->problem,
+		if (!(s->pending.flags & DP_PROGRESS_CONFLICT) && /* else part of its one problem */
+		    (rc = store_problem(in, s, at, end - at, c->problem,
 					c->why ? c->why : dp_problem_name((dp_problem_kind)c->problem))))
 			return rc;
 		if (c->problem == DP_PROBLEM_VERSION)
@@ -2581,7 +2770,7 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 	}
 	s->pending.offset = end;
 	s->pending.size_seen = end;
-	return 0;
+	return s->pending.flags & DP_PROGRESS_CONFLICT ? conflict_read(in, s) : 0;
 }
 
 int ingest_put_meta(ingest *in, const char *key, const void *value, size_t n)
@@ -2693,7 +2882,6 @@ static void forget_segments(ingest *in, const char *df, const char *task)
 		memset(&s->committed, 0, sizeof(s->committed));
 		s->pending = s->committed;
 		s->run[0] = '\0';
-		s->conflict_at = s->conflict_len = 0;
 		s->touched = s->gone = s->unreadable = s->unreadable_told = s->waiting = s->in_index = false;
 	}
 	char folder[2 * DNNPROV_NAME_MAX + 2];
@@ -2703,11 +2891,45 @@ static void forget_segments(ingest *in, const char *df, const char *task)
 		*slot = NULL;
 }
 
-int ingest_drop_task(ingest *in, const char *df, const char *task, const char *run, bool *dropped)
+/* Deletes, in the open batch, everything derived from a task's records:
+ * its value, epochs, adaptations, tests, elements, layers, summaries,
+ * hyperparameter index entries and tags (not its segments' progress and
+ * problems, nor its dataflow). */
+static int drop_task_data(ingest *in, const char *df, const char *task)
 {
 	dp_key k;
 	MDB_val key, val;
 	dp_buf hyps = { 0 };
+	int rc = 0;
+
+	dp_key_reset(&k);
+	dp_key_cstr(&k, df);
+	dp_key_cstr(&k, task);
+	key = dp_key_val(&k);
+	int mrc = k.overflow ? MDB_NOTFOUND : mdb_get(in->txn, in->ix->dbi[DP_DB_TASKS], &key, &val);
+	if (mrc && mrc != MDB_NOTFOUND)
+		return lmdb_fail(mrc, "tasks");
+	dp_task_fields f;
+	if (mrc == 0 && dp_task_fields_parse(val.mv_data, val.mv_size, &f) == 0 && f.hyps.p &&
+	    (rc = dp_buf_append(&hyps, f.hyps.p, f.hyps.n)))
+		return rc;
+	if (hyps.len) {
+		msgpack_object ho;
+		if (dp_decode(&in->vdec, (const unsigned char *)hyps.data, hyps.len, &ho) == 0)
+			rc = hyp_index_update(in, df, task, &ho, false);
+	}
+	dp_buf_free(&hyps);
+	static const dp_db by_task[] = { DP_DB_TASKS, DP_DB_RUNNING, DP_DB_LAYERS, DP_DB_EPOCHS,
+					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS };
+	for (size_t i = 0; i < DP_ARRAY_LEN(by_task) && !rc; i++)
+		rc = del_prefix(in, by_task[i], k.b, k.n);
+	return rc ? rc : drop_by_spec(in, df, task);
+}
+
+int ingest_drop_task(ingest *in, const char *df, const char *task, const char *run, bool *dropped)
+{
+	dp_key k;
+	MDB_val key, val;
 	char rel[2 * DNNPROV_NAME_MAX + 3];
 	int rc, mrc;
 
@@ -2724,25 +2946,11 @@ int ingest_drop_task(ingest *in, const char *df, const char *task, const char *r
 		return mrc == MDB_NOTFOUND ? 0 : lmdb_fail(mrc, "tasks");
 	}
 	dp_task_fields f;
-	if (dp_task_fields_parse(val.mv_data, val.mv_size, &f) == 0) {
-		if (run[0] && f.run[0] && strcmp(run, f.run) != 0) {
-			abort_batch(in); /* the id names another run now */
-			return 0;
-		}
-		if (f.hyps.p && (rc = dp_buf_append(&hyps, f.hyps.p, f.hyps.n)))
-			goto fail;
+	if (dp_task_fields_parse(val.mv_data, val.mv_size, &f) == 0 && run[0] && f.run[0] && strcmp(run, f.run) != 0) {
+		abort_batch(in); /* the id names another run now */
+		return 0;
 	}
-	if (hyps.len) {
-		msgpack_object ho;
-		if (dp_decode(&in->vdec, (const unsigned char *)hyps.data, hyps.len, &ho) == 0 &&
-		    (rc = hyp_index_update(in, df, task, &ho, false)))
-			goto fail;
-	}
-	static const dp_db by_task[] = { DP_DB_TASKS, DP_DB_RUNNING, DP_DB_LAYERS, DP_DB_EPOCHS,
-					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS };
-	for (size_t i = 0; i < DP_ARRAY_LEN(by_task) && !rc; i++)
-		rc = del_prefix(in, by_task[i], k.b, k.n);
-	if (rc || (rc = drop_by_spec(in, df, task)))
+	if ((rc = drop_task_data(in, df, task)))
 		goto fail;
 	/* Progress and problems are keyed by the segment's path. */
 	int n = snprintf(rel, sizeof(rel), "%s/%s/", df, task);
@@ -2762,14 +2970,12 @@ int ingest_drop_task(ingest *in, const char *df, const char *task, const char *r
 	}
 	if (others == DP_SCAN_END && (rc = del_key(in, DP_DB_DATAFLOWS, &k)))
 		goto fail;
-	dp_buf_free(&hyps);
 	if ((rc = ingest_commit(in)))
 		return rc;
 	forget_segments(in, df, task);
 	*dropped = true;
 	return 0;
 fail:
-	dp_buf_free(&hyps);
 	abort_batch(in);
 	return rc;
 }

@@ -20,9 +20,7 @@ typedef struct seg_state {
 	uint32_t name_crc;     /* CRC32C of the file name, for record positions */
 	uint32_t sequence;     /* from the file name; 0 for a version 1 segment */
 	char run[65];          /* the run its header names; "" in version 1 */
-	uint64_t conflict_at;  /* the offset of the problem that reports its records
-				  as another run's, 0 when none */
-	uint64_t conflict_len;
+	uint32_t boot;         /* CRC32C of its header's boot id; 0: none */
 	dp_progress committed; /* as in the index */
 	dp_progress pending;   /* including the open batch */
 	bool touched;          /* pending must be written at commit */
@@ -65,6 +63,10 @@ typedef struct task_state {
 	uint64_t epochs, attempts;
 	char run[65];
 	double attempt_start, active_before;
+	/* The latest begin's time since boot and the boot it counts in (its
+	 * segment's): the times of the attempt's records (records_time). */
+	double attempt_mono;
+	uint32_t attempt_boot;
 	dp_buf owner; /* msgpack map, as the latest begin record gave it */
 	int64_t last_epoch;
 	bool has_last_epoch;

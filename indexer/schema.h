@@ -45,12 +45,20 @@
  *   tasks:       df task -> msgpack map:
  *                  {status: str (RUNNING, LOST, FINISHED, FAILED, KILLED),
  *                   start: time (the first begin's), end: time|nil,
- *                   last: time (of the task's causally last record),
+ *                   last: time (of the task's causally last record;
+ *                   end and last are the attempt's begin plus the time
+ *                   since boot between them when both records have it
+ *                   and were written in one boot, and never before the
+ *                   attempt's begin: docs/RUNS.md),
  *                   host, user, pid, execution, message: str|nil,
  *                   transformation, epochs: uint (distinct epochs),
  *                   last_epoch: int|nil, attempts: uint (begin records),
  *                   run: str|nil (the run id of its segments),
- *                   attempt_start: time (of the latest begin),
+ *                   attempt_start: time (of the latest begin, never
+ *                   before the end or last record of the attempt before
+ *                   it), attempt_mono: seconds since boot|nil (the latest
+ *                   begin's `mono`), attempt_boot: uint (CRC32C of the boot
+ *                   id of its segment's header, 0: unknown),
  *                   active_before: seconds (active time of the attempts
  *                   before the latest), owner: {host, boot, pid, start,
  *                   group}|nil (whose death makes it LOST),
@@ -90,7 +98,10 @@
  *                position)}: the latest by (time, position) of every tag
  *                record, so the order segments are read in does not matter
  *   progress:    segment path relative to log_dir -> struct dp_progress
- *   problems:    segment path, u64be(offset) -> struct dp_problem_entry
+ *                (flags: DP_PROGRESS_CONFLICT, DP_PROGRESS_NAME_TOLD)
+ *   problems:    segment path, u64be(offset) -> struct dp_problem_entry;
+ *                a segment of a run that lost its task id (CONFLICT) has
+ *                exactly one, at offset 0, over everything read of it
  *
  * A record's position is u32be(segment sequence) u32be(CRC32C(segment file
  * name)) u64be(frame offset): the causal order of a task's records (format.h),
@@ -136,7 +147,8 @@ typedef struct dp_task_fields {
 	int64_t last_epoch;
 	bool has_last_epoch;
 	char run[65];
-	double attempt_start, active_before;
+	double attempt_start, active_before, attempt_mono;
+	uint32_t attempt_boot;
 	struct {
 		bool known;
 		char host[256];
@@ -175,9 +187,17 @@ typedef struct dp_progress {
 	uint64_t problems; /* problems skipped */
 	uint64_t bytes_skipped;
 	uint32_t sealed;   /* the seal was read: the segment is complete */
-	uint32_t reserved;
+	uint32_t flags;    /* DP_PROGRESS_* (0 in indexes older than them) */
 	uint64_t size_seen; /* file size at the last read */
 } dp_progress;
+
+/* The segment is of a run that does not hold its task id (two writers
+ * used one id; docs/RUNS.md): nothing of it is indexed, and it is one
+ * problem at offset 0 over everything read of it. */
+#define DP_PROGRESS_CONFLICT 1u
+/* A record of the segment with a name the rule of names refuses has been
+ * reported (once per segment: the first such record). */
+#define DP_PROGRESS_NAME_TOLD 2u
 
 typedef struct dp_problem_entry {
 	uint32_t kind;   /* dp_problem_kind, or DP_PROBLEM_SCHEMA for a record that failed the schema */
@@ -187,6 +207,9 @@ typedef struct dp_problem_entry {
 } dp_problem_entry;
 
 #define DP_PROBLEM_SCHEMA 100
+/* A record whose names an older writer allowed and the rule of names
+ * refuses: reported, and indexed as written (length 0: nothing skipped). */
+#define DP_PROBLEM_NAME 101
 
 typedef enum dp_db {
 	DP_DB_META,

@@ -145,7 +145,7 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 	uint32_t count;
 
 	memset(f, 0, sizeof(*f));
-	f->start = f->end = f->last = f->attempt_start = f->active_before = NAN;
+	f->start = f->end = f->last = f->attempt_start = f->active_before = f->attempt_mono = NAN;
 	if (!dp_mpr_map(&r, &count))
 		return DNNPROV_ECORRUPT;
 	/* One pass over the map, reading every field in place: a query
@@ -244,6 +244,14 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 			}
 			if (key_is(k, kn, "active_before")) {
 				f->active_before = mpr_time(&r);
+				continue;
+			}
+			if (key_is(k, kn, "attempt_mono")) {
+				f->attempt_mono = mpr_time(&r);
+				continue;
+			}
+			if (key_is(k, kn, "attempt_boot")) {
+				f->attempt_boot = (uint32_t)mpr_count(&r);
 				continue;
 			}
 			break;

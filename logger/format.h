@@ -38,7 +38,10 @@
  *                 when it opened the segment: run (str, the id of the run
  *                 the task's first begin started), attempts (uint, begin
  *                 records of the task before this segment), state (str:
- *                 "new", "RUNNING", or the status of its last end record)
+ *                 "new", "RUNNING", or the status of its last end record),
+ *                 and since it was added boot (str, the writing host's
+ *                 boot id, "" when unknown): what its records' `mono`
+ *                 times count in
  *   16+H    4     CRC32C of bytes [0, 16+H)
  *
  * Frames follow at offset 20+H.
@@ -50,7 +53,9 @@
  *   4       4     L, the payload length, 1 .. DNNPROV_RECORD_MAX (1 MiB)
  *   8       4     CRC32C of the payload
  *   12      4     CRC32C of bytes [0, 12) of this frame
- *   16      L     payload: one msgpack map (docs/FORMAT.md lists the keys)
+ *   16      L     payload: one msgpack map (docs/FORMAT.md lists the keys:
+ *                 kind, time, and from writers since it was added mono,
+ *                 the seconds since the host booted, CLOCK_BOOTTIME)
  *
  * The header checksum makes the length trustworthy on its own, so a payload
  * that fails its checksum costs exactly that frame: the reader skips L bytes

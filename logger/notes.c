@@ -64,9 +64,11 @@ static int encode_note(const dnnprov_config *cfg, const char *task, const char *
 		       dp_buf *out)
 {
 	const char *state = h->phase == DP_PHASE_RUNNING ? "RUNNING" : h->status;
+	char boot[40];
+	dp_boot_id(boot);
 	dp_segment_header_fields f = {
 		.dataflow = cfg->dataflow, .task = task, .host = host, .created = dp_now(),
-		.sequence = 0, .run = h->run, .attempts = h->attempts, .state = state,
+		.sequence = 0, .run = h->run, .attempts = h->attempts, .state = state, .boot = boot,
 	};
 	unsigned char *frame, *p;
 	size_t at;

@@ -174,6 +174,8 @@ int dp_segment_header_parse(const unsigned char *buf, size_t len, dp_segment_hea
 			hdr->attempts = v->via.u64;
 		else if (KEY_IS("state"))
 			copy_str(hdr->state, sizeof(hdr->state), v);
+		else if (KEY_IS("boot"))
+			copy_str(hdr->boot, sizeof(hdr->boot), v);
 #undef KEY_IS
 	}
 	hdr->valid = true;

@@ -35,6 +35,7 @@ typedef struct dp_segment_header {
 	char run[DP_RUN_ID_MAX + 1];
 	uint64_t attempts;
 	char state[16];
+	char boot[40]; /* the writing host's boot id; "" when the header has none */
 } dp_segment_header;
 
 typedef enum dp_problem_kind {

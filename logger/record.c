@@ -1,6 +1,8 @@
 /*
  * record.c - schema checks of decoded records (see record.h).
  */
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "logger/decode.h"
@@ -128,6 +130,7 @@ static bool is_value(const msgpack_object *o)
 static _Thread_local struct {
 	unsigned char b[1024];
 	size_t n;
+	bool names; /* every one is also a name (dp_name_valid) */
 } checked_names;
 
 /* Whether the names of map m are those checked last (all strings). */
@@ -158,6 +161,92 @@ static void remember_names(const msgpack_object *m)
 		at += 1 + k->via.str.size;
 	}
 	checked_names.n = at;
+	checked_names.names = true;
+	for (uint32_t i = 0; i < m->via.map.size && checked_names.names; i++)
+		checked_names.names = dp_name_valid(m->via.map.ptr[i].key.via.str.ptr, m->via.map.ptr[i].key.via.str.size);
+}
+
+/* ---- names of the dataflow's parts -------------------------------------------- */
+
+/* Sets why[] when s is no name; true then. */
+static bool name_told(const char *what, const char *s, size_t n, char *why, size_t cap)
+{
+	char detail[96];
+	if (!dp_name_why(s, n, detail, sizeof(detail)))
+		return false;
+	size_t shown = n > 40 ? 40 : n;
+	while (shown < n && shown && ((unsigned char)s[shown] & 0xC0) == 0x80)
+		shown--; /* not inside a character */
+	snprintf(why, cap, "%s name '%.*s' %s; indexed as written", what, (int)shown, s, detail);
+	return true;
+}
+
+static bool obj_name_told(const char *what, const msgpack_object *o, char *why, size_t cap)
+{
+	return o && o->type == MSGPACK_OBJECT_STR && name_told(what, o->via.str.ptr, o->via.str.size, why, cap);
+}
+
+/* The keys of a map already checked by dp_record_parse; the last map's
+ * verdict is remembered with its names (an epoch's metrics repeat). */
+static bool keys_told(const char *what, const msgpack_object *m, char *why, size_t cap)
+{
+	if (!m || m->type != MSGPACK_OBJECT_MAP || (m->via.map.size && names_checked(m) && checked_names.names))
+		return false;
+	for (uint32_t i = 0; i < m->via.map.size; i++)
+		if (obj_name_told(what, &m->via.map.ptr[i].key, why, cap))
+			return true;
+	return false;
+}
+
+/* The "name" of each map of an array. */
+static bool array_names_told(const char *what, const msgpack_object *a, char *why, size_t cap)
+{
+	for (uint32_t i = 0; a && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size; i++)
+		if (obj_name_told(what, dp_map_get(&a->via.array.ptr[i], "name"), why, cap))
+			return true;
+	return false;
+}
+
+static bool spec_name_problem(const dp_record *r, char *why, size_t cap)
+{
+	const msgpack_object *m = r->u.spec.metrics, *tfs = r->u.spec.transformations;
+	if (array_names_told("hyperparameter", r->u.spec.hyperparameters, why, cap))
+		return true;
+	for (uint32_t i = 0; i < m->via.array.size; i++)
+		if (obj_name_told("metric", &m->via.array.ptr[i], why, cap))
+			return true;
+	for (uint32_t i = 0; i < tfs->via.array.size; i++) {
+		const msgpack_object *tf = &tfs->via.array.ptr[i], *deps = dp_map_get(tf, "depends_on");
+		const msgpack_object *sets = dp_map_get(tf, "sets");
+		if (obj_name_told("transformation", dp_map_get(tf, "name"), why, cap) ||
+		    array_names_told("set", sets, why, cap))
+			return true;
+		for (uint32_t d = 0; d < deps->via.array.size; d++)
+			if (obj_name_told("transformation", &deps->via.array.ptr[d], why, cap))
+				return true;
+		for (uint32_t k = 0; k < sets->via.array.size; k++)
+			if (array_names_told("attribute", dp_map_get(&sets->via.array.ptr[k], "attributes"), why, cap))
+				return true;
+	}
+	return false;
+}
+
+bool dp_record_name_problem(const dp_record *r, char *why, size_t cap)
+{
+	switch (r->kind) {
+	case DP_REC_SPEC: return spec_name_problem(r, why, cap);
+	case DP_REC_BEGIN: return keys_told("hyperparameter", r->u.begin.hyperparameters, why, cap);
+	case DP_REC_EPOCH: return keys_told("metric", r->u.epoch.metrics, why, cap);
+	case DP_REC_TEST: return keys_told("metric", r->u.test.metrics, why, cap);
+	case DP_REC_ADAPT:
+		return name_told("hyperparameter", r->u.adapt.hyperparameter.p, r->u.adapt.hyperparameter.n, why, cap);
+	case DP_REC_ELEMENT:
+		return name_told("transformation", r->u.element.transformation.p, r->u.element.transformation.n, why,
+				 cap) ||
+		       name_told("set", r->u.element.set.p, r->u.element.set.n, why, cap) ||
+		       keys_told("attribute", r->u.element.values, why, cap);
+	default: return false;
+	}
 }
 
 /* Whether two names of map m (tags, so at most DNNPROV_NAME_MAX bytes)
@@ -346,6 +435,11 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 	k = kind_names[rec->kind];
 	if (!time || !dp_obj_number(time, &rec->time) || !(rec->time == rec->time))
 		return bad(k, "time", "is missing or not a number");
+	/* Optional (format version 2 writers since it was added); one that is
+	 * no time since boot only costs the record its clock correction. */
+	const msgpack_object *mono = dp_map_get(root, "mono");
+	if (!mono || !dp_obj_number(mono, &rec->mono) || !isfinite(rec->mono) || rec->mono < 0)
+		rec->mono = NAN;
 
 	switch (rec->kind) {
 	case DP_REC_SPEC:

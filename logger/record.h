@@ -47,6 +47,7 @@ typedef struct dp_owner {
 typedef struct dp_record {
 	dp_record_kind kind;
 	double time;
+	double mono; /* seconds since its writer's host booted; NaN when the record has none */
 	const msgpack_object *root;
 	union {
 		struct {
@@ -101,6 +102,13 @@ typedef struct dp_record {
 /* Checks `root` against the record schema and fills *rec.  Returns 0, or
  * DNNPROV_ECORRUPT with a detail naming the offending field. */
 DP_INTERNAL int dp_record_parse(const msgpack_object *root, dp_record *rec);
+
+/* The first name of the dataflow's parts in r (a hyperparameter, metric,
+ * transformation, set or attribute name) that is a tag but not a name
+ * (dp_check_name): older writers took any tag.  Such a record is still
+ * indexed as written; the indexer reports it.  Returns true with why[]
+ * naming it and the character, false when every name is one. */
+DP_INTERNAL bool dp_record_name_problem(const dp_record *r, char *why, size_t cap);
 
 /* A number from an integer or float object; false for anything else. */
 DP_INTERNAL bool dp_obj_number(const msgpack_object *o, double *out);

@@ -125,7 +125,7 @@ struct dnnprov_task {
 	struct {
 		char boot[40];
 		int64_t pid;     /* a process, or a process group when group */
-		uint64_t start;  /* the process's start time (0: a group) */
+		uint64_t start;  /* the process's (or the group leader's) start time; 0: unknown */
 		bool group;
 	} owner;           /* whose death makes the task LOST (docs/RUNS.md) */
 	dp_buf used_names; /* free_metrics: names used, NUL-separated */
@@ -393,8 +393,8 @@ void dp_touch_dataflow_folder(const char *task_dir)
 int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 {
 	char producer[] = "dnnprov " DNNPROV_VERSION;
-	size_t need = 320 + strlen(h->dataflow) + strlen(h->task) + strlen(h->host) + sizeof(producer) +
-		      strlen(h->run);
+	size_t need = 352 + strlen(h->dataflow) + strlen(h->task) + strlen(h->host) + sizeof(producer) +
+		      strlen(h->run) + strlen(h->boot);
 	unsigned char *p, *start;
 	uint32_t crc;
 	int rc;
@@ -407,7 +407,7 @@ int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 	dp_put_be16(start + 8, DP_FORMAT_VERSION);
 	dp_put_be16(start + 10, 0);
 	p = start + DP_SEGMENT_FIXED;
-	p = dp_mp_map(p, 10);
+	p = dp_mp_map(p, 11);
 	p = dp_mp_key(p, "producer");
 	p = dp_mp_str(p, producer, strlen(producer));
 	p = dp_mp_key(p, "dataflow");
@@ -428,6 +428,8 @@ int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 	p = dp_mp_uint(p, h->attempts);
 	p = dp_mp_key(p, "state");
 	p = dp_mp_str(p, h->state, strlen(h->state));
+	p = dp_mp_key(p, "boot");
+	p = dp_mp_str(p, h->boot, strlen(h->boot));
 	dp_put_be32(start + 12, (uint32_t)(p - start - DP_SEGMENT_FIXED));
 	crc = dp_crc32c(0, start, (size_t)(p - start));
 	dp_put_be32(p, crc);
@@ -443,7 +445,7 @@ static int encode_segment_header(dnnprov_task *t, double created, dp_buf *b)
 	dp_segment_header_fields h = {
 		.dataflow = t->cfg->dataflow, .task = t->id, .host = t->host, .created = created,
 		.sequence = t->seq, .run = t->run, .attempts = t->disk.attempts,
-		.state = phase_name(&t->disk),
+		.state = phase_name(&t->disk), .boot = t->owner.boot,
 	};
 	return dp_segment_header_encode(&h, b);
 }
@@ -640,7 +642,10 @@ static int write_out(dnnprov_task *t)
 		return 0;
 	if (t->fd < 0 && (rc = segment_open(t)))
 		return rc;
-	if (t->nrecords > 0 && t->size + t->out.len > t->cfg->segment_size) {
+	/* The seal closes the segment within its size too. */
+	unsigned char seal[DP_SEAL_MAX];
+	size_t seal_len = dp_seal_encode(seal, t->nrecords + t->out_records);
+	if (t->nrecords > 0 && t->size + t->out.len + seal_len > t->cfg->segment_size) {
 		if ((rc = segment_close(t)) || (rc = segment_open(t)))
 			return rc;
 	}
@@ -838,17 +843,30 @@ static unsigned char *encode_value(unsigned char *p, const dnnprov_value *v)
 	}
 }
 
+/* The one rule for every free text a writer records (a value, a tag, a
+ * note, an end message): valid UTF-8 of at most DNNPROV_TEXT_MAX bytes.
+ * `what` and `name` say whose text it is ("tag", "stage"; name NULL for
+ * none). */
+static int check_text(const char *what, const char *name, const char *s)
+{
+	size_t n = strlen(s);
+	if (n > DNNPROV_TEXT_MAX)
+		return name ? dp_error(DNNPROV_EINVAL, "%s '%s' has a text value of %zu bytes; the limit for a text is %u",
+				       what, name, n, DNNPROV_TEXT_MAX)
+			    : dp_error(DNNPROV_EINVAL, "%s is %zu bytes; the limit for a text is %u", what, n,
+				       DNNPROV_TEXT_MAX);
+	if (!dp_utf8_valid(s, n))
+		return name ? dp_error(DNNPROV_EINVAL, "%s '%s' has a text value that is not valid UTF-8", what, name)
+			    : dp_error(DNNPROV_EINVAL, "%s is not valid UTF-8", what);
+	return 0;
+}
+
 static int check_value(const char *what, const char *name, const dnnprov_value *v)
 {
 	if (v->type == DNNPROV_TEXT) {
 		if (!v->as.s)
 			return dp_error(DNNPROV_EINVAL, "%s '%s' has a NULL text value", what, name);
-		size_t n = strlen(v->as.s);
-		if (n > DNNPROV_RECORD_MAX)
-			return dp_error(DNNPROV_EINVAL, "%s '%s' has a text value of %zu bytes", what, name, n);
-		if (!dp_utf8_valid(v->as.s, n))
-			return dp_error(DNNPROV_EINVAL, "%s '%s' has a text value that is not valid UTF-8",
-					what, name);
+		return check_text(what, name, v->as.s);
 	} else if (v->type != DNNPROV_INT && v->type != DNNPROV_REAL && v->type != DNNPROV_NULL) {
 		return dp_error(DNNPROV_EINVAL, "%s '%s' has an unknown value type %d", what, name,
 				(int)v->type);
@@ -882,15 +900,18 @@ static size_t fold_name(const char *name, char out[DNNPROV_NAME_MAX + 1])
 	return n;
 }
 
-/* Names in one record must be valid tags and distinct even after ASCII case
- * folding, since queries look them up case-insensitively. */
-static int check_names(const char *what, const dnnprov_value *v, size_t n)
+/* Names in one record must be valid and distinct even after ASCII case
+ * folding, since queries look them up case-insensitively.  The names of
+ * a dataflow's parts (metrics, hyperparameters, attributes) become SQL
+ * identifiers and follow the stricter rule of names; tag keys and run
+ * facts are rows, not columns, and follow the rule of tags. */
+static int check_names(const char *what, const dnnprov_value *v, size_t n, int (*rule)(const char *, const char *))
 {
 	dp_map seen = { 0 };
 	char key[DNNPROV_NAME_MAX + 1];
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
-		if ((rc = dp_check_tag(what, v[i].name)))
+		if ((rc = rule(what, v[i].name)))
 			break;
 		void **first = dp_map_slot(&seen, key, fold_name(v[i].name, key), true);
 		if (!first)
@@ -965,7 +986,7 @@ static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
 		if (i == n)
 			return 0;
 	}
-	if ((rc = check_names("metric", v, n)))
+	if ((rc = check_names("metric", v, n, dp_check_name)))
 		return rc;
 	for (size_t i = 0; i < n; i++)
 		if ((rc = check_metric_declared(t, v[i].name)))
@@ -1010,13 +1031,30 @@ static unsigned char *encode_named_values(unsigned char *p, const dnnprov_value 
 /* Every record starts {kind: ..., time: ...}; n_more is the count of the
  * other keys. */
 #define RECORD_HEAD_MAX 48
-static unsigned char *encode_head(unsigned char *p, const char *kind, uint32_t n_more, double time)
+/* Every record says when it was made twice: on the wall clock (`time`,
+ * data a person reads) and on this host's clock since boot (`mono`), which
+ * no clock step moves, so that the indexer measures an attempt's durations
+ * from its begin whatever the wall clock did meanwhile (docs/RUNS.md).
+ * Both are read together, so that they name one instant. */
+typedef struct clocks {
+	double wall, boot;
+} clocks;
+
+static clocks clocks_now(void)
 {
-	p = dp_mp_map(p, 2 + n_more);
+	clocks c = { dp_now(), dp_uptime() };
+	return c;
+}
+
+static unsigned char *encode_head(unsigned char *p, const char *kind, uint32_t n_more, clocks at)
+{
+	p = dp_mp_map(p, 3 + n_more);
 	p = dp_mp_key(p, "kind");
 	p = dp_mp_str(p, kind, strlen(kind));
 	p = dp_mp_key(p, "time");
-	return dp_mp_double(p, time);
+	p = dp_mp_double(p, at.wall);
+	p = dp_mp_key(p, "mono");
+	return dp_mp_double(p, at.boot);
 }
 
 /* ---- known hyperparameter values (the "old" side of an adaptation) ------ */
@@ -1320,7 +1358,9 @@ void dp_task_owner_is_group(dnnprov_task *t)
 {
 	pthread_mutex_lock(&t->lock);
 	t->owner.pid = (int64_t)getpgrp();
-	t->owner.start = 0;
+	/* Its leader's start time (0 when the leader is gone), so that a
+	 * later group given the same id is not taken for this one. */
+	t->owner.start = dp_process_start((long)t->owner.pid);
 	t->owner.group = true;
 	pthread_mutex_unlock(&t->lock);
 }
@@ -1332,7 +1372,7 @@ const char *dnnprov_task_id(const dnnprov_task *t)
 
 /* The dataflow specification: what the config declares, so that the logs
  * alone can rebuild the index.  Layout in docs/FORMAT.md. */
-static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, double now)
+static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, clocks now)
 {
 	size_t nsel = 0;
 	for (size_t i = 0; i < cfg->nhyperparameters; i++)
@@ -1463,7 +1503,7 @@ static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, 
 			      size_t *max, uint32_t *nsel)
 {
 	int rc;
-	if ((rc = check_names("hyperparameter", hyps, n)))
+	if ((rc = check_names("hyperparameter", hyps, n, dp_check_name)))
 		return rc;
 	*nsel = 0;
 	*max = RECORD_HEAD_MAX + 512 + strlen(t->id) + strlen(t->execution) + 2 * strlen(t->host) +
@@ -1486,7 +1526,7 @@ static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, 
 static int encode_begin(dnnprov_task *t, append_ctx *ctx, bool resume, const dnnprov_value *hyps,
 			size_t n, size_t max, uint32_t nsel)
 {
-	double now = dp_now();
+	clocks now = clocks_now();
 	dp_facts facts = { 0 };
 	unsigned char *p;
 	int rc;
@@ -1674,7 +1714,7 @@ int dnnprov_task_layers(dnnprov_task *t, const dnnprov_layer *layers, size_t n)
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, max)))
 		goto out;
-	p = encode_head(p, "layers", 1, dp_now());
+	p = encode_head(p, "layers", 1, clocks_now());
 	p = dp_mp_key(p, "layers");
 	p = dp_mp_array(p, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
@@ -1697,7 +1737,7 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 	append_ctx ctx;
 	unsigned char *p;
 	size_t max;
-	double now;
+	clocks now;
 	int rc;
 
 	if (!t)
@@ -1713,7 +1753,7 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 48 + max)))
 		goto out;
-	now = dp_now();
+	now = clocks_now();
 	/* Measured on the monotonic clock: a wall clock stepped back must not
 	 * make an epoch last a negative time. */
 	double mono = dp_monotonic();
@@ -1745,7 +1785,7 @@ static int encode_adapt(dnnprov_task *t, append_ctx *ctx, int64_t epoch, const d
 
 	if (!(p = frame_begin(t, ctx, max)))
 		return DNNPROV_ENOMEM;
-	p = encode_head(p, "adapt", old ? 5 : 4, dp_now());
+	p = encode_head(p, "adapt", old ? 5 : 4, clocks_now());
 	p = dp_mp_key(p, "epoch");
 	p = dp_mp_int(p, epoch);
 	p = dp_mp_key(p, "hyperparameter");
@@ -1774,7 +1814,7 @@ int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *v)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_adapt: NULL argument");
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
-	if ((rc = dp_check_tag("hyperparameter", v->name)) || (rc = declared_hyperparameter(t, v, &h)))
+	if ((rc = dp_check_name("hyperparameter", v->name)) || (rc = declared_hyperparameter(t, v, &h)))
 		goto out;
 	if (t->cfg->adaptation && h) /* else not recorded, by the config's choice */
 		rc = encode_adapt(t, &ctx, epoch, h, v);
@@ -1800,7 +1840,7 @@ int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics, size_t n)
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 16 + max)))
 		goto out;
-	p = encode_head(p, "test", 1, dp_now());
+	p = encode_head(p, "test", 1, clocks_now());
 	p = dp_mp_key(p, "metrics");
 	p = encode_named_values(p, metrics, n);
 	rc = frame_end(t, &ctx, p);
@@ -1834,7 +1874,7 @@ int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char
 			      set, t->cfg->path);
 		goto out;
 	}
-	if ((rc = check_names("attribute", values, n)))
+	if ((rc = check_names("attribute", values, n, dp_check_name)))
 		goto out;
 	max = RECORD_HEAD_MAX + 64 + strlen(tf->name) + strlen(st->name);
 	for (size_t i = 0; i < n; i++) {
@@ -1855,7 +1895,7 @@ int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, max)))
 		goto out;
-	p = encode_head(p, "element", 3, dp_now());
+	p = encode_head(p, "element", 3, clocks_now());
 	p = dp_mp_key(p, "transformation");
 	p = dp_mp_str(p, tf->name, strlen(tf->name));
 	p = dp_mp_key(p, "set");
@@ -1873,7 +1913,7 @@ int dnnprov_task_facts(dnnprov_task *t, const dnnprov_value *facts, size_t n)
 
 	if (!t || (n && !facts))
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_facts: NULL argument");
-	if ((rc = check_names("run fact", facts, n)))
+	if ((rc = check_names("run fact", facts, n, dp_check_tag)))
 		return rc;
 	for (size_t i = 0; i < n; i++)
 		if ((rc = check_value("run fact", facts[i].name, &facts[i])))
@@ -1897,7 +1937,7 @@ int dp_check_tags(const dnnprov_value *tags, size_t n, size_t *max)
 		return dp_error(DNNPROV_EINVAL, "tags array is NULL");
 	if (n > 65535)
 		return dp_error(DNNPROV_EINVAL, "%zu tags in one record; the limit is 65535", n);
-	if ((rc = check_names("tag", tags, n)))
+	if ((rc = check_names("tag", tags, n, dp_check_tag)))
 		return rc;
 	*max = DP_MP_CONTAINER_OVERHEAD;
 	for (size_t i = 0; i < n; i++) {
@@ -1910,7 +1950,7 @@ int dp_check_tags(const dnnprov_value *tags, size_t n, size_t *max)
 
 unsigned char *dp_encode_tag_record(unsigned char *p, const dnnprov_value *tags, size_t n, double time)
 {
-	p = encode_head(p, "tag", 1, time);
+	p = encode_head(p, "tag", 1, (clocks){ time, dp_uptime() });
 	p = dp_mp_key(p, "tags");
 	return encode_named_values(p, tags, n);
 }
@@ -1957,14 +1997,14 @@ int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_end: NULL task");
 	if (!name || status == DNNPROV_RUNNING)
 		return dp_error(DNNPROV_EINVAL, "task end status must be FINISHED, FAILED or KILLED");
-	if (message && (mlen > DNNPROV_RECORD_MAX / 2 || !dp_utf8_valid(message, mlen)))
-		return dp_error(DNNPROV_EINVAL, "task end message is too long or not valid UTF-8");
+	if (message && (rc = check_text("task end message", NULL, message)))
+		return rc;
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 48 + mlen)))
 		goto out;
-	p = encode_head(p, "end", message ? 2 : 1, dp_now());
+	p = encode_head(p, "end", message ? 2 : 1, clocks_now());
 	p = dp_mp_key(p, "status");
 	p = dp_mp_str(p, name, strlen(name));
 	if (message) {

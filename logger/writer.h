@@ -41,6 +41,8 @@ typedef struct dp_segment_header_fields {
 	const char *run;
 	uint64_t attempts;
 	const char *state; /* "new", "RUNNING" or the status of the last end */
+	const char *boot;  /* the writing host's boot id ("" when unknown): records'
+			      `mono` times compare within one boot */
 } dp_segment_header_fields;
 
 /* The segment header (the fixed part, the map, its checksum) into b. */

@@ -314,8 +314,10 @@ void dp_omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes *no
 		if (!same || v0->type == QV_NULL || v0->type == QV_FAILED)
 			continue;
 		dp_table_omit(t, c);
-		if (v0->type == QV_TEXT)
-			dp_buf_printf(&line, "%s%s=%s", line.len ? ", " : "", t->cols[c], v0->text);
+		if (v0->type == QV_TEXT) { /* a note of the table: shown as a cell would be */
+			dp_buf_printf(&line, "%s%s=", line.len ? ", " : "", t->cols[c]);
+			dp_terminal_text(&line, v0->text, strlen(v0->text));
+		}
 		else if (v0->integer)
 			dp_buf_printf(&line, "%s%s=%" PRId64, line.len ? ", " : "", t->cols[c], v0->i);
 		else

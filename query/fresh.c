@@ -447,7 +447,8 @@ static int problem_rows(dp_query *q, dp_table *t)
 		dp_cell_text(&row[0], seg, seglen);
 		row[1] = dp_qv_int((int64_t)dp_get_be64((const unsigned char *)k.mv_data + pos));
 		dp_cell_text(&row[2], e.why, strlen(e.why));
-		row[3] = dp_qv_int((int64_t)e.length);
+		if (e.kind != DP_PROBLEM_NAME) /* a name refused skips nothing: its record is indexed */
+			row[3] = dp_qv_int((int64_t)e.length);
 	}
 	dp_scan_close(&sc);
 	return r < 0 ? r : 0;

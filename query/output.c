@@ -29,6 +29,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -351,6 +352,49 @@ static void cell_text(dp_buf *b, const dp_qv *v, dp_col_kind k, dp_format f, dou
 	fmt_num_exact(b, v);
 }
 
+int dp_terminal_text(dp_buf *b, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		/* Most text needs nothing: copy printable ASCII runs whole. */
+		size_t run = i;
+		while (run < n && s[run] >= 0x20 && s[run] < 0x7F)
+			run++;
+		if (run > i && dp_buf_append(b, s + i, run - i))
+			return DNNPROV_ENOMEM;
+		i = run;
+		if (i == n)
+			break;
+		uint32_t cp;
+		size_t len = dp_utf8_next(str + i, n - i, &cp);
+		char e[8];
+		if (len == 0) { /* no character: the byte, as bytes are written */
+			e[0] = '\\', e[1] = 'x', e[2] = hex[s[i] >> 4], e[3] = hex[s[i] & 15];
+			dp_buf_append(b, e, 4);
+			i++;
+		} else if (cp == '\n' || cp == '\r' || cp == '\t') {
+			e[0] = '\\', e[1] = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't';
+			dp_buf_append(b, e, 2);
+			i++;
+		} else if (cp < 0x80 && dp_char_hides(cp)) {
+			e[0] = '\\', e[1] = 'x', e[2] = hex[cp >> 4], e[3] = hex[cp & 15];
+			dp_buf_append(b, e, 4);
+			i++;
+		} else if (dp_char_hides(cp)) {
+			snprintf(e, sizeof(e), "\\u%04x", (unsigned)cp);
+			dp_buf_append(b, e, 6);
+			i += len;
+		} else {
+			dp_buf_append(b, s + i, len);
+			i += len;
+		}
+	}
+	return b->failed ? DNNPROV_ENOMEM : 0;
+}
+
 /* Display width of UTF-8 text: code points (good enough for names). */
 static size_t display_width(const char *s, size_t n)
 {
@@ -385,24 +429,36 @@ static int write_table(const dp_table *t, FILE *out, int width)
 	size_t *w = calloc(t->ncols, sizeof(size_t));
 	size_t *floor_w = calloc(t->ncols, sizeof(size_t)); /* narrowest each column may get */
 	char **text = calloc(t->nrows * t->ncols + 1, sizeof(char *));
-	dp_buf b = { 0 };
+	char **head = calloc(t->ncols + 1, sizeof(char *));
+	dp_buf b = { 0 }, e = { 0 };
 	int rc = 0;
 
-	if (!w || !text || !floor_w) {
+	if (!w || !text || !floor_w || !head) {
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t c = 0; c < t->ncols; c++)
-		w[c] = display_width(t->cols[c], strlen(t->cols[c]));
+	/* Headers and cells as they are shown, escaped (dp_terminal_text):
+	 * the widths are those of what is printed. */
+	for (size_t c = 0; c < t->ncols; c++) {
+		e.len = 0;
+		if (dp_terminal_text(&e, t->cols[c], strlen(t->cols[c])) || !(head[c] = strdup(dp_buf_cstr(&e)))) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			goto out;
+		}
+		w[c] = display_width(head[c], strlen(head[c]));
+	}
 	for (size_t r = 0; r < t->nrows; r++)
 		for (size_t c = 0; c < t->ncols; c++) {
 			cell_text(&b, &t->cells[r * t->ncols + c], t->kinds[c], FMT_TABLE, t->now);
-			text[r * t->ncols + c] = b.failed ? NULL : strdup(b.data ? dp_buf_cstr(&b) : "");
+			e.len = 0;
+			if (!b.failed)
+				dp_terminal_text(&e, b.data ? b.data : "", b.len);
+			text[r * t->ncols + c] = b.failed || e.failed ? NULL : strdup(dp_buf_cstr(&e));
 			if (!text[r * t->ncols + c]) {
 				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 				goto out; /* before anything is printed */
 			}
-			size_t cw = display_width(b.data ? b.data : "", b.len);
+			size_t cw = display_width(e.data, e.len);
 			if (cw > w[c])
 				w[c] = cw;
 			if (cw > floor_w[c])
@@ -439,7 +495,7 @@ static int write_table(const dp_table *t, FILE *out, int width)
 		for (size_t c = 0; c < t->ncols; c++) {
 			if (t->table_omits[c])
 				continue;
-			const char *s = r == 0 ? t->cols[c] : text[(r - 1) * t->ncols + c];
+			const char *s = r == 0 ? head[c] : text[(r - 1) * t->ncols + c];
 			if (!s)
 				s = "";
 			size_t n = strlen(s), cw = display_width(s, n);
@@ -465,10 +521,15 @@ out:
 	if (text)
 		for (size_t i = 0; i < t->nrows * t->ncols; i++)
 			free(text[i]);
+	if (head)
+		for (size_t c = 0; c < t->ncols; c++)
+			free(head[c]);
 	free(text);
+	free(head);
 	free(w);
 	free(floor_w);
 	dp_buf_free(&b);
+	dp_buf_free(&e);
 	return rc;
 }
 

@@ -72,8 +72,9 @@ out:
 static const dp_param params[] = {
 	DP_PARAM_DATAFLOW,
 	DP_PARAM_WHERE("rows"),
-	{ .name = "interval", .type = DP_PT_REAL, .arg = "S", .min = 0.1, .max = 86400, .def = "2",
-	  .help = "seconds between refreshes", .fronts = DP_FRONT_CLI, .offset = offsetof(watch_opts, interval) },
+	{ .name = "interval", .type = DP_PT_DURATION, .arg = "S", .min = 0.1, .max = 86400, .unit = "s", .def = "2",
+	  .help = "the time between refreshes (a bare number is seconds; 500ms, 1m)", .fronts = DP_FRONT_CLI,
+	  .offset = offsetof(watch_opts, interval) },
 	{ .name = "count", .type = DP_PT_INT, .arg = "N", .min = 1, .max = 1e15, .def_help = "until interrupted",
 	  .help = "refreshes N times, then ends", .fronts = DP_FRONT_CLI, .offset = offsetof(watch_opts, count) },
 };

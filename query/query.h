@@ -344,6 +344,18 @@ DP_INTERNAL int dp_table_check(const dp_table *t, const dp_buf *notes);
 DP_INTERNAL void dp_table_free(dp_table *t);
 /* Keeps the column name and the JSON key unique ("loss", "loss_2"). */
 
+/* Appends s[0..n) to b as it may reach a terminal: values from the logs
+ * (a text hyperparameter, a tag, a note, an end message) or from SQL are
+ * anyone's text, and an ESC or OSC sequence, a BEL, a CR or LF (a fake
+ * row), or a bidirectional control would act on the terminal instead of
+ * showing.  Those are written visibly instead: "\n", "\r", "\t", "\x1b"
+ * (C0 controls and DEL), "\u202e" (C1 controls, bidirectional controls,
+ * line and paragraph separators, zero-width and invisible characters),
+ * and each byte of invalid UTF-8 as "\xff".  Everything else is copied.
+ * Tables use it for every cell and header; CSV and JSON keep the exact
+ * value (JSON escaping what JSON requires). */
+DP_INTERNAL int dp_terminal_text(dp_buf *b, const char *s, size_t n);
+
 typedef enum dp_format { FMT_TABLE, FMT_CSV, FMT_JSON } dp_format;
 DP_INTERNAL int dp_format_parse(const char *s, dp_format *out);
 /* Writes the table; `width` is the terminal width for FMT_TABLE.  JSON is
@@ -417,7 +429,8 @@ typedef struct dp_index_totals {
  * indexed, on_disk, behind, records, problems, state: complete, open,
  * deleted, or ? when log_dir is NULL) and then per segment of log_dir it
  * has not read ("not indexed yet"); *problems with the problems it
- * skipped (segment, offset, why, bytes); *tot with the totals.  The
+ * skipped (segment, offset, why, bytes: missing for a name refused, whose
+ * record is indexed); *tot with the totals.  The
  * caller frees both tables. */
 DP_INTERNAL int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems,
 				dp_index_totals *tot);

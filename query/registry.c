@@ -63,7 +63,8 @@ const char *dp_ptype_name(dp_ptype t)
 		[DP_PT_DATAFLOW] = "dataflow", [DP_PT_TASK] = "task",	    [DP_PT_NAME] = "name",
 		[DP_PT_NAMES] = "names",       [DP_PT_TEXT] = "text",	    [DP_PT_WHERE] = "where",
 		[DP_PT_INT] = "integer",       [DP_PT_REAL] = "real",	    [DP_PT_CHOICE] = "choice",
-		[DP_PT_FLAG] = "flag",	       [DP_PT_AGG] = "aggregate",
+		[DP_PT_FLAG] = "flag",	       [DP_PT_AGG] = "aggregate",  [DP_PT_DURATION] = "duration",
+		[DP_PT_SIZE] = "size",	       [DP_PT_ADDRESS] = "address",
 	};
 	return (unsigned)t < DP_PT_COUNT ? names[t] : "?";
 }
@@ -108,29 +109,21 @@ static const char *shown(const dp_param *p, unsigned front, char *buf, size_t n)
 	return buf;
 }
 
-/* A refusal of value v for p. */
-static int refuse(const dp_param *p, unsigned front, const char *what, const char *v)
+/* A refusal of value v for p: "NAME: WHY", WHY quoting v, as every option
+ * of the command line is refused (cli_opt_count and the like). */
+static int refuse(const dp_param *p, unsigned front, const char *fmt, const char *v)
 {
-	char name[80];
-	return dp_error_subject(DNNPROV_EQUERY, p->name, "%s takes %s, not '%.60s'", shown(p, front, name, sizeof(name)),
-				what, v);
+	char name[80], why[320];
+	snprintf(why, sizeof(why), fmt, v);
+	return dp_error_subject(DNNPROV_EQUERY, p->name, "%s: %s", shown(p, front, name, sizeof(name)), why);
 }
 
-static int parse_int(const dp_param *p, unsigned front, const char *v, int64_t *out)
+/* The detail a util/units.c parser left, under p's name. */
+static int refuse_detail(const dp_param *p, unsigned front)
 {
-	char what[96], *end;
-	long long n;
-	errno = 0;
-	n = *v && !isspace((unsigned char)*v) ? strtoll(v, &end, 10) : 0;
-	if (!*v || isspace((unsigned char)*v) || *end || errno || (double)n < p->min || (double)n > p->max) {
-		if (p->max >= 1e12)
-			snprintf(what, sizeof(what), "a whole number of at least %.0f", p->min);
-		else
-			snprintf(what, sizeof(what), "a whole number from %.0f to %.0f", p->min, p->max);
-		return refuse(p, front, what, v);
-	}
-	*out = (int64_t)n;
-	return 0;
+	char name[80], why[512];
+	snprintf(why, sizeof(why), "%s", dnnprov_errmsg());
+	return dp_error_subject(DNNPROV_EQUERY, p->name, "%s: %s", shown(p, front, name, sizeof(name)), why);
 }
 
 static int parse_real(const dp_param *p, unsigned front, const char *v, double *out)
@@ -140,7 +133,7 @@ static int parse_real(const dp_param *p, unsigned front, const char *v, double *
 	errno = 0;
 	d = *v && !isspace((unsigned char)*v) ? strtod(v, &end) : NAN;
 	if (!*v || isspace((unsigned char)*v) || *end || errno || !isfinite(d) || d < p->min || d > p->max) {
-		snprintf(what, sizeof(what), "a number from %g to %g", p->min, p->max);
+		snprintf(what, sizeof(what), "'%%.60s' is not a number from %g to %g", p->min, p->max);
 		return refuse(p, front, what, v);
 	}
 	*out = d;
@@ -156,9 +149,10 @@ static int parse_choice(const dp_param *p, unsigned front, const char *v, const 
 			*out = *c;
 			return 0;
 		}
+	dp_buf_printf(&what, "'%%.60s' is not ");
 	for (size_t i = 0; i < n; i++)
 		dp_buf_printf(&what, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", p->choices[i]);
-	int rc = refuse(p, front, dp_buf_cstr(&what) ? dp_buf_cstr(&what) : "one of its choices", v);
+	int rc = refuse(p, front, dp_buf_cstr(&what) ? dp_buf_cstr(&what) : "'%.60s' is no choice", v);
 	dp_buf_free(&what);
 	return rc;
 }
@@ -175,12 +169,35 @@ static int parse_flag(const dp_param *p, unsigned front, const char *v, bool *ou
 			*out = dp_strcasecmp(v, yes[i]) == 0;
 			return 0;
 		}
-	return refuse(p, front, "true or false", v);
+	return refuse(p, front, "'%.60s' is not true or false", v);
 }
 
 static int parse_agg(const dp_param *p, unsigned front, const char *v, dp_agg *out)
 {
-	return dp_agg_parse(v, out) == 0 ? 0 : refuse(p, front, "best, max, min, last, mean or at=EPOCH", v);
+	return dp_agg_parse(v, out) == 0 ? 0
+					 : refuse(p, front, "'%.60s' is not an aggregate: best, max, min, last, mean or at=EPOCH", v);
+}
+
+/* The parsers of util/units.c: one grammar for a kind, whatever option. */
+static int parse_unit(const dp_param *p, unsigned front, const char *v, void *field)
+{
+	uint64_t u;
+	int rc = 0;
+	switch (p->type) {
+	case DP_PT_INT:
+		if (!(rc = dp_parse_count(v, (uint64_t)p->min, (uint64_t)p->max, &u)))
+			*(int64_t *)field = (int64_t)u;
+		break;
+	case DP_PT_DURATION: rc = dp_parse_duration(v, p->unit, p->min, p->max, field); break;
+	case DP_PT_SIZE:
+		if (!(rc = dp_parse_size(v, &u)) && ((double)u < p->min || (double)u > p->max))
+			rc = dp_error(DNNPROV_EINVAL, "size '%.60s' is out of range (%.0f to %.0f bytes)", v, p->min, p->max);
+		if (!rc)
+			*(uint64_t *)field = u;
+		break;
+	default: rc = dp_parse_address(v, NULL, field); break;
+	}
+	return rc ? refuse_detail(p, front) : 0;
 }
 
 int dp_ask_set_param(dp_ask *a, const dp_param *p, const char *value)
@@ -197,7 +214,10 @@ int dp_ask_set_param(dp_ask *a, const dp_param *p, const char *value)
 	if (a->given[i] && a->front != DP_FRONT_CLI)
 		return dp_error_subject(DNNPROV_EQUERY, p->name, "%s is given twice", shown(p, a->front, name, sizeof(name)));
 	switch (p->type) {
-	case DP_PT_INT: rc = parse_int(p, a->front, value, field); break;
+	case DP_PT_INT:
+	case DP_PT_DURATION:
+	case DP_PT_SIZE:
+	case DP_PT_ADDRESS: rc = parse_unit(p, a->front, value, field); break;
 	case DP_PT_REAL: rc = parse_real(p, a->front, value, field); break;
 	case DP_PT_CHOICE: rc = parse_choice(p, a->front, value, field); break;
 	case DP_PT_FLAG: rc = parse_flag(p, a->front, value, field); break;
@@ -386,12 +406,14 @@ static void json_param(dp_buf *b, const dp_param *p)
 	if (p->positional)
 		json_str(b, "positional", p->positional);
 	dp_buf_printf(b, ", \"required\": %s", p->required ? "true" : "false");
-	if (p->type == DP_PT_INT || p->type == DP_PT_REAL) {
+	if (p->type == DP_PT_INT || p->type == DP_PT_REAL || p->type == DP_PT_DURATION || p->type == DP_PT_SIZE) {
 		dp_buf_printf(b, ", \"min\": ");
 		dp_json_double(b, p->min);
 		dp_buf_printf(b, ", \"max\": ");
 		dp_json_double(b, p->max);
 	}
+	if (p->unit)
+		json_str(b, "unit", p->unit);
 	if (p->choices) {
 		dp_buf_printf(b, ", \"choices\": [");
 		for (const char *const *c = p->choices; *c; c++)

@@ -18,7 +18,9 @@
  * A declaration holds the question's parameters: each its name (the CLI's
  * --NAME, the HTTP parameter, SQL's and Python's name), its type (which
  * says how a value is parsed and checked: a whole number in a range, a
- * choice, an aggregate, a --where expression, ...), its default, its help
+ * choice, an aggregate, a --where expression, a duration, ...; the
+ * counts, durations, sizes and addresses read by util/units.c's grammars,
+ * as every other option of the command line), its default, its help
  * and which front ends offer it.  A value is parsed and checked by one
  * function, dp_ask_set(), whatever front end gave it, and a refusal names
  * the parameter in dnnprov_errsubject().
@@ -57,8 +59,12 @@ typedef enum dp_ptype {
 	DP_PT_NAMES,    /* names separated by commas (const char *) */
 	DP_PT_TEXT,     /* any text (const char *) */
 	DP_PT_WHERE,    /* a --where expression (const char *), compiled against the dataflow */
-	DP_PT_INT,      /* a whole number from min to max (int64_t) */
+	DP_PT_INT,      /* a count: decimal digits from min to max (int64_t; dp_parse_count) */
 	DP_PT_REAL,     /* a real number from min to max (double) */
+	DP_PT_DURATION, /* a duration from min to max seconds, "500ms", "2m", a bare number in `unit` (double
+			 * seconds; dp_parse_duration) */
+	DP_PT_SIZE,     /* a size from min to max bytes, "64MiB", "4096" (uint64_t; dp_parse_size) */
+	DP_PT_ADDRESS,  /* an address to listen on, A.B.C.D:PORT or [IPv6]:PORT (dp_address; dp_parse_address) */
 	DP_PT_CHOICE,   /* one of `choices` (const char *, pointing into choices) */
 	DP_PT_FLAG,     /* on or off (bool): no value on the command line; true/false, 1/0, yes/no elsewhere */
 	DP_PT_AGG,      /* an aggregate, max|min|last|mean|best|at=EPOCH (dp_agg) */
@@ -73,7 +79,8 @@ typedef struct dp_param {
 	const char *arg;           /* what usage calls the value ("M", "EXPR") */
 	const char *positional;    /* the CLI's positional argument ("TASK"), or NULL */
 	bool required;
-	double min, max;           /* DP_PT_INT, DP_PT_REAL */
+	double min, max;           /* DP_PT_INT, _REAL, _DURATION (seconds), _SIZE (bytes) */
+	const char *unit;          /* DP_PT_DURATION: a bare number's ("s") */
 	const char *const *choices; /* DP_PT_CHOICE: NULL-terminated */
 	const char *def;           /* the default as a value, applied before the caller's; NULL: none */
 	const char *def_help;      /* the default as help says it, when `def` cannot ("the main metric") */

@@ -983,127 +983,6 @@ START_TEST(test_bad_file)
 }
 END_TEST
 
-/* ------------------------------------------------------------------------
- * Sizes and durations
- * ------------------------------------------------------------------------ */
-
-struct parse_case {
-	const char *in;
-	int rc;
-	uint64_t want;
-};
-
-static const struct parse_case size_cases[] = {
-	{ "0", 0, 0 },
-	{ "4096", 0, 4096 },
-	{ "10B", 0, 10 },
-	{ "10 b", 0, 10 },
-	{ "1k", 0, 1024 },
-	{ "1K", 0, 1024 },
-	{ "1KB", 0, 1000 },
-	{ "1kb", 0, 1000 },
-	{ "1KiB", 0, 1024 },
-	{ "1M", 0, 1 << 20 },
-	{ "1MB", 0, 1000000 },
-	{ "64MiB", 0, 64 << 20 },
-	{ "64 MiB", 0, 64 << 20 },
-	{ "64  mib", 0, 64 << 20 },
-	{ "1G", 0, UINT64_C(1) << 30 },
-	{ "1GB", 0, 1000000000 },
-	{ "1GiB", 0, UINT64_C(1) << 30 },
-	{ "1T", 0, UINT64_C(1) << 40 },
-	{ "1TB", 0, UINT64_C(1000000000000) },
-	{ "1TiB", 0, UINT64_C(1) << 40 },
-	{ "007K", 0, 7 * 1024 },
-	{ "16777215TiB", 0, UINT64_C(16777215) << 40 },
-	{ "18446744073709551615", 0, UINT64_MAX },
-	{ "18446744073709551615B", 0, UINT64_MAX },
-	{ "16777216TiB", DNNPROV_EINVAL, 0 },
-	{ "99999999999999TiB", DNNPROV_EINVAL, 0 },
-	{ "18446744073709551616", DNNPROV_EINVAL, 0 },
-	{ "18446744073709551615K", DNNPROV_EINVAL, 0 },
-	{ "184467440737095516150", DNNPROV_EINVAL, 0 },
-	{ "", DNNPROV_EINVAL, 0 },
-	{ " 1", DNNPROV_EINVAL, 0 },
-	{ "-1", DNNPROV_EINVAL, 0 },
-	{ "+1", DNNPROV_EINVAL, 0 },
-	{ "1.5G", DNNPROV_EINVAL, 0 },
-	{ "1e3", DNNPROV_EINVAL, 0 },
-	{ "0x10", DNNPROV_EINVAL, 0 },
-	{ "1iB", DNNPROV_EINVAL, 0 },
-	{ "1KiBB", DNNPROV_EINVAL, 0 },
-	{ "1 K B", DNNPROV_EINVAL, 0 },
-	{ "MiB", DNNPROV_EINVAL, 0 },
-	{ "1ms", DNNPROV_EINVAL, 0 },
-};
-
-static const struct parse_case duration_cases[] = {
-	{ "0", 0, 0 },
-	{ "1", 0, 1 },
-	{ "500", 0, 500 },
-	{ "250ms", 0, 250 },
-	{ "250 ms", 0, 250 },
-	{ "1s", 0, 1000 },
-	{ "1S", 0, 1000 },
-	{ "2m", 0, 120000 },
-	{ "1h", 0, 3600000 },
-	{ "18446744073709551615", 0, UINT64_MAX },
-	{ "18446744073709551615ms", 0, UINT64_MAX },
-	{ "18446744073709551s", 0, UINT64_C(18446744073709551000) },
-	{ "18446744073709552s", DNNPROV_EINVAL, 0 },
-	{ "99999999999999999h", DNNPROV_EINVAL, 0 },
-	{ "18446744073709551616", DNNPROV_EINVAL, 0 },
-	{ "", DNNPROV_EINVAL, 0 },
-	{ "s", DNNPROV_EINVAL, 0 },
-	{ "1d", DNNPROV_EINVAL, 0 },
-	{ "1sec", DNNPROV_EINVAL, 0 },
-	{ "0.5s", DNNPROV_EINVAL, 0 },
-	{ "-1s", DNNPROV_EINVAL, 0 },
-	{ "1MiB", DNNPROV_EINVAL, 0 },
-};
-
-START_TEST(test_parse_size)
-{
-	const struct parse_case *c = &size_cases[_i];
-	uint64_t v = 12345;
-	int rc = dp_parse_size(c->in, &v);
-
-	ck_assert_msg(rc == c->rc, "'%s': rc %d (%s)", c->in, rc, dnnprov_errmsg());
-	if (rc == 0)
-		ck_assert_msg(v == c->want, "'%s': %ju != %ju", c->in, (uintmax_t)v,
-			      (uintmax_t)c->want);
-	else
-		ck_assert_msg(strstr(dnnprov_errmsg(), c->in) != NULL, "'%s': detail '%s'", c->in,
-			      dnnprov_errmsg());
-}
-END_TEST
-
-START_TEST(test_parse_duration)
-{
-	const struct parse_case *c = &duration_cases[_i];
-	uint64_t v = 12345;
-	int rc = dp_parse_duration_ms(c->in, &v);
-
-	ck_assert_msg(rc == c->rc, "'%s': rc %d (%s)", c->in, rc, dnnprov_errmsg());
-	if (rc == 0)
-		ck_assert_msg(v == c->want, "'%s': %ju != %ju", c->in, (uintmax_t)v,
-			      (uintmax_t)c->want);
-	else
-		ck_assert_msg(strstr(dnnprov_errmsg(), c->in) != NULL, "'%s': detail '%s'", c->in,
-			      dnnprov_errmsg());
-}
-END_TEST
-
-START_TEST(test_parse_null)
-{
-	uint64_t v;
-
-	ck_assert_int_eq(dp_parse_size(NULL, &v), DNNPROV_EINVAL);
-	ck_assert_int_eq(dp_parse_size("1", NULL), DNNPROV_EINVAL);
-	ck_assert_int_eq(dp_parse_duration_ms(NULL, &v), DNNPROV_EINVAL);
-}
-END_TEST
-
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1137,11 +1016,6 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_io_errors);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("units");
-	tcase_add_loop_test(tc, test_parse_size, 0, (int)DP_ARRAY_LEN(size_cases));
-	tcase_add_loop_test(tc, test_parse_duration, 0, (int)DP_ARRAY_LEN(duration_cases));
-	tcase_add_test(tc, test_parse_null);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

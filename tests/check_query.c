@@ -18,7 +18,9 @@
 typedef struct every_opts {
 	dp_qopts o;
 	int64_t count;
-	double ratio;
+	double ratio, wait;
+	uint64_t size;
+	dp_address listen;
 	bool flag;
 	const char *names, *text, *cli_only;
 } every_opts;
@@ -29,8 +31,14 @@ static const dp_param every_params[] = {
 	DP_PARAM_WHERE("rows"),
 	DP_PARAM_AGG,
 	DP_PARAM_GOAL,
-	{ .name = "count", .type = DP_PT_INT, .arg = "N", .min = -5, .max = 10, .def = "3", .help = "a count",
+	{ .name = "count", .type = DP_PT_INT, .arg = "N", .min = 2, .max = 10, .def = "3", .help = "a count",
 	  .fronts = DP_FRONT_ALL, .offset = offsetof(every_opts, count) },
+	{ .name = "wait", .type = DP_PT_DURATION, .arg = "D", .min = 0.5, .max = 3600, .unit = "s", .help = "a wait",
+	  .fronts = DP_FRONT_ALL, .offset = offsetof(every_opts, wait) },
+	{ .name = "size", .type = DP_PT_SIZE, .arg = "S", .min = 1024, .max = 1 << 20, .help = "a size",
+	  .fronts = DP_FRONT_ALL, .offset = offsetof(every_opts, size) },
+	{ .name = "listen", .type = DP_PT_ADDRESS, .arg = "A", .help = "an address", .fronts = DP_FRONT_ALL,
+	  .offset = offsetof(every_opts, listen) },
 	{ .name = "ratio", .type = DP_PT_REAL, .arg = "R", .min = 0.5, .max = 2, .help = "a ratio",
 	  .fronts = DP_FRONT_ALL, .offset = offsetof(every_opts, ratio) },
 	{ .name = "flag", .type = DP_PT_FLAG, .help = "a flag", .fronts = DP_FRONT_ALL,
@@ -90,10 +98,11 @@ static const struct {
 	bool ok;
 	int64_t want;
 } int_cases[] = {
-	{ "-5", true, -5 }, { "10", true, 10 }, { "0", true, 0 }, { "+7", true, 7 },
-	{ "-6", false, 0 }, { "11", false, 0 }, { "", false, 0 }, { " 3", false, 0 },
-	{ "3 ", false, 0 }, { "3x", false, 0 }, { "0x3", false, 0 }, { "3.0", false, 0 },
-	{ "99999999999999999999", false, 0 }, { "-99999999999999999999", false, 0 }, { "1e1", false, 0 },
+	/* Decimal digits only, as every count of the command line (util/units.c). */
+	{ "2", true, 2 }, { "10", true, 10 }, { "007", true, 7 },
+	{ "1", false, 0 }, { "11", false, 0 }, { "", false, 0 }, { " 3", false, 0 }, { "+7", false, 0 },
+	{ "-3", false, 0 }, { "3 ", false, 0 }, { "3x", false, 0 }, { "0x3", false, 0 }, { "3.0", false, 0 },
+	{ "99999999999999999999", false, 0 }, { "1e1", false, 0 },
 };
 
 START_TEST(test_int)
@@ -104,7 +113,8 @@ START_TEST(test_int)
 		ck_assert_int_eq(opts()->count, int_cases[_i].want);
 		ck_assert_str_eq(dnnprov_errsubject(), "");
 	} else {
-		refused(rc, "count", "count takes a whole number from -5 to 10");
+		refused(rc, "count", "count: '");
+		ck_assert_msg(strstr(dnnprov_errmsg(), int_cases[_i].value), "quotes the value: %s", dnnprov_errmsg());
 		ck_assert_int_eq(opts()->count, 3); /* the default stays */
 	}
 }
@@ -126,7 +136,8 @@ START_TEST(test_real)
 		ck_assert_int_eq(rc, 0);
 		ck_assert(opts()->ratio == real_cases[_i].want);
 	} else {
-		refused(rc, "ratio", "ratio takes a number from 0.5 to 2");
+		refused(rc, "ratio", "ratio: '");
+		ck_assert_msg(strstr(dnnprov_errmsg(), "from 0.5 to 2"), "names the range: %s", dnnprov_errmsg());
 	}
 }
 END_TEST
@@ -137,8 +148,8 @@ START_TEST(test_choice)
 	ck_assert_str_eq(opts()->text, "green");
 	dp_ask_free(&ask);
 	setup();
-	refused(dp_ask_set(&ask, "colour", "Green"), "colour", "colour takes red, green or blue, not 'Green'");
-	refused(dp_ask_set(&ask, "goal", "up"), "goal", "goal takes min or max, not 'up'");
+	refused(dp_ask_set(&ask, "colour", "Green"), "colour", "colour: 'Green' is not red, green or blue");
+	refused(dp_ask_set(&ask, "goal", "up"), "goal", "goal: 'up' is not min or max");
 }
 END_TEST
 
@@ -159,7 +170,7 @@ START_TEST(test_flag)
 	}
 	dp_ask_free(&ask);
 	setup();
-	refused(dp_ask_set(&ask, "flag", "maybe"), "flag", "flag takes true or false, not 'maybe'");
+	refused(dp_ask_set(&ask, "flag", "maybe"), "flag", "flag: 'maybe' is not true or false");
 	/* On the command line a flag has no value. */
 	dp_ask a;
 	ck_assert_int_eq(dp_ask_init(&a, &every, DP_FRONT_CLI), 0);
@@ -188,8 +199,38 @@ START_TEST(test_agg)
 	for (size_t i = 0; i < DP_ARRAY_LEN(bad); i++) {
 		dp_ask_free(&ask);
 		setup();
-		refused(dp_ask_set(&ask, "agg", bad[i]), "agg", "agg takes best, max, min, last, mean or at=EPOCH");
+		refused(dp_ask_set(&ask, "agg", bad[i]), "agg", "is not an aggregate: best, max, min, last, mean or at=EPOCH");
 	}
+}
+END_TEST
+
+/* The grammars of util/units.c, as every option of their kind. */
+START_TEST(test_units)
+{
+	ck_assert_int_eq(dp_ask_set(&ask, "wait", "1.5"), 0);
+	ck_assert(opts()->wait == 1.5);
+	ck_assert_int_eq(dp_ask_set(&ask, "size", "64KiB"), 0);
+	ck_assert_int_eq(opts()->size, 65536);
+	ck_assert_int_eq(dp_ask_set(&ask, "listen", "127.0.0.1:8080"), 0);
+	ck_assert_str_eq(opts()->listen.host, "127.0.0.1");
+	ck_assert_int_eq(opts()->listen.port, 8080);
+	static const struct {
+		const char *name, *value;
+	} bad[] = { { "wait", "250ms" }, { "wait", "2h" }, { "wait", "1e3" }, { "wait", "inf" }, { "wait", " 1" },
+		    { "size", "1000" }, { "size", "2MiB" }, { "size", "1.5k" }, { "size", "-1" },
+		    { "listen", "localhost:80" }, { "listen", "0x7f000001:0" }, { "listen", "1.2.3.4:70000" } };
+	for (size_t i = 0; i < DP_ARRAY_LEN(bad); i++) {
+		dp_ask_free(&ask);
+		setup();
+		char phrase[32];
+		snprintf(phrase, sizeof(phrase), "%s: ", bad[i].name);
+		refused(dp_ask_set(&ask, bad[i].name, bad[i].value), bad[i].name, phrase);
+	}
+	/* A duration's bare number is in the parameter's unit; 1m is 60 s. */
+	dp_ask_free(&ask);
+	setup();
+	ck_assert_int_eq(dp_ask_set(&ask, "wait", "1m"), 0);
+	ck_assert(opts()->wait == 60);
 }
 END_TEST
 
@@ -213,10 +254,9 @@ START_TEST(test_spelling)
 	/* The command line's message says --count; HTTP's says count. */
 	dp_ask a;
 	ck_assert_int_eq(dp_ask_init(&a, &every, DP_FRONT_CLI), 0);
-	refused(dp_ask_set_param(&a, dp_question_param(&every, "count", DP_FRONT_CLI), "x"), "count",
-		"--count takes a whole number");
+	refused(dp_ask_set_param(&a, dp_question_param(&every, "count", DP_FRONT_CLI), "x"), "count", "--count: 'x'");
 	dp_ask_free(&a);
-	refused(dp_ask_set(&ask, "count", "x"), "count", "count takes a whole number");
+	refused(dp_ask_set(&ask, "count", "x"), "count", "count: 'x'");
 	ck_assert_msg(strncmp(dnnprov_errmsg(), "count", 5) == 0, "%s", dnnprov_errmsg());
 	/* HTTP's name of the dataflow is df; "dataflow" is no HTTP parameter. */
 	ck_assert_ptr_eq(dp_question_param(&every, "df", DP_FRONT_HTTP), &every_params[0]);
@@ -237,16 +277,16 @@ END_TEST
 
 START_TEST(test_twice)
 {
-	ck_assert_int_eq(dp_ask_set(&ask, "count", "1"), 0);
-	refused(dp_ask_set(&ask, "count", "2"), "count", "count is given twice");
-	ck_assert_int_eq(opts()->count, 1);
+	ck_assert_int_eq(dp_ask_set(&ask, "count", "4"), 0);
+	refused(dp_ask_set(&ask, "count", "5"), "count", "count is given twice");
+	ck_assert_int_eq(opts()->count, 4);
 	/* The command line takes the last, as getopt does. */
 	dp_ask a;
 	const dp_param *p = dp_question_param(&every, "count", DP_FRONT_CLI);
 	ck_assert_int_eq(dp_ask_init(&a, &every, DP_FRONT_CLI), 0);
-	ck_assert_int_eq(dp_ask_set_param(&a, p, "1"), 0);
-	ck_assert_int_eq(dp_ask_set_param(&a, p, "2"), 0);
-	ck_assert_int_eq(((const every_opts *)a.o)->count, 2);
+	ck_assert_int_eq(dp_ask_set_param(&a, p, "4"), 0);
+	ck_assert_int_eq(dp_ask_set_param(&a, p, "5"), 0);
+	ck_assert_int_eq(((const every_opts *)a.o)->count, 5);
 	dp_ask_free(&a);
 }
 END_TEST
@@ -279,7 +319,7 @@ END_TEST
 
 START_TEST(test_subject_lifetime)
 {
-	refused(dp_ask_set(&ask, "count", "x"), "count", "count");
+	refused(dp_ask_set(&ask, "count", "x"), "count", "count: ");
 	/* Any other failure, and a success that clears the detail, clear it. */
 	dp_error(DNNPROV_EIO, "elsewhere");
 	ck_assert_str_eq(dnnprov_errsubject(), "");
@@ -312,6 +352,8 @@ START_TEST(test_declarations)
 			ck_assert_msg((p->type != DP_PT_CHOICE) == !p->choices, "%s %s", qn->name, p->name);
 			ck_assert_msg(p->type != DP_PT_INT && p->type != DP_PT_REAL ? 1 : p->min <= p->max, "%s %s",
 				      qn->name, p->name);
+			ck_assert_msg(p->type != DP_PT_INT || p->min >= 0, "%s %s: a count", qn->name, p->name);
+			ck_assert_msg((p->type == DP_PT_DURATION) == (p->unit != NULL), "%s %s", qn->name, p->name);
 			for (const char *c = p->name; *c; c++)
 				ck_assert_msg((*c >= 'a' && *c <= 'z') || *c == '_', "%s %s", qn->name, p->name);
 			for (size_t k = 0; k < i; k++) {
@@ -343,6 +385,7 @@ static Suite *query_suite(void)
 	tcase_add_test(tc, test_choice);
 	tcase_add_test(tc, test_flag);
 	tcase_add_test(tc, test_agg);
+	tcase_add_test(tc, test_units);
 	tcase_add_test(tc, test_texts);
 	tcase_add_test(tc, test_spelling);
 	tcase_add_test(tc, test_unknown_and_not_offered);

@@ -30,11 +30,23 @@ class Task:
         return self.active_before + max(0.0, until - self.attempt_start)
 
 
+    def at(self, r):
+        """When a record of the current attempt happened (docs/RUNS.md,
+        "Times of a run"): the attempt's begin plus the time since boot
+        between the two records when both have it (the logs replayed here
+        are of one boot), else its wall time; never before the begin."""
+        at = r["time"]
+        mono = r.get("mono")
+        if self.attempt_mono is not None and mono is not None and mono >= self.attempt_mono:
+            at = self.attempt_start + (mono - self.attempt_mono)
+        return at if at >= self.attempt_start else self.attempt_start
+
     def __init__(self, df, tid):
         self.df, self.id = df, tid
         self.begun = False
         self.begins = 0     # attempts: begin records
         self.attempt_start = None
+        self.attempt_mono = None
         self.active_before = 0.0
         self.begin = {}     # the latest begin record
         self.status = None
@@ -67,6 +79,7 @@ def replay(records):
             continue
         t = d["tasks"].setdefault(tid, Task(df, tid))
         if kind == "begin":
+            begins = r["time"]
             if not t.begun:   # a resume keeps the first begin's values and start
                 t.hyps = dict(r["hyperparameters"])
                 t.start = r["time"]
@@ -74,7 +87,11 @@ def replay(records):
                 until = t.end if t.end is not None else t.last
                 if until is not None and until > t.attempt_start:
                     t.active_before += until - t.attempt_start
-            t.attempt_start = r["time"]
+                if until is not None and not begins >= until:
+                    begins = until  # never before the attempt before it ended
+            t.attempt_start = begins
+            t.attempt_mono = r.get("mono")
+            t.last = begins
             t.begins += 1
             t.begin = r
             t.status, t.end, t.message, t.begun = "RUNNING", None, None, True
@@ -104,8 +121,9 @@ def replay(records):
         elif kind == "element":
             t.elements.append(r)
         elif kind == "end":
-            t.status, t.end, t.message = r["status"], r["time"], r.get("message")
-        t.last = r["time"]   # the causally last record's: `cat` prints them in that order
+            t.status, t.end, t.message = r["status"], t.at(r), r.get("message")
+        if kind != "begin":
+            t.last = t.at(r)   # the causally last record's: `cat` prints them in that order
     for d in dataflows.values():
         d["tasks"] = {k: t for k, t in d["tasks"].items() if t.begun}
         for t in d["tasks"].values():

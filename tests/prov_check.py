@@ -116,6 +116,18 @@ def number(v):
     return NONFINITE.get(v, v) if isinstance(v, str) else v
 
 
+
+def attempt_time(t, r):
+    """When a record of the task's current attempt happened, by the rule of
+    docs/RUNS.md: the attempt's begin plus the time since boot between the
+    two records when both have it (every segment here is of this boot),
+    else its wall time; never before the attempt's begin."""
+    begins, mono = t["attempt"]
+    at = r["time"]
+    if mono is not None and r.get("mono") is not None and r["mono"] >= mono:
+        at = begins + (r["mono"] - mono)
+    return at if at >= begins else begins
+
 class Model:
     def __init__(self, records, df, selected):
         self.spec = {"hyperparameters": [], "metrics": [], "adaptation": False, "transformations": {}}
@@ -143,12 +155,19 @@ class Model:
                 continue
             if kind == "begin":
                 # The first begin gives the values and the start; a resume
-                # starts a new attempt of the same run.
+                # starts a new attempt of the same run, never before the
+                # one before it ended (docs/RUNS.md, "Times of a run").
+                begins = r["time"]
+                if task in self.tasks:
+                    before = self.tasks[task]
+                    until = before["end"] if before["end"] is not None else before["last"]
+                    if until is not None and not begins >= until:
+                        begins = until
                 t = self.tasks.setdefault(task, {"hyps": dict(r["hyperparameters"]), "start": r["time"],
                                                  "attempts": 0})
                 t.update(status="RUNNING", end=None, message=None, host=r.get("host"), user=r.get("user"),
                          pid=r["pid"], execution=r.get("execution"), transformation=r["transformation"],
-                         owner=r.get("owner"))
+                         owner=r.get("owner"), attempt=(begins, r.get("mono")), last=begins)
                 t["attempts"] += 1
                 continue
             if task not in self.tasks:
@@ -167,7 +186,9 @@ class Model:
             elif kind == "layers":
                 self.layers[task] = r
             elif kind == "end":
-                t.update(status=r["status"], end=r["time"], message=r.get("message"))
+                t.update(status=r["status"], end=attempt_time(t, r), message=r.get("message"))
+            if kind in ("epoch", "adapt", "test", "element", "layers", "end"):
+                t["last"] = attempt_time(t, r)
         for m in metric_names:
             if m not in self.spec["metrics"]:
                 self.spec["metrics"].append(m)

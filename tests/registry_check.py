@@ -42,8 +42,12 @@ SAMPLE_BY_TYPE = {"aggregate": "best", "flag": "true", "where": "epochs >= 0", "
 def sample(p):
     if p["name"] in SAMPLE_BY_NAME:
         return SAMPLE_BY_NAME[p["name"]]
-    if p["type"] in ("integer", "real"):
+    if p["type"] in ("integer", "real", "duration"):  # a duration's bare number is in its unit
         return str(int(p["min"]) if p["type"] == "integer" else p["min"])
+    if p["type"] == "size":
+        return str(int(p["min"]))
+    if p["type"] == "address":
+        return "127.0.0.1:0"
     if p["type"] == "choice":
         return p["choices"][0]
     return SAMPLE_BY_TYPE[p["type"]]

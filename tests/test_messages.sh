@@ -131,4 +131,44 @@ expect_status "config: no action" 2 "$DNNPROV" config
 expect_status "config: an unknown action" 2 "$DNNPROV" config chek exp.yaml
 expect_eq "names it" "$(head -n 1 "$T/err")" "dnnprov: config: unknown action 'chek' (the action is check)"
 expect_status "config check: two files" 2 "$DNNPROV" config check exp.yaml bad.yaml
+
+# --- one size rule for every free text a writer records ----------------------------------
+cat >text.yaml <<'YAML'
+dataflow: texts
+hyperparameters: {OPTIMIZER_NAME: true}
+metrics: [loss]
+transformations:
+  Prep:
+    output:
+      oPrep: {label: text}
+YAML
+limit=65536
+at=$(head -c $limit /dev/zero | tr '\0' x)
+over="${at}x"
+X() { "$DNNPROV" log -c text.yaml "$@"; }
+X --task t begin OPTIMIZER_NAME=ok >/dev/null
+for size in at over; do
+	v=${!size}
+	want=$([ $size = at ] && echo 0 || echo 1)
+	expect_status "a text hyperparameter $size the limit" $want X --task "h-$size" begin "OPTIMIZER_NAME=$v"
+	expect_status "an element value $size the limit" $want X --task t element Prep oPrep "label=$v"
+	expect_status "a tag $size the limit" $want "$DNNPROV" tag -c text.yaml t "stage=$v"
+	expect_status "a note $size the limit" $want "$DNNPROV" tag -c text.yaml t --note "$v"
+	X --task "e-$size" begin OPTIMIZER_NAME=ok >/dev/null
+	expect_status "an end message $size the limit" $want X --task "e-$size" end --message "$v"
+	[ $size = over ] && expect_grep "the end message: the one limit, named" "the limit for a text is $limit" "$T/err"
+done
+expect_status "python: an end message over the limit is refused, not cut" 0 \
+	env PYTHONPATH="$OLDPWD/python" sh "$OLDPWD/tools/pyrun.sh" "$OLDPWD/$BUILD/libdnnprov.so" -c '
+import sys, dnnprov
+t = dnnprov.Task("text.yaml", {"OPTIMIZER_NAME": "ok"}, task_id="py")
+for call in (lambda: t.tag(stage="x" * 65537), lambda: t.end("FINISHED", message="m" * 65537)):
+    try:
+        call()
+    except dnnprov.InvalidArgumentError as e:
+        assert "the limit for a text is 65536" in str(e), e
+    else:
+        raise SystemExit("accepted")
+t.end("FINISHED", message="m" * 65536)
+t.close()'
 finish

@@ -32,8 +32,11 @@ YAML
 
 # 2. Names and values that must be escaped or encoded: quotes, backslashes,
 #    line breaks, control characters, non-ASCII, '%', '.', spaces, a leading
-#    '-', a 100,000-byte text; NaN, infinities, -0.0, extreme doubles,
-#    negative epochs; a task still running.
+#    '-', a 60,000-byte text; NaN, infinities, -0.0, extreme doubles,
+#    negative epochs; a task still running.  Names with spaces, quotes or a
+#    leading '-' are refused by writers today (docs/CONFIG.md), but logs an
+#    older writer made may hold them, and are indexed as written: the logs
+#    are written with names that pass, then renamed in place.
 W='wéird "df" 100%.v1 <x>'
 cat >"$T/w.yaml" <<'YAML'
 dataflow: 'wéird "df" 100%.v1 <x>'
@@ -42,39 +45,50 @@ index_dir: index
 hyperparameters:
   OPTIMIZER_NAME: true
   LEARNING_RATE: true
-  "-neg": numeric
-  "note ü": text
+  neg: numeric
+  note_u: text
   data.path: file
-metrics: ['loss ü', 'acc"q', top.5]
+metrics: [loss_u, acc_q, top.5]
 adaptation: true
 transformations:
-  "Dense Block":
+  Dense_Block:
     depends_on: [TrainingModel]
     input:
-      'i"DB': {'growth rate': numeric, a.b: text}
+      i_DB: {growth_rate: numeric, a.b: text}
     output:
       oDB: {out: text}
 YAML
-long=$(head -c 100000 /dev/zero | tr '\0' 'x')
+long=$(head -c 60000 /dev/zero | tr '\0' 'x')
 L() { "$DNNPROV" log -c "$T/w.yaml" "$@" >/dev/null; }
 T1='tâsk "one" 50%.x'
-L --task "$T1" begin OPTIMIZER_NAME=$'Adam "w" \\ back\nline ü\t\x01\x7f' LEARNING_RATE=0.01 -neg=-3 "note ü=$long" \
+L --task "$T1" begin OPTIMIZER_NAME=$'Adam "w" \\ back\nline ü\t\x01\x7f' LEARNING_RATE=0.01 neg=-3 "note_u=$long" \
 	'data.path=/p/a b.csv'
 L --task "$T1" layers 'dense "1":activation=re\lu' 'drop 1:dropout=0.25'
-L --task "$T1" epoch 1 --elapsed 1.5 'loss ü=nan' 'acc"q=inf' top.5=-inf
-L --task "$T1" epoch 2 'loss ü=0.1' 'acc"q=1e308' top.5=5e-324
+L --task "$T1" epoch 1 --elapsed 1.5 'loss_u=nan' 'acc_q=inf' top.5=-inf
+L --task "$T1" epoch 2 'loss_u=0.1' 'acc_q=1e308' top.5=5e-324
 L --task "$T1" adapt 2 LEARNING_RATE=0.005
 L --task "$T1" adapt 3 LEARNING_RATE=0.0025
 L --task "$T1" adapt 3 OPTIMIZER_NAME=$'SGD\r\n"x"'
-L --task "$T1" epoch 3 'loss ü=-0.0' 'acc"q=0.30000000000000004'
-L --task "$T1" test 'loss ü=0.5' 'acc"q=-1e-300'
-L --task "$T1" element "Dense Block" 'i"DB' 'growth rate=12' $'a.b=q"\\\n€'
-L --task "$T1" element "Dense Block" oDB "out=$long"
+L --task "$T1" epoch 3 'loss_u=-0.0' 'acc_q=0.30000000000000004'
+L --task "$T1" test 'loss_u=0.5' 'acc_q=-1e-300'
+L --task "$T1" element Dense_Block i_DB 'growth_rate=12' $'a.b=q"\\\n€'
+L --task "$T1" element Dense_Block oDB "out=$long"
 L --task "$T1" end --status FAILED --message $'diverged "badly" \\ here\n2nd line'
 T2='-lead.task'
 L --task "$T2" begin OPTIMIZER_NAME=SGD LEARNING_RATE=1
-L --task "$T2" epoch 1 'loss ü=1'
-L --task "$T2" epoch -2 'loss ü=2'
+L --task "$T2" epoch 1 'loss_u=1'
+L --task "$T2" epoch -2 'loss_u=2'
+RENAME='global names, renamed
+names = {"neg": "-neg", "note_u": "note ü", "loss_u": "loss ü", "acc_q": "acc\"q", "Dense_Block": "Dense Block",
+         "i_DB": "i\"DB", "growth_rate": "growth rate"}
+def renamed(x):
+    if isinstance(x, dict):
+        return {renamed(k): renamed(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [renamed(v) for v in x]
+    return names.get(x, x) if isinstance(x, str) else x
+r.update(renamed(r))'
+find "$T/logs/$W" -name '*.dnplog' | while read -r seg; do $PY tests/rewrite_segment.py "$seg" "$RENAME"; done
 
 # 3. The least there can be: no adaptation, no user transformation, no epochs.
 printf 'dataflow: plain\nlog_dir: logs\nindex_dir: index\n' >"$T/plain.yaml"

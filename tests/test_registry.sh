@@ -39,8 +39,8 @@ expect_status "docs/QUERY.md holds the registry's sections (make docs)" 0 $PY to
 
 # --- a question's usage says what the registry says ---------------------------------------------
 expect_status "effect --bins out of range" 2 Q effect df --hyp LEARNING_RATE --bins 0
-expect_eq "names the option and its range" "$(head -n 1 "$T/err")" \
-	"dnnprov: effect: --bins takes a whole number from 1 to 1000, not '0'"
+expect_eq "names the option, the value and the range" "$(head -n 1 "$T/err")" \
+	"dnnprov: effect: --bins: '0' is out of range (1 to 1000)"
 expect_grep "with the usage" "^usage: dnnprov effect " "$T/err"
 expect_status "curve --metric: another question's option, not an abbreviation of --metrics" 2 Q curve df task-0001 --metric loss
 expect_eq "says so" "$(head -n 1 "$T/err")" "dnnprov: curve: option --metric does not apply to curve"
@@ -108,7 +108,7 @@ expect_status "the CLI's compare" 0 "$DNNPROV" compare --index-dir "$T/c/index" 
 expect_eq "the C API's answer is the CLI's, bar the index member" "$(sed -n '/^{"columns"/,/^"total"/p' "$T/ask.out")" \
 	"$(sed -n '/^{"columns"/,/^"total"/p' "$T/out")"
 expect_grep "SQL with a bound parameter, as CSV" "^logreg-lr1-.*,1" "$T/ask.out"
-expect_grep "a refusal names its parameter" "^effect with bins=0: bins takes a whole number from 1 to 1000, not '0'; about: bins$" "$T/ask.out"
+expect_grep "a refusal names its parameter" "^effect with bins=0: bins: '0' is out of range (1 to 1000); about: bins$" "$T/ask.out"
 
 # --- index --status and the answers: one rule of "behind" ----------------------------------------
 # A writer killed in the middle of a frame leaves a torn tail that never

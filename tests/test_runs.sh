@@ -95,6 +95,34 @@ expect_eq "the follower said nothing" "$(wc -c <"$T/follow.err")" 0
 "$DNNPROV" reindex -c exp.yaml -q
 expect_eq "a rebuild agrees: the resumed task runs" "$(status_of live)" RUNNING
 
+# --- a process group id given to a later group is not the script's ----------------------
+# A group that lives, as a dead script's id would be once reused: a begin
+# naming it with its leader's start time is RUNNING; with another start
+# time (the dead script's leader) it is a reused id, and the task LOST.
+$PY -c "import os, time; os.setsid(); time.sleep(600)" &
+gpid=$!
+started $gpid
+until [ "$(ps -o pgid= -p $gpid | tr -d ' ')" = "$gpid" ]; do sleep 0.01; done
+gstart=$($PY -c "import sys; print(open('/proc/%s/stat' % sys.argv[1]).read().rsplit(')', 1)[1].split()[19])" $gpid)
+for task in group-same group-reused; do
+	L --task $task begin LEARNING_RATE=0.1 >/dev/null
+	L --task $task epoch 1 loss=1 accuracy=0
+done
+# A script in a group of its own, whose leader (the shell) lives meanwhile.
+setsid -w bash -c '"$0" log -c exp.yaml --task group-leader begin LEARNING_RATE=0.1 >/dev/null; true' "$DNNPROV"
+expect_eq "the writer records its group leader's start time" \
+	"$("$DNNPROV" cat --kind begin --task group-leader logs/df/group-leader | $PY -c "import json, sys; o = json.load(sys.stdin)['owner']; print(o['group'], o['start'] > 0)")" \
+	"True True"
+$PY "$OLDPWD/tests/rewrite_segment.py" logs/df/group-same/0000000001-*.dnplog \
+	"r.get('kind') == 'begin' and r['owner'].update(pid=$gpid, start=$gstart)"
+$PY "$OLDPWD/tests/rewrite_segment.py" logs/df/group-reused/0000000001-*.dnplog \
+	"r.get('kind') == 'begin' and r['owner'].update(pid=$gpid, start=$gstart + 1)"
+rm -rf index
+"$DNNPROV" index -c exp.yaml -q
+expect_eq "a live group with its leader's start time: RUNNING" "$(status_of group-same)" RUNNING
+expect_eq "a group id reused by another group: LOST" "$(status_of group-reused)" LOST
+kill $gpid
+
 # --- the clock steps back and forward: no answer changes --------------------------------
 SHIM="$OLDPWD/$BUILD/tests/shims/clockshim.so"
 # Under SANITIZE=1 the shim comes before the ASan runtime in the load order.
@@ -126,8 +154,31 @@ expect_eq "clock: the latest test is the last one recorded" \
 	"$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "loss") c = i; next } { print $c }' "$T/out")" 0.1
 expect_status "clock: runs" 0 "$DNNPROV" runs -c exp.yaml --format json --where "task = 'clock'"
 expect_eq "clock: two attempts, none lasting a negative time" \
-	"$($PY -c "import json,sys; r = json.load(open(sys.argv[1]))['rows'][0]; print(r['attempts'], r['active'] >= 0, r['duration'] is None or r['duration'] >= -3600)" "$T/out")" \
+	"$($PY -c "import json,sys; r = json.load(open(sys.argv[1]))['rows'][0]; print(r['attempts'], r['active'] >= 0, r['duration'] >= 0)" "$T/out")" \
 	"2 True True"
+# A clock stepped back an hour for the last epoch and the end, then a
+# resume on a host whose clock is two hours behind: the attempts' times come
+# from their begins and the time since boot, so the run lasted what it
+# lasted (seconds here), and the resume begins after the first attempt.
+offset 0
+C --task step begin LEARNING_RATE=0.1 >/dev/null
+C --task step epoch 1 loss=0.9 accuracy=0.1
+offset -3600
+C --task step epoch 2 loss=0.5 accuracy=0.5
+C --task step end
+"$DNNPROV" index -c exp.yaml -q
+expect_status "clock step: runs" 0 "$DNNPROV" runs -c exp.yaml --format json --where "task = 'step'"
+times() { $PY -c "import json,sys; r = json.load(open(sys.argv[1]))['rows'][0]; print(0 < r['duration'] < 600, 0 < r['active'] <= r['duration'] + 1e-6)" "$T/out"; }
+expect_eq "clock step: a positive duration and active time, seconds long" "$(times)" "True True"
+offset -7200
+C --task step begin --resume >/dev/null
+C --task step epoch 3 loss=0.25 accuracy=0.75
+C --task step end
+"$DNNPROV" index -c exp.yaml -q
+expect_status "clock behind: runs" 0 "$DNNPROV" runs -c exp.yaml --format json --where "task = 'step'"
+expect_eq "a resume on a clock behind: still positive, seconds long" "$(times)" "True True"
+SQL_DURATION=$("$DNNPROV" sql -c exp.yaml --format csv "select duration >= 0 and active >= 0 from tasks where task = 'step'" | tail -n 1 | tr -d '\r')
+expect_eq "SQL agrees" "$SQL_DURATION" 1
 # A follower that saw it all as it happened equals a clean rebuild.
 rm -rf index
 "$DNNPROV" index -c exp.yaml --follow --rescan-ms 200 -q &
@@ -146,27 +197,79 @@ stop_follower $fpid "clock follower"
 "$TOOLS/dump_index" "$T/ref" | grep -v '^progress ' >"$T/ref.txt"
 expect_status "clock: the followed index equals a clean rebuild" 0 cmp -s "$T/followed.txt" "$T/ref.txt"
 
-# --- two runs under one task id are kept apart ------------------------------------------
+# --- two runs under one task id: the smaller run id keeps it, in any order -----------------
 sed 's|^log_dir: logs|log_dir: logs-b|' exp.yaml >b.yaml
 L --task shared begin LEARNING_RATE=0.1 >/dev/null
 L --task shared epoch 1 loss=0.9 accuracy=0.1
 "$DNNPROV" log -c b.yaml --task shared begin LEARNING_RATE=0.9 >/dev/null
 "$DNNPROV" log -c b.yaml --task shared epoch 1 loss=0.1 accuracy=0.9
 "$DNNPROV" log -c b.yaml --task shared epoch 2 loss=0.1 accuracy=0.9
-# Copied in after the first run's segments (sequence 101, 102, ...), as a
-# second host's shipped logs would arrive.
-n=100
-for f in logs-b/df/shared/*.dnplog; do
-	n=$((n + 1))
-	cp "$f" "logs/df/shared/$(printf '%010d' $n)-elsewhere-b.dnplog"
-done
+L --task shared end
+"$DNNPROV" log -c b.yaml --task shared end
+# The run a segment header names (FORMAT.md), read here with Python's msgpack.
+run_of() { $PY -c "import msgpack, struct, sys; b = open(sys.argv[1], 'rb').read(); h = struct.unpack('>I', b[12:16])[0]; print(msgpack.unpackb(b[16:16 + h])['run'])" "$1"; }
+a_run=$(run_of "$(ls logs/df/shared/*.dnplog | head -n 1)")
+b_run=$(run_of "$(ls logs-b/df/shared/*.dnplog | head -n 1)")
+if [[ "$a_run" < "$b_run" ]]; then winner="0.1,1" kept=$a_run; else winner="0.9,2" kept=$b_run; fi
+# The second host's segments as its shipped logs would arrive: after the
+# first run's (sequence 101, 102, ...), so that a rebuild reads them last.
+copy_b() {
+	local n=100
+	for f in logs-b/df/shared/*.dnplog; do
+		n=$((n + 1))
+		cp "$f" "$1/$(printf '%010d' $n)-elsewhere-b.dnplog"
+	done
+}
+shared_of() { # INDEX: "LEARNING_RATE,epochs" of task shared
+	"$DNNPROV" runs --index-dir "$1" df --format csv --where "task = 'shared'" >"$T/out" 2>/dev/null || true
+	echo "$(col LEARNING_RATE),$(col epochs)"
+}
+twin_dump() { "$TOOLS/dump_index" "$1" | grep ' df/*shared'; }
+# A follower that indexed the local run first, then meets the other.
 rm -rf index
-"$DNNPROV" index -c exp.yaml -q 2>"$T/index.err"
-expect_grep "the other run is reported, not merged" "two writers used one task id" "$T/index.err"
-expect_status "runs" 0 "$DNNPROV" runs -c exp.yaml --format csv --where "task = 'shared'"
-expect_eq "the task is the first run alone" "$(col LEARNING_RATE),$(col epochs)" "0.1,1"
+"$DNNPROV" index -c exp.yaml --follow --rescan-ms 200 -q 2>"$T/follow.err" &
+fpid=$!
+until [ "$(shared_of index)" = "0.1,1" ]; do sleep 0.05; done
+copy_b logs/df/shared
+nb=$(ls logs-b/df/shared/*.dnplog | wc -l)
+until [ "$("$TOOLS/dump_index" index | grep -c '^progress df/shared/.*elsewhere-b.*sealed=1')" = "$nb" ]; do sleep 0.05; done
+stop_follower $fpid "twin follower"
+expect_eq "followed, local run first: the smaller run id keeps the task" "$(shared_of index)" "$winner"
+expect_grep "the other run is reported" "offset 0: another run of task 'shared' (kept: run ${kept:0:16}); not indexed" \
+	"$T/follow.err"
+"$DNNPROV" index --log-dir logs --index-dir "$T/twin-ref" -q 2>/dev/null
+expect_eq "a rebuild keeps the same run" "$(shared_of "$T/twin-ref")" "$winner"
+twin_dump "$T/twin-ref" >"$T/twin-ref.txt"
+twin_dump index >"$T/twin-followed.txt"
+if [ "$winner" = "0.1,1" ]; then lost=$nb; else lost=$(ls logs/df/shared/0*-vm-*.dnplog | wc -l); fi
+expect_eq "each segment of the other run is one problem" "$(grep -c '^problems ' "$T/twin-ref.txt")" "$lost"
+expect_status "the followed index equals the rebuild, problems and progress too" 0 \
+	cmp "$T/twin-followed.txt" "$T/twin-ref.txt"
+# The other order: the second host's run indexed first (a catch-up), then
+# the local run's segments appear.
+mkdir -p logs2/df/shared
+copy_b logs2/df/shared
+"$DNNPROV" index --log-dir logs2 --index-dir "$T/twin2" -q 2>/dev/null
+expect_eq "the other run alone first" "$(shared_of "$T/twin2")" "0.9,2"
+cp logs/df/shared/0*-vm-*.dnplog logs2/df/shared/
+"$DNNPROV" index --log-dir logs2 --index-dir "$T/twin2" -q 2>/dev/null
+expect_eq "caught up, other run first: the smaller run id keeps the task" "$(shared_of "$T/twin2")" "$winner"
+twin_dump "$T/twin2" >"$T/twin2.txt"
+expect_status "equal to the rebuild" 0 cmp "$T/twin2.txt" "$T/twin-ref.txt"
+# The stream path (dp_indexer_apply), each segment in a transaction of its
+# own, in both orders.
+local_segs=$(cd logs && ls df/shared/0*-vm-*.dnplog)
+other_segs=$(cd logs && ls df/shared/0*-elsewhere-b.dnplog)
+# shellcheck disable=SC2086
+"$TOOLS/feed_index" "$T/fed1" logs $local_segs $other_segs
+# shellcheck disable=SC2086
+"$TOOLS/feed_index" "$T/fed2" logs $other_segs $local_segs
+for fed in fed1 fed2; do
+	twin_dump "$T/$fed" >"$T/$fed.txt"
+	expect_status "fed in order $fed: equal to the rebuild" 0 cmp "$T/$fed.txt" "$T/twin-ref.txt"
+done
 expect_status "index --status lists the problem" 0 "$DNNPROV" index -c exp.yaml --status
-expect_grep "with its segment" "shared/.*-b.dnplog: offset" "$T/out"
+expect_grep "with its segment" "shared/.*: offset 0: another run of task 'shared'" "$T/out"
 
 # --- freshness ----------------------------------------------------------------------------
 L --task fresh begin LEARNING_RATE=0.3 >/dev/null
@@ -231,7 +334,7 @@ L --task failing end --status FAILED --message "diverged at epoch 3"
 "$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
 W() { "$DNNPROV" runs -c exp.yaml --format csv --sort task --where "$1" 2>/dev/null | tail -n +2 | cut -d, -f1 | paste -sd' '; }
 expect_eq "--where on the end message" "$(W "message like 'diverged%'")" failing
-expect_eq "--where on attempts" "$(W "attempts > 1")" "clock live sgd-lr0.1"
+expect_eq "--where on attempts" "$(W "attempts > 1")" "clock live sgd-lr0.1 step"
 expect_eq "--where on an ISO 8601 time" "$(W "start > '2000-01-01T00:00Z' and task = 'failing'")" failing
 expect_eq "--where relative to now" "$(W "start > now - 86400 and task = 'failing'")" failing
 expect_status "a time that is not one" 1 "$DNNPROV" runs -c exp.yaml --where "start > 'yesterday'"

@@ -6,6 +6,7 @@
  * make two different names look alike to the file system.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -67,25 +68,37 @@ static bool hides(uint32_t cp)
 	       (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
-/* The first code point of valid UTF-8 at s[i..n) that hides(), or 0;
- * *at is its byte offset. */
-static uint32_t hidden_char(const char *str, size_t n, size_t *at)
+bool dp_char_hides(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7F || hides(cp) || (cp >= 0x2060 && cp <= 0x2065);
+}
+
+size_t dp_utf8_next(const char *str, size_t n, uint32_t *cp)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	for (size_t i = 0; i < n;) {
-		uint32_t cp = s[i];
-		size_t len = cp < 0x80 ? 1 : cp < 0xE0 ? 2 : cp < 0xF0 ? 3 : 4;
-		if (len > 1) {
-			cp &= len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07;
-			for (size_t k = 1; k < len; k++)
-				cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	size_t len = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+	if (!len || len > n || !dp_utf8_valid(str, len))
+		return 0;
+	*cp = s[0] & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+	for (size_t k = 1; k < len; k++)
+		*cp = (*cp << 6) | (s[k] & 0x3F);
+	return len;
+}
+
+/* The first code point of valid UTF-8 at s[i..n) that hides(), or 0;
+ * *at is its byte offset. */
+static uint32_t hidden_char(const char *s, size_t n, size_t *at)
+{
+	uint32_t cp;
+	for (size_t i = 0, len; i < n && (len = dp_utf8_next(s + i, n - i, &cp)); i += len)
 		if (hides(cp)) {
 			*at = i;
 			return cp;
 		}
-		i += len;
-	}
 	return 0;
 }
 
@@ -146,6 +159,96 @@ int dp_check_tag(const char *what, const char *s)
 	if (strcmp(why, "is not allowed") == 0)
 		return dp_error(DNNPROV_EINVAL, "%s '%s' is not allowed", what, s);
 	return dp_error(DNNPROV_EINVAL, "%s %s", what, why);
+}
+
+/* ---- names: the identifiers of a dataflow ------------------------------- */
+
+/* Characters beyond ASCII that a name may not hold: besides what hides(),
+ * spaces, quotes, brackets and other punctuation of every script, variation
+ * selectors, and what no font shows (private use, noncharacters, tag
+ * characters).  Letters, marks and digits of other scripts stay names
+ * (`précision`, `taux_ß`, `損失`). */
+static bool not_in_names(uint32_t cp)
+{
+	return hides(cp) || (cp >= 0x80 && cp <= 0xBF) || cp == 0xD7 || cp == 0xF7 || cp == 0x034F ||
+	       cp == 0x115F || cp == 0x1160 || cp == 0x1680 || cp == 0x17B4 || cp == 0x17B5 ||
+	       (cp >= 0x180B && cp <= 0x180F) || (cp >= 0x2000 && cp <= 0x206F) || (cp >= 0x2E00 && cp <= 0x2E7F) ||
+	       (cp >= 0x3000 && cp <= 0x3003) || (cp >= 0x3008 && cp <= 0x3011) || (cp >= 0x3014 && cp <= 0x301F) ||
+	       cp == 0x3030 || cp == 0x3164 || (cp >= 0xE000 && cp <= 0xF8FF) || (cp >= 0xFE00 && cp <= 0xFE1F) ||
+	       (cp >= 0xFE30 && cp <= 0xFE6F) || (cp >= 0xFF00 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) ||
+	       (cp >= 0xFF3B && cp <= 0xFF40) || (cp >= 0xFF5B && cp <= 0xFF65) || cp == 0xFFA0 ||
+	       (cp >= 0xFFF0 && cp <= 0xFFFF) || (cp & 0xFFFE) == 0xFFFE || (cp >= 0xE0000 && cp <= 0xE0FFF) ||
+	       cp >= 0xF0000;
+}
+
+static bool ascii_letter(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Why s[0..n) is no name, or NULL; *at is the byte of the first character
+ * that is not allowed where it is (a tag's problems come first). */
+static const char *name_problem(const char *s, size_t n, size_t *at)
+{
+	const char *why = tag_problem(s, n, at);
+	uint32_t cp;
+	if (why)
+		return why;
+	for (size_t i = 0, len; i < n && (len = dp_utf8_next(s + i, n - i, &cp)); i += len) {
+		*at = i;
+		if (cp >= 0x80) {
+			if (not_in_names(cp))
+				return "has a character that names may not hold";
+		} else if (!ascii_letter((unsigned char)cp) && cp != '_') {
+			bool digit = cp >= '0' && cp <= '9';
+			if (i == 0 && (digit || cp == '.' || cp == '-'))
+				return "does not start with a letter or '_'";
+			if (!digit && cp != '.' && cp != '-')
+				return "has a character that names may not hold";
+		}
+	}
+	return NULL;
+}
+
+bool dp_name_valid(const char *s, size_t n)
+{
+	size_t at;
+	return name_problem(s, n, &at) == NULL;
+}
+
+int dp_name_why(const char *s, size_t n, char *why, size_t cap)
+{
+	size_t at = 0;
+	const char *p = name_problem(s, n, &at);
+	if (!p)
+		return 0;
+	uint32_t cp = 0;
+	if (strcmp(p, "has a character that names may not hold") == 0 && dp_utf8_next(s + at, n - at, &cp)) {
+		if (cp == ' ')
+			snprintf(why, cap, "has a space at byte %zu", at);
+		else if (cp > 0x20 && cp < 0x7F)
+			snprintf(why, cap, "has the character '%c' at byte %zu", (char)cp, at);
+		else
+			snprintf(why, cap, "has the character U+%04X at byte %zu", (unsigned)cp, at);
+	} else {
+		snprintf(why, cap, "%s", p);
+	}
+	return 1;
+}
+
+int dp_check_name(const char *what, const char *s)
+{
+	char why[96];
+	int rc;
+
+	if ((rc = dp_check_tag(what, s)))
+		return rc; /* its detail says the most of a tag's problems */
+	if (!dp_name_why(s, strlen(s), why, sizeof(why)))
+		return 0;
+	return dp_error(DNNPROV_EINVAL,
+			"%s '%s' %s: a name is letters, digits, '_', '.' and '-', starting with a letter or '_' "
+			"(docs/CONFIG.md)",
+			what, s, why);
 }
 
 int dp_strcasecmp(const char *a, const char *b)

@@ -27,6 +27,13 @@ double dp_monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double dp_uptime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void dp_format_time(double t, char out[32])
 {
 	time_t secs;
@@ -142,9 +149,15 @@ bool dp_process_alive(long pid, uint64_t start)
 	return start == 0 || dp_process_start(pid) == start;
 }
 
-bool dp_group_alive(long pgid)
+bool dp_group_alive(long pgid, uint64_t leader_start)
 {
-	return pgid > 0 && (kill(-(pid_t)pgid, 0) == 0 || errno == EPERM);
+	if (pgid <= 0 || (kill(-(pid_t)pgid, 0) != 0 && errno != EPERM))
+		return false;
+	/* A group outlives its leader, and Linux gives no new process the id
+	 * of a group that lives: a leader that is gone is no sign of reuse.
+	 * A leader that started at another time is a new group's. */
+	uint64_t now = leader_start ? dp_process_start(pgid) : 0;
+	return now == 0 || now == leader_start;
 }
 
 int dp_lock_take(const char *path, const char *who, const char *what, int *fd_out)

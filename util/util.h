@@ -90,6 +90,27 @@ DP_INTERNAL const char *dp_buf_cstr(dp_buf *b);
 DP_INTERNAL int dp_check_tag(const char *what, const char *s);
 /* The same rules for s[0..n), without setting an error detail. */
 DP_INTERNAL bool dp_tag_valid(const char *s, size_t n);
+/* The names of a dataflow's parts (hyperparameter, metric, transformation,
+ * set, attribute) also become SQL identifiers and column headers, so they
+ * are stricter than tags: ASCII letters, digits, '_', '.', '-' and the
+ * letters and marks of other scripts, starting with a letter or '_'; no
+ * space, quote, ';', bracket or other punctuation of any script, no
+ * control or invisible character (docs/CONFIG.md).  Returns 0 or
+ * DNNPROV_EINVAL with a detail naming `what` and the character. */
+DP_INTERNAL int dp_check_name(const char *what, const char *s);
+/* The same rules for s[0..n), without setting an error detail. */
+DP_INTERNAL bool dp_name_valid(const char *s, size_t n);
+/* 1 with why[0..cap) saying what is wrong with s[0..n) as a name ("has
+ * the character ';' at byte 3"), or 0 when it is a name. */
+DP_INTERNAL int dp_name_why(const char *s, size_t n, char *why, size_t cap);
+/* A character that moves, hides or rewrites text on a terminal: a C0 or
+ * C1 control, DEL, a bidirectional control, a line or paragraph separator,
+ * a zero-width or invisible character (the set tags refuse, with C0). */
+DP_INTERNAL bool dp_char_hides(uint32_t cp);
+/* The length of the valid UTF-8 character at s[0..n) (n > 0), its code
+ * point in *cp (a NUL byte is the character 0); 0 when s starts with no
+ * valid character (a stray, overlong, surrogate or cut sequence). */
+DP_INTERNAL size_t dp_utf8_next(const char *s, size_t n, uint32_t *cp);
 /* Valid UTF-8 of length n, no NUL bytes. */
 DP_INTERNAL bool dp_utf8_valid(const char *s, size_t n);
 /* ASCII case-insensitive comparison, for names that must not collide
@@ -97,6 +118,37 @@ DP_INTERNAL bool dp_utf8_valid(const char *s, size_t n);
 DP_INTERNAL int dp_strcasecmp(const char *a, const char *b);
 /* The same over at most n bytes. */
 DP_INTERNAL int dp_strncasecmp(const char *a, const char *b, size_t n);
+
+/* ---- option values (units.c) ------------------------------------------
+ * Sizes, durations, counts and addresses as people write them, in the
+ * experiment file and on the command line: one exact grammar per kind
+ * (docs/CONFIG.md, "Sizes and durations"), so that every option of a kind
+ * reads the same.  Each returns 0 or DNNPROV_EINVAL with a detail quoting
+ * the input; the caller names the option.
+ */
+/* "64MiB", "512k", "1 GB", "4096" into bytes (binary and decimal units,
+ * case-insensitive; no sign, fraction or exponent). */
+DP_INTERNAL int dp_parse_size(const char *s, uint64_t *out);
+/* "1s", "250ms", "2m", "500" (a bare number is milliseconds) into whole
+ * milliseconds, as the experiment file writes durations. */
+DP_INTERNAL int dp_parse_duration_ms(const char *s, uint64_t *out);
+/* A duration on the command line, "7d", "12h", "1.5", "250ms", into
+ * seconds: decimal digits, an optional decimal fraction, an optional unit
+ * (ms, s, m, h, d); a bare number is in `bare_unit` (one of those).  Out
+ * of [min_s, max_s] is refused, naming the range. */
+DP_INTERNAL int dp_parse_duration(const char *s, const char *bare_unit, double min_s, double max_s,
+				  double *seconds);
+/* Decimal digits, nothing else, within [min, max]. */
+DP_INTERNAL int dp_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* An address to listen on: "A.B.C.D:PORT" (four dotted decimal parts),
+ * "[IPv6]:PORT", ":PORT" or "PORT" (default_host, or 127.0.0.1 when
+ * NULL).  A host name or any other spelling of a number is refused. */
+typedef struct dp_address {
+	char host[64]; /* the literal, without brackets */
+	unsigned port;
+	bool v6;
+} dp_address;
+DP_INTERNAL int dp_parse_address(const char *s, const char *default_host, dp_address *out);
 
 /* ---- checksums ---------------------------------------------------------
  * CRC32C (Castagnoli), hardware-accelerated on x86-64 with SSE4.2.
@@ -142,6 +194,9 @@ static inline uint64_t dp_get_be64(const unsigned char *p)
 DP_INTERNAL double dp_now(void);
 /* Seconds on the monotonic clock, for intervals. */
 DP_INTERNAL double dp_monotonic(void);
+/* Seconds since this host booted (CLOCK_BOOTTIME): no clock step moves it,
+ * it counts time suspended, and every process of one boot shares it. */
+DP_INTERNAL double dp_uptime(void);
 /* Formats t (seconds since the epoch) as ISO 8601 UTC with microseconds,
  * "2026-11-26T02:36:56.123456Z", into out[32]. */
 DP_INTERNAL void dp_format_time(double t, char out[32]);
@@ -171,8 +226,9 @@ DP_INTERNAL void dp_boot_id(char out[40]);
 DP_INTERNAL uint64_t dp_process_start(long pid);
 /* Whether process pid lives and started at `start` (0: any start). */
 DP_INTERNAL bool dp_process_alive(long pid, uint64_t start);
-/* Whether any process of process group pgid lives. */
-DP_INTERNAL bool dp_group_alive(long pgid);
+/* Whether process group pgid lives and is the one whose leader started at
+ * `leader_start` (0: any): a group id reused by a later group is not it. */
+DP_INTERNAL bool dp_group_alive(long pgid, uint64_t leader_start);
 /* Takes the lock file at `path` (created when missing) for this process:
  * an open-file-description lock, which another process can test without
  * taking it (F_OFD_GETLK), and this pid written in it.  *fd_out holds it

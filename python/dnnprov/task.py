@@ -116,10 +116,14 @@ def _epoch_number(n):
 
 
 def _message(text):
-    """An end message as the C side accepts it: valid UTF-8, no NUL, bounded."""
-    if len(text) > _MESSAGE_MAX:
-        text = text[:_MESSAGE_MAX] + "..."
+    """An end message as the C side accepts it: valid UTF-8, no NUL.  Its
+    length is the C side's to judge (one limit for every text)."""
     return text.replace("\0", "\\0").encode("utf-8", "backslashreplace")
+
+
+def _cut(text):
+    """An exception's text, cut to what an end message should keep."""
+    return text[:_MESSAGE_MAX] + "..." if len(text) > _MESSAGE_MAX else text
 
 
 # Every open Task, for the fork hooks below.
@@ -509,10 +513,10 @@ def _ending(exc):
     if exc is None:
         return "FINISHED", None
     if isinstance(exc, KeyboardInterrupt):
-        return "KILLED", describe_exception(exc)
+        return "KILLED", _cut(describe_exception(exc))
     if isinstance(exc, SystemExit) and exc.code in (None, 0):
         return "FINISHED", None
-    return "FAILED", describe_exception(exc)
+    return "FAILED", _cut(describe_exception(exc))
 
 
 def tag(config, task_id, **tags):

@@ -40,7 +40,7 @@ transformations:
 """
 
 # Keys `dnnprov cat` adds to every record, and `time`: not what a test checks.
-_LOCATION = ("segment", "offset", "time", "dataflow")
+_LOCATION = ("segment", "offset", "time", "mono", "dataflow")
 
 
 class LogTestCase(unittest.TestCase):
@@ -62,7 +62,7 @@ class LogTestCase(unittest.TestCase):
         return path
 
     def records(self, task=None, kinds=None):
-        """The records in the logs, in order, without location keys and time."""
+        """The records in the logs, in order, without location keys and times."""
         args = [DNNPROV, "cat"]
         if kinds:
             args += ["--kind", kinds]

@@ -153,6 +153,8 @@ int main(int argc, char **argv)
 				printf(" offset=%llu records=%llu problems=%llu skipped=%llu sealed=%u",
 				       (unsigned long long)p.offset, (unsigned long long)p.records,
 				       (unsigned long long)p.problems, (unsigned long long)p.bytes_skipped, p.sealed);
+				if (p.flags)
+					printf(" flags=%u", p.flags);
 			} else if (db == DP_DB_PROBLEMS && v.mv_size == sizeof(dp_problem_entry)) {
 				dp_problem_entry e;
 				memcpy(&e, v.mv_data, sizeof(e));
