@@ -535,10 +535,19 @@ int cli_question_usage(const dp_question *qn, dp_buf *b)
 		help_text(&w, p);
 		list_line(b, dp_buf_cstr(&line), dp_buf_cstr(&w));
 	}
-	list_line(b, "  -c, --config CONFIG", "the experiment file: its index, its logs and its dataflow");
-	list_line(b, "      --index-dir DIR", "the index, without an experiment file");
-	list_line(b, "  -f, --format F", "table (default), csv or json");
-	list_line(b, "      --wide", "tables are never cut to the terminal's width");
+	for (size_t i = 0; i < dp_common_count(); i++) {
+		const dp_common_param *c = dp_common_at(i);
+		if (!(c->fronts & DP_FRONT_CLI))
+			continue;
+		line.len = 0;
+		if (c->short_name)
+			dp_buf_printf(&line, "  -%c, --%s", c->short_name, c->name);
+		else
+			dp_buf_printf(&line, "      --%s", c->name);
+		if (c->arg)
+			dp_buf_printf(&line, " %s", c->arg);
+		list_line(b, dp_buf_cstr(&line), c->help);
+	}
 	list_line(b, "  -h, --help", "this text");
 	if (qn->example)
 		dp_buf_printf(b, "\nexample: %s\n", qn->example);

@@ -69,20 +69,23 @@ const char *dp_ptype_name(dp_ptype t)
 	return (unsigned)t < DP_PT_COUNT ? names[t] : "?";
 }
 
-/* The parameters every question takes from some front ends, handled by
- * the front end itself (how to find the index, how to print): listed so
- * that the registry's JSON and the docs show the whole surface. */
-static const struct common_param {
-	const char *name;
-	char short_name;
-	const char *arg, *help;
-	unsigned fronts;
-} common[] = {
-	{ "config", 'c', "CONFIG", "the experiment file: the index, the logs and the default dataflow", DP_FRONT_CLI },
+static const dp_common_param common[] = {
+	{ "config", 'c', "CONFIG", "the experiment file: its index, its logs and its dataflow", DP_FRONT_CLI },
 	{ "index-dir", 0, "DIR", "the index, without an experiment file", DP_FRONT_CLI },
-	{ "format", 'f', "F", "table, csv or json (over HTTP: json or csv)", DP_FRONT_CLI | DP_FRONT_HTTP },
+	{ "format", 'f', "F", "table (default), csv or json; over HTTP json (default) or csv",
+	  DP_FRONT_CLI | DP_FRONT_HTTP },
 	{ "wide", 0, NULL, "tables are never cut to the terminal's width", DP_FRONT_CLI },
 };
+
+size_t dp_common_count(void)
+{
+	return DP_ARRAY_LEN(common);
+}
+
+const dp_common_param *dp_common_at(size_t i)
+{
+	return i < DP_ARRAY_LEN(common) ? &common[i] : NULL;
+}
 
 void dp_ask_list_params(const dp_question *qn, unsigned front, dp_buf *b)
 {

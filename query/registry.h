@@ -125,6 +125,19 @@ static inline void *dp_param_field(const dp_param *p, const dp_qopts *o)
 	return (char *)o + p->offset;
 }
 
+/* The parameters every question takes from some front ends, which the
+ * front end handles itself (how to find the index, how to print): listed
+ * so that the registry's JSON, the usage and the docs show the whole
+ * surface. */
+typedef struct dp_common_param {
+	const char *name;
+	char short_name;
+	const char *arg, *help;
+	unsigned fronts;
+} dp_common_param;
+DP_INTERNAL size_t dp_common_count(void);
+DP_INTERNAL const dp_common_param *dp_common_at(size_t i);
+
 /* The registry as JSON (dnnprov_questions_json): {"questions": [{"name",
  * "summary", "description", "example", "parameters": [{"name", "type",
  * "help", "fronts": ["cli", "http", "sql", "api"], ...}]}]}. */
