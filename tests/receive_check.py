@@ -107,7 +107,7 @@ later.close()
 
 # What must differ between two recordings of the same values: clocks,
 # processes, run ids, facts of the recording process, file names.
-VOLATILE = {"time", "start", "end", "last", "first_seen", "attempt_start", "pid", "run", "execution", "owner",
+VOLATILE = {"time", "start", "end", "last", "first_seen", "attempt_start", "attempt_boot", "attempt_mono", "mono", "boot", "pid", "run", "execution", "owner",
             "facts", "host", "user", "active_before"}
 
 
