@@ -19,7 +19,11 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow \
 	-fPIC -fvisibility=hidden -I. -Iinclude
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llmdb -lyaml -lmsgpackc)
-LIBS = $(PKG_LIBS) -lpthread -lm -ldl
+SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+# The library carries SQLite for dnnprov_index_sql() (sql/api.c); the
+# loadable extension uses its host's SQLite and links none.
+LIBS = $(PKG_LIBS) $(SQLITE_LIBS) -lpthread -lm -ldl
+EXT_LIBS = $(PKG_LIBS) -lpthread -lm -ldl
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
 ifeq ($(SANITIZE),1)
@@ -32,16 +36,19 @@ endif
 CFLAGS_ALL = $(CFLAGS_BASE) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 
-# The library: every component but the command line.
-LIB_DIRS := util config logger indexer query
-LIB_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-# The SQL tables: linked into the command, and built a second time as the
-# loadable extension (every SQLite call through the host's API table).
+# The library: every component up to the SQL tables (the public query
+# interface answers SQL too); the server, shipping and the command line
+# are the dnnprov command's.
+CORE_DIRS := util config logger indexer query
+CORE_SRC := $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+# The SQL tables: in the library, and built a second time as the loadable
+# extension (every SQLite call through the host's API table).
 SQL_SRC := $(filter-out sql/ext.c,$(wildcard sql/*.c))
 SQL_OBJ := $(SQL_SRC:%.c=$(B)/%.o)
 EXT_OBJ := $(patsubst %.c,$(B)/ext/%.o,$(wildcard sql/*.c))
-SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+LIB_SRC := $(CORE_SRC) $(SQL_SRC)
+LIB_OBJ := $(CORE_OBJ) $(SQL_OBJ)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 # libnats and libmicrohttpd are loaded by the commands that use them, when
@@ -76,9 +83,9 @@ TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 TEST_SHIMS := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(wildcard tests/shims/*.c))
 
-.PHONY: all check test-unit test-scripts deps install uninstall clean demo bench stress fuzz
+.PHONY: all check test-unit test-scripts deps install uninstall clean demo bench stress fuzz docs
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/libdnnprov_sqlite.so $(B)/dnnprov $(B)/dnnprov.pc \
-	$(B)/examples/train
+	$(B)/examples/train $(B)/examples/ask
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -126,22 +133,22 @@ $(B)/ext/%.o: %.c
 	$(CC) $(CFLAGS_ALL) -DDP_SQLITE_EXTENSION -MMD -MP -c $< -o $@
 
 # The extension carries the library inside and exports only its entry points.
-$(B)/libdnnprov_sqlite.so: $(EXT_OBJ) $(LIB_OBJ) sql/ext.map
-	$(CC) -shared -Wl,--version-script=sql/ext.map $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(LIB_OBJ) $(LIBS)
+$(B)/libdnnprov_sqlite.so: $(EXT_OBJ) $(CORE_OBJ) sql/ext.map
+	$(CC) -shared -Wl,--version-script=sql/ext.map $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(CORE_OBJ) $(EXT_LIBS)
 
-$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(RECEIVE_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(RECEIVE_OBJ) $(SQL_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a \
-		$(LIBS) $(SQLITE_LIBS) $(JANSSON_LIBS)
+$(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(RECEIVE_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(RECEIVE_OBJ) $(SHIP_OBJ) $(B)/libdnnprov.a \
+		$(LIBS) $(JANSSON_LIBS)
 
 $(SHIP_OBJ): CFLAGS_ALL += $(NATS_CFLAGS) -DDP_NATS_SONAME='"$(call soname,libnats.so)"'
 
 $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
+	    -e 's|@REQUIRES@|$(PKGS) sqlite3|g' $< > $@
 
-# The C API's worked example, linked as a user would: the public header
-# and the shared library.
-$(B)/examples/train: examples/train.c include/dnnprov.h $(B)/libdnnprov.so
+# The C API's worked examples, linked as a user would: the public header
+# and the shared library (train records, ask reads).
+$(B)/examples/%: examples/%.c include/dnnprov.h $(B)/libdnnprov.so
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror $(SAN) -Iinclude -o $@ $< \
 		-L$(B) -ldnnprov -Wl,-rpath,'$$ORIGIN/..' -lm $(LDFLAGS_ALL)
@@ -167,6 +174,13 @@ $(B)/tests/tools/nats_%: tests/tools/nats_%.c
 $(B)/tests/shims/%.so: tests/shims/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
+# ---- docs ------------------------------------------------------------------
+# docs/QUERY.md's sections on the questions come from the registry
+# (query/q_*.c) through `dnnprov help --markdown`; tests/test_registry.sh
+# checks that the committed file holds them.
+docs: $(B)/dnnprov
+	python3 tools/query_docs.py $(B)/dnnprov
 
 # ---- tests -----------------------------------------------------------------
 check: deps
@@ -200,7 +214,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I. -Iinclude $(PKG_CFLAGS) $(FUZZ_SAN)
-FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/%.o)
+FUZZ_OBJ := $(CORE_SRC:%.c=build-fuzz/%.o)
 .SECONDARY: $(FUZZ_OBJ)
 
 build-fuzz/%.o: %.c
@@ -266,7 +280,7 @@ $(B)/bench/bench: $(BENCH_SRC) bench/bench.h bench/peers.h $(B)/libdnnprov.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_SRC) $(B)/libdnnprov.a $(LIBS) -lsqlite3 $(LDFLAGS_ALL)
 $(B)/bench/%: bench/%.c $(B)/libdnnprov.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libdnnprov.a $(LIBS) -lsqlite3 $(LDFLAGS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libdnnprov.a $(LIBS) $(LDFLAGS_ALL)
 
 bench: deps
 	@sh tools/install-deps.sh $(BENCH_PACKAGES) $(DEMO_PACKAGES)
@@ -300,7 +314,7 @@ install: all
 	ln -sf libdnnprov.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdnnprov.so
 	install -m 755 $(B)/libdnnprov_sqlite.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/dnnprov $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@REQUIRES@|$(PKGS)|g' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@REQUIRES@|$(PKGS) sqlite3|g' \
 		dnnprov.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dnnprov.pc
 	install -m 644 $(addprefix python/dnnprov/,$(PY_MODULES)) $(DESTDIR)$(PYTHON_SITE)/dnnprov/
 	printf '# Written by make install: the library this package loads.\nLIBRARY = "%s"\n' \
@@ -320,5 +334,5 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SQL_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SHIP_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d) \
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SHIP_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d) \
 	$(RECEIVE_OBJ:.o=.d)

@@ -21,6 +21,8 @@ typedef struct cli_command {
 	const char *summary;
 	const char *usage; /* printed by `dnnprov help NAME` and `dnnprov NAME --help` */
 } cli_command;
+/* The command table lists the questions of the registry at this entry. */
+#define CLI_QUESTIONS "(questions)"
 
 /* Prints "dnnprov: CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) DP_PRINTF(2, 3);
@@ -97,23 +99,27 @@ void cli_log_line(void *cmd, const char *line);
 struct dp_path_list;
 int cli_find_segments(const char *cmd, const char *path, struct dp_path_list *segs);
 
-/* Subcommands, one file each. */
+/* The questions of the registry (query/registry.h), asked from the command
+ * line (question.c): argv is the command's, from its name on.  Returns the
+ * exit status. */
+struct dp_question;
+int cli_ask(const struct dp_question *qn, int argc, char **argv);
+/* A question's --help, and its docs/QUERY.md section, from its
+ * declaration.  0 or DNNPROV_ENOMEM. */
+int cli_question_usage(const struct dp_question *qn, dp_buf *b);
+int cli_question_markdown(const struct dp_question *qn, dp_buf *b);
+/* Prints the library's detail of rc (or its description): exit status 1. */
+int cli_query_fail(const char *cmd, int rc);
+/* The width tables get: COLUMNS when set, else the terminal's; on a pipe
+ * or a file, or with wide, no limit (0). */
+int cli_width(bool wide);
+
+/* The commands that are not questions, one file each. */
 int cmd_log(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
-int cmd_dataflows(int argc, char **argv);
-int cmd_describe(int argc, char **argv);
-int cmd_runs(int argc, char **argv);
-int cmd_compare(int argc, char **argv);
-int cmd_effect(int argc, char **argv);
-int cmd_curve(int argc, char **argv);
-int cmd_adaptations(int argc, char **argv);
-int cmd_test(int argc, char **argv);
-int cmd_elements(int argc, char **argv);
-int cmd_layers(int argc, char **argv);
-int cmd_watch(int argc, char **argv);
 int cmd_export(int, char **);
 int cmd_config(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
@@ -127,10 +133,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
 extern const char cmd_log_usage[], cmd_cat_usage[], cmd_check_usage[], cmd_index_usage[],
-	cmd_reindex_usage[], cmd_dataflows_usage[], cmd_describe_usage[], cmd_runs_usage[],
-	cmd_compare_usage[], cmd_effect_usage[], cmd_curve_usage[], cmd_adaptations_usage[],
-	cmd_test_usage[], cmd_elements_usage[], cmd_layers_usage[], cmd_watch_usage[], cmd_export_usage[],
-	cmd_config_usage[], cmd_sql_usage[], cmd_tag_usage[], cmd_delete_usage[], cmd_restore_usage[],
-	cmd_serve_usage[], cmd_ship_usage[], cmd_receive_usage[];
+	cmd_reindex_usage[], cmd_export_usage[], cmd_config_usage[], cmd_sql_usage[], cmd_tag_usage[],
+	cmd_delete_usage[], cmd_restore_usage[], cmd_serve_usage[], cmd_ship_usage[], cmd_receive_usage[];
 
 #endif

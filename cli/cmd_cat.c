@@ -13,11 +13,13 @@
 #include "logger/scan.h"
 
 const char cmd_cat_usage[] =
-	"usage: dnnprov cat [--kind K[,K...]] [--task ID] PATH...\n"
+	"usage: dnnprov cat [--kind K[,K...]] [--task ID] [--seconds] PATH...\n"
 	"\n"
 	"Prints the records of segment files, or of every segment under a log\n"
 	"folder, as JSON lines.  Each record's keys (kind, time, epoch, metrics, ...;\n"
-	"see docs/FORMAT.md) are followed by dataflow, task, segment and offset.\n"
+	"see docs/FORMAT.md) are followed by dataflow, task, segment and offset.  The\n"
+	"time is ISO 8601 UTC with microseconds, as every answer writes a time\n"
+	"(--seconds: the number of seconds since 1970 as stored, to the last bit).\n"
 	"NaN and infinities print as the strings \"NaN\", \"Infinity\", \"-Infinity\".\n"
 	"Damaged data is reported on stderr with its offset and skipped.\n"
 	"\n"
@@ -25,11 +27,15 @@ const char cmd_cat_usage[] =
 	"  -k, --kind K    only records of these kinds: spec, begin, layers, epoch,\n"
 	"                  adapt, test, element, end\n"
 	"  -t, --task ID   only records of this task\n"
+	"      --seconds   times as the seconds the record holds, not ISO 8601\n"
 	"\n"
 	"exit status: 0, or 1 when a path could not be read or data was damaged\n"
 	"(an incomplete last record of a segment still being written is not damage).\n";
 
 #define CMD "cat"
+
+/* --seconds: a record's time as stored, not as ISO 8601 text. */
+static bool exact_times;
 
 static bool kind_wanted(const char *kinds, const msgpack_object *kind)
 {
@@ -73,7 +79,7 @@ static int format_record(dp_buf *line, const msgpack_object *o, const char *df, 
 {
 	int rc;
 	line->len = 0;
-	if ((rc = dp_json_object(line, o)))
+	if ((rc = exact_times ? dp_json_object(line, o) : dp_json_record(line, o)))
 		return rc;
 	line->len--; /* reopen the object to add where the record came from */
 	if (!dp_map_get(o, "dataflow") &&
@@ -160,6 +166,7 @@ int cmd_cat(int argc, char **argv)
 		{ "kind", required_argument, NULL, 'k' },
 		{ "task", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "seconds", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char shortopts[] = "k:t:h";
@@ -174,6 +181,7 @@ int cmd_cat(int argc, char **argv)
 		case 'h': return cli_help(CMD);
 		case 'k': kinds = optarg; break;
 		case 't': task = optarg; break;
+		case 'S': exact_times = true; break;
 		default: return cli_bad_option(CMD, argv, shortopts, opts);
 		}
 	}

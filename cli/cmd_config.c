@@ -205,6 +205,10 @@ static int check(const char *path)
 
 int cmd_config(int argc, char **argv)
 {
+	/* Anywhere: config takes no other option, and no file is named -h. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return cli_help(CMD);
 	if (argc < 2)
 		return cli_usage(CMD, "missing the action (check)");
 	if (strcmp(argv[1], "check") != 0)

@@ -76,14 +76,16 @@ static int parse(const char *cmd, int argc, char **argv, bool restore, delete_ar
 		{ "purge", no_argument, NULL, 'P' },
 		{ "older-than", required_argument, NULL, 'o' },
 		{ "list", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help_done(cmd);
 		case 'c': a->config = optarg; break;
 		case 'P':
 			if (restore)
@@ -106,7 +108,7 @@ static int parse(const char *cmd, int argc, char **argv, bool restore, delete_ar
 				return cli_usage(cmd, "--list is an option of restore");
 			a->list = true;
 			break;
-		default: return cli_bad_option(cmd, argv, "c:", opts);
+		default: return cli_bad_option(cmd, argv, "c:h", opts);
 		}
 	}
 	if (!a->config)
@@ -140,7 +142,7 @@ int cmd_delete(int argc, char **argv)
 	int rc, status;
 
 	if ((status = parse(cmd, argc, argv, false, &a)))
-		return status;
+		return cli_status(status);
 	if ((status = cli_locations(cmd, a.config, NULL, NULL, &p)))
 		return status;
 	if (a.purge) {
@@ -193,7 +195,7 @@ int cmd_restore(int argc, char **argv)
 	int rc, status;
 
 	if ((status = parse(cmd, argc, argv, true, &a)))
-		return status;
+		return cli_status(status);
 	if ((status = cli_locations(cmd, a.config, NULL, NULL, &p)))
 		return status;
 	if (a.list) {

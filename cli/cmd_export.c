@@ -2,9 +2,8 @@
  * cmd_export.c - `dnnprov export`: a dataflow as a W3C PROV document
  * (query/prov.c writes it; docs/PROV.md is the mapping).
  *
- * Its options differ from the other query commands' (--task repeats,
- * --format names PROV formats, -o), so it parses its own; opening the
- * index and printing library errors are query_cli's.
+ * Its options differ from the questions' (--task repeats, --format names
+ * PROV formats, -o), so it parses its own.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,15 +13,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/progress.h"
-#include "cli/query_cli.h"
 #include "query/prov.h"
+#include "query/registry.h"
 
 const char cmd_export_usage[] =
 	"usage: dnnprov export [-c CONFIG | --index-dir DIR] [DF] [--task ID]... [--where EXPR]\n"
 	"                      [--format prov-json|prov-n] [-o FILE]\n"
 	"\n"
-	"Writes the W3C PROV document of dataflow DF (the config's by default): its\n"
+	"Writes the W3C PROV document of dataflow DF (the config's by default, or the\n"
+	"only one in the index): its\n"
 	"specification (transformations, sets, attributes) and, for every task or\n"
 	"each --task, the training with its agents, hyperparameters, epochs,\n"
 	"adaptations, tests and the elements of user-defined transformations.\n"
@@ -103,9 +104,7 @@ static int parse(int argc, char **argv, export_args *a)
 		return cli_usage(CMD, "give -c CONFIG or --index-dir DIR");
 	if (argc - optind > 1)
 		return cli_usage(CMD, "too many arguments");
-	a->df = optind < argc ? argv[optind] : a->paths.dataflow;
-	if (!a->df)
-		return cli_usage(CMD, "missing the dataflow (give DF or -c CONFIG)");
+	a->df = optind < argc ? argv[optind] : a->paths.dataflow; /* else the only one in the index */
 	return 0;
 }
 
@@ -121,7 +120,7 @@ static int export_in_place(dp_query *q, const dp_prov_options *o, const char *pa
 		return 1;
 	}
 	if ((rc = dp_prov_export(q, o, f))) {
-		query_fail(CMD, rc);
+		cli_query_fail(CMD, rc);
 		fclose(f);
 		return 1;
 	}
@@ -177,7 +176,7 @@ static int export_to_file(dp_query *q, const dp_prov_options *o, const char *pat
 		goto fail;
 	}
 	if ((rc = dp_prov_export(q, o, f))) {
-		query_fail(CMD, rc);
+		cli_query_fail(CMD, rc);
 		fclose(f);
 		goto fail;
 	}
@@ -207,17 +206,28 @@ fail:
 int cmd_export(int argc, char **argv)
 {
 	export_args a;
-	query_args qa;
 	dp_query q;
+	char *only = NULL;
 	int rc, status;
 
 	memset(&a, 0, sizeof(a));
 	if ((status = parse(argc, argv, &a)))
 		goto out;
-	memset(&qa, 0, sizeof(qa));
-	qa.index_dir = a.paths.index_dir;
-	if ((status = query_open(CMD, &qa, &q)))
+	if ((rc = dp_query_open(a.paths.index_dir, &q))) {
+		status = cli_query_fail(CMD, rc);
 		goto out;
+	}
+	if (!a.df && (rc = dp_query_only_dataflow(&q, &only))) {
+		if (rc == DP_ASK_EMPTY)
+			cli_error(CMD, "the index at %s is empty: nothing has been indexed yet (give DF)", a.paths.index_dir);
+		else
+			cli_error(CMD, "%s (give DF)", dnnprov_errmsg());
+		status = rc == DP_ASK_EMPTY ? 1 : EXIT_USAGE;
+		dp_query_close(&q);
+		goto out;
+	}
+	if (!a.df)
+		a.df = only;
 	/* Not when the document itself goes to the terminal: the two would mix. */
 	cli_progress *progress = a.output || !isatty(STDOUT_FILENO) ? cli_progress_start("exporting", NULL, false) : NULL;
 	dp_prov_options o = { .df = a.df, .tasks = a.tasks, .ntasks = a.ntasks, .where = a.where, .format = a.format,
@@ -225,13 +235,14 @@ int cmd_export(int argc, char **argv)
 	if (a.output) {
 		status = export_to_file(&q, &o, a.output);
 	} else if ((rc = dp_prov_export(&q, &o, stdout))) {
-		status = query_fail(CMD, rc);
+		status = cli_query_fail(CMD, rc);
 	} else {
 		status = cli_finish(CMD, 0);
 	}
 	cli_progress_end(progress);
 	dp_query_close(&q);
 out:
+	free(only);
 	free(a.tasks);
 	cli_paths_free(&a.paths);
 	return cli_status(status);

@@ -195,144 +195,51 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 
 static int show_status(const char *cmd, const cli_paths *p)
 {
-	dp_index *ix;
-	MDB_txn *txn;
-	dp_scan sc;
-	dp_key all;
-	MDB_val k, v;
-	dp_path_list segs = { 0 };
+	dp_query q;
+	dp_table segs = { 0 }, problems = { 0 };
+	dp_index_totals tot;
 	dp_buf b = { 0 }, b2 = { 0 };
-	uint64_t lag = 0, nsegs = 0, unindexed = 0, problems = 0;
 	int rc;
 
-	if ((rc = dp_index_open(p->index_dir, false, NULL, &ix)))
+	if ((rc = dp_query_open(p->index_dir, &q)))
 		return cli_lib_error(cmd, rc, p->index_dir);
-	if ((rc = dp_index_read(ix, &txn))) {
-		dp_index_close(ix);
+	if ((rc = dp_index_status(&q, p->log_dir, &segs, &problems, &tot))) {
+		dp_table_free(&segs);
+		dp_table_free(&problems);
+		dp_query_close(&q);
 		return cli_lib_error(cmd, rc, p->index_dir);
 	}
-	printf("%-60s %12s %12s %9s %8s  %s\n", "segment", "indexed", "on disk", "records", "problems",
-	       "state");
-	dp_key_reset(&all);
-	if ((rc = dp_scan_open(&sc, ix, txn, DP_DB_PROGRESS, &all, NULL)))
-		goto fail;
-	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		dp_progress pr;
-		struct stat st;
-		char rel[4096];
-		if (v.mv_size != sizeof(pr))
-			continue;
-		memcpy(&pr, v.mv_data, sizeof(pr));
-		snprintf(rel, sizeof(rel), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
-		char *path = p->log_dir ? dp_path_join(p->log_dir, rel) : NULL;
-		if (p->log_dir && !path) {
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-			break;
-		}
-		long long on_disk = path && stat(path, &st) == 0 ? (long long)st.st_size : -1;
-		free(path);
-		const char *state = pr.sealed ? "complete" : "open";
-		if (on_disk < 0)
-			state = p->log_dir ? "deleted" : "?";
-		else if ((uint64_t)on_disk > pr.offset)
-			lag += (uint64_t)on_disk - pr.offset;
-		printf("%-60s %12llu %12lld %9llu %8llu  %s\n", shown(&b, rel, strlen(rel)), (unsigned long long)pr.offset,
-		       on_disk, (unsigned long long)pr.records, (unsigned long long)pr.problems, state);
-		nsegs++;
-		problems += pr.problems;
+	/* Paths and reasons come from the logs: shown as a table shows text. */
+	printf("%-60s %12s %12s %9s %8s  %s\n", "segment", "indexed", "on disk", "records", "problems", "state");
+	for (size_t r = 0; r < segs.nrows; r++) {
+		const dp_qv *row = &segs.cells[r * segs.ncols];
+		printf("%-60s %12lld %12lld %9lld %8lld  %s\n", shown(&b, row[0].text, strlen(row[0].text)),
+		       (long long)row[1].i, row[2].type == QV_NULL ? -1LL : (long long)row[2].i, (long long)row[4].i,
+		       (long long)row[5].i, row[6].text);
 	}
-	dp_scan_close(&sc);
-	if (!rc && b.failed)
-		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-	if (rc)
-		goto fail;
-	/* A folder it cannot list only shortens the "not indexed yet" rows. */
-	if (p->log_dir && (rc = dp_find_segments(p->log_dir, &segs, NULL, NULL)) == DNNPROV_ENOMEM)
-		goto fail;
-	rc = 0;
-	if (p->log_dir) {
-		for (size_t i = 0; i < segs.n; i++) {
-			const char *rel = segs.paths[i] + strlen(p->log_dir);
-			while (*rel == '/')
-				rel++;
-			k.mv_size = strlen(rel);
-			k.mv_data = (void *)rel;
-			int mrc = mdb_get(txn, ix->dbi[DP_DB_PROGRESS], &k, &v);
-			if (mrc && mrc != MDB_NOTFOUND) {
-				rc = dp_lmdb_error(mrc, "progress");
-				goto fail;
-			}
-			if (mrc == MDB_NOTFOUND) {
-				struct stat st;
-				long long size = stat(segs.paths[i], &st) == 0 ? (long long)st.st_size : 0;
-				printf("%-60s %12d %12lld %9d %8d  %s\n", shown(&b, rel, strlen(rel)), 0, size, 0, 0,
-				       "not indexed yet");
-				lag += (uint64_t)size;
-				unindexed++;
-			}
-		}
-	}
-	dp_path_list_free(&segs);
-
-	if (problems) {
+	if (problems.nrows) {
 		printf("\nproblems (skipped):\n");
-		if ((rc = dp_scan_open(&sc, ix, txn, DP_DB_PROBLEMS, &all, NULL)))
-			goto fail;
-		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-			const char *seg;
-			size_t seglen, pos = 0;
-			dp_problem_entry e;
-			if (v.mv_size != sizeof(e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &seg, &seglen) ||
-			    k.mv_size - pos != 8)
-				continue;
-			memcpy(&e, v.mv_data, sizeof(e));
-			e.why[sizeof(e.why) - 1] = '\0';
-			uint64_t at = dp_get_be64((const unsigned char *)k.mv_data + pos);
-			if (e.kind == DP_PROBLEM_NAME) /* indexed: its text says so */
-				printf("  %s: offset %llu: %s\n", shown(&b, seg, seglen), (unsigned long long)at,
-				       shown(&b2, e.why, strlen(e.why)));
+		for (size_t r = 0; r < problems.nrows; r++) {
+			const dp_qv *row = &problems.cells[r * problems.ncols];
+			printf("  %s: offset %lld: ", shown(&b, row[0].text, strlen(row[0].text)), (long long)row[1].i);
+			if (row[3].type == QV_NULL) /* a name refused but indexed: its text says so */
+				printf("%s\n", shown(&b2, row[2].text, strlen(row[2].text)));
 			else
-				printf("  %s: offset %llu: %s, %llu bytes\n", shown(&b, seg, seglen), (unsigned long long)at,
-				       shown(&b2, e.why, strlen(e.why)), (unsigned long long)e.length);
+				printf("%s, %lld bytes\n", shown(&b2, row[2].text, strlen(row[2].text)), (long long)row[3].i);
 		}
-		dp_scan_close(&sc);
-		if (!rc && (b.failed || b2.failed))
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-		if (rc)
-			goto fail;
 	}
-	if (b.failed) {
-		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-		goto fail;
-	}
-	double last = NAN;
-	k.mv_size = 11;
-	k.mv_data = "last_commit";
-	int mrc = mdb_get(txn, ix->dbi[DP_DB_META], &k, &v);
-	if (mrc == 0 && v.mv_size == sizeof(double))
-		memcpy(&last, v.mv_data, sizeof(double));
-	else if (mrc && mrc != MDB_NOTFOUND) {
-		rc = dp_lmdb_error(mrc, "meta");
-		goto fail;
-	}
-	printf("\n%llu segments indexed, %llu not yet; %llu problems; lag %llu bytes", (unsigned long long)nsegs,
-	       (unsigned long long)unindexed, (unsigned long long)problems, (unsigned long long)lag);
-	if (!isnan(last))
-		printf("; last commit %.1f s ago", dp_now() - last);
+	printf("\n%llu segments indexed, %llu not yet; %llu problems; lag %llu bytes", (unsigned long long)tot.indexed,
+	       (unsigned long long)tot.unindexed, (unsigned long long)tot.problems, (unsigned long long)tot.behind_bytes);
+	if (!isnan(tot.last_commit))
+		printf("; last commit %.1f s ago", dp_now() - tot.last_commit);
 	printf("\n");
-	mdb_txn_abort(txn);
-	dp_index_close(ix);
+	rc = b.failed || b2.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 	dp_buf_free(&b);
 	dp_buf_free(&b2);
-	return cli_finish(cmd, 0);
-fail:
-	dp_path_list_free(&segs);
-	dp_buf_free(&b);
-	dp_buf_free(&b2);
-	mdb_txn_abort(txn);
-	dp_index_close(ix);
-	fflush(stdout);
-	return cli_lib_error(cmd, rc, p->index_dir);
+	dp_table_free(&segs);
+	dp_table_free(&problems);
+	dp_query_close(&q);
+	return rc ? cli_lib_error(cmd, rc, p->index_dir) : cli_finish(cmd, 0);
 }
 
 /* ---- index and reindex ------------------------------------------------------------ */

@@ -54,7 +54,7 @@ int cmd_receive(int argc, char **argv)
 		{ "lease", required_argument, NULL, 'e' },   { "max-body", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "c:l:";
+	static const char shortopts[] = "c:l:h";
 	const char *config = NULL, *log_dir = NULL, *token_file = NULL, *listen = "127.0.0.1:22000";
 	const char *token_arg = NULL;
 	char *token = NULL;

@@ -68,9 +68,10 @@ int cmd_serve(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },   { "index-dir", required_argument, NULL, 'I' },
 		{ "listen", required_argument, NULL, 'l' },   { "token", required_argument, NULL, 'T' },
 		{ "token-file", required_argument, NULL, 'F' }, { "time-limit", required_argument, NULL, 't' },
-		{ "max-rows", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
+		{ "max-rows", required_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "c:l:";
+	static const char shortopts[] = "c:l:h";
 	const char *config = NULL, *index_dir = NULL, *token_file = NULL, *listen = "127.0.0.1:8642";
 	char *token = NULL;
 	dp_address addr;
@@ -82,6 +83,7 @@ int cmd_serve(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': free(token); return cli_help(CMD);
 		case 'c': config = optarg; break;
 		case 'I': index_dir = optarg; break;
 		case 'l': listen = optarg; break;

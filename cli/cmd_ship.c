@@ -204,9 +204,10 @@ int cmd_ship(int argc, char **argv)
 		{ "message-bytes", required_argument, NULL, 'B' },
 		{ "give-up-after", required_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "c:fq";
+	static const char shortopts[] = "c:fqh";
 	const char *config = NULL, *log_dir = NULL, *index_dir = NULL, *state = NULL, *creds = NULL;
 	bool status = false, quiet = false;
 	uint64_t replicas = 0, inflight = 0, message_bytes = 0;
@@ -227,6 +228,7 @@ int cmd_ship(int argc, char **argv)
 		case 'C': creds = optarg; break;
 		case 's': status = true; break;
 		case 'q': quiet = true; break;
+		case 'h': return cli_help(cmd);
 		case 'R':
 			if ((rc = cli_opt_count(cmd, "--replicas", optarg, 1, 5, &replicas)))
 				return rc;
@@ -350,9 +352,10 @@ int cmd_index_from(int argc, char **argv)
 		{ "ack-wait", required_argument, NULL, 'W' },
 		{ "give-up-after", required_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "c:fq";
+	static const char shortopts[] = "c:fqh";
 	const char *config = NULL, *index_dir = NULL, *creds = NULL;
 	dp_stream_options o = { 0 };
 	uint64_t give_up = GIVE_UP_UNSET;
@@ -371,6 +374,7 @@ int cmd_index_from(int argc, char **argv)
 		case 'C': creds = optarg; break;
 		case 'f': o.follow = true; break;
 		case 'q': quiet = true; break;
+		case 'h': return cli_help(cmd);
 		case 'T':
 			if ((rc = cli_opt_duration(cmd, "--lost-after", optarg, "s", 1, 100.0 * 365 * 86400, &o.lost_after_s)))
 				return rc;

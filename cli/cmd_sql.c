@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/query_cli.h"
+#include "cli/cli.h"
 #include "config/config.h"
 #include "sql/sql.h"
 
@@ -109,21 +109,18 @@ static void text_columns(dp_table *t)
 static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 {
 	int ncols = sqlite3_column_count(st), src, rc;
-	dp_table t;
+	dp_table t = { 0 };
 	dp_rowout w;
 	dp_qv *cells = calloc((size_t)ncols, sizeof(dp_qv));
 	dp_buf *hex = calloc((size_t)ncols, sizeof(dp_buf));
 	int status = 0;
 
-	if (!cells || !hex || (rc = dp_table_init(&t, (size_t)ncols))) {
+	if (!cells || !hex || (rc = dp_sql_columns(st, &t))) {
 		free(cells);
 		free(hex);
+		dp_table_free(&t);
 		cli_error(CMD, "out of memory");
 		return 1;
-	}
-	for (int i = 0; i < ncols; i++) {
-		const char *name = sqlite3_column_name(st, i);
-		dp_table_set_col(&t, (size_t)i, name ? name : "", dp_sql_column_kind(st, i));
 	}
 	/* The answer says how fresh the index is, as every query does: the
 	 * "index" member of JSON, a note under a table, a line on stderr with
@@ -134,11 +131,11 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 	if ((rc = dp_query_freshness(dp_sql_query(r->s), r->index_dir, r->log_dir, r->df, NULL, &fresh)) ||
 	    (rc = dp_freshness_json(&fresh, &json)) || (rc = dp_freshness_note(&fresh, &note)) ||
 	    !(index_json = dp_buf_cstr(&json))) {
-		status = query_fail(CMD, rc ? rc : dp_error(DNNPROV_ENOMEM, "out of memory"));
+		status = cli_query_fail(CMD, rc ? rc : dp_error(DNNPROV_ENOMEM, "out of memory"));
 		goto out;
 	}
 	if ((rc = dp_rowout_begin(&w, &t, r->format, stdout, r->width))) {
-		status = query_fail(CMD, rc);
+		status = cli_query_fail(CMD, rc);
 		goto out;
 	}
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -160,7 +157,7 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 		cli_error(CMD, "the statement ran past the --timeout and was stopped");
 		status = 1;
 	} else if (rc) {
-		status = query_fail(CMD, rc);
+		status = cli_query_fail(CMD, rc);
 	} else if (src != SQLITE_DONE) {
 		/* CSV and JSON printed so far stay; the error says the rest
 		 * is missing. */
@@ -169,7 +166,7 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 		if (r->format == FMT_TABLE)
 			text_columns(&t);
 		if ((rc = dp_rowout_end(&w, index_json)))
-			status = query_fail(CMD, rc);
+			status = cli_query_fail(CMD, rc);
 		else if (note.len)
 			fwrite(note.data, 1, note.len, r->format == FMT_TABLE ? stdout : stderr);
 	}
@@ -327,7 +324,8 @@ int cmd_sql(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },  { "index-dir", required_argument, NULL, 'I' },
 		{ "dataflow", required_argument, NULL, 'd' }, { "format", required_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
+		{ "timeout", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *index_dir = NULL, *df = NULL;
 	char *owned_index = NULL, *config_df = NULL, *owned_log_dir = NULL;
@@ -336,8 +334,9 @@ int cmd_sql(int argc, char **argv)
 	int c, rc, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:f:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return cli_help(CMD);
 		case 'c': config = optarg; break;
 		case 'I': index_dir = optarg; break;
 		case 'd': df = optarg; break;
@@ -349,7 +348,7 @@ int cmd_sql(int argc, char **argv)
 			if ((rc = cli_opt_duration(CMD, "--timeout", optarg, "s", 0.001, 86400, &timeout)))
 				return rc;
 			break;
-		default: return cli_usage(CMD, "unknown option");
+		default: return cli_bad_option(CMD, argv, "c:f:h", opts);
 		}
 	}
 	if (argc - optind > 1)
@@ -383,7 +382,7 @@ int cmd_sql(int argc, char **argv)
 	}
 	if ((rc = dp_sql_register(r.db, &r.s)) || (rc = dp_sql_attach(r.s, index_dir, df)) ||
 	    (rc = dp_sql_restrict(r.s, timeout, DP_SQL_MAX_VALUE))) {
-		status = query_fail(CMD, rc);
+		status = cli_query_fail(CMD, rc);
 		goto out;
 	}
 	/* A table a dataflow is too wide for: the others work, and say so. */
@@ -395,7 +394,7 @@ int cmd_sql(int argc, char **argv)
 		if (dp_sql_dataflows(r.s, &names, &n) == 0 && n == 0)
 			cli_error(CMD, "the index at %s is empty: nothing has been indexed yet", index_dir);
 	}
-	r.width = query_width(false);
+	r.width = cli_width(false);
 	r.index_dir = index_dir;
 	r.log_dir = owned_log_dir;
 	r.df = df;

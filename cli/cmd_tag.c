@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/query_cli.h"
+#include "cli/cli.h"
+#include "query/registry.h"
 
 const char cmd_tag_usage[] =
 	"usage: dnnprov tag -c CONFIG TASK KEY=VALUE ... [--remove KEY] [--note TEXT]\n"
@@ -42,11 +43,6 @@ static bool writes(int argc, char **argv)
 	return false;
 }
 
-static void task_positional(query_args *a)
-{
-	a->o.task = a->pos[a->npos - 1];
-}
-
 static int list_tags(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
 	dp_qdataflow d;
@@ -74,6 +70,22 @@ static int list_tags(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *n
 	return rc;
 }
 
+/* Listing a task's tags is a question, asked as the registry's are; it is
+ * no registry entry since `tag` also writes. */
+static const dp_param list_params[] = {
+	DP_PARAM_DATAFLOW,
+	{ .name = "task", .type = DP_PT_TASK, .arg = "TASK", .positional = "TASK", .required = true,
+	  .help = "the task", .fronts = DP_FRONT_NAMED, .offset = offsetof(dp_qopts, task) },
+};
+static const dp_question list_question = {
+	.name = CMD,
+	.summary = "the tags of a run",
+	.description = "",
+	DP_PARAMS(list_params),
+	.opts_size = sizeof(dp_qopts),
+	.answer = list_tags,
+};
+
 int cmd_tag(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -89,7 +101,7 @@ int cmd_tag(int argc, char **argv)
 	int c, rc, status = 0;
 
 	if (!writes(argc, argv))
-		return query_run(CMD, argc, argv, 0, 2, 2, task_positional, list_tags);
+		return cli_ask(&list_question, argc, argv);
 	/* Every argument may be a tag: room for all of them. */
 	if (!(tags = calloc((size_t)argc, sizeof(*tags)))) {
 		cli_error(CMD, "out of memory");

@@ -142,6 +142,17 @@ DNNPROV_API const char *dnnprov_strerror(int rc);
  * the next dnnprov call on this thread. */
 DNNPROV_API const char *dnnprov_errmsg(void);
 
+/* What the last failure on this thread is about, when it is about one
+ * parameter or name the caller gave: the parameter's name as the question
+ * registry spells it ("metric", "where", "dataflow", "task", "bins", ...),
+ * so that a front end can point at it (a caret, a form field, an
+ * exception's attribute).  "" when the failure is about nothing the caller
+ * named (out of memory, a damaged index) or when there was none.  Set and
+ * cleared with the detail: every failure replaces it, and so does a call
+ * that clears the detail on success.  Valid until the next dnnprov call
+ * on this thread. */
+DNNPROV_API const char *dnnprov_errsubject(void);
+
 /* ------------------------------------------------------------------------
  * Values
  * ------------------------------------------------------------------------ */
@@ -331,6 +342,99 @@ DNNPROV_API int dnnprov_task_close(dnnprov_task *t);
  * has not begun), DNNPROV_EINVAL, DNNPROV_EIO, DNNPROV_ENOMEM. */
 DNNPROV_API int dnnprov_tag(const dnnprov_config *cfg, const char *task_id,
 			    const dnnprov_value *tags, size_t n);
+
+/* ------------------------------------------------------------------------
+ * Questions: reading the index (docs/QUERY.md, docs/SQL.md)
+ *
+ * An index built by `dnnprov index` answers the same questions as the
+ * command line (runs, compare, effect, curve, ...): each is declared once
+ * in the library's registry, which dnnprov_questions_json() lists with its
+ * parameters, their types, defaults and help.  dnnprov_index_ask() asks
+ * one and gives its answer in the form `dnnprov QUESTION --format F`
+ * prints; dnnprov_index_sql() runs SQL over the same tables as `dnnprov
+ * sql`.  Each call reads one consistent snapshot of the index as it is
+ * when the call starts, while an indexer goes on: readers never block it.
+ * Nothing is ever written to the index.
+ *
+ * Caveats: a handle opens the index's LMDB environment once for the
+ * process and may be shared by threads.  LMDB allows one environment per
+ * index per process: keep one handle per index (a second handle on the
+ * same index, or a dnnprov.connect() SQLite connection on it in the same
+ * process, is a second environment, and closing either drops the other's
+ * reader locks).  After `dnnprov reindex` swapped a new index in, the next
+ * call reads the new one.
+ * ------------------------------------------------------------------------ */
+
+typedef struct dnnprov_index dnnprov_index;
+
+/* What an answer is written as: JSON (one object: "columns", "kinds" with
+ * what each column holds, "about" with what the question chose, "rows",
+ * "index" with how fresh the index is; docs/QUERY.md), CSV (RFC 4180, with
+ * a header) or the command line's table. */
+typedef enum dnnprov_format {
+	DNNPROV_FORMAT_JSON = 0,
+	DNNPROV_FORMAT_CSV,
+	DNNPROV_FORMAT_TABLE,
+} dnnprov_format;
+
+/* Opens the index at index_dir read-only (nothing is created).  log_dir
+ * is the folder of logs it is built from, which answers compare to say
+ * how far behind them the index is (NULL: the folder the indexer recorded
+ * in the index).  Free *out with dnnprov_index_close().
+ * Errors: DNNPROV_ENOTFOUND (no index there), DNNPROV_EINDEX (an index of
+ * another schema, or damaged), DNNPROV_EIO, DNNPROV_ENOMEM. */
+DNNPROV_API int dnnprov_index_open(const char *index_dir, const char *log_dir, dnnprov_index **out);
+
+/* Closes the index; ix may be NULL.  No call on ix may be running. */
+DNNPROV_API void dnnprov_index_close(dnnprov_index *ix);
+
+/* Asks `question` (a name dnnprov_questions_json() lists: "runs",
+ * "compare", ...) with parameters params[0..2n): n pairs of a name and a
+ * value, the names as the registry gives them ("dataflow", "metric",
+ * "where", "limit", ...), the values as text ("10", "min", "at=5"; "true"
+ * for a flag).  A question about a dataflow that names none gets the only
+ * one in the index.  The answer goes to *out, NUL-terminated, allocated
+ * by the library (free it with dnnprov_free()); *len (may be NULL) gets
+ * its length.  An index that holds no dataflow yet answers
+ * {"columns": [], "rows": []}.
+ * Errors, each naming what it is about in dnnprov_errsubject():
+ * DNNPROV_EQUERY (an unknown question or parameter, a value the parameter
+ * does not take, a parameter given twice, a required one missing, an
+ * invalid where expression, several dataflows and none named),
+ * DNNPROV_ENOTFOUND (an unknown dataflow, task, metric, hyperparameter,
+ * transformation or set: the detail lists the ones there are); and
+ * DNNPROV_EINDEX, DNNPROV_EIO, DNNPROV_ENOMEM. */
+DNNPROV_API int dnnprov_index_ask(dnnprov_index *ix, const char *question, const char *const *params, size_t n,
+				  dnnprov_format format, char **out, size_t *len);
+
+/* Runs one SQL statement (SQLite's dialect, over the tables and views of
+ * docs/SQL.md) and gives its rows in *out as dnnprov_index_ask() gives an
+ * answer (free it with dnnprov_free()).  params[0..n) are bound to its
+ * parameters ?1..?n (a value's name is not used; DNNPROV_NULL binds NULL).
+ * dataflow (may be NULL: the only one in the index) is the one the
+ * DfAnalyzer views and the unprefixed `epochs` show.  Read-only, as
+ * `dnnprov sql` is: no writes but to temp, no ATTACH of a file, no
+ * extensions; timeout_s > 0 stops a statement that runs longer.
+ * Errors: DNNPROV_EQUERY (the statement failed: SQLite's message, and
+ * where in the statement when SQLite says; dnnprov_errsubject() is "sql"),
+ * DNNPROV_ENOTFOUND (an unknown dataflow), DNNPROV_EINDEX, DNNPROV_EIO,
+ * DNNPROV_ENOMEM. */
+DNNPROV_API int dnnprov_index_sql(dnnprov_index *ix, const char *sql, const dnnprov_value *params, size_t n,
+				  const char *dataflow, double timeout_s, dnnprov_format format, char **out,
+				  size_t *len);
+
+/* The registry of questions as JSON, in *out (free it with dnnprov_free()):
+ * {"questions": [{"name", "summary", "description", "example",
+ * "parameters": [{"name", "type", "required", "default", "help", "fronts",
+ * and for some "short", "arg", "positional", "min", "max", "choices",
+ * "http_name"}]}], "common": [the command line's and HTTP's own
+ * parameters]}.  "fronts" lists where a parameter is offered by name:
+ * "cli", "http", "sql", "api" (this interface, and the Python functions
+ * built on it).  Errors: DNNPROV_ENOMEM. */
+DNNPROV_API int dnnprov_questions_json(char **out, size_t *len);
+
+/* Frees what the library allocated for the caller (answers, the registry). */
+DNNPROV_API void dnnprov_free(void *p);
 
 #ifdef __cplusplus
 }

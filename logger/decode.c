@@ -147,6 +147,48 @@ int dp_json_double(dp_buf *b, double d)
 	return dp_buf_append(b, tmp, strlen(tmp));
 }
 
+/* One "key":value of a map. */
+static int json_pair(dp_buf *b, const msgpack_object *k, const msgpack_object *v)
+{
+	int rc;
+	/* JSON keys are strings: other key types print as their JSON text. */
+	if (k->type == MSGPACK_OBJECT_STR) {
+		rc = dp_json_object(b, k);
+	} else {
+		dp_buf tmp = { 0 };
+		rc = dp_json_object(&tmp, k);
+		if (!rc)
+			rc = dp_json_string(b, tmp.data ? tmp.data : "", tmp.len);
+		dp_buf_free(&tmp);
+	}
+	if (!rc)
+		rc = dp_buf_putc(b, ':');
+	return rc ? rc : dp_json_object(b, v);
+}
+
+int dp_json_record(dp_buf *b, const msgpack_object *o)
+{
+	int rc = 0;
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return dp_json_object(b, o);
+	if ((rc = dp_buf_putc(b, '{')))
+		return rc;
+	for (uint32_t i = 0; i < o->via.map.size && !rc; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+		char when[32] = "";
+		if (i && (rc = dp_buf_putc(b, ',')))
+			return rc;
+		if (dp_obj_is_str(k, "time") && (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32 ||
+						 v->type == MSGPACK_OBJECT_POSITIVE_INTEGER))
+			dp_format_time(v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double)v->via.u64 : v->via.f64, when);
+		if (when[0])
+			rc = dp_buf_printf(b, "\"time\":\"%s\"", when);
+		else
+			rc = json_pair(b, k, v);
+	}
+	return rc ? rc : dp_buf_putc(b, '}');
+}
+
 int dp_json_object(dp_buf *b, const msgpack_object *o)
 {
 	int rc = 0;
@@ -178,23 +220,9 @@ int dp_json_object(dp_buf *b, const msgpack_object *o)
 		if ((rc = dp_buf_putc(b, '{')))
 			return rc;
 		for (uint32_t i = 0; i < o->via.map.size && !rc; i++) {
-			const msgpack_object *k = &o->via.map.ptr[i].key;
 			if (i && (rc = dp_buf_putc(b, ',')))
 				return rc;
-			/* JSON keys are strings: other key types print as their JSON text. */
-			if (k->type == MSGPACK_OBJECT_STR) {
-				rc = dp_json_object(b, k);
-			} else {
-				dp_buf tmp = { 0 };
-				rc = dp_json_object(&tmp, k);
-				if (!rc)
-					rc = dp_json_string(b, tmp.data ? tmp.data : "", tmp.len);
-				dp_buf_free(&tmp);
-			}
-			if (!rc)
-				rc = dp_buf_putc(b, ':');
-			if (!rc)
-				rc = dp_json_object(b, &o->via.map.ptr[i].val);
+			rc = json_pair(b, &o->via.map.ptr[i].key, &o->via.map.ptr[i].val);
 		}
 		return rc ? rc : dp_buf_putc(b, '}');
 	default:

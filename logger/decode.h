@@ -42,6 +42,11 @@ DP_INTERNAL int dp_pack_object(dp_buf *b, const msgpack_object *o);
  * "Infinity" and "-Infinity" (JSON has no such numbers), binary as base64
  * would be unusual in records, so bin and ext become null. */
 DP_INTERNAL int dp_json_object(dp_buf *b, const msgpack_object *o);
+/* A record as `dnnprov cat` prints it: as dp_json_object, but its "time"
+ * as ISO 8601 UTC text with microseconds, the form every answer gives a
+ * time in; a time no such text holds (NaN, before 1970, after 9999) stays
+ * a number. */
+DP_INTERNAL int dp_json_record(dp_buf *b, const msgpack_object *o);
 /* Appends s[0..n) as a JSON string, escaping what JSON requires and
  * replacing invalid UTF-8 with U+FFFD. */
 DP_INTERNAL int dp_json_string(dp_buf *b, const char *s, size_t n);

@@ -57,6 +57,16 @@ static bool indexer_running(const char *index_dir, long *pid)
 	return held;
 }
 
+/* What "behind" means, for answers and for `dnnprov index --status`: the
+bytes of a segment of `size` bytes the index has not read.  A torn tail
+that never grows (the size the index last saw) is waited for, not
+behind. */
+static uint64_t behind(const dp_progress *p, uint64_t size)
+{
+	uint64_t read = !p ? 0 : p->size_seen == size ? size : p->offset;
+	return size > read ? size - read : 0;
+}
+
 static bool meta_string(dp_query *q, const char *key, char *out, size_t cap)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
@@ -110,12 +120,9 @@ static int walk_logs(dp_query *q, const char *log_dir, const char *df, const cha
 			continue;
 		if (stat(segs.paths[i], &st) != 0)
 			continue;
-		/* A torn tail that never grows is waited for, not behind. */
-		uint64_t read = !known ? 0 : p.size_seen == (uint64_t)st.st_size ? (uint64_t)st.st_size : p.offset;
-		if ((uint64_t)st.st_size > read) {
-			f->behind_bytes += (uint64_t)st.st_size - read;
-			f->behind_segments++;
-		}
+		uint64_t lag = behind(known ? &p : NULL, (uint64_t)st.st_size);
+		f->behind_bytes += lag;
+		f->behind_segments += lag > 0;
 	}
 	dp_path_list_free(&segs);
 	dp_error_clear();
@@ -131,11 +138,44 @@ static void compare_segment(const char *log_dir, const char *rel, size_t rel_len
 	if (snprintf(path, sizeof(path), "%s/%.*s", log_dir, (int)rel_len, rel) >= (int)sizeof(path) ||
 	    stat(path, &st) != 0)
 		return;
-	uint64_t read = p->size_seen == (uint64_t)st.st_size ? (uint64_t)st.st_size : p->offset;
-	if ((uint64_t)st.st_size > read) {
-		f->behind_bytes += (uint64_t)st.st_size - read;
-		f->behind_segments++;
+	uint64_t lag = behind(p, (uint64_t)st.st_size);
+	f->behind_bytes += lag;
+	f->behind_segments += lag > 0;
+}
+
+/* Calls fn with every segment's progress under prefix (a read that fails
+ * is the error, never the end); fn's non-zero return stops the walk. */
+static int each_progress(dp_query *q, const dp_key *prefix, int (*fn)(void *ctx, const MDB_val *k, const dp_progress *p),
+			 void *ctx)
+{
+	dp_scan sc;
+	MDB_val k, v;
+	int r, rc;
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_PROGRESS, prefix, NULL)))
+		return rc;
+	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		dp_progress p;
+		if (v.mv_size != sizeof(p))
+			continue;
+		memcpy(&p, v.mv_data, sizeof(p));
+		if ((r = fn(ctx, &k, &p)))
+			break;
 	}
+	dp_scan_close(&sc);
+	return r < 0 ? r : 0;
+}
+
+typedef struct unsealed_ctx {
+	const char *log_dir;
+	dp_freshness *f;
+} unsealed_ctx;
+
+static int compare_unsealed(void *ctx, const MDB_val *k, const dp_progress *p)
+{
+	unsealed_ctx *u = ctx;
+	if (!p->sealed)
+		compare_segment(u->log_dir, k->mv_data, k->mv_size, p, u->f);
+	return 0;
 }
 
 /* The segments not read to their seal of one task. */
@@ -143,9 +183,7 @@ static int check_task(dp_query *q, const char *log_dir, const char *df, size_t d
 		      dp_freshness *f)
 {
 	dp_key prefix;
-	dp_scan sc;
-	MDB_val k, v;
-	int r, rc;
+	unsealed_ctx u = { log_dir, f };
 
 	dp_key_reset(&prefix);
 	if (dn + tn + 2 > DP_KEY_MAX)
@@ -155,18 +193,7 @@ static int check_task(dp_query *q, const char *log_dir, const char *df, size_t d
 	memcpy(prefix.b + dn + 1, task, tn);
 	prefix.b[dn + 1 + tn] = '/';
 	prefix.n = dn + tn + 2;
-	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_PROGRESS, &prefix, NULL)))
-		return rc;
-	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		dp_progress p;
-		if (v.mv_size != sizeof(p))
-			continue;
-		memcpy(&p, v.mv_data, sizeof(p));
-		if (!p.sealed)
-			compare_segment(log_dir, k.mv_data, k.mv_size, &p, f);
-	}
-	dp_scan_close(&sc);
-	return r < 0 ? r : 0;
+	return each_progress(q, &prefix, compare_unsealed, &u);
 }
 
 /* The growing segments of the dataflow's RUNNING tasks (or of one task). */
@@ -310,4 +337,148 @@ int dp_freshness_note(const dp_freshness *f, dp_buf *b)
 		dp_buf_printf(b, "index: %llu problem%s skipped in the logs (`dnnprov index --status` lists them)\n",
 			      (unsigned long long)f->problems, f->problems == 1 ? "" : "s");
 	return b->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
+/* ---- every segment: `dnnprov index --status` ---------------------------------------------------- */
+
+typedef struct status_ctx {
+	dp_table *t;
+	const char *log_dir;
+	dp_index_totals *tot;
+} status_ctx;
+
+/* The row of one segment the index knows (its path is the key). */
+static int status_row(void *ctx, const MDB_val *k, const dp_progress *p)
+{
+	status_ctx *c = ctx;
+	dp_table *t = c->t;
+	const char *log_dir = c->log_dir, *rel = k->mv_data;
+	size_t rel_len = k->mv_size;
+	dp_index_totals *tot = c->tot;
+	struct stat st;
+	char path[8192];
+	bool there = log_dir && snprintf(path, sizeof(path), "%s/%.*s", log_dir, (int)rel_len, rel) < (int)sizeof(path) &&
+		     stat(path, &st) == 0;
+	dp_qv *row = dp_table_add_row(t);
+	if (!row)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	dp_cell_text(&row[0], rel, rel_len);
+	row[1] = dp_qv_int((int64_t)p->offset);
+	if (there) {
+		row[2] = dp_qv_int((int64_t)st.st_size);
+		uint64_t lag = behind(p, (uint64_t)st.st_size);
+		row[3] = dp_qv_int((int64_t)lag);
+		tot->behind_bytes += lag;
+	}
+	row[4] = dp_qv_int((int64_t)p->records);
+	row[5] = dp_qv_int((int64_t)p->problems);
+	const char *state = !there ? (log_dir ? "deleted" : "?") : p->sealed ? "complete" : "open";
+	dp_cell_text(&row[6], state, strlen(state));
+	tot->indexed++;
+	tot->problems += p->problems;
+	return 0;
+}
+
+/* The rows of the segments of the logs the index has not read. */
+static int unread_rows(dp_query *q, dp_table *t, const char *log_dir, dp_index_totals *tot)
+{
+	dp_path_list segs = { 0 };
+	size_t root = strlen(log_dir);
+	/* A folder it cannot list only shortens these rows. */
+	int rc = dp_find_segments(log_dir, &segs, NULL, NULL);
+	if (rc == DNNPROV_ENOMEM)
+		goto out;
+	rc = 0;
+	dp_error_clear(); /* a folder it could not list is no error */
+	for (size_t i = 0; i < segs.n && !rc; i++) {
+		const char *rel = segs.paths[i] + root + (segs.paths[i][root] == '/');
+		MDB_val k = { strlen(rel), (void *)rel }, v;
+		struct stat st;
+		if (dp_query_get(q, DP_DB_PROGRESS, &k, &v))
+			continue;
+		if ((rc = dp_query_check(q)))
+			break;
+		uint64_t size = stat(segs.paths[i], &st) == 0 ? (uint64_t)st.st_size : 0;
+		dp_qv *row = dp_table_add_row(t);
+		if (!row) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		dp_cell_text(&row[0], rel, strlen(rel));
+		row[1] = dp_qv_int(0);
+		row[2] = dp_qv_int((int64_t)size);
+		row[3] = dp_qv_int((int64_t)size);
+		row[4] = dp_qv_int(0);
+		row[5] = dp_qv_int(0);
+		dp_cell_text(&row[6], "not indexed yet", 15);
+		tot->behind_bytes += size;
+		tot->unindexed++;
+	}
+out:
+	dp_path_list_free(&segs);
+	return rc;
+}
+
+/* The problems the indexer skipped: segment, offset, why, bytes. */
+static int problem_rows(dp_query *q, dp_table *t)
+{
+	dp_key all;
+	dp_scan sc;
+	MDB_val k, v;
+	int r, rc;
+
+	dp_key_reset(&all);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_PROBLEMS, &all, NULL)))
+		return rc;
+	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		const char *seg;
+		size_t seglen, pos = 0;
+		dp_problem_entry e;
+		if (v.mv_size != sizeof(e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &seg, &seglen) ||
+		    k.mv_size - pos != 8)
+			continue;
+		memcpy(&e, v.mv_data, sizeof(e));
+		e.why[sizeof(e.why) - 1] = '\0';
+		dp_qv *row = dp_table_add_row(t);
+		if (!row) {
+			r = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		dp_cell_text(&row[0], seg, seglen);
+		row[1] = dp_qv_int((int64_t)dp_get_be64((const unsigned char *)k.mv_data + pos));
+		dp_cell_text(&row[2], e.why, strlen(e.why));
+		if (e.kind != DP_PROBLEM_NAME) /* a name refused skips nothing: its record is indexed */
+			row[3] = dp_qv_int((int64_t)e.length);
+	}
+	dp_scan_close(&sc);
+	return r < 0 ? r : 0;
+}
+
+int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems, dp_index_totals *tot)
+{
+	static const char *const seg_cols[] = { "segment", "indexed", "on_disk", "behind", "records", "problems", "state" };
+	static const char *const prob_cols[] = { "segment", "offset", "why", "bytes" };
+	dp_key all;
+	status_ctx ctx = { segments, log_dir, tot };
+	int rc;
+
+	memset(tot, 0, sizeof(*tot));
+	tot->last_commit = NAN;
+	if ((rc = dp_table_init(segments, DP_ARRAY_LEN(seg_cols))) ||
+	    (rc = dp_table_init(problems, DP_ARRAY_LEN(prob_cols))))
+		return rc;
+	for (size_t i = 0; i < DP_ARRAY_LEN(seg_cols); i++)
+		dp_table_set_col(segments, i, seg_cols[i], i == 0 || i == 6 ? COL_TEXT : COL_INT);
+	for (size_t i = 0; i < DP_ARRAY_LEN(prob_cols); i++)
+		dp_table_set_col(problems, i, prob_cols[i], i == 0 || i == 2 ? COL_TEXT : COL_INT);
+	dp_key_reset(&all);
+	if ((rc = each_progress(q, &all, status_row, &ctx)) || (log_dir && (rc = unread_rows(q, segments, log_dir, tot))) ||
+	    (tot->problems && (rc = problem_rows(q, problems))))
+		return rc;
+	MDB_val lk = { 11, "last_commit" }, lv;
+	if (dp_query_get(q, DP_DB_META, &lk, &lv) && lv.mv_size == sizeof(double))
+		memcpy(&tot->last_commit, lv.mv_data, sizeof(double));
+	if ((rc = dp_query_check(q)))
+		return rc;
+	return dp_table_check(segments, NULL) ? DNNPROV_ENOMEM : dp_table_check(problems, NULL);
 }

@@ -371,7 +371,7 @@ int dp_query_no_dataflow(dp_query *q, const char *df)
 	size_t n;
 	dp_buf list = { 0 };
 	if (dp_query_dataflows(q, &names, &n))
-		return dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index", df);
+		return dp_error_subject(DNNPROV_ENOTFOUND, "dataflow", "no dataflow '%s' in the index", df);
 	for (size_t i = 0; i < n; i++) {
 		dp_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
 		free(names[i]);
@@ -379,8 +379,8 @@ int dp_query_no_dataflow(dp_query *q, const char *df)
 	free(names);
 	const char *known = n ? dp_buf_cstr(&list) : "";
 	int rc = list.failed || !known
-			 ? dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index", df)
-			 : dp_error(DNNPROV_ENOTFOUND, "no dataflow '%s' in the index (%s%s)", df,
+			 ? dp_error_subject(DNNPROV_ENOTFOUND, "dataflow", "no dataflow '%s' in the index", df)
+			 : dp_error_subject(DNNPROV_ENOTFOUND, "dataflow", "no dataflow '%s' in the index (%s%s)", df,
 				    n ? "dataflows: " : "the index is empty", known);
 	dp_buf_free(&list);
 	return rc;
@@ -414,8 +414,8 @@ int dp_query_no_task(dp_query *q, const char *df, const char *id)
 		dp_buf_printf(&list, " and %zu more", n - 10);
 	const char *known = n ? dp_buf_cstr(&list) : "";
 	int rc = list.failed || !known
-			 ? dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s", id, df)
-			 : dp_error(DNNPROV_ENOTFOUND, "no task '%s' in dataflow %s (%s%s)", id, df,
+			 ? dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s", id, df)
+			 : dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s (%s%s)", id, df,
 				    n ? "tasks: " : "it has no tasks", known);
 	dp_buf_free(&list);
 	return rc;
@@ -467,7 +467,7 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 
 	memset(d, 0, sizeof(*d));
 	if (dp_check_tag("dataflow", df))
-		return dp_error(DNNPROV_ENOTFOUND, "'%s' is not a dataflow name", df);
+		return dp_error_subject(DNNPROV_ENOTFOUND, "dataflow", "'%s' is not a dataflow name", df);
 	dp_key_reset(&key);
 	dp_key_cstr(&key, df);
 	k = dp_key_val(&key);
@@ -773,9 +773,9 @@ int dp_agg_parse(const char *s, dp_agg *out)
 		out->kind = AGG_AT;
 		out->epoch = strtoll(s + 3, &end, 10);
 		if (*end)
-			return dp_error(DNNPROV_EQUERY, "--agg at=EPOCH takes an epoch number, not '%s'", s + 3);
+			return dp_error_subject(DNNPROV_EQUERY, "agg", "--agg at=EPOCH takes an epoch number, not '%s'", s + 3);
 	} else {
-		return dp_error(DNNPROV_EQUERY, "unknown aggregate '%s' (max, min, last, mean, best, at=EPOCH)", s);
+		return dp_error_subject(DNNPROV_EQUERY, "agg", "unknown aggregate '%s' (max, min, last, mean, best, at=EPOCH)", s);
 	}
 	return 0;
 }

@@ -6,13 +6,26 @@
  *        numbers at 6 significant digits, NaN as NaN, times in UTC.
  * csv:   RFC 4180, every number as the shortest text that reads back
  *        exactly, times in ISO 8601.
- * json:  one object, {"columns": [names in order], "rows": [an object per
- *        row], "total": N when the rows are a page (--offset, --limit) of
- *        N, "index": {what the caller says of the index}}, strict JSON:
- *        NaN and infinities as the strings "NaN", "Infinity", "-Infinity",
- *        missing values as null.  An envelope rather than a bare array, so
- *        that facts about the answer (how fresh the index is) travel with
- *        it and a reader keeps the column order that objects lose.
+ * json:  one object, {"columns": [names in order], "kinds": [what each
+ *        column holds], "about": {what the question chose}, "rows": [an
+ *        object per row], "total": N when the rows are a page (--offset,
+ *        --limit) of N, "index": {what the caller says of the index}},
+ *        strict JSON: NaN and infinities as the strings "NaN", "Infinity",
+ *        "-Infinity", missing values as null.  An envelope rather than a
+ *        bare array, so that facts about the answer (how fresh the index
+ *        is, what each column means) travel with it and a reader keeps the
+ *        column order that objects lose.
+ *
+ *        "kinds" has an object per column of "columns", in that order:
+ *        {"kind": K} where K is text, integer, real, time (ISO 8601 UTC
+ *        text), duration (seconds), status, hyperparameter (with "type":
+ *        numeric or text) or metric (with "metric": its name, "agg": the
+ *        aggregate over the epochs as --agg takes it, absent for a value
+ *        of one epoch, and "goal": min or max).  "about", present when the
+ *        question chose them: "metric", "agg", "goal" and "lower_is_better"
+ *        of the metric it ranks or groups by, "hyperparameter" it groups
+ *        by, "binned" and "groups": per row, the group's numeric bounds
+ *        {"low": x, "high": y} (null for a text value).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -29,14 +42,112 @@ int dp_table_init(dp_table *t, size_t ncols)
 	t->kinds = calloc(ncols ? ncols : 1, sizeof(dp_col_kind));
 	t->table_omits = calloc(ncols ? ncols : 1, sizeof(bool));
 	t->table_only = calloc(ncols ? ncols : 1, sizeof(bool));
+	t->meta = calloc(ncols ? ncols : 1, sizeof(dp_col_meta));
 	t->now = dp_now();
-	if (!t->cols || !t->kinds || !t->table_omits || !t->table_only) {
+	if (!t->cols || !t->kinds || !t->table_omits || !t->table_only || !t->meta) {
 		dp_table_free(t);
 		t->failed = true;
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	t->ncols = ncols;
 	return 0;
+}
+
+/* A copy of name in *slot, or the table fails (checked before printing). */
+static void meta_name(dp_table *t, char **slot, const char *name)
+{
+	free(*slot);
+	*slot = name ? strdup(name) : NULL;
+	if (name && !*slot)
+		t->failed = true;
+}
+
+void dp_table_col_status(dp_table *t, size_t i)
+{
+	if (i < t->ncols)
+		t->meta[i].role = ROLE_STATUS;
+}
+
+void dp_table_col_duration(dp_table *t, size_t i)
+{
+	if (i < t->ncols)
+		t->meta[i].role = ROLE_DURATION;
+}
+
+void dp_table_col_hyp(dp_table *t, size_t i, const char *hyp, bool numeric)
+{
+	if (i >= t->ncols)
+		return;
+	t->meta[i].role = ROLE_HYP;
+	t->meta[i].numeric = numeric;
+	meta_name(t, &t->meta[i].name, hyp);
+}
+
+void dp_table_col_metric(dp_table *t, size_t i, const char *metric, const dp_agg *agg, dp_goal goal)
+{
+	if (i >= t->ncols)
+		return;
+	t->meta[i].role = ROLE_METRIC;
+	t->meta[i].has_agg = agg != NULL;
+	if (agg)
+		t->meta[i].agg = *agg;
+	t->meta[i].goal = goal;
+	meta_name(t, &t->meta[i].name, metric);
+}
+
+void dp_table_col_sql(dp_table *t, size_t i, const char *decltype)
+{
+	if (i >= t->ncols)
+		return;
+	t->meta[i].role = ROLE_SQL;
+	meta_name(t, &t->meta[i].name, decltype);
+}
+
+void dp_table_about_metric(dp_table *t, const char *metric, const dp_agg *agg, dp_goal goal)
+{
+	t->about.has_agg = agg != NULL;
+	if (agg)
+		t->about.agg = *agg;
+	t->about.goal = goal;
+	meta_name(t, &t->about.metric, metric);
+}
+
+void dp_table_about_hyp(dp_table *t, const char *hyp, bool binned)
+{
+	t->about.binned = binned;
+	meta_name(t, &t->about.hyp, hyp);
+}
+
+void dp_table_about_group(dp_table *t, size_t row, double low, double high)
+{
+	dp_about *a = &t->about;
+	if (row >= a->ngroups) {
+		size_t n = row + 1 > 2 * a->ngroups ? row + 1 : 2 * a->ngroups;
+		double *lo = realloc(a->low, n * sizeof(double));
+		if (lo)
+			a->low = lo;
+		double *hi = lo ? realloc(a->high, n * sizeof(double)) : NULL;
+		if (hi)
+			a->high = hi;
+		if (!lo || !hi) {
+			t->failed = true;
+			return;
+		}
+		for (size_t i = a->ngroups; i < n; i++)
+			a->low[i] = a->high[i] = NAN;
+		a->ngroups = n;
+	}
+	a->low[row] = low;
+	a->high[row] = high;
+}
+
+const char *dp_agg_text(const dp_agg *a, char *buf, size_t n)
+{
+	if (a->kind == AGG_AT)
+		snprintf(buf, n, "at=%lld", (long long)a->epoch);
+	else
+		dp_agg_name(a, buf, n);
+	return buf;
 }
 
 void dp_table_omit(dp_table *t, size_t i)
@@ -118,8 +229,16 @@ void dp_table_free(dp_table *t)
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		if (t->cells[i].type == QV_TEXT)
 			free((char *)t->cells[i].text);
-	for (size_t i = 0; i < t->ncols; i++)
+	for (size_t i = 0; i < t->ncols; i++) {
 		free(t->cols[i]);
+		if (t->meta)
+			free(t->meta[i].name);
+	}
+	free(t->meta);
+	free(t->about.metric);
+	free(t->about.hyp);
+	free(t->about.low);
+	free(t->about.high);
 	free(t->cols);
 	free(t->kinds);
 	free(t->table_omits);
@@ -137,7 +256,7 @@ int dp_format_parse(const char *s, dp_format *out)
 	else if (strcmp(s, "json") == 0)
 		*out = FMT_JSON;
 	else
-		return dp_error(DNNPROV_EQUERY, "unknown format '%s' (table, csv, json)", s);
+		return dp_error_subject(DNNPROV_EQUERY, "format", "unknown format '%s' (table, csv, json)", s);
 	return 0;
 }
 
@@ -468,6 +587,82 @@ static int csv_row(dp_rowout *w, const dp_qv *cells)
 	return 0;
 }
 
+/* The "kinds" member's object for column c. */
+static void json_kind(dp_buf *b, const dp_table *t, size_t c)
+{
+	static const char *const plain[] = { [COL_TEXT] = "text", [COL_NUM] = "real", [COL_INT] = "integer",
+					     [COL_TIME] = "time", [COL_SECS] = "duration", [COL_AGO] = "time" };
+	const dp_col_meta *m = &t->meta[c];
+	char agg[32];
+	switch (m->role) {
+	case ROLE_STATUS: dp_buf_printf(b, "{\"kind\": \"status\"}"); return;
+	case ROLE_DURATION: dp_buf_printf(b, "{\"kind\": \"duration\"}"); return;
+	case ROLE_HYP:
+		dp_buf_printf(b, "{\"kind\": \"hyperparameter\", \"type\": \"%s\"}", m->numeric ? "numeric" : "text");
+		return;
+	case ROLE_METRIC:
+		dp_buf_printf(b, "{\"kind\": \"metric\", \"metric\": ");
+		dp_json_string(b, m->name ? m->name : "", m->name ? strlen(m->name) : 0);
+		if (m->has_agg)
+			dp_buf_printf(b, ", \"agg\": \"%s\"", dp_agg_text(&m->agg, agg, sizeof(agg)));
+		if (m->goal != GOAL_UNKNOWN)
+			dp_buf_printf(b, ", \"goal\": \"%s\"", m->goal == GOAL_MIN ? "min" : "max");
+		dp_buf_putc(b, '}');
+		return;
+	case ROLE_SQL: {
+		static const char *const declared[][2] = {
+			{ "INTEGER", "integer" }, { "REAL", "real" }, { "TEXT", "text" }, { "TIMESTAMP", "time" },
+		};
+		const char *kind = "value";
+		for (size_t k = 0; m->name && k < DP_ARRAY_LEN(declared); k++)
+			if (dp_strcasecmp(m->name, declared[k][0]) == 0)
+				kind = declared[k][1];
+		dp_buf_printf(b, "{\"kind\": \"%s\"}", kind);
+		return;
+	}
+	default: dp_buf_printf(b, "{\"kind\": \"%s\"}", plain[t->kinds[c]]); return;
+	}
+}
+
+/* The "about" member, when the question chose something. */
+static void json_about(dp_buf *b, const dp_table *t)
+{
+	const dp_about *a = &t->about;
+	char agg[32];
+	bool first = true;
+	if (!a->metric && !a->hyp)
+		return;
+	dp_buf_printf(b, ",\n\"about\": {");
+	if (a->metric) {
+		dp_buf_printf(b, "\"metric\": ");
+		dp_json_string(b, a->metric, strlen(a->metric));
+		if (a->has_agg)
+			dp_buf_printf(b, ", \"agg\": \"%s\"", dp_agg_text(&a->agg, agg, sizeof(agg)));
+		if (a->goal != GOAL_UNKNOWN)
+			dp_buf_printf(b, ", \"goal\": \"%s\", \"lower_is_better\": %s", a->goal == GOAL_MIN ? "min" : "max",
+				      a->goal == GOAL_MIN ? "true" : "false");
+		first = false;
+	}
+	if (a->hyp) {
+		dp_buf_printf(b, "%s\"hyperparameter\": ", first ? "" : ", ");
+		dp_json_string(b, a->hyp, strlen(a->hyp));
+		dp_buf_printf(b, ", \"binned\": %s, \"groups\": [", a->binned ? "true" : "false");
+		for (size_t r = 0; r < t->nrows && r < a->ngroups; r++) {
+			dp_buf_printf(b, "%s{\"low\": ", r ? ", " : "");
+			if (isnan(a->low[r]) && isnan(a->high[r]))
+				dp_buf_printf(b, "null, \"high\": null}");
+			else {
+				dp_json_double(b, a->low[r]);
+				dp_buf_printf(b, ", \"high\": ");
+				dp_json_double(b, a->high[r]);
+				dp_buf_putc(b, '}');
+			}
+		}
+		dp_buf_putc(b, ']');
+	}
+	dp_buf_putc(b, '}');
+}
+
 static int json_header(dp_rowout *w)
 {
 	const dp_table *t = w->t;
@@ -480,18 +675,30 @@ static int json_header(dp_rowout *w)
 		dp_buf_putc(&w->keys, ':');
 	}
 	w->key_at[t->ncols] = w->keys.len;
+	/* The names and, in a second list, what each column holds. */
+	dp_buf kinds = { 0 };
 	w->line.len = 0;
 	dp_buf_append(&w->line, "{\"columns\": [", 13);
+	dp_buf_append(&kinds, "],\n\"kinds\": [", 13);
 	bool first = true;
 	for (size_t c = 0; c < t->ncols; c++) {
 		if (t->table_only[c])
 			continue;
-		if (!first)
+		if (!first) {
 			dp_buf_append(&w->line, ", ", 2);
+			dp_buf_append(&kinds, ", ", 2);
+		}
 		first = false;
 		dp_json_string(&w->line, t->cols[c], strlen(t->cols[c]));
+		json_kind(&kinds, t, c);
 	}
-	dp_buf_append(&w->line, "],\n\"rows\": [", 12);
+	dp_buf_append(&w->line, kinds.data, kinds.len);
+	dp_buf_putc(&w->line, ']');
+	if (kinds.failed)
+		w->line.failed = true;
+	dp_buf_free(&kinds);
+	json_about(&w->line, t);
+	dp_buf_append(&w->line, ",\n\"rows\": [", 11);
 	if (w->keys.failed || w->line.failed)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	fwrite(w->line.data, 1, w->line.len, w->out);

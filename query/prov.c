@@ -65,7 +65,7 @@ int dp_prov_format_parse(const char *s, dp_prov_format *out)
 	else if (strcmp(s, "prov-n") == 0)
 		*out = DP_PROV_N;
 	else
-		return dp_error(DNNPROV_EQUERY, "unknown format '%s' (prov-json, prov-n)", s);
+		return dp_error_subject(DNNPROV_EQUERY, "format", "unknown format '%s' (prov-json, prov-n)", s);
 	return 0;
 }
 
@@ -1828,7 +1828,7 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 	x.progress = o->progress;
 	x.progress_ctx = o->progress_ctx;
 	if (dp_check_tag("dataflow", o->df))
-		return dp_error(DNNPROV_ENOTFOUND, "'%s' is not a dataflow name", o->df);
+		return dp_error_subject(DNNPROV_ENOTFOUND, "dataflow", "'%s' is not a dataflow name", o->df);
 	dp_key_reset(&x.dfkey);
 	dp_key_cstr(&x.dfkey, o->df);
 	k = dp_key_val(&x.dfkey);

@@ -244,9 +244,49 @@ typedef enum dp_col_kind {
 	COL_AGO,   /* a time: its age in tables ("12s"), ISO 8601 in CSV and JSON */
 } dp_col_kind;
 
+/* What a column holds, beyond how it prints: the "kinds" of a JSON answer,
+ * so that a front end reads what a column means instead of guessing it
+ * from its name.  A plain column's kind is its dp_col_kind (text, integer,
+ * real, time, duration). */
+typedef enum dp_col_role {
+	ROLE_PLAIN = 0,
+	ROLE_STATUS, /* a task's status: RUNNING, LOST, FINISHED, FAILED, KILLED */
+	ROLE_HYP,    /* a hyperparameter's value */
+	ROLE_METRIC, /* a metric's value, or an aggregate of its values */
+	ROLE_SQL,    /* a column of an SQL statement's result: `name` is its declared type, or NULL */
+	ROLE_DURATION, /* seconds, whatever the table shows */
+} dp_col_role;
+
+/* A goal: whether lower values of a metric are better. */
+typedef enum dp_goal { GOAL_UNKNOWN = 0, GOAL_MIN, GOAL_MAX } dp_goal;
+
+typedef struct dp_col_meta {
+	dp_col_role role;
+	char *name;     /* ROLE_HYP: the hyperparameter; ROLE_METRIC: the metric */
+	bool has_agg;   /* ROLE_METRIC: an aggregate over the epochs, not a value */
+	dp_agg agg;
+	dp_goal goal;   /* ROLE_METRIC */
+	bool numeric;   /* ROLE_HYP: declared numeric */
+} dp_col_meta;
+
+/* What the question chose for the whole answer, when it chose it: the
+ * metric (and aggregate, goal) it ranks or groups by, the hyperparameter
+ * it groups by, and each group's numeric bounds (effect). */
+typedef struct dp_about {
+	char *metric;
+	bool has_agg;
+	dp_agg agg;
+	dp_goal goal;
+	char *hyp;
+	bool binned;   /* groups are bins of values, not one value each */
+	double *low, *high; /* per row, for groups; NaN for a text value */
+	size_t ngroups;
+} dp_about;
+
 typedef struct dp_table {
 	char **cols;
 	dp_col_kind *kinds;
+	dp_col_meta *meta;
 	bool *table_omits; /* columns for CSV and JSON only */
 	bool *table_only;  /* columns for the table only (marks for the eye) */
 	double now;        /* for COL_AGO */
@@ -261,10 +301,35 @@ typedef struct dp_table {
 	 * commands can fill a table without checking every call, and the one
 	 * check before printing (dp_table_check) refuses an incomplete result. */
 	bool failed;
+	dp_about about;
 } dp_table;
 
 DP_INTERNAL int dp_table_init(dp_table *t, size_t ncols);
 DP_INTERNAL int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind);
+/* What column i means (the JSON "kinds"): a status, a hyperparameter, a
+ * metric with its aggregate (agg NULL: a value per epoch) and goal. */
+DP_INTERNAL void dp_table_col_status(dp_table *t, size_t i);
+DP_INTERNAL void dp_table_col_duration(dp_table *t, size_t i);
+DP_INTERNAL void dp_table_col_hyp(dp_table *t, size_t i, const char *hyp, bool numeric);
+DP_INTERNAL void dp_table_col_metric(dp_table *t, size_t i, const char *metric, const dp_agg *agg, dp_goal goal);
+/* A column of an SQL result: its kind is what its declared type says
+ * (INTEGER, REAL, TEXT, TIMESTAMP), "value" for any other or none (an
+ * expression holds what its rows hold). */
+DP_INTERNAL void dp_table_col_sql(dp_table *t, size_t i, const char *decltype);
+/* What the question chose for the answer (the JSON "about"): its metric,
+ * aggregate (may be NULL) and goal; the hyperparameter it groups by; a
+ * group's numeric bounds, per row (NaN for a group of a text value). */
+DP_INTERNAL void dp_table_about_metric(dp_table *t, const char *metric, const dp_agg *agg, dp_goal goal);
+DP_INTERNAL void dp_table_about_hyp(dp_table *t, const char *hyp, bool binned);
+DP_INTERNAL void dp_table_about_group(dp_table *t, size_t row, double low, double high);
+/* The goal of a metric: GOAL_MIN when lower is better. */
+static inline dp_goal dp_goal_of(bool lower)
+{
+	return lower ? GOAL_MIN : GOAL_MAX;
+}
+/* The text of an aggregate as --agg takes it ("min", "at=5"). */
+DP_INTERNAL const char *dp_agg_text(const dp_agg *a, char *buf, size_t n);
+
 /* Leaves a column out of the table format (it is in CSV and JSON). */
 DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);
 /* Leaves a column out of CSV and JSON: a mark for the eye whose data is
@@ -294,9 +359,11 @@ DP_INTERNAL int dp_terminal_text(dp_buf *b, const char *s, size_t n);
 typedef enum dp_format { FMT_TABLE, FMT_CSV, FMT_JSON } dp_format;
 DP_INTERNAL int dp_format_parse(const char *s, dp_format *out);
 /* Writes the table; `width` is the terminal width for FMT_TABLE.  JSON is
- * one object {"columns": [...], "rows": [...], "index": ...}, with
- * "total": N after the rows when the table is a page; index_json is the
- * value of "index" (a JSON object's text), or NULL to leave it out. */
+ * one object {"columns": [...], "kinds": [...], "about": {...}, "rows":
+ * [...], "index": ...}, with "total": N after the rows when the table is a
+ * page, "about" only when the question chose something (output.c says
+ * what each member holds); index_json is the value of "index" (a JSON
+ * object's text), or NULL to leave it out. */
 DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int width,
 			       const char *index_json);
 
@@ -347,6 +414,26 @@ DP_INTERNAL int dp_freshness_json(const dp_freshness *f, dp_buf *b);
 /* Appends the note lines a table gets: the index is behind its logs, or
  * problems were skipped ("" when neither). */
 DP_INTERNAL int dp_freshness_note(const dp_freshness *f, dp_buf *b);
+
+/* What `dnnprov index --status` shows of the index against its logs:
+ * segments read, those not read yet, problems, with the bytes behind
+ * counted by the rule answers use. */
+typedef struct dp_index_totals {
+	uint64_t indexed, unindexed; /* segments */
+	uint64_t problems;
+	uint64_t behind_bytes;
+	double last_commit; /* NaN when unknown */
+} dp_index_totals;
+
+/* Fills *segments with a row per segment the index read (segment,
+ * indexed, on_disk, behind, records, problems, state: complete, open,
+ * deleted, or ? when log_dir is NULL) and then per segment of log_dir it
+ * has not read ("not indexed yet"); *problems with the problems it
+ * skipped (segment, offset, why, bytes: missing for a name refused, whose
+ * record is indexed); *tot with the totals.  The
+ * caller frees both tables. */
+DP_INTERNAL int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems,
+				dp_index_totals *tot);
 
 /* ---- --where ------------------------------------------------------------------------ */
 

@@ -51,7 +51,7 @@ typedef enum { OPD_LIT, OPD_HYP, OPD_STATUS, OPD_EPOCHS, OPD_TASK, OPD_HOST, OPD
 typedef struct operand {
 	opd_kind kind;
 	dp_qv lit;  /* OPD_LIT; text owned */
-	bool is_time; /* a time (start, end, last_seen, now): text beside it is ISO 8601 */
+	bool is_time; /* a time (start, end, last_activity, now): text beside it is ISO 8601 */
 	char *name; /* OPD_HYP, OPD_METRIC: the canonical name; OPD_TAG, OPD_FACT: the key */
 	dp_agg agg; /* OPD_METRIC */
 } operand;
@@ -177,7 +177,7 @@ static char *read_name(parser *p)
 
 static void names_hint(const dp_qdataflow *d, dp_buf *b)
 {
-	dp_buf_printf(b, "names: status, epochs, task, host, user, start, end, last_seen, duration, active, attempts, message, now, tags.KEY, facts.NAME");
+	dp_buf_printf(b, "names: status, epochs, task, host, user, start, end, last_activity, duration, active, attempts, message, now, tags.KEY, facts.NAME");
 	for (size_t i = 0; i < d->nhyps; i++)
 		dp_buf_printf(b, ", %s", d->hyps[i].name);
 	if (d->nmetrics)
@@ -257,8 +257,9 @@ static bool parse_operand(parser *p, operand *o)
 		{ "status", OPD_STATUS },     { "epochs", OPD_EPOCHS },     { "task", OPD_TASK },
 		{ "host", OPD_HOST },         { "start", OPD_START },       { "end", OPD_END },
 		{ "message", OPD_MESSAGE },   { "user", OPD_USER },         { "attempts", OPD_ATTEMPTS },
-		{ "active", OPD_ACTIVE },     { "last_seen", OPD_LAST },    { "duration", OPD_DURATION },
+		{ "active", OPD_ACTIVE },     { "last_activity", OPD_LAST }, { "duration", OPD_DURATION },
 		{ "now", OPD_NOW },
+		{ "last_seen", OPD_LAST }, /* its name before last_activity, still taken */
 	};
 	size_t at;
 	char *name;
@@ -498,7 +499,7 @@ static bool parse_iso_time(const char *s, double *out)
 	return true;
 }
 
-/* A text literal compared with a time (start, end, last_seen, now) is an
+/* A text literal compared with a time (start, end, last_activity, now) is an
  * ISO 8601 time: it becomes seconds, as times are; one that does not parse
  * as a time is an error at the literal. */
 static bool time_literal(parser *p, node *time, node *lit)
@@ -774,7 +775,18 @@ static node *parse_expr(parser *p, int depth)
 	return parse_logic(p, depth, "or", N_OR, parse_and);
 }
 
+static int compile(const char *expr, const dp_qdataflow *d, dp_where **out);
+
+/* Every error of the expression is about the where parameter. */
 int dp_where_compile(const char *expr, const dp_qdataflow *d, dp_where **out)
+{
+	int rc = compile(expr, d, out);
+	if (rc == DNNPROV_EQUERY)
+		dp_error_about("where");
+	return rc;
+}
+
+static int compile(const char *expr, const dp_qdataflow *d, dp_where **out)
 {
 	parser p = { .src = expr, .d = d };
 	dp_where *w;

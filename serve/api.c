@@ -1,16 +1,18 @@
 /*
- * api.c - /api/NAME?PARAMS: the query commands over HTTP.
+ * api.c - /api/NAME?PARAMS: the questions of the registry over HTTP, and
+ * export, SQL and the change key the page polls.
  *
- * Each endpoint is a query command: the parameters are the command's long
- * options (and df, task, transformation for its positional arguments),
- * the answer is the table the same dp_cmd_* function fills, rendered by
- * the same dp_table_write as `--format json` (or csv).  So an answer and
- * the CLI's for the same question are the same bytes, bar "index", which
- * the server refreshes in the background (snapshot.c).
+ * /api/QUESTION takes the parameters the registry offers HTTP for that
+ * question (query/registry.h: df for the dataflow, task, where, ...) and
+ * format=json|csv; the answer is the table the same question fills,
+ * rendered by the same dp_table_write as `--format json` (or csv).  So an
+ * answer and the CLI's for the same question are the same bytes, bar
+ * "index", which the server refreshes in the background (snapshot.c).
  *
  * Bad input is a 400 naming the parameter ({"error", "parameter"}); an
- * unknown dataflow, task, metric... a 404 naming it; no index, or a query
- * past its deadline, a 503.
+ * unknown dataflow, task, metric... a 404 naming it: the parameter is the
+ * one the library's error is about (dnnprov_errsubject).  No index, or a
+ * query past its deadline, a 503.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,238 +22,134 @@
 #include <unistd.h>
 
 #include "query/prov.h"
+#include "query/registry.h"
 #include "serve/internal.h"
 #include "sql/sql.h"
 
 /* ---- parameters ------------------------------------------------------------------------ */
 
-enum {
-	P_DF = 1 << 0,
-	P_WHERE = 1 << 1,
-	P_SORT = 1 << 2,
-	P_LIMIT = 1 << 3,
-	P_OFFSET = 1 << 4,
-	P_METRIC = 1 << 5,
-	P_AGG = 1 << 6,
-	P_GOAL = 1 << 7,
-	P_HYP = 1 << 8,
-	P_BINS = 1 << 9,
-	P_TASK = 1 << 10,
-	P_METRICS = 1 << 11,
-	P_WINDOW = 1 << 12,
-	P_TRANSFORMATION = 1 << 13,
-	P_SET = 1 << 14,
-	P_FORMAT = 1 << 15,
-	P_Q = 1 << 16,
-	P_COUNT = 17
-};
-
-static const char *const param_names[P_COUNT] = { "df",	 "where",   "sort", "limit",   "offset", "metric",
-						  "agg",	 "goal",    "hyp",  "bins",    "task",   "metrics",
-						  "window", "transformation", "set", "format", "q" };
-
-typedef struct args {
-	const char *v[P_COUNT]; /* copies, or NULL */
-	const char **tasks;     /* export: every task= */
-	size_t ntasks;
-	unsigned allowed, seen;
-	bool many_tasks;        /* task= may repeat */
-	const char *bad;        /* a parameter that failed: its name */
-	char badname[65];       /* the name of an unknown one, as given */
-	char why[512];
-} args;
-
-static int param_index(const char *key, size_t n)
-{
-	for (int i = 0; i < P_COUNT; i++)
-		if (strlen(param_names[i]) == n && memcmp(param_names[i], key, n) == 0)
-			return i;
-	return -1;
-}
-
-static void list_allowed(unsigned allowed, char *out, size_t cap)
-{
-	size_t at = 0;
-	out[0] = '\0';
-	for (int i = 0; i < P_COUNT && at < cap; i++)
-		if (allowed & (1u << i))
-			at += (size_t)snprintf(out + at, cap - at, "%s%s", at ? ", " : "", param_names[i]);
-	if (!at)
-		snprintf(out, cap, "none");
-}
+/* The query string's parameters as given.  A question's go one by one to
+ * its ask, which parses and checks them (query/registry.h); the other
+ * endpoints read theirs by name. */
+typedef struct params {
+	struct {
+		const char *key, *value; /* libmicrohttpd keeps them for the request */
+	} *p;
+	size_t n;
+	char bad[65];  /* a parameter that cannot be read: its name */
+	char why[160];
+} params;
 
 static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
 			       const char *value, size_t value_size)
 {
-	args *a = cls;
-	char allowed[256];
+	params *l = cls;
 	(void)kind;
-	if (a->bad)
+	if (l->bad[0])
 		return MHD_NO;
-	int i = param_index(key, key_size);
-	if (i < 0 || !(a->allowed & (1u << i))) {
-		list_allowed(a->allowed, allowed, sizeof(allowed));
-		snprintf(a->badname, sizeof(a->badname), "%.*s", (int)(key_size > 64 ? 64 : key_size), key);
-		a->bad = a->badname;
-		snprintf(a->why, sizeof(a->why), "unknown parameter '%s' (this endpoint takes: %s)", a->badname, allowed);
+	if (memchr(key, '\0', key_size) || !value || memchr(value, '\0', value_size)) {
+		snprintf(l->bad, sizeof(l->bad), "%.*s", (int)strnlen(key, key_size > 64 ? 64 : key_size), key);
+		snprintf(l->why, sizeof(l->why), "%s: %s", l->bad, value ? "a value holds a NUL byte" : "no value");
 		return MHD_NO;
 	}
-	if (!value || memchr(value, '\0', value_size)) {
-		a->bad = param_names[i];
-		snprintf(a->why, sizeof(a->why), "%s: %s", param_names[i], value ? "a value holds a NUL byte" : "no value");
+	void *g = realloc(l->p, (l->n + 1) * sizeof(*l->p));
+	if (!g) {
+		snprintf(l->bad, sizeof(l->bad), "%.*s", (int)(key_size > 64 ? 64 : key_size), key);
+		snprintf(l->why, sizeof(l->why), "out of memory");
 		return MHD_NO;
 	}
-	if ((1u << i) == P_TASK && a->many_tasks) {
-		const char **g = realloc(a->tasks, (a->ntasks + 1) * sizeof(*g));
-		if (!g) {
-			a->bad = "task";
-			snprintf(a->why, sizeof(a->why), "out of memory");
-			return MHD_NO;
-		}
-		a->tasks = g;
-		a->tasks[a->ntasks++] = value;
-	} else if (a->seen & (1u << i)) {
-		a->bad = param_names[i];
-		snprintf(a->why, sizeof(a->why), "%s is given twice", param_names[i]);
-		return MHD_NO;
-	}
-	a->seen |= 1u << i;
-	a->v[i] = value; /* libmicrohttpd keeps it for the request */
+	l->p = g;
+	l->p[l->n].key = key;
+	l->p[l->n++].value = value;
 	return MHD_YES;
 }
 
-/* Index of a P_ bit. */
-static int bit(unsigned p)
+/* Reads the request's parameters; false after replying 400 when one
+ * cannot be read. */
+static bool read_params(struct MHD_Connection *c, params *l, dp_reply *r)
 {
-	int i = 0;
-	while (p > 1) {
-		p >>= 1;
-		i++;
+	memset(l, 0, sizeof(*l));
+	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect, l);
+	if (l->bad[0])
+		dp_reply_error(r, 400, l->bad, "%s", l->why);
+	return !l->bad[0];
+}
+
+/* For the endpoints that are not questions: every parameter is one of
+ * `allowed` (NULL-terminated), and only `repeats` may come twice; false
+ * after replying 400 naming the one that is not. */
+static bool check_params(const params *l, const char *const *allowed, const char *repeats, dp_reply *r)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const char *k = l->p[i].key;
+		size_t a = 0;
+		while (allowed[a] && strcmp(allowed[a], k) != 0)
+			a++;
+		if (!allowed[a]) {
+			char list[160] = "none";
+			for (size_t j = 0, at = 0; allowed[j] && at < sizeof(list); j++)
+				at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%s", j ? ", " : "", allowed[j]);
+			dp_reply_error(r, 400, k, "unknown parameter '%.64s' (this endpoint takes: %s)", k, list);
+			return false;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(l->p[j].key, k) == 0 && !(repeats && strcmp(k, repeats) == 0)) {
+				dp_reply_error(r, 400, k, "%s is given twice", k);
+				return false;
+			}
 	}
-	return i;
-}
-
-static const char *arg(const args *a, unsigned p)
-{
-	return a->v[bit(p)];
-}
-
-static bool whole_number(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < lo || v > hi)
-		return false;
-	*out = v;
 	return true;
 }
 
-/* Fills the command's options from the parameters: false with a->bad and
- * a->why when one is wrong. */
-static bool options(dp_server *s, args *a, dp_qopts *o, dp_format *fmt)
+/* The value of parameter `name`, or NULL. */
+static const char *param(const params *l, const char *name)
 {
-	long v;
-	memset(o, 0, sizeof(*o));
-	o->agg.kind = AGG_BEST;
-	o->now = dp_now();
-	o->df = arg(a, P_DF) ? arg(a, P_DF) : s->o.dataflow;
-	o->where = arg(a, P_WHERE);
-	o->sort = arg(a, P_SORT);
-	o->metric = arg(a, P_METRIC);
-	o->hyp = arg(a, P_HYP);
-	o->task = arg(a, P_TASK);
-	o->metrics = arg(a, P_METRICS);
-	o->transformation = arg(a, P_TRANSFORMATION);
-	o->set = arg(a, P_SET);
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->p[i].key, name) == 0)
+			return l->p[i].value;
+	return NULL;
+}
+
+/* The HTTP name of what an error is about (the registry's "dataflow" is
+ * the API's df); NULL when it is about nothing the request named. */
+static const char *http_param(const char *subject)
+{
+	if (!subject || !*subject)
+		return NULL;
+	return strcmp(subject, "dataflow") == 0 ? "df" : subject;
+}
+
+/* json (the default) or csv: false after replying 400. */
+static bool answer_format(const char *text, dp_format *fmt, dp_reply *r)
+{
 	*fmt = FMT_JSON;
-#define BAD(p, ...)                                                      \
-	do {                                                             \
-		a->bad = param_names[bit(p)];                            \
-		snprintf(a->why, sizeof(a->why), __VA_ARGS__);           \
-		return false;                                            \
-	} while (0)
-	if ((a->allowed & P_DF) && !o->df)
-		BAD(P_DF, "df is missing: which dataflow (GET /api/dataflows lists them)");
-	if (arg(a, P_LIMIT)) {
-		if (!whole_number(arg(a, P_LIMIT), 0, (long)s->max_rows, &v))
-			BAD(P_LIMIT, "limit takes a whole number from 0 to %zu (rows per answer), not '%.40s'", s->max_rows,
-			    arg(a, P_LIMIT));
-		o->limit = (size_t)v;
+	if (!text || strcmp(text, "json") == 0)
+		return true;
+	if (strcmp(text, "csv") == 0) {
+		*fmt = FMT_CSV;
+		return true;
 	}
-	if (arg(a, P_OFFSET)) {
-		if (!whole_number(arg(a, P_OFFSET), 0, 1L << 40, &v))
-			BAD(P_OFFSET, "offset takes a whole number, not '%.40s'", arg(a, P_OFFSET));
-		o->offset = (size_t)v;
-	}
-	if (arg(a, P_AGG) && dp_agg_parse(arg(a, P_AGG), &o->agg))
-		BAD(P_AGG, "agg: %s", dnnprov_errmsg());
-	if (arg(a, P_GOAL)) {
-		if (strcmp(arg(a, P_GOAL), "min") && strcmp(arg(a, P_GOAL), "max"))
-			BAD(P_GOAL, "goal is min or max, not '%.40s'", arg(a, P_GOAL));
-		o->goal = arg(a, P_GOAL);
-	}
-	if (arg(a, P_BINS)) {
-		if (!whole_number(arg(a, P_BINS), 1, 1000, &v))
-			BAD(P_BINS, "bins takes a number from 1 to 1000, not '%.40s'", arg(a, P_BINS));
-		o->bins = (int)v;
-	}
-	if (arg(a, P_WINDOW)) {
-		if (!whole_number(arg(a, P_WINDOW), 1, 1000000, &v))
-			BAD(P_WINDOW, "window takes a whole number from 1 to 1000000, not '%.40s'", arg(a, P_WINDOW));
-		o->window = (int)v;
-	}
-	if (arg(a, P_FORMAT)) {
-		if (strcmp(arg(a, P_FORMAT), "json") == 0)
-			*fmt = FMT_JSON;
-		else if (strcmp(arg(a, P_FORMAT), "csv") == 0)
-			*fmt = FMT_CSV;
-		else
-			BAD(P_FORMAT, "format is json or csv, not '%.40s'", arg(a, P_FORMAT));
-	}
-#undef BAD
-	return true;
+	dp_reply_error(r, 400, "format", "format is json or csv, not '%.40s'", text);
+	return false;
 }
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
-/* The parameter a library error is about, from what its detail names. */
-static const char *blame(int rc, const char *detail, const dp_qopts *o)
+/* The reply for a library error rc of a query on q: what it is about is
+ * the library's subject (dnnprov_errsubject), never guessed from the
+ * message. */
+static void query_error(dp_server *s, dp_reply *r, int rc, const dp_query *q)
 {
-	static const struct {
-		int rc;
-		const char *start, *param;
-	} rules[] = {
-		{ DNNPROV_ENOTFOUND, "no dataflow ", "df" },
-		{ DNNPROV_ENOTFOUND, "'", "df" }, /* "'x' is not a dataflow name" */
-		{ DNNPROV_ENOTFOUND, "no task ", "task" },
-		{ DNNPROV_ENOTFOUND, "no metric ", "metric" },
-		{ DNNPROV_ENOTFOUND, "dataflow ", "metric" }, /* "has no metrics yet" */
-		{ DNNPROV_ENOTFOUND, "no hyperparameter ", "hyp" },
-		{ DNNPROV_ENOTFOUND, "no transformation ", "transformation" },
-		{ DNNPROV_ENOTFOUND, "transformation ", "set" },
-		{ DNNPROV_EQUERY, "invalid --where", "where" },
-		{ DNNPROV_EQUERY, "cannot sort", "sort" },
-	};
-	for (size_t i = 0; i < DP_ARRAY_LEN(rules); i++)
-		if (rules[i].rc == rc && strncmp(detail, rules[i].start, strlen(rules[i].start)) == 0)
-			return rules[i].param;
-	return rc == DNNPROV_EQUERY && o->where ? "where" : NULL;
-}
-
-/* The reply for a library error rc of a query on q. */
-static void query_error(dp_server *s, dp_reply *r, int rc, const dp_query *q, const dp_qopts *o)
-{
-	const char *d = dnnprov_errmsg();
+	const char *d = dnnprov_errmsg(), *about = http_param(dnnprov_errsubject());
 	if (!d || !*d)
 		d = dnnprov_strerror(rc);
 	if (q && q->expired)
 		dp_reply_error(r, 503, NULL, "the query ran past the server's time limit of %g s: narrow it (where, limit)",
 			       s->request_seconds);
 	else if (rc == DNNPROV_ENOTFOUND)
-		dp_reply_error(r, 404, o ? blame(rc, d, o) : NULL, "%s", d);
+		dp_reply_error(r, 404, about, "%s", d);
 	else if (rc == DNNPROV_EQUERY)
-		dp_reply_error(r, 400, o ? blame(rc, d, o) : NULL, "%s", d);
+		dp_reply_error(r, 400, about, "%s", d);
 	else if (rc == DNNPROV_ENOMEM)
 		dp_reply_error(r, 503, NULL, "%s", d);
 	else
@@ -265,84 +163,6 @@ static void index_error(dp_reply *r, int rc)
 	dp_reply_error(r, 503, NULL, "%s", d && *d ? d : dnnprov_strerror(rc));
 }
 
-/* ---- the commands ---------------------------------------------------------------------- */
-
-static int run_dataflows(dp_query *q, const dp_qopts *o, dp_table *t, dp_qnotes *n)
-{
-	(void)o;
-	(void)n;
-	return dp_cmd_dataflows(q, t);
-}
-
-static int run_describe(dp_query *q, const dp_qopts *o, dp_table *t, dp_qnotes *n)
-{
-	(void)n;
-	return dp_cmd_describe(q, o, t);
-}
-
-static int run_adaptations(dp_query *q, const dp_qopts *o, dp_table *t, dp_qnotes *n)
-{
-	(void)n;
-	return dp_cmd_adaptations(q, o, t);
-}
-
-static int run_elements(dp_query *q, const dp_qopts *o, dp_table *t, dp_qnotes *n)
-{
-	(void)n;
-	return dp_cmd_elements(q, o, t);
-}
-
-static int run_layers(dp_query *q, const dp_qopts *o, dp_table *t, dp_qnotes *n)
-{
-	(void)n;
-	return dp_cmd_layers(q, o, t);
-}
-
-static int run_watch(dp_query *q, const dp_qopts *o, dp_table *t, dp_qnotes *n)
-{
-	(void)n;
-	return dp_cmd_watch(q, o, t);
-}
-
-typedef int (*cmd_fn)(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes);
-
-/* The parameters are the CLI's options of the same command (cli/cmd_*.c),
- * plus df, task or transformation where the CLI takes them positionally. */
-static const struct endpoint {
-	const char *name;
-	cmd_fn run;
-	unsigned params, required;
-} endpoints[] = {
-	{ "dataflows", run_dataflows, P_FORMAT, 0 },
-	{ "describe", run_describe, P_DF | P_FORMAT, 0 },
-	{ "runs", dp_cmd_runs, P_DF | P_WHERE | P_SORT | P_LIMIT | P_OFFSET | P_METRIC | P_GOAL | P_FORMAT, 0 },
-	{ "compare", dp_cmd_compare,
-	  P_DF | P_METRIC | P_AGG | P_GOAL | P_WHERE | P_SORT | P_LIMIT | P_OFFSET | P_FORMAT, 0 },
-	{ "effect", dp_cmd_effect, P_DF | P_WHERE | P_METRIC | P_AGG | P_GOAL | P_HYP | P_BINS | P_FORMAT, P_HYP },
-	{ "curve", dp_cmd_curve, P_DF | P_TASK | P_METRICS | P_FORMAT, P_TASK },
-	{ "adaptations", run_adaptations, P_DF | P_TASK | P_WHERE | P_METRIC | P_WINDOW | P_FORMAT, 0 },
-	{ "test", dp_cmd_test, P_DF | P_WHERE | P_SORT | P_LIMIT | P_OFFSET | P_FORMAT, 0 },
-	{ "elements", run_elements, P_DF | P_TRANSFORMATION | P_SET | P_TASK | P_WHERE | P_FORMAT,
-	  P_TRANSFORMATION },
-	{ "layers", run_layers, P_DF | P_TASK | P_WHERE | P_FORMAT, 0 },
-	{ "watch", run_watch, P_DF | P_WHERE | P_FORMAT, 0 },
-};
-
-/* Parses the request's parameters for an endpoint taking `allowed`. */
-static bool parse_args(struct MHD_Connection *c, args *a, unsigned allowed, unsigned required, dp_reply *r)
-{
-	a->allowed = allowed;
-	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect, a);
-	for (int i = 0; i < P_COUNT && !a->bad; i++)
-		if ((required & (1u << i)) && !a->v[i]) {
-			a->bad = param_names[i];
-			snprintf(a->why, sizeof(a->why), "%s is required", param_names[i]);
-		}
-	if (a->bad)
-		dp_reply_error(r, 400, a->bad, "%s", a->why);
-	return !a->bad;
-}
-
 /* A safe file name for Content-Disposition: letters, digits, . _ - */
 static void file_name(char *out, size_t cap, const char *df, const char *what, const char *ext)
 {
@@ -351,22 +171,6 @@ static void file_name(char *out, size_t cap, const char *df, const char *what, c
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
 		      *p == '_' || *p == '-'))
 			*p = '_';
-}
-
-/* Whether the index holds no dataflow: the CLI answers those with an
- * empty result. */
-static int index_empty(dp_query *q, bool *empty)
-{
-	char **names;
-	size_t n;
-	int rc = dp_query_dataflows(q, &names, &n);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	*empty = n == 0;
-	return 0;
 }
 
 /* Cuts a longer answer at the server's cap on rows; it then says "total". */
@@ -383,35 +187,64 @@ static void cap_rows(dp_table *t, size_t max)
 	t->nrows = max;
 }
 
-static void answer_command(dp_server *s, struct MHD_Connection *c, const struct endpoint *e, dp_reply *r)
+/* The question's parameters from the query string, through the registry,
+ * and the server's own bounds; false after replying. */
+static bool ask_params(dp_server *s, const params *l, dp_ask *a, dp_format *fmt, dp_reply *r)
 {
-	args a = { 0 };
-	dp_qopts o;
+	const char *format = NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->p[i].key, "format") == 0) {
+			if (format) {
+				dp_reply_error(r, 400, "format", "format is given twice");
+				return false;
+			}
+			format = l->p[i].value;
+		} else if (dp_ask_set(a, l->p[i].key, l->p[i].value)) {
+			/* About the parameter as the request names it. */
+			dp_reply_error(r, 400, l->p[i].key, "%s", dnnprov_errmsg());
+			return false;
+		}
+	}
+	if (!answer_format(format, fmt, r))
+		return false;
+	if (a->o->limit > 0 && (size_t)a->o->limit > s->max_rows) {
+		dp_reply_error(r, 400, "limit", "limit takes a whole number from 0 to %zu (rows per answer), not %lld",
+			       s->max_rows, (long long)a->o->limit);
+		return false;
+	}
+	if (!a->o->df)
+		a->o->df = s->o.dataflow; /* the config's, as with -c on the command line */
+	return true;
+}
+
+static void answer_question(dp_server *s, struct MHD_Connection *c, const dp_question *qn, dp_reply *r)
+{
+	params l;
+	dp_ask a = { 0 };
 	dp_format fmt;
 	dp_query q;
 	dp_table t = { 0 };
 	dp_qnotes notes = { 0 };
-	bool empty;
 	char *index_json = NULL, *body = NULL;
 	size_t len = 0;
 	int rc;
 
-	if (!parse_args(c, &a, e->params, e->required, r))
+	if (!read_params(c, &l, r))
 		goto out_args;
-	if (!options(s, &a, &o, &fmt)) {
-		dp_reply_error(r, 400, a.bad, "%s", a.why);
+	if ((rc = dp_ask_init(&a, qn, DP_FRONT_HTTP))) {
+		dp_reply_error(r, 503, NULL, "out of memory");
 		goto out_args;
 	}
+	if (!ask_params(s, &l, &a, &fmt, r))
+		goto out_args;
 	if ((rc = dp_shared_begin(&s->index, &q))) {
 		index_error(r, rc);
 		goto out_args;
 	}
 	q.deadline = dp_monotonic() + s->request_seconds;
-	if ((rc = index_empty(&q, &empty))) {
-		query_error(s, r, rc, &q, NULL);
-		goto out;
-	}
-	if (empty) {
+	/* dp_ask_run checks the answer whole: a read that failed inside a
+	 * lookup is an error, not a missing value (as the CLI checks it). */
+	if ((rc = dp_ask_run(&a, &q, &t, &notes)) == DP_ASK_EMPTY) {
 		/* As the CLI: an empty answer (its note goes to stderr there). */
 		static const char none[] = "{\"columns\": [],\n\"rows\": []}\n";
 		r->status = 200;
@@ -420,10 +253,8 @@ static void answer_command(dp_server *s, struct MHD_Connection *c, const struct 
 		r->len = r->body ? strlen(none) : 0;
 		goto out;
 	}
-	/* dp_query_check: a read that failed inside a lookup is an error, not
-	 * a missing value (as the CLI checks it). */
-	if ((rc = e->run(&q, &o, &t, &notes)) || (rc = dp_table_check(&t, &notes.text)) || (rc = dp_query_check(&q))) {
-		query_error(s, r, rc, &q, &o);
+	if (rc) {
+		query_error(s, r, rc, &q);
 		goto out;
 	}
 	cap_rows(&t, s->max_rows);
@@ -441,26 +272,32 @@ static void answer_command(dp_server *s, struct MHD_Connection *c, const struct 
 	r->len = len;
 	r->type = fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/json";
 	if (fmt == FMT_CSV)
-		file_name(r->disposition, sizeof(r->disposition), o.df, e->name, "csv");
+		file_name(r->disposition, sizeof(r->disposition), a.o->df, qn->name, "csv");
 out:
 	free(index_json);
 	dp_table_free(&t);
 	dp_buf_free(&notes.text);
 	dp_shared_end(&s->index, &q);
 out_args:
-	free(a.tasks);
+	dp_ask_free(&a);
+	free(l.p);
 }
 
 /* GET /api/changes: what the page polls to know that the index changed
  * (a commit, a reindex), with the index's freshness. */
 static void answer_changes(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 {
-	args a = { 0 };
+	static const char *const none[] = { NULL };
+	params l;
 	dp_query q;
 	dp_buf b = { 0 }, change = { 0 };
 	int rc;
 
-	if (!parse_args(c, &a, 0, 0, r))
+	if (!read_params(c, &l, r))
+		return;
+	bool ok = check_params(&l, none, NULL, r);
+	free(l.p);
+	if (!ok)
 		return;
 	if ((rc = dp_shared_begin(&s->index, &q))) {
 		index_error(r, rc);
@@ -498,6 +335,7 @@ typedef struct export_job {
 	bool done;
 	int rc;
 	char err[1024];
+	char subject[64]; /* what the error is about (dnnprov_errsubject) */
 	bool expired;
 	int rfd, wfd;
 	char *df, *where;
@@ -547,9 +385,11 @@ static void *export_main(void *arg)
 		fclose(f); /* the reader sees the end */
 	pthread_mutex_lock(&j->lock);
 	j->rc = rc;
-	if (rc)
+	if (rc) {
 		snprintf(j->err, sizeof(j->err), "%s", dnnprov_errmsg() && *dnnprov_errmsg() ? dnnprov_errmsg()
 											: dnnprov_strerror(rc));
+		snprintf(j->subject, sizeof(j->subject), "%s", dnnprov_errsubject());
+	}
 	j->done = true;
 	pthread_cond_signal(&j->done_cond);
 	pthread_mutex_unlock(&j->lock);
@@ -609,37 +449,53 @@ static void export_free(void *cls)
 
 static void answer_export(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 {
-	args a = { .many_tasks = true };
+	static const char *const allowed[] = { "df", "task", "where", "format", NULL };
+	params l;
 	export_job *j = NULL;
 	const char *fmt;
+	char *only = NULL;
 	int fds[2] = { -1, -1 };
 	pthread_t th;
-	int err;
+	int err, rc;
 
-	if (!parse_args(c, &a, P_DF | P_TASK | P_WHERE | P_FORMAT, 0, r))
+	if (!read_params(c, &l, r) || !check_params(&l, allowed, "task", r))
 		goto out;
-	const char *df = arg(&a, P_DF) ? arg(&a, P_DF) : s->o.dataflow;
+	const char *df = param(&l, "df") ? param(&l, "df") : s->o.dataflow;
 	if (!df) {
-		dp_reply_error(r, 400, "df", "df is missing: which dataflow (GET /api/dataflows lists them)");
-		goto out;
+		/* The only dataflow in the index, as the questions take it. */
+		dp_query q;
+		if ((rc = dp_shared_begin(&s->index, &q))) {
+			index_error(r, rc);
+			goto out;
+		}
+		rc = dp_query_only_dataflow(&q, &only);
+		if (rc == DP_ASK_EMPTY)
+			rc = dp_error_subject(DNNPROV_ENOTFOUND, "dataflow", "the index holds no dataflow yet");
+		if (rc)
+			query_error(s, r, rc, &q);
+		dp_shared_end(&s->index, &q);
+		if (rc)
+			goto out;
+		df = only;
 	}
 	if (!(j = calloc(1, sizeof(*j)))) {
 		dp_reply_error(r, 503, NULL, "out of memory");
 		goto out;
 	}
 	j->rfd = j->wfd = -1;
-	fmt = arg(&a, P_FORMAT) ? arg(&a, P_FORMAT) : "prov-json";
+	fmt = param(&l, "format") ? param(&l, "format") : "prov-json";
 	if (dp_prov_format_parse(fmt, &j->format)) {
 		dp_reply_error(r, 400, "format", "format: %s", dnnprov_errmsg());
 		goto fail;
 	}
 	j->s = s;
 	j->df = strdup(df);
-	j->where = arg(&a, P_WHERE) ? strdup(arg(&a, P_WHERE)) : NULL;
-	j->tasks = calloc(a.ntasks + 1, sizeof(char *));
-	bool copied = j->df && j->tasks && (!arg(&a, P_WHERE) || j->where);
-	for (size_t i = 0; copied && i < a.ntasks; i++)
-		copied = (j->tasks[j->ntasks++] = strdup(a.tasks[i])) != NULL;
+	j->where = param(&l, "where") ? strdup(param(&l, "where")) : NULL;
+	j->tasks = calloc(l.n + 1, sizeof(char *));
+	bool copied = j->df && j->tasks && (!param(&l, "where") || j->where);
+	for (size_t i = 0; copied && i < l.n; i++)
+		if (strcmp(l.p[i].key, "task") == 0)
+			copied = (j->tasks[j->ntasks++] = strdup(l.p[i].value)) != NULL;
 	if (!copied || pipe2(fds, O_CLOEXEC) != 0) {
 		dp_reply_error(r, 503, NULL, "cannot start the export: %s", copied ? strerror(errno) : "out of memory");
 		goto fail;
@@ -666,9 +522,8 @@ static void answer_export(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 			pthread_cond_wait(&j->done_cond, &j->lock);
 		pthread_mutex_unlock(&j->lock);
 		if (j->rc) {
-			dp_error(j->rc, "%s", j->err);
-			dp_qopts o = { .df = j->df, .where = j->where };
-			query_error(s, r, j->rc, NULL, &o);
+			dp_error_subject(j->rc, j->subject, "%s", j->err);
+			query_error(s, r, j->rc, NULL);
 			job_release(j);
 			goto out;
 		}
@@ -692,7 +547,8 @@ fail:
 	free(j->tasks);
 	free(j);
 out:
-	free(a.tasks);
+	free(only);
+	free(l.p);
 }
 
 /* ---- SQL: one read-only statement, time-bounded --------------------------------------------- */
@@ -712,25 +568,6 @@ static void statement_error(dp_buf *msg, sqlite3 *db, dp_sql *sql)
 		dp_buf_printf(msg, "%s", sqlite3_errmsg(db));
 }
 
-/* The members after "rows" of an SQL answer in JSON: "index", and
- * "notes" when the attach could not create a table of a dataflow too wide
- * for SQLite (one string per note).  As one text for dp_rowout_end, which
- * writes it as the value of "index". */
-static int answer_trailer(dp_buf *b, const char *index_json, const char *notes)
-{
-	dp_buf_printf(b, "%s", index_json ? index_json : "null");
-	if (*notes) {
-		dp_buf_append(b, ",\n\"notes\": [", 12);
-		for (const char *p = notes; *p; p += strcspn(p, "\n") + 1) {
-			if (p != notes)
-				dp_buf_append(b, ", ", 2);
-			dp_json_string(b, p, strcspn(p, "\n"));
-		}
-		dp_buf_putc(b, ']');
-	}
-	return b->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
-}
-
 /* GET /api/sql?q=SELECT...: the statement on the SQL tables of the index
  * (docs/SQL.md), as `dnnprov sql --format json` answers it, on a fresh
  * connection over this request's snapshot: read-only by the module's
@@ -738,8 +575,8 @@ static int answer_trailer(dp_buf *b, const char *index_json, const char *notes)
  * (a longer answer is cut, and says so in X-Dnnprov-Rows-Cut). */
 static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 {
-	args a = { 0 };
-	dp_qopts o;
+	static const char *const allowed[] = { "q", "df", "format", NULL };
+	params l;
 	dp_format fmt;
 	dp_query q;
 	sqlite3 *db = NULL;
@@ -754,14 +591,14 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 	FILE *f = NULL;
 	int rc, src = SQLITE_OK, ncols = 0;
 
-	if (!parse_args(c, &a, P_Q | P_DF | P_FORMAT, P_Q, r))
+	if (!read_params(c, &l, r) || !check_params(&l, allowed, NULL, r) || !answer_format(param(&l, "format"), &fmt, r))
 		goto out_args;
-	a.allowed &= ~P_DF; /* optional here: the views' dataflow */
-	if (!options(s, &a, &o, &fmt)) {
-		dp_reply_error(r, 400, a.bad, "%s", a.why);
+	/* df is optional here: the views' dataflow. */
+	const char *text = param(&l, "q"), *df = param(&l, "df") ? param(&l, "df") : s->o.dataflow;
+	if (!text) {
+		dp_reply_error(r, 400, "q", "q is required: the statement");
 		goto out_args;
 	}
-	const char *text = arg(&a, P_Q), *df = arg(&a, P_DF) ? arg(&a, P_DF) : s->o.dataflow;
 	if ((rc = dp_shared_begin(&s->index, &q))) {
 		index_error(r, rc);
 		goto out_args;
@@ -772,7 +609,7 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 		if (!db || rc == 0)
 			dp_reply_error(r, 503, NULL, "cannot open SQLite: out of memory");
 		else
-			query_error(s, r, rc, NULL, &o);
+			query_error(s, r, rc, NULL);
 		goto out;
 	}
 	dp_sql_statement_begin(sql);
@@ -798,13 +635,9 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 	}
 	cells = calloc((size_t)ncols, sizeof(dp_qv));
 	hex = calloc((size_t)ncols, sizeof(dp_buf));
-	if (!cells || !hex || dp_table_init(&t, (size_t)ncols)) {
+	if (!cells || !hex || dp_sql_columns(st, &t)) {
 		dp_reply_error(r, 503, NULL, "out of memory");
 		goto out;
-	}
-	for (int i = 0; i < ncols; i++) {
-		const char *name = sqlite3_column_name(st, i);
-		dp_table_set_col(&t, (size_t)i, name ? name : "", dp_sql_column_kind(st, i));
 	}
 	if (!(f = open_memstream(&body, &len)) || (rc = dp_rowout_begin(&w, &t, fmt, f, 0))) {
 		dp_reply_error(r, 503, NULL, "out of memory");
@@ -844,7 +677,7 @@ static void answer_sql(dp_server *s, struct MHD_Connection *c, dp_reply *r)
 		goto out;
 	}
 	index_json = dp_shared_freshness(&s->index);
-	if ((rc = answer_trailer(&trailer, index_json, dp_sql_notes(sql))) ||
+	if ((rc = dp_sql_trailer(&trailer, index_json, dp_sql_notes(sql))) ||
 	    (rc = dp_rowout_end(&w, dp_buf_cstr(&trailer))) || fflush(f) != 0) {
 		dp_reply_error(r, 503, NULL, "out of memory writing the answer");
 		goto out;
@@ -880,7 +713,7 @@ out:
 	}
 	dp_shared_end(&s->index, &q);
 out_args:
-	free(a.tasks);
+	free(l.p);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
@@ -891,11 +724,11 @@ void dp_api_answer(dp_server *s, struct MHD_Connection *c, const char *name, dp_
 	size_t at = 0;
 
 	memset(r, 0, sizeof(*r));
-	for (size_t i = 0; i < DP_ARRAY_LEN(endpoints); i++)
-		if (strcmp(name, endpoints[i].name) == 0) {
-			answer_command(s, c, &endpoints[i], r);
-			return;
-		}
+	const dp_question *qn = dp_question_find(name);
+	if (qn) {
+		answer_question(s, c, qn, r);
+		return;
+	}
 	if (strcmp(name, "changes") == 0) {
 		answer_changes(s, c, r);
 		return;
@@ -908,8 +741,8 @@ void dp_api_answer(dp_server *s, struct MHD_Connection *c, const char *name, dp_
 		answer_sql(s, c, r);
 		return;
 	}
-	for (size_t i = 0; i < DP_ARRAY_LEN(endpoints); i++)
-		at += (size_t)snprintf(list + at, sizeof(list) - at, "%s, ", endpoints[i].name);
+	for (size_t i = 0; i < dp_question_count(); i++)
+		at += (size_t)snprintf(list + at, sizeof(list) - at, "%s, ", dp_question_at(i)->name);
 	snprintf(list + at, sizeof(list) - at, "changes, export, sql");
 	dp_reply_error(r, 404, NULL, "no endpoint /api/%.64s (endpoints: %s)", name, list);
 }

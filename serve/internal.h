@@ -9,17 +9,14 @@
 #include "serve/mhdapi.h"
 #include <pthread.h>
 
-#include "query/commands.h"
+#include "query/answer.h"
+#include "query/snapshots.h"
 #include "serve/serve.h"
 
 /* ---- the shared index (snapshot.c) ---------------------------------------------- */
 
 typedef struct dp_shared_index {
-	pthread_rwlock_t lock; /* read: a snapshot is open; write: (re)opening, remapping */
-	char *dir;
-	char *log_dir;     /* NULL: as the index records */
-	dp_index *ix;      /* NULL until opened, or when it could not be */
-	char gen[4096];    /* what CURRENT pointed to when ix was opened */
+	dp_snapshots snaps;
 	/* The "index" member of answers and the change key the page polls,
 	 * refreshed by a thread of their own every second (walking the logs
 	 * of a large index takes longer than a request should). */

@@ -4,10 +4,11 @@
  * the binary (serve/web/, turned into C by tools/embed.c at build time).
  * docs/SERVE.md documents every endpoint and the security model.
  *
- * One query layer, two front ends: /api/runs?df=D&sort=S&limit=N answers
- * with exactly the bytes of `dnnprov runs D --sort S --limit N --format
- * json` (the same dp_cmd_* function and the same renderer), bar the
- * "index" member, which the server refreshes in the background.
+ * One query layer, several front ends: /api/runs?df=D&sort=S&limit=N
+ * answers with exactly the bytes of `dnnprov runs D --sort S --limit N
+ * --format json` (the same question of the registry, query/registry.h,
+ * and the same renderer), bar the "index" member, which the server
+ * refreshes in the background.
  *
  * The rules, in the order a request meets them:
  *   - Requests are bounded: at most DP_SERVE_MAX_CONNECTIONS at once and

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/commands.h"
+#include "query/registry.h"
 #include "sql/sql.h"
 
 typedef struct schema_entry {
@@ -830,6 +830,38 @@ dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i)
 	return decl && sqlite3_stricmp(decl, "TIMESTAMP") == 0 ? COL_TIME : COL_NUM;
 }
 
+/* The members after "rows" of an SQL answer in JSON: "index", and
+ * "notes" when the attach could not create a table of a dataflow too wide
+ * for SQLite (one string per note).  As one text for dp_rowout_end, which
+ * writes it as the value of "index". */
+int dp_sql_trailer(dp_buf *b, const char *index_json, const char *notes)
+{
+	dp_buf_printf(b, "%s", index_json ? index_json : "null");
+	if (*notes) {
+		dp_buf_append(b, ",\n\"notes\": [", 12);
+		for (const char *p = notes; *p; p += strcspn(p, "\n") + 1) {
+			if (p != notes)
+				dp_buf_append(b, ", ", 2);
+			dp_json_string(b, p, strcspn(p, "\n"));
+		}
+		dp_buf_putc(b, ']');
+	}
+	return b->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
+int dp_sql_columns(sqlite3_stmt *st, dp_table *t)
+{
+	int ncols = sqlite3_column_count(st), rc;
+	if ((rc = dp_table_init(t, (size_t)ncols)))
+		return rc;
+	for (int i = 0; i < ncols; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		dp_table_set_col(t, (size_t)i, name ? name : "", dp_sql_column_kind(st, i));
+		dp_table_col_sql(t, (size_t)i, sqlite3_column_decltype(st, i));
+	}
+	return t->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
 void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
 {
 	memset(cell, 0, sizeof(*cell));
@@ -1183,104 +1215,17 @@ static void fn_restrict(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_int(ctx, 1);
 }
 
-typedef int (*command_fn)(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes);
-
-static int cmd_dataflows(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
-{
-	(void)o;
-	(void)notes;
-	return dp_cmd_dataflows(q, out);
-}
-static int cmd_describe(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
-{
-	(void)notes;
-	return dp_cmd_describe(q, o, out);
-}
-static int cmd_adaptations(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
-{
-	(void)notes;
-	return dp_cmd_adaptations(q, o, out);
-}
-static int cmd_elements(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
-{
-	(void)notes;
-	return dp_cmd_elements(q, o, out);
-}
-static int cmd_watch(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
-{
-	(void)notes;
-	return dp_cmd_watch(q, o, out);
-}
-
-static const struct {
-	const char *name;
-	command_fn fn;
-} commands[] = {
-	{ "dataflows", cmd_dataflows },	  { "describe", cmd_describe }, { "runs", dp_cmd_runs },
-	{ "compare", dp_cmd_compare },	  { "effect", dp_cmd_effect },	 { "curve", dp_cmd_curve },
-	{ "adaptations", cmd_adaptations }, { "test", dp_cmd_test },	 { "elements", cmd_elements },
-	{ "watch", cmd_watch },
-};
-
-/* Options by name, as the commands' --options (without the dashes). */
-static int set_option(dp_qopts *o, const char *name, sqlite3_value *v)
-{
-	const char *text = arg_text(v);
-	char *end;
-	if (!text)
-		return 0;
-	if (strcmp(name, "dataflow") == 0)
-		o->df = text;
-	else if (strcmp(name, "where") == 0)
-		o->where = text;
-	else if (strcmp(name, "sort") == 0)
-		o->sort = text;
-	else if (strcmp(name, "limit") == 0) {
-		long long n = strtoll(text, &end, 10);
-		if (*end || n < 0)
-			return dp_error(DNNPROV_EQUERY, "limit takes a whole number, not '%s'", text);
-		o->limit = (size_t)n;
-	} else if (strcmp(name, "metric") == 0)
-		o->metric = text;
-	else if (strcmp(name, "agg") == 0)
-		return dp_agg_parse(text, &o->agg);
-	else if (strcmp(name, "goal") == 0) {
-		if (strcmp(text, "min") && strcmp(text, "max"))
-			return dp_error(DNNPROV_EQUERY, "goal is min or max, not '%s'", text);
-		o->goal = text;
-	} else if (strcmp(name, "hyp") == 0)
-		o->hyp = text;
-	else if (strcmp(name, "bins") == 0) {
-		long n = strtol(text, &end, 10);
-		if (*end || n < 1 || n > 1000)
-			return dp_error(DNNPROV_EQUERY, "bins takes a number from 1 to 1000, not '%s'", text);
-		o->bins = (int)n;
-	} else if (strcmp(name, "task") == 0)
-		o->task = text;
-	else if (strcmp(name, "metrics") == 0)
-		o->metrics = text;
-	else if (strcmp(name, "window") == 0) {
-		long n = strtol(text, &end, 10);
-		if (*end || n < 1 || n > 1000000)
-			return dp_error(DNNPROV_EQUERY, "window takes a whole number, not '%s'", text);
-		o->window = (int)n;
-	} else if (strcmp(name, "transformation") == 0)
-		o->transformation = text;
-	else if (strcmp(name, "set") == 0)
-		o->set = text;
-	else
-		return dp_error(DNNPROV_EQUERY, "unknown option '%s'", name);
-	return 0;
-}
-
-/* dnnprov_query(COMMAND, [OPTION, VALUE]...): the command's answer as the
- * CLI prints it with --format json, read from the connection's snapshot. */
+/* dnnprov_query(QUESTION, [PARAMETER, VALUE]...): the question's answer as
+ * the CLI prints it with --format json, read from the connection's
+ * snapshot.  The parameters are the registry's (query/registry.h); a
+ * question about a dataflow that names none gets the attach's default,
+ * else the only one in the index. */
 static void fn_query(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	dp_sql *s = sqlite3_user_data(ctx);
 	const char *name = arg_text(argv[0]);
-	command_fn fn = NULL;
-	dp_qopts o;
+	const dp_question *qn = dp_question_find(name);
+	dp_ask ask = { 0 };
 	dp_table t = { 0 };
 	dp_qnotes notes = { 0 };
 	dp_query *q;
@@ -1288,43 +1233,43 @@ static void fn_query(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	size_t len = 0;
 	int rc = 0;
 
-	memset(&o, 0, sizeof(o));
-	o.agg.kind = AGG_BEST;
-	o.now = dp_now();
-	for (size_t i = 0; name && i < DP_ARRAY_LEN(commands); i++)
-		if (strcmp(commands[i].name, name) == 0)
-			fn = commands[i].fn;
-	if (!fn) {
-		rc = dp_error(DNNPROV_EQUERY, "dnnprov_query: unknown command '%s'", name ? name : "");
+	if (!qn) {
+		dp_buf list = { 0 };
+		for (size_t i = 0; i < dp_question_count(); i++)
+			dp_buf_printf(&list, "%s%s", i ? ", " : "", dp_question_at(i)->name);
+		rc = dp_error(DNNPROV_EQUERY, "dnnprov_query: unknown question '%s' (questions: %s)", name ? name : "",
+			      dp_buf_cstr(&list) ? dp_buf_cstr(&list) : "");
+		dp_buf_free(&list);
 		goto out;
 	}
 	if (argc % 2 == 0) {
-		rc = dp_error(DNNPROV_EQUERY, "dnnprov_query: options come in pairs of a name and a value");
+		rc = dp_error(DNNPROV_EQUERY, "dnnprov_query: parameters come in pairs of a name and a value");
 		goto out;
 	}
+	if ((rc = dp_ask_init(&ask, qn, DP_FRONT_SQL)))
+		goto out;
 	for (int i = 1; i + 1 < argc && !rc; i += 2) {
-		const char *opt = arg_text(argv[i]);
-		rc = opt ? set_option(&o, opt, argv[i + 1]) : dp_error(DNNPROV_EQUERY, "dnnprov_query: an option without a name");
+		const char *opt = arg_text(argv[i]), *value = arg_text(argv[i + 1]);
+		if (!opt)
+			rc = dp_error(DNNPROV_EQUERY, "dnnprov_query: a parameter without a name");
+		else if (value) /* NULL: the default, as for a parameter not given */
+			rc = dp_ask_set(&ask, opt, value);
 	}
-	if (!rc && !o.df && strcmp(name, "dataflows") != 0)
-		o.df = s->default_df;
-	if (!rc && !o.df && strcmp(name, "dataflows") != 0)
-		rc = dp_error(DNNPROV_EQUERY, "dnnprov_query: %s needs a dataflow", name);
-	if ((!rc && (strcmp(name, "curve") == 0 && !o.task)))
-		rc = dp_error(DNNPROV_EQUERY, "dnnprov_query: curve needs a task");
-	if (!rc && (strcmp(name, "elements") == 0 && !o.transformation))
-		rc = dp_error(DNNPROV_EQUERY, "dnnprov_query: elements needs a transformation");
 	if (rc)
 		goto out;
+	if (!ask.o->df)
+		ask.o->df = s->default_df;
 	/* A statement of its own as far as the snapshot goes. */
 	if ((rc = dp_sql_cursor_open(s, &q)))
 		goto out;
-	rc = fn(q, &o, &t, &notes);
-	if (!rc)
-		rc = dp_table_check(&t, NULL);
-	if (!rc && q->dec.out_of_memory)
-		rc = dp_error(DNNPROV_ENOMEM, "out of memory decoding the index");
+	rc = dp_ask_run(&ask, q, &t, &notes);
 	dp_sql_cursor_close(s);
+	if (rc == DP_ASK_EMPTY) {
+		text = strdup("{\"columns\": [],\n\"rows\": []}\n");
+		len = text ? strlen(text) : 0;
+		rc = text ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (rc)
 		goto out;
 	FILE *f = open_memstream(&text, &len);
@@ -1343,6 +1288,7 @@ out:
 	free(text);
 	dp_table_free(&t);
 	dp_buf_free(&notes.text);
+	dp_ask_free(&ask);
 }
 
 static void context_free(void *p)

@@ -1,9 +1,20 @@
-"""What the logs say, replayed from `dnnprov cat`'s JSON lines: the brute
+"""What the logs say, replayed from `dnnprov cat --seconds`'s JSON lines: the brute
 force that the query and SQL checks compare the index with.  It follows
 docs/FORMAT.md and docs/RUNS.md, not the indexer's code.
 """
 
+import datetime
+
 from liveness import owner_lives
+
+
+def seconds(t):
+    """A record's time as `dnnprov cat` prints it (ISO 8601 UTC, or a number
+    when no such text holds it) as seconds since 1970."""
+    if not isinstance(t, str):
+        return t
+    return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
 
 
 class Task:
@@ -54,6 +65,8 @@ def replay(records):
     (the indexer reports their records and skips them)."""
     dataflows = {}
     for r in records:
+        if "time" in r:
+            r["time"] = seconds(r["time"])  # in place: the checks read the records too
         df, tid, kind = r["dataflow"], r["task"], r["kind"]
         d = dataflows.setdefault(df, {"metrics": [], "hyps": {}, "tasks": {}, "spec": None})
         if kind == "spec":

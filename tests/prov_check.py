@@ -655,7 +655,7 @@ def main():
             problem("prefix %s is not an absolute IRI: %s" % (p, iri))
     doc = ProvDocument.deserialize(content=pj, format="json")
 
-    cat = subprocess.run([args.dnnprov, "cat", args.logs], stdout=subprocess.PIPE, check=True)
+    cat = subprocess.run([args.dnnprov, "cat", "--seconds", args.logs], stdout=subprocess.PIPE, check=True)
     records = [json.loads(line) for line in cat.stdout.decode("utf-8").splitlines()]
     model = Model(records, args.df, args.task)
 

@@ -74,7 +74,7 @@ def expect(what, got, want):
 
 # ---- the brute force: the logs, as `dnnprov cat` prints them ----------------------
 
-records = [json.loads(line) for line in run("cat", LOG_DIR).splitlines()]
+records = [json.loads(line) for line in run("cat", "--seconds", LOG_DIR).splitlines()]
 
 
 dataflows = replay(records)   # the brute force: what the logs say (tests/logmodel.py)

@@ -17,7 +17,8 @@ is compared with what happened:
   - the YAML block is examples/digits.yaml without its comments;
   - the Python block compiles, and the recorder it calls has those methods
     and arguments; the C block compiles against the installed header;
-  - every link of the README and docs/ points at a file of the repository.
+  - every link of the README and docs/ points at a file of the repository;
+  - no file of the repository was changed or removed by the tour.
 
 The commands run as a user would run them, with these changes only:
 `sudo make install` installs into PREFIX (whose bin/ and Python folder are
@@ -26,6 +27,7 @@ on PATH and PYTHONPATH, as the README says for a prefix of one's own);
 that run until interrupted (`index --follow`, `watch`) get SIGTERM and
 SIGINT after two seconds, and must exit 0 then.
 """
+import hashlib
 import inspect
 import os
 import re
@@ -120,9 +122,29 @@ env = dict(os.environ, CLONE=CLONE, PREFIX=PREFIX, WORK=WORK,
 # exports SANITIZE, which would turn `make demo` into an ASan build.
 for k in ("MAKELEVEL", "MFLAGS", "SANITIZE", "DNNPROV_LIB", "DNNPROV_BUILD"):
     env.pop(k, None)
+
+
+def tracked():
+    """Each file of the clone (the tracked files) and its content's digest."""
+    found = {}
+    for folder, _, names in os.walk(CLONE):
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as f:
+                    found[os.path.relpath(path, CLONE)] = hashlib.sha256(f.read()).hexdigest()
+    return found
+
+
+before = tracked()
 res = subprocess.run(["bash", "-c", "\n".join(script)], env=env)
 if res.returncode != 0:
     fail("the README's commands stopped (see above)")
+# The tour works on copies: it writes new files, never over the repository's.
+after = tracked()
+for name in sorted(before):
+    if after.get(name) != before[name]:
+        fail("the tour %s %s, a file of the repository" % ("changed" if name in after else "removed", name))
 
 # Task ids made by the library end in <time>-<host>-<pid>, different at
 # every run (docs/RUNS.md): they compare by their label.
@@ -152,7 +174,7 @@ for cmd, path in ran:
 
 # ---- output blocks ------------------------------------------------------------------------
 
-VOLATILE = {"elapsed", "duration", "last_seen", "start"}
+VOLATILE = {"elapsed", "duration", "last_activity", "start"}
 
 
 def number(tok):

@@ -112,7 +112,7 @@ VOLATILE = {"time", "start", "end", "last", "first_seen", "attempt_start", "atte
 
 
 # The columns of answers that are clock readings.
-CLOCKS = {"start", "end", "last", "last_seen", "duration", "active", "tested", "time"}
+CLOCKS = {"start", "end", "last", "last_activity", "duration", "active", "tested", "time"}
 
 
 def normalized_dump(index):

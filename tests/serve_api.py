@@ -90,10 +90,10 @@ with Server(dnnprov, "-c", config) as s:
         text = body.decode()
         what = f"/api/{name}?{q(params)}"
         check(f"{what}: 200", st == 200 and rc == 0, f"{st} {text[:300]} {err}")
-        if name == "watch":  # last_seen is an age: it moves between the two asks
+        if name == "watch":  # a running task's last_activity moves between the two asks
             a, b = json.loads(out), json.loads(text)
             for r in a["rows"] + b["rows"]:
-                r.pop("last_seen", None)
+                r.pop("last_activity", None)
             check(f"{what}: the CLI's rows", (a["columns"], a["rows"]) == (b["columns"], b["rows"]))
         else:
             check(f"{what}: the CLI's bytes", before_index(text) == before_index(out),

@@ -68,7 +68,7 @@ def expect(what, got, want):
 
 # ---- the reference: the logs, replayed into plain tables ------------------------------
 
-records = [json.loads(line) for line in run("cat", LOG_DIR).splitlines()]
+records = [json.loads(line) for line in run("cat", "--seconds", LOG_DIR).splitlines()]
 dfs = replay(records)  # the logs replayed (tests/logmodel.py)
 
 

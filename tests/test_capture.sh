@@ -68,7 +68,7 @@ id2=$($L begin OPTIMIZER_NAME="Adam \"quoted\" ünïcode" LEARNING_RATE=1e-3)
 for e in $(seq 1 60); do $L --task "$id2" epoch "$e" loss=$e.5 accuracy=inf val_loss=-inf; done
 $L --task "$id2" end --status KILLED --message 'line one
 line "two"'
-"$DNNPROV" cat "$T/dnnprov-logs" >"$T/cat.jsonl"
+"$DNNPROV" cat --seconds "$T/dnnprov-logs" >"$T/cat.jsonl"
 expect_status "the Python reader agrees with dnnprov cat" 0 $PY tests/indep_reader.py --compare "$T/cat.jsonl" "$T/dnnprov-logs"
 
 # --- check: a clean tree, then a cut tail and a corrupted byte ---------------

@@ -179,7 +179,7 @@ expect_grep "csv: header" "^task,status,OPTIMIZER_NAME,LEARNING_RATE" "$T/out"
 expect_status "json parses" 0 Q runs df --format json
 cp "$T/out" "$T/runs.json"
 expect_status "json is strict" 0 $PY -c "import json,sys; json.loads(open('$T/runs.json').read(), parse_constant=lambda c: sys.exit('bare ' + c))"
-expect_eq "json: an envelope of columns and rows" "$($PY -c "import json,sys; a = json.load(open(sys.argv[1])); print(sorted(a), a['columns'][:2], len(a['rows']) > 0, list(a['rows'][0]) == a['columns'])" "$T/runs.json")" "['columns', 'index', 'rows'] ['task', 'status'] True True"
+expect_eq "json: an envelope of columns, their kinds, what was chosen and rows" "$($PY -c "import json,sys; a = json.load(open(sys.argv[1])); print(sorted(a), a['columns'][:2], len(a['rows']) > 0, list(a['rows'][0]) == a['columns'], len(a['kinds']) == len(a['columns']), a['kinds'][1])" "$T/runs.json")" "['about', 'columns', 'index', 'kinds', 'rows'] ['task', 'status'] True True True {'kind': 'status'}"
 expect_status "NaN is shown as NaN" 0 Q curve df task-0003 --metrics loss
 expect_grep "NaN in the table" " NaN" "$T/out"
 expect_status "curve: sparklines" 0 Q curve df task-0001

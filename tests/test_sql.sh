@@ -69,8 +69,8 @@ printf ".load %s\nselect count(*) from (select dnnprov_attach('%s', 'df'));\nsel
 	"${EXT%.so}" "$T/index" >"$T/shell.sql"
 expect_status "sqlite3 shell: .load and dnnprov_attach" 0 sh -c "$SHELL_ENV sqlite3 <'$T/shell.sql'"
 expect_eq "sqlite3 shell: the answers" "$(tr '\n' ' ' <"$T/out")" "1 30 1 "
-expect_status "python: commands as DataFrames equal the CLI's JSON" 0 PYQ - "$DNNPROV" "$T/index" <<'PY'
-import json, math, subprocess, sys
+expect_status "python: questions as DataFrames equal the CLI's JSON, typed by its kinds" 0 PYQ - "$DNNPROV" "$T/index" <<'PY'
+import datetime, json, math, subprocess, sys
 import pandas
 import dnnprov
 from dnnprov import query
@@ -78,24 +78,36 @@ dn, index = sys.argv[1], sys.argv[2]
 def cli(*args):
     a = json.loads(subprocess.run([dn, *args, "--index-dir", index, "--format", "json"], check=True,
                                   capture_output=True, text=True).stdout)
-    return a["columns"], a["rows"]
+    return a["columns"], a["kinds"], a["rows"]
 def norm(v):
+    """One spelling of a value from either side: times as the CLI writes them."""
+    if v is None or v is pandas.NA or v is pandas.NaT:
+        return None
+    if isinstance(v, (pandas.Timestamp, datetime.datetime)):
+        return v.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     v = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(v, v) if isinstance(v, str) else v
     return "nan" if isinstance(v, float) and math.isnan(v) else v
 for name, args, kw in [("runs", ["df"], {}), ("compare", ["df", "--metric", "loss", "--agg", "min"], {"metric": "loss", "agg": "min"}),
                        ("effect", ["df", "--hyp", "BATCH_SIZE"], {"hyp": "BATCH_SIZE"}),
                        ("curve", ["df", "task-0003"], {"task": "task-0003"}), ("dataflows", [], {})]:
-    cols, rows = cli(name, *args)
+    cols, kinds, rows = cli(name, *args)
     frame = getattr(dnnprov, name)(index_dir=index, dataflow=None if name == "dataflows" else "df", **kw)
     assert isinstance(frame, pandas.DataFrame), name
     assert list(frame.columns) == cols, (name, list(frame.columns), cols)
+    for c, k in zip(cols, kinds):
+        # The kinds give the dtypes: times are datetimes, integers integers.
+        if k["kind"] == "time":
+            assert str(frame[c].dtype) == "datetime64[ns, UTC]", (name, c, frame[c].dtype)
+        if k["kind"] == "integer":
+            assert str(frame[c].dtype) == "Int64", (name, c, frame[c].dtype)
     got = [[norm(None if (isinstance(v, float) and math.isnan(v) and r[c] is None) else v) for c, v in zip(cols, row)]
            for row, r in zip(frame.itertuples(index=False), rows)]
     want = [[norm(r[c]) for c in cols] for r in rows]
     assert got == want, (name, got[:2], want[:2])
-query._pandas = None  # without pandas: lists of dicts
+query._pandas = lambda: None  # without pandas: lists of dicts
 assert dnnprov.curve(index_dir=index, dataflow="df", task="task-0003")[0]["epoch"] == 1
 assert dnnprov.sql("select count(*) as n from tasks", index_dir=index) == [{"n": 39}]
+assert dnnprov.sql("select count(*) as n from tasks where epochs > ?", [1000], index_dir=index) == [{"n": 0}]
 con = dnnprov.connect(index_dir=index, dataflow="df")
 frame = pandas.read_sql_query("select * from epochs where task = ? order by epoch", con, params=["task-0003"])
 assert list(frame["epoch"]) == sorted(frame["epoch"]) and len(frame) > 0

@@ -12,6 +12,9 @@
 #include "util/util.h"
 
 static _Thread_local char last_error[1024];
+/* The parameter the failure is about ("" for none): set beside the detail
+ * by dp_error_subject(), cleared by every other dp_error*(). */
+static _Thread_local char last_subject[64];
 
 const char *dnnprov_strerror(int rc)
 {
@@ -41,9 +44,15 @@ const char *dnnprov_errmsg(void)
 	return last_error;
 }
 
+const char *dnnprov_errsubject(void)
+{
+	return last_subject;
+}
+
 void dp_error_clear(void)
 {
 	last_error[0] = '\0';
+	last_subject[0] = '\0';
 }
 
 int dp_error(int rc, const char *fmt, ...)
@@ -52,7 +61,23 @@ int dp_error(int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
+	last_subject[0] = '\0';
 	return rc;
+}
+
+int dp_error_subject(int rc, const char *subject, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	dp_error_about(subject);
+	return rc;
+}
+
+void dp_error_about(const char *subject)
+{
+	snprintf(last_subject, sizeof(last_subject), "%s", subject ? subject : "");
 }
 
 int dp_error_errno(int err, const char *fmt, ...)
@@ -64,6 +89,7 @@ int dp_error_errno(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
+	last_subject[0] = '\0';
 	n = strlen(last_error);
 	snprintf(last_error + n, sizeof(last_error) - n, ": %s", strerror(err));
 	switch (err) {

@@ -26,6 +26,12 @@
  * failure site is one line: `return dp_error(DNNPROV_EINVAL, "...", ...);`.
  */
 DP_INTERNAL int dp_error(int rc, const char *fmt, ...) DP_PRINTF(2, 3);
+/* The same for a failure about one parameter the caller gave: `subject`
+ * is its name as the question registry spells it (dnnprov_errsubject). */
+DP_INTERNAL int dp_error_subject(int rc, const char *subject, const char *fmt, ...) DP_PRINTF(3, 4);
+/* Names the subject of the failure already recorded (a caller that knows
+ * which parameter a lower layer's error is about); NULL clears it. */
+DP_INTERNAL void dp_error_about(const char *subject);
 
 /* One function of a library bound at run time (dynlib.c). */
 typedef struct dp_dynsym {

@@ -9,9 +9,10 @@ A ctypes binding over libdnnprov.so (include/dnnprov.h); no compilation.
             t.epoch(epoch, loss=loss, accuracy=acc)
         t.test(loss=test_loss, accuracy=test_acc)
 
-dnnprov.connect() gives a sqlite3 connection over the live index, and
-dnnprov.sql(), runs(), compare(), curve() and the other commands answer
-with pandas DataFrames (dnnprov.query).
+dnnprov.runs(), compare(), curve() and the other questions, and
+dnnprov.sql(), answer through the library with pandas DataFrames
+(dnnprov.query); dnnprov.connect() gives a sqlite3 connection over the
+live index.
 
 Task.tag() and dnnprov.tag() tag a run (also after it ended); a Task
 records run facts at its begin (command, git commit and whether the tree
@@ -30,8 +31,8 @@ from .errors import (EINVAL, ENOMEM, EIO, ENOSPC, ECONFIG, ETYPE, ESTATE, ECORRU
                      ETRUNCATED, EVERSION, ENOTFOUND, ELOCKED, EINDEX, EQUERY, EUNDECLARED,
                      ConfigError, Error, InvalidArgumentError, LockedError, NoSpaceError,
                      StateError, UndeclaredError, ValueTypeError)
-from .query import (adaptations, command, compare, connect, curve, dataflows, describe, effect,
-                    elements, extension_path, runs, sql, test)
+from . import query as _query
+from .query import QUESTIONS, ask, command, connect, extension_path, questions, sql
 from .task import Task, tag
 
 # Shown as dnnprov.Error, dnnprov.Task in tracebacks and reprs, where users
@@ -49,5 +50,11 @@ __all__ = ["Task", "Error", "ConfigError", "InvalidArgumentError", "ValueTypeErr
            "NoSpaceError", "StateError", "LockedError", "UndeclaredError", "library_path",
            "EINVAL", "ENOMEM", "EIO", "ENOSPC", "ECONFIG", "ETYPE", "ESTATE", "ECORRUPT",
            "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED", "EINDEX", "EQUERY", "EUNDECLARED",
-           "connect", "sql", "command", "dataflows", "describe", "runs", "compare", "effect",
-           "curve", "adaptations", "test", "elements", "extension_path", "tag"]
+           "connect", "sql", "command", "ask", "questions", "QUESTIONS", "extension_path", "tag"]
+
+# The questions (runs, compare, effect, ...), as many as the library's
+# registry declares: dnnprov.runs is dnnprov.query.runs.
+for _name in QUESTIONS:
+    globals()[_name] = getattr(_query, _name)
+    __all__.append(_name)
+del _name

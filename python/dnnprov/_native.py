@@ -130,6 +130,17 @@ _PROTOTYPES = {
     "dnnprov_task_tag": (ctypes.c_int, [_P, _PV, ctypes.c_size_t]),
     "dnnprov_task_facts": (ctypes.c_int, [_P, _PV, ctypes.c_size_t]),
     "dnnprov_tag": (ctypes.c_int, [_P, _S, _PV, ctypes.c_size_t]),
+    # The query interface: answers come back as library memory (c_void_p),
+    # read with string_at and handed back to dnnprov_free.
+    "dnnprov_errsubject": (ctypes.c_void_p, []),
+    "dnnprov_index_open": (ctypes.c_int, [_S, _S, ctypes.POINTER(_P)]),
+    "dnnprov_index_close": (None, [_P]),
+    "dnnprov_index_ask": (ctypes.c_int, [_P, _S, ctypes.POINTER(_S), ctypes.c_size_t, ctypes.c_int,
+                                         ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_size_t)]),
+    "dnnprov_index_sql": (ctypes.c_int, [_P, _S, _PV, ctypes.c_size_t, _S, ctypes.c_double, ctypes.c_int,
+                                         ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_size_t)]),
+    "dnnprov_questions_json": (ctypes.c_int, [ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_size_t)]),
+    "dnnprov_free": (None, [_P]),
 }
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
     _fn = getattr(lib, _name)
@@ -138,7 +149,8 @@ for _name, (_restype, _argtypes) in _PROTOTYPES.items():
 
 
 def last_error(rc):
-    """The exception for return code rc, with the calling thread's detail.
+    """The exception for return code rc, with the calling thread's detail
+    and the parameter it is about (dnnprov_errsubject).
 
     Call it right after the failing call: the detail is thread-local in C
     and the next dnnprov call on this thread replaces it."""
@@ -146,4 +158,14 @@ def last_error(rc):
     detail = ctypes.string_at(addr).decode("utf-8", "replace") if addr else ""
     if not detail:
         detail = lib.dnnprov_strerror(rc).decode("utf-8", "replace")
-    return error_for(rc, detail)
+    addr = lib.dnnprov_errsubject()
+    subject = ctypes.string_at(addr).decode("utf-8", "replace") if addr else ""
+    return error_for(rc, detail, subject or None)
+
+
+def take_text(addr, length):
+    """The library's text at addr (length bytes) as str; the memory is freed."""
+    try:
+        return ctypes.string_at(addr, length).decode("utf-8")
+    finally:
+        lib.dnnprov_free(addr)

@@ -32,21 +32,24 @@ class Error(Exception):
 
     `code` is the negative DNNPROV_E* code and `message` the library's
     detail of the failure (dnnprov_errmsg(), or dnnprov_strerror() when the
-    library left no detail).
+    library left no detail).  `parameter` names what the failure is about
+    when it is one parameter of a question ("metric", "where", "dataflow",
+    "bins", ...; dnnprov_errsubject()), else None.
     """
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, parameter=None):
         # Exception.__init__ only: OSError's own constructor would read
         # (code, message) as (errno, strerror) and print "[Errno -4] ...".
         Exception.__init__(self, message)
         self.code = code
         self.message = message
+        self.parameter = parameter
 
     def __str__(self):
         return self.message
 
     def __reduce__(self):
-        return (type(self), (self.code, self.message))
+        return (type(self), (self.code, self.message, self.parameter))
 
 
 class ConfigError(Error):
@@ -96,6 +99,6 @@ _BY_CODE = {
 }
 
 
-def error_for(code, message):
+def error_for(code, message, parameter=None):
     """The exception for a DNNPROV_E* code, of its most specific class."""
-    return _BY_CODE.get(code, Error)(code, message)
+    return _BY_CODE.get(code, Error)(code, message, parameter)

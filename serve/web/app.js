@@ -93,7 +93,7 @@
 
   /* ---- values ----------------------------------------------------------------------- */
 
-  const TIME_COLS = new Set(['start', 'last_seen', 'last activity', 'tested', 'time']);
+  const TIME_COLS = new Set(['start', 'last_activity', 'tested', 'time']);
   const SECS_COLS = new Set(['duration', 'active']);
 
   function fmtNum(v) {
@@ -442,10 +442,10 @@
     }
   }
 
-  /* The hyperparameter columns of a runs answer: after last_seen, before
+  /* The hyperparameter columns of a runs answer: after last_activity, before
      the metric (or the message). */
   function runsHyps(cols) {
-    const from = cols.indexOf('last_seen') + 1;
+    const from = cols.indexOf('last_activity') + 1;
     let to = cols.findIndex((c, i) => i >= from && (c.startsWith('last(') || c === 'message'));
     if (to < 0) to = cols.length;
     return new Set(cols.slice(from, to));

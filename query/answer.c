@@ -1,0 +1,470 @@
+/*
+ * answer.c - what the questions share: loading a dataflow and selecting
+ * its tasks by --where, resolving a metric, sorting and cutting a table,
+ * and choosing a page of tasks from the keys and summaries alone.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/answer.h"
+#include "query/rows.h"
+
+/* ---- cells, the dataflow, its tasks -------------------------------------------------- */
+
+int dp_copy_value(dp_qv *cell, const dp_qv *v)
+{
+	if (!v || v->type == QV_NULL)
+		return 0;
+	if (v->type == QV_TEXT)
+		return dp_cell_text(cell, v->text, strlen(v->text));
+	*cell = *v;
+	return 0;
+}
+
+void dp_copy_obj(dp_qv *cell, const msgpack_object *o)
+{
+	if (!o)
+		return;
+	if (o->type == MSGPACK_OBJECT_STR)
+		dp_cell_text(cell, o->via.str.ptr, o->via.str.size);
+	else
+		dp_qv_from_number(o, cell);
+}
+
+/* Loads the dataflow and compiles --where; on error both are freed. */
+int dp_answer_prepare(dp_query *q, const dp_qopts *o, dp_qdataflow *d, dp_where **w)
+{
+	int rc;
+	*w = NULL;
+	if ((rc = dp_query_load(q, o->df, d)))
+		return rc;
+	if (o->where && *o->where && (rc = dp_where_compile(o->where, d, w)))
+		dp_qdataflow_free(d);
+	return rc;
+}
+
+/* The tasks passing --where, in index order; the secondary index narrows
+ * the candidates when the expression allows. */
+int dp_select_tasks(dp_query *q, const dp_qdataflow *d, const dp_where *w, const dp_qtask ***out,
+			size_t *n)
+{
+	char **ids = NULL;
+	size_t nids = 0, k = 0;
+	bool narrowed = dp_where_candidates(w, q, d, &ids, &nids);
+	const dp_qtask **sel = malloc((d->ntasks ? d->ntasks : 1) * sizeof(*sel));
+
+	if (!sel) {
+		for (size_t i = 0; i < nids; i++)
+			free(ids[i]);
+		free(ids);
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	*n = 0;
+	if (narrowed) {
+		for (size_t i = 0; i < nids; i++) {
+			if (i && strcmp(ids[i], ids[i - 1]) == 0)
+				continue;
+			const dp_qtask *t = dp_qtask_find(d, ids[i]);
+			if (t && dp_where_match(w, q, d, t))
+				sel[k++] = t;
+		}
+		for (size_t i = 0; i < nids; i++)
+			free(ids[i]);
+		free(ids);
+	} else {
+		for (size_t i = 0; i < d->ntasks; i++) {
+			if (i % 1024 == 0 && dp_query_past_deadline(q)) {
+				free(sel);
+				return DNNPROV_EQUERY;
+			}
+			if (dp_where_match(w, q, d, &d->tasks[i]))
+				sel[k++] = &d->tasks[i];
+		}
+	}
+	*out = sel;
+	*n = k;
+	return 0;
+}
+
+/* Which tasks pass --where, as a flag per task of d (in d->tasks order), for
+ * commands whose rows come from a scan of another database; *flags is NULL
+ * when there is no filter. */
+int dp_where_flags(dp_query *q, const dp_qdataflow *d, const dp_where *w, bool **flags)
+{
+	const dp_qtask **sel;
+	size_t n;
+	int rc;
+
+	*flags = NULL;
+	if (!w)
+		return 0;
+	if ((rc = dp_select_tasks(q, d, w, &sel, &n)))
+		return rc;
+	*flags = calloc(d->ntasks ? d->ntasks : 1, sizeof(bool));
+	for (size_t i = 0; *flags && i < n; i++)
+		(*flags)[sel[i] - d->tasks] = true;
+	free(sel);
+	return *flags ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory");
+}
+
+/* Whether the task id[0..n) passed --where (see dp_where_flags). */
+bool dp_task_passes(const dp_qdataflow *d, const bool *flags, const char *id, size_t n)
+{
+	char tid[DNNPROV_NAME_MAX + 1];
+	const dp_qtask *t;
+	if (!flags)
+		return true;
+	if (n >= sizeof(tid))
+		return false;
+	memcpy(tid, id, n);
+	tid[n] = '\0';
+	return (t = dp_qtask_find(d, tid)) && flags[t - d->tasks];
+}
+
+const char *dp_resolve_metric(dp_query *q, const dp_qdataflow *d, const char *name, int *rc)
+{
+	const char *m = NULL;
+	if (name)
+		m = dp_qdf_metric(d, name);
+	else if ((*rc = dp_qdf_main_metric(q, d, &m)))
+		return NULL;
+	if (!m) {
+		dp_buf list = { 0 };
+		for (size_t i = 0; i < d->nmetrics; i++)
+			dp_buf_printf(&list, "%s%s", i ? ", " : "", d->metrics[i]);
+		*rc = name ? dp_error_subject(DNNPROV_ENOTFOUND, "metric", "no metric '%s' in dataflow %s (metrics: %s)", name,
+					      d->name, list.len ? dp_buf_cstr(&list) : "none")
+			   : dp_error_subject(DNNPROV_ENOTFOUND, "metric", "dataflow %s has no metrics yet", d->name);
+		dp_buf_free(&list);
+	}
+	return m;
+}
+
+bool dp_goal_lower(const dp_qopts *o, const char *metric)
+{
+	if (o->goal)
+		return strcmp(o->goal, "min") == 0;
+	return dp_metric_lower_is_better(metric);
+}
+
+dp_agg dp_agg_resolved(const dp_qopts *o, bool lower)
+{
+	dp_agg agg = o->agg;
+	if (agg.kind == AGG_BEST)
+		agg.kind = lower ? AGG_MIN : AGG_MAX;
+	return agg;
+}
+
+/* Sorts rows by a column: missing values last whatever the direction. */
+typedef struct sort_ctx {
+	const dp_table *t;
+	size_t col;
+	bool desc;
+} sort_ctx;
+
+/* qsort has no context argument in C11; per thread, since a server runs
+ * queries in several. */
+static _Thread_local sort_ctx g_sort;
+
+int dp_cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
+{
+	/* A failed cell (the table will be refused) sorts as missing. */
+	bool an = a->type == QV_NULL || a->type == QV_FAILED || dp_qv_isnan(a);
+	bool bn = b->type == QV_NULL || b->type == QV_FAILED || dp_qv_isnan(b);
+	int c;
+	if (an || bn)
+		return an - bn;
+	if (a->type != b->type)
+		c = a->type == QV_NUM ? -1 : 1;
+	else if (a->type == QV_NUM)
+		c = dp_qv_cmp_num(a, b);
+	else
+		c = strcmp(a->text, b->text);
+	return desc ? -c : c;
+}
+
+static int cmp_rows(const void *x, const void *y)
+{
+	const dp_qv *a = x, *b = y;
+	int c = dp_cmp_cells(&a[g_sort.col], &b[g_sort.col], g_sort.desc);
+	return c ? c : dp_cmp_cells(&a[0], &b[0], false); /* then by the first column: stable output */
+}
+
+/* The column --sort [+|-]COLUMN names (the last of that name, in any
+ * case), or def_col and def_desc without --sort; DNNPROV_EQUERY listing
+ * the columns when there is none. */
+int dp_sort_column(const dp_table *t, const dp_qopts *o, size_t def_col, bool def_desc, size_t *col,
+		       bool *desc)
+{
+	*col = def_col;
+	*desc = def_desc;
+	if (!o->sort || !*o->sort)
+		return 0;
+	const char *name = o->sort;
+	*desc = false;
+	if (*name == '-' || *name == '+')
+		*desc = *name++ == '-';
+	*col = t->ncols;
+	for (size_t c = 0; c < t->ncols; c++)
+		if (t->cols[c] && dp_strcasecmp(t->cols[c], name) == 0)
+			*col = c;
+	if (*col < t->ncols)
+		return 0;
+	dp_buf list = { 0 };
+	for (size_t c = 0; c < t->ncols; c++)
+		dp_buf_printf(&list, "%s%s", c ? ", " : "", t->cols[c]);
+	int rc = dp_error_subject(DNNPROV_EQUERY, "sort", "cannot sort by '%s': columns are %s", name, dp_buf_cstr(&list));
+	dp_buf_free(&list);
+	return rc;
+}
+
+static void free_rows(dp_table *t, size_t from, size_t to)
+{
+	for (size_t i = from * t->ncols; i < to * t->ncols; i++)
+		if (t->cells[i].type == QV_TEXT)
+			free((char *)t->cells[i].text);
+}
+
+/* --sort [+|-]COLUMN, or the default; then --offset and --limit. */
+int dp_sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool def_desc)
+{
+	size_t col;
+	bool desc;
+	int rc;
+	/* An incomplete table is refused before printing; found here, since
+	 * --limit could cut its failed cells off and hide it. */
+	for (size_t i = 0; i < t->nrows * t->ncols && !t->failed; i++)
+		t->failed = t->cells[i].type == QV_FAILED;
+	for (size_t c = 0; c < t->ncols && !t->failed; c++)
+		t->failed = t->cols[c] == NULL;
+	if (t->failed)
+		return dp_error(DNNPROV_ENOMEM, "out of memory: the result is incomplete");
+	if ((rc = dp_sort_column(t, o, def_col, def_desc, &col, &desc)))
+		return rc;
+	if (col < t->ncols && t->nrows > 1) {
+		g_sort = (sort_ctx){ t, col, desc };
+		qsort(t->cells, t->nrows, t->ncols * sizeof(dp_qv), cmp_rows);
+	}
+	/* The registry keeps both within 0..2^40. */
+	size_t offset = o->offset > 0 ? (size_t)o->offset : 0, limit = o->limit > 0 ? (size_t)o->limit : 0;
+	t->paged = offset || limit;
+	t->total = t->nrows;
+	if (offset) {
+		size_t skip = offset < t->nrows ? offset : t->nrows;
+		free_rows(t, 0, skip);
+		memmove(t->cells, t->cells + skip * t->ncols, (t->nrows - skip) * t->ncols * sizeof(dp_qv));
+		t->nrows -= skip;
+	}
+	if (limit && t->nrows > limit) {
+		free_rows(t, limit, t->nrows);
+		t->nrows = limit;
+	}
+	return 0;
+}
+
+/* Whether `name` ([+|-]COLUMN as --sort takes it) names `col`, and no
+ * hyperparameter of d has that name (--sort takes the last column of a
+ * name): then *desc is the direction it asks for. */
+bool dp_sort_names(const dp_qdataflow *d, const char *sort, const char *col, bool *desc)
+{
+	const char *name = sort;
+	bool down = false;
+	if (*name == '-' || *name == '+')
+		down = *name++ == '-';
+	if (dp_strcasecmp(name, col) != 0)
+		return false;
+	for (size_t i = 0; i < d->nhyps; i++)
+		if (dp_strcasecmp(d->hyps[i].name, name) == 0)
+			return false;
+	*desc = down;
+	return true;
+}
+
+/* The hyperparameter columns: the dataflow's, in declaration order. */
+int dp_hyp_columns(dp_table *t, size_t first, const dp_qdataflow *d)
+{
+	int rc = 0;
+	for (size_t i = 0; i < d->nhyps && !rc; i++) {
+		bool numeric = strcmp(d->hyps[i].type, "numeric") == 0;
+		rc = dp_table_set_col(t, first + i, d->hyps[i].name, numeric ? COL_NUM : COL_TEXT);
+		dp_table_col_hyp(t, first + i, d->hyps[i].name, numeric);
+	}
+	return rc;
+}
+
+/* In the table format, hyperparameter columns with one value in every row
+ * say nothing about the differences between rows: they become one note
+ * line, and the columns that differ get the width. */
+void dp_omit_constant_columns(dp_table *t, size_t first, size_t n, dp_qnotes *notes)
+{
+	dp_buf line = { 0 };
+	if (!notes || t->nrows < 2 || t->failed)
+		return;
+	for (size_t c = first; c < first + n; c++) {
+		const dp_qv *v0 = &t->cells[c];
+		bool same = true;
+		for (size_t r = 1; r < t->nrows && same; r++) {
+			const dp_qv *v = &t->cells[r * t->ncols + c];
+			same = v->type == v0->type && v->type != QV_FAILED &&
+			       (v->type == QV_NULL ||
+				(v->type == QV_NUM ? dp_qv_cmp_num(v, v0) == 0 : strcmp(v->text, v0->text) == 0));
+		}
+		if (!same || v0->type == QV_NULL || v0->type == QV_FAILED)
+			continue;
+		dp_table_omit(t, c);
+		if (v0->type == QV_TEXT) { /* a note of the table: shown as a cell would be */
+			dp_buf_printf(&line, "%s%s=", line.len ? ", " : "", t->cols[c]);
+			dp_terminal_text(&line, v0->text, strlen(v0->text));
+		}
+		else if (v0->integer)
+			dp_buf_printf(&line, "%s%s=%" PRId64, line.len ? ", " : "", t->cols[c], v0->i);
+		else
+			dp_buf_printf(&line, "%s%s=%g", line.len ? ", " : "", t->cols[c], v0->num);
+	}
+	if (line.failed)
+		notes->text.failed = true; /* the note would miss a column */
+	else if (line.len)
+		dp_buf_printf(&notes->text, "same in every row: %s\n", dp_buf_cstr(&line));
+	dp_buf_free(&line);
+}
+
+int dp_hyp_cells(dp_qv *row, size_t first, const dp_qdataflow *d, const dp_qtask *t)
+{
+	int rc = 0;
+	for (size_t i = 0; i < d->nhyps && !rc; i++)
+		rc = dp_copy_value(&row[first + i], dp_qtask_hyp(t, d->hyps[i].name));
+	return rc;
+}
+
+/* ---- a page of tasks without loading them all ----------------------------------------- */
+
+/* Whether a comes before b in the page's order: the sort column as
+ * cmp_rows orders it, then the task id. */
+static bool page_before(const dp_page_item *a, const dp_page_item *b, bool desc)
+{
+	int c = dp_cmp_cells(&a->key, &b->key, desc);
+	return c ? c < 0 : strcmp(a->id, b->id) < 0;
+}
+
+static void heap_down(dp_page_heap *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		if (l < h->n && page_before(&h->v[w], &h->v[l], h->desc))
+			w = l;
+		if (r < h->n && page_before(&h->v[w], &h->v[r], h->desc))
+			w = r;
+		if (w == i)
+			return;
+		dp_page_item x = h->v[i];
+		h->v[i] = h->v[w];
+		h->v[w] = x;
+		i = w;
+	}
+}
+
+static int heap_offer(dp_page_heap *h, const dp_page_item *it)
+{
+	if (h->n < h->k) {
+		if (h->n == h->cap) {
+			size_t cap = h->cap ? h->cap * 2 : 128;
+			dp_page_item *grown = realloc(h->v, cap * sizeof(*grown));
+			if (!grown)
+				return dp_error(DNNPROV_ENOMEM, "out of memory");
+			h->v = grown;
+			h->cap = cap;
+		}
+		size_t i = h->n++;
+		h->v[i] = *it;
+		while (i && page_before(&h->v[(i - 1) / 2], &h->v[i], h->desc)) {
+			dp_page_item x = h->v[i];
+			h->v[i] = h->v[(i - 1) / 2];
+			h->v[(i - 1) / 2] = x;
+			i = (i - 1) / 2;
+		}
+	} else if (h->k && page_before(it, &h->v[0], h->desc)) {
+		h->v[0] = *it;
+		heap_down(h, 0);
+	}
+	return 0;
+}
+
+/* Walks the dataflow's task keys and, for PAGE_METRIC, the metric's
+ * summaries beside them (both sorted by task id: a merge), and keeps the
+ * k first in the page's order; *total counts the tasks.  Every task is
+ * offered, so a task without a value takes its place among the missing
+ * (last, by id), as in the whole answer. */
+int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *metric, dp_page_key pk, const dp_agg *agg,
+		       dp_page_heap *h, size_t *total)
+{
+	dp_key tkey, skey;
+	dp_scan ts, ss;
+	MDB_val k, v, sk = { 0, NULL }, sv = { 0, NULL };
+	int rc, src = DP_SCAN_END;
+
+	*total = 0;
+	dp_key_reset(&tkey);
+	dp_key_cstr(&tkey, d->name);
+	dp_key_reset(&skey);
+	dp_key_cstr(&skey, d->name);
+	if (metric)
+		dp_key_cstr(&skey, metric);
+	if ((rc = dp_scan_open(&ts, q->ix, q->txn, DP_DB_TASKS, &tkey, NULL)))
+		return rc;
+	if (pk == PAGE_METRIC) {
+		if ((rc = dp_scan_open(&ss, q->ix, q->txn, DP_DB_SUMMARIES, &skey, NULL))) {
+			dp_scan_close(&ts);
+			return rc;
+		}
+		src = dp_scan_next(&ss, &sk, &sv);
+	}
+	while ((rc = dp_scan_next(&ts, &k, &v)) == DP_SCAN_ROW) {
+		rc = 0;
+		if (*total % 1024 == 0 && (rc = dp_query_past_deadline(q)))
+			break;
+		dp_page_item it = { .id = (const char *)k.mv_data + tkey.n };
+		(*total)++;
+		if (pk == PAGE_TASK) {
+			it.key.type = QV_TEXT;
+			it.key.text = it.id;
+		} else if (pk == PAGE_START) {
+			double start;
+			if (dp_task_start(v.mv_data, v.mv_size, &start) && !isnan(start))
+				it.key = dp_qv_real(start);
+		}
+		/* Summaries of tasks before this one (none, unless the index
+		 * holds a summary without its task) are passed over. */
+		while (pk == PAGE_METRIC && src == DP_SCAN_ROW) {
+			int c = strcmp((const char *)sk.mv_data + skey.n, it.id);
+			if (c > 0)
+				break;
+			dp_summary s;
+			int64_t e;
+			if (c == 0 && dp_summary_unpack(sv.mv_data, sv.mv_size, &s))
+				it.key = dp_query_summary_value(q, d->name, it.id, &s, metric, agg, &e);
+			src = dp_scan_next(&ss, &sk, &sv);
+		}
+		if ((rc = heap_offer(h, &it)))
+			break;
+	}
+	if (!rc && src < 0)
+		rc = src;
+	if (pk == PAGE_METRIC)
+		dp_scan_close(&ss);
+	dp_scan_close(&ts);
+	return rc < 0 ? rc : dp_query_check(q);
+}
+
+static _Thread_local bool g_page_desc; /* as g_sort */
+static int cmp_page(const void *a, const void *b)
+{
+	return page_before(a, b, g_page_desc) ? -1 : page_before(b, a, g_page_desc) ? 1 : 0;
+}
+
+void dp_page_sort(dp_page_heap *h)
+{
+	g_page_desc = h->desc;
+	qsort(h->v, h->n, sizeof(*h->v), cmp_page);
+}
