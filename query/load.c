@@ -169,17 +169,17 @@ static void arena_free(dp_qdataflow *d)
 	d->arena = NULL;
 }
 
-static int qv_from_obj(dp_qdataflow *d, dp_qv *v, const msgpack_object *o)
+/* A stored value as the dataflow keeps it: text in its arena. */
+static int qv_of_field(dp_qdataflow *d, dp_qv *v, const dp_field *f)
 {
-	memset(v, 0, sizeof(*v));
-	if (o->type == MSGPACK_OBJECT_STR) {
-		v->text = arena_strndup(d, o->via.str.ptr, o->via.str.size);
-		if (!v->text)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		v->type = QV_TEXT;
-	} else {
-		dp_qv_from_number(o, v);
+	if (f->type != DP_F_TEXT) {
+		*v = dp_qv_number(f);
+		return 0;
 	}
+	memset(v, 0, sizeof(*v));
+	if (!(v->text = arena_strndup(d, f->s.p, f->s.n)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	v->type = QV_TEXT;
 	return 0;
 }
 
@@ -214,16 +214,9 @@ static int named_values_raw(dp_qdataflow *d, dp_str bytes, bool intern, dp_qhyp 
 		h->name = intern ? intern_hyp(d, name.p, name.n) : arena_strndup(d, name.p, name.n);
 		if (!h->name)
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		memset(&h->value, 0, sizeof(h->value));
-		if (f.type == DP_F_TEXT) {
-			if (!(h->value.text = arena_strndup(d, f.s.p, f.s.n)))
-				return dp_error(DNNPROV_ENOMEM, "out of memory");
-			h->value.type = QV_TEXT;
-		} else if (f.type == DP_F_INT) {
-			h->value = dp_qv_int(f.i);
-		} else if (f.type == DP_F_REAL) {
-			h->value = dp_qv_real(f.d);
-		}
+		int rc = qv_of_field(d, &h->value, &f);
+		if (rc)
+			return rc;
 		(*n)++;
 	}
 	return 0;
@@ -275,25 +268,18 @@ static int load_tags(dp_query *q, dp_qdataflow *d, const dp_key *prefix)
 {
 	dp_scan sc;
 	MDB_val k, v;
-	size_t dfn = strlen(d->name) + 1;
 	int r, rc;
 
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TAGS, prefix, NULL)))
 		return rc;
 	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		const char *task, *key;
-		size_t pos = dfn, tn, kn;
-		msgpack_object o;
-		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) ||
-		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &key, &kn))
+		dp_tag_row tag;
+		if (dp_read_tag(&q->dec, &k, &v, &tag) || tag.value.type == DP_F_NULL)
 			continue;
 		char id[DNNPROV_NAME_MAX + 1];
-		snprintf(id, sizeof(id), "%.*s", (int)tn, task);
+		snprintf(id, sizeof(id), "%.*s", (int)tag.task.n, tag.task.p);
 		dp_qtask *t = (dp_qtask *)dp_qtask_find(d, id);
-		if (!t || dp_decode(&q->dec, v.mv_data, v.mv_size, &o) != 0)
-			continue;
-		const msgpack_object *val = dp_map_get(&o, "value");
-		if (!val || val->type == MSGPACK_OBJECT_NIL)
+		if (!t)
 			continue;
 		dp_qhyp *grown = realloc(t->tags, (t->ntags + 1) * sizeof(*grown));
 		if (!grown) {
@@ -302,11 +288,11 @@ static int load_tags(dp_query *q, dp_qdataflow *d, const dp_key *prefix)
 		}
 		t->tags = grown;
 		dp_qhyp *h = &t->tags[t->ntags];
-		if (!(h->name = arena_strndup(d, key, kn))) {
+		if (!(h->name = arena_strndup(d, tag.key.p, tag.key.n))) {
 			r = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
-		if ((r = qv_from_obj(d, &h->value, val)))
+		if ((r = qv_of_field(d, &h->value, &tag.value)))
 			break;
 		t->ntags++;
 	}
@@ -801,7 +787,10 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	return !key.overflow && dp_query_get(q, DP_DB_SUMMARIES, &k, &v) && dp_summary_unpack(v.mv_data, v.mv_size, out);
 }
 
-dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
+/* The aggregate `agg` of a summary (AGG_BEST by the metric's name); *e
+ * gets the epoch it came from.  QV_NULL when the summary has no such
+ * value. */
+static dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
 {
 	dp_qv r = { 0 };
 	dp_agg_kind kind = agg->kind;
@@ -884,7 +873,11 @@ static const char *id_at(const char *const *ids, size_t stride, size_t i)
 	return *(const char *const *)(const void *)((const char *)ids + i * stride);
 }
 
-int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
+/* The same for the tasks ids[0..n) of dataflow df, sorted as the index
+ * sorts them (by bytes), without loading them: entry i's id is at
+ * ids + i * stride bytes, so that ids is an array of ids or of structs
+ * holding one (stride sizeof(const char *) or the struct's size). */
+static int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
 			const char *metric, const dp_agg *agg, dp_qv *values, int64_t *epochs)
 {
 	dp_scan sc;

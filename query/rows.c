@@ -41,6 +41,8 @@ static dp_field field_of(const msgpack_object *o)
 		if (o->via.u64 > (uint64_t)INT64_MAX) {
 			f.type = DP_F_REAL;
 			f.d = (double)o->via.u64;
+			f.big = true;
+			f.u = o->via.u64;
 		} else {
 			f.type = DP_F_INT;
 			f.i = (int64_t)o->via.u64;
@@ -100,11 +102,6 @@ static dp_rmap map_of(const msgpack_object *o)
  */
 typedef dp_mpr mp_in;
 
-static bool mp_need(const mp_in *in, size_t k)
-{
-	return dp_mpr_need(in, k);
-}
-
 static bool mp_str(mp_in *in, dp_str *s)
 {
 	return dp_mpr_str(in, &s->p, &s->n);
@@ -115,72 +112,38 @@ static bool mp_skip(mp_in *in)
 	return dp_mpr_skip(in);
 }
 
-/* A scalar as a field (containers, bin and ext are skipped as NULL). */
+/* A scalar as a field (nil, containers, bin and ext are NULL): the same
+ * field as field_of() gives for the decoded object. */
 static bool mp_field(mp_in *in, dp_field *f)
 {
-	dp_str s;
+	dp_mpr_scalar v;
 	memset(f, 0, sizeof(*f));
-	if (!mp_need(in, 1))
+	if (!dp_mpr_value(in, &v))
 		return false;
-	const unsigned char *p = in->b + in->pos;
-	unsigned char c = *p;
-	uint64_t u;
-	if (c <= 0x7f || c >= 0xe0) {
+	switch (v.kind) {
+	case DP_MPR_BOOL:
+	case DP_MPR_INT:
 		f->type = DP_F_INT;
-		f->i = (int8_t)c;
-		f->d = (double)f->i;
-		in->pos++;
-		return true;
-	}
-	if ((c & 0xe0) == 0xa0 || c == 0xd9 || c == 0xda || c == 0xdb) {
-		if (!mp_str(in, &s))
-			return false;
+		f->i = v.i;
+		f->d = v.d;
+		break;
+	case DP_MPR_BIG:
+		f->type = DP_F_REAL;
+		f->d = v.d;
+		f->big = true;
+		f->u = v.u;
+		break;
+	case DP_MPR_REAL:
+		f->type = DP_F_REAL;
+		f->d = v.d;
+		break;
+	case DP_MPR_STR:
 		f->type = DP_F_TEXT;
-		f->s = s;
-		return true;
-	}
-	size_t need = c == 0xcc || c == 0xd0 ? 1 : c == 0xcd || c == 0xd1 ? 2 : c == 0xce || c == 0xd2 || c == 0xca ? 4
-		      : c == 0xcf || c == 0xd3 || c == 0xcb ? 8 : 0;
-	if (!need) {
-		if (c == 0xc2 || c == 0xc3) {
-			f->type = DP_F_INT;
-			f->i = c == 0xc3;
-			f->d = (double)f->i;
-		}
-		return mp_skip(in); /* nil, containers, bin, ext: NULL */
-	}
-	if (!mp_need(in, 1 + need))
-		return false;
-	p++;
-	u = need == 1 ? p[0] : need == 2 ? dp_get_be16(p) : need == 4 ? dp_get_be32(p) : dp_get_be64(p);
-	in->pos += 1 + need;
-	switch (c) {
-	case 0xca: {
-		uint32_t bits = (uint32_t)u;
-		float x;
-		memcpy(&x, &bits, 4);
-		f->type = DP_F_REAL;
-		f->d = x;
-		return true;
-	}
-	case 0xcb:
-		f->type = DP_F_REAL;
-		memcpy(&f->d, &u, 8);
-		return true;
-	case 0xd0: f->i = (int8_t)u; break;
-	case 0xd1: f->i = (int16_t)u; break;
-	case 0xd2: f->i = (int32_t)u; break;
-	case 0xd3: f->i = (int64_t)u; break;
+		f->s = (dp_str){ v.s, v.n };
+		break;
 	default:
-		if (u > (uint64_t)INT64_MAX) {
-			f->type = DP_F_REAL;
-			f->d = (double)u;
-			return true;
-		}
-		f->i = (int64_t)u;
+		break;
 	}
-	f->type = DP_F_INT;
-	f->d = (double)f->i;
 	return true;
 }
 
