@@ -352,7 +352,10 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
-int dp_df_metric_names(const dp_index *ix, MDB_txn *txn, const char *df, size_t dfn, char ***names, size_t *n)
+/* The dataflow's list of metric names (its dataflows value), as the blocks
+ * name them: *names (each and the array freed by the caller).  No
+ * dataflow: an empty list. */
+static int dp_df_metric_names(const dp_index *ix, MDB_txn *txn, const char *df, size_t dfn, char ***names, size_t *n)
 {
 	dp_key k;
 	MDB_val key, val;

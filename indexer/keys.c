@@ -67,7 +67,7 @@ uint64_t dp_sortable_double(double v)
 	return (u & (1ull << 63)) ? ~u : u | (1ull << 63);
 }
 
-double dp_unsortable_double(uint64_t u)
+static double dp_unsortable_double(uint64_t u)
 {
 	double v;
 	u = (u & (1ull << 63)) ? u & ~(1ull << 63) : ~u;

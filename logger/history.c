@@ -35,14 +35,6 @@ void dp_task_history_free(dp_task_history *h)
 	memset(h, 0, sizeof(*h));
 }
 
-const dnnprov_value *dp_task_history_value(const dp_task_history *h, const char *name)
-{
-	for (size_t i = 0; i < h->nin_force; i++)
-		if (strcmp(h->in_force[i].name, name) == 0)
-			return &h->in_force[i];
-	return NULL;
-}
-
 /* ---- the values in force ---------------------------------------------------- */
 
 static int value_from_obj(const msgpack_object *o, dnnprov_value *v)

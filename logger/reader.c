@@ -398,10 +398,6 @@ uint64_t dp_reader_offset(const dp_reader *r)
 	return r->pos;
 }
 
-bool dp_reader_sealed(const dp_reader *r)
-{
-	return r->sealed;
-}
 
 void dp_reader_close(dp_reader *r)
 {

@@ -42,7 +42,8 @@ bool dp_obj_number(const msgpack_object *o, double *out)
 	}
 }
 
-bool dp_str_is_tag(dp_str s)
+/* Whether a msgpack string is a valid tag (dp_check_tag's rules). */
+static bool dp_str_is_tag(dp_str s)
 {
 	return dp_tag_valid(s.p, s.n);
 }

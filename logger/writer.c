@@ -1974,7 +1974,8 @@ int dnnprov_task_tag(dnnprov_task *t, const dnnprov_value *tags, size_t n)
 	return append_leave(t, &ctx, rc);
 }
 
-const char *dp_status_name(dnnprov_status s)
+/* "RUNNING", "FINISHED", "FAILED", "KILLED"; NULL for anything else. */
+static const char *dp_status_name(dnnprov_status s)
 {
 	switch (s) {
 	case DNNPROV_RUNNING: return "RUNNING";

@@ -152,7 +152,8 @@ void dp_table_about_group(dp_table *t, size_t row, double low, double high)
 	a->high[row] = high;
 }
 
-const char *dp_agg_text(const dp_agg *a, char *buf, size_t n)
+/* The text of an aggregate as --agg takes it ("min", "at=5"). */
+static const char *dp_agg_text(const dp_agg *a, char *buf, size_t n)
 {
 	if (a->kind == AGG_AT)
 		snprintf(buf, n, "at=%lld", (long long)a->epoch);

@@ -44,7 +44,8 @@ const dp_question *dp_question_find(const char *name)
 	return NULL;
 }
 
-const char *dp_param_name(const dp_param *p, unsigned front)
+/* The name front end `front` gives parameter p. */
+static const char *dp_param_name(const dp_param *p, unsigned front)
 {
 	return front == DP_FRONT_HTTP && p->http_name ? p->http_name : p->name;
 }
@@ -87,7 +88,8 @@ const dp_common_param *dp_common_at(size_t i)
 	return i < DP_ARRAY_LEN(common) ? &common[i] : NULL;
 }
 
-void dp_ask_list_params(const dp_question *qn, unsigned front, dp_buf *b)
+/* Lists the names front end `front` takes for qn into b ("where, sort, ..."). */
+static void dp_ask_list_params(const dp_question *qn, unsigned front, dp_buf *b)
 {
 	size_t at = b->len;
 	for (size_t i = 0; i < qn->nparams; i++)

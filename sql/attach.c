@@ -863,7 +863,7 @@ const char *dp_sql_notes(dp_sql *s)
 
 /* A column's kind: a TIMESTAMP column shows times; any other value shows
  * as it is (its SQL type decides). */
-dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i)
+static dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i)
 {
 	const char *decl = sqlite3_column_decltype(st, i);
 	return decl && sqlite3_stricmp(decl, "TIMESTAMP") == 0 ? COL_TIME : COL_NUM;
@@ -901,7 +901,7 @@ int dp_sql_columns(sqlite3_stmt *st, dp_table *t)
 	return t->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
-void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
+static void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
 {
 	memset(cell, 0, sizeof(*cell));
 	switch (sqlite3_column_type(st, i)) {
