@@ -69,6 +69,7 @@ static int put(dp_ingest *in, dp_db db, dp_key *k, const void *v, size_t n, unsi
 {
 	MDB_val key = dp_key_val(k), val = { n, (void *)v };
 	int mrc;
+	assert(in->txn); /* every write is in the open batch */
 	if (k->overflow)
 		return dp_error(DNNPROV_EINVAL, "index key too long");
 	mrc = mdb_put(in->txn, in->ix->dbi[db], &key, &val, flags);
@@ -573,6 +574,7 @@ static void summary_add(dp_summary *s, int64_t epoch, double v)
 		}
 		s->sum += v;
 		s->count++;
+		assert(s->min <= v && v <= s->max);
 	}
 	if (s->count + s->nan_count == 1 || epoch >= s->last_epoch) {
 		s->last = v;
@@ -1258,11 +1260,13 @@ static int eb_split_put(dp_ingest *in)
 {
 	dp_eblock right = { 0 };
 	uint32_t half = in->eb.b.n / 2;
+	assert(half >= 1); /* a block of one epoch is never split: two halves */
 	int rc = dp_eblock_split(&in->eb.b, half, &right);
 	if (!rc)
 		rc = eb_put(in, &in->eb.key, &in->eb.b);
 	if (!rc) {
 		dp_key k = in->eb.key;
+		assert(k.n >= 8); /* (df, task, int64 first epoch) */
 		k.n -= 8;
 		dp_key_i64(&k, right.epoch[0]);
 		rc = eb_put(in, &k, &right);
@@ -2135,6 +2139,7 @@ static int begin_batch(dp_ingest *in)
 	int mrc;
 	if (in->txn)
 		return 0;
+	assert(in->ix->writable);
 	mrc = mdb_txn_begin(in->ix->env, NULL, 0, &in->txn);
 	if (mrc)
 		return dp_lmdb_error(mrc, "beginning a write transaction");

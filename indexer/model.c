@@ -325,6 +325,7 @@ int dp_model_read(const void *value, size_t n, const char *df, dp_model *m)
 		builtins(&b, dp_map_get(&o, "hyperparameters"));
 	if (!b.oom)
 		user_transformations(&b, dp_map_get(&o, "transformations"));
+	assert(b.oom || (m->ntfs >= 2 && m->tfs[0].builtin && m->tfs[0].nsets == 3)); /* TrainingModel's three */
 	bool oom = b.oom || dec.out_of_memory;
 	dp_decoder_free(&dec);
 	return oom ? dp_error(DNNPROV_ENOMEM, "out of memory reading the specification of %s", df) : 0;
@@ -341,6 +342,7 @@ const dp_mset *dp_model_hyps(const dp_model *m)
 
 int dp_model_add_hyp(dp_model *m, const char *name, size_t n, dp_attr_type type)
 {
+	assert(type == DP_ATTR_NUMERIC || type == DP_ATTR_TEXT || type == DP_ATTR_FILE);
 	dp_mset *s = (dp_mset *)dp_model_hyps(m);
 	if (s && add_attr(m, s, name, n, type, NULL))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");

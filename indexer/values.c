@@ -2,6 +2,7 @@
  * values.c - reading the values the index stores (schema.h), for the
  * indexer, which updates them, and the query side, which shows them.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -252,6 +253,7 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 	}
 	/* A field that was not the type it should be was skipped; what the
 	 * reads consumed must still be the whole value. */
+	assert(r.pos <= r.n);
 	return r.pos == r.n ? 0 : DNNPROV_ECORRUPT;
 }
 
@@ -289,7 +291,9 @@ double dp_task_active(const dp_task_fields *f)
 	double now = until - f->attempt_start;
 	/* Times are the writers' clocks: a clock stepped back never makes
 	 * time run backwards here. */
-	return before + (isnan(now) || now < 0 ? 0 : now);
+	double active = before + (isnan(now) || now < 0 ? 0 : now);
+	assert(!(active < 0));
+	return active;
 }
 
 /* ---- summaries --------------------------------------------------------------------- */
@@ -302,6 +306,9 @@ static unsigned char *put_d(unsigned char *p, double d)
 
 size_t dp_summary_pack(const dp_summary *s, unsigned char *out)
 {
+	/* What summary_add keeps: the least and greatest of the values that
+	 * are not NaN. */
+	assert(!s->count || !(s->min > s->max));
 	unsigned char *p = dp_varint_put(out, s->count);
 	p = dp_varint_put(p, s->nan_count);
 	if (s->count) {
@@ -315,6 +322,7 @@ size_t dp_summary_pack(const dp_summary *s, unsigned char *out)
 		p = put_d(p, s->last);
 		p = dp_zigzag_put(p, s->last_epoch);
 	}
+	assert((size_t)(p - out) <= DP_SUMMARY_PACKED_MAX);
 	return (size_t)(p - out);
 }
 

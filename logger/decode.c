@@ -1,6 +1,7 @@
 /*
  * decode.c - payload decoding and JSON output (see decode.h).
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ int dp_decode_checked(dp_decoder *d, const unsigned char *payload, size_t n, msg
 	}
 	switch (msgpack_unpack((const char *)payload, n, &off, &d->zone, out)) {
 	case MSGPACK_UNPACK_SUCCESS:
+		assert(off <= n);
 		return off == n ? 0 : dp_error(DNNPROV_ECORRUPT, "%zu bytes after a msgpack value", n - off);
 	case MSGPACK_UNPACK_NOMEM_ERROR:
 		d->out_of_memory = true;
@@ -89,6 +91,7 @@ int dp_json_string(dp_buf *b, const char *s, size_t n)
 	while (clean < n && (unsigned char)s[clean] >= 0x20 && (unsigned char)s[clean] < 0x7f &&
 	       s[clean] != '"' && s[clean] != '\\')
 		clean++;
+	assert(b->len + clean <= b->cap); /* inside the reservation above */
 	if (clean) /* msgpack-c gives an empty string a NULL pointer */
 		memcpy(b->data + b->len, s, clean);
 	b->len += clean;

@@ -1,6 +1,7 @@
 /*
  * mpack.c - structural validation of msgpack bytes (see mpack.h for why).
  */
+#include <assert.h>
 #include <math.h>
 
 #include "logger/mpack.h"
@@ -79,6 +80,7 @@ static size_t skip_object(const unsigned char *buf, size_t len, size_t pos, int 
 		if (!pos)
 			return 0;
 	}
+	assert(pos <= len); /* never past the bytes it was given */
 	return pos;
 }
 
@@ -115,6 +117,7 @@ bool dp_mpr_map(dp_mpr *r, uint32_t *count)
 		return false;
 	}
 	/* Every pair takes at least two bytes. */
+	assert(r->pos <= r->n);
 	return *count <= (r->n - r->pos) / 2;
 }
 
@@ -144,6 +147,7 @@ bool dp_mpr_str(dp_mpr *r, const char **p, uint32_t *len)
 	*p = (const char *)r->b + r->pos + hdr;
 	*len = (uint32_t)n;
 	r->pos += hdr + n;
+	assert(r->pos <= r->n);
 	return true;
 }
 
@@ -191,6 +195,7 @@ bool dp_mpr_value(dp_mpr *r, dp_mpr_scalar *v)
 		return false;
 	uint64_t u = need == 1 ? p[1] : need == 2 ? dp_get_be16(p + 1) : need == 4 ? dp_get_be32(p + 1) : dp_get_be64(p + 1);
 	r->pos += 1 + need;
+	assert(r->pos <= r->n);
 	v->kind = DP_MPR_INT;
 	switch (c) {
 	case 0xca: {

@@ -435,6 +435,7 @@ int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 	dp_put_be32(p, crc);
 	p += 4;
 	b->len = (size_t)(p - start);
+	assert(b->len <= need); /* the bound reserved above */
 	return 0;
 }
 
@@ -771,6 +772,7 @@ static unsigned char *frame_begin(dnnprov_task *t, append_ctx *ctx, size_t max_p
 {
 	if (dp_buf_reserve(&t->out, DP_FRAME_HEADER + max_payload))
 		return NULL;
+	assert(t->out.len >= ctx->start); /* the call's frames follow the buffered ones */
 	ctx->frame = t->out.len;
 	return (unsigned char *)t->out.data + ctx->frame + DP_FRAME_HEADER;
 }

@@ -3,6 +3,7 @@
  * its tasks by --where, resolving a metric, sorting and cutting a table,
  * and choosing a page of tasks from the keys and summaries alone.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -261,6 +262,8 @@ int dp_sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool def_d
 		free_rows(t, limit, t->nrows);
 		t->nrows = limit;
 	}
+	/* A page of the rows that matched, never more. */
+	assert(t->nrows <= t->total && (!limit || t->nrows <= limit) && t->nrows + (offset < t->total ? offset : t->total) <= t->total);
 	return 0;
 }
 

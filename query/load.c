@@ -2,6 +2,7 @@
  * load.c - reading a dataflow out of the index: its specification, its
  * tasks and their hyperparameters, metric summaries and aggregates.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,9 @@ static int sync_hyps(dp_qdataflow *d)
 		d->hyps[d->nhyps].name = s->attrs[d->nhyps].name;
 		d->hyps[d->nhyps].type = dp_attr_type_name(s->attrs[d->nhyps].type);
 	}
+	/* The model only grows: the hyperparameters are its iTrainingModel's,
+	 * in its order. */
+	assert(d->nhyps == n && (!n || d->hyps[n - 1].name == s->attrs[n - 1].name));
 	return 0;
 }
 
@@ -613,6 +617,9 @@ int dp_query_hyps_declared(dp_query *q, const dp_qdataflow *d, bool *all)
 const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id)
 {
 	size_t lo = 0, hi = d->ntasks;
+	/* A binary search: the tasks are sorted by id (the index's order, or
+	 * dp_query_load_ids's sort). */
+	assert(d->ntasks < 2 || strcmp(d->tasks[0].id, d->tasks[d->ntasks - 1].id) < 0);
 	while (lo < hi) { /* tasks come sorted by id from the index */
 		size_t mid = (lo + hi) / 2;
 		int c = strcmp(d->tasks[mid].id, id);

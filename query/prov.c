@@ -39,6 +39,7 @@
  * "_:<letter><n>", counted per section in scan order, so they are unique
  * and the same for the same snapshot and selection.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -169,6 +170,7 @@ static size_t fmt_time(pw *w, double t, char out[40])
 		secs++;
 		usec -= 1000000;
 	}
+	assert(usec < 1000000); /* six digits below */
 	if (secs != w->tsec || !w->tprefix[0]) {
 		struct tm tm;
 		gmtime_r(&secs, &tm);
@@ -263,6 +265,7 @@ static bool st_begin(pw *w, st_kind k, const char *id, const char *r0, const cha
 	size_t nr = 0, nt = 0;
 	char tb[40];
 
+	assert(k < ST_COUNT && strlen(si->codes) <= DP_ARRAY_LEN(si->formal));
 	w->skip = !(w->want & BIT(k)) || w->rc;
 	if (w->skip)
 		return false;
@@ -323,6 +326,8 @@ static void st_end(pw *w)
 {
 	if (w->skip)
 		return;
+	/* PROV-JSON: inside the section st_begin opened. */
+	assert(w->fmt == DP_PROV_N || w->section_open);
 	if (w->fmt == DP_PROV_N)
 		w_puts(w, w->nattrs ? "])\n" : ")\n");
 	else
@@ -472,6 +477,7 @@ static void enc(pw *w, dp_buf *b, const char *s, size_t n, bool first)
 		}
 	}
 	b->len = (size_t)(p - b->data);
+	assert(b->len <= b->cap); /* three bytes a byte at most: reserved above */
 }
 
 int dp_prov_escape(dp_prov_format fmt, bool as_id, const char *s, size_t n, dp_buf *out)

@@ -8,6 +8,7 @@
  * points at it: the CLI's message and usage, the API's "parameter", the
  * Python exception's `parameter`.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -205,10 +206,28 @@ static int parse_unit(const dp_param *p, unsigned front, const char *v, void *fi
 	return rc ? refuse_detail(p, front) : 0;
 }
 
+/* The size of a parameter's value in the question's options. */
+__attribute__((unused)) static size_t value_size(dp_ptype t)
+{
+	switch (t) {
+	case DP_PT_INT: return sizeof(int64_t);
+	case DP_PT_REAL:
+	case DP_PT_DURATION: return sizeof(double);
+	case DP_PT_SIZE: return sizeof(uint64_t);
+	case DP_PT_ADDRESS: return sizeof(dp_address);
+	case DP_PT_FLAG: return sizeof(bool);
+	case DP_PT_AGG: return sizeof(dp_agg);
+	default: return sizeof(const char *);
+	}
+}
+
 int dp_ask_set_param(dp_ask *a, const dp_param *p, const char *value)
 {
 	void *field = dp_param_field(p, a->o);
 	size_t i = (size_t)(p - a->qn->params);
+	/* One of the question's parameters, whose value lies inside its
+	 * options (the declaration's offset). */
+	assert(i < a->qn->nparams && p->offset + value_size(p->type) <= a->qn->opts_size);
 	char name[80];
 	int rc = 0;
 

@@ -3,6 +3,7 @@
  * one reader per database, for the SQL tables and any front end that
  * streams.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,7 @@ static bool raw_find(dp_rmap m, size_t i, const char *name, dp_str *key, dp_fiel
  * the row (or no name). */
 static const char *block_col(dp_rmap m, uint32_t c)
 {
+	assert(c < m.block->ncols && m.row < m.block->n); /* a cell of the block */
 	uint32_t pos = m.block->col[c];
 	if (m.block->v[c][m.row].type == DP_EV_NULL || pos >= m.nnames)
 		return NULL;
@@ -281,6 +283,7 @@ int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_ro
 	memset(out, 0, sizeof(*out));
 	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
 		return corrupt();
+	assert(pos <= k->mv_size);
 	/* Read in place: a scan of the tasks reads thousands of them. */
 	if ((rc = dp_task_fields_parse(v->mv_data, v->mv_size, &out->f)))
 		return rc;

@@ -12,6 +12,7 @@
  * lives in the temp schema: nothing is written to the connection's
  * databases, and the index is never copied.
  */
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -119,6 +120,8 @@ int dp_sql_cursor_open(dp_sql *s, dp_query **q)
 	}
 	if (rc)
 		return rc;
+	/* The snapshot rule: the statement's cursors share one transaction. */
+	assert(s->q.txn);
 	s->ncursors++;
 	*q = &s->q;
 	return 0;
@@ -126,6 +129,7 @@ int dp_sql_cursor_open(dp_sql *s, dp_query **q)
 
 void dp_sql_cursor_close(dp_sql *s)
 {
+	assert(s->ncursors > 0); /* one close per dp_sql_cursor_open */
 	if (s->ncursors > 0)
 		s->ncursors--;
 	if (s->ncursors == 0 && sqlite3_get_autocommit(s->db))
@@ -275,6 +279,7 @@ static int run(dp_sql *s, dp_buf *sql)
  * names goes through here, whatever bytes the name holds. */
 void dp_sql_quote(dp_buf *b, const char *s, char quote)
 {
+	assert(quote == '"' || quote == '\''); /* an identifier or a text */
 	dp_buf_putc(b, quote);
 	for (const char *p = s; *p; p++) {
 		if (*p == quote)

@@ -19,6 +19,7 @@
  * 1 >, 2 >=) and the upper bound's (bits 14-15: 1 <, 2 <=).  The arguments
  * are the equality values in key order, then the lower and upper bounds.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,7 +378,29 @@ enum { M_NONE = 0, M_EQ = 1, M_RANGE = 2, M_EVERY = 3 };
 
 static int field_mode(int plan, int f)
 {
+	assert(f >= 0 && f < MAXKEY); /* two bits a field below bit 12 */
 	return (plan >> (2 * f)) & 3;
+}
+
+/* The number of arguments of a plan: x_best_index numbers the equality
+ * values in key order, then the lower and upper bounds.  Checks on the way
+ * that the plan is one it makes: no mode on a fixed or missing field, every
+ * dataflow on the first field only, one range at most, and bound
+ * operators only with a range. */
+__attribute__((unused)) static int plan_args(const sql_table *t, int plan)
+{
+	const kind_def *k = &kinds[t->kind];
+	int n = 0, ranges = 0;
+	assert(plan >= 0 && (plan >> 16) == 0);
+	for (int f = 0; f < MAXKEY; f++) {
+		int m = field_mode(plan, f);
+		assert(m == M_NONE || (f < k->nkey && f >= t->nfixed));
+		assert(m != M_EVERY || (f == 0 && k->db >= 0));
+		n += m == M_EQ;
+		ranges += m == M_RANGE;
+	}
+	assert(ranges <= 1 && (ranges || (plan >> 12) == 0));
+	return n + (((plan >> 12) & 3) != 0) + (((plan >> 14) & 3) != 0);
 }
 
 /* How many rows one value of key field f narrows to, from the snapshot's
@@ -483,6 +506,7 @@ static int x_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 		info->aConstraintUsage[lower].argvIndex = ++argc;
 	if (upper >= 0)
 		info->aConstraintUsage[upper].argvIndex = ++argc;
+	assert(argc == plan_args(t, plan) && argc <= info->nConstraint);
 
 	/* The scan returns key order: an ORDER BY on the key's columns in
 	 * that order, ascending, needs no sort. */
@@ -908,6 +932,7 @@ static int make_ranges(sql_cursor *c, int plan, int argc, sqlite3_value **argv)
 				}
 			}
 		}
+		assert(a <= argc);
 		if (possible && !key.overflow)
 			rc = add_range(c, &key, prefix_len);
 	}
@@ -921,6 +946,7 @@ static bool beyond(const sql_cursor *c)
 	if (!c->has_upper)
 		return false;
 	const kind_def *k = &kinds[((sql_table *)c->base.pVtab)->kind];
+	assert(c->range_field >= 0 && c->range_field < k->nkey && c->at < c->nranges);
 	size_t pos = c->ranges[c->at].prefix_len;
 	if (k->key[c->range_field].type == 'i') {
 		int64_t e;
@@ -1069,6 +1095,7 @@ static int x_filter(sqlite3_vtab_cursor *cur, int plan, const char *idx, int arg
 	sql_table *t = (sql_table *)cur->pVtab;
 	int rc;
 	(void)idx;
+	assert(argc == plan_args(t, plan)); /* the plan x_best_index made */
 	cursor_reset(c);
 	if (kinds[t->kind].db < 0) {
 		const char *only = NULL;
@@ -1292,7 +1319,9 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 	const char *wide = col >= nbase && col - nbase < t->nwide ? t->wide[col - nbase] : NULL;
 	bool real = col < nbase ? strcmp(kinds[t->kind].cols[col].type, "REAL") == 0 : t->wide_real;
 
+	assert(col >= 0 && col < t->ncols && !c->eof);
 	if (kinds[t->kind].db < 0) {
+		assert(c->at < c->nrows && col < nbase);
 		const dp_qv *x = &c->cells[c->at * (size_t)nbase + (size_t)col];
 		if (x->type == QV_TEXT)
 			sqlite3_result_text(ctx, x->text, -1, SQLITE_TRANSIENT);
