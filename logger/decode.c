@@ -10,6 +10,46 @@
 #include "logger/decode.h"
 #include "logger/mpack.h"
 
+void dp_obj_scalar(const msgpack_object *o, dp_mpr_scalar *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->d = NAN;
+	switch (o ? o->type : MSGPACK_OBJECT_NIL) {
+	case MSGPACK_OBJECT_NIL: v->kind = DP_MPR_NIL; return;
+	case MSGPACK_OBJECT_BOOLEAN:
+		v->kind = DP_MPR_BOOL;
+		v->i = o->via.boolean;
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > (uint64_t)INT64_MAX) {
+			v->kind = DP_MPR_BIG;
+			v->u = o->via.u64;
+			v->i = (int64_t)o->via.u64;
+			v->d = (double)o->via.u64;
+			return;
+		}
+		v->kind = DP_MPR_INT;
+		v->i = (int64_t)o->via.u64;
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		v->kind = DP_MPR_INT;
+		v->i = o->via.i64;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		v->kind = DP_MPR_REAL;
+		v->d = o->via.f64;
+		return;
+	case MSGPACK_OBJECT_STR:
+		v->kind = DP_MPR_STR;
+		v->s = o->via.str.ptr;
+		v->n = o->via.str.size;
+		return;
+	default: v->kind = DP_MPR_OTHER; return;
+	}
+	v->d = (double)v->i;
+}
+
 int dp_decode(dp_decoder *d, const unsigned char *payload, size_t n, msgpack_object *out)
 {
 	if (!dp_mp_check(payload, n))

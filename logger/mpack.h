@@ -89,6 +89,26 @@ static inline unsigned char *dp_mp_str(unsigned char *p, const char *s, size_t n
 /* A literal key: dp_mp_key(p, "epoch"). */
 #define dp_mp_key(p, lit) dp_mp_str((p), (lit), sizeof(lit) - 1)
 
+/* The pieces of a specification (docs/FORMAT.md, "spec"), which the
+ * writer records and the indexer stores merged: a {name, type} map (a
+ * hyperparameter, an attribute) and an array of names (the metrics). */
+static inline unsigned char *dp_mp_name_type(unsigned char *p, const char *name, const char *type)
+{
+	p = dp_mp_map(p, 2);
+	p = dp_mp_key(p, "name");
+	p = dp_mp_str(p, name, strlen(name));
+	p = dp_mp_key(p, "type");
+	return dp_mp_str(p, type, strlen(type));
+}
+
+static inline unsigned char *dp_mp_names(unsigned char *p, char *const *names, size_t n)
+{
+	p = dp_mp_array(p, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		p = dp_mp_str(p, names[i], strlen(names[i]));
+	return p;
+}
+
 static inline unsigned char *dp_mp_int(unsigned char *p, int64_t v)
 {
 	if (v >= 0 && v < 128) {
@@ -142,6 +162,19 @@ static inline unsigned char *dp_mp_nil(unsigned char *p)
 {
 	*p++ = 0xc0;
 	return p;
+}
+
+/* A specification's metrics, adaptation, and the header of its array of
+ * ntfs transformations (which the caller writes next). */
+static inline unsigned char *dp_mp_spec_middle(unsigned char *p, char *const *metrics, size_t nmetrics,
+					       bool adaptation, size_t ntfs)
+{
+	p = dp_mp_key(p, "metrics");
+	p = dp_mp_names(p, metrics, nmetrics);
+	p = dp_mp_key(p, "adaptation");
+	p = dp_mp_bool(p, adaptation);
+	p = dp_mp_key(p, "transformations");
+	return dp_mp_array(p, (uint32_t)ntfs);
 }
 
 /* Checks that buf[0..len) is exactly one msgpack object whose every count

@@ -274,8 +274,7 @@ out:
 
 static const dp_param params[] = {
 	DP_PARAM_DATAFLOW,
-	{ .name = "task", .type = DP_PT_TASK, .arg = "TASK", .positional = "TASK", .required = true,
-	  .help = "the task", .fronts = DP_FRONT_NAMED, .offset = offsetof(dp_qopts, task) },
+	DP_PARAM_TASK_REQUIRED,
 	{ .name = "metrics", .type = DP_PT_NAMES, .arg = "m1,m2", .def_help = "every metric the task reported",
 	  .help = "these metrics only, in this order (in any case; a name given twice is one column)",
 	  .fronts = DP_FRONT_ALL, .offset = offsetof(curve_opts, metrics) },

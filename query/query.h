@@ -100,7 +100,7 @@ typedef struct dp_qdataflow {
 	dp_model model;
 	dp_qtask *tasks;
 	size_t ntasks;
-	struct arena_chunk *arena; /* the tasks' strings */
+	dp_arena arena; /* the tasks' strings */
 } dp_qdataflow;
 
 typedef struct dp_query {

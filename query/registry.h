@@ -218,6 +218,9 @@ DP_INTERNAL int dp_query_only_dataflow(dp_query *q, char **out);
 	{ .name = "goal", .type = DP_PT_CHOICE, .arg = "min|max", .choices = dp_goal_choices,               \
 	  .def_help = "from the metric's name", .help = "whether lower (min) or higher (max) is better",     \
 	  .fronts = DP_FRONT_ALL, .offset = offsetof(dp_qopts, goal) }
+#define DP_PARAM_TASK_REQUIRED                                                                              \
+	{ .name = "task", .type = DP_PT_TASK, .arg = "TASK", .positional = "TASK", .required = true,        \
+	  .help = "the task", .fronts = DP_FRONT_NAMED, .offset = offsetof(dp_qopts, task) }
 #define DP_PARAM_TASK_OPTION(what)                                                                          \
 	{ .name = "task", .short_name = 't', .type = DP_PT_TASK, .arg = "T", .help = "only the " what " of task T", \
 	  .fronts = DP_FRONT_ALL, .offset = offsetof(dp_qopts, task) }

@@ -32,48 +32,42 @@ void dp_qscan_close(dp_qscan *s)
 
 /* ---- values -------------------------------------------------------------------- */
 
-static dp_field field_of(const msgpack_object *o)
+/* A scalar as a field: the one mapping, for bytes read in place and for
+ * decoded objects alike (containers, bin and ext are NULL). */
+static dp_field field_of_scalar(const dp_mpr_scalar *v)
 {
 	dp_field f = { 0 };
-	if (!o)
-		return f;
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > (uint64_t)INT64_MAX) {
-			f.type = DP_F_REAL;
-			f.d = (double)o->via.u64;
-			f.big = true;
-			f.u = o->via.u64;
-		} else {
-			f.type = DP_F_INT;
-			f.i = (int64_t)o->via.u64;
-			f.d = (double)f.i;
-		}
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	switch (v->kind) {
+	case DP_MPR_BOOL:
+	case DP_MPR_INT:
 		f.type = DP_F_INT;
-		f.i = o->via.i64;
-		f.d = (double)f.i;
+		f.i = v->i;
+		f.d = v->d;
 		break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
+	case DP_MPR_BIG:
 		f.type = DP_F_REAL;
-		f.d = o->via.f64;
+		f.d = v->d;
+		f.big = true;
+		f.u = v->u;
 		break;
-	case MSGPACK_OBJECT_BOOLEAN:
-		f.type = DP_F_INT;
-		f.i = o->via.boolean;
-		f.d = (double)f.i;
+	case DP_MPR_REAL:
+		f.type = DP_F_REAL;
+		f.d = v->d;
 		break;
-	case MSGPACK_OBJECT_STR:
+	case DP_MPR_STR:
 		f.type = DP_F_TEXT;
-		f.s.p = o->via.str.ptr;
-		f.s.n = o->via.str.size;
+		f.s = (dp_str){ v->s, v->n };
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return f;
+}
+
+static dp_field field_of(const msgpack_object *o)
+{
+	dp_mpr_scalar v;
+	dp_obj_scalar(o, &v);
+	return field_of_scalar(&v);
 }
 
 static dp_field field_of_ev(const dp_ev *v)
@@ -113,38 +107,15 @@ static bool mp_skip(mp_in *in)
 	return dp_mpr_skip(in);
 }
 
-/* A scalar as a field (nil, containers, bin and ext are NULL): the same
- * field as field_of() gives for the decoded object. */
+/* A scalar as a field, as field_of() gives it for the decoded object. */
 static bool mp_field(mp_in *in, dp_field *f)
 {
 	dp_mpr_scalar v;
-	memset(f, 0, sizeof(*f));
-	if (!dp_mpr_value(in, &v))
+	if (!dp_mpr_value(in, &v)) {
+		memset(f, 0, sizeof(*f));
 		return false;
-	switch (v.kind) {
-	case DP_MPR_BOOL:
-	case DP_MPR_INT:
-		f->type = DP_F_INT;
-		f->i = v.i;
-		f->d = v.d;
-		break;
-	case DP_MPR_BIG:
-		f->type = DP_F_REAL;
-		f->d = v.d;
-		f->big = true;
-		f->u = v.u;
-		break;
-	case DP_MPR_REAL:
-		f->type = DP_F_REAL;
-		f->d = v.d;
-		break;
-	case DP_MPR_STR:
-		f->type = DP_F_TEXT;
-		f->s = (dp_str){ v.s, v.n };
-		break;
-	default:
-		break;
 	}
+	*f = field_of_scalar(&v);
 	return true;
 }
 

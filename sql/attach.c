@@ -655,6 +655,18 @@ static const char *const dfanalyzer_common[][2] = {
 		  "dt.df_id = d.id AND dt.tag = coalesce(t.transformation, 'TrainingModel')" },
 };
 
+/* The condition that a row of `attributes` is built-in attribute x. */
+static void is_builtin_attr(dp_buf *b, const dp_builtin_attr *x)
+{
+	dp_buf_printf(b, "(a.transformation = ");
+	quote_text(b, x->tf);
+	dp_buf_printf(b, " AND a.\"set\" = ");
+	quote_text(b, x->set);
+	dp_buf_printf(b, " AND a.attribute = ");
+	quote_text(b, x->attr.name);
+	dp_buf_putc(b, ')');
+}
+
 /* DfAnalyzer's `attribute`: the attributes of the model's sets by the
  * names DfAnalyzer's views give them (a built-in attribute its view has
  * no column for is left out: indexer/model.h). */
@@ -666,12 +678,8 @@ static void attribute_view(dp_buf *b)
 		const dp_builtin_attr *x = &dp_builtin_attrs[i];
 		if (!x->attr.dfanalyzer || !*x->attr.dfanalyzer || strcmp(x->attr.dfanalyzer, x->attr.name) == 0)
 			continue;
-		dp_buf_printf(b, " WHEN a.transformation = ");
-		quote_text(b, x->tf);
-		dp_buf_printf(b, " AND a.\"set\" = ");
-		quote_text(b, x->set);
-		dp_buf_printf(b, " AND a.attribute = ");
-		quote_text(b, x->attr.name);
+		dp_buf_printf(b, " WHEN ");
+		is_builtin_attr(b, x);
 		dp_buf_printf(b, " THEN ");
 		quote_text(b, x->attr.dfanalyzer);
 	}
@@ -682,13 +690,8 @@ static void attribute_view(dp_buf *b)
 		const dp_builtin_attr *x = &dp_builtin_attrs[i];
 		if (!x->attr.dfanalyzer || *x->attr.dfanalyzer)
 			continue;
-		dp_buf_printf(b, "%s(a.transformation = ", left_out++ ? " OR " : " WHERE NOT (");
-		quote_text(b, x->tf);
-		dp_buf_printf(b, " AND a.\"set\" = ");
-		quote_text(b, x->set);
-		dp_buf_printf(b, " AND a.attribute = ");
-		quote_text(b, x->attr.name);
-		dp_buf_putc(b, ')');
+		dp_buf_printf(b, "%s", left_out++ ? " OR " : " WHERE NOT (");
+		is_builtin_attr(b, x);
 	}
 	if (left_out)
 		dp_buf_putc(b, ')');
