@@ -50,6 +50,7 @@
  *   file the link names (its real path), so that every path to one file
  *   gives one log folder.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -580,6 +581,7 @@ static int load_metrics(struct loader *ld, const yaml_node_t *seq)
 				  name, DNNPROV_NAME_MAX);
 			goto out;
 		}
+		assert(cfg->nmetrics < n); /* one listed name a node */
 		if (!(cfg->metrics[cfg->nmetrics] = xstrdup(name))) {
 			rc = DNNPROV_ENOMEM;
 			goto out;
@@ -602,6 +604,8 @@ static int load_metrics(struct loader *ld, const yaml_node_t *seq)
 		e = nameset_slot(&ns, twin);
 		if (e->name)
 			continue;
+		/* At most a twin a listed name: the array holds 2n and its NULL. */
+		assert(cfg->nmetrics < 2 * n && strlen(twin) <= DNNPROV_NAME_MAX);
 		if (!(cfg->metrics[cfg->nmetrics] = xstrdup(twin))) {
 			rc = DNNPROV_ENOMEM;
 			goto out;

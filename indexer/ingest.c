@@ -69,6 +69,7 @@ static int put(dp_ingest *in, dp_db db, dp_key *k, const void *v, size_t n, unsi
 {
 	MDB_val key = dp_key_val(k), val = { n, (void *)v };
 	int mrc;
+	assert(in->txn); /* every write is in the open batch */
 	if (k->overflow)
 		return dp_error(DNNPROV_EINVAL, "index key too long");
 	mrc = mdb_put(in->txn, in->ix->dbi[db], &key, &val, flags);
@@ -125,14 +126,10 @@ static int seg_touch(dp_ingest *in, dp_seg_state *s)
 {
 	if (s->touched)
 		return 0;
-	if (in->ntouched == in->touchedcap) {
-		size_t cap = in->touchedcap ? in->touchedcap * 2 : 256;
-		dp_seg_state **grown = realloc(in->touched, cap * sizeof(*grown));
-		if (!grown)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		in->touched = grown;
-		in->touchedcap = cap;
-	}
+	dp_seg_state **grown = dp_grow(in->touched, in->ntouched, &in->touchedcap, sizeof(*in->touched), 256);
+	if (!grown)
+		return DNNPROV_ENOMEM;
+	in->touched = grown;
 	in->touched[in->ntouched++] = s;
 	s->touched = true;
 	return 0;
@@ -382,21 +379,9 @@ static int df_encode(const dp_df_state *d, dp_buf *b)
 	}
 	p = dp_mp_key(p, "hyperparameters");
 	p = dp_mp_array(p, (uint32_t)d->nhyps);
-	for (size_t i = 0; i < d->nhyps; i++) {
-		p = dp_mp_map(p, 2);
-		p = dp_mp_key(p, "name");
-		p = dp_mp_str(p, d->hyps[i].name, strlen(d->hyps[i].name));
-		p = dp_mp_key(p, "type");
-		p = dp_mp_str(p, d->hyps[i].type, strlen(d->hyps[i].type));
-	}
-	p = dp_mp_key(p, "metrics");
-	p = dp_mp_array(p, (uint32_t)d->nmetrics);
-	for (size_t i = 0; i < d->nmetrics; i++)
-		p = dp_mp_str(p, d->metrics[i], strlen(d->metrics[i]));
-	p = dp_mp_key(p, "adaptation");
-	p = dp_mp_bool(p, d->adaptation);
-	p = dp_mp_key(p, "transformations");
-	p = dp_mp_array(p, (uint32_t)d->ntfs);
+	for (size_t i = 0; i < d->nhyps; i++)
+		p = dp_mp_name_type(p, d->hyps[i].name, d->hyps[i].type);
+	p = dp_mp_spec_middle(p, d->metrics, d->nmetrics, d->adaptation, d->ntfs);
 	for (size_t i = 0; i < d->ntfs; i++) {
 		memcpy(p, d->tfs[i].raw.data, d->tfs[i].raw.len);
 		p += d->tfs[i].raw.len;
@@ -573,6 +558,7 @@ static void summary_add(dp_summary *s, int64_t epoch, double v)
 		}
 		s->sum += v;
 		s->count++;
+		assert(s->min <= v && v <= s->max);
 	}
 	if (s->count + s->nan_count == 1 || epoch >= s->last_epoch) {
 		s->last = v;
@@ -1064,34 +1050,20 @@ static int metric_case_clash(dp_ingest *in, frame_ctx *f, dp_df_state *d, const 
 
 /* ---- epoch blocks (epochs.h) ---------------------------------------------------- */
 
+/* A metric's value: an integer stays exact, a real (or an unsigned past
+ * INT64_MAX) is a double, anything else none. */
 static dp_ev ev_of(const msgpack_object *o)
 {
+	dp_mpr_scalar s;
 	dp_ev v = { 0 };
-	if (!o)
-		return v;
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > (uint64_t)INT64_MAX) {
-			v.type = DP_EV_REAL;
-			v.d = (double)o->via.u64;
-		} else {
-			v.type = DP_EV_INT;
-			v.i = (int64_t)o->via.u64;
-			v.d = (double)v.i;
-		}
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	dp_obj_scalar(o, &s);
+	if (s.kind == DP_MPR_INT) {
 		v.type = DP_EV_INT;
-		v.i = o->via.i64;
-		v.d = (double)v.i;
-		break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
+		v.i = s.i;
+		v.d = s.d;
+	} else if (s.kind == DP_MPR_REAL || s.kind == DP_MPR_BIG) {
 		v.type = DP_EV_REAL;
-		v.d = o->via.f64;
-		break;
-	default:
-		break;
+		v.d = s.d;
 	}
 	return v;
 }
@@ -1258,11 +1230,13 @@ static int eb_split_put(dp_ingest *in)
 {
 	dp_eblock right = { 0 };
 	uint32_t half = in->eb.b.n / 2;
+	assert(half >= 1); /* a block of one epoch is never split: two halves */
 	int rc = dp_eblock_split(&in->eb.b, half, &right);
 	if (!rc)
 		rc = eb_put(in, &in->eb.key, &in->eb.b);
 	if (!rc) {
 		dp_key k = in->eb.key;
+		assert(k.n >= 8); /* (df, task, int64 first epoch) */
 		k.n -= 8;
 		dp_key_i64(&k, right.epoch[0]);
 		rc = eb_put(in, &k, &right);
@@ -2135,6 +2109,7 @@ static int begin_batch(dp_ingest *in)
 	int mrc;
 	if (in->txn)
 		return 0;
+	assert(in->ix->writable);
 	mrc = mdb_txn_begin(in->ix->env, NULL, 0, &in->txn);
 	if (mrc)
 		return dp_lmdb_error(mrc, "beginning a write transaction");

@@ -267,6 +267,5 @@ DP_INTERNAL bool dp_key_get_i64(const unsigned char *key, size_t n, size_t *pos,
 DP_INTERNAL bool dp_key_get_double(const unsigned char *key, size_t n, size_t *pos, double *v);
 
 DP_INTERNAL uint64_t dp_sortable_double(double v);
-DP_INTERNAL double dp_unsortable_double(uint64_t u);
 
 #endif

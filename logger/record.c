@@ -26,23 +26,16 @@ const char *dp_record_kind_name(dp_record_kind k)
 
 bool dp_obj_number(const msgpack_object *o, double *out)
 {
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		*out = (double)o->via.u64;
-		return true;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		*out = (double)o->via.i64;
-		return true;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		*out = o->via.f64;
-		return true;
-	default:
+	dp_mpr_scalar v;
+	dp_obj_scalar(o, &v);
+	if (v.kind != DP_MPR_INT && v.kind != DP_MPR_BIG && v.kind != DP_MPR_REAL)
 		return false;
-	}
+	*out = v.d;
+	return true;
 }
 
-bool dp_str_is_tag(dp_str s)
+/* Whether a msgpack string is a valid tag (dp_check_tag's rules). */
+static bool dp_str_is_tag(dp_str s)
 {
 	return dp_tag_valid(s.p, s.n);
 }
@@ -74,14 +67,13 @@ static int get_str(const msgpack_object *root, const char *kind, const char *key
 static int get_int(const msgpack_object *root, const char *kind, const char *key, int64_t *out)
 {
 	const msgpack_object *o = dp_map_get(root, key);
+	dp_mpr_scalar v;
 	if (!o)
 		return bad(kind, key, "is missing");
-	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
-		*out = (int64_t)o->via.u64;
-	else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-		*out = o->via.i64;
-	else
+	dp_obj_scalar(o, &v);
+	if (v.kind != DP_MPR_INT)
 		return bad(kind, key, "is not an integer");
+	*out = v.i;
 	return 0;
 }
 

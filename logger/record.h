@@ -113,8 +113,6 @@ DP_INTERNAL bool dp_record_name_problem(const dp_record *r, char *why, size_t ca
 /* A number from an integer or float object; false for anything else. */
 DP_INTERNAL bool dp_obj_number(const msgpack_object *o, double *out);
 
-/* Whether a msgpack string is a valid tag (dp_check_tag's rules). */
-DP_INTERNAL bool dp_str_is_tag(dp_str s);
 
 DP_INTERNAL const char *dp_record_kind_name(dp_record_kind k);
 

@@ -435,6 +435,7 @@ int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 	dp_put_be32(p, crc);
 	p += 4;
 	b->len = (size_t)(p - start);
+	assert(b->len <= need); /* the bound reserved above */
 	return 0;
 }
 
@@ -771,6 +772,7 @@ static unsigned char *frame_begin(dnnprov_task *t, append_ctx *ctx, size_t max_p
 {
 	if (dp_buf_reserve(&t->out, DP_FRAME_HEADER + max_payload))
 		return NULL;
+	assert(t->out.len >= ctx->start); /* the call's frames follow the buffered ones */
 	ctx->frame = t->out.len;
 	return (unsigned char *)t->out.data + ctx->frame + DP_FRAME_HEADER;
 }
@@ -1386,31 +1388,17 @@ static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, c
 	for (size_t i = 0; i < cfg->nhyperparameters; i++) {
 		const dp_hyperparameter *h = &cfg->hyperparameters[i];
 		const char *type = dp_attr_type_name(h->type);
-		if (!h->selected)
-			continue;
-		p = dp_mp_map(p, 2);
-		p = dp_mp_key(p, "name");
-		p = dp_mp_str(p, h->name, strlen(h->name));
-		p = dp_mp_key(p, "type");
-		p = dp_mp_str(p, type, strlen(type));
+		if (h->selected)
+			p = dp_mp_name_type(p, h->name, type);
 	}
-	p = dp_mp_key(p, "metrics");
-	p = dp_mp_array(p, (uint32_t)cfg->nmetrics);
-	for (size_t i = 0; i < cfg->nmetrics; i++)
-		p = dp_mp_str(p, cfg->metrics[i], strlen(cfg->metrics[i]));
-	p = dp_mp_key(p, "adaptation");
-	p = dp_mp_bool(p, cfg->adaptation);
-	p = dp_mp_key(p, "transformations");
-	p = dp_mp_array(p, (uint32_t)cfg->ntransformations);
+	p = dp_mp_spec_middle(p, cfg->metrics, cfg->nmetrics, cfg->adaptation, cfg->ntransformations);
 	for (size_t i = 0; i < cfg->ntransformations; i++) {
 		const dp_transformation *tf = &cfg->transformations[i];
 		p = dp_mp_map(p, 3);
 		p = dp_mp_key(p, "name");
 		p = dp_mp_str(p, tf->name, strlen(tf->name));
 		p = dp_mp_key(p, "depends_on");
-		p = dp_mp_array(p, (uint32_t)tf->ndepends);
-		for (size_t d = 0; d < tf->ndepends; d++)
-			p = dp_mp_str(p, tf->depends_on[d], strlen(tf->depends_on[d]));
+		p = dp_mp_names(p, tf->depends_on, tf->ndepends);
 		p = dp_mp_key(p, "sets");
 		p = dp_mp_array(p, (uint32_t)tf->nsets);
 		for (size_t s = 0; s < tf->nsets; s++) {
@@ -1423,14 +1411,8 @@ static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, c
 			p = dp_mp_str(p, dir, strlen(dir));
 			p = dp_mp_key(p, "attributes");
 			p = dp_mp_array(p, (uint32_t)set->nattrs);
-			for (size_t a = 0; a < set->nattrs; a++) {
-				const char *type = dp_attr_type_name(set->attrs[a].type);
-				p = dp_mp_map(p, 2);
-				p = dp_mp_key(p, "name");
-				p = dp_mp_str(p, set->attrs[a].name, strlen(set->attrs[a].name));
-				p = dp_mp_key(p, "type");
-				p = dp_mp_str(p, type, strlen(type));
-			}
+			for (size_t a = 0; a < set->nattrs; a++)
+				p = dp_mp_name_type(p, set->attrs[a].name, dp_attr_type_name(set->attrs[a].type));
 		}
 	}
 	return p;
@@ -1974,7 +1956,8 @@ int dnnprov_task_tag(dnnprov_task *t, const dnnprov_value *tags, size_t n)
 	return append_leave(t, &ctx, rc);
 }
 
-const char *dp_status_name(dnnprov_status s)
+/* "RUNNING", "FINISHED", "FAILED", "KILLED"; NULL for anything else. */
+static const char *dp_status_name(dnnprov_status s)
 {
 	switch (s) {
 	case DNNPROV_RUNNING: return "RUNNING";

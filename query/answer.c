@@ -3,6 +3,7 @@
  * its tasks by --where, resolving a metric, sorting and cutting a table,
  * and choosing a page of tasks from the keys and summaries alone.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -23,14 +24,12 @@ int dp_copy_value(dp_qv *cell, const dp_qv *v)
 	return 0;
 }
 
-void dp_copy_obj(dp_qv *cell, const msgpack_object *o)
+int dp_copy_field(dp_qv *cell, const dp_field *f)
 {
-	if (!o)
-		return;
-	if (o->type == MSGPACK_OBJECT_STR)
-		dp_cell_text(cell, o->via.str.ptr, o->via.str.size);
-	else
-		dp_qv_from_number(o, cell);
+	if (f->type == DP_F_TEXT)
+		return dp_cell_text(cell, f->s.p, f->s.n);
+	*cell = dp_qv_number(f);
+	return 0;
 }
 
 /* Loads the dataflow and compiles --where; on error both are freed. */
@@ -168,7 +167,9 @@ typedef struct sort_ctx {
  * queries in several. */
 static _Thread_local sort_ctx g_sort;
 
-int dp_cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
+/* Orders two cells as a sort does: missing (and NaN) last whatever the
+ * direction. */
+static int dp_cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
 {
 	/* A failed cell (the table will be refused) sorts as missing. */
 	bool an = a->type == QV_NULL || a->type == QV_FAILED || dp_qv_isnan(a);
@@ -261,6 +262,8 @@ int dp_sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool def_d
 		free_rows(t, limit, t->nrows);
 		t->nrows = limit;
 	}
+	/* A page of the rows that matched, never more. */
+	assert(t->nrows <= t->total && (!limit || t->nrows <= limit) && t->nrows + (offset < t->total ? offset : t->total) <= t->total);
 	return 0;
 }
 

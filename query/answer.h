@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "query/query.h"
+#include "query/rows.h"
 
 /* The options several questions take; each question's own options are a
  * struct that starts with this one (query/registry.h). */
@@ -59,8 +59,9 @@ static inline void dp_set_time(dp_qv *cell, double t)
 }
 /* A copy of v (text copied); NULL or a missing value leaves the cell missing. */
 DP_INTERNAL int dp_copy_value(dp_qv *cell, const dp_qv *v);
-/* A msgpack string or number (NULL: missing). */
-DP_INTERNAL void dp_copy_obj(dp_qv *cell, const msgpack_object *o);
+/* A stored value (text copied; nothing: missing): the one conversion of
+ * a reader's dp_field to a cell. */
+DP_INTERNAL int dp_copy_field(dp_qv *cell, const dp_field *f);
 
 /* ---- the dataflow and its tasks ------------------------------------------------------------ */
 
@@ -88,9 +89,6 @@ DP_INTERNAL dp_agg dp_agg_resolved(const dp_qopts *o, bool lower);
 
 /* ---- tables --------------------------------------------------------------------------------- */
 
-/* Orders two cells as a sort does: missing (and NaN) last whatever the
- * direction. */
-DP_INTERNAL int dp_cmp_cells(const dp_qv *a, const dp_qv *b, bool desc);
 /* The column --sort [+|-]COLUMN names (the last of that name, in any
  * case), or def_col and def_desc without --sort; DNNPROV_EQUERY about
  * "sort" listing the columns when there is none. */
@@ -138,9 +136,5 @@ DP_INTERNAL int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *m
 /* Sorts the heap's items into the page's order. */
 DP_INTERNAL void dp_page_sort(dp_page_heap *h);
 
-/* Spearman's rank correlation of paired values (ties get average ranks) in
- * *rho: NaN when fewer than 3 pairs or a side is constant.  Returns 0, or
- * DNNPROV_ENOMEM. */
-DP_INTERNAL int dp_spearman(const double *x, const double *y, size_t n, double *rho);
 
 #endif

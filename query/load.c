@@ -2,6 +2,7 @@
  * load.c - reading a dataflow out of the index: its specification, its
  * tasks and their hyperparameters, metric summaries and aggregates.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,55 +132,27 @@ int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
 	return 0;
 }
 
-/* The strings of a loaded dataflow's tasks live in chunks freed together:
+/* The strings of a loaded dataflow's tasks live in an arena freed at once:
  * a dataflow of 10,000 tasks would otherwise cost some 70,000 mallocs. */
 #define ARENA_CHUNK 65536
-typedef struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, cap;
-	char data[];
-} arena_chunk;
 
 static char *arena_strndup(dp_qdataflow *d, const char *p, size_t n)
 {
-	arena_chunk *c = d->arena;
-	if (!c || c->cap - c->used < n + 1) {
-		size_t cap = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
-		arena_chunk *fresh = malloc(sizeof(*fresh) + cap);
-		if (!fresh)
-			return NULL;
-		fresh->next = c;
-		fresh->used = 0;
-		fresh->cap = cap;
-		d->arena = c = fresh;
-	}
-	char *s = c->data + c->used;
-	memcpy(s, p, n);
-	s[n] = '\0';
-	c->used += n + 1;
-	return s;
+	d->arena.chunk = ARENA_CHUNK;
+	return dp_arena_strndup(&d->arena, p, n);
 }
 
-static void arena_free(dp_qdataflow *d)
+/* A stored value as the dataflow keeps it: text in its arena. */
+static int qv_of_field(dp_qdataflow *d, dp_qv *v, const dp_field *f)
 {
-	for (arena_chunk *c = d->arena, *next; c; c = next) {
-		next = c->next;
-		free(c);
+	if (f->type != DP_F_TEXT) {
+		*v = dp_qv_number(f);
+		return 0;
 	}
-	d->arena = NULL;
-}
-
-static int qv_from_obj(dp_qdataflow *d, dp_qv *v, const msgpack_object *o)
-{
 	memset(v, 0, sizeof(*v));
-	if (o->type == MSGPACK_OBJECT_STR) {
-		v->text = arena_strndup(d, o->via.str.ptr, o->via.str.size);
-		if (!v->text)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		v->type = QV_TEXT;
-	} else {
-		dp_qv_from_number(o, v);
-	}
+	if (!(v->text = arena_strndup(d, f->s.p, f->s.n)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	v->type = QV_TEXT;
 	return 0;
 }
 
@@ -214,16 +187,9 @@ static int named_values_raw(dp_qdataflow *d, dp_str bytes, bool intern, dp_qhyp 
 		h->name = intern ? intern_hyp(d, name.p, name.n) : arena_strndup(d, name.p, name.n);
 		if (!h->name)
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		memset(&h->value, 0, sizeof(h->value));
-		if (f.type == DP_F_TEXT) {
-			if (!(h->value.text = arena_strndup(d, f.s.p, f.s.n)))
-				return dp_error(DNNPROV_ENOMEM, "out of memory");
-			h->value.type = QV_TEXT;
-		} else if (f.type == DP_F_INT) {
-			h->value = dp_qv_int(f.i);
-		} else if (f.type == DP_F_REAL) {
-			h->value = dp_qv_real(f.d);
-		}
+		int rc = qv_of_field(d, &h->value, &f);
+		if (rc)
+			return rc;
 		(*n)++;
 	}
 	return 0;
@@ -275,25 +241,18 @@ static int load_tags(dp_query *q, dp_qdataflow *d, const dp_key *prefix)
 {
 	dp_scan sc;
 	MDB_val k, v;
-	size_t dfn = strlen(d->name) + 1;
 	int r, rc;
 
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TAGS, prefix, NULL)))
 		return rc;
 	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		const char *task, *key;
-		size_t pos = dfn, tn, kn;
-		msgpack_object o;
-		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) ||
-		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &key, &kn))
+		dp_tag_row tag;
+		if (dp_read_tag(&q->dec, &k, &v, &tag) || tag.value.type == DP_F_NULL)
 			continue;
 		char id[DNNPROV_NAME_MAX + 1];
-		snprintf(id, sizeof(id), "%.*s", (int)tn, task);
+		snprintf(id, sizeof(id), "%.*s", (int)tag.task.n, tag.task.p);
 		dp_qtask *t = (dp_qtask *)dp_qtask_find(d, id);
-		if (!t || dp_decode(&q->dec, v.mv_data, v.mv_size, &o) != 0)
-			continue;
-		const msgpack_object *val = dp_map_get(&o, "value");
-		if (!val || val->type == MSGPACK_OBJECT_NIL)
+		if (!t)
 			continue;
 		dp_qhyp *grown = realloc(t->tags, (t->ntags + 1) * sizeof(*grown));
 		if (!grown) {
@@ -302,11 +261,11 @@ static int load_tags(dp_query *q, dp_qdataflow *d, const dp_key *prefix)
 		}
 		t->tags = grown;
 		dp_qhyp *h = &t->tags[t->ntags];
-		if (!(h->name = arena_strndup(d, key, kn))) {
+		if (!(h->name = arena_strndup(d, tag.key.p, tag.key.n))) {
 			r = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
-		if ((r = qv_from_obj(d, &h->value, val)))
+		if ((r = qv_of_field(d, &h->value, &tag.value)))
 			break;
 		t->ntags++;
 	}
@@ -322,7 +281,7 @@ void dp_qdataflow_free(dp_qdataflow *d)
 	for (size_t i = 0; i < d->ntasks; i++)
 		task_free(&d->tasks[i]);
 	free(d->tasks);
-	arena_free(d);
+	dp_arena_free(&d->arena);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -341,6 +300,9 @@ static int sync_hyps(dp_qdataflow *d)
 		d->hyps[d->nhyps].name = s->attrs[d->nhyps].name;
 		d->hyps[d->nhyps].type = dp_attr_type_name(s->attrs[d->nhyps].type);
 	}
+	/* The model only grows: the hyperparameters are its iTrainingModel's,
+	 * in its order. */
+	assert(d->nhyps == n && (!n || d->hyps[n - 1].name == s->attrs[n - 1].name));
 	return 0;
 }
 
@@ -627,6 +589,9 @@ int dp_query_hyps_declared(dp_query *q, const dp_qdataflow *d, bool *all)
 const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id)
 {
 	size_t lo = 0, hi = d->ntasks;
+	/* A binary search: the tasks are sorted by id (the index's order, or
+	 * dp_query_load_ids's sort). */
+	assert(d->ntasks < 2 || strcmp(d->tasks[0].id, d->tasks[d->ntasks - 1].id) < 0);
 	while (lo < hi) { /* tasks come sorted by id from the index */
 		size_t mid = (lo + hi) / 2;
 		int c = strcmp(d->tasks[mid].id, id);
@@ -801,7 +766,10 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	return !key.overflow && dp_query_get(q, DP_DB_SUMMARIES, &k, &v) && dp_summary_unpack(v.mv_data, v.mv_size, out);
 }
 
-dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
+/* The aggregate `agg` of a summary (AGG_BEST by the metric's name); *e
+ * gets the epoch it came from.  QV_NULL when the summary has no such
+ * value. */
+static dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
 {
 	dp_qv r = { 0 };
 	dp_agg_kind kind = agg->kind;
@@ -884,7 +852,11 @@ static const char *id_at(const char *const *ids, size_t stride, size_t i)
 	return *(const char *const *)(const void *)((const char *)ids + i * stride);
 }
 
-int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
+/* The same for the tasks ids[0..n) of dataflow df, sorted as the index
+ * sorts them (by bytes), without loading them: entry i's id is at
+ * ids + i * stride bytes, so that ids is an array of ids or of structs
+ * holding one (stride sizeof(const char *) or the struct's size). */
+static int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
 			const char *metric, const dp_agg *agg, dp_qv *values, int64_t *epochs)
 {
 	dp_scan sc;

@@ -28,6 +28,7 @@
  *        by, "binned" and "groups": per row, the group's numeric bounds
  *        {"low": x, "high": y} (null for a text value).
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -148,11 +149,13 @@ void dp_table_about_group(dp_table *t, size_t row, double low, double high)
 			a->low[i] = a->high[i] = NAN;
 		a->ngroups = n;
 	}
+	assert(row < a->ngroups);
 	a->low[row] = low;
 	a->high[row] = high;
 }
 
-const char *dp_agg_text(const dp_agg *a, char *buf, size_t n)
+/* The text of an aggregate as --agg takes it ("min", "at=5"). */
+static const char *dp_agg_text(const dp_agg *a, char *buf, size_t n)
 {
 	if (a->kind == AGG_AT)
 		snprintf(buf, n, "at=%lld", (long long)a->epoch);
@@ -175,6 +178,7 @@ void dp_table_only(dp_table *t, size_t i)
 
 int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind)
 {
+	assert(kind <= COL_AGO && name);
 	if (i >= t->ncols) {
 		t->failed = true; /* a table whose init failed */
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -202,6 +206,8 @@ dp_qv *dp_table_add_row(dp_table *t)
 		t->cells = grown;
 		t->cap = cap;
 	}
+	/* Rows are ncols cells each, row-major, within the capacity. */
+	assert(t->nrows < t->cap && t->ncols);
 	dp_qv *row = &t->cells[t->nrows++ * t->ncols];
 	memset(row, 0, t->ncols * sizeof(dp_qv));
 	return row;

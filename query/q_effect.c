@@ -78,7 +78,10 @@ static bool ranks(const double *v, size_t n, double *r)
 	return true;
 }
 
-int dp_spearman(const double *x, const double *y, size_t n, double *rho)
+/* Spearman's rank correlation of paired values (ties get average ranks) in
+ * *rho: NaN when fewer than 3 pairs or a side is constant.  Returns 0, or
+ * DNNPROV_ENOMEM. */
+static int dp_spearman(const double *x, const double *y, size_t n, double *rho)
 {
 	double *rx, *ry, mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
 	*rho = NAN;

@@ -39,8 +39,10 @@ typedef struct dp_qv {
 
 DP_INTERNAL dp_qv dp_qv_int(int64_t i);
 DP_INTERNAL dp_qv dp_qv_real(double d);
-/* A number from msgpack, exact for integers; false when o is no number. */
-DP_INTERNAL bool dp_qv_from_number(const msgpack_object *o, dp_qv *out);
+/* The number of a stored value (query/rows.h), exact for integers;
+ * QV_NULL for text or nothing. */
+struct dp_field;
+DP_INTERNAL dp_qv dp_qv_number(const struct dp_field *f);
 /* Orders two numbers exactly, an integer against a real included.  NaN
  * sorts after every other number and equals NaN, so that this is a total
  * order for qsort; callers with SQL's rules test isnan() first. */
@@ -98,7 +100,7 @@ typedef struct dp_qdataflow {
 	dp_model model;
 	dp_qtask *tasks;
 	size_t ntasks;
-	struct arena_chunk *arena; /* the tasks' strings */
+	dp_arena arena; /* the tasks' strings */
 } dp_qdataflow;
 
 typedef struct dp_query {
@@ -214,10 +216,6 @@ DP_INTERNAL const char *dp_agg_name(const dp_agg *a, char *buf, size_t n);
 /* A task's summary of a metric; false when the task never reported it. */
 DP_INTERNAL bool dp_query_summary(dp_query *q, const char *df, const char *task, const char *metric,
 				  dp_summary *out);
-/* The aggregate `agg` of a summary (AGG_BEST by the metric's name); *e
- * gets the epoch it came from.  QV_NULL when the summary has no such
- * value. */
-DP_INTERNAL dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e);
 /* The aggregate of summary s (of task's metric); *e gets the epoch it came
  * from.  QV_NULL when it has none. */
 DP_INTERNAL dp_qv dp_query_summary_value(dp_query *q, const char *df, const char *task, const dp_summary *s,
@@ -236,12 +234,6 @@ DP_INTERNAL int dp_query_summaries_open(dp_query *q, const char *df, const char 
  * NULL. */
 DP_INTERNAL int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metric,
 				       const dp_agg *agg, dp_qv *values, int64_t *epochs);
-/* The same for the tasks ids[0..n) of dataflow df, sorted as the index
- * sorts them (by bytes), without loading them: entry i's id is at
- * ids + i * stride bytes, so that ids is an array of ids or of structs
- * holding one (stride sizeof(const char *) or the struct's size). */
-DP_INTERNAL int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
-				    const char *metric, const dp_agg *agg, dp_qv *values, int64_t *epochs);
 
 /* ---- result tables --------------------------------------------------------------- */
 
@@ -343,8 +335,6 @@ static inline dp_goal dp_goal_of(bool lower)
 {
 	return lower ? GOAL_MIN : GOAL_MAX;
 }
-/* The text of an aggregate as --agg takes it ("min", "at=5"). */
-DP_INTERNAL const char *dp_agg_text(const dp_agg *a, char *buf, size_t n);
 
 /* Leaves a column out of the table format (it is in CSV and JSON). */
 DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);

@@ -8,6 +8,7 @@
  * points at it: the CLI's message and usage, the API's "parameter", the
  * Python exception's `parameter`.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -44,7 +45,8 @@ const dp_question *dp_question_find(const char *name)
 	return NULL;
 }
 
-const char *dp_param_name(const dp_param *p, unsigned front)
+/* The name front end `front` gives parameter p. */
+static const char *dp_param_name(const dp_param *p, unsigned front)
 {
 	return front == DP_FRONT_HTTP && p->http_name ? p->http_name : p->name;
 }
@@ -87,7 +89,8 @@ const dp_common_param *dp_common_at(size_t i)
 	return i < DP_ARRAY_LEN(common) ? &common[i] : NULL;
 }
 
-void dp_ask_list_params(const dp_question *qn, unsigned front, dp_buf *b)
+/* Lists the names front end `front` takes for qn into b ("where, sort, ..."). */
+static void dp_ask_list_params(const dp_question *qn, unsigned front, dp_buf *b)
 {
 	size_t at = b->len;
 	for (size_t i = 0; i < qn->nparams; i++)
@@ -203,10 +206,28 @@ static int parse_unit(const dp_param *p, unsigned front, const char *v, void *fi
 	return rc ? refuse_detail(p, front) : 0;
 }
 
+/* The size of a parameter's value in the question's options. */
+__attribute__((unused)) static size_t value_size(dp_ptype t)
+{
+	switch (t) {
+	case DP_PT_INT: return sizeof(int64_t);
+	case DP_PT_REAL:
+	case DP_PT_DURATION: return sizeof(double);
+	case DP_PT_SIZE: return sizeof(uint64_t);
+	case DP_PT_ADDRESS: return sizeof(dp_address);
+	case DP_PT_FLAG: return sizeof(bool);
+	case DP_PT_AGG: return sizeof(dp_agg);
+	default: return sizeof(const char *);
+	}
+}
+
 int dp_ask_set_param(dp_ask *a, const dp_param *p, const char *value)
 {
 	void *field = dp_param_field(p, a->o);
 	size_t i = (size_t)(p - a->qn->params);
+	/* One of the question's parameters, whose value lies inside its
+	 * options (the declaration's offset). */
+	assert(i < a->qn->nparams && p->offset + value_size(p->type) <= a->qn->opts_size);
 	char name[80];
 	int rc = 0;
 
