@@ -147,7 +147,7 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			}
 		}
 	}
-	static const char *const statuses[] = { "RUNNING", "LOST", "FINISHED", "FAILED", "KILLED" };
+	static const char *const statuses[] = { "RUNNING", "LOST", "FINISHED", "FAILED", "KILLED", "PRUNED" };
 	for (size_t s = 0; s < DP_ARRAY_LEN(statuses); s++) {
 		size_t n = 0;
 		for (size_t k = 0; k < d.ntasks; k++)
