@@ -30,7 +30,7 @@ from . import _native
 from .errors import (EINVAL, ENOMEM, EIO, ENOSPC, ECONFIG, ETYPE, ESTATE, ECORRUPT,
                      ETRUNCATED, EVERSION, ENOTFOUND, ELOCKED, EINDEX, EQUERY, EUNDECLARED,
                      ConfigError, Error, InvalidArgumentError, LockedError, NoSpaceError,
-                     StateError, UndeclaredError, ValueTypeError)
+                     StateError, UndeclaredError, UndeclaredWarning, ValueTypeError)
 from . import query as _query
 from .query import QUESTIONS, ask, command, connect, extension_path, questions, sql
 from .task import Task, tag
@@ -38,7 +38,7 @@ from .task import Task, tag
 # Shown as dnnprov.Error, dnnprov.Task in tracebacks and reprs, where users
 # meet them, rather than as the private modules that define them.
 for _public in (Task, Error, ConfigError, InvalidArgumentError, ValueTypeError, NoSpaceError,
-                StateError, LockedError, UndeclaredError):
+                StateError, LockedError, UndeclaredError, UndeclaredWarning):
     _public.__module__ = __name__
 del _public
 
@@ -47,7 +47,7 @@ library_path = _native.path
 """The libdnnprov.so this process loaded."""
 
 __all__ = ["Task", "Error", "ConfigError", "InvalidArgumentError", "ValueTypeError",
-           "NoSpaceError", "StateError", "LockedError", "UndeclaredError", "library_path",
+           "NoSpaceError", "StateError", "LockedError", "UndeclaredError", "UndeclaredWarning", "library_path",
            "EINVAL", "ENOMEM", "EIO", "ENOSPC", "ECONFIG", "ETYPE", "ESTATE", "ECORRUPT",
            "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED", "EINDEX", "EQUERY", "EUNDECLARED",
            "connect", "sql", "command", "ask", "questions", "QUESTIONS", "extension_path", "tag"]
