@@ -137,9 +137,10 @@ class _Recording:
         values["NUM_LAYERS"] = len(self.model.layers)
         if self.captured is not None:
             values = {k: v for k, v in values.items() if k in self.captured}
-        values.update(self.extra_hyperparameters)
-        self.task = Task(self.config, values, self.task_id, label=self.label,
-                         resume=self.task_id is not None, facts=self.facts)
+        # What the model says is captured where the experiment file selects
+        # it; the user's names are checked (a typo is refused).
+        self.task = Task(self.config, self.extra_hyperparameters, self.task_id, label=self.label,
+                         resume=self.task_id is not None, facts=self.facts, derived=values)
         self._training = True
         facts = layer_facts(self.model)
         if facts:
