@@ -49,6 +49,11 @@ def _candidates():
     if env:
         # An explicit choice is never second-guessed by a fallback.
         return [("$DNNPROV_LIB", env)]
+    packaged = os.path.join(_HERE, "libdnnprov.so.0")
+    if os.path.exists(packaged):
+        # A wheel carries its library (`make wheel`): that one, never
+        # another version found elsewhere first.
+        return [("the wheel", packaged)]
     try:
         from . import _install   # written by `make install`, absent in the source tree
     except ImportError:
