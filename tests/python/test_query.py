@@ -86,6 +86,26 @@ class QuestionTest(LogTestCase):
         csv = dnnprov.query.ask("runs", self.config, format="csv", sort="task")
         self.assertTrue(csv.startswith("task,status,"), csv[:40])
 
+    def test_values_as_values(self):
+        # Tags as a dict of their values as recorded, git_dirty a boolean.
+        dnnprov.tag(self.config, "run-1", stage="candidate", seed=7)
+        with dnnprov.Task(self.config, {"LEARNING_RATE": 0.5}, task_id="dirty",
+                          facts={"git_dirty": "true"}) as t:
+            t.epoch(1, loss=1.0)
+        subprocess.run([DNNPROV, "index", "-c", self.config, "-q"], check=True)
+        script = textwrap.dedent('''
+            import sys
+            sys.modules["pandas"] = None
+            import dnnprov
+            rows = {r["task"]: r for r in dnnprov.runs(sys.argv[1], facts=True)}
+            print(repr(rows["run-1"]["tags"]), repr(rows["run-0"]["tags"]), repr(rows["dirty"]["git_dirty"]))
+        ''')
+        done = subprocess.run([sys.executable, "-c", script, self.config], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout.split("\n")[0], "{'seed': 7, 'stage': 'candidate'} None True")
+        runs = dnnprov.runs(self.config)
+        self.assertEqual(runs.set_index("task").loc["run-1", "tags"], {"seed": 7, "stage": "candidate"})
+
     def test_refusals_name_their_parameter(self):
         cases = [
             (lambda: dnnprov.compare(self.config, metric="nope"), "metric", dnnprov.ENOTFOUND),
