@@ -5,11 +5,18 @@ other values, a refused record keeps the name and value, and the run shows
 it as a problem.  strict=True and `strict: true` make every refusal an
 error that records nothing."""
 
+import json
+import os
 import subprocess
+import sys
+import urllib.request
 import warnings
 
 import dnnprov
-from support import DNNPROV, LogTestCase
+from support import DNNPROV, REPO, LogTestCase
+
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from serve_lib import Server  # noqa: E402
 
 HYPS = {"OPTIMIZER_NAME": "SGD", "LEARNING_RATE": 0.1}
 
@@ -86,6 +93,12 @@ class RefusalTest(LogTestCase):
         self.assertEqual(list(runs["problems"]),
                          ["refused: acurracy (epoch 2), val_acc (epoch 3), LR (adapt 3), growth (element)"])
         self.assertEqual(list(runs["status"]), ["FINISHED"])
+        # The dashboard's answer has the column too.
+        with Server(DNNPROV, "-c", self.config) as server:
+            with urllib.request.urlopen(server.base + "/api/runs") as answer:
+                page = json.load(answer)
+        self.assertIn("problems", page["columns"])
+        self.assertEqual([r["problems"] for r in page["rows"]], list(runs["problems"]))
 
     def test_strict_makes_every_refusal_an_error(self):
         strict_file = self.write_config(self.config_text + "strict: true\n", "strict.yaml")
