@@ -52,6 +52,7 @@ import json
 import os
 import sys
 
+from ._lazy import lazy_class
 from .task import Task
 
 
@@ -272,11 +273,6 @@ def provenance(model, dataflow_tag="", adaptation=False, hyps=None, hyperparamet
     return callback
 
 
-def __getattr__(name):
-    # PEP 562: the class is made on first use, so that importing this module
-    # never imports Keras (which drags TensorFlow or JAX in).
-    if name == "ProvenanceCallback":
-        cls = _define()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The class is made on first use, so that importing this module never
+# imports its framework (which drags TensorFlow or JAX in).
+__getattr__ = lazy_class(globals(), "ProvenanceCallback", _define)

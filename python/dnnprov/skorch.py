@@ -27,6 +27,7 @@ evaluate.
 skorch is imported only when ProvenanceCallback is first used.
 """
 
+from ._lazy import lazy_class
 from .task import Task
 
 # History keys that are no metric: the epoch, its duration, the batch
@@ -125,11 +126,6 @@ def _define():
                 {"__module__": __name__, "__doc__": _Recording.__doc__})
 
 
-def __getattr__(name):
-    # PEP 562: made on first use, so that importing this module never
-    # imports skorch (and torch with it).
-    if name == "ProvenanceCallback":
-        cls = _define()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The class is made on first use, so that importing this module never
+# imports its framework (and torch with it).
+__getattr__ = lazy_class(globals(), "ProvenanceCallback", _define)

@@ -63,7 +63,7 @@ class OptunaTest(LogTestCase):
                 self.assertAlmostEqual(r["MOMENTUM"], t.params["momentum"])
             else:
                 self.assertIsNone(r["MOMENTUM"])
-            self.assertEqual(r["tags"], f"study=s1, trial={t.number}")
+            self.assertEqual(r["tags"], {"study": "s1", "trial": t.number})
             self.assertEqual(r["epochs"], len(t.intermediate_values))
             curve = dnnprov.curve(config, r["task"])
             self.assertEqual([(e, v) for e, v in zip(curve["epoch"], curve["value"])],
