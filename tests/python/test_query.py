@@ -58,6 +58,32 @@ class QuestionTest(LogTestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertEqual(done.stdout.split(), ["ok", "11"])
 
+    def test_a_sqlite3_without_extension_loading(self):
+        # pyenv's default build, python.org's macOS build: sqlite3 without
+        # enable_load_extension.  The questions answer; connect() says why
+        # it cannot and names dnnprov.sql().  (tests/test_install.sh runs
+        # the wheel in such an interpreter where this machine has one.)
+        script = textwrap.dedent('''
+            import sys, types, sqlite3 as real
+            fake = types.ModuleType("sqlite3")
+            fake.__dict__.update(real.__dict__)
+            fake.Connection = type("Connection", (), {})
+            sys.modules["sqlite3"] = fake
+            import dnnprov
+            c = sys.argv[1]
+            assert len(dnnprov.runs(c)) == 3 and len(dnnprov.curve(c, "run-1")) == 3
+            assert len(dnnprov.sql("select task from tasks", config=c)) == 3
+            try:
+                dnnprov.connect(c)
+                sys.exit("connect() gave a connection")
+            except dnnprov.Error as e:
+                print(e)
+        ''')
+        done = subprocess.run([sys.executable, "-c", script, self.config], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("built without extension loading", done.stdout)
+        self.assertIn("dnnprov.sql(query, config=...)", done.stdout)
+
     def test_the_functions_are_the_registry(self):
         # Each function takes exactly the parameters the registry offers the
         # C API, under the same names, with its help as the docstring.
