@@ -20,10 +20,13 @@ was dirty, Python and framework versions, accelerator) unless the
 experiment file says `facts: false`.
 
 dnnprov.torch records a PyTorch training from its model and optimizer;
-dnnprov.keras has a Keras callback.  The library is looked for in
-$DNNPROV_LIB, then (installed) the library `make install` put beside this
-package or (in the source tree) the build tree's, then the system's; see
-python/README.md.
+dnnprov.keras and dnnprov.skorch have callbacks, dnnprov.optuna records
+each trial of a study.  A name the experiment file does not declare raises
+UndeclaredError at the begin and the first epoch, then UndeclaredWarning:
+the run goes on.  The library is looked for in $DNNPROV_LIB, then the one
+inside a package installed from the wheel (`make wheel`) or the one `make
+install` put beside it, or (in the source tree) the build tree's, then the
+system's; see python/README.md.
 """
 
 from . import _native
