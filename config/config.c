@@ -1043,11 +1043,12 @@ enum {
 	TOP_LOG,
 	TOP_FREE_METRICS,
 	TOP_FACTS,
+	TOP_STRICT,
 	TOP_NFIELDS
 };
 static const char *const top_fields[TOP_NFIELDS] = {
 	"dataflow",   "log_dir",         "index_dir", "hyperparameters", "metrics", "val_metrics",
-	"adaptation", "transformations", "log",       "free_metrics",    "facts",
+	"adaptation", "transformations", "log",       "free_metrics",    "facts",     "strict",
 };
 
 static int load_root(struct loader *ld, const yaml_node_t *root)
@@ -1085,6 +1086,8 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
 	    (rc = get_bool(ld, vals[TOP_FREE_METRICS], "'free_metrics'", &cfg->free_metrics)))
 		return rc;
 	if (vals[TOP_FACTS] && (rc = get_bool(ld, vals[TOP_FACTS], "'facts'", &cfg->facts)))
+		return rc;
+	if (vals[TOP_STRICT] && (rc = get_bool(ld, vals[TOP_STRICT], "'strict'", &cfg->strict)))
 		return rc;
 	if (vals[TOP_METRICS] && (rc = load_metrics(ld, vals[TOP_METRICS])))
 		return rc;
@@ -1453,4 +1456,15 @@ const char *dp_durability_name(dp_durability d)
 DNNPROV_API int dnnprov_config_facts(const dnnprov_config *cfg)
 {
 	return cfg ? cfg->facts : 0;
+}
+
+DNNPROV_API int dnnprov_config_strict(const dnnprov_config *cfg)
+{
+	return cfg ? cfg->strict : 0;
+}
+
+DNNPROV_API int dnnprov_config_selects(const dnnprov_config *cfg, const char *hyperparameter)
+{
+	const dp_hyperparameter *h = dp_config_hyperparameter(cfg, hyperparameter);
+	return h && h->selected;
 }

@@ -83,6 +83,10 @@ struct dnnprov_config {
 	/* Begin records carry the run facts (command line, working folder, git
 	 * commit, versions, accelerator; default true). */
 	bool facts;
+	/* Every name the file does not declare is a hard error, nothing
+	 * recorded (default false: the record keeps its declared values and
+	 * the refused names are recorded as a problem of the run). */
+	bool strict;
 
 	dp_transformation *transformations;
 	size_t ntransformations;

@@ -149,6 +149,7 @@ static void task_free(dp_task_state *t)
 	dp_buf_free(&t->hyps);
 	dp_buf_free(&t->facts);
 	dp_buf_free(&t->owner);
+	dp_buf_free(&t->refused);
 	for (size_t i = 0; i < t->nmetrics; i++)
 		free(t->metrics[i].name);
 	free(t->metrics);
@@ -394,6 +395,32 @@ static int df_encode(const dp_df_state *d, dp_buf *b)
 
 static int set_str(char **dst, dp_str s);
 
+/* The pairs of a stored `refused` map, without its header. */
+static int refused_load(dp_task_state *t, dp_str map)
+{
+	dp_mpr r = { (const unsigned char *)map.p, map.n, 0 };
+	uint32_t count;
+	if (!map.p || !dp_mpr_map(&r, &count))
+		return 0;
+	t->nrefused = count;
+	return dp_buf_append(&t->refused, map.p + r.pos, map.n - r.pos);
+}
+
+/* Whether t's refused names hold name. */
+static bool refused_has(const dp_task_state *t, const char *name, size_t n)
+{
+	dp_mpr r = { (const unsigned char *)t->refused.data, t->refused.len, 0 };
+	for (uint32_t i = 0; i < t->nrefused; i++) {
+		const char *k;
+		uint32_t kn;
+		if (!dp_mpr_str(&r, &k, &kn) || !dp_mpr_skip(&r))
+			return false;
+		if (kn == n && memcmp(k, name, n) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int task_get(dp_ingest *in, const char *df, const char *task, dp_task_state **out)
 {
 	dp_key k;
@@ -442,7 +469,8 @@ static int task_get(dp_ingest *in, const char *df, const char *task, dp_task_sta
 			    set_str(&t->execution, tf.execution) || set_str(&t->transformation, tf.transformation) ||
 			    set_str(&t->message, tf.message) || (tf.hyps.p && dp_buf_append(&t->hyps, tf.hyps.p, tf.hyps.n)) ||
 			    (tf.owner_map.p && dp_buf_append(&t->owner, tf.owner_map.p, tf.owner_map.n)) ||
-			    (tf.facts.p && dp_buf_append(&t->facts, tf.facts.p, tf.facts.n))) {
+			    (tf.facts.p && dp_buf_append(&t->facts, tf.facts.p, tf.facts.n)) ||
+			    refused_load(t, tf.refused)) {
 				task_free(t);
 				return dp_error(DNNPROV_ENOMEM, "out of memory");
 			}
@@ -475,7 +503,7 @@ static int task_encode(const dp_task_state *t, dp_buf *b)
 {
 	size_t need = 384 + cstr_size(t->host) + cstr_size(t->user) + cstr_size(t->execution) +
 		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len + t->owner.len +
-		      t->facts.len;
+		      t->facts.len + t->refused.len;
 	unsigned char *p;
 	int rc;
 
@@ -483,7 +511,7 @@ static int task_encode(const dp_task_state *t, dp_buf *b)
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, t->facts.len ? 21 : 20);
+	p = dp_mp_map(p, 20 + (t->facts.len ? 1 : 0) + (t->nrefused ? 1 : 0));
 	p = dp_mp_key(p, "status");
 	p = dp_mp_str(p, t->status, strlen(t->status));
 	p = dp_mp_key(p, "start");
@@ -538,6 +566,12 @@ static int task_encode(const dp_task_state *t, dp_buf *b)
 		p = dp_mp_key(p, "facts");
 		memcpy(p, t->facts.data, t->facts.len);
 		p += t->facts.len;
+	}
+	if (t->nrefused) {
+		p = dp_mp_key(p, "refused");
+		p = dp_mp_map(p, t->nrefused);
+		memcpy(p, t->refused.data, t->refused.len);
+		p += t->refused.len;
 	}
 	b->len = (size_t)(p - (unsigned char *)b->data);
 	return 0;
@@ -1633,6 +1667,55 @@ static int apply_end(dp_ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
+/* A refused record: the names its writer refused join the task's, and
+ * each new one is reported once (index --status), the record itself
+ * staying in the logs with their values.  Not a training record: it never
+ * changes the status. */
+static int apply_refused(dp_ingest *in, frame_ctx *f, const dp_record *r)
+{
+	const msgpack_object *m = r->u.refused.values;
+	const char *rec = r->u.refused.record.p;
+	int recn = (int)r->u.refused.record.n;
+	const char *what = recn == 5 && memcmp(rec, "epoch", 5) == 0   ? "metric"
+			   : recn == 4 && memcmp(rec, "test", 4) == 0  ? "metric"
+			   : recn == 7 && memcmp(rec, "element", 7) == 0 ? "attribute"
+									   : "hyperparameter";
+	char where[48], why[sizeof(((dp_problem_entry *)0)->why)];
+	dp_task_state *t;
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	if (r->u.refused.has_epoch)
+		snprintf(where, sizeof(where), "%.*s %lld", recn < 16 ? recn : 16, rec, (long long)r->u.refused.epoch);
+	else
+		snprintf(where, sizeof(where), "%.*s", recn < 16 ? recn : 16, rec);
+	dp_buf names = { 0 };
+	for (uint32_t i = 0; i < m->via.map.size && t->nrefused < DP_REFUSED_NAMES_MAX; i++) {
+		const msgpack_object *key = &m->via.map.ptr[i].key;
+		if (refused_has(t, key->via.str.ptr, key->via.str.size))
+			continue;
+		size_t need = DP_MP_STR_OVERHEAD * 2 + key->via.str.size + strlen(where);
+		if ((rc = dp_buf_reserve(&t->refused, need)))
+			break;
+		unsigned char *p = (unsigned char *)t->refused.data + t->refused.len;
+		p = dp_mp_str(p, key->via.str.ptr, key->via.str.size);
+		p = dp_mp_str(p, where, strlen(where));
+		t->refused.len = (size_t)(p - (unsigned char *)t->refused.data);
+		t->nrefused++;
+		t->dirty = true;
+		dp_buf_printf(&names, "%s'%.*s'", names.len ? ", " : "", (int)key->via.str.size, key->via.str.ptr);
+	}
+	/* One problem per record, naming what it refused first. */
+	if (!rc && names.len) {
+		snprintf(why, sizeof(why), "%s %s refused at %s: not declared (task '%s')", what, dp_buf_cstr(&names),
+			 where, f->seg->task);
+		rc = put_problem(in, f->seg, f->offset, 0, DP_PROBLEM_REFUSED, why, 0, true);
+	}
+	dp_buf_free(&names);
+	return rc;
+}
+
 /* Whether a stored tag entry comes after (time, position at[]). */
 static bool tag_is_later(const MDB_val *v, double time, const uint64_t at[3], dp_decoder *dec)
 {
@@ -1738,6 +1821,7 @@ static int apply_record(dp_ingest *in, frame_ctx *f)
 	case DP_REC_ELEMENT: rc = apply_element(in, f, &r); break;
 	case DP_REC_END: rc = apply_end(in, f, &r); break;
 	case DP_REC_TAG: rc = apply_tag(in, f, &r); break;
+	case DP_REC_REFUSED: rc = apply_refused(in, f, &r); break;
 	default: rc = schema_problem(in, f, "unknown record kind");
 	}
 	if (rc == 0)
@@ -1776,7 +1860,7 @@ static int put_problem(dp_ingest *in, dp_seg_state *s, uint64_t offset, uint64_t
 	if (!is_new)
 		return 0;
 	s->pending.problems++;
-	if (kind == DP_PROBLEM_NAME) { /* indexed: nothing was skipped */
+	if (kind == DP_PROBLEM_NAME || kind == DP_PROBLEM_REFUSED) { /* indexed: nothing was skipped */
 		if (in->opts.notice)
 			in->opts.notice(in->opts.report_ctx, s->rel, offset, why);
 		return 0;

@@ -72,6 +72,11 @@ typedef struct dp_task_state {
 	bool has_last_epoch;
 	dp_buf hyps; /* msgpack map of hyperparameter values */
 	dp_buf facts; /* msgpack map of run facts; empty when none */
+	/* The names its writers refused (refused records), as the pairs of a
+	 * msgpack map without its header: name -> where it was first refused
+	 * ("epoch 3", "test"); at most DP_REFUSED_NAMES_MAX. */
+	dp_buf refused;
+	uint32_t nrefused;
 	dp_task_metric *metrics;
 	size_t nmetrics;
 } dp_task_state;

@@ -43,7 +43,7 @@
  *                an epoch or test record used, in the order first seen; it
  *                only grows: epoch blocks name metrics by position in it.
  *   tasks:       df task -> msgpack map:
- *                  {status: str (RUNNING, LOST, FINISHED, FAILED, KILLED),
+ *                  {status: str (RUNNING, LOST, FINISHED, FAILED, KILLED, PRUNED),
  *                   start: time (the first begin's), end: time|nil,
  *                   last: time (of the task's causally last record;
  *                   end and last are the attempt's begin plus the time
@@ -64,7 +64,11 @@
  *                   group}|nil (whose death makes it LOST),
  *                   hyperparameters: {name: value} (the first begin's),
  *                   facts: {name: value} (the run facts of the first
- *                   begin that had them; absent when none)}
+ *                   begin that had them; absent when none),
+ *                   refused: {name: str} (names its writers refused,
+ *                   each with where it was first refused, "epoch 3",
+ *                   "test"; at most DP_REFUSED_NAMES_MAX; absent when
+ *                   none)}
  *                status first and start second (dp_task_start reads just
  *                those; the other readers take the keys in any order).
  *   running:     df task -> empty: the tasks whose status is RUNNING, the
@@ -161,8 +165,13 @@ typedef struct dp_task_fields {
 	dp_str host, user, execution, transformation, message;
 	/* The msgpack maps inside the value, as bytes (p NULL when absent):
 	 * hyperparameters {name: value}, facts {name: value}, owner. */
-	dp_str hyps, facts, owner_map;
+	dp_str hyps, facts, owner_map, refused;
 } dp_task_fields;
+
+/* The most refused names a task value keeps (a program inventing names
+ * must not grow it without bound); each is reported once, when first
+ * refused. */
+#define DP_REFUSED_NAMES_MAX 64
 
 /* Reads a task value (the tasks database) in place, in one pass: 0, or
  * DNNPROV_ECORRUPT for bytes that are no task value (what was read before
@@ -210,6 +219,10 @@ typedef struct dp_problem_entry {
 /* A record whose names an older writer allowed and the rule of names
  * refuses: reported, and indexed as written (length 0: nothing skipped). */
 #define DP_PROBLEM_NAME 101
+/* A name its writer refused (a refused record: one the experiment file
+ * does not declare), reported once per task and name; the record is
+ * indexed (length 0: nothing skipped). */
+#define DP_PROBLEM_REFUSED 102
 
 typedef enum dp_db {
 	DP_DB_META,

@@ -230,6 +230,10 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 				copy_text(f->run, sizeof(f->run), mpr_text(&r));
 				continue;
 			}
+			if (key_is(k, kn, "refused")) {
+				f->refused = mpr_map_bytes(&r);
+				continue;
+			}
 			break;
 		case 'o':
 			if (key_is(k, kn, "owner")) {
@@ -245,6 +249,7 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 				continue;
 			}
 			break;
+
 		default:
 			break;
 		}

@@ -17,11 +17,12 @@ static const char *const kind_names[] = {
 	[DP_REC_SPEC] = "spec",       [DP_REC_BEGIN] = "begin", [DP_REC_LAYERS] = "layers",
 	[DP_REC_EPOCH] = "epoch",     [DP_REC_ADAPT] = "adapt", [DP_REC_TEST] = "test",
 	[DP_REC_ELEMENT] = "element", [DP_REC_END] = "end",     [DP_REC_TAG] = "tag",
+	[DP_REC_REFUSED] = "refused",
 };
 
 const char *dp_record_kind_name(dp_record_kind k)
 {
-	return k >= DP_REC_SPEC && k <= DP_REC_TAG ? kind_names[k] : "unknown";
+	return k >= DP_REC_SPEC && k <= DP_REC_REFUSED ? kind_names[k] : "unknown";
 }
 
 bool dp_obj_number(const msgpack_object *o, double *out)
@@ -418,7 +419,7 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 	time = dp_map_get(root, "time");
 	if (!kind || kind->type != MSGPACK_OBJECT_STR)
 		return dp_error(DNNPROV_ECORRUPT, "record has no kind");
-	for (int i = DP_REC_SPEC; i <= DP_REC_TAG; i++)
+	for (int i = DP_REC_SPEC; i <= DP_REC_REFUSED; i++)
 		if (dp_obj_is_str(kind, kind_names[i]))
 			rec->kind = (dp_record_kind)i;
 	if (!rec->kind)
@@ -521,8 +522,8 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 		    (rc = get_str(root, k, "message", false, false, &rec->u.end.message)))
 			return rc;
 		if (!(s.n == 8 && memcmp(s.p, "FINISHED", 8) == 0) && !(s.n == 6 && memcmp(s.p, "FAILED", 6) == 0) &&
-		    !(s.n == 6 && memcmp(s.p, "KILLED", 6) == 0))
-			return bad(k, "status", "is not FINISHED, FAILED or KILLED");
+		    !(s.n == 6 && memcmp(s.p, "KILLED", 6) == 0) && !(s.n == 6 && memcmp(s.p, "PRUNED", 6) == 0))
+			return bad(k, "status", "is not FINISHED, FAILED, KILLED or PRUNED");
 		rec->u.end.status = s;
 		return 0;
 	}
@@ -533,6 +534,19 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 		if (t->via.map.size == 0)
 			return bad(k, "tags", "is empty");
 		rec->u.tag.tags = t;
+		return 0;
+	}
+	case DP_REC_REFUSED: {
+		const msgpack_object *v = dp_map_get(root, "values"), *e = dp_map_get(root, "epoch");
+		if ((rc = get_str(root, k, "record", false, true, &rec->u.refused.record)) ||
+		    (rc = get_str(root, k, "why", false, false, &rec->u.refused.why)) ||
+		    (e && (rc = get_int(root, k, "epoch", &rec->u.refused.epoch))) ||
+		    (rc = check_named_values(k, "values", v, false)))
+			return rc;
+		if (v->via.map.size == 0)
+			return bad(k, "values", "is empty");
+		rec->u.refused.has_epoch = e != NULL;
+		rec->u.refused.values = v;
 		return 0;
 	}
 	}

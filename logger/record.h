@@ -26,6 +26,7 @@ typedef enum dp_record_kind {
 	DP_REC_ELEMENT,
 	DP_REC_END,
 	DP_REC_TAG,
+	DP_REC_REFUSED,
 } dp_record_kind;
 
 /* A string inside the decoded msgpack object (not NUL-terminated). */
@@ -90,12 +91,19 @@ typedef struct dp_record {
 			const msgpack_object *values; /* map attribute -> value */
 		} element;
 		struct {
-			dp_str status;  /* FINISHED, FAILED or KILLED */
+			dp_str status;  /* FINISHED, FAILED, KILLED or PRUNED */
 			dp_str message; /* n == 0 when absent */
 		} end;
 		struct {
 			const msgpack_object *tags; /* map key -> value; nil removes the key */
 		} tag;
+		struct {
+			dp_str record;  /* the kind of the record the names were refused from */
+			bool has_epoch;
+			int64_t epoch;
+			const msgpack_object *values; /* map name -> value */
+			dp_str why;     /* n == 0 when absent */
+		} refused;
 	} u;
 } dp_record;
 

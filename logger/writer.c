@@ -151,6 +151,8 @@ struct dnnprov_task {
 	dp_buf last_names;
 	size_t last_nnames;
 
+	bool strict; /* dnnprov_task_strict(): refusals are hard errors */
+
 	struct dnnprov_task *next_registered;
 };
 
@@ -828,6 +830,13 @@ static int append_leave(dnnprov_task *t, append_ctx *ctx, int rc)
 	return rc;
 }
 
+/* append_leave for a call that may have refused names (refusals below):
+ * DNNPROV_REFUSED with their details once its records are written.  kept:
+ * the call's own record was written, with its other values. */
+typedef struct refusals refusals;
+static int append_leave_refused(dnnprov_task *t, append_ctx *ctx, int rc, refusals *r, const char *record,
+				bool kept);
+
 /* ---- values --------------------------------------------------------------- */
 
 static size_t value_max_size(const dnnprov_value *v)
@@ -928,6 +937,72 @@ static int check_names(const char *what, const dnnprov_value *v, size_t n, int (
 	return rc;
 }
 
+/* ---- names the experiment file does not declare -------------------------- */
+
+/* The names of one call that the experiment file does not declare.  Unless
+ * the handle is strict, each is refused alone (docs/RUNS.md): the record
+ * keeps the call's other values, a `refused` record after it keeps the
+ * refused ones, and the call returns DNNPROV_REFUSED with their details. */
+struct refusals {
+	bool *mask;   /* per value of the call: refused; NULL while none is */
+	size_t count;
+	dp_buf why;   /* the details, "; "-separated */
+	dp_buf names; /* the refused names, ","-separated (dnnprov_errsubject) */
+};
+
+static bool strict(const dnnprov_task *t)
+{
+	return t->strict || t->cfg->strict;
+}
+
+/* Takes the failure rc of value i's check (of n) as a refusal of its name
+ * when it is one and the handle is not strict: 0, and the call goes on
+ * without it; else rc. */
+static int refuse_name(const dnnprov_task *t, refusals *r, size_t n, size_t i, const char *name, int rc)
+{
+	if (rc != DNNPROV_EUNDECLARED || strict(t))
+		return rc;
+	if (!r->mask && !(r->mask = calloc(n, sizeof(bool))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (!r->mask[i])
+		r->count++;
+	r->mask[i] = true;
+	dp_buf_printf(&r->why, "%s%s", r->why.len ? "; " : "", dnnprov_errmsg());
+	dp_buf_printf(&r->names, "%s%s", r->names.len ? "," : "", name);
+	dp_error_clear();
+	return r->why.failed || r->names.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
+static void refusals_free(refusals *r)
+{
+	free(r->mask);
+	dp_buf_free(&r->why);
+	dp_buf_free(&r->names);
+}
+
+static int append_leave_refused(dnnprov_task *t, append_ctx *ctx, int rc, refusals *r, const char *record,
+				bool kept)
+{
+	rc = append_leave(t, ctx, rc);
+	if (rc == 0 && r->count) {
+		if (kept)
+			rc = dp_error(DNNPROV_REFUSED, "%s; the %s was recorded without %s, and %s as a problem of the run",
+				      dp_buf_cstr(&r->why), record, r->count == 1 ? "it" : "them",
+				      r->count == 1 ? "the name" : "the names");
+		else
+			rc = dp_error(DNNPROV_REFUSED, "%s; no %s was recorded, the %s recorded as a problem of the run",
+				      dp_buf_cstr(&r->why), record, r->count == 1 ? "name" : "names");
+		dp_error_about(dp_buf_cstr(&r->names));
+	}
+	refusals_free(r);
+	return rc;
+}
+
+static bool refused(const refusals *r, size_t i)
+{
+	return r && r->mask && r->mask[i];
+}
+
 /* Whether a metric name may be recorded: one the config declares (exactly:
  * queries fold case, so a near miss is a typo); with free_metrics any name
  * that does not collide, ignoring case, with a declared one or one this
@@ -952,7 +1027,7 @@ static int check_metric_declared(dnnprov_task *t, const char *name)
 			const char *u = t->used_names.data + ((uintptr_t)*used - 1);
 			if (strcmp(u, name) == 0)
 				return 0;
-			return dp_error(DNNPROV_EINVAL,
+			return dp_error(DNNPROV_EUNDECLARED,
 					"metric '%s' collides with '%s', recorded before (names are compared ignoring case)",
 					name, u);
 		}
@@ -972,8 +1047,9 @@ static int check_metric_declared(dnnprov_task *t, const char *name)
 	return rc;
 }
 
-/* check_names for metrics, skipped when the names equal the last epoch's. */
-static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
+/* check_names for metrics, skipped when the names equal the last epoch's;
+ * undeclared names go to r. */
+static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n, refusals *r)
 {
 	int rc;
 	if (n == t->last_nnames && t->last_names.len) {
@@ -991,8 +1067,10 @@ static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
 	if ((rc = check_names("metric", v, n, dp_check_name)))
 		return rc;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = check_metric_declared(t, v[i].name)))
+		if ((rc = check_metric_declared(t, v[i].name)) && (rc = refuse_name(t, r, n, i, v[i].name, rc)))
 			return rc;
+	if (r->count)
+		return 0; /* the cache holds names that all passed */
 	t->last_names.len = 0;
 	t->last_nnames = 0;
 	for (size_t i = 0; i < n; i++)
@@ -1002,14 +1080,14 @@ static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
 	return 0;
 }
 
-static int check_metrics(dnnprov_task *t, const dnnprov_value *m, size_t n, size_t *max)
+static int check_metrics(dnnprov_task *t, const dnnprov_value *m, size_t n, size_t *max, refusals *r)
 {
 	int rc;
 	if (n && !m)
 		return dp_error(DNNPROV_EINVAL, "metrics array is NULL");
 	if (n > 65535)
 		return dp_error(DNNPROV_EINVAL, "%zu metrics in one record; the limit is 65535", n);
-	if ((rc = check_metric_names(t, m, n)))
+	if ((rc = check_metric_names(t, m, n, r)))
 		return rc;
 	*max = DP_MP_CONTAINER_OVERHEAD;
 	for (size_t i = 0; i < n; i++) {
@@ -1020,10 +1098,13 @@ static int check_metrics(dnnprov_task *t, const dnnprov_value *m, size_t n, size
 	return 0;
 }
 
-static unsigned char *encode_named_values(unsigned char *p, const dnnprov_value *v, size_t n)
+/* The values of v that r did not refuse (r may be NULL), as a map. */
+static unsigned char *encode_named_values(unsigned char *p, const dnnprov_value *v, size_t n, const refusals *r)
 {
-	p = dp_mp_map(p, (uint32_t)n);
+	p = dp_mp_map(p, (uint32_t)(n - (r ? r->count : 0)));
 	for (size_t i = 0; i < n; i++) {
+		if (refused(r, i))
+			continue;
 		p = dp_mp_str(p, v[i].name, strlen(v[i].name));
 		p = encode_value(p, &v[i]);
 	}
@@ -1057,6 +1138,48 @@ static unsigned char *encode_head(unsigned char *p, const char *kind, uint32_t n
 	p = dp_mp_double(p, at.wall);
 	p = dp_mp_key(p, "mono");
 	return dp_mp_double(p, at.boot);
+}
+
+/* The detail kept in a refused record: enough to read why in `dnnprov cat`. */
+#define REFUSED_WHY_MAX 1024
+
+
+/* Appends the refused record of a call to `record` (at `epoch` when
+ * has_epoch): the refused values v[i], and why. */
+static int encode_refused(dnnprov_task *t, append_ctx *ctx, const char *record, bool has_epoch, int64_t epoch,
+			  const dnnprov_value *v, size_t n, const refusals *r)
+{
+	size_t why = r->why.len > REFUSED_WHY_MAX ? REFUSED_WHY_MAX : r->why.len;
+	size_t max = RECORD_HEAD_MAX + 64 + strlen(record) + why;
+	unsigned char *p;
+
+	for (size_t i = 0; i < n; i++)
+		if (refused(r, i))
+			max += DP_MP_STR_OVERHEAD + strlen(v[i].name) + value_max_size(&v[i]);
+	if (!(p = frame_begin(t, ctx, max)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	p = encode_head(p, "refused", has_epoch ? 4 : 3, clocks_now());
+	p = dp_mp_key(p, "record");
+	p = dp_mp_str(p, record, strlen(record));
+	if (has_epoch) {
+		p = dp_mp_key(p, "epoch");
+		p = dp_mp_int(p, epoch);
+	}
+	p = dp_mp_key(p, "values");
+	p = dp_mp_map(p, (uint32_t)r->count);
+	for (size_t i = 0; i < n; i++) {
+		if (!refused(r, i))
+			continue;
+		p = dp_mp_str(p, v[i].name, strlen(v[i].name));
+		p = encode_value(p, &v[i]);
+	}
+	p = dp_mp_key(p, "why");
+	/* Cut at a character boundary: the details are UTF-8 (names are ASCII,
+	 * the config's path may not be). */
+	while (why && why < r->why.len && (r->why.data[why] & 0xC0) == 0x80)
+		why--;
+	p = dp_mp_str(p, r->why.data, why);
+	return frame_end(t, ctx, p);
 }
 
 /* ---- known hyperparameter values (the "old" side of an adaptation) ------ */
@@ -1482,7 +1605,7 @@ static int declared_hyperparameter(const dnnprov_task *t, const dnnprov_value *v
 /* Checks the values of a begin or resume: the size the begin record needs
  * for them. */
 static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, size_t n,
-			      size_t *max, uint32_t *nsel)
+			      size_t *max, uint32_t *nsel, refusals *r)
 {
 	int rc;
 	if ((rc = check_names("hyperparameter", hyps, n, dp_check_name)))
@@ -1492,7 +1615,8 @@ static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, 
 	       strlen(t->user) + sizeof(t->owner.boot);
 	for (size_t i = 0; i < n; i++) {
 		const dp_hyperparameter *h;
-		if ((rc = declared_hyperparameter(t, &hyps[i], &h)))
+		if ((rc = declared_hyperparameter(t, &hyps[i], &h)) &&
+		    (rc = refuse_name(t, r, n, i, hyps[i].name, rc)))
 			return rc;
 		if (!h)
 			continue;
@@ -1586,6 +1710,7 @@ out:
 int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	size_t max;
 	uint32_t nsel;
 	int rc;
@@ -1594,8 +1719,9 @@ int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_begin: NULL argument");
 	if ((rc = append_enter(t, &ctx, CALL_BEGIN)))
 		return rc;
-	if ((rc = check_begin_values(t, hyps, n, &max, &nsel)) ||
-	    (rc = encode_begin(t, &ctx, false, hyps, n, max, nsel)))
+	if ((rc = check_begin_values(t, hyps, n, &max, &nsel, &r)) ||
+	    (rc = encode_begin(t, &ctx, false, hyps, n, max, nsel)) ||
+	    (r.count && (rc = encode_refused(t, &ctx, "begin", false, 0, hyps, n, &r))))
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const dp_hyperparameter *h = dp_config_hyperparameter(t->cfg, hyps[i].name);
@@ -1603,7 +1729,7 @@ int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
 			rc = known_set(t, h, &hyps[i]);
 	}
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "begin", true);
 }
 
 static bool same_value(const dnnprov_value *a, const dnnprov_value *b)
@@ -1634,6 +1760,7 @@ int dnnprov_task_resume(dnnprov_task *t, int64_t epoch, const dnnprov_value *hyp
 {
 	append_ctx ctx;
 	dp_task_history hist = { 0 };
+	refusals r = { 0 };
 	size_t max;
 	uint32_t nsel;
 	int rc;
@@ -1646,14 +1773,15 @@ int dnnprov_task_resume(dnnprov_task *t, int64_t epoch, const dnnprov_value *hyp
 		pthread_mutex_unlock(&t->lock);
 		return dnnprov_task_begin(t, hyps, n);
 	}
-	if ((rc = check_begin_values(t, hyps, n, &max, &nsel)))
+	if ((rc = check_begin_values(t, hyps, n, &max, &nsel, &r)))
 		goto out;
 	/* The values in force and the last epoch are in the logs, this
 	 * handle's buffered records included once they are written. */
 	if ((rc = write_out(t)) || (rc = dp_task_history_read(t->dir, true, &hist)))
 		goto out;
 	ctx.start = t->out.len;
-	if ((rc = encode_begin(t, &ctx, true, hyps, n, max, nsel)))
+	if ((rc = encode_begin(t, &ctx, true, hyps, n, max, nsel)) ||
+	    (r.count && (rc = encode_refused(t, &ctx, "begin", false, 0, hyps, n, &r))))
 		goto out;
 	for (size_t i = 0; i < hist.nin_force && rc == 0; i++) {
 		const dp_hyperparameter *h = dp_config_hyperparameter(t->cfg, hist.in_force[i].name);
@@ -1671,7 +1799,7 @@ int dnnprov_task_resume(dnnprov_task *t, int64_t epoch, const dnnprov_value *hyp
 	}
 out:
 	dp_task_history_free(&hist);
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "begin", true);
 }
 
 int dnnprov_task_layers(dnnprov_task *t, const dnnprov_layer *layers, size_t n)
@@ -1717,6 +1845,7 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 		       size_t n)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	unsigned char *p;
 	size_t max;
 	clocks now;
@@ -1730,7 +1859,7 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 				(long long)epoch, elapsed);
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
-	if ((rc = check_metrics(t, metrics, n, &max)))
+	if ((rc = check_metrics(t, metrics, n, &max, &r)))
 		goto out;
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 48 + max)))
@@ -1748,10 +1877,11 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 	p = dp_mp_key(p, "elapsed");
 	p = dp_mp_double(p, elapsed);
 	p = dp_mp_key(p, "metrics");
-	p = encode_named_values(p, metrics, n);
-	rc = frame_end(t, &ctx, p);
+	p = encode_named_values(p, metrics, n, &r);
+	if (!(rc = frame_end(t, &ctx, p)) && r.count)
+		rc = encode_refused(t, &ctx, "epoch", true, epoch, metrics, n, &r);
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "epoch", true);
 }
 
 /* Encodes an adapt record: h took v at `epoch`; the old value is the one
@@ -1789,6 +1919,7 @@ static int encode_adapt(dnnprov_task *t, append_ctx *ctx, int64_t epoch, const d
 int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *v)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	const dp_hyperparameter *h;
 	int rc;
 
@@ -1796,17 +1927,23 @@ int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *v)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_adapt: NULL argument");
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
-	if ((rc = dp_check_name("hyperparameter", v->name)) || (rc = declared_hyperparameter(t, v, &h)))
+	if ((rc = dp_check_name("hyperparameter", v->name)))
 		goto out;
+	if ((rc = declared_hyperparameter(t, v, &h))) {
+		if (!(rc = refuse_name(t, &r, 1, 0, v->name, rc)))
+			rc = encode_refused(t, &ctx, "adapt", true, epoch, v, 1, &r);
+		goto out;
+	}
 	if (t->cfg->adaptation && h) /* else not recorded, by the config's choice */
 		rc = encode_adapt(t, &ctx, epoch, h, v);
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "adaptation", false);
 }
 
 int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics, size_t n)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	unsigned char *p;
 	size_t max;
 	int rc;
@@ -1817,23 +1954,29 @@ int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics, size_t n)
 		return dp_error(DNNPROV_EINVAL, "a test record needs at least one metric");
 	if ((rc = append_enter(t, &ctx, CALL_AFTER)))
 		return rc;
-	if ((rc = check_metrics(t, metrics, n, &max)))
+	if ((rc = check_metrics(t, metrics, n, &max, &r)))
 		goto out;
-	rc = DNNPROV_ENOMEM;
-	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 16 + max)))
-		goto out;
-	p = encode_head(p, "test", 1, clocks_now());
-	p = dp_mp_key(p, "metrics");
-	p = encode_named_values(p, metrics, n);
-	rc = frame_end(t, &ctx, p);
+	if (r.count < n) { /* a test record has at least one metric */
+		rc = DNNPROV_ENOMEM;
+		if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 16 + max)))
+			goto out;
+		p = encode_head(p, "test", 1, clocks_now());
+		p = dp_mp_key(p, "metrics");
+		p = encode_named_values(p, metrics, n, &r);
+		if ((rc = frame_end(t, &ctx, p)))
+			goto out;
+	}
+	if (r.count)
+		rc = encode_refused(t, &ctx, "test", false, 0, metrics, n, &r);
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "test", r.count < n);
 }
 
 int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char *set,
 			 const dnnprov_value *values, size_t n)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	const dp_transformation *tf;
 	const dp_set *st;
 	unsigned char *p;
@@ -1865,9 +2008,17 @@ int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char
 			if (strcmp(st->attrs[k].name, values[i].name) == 0)
 				a = &st->attrs[k];
 		if (!a) {
-			rc = dp_error(DNNPROV_EINVAL, "set '%s' of transformation '%s' has no attribute '%s'",
-				      set, transformation, values[i].name);
-			goto out;
+			dp_buf list = { 0 };
+			for (size_t k = 0; k < st->nattrs; k++)
+				dp_buf_printf(&list, "%s%s", k ? ", " : "", st->attrs[k].name);
+			rc = dp_error(DNNPROV_EUNDECLARED,
+				      "set '%s' of transformation '%s' has no attribute '%s' in %s (attributes: %s)", set,
+				      transformation, values[i].name, t->cfg->path,
+				      list.len && !list.failed ? dp_buf_cstr(&list) : "none");
+			dp_buf_free(&list);
+			if ((rc = refuse_name(t, &r, n, i, values[i].name, rc)))
+				goto out;
+			continue;
 		}
 		if ((rc = check_value("attribute", a->name, &values[i])) ||
 		    (rc = check_type("attribute", a->name, a->type, &values[i])))
@@ -1883,10 +2034,11 @@ int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char
 	p = dp_mp_key(p, "set");
 	p = dp_mp_str(p, st->name, strlen(st->name));
 	p = dp_mp_key(p, "values");
-	p = encode_named_values(p, values, n);
-	rc = frame_end(t, &ctx, p);
+	p = encode_named_values(p, values, n, &r);
+	if (!(rc = frame_end(t, &ctx, p)) && r.count)
+		rc = encode_refused(t, &ctx, "element", false, 0, values, n, &r);
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "element", true);
 }
 
 int dnnprov_task_facts(dnnprov_task *t, const dnnprov_value *facts, size_t n)
@@ -1934,7 +2086,7 @@ unsigned char *dp_encode_tag_record(unsigned char *p, const dnnprov_value *tags,
 {
 	p = encode_head(p, "tag", 1, (clocks){ time, dp_uptime() });
 	p = dp_mp_key(p, "tags");
-	return encode_named_values(p, tags, n);
+	return encode_named_values(p, tags, n, NULL);
 }
 
 int dnnprov_task_tag(dnnprov_task *t, const dnnprov_value *tags, size_t n)
@@ -1964,6 +2116,7 @@ static const char *dp_status_name(dnnprov_status s)
 	case DNNPROV_FINISHED: return "FINISHED";
 	case DNNPROV_FAILED: return "FAILED";
 	case DNNPROV_KILLED: return "KILLED";
+	case DNNPROV_PRUNED: return "PRUNED";
 	}
 	return NULL;
 }
@@ -1979,7 +2132,7 @@ int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message
 	if (!t)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_end: NULL task");
 	if (!name || status == DNNPROV_RUNNING)
-		return dp_error(DNNPROV_EINVAL, "task end status must be FINISHED, FAILED or KILLED");
+		return dp_error(DNNPROV_EINVAL, "task end status must be FINISHED, FAILED, KILLED or PRUNED");
 	if (message && (rc = check_text("task end message", NULL, message)))
 		return rc;
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
@@ -1998,6 +2151,15 @@ int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message
 		ctx.ends_with = name; /* applied once committed: a failed end can be retried */
 out:
 	return append_leave(t, &ctx, rc);
+}
+
+void dnnprov_task_strict(dnnprov_task *t, int on)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->strict = on != 0;
+	pthread_mutex_unlock(&t->lock);
 }
 
 int dnnprov_task_sync(dnnprov_task *t)

@@ -447,7 +447,7 @@ static int problem_rows(dp_query *q, dp_table *t)
 		dp_cell_text(&row[0], seg, seglen);
 		row[1] = dp_qv_int((int64_t)dp_get_be64((const unsigned char *)k.mv_data + pos));
 		dp_cell_text(&row[2], e.why, strlen(e.why));
-		if (e.kind != DP_PROBLEM_NAME) /* a name refused skips nothing: its record is indexed */
+		if (e.kind != DP_PROBLEM_NAME && e.kind != DP_PROBLEM_REFUSED) /* nothing skipped: indexed */
 			row[3] = dp_qv_int((int64_t)e.length);
 	}
 	dp_scan_close(&sc);

@@ -225,6 +225,8 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 		if (texts[i].p && !(*fields[i] = arena_strndup(d, texts[i].p, texts[i].n)))
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 	int rc = named_values_raw(d, tf.hyps, true, &t->hyps, &t->nhyps);
+	if (!rc)
+		rc = named_values_raw(d, tf.refused, false, &t->refused, &t->nrefused);
 	return rc ? rc : named_values_raw(d, tf.facts, false, &t->facts, &t->nfacts);
 }
 
@@ -233,6 +235,7 @@ static void task_free(dp_qtask *t)
 	free(t->hyps); /* their strings are in the arena */
 	free(t->facts);
 	free(t->tags);
+	free(t->refused);
 }
 
 /* The tags of the loaded tasks: one range scan of the dataflow's (or the

@@ -174,7 +174,7 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	/* Every task is loaded: the model has every hyperparameter they used. */
 	for (size_t t = 0; t < d.model.ntfs; t++)
 		describe_tf(out, &d.model.tfs[t], &b);
-	static const char *const statuses[] = { "RUNNING", "LOST", "FINISHED", "FAILED", "KILLED" };
+	static const char *const statuses[] = { "RUNNING", "LOST", "FINISHED", "FAILED", "KILLED", "PRUNED" };
 	for (size_t s = 0; s < DP_ARRAY_LEN(statuses); s++) {
 		size_t n = 0;
 		for (size_t k = 0; k < d.ntasks; k++)

@@ -78,6 +78,8 @@ typedef struct dp_qtask {
 	size_t nfacts;
 	dp_qhyp *tags;  /* tags with a value, sorted by key */
 	size_t ntags;
+	dp_qhyp *refused; /* names its writers refused: name -> where first ("epoch 3") */
+	size_t nrefused;
 } dp_qtask;
 
 typedef struct dp_qspec_hyp {

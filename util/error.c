@@ -15,7 +15,7 @@
 static _Thread_local char last_error[1024];
 /* The parameter the failure is about ("" for none): set beside the detail
  * by dp_error_subject(), cleared by every other dp_error*(). */
-static _Thread_local char last_subject[64];
+static _Thread_local char last_subject[1024];
 
 const char *dnnprov_strerror(int rc)
 {
