@@ -338,6 +338,9 @@ void dp_qdataflow_free(dp_qdataflow *d)
 		free(d->metrics[i]);
 	free(d->metrics);
 	dp_buf_free(&d->transformations);
+	for (size_t i = 0; i < d->nranges; i++)
+		free(d->ranges[i].metric);
+	free(d->ranges);
 	for (size_t i = 0; i < d->ntasks; i++)
 		task_free(&d->tasks[i]);
 	free(d->tasks);
@@ -443,6 +446,26 @@ static int add_task(dp_query *q, dp_qdataflow *d, size_t *cap, const MDB_val *k,
 	return rc;
 }
 
+/* The metrics' declared ranges, {name: [low, high]}, into d->ranges. */
+static int load_ranges(dp_qdataflow *d, const msgpack_object *mr)
+{
+	if (!mr || mr->type != MSGPACK_OBJECT_MAP || !mr->via.map.size)
+		return 0;
+	if (!(d->ranges = calloc(mr->via.map.size, sizeof(*d->ranges))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < mr->via.map.size; i++) {
+		const msgpack_object *r = &mr->via.map.ptr[i].val;
+		struct dp_qrange *x = &d->ranges[d->nranges];
+		if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 ||
+		    !dp_obj_number(&r->via.array.ptr[0], &x->low) || !dp_obj_number(&r->via.array.ptr[1], &x->high))
+			continue;
+		if (!(x->metric = obj_str(&mr->via.map.ptr[i].key)))
+			continue;
+		d->nranges++;
+	}
+	return 0;
+}
+
 /* The specification, and then no task, one task or every task. */
 enum { LOAD_ALL, LOAD_ONE, LOAD_NONE };
 static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d);
@@ -514,6 +537,8 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 			d->first_seen = NAN;
 		if (tf && !rc)
 			rc = dp_pack_object(&d->transformations, tf);
+		if (!rc)
+			rc = load_ranges(d, dp_map_get(&o, "metric_ranges"));
 	}
 	if (rc)
 		goto fail;
@@ -750,6 +775,44 @@ bool dp_metric_lower_is_better(const char *metric)
 	for (size_t k = 0; k < DP_ARRAY_LEN(lower); k++)
 		if (strstr(low, lower[k]))
 			return true;
+	return false;
+}
+
+/* Whether the name has `word` as one of its parts: the pieces between
+ * underscores, dashes, dots and digits ("val_acc", "top5_acc"), in any
+ * case. */
+static bool has_part(const char *name, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = name; *p;) {
+		size_t len = strcspn(p, "_-.0123456789");
+		if (len == n && dp_strncasecmp(p, word, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, "_-.0123456789");
+	}
+	return false;
+}
+
+bool dp_metric_bounds(const dp_qdataflow *d, const char *metric, double *low, double *high)
+{
+	static const char *const unit[] = { "accuracy", "acc", "precision", "recall", "f1", "auc", "iou", "miou", "dice" };
+	for (size_t i = 0; d && i < d->nranges; i++)
+		if (strcmp(d->ranges[i].metric, metric) == 0) {
+			*low = d->ranges[i].low;
+			*high = d->ranges[i].high;
+			return true;
+		}
+	*low = -INFINITY;
+	*high = INFINITY;
+	for (size_t i = 0; i < DP_ARRAY_LEN(unit); i++)
+		if (has_part(metric, unit[i]) || (i == 0 && strcasestr(metric, unit[i]))) {
+			*low = 0;
+			*high = 1;
+			return false;
+		}
+	if (dp_metric_lower_is_better(metric))
+		*low = 0;
 	return false;
 }
 

@@ -336,6 +336,8 @@ static int effect_table(const eff_item *items, size_t m, const eff_shape *s, con
 	for (size_t r = 0; r < out->nrows; r++)
 		if (!isnan(rho))
 			dp_set_num(&out->cells[r * out->ncols + 8], rho);
+	if (numeric)
+		dp_table_about_spearman(out, rho, pairs, 8); /* said once; the column repeats it */
 	if (notes) {
 		dp_buf_printf(&notes->text, "grouped %zu tasks with %s by %s%s; metric: %s\n", m, hyp,
 			      binned ? "bins of about equal size" : "value", lower ? " (lower is better)" : "", col);

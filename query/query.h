@@ -92,6 +92,11 @@ typedef struct dp_qdataflow {
 	bool undeclared_hyps; /* some task used a hyperparameter the specification does not name */
 	double first_seen;      /* NaN when unknown */
 	dp_buf transformations; /* msgpack array, as stored */
+	struct dp_qrange {
+		char *metric;
+		double low, high; /* -inf, inf: open */
+	} *ranges;             /* the spec's metric_ranges: what the experiment file declared */
+	size_t nranges;
 	dp_qtask *tasks;
 	size_t ntasks;
 	struct arena_chunk *arena; /* the tasks' strings */
@@ -187,6 +192,12 @@ DP_INTERNAL int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const cha
 
 /* Whether lower is better for a metric (loss, error, mse, mae, ...). */
 DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
+/* A metric's natural bounds, for charts whose axes should stop there: the
+ * range the experiment file declares (metric_ranges; true is returned),
+ * else the rule docs/QUERY.md states ("Metric bounds"): [0, 1] for
+ * accuracy-like names, [0, inf) for loss-like ones, else open.  d may be
+ * NULL (the rule alone). */
+DP_INTERNAL bool dp_metric_bounds(const dp_qdataflow *d, const char *metric, double *low, double *high);
 
 /* ---- metrics ------------------------------------------------------------------- */
 
@@ -267,6 +278,9 @@ typedef struct dp_col_meta {
 	dp_agg agg;
 	dp_goal goal;   /* ROLE_METRIC */
 	bool numeric;   /* ROLE_HYP: declared numeric */
+	bool has_bounds;  /* ROLE_METRIC: low and high are the metric's natural bounds (dp_metric_bounds) */
+	double low, high;
+	char *about;    /* the member of "about" that says the value every row of this column repeats */
 } dp_col_meta;
 
 /* What the question chose for the whole answer, when it chose it: the
@@ -281,6 +295,15 @@ typedef struct dp_about {
 	bool binned;   /* groups are bins of values, not one value each */
 	double *low, *high; /* per row, for groups; NaN for a text value */
 	size_t ngroups;
+	bool has_bounds;                /* the metric's natural bounds: */
+	double bounds_low, bounds_high;
+	bool bounds_declared;           /* by the experiment file, not by the rule */
+	char *by;         /* the name a question groups by when it is not a hyperparameter (tags.KEY, status) */
+	bool has_spearman;
+	double spearman;  /* Spearman's rank correlation of the hyperparameter with the metric; NaN: n/a */
+	size_t spearman_n;
+	char *tasks[2];   /* the runs a question is about (diff: A and B) */
+	char *note;       /* what the answer says in a sentence, when it says one */
 } dp_about;
 
 typedef struct dp_table {
@@ -322,6 +345,21 @@ DP_INTERNAL void dp_table_col_sql(dp_table *t, size_t i, const char *decltype);
 DP_INTERNAL void dp_table_about_metric(dp_table *t, const char *metric, const dp_agg *agg, dp_goal goal);
 DP_INTERNAL void dp_table_about_hyp(dp_table *t, const char *hyp, bool binned);
 DP_INTERNAL void dp_table_about_group(dp_table *t, size_t row, double low, double high);
+/* The name a question groups by (tags.KEY, status, a hyperparameter), and
+ * whether its groups are bins. */
+DP_INTERNAL void dp_table_about_by(dp_table *t, const char *by, bool binned);
+/* Spearman's rho (NaN: n/a) over n pairs, said once; column col (or
+ * SIZE_MAX) repeats it in every row. */
+DP_INTERNAL void dp_table_about_spearman(dp_table *t, double rho, size_t n, size_t col);
+/* The two runs the answer is about (b may be NULL), and its sentence. */
+DP_INTERNAL void dp_table_about_tasks(dp_table *t, const char *a, const char *b);
+DP_INTERNAL void dp_table_about_note(dp_table *t, const char *note);
+/* Every metric column's natural bounds, and the chosen metric's, from the
+ * dataflow's declared ranges or the rule (dp_metric_bounds; d may be
+ * NULL): dp_ask_run sets them after every answer. */
+DP_INTERNAL void dp_table_bounds(dp_table *t, const dp_qdataflow *d);
+/* A column whose rows hold values of any type (a diff's sides). */
+DP_INTERNAL void dp_table_col_value(dp_table *t, size_t i);
 /* The goal of a metric: GOAL_MIN when lower is better. */
 static inline dp_goal dp_goal_of(bool lower)
 {
