@@ -168,6 +168,14 @@ DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);
 /* DNNPROV_ENOTFOUND for an unknown task, listing the dataflow's first ten
  * tasks and how many more there are. */
 DP_INTERNAL int dp_query_no_task(dp_query *q, const char *df, const char *id);
+/* What an unknown task id `text` may have meant: the ids of dataflow df
+ * that begin with it, then those that hold it (any case), else the ids
+ * around where it would sort; at most max into ids[] (pointing into the
+ * snapshot, valid while its transaction lives), *n of them.  0 or an
+ * error. */
+DP_INTERNAL int dp_task_suggest(dp_query *q, const char *df, const char *text, const char **ids, size_t max,
+				size_t *n);
+
 
 /* The task named id (exactly), or NULL. */
 DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);
@@ -472,6 +480,11 @@ typedef struct dp_index_totals {
  * caller frees both tables. */
 DP_INTERNAL int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems,
 				dp_index_totals *tot);
+/* The segments of one task, as dp_index_status's table has them: those
+ * the index read, and those in the task's folder of the logs (the folder
+ * the indexer recorded) it has not read yet. */
+DP_INTERNAL int dp_task_segments(dp_query *q, const char *df, const char *task, dp_table *segments,
+				 dp_index_totals *tot);
 
 /* ---- --where ------------------------------------------------------------------------ */
 
