@@ -99,11 +99,9 @@ async function poll() {
     showFreshness(a.index);
     if (app.change !== null && a.change !== app.change) {
       app.change = a.change;
-      if (Date.now() - app.specAt > SPEC_EVERY_MS) {
-        await loadDataflows();
-        await loadSpec(app.df);
-      }
+      /* The view first: the specification (every task read) follows. */
       if (app.view && app.view.refresh) await app.view.refresh();
+      if (Date.now() - app.specAt > SPEC_EVERY_MS) loadDataflows().then(() => loadSpec(app.df), () => {});
     }
     app.change = a.change;
   } catch (e) {
@@ -133,7 +131,8 @@ async function render() {
   $('#df').value = df || '';
   if (df && params.df !== df) {
     /* The URL says the dataflow, so that it can be shared. */
-    history.replaceState(null, '', hashOf(name, Object.assign({}, params, { df })));
+    params.df = df;
+    history.replaceState(null, '', hashOf(name, params));
   }
   document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', a.dataset.page === (navOf[name] || name)));
   const main = h('main', { id: 'main', 'data-view': name });

@@ -24,7 +24,7 @@ export function sortMark(sort, col) {
 
 /* A table of answer a.  opts: pinned (columns), hidden (Set), sort
  * ({col, desc}) and onSort(col), select ({has(id), toggle(id)}), taskCol
- * and taskHref(id) (task ids as links), rowClass(row), id. */
+ * and taskHref(id) (task ids as links), rowClass(row), id, className. */
 export function dataTable(a, opts) {
   opts = opts || {};
   const { pinned, columns } = orderColumns(a.columns, opts.pinned, opts.hidden);
@@ -64,7 +64,7 @@ export function dataTable(a, opts) {
     if (opts.onRow) tr.addEventListener('click', (ev) => { if (ev.target.tagName !== 'INPUT' && ev.target.tagName !== 'A') opts.onRow(r); });
     return tr;
   }));
-  const table = h('table', { class: 'data', id: opts.id || null }, h('thead', null, head), body);
+  const table = h('table', { class: 'data' + (opts.className ? ' ' + opts.className : ''), id: opts.id || null }, h('thead', null, head), body);
   return h('div', { class: 'tablewrap' }, table);
 }
 

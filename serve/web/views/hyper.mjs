@@ -110,13 +110,16 @@ export async function render(ctx) {
       i === axes.length - 1 && ext ? ext : {}));
     const series = [{ name: 'ranked runs', type: 'parallel', data: lines.data, lineStyle: { width: 1.8, opacity: 0.85 },
       inactiveOpacity: 0.05, activeOpacity: 1, z: 3 }];
-    if (c.short.length) series.push({ name: 'short runs', type: 'parallel', data: otherLines(c.short, axes, SHORT_STYLE), z: 2 });
-    if (showAll && c.other.length) series.push({ name: 'other statuses', type: 'parallel', data: otherLines(c.other, axes, OTHER_STYLE), z: 1 });
+    /* Apart from the colour scale: grey, dotted (short) or dashed (other statuses), as their legend shows. */
+    if (c.short.length) series.push({ name: 'short runs', type: 'parallel', data: otherLines(c.short, axes, SHORT_STYLE), z: 2,
+      color: SHORT_STYLE.color, lineStyle: SHORT_STYLE });
+    if (showAll && c.other.length) series.push({ name: 'other statuses', type: 'parallel', data: otherLines(c.other, axes, OTHER_STYLE), z: 1,
+      color: OTHER_STYLE.color, lineStyle: OTHER_STYLE });
     const par = makeChart(pc, {
       parallelAxis: axisOpts,
       parallel: { left: 60, right: 120, top: 50, bottom: 40 },
       visualMap: metricScale(c.ranked.map((r) => asNumber(r[mcol])), m.lowerIsBetter, axes.length - 1),
-      legend: series.length > 1 ? { bottom: 0, data: series.slice(1).map((s) => s.name) } : undefined,
+      legend: series.length > 1 ? { bottom: 0, data: series.slice(1).map((s) => ({ name: s.name, icon: 'path://M0,5L30,5L30,7L0,7Z' })) } : undefined,
       tooltip: { renderMode: 'richText', formatter: (p) => escapeLabel(p.name + (p.name === lines.best ? ' (best)' : '')) },
       series,
     }, shown.length > 2000 ? 'canvas' : 'svg');

@@ -49,7 +49,10 @@ export async function render(ctx) {
     return {};
   }
   const boxes = {};
-  for (const s of SECTIONS) main.append(boxes[s] = h('section', { class: 'card', id: 'run-' + s, 'data-section': s }));
+  for (const s of SECTIONS) boxes[s] = h('section', { class: 'card', id: 'run-' + s, 'data-section': s });
+  /* Short tables side by side; curves and long tables across the page. */
+  main.append(boxes.summary, h('div', { class: 'row' }, boxes.hyperparameters, boxes.facts, boxes.tags), boxes.metrics,
+    boxes.adaptations, h('div', { class: 'row' }, boxes.layers, boxes.tests), boxes.elements, boxes.segments);
 
   async function draw() {
     let d;
@@ -82,7 +85,7 @@ export async function render(ctx) {
     /* ---- summary ---- */
     clear(boxes.summary).append(h('h3', null, 'Status'),
       h('div', { class: 'facts' },
-        h('div', null, statusBadge(value('status')), value('message') ? h('span', { class: 'message', id: 'run-message' }, ' ', value('message')) : null),
+        h('div', null, statusBadge(value('status')), value('message') ? h('span', { class: 'message ' + value('status'), id: 'run-message' }, ' ', value('message')) : null),
         h('dl', null,
           h('dt', null, 'epochs'), h('dd', null, value('epochs')),
           h('dt', null, 'attempts'), h('dd', { id: 'run-attempts' }, value('attempts')),
@@ -102,10 +105,11 @@ export async function render(ctx) {
 
     const table = (box, title, answer, empty, opts) => clear(box).append(h('h3', null, title),
       answer && answer.rows.length ? dataTable(answer, opts) : h('p', { class: 'muted empty' }, empty));
-    table(boxes.hyperparameters, 'Hyperparameters', describeRows(d, 'hyperparameter'), 'none recorded');
-    table(boxes.facts, 'Run facts', describeRows(d, 'fact'), 'none recorded (facts: false, or a writer that records none)');
+    table(boxes.hyperparameters, 'Hyperparameters', describeRows(d, 'hyperparameter'), 'none recorded', { className: 'kv' });
+    table(boxes.facts, 'Run facts', describeRows(d, 'fact'), 'none recorded (facts: false, or a writer that records none)',
+      { className: 'kv' });
     table(boxes.tags, 'Tags and notes', describeRows(d, 'tag'), 'no tags (dnnprov tag adds some)',
-      { rowClass: (r) => (r.name === 'note' ? 'note' : '') });
+      { className: 'kv', rowClass: (r) => (r.name === 'note' ? 'note' : '') });
 
     /* ---- every metric's curve, its adaptations marked ---- */
     clear(boxes.metrics).append(h('h3', null, 'Metrics by epoch'));

@@ -98,7 +98,7 @@ export async function render(ctx) {
   const fillSpec = (spec) => {
     if (!spec || ctx.stale()) return;
     statusSel.replaceChildren(h('option', { value: '' }, 'every status'),
-      Object.entries(spec.statuses).map(([s, n]) => h('option', { value: s, selected: s === status }, s + ' (' + n + ')')));
+      ...Object.entries(spec.statuses).map(([s, n]) => h('option', { value: s, selected: s === status }, s + ' (' + n + ')')));
     metricBox.replaceChildren(metricSelect(spec.metrics, params.metric || '', (m) => ctx.set({ metric: m, sort: '', page: '' }), 'main metric'));
     byList.replaceChildren(...spec.hyps.map((x) => h('option', { value: x.name })), h('option', { value: 'status' }));
   };
