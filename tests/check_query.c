@@ -438,8 +438,8 @@ START_TEST(test_metric_bounds)
 	ck_assert(!dp_metric_bounds(NULL, "reward", &lo, &hi) && isinf(lo) && lo < 0 && isinf(hi));
 	/* "accumulated" is no accuracy: a name's parts are compared, not its letters. */
 	ck_assert(!dp_metric_bounds(NULL, "accumulated_reward", &lo, &hi) && isinf(hi));
-	struct dp_qrange r = { "val_accuracy", 0, 100 };
-	dp_qdataflow d = { .ranges = &r, .nranges = 1 };
+	struct dp_mrange r = { "val_accuracy", 0, 100 };
+	dp_qdataflow d = { .model = { .ranges = &r, .nranges = 1 } };
 	ck_assert(dp_metric_bounds(&d, "val_accuracy", &lo, &hi) && lo == 0 && hi == 100);
 	ck_assert(!dp_metric_bounds(&d, "accuracy", &lo, &hi) && hi == 1);
 }
