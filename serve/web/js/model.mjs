@@ -54,7 +54,7 @@ export function modelGraph(model) {
         nodes.push({ name: id, x: x + (dir === 'input' ? -170 : 170), y: y - 44 + i * 50, symbol: 'rect',
           symbolSize: [150, label.includes('\n') ? 42 : 26], category: dir === 'input' ? 1 : 2,
           value: dir + ': ' + (s.attributes || []).map((a) => a.name + ' ' + a.type).join(', '),
-          label: { show: true, formatter: label, lineHeight: 14 } });
+          label: { show: true, formatter: label, lineHeight: 14, width: 140, overflow: 'truncate' } });
         links.push(dir === 'input' ? { source: id, target: t.name } : { source: t.name, target: id });
       });
     }

@@ -29,7 +29,8 @@ export function graphOption(model) {
       data: g.nodes.map((n) => Object.assign({}, n, { label: Object.assign({ color: '#fff', fontSize: 11 }, n.label,
         n.label.formatter ? { formatter: escapeLabel(n.label.formatter) } : {}) })),
       links: g.links.map((l) => (l.dependency
-        ? { source: l.source, target: l.target, lineStyle: { width: 2.5, type: 'solid', color: '#2f6fde' }, label: { show: true, formatter: 'depends on' } }
+        ? { source: l.source, target: l.target, lineStyle: { width: 2.5, type: 'solid', color: '#2f6fde', curveness: -0.25 },
+          label: { show: true, formatter: 'depends on' } }
         : { source: l.source, target: l.target })),
       lineStyle: { color: '#98a2b3', curveness: 0.1 },
       edgeLabel: { fontSize: 10, color: '#475467' },

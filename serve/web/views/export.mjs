@@ -21,6 +21,6 @@ export async function render(ctx) {
     tasks.length ? h('ul', null, tasks.map((t) => h('li', null, taskLink(df, t), ' ',
       h('a', { href: apiURL('export', { df, task: t, format: 'prov-json' }), download: '' }, 'PROV-JSON'), ' ',
       h('a', { href: apiURL('export', { df, task: t, format: 'prov-n' }), download: '' }, 'PROV-N'))))
-      : h('p', { class: 'muted' }, 'A run\u2019s own page links to its export; or open this page with #export?task=ID.')));
+      : h('p', { class: 'muted' }, 'Tick runs in the Runs table and choose \u201cExport selected\u201d; a run\u2019s own page links to its export too.')));
   return {};
 }

@@ -67,11 +67,13 @@ export async function render(ctx) {
   const colpick = h('div', { class: 'colpick', hidden: true, id: 'colpick' });
   const compareBtn = h('button', { id: 'compare-selected', onclick: () => ctx.go('compare', { task: [...selected] }) });
   const diffBtn = h('button', { id: 'diff-selected', onclick: () => { const [a, b] = [...selected]; ctx.go('diff', { a, b }); } });
+  const exportBtn = h('button', { id: 'export-selected', onclick: () => ctx.go('export', { task: [...selected] }) }, 'Export selected');
   const updateButtons = () => {
     compareBtn.textContent = 'Compare selected (' + selected.size + ')';
     compareBtn.disabled = !selected.size;
     diffBtn.textContent = 'Diff the two selected';
     diffBtn.disabled = selected.size !== 2;
+    exportBtn.disabled = !selected.size;
   };
   updateButtons();
   const errBox = h('div', { id: 'runs-error' });
@@ -90,7 +92,7 @@ export async function render(ctx) {
     h('label', null, 'metric', metricBox),
     h('label', null, 'group by', byInput, byList),
     h('button', { onclick: () => { colpick.hidden = !colpick.hidden; } }, 'Columns'),
-    compareBtn, diffBtn, downloads));
+    compareBtn, diffBtn, exportBtn, downloads));
   main.append(colpick, errBox, groupsBox, sortInfo, tableBox, h('div', { class: 'pager' }, pager, info), same);
 
   /* What describe says (every status with runs, the metrics, the
