@@ -145,6 +145,8 @@ try:
         check("best first by the main metric, as runs --sort best(val_loss)", table_tasks() == best_first,
               f"{table_tasks()} vs {best_first}")
         check("the task and the metric are the first columns", header()[1:3] == ["task", "best(val_loss)"], str(header()))
+        check("which run won, said above the table", d.find_element(By.ID, "best-task").text == best_first[0] and
+              "Best by val_loss (lowest)" in d.find_element(By.ID, "runs-best").text, d.find_element(By.ID, "runs-best").text)
         check("the sort shows in the header", js("""const th = document.querySelector('#runs-table th[data-col="best(val_loss)"]');
             return th.getAttribute('aria-sort') === 'ascending' && th.textContent.includes('\u25B2');"""))
         check("and in words", "sorted by best(val_loss), lowest first (lower is better)" in d.find_element(By.ID, "runs-sort").text)

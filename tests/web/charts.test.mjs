@@ -28,8 +28,10 @@ test('adaptation marks at one epoch are stacked, never on each other', () => {
   const series = curveSeries([Object.assign({ name: 'A' }, a), Object.assign({ name: 'B' }, b)]);
   const offsets = series.map((s) => s.markPoint.data[0].symbolOffset[1]);
   assert.equal(Math.abs(offsets[0] - offsets[1]), MARK_SIZE);
-  /* the plot leaves room above for the stack */
-  assert.equal(curveOption({ series, metric: 'val_accuracy', bounds: [0, 1] }).grid.top, 40 + 2 * MARK_SIZE);
+  /* the plot leaves room above for the stack, and the marks stand on its top edge */
+  const opt = curveOption({ series, metric: 'val_accuracy', bounds: [0, 1] });
+  assert.equal(opt.grid.top, 40 + 2 * MARK_SIZE);
+  assert.deepEqual(opt.series.map((s) => s.markPoint.data[0].coord), [[2, 1], [2, 1]]);
 });
 
 test('a curve answer: its points, its adaptations in words, its bounds', () => {

@@ -84,7 +84,8 @@ export function markLevels(series) {
   return Math.max(0, ...series.flatMap((s) => (s.markPoint ? s.markPoint.data.map((d) => d.level + 1) : [])));
 }
 
-/* Line series, one per run: {name, data, marks}; the marks stacked. */
+/* Line series, one per run: {name, data, marks}; the marks stacked
+ * (curveOption stands them on the plot's top edge). */
 export function curveSeries(runs) {
   const all = stackMarks(runs.flatMap((r, i) => r.marks.map((m) => Object.assign({ run: i }, m))));
   return runs.map((r, i) => ({
@@ -108,11 +109,17 @@ export function curveSeries(runs) {
 }
 
 /* The option of a chart of curves (metric against epoch); a legend that
- * hides a run when clicked.  `values` (optional): what the value axis
+ * hides a run when clicked (legend false: none, for one run's curve).  `values` (optional): what the value axis
  * must hold, when the series' own points are not that (stacked bands). */
-export function curveOption({ series, metric, bounds, log, title, values }) {
+export function curveOption({ series, metric, bounds, log, title, values, legend }) {
   values = values || series.flatMap((s) => s.data.map((p) => p[1]));
   const ext = log ? null : niceExtent(values, bounds);
+  /* The marks stand on the top edge of the plot, stacked by level: at
+   * one epoch they never cover each other, whatever the curves' values. */
+  const finite = values.filter((v) => typeof v === 'number' && isFinite(v));
+  const top = ext ? ext.max : finite.length ? Math.max(...finite) : 0;
+  series = series.map((s) => (s.markPoint ? Object.assign({}, s, { markPoint: Object.assign({}, s.markPoint, {
+    data: s.markPoint.data.map((d) => Object.assign({}, d, { coord: [d.coord[0], top] })) }) }) : s));
   return {
     title: title === false ? undefined : { text: title || metric + ' by epoch', left: 'center', textStyle: { fontSize: 13 } },
     tooltip: {
@@ -121,9 +128,9 @@ export function curveOption({ series, metric, bounds, log, title, values }) {
         ? p.seriesName + '\nepoch ' + p.data.coord[0] + ': ' + p.data.value
         : p.seriesName + '\nepoch ' + p.value[0] + ': ' + fmtNum(p.value[1])),
     },
-    legend: { type: 'scroll', bottom: 0, formatter: (n) => escapeLabel(n), selectedMode: true },
+    legend: legend === false ? undefined : { type: 'scroll', bottom: 0, formatter: (n) => escapeLabel(n), selectedMode: true },
     /* Room above the plot for the stacked pins of its top values. */
-    grid: { left: 64, right: 30, top: 40 + MARK_SIZE * markLevels(series), bottom: 60 },
+    grid: { left: 64, right: 30, top: 40 + MARK_SIZE * markLevels(series), bottom: legend === false ? 40 : 60 },
     xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 25, minInterval: 1, min: 'dataMin', max: 'dataMax' },
     yAxis: Object.assign({ type: log ? 'log' : 'value', name: metric, scale: true }, ext || {}),
     series,

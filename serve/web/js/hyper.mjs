@@ -79,6 +79,13 @@ export function splitAxes(hyps, rows) {
   return { varied, constant };
 }
 
+/* Whether numbers are positive and span two decades or more: drawn on a
+ * log axis. */
+export function spansDecades(values) {
+  const nums = values.filter((v) => typeof v === 'number' && isFinite(v));
+  return nums.length > 0 && Math.min(...nums) > 0 && Math.max(...nums) / Math.min(...nums) >= 100;
+}
+
 /* The parallel-coordinates axes of the varied hyperparameters and the
  * metric's column (last): a category axis for a text hyperparameter, a
  * log axis for positive numbers that span two decades or more (learning
@@ -87,9 +94,7 @@ export function parallelAxes(varied, rows, metricCol) {
   const axes = varied.map((x, i) => {
     const texts = [...new Set(rows.map((r) => r[x.name]).filter((v) => typeof v === 'string'))].sort();
     if (x.type !== 'numeric' && texts.length) return { dim: i, name: x.name, type: 'category', data: texts };
-    const nums = rows.map((r) => r[x.name]).filter((v) => typeof v === 'number' && isFinite(v));
-    const decades = nums.length && Math.min(...nums) > 0 && Math.max(...nums) / Math.min(...nums) >= 100;
-    return decades ? { dim: i, name: x.name, type: 'log' } : { dim: i, name: x.name };
+    return spansDecades(rows.map((r) => r[x.name])) ? { dim: i, name: x.name, type: 'log' } : { dim: i, name: x.name };
   });
   axes.push({ dim: axes.length, name: metricCol });
   return axes;

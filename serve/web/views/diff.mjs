@@ -89,13 +89,15 @@ export async function render(ctx) {
       const el = h('div', { class: 'chart small', 'data-metric': r.name });
       grid.append(el);
       const pa = curvePoints(ca, r.name), pb = curvePoints(cb, r.name);
+      /* A and B: the runs are named above; a click on either hides it. */
       const series = curveSeries([
-        { name: 'A ' + ta, data: pa.data, marks: pa.marks, itemStyle: A_STYLE, lineStyle: A_STYLE },
-        { name: 'B ' + tb, data: pb.data, marks: pb.marks, itemStyle: B_STYLE, lineStyle: B_STYLE },
+        { name: 'A', data: pa.data, marks: pa.marks, itemStyle: A_STYLE, lineStyle: A_STYLE },
+        { name: 'B', data: pb.data, marks: pb.marks, itemStyle: B_STYLE, lineStyle: B_STYLE },
       ]);
       if (r.epoch !== null && r.epoch !== undefined)
         series[0].markLine = { symbol: 'none', silent: true, lineStyle: { type: 'dashed', color: '#101828' },
-          label: { formatter: escapeLabel('parts at ' + r.epoch), position: 'insideEndTop' }, data: [{ xAxis: r.epoch }] };
+          label: { formatter: escapeLabel('parts at ' + r.epoch), position: 'insideStartTop', color: '#101828' },
+          data: [{ xAxis: r.epoch }] };
       makeChart(el, curveOption({ series, metric: r.name, bounds: curveBounds(ca, r.name), title: r.name }));
     }
 
@@ -107,7 +109,8 @@ export async function render(ctx) {
       makeChart(tl, {
         tooltip: { renderMode: 'richText', formatter: (p) => escapeLabel((p.value[1] === 'A' ? ta : tb) + '\nepoch ' + p.value[0] + ': ' + p.value[2]) },
         grid: { left: 40, right: 30, top: 10, bottom: 36 },
-        xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 24, minInterval: 1 },
+        xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 24, minInterval: 1, min: 1,
+          max: Math.max(1, ...ca.rows.map((x) => x.epoch), ...cb.rows.map((x) => x.epoch)) },
         yAxis: { type: 'category', data: ['B', 'A'] },
         series: [{ type: 'scatter', symbolSize: 14, data: pts,
           itemStyle: { color: (p) => (p.value[1] === 'A' ? A_STYLE.color : B_STYLE.color) } }],

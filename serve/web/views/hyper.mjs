@@ -20,7 +20,8 @@ import { cellText, fmtNum, asNumber } from '../js/format.mjs';
 import { dataTable } from '../js/table.mjs';
 import { quantiles } from '../js/stats.mjs';
 import { typicalEpochs, shortCutoff, classify, rankingNote, rankedWhere, splitAxes, parallelAxes, parallelLines,
-  otherLines, brushWhere, andWhere, groupMembers } from '../js/hyper.mjs';
+  otherLines, brushWhere, andWhere, groupMembers, spansDecades } from '../js/hyper.mjs';
+import { defaultHidden } from './runs.mjs';
 import { makeChart, disposeCharts, escapeLabel, metricScale, niceExtent } from '../js/charts.mjs';
 import { errorBox, runHref, metricSelect, choice } from '../js/ui.mjs';
 
@@ -131,7 +132,7 @@ export async function render(ctx) {
       try {
         const a = await api('runs', { df, metric: m.metric, where: w, limit: 100, sort: (m.lowerIsBetter ? '' : '-') + rankColumn(all) });
         clear(brushed).append(h('p', { class: 'muted', id: 'brushed-count' }, (a.total !== undefined ? a.total : a.rows.length) + ' runs'),
-          dataTable(a, { taskCol: 'task', taskHref: (id) => runHref(df, id), pinned: ['task', rankColumn(a)] }));
+          dataTable(a, { taskCol: 'task', taskHref: (id) => runHref(df, id), pinned: ['task', rankColumn(a)], hidden: defaultHidden(a) }));
       } catch (e) {
         clear(brushed).append(errorBox(e));
       }
@@ -150,7 +151,7 @@ export async function render(ctx) {
     makeChart(scatterBox, {
       tooltip: { renderMode: 'richText', formatter: (p) => escapeLabel(p.value[2] + '\n' + hyp + ' ' + fmtNum(p.value[0]) + ', ' + mcol + ' ' + fmtNum(p.value[1])) },
       grid: { left: 64, right: 20, top: 20, bottom: 45 },
-      xAxis: { type: 'value', name: hyp, nameLocation: 'middle', nameGap: 28, scale: true },
+      xAxis: { type: spansDecades(pts.map((p) => p[0])) ? 'log' : 'value', name: hyp, nameLocation: 'middle', nameGap: 28, scale: true },
       yAxis: Object.assign({ type: 'value', name: mcol, scale: true }, sx || {}),
       series: [{ type: 'scatter', data: pts, symbolSize: 9 }],
     });
@@ -199,7 +200,7 @@ export async function render(ctx) {
       grid: { left: 120, right: 50, top: 10, bottom: 30 },
       xAxis: { type: 'value', min: 0, max: 1, name: '|\u03C1|' },
       yAxis: { type: 'category', inverse: true, data: ranked2.map((x) => escapeLabel(x.n)) },
-      series: [{ type: 'bar', data: ranked2.map((x) => ({ value: Math.abs(x.rho),
+      series: [{ type: 'bar', barMaxWidth: 26, data: ranked2.map((x) => ({ value: Math.abs(x.rho),
         label: { show: true, position: 'right', formatter: (x.rho >= 0 ? '+' : '\u2212') + Math.abs(x.rho).toFixed(3) } })) }],
     });
   }

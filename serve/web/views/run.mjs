@@ -121,18 +121,21 @@ export async function render(ctx) {
       grid.append(el);
       const pts = curvePoints(curve, m);
       makeChart(el, curveOption({ series: curveSeries([{ name: task, data: pts.data, marks: pts.marks }]), metric: m,
-        bounds: curveBounds(curve, m), title: m }));
+        bounds: curveBounds(curve, m), title: m, legend: false }));
     }
 
     /* ---- adaptations and what followed them ---- */
+    /* The run's own tables, without what the page says already (its id,
+     * status and hyperparameters). */
+    const own = (a) => new Set(a.columns.filter((c) => c === 'task' || ['status', 'hyperparameter'].includes(kindOf(a, c).kind)));
     const am = chosenMetric(adapt);
     table(boxes.adaptations, 'Adaptations' + (am ? ' and ' + am.metric + ' around them' : ''), adapt, 'no adaptations',
-      { id: 'run-adaptations-table' });
-    table(boxes.layers, 'Layers', layers, 'no layers recorded');
-    table(boxes.tests, 'Test results', tests, 'no test recorded');
+      { id: 'run-adaptations-table', hidden: own(adapt) });
+    table(boxes.layers, 'Layers', layers, 'no layers recorded', { hidden: own(layers) });
+    table(boxes.tests, 'Test results', tests, 'no test recorded', { hidden: own(tests) });
     clear(boxes.elements).append(h('h3', null, 'Elements of user-defined transformations'));
     if (!elements.length) boxes.elements.append(h('p', { class: 'muted empty' }, 'none'));
-    for (const { t, a } of elements) boxes.elements.append(h('h4', null, t), dataTable(a));
+    for (const { t, a } of elements) boxes.elements.append(h('h4', null, t), dataTable(a, { hidden: own(a) }));
     table(boxes.segments, 'Log segments', segments, 'none the index knows');
   }
 

@@ -61,7 +61,7 @@ export async function render(ctx) {
     h('option', { value: '' }, 'every status'), status ? h('option', { value: status, selected: true }, status) : null);
   const metricBox = h('span');
   const byInput = h('input', { type: 'text', id: 'runs-by', list: 'runs-by-list', value: by, class: 'narrow-text',
-    placeholder: 'hyperparameter, status or tags.KEY', 'aria-label': 'group by' });
+    placeholder: 'none: a hyperparameter, status, tags.KEY', 'aria-label': 'group by' });
   const byList = h('datalist', { id: 'runs-by-list' });
   byInput.addEventListener('change', () => ctx.set({ by: byInput.value.trim() }));
   const colpick = h('div', { class: 'colpick', hidden: true, id: 'colpick' });
@@ -79,6 +79,7 @@ export async function render(ctx) {
   const errBox = h('div', { id: 'runs-error' });
   const groupsBox = h('div', { id: 'runs-groups' });
   const sortInfo = h('p', { class: 'sortinfo', id: 'runs-sort' });
+  const winner = h('div', { id: 'runs-best' });
   const tableBox = h('div', { id: 'runs-table' });
   const info = h('span', { class: 'muted', id: 'runs-info' });
   const pager = h('div', { class: 'pager' });
@@ -93,7 +94,7 @@ export async function render(ctx) {
     h('label', null, 'group by', byInput, byList),
     h('button', { onclick: () => { colpick.hidden = !colpick.hidden; } }, 'Columns'),
     compareBtn, diffBtn, exportBtn, downloads));
-  main.append(colpick, errBox, groupsBox, sortInfo, tableBox, h('div', { class: 'pager' }, pager, info), same);
+  main.append(colpick, errBox, winner, groupsBox, sortInfo, tableBox, h('div', { class: 'pager' }, pager, info), same);
 
   /* What describe says (every status with runs, the metrics, the
    * hyperparameters), when it has said it: not waited for. */
@@ -139,6 +140,7 @@ export async function render(ctx) {
     same.textContent = sameCols.length ? 'same in every row: ' + sameCols.map((c) => c + '=' + cellText(kindOf(a, c), a.rows[0][c])).join(', ') : '';
     clear(colpick).append(a.columns.map((c) => h('label', null, h('input', { type: 'checkbox', checked: !hidden.has(c),
       onchange: (e) => { if (e.target.checked) hidden.delete(c); else hidden.add(c); show(); } }), c)));
+    showWinner(a, hidden, rank, m);
     const metricKind = kindOf(a, sort.col);
     sortInfo.textContent = 'sorted by ' + sort.col + (sort.desc ? ', highest first' : ', lowest first') +
       (metricKind.kind === 'metric' && metricKind.goal ? ' (' + (metricKind.goal === 'min' ? 'lower' : 'higher') + ' is better)' : '') +
@@ -167,6 +169,24 @@ export async function render(ctx) {
       h('button', { disabled: page <= 1, onclick: () => ctx.set({ page: page - 1 > 1 ? page - 1 : '' }) }, '\u2039 previous'),
       h('button', { disabled: page >= last, onclick: () => ctx.set({ page: page + 1 }) }, 'next \u203A'),
       h('button', { disabled: page >= last, onclick: () => ctx.set({ page: last }) }, 'last \u00BB'));
+  }
+
+  /* Which configuration won, at a glance: on the first page sorted best
+   * first, the first run, its value, the hyperparameters that tell the
+   * runs shown apart, and the runner-up to diff it with. */
+  function showWinner(a, hidden, rank, m) {
+    clear(winner);
+    const bestFirst = rank && sort.col === rank && sort.desc === !m.lowerIsBetter && page === 1;
+    const [first, second] = a.rows;
+    if (!bestFirst || !first || first[rank] === null || first[rank] === undefined) return;
+    const varied = hypColumns(a).filter((c) => !hidden.has(c));
+    winner.append(h('div', { class: 'winner' },
+      h('span', { class: 'label' }, 'Best by ' + m.metric + ' (' + (m.lowerIsBetter ? 'lowest' : 'highest') + ')'),
+      h('a', { href: runHref(df, first.task), class: 'task', id: 'best-task' }, first.task),
+      h('span', { class: 'value' }, cellText(kindOf(a, rank), first[rank])),
+      varied.length ? h('span', { class: 'hyps' }, varied.map((c) => h('span', { class: 'hyp' }, c + ' ', h('b', null, cellText(kindOf(a, c), first[c]))))) : null,
+      second ? h('a', { class: 'button', href: '#diff?' + new URLSearchParams({ df, a: second.task, b: first.task }) },
+        'Diff with the runner-up') : null));
   }
 
   async function showGroups() {
