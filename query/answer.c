@@ -552,6 +552,40 @@ void dp_group_column(dp_table *t, size_t i, const dp_group_key *k)
 		dp_table_col_status(t, i);
 }
 
+int dp_grouped_open(dp_query *q, const dp_qopts *o, const char *by, dp_grouped *g)
+{
+	int rc;
+	memset(g, 0, sizeof(*g));
+	if ((rc = dp_answer_prepare(q, o, &g->d, &g->w)))
+		return rc;
+	g->metric = dp_resolve_metric(q, &g->d, o->metric, &rc);
+	if (rc || (rc = dp_group_key_resolve(&g->d, by, &g->key)) || (rc = dp_select_tasks(q, &g->d, g->w, &g->sel, &g->n)))
+		return rc;
+	dp_group_sort(&g->key, g->sel, g->n);
+	return 0;
+}
+
+void dp_grouped_close(dp_grouped *g)
+{
+	free(g->sel);
+	dp_where_free(g->w);
+	dp_qdataflow_free(&g->d);
+	memset(g, 0, sizeof(*g));
+}
+
+size_t dp_grouped_end(const dp_grouped *g, size_t start, dp_qv *value)
+{
+	size_t end = start;
+	*value = dp_group_key_value(&g->key, g->sel[start]);
+	while (end < g->n) {
+		dp_qv ev = dp_group_key_value(&g->key, g->sel[end]);
+		if (dp_cmp_cells(value, &ev, false) != 0)
+			break;
+		end++;
+	}
+	return end;
+}
+
 void dp_moments(const double *v, size_t n, size_t *count, double *mean, double *sd)
 {
 	double sum = 0, sq = 0;

@@ -161,6 +161,22 @@ DP_INTERNAL dp_qv dp_group_key_value(const dp_group_key *k, const dp_qtask *t);
 DP_INTERNAL void dp_group_sort(const dp_group_key *k, const dp_qtask **sel, size_t n);
 /* Sets the key's column i of t: its name, and its kind. */
 DP_INTERNAL void dp_group_column(dp_table *t, size_t i, const dp_group_key *k);
+/* What groups and bands share: the dataflow and --where, the metric, the
+ * key of `by`, and the tasks --where keeps, sorted into groups. */
+typedef struct dp_grouped {
+	dp_qdataflow d;
+	dp_where *w;
+	const char *metric;
+	dp_group_key key;
+	const dp_qtask **sel;
+	size_t n;
+} dp_grouped;
+/* 0 or an error; close it either way. */
+DP_INTERNAL int dp_grouped_open(dp_query *q, const dp_qopts *o, const char *by, dp_grouped *g);
+DP_INTERNAL void dp_grouped_close(dp_grouped *g);
+/* The end (exclusive) of the group that begins at sel[start], and its value. */
+DP_INTERNAL size_t dp_grouped_end(const dp_grouped *g, size_t start, dp_qv *value);
+
 /* The count, mean and sample standard deviation of the numbers v[0..n)
  * that are not NaN (mean NaN when none, sd NaN when fewer than two),
  * without overflow for values near the largest double. */

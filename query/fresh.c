@@ -178,6 +178,21 @@ static int compare_unsealed(void *ctx, const MDB_val *k, const dp_progress *p)
 	return 0;
 }
 
+/* The progress keys of a task's segments begin "df/task/" (the segment's
+ * path under the logs); false when that is longer than a key. */
+static bool task_prefix(dp_key *prefix, const char *df, size_t dn, const char *task, size_t tn)
+{
+	dp_key_reset(prefix);
+	if (dn + tn + 2 > DP_KEY_MAX)
+		return false;
+	memcpy(prefix->b, df, dn);
+	prefix->b[dn] = '/';
+	memcpy(prefix->b + dn + 1, task, tn);
+	prefix->b[dn + 1 + tn] = '/';
+	prefix->n = dn + tn + 2;
+	return true;
+}
+
 /* The segments not read to their seal of one task. */
 static int check_task(dp_query *q, const char *log_dir, const char *df, size_t dn, const char *task, size_t tn,
 		      dp_freshness *f)
@@ -185,14 +200,8 @@ static int check_task(dp_query *q, const char *log_dir, const char *df, size_t d
 	dp_key prefix;
 	unsealed_ctx u = { log_dir, f };
 
-	dp_key_reset(&prefix);
-	if (dn + tn + 2 > DP_KEY_MAX)
+	if (!task_prefix(&prefix, df, dn, task, tn))
 		return 0;
-	memcpy(prefix.b, df, dn);
-	prefix.b[dn] = '/';
-	memcpy(prefix.b + dn + 1, task, tn);
-	prefix.b[dn + 1 + tn] = '/';
-	prefix.n = dn + tn + 2;
 	return each_progress(q, &prefix, compare_unsealed, &u);
 }
 
@@ -479,15 +488,8 @@ int dp_task_segments(dp_query *q, const char *df, const char *task, dp_table *se
 	tot->last_commit = NAN;
 	if ((rc = segments_table(segments)))
 		return rc;
-	/* The progress keys of a task's segments begin "df/task/". */
-	dp_key_reset(&prefix);
-	if (dn + tn + 2 > DP_KEY_MAX)
+	if (!task_prefix(&prefix, df, dn, task, tn))
 		return 0;
-	memcpy(prefix.b, df, dn);
-	prefix.b[dn] = '/';
-	memcpy(prefix.b + dn + 1, task, tn);
-	prefix.b[dn + 1 + tn] = '/';
-	prefix.n = dn + tn + 2;
 	if ((rc = each_progress(q, &prefix, status_row, &ctx)))
 		return rc;
 	if (known && snprintf(folder, sizeof(folder), "%s/%s/%s", log_dir, df, task) < (int)sizeof(folder) &&

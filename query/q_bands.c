@@ -103,58 +103,42 @@ static int group_rows(dp_table *out, const dp_qv *kv, point *pts, size_t n)
 static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
 	static const char *const stats[] = { [C_MEAN] = "mean", [C_STD] = "std", [C_MIN] = "min", [C_MAX] = "max" };
-	const char *by = ((const bands_opts *)o)->by;
-	dp_qdataflow d;
-	dp_where *w;
-	const dp_qtask **sel = NULL;
+	dp_grouped g;
 	point *pts = NULL;
-	size_t n, npts = 0, cap = 0;
-	dp_group_key key;
+	size_t npts = 0, cap = 0;
 	int rc;
 
 	(void)notes;
-	if ((rc = dp_answer_prepare(q, o, &d, &w)))
-		return rc;
-	const char *metric = dp_resolve_metric(q, &d, o->metric, &rc);
-	if (rc || (rc = dp_group_key_resolve(&d, by, &key)) || (rc = dp_select_tasks(q, &d, w, &sel, &n)) ||
-	    (rc = dp_table_init(out, NCOLS)))
+	if ((rc = dp_grouped_open(q, o, ((const bands_opts *)o)->by, &g)) || (rc = dp_table_init(out, NCOLS)))
 		goto out;
-	dp_goal goal = dp_goal_of(dp_goal_lower(o, metric));
-	dp_group_column(out, C_KEY, &key);
+	dp_goal goal = dp_goal_of(dp_goal_lower(o, g.metric));
+	dp_group_column(out, C_KEY, &g.key);
 	dp_table_set_col(out, C_EPOCH, "epoch", COL_INT);
 	dp_table_set_col(out, C_RUNS, "runs", COL_INT);
 	for (size_t c = C_MEAN; c < NCOLS; c++) {
 		dp_table_set_col(out, c, stats[c], COL_NUM);
-		dp_table_col_metric(out, c, metric, NULL, goal);
+		dp_table_col_metric(out, c, g.metric, NULL, goal);
 	}
-	dp_table_about_metric(out, metric, NULL, goal);
-	dp_table_about_by(out, key.label, false);
-	dp_group_sort(&key, sel, n);
-	for (size_t start = 0, end; start < n && !rc; start = end) {
-		dp_qv kv = dp_group_key_value(&key, sel[start]);
+	dp_table_about_metric(out, g.metric, NULL, goal);
+	dp_table_about_by(out, g.key.label, false);
+	for (size_t start = 0, end; start < g.n && !rc; start = end) {
+		dp_qv kv;
+		end = dp_grouped_end(&g, start, &kv);
 		npts = 0;
-		for (end = start; end < n && !rc; end++) {
-			dp_qv ev = dp_group_key_value(&key, sel[end]);
-			if (dp_cmp_cells(&kv, &ev, false) != 0)
-				break;
-			rc = task_points(q, d.name, sel[end], metric, &pts, &npts, &cap);
-		}
+		for (size_t i = start; i < end && !rc; i++)
+			rc = task_points(q, g.d.name, g.sel[i], g.metric, &pts, &npts, &cap);
 		if (!rc)
 			rc = group_rows(out, &kv, pts, npts);
 	}
 out:
 	free(pts);
-	free(sel);
-	dp_where_free(w);
-	dp_qdataflow_free(&d);
+	dp_grouped_close(&g);
 	return rc;
 }
 
 static const dp_param params[] = {
 	DP_PARAM_DATAFLOW,
-	{ .name = "by", .type = DP_PT_TEXT, .arg = "KEY", .required = true,
-	  .help = "a hyperparameter (in any case), status, tags.KEY or facts.NAME", .fronts = DP_FRONT_ALL,
-	  .offset = offsetof(bands_opts, by) },
+	DP_PARAM_BY(bands_opts),
 	DP_PARAM_METRIC,
 	DP_PARAM_GOAL,
 	DP_PARAM_WHERE("runs"),

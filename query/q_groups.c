@@ -44,51 +44,40 @@ static int columns(dp_table *out, const dp_group_key *k, const char *metric, con
 
 static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
-	const char *by = ((const groups_opts *)o)->by;
-	dp_qdataflow d;
-	dp_where *w;
-	const dp_qtask **sel = NULL;
+	dp_grouped g;
 	dp_qv *column = NULL;
 	double *vals = NULL;
-	dp_group_key key;
-	size_t n;
 	int rc;
 
 	(void)notes;
-	if ((rc = dp_answer_prepare(q, o, &d, &w)))
-		return rc;
-	const char *metric = dp_resolve_metric(q, &d, o->metric, &rc);
-	if (rc || (rc = dp_group_key_resolve(&d, by, &key)) || (rc = dp_select_tasks(q, &d, w, &sel, &n)))
+	if ((rc = dp_grouped_open(q, o, ((const groups_opts *)o)->by, &g)))
 		goto out;
-	bool lower = dp_goal_lower(o, metric);
+	bool lower = dp_goal_lower(o, g.metric);
 	dp_agg agg = dp_agg_resolved(o, lower);
-	column = calloc(d.ntasks + 1, sizeof(dp_qv));
-	vals = calloc(n + 1, sizeof(double));
+	column = calloc(g.d.ntasks + 1, sizeof(dp_qv));
+	vals = calloc(g.n + 1, sizeof(double));
 	if (!column || !vals) {
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = dp_query_metric_column(q, &d, metric, &agg, column, NULL)) ||
-	    (rc = columns(out, &key, metric, &agg, dp_goal_of(lower))))
+	if ((rc = dp_query_metric_column(q, &g.d, g.metric, &agg, column, NULL)) ||
+	    (rc = columns(out, &g.key, g.metric, &agg, dp_goal_of(lower))))
 		goto out;
-	dp_group_sort(&key, sel, n);
-	for (size_t start = 0, end; start < n && !rc; start = end) {
-		dp_qv kv = dp_group_key_value(&key, sel[start]);
+	for (size_t start = 0, end; start < g.n && !rc; start = end) {
+		dp_qv kv;
 		const dp_qtask *best = NULL;
 		double bestv = NAN, mean, sd, mn = NAN, mx = NAN;
 		size_t cnt;
-		for (end = start; end < n; end++) {
-			dp_qv ev = dp_group_key_value(&key, sel[end]);
-			if (dp_cmp_cells(&kv, &ev, false) != 0)
-				break;
-			dp_qv m = column[sel[end] - d.tasks];
-			double v = vals[end - start] = m.type == QV_NUM ? m.num : NAN;
+		end = dp_grouped_end(&g, start, &kv);
+		for (size_t i = start; i < end; i++) {
+			dp_qv m = column[g.sel[i] - g.d.tasks];
+			double v = vals[i - start] = m.type == QV_NUM ? m.num : NAN;
 			if (isnan(v))
 				continue;
 			mn = isnan(mn) || v < mn ? v : mn;
 			mx = isnan(mx) || v > mx ? v : mx;
 			if (!best || (lower ? v < bestv : v > bestv)) {
-				best = sel[end];
+				best = g.sel[i];
 				bestv = v;
 			}
 		}
@@ -118,17 +107,13 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 out:
 	free(vals);
 	free(column);
-	free(sel);
-	dp_where_free(w);
-	dp_qdataflow_free(&d);
+	dp_grouped_close(&g);
 	return rc;
 }
 
 static const dp_param params[] = {
 	DP_PARAM_DATAFLOW,
-	{ .name = "by", .type = DP_PT_TEXT, .arg = "KEY", .required = true,
-	  .help = "a hyperparameter (in any case), status, tags.KEY or facts.NAME", .fronts = DP_FRONT_ALL,
-	  .offset = offsetof(groups_opts, by) },
+	DP_PARAM_BY(groups_opts),
 	DP_PARAM_METRIC,
 	DP_PARAM_AGG,
 	DP_PARAM_GOAL,
