@@ -1,7 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { typicalEpochs, shortCutoff, classify, rankingNote, rankedWhere, splitAxes, parallelAxes, parallelLines,
-  otherLines, brushWhere, groupMembers, wname, quote, andWhere } from '../../serve/web/js/hyper.mjs';
+  otherLines, brushWhere, groupMembers } from '../../serve/web/js/hyper.mjs';
+import { wname, quote, andWhere } from '../../serve/web/js/where.mjs';
 
 const runs = [
   { task: 'a', status: 'FINISHED', epochs: 20, LR: 0.1, OPT: 'Adam', DECAY: 0, m: 0.3 },

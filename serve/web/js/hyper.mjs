@@ -6,23 +6,8 @@
  * top), and the --where expressions its filters and brushes amount to.
  */
 import { median } from './stats.mjs';
+import { wname, quote, andWhere } from './where.mjs';
 import { fmtNum } from './format.mjs';
-
-/* A name of the --where language: back quotes when it is not a plain word. */
-export function wname(s) {
-  return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(s) ? s : '`' + String(s).replace(/`/g, '``') + '`';
-}
-
-/* A text literal of the --where language. */
-export function quote(s) {
-  return "'" + String(s).replace(/'/g, "''") + "'";
-}
-
-/* Conditions joined with and, each in parentheses when there are several. */
-export function andWhere(...parts) {
-  const p = parts.filter((x) => x && String(x).trim());
-  return p.length > 1 ? p.map((x) => '(' + x + ')').join(' and ') : p[0] || '';
-}
 
 /* The typical number of epochs of a dataflow's runs: their median. */
 export function typicalEpochs(runs) {

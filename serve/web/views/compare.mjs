@@ -11,7 +11,7 @@ import { h, clear, card } from '../js/dom.mjs';
 import { api } from '../js/api.mjs';
 import { kindOf, chosenMetric } from '../js/answer.mjs';
 import { cellText } from '../js/format.mjs';
-import { quote } from '../js/hyper.mjs';
+import { quote } from '../js/where.mjs';
 import { curvePoints, curveSeries, curveOption, curveBounds, makeChart } from '../js/charts.mjs';
 import { errorBox, taskInput, taskLink, metricSelect } from '../js/ui.mjs';
 

@@ -20,7 +20,8 @@ import { cellText, fmtNum, asNumber } from '../js/format.mjs';
 import { dataTable } from '../js/table.mjs';
 import { quantiles } from '../js/stats.mjs';
 import { typicalEpochs, shortCutoff, classify, rankingNote, rankedWhere, splitAxes, parallelAxes, parallelLines,
-  otherLines, brushWhere, andWhere, groupMembers, spansDecades } from '../js/hyper.mjs';
+  otherLines, brushWhere, groupMembers, spansDecades } from '../js/hyper.mjs';
+import { andWhere } from '../js/where.mjs';
 import { defaultHidden } from './runs.mjs';
 import { makeChart, disposeCharts, escapeLabel, metricScale, niceExtent } from '../js/charts.mjs';
 import { errorBox, runHref, metricSelect, choice } from '../js/ui.mjs';

@@ -8,7 +8,7 @@
 import { h, clear, card } from '../js/dom.mjs';
 import { apiURL, apiWithHeaders } from '../js/api.mjs';
 import { dataTable } from '../js/table.mjs';
-import { quote } from '../js/hyper.mjs';
+import { quote } from '../js/where.mjs';
 import { errorBox, runHref } from '../js/ui.mjs';
 
 /* A name of SQL, quoted when it is not a plain word. */

@@ -8,12 +8,12 @@
  *
  * URL: #run?df=&task=
  */
-import { h, clear, card } from '../js/dom.mjs';
+import { h, clear } from '../js/dom.mjs';
 import { api, apiURL, ApiError } from '../js/api.mjs';
 import { kindOf, chosenMetric } from '../js/answer.mjs';
 import { cellText, fmtSecs } from '../js/format.mjs';
 import { dataTable } from '../js/table.mjs';
-import { quote } from '../js/hyper.mjs';
+import { quote } from '../js/where.mjs';
 import { curvePoints, curveSeries, curveOption, curveBounds, makeChart } from '../js/charts.mjs';
 import { errorBox, statusBadge, taskInput } from '../js/ui.mjs';
 import { hashOf } from '../js/state.mjs';

@@ -12,7 +12,7 @@ import { api, apiURL } from '../js/api.mjs';
 import { kindOf, hypColumns, rankColumn, chosenMetric, metricColumns } from '../js/answer.mjs';
 import { cellText, meanStd } from '../js/format.mjs';
 import { dataTable, pinColumns } from '../js/table.mjs';
-import { andWhere, quote } from '../js/hyper.mjs';
+import { andWhere, quote } from '../js/where.mjs';
 import { pageOf } from '../js/state.mjs';
 import { bandSeries, curveOption, makeChart, PALETTE } from '../js/charts.mjs';
 import { errorBox, runHref, metricSelect } from '../js/ui.mjs';
