@@ -83,7 +83,7 @@ TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 TEST_SHIMS := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(wildcard tests/shims/*.c))
 
-.PHONY: all check test-unit test-scripts deps install uninstall clean demo bench stress fuzz docs wheel
+.PHONY: all check test-unit test-web test-scripts deps install uninstall clean demo bench stress fuzz docs wheel
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/libdnnprov_sqlite.so $(B)/dnnprov $(B)/dnnprov.pc \
 	$(B)/examples/train $(B)/examples/ask
 
@@ -185,10 +185,16 @@ docs: $(B)/dnnprov
 # ---- tests -----------------------------------------------------------------
 check: deps
 	$(MAKE) all $(TEST_BIN) $(TEST_TOOLS) $(TEST_SHIMS)
-	$(MAKE) test-unit test-scripts
+	$(MAKE) test-unit test-web test-scripts
 
 test-unit: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+
+# The web page's modules under Node's own test runner (features of Node
+# 18, Debian 12's): what they make of the API's answers, without a browser.
+test-web:
+	@echo "== tests/web"; node --test tests/web/*.test.mjs >$(B)/test-web.out 2>&1 || { cat $(B)/test-web.out; exit 1; }; \
+	  grep -E '^# (pass|fail)' $(B)/test-web.out | paste -sd ' '
 
 test-scripts: all $(TEST_TOOLS) $(TEST_SHIMS)
 	@set -e; for t in tests/test_*.sh tests/crash/test_*.sh; do [ -e "$$t" ] || continue; \
@@ -253,7 +259,7 @@ DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 ch
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas python3-venv \
 	python3-optuna python3-skorch \
-	chromium chromium-driver python3-selenium
+	chromium chromium-driver python3-selenium nodejs
 DEMO_PACKAGES := python3-torch python3-sklearn
 BENCH_PACKAGES := libsqlite3-dev sqlite3 nats-server libnats-dev
 # DuckDB's peer rows run on Node (tools/bench.sh installs @duckdb/node-api

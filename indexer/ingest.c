@@ -174,6 +174,9 @@ static void df_free(dp_df_state *d)
 		dp_buf_free(&d->tfs[i].raw);
 	}
 	free(d->tfs);
+	for (size_t i = 0; i < d->nranges; i++)
+		free(d->ranges[i].name);
+	free(d->ranges);
 	free(d);
 }
 
@@ -283,11 +286,41 @@ static int df_put_tf(dp_df_state *d, const msgpack_object *tf)
 	return dp_pack_object(&d->tfs[i].raw, tf);
 }
 
+/* Sets a metric's range, given as the msgpack [low, high] of a spec. */
+static int df_put_range(dp_df_state *d, const msgpack_object *name, const msgpack_object *range)
+{
+	double low, high;
+	size_t i;
+	if (name->type != MSGPACK_OBJECT_STR || range->type != MSGPACK_OBJECT_ARRAY || range->via.array.size != 2 ||
+	    !dp_obj_number(&range->via.array.ptr[0], &low) || !dp_obj_number(&range->via.array.ptr[1], &high))
+		return 0; /* the record's check refused such a range; a stored value is ours */
+	for (i = 0; i < d->nranges && !dp_obj_is_str(name, d->ranges[i].name); i++)
+		;
+	if (i == d->nranges) {
+		void *grown = realloc(d->ranges, (d->nranges + 1) * sizeof(*d->ranges));
+		if (!grown)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		d->ranges = grown;
+		if (!(d->ranges[i].name = obj_strdup(name)))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		d->nranges++;
+	} else if (d->ranges[i].low == low && d->ranges[i].high == high) {
+		return 0;
+	}
+	d->ranges[i].low = low;
+	d->ranges[i].high = high;
+	d->dirty = true;
+	return 0;
+}
+
 /* Merges a spec (from a record or from the stored value) into d. */
 static int df_merge_spec(dp_df_state *d, const msgpack_object *hyps, const msgpack_object *metrics,
-			 const msgpack_object *adaptation, const msgpack_object *tfs)
+			 const msgpack_object *adaptation, const msgpack_object *tfs, const msgpack_object *ranges)
 {
 	int rc;
+	for (uint32_t i = 0; ranges && ranges->type == MSGPACK_OBJECT_MAP && i < ranges->via.map.size; i++)
+		if ((rc = df_put_range(d, &ranges->via.map.ptr[i].key, &ranges->via.map.ptr[i].val)))
+			return rc;
 	for (uint32_t i = 0; hyps && hyps->type == MSGPACK_OBJECT_ARRAY && i < hyps->via.array.size; i++) {
 		const msgpack_object *n = dp_map_get(&hyps->via.array.ptr[i], "name");
 		const msgpack_object *t = dp_map_get(&hyps->via.array.ptr[i], "type");
@@ -340,7 +373,8 @@ static int df_get(dp_ingest *in, const char *df, dp_df_state **out)
 			const msgpack_object *u = dp_map_get(&o, "undeclared_hyperparameters");
 			d->undeclared = u && u->type == MSGPACK_OBJECT_BOOLEAN && u->via.boolean;
 			rc = df_merge_spec(d, dp_map_get(&o, "hyperparameters"), dp_map_get(&o, "metrics"),
-					   dp_map_get(&o, "adaptation"), dp_map_get(&o, "transformations"));
+					   dp_map_get(&o, "adaptation"), dp_map_get(&o, "transformations"),
+					   dp_map_get(&o, "metric_ranges"));
 		}
 		d->dirty = false;
 	} else if (mrc != MDB_NOTFOUND) {
@@ -369,11 +403,23 @@ static int df_encode(const dp_df_state *d, dp_buf *b)
 		need += 8 + strlen(d->metrics[i]);
 	for (size_t i = 0; i < d->ntfs; i++)
 		need += d->tfs[i].raw.len;
+	for (size_t i = 0; i < d->nranges; i++)
+		need += 32 + strlen(d->ranges[i].name);
 	b->len = 0;
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, d->undeclared ? 6 : 5);
+	p = dp_mp_map(p, 5 + (d->undeclared ? 1 : 0) + (d->nranges ? 1 : 0));
+	if (d->nranges) {
+		p = dp_mp_key(p, "metric_ranges");
+		p = dp_mp_map(p, (uint32_t)d->nranges);
+		for (size_t i = 0; i < d->nranges; i++) {
+			p = dp_mp_str(p, d->ranges[i].name, strlen(d->ranges[i].name));
+			p = dp_mp_array(p, 2);
+			p = dp_mp_double(p, d->ranges[i].low);
+			p = dp_mp_double(p, d->ranges[i].high);
+		}
+	}
 	if (d->undeclared) {
 		p = dp_mp_key(p, "undeclared_hyperparameters");
 		p = dp_mp_bool(p, true);
@@ -911,7 +957,7 @@ static int apply_spec(dp_ingest *in, frame_ctx *f, const dp_record *r)
 		d->dirty = true;
 	}
 	return df_merge_spec(d, r->u.spec.hyperparameters, r->u.spec.metrics,
-			     dp_map_get(r->root, "adaptation"), r->u.spec.transformations);
+			     dp_map_get(r->root, "adaptation"), r->u.spec.transformations, r->u.spec.metric_ranges);
 }
 
 static int set_str(char **dst, dp_str s)

@@ -102,6 +102,13 @@ typedef struct dp_df_state {
 		dp_buf raw; /* msgpack of the transformation's spec */
 	} *tfs;
 	size_t ntfs;
+	/* The metrics' declared ranges (the spec's metric_ranges): a later
+	 * spec's range for a metric replaces the earlier one. */
+	struct {
+		char *name;
+		double low, high;
+	} *ranges;
+	size_t nranges;
 	double first_seen;
 	bool dirty;
 } dp_df_state;

@@ -291,6 +291,22 @@ int dp_model_read(const void *value, size_t n, const char *df, dp_model *m)
 		if (!slot || !(*slot = arena_str(m, p, len)))
 			b.oom = true;
 	}
+	const msgpack_object *mr = dp_map_get(&o, "metric_ranges");
+	cap = 0;
+	for (uint32_t i = 0; mr && mr->type == MSGPACK_OBJECT_MAP && i < mr->via.map.size && !b.oom; i++) {
+		const msgpack_object *r = &mr->via.map.ptr[i].val;
+		const char *p;
+		size_t len;
+		double lo, hi;
+		if (!str_of(&mr->via.map.ptr[i].key, &p, &len) || r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 ||
+		    !dp_obj_number(&r->via.array.ptr[0], &lo) || !dp_obj_number(&r->via.array.ptr[1], &hi))
+			continue;
+		struct dp_mrange *x = grow(m, (void **)&m->ranges, &m->nranges, &cap, sizeof(*x));
+		if (!x || !(x->metric = arena_str(m, p, len)))
+			b.oom = true;
+		else
+			x->low = lo, x->high = hi;
+	}
 	if (!b.oom)
 		builtins(&b, dp_map_get(&o, "hyperparameters"));
 	if (!b.oom)

@@ -83,6 +83,13 @@ typedef struct dp_model {
 	bool adaptation;
 	bool undeclared;   /* some task used a hyperparameter the specification lacks */
 	double first_seen; /* NaN when unknown */
+	/* The values a metric can take, as the experiment file declares them
+	 * (metric_ranges): -inf or inf for an open side. */
+	struct dp_mrange {
+		const char *metric;
+		double low, high;
+	} *ranges;
+	size_t nranges;
 	dp_arena arena; /* the strings and arrays above */
 } dp_model;
 

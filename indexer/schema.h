@@ -37,6 +37,9 @@
  *                  {hyperparameters: [{name, type}], metrics: [str],
  *                   adaptation: bool, transformations: [...as in the spec
  *                   record...], first_seen: time,
+ *                   metric_ranges: {metric: [low, high]} (present once a
+ *                   spec declared some; a later spec's range for a metric
+ *                   replaces the earlier one),
  *                   undeclared_hyperparameters: true (present once a task
  *                   used a hyperparameter name the specification lacks)}
  *                metrics lists declared names, then every other metric name

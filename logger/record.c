@@ -397,6 +397,19 @@ static int check_spec_lists(const msgpack_object *root, dp_record *rec)
 					return bad("spec", "attributes", "has an unknown type");
 		}
 	}
+	const msgpack_object *mr = dp_map_get(root, "metric_ranges");
+	if (mr && (mr->type != MSGPACK_OBJECT_MAP || mr->via.map.size > MAX_ENTRIES))
+		return bad("spec", "metric_ranges", "is not a map");
+	for (uint32_t i = 0; mr && i < mr->via.map.size; i++) {
+		const msgpack_object *k = &mr->via.map.ptr[i].key, *r = &mr->via.map.ptr[i].val;
+		double lo, hi;
+		if (k->type != MSGPACK_OBJECT_STR || !dp_str_is_tag((dp_str){ k->via.str.ptr, k->via.str.size }))
+			return bad("spec", "metric_ranges", "has an invalid name");
+		if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 || !dp_obj_number(&r->via.array.ptr[0], &lo) ||
+		    !dp_obj_number(&r->via.array.ptr[1], &hi) || !(lo < hi))
+			return bad("spec", "metric_ranges", "has a range that is not [low, high] with low below high");
+	}
+	rec->u.spec.metric_ranges = mr;
 	rec->u.spec.hyperparameters = h;
 	rec->u.spec.metrics = m;
 	rec->u.spec.adaptation = ad->via.boolean;

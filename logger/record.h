@@ -57,6 +57,7 @@ typedef struct dp_record {
 			const msgpack_object *metrics;         /* array of str */
 			bool adaptation;
 			const msgpack_object *transformations; /* array */
+			const msgpack_object *metric_ranges;   /* map str -> [low, high], or NULL */
 		} spec;
 		struct {
 			dp_str task, transformation, execution, host, user;

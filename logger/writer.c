@@ -1503,7 +1503,9 @@ static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, c
 	for (size_t i = 0; i < cfg->nhyperparameters; i++)
 		nsel += cfg->hyperparameters[i].selected;
 
-	p = encode_head(p, "spec", 5, now);
+	/* metric_ranges only when the file gives some: a spec without them is
+	 * the one earlier versions wrote. */
+	p = encode_head(p, "spec", cfg->nmetric_ranges ? 6 : 5, now);
 	p = dp_mp_key(p, "dataflow");
 	p = dp_mp_str(p, cfg->dataflow, strlen(cfg->dataflow));
 	p = dp_mp_key(p, "hyperparameters");
@@ -1538,6 +1540,17 @@ static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, c
 				p = dp_mp_name_type(p, set->attrs[a].name, dp_attr_type_name(set->attrs[a].type));
 		}
 	}
+	if (cfg->nmetric_ranges) {
+		p = dp_mp_key(p, "metric_ranges");
+		p = dp_mp_map(p, (uint32_t)cfg->nmetric_ranges);
+		for (size_t i = 0; i < cfg->nmetric_ranges; i++) {
+			const dp_metric_range *r = &cfg->metric_ranges[i];
+			p = dp_mp_str(p, r->metric, strlen(r->metric));
+			p = dp_mp_array(p, 2);
+			p = dp_mp_double(p, r->low);
+			p = dp_mp_double(p, r->high);
+		}
+	}
 	return p;
 }
 
@@ -1548,6 +1561,8 @@ static size_t spec_max_size(const dnnprov_config *cfg)
 		n += 64 + strlen(cfg->hyperparameters[i].name);
 	for (size_t i = 0; i < cfg->nmetrics; i++)
 		n += 8 + strlen(cfg->metrics[i]);
+	for (size_t i = 0; i < cfg->nmetric_ranges; i++)
+		n += 32 + strlen(cfg->metric_ranges[i].metric);
 	for (size_t i = 0; i < cfg->ntransformations; i++) {
 		const dp_transformation *tf = &cfg->transformations[i];
 		n += 64 + strlen(tf->name);

@@ -169,7 +169,7 @@ static _Thread_local sort_ctx g_sort;
 
 /* Orders two cells as a sort does: missing (and NaN) last whatever the
  * direction. */
-static int dp_cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
+int dp_cmp_cells(const dp_qv *a, const dp_qv *b, bool desc)
 {
 	/* A failed cell (the table will be refused) sorts as missing. */
 	bool an = a->type == QV_NULL || a->type == QV_FAILED || dp_qv_isnan(a);
@@ -470,4 +470,161 @@ void dp_page_sort(dp_page_heap *h)
 {
 	g_page_desc = h->desc;
 	qsort(h->v, h->n, sizeof(*h->v), cmp_page);
+}
+
+/* ---- groups of tasks --------------------------------------------------------------------------- */
+
+int dp_group_key_resolve(const dp_qdataflow *d, const char *by, dp_group_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (dp_strcasecmp(by, "status") == 0) {
+		k->kind = GROUP_STATUS;
+		k->name = k->label = "status";
+		return 0;
+	}
+	if (dp_strncasecmp(by, "tags.", 5) == 0 && by[5]) {
+		k->kind = GROUP_TAG;
+		k->name = by + 5;
+		k->label = by;
+		return 0;
+	}
+	if (dp_strncasecmp(by, "facts.", 6) == 0 && by[6]) {
+		k->kind = GROUP_FACT;
+		k->name = by + 6;
+		k->label = by;
+		return 0;
+	}
+	const char *hyp = dp_qdf_hyp(d, by);
+	if (hyp) {
+		k->kind = GROUP_HYP;
+		k->name = k->label = hyp;
+		for (size_t i = 0; i < d->nhyps; i++)
+			if (strcmp(d->hyps[i].name, hyp) == 0)
+				k->numeric = strcmp(d->hyps[i].type, "numeric") == 0;
+		return 0;
+	}
+	dp_buf list = { 0 };
+	for (size_t i = 0; i < d->nhyps; i++)
+		dp_buf_printf(&list, "%s, ", d->hyps[i].name);
+	int rc = dp_error_subject(DNNPROV_ENOTFOUND, "by",
+				  "nothing to group by is called '%s' in dataflow %s: a hyperparameter (%.*s), status, "
+				  "tags.KEY or facts.NAME",
+				  by, d->name, list.len ? (int)list.len - 2 : 4, list.len ? dp_buf_cstr(&list) : "none");
+	dp_buf_free(&list);
+	return rc;
+}
+
+dp_qv dp_group_key_value(const dp_group_key *k, const dp_qtask *t)
+{
+	const dp_qv *v = NULL;
+	dp_qv none = { 0 };
+	switch (k->kind) {
+	case GROUP_STATUS:
+		none.type = QV_TEXT;
+		none.text = t->status;
+		return none;
+	case GROUP_HYP: v = dp_qtask_hyp(t, k->name); break;
+	case GROUP_TAG: v = dp_qtask_tag(t, k->name); break;
+	case GROUP_FACT: v = dp_qtask_fact(t, k->name); break;
+	}
+	return v ? *v : none;
+}
+
+static _Thread_local const dp_group_key *g_group; /* for qsort, as g_sort */
+static int cmp_grouped(const void *x, const void *y)
+{
+	const dp_qtask *a = *(const dp_qtask *const *)x, *b = *(const dp_qtask *const *)y;
+	dp_qv va = dp_group_key_value(g_group, a), vb = dp_group_key_value(g_group, b);
+	int c = dp_cmp_cells(&va, &vb, false);
+	return c ? c : strcmp(a->id, b->id);
+}
+
+void dp_group_sort(const dp_group_key *k, const dp_qtask **sel, size_t n)
+{
+	g_group = k;
+	qsort(sel, n, sizeof(*sel), cmp_grouped);
+	g_group = NULL;
+}
+
+void dp_group_column(dp_table *t, size_t i, const dp_group_key *k)
+{
+	dp_table_set_col(t, i, k->label, k->numeric ? COL_NUM : COL_TEXT);
+	if (k->kind == GROUP_HYP)
+		dp_table_col_hyp(t, i, k->name, k->numeric);
+	else if (k->kind == GROUP_STATUS)
+		dp_table_col_status(t, i);
+}
+
+int dp_grouped_open(dp_query *q, const dp_qopts *o, const char *by, dp_grouped *g)
+{
+	int rc;
+	memset(g, 0, sizeof(*g));
+	if ((rc = dp_answer_prepare(q, o, &g->d, &g->w)))
+		return rc;
+	g->metric = dp_resolve_metric(q, &g->d, o->metric, &rc);
+	if (rc || (rc = dp_group_key_resolve(&g->d, by, &g->key)) || (rc = dp_select_tasks(q, &g->d, g->w, &g->sel, &g->n)))
+		return rc;
+	dp_group_sort(&g->key, g->sel, g->n);
+	return 0;
+}
+
+void dp_grouped_close(dp_grouped *g)
+{
+	free(g->sel);
+	dp_where_free(g->w);
+	dp_qdataflow_free(&g->d);
+	memset(g, 0, sizeof(*g));
+}
+
+size_t dp_grouped_end(const dp_grouped *g, size_t start, dp_qv *value)
+{
+	size_t end = start;
+	*value = dp_group_key_value(&g->key, g->sel[start]);
+	while (end < g->n) {
+		dp_qv ev = dp_group_key_value(&g->key, g->sel[end]);
+		if (dp_cmp_cells(value, &ev, false) != 0)
+			break;
+		end++;
+	}
+	return end;
+}
+
+void dp_moments(const double *v, size_t n, size_t *count, double *mean, double *sd)
+{
+	double sum = 0, sq = 0;
+	size_t c = 0;
+	*mean = *sd = NAN;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(v[i])) {
+			sum += v[i] / 2; /* halved: the sum of two values near DBL_MAX stays finite longer */
+			c++;
+		}
+	*count = c;
+	if (!c)
+		return;
+	*mean = 2 * (sum / (double)c);
+	if (!isfinite(*mean)) {
+		*mean = 0; /* past the range even so: the mean of the quotients */
+		for (size_t i = 0; i < n; i++)
+			if (!isnan(v[i]))
+				*mean += v[i] / (double)c;
+	}
+	if (c < 2)
+		return;
+	/* Deviations halved and scaled by the largest: their squares stay
+	 * finite whatever the values. */
+	double scale = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(v[i]) && fabs(v[i] / 2 - *mean / 2) > scale)
+			scale = fabs(v[i] / 2 - *mean / 2);
+	if (!(scale > 0)) {
+		*sd = scale == 0 ? 0 : NAN;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(v[i])) {
+			double r = (v[i] / 2 - *mean / 2) / scale;
+			sq += r * r;
+		}
+	*sd = 2 * scale * sqrt(sq / (double)(c - 1));
 }

@@ -89,6 +89,9 @@ DP_INTERNAL dp_agg dp_agg_resolved(const dp_qopts *o, bool lower);
 
 /* ---- tables --------------------------------------------------------------------------------- */
 
+/* Orders two cells as a sort does: missing (and NaN) last whatever the
+ * direction. */
+DP_INTERNAL int dp_cmp_cells(const dp_qv *a, const dp_qv *b, bool desc);
 /* The column --sort [+|-]COLUMN names (the last of that name, in any
  * case), or def_col and def_desc without --sort; DNNPROV_EQUERY about
  * "sort" listing the columns when there is none. */
@@ -136,5 +139,68 @@ DP_INTERNAL int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *m
 /* Sorts the heap's items into the page's order. */
 DP_INTERNAL void dp_page_sort(dp_page_heap *h);
 
+/* ---- groups of tasks (groups, bands) -------------------------------------------------------
+ * What a question groups the tasks by: a hyperparameter (as the dataflow
+ * spells it, named in any case), `status`, a tag `tags.KEY` or a run fact
+ * `facts.NAME`, the names of --where. */
+typedef enum dp_group_kind { GROUP_HYP, GROUP_STATUS, GROUP_TAG, GROUP_FACT } dp_group_kind;
+typedef struct dp_group_key {
+	dp_group_kind kind;
+	const char *name;  /* the hyperparameter, tag key or fact name (in `by` or d) */
+	const char *label; /* the column's name: the hyperparameter, "status", "tags.KEY" (in `by` or d) */
+	bool numeric;      /* a hyperparameter declared numeric */
+} dp_group_key;
+
+/* Resolves `by` against d: DNNPROV_ENOTFOUND about "by", listing what it
+ * takes, when it names nothing. */
+DP_INTERNAL int dp_group_key_resolve(const dp_qdataflow *d, const char *by, dp_group_key *k);
+/* Task t's value of the key (text pointing into t or d); QV_NULL when it
+ * has none. */
+DP_INTERNAL dp_qv dp_group_key_value(const dp_group_key *k, const dp_qtask *t);
+/* Sorts sel[0..n) by their value of the key (missing last), then by id:
+ * a group is a run of equal values. */
+DP_INTERNAL void dp_group_sort(const dp_group_key *k, const dp_qtask **sel, size_t n);
+/* Sets the key's column i of t: its name, and its kind. */
+DP_INTERNAL void dp_group_column(dp_table *t, size_t i, const dp_group_key *k);
+/* What groups and bands share: the dataflow and --where, the metric, the
+ * key of `by`, and the tasks --where keeps, sorted into groups. */
+typedef struct dp_grouped {
+	dp_qdataflow d;
+	dp_where *w;
+	const char *metric;
+	dp_group_key key;
+	const dp_qtask **sel;
+	size_t n;
+} dp_grouped;
+/* 0 or an error; close it either way. */
+DP_INTERNAL int dp_grouped_open(dp_query *q, const dp_qopts *o, const char *by, dp_grouped *g);
+DP_INTERNAL void dp_grouped_close(dp_grouped *g);
+/* The end (exclusive) of the group that begins at sel[start], and its value. */
+DP_INTERNAL size_t dp_grouped_end(const dp_grouped *g, size_t start, dp_qv *value);
+
+/* The count, mean and sample standard deviation of the numbers v[0..n)
+ * that are not NaN (mean NaN when none, sd NaN when fewer than two),
+ * without overflow for values near the largest double. */
+DP_INTERNAL void dp_moments(const double *v, size_t n, size_t *count, double *mean, double *sd);
+
+/* ---- where two curves part (diff) ---------------------------------------------------------
+ * Two curves of one metric part at the first epoch where their gap passes
+ * DP_PART_K times their noise, the median epoch-to-epoch change of both
+ * over the DP_PART_WINDOW epochs up to it, and stays past it for
+ * DP_PART_HOLD epochs in a row (q_diff.c says it whole, and
+ * docs/QUERY.md). */
+#define DP_PART_K 3.0
+#define DP_PART_WINDOW 5
+#define DP_PART_HOLD 3
+/* a[0..n), b[0..n): both curves' values at the epochs they share, in
+ * epoch order.  The index of the epoch where they part, with the noise
+ * there in *noise; n when they do not part (or cannot: fewer than
+ * DP_PART_HOLD epochs). */
+DP_INTERNAL size_t dp_curves_part(const double *a, const double *b, size_t n, double *noise);
+
+/* Spearman's rank correlation of paired values (ties get average ranks) in
+ * *rho: NaN when fewer than 3 pairs or a side is constant.  Returns 0, or
+ * DNNPROV_ENOMEM. */
+DP_INTERNAL int dp_spearman(const double *x, const double *y, size_t n, double *rho);
 
 #endif

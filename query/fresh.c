@@ -178,6 +178,21 @@ static int compare_unsealed(void *ctx, const MDB_val *k, const dp_progress *p)
 	return 0;
 }
 
+/* The progress keys of a task's segments begin "df/task/" (the segment's
+ * path under the logs); false when that is longer than a key. */
+static bool task_prefix(dp_key *prefix, const char *df, size_t dn, const char *task, size_t tn)
+{
+	dp_key_reset(prefix);
+	if (dn + tn + 2 > DP_KEY_MAX)
+		return false;
+	memcpy(prefix->b, df, dn);
+	prefix->b[dn] = '/';
+	memcpy(prefix->b + dn + 1, task, tn);
+	prefix->b[dn + 1 + tn] = '/';
+	prefix->n = dn + tn + 2;
+	return true;
+}
+
 /* The segments not read to their seal of one task. */
 static int check_task(dp_query *q, const char *log_dir, const char *df, size_t dn, const char *task, size_t tn,
 		      dp_freshness *f)
@@ -185,14 +200,8 @@ static int check_task(dp_query *q, const char *log_dir, const char *df, size_t d
 	dp_key prefix;
 	unsealed_ctx u = { log_dir, f };
 
-	dp_key_reset(&prefix);
-	if (dn + tn + 2 > DP_KEY_MAX)
+	if (!task_prefix(&prefix, df, dn, task, tn))
 		return 0;
-	memcpy(prefix.b, df, dn);
-	prefix.b[dn] = '/';
-	memcpy(prefix.b + dn + 1, task, tn);
-	prefix.b[dn + 1 + tn] = '/';
-	prefix.n = dn + tn + 2;
 	return each_progress(q, &prefix, compare_unsealed, &u);
 }
 
@@ -379,13 +388,15 @@ static int status_row(void *ctx, const MDB_val *k, const dp_progress *p)
 	return 0;
 }
 
-/* The rows of the segments of the logs the index has not read. */
-static int unread_rows(dp_query *q, dp_table *t, const char *log_dir, dp_index_totals *tot)
+/* The rows of the segments of the logs the index has not read, under
+ * `under` (log_dir itself, or one task's folder in it). */
+static int unread_rows(dp_query *q, dp_table *t, const char *log_dir, const char *under, dp_index_totals *tot)
 {
 	dp_path_list segs = { 0 };
 	size_t root = strlen(log_dir);
+	struct stat dir;
 	/* A folder it cannot list only shortens these rows. */
-	int rc = dp_find_segments(log_dir, &segs, NULL, NULL);
+	int rc = stat(under, &dir) == 0 ? dp_find_segments(under, &segs, NULL, NULL) : 0;
 	if (rc == DNNPROV_ENOMEM)
 		goto out;
 	rc = 0;
@@ -454,9 +465,41 @@ static int problem_rows(dp_query *q, dp_table *t)
 	return r < 0 ? r : 0;
 }
 
-int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems, dp_index_totals *tot)
+/* The columns of a table of segments (index --status, segments). */
+static int segments_table(dp_table *segments)
 {
 	static const char *const seg_cols[] = { "segment", "indexed", "on_disk", "behind", "records", "problems", "state" };
+	int rc = dp_table_init(segments, DP_ARRAY_LEN(seg_cols));
+	for (size_t i = 0; !rc && i < DP_ARRAY_LEN(seg_cols); i++)
+		dp_table_set_col(segments, i, seg_cols[i], i == 0 || i == 6 ? COL_TEXT : COL_INT);
+	return rc;
+}
+
+int dp_task_segments(dp_query *q, const char *df, const char *task, dp_table *segments, dp_index_totals *tot)
+{
+	char log_dir[4096], folder[8192];
+	bool known = meta_string(q, "log_dir", log_dir, sizeof(log_dir));
+	status_ctx ctx = { segments, known ? log_dir : NULL, tot };
+	size_t dn = strlen(df), tn = strlen(task);
+	dp_key prefix;
+	int rc;
+
+	memset(tot, 0, sizeof(*tot));
+	tot->last_commit = NAN;
+	if ((rc = segments_table(segments)))
+		return rc;
+	if (!task_prefix(&prefix, df, dn, task, tn))
+		return 0;
+	if ((rc = each_progress(q, &prefix, status_row, &ctx)))
+		return rc;
+	if (known && snprintf(folder, sizeof(folder), "%s/%s/%s", log_dir, df, task) < (int)sizeof(folder) &&
+	    (rc = unread_rows(q, segments, log_dir, folder, tot)))
+		return rc;
+	return (rc = dp_query_check(q)) ? rc : dp_table_check(segments, NULL);
+}
+
+int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems, dp_index_totals *tot)
+{
 	static const char *const prob_cols[] = { "segment", "offset", "why", "bytes" };
 	dp_key all;
 	status_ctx ctx = { segments, log_dir, tot };
@@ -464,15 +507,12 @@ int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_tab
 
 	memset(tot, 0, sizeof(*tot));
 	tot->last_commit = NAN;
-	if ((rc = dp_table_init(segments, DP_ARRAY_LEN(seg_cols))) ||
-	    (rc = dp_table_init(problems, DP_ARRAY_LEN(prob_cols))))
+	if ((rc = segments_table(segments)) || (rc = dp_table_init(problems, DP_ARRAY_LEN(prob_cols))))
 		return rc;
-	for (size_t i = 0; i < DP_ARRAY_LEN(seg_cols); i++)
-		dp_table_set_col(segments, i, seg_cols[i], i == 0 || i == 6 ? COL_TEXT : COL_INT);
 	for (size_t i = 0; i < DP_ARRAY_LEN(prob_cols); i++)
 		dp_table_set_col(problems, i, prob_cols[i], i == 0 || i == 2 ? COL_TEXT : COL_INT);
 	dp_key_reset(&all);
-	if ((rc = each_progress(q, &all, status_row, &ctx)) || (log_dir && (rc = unread_rows(q, segments, log_dir, tot))) ||
+	if ((rc = each_progress(q, &all, status_row, &ctx)) || (log_dir && (rc = unread_rows(q, segments, log_dir, log_dir, tot))) ||
 	    (tot->problems && (rc = problem_rows(q, problems))))
 		return rc;
 	MDB_val lk = { 11, "last_commit" }, lv;

@@ -339,35 +339,21 @@ int dp_query_no_dataflow(dp_query *q, const char *df)
 
 int dp_query_no_task(dp_query *q, const char *df, const char *id)
 {
-	dp_scan sc;
-	MDB_val k, v;
-	dp_key dfkey;
+	const char *near[5];
 	dp_buf list = { 0 };
 	size_t n = 0;
-	int mrc;
+	int rc;
 
-	dp_key_reset(&dfkey);
-	dp_key_cstr(&dfkey, df);
-	if ((mrc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &dfkey, NULL)))
-		return mrc;
-	while ((mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		if (n < 10)
-			dp_buf_printf(&list, "%s%.*s", n ? ", " : "", (int)(k.mv_size - dfkey.n - 1),
-				      (const char *)k.mv_data + dfkey.n);
-		n++;
-	}
-	dp_scan_close(&sc);
-	if (mrc < 0) {
-		dp_buf_free(&list);
-		return mrc;
-	}
-	if (n > 10)
-		dp_buf_printf(&list, " and %zu more", n - 10);
-	const char *known = n ? dp_buf_cstr(&list) : "";
-	int rc = list.failed || !known
-			 ? dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s", id, df)
-			 : dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s (%s%s)", id, df,
-				    n ? "tasks: " : "it has no tasks", known);
+	/* The ids it may have meant, not every id: a dataflow may have
+	 * 100,000 (`dnnprov tasks DF --match TEXT` finds the others). */
+	if ((rc = dp_task_suggest(q, df, id, near, DP_ARRAY_LEN(near), &n)))
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		dp_buf_printf(&list, "%s%s", i ? ", " : "", near[i]);
+	rc = list.failed || !n ? dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s%s", id, df,
+						   n ? "" : " (it has no tasks)")
+			       : dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s (did you mean %s?)",
+						  id, df, dp_buf_cstr(&list));
 	dp_buf_free(&list);
 	return rc;
 }
@@ -717,6 +703,43 @@ bool dp_metric_lower_is_better(const char *metric)
 	for (size_t k = 0; k < DP_ARRAY_LEN(lower); k++)
 		if (strstr(low, lower[k]))
 			return true;
+	return false;
+}
+
+/* Whether the name has `word` as one of its parts: the pieces between
+ * underscores, dashes and dots ("val_acc", "top5_acc"), in any case. */
+static bool has_part(const char *name, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = name; *p;) {
+		size_t len = strcspn(p, "_-.");
+		if (len == n && dp_strncasecmp(p, word, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, "_-.");
+	}
+	return false;
+}
+
+bool dp_metric_bounds(const dp_qdataflow *d, const char *metric, double *low, double *high)
+{
+	static const char *const unit[] = { "accuracy", "acc", "precision", "recall", "f1", "auc", "iou", "miou", "dice" };
+	for (size_t i = 0; d && i < d->model.nranges; i++)
+		if (strcmp(d->model.ranges[i].metric, metric) == 0) {
+			*low = d->model.ranges[i].low;
+			*high = d->model.ranges[i].high;
+			return true;
+		}
+	*low = -INFINITY;
+	*high = INFINITY;
+	for (size_t i = 0; i < DP_ARRAY_LEN(unit); i++)
+		if (has_part(metric, unit[i]) || (i == 0 && strcasestr(metric, unit[i]))) {
+			*low = 0;
+			*high = 1;
+			return false;
+		}
+	if (dp_metric_lower_is_better(metric))
+		*low = 0;
 	return false;
 }
 

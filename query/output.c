@@ -154,6 +154,52 @@ void dp_table_about_group(dp_table *t, size_t row, double low, double high)
 	a->high[row] = high;
 }
 
+void dp_table_about_by(dp_table *t, const char *by, bool binned)
+{
+	t->about.binned = binned;
+	meta_name(t, &t->about.by, by);
+}
+
+void dp_table_about_spearman(dp_table *t, double rho, size_t n, size_t col)
+{
+	t->about.has_spearman = true;
+	t->about.spearman = rho;
+	t->about.spearman_n = n;
+	if (col < t->ncols)
+		meta_name(t, &t->meta[col].about, "spearman");
+}
+
+void dp_table_about_tasks(dp_table *t, const char *a, const char *b)
+{
+	meta_name(t, &t->about.tasks[0], a);
+	meta_name(t, &t->about.tasks[1], b);
+}
+
+void dp_table_about_note(dp_table *t, const char *note)
+{
+	meta_name(t, &t->about.note, note);
+}
+
+void dp_table_col_value(dp_table *t, size_t i)
+{
+	dp_table_col_sql(t, i, NULL);
+}
+
+void dp_table_bounds(dp_table *t, const dp_qdataflow *d)
+{
+	for (size_t c = 0; c < t->ncols; c++) {
+		dp_col_meta *m = &t->meta[c];
+		if (m->role == ROLE_METRIC && m->name) {
+			dp_metric_bounds(d, m->name, &m->low, &m->high);
+			m->has_bounds = true;
+		}
+	}
+	if (t->about.metric) {
+		t->about.bounds_declared = dp_metric_bounds(d, t->about.metric, &t->about.bounds_low, &t->about.bounds_high);
+		t->about.has_bounds = true;
+	}
+}
+
 /* The text of an aggregate as --agg takes it ("min", "at=5"). */
 static const char *dp_agg_text(const dp_agg *a, char *buf, size_t n)
 {
@@ -248,12 +294,18 @@ void dp_table_free(dp_table *t)
 			free((char *)t->cells[i].text);
 	for (size_t i = 0; i < t->ncols; i++) {
 		free(t->cols[i]);
-		if (t->meta)
+		if (t->meta) {
 			free(t->meta[i].name);
+			free(t->meta[i].about);
+		}
 	}
 	free(t->meta);
 	free(t->about.metric);
 	free(t->about.hyp);
+	free(t->about.by);
+	free(t->about.tasks[0]);
+	free(t->about.tasks[1]);
+	free(t->about.note);
 	free(t->about.low);
 	free(t->about.high);
 	dp_buf_free(&t->members);
@@ -605,8 +657,24 @@ static int csv_row(dp_rowout *w, const dp_qv *cells)
 	return 0;
 }
 
-/* The "kinds" member's object for column c. */
-static void json_kind(dp_buf *b, const dp_table *t, size_t c)
+/* [low, high], an open side null. */
+static void json_bounds(dp_buf *b, double low, double high)
+{
+	dp_buf_putc(b, '[');
+	if (isinf(low))
+		dp_buf_printf(b, "null");
+	else
+		dp_json_double(b, low);
+	dp_buf_printf(b, ", ");
+	if (isinf(high))
+		dp_buf_printf(b, "null");
+	else
+		dp_json_double(b, high);
+	dp_buf_putc(b, ']');
+}
+
+/* What column c holds, as {"kind": K, ...}. */
+static void json_kind_of(dp_buf *b, const dp_table *t, size_t c)
 {
 	static const char *const plain[] = { [COL_TEXT] = "text", [COL_NUM] = "real", [COL_INT] = "integer",
 					     [COL_TIME] = "time", [COL_SECS] = "duration", [COL_AGO] = "time" };
@@ -625,6 +693,10 @@ static void json_kind(dp_buf *b, const dp_table *t, size_t c)
 			dp_buf_printf(b, ", \"agg\": \"%s\"", dp_agg_text(&m->agg, agg, sizeof(agg)));
 		if (m->goal != GOAL_UNKNOWN)
 			dp_buf_printf(b, ", \"goal\": \"%s\"", m->goal == GOAL_MIN ? "min" : "max");
+		if (m->has_bounds) {
+			dp_buf_printf(b, ", \"bounds\": ");
+			json_bounds(b, m->low, m->high);
+		}
 		dp_buf_putc(b, '}');
 		return;
 	case ROLE_SQL: {
@@ -642,41 +714,94 @@ static void json_kind(dp_buf *b, const dp_table *t, size_t c)
 	}
 }
 
+/* The "kinds" member's object for column c. */
+static void json_kind(dp_buf *b, const dp_table *t, size_t c)
+{
+	size_t at = b->len;
+	json_kind_of(b, t, c);
+	/* A value every row repeats: which member of "about" says it once. */
+	if (t->meta[c].about && !b->failed && b->len > at && b->data[b->len - 1] == '}') {
+		b->len--;
+		dp_buf_printf(b, ", \"about\": ");
+		dp_json_string(b, t->meta[c].about, strlen(t->meta[c].about));
+		dp_buf_putc(b, '}');
+	}
+}
+
+/* The "key": with the separator before it. */
+static void json_key(dp_buf *b, bool *first, const char *key)
+{
+	dp_buf_printf(b, "%s\"%s\": ", *first ? "" : ", ", key);
+	*first = false;
+}
+
+/* "groups": per row, the group's numeric bounds. */
+static void json_groups(dp_buf *b, const dp_table *t)
+{
+	const dp_about *a = &t->about;
+	dp_buf_printf(b, ", \"binned\": %s, \"groups\": [", a->binned ? "true" : "false");
+	for (size_t r = 0; r < t->nrows && r < a->ngroups; r++) {
+		dp_buf_printf(b, "%s{\"low\": ", r ? ", " : "");
+		if (isnan(a->low[r]) && isnan(a->high[r]))
+			dp_buf_printf(b, "null, \"high\": null}");
+		else {
+			dp_json_double(b, a->low[r]);
+			dp_buf_printf(b, ", \"high\": ");
+			dp_json_double(b, a->high[r]);
+			dp_buf_putc(b, '}');
+		}
+	}
+	dp_buf_putc(b, ']');
+}
+
 /* The "about" member, when the question chose something. */
 static void json_about(dp_buf *b, const dp_table *t)
 {
 	const dp_about *a = &t->about;
 	char agg[32];
 	bool first = true;
-	if (!a->metric && !a->hyp)
+	if (!a->metric && !a->hyp && !a->by && !a->tasks[0] && !a->note)
 		return;
 	dp_buf_printf(b, ",\n\"about\": {");
 	if (a->metric) {
-		dp_buf_printf(b, "\"metric\": ");
+		json_key(b, &first, "metric");
 		dp_json_string(b, a->metric, strlen(a->metric));
 		if (a->has_agg)
 			dp_buf_printf(b, ", \"agg\": \"%s\"", dp_agg_text(&a->agg, agg, sizeof(agg)));
 		if (a->goal != GOAL_UNKNOWN)
 			dp_buf_printf(b, ", \"goal\": \"%s\", \"lower_is_better\": %s", a->goal == GOAL_MIN ? "min" : "max",
 				      a->goal == GOAL_MIN ? "true" : "false");
-		first = false;
+		if (a->has_bounds) {
+			dp_buf_printf(b, ", \"bounds\": ");
+			json_bounds(b, a->bounds_low, a->bounds_high);
+			dp_buf_printf(b, ", \"bounds_declared\": %s", a->bounds_declared ? "true" : "false");
+		}
 	}
-	if (a->hyp) {
-		dp_buf_printf(b, "%s\"hyperparameter\": ", first ? "" : ", ");
-		dp_json_string(b, a->hyp, strlen(a->hyp));
-		dp_buf_printf(b, ", \"binned\": %s, \"groups\": [", a->binned ? "true" : "false");
-		for (size_t r = 0; r < t->nrows && r < a->ngroups; r++) {
-			dp_buf_printf(b, "%s{\"low\": ", r ? ", " : "");
-			if (isnan(a->low[r]) && isnan(a->high[r]))
-				dp_buf_printf(b, "null, \"high\": null}");
-			else {
-				dp_json_double(b, a->low[r]);
-				dp_buf_printf(b, ", \"high\": ");
-				dp_json_double(b, a->high[r]);
-				dp_buf_putc(b, '}');
-			}
+	if (a->hyp || a->by) {
+		json_key(b, &first, a->hyp ? "hyperparameter" : "by");
+		dp_json_string(b, a->hyp ? a->hyp : a->by, strlen(a->hyp ? a->hyp : a->by));
+		json_groups(b, t);
+	}
+	if (a->has_spearman) {
+		json_key(b, &first, "spearman");
+		if (isnan(a->spearman))
+			dp_buf_printf(b, "null");
+		else
+			dp_json_double(b, a->spearman);
+		dp_buf_printf(b, ", \"spearman_n\": %zu", a->spearman_n);
+	}
+	if (a->tasks[0]) {
+		json_key(b, &first, "tasks");
+		dp_buf_putc(b, '[');
+		for (int k = 0; k < 2 && a->tasks[k]; k++) {
+			dp_buf_printf(b, "%s", k ? ", " : "");
+			dp_json_string(b, a->tasks[k], strlen(a->tasks[k]));
 		}
 		dp_buf_putc(b, ']');
+	}
+	if (a->note) {
+		json_key(b, &first, "note");
+		dp_json_string(b, a->note, strlen(a->note));
 	}
 	dp_buf_putc(b, '}');
 }

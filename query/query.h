@@ -177,6 +177,14 @@ DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);
 /* DNNPROV_ENOTFOUND for an unknown task, listing the dataflow's first ten
  * tasks and how many more there are. */
 DP_INTERNAL int dp_query_no_task(dp_query *q, const char *df, const char *id);
+/* What an unknown task id `text` may have meant: the ids of dataflow df
+ * that begin with it, then those that hold it (any case), else the ids
+ * around where it would sort; at most max into ids[] (pointing into the
+ * snapshot, valid while its transaction lives), *n of them.  0 or an
+ * error. */
+DP_INTERNAL int dp_task_suggest(dp_query *q, const char *df, const char *text, const char **ids, size_t max,
+				size_t *n);
+
 
 /* The task named id (exactly), or NULL. */
 DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);
@@ -201,6 +209,12 @@ DP_INTERNAL int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const cha
 
 /* Whether lower is better for a metric (loss, error, mse, mae, ...). */
 DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
+/* A metric's natural bounds, for charts whose axes should stop there: the
+ * range the experiment file declares (metric_ranges; true is returned),
+ * else the rule docs/QUERY.md states ("Metric bounds"): [0, 1] for
+ * accuracy-like names, [0, inf) for loss-like ones, else open.  d may be
+ * NULL (the rule alone). */
+DP_INTERNAL bool dp_metric_bounds(const dp_qdataflow *d, const char *metric, double *low, double *high);
 
 /* ---- metrics ------------------------------------------------------------------- */
 
@@ -271,6 +285,9 @@ typedef struct dp_col_meta {
 	dp_agg agg;
 	dp_goal goal;   /* ROLE_METRIC */
 	bool numeric;   /* ROLE_HYP: declared numeric */
+	bool has_bounds;  /* ROLE_METRIC: low and high are the metric's natural bounds (dp_metric_bounds) */
+	double low, high;
+	char *about;    /* the member of "about" that says the value every row of this column repeats */
 } dp_col_meta;
 
 /* What the question chose for the whole answer, when it chose it: the
@@ -285,6 +302,15 @@ typedef struct dp_about {
 	bool binned;   /* groups are bins of values, not one value each */
 	double *low, *high; /* per row, for groups; NaN for a text value */
 	size_t ngroups;
+	bool has_bounds;                /* the metric's natural bounds: */
+	double bounds_low, bounds_high;
+	bool bounds_declared;           /* by the experiment file, not by the rule */
+	char *by;         /* the name a question groups by when it is not a hyperparameter (tags.KEY, status) */
+	bool has_spearman;
+	double spearman;  /* Spearman's rank correlation of the hyperparameter with the metric; NaN: n/a */
+	size_t spearman_n;
+	char *tasks[2];   /* the runs a question is about (diff: A and B) */
+	char *note;       /* what the answer says in a sentence, when it says one */
 } dp_about;
 
 typedef struct dp_table {
@@ -329,6 +355,21 @@ DP_INTERNAL void dp_table_col_sql(dp_table *t, size_t i, const char *decltype);
 DP_INTERNAL void dp_table_about_metric(dp_table *t, const char *metric, const dp_agg *agg, dp_goal goal);
 DP_INTERNAL void dp_table_about_hyp(dp_table *t, const char *hyp, bool binned);
 DP_INTERNAL void dp_table_about_group(dp_table *t, size_t row, double low, double high);
+/* The name a question groups by (tags.KEY, status, a hyperparameter), and
+ * whether its groups are bins. */
+DP_INTERNAL void dp_table_about_by(dp_table *t, const char *by, bool binned);
+/* Spearman's rho (NaN: n/a) over n pairs, said once; column col (or
+ * SIZE_MAX) repeats it in every row. */
+DP_INTERNAL void dp_table_about_spearman(dp_table *t, double rho, size_t n, size_t col);
+/* The two runs the answer is about (b may be NULL), and its sentence. */
+DP_INTERNAL void dp_table_about_tasks(dp_table *t, const char *a, const char *b);
+DP_INTERNAL void dp_table_about_note(dp_table *t, const char *note);
+/* Every metric column's natural bounds, and the chosen metric's, from the
+ * dataflow's declared ranges or the rule (dp_metric_bounds; d may be
+ * NULL): dp_ask_run sets them after every answer. */
+DP_INTERNAL void dp_table_bounds(dp_table *t, const dp_qdataflow *d);
+/* A column whose rows hold values of any type (a diff's sides). */
+DP_INTERNAL void dp_table_col_value(dp_table *t, size_t i);
 /* A member of the JSON answer beyond the table: `name` and its value,
  * json[0..n), a JSON text the caller made (describe's "model"). */
 DP_INTERNAL void dp_table_json_member(dp_table *t, const char *name, const char *json, size_t n);
@@ -442,6 +483,11 @@ typedef struct dp_index_totals {
  * caller frees both tables. */
 DP_INTERNAL int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems,
 				dp_index_totals *tot);
+/* The segments of one task, as dp_index_status's table has them: those
+ * the index read, and those in the task's folder of the logs (the folder
+ * the indexer recorded) it has not read yet. */
+DP_INTERNAL int dp_task_segments(dp_query *q, const char *df, const char *task, dp_table *segments,
+				 dp_index_totals *tot);
 
 /* ---- --where ------------------------------------------------------------------------ */
 

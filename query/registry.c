@@ -22,7 +22,7 @@
 
 static const dp_question *const questions[] = {
 	&dp_q_dataflows, &dp_q_describe, &dp_q_runs, &dp_q_compare, &dp_q_effect, &dp_q_curve,
-	&dp_q_adaptations, &dp_q_test, &dp_q_elements, &dp_q_layers, &dp_q_watch,
+	&dp_q_adaptations, &dp_q_test, &dp_q_elements, &dp_q_layers, &dp_q_watch, &dp_q_tasks, &dp_q_segments, &dp_q_diff, &dp_q_groups, &dp_q_bands,
 };
 
 const char *const dp_goal_choices[] = { "min", "max", NULL };
@@ -364,6 +364,27 @@ static int index_empty(dp_query *q, bool *empty)
 	return 0;
 }
 
+/* Every metric column's natural bounds: the answer says them, so that a
+ * chart stops its axis there without a rule of its own (docs/QUERY.md,
+ * "Metric bounds").  One lookup of the dataflow's specification. */
+static int answer_bounds(dp_query *q, const char *df, dp_table *out)
+{
+	dp_qdataflow d;
+	bool metrics = out->about.metric != NULL;
+	for (size_t c = 0; c < out->ncols && !metrics; c++)
+		metrics = out->meta[c].role == ROLE_METRIC;
+	if (!metrics)
+		return 0;
+	if (!df || dp_query_load_spec(q, df, &d)) {
+		dp_error_clear(); /* the answer stands: the rule gives the bounds */
+		dp_table_bounds(out, NULL);
+	} else {
+		dp_table_bounds(out, &d);
+		dp_qdataflow_free(&d);
+	}
+	return out->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : dp_query_check(q);
+}
+
 int dp_ask_run(dp_ask *a, dp_query *q, dp_table *out, dp_qnotes *notes)
 {
 	bool about_df = false, empty;
@@ -389,7 +410,7 @@ int dp_ask_run(dp_ask *a, dp_query *q, dp_table *out, dp_qnotes *notes)
 		int cause = dp_query_check(q);
 		return cause ? cause : rc;
 	}
-	return 0;
+	return answer_bounds(q, a->o->df, out);
 }
 
 /* ---- the registry as JSON -------------------------------------------------------------------- */

@@ -225,11 +225,17 @@ DP_INTERNAL int dp_query_only_dataflow(dp_query *q, char **out);
 	{ .name = "task", .short_name = 't', .type = DP_PT_TASK, .arg = "T", .help = "only the " what " of task T", \
 	  .fronts = DP_FRONT_ALL, .offset = offsetof(dp_qopts, task) }
 
+/* What groups and bands group the runs by; its value goes to `by` of their options' struct. */
+#define DP_PARAM_BY(opts_struct)                                                                            \
+	{ .name = "by", .type = DP_PT_TEXT, .arg = "KEY", .required = true,                                 \
+	  .help = "a hyperparameter (in any case), status, tags.KEY or facts.NAME", .fronts = DP_FRONT_ALL,  \
+	  .offset = offsetof(opts_struct, by) }
+
 DP_INTERNAL extern const char *const dp_goal_choices[];
 
 /* The questions (q_<name>.c). */
 DP_INTERNAL extern const dp_question dp_q_dataflows, dp_q_describe, dp_q_runs, dp_q_compare, dp_q_effect,
-	dp_q_curve, dp_q_adaptations, dp_q_test, dp_q_elements, dp_q_layers, dp_q_watch;
+	dp_q_curve, dp_q_adaptations, dp_q_test, dp_q_elements, dp_q_layers, dp_q_watch, dp_q_tasks, dp_q_segments, dp_q_diff, dp_q_groups, dp_q_bands;
 
 #define DP_PARAMS(a) .params = (a), .nparams = sizeof(a) / sizeof((a)[0])
 

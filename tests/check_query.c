@@ -8,7 +8,8 @@
  * logic, exact integers, each error with its caret); the readers of
  * stored values (query/rows.c: keys, values, damage), the raw and decoded
  * maps agreeing, the one conversion to a cell and the order of numbers;
- * a JSON answer's own members.
+ * a JSON answer's own members; where two curves part (diff's rule), and
+ * the natural bounds of a metric.
  */
 #include <check.h>
 #include <math.h>
@@ -747,6 +748,75 @@ START_TEST(test_json_member)
 }
 END_TEST
 
+/* ---- where two curves part ---------------------------------------------------------------------- */
+
+/* A flat curve that wobbles by 0.02 from one epoch to the next. */
+static double wobble(size_t i)
+{
+	return 0.5 + (i % 2 ? 0.01 : -0.01);
+}
+
+START_TEST(test_parting)
+{
+	double a[20], b[20], noise;
+	for (size_t i = 0; i < 20; i++)
+		a[i] = b[i] = wobble(i);
+	/* The same curves never part. */
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 20);
+	ck_assert(isnan(noise));
+	/* A gap of 0.05, within 3 x 0.02 of noise, does not part. */
+	for (size_t i = 0; i < 20; i++)
+		b[i] = a[i] + 0.05;
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 20);
+	/* From the 7th epoch (index 6) a gap of 0.2, held: parts there. */
+	for (size_t i = 0; i < 20; i++)
+		b[i] = a[i] - (i >= 6 ? 0.2 : 0);
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 6);
+	ck_assert_msg(fabs(noise - 0.02) < 1e-9, "noise %g", noise);
+	/* A gap held for two epochs only is noise too: it parts at the next
+	 * one that holds. */
+	b[6] = b[7] = a[6] - 0.2;
+	b[6] = a[6] - 0.2, b[7] = a[7] - 0.2, b[8] = a[8], b[9] = a[9];
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 10);
+	/* A held gap at the very end that lasts fewer than 3 epochs is not a parting. */
+	for (size_t i = 0; i < 20; i++)
+		b[i] = a[i] - (i >= 18 ? 0.2 : 0);
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 20);
+	/* Fewer epochs than the hold: cannot part. */
+	ck_assert_uint_eq(dp_curves_part(a, b, 2, &noise), 2);
+	/* Constant curves: any gap passes a noise of 0. */
+	double c[4] = { 1, 1, 1, 1 }, e[4] = { 1, 1.001, 1.001, 1.001 };
+	ck_assert_uint_eq(dp_curves_part(c, e, 4, &noise), 1);
+	/* Noise measured near the gap: early, large steps hide a gap that
+	 * later, small steps show. */
+	double f[16], g[16];
+	for (size_t i = 0; i < 16; i++) {
+		f[i] = 10.0 / (double)(i + 1) + (i % 2 ? 0.001 : 0);
+		g[i] = f[i] + 0.5;
+	}
+	size_t at = dp_curves_part(f, g, 16, &noise);
+	ck_assert_msg(at > 2 && at < 16, "parts at %zu", at);
+}
+END_TEST
+
+START_TEST(test_metric_bounds)
+{
+	double lo, hi;
+	ck_assert(!dp_metric_bounds(NULL, "val_accuracy", &lo, &hi));
+	ck_assert(lo == 0 && hi == 1);
+	ck_assert(!dp_metric_bounds(NULL, "top5_acc", &lo, &hi) && lo == 0 && hi == 1);
+	ck_assert(!dp_metric_bounds(NULL, "F1", &lo, &hi) && lo == 0 && hi == 1);
+	ck_assert(!dp_metric_bounds(NULL, "val_loss", &lo, &hi) && lo == 0 && isinf(hi));
+	ck_assert(!dp_metric_bounds(NULL, "reward", &lo, &hi) && isinf(lo) && lo < 0 && isinf(hi));
+	/* "accumulated" is no accuracy: a name's parts are compared, not its letters. */
+	ck_assert(!dp_metric_bounds(NULL, "accumulated_reward", &lo, &hi) && isinf(hi));
+	struct dp_mrange r = { "val_accuracy", 0, 100 };
+	dp_qdataflow d = { .model = { .ranges = &r, .nranges = 1 } };
+	ck_assert(dp_metric_bounds(&d, "val_accuracy", &lo, &hi) && lo == 0 && hi == 100);
+	ck_assert(!dp_metric_bounds(&d, "accuracy", &lo, &hi) && hi == 1);
+}
+END_TEST
+
 static Suite *query_suite(void)
 {
 	Suite *s = suite_create("query");
@@ -783,6 +853,11 @@ static Suite *query_suite(void)
 	tcase_add_test(tc, test_raw_maps_match_decoded);
 	tcase_add_test(tc, test_values_order);
 	tcase_add_test(tc, test_json_member);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("answers");
+	tcase_add_test(tc, test_parting);
+	tcase_add_test(tc, test_metric_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

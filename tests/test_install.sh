@@ -53,16 +53,16 @@ expect_eq "the run" "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; n
 	{ print $c["task"] "," $c["status"] "," $c["epochs"] }' "$T/out")" "from-the-package,FINISHED,2"
 # The installed dnnprov serves its page from the binary alone: from another
 # folder, without the source tree.
-expect_status "the installed dnnprov serves the page and the API" 0 $PY - "$SRC/serve/web/app.js" <<'PY'
+expect_status "the installed dnnprov serves the page and the API" 0 $PY - "$SRC/serve/web/js/main.mjs" <<'PY'
 import subprocess, sys, urllib.request
 sys.path.insert(0, sys.argv[1].rsplit("/serve/", 1)[0] + "/tests")
 from serve_lib import Server
 with Server("dnnprov", "-c", "exp.yaml") as s:
     page = urllib.request.urlopen(s.base + "/").read()
-    app = urllib.request.urlopen(s.base + "/assets/app.js").read()
+    app = urllib.request.urlopen(s.base + "/assets/js/main.mjs").read()
     runs = urllib.request.urlopen(s.base + "/api/runs?sort=task").read()
-assert b"/assets/app.js" in page, page[:200]
-assert app == open(sys.argv[1], "rb").read(), "app.js differs"
+assert b"/assets/js/main.mjs" in page, page[:200]
+assert app == open(sys.argv[1], "rb").read(), "main.mjs differs"
 assert b"from-the-package" in runs, runs[:300]
 PY
 cd "$SRC"
