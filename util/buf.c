@@ -98,3 +98,44 @@ void dp_buf_free(dp_buf *b)
 	free(b->data);
 	memset(b, 0, sizeof(*b));
 }
+
+/* ---- string arena ------------------------------------------------------ */
+
+#define ARENA_CHUNK 65536
+
+struct dp_arena_chunk {
+	struct dp_arena_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+char *dp_arena_strndup(dp_arena *a, const char *p, size_t n)
+{
+	struct dp_arena_chunk *c = a->chunks;
+	if (n >= SIZE_MAX - ARENA_CHUNK - sizeof(*c))
+		return NULL;
+	if (!c || c->cap - c->used < n + 1) {
+		size_t cap = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
+		struct dp_arena_chunk *fresh = malloc(sizeof(*fresh) + cap);
+		if (!fresh)
+			return NULL;
+		fresh->next = c;
+		fresh->used = 0;
+		fresh->cap = cap;
+		a->chunks = c = fresh;
+	}
+	char *s = c->data + c->used;
+	memcpy(s, p, n);
+	s[n] = '\0';
+	c->used += n + 1;
+	return s;
+}
+
+void dp_arena_free(dp_arena *a)
+{
+	for (struct dp_arena_chunk *c = a->chunks, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	a->chunks = NULL;
+}

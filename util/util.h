@@ -79,6 +79,20 @@ DP_INTERNAL void dp_buf_free(dp_buf *b);
 /* A NUL-terminated view (appends a NUL not counted in len). */
 DP_INTERNAL const char *dp_buf_cstr(dp_buf *b);
 
+/* ---- string arena ------------------------------------------------------
+ * Many small strings freed together (the texts of a table's cells): a
+ * malloc per 64 KiB rather than per string.  A zeroed dp_arena is empty;
+ * the owner frees every string at once with dp_arena_free().
+ */
+typedef struct dp_arena {
+	struct dp_arena_chunk *chunks;
+} dp_arena;
+
+/* A NUL-terminated copy of p[0..n) that lives until dp_arena_free; NULL
+ * when out of memory. */
+DP_INTERNAL char *dp_arena_strndup(dp_arena *a, const char *p, size_t n);
+DP_INTERNAL void dp_arena_free(dp_arena *a);
+
 /* ---- tags and names ----------------------------------------------------
  * A tag becomes a path component or an index key, so it must be 1 to
  * DNNPROV_NAME_MAX bytes of valid UTF-8 without control characters (C0,
