@@ -25,7 +25,6 @@ list of dicts).  A refused parameter raises dnnprov.Error whose
 """
 
 import ctypes
-import datetime
 import inspect
 import json
 import math
@@ -92,6 +91,7 @@ def _pandas():
 def _time(v):
     if not isinstance(v, str):
         return v
+    import datetime   # for answers read without pandas: 10 ms of every import otherwise
     return datetime.datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
 
 
