@@ -131,42 +131,11 @@ int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
 	return 0;
 }
 
-/* The strings of a loaded dataflow's tasks live in chunks freed together:
+/* The strings of a loaded dataflow's tasks live in an arena freed with it:
  * a dataflow of 10,000 tasks would otherwise cost some 70,000 mallocs. */
-#define ARENA_CHUNK 65536
-typedef struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, cap;
-	char data[];
-} arena_chunk;
-
 static char *arena_strndup(dp_qdataflow *d, const char *p, size_t n)
 {
-	arena_chunk *c = d->arena;
-	if (!c || c->cap - c->used < n + 1) {
-		size_t cap = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
-		arena_chunk *fresh = malloc(sizeof(*fresh) + cap);
-		if (!fresh)
-			return NULL;
-		fresh->next = c;
-		fresh->used = 0;
-		fresh->cap = cap;
-		d->arena = c = fresh;
-	}
-	char *s = c->data + c->used;
-	memcpy(s, p, n);
-	s[n] = '\0';
-	c->used += n + 1;
-	return s;
-}
-
-static void arena_free(dp_qdataflow *d)
-{
-	for (arena_chunk *c = d->arena, *next; c; c = next) {
-		next = c->next;
-		free(c);
-	}
-	d->arena = NULL;
+	return dp_arena_strndup(&d->arena, p, n);
 }
 
 static int qv_from_obj(dp_qdataflow *d, dp_qv *v, const msgpack_object *o)
@@ -322,7 +291,7 @@ void dp_qdataflow_free(dp_qdataflow *d)
 	for (size_t i = 0; i < d->ntasks; i++)
 		task_free(&d->tasks[i]);
 	free(d->tasks);
-	arena_free(d);
+	dp_arena_free(&d->arena);
 	memset(d, 0, sizeof(*d));
 }
 

@@ -871,12 +871,14 @@ int dp_rowout_end(dp_rowout *w, const char *index_json)
 	return rc;
 }
 
-/* The rows rendered so far are written even when the answer ends in an
- * error: as they were when each went out as it came. */
-void dp_rowout_free(dp_rowout *w)
+void dp_rowout_flush(dp_rowout *w)
 {
 	if (w->out && w->f != FMT_TABLE && !w->line.failed)
 		rowout_flush(w);
+}
+
+void dp_rowout_free(dp_rowout *w)
+{
 	dp_buf_free(&w->b);
 	dp_buf_free(&w->line);
 	dp_buf_free(&w->keys);

@@ -9,6 +9,34 @@
 #include "query/registry.h"
 #include "query/rows.h"
 
+/* What compare needs to answer without loading every task: no --where, no
+ * at=EPOCH, every hyperparameter a task used declared (then the columns
+ * are the specification's); *spec gets the specification, *metric its
+ * spelling of the metric (NULL, with *spec freed, when the question needs
+ * the loaded path, which gives the answer or the error), *lower and *agg
+ * its goal and aggregate. */
+static int spec_and_metric(dp_query *q, const dp_qopts *o, dp_qdataflow *spec, const char **metric, bool *lower,
+			   dp_agg *agg)
+{
+	bool declared;
+	int rc;
+	*metric = NULL;
+	if ((o->where && *o->where) || o->agg.kind == AGG_AT)
+		return 0;
+	if ((rc = dp_query_load_spec(q, o->df, spec)))
+		return rc == DNNPROV_EQUERY || rc == DNNPROV_ENOTFOUND ? (dp_error_clear(), 0) : rc;
+	if (!(rc = dp_query_hyps_declared(q, spec, &declared)) && declared)
+		*metric = dp_resolve_metric(q, spec, o->metric, &rc);
+	if (rc || !*metric) {
+		*metric = NULL;
+		dp_qdataflow_free(spec);
+		return rc == DNNPROV_EQUERY || rc == DNNPROV_ENOTFOUND ? (dp_error_clear(), 0) : rc;
+	}
+	*lower = dp_goal_lower(o, *metric);
+	*agg = dp_agg_resolved(o, *lower);
+	return 0;
+}
+
 /* compare with --limit (and --offset), no --where, sorted by its metric
  * (the default): the rows are chosen as runs_page chooses a page, and only
  * their tasks are loaded into *d; *total gets the number of tasks, which
@@ -20,20 +48,15 @@ static int compare_page(dp_query *q, const dp_qopts *o, dp_qdataflow *d, bool *d
 	dp_page_heap h = { 0 };
 	const char **ids = NULL;
 	char col[DNNPROV_NAME_MAX + 32], aggname[32];
-	bool declared;
+	const char *metric;
+	bool lower;
+	dp_agg agg;
 	int rc;
 
 	*done = false;
-	if ((o->where && *o->where) || !o->limit || o->agg.kind == AGG_AT)
-		return 0;
-	if ((rc = dp_query_load_spec(q, o->df, &spec)))
-		return rc;
-	const char *metric = NULL;
-	if ((rc = dp_query_hyps_declared(q, &spec, &declared)) || !declared ||
-	    !(metric = dp_resolve_metric(q, &spec, o->metric, &rc)) || rc)
-		goto out;
-	bool lower = dp_goal_lower(o, metric), desc = !lower;
-	dp_agg agg = dp_agg_resolved(o, lower);
+	if (!o->limit || (rc = spec_and_metric(q, o, &spec, &metric, &lower, &agg)) || !metric)
+		return o->limit ? rc : 0;
+	bool desc = !lower;
 	snprintf(col, sizeof(col), "%s(%s)", dp_agg_name(&agg, aggname, sizeof(aggname)), metric);
 	if (o->sort && *o->sort && !dp_sort_names(&spec, o->sort, col, &desc))
 		goto out;
@@ -146,20 +169,14 @@ static int add_scanned(void *ctx, const char *id, const MDB_val *value, const dp
 static int compare_whole(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes, bool *done)
 {
 	dp_qdataflow d;
-	bool declared;
+	const char *metric;
+	bool lower;
+	dp_agg agg;
 	int rc;
 
 	*done = false;
-	if ((o->where && *o->where) || o->agg.kind == AGG_AT)
-		return 0;
-	if ((rc = dp_query_load_spec(q, o->df, &d)))
+	if ((rc = spec_and_metric(q, o, &d, &metric, &lower, &agg)) || !metric)
 		return rc;
-	const char *metric = NULL;
-	if ((rc = dp_query_hyps_declared(q, &d, &declared)) || !declared ||
-	    !(metric = dp_resolve_metric(q, &d, o->metric, &rc)) || rc)
-		goto out;
-	bool lower = dp_goal_lower(o, metric);
-	dp_agg agg = dp_agg_resolved(o, lower);
 	if ((rc = compare_columns(out, &d, metric, &agg, lower)))
 		goto out;
 	*done = true;
@@ -169,15 +186,11 @@ static int compare_whole(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnote
 		goto out;
 	dp_omit_constant_columns(out, 2, d.nhyps, notes);
 out:
-	if (rc || !*done) {
+	if (rc) {
 		dp_table_free(out);
 		memset(out, 0, sizeof(*out));
 	}
 	dp_qdataflow_free(&d);
-	if (!*done && (rc == DNNPROV_EQUERY || rc == DNNPROV_ENOTFOUND) && !q->expired) {
-		rc = 0; /* the whole load gives the answer or the error */
-		dp_error_clear();
-	}
 	return rc;
 }
 

@@ -113,7 +113,7 @@ typedef struct dp_qdataflow {
 	dp_model model;
 	dp_qtask *tasks;
 	size_t ntasks;
-	struct arena_chunk *arena; /* the tasks' strings */
+	dp_arena arena; /* the tasks' strings */
 } dp_qdataflow;
 
 typedef struct dp_query {
@@ -407,9 +407,9 @@ DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int wi
 			       const char *index_json);
 
 /* Writes rows one at a time, with the formatting of dp_table_write: CSV
- * and JSON go out as each row comes (memory does not grow with the number
- * of rows); the table format needs every row for its widths, so its rows
- * are kept in the table until dp_rowout_end.  `t` holds the columns (and
+ * and JSON go out as rows come, in blocks of 64 KiB (memory does not grow
+ * with the number of rows); the table format needs every row for its
+ * widths, so its rows are kept in the table until dp_rowout_end.  `t` holds the columns (and
  * no rows); it stays the caller's. */
 typedef struct dp_rowout {
 	dp_table *t;
@@ -426,6 +426,10 @@ DP_INTERNAL int dp_rowout_begin(dp_rowout *w, dp_table *t, dp_format f, FILE *ou
 DP_INTERNAL int dp_rowout_row(dp_rowout *w, const dp_qv *cells);
 /* Ends the answer; index_json as for dp_table_write. */
 DP_INTERNAL int dp_rowout_end(dp_rowout *w, const char *index_json);
+/* Writes the rows rendered so far, which go out in blocks: for a caller
+ * that stops in an error and keeps what was printed (the free drops
+ * them, as an answer that failed may be thrown away). */
+DP_INTERNAL void dp_rowout_flush(dp_rowout *w);
 DP_INTERNAL void dp_rowout_free(dp_rowout *w);
 
 /* ---- freshness (fresh.c) ----------------------------------------------------------- */

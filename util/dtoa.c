@@ -143,7 +143,13 @@ static void shortest(uint64_t ieee_mantissa, uint32_t ieee_exponent, uint64_t *d
 	if (vm_trailing_zeros || vr_trailing_zeros) {
 		/* The rare case (under 1%): the ends may be exact decimals. */
 		uint8_t last = 0;
-		while (vp / 10 > vm / 10) {
+		/* While the ends differ; then, when the lower end is an exact
+		 * decimal, while it ends in a zero (the ends never differ again:
+		 * dividing both keeps their order). */
+		for (;;) {
+			bool differ = vp / 10 > vm / 10;
+			if (!differ && !(vm_trailing_zeros && vm % 10 == 0))
+				break;
 			vm_trailing_zeros &= vm % 10 == 0;
 			vr_trailing_zeros &= last == 0;
 			last = (uint8_t)(vr % 10);
@@ -151,16 +157,6 @@ static void shortest(uint64_t ieee_mantissa, uint32_t ieee_exponent, uint64_t *d
 			vp /= 10;
 			vm /= 10;
 			removed++;
-		}
-		if (vm_trailing_zeros) {
-			while (vm % 10 == 0) {
-				vr_trailing_zeros &= last == 0;
-				last = (uint8_t)(vr % 10);
-				vr /= 10;
-				vp /= 10;
-				vm /= 10;
-				removed++;
-			}
 		}
 		if (vr_trailing_zeros && last == 5 && vr % 2 == 0)
 			last = 4; /* exactly ...50...0: to even */
