@@ -824,7 +824,8 @@ int dp_rowout_begin(dp_rowout *w, dp_table *t, dp_format f, FILE *out, int width
 		csv_header(w);
 	else if (f == FMT_JSON)
 		return json_header(w);
-	return 0;
+	/* A header that could not be rendered whole is no header at all. */
+	return w->line.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
 int dp_rowout_row(dp_rowout *w, const dp_qv *cells)
