@@ -295,13 +295,14 @@ static int check_all(dp_query *q, const char *log_dir, double listed_at, dp_fres
 		return 0;
 	}
 	while (rc == 0 && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || dp_check_tag("dataflow", e->d_name))
+		if (e->d_name[0] == '.' || dp_check_tag("dataflow", e->d_name)) {
+			dp_error_clear(); /* a folder that names no dataflow is no error */
 			continue;
+		}
 		rc = check_dataflow(q, log_dir, e->d_name, NULL, listed_at, f);
 	}
 	closedir(d);
-	dp_error_clear();
-	return rc;
+	return rc; /* with the detail of a read that failed */
 }
 
 int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir, const char *df,
