@@ -120,16 +120,16 @@ static int add_scanned(void *ctx, const char *id, const MDB_val *value, const dp
 	whole_ctx *w = ctx;
 	const dp_qdataflow *d = w->d;
 	dp_qv *row = dp_table_add_row(w->out);
-	dp_task_fields tf;
+	char status[16];
+	dp_str hyp_map;
 	if (!row)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	int rc = dp_table_text(w->out, &row[0], id, strlen(id));
 	/* As a loaded task: a value that cannot be read shows its id. */
-	bool known = dp_task_fields_parse(value->mv_data, value->mv_size, &tf) == 0;
+	bool known = dp_task_status_hyps(value->mv_data, value->mv_size, status, &hyp_map) == 0;
 	if (!rc)
-		rc = dp_table_text(w->out, &row[1], known ? tf.status : "",
-				   known ? strnlen(tf.status, sizeof(tf.status)) : 0);
-	dp_rmap hyps = { .raw = known ? (const unsigned char *)tf.hyps.p : NULL, .rawlen = known ? tf.hyps.n : 0 };
+		rc = dp_table_text(w->out, &row[1], known ? status : "", known ? strlen(status) : 0);
+	dp_rmap hyps = { .raw = known ? (const unsigned char *)hyp_map.p : NULL, .rawlen = known ? hyp_map.n : 0 };
 	size_t nh = hyps.raw ? dp_rmap_size(hyps) : 0;
 	for (size_t i = 0; i < nh && !rc; i++) {
 		dp_str name;
