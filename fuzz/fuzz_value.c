@@ -8,7 +8,8 @@
  * Invariants: dp_qv_cmp_num is a total order that agrees with exact
  * comparison (a long double holds every int64 and every double exactly);
  * an integer prints as its exact decimal in every format; a real prints in
- * CSV and JSON as text that reads back to the same double.
+ * CSV and JSON as text that reads back to the same double, with no more
+ * significant digits than the fewest printf's %.Ng needs to read back.
  */
 #include <math.h>
 #include <stdint.h>
@@ -63,6 +64,21 @@ static const char *token(const char *p, char *buf, size_t cap)
 	return p;
 }
 
+/* The significant digits of a number's text, without trailing zeros. */
+static int significant_digits(const char *s)
+{
+	int n = 0, zeros = 0;
+	bool lead = true;
+	for (; *s && *s != 'e' && *s != 'E'; s++) {
+		if (*s < '0' || *s > '9' || (*s == '0' && lead))
+			continue;
+		lead = false;
+		zeros = *s == '0' ? zeros + 1 : 0;
+		n++;
+	}
+	return n - zeros;
+}
+
 static void check_text(const dp_qv *v, const char *s, bool table)
 {
 	if (v->integer) {
@@ -83,8 +99,16 @@ static void check_text(const dp_qv *v, const char *s, bool table)
 			abort();
 		return;
 	}
-	if (!table && strtod(s, NULL) != v->num)
+	if (table)
+		return;
+	if (strtod(s, NULL) != v->num)
 		abort(); /* CSV and JSON read back exactly */
+	char ref[64];
+	int p = 1;
+	while (p < 17 && (snprintf(ref, sizeof(ref), "%.*g", p, v->num), strtod(ref, NULL) != v->num))
+		p++;
+	if (significant_digits(s) > p)
+		abort(); /* and are the shortest that do */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

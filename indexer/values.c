@@ -262,6 +262,36 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 	return r.pos == r.n ? 0 : DNNPROV_ECORRUPT;
 }
 
+int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps)
+{
+	dp_mpr r = { value, n, 0 };
+	uint32_t count;
+	bool whole = dp_mpr_map(&r, &count);
+	status[0] = '\0';
+	*hyps = (dp_str){ NULL, 0 };
+	for (uint32_t i = 0; i < count && whole; i++) {
+		const char *k;
+		uint32_t kn;
+		if (!(whole = dp_mpr_str(&r, &k, &kn)))
+			break;
+		if (key_is(k, kn, "status"))
+			copy_text(status, 16, mpr_text(&r));
+		else if (key_is(k, kn, "hyperparameters"))
+			*hyps = mpr_map_bytes(&r);
+		else
+			whole = dp_mpr_skip(&r);
+	}
+	if (whole && r.pos == r.n)
+		return 0;
+	/* Damaged: read as dp_task_fields_parse reads it, which takes some
+	 * damage in a field for the field's absence. */
+	dp_task_fields f;
+	int rc = dp_task_fields_parse(value, n, &f);
+	memcpy(status, f.status, 16);
+	*hyps = f.hyps;
+	return rc;
+}
+
 bool dp_task_start(const void *value, size_t n, double *start)
 {
 	dp_mpr r = { value, n, 0 };

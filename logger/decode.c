@@ -172,22 +172,20 @@ int dp_json_string(dp_buf *b, const char *s, size_t n)
 
 int dp_json_double(dp_buf *b, double d)
 {
-	char tmp[40];
+	char tmp[DP_DTOA_MAX + 2];
 
 	if (isnan(d))
 		return dp_buf_append(b, "\"NaN\"", 5);
 	if (isinf(d))
 		return d > 0 ? dp_buf_append(b, "\"Infinity\"", 10) : dp_buf_append(b, "\"-Infinity\"", 11);
-	/* %.17g always reads back exactly; %.15g first, so that 0.1 prints
-	 * as 0.1.  What 15 digits cannot say gets 17 (exact, if not always the
-	 * shortest: trying 16 as well costs a third of the time of a row). */
-	snprintf(tmp, sizeof(tmp), "%.15g", d);
-	if (strtod(tmp, NULL) != d)
-		snprintf(tmp, sizeof(tmp), "%.17g", d);
+	/* The shortest text that reads back exactly (util/dtoa.c). */
+	size_t n = dp_dtoa(d, tmp);
 	/* Keep it a JSON number that reads back as a float, not an int. */
-	if (!strpbrk(tmp, ".eE"))
-		strcat(tmp, ".0");
-	return dp_buf_append(b, tmp, strlen(tmp));
+	if (!memchr(tmp, '.', n) && !memchr(tmp, 'e', n)) {
+		memcpy(tmp + n, ".0", 2);
+		n += 2;
+	}
+	return dp_buf_append(b, tmp, n);
 }
 
 /* One "key":value of a map. */

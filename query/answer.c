@@ -221,11 +221,140 @@ int dp_sort_column(const dp_table *t, const dp_qopts *o, size_t def_col, bool de
 	return rc;
 }
 
-static void free_rows(dp_table *t, size_t from, size_t to)
+/* A number's place in an order of unsigned integers: doubles by their
+ * bits with the sign folded (-0 as 0), an integer as its double when that
+ * is exact (|i| <= 2^53); false for anything else (text, a larger
+ * integer), which the caller orders by comparing. */
+static bool order_bits(const dp_qv *v, bool desc, uint64_t *out)
 {
-	for (size_t i = from * t->ncols; i < to * t->ncols; i++)
-		if (t->cells[i].type == QV_TEXT)
-			free((char *)t->cells[i].text);
+	double d;
+	uint64_t u;
+	if (v->type == QV_NULL || dp_qv_isnan(v)) {
+		*out = UINT64_MAX; /* missing and NaN last, whatever the direction */
+		return true;
+	}
+	if (v->type != QV_NUM || (v->integer && (v->i > (1ll << 53) || v->i < -(1ll << 53))))
+		return false;
+	d = v->integer ? (double)v->i : v->num;
+	if (d == 0)
+		d = 0; /* -0 equals 0 */
+	memcpy(&u, &d, sizeof(u));
+	u = u >> 63 ? ~u : u | (1ull << 63);
+	/* From 0x000f...f (-inf) to 0xfff0...0 (+inf), and as much turned
+	 * over: UINT64_MAX is free for the missing. */
+	*out = desc ? ~u : u;
+	return true;
+}
+
+typedef struct order_item {
+	uint64_t key;
+	uint32_t at;
+} order_item;
+
+/* A stable sort of items by key: 8 passes of a byte each (LSD radix), a
+ * few milliseconds for 100,000 rows where qsort's comparisons took tens. */
+static int radix_sort(order_item *v, size_t n)
+{
+	order_item *tmp = malloc((n ? n : 1) * sizeof(*tmp)), *from = v, *to = tmp;
+	if (!tmp)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (int shift = 0; shift < 64; shift += 8) {
+		size_t count[257] = { 0 };
+		for (size_t i = 0; i < n; i++)
+			count[((from[i].key >> shift) & 0xff) + 1]++;
+		if (count[((from[0].key >> shift) & 0xff) + 1] == n)
+			continue; /* every key has the same byte here */
+		for (int b = 0; b < 256; b++)
+			count[b + 1] += count[b];
+		for (size_t i = 0; i < n; i++)
+			to[count[(from[i].key >> shift) & 0xff]++] = from[i];
+		order_item *x = from;
+		from = to;
+		to = x;
+	}
+	if (from != v)
+		memcpy(v, from, n * sizeof(*v));
+	free(tmp);
+	return 0;
+}
+
+int dp_order_numbers(const dp_qv *keys, size_t stride, size_t n, bool desc, uint32_t *order, bool *done)
+{
+	order_item *v;
+	*done = false;
+	if (n > UINT32_MAX || !(v = malloc((n ? n : 1) * sizeof(*v))))
+		return n > UINT32_MAX ? 0 : dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const dp_qv *k = (const dp_qv *)(const void *)((const char *)keys + i * stride);
+		v[i].at = (uint32_t)i;
+		if (!order_bits(k, desc, &v[i].key)) {
+			free(v);
+			return 0;
+		}
+	}
+	int rc = n ? radix_sort(v, n) : 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		order[i] = v[i].at;
+	free(v);
+	*done = !rc;
+	return rc;
+}
+
+/* Puts the rows of t in the order order[] gives (row i becomes row
+ * order[i]'s), following each cycle of the permutation with one row aside. */
+static int permute_rows(dp_table *t, uint32_t *order)
+{
+	size_t w = t->ncols;
+	dp_qv *aside = malloc((w ? w : 1) * sizeof(dp_qv));
+	if (!aside)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (size_t i = 0; i < t->nrows; i++) {
+		if (order[i] == i)
+			continue;
+		memcpy(aside, &t->cells[i * w], w * sizeof(dp_qv));
+		size_t j = i;
+		while (order[j] != i) {
+			size_t from = order[j];
+			memcpy(&t->cells[j * w], &t->cells[from * w], w * sizeof(dp_qv));
+			order[j] = (uint32_t)j;
+			j = from;
+		}
+		memcpy(&t->cells[j * w], aside, w * sizeof(dp_qv));
+		order[j] = (uint32_t)j;
+	}
+	free(aside);
+	return 0;
+}
+
+/* Sorts t's rows by column col as cmp_rows orders them: by numbers in a
+ * radix sort when the column allows, its ties then by the first column. */
+static int sort_rows(dp_table *t, size_t col, bool desc)
+{
+	uint32_t *order = malloc(t->nrows * sizeof(*order));
+	bool done = false;
+	int rc;
+	g_sort = (sort_ctx){ t, col, desc };
+	if (!order)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if ((rc = dp_order_numbers(&t->cells[col], t->ncols * sizeof(dp_qv), t->nrows, desc, order, &done)) || !done) {
+		free(order);
+		if (!rc)
+			qsort(t->cells, t->nrows, t->ncols * sizeof(dp_qv), cmp_rows);
+		return rc;
+	}
+	if (!(rc = permute_rows(t, order))) {
+		/* Equal keys kept the rows' order: a run of them is put in the
+		 * order of the first column. */
+		for (size_t i = 0, j; i < t->nrows; i = j) {
+			for (j = i + 1; j < t->nrows && dp_cmp_cells(&t->cells[i * t->ncols + col],
+								     &t->cells[j * t->ncols + col], desc) == 0;)
+				j++;
+			if (j - i > 1)
+				qsort(&t->cells[i * t->ncols], j - i, t->ncols * sizeof(dp_qv), cmp_rows);
+		}
+	}
+	free(order);
+	return rc;
 }
 
 /* --sort [+|-]COLUMN, or the default; then --offset and --limit. */
@@ -244,24 +373,21 @@ int dp_sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool def_d
 		return dp_error(DNNPROV_ENOMEM, "out of memory: the result is incomplete");
 	if ((rc = dp_sort_column(t, o, def_col, def_desc, &col, &desc)))
 		return rc;
-	if (col < t->ncols && t->nrows > 1) {
-		g_sort = (sort_ctx){ t, col, desc };
-		qsort(t->cells, t->nrows, t->ncols * sizeof(dp_qv), cmp_rows);
-	}
+	if (col < t->ncols && t->nrows > 1 && (rc = sort_rows(t, col, desc)))
+		return rc;
 	/* The registry keeps both within 0..2^40. */
 	size_t offset = o->offset > 0 ? (size_t)o->offset : 0, limit = o->limit > 0 ? (size_t)o->limit : 0;
 	t->paged = offset || limit;
 	t->total = t->nrows;
 	if (offset) {
 		size_t skip = offset < t->nrows ? offset : t->nrows;
-		free_rows(t, 0, skip);
+		for (size_t i = 0; i < skip * t->ncols; i++)
+			dp_cell_clear(&t->cells[i]);
 		memmove(t->cells, t->cells + skip * t->ncols, (t->nrows - skip) * t->ncols * sizeof(dp_qv));
 		t->nrows -= skip;
 	}
-	if (limit && t->nrows > limit) {
-		free_rows(t, limit, t->nrows);
-		t->nrows = limit;
-	}
+	if (limit && t->nrows > limit)
+		dp_table_truncate(t, limit);
 	/* A page of the rows that matched, never more. */
 	assert(t->nrows <= t->total && (!limit || t->nrows <= limit) && t->nrows + (offset < t->total ? offset : t->total) <= t->total);
 	return 0;
@@ -394,20 +520,15 @@ static int heap_offer(dp_page_heap *h, const dp_page_item *it)
 	return 0;
 }
 
-/* Walks the dataflow's task keys and, for PAGE_METRIC, the metric's
- * summaries beside them (both sorted by task id: a merge), and keeps the
- * k first in the page's order; *total counts the tasks.  Every task is
- * offered, so a task without a value takes its place among the missing
- * (last, by id), as in the whole answer. */
-int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *metric, dp_page_key pk, const dp_agg *agg,
-		       dp_page_heap *h, size_t *total)
+int dp_tasks_scan(dp_query *q, const dp_qdataflow *d, const char *metric, const dp_agg *agg, dp_task_visit visit,
+		  void *ctx)
 {
 	dp_key tkey, skey;
 	dp_scan ts, ss;
 	MDB_val k, v, sk = { 0, NULL }, sv = { 0, NULL };
 	int rc, src = DP_SCAN_END;
+	size_t seen = 0;
 
-	*total = 0;
 	dp_key_reset(&tkey);
 	dp_key_cstr(&tkey, d->name);
 	dp_key_reset(&skey);
@@ -416,7 +537,7 @@ int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *metric, dp_pa
 		dp_key_cstr(&skey, metric);
 	if ((rc = dp_scan_open(&ts, q->ix, q->txn, DP_DB_TASKS, &tkey, NULL)))
 		return rc;
-	if (pk == PAGE_METRIC) {
+	if (metric) {
 		if ((rc = dp_scan_open(&ss, q->ix, q->txn, DP_DB_SUMMARIES, &skey, NULL))) {
 			dp_scan_close(&ts);
 			return rc;
@@ -425,39 +546,68 @@ int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *metric, dp_pa
 	}
 	while ((rc = dp_scan_next(&ts, &k, &v)) == DP_SCAN_ROW) {
 		rc = 0;
-		if (*total % 1024 == 0 && (rc = dp_query_past_deadline(q)))
+		if (seen++ % 1024 == 0 && (rc = dp_query_past_deadline(q)))
 			break;
-		dp_page_item it = { .id = (const char *)k.mv_data + tkey.n };
-		(*total)++;
-		if (pk == PAGE_TASK) {
-			it.key.type = QV_TEXT;
-			it.key.text = it.id;
-		} else if (pk == PAGE_START) {
-			double start;
-			if (dp_task_start(v.mv_data, v.mv_size, &start) && !isnan(start))
-				it.key = dp_qv_real(start);
-		}
+		/* The key ends with the id and its NUL. */
+		const char *id = (const char *)k.mv_data + tkey.n;
+		dp_qv value = { 0 };
+		int64_t epoch = 0;
 		/* Summaries of tasks before this one (none, unless the index
 		 * holds a summary without its task) are passed over. */
-		while (pk == PAGE_METRIC && src == DP_SCAN_ROW) {
-			int c = strcmp((const char *)sk.mv_data + skey.n, it.id);
+		while (metric && src == DP_SCAN_ROW) {
+			int c = strcmp((const char *)sk.mv_data + skey.n, id);
 			if (c > 0)
 				break;
 			dp_summary s;
-			int64_t e;
 			if (c == 0 && dp_summary_unpack(sv.mv_data, sv.mv_size, &s))
-				it.key = dp_query_summary_value(q, d->name, it.id, &s, metric, agg, &e);
+				value = dp_query_summary_value(q, d->name, id, &s, metric, agg, &epoch);
 			src = dp_scan_next(&ss, &sk, &sv);
 		}
-		if ((rc = heap_offer(h, &it)))
+		if ((rc = visit(ctx, id, &v, &value, epoch)))
 			break;
 	}
 	if (!rc && src < 0)
 		rc = src;
-	if (pk == PAGE_METRIC)
+	if (metric)
 		dp_scan_close(&ss);
 	dp_scan_close(&ts);
 	return rc < 0 ? rc : dp_query_check(q);
+}
+
+typedef struct page_ctx {
+	dp_page_heap *h;
+	dp_page_key pk;
+	size_t total;
+} page_ctx;
+
+static int offer_task(void *ctx, const char *id, const MDB_val *v, const dp_qv *value, int64_t epoch)
+{
+	page_ctx *p = ctx;
+	dp_page_item it = { .id = id };
+	(void)epoch;
+	p->total++;
+	if (p->pk == PAGE_TASK) {
+		it.key.type = QV_TEXT;
+		it.key.text = it.id;
+	} else if (p->pk == PAGE_START) {
+		double start;
+		if (dp_task_start(v->mv_data, v->mv_size, &start) && !isnan(start))
+			it.key = dp_qv_real(start);
+	} else {
+		it.key = *value;
+	}
+	return heap_offer(p->h, &it);
+}
+
+/* Every task is offered, so a task without a value takes its place among
+ * the missing (last, by id), as in the whole answer. */
+int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *metric, dp_page_key pk, const dp_agg *agg,
+		   dp_page_heap *h, size_t *total)
+{
+	page_ctx p = { h, pk, 0 };
+	int rc = dp_tasks_scan(q, d, pk == PAGE_METRIC ? metric : NULL, agg, offer_task, &p);
+	*total = p.total;
+	return rc;
 }
 
 static _Thread_local bool g_page_desc; /* as g_sort */

@@ -97,6 +97,12 @@ DP_INTERNAL int dp_cmp_cells(const dp_qv *a, const dp_qv *b, bool desc);
  * "sort" listing the columns when there is none. */
 DP_INTERNAL int dp_sort_column(const dp_table *t, const dp_qopts *o, size_t def_col, bool def_desc, size_t *col,
 			       bool *desc);
+/* The order of n numbers (keys[i] at keys + i * stride bytes) as a sort
+ * by them puts them, missing and NaN last whatever the direction, equal
+ * ones in the order given: order[i] is the index of the i-th.  *done is
+ * false when a key is not a number a double holds exactly (text, an
+ * integer past 2^53): then the caller compares. */
+DP_INTERNAL int dp_order_numbers(const dp_qv *keys, size_t stride, size_t n, bool desc, uint32_t *order, bool *done);
 /* --sort [+|-]COLUMN, or the default; then --offset and --limit. */
 DP_INTERNAL int dp_sort_and_limit(dp_table *t, const dp_qopts *o, size_t def_col, bool def_desc);
 /* Whether `sort` ([+|-]COLUMN as --sort takes it) names column `col` and
@@ -129,6 +135,22 @@ typedef struct dp_page_heap {
  * id (the tasks' keys), the start (read in place from the task values) or
  * an aggregate of a metric (the summaries). */
 typedef enum dp_page_key { PAGE_SLOW, PAGE_TASK, PAGE_START, PAGE_METRIC } dp_page_key;
+
+/* What a scan of every task (dp_tasks_scan) calls for each: the task's id
+ * (NUL-terminated, in the snapshot's map), its stored value (the tasks
+ * database's, read with dp_read_task or dp_task_fields_parse) and the
+ * aggregate of the metric with the epoch it came from (QV_NULL when the
+ * task has none, or no metric was asked).  Non-zero stops the scan and is
+ * its result. */
+typedef int (*dp_task_visit)(void *ctx, const char *id, const MDB_val *value, const dp_qv *metric_value,
+			     int64_t epoch);
+
+/* Every task of d, in id order, read in place from the snapshot (nothing
+ * is loaded or copied), with the aggregate `agg` of `metric` (NULL: none)
+ * beside it: the dataflow's task keys and the metric's summaries, both
+ * sorted by task id, walked together. */
+DP_INTERNAL int dp_tasks_scan(dp_query *q, const dp_qdataflow *d, const char *metric, const dp_agg *agg,
+			      dp_task_visit visit, void *ctx);
 
 /* Walks the dataflow's task keys and, for PAGE_METRIC, the metric's
  * summaries beside them, and keeps the h->k first in the page's order;

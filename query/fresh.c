@@ -18,8 +18,19 @@
  *   RUNNING (the `running` database), a stat each.
  *
  * So a question about 100,000 finished runs costs a stat per dataflow, not
- * a walk of 100,000 folders.  A second of slack covers the coarse clock of
- * file times.
+ * a walk of 100,000 folders.
+ *
+ * The slack.  A folder touched after the listing began can show a time a
+ * little before it: the kernel stamps files with its coarse clock
+ * (CLOCK_REALTIME_COARSE), which lags the real one by up to its
+ * resolution, a tick (4 ms here).  On a local filesystem that keeps
+ * nanoseconds (ext4, XFS, Btrfs, F2FS, tmpfs, overlayfs) two ticks cover
+ * it; anywhere else (a filesystem of whole seconds, whose times have no
+ * fraction, or a network one, whose times come from another machine's
+ * clock) a second does.  The fine slack is what makes a query after a
+ * catch-up of logs written just before it cheap: with a second, every
+ * query walked the logs when their last run was written within the second
+ * before the catch-up began listing them (the usual end of a sweep).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "logger/decode.h"
@@ -230,6 +243,37 @@ static int check_running(dp_query *q, const char *log_dir, const char *df, const
 	return rc ? rc : r < 0 ? r : 0;
 }
 
+/* Local filesystems whose file times are the kernel's clock to the
+ * nanosecond (statfs's f_type). */
+static bool fine_times(const char *path, const struct stat *st)
+{
+	static const unsigned long local[] = {
+		0xEF53,     /* ext2, ext3, ext4 */
+		0x58465342, /* XFS */
+		0x9123683E, /* Btrfs */
+		0xF2F52010, /* F2FS */
+		0x01021994, /* tmpfs */
+		0x794C7630, /* overlayfs */
+	};
+	struct statfs fs;
+	if (st->st_mtim.tv_nsec == 0 || statfs(path, &fs) != 0)
+		return false; /* whole seconds, or unknown */
+	for (size_t i = 0; i < DP_ARRAY_LEN(local); i++)
+		if ((unsigned long)fs.f_type == local[i])
+			return true;
+	return false;
+}
+
+/* How far before the listing a change after it can seem to be (above). */
+static double time_slack(const char *path, const struct stat *st)
+{
+	struct timespec tick;
+	if (!fine_times(path, st) || clock_getres(CLOCK_REALTIME_COARSE, &tick) != 0)
+		return 1.0;
+	double two = 2 * ((double)tick.tv_sec + tick.tv_nsec / 1e9);
+	return two < 0.001 ? 0.001 : two > 1.0 ? 1.0 : two;
+}
+
 /* One dataflow's logs: walked when its folder changed since the index's
  * last listing, else only what can still grow. */
 static int check_dataflow(dp_query *q, const char *log_dir, const char *df, const char *task, double listed_at,
@@ -241,7 +285,7 @@ static int check_dataflow(dp_query *q, const char *log_dir, const char *df, cons
 	    !S_ISDIR(st.st_mode))
 		return 0; /* no logs of it */
 	double changed = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
-	if (isnan(listed_at) || changed > listed_at - 1.0)
+	if (isnan(listed_at) || changed > listed_at - time_slack(path, &st))
 		return walk_logs(q, log_dir, df, task, f);
 	return check_running(q, log_dir, df, task, f);
 }
@@ -260,13 +304,14 @@ static int check_all(dp_query *q, const char *log_dir, double listed_at, dp_fres
 		return 0;
 	}
 	while (rc == 0 && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || dp_check_tag("dataflow", e->d_name))
+		if (e->d_name[0] == '.' || dp_check_tag("dataflow", e->d_name)) {
+			dp_error_clear(); /* a folder that names no dataflow is no error */
 			continue;
+		}
 		rc = check_dataflow(q, log_dir, e->d_name, NULL, listed_at, f);
 	}
 	closedir(d);
-	dp_error_clear();
-	return rc;
+	return rc; /* with the detail of a read that failed */
 }
 
 int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir, const char *df,

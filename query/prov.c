@@ -186,20 +186,15 @@ static size_t fmt_time(pw *w, double t, char out[40])
 	return 27;
 }
 
-/* The XSD lexical form of a double: NaN, INF, -INF, or a decimal that
- * reads back exactly: 15 significant digits when they do (0.1 stays 0.1),
- * else 17 (as dp_json_double(); trying 16 as well would cost more than it
- * saves). */
+/* The XSD lexical form of a double: NaN, INF, -INF, or the shortest
+ * decimal that reads back exactly (util/dtoa.c), as dp_json_double(). */
 static size_t fmt_double(double d, char out[40])
 {
 	if (isnan(d))
 		return (size_t)snprintf(out, 40, "NaN");
 	if (isinf(d))
 		return (size_t)snprintf(out, 40, "%s", d > 0 ? "INF" : "-INF");
-	int n = snprintf(out, 40, "%.15g", d);
-	if (strtod(out, NULL) != d)
-		n = snprintf(out, 40, "%.17g", d);
-	return (size_t)n;
+	return dp_dtoa(d, out);
 }
 
 /* A PROV-N string literal's body: '"', '\', line breaks and tabs escaped

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "indexer/index.h"
 #include "indexer/model.h"
@@ -32,10 +33,24 @@ typedef enum dp_qv_type { QV_NULL = 0, QV_NUM, QV_TEXT, QV_FAILED } dp_qv_type;
 typedef struct dp_qv {
 	dp_qv_type type;
 	bool integer;
+	/* The text is in its table's arena (dp_table_text), freed with the
+	 * table, not alone. */
+	bool in_arena;
 	int64_t i;
 	double num;
 	const char *text; /* owned by whoever holds the value (see each struct) */
 } dp_qv;
+
+/* Frees a cell's text when the cell owns it (not when it is in its
+ * table's arena); the cell becomes missing. */
+static inline void dp_cell_clear(dp_qv *cell)
+{
+	if (cell->type == QV_TEXT && !cell->in_arena)
+		free((void *)cell->text);
+	cell->type = QV_NULL;
+	cell->text = NULL;
+	cell->in_arena = false;
+}
 
 DP_INTERNAL dp_qv dp_qv_int(int64_t i);
 DP_INTERNAL dp_qv dp_qv_real(double d);
@@ -321,8 +336,9 @@ typedef struct dp_table {
 	bool *table_only;  /* columns for the table only (marks for the eye) */
 	double now;        /* for COL_AGO */
 	size_t ncols;
-	dp_qv *cells; /* row-major; text cells own their string */
+	dp_qv *cells; /* row-major; text cells own their string, or it is in `texts` */
 	size_t nrows, cap;
+	dp_arena texts; /* the strings of dp_table_text, freed with the table */
 	/* A page of a longer answer (--offset, --limit): `total` rows matched,
 	 * and JSON says so ("total"). */
 	bool paged;
@@ -386,7 +402,14 @@ DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);
 DP_INTERNAL void dp_table_only(dp_table *t, size_t i);
 /* Appends a row of NULL cells and returns it. */
 DP_INTERNAL dp_qv *dp_table_add_row(dp_table *t);
+/* Room for n rows in all, so that a table whose size is known grows once. */
+DP_INTERNAL int dp_table_reserve(dp_table *t, size_t n);
 DP_INTERNAL int dp_cell_text(dp_qv *cell, const char *s, size_t n);
+/* The same, the copy in the table's arena: no allocation per cell, for
+ * the tables of every task. */
+DP_INTERNAL int dp_table_text(dp_table *t, dp_qv *cell, const char *s, size_t n);
+/* Keeps the first n rows (freeing the others' texts). */
+DP_INTERNAL void dp_table_truncate(dp_table *t, size_t n);
 /* DNNPROV_ENOMEM when the table or the notes are incomplete: a query that
  * ran out of memory fails rather than print part of its answer. */
 DP_INTERNAL int dp_table_check(const dp_table *t, const dp_buf *notes);
@@ -417,9 +440,9 @@ DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int wi
 			       const char *index_json);
 
 /* Writes rows one at a time, with the formatting of dp_table_write: CSV
- * and JSON go out as each row comes (memory does not grow with the number
- * of rows); the table format needs every row for its widths, so its rows
- * are kept in the table until dp_rowout_end.  `t` holds the columns (and
+ * and JSON go out as rows come, in blocks of 64 KiB (memory does not grow
+ * with the number of rows); the table format needs every row for its
+ * widths, so its rows are kept in the table until dp_rowout_end.  `t` holds the columns (and
  * no rows); it stays the caller's. */
 typedef struct dp_rowout {
 	dp_table *t;
@@ -436,6 +459,10 @@ DP_INTERNAL int dp_rowout_begin(dp_rowout *w, dp_table *t, dp_format f, FILE *ou
 DP_INTERNAL int dp_rowout_row(dp_rowout *w, const dp_qv *cells);
 /* Ends the answer; index_json as for dp_table_write. */
 DP_INTERNAL int dp_rowout_end(dp_rowout *w, const char *index_json);
+/* Writes the rows rendered so far, which go out in blocks: for a caller
+ * that stops in an error and keeps what was printed (the free drops
+ * them, as an answer that failed may be thrown away). */
+DP_INTERNAL void dp_rowout_flush(dp_rowout *w);
 DP_INTERNAL void dp_rowout_free(dp_rowout *w);
 
 /* ---- freshness (fresh.c) ----------------------------------------------------------- */

@@ -209,13 +209,10 @@ static void cap_rows(dp_table *t, size_t max)
 {
 	if (t->nrows <= max)
 		return;
-	for (size_t i = max * t->ncols; i < t->nrows * t->ncols; i++)
-		if (t->cells[i].type == QV_TEXT)
-			free((char *)t->cells[i].text);
 	if (!t->paged)
 		t->total = t->nrows;
 	t->paged = true;
-	t->nrows = max;
+	dp_table_truncate(t, max);
 }
 
 /* The question's parameters from the query string, through the registry,

@@ -542,6 +542,7 @@ static int x_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 typedef struct range {
 	dp_key from;
 	size_t prefix_len;
+	bool whole_key; /* every field of the key is given: one record, looked up */
 } range;
 
 typedef struct sql_cursor {
@@ -899,6 +900,12 @@ static int make_ranges(sql_cursor *c, int plan, int argc, sqlite3_value **argv)
 			}
 		}
 		size_t prefix_len = key.n;
+		/* Every field given, the last a text (it ends the key): the
+		 * record is one lookup, not a scan (the inner side of a join
+		 * asks it once per row of the outer). */
+		bool whole_key = k->key[k->nkey - 1].type == 's';
+		for (int f = 0; f < k->nkey && whole_key; f++)
+			whole_key = f < t->nfixed || field_mode(plan, f) == M_EQ;
 		for (int f = 0; f < k->nkey && possible; f++) {
 			if (field_mode(plan, f) != M_RANGE)
 				continue;
@@ -933,8 +940,8 @@ static int make_ranges(sql_cursor *c, int plan, int argc, sqlite3_value **argv)
 			}
 		}
 		assert(a <= argc);
-		if (possible && !key.overflow)
-			rc = add_range(c, &key, prefix_len);
+		if (possible && !key.overflow && !(rc = add_range(c, &key, prefix_len)))
+			c->ranges[c->nranges - 1].whole_key = whole_key;
 	}
 	(void)dfs; /* owned by the context */
 	return rc;
@@ -1059,6 +1066,22 @@ static int next_record(sql_cursor *c)
 	if (t->kind == K_EPOCHS || t->kind == K_METRICS)
 		return next_epoch(c);
 	for (;;) {
+		if (!c->scanning && c->at < c->nranges && c->ranges[c->at].whole_key) {
+			MDB_val key = dp_key_val(&c->ranges[c->at++].from);
+			if (!dp_query_get(c->q, kinds[t->kind].db, &key, &c->v)) {
+				if (c->q->read_error)
+					return dp_query_check(c->q); /* a read that failed is no missing record */
+				continue;
+			}
+			c->k = key; /* the range's own copy, which lives as long as the cursor's ranges */
+			int rc = read_record(c);
+			if (rc == DNNPROV_ENOMEM || (rc && c->dec.out_of_memory))
+				return dp_error(DNNPROV_ENOMEM, "out of memory reading the index");
+			if (rc || c->nsub == 0)
+				continue;
+			c->sub = 0;
+			return 0;
+		}
 		if (!c->scanning) {
 			if (c->at >= c->nranges) {
 				c->eof = true;

@@ -181,6 +181,15 @@ DP_INTERNAL uint32_t dp_crc32c(uint32_t crc, const void *p, size_t n);
 /* The table-driven version, for tests and machines without SSE4.2. */
 DP_INTERNAL uint32_t dp_crc32c_portable(uint32_t crc, const void *p, size_t n);
 
+/* ---- numbers as text (dtoa.c) -----------------------------------------
+ * dp_dtoa writes the shortest decimal that reads back (strtod) as d,
+ * laid out as printf's %g lays it out (dtoa.c says how), NUL-terminated
+ * in out; returns its length.  NaN and infinities as "nan", "inf" and
+ * "-inf": callers spell them as their format wants.
+ */
+#define DP_DTOA_MAX 32
+DP_INTERNAL size_t dp_dtoa(double d, char out[DP_DTOA_MAX]);
+
 /* ---- byte order --------------------------------------------------------*/
 static inline void dp_put_be16(unsigned char *p, uint16_t v)
 {

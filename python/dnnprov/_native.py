@@ -6,7 +6,6 @@ every call (and guess int for pointers and doubles).
 """
 
 import ctypes
-import ctypes.util
 import os
 
 from .errors import error_for
@@ -44,16 +43,19 @@ _BUILD_TREE = os.path.dirname(os.path.dirname(_HERE))
 
 
 def _candidates():
-    """Where to look for the library, in order, as (description, path)."""
+    """Where to look for the library, in order, as (description, path): a
+    generator, so that the first library found ends the search."""
     env = os.environ.get("DNNPROV_LIB")
     if env:
         # An explicit choice is never second-guessed by a fallback.
-        return [("$DNNPROV_LIB", env)]
+        yield ("$DNNPROV_LIB", env)
+        return
     packaged = os.path.join(_HERE, "libdnnprov.so.0")
     if os.path.exists(packaged):
         # A wheel carries its library (`make wheel`): that one, never
         # another version found elsewhere first.
-        return [("the wheel", packaged)]
+        yield ("the wheel", packaged)
+        return
     try:
         from . import _install   # written by `make install`, absent in the source tree
     except ImportError:
@@ -61,16 +63,18 @@ def _candidates():
     if _install is not None:
         # An installed package loads the library installed with it, never
         # another version found elsewhere first.
-        found = [("make install", _install.LIBRARY)]
+        yield ("make install", _install.LIBRARY)
     else:
-        found = [("build tree", os.path.join(_BUILD_TREE, build, "libdnnprov.so"))
-                 for build in ("build", "build-asan")]
+        for build in ("build", "build-asan"):
+            yield ("build tree", os.path.join(_BUILD_TREE, build, "libdnnprov.so"))
+    # Only when those are missing: find_library runs ldconfig and imports
+    # subprocess, tens of milliseconds that every import paid.
+    import ctypes.util
     name = ctypes.util.find_library("dnnprov")
     if name:
-        found.append(("ctypes.util.find_library", name))
+        yield ("ctypes.util.find_library", name)
     if _install is None:
-        found.append(("make install", "/usr/local/lib/libdnnprov.so.0"))
-    return found
+        yield ("make install", "/usr/local/lib/libdnnprov.so.0")
 
 
 def _needs_missing_asan(path):

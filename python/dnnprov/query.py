@@ -27,7 +27,6 @@ answer has display text ("stage=candidate, seed=7"; "true").  A refused paramete
 """
 
 import ctypes
-import datetime
 import inspect
 import json
 import math
@@ -94,6 +93,7 @@ def _pandas():
 def _time(v):
     if not isinstance(v, str):
         return v
+    import datetime   # for answers read without pandas: 10 ms of every import otherwise
     return datetime.datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
 
 
