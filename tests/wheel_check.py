@@ -53,7 +53,8 @@ subprocess.run(["dnnprov", "index", "-c", CONFIG, "-q"], check=True)
 
 if MODE == "plain":
     # What each question requires, by the registry's names.
-    given = {"hyp": "LEARNING_RATE", "task": "run-1", "transformation": "DenseBlock", "metric": "loss"}
+    given = {"hyp": "LEARNING_RATE", "task": "run-1", "transformation": "DenseBlock", "metric": "loss",
+             "by": "OPTIMIZER_NAME"}
     answers = {}
     for q in dnnprov.questions()["questions"]:
         needed = [p["name"] for p in q["parameters"] if "api" in p["fronts"] and p["required"]
