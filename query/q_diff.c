@@ -398,8 +398,11 @@ static int adaptation_rows(diff *x)
 	int rc = 0;
 	if (!all)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	memcpy(all, x->s[0].ad, x->s[0].nad * sizeof(*all));
-	memcpy(all + x->s[0].nad, x->s[1].ad, x->s[1].nad * sizeof(*all));
+	/* A run without adaptations has no array: memcpy takes no NULL. */
+	if (x->s[0].nad)
+		memcpy(all, x->s[0].ad, x->s[0].nad * sizeof(*all));
+	if (x->s[1].nad)
+		memcpy(all + x->s[0].nad, x->s[1].ad, x->s[1].nad * sizeof(*all));
 	qsort(all, n, sizeof(*all), cmp_adapt);
 	for (size_t i = 0; i < n && !rc;) {
 		size_t j = i + 1;
