@@ -46,7 +46,7 @@ struct dp_indexer {
 	dp_map dirty;   /* rel path -> non-NULL: segments an event named */
 	bool rescan_now;
 	bool swapped;  /* rebuild: the new generation is CURRENT */
-	uint64_t map_grows_seen;
+	uint64_t rollbacks_seen;
 	uint64_t faults;
 	uint64_t overflows; /* inotify queue overflows (IN_Q_OVERFLOW) */
 	dp_indexer_stats before_reopen; /* counts of the ingest states closed by recoveries */
@@ -200,7 +200,7 @@ static int open_index(dp_indexer *x)
 		x->index_ino = st.st_ino;
 	}
 	ingest_init(&x->in, x->ix, &x->opts);
-	x->map_grows_seen = 0;
+	x->rollbacks_seen = 0;
 	return 0;
 }
 
@@ -725,8 +725,8 @@ static int follow_step(ingest *in, void *arg)
 	dp_indexer *x = arg;
 	int rc = 0;
 
-	if (x->map_grows_seen != in->stats.map_grows) {
-		x->map_grows_seen = in->stats.map_grows;
+	if (x->rollbacks_seen != in->stats.rollbacks) {
+		x->rollbacks_seen = in->stats.rollbacks;
 		x->rescan_now = true;
 	}
 	/* In name order, as a rescan would: a task's segments sort by creation
@@ -767,8 +767,8 @@ static int stop_step(ingest *in, void *arg)
 {
 	dp_indexer *x = arg;
 	int rc = 0;
-	if (x->map_grows_seen != in->stats.map_grows) {
-		x->map_grows_seen = in->stats.map_grows;
+	if (x->rollbacks_seen != in->stats.rollbacks) {
+		x->rollbacks_seen = in->stats.rollbacks;
 		rc = scan_step(in, x);
 	}
 	/* Queries without an indexer running rely on the time of the last

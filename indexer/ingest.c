@@ -2062,6 +2062,21 @@ static int grow_map(ingest *in)
 	return 0;
 }
 
+/* After a commit: a map more than three quarters full is doubled before
+ * the next batch needs it.  A batch that fills the map is rolled back and
+ * its whole pass read again (ingest_run_with_retry), which at a million
+ * segments costs a walk of a million folders per doubling; grown ahead,
+ * that happens only to a batch larger than the quarter left. */
+static int grow_ahead(ingest *in)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	if (mdb_env_info(in->ix->env, &info) || mdb_env_stat(in->ix->env, &st))
+		return 0; /* the batch that fills it grows it */
+	uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	return used > info.me_mapsize / 4 * 3 ? grow_map(in) : 0;
+}
+
 int ingest_commit(ingest *in)
 {
 	int rc, mrc;
@@ -2118,7 +2133,8 @@ int ingest_commit(ingest *in)
 		s->in_index = true;
 	}
 	in->ntouched = 0;
-	return 0;
+	/* No transaction of this process is open (LMDB's condition). */
+	return grow_ahead(in);
 }
 
 static int begin_batch(ingest *in);
@@ -2481,6 +2497,7 @@ int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg)
 		if (rc != MAP_FULL_RETRY)
 			return rc;
 		abort_batch(in);
+		in->stats.rollbacks++;
 		if ((rc = grow_map(in)))
 			return rc;
 	}
