@@ -36,6 +36,7 @@
 #include "indexer/ingest.h"
 #include "logger/format.h"
 #include "logger/mpack.h"
+#include "logger/prefetch.h"
 #include "logger/scan.h"
 
 #define MAP_FULL_RETRY 1 /* internal: the batch was aborted; start again */
@@ -1732,7 +1733,9 @@ static int apply_tag(ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
-static int apply_record(ingest *in, frame_ctx *f)
+/* Applies the record of frame f: decoded here, or ahead by the loader
+ * (pre, NULL when not). */
+static int apply_record(ingest *in, frame_ctx *f, const dp_prefetched_frame *pre)
 {
 	msgpack_object o;
 	dp_record r;
@@ -1740,10 +1743,19 @@ static int apply_record(ingest *in, frame_ctx *f)
 
 	/* The reader has checked the payload's structure (dp_mp_check). */
 	bool lost = f->seg->pending.flags & DP_PROGRESS_CONFLICT;
-	if ((rc = dp_decode_checked(&in->rdec, f->payload, f->length, &o)) != 0)
+	if (pre) {
+		if (pre->decoded == DNNPROV_ENOMEM)
+			return dp_error(DNNPROV_ENOMEM, "out of memory decoding a record");
+		if (pre->decoded)
+			return lost ? 0 : schema_problem(in, f, "undecodable record");
+		if (pre->parsed)
+			return lost ? 0 : schema_problem(in, f, pre->why);
+		r = pre->rec;
+	} else if ((rc = dp_decode_checked(&in->rdec, f->payload, f->length, &o)) != 0) {
 		return rc == DNNPROV_ENOMEM ? rc : lost ? 0 : schema_problem(in, f, "undecodable record");
-	if (dp_record_parse(&o, &r) != 0)
+	} else if (dp_record_parse(&o, &r) != 0) {
 		return lost ? 0 : schema_problem(in, f, dnnprov_errmsg());
+	}
 	/* A losing run's segment is one problem; its specifications still
 	 * describe the dataflow, as every run's do. */
 	if (lost)
@@ -2055,7 +2067,9 @@ static int grow_map(ingest *in)
 	MDB_envinfo info;
 	mdb_env_info(in->ix->env, &info);
 	size_t size = info.me_mapsize * 2;
+	pthread_mutex_lock(&in->gate);
 	int mrc = mdb_env_set_mapsize(in->ix->env, size);
+	pthread_mutex_unlock(&in->gate);
 	if (mrc)
 		return dp_lmdb_error(mrc, "growing the index map");
 	in->stats.map_grows++;
@@ -2296,17 +2310,47 @@ size_t ingest_unread_count(const ingest *in, size_t *waiting)
 	return n + w;
 }
 
-/* Applies what the reader yields from its position, from a file or from
- * memory (ingest_chunk): records, problems and the seal, until the end, a
- * torn tail, a read error (*res < 0) or, when `more` is not NULL, a full
- * batch (*more set).  Returns 0 or the error of applying a frame. */
-static int read_frames(ingest *in, seg_state *s, dp_reader *r, bool *more, int *res)
+/* Frames as a reader yields them, or as the loader kept them (a reader's
+ * results from one of them on, prefetch.h). */
+typedef struct frames {
+	dp_reader *r;
+	const dp_prefetched *pf;
+	size_t i;
+	uint64_t offset; /* dp_reader_offset() after the last */
+} frames;
+
+static int frames_next(frames *fs, dp_frame *fr, dp_problem *pb, const dp_prefetched_frame **pre)
 {
+	if (fs->r) {
+		int res = dp_reader_next(fs->r, fr, pb);
+		fs->offset = dp_reader_offset(fs->r);
+		*pre = NULL;
+		return res;
+	}
+	const dp_prefetched_frame *f = &fs->pf->f[fs->i];
+	/* The last kept result ends the reading (prefetch.c): never past it. */
+	assert(fs->i < fs->pf->n);
+	fs->i += fs->i + 1 < fs->pf->n;
+	*fr = f->frame;
+	*pb = f->problem;
+	*pre = f->res == DP_READ_RECORD && fs->pf->decoded ? f : NULL;
+	fs->offset = f->next;
+	return f->res;
+}
+
+/* Applies what the reader yields from its position, from a file or from
+ * memory (ingest_chunk, the loader's): records, problems and the seal,
+ * until the end, a torn tail, a read error (*res < 0) or, when `more` is
+ * not NULL, a full batch (*more set).  Returns 0 or the error of applying
+ * a frame. */
+static int read_frames(ingest *in, seg_state *s, frames *fs, bool *more, int *res)
+{
+	const dp_prefetched_frame *pre;
 	dp_frame fr;
 	dp_problem pb;
 	int rc = 0;
 
-	while ((*res = dp_reader_next(r, &fr, &pb)) > 0) {
+	while ((*res = frames_next(fs, &fr, &pb, &pre)) > 0) {
 		if (*res == DP_READ_TORN)
 			break;
 		if (*res == DP_READ_PROBLEM) {
@@ -2316,12 +2360,12 @@ static int read_frames(ingest *in, seg_state *s, dp_reader *r, bool *more, int *
 			s->pending.sealed = 1;
 		} else {
 			frame_ctx f = { s, fr.offset, fr.payload, fr.length };
-			rc = apply_record(in, &f);
+			rc = apply_record(in, &f, pre);
 			in->batch_records++;
 		}
 		if (rc)
 			return rc;
-		s->pending.offset = dp_reader_offset(r);
+		s->pending.offset = fs->offset;
 		if (more && in->batch_records >= in->opts.batch_records) {
 			*more = true; /* let the caller commit, then come back */
 			break;
@@ -2330,13 +2374,83 @@ static int read_frames(ingest *in, seg_state *s, dp_reader *r, bool *more, int *
 	return s->pending.flags & DP_PROGRESS_CONFLICT ? conflict_read(in, s) : 0;
 }
 
-int ingest_segment(ingest *in, seg_state *s, bool *more)
+/* Where a segment's bytes come from: its file, read now, or what the
+ * loader (loader.h) read of it ahead, when that holds the offset the
+ * segment is read from. */
+typedef struct seg_source {
+	const dp_prefetched *pf; /* NULL: the file */
+	ptrdiff_t first;         /* the loader's first result to replay */
+	char *path;
+	unsigned mode;           /* its file type; 0: unknown */
+	uint64_t size;
+} seg_source;
+
+/* Whether what the loader read of a segment says what reading its file
+ * from `offset` would have: its failure to open, its type, that nothing
+ * is new, the header's failure, or results replayed from one at offset
+ * (*first).  Otherwise the file is read now (a batch read it further since,
+ * or it was read from elsewhere). */
+static bool prefetched_holds(const dp_prefetched *p, uint64_t offset, ptrdiff_t *first)
+{
+	const dp_segment_image *img = &p->img;
+	*first = -1;
+	if (img->err || img->mode != S_IFREG || p->open_rc)
+		return true;
+	if (img->unread) /* nothing past its size */
+		return offset >= img->size && offset > 0;
+	uint64_t fs = p->hdr.frames_start;
+	/* A reader from before the first frame starts at it (with the header's
+	 * problem, when it has one); from a frame, there. */
+	if ((offset <= fs) != (p->from <= fs))
+		return false;
+	*first = dp_prefetched_at(p, offset > fs ? offset : fs);
+	return *first >= 0;
+}
+
+/* The file's type and size (lstat: by the rule of logger/scan.h, what is no
+ * regular file there, a FIFO or a link to /dev/zero named by an inotify
+ * event, is never opened; the indexer tells it).  0, or 1 when it is gone. */
+static int source_stat(seg_source *src)
+{
+	struct stat st;
+	if (src->pf) {
+		src->mode = src->pf->img.err ? 0 : src->pf->img.mode;
+		src->size = src->pf->img.size;
+		return src->pf->img.err == ENOENT;
+	}
+	if (lstat(src->path, &st) != 0) {
+		src->mode = 0;
+		return errno == ENOENT;
+	}
+	src->mode = st.st_mode & S_IFMT;
+	src->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Opens the frames from `from`: 0, or what dp_reader_open returns, with
+ * its detail. */
+static int source_open(const seg_source *src, uint64_t from, frames *fs, dp_segment_header *hdr)
+{
+	const dp_prefetched *p = src->pf;
+	if (!p)
+		return dp_reader_open(src->path, from, &fs->r, hdr);
+	if (p->img.err)
+		return dp_error(DNNPROV_EIO, "%s", p->img.why);
+	if (p->open_rc)
+		return dp_error(p->open_rc, "%s", p->open_why);
+	*hdr = p->hdr;
+	fs->pf = p;
+	fs->i = (size_t)src->first;
+	fs->offset = p->f[fs->i].at;
+	return 0;
+}
+
+int ingest_segment(ingest *in, seg_state *s, const dp_prefetched *pf, bool *more)
 {
 	dp_segment_header hdr;
-	dp_reader *r = NULL;
-	char *path;
+	frames fs = { 0 };
+	seg_source src = { 0 };
 	int rc, res;
-	struct stat st;
 
 	*more = false;
 	if (s->pending.sealed || s->gone)
@@ -2345,49 +2459,50 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	s->waiting = !s->unreadable && blocked && *blocked != NULL;
 	if (s->waiting)
 		return 0;
-	path = dp_path_join(in->opts.log_dir, s->rel);
-	if (!path)
+	src.pf = pf && prefetched_holds(pf, s->pending.offset, &src.first) ? pf : NULL;
+	src.path = dp_path_join(in->opts.log_dir, s->rel);
+	if (!src.path)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	/* lstat: by the rule of logger/scan.h, what is no regular file there
-	 * (a FIFO, a link to /dev/zero, named by an inotify event) is never
-	 * opened; the indexer tells it. */
-	if (lstat(path, &st) != 0) {
-		s->gone = errno == ENOENT; /* deleted: what was indexed stays */
-		if (s->gone)
-			set_unreadable(in, s, false);
-		free(path);
+	if (source_stat(&src)) {
+		s->gone = true; /* deleted: what was indexed stays */
+		set_unreadable(in, s, false);
+		free(src.path);
 		return 0;
 	}
-	s->not_file = S_ISREG(st.st_mode) ? 0 : (unsigned)(st.st_mode & S_IFMT);
+	if (!src.mode && !src.pf) {
+		free(src.path);
+		return 0;
+	}
+	s->not_file = !src.mode || src.mode == S_IFREG ? 0 : src.mode;
 	if (s->not_file) {
 		set_unreadable(in, s, false);
-		free(path);
+		free(src.path);
 		return 0;
 	}
-	if ((uint64_t)st.st_size <= s->pending.offset && s->pending.offset > 0) {
+	if (src.mode && src.size <= s->pending.offset && s->pending.offset > 0) {
 		set_unreadable(in, s, false); /* everything it holds has been read */
-		free(path);
+		free(src.path);
 		return 0; /* nothing new */
 	}
-	rc = dp_reader_open(path, s->pending.offset, &r, &hdr);
+	rc = source_open(&src, s->pending.offset, &fs, &hdr);
 	if (rc == DNNPROV_ETRUNCATED) {
 		/* Being created, or its writer died before the header was whole:
 		 * recorded as known and open, read again when it grows. */
 		rc = 0;
-		if (!s->in_index || s->pending.size_seen != (uint64_t)st.st_size) {
+		if (!s->in_index || s->pending.size_seen != src.size) {
 			if ((rc = begin_batch(in)) == 0 && (rc = seg_touch(in, s)) == 0)
-				s->pending.size_seen = (uint64_t)st.st_size;
+				s->pending.size_seen = src.size;
 		}
-		free(path);
+		free(src.path);
 		return rc;
 	}
 	if (rc == DNNPROV_ENOMEM) {
-		free(path);
+		free(src.path);
 		return rc;
 	}
 	if (rc && rc != DNNPROV_EVERSION) {
 		mark_unreadable(in, s, 0);
-		free(path);
+		free(src.path);
 		return 0;
 	}
 	int open_rc = rc;
@@ -2396,17 +2511,17 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	set_unreadable(in, s, false); /* it opened: whatever follows, it was read */
 	if (open_rc == DNNPROV_EVERSION) {
 		/* A newer format: recorded once, then left alone. */
-		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_VERSION, dnnprov_errmsg());
+		rc = store_problem(in, s, 0, src.size, DP_PROBLEM_VERSION, dnnprov_errmsg());
 		s->pending.sealed = 1;
-		if ((uint64_t)st.st_size > s->pending.offset) /* a file cut since keeps what was read */
-			s->pending.offset = (uint64_t)st.st_size;
+		if (src.size > s->pending.offset) /* a file cut since keeps what was read */
+			s->pending.offset = src.size;
 		goto out;
 	}
-	if ((rc = identify(in, s, &hdr, (uint64_t)st.st_size)) != 0) {
+	if ((rc = identify(in, s, &hdr, src.size)) != 0) {
 		rc = rc == NO_IDENTITY ? 0 : rc;
 		goto out;
 	}
-	if ((rc = read_frames(in, s, r, more, &res)))
+	if ((rc = read_frames(in, s, &fs, more, &res)))
 		goto out;
 	if (res == DNNPROV_ENOMEM) {
 		rc = res;
@@ -2421,12 +2536,12 @@ int ingest_segment(ingest *in, seg_state *s, bool *more)
 	set_unreadable(in, s, false);
 	s->unreadable_told = false; /* read to its end: told again if it fails again */
 	/* Also past the segment header when no frame follows it yet. */
-	if (s->pending.offset < dp_reader_offset(r))
-		s->pending.offset = dp_reader_offset(r);
-	s->pending.size_seen = (uint64_t)st.st_size;
+	if (s->pending.offset < fs.offset)
+		s->pending.offset = fs.offset;
+	s->pending.size_seen = src.size;
 out:
-	dp_reader_close(r);
-	free(path);
+	dp_reader_close(fs.r);
+	free(src.path);
 	return rc;
 }
 
@@ -2507,6 +2622,7 @@ int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg)
 int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts)
 {
 	memset(in, 0, sizeof(*in));
+	pthread_mutex_init(&in->gate, NULL);
 	in->ix = ix;
 	in->opts = *opts;
 	in->listed_at = NAN;
@@ -2544,6 +2660,7 @@ void ingest_free(ingest *in)
 	free(in->eb.pos);
 	free(in->eb.vals);
 	free(in->eb.tm);
+	pthread_mutex_destroy(&in->gate);
 }
 
 seg_state *ingest_segment_state(ingest *in, const char *rel)
@@ -2779,7 +2896,8 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 		if ((rc = dp_reader_open_mem(c->segment, c->header, c->header_len, from, c->bytes, c->len,
 					     p > from ? p : from, &r, &hdr)))
 			return rc;
-		if ((rc = identify(in, s, &hdr, end)) == 0 && (rc = read_frames(in, s, r, NULL, &res)) == 0 && res < 0)
+		frames fs = { .r = r };
+		if ((rc = identify(in, s, &hdr, end)) == 0 && (rc = read_frames(in, s, &fs, NULL, &res)) == 0 && res < 0)
 			rc = res;
 		dp_reader_close(r);
 		if (rc)

@@ -5,9 +5,12 @@
 #ifndef DNNPROV_INGEST_H
 #define DNNPROV_INGEST_H
 
+#include <pthread.h>
+
 #include "indexer/epochs.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
+#include "logger/prefetch.h"
 #include "logger/reader.h"
 #include "logger/record.h"
 #include "util/map.h"
@@ -103,6 +106,9 @@ typedef struct df_state {
 
 typedef struct ingest {
 	dp_index *ix;
+	/* Held to resize the map, which LMDB allows with no transaction open
+	 * in the process: the loader (loader.h) reads under it. */
+	pthread_mutex_t gate;
 	dp_indexer_options opts;
 	MDB_txn *txn; /* the open batch, or NULL */
 	double batch_started;
@@ -150,8 +156,10 @@ DP_INTERNAL void ingest_free(ingest *in);
 /* The state of a segment, loading its committed progress on first use. */
 DP_INTERNAL seg_state *ingest_segment_state(ingest *in, const char *rel);
 /* Reads a segment from its pending offset to its end (or a torn tail),
- * applying what it finds.  *more is set when the batch filled first. */
-DP_INTERNAL int ingest_segment(ingest *in, seg_state *s, bool *more);
+ * applying what it finds: from what the loader read ahead (pf, NULL when
+ * none) when that holds the offset, else from the file.  *more is set when
+ * the batch filled first. */
+DP_INTERNAL int ingest_segment(ingest *in, seg_state *s, const dp_prefetched *pf, bool *more);
 /* Segments not read to their end: those whose last read failed, and those
  * waiting for an unreadable one of their task (counted in *waiting). */
 DP_INTERNAL size_t ingest_unread_count(const ingest *in, size_t *waiting);

@@ -893,7 +893,7 @@ START_TEST(test_pending_behind_committed_asserted)
 	ingest_init(&in, ix, &o);
 	seg_state *s = ingest_segment_state(&in, segs.paths[0] + strlen(log_dir) + 1);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(ingest_segment(&in, s, &more), 0);
+	ck_assert_int_eq(ingest_segment(&in, s, NULL, &more), 0);
 	s->committed.offset = s->pending.offset + 1;
 	ingest_commit(&in);
 }
