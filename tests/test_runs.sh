@@ -65,7 +65,30 @@ disown $wpid # killed below; bash would report "Killed" on stderr
 trap 'kill -9 $wpid 2>/dev/null || true; cleanup' EXIT
 until [ -n "$(ls logs/df/live 2>/dev/null | grep dnplog)" ]; do sleep 0.01; done
 expect_status "a second writer is refused" 1 L --task live epoch 1 loss=1
-expect_grep "it names the writer" "task 'live' of dataflow 'df' is being recorded by pid $wpid on host" "$T/err"
+expect_grep "it names the writer" "task 'live' of dataflow 'df' is being recorded by pid $wpid on host $(hostname)" "$T/err"
+# The lock costs no block: the file is empty, its locked range says whose.
+expect_eq "the held lock file is empty" "$(stat -c %s logs/df/live/.lock)" 0
+expect_eq "every lock file is empty" "$(find logs -name .lock -size +0c | wc -l)" 0
+# A writer of before held the whole file and wrote its name into it: still
+# refused, named as it wrote, and a writer after it empties the file.
+mkdir -p logs/df/old-writer
+printf 'pid 4242 on host oldbox\n' >logs/df/old-writer/.lock
+$PY - logs/df/old-writer/.lock <<'PYEOF' &
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+open(sys.argv[1] + "-held", "w").close()
+time.sleep(30)
+PYEOF
+opid=$!
+until [ -e logs/df/old-writer/.lock-held ]; do sleep 0.01; done
+expect_status "a writer held by an older writer's lock is refused" 1 L --task old-writer begin OPTIMIZER_NAME=SGD
+expect_grep "it names the older writer as it wrote" "is being recorded by pid 4242 on host oldbox" "$T/err"
+kill $opid 2>/dev/null || true
+wait $opid 2>/dev/null || true
+rm -f logs/df/old-writer/.lock-held
+expect_status "once it is gone, a writer records" 0 L --task old-writer begin OPTIMIZER_NAME=SGD
+expect_eq "and empties the older writer's lock file" "$(stat -c %s logs/df/old-writer/.lock)" 0
 
 # --- a killed training is LOST, seen by the follower ------------------------------------
 "$DNNPROV" index -c exp.yaml --follow -q 2>"$T/follow.err" &
