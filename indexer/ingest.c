@@ -152,6 +152,7 @@ static void task_free(task_state *t)
 	dp_buf_free(&t->hyps);
 	dp_buf_free(&t->facts);
 	dp_buf_free(&t->owner);
+	dp_buf_free(&t->row);
 	for (size_t i = 0; i < t->nmetrics; i++)
 		free(t->metrics[i].name);
 	free(t->metrics);
@@ -192,6 +193,7 @@ static void caches_clear(ingest *in)
 	for (size_t i = 0; i < in->dataflows.cap; i++)
 		df_free(in->dataflows.slots[i].value);
 	dp_map_clear(&in->dataflows);
+	dp_map_clear(&in->count_deltas);
 }
 
 static char *obj_strdup(const msgpack_object *o)
@@ -438,6 +440,7 @@ static int task_get(ingest *in, const char *df, const char *task, task_state **o
 		dp_task_fields tf;
 		if (dp_task_fields_parse(val.mv_data, val.mv_size, &tf) == 0) {
 			t->begun = true;
+			t->stored = true;
 			memcpy(t->status, tf.status, sizeof(t->status));
 			t->start = tf.start;
 			t->end = tf.end;
@@ -597,7 +600,8 @@ static int summary_get(ingest *in, dp_key *k, summary_state **out)
 	key = dp_key_val(k);
 	mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_SUMMARIES], &key, &val);
 	if (mrc == 0 && dp_summary_unpack(val.mv_data, val.mv_size, &s->s)) {
-		/* read */
+		s->stored = s->s;
+		s->has_stored = true;
 	} else if (mrc != 0 && mrc != MDB_NOTFOUND) {
 		free(s);
 		return lmdb_fail(mrc, "summaries");
@@ -606,6 +610,8 @@ static int summary_get(ingest *in, dp_key *k, summary_state **out)
 	*out = s;
 	return 0;
 }
+
+static int count_delta(ingest *in, const dp_key *k, intptr_t delta);
 
 /* ---- hyperparameter index -------------------------------------------------------- */
 
@@ -635,14 +641,22 @@ static int hyp_index_update(ingest *in, const char *df, const char *task, const 
 		} else {
 			continue;
 		}
+		size_t value_end = k.n;
 		dp_key_cstr(&k, task);
 		if (k.overflow)
 			continue; /* a very long text value: found by scanning instead */
 		MDB_val key = dp_key_val(&k), val = { 0, "" };
-		mrc = add ? mdb_put(in->txn, in->ix->dbi[DP_DB_HYP_INDEX], &key, &val, 0)
+		mrc = add ? mdb_put(in->txn, in->ix->dbi[DP_DB_HYP_INDEX], &key, &val, MDB_NOOVERWRITE)
 			  : mdb_del(in->txn, in->ix->dbi[DP_DB_HYP_INDEX], &key, NULL);
-		if (mrc && mrc != MDB_NOTFOUND)
+		if (mrc == MDB_KEYEXIST || mrc == MDB_NOTFOUND)
+			continue; /* a name the begin gave twice: counted once */
+		if (mrc)
 			return lmdb_fail(mrc, "hyp_index");
+		/* counts: the same key without the task */
+		k.n = value_end;
+		int rc = count_delta(in, &k, add ? 1 : -1);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -1024,6 +1038,7 @@ static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, const
 	dp_key_cstr(k, t->task);
 	if ((rc = summary_get(in, k, out)) || (rc = df_add_metric(d, name, len)))
 		return rc;
+	(*out)->task = t;
 	task_metric *grown = realloc(t->metrics, (t->nmetrics + 1) * sizeof(*grown));
 	char *copy = malloc(len ? len : 1);
 	if (!grown || !copy) {
@@ -1838,6 +1853,199 @@ static int schema_problem(ingest *in, frame_ctx *f, const char *why)
 			     copy);
 }
 
+/* ---- ranks, starts and counts (schema.h) ------------------------------------------------ */
+
+/* Adds delta to the counts entry of key k, with the batch (flush_counts). */
+static int count_delta(ingest *in, const dp_key *k, intptr_t delta)
+{
+	if (k->overflow)
+		return 0;
+	void **slot = dp_map_slot(&in->count_deltas, k->b, k->n, true);
+	if (!slot)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	*slot = (void *)((intptr_t)*slot + delta);
+	return 0;
+}
+
+static int flush_counts(ingest *in)
+{
+	for (size_t i = 0; i < in->count_deltas.cap; i++) {
+		dp_map_entry *e = &in->count_deltas.slots[i];
+		intptr_t delta = (intptr_t)e->value;
+		if (!e->key || !delta)
+			continue;
+		MDB_val key = { e->len, e->key }, val;
+		uint64_t n = 0;
+		int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_COUNTS], &key, &val);
+		if (mrc == 0 && val.mv_size == 8)
+			for (int b = 7; b >= 0; b--)
+				n = n << 8 | ((const unsigned char *)val.mv_data)[b];
+		else if (mrc && mrc != MDB_NOTFOUND)
+			return lmdb_fail(mrc, "counts");
+		assert(delta > 0 || n >= (uint64_t)-delta); /* nothing is dropped that was not counted */
+		n = delta < 0 && n < (uint64_t)-delta ? 0 : n + (uint64_t)delta;
+		if (n == 0) {
+			mrc = mdb_del(in->txn, in->ix->dbi[DP_DB_COUNTS], &key, NULL);
+			mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
+		} else {
+			unsigned char le[8];
+			for (int b = 0; b < 8; b++)
+				le[b] = (unsigned char)(n >> (8 * b));
+			val = (MDB_val){ 8, le };
+			mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_COUNTS], &key, &val, 0);
+		}
+		if (mrc)
+			return lmdb_fail(mrc, "counts");
+		e->value = NULL;
+	}
+	return 0;
+}
+
+static void put_le64(dp_buf *b, uint64_t v)
+{
+	unsigned char le[8];
+	for (int i = 0; i < 8; i++)
+		le[i] = (unsigned char)(v >> (8 * i));
+	dp_buf_append(b, le, 8);
+}
+
+/* The task's hyperparameter row (schema.h): its values of the dataflow's
+ * declared hyperparameters, by position; built once per batch. */
+static int task_row(ingest *in, task_state *t)
+{
+	df_state *d;
+	msgpack_object o;
+	int rc;
+
+	if (t->row_built)
+		return 0;
+	if ((rc = df_get(in, t->df, &d)))
+		return rc;
+	t->row.len = 0;
+	bool map = t->hyps.len && dp_decode(&in->rowdec, (const unsigned char *)t->hyps.data, t->hyps.len, &o) == 0 &&
+		   o.type == MSGPACK_OBJECT_MAP;
+	size_t used = 0;
+	for (size_t i = 0; map && i < d->nhyps; i++) {
+		const msgpack_object *v = NULL;
+		for (uint32_t j = 0; j < o.via.map.size && !v; j++)
+			if (dp_obj_is_str(&o.via.map.ptr[j].key, d->hyps[i].name))
+				v = &o.via.map.ptr[j].val;
+		unsigned char type = DP_ROW_OTHER;
+		if (!v)
+			type = DP_ROW_NONE;
+		else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+			 (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= (uint64_t)INT64_MAX))
+			type = DP_ROW_INT;
+		else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER || v->type == MSGPACK_OBJECT_FLOAT32 ||
+			 v->type == MSGPACK_OBJECT_FLOAT64)
+			type = DP_ROW_REAL;
+		else if (v->type == MSGPACK_OBJECT_STR && v->via.str.size <= 255)
+			type = DP_ROW_TEXT;
+		dp_buf_append(&t->row, &type, 1);
+		if (type == DP_ROW_INT) {
+			put_le64(&t->row, v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (uint64_t)v->via.i64 : v->via.u64);
+		} else if (type == DP_ROW_REAL) {
+			double x = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double)v->via.u64 : v->via.f64;
+			uint64_t bits;
+			memcpy(&bits, &x, 8);
+			put_le64(&t->row, bits);
+		} else if (type == DP_ROW_TEXT) {
+			unsigned char n = (unsigned char)v->via.str.size;
+			dp_buf_append(&t->row, &n, 1);
+			dp_buf_append(&t->row, v->via.str.ptr, n);
+		}
+		if (type != DP_ROW_NONE)
+			used = t->row.len; /* trailing NONEs are left out */
+	}
+	if (t->row.failed || in->rowdec.out_of_memory)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	t->row.len = used;
+	t->row_built = true;
+	return 0;
+}
+
+/* A summary's value in ranks: its best by the metric's own goal; false
+ * when it has none (every value NaN, or none). */
+static bool rank_value(const dp_summary *s, bool lower, double *v)
+{
+	if (!s || !s->count)
+		return false;
+	*v = lower ? s->min : s->max;
+	return true;
+}
+
+static void rank_key(dp_key *k, const task_state *t, const char *metric, size_t len, double v)
+{
+	dp_key_reset(k);
+	dp_key_cstr(k, t->df);
+	dp_key_str(k, metric, len);
+	dp_key_double(k, v);
+	dp_key_cstr(k, t->task);
+}
+
+/* Keeps the ranks key of task t's summary of metric[0..len) as the
+ * summary goes from `was` (NULL: none) to `now` (NULL: none): the old key
+ * goes, the new one comes with the task's row. */
+static int rank_update(ingest *in, task_state *t, const char *metric, size_t len, const dp_summary *was,
+		       const dp_summary *now)
+{
+	char name[DNNPROV_NAME_MAX + 1];
+	double before, after;
+	dp_key k;
+	int rc;
+
+	if (len > DNNPROV_NAME_MAX)
+		return 0; /* no metric name is that long */
+	memcpy(name, metric, len);
+	name[len] = '\0';
+	bool lower = dp_metric_lower_is_better(name);
+	bool had = rank_value(was, lower, &before), has = rank_value(now, lower, &after);
+	if (had && has && memcmp(&before, &after, sizeof(double)) == 0)
+		return 0; /* the same key, and a row that does not change */
+	if (had) {
+		rank_key(&k, t, metric, len, before);
+		MDB_val key = dp_key_val(&k);
+		int mrc = k.overflow ? 0 : mdb_del(in->txn, in->ix->dbi[DP_DB_RANKS], &key, NULL);
+		if (mrc && mrc != MDB_NOTFOUND)
+			return lmdb_fail(mrc, "ranks");
+	}
+	if (!has)
+		return 0;
+	rank_key(&k, t, metric, len, after);
+	if (k.overflow)
+		return 0; /* found by scanning the summaries instead */
+	if ((rc = task_row(in, t)))
+		return rc;
+	return put(in, DP_DB_RANKS, &k, t->row.data ? t->row.data : "", t->row.len, 0);
+}
+
+/* The starts key of a task (schema.h); false when it has no start. */
+static bool start_key(dp_key *k, const char *df, const char *task, double start)
+{
+	if (isnan(start))
+		return false;
+	dp_key_reset(k);
+	dp_key_cstr(k, df);
+	dp_key_double(k, start);
+	dp_key_cstr(k, task);
+	return !k->overflow;
+}
+
+/* A task written for the first time: counted, and in starts. */
+static int task_stored(ingest *in, task_state *t)
+{
+	dp_key k;
+	int rc;
+	if (t->stored)
+		return 0;
+	t->stored = true;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, t->df);
+	if ((rc = count_delta(in, &k, 1)))
+		return rc;
+	return start_key(&k, t->df, t->task, t->start) ? put(in, DP_DB_STARTS, &k, "", 0, 0) : 0;
+}
+
 /* ---- commit ---------------------------------------------------------------------------- */
 
 /* Recomputes a task's summaries and epoch count from its epochs, after an
@@ -1884,12 +2092,27 @@ static int recompute_task(ingest *in, task_state *t)
 		dp_key_cstr(&sk, t->df);
 		dp_key_str(&sk, sums.slots[i].key, sums.slots[i].len);
 		dp_key_cstr(&sk, t->task);
+		/* What the index held, whose ranks key goes. */
+		dp_summary was;
+		MDB_val key = dp_key_val(&sk), val;
+		int got = sk.overflow ? MDB_NOTFOUND : mdb_get(in->txn, in->ix->dbi[DP_DB_SUMMARIES], &key, &val);
+		if (got && got != MDB_NOTFOUND) {
+			rc = lmdb_fail(got, "summaries");
+			break;
+		}
+		bool had = got == 0 && dp_summary_unpack(val.mv_data, val.mv_size, &was);
 		unsigned char packed[DP_SUMMARY_PACKED_MAX];
 		rc = put(in, DP_DB_SUMMARIES, &sk, packed, dp_summary_pack(sums.slots[i].value, packed), 0);
+		if (!rc)
+			rc = rank_update(in, t, sums.slots[i].key, sums.slots[i].len, had ? &was : NULL, sums.slots[i].value);
 		/* The cache must not overwrite what was just computed. */
 		void **cached = dp_map_slot(&in->summaries, sk.b, sk.n, false);
-		if (cached && *cached)
-			((summary_state *)*cached)->dirty = false;
+		if (cached && *cached) {
+			summary_state *c = *cached;
+			c->dirty = false;
+			c->stored = *(dp_summary *)sums.slots[i].value;
+			c->has_stored = true;
+		}
 	}
 	for (size_t i = 0; i < sums.cap; i++)
 		free(sums.slots[i].value);
@@ -2000,6 +2223,15 @@ static int flush_caches(ingest *in)
 		k.n = in->summaries.slots[i].len;
 		unsigned char packed[DP_SUMMARY_PACKED_MAX];
 		rc = put(in, DP_DB_SUMMARIES, &k, packed, dp_summary_pack(&s->s, packed), 0);
+		/* Its ranks key: the metric is the key's second field. */
+		size_t pos = 0, dn, mn;
+		const char *dfn, *metric;
+		assert(s->task); /* summaries are made for a task of the batch (task_summary) */
+		if (!rc && s->task && dp_key_get_str(k.b, k.n, &pos, &dfn, &dn) &&
+		    dp_key_get_str(k.b, k.n, &pos, &metric, &mn))
+			rc = rank_update(in, s->task, metric, mn, s->has_stored ? &s->stored : NULL, &s->s);
+		s->stored = s->s;
+		s->has_stored = true;
 		s->dirty = false;
 	}
 	if (!rc)
@@ -2009,7 +2241,7 @@ static int flush_caches(ingest *in)
 		dp_key k;
 		if (t->recompute && (rc = recompute_task(in, t)))
 			break;
-		if ((rc = task_encode(t, &in->scratch)))
+		if ((rc = task_encode(t, &in->scratch)) || (rc = task_stored(in, t)))
 			break;
 		dp_key_reset(&k);
 		memcpy(k.b, items[i].key, items[i].n);
@@ -2031,6 +2263,8 @@ static int flush_caches(ingest *in)
 	/* Progress, in path order too. */
 	if (!rc && in->ntouched > 1)
 		qsort(in->touched, in->ntouched, sizeof(*in->touched), cmp_seg_rel);
+	if (!rc)
+		rc = flush_counts(in);
 	for (size_t i = 0; i < in->ntouched && !rc; i++) {
 		seg_state *s = in->touched[i];
 		dp_key k;
@@ -2650,6 +2884,8 @@ void ingest_free(ingest *in)
 	dp_map_free(&in->tasks);
 	dp_map_free(&in->summaries);
 	dp_map_free(&in->dataflows);
+	dp_map_free(&in->count_deltas);
+	dp_decoder_free(&in->rowdec);
 	dp_decoder_free(&in->rdec);
 	dp_decoder_free(&in->vdec);
 	dp_buf_free(&in->scratch);
@@ -2982,7 +3218,22 @@ static int drop_by_spec(ingest *in, const char *df, const char *task)
 		dp_key_cstr(&k, df);
 		dp_key_str(&k, name->via.str.ptr, name->via.str.size);
 		dp_key_cstr(&k, task);
-		rc = k.overflow ? 0 : del_key(in, DP_DB_SUMMARIES, &k);
+		if (k.overflow)
+			continue;
+		/* Its ranks key first, named by the summary's value. */
+		dp_summary was;
+		MDB_val skey = dp_key_val(&k), sv;
+		int got = mdb_get(in->txn, in->ix->dbi[DP_DB_SUMMARIES], &skey, &sv);
+		if (got && got != MDB_NOTFOUND)
+			return lmdb_fail(got, "summaries");
+		if (got == 0 && dp_summary_unpack(sv.mv_data, sv.mv_size, &was)) {
+			task_state gone = { 0 };
+			snprintf(gone.df, sizeof(gone.df), "%s", df);
+			snprintf(gone.task, sizeof(gone.task), "%s", task);
+			rc = rank_update(in, &gone, name->via.str.ptr, name->via.str.size, &was, NULL);
+		}
+		if (!rc)
+			rc = del_key(in, DP_DB_SUMMARIES, &k);
 	}
 	for (uint32_t i = 0; tfs && tfs->type == MSGPACK_OBJECT_ARRAY && i < tfs->via.array.size && !rc; i++) {
 		const msgpack_object *tf = &tfs->via.array.ptr[i];
@@ -3045,9 +3296,22 @@ static int drop_task_data(ingest *in, const char *df, const char *task)
 	if (mrc && mrc != MDB_NOTFOUND)
 		return lmdb_fail(mrc, "tasks");
 	dp_task_fields f;
-	if (mrc == 0 && dp_task_fields_parse(val.mv_data, val.mv_size, &f) == 0 && f.hyps.p &&
-	    (rc = dp_buf_append(&hyps, f.hyps.p, f.hyps.n)))
+	bool stored = mrc == 0 && dp_task_fields_parse(val.mv_data, val.mv_size, &f) == 0;
+	if (stored && f.hyps.p && (rc = dp_buf_append(&hyps, f.hyps.p, f.hyps.n)))
 		return rc;
+	if (stored) { /* uncounted, and out of starts */
+		dp_key c;
+		dp_key_reset(&c);
+		dp_key_cstr(&c, df);
+		if (!rc)
+			rc = count_delta(in, &c, -1);
+		if (!rc && start_key(&c, df, task, f.start))
+			rc = del_key(in, DP_DB_STARTS, &c);
+		if (rc) {
+			dp_buf_free(&hyps);
+			return rc;
+		}
+	}
 	if (hyps.len) {
 		msgpack_object ho;
 		if (dp_decode(&in->vdec, (const unsigned char *)hyps.data, hyps.len, &ho) == 0)

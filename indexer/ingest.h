@@ -77,11 +77,17 @@ typedef struct task_state {
 	dp_buf facts; /* msgpack map of run facts; empty when none */
 	task_metric *metrics;
 	size_t nmetrics;
+	bool stored;    /* the tasks database holds it (counted, in starts) */
+	bool row_built; /* row holds its hyperparameter row (schema.h), for ranks */
+	dp_buf row;
 } task_state;
 
 typedef struct summary_state {
 	dp_summary s;
 	bool dirty;
+	bool has_stored;         /* the index holds a summary (stored), whose ranks key is kept */
+	dp_summary stored;
+	struct task_state *task; /* its task, in the same batch's cache */
 } summary_state;
 
 typedef struct df_state {
@@ -121,6 +127,11 @@ typedef struct ingest {
 	dp_map tasks;     /* key (df task) -> task_state, this batch */
 	dp_map summaries; /* key (df task metric) -> summary_state, this batch */
 	dp_map dataflows; /* key (df) -> df_state, this batch */
+	/* What the batch adds to the counts database, key -> the change (as
+	 * an intptr_t), written with the batch: one write per dataflow and
+	 * value, not one per task. */
+	dp_map count_deltas;
+	dp_decoder rowdec; /* tasks' hyperparameters, read into rows */
 	dp_decoder rdec;  /* records */
 	dp_decoder vdec;  /* index values */
 	dp_buf scratch;

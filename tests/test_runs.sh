@@ -291,6 +291,20 @@ for fed in fed1 fed2; do
 	twin_dump "$T/$fed" >"$T/$fed.txt"
 	expect_status "fed in order $fed: equal to the rebuild" 0 cmp "$T/$fed.txt" "$T/twin-ref.txt"
 done
+# The derived keys (ranks, starts, counts) follow the task through its
+# takeover, whoever came first, and each index is a consistent snapshot.
+derived() { "$TOOLS/dump_index" "$1" | grep -E '^(ranks|starts) df .* shared = ' || true; }
+derived "$T/twin-ref" >"$T/derived-ref.txt"
+grep -q '^ranks ' "$T/derived-ref.txt" && grep -q '^starts ' "$T/derived-ref.txt" && ok ||
+	fail "two runs of one id: the rebuild has no ranks or start of the task"
+inconsistent=0 differ=0
+for ix in index "$T/twin-ref" "$T/twin2" "$T/fed1" "$T/fed2"; do
+	"$TOOLS/dump_index" "$ix" >"$T/full.txt"
+	$PY "${DNNPROV%/*/*}/tests/check_snapshot.py" "$T/full.txt" || inconsistent=$((inconsistent + 1))
+	derived "$ix" | cmp -s - "$T/derived-ref.txt" || { differ=$((differ + 1)); derived "$ix" | diff - "$T/derived-ref.txt" | head -5 >&2; }
+done
+expect_eq "two runs of one id: every index is a consistent snapshot" "$inconsistent" 0
+expect_eq "two runs of one id: the task's ranks and start as the rebuild's" "$differ" 0
 expect_status "index --status lists the problem" 0 "$DNNPROV" index -c exp.yaml --status
 expect_grep "with its segment" "shared/.*: offset 0: another run of task 'shared'" "$T/out"
 
