@@ -1877,10 +1877,9 @@ static int flush_counts(ingest *in)
 		MDB_val key = { e->len, e->key }, val;
 		uint64_t n = 0;
 		int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_COUNTS], &key, &val);
-		if (mrc == 0 && val.mv_size == 8)
-			for (int b = 7; b >= 0; b--)
-				n = n << 8 | ((const unsigned char *)val.mv_data)[b];
-		else if (mrc && mrc != MDB_NOTFOUND)
+		if (mrc == 0)
+			dp_count_unpack(val.mv_data, val.mv_size, &n); /* none: counted from 0 */
+		else if (mrc != MDB_NOTFOUND)
 			return lmdb_fail(mrc, "counts");
 		assert(delta > 0 || n >= (uint64_t)-delta); /* nothing is dropped that was not counted */
 		n = delta < 0 && n < (uint64_t)-delta ? 0 : n + (uint64_t)delta;
@@ -1889,8 +1888,7 @@ static int flush_counts(ingest *in)
 			mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
 		} else {
 			unsigned char le[8];
-			for (int b = 0; b < 8; b++)
-				le[b] = (unsigned char)(n >> (8 * b));
+			dp_count_pack(n, le);
 			val = (MDB_val){ 8, le };
 			mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_COUNTS], &key, &val, 0);
 		}

@@ -195,6 +195,11 @@ DP_INTERNAL size_t dp_summary_pack(const dp_summary *s, unsigned char *out);
 /* Reads a stored summary; false when the bytes are none. */
 DP_INTERNAL bool dp_summary_unpack(const void *p, size_t n, dp_summary *out);
 
+/* A count's value (counts): 8 bytes, little-endian.  dp_count_unpack is
+ * false when the bytes are no count. */
+DP_INTERNAL void dp_count_pack(uint64_t n, unsigned char out[8]);
+DP_INTERNAL bool dp_count_unpack(const void *p, size_t n, uint64_t *out);
+
 /* A task value's start (NaN when it has none); false when the bytes are
  * no task value.  Quicker than dp_task_fields_parse for that one field. */
 DP_INTERNAL bool dp_task_start(const void *value, size_t n, double *start);

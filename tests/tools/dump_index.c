@@ -233,9 +233,8 @@ int main(int argc, char **argv)
 				e.why[sizeof(e.why) - 1] = '\0';
 				printf(" kind=%u length=%llu %s", e.kind, (unsigned long long)e.length, e.why);
 			} else if (db == DP_DB_COUNTS && v.mv_size == 8) {
-				uint64_t count = 0;
-				for (int i = 7; i >= 0; i--)
-					count = count << 8 | ((const unsigned char *)v.mv_data)[i];
+				uint64_t count;
+				dp_count_unpack(v.mv_data, v.mv_size, &count);
 				printf(" %llu", (unsigned long long)count);
 			} else if (db == DP_DB_RANKS) {
 				print_row(ix, txn, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
