@@ -212,6 +212,11 @@ int dp_loader_start(dp_loader **out, const char *log_dir, dp_index *ix, pthread_
 	int err = pthread_create(&l->thread, NULL, run, l);
 	if (err) {
 		dp_loader_stop(l);
+		/* EAGAIN: no memory for the thread's stack or its thread-local
+		 * storage, or the process's limit of threads reached. */
+		if (err == EAGAIN)
+			return dp_error(DNNPROV_ENOMEM, "cannot start the thread that reads the logs: out of memory "
+							"(or of threads: ulimit -u)");
 		return dp_error_errno(err, "cannot start the thread that reads the logs");
 	}
 	l->started = true;
