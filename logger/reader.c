@@ -289,6 +289,24 @@ fail:
 
 #define HEAD_MAX (DP_SEGMENT_FIXED + DP_SEGMENT_HEADER_MAX + 4)
 
+/* Reads b[*len..want) from the file at off + *len, until `want` bytes or
+ * the end of the file; the errno of a read that failed, else 0 (what came
+ * before it is kept in *len). */
+static int pread_until(int fd, uint64_t off, unsigned char *b, size_t *len, size_t want)
+{
+	while (*len < want) {
+		ssize_t got = pread(fd, b + *len, want - *len, (off_t)(off + *len));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return errno;
+		if (got == 0)
+			break;
+		*len += (size_t)got;
+	}
+	return 0;
+}
+
 /* Reads bytes from `off` to the end of the file into a new buffer of at
  * least `hint` bytes; *err is the errno of a read that failed (what came
  * before it is kept). */
@@ -308,16 +326,8 @@ static unsigned char *read_to_end(int fd, uint64_t off, size_t hint, size_t *n, 
 			b = grown;
 			cap *= 2;
 		}
-		ssize_t got = pread(fd, b + len, cap - len, (off_t)(off + len));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			*err = errno;
-			break;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
+		if ((*err = pread_until(fd, off, b, &len, cap)) || len < cap)
+			break; /* a failed read, or the end of the file */
 	}
 	if (!b)
 		*err = ENOMEM;
@@ -338,21 +348,12 @@ static unsigned char *read_head(int fd, size_t *n, int *err)
 		*err = ENOMEM;
 		return NULL;
 	}
-	while (len < want) {
-		ssize_t got = pread(fd, b + len, want - len, (off_t)len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			*err = errno;
-			break;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-		if (len >= DP_SEGMENT_FIXED && want == 4096) {
-			uint64_t need = DP_SEGMENT_FIXED + (uint64_t)dp_get_be32(b + 12) + 4;
-			want = need > HEAD_MAX ? HEAD_MAX : need > want ? (size_t)need : want;
-		}
+	/* The fixed part says how long the map is: read past 4096 bytes
+	 * only when it needs more. */
+	if (!(*err = pread_until(fd, 0, b, &len, want)) && len == want) {
+		uint64_t need = DP_SEGMENT_FIXED + (uint64_t)dp_get_be32(b + 12) + 4;
+		want = need > HEAD_MAX ? HEAD_MAX : need > want ? (size_t)need : want;
+		*err = pread_until(fd, 0, b, &len, want);
 	}
 	*n = len;
 	return b;
