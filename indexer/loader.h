@@ -9,7 +9,7 @@
  * checking and decoding its records (logger/prefetch.h), while the
  * indexer's thread applies the segments before it and commits.  It
  * hands them over in order through a bounded queue, and decides nothing:
- * what it read is applied by ingest_segment() only when it holds the
+ * what it read is applied by dp_ingest_segment() only when it holds the
  * offset the indexer's own state says to read from; otherwise the indexer
  * reads the file itself.
  *
