@@ -209,7 +209,11 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 		rc = dp_lmdb_error(mrc, "opening the index");
 		goto fail;
 	}
+	/* meta first: an index of another schema is refused for that, not for
+	 * a database it lacks. */
 	for (int i = 0; i < DP_DB_COUNT; i++) {
+		if (i == DP_DB_META + 1 && (rc = check_schema(ix, txn)))
+			goto fail;
 		mrc = mdb_dbi_open(txn, dp_db_names[i], writable ? MDB_CREATE : 0, &ix->dbi[i]);
 		if (mrc == MDB_NOTFOUND) {
 			rc = is_blank(txn) ? dp_error(DNNPROV_ENOTFOUND, "the index at %s is empty: nothing has been "
@@ -223,8 +227,6 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 			goto fail;
 		}
 	}
-	if ((rc = check_schema(ix, txn)))
-		goto fail;
 	/* Committed even when read-only: DBI handles opened in a transaction
 	 * that is aborted are closed with it. */
 	mrc = mdb_txn_commit(txn);

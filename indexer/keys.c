@@ -21,6 +21,9 @@ const char *const dp_db_names[DP_DB_COUNT] = {
 	[DP_DB_PROBLEMS] = "problems",
 	[DP_DB_RUNNING] = "running",
 	[DP_DB_TAGS] = "tags",
+	[DP_DB_RANKS] = "ranks",
+	[DP_DB_STARTS] = "starts",
+	[DP_DB_COUNTS] = "counts",
 };
 
 static void put(dp_key *k, const void *p, size_t n)

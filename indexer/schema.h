@@ -99,6 +99,18 @@
  *                range
  *   hyp_index:   df hyperparameter value task -> empty; a task's values at
  *                its first begin (a resume keeps them), for equality and range scans
+ *   ranks:       df metric double(best) task -> the task's hyperparameter
+ *                row (below): every task and metric whose summary has a
+ *                value, keyed by its best value by the metric's own goal
+ *                (dp_metric_lower_is_better: the minimum for loss-like names,
+ *                else the maximum), so that the best k tasks are the first
+ *                or last k keys of a range, and one scan gives every task's
+ *                metric in order with the values effect groups it by
+ *   starts:      df double(start) task -> empty: the tasks by their start
+ *                (a task without one has no key)
+ *   counts:      df -> u64 (little-endian): the tasks of the dataflow;
+ *                df hyperparameter value -> u64: the tasks hyp_index lists
+ *                under that value (the key of hyp_index without the task)
  *   tags:        df task key -> msgpack map {value: value|nil (nil: the
  *                key was removed), time: the tag record's time, run: str
  *                (its segment's run), at: [sequence, name crc, offset] (its
@@ -109,6 +121,15 @@
  *   problems:    segment path, u64be(offset) -> struct dp_problem_entry;
  *                a segment of a run that lost its task id (CONFLICT) has
  *                exactly one, at offset 0, over everything read of it
+ *
+ * A hyperparameter row (the value of a ranks key) holds a task's values of
+ * the dataflow's declared hyperparameters, by their position in its list
+ * (which only grows), each a type byte and what it needs: DP_ROW_NONE (the
+ * task has none), DP_ROW_REAL (8 bytes, little-endian IEEE), DP_ROW_INT
+ * (8 bytes, little-endian), DP_ROW_TEXT (a length byte, the bytes), or
+ * DP_ROW_OTHER (a value hyp_index does not hold: a boolean, nil, a map, a
+ * text over 255 bytes).  Trailing DP_ROW_NONE are left out, so a row does
+ * not depend on how long the list was when it was written.
  *
  * A record's position is u32be(segment sequence) u32be(CRC32C(segment file
  * name)) u64be(frame offset): the causal order of a task's records (format.h),
@@ -129,7 +150,7 @@
 #include "logger/record.h"
 #include "util/util.h"
 
-#define DP_SCHEMA_VERSION 4
+#define DP_SCHEMA_VERSION 5
 #define DP_INDEX_CURRENT "CURRENT"
 #define DP_INDEX_LOCK "indexer.lock"
 
@@ -192,6 +213,11 @@ DP_INTERNAL size_t dp_summary_pack(const dp_summary *s, unsigned char *out);
 /* Reads a stored summary; false when the bytes are none. */
 DP_INTERNAL bool dp_summary_unpack(const void *p, size_t n, dp_summary *out);
 
+/* A count's value (counts): 8 bytes, little-endian.  dp_count_unpack is
+ * false when the bytes are no count. */
+DP_INTERNAL void dp_count_pack(uint64_t n, unsigned char out[8]);
+DP_INTERNAL bool dp_count_unpack(const void *p, size_t n, uint64_t *out);
+
 /* A task value's start (NaN when it has none); false when the bytes are
  * no task value.  Quicker than dp_task_fields_parse for that one field. */
 DP_INTERNAL bool dp_task_start(const void *value, size_t n, double *start);
@@ -248,8 +274,18 @@ typedef enum dp_db {
 	DP_DB_PROBLEMS,
 	DP_DB_RUNNING,
 	DP_DB_TAGS,
+	DP_DB_RANKS,
+	DP_DB_STARTS,
+	DP_DB_COUNTS,
 	DP_DB_COUNT
 } dp_db;
+
+/* The type bytes of a hyperparameter row (ranks). */
+enum { DP_ROW_NONE = 0, DP_ROW_REAL = 1, DP_ROW_INT = 2, DP_ROW_TEXT = 3, DP_ROW_OTHER = 4 };
+
+/* Whether lower is better for a metric (loss, error, mse, mae, ...): the
+ * goal a metric's ranks are kept by, and queries' default. */
+DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
 
 DP_INTERNAL extern const char *const dp_db_names[DP_DB_COUNT];
 

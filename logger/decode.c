@@ -67,7 +67,7 @@ int dp_decode_checked(dp_decoder *d, const unsigned char *payload, size_t n, msg
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 		}
 		d->ready = true;
-	} else {
+	} else if (!d->keep) {
 		msgpack_zone_clear(&d->zone);
 	}
 	switch (msgpack_unpack((const char *)payload, n, &off, &d->zone, out)) {

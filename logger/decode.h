@@ -16,6 +16,9 @@
 typedef struct dp_decoder {
 	msgpack_zone zone;
 	bool ready;
+	/* Set by the caller: objects live until dp_decoder_free(), not only
+	 * until the next decode (a segment decoded ahead, prefetch.h). */
+	bool keep;
 	/* A decode ran out of memory.  Sticky: code that takes an undecodable
 	 * value as damage and goes on checks it once at the end, so that a
 	 * failed allocation never passes for a missing value. */

@@ -520,6 +520,101 @@ static int heap_offer(dp_page_heap *h, const dp_page_item *it)
 	return 0;
 }
 
+int dp_query_count(dp_query *q, const dp_key *key, uint64_t *n)
+{
+	MDB_val k = dp_key_val((dp_key *)key), v;
+	*n = 0;
+	if (key->overflow || !dp_query_get(q, DP_DB_COUNTS, &k, &v))
+		return dp_query_check(q);
+	return dp_count_unpack(v.mv_data, v.mv_size, n) ? 0 : 1;
+}
+
+/* The keys of an ordered range (ranks, starts, tasks) from its first or,
+ * with h->desc, its last, offered to the heap: h->k of them and every
+ * key after that ties with the k-th (ties go by id, whatever order the
+ * range keeps them in; -0 and 0 are one key, dp_key_double).  `valued`:
+ * after the prefix, each key holds a sortable double, then the task id;
+ * else the task id alone (the task keys), which is the page's order.
+ * *taken counts the keys offered. */
+static int page_range(dp_query *q, dp_db db, const dp_key *prefix, bool valued, dp_page_heap *h, size_t *taken)
+{
+	dp_scan sc;
+	dp_key before = *prefix;
+	MDB_val k, v;
+	double last = 0;
+	int rc;
+
+	*taken = 0;
+	for (int i = 0; i < 9 && before.n < DP_KEY_MAX; i++)
+		before.b[before.n++] = 0xff; /* past every key of the range (no NaN is kept) */
+	rc = h->desc ? dp_scan_open_before(&sc, q->ix, q->txn, db, prefix, &before)
+		     : dp_scan_open(&sc, q->ix, q->txn, db, prefix, NULL);
+	if (rc)
+		return rc;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		const unsigned char *b = k.mv_data;
+		size_t pos = prefix->n, idn;
+		const char *id;
+		dp_page_item it = { 0 };
+		double x = 0;
+		/* Ties past the k-th can be every task of the dataflow. */
+		if (*taken % 1024 == 1023 && (rc = dp_query_past_deadline(q)))
+			break;
+		if (valued && !dp_key_get_double(b, k.mv_size, &pos, &x))
+			continue; /* no key of this layout */
+		if (!dp_key_get_str(b, k.mv_size, &pos, &id, &idn) || pos != k.mv_size)
+			continue;
+		if (*taken >= h->k && (!valued || memcmp(&x, &last, 8)))
+			break;
+		it.id = id;
+		if (valued) {
+			it.key = dp_qv_real(x);
+		} else {
+			it.key.type = QV_TEXT;
+			it.key.text = id;
+		}
+		if ((rc = heap_offer(h, &it)))
+			break;
+		last = x;
+		(*taken)++;
+	}
+	dp_scan_close(&sc);
+	return rc < 0 ? rc : 0;
+}
+
+/* A page chosen from the keys that keep its order (schema 5): the task
+ * ids, the starts, or a metric's best by its own goal (ranks), and the
+ * number of tasks from counts.  1 when they cannot tell it (another
+ * aggregate or goal, fewer keys than the page, an index without counts):
+ * the page is chosen by the scan. */
+static int page_ordered(dp_query *q, const dp_qdataflow *d, const char *metric, dp_page_key pk, const dp_agg *agg,
+			dp_page_heap *h, size_t *total)
+{
+	dp_key key;
+	uint64_t n;
+	int rc;
+
+	dp_key_reset(&key);
+	dp_key_cstr(&key, d->name);
+	if ((rc = dp_query_count(q, &key, &n)) || !n)
+		return rc ? rc : 1;
+	if (pk == PAGE_METRIC) {
+		if (!metric || agg->kind != (dp_metric_lower_is_better(metric) ? AGG_MIN : AGG_MAX))
+			return 1;
+		dp_key_cstr(&key, metric);
+	}
+	dp_db db = pk == PAGE_METRIC ? DP_DB_RANKS : pk == PAGE_START ? DP_DB_STARTS : DP_DB_TASKS;
+	size_t taken;
+	if ((rc = page_range(q, db, &key, pk != PAGE_TASK, h, &taken)))
+		return rc;
+	/* Fewer keys than the page: it needs tasks without one (they come
+	 * last, by id), which only the scan finds. */
+	if (taken < h->k && taken < n)
+		return 1;
+	*total = (size_t)n;
+	return dp_query_check(q);
+}
+
 int dp_tasks_scan(dp_query *q, const dp_qdataflow *d, const char *metric, const dp_agg *agg, dp_task_visit visit,
 		  void *ctx)
 {
@@ -605,7 +700,14 @@ int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *metric, dp_pa
 		   dp_page_heap *h, size_t *total)
 {
 	page_ctx p = { h, pk, 0 };
-	int rc = dp_tasks_scan(q, d, pk == PAGE_METRIC ? metric : NULL, agg, offer_task, &p);
+	int rc;
+	/* First the keys that keep the page's order (page_ordered): a page of
+	 * a million runs costs the keys of the page. */
+	*total = 0;
+	if ((rc = page_ordered(q, d, metric, pk, agg, h, total)) <= 0)
+		return rc;
+	h->n = 0; /* what the keys gave was not the whole page */
+	rc = dp_tasks_scan(q, d, pk == PAGE_METRIC ? metric : NULL, agg, offer_task, &p);
 	*total = p.total;
 	return rc;
 }

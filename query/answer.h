@@ -152,12 +152,18 @@ typedef int (*dp_task_visit)(void *ctx, const char *id, const MDB_val *value, co
 DP_INTERNAL int dp_tasks_scan(dp_query *q, const dp_qdataflow *d, const char *metric, const dp_agg *agg,
 			      dp_task_visit visit, void *ctx);
 
-/* Walks the dataflow's task keys and, for PAGE_METRIC, the metric's
- * summaries beside them, and keeps the h->k first in the page's order;
- * *total counts the tasks.  Every task is offered, so a task without a
- * value takes its place among the missing (last, by id). */
+/* Keeps the h->k first tasks of the dataflow in the page's order; *total
+ * counts the tasks.  From the keys kept in that order (tasks, starts,
+ * ranks) when they tell the page, else from a walk of the task keys and,
+ * for PAGE_METRIC, the metric's summaries beside them, where every task is
+ * offered, so a task without a value takes its place among the missing
+ * (last, by id). */
 DP_INTERNAL int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *metric, dp_page_key pk,
 			       const dp_agg *agg, dp_page_heap *h, size_t *total);
+/* The count the counts database keeps under key (schema.h): the tasks of
+ * a dataflow, of a hyperparameter value; 0 when it has none.  0, 1 when
+ * the entry is no count, or an error. */
+DP_INTERNAL int dp_query_count(dp_query *q, const dp_key *key, uint64_t *n);
 /* Sorts the heap's items into the page's order. */
 DP_INTERNAL void dp_page_sort(dp_page_heap *h);
 

@@ -691,21 +691,6 @@ int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out)
 	return 0;
 }
 
-bool dp_metric_lower_is_better(const char *metric)
-{
-	static const char *const lower[] = { "loss", "error", "err", "mse", "mae", "rmse", "perplexity",
-					     "ppl", "cer", "wer", "nll" };
-	char low[DNNPROV_NAME_MAX + 1];
-	size_t i = 0;
-	for (; metric[i] && i < DNNPROV_NAME_MAX; i++)
-		low[i] = (char)(metric[i] >= 'A' && metric[i] <= 'Z' ? metric[i] + 32 : metric[i]);
-	low[i] = '\0';
-	for (size_t k = 0; k < DP_ARRAY_LEN(lower); k++)
-		if (strstr(low, lower[k]))
-			return true;
-	return false;
-}
-
 /* Whether the name has `word` as one of its parts: the pieces between
  * underscores, dashes and dots ("val_acc", "top5_acc"), in any case. */
 static bool has_part(const char *name, const char *word)

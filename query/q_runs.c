@@ -192,11 +192,11 @@ static void runs_omit(dp_table *out, const runs_cols *c)
 }
 
 /* runs with --limit or --offset, no --where, sorted by the task, the start
- * (the default) or the main metric: the page is chosen from the keys,
- * the starts and the summaries alone, and only its tasks are loaded, so
- * that the first page of 100,000 runs costs two range scans without
- * decoding and a lookup per row.  *done is false when the question needs
- * the whole load (runs_all). */
+ * (the default) or the main metric: the page is chosen from the keys kept
+ * in that order (dp_page_select), and only its tasks are loaded, so that
+ * a first page costs the keys of the page and a lookup per row, whatever
+ * the number of runs.  *done is false when the question needs the whole load
+ * (runs_all). */
 static int runs_page(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes, bool *done)
 {
 	dp_qdataflow d, page = { 0 };

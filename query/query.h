@@ -222,8 +222,6 @@ DP_INTERNAL const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name);
  * or an LMDB error (then *out is to be ignored). */
 DP_INTERNAL int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out);
 
-/* Whether lower is better for a metric (loss, error, mse, mae, ...). */
-DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
 /* A metric's natural bounds, for charts whose axes should stop there: the
  * range the experiment file declares (metric_ranges; true is returned),
  * else the rule docs/QUERY.md states ("Metric bounds"): [0, 1] for

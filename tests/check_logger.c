@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "logger/decode.h"
 #include "logger/format.h"
 #include "logger/mpack.h"
+#include "logger/prefetch.h"
 #include "logger/reader.h"
 #include "logger/writer.h"
 #include "tests/testutil.h"
@@ -628,6 +630,120 @@ START_TEST(test_bad_segment_header_keeps_frames)
 }
 END_TEST
 
+/* What a reader of the file gives from `from`, against what the loader's
+ * prefetch of it from `ahead` replays from there: the same open result,
+ * then the same results one by one, and each record decoded as the file's
+ * reader's payload decodes. */
+static void same_as_reader(const char *path, uint64_t from, uint64_t ahead)
+{
+	dp_segment_header h;
+	dp_reader *r = NULL;
+	dp_prefetched p;
+	int rc = dp_reader_open(path, from, &r, &h);
+	ck_assert_int_eq(dp_prefetch(AT_FDCWD, path, path, ahead, true, &p), 0);
+	if (p.img.unread) { /* nothing past `ahead`: nothing for the reader either */
+		dp_frame f;
+		dp_problem pb;
+		ck_assert_uint_le(p.img.size, ahead);
+		ck_assert_int_eq(rc ? DP_READ_END : dp_reader_next(r, &f, &pb), DP_READ_END);
+		dp_reader_close(r);
+		dp_prefetched_free(&p);
+		return;
+	}
+	ck_assert_int_eq(p.open_rc, rc);
+	if (rc) {
+		dp_prefetched_free(&p);
+		return;
+	}
+	uint64_t fs = p.hdr.frames_start;
+	ck_assert_uint_eq(fs, h.frames_start);
+	ptrdiff_t i = dp_prefetched_at(&p, from > fs ? from : fs);
+	ck_assert_msg(i >= 0, "%s: no result at %llu", path, (unsigned long long)from);
+	for (;; i++) {
+		dp_frame f;
+		dp_problem pb;
+		int res = dp_reader_next(r, &f, &pb);
+		ck_assert_uint_lt((size_t)i, p.n);
+		const dp_prefetched_frame *k = &p.f[i];
+		ck_assert_int_eq(k->res, res);
+		ck_assert_uint_eq(k->next, dp_reader_offset(r));
+		if (res == DP_READ_RECORD || res == DP_READ_SEAL) {
+			ck_assert_uint_eq(k->frame.offset, f.offset);
+			ck_assert_uint_eq(k->frame.length, f.length);
+			ck_assert_int_eq(memcmp(k->frame.payload, f.payload, f.length), 0);
+		} else if (res > 0) {
+			ck_assert_int_eq(k->problem.kind, pb.kind);
+			ck_assert_uint_eq(k->problem.offset, pb.offset);
+			ck_assert_uint_eq(k->problem.length, pb.length);
+		}
+		if (res == DP_READ_RECORD) {
+			dp_decoder d = { 0 };
+			msgpack_object o;
+			dp_record rec;
+			int dec = dp_decode_checked(&d, f.payload, f.length, &o);
+			ck_assert_int_eq(k->decoded, dec);
+			if (!dec) {
+				ck_assert_int_eq(k->parsed, dp_record_parse(&o, &rec));
+				ck_assert(k->parsed || (k->rec.kind == rec.kind && k->rec.time == rec.time));
+			}
+			dp_decoder_free(&d);
+		}
+		if (res <= DP_READ_END || res == DP_READ_TORN) {
+			ck_assert_uint_eq((size_t)i, p.n - 1); /* the last one kept */
+			break;
+		}
+	}
+	dp_reader_close(r);
+	dp_prefetched_free(&p);
+}
+
+START_TEST(test_prefetch_replays_the_reader)
+{
+	/* Segments whole, with a flipped byte, garbage after the seal, a
+	 * damaged header, cut inside a frame and inside the header: read ahead
+	 * from the start or from any frame boundary, the results replayed from
+	 * any later boundary are the reader's from there. */
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	char *path = write_segment(cfg, "ahead", 6), *copy;
+	long long size = tu_file_size(path);
+	uint64_t b[64];
+	size_t nb = frame_boundaries(path, b, 64);
+	ck_assert_int_ge(asprintf(&copy, "%s/ahead.dnplog", dir), 0);
+	unsigned char *orig = malloc((size_t)size);
+	FILE *fp = fopen(path, "rb");
+	ck_assert_uint_eq(fread(orig, 1, (size_t)size, fp), (size_t)size);
+	fclose(fp);
+	for (int variant = 0; variant < 6; variant++) {
+		fp = fopen(copy, "wb");
+		long long len = variant == 4 ? (long long)b[3] + 5 : variant == 5 ? 30 : size;
+		unsigned char *buf = malloc((size_t)size);
+		memcpy(buf, orig, (size_t)size);
+		if (variant == 1)
+			buf[b[2] + 20] ^= 0x10;
+		if (variant == 3)
+			buf[20] = 'Z';
+		fwrite(buf, 1, (size_t)len, fp);
+		if (variant == 2)
+			fwrite("garbage after the seal", 1, 22, fp);
+		fclose(fp);
+		free(buf);
+		same_as_reader(copy, 0, 0);
+		/* Not from past the seal (the last boundary) when read ahead from
+		 * before it: a reader that read the seal calls what follows data
+		 * after it, one that starts there cannot know, and the indexer
+		 * never reads a sealed segment again. */
+		for (size_t i = 0; i < nb; i++)
+			for (size_t j = 0; j <= i; j++)
+				if ((long long)b[i] <= len && (i + 1 < nb || j == i))
+					same_as_reader(copy, b[i], b[j]);
+	}
+	free(orig);
+	free(copy);
+	free(path);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
 /* ---- rotation and durability -------------------------------------------------- */
 
 START_TEST(test_rotation)
@@ -1129,6 +1245,7 @@ static Suite *logger_suite(void)
 	tcase_add_test(tc, test_torn_tail_every_byte);
 	tcase_add_test(tc, test_flipped_bits);
 	tcase_add_test(tc, test_bad_segment_header_keeps_frames);
+	tcase_add_test(tc, test_prefetch_replays_the_reader);
 	tcase_add_test(tc, test_rotation);
 	tcase_add_test(tc, test_dynlib_bind);
 	tcase_add_test(tc, test_durability_modes);

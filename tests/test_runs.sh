@@ -69,7 +69,30 @@ disown $wpid # killed below; bash would report "Killed" on stderr
 trap 'kill -9 $wpid 2>/dev/null || true; cleanup' EXIT
 until [ -n "$(ls logs/df/live 2>/dev/null | grep dnplog)" ]; do sleep 0.01; done
 expect_status "a second writer is refused" 1 L --task live epoch 1 loss=1
-expect_grep "it names the writer" "task 'live' of dataflow 'df' is being recorded by pid $wpid on host" "$T/err"
+expect_grep "it names the writer" "task 'live' of dataflow 'df' is being recorded by pid $wpid on host $(hostname)" "$T/err"
+# The lock costs no block: the file is empty, its locked range says whose.
+expect_eq "the held lock file is empty" "$(stat -c %s logs/df/live/.lock)" 0
+expect_eq "every lock file is empty" "$(find logs -name .lock -size +0c | wc -l)" 0
+# A writer of before held the whole file and wrote its name into it: still
+# refused, named as it wrote, and a writer after it empties the file.
+mkdir -p logs/df/old-writer
+printf 'pid 4242 on host oldbox\n' >logs/df/old-writer/.lock
+$PY - logs/df/old-writer/.lock <<'PYEOF' &
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+open(sys.argv[1] + "-held", "w").close()
+time.sleep(30)
+PYEOF
+opid=$!
+until [ -e logs/df/old-writer/.lock-held ]; do sleep 0.01; done
+expect_status "a writer held by an older writer's lock is refused" 1 L --task old-writer begin OPTIMIZER_NAME=SGD
+expect_grep "it names the older writer as it wrote" "is being recorded by pid 4242 on host oldbox" "$T/err"
+kill $opid 2>/dev/null || true
+wait $opid 2>/dev/null || true
+rm -f logs/df/old-writer/.lock-held
+expect_status "once it is gone, a writer records" 0 L --task old-writer begin OPTIMIZER_NAME=SGD
+expect_eq "and empties the older writer's lock file" "$(stat -c %s logs/df/old-writer/.lock)" 0
 
 # --- a killed training is LOST, seen by the follower ------------------------------------
 "$DNNPROV" index -c exp.yaml --follow -q 2>"$T/follow.err" &
@@ -272,6 +295,20 @@ for fed in fed1 fed2; do
 	twin_dump "$T/$fed" >"$T/$fed.txt"
 	expect_status "fed in order $fed: equal to the rebuild" 0 cmp "$T/$fed.txt" "$T/twin-ref.txt"
 done
+# The derived keys (ranks, starts, counts) follow the task through its
+# takeover, whoever came first, and each index is a consistent snapshot.
+derived() { "$TOOLS/dump_index" "$1" | grep -E '^(ranks|starts) df .* shared = ' || true; }
+derived "$T/twin-ref" >"$T/derived-ref.txt"
+grep -q '^ranks ' "$T/derived-ref.txt" && grep -q '^starts ' "$T/derived-ref.txt" && ok ||
+	fail "two runs of one id: the rebuild has no ranks or start of the task"
+inconsistent=0 differ=0
+for ix in index "$T/twin-ref" "$T/twin2" "$T/fed1" "$T/fed2"; do
+	"$TOOLS/dump_index" "$ix" >"$T/full.txt"
+	$PY "${DNNPROV%/*/*}/tests/check_snapshot.py" "$T/full.txt" || inconsistent=$((inconsistent + 1))
+	derived "$ix" | cmp -s - "$T/derived-ref.txt" || { differ=$((differ + 1)); derived "$ix" | diff - "$T/derived-ref.txt" | head -5 >&2; }
+done
+expect_eq "two runs of one id: every index is a consistent snapshot" "$inconsistent" 0
+expect_eq "two runs of one id: the task's ranks and start as the rebuild's" "$differ" 0
 expect_status "index --status lists the problem" 0 "$DNNPROV" index -c exp.yaml --status
 expect_grep "with its segment" "shared/.*: offset 0: another run of task 'shared'" "$T/out"
 
