@@ -3332,7 +3332,7 @@ static int drop_by_spec(dp_ingest *in, const char *df, const char *task)
 			dp_task_state gone = { 0 };
 			snprintf(gone.df, sizeof(gone.df), "%s", df);
 			snprintf(gone.task, sizeof(gone.task), "%s", task);
-			rc = rank_update(in, &gone, name->via.str.ptr, name->via.str.size, &was, NULL);
+			rc = rank_update(in, &gone, m.metrics[i], strlen(m.metrics[i]), &was, NULL);
 		}
 		if (!rc)
 			rc = del_key(in, DP_DB_SUMMARIES, &k);
