@@ -738,21 +738,6 @@ int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out)
 	return 0;
 }
 
-bool dp_metric_lower_is_better(const char *metric)
-{
-	static const char *const lower[] = { "loss", "error", "err", "mse", "mae", "rmse", "perplexity",
-					     "ppl", "cer", "wer", "nll" };
-	char low[DNNPROV_NAME_MAX + 1];
-	size_t i = 0;
-	for (; metric[i] && i < DNNPROV_NAME_MAX; i++)
-		low[i] = (char)(metric[i] >= 'A' && metric[i] <= 'Z' ? metric[i] + 32 : metric[i]);
-	low[i] = '\0';
-	for (size_t k = 0; k < DP_ARRAY_LEN(lower); k++)
-		if (strstr(low, lower[k]))
-			return true;
-	return false;
-}
-
 /* ---- metrics ------------------------------------------------------------------- */
 
 int dp_agg_parse(const char *s, dp_agg *out)

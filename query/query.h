@@ -185,9 +185,6 @@ DP_INTERNAL const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name);
  * or an LMDB error (then *out is to be ignored). */
 DP_INTERNAL int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out);
 
-/* Whether lower is better for a metric (loss, error, mse, mae, ...). */
-DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
-
 /* ---- metrics ------------------------------------------------------------------- */
 
 typedef enum dp_agg_kind { AGG_MAX, AGG_MIN, AGG_LAST, AGG_MEAN, AGG_BEST, AGG_AT } dp_agg_kind;

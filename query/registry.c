@@ -131,16 +131,7 @@ static int refuse_detail(const dp_param *p, unsigned front)
 
 static int parse_real(const dp_param *p, unsigned front, const char *v, double *out)
 {
-	char what[96], *end;
-	double d;
-	errno = 0;
-	d = *v && !isspace((unsigned char)*v) ? strtod(v, &end) : NAN;
-	if (!*v || isspace((unsigned char)*v) || *end || errno || !isfinite(d) || d < p->min || d > p->max) {
-		snprintf(what, sizeof(what), "'%%.60s' is not a number from %g to %g", p->min, p->max);
-		return refuse(p, front, what, v);
-	}
-	*out = d;
-	return 0;
+	return dp_parse_real(v, p->min, p->max, out) ? refuse_detail(p, front) : 0;
 }
 
 static int parse_choice(const dp_param *p, unsigned front, const char *v, const char **out)

@@ -18,6 +18,8 @@
  * they always have, and are returned in seconds.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -196,6 +198,29 @@ int dp_parse_duration(const char *s, const char *bare_unit, double min_s, double
 	if (!(v >= min_s && v <= max_s))
 		return dp_error(DNNPROV_EINVAL, "duration '%.*s' is out of range (%s to %s)", QUOTE_MAX, s, lo, hi);
 	*seconds = v;
+	return 0;
+}
+
+int dp_parse_real(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double d;
+
+	if (!s || !out)
+		return dp_error(DNNPROV_EINVAL, "number: no value given");
+	/* strtod takes a leading space, "inf", "nan" and hexadecimal: none of
+	 * them is how a setting is written. */
+	bool shaped = *s == '-' || *s == '+' || *s == '.' || (*s >= '0' && *s <= '9');
+	for (const char *p = s; shaped && *p; p++)
+		shaped = strchr("0123456789.eE+-", *p) != NULL;
+	errno = 0;
+	d = shaped ? strtod(s, &end) : NAN;
+	if (!shaped || *end || errno || !isfinite(d))
+		return dp_error(DNNPROV_EINVAL, "'%.*s' is not a number (expected decimal digits, an optional fraction and exponent)",
+				QUOTE_MAX, s);
+	if (!(d >= min && d <= max))
+		return dp_error(DNNPROV_EINVAL, "'%.*s' is out of range (%g to %g)", QUOTE_MAX, s, min, max);
+	*out = d;
 	return 0;
 }
 
