@@ -19,7 +19,7 @@
 #include "query/query.h"
 
 const char cmd_index_usage[] =
-	"usage: dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] [--follow] [-q]\n"
+	"usage: dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] [--follow] [--events FILE] [-q]\n"
 	"       dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] --status\n"
 	"       dnnprov index [-c CONFIG | --index-dir DIR] --from nats://HOST:PORT[,...]\n"
 	"                     [--stream NAME] [--consumer NAME] [--dataflow NAME] [--follow]\n"
@@ -43,7 +43,14 @@ const char cmd_index_usage[] =
 	"      --lost-after D    a RUNNING task recorded on another host is LOST after D\n"
 	"                        without a record (default 1h; 30m, 3600: a bare number\n"
 	"                        is seconds; docs/RUNS.md)\n"
+	"      --events FILE     the health rules and notifications (the keys of an\n"
+	"                        `events:` section), instead of the experiment file's\n"
 	"  -q, --quiet           no summary line, and no progress line on a terminal\n"
+	"\n"
+	"As epochs arrive, the indexer applies the health rules of the experiment\n"
+	"file's `events:` section (or their defaults): a NaN or infinite metric, a main\n"
+	"metric that diverges or stays on a plateau is stored as an event (`dnnprov\n"
+	"events`), and `on_event:` runs a command for each (docs/STEERING.md).\n"
 	"\n"
 	"On a terminal, a catch-up shows how far it is on stderr (records, bytes of the\n"
 	"total, rate, time left) until its summary line.\n"
@@ -60,13 +67,15 @@ const char cmd_index_usage[] =
 	"--follow never) passes without success.  docs/SHIP.md.\n";
 
 const char cmd_reindex_usage[] =
-	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [-q]\n"
+	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [--events FILE] [-q]\n"
 	"\n"
 	"Rebuilds the index from the logs into a new generation folder and swaps it in\n"
 	"atomically; queries running meanwhile keep reading the old one.  Use it after\n"
 	"an upgrade that changes the index schema, or to drop what deleted logs left.\n"
 	"Fails if an indexer is running on the index (stop it first).  On a terminal it\n"
-	"shows its progress as index does; -q turns it and the summary line off.\n";
+	"shows its progress as index does; -q turns it and the summary line off.  The\n"
+	"health rules are the experiment file's (or --events FILE's); a rebuild runs no\n"
+	"notification command: what it finds was told when it was first found.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -123,7 +132,7 @@ static void report_skipped(void *ctx, const char *path, const char *why)
 }
 
 typedef struct index_args {
-	const char *config, *log_dir, *index_dir;
+	const char *config, *log_dir, *index_dir, *events;
 	bool follow, status, quiet;
 	unsigned long rescan_ms, batch_ms, batch_records;
 	double lost_after_s;
@@ -143,6 +152,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "lost-after", required_argument, NULL, 'T' },
+		{ "events", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char shortopts[] = "c:fqh";
@@ -155,6 +165,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		case 'h': return cli_help_done(cmd);
 		case 'c': a->config = optarg; break;
 		case 'L': a->log_dir = optarg; break;
+		case 'E': a->events = optarg; break;
 		case 'I': a->index_dir = optarg; break;
 		case 'f': a->follow = true; break;
 		case 's': a->status = true; break;
@@ -249,6 +260,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 	cli_paths p;
 	dp_indexer *x = NULL;
 	dp_indexer_stats st;
+	dp_rules rules;
 	int rc, status = 0;
 
 	if ((rc = cli_locations(cmd, a->config, a->log_dir, a->index_dir, &p)))
@@ -258,7 +270,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		cli_paths_free(&p);
 		return status;
 	}
-	if (!a->follow && cli_logs_exist(cmd, &p)) {
+	if ((!a->follow && cli_logs_exist(cmd, &p)) || cli_rules(cmd, a->config, a->events, &rules)) {
 		cli_paths_free(&p);
 		return 1;
 	}
@@ -274,6 +286,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.batch_records = (uint32_t)a->batch_records,
 		.rescan_ms = (uint32_t)a->rescan_ms,
 		.lost_after_s = a->lost_after_s,
+		.rules = &rules,
 		.no_inotify = getenv("DNNPROV_NO_INOTIFY") != NULL,
 		/* Tests start from a tiny map to make it grow while queries run. */
 		.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0,
@@ -347,6 +360,7 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 out:
 	cli_progress_end(progress);
 	dp_indexer_close(x);
+	dp_rules_free(&rules);
 	cli_paths_free(&p);
 	return cli_finish(cmd, status);
 }

@@ -107,6 +107,13 @@ typedef struct dp_indexer_options {
 	/* A RUNNING task whose owner is on another host is LOST after this
 	 * many seconds without a record (default 3600; docs/RUNS.md). */
 	double lost_after_s;
+	/* The health rules (config.h; NULL: their defaults), from the
+	 * indexer's host, never from the logs (docs/STEERING.md). */
+	const struct dp_rules *rules;
+	/* Every event found is queued for a notification (the outbox
+	 * database), delivered by `notifier` (notify.h) when not NULL. */
+	bool notify;
+	struct dp_notifier *notifier;
 	/* Set by a signal handler: follow mode commits and returns. */
 	volatile sig_atomic_t *stop;
 	/* Told every problem skipped (segment, offset, what); may be NULL. */
@@ -150,6 +157,7 @@ typedef struct dp_indexer_stats {
 	uint64_t unlistable; /* folders the last full pass could not list */
 	uint64_t lost;       /* tasks found without a live writer (now LOST) */
 	uint64_t removed;    /* tasks dropped because `dnnprov delete` moved them away */
+	uint64_t events;     /* health events stored by this process */
 } dp_indexer_stats;
 
 /* ---- feeding the indexer from elsewhere --------------------------------------

@@ -154,6 +154,7 @@ static void task_free(task_state *t)
 	for (size_t i = 0; i < t->nmetrics; i++)
 		free(t->metrics[i].name);
 	free(t->metrics);
+	free(t->health);
 	free(t);
 }
 
@@ -646,6 +647,191 @@ static int hyp_index_update(ingest *in, const char *df, const char *task, const 
 	return 0;
 }
 
+/* ---- the health rules (health.h) --------------------------------------------------- */
+
+/* A specification record: its first metric is what the rules of its
+ * task's next begin will watch. */
+static void health_spec(seg_state *s, const msgpack_object *metrics)
+{
+	const msgpack_object *m = metrics && metrics->type == MSGPACK_OBJECT_ARRAY && metrics->via.array.size
+					  ? &metrics->via.array.ptr[0]
+					  : NULL;
+	if (m && m->type == MSGPACK_OBJECT_STR && m->via.str.size <= DNNPROV_NAME_MAX)
+		snprintf(s->spec_metric, sizeof(s->spec_metric), "%.*s", (int)m->via.str.size, m->via.str.ptr);
+	else
+		s->spec_metric[0] = '\0';
+}
+
+/* The task's health state, read from the index at its first use in the
+ * batch. */
+static int health_get(ingest *in, task_state *t, dp_health **out)
+{
+	dp_key k;
+	MDB_val key, val;
+	if ((*out = t->health))
+		return 0;
+	if (!(t->health = malloc(sizeof(*t->health))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	dp_health_init(t->health);
+	dp_key_reset(&k);
+	dp_key_cstr(&k, t->df);
+	dp_key_cstr(&k, t->task);
+	key = dp_key_val(&k);
+	int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_HEALTH], &key, &val);
+	if (mrc == 0)
+		dp_health_unpack(val.mv_data, val.mv_size, t->health);
+	else if (mrc != MDB_NOTFOUND)
+		return lmdb_fail(mrc, "health");
+	*out = t->health;
+	return 0;
+}
+
+/* A begin: the rules of a task that has not chosen its main metric yet
+ * take the first its specification declares. */
+static int health_begin(ingest *in, task_state *t, const seg_state *s)
+{
+	dp_health *h;
+	int rc = health_get(in, t, &h);
+	if (rc || h->metric[0] || strcmp(h->declared, s->spec_metric) == 0)
+		return rc;
+	memcpy(h->declared, s->spec_metric, sizeof(h->declared));
+	t->health_dirty = true;
+	return 0;
+}
+
+/* The adaptations of t after epoch `after` up to `upto`, as a msgpack
+ * array of {epoch, hyperparameter, old, new}: what was tried during a
+ * plateau. */
+static int health_adaptations(ingest *in, const task_state *t, int64_t after, int64_t upto, dp_buf *out)
+{
+	dp_scan sc;
+	dp_key prefix, from;
+	MDB_val k, v;
+	dp_buf items = { 0 };
+	uint32_t n = 0;
+	int r, rc = 0;
+
+	dp_key_reset(&prefix);
+	dp_key_cstr(&prefix, t->df);
+	dp_key_cstr(&prefix, t->task);
+	from = prefix;
+	dp_key_i64(&from, after == INT64_MAX ? after : after + 1);
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_ADAPTATIONS, &prefix, &from)))
+		return rc;
+	while (rc == 0 && (r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		size_t pos = prefix.n;
+		int64_t epoch;
+		msgpack_object o;
+		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &epoch) || epoch > upto)
+			break;
+		if (dp_decode(&in->vdec, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		unsigned char hdr[16], *p = dp_mp_map(hdr, 4);
+		p = dp_mp_key(p, "epoch");
+		p = dp_mp_int(p, epoch);
+		rc = dp_buf_append(&items, hdr, (size_t)(p - hdr));
+		static const char *const keys[] = { "hyperparameter", "old", "new" };
+		for (size_t i = 0; i < DP_ARRAY_LEN(keys) && !rc; i++) {
+			const msgpack_object *val = dp_map_get(&o, keys[i]);
+			msgpack_object nil = { .type = MSGPACK_OBJECT_NIL };
+			p = dp_mp_str(hdr, keys[i], strlen(keys[i]));
+			if (!(rc = dp_buf_append(&items, hdr, (size_t)(p - hdr))))
+				rc = dp_pack_object(&items, val ? val : &nil);
+		}
+		n++;
+	}
+	dp_scan_close(&sc);
+	if (rc == 0 && r < 0)
+		rc = r;
+	unsigned char hdr[8], *p = dp_mp_array(hdr, n);
+	out->len = 0;
+	if (rc == 0 && !(rc = dp_buf_append(out, hdr, (size_t)(p - hdr))) && items.len)
+		rc = dp_buf_append(out, items.data, items.len);
+	dp_buf_free(&items);
+	return rc;
+}
+
+/* The next number of the outbox, read from meta at the first event. */
+static int outbox_number(ingest *in, uint64_t *n)
+{
+	if (in->outbox_next == UINT64_MAX) {
+		MDB_val k = { 11, "outbox_next" }, v;
+		int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_META], &k, &v);
+		if (mrc && mrc != MDB_NOTFOUND)
+			return lmdb_fail(mrc, "meta");
+		in->outbox_next = 1;
+		if (mrc == 0 && v.mv_size == 8)
+			memcpy(&in->outbox_next, v.mv_data, 8);
+		in->outbox_committed = in->outbox_next;
+	}
+	*n = in->outbox_next++;
+	return 0;
+}
+
+/* Stores an event of task t (and queues its notification). */
+static int health_store(ingest *in, task_state *t, const dp_event *e)
+{
+	dp_buf adapt = { 0 };
+	dp_key k;
+	int rc = 0;
+
+	if (e->rule == DP_RULE_PLATEAU)
+		rc = health_adaptations(in, t, e->since, e->epoch, &adapt);
+	if (!rc)
+		rc = dp_event_encode(e, &adapt, &in->event_val);
+	dp_buf_free(&adapt);
+	dp_key_reset(&k);
+	dp_key_cstr(&k, t->df);
+	dp_key_cstr(&k, t->task);
+	dp_key_cstr(&k, dp_rule_names[e->rule]);
+	dp_key_i64(&k, e->epoch);
+	if (rc || (rc = put(in, DP_DB_EVENTS, &k, in->event_val.data, in->event_val.len, 0)))
+		return rc;
+	in->stats.events++;
+	if (!in->opts.notify)
+		return 0;
+	uint64_t n = 0;
+	dp_key q;
+	if ((rc = outbox_number(in, &n)))
+		return rc;
+	dp_key_reset(&q);
+	dp_key_u64(&q, n);
+	return put(in, DP_DB_OUTBOX, &q, k.b, k.n, MDB_APPEND);
+}
+
+/* An epoch record of t: the rules applied, what began stored. */
+static int health_step(ingest *in, task_state *t, const dp_record *r, double time)
+{
+	dp_event ev[DP_HEALTH_EVENTS_MAX];
+	dp_health *h;
+	int rc = health_get(in, t, &h);
+	if (rc)
+		return rc;
+	size_t n = dp_health_epoch(h, &in->rules, r->u.epoch.epoch, time, r->u.epoch.metrics, ev);
+	t->health_dirty = true;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = health_store(in, t, &ev[i]);
+	return rc;
+}
+
+/* With the batch: the rules in force (once), where the outbox stands. */
+static int health_meta(ingest *in)
+{
+	int mrc = 0;
+	if (!in->rules_stored) {
+		int rc = dp_rules_encode(&in->rules, &in->event_val);
+		if (rc)
+			return rc;
+		MDB_val k = { 5, "rules" }, v = { in->event_val.len, in->event_val.data };
+		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
+	}
+	if (mrc == 0 && in->outbox_next != in->outbox_committed) {
+		MDB_val k = { 11, "outbox_next" }, v = { 8, &in->outbox_next };
+		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
+	}
+	return mrc ? lmdb_fail(mrc, "meta") : 0;
+}
+
 /* ---- applying records ------------------------------------------------------------- */
 
 /* The context of the frame being applied. */
@@ -889,6 +1075,7 @@ static int apply_spec(ingest *in, frame_ctx *f, const dp_record *r)
 		d->first_seen = r->time;
 		d->dirty = true;
 	}
+	health_spec(f->seg, r->u.spec.metrics);
 	return df_merge_spec(d, r->u.spec.hyperparameters, r->u.spec.metrics,
 			     dp_map_get(r->root, "adaptation"), r->u.spec.transformations);
 }
@@ -984,7 +1171,7 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 	    (rc = set_str(&t->transformation, r->u.begin.transformation)))
 		return rc;
 	touch(t, begins);
-	return 0;
+	return health_begin(in, t, f->seg);
 }
 
 /* The task of a record that needs one; a problem when it never began. */
@@ -1468,7 +1655,10 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 		t->last_epoch = r->u.epoch.epoch;
 		t->has_last_epoch = true;
 	}
-	training_record(t, record_time(t, f, r));
+	double time = record_time(t, f, r);
+	training_record(t, time);
+	if ((rc = health_step(in, t, r, time)))
+		return rc;
 	if (t->recompute)
 		return 0;
 	for (uint32_t i = 0; i < nv; i++) {
@@ -2004,6 +2194,11 @@ static int flush_caches(ingest *in)
 		k.n = items[i].n;
 		rc = put_ordered(in, DP_DB_TASKS, &k, in->scratch.data, in->scratch.len);
 		t->dirty = false;
+		if (rc == 0 && t->health_dirty) {
+			unsigned char packed[DP_HEALTH_PACKED_MAX];
+			rc = put_ordered(in, DP_DB_HEALTH, &k, packed, dp_health_pack(t->health, packed));
+			t->health_dirty = false;
+		}
 		/* The running database lists exactly the RUNNING tasks, for the
 		 * liveness sweep. */
 		bool running = strcmp(t->status, "RUNNING") == 0;
@@ -2038,6 +2233,7 @@ static void abort_batch(ingest *in)
 	in->txn = NULL;
 	in->batch_records = 0;
 	in->listed_at = NAN; /* the pass is read again */
+	in->outbox_next = in->outbox_committed;
 	in->vdec.out_of_memory = in->rdec.out_of_memory = false;
 	in->eb.task = NULL; /* its task's state goes with the caches */
 	in->eb.dirty = false;
@@ -2087,6 +2283,8 @@ int ingest_commit(ingest *in)
 		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
 		rc = mrc ? lmdb_fail(mrc, "meta") : 0;
 	}
+	if (rc == 0)
+		rc = health_meta(in);
 	if (rc == 0 && !in->log_dir_stored && in->opts.log_dir) {
 		/* For queries given only the index: where its logs are, to tell
 		 * how far behind them it is. */
@@ -2106,7 +2304,8 @@ int ingest_commit(ingest *in)
 								  : dp_index_write_error(in->ix, mrc, "committing");
 	}
 	in->stats.commits++;
-	in->log_dir_stored = true;
+	in->log_dir_stored = in->rules_stored = true;
+	in->outbox_committed = in->outbox_next;
 	in->listed_at = NAN;
 	in->stats.records += in->batch_records;
 	in->batch_records = 0;
@@ -2493,6 +2692,11 @@ int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts)
 	in->ix = ix;
 	in->opts = *opts;
 	in->listed_at = NAN;
+	if (opts->rules)
+		in->rules = *opts->rules;
+	else
+		dp_rules_defaults(&in->rules);
+	in->outbox_next = in->outbox_committed = UINT64_MAX;
 	if (!in->opts.batch_records)
 		in->opts.batch_records = 20000;
 	if (!in->opts.batch_ms)
@@ -2503,6 +2707,7 @@ int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts)
 void ingest_free(ingest *in)
 {
 	abort_batch(in);
+	dp_buf_free(&in->event_val);
 	for (size_t i = 0; i < in->segs.cap; i++) {
 		seg_state *s = in->segs.slots[i].value;
 		if (s) {
@@ -2920,7 +3125,7 @@ static int drop_task_data(ingest *in, const char *df, const char *task)
 	}
 	dp_buf_free(&hyps);
 	static const dp_db by_task[] = { DP_DB_TASKS, DP_DB_RUNNING, DP_DB_LAYERS, DP_DB_EPOCHS,
-					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS };
+					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS, DP_DB_HEALTH, DP_DB_EVENTS };
 	for (size_t i = 0; i < DP_ARRAY_LEN(by_task) && !rc; i++)
 		rc = del_prefix(in, by_task[i], k.b, k.n);
 	return rc ? rc : drop_by_spec(in, df, task);

@@ -6,6 +6,7 @@
 #define DNNPROV_INGEST_H
 
 #include "indexer/epochs.h"
+#include "indexer/health.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
 #include "logger/reader.h"
@@ -33,6 +34,9 @@ typedef struct seg_state {
 	bool in_index;         /* has a progress entry */
 	bool note;             /* a note segment (tag records only) */
 	unsigned not_file;     /* its file type (S_IFIFO, S_IFLNK, ...) when it is no regular file: never read */
+	/* The first metric its last specification record declared ("" none):
+	 * what the health rules watch of its task (health.h). */
+	char spec_metric[DNNPROV_NAME_MAX + 1];
 	/* Its task's and dataflow's states in the open batch (NULL: not
 	 * looked up yet), spared a hash lookup per record. */
 	struct task_state *task_cached;
@@ -74,6 +78,8 @@ typedef struct task_state {
 	dp_buf facts; /* msgpack map of run facts; empty when none */
 	task_metric *metrics;
 	size_t nmetrics;
+	dp_health *health; /* the state of the health rules; NULL until needed in the batch */
+	bool health_dirty;
 } task_state;
 
 typedef struct summary_state {
@@ -138,6 +144,13 @@ typedef struct ingest {
 		dp_buf enc;
 	} eb;
 	dp_indexer_stats stats;
+	/* The health rules (opts.rules, or the defaults), written to meta
+	 * "rules" with the first commit; the events of the open batch, for
+	 * the notifications (outbox: the numbers of its entries). */
+	dp_rules rules;
+	bool rules_stored;
+	uint64_t outbox_next, outbox_committed; /* UINT64_MAX: not read from meta yet */
+	dp_buf event_val;
 	bool log_dir_stored; /* meta has log_dir (written with the first commit) */
 	double listed_at;    /* start of the last full pass that ended, to write with the next commit; NaN: none */
 } ingest;

@@ -32,7 +32,10 @@
  *                commit, and when the last pass that read everything it
  *                listed began listing; "log_dir" -> the log folder
  *                "stream:<name>" -> "floor <seq> consumer <name>" in an index
- *                fed by a stream (ship/consume.c), written with the data
+ *                fed by a stream (ship/consume.c), written with the data;
+ *                "rules" -> msgpack map: the health rules the indexer
+ *                applies (indexer/health.h, dp_rules_encode);
+ *                "outbox_next" -> u64: the number of the next notification
  *   dataflows:   df -> msgpack map: the merged specification
  *                  {hyperparameters: [{name, type}], metrics: [str],
  *                   adaptation: bool, transformations: [...as in the spec
@@ -102,6 +105,15 @@
  *   problems:    segment path, u64be(offset) -> struct dp_problem_entry;
  *                a segment of a run that lost its task id (CONFLICT) has
  *                exactly one, at offset 0, over everything read of it
+ *   health:      df task -> the state of the health rules for the task,
+ *                packed (indexer/health.h)
+ *   events:      df task rule int64(epoch) -> msgpack map: an event a
+ *                rule found (rule, epoch, time, metric, value and its
+ *                evidence: indexer/health.h), once per (task, rule, epoch)
+ *   outbox:      u64be(n) -> the key of an event of `events` that waits
+ *                for its notification (indexer/notify.h); written only by
+ *                an indexer told to notify, and not derived from the logs:
+ *                the one database a rebuild does not reproduce
  *
  * A record's position is u32be(segment sequence) u32be(CRC32C(segment file
  * name)) u64be(frame offset): the causal order of a task's records (format.h),
@@ -122,7 +134,7 @@
 #include "logger/record.h"
 #include "util/util.h"
 
-#define DP_SCHEMA_VERSION 4
+#define DP_SCHEMA_VERSION 5
 #define DP_INDEX_CURRENT "CURRENT"
 #define DP_INDEX_LOCK "indexer.lock"
 
@@ -226,6 +238,9 @@ typedef enum dp_db {
 	DP_DB_PROBLEMS,
 	DP_DB_RUNNING,
 	DP_DB_TAGS,
+	DP_DB_HEALTH,
+	DP_DB_EVENTS,
+	DP_DB_OUTBOX,
 	DP_DB_COUNT
 } dp_db;
 

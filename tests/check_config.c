@@ -746,7 +746,7 @@ static const struct bad_case bad_cases[] = {
 	/* unknown keys */
 	{ "unknown top key", DF "metrcs: [a]\n", 2, 1,
 	  "unknown key 'metrcs' in the top level (expected one of: dataflow, log_dir, index_dir, "
-	  "hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts)" },
+	  "hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts, events)" },
 	{ "key case matters", "Dataflow: x\n", 1, 1, "unknown key 'Dataflow'" },
 	{ "unknown log key", DF "log:\n  segment: 1MiB\n", 3, 3,
 	  "unknown key 'segment' in 'log' (expected one of: segment_size, durability, fsync_interval)" },

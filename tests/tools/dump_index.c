@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "indexer/epochs.h"
+#include "indexer/health.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
 
@@ -25,7 +26,7 @@ static void print_key(dp_db db, const unsigned char *k, size_t n)
 	while (pos < n) {
 		bool number = (db == DP_DB_EPOCHS && field == 2) || (db == DP_DB_ADAPTATIONS && field == 2) ||
 			      (db == DP_DB_TESTS && field >= 2) || (db == DP_DB_ELEMENTS && field >= 4) ||
-			      (db == DP_DB_PROBLEMS && field == 1) ||
+			      (db == DP_DB_PROBLEMS && field == 1) || (db == DP_DB_EVENTS && field == 3) ||
 			      (db == DP_DB_HYP_INDEX && field == 2);
 		if (db == DP_DB_PROGRESS) { /* the bare path */
 			printf(" %.*s", (int)n, (const char *)k);
@@ -142,7 +143,15 @@ int main(int argc, char **argv)
 			print_key((dp_db)db, k.mv_data, k.mv_size);
 			printf(" =");
 			dp_summary s;
-			if (db == DP_DB_SUMMARIES && dp_summary_unpack(v.mv_data, v.mv_size, &s)) {
+			dp_health h;
+			if (db == DP_DB_HEALTH && dp_health_unpack(v.mv_data, v.mv_size, &h)) {
+				printf(" metric=%s declared=%s flags=%u n=%llu first=%.17g best=%.17g@%lld ref=%.17g@%lld "
+				       "bad=%u@%lld since_ref=%u last_time=%.17g intervals=%u median=%.17g",
+				       h.metric, h.declared, h.flags, (unsigned long long)h.n, h.first, h.best,
+				       (long long)h.best_epoch, h.ref, (long long)h.ref_epoch, h.bad_run,
+				       (long long)h.bad_since, h.since_ref, h.last_time, h.intervals,
+				       dp_health_median_interval(&h));
+			} else if (db == DP_DB_SUMMARIES && dp_summary_unpack(v.mv_data, v.mv_size, &s)) {
 				printf(" count=%llu nan=%llu min=%.17g@%lld max=%.17g@%lld last=%.17g@%lld sum=%.17g",
 				       (unsigned long long)s.count, (unsigned long long)s.nan_count, s.min,
 				       (long long)s.min_epoch, s.max, (long long)s.max_epoch, s.last,
