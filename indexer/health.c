@@ -663,6 +663,31 @@ static void json_num_field(dp_buf *b, const char *name, double d)
 	dp_json_double(b, d);
 }
 
+int dp_event_evidence_json(dp_buf *b, const dp_event_fields *e)
+{
+	dp_buf_putc(b, '{');
+	if (e->has_evidence) {
+		dp_buf_printf(b, "\"goal\":\"%s\"", e->lower ? "min" : "max");
+		json_num_field(b, "best", e->best);
+		dp_buf_printf(b, ",\"best_epoch\":%lld", (long long)e->best_epoch);
+		json_num_field(b, "scale", e->scale);
+		json_num_field(b, "threshold", e->threshold);
+		json_num_field(b, e->rule == DP_RULE_DIVERGENCE ? "factor" : "min_delta", e->factor);
+		dp_buf_printf(b, ",\"epochs\":%u,\"since\":%lld", e->epochs, (long long)e->since);
+		json_num_field(b, "reference", e->ref);
+	}
+	msgpack_object o;
+	dp_decoder dec = { 0 };
+	dp_str raw = e->rule == DP_RULE_NAN ? e->nonfinite : e->adaptations;
+	if (raw.p && dp_decode(&dec, (const unsigned char *)raw.p, raw.n, &o) == 0) {
+		dp_buf_printf(b, "%s\"%s\":", e->has_evidence ? "," : "", e->rule == DP_RULE_NAN ? "nonfinite" : "adaptations");
+		dp_json_object(b, &o);
+	}
+	dp_decoder_free(&dec);
+	dp_buf_putc(b, '}');
+	return b->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
 int dp_event_json(dp_buf *b, const char *df, size_t dfn, const char *task, size_t tn, const dp_event_fields *e)
 {
 	dp_buf id = { 0 }, detail = { 0 };
@@ -684,27 +709,11 @@ int dp_event_json(dp_buf *b, const char *df, size_t dfn, const char *task, size_
 	json_num_field(b, "value", e->value);
 	dp_buf_printf(b, ",\"detail\":");
 	dp_json_string(b, detail.data ? detail.data : "", detail.len);
-	dp_buf_printf(b, ",\"evidence\":{");
-	if (e->has_evidence) {
-		dp_buf_printf(b, "\"goal\":\"%s\"", e->lower ? "min" : "max");
-		json_num_field(b, "best", e->best);
-		dp_buf_printf(b, ",\"best_epoch\":%lld", (long long)e->best_epoch);
-		json_num_field(b, "scale", e->scale);
-		json_num_field(b, "threshold", e->threshold);
-		json_num_field(b, e->rule == DP_RULE_DIVERGENCE ? "factor" : "min_delta", e->factor);
-		dp_buf_printf(b, ",\"epochs\":%u,\"since\":%lld", e->epochs, (long long)e->since);
-		json_num_field(b, "reference", e->ref);
-	}
-	msgpack_object o;
-	dp_decoder dec = { 0 };
-	dp_str raw = e->rule == DP_RULE_NAN ? e->nonfinite : e->adaptations;
-	if (raw.p && dp_decode(&dec, (const unsigned char *)raw.p, raw.n, &o) == 0) {
-		dp_buf_printf(b, "%s\"%s\":", e->has_evidence ? "," : "", e->rule == DP_RULE_NAN ? "nonfinite" : "adaptations");
-		dp_json_object(b, &o);
-	}
-	dp_decoder_free(&dec);
-	dp_buf_printf(b, "}}");
-	rc = b->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+	dp_buf_printf(b, ",\"evidence\":");
+	rc = dp_event_evidence_json(b, e);
+	dp_buf_putc(b, '}');
+	if (!rc && b->failed)
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 out:
 	dp_buf_free(&id);
 	dp_buf_free(&detail);

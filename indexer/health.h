@@ -158,6 +158,9 @@ DP_INTERNAL int dp_event_sentence(dp_buf *b, const dp_event_fields *e);
  * event wherever it goes (names hold no '/'). */
 DP_INTERNAL int dp_event_id(dp_buf *b, const char *df, size_t dfn, const char *task, size_t tn, dp_rule rule,
 			    int64_t epoch);
+/* The event's evidence as a JSON object: the rule's numbers, the
+ * non-finite metrics of a NaN, the adaptations during a plateau. */
+DP_INTERNAL int dp_event_evidence_json(dp_buf *b, const dp_event_fields *e);
 /* The event as JSON, as notifications carry it and `events` answers it:
  * {"id", "dataflow", "task", "rule", "epoch", "time", "metric", "value",
  *  "detail", "evidence": {...}}. */
