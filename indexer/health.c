@@ -60,16 +60,13 @@ static unsigned char *put4(unsigned char *p, uint32_t v)
 
 size_t dp_health_pack(const dp_health *h, unsigned char *out)
 {
-	size_t ml = strlen(h->metric), dl = strlen(h->declared);
+	size_t ml = strlen(h->metric);
 	unsigned char *p = out;
 	*p++ = HEALTH_VERSION;
 	*p++ = (unsigned char)h->flags;
 	*p++ = (unsigned char)ml;
-	*p++ = (unsigned char)dl;
 	memcpy(p, h->metric, ml);
 	p += ml;
-	memcpy(p, h->declared, dl);
-	p += dl;
 	p = put8(p, &h->n);
 	p = put8(p, &h->first);
 	p = put8(p, &h->best);
@@ -115,14 +112,13 @@ static void take_name(reader *r, char *out, size_t len)
 bool dp_health_unpack(const void *p, size_t n, dp_health *h)
 {
 	reader r = { p, n, 0, true };
-	unsigned char head[4];
+	unsigned char head[3];
 	dp_health_init(h);
-	take(&r, head, 4);
+	take(&r, head, 3);
 	if (!r.ok || head[0] != HEALTH_VERSION)
 		return false;
 	h->flags = head[1];
 	take_name(&r, h->metric, head[2]);
-	take_name(&r, h->declared, head[3]);
 	take(&r, &h->n, 8);
 	take(&r, &h->first, 8);
 	take(&r, &h->best, 8);
@@ -166,43 +162,31 @@ static bool is_number(const msgpack_object *o)
 	return o && dp_obj_number(o, &d);
 }
 
-/* `base`, or its val_ twin when the record has a number for it: the
- * metric the rules watch when base is the first metric (as queries
- * choose theirs).  NULL when the record has a number for neither. */
-static const char *with_twin(const msgpack_object *metrics, const char *base, char twin[DNNPROV_NAME_MAX + 8])
-{
-	snprintf(twin, DNNPROV_NAME_MAX + 8, "val_%s", base);
-	if (strncmp(base, "val_", 4) != 0 && strlen(twin) <= DNNPROV_NAME_MAX && is_number(metric_value(metrics, twin)))
-		return twin;
-	return is_number(metric_value(metrics, base)) ? base : NULL;
-}
-
 /* The main metric of the task, chosen at its first epoch record that has
- * a number: the rules' metric when they name one; else the first metric
- * its specification declares, or when the record has no number for it
- * (nor its twin) the record's first metric that has one; in both cases
- * its val_ twin when the record has it. */
+ * a number: the rules' metric when they name one; else the record's first
+ * metric with a number, M, or its val_ twin when the record has a number
+ * for that (val_loss beside loss, as queries prefer).  It reads nothing
+ * but the record, so that the choice is the same in every rebuild. */
 static void choose_metric(dp_health *h, const dp_rules *r, const msgpack_object *metrics)
 {
-	char twin[DNNPROV_NAME_MAX + 8], first[DNNPROV_NAME_MAX + 1] = "";
-	const char *m = NULL;
+	char twin[DNNPROV_NAME_MAX + 8];
 	if (r->metric) {
-		m = r->metric;
+		snprintf(h->metric, sizeof(h->metric), "%s", r->metric);
 	} else {
-		if (h->declared[0])
-			m = with_twin(metrics, h->declared, twin);
-		for (uint32_t i = 0; !m && i < metrics->via.map.size; i++) {
+		for (uint32_t i = 0; !h->metric[0] && i < metrics->via.map.size; i++) {
 			const msgpack_object *k = &metrics->via.map.ptr[i].key;
 			if (k->type != MSGPACK_OBJECT_STR || k->via.str.size > DNNPROV_NAME_MAX ||
 			    !is_number(&metrics->via.map.ptr[i].val))
 				continue;
-			snprintf(first, sizeof(first), "%.*s", (int)k->via.str.size, k->via.str.ptr);
-			m = with_twin(metrics, first, twin);
+			snprintf(h->metric, sizeof(h->metric), "%.*s", (int)k->via.str.size, k->via.str.ptr);
+			snprintf(twin, sizeof(twin), "val_%s", h->metric);
+			if (strncmp(h->metric, "val_", 4) != 0 && strlen(twin) <= DNNPROV_NAME_MAX &&
+			    is_number(metric_value(metrics, twin)))
+				snprintf(h->metric, sizeof(h->metric), "%s", twin);
 		}
-		if (!m)
+		if (!h->metric[0])
 			return; /* no number yet: chosen at a later record */
 	}
-	snprintf(h->metric, sizeof(h->metric), "%s", m);
 	bool lower = r->goal ? r->goal > 0 : dp_metric_lower_is_better(h->metric);
 	h->flags = (h->flags & ~DP_HF_LOWER) | (lower ? DP_HF_LOWER : 0);
 }

@@ -14,9 +14,8 @@
  * STORED (schema.h)
  *
  *   health: df task -> the state below, packed (dp_health_pack): a
- *           version byte (1), a flags byte (DP_HF_*), the lengths of the
- *           main metric's name and of the spec's first metric, both
- *           names, then in host order u64 observations, f64 first, best,
+ *           version byte (1), a flags byte (DP_HF_*), the length of the
+ *           main metric's name, the name, then in host order u64 observations, f64 first, best,
  *           ref, last_time, i64 best_epoch, ref_epoch, bad_since, u32
  *           bad_run, since_ref, intervals, and the last min(intervals,
  *           DP_HEALTH_INTERVALS) intervals as f64, oldest first.
@@ -73,7 +72,6 @@ DP_INTERNAL const char *dp_health_name(dp_health_state s);
 
 typedef struct dp_health {
 	char metric[DNNPROV_NAME_MAX + 1];   /* the main metric; "" until the first epoch chose it */
-	char declared[DNNPROV_NAME_MAX + 1]; /* the first metric of the task's specification; "" none */
 	unsigned flags;                      /* DP_HF_* */
 	uint64_t n;          /* observations: epochs with a finite value of the metric */
 	double first;        /* the first observation */
@@ -88,7 +86,7 @@ typedef struct dp_health {
 } dp_health;
 
 DP_INTERNAL void dp_health_init(dp_health *h);
-#define DP_HEALTH_PACKED_MAX (4 + 2 * DNNPROV_NAME_MAX + 8 * 8 + 4 * 3 + 8 * DP_HEALTH_INTERVALS)
+#define DP_HEALTH_PACKED_MAX (3 + DNNPROV_NAME_MAX + 8 * 8 + 4 * 3 + 8 * DP_HEALTH_INTERVALS)
 /* Packs h into out (DP_HEALTH_PACKED_MAX bytes at most); returns its size. */
 DP_INTERNAL size_t dp_health_pack(const dp_health *h, unsigned char *out);
 /* Reads a stored state: false when the bytes are none (h is then

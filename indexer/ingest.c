@@ -649,19 +649,6 @@ static int hyp_index_update(ingest *in, const char *df, const char *task, const 
 
 /* ---- the health rules (health.h) --------------------------------------------------- */
 
-/* A specification record: its first metric is what the rules of its
- * task's next begin will watch. */
-static void health_spec(seg_state *s, const msgpack_object *metrics)
-{
-	const msgpack_object *m = metrics && metrics->type == MSGPACK_OBJECT_ARRAY && metrics->via.array.size
-					  ? &metrics->via.array.ptr[0]
-					  : NULL;
-	if (m && m->type == MSGPACK_OBJECT_STR && m->via.str.size <= DNNPROV_NAME_MAX)
-		snprintf(s->spec_metric, sizeof(s->spec_metric), "%.*s", (int)m->via.str.size, m->via.str.ptr);
-	else
-		s->spec_metric[0] = '\0';
-}
-
 /* The task's health state, read from the index at its first use in the
  * batch. */
 static int health_get(ingest *in, task_state *t, dp_health **out)
@@ -683,19 +670,6 @@ static int health_get(ingest *in, task_state *t, dp_health **out)
 	else if (mrc != MDB_NOTFOUND)
 		return lmdb_fail(mrc, "health");
 	*out = t->health;
-	return 0;
-}
-
-/* A begin: the rules of a task that has not chosen its main metric yet
- * take the first its specification declares. */
-static int health_begin(ingest *in, task_state *t, const seg_state *s)
-{
-	dp_health *h;
-	int rc = health_get(in, t, &h);
-	if (rc || h->metric[0] || strcmp(h->declared, s->spec_metric) == 0)
-		return rc;
-	memcpy(h->declared, s->spec_metric, sizeof(h->declared));
-	t->health_dirty = true;
 	return 0;
 }
 
@@ -1075,7 +1049,6 @@ static int apply_spec(ingest *in, frame_ctx *f, const dp_record *r)
 		d->first_seen = r->time;
 		d->dirty = true;
 	}
-	health_spec(f->seg, r->u.spec.metrics);
 	return df_merge_spec(d, r->u.spec.hyperparameters, r->u.spec.metrics,
 			     dp_map_get(r->root, "adaptation"), r->u.spec.transformations);
 }
@@ -1171,7 +1144,7 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 	    (rc = set_str(&t->transformation, r->u.begin.transformation)))
 		return rc;
 	touch(t, begins);
-	return health_begin(in, t, f->seg);
+	return 0;
 }
 
 /* The task of a record that needs one; a problem when it never began. */

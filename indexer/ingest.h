@@ -34,9 +34,6 @@ typedef struct seg_state {
 	bool in_index;         /* has a progress entry */
 	bool note;             /* a note segment (tag records only) */
 	unsigned not_file;     /* its file type (S_IFIFO, S_IFLNK, ...) when it is no regular file: never read */
-	/* The first metric its last specification record declared ("" none):
-	 * what the health rules watch of its task (health.h). */
-	char spec_metric[DNNPROV_NAME_MAX + 1];
 	/* Its task's and dataflow's states in the open batch (NULL: not
 	 * looked up yet), spared a hash lookup per record. */
 	struct task_state *task_cached;

@@ -145,9 +145,9 @@ int main(int argc, char **argv)
 			dp_summary s;
 			dp_health h;
 			if (db == DP_DB_HEALTH && dp_health_unpack(v.mv_data, v.mv_size, &h)) {
-				printf(" metric=%s declared=%s flags=%u n=%llu first=%.17g best=%.17g@%lld ref=%.17g@%lld "
+				printf(" metric=%s flags=%u n=%llu first=%.17g best=%.17g@%lld ref=%.17g@%lld "
 				       "bad=%u@%lld since_ref=%u last_time=%.17g intervals=%u median=%.17g",
-				       h.metric, h.declared, h.flags, (unsigned long long)h.n, h.first, h.best,
+				       h.metric, h.flags, (unsigned long long)h.n, h.first, h.best,
 				       (long long)h.best_epoch, h.ref, (long long)h.ref_epoch, h.bad_run,
 				       (long long)h.bad_since, h.since_ref, h.last_time, h.intervals,
 				       dp_health_median_interval(&h));
