@@ -889,15 +889,15 @@ START_TEST(test_pending_behind_committed_asserted)
 
 	dp_indexer_options o = { .log_dir = log_dir, .index_dir = index_dir };
 	dp_index *ix;
-	ingest in;
+	dp_ingest in;
 	bool more;
 	ck_assert_int_eq(dp_index_open(index_dir, true, NULL, &ix), 0);
-	ingest_init(&in, ix, &o);
-	seg_state *s = ingest_segment_state(&in, segs.paths[0] + strlen(log_dir) + 1);
+	dp_ingest_init(&in, ix, &o);
+	dp_seg_state *s = dp_ingest_segment_state(&in, segs.paths[0] + strlen(log_dir) + 1);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(ingest_segment(&in, s, &more), 0);
+	ck_assert_int_eq(dp_ingest_segment(&in, s, &more), 0);
 	s->committed.offset = s->pending.offset + 1;
-	ingest_commit(&in);
+	dp_ingest_commit(&in);
 }
 END_TEST
 
