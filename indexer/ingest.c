@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "indexer/ingest.h"
+#include "indexer/model.h"
 #include "logger/format.h"
 #include "logger/mpack.h"
 #include "logger/scan.h"
@@ -3000,12 +3001,12 @@ static int del_key(dp_ingest *in, dp_db db, dp_key *k)
 
 /* The keys of a task that do not start with (df, task): its summaries (by
  * metric) and its elements (by transformation and set), named by the
- * dataflow's specification. */
+ * dataflow's model. */
 static int drop_by_spec(dp_ingest *in, const char *df, const char *task)
 {
 	dp_key k;
 	MDB_val key, val;
-	msgpack_object o;
+	dp_model m;
 	int rc = 0;
 
 	dp_key_reset(&k);
@@ -3014,36 +3015,28 @@ static int drop_by_spec(dp_ingest *in, const char *df, const char *task)
 	int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_DATAFLOWS], &key, &val);
 	if (mrc)
 		return mrc == MDB_NOTFOUND ? 0 : lmdb_fail(mrc, "dataflows");
-	if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) != 0)
-		return 0;
-	const msgpack_object *m = dp_map_get(&o, "metrics"), *tfs = dp_map_get(&o, "transformations");
-	for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_ARRAY && i < m->via.array.size && !rc; i++) {
-		const msgpack_object *name = &m->via.array.ptr[i];
-		if (name->type != MSGPACK_OBJECT_STR)
-			continue;
+	if ((rc = dp_model_read(val.mv_data, val.mv_size, df, &m))) {
+		dp_model_free(&m);
+		return rc;
+	}
+	for (size_t i = 0; i < m.nmetrics && !rc; i++) {
 		dp_key_reset(&k);
 		dp_key_cstr(&k, df);
-		dp_key_str(&k, name->via.str.ptr, name->via.str.size);
+		dp_key_cstr(&k, m.metrics[i]);
 		dp_key_cstr(&k, task);
 		rc = k.overflow ? 0 : del_key(in, DP_DB_SUMMARIES, &k);
 	}
-	for (uint32_t i = 0; tfs && tfs->type == MSGPACK_OBJECT_ARRAY && i < tfs->via.array.size && !rc; i++) {
-		const msgpack_object *tf = &tfs->via.array.ptr[i];
-		const msgpack_object *name = dp_map_get(tf, "name"), *sets = dp_map_get(tf, "sets");
-		if (!name || name->type != MSGPACK_OBJECT_STR)
-			continue;
-		for (uint32_t j = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && j < sets->via.array.size && !rc; j++) {
-			const msgpack_object *sn = dp_map_get(&sets->via.array.ptr[j], "name");
-			if (!sn || sn->type != MSGPACK_OBJECT_STR)
-				continue;
+	/* Elements are of user-defined sets only. */
+	for (size_t i = 0; i < m.ntfs && !rc; i++)
+		for (size_t j = 0; !m.tfs[i].builtin && j < m.tfs[i].nsets && !rc; j++) {
 			dp_key_reset(&k);
 			dp_key_cstr(&k, df);
-			dp_key_str(&k, name->via.str.ptr, name->via.str.size);
-			dp_key_str(&k, sn->via.str.ptr, sn->via.str.size);
+			dp_key_cstr(&k, m.tfs[i].name);
+			dp_key_cstr(&k, m.tfs[i].sets[j].name);
 			dp_key_cstr(&k, task);
 			rc = k.overflow ? 0 : del_prefix(in, DP_DB_ELEMENTS, k.b, k.n);
 		}
-	}
+	dp_model_free(&m);
 	return rc;
 }
 

@@ -215,11 +215,8 @@ int dp_parse_real(const char *s, double min, double max, double *out)
 		shaped = strchr("0123456789.eE+-", *p) != NULL;
 	errno = 0;
 	d = shaped ? strtod(s, &end) : NAN;
-	if (!shaped || *end || errno || !isfinite(d))
-		return dp_error(DNNPROV_EINVAL, "'%.*s' is not a number (expected decimal digits, an optional fraction and exponent)",
-				QUOTE_MAX, s);
-	if (!(d >= min && d <= max))
-		return dp_error(DNNPROV_EINVAL, "'%.*s' is out of range (%g to %g)", QUOTE_MAX, s, min, max);
+	if (!shaped || *end || errno || !isfinite(d) || !(d >= min && d <= max))
+		return dp_error(DNNPROV_EINVAL, "'%.*s' is not a number from %g to %g", QUOTE_MAX, s, min, max);
 	*out = d;
 	return 0;
 }
