@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "cli/progress.h"
 #include "indexer/index.h"
+#include "indexer/notify.h"
 #include "logger/reader.h"
 #include "logger/scan.h"
 #include "query/query.h"
@@ -129,6 +130,29 @@ static void report_fault(void *ctx, const char *why, unsigned retry_ms)
 static void report_skipped(void *ctx, const char *path, const char *why)
 {
 	cli_error((const char *)ctx, "%s: %s", path, why);
+}
+
+/* A notification's failure, from the notifier's thread. */
+static void report_notify(void *ctx, const char *what)
+{
+	cli_error((const char *)ctx, "%s", what);
+}
+
+/* Hands what the indexer found to the notifier before the command ends:
+ * a catch-up waits until every notification is delivered or one fails;
+ * follow mode gives the one under way a moment.  What is left stays in
+ * the outbox for the next indexer, and is said. */
+static void finish_notifications(const char *cmd, dp_indexer *x, dp_notifier *n, bool follow)
+{
+	uint64_t waiting = 0;
+	if (!n)
+		return;
+	if (!follow)
+		dp_indexer_notify_drain(x, INFINITY, &waiting);
+	dp_notifier_stop(n, 2.0);
+	if (dp_indexer_notify_drain(x, 0, &waiting) == 0 && waiting)
+		cli_error(cmd, "%llu notification%s not delivered yet: the next `dnnprov index` sends %s",
+			  (unsigned long long)waiting, waiting == 1 ? "" : "s", waiting == 1 ? "it" : "them");
 }
 
 typedef struct index_args {
@@ -261,6 +285,8 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 	dp_indexer *x = NULL;
 	dp_indexer_stats st;
 	dp_rules rules;
+	dp_notify_sink sink = { 0 };
+	dp_notifier *notifier = NULL;
 	int rc, status = 0;
 
 	if ((rc = cli_locations(cmd, a->config, a->log_dir, a->index_dir, &p)))
@@ -273,6 +299,17 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 	if ((!a->follow && cli_logs_exist(cmd, &p)) || cli_rules(cmd, a->config, a->events, &rules)) {
 		cli_paths_free(&p);
 		return 1;
+	}
+	/* A rebuild tells nothing: what it finds was told when it was found. */
+	if (rules.on_event && !rebuild) {
+		sink = dp_notify_command(rules.on_event, rules.on_event_timeout_s);
+		if (!sink.ctx || (rc = dp_notifier_start(&sink, report_notify, (void *)cmd, &notifier))) {
+			status = cli_lib_error(cmd, sink.ctx ? rc : DNNPROV_ENOMEM, "on_event");
+			dp_notify_command_free(&sink);
+			dp_rules_free(&rules);
+			cli_paths_free(&p);
+			return status;
+		}
 	}
 	/* A catch-up can read millions of records: it says how far it is.
 	 * Follow mode is a service, and says nothing until it stops. */
@@ -287,6 +324,8 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.rescan_ms = (uint32_t)a->rescan_ms,
 		.lost_after_s = a->lost_after_s,
 		.rules = &rules,
+		.notify = notifier != NULL,
+		.notifier = notifier,
 		.no_inotify = getenv("DNNPROV_NO_INOTIFY") != NULL,
 		/* Tests start from a tiny map to make it grow while queries run. */
 		.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0,
@@ -322,11 +361,16 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 	}
 	cli_progress_end(progress);
 	progress = NULL;
+	if (rc == 0)
+		finish_notifications(cmd, x, notifier, a->follow);
 	if (rc) {
 		status = cli_lib_error(cmd, rc, p.index_dir);
 		goto out;
 	}
 	dp_indexer_get_stats(x, &st);
+	if (st.unqueued)
+		cli_error(cmd, "%llu event%s stored but not queued for on_event: the queue held `queue` (%u) "
+			  "notifications", (unsigned long long)st.unqueued, st.unqueued == 1 ? "" : "s", rules.queue_max);
 	if (st.unread && !a->follow) {
 		/* Not done: a run that left records unread must not look like one
 		 * that read them all (scripts and unit files check the status). */
@@ -351,6 +395,8 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		       (unsigned long long)st.problems);
 		if (st.removed)
 			printf("; %llu deleted task%s dropped", (unsigned long long)st.removed, st.removed == 1 ? "" : "s");
+		if (st.events)
+			printf("; %llu health event%s found", (unsigned long long)st.events, st.events == 1 ? "" : "s");
 		if (a->follow)
 			printf("; %llu map growths, %llu event queue overflows, %llu batches retried after a fault",
 			       (unsigned long long)st.map_grows, (unsigned long long)st.overflows,
@@ -359,7 +405,10 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 	}
 out:
 	cli_progress_end(progress);
+	dp_notifier_stop(notifier, 2.0);
 	dp_indexer_close(x);
+	dp_notifier_free(notifier);
+	dp_notify_command_free(&sink);
 	dp_rules_free(&rules);
 	cli_paths_free(&p);
 	return cli_finish(cmd, status);

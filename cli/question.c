@@ -517,7 +517,9 @@ static int answer_followed(ask_args *a)
 		dp_table_free(&t);
 		dp_buf_free(&notes.text);
 		dp_query_close(&q);
-		if (rc && rc != DP_ASK_EMPTY) {
+		/* No such dataflow yet: its first writer has not been indexed. */
+		bool not_yet = rc == DNNPROV_ENOTFOUND && strcmp(dnnprov_errsubject(), "dataflow") == 0;
+		if (rc && rc != DP_ASK_EMPTY && !not_yet) {
 			status = cli_query_fail(a->cmd, rc);
 			break;
 		}

@@ -158,6 +158,7 @@ typedef struct dp_indexer_stats {
 	uint64_t lost;       /* tasks found without a live writer (now LOST) */
 	uint64_t removed;    /* tasks dropped because `dnnprov delete` moved them away */
 	uint64_t events;     /* health events stored by this process */
+	uint64_t unqueued;   /* of which not queued for a notification: the outbox was full */
 } dp_indexer_stats;
 
 /* ---- feeding the indexer from elsewhere --------------------------------------
@@ -226,5 +227,13 @@ DP_INTERNAL int dp_indexer_get_meta(dp_indexer *ix, const char *key, void *out, 
 DP_INTERNAL bool dp_indexer_may_pass(int rc);
 DP_INTERNAL int dp_indexer_recover(dp_indexer *ix, unsigned *retry_ms);
 DP_INTERNAL void dp_indexer_close(dp_indexer *ix);
+/* Notifications (notify.h): hands the notifier what the outbox holds and
+ * commits the deletion of what it delivered, until the outbox is empty
+ * and the notifier idle, a delivery fails, or wait_s passes (0: one
+ * round); *waiting gets the notifications still in the outbox. */
+DP_INTERNAL int dp_indexer_notify_drain(dp_indexer *x, double wait_s, uint64_t *waiting);
+/* A fed indexer's turn between applies: the notifier handed what waits,
+ * the deletions of what it delivered committed when due. */
+DP_INTERNAL int dp_indexer_tick(dp_indexer *x);
 
 #endif

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "indexer/ingest.h"
+#include "indexer/notify.h"
 #include "indexer/model.h"
 #include "logger/format.h"
 #include "logger/mpack.h"
@@ -767,6 +768,11 @@ static int health_store(dp_ingest *in, dp_task_state *t, const dp_event *e)
 		return 0;
 	uint64_t n = 0;
 	dp_key q;
+	MDB_stat st;
+	if (mdb_stat(in->txn, in->ix->dbi[DP_DB_OUTBOX], &st) == 0 && st.ms_entries >= in->rules.queue_max) {
+		in->stats.unqueued++; /* stored, and told; not queued */
+		return 0;
+	}
 	if ((rc = outbox_number(in, &n)))
 		return rc;
 	dp_key_reset(&q);
@@ -789,10 +795,18 @@ static int health_step(dp_ingest *in, dp_task_state *t, const dp_record *r, doub
 	return rc;
 }
 
-/* With the batch: the rules in force (once), where the outbox stands. */
+/* With the batch: the rules in force (once), where the outbox stands, and
+ * the notifications delivered leave it. */
 static int health_meta(dp_ingest *in)
 {
 	int mrc = 0;
+	for (size_t i = 0; i < in->ndelivered && mrc == 0; i++) {
+		unsigned char b[8];
+		dp_put_be64(b, in->delivered[i]);
+		MDB_val k = { 8, b };
+		mrc = mdb_del(in->txn, in->ix->dbi[DP_DB_OUTBOX], &k, NULL);
+		mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
+	}
 	if (!in->rules_stored) {
 		int rc = dp_rules_encode(&in->rules, &in->event_val);
 		if (rc)
@@ -805,6 +819,107 @@ static int health_meta(dp_ingest *in)
 		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
 	}
 	return mrc ? lmdb_fail(mrc, "meta") : 0;
+}
+
+/* ---- notifications (notify.h) ------------------------------------------------------ */
+
+static int begin_batch(dp_ingest *in);
+
+/* Keeps the numbers the notifier delivered, to delete with the next commit. */
+static int take_delivered(dp_ingest *in)
+{
+	uint64_t got[DP_NOTIFY_HELD];
+	size_t n = dp_notifier_delivered(in->opts.notifier, got, DP_NOTIFY_HELD);
+	if (in->ndelivered + n > in->capdelivered) {
+		size_t cap = (in->ndelivered + n) * 2;
+		uint64_t *g = realloc(in->delivered, cap * sizeof(*g));
+		if (!g)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		in->delivered = g;
+		in->capdelivered = cap;
+	}
+	memcpy(in->delivered + in->ndelivered, got, n * sizeof(*got));
+	in->ndelivered += n;
+	return 0;
+}
+
+/* Hands one outbox entry (its number, the key of its event) to the
+ * notifier: false when the notifier holds all it can. */
+static bool hand_over(dp_ingest *in, MDB_txn *txn, uint64_t number, const MDB_val *evkey, dp_buf *json, dp_buf *id)
+{
+	MDB_val k = *evkey, v;
+	size_t pos = 0;
+	const char *df, *task;
+	size_t dfn, tn;
+	dp_event_fields e;
+	if (mdb_get(txn, in->ix->dbi[DP_DB_EVENTS], &k, &v) != 0 ||
+	    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &df, &dfn) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) ||
+	    dp_event_fields_parse(v.mv_data, v.mv_size, &e) != 0) {
+		/* Its task was deleted since: nothing to tell. */
+		if (in->ndelivered < in->capdelivered)
+			in->delivered[in->ndelivered++] = number;
+		return true;
+	}
+	json->len = id->len = 0;
+	char dfz[DNNPROV_NAME_MAX + 1];
+	snprintf(dfz, sizeof(dfz), "%.*s", (int)dfn, df);
+	if (dp_event_json(json, df, dfn, task, tn, &e) || dp_event_id(id, df, dfn, task, tn, e.rule, e.epoch) ||
+	    !dp_buf_cstr(id))
+		return false;
+	return dp_notifier_offer(in->opts.notifier, number, dfz, dp_buf_cstr(id), json->data, json->len);
+}
+
+int dp_ingest_notify(dp_ingest *in, uint64_t *waiting)
+{
+	MDB_txn *txn;
+	dp_scan sc;
+	dp_key from, all;
+	MDB_val k, v;
+	dp_buf json = { 0 }, id = { 0 };
+	int rc, r;
+
+	if (waiting)
+		*waiting = 0;
+	if (!in->opts.notifier)
+		return 0;
+	if ((rc = take_delivered(in)))
+		return rc;
+	if (in->ndelivered + DP_NOTIFY_HELD > in->capdelivered) {
+		/* Room for the entries of deleted tasks hand_over skips. */
+		size_t cap = in->ndelivered + 2 * DP_NOTIFY_HELD;
+		uint64_t *g = realloc(in->delivered, cap * sizeof(*g));
+		if (!g)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		in->delivered = g;
+		in->capdelivered = cap;
+	}
+	if ((rc = dp_index_read(in->ix, &txn)))
+		return rc;
+	dp_key_reset(&all);
+	dp_key_reset(&from);
+	dp_key_u64(&from, in->handed + 1);
+	if ((rc = dp_scan_open(&sc, in->ix, txn, DP_DB_OUTBOX, &all, &from))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		if (k.mv_size != 8)
+			continue;
+		uint64_t number = dp_get_be64(k.mv_data);
+		if (!hand_over(in, txn, number, &v, &json, &id))
+			break; /* the notifier is full: the rest at the next call */
+		in->handed = number;
+	}
+	dp_scan_close(&sc);
+	MDB_stat st;
+	if (waiting && mdb_stat(txn, in->ix->dbi[DP_DB_OUTBOX], &st) == 0)
+		*waiting = st.ms_entries;
+	mdb_txn_abort(txn);
+	dp_buf_free(&json);
+	dp_buf_free(&id);
+	if (r < 0)
+		return r;
+	return in->ndelivered && !in->txn ? begin_batch(in) : 0;
 }
 
 /* ---- applying records ------------------------------------------------------------- */
@@ -2280,6 +2395,7 @@ int dp_ingest_commit(dp_ingest *in)
 	in->stats.commits++;
 	in->log_dir_stored = in->rules_stored = true;
 	in->outbox_committed = in->outbox_next;
+	in->ndelivered = 0;
 	in->listed_at = NAN;
 	in->stats.records += in->batch_records;
 	in->batch_records = 0;
@@ -2291,6 +2407,10 @@ int dp_ingest_commit(dp_ingest *in)
 		s->in_index = true;
 	}
 	in->ntouched = 0;
+	/* What was just stored goes to the notifier (a failure to read the
+	 * outbox now is tried again at the next call). */
+	if (in->opts.notifier)
+		dp_ingest_notify(in, NULL);
 	return 0;
 }
 
@@ -2682,6 +2802,7 @@ void dp_ingest_free(dp_ingest *in)
 {
 	abort_batch(in);
 	dp_buf_free(&in->event_val);
+	free(in->delivered);
 	for (size_t i = 0; i < in->segs.cap; i++) {
 		dp_seg_state *s = in->segs.slots[i].value;
 		if (s) {

@@ -191,10 +191,10 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	int rc;
 
 	(void)notes;
-	if (!o->task && (ao->epoch < 0 || isnan(ao->value)))
-		return dp_error_subject(DNNPROV_EQUERY, "task", "give a TASK, or --epoch and --value");
 	if (!isnan(ao->value) && ao->epoch < 0)
 		return dp_error_subject(DNNPROV_EQUERY, "value", "--value needs --epoch");
+	if (!o->task && (ao->epoch < 0 || isnan(ao->value)))
+		return dp_error_subject(DNNPROV_EQUERY, "task", "give a TASK, or --epoch and --value");
 	if ((rc = dp_answer_prepare(q, o, &d, &w)))
 		return rc;
 	const char *metric = dp_resolve_metric(q, &d, o->metric, &rc);

@@ -4,7 +4,7 @@
  * same text, whatever order or how many runs built them.  Epochs are
  * printed one a line, as the records they hold, whatever blocks hold them
  * (indexer/epochs.h).  `meta` (commit
- * times) is left out; so are the progress fields that depend on when a
+ * times) and `outbox` (notifications waiting) are left out; so are the progress fields that depend on when a
  * segment was read (size_seen).
  *
  * usage: dump_index INDEX_DIR
@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 	for (int db = 0; db < DP_DB_COUNT; db++) {
 		MDB_cursor *c;
 		MDB_val k, v;
-		if (db == DP_DB_META)
-			continue;
+		if (db == DP_DB_META || db == DP_DB_OUTBOX)
+			continue; /* commit times; notifications waiting: not derived from the logs */
 		if (db == DP_DB_EPOCHS) {
 			dump_epochs(ix, txn, &b);
 			continue;
