@@ -8,6 +8,7 @@ usage: steer_runs.py kinds CONFIG          a NaN run, a diverging run, a plateau
        steer_runs.py history CONFIG        100 finished runs and 4 left at epoch 5
        steer_runs.py nan CONFIG N          N runs that go NaN at their third epoch
        steer_runs.py check DNNPROV CONFIG LOGS   the index's events and health against the model
+       steer_runs.py advice CONFIG TASK [K=V...]  Task.advice() of TASK, as the test prints advise
 
 Each writer prints the ids of the tasks it wrote, one a line, as
 "<shape> <id>".
@@ -147,6 +148,11 @@ if __name__ == "__main__":
         history(sys.argv[2])
     elif what == "nan":
         nan_runs(sys.argv[2], int(sys.argv[3]))
+    elif what == "advice":
+        # Task.advice() of a task the history left at epoch 5, opened to add records.
+        with dnnprov.Task(sys.argv[2], task_id=sys.argv[3], begin=False) as t:
+            a = t.advice(**dict(kv.split("=", 1) for kv in sys.argv[4:]))
+        print(a["decision"], *("%g" % a[k] for k in ("runs", "percentile", "in_position", "reached_best", "best_final")))
     elif what == "check":
         sys.exit(check(sys.argv[2], sys.argv[3], sys.argv[4]))
     else:

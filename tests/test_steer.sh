@@ -123,6 +123,10 @@ expect_eq "behind 70%, but the winner was behind it then: continue" "$(advise be
 expect_eq "behind 72%, and none behind it won: stop" "$(advise after-bloomer)" "stop 100 28 28 0 0.05"
 expect_eq "fewer comparable runs than --history: too little history" "$(advise ahead --history 101 | cut -d' ' -f1-4)" \
 	"too little history 100"
+expect_eq "Task.advice(): the same decision and evidence" "$(RUNS advice adv/exp.yaml "$(grep '^before-bloomer ' history.txt | cut -d' ' -f2)")" \
+	"continue 100 30 30 1 0.05"
+expect_eq "Task.advice(history=101): too little history" "$(RUNS advice adv/exp.yaml "$(grep '^ahead ' history.txt | cut -d' ' -f2)" history=101 | cut -d' ' -f1-4)" \
+	"too little history 100"
 expect_status "advise --epoch --value, no task" 0 "$DNNPROV" advise -c adv/exp.yaml --epoch 5 --value 5 --format csv
 expect_grep "judges the value given" ",stop," "$T/out"
 expect_status "the reason, one sentence with the evidence" 0 "$DNNPROV" advise -c adv/exp.yaml \

@@ -164,6 +164,23 @@ def ask(question, config=None, *, index_dir=None, dataflow=None, format="json", 
     """The answer of a question of the registry (dnnprov.questions() lists
     them) with these parameters: a DataFrame or a list of dicts; with
     format="csv" or "table", the text `dnnprov QUESTION --format F` prints."""
+    fmt = {"json": JSON, "csv": CSV, "table": TABLE}.get(format)
+    if fmt is None:
+        raise ValueError(f"format is json, csv or table, not {format!r}")
+    text = _answer_text(question, config, index_dir, dataflow, fmt, parameters)
+    return _frame(json.loads(text)) if fmt == JSON else text
+
+
+def advice(config, task, **options):
+    """The `advise` question's answer for `task` as one dict (decision,
+    runs, percentile, in_position, reached_best, best_final, reason, ...;
+    docs/STEERING.md), without pandas: Task.advice() and
+    Recorder.advice() ask it during training."""
+    answer = json.loads(_answer_text("advise", config, None, None, JSON, dict(options, task=task)))
+    return {c: _number(v) for c, v in answer["rows"][0].items()}
+
+
+def _answer_text(question, config, index_dir, dataflow, fmt, parameters):
     named = dataflow
     index_dir, log_dir, dataflow = _locations(config, index_dir, dataflow)
     if named is None and question in _ABOUT_NO_DATAFLOW:
@@ -174,9 +191,6 @@ def ask(question, config=None, *, index_dir=None, dataflow=None, format="json", 
     for name, value in parameters.items():
         if value is not None:
             pairs += [name, _text_value(name, value)]
-    fmt = {"json": JSON, "csv": CSV, "table": TABLE}.get(format)
-    if fmt is None:
-        raise ValueError(f"format is json, csv or table, not {format!r}")
     encoded = [p.encode("utf-8") for p in pairs]
     array = (ctypes.c_char_p * max(len(encoded), 1))(*encoded)
     out, length = ctypes.c_void_p(), ctypes.c_size_t()
@@ -185,8 +199,7 @@ def ask(question, config=None, *, index_dir=None, dataflow=None, format="json", 
                                            ctypes.byref(out), ctypes.byref(length))
         if rc:
             raise _native.last_error(rc)
-    text = _native.take_text(out, length.value)
-    return _frame(json.loads(text)) if fmt == JSON else text
+    return _native.take_text(out, length.value)
 
 
 def command(name, config=None, *, index_dir=None, dataflow=None, con=None, **options):
