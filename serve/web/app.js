@@ -181,6 +181,7 @@
         const v = r[c];
         const td = h('td', { class: (typeof v === 'number' || asNumber(v) !== null) && !TIME_COLS.has(c) ? 'num' : (c === 'message' ? 'msg' : '') }, cellText(c, v));
         if (c === 'status' && v) td.className = 'status ' + v;
+        if (c === 'health' && v && v !== 'ok') clear(td).append(h('span', { class: 'badge health ' + v }, v));
         if (c === 'message' && v) td.title = v;
         tr.append(td);
       }
@@ -477,8 +478,10 @@
       h('button', { onclick: () => { colpick.hidden = !colpick.hidden; } }, 'Columns'),
       h('button', { id: 'compare-selected', onclick: () => { location.hash = '#compare'; } }, 'Compare selected'),
       downloads));
+    const eventsBox = h('div', { id: 'runs-events' });
     main.append(colpick, h('div', { id: 'runs-error' }), tableBox, h('div', { class: 'pager' }, pager, info),
-      h('p', { class: 'muted', id: 'runs-same' }));
+      h('p', { class: 'muted', id: 'runs-same' }),
+      h('div', { class: 'card' }, h('h3', null, 'Health events'), eventsBox));
     updateCompareButton();
 
     async function show() {
@@ -517,12 +520,24 @@
       }));
       const total = a.total !== undefined ? a.total : a.rows.length;
       r.lastTotal = total;
+      showEvents();
       info.textContent = total ? 'runs ' + (r.offset + 1) + '\u2013' + (r.offset + a.rows.length) + ' of ' + total : 'no runs match';
       clear(pager).append(
         h('button', { disabled: r.offset === 0, onclick: () => { r.offset = 0; show(); } }, '\u00AB first'),
         h('button', { disabled: r.offset === 0, onclick: () => { r.offset = Math.max(0, r.offset - PAGE); show(); } }, '\u2039 previous'),
         h('button', { disabled: r.offset + PAGE >= total, onclick: () => { r.offset += PAGE; show(); } }, 'next \u203A'),
         h('button', { disabled: r.offset + PAGE >= total, onclick: () => { r.offset = Math.floor(Math.max(0, total - 1) / PAGE) * PAGE; show(); } }, 'last \u00BB'));
+    }
+    /* What the indexer's health rules found (docs/STEERING.md), newest
+       first, and the runs stalled now. */
+    async function showEvents() {
+      try {
+        const ev = await api('events', { df: state.df, sort: '-time', limit: PAGE });
+        clear(eventsBox).append(ev.rows.length ? dataTable(ev, { hidden: new Set(['id', 'evidence']), onRow: (e) => { state.selected.add(e.task); location.hash = '#compare'; } })
+          : h('p', { class: 'muted' }, 'No run has gone wrong.'));
+      } catch (e) {
+        clear(eventsBox).append(errorBox(e));
+      }
     }
     await show();
     return { refresh: show };
@@ -534,9 +549,12 @@
      value they set. */
   async function curveSeries(tasks, metric) {
     const answers = await Promise.all(tasks.map((t) => api('curve', { df: state.df, task: t }).catch((e) => ({ error: e, task: t }))));
+    /* Health events as vertical lines at their epochs: a NaN has no point to mark. */
+    const events = await Promise.all(tasks.map((t) => api('events', { df: state.df, task: t }).catch(() => ({ rows: [] }))));
     const series = [], errors = [];
     answers.forEach((a, i) => {
       if (a.error) { errors.push(a.error); return; }
+      const evs = events[i].rows.filter((e) => e.epoch !== null && e.epoch !== undefined);
       const data = a.rows.filter((r) => r[metric] !== undefined && r[metric] !== null).map((r) => [r.epoch, asNumber(r[metric])]);
       const marks = a.rows.filter((r) => r.changed).map((r) => {
         const hyps = r.changed.split(',');
@@ -546,6 +564,9 @@
       series.push({ name: tasks[i], type: 'line', showSymbol: data.length < 40, data,
         markPoint: marks.length ? { symbol: 'pin', symbolSize: 26, data: marks,
           label: { show: true, position: 'top', fontSize: 10, color: '#344054', formatter: (p) => escapeLabel(p.data.value) } } : undefined,
+        markLine: evs.length ? { symbol: 'none', silent: false, lineStyle: { color: '#d92d20', type: 'dashed' },
+          data: evs.map((e) => ({ xAxis: e.epoch, name: e.rule, value: e.detail })),
+          label: { show: true, position: 'insideEndTop', fontSize: 10, color: '#d92d20', formatter: (p) => escapeLabel(p.name) } } : undefined,
         emphasis: { focus: 'series' } });
     });
     return { series, errors };
@@ -554,7 +575,8 @@
   function curveChart(el, series, metric, log) {
     return chart(el, {
       title: { text: metric + ' by epoch', left: 'center', textStyle: { fontSize: 13 } },
-      tooltip: { renderMode: 'richText', trigger: 'item', formatter: (p) => escapeLabel(p.componentType === 'markPoint' ? p.seriesName + ' at epoch ' + p.data.coord[0] + ': ' + p.data.value : p.seriesName + '\nepoch ' + p.value[0] + ': ' + fmtNum(p.value[1])) },
+      tooltip: { renderMode: 'richText', trigger: 'item', formatter: (p) => escapeLabel(p.componentType === 'markPoint' ? p.seriesName + ' at epoch ' + p.data.coord[0] + ': ' + p.data.value
+        : p.componentType === 'markLine' ? p.seriesName + ': ' + p.name + ' at epoch ' + p.data.xAxis + '\n' + p.data.value : p.seriesName + '\nepoch ' + p.value[0] + ': ' + fmtNum(p.value[1])) },
       legend: { type: 'scroll', bottom: 0, formatter: (n) => escapeLabel(n) },
       // Room on the right for the label of an adaptation at the last epoch.
       grid: { left: 60, right: series.some((x) => x.markPoint) ? 120 : 30, top: 40, bottom: 60 },
