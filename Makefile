@@ -250,7 +250,7 @@ fuzz: deps
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils valgrind \
 	libnats-dev nats-server libmicrohttpd-dev libjansson-dev \
-	python3-torch python3-sklearn \
+	python3-torch python3-sklearn python3-optuna \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
 	chromium chromium-driver python3-selenium
 DEMO_PACKAGES := python3-torch python3-sklearn

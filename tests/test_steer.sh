@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Steering (docs/STEERING.md): the health rules under `index --follow` (a
 # NaN run, a diverging run and a plateau run raise exactly one event each,
-# the same after reindex), checked against the rules replayed from the
+# the same after reindex, and in the dashboard), checked against the rules replayed from the
 # logs on hostile values and random walks; a stalled run shows the stall
 # and loses it when records resume; `events --follow`; `advise` on a
-# history whose answer is known; notifications delivered once each across
+# history whose answer is known, from Python too; the Optuna pruner on a
+# small real study; notifications delivered once each across
 # an indexer killed with -9 (deduplicated by id), and a hanging command
 # that holds nothing back.  Waits are bounded generously: the latency
 # itself is a `make bench` figure.
@@ -79,6 +80,10 @@ expect_status "reindex" 0 "$DNNPROV" reindex -c exp.yaml -q
 dump index >rebuilt.txt
 expect_eq "the same events and health after reindex" "$(diff followed.txt rebuilt.txt >/dev/null && echo same)" same
 expect_grep "the rebuild holds the events" "^events steer" rebuilt.txt
+mkdir -p "$ROOT/$BUILD/screenshots"
+expect_status "health in the dashboard: badges, the list of events, the marks on a curve" 0 \
+	$PY "$ROOT/tests/steer_browser.py" "$DNNPROV" exp.yaml "$ROOT/$BUILD/screenshots"
+grep -e FAIL -e '^chromium' "$T/out" || true
 
 # --- the rules against the model, on hostile values and random walks ---------------------------
 RUNS hostile exp.yaml >/dev/null
@@ -134,6 +139,14 @@ expect_status "the reason, one sentence with the evidence" 0 "$DNNPROV" advise -
 expect_grep "says it" "0 of the 28 runs at or behind it then went on to the best final value 0.05" "$T/out"
 expect_status "a value without an epoch is refused" 1 "$DNNPROV" advise -c adv/exp.yaml --value 1
 expect_grep "saying why" "needs --epoch" "$T/err"
+
+# --- the Optuna pruner, on a small real study with the history of an earlier one ----------------------
+mkdir opt && config opt/exp.yaml
+expect_status "a first study: the history" 0 PYRUN "$ROOT/tests/steer_optuna.py" history opt/exp.yaml
+"$DNNPROV" index -c opt/exp.yaml -q
+expect_status "HistoryPruner prunes a new study's losing trials, and nothing on too little history" 0 \
+	PYRUN "$ROOT/tests/steer_optuna.py" prune opt/exp.yaml
+grep FAIL "$T/out" || true
 
 # --- notifications: each event delivered, across an indexer killed -9 -----------------------------
 rm -rf logs index
