@@ -371,6 +371,17 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* SIGINT and SIGTERM end a refreshed or followed answer between two
+ * snapshots, not in the middle of one. */
+static void stop_on_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 /* A question the command line refreshes (watch): a new snapshot every
  * --interval, --count times or until interrupted. */
 static int answer_refreshed(ask_args *a, char **pos, int npos)
@@ -379,13 +390,9 @@ static int answer_refreshed(ask_args *a, char **pos, int npos)
 	const dp_param *pc = dp_question_param(a->ask.qn, "count", DP_FRONT_CLI);
 	double interval = pi ? *(double *)dp_param_field(pi, a->ask.o) : 2;
 	int64_t count = pc ? *(int64_t *)dp_param_field(pc, a->ask.o) : 0;
-	struct sigaction sa;
 	int status = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	stop_on_signals();
 	for (int64_t n = 0; !stop && (!count || n < count); n++) {
 		if (n) {
 			struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
@@ -475,13 +482,9 @@ static int answer_followed(ask_args *a)
 	double interval = pi ? *(double *)dp_param_field(pi, a->ask.o) : 1;
 	dp_map seen = { 0 };
 	bool header = false;
-	struct sigaction sa;
 	int status = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	stop_on_signals();
 	for (bool first = true; !stop; first = false) {
 		if (!first) {
 			struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
