@@ -830,6 +830,8 @@ static int take_delivered(dp_ingest *in)
 {
 	uint64_t got[DP_NOTIFY_HELD];
 	size_t n = dp_notifier_delivered(in->opts.notifier, got, DP_NOTIFY_HELD);
+	if (n == 0)
+		return 0; /* in->delivered may still be NULL: no memcpy from or to it */
 	if (in->ndelivered + n > in->capdelivered) {
 		size_t cap = (in->ndelivered + n) * 2;
 		uint64_t *g = realloc(in->delivered, cap * sizeof(*g));
