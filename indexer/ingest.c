@@ -70,6 +70,7 @@ static int put(dp_ingest *in, dp_db db, dp_key *k, const void *v, size_t n, unsi
 {
 	MDB_val key = dp_key_val(k), val = { n, (void *)v };
 	int mrc;
+	assert(in->txn); /* every write is in the open batch */
 	if (k->overflow)
 		return dp_error(DNNPROV_EINVAL, "index key too long");
 	mrc = mdb_put(in->txn, in->ix->dbi[db], &key, &val, flags);
@@ -126,14 +127,10 @@ static int seg_touch(dp_ingest *in, dp_seg_state *s)
 {
 	if (s->touched)
 		return 0;
-	if (in->ntouched == in->touchedcap) {
-		size_t cap = in->touchedcap ? in->touchedcap * 2 : 256;
-		dp_seg_state **grown = realloc(in->touched, cap * sizeof(*grown));
-		if (!grown)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		in->touched = grown;
-		in->touchedcap = cap;
-	}
+	dp_seg_state **grown = dp_grow(in->touched, in->ntouched, &in->touchedcap, sizeof(*in->touched), 256);
+	if (!grown)
+		return DNNPROV_ENOMEM;
+	in->touched = grown;
 	in->touched[in->ntouched++] = s;
 	s->touched = true;
 	return 0;
@@ -153,6 +150,7 @@ static void task_free(dp_task_state *t)
 	dp_buf_free(&t->hyps);
 	dp_buf_free(&t->facts);
 	dp_buf_free(&t->owner);
+	dp_buf_free(&t->refused);
 	for (size_t i = 0; i < t->nmetrics; i++)
 		free(t->metrics[i].name);
 	free(t->metrics);
@@ -178,6 +176,9 @@ static void df_free(dp_df_state *d)
 		dp_buf_free(&d->tfs[i].raw);
 	}
 	free(d->tfs);
+	for (size_t i = 0; i < d->nranges; i++)
+		free(d->ranges[i].name);
+	free(d->ranges);
 	free(d);
 }
 
@@ -287,11 +288,41 @@ static int df_put_tf(dp_df_state *d, const msgpack_object *tf)
 	return dp_pack_object(&d->tfs[i].raw, tf);
 }
 
+/* Sets a metric's range, given as the msgpack [low, high] of a spec. */
+static int df_put_range(dp_df_state *d, const msgpack_object *name, const msgpack_object *range)
+{
+	double low, high;
+	size_t i;
+	if (name->type != MSGPACK_OBJECT_STR || range->type != MSGPACK_OBJECT_ARRAY || range->via.array.size != 2 ||
+	    !dp_obj_number(&range->via.array.ptr[0], &low) || !dp_obj_number(&range->via.array.ptr[1], &high))
+		return 0; /* the record's check refused such a range; a stored value is ours */
+	for (i = 0; i < d->nranges && !dp_obj_is_str(name, d->ranges[i].name); i++)
+		;
+	if (i == d->nranges) {
+		void *grown = realloc(d->ranges, (d->nranges + 1) * sizeof(*d->ranges));
+		if (!grown)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		d->ranges = grown;
+		if (!(d->ranges[i].name = obj_strdup(name)))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		d->nranges++;
+	} else if (d->ranges[i].low == low && d->ranges[i].high == high) {
+		return 0;
+	}
+	d->ranges[i].low = low;
+	d->ranges[i].high = high;
+	d->dirty = true;
+	return 0;
+}
+
 /* Merges a spec (from a record or from the stored value) into d. */
 static int df_merge_spec(dp_df_state *d, const msgpack_object *hyps, const msgpack_object *metrics,
-			 const msgpack_object *adaptation, const msgpack_object *tfs)
+			 const msgpack_object *adaptation, const msgpack_object *tfs, const msgpack_object *ranges)
 {
 	int rc;
+	for (uint32_t i = 0; ranges && ranges->type == MSGPACK_OBJECT_MAP && i < ranges->via.map.size; i++)
+		if ((rc = df_put_range(d, &ranges->via.map.ptr[i].key, &ranges->via.map.ptr[i].val)))
+			return rc;
 	for (uint32_t i = 0; hyps && hyps->type == MSGPACK_OBJECT_ARRAY && i < hyps->via.array.size; i++) {
 		const msgpack_object *n = dp_map_get(&hyps->via.array.ptr[i], "name");
 		const msgpack_object *t = dp_map_get(&hyps->via.array.ptr[i], "type");
@@ -344,7 +375,8 @@ static int df_get(dp_ingest *in, const char *df, dp_df_state **out)
 			const msgpack_object *u = dp_map_get(&o, "undeclared_hyperparameters");
 			d->undeclared = u && u->type == MSGPACK_OBJECT_BOOLEAN && u->via.boolean;
 			rc = df_merge_spec(d, dp_map_get(&o, "hyperparameters"), dp_map_get(&o, "metrics"),
-					   dp_map_get(&o, "adaptation"), dp_map_get(&o, "transformations"));
+					   dp_map_get(&o, "adaptation"), dp_map_get(&o, "transformations"),
+					   dp_map_get(&o, "metric_ranges"));
 		}
 		d->dirty = false;
 	} else if (mrc != MDB_NOTFOUND) {
@@ -373,32 +405,32 @@ static int df_encode(const dp_df_state *d, dp_buf *b)
 		need += 8 + strlen(d->metrics[i]);
 	for (size_t i = 0; i < d->ntfs; i++)
 		need += d->tfs[i].raw.len;
+	for (size_t i = 0; i < d->nranges; i++)
+		need += 32 + strlen(d->ranges[i].name);
 	b->len = 0;
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, d->undeclared ? 6 : 5);
+	p = dp_mp_map(p, 5 + (d->undeclared ? 1 : 0) + (d->nranges ? 1 : 0));
+	if (d->nranges) {
+		p = dp_mp_key(p, "metric_ranges");
+		p = dp_mp_map(p, (uint32_t)d->nranges);
+		for (size_t i = 0; i < d->nranges; i++) {
+			p = dp_mp_str(p, d->ranges[i].name, strlen(d->ranges[i].name));
+			p = dp_mp_array(p, 2);
+			p = dp_mp_double(p, d->ranges[i].low);
+			p = dp_mp_double(p, d->ranges[i].high);
+		}
+	}
 	if (d->undeclared) {
 		p = dp_mp_key(p, "undeclared_hyperparameters");
 		p = dp_mp_bool(p, true);
 	}
 	p = dp_mp_key(p, "hyperparameters");
 	p = dp_mp_array(p, (uint32_t)d->nhyps);
-	for (size_t i = 0; i < d->nhyps; i++) {
-		p = dp_mp_map(p, 2);
-		p = dp_mp_key(p, "name");
-		p = dp_mp_str(p, d->hyps[i].name, strlen(d->hyps[i].name));
-		p = dp_mp_key(p, "type");
-		p = dp_mp_str(p, d->hyps[i].type, strlen(d->hyps[i].type));
-	}
-	p = dp_mp_key(p, "metrics");
-	p = dp_mp_array(p, (uint32_t)d->nmetrics);
-	for (size_t i = 0; i < d->nmetrics; i++)
-		p = dp_mp_str(p, d->metrics[i], strlen(d->metrics[i]));
-	p = dp_mp_key(p, "adaptation");
-	p = dp_mp_bool(p, d->adaptation);
-	p = dp_mp_key(p, "transformations");
-	p = dp_mp_array(p, (uint32_t)d->ntfs);
+	for (size_t i = 0; i < d->nhyps; i++)
+		p = dp_mp_name_type(p, d->hyps[i].name, d->hyps[i].type);
+	p = dp_mp_spec_middle(p, d->metrics, d->nmetrics, d->adaptation, d->ntfs);
 	for (size_t i = 0; i < d->ntfs; i++) {
 		memcpy(p, d->tfs[i].raw.data, d->tfs[i].raw.len);
 		p += d->tfs[i].raw.len;
@@ -410,6 +442,32 @@ static int df_encode(const dp_df_state *d, dp_buf *b)
 }
 
 static int set_str(char **dst, dp_str s);
+
+/* The pairs of a stored `refused` map, without its header. */
+static int refused_load(dp_task_state *t, dp_str map)
+{
+	dp_mpr r = { (const unsigned char *)map.p, map.n, 0 };
+	uint32_t count;
+	if (!map.p || !dp_mpr_map(&r, &count))
+		return 0;
+	t->nrefused = count;
+	return dp_buf_append(&t->refused, map.p + r.pos, map.n - r.pos);
+}
+
+/* Whether t's refused names hold name. */
+static bool refused_has(const dp_task_state *t, const char *name, size_t n)
+{
+	dp_mpr r = { (const unsigned char *)t->refused.data, t->refused.len, 0 };
+	for (uint32_t i = 0; i < t->nrefused; i++) {
+		const char *k;
+		uint32_t kn;
+		if (!dp_mpr_str(&r, &k, &kn) || !dp_mpr_skip(&r))
+			return false;
+		if (kn == n && memcmp(k, name, n) == 0)
+			return true;
+	}
+	return false;
+}
 
 static int task_get(dp_ingest *in, const char *df, const char *task, dp_task_state **out)
 {
@@ -459,7 +517,8 @@ static int task_get(dp_ingest *in, const char *df, const char *task, dp_task_sta
 			    set_str(&t->execution, tf.execution) || set_str(&t->transformation, tf.transformation) ||
 			    set_str(&t->message, tf.message) || (tf.hyps.p && dp_buf_append(&t->hyps, tf.hyps.p, tf.hyps.n)) ||
 			    (tf.owner_map.p && dp_buf_append(&t->owner, tf.owner_map.p, tf.owner_map.n)) ||
-			    (tf.facts.p && dp_buf_append(&t->facts, tf.facts.p, tf.facts.n))) {
+			    (tf.facts.p && dp_buf_append(&t->facts, tf.facts.p, tf.facts.n)) ||
+			    refused_load(t, tf.refused)) {
 				task_free(t);
 				return dp_error(DNNPROV_ENOMEM, "out of memory");
 			}
@@ -492,7 +551,7 @@ static int task_encode(const dp_task_state *t, dp_buf *b)
 {
 	size_t need = 384 + cstr_size(t->host) + cstr_size(t->user) + cstr_size(t->execution) +
 		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len + t->owner.len +
-		      t->facts.len;
+		      t->facts.len + t->refused.len;
 	unsigned char *p;
 	int rc;
 
@@ -500,7 +559,7 @@ static int task_encode(const dp_task_state *t, dp_buf *b)
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, t->facts.len ? 21 : 20);
+	p = dp_mp_map(p, 20 + (t->facts.len ? 1 : 0) + (t->nrefused ? 1 : 0));
 	p = dp_mp_key(p, "status");
 	p = dp_mp_str(p, t->status, strlen(t->status));
 	p = dp_mp_key(p, "start");
@@ -556,6 +615,12 @@ static int task_encode(const dp_task_state *t, dp_buf *b)
 		memcpy(p, t->facts.data, t->facts.len);
 		p += t->facts.len;
 	}
+	if (t->nrefused) {
+		p = dp_mp_key(p, "refused");
+		p = dp_mp_map(p, t->nrefused);
+		memcpy(p, t->refused.data, t->refused.len);
+		p += t->refused.len;
+	}
 	b->len = (size_t)(p - (unsigned char *)b->data);
 	return 0;
 }
@@ -575,6 +640,7 @@ static void summary_add(dp_summary *s, int64_t epoch, double v)
 		}
 		s->sum += v;
 		s->count++;
+		assert(s->min <= v && v <= s->max);
 	}
 	if (s->count + s->nan_count == 1 || epoch >= s->last_epoch) {
 		s->last = v;
@@ -1168,7 +1234,7 @@ static int apply_spec(dp_ingest *in, frame_ctx *f, const dp_record *r)
 		d->dirty = true;
 	}
 	return df_merge_spec(d, r->u.spec.hyperparameters, r->u.spec.metrics,
-			     dp_map_get(r->root, "adaptation"), r->u.spec.transformations);
+			     dp_map_get(r->root, "adaptation"), r->u.spec.transformations, r->u.spec.metric_ranges);
 }
 
 static int set_str(char **dst, dp_str s)
@@ -1341,34 +1407,20 @@ static int metric_case_clash(dp_ingest *in, frame_ctx *f, dp_df_state *d, const 
 
 /* ---- epoch blocks (epochs.h) ---------------------------------------------------- */
 
+/* A metric's value: an integer stays exact, a real (or an unsigned past
+ * INT64_MAX) is a double, anything else none. */
 static dp_ev ev_of(const msgpack_object *o)
 {
+	dp_mpr_scalar s;
 	dp_ev v = { 0 };
-	if (!o)
-		return v;
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > (uint64_t)INT64_MAX) {
-			v.type = DP_EV_REAL;
-			v.d = (double)o->via.u64;
-		} else {
-			v.type = DP_EV_INT;
-			v.i = (int64_t)o->via.u64;
-			v.d = (double)v.i;
-		}
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	dp_obj_scalar(o, &s);
+	if (s.kind == DP_MPR_INT) {
 		v.type = DP_EV_INT;
-		v.i = o->via.i64;
-		v.d = (double)v.i;
-		break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
+		v.i = s.i;
+		v.d = s.d;
+	} else if (s.kind == DP_MPR_REAL || s.kind == DP_MPR_BIG) {
 		v.type = DP_EV_REAL;
-		v.d = o->via.f64;
-		break;
-	default:
-		break;
+		v.d = s.d;
 	}
 	return v;
 }
@@ -1535,11 +1587,13 @@ static int eb_split_put(dp_ingest *in)
 {
 	dp_eblock right = { 0 };
 	uint32_t half = in->eb.b.n / 2;
+	assert(half >= 1); /* a block of one epoch is never split: two halves */
 	int rc = dp_eblock_split(&in->eb.b, half, &right);
 	if (!rc)
 		rc = eb_put(in, &in->eb.key, &in->eb.b);
 	if (!rc) {
 		dp_key k = in->eb.key;
+		assert(k.n >= 8); /* (df, task, int64 first epoch) */
 		k.n -= 8;
 		dp_key_i64(&k, right.epoch[0]);
 		rc = eb_put(in, &k, &right);
@@ -1939,6 +1993,55 @@ static int apply_end(dp_ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
+/* A refused record: the names its writer refused join the task's, and
+ * each new one is reported once (index --status), the record itself
+ * staying in the logs with their values.  Not a training record: it never
+ * changes the status. */
+static int apply_refused(dp_ingest *in, frame_ctx *f, const dp_record *r)
+{
+	const msgpack_object *m = r->u.refused.values;
+	const char *rec = r->u.refused.record.p;
+	int recn = (int)r->u.refused.record.n;
+	const char *what = recn == 5 && memcmp(rec, "epoch", 5) == 0   ? "metric"
+			   : recn == 4 && memcmp(rec, "test", 4) == 0  ? "metric"
+			   : recn == 7 && memcmp(rec, "element", 7) == 0 ? "attribute"
+									   : "hyperparameter";
+	char where[48], why[sizeof(((dp_problem_entry *)0)->why)];
+	dp_task_state *t;
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	if (r->u.refused.has_epoch)
+		snprintf(where, sizeof(where), "%.*s %lld", recn < 16 ? recn : 16, rec, (long long)r->u.refused.epoch);
+	else
+		snprintf(where, sizeof(where), "%.*s", recn < 16 ? recn : 16, rec);
+	dp_buf names = { 0 };
+	for (uint32_t i = 0; i < m->via.map.size && t->nrefused < DP_REFUSED_NAMES_MAX; i++) {
+		const msgpack_object *key = &m->via.map.ptr[i].key;
+		if (refused_has(t, key->via.str.ptr, key->via.str.size))
+			continue;
+		size_t need = DP_MP_STR_OVERHEAD * 2 + key->via.str.size + strlen(where);
+		if ((rc = dp_buf_reserve(&t->refused, need)))
+			break;
+		unsigned char *p = (unsigned char *)t->refused.data + t->refused.len;
+		p = dp_mp_str(p, key->via.str.ptr, key->via.str.size);
+		p = dp_mp_str(p, where, strlen(where));
+		t->refused.len = (size_t)(p - (unsigned char *)t->refused.data);
+		t->nrefused++;
+		t->dirty = true;
+		dp_buf_printf(&names, "%s'%.*s'", names.len ? ", " : "", (int)key->via.str.size, key->via.str.ptr);
+	}
+	/* One problem per record, naming what it refused first. */
+	if (!rc && names.len) {
+		snprintf(why, sizeof(why), "%s %s refused at %s: not declared (task '%s')", what, dp_buf_cstr(&names),
+			 where, f->seg->task);
+		rc = put_problem(in, f->seg, f->offset, 0, DP_PROBLEM_REFUSED, why, 0, true);
+	}
+	dp_buf_free(&names);
+	return rc;
+}
+
 /* Whether a stored tag entry comes after (time, position at[]). */
 static bool tag_is_later(const MDB_val *v, double time, const uint64_t at[3], dp_decoder *dec)
 {
@@ -2044,6 +2147,7 @@ static int apply_record(dp_ingest *in, frame_ctx *f)
 	case DP_REC_ELEMENT: rc = apply_element(in, f, &r); break;
 	case DP_REC_END: rc = apply_end(in, f, &r); break;
 	case DP_REC_TAG: rc = apply_tag(in, f, &r); break;
+	case DP_REC_REFUSED: rc = apply_refused(in, f, &r); break;
 	default: rc = schema_problem(in, f, "unknown record kind");
 	}
 	if (rc == 0)
@@ -2082,7 +2186,7 @@ static int put_problem(dp_ingest *in, dp_seg_state *s, uint64_t offset, uint64_t
 	if (!is_new)
 		return 0;
 	s->pending.problems++;
-	if (kind == DP_PROBLEM_NAME) { /* indexed: nothing was skipped */
+	if (kind == DP_PROBLEM_NAME || kind == DP_PROBLEM_REFUSED) { /* indexed: nothing was skipped */
 		if (in->opts.notice)
 			in->opts.notice(in->opts.report_ctx, s->rel, offset, why);
 		return 0;
@@ -2429,6 +2533,7 @@ static int begin_batch(dp_ingest *in)
 	int mrc;
 	if (in->txn)
 		return 0;
+	assert(in->ix->writable);
 	mrc = mdb_txn_begin(in->ix->env, NULL, 0, &in->txn);
 	if (mrc)
 		return dp_lmdb_error(mrc, "beginning a write transaction");

@@ -73,6 +73,11 @@ typedef struct dp_task_state {
 	bool has_last_epoch;
 	dp_buf hyps; /* msgpack map of hyperparameter values */
 	dp_buf facts; /* msgpack map of run facts; empty when none */
+	/* The names its writers refused (refused records), as the pairs of a
+	 * msgpack map without its header: name -> where it was first refused
+	 * ("epoch 3", "test"); at most DP_REFUSED_NAMES_MAX. */
+	dp_buf refused;
+	uint32_t nrefused;
 	dp_task_metric *metrics;
 	size_t nmetrics;
 	dp_health *health; /* the state of the health rules; NULL until needed in the batch */
@@ -100,6 +105,13 @@ typedef struct dp_df_state {
 		dp_buf raw; /* msgpack of the transformation's spec */
 	} *tfs;
 	size_t ntfs;
+	/* The metrics' declared ranges (the spec's metric_ranges): a later
+	 * spec's range for a metric replaces the earlier one. */
+	struct {
+		char *name;
+		double low, high;
+	} *ranges;
+	size_t nranges;
 	double first_seen;
 	bool dirty;
 } dp_df_state;

@@ -40,13 +40,16 @@
  *                  {hyperparameters: [{name, type}], metrics: [str],
  *                   adaptation: bool, transformations: [...as in the spec
  *                   record...], first_seen: time,
+ *                   metric_ranges: {metric: [low, high]} (present once a
+ *                   spec declared some; a later spec's range for a metric
+ *                   replaces the earlier one),
  *                   undeclared_hyperparameters: true (present once a task
  *                   used a hyperparameter name the specification lacks)}
  *                metrics lists declared names, then every other metric name
  *                an epoch or test record used, in the order first seen; it
  *                only grows: epoch blocks name metrics by position in it.
  *   tasks:       df task -> msgpack map:
- *                  {status: str (RUNNING, LOST, FINISHED, FAILED, KILLED),
+ *                  {status: str (RUNNING, LOST, FINISHED, FAILED, KILLED, PRUNED),
  *                   start: time (the first begin's), end: time|nil,
  *                   last: time (of the task's causally last record;
  *                   end and last are the attempt's begin plus the time
@@ -67,7 +70,11 @@
  *                   group}|nil (whose death makes it LOST),
  *                   hyperparameters: {name: value} (the first begin's),
  *                   facts: {name: value} (the run facts of the first
- *                   begin that had them; absent when none)}
+ *                   begin that had them; absent when none),
+ *                   refused: {name: str} (names its writers refused,
+ *                   each with where it was first refused, "epoch 3",
+ *                   "test"; at most DP_REFUSED_NAMES_MAX; absent when
+ *                   none)}
  *                status first and start second (dp_task_start reads just
  *                those; the other readers take the keys in any order).
  *   running:     df task -> empty: the tasks whose status is RUNNING, the
@@ -173,13 +180,24 @@ typedef struct dp_task_fields {
 	dp_str host, user, execution, transformation, message;
 	/* The msgpack maps inside the value, as bytes (p NULL when absent):
 	 * hyperparameters {name: value}, facts {name: value}, owner. */
-	dp_str hyps, facts, owner_map;
+	dp_str hyps, facts, owner_map, refused;
 } dp_task_fields;
+
+/* The most refused names a task value keeps (a program inventing names
+ * must not grow it without bound); each is reported once, when first
+ * refused. */
+#define DP_REFUSED_NAMES_MAX 64
 
 /* Reads a task value (the tasks database) in place, in one pass: 0, or
  * DNNPROV_ECORRUPT for bytes that are no task value (what was read before
  * the damage is in *out). */
 DP_INTERNAL int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *out);
+/* The status and the hyperparameters' map of a task value, the rest
+ * skipped: what a table of every task's hyperparameters reads (compare),
+ * without the other fields' decoding and the struct's 600 bytes to clear.
+ * 0 or DNNPROV_ECORRUPT, and the fields, as dp_task_fields_parse gives
+ * them for the same bytes. */
+DP_INTERNAL int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps);
 #define DP_SUMMARY_PACKED_MAX 80
 /* Packs s into out (DP_SUMMARY_PACKED_MAX bytes at most); returns its size. */
 DP_INTERNAL size_t dp_summary_pack(const dp_summary *s, unsigned char *out);
@@ -222,6 +240,10 @@ typedef struct dp_problem_entry {
 /* A record whose names an older writer allowed and the rule of names
  * refuses: reported, and indexed as written (length 0: nothing skipped). */
 #define DP_PROBLEM_NAME 101
+/* A name its writer refused (a refused record: one the experiment file
+ * does not declare), reported once per task and name; the record is
+ * indexed (length 0: nothing skipped). */
+#define DP_PROBLEM_REFUSED 102
 
 typedef enum dp_db {
 	DP_DB_META,
@@ -282,6 +304,5 @@ DP_INTERNAL bool dp_key_get_i64(const unsigned char *key, size_t n, size_t *pos,
 DP_INTERNAL bool dp_key_get_double(const unsigned char *key, size_t n, size_t *pos, double *v);
 
 DP_INTERNAL uint64_t dp_sortable_double(double v);
-DP_INTERNAL double dp_unsortable_double(uint64_t u);
 
 #endif

@@ -8,6 +8,7 @@
 #include <msgpack.h>
 #include <stdbool.h>
 
+#include "logger/mpack.h"
 #include "util/util.h"
 
 /* A decoder reuses one msgpack zone for every payload it decodes: objects
@@ -34,6 +35,10 @@ DP_INTERNAL void dp_decoder_free(dp_decoder *d);
 DP_INTERNAL const msgpack_object *dp_map_get(const msgpack_object *map, const char *key);
 /* Whether o is the string s. */
 DP_INTERNAL bool dp_obj_is_str(const msgpack_object *o, const char *s);
+/* A decoded scalar as the reader of bytes gives it (logger/mpack.h):
+ * integers exact, an unsigned one past INT64_MAX as DP_MPR_BIG, strings in
+ * place; o NULL (absent) is DP_MPR_NIL. */
+DP_INTERNAL void dp_obj_scalar(const msgpack_object *o, dp_mpr_scalar *v);
 
 /* Appends the msgpack encoding of o (msgpack-c's packer). */
 DP_INTERNAL int dp_pack_object(dp_buf *b, const msgpack_object *o);

@@ -38,6 +38,5 @@ DP_INTERNAL void dp_facts_free(dp_facts *f);
  * cannot be read.  Only an allocation failure fails. */
 DP_INTERNAL int dp_process_command(long pid, dp_buf *out);
 
-DP_INTERNAL bool dp_git_head(const char *dir, char commit[65], char *branch, size_t branch_cap);
 
 #endif

@@ -5,6 +5,7 @@
  * segment still being written is followed by calling dp_reader_next() again
  * after it grows.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <msgpack.h>
@@ -95,12 +96,15 @@ static int64_t window_fill(dp_reader *r, uint64_t off, size_t n)
 			break;
 		r->win.len += (size_t)got;
 	}
+	assert(r->win.len <= r->win.cap && off >= r->win_off);
 	uint64_t have = r->win_off + r->win.len - off;
 	return (int64_t)(have < n ? have : n);
 }
 
 static const unsigned char *window_at(const dp_reader *r, uint64_t off)
 {
+	/* Only inside the window window_fill made available. */
+	assert(off >= r->win_off && off <= r->win_off + r->win.len);
 	return (const unsigned char *)r->win.data + (off - r->win_off);
 }
 
@@ -367,6 +371,7 @@ int dp_reader_next(dp_reader *r, dp_frame *f, dp_problem *pb)
 		return DP_READ_TORN;
 	}
 	p = window_at(r, r->pos);
+	assert(len >= 1 && len <= DNNPROV_RECORD_MAX); /* frame_header_ok's bounds */
 	f->type = (char)p[3];
 	f->offset = r->pos;
 	f->end = r->pos + DP_FRAME_HEADER + len;
@@ -381,6 +386,7 @@ int dp_reader_next(dp_reader *r, dp_frame *f, dp_problem *pb)
 			pb->kind = DP_PROBLEM_UNDECODABLE;
 	}
 	r->pos = f->end;
+	assert(f->end > f->offset);
 	if (pb->kind != DP_PROBLEM_NONE) {
 		pb->offset = f->offset;
 		pb->length = f->end - f->offset;
@@ -398,10 +404,6 @@ uint64_t dp_reader_offset(const dp_reader *r)
 	return r->pos;
 }
 
-bool dp_reader_sealed(const dp_reader *r)
-{
-	return r->sealed;
-}
 
 void dp_reader_close(dp_reader *r)
 {

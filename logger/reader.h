@@ -105,9 +105,6 @@ DP_INTERNAL int dp_reader_next(dp_reader *r, dp_frame *frame, dp_problem *proble
  * later reader resumes. */
 DP_INTERNAL uint64_t dp_reader_offset(const dp_reader *r);
 
-/* Whether the seal frame has been read. */
-DP_INTERNAL bool dp_reader_sealed(const dp_reader *r);
-
 DP_INTERNAL void dp_reader_close(dp_reader *r);
 
 DP_INTERNAL const char *dp_problem_name(dp_problem_kind k);

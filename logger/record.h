@@ -26,6 +26,7 @@ typedef enum dp_record_kind {
 	DP_REC_ELEMENT,
 	DP_REC_END,
 	DP_REC_TAG,
+	DP_REC_REFUSED,
 } dp_record_kind;
 
 /* A string inside the decoded msgpack object (not NUL-terminated). */
@@ -56,6 +57,7 @@ typedef struct dp_record {
 			const msgpack_object *metrics;         /* array of str */
 			bool adaptation;
 			const msgpack_object *transformations; /* array */
+			const msgpack_object *metric_ranges;   /* map str -> [low, high], or NULL */
 		} spec;
 		struct {
 			dp_str task, transformation, execution, host, user;
@@ -90,12 +92,19 @@ typedef struct dp_record {
 			const msgpack_object *values; /* map attribute -> value */
 		} element;
 		struct {
-			dp_str status;  /* FINISHED, FAILED or KILLED */
+			dp_str status;  /* FINISHED, FAILED, KILLED or PRUNED */
 			dp_str message; /* n == 0 when absent */
 		} end;
 		struct {
 			const msgpack_object *tags; /* map key -> value; nil removes the key */
 		} tag;
+		struct {
+			dp_str record;  /* the kind of the record the names were refused from */
+			bool has_epoch;
+			int64_t epoch;
+			const msgpack_object *values; /* map name -> value */
+			dp_str why;     /* n == 0 when absent */
+		} refused;
 	} u;
 } dp_record;
 
@@ -113,8 +122,6 @@ DP_INTERNAL bool dp_record_name_problem(const dp_record *r, char *why, size_t ca
 /* A number from an integer or float object; false for anything else. */
 DP_INTERNAL bool dp_obj_number(const msgpack_object *o, double *out);
 
-/* Whether a msgpack string is a valid tag (dp_check_tag's rules). */
-DP_INTERNAL bool dp_str_is_tag(dp_str s);
 
 DP_INTERNAL const char *dp_record_kind_name(dp_record_kind k);
 

@@ -16,14 +16,10 @@
 
 int dp_path_list_add(dp_path_list *l, const char *p)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		char **grown = realloc(l->paths, cap * sizeof(*grown));
-		if (!grown)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		l->paths = grown;
-		l->cap = cap;
-	}
+	char **grown = dp_grow(l->paths, l->n, &l->cap, sizeof(*l->paths), 64);
+	if (!grown)
+		return DNNPROV_ENOMEM;
+	l->paths = grown;
 	if (!(l->paths[l->n] = strdup(p)))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	l->n++;

@@ -8,8 +8,6 @@
 #include "dnnprov.h"
 #include "util/util.h"
 
-/* "RUNNING", "FINISHED", "FAILED", "KILLED"; NULL for anything else. */
-DP_INTERNAL const char *dp_status_name(dnnprov_status s);
 
 /* Makes the process group of the caller, not the process, the task's owner:
  * `dnnprov log` records one record per process, and the task lives as

@@ -59,13 +59,33 @@ static int tags_cell(dp_qv *cell, const dp_qtask *t)
 	return rc;
 }
 
+/* A task's problems as one cell: the names its writers refused, each with
+ * where it was first refused: "refused: acurracy (epoch 3), lr (begin)". */
+static int problems_cell(dp_qv *cell, const dp_qtask *t)
+{
+	dp_buf b = { 0 };
+	int rc;
+	if (!t->nrefused)
+		return 0;
+	dp_buf_printf(&b, "refused: ");
+	for (size_t i = 0; i < t->nrefused; i++) {
+		const dp_qv *v = &t->refused[i].value;
+		dp_buf_printf(&b, "%s%s", i ? ", " : "", t->refused[i].name);
+		if (v->type == QV_TEXT)
+			dp_buf_printf(&b, " (%s)", v->text);
+	}
+	rc = b.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : dp_set_text(cell, dp_buf_cstr(&b));
+	dp_buf_free(&b);
+	return rc;
+}
+
 /* Where the columns of runs are: task, its fields (RUNS_C0 of them), the
  * hyperparameters, the last and best main metric, the end message, the
- * tags, then a column per run fact (--facts). */
+ * tags, the problems, then a column per run fact (--facts). */
 #define RUNS_C0 9
 #define RUNS_START 3
 typedef struct runs_cols {
-	size_t msg, tags, f0;
+	size_t msg, tags, problems, f0;
 	const char **facts;
 	size_t nfacts;
 } runs_cols;
@@ -77,7 +97,8 @@ static int runs_columns(dp_table *out, const dp_qopts *o, const dp_qdataflow *d,
 
 	rc_->msg = RUNS_C0 + d->nhyps + (metric ? 2 : 0);
 	rc_->tags = rc_->msg + 1;
-	rc_->f0 = rc_->msg + 2;
+	rc_->problems = rc_->msg + 2;
+	rc_->f0 = rc_->msg + 3;
 	if ((rc = dp_table_init(out, rc_->f0 + rc_->nfacts)))
 		return rc;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
@@ -106,6 +127,7 @@ static int runs_columns(dp_table *out, const dp_qopts *o, const dp_qdataflow *d,
 	}
 	dp_table_set_col(out, rc_->msg, "message", COL_TEXT);
 	dp_table_set_col(out, rc_->tags, "tags", COL_TEXT);
+	dp_table_set_col(out, rc_->problems, "problems", COL_TEXT);
 	for (size_t i = 0; i < rc_->nfacts; i++)
 		dp_table_set_col(out, rc_->f0 + i, rc_->facts[i], COL_TEXT);
 	/* A name that could not be copied: the page path sorts by name next. */
@@ -137,6 +159,8 @@ static int runs_row(dp_table *out, const dp_qdataflow *d, const dp_qtask *t, con
 		rc = dp_set_text(&row[c->msg], t->message);
 	if (!rc)
 		rc = tags_cell(&row[c->tags], t);
+	if (!rc)
+		rc = problems_cell(&row[c->problems], t);
 	for (size_t f = 0; f < c->nfacts && !rc; f++)
 		rc = dp_copy_value(&row[c->f0 + f], dp_qtask_fact(t, c->facts[f]));
 	if (last && best) {
@@ -151,13 +175,16 @@ static int runs_row(dp_table *out, const dp_qdataflow *d, const dp_qtask *t, con
  * nothing (CSV and JSON keep them). */
 static void runs_omit(dp_table *out, const runs_cols *c)
 {
-	bool resumed = false, messages = false, tagged = false;
+	bool resumed = false, messages = false, tagged = false, problems = false;
 	for (size_t r = 0; r < out->nrows; r++) {
 		const dp_qv *row = &out->cells[r * out->ncols];
 		resumed |= row[6].type == QV_NUM && row[6].integer && row[6].i > 1;
 		messages |= row[c->msg].type != QV_NULL;
 		tagged |= row[c->tags].type != QV_NULL;
+		problems |= row[c->problems].type != QV_NULL;
 	}
+	if (!problems)
+		dp_table_omit(out, c->problems);
 	if (!tagged)
 		dp_table_omit(out, c->tags);
 	if (!resumed) {

@@ -251,7 +251,9 @@ START_TEST(test_round_trip_all_kinds)
 	dnnprov_value out[] = { DNNPROV_V_TEXT("output", "ok \"quoted\"\nline") };
 
 	ck_assert_str_eq(dnnprov_task_id(t), "run-1");
-	/* A name the config does not declare is a typo: refused, naming it. */
+	/* A name the config does not declare is a typo: strict, refused whole,
+	 * naming it (test_refused_names: not strict). */
+	dnnprov_task_strict(t, 1);
 	ck_assert_int_eq(dnnprov_task_begin(t, hyps, DP_ARRAY_LEN(hyps)), DNNPROV_EUNDECLARED);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "'not_declared' is not declared"));
 	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, test, 2), DNNPROV_ESTATE); /* before begin */
@@ -952,6 +954,7 @@ START_TEST(test_bad_values)
 	ck_assert_int_eq(dnnprov_task_open(cfg, longid, &t), DNNPROV_EINVAL);
 
 	t = open_task(cfg, "bad");
+	dnnprov_task_strict(t, 1); /* every refusal a hard error: nothing written */
 	dnnprov_value text_lr = DNNPROV_V_TEXT("LEARNING_RATE", "fast");
 	ck_assert_int_eq(dnnprov_task_begin(t, &text_lr, 1), DNNPROV_ETYPE);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "LEARNING_RATE"));
@@ -984,7 +987,7 @@ START_TEST(test_bad_values)
 	dnnprov_value undeclared_h = DNNPROV_V_REAL("drop_out", 0.5);
 	ck_assert_int_eq(dnnprov_task_adapt(t, 1, &undeclared_h), DNNPROV_EUNDECLARED);
 	dnnprov_value el = DNNPROV_V_INT("nope", 1);
-	ck_assert_int_eq(dnnprov_task_element(t, "DenseBlock", "iDenseBlock", &el, 1), DNNPROV_EINVAL);
+	ck_assert_int_eq(dnnprov_task_element(t, "DenseBlock", "iDenseBlock", &el, 1), DNNPROV_EUNDECLARED);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "no attribute 'nope'"));
 	ck_assert_int_eq(dnnprov_task_element(t, "Nope", "iDenseBlock", &el, 1), DNNPROV_EINVAL);
 	ck_assert_int_eq(dnnprov_task_element(t, "DenseBlock", "nope", &el, 1), DNNPROV_EINVAL);
@@ -1010,6 +1013,63 @@ START_TEST(test_bad_values)
 	ck_assert_int_eq(tu_file_size(seg), size);
 	ck_assert_int_eq(dnnprov_task_close(t), 0);
 	free(seg);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
+/* Not strict, a name the config does not declare is refused alone: the
+ * record keeps the other values, a refused record keeps the name and its
+ * value, the call returns DNNPROV_REFUSED with the details and the names;
+ * `strict: true` makes it a hard error again. */
+START_TEST(test_refused_names)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = open_task(cfg, "typos");
+	dnnprov_value hyps[] = { DNNPROV_V_REAL("LEARNING_RATE", 0.1), DNNPROV_V_REAL("drop_out", 0.5) };
+	dnnprov_value m[] = { DNNPROV_V_REAL("loss", 0.5), DNNPROV_V_REAL("acurracy", 0.9),
+			      DNNPROV_V_REAL("val_acc", 0.8) };
+	dnnprov_value lr = DNNPROV_V_REAL("lr", 0.01);
+	ck_assert_int_eq(dnnprov_task_begin(t, hyps, 2), DNNPROV_REFUSED);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "'drop_out' is not declared"));
+	ck_assert_str_eq(dnnprov_errsubject(), "drop_out");
+	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, m, 3), DNNPROV_REFUSED);
+	ck_assert_str_eq(dnnprov_errsubject(), "acurracy,val_acc");
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "the epoch was recorded without them"));
+	ck_assert_int_eq(dnnprov_task_adapt(t, 2, &lr), DNNPROV_REFUSED);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "no adaptation was recorded"));
+	ck_assert_int_eq(dnnprov_task_test(t, &m[1], 1), DNNPROV_REFUSED); /* nothing left: no test record */
+	epoch(t, 2); /* the call after a refusal is told nothing */
+	ck_assert_str_eq(dnnprov_errmsg(), "");
+	ck_assert_int_eq(dnnprov_task_end(t, DNNPROV_PRUNED, NULL), 0);
+	char *seg = strdup(dp_task_segment_path(t));
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+
+	/* spec, begin, refused, epoch, refused, refused, refused, epoch, end */
+	static const char *const kinds[] = { "spec", "begin", "refused", "epoch", "refused", "refused",
+					     "refused", "epoch", "end" };
+	tu_records rs;
+	tu_read_all(seg, &rs);
+	ck_assert_uint_eq(rs.n, DP_ARRAY_LEN(kinds));
+	for (size_t k = 0; k < rs.n; k++)
+		ck_assert_str_eq(rs.r[k].kind, kinds[k]);
+	ck_assert_ptr_nonnull(strstr(rs.r[1].json, "\"hyperparameters\":{\"LEARNING_RATE\":0.1}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[2].json, "\"record\":\"begin\",\"values\":{\"drop_out\":0.5}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[3].json, "\"metrics\":{\"loss\":0.5}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[4].json, "\"values\":{\"acurracy\":0.9,\"val_acc\":0.8}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[5].json, "\"record\":\"adapt\",\"epoch\":2,\"values\":{\"lr\":0.01}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[6].json, "\"record\":\"test\""));
+	ck_assert_ptr_nonnull(strstr(rs.r[8].json, "\"status\":\"PRUNED\""));
+	tu_records_free(&rs);
+	free(seg);
+	dnnprov_config_free(cfg);
+
+	/* strict: true in the file: a hard error, nothing written. */
+	cfg = tu_config(dir, "strict: true\n");
+	t = open_task(cfg, "strict");
+	ck_assert_int_eq(dnnprov_config_strict(cfg), 1);
+	ck_assert_int_eq(dnnprov_task_begin(t, hyps, 2), DNNPROV_EUNDECLARED);
+	ck_assert_ptr_null(dp_task_segment_path(t));
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
 	dnnprov_config_free(cfg);
 }
 END_TEST
@@ -1079,6 +1139,7 @@ static Suite *logger_suite(void)
 	tcase_add_test(tc, test_file_size_limit);
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_generated_task_ids_are_unique);
+	tcase_add_test(tc, test_refused_names);
 	tcase_add_test_raise_signal(tc, test_buf_invariant_asserted, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_writer_size_asserted, SIGABRT);
 	suite_add_tcase(s, tc);

@@ -1,8 +1,9 @@
 """Health events in the dashboard (headless Chromium), over an index that
 holds a NaN run, a diverging run and a plateau run: each run's health as
 a badge in the runs table, as `runs` gives it; the list of events, as
-`events` gives it; and, a click on an event away, the run's curve marked
-at the event's epoch.  Screenshots go to SHOTS.
+`events` gives it; a click on an event away, the run's curve marked at
+the event's epoch; and the run's own page, its health beside its status
+and its curves marked too.  Screenshots go to SHOTS.
 
 usage: steer_browser.py DNNPROV CONFIG SHOTS
 """
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 from serve_lib import Checks, Server, start_browser, wait_for
 
@@ -69,6 +71,18 @@ try:
         time.sleep(0.3)
         d.save_screenshot(os.path.join(shots, "steer-compare.png"))
         check("a click on the event shows the run's curve, marked 'divergence'", bool(marked))
+
+        d.get(s.base + "/#run?" + urllib.parse.urlencode({"task": diverged["task"]}))
+        page = wait_for("the run's page with its curves", lambda: d.execute_script("""
+            const m = document.querySelector('main[data-ready]');
+            const svg = document.querySelector('#run-metrics svg');
+            const badge = document.querySelector('#run-health');
+            return m && m.dataset.view === 'run' && svg && badge &&
+              [[...svg.querySelectorAll('text')].some(t => t.textContent === 'divergence'), badge.textContent];"""), 20)
+        time.sleep(0.3)
+        d.save_screenshot(os.path.join(shots, "steer-run.png"))
+        check("the run's page: its health beside its status, its curve marked 'divergence'",
+              page == [True, "diverged"], f"{page}")
 finally:
     if d is not None:
         d.quit()

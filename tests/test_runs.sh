@@ -42,14 +42,18 @@ expect_status "curve as CSV" 0 "$DNNPROV" curve -c exp.yaml sgd-lr0.1 --format c
 expect_grep "curve: the change is data, not a table mark" "^3,.*,0.05,0.1,LEARNING_RATE" "$T/out"
 expect_eq "curve: no table mark in CSV" "$(grep -c '\*' "$T/out")" 0
 
-# --- typos are refused, and leave nothing ------------------------------------------------
+# --- typos are refused when written; strict, they leave nothing -----------------------------
+# (Not strict, a typo is refused alone and the run goes on: at the end, and
+# tests/python/test_refusals.py.)
 L --task typos begin LEARNING_RATE=0.1 >/dev/null
+{ cat exp.yaml; echo "strict: true"; } >strict.yaml
+S() { "$DNNPROV" log -c strict.yaml "$@"; }
 before=$(tree_sum)
-expect_status "an undeclared metric" 1 L --task typos epoch 1 los=0.7
-expect_grep "it lists the declared metrics" "metric 'los' is not declared in exp.yaml (metrics: loss, accuracy, val_loss, val_accuracy" "$T/err"
-expect_status "a metric in another case" 1 L --task typos epoch 1 LOSS=0.7
+expect_status "an undeclared metric" 1 S --task typos epoch 1 los=0.7
+expect_grep "it lists the declared metrics" "metric 'los' is not declared in strict.yaml (metrics: loss, accuracy, val_loss, val_accuracy" "$T/err"
+expect_status "a metric in another case" 1 S --task typos epoch 1 LOSS=0.7
 expect_grep "it names the declared spelling" "metric 'LOSS' is declared as 'loss'" "$T/err"
-expect_status "an undeclared hyperparameter" 1 L begin drop_out=0.5
+expect_status "an undeclared hyperparameter" 1 S begin drop_out=0.5
 expect_grep "it names it" "hyperparameter 'drop_out' is not declared" "$T/err"
 expect_status "a test without metrics" 1 L --task typos test
 expect_status "a record of a task that has not begun" 1 L --task typo epoch 1 loss=1
@@ -322,6 +326,20 @@ expect_eq "ended and indexed" "$(behind)" 0
 expect_eq "a note on a finished task: its dataflow folder says so" "$(behind)" 1
 L --task sgd-lr0.1 begin --resume >/dev/null
 expect_eq "a resume's new segment in an old folder too" "$(behind)" 2
+# A catch-up right after the last write (the end of a sweep): a query
+# trusts its listing while the dataflow folder has not changed since, with
+# a slack of two ticks of the kernel's clock, not a second, and walks no
+# log.  A segment put in an old folder without the touch every writer gives
+# the dataflow folder stands for what a walk would find.
+sleep 0.1
+"$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
+listed=$(stat -c %y logs/df)
+cp logs/df/sgd-lr0.1/"$(ls logs/df/sgd-lr0.1 | grep -m1 'dnplog$')" logs/df/sgd-lr0.1/9999999999-planted.dnplog
+touch -d "$listed" logs/df
+expect_eq "right after a catch-up, no log is walked" "$(behind)" 0
+touch logs/df
+expect_eq "once the dataflow folder changed, the logs are" "$(behind)" 1
+rm logs/df/sgd-lr0.1/9999999999-planted.dnplog
 "$DNNPROV" index -c exp.yaml --follow -q 2>/dev/null &
 fpid=$!
 until "$DNNPROV" runs -c exp.yaml --format json 2>/dev/null | grep -q '"indexer": "running"'; do sleep 0.05; done
@@ -356,4 +374,7 @@ L --task layered layers 'dense_1:activation=relu' 'drop_1:dropout=0.25'
 expect_status "layers of a task" 0 "$DNNPROV" layers -c exp.yaml layered --format csv
 expect_eq "a row per layer fact" "$(tail -n +2 "$T/out" | tr -d '\r' | paste -sd' ')" \
 	"layered,dense_1,activation,relu layered,drop_1,dropout,0.25"
+# Last: the indexers above must have nothing to report.
+expect_status "not strict, an undeclared metric is refused alone" 3 L --task typos epoch 1 los=0.7 loss=0.6
+expect_grep "it says so" "metric 'los' is not declared in exp.yaml .*the epoch was recorded without it" "$T/err"
 finish
