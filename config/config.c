@@ -57,6 +57,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -630,7 +631,6 @@ static int get_bound(const struct loader *ld, const yaml_node_t *n, const char *
 {
 	static const char *const inf[] = { ".inf", "+.inf" };
 	const char *s;
-	char *end;
 	int rc;
 
 	if ((rc = get_string(ld, n, what, &s)))
@@ -646,9 +646,7 @@ static int get_bound(const struct loader *ld, const yaml_node_t *n, const char *
 		*out = -INFINITY;
 		return 0;
 	}
-	errno = 0;
-	*out = strtod(s, &end);
-	if (!*s || *end || end == s || isnan(*out) || isinf(*out) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+	if (dp_parse_real(s, -DBL_MAX, DBL_MAX, out))
 		return fail(ld, n, "%s must be a number or .inf / -.inf, not '%.*s'", what, QUOTE_MAX, s);
 	return 0;
 }
