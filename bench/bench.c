@@ -375,10 +375,18 @@ static void bench_ingest(void)
 	int tasks = quick ? 1000 : 10000, epochs = 100, runs = 3;
 	long records = (long)tasks * epochs;
 	generate("ingest", tasks, epochs);
-	double ours[3], peer[3], flo[3];
+	/* The same logs indexed with every health rule off (docs/STEERING.md):
+	 * what the rules, on by default, cost the catch-up. */
+	FILE *nf = fopen(path("ingest-norules.yaml"), "w");
+	fprintf(nf, "dataflow: bench\nlog_dir: %s\nindex_dir: %s\nmetrics: [loss, accuracy, top5, lr, grad_norm]\n"
+		"events: {nan: false, divergence: false, plateau: false, stall: false}\n",
+		path("ingest-logs"), path("ingest-norules-index"));
+	fclose(nf);
+	double ours[3], peer[3], flo[3], off[3];
 	long rss;
 	for (int i = 0; i < runs; i++) {
 		ours[i] = index_once("ingest", &rss);
+		off[i] = index_once("ingest-norules", &rss);
 		peer[i] = sqlite_load("ingest", tasks, epochs);
 		flo[i] = lmdb_floor("ingest");
 	}
@@ -391,6 +399,12 @@ static void bench_ingest(void)
 	char label[128];
 	snprintf(label, sizeof(label), "ingest: catch-up of %ld epoch records (whole command) vs SQLite bulk insert", records);
 	row(label, a, b, fmt_ratio(o, p, true, c), d, runs);
+	double r = records / median(off, runs);
+	sprintf(a, "%.0f records/s", o);
+	sprintf(b, "%.0f records/s", r);
+	snprintf(label, sizeof(label), "ingest: the same catch-up, health rules on (default) vs all off");
+	sprintf(c, "%.3f×", o / r); /* the 10% this row is held to needs more than fmt_ratio's one digit */
+	row(label, a, b, c, "target ≥ 0.9×", runs);
 }
 
 /* ---- 4. lag ------------------------------------------------------------------------------ */
@@ -519,6 +533,103 @@ static void bench_lag(int rate, bool stream)
 	free(lag);
 	free(appended);
 	free(s.visible);
+}
+
+/* How many events the index at `dir` holds now (0 before it exists). */
+static size_t events_stored(const char *dir, dp_index **ix)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	size_t n = 0;
+	if (!*ix && dp_index_open(dir, false, NULL, ix))
+		return 0;
+	if (dp_index_read(*ix, &txn) == 0) {
+		if (mdb_stat(txn, (*ix)->dbi[DP_DB_EVENTS], &st) == 0)
+			n = st.ms_entries;
+		mdb_txn_abort(txn);
+	}
+	return n;
+}
+
+static size_t lines_of(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	size_t n = 0;
+	int c;
+	if (!f)
+		return 0;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Health events (docs/STEERING.md): from the append of an epoch whose
+ * metric is NaN to its event in the index a follower keeps, and to the
+ * on_event command's standard input, one run at a time. */
+static void bench_events(void)
+{
+	const char *name = "events";
+	int n = quick ? 10 : 30;
+	char told[1024], index_dir[1024], a[64], b[64], c[64], d[64];
+	snprintf(told, sizeof(told), "%s", path("%s-told", name)); /* path()'s buffers are reused */
+	snprintf(index_dir, sizeof(index_dir), "%s", path("%s-index", name));
+	run_shell("rm -rf '%s' '%s' '%s'", path("%s-logs", name), path("%s-index", name), told);
+	FILE *f = fopen(path("%s.yaml", name), "w");
+	fprintf(f,
+		"dataflow: bench\nlog_dir: %s\nindex_dir: %s\nmetrics: [loss]\n"
+		"events:\n  on_event: ['sh', '-c', 'cat >> %s; echo >> %s']\n",
+		path("%s-logs", name), path("%s-index", name), told, told);
+	fclose(f);
+	dnnprov_config *cfg;
+	if (dnnprov_config_load(path("%s.yaml", name), &cfg))
+		die("%s", dnnprov_errmsg());
+	char *argv[] = { (char *)dnnprov_bin, "index", "-c", path("%s.yaml", name), "--follow", "-q", NULL };
+	pid_t pid = start_bg(argv);
+	usleep(300000);
+	double *stored = calloc((size_t)n, sizeof(double)), *heard = calloc((size_t)n, sizeof(double));
+	dp_index *ix = NULL;
+	for (int i = 0; i < n; i++) {
+		char id[32];
+		dnnprov_task *t;
+		snprintf(id, sizeof(id), "ev%d", i);
+		if (dnnprov_task_open(cfg, id, &t) || dnnprov_task_begin(t, NULL, 0))
+			die("%s", dnnprov_errmsg());
+		for (int e = 1; e <= 3; e++) {
+			dnnprov_value m[] = { DNNPROV_V_REAL("loss", e < 3 ? 1.0 / e : NAN) };
+			double t0 = now_s();
+			if (dnnprov_task_epoch(t, e, 1.0, m, 1))
+				die("%s", dnnprov_errmsg());
+			if (e < 3)
+				continue;
+			stored[i] = heard[i] = 10; /* not seen within 10 s */
+			bool got_stored = false, got_heard = false;
+			while ((!got_stored || !got_heard) && now_s() - t0 < 10) {
+				if (!got_stored && events_stored(index_dir, &ix) > (size_t)i) {
+					stored[i] = now_s() - t0;
+					got_stored = true;
+				}
+				if (!got_heard && lines_of(told) > (size_t)i) {
+					heard[i] = now_s() - t0;
+					got_heard = true;
+				}
+				usleep(500);
+			}
+		}
+		dnnprov_task_end(t, DNNPROV_FINISHED, NULL);
+		dnnprov_task_close(t);
+	}
+	if (ix)
+		dp_index_close(ix);
+	stop_bg(pid);
+	dnnprov_config_free(cfg);
+	char v[128];
+	snprintf(v, sizeof(v), "%s / %s", fmt_ns(percentile(stored, n, 0.5), a), fmt_ns(percentile(stored, n, 0.99), b));
+	row("events: an epoch with a NaN to its stored event, p50 / p99", v, "—", "—", "target ≤ 1 s", n);
+	snprintf(v, sizeof(v), "%s / %s", fmt_ns(percentile(heard, n, 0.5), c), fmt_ns(percentile(heard, n, 0.99), d));
+	row("events: an epoch with a NaN to the on_event command's input, p50 / p99", v, "—", "—", "target ≤ 1 s", n);
+	free(stored);
+	free(heard);
 }
 
 /* ---- 9. shipping ------------------------------------------------------------------------- */
@@ -930,6 +1041,7 @@ int main(int argc, char **argv)
 		row_header();
 		bench_lag(1000, false);
 		bench_lag(10000, false);
+		bench_events();
 		section_end();
 	}
 	if (section("ship") && nats_urls) {

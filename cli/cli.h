@@ -74,6 +74,12 @@ typedef struct cli_paths {
 int cli_locations(const char *cmd, const char *config_path, const char *log_dir,
 		  const char *index_dir, cli_paths *out);
 void cli_paths_free(cli_paths *p);
+/* The indexer's health rules and notifications (docs/STEERING.md): the
+ * file of --events when given, else the experiment file's `events:`
+ * section, else the defaults.  Returns 0, or an exit status after saying
+ * why; dp_rules_free releases *out. */
+struct dp_rules;
+int cli_rules(const char *cmd, const char *config_path, const char *events_path, struct dp_rules *out);
 /* A catch-up (index, ship) reads logs that must exist: a mistyped folder
  * is an error, not "0 records".  Returns 0, or 1 after saying why. */
 int cli_logs_exist(const char *cmd, const cli_paths *p);

@@ -14,12 +14,13 @@
 #include "config/config.h"
 #include "cli/progress.h"
 #include "indexer/index.h"
+#include "indexer/notify.h"
 #include "logger/reader.h"
 #include "logger/scan.h"
 #include "query/query.h"
 
 const char cmd_index_usage[] =
-	"usage: dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] [--follow] [-q]\n"
+	"usage: dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] [--follow] [--events FILE] [-q]\n"
 	"       dnnprov index [-c CONFIG | --log-dir DIR --index-dir DIR] --status\n"
 	"       dnnprov index [-c CONFIG | --index-dir DIR] --from nats://HOST:PORT[,...]\n"
 	"                     [--stream NAME] [--consumer NAME] [--dataflow NAME] [--follow]\n"
@@ -43,7 +44,14 @@ const char cmd_index_usage[] =
 	"      --lost-after D    a RUNNING task recorded on another host is LOST after D\n"
 	"                        without a record (default 1h; 30m, 3600: a bare number\n"
 	"                        is seconds; docs/RUNS.md)\n"
+	"      --events FILE     the health rules and notifications (the keys of an\n"
+	"                        `events:` section), instead of the experiment file's\n"
 	"  -q, --quiet           no summary line, and no progress line on a terminal\n"
+	"\n"
+	"As epochs arrive, the indexer applies the health rules of the experiment\n"
+	"file's `events:` section (or their defaults): a NaN or infinite metric, a main\n"
+	"metric that diverges or stays on a plateau is stored as an event (`dnnprov\n"
+	"events`), and `on_event:` runs a command for each (docs/STEERING.md).\n"
 	"\n"
 	"On a terminal, a catch-up shows how far it is on stderr (records, bytes of the\n"
 	"total, rate, time left) until its summary line.\n"
@@ -60,13 +68,15 @@ const char cmd_index_usage[] =
 	"--follow never) passes without success.  docs/SHIP.md.\n";
 
 const char cmd_reindex_usage[] =
-	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [-q]\n"
+	"usage: dnnprov reindex [-c CONFIG | --log-dir DIR --index-dir DIR] [--events FILE] [-q]\n"
 	"\n"
 	"Rebuilds the index from the logs into a new generation folder and swaps it in\n"
 	"atomically; queries running meanwhile keep reading the old one.  Use it after\n"
 	"an upgrade that changes the index schema, or to drop what deleted logs left.\n"
 	"Fails if an indexer is running on the index (stop it first).  On a terminal it\n"
-	"shows its progress as index does; -q turns it and the summary line off.\n";
+	"shows its progress as index does; -q turns it and the summary line off.  The\n"
+	"health rules are the experiment file's (or --events FILE's); a rebuild runs no\n"
+	"notification command: what it finds was told when it was first found.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -122,8 +132,31 @@ static void report_skipped(void *ctx, const char *path, const char *why)
 	cli_error((const char *)ctx, "%s: %s", path, why);
 }
 
+/* A notification's failure, from the notifier's thread. */
+static void report_notify(void *ctx, const char *what)
+{
+	cli_error((const char *)ctx, "%s", what);
+}
+
+/* Hands what the indexer found to the notifier before the command ends:
+ * a catch-up waits until every notification is delivered or one fails;
+ * follow mode gives the one under way a moment.  What is left stays in
+ * the outbox for the next indexer, and is said. */
+static void finish_notifications(const char *cmd, dp_indexer *x, dp_notifier *n, bool follow)
+{
+	uint64_t waiting = 0;
+	if (!n)
+		return;
+	if (!follow)
+		dp_indexer_notify_drain(x, INFINITY, &waiting);
+	dp_notifier_stop(n, 2.0);
+	if (dp_indexer_notify_drain(x, 0, &waiting) == 0 && waiting)
+		cli_error(cmd, "%llu notification%s not delivered yet: the next `dnnprov index` sends %s",
+			  (unsigned long long)waiting, waiting == 1 ? "" : "s", waiting == 1 ? "it" : "them");
+}
+
 typedef struct index_args {
-	const char *config, *log_dir, *index_dir;
+	const char *config, *log_dir, *index_dir, *events;
 	bool follow, status, quiet;
 	unsigned long rescan_ms, batch_ms, batch_records;
 	double lost_after_s;
@@ -143,6 +176,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "lost-after", required_argument, NULL, 'T' },
+		{ "events", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char shortopts[] = "c:fqh";
@@ -155,6 +189,7 @@ static int parse_args(const char *cmd, int argc, char **argv, index_args *a, boo
 		case 'h': return cli_help_done(cmd);
 		case 'c': a->config = optarg; break;
 		case 'L': a->log_dir = optarg; break;
+		case 'E': a->events = optarg; break;
 		case 'I': a->index_dir = optarg; break;
 		case 'f': a->follow = true; break;
 		case 's': a->status = true; break;
@@ -249,6 +284,9 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 	cli_paths p;
 	dp_indexer *x = NULL;
 	dp_indexer_stats st;
+	dp_rules rules;
+	dp_notify_sink sink = { 0 };
+	dp_notifier *notifier = NULL;
 	int rc, status = 0;
 
 	if ((rc = cli_locations(cmd, a->config, a->log_dir, a->index_dir, &p)))
@@ -258,9 +296,20 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		cli_paths_free(&p);
 		return status;
 	}
-	if (!a->follow && cli_logs_exist(cmd, &p)) {
+	if ((!a->follow && cli_logs_exist(cmd, &p)) || cli_rules(cmd, a->config, a->events, &rules)) {
 		cli_paths_free(&p);
 		return 1;
+	}
+	/* A rebuild tells nothing: what it finds was told when it was found. */
+	if (rules.on_event && !rebuild) {
+		sink = dp_notify_command(rules.on_event, rules.on_event_timeout_s);
+		if (!sink.ctx || (rc = dp_notifier_start(&sink, report_notify, (void *)cmd, &notifier))) {
+			status = cli_lib_error(cmd, sink.ctx ? rc : DNNPROV_ENOMEM, "on_event");
+			dp_notify_command_free(&sink);
+			dp_rules_free(&rules);
+			cli_paths_free(&p);
+			return status;
+		}
 	}
 	/* A catch-up can read millions of records: it says how far it is.
 	 * Follow mode is a service, and says nothing until it stops. */
@@ -274,6 +323,9 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		.batch_records = (uint32_t)a->batch_records,
 		.rescan_ms = (uint32_t)a->rescan_ms,
 		.lost_after_s = a->lost_after_s,
+		.rules = &rules,
+		.notify = notifier != NULL,
+		.notifier = notifier,
 		.no_inotify = getenv("DNNPROV_NO_INOTIFY") != NULL,
 		/* Tests start from a tiny map to make it grow while queries run. */
 		.initial_map_size = getenv("DNNPROV_INITIAL_MAP_SIZE") ? strtoull(getenv("DNNPROV_INITIAL_MAP_SIZE"), NULL, 10) : 0,
@@ -309,11 +361,16 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 	}
 	cli_progress_end(progress);
 	progress = NULL;
+	if (rc == 0)
+		finish_notifications(cmd, x, notifier, a->follow);
 	if (rc) {
 		status = cli_lib_error(cmd, rc, p.index_dir);
 		goto out;
 	}
 	dp_indexer_get_stats(x, &st);
+	if (st.unqueued)
+		cli_error(cmd, "%llu event%s stored but not queued for on_event: the queue held `queue` (%u) "
+			  "notifications", (unsigned long long)st.unqueued, st.unqueued == 1 ? "" : "s", rules.queue_max);
 	if (st.unread && !a->follow) {
 		/* Not done: a run that left records unread must not look like one
 		 * that read them all (scripts and unit files check the status). */
@@ -338,6 +395,8 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 		       (unsigned long long)st.problems);
 		if (st.removed)
 			printf("; %llu deleted task%s dropped", (unsigned long long)st.removed, st.removed == 1 ? "" : "s");
+		if (st.events)
+			printf("; %llu health event%s found", (unsigned long long)st.events, st.events == 1 ? "" : "s");
 		if (a->follow)
 			printf("; %llu map growths, %llu event queue overflows, %llu batches retried after a fault",
 			       (unsigned long long)st.map_grows, (unsigned long long)st.overflows,
@@ -346,7 +405,11 @@ static int run(const char *cmd, const index_args *a, bool rebuild)
 	}
 out:
 	cli_progress_end(progress);
+	dp_notifier_stop(notifier, 2.0);
 	dp_indexer_close(x);
+	dp_notifier_free(notifier);
+	dp_notify_command_free(&sink);
+	dp_rules_free(&rules);
 	cli_paths_free(&p);
 	return cli_finish(cmd, status);
 }

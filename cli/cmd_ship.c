@@ -353,10 +353,11 @@ int cmd_index_from(int argc, char **argv)
 		{ "give-up-after", required_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "events", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char shortopts[] = "c:fqh";
-	const char *config = NULL, *index_dir = NULL, *creds = NULL;
+	const char *config = NULL, *index_dir = NULL, *creds = NULL, *events = NULL;
 	dp_stream_options o = { 0 };
 	uint64_t give_up = GIVE_UP_UNSET;
 	bool quiet = false;
@@ -372,6 +373,7 @@ int cmd_index_from(int argc, char **argv)
 		case 'K': o.consumer = optarg; break;
 		case 'd': o.dataflow = optarg; break;
 		case 'C': creds = optarg; break;
+		case 'E': events = optarg; break;
 		case 'f': o.follow = true; break;
 		case 'q': quiet = true; break;
 		case 'h': return cli_help(cmd);
@@ -404,8 +406,15 @@ int cmd_index_from(int argc, char **argv)
 	if (o.dataflow && dp_check_tag("dataflow tag", o.dataflow))
 		return cli_usage(cmd, "--dataflow: %s", dnnprov_errmsg());
 	cli_paths p;
+	dp_rules rules;
 	if ((rc = cli_locations(cmd, config, NULL, index_dir, &p)))
 		return rc;
+	if ((rc = cli_rules(cmd, config, events, &rules))) {
+		cli_paths_free(&p);
+		return rc;
+	}
+	o.rules = &rules;
+	o.notify = report_state;
 	credentials(&o.nats, creds);
 	o.nats.give_up_ms = give_up_ms(give_up, o.follow);
 	o.index_dir = p.index_dir;
@@ -438,8 +447,13 @@ int cmd_index_from(int argc, char **argv)
 		       o.nats.stream ? o.nats.stream : DP_SHIP_STREAM, st.consumer, p.index_dir,
 		       (unsigned long long)st.had, (unsigned long long)st.waited, (unsigned long long)st.invalid,
 		       (unsigned long long)st.problems);
+	if (st.undelivered)
+		cli_error(cmd, "%llu notification%s not delivered yet: the next `dnnprov index --from` sends %s",
+			  (unsigned long long)st.undelivered, st.undelivered == 1 ? "" : "s",
+			  st.undelivered == 1 ? "it" : "them");
 	status = cli_finish(cmd, status);
 out:
+	dp_rules_free(&rules);
 	cli_paths_free(&p);
 	return status;
 }

@@ -51,6 +51,26 @@ oom:
 	return 1;
 }
 
+int cli_rules(const char *cmd, const char *config_path, const char *events_path, dp_rules *out)
+{
+	int rc;
+	dp_rules_defaults(out);
+	if (events_path) {
+		if ((rc = dp_rules_load(events_path, out)))
+			return cli_lib_error(cmd, rc, events_path);
+		return 0;
+	}
+	if (!config_path)
+		return 0;
+	dnnprov_config *cfg;
+	if ((rc = cli_config_load(cmd, config_path, &cfg)))
+		return rc;
+	*out = cfg->rules;
+	memset(&cfg->rules, 0, sizeof(cfg->rules)); /* now *out's */
+	dnnprov_config_free(cfg);
+	return 0;
+}
+
 typedef struct walk_ctx {
 	const char *cmd;
 	bool told;

@@ -28,7 +28,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "logger/decode.h"
 #include "query/registry.h"
+#include "util/map.h"
 
 /* getopt's value for the question's parameter i. */
 #define PARAM_VAL(i) (256 + (int)(i))
@@ -369,6 +371,17 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* SIGINT and SIGTERM end a refreshed or followed answer between two
+ * snapshots, not in the middle of one. */
+static void stop_on_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 /* A question the command line refreshes (watch): a new snapshot every
  * --interval, --count times or until interrupted. */
 static int answer_refreshed(ask_args *a, char **pos, int npos)
@@ -377,13 +390,9 @@ static int answer_refreshed(ask_args *a, char **pos, int npos)
 	const dp_param *pc = dp_question_param(a->ask.qn, "count", DP_FRONT_CLI);
 	double interval = pi ? *(double *)dp_param_field(pi, a->ask.o) : 2;
 	int64_t count = pc ? *(int64_t *)dp_param_field(pc, a->ask.o) : 0;
-	struct sigaction sa;
 	int status = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	stop_on_signals();
 	for (int64_t n = 0; !stop && (!count || n < count); n++) {
 		if (n) {
 			struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
@@ -397,6 +406,138 @@ static int answer_refreshed(ask_args *a, char **pos, int npos)
 	return status;
 }
 
+/* A CSV field: quoted when it holds a comma, a quote or a line break. */
+static void csv_text(dp_buf *b, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		dp_buf_printf(b, "%s", s);
+		return;
+	}
+	dp_buf_putc(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			dp_buf_putc(b, '"');
+		dp_buf_putc(b, *s);
+	}
+	dp_buf_putc(b, '"');
+}
+
+/* One followed row as one line: the table's cells (the columns it shows)
+ * separated by two spaces, terminal-safe; CSV and JSON Lines for
+ * programs. */
+static void follow_line(ask_args *a, const dp_table *t, const dp_qv *row, bool *header)
+{
+	dp_buf b = { 0 };
+	char stamp[32];
+	if (a->format == FMT_CSV && !*header) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			dp_buf_printf(&b, "%s", c ? "," : "");
+			csv_text(&b, t->cols[c]);
+		}
+		dp_buf_putc(&b, '\n');
+		*header = true;
+	}
+	if (a->format == FMT_JSON)
+		dp_buf_putc(&b, '{');
+	for (size_t c = 0, k = 0; c < t->ncols; c++) {
+		const dp_qv *v = &row[c];
+		if (a->format == FMT_TABLE && (t->table_omits[c] || v->type == QV_NULL))
+			continue;
+		dp_buf_printf(&b, "%s", k++ ? (a->format == FMT_TABLE ? "  " : ",") : "");
+		if (a->format == FMT_JSON) {
+			dp_json_string(&b, t->cols[c], strlen(t->cols[c]));
+			dp_buf_putc(&b, ':');
+		}
+		if (v->type == QV_NULL)
+			dp_buf_printf(&b, a->format == FMT_JSON ? "null" : "");
+		else if (v->type == QV_TEXT && a->format == FMT_TABLE)
+			dp_terminal_text(&b, v->text, strlen(v->text));
+		else if (v->type == QV_TEXT && a->format == FMT_JSON)
+			dp_json_string(&b, v->text, strlen(v->text));
+		else if (v->type == QV_TEXT)
+			csv_text(&b, v->text);
+		else if (t->kinds[c] == COL_TIME && a->format != FMT_JSON)
+			dp_format_time(v->num, stamp), dp_buf_printf(&b, "%s", stamp);
+		else if (v->integer)
+			dp_buf_printf(&b, "%lld", (long long)v->i);
+		else if (a->format == FMT_TABLE)
+			dp_buf_printf(&b, "%.6g", v->num);
+		else
+			dp_json_double(&b, v->num);
+	}
+	if (a->format == FMT_JSON)
+		dp_buf_putc(&b, '}');
+	dp_buf_putc(&b, '\n');
+	if (!b.failed)
+		fwrite(b.data, 1, b.len, stdout);
+	dp_buf_free(&b);
+}
+
+/* A question the command line follows (events --follow): the rows it has
+ * not printed, by the id in their first column, from a new snapshot every
+ * --interval, until interrupted. */
+static int answer_followed(ask_args *a)
+{
+	const dp_param *pi = dp_question_param(a->ask.qn, "interval", DP_FRONT_CLI);
+	double interval = pi ? *(double *)dp_param_field(pi, a->ask.o) : 1;
+	dp_map seen = { 0 };
+	bool header = false;
+	int status = 0;
+
+	stop_on_signals();
+	for (bool first = true; !stop; first = false) {
+		if (!first) {
+			struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
+			nanosleep(&ts, NULL);
+			if (stop)
+				break;
+		}
+		dp_query q;
+		dp_table t = { 0 };
+		dp_qnotes notes = { 0 };
+		int rc = dp_query_open(a->index_dir, &q);
+		if (rc == DNNPROV_ENOTFOUND)
+			continue; /* no index yet: the indexer will make one */
+		if (rc) {
+			status = cli_query_fail(a->cmd, rc);
+			break;
+		}
+		a->ask.o->now = dp_now();
+		rc = dp_ask_run(&a->ask, &q, &t, &notes);
+		for (size_t r = 0; rc == 0 && r < t.nrows; r++) {
+			const dp_qv *row = &t.cells[r * t.ncols];
+			if (row[0].type != QV_TEXT)
+				continue;
+			void **slot = dp_map_slot(&seen, row[0].text, strlen(row[0].text), true);
+			if (!slot)
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			else if (!*slot) {
+				*slot = &seen;
+				follow_line(a, &t, row, &header);
+			}
+		}
+		fflush(stdout);
+		dp_table_free(&t);
+		dp_buf_free(&notes.text);
+		dp_query_close(&q);
+		/* No such dataflow yet: its first writer has not been indexed. */
+		bool not_yet = rc == DNNPROV_ENOTFOUND && strcmp(dnnprov_errsubject(), "dataflow") == 0;
+		if (rc && rc != DP_ASK_EMPTY && !not_yet) {
+			status = cli_query_fail(a->cmd, rc);
+			break;
+		}
+	}
+	dp_map_free(&seen);
+	return status ? status : cli_finish(a->cmd, 0);
+}
+
+/* Whether the question was asked to follow (--follow). */
+static bool following(const ask_args *a)
+{
+	const dp_param *pf = dp_question_param(a->ask.qn, "follow", DP_FRONT_CLI);
+	return (a->ask.qn->flags & DP_Q_FOLLOWED) && pf && *(bool *)dp_param_field(pf, a->ask.o);
+}
+
 int cli_ask(const dp_question *qn, int argc, char **argv)
 {
 	ask_args a = { .cmd = qn->name };
@@ -405,8 +546,9 @@ int cli_ask(const dp_question *qn, int argc, char **argv)
 	if ((rc = dp_ask_init(&a.ask, qn, DP_FRONT_CLI)))
 		return cli_query_fail(a.cmd, rc);
 	if ((status = parse(&a, argc, argv)) == 0)
-		status = qn->flags & DP_Q_REFRESHED ? answer_refreshed(&a, argv + optind, argc - optind)
-						   : answer_once(&a, argv + optind, argc - optind);
+		status = following(&a)			? answer_followed(&a)
+			 : qn->flags & DP_Q_REFRESHED ? answer_refreshed(&a, argv + optind, argc - optind)
+						      : answer_once(&a, argv + optind, argc - optind);
 	dp_ask_free(&a.ask);
 	cli_paths_free(&a.paths);
 	return cli_status(status);

@@ -57,6 +57,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -113,6 +114,7 @@ struct loader {
 	yaml_document_t doc;
 	size_t visits;
 	dnnprov_config *cfg;
+	dp_rules *rules_only; /* dp_rules_load: the file is an `events:` section */
 };
 
 static int vfail_at(const struct loader *ld, yaml_mark_t mark, const char *fmt, va_list ap)
@@ -629,7 +631,6 @@ static int get_bound(const struct loader *ld, const yaml_node_t *n, const char *
 {
 	static const char *const inf[] = { ".inf", "+.inf" };
 	const char *s;
-	char *end;
 	int rc;
 
 	if ((rc = get_string(ld, n, what, &s)))
@@ -645,9 +646,7 @@ static int get_bound(const struct loader *ld, const yaml_node_t *n, const char *
 		*out = -INFINITY;
 		return 0;
 	}
-	errno = 0;
-	*out = strtod(s, &end);
-	if (!*s || *end || end == s || isnan(*out) || isinf(*out) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+	if (dp_parse_real(s, -DBL_MAX, DBL_MAX, out))
 		return fail(ld, n, "%s must be a number or .inf / -.inf, not '%.*s'", what, QUOTE_MAX, s);
 	return 0;
 }
@@ -1082,6 +1081,196 @@ static int load_log(struct loader *ld, const yaml_node_t *map)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * events: the indexer's health rules and notifications (docs/STEERING.md)
+ * ------------------------------------------------------------------------ */
+
+#define RULE_FACTOR_MAX 1e6
+#define RULE_EPOCHS_MAX 100000
+#define ON_EVENT_ARGS_MAX 256
+
+void dp_rules_defaults(dp_rules *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->nan = true;
+	r->divergence = true;
+	r->div_factor = 1.0;
+	r->div_epochs = 3;
+	r->plateau = true;
+	r->plateau_epochs = 10;
+	r->plateau_delta = 0.01;
+	r->scale_floor = 0.1;
+	r->stall = true;
+	r->stall_factor = 5.0;
+	r->stall_min_s = 60.0;
+	r->on_event_timeout_s = 30.0;
+	r->queue_max = 10000;
+}
+
+void dp_rules_free(dp_rules *r)
+{
+	free(r->metric);
+	for (size_t i = 0; r->on_event && r->on_event[i]; i++)
+		free(r->on_event[i]);
+	free(r->on_event);
+	r->metric = NULL;
+	r->on_event = NULL;
+}
+
+static int get_real(const struct loader *ld, const yaml_node_t *n, const char *what, double min, double max,
+		    double *out)
+{
+	const char *s;
+	int rc = get_string(ld, n, what, &s);
+	if (rc)
+		return rc;
+	return dp_parse_real(s, min, max, out) ? fail(ld, n, "%s: %s", what, dnnprov_errmsg()) : 0;
+}
+
+static int get_count(const struct loader *ld, const yaml_node_t *n, const char *what, uint64_t min, uint64_t max,
+		     uint32_t *out)
+{
+	const char *s;
+	uint64_t v;
+	int rc = get_string(ld, n, what, &s);
+	if (rc)
+		return rc;
+	if (dp_parse_count(s, min, max, &v))
+		return fail(ld, n, "%s: %s", what, dnnprov_errmsg());
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int get_seconds(const struct loader *ld, const yaml_node_t *n, const char *what, double min, double max,
+		       double *out)
+{
+	const char *s;
+	int rc = get_string(ld, n, what, &s);
+	if (rc)
+		return rc;
+	return dp_parse_duration(s, "s", min, max, out) ? fail(ld, n, "%s: %s", what, dnnprov_errmsg()) : 0;
+}
+
+/* A rule's mapping, or `false` to turn the rule off: *on says which. */
+static int rule_fields(struct loader *ld, const yaml_node_t *n, const char *where, const char *const *names,
+		       size_t count, yaml_node_t **keys, yaml_node_t **vals, bool *on)
+{
+	if (is_bool_literal(n)) {
+		*on = strcmp(scalar(n), "true") == 0;
+		for (size_t i = 0; i < count; i++)
+			keys[i] = vals[i] = NULL;
+		return 0;
+	}
+	int rc = expect(ld, n, YAML_MAPPING_NODE, where);
+	if (rc)
+		return rc;
+	*on = true;
+	return get_fields(ld, n, where, names, count, keys, vals);
+}
+
+/* on_event: a text, run by /bin/sh -c, or a list: the command and its
+ * arguments, run as they are. */
+static int load_on_event(struct loader *ld, const yaml_node_t *n, dp_rules *r)
+{
+	size_t count = n->type == YAML_SEQUENCE_NODE ? nitems(n) : 3;
+	const char *s;
+	int rc;
+
+	if (n->type != YAML_SEQUENCE_NODE && (rc = get_string(ld, n, "'on_event'", &s)))
+		return rc;
+	if (n->type == YAML_SEQUENCE_NODE && (count == 0 || count > ON_EVENT_ARGS_MAX))
+		return fail(ld, n, "'on_event' must list a command and at most %d arguments", ON_EVENT_ARGS_MAX - 1);
+	if (n->type != YAML_SEQUENCE_NODE && !*s)
+		return fail(ld, n, "'on_event' is empty: give a command");
+	if (!(r->on_event = calloc(count + 1, sizeof(char *))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (n->type != YAML_SEQUENCE_NODE) {
+		const char *argv[] = { "/bin/sh", "-c", s };
+		for (size_t i = 0; i < 3; i++)
+			if (!(r->on_event[i] = xstrdup(argv[i])))
+				return DNNPROV_ENOMEM;
+		return 0;
+	}
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *item;
+		if ((rc = child(ld, n->data.sequence.items.start[i], &item)) ||
+		    (rc = get_string(ld, item, "an argument of 'on_event'", &s)))
+			return rc;
+		if (i == 0 && !*s)
+			return fail(ld, item, "'on_event' names no command");
+		if (!(r->on_event[i] = xstrdup(s)))
+			return DNNPROV_ENOMEM;
+	}
+	return 0;
+}
+
+enum { EV_METRIC, EV_GOAL, EV_NAN, EV_DIVERGENCE, EV_PLATEAU, EV_SCALE_FLOOR, EV_STALL, EV_ON_EVENT, EV_TIMEOUT,
+       EV_QUEUE, EV_NATS, EV_NFIELDS };
+static const char *const events_fields[EV_NFIELDS] = { "metric",   "goal",	"nan",	 "divergence",
+						       "plateau",  "scale_floor", "stall", "on_event",
+						       "timeout", "queue",	"nats" };
+static const char *const divergence_fields[] = { "factor", "epochs" };
+static const char *const plateau_fields[] = { "epochs", "min_delta" };
+static const char *const stall_fields[] = { "factor", "at_least" };
+
+static int load_events(struct loader *ld, const yaml_node_t *map, const char *where, dp_rules *r)
+{
+	yaml_node_t *keys[EV_NFIELDS], *vals[EV_NFIELDS], *k[2], *v[2];
+	const char *s;
+	int rc;
+
+	if ((rc = expect(ld, map, YAML_MAPPING_NODE, where)) ||
+	    (rc = get_fields(ld, map, where, events_fields, EV_NFIELDS, keys, vals)))
+		return rc;
+	if (vals[EV_METRIC]) {
+		if ((rc = get_named(ld, vals[EV_METRIC], "metric name", dp_check_name, &s)))
+			return rc;
+		if (!(r->metric = xstrdup(s)))
+			return DNNPROV_ENOMEM;
+	}
+	if (vals[EV_GOAL]) {
+		if ((rc = get_string(ld, vals[EV_GOAL], "'goal'", &s)))
+			return rc;
+		if (strcmp(s, "min") != 0 && strcmp(s, "max") != 0)
+			return fail(ld, vals[EV_GOAL], "unknown goal '%.*s' (expected min or max)", QUOTE_MAX, s);
+		r->goal = strcmp(s, "min") == 0 ? 1 : -1;
+	}
+	if (vals[EV_NAN] && (rc = get_bool(ld, vals[EV_NAN], "'nan'", &r->nan)))
+		return rc;
+	if (vals[EV_DIVERGENCE]) {
+		if ((rc = rule_fields(ld, vals[EV_DIVERGENCE], "'divergence'", divergence_fields, 2, k, v,
+				      &r->divergence)) ||
+		    (v[0] && (rc = get_real(ld, v[0], "'factor'", 0, RULE_FACTOR_MAX, &r->div_factor))) ||
+		    (v[1] && (rc = get_count(ld, v[1], "'epochs'", 1, RULE_EPOCHS_MAX, &r->div_epochs))))
+			return rc;
+	}
+	if (vals[EV_PLATEAU]) {
+		if ((rc = rule_fields(ld, vals[EV_PLATEAU], "'plateau'", plateau_fields, 2, k, v, &r->plateau)) ||
+		    (v[0] && (rc = get_count(ld, v[0], "'epochs'", 1, RULE_EPOCHS_MAX, &r->plateau_epochs))) ||
+		    (v[1] && (rc = get_real(ld, v[1], "'min_delta'", 0, RULE_FACTOR_MAX, &r->plateau_delta))))
+			return rc;
+	}
+	if (vals[EV_SCALE_FLOOR] &&
+	    (rc = get_real(ld, vals[EV_SCALE_FLOOR], "'scale_floor'", 0, RULE_FACTOR_MAX, &r->scale_floor)))
+		return rc;
+	if (vals[EV_STALL]) {
+		if ((rc = rule_fields(ld, vals[EV_STALL], "'stall'", stall_fields, 2, k, v, &r->stall)) ||
+		    (v[0] && (rc = get_real(ld, v[0], "'factor'", 1, RULE_FACTOR_MAX, &r->stall_factor))) ||
+		    (v[1] && (rc = get_seconds(ld, v[1], "'at_least'", 0, 30 * 86400.0, &r->stall_min_s))))
+			return rc;
+	}
+	if (vals[EV_ON_EVENT] && (rc = load_on_event(ld, vals[EV_ON_EVENT], r)))
+		return rc;
+	if (vals[EV_TIMEOUT] &&
+	    (rc = get_seconds(ld, vals[EV_TIMEOUT], "'timeout'", 0.001, 86400.0, &r->on_event_timeout_s)))
+		return rc;
+	if (vals[EV_QUEUE] && (rc = get_count(ld, vals[EV_QUEUE], "'queue'", 1, 10000000, &r->queue_max)))
+		return rc;
+	if (vals[EV_NATS] && (rc = get_bool(ld, vals[EV_NATS], "'nats'", &r->nats)))
+		return rc;
+	return 0;
+}
+
 /* A relative directory is relative to the folder of the file, so that an
  * experiment folder can be moved or run from anywhere.  When the file was
  * named without a folder, that folder is the CWD and the value stays as
@@ -1151,12 +1340,13 @@ enum {
 	TOP_FACTS,
 	TOP_STRICT,
 	TOP_METRIC_RANGES,
+	TOP_EVENTS,
 	TOP_NFIELDS
 };
 static const char *const top_fields[TOP_NFIELDS] = {
 	"dataflow",   "log_dir",         "index_dir", "hyperparameters", "metrics", "val_metrics",
 	"adaptation", "transformations", "log",       "free_metrics",    "facts",     "strict",
-	"metric_ranges",
+	"metric_ranges", "events",
 };
 
 static int load_root(struct loader *ld, const yaml_node_t *root)
@@ -1204,6 +1394,8 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
 	if (vals[TOP_TRANSFORMATIONS] && (rc = load_transformations(ld, vals[TOP_TRANSFORMATIONS])))
 		return rc;
 	if (vals[TOP_LOG] && (rc = load_log(ld, vals[TOP_LOG])))
+		return rc;
+	if (vals[TOP_EVENTS] && (rc = load_events(ld, vals[TOP_EVENTS], "'events'", &cfg->rules)))
 		return rc;
 	return 0;
 }
@@ -1400,7 +1592,8 @@ static int parse_and_load(struct loader *ld, const dp_buf *text)
 		goto out;
 	}
 	root = yaml_document_get_root_node(&ld->doc);
-	rc = root ? load_root(ld, root)
+	rc = root && ld->rules_only ? load_events(ld, root, "the top level", ld->rules_only)
+	     : root ? load_root(ld, root)
 		  : dp_error(DNNPROV_ECONFIG, "%s: no YAML document",
 			     ld->path); /* prescan saw one */
 	yaml_document_delete(&ld->doc);
@@ -1436,6 +1629,7 @@ DNNPROV_API int dnnprov_config_load(const char *path, dnnprov_config **out)
 	cfg->segment_size = SEGMENT_SIZE_DEFAULT;
 	cfg->durability = DP_DURABILITY_INTERVAL;
 	cfg->fsync_interval_ms = FSYNC_INTERVAL_DEFAULT;
+	dp_rules_defaults(&cfg->rules);
 	ld.cfg = cfg;
 	if (!(cfg->path = xstrdup(path))) {
 		rc = DNNPROV_ENOMEM;
@@ -1462,6 +1656,22 @@ out:
 	free(real);
 	dp_buf_free(&text);
 	dnnprov_config_free(cfg);
+	return rc;
+}
+
+int dp_rules_load(const char *path, dp_rules *r)
+{
+	struct loader ld = { .path = path, .dirs_base = path, .rules_only = r };
+	dp_buf text = { 0 };
+	int rc;
+
+	dp_error_clear();
+	dp_rules_defaults(r);
+	if (!(rc = read_file(path, &text)))
+		rc = parse_and_load(&ld, &text);
+	dp_buf_free(&text);
+	if (rc)
+		dp_rules_free(r);
 	return rc;
 }
 
@@ -1494,6 +1704,7 @@ DNNPROV_API void dnnprov_config_free(dnnprov_config *cfg)
 		free(tf->name);
 	}
 	free(cfg->transformations);
+	dp_rules_free(&cfg->rules);
 	free(cfg->index_dir);
 	free(cfg->log_dir);
 	free(cfg->dataflow);

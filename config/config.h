@@ -63,6 +63,30 @@ typedef struct dp_transformation {
 	size_t ndepends;
 } dp_transformation;
 
+/* The indexer's health rules and notifications (docs/STEERING.md): the
+ * `events:` section of the experiment file given to `dnnprov index`, or
+ * the file of `index --events`.  Read on the indexer's host only: the logs
+ * and the stream, which other machines write, never set them. */
+typedef struct dp_rules {
+	char *metric;            /* the main metric; NULL: chosen per task */
+	int goal;                /* 1 lower is better, -1 higher, 0 from the metric's name */
+	bool nan;                /* the rule of NaN and infinite values */
+	bool divergence;
+	double div_factor;       /* f: worse than the best by f times the scale */
+	uint32_t div_epochs;     /* k: for k epochs in a row */
+	bool plateau;
+	uint32_t plateau_epochs; /* n: no improvement for n epochs */
+	double plateau_delta;    /* d: an improvement beats the reference by d times the scale */
+	double scale_floor;      /* r: the scale is at least r times |best| */
+	bool stall;
+	double stall_factor;     /* a RUNNING task without a record for this many median epoch times */
+	double stall_min_s;      /* and at least this long */
+	char **on_event;         /* the command's argv (NULL-terminated), or NULL */
+	double on_event_timeout_s;
+	uint32_t queue_max;      /* notifications waiting, at most */
+	bool nats;               /* publish to dnnprov.events.<dataflow> when fed by a stream */
+} dp_rules;
+
 /* A metric's declared range (`metric_ranges`): the values it can take, so
  * that a chart's axis stops there.  -INFINITY or INFINITY: open on that
  * side. */
@@ -106,7 +130,17 @@ struct dnnprov_config {
 	uint64_t segment_size;        /* bytes; default 64 MiB; 4 KiB .. 1 TiB */
 	dp_durability durability;     /* default interval */
 	uint32_t fsync_interval_ms;   /* default 1000; 1 .. 3600000 */
+
+	dp_rules rules;               /* `events:`, or the defaults */
 };
+
+/* The rules' defaults (docs/STEERING.md). */
+DP_INTERNAL void dp_rules_defaults(dp_rules *r);
+/* Reads a file holding the keys of an `events:` section at its top level
+ * (`dnnprov index --events FILE`) into *r, over the defaults; errors as
+ * dnnprov_config_load's.  dp_rules_free releases what it holds. */
+DP_INTERNAL int dp_rules_load(const char *path, dp_rules *r);
+DP_INTERNAL void dp_rules_free(dp_rules *r);
 
 /* The seven hyperparameters Keras-Prov knows, and their types. */
 extern const char *const dp_builtin_hyperparameters[7];

@@ -107,6 +107,13 @@ typedef struct dp_indexer_options {
 	/* A RUNNING task whose owner is on another host is LOST after this
 	 * many seconds without a record (default 3600; docs/RUNS.md). */
 	double lost_after_s;
+	/* The health rules (config.h; NULL: their defaults), from the
+	 * indexer's host, never from the logs (docs/STEERING.md). */
+	const struct dp_rules *rules;
+	/* Every event found is queued for a notification (the outbox
+	 * database), delivered by `notifier` (notify.h) when not NULL. */
+	bool notify;
+	struct dp_notifier *notifier;
 	/* Set by a signal handler: follow mode commits and returns. */
 	volatile sig_atomic_t *stop;
 	/* Told every problem skipped (segment, offset, what); may be NULL. */
@@ -151,6 +158,8 @@ typedef struct dp_indexer_stats {
 	uint64_t unlistable; /* folders the last full pass could not list */
 	uint64_t lost;       /* tasks found without a live writer (now LOST) */
 	uint64_t removed;    /* tasks dropped because `dnnprov delete` moved them away */
+	uint64_t events;     /* health events stored by this process */
+	uint64_t unqueued;   /* of which not queued for a notification: the outbox was full */
 } dp_indexer_stats;
 
 /* ---- feeding the indexer from elsewhere --------------------------------------
@@ -219,5 +228,13 @@ DP_INTERNAL int dp_indexer_get_meta(dp_indexer *ix, const char *key, void *out, 
 DP_INTERNAL bool dp_indexer_may_pass(int rc);
 DP_INTERNAL int dp_indexer_recover(dp_indexer *ix, unsigned *retry_ms);
 DP_INTERNAL void dp_indexer_close(dp_indexer *ix);
+/* Notifications (notify.h): hands the notifier what the outbox holds and
+ * commits the deletion of what it delivered, until the outbox is empty
+ * and the notifier idle, a delivery fails, or wait_s passes (0: one
+ * round); *waiting gets the notifications still in the outbox. */
+DP_INTERNAL int dp_indexer_notify_drain(dp_indexer *x, double wait_s, uint64_t *waiting);
+/* A fed indexer's turn between applies: the notifier handed what waits,
+ * the deletions of what it delivered committed when due. */
+DP_INTERNAL int dp_indexer_tick(dp_indexer *x);
 
 #endif

@@ -31,6 +31,7 @@
 
 #include "indexer/ingest.h"
 #include "indexer/loader.h"
+#include "indexer/notify.h"
 #include "logger/format.h"
 #include "logger/scan.h"
 #include "logger/trash.h"
@@ -212,6 +213,8 @@ static void close_index(dp_indexer *x)
 		x->before_reopen.problems += x->in.stats.problems;
 		x->before_reopen.commits += x->in.stats.commits;
 		x->before_reopen.map_grows += x->in.stats.map_grows;
+		x->before_reopen.events += x->in.stats.events;
+		x->before_reopen.unqueued += x->in.stats.unqueued;
 		memset(&x->in.stats, 0, sizeof(x->in.stats)); /* counted once */
 		x->in.nsegs = 0;
 		dp_ingest_free(&x->in);
@@ -327,6 +330,8 @@ void dp_indexer_get_stats(const dp_indexer *x, dp_indexer_stats *out)
 	out->records += x->before_reopen.records;
 	out->problems += x->before_reopen.problems;
 	out->commits += x->before_reopen.commits;
+	out->events += x->before_reopen.events;
+	out->unqueued += x->before_reopen.unqueued;
 	out->map_grows += x->before_reopen.map_grows;
 	out->segments = x->in.nsegs;
 	size_t waiting;
@@ -892,6 +897,8 @@ int dp_indexer_follow(dp_indexer *x)
 			if (rc == 0)
 				rc = dp_ingest_run_with_retry(&x->in, follow_step, x);
 			dp_map_clear(&x->dirty);
+			if (rc == 0 && x->opts.notifier)
+				rc = dp_ingest_notify(&x->in, NULL);
 			if (rc == 0 && rescanned) {
 				int dead;
 				mdb_reader_check(x->ix->env, &dead); /* slots of queries that crashed */
@@ -983,4 +990,48 @@ bool dp_indexer_may_pass(int rc)
 int dp_indexer_recover(dp_indexer *x, unsigned *retry_ms)
 {
 	return recover(x, retry_ms);
+}
+
+/* ---- notifications ------------------------------------------------------------------------- */
+
+static int notify_step(dp_ingest *in, void *arg)
+{
+	uint64_t *waiting = arg;
+	int rc = dp_ingest_notify(in, waiting);
+	return rc ? rc : dp_ingest_commit(in);
+}
+
+int dp_indexer_notify_drain(dp_indexer *x, double wait_s, uint64_t *waiting)
+{
+	uint64_t delivered, failed, failed_before;
+	double until = dp_monotonic() + wait_s;
+	int rc;
+
+	*waiting = 0;
+	if (!x->ix || !x->opts.notifier)
+		return 0;
+	dp_notifier_counts(x->opts.notifier, &delivered, &failed_before);
+	for (;;) {
+		if ((rc = dp_ingest_run_with_retry(&x->in, notify_step, waiting)))
+			return rc;
+		dp_notifier_counts(x->opts.notifier, &delivered, &failed);
+		bool idle = dp_notifier_idle(x->opts.notifier);
+		if ((*waiting == 0 && idle) || failed != failed_before || dp_monotonic() >= until ||
+		    (x->opts.stop && *x->opts.stop))
+			break;
+		poll(NULL, 0, 20);
+	}
+	/* The last deliveries' deletions. */
+	rc = dp_ingest_run_with_retry(&x->in, notify_step, waiting);
+	return rc;
+}
+
+int dp_indexer_tick(dp_indexer *x)
+{
+	if (!x->ix || !x->opts.notifier)
+		return 0;
+	int rc = dp_ingest_notify(&x->in, NULL);
+	if (rc == 0 && dp_ingest_batch_due(&x->in))
+		rc = dp_ingest_commit(&x->in);
+	return rc;
 }

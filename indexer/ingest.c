@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "indexer/ingest.h"
+#include "indexer/notify.h"
 #include "indexer/model.h"
 #include "logger/format.h"
 #include "logger/mpack.h"
@@ -155,6 +156,7 @@ static void task_free(dp_task_state *t)
 	for (size_t i = 0; i < t->nmetrics; i++)
 		free(t->metrics[i].name);
 	free(t->metrics);
+	free(t->health);
 	free(t);
 }
 
@@ -726,6 +728,281 @@ static int hyp_index_update(dp_ingest *in, const char *df, const char *task, con
 			return rc;
 	}
 	return 0;
+}
+
+/* ---- the health rules (health.h) --------------------------------------------------- */
+
+/* The task's health state, read from the index at its first use in the
+ * batch. */
+static int health_get(dp_ingest *in, dp_task_state *t, dp_health **out)
+{
+	dp_key k;
+	MDB_val key, val;
+	if ((*out = t->health))
+		return 0;
+	if (!(t->health = malloc(sizeof(*t->health))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	dp_health_init(t->health);
+	dp_key_reset(&k);
+	dp_key_cstr(&k, t->df);
+	dp_key_cstr(&k, t->task);
+	key = dp_key_val(&k);
+	int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_HEALTH], &key, &val);
+	if (mrc == 0)
+		dp_health_unpack(val.mv_data, val.mv_size, t->health);
+	else if (mrc != MDB_NOTFOUND)
+		return lmdb_fail(mrc, "health");
+	*out = t->health;
+	return 0;
+}
+
+/* The adaptations of t after epoch `after` up to `upto`, as a msgpack
+ * array of {epoch, hyperparameter, old, new}: what was tried during a
+ * plateau. */
+static int health_adaptations(dp_ingest *in, const dp_task_state *t, int64_t after, int64_t upto, dp_buf *out)
+{
+	dp_scan sc;
+	dp_key prefix, from;
+	MDB_val k, v;
+	dp_buf items = { 0 };
+	uint32_t n = 0;
+	int r, rc = 0;
+
+	dp_key_reset(&prefix);
+	dp_key_cstr(&prefix, t->df);
+	dp_key_cstr(&prefix, t->task);
+	from = prefix;
+	dp_key_i64(&from, after == INT64_MAX ? after : after + 1);
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_ADAPTATIONS, &prefix, &from)))
+		return rc;
+	while (rc == 0 && (r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		size_t pos = prefix.n;
+		int64_t epoch;
+		msgpack_object o;
+		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &epoch) || epoch > upto)
+			break;
+		if (dp_decode(&in->vdec, v.mv_data, v.mv_size, &o) != 0)
+			continue;
+		unsigned char hdr[16], *p = dp_mp_map(hdr, 4);
+		p = dp_mp_key(p, "epoch");
+		p = dp_mp_int(p, epoch);
+		rc = dp_buf_append(&items, hdr, (size_t)(p - hdr));
+		static const char *const keys[] = { "hyperparameter", "old", "new" };
+		for (size_t i = 0; i < DP_ARRAY_LEN(keys) && !rc; i++) {
+			const msgpack_object *val = dp_map_get(&o, keys[i]);
+			msgpack_object nil = { .type = MSGPACK_OBJECT_NIL };
+			p = dp_mp_str(hdr, keys[i], strlen(keys[i]));
+			if (!(rc = dp_buf_append(&items, hdr, (size_t)(p - hdr))))
+				rc = dp_pack_object(&items, val ? val : &nil);
+		}
+		n++;
+	}
+	dp_scan_close(&sc);
+	if (rc == 0 && r < 0)
+		rc = r;
+	unsigned char hdr[8], *p = dp_mp_array(hdr, n);
+	out->len = 0;
+	if (rc == 0 && !(rc = dp_buf_append(out, hdr, (size_t)(p - hdr))) && items.len)
+		rc = dp_buf_append(out, items.data, items.len);
+	dp_buf_free(&items);
+	return rc;
+}
+
+/* The next number of the outbox, read from meta at the first event. */
+static int outbox_number(dp_ingest *in, uint64_t *n)
+{
+	if (in->outbox_next == UINT64_MAX) {
+		MDB_val k = { 11, "outbox_next" }, v;
+		int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_META], &k, &v);
+		if (mrc && mrc != MDB_NOTFOUND)
+			return lmdb_fail(mrc, "meta");
+		in->outbox_next = 1;
+		if (mrc == 0 && v.mv_size == 8)
+			memcpy(&in->outbox_next, v.mv_data, 8);
+		in->outbox_committed = in->outbox_next;
+	}
+	*n = in->outbox_next++;
+	return 0;
+}
+
+/* Stores an event of task t (and queues its notification). */
+static int health_store(dp_ingest *in, dp_task_state *t, const dp_event *e)
+{
+	dp_buf adapt = { 0 };
+	dp_key k;
+	int rc = 0;
+
+	if (e->rule == DP_RULE_PLATEAU)
+		rc = health_adaptations(in, t, e->since, e->epoch, &adapt);
+	if (!rc)
+		rc = dp_event_encode(e, &adapt, &in->event_val);
+	dp_buf_free(&adapt);
+	dp_key_reset(&k);
+	dp_key_cstr(&k, t->df);
+	dp_key_cstr(&k, t->task);
+	dp_key_cstr(&k, dp_rule_names[e->rule]);
+	dp_key_i64(&k, e->epoch);
+	if (rc || (rc = put(in, DP_DB_EVENTS, &k, in->event_val.data, in->event_val.len, 0)))
+		return rc;
+	in->stats.events++;
+	if (!in->opts.notify)
+		return 0;
+	uint64_t n = 0;
+	dp_key q;
+	MDB_stat st;
+	if (mdb_stat(in->txn, in->ix->dbi[DP_DB_OUTBOX], &st) == 0 && st.ms_entries >= in->rules.queue_max) {
+		in->stats.unqueued++; /* stored, and told; not queued */
+		return 0;
+	}
+	if ((rc = outbox_number(in, &n)))
+		return rc;
+	dp_key_reset(&q);
+	dp_key_u64(&q, n);
+	return put(in, DP_DB_OUTBOX, &q, k.b, k.n, MDB_APPEND);
+}
+
+/* An epoch record of t: the rules applied, what began stored. */
+static int health_step(dp_ingest *in, dp_task_state *t, const dp_record *r, double time)
+{
+	dp_event ev[DP_HEALTH_EVENTS_MAX];
+	dp_health *h;
+	int rc = health_get(in, t, &h);
+	if (rc)
+		return rc;
+	size_t n = dp_health_epoch(h, &in->rules, r->u.epoch.epoch, time, r->u.epoch.metrics, ev);
+	t->health_dirty = true;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = health_store(in, t, &ev[i]);
+	return rc;
+}
+
+/* With the batch: the rules in force (once), where the outbox stands, and
+ * the notifications delivered leave it. */
+static int health_meta(dp_ingest *in)
+{
+	int mrc = 0;
+	for (size_t i = 0; i < in->ndelivered && mrc == 0; i++) {
+		unsigned char b[8];
+		dp_put_be64(b, in->delivered[i]);
+		MDB_val k = { 8, b };
+		mrc = mdb_del(in->txn, in->ix->dbi[DP_DB_OUTBOX], &k, NULL);
+		mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
+	}
+	if (!in->rules_stored) {
+		int rc = dp_rules_encode(&in->rules, &in->event_val);
+		if (rc)
+			return rc;
+		MDB_val k = { 5, "rules" }, v = { in->event_val.len, in->event_val.data };
+		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
+	}
+	if (mrc == 0 && in->outbox_next != in->outbox_committed) {
+		MDB_val k = { 11, "outbox_next" }, v = { 8, &in->outbox_next };
+		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
+	}
+	return mrc ? lmdb_fail(mrc, "meta") : 0;
+}
+
+/* ---- notifications (notify.h) ------------------------------------------------------ */
+
+static int begin_batch(dp_ingest *in);
+
+/* Keeps the numbers the notifier delivered, to delete with the next commit. */
+static int take_delivered(dp_ingest *in)
+{
+	uint64_t got[DP_NOTIFY_HELD];
+	size_t n = dp_notifier_delivered(in->opts.notifier, got, DP_NOTIFY_HELD);
+	if (n == 0)
+		return 0; /* in->delivered may still be NULL: no memcpy from or to it */
+	if (in->ndelivered + n > in->capdelivered) {
+		size_t cap = (in->ndelivered + n) * 2;
+		uint64_t *g = realloc(in->delivered, cap * sizeof(*g));
+		if (!g)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		in->delivered = g;
+		in->capdelivered = cap;
+	}
+	memcpy(in->delivered + in->ndelivered, got, n * sizeof(*got));
+	in->ndelivered += n;
+	return 0;
+}
+
+/* Hands one outbox entry (its number, the key of its event) to the
+ * notifier: false when the notifier holds all it can. */
+static bool hand_over(dp_ingest *in, MDB_txn *txn, uint64_t number, const MDB_val *evkey, dp_buf *json, dp_buf *id)
+{
+	MDB_val k = *evkey, v;
+	size_t pos = 0;
+	const char *df, *task;
+	size_t dfn, tn;
+	dp_event_fields e;
+	if (mdb_get(txn, in->ix->dbi[DP_DB_EVENTS], &k, &v) != 0 ||
+	    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &df, &dfn) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) ||
+	    dp_event_fields_parse(v.mv_data, v.mv_size, &e) != 0) {
+		/* Its task was deleted since: nothing to tell. */
+		if (in->ndelivered < in->capdelivered)
+			in->delivered[in->ndelivered++] = number;
+		return true;
+	}
+	json->len = id->len = 0;
+	char dfz[DNNPROV_NAME_MAX + 1];
+	snprintf(dfz, sizeof(dfz), "%.*s", (int)dfn, df);
+	if (dp_event_json(json, df, dfn, task, tn, &e) || dp_event_id(id, df, dfn, task, tn, e.rule, e.epoch) ||
+	    !dp_buf_cstr(id))
+		return false;
+	return dp_notifier_offer(in->opts.notifier, number, dfz, dp_buf_cstr(id), json->data, json->len);
+}
+
+int dp_ingest_notify(dp_ingest *in, uint64_t *waiting)
+{
+	MDB_txn *txn;
+	dp_scan sc;
+	dp_key from, all;
+	MDB_val k, v;
+	dp_buf json = { 0 }, id = { 0 };
+	int rc, r;
+
+	if (waiting)
+		*waiting = 0;
+	if (!in->opts.notifier)
+		return 0;
+	if ((rc = take_delivered(in)))
+		return rc;
+	if (in->ndelivered + DP_NOTIFY_HELD > in->capdelivered) {
+		/* Room for the entries of deleted tasks hand_over skips. */
+		size_t cap = in->ndelivered + 2 * DP_NOTIFY_HELD;
+		uint64_t *g = realloc(in->delivered, cap * sizeof(*g));
+		if (!g)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		in->delivered = g;
+		in->capdelivered = cap;
+	}
+	if ((rc = dp_index_read(in->ix, &txn)))
+		return rc;
+	dp_key_reset(&all);
+	dp_key_reset(&from);
+	dp_key_u64(&from, in->handed + 1);
+	if ((rc = dp_scan_open(&sc, in->ix, txn, DP_DB_OUTBOX, &all, &from))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		if (k.mv_size != 8)
+			continue;
+		uint64_t number = dp_get_be64(k.mv_data);
+		if (!hand_over(in, txn, number, &v, &json, &id))
+			break; /* the notifier is full: the rest at the next call */
+		in->handed = number;
+	}
+	dp_scan_close(&sc);
+	MDB_stat st;
+	if (waiting && mdb_stat(txn, in->ix->dbi[DP_DB_OUTBOX], &st) == 0)
+		*waiting = st.ms_entries;
+	mdb_txn_abort(txn);
+	dp_buf_free(&json);
+	dp_buf_free(&id);
+	if (r < 0)
+		return r;
+	return in->ndelivered && !in->txn ? begin_batch(in) : 0;
 }
 
 /* ---- applying records ------------------------------------------------------------- */
@@ -1539,7 +1816,10 @@ static int apply_epoch(dp_ingest *in, frame_ctx *f, const dp_record *r)
 		t->last_epoch = r->u.epoch.epoch;
 		t->has_last_epoch = true;
 	}
-	training_record(t, record_time(t, f, r));
+	double time = record_time(t, f, r);
+	training_record(t, time);
+	if ((rc = health_step(in, t, r, time)))
+		return rc;
 	if (t->recompute)
 		return 0;
 	for (uint32_t i = 0; i < nv; i++) {
@@ -2351,6 +2631,11 @@ static int flush_caches(dp_ingest *in)
 		k.n = items[i].n;
 		rc = put_ordered(in, DP_DB_TASKS, &k, in->scratch.data, in->scratch.len);
 		t->dirty = false;
+		if (rc == 0 && t->health_dirty) {
+			unsigned char packed[DP_HEALTH_PACKED_MAX];
+			rc = put_ordered(in, DP_DB_HEALTH, &k, packed, dp_health_pack(t->health, packed));
+			t->health_dirty = false;
+		}
 		/* The running database lists exactly the RUNNING tasks, for the
 		 * liveness sweep. */
 		bool running = strcmp(t->status, "RUNNING") == 0;
@@ -2387,6 +2672,7 @@ static void abort_batch(dp_ingest *in)
 	in->txn = NULL;
 	in->batch_records = 0;
 	in->listed_at = NAN; /* the pass is read again */
+	in->outbox_next = in->outbox_committed;
 	in->vdec.out_of_memory = in->rdec.out_of_memory = false;
 	in->eb.task = NULL; /* its task's state goes with the caches */
 	in->eb.dirty = false;
@@ -2453,6 +2739,8 @@ int dp_ingest_commit(dp_ingest *in)
 		mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_META], &k, &v, 0);
 		rc = mrc ? lmdb_fail(mrc, "meta") : 0;
 	}
+	if (rc == 0)
+		rc = health_meta(in);
 	if (rc == 0 && !in->log_dir_stored && in->opts.log_dir) {
 		/* For queries given only the index: where its logs are, to tell
 		 * how far behind them it is. */
@@ -2472,7 +2760,9 @@ int dp_ingest_commit(dp_ingest *in)
 								  : dp_index_write_error(in->ix, mrc, "committing");
 	}
 	in->stats.commits++;
-	in->log_dir_stored = true;
+	in->log_dir_stored = in->rules_stored = true;
+	in->outbox_committed = in->outbox_next;
+	in->ndelivered = 0;
 	in->listed_at = NAN;
 	in->stats.records += in->batch_records;
 	in->batch_records = 0;
@@ -2484,6 +2774,10 @@ int dp_ingest_commit(dp_ingest *in)
 		s->in_index = true;
 	}
 	in->ntouched = 0;
+	/* What was just stored goes to the notifier (a failure to read the
+	 * outbox now is tried again at the next call). */
+	if (in->opts.notifier)
+		dp_ingest_notify(in, NULL);
 	/* No transaction of this process is open (LMDB's condition). */
 	return grow_ahead(in);
 }
@@ -2964,6 +3258,11 @@ int dp_ingest_init(dp_ingest *in, dp_index *ix, const dp_indexer_options *opts)
 	in->ix = ix;
 	in->opts = *opts;
 	in->listed_at = NAN;
+	if (opts->rules)
+		in->rules = *opts->rules;
+	else
+		dp_rules_defaults(&in->rules);
+	in->outbox_next = in->outbox_committed = UINT64_MAX;
 	if (!in->opts.batch_records)
 		in->opts.batch_records = 20000;
 	if (!in->opts.batch_ms)
@@ -2974,6 +3273,8 @@ int dp_ingest_init(dp_ingest *in, dp_index *ix, const dp_indexer_options *opts)
 void dp_ingest_free(dp_ingest *in)
 {
 	abort_batch(in);
+	dp_buf_free(&in->event_val);
+	free(in->delivered);
 	for (size_t i = 0; i < in->segs.cap; i++) {
 		dp_seg_state *s = in->segs.slots[i].value;
 		if (s) {
@@ -3415,7 +3716,7 @@ static int drop_task_data(dp_ingest *in, const char *df, const char *task)
 	}
 	dp_buf_free(&hyps);
 	static const dp_db by_task[] = { DP_DB_TASKS, DP_DB_RUNNING, DP_DB_LAYERS, DP_DB_EPOCHS,
-					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS };
+					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS, DP_DB_HEALTH, DP_DB_EVENTS };
 	for (size_t i = 0; i < DP_ARRAY_LEN(by_task) && !rc; i++)
 		rc = del_prefix(in, by_task[i], k.b, k.n);
 	return rc ? rc : drop_by_spec(in, df, task);

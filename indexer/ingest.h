@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "indexer/epochs.h"
+#include "indexer/health.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
 #include "logger/prefetch.h"
@@ -85,6 +86,8 @@ typedef struct dp_task_state {
 	bool stored;    /* the tasks database holds it (counted, in starts) */
 	bool row_built; /* row holds its hyperparameter row (schema.h), for ranks */
 	dp_buf row;
+	dp_health *health; /* the state of the health rules; NULL until needed in the batch */
+	bool health_dirty;
 } dp_task_state;
 
 typedef struct dp_summary_state {
@@ -167,6 +170,19 @@ typedef struct dp_ingest {
 		dp_buf enc;
 	} eb;
 	dp_indexer_stats stats;
+	/* The health rules (opts.rules, or the defaults), written to meta
+	 * "rules" with the first commit; the events of the open batch, for
+	 * the notifications (outbox: the numbers of its entries). */
+	dp_rules rules;
+	bool rules_stored;
+	uint64_t outbox_next, outbox_committed; /* UINT64_MAX: not read from meta yet */
+	dp_buf event_val;
+	/* Notifications (notify.h): the last number handed to the notifier,
+	 * and those it delivered, to delete from the outbox with the next
+	 * commit. */
+	uint64_t handed;
+	uint64_t *delivered;
+	size_t ndelivered, capdelivered;
 	bool log_dir_stored; /* meta has log_dir (written with the first commit) */
 	double listed_at;    /* start of the last full pass that ended, to write with the next commit; NaN: none */
 } dp_ingest;
@@ -215,6 +231,11 @@ DP_INTERNAL int dp_ingest_note_listing(dp_ingest *in, double started, bool write
  * segments are then read again from the start if they come back (a
  * restore).  *dropped tells whether it was there. */
 DP_INTERNAL int dp_ingest_drop_task(dp_ingest *in, const char *df, const char *task, const char *run, bool *dropped);
+/* Notifications: hands the notifier the outbox's entries it has not
+ * had (as many as it takes), takes back those it delivered, and begins a
+ * batch to delete them when none is open.  *waiting gets how many entries
+ * the outbox holds (NULL: not wanted). */
+DP_INTERNAL int dp_ingest_notify(dp_ingest *in, uint64_t *waiting);
 /* Runs step() until it does not fail for a full map, growing the map and
  * starting again from the committed offsets each time. */
 DP_INTERNAL int dp_ingest_run_with_retry(dp_ingest *in, int (*step)(dp_ingest *, void *), void *arg);

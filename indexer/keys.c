@@ -24,6 +24,9 @@ const char *const dp_db_names[DP_DB_COUNT] = {
 	[DP_DB_RANKS] = "ranks",
 	[DP_DB_STARTS] = "starts",
 	[DP_DB_COUNTS] = "counts",
+	[DP_DB_HEALTH] = "health",
+	[DP_DB_EVENTS] = "events",
+	[DP_DB_OUTBOX] = "outbox",
 };
 
 static void put(dp_key *k, const void *p, size_t n)

@@ -32,7 +32,10 @@
  *                commit, and when the last pass that read everything it
  *                listed began listing; "log_dir" -> the log folder
  *                "stream:<name>" -> "floor <seq> consumer <name>" in an index
- *                fed by a stream (ship/consume.c), written with the data
+ *                fed by a stream (ship/consume.c), written with the data;
+ *                "rules" -> msgpack map: the health rules the indexer
+ *                applies (indexer/health.h, dp_rules_encode);
+ *                "outbox_next" -> u64: the number of the next notification
  *   dataflows:   df -> msgpack map: the merged specification
  *                  {hyperparameters: [{name, type}], metrics: [str],
  *                   adaptation: bool, transformations: [...as in the spec
@@ -121,6 +124,15 @@
  *   problems:    segment path, u64be(offset) -> struct dp_problem_entry;
  *                a segment of a run that lost its task id (CONFLICT) has
  *                exactly one, at offset 0, over everything read of it
+ *   health:      df task -> the state of the health rules for the task,
+ *                packed (indexer/health.h)
+ *   events:      df task rule int64(epoch) -> msgpack map: an event a
+ *                rule found (rule, epoch, time, metric, value and its
+ *                evidence: indexer/health.h), once per (task, rule, epoch)
+ *   outbox:      u64be(n) -> the key of an event of `events` that waits
+ *                for its notification (indexer/notify.h); written only by
+ *                an indexer told to notify, and not derived from the logs:
+ *                the one database a rebuild does not reproduce
  *
  * A hyperparameter row (the value of a ranks key) holds a task's values of
  * the dataflow's declared hyperparameters, by their position in its list
@@ -277,15 +289,14 @@ typedef enum dp_db {
 	DP_DB_RANKS,
 	DP_DB_STARTS,
 	DP_DB_COUNTS,
+	DP_DB_HEALTH,
+	DP_DB_EVENTS,
+	DP_DB_OUTBOX,
 	DP_DB_COUNT
 } dp_db;
 
 /* The type bytes of a hyperparameter row (ranks). */
 enum { DP_ROW_NONE = 0, DP_ROW_REAL = 1, DP_ROW_INT = 2, DP_ROW_TEXT = 3, DP_ROW_OTHER = 4 };
-
-/* Whether lower is better for a metric (loss, error, mse, mae, ...): the
- * goal a metric's ranks are kept by, and queries' default. */
-DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
 
 DP_INTERNAL extern const char *const dp_db_names[DP_DB_COUNT];
 

@@ -408,18 +408,3 @@ bool dp_count_unpack(const void *p, size_t n, uint64_t *out)
 		*out = *out << 8 | ((const unsigned char *)p)[b];
 	return true;
 }
-
-bool dp_metric_lower_is_better(const char *metric)
-{
-	static const char *const lower[] = { "loss", "error", "err", "mse", "mae", "rmse", "perplexity",
-					     "ppl", "cer", "wer", "nll" };
-	char low[DNNPROV_NAME_MAX + 1];
-	size_t i = 0;
-	for (; metric[i] && i < DNNPROV_NAME_MAX; i++)
-		low[i] = (char)(metric[i] >= 'A' && metric[i] <= 'Z' ? metric[i] + 32 : metric[i]);
-	low[i] = '\0';
-	for (size_t k = 0; k < DP_ARRAY_LEN(lower); k++)
-		if (strstr(low, lower[k]))
-			return true;
-	return false;
-}

@@ -17,6 +17,7 @@ int dp_query_open(const char *index_dir, dp_query *q)
 	int rc;
 	dp_error_clear(); /* what fails from here sets its own detail */
 	memset(q, 0, sizeof(*q));
+	q->now = dp_now();
 	if ((rc = dp_index_open(index_dir, false, NULL, &q->ix)))
 		return rc;
 	if ((rc = dp_index_read(q->ix, &q->txn))) {
@@ -32,6 +33,7 @@ void dp_query_adopt(dp_index *ix, MDB_txn *txn, dp_query *q)
 	q->ix = ix;
 	q->txn = txn;
 	q->shared = true;
+	q->now = dp_now();
 }
 
 int dp_query_past_deadline(dp_query *q)

@@ -19,7 +19,7 @@
  *
  *        "kinds" has an object per column of "columns", in that order:
  *        {"kind": K} where K is text, integer, real, time (ISO 8601 UTC
- *        text), duration (seconds), status, hyperparameter (with "type":
+ *        text), duration (seconds), status, health, hyperparameter (with "type":
  *        numeric or text) or metric (with "metric": its name, "agg": the
  *        aggregate over the epochs as --agg takes it, absent for a value
  *        of one epoch, and "goal": min or max).  "about", present when the
@@ -68,6 +68,12 @@ void dp_table_col_status(dp_table *t, size_t i)
 {
 	if (i < t->ncols)
 		t->meta[i].role = ROLE_STATUS;
+}
+
+void dp_table_col_health(dp_table *t, size_t i)
+{
+	if (i < t->ncols)
+		t->meta[i].role = ROLE_HEALTH;
 }
 
 void dp_table_col_duration(dp_table *t, size_t i)
@@ -587,9 +593,12 @@ static int write_table(const dp_table *t, FILE *out, int width)
 	}
 	/* Fit the width: narrow the widest text column, a step at a time; the
 	 * first column names the row and is never cut. */
-	size_t total = 0;
+	size_t total = 0, firstcol = t->ncols;
 	for (size_t c = 0; c < t->ncols; c++)
-		total += t->table_omits[c] ? 0 : w[c] + (c ? 2 : 0);
+		if (!t->table_omits[c] && firstcol == t->ncols)
+			firstcol = c;
+	for (size_t c = 0; c < t->ncols; c++)
+		total += t->table_omits[c] ? 0 : w[c] + (c > firstcol ? 2 : 0);
 	while (width > 0 && total > (size_t)width) {
 		size_t widest = t->ncols;
 		for (size_t c = 1; c < t->ncols; c++)
@@ -619,7 +628,7 @@ static int write_table(const dp_table *t, FILE *out, int width)
 				cw = w[c];
 			}
 			size_t pad = w[c] - cw;
-			if (c)
+			if (c > firstcol) /* a column omitted first leaves no gap */
 				fputs("  ", out);
 			if (right_aligned(t->kinds[c]) && r > 0)
 				fprintf(out, "%*s", (int)pad, "");
@@ -745,6 +754,7 @@ static void json_kind_of(dp_buf *b, const dp_table *t, size_t c)
 	switch (m->role) {
 	case ROLE_STATUS: dp_buf_printf(b, "{\"kind\": \"status\"}"); return;
 	case ROLE_DURATION: dp_buf_printf(b, "{\"kind\": \"duration\"}"); return;
+	case ROLE_HEALTH: dp_buf_printf(b, "{\"kind\": \"health\"}"); return;
 	case ROLE_HYP:
 		dp_buf_printf(b, "{\"kind\": \"hyperparameter\", \"type\": \"%s\"}", m->numeric ? "numeric" : "text");
 		return;

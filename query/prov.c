@@ -850,6 +850,25 @@ static void emit_tag_attributes(ex *x)
 		w_fail(w, r);
 }
 
+/* The task's health, as `runs` shows it (query/health.c): the rules'
+ * state, and the stall of a RUNNING task at the snapshot's time. */
+static const char *task_health(ex *x, const char *status, double last)
+{
+	dp_key k;
+	MDB_val key, val;
+	dp_health h;
+	double median;
+	prefix_key(x, &k, x->task, x->taskn, NULL, 0, NULL, 0);
+	key = dp_key_val(&k);
+	if (k.overflow || !dp_query_get(x->q, DP_DB_HEALTH, &key, &val) || !dp_health_unpack(val.mv_data, val.mv_size, &h))
+		return dp_health_name(DP_HEALTH_OK);
+	dp_health_state st = dp_health_stored_state(&h);
+	if (st < DP_HEALTH_STALLED && strcmp(status, "RUNNING") == 0 &&
+	    dp_health_stalled(&h, dp_query_rules(x->q), last, x->q->now, &median))
+		st = DP_HEALTH_STALLED;
+	return dp_health_name(st);
+}
+
 /* Each name and value of a map of a record as an attribute: dfa:NAME,
  * or dfa:GROUP/NAME. */
 static void at_map(ex *x, dp_rmap m, const char *group)
@@ -874,8 +893,10 @@ static void emit_training(ex *x, const dp_task_row *r, bool known)
 	if (st_begin(w, ST_ACTIVITY, tid, NULL, NULL, NULL, start, f->end)) {
 		at_qname(w, "prov:type", "dnnprov:Training");
 		at_str(w, "dnnprov:task", x->task, x->taskn);
-		if (f->status[0])
+		if (f->status[0]) {
 			at_cstr(w, "dnnprov:status", f->status);
+			at_cstr(w, "dnnprov:health", task_health(x, f->status, f->last));
+		}
 		if (known)
 			at_long(w, "dnnprov:epochs", (int64_t)f->epochs);
 		if (f->has_last_epoch)
@@ -998,6 +1019,61 @@ static void emit_epochs(ex *x)
 	dp_qepochs_close(&sc);
 	if (mrc < 0)
 		w_fail(w, mrc);
+}
+
+/* The task's health events (indexer/health.h): an entity each, derived
+ * from the epoch the rule found it in. */
+static void emit_events(ex *x)
+{
+	pw *w = &x->w;
+	dp_key key;
+	MDB_val k, v;
+	dp_scan sc;
+	int r;
+
+	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_DERIVATION))))
+		return;
+	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
+	if ((r = dp_scan_open(&sc, x->q->ix, x->q->txn, DP_DB_EVENTS, &key, NULL))) {
+		w_fail(w, r);
+		return;
+	}
+	while (!w->rc && (r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		dp_event_fields e;
+		if (dp_event_fields_parse(v.mv_data, v.mv_size, &e) != 0)
+			continue;
+		id_copy(w, &x->a, &x->tid);
+		id_lit(w, &x->a, "/event/");
+		id_lit(w, &x->a, dp_rule_names[e.rule]);
+		id_lit(w, &x->a, "/");
+		id_i64(w, &x->a, e.epoch);
+		const char *evid = id_str(w, &x->a);
+		if (st_begin(w, ST_ENTITY, evid, NULL, NULL, NULL, NAN, NAN)) {
+			at_qname(w, "prov:type", "dnnprov:HealthEvent");
+			at_cstr(w, "dnnprov:rule", dp_rule_names[e.rule]);
+			at_long(w, "dnnprov:epoch", e.epoch);
+			at_time(w, "dnnprov:time", e.time);
+			if (e.metric.p)
+				at_str(w, "dnnprov:metric", e.metric.p, e.metric.n);
+			at_double(w, "dnnprov:value", e.value);
+			if (e.has_evidence) {
+				at_double(w, "dnnprov:best", e.best);
+				at_double(w, "dnnprov:threshold", e.threshold);
+			}
+			x->b.len = 0;
+			dp_event_sentence(&x->b, &e);
+			at_str(w, "dnnprov:detail", x->b.data ? x->b.data : "", x->b.len);
+			st_end(w);
+		}
+		id_copy(w, &x->b, &x->tid);
+		id_lit(w, &x->b, "/epoch/");
+		id_i64(w, &x->b, e.epoch);
+		if (st_begin(w, ST_DERIVATION, NULL, evid, id_str(w, &x->b), NULL, NAN, NAN))
+			st_end(w);
+	}
+	dp_scan_close(&sc);
+	if (r < 0)
+		w_fail(w, r);
 }
 
 /* The entity holding the value of `hyp` before an adaptation: the previous
@@ -1284,6 +1360,7 @@ static void emit_task(ex *x, const MDB_val *k, const MDB_val *v)
 	emit_training(x, &r, known);
 	emit_layers(x);
 	emit_epochs(x);
+	emit_events(x);
 	emit_adaptations(x);
 	emit_tests(x);
 	emit_elements(x);

@@ -82,7 +82,8 @@ static int problems_cell(dp_qv *cell, const dp_qtask *t)
 /* Where the columns of runs are: task, its fields (RUNS_C0 of them), the
  * hyperparameters, the last and best main metric, the end message, the
  * tags, the problems, then a column per run fact (--facts). */
-#define RUNS_C0 8
+#define RUNS_C0 9
+#define RUNS_START 3
 typedef struct runs_cols {
 	size_t msg, tags, problems, f0;
 	const char **facts;
@@ -103,13 +104,15 @@ static int runs_columns(dp_table *out, const dp_qopts *o, const dp_qdataflow *d,
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "status", COL_TEXT);
 	dp_table_col_status(out, 1);
-	dp_table_set_col(out, 2, "start", COL_TIME);
-	dp_table_omit(out, 2); /* in tables, duration and last_activity tell the time enough */
-	dp_table_set_col(out, 3, "duration", COL_SECS);
-	dp_table_set_col(out, 4, "active", COL_SECS);
-	dp_table_set_col(out, 5, "attempts", COL_INT);
-	dp_table_set_col(out, 6, "epochs", COL_INT);
-	dp_table_set_col(out, 7, "last_activity", COL_AGO);
+	dp_table_set_col(out, 2, "health", COL_TEXT);
+	dp_table_col_health(out, 2);
+	dp_table_set_col(out, RUNS_START, "start", COL_TIME);
+	dp_table_omit(out, RUNS_START); /* in tables, duration and last_activity tell the time enough */
+	dp_table_set_col(out, 4, "duration", COL_SECS);
+	dp_table_set_col(out, 5, "active", COL_SECS);
+	dp_table_set_col(out, 6, "attempts", COL_INT);
+	dp_table_set_col(out, 7, "epochs", COL_INT);
+	dp_table_set_col(out, 8, "last_activity", COL_AGO);
 	dp_hyp_columns(out, RUNS_C0, d);
 	if (metric) {
 		dp_goal goal = dp_goal_of(dp_goal_lower(o, metric));
@@ -142,14 +145,15 @@ static int runs_row(dp_table *out, const dp_qdataflow *d, const dp_qtask *t, con
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	dp_set_text(&row[0], t->id);
 	dp_set_text(&row[1], t->status);
-	dp_set_time(&row[2], t->start);
+	dp_set_text(&row[2], dp_qtask_health(t));
+	dp_set_time(&row[RUNS_START], t->start);
 	double until = isnan(t->end) ? t->last : t->end;
 	if (!isnan(until) && !isnan(t->start))
-		dp_set_num(&row[3], until - t->start);
-	dp_set_num(&row[4], t->active);
-	dp_set_count(&row[5], t->attempts);
-	dp_set_count(&row[6], t->epochs);
-	dp_set_time(&row[7], t->last);
+		dp_set_num(&row[4], until - t->start);
+	dp_set_num(&row[5], t->active);
+	dp_set_count(&row[6], t->attempts);
+	dp_set_count(&row[7], t->epochs);
+	dp_set_time(&row[8], t->last);
 	rc = dp_hyp_cells(row, RUNS_C0, d, t);
 	if (!rc)
 		rc = dp_set_text(&row[c->msg], t->message);
@@ -174,7 +178,7 @@ static void runs_omit(dp_table *out, const runs_cols *c)
 	bool resumed = false, messages = false, tagged = false, problems = false;
 	for (size_t r = 0; r < out->nrows; r++) {
 		const dp_qv *row = &out->cells[r * out->ncols];
-		resumed |= row[5].type == QV_NUM && row[5].integer && row[5].i > 1;
+		resumed |= row[6].type == QV_NUM && row[6].integer && row[6].i > 1;
 		messages |= row[c->msg].type != QV_NULL;
 		tagged |= row[c->tags].type != QV_NULL;
 		problems |= row[c->problems].type != QV_NULL;
@@ -184,8 +188,8 @@ static void runs_omit(dp_table *out, const runs_cols *c)
 	if (!tagged)
 		dp_table_omit(out, c->tags);
 	if (!resumed) {
-		dp_table_omit(out, 4);
 		dp_table_omit(out, 5);
+		dp_table_omit(out, 6);
 	}
 	if (!messages)
 		dp_table_omit(out, c->msg);
@@ -219,10 +223,10 @@ static int runs_page(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *n
 	metric = d.nmetrics || o->metric ? dp_resolve_metric(q, &d, o->metric, &rc) : NULL;
 	if (rc || (rc = runs_columns(out, o, &d, metric, &cols)))
 		goto out;
-	if ((rc = dp_sort_column(out, o, 2, false, &col, &desc)))
+	if ((rc = dp_sort_column(out, o, RUNS_START, false, &col, &desc)))
 		goto out;
 	bool last_col = metric && col == RUNS_C0 + d.nhyps, best_col = metric && col == RUNS_C0 + d.nhyps + 1;
-	dp_page_key pk = col == 0 ? PAGE_TASK : col == 2 ? PAGE_START : last_col || best_col ? PAGE_METRIC : PAGE_SLOW;
+	dp_page_key pk = col == 0 ? PAGE_TASK : col == RUNS_START ? PAGE_START : last_col || best_col ? PAGE_METRIC : PAGE_SLOW;
 	if (pk == PAGE_SLOW) {
 		dp_table_free(out);
 		goto out;
@@ -244,7 +248,7 @@ static int runs_page(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *n
 	}
 	for (size_t i = 0; i < n; i++)
 		ids[i] = h.v[from + i].id;
-	if ((rc = dp_query_load_ids(q, o->df, ids, n, &page)))
+	if ((rc = dp_query_load_ids(q, o->df, ids, n, &page)) || (rc = dp_qdf_health(q, &page)))
 		goto out;
 	dp_agg last = { AGG_LAST, 0 }, best = { dp_goal_lower(o, metric) ? AGG_MIN : AGG_MAX, 0 };
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -292,7 +296,7 @@ static int runs_all(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *no
 	if ((rc = dp_answer_prepare(q, o, &d, &w)))
 		return rc;
 	metric = d.nmetrics || o->metric ? dp_resolve_metric(q, &d, o->metric, &rc) : NULL;
-	if (rc || (rc = dp_select_tasks(q, &d, w, &sel, &n)))
+	if (rc || (rc = dp_select_tasks(q, &d, w, &sel, &n)) || (rc = dp_qdf_health(q, &d)))
 		goto out;
 	/* The fact names of the selected tasks, first seen first. */
 	if (want_facts(o) && (rc = fact_names(sel, n, &cols.facts, &cols.nfacts)))
@@ -316,7 +320,7 @@ static int runs_all(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *no
 	free(lasts);
 	free(bests);
 	if (!rc)
-		rc = dp_sort_and_limit(out, o, 2, false); /* by start time */
+		rc = dp_sort_and_limit(out, o, RUNS_START, false); /* by start time */
 	if (!rc)
 		runs_omit(out, &cols);
 	if (!rc)
@@ -352,7 +356,7 @@ const dp_question dp_q_runs = {
 	.name = "runs",
 	.summary = "a row per task: status, hyperparameters, main metric",
 	.description =
-		"A row per task: id, status, start, duration, epochs done, last activity, the\n"
+		"A row per task: id, status, health, start, duration, epochs done, last activity, the\n"
 		"hyperparameters, and the last and best value of the main metric (--metric, or\n"
 		"the first declared metric's val_ twin if a task reported it, else the first\n"
 		"metric a task reported).  Best means lowest for names with loss, error, mse,\n"
@@ -364,10 +368,13 @@ const dp_question dp_q_runs = {
 		"with --limit, a page of the runs (JSON then says how many there are in all,\n"
 		"\"total\").  Sorted by the task or by the last or best metric, a page is\n"
 		"chosen without loading every task, as fast with 100,000 tasks as with 1,000.\n"
+		"Health is what the indexer's rules say of the run now (docs/STEERING.md): ok,\n"
+		"plateau, stalled (RUNNING, and silent for a multiple of its epoch time),\n"
+		"diverged or nan; `dnnprov events` lists what they found.\n"
 		"\n"
 		"--where filters tasks: comparisons (= != < <= > >=), in (...), like 'pattern'\n"
 		"(% any text, _ one character), and, or, not, + - * / on numbers, parentheses;\n"
-		"names are hyperparameters, status, epochs, task, host, start, end, tags.KEY,\n"
+		"names are hyperparameters, status, health, epochs, task, host, start, end, tags.KEY,\n"
 		"facts.NAME, and metric aggregates such as max(val_accuracy) or last(loss), e.g.\n"
 		"  --where \"LEARNING_RATE <= 0.01 and OPTIMIZER_NAME in ('Adam', 'SGD')\"\n"
 		"  --where \"task like 'adam-%' and last(val_loss) < min(val_loss) * 1.1\"\n"

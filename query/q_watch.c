@@ -26,20 +26,22 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	if ((rc = dp_answer_prepare(q, o, &d, &w)))
 		return rc;
 	shown = d.nmetrics < 4 ? d.nmetrics : 4; /* the first metrics fit a terminal */
-	if ((rc = dp_table_init(out, 5 + shown)))
+	if ((rc = dp_qdf_health(q, &d)) || (rc = dp_table_init(out, 6 + shown)))
 		goto out;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
 	dp_table_set_col(out, 1, "status", COL_TEXT);
 	dp_table_col_status(out, 1);
-	dp_table_set_col(out, 2, "epoch", COL_INT);
+	dp_table_set_col(out, 2, "health", COL_TEXT);
+	dp_table_col_health(out, 2);
+	dp_table_set_col(out, 3, "epoch", COL_INT);
 	dp_agg last = { AGG_LAST, 0 };
 	for (size_t i = 0; i < shown; i++) {
-		dp_table_set_col(out, 3 + i, d.metrics[i], COL_NUM);
-		dp_table_col_metric(out, 3 + i, d.metrics[i], &last, dp_goal_of(dp_metric_lower_is_better(d.metrics[i])));
+		dp_table_set_col(out, 4 + i, d.metrics[i], COL_NUM);
+		dp_table_col_metric(out, 4 + i, d.metrics[i], &last, dp_goal_of(dp_metric_lower_is_better(d.metrics[i])));
 	}
-	dp_table_set_col(out, 3 + shown, "epochs/min", COL_NUM);
+	dp_table_set_col(out, 4 + shown, "epochs/min", COL_NUM);
 	/* A time, its age in a table: as runs has it. */
-	dp_table_set_col(out, 4 + shown, "last_activity", COL_AGO);
+	dp_table_set_col(out, 5 + shown, "last_activity", COL_AGO);
 	out->now = o->now;
 	for (size_t i = 0; i < d.ntasks && !rc; i++) {
 		const dp_qtask *t = &d.tasks[i];
@@ -55,13 +57,14 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		}
 		dp_set_text(&row[0], t->id);
 		dp_set_text(&row[1], t->status);
+		dp_set_text(&row[2], dp_qtask_health(t));
 		if (t->has_last_epoch)
-			dp_set_int(&row[2], t->last_epoch);
+			dp_set_int(&row[3], t->last_epoch);
 		for (size_t m = 0; m < shown; m++)
-			row[3 + m] = dp_query_metric(q, d.name, t->id, d.metrics[m], &last, NULL);
+			row[4 + m] = dp_query_metric(q, d.name, t->id, d.metrics[m], &last, NULL);
 		if (t->epochs > 1 && t->last > t->start)
-			dp_set_num(&row[3 + shown], (double)t->epochs / ((t->last - t->start) / 60.0));
-		dp_set_time(&row[4 + shown], t->last);
+			dp_set_num(&row[4 + shown], (double)t->epochs / ((t->last - t->start) / 60.0));
+		dp_set_time(&row[5 + shown], t->last);
 	}
 out:
 	dp_where_free(w);
@@ -83,7 +86,7 @@ const dp_question dp_q_watch = {
 	.name = "watch",
 	.summary = "live view of running tasks",
 	.description =
-		"The running tasks of a dataflow: epoch, latest metrics, epochs per minute and\n"
+		"The running tasks of a dataflow: health, epoch, latest metrics, epochs per minute and\n"
 		"how long ago each was last heard of, refreshed every S seconds (default 2)\n"
 		"until interrupted, or N times.  On a terminal the screen is redrawn; otherwise\n"
 		"each refresh is printed after a line with its time.  --where keeps the tasks\n"

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "config/config.h"
+#include "indexer/health.h"
 #include "indexer/index.h"
 #include "indexer/model.h"
 #include "logger/decode.h"
@@ -93,6 +95,10 @@ typedef struct dp_qtask {
 	size_t nfacts;
 	dp_qhyp *tags;  /* tags with a value, sorted by key */
 	size_t ntags;
+	/* Its health (dp_qdf_health): the rules' present state, with the live
+	 * stall of a RUNNING task (indexer/health.h's dp_health_state). */
+	unsigned char health;
+	double median_epoch; /* seconds between its epoch records; NaN unknown */
 	dp_qhyp *refused; /* names its writers refused: name -> where first ("epoch 3") */
 	size_t nrefused;
 } dp_qtask;
@@ -118,6 +124,7 @@ typedef struct dp_qdataflow {
 	dp_qtask *tasks;
 	size_t ntasks;
 	dp_arena arena; /* the tasks' strings */
+	bool health_loaded; /* the tasks' health is filled in (dp_qdf_health) */
 } dp_qdataflow;
 
 typedef struct dp_query {
@@ -133,6 +140,9 @@ typedef struct dp_query {
 	 * never passes for a missing value.  dp_query_check() returns it. */
 	int read_error;
 	char read_error_detail[256];
+	double now;       /* when the snapshot began: the present of live states (a stall) */
+	bool rules_read;  /* rules holds the index's health rules (dp_query_rules) */
+	dp_rules rules;
 } dp_query;
 /* Records rc (with the current detail) as the query's read error, unless
  * one is recorded already. */
@@ -208,6 +218,17 @@ DP_INTERNAL const dp_qv *dp_qtask_hyp(const dp_qtask *t, const char *name);
 /* A task's tag or run fact by name (ignoring case), or NULL. */
 DP_INTERNAL const dp_qv *dp_qtask_tag(const dp_qtask *t, const char *key);
 DP_INTERNAL const dp_qv *dp_qtask_fact(const dp_qtask *t, const char *name);
+
+/* ---- health (health.c) -----------------------------------------------------------
+ * The health rules' state of each task (indexer/health.h), with the stall
+ * of a RUNNING task told from the present time and the rules the indexer
+ * applies (meta "rules"), so that every front end shows the same. */
+/* The rules the index was built with (their defaults when it says none). */
+DP_INTERNAL const dp_rules *dp_query_rules(dp_query *q);
+/* Fills in the health of d's tasks, once; 0 or a read error. */
+DP_INTERNAL int dp_qdf_health(dp_query *q, dp_qdataflow *d);
+/* "ok", "plateau", "stalled", "diverged", "nan" */
+DP_INTERNAL const char *dp_qtask_health(const dp_qtask *t);
 
 /* The canonical spelling of a metric or hyperparameter of the dataflow,
  * matched case-insensitively; NULL when unknown. */
@@ -286,6 +307,7 @@ typedef enum dp_col_role {
 	ROLE_METRIC, /* a metric's value, or an aggregate of its values */
 	ROLE_SQL,    /* a column of an SQL statement's result: `name` is its declared type, or NULL */
 	ROLE_DURATION, /* seconds, whatever the table shows */
+	ROLE_HEALTH, /* a task's health: ok, plateau, stalled, diverged, nan (docs/STEERING.md) */
 } dp_col_role;
 
 /* A goal: whether lower values of a metric are better. */
@@ -357,6 +379,7 @@ DP_INTERNAL int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col
  * metric with its aggregate (agg NULL: a value per epoch) and goal. */
 DP_INTERNAL void dp_table_col_status(dp_table *t, size_t i);
 DP_INTERNAL void dp_table_col_duration(dp_table *t, size_t i);
+DP_INTERNAL void dp_table_col_health(dp_table *t, size_t i);
 DP_INTERNAL void dp_table_col_hyp(dp_table *t, size_t i, const char *hyp, bool numeric);
 DP_INTERNAL void dp_table_col_metric(dp_table *t, size_t i, const char *metric, const dp_agg *agg, dp_goal goal);
 /* A column of an SQL result: its kind is what its declared type says

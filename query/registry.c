@@ -22,7 +22,8 @@
 
 static const dp_question *const questions[] = {
 	&dp_q_dataflows, &dp_q_describe, &dp_q_runs, &dp_q_compare, &dp_q_effect, &dp_q_curve,
-	&dp_q_adaptations, &dp_q_test, &dp_q_elements, &dp_q_layers, &dp_q_watch, &dp_q_tasks, &dp_q_segments, &dp_q_diff, &dp_q_groups, &dp_q_bands,
+	&dp_q_adaptations, &dp_q_test, &dp_q_elements, &dp_q_layers, &dp_q_watch, &dp_q_tasks, &dp_q_segments, &dp_q_diff,
+	&dp_q_groups, &dp_q_bands, &dp_q_events, &dp_q_advise,
 };
 
 const char *const dp_goal_choices[] = { "min", "max", NULL };
@@ -134,16 +135,7 @@ static int refuse_detail(const dp_param *p, unsigned front)
 
 static int parse_real(const dp_param *p, unsigned front, const char *v, double *out)
 {
-	char what[96], *end;
-	double d;
-	errno = 0;
-	d = *v && !isspace((unsigned char)*v) ? strtod(v, &end) : NAN;
-	if (!*v || isspace((unsigned char)*v) || *end || errno || !isfinite(d) || d < p->min || d > p->max) {
-		snprintf(what, sizeof(what), "'%%.60s' is not a number from %g to %g", p->min, p->max);
-		return refuse(p, front, what, v);
-	}
-	*out = d;
-	return 0;
+	return dp_parse_real(v, p->min, p->max, out) ? refuse_detail(p, front) : 0;
 }
 
 static int parse_choice(const dp_param *p, unsigned front, const char *v, const char **out)
@@ -279,6 +271,8 @@ int dp_ask_init(dp_ask *a, const dp_question *qn, unsigned front)
 	}
 	a->o->agg.kind = AGG_BEST;
 	a->o->now = dp_now();
+	if (qn->init)
+		qn->init(a->o);
 	/* Defaults go through the parser, so that a default is a value the
 	 * parameter would take; they do not count as given. */
 	for (size_t i = 0; i < qn->nparams; i++) {
@@ -481,6 +475,7 @@ int dp_registry_json(dp_buf *out)
 		json_str(out, "description", qn->description);
 		json_str(out, "example", qn->example);
 		dp_buf_printf(out, ", \"refreshed\": %s", qn->flags & DP_Q_REFRESHED ? "true" : "false");
+		dp_buf_printf(out, ", \"followed\": %s", qn->flags & DP_Q_FOLLOWED ? "true" : "false");
 		dp_buf_printf(out, ",\n  \"parameters\": [");
 		for (size_t k = 0; k < qn->nparams; k++) {
 			dp_buf_printf(out, "%s\n   ", k ? "," : "");

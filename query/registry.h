@@ -91,6 +91,10 @@ typedef struct dp_param {
 
 /* A question refreshed on the command line until interrupted (watch). */
 #define DP_Q_REFRESHED 1u
+/* A question whose rows the command line can follow (--follow): the
+ * rows it has not printed yet, by their first column (an id), as they
+ * appear (events). */
+#define DP_Q_FOLLOWED 2u
 
 typedef struct dp_question {
 	const char *name;
@@ -104,6 +108,10 @@ typedef struct dp_question {
 	 * (a sparkline, a correlation) go to notes. */
 	int (*answer)(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes);
 	unsigned flags;           /* DP_Q_* */
+	/* Sets what stands for "not given" in options a parameter without a
+	 * default leaves (an epoch of -1, a NaN), before the defaults; NULL:
+	 * zero does. */
+	void (*init)(dp_qopts *o);
 } dp_question;
 
 /* The questions, in the order `dnnprov help` lists them. */
@@ -235,7 +243,8 @@ DP_INTERNAL extern const char *const dp_goal_choices[];
 
 /* The questions (q_<name>.c). */
 DP_INTERNAL extern const dp_question dp_q_dataflows, dp_q_describe, dp_q_runs, dp_q_compare, dp_q_effect,
-	dp_q_curve, dp_q_adaptations, dp_q_test, dp_q_elements, dp_q_layers, dp_q_watch, dp_q_tasks, dp_q_segments, dp_q_diff, dp_q_groups, dp_q_bands;
+	dp_q_curve, dp_q_adaptations, dp_q_test, dp_q_elements, dp_q_layers, dp_q_watch, dp_q_tasks, dp_q_segments,
+	dp_q_diff, dp_q_groups, dp_q_bands, dp_q_events, dp_q_advise;
 
 #define DP_PARAMS(a) .params = (a), .nparams = sizeof(a) / sizeof((a)[0])
 

@@ -281,6 +281,15 @@ int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row 
 	return 0;
 }
 
+int dp_read_event(const MDB_val *k, const MDB_val *v, dp_event_row *out)
+{
+	size_t pos = 0;
+	memset(out, 0, sizeof(*out));
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
+		return corrupt();
+	return dp_event_fields_parse(v->mv_data, v->mv_size, &out->e) ? corrupt() : 0;
+}
+
 int dp_qepochs_open(dp_qepochs *s, const dp_index *ix, MDB_txn *txn, MDB_cursor *c, const dp_key *prefix, bool has_from,
 		    int64_t from)
 {

@@ -84,6 +84,11 @@ typedef struct dp_tag_row {
 	dp_field value; /* DP_F_NULL: the key was removed */
 } dp_tag_row;
 
+typedef struct dp_event_row {
+	dp_str df, task;
+	dp_event_fields e;
+} dp_event_row;
+
 typedef struct dp_epoch_row {
 	dp_str df, task;
 	int64_t epoch;
@@ -132,6 +137,7 @@ DP_INTERNAL int dp_read_test(dp_decoder *dec, const MDB_val *k, const MDB_val *v
 DP_INTERNAL int dp_read_element(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_element_row *out);
 DP_INTERNAL int dp_read_layers(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_layers_row *out);
 DP_INTERNAL int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row *out);
+DP_INTERNAL int dp_read_event(const MDB_val *k, const MDB_val *v, dp_event_row *out);
 /* Epochs are stored in blocks of a task's epochs (indexer/epochs.h): they
  * are read with a scan of their own that gives one epoch at a time, of a
  * dataflow or a task (prefix), from epoch `from` on when has_from, through

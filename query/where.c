@@ -13,7 +13,7 @@
  *   unary   := '-' unary | '(' expr ')' | operand
  *   operand := number | 'text' | "text" | name | agg '(' metric ')'
  *   agg     := max | min | last | mean | best
- *   name    := a hyperparameter, status, epochs, task, host, start, end
+ *   name    := a hyperparameter, status, health, epochs, task, host, start, end
  *              (case-insensitive); `back quotes` for names with spaces or
  *              operators in them
  *
@@ -47,7 +47,7 @@ typedef enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE } cmp_op;
 
 typedef enum { OPD_LIT, OPD_HYP, OPD_STATUS, OPD_EPOCHS, OPD_TASK, OPD_HOST, OPD_START, OPD_END,
 	       OPD_METRIC, OPD_MESSAGE, OPD_USER, OPD_ATTEMPTS, OPD_ACTIVE, OPD_LAST, OPD_DURATION,
-	       OPD_NOW, OPD_TAG, OPD_FACT } opd_kind;
+	       OPD_NOW, OPD_TAG, OPD_FACT, OPD_HEALTH } opd_kind;
 
 typedef struct operand {
 	opd_kind kind;
@@ -179,7 +179,7 @@ static char *read_name(parser *p)
 
 static void names_hint(const dp_qdataflow *d, dp_buf *b)
 {
-	dp_buf_printf(b, "names: status, epochs, task, host, user, start, end, last_activity, duration, active, attempts, message, now, tags.KEY, facts.NAME");
+	dp_buf_printf(b, "names: status, health, epochs, task, host, user, start, end, last_activity, duration, active, attempts, message, now, tags.KEY, facts.NAME");
 	for (size_t i = 0; i < d->nhyps; i++)
 		dp_buf_printf(b, ", %s", d->hyps[i].name);
 	if (d->nmetrics)
@@ -260,7 +260,7 @@ static bool parse_operand(parser *p, operand *o)
 		{ "host", OPD_HOST },         { "start", OPD_START },       { "end", OPD_END },
 		{ "message", OPD_MESSAGE },   { "user", OPD_USER },         { "attempts", OPD_ATTEMPTS },
 		{ "active", OPD_ACTIVE },     { "last_activity", OPD_LAST }, { "duration", OPD_DURATION },
-		{ "now", OPD_NOW },
+		{ "now", OPD_NOW },           { "health", OPD_HEALTH },
 		{ "last_seen", OPD_LAST }, /* its name before last_activity, still taken */
 	};
 	size_t at;
@@ -407,6 +407,7 @@ static vtype operand_type(const parser *p, const operand *o)
 	switch (o->kind) {
 	case OPD_LIT: return o->lit.type == QV_TEXT ? VT_TEXT : VT_NUM;
 	case OPD_STATUS:
+	case OPD_HEALTH:
 	case OPD_TASK:
 	case OPD_MESSAGE:
 	case OPD_USER:
@@ -851,6 +852,18 @@ static dp_qv eval_operand(const operand *o, dp_query *q, const dp_qdataflow *d, 
 		v.type = QV_TEXT;
 		v.text = t->status;
 		return v;
+	case OPD_HEALTH: {
+		/* Loaded with the first task asked about: a read error fails
+		 * the query (dp_query_check), never passes for "ok". */
+		int rc = dp_qdf_health(q, (dp_qdataflow *)d);
+		if (rc) {
+			dp_query_read_failed(q, rc);
+			return v;
+		}
+		v.type = QV_TEXT;
+		v.text = dp_qtask_health(t);
+		return v;
+	}
 	case OPD_TASK:
 		v.type = QV_TEXT;
 		v.text = t->id;

@@ -31,8 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "indexer/index.h"
 #include "ship/conn.h"
+#include "ship/events.h"
 #include "ship/message.h"
 
 /* What a message that is no chunk is told with: its header quoted. */
@@ -59,6 +61,9 @@ typedef struct consumer {
 	bool *bad; /* not even a chunk: invalid before the indexer sees it */
 	dp_patience patience; /* JetStream calls failing in a row: --give-up-after */
 	dp_stream_stats stats;
+	/* Notifications: the sinks, and the notifier that runs them. */
+	dp_notify_sink command, nats, sink;
+	dp_notifier *notifier;
 } consumer;
 
 static bool stopping(const consumer *k)
@@ -349,6 +354,14 @@ static int apply(consumer *k, natsMsgList *list)
 	/* The chunks the indexer sees, in order; the bad ones it never sees. */
 	for (size_t i = 0; i < n; i++) {
 		k->seqs[i] = stream_seq(list->Msgs[i]);
+		const char *repeated = NULL;
+		if (dp_events_message(natsMsg_GetSubject(list->Msgs[i]),
+				      header_value(list->Msgs[i], DP_EVENTS_HDR, &repeated) != NULL)) {
+			/* An event an indexer published: not a piece of a segment. */
+			k->bad[i] = true;
+			k->bad_why[i][0] = '\0';
+			continue;
+		}
 		k->bad[i] = !to_chunk(list->Msgs[i], &k->chunks[good], &k->names[i], k->bad_why[i], BAD_WHY);
 		good += !k->bad[i];
 	}
@@ -380,6 +393,8 @@ static int apply(consumer *k, natsMsgList *list)
 			k->stats.messages++;
 		else if (out == DP_CHUNK_HAD)
 			k->stats.had++;
+		else if (k->bad[i] && !why[0])
+			; /* an event: acknowledged, nothing to say */
 		else {
 			k->stats.invalid++;
 			char subject[256];
@@ -406,6 +421,23 @@ static int drained(consumer *k)
 	bool done = ci->NumPending == 0 && ci->NumAckPending == 0;
 	jsConsumerInfo_Destroy(ci);
 	return done;
+}
+
+/* The notifier of the rules' on_event command and, with `nats: true`,
+ * of the publisher of events, both when both are asked for. */
+static int start_notifier(consumer *k)
+{
+	const dp_rules *r = k->o->rules;
+	if (!r || (!r->on_event && !r->nats))
+		return 0;
+	if (r->on_event && !(k->command = dp_notify_command(r->on_event, r->on_event_timeout_s)).ctx)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (r->nats)
+		k->nats = dp_events_nats_sink(&k->c);
+	k->sink = r->on_event && r->nats ? dp_events_both(k->nats, k->command) : r->nats ? k->nats : k->command;
+	if (!k->sink.deliver)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	return dp_notifier_start(&k->sink, k->o->notify, k->o->ctx, &k->notifier);
 }
 
 static int loop(consumer *k)
@@ -491,6 +523,8 @@ static int loop(consumer *k)
 				break;
 			last_sweep = dp_monotonic();
 		}
+		if ((rc = dp_indexer_tick(k->x)))
+			break;
 	}
 	if (rc == 0)
 		rc = dp_indexer_sweep(k->x);
@@ -534,6 +568,8 @@ int dp_stream_index(const dp_stream_options *opts, dp_stream_stats *stats)
 	snprintf(k.meta_key, sizeof(k.meta_key), "stream:%.80s", k.c.stream);
 	if (rc || (rc = grow_batch(&k, o.fetch)))
 		goto out;
+	if ((rc = start_notifier(&k)))
+		goto out;
 	dp_indexer_options io = {
 		.index_dir = o.index_dir,
 		.lost_after_s = o.lost_after_s,
@@ -542,6 +578,9 @@ int dp_stream_index(const dp_stream_options *opts, dp_stream_stats *stats)
 		.report = o.report,
 		.fault = o.fault,
 		.report_ctx = o.ctx,
+		.rules = o.rules,
+		.notify = k.notifier != NULL,
+		.notifier = k.notifier,
 	};
 	if ((rc = dp_indexer_open(&io, &k.x)))
 		goto out;
@@ -549,7 +588,18 @@ int dp_stream_index(const dp_stream_options *opts, dp_stream_stats *stats)
 	if ((rc = connect_all(&k)) || stopping(&k))
 		goto out;
 	rc = loop(&k);
+	if (rc == 0 && k.notifier) {
+		/* A catch-up sends what it found before it ends; a follower what
+		 * is under way.  The rest waits in the outbox for the next run. */
+		uint64_t waiting;
+		if (!o.follow)
+			dp_indexer_notify_drain(k.x, 1e9, &waiting);
+		dp_notifier_stop(k.notifier, 2.0);
+		if (dp_indexer_notify_drain(k.x, 0, &waiting) == 0)
+			k.stats.undelivered = waiting;
+	}
 out:
+	dp_notifier_stop(k.notifier, 2.0);
 	if (k.sub)
 		natsSubscription_Destroy(k.sub); /* the durable consumer stays */
 	dp_conn_close(&k.c);
@@ -561,8 +611,13 @@ out:
 		dp_indexer_get_stats(k.x, &is);
 		stats->records = is.records;
 		stats->problems = is.problems;
+		stats->events = is.events;
 	}
 	dp_indexer_close(k.x);
+	dp_notifier_free(k.notifier);
+	if (k.sink.ctx != k.command.ctx && k.sink.ctx != k.nats.ctx)
+		dp_events_both_free(&k.sink);
+	dp_notify_command_free(&k.command);
 	free(k.waiting);
 	free(k.chunks);
 	free(k.outcome);

@@ -18,6 +18,7 @@
 	X(jsCtx_Destroy) \
 	X(jsMsgMetaData_Destroy) \
 	X(jsOptions_Init) \
+	X(jsPubAck_Destroy) \
 	X(jsPubOptions_Init) \
 	X(jsStreamConfig_Init) \
 	X(jsStreamInfo_Destroy) \
@@ -28,6 +29,7 @@
 	X(js_GetConsumerInfo) \
 	X(js_GetStreamInfo) \
 	X(js_PublishAsyncComplete) \
+	X(js_PublishMsg) \
 	X(js_PublishMsgAsync) \
 	X(js_PullSubscribe) \
 	X(natsConnection_Close) \
@@ -83,6 +85,7 @@ DP_INTERNAL int dp_nats_bind(void);
 #define jsCtx_Destroy (*dp_nats.p_jsCtx_Destroy)
 #define jsMsgMetaData_Destroy (*dp_nats.p_jsMsgMetaData_Destroy)
 #define jsOptions_Init (*dp_nats.p_jsOptions_Init)
+#define jsPubAck_Destroy (*dp_nats.p_jsPubAck_Destroy)
 #define jsPubOptions_Init (*dp_nats.p_jsPubOptions_Init)
 #define jsStreamConfig_Init (*dp_nats.p_jsStreamConfig_Init)
 #define jsStreamInfo_Destroy (*dp_nats.p_jsStreamInfo_Destroy)
@@ -93,6 +96,7 @@ DP_INTERNAL int dp_nats_bind(void);
 #define js_GetConsumerInfo (*dp_nats.p_js_GetConsumerInfo)
 #define js_GetStreamInfo (*dp_nats.p_js_GetStreamInfo)
 #define js_PublishAsyncComplete (*dp_nats.p_js_PublishAsyncComplete)
+#define js_PublishMsg (*dp_nats.p_js_PublishMsg)
 #define js_PublishMsgAsync (*dp_nats.p_js_PublishMsgAsync)
 #define js_PullSubscribe (*dp_nats.p_js_PullSubscribe)
 #define natsConnection_Close (*dp_nats.p_natsConnection_Close)

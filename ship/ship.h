@@ -163,6 +163,11 @@ typedef struct dp_stream_options {
 	void (*state)(void *ctx, const char *what);
 	void (*fault)(void *ctx, const char *why, unsigned retry_ms);
 	void *ctx;
+	/* The health rules (NULL: the defaults), and their notifications: the
+	 * on_event command, and with `nats` every event published to
+	 * dnnprov.events.<dataflow> (ship/events.h); failures go to notify. */
+	const struct dp_rules *rules;
+	void (*notify)(void *ctx, const char *what);
 } dp_stream_options;
 
 typedef struct dp_stream_stats {
@@ -173,6 +178,8 @@ typedef struct dp_stream_stats {
 	uint64_t records;
 	uint64_t problems;
 	uint64_t waiting;   /* at the end: messages still waiting for an earlier part */
+	uint64_t events;    /* health events found */
+	uint64_t undelivered; /* at the end: notifications still in the outbox */
 	char consumer[64];
 } dp_stream_stats;
 

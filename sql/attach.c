@@ -789,7 +789,7 @@ static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, 
 	static const char *const common[] = { "dataflows",   "transformations", "sets",	       "attributes",
 					      "dependencies", "tasks",		 "hyperparameters", "metrics",
 					      "summaries",   "adaptations",	 "tests",	       "layers",
-					      "elements",    "facts",		 "tags" };
+					      "elements",    "facts",		 "tags",	       "events" };
 	char **names = NULL;
 	size_t n = 0;
 	int rc;

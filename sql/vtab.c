@@ -47,6 +47,7 @@ enum kind {
 	K_SET,
 	K_FACTS,
 	K_TAGS,
+	K_EVENTS,
 	K_COUNT
 };
 
@@ -95,7 +96,7 @@ static const col_def c_tasks[] = {
 	{ "pid", "INTEGER" },	   { "execution", "TEXT" },	     { "start", "TIMESTAMP" },
 	{ "end", "TIMESTAMP" },	   { "last_activity", "TIMESTAMP" }, { "duration", "REAL" },
 	{ "epochs", "INTEGER" },   { "last_epoch", "INTEGER" },	     { "attempts", "INTEGER" },
-	{ "message", "TEXT" },	   { "active", "REAL" },
+	{ "message", "TEXT" },	   { "active", "REAL" },	     { "health", "TEXT" },
 };
 static const col_def c_hyps[] = { { "dataflow", "TEXT" }, { "task", "TEXT" }, { "name", "TEXT" }, { "value", "" },
 				  { "type", "TEXT" } };
@@ -124,6 +125,10 @@ static const col_def c_elements[] = { { "dataflow", "TEXT" }, { "transformation"
 				      { "value", "" } };
 static const col_def c_set[] = { { "task", "TEXT" }, { "time", "TIMESTAMP" } };
 static const col_def c_facts[] = { { "dataflow", "TEXT" }, { "task", "TEXT" }, { "name", "TEXT" }, { "value", "" } };
+static const col_def c_events[] = { { "dataflow", "TEXT" }, { "task", "TEXT" },    { "rule", "TEXT" },
+				    { "epoch", "INTEGER" },  { "id", "TEXT" },	    { "time", "TIMESTAMP" },
+				    { "metric", "TEXT" },    { "value", "REAL" },   { "detail", "TEXT" },
+				    { "evidence", "TEXT" } };
 static const col_def c_tags[] = { { "dataflow", "TEXT" }, { "task", "TEXT" }, { "key", "TEXT" }, { "value", "" },
 				  { "time", "TIMESTAMP" } };
 
@@ -159,6 +164,8 @@ static const kind_def kinds[K_COUNT] = {
 		    W_ATTRS },
 	[K_FACTS] = { "facts", DP_DB_TASKS, 0, COLS(c_facts), { { 0, 's' }, { 1, 's' } }, 2, true, W_NONE },
 	[K_TAGS] = { "tags", DP_DB_TAGS, 0, COLS(c_tags), { { 0, 's' }, { 1, 's' }, { 2, 's' } }, 3, false, W_NONE },
+	[K_EVENTS] = { "events", DP_DB_EVENTS, 0, COLS(c_events), { { 0, 's' }, { 1, 's' }, { 2, 's' }, { 3, 'i' } },
+		       4, false, W_NONE },
 };
 
 /* ---- tables ---------------------------------------------------------------------- */
@@ -573,6 +580,7 @@ typedef struct sql_cursor {
 		dp_element_row element;
 		dp_layers_row layers;
 		dp_tag_row tag;
+		dp_event_row event;
 	} r;
 	/* summaries: the first value, read when asked */
 	bool first_done, first_found;
@@ -985,6 +993,7 @@ static int read_record(sql_cursor *c)
 		c->nsub = c->r.tag.value.type != DP_F_NULL; /* a removed key has no row */
 		return 0;
 	case K_SUMMARIES: c->nsub = 1; return dp_read_summary(&c->k, &c->v, &c->r.summary);
+	case K_EVENTS: c->nsub = 1; return dp_read_event(&c->k, &c->v, &c->r.event);
 	case K_ADAPTATIONS: c->nsub = 1; return dp_read_adapt(&c->dec, &c->k, &c->v, &c->r.adapt);
 	case K_TESTS:
 	case K_TESTS_WIDE:
@@ -1254,6 +1263,56 @@ static void column_task(sqlite3_context *ctx, const dp_task_row *r, int col)
 	}
 }
 
+/* The task's health, as `runs` shows it: the rules' state, and the stall
+ * of a RUNNING task at the snapshot's time (query/health.c). */
+#define TASKS_HEALTH 17
+static void column_health(sql_cursor *c, sqlite3_context *ctx)
+{
+	const dp_task_row *r = &c->r.task;
+	dp_key k;
+	MDB_val key, val;
+	dp_health h;
+	double median;
+	dp_key_reset(&k);
+	dp_key_str(&k, r->df.p, r->df.n);
+	dp_key_str(&k, r->task.p, r->task.n);
+	key = dp_key_val(&k);
+	dp_health_state st = DP_HEALTH_OK;
+	if (!k.overflow && dp_query_get(c->q, DP_DB_HEALTH, &key, &val) && dp_health_unpack(val.mv_data, val.mv_size, &h)) {
+		st = dp_health_stored_state(&h);
+		if (st < DP_HEALTH_STALLED && strcmp(r->f.status, "RUNNING") == 0 &&
+		    dp_health_stalled(&h, dp_query_rules(c->q), r->f.last, c->q->now, &median))
+			st = DP_HEALTH_STALLED;
+	}
+	result_cstr(ctx, dp_health_name(st));
+}
+
+static void column_event(sqlite3_context *ctx, const dp_event_row *r, int col)
+{
+	dp_buf b = { 0 };
+	const dp_event_fields *e = &r->e;
+	switch (col) {
+	case 0: result_str(ctx, r->df); break;
+	case 1: result_str(ctx, r->task); break;
+	case 2: result_cstr(ctx, dp_rule_names[e->rule]); break;
+	case 3: sqlite3_result_int64(ctx, e->epoch); break;
+	case 4: dp_event_id(&b, r->df.p, r->df.n, r->task.p, r->task.n, e->rule, e->epoch); break;
+	case 5: result_double(ctx, e->time); break;
+	case 6: result_str(ctx, e->metric); break;
+	case 7: result_double(ctx, e->value); break;
+	case 8: dp_event_sentence(&b, e); break;
+	case 9: dp_event_evidence_json(&b, e); break;
+	default: sqlite3_result_null(ctx);
+	}
+	if (col == 4 || col == 8 || col == 9) {
+		if (b.failed)
+			sqlite3_result_error_nomem(ctx);
+		else
+			sqlite3_result_text(ctx, b.data ? b.data : "", (int)b.len, SQLITE_TRANSIENT);
+	}
+	dp_buf_free(&b);
+}
+
 static const char *field_type_name(dp_field f)
 {
 	return f.type == DP_F_TEXT ? "text" : f.type == DP_F_NULL ? NULL : "numeric";
@@ -1357,7 +1416,13 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		return SQLITE_OK;
 	}
 	switch (t->kind) {
-	case K_TASKS: column_task(ctx, &c->r.task, col); break;
+	case K_TASKS:
+		if (col == TASKS_HEALTH)
+			column_health(c, ctx);
+		else
+			column_task(ctx, &c->r.task, col);
+		break;
+	case K_EVENTS: column_event(ctx, &c->r.event, col); break;
 	case K_HYPS: {
 		dp_str n;
 		dp_field v;

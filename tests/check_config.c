@@ -771,7 +771,7 @@ static const struct bad_case bad_cases[] = {
 	/* unknown keys */
 	{ "unknown top key", DF "metrcs: [a]\n", 2, 1,
 	  "unknown key 'metrcs' in the top level (expected one of: dataflow, log_dir, index_dir, "
-	  "hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts, strict, metric_ranges)" },
+	  "hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts, strict, metric_ranges, events)" },
 	{ "key case matters", "Dataflow: x\n", 1, 1, "unknown key 'Dataflow'" },
 	{ "unknown log key", DF "log:\n  segment: 1MiB\n", 3, 3,
 	  "unknown key 'segment' in 'log' (expected one of: segment_size, durability, fsync_interval)" },
@@ -1019,6 +1019,10 @@ static const struct bad_case bad_cases[] = {
 	  "the high bound must be a number or .inf / -.inf, not 'one'" },
 	{ "range bound NaN", DF "metrics: [acc]\nmetric_ranges: {acc: [.nan, 1]}\n", 3, 23,
 	  "the low bound must be a number or .inf / -.inf, not '.nan'" },
+	{ "range bound hexadecimal", DF "metrics: [acc]\nmetric_ranges: {acc: [0x0, 1]}\n", 3, 23,
+	  "the low bound must be a number or .inf / -.inf, not '0x0'" },
+	{ "range bound past a double", DF "metrics: [acc]\nmetric_ranges: {acc: [0, 1e999]}\n", 3, 26,
+	  "the high bound must be a number or .inf / -.inf, not '1e999'" },
 	{ "range bound null", DF "metrics: [acc]\nmetric_ranges: {acc: [~, 1]}\n", 3, 23,
 	  "the low bound must be a scalar, not null" },
 	{ "ranges not a mapping", DF "metrics: [acc]\nmetric_ranges: [acc]\n", 3, 16,

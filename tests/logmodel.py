@@ -4,6 +4,7 @@ docs/FORMAT.md and docs/RUNS.md, not the indexer's code.
 """
 
 import datetime
+import math
 
 from liveness import owner_lives
 
@@ -57,6 +58,7 @@ class Task:
         self.tests = []
         self.layers = None  # the latest layers record
         self.elements = []
+        self.epoch_records = []  # every epoch record, in the task's order (a re-logged epoch too)
 
 
 def replay(records):
@@ -99,6 +101,7 @@ def replay(records):
             continue
         elif kind == "epoch":
             t.epochs[r["epoch"]] = r
+            t.epoch_records.append(r)
             for m in r["metrics"]:
                 if m not in d["metrics"]:
                     d["metrics"].append(m)
@@ -149,3 +152,78 @@ def main_metric(d):
     if twin in reported:
         return twin
     return next((x for x in m if x in reported), twin or m[0])
+
+
+# ---- the health rules of docs/STEERING.md, from the formulas there -------------------------
+
+RULES = {"nan": True, "divergence": True, "factor": 1.0, "div_epochs": 3, "plateau": True,
+         "plateau_epochs": 10, "min_delta": 0.01, "scale_floor": 0.1, "epsilon": 1e-12,
+         "metric": None, "goal": None}
+
+NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def number(v):
+    """A metric value as `cat` prints it (NaN and the infinities as text),
+    or None when it is no number."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    return NONFINITE.get(v) if isinstance(v, str) else None
+
+
+def health(t, rules=RULES):
+    """The events [(rule, epoch)] the rules find in a task's epoch records,
+    in its order, and the state they leave: "nan", "diverged", "plateau"
+    or "ok"."""
+    r = dict(RULES, **rules)
+    metric, lower = r["metric"], None
+    n, bad_run, since = 0, 0, 0
+    first = best = ref = None
+    nan = div = plat = False
+    events = []
+    for rec in t.epoch_records:
+        ms, e = rec["metrics"], rec["epoch"]
+        bad = [k for k, v in ms.items() if number(v) is not None and not math.isfinite(number(v))]
+        if not bad:
+            nan = False
+        elif r["nan"] and not nan:
+            events.append(("nan", e))
+            nan = True
+        if metric is None:
+            m = next((k for k, v in ms.items() if number(v) is not None), None)
+            if m is not None:
+                metric = "val_" + m if not m.startswith("val_") and number(ms.get("val_" + m)) is not None else m
+        if metric is not None and lower is None:
+            lower = r["goal"] == "min" if r["goal"] else lower_is_better(metric)
+        x = number(ms.get(metric)) if metric is not None else None
+        if x is None or not math.isfinite(x):
+            continue
+        sign = 1.0 if lower else -1.0
+        n += 1
+        if n == 1:
+            first = best = ref = x
+            continue
+        b, B, F, P = sign * x, sign * best, sign * first, sign * ref
+        s = max(F - B, r["scale_floor"] * abs(B), r["epsilon"])
+        if r["divergence"]:
+            if b > B + r["factor"] * s:
+                bad_run += 1
+                if bad_run >= r["div_epochs"] and not div:
+                    div = True
+                    events.append(("divergence", e))
+            else:
+                bad_run, div = 0, False
+        if r["plateau"]:
+            if b < P - r["min_delta"] * s:
+                ref, since, plat = x, 0, False
+            else:
+                since += 1
+                if since >= r["plateau_epochs"] and not plat:
+                    plat = True
+                    events.append(("plateau", e))
+        if b < B:
+            best = x
+    state = "nan" if nan else "diverged" if div else "plateau" if plat else "ok"
+    return events, state

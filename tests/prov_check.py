@@ -62,12 +62,14 @@ import os
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 from prov.constants import PROV_N_MAP, PROV_RECORD_IDS_MAP
 from prov.identifier import QualifiedName
 from prov.model import PROV_REC_CLS, Literal, ProvDocument, encoding_provn_value
 
 from liveness import owner_lives
+from logmodel import health
 
 DNNPROV_NS = "https://dnnprov.dev/ns#"
 problems = []
@@ -137,6 +139,7 @@ class Model:
         self.tests = []  # (task, rid, record)
         self.elements = []  # (task, tf, set, rid, record)
         self.layers = {}  # task -> record
+        self.epoch_records = {}  # task -> its epoch records in order (the health rules read them)
         metric_names = []
         for r in records:
             if r.get("dataflow") != df:
@@ -175,6 +178,7 @@ class Model:
             t = self.tasks[task]
             if kind == "epoch":
                 self.epochs[(task, r["epoch"])] = r
+                self.epoch_records.setdefault(task, []).append(r)
                 metric_names += list(r["metrics"])
             elif kind == "adapt":
                 self.adapts[(task, r["epoch"], r["hyperparameter"])] = r
@@ -203,6 +207,12 @@ class Model:
         self.tests = [x for x in self.tests if x[0] in sel]
         self.elements = [x for x in self.elements if x[0] in sel]
         self.layers = {k: v for k, v in self.layers.items() if k in sel}
+        # The health rules (docs/STEERING.md), replayed by tests/logmodel.py.
+        self.events, self.health = [], {}
+        for tid in self.selected:
+            events, state = health(SimpleNamespace(epoch_records=self.epoch_records.get(tid, [])))
+            self.events += [(tid, rule, e) for rule, e in events]
+            self.health[tid] = state
 
     def prospective(self):
         """[(transformation, [dependencies], [(set, input, [(attribute, type)])])], deduplicated."""
@@ -280,14 +290,14 @@ class Model:
         agents = {self.agent(t) for t in tasks} - {None}
         return {
             "entity": 1 + ntf + nsets + nattrs + len(tasks) + nlayers + len(self.epochs) + nad + ntest
-            + len(self.elements),
+            + len(self.elements) + len(self.events),
             "activity": len(tasks) + nad + ntest + len(user_acts),
             "agent": len(agents) + 1,
             "wasGeneratedBy": len(self.epochs) + nad + ntest + outputs,
             "used": len(tasks) + nlayers + 2 * nad + inputs,
             "wasInformedBy": nad + ntest,
             "wasAssociatedWith": sum(2 if self.agent(t) else 1 for t in activities),
-            "wasDerivedFrom": nad,
+            "wasDerivedFrom": nad + len(self.events),
             "wasInfluencedBy": ndeps,
             "hadMember": ntf + nsets + nattrs,
         }
@@ -573,6 +583,8 @@ def check_content(model, doc):
             same(T + " task", a.get("dnnprov:task"), ("str", tid))
             same(T + " message", a.get("dnnprov:message"), ("str", t["message"]) if t["message"] else None)
             same(T + " attempts", a.get("dnnprov:attempts"), ("int", t["attempts"]))
+            if t["status"] != "RUNNING":  # a running one may be stalled by the time it is exported
+                same(T + " health", a.get("dnnprov:health"), ("str", model.health[tid]))
             r = by_id[("activity", T)]
             start, end = r.formal_attributes[0][1], r.formal_attributes[1][1]
             same(T + " start", abs(start.timestamp() - t["start"]) < 1e-6, True)
@@ -592,6 +604,12 @@ def check_content(model, doc):
             same(eid, {k: v for k, v in a.items() if k.startswith("dfa:")}, want)
             same(eid + " elapsed", a.get("dnnprov:elapsed"), metric_value(rec["elapsed"]))
             same(eid + " epoch", a.get("dnnprov:epoch"), ("int", e))
+    for tid, rule, e in model.events:
+        evid = "df:task/%s/event/%s/%d" % (enc(tid), rule, e)
+        a = attrs_of("entity", evid)
+        if a is not None:
+            same(evid + " rule", a.get("dnnprov:rule"), ("str", rule))
+            same(evid + " epoch", a.get("dnnprov:epoch"), ("int", e))
     for (tid, e, hname), rec in model.adapts.items():
         vid = "df:task/%s/hyperparameter/%s/epoch/%d" % (enc(tid), enc(hname), e)
         a = attrs_of("entity", vid)

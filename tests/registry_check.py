@@ -99,6 +99,19 @@ for q in questions:
         if q.get("refreshed") and name != "count":
             args += ["--count", "1"]
         args += ["--" + name] + ([] if p["type"] == "flag" else [sample(p)])
+        if q.get("followed") and name == "follow":
+            # Follows until interrupted: taken when it is still running,
+            # or ended without a usage error.
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            try:
+                proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait(timeout=10)
+                check("cli %s --follow: accepted" % q["name"], True)
+                continue
+            check("cli %s --follow: accepted" % q["name"], proc.returncode != 2, proc.stderr.read())
+            continue
         done = subprocess.run(args, capture_output=True, text=True, timeout=60)
         first = done.stderr.splitlines()[0] if done.stderr else ""
         refused = done.returncode == 2 and ("unknown option '--%s'" % name in first or

@@ -36,7 +36,7 @@ import tempfile
 import time
 import urllib.parse
 
-from serve_lib import Checks, Server, wait_for
+from serve_lib import Checks, Server, start_browser, wait_for
 
 dnnprov, config, shots, full = sys.argv[1:5]
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
@@ -45,29 +45,11 @@ check = Checks("serve_browser")
 
 
 try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 except ImportError as e:
     print(f"chromium: python3-selenium is missing ({e}): `make check` installs it (apt-get install python3-selenium)")
     sys.exit(1)
-
-
-def start_browser(profile):
-    opts = webdriver.ChromeOptions()
-    # No network here: nothing that phones home; a fresh profile.
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-              "--window-size=1400,1000", "--user-data-dir=" + profile]:
-        opts.add_argument(a)
-    opts.binary_location = "/usr/bin/chromium"
-    try:
-        return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    except Exception as e:  # noqa: BLE001 - any failure to start is the message
-        print(f"chromium: cannot start headless Chromium (/usr/bin/chromium, /usr/bin/chromedriver): {e}".strip())
-        print("chromium: install the Debian packages chromium and chromium-driver (`make check` does)")
-        sys.exit(1)
 
 
 def cli_json(*args):

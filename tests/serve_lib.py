@@ -5,6 +5,7 @@ import json
 import re
 import socket
 import subprocess
+import sys
 import time
 
 
@@ -95,3 +96,26 @@ class Checks:
     def finish(self):
         print(f"{self.name}: {self.checks} checks, {self.failed} failed")
         return 1 if self.failed else 0
+
+
+def start_browser(profile):
+    """Headless Chromium through Selenium, with a fresh profile and nothing
+    that phones home.  Chromium that cannot start is a failure, never a skip."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError as e:
+        print(f"chromium: python3-selenium is missing ({e}): `make check` installs it (apt-get install python3-selenium)")
+        sys.exit(1)
+    opts = webdriver.ChromeOptions()
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+              "--window-size=1400,1000", "--user-data-dir=" + profile]:
+        opts.add_argument(a)
+    opts.binary_location = "/usr/bin/chromium"
+    try:
+        return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    except Exception as e:  # noqa: BLE001 - any failure to start is the message
+        print(f"chromium: cannot start headless Chromium (/usr/bin/chromium, /usr/bin/chromedriver): {e}".strip())
+        print("chromium: install the Debian packages chromium and chromium-driver (`make check` does)")
+        sys.exit(1)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 import dnnprov
-from logmodel import lower_is_better, main_metric, replay
+from logmodel import health, lower_is_better, main_metric, replay
 
 DNNPROV, LOG_DIR, INDEX_DIR, SEED = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rng = random.Random(SEED)
@@ -80,7 +80,8 @@ ref = sqlite3.connect(":memory:")
 ref.executescript("""
 create table tasks(dataflow TEXT, task TEXT, transformation TEXT, status TEXT, host TEXT, user TEXT,
   pid INTEGER, execution TEXT, start TIMESTAMP, "end" TIMESTAMP, last_activity TIMESTAMP, duration REAL,
-  epochs INTEGER, last_epoch INTEGER, attempts INTEGER, message TEXT, active REAL);
+  epochs INTEGER, last_epoch INTEGER, attempts INTEGER, message TEXT, active REAL, health TEXT);
+create table events(dataflow TEXT, task TEXT, rule TEXT, epoch INTEGER);
 create table hyperparameters(dataflow TEXT, task TEXT, name TEXT, value, type TEXT);
 create table metrics(dataflow TEXT, task TEXT, epoch INTEGER, name TEXT, value REAL);
 create table summaries(dataflow TEXT, metric TEXT, task TEXT, n INTEGER, nan_count INTEGER, min REAL,
@@ -107,10 +108,13 @@ for df, d in dfs.items():
     for tid, t in d["tasks"].items():
         b = t.begin
         until = t.end if t.end is not None else t.last
-        ref.execute("insert into tasks values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
+        events, state = health(t)  # no task of these logs is RUNNING: none is stalled
+        ref.execute("insert into tasks values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
             df, tid, b.get("transformation"), t.status, b.get("host"), b.get("user"), b.get("pid"),
             b.get("execution"), t.start, t.end, t.last, until - t.start, len(t.epochs),
-            max(t.epochs) if t.epochs else None, t.attempts, t.message, t.active))
+            max(t.epochs) if t.epochs else None, t.attempts, t.message, t.active, state))
+        for rule, e in events:
+            ref.execute("insert into events values (?,?,?,?)", (df, tid, rule, e))
         for h, v in t.hyps.items():
             ref.execute("insert into hyperparameters values (?,?,?,?,?)",
                         (df, tid, h, v, "text" if isinstance(v, str) else "numeric"))
@@ -197,6 +201,9 @@ for df, d in sorted(dfs.items()):
     both("select * from tests where dataflow = ?", (df,))
     both("select * from layers where dataflow = ?", (df,))
     both("select * from elements where dataflow = ?", (df,))
+    # The health rules, replayed by tests/logmodel.py from docs/STEERING.md.
+    both("select dataflow, task, rule, epoch from events where dataflow = ? order by task, rule, epoch", (df,), True)
+    both("select health, count(*) from tasks where dataflow = ? group by health", (df,))
     for tf, s in d["sets"]:
         both("select * from %s" % q(df + "_" + s["name"]))
     both("select count(*), sum(epochs) from tasks where dataflow = ?", (df,))

@@ -50,9 +50,9 @@ expect_eq "compare: at_epoch is an integer in csv" "$(tr -d '\r' <"$T/out" | gre
 expect_status "compare at=INT64_MAX: json" 0 Q compare df --metric loss --agg at=$MAX --format json
 expect_eq "compare: at_epoch is an integer in json" "$(json_rows "[r['at_epoch'] for r in rows if r['task'] == 'big']")" "[$MAX]"
 expect_status "watch: csv" 0 Q watch df --count 1 --format csv
-expect_grep "watch: the last epoch is exact" "^big,[A-Z]*,$MAX," "$T/out"
+expect_grep "watch: the last epoch is exact" "^big,[A-Z]*,ok,$MAX," "$T/out"
 expect_status "watch: table" 0 Q watch df --count 1
-expect_grep "watch: the last epoch is exact in the table" "^big  *[A-Z]*  *$MAX " "$T/out"
+expect_grep "watch: the last epoch is exact in the table" "^big  *[A-Z]*  *ok  *$MAX " "$T/out"
 expect_status "runs: csv" 0 Q runs df --format csv
 expect_grep "runs: an integer hyperparameter past 2^53 is exact" ",$((P53 + 1))," "$T/out"
 expect_status "runs: json" 0 Q runs df --format json
@@ -147,9 +147,9 @@ expect_eq "compare: the mean of 1e308 and 1e308 is 1e308" "$(tr -d '\r' <"$T/out
 expect_status "effect: a group of 1e308s" 0 Q effect ext --hyp LEARNING_RATE --metric loss --format csv
 expect_eq "effect: its mean and std" "$(tr -d '\r' <"$T/out" | grep '^-1e+308,' | cut -d, -f4,5)" "1e+308,0"
 expect_status "runs: a duration of 2e308 s" 0 Q runs ext
-expect_grep "runs: prints inf" "^forged  *FINISHED  *inf " "$T/out"
+expect_grep "runs: prints inf" "^forged  *FINISHED  *ok  *inf " "$T/out"
 expect_status "runs: csv" 0 Q runs ext --format csv
-expect_grep "runs: Infinity in csv" "^forged,FINISHED,,Infinity," "$T/out"
+expect_grep "runs: Infinity in csv" "^forged,FINISHED,ok,,Infinity," "$T/out"
 expect_status "watch: last seen 1e308 s ago" 0 Q watch ext --count 1
 expect_grep "watch: a duration of days" "^early .* 1.16e+303d$" "$T/out"
 

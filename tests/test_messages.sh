@@ -29,7 +29,7 @@ first=${tasks%%,*}
 
 # --- the experiment file is named once ----------------------------------------------
 printf 'dataflow: exp\nmetrcs: [loss]\n' >bad.yaml
-why="bad.yaml:2:1: unknown key 'metrcs' in the top level (expected one of: dataflow, log_dir, index_dir, hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts, strict, metric_ranges)"
+why="bad.yaml:2:1: unknown key 'metrcs' in the top level (expected one of: dataflow, log_dir, index_dir, hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts, strict, metric_ranges, events)"
 for cmd in runs index export; do
 	expect_status "$cmd: a bad config" 1 "$DNNPROV" $cmd -c bad.yaml
 	expect_err "$cmd: names the file once, with its line" "dnnprov: $cmd: $why"

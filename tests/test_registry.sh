@@ -94,7 +94,7 @@ expect_eq "cat: a time is ISO 8601" "$(head -n 1 "$T/out" | grep -c '"time":"20[
 expect_status "cat --seconds" 0 "$DNNPROV" cat --seconds --kind begin "$T/logs/df"
 expect_eq "cat --seconds: as stored" "$(head -n 1 "$T/out" | grep -c '"time":[0-9]')" 1
 expect_status "runs csv" 0 Q runs df --format csv --sort task
-expect_eq "csv: start as cat has it" "$(sed -n 2p "$T/out" | cut -d, -f3)" \
+expect_eq "csv: start as cat has it" "$(sed -n 2p "$T/out" | cut -d, -f4)" \
 	"$("$DNNPROV" cat --kind begin --task task-0000 "$T/logs/df" | head -n 1 | sed 's/.*"time":"\([^"]*\)".*/\1/')"
 
 # --- a C program asks through the public API, as the CLI answers --------------------------------

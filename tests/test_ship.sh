@@ -280,6 +280,7 @@ expect_status "foreign messages change nothing" 0 cmp -s "$T/two.txt" "$T/x1.txt
 
 # --- two indexers on two consumers ---------------------------------------------------------
 expect_status "indexer one (every dataflow)" 0 "$DNNPROV" index --index-dir "$T/all1" --from "$NATS_URLS" --consumer one
+cp "$T/err" "$T/all1.err"
 # The second from a 64 KiB map, which has to grow many times on the way.
 DNNPROV_INITIAL_MAP_SIZE=65536 expect_status "indexer two (every dataflow, a map that grows)" 0 \
 	"$DNNPROV" index --index-dir "$T/all2" --from "$NATS_URLS" --consumer two
@@ -288,6 +289,31 @@ dump "$T/all2" >"$T/all2.txt"
 expect_status "two consumers build identical indexes" 0 cmp -s "$T/all1.txt" "$T/all2.txt"
 reference "$T/all.txt" "$T/a" "$T/b" "$T/n" "$T/k" "$T/r" "$T/f" "$T/d" "$T/o"
 expect_status "and they equal a local rebuild of every node's logs" 0 cmp -s "$T/all.txt" "$T/all1.txt"
+
+# --- health events published to the stream (docs/STEERING.md) ----------------------------
+# gen_logs writes NaNs: an indexer with `nats: true` publishes each event
+# to dnnprov.events.<dataflow> and runs on_event; the stream holds them, and
+# an indexer that gets them back through its consumer acknowledges them
+# without a word and builds the same index.
+cat >"$T/events.yaml" <<YAML
+nats: true
+on_event: ['sh', '-c', 'cat >> $T/told.jsonl; echo >> $T/told.jsonl']
+YAML
+expect_status "an indexer that publishes its events" 0 \
+	"$DNNPROV" index --index-dir "$T/all3" --from "$NATS_URLS" --consumer three --events "$T/events.yaml"
+nevents=$("$DNNPROV" sql --index-dir "$T/all3" "select count(*) from events where dataflow = 'df'" --format csv | tail -n 1 | tr -d '\r')
+expect_eq "the command got every event" "$(grep -c '"id"' "$T/told.jsonl")" \
+	"$("$DNNPROV" sql --index-dir "$T/all3" "select count(*) from events" --format csv | tail -n 1 | tr -d '\r')"
+expect_status "the stream holds them" 0 "$NATS_TOOL" last "$NATS_URLS" DNNPROV dnnprov.events.df
+expect_eq "on dnnprov.events.<dataflow>, with the id in Dnnprov-Event" \
+	"$(cut -f1 "$T/out" | cut -d/ -f1,3)" "df/nan"
+expect_eq "the body is the event" "$(cut -f2- "$T/out" | $PY -c 'import json, sys; print(json.load(sys.stdin)["rule"])')" nan
+[ "$nevents" -gt 0 ] && ok || fail "gen_logs wrote no event: the test proves nothing"
+expect_status "an indexer that gets the events back" 0 "$DNNPROV" index --index-dir "$T/all4" --from "$NATS_URLS" --consumer four
+expect_eq "acknowledges them without a word" "$(grep -c 'acknowledged, not applied' "$T/err" || true)" \
+	"$(grep -c 'acknowledged, not applied' "$T/all1.err" 2>/dev/null || echo 0)"
+dump "$T/all4" >"$T/all4.txt"
+expect_status "and builds the same index" 0 cmp -s "$T/all1.txt" "$T/all4.txt"
 
 # --- one-shot commands through servers killed, restarted, rolled ----------------------
 # ship and index --from without --follow, run again and again while the

@@ -59,6 +59,9 @@ if MODE == "plain":
     for q in dnnprov.questions()["questions"]:
         needed = [p["name"] for p in q["parameters"] if "api" in p["fronts"] and p["required"]
                   and p["name"] != "dataflow"]
+        # advise judges a task, or a value at an epoch: one or the other,
+        # which no parameter alone can say it requires.
+        needed += ["task"] if q["name"] == "advise" else []
         missing = [n for n in needed if n not in given]
         assert not missing, f"{q['name']} requires {missing}: teach wheel_check.py a value"
         answers[q["name"]] = getattr(dnnprov, q["name"])(CONFIG, **{n: given[n] for n in needed})

@@ -19,6 +19,8 @@
  */
 #include <assert.h>
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -199,6 +201,26 @@ int dp_parse_duration(const char *s, const char *bare_unit, double min_s, double
 		return dp_error(DNNPROV_EINVAL, "duration '%.*s' is out of range (%s to %s)", QUOTE_MAX, s, lo, hi);
 	assert(!isnan(v)); /* NaN is in no range */
 	*seconds = v;
+	return 0;
+}
+
+int dp_parse_real(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double d;
+
+	if (!s || !out)
+		return dp_error(DNNPROV_EINVAL, "number: no value given");
+	/* strtod takes a leading space, "inf", "nan" and hexadecimal: none of
+	 * them is how a setting is written. */
+	bool shaped = *s == '-' || *s == '+' || *s == '.' || (*s >= '0' && *s <= '9');
+	for (const char *p = s; shaped && *p; p++)
+		shaped = strchr("0123456789.eE+-", *p) != NULL;
+	errno = 0;
+	d = shaped ? strtod(s, &end) : NAN;
+	if (!shaped || *end || errno || !isfinite(d) || !(d >= min && d <= max))
+		return dp_error(DNNPROV_EINVAL, "'%.*s' is not a number from %g to %g", QUOTE_MAX, s, min, max);
+	*out = d;
 	return 0;
 }
 

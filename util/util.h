@@ -139,6 +139,10 @@ DP_INTERNAL bool dp_utf8_valid(const char *s, size_t n);
 /* ASCII case-insensitive comparison, for names that must not collide
  * after case folding. */
 DP_INTERNAL int dp_strcasecmp(const char *a, const char *b);
+/* Whether lower is better for a metric, by its name (loss, error, mse,
+ * mae, ...): the goal the queries, the ranks and the indexer's rules assume when none
+ * is given. */
+DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
 /* The same over at most n bytes. */
 DP_INTERNAL int dp_strncasecmp(const char *a, const char *b, size_t n);
 
@@ -161,6 +165,9 @@ DP_INTERNAL int dp_parse_duration_ms(const char *s, uint64_t *out);
  * of [min_s, max_s] is refused, naming the range. */
 DP_INTERNAL int dp_parse_duration(const char *s, const char *bare_unit, double min_s, double max_s,
 				  double *seconds);
+/* A real number as a setting is written ("0.01", "-3", "1e-4"): no
+ * space, no hexadecimal, no infinity or NaN, within [min, max]. */
+DP_INTERNAL int dp_parse_real(const char *s, double min, double max, double *out);
 /* Decimal digits, nothing else, within [min, max]. */
 DP_INTERNAL int dp_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* An address to listen on: "A.B.C.D:PORT" (four dotted decimal parts),

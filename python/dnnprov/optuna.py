@@ -35,7 +35,35 @@ callback's to extend.  An experiment file written by hand is used as it is:
 a parameter it does not declare is refused as a problem of the run
 (docs/RUNS.md), the trial's other values recorded.
 
-Optuna is never imported by this module.
+HistoryPruner is an Optuna pruner that judges a trial by the history of
+its dataflow.  Optuna's own pruners compare a trial with the other trials
+of its study, in the process that runs it; HistoryPruner asks the index of
+a dnnprov experiment instead: `dnnprov advise` compares the trial's value
+at its step with every finished run of the dataflow at the same epoch,
+whichever study, script or machine recorded it (docs/STEERING.md,
+"Advice"), and the trial is pruned when the advice is "stop".  With too
+little history it prunes nothing.
+
+    pruner = dnnprov.optuna.HistoryPruner("exp.yaml", metric="val_loss")
+    study = optuna.create_study(direction="minimize", pruner=pruner)
+
+    def objective(trial):
+        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        with dnnprov.Task("exp.yaml", {"LEARNING_RATE": lr}) as t:
+            for epoch in range(1, 21):
+                ...
+                t.epoch(epoch, loss=loss, val_loss=val_loss)
+                trial.report(val_loss, step=epoch)      # the step is the epoch
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        return val_loss
+
+The history is what the index holds: keep `dnnprov index --follow`
+running (or run `dnnprov index` between studies) so that finished runs
+are in it.
+
+Importing this module never imports Optuna: HistoryPruner, an Optuna
+class, is made on first use.
 """
 
 import functools
@@ -44,6 +72,8 @@ import math
 import os
 import threading
 
+from . import query as _query
+from ._lazy import lazy_class
 from .task import Task
 
 HEADER = "# Written by dnnprov.optuna: the dataflow of a study, extended with each parameter as it appears."
@@ -228,3 +258,51 @@ class ProvenanceCallback:
             task.end(status)
         finally:
             task.close()
+
+
+class _HistoryJudge:
+    """Prunes a trial that `dnnprov advise` says to stop.
+
+    config: the experiment file whose index holds the history.
+    metric: the metric the trial reports with trial.report() (default: the
+        queries' main metric of the dataflow); the step reported is the epoch.
+    goal: "min" or "max" (default: the study's direction).
+    history, keep, where: as `dnnprov advise --history --keep --where`.
+    warmup_steps: no pruning before this step.
+
+    The advice behind the last decision is in `last_advice` (a dict, as
+    dnnprov.Task.advice() returns; None when no advice was asked: before
+    the warm-up, or a value that is NaN or infinite, which is pruned)."""
+
+    def __init__(self, config, metric=None, *, goal=None, history=None, keep=None, where=None,
+                 warmup_steps=0):
+        if goal not in (None, "min", "max"):
+            raise ValueError(f"goal is 'min' or 'max', not {goal!r}")
+        self._config = config
+        self._options = {"metric": metric, "history": history, "keep": keep, "where": where}
+        self._goal = goal
+        self._warmup = warmup_steps
+        self.last_advice = None
+
+    def prune(self, study, trial):
+        self.last_advice = None
+        step = trial.last_step
+        if step is None or step < self._warmup:
+            return False
+        value = trial.intermediate_values[step]
+        if not math.isfinite(value):
+            return True  # advise's first rule, for a value no parameter can carry
+        direction = getattr(study.direction, "name", str(study.direction))
+        goal = self._goal or ("max" if direction == "MAXIMIZE" else "min")
+        self.last_advice = _query.advice(self._config, None, epoch=step, value=value,
+                                         goal=goal, **self._options)
+        return self.last_advice["decision"] == "stop"
+
+
+def _define():
+    import optuna.pruners
+    return type("HistoryPruner", (_HistoryJudge, optuna.pruners.BasePruner),
+                {"__module__": __name__, "__doc__": _HistoryJudge.__doc__})
+
+
+__getattr__ = lazy_class(globals(), "HistoryPruner", _define)

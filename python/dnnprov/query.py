@@ -166,6 +166,25 @@ def ask(question, config=None, *, index_dir=None, dataflow=None, format="json", 
     """The answer of a question of the registry (dnnprov.questions() lists
     them) with these parameters: a DataFrame or a list of dicts; with
     format="csv" or "table", the text `dnnprov QUESTION --format F` prints."""
+    fmt = {"json": JSON, "csv": CSV, "table": TABLE}.get(format)
+    if fmt is None:
+        raise ValueError(f"format is json, csv or table, not {format!r}")
+    answer = _answer(question, config, index_dir, dataflow, fmt, parameters)
+    return _frame(answer) if fmt == JSON else answer
+
+
+def advice(config, task, **options):
+    """The `advise` question's answer for `task` as one dict (decision,
+    runs, percentile, in_position, reached_best, best_final, reason, ...;
+    docs/STEERING.md), without pandas: Task.advice() and
+    Recorder.advice() ask it during training."""
+    answer = _answer("advise", config, None, None, JSON, dict(options, task=task))
+    return {c: _number(v) for c, v in answer["rows"][0].items()}
+
+
+def _answer(question, config, index_dir, dataflow, fmt, parameters):
+    """The answer as text, or with fmt JSON as a dict whose values are
+    Python's (_values_as_values)."""
     named = dataflow
     index_dir, log_dir, dataflow = _locations(config, index_dir, dataflow)
     if named is None and question in _ABOUT_NO_DATAFLOW:
@@ -176,9 +195,6 @@ def ask(question, config=None, *, index_dir=None, dataflow=None, format="json", 
     for name, value in parameters.items():
         if value is not None:
             pairs += [name, _text_value(name, value)]
-    fmt = {"json": JSON, "csv": CSV, "table": TABLE}.get(format)
-    if fmt is None:
-        raise ValueError(f"format is json, csv or table, not {format!r}")
     encoded = [p.encode("utf-8") for p in pairs]
     array = (ctypes.c_char_p * max(len(encoded), 1))(*encoded)
     out, length = ctypes.c_void_p(), ctypes.c_size_t()
@@ -192,7 +208,7 @@ def ask(question, config=None, *, index_dir=None, dataflow=None, format="json", 
             return text
         answer = json.loads(text)
         _values_as_values(ix, answer, dataflow)
-    return _frame(answer)
+    return answer
 
 
 def _sql_rows(ix, query, params, dataflow):

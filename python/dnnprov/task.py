@@ -36,7 +36,7 @@ import warnings
 import weakref
 from collections.abc import Mapping
 
-from . import _native, facts as _facts
+from . import _native, facts as _facts, query as _query
 from ._native import FAILED, FINISHED, INT, KILLED, NULL, PRUNED, REAL, REFUSED, TEXT, lib
 from .errors import ESTATE, Error, StateError, UndeclaredWarning
 
@@ -224,6 +224,7 @@ class Task:
         if rc:
             raise _native.last_error(rc)
         self._config = cfg
+        self._config_path = config
         self._strict = self._strict or bool(lib.dnnprov_config_strict(cfg))
         if begin:
             values = {k: v for k, v in (derived or {}).items() if self._selects(k)}
@@ -502,6 +503,16 @@ class Task:
             if rc:
                 raise _native.last_error(rc)
             self._ended = True
+
+    def advice(self, **options):
+        """Whether this task is worth continuing, judged by the index of the
+        experiment file against every finished run of the dataflow at its
+        current epoch (`dnnprov advise`; docs/STEERING.md): a dict with
+        "decision" ("continue", "stop" or "too little history"), the
+        evidence, and "reason", one sentence.  The index is what the
+        indexer has seen: an epoch just recorded counts once indexed.
+        Options as advise's: metric, goal, history, keep, where."""
+        return _query.advice(self._config_path, self._id, **options)
 
     def sync(self):
         """Writes what is buffered and fdatasyncs the current segment."""

@@ -350,6 +350,15 @@ class Recorder:
         if self.recording:
             self._after("tag", **tags)
 
+    def advice(self, **options):
+        """Whether the run is worth continuing (dnnprov.Task.advice); None on
+        a rank that does not record."""
+        if not self.recording:
+            return None
+        if self.task is None:
+            raise RuntimeError("the task has not begun")
+        return self.task.advice(**options)
+
     def end(self, status="FINISHED", message=None):
         """Ends the task explicitly (outside a `with` block)."""
         if self.recording:

@@ -1,10 +1,13 @@
 """dnnprov.optuna.ProvenanceCallback on real Optuna studies (python3-optuna):
 each trial a task with its parameters, reports as epochs, its value as the
 test, PRUNED and FAILED ends; a parameter first suggested by a later trial
-is declared then; the callback alone records trials after the fact."""
+is declared then; the callback alone records trials after the fact;
+HistoryPruner made on first use, an Optuna pruner."""
 
 import os
 import subprocess
+import sys
+import textwrap
 
 import optuna
 
@@ -120,6 +123,20 @@ class OptunaTest(LogTestCase):
         # seconds): Optuna records a failure, and nothing was recorded of it.
         self.assertEqual([t.state.name for t in study.trials], ["COMPLETE", "FAIL", "COMPLETE"])
         self.assertEqual(sorted(self.runs(config)), ["trial0", "trial2"])
+
+    def test_importing_the_module_imports_no_optuna(self):
+        code = textwrap.dedent("""\
+            import sys
+            import dnnprov.optuna
+            print("module loaded;", "optuna" in sys.modules)
+            import optuna
+            cls = dnnprov.optuna.HistoryPruner
+            print(issubclass(cls, optuna.pruners.BasePruner), cls.__name__, cls.__module__)
+            """)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        self.assertEqual(out.stdout, "module loaded; False\nTrue HistoryPruner dnnprov.optuna\n", out.stderr)
+        with self.assertRaises(ValueError):
+            dnnprov.optuna.HistoryPruner("exp.yaml", goal="lowest")
 
 
 if __name__ == "__main__":

@@ -235,6 +235,28 @@ class RecorderTest(LogTestCase):
         rec.close()
         self.assertEqual(self.only("end")["status"], "KILLED")
 
+    def test_advice_of_the_run_being_recorded(self):
+        import subprocess
+        from support import DNNPROV
+        for i in range(12):
+            with dnnprov.Task(self.config, {"LEARNING_RATE": 0.1}, label="past") as t:
+                for e in (1, 2, 3):
+                    t.epoch(e, loss=0.1 * i + 1 / e)
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        rec = dnnprov.torch.Recorder(self.config, model, opt, label="behind")
+        with self.assertRaises(RuntimeError):
+            rec.advice()
+        with rec:
+            for e in (1, 2):
+                rec.epoch_begin(e)
+                rec.epoch_end(e, loss=100.0)
+            subprocess.run([DNNPROV, "index", "-c", self.config, "-q"], check=True)
+            a = rec.advice(metric="loss")
+            self.assertEqual((a["decision"], a["runs"], a["percentile"]), ("stop", 12, 0))
+            self.assertIn("behind", a["task"])
+            self.assertEqual(rec.advice(metric="loss", history=13)["decision"], "too little history")
+
 
 TWO_GROUPS = "  LEARNING_RATE_1: numeric\n  MOMENTUM_1: numeric\n"
 

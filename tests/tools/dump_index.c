@@ -4,7 +4,7 @@
  * same text, whatever order or how many runs built them.  Epochs are
  * printed one a line, as the records they hold, whatever blocks hold them
  * (indexer/epochs.h).  `meta` (commit
- * times) is left out; so are the progress fields that depend on when a
+ * times) and `outbox` (notifications waiting) are left out; so are the progress fields that depend on when a
  * segment was read (size_seen).
  *
  * usage: dump_index INDEX_DIR
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "indexer/epochs.h"
+#include "indexer/health.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
 
@@ -31,7 +32,7 @@ static void print_key(dp_db db, const unsigned char *k, size_t n)
 	while (pos < n) {
 		bool number = (db == DP_DB_EPOCHS && field == 2) || (db == DP_DB_ADAPTATIONS && field == 2) ||
 			      (db == DP_DB_TESTS && field >= 2) || (db == DP_DB_ELEMENTS && field >= 4) ||
-			      (db == DP_DB_PROBLEMS && field == 1) ||
+			      (db == DP_DB_PROBLEMS && field == 1) || (db == DP_DB_EVENTS && field == 3) ||
 			      ((db == DP_DB_HYP_INDEX || db == DP_DB_COUNTS) && field == 2);
 		if ((db == DP_DB_RANKS && field == 2) || (db == DP_DB_STARTS && field == 1)) {
 			double d;
@@ -201,8 +202,8 @@ int main(int argc, char **argv)
 	for (int db = 0; db < DP_DB_COUNT; db++) {
 		MDB_cursor *c;
 		MDB_val k, v;
-		if (db == DP_DB_META)
-			continue;
+		if (db == DP_DB_META || db == DP_DB_OUTBOX)
+			continue; /* commit times; notifications waiting: not derived from the logs */
 		if (db == DP_DB_EPOCHS) {
 			dump_epochs(ix, txn, &b);
 			continue;
@@ -214,7 +215,15 @@ int main(int argc, char **argv)
 			print_key((dp_db)db, k.mv_data, k.mv_size);
 			printf(" =");
 			dp_summary s;
-			if (db == DP_DB_SUMMARIES && dp_summary_unpack(v.mv_data, v.mv_size, &s)) {
+			dp_health h;
+			if (db == DP_DB_HEALTH && dp_health_unpack(v.mv_data, v.mv_size, &h)) {
+				printf(" metric=%s flags=%u n=%llu first=%.17g best=%.17g@%lld ref=%.17g@%lld "
+				       "bad=%u@%lld since_ref=%u last_time=%.17g intervals=%u median=%.17g",
+				       h.metric, h.flags, (unsigned long long)h.n, h.first, h.best,
+				       (long long)h.best_epoch, h.ref, (long long)h.ref_epoch, h.bad_run,
+				       (long long)h.bad_since, h.since_ref, h.last_time, h.intervals,
+				       dp_health_median_interval(&h));
+			} else if (db == DP_DB_SUMMARIES && dp_summary_unpack(v.mv_data, v.mv_size, &s)) {
 				printf(" count=%llu nan=%llu min=%.17g@%lld max=%.17g@%lld last=%.17g@%lld sum=%.17g",
 				       (unsigned long long)s.count, (unsigned long long)s.nan_count, s.min,
 				       (long long)s.min_epoch, s.max, (long long)s.max_epoch, s.last,

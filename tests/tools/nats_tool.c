@@ -11,6 +11,8 @@
  *                                                  prints the stream sequence.  BODY @FILE:
  *                                                  the file's bytes.  A KEY given twice has
  *                                                  two values.
+ *        nats_tool last URLS STREAM SUBJECT        the stream's last message on SUBJECT:
+ *                                                  its Dnnprov-Event header, a tab, its body
  */
 #include <nats/nats.h>
 #include <stdio.h>
@@ -130,6 +132,14 @@ int main(int argc, char **argv)
 			return fail("publish", s);
 		printf("%llu\n", (unsigned long long)pa->Sequence);
 		jsPubAck_Destroy(pa);
+	} else if (strcmp(argv[1], "last") == 0 && argc == 5) {
+		natsMsg *m = NULL;
+		const char *ev = NULL;
+		if ((s = js_GetLastMsg(&m, js, argv[3], argv[4], NULL, &jerr)) != NATS_OK)
+			return fail(argv[4], s);
+		natsMsgHeader_Get(m, "Dnnprov-Event", &ev);
+		printf("%s\t%.*s\n", ev ? ev : "", natsMsg_GetDataLength(m), natsMsg_GetData(m));
+		natsMsg_Destroy(m);
 	} else {
 		fprintf(stderr, "nats_tool: unknown command or arguments\n");
 		return 2;

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { kindOf, rankColumn, chosenMetric, hypColumns, statusColumn, repeatedColumns, groupBounds, statusCounts, specOf,
+import { kindOf, rankColumn, chosenMetric, hypColumns, statusColumn, healthColumn, repeatedColumns, groupBounds, statusCounts, specOf,
   boundsOf } from '../../serve/web/js/answer.mjs';
 import { runs, effect, describe } from './fixtures.mjs';
 
@@ -31,4 +31,9 @@ test('statuses come from the data, PRUNED among them', () => {
   assert.deepEqual(spec.hyps, [{ name: 'OPTIMIZER_NAME', type: 'text' }, { name: 'LEARNING_RATE', type: 'numeric' }]);
   assert.deepEqual(spec.metrics, ['loss', 'val_loss']);
   assert.equal(spec.model.transformations.length, 3);
+});
+
+test('the health column is found by its kind', () => {
+  assert.equal(healthColumn(runs), 'health');
+  assert.equal(healthColumn({ columns: ['health'], kinds: [{ kind: 'text' }], rows: [] }), null);
 });

@@ -1,8 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { niceExtent, niceStep, stackMarks, curvePoints, curveSeries, curveOption, curveBounds, bandSeries, metricScale,
-  SCALE, escapeLabel, MARK_SIZE } from '../../serve/web/js/charts.mjs';
-import { curve } from './fixtures.mjs';
+  SCALE, escapeLabel, MARK_SIZE, eventMarks } from '../../serve/web/js/charts.mjs';
+import { curve, events } from './fixtures.mjs';
 
 test('an accuracy axis ends at 1, not past it', () => {
   assert.deepEqual(niceExtent([0.56, 0.93, 0.977], [0, 1]), { min: 0.5, max: 1 });
@@ -65,4 +65,22 @@ test("the best run gets the scale's top colour whichever way the goal points", (
   assert.equal(higher.inRange.color[higher.inRange.color.length - 1], SCALE[SCALE.length - 1]);
   assert.equal(lower.min, 0.1);
   assert.equal(escapeLabel('{a|b}'), '\uFF5Ba\u2223b\uFF5D');
+});
+
+test('health events: a dashed line at the epoch of each, named by its rule; a stall has no epoch to mark', () => {
+  assert.deepEqual(eventMarks(events, 'b').map((e) => [e.epoch, e.rule]), [[4, 'divergence']]);
+  assert.deepEqual(eventMarks(events, 'c'), []);
+  assert.deepEqual(eventMarks(null, 'b'), []);
+  const p = curvePoints(curve, 'val_accuracy');
+  const [marked, plain] = curveSeries([Object.assign({ name: 'b', events: eventMarks(events, 'b') }, p),
+    Object.assign({ name: 'a', events: [] }, p)]);
+  assert.equal(marked.markLine.lineStyle.type, 'dashed');
+  assert.deepEqual(marked.markLine.data.map((d) => [d.xAxis, d.name]), [[4, 'divergence']]);
+  assert.equal(plain.markLine, undefined, 'no line for a run without events');
+  const opt = curveOption({ series: [marked], metric: 'val_accuracy', bounds: [0, 1] });
+  assert.equal(opt.series[0].markLine.data[0].xAxis, 4, 'the option keeps the lines');
+  const tip = opt.tooltip.formatter({ componentType: 'markLine', seriesName: 'b', name: 'divergence',
+    data: marked.markLine.data[0] });
+  assert.ok(tip.startsWith('b: divergence at epoch 4\n'), tip);
+  assert.equal(marked.markLine.label.formatter({ name: 'a{b}' }), escapeLabel('a{b}'));
 });

@@ -2,17 +2,17 @@
  * shortened: what the page's modules read. */
 
 export const runs = {
-  columns: ['task', 'status', 'start', 'duration', 'active', 'attempts', 'epochs', 'last_activity', 'OPTIMIZER_NAME',
+  columns: ['task', 'status', 'health', 'start', 'duration', 'active', 'attempts', 'epochs', 'last_activity', 'OPTIMIZER_NAME',
     'LEARNING_RATE', 'last(val_loss)', 'best(val_loss)', 'message', 'tags'],
-  kinds: [{ kind: 'text' }, { kind: 'status' }, { kind: 'time' }, { kind: 'duration' }, { kind: 'duration' },
+  kinds: [{ kind: 'text' }, { kind: 'status' }, { kind: 'health' }, { kind: 'time' }, { kind: 'duration' }, { kind: 'duration' },
     { kind: 'integer' }, { kind: 'integer' }, { kind: 'time' }, { kind: 'hyperparameter', type: 'text' },
     { kind: 'hyperparameter', type: 'numeric' },
     { kind: 'metric', metric: 'val_loss', agg: 'last', goal: 'min', bounds: [0, null] },
     { kind: 'metric', metric: 'val_loss', agg: 'min', goal: 'min', bounds: [0, null] }, { kind: 'text' }, { kind: 'text' }],
   about: { metric: 'val_loss', goal: 'min', lower_is_better: true, bounds: [0, null], bounds_declared: false },
   rows: [
-    { task: 'a', status: 'FINISHED', duration: 12.5, active: 10, attempts: 2, epochs: 20, OPTIMIZER_NAME: 'Adam', LEARNING_RATE: 0.01, 'best(val_loss)': 0.1 },
-    { task: 'b', status: 'FAILED', duration: 3, active: 3, attempts: 1, epochs: 2, OPTIMIZER_NAME: 'SGD', LEARNING_RATE: 0.1, 'best(val_loss)': 0.5 },
+    { task: 'a', status: 'FINISHED', health: 'ok', duration: 12.5, active: 10, attempts: 2, epochs: 20, OPTIMIZER_NAME: 'Adam', LEARNING_RATE: 0.01, 'best(val_loss)': 0.1 },
+    { task: 'b', status: 'FAILED', health: 'diverged', duration: 3, active: 3, attempts: 1, epochs: 2, OPTIMIZER_NAME: 'SGD', LEARNING_RATE: 0.1, 'best(val_loss)': 0.5 },
   ],
   total: 2,
 };
@@ -69,5 +69,19 @@ export const curve = {
     { epoch: 1, val_accuracy: 0.86, LEARNING_RATE: 0.1, LEARNING_RATE_old: null, changed: null },
     { epoch: 2, val_accuracy: 0.93, LEARNING_RATE: 0.05, LEARNING_RATE_old: 0.1, changed: 'LEARNING_RATE' },
     { epoch: 3, val_accuracy: 0.99, LEARNING_RATE: 0.05, LEARNING_RATE_old: null, changed: null },
+  ],
+};
+
+/* The health events of two runs: one found at an epoch, one a stall now
+ * (no epoch). */
+export const events = {
+  columns: ['id', 'task', 'rule', 'epoch', 'time', 'metric', 'value', 'detail', 'evidence'],
+  kinds: [{ kind: 'text' }, { kind: 'text' }, { kind: 'text' }, { kind: 'integer' }, { kind: 'time' }, { kind: 'text' },
+    { kind: 'real' }, { kind: 'text' }, { kind: 'text' }],
+  rows: [
+    { id: 'df/b/divergence/4', task: 'b', rule: 'divergence', epoch: 4, time: '2026-11-26T09:55:16Z', metric: 'val_loss',
+      value: 3.5, detail: 'val_loss 3.5 is worse than the best 0.5 by more than 3 times the scale for 3 epochs', evidence: '[]' },
+    { id: 'df/c/stall', task: 'c', rule: 'stall', epoch: null, time: '2026-11-26T09:58:00Z', metric: null,
+      value: null, detail: 'no record for 10 median epoch times', evidence: null },
   ],
 };

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { fmtNum, fmtSecs, cellText, isNumericKind, asNumber, meanStd } from '../../serve/web/js/format.mjs';
+import { fmtNum, fmtSecs, cellText, isNumericKind, asNumber, meanStd, healthBadge } from '../../serve/web/js/format.mjs';
 
 test('numbers at six significant digits, exponents only when needed', () => {
   assert.equal(fmtNum(0.123456789), '0.123457');
@@ -34,4 +34,13 @@ test("JSON's spellings of numbers it has no literal for", () => {
   assert.equal(asNumber('x'), null);
   assert.equal(meanStd(0.5, 0.25), '0.5 \u00B1 0.25');
   assert.equal(meanStd(0.5, null), '0.5');
+});
+
+test('a run that went wrong shows its health as a badge, by the column\'s kind', () => {
+  assert.equal(healthBadge({ kind: 'health' }, 'diverged'), 'badge health diverged');
+  assert.equal(healthBadge({ kind: 'health' }, 'nan'), 'badge health nan');
+  assert.equal(healthBadge({ kind: 'health' }, 'ok'), null, 'none on a healthy run');
+  assert.equal(healthBadge({ kind: 'health' }, null), null);
+  assert.equal(healthBadge({ kind: 'text' }, 'diverged'), null, 'a column named otherwise is text');
+  assert.equal(healthBadge(undefined, 'nan'), null);
 });

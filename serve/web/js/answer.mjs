@@ -24,6 +24,10 @@ export function statusColumn(answer) {
   return columnsWhere(answer, (k) => k.kind === 'status')[0] || null;
 }
 
+export function healthColumn(answer) {
+  return columnsWhere(answer, (k) => k.kind === 'health')[0] || null;
+}
+
 /* The columns of a metric (any, or `metric`), with their kinds. */
 export function metricColumns(answer, metric) {
   return columnsWhere(answer, (k) => k.kind === 'metric' && (!metric || k.metric === metric));

@@ -69,6 +69,13 @@ export function curvePoints(curve, metric) {
   return { data, marks };
 }
 
+/* The health events of one run in an events answer, those found at an
+ * epoch: [{epoch, rule, detail}] (a stall now has no epoch to mark). */
+export function eventMarks(events, task) {
+  return ((events && events.rows) || []).filter((e) => e.task === task && typeof e.epoch === 'number')
+    .map((e) => ({ epoch: e.epoch, rule: e.rule, detail: e.detail || '' }));
+}
+
 /* The natural bounds of a metric in a curve answer (from its kind). */
 export function curveBounds(curve, metric) {
   const i = curve.columns.indexOf(metric);
@@ -84,8 +91,11 @@ export function markLevels(series) {
   return Math.max(0, ...series.flatMap((s) => (s.markPoint ? s.markPoint.data.map((d) => d.level + 1) : [])));
 }
 
-/* Line series, one per run: {name, data, marks}; the marks stacked
- * (curveOption stands them on the plot's top edge). */
+export const EVENT_COLOR = '#d92d20';
+
+/* Line series, one per run: {name, data, marks, events}; the marks
+ * stacked (curveOption stands them on the plot's top edge), each health
+ * event (eventMarks) a dashed line at its epoch, named by its rule. */
 export function curveSeries(runs) {
   const all = stackMarks(runs.flatMap((r, i) => r.marks.map((m) => Object.assign({ run: i }, m))));
   return runs.map((r, i) => ({
@@ -104,6 +114,12 @@ export function curveSeries(runs) {
         coord: [m.epoch, m.value], value: m.label, name: m.label, level: m.level,
         symbolOffset: [0, -MARK_SIZE / 2 - MARK_SIZE * m.level],
       })),
+    } : undefined,
+    markLine: r.events && r.events.length ? {
+      symbol: 'none',
+      lineStyle: { color: EVENT_COLOR, type: 'dashed' },
+      label: { show: true, position: 'insideEndTop', fontSize: 10, color: EVENT_COLOR, formatter: (p) => escapeLabel(p.name) },
+      data: r.events.map((e) => ({ xAxis: e.epoch, name: e.rule, value: e.detail })),
     } : undefined,
   }));
 }
@@ -126,7 +142,8 @@ export function curveOption({ series, metric, bounds, log, title, values, legend
       renderMode: 'richText', trigger: 'item',
       formatter: (p) => escapeLabel(p.componentType === 'markPoint'
         ? p.seriesName + '\nepoch ' + p.data.coord[0] + ': ' + p.data.value
-        : p.seriesName + '\nepoch ' + p.value[0] + ': ' + fmtNum(p.value[1])),
+        : p.componentType === 'markLine' ? p.seriesName + ': ' + p.name + ' at epoch ' + p.data.xAxis + '\n' + p.data.value
+          : p.seriesName + '\nepoch ' + p.value[0] + ': ' + fmtNum(p.value[1])),
     },
     legend: legend === false ? undefined : { type: 'scroll', bottom: 0, formatter: (n) => escapeLabel(n), selectedMode: true },
     /* Room above the plot for the stacked pins of its top values. */

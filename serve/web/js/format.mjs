@@ -51,6 +51,14 @@ export function cellText(kind, v) {
   return String(v);
 }
 
+/* The class of the badge a cell of kind "health" shows for a run that
+ * went wrong (nan, diverged, plateau, stalled); null for a healthy run
+ * ("ok"), an empty cell or another kind. */
+export function healthBadge(kind, v) {
+  if (!kind || kind.kind !== 'health' || typeof v !== 'string' || !v || v === 'ok') return null;
+  return 'badge health ' + v;
+}
+
 /* Whether a column's cells align as numbers. */
 export function isNumericKind(kind) {
   const k = kind && kind.kind;

@@ -2,11 +2,11 @@
  * table.mjs - a table of an answer: each cell written by its column's
  * kind, the columns that matter pinned on the left (the task, the metric
  * the runs are ranked by), the sort in the header, task ids linking to
- * their run's page.
+ * their run's page, a run's health as a badge when it went wrong.
  */
 import { h } from './dom.mjs';
 import { kindOf } from './answer.mjs';
-import { cellText, isNumericKind } from './format.mjs';
+import { cellText, isNumericKind, healthBadge } from './format.mjs';
 
 /* The columns to show, pinned ones first (in the order given), then the
  * others in the answer's order, without the hidden ones. */
@@ -58,7 +58,9 @@ export function dataTable(a, opts) {
       const cls = [isNumericKind(k) && typeof v !== 'string' ? 'num' : '', pin(c) ? 'pin' : '',
         k.kind === 'status' && v ? 'status ' + v : ''].join(' ').trim();
       const text = cellText(k, v);
-      const content = opts.taskHref && c === opts.taskCol && v ? h('a', { href: opts.taskHref(v), class: 'task' }, text) : text;
+      const badge = healthBadge(k, v);
+      const content = opts.taskHref && c === opts.taskCol && v ? h('a', { href: opts.taskHref(v), class: 'task' }, text)
+        : badge ? h('span', { class: badge }, text) : text;
       tr.append(h('td', { class: cls || null, title: typeof v === 'string' && v.length > 24 ? v : null }, content));
     }
     if (opts.onRow) tr.addEventListener('click', (ev) => { if (ev.target.tagName !== 'INPUT' && ev.target.tagName !== 'A') opts.onRow(r); });

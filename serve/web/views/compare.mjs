@@ -2,8 +2,8 @@
  * compare.mjs - the curves of chosen runs overlaid: one metric against
  * the epoch, its axis stopped at the metric's natural bounds, each run's
  * adaptations marked (stacked where several fall at one epoch; their text
- * on hover), a legend that hides a run; their hyperparameters side by
- * side below.
+ * on hover), each health event a dashed line at its epoch, a legend that
+ * hides a run; their hyperparameters side by side below.
  *
  * URL: #compare?df=&task=&task=&metric=&log=1&diff=1
  */
@@ -12,7 +12,7 @@ import { api } from '../js/api.mjs';
 import { kindOf, chosenMetric } from '../js/answer.mjs';
 import { cellText } from '../js/format.mjs';
 import { quote } from '../js/where.mjs';
-import { curvePoints, curveSeries, curveOption, curveBounds, makeChart } from '../js/charts.mjs';
+import { curvePoints, curveSeries, curveOption, curveBounds, eventMarks, makeChart } from '../js/charts.mjs';
 import { errorBox, taskInput, taskLink, metricSelect } from '../js/ui.mjs';
 
 export async function render(ctx) {
@@ -57,13 +57,17 @@ export async function render(ctx) {
   async function draw() {
     const spec = await ctx.specReady();
     const curves = await Promise.all(tasks.map((t) => api('curve', { df, task: t }).catch((e) => ({ error: e, task: t }))));
-    const runs = await api('runs', { df, metric: params.metric, where: 'task in (' + tasks.map(quote).join(', ') + ')', limit: tasks.length });
+    const these = 'task in (' + tasks.map(quote).join(', ') + ')';
+    const [runs, events] = await Promise.all([
+      api('runs', { df, metric: params.metric, where: these, limit: tasks.length }),
+      api('events', { df, where: these }).catch(() => null),
+    ]);
     if (ctx.stale()) return;
     const metric = params.metric || (chosenMetric(runs) || {}).metric;
     if (spec) metricBox.replaceChildren(metricSelect(spec.metrics, metric, (m) => ctx.set({ metric: m })));
     const ok = curves.map((c, i) => ({ c, t: tasks[i] })).filter((x) => !x.c.error);
     clear(errs).append(curves.filter((c) => c.error).map((c) => errorBox(c.error)));
-    const series = curveSeries(ok.map(({ c, t }) => Object.assign({ name: t }, curvePoints(c, metric))));
+    const series = curveSeries(ok.map(({ c, t }) => Object.assign({ name: t, events: eventMarks(events, t) }, curvePoints(c, metric))));
     const bounds = ok.length ? curveBounds(ok[0].c, metric) : [null, null];
     makeChart(chartBox, curveOption({ series, metric, bounds, log }));
     /* Hyperparameters and a few facts of the runs, side by side. */

@@ -1,7 +1,7 @@
 /*
  * run.mjs - one run's own page: its status and message, attempts and the
  * time it was down, hyperparameters, run facts, tags and notes, every
- * metric's curve with its adaptations, the adaptations with their
+ * metric's curve with its adaptations and health events, the adaptations with their
  * effect, layers, test results, the elements of user-defined
  * transformations, its log segments, and links to its PROV export, a
  * diff with the best run and the compare view.
@@ -10,11 +10,11 @@
  */
 import { h, clear } from '../js/dom.mjs';
 import { api, apiURL, ApiError } from '../js/api.mjs';
-import { kindOf, chosenMetric } from '../js/answer.mjs';
-import { cellText, fmtSecs } from '../js/format.mjs';
+import { kindOf, chosenMetric, healthColumn } from '../js/answer.mjs';
+import { cellText, fmtSecs, healthBadge } from '../js/format.mjs';
 import { dataTable } from '../js/table.mjs';
 import { quote } from '../js/where.mjs';
-import { curvePoints, curveSeries, curveOption, curveBounds, makeChart } from '../js/charts.mjs';
+import { curvePoints, curveSeries, curveOption, curveBounds, eventMarks, makeChart } from '../js/charts.mjs';
 import { errorBox, statusBadge, taskInput } from '../js/ui.mjs';
 import { hashOf } from '../js/state.mjs';
 
@@ -63,13 +63,14 @@ export async function render(ctx) {
       return;
     }
     const spec = await ctx.specReady();
-    const [runs, curve, adapt, layers, tests, segments] = await Promise.all([
+    const [runs, curve, adapt, layers, tests, segments, events] = await Promise.all([
       api('runs', { df, where: 'task = ' + quote(task), limit: 1 }),
       api('curve', { df, task }),
       api('adaptations', { df, task, window: 1 }),
       api('layers', { df, task }),
       api('test', { df, where: 'task = ' + quote(task) }),
       api('segments', { df, task }).catch(ok404),
+      api('events', { df, task }).catch(() => null),
     ]);
     /* The elements of each user-defined transformation: the model's, or
      * every transformation describe names (the built-in ones have none). */
@@ -81,11 +82,13 @@ export async function render(ctx) {
     const row = runs.rows[0] || {};
     const value = (name) => { const r = d.rows.find((x) => x.kind === 'run' && x.name === name); return r ? r.value : null; };
     const times = runTimes(row);
+    const hc = healthColumn(runs), health = hc ? healthBadge(kindOf(runs, hc), row[hc]) : null;
 
     /* ---- summary ---- */
     clear(boxes.summary).append(h('h3', null, 'Status'),
       h('div', { class: 'facts' },
-        h('div', null, statusBadge(value('status')), value('message') ? h('span', { class: 'message ' + value('status'), id: 'run-message' }, ' ', value('message')) : null),
+        h('div', null, statusBadge(value('status')), health ? [' ', h('span', { class: health, id: 'run-health' }, row[hc])] : null,
+          value('message') ? h('span', { class: 'message ' + value('status'), id: 'run-message' }, ' ', value('message')) : null),
         h('dl', null,
           h('dt', null, 'epochs'), h('dd', null, value('epochs')),
           h('dt', null, 'attempts'), h('dd', { id: 'run-attempts' }, value('attempts')),
@@ -120,7 +123,7 @@ export async function render(ctx) {
       const el = h('div', { class: 'chart small', 'data-metric': m });
       grid.append(el);
       const pts = curvePoints(curve, m);
-      makeChart(el, curveOption({ series: curveSeries([{ name: task, data: pts.data, marks: pts.marks }]), metric: m,
+      makeChart(el, curveOption({ series: curveSeries([{ name: task, data: pts.data, marks: pts.marks, events: eventMarks(events, task) }]), metric: m,
         bounds: curveBounds(curve, m), title: m, legend: false }));
     }
 

@@ -3,7 +3,9 @@
  * chosen metric, the task and that metric pinned on the left, the sort in
  * the header; a --where filter and a status filter; pages of 100 from the
  * server; grouping by a hyperparameter, status or tag (count, mean ± std
- * of the metric, best run, and one curve per group with its band).
+ * of the metric, best run, and one curve per group with its band); each
+ * run's health, and under the table the health events the indexer's
+ * rules found (docs/STEERING.md), a click on one comparing its run.
  *
  * URL: #runs?df=&where=&status=&metric=&sort=&page=&by=&sel=&sel=
  */
@@ -85,6 +87,7 @@ export async function render(ctx) {
   const pager = h('div', { class: 'pager' });
   const downloads = h('span', { class: 'controls' });
   const same = h('p', { class: 'muted', id: 'runs-same' });
+  const eventsBox = h('div', { id: 'runs-events' });
 
   main.append(h('h2', null, 'Runs of ', df));
   main.append(h('div', { class: 'controls' },
@@ -94,7 +97,8 @@ export async function render(ctx) {
     h('label', null, 'group by', byInput, byList),
     h('button', { onclick: () => { colpick.hidden = !colpick.hidden; } }, 'Columns'),
     compareBtn, diffBtn, exportBtn, downloads));
-  main.append(colpick, errBox, winner, groupsBox, sortInfo, tableBox, h('div', { class: 'pager' }, pager, info), same);
+  main.append(colpick, errBox, winner, groupsBox, sortInfo, tableBox, h('div', { class: 'pager' }, pager, info), same,
+    card('Health events', eventsBox));
 
   /* What describe says (every status with runs, the metrics, the
    * hyperparameters), when it has said it: not waited for. */
@@ -218,7 +222,24 @@ export async function render(ctx) {
       title: bm.metric + ' by epoch, per ' + key + ': mean \u00B1 std' }));
   }
 
-  await Promise.all([show(), showGroups()]);
-  return { refresh: () => Promise.all([show(), showGroups()]) };
-}
+  /* What the health rules found, newest first, and the runs stalled now:
+   * a click on one compares its run (with the runs ticked). */
+  async function showEvents() {
+    let ev;
+    try {
+      ev = await api('events', { df, sort: '-time', limit: PAGE });
+    } catch (e) {
+      clear(eventsBox).append(errorBox(e));
+      return;
+    }
+    if (ctx.stale()) return;
+    clear(eventsBox).append(ev.rows.length
+      ? dataTable(ev, { id: 'events', hidden: new Set(['id', 'evidence']), taskCol: 'task', taskHref: (id) => runHref(df, id),
+        onRow: (e) => ctx.go('compare', { task: [...new Set([...selected, e.task])] }) })
+      : h('p', { class: 'muted' }, 'No run has gone wrong.'));
+  }
 
+  const all = () => Promise.all([show(), showGroups(), showEvents()]);
+  await all();
+  return { refresh: all };
+}
