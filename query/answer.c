@@ -721,7 +721,8 @@ static int cmp_page(const void *a, const void *b)
 void dp_page_sort(dp_page_heap *h)
 {
 	g_page_desc = h->desc;
-	qsort(h->v, h->n, sizeof(*h->v), cmp_page);
+	if (h->n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(h->v, h->n, sizeof(*h->v), cmp_page);
 }
 
 /* ---- groups of tasks --------------------------------------------------------------------------- */
@@ -794,7 +795,8 @@ static int cmp_grouped(const void *x, const void *y)
 void dp_group_sort(const dp_group_key *k, const dp_qtask **sel, size_t n)
 {
 	g_group = k;
-	qsort(sel, n, sizeof(*sel), cmp_grouped);
+	if (n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(sel, n, sizeof(*sel), cmp_grouped);
 	g_group = NULL;
 }
 

@@ -71,7 +71,8 @@ static int group_rows(dp_table *out, const dp_qv *kv, point *pts, size_t n)
 	int rc = 0;
 	if (!vals)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	qsort(pts, n, sizeof(*pts), cmp_point);
+	if (n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(pts, n, sizeof(*pts), cmp_point);
 	for (size_t i = 0, j; i < n && !rc; i = j) {
 		double mn = pts[i].v, mx = pts[i].v, mean, sd;
 		size_t cnt;

@@ -391,7 +391,8 @@ static int effect_slow(dp_query *q, const effect_opts *eo, dp_table *out, dp_qno
 		items[m].m = v.type == QV_NUM ? v.num : NAN;
 		m++;
 	}
-	qsort(items, m, sizeof(*items), cmp_eff);
+	if (m > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(items, m, sizeof(*items), cmp_eff);
 	eff_shape s = effect_shape(items, m, (int)eo->bins);
 	rc = effect_table(items, m, &s, hyp, metric, &agg, lower, out, notes);
 out:

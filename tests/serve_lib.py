@@ -39,7 +39,12 @@ class Server:
         self.stop()
 
     def stop(self):
-        if self.proc.poll() is None:
+        died = self.proc.poll()
+        if died is not None and died != 0 and self.proc.stderr:
+            # A server that ended on its own (a sanitizer's report, a
+            # crash) says why, or a test sees only requests that fail.
+            sys.stderr.write(f"dnnprov serve exited with {died} on its own:\n{self.proc.stderr.read()[-8000:]}\n")
+        if died is None:
             self.proc.terminate()
             try:
                 self.proc.wait(10)

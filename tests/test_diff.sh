@@ -97,6 +97,10 @@ expect_status "bands by optimizer" 0 "$DNNPROV" bands -c exp.yaml --by OPTIMIZER
 expect_eq "a row per group and epoch" "$(J "print(len(a['rows']))")" 16
 expect_eq "Adam at epoch 8: two runs, 0.2 apart" \
 	"$(J "r = [r for r in a['rows'] if r['OPTIMIZER_NAME'] == 'Adam' and r['epoch'] == 8][0]; print(r['runs'], round(r['max'] - r['min'], 6))")" "2 0.2"
+# A group none of whose runs recorded the metric has no points (under
+# UBSan, an empty group once passed a null array to qsort).
+expect_status "bands of a metric no run recorded" 0 "$DNNPROV" bands -c exp.yaml --by OPTIMIZER_NAME --metric val_acc --format json
+expect_eq "no row" "$(J "print(len(a['rows']))")" 0
 
 # --- tasks, did you mean, segments --------------------------------------------------------------
 expect_status "tasks --match a beginning" 0 "$DNNPROV" tasks -c exp.yaml --match al --format json
