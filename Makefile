@@ -7,7 +7,7 @@ SOVERSION := 0
 
 # Debian ships msgpack-c's pkg-config file as `msgpack`, other systems as `msgpack-c`.
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS := lmdb yaml-0.1 $(MSGPACK_PC)
+PKGS := lmdb yaml-0.1 $(MSGPACK_PC) libcrypto
 
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -18,7 +18,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
 	-fPIC -fvisibility=hidden -I. -Iinclude
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llmdb -lyaml -lmsgpackc)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llmdb -lyaml -lmsgpackc -lcrypto)
 SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 # The library carries SQLite for dnnprov_index_sql() (sql/api.c); the
 # loadable extension uses its host's SQLite and links none.
@@ -248,7 +248,7 @@ fuzz: deps
 	done
 
 # ---- packages --------------------------------------------------------------
-DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils valgrind \
+DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libssl-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils valgrind \
 	libnats-dev nats-server libmicrohttpd-dev libjansson-dev \
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas \

@@ -26,7 +26,10 @@ typedef enum dp_record_kind {
 	DP_REC_ELEMENT,
 	DP_REC_END,
 	DP_REC_TAG,
+	DP_REC_USED,      /* an entity the task read (docs/LINEAGE.md) */
+	DP_REC_GENERATED, /* an entity the task wrote */
 } dp_record_kind;
+#define DP_REC_LAST DP_REC_GENERATED
 
 /* A string inside the decoded msgpack object (not NUL-terminated). */
 typedef struct dp_str {
@@ -96,6 +99,11 @@ typedef struct dp_record {
 		struct {
 			const msgpack_object *tags; /* map key -> value; nil removes the key */
 		} tag;
+		struct { /* DP_REC_USED and DP_REC_GENERATED */
+			dp_str role, location, fingerprint;
+			int64_t size;  /* -1: absent */
+			int64_t files; /* a folder's entries; -1: absent */
+		} entity;
 	} u;
 } dp_record;
 
