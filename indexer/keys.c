@@ -20,6 +20,8 @@ const char *const dp_db_names[DP_DB_COUNT] = {
 	[DP_DB_PROBLEMS] = "problems",
 	[DP_DB_RUNNING] = "running",
 	[DP_DB_TAGS] = "tags",
+	[DP_DB_LINEAGE] = "lineage",
+	[DP_DB_ENTITIES] = "entities",
 };
 
 static void put(dp_key *k, const void *p, size_t n)

@@ -97,6 +97,14 @@
  *                (its segment's run), at: [sequence, name crc, offset] (its
  *                position)}: the latest by (time, position) of every tag
  *                record, so the order segments are read in does not matter
+ *   lineage:     df task position -> the used or generated payload (its kind
+ *                says which): the entities a task read and wrote, in its
+ *                causal order (docs/LINEAGE.md)
+ *   entities:    fingerprint direction df task position -> empty, where
+ *                direction is "generated" or "used": the tasks that wrote
+ *                and read each entity, which lineage walks from an entity
+ *                (the writers of a fingerprint first, as "generated" sorts
+ *                before "used")
  *   progress:    segment path relative to log_dir -> struct dp_progress
  *                (flags: DP_PROGRESS_CONFLICT, DP_PROGRESS_NAME_TOLD)
  *   problems:    segment path, u64be(offset) -> struct dp_problem_entry;
@@ -122,7 +130,7 @@
 #include "logger/record.h"
 #include "util/util.h"
 
-#define DP_SCHEMA_VERSION 4
+#define DP_SCHEMA_VERSION 5
 #define DP_INDEX_CURRENT "CURRENT"
 #define DP_INDEX_LOCK "indexer.lock"
 
@@ -226,6 +234,8 @@ typedef enum dp_db {
 	DP_DB_PROBLEMS,
 	DP_DB_RUNNING,
 	DP_DB_TAGS,
+	DP_DB_LINEAGE,
+	DP_DB_ENTITIES,
 	DP_DB_COUNT
 } dp_db;
 
