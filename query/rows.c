@@ -344,6 +344,28 @@ int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row 
 	return 0;
 }
 
+int dp_read_lineage(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_lineage_row *out)
+{
+	msgpack_object o;
+	dp_record r;
+	size_t pos = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
+		return corrupt();
+	if ((rc = decode(dec, v, &o)))
+		return rc;
+	if (dp_record_parse(&o, &r) != 0 || (r.kind != DP_REC_USED && r.kind != DP_REC_GENERATED))
+		return corrupt();
+	out->generated = r.kind == DP_REC_GENERATED;
+	out->role = r.u.entity.role;
+	out->location = r.u.entity.location;
+	out->fingerprint = r.u.entity.fingerprint;
+	out->size = r.u.entity.size;
+	out->time = r.time;
+	return 0;
+}
+
 int dp_qepochs_open(dp_qepochs *s, const dp_index *ix, MDB_txn *txn, MDB_cursor *c, const dp_key *prefix, bool has_from,
 		    int64_t from)
 {

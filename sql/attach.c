@@ -629,6 +629,7 @@ static int dfanalyzer_views(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tfs,
 
 /* DfAnalyzer's specification and task tables, over every dataflow, with
  * numbers for ids as DfAnalyzer's tables have. */
+/* Views over every dataflow; the DfAnalyzer ones first. */
 static const char *const dfanalyzer_common[][2] = {
 	{ "dataflow", "SELECT row_number() OVER (ORDER BY dataflow) AS id, dataflow AS tag FROM dataflows" },
 	{ "data_transformation",
@@ -651,6 +652,12 @@ static const char *const dfanalyzer_common[][2] = {
 		  "t.message AS output_msg, CASE WHEN t.status IN ('FAILED', 'KILLED') THEN t.message END AS error_msg "
 		  "FROM tasks AS t JOIN dataflow AS d ON d.tag = t.dataflow LEFT JOIN data_transformation AS dt ON "
 		  "dt.df_id = d.id AND dt.tag = coalesce(t.transformation, 'TrainingModel')" },
+	/* One row per entity (docs/LINEAGE.md): where it was last written or
+	 * read, and how many records generated and used it. */
+	{ "entities", "SELECT fingerprint, max(role) AS role, max(location) AS location, max(size) AS size, "
+		      "sum(relation = 'generated') AS generated, sum(relation = 'used') AS used "
+		      "FROM (SELECT 'generated' AS relation, * FROM generated UNION ALL SELECT 'used', * FROM used) "
+		      "GROUP BY fingerprint" },
 };
 
 /* Creates the per-dataflow table `what` of `kind` over n of the
@@ -745,7 +752,8 @@ static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, 
 	static const char *const common[] = { "dataflows",   "transformations", "sets",	       "attributes",
 					      "dependencies", "tasks",		 "hyperparameters", "metrics",
 					      "summaries",   "adaptations",	 "tests",	       "layers",
-					      "elements",    "facts",		 "tags" };
+					      "elements",    "facts",		 "tags",	       "used",
+					      "generated" };
 	char **names = NULL;
 	size_t n = 0;
 	int rc;
