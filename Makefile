@@ -141,6 +141,9 @@ $(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(RECEIVE_OBJ) $(SHIP_OBJ) $(B)/libdnnprov
 		$(LIBS) $(JANSSON_LIBS)
 
 $(SHIP_OBJ): CFLAGS_ALL += $(NATS_CFLAGS) -DDP_NATS_SONAME='"$(call soname,libnats.so)"'
+# libgit2 tells a run's uncommitted changes (logger/code.c): loaded by a
+# begin inside a repository only.
+$(B)/logger/code.o: CFLAGS_ALL += -DDP_GIT2_SONAME='"$(call soname,libgit2.so)"'
 
 $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
@@ -249,7 +252,7 @@ fuzz: deps
 
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libssl-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils valgrind \
-	libnats-dev nats-server libmicrohttpd-dev libjansson-dev \
+	libnats-dev nats-server libmicrohttpd-dev libjansson-dev libgit2-dev \
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
 	chromium chromium-driver python3-selenium

@@ -355,6 +355,18 @@ DNNPROV_API int dnnprov_task_generated(dnnprov_task *t, const char *role, const 
 DNNPROV_API int dnnprov_task_entity(dnnprov_task *t, const char *direction, const char *role,
 				    const char *location, const char *fingerprint, int64_t size);
 
+/* The code that runs in folder: the git commit of the repository holding
+ * it into commit[0..commit_cap) (cap at least 65), and into
+ * diff[0..diff_cap) (at least DNNPROV_FINGERPRINT_MAX) "none" when the
+ * working tree equals the commit, else "sha256:" and a hash of its
+ * uncommitted changes to tracked files (docs/LINEAGE.md, "Repeats").
+ * Either is "" when it cannot be told (no repository; libgit2, which the
+ * library loads for the changes, missing).  A begin records them as the
+ * run facts git_commit and git_diff of its working folder; the Python
+ * package of the script's folder.  Errors: DNNPROV_EINVAL. */
+DNNPROV_API int dnnprov_code_version(const char *folder, char *commit, size_t commit_cap, char *diff,
+				     size_t diff_cap);
+
 /* Names the transformation the task's next begin records (default
  * "TrainingModel"): a pipeline's other steps (loading, scaling, splitting,
  * evaluation) are tasks of the user-defined transformations the

@@ -329,6 +329,12 @@ int dp_facts_collect(dp_facts *f)
 			rc = set_text(f, "git_commit", commit);
 			if (rc == 0 && branch[0] && !has(f, "git_branch"))
 				rc = set_text(f, "git_branch", branch);
+			/* The changes go with the commit they are counted from:
+			 * a caller that named another commit names its own. */
+			char diff[DNNPROV_FINGERPRINT_MAX];
+			if (rc == 0 && !has(f, "git_diff") &&
+			    dnnprov_code_version(cwd, commit, sizeof(commit), diff, sizeof(diff)) == 0 && diff[0])
+				rc = set_text(f, "git_diff", diff);
 		}
 	}
 	if (rc == 0 && !has(f, "accelerator"))

@@ -370,6 +370,19 @@ int dp_fingerprint_path(const char *path, unsigned flags, dp_fingerprint *out)
 	return 0;
 }
 
+void dp_sha256_text(const void *p, size_t n, char out[DNNPROV_FINGERPRINT_MAX])
+{
+	hasher h;
+	char hex[65];
+	if (hasher_init(&h)) {
+		out[0] = '\0';
+		return;
+	}
+	hasher_add(&h, p, n);
+	hasher_hex(&h, hex);
+	snprintf(out, DNNPROV_FINGERPRINT_MAX, "sha256:%s", hex);
+}
+
 bool dp_fingerprint_valid(const char *s, size_t n)
 {
 	size_t p;

@@ -49,6 +49,10 @@ typedef struct dp_fingerprint {
  * is never opened. */
 DP_INTERNAL int dp_fingerprint_path(const char *path, unsigned flags, dp_fingerprint *out);
 
+/* "sha256:" and the SHA-256 of p[0..n) in hex; "" when no digest could
+ * be started (out of memory). */
+DP_INTERNAL void dp_sha256_text(const void *p, size_t n, char out[DNNPROV_FINGERPRINT_MAX]);
+
 /* Whether s is a fingerprint as written: "sha256:" or "quick:" and 64
  * lower-case hex digits. */
 DP_INTERNAL bool dp_fingerprint_valid(const char *s, size_t n);
