@@ -10,7 +10,7 @@
 
 typedef struct lineage_opts {
 	dp_qopts base;
-	const char *of;
+	const char *node;
 	bool up, down;
 	int64_t depth;
 } lineage_opts;
@@ -127,7 +127,7 @@ static int answer(dp_query *q, const dp_qopts *base, dp_table *out, dp_qnotes *n
 	if ((rc = dp_table_init(out, NCOLS)))
 		return rc;
 	columns(out);
-	if ((rc = dp_lineage_resolve(q, base->df, o->of, "of", &g, &start)) ||
+	if ((rc = dp_lineage_resolve(q, base->df, o->node, "node", &g, &start)) ||
 	    (rc = dp_lineage_walk(q, &g, start, !o->down, (unsigned)o->depth)))
 		goto out;
 	for (size_t i = 0; i < g.nsteps && !rc; i++)
@@ -138,9 +138,9 @@ out:
 }
 
 static const dp_param params[] = {
-	{ .name = "of", .type = DP_PT_TEXT, .arg = "ENTITY|TASK", .positional = "ENTITY|TASK", .required = true,
+	{ .name = "node", .type = DP_PT_TEXT, .arg = "ENTITY|TASK", .positional = "ENTITY|TASK", .required = true,
 	  .help = "a task id, a fingerprint or a unique prefix of at least 8 of its hex digits, or a path",
-	  .fronts = DP_FRONT_NAMED, .offset = offsetof(lineage_opts, of) },
+	  .fronts = DP_FRONT_NAMED, .offset = offsetof(lineage_opts, node) },
 	{ .name = "dataflow", .http_name = "df", .type = DP_PT_TEXT, .arg = "DF",
 	  .def_help = "the one that has the task",
 	  .help = "the dataflow of the task named (entities belong to none: lineage crosses dataflows)",

@@ -164,7 +164,7 @@ expect_status "unknown task" 1 X df --task task-0001 --task task-9999
 expect_grep "names it and lists some" "no task 'task-9999' in dataflow df (tasks: task-0000, task-0001, .* and 2 more)" "$T/err"
 expect_eq "and writes nothing" "$(wc -c <"$T/out")" 0
 expect_status "bad --format" 2 X df --format rdf
-expect_grep "lists the formats" "unknown format 'rdf' (prov-json, prov-n)" "$T/err"
+expect_grep "lists the formats" "unknown format 'rdf' (prov-json, prov-n; with --run dot, svg)" "$T/err"
 expect_status "no index given" 2 "$DNNPROV" export df
 expect_status "no dataflow given" 2 X
 expect_status "two dataflows" 2 X df plain
