@@ -15,9 +15,10 @@ typedef struct lineage_opts {
 	int64_t depth;
 } lineage_opts;
 
+/* The tree first: an omitted first column would leave its separator. */
 enum {
-	COL_DEPTH,
 	COL_TREE,
+	COL_DEPTH,
 	COL_KIND,
 	COL_RELATION,
 	COL_DATAFLOW,

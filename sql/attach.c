@@ -658,6 +658,25 @@ static const char *const dfanalyzer_common[][2] = {
 		      "sum(relation = 'generated') AS generated, sum(relation = 'used') AS used "
 		      "FROM (SELECT 'generated' AS relation, * FROM generated UNION ALL SELECT 'used', * FROM used) "
 		      "GROUP BY fingerprint" },
+	/* Runs that repeat one another, by the rule of `runs`' repeats column
+	 * (query/repeats.h): equal transformation, inputs, code and
+	 * hyperparameters, each known; first is the smallest task id of the
+	 * group. */
+	{ "repeats",
+	  "WITH k AS (SELECT t.dataflow, t.task, t.transformation, "
+	  "(SELECT group_concat(fingerprint, ' ') FROM (SELECT DISTINCT fingerprint FROM used AS u WHERE u.dataflow = "
+	  "t.dataflow AND u.task = t.task ORDER BY fingerprint)) AS inputs, "
+	  "(SELECT value FROM facts AS f WHERE f.dataflow = t.dataflow AND f.task = t.task AND f.name = 'git_commit') "
+	  "AS git_commit, "
+	  "(SELECT value FROM facts AS f WHERE f.dataflow = t.dataflow AND f.task = t.task AND f.name = 'git_diff') "
+	  "AS git_diff, "
+	  "coalesce((SELECT group_concat(name || '=' || typeof(value) || ':' || CASE typeof(value) WHEN 'real' THEN "
+	  "printf('%.17g', value) ELSE value END, ' ') FROM (SELECT name, value FROM hyperparameters AS h WHERE "
+	  "h.dataflow = t.dataflow AND h.task = t.task ORDER BY name)), '') AS hyps FROM tasks AS t), "
+	  "g AS (SELECT dataflow, task, min(task) OVER (PARTITION BY dataflow, transformation, inputs, git_commit, "
+	  "git_diff, hyps) AS first, count(*) OVER (PARTITION BY dataflow, transformation, inputs, git_commit, "
+	  "git_diff, hyps) AS n FROM k WHERE inputs IS NOT NULL AND git_commit <> '' AND git_diff <> '') "
+	  "SELECT dataflow, task, first FROM g WHERE n > 1" },
 };
 
 /* Creates the per-dataflow table `what` of `kind` over n of the
