@@ -39,7 +39,7 @@ struct dp_indexer {
 	char *log_dir; /* without a trailing slash */
 	int lock_fd;
 	dp_index *ix;
-	ingest in;
+	dp_ingest in;
 	char *new_gen; /* rebuild: the generation folder being built */
 	int ifd;       /* inotify, or -1 */
 	dp_map watches; /* wd -> relative folder path (malloc'd) */
@@ -154,14 +154,14 @@ int dp_indexer_swap(dp_indexer *x)
 
 	if (!x->new_gen)
 		return 0;
-	size_t unread = ingest_unread_count(&x->in, NULL);
+	size_t unread = dp_ingest_unread_count(&x->in, NULL);
 	if (unread)
 		return dp_error(DNNPROV_EIO, "%zu segment%s could not be read: the index in use is kept", unread,
 				unread == 1 ? "" : "s");
 	if (x->unlistable)
 		return dp_error(DNNPROV_EIO, "%llu folder%s could not be listed: the index in use is kept",
 				(unsigned long long)x->unlistable, x->unlistable == 1 ? "" : "s");
-	if ((rc = ingest_commit(&x->in)))
+	if ((rc = dp_ingest_commit(&x->in)))
 		return rc;
 	base = strrchr(x->new_gen, '/');
 	base = base ? base + 1 : x->new_gen;
@@ -199,7 +199,7 @@ static int open_index(dp_indexer *x)
 		x->index_dev = st.st_dev;
 		x->index_ino = st.st_ino;
 	}
-	ingest_init(&x->in, x->ix, &x->opts);
+	dp_ingest_init(&x->in, x->ix, &x->opts);
 	x->map_grows_seen = 0;
 	return 0;
 }
@@ -213,7 +213,7 @@ static void close_index(dp_indexer *x)
 		x->before_reopen.map_grows += x->in.stats.map_grows;
 		memset(&x->in.stats, 0, sizeof(x->in.stats)); /* counted once */
 		x->in.nsegs = 0;
-		ingest_free(&x->in);
+		dp_ingest_free(&x->in);
 		dp_index_close(x->ix);
 		x->ix = NULL;
 	}
@@ -329,7 +329,7 @@ void dp_indexer_get_stats(const dp_indexer *x, dp_indexer_stats *out)
 	out->map_grows += x->before_reopen.map_grows;
 	out->segments = x->in.nsegs;
 	size_t waiting;
-	out->unread = ingest_unread_count(&x->in, &waiting);
+	out->unread = dp_ingest_unread_count(&x->in, &waiting);
 	out->waiting = waiting;
 	out->faults = x->faults;
 	out->overflows = x->overflows;
@@ -391,7 +391,7 @@ static void walk_report(void *ctx, const char *path, dp_walk_issue issue, const 
 
 /* Tells the progress callback where a catch-up stands: `s` is being read
  * from `from`. */
-static void report_progress(dp_indexer *x, const seg_state *s, uint64_t from)
+static void report_progress(dp_indexer *x, const dp_seg_state *s, uint64_t from)
 {
 	if (!x->reporting)
 		return;
@@ -403,15 +403,15 @@ static void report_progress(dp_indexer *x, const seg_state *s, uint64_t from)
 }
 
 /* Reads one segment to its end, committing whenever a batch fills. */
-static int drain_segment(dp_indexer *x, seg_state *s)
+static int drain_segment(dp_indexer *x, dp_seg_state *s)
 {
 	uint64_t from = s->pending.offset;
 	bool more;
 	int rc;
 	do {
-		if ((rc = ingest_segment(&x->in, s, &more)))
+		if ((rc = dp_ingest_segment(&x->in, s, &more)))
 			return rc;
-		if (more && (rc = ingest_commit(&x->in)))
+		if (more && (rc = dp_ingest_commit(&x->in)))
 			return rc;
 		report_progress(x, s, from);
 	} while (more);
@@ -433,7 +433,7 @@ static void count_work(dp_indexer *x, const dp_path_list *segs)
 	uint64_t left = 0;
 	for (size_t i = 0; i < segs->n; i++) {
 		struct stat st;
-		seg_state *s = ingest_segment_state(&x->in, relative(x, segs->paths[i]));
+		dp_seg_state *s = dp_ingest_segment_state(&x->in, relative(x, segs->paths[i]));
 		if (s && stat(segs->paths[i], &st) == 0 && (uint64_t)st.st_size > s->pending.offset)
 			left += (uint64_t)st.st_size - s->pending.offset;
 	}
@@ -473,7 +473,7 @@ static int apply_trash_df(dp_indexer *x, const char *entry, const char *df)
 	rc = dp_trash_df_tasks(x->log_dir, entry, df, &tasks, &nt);
 	for (size_t t = 0; t < nt && rc == 0; t++) {
 		bool dropped;
-		rc = ingest_drop_task(&x->in, tasks[t].df, tasks[t].task, tasks[t].run, &dropped);
+		rc = dp_ingest_drop_task(&x->in, tasks[t].df, tasks[t].task, tasks[t].run, &dropped);
 		x->removed += dropped;
 	}
 	dp_trash_list_free(tasks, nt);
@@ -505,7 +505,7 @@ static int apply_trash(dp_indexer *x)
 	return rc;
 }
 
-static int scan_step(ingest *in, void *arg)
+static int scan_step(dp_ingest *in, void *arg)
 {
 	dp_indexer *x = arg;
 	dp_path_list segs = { 0 };
@@ -531,11 +531,11 @@ static int scan_step(ingest *in, void *arg)
 	}
 	x->unlistable = x->unlistable_now;
 	rc = 0;
-	ingest_forget_unreadable(&x->in);
+	dp_ingest_forget_unreadable(&x->in);
 	if (x->reporting)
 		count_work(x, &segs);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
-		seg_state *s = ingest_segment_state(&x->in, relative(x, segs.paths[i]));
+		dp_seg_state *s = dp_ingest_segment_state(&x->in, relative(x, segs.paths[i]));
 		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	dp_path_list_free(&segs);
@@ -543,9 +543,9 @@ static int scan_step(ingest *in, void *arg)
 		rc = apply_trash(x);
 	/* Everything listed was read: queries may trust the listing's time
 	 * (query/fresh.c).  Not so when a folder or a segment could not be. */
-	if (rc == 0 && !x->unlistable && ingest_unread_count(&x->in, NULL) == 0) {
+	if (rc == 0 && !x->unlistable && dp_ingest_unread_count(&x->in, NULL) == 0) {
 		x->last_listing = started;
-		rc = ingest_note_listing(in, started, !x->following);
+		rc = dp_ingest_note_listing(in, started, !x->following);
 	}
 	return rc;
 }
@@ -591,15 +591,15 @@ static bool task_alive(void *ctx, const char *df, const char *task, const dp_tas
 	return isnan(f->last) || dp_now() - f->last < lost_after;
 }
 
-static int sweep_step(ingest *in, void *arg)
+static int sweep_step(dp_ingest *in, void *arg)
 {
 	dp_indexer *x = arg;
 	size_t lost;
-	int rc = ingest_commit(in); /* the sweep judges what is committed */
+	int rc = dp_ingest_commit(in); /* the sweep judges what is committed */
 	if (rc == 0)
-		rc = ingest_sweep(in, task_alive, x, &lost);
+		rc = dp_ingest_sweep(in, task_alive, x, &lost);
 	if (rc == 0 && lost) {
-		rc = ingest_commit(in);
+		rc = dp_ingest_commit(in);
 		if (rc == 0)
 			x->lost += lost;
 	}
@@ -608,15 +608,15 @@ static int sweep_step(ingest *in, void *arg)
 
 int dp_indexer_sweep(dp_indexer *x)
 {
-	return ingest_run_with_retry(&x->in, sweep_step, x);
+	return dp_ingest_run_with_retry(&x->in, sweep_step, x);
 }
 
 /* A whole pass: every segment read to its end, then committed.  Retried
  * from the committed offsets when the map fills. */
-static int scan_and_commit(ingest *in, void *arg)
+static int scan_and_commit(dp_ingest *in, void *arg)
 {
 	int rc = scan_step(in, arg);
-	return rc ? rc : ingest_commit(in);
+	return rc ? rc : dp_ingest_commit(in);
 }
 
 int dp_indexer_catch_up(dp_indexer *x)
@@ -624,7 +624,7 @@ int dp_indexer_catch_up(dp_indexer *x)
 	x->reporting = x->opts.progress != NULL;
 	x->counted = false;
 	x->work = (dp_work){ 0 };
-	int rc = ingest_run_with_retry(&x->in, scan_and_commit, x);
+	int rc = dp_ingest_run_with_retry(&x->in, scan_and_commit, x);
 	x->reporting = false;
 	return rc ? rc : dp_indexer_sweep(x);
 }
@@ -720,7 +720,7 @@ static bool read_events(dp_indexer *x)
  * one is due, and a commit when the batch is due.  When the map fills, the
  * batch is rolled back and the retry rescans everything, since segments
  * read in earlier turns of the rolled-back batch are no longer dirty. */
-static int follow_step(ingest *in, void *arg)
+static int follow_step(dp_ingest *in, void *arg)
 {
 	dp_indexer *x = arg;
 	int rc = 0;
@@ -747,7 +747,7 @@ static int follow_step(ingest *in, void *arg)
 	}
 	dp_path_list_sort(&names);
 	for (size_t i = 0; i < names.n && rc == 0; i++) {
-		seg_state *s = ingest_segment_state(in, names.paths[i]);
+		dp_seg_state *s = dp_ingest_segment_state(in, names.paths[i]);
 		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	dp_path_list_free(&names);
@@ -756,14 +756,14 @@ static int follow_step(ingest *in, void *arg)
 			watch_tree(x, x->log_dir, 0); /* folders whose events were lost */
 		rc = scan_step(in, x);
 	}
-	if (rc == 0 && ingest_batch_due(in))
-		rc = ingest_commit(in);
+	if (rc == 0 && dp_ingest_batch_due(in))
+		rc = dp_ingest_commit(in);
 	if (rc == 0)
 		x->rescan_now = false;
 	return rc;
 }
 
-static int stop_step(ingest *in, void *arg)
+static int stop_step(dp_ingest *in, void *arg)
 {
 	dp_indexer *x = arg;
 	int rc = 0;
@@ -774,8 +774,8 @@ static int stop_step(ingest *in, void *arg)
 	/* Queries without an indexer running rely on the time of the last
 	 * listing; the events since it were all read. */
 	if (rc == 0 && !isnan(x->last_listing))
-		rc = ingest_note_listing(in, x->last_listing, true);
-	return rc ? rc : ingest_commit(in);
+		rc = dp_ingest_note_listing(in, x->last_listing, true);
+	return rc ? rc : dp_ingest_commit(in);
 }
 
 /* Errors that may pass while the service runs: a full or failing disk, a
@@ -878,7 +878,7 @@ int dp_indexer_follow(dp_indexer *x)
 			bool rescanned = x->rescan_now;
 			rc = rescanned ? check_index_file(x) : 0;
 			if (rc == 0)
-				rc = ingest_run_with_retry(&x->in, follow_step, x);
+				rc = dp_ingest_run_with_retry(&x->in, follow_step, x);
 			dp_map_clear(&x->dirty);
 			if (rc == 0 && rescanned) {
 				int dead;
@@ -903,7 +903,7 @@ int dp_indexer_follow(dp_indexer *x)
 	/* Stopping: what is read is committed (a full map rereads it all), and
 	 * the tasks whose writers died since the last sweep are told. */
 	x->rescan_now = false;
-	rc = ingest_run_with_retry(&x->in, stop_step, x);
+	rc = dp_ingest_run_with_retry(&x->in, stop_step, x);
 	return rc ? rc : dp_indexer_sweep(x);
 }
 
@@ -921,17 +921,17 @@ typedef struct apply_args {
 
 /* The whole set or nothing: a retry after the map grew applies it all
  * again from the committed offsets. */
-static int apply_step(ingest *in, void *arg)
+static int apply_step(dp_ingest *in, void *arg)
 {
 	apply_args *a = arg;
 	int rc = 0;
 	for (size_t i = 0; i < a->n && rc == 0; i++) {
 		a->why[i][0] = '\0';
-		rc = ingest_chunk(in, &a->chunks[i], &a->outcome[i], a->why[i], DP_CHUNK_WHY);
+		rc = dp_ingest_chunk(in, &a->chunks[i], &a->outcome[i], a->why[i], DP_CHUNK_WHY);
 	}
 	if (rc == 0 && a->meta_key)
-		rc = ingest_put_meta(in, a->meta_key, a->meta_value, a->meta_len);
-	return rc ? rc : ingest_commit(in);
+		rc = dp_ingest_put_meta(in, a->meta_key, a->meta_value, a->meta_len);
+	return rc ? rc : dp_ingest_commit(in);
 }
 
 int dp_indexer_apply(dp_indexer *x, const dp_chunk *chunks, size_t n, dp_chunk_outcome *outcome,
@@ -942,7 +942,7 @@ int dp_indexer_apply(dp_indexer *x, const dp_chunk *chunks, size_t n, dp_chunk_o
 		return dp_error(DNNPROV_EINVAL, "an indexer of a log folder is not fed");
 	if (!x->ix)
 		return dp_error(DNNPROV_EIO, "the index is not open (a recovery failed)");
-	return ingest_run_with_retry(&x->in, apply_step, &a);
+	return dp_ingest_run_with_retry(&x->in, apply_step, &a);
 }
 
 int dp_indexer_get_meta(dp_indexer *x, const char *key, void *out, size_t cap, size_t *len)

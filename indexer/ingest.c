@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "indexer/ingest.h"
+#include "indexer/model.h"
 #include "logger/format.h"
 #include "logger/mpack.h"
 #include "logger/scan.h"
@@ -64,7 +65,7 @@ static int lmdb_fail(int mrc, const char *what)
 	return dp_lmdb_error(mrc, what);
 }
 
-static int put(ingest *in, dp_db db, dp_key *k, const void *v, size_t n, unsigned flags)
+static int put(dp_ingest *in, dp_db db, dp_key *k, const void *v, size_t n, unsigned flags)
 {
 	MDB_val key = dp_key_val(k), val = { n, (void *)v };
 	int mrc;
@@ -78,10 +79,10 @@ static int put(ingest *in, dp_db db, dp_key *k, const void *v, size_t n, unsigne
 
 /* ---- segments ---------------------------------------------------------------- */
 
-static seg_state *seg_get(ingest *in, const char *rel, bool create)
+static dp_seg_state *seg_get(dp_ingest *in, const char *rel, bool create)
 {
 	void **slot = dp_map_slot(&in->segs, rel, strlen(rel), create);
-	seg_state *s;
+	dp_seg_state *s;
 	MDB_txn *txn;
 	MDB_val k, v;
 
@@ -120,13 +121,13 @@ static seg_state *seg_get(ingest *in, const char *rel, bool create)
 
 /* Marks a segment's progress for the commit, listing it once: a commit
  * walks the segments its batch read, not every segment known. */
-static int seg_touch(ingest *in, seg_state *s)
+static int seg_touch(dp_ingest *in, dp_seg_state *s)
 {
 	if (s->touched)
 		return 0;
 	if (in->ntouched == in->touchedcap) {
 		size_t cap = in->touchedcap ? in->touchedcap * 2 : 256;
-		seg_state **grown = realloc(in->touched, cap * sizeof(*grown));
+		dp_seg_state **grown = realloc(in->touched, cap * sizeof(*grown));
 		if (!grown)
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 		in->touched = grown;
@@ -139,7 +140,7 @@ static int seg_touch(ingest *in, seg_state *s)
 
 /* ---- the write-back caches ------------------------------------------------------ */
 
-static void task_free(task_state *t)
+static void task_free(dp_task_state *t)
 {
 	if (!t)
 		return;
@@ -157,7 +158,7 @@ static void task_free(task_state *t)
 	free(t);
 }
 
-static void df_free(df_state *d)
+static void df_free(dp_df_state *d)
 {
 	if (!d)
 		return;
@@ -178,7 +179,7 @@ static void df_free(df_state *d)
 	free(d);
 }
 
-static void caches_clear(ingest *in)
+static void caches_clear(dp_ingest *in)
 {
 	for (size_t i = 0; i < in->ntouched; i++)
 		in->touched[i]->task_cached = NULL, in->touched[i]->df_cached = NULL;
@@ -208,7 +209,7 @@ static double obj_time(const msgpack_object *o)
 
 /* Adds a metric name to the dataflow's list (append-only: epoch blocks
  * name their columns by position in it); *at (optional) gets its position. */
-static int df_metric_at(df_state *d, const char *p, size_t n, uint32_t *at)
+static int df_metric_at(dp_df_state *d, const char *p, size_t n, uint32_t *at)
 {
 	void **slot = dp_map_slot(&d->metric_set, p, n, false);
 	if (slot) {
@@ -235,12 +236,12 @@ static int df_metric_at(df_state *d, const char *p, size_t n, uint32_t *at)
 	return 0;
 }
 
-static int df_add_metric(df_state *d, const char *p, size_t n)
+static int df_add_metric(dp_df_state *d, const char *p, size_t n)
 {
 	return df_metric_at(d, p, n, NULL);
 }
 
-static int df_add_hyp(df_state *d, const char *name, size_t nn, const char *type, size_t tn)
+static int df_add_hyp(dp_df_state *d, const char *name, size_t nn, const char *type, size_t tn)
 {
 	for (size_t i = 0; i < d->nhyps; i++)
 		if (strlen(d->hyps[i].name) == nn && memcmp(d->hyps[i].name, name, nn) == 0)
@@ -262,7 +263,7 @@ static int df_add_hyp(df_state *d, const char *name, size_t nn, const char *type
 }
 
 /* Adds or replaces a transformation, given as its msgpack object. */
-static int df_put_tf(df_state *d, const msgpack_object *tf)
+static int df_put_tf(dp_df_state *d, const msgpack_object *tf)
 {
 	const msgpack_object *name = dp_map_get(tf, "name");
 	size_t i;
@@ -285,7 +286,7 @@ static int df_put_tf(df_state *d, const msgpack_object *tf)
 }
 
 /* Merges a spec (from a record or from the stored value) into d. */
-static int df_merge_spec(df_state *d, const msgpack_object *hyps, const msgpack_object *metrics,
+static int df_merge_spec(dp_df_state *d, const msgpack_object *hyps, const msgpack_object *metrics,
 			 const msgpack_object *adaptation, const msgpack_object *tfs)
 {
 	int rc;
@@ -312,11 +313,11 @@ static int df_merge_spec(df_state *d, const msgpack_object *hyps, const msgpack_
 	return 0;
 }
 
-static int df_get(ingest *in, const char *df, df_state **out)
+static int df_get(dp_ingest *in, const char *df, dp_df_state **out)
 {
 	dp_key k;
 	void **slot;
-	df_state *d;
+	dp_df_state *d;
 	MDB_val key, val;
 	int mrc, rc = 0;
 
@@ -358,7 +359,7 @@ static int df_get(ingest *in, const char *df, df_state **out)
 	return 0;
 }
 
-static int df_encode(const df_state *d, dp_buf *b)
+static int df_encode(const dp_df_state *d, dp_buf *b)
 {
 	size_t need = 256;
 	unsigned char *p;
@@ -408,11 +409,11 @@ static int df_encode(const df_state *d, dp_buf *b)
 
 static int set_str(char **dst, dp_str s);
 
-static int task_get(ingest *in, const char *df, const char *task, task_state **out)
+static int task_get(dp_ingest *in, const char *df, const char *task, dp_task_state **out)
 {
 	dp_key k;
 	void **slot;
-	task_state *t;
+	dp_task_state *t;
 	MDB_val key, val;
 	int mrc;
 
@@ -485,7 +486,7 @@ static unsigned char *mp_time(unsigned char *p, double t)
 	return isnan(t) ? dp_mp_nil(p) : dp_mp_double(p, t);
 }
 
-static int task_encode(const task_state *t, dp_buf *b)
+static int task_encode(const dp_task_state *t, dp_buf *b)
 {
 	size_t need = 384 + cstr_size(t->host) + cstr_size(t->user) + cstr_size(t->execution) +
 		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len + t->owner.len +
@@ -579,10 +580,10 @@ static void summary_add(dp_summary *s, int64_t epoch, double v)
 	}
 }
 
-static int summary_get(ingest *in, dp_key *k, summary_state **out)
+static int summary_get(dp_ingest *in, dp_key *k, dp_summary_state **out)
 {
 	void **slot = dp_map_slot(&in->summaries, k->b, k->n, true);
-	summary_state *s;
+	dp_summary_state *s;
 	MDB_val key, val;
 	int mrc;
 
@@ -608,7 +609,7 @@ static int summary_get(ingest *in, dp_key *k, summary_state **out)
 
 /* ---- hyperparameter index -------------------------------------------------------- */
 
-static int hyp_index_update(ingest *in, const char *df, const char *task, const msgpack_object *map,
+static int hyp_index_update(dp_ingest *in, const char *df, const char *task, const msgpack_object *map,
 			    bool add)
 {
 	for (uint32_t i = 0; map && map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
@@ -650,17 +651,17 @@ static int hyp_index_update(ingest *in, const char *df, const char *task, const 
 
 /* The context of the frame being applied. */
 typedef struct frame_ctx {
-	seg_state *seg;
+	dp_seg_state *seg;
 	uint64_t offset;
 	const unsigned char *payload;
 	uint32_t length;
 } frame_ctx;
 
-static int schema_problem(ingest *in, frame_ctx *f, const char *why);
+static int schema_problem(dp_ingest *in, frame_ctx *f, const char *why);
 
 /* The states of the frame's task and dataflow: looked up once per segment
  * and batch (caches_clear forgets them with the states). */
-static int seg_task(ingest *in, frame_ctx *f, task_state **t)
+static int seg_task(dp_ingest *in, frame_ctx *f, dp_task_state **t)
 {
 	int rc = 0;
 	if (!f->seg->task_cached && !(rc = task_get(in, f->seg->df, f->seg->task, &f->seg->task_cached)))
@@ -669,14 +670,14 @@ static int seg_task(ingest *in, frame_ctx *f, task_state **t)
 	return rc;
 }
 
-static int seg_df(ingest *in, frame_ctx *f, df_state **d)
+static int seg_df(dp_ingest *in, frame_ctx *f, dp_df_state **d)
 {
 	int rc = f->seg->df_cached ? 0 : df_get(in, f->seg->df, &f->seg->df_cached);
 	*d = f->seg->df_cached;
 	return rc;
 }
 
-static int put_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
+static int put_problem(dp_ingest *in, dp_seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
 		       const char *why, uint64_t skipped, bool is_new);
 
 /* The record's position in its task: segment sequence, name, offset. */
@@ -700,7 +701,7 @@ static void record_position(dp_key *k, frame_ctx *f)
  * so that a wall clock stepped within the attempt moves nothing; else the
  * record's wall time.  Never before the attempt's begin either way: no
  * duration is negative (docs/RUNS.md). */
-static double record_time(const task_state *t, const frame_ctx *f, const dp_record *r)
+static double record_time(const dp_task_state *t, const frame_ctx *f, const dp_record *r)
 {
 	double at = r->time;
 	if (!isnan(r->mono) && !isnan(t->attempt_mono) && t->attempt_boot && f->seg->boot == t->attempt_boot &&
@@ -712,7 +713,7 @@ static double record_time(const task_state *t, const frame_ctx *f, const dp_reco
 /* A record applied to t: `last` is the time of the causally last record,
  * not the largest time (a clock stepped forward and back must not leave
  * the task looking active in the future). */
-static void touch(task_state *t, double time)
+static void touch(dp_task_state *t, double time)
 {
 	t->last = time;
 	t->dirty = true;
@@ -720,7 +721,7 @@ static void touch(task_state *t, double time)
 
 /* A training record is a sign of life: a task shown LOST (its owner looked
  * gone, or it was silent too long) is RUNNING again. */
-static void training_record(task_state *t, double time)
+static void training_record(dp_task_state *t, double time)
 {
 	if (strcmp(t->status, "LOST") == 0)
 		snprintf(t->status, sizeof(t->status), "RUNNING");
@@ -740,10 +741,10 @@ static void training_record(task_state *t, double time)
  * loser's data is dropped and its segments become problems in the batch
  * that applies the begin: no reader sees neither or both. */
 
-static int del_prefix(ingest *in, dp_db db, const void *prefix, size_t n);
+static int del_prefix(dp_ingest *in, dp_db db, const void *prefix, size_t n);
 
 /* Deletes every problem entry of a segment. */
-static int drop_segment_problems(ingest *in, const seg_state *s)
+static int drop_segment_problems(dp_ingest *in, const dp_seg_state *s)
 {
 	dp_key k;
 	dp_key_reset(&k);
@@ -756,7 +757,7 @@ static int drop_segment_problems(ingest *in, const seg_state *s)
  * the winner only: what it says must not depend on which segments this
  * process has read (a follower restarted knows its segments' runs only
  * when it reads them again). */
-static int conflict_update(ingest *in, seg_state *s, const char *task, const char *winner)
+static int conflict_update(dp_ingest *in, dp_seg_state *s, const char *task, const char *winner)
 {
 	dp_problem_entry e = { .kind = DP_PROBLEM_SCHEMA, .length = s->pending.offset };
 	dp_key k;
@@ -787,30 +788,30 @@ static int conflict_update(ingest *in, seg_state *s, const char *task, const cha
 
 /* Marks s as a segment of a losing run: what it had stored goes, and what
  * is read of it from now on is its one problem. */
-static int conflict_mark(ingest *in, seg_state *s)
+static int conflict_mark(dp_ingest *in, dp_seg_state *s)
 {
 	s->pending.flags = (s->pending.flags | DP_PROGRESS_CONFLICT) & ~DP_PROGRESS_NAME_TOLD;
 	return drop_segment_problems(in, s);
 }
 
 /* After a read of a segment of a losing run: its problem covers it all. */
-static int conflict_read(ingest *in, seg_state *s)
+static int conflict_read(dp_ingest *in, dp_seg_state *s)
 {
-	task_state *t = s->task_cached;
+	dp_task_state *t = s->task_cached;
 	int rc = t ? 0 : task_get(in, s->df, s->task, &t);
 	return rc ? rc : conflict_update(in, s, s->task, t->run[0] ? t->run : "?");
 }
 
-static int flush_caches(ingest *in);
-static int drop_task_data(ingest *in, const char *df, const char *task);
+static int flush_caches(dp_ingest *in);
+static int drop_task_data(dp_ingest *in, const char *df, const char *task);
 
 /* The first begin of run f->seg->run, whose id is smaller than that of the
  * run the task holds: the task's data goes, every segment that gave it
  * becomes a problem (and those that lost before name their new winner),
  * and *t is the task afresh, not begun. */
-static int replace_run(ingest *in, frame_ctx *f, task_state **t)
+static int replace_run(dp_ingest *in, frame_ctx *f, dp_task_state **t)
 {
-	seg_state *s = f->seg;
+	dp_seg_state *s = f->seg;
 	dp_path_list rels = { 0 };
 	char prefix[2 * DNNPROV_NAME_MAX + 3];
 	dp_scan sc;
@@ -841,7 +842,7 @@ static int replace_run(ingest *in, frame_ctx *f, task_state **t)
 	if (!rc && r < 0)
 		rc = r;
 	for (size_t i = 0; i < rels.n && !rc; i++) {
-		seg_state *g = seg_get(in, rels.paths[i], true);
+		dp_seg_state *g = seg_get(in, rels.paths[i], true);
 		if (!g) {
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
@@ -866,9 +867,9 @@ static int replace_run(ingest *in, frame_ctx *f, task_state **t)
  * a run that does not hold the task id (the segment becomes a problem), or
  * an error.  `first_begin`: the record is its run's first begin, the one
  * record that takes a task id over; a note segment never does. */
-static int other_run(ingest *in, frame_ctx *f, task_state **t, bool first_begin)
+static int other_run(dp_ingest *in, frame_ctx *f, dp_task_state **t, bool first_begin)
 {
-	seg_state *s = f->seg;
+	dp_seg_state *s = f->seg;
 	if (!s->run[0] || !(*t)->run[0] || strcmp(s->run, (*t)->run) == 0)
 		return 0;
 	if (first_begin && !s->note && strcmp(s->run, (*t)->run) < 0)
@@ -877,9 +878,9 @@ static int other_run(ingest *in, frame_ctx *f, task_state **t, bool first_begin)
 	return rc ? rc : 1;
 }
 
-static int apply_spec(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_spec(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
-	df_state *d;
+	dp_df_state *d;
 	int rc;
 	if (!str_eq(r->u.spec.dataflow, f->seg->df))
 		return schema_problem(in, f, "spec of another dataflow than its segment's");
@@ -906,10 +907,10 @@ static int set_str(char **dst, dp_str s)
 /* A begin: the first makes the task, a later one (a resume, or a version 1
  * begin, which resumed) starts a new attempt of it.  The hyperparameters
  * are the first begin's: what a resume changed comes as adaptations. */
-static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_begin(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
-	task_state *t;
-	df_state *d;
+	dp_task_state *t;
+	dp_df_state *d;
 	int rc;
 
 	if (!str_eq(r->u.begin.task, f->seg->task))
@@ -988,7 +989,7 @@ static int apply_begin(ingest *in, frame_ctx *f, const dp_record *r)
 }
 
 /* The task of a record that needs one; a problem when it never began. */
-static int begun_task(ingest *in, frame_ctx *f, const dp_record *r, task_state **t)
+static int begun_task(dp_ingest *in, frame_ctx *f, const dp_record *r, dp_task_state **t)
 {
 	int rc = seg_task(in, f, t);
 	if (rc)
@@ -1011,8 +1012,8 @@ static int begun_task(ingest *in, frame_ctx *f, const dp_record *r, task_state *
  * entry for it): read from the index and added to the task's list.  No
  * search of the list here: with one more per name, a first record of
  * 60,000 metrics took seconds. */
-static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, const char *name,
-			uint32_t len, summary_state **out)
+static int task_summary(dp_ingest *in, dp_task_state *t, dp_df_state *d, dp_key *k, const char *name,
+			uint32_t len, dp_summary_state **out)
 {
 	int rc;
 	/* Summaries are keyed (df, metric, task): one metric of every task is
@@ -1023,7 +1024,7 @@ static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, const
 	dp_key_cstr(k, t->task);
 	if ((rc = summary_get(in, k, out)) || (rc = df_add_metric(d, name, len)))
 		return rc;
-	task_metric *grown = realloc(t->metrics, (t->nmetrics + 1) * sizeof(*grown));
+	dp_task_metric *grown = realloc(t->metrics, (t->nmetrics + 1) * sizeof(*grown));
 	char *copy = malloc(len ? len : 1);
 	if (!grown || !copy) {
 		free(copy);
@@ -1033,7 +1034,7 @@ static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, const
 	}
 	memcpy(copy, name, len);
 	t->metrics = grown;
-	t->metrics[t->nmetrics++] = (task_metric){ copy, len, *out, 0 };
+	t->metrics[t->nmetrics++] = (dp_task_metric){ copy, len, *out, 0 };
 	return 0;
 }
 
@@ -1041,7 +1042,7 @@ static int task_summary(ingest *in, task_state *t, df_state *d, dp_key *k, const
  * writers refuse it, but two processes with free_metrics, or logs written
  * by hand, can still bring one.  Queries fold case, so it would hide the
  * other: the record is a problem.  Returns 1 when it was one. */
-static int metric_case_clash(ingest *in, frame_ctx *f, df_state *d, const msgpack_object *metrics)
+static int metric_case_clash(dp_ingest *in, frame_ctx *f, dp_df_state *d, const msgpack_object *metrics)
 {
 	for (uint32_t i = 0; i < metrics->via.map.size; i++) {
 		const msgpack_object *k = &metrics->via.map.ptr[i].key;
@@ -1128,7 +1129,7 @@ static size_t eb_limit(const dp_key *k)
 
 /* Measures the open block exactly (after anything but an append) and the
  * last double of each column, for the appends that follow. */
-static int eb_measure(ingest *in)
+static int eb_measure(dp_ingest *in)
 {
 	dp_eblock *b = &in->eb.b;
 	int rc = dp_eblock_encode(b, &in->eb.enc);
@@ -1161,7 +1162,7 @@ static int eb_measure(ingest *in)
 	return 0;
 }
 
-static int eb_put(ingest *in, dp_key *k, const dp_eblock *b)
+static int eb_put(dp_ingest *in, dp_key *k, const dp_eblock *b)
 {
 	int rc = dp_eblock_encode(b, &in->eb.enc);
 	if (rc)
@@ -1175,7 +1176,7 @@ static int eb_put(ingest *in, dp_key *k, const dp_eblock *b)
 }
 
 /* Writes the open block, if it changed, and closes it. */
-static int eb_flush(ingest *in)
+static int eb_flush(dp_ingest *in)
 {
 	int rc = 0;
 	if (in->eb.task && in->eb.dirty && in->eb.b.n)
@@ -1185,7 +1186,7 @@ static int eb_flush(ingest *in)
 	return rc;
 }
 
-static void eb_start(ingest *in, task_state *t, int64_t first, int64_t next_first)
+static void eb_start(dp_ingest *in, dp_task_state *t, int64_t first, int64_t next_first)
 {
 	dp_key_reset(&in->eb.key);
 	dp_key_cstr(&in->eb.key, t->df);
@@ -1201,7 +1202,7 @@ static void eb_start(ingest *in, task_state *t, int64_t first, int64_t next_firs
 
 /* Opens the block of task t that epoch e belongs in: the last block that
  * begins at or before e, or a new one for e when none does. */
-static int eb_open(ingest *in, task_state *t, int64_t e)
+static int eb_open(dp_ingest *in, dp_task_state *t, int64_t e)
 {
 	dp_key prefix, at;
 	dp_scan sc;
@@ -1253,7 +1254,7 @@ static int eb_open(ingest *in, task_state *t, int64_t e)
 }
 
 /* Puts the open block and, past the limits, splits it in two first. */
-static int eb_split_put(ingest *in)
+static int eb_split_put(dp_ingest *in)
 {
 	dp_eblock right = { 0 };
 	uint32_t half = in->eb.b.n / 2;
@@ -1281,7 +1282,7 @@ static bool eb_dense(const dp_eblock *b)
 /* The bytes a row appended at the end of the open block adds, when it can
  * be told without encoding it all again (every metric of the row has a
  * column, and the epochs stay dense or were not): true with *add set. */
-static bool eb_append_size(ingest *in, int64_t e, double time, const dp_ev *el, const uint32_t *col_of,
+static bool eb_append_size(dp_ingest *in, int64_t e, double time, const dp_ev *el, const uint32_t *col_of,
 			   const dp_ev *vals, uint32_t nvals, size_t *add)
 {
 	const dp_eblock *b = &in->eb.b;
@@ -1316,7 +1317,7 @@ static bool eb_append_size(ingest *in, int64_t e, double time, const dp_ev *el, 
 
 /* The epoch record r into its task's block: a new row, or the row of the
  * epoch it re-logs.  *relogged tells which. */
-static int eb_add(ingest *in, task_state *t, const dp_record *r, bool *relogged)
+static int eb_add(dp_ingest *in, dp_task_state *t, const dp_record *r, bool *relogged)
 {
 	int64_t e = r->u.epoch.epoch;
 	const msgpack_object *m = r->u.epoch.metrics;
@@ -1385,7 +1386,7 @@ static int eb_add(ingest *in, task_state *t, const dp_record *r, bool *relogged)
 /* The task's entry for the metric named by the key of the record's i-th
  * pair: most records name the task's metrics in the same order as the one
  * before, so the guess at the same position is tried first. */
-static task_metric *known_metric(task_state *t, const msgpack_object *name, uint32_t i)
+static dp_task_metric *known_metric(dp_task_state *t, const msgpack_object *name, uint32_t i)
 {
 	const char *p = name->via.str.ptr;
 	uint32_t len = name->via.str.size;
@@ -1397,13 +1398,13 @@ static task_metric *known_metric(task_state *t, const msgpack_object *name, uint
 	return NULL;
 }
 
-static int scratch_metrics(ingest *in, uint32_t nv)
+static int scratch_metrics(dp_ingest *in, uint32_t nv)
 {
 	if (nv <= in->eb.tmpcap)
 		return 0;
 	uint32_t *pos = realloc(in->eb.pos, 2 * (size_t)nv * sizeof(*pos));
 	dp_ev *vals = realloc(in->eb.vals, nv * sizeof(*vals));
-	task_metric **tm = realloc(in->eb.tm, nv * sizeof(*tm));
+	dp_task_metric **tm = realloc(in->eb.tm, nv * sizeof(*tm));
 	if (pos)
 		in->eb.pos = pos;
 	if (vals)
@@ -1416,10 +1417,10 @@ static int scratch_metrics(ingest *in, uint32_t nv)
 	return 0;
 }
 
-static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_epoch(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
-	task_state *t;
-	df_state *d;
+	dp_task_state *t;
+	dp_df_state *d;
 	dp_key k;
 	bool relogged = false, all_known = true;
 	const msgpack_object *m = r->u.epoch.metrics;
@@ -1439,12 +1440,12 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 			return rc > 0 ? 0 : rc;
 		for (uint32_t i = 0; i < nv; i++) {
 			const msgpack_object *name = &m->via.map.ptr[i].key;
-			summary_state *s;
+			dp_summary_state *s;
 			if (in->eb.tm[i])
 				continue;
 			if ((rc = task_summary(in, t, d, &k, name->via.str.ptr, name->via.str.size, &s)))
 				return rc;
-			task_metric *tm = known_metric(t, name, i);
+			dp_task_metric *tm = known_metric(t, name, i);
 			if ((rc = df_metric_at(d, name->via.str.ptr, name->via.str.size, &tm->pos)))
 				return rc;
 			in->eb.tm[i] = tm;
@@ -1472,7 +1473,7 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 	if (t->recompute)
 		return 0;
 	for (uint32_t i = 0; i < nv; i++) {
-		summary_state *s = in->eb.tm[i]->summary;
+		dp_summary_state *s = in->eb.tm[i]->summary;
 		double v;
 		dp_obj_number(&m->via.map.ptr[i].val, &v);
 		summary_add(&s->s, r->u.epoch.epoch, v);
@@ -1483,7 +1484,7 @@ static int apply_epoch(ingest *in, frame_ctx *f, const dp_record *r)
 
 /* The value of hyperparameter `name` in force before `epoch`: the newest
  * earlier adaptation's, or the task's begin value. */
-static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, dp_buf *out)
+static int value_before(dp_ingest *in, dp_task_state *t, dp_str name, int64_t epoch, dp_buf *out)
 {
 	dp_scan sc;
 	dp_key k, before;
@@ -1535,9 +1536,9 @@ static int value_before(ingest *in, task_state *t, dp_str name, int64_t epoch, d
 	return 0;
 }
 
-static int apply_adapt(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_adapt(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
-	task_state *t;
+	dp_task_state *t;
 	dp_key k;
 	dp_buf val = { 0 }, old = { 0 };
 	int rc;
@@ -1581,10 +1582,10 @@ out:
 	return rc;
 }
 
-static int apply_test(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_test(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
-	task_state *t;
-	df_state *d;
+	dp_task_state *t;
+	dp_df_state *d;
 	dp_key k;
 	int rc;
 
@@ -1606,9 +1607,9 @@ static int apply_test(ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
-static int apply_element(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_element(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
-	task_state *t;
+	dp_task_state *t;
 	dp_key k;
 	int rc;
 
@@ -1645,9 +1646,9 @@ static void entity_key(dp_key *k, dp_str fingerprint, bool generated, const char
 	}
 }
 
-static int apply_entity(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_entity(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
-	task_state *t;
+	dp_task_state *t;
 	dp_key k, e;
 	int rc;
 
@@ -1667,9 +1668,9 @@ static int apply_entity(ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
-static int apply_layers(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_layers(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
-	task_state *t;
+	dp_task_state *t;
 	dp_key k;
 	int rc;
 
@@ -1684,9 +1685,9 @@ static int apply_layers(ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
-static int apply_end(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_end(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
-	task_state *t;
+	dp_task_state *t;
 	int rc;
 
 	if ((rc = begun_task(in, f, r, &t)) || !t)
@@ -1725,12 +1726,12 @@ static bool tag_is_later(const MDB_val *v, double time, const uint64_t at[3], dp
  * then position) is stored already.  It needs no begin in the index yet
  * (a note segment may be read before the task's first segment) and never
  * changes the task's status or last record. */
-static int apply_tag(ingest *in, frame_ctx *f, const dp_record *r)
+static int apply_tag(dp_ingest *in, frame_ctx *f, const dp_record *r)
 {
 	const msgpack_object *m = r->u.tag.tags;
 	const char *run = f->seg->run;
 	uint64_t at[3] = { f->seg->sequence, f->seg->name_crc, f->offset };
-	task_state *t;
+	dp_task_state *t;
 	int rc;
 
 	if ((rc = seg_task(in, f, &t)))
@@ -1773,7 +1774,7 @@ static int apply_tag(ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
-static int apply_record(ingest *in, frame_ctx *f)
+static int apply_record(dp_ingest *in, frame_ctx *f)
 {
 	msgpack_object o;
 	dp_record r;
@@ -1827,7 +1828,7 @@ static int apply_record(ingest *in, frame_ctx *f)
 /* Writes the problem entry at (segment, offset).  A new problem is counted
  * and reported; an existing one (a run of skipped records that grew) is
  * rewritten with its new length. */
-static int put_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
+static int put_problem(dp_ingest *in, dp_seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
 		       const char *why, uint64_t skipped, bool is_new)
 {
 	dp_problem_entry e = { .kind = kind, .length = length };
@@ -1855,13 +1856,13 @@ static int put_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t lengt
 	return 0;
 }
 
-static int store_problem(ingest *in, seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
+static int store_problem(dp_ingest *in, dp_seg_state *s, uint64_t offset, uint64_t length, uint32_t kind,
 			 const char *why)
 {
 	return put_problem(in, s, offset, length, kind, why, length, true);
 }
 
-static int schema_problem(ingest *in, frame_ctx *f, const char *why)
+static int schema_problem(dp_ingest *in, frame_ctx *f, const char *why)
 {
 	char copy[256];
 	snprintf(copy, sizeof(copy), "%s", why); /* why may be the error detail itself */
@@ -1873,7 +1874,7 @@ static int schema_problem(ingest *in, frame_ctx *f, const char *why)
 
 /* Recomputes a task's summaries and epoch count from its epochs, after an
  * epoch was re-logged (max-ing would keep the replaced value). */
-static int recompute_task(ingest *in, task_state *t)
+static int recompute_task(dp_ingest *in, dp_task_state *t)
 {
 	dp_epoch_scan sc;
 	dp_epoch_at at;
@@ -1920,7 +1921,7 @@ static int recompute_task(ingest *in, task_state *t)
 		/* The cache must not overwrite what was just computed. */
 		void **cached = dp_map_slot(&in->summaries, sk.b, sk.n, false);
 		if (cached && *cached)
-			((summary_state *)*cached)->dirty = false;
+			((dp_summary_state *)*cached)->dirty = false;
 	}
 	for (size_t i = 0; i < sums.cap; i++)
 		free(sums.slots[i].value);
@@ -1945,7 +1946,7 @@ __attribute__((unused)) static bool progress_follows(const dp_progress *pending,
 
 static int cmp_seg_rel(const void *a, const void *b)
 {
-	return strcmp((*(seg_state *const *)a)->rel, (*(seg_state *const *)b)->rel);
+	return strcmp((*(dp_seg_state *const *)a)->rel, (*(dp_seg_state *const *)b)->rel);
 }
 
 /* An entry of a write-back cache, sorted by key before it is written. */
@@ -1985,19 +1986,19 @@ static int sorted_dirty(const dp_map *m, bool (*dirty)(const void *), flush_item
 
 static bool task_dirty(const void *p)
 {
-	return ((const task_state *)p)->dirty;
+	return ((const dp_task_state *)p)->dirty;
 }
 
 /* A put in key order: past the database's last key (what a catch-up
  * mostly writes), an append fills the page instead of splitting it in
  * half. */
-static int put_ordered(ingest *in, dp_db db, dp_key *k, const void *v, size_t n)
+static int put_ordered(dp_ingest *in, dp_db db, dp_key *k, const void *v, size_t n)
 {
 	int rc = put(in, db, k, v, n, MDB_APPEND);
 	return rc == MDB_KEYEXIST ? put(in, db, k, v, n, 0) : rc;
 }
 
-static int flush_caches(ingest *in)
+static int flush_caches(dp_ingest *in)
 {
 	flush_item *items = NULL;
 	size_t n = 0;
@@ -2005,7 +2006,7 @@ static int flush_caches(ingest *in)
 	 * read the blocks, whose metrics the dataflows' lists name. */
 	int rc = eb_flush(in);
 	for (size_t i = 0; i < in->dataflows.cap && !rc; i++) {
-		df_state *d = in->dataflows.slots[i].value;
+		dp_df_state *d = in->dataflows.slots[i].value;
 		dp_key k;
 		if (!d || !d->dirty)
 			continue;
@@ -2022,7 +2023,7 @@ static int flush_caches(ingest *in)
 	 * middle of each metric's range, where LMDB splits pages in half
 	 * whatever the order; written in the cache's order they fill better. */
 	for (size_t i = 0; i < in->summaries.cap && !rc; i++) {
-		summary_state *s = in->summaries.slots[i].value;
+		dp_summary_state *s = in->summaries.slots[i].value;
 		if (!s || !s->dirty)
 			continue;
 		dp_key k;
@@ -2036,7 +2037,7 @@ static int flush_caches(ingest *in)
 	if (!rc)
 		rc = sorted_dirty(&in->tasks, task_dirty, &items, &n);
 	for (size_t i = 0; i < n && !rc; i++) {
-		task_state *t = items[i].state;
+		dp_task_state *t = items[i].state;
 		dp_key k;
 		if (t->recompute && (rc = recompute_task(in, t)))
 			break;
@@ -2063,7 +2064,7 @@ static int flush_caches(ingest *in)
 	if (!rc && in->ntouched > 1)
 		qsort(in->touched, in->ntouched, sizeof(*in->touched), cmp_seg_rel);
 	for (size_t i = 0; i < in->ntouched && !rc; i++) {
-		seg_state *s = in->touched[i];
+		dp_seg_state *s = in->touched[i];
 		dp_key k;
 		assert(s->gave_way || progress_follows(&s->pending, &s->committed));
 		dp_key_reset(&k);
@@ -2074,7 +2075,7 @@ static int flush_caches(ingest *in)
 	return rc;
 }
 
-static void abort_batch(ingest *in)
+static void abort_batch(dp_ingest *in)
 {
 	if (in->txn)
 		mdb_txn_abort(in->txn);
@@ -2086,14 +2087,14 @@ static void abort_batch(ingest *in)
 	in->eb.dirty = false;
 	caches_clear(in);
 	for (size_t i = 0; i < in->ntouched; i++) {
-		seg_state *s = in->touched[i];
+		dp_seg_state *s = in->touched[i];
 		s->pending = s->committed;
 		s->touched = s->gave_way = false;
 	}
 	in->ntouched = 0;
 }
 
-static int grow_map(ingest *in)
+static int grow_map(dp_ingest *in)
 {
 	MDB_envinfo info;
 	mdb_env_info(in->ix->env, &info);
@@ -2105,7 +2106,7 @@ static int grow_map(ingest *in)
 	return 0;
 }
 
-int ingest_commit(ingest *in)
+int dp_ingest_commit(dp_ingest *in)
 {
 	int rc, mrc;
 
@@ -2155,7 +2156,7 @@ int ingest_commit(ingest *in)
 	in->batch_records = 0;
 	caches_clear(in);
 	for (size_t i = 0; i < in->ntouched; i++) {
-		seg_state *s = in->touched[i];
+		dp_seg_state *s = in->touched[i];
 		s->committed = s->pending;
 		s->touched = s->gave_way = false;
 		s->in_index = true;
@@ -2164,15 +2165,15 @@ int ingest_commit(ingest *in)
 	return 0;
 }
 
-static int begin_batch(ingest *in);
+static int begin_batch(dp_ingest *in);
 
-int ingest_note_listing(ingest *in, double started, bool write_now)
+int dp_ingest_note_listing(dp_ingest *in, double started, bool write_now)
 {
 	in->listed_at = started;
 	return write_now ? begin_batch(in) : 0;
 }
 
-static int begin_batch(ingest *in)
+static int begin_batch(dp_ingest *in)
 {
 	int mrc;
 	if (in->txn)
@@ -2184,7 +2185,7 @@ static int begin_batch(ingest *in)
 	return 0;
 }
 
-bool ingest_batch_due(const ingest *in)
+bool dp_ingest_batch_due(const dp_ingest *in)
 {
 	return in->txn && (in->batch_records >= in->opts.batch_records ||
 			   (dp_monotonic() - in->batch_started) * 1000.0 >= in->opts.batch_ms);
@@ -2194,7 +2195,7 @@ bool ingest_batch_due(const ingest *in)
 
 /* Sets the segment's names, as exact-size strings: the indexer keeps a
  * state per segment, and a log tree can hold hundreds of thousands. */
-static int set_identity(seg_state *s, const char *df, size_t dn, const char *task, size_t tn)
+static int set_identity(dp_seg_state *s, const char *df, size_t dn, const char *task, size_t tn)
 {
 	if (!dp_tag_valid(df, dn) || !dp_tag_valid(task, tn))
 		return -1;
@@ -2231,7 +2232,7 @@ static bool header_elsewhere(const dp_segment_header *h, const char *rel)
  * segment copied into another dataflow's or task's folder would be
  * indexed where its header says, unseen.  Returns 0, 1 with `why` set
  * (a problem of the segment: it is not indexed), or DNNPROV_ENOMEM. */
-static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, size_t n)
+static int seg_identity(dp_seg_state *s, const dp_segment_header *h, char *why, size_t n)
 {
 	snprintf(s->run, sizeof(s->run), "%s", h->valid ? h->run : "");
 	s->boot = h->valid && h->boot[0] ? dp_crc32c(0, h->boot, strlen(h->boot)) : 0;
@@ -2255,7 +2256,7 @@ static int seg_identity(seg_state *s, const dp_segment_header *h, char *why, siz
  * has none is one problem over its `size` bytes and is never read again.
  * Returns 0, NO_IDENTITY when it had none, or an error (MAP_FULL_RETRY
  * too). */
-static int identify(ingest *in, seg_state *s, const dp_segment_header *hdr, uint64_t size)
+static int identify(dp_ingest *in, dp_seg_state *s, const dp_segment_header *hdr, uint64_t size)
 {
 	char why[112];
 	int rc = seg_identity(s, hdr, why, sizeof(why));
@@ -2273,14 +2274,14 @@ static int identify(ingest *in, seg_state *s, const dp_segment_header *hdr, uint
  * data, since nothing is known to be wrong with its bytes.  The other
  * segments of its task wait for it: read past it, an epoch would meet a task
  * whose begin record is still unread and be skipped for good. */
-static void **unreadable_slot(ingest *in, const seg_state *s, bool create)
+static void **unreadable_slot(dp_ingest *in, const dp_seg_state *s, bool create)
 {
 	const char *slash = strrchr(s->rel, '/');
 	size_t len = slash ? (size_t)(slash - s->rel) : 0;
 	return dp_map_slot(&in->unreadable_in, s->rel, len, create);
 }
 
-static void set_unreadable(ingest *in, seg_state *s, bool unreadable)
+static void set_unreadable(dp_ingest *in, dp_seg_state *s, bool unreadable)
 {
 	if (s->unreadable == unreadable)
 		return;
@@ -2290,7 +2291,7 @@ static void set_unreadable(ingest *in, seg_state *s, bool unreadable)
 	s->unreadable = unreadable;
 }
 
-static void mark_unreadable(ingest *in, seg_state *s, uint64_t offset)
+static void mark_unreadable(dp_ingest *in, dp_seg_state *s, uint64_t offset)
 {
 	if (!s->unreadable_told && in->opts.unreadable)
 		in->opts.unreadable(in->opts.report_ctx, s->rel, offset, dnnprov_errmsg());
@@ -2298,21 +2299,21 @@ static void mark_unreadable(ingest *in, seg_state *s, uint64_t offset)
 	set_unreadable(in, s, true);
 }
 
-void ingest_forget_unreadable(ingest *in)
+void dp_ingest_forget_unreadable(dp_ingest *in)
 {
 	for (size_t i = 0; i < in->segs.cap; i++) {
-		seg_state *s = in->segs.slots[i].value;
+		dp_seg_state *s = in->segs.slots[i].value;
 		if (s)
 			s->unreadable = s->waiting = false;
 	}
 	dp_map_clear(&in->unreadable_in);
 }
 
-size_t ingest_unread_count(const ingest *in, size_t *waiting)
+size_t dp_ingest_unread_count(const dp_ingest *in, size_t *waiting)
 {
 	size_t n = 0, w = 0;
 	for (size_t i = 0; i < in->segs.cap; i++) {
-		const seg_state *s = in->segs.slots[i].value;
+		const dp_seg_state *s = in->segs.slots[i].value;
 		if (s && !s->gone) {
 			n += s->unreadable;
 			w += s->waiting;
@@ -2324,10 +2325,10 @@ size_t ingest_unread_count(const ingest *in, size_t *waiting)
 }
 
 /* Applies what the reader yields from its position, from a file or from
- * memory (ingest_chunk): records, problems and the seal, until the end, a
+ * memory (dp_ingest_chunk): records, problems and the seal, until the end, a
  * torn tail, a read error (*res < 0) or, when `more` is not NULL, a full
  * batch (*more set).  Returns 0 or the error of applying a frame. */
-static int read_frames(ingest *in, seg_state *s, dp_reader *r, bool *more, int *res)
+static int read_frames(dp_ingest *in, dp_seg_state *s, dp_reader *r, bool *more, int *res)
 {
 	dp_frame fr;
 	dp_problem pb;
@@ -2357,7 +2358,7 @@ static int read_frames(ingest *in, seg_state *s, dp_reader *r, bool *more, int *
 	return s->pending.flags & DP_PROGRESS_CONFLICT ? conflict_read(in, s) : 0;
 }
 
-int ingest_segment(ingest *in, seg_state *s, bool *more)
+int dp_ingest_segment(dp_ingest *in, dp_seg_state *s, bool *more)
 {
 	dp_segment_header hdr;
 	dp_reader *r = NULL;
@@ -2457,7 +2458,7 @@ out:
 	return rc;
 }
 
-int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
+int dp_ingest_sweep(dp_ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 {
 	MDB_txn *txn;
 	dp_scan sc;
@@ -2502,7 +2503,7 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 	mdb_txn_abort(txn);
 	for (size_t i = 0; i < dead.n && rc == 0; i++) {
 		char *slash = strchr(dead.paths[i], '/');
-		task_state *t;
+		dp_task_state *t;
 		*slash = '\0';
 		if ((rc = begin_batch(in)) || (rc = task_get(in, dead.paths[i], slash + 1, &t)))
 			break;
@@ -2517,7 +2518,7 @@ int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost)
 	return rc;
 }
 
-int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg)
+int dp_ingest_run_with_retry(dp_ingest *in, int (*step)(dp_ingest *, void *), void *arg)
 {
 	for (int attempt = 0; attempt < 64; attempt++) {
 		int rc = step(in, arg);
@@ -2530,7 +2531,7 @@ int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg)
 	return dp_error(DNNPROV_EINDEX, "the index map could not be grown enough");
 }
 
-int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts)
+int dp_ingest_init(dp_ingest *in, dp_index *ix, const dp_indexer_options *opts)
 {
 	memset(in, 0, sizeof(*in));
 	in->ix = ix;
@@ -2543,11 +2544,11 @@ int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts)
 	return 0;
 }
 
-void ingest_free(ingest *in)
+void dp_ingest_free(dp_ingest *in)
 {
 	abort_batch(in);
 	for (size_t i = 0; i < in->segs.cap; i++) {
-		seg_state *s = in->segs.slots[i].value;
+		dp_seg_state *s = in->segs.slots[i].value;
 		if (s) {
 			free(s->rel);
 			free(s->df);
@@ -2572,7 +2573,7 @@ void ingest_free(ingest *in)
 	free(in->eb.tm);
 }
 
-seg_state *ingest_segment_state(ingest *in, const char *rel)
+dp_seg_state *dp_ingest_segment_state(dp_ingest *in, const char *rel)
 {
 	return seg_get(in, rel, true);
 }
@@ -2611,7 +2612,7 @@ static int chunk_check(const dp_chunk *c, uint64_t from, uint64_t at, dp_segment
 
 /* The last problem of s before offset `at`: 1 with its offset and entry,
  * 0 when there is none, or an error. */
-static int problem_before(ingest *in, seg_state *s, uint64_t at, uint64_t *off, dp_problem_entry *e)
+static int problem_before(dp_ingest *in, dp_seg_state *s, uint64_t at, uint64_t *off, dp_problem_entry *e)
 {
 	dp_scan sc;
 	dp_key prefix, before;
@@ -2648,7 +2649,7 @@ static bool claim_ends_at(uint64_t off, const dp_problem_entry *e, uint64_t at)
  * damage_run finds where they begin (*from; the indexed offset itself when
  * none ends there), and whether one of them sealed the segment (a claim of
  * a newer format version covers all of it). */
-static int damage_run(ingest *in, seg_state *s, uint64_t *from, bool *sealed_by_claim)
+static int damage_run(dp_ingest *in, dp_seg_state *s, uint64_t *from, bool *sealed_by_claim)
 {
 	dp_problem_entry e;
 	uint64_t off = 0, at = s->pending.offset;
@@ -2666,7 +2667,7 @@ static int damage_run(ingest *in, seg_state *s, uint64_t *from, bool *sealed_by_
  * frames that came for them: removes them (the one that straddles `to`
  * keeps its part before it), so that the frames are applied from `to` as
  * if no claim had come. */
-static int damage_withdraw(ingest *in, seg_state *s, uint64_t to)
+static int damage_withdraw(dp_ingest *in, dp_seg_state *s, uint64_t to)
 {
 	dp_problem_entry e;
 	uint64_t off = 0;
@@ -2698,7 +2699,7 @@ static int damage_withdraw(ingest *in, seg_state *s, uint64_t to)
 	return r < 0 ? r : 0;
 }
 
-int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char *why, size_t n)
+int dp_ingest_chunk(dp_ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char *why, size_t n)
 {
 	const char *a = c->segment, *b = strchr(a, '/'), *f = b ? strchr(b + 1, '/') : NULL;
 	uint64_t from = c->start > c->header_len ? c->start : c->header_len;
@@ -2706,7 +2707,7 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 	dp_segment_header hdr;
 	dp_reader *r = NULL;
 	bool boundary = true;
-	seg_state *s;
+	dp_seg_state *s;
 	int rc, res;
 
 	*outcome = DP_CHUNK_INVALID;
@@ -2772,7 +2773,7 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 	/* A gap: a part of the segment before it has not come yet (a publish
 	 * that failed and was sent again later), or the task's previous segment
 	 * is not indexed as far as the shipper had read it. */
-	seg_state *prev = c->after ? seg_get(in, c->after, true) : NULL;
+	dp_seg_state *prev = c->after ? seg_get(in, c->after, true) : NULL;
 	if (c->after && !prev)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	if (c->start > p || (prev && prev->pending.offset < c->after_offset)) {
@@ -2816,7 +2817,7 @@ int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char 
 	return s->pending.flags & DP_PROGRESS_CONFLICT ? conflict_read(in, s) : 0;
 }
 
-int ingest_put_meta(ingest *in, const char *key, const void *value, size_t n)
+int dp_ingest_put_meta(dp_ingest *in, const char *key, const void *value, size_t n)
 {
 	int rc = begin_batch(in);
 	if (rc)
@@ -2829,7 +2830,7 @@ int ingest_put_meta(ingest *in, const char *key, const void *value, size_t n)
 /* ---- removing a task (dnnprov delete) -------------------------------------------------- */
 
 /* Deletes every key of db that starts with prefix[0..n). */
-static int del_prefix(ingest *in, dp_db db, const void *prefix, size_t n)
+static int del_prefix(dp_ingest *in, dp_db db, const void *prefix, size_t n)
 {
 	dp_scan sc;
 	dp_key p;
@@ -2856,7 +2857,7 @@ static int del_prefix(ingest *in, dp_db db, const void *prefix, size_t n)
 	return r < 0 ? r : 0;
 }
 
-static int del_key(ingest *in, dp_db db, dp_key *k)
+static int del_key(dp_ingest *in, dp_db db, dp_key *k)
 {
 	MDB_val key = dp_key_val(k);
 	int mrc = mdb_del(in->txn, in->ix->dbi[db], &key, NULL);
@@ -2865,12 +2866,12 @@ static int del_key(ingest *in, dp_db db, dp_key *k)
 
 /* The keys of a task that do not start with (df, task): its summaries (by
  * metric) and its elements (by transformation and set), named by the
- * dataflow's specification. */
-static int drop_by_spec(ingest *in, const char *df, const char *task)
+ * dataflow's model. */
+static int drop_by_spec(dp_ingest *in, const char *df, const char *task)
 {
 	dp_key k;
 	MDB_val key, val;
-	msgpack_object o;
+	dp_model m;
 	int rc = 0;
 
 	dp_key_reset(&k);
@@ -2879,46 +2880,38 @@ static int drop_by_spec(ingest *in, const char *df, const char *task)
 	int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_DATAFLOWS], &key, &val);
 	if (mrc)
 		return mrc == MDB_NOTFOUND ? 0 : lmdb_fail(mrc, "dataflows");
-	if (dp_decode(&in->vdec, val.mv_data, val.mv_size, &o) != 0)
-		return 0;
-	const msgpack_object *m = dp_map_get(&o, "metrics"), *tfs = dp_map_get(&o, "transformations");
-	for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_ARRAY && i < m->via.array.size && !rc; i++) {
-		const msgpack_object *name = &m->via.array.ptr[i];
-		if (name->type != MSGPACK_OBJECT_STR)
-			continue;
+	if ((rc = dp_model_read(val.mv_data, val.mv_size, df, &m))) {
+		dp_model_free(&m);
+		return rc;
+	}
+	for (size_t i = 0; i < m.nmetrics && !rc; i++) {
 		dp_key_reset(&k);
 		dp_key_cstr(&k, df);
-		dp_key_str(&k, name->via.str.ptr, name->via.str.size);
+		dp_key_cstr(&k, m.metrics[i]);
 		dp_key_cstr(&k, task);
 		rc = k.overflow ? 0 : del_key(in, DP_DB_SUMMARIES, &k);
 	}
-	for (uint32_t i = 0; tfs && tfs->type == MSGPACK_OBJECT_ARRAY && i < tfs->via.array.size && !rc; i++) {
-		const msgpack_object *tf = &tfs->via.array.ptr[i];
-		const msgpack_object *name = dp_map_get(tf, "name"), *sets = dp_map_get(tf, "sets");
-		if (!name || name->type != MSGPACK_OBJECT_STR)
-			continue;
-		for (uint32_t j = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && j < sets->via.array.size && !rc; j++) {
-			const msgpack_object *sn = dp_map_get(&sets->via.array.ptr[j], "name");
-			if (!sn || sn->type != MSGPACK_OBJECT_STR)
-				continue;
+	/* Elements are of user-defined sets only. */
+	for (size_t i = 0; i < m.ntfs && !rc; i++)
+		for (size_t j = 0; !m.tfs[i].builtin && j < m.tfs[i].nsets && !rc; j++) {
 			dp_key_reset(&k);
 			dp_key_cstr(&k, df);
-			dp_key_str(&k, name->via.str.ptr, name->via.str.size);
-			dp_key_str(&k, sn->via.str.ptr, sn->via.str.size);
+			dp_key_cstr(&k, m.tfs[i].name);
+			dp_key_cstr(&k, m.tfs[i].sets[j].name);
 			dp_key_cstr(&k, task);
 			rc = k.overflow ? 0 : del_prefix(in, DP_DB_ELEMENTS, k.b, k.n);
 		}
-	}
+	dp_model_free(&m);
 	return rc;
 }
 
 /* Forgets what the indexer knew of the task's segments: if they come back
  * (a restore), they are read from the start, as new. */
-static void forget_segments(ingest *in, const char *df, const char *task)
+static void forget_segments(dp_ingest *in, const char *df, const char *task)
 {
 	size_t dn = strlen(df), tn = strlen(task);
 	for (size_t i = 0; i < in->segs.cap; i++) {
-		seg_state *s = in->segs.slots[i].value;
+		dp_seg_state *s = in->segs.slots[i].value;
 		if (!s || strncmp(s->rel, df, dn) != 0 || s->rel[dn] != '/' || strncmp(s->rel + dn + 1, task, tn) != 0 ||
 		    s->rel[dn + 1 + tn] != '/')
 			continue;
@@ -2935,7 +2928,7 @@ static void forget_segments(ingest *in, const char *df, const char *task)
 }
 
 /* The entity index's keys of a task's lineage records (prefix: df task). */
-static int drop_entity_keys(ingest *in, const char *df, const char *task, const dp_key *prefix)
+static int drop_entity_keys(dp_ingest *in, const char *df, const char *task, const dp_key *prefix)
 {
 	dp_scan sc;
 	MDB_val k, v;
@@ -2963,7 +2956,7 @@ static int drop_entity_keys(ingest *in, const char *df, const char *task, const 
  * its value, epochs, adaptations, tests, elements, layers, summaries,
  * hyperparameter index entries, tags and lineage (not its segments' progress and
  * problems, nor its dataflow). */
-static int drop_task_data(ingest *in, const char *df, const char *task)
+static int drop_task_data(dp_ingest *in, const char *df, const char *task)
 {
 	dp_key k;
 	MDB_val key, val;
@@ -2996,7 +2989,7 @@ static int drop_task_data(ingest *in, const char *df, const char *task)
 	return rc ? rc : drop_by_spec(in, df, task);
 }
 
-int ingest_drop_task(ingest *in, const char *df, const char *task, const char *run, bool *dropped)
+int dp_ingest_drop_task(dp_ingest *in, const char *df, const char *task, const char *run, bool *dropped)
 {
 	dp_key k;
 	MDB_val key, val;
@@ -3004,7 +2997,7 @@ int ingest_drop_task(ingest *in, const char *df, const char *task, const char *r
 	int rc, mrc;
 
 	*dropped = false;
-	if ((rc = ingest_commit(in)) || (rc = begin_batch(in)))
+	if ((rc = dp_ingest_commit(in)) || (rc = begin_batch(in)))
 		return rc;
 	dp_key_reset(&k);
 	dp_key_cstr(&k, df);
@@ -3040,7 +3033,7 @@ int ingest_drop_task(ingest *in, const char *df, const char *task, const char *r
 	}
 	if (others == DP_SCAN_END && (rc = del_key(in, DP_DB_DATAFLOWS, &k)))
 		goto fail;
-	if ((rc = ingest_commit(in)))
+	if ((rc = dp_ingest_commit(in)))
 		return rc;
 	forget_segments(in, df, task);
 	*dropped = true;

@@ -13,7 +13,7 @@
 #include "util/map.h"
 
 /* What the indexer knows of one segment. */
-typedef struct seg_state {
+typedef struct dp_seg_state {
 	char *rel;  /* path relative to log_dir: <dataflow>/<task>/<file> */
 	char *df;   /* from the header, or the path; NULL until first read */
 	char *task;
@@ -35,21 +35,21 @@ typedef struct seg_state {
 	unsigned not_file;     /* its file type (S_IFIFO, S_IFLNK, ...) when it is no regular file: never read */
 	/* Its task's and dataflow's states in the open batch (NULL: not
 	 * looked up yet), spared a hash lookup per record. */
-	struct task_state *task_cached;
-	struct df_state *df_cached;
-} seg_state;
+	struct dp_task_state *task_cached;
+	struct dp_df_state *df_cached;
+} dp_seg_state;
 
 /* A metric a task reported in this batch, and its summary: a training
  * reports the same metrics every epoch, so this short list spares a hash
  * lookup per metric per record. */
-typedef struct task_metric {
+typedef struct dp_task_metric {
 	char *name;
 	uint32_t len;
-	struct summary_state *summary;
+	struct dp_summary_state *summary;
 	uint32_t pos; /* its position in the dataflow's list of metrics */
-} task_metric;
+} dp_task_metric;
 
-typedef struct task_state {
+typedef struct dp_task_state {
 	char df[DNNPROV_NAME_MAX + 1];
 	char task[DNNPROV_NAME_MAX + 1];
 	bool begun;     /* a begin record has been indexed */
@@ -72,16 +72,16 @@ typedef struct task_state {
 	bool has_last_epoch;
 	dp_buf hyps; /* msgpack map of hyperparameter values */
 	dp_buf facts; /* msgpack map of run facts; empty when none */
-	task_metric *metrics;
+	dp_task_metric *metrics;
 	size_t nmetrics;
-} task_state;
+} dp_task_state;
 
-typedef struct summary_state {
+typedef struct dp_summary_state {
 	dp_summary s;
 	bool dirty;
-} summary_state;
+} dp_summary_state;
 
-typedef struct df_state {
+typedef struct dp_df_state {
 	char name[DNNPROV_NAME_MAX + 1];
 	struct {
 		char *name, *type;
@@ -99,22 +99,22 @@ typedef struct df_state {
 	size_t ntfs;
 	double first_seen;
 	bool dirty;
-} df_state;
+} dp_df_state;
 
-typedef struct ingest {
+typedef struct dp_ingest {
 	dp_index *ix;
 	dp_indexer_options opts;
 	MDB_txn *txn; /* the open batch, or NULL */
 	double batch_started;
 	uint32_t batch_records;
-	dp_map segs;      /* rel path -> seg_state */
-	seg_state **touched; /* the segments the open batch read, for its commit */
+	dp_map segs;      /* rel path -> dp_seg_state */
+	dp_seg_state **touched; /* the segments the open batch read, for its commit */
 	size_t ntouched, touchedcap;
 	dp_map unreadable_in; /* task folder -> how many of its segments are unreadable */
 	size_t nsegs;
-	dp_map tasks;     /* key (df task) -> task_state, this batch */
-	dp_map summaries; /* key (df task metric) -> summary_state, this batch */
-	dp_map dataflows; /* key (df) -> df_state, this batch */
+	dp_map tasks;     /* key (df task) -> dp_task_state, this batch */
+	dp_map summaries; /* key (df task metric) -> dp_summary_state, this batch */
+	dp_map dataflows; /* key (df) -> dp_df_state, this batch */
 	dp_decoder rdec;  /* records */
 	dp_decoder vdec;  /* index values */
 	dp_buf scratch;
@@ -123,7 +123,7 @@ typedef struct ingest {
 	 * catch-up reads a task's segments in a row, so each block is put
 	 * once, after every key before it: its pages fill. */
 	struct {
-		task_state *task; /* NULL: none open */
+		dp_task_state *task; /* NULL: none open */
 		dp_eblock b;
 		dp_key key;        /* (df, task, first epoch) */
 		int64_t first, next_first; /* it holds [first, next_first) */
@@ -133,59 +133,59 @@ typedef struct ingest {
 		uint32_t prevcap;
 		uint32_t *pos;     /* scratch for a record's metrics: positions, columns */
 		dp_ev *vals;       /* and values */
-		struct task_metric **tm; /* and the task's entries for them */
+		struct dp_task_metric **tm; /* and the task's entries for them */
 		uint32_t tmpcap;
 		dp_buf enc;
 	} eb;
 	dp_indexer_stats stats;
 	bool log_dir_stored; /* meta has log_dir (written with the first commit) */
 	double listed_at;    /* start of the last full pass that ended, to write with the next commit; NaN: none */
-} ingest;
+} dp_ingest;
 
 /* Whether a RUNNING task still has a live writer (indexer.c decides). */
 typedef bool (*dp_alive_fn)(void *ctx, const char *df, const char *task, const dp_task_fields *f);
 
-DP_INTERNAL int ingest_init(ingest *in, dp_index *ix, const dp_indexer_options *opts);
-DP_INTERNAL void ingest_free(ingest *in);
+DP_INTERNAL int dp_ingest_init(dp_ingest *in, dp_index *ix, const dp_indexer_options *opts);
+DP_INTERNAL void dp_ingest_free(dp_ingest *in);
 /* The state of a segment, loading its committed progress on first use. */
-DP_INTERNAL seg_state *ingest_segment_state(ingest *in, const char *rel);
+DP_INTERNAL dp_seg_state *dp_ingest_segment_state(dp_ingest *in, const char *rel);
 /* Reads a segment from its pending offset to its end (or a torn tail),
  * applying what it finds.  *more is set when the batch filled first. */
-DP_INTERNAL int ingest_segment(ingest *in, seg_state *s, bool *more);
+DP_INTERNAL int dp_ingest_segment(dp_ingest *in, dp_seg_state *s, bool *more);
 /* Segments not read to their end: those whose last read failed, and those
  * waiting for an unreadable one of their task (counted in *waiting). */
-DP_INTERNAL size_t ingest_unread_count(const ingest *in, size_t *waiting);
+DP_INTERNAL size_t dp_ingest_unread_count(const dp_ingest *in, size_t *waiting);
 /* Before a full pass: every segment is tried again in name order, which
  * marks the unreadable ones again before the later segments of their task;
  * one deleted or renamed meanwhile no longer holds its task back. */
-DP_INTERNAL void ingest_forget_unreadable(ingest *in);
-DP_INTERNAL bool ingest_batch_due(const ingest *in);
+DP_INTERNAL void dp_ingest_forget_unreadable(dp_ingest *in);
+DP_INTERNAL bool dp_ingest_batch_due(const dp_ingest *in);
 /* Marks LOST, in the open batch (begun when needed), every RUNNING task
  * that alive() says has no live writer; *lost counts them.  The question is
  * asked over a read snapshot first, so a sweep that finds nothing writes
  * nothing. */
-DP_INTERNAL int ingest_sweep(ingest *in, dp_alive_fn alive, void *ctx, size_t *lost);
-DP_INTERNAL int ingest_commit(ingest *in);
+DP_INTERNAL int dp_ingest_sweep(dp_ingest *in, dp_alive_fn alive, void *ctx, size_t *lost);
+DP_INTERNAL int dp_ingest_commit(dp_ingest *in);
 /* Applies a piece of a segment that came without its file (index.h),
  * exactly once by (segment, offset); *outcome says what became of it, and
  * `why` why it was invalid.  Returns 0 or an error (MAP_FULL_RETRY too). */
-DP_INTERNAL int ingest_chunk(ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char *why, size_t n);
+DP_INTERNAL int dp_ingest_chunk(dp_ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome, char *why, size_t n);
 /* Writes meta[key] in the open batch (begun when needed). */
-DP_INTERNAL int ingest_put_meta(ingest *in, const char *key, const void *value, size_t n);
+DP_INTERNAL int dp_ingest_put_meta(dp_ingest *in, const char *key, const void *value, size_t n);
 /* A full pass that listed the logs at `started` has read every segment it
  * listed: the next commit records the time in meta (`listed_at`), and with
  * write_now a batch is begun so that the next commit happens even when the
  * pass read nothing new. */
-DP_INTERNAL int ingest_note_listing(ingest *in, double started, bool write_now);
+DP_INTERNAL int dp_ingest_note_listing(dp_ingest *in, double started, bool write_now);
 /* Removes task (df, task) from the index in a batch of its own (the open
  * one is committed first), when the index has it and, if `run` is not
  * empty, as that run: everything derived from its records, its segments'
  * progress and problems, its dataflow when it was the last task.  Its
  * segments are then read again from the start if they come back (a
  * restore).  *dropped tells whether it was there. */
-DP_INTERNAL int ingest_drop_task(ingest *in, const char *df, const char *task, const char *run, bool *dropped);
+DP_INTERNAL int dp_ingest_drop_task(dp_ingest *in, const char *df, const char *task, const char *run, bool *dropped);
 /* Runs step() until it does not fail for a full map, growing the map and
  * starting again from the committed offsets each time. */
-DP_INTERNAL int ingest_run_with_retry(ingest *in, int (*step)(ingest *, void *), void *arg);
+DP_INTERNAL int dp_ingest_run_with_retry(dp_ingest *in, int (*step)(dp_ingest *, void *), void *arg);
 
 #endif

@@ -91,18 +91,6 @@ static char *strndup_(const char *p, size_t n)
 	return s;
 }
 
-static bool is_str(const msgpack_object *o)
-{
-	return o && o->type == MSGPACK_OBJECT_STR;
-}
-
-/* A copy of a string object; NULL when it is not one, or out of memory
- * (is_str tells which). */
-static char *obj_str(const msgpack_object *o)
-{
-	return o && o->type == MSGPACK_OBJECT_STR ? strndup_(o->via.str.ptr, o->via.str.size) : NULL;
-}
-
 int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
 {
 	dp_scan sc;
@@ -329,15 +317,8 @@ static int load_tags(dp_query *q, dp_qdataflow *d, const dp_key *prefix)
 void dp_qdataflow_free(dp_qdataflow *d)
 {
 	free(d->name);
-	for (size_t i = 0; i < d->nhyps; i++) {
-		free(d->hyps[i].name);
-		free(d->hyps[i].type);
-	}
-	free(d->hyps);
-	for (size_t i = 0; i < d->nmetrics; i++)
-		free(d->metrics[i]);
-	free(d->metrics);
-	dp_buf_free(&d->transformations);
+	free(d->hyps); /* names and metrics in the model's arena */
+	dp_model_free(&d->model);
 	for (size_t i = 0; i < d->ntasks; i++)
 		task_free(&d->tasks[i]);
 	free(d->tasks);
@@ -345,24 +326,29 @@ void dp_qdataflow_free(dp_qdataflow *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static int add_spec_hyp(dp_qdataflow *d, const char *name, const char *type)
+/* d->hyps, from iTrainingModel's attributes: the model holds the names. */
+static int sync_hyps(dp_qdataflow *d)
 {
-	for (size_t i = 0; i < d->nhyps; i++)
-		if (strcmp(d->hyps[i].name, name) == 0)
-			return 0;
-	dp_qspec_hyp *grown = realloc(d->hyps, (d->nhyps + 1) * sizeof(*grown));
+	const dp_mset *s = dp_model_hyps(&d->model);
+	size_t n = s ? s->nattrs : 0;
+	if (n == d->nhyps)
+		return 0;
+	dp_qspec_hyp *grown = realloc(d->hyps, n * sizeof(*grown));
 	if (!grown)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	d->hyps = grown;
-	d->hyps[d->nhyps].name = strdup(name);
-	d->hyps[d->nhyps].type = strdup(type);
-	if (!d->hyps[d->nhyps].name || !d->hyps[d->nhyps].type) {
-		free(d->hyps[d->nhyps].name);
-		free(d->hyps[d->nhyps].type);
-		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (; d->nhyps < n; d->nhyps++) {
+		d->hyps[d->nhyps].name = s->attrs[d->nhyps].name;
+		d->hyps[d->nhyps].type = dp_attr_type_name(s->attrs[d->nhyps].type);
 	}
-	d->nhyps++;
 	return 0;
+}
+
+/* A hyperparameter a loaded task used, joining the specification's. */
+static int add_spec_hyp(dp_qdataflow *d, const char *name, bool text)
+{
+	int rc = dp_model_add_hyp(&d->model, name, strlen(name), text ? DP_ATTR_TEXT : DP_ATTR_NUMERIC);
+	return rc ? rc : sync_hyps(d);
 }
 
 int dp_query_no_dataflow(dp_query *q, const char *df)
@@ -443,8 +429,9 @@ static int add_task(dp_query *q, dp_qdataflow *d, size_t *cap, const MDB_val *k,
 	return rc;
 }
 
-/* The specification, and then no task, one task or every task. */
-enum { LOAD_ALL, LOAD_ONE, LOAD_NONE };
+/* The specification, and then no task, one task or every task; or no
+ * task and the model whole. */
+enum { LOAD_ALL, LOAD_ONE, LOAD_NONE, LOAD_MODEL };
 static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d);
 
 int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *d)
@@ -457,67 +444,80 @@ int dp_query_load_spec(dp_query *q, const char *df, dp_qdataflow *d)
 	return load(q, df, LOAD_NONE, NULL, d);
 }
 
+int dp_query_load_model(dp_query *q, const char *df, dp_qdataflow *d)
+{
+	return load(q, df, LOAD_MODEL, NULL, d);
+}
+
+/* The stored specification of df in *v, its key in *key; an unknown
+ * dataflow is DNNPROV_ENOTFOUND listing the ones there are. */
+static int spec_value(dp_query *q, const char *df, dp_key *key, MDB_val *v)
+{
+	if (dp_check_tag("dataflow", df))
+		return dp_error_subject(DNNPROV_ENOTFOUND, "dataflow", "'%s' is not a dataflow name", df);
+	dp_key_reset(key);
+	dp_key_cstr(key, df);
+	MDB_val k = dp_key_val(key);
+	int mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &k, v);
+	if (mrc == MDB_NOTFOUND)
+		return dp_query_no_dataflow(q, df);
+	return mrc ? dp_lmdb_error(mrc, "dataflows") : 0;
+}
+
+/* Adds to m the hyperparameters the dataflow's tasks used beside the
+ * declared ones, as a load of every task adds them: in task order, each
+ * task's in its order.  Only when the indexer marked the dataflow. */
+static int add_used_hyps(dp_query *q, const dp_key *dfkey, dp_model *m)
+{
+	MDB_val k, v;
+	dp_scan sc;
+	dp_task_row r;
+	int rc;
+
+	if (!m->undeclared)
+		return 0;
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, dfkey, NULL)))
+		return rc;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		dp_str name;
+		dp_field f;
+		rc = 0;
+		if (dp_read_task(&q->dec, &k, &v, &r))
+			continue; /* damaged: as a load shows it, without hyperparameters */
+		for (size_t i = 0, n = dp_rmap_size(r.hyps); !rc && i < n; i++)
+			if (dp_rmap_at(r.hyps, i, &name, &f))
+				rc = dp_model_add_hyp(m, name.p, name.n, f.type == DP_F_TEXT ? DP_ATTR_TEXT : DP_ATTR_NUMERIC);
+		if (rc)
+			break;
+	}
+	dp_scan_close(&sc);
+	return rc < 0 ? rc : 0;
+}
+
 static int load(dp_query *q, const char *df, int which, const char *only_task, dp_qdataflow *d)
 {
 	dp_key key;
 	MDB_val k, v;
 	dp_scan sc;
-	msgpack_object o;
-	int mrc, rc = 0;
+	int rc = 0, mrc;
 
 	memset(d, 0, sizeof(*d));
-	if (dp_check_tag("dataflow", df))
-		return dp_error_subject(DNNPROV_ENOTFOUND, "dataflow", "'%s' is not a dataflow name", df);
-	dp_key_reset(&key);
-	dp_key_cstr(&key, df);
-	k = dp_key_val(&key);
-	mrc = mdb_get(q->txn, q->ix->dbi[DP_DB_DATAFLOWS], &k, &v);
-	if (mrc == MDB_NOTFOUND)
-		return dp_query_no_dataflow(q, df);
-	if (mrc)
-		return dp_lmdb_error(mrc, "dataflows");
+	if ((rc = spec_value(q, df, &key, &v)))
+		return rc;
 	if (!(d->name = strdup(df)))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	if (dp_decode(&q->dec, v.mv_data, v.mv_size, &o) == 0) {
-		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
-		const msgpack_object *m = dp_map_get(&o, "metrics");
-		const msgpack_object *a = dp_map_get(&o, "adaptation");
-		const msgpack_object *tf = dp_map_get(&o, "transformations");
-		for (uint32_t i = 0; h && h->type == MSGPACK_OBJECT_ARRAY && i < h->via.array.size && !rc; i++) {
-			const msgpack_object *no = dp_map_get(&h->via.array.ptr[i], "name");
-			const msgpack_object *to = dp_map_get(&h->via.array.ptr[i], "type");
-			char *name = obj_str(no);
-			char *type = obj_str(to);
-			if (name && type)
-				rc = add_spec_hyp(d, name, type);
-			else if (is_str(no) && is_str(to))
-				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-			free(name);
-			free(type);
-		}
-		if (!rc && m && m->type == MSGPACK_OBJECT_ARRAY && m->via.array.size) {
-			d->metrics = calloc(m->via.array.size, sizeof(char *));
-			if (!d->metrics)
-				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-			for (uint32_t i = 0; !rc && i < m->via.array.size; i++) {
-				if ((d->metrics[d->nmetrics] = obj_str(&m->via.array.ptr[i])))
-					d->nmetrics++;
-				else if (is_str(&m->via.array.ptr[i]))
-					rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-			}
-		}
-		d->adaptation = a && a->type == MSGPACK_OBJECT_BOOLEAN && a->via.boolean;
-		const msgpack_object *u = dp_map_get(&o, "undeclared_hyperparameters");
-		d->undeclared_hyps = u && u->type == MSGPACK_OBJECT_BOOLEAN && u->via.boolean;
-		const msgpack_object *fs = dp_map_get(&o, "first_seen");
-		if (!fs || !dp_obj_number(fs, &d->first_seen))
-			d->first_seen = NAN;
-		if (tf && !rc)
-			rc = dp_pack_object(&d->transformations, tf);
+	if (!(rc = dp_model_read(v.mv_data, v.mv_size, df, &d->model)) && !(rc = sync_hyps(d))) {
+		d->metrics = d->model.metrics;
+		d->nmetrics = d->model.nmetrics;
+		d->adaptation = d->model.adaptation;
+		d->undeclared_hyps = d->model.undeclared;
+		d->first_seen = d->model.first_seen;
 	}
+	if (!rc && which == LOAD_MODEL && !(rc = add_used_hyps(q, &key, &d->model)))
+		rc = sync_hyps(d);
 	if (rc)
 		goto fail;
-	if (which == LOAD_NONE)
+	if (which == LOAD_NONE || which == LOAD_MODEL)
 		return 0;
 	if (which == LOAD_ONE) {
 		/* One task: one lookup, whatever the size of the dataflow. */
@@ -552,7 +552,7 @@ static int load(dp_query *q, const char *df, int which, const char *only_task, d
 		/* Names a task used that the spec does not declare join it. */
 		const dp_qtask *t = &d->tasks[d->ntasks - 1];
 		for (size_t i = 0; i < t->nhyps && !rc; i++)
-			rc = add_spec_hyp(d, t->hyps[i].name, t->hyps[i].value.type == QV_TEXT ? "text" : "numeric");
+			rc = add_spec_hyp(d, t->hyps[i].name, t->hyps[i].value.type == QV_TEXT);
 		if (rc)
 			break;
 	}
@@ -605,8 +605,7 @@ int dp_query_load_ids(dp_query *q, const char *df, const char *const *ids, size_
 		qsort(d->tasks, d->ntasks, sizeof(*d->tasks), cmp_task_id);
 	for (size_t t = 0; t < d->ntasks && !rc; t++)
 		for (size_t i = 0; i < d->tasks[t].nhyps && !rc; i++)
-			rc = add_spec_hyp(d, d->tasks[t].hyps[i].name,
-					  d->tasks[t].hyps[i].value.type == QV_TEXT ? "text" : "numeric");
+			rc = add_spec_hyp(d, d->tasks[t].hyps[i].name, d->tasks[t].hyps[i].value.type == QV_TEXT);
 	if (rc || (rc = load_tags(q, d, &key)))
 		goto fail;
 	return 0;

@@ -7,7 +7,8 @@
  * csv:   RFC 4180, every number as the shortest text that reads back
  *        exactly, times in ISO 8601.
  * json:  one object, {"columns": [names in order], "kinds": [what each
- *        column holds], "about": {what the question chose}, "rows": [an
+ *        column holds], "about": {what the question chose}, members a
+ *        question adds (describe's "model"), "rows": [an
  *        object per row], "total": N when the rows are a page (--offset,
  *        --limit) of N, "index": {what the caller says of the index}},
  *        strict JSON: NaN and infinities as the strings "NaN", "Infinity",
@@ -110,6 +111,16 @@ void dp_table_about_metric(dp_table *t, const char *metric, const dp_agg *agg, d
 		t->about.agg = *agg;
 	t->about.goal = goal;
 	meta_name(t, &t->about.metric, metric);
+}
+
+void dp_table_json_member(dp_table *t, const char *name, const char *json, size_t n)
+{
+	dp_buf_printf(&t->members, ",\n");
+	dp_json_string(&t->members, name, strlen(name));
+	dp_buf_printf(&t->members, ": ");
+	dp_buf_append(&t->members, json, n);
+	if (t->members.failed)
+		t->failed = true;
 }
 
 void dp_table_about_hyp(dp_table *t, const char *hyp, bool binned)
@@ -239,6 +250,7 @@ void dp_table_free(dp_table *t)
 	free(t->about.hyp);
 	free(t->about.low);
 	free(t->about.high);
+	dp_buf_free(&t->members);
 	free(t->cols);
 	free(t->kinds);
 	free(t->table_omits);
@@ -698,6 +710,7 @@ static int json_header(dp_rowout *w)
 		w->line.failed = true;
 	dp_buf_free(&kinds);
 	json_about(&w->line, t);
+	dp_buf_append(&w->line, t->members.data, t->members.len);
 	dp_buf_append(&w->line, ",\n\"rows\": [", 11);
 	if (w->keys.failed || w->line.failed)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");

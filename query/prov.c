@@ -576,30 +576,6 @@ static const char *dfa_name(pw *w, dp_buf *b, const char *s, size_t n)
 
 /* ---- the specification (prospective provenance) ----------------------------------------- */
 
-typedef struct spec_attr {
-	char *name, *type;
-} spec_attr;
-
-typedef struct spec_set {
-	char *name;
-	bool input;
-	spec_attr *attrs;
-	size_t nattrs;
-} spec_set;
-
-typedef struct spec_tf {
-	char *name;
-	char **deps;
-	size_t ndeps;
-	spec_set *sets;
-	size_t nsets;
-} spec_tf;
-
-typedef struct spec {
-	spec_tf *tfs;
-	size_t ntfs;
-} spec;
-
 /* A (transformation, set) pair that has elements in the index. */
 typedef struct elem_set {
 	char *tf, *set;
@@ -614,118 +590,6 @@ static char *dup_n(const char *p, size_t n)
 		s[n] = '\0';
 	}
 	return s;
-}
-
-static void spec_free(spec *sp)
-{
-	for (size_t t = 0; t < sp->ntfs; t++) {
-		spec_tf *tf = &sp->tfs[t];
-		free(tf->name);
-		for (size_t d = 0; d < tf->ndeps; d++)
-			free(tf->deps[d]);
-		free(tf->deps);
-		for (size_t s = 0; s < tf->nsets; s++) {
-			for (size_t a = 0; a < tf->sets[s].nattrs; a++) {
-				free(tf->sets[s].attrs[a].name);
-				free(tf->sets[s].attrs[a].type);
-			}
-			free(tf->sets[s].attrs);
-			free(tf->sets[s].name);
-		}
-		free(tf->sets);
-	}
-	free(sp->tfs);
-	memset(sp, 0, sizeof(*sp));
-}
-
-/* The adders skip a name already present (a transformation, a set of a
- * transformation, an attribute of a set): identifiers stay unique.  They
- * return the item, or NULL when it was a repeat or memory ran out (*rc). */
-static spec_tf *add_tf(spec *sp, const char *name, size_t n, int *rc)
-{
-	for (size_t i = 0; i < sp->ntfs; i++)
-		if (strlen(sp->tfs[i].name) == n && memcmp(sp->tfs[i].name, name, n) == 0)
-			return NULL;
-	spec_tf *g = realloc(sp->tfs, (sp->ntfs + 1) * sizeof(*g));
-	if (!g) {
-		*rc = DNNPROV_ENOMEM;
-		return NULL;
-	}
-	sp->tfs = g;
-	spec_tf *tf = &sp->tfs[sp->ntfs];
-	memset(tf, 0, sizeof(*tf));
-	if (!(tf->name = dup_n(name, n))) {
-		*rc = DNNPROV_ENOMEM;
-		return NULL;
-	}
-	sp->ntfs++;
-	return tf;
-}
-
-static void add_dep(spec_tf *tf, const char *name, size_t n, int *rc)
-{
-	for (size_t i = 0; i < tf->ndeps; i++)
-		if (strlen(tf->deps[i]) == n && memcmp(tf->deps[i], name, n) == 0)
-			return;
-	char **g = realloc(tf->deps, (tf->ndeps + 1) * sizeof(*g));
-	if (!g || !(g[tf->ndeps] = dup_n(name, n))) {
-		if (g)
-			tf->deps = g;
-		*rc = DNNPROV_ENOMEM;
-		return;
-	}
-	tf->deps = g;
-	tf->ndeps++;
-}
-
-static spec_set *add_set(spec_tf *tf, const char *name, size_t n, bool input, int *rc)
-{
-	for (size_t i = 0; i < tf->nsets; i++)
-		if (strlen(tf->sets[i].name) == n && memcmp(tf->sets[i].name, name, n) == 0)
-			return NULL;
-	spec_set *g = realloc(tf->sets, (tf->nsets + 1) * sizeof(*g));
-	if (!g) {
-		*rc = DNNPROV_ENOMEM;
-		return NULL;
-	}
-	tf->sets = g;
-	spec_set *s = &tf->sets[tf->nsets];
-	memset(s, 0, sizeof(*s));
-	s->input = input;
-	if (!(s->name = dup_n(name, n))) {
-		*rc = DNNPROV_ENOMEM;
-		return NULL;
-	}
-	tf->nsets++;
-	return s;
-}
-
-static void add_attr(spec_set *s, const char *name, size_t n, const char *type, size_t tn, int *rc)
-{
-	for (size_t i = 0; i < s->nattrs; i++)
-		if (strlen(s->attrs[i].name) == n && memcmp(s->attrs[i].name, name, n) == 0)
-			return;
-	spec_attr *g = realloc(s->attrs, (s->nattrs + 1) * sizeof(*g));
-	if (!g) {
-		*rc = DNNPROV_ENOMEM;
-		return;
-	}
-	s->attrs = g;
-	g[s->nattrs].name = dup_n(name, n);
-	g[s->nattrs].type = dup_n(type, tn);
-	if (!g[s->nattrs].name || !g[s->nattrs].type) {
-		free(g[s->nattrs].name);
-		free(g[s->nattrs].type);
-		*rc = DNNPROV_ENOMEM;
-		return;
-	}
-	s->nattrs++;
-}
-
-static void add_attr_c(spec_set *s, const char *name, const char *type, int *rc)
-{
-	if (s)
-		add_attr(s, name, strlen(name), type, strlen(type), rc);
 }
 
 static bool obj_str(const msgpack_object *o, const char **p, size_t *n)
@@ -749,7 +613,7 @@ typedef struct ex {
 	pw w;
 	const char *df;
 	dp_key dfkey;
-	spec sp;
+	dp_qdataflow spec; /* the model whole (its hyperparameters too), no task */
 	elem_set *esets;
 	size_t nesets;
 	char **sel; /* selected task ids, sorted and unique; NULL: all... */
@@ -805,117 +669,13 @@ static bool pass_reads_epochs(unsigned want)
 
 /* ---- prospective ---- */
 
+/* The prospective part: the model whole, so that the hyperparameters
+ * tasks used without the specification declaring them join
+ * iTrainingModel, as `dnnprov describe` shows them (whatever --task
+ * selects). */
 static int load_spec(ex *x)
 {
-	spec *sp = &x->sp;
-	dp_key key;
-	MDB_val k, v;
-	msgpack_object o;
-	int rc = 0, mrc;
-
-	dp_key_reset(&key);
-	dp_key_cstr(&key, x->df);
-	k = dp_key_val(&key);
-	if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_DATAFLOWS], &k, &v)))
-		return dp_lmdb_error(mrc, "dataflows");
-	if (dp_decode(&x->q->dec, v.mv_data, v.mv_size, &o) != 0)
-		memset(&o, 0, sizeof(o)); /* a damaged spec: the built-ins alone */
-	const msgpack_object *hyps = dp_map_get(&o, "hyperparameters");
-	const msgpack_object *metrics = dp_map_get(&o, "metrics");
-	const msgpack_object *tfs = dp_map_get(&o, "transformations");
-	const msgpack_object *ad = dp_map_get(&o, "adaptation");
-	bool adaptation = ad && ad->type == MSGPACK_OBJECT_BOOLEAN && ad->via.boolean;
-	const char *p, *t;
-	size_t n, tn;
-
-	spec_tf *train = add_tf(sp, "TrainingModel", 13, &rc);
-	if (!train)
-		return dp_error(DNNPROV_ENOMEM, "out of memory loading the specification of %s", x->df);
-	spec_set *in = add_set(train, "iTrainingModel", 14, true, &rc);
-	for (uint32_t i = 0; in && hyps && hyps->type == MSGPACK_OBJECT_ARRAY && i < hyps->via.array.size; i++)
-		if (obj_str(dp_map_get(&hyps->via.array.ptr[i], "name"), &p, &n) &&
-		    obj_str(dp_map_get(&hyps->via.array.ptr[i], "type"), &t, &tn))
-			add_attr(in, p, n, t, tn, &rc);
-	spec_set *layers = add_set(train, "iLayers", 7, true, &rc);
-	add_attr_c(layers, "name", "text", &rc);
-	add_attr_c(layers, "kind", "text", &rc);
-	add_attr_c(layers, "value", "text", &rc);
-	spec_set *out = add_set(train, "oTrainingModel", 14, false, &rc);
-	add_attr_c(out, "epoch", "numeric", &rc);
-	add_attr_c(out, "elapsed", "numeric", &rc);
-	for (uint32_t i = 0; out && metrics && metrics->type == MSGPACK_OBJECT_ARRAY && i < metrics->via.array.size; i++)
-		if (obj_str(&metrics->via.array.ptr[i], &p, &n))
-			add_attr(out, p, n, "numeric", 7, &rc);
-	if (adaptation) {
-		spec_tf *adt = add_tf(sp, "Adaptation", 10, &rc);
-		if (adt) {
-			add_dep(adt, "TrainingModel", 13, &rc);
-			spec_set *s = add_set(adt, "oAdaptation", 11, false, &rc);
-			add_attr_c(s, "epoch", "numeric", &rc);
-			add_attr_c(s, "hyperparameter", "text", &rc);
-			add_attr_c(s, "old", "numeric", &rc);
-			add_attr_c(s, "new", "numeric", &rc);
-			add_attr_c(s, "id", "numeric", &rc);
-		}
-	}
-	spec_tf *test = add_tf(sp, "TestingModel", 12, &rc);
-	if (test) {
-		add_dep(test, "TrainingModel", 13, &rc);
-		spec_set *s = add_set(test, "oTestingModel", 13, false, &rc);
-		for (uint32_t i = 0; s && metrics && metrics->type == MSGPACK_OBJECT_ARRAY && i < metrics->via.array.size; i++)
-			if (obj_str(&metrics->via.array.ptr[i], &p, &n))
-				add_attr(s, p, n, "numeric", 7, &rc);
-	}
-	for (uint32_t i = 0; tfs && tfs->type == MSGPACK_OBJECT_ARRAY && i < tfs->via.array.size && !rc; i++) {
-		const msgpack_object *tfo = &tfs->via.array.ptr[i];
-		if (!obj_str(dp_map_get(tfo, "name"), &p, &n))
-			continue;
-		spec_tf *tf = add_tf(sp, p, n, &rc);
-		if (!tf)
-			continue;
-		const msgpack_object *deps = dp_map_get(tfo, "depends_on");
-		for (uint32_t d = 0; deps && deps->type == MSGPACK_OBJECT_ARRAY && d < deps->via.array.size; d++)
-			if (obj_str(&deps->via.array.ptr[d], &p, &n))
-				add_dep(tf, p, n, &rc);
-		const msgpack_object *sets = dp_map_get(tfo, "sets");
-		for (uint32_t s = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && s < sets->via.array.size; s++) {
-			const msgpack_object *so = &sets->via.array.ptr[s];
-			if (!obj_str(dp_map_get(so, "name"), &p, &n))
-				continue;
-			spec_set *set = add_set(tf, p, n, dp_obj_is_str(dp_map_get(so, "direction"), "input"), &rc);
-			const msgpack_object *attrs = dp_map_get(so, "attributes");
-			for (uint32_t a = 0; set && attrs && attrs->type == MSGPACK_OBJECT_ARRAY && a < attrs->via.array.size; a++)
-				if (obj_str(dp_map_get(&attrs->via.array.ptr[a], "name"), &p, &n) &&
-				    obj_str(dp_map_get(&attrs->via.array.ptr[a], "type"), &t, &tn))
-					add_attr(set, p, n, t, tn, &rc);
-		}
-	}
-	if (rc)
-		return dp_error(rc, "out of memory loading the specification of %s", x->df);
-
-	/* Hyperparameters a task used without the spec declaring them join
-	 * iTrainingModel, as `dnnprov describe` shows them: one look at every
-	 * task record (not only the selected ones, so that the prospective part
-	 * does not depend on --task).  The set is found again: adding sets and
-	 * transformations since has moved it. */
-	in = sp->ntfs && sp->tfs[0].nsets ? &sp->tfs[0].sets[0] : NULL;
-	dp_scan sc;
-	if ((mrc = dp_scan_open(&sc, x->q->ix, x->q->txn, DP_DB_TASKS, &x->dfkey, NULL)))
-		return mrc;
-	while (!rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		if (dp_decode(&x->dtask, v.mv_data, v.mv_size, &o) != 0)
-			continue;
-		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
-		for (uint32_t i = 0; in && h && h->type == MSGPACK_OBJECT_MAP && i < h->via.map.size; i++)
-			if (obj_str(&h->via.map.ptr[i].key, &p, &n)) {
-				bool text = h->via.map.ptr[i].val.type == MSGPACK_OBJECT_STR;
-				add_attr(in, p, n, text ? "text" : "numeric", text ? 4 : 7, &rc);
-			}
-	}
-	dp_scan_close(&sc);
-	if (mrc < 0 && !rc)
-		return mrc;
-	return rc ? dp_error(rc, "out of memory loading the specification of %s", x->df) : 0;
+	return dp_query_load_model(x->q, x->df, &x->spec);
 }
 
 /* The (transformation, set) pairs that have elements: one seek per pair,
@@ -951,11 +711,8 @@ static int load_elem_sets(ex *x)
 		x->nesets++;
 		/* The set's direction, from the spec; a set it does not declare is
 		 * taken as an output (its elements were produced). */
-		for (size_t t = 0; t < x->sp.ntfs; t++)
-			if (strcmp(x->sp.tfs[t].name, es->tf) == 0)
-				for (size_t s = 0; s < x->sp.tfs[t].nsets; s++)
-					if (strcmp(x->sp.tfs[t].sets[s].name, es->set) == 0)
-						es->input = x->sp.tfs[t].sets[s].input;
+		const dp_mset *ms = dp_model_set(&x->spec.model, es->tf, es->set);
+		es->input = ms && ms->input;
 		/* Next pair: the smallest key after every (df, tf, set, ...). */
 		dp_key_reset(&seek);
 		memcpy(seek.b, k.mv_data, pos - 1); /* df tf\0 set, without set's terminator */
@@ -976,8 +733,8 @@ static void emit_spec(ex *x)
 		at_cstr(w, "dnnprov:tag", x->df);
 		st_end(w);
 	}
-	for (size_t t = 0; t < x->sp.ntfs && !w->rc; t++) {
-		const spec_tf *tf = &x->sp.tfs[t];
+	for (size_t t = 0; t < x->spec.model.ntfs && !w->rc; t++) {
+		const dp_mtf *tf = &x->spec.model.tfs[t];
 		x->a.len = 0;
 		id_lit(w, &x->a, "df:transformation/");
 		enc(w, &x->a, tf->name, strlen(tf->name), false);
@@ -999,7 +756,7 @@ static void emit_spec(ex *x)
 			}
 		}
 		for (size_t s = 0; s < tf->nsets; s++) {
-			const spec_set *set = &tf->sets[s];
+			const dp_mset *set = &tf->sets[s];
 			id_copy(w, &x->b, &x->a);
 			id_lit(w, &x->b, "/set/");
 			enc(w, &x->b, set->name, strlen(set->name), false);
@@ -1020,7 +777,7 @@ static void emit_spec(ex *x)
 				if (st_begin(w, ST_ENTITY, aid, NULL, NULL, NULL, NAN, NAN)) {
 					at_qname(w, "prov:type", "dnnprov:Attribute");
 					at_cstr(w, "dnnprov:name", set->attrs[i].name);
-					at_cstr(w, "dnnprov:type", set->attrs[i].type);
+					at_cstr(w, "dnnprov:type", dp_attr_type_name(set->attrs[i].type));
 					st_end(w);
 				}
 				if (st_begin(w, ST_MEMBERSHIP, NULL, sid, aid, NULL, NAN, NAN))
@@ -1989,7 +1746,7 @@ static void write_head(ex *x)
 
 static void ex_free(ex *x)
 {
-	spec_free(&x->sp);
+	dp_qdataflow_free(&x->spec);
 	for (size_t i = 0; i < x->nesets; i++) {
 		free(x->esets[i].tf);
 		free(x->esets[i].set);

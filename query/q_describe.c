@@ -128,11 +128,74 @@ out:
 	return rc;
 }
 
+/* The model as JSON, the member "model" of the answer: what the dashboard
+ * draws, read as data (docs/MODEL.md has its shape). */
+static void model_json(const dp_model *m, dp_buf *b)
+{
+	dp_buf_printf(b, "{\"dataflow\": ");
+	dp_json_string(b, m->dataflow, strlen(m->dataflow));
+	dp_buf_printf(b, ", \"transformations\": [");
+	for (size_t t = 0; t < m->ntfs; t++) {
+		const dp_mtf *tf = &m->tfs[t];
+		dp_buf_printf(b, "%s\n {\"name\": ", t ? "," : "");
+		dp_json_string(b, tf->name, strlen(tf->name));
+		dp_buf_printf(b, ", \"builtin\": %s, \"depends_on\": [", tf->builtin ? "true" : "false");
+		for (size_t d = 0; d < tf->ndeps; d++) {
+			dp_buf_printf(b, "%s", d ? ", " : "");
+			dp_json_string(b, tf->deps[d], strlen(tf->deps[d]));
+		}
+		dp_buf_printf(b, "], \"sets\": [");
+		for (size_t s = 0; s < tf->nsets; s++) {
+			const dp_mset *set = &tf->sets[s];
+			dp_buf_printf(b, "%s{\"name\": ", s ? ", " : "");
+			dp_json_string(b, set->name, strlen(set->name));
+			dp_buf_printf(b, ", \"direction\": \"%s\", \"builtin\": %s, \"attributes\": [",
+				      set->input ? "input" : "output", set->builtin ? "true" : "false");
+			for (size_t a = 0; a < set->nattrs; a++) {
+				dp_buf_printf(b, "%s{\"name\": ", a ? ", " : "");
+				dp_json_string(b, set->attrs[a].name, strlen(set->attrs[a].name));
+				dp_buf_printf(b, ", \"type\": \"%s\"}", dp_attr_type_name(set->attrs[a].type));
+			}
+			dp_buf_printf(b, "]}");
+		}
+		dp_buf_printf(b, "]}");
+	}
+	dp_buf_printf(b, "]}");
+}
+
+/* A transformation's row: built-in or user-defined, what it depends on,
+ * and for a built-in its sets (a user-defined one's have rows of their
+ * own, with their attributes). */
+static void describe_tf(dp_table *out, const dp_mtf *tf, dp_buf *b)
+{
+	b->len = 0;
+	dp_buf_printf(b, "%s", tf->builtin ? "built-in" : "user-defined");
+	for (size_t k = 0; k < tf->ndeps; k++)
+		dp_buf_printf(b, "%s%s", k ? ", " : "; depends on ", tf->deps[k]);
+	for (int input = 1; tf->builtin && input >= 0; input--) {
+		size_t n = 0;
+		for (size_t s = 0; s < tf->nsets; s++)
+			if (tf->sets[s].input == (input == 1))
+				dp_buf_printf(b, "%s%s", n++ ? ", " : input ? "; input " : "; output ", tf->sets[s].name);
+	}
+	describe_row(out, "transformation", tf->name, dp_buf_cstr(b));
+	for (size_t s = 0; !tf->builtin && s < tf->nsets; s++) {
+		const dp_mset *set = &tf->sets[s];
+		char full[2 * DNNPROV_NAME_MAX + 2];
+		snprintf(full, sizeof(full), "%s.%s", tf->name, set->name);
+		b->len = 0;
+		dp_buf_printf(b, "%s:", set->input ? "input" : "output");
+		for (size_t a = 0; a < set->nattrs; a++)
+			dp_buf_printf(b, "%s %s %s", a ? "," : "", set->attrs[a].name,
+				      dp_attr_type_name(set->attrs[a].type));
+		describe_row(out, "set", full, dp_buf_cstr(b));
+	}
+}
+
 static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
 	dp_qdataflow d;
 	dp_buf b = { 0 };
-	msgpack_object tfs;
 	int rc;
 
 	(void)notes;
@@ -149,49 +212,9 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		describe_row(out, "hyperparameter", d.hyps[i].name, d.hyps[i].type);
 	for (size_t i = 0; i < d.nmetrics; i++)
 		describe_row(out, "metric", d.metrics[i], NULL);
-	describe_row(out, "transformation", "TrainingModel", "built-in: a task per run; input iTrainingModel, iLayers; output oTrainingModel (epochs)");
-	if (d.adaptation)
-		describe_row(out, "transformation", "Adaptation", "built-in: depends on TrainingModel; output oAdaptation");
-	describe_row(out, "transformation", "TestingModel", "built-in: depends on TrainingModel; output oTestingModel");
-	if (d.transformations.len && dp_decode(&q->dec, (const unsigned char *)d.transformations.data,
-					       d.transformations.len, &tfs) == 0 && tfs.type == MSGPACK_OBJECT_ARRAY) {
-		for (uint32_t i = 0; i < tfs.via.array.size; i++) {
-			const msgpack_object *tf = &tfs.via.array.ptr[i];
-			const msgpack_object *name = dp_map_get(tf, "name"), *deps = dp_map_get(tf, "depends_on");
-			const msgpack_object *sets = dp_map_get(tf, "sets");
-			char tname[DNNPROV_NAME_MAX + 1];
-			if (!name || name->type != MSGPACK_OBJECT_STR)
-				continue;
-			snprintf(tname, sizeof(tname), "%.*s", (int)name->via.str.size, name->via.str.ptr);
-			b.len = 0;
-			dp_buf_printf(&b, "user-defined");
-			for (uint32_t k = 0; deps && deps->type == MSGPACK_OBJECT_ARRAY && k < deps->via.array.size; k++) {
-				const msgpack_object *x = &deps->via.array.ptr[k];
-				if (x->type == MSGPACK_OBJECT_STR)
-					dp_buf_printf(&b, "%s%.*s", k ? ", " : "; depends on ", (int)x->via.str.size, x->via.str.ptr);
-			}
-			describe_row(out, "transformation", tname, dp_buf_cstr(&b));
-			for (uint32_t s = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && s < sets->via.array.size; s++) {
-				const msgpack_object *set = &sets->via.array.ptr[s];
-				const msgpack_object *sn = dp_map_get(set, "name"), *dir = dp_map_get(set, "direction");
-				const msgpack_object *attrs = dp_map_get(set, "attributes");
-				char full[2 * DNNPROV_NAME_MAX + 2];
-				if (!sn || sn->type != MSGPACK_OBJECT_STR)
-					continue;
-				snprintf(full, sizeof(full), "%s.%.*s", tname, (int)sn->via.str.size, sn->via.str.ptr);
-				b.len = 0;
-				dp_buf_printf(&b, "%s:", dp_obj_is_str(dir, "input") ? "input" : "output");
-				for (uint32_t a = 0; attrs && attrs->type == MSGPACK_OBJECT_ARRAY && a < attrs->via.array.size; a++) {
-					const msgpack_object *an = dp_map_get(&attrs->via.array.ptr[a], "name");
-					const msgpack_object *at = dp_map_get(&attrs->via.array.ptr[a], "type");
-					if (an && at && an->type == MSGPACK_OBJECT_STR && at->type == MSGPACK_OBJECT_STR)
-						dp_buf_printf(&b, "%s %.*s %.*s", a ? "," : "", (int)an->via.str.size,
-							      an->via.str.ptr, (int)at->via.str.size, at->via.str.ptr);
-				}
-				describe_row(out, "set", full, dp_buf_cstr(&b));
-			}
-		}
-	}
+	/* Every task is loaded: the model has every hyperparameter they used. */
+	for (size_t t = 0; t < d.model.ntfs; t++)
+		describe_tf(out, &d.model.tfs[t], &b);
 	static const char *const statuses[] = { "RUNNING", "LOST", "FINISHED", "FAILED", "KILLED" };
 	for (size_t s = 0; s < DP_ARRAY_LEN(statuses); s++) {
 		size_t n = 0;
@@ -201,6 +224,9 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		dp_buf_printf(&b, "%zu", n);
 		describe_row(out, "tasks", statuses[s], dp_buf_cstr(&b));
 	}
+	b.len = 0;
+	model_json(&d.model, &b);
+	dp_table_json_member(out, "model", b.data, b.len);
 	if (b.failed) /* a detail was cut short */
 		out->failed = true;
 out:
@@ -222,10 +248,11 @@ const dp_question dp_q_describe = {
 	.description =
 		"A dataflow's specification: hyperparameters and their types, metrics,\n"
 		"transformations (built-in and user-defined) with their sets, typed attributes\n"
-		"and dependencies, and its tasks counted by status.  With TASK, that run: its\n"
-		"status, times, attempts, host and user, hyperparameters, run facts, tags, what\n"
-		"it used and generated (docs/LINEAGE.md) and, when it repeats other runs, the\n"
-		"first of them.",
+		"and dependencies, and its tasks counted by status; in JSON, the member \"model\"\n"
+		"holds the transformations, their sets and attributes as data (docs/MODEL.md).\n"
+		"With TASK, that run: its status, times, attempts, host and user,\n"
+		"hyperparameters, run facts, tags, what it used and generated\n"
+		"(docs/LINEAGE.md) and, when it repeats other runs, the first of them.",
 	DP_PARAMS(params),
 	.opts_size = sizeof(dp_qopts),
 	.answer = answer,

@@ -17,7 +17,6 @@ static int answer(dp_query *q, const dp_qopts *qo, dp_table *out, dp_qnotes *not
 {
 	const elements_opts *o = (const elements_opts *)qo;
 	dp_qdataflow d;
-	msgpack_object tfs;
 	dp_buf attrs = { 0 }; /* NUL-separated declared attribute names */
 	size_t nattrs = 0;
 	bool numeric[256] = { false }; /* of the first 256 attributes */
@@ -33,34 +32,24 @@ static int answer(dp_query *q, const dp_qopts *qo, dp_table *out, dp_qnotes *not
 	if ((rc = dp_answer_prepare(q, qo, &d, &w)))
 		return rc;
 	dp_buf tfnames = { 0 };
-	if (d.transformations.len &&
-	    dp_decode(&q->dec, (const unsigned char *)d.transformations.data, d.transformations.len, &tfs) == 0 &&
-	    tfs.type == MSGPACK_OBJECT_ARRAY) {
-		for (uint32_t i = 0; i < tfs.via.array.size; i++) {
-			const msgpack_object *tf = &tfs.via.array.ptr[i], *name = dp_map_get(tf, "name");
-			if (!name || name->type != MSGPACK_OBJECT_STR)
+	for (size_t i = 0; i < d.model.ntfs; i++) {
+		const dp_mtf *tf = &d.model.tfs[i];
+		if (tf->builtin)
+			continue;
+		dp_buf_printf(&tfnames, "%s%s", tfnames.len ? ", " : "", tf->name);
+		if (strcmp(tf->name, o->transformation) != 0)
+			continue;
+		found_tf = true;
+		for (size_t s = 0; s < tf->nsets; s++) {
+			const dp_mset *set = &tf->sets[s];
+			if (o->set && strcmp(set->name, o->set) != 0)
 				continue;
-			dp_buf_printf(&tfnames, "%s%.*s", tfnames.len ? ", " : "", (int)name->via.str.size, name->via.str.ptr);
-			if (!dp_obj_is_str(name, o->transformation))
-				continue;
-			found_tf = true;
-			const msgpack_object *sets = dp_map_get(tf, "sets");
-			for (uint32_t s = 0; sets && sets->type == MSGPACK_OBJECT_ARRAY && s < sets->via.array.size; s++) {
-				const msgpack_object *set = &sets->via.array.ptr[s];
-				if (o->set && !dp_obj_is_str(dp_map_get(set, "name"), o->set))
-					continue;
-				found_set = true;
-				const msgpack_object *as = dp_map_get(set, "attributes");
-				for (uint32_t a = 0; as && as->type == MSGPACK_OBJECT_ARRAY && a < as->via.array.size; a++) {
-					const msgpack_object *an = dp_map_get(&as->via.array.ptr[a], "name");
-					if (an && an->type == MSGPACK_OBJECT_STR) {
-						dp_buf_append(&attrs, an->via.str.ptr, an->via.str.size);
-						dp_buf_putc(&attrs, '\0');
-						if (nattrs < DP_ARRAY_LEN(numeric))
-							numeric[nattrs] = dp_obj_is_str(dp_map_get(&as->via.array.ptr[a], "type"), "numeric");
-						nattrs++;
-					}
-				}
+			found_set = true;
+			for (size_t a = 0; a < set->nattrs; a++) {
+				dp_buf_append(&attrs, set->attrs[a].name, strlen(set->attrs[a].name) + 1);
+				if (nattrs < DP_ARRAY_LEN(numeric))
+					numeric[nattrs] = set->attrs[a].type == DP_ATTR_NUMERIC;
+				nattrs++;
 			}
 		}
 	}

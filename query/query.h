@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "indexer/index.h"
+#include "indexer/model.h"
 #include "logger/decode.h"
 
 /* ---- values -------------------------------------------------------------------- */
@@ -78,20 +79,23 @@ typedef struct dp_qtask {
 } dp_qtask;
 
 typedef struct dp_qspec_hyp {
-	char *name;
-	char *type; /* numeric, text, file */
+	const char *name; /* in the model's arena */
+	const char *type; /* numeric, text, file */
 } dp_qspec_hyp;
 
 typedef struct dp_qdataflow {
 	char *name;
-	dp_qspec_hyp *hyps; /* declared, then any other name a task used */
+	dp_qspec_hyp *hyps; /* declared, then any other name a task loaded used */
 	size_t nhyps;
-	char **metrics;
+	const char **metrics; /* the model's */
 	size_t nmetrics;
 	bool adaptation;
 	bool undeclared_hyps; /* some task used a hyperparameter the specification does not name */
 	double first_seen;      /* NaN when unknown */
-	dp_buf transformations; /* msgpack array, as stored */
+	/* The dataflow's transformations, sets and attributes (indexer/model.h),
+	 * with the hyperparameters of the tasks loaded in iTrainingModel;
+	 * dp_query_load_model() gives the whole model without loading tasks. */
+	dp_model model;
 	dp_qtask *tasks;
 	size_t ntasks;
 	struct arena_chunk *arena; /* the tasks' strings */
@@ -147,6 +151,12 @@ DP_INTERNAL int dp_query_load(dp_query *q, const char *df, dp_qdataflow *out);
 DP_INTERNAL int dp_query_load_tasks(dp_query *q, const char *df, const char *only_task, dp_qdataflow *out);
 /* The specification alone, without tasks: one lookup. */
 DP_INTERNAL int dp_query_load_spec(dp_query *q, const char *df, dp_qdataflow *out);
+/* The specification and its model whole (indexer/model.h), without
+ * tasks: when some task used a hyperparameter the specification does not
+ * declare, those too, in the order the tasks first used them (a read of
+ * every task's value, only then).  What renders the model (SQL, PROV)
+ * loads it so. */
+DP_INTERNAL int dp_query_load_model(dp_query *q, const char *df, dp_qdataflow *out);
 /* The specification and the tasks ids[0..n) names (an id that is no task
  * is left out, one named twice loaded once), sorted by id, with their
  * tags: the tasks of an answer cut short, at a lookup each. */
@@ -302,6 +312,9 @@ typedef struct dp_table {
 	 * check before printing (dp_table_check) refuses an incomplete result. */
 	bool failed;
 	dp_about about;
+	/* JSON only: members the question adds after "about", as text
+	 * (",\n\"model\": {...}": dp_table_json_member). */
+	dp_buf members;
 } dp_table;
 
 DP_INTERNAL int dp_table_init(dp_table *t, size_t ncols);
@@ -322,6 +335,9 @@ DP_INTERNAL void dp_table_col_sql(dp_table *t, size_t i, const char *decltype);
 DP_INTERNAL void dp_table_about_metric(dp_table *t, const char *metric, const dp_agg *agg, dp_goal goal);
 DP_INTERNAL void dp_table_about_hyp(dp_table *t, const char *hyp, bool binned);
 DP_INTERNAL void dp_table_about_group(dp_table *t, size_t row, double low, double high);
+/* A member of the JSON answer beyond the table: `name` and its value,
+ * json[0..n), a JSON text the caller made (describe's "model"). */
+DP_INTERNAL void dp_table_json_member(dp_table *t, const char *name, const char *json, size_t n);
 /* The goal of a metric: GOAL_MIN when lower is better. */
 static inline dp_goal dp_goal_of(bool lower)
 {

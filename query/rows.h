@@ -156,31 +156,4 @@ DP_INTERNAL bool dp_layers_at(const dp_layers_row *r, size_t i, dp_str *name, dp
 DP_INTERNAL bool dp_query_first_value(MDB_txn *txn, dp_index *ix, dp_decoder *dec, dp_str df, dp_str task,
 				      dp_str metric, double *value, int64_t *epoch);
 
-/* ---- the user-defined transformations of a specification ------------------------- */
-
-typedef struct dp_qattr {
-	char *name;
-	char *type; /* numeric, text, file */
-} dp_qattr;
-
-typedef struct dp_qset {
-	char *name;
-	bool input;
-	dp_qattr *attrs;
-	size_t nattrs;
-} dp_qset;
-
-typedef struct dp_qtf {
-	char *name;
-	char **deps; /* the transformations it depends on */
-	size_t ndeps;
-	dp_qset *sets;
-	size_t nsets;
-} dp_qtf;
-
-/* The user-defined transformations of a loaded dataflow, in declaration
- * order (malformed entries are left out).  Free with dp_qtfs_free. */
-DP_INTERNAL int dp_qdf_transformations(const dp_qdataflow *d, dp_qtf **out, size_t *n);
-DP_INTERNAL void dp_qtfs_free(dp_qtf *tfs, size_t n);
-
 #endif

@@ -29,7 +29,7 @@
  *   headers   each Dnnprov-* header at most once
  *
  * What a well-formed problem may still claim, and what the indexer does
- * when valid frames arrive where one was recorded, is ingest_chunk's
+ * when valid frames arrive where one was recorded, is dp_ingest_chunk's
  * (indexer/ingest.c).
  */
 #ifndef DNNPROV_SHIP_MESSAGE_H

@@ -539,7 +539,7 @@ static int view_metrics(dp_sql *s, const dp_qdataflow *d, bool tests)
 		select_as(&b, &used, "elapsed", "elapsed_time");
 	}
 	for (size_t i = 0; i < d->nmetrics; i++)
-		if (!tests || strncmp(d->metrics[i], "val_", 4) != 0)
+		if (!tests || !dp_model_validation_metric(d->metrics[i])) /* oTestingModel's rule */
 			select_col(&b, &used, "", d->metrics[i], d->metrics[i]);
 	if (!tests)
 		select_as(&b, &used, "epoch", "epoch");
@@ -567,7 +567,7 @@ static int view_long(dp_sql *s, const dp_qdataflow *d, const char *name, const c
 }
 
 /* ds_<set> of a user-defined set. */
-static int view_set(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tf, const dp_qset *set)
+static int view_set(dp_sql *s, const dp_qdataflow *d, const dp_mtf *tf, const dp_mset *set)
 {
 	dp_buf b = { 0 }, used = { 0 }, task_col = { 0 }, view = { 0 };
 	char *low = lower_name(set->name), *table = df_name(d->name, set->name);
@@ -597,7 +597,7 @@ static int view_set(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tf, const dp
 }
 
 /* DfAnalyzer's views of the default dataflow, over the tables it has. */
-static int dfanalyzer_views(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tfs, size_t ntfs, const made *m)
+static int dfanalyzer_views(dp_sql *s, const dp_qdataflow *d, const made *m)
 {
 	int rc = 0;
 	size_t k = 0;
@@ -620,10 +620,10 @@ static int dfanalyzer_views(dp_sql *s, const dp_qdataflow *d, const dp_qtf *tfs,
 			       "SELECT task AS trainingmodel_task_id, time AS timestamp, layer AS name, kind AS "
 			       "attribute_type, value FROM layers WHERE dataflow = ",
 			       "");
-	for (size_t i = 0; i < ntfs; i++)
-		for (size_t j = 0; j < tfs[i].nsets; j++, k++)
+	for (size_t i = 0; i < d->model.ntfs; i++)
+		for (size_t j = 0; !d->model.tfs[i].builtin && j < d->model.tfs[i].nsets; j++, k++)
 			if (!rc && m->sets[k])
-				rc = view_set(s, d, &tfs[i], &tfs[i].sets[j]);
+				rc = view_set(s, d, &d->model.tfs[i], &d->model.tfs[i].sets[j]);
 	return rc;
 }
 
@@ -637,10 +637,7 @@ static const char *const dfanalyzer_common[][2] = {
 	  "tag FROM transformations AS t JOIN dataflow AS d ON d.tag = t.dataflow" },
 	{ "data_set", "SELECT row_number() OVER (ORDER BY s.dataflow, s.\"set\") AS id, d.id AS df_id, s.\"set\" AS tag "
 		      "FROM sets AS s JOIN dataflow AS d ON d.tag = s.dataflow" },
-	{ "attribute",
-	  "SELECT row_number() OVER (ORDER BY a.dataflow, a.\"set\", a.position) AS id, ds.id AS ds_id, NULL AS "
-	  "extractor_id, a.attribute AS name, upper(a.type) AS type FROM attributes AS a JOIN dataflow AS d ON d.tag "
-	  "= a.dataflow JOIN data_set AS ds ON ds.df_id = d.id AND ds.tag = a.\"set\"" },
+	{ "attribute", NULL /* attribute_view() */ },
 	{ "data_dependency",
 	  "SELECT row_number() OVER (ORDER BY dep.dataflow, dep.\"set\") AS id, p.id AS previous_dt_id, n.id AS "
 	  "next_dt_id, ds.id AS ds_id FROM dependencies AS dep JOIN dataflow AS d ON d.tag = dep.dataflow JOIN "
@@ -679,6 +676,45 @@ static const char *const dfanalyzer_common[][2] = {
 	  "SELECT dataflow, task, first FROM g WHERE n > 1" },
 };
 
+/* DfAnalyzer's `attribute`: the attributes of the model's sets by the
+ * names DfAnalyzer's views give them (a built-in attribute its view has
+ * no column for is left out: indexer/model.h). */
+static void attribute_view(dp_buf *b)
+{
+	dp_buf_printf(b, "SELECT row_number() OVER (ORDER BY a.dataflow, a.\"set\", a.position) AS id, ds.id AS ds_id, "
+			 "NULL AS extractor_id, CASE");
+	for (size_t i = 0; i < dp_builtin_nattrs; i++) {
+		const dp_builtin_attr *x = &dp_builtin_attrs[i];
+		if (!x->attr.dfanalyzer || !*x->attr.dfanalyzer || strcmp(x->attr.dfanalyzer, x->attr.name) == 0)
+			continue;
+		dp_buf_printf(b, " WHEN a.transformation = ");
+		quote_text(b, x->tf);
+		dp_buf_printf(b, " AND a.\"set\" = ");
+		quote_text(b, x->set);
+		dp_buf_printf(b, " AND a.attribute = ");
+		quote_text(b, x->attr.name);
+		dp_buf_printf(b, " THEN ");
+		quote_text(b, x->attr.dfanalyzer);
+	}
+	dp_buf_printf(b, " ELSE a.attribute END AS name, upper(a.type) AS type FROM attributes AS a JOIN dataflow AS d "
+			 "ON d.tag = a.dataflow JOIN data_set AS ds ON ds.df_id = d.id AND ds.tag = a.\"set\"");
+	size_t left_out = 0;
+	for (size_t i = 0; i < dp_builtin_nattrs; i++) {
+		const dp_builtin_attr *x = &dp_builtin_attrs[i];
+		if (!x->attr.dfanalyzer || *x->attr.dfanalyzer)
+			continue;
+		dp_buf_printf(b, "%s(a.transformation = ", left_out++ ? " OR " : " WHERE NOT (");
+		quote_text(b, x->tf);
+		dp_buf_printf(b, " AND a.\"set\" = ");
+		quote_text(b, x->set);
+		dp_buf_printf(b, " AND a.attribute = ");
+		quote_text(b, x->attr.name);
+		dp_buf_putc(b, ')');
+	}
+	if (left_out)
+		dp_buf_putc(b, ')');
+}
+
 /* Creates the per-dataflow table `what` of `kind` over n of the
  * dataflow's columns, unless it is too wide (*made false then). */
 static int df_table(dp_sql *s, const char *df, const char *what, const char *kind, size_t n, const char *tf,
@@ -705,17 +741,15 @@ static int df_table(dp_sql *s, const char *df, const char *what, const char *kin
 static int per_dataflow(dp_sql *s, const char *df, bool is_default)
 {
 	dp_qdataflow d;
-	dp_qtf *tfs = NULL;
-	size_t ntfs = 0, nsets = 0, k = 0;
+	size_t nsets = 0, k = 0;
 	made m = { 0 };
 	int rc;
 
-	if ((rc = dp_query_load_spec(&s->q, df, &d)))
+	if ((rc = dp_query_load_model(&s->q, df, &d)))
 		return rc;
-	if ((rc = dp_qdf_transformations(&d, &tfs, &ntfs)))
-		goto out;
-	for (size_t i = 0; i < ntfs; i++)
-		nsets += tfs[i].nsets;
+	const dp_model *model = &d.model;
+	for (size_t i = 0; i < model->ntfs; i++)
+		nsets += model->tfs[i].builtin ? 0 : model->tfs[i].nsets;
 	if (!(m.sets = calloc(nsets + 1, sizeof(bool)))) {
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto out;
@@ -728,10 +762,13 @@ static int per_dataflow(dp_sql *s, const char *df, bool is_default)
 	if (!rc)
 		rc = df_table(s, df, "tests", "tests_wide", d.nmetrics, NULL, NULL,
 			      "its test results are in the table tests", &m.tests);
-	for (size_t i = 0; i < ntfs && !rc; i++)
-		for (size_t j = 0; j < tfs[i].nsets && !rc; j++, k++)
-			rc = df_table(s, df, tfs[i].sets[j].name, "set", tfs[i].sets[j].nattrs, tfs[i].name,
-				      tfs[i].sets[j].name, "its elements are in the table elements", &m.sets[k]);
+	/* A table per user-defined set; the built-in sets are the tables above. */
+	for (size_t i = 0; i < model->ntfs && !rc; i++) {
+		const dp_mtf *tf = &model->tfs[i];
+		for (size_t j = 0; !tf->builtin && j < tf->nsets && !rc; j++, k++)
+			rc = df_table(s, df, tf->sets[j].name, "set", tf->sets[j].nattrs, tf->name, tf->sets[j].name,
+				      "its elements are in the table elements", &m.sets[k]);
+	}
 	if (!rc && is_default && !m.epochs)
 		note_view_skipped(s, df, "epochs", "epochs");
 	if (!rc && is_default && m.epochs) {
@@ -744,10 +781,9 @@ static int per_dataflow(dp_sql *s, const char *df, bool is_default)
 		dp_buf_free(&b);
 	}
 	if (!rc && is_default)
-		rc = dfanalyzer_views(s, &d, tfs, ntfs, &m);
+		rc = dfanalyzer_views(s, &d, &m);
 out:
 	free(m.sets);
-	dp_qtfs_free(tfs, ntfs);
 	dp_qdataflow_free(&d);
 	return rc;
 }
@@ -820,7 +856,10 @@ static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, 
 		rc = create_table(s, common[i], common[i], NULL, NULL, NULL);
 	for (size_t i = 0; i < DP_ARRAY_LEN(dfanalyzer_common) && !rc; i++) {
 		dp_buf b = { 0 };
-		dp_buf_printf(&b, "%s", dfanalyzer_common[i][1]);
+		if (dfanalyzer_common[i][1])
+			dp_buf_printf(&b, "%s", dfanalyzer_common[i][1]);
+		else
+			attribute_view(&b);
 		rc = create_view(s, dfanalyzer_common[i][0], &b);
 		dp_buf_free(&b);
 	}

@@ -237,68 +237,45 @@ static void table_free(sql_table *t)
 	sqlite3_free(t);
 }
 
-static const char *attr_type(const char *t)
+static const char *attr_type(dp_attr_type t)
 {
-	return strcmp(t, "numeric") == 0 ? "NUMERIC" : "TEXT";
+	return t == DP_ATTR_NUMERIC ? "NUMERIC" : "TEXT";
 }
 
-/* The wide columns of a per-dataflow table, from the dataflow's
- * specification in the snapshot. */
+/* The wide columns of a per-dataflow table, from the dataflow's model in
+ * the snapshot: a hyperparameter, metric or attribute each. */
 static int wide_columns(sql_table *t, dp_buf *decl, char ***colnames, int *ncolnames)
 {
 	const kind_def *k = &kinds[t->kind];
 	dp_qdataflow d;
-	dp_qtf *tfs = NULL;
-	size_t ntfs = 0;
+	const dp_mset *set = NULL;
+	size_t n = 0;
 	int rc;
 
-	if ((rc = dp_query_load_spec(dp_sql_query(t->ctx), t->names[0], &d)))
+	if ((rc = dp_query_load_model(dp_sql_query(t->ctx), t->names[0], &d)))
 		return rc;
-	const char **src = NULL, **types = NULL;
-	size_t n = 0;
 	if (k->wide == W_HYPS) {
-		n = d.nhyps;
-		src = calloc(n + 1, sizeof(char *));
-		types = calloc(n + 1, sizeof(char *));
-		for (size_t i = 0; src && types && i < n; i++) {
-			src[i] = d.hyps[i].name;
-			types[i] = attr_type(d.hyps[i].type);
-		}
+		set = dp_model_hyps(&d.model);
 	} else if (k->wide == W_METRICS) {
 		n = d.nmetrics;
 		t->wide_real = true;
-		src = calloc(n + 1, sizeof(char *));
-		types = calloc(n + 1, sizeof(char *));
-		for (size_t i = 0; src && types && i < n; i++) {
-			src[i] = d.metrics[i];
-			types[i] = "REAL";
-		}
-	} else if (!(rc = dp_qdf_transformations(&d, &tfs, &ntfs))) {
-		const dp_qset *set = NULL;
-		for (size_t i = 0; i < ntfs && !set; i++)
-			for (size_t s = 0; strcmp(tfs[i].name, t->names[1]) == 0 && s < tfs[i].nsets && !set; s++)
-				if (strcmp(tfs[i].sets[s].name, t->names[2]) == 0)
-					set = &tfs[i].sets[s];
+	} else {
+		const dp_mtf *tf = dp_model_tf(&d.model, t->names[1]);
+		if (tf && !tf->builtin)
+			set = dp_model_set(&d.model, t->names[1], t->names[2]);
 		if (!set)
 			rc = dp_error(DNNPROV_ENOTFOUND, "no set %s.%s in dataflow %s", t->names[1], t->names[2],
 				      t->names[0]);
-		else {
-			n = set->nattrs;
-			src = calloc(n + 1, sizeof(char *));
-			types = calloc(n + 1, sizeof(char *));
-			for (size_t i = 0; src && types && i < n; i++) {
-				src[i] = set->attrs[i].name;
-				types[i] = attr_type(set->attrs[i].type);
-			}
-		}
 	}
-	if (!rc && (!src || !types))
-		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (set)
+		n = set->nattrs;
 	if (!rc && !(t->wide = calloc(n + 1, sizeof(char *))))
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < n; i++) {
+		const char *name = set ? set->attrs[i].name : d.metrics[i];
+		const char *type = set ? attr_type(set->attrs[i].type) : "REAL";
 		char **grown = realloc(*colnames, (size_t)(*ncolnames + 1) * sizeof(char *));
-		if (!grown || !(t->wide[i] = strdup(src[i]))) {
+		if (!grown || !(t->wide[i] = strdup(name))) {
 			if (grown)
 				*colnames = grown;
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -306,18 +283,15 @@ static int wide_columns(sql_table *t, dp_buf *decl, char ***colnames, int *ncoln
 		}
 		t->nwide++;
 		*colnames = grown;
-		if (!((*colnames)[*ncolnames] = unique_name(*colnames, *ncolnames, src[i]))) {
+		if (!((*colnames)[*ncolnames] = unique_name(*colnames, *ncolnames, name))) {
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
 		dp_buf_append(decl, ", ", 2);
 		dp_sql_quote(decl, (*colnames)[*ncolnames], '"');
-		dp_buf_printf(decl, " %s", types[i]);
+		dp_buf_printf(decl, " %s", type);
 		(*ncolnames)++;
 	}
-	free(src);
-	free(types);
-	dp_qtfs_free(tfs, ntfs);
 	dp_qdataflow_free(&d);
 	return rc;
 }
@@ -700,18 +674,6 @@ static void set_int(cell *x, int64_t v)
 	x->d = (double)v;
 }
 
-/* The built-in transformations and their sets, as Keras-Prov declares them. */
-typedef struct builtin_set {
-	const char *tf, *set;
-	bool input;
-} builtin_set;
-
-static const builtin_set builtin_sets[] = {
-	{ "TrainingModel", "iTrainingModel", true }, { "TrainingModel", "iLayers", true },
-	{ "TrainingModel", "oTrainingModel", false }, { "Adaptation", "oAdaptation", false },
-	{ "TestingModel", "oTestingModel", false },
-};
-
 /* The DfAnalyzer name of a set's table: ds_ and the set in lower case. */
 static void set_table_name(char *out, size_t n, const char *set)
 {
@@ -722,73 +684,47 @@ static void set_table_name(char *out, size_t n, const char *set)
 	out[i < n ? i : n - 1] = '\0';
 }
 
-static bool builtin_attrs(cell *(*add)(sql_cursor *, int), sql_cursor *c, const dp_qdataflow *d,
-			  const builtin_set *b, int ncols)
+/* A row of dependencies: set flows from `from` to `to` (NULL: from
+ * nowhere, to nowhere). */
+static bool dependency_row(sql_cursor *c, int ncols, const char *df, const char *set, const char *from, const char *to)
 {
-	/* iTrainingModel: timestamp and the hyperparameters; iLayers: name,
-	 * kind, value; oTrainingModel: timestamp, elapsed time, epoch and the
-	 * metrics; oAdaptation; oTestingModel: timestamp and the metrics. */
-	const char *fixed[6] = { NULL };
-	const char *types[6] = { NULL };
-	size_t nf = 0;
-	if (strcmp(b->set, "iLayers") == 0) {
-		fixed[0] = "name", types[0] = "text";
-		fixed[1] = "kind", types[1] = "text";
-		fixed[2] = "value", types[2] = "numeric";
-		nf = 3;
-	} else if (strcmp(b->set, "oAdaptation") == 0) {
-		fixed[0] = "new_lrate", types[0] = "numeric";
-		fixed[1] = "timestamp", types[1] = "text";
-		fixed[2] = "epoch_id", types[2] = "numeric";
-		fixed[3] = "adaptation_id", types[3] = "numeric";
-		nf = 4;
-	} else {
-		fixed[0] = "timestamp", types[0] = "text";
-		nf = 1;
-		if (strcmp(b->set, "oTrainingModel") == 0) {
-			fixed[1] = "elapsed_time", types[1] = "numeric";
-			fixed[2] = "epoch", types[2] = "numeric";
-			nf = 3;
-		}
-	}
-	int64_t pos = 1;
-	for (size_t i = 0; i < nf; i++) {
-		cell *row = add(c, ncols);
-		if (!row || !set_text(&row[0], d->name) || !set_text(&row[1], b->tf) || !set_text(&row[2], b->set) ||
-		    !set_text(&row[3], fixed[i]) || !set_text(&row[4], types[i]))
-			return false;
-		set_int(&row[5], pos++);
-	}
-	bool hyps = strcmp(b->set, "iTrainingModel") == 0;
-	bool metrics = strcmp(b->set, "oTrainingModel") == 0 || strcmp(b->set, "oTestingModel") == 0;
-	size_t n = hyps ? d->nhyps : metrics ? d->nmetrics : 0;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(b->set, "oTestingModel") == 0 && strncmp(d->metrics[i], "val_", 4) == 0)
-			continue; /* a test has no validation twin */
-		cell *row = add(c, ncols);
-		if (!row || !set_text(&row[0], d->name) || !set_text(&row[1], b->tf) || !set_text(&row[2], b->set) ||
-		    !set_text(&row[3], hyps ? d->hyps[i].name : d->metrics[i]) ||
-		    !set_text(&row[4], hyps ? d->hyps[i].type : "numeric"))
-			return false;
-		set_int(&row[5], pos++);
-	}
-	return true;
+	cell *row = spec_row(c, ncols);
+	return row && set_text(&row[0], df) && set_text(&row[1], set) && set_text(&row[2], from) &&
+	       set_text(&row[3], to);
 }
 
-/* Appends the rows of one dataflow's specification for the kind. */
+/* The rows of the dependencies of one set: an input flows from each
+ * transformation its own depends on (or from nowhere); an output to each
+ * that depends on its own (or to nowhere). */
+static bool dependency_rows(sql_cursor *c, int ncols, const dp_model *m, const dp_mtf *tf, const dp_mset *set)
+{
+	size_t made = 0;
+	bool ok = true;
+	for (size_t k = 0; ok && set->input && k < tf->ndeps; k++, made++)
+		ok = dependency_row(c, ncols, m->dataflow, set->name, tf->deps[k], tf->name);
+	for (size_t o = 0; ok && !set->input && o < m->ntfs; o++)
+		for (size_t k = 0; ok && k < m->tfs[o].ndeps; k++)
+			if (strcmp(m->tfs[o].deps[k], tf->name) == 0) {
+				made++;
+				ok = dependency_row(c, ncols, m->dataflow, set->name, tf->name, m->tfs[o].name);
+			}
+	if (ok && !made)
+		ok = dependency_row(c, ncols, m->dataflow, set->name, set->input ? NULL : tf->name,
+				    set->input ? tf->name : NULL);
+	return ok;
+}
+
+/* Appends the rows of one dataflow's model for the kind. */
 static int spec_rows(sql_cursor *c, int kind, dp_query *q, const char *df)
 {
 	dp_qdataflow d;
-	dp_qtf *tfs = NULL;
-	size_t ntfs = 0;
 	int ncols = kinds[kind].ncols, rc;
 	bool ok = true;
 	char tname[DNNPROV_NAME_MAX + 8];
 
-	if ((rc = dp_query_load_spec(q, df, &d)))
+	if ((rc = dp_query_load_model(q, df, &d)))
 		return rc == DNNPROV_ENOTFOUND ? 0 : rc; /* gone meanwhile */
-	if ((rc = dp_qdf_transformations(&d, &tfs, &ntfs)))
-		goto out;
+	const dp_model *m = &d.model;
 	if (kind == K_DATAFLOWS) {
 		cell *row = spec_row(c, ncols);
 		ok = row && set_text(&row[0], d.name);
@@ -800,42 +736,8 @@ static int spec_rows(sql_cursor *c, int kind, dp_query *q, const char *df)
 			}
 		}
 	}
-	for (size_t i = 0; ok && i < DP_ARRAY_LEN(builtin_sets); i++) {
-		const builtin_set *b = &builtin_sets[i];
-		if (strcmp(b->tf, "Adaptation") == 0 && !d.adaptation)
-			continue;
-		bool first_of_tf = i == 0 || strcmp(builtin_sets[i - 1].tf, b->tf) != 0;
-		cell *row;
-		switch (kind) {
-		case K_TRANSFORMATIONS:
-			if (!first_of_tf)
-				break;
-			row = spec_row(c, ncols);
-			ok = row && set_text(&row[0], d.name) && set_text(&row[1], b->tf) &&
-			     set_text(&row[3], strcmp(b->tf, "TrainingModel") ? "TrainingModel" : NULL);
-			if (ok)
-				set_int(&row[2], 1);
-			break;
-		case K_SETS:
-			row = spec_row(c, ncols);
-			set_table_name(tname, sizeof(tname), b->set);
-			ok = row && set_text(&row[0], d.name) && set_text(&row[1], b->tf) && set_text(&row[2], b->set) &&
-			     set_text(&row[3], b->input ? "input" : "output") && set_text(&row[4], tname);
-			break;
-		case K_ATTRIBUTES: ok = builtin_attrs(spec_row, c, &d, b, ncols); break;
-		case K_DEPENDENCIES:
-			/* A first input comes from nowhere; TrainingModel's output
-			 * feeds Adaptation and TestingModel. */
-			row = spec_row(c, ncols);
-			ok = row && set_text(&row[0], d.name) && set_text(&row[1], b->set) &&
-			     set_text(&row[2], b->input ? NULL : b->tf) &&
-			     set_text(&row[3], b->input ? b->tf : NULL);
-			break;
-		default: break;
-		}
-	}
-	for (size_t i = 0; ok && i < ntfs; i++) {
-		const dp_qtf *tf = &tfs[i];
+	for (size_t i = 0; ok && i < m->ntfs; i++) {
+		const dp_mtf *tf = &m->tfs[i];
 		if (kind == K_TRANSFORMATIONS) {
 			dp_buf deps = { 0 };
 			for (size_t k = 0; k < tf->ndeps; k++)
@@ -844,12 +746,12 @@ static int spec_rows(sql_cursor *c, int kind, dp_query *q, const char *df)
 			ok = row && !deps.failed && set_text(&row[0], d.name) && set_text(&row[1], tf->name) &&
 			     set_text(&row[3], deps.len ? dp_buf_cstr(&deps) : NULL);
 			if (ok)
-				set_int(&row[2], 0);
+				set_int(&row[2], tf->builtin);
 			dp_buf_free(&deps);
 			continue;
 		}
 		for (size_t s = 0; ok && s < tf->nsets; s++) {
-			const dp_qset *set = &tf->sets[s];
+			const dp_mset *set = &tf->sets[s];
 			cell *row;
 			if (kind == K_SETS) {
 				row = spec_row(c, ncols);
@@ -862,41 +764,17 @@ static int spec_rows(sql_cursor *c, int kind, dp_query *q, const char *df)
 					row = spec_row(c, ncols);
 					ok = row && set_text(&row[0], d.name) && set_text(&row[1], tf->name) &&
 					     set_text(&row[2], set->name) && set_text(&row[3], set->attrs[a].name) &&
-					     set_text(&row[4], set->attrs[a].type);
+					     set_text(&row[4], dp_attr_type_name(set->attrs[a].type));
 					if (ok)
 						set_int(&row[5], (int64_t)a + 1);
 				}
 			} else if (kind == K_DEPENDENCIES) {
-				/* An input flows from each transformation this one
-				 * depends on (or from nowhere); an output to each that
-				 * depends on this one (or nowhere). */
-				size_t made = 0;
-				for (size_t k = 0; ok && set->input && k < tf->ndeps; k++, made++) {
-					row = spec_row(c, ncols);
-					ok = row && set_text(&row[0], d.name) && set_text(&row[1], set->name) &&
-					     set_text(&row[2], tf->deps[k]) && set_text(&row[3], tf->name);
-				}
-				for (size_t o = 0; ok && !set->input && o < ntfs; o++)
-					for (size_t k = 0; ok && k < tfs[o].ndeps; k++)
-						if (strcmp(tfs[o].deps[k], tf->name) == 0) {
-							made++;
-							row = spec_row(c, ncols);
-							ok = row && set_text(&row[0], d.name) && set_text(&row[1], set->name) &&
-							     set_text(&row[2], tf->name) && set_text(&row[3], tfs[o].name);
-						}
-				if (ok && !made) {
-					row = spec_row(c, ncols);
-					ok = row && set_text(&row[0], d.name) && set_text(&row[1], set->name) &&
-					     set_text(&row[2], set->input ? NULL : tf->name) &&
-					     set_text(&row[3], set->input ? tf->name : NULL);
-				}
+				ok = dependency_rows(c, ncols, m, tf, set);
 			}
 		}
 	}
 	if (!ok)
 		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-out:
-	dp_qtfs_free(tfs, ntfs);
 	dp_qdataflow_free(&d);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include "indexer/epochs.h"
 #include "indexer/index.h"
 #include "indexer/ingest.h"
+#include "indexer/model.h"
 #include "logger/scan.h"
 #include "logger/decode.h"
 #include "logger/format.h"
@@ -889,15 +890,148 @@ START_TEST(test_pending_behind_committed_asserted)
 
 	dp_indexer_options o = { .log_dir = log_dir, .index_dir = index_dir };
 	dp_index *ix;
-	ingest in;
+	dp_ingest in;
 	bool more;
 	ck_assert_int_eq(dp_index_open(index_dir, true, NULL, &ix), 0);
-	ingest_init(&in, ix, &o);
-	seg_state *s = ingest_segment_state(&in, segs.paths[0] + strlen(log_dir) + 1);
+	dp_ingest_init(&in, ix, &o);
+	dp_seg_state *s = dp_ingest_segment_state(&in, segs.paths[0] + strlen(log_dir) + 1);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(ingest_segment(&in, s, &more), 0);
+	ck_assert_int_eq(dp_ingest_segment(&in, s, &more), 0);
 	s->committed.offset = s->pending.offset + 1;
-	ingest_commit(&in);
+	dp_ingest_commit(&in);
+}
+END_TEST
+
+/* ---- the model of a dataflow ---------------------------------------------------- */
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+static void pack_named(msgpack_packer *pk, const char *name, const char *type)
+{
+	msgpack_pack_map(pk, 2);
+	pack_str(pk, "name");
+	pack_str(pk, name);
+	pack_str(pk, "type");
+	pack_str(pk, type);
+}
+
+/* A stored specification: hyperparameters lr (numeric) twice, metrics
+ * loss, val_loss, VAL_acc, epoch; a user transformation Dense with set
+ * iD (a, b, a again), one named TrainingModel, and Dense again. */
+static void pack_spec(msgpack_sbuffer *sb, bool adaptation)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	pack_str(&pk, "hyperparameters");
+	msgpack_pack_array(&pk, 2);
+	pack_named(&pk, "lr", "numeric");
+	pack_named(&pk, "lr", "text");
+	pack_str(&pk, "metrics");
+	msgpack_pack_array(&pk, 4);
+	pack_str(&pk, "loss");
+	pack_str(&pk, "val_loss");
+	pack_str(&pk, "VAL_acc");
+	pack_str(&pk, "epoch");
+	pack_str(&pk, "adaptation");
+	if (adaptation)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
+	pack_str(&pk, "transformations");
+	msgpack_pack_array(&pk, 3);
+	for (int t = 0; t < 3; t++) {
+		msgpack_pack_map(&pk, 3);
+		pack_str(&pk, "name");
+		pack_str(&pk, t == 1 ? "TrainingModel" : "Dense");
+		pack_str(&pk, "depends_on");
+		msgpack_pack_array(&pk, 2);
+		pack_str(&pk, "TrainingModel");
+		pack_str(&pk, "TrainingModel");
+		pack_str(&pk, "sets");
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_map(&pk, 3);
+		pack_str(&pk, "name");
+		pack_str(&pk, t == 2 ? "other" : "iD");
+		pack_str(&pk, "direction");
+		pack_str(&pk, "input");
+		pack_str(&pk, "attributes");
+		msgpack_pack_array(&pk, 3);
+		pack_named(&pk, "a", "file");
+		pack_named(&pk, "b", "text");
+		pack_named(&pk, "a", "numeric");
+	}
+}
+
+static const char *attr_names(const dp_mset *s, char *out, size_t n)
+{
+	size_t at = 0;
+	out[0] = '\0';
+	for (size_t i = 0; s && i < s->nattrs && at < n; i++)
+		at += (size_t)snprintf(out + at, n - at, "%s%s", i ? "," : "", s->attrs[i].name);
+	return out;
+}
+
+START_TEST(test_model_of_a_spec)
+{
+	msgpack_sbuffer sb;
+	dp_model m;
+	char names[256];
+
+	msgpack_sbuffer_init(&sb);
+	pack_spec(&sb, true);
+	ck_assert_int_eq(dp_model_read(sb.data, sb.size, "df", &m), 0);
+	ck_assert_str_eq(m.dataflow, "df");
+	ck_assert_uint_eq(m.ntfs, 4); /* the three built-ins, then Dense once */
+	ck_assert_str_eq(m.tfs[0].name, "TrainingModel");
+	ck_assert_str_eq(m.tfs[1].name, "Adaptation");
+	ck_assert_str_eq(m.tfs[2].name, "TestingModel");
+	ck_assert_str_eq(m.tfs[3].name, "Dense");
+	ck_assert(m.tfs[0].builtin && m.tfs[2].builtin && !m.tfs[3].builtin);
+	ck_assert_uint_eq(m.tfs[0].ndeps, 0);
+	ck_assert_uint_eq(m.tfs[3].ndeps, 1); /* a repeat is one dependency */
+	ck_assert_str_eq(attr_names(dp_model_hyps(&m), names, sizeof(names)), "lr");
+	ck_assert_int_eq(dp_model_hyps(&m)->attrs[0].type, DP_ATTR_NUMERIC); /* the first declaration */
+	ck_assert_str_eq(attr_names(dp_model_set(&m, "TrainingModel", "iLayers"), names, sizeof(names)),
+			 "name,kind,value");
+	/* A metric called epoch is the attribute epoch, once. */
+	ck_assert_str_eq(attr_names(dp_model_set(&m, "TrainingModel", "oTrainingModel"), names, sizeof(names)),
+			 "epoch,elapsed,loss,val_loss,VAL_acc");
+	ck_assert_str_eq(attr_names(dp_model_set(&m, "Adaptation", "oAdaptation"), names, sizeof(names)),
+			 "epoch,hyperparameter,old,new,id");
+	ck_assert_str_eq(attr_names(dp_model_set(&m, "TestingModel", "oTestingModel"), names, sizeof(names)),
+			 "loss,epoch"); /* no validation metric, in any case */
+	const dp_mset *d = dp_model_set(&m, "Dense", "iD");
+	ck_assert_ptr_nonnull(d);
+	ck_assert(d->input && !d->builtin);
+	ck_assert_str_eq(attr_names(d, names, sizeof(names)), "a,b");
+	ck_assert_int_eq(d->attrs[0].type, DP_ATTR_FILE);
+	ck_assert_ptr_null(dp_model_set(&m, "Dense", "other")); /* the second Dense is left out */
+	/* A hyperparameter a task used joins iTrainingModel once; the sets
+	 * keep their places. */
+	ck_assert_int_eq(dp_model_add_hyp(&m, "seed", 4, DP_ATTR_NUMERIC), 0);
+	ck_assert_int_eq(dp_model_add_hyp(&m, "lr", 2, DP_ATTR_TEXT), 0);
+	ck_assert_str_eq(attr_names(dp_model_hyps(&m), names, sizeof(names)), "lr,seed");
+	ck_assert_ptr_eq(dp_model_set(&m, "Dense", "iD"), d);
+	dp_model_free(&m);
+
+	/* Without adaptation, no Adaptation; damaged bytes: the built-ins. */
+	msgpack_sbuffer_clear(&sb);
+	pack_spec(&sb, false);
+	ck_assert_int_eq(dp_model_read(sb.data, sb.size, "df", &m), 0);
+	ck_assert_ptr_null(dp_model_tf(&m, "Adaptation"));
+	ck_assert_ptr_nonnull(dp_model_tf(&m, "TestingModel"));
+	dp_model_free(&m);
+	ck_assert_int_eq(dp_model_read("\xc1junk", 5, "df", &m), 0);
+	ck_assert_uint_eq(m.ntfs, 2);
+	ck_assert_uint_eq(dp_model_hyps(&m)->nattrs, 0);
+	ck_assert(isnan(m.first_seen));
+	dp_model_free(&m);
+	msgpack_sbuffer_destroy(&sb);
 }
 END_TEST
 
@@ -919,6 +1053,7 @@ static Suite *indexer_suite(void)
 	tcase_add_test(tc, test_bad_checksum_is_skipped_and_reported);
 	tcase_add_test(tc, test_schema_breaking_records);
 	tcase_add_test(tc, test_newer_version_and_torn_tail);
+	tcase_add_test(tc, test_model_of_a_spec);
 	tcase_add_test_raise_signal(tc, test_pending_behind_committed_asserted, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;

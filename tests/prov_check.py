@@ -225,7 +225,7 @@ class Model:
             tfs.append(("Adaptation", ["TrainingModel"], [("oAdaptation", False, [
                 ("epoch", "numeric"), ("hyperparameter", "text"), ("old", "numeric"), ("new", "numeric"),
                 ("id", "numeric")])]))
-        tfs.append(("TestingModel", ["TrainingModel"], [("oTestingModel", False, metrics)]))
+        tfs.append(("TestingModel", ["TrainingModel"], [("oTestingModel", False, [m for m in metrics if not m[0].lower().startswith("val_")])]))
         for name, tf in self.spec["transformations"].items():
             sets = [(s["name"], s["direction"] == "input", [(a["name"], a["type"]) for a in s["attributes"]])
                     for s in tf["sets"]]

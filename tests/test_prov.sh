@@ -90,9 +90,15 @@ def renamed(x):
 r.update(renamed(r))'
 find "$T/logs/$W" -name '*.dnplog' | while read -r seg; do $PY tests/rewrite_segment.py "$seg" "$RENAME"; done
 
-# 3. The least there can be: no adaptation, no user transformation, no epochs.
-printf 'dataflow: plain\nlog_dir: logs\nindex_dir: index\n' >"$T/plain.yaml"
+# 3. The least there can be: no adaptation, no user transformation, no epochs;
+#    but hyperparameters its specification does not declare (a log an older
+#    writer made), which join iTrainingModel in every rendering of the model.
+printf 'dataflow: plain\nlog_dir: logs\nindex_dir: index\nmetrics: [loss, val_loss]\nfree_metrics: true\n' >"$T/plain.yaml"
 "$DNNPROV" log -c "$T/plain.yaml" --task only begin >/dev/null
+"$DNNPROV" log -c "$T/plain.yaml" --task only test loss=0.5 >/dev/null
+find "$T/logs/plain" -name '*.dnplog' | while read -r seg; do
+	$PY tests/rewrite_segment.py "$seg" 'r.get("kind") == "begin" and r["hyperparameters"].update({"seed": 7, "opt": "adam"})'
+done
 
 "$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/index" -q
 
@@ -109,6 +115,14 @@ CHECK "df, --task twice and a repeat" --df df --task task-0004 --task task-0003 
 CHECK "special characters" --df "$W"
 CHECK "special characters, one task" --df "$W" --task="$T2"
 CHECK "plain" --df plain
+
+# --- one model, rendered alike by describe, SQL, PROV and DfAnalyzer's views -----------
+for df in df "$W" plain; do
+	expect_status "model_check: $df" 0 $PY tests/model_check.py "$DNNPROV" "$T/index" "$df"
+	cat "$T/out"
+done
+expect_status "describe: the undeclared hyperparameters" 0 "$DNNPROV" describe plain --index-dir "$T/index" --format csv
+expect_grep "join the dataflow's" "^hyperparameter,opt,text" "$T/out"
 
 # --- the command line ----------------------------------------------------------------
 X() { "$DNNPROV" export --index-dir "$T/index" "$@"; }
