@@ -154,6 +154,48 @@ expect_eq "a changed tree repeats none; outside git, the code is unknown" \
 	"$(paste -d' ' <(csvcol task "$T/out") <(csvcol repeats "$T/out") | grep -E '^[de]-' | sed 's/ $//' | paste -sd' ')" \
 	"$runD $runE"
 
+# --- from Python: a pipeline step, entities, a repeat of the shell's run, lineage -----------
+export PYTHONPATH="$ROOT/python"
+PYRUN() { sh "$ROOT/tools/pyrun.sh" "$ROOT/$BUILD/libdnnprov.so" "$@"; }
+cat >run.py <<'PY'
+import dnnprov, sys
+with dnnprov.Task("exp.yaml", transformation="Scale", label="pyscale") as s:
+    s.element("Scale", "iScale", {"method": "minmax"})
+    s.used("train_data", "data/v1-train.npz")
+    s.generated("train_data", "data/v1-train-scaled.npz", quick=True)
+    s.generated("archive", "s3://bucket/v1.tar", fingerprint=dnnprov.fingerprint("exp.yaml"), size=1)
+with dnnprov.Task("exp.yaml", {"LEARNING_RATE": 0.1}, label="p") as t:
+    t.used("train_data", "data/v1-train-scaled.npz")
+    t.epoch(1, loss=0.5, accuracy=0.9)
+    open("runs/" + t.id + ".pt", "w").write("p")
+    t.generated("model", "runs/" + t.id + ".pt")
+    for bad in (lambda: t.used("a b", "data/digits.npz"), lambda: t.used("x", "nothere"),
+                lambda: dnnprov.Task("exp.yaml", {"LEARNING_RATE": 1}, transformation="Scale")):
+        try:
+            bad()
+            sys.exit("accepted")
+        except dnnprov.Error as e:
+            print(type(e).__name__)
+print(t.id, s.id)
+PY
+expect_status "Python records a step and a run" 0 PYRUN run.py
+read -r runP pyscale < <(tail -1 "$T/out")
+expect_eq "Python's refusals: a role that is no name, no file, hyperparameters of a step" \
+	"$(head -3 "$T/out" | paste -sd' ')" "InvalidArgumentError Error InvalidArgumentError"
+Q index -c exp.yaml -q
+expect_status "the Python run" 0 Q runs -c exp.yaml --format csv --sort task
+expect_eq "Python's code is the shell's: the run repeats a" \
+	"$(paste -d' ' <(csvcol task "$T/out") <(csvcol repeats "$T/out") | grep "^$runP")" "$runP $runA"
+cat >ask.py <<'PY'
+import dnnprov, sys
+up = dnnprov.lineage("exp.yaml", sys.argv[1])
+print(" ".join(up["transformation"].dropna()))
+print(dnnprov.lineage("exp.yaml", sys.argv[2], down=True, depth=1)["role"].dropna().tolist())
+PY
+expect_status "dnnprov.lineage" 0 PYRUN ask.py "runs/$runA.pt" "$pyscale"
+expect_eq "from Python, up to the split" "$(head -1 "$T/out")" "TrainingModel Scale Split Split"
+expect_eq "and down from the Python step" "$(tail -1 "$T/out")" "['train_data', 'archive']"
+
 # --- one byte changed: a new entity, and the runs downstream told apart --------------------
 $PY -c 'b = bytearray(open("data/digits.npz", "rb").read()); b[100] ^= 1; open("data/digits.npz", "wb").write(b)'
 raw2=sha256:$(sha256sum data/digits.npz | cut -d' ' -f1)

@@ -5,8 +5,9 @@ git commit and branch of the repository holding that folder, and the
 accelerator's model when the NVIDIA driver lists one.  From Python a Task
 adds the interpreter's version, the versions of the frameworks the program
 has imported (never importing one itself), the GPU's name when torch sees
-one, and, for the repository holding the script, its commit and whether
-its tree was dirty (asking `git`, which the C library never runs).
+one, and, for the repository holding the script, its commit, whether its
+tree was dirty (asking `git`, which the C library never runs) and the hash
+of its uncommitted changes (git_diff, by the library's rule).
 """
 
 import os
@@ -28,6 +29,20 @@ def _git(folder, *args):
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
     return done.stdout if done.returncode == 0 else None
+
+
+def _code_diff(folder):
+    """The hash of the uncommitted changes of the repository holding folder,
+    by the library's rule (docs/LINEAGE.md, "Repeats"), so that a run from
+    Python and one from C or the shell on the same code agree; None when it
+    cannot be told."""
+    import ctypes
+    from ._native import FINGERPRINT_MAX, lib
+    commit = ctypes.create_string_buffer(80)
+    diff = ctypes.create_string_buffer(FINGERPRINT_MAX)
+    if lib.dnnprov_code_version(os.fsencode(folder), commit, len(commit), diff, len(diff)) != 0:
+        return None
+    return diff.value.decode("ascii") or None
 
 
 def _script_folder():
@@ -57,6 +72,9 @@ def collect():
     commit = _git(folder, "rev-parse", "HEAD")
     if commit and commit.strip():
         facts["git_commit"] = commit.strip()
+        diff = _code_diff(folder)
+        if diff:
+            facts["git_diff"] = diff
         branch = _git(folder, "symbolic-ref", "--short", "-q", "HEAD")
         if branch and branch.strip():
             facts["git_branch"] = branch.strip()
