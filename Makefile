@@ -252,7 +252,7 @@ fuzz: deps
 
 # ---- packages --------------------------------------------------------------
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libssl-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils valgrind \
-	libnats-dev nats-server libmicrohttpd-dev libjansson-dev libgit2-dev \
+	libnats-dev nats-server libmicrohttpd-dev libjansson-dev libgit2-dev graphviz \
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
 	chromium chromium-driver python3-selenium

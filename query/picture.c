@@ -20,10 +20,10 @@
 #include "query/picture.h"
 #include "query/rows.h"
 
-#define LABEL_CHARS 30 /* a line of a label */
+#define LABEL_CHARS 24 /* a line of a label */
 #define TIP_CHARS 400  /* a tooltip */
 #define LINES_MAX 4    /* hyperparameters, adaptations, test metrics shown */
-#define FONT_PT 10
+#define FONT_PT 9
 
 static const char *const frameworks[] = { "python", "torch", "tensorflow", "keras", "numpy", "sklearn" };
 
@@ -135,7 +135,8 @@ static void entity_node(dp_buf *b, const dp_lgraph *g, size_t i)
 	int64_t size = x && x->size >= 0 ? x->size : n->size;
 	bool model = strcmp(role, "model") == 0 || strcmp(role, "checkpoint") == 0;
 
-	dp_buf_printf(b, "  n%zu [shape=ellipse, fillcolor=\"%s\", label=\"", i, model ? "#FFE08A" : "#FFFC87");
+	dp_buf_printf(b, "  n%zu [shape=box, style=\"rounded,filled\", fillcolor=\"%s\", label=\"", i,
+		      model ? "#FFE08A" : "#FFFC87");
 	text(b, role, LABEL_CHARS);
 	br(b);
 	text(b, base_name(loc), LABEL_CHARS);
@@ -159,7 +160,7 @@ static void run_lines(dp_buf *b, const dp_qtask *t)
 		if (t->hyps[h].value.type == QV_NULL)
 			continue;
 		br(b);
-		text(b, t->hyps[h].name, LABEL_CHARS / 2);
+		text(b, t->hyps[h].name, LABEL_CHARS);
 		dp_buf_putc(b, '=');
 		value_text(b, &t->hyps[h].value);
 	}
@@ -169,6 +170,24 @@ static void run_lines(dp_buf *b, const dp_qtask *t)
 	}
 }
 
+/* A generated id by its label alone (sgd-lr0.1 of sgd-lr0.1-20261206T103011Z-
+ * vm-4242), so a task node stays narrow: the whole id is in the tooltip,
+ * and the run's in the title. */
+static void task_id_lines(dp_buf *b, const char *id)
+{
+	const char *cut = NULL;
+	for (const char *p = id; (p = strchr(p, '-')) != NULL; p++)
+		if (strspn(p + 1, "0123456789") == 8 && p[9] == 'T') {
+			cut = p;
+			break;
+		}
+	if (!cut || cut == id) {
+		text(b, id, LABEL_CHARS);
+		return;
+	}
+	dp_dot_text(b, id, (size_t)(cut - id), LABEL_CHARS);
+}
+
 static void task_node(dp_buf *b, const dp_lgraph *g, size_t i, bool run, const dp_qtask *t)
 {
 	const dp_lnode *n = &g->nodes[i];
@@ -176,7 +195,7 @@ static void task_node(dp_buf *b, const dp_lgraph *g, size_t i, bool run, const d
 		      run ? ", penwidth=2.5" : "");
 	text(b, n->transformation ? n->transformation : "task", LABEL_CHARS);
 	br(b);
-	text(b, n->task, LABEL_CHARS);
+	task_id_lines(b, n->task);
 	if (n->status) {
 		br(b);
 		text(b, n->status, LABEL_CHARS);
@@ -218,7 +237,7 @@ static int epochs_node(dp_query *q, dp_buf *b, const char *df, const dp_qdataflo
 		}
 	}
 	dp_buf_append(b, "\", tooltip=\"the epochs, collapsed: dnnprov curve shows them\"];\n", 62);
-	dp_buf_printf(b, "  n%zu -> epochs [label=\"generated\"];\n", run);
+	dp_buf_printf(b, "  n%zu -> epochs [tooltip=\"generated\"];\n", run);
 	return 0;
 }
 
@@ -244,7 +263,7 @@ static int adaptations_node(dp_query *q, dp_buf *b, const char *df, const char *
 		if (n < LINES_MAX) {
 			br(b);
 			dp_buf_printf(b, "epoch %" PRId64 ": ", row.epoch);
-			dp_dot_text(b, row.hyp.p, row.hyp.n, LABEL_CHARS / 2);
+			dp_dot_text(b, row.hyp.p, row.hyp.n, LABEL_CHARS);
 			dp_buf_putc(b, ' ');
 			field_text(b, row.old_value);
 			dp_buf_append(b, " to ", 4);
@@ -300,37 +319,37 @@ static int tests_node(dp_query *q, dp_buf *b, const char *df, const char *task, 
 	if (rc >= 0 && n) {
 		dp_buf_printf(b, "  testing [shape=box, fillcolor=\"#9FB1FC\", label=\"TestingModel\"];\n"
 				 "  n%zu -> testing [style=dashed, label=\"informed\"];\n"
-				 "  result [shape=ellipse, fillcolor=\"#FFFC87\", label=\"test result",
+				 "  result [shape=box, style=\"rounded,filled\", fillcolor=\"#FFFC87\", label=\"test result",
 			      run);
 		dp_buf_append(b, last.data, last.len);
-		dp_buf_append(b, "\"];\n  testing -> result [label=\"generated\"];\n", 44);
+		dp_buf_printf(b, "\"];\n  testing -> result [tooltip=\"generated\"];\n");
 	}
 	dp_buf_free(&last);
 	return rc < 0 ? rc : 0;
 }
 
-static void agent(dp_buf *b, const char *id, const char *kind, const char *name, size_t run)
+static void agent(dp_buf *b, const char *id, const char *kind, const char *name)
 {
-	dp_buf_printf(b, "    %s [shape=house, fillcolor=\"#FED37F\", label=\"%s", id, kind);
+	dp_buf_printf(b, "  %s [shape=house, fillcolor=\"#FED37F\", label=\"%s", id, kind);
 	br(b);
 	text(b, name, LABEL_CHARS);
 	dp_buf_printf(b, "\"];\n");
-	(void)run;
 }
 
 /* Who and what ran it: the person, the machine, its accelerator, the
- * software with its versions (docs/PROV.md, "Agents"). */
+ * software with its versions (docs/PROV.md, "Agents"), in the run's
+ * column, below it: they add height to the picture, not width. */
 static void agents(dp_buf *b, const dp_qtask *t, size_t run)
 {
-	dp_buf_printf(b, "  subgraph cluster_agents {\n    label=\"agents\"; style=dashed; color=\"#999999\";\n");
-	if (t->user)
-		agent(b, "person", "person", t->user, run);
-	if (t->host)
-		agent(b, "machine", "machine", t->host, run);
 	const dp_qv *acc = dp_qtask_fact(t, "accelerator");
-	if (acc && acc->type == QV_TEXT)
-		agent(b, "accelerator", "accelerator", acc->text, run);
-	dp_buf_printf(b, "    software [shape=house, fillcolor=\"#FED37F\", label=\"software\\ndnnprov " DNNPROV_VERSION);
+	bool has_acc = acc && acc->type == QV_TEXT;
+	if (t->user)
+		agent(b, "person", "person", t->user);
+	if (t->host)
+		agent(b, "machine", "machine", t->host);
+	if (has_acc)
+		agent(b, "accelerator", "accelerator", acc->text);
+	dp_buf_printf(b, "  software [shape=house, fillcolor=\"#FED37F\", label=\"software\\ndnnprov " DNNPROV_VERSION);
 	for (size_t i = 0; i < DP_ARRAY_LEN(frameworks); i++) {
 		const dp_qv *v = dp_qtask_fact(t, frameworks[i]);
 		if (!v || v->type != QV_TEXT)
@@ -339,12 +358,18 @@ static void agents(dp_buf *b, const dp_qtask *t, size_t run)
 		dp_buf_printf(b, "%s ", frameworks[i]);
 		text(b, v->text, LABEL_CHARS / 2);
 	}
-	dp_buf_printf(b, "\"];\n  }\n");
-	const char *ids[] = { t->user ? "person" : NULL, t->host ? "machine" : NULL,
-			      acc && acc->type == QV_TEXT ? "accelerator" : NULL, "software" };
+	dp_buf_printf(b, "\"];\n");
+	const char *ids[] = { t->user ? "person" : NULL, t->host ? "machine" : NULL, has_acc ? "accelerator" : NULL,
+			      "software" };
+	dp_buf_printf(b, "  { rank=same; n%zu", run);
 	for (size_t i = 0; i < DP_ARRAY_LEN(ids); i++)
 		if (ids[i])
-			dp_buf_printf(b, "  n%zu -> %s [style=dotted, arrowhead=none, constraint=false, color=\"#999999\"];\n",
+			dp_buf_printf(b, "; %s", ids[i]);
+	dp_buf_printf(b, " }\n");
+	for (size_t i = 0; i < DP_ARRAY_LEN(ids); i++)
+		if (ids[i])
+			dp_buf_printf(b, "  n%zu -> %s [style=dotted, arrowhead=none, color=\"#999999\", "
+					 "tooltip=\"wasAssociatedWith\"];\n",
 				      run, ids[i]);
 }
 
@@ -365,7 +390,9 @@ static void edges(dp_buf *b, const dp_lgraph *g)
 		if (*slot)
 			continue; /* the same file used twice by one task: one arrow */
 		*slot = b;
-		dp_buf_printf(b, "  n%zu -> n%zu [label=\"%s\"];\n", from, to, x->generated ? "generated" : "used");
+		/* Data flows left to right; the arrow's direction says which:
+		 * into a task it used, out of one it generated. */
+		dp_buf_printf(b, "  n%zu -> n%zu [tooltip=\"%s\"];\n", from, to, x->generated ? "generated" : "used");
 	}
 	dp_map_free(&seen);
 }
@@ -390,15 +417,15 @@ int dp_picture_dot(dp_query *q, const char *df, const char *run, FILE *out)
 		goto out;
 	dp_buf_printf(&b, "digraph \"");
 	text(&b, run, TIP_CHARS);
-	dp_buf_printf(&b, "\" {\n  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=%d, nodesep=0.2, ranksep=0.3, "
+	dp_buf_printf(&b, "\" {\n  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=%d, nodesep=0.15, ranksep=0.25, "
 			  "pad=0.2, label=\"",
 		      FONT_PT + 2);
 	text(&b, df, LABEL_CHARS);
 	dp_buf_putc(&b, '/');
 	text(&b, run, LABEL_CHARS * 2);
 	dp_buf_printf(&b, "\", labelloc=t];\n  node [fontname=\"Helvetica\", fontsize=%d, style=\"filled\", "
-			  "margin=\"0.08,0.04\"];\n  edge [fontname=\"Helvetica\", fontsize=%d, color=\"#555555\"];\n",
-		      FONT_PT, FONT_PT - 1);
+			  "margin=\"0.06,0.03\"];\n  edge [fontname=\"Helvetica\", fontsize=%d, color=\"#555555\"];\n",
+		      FONT_PT, FONT_PT);
 	for (size_t i = 0; i < g.nnodes; i++) {
 		if (g.nodes[i].entity)
 			entity_node(&b, &g, i);
