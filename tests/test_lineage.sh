@@ -196,6 +196,36 @@ expect_status "dnnprov.lineage" 0 PYRUN ask.py "runs/$runA.pt" "$pyscale"
 expect_eq "from Python, up to the split" "$(head -1 "$T/out")" "TrainingModel Scale Split Split"
 expect_eq "and down from the Python step" "$(tail -1 "$T/out")" "['train_data', 'archive']"
 
+# --- a FILE attribute from a DfAnalyzer program is the entity it names -----------------------
+mkdir -p "$T/dfa" && cd "$T/dfa"
+printf 'raw images' >images.bin
+cat >prep.py <<'PY'
+from dnnprov.dfa import Attribute, AttributeType, DataSet, Dataflow, Element, Set, SetType, Task, Transformation
+df = Dataflow("prep-df")
+tf = Transformation("Prep")
+tf.set_sets([Set("iPrep", SetType.INPUT, [Attribute("images", AttributeType.FILE), Attribute("size", AttributeType.NUMERIC)]),
+             Set("oPrep", SetType.OUTPUT, [Attribute("cropped", AttributeType.FILE), Attribute("remote", AttributeType.FILE)])])
+df.add_transformation(tf)
+df.save()
+t = Task(1, "prep-df", "Prep")
+t.add_dataset(DataSet("iPrep", [Element(["images.bin", 32])]))
+t.begin()
+open("cropped.bin", "w").write("cropped")
+t.add_dataset(DataSet("oPrep", [Element(["cropped.bin", "/nonexistent/elsewhere.bin"])]))
+t.end()
+PY
+expect_status "a dfa-lib-python program with FILE attributes" 0 PYRUN prep.py
+"$DNNPROV" index -c prep-df.yaml -q
+expect_status "lineage of the file it wrote" 0 "$DNNPROV" lineage -c prep-df.yaml cropped.bin --format csv
+# The program's run is the task (docs/DFANALYZER.md: one exec is one run).
+expect_eq "the output file, the run, the input file" \
+	"$(paste -d' ' <(csvcol kind "$T/out") <(csvcol role "$T/out") | sed 's/ *$//' | paste -sd,)" \
+	"entity cropped,task,entity images"
+expect_eq "by content" "$(csvcol fingerprint "$T/out" | tail -1)" "sha256:$(sha256sum images.bin | cut -d' ' -f1)"
+expect_status "a path that is no file here stays a value" 0 "$DNNPROV" elements -c prep-df.yaml Prep --format csv
+expect_grep "the element keeps every path" "/nonexistent/elsewhere.bin" "$T/out"
+cd "$T/repo"
+
 # --- one byte changed: a new entity, and the runs downstream told apart --------------------
 $PY -c 'b = bytearray(open("data/digits.npz", "rb").read()); b[100] ^= 1; open("data/digits.npz", "wb").write(b)'
 raw2=sha256:$(sha256sum data/digits.npz | cut -d' ' -f1)
