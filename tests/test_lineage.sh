@@ -224,6 +224,41 @@ expect_eq "the output file, the run, the input file" \
 expect_eq "by content" "$(csvcol fingerprint "$T/out" | tail -1)" "sha256:$(sha256sum images.bin | cut -d' ' -f1)"
 expect_status "a path that is no file here stays a value" 0 "$DNNPROV" elements -c prep-df.yaml Prep --format csv
 expect_grep "the element keeps every path" "/nonexistent/elsewhere.bin" "$T/out"
+# Through `dnnprov receive`: only with --files, only files under it.
+mkdir -p served outside
+printf 'served' >served/in.bin
+printf 'served out' >served/out.bin
+printf 'secret' >outside/secret.bin
+ln -s ../outside/secret.bin served/link.bin
+cat >receive.py <<'PY'
+import os, sys
+sys.path.insert(0, sys.argv[2])
+from receive_lib import Receiver
+dnnprov, logs, served = sys.argv[1], sys.argv[3], sys.argv[4]
+decl = {"tag": "recv-df", "transformations": [{"tag": "prep", "sets": [
+    {"tag": "iprep", "type": "INPUT", "attributes": [{"name": "images", "type": "FILE"}]},
+    {"tag": "oprep", "type": "OUTPUT", "attributes": [{"name": "cropped", "type": "FILE"},
+                                                       {"name": "leak", "type": "FILE"},
+                                                       {"name": "escape", "type": "FILE"}]}]}]}
+task = {"tag": "prep", "dataflow": "recv-df", "transformation": "prep", "id": "1", "exec": "run-1"}
+with Receiver(dnnprov, "--log-dir", logs, "--files", served) as r:
+    for path, body in (("/pde/dataflow/json", decl),
+                       ("/pde/task/json", dict(task, status="RUNNING", sets=[{"tag": "iprep", "elements": [["in.bin"]]}])),
+                       ("/pde/task/json", dict(task, status="FINISHED", sets=[{"tag": "oprep", "elements": [
+                           [os.path.join(served, "out.bin"), os.path.join(served, "link.bin"),
+                            os.path.join(served, "..", "outside", "secret.bin")]]}]))):
+        status, answer = r.post(path, body)[:2]
+        if status != 200:
+            sys.exit("%s: %s %s" % (path, status, answer))
+PY
+expect_status "receive --files records FILE values as entities" 0 $PY receive.py "$DNNPROV" "$ROOT/tests" "$PWD/rlogs" "$PWD/served"
+"$DNNPROV" index --log-dir rlogs --index-dir rindex -q
+expect_status "what the received run used and generated" 0 "$DNNPROV" sql --index-dir rindex --format csv \
+	"select role, location from used union all select role, location from generated"
+expect_eq "the files under --files, nothing a link or a path leads out to" "$(tail -n +2 "$T/out" | tr -d '\r' | paste -sd' ')" \
+	"images,$PWD/served/in.bin cropped,$PWD/served/out.bin"
+expect_status "the others stay values" 0 "$DNNPROV" elements --index-dir rindex recv-df prep --format csv
+expect_grep "a path out of it" "outside/secret.bin" "$T/out"
 cd "$T/repo"
 
 # --- one byte changed: a new entity, and the runs downstream told apart --------------------
