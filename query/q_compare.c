@@ -96,6 +96,8 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	else
 		rc = dp_query_metric_column(q, &d, metric, &agg, vals, eps);
 	for (size_t i = 0; i < n && !rc; i++) {
+		if (!dp_qtask_trains(sel[i]))
+			continue; /* a pipeline's other step has no configuration to rank */
 		dp_qv *row = dp_table_add_row(out);
 		size_t at = (size_t)(sel[i] - d.tasks);
 		if (!row) {
@@ -139,8 +141,9 @@ const dp_question dp_q_compare = {
 	.name = "compare",
 	.summary = "hyperparameters against a metric, best first",
 	.description =
-		"Each task's hyperparameters beside the aggregate of one metric over its epochs,\n"
-		"best first; tasks lacking the metric come last with an empty cell.  --agg best\n"
+		"Each training task's hyperparameters beside the aggregate of one metric over its\n"
+		"epochs, best first; tasks lacking the metric come last with an empty cell (the\n"
+		"tasks of a pipeline's other steps, docs/LINEAGE.md, are not ranked).  --agg best\n"
 		"(the default) is min for loss-like metrics and max for the others; at=EPOCH\n"
 		"takes the value at one epoch.  The at_epoch column says which epoch the value\n"
 		"comes from.  --where as in `dnnprov help runs`; conditions on hyperparameters\n"

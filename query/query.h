@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "indexer/index.h"
 #include "indexer/model.h"
@@ -70,6 +71,7 @@ typedef struct dp_qtask {
 	char *host;
 	char *user;
 	char *message; /* of the end record, NULL when none */
+	char *transformation; /* of its begin: TrainingModel, or a pipeline's step (docs/LINEAGE.md) */
 	dp_qhyp *hyps;
 	size_t nhyps;
 	dp_qhyp *facts; /* run facts (docs/RUNS.md), names in the arena */
@@ -173,6 +175,13 @@ DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);
 /* DNNPROV_ENOTFOUND for an unknown task, listing the dataflow's first ten
  * tasks and how many more there are. */
 DP_INTERNAL int dp_query_no_task(dp_query *q, const char *df, const char *id);
+
+/* Whether the task is a training (TrainingModel), not another step of a
+ * pipeline: what compare ranks. */
+static inline bool dp_qtask_trains(const dp_qtask *t)
+{
+	return !t->transformation || strcmp(t->transformation, "TrainingModel") == 0;
+}
 
 /* The task named id (exactly), or NULL. */
 DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);

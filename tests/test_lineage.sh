@@ -103,6 +103,10 @@ expect_status "a prefix too short is no fingerprint" 1 Q lineage -c exp.yaml "${
 expect_grep "and names what it is not" "no task, no entity's fingerprint" "$T/err"
 expect_status "--up and --down together" 1 Q lineage -c exp.yaml "$best_model" --up --down
 
+expect_status "compare" 0 Q compare -c exp.yaml --metric accuracy --format csv
+expect_eq "ranks the trainings, not the pipeline's other steps" "$(csvcol task "$T/out" | grep -c -e '^split-' -e '^scale-')" 0
+expect_eq "every training" "$(csvcol task "$T/out" | grep -c -e '^[abc]-')" 3
+
 # --- the documented recursive query gives the same path ------------------------------------
 $PY - "$ROOT/docs/SQL.md" >"$T/path.sql" <<'PY'
 import re, sys
