@@ -695,6 +695,13 @@ static void record_position(dp_key *k, frame_ctx *f)
 	dp_key_u64(k, f->offset);
 }
 
+/* The key (df, task, position) of the record f holds. */
+static void task_position_key(dp_key *k, frame_ctx *f)
+{
+	dp_key_task(k, f->seg->df, f->seg->task);
+	record_position(k, f);
+}
+
 /* When a record of t's current attempt happened, as the task's times
  * (last, end) count it: the attempt's begin plus the time since boot
  * between the two records, when both say it and were written in one boot,
@@ -1593,10 +1600,7 @@ static int apply_test(dp_ingest *in, frame_ctx *f, const dp_record *r)
 		return rc;
 	if ((rc = seg_df(in, f, &d)) || (rc = metric_case_clash(in, f, d, r->u.test.metrics)))
 		return rc > 0 ? 0 : rc;
-	dp_key_reset(&k);
-	dp_key_cstr(&k, f->seg->df);
-	dp_key_cstr(&k, f->seg->task);
-	record_position(&k, f);
+	task_position_key(&k, f);
 	if ((rc = put(in, DP_DB_TESTS, &k, f->payload, f->length, 0)))
 		return rc;
 	const msgpack_object *m = r->u.test.metrics;
@@ -1654,10 +1658,7 @@ static int apply_entity(dp_ingest *in, frame_ctx *f, const dp_record *r)
 
 	if ((rc = begun_task(in, f, r, &t)) || !t)
 		return rc;
-	dp_key_reset(&k);
-	dp_key_cstr(&k, f->seg->df);
-	dp_key_cstr(&k, f->seg->task);
-	record_position(&k, f);
+	task_position_key(&k, f);
 	if (k.overflow)
 		return schema_problem(in, f, "entity key too long");
 	entity_key(&e, r->u.entity.fingerprint, r->kind == DP_REC_GENERATED, f->seg->df, f->seg->task,

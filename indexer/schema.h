@@ -264,6 +264,14 @@ DP_INTERNAL void dp_key_i64(dp_key *k, int64_t v);
 DP_INTERNAL void dp_key_u64(dp_key *k, uint64_t v);
 DP_INTERNAL void dp_key_double(dp_key *k, double v);
 
+/* The key prefix (df, task): a task's entries in the databases keyed by it. */
+static inline void dp_key_task(dp_key *k, const char *df, const char *task)
+{
+	dp_key_reset(k);
+	dp_key_cstr(k, df);
+	dp_key_cstr(k, task);
+}
+
 static inline MDB_val dp_key_val(dp_key *k)
 {
 	return (MDB_val){ .mv_size = k->n, .mv_data = k->b };

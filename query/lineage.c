@@ -19,16 +19,6 @@
 #define PREFIX_MIN 8 /* hex digits of a fingerprint's prefix */
 #define CANDIDATES_MAX 5
 
-static char *dup_n(const char *p, size_t n)
-{
-	char *s = malloc(n + 1);
-	if (s) {
-		memcpy(s, p, n);
-		s[n] = '\0';
-	}
-	return s;
-}
-
 static int oom(void)
 {
 	return dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -92,9 +82,7 @@ int dp_lineage_task(dp_query *q, dp_lgraph *g, const char *df, const char *task,
 		*node = (size_t)(uintptr_t)*slot - 1;
 		return 0;
 	}
-	dp_key_reset(&k);
-	dp_key_cstr(&k, df);
-	dp_key_cstr(&k, task);
+	dp_key_task(&k, df, task);
 	key = dp_key_val(&k);
 	if (k.overflow || !dp_query_get(q, DP_DB_TASKS, &key, &val))
 		return dp_query_check(q) ? dp_query_check(q)
@@ -106,7 +94,7 @@ int dp_lineage_task(dp_query *q, dp_lgraph *g, const char *df, const char *task,
 	n->task = strdup(task);
 	if (dp_task_fields_parse(val.mv_data, val.mv_size, &f) == 0) {
 		n->status = strdup(f.status);
-		n->transformation = f.transformation.p ? dup_n(f.transformation.p, f.transformation.n)
+		n->transformation = f.transformation.p ? strndup(f.transformation.p, f.transformation.n)
 						       : strdup("TrainingModel");
 		n->start = f.start;
 		n->end = f.end;
@@ -127,10 +115,10 @@ static int entity_node(dp_lgraph *g, const char *fp, size_t fn, const dp_record 
 		return rc;
 	dp_lnode *n = &g->nodes[*node];
 	n->entity = true;
-	n->fingerprint = dup_n(fp, fn);
+	n->fingerprint = strndup(fp, fn);
 	if (r) {
-		n->location = dup_n(r->u.entity.location.p, r->u.entity.location.n);
-		n->role = dup_n(r->u.entity.role.p, r->u.entity.role.n);
+		n->location = strndup(r->u.entity.location.p, r->u.entity.location.n);
+		n->role = strndup(r->u.entity.role.p, r->u.entity.role.n);
 		n->size = r->u.entity.size;
 	}
 	return n->fingerprint && (!r || (n->location && n->role)) ? 0 : oom();
@@ -172,8 +160,8 @@ static int add_edge(dp_lgraph *g, const unsigned char *kb, size_t kn, size_t t, 
 	x->generated = r->kind == DP_REC_GENERATED;
 	x->time = r->time;
 	x->size = r->u.entity.size;
-	x->role = dup_n(r->u.entity.role.p, r->u.entity.role.n);
-	x->location = dup_n(r->u.entity.location.p, r->u.entity.location.n);
+	x->role = strndup(r->u.entity.role.p, r->u.entity.role.n);
+	x->location = strndup(r->u.entity.location.p, r->u.entity.location.n);
 	if (!x->role || !x->location) {
 		free(x->role);
 		free(x->location);
@@ -207,9 +195,7 @@ static int task_edges(dp_query *q, dp_lgraph *g, size_t t, bool generated, edge_
 	dp_record r;
 	int rc;
 
-	dp_key_reset(&prefix);
-	dp_key_cstr(&prefix, g->nodes[t].df);
-	dp_key_cstr(&prefix, g->nodes[t].task);
+	dp_key_task(&prefix, g->nodes[t].df, g->nodes[t].task);
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_LINEAGE, &prefix, NULL)))
 		return rc;
 	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
@@ -254,7 +240,7 @@ static int entity_edges(dp_query *q, dp_lgraph *g, size_t e, bool generated, edg
 			continue;
 		memcpy(lk.b + lk.n, kb + pos, 16);
 		lk.n += 16;
-		char *dfs = dup_n(df, dn), *ts = dup_n(task, tn);
+		char *dfs = strndup(df, dn), *ts = strndup(task, tn);
 		size_t t, edge;
 		if (!dfs || !ts) {
 			free(dfs);
@@ -514,9 +500,7 @@ static int resolve_task(dp_query *q, const char *df, const char *id, const char 
 	for (size_t i = 0; i < n && !rc; i++) {
 		dp_key k;
 		MDB_val key, val;
-		dp_key_reset(&k);
-		dp_key_cstr(&k, names[i]);
-		dp_key_cstr(&k, id);
+		dp_key_task(&k, names[i], id);
 		key = dp_key_val(&k);
 		if (!k.overflow && dp_query_get(q, DP_DB_TASKS, &key, &val) && hits++ == 0)
 			first = names[i];

@@ -250,9 +250,7 @@ static int adaptations_node(dp_query *q, dp_buf *b, const char *df, const char *
 	size_t n = 0;
 	int rc;
 
-	dp_key_reset(&prefix);
-	dp_key_cstr(&prefix, df);
-	dp_key_cstr(&prefix, task);
+	dp_key_task(&prefix, df, task);
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ADAPTATIONS, &prefix, NULL)))
 		return rc;
 	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
@@ -294,9 +292,7 @@ static int tests_node(dp_query *q, dp_buf *b, const char *df, const char *task, 
 	size_t n = 0;
 	int rc;
 
-	dp_key_reset(&prefix);
-	dp_key_cstr(&prefix, df);
-	dp_key_cstr(&prefix, task);
+	dp_key_task(&prefix, df, task);
 	dp_key end = prefix; /* past the task's keys: its terminator made 1 */
 	end.b[end.n - 1] = 1;
 	if ((rc = dp_scan_open_before(&sc, q->ix, q->txn, DP_DB_TESTS, &prefix, &end)))

@@ -50,9 +50,7 @@ static int describe_lineage(dp_query *q, dp_table *out, const char *df, const ch
 	dp_buf b = { 0 };
 	int rc;
 
-	dp_key_reset(&prefix);
-	dp_key_cstr(&prefix, df);
-	dp_key_cstr(&prefix, task);
+	dp_key_task(&prefix, df, task);
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_LINEAGE, &prefix, NULL)))
 		return rc;
 	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {

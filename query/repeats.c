@@ -61,9 +61,7 @@ static int key_of_task(dp_query *q, const char *df, run_key *r, bool *known)
 	dp_task_row row;
 
 	*known = false;
-	dp_key_reset(&k);
-	dp_key_cstr(&k, df);
-	dp_key_cstr(&k, r->task);
+	dp_key_task(&k, df, r->task);
 	key = dp_key_val(&k);
 	if (k.overflow || !dp_query_get(q, DP_DB_TASKS, &key, &val))
 		return dp_query_check(q);

@@ -344,16 +344,23 @@ int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row 
 	return 0;
 }
 
+/* A row keyed (df, task, ...): its dataflow and task from the key, its
+ * value decoded. */
+static int task_keyed(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_str *df, dp_str *task, msgpack_object *o)
+{
+	size_t pos = 0;
+	if (!key_str(k, &pos, df) || !key_str(k, &pos, task))
+		return corrupt();
+	return decode(dec, v, o);
+}
+
 int dp_read_lineage(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_lineage_row *out)
 {
 	msgpack_object o;
 	dp_record r;
-	size_t pos = 0;
 	int rc;
 	memset(out, 0, sizeof(*out));
-	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
-		return corrupt();
-	if ((rc = decode(dec, v, &o)))
+	if ((rc = task_keyed(dec, k, v, &out->df, &out->task, &o)))
 		return rc;
 	if (dp_record_parse(&o, &r) != 0 || (r.kind != DP_REC_USED && r.kind != DP_REC_GENERATED))
 		return corrupt();
@@ -424,12 +431,9 @@ int dp_read_adapt(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_adapt_
 int dp_read_test(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_test_row *out)
 {
 	msgpack_object o;
-	size_t pos = 0;
 	int rc;
 	memset(out, 0, sizeof(*out));
-	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
-		return corrupt();
-	if ((rc = decode(dec, v, &o)))
+	if ((rc = task_keyed(dec, k, v, &out->df, &out->task, &o)))
 		return rc;
 	out->time = time_of(&o); /* the key holds the record's position, not its time */
 	out->metrics = map_of(dp_map_get(&o, "metrics"));
