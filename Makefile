@@ -122,7 +122,7 @@ $(B)/tools/embed: tools/embed.c
 
 $(B)/serve/assets.c: $(B)/tools/embed $(WEB_FILES) Makefile
 	@mkdir -p $(dir $@)
-	$(B)/tools/embed $@ serve/web $(WEB_FILES)
+	$(B)/tools/embed $@.tmp serve/web $(WEB_FILES) && mv $@.tmp $@
 
 $(B)/serve/assets.o: $(B)/serve/assets.c serve/serve.h
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
