@@ -255,7 +255,7 @@ DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libssl-dev libsqlite3-dev
 	libnats-dev nats-server libmicrohttpd-dev libjansson-dev libgit2-dev graphviz \
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
-	chromium chromium-driver python3-selenium
+	chromium chromium-driver python3-selenium nodejs
 DEMO_PACKAGES := python3-torch python3-sklearn
 BENCH_PACKAGES := libsqlite3-dev sqlite3 nats-server libnats-dev
 # DuckDB's peer rows run on Node (tools/bench.sh installs @duckdb/node-api

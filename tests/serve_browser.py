@@ -4,7 +4,9 @@ the runs table lists the runs, sorting and a --where filter change its
 rows (a bad filter shows its caret), the compare view draws one curve per
 selected run, the parallel-coordinates plot one line per run and brushing
 an axis narrows the table under it, a new epoch shows without a reload
-within 2 s, and a run whose name is markup shows as text and runs nothing.
+within 2 s, the lineage view draws the best run's picture from the raw data
+to the evaluation and names the runs that share its data, and a run (or a
+file it read) whose name is markup shows as text and runs nothing.
 Every view is screenshot into SHOTS; no view may break the server's
 Content-Security-Policy.
 
@@ -17,11 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 from serve_lib import Checks, Server, wait_for
 
 dnnprov, config, shots = sys.argv[1:4]
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
+HOSTILE_FILE = "<svg onload=window.__pwned=3>.csv"  # the name of a file the hostile run read
 check = Checks("serve_browser")
 
 
@@ -219,7 +223,9 @@ try:
         # ---- the other views ------------------------------------------------------------------------------
         goto("dataflows")
         counts = d.execute_script("return [...document.querySelectorAll('#status-counts .badge')].map(b => b.textContent)")
-        check("the dataflow's tasks by status", "FINISHED 6" in counts and "RUNNING 1" in counts, str(counts))
+        finished = sum(r["status"] == "FINISHED" for r in cli_json("runs")["rows"])
+        check("the dataflow's tasks by status: the pipeline's steps and trainings, the hostile run",
+              f"FINISHED {finished}" in counts and finished > 6 and "RUNNING 1" in counts, str(counts))
         nodes = d.execute_script("return echarts.getInstanceByDom(document.getElementById('spec-graph')).getOption().series[0].data.map(n => n.name)")
         check("the specification graph: its transformations", all(t in nodes for t in ["TrainingModel", "Adaptation", "TestingModel"]), str(nodes))
         shot("dataflows")
@@ -259,6 +265,58 @@ try:
         href = d.find_element(By.ID, "export-provn").get_attribute("href")
         check("the export links to the API", "/api/export?" in href and "format=prov-n" in href, href)
         shot("export")
+
+        # ---- lineage: the best run's picture, from the raw data to the evaluation ------------------------
+        d.set_window_size(1920, 1080)  # one common screen
+        goto("lineage")
+        def picture_ids():
+            return d.execute_script("return [...document.querySelectorAll('#lineage-picture svg.lineage g.node')].map(g => g.dataset.id)")
+        wait_for("the lineage picture", lambda: len(picture_ids()) > 0, 20)
+        run = d.find_element(By.ID, "lineage-task").get_attribute("value")
+        best = cli_json("runs", "--sort", "best(val_loss)", "--where", "epochs > 0")["rows"][0]["task"]
+        check("the view opens on the best run by the main metric", run == best, f"{run} vs {best}")
+        up, down = cli_json("lineage", run)["rows"], cli_json("lineage", run, "--down")["rows"]
+        key = lambda r: "t:" + r["dataflow"] + "/" + r["task"] if r["kind"] == "task" else "e:" + r["fingerprint"]
+        ids = picture_ids()
+        check("every node of lineage --up and --down is drawn once", sorted(set(map(key, up + down))) == sorted(i for i in ids if i[:2] in ("t:", "e:"))
+              and len(ids) == len(set(ids)), f"{ids}")
+        tfs = {r["transformation"] for r in up + down if r["kind"] == "task"}
+        check("from the raw data through load, split and scale to the evaluation", {"Load", "Split", "Scale", "Evaluate"} <= tfs, str(tfs))
+        check("the run's epochs, its test and its agents beside it",
+              {"epochs", "agent-person", "agent-machine", "agent-software"} <= set(ids), str(ids))
+        raw = next(key(r) for r in up if r["role"] == "raw_data")
+        model = next(key(r) for r in down if r["role"] == "model")
+        def x_of(i):
+            return d.execute_script("const g = [...document.querySelectorAll('#lineage-picture g.node')].find(g => g.dataset.id === arguments[0]);"
+                                    " return g.getBoundingClientRect().left;", i)
+        check("left to right: the raw data, the run, the model", x_of(raw) < x_of("t:" + up[0]["dataflow"] + "/" + run) < x_of(model))
+        fits = d.execute_script("const b = document.getElementById('lineage-picture'); return [b.scrollWidth, b.clientWidth];")
+        check("on one screen: the picture fits a 1920-pixel window, no scrolling", fits[0] <= fits[1], str(fits))
+        font = d.execute_script("return parseFloat(getComputedStyle(document.querySelector('#lineage-picture svg.lineage text')).fontSize)")
+        check("labels of at least 9 pt (12 px)", font >= 12, str(font))
+        def epoch_lines():
+            return d.execute_script("return [...document.querySelectorAll('#lineage-picture g.node')].find(g => g.dataset.id === 'epochs').querySelectorAll('text').length")
+        collapsed = epoch_lines()
+        shot("lineage")
+        d.execute_script("[...document.querySelectorAll('#lineage-picture g.node')].find(g => g.dataset.id === 'epochs')"
+                         ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        epochs_run = next(r["epochs"] for r in cli_json("runs")["rows"] if r["task"] == run)
+        wait_for("the epochs expanded", lambda: epoch_lines() == epochs_run, 10)
+        check("a click expands the epochs node: a line per epoch", epoch_lines() == epochs_run and collapsed == 2, f"{collapsed} {epoch_lines()}")
+        shot("lineage-expanded")
+        train = next(r for r in up if r["depth"] == 1 and r["role"] == "train_data")
+        sharing = sorted(r["task"] for r in cli_json("lineage", train["fingerprint"], "--down", "--depth", "1")["rows"] if r["kind"] == "task")
+        shown = sorted({r for r in d.execute_script("return [...document.querySelectorAll('#lineage-shared tbody tr')]"
+                                                  ".filter(r => r.children[2].textContent === arguments[0]).map(r => r.dataset.task)", train["fingerprint"])})
+        check("the runs that used the same training data, as lineage --down", shown == sharing and len(sharing) > 1, f"{shown} vs {sharing}")
+        # The hostile run read a file whose name is markup: text in the picture and the tables.
+        d.get(s.base + "/#lineage?task=" + urllib.parse.quote(HOSTILE))
+        wait_for("the hostile run's picture", lambda: any(i.startswith("e:") for i in picture_ids()), 20)
+        texts = d.execute_script("return [...document.querySelectorAll('#lineage-picture text, #lineage-up td')].map(t => t.textContent)")
+        check("an entity named as markup shows as its text", any(HOSTILE_FILE in t for t in texts), str(texts))
+        check("no element came from the entity", d.execute_script("return document.querySelectorAll('main img, main script, main svg svg').length") == 0)
+        check("no script of the entity ran", d.execute_script("return window.__pwned === undefined"))
+        d.set_window_size(1400, 1000)
 
         csp = d.execute_script("return window.__csp")
         check("no view broke the Content-Security-Policy", csp == [], str(csp))

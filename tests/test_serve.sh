@@ -15,6 +15,9 @@ expect_grep "six configurations" "^6 configurations" "$T/out"
 HOSTILE='<img src=x onerror=window.__pwned=1>'
 expect_status "a hostile task begins" 0 "$DNNPROV" log -c "$T/digits.yaml" --task "$HOSTILE" begin \
 	OPTIMIZER_NAME='</script><script>window.__pwned=2</script>' LEARNING_RATE=0.05
+mkdir -p "$T/hostile" && echo 1,2 >"$T/hostile/<svg onload=window.__pwned=3>.csv"
+expect_status "and reads a file whose name is markup" 0 "$DNNPROV" log -c "$T/digits.yaml" --task "$HOSTILE" \
+	used train_data "$T/hostile/<svg onload=window.__pwned=3>.csv"
 expect_status "and reports an epoch" 0 "$DNNPROV" log -c "$T/digits.yaml" --task "$HOSTILE" epoch 1 loss=1.5 val_loss=1.6
 "$DNNPROV" index -c "$T/digits.yaml" -q
 
@@ -33,6 +36,9 @@ expect_status "the server's bounds: slow clients, oversized requests, SQL answer
 	$PY serve_limits.py "$DNNPROV" "$T/digits.yaml"
 tail -1 "$T/out"
 grep FAIL "$T/out" || true
+
+expect_status "the lineage picture's graph and layout, under Node's test runner" 0 node --test web/
+grep -e '^# pass' -e '^# fail' "$T/out" || true
 
 mkdir -p "$OLDPWD/$BUILD/screenshots"
 expect_status "the page in Chromium" 0 $PY serve_browser.py "$DNNPROV" "$T/digits.yaml" "$OLDPWD/$BUILD/screenshots"

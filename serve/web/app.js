@@ -1,5 +1,5 @@
 /*
- * The dnnprov dashboard: one page, seven views, all of it drawn from the
+ * The dnnprov dashboard: one page, eight views, all of it drawn from the
  * server's JSON API (docs/SERVE.md), which answers as the CLI's
  * --format json does.
  *
@@ -646,7 +646,9 @@
       const where = andWhere(st.where, st.brush);
       brushInfo.textContent = st.brush ? 'selected by the axes: ' + st.brush : 'Drag along an axis to narrow the runs below.';
       try {
-        const a = await api('runs', { df: state.df, metric: st.metric, where, limit: PAGE, sort: (lowerIsBetter(st.metric) ? '' : '-') + 'best(' + st.metric + ')' });
+        /* The plot's runs, as compare ranks them: the trainings, not a
+           pipeline's other steps. */
+        const a = await api('compare', { df: state.df, metric: st.metric, agg: st.agg, where, limit: PAGE });
         clear(brushed).append(h('p', { class: 'muted', id: 'brushed-count' }, (a.total !== undefined ? a.total : a.rows.length) + ' runs'), dataTable(a, { select: selection() }));
       } catch (e) {
         clear(brushed).append(errorBox(e));
@@ -874,9 +876,60 @@
     return {};
   }
 
+  /* ---- Lineage ------------------------------------------------------------------------------------ */
+
+  /* One run's provenance (docs/LINEAGE.md): its picture, drawn by the
+     module views/lineage.mjs as `dnnprov export --run --format svg` draws
+     it, what it was made from (lineage --up), what was made from it
+     (--down), and for each dataset it used, the runs that used the same
+     one (its fingerprint: the same content, on any machine). */
+  let lineageModule = null;
+
+  async function viewLineage(main) {
+    const asked = new URLSearchParams(location.hash.split('?')[1] || '').get('task');
+    const metric = await mainMetric('');
+    const runs = await api('runs', { df: state.df, sort: metric ? (lowerIsBetter(metric) ? '' : '-') + 'best(' + metric + ')' : '-start', limit: PAGE });
+    const best = metric ? runs.rows.find((r) => r['best(' + metric + ')'] !== null) : runs.rows[0];
+    const task = asked || (best || runs.rows[0] || {}).task;
+    const pick = h('select', { id: 'lineage-task', 'aria-label': 'run',
+      onchange: (e) => { location.hash = '#lineage?task=' + encodeURIComponent(e.target.value); } },
+    runs.rows.map((r) => h('option', { value: r.task, selected: r.task === task }, r.task)));
+    if (task && !runs.rows.some((r) => r.task === task)) pick.prepend(h('option', { value: task, selected: true }, task));
+    main.append(h('h2', null, 'Lineage'));
+    main.append(h('div', { class: 'controls' }, h('label', null, 'run', pick)));
+    if (!task) {
+      main.append(h('p', { class: 'muted' }, 'No run yet.'));
+      return {};
+    }
+    const picture = h('div', { class: 'card lineage-picture', id: 'lineage-picture' });
+    const used = h('div', { id: 'lineage-up' }), made = h('div', { id: 'lineage-down' }), shared = h('div', { id: 'lineage-shared' });
+    main.append(picture,
+      h('div', { class: 'card' }, h('h3', null, 'What it came from'), used),
+      h('div', { class: 'card' }, h('h3', null, 'What was made from it'), made),
+      h('div', { class: 'card' }, h('h3', null, 'Runs that used the same data'), shared));
+    lineageModule = lineageModule || import('/assets/views/lineage.mjs');
+    const [mod, up, down] = await Promise.all([lineageModule,
+      api('lineage', { df: state.df, node: task }), api('lineage', { df: state.df, node: task, down: 'true' })]);
+    const cols = ['depth', 'relation', 'kind', 'transformation', 'task', 'role', 'location', 'fingerprint', 'size', 'status'];
+    const table = (a) => dataTable({ columns: cols.filter((c) => a.columns.includes(c)), rows: a.rows });
+    used.append(table(up));
+    made.append(table(down));
+    /* A dataset the run used, and every task that used it too: lineage
+       --down one step from its fingerprint. */
+    const inputs = up.rows.filter((r) => r.depth === 1 && r.kind === 'entity');
+    const users = await Promise.all(inputs.map((r) => api('lineage', { node: r.fingerprint, down: 'true', depth: 1 })));
+    const rows = [];
+    inputs.forEach((e, i) => users[i].rows.filter((r) => r.kind === 'task').forEach((r) =>
+      rows.push({ role: e.role, location: e.location, fingerprint: e.fingerprint, dataflow: r.dataflow, task: r.task, transformation: r.transformation })));
+    shared.append(rows.length ? dataTable({ columns: ['role', 'location', 'fingerprint', 'dataflow', 'task', 'transformation'], rows },
+      { rowClass: (r) => (r.task === task ? 'selected' : '') }) : h('p', { class: 'muted' }, 'The run recorded no input.'));
+    await mod.lineageSection(api, state.df, task, picture);
+    return {};
+  }
+
   /* ---- routing ------------------------------------------------------------------------------------ */
 
-  const views = { dataflows: viewDataflows, runs: viewRuns, compare: viewCompare, hyper: viewHyper, adaptations: viewAdaptations, query: viewQuery, export: viewExport };
+  const views = { dataflows: viewDataflows, runs: viewRuns, compare: viewCompare, hyper: viewHyper, adaptations: viewAdaptations, query: viewQuery, lineage: viewLineage, export: viewExport };
   let renderSeq = 0;
 
   async function render() {

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { lineageGraph, runParts, layout, cut, taskLabel, linesOf } from '../../serve/web/views/lineage.mjs';
+import { lineageGraph, runParts, layout, cut, taskLabel, linesOf, baseName } from '../../serve/web/views/lineage.mjs';
 
 const row = (o) => Object.assign({ dataflow: null, task: null, transformation: null, status: null, role: null,
   location: null, fingerprint: null, size: null, again: 0 }, o);
@@ -44,13 +44,19 @@ test('the run: epochs collapsed to one node that expands, adaptations, test, age
   assert.ok(g.nodes.some((n) => n.id === 'adaptations') && g.nodes.some((n) => n.id === 'result'));
   const small = layout(g, false), big = layout(g, true);
   assert.ok(big.height > small.height, 'an expanded epochs node is taller');
-  const xs = (l) => Object.fromEntries(l.nodes.map((n) => [n.id, n.x]));
-  const x = xs(small), runId = g.nodes.find((n) => n.run).id;
-  assert.ok(x[g.nodes.find((n) => n.lines[0] === 'raw_data').id] < x[runId] && x[runId] < x.epochs, 'left to right');
+  const at = Object.fromEntries(small.nodes.map((n) => [n.id, n]));
+  const runId = g.nodes.find((n) => n.run).id, model = g.nodes.find((n) => n.lines[0] === 'model').id;
+  assert.ok(at[g.nodes.find((n) => n.lines[0] === 'raw_data').id].x < at[runId].x && at[runId].x < at[model].x, 'left to right');
+  /* the run's epochs and adaptations under it, its agents last: its column, no wider picture */
+  const under = ['epochs', 'adaptations', 'agent-person', 'agent-software'].map((id) => at[id]);
+  assert.ok(under.every((n) => n.x + n.w / 2 === at[runId].x + at[runId].w / 2), 'in the run\'s column');
+  assert.ok(under.every((n, i) => n.y > (i ? under[i - 1].y : at[runId].y)), 'run, epochs, adaptations, agents, top to bottom');
 });
 
 test('labels are cut and free of control characters; markup stays text', () => {
   assert.equal(cut('a\u001b[31mb\nc'), 'a?[31mb?c');
   assert.equal([...cut('x'.repeat(100))].length, 28);
+  assert.equal(baseName('/c/sgd-lr0.1-20261206T103011Z-vm-42-3.pt'), 'sgd-lr0.1.pt', 'a task id in a file name by its label');
+  assert.equal(baseName('/x/'), '/x/');
   assert.equal(lineageGraph(up, down).nodes.find((n) => n.lines[0] === 'raw_data').lines[1], 'raw"<b>.csv');
 });

@@ -15,9 +15,10 @@
 
 const SVG = 'http://www.w3.org/2000/svg';
 export const FONT_PX = 12;   /* 9 pt */
-const CHAR_PX = 6.6;         /* the width of a character at FONT_PX, for the layout */
+const FONT = 'Helvetica, Arial, sans-serif';
+const CHAR_PX = 7.2;         /* a character's width at FONT_PX where nothing measures text */
 const LINE_PX = 15;
-const PAD = 8, GAP_X = 36, GAP_Y = 12;
+const PAD = 8, GAP_X = 28, GAP_Y = 12;
 const LINE_CHARS = 28;
 const EPOCH_LINES = 40;      /* an expanded epochs node lists this many */
 
@@ -28,7 +29,12 @@ export function cut(s, n = LINE_CHARS) {
   return chars.length > n ? chars.slice(0, n - 1).join('') + '\u2026' : t;
 }
 
-const baseName = (p) => { const s = String(p || ''); const i = s.lastIndexOf('/'); return i >= 0 && i < s.length - 1 ? s.slice(i + 1) : s; };
+/* A file's name, a generated task id in it by its label (the checkpoint
+ * sgd-lr0.1-20261206T103011Z-vm-42-3.pt as sgd-lr0.1.pt). */
+export const baseName = (p) => {
+  const s = String(p || ''); const i = s.lastIndexOf('/');
+  return (i >= 0 && i < s.length - 1 ? s.slice(i + 1) : s).replace(/-\d{8}T\d{6}Z-[^.]*/, '');
+};
 const shortPrint = (fp) => { const s = String(fp || ''); const c = s.indexOf(':'); return c >= 0 ? s.slice(0, c + 9) : s.slice(0, 15); };
 /* A generated task id by its label (sgd-lr0.1 of sgd-lr0.1-20261206T103011Z-vm-42). */
 export function taskLabel(id) {
@@ -69,8 +75,9 @@ export function lineageGraph(up, down) {
   return { nodes: [...nodes.values()], edges: [...edges.values()] };
 }
 
-/* The run's own parts beside it: its epochs (collapsed: one node), its
- * adaptations, its last test, and its agents below it. */
+/* The run's own parts: its epochs (collapsed: one node) and adaptations
+ * under it, then its agents, in its column (so that the picture stays as
+ * wide as its lineage); its last test beside it. */
 export function runParts(graph, run, { describe, adaptations, tests, curve, metric }) {
   const runKey = graph.nodes.find((n) => n.kind === 'task' && n.task === run);
   if (!runKey) return graph;
@@ -83,15 +90,17 @@ export function runParts(graph, run, { describe, adaptations, tests, curve, metr
   if (epochs) {
     const rows = (curve && curve.rows) || [];
     const list = metric ? rows.map((r) => 'epoch ' + r.epoch + ': ' + metric + ' ' + fmt(r[metric])) : [];
-    add({ id: 'epochs', kind: 'epochs', rank: runKey.rank + 1, collapsed: [epochs + ' epoch' + (epochs === 1 ? '' : 's'), 'click to expand'],
+    add({ id: 'epochs', kind: 'epochs', rank: runKey.rank, below: 1, collapsed: [epochs + ' epoch' + (epochs === 1 ? '' : 's'), 'click to expand'],
       expanded: list.length ? list.slice(0, EPOCH_LINES).concat(list.length > EPOCH_LINES ? ['and ' + (list.length - EPOCH_LINES) + ' more'] : [])
         : [epochs + ' epochs'], lines: null }, runKey.id, 'generated');
+    graph.edges[graph.edges.length - 1].down = true;
   }
   const adapt = (adaptations && adaptations.rows) || [];
   if (adapt.length) {
-    add({ id: 'adaptations', kind: 'activity', rank: runKey.rank + 1,
+    add({ id: 'adaptations', kind: 'activity', rank: runKey.rank, below: 1,
       lines: ['Adaptation'].concat(adapt.slice(0, 4).map((r) => cut('epoch ' + r.epoch + ': ' + r.hyperparameter + ' ' + fmt(r.old) + ' to ' + fmt(r.new)))) },
     runKey.id, 'informed');
+    graph.edges[graph.edges.length - 1].down = true;
   }
   const test = ((tests && tests.rows) || []).filter((r) => r.task === run).pop();
   if (test) {
@@ -104,9 +113,9 @@ export function runParts(graph, run, { describe, adaptations, tests, curve, metr
   const software = ['dnnprov'].concat(['python', 'torch', 'tensorflow', 'keras', 'numpy', 'sklearn']
     .filter((f) => value('fact', f)).map((f) => f + ' ' + value('fact', f)));
   for (const [kind, name] of agents) {
-    if (name) add({ id: 'agent-' + kind, kind: 'agent', rank: runKey.rank, below: true, lines: [kind, cut(name)] }, null);
+    if (name) add({ id: 'agent-' + kind, kind: 'agent', rank: runKey.rank, below: 2, lines: [kind, cut(name)] }, null);
   }
-  add({ id: 'agent-software', kind: 'agent', rank: runKey.rank, below: true, lines: ['software'].concat(software.map((s) => cut(s))) }, null);
+  add({ id: 'agent-software', kind: 'agent', rank: runKey.rank, below: 2, lines: ['software'].concat(software.map((s) => cut(s))) }, null);
   for (const n of graph.nodes) if (n.kind === 'agent') graph.edges.push({ from: runKey.id, to: n.id, label: 'wasAssociatedWith', agent: true });
   return graph;
 }
@@ -119,20 +128,24 @@ function fmt(v) {
 /* A node's lines now (an epochs node expands). */
 export const linesOf = (n, expanded) => (n.kind === 'epochs' ? (expanded ? n.expanded : n.collapsed) : n.lines);
 
+/* A line's width at FONT_PX when nothing measures it (Node's tests). */
+const byChars = (line) => [...String(line)].length * CHAR_PX;
+
 /* Positions: a column per rank, left to right; in a column, the nodes in
- * the order found, agents last, the column centred.  Returns the nodes
- * with x, y, w, h and the picture's size. */
-export function layout(graph, expanded) {
+ * the order found, the run's parts under it and its agents last, the
+ * column centred.  measure(line) is a line's width in pixels.  Returns the
+ * nodes with x, y, w, h and the picture's size. */
+export function layout(graph, expanded, measure = byChars) {
   const ranks = [...new Set(graph.nodes.map((n) => n.rank))].sort((a, b) => a - b);
   const placed = graph.nodes.map((n) => {
     const lines = linesOf(n, expanded);
-    const w = Math.ceil(Math.max(...lines.map((l) => [...String(l)].length)) * CHAR_PX) + 2 * PAD;
+    const w = Math.ceil(Math.max(...lines.map(measure))) + 2 * PAD;
     return Object.assign({}, n, { lines, w, h: lines.length * LINE_PX + 2 * PAD });
   });
   let x = PAD;
   const columns = [];
   for (const r of ranks) {
-    const col = placed.filter((n) => n.rank === r).sort((a, b) => (a.below === true) - (b.below === true));
+    const col = placed.filter((n) => n.rank === r).sort((a, b) => (a.below || 0) - (b.below || 0));
     const w = Math.max(...col.map((n) => n.w));
     const h = col.reduce((s, n) => s + n.h, 0) + GAP_Y * (col.length - 1);
     columns.push({ col, x, w, h });
@@ -159,19 +172,27 @@ function el(name, attrs, ...children) {
   return e;
 }
 
+/* A line's width as the browser draws it in the picture's font. */
+function textMeasure() {
+  const ctx = document.createElement('canvas').getContext('2d');
+  if (!ctx) return byChars;
+  ctx.font = FONT_PX + 'px ' + FONT;
+  return (line) => ctx.measureText(String(line)).width;
+}
+
 /* The picture as an <svg>: a click on the epochs node expands it. */
 export function drawLineage(graph, onExpand, expanded) {
-  const { nodes, width, height } = layout(graph, expanded);
+  const { nodes, width, height } = layout(graph, expanded, textMeasure());
   const at = new Map(nodes.map((n) => [n.id, n]));
   const svg = el('svg', { class: 'lineage', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img',
-    'font-family': 'Helvetica, Arial, sans-serif', 'font-size': FONT_PX });
+    'font-family': FONT, 'font-size': FONT_PX });
   svg.append(el('defs', null, el('marker', { id: 'lineage-arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
     markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, el('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#555' }))));
   for (const e of graph.edges) {
     const a = at.get(e.from), b = at.get(e.to);
     if (!a || !b) continue;
     let d;
-    if (e.agent) {
+    if (e.agent || e.down) {
       d = `M ${a.x + a.w / 2} ${a.y + a.h} L ${b.x + b.w / 2} ${b.y}`;
     } else {
       const x1 = a.x + a.w, y1 = a.y + a.h / 2, x2 = b.x, y2 = b.y + b.h / 2, mid = (x1 + x2) / 2;
