@@ -283,7 +283,12 @@ try:
         tfs = {r["transformation"] for r in up + down if r["kind"] == "task"}
         check("from the raw data through load, split and scale to the evaluation", {"Load", "Split", "Scale", "Evaluate"} <= tfs, str(tfs))
         check("the run's epochs, its test and its agents beside it",
-              {"epochs", "agent-person", "agent-machine", "agent-software"} <= set(ids), str(ids))
+              {"epochs", "testing", "result", "agent-person", "agent-machine", "agent-software"} <= set(ids), str(ids))
+        tested = cli_json("test", "--where", f"task = '{run}'")["rows"][-1]
+        result = d.execute_script("return [...document.querySelectorAll('#lineage-picture g.node')].find(g => g.dataset.id === 'result')"
+                                  ".querySelectorAll('text').length")
+        check("the test result holds its metrics, not the hyperparameters", result == 1 + sum(
+            isinstance(tested.get(m), (int, float)) for m in ("loss", "accuracy")) and result > 1, str(result))
         raw = next(key(r) for r in up if r["role"] == "raw_data")
         model = next(key(r) for r in down if r["role"] == "model")
         def x_of(i):
@@ -309,9 +314,16 @@ try:
         shown = sorted({r for r in d.execute_script("return [...document.querySelectorAll('#lineage-shared tbody tr')]"
                                                   ".filter(r => r.children[2].textContent === arguments[0]).map(r => r.dataset.task)", train["fingerprint"])})
         check("the runs that used the same training data, as lineage --down", shown == sharing and len(sharing) > 1, f"{shown} vs {sharing}")
+        # A pipeline's step: no epochs, no test; its picture all the same.
+        split = next(r for r in up if r.get("transformation") == "Split")["task"]
+        d.get(s.base + "/#lineage?task=" + urllib.parse.quote(split))
+        def centre():
+            return d.execute_script("const g = document.querySelector('#lineage-picture g.node.run'); return g && g.dataset.id;")
+        wait_for("the split's picture", lambda: centre() == "t:" + up[0]["dataflow"] + "/" + split, 20)
+        check("a step's picture: no epochs, no error", "epochs" not in picture_ids() and not d.find_elements(By.CSS_SELECTOR, "main pre.error"))
         # The hostile run read a file whose name is markup: text in the picture and the tables.
         d.get(s.base + "/#lineage?task=" + urllib.parse.quote(HOSTILE))
-        wait_for("the hostile run's picture", lambda: any(i.startswith("e:") for i in picture_ids()), 20)
+        wait_for("the hostile run's picture", lambda: centre() == "t:" + up[0]["dataflow"] + "/" + HOSTILE, 20)
         texts = d.execute_script("return [...document.querySelectorAll('#lineage-picture text, #lineage-up td')].map(t => t.textContent)")
         check("an entity named as markup shows as its text", any(HOSTILE_FILE in t for t in texts), str(texts))
         check("no element came from the entity", d.execute_script("return document.querySelectorAll('main img, main script, main svg svg').length") == 0)

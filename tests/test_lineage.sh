@@ -138,6 +138,24 @@ $runB $runA
 $runC"
 expect_status "SQL's repeats" 0 Q sql -c exp.yaml --format csv "select task, first from repeats order by task"
 expect_eq "the same in SQL" "$(tail -n +2 "$T/out" | tr -d '\r' | paste -sd' ')" "$runA,$runA $runB,$runA"
+# --- the docs' other lineage questions, as written (the dataset's prefix is this one's) -----
+$PY - "$ROOT/docs/SQL.md" "$T/lq" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+start = text.index("\n## Lineage")
+section = text[start:text.index("\n## ", start + 1)]
+for i, q in enumerate(re.findall(r"```sql\n(.*?)```", section, re.S)):
+    open("%s%d.sql" % (sys.argv[2], i), "w").write(q)
+PY
+expect_status "the shortest path to the split" 0 Q sql -c exp.yaml --format csv "$(cat "$T/lq1.sql")"
+expect_eq "one step from the test data the scaling used to the split that drew it" \
+	"$(tail -n +2 "$T/out" | tr -d '\r')" "$split1,Split,1"
+expect_status "every model from the raw data" 0 Q sql -c exp.yaml --format csv \
+	"$(sed "s/'sha256:[0-9a-f]*%'/'${raw:0:15}%'/" "$T/lq2.sql")"
+expect_eq "the three runs' models" "$(csvcol task "$T/out" | sort | paste -sd' ')" "$runA $runB $runC"
+expect_status "runs of the same data and code" 0 Q sql -c exp.yaml --format csv "$(cat "$T/lq3.sql")"
+expect_eq "every pair of the three: one commit, one input" "$(tail -n +2 "$T/out" | tr -d '\r' | sort | paste -sd' ')" \
+	"$runA,$runB $runA,$runC $runB,$runC"
 expect_status "describe says it" 0 Q describe -c exp.yaml digits "$runB" --format csv
 expect_grep "describe names the first" "^run,repeats,$runA" "$T/out"
 expect_grep "and what the run used" "^used,train_data,sha256:" "$T/out"

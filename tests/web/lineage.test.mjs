@@ -34,14 +34,16 @@ test('the run: epochs collapsed to one node that expands, adaptations, test, age
     describe: { rows: [{ kind: 'run', name: 'epochs', value: '3' }, { kind: 'run', name: 'user', value: 'ana' },
       { kind: 'hyperparameter', name: 'LEARNING_RATE', value: 0.1 }, { kind: 'fact', name: 'torch', value: '2.1' }] },
     adaptations: { rows: [{ epoch: 2, hyperparameter: 'LEARNING_RATE', old: 0.1, new: 0.05 }] },
-    tests: { rows: [{ task: 'r-20261206T103011Z-vm-1', accuracy: 0.97 }] },
+    tests: { columns: ['task', 'LEARNING_RATE', 'tested', 'accuracy'], kinds: [{ kind: 'text' }, { kind: 'hyperparameter' }, { kind: 'time' }, { kind: 'metric' }],
+      rows: [{ task: 'r-20261206T103011Z-vm-1', LEARNING_RATE: 0.1, tested: 5, accuracy: 0.97 }] },
     curve: { rows: [{ epoch: 1, loss: 1 }, { epoch: 2, loss: 0.5 }, { epoch: 3, loss: 0.25 }] }, metric: 'loss' });
   const epochs = g.nodes.find((n) => n.id === 'epochs');
   assert.deepEqual(linesOf(epochs, false), ['3 epochs', 'click to expand']);
   assert.deepEqual(linesOf(epochs, true), ['epoch 1: loss 1', 'epoch 2: loss 0.5', 'epoch 3: loss 0.25']);
   assert.ok(g.nodes.find((n) => n.run).lines.includes('LEARNING_RATE=0.1'));
   assert.deepEqual(g.nodes.filter((n) => n.kind === 'agent').map((n) => n.lines), [['person', 'ana'], ['software', 'dnnprov', 'torch 2.1']]);
-  assert.ok(g.nodes.some((n) => n.id === 'adaptations') && g.nodes.some((n) => n.id === 'result'));
+  assert.ok(g.nodes.some((n) => n.id === 'adaptations'));
+  assert.deepEqual(g.nodes.find((n) => n.id === 'result').lines, ['test result', 'accuracy=0.97'], 'the test\'s metrics, not its hyperparameters');
   const small = layout(g, false), big = layout(g, true);
   assert.ok(big.height > small.height, 'an expanded epochs node is taller');
   const at = Object.fromEntries(small.nodes.map((n) => [n.id, n]));

@@ -105,7 +105,8 @@ export function runParts(graph, run, { describe, adaptations, tests, curve, metr
   const test = ((tests && tests.rows) || []).filter((r) => r.task === run).pop();
   if (test) {
     add({ id: 'testing', kind: 'activity', rank: runKey.rank + 1, lines: ['TestingModel'] }, runKey.id, 'informed');
-    const metrics = Object.entries(test).filter(([k, v]) => typeof v === 'number' && k !== 'time');
+    /* the answer's metric columns, not its hyperparameters */
+    const metrics = tests.columns.filter((c, i) => tests.kinds[i].kind === 'metric' && typeof test[c] === 'number').map((c) => [c, test[c]]);
     add({ id: 'result', kind: 'entity', rank: runKey.rank + 2, lines: ['test result'].concat(metrics.slice(0, 4).map(([k, v]) => cut(k + '=' + fmt(v)))) },
       'testing', 'generated');
   }
@@ -229,8 +230,8 @@ export function drawLineage(graph, onExpand, expanded) {
 export async function loadLineage(api, df, task) {
   const [up, down, describe, adaptations, tests, curve] = await Promise.all([
     api('lineage', { df, node: task }), api('lineage', { df, node: task, down: 'true' }), api('describe', { df, task }),
-    api('adaptations', { df, task, window: 1 }).catch(() => null), api('test', { df, task }).catch(() => null),
-    api('curve', { df, task }).catch(() => null)]);
+    api('adaptations', { df, task, window: 1 }), api('test', { df, where: "task = '" + String(task).replace(/'/g, "''") + "'" }),
+    api('curve', { df, task })]);
   const about = curve && curve.kinds ? curve.columns.filter((c, i) => curve.kinds[i] && curve.kinds[i].kind === 'metric') : [];
   return runParts(lineageGraph(up, down), task, { describe, adaptations, tests, curve, metric: about[0] });
 }
