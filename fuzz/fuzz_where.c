@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static dp_qspec_hyp hyps[] = { { "LEARNING_RATE", "numeric" }, { "OPTIMIZER_NAME", "text" },
 				       { "batch size", "numeric" } };
-	static char *metrics[] = { "loss", "val_accuracy" };
+	static const char *metrics[] = { "loss", "val_accuracy" };
 	dp_qdataflow d = { .name = "df", .hyps = hyps, .nhyps = 3, .metrics = metrics, .nmetrics = 2 };
 	dp_where *w = NULL;
 	char *expr = malloc(size + 1);
