@@ -83,7 +83,7 @@ TEST_SUPPORT := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 TEST_SHIMS := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(wildcard tests/shims/*.c))
 
-.PHONY: all check test-unit test-scripts deps install uninstall clean demo bench stress fuzz docs
+.PHONY: all check test-unit test-web test-scripts deps install uninstall clean demo bench stress fuzz docs wheel
 all: $(B)/libdnnprov.a $(B)/libdnnprov.so $(B)/libdnnprov_sqlite.so $(B)/dnnprov $(B)/dnnprov.pc \
 	$(B)/examples/train $(B)/examples/ask
 
@@ -188,10 +188,16 @@ docs: $(B)/dnnprov
 # ---- tests -----------------------------------------------------------------
 check: deps
 	$(MAKE) all $(TEST_BIN) $(TEST_TOOLS) $(TEST_SHIMS)
-	$(MAKE) test-unit test-scripts
+	$(MAKE) test-unit test-web test-scripts
 
 test-unit: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+
+# The web page's modules under Node's own test runner (features of Node
+# 18, Debian 12's): what they make of the API's answers, without a browser.
+test-web:
+	@echo "== tests/web"; node --test tests/web/*.test.mjs >$(B)/test-web.out 2>&1 || { cat $(B)/test-web.out; exit 1; }; \
+	  grep -E '^# (pass|fail)' $(B)/test-web.out | paste -sd ' '
 
 test-scripts: all $(TEST_TOOLS) $(TEST_SHIMS)
 	@set -e; for t in tests/test_*.sh tests/crash/test_*.sh; do [ -e "$$t" ] || continue; \
@@ -254,7 +260,8 @@ fuzz: deps
 DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libssl-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils valgrind \
 	libnats-dev nats-server libmicrohttpd-dev libjansson-dev libgit2-dev graphviz \
 	python3-torch python3-sklearn \
-	python3 python3-msgpack python3-prov python3-numpy python3-pandas \
+	python3 python3-msgpack python3-prov python3-numpy python3-pandas python3-venv \
+	python3-optuna python3-skorch \
 	chromium chromium-driver python3-selenium nodejs
 DEMO_PACKAGES := python3-torch python3-sklearn
 BENCH_PACKAGES := libsqlite3-dev sqlite3 nats-server libnats-dev
@@ -327,6 +334,37 @@ install: all
 		*) echo "note: $(PREFIX)/bin is not on PATH: add it to run dnnprov";; esac
 	@[ -n "$(DESTDIR)" ] || $(PYTHON) -c 'import sys; sys.exit("$(PYTHON_SITE)" not in sys.path)' || \
 		echo "note: $(PYTHON) does not look in $(PYTHON_SITE): add it to PYTHONPATH to import dnnprov"
+
+# ---- wheel -----------------------------------------------------------------
+# `make wheel`: build/dnnprov-VERSION-py3-none-manylinux_2_X_ARCH.whl, the
+# Python package with the library inside, for `pip install` into any
+# CPython >= 3.9 (a venv, conda, pyenv, --user) with no network and no
+# compiler (tools/wheel.py).  Its libdnnprov carries libyaml, msgpack-c and
+# SQLite (Debian ships them as PIC archives) with their symbols hidden, so
+# that they never meet the interpreter's own SQLite; Debian's liblmdb.a is
+# not PIC, so liblmdb.so.0 goes beside it, found through RUNPATH $$ORIGIN,
+# as auditwheel bundles libraries.  Needs glibc and nothing else.
+WHEEL_DIR := $(B)/wheel
+WHEEL_STATIC = $(foreach a,libyaml.a libmsgpackc.a libsqlite3.a,$(shell $(CC) -print-file-name=$(a)))
+WHEEL_LDFLAGS = -Wl,--exclude-libs,ALL -Wl,-rpath,'$$ORIGIN' -Wl,--strip-debug
+WHEEL_LMDB = $(shell readlink -f "$$($(CC) -print-file-name=liblmdb.so.0)")
+
+$(WHEEL_DIR)/libdnnprov.so.$(SOVERSION): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libdnnprov.so.$(SOVERSION) $(WHEEL_LDFLAGS) $(LDFLAGS_ALL) -o $@ $^ \
+		$(WHEEL_STATIC) -llmdb -lpthread -lm -ldl
+
+$(WHEEL_DIR)/libdnnprov_sqlite.so: $(EXT_OBJ) $(CORE_OBJ) sql/ext.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,--version-script=sql/ext.map $(WHEEL_LDFLAGS) $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(CORE_OBJ) \
+		$(filter-out %libsqlite3.a,$(WHEEL_STATIC)) -llmdb -lpthread -lm -ldl
+
+$(WHEEL_DIR)/liblmdb.so.0:
+	@mkdir -p $(dir $@)
+	cp "$(WHEEL_LMDB)" $@
+
+wheel: $(WHEEL_DIR)/libdnnprov.so.$(SOVERSION) $(WHEEL_DIR)/libdnnprov_sqlite.so $(WHEEL_DIR)/liblmdb.so.0
+	@python3 tools/wheel.py $(B) $(VERSION) python/dnnprov $^
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))

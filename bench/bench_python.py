@@ -3,7 +3,9 @@
 float metrics, beside the storage layer of a SQL-backed tracker (Python's
 sqlite3 doing one INSERT and COMMIT per metric value, WAL, synchronous=NORMAL)
 and beside its floor (the same C call made straight through ctypes with an
-array built once).  Medians of batches; prints markdown table rows.
+array built once); what run facts add to a begin in a git work tree, once
+the first begin asked git; and `import dnnprov`.  Medians of batches;
+prints markdown table rows.
 
     DNNPROV_LIB=build/libdnnprov.so PYTHONPATH=python /usr/bin/python3 bench/bench_python.py [--quick] DIR
 """
@@ -13,6 +15,7 @@ import math
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 
@@ -99,6 +102,54 @@ def training_seconds(folder, quick, record):
     return float(re.search(r"in ([0-9.]+) s", out).group(1))
 
 
+def begins_with_facts(folder, n):
+    """Seconds per begin (open, begin, end, close) of runs with and without
+    run facts, in a git work tree, the first begin of each not counted; and
+    the first begin with facts (git asked)."""
+    repo = os.path.join(folder, "repo")
+    os.makedirs(repo, exist_ok=True)
+    git = ["git", "-C", repo, "-c", "user.email=b@b", "-c", "user.name=b"]
+    subprocess.run(git[:3] + ["init", "-q"], check=True)
+    with open(os.path.join(repo, "train.py"), "w") as f:
+        f.write("# the script a sweep runs\n")
+    subprocess.run(git + ["add", "train.py"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "one"], check=True)
+    argv, sys.argv = sys.argv, [os.path.join(repo, "train.py")]
+    per, first = {}, 0.0
+    try:
+        for facts in (True, False):
+            config = os.path.join(folder, f"facts-{facts}.yaml")
+            with open(config, "w") as f:
+                f.write(f"dataflow: bench\nlog_dir: logs-facts-{facts}\nmetrics: [loss]\n"
+                        f"facts: {'true' if facts else 'false'}\nlog:\n  durability: buffered\n")
+            times = []
+            for i in range(n + 1):
+                start = time.perf_counter()
+                with dnnprov.Task(config, task_id=f"run-{i}"):
+                    pass
+                times.append(time.perf_counter() - start)
+            if facts:
+                first = times[0]
+            per[facts] = statistics.median(times[1:])
+    finally:
+        sys.argv = argv
+    return per[True], per[False], first
+
+
+def import_seconds(runs):
+    """The median of `import dnnprov` in a new interpreter, less that of
+    starting one; and which of pandas, numpy, torch it imported."""
+    env = dict(os.environ)
+    def run(code):
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return time.perf_counter() - start, out.stdout.strip()
+    bare = statistics.median(run("pass")[0] for _ in range(runs))
+    probe = "import sys, dnnprov; print(' '.join(m for m in ('pandas', 'numpy', 'torch') if m in sys.modules))"
+    timed = [run(probe) for _ in range(runs)]
+    return statistics.median(t for t, _ in timed) - bare, timed[0][1]
+
+
 def main():
     quick = "--quick" in sys.argv
     folder = [a for a in sys.argv[1:] if a != "--quick"][0]
@@ -112,6 +163,13 @@ def main():
     binding, floor = measure(folder, "buffered", n, batches)
     print(f"| capture Python, Task.epoch(), buffered | {fmt(binding)} | — | — | "
           f"raw ctypes call {fmt(floor)} | {batches} |", flush=True)
+    with_facts, without_facts, first = begins_with_facts(folder, 50 if quick else 200)
+    print(f"| Python run facts: Task open+begin+close in a git work tree, facts on vs off (after the first) | "
+          f"{fmt(with_facts)} | {fmt(without_facts)} | facts add {fmt(max(with_facts - without_facts, 0))} a begin "
+          f"| the first begin, which runs git: {fmt(first)} | {50 if quick else 200} |", flush=True)
+    seconds, imported = import_seconds(3 if quick else 7)
+    print(f"| `import dnnprov` in a new interpreter (less starting it) | {fmt(seconds)} | — | — | "
+          f"target ≤ 30 ms; frameworks imported: {imported or 'none'} | {3 if quick else 7} |", flush=True)
     runs = 1 if quick else 5
     with_, without = [], []
     for _ in range(runs):   # interleaved, so that drift hits both alike

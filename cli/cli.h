@@ -46,8 +46,6 @@ static inline int cli_status(int status)
  * full disk, a closed pipe).  Returns the exit status to use. */
 int cli_finish(const char *cmd, int status);
 
-const cli_command *cli_find(const char *name);
-
 /* Loads an experiment file; on failure prints why (FILE:LINE:COL and the
  * problem) and returns 1. */
 int cli_config_load(const char *cmd, const char *path, dnnprov_config **out);

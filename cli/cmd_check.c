@@ -18,6 +18,7 @@
 #include "logger/mpack.h"
 #include "logger/reader.h"
 #include "logger/scan.h"
+#include "logger/writer.h"
 
 const char cmd_check_usage[] =
 	"usage: dnnprov check [--fix [--yes]] [--quiet] PATH...\n"
@@ -69,7 +70,7 @@ static bool confirm(const char *path, uint64_t off, uint64_t drop)
 
 static int fix_tail(const char *path, uint64_t off, uint64_t records)
 {
-	unsigned char frame[DP_FRAME_HEADER + 32], *p = frame + DP_FRAME_HEADER;
+	unsigned char frame[DP_SEAL_MAX];
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	int rc = 0;
 
@@ -77,14 +78,9 @@ static int fix_tail(const char *path, uint64_t off, uint64_t records)
 		cli_error(CMD, "%s: cannot open for writing: %s", path, strerror(errno));
 		return 1;
 	}
-	p = dp_mp_map(p, 1);
-	p = dp_mp_key(p, "records");
-	p = dp_mp_uint(p, records);
-	uint32_t len = (uint32_t)(p - frame - DP_FRAME_HEADER);
-	dp_frame_seal_header(frame, DP_FRAME_SEAL, len, dp_crc32c(0, frame + DP_FRAME_HEADER, len),
-			     dp_crc32c);
-	if (ftruncate(fd, (off_t)off) != 0 ||
-	    pwrite(fd, frame, (size_t)(p - frame), (off_t)off) != (ssize_t)(p - frame) ||
+	/* The seal a writer closes a segment with. */
+	size_t n = dp_seal_encode(frame, records);
+	if (ftruncate(fd, (off_t)off) != 0 || pwrite(fd, frame, n, (off_t)off) != (ssize_t)n ||
 	    fsync(fd) != 0) {
 		cli_error(CMD, "%s: cannot fix: %s", path, strerror(errno));
 		rc = 1;

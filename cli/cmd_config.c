@@ -147,6 +147,14 @@ static void print_metrics(const dnnprov_config *cfg)
 			printf("%s %s", i > listed ? "," : "", cfg->metrics[i]);
 		printf("\n");
 	}
+	if (cfg->nmetric_ranges) {
+		printf("ranges (metric_ranges):");
+		for (size_t i = 0; i < cfg->nmetric_ranges; i++) {
+			const dp_metric_range *r = &cfg->metric_ranges[i];
+			printf("%s %s [%g, %g]", i ? "," : "", r->metric, r->low, r->high);
+		}
+		printf("\n");
+	}
 	printf("adaptations: %s\n", cfg->adaptation ? "recorded (adaptation: true)"
 						    : "not recorded (adaptation: false)");
 	printf("run facts: %s\n", cfg->facts ? "recorded at begin (facts: true)"

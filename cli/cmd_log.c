@@ -50,16 +50,18 @@ const char cmd_log_usage[] =
 	"  generated ROLE PATH [--quick]     the task wrote PATH (a model, a split)\n"
 	"      --fingerprint FP [--size N]   PATH is a location not on this machine (a URI)\n"
 	"                                    whose fingerprint FP is known\n"
-	"  end [--status S] [--message TEXT] end the task: S is FINISHED (default), FAILED\n"
-	"                                    or KILLED\n"
+	"  end [--status S] [--message TEXT] end the task: S is FINISHED (default), FAILED,\n"
+	"                                    KILLED or PRUNED\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   the experiment YAML file\n"
 	"  -t, --task ID       the task; required except for begin\n"
 	"\n"
-	"A record for a task that has not begun, a training record after its end and a\n"
-	"name the experiment file does not declare are refused (exit 1); so is a task\n"
-	"another live process is recording.\n"
+	"A record for a task that has not begun and a training record after its end are\n"
+	"refused (exit 1); so is a task another live process is recording.  A name the\n"
+	"experiment file does not declare is refused alone: the record keeps its other\n"
+	"values, the run shows the name as a problem, and dnnprov log says so and exits 3\n"
+	"(exit 1 and nothing recorded with `strict: true`).\n"
 	"\n"
 	"example:\n"
 	"  id=$(dnnprov log -c exp.yaml begin --label adam OPTIMIZER_NAME=Adam LEARNING_RATE=0.01)\n"
@@ -69,6 +71,9 @@ const char cmd_log_usage[] =
 	"  dnnprov log -c exp.yaml --task \"$id\" end\n";
 
 #define CMD "log"
+/* The exit status of a call whose record was written without a name the
+ * experiment file does not declare (DNNPROV_REFUSED). */
+#define LOG_REFUSED 3
 
 typedef enum { TYPE_GUESS, TYPE_NUMBER, TYPE_TEXT } want_type;
 
@@ -382,8 +387,10 @@ static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_confi
 					status = DNNPROV_FAILED;
 				else if (strcmp(s, "KILLED") == 0)
 					status = DNNPROV_KILLED;
+				else if (strcmp(s, "PRUNED") == 0)
+					status = DNNPROV_PRUNED;
 				else
-					rc = cli_usage(CMD, "--status is FINISHED, FAILED or KILLED, not '%s'", s);
+					rc = cli_usage(CMD, "--status is FINISHED, FAILED, KILLED or PRUNED, not '%s'", s);
 			} else if (strcmp(argv[i], "--message") == 0 && i + 1 < argc) {
 				message = argv[++i];
 			} else {
@@ -401,6 +408,11 @@ static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_confi
 	if (lib == DNNPROV_ESTATE && strcmp(action, "begin") == 0) {
 		cli_error(CMD, "%s; use --resume to continue it, or another task id", dnnprov_errmsg());
 		return 1;
+	}
+	if (lib == DNNPROV_REFUSED) {
+		/* Recorded: the script goes on if it wants to, told why. */
+		cli_error(CMD, "%s", dnnprov_errmsg());
+		return LOG_REFUSED;
 	}
 	if (lib)
 		return cli_lib_error(CMD, lib, action);
@@ -466,9 +478,9 @@ int cmd_log(int argc, char **argv)
 	for (int i = 0; args && i < argc; i++)
 		free(args[i]);
 	free(args);
-	if (status == 0 && !task_id)
+	if ((status == 0 || status == LOG_REFUSED) && !task_id)
 		printf("%s\n", dnnprov_task_id(t)); /* a generated id, for the next calls */
-	if (t && (rc = dnnprov_task_close(t)) && status == 0)
+	if (t && (rc = dnnprov_task_close(t)) && (status == 0 || status == LOG_REFUSED))
 		status = cli_lib_error(CMD, rc, "closing the segment");
 	dnnprov_config_free(cfg);
 	return cli_finish(CMD, status);

@@ -171,6 +171,8 @@ static int print_rows(sql_run *r, sqlite3_stmt *st, const char *sql)
 			fwrite(note.data, 1, note.len, r->format == FMT_TABLE ? stdout : stderr);
 	}
 out_w:
+	if (status)
+		dp_rowout_flush(&w); /* the rows printed before the error stay */
 	dp_rowout_free(&w);
 out:
 	dp_buf_free(&json);

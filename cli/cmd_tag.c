@@ -74,8 +74,7 @@ static int list_tags(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *n
  * no registry entry since `tag` also writes. */
 static const dp_param list_params[] = {
 	DP_PARAM_DATAFLOW,
-	{ .name = "task", .type = DP_PT_TASK, .arg = "TASK", .positional = "TASK", .required = true,
-	  .help = "the task", .fronts = DP_FRONT_NAMED, .offset = offsetof(dp_qopts, task) },
+	DP_PARAM_TASK_REQUIRED,
 };
 static const dp_question list_question = {
 	.name = CMD,

@@ -48,7 +48,7 @@ static const cli_command commands[] = {
 	{ "version", cmd_version, "print the version", cmd_version_usage },
 };
 
-const cli_command *cli_find(const char *name)
+static const cli_command *cli_find(const char *name)
 {
 	for (size_t i = 0; i < DP_ARRAY_LEN(commands); i++)
 		if (strcmp(commands[i].name, name) == 0)

@@ -45,13 +45,19 @@
  * - Explicit YAML tags (`!!str`, `!!binary`, `!local`) are refused: the
  *   schema types every value, and a tag would change what a value means
  *   without anything else saying so.
+ * - metric_ranges: each bound is a plain number or YAML's .inf / -.inf
+ *   (open on that side), low below high; the metric must be declared
+ *   (any name with free_metrics) and spelled as declared.  A listed
+ *   metric's val_ twin takes its range unless the file gives the twin one.
  * - A relative log_dir or index_dir is relative to the folder of the file;
  *   when the file is named through a symbolic link, to the folder of the
  *   file the link names (its real path), so that every path to one file
  *   gives one log folder.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -580,6 +586,7 @@ static int load_metrics(struct loader *ld, const yaml_node_t *seq)
 				  name, DNNPROV_NAME_MAX);
 			goto out;
 		}
+		assert(cfg->nmetrics < n); /* one listed name a node */
 		if (!(cfg->metrics[cfg->nmetrics] = xstrdup(name))) {
 			rc = DNNPROV_ENOMEM;
 			goto out;
@@ -602,6 +609,8 @@ static int load_metrics(struct loader *ld, const yaml_node_t *seq)
 		e = nameset_slot(&ns, twin);
 		if (e->name)
 			continue;
+		/* At most a twin a listed name: the array holds 2n and its NULL. */
+		assert(cfg->nmetrics < 2 * n && strlen(twin) <= DNNPROV_NAME_MAX);
 		if (!(cfg->metrics[cfg->nmetrics] = xstrdup(twin))) {
 			rc = DNNPROV_ENOMEM;
 			goto out;
@@ -612,6 +621,107 @@ static int load_metrics(struct loader *ld, const yaml_node_t *seq)
 out:
 	nameset_free(&ns);
 	return rc;
+}
+
+/* A bound of a range: a plain number, or .inf / -.inf (YAML 1.1's
+ * spellings, any case) for an open side. */
+static int get_bound(const struct loader *ld, const yaml_node_t *n, const char *what, double *out)
+{
+	static const char *const inf[] = { ".inf", "+.inf" };
+	const char *s;
+	char *end;
+	int rc;
+
+	if ((rc = get_string(ld, n, what, &s)))
+		return rc;
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return fail(ld, n, "%s must be a number, not a quoted string", what);
+	for (size_t i = 0; i < DP_ARRAY_LEN(inf); i++)
+		if (dp_strcasecmp(s, inf[i]) == 0) {
+			*out = INFINITY;
+			return 0;
+		}
+	if (dp_strcasecmp(s, "-.inf") == 0) {
+		*out = -INFINITY;
+		return 0;
+	}
+	errno = 0;
+	*out = strtod(s, &end);
+	if (!*s || *end || end == s || isnan(*out) || isinf(*out) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+		return fail(ld, n, "%s must be a number or .inf / -.inf, not '%.*s'", what, QUOTE_MAX, s);
+	return 0;
+}
+
+static int add_range(dnnprov_config *cfg, const char *metric, double low, double high)
+{
+	dp_metric_range *r = &cfg->metric_ranges[cfg->nmetric_ranges];
+	if (!(r->metric = xstrdup(metric)))
+		return DNNPROV_ENOMEM;
+	r->low = low;
+	r->high = high;
+	cfg->nmetric_ranges++;
+	return 0;
+}
+
+/* Runs after the metrics are known.  `accuracy: [0, 1]`. */
+static int load_metric_ranges(struct loader *ld, const yaml_node_t *map)
+{
+	dnnprov_config *cfg = ld->cfg;
+	size_t listed;
+	int rc;
+
+	if ((rc = expect(ld, map, YAML_MAPPING_NODE, "'metric_ranges'")))
+		return rc;
+	/* Room for the twins too. */
+	if (!(cfg->metric_ranges = calloc(2 * npairs(map) + 1, sizeof(*cfg->metric_ranges))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key, *val, *lo, *hi;
+		const char *name, *declared = NULL;
+		double low, high;
+
+		if ((rc = child(ld, pair->key, &key)) || (rc = child(ld, pair->value, &val)) ||
+		    (rc = get_named(ld, key, "metric name", dp_check_name, &name)))
+			return rc;
+		for (size_t i = 0; i < cfg->nmetrics && !declared; i++)
+			if (dp_strcasecmp(cfg->metrics[i], name) == 0)
+				declared = cfg->metrics[i];
+		if (declared && strcmp(declared, name) != 0)
+			return fail(ld, key, "metric_ranges: the metric is spelled '%s'", declared);
+		if (!declared && !cfg->free_metrics)
+			return fail(ld, key, "metric_ranges: '%s' is not a declared metric", name);
+		for (size_t i = 0; i < cfg->nmetric_ranges; i++)
+			if (dp_strcasecmp(cfg->metric_ranges[i].metric, name) == 0)
+				return fail(ld, key, "metric_ranges: '%s' is given twice", name);
+		if ((rc = expect(ld, val, YAML_SEQUENCE_NODE, "a metric's range")))
+			return rc;
+		if (nitems(val) != 2)
+			return fail(ld, val, "a metric's range is [low, high], two bounds, not %zu", nitems(val));
+		if ((rc = child(ld, val->data.sequence.items.start[0], &lo)) ||
+		    (rc = child(ld, val->data.sequence.items.start[1], &hi)) ||
+		    (rc = get_bound(ld, lo, "the low bound", &low)) || (rc = get_bound(ld, hi, "the high bound", &high)))
+			return rc;
+		if (!(low < high))
+			return fail(ld, val, "metric_ranges: '%s': the low bound must be below the high bound", name);
+		if ((rc = add_range(cfg, name, low, high)))
+			return rc;
+	}
+	listed = cfg->nmetric_ranges;
+	for (size_t i = 0; cfg->val_metrics && i < listed; i++) {
+		char twin[DNNPROV_NAME_MAX + 8];
+		bool given = false, is_metric = false;
+		if (has_val_prefix(cfg->metric_ranges[i].metric))
+			continue;
+		snprintf(twin, sizeof(twin), "val_%s", cfg->metric_ranges[i].metric);
+		for (size_t k = 0; k < cfg->nmetric_ranges && !given; k++)
+			given = dp_strcasecmp(cfg->metric_ranges[k].metric, twin) == 0;
+		for (size_t k = 0; k < cfg->nmetrics && !is_metric; k++)
+			is_metric = strcmp(cfg->metrics[k], twin) == 0;
+		if (!given && is_metric &&
+		    (rc = add_range(cfg, twin, cfg->metric_ranges[i].low, cfg->metric_ranges[i].high)))
+			return rc;
+	}
+	return 0;
 }
 
 /* Adds the sets of one `input` or `output` mapping to tf.  setns holds the
@@ -1039,11 +1149,14 @@ enum {
 	TOP_LOG,
 	TOP_FREE_METRICS,
 	TOP_FACTS,
+	TOP_STRICT,
+	TOP_METRIC_RANGES,
 	TOP_NFIELDS
 };
 static const char *const top_fields[TOP_NFIELDS] = {
 	"dataflow",   "log_dir",         "index_dir", "hyperparameters", "metrics", "val_metrics",
-	"adaptation", "transformations", "log",       "free_metrics",    "facts",
+	"adaptation", "transformations", "log",       "free_metrics",    "facts",     "strict",
+	"metric_ranges",
 };
 
 static int load_root(struct loader *ld, const yaml_node_t *root)
@@ -1082,7 +1195,11 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
 		return rc;
 	if (vals[TOP_FACTS] && (rc = get_bool(ld, vals[TOP_FACTS], "'facts'", &cfg->facts)))
 		return rc;
+	if (vals[TOP_STRICT] && (rc = get_bool(ld, vals[TOP_STRICT], "'strict'", &cfg->strict)))
+		return rc;
 	if (vals[TOP_METRICS] && (rc = load_metrics(ld, vals[TOP_METRICS])))
+		return rc;
+	if (vals[TOP_METRIC_RANGES] && (rc = load_metric_ranges(ld, vals[TOP_METRIC_RANGES])))
 		return rc;
 	if (vals[TOP_TRANSFORMATIONS] && (rc = load_transformations(ld, vals[TOP_TRANSFORMATIONS])))
 		return rc;
@@ -1358,6 +1475,9 @@ DNNPROV_API void dnnprov_config_free(dnnprov_config *cfg)
 	for (size_t i = 0; i < cfg->nmetrics; i++)
 		free(cfg->metrics[i]);
 	free(cfg->metrics);
+	for (size_t i = 0; i < cfg->nmetric_ranges; i++)
+		free(cfg->metric_ranges[i].metric);
+	free(cfg->metric_ranges);
 	for (size_t i = 0; i < cfg->ntransformations; i++) {
 		dp_transformation *tf = &cfg->transformations[i];
 
@@ -1449,4 +1569,15 @@ const char *dp_durability_name(dp_durability d)
 DNNPROV_API int dnnprov_config_facts(const dnnprov_config *cfg)
 {
 	return cfg ? cfg->facts : 0;
+}
+
+DNNPROV_API int dnnprov_config_strict(const dnnprov_config *cfg)
+{
+	return cfg ? cfg->strict : 0;
+}
+
+DNNPROV_API int dnnprov_config_selects(const dnnprov_config *cfg, const char *hyperparameter)
+{
+	const dp_hyperparameter *h = dp_config_hyperparameter(cfg, hyperparameter);
+	return h && h->selected;
 }

@@ -63,6 +63,14 @@ typedef struct dp_transformation {
 	size_t ndepends;
 } dp_transformation;
 
+/* A metric's declared range (`metric_ranges`): the values it can take, so
+ * that a chart's axis stops there.  -INFINITY or INFINITY: open on that
+ * side. */
+typedef struct dp_metric_range {
+	char *metric;
+	double low, high;
+} dp_metric_range;
+
 struct dnnprov_config {
 	char *path;      /* the file as given */
 	char *dataflow;  /* the tag */
@@ -83,6 +91,14 @@ struct dnnprov_config {
 	/* Begin records carry the run facts (command line, working folder, git
 	 * commit, versions, accelerator; default true). */
 	bool facts;
+	/* Every name the file does not declare is a hard error, nothing
+	 * recorded (default false: the record keeps its declared values and
+	 * the refused names are recorded as a problem of the run). */
+	bool strict;
+	/* As the file lists them, then the val_ twins of listed metrics, which
+	 * take their metric's range unless the file gives them one. */
+	dp_metric_range *metric_ranges;
+	size_t nmetric_ranges;
 
 	dp_transformation *transformations;
 	size_t ntransformations;

@@ -2,12 +2,14 @@
  * fuzz_value.c - the query layer's numbers: values decoded from msgpack
  * (what the logs and the index hold), their order, and how CSV, JSON and
  * tables print them.  The input is cut into 9-byte values: a type byte
- * (positive integer, negative integer, float64) and 8 payload bytes.
+ * (positive integer, negative integer, float64) and 8 payload bytes, read
+ * from msgpack bytes as the index's readers read a stored value.
  *
  * Invariants: dp_qv_cmp_num is a total order that agrees with exact
  * comparison (a long double holds every int64 and every double exactly);
  * an integer prints as its exact decimal in every format; a real prints in
- * CSV and JSON as text that reads back to the same double.
+ * CSV and JSON as text that reads back to the same double, with no more
+ * significant digits than the fewest printf's %.Ng needs to read back.
  */
 #include <math.h>
 #include <stdint.h>
@@ -15,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/query.h"
+#include "query/rows.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,6 +64,21 @@ static const char *token(const char *p, char *buf, size_t cap)
 	return p;
 }
 
+/* The significant digits of a number's text, without trailing zeros. */
+static int significant_digits(const char *s)
+{
+	int n = 0, zeros = 0;
+	bool lead = true;
+	for (; *s && *s != 'e' && *s != 'E'; s++) {
+		if (*s < '0' || *s > '9' || (*s == '0' && lead))
+			continue;
+		lead = false;
+		zeros = *s == '0' ? zeros + 1 : 0;
+		n++;
+	}
+	return n - zeros;
+}
+
 static void check_text(const dp_qv *v, const char *s, bool table)
 {
 	if (v->integer) {
@@ -82,8 +99,16 @@ static void check_text(const dp_qv *v, const char *s, bool table)
 			abort();
 		return;
 	}
-	if (!table && strtod(s, NULL) != v->num)
+	if (table)
+		return;
+	if (strtod(s, NULL) != v->num)
 		abort(); /* CSV and JSON read back exactly */
+	char ref[64];
+	int p = 1;
+	while (p < 17 && (snprintf(ref, sizeof(ref), "%.*g", p, v->num), strtod(ref, NULL) != v->num))
+		p++;
+	if (significant_digits(s) > p)
+		abort(); /* and are the shortest that do */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -92,23 +117,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0;
 
 	for (size_t at = 0; at + 9 <= size && n < MAX_VALUES; at += 9) {
-		msgpack_object o;
-		uint64_t u;
-		memcpy(&u, data + at + 1, 8);
-		switch (data[at] % 3) {
-		case 0:
-			o.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-			o.via.u64 = u;
-			break;
-		case 1:
-			o.type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
-			o.via.i64 = (int64_t)(u | (1ull << 63)); /* msgpack's negative integers are < 0 */
-			break;
-		default:
-			o.type = MSGPACK_OBJECT_FLOAT64;
-			memcpy(&o.via.f64, &u, 8);
-		}
-		if (!dp_qv_from_number(&o, &v[n]) || v[n].type != QV_NUM)
+		/* {"v": a uint64, an int64 or a float64}, read as the index's
+		 * readers read a stored value, then as the query layer holds it. */
+		static const unsigned char kind[3] = { 0xcf, 0xd3, 0xcb };
+		unsigned char map[12] = { 0x81, 0xa1, 'v', kind[data[at] % 3] };
+		memcpy(map + 4, data + at + 1, 8);
+		if (map[3] == 0xd3)
+			map[4] |= 0x80; /* a negative int64, as msgpack writes them */
+		dp_field f = dp_rmap_get((dp_rmap){ .raw = map, .rawlen = sizeof(map) }, "v");
+		v[n] = dp_qv_number(&f);
+		if (v[n].type != QV_NUM)
 			abort();
 		n++;
 	}

@@ -27,13 +27,26 @@
  * adaptation.  A task's records are ordered by their segments' sequence,
  * never by a clock.  One process at a time records a task: opening a task
  * another live process has open fails with DNNPROV_ELOCKED.  Records
- * before begin, training records after end and names the experiment file
- * does not declare are refused when they are appended, so nothing is
- * acknowledged and dropped later.
+ * before begin and training records after end are refused when they are
+ * appended, so nothing is acknowledged and dropped later.
+ *
+ * A NAME THE EXPERIMENT FILE DOES NOT DECLARE (a typo: `acurracy`) is
+ * refused when it is appended, but it never costs the run: the record is
+ * written with the call's other values, the refused names and their values
+ * follow in a `refused` record (docs/FORMAT.md), the run shows them as a
+ * problem (`runs`, `index --status`, the dashboard), and the call returns
+ * DNNPROV_REFUSED, a positive code: dnnprov_errmsg() says what was refused
+ * and lists the declared names, dnnprov_errsubject() lists the refused
+ * names, separated by commas.  With `strict: true` in the experiment file,
+ * or dnnprov_task_strict(), such a name is a hard error instead
+ * (DNNPROV_EUNDECLARED, nothing written), for tests and CI.
  *
  * CONVENTIONS
  *
- * Every function that can fail returns 0 or a negative DNNPROV_E* code.
+ * Every function that can fail returns 0 or a negative DNNPROV_E* code;
+ * the recording calls that take names may also return DNNPROV_REFUSED
+ * (positive: recorded, but some names refused; see RUNS above), so test
+ * `rc < 0` for failure.
  * dnnprov_strerror() names a code; dnnprov_errmsg() gives the detail of the
  * last failure on the calling thread (file, line, offending name, errno
  * text).  The library never prints, never exits and never changes signal
@@ -132,8 +145,14 @@ enum {
 	DNNPROV_ELOCKED = -12,   /* another process holds the lock (a second indexer) */
 	DNNPROV_EINDEX = -13,    /* the index (LMDB) failed or is of another schema */
 	DNNPROV_EQUERY = -14,    /* a query or filter expression is invalid */
-	DNNPROV_EUNDECLARED = -15, /* a metric or hyperparameter the experiment file does not declare */
+	DNNPROV_EUNDECLARED = -15, /* a metric or hyperparameter the experiment file does not declare
+				      (with `strict`; see DNNPROV_REFUSED) */
 };
+
+/* Not an error: the call recorded its record, but names the experiment file
+ * does not declare were refused and recorded as a problem of the run (see
+ * RUNS at the top).  Positive, so that `rc < 0` tests for failure. */
+#define DNNPROV_REFUSED 1
 
 /* A short, static description of a DNNPROV_E* code. */
 DNNPROV_API const char *dnnprov_strerror(int rc);
@@ -211,6 +230,14 @@ DNNPROV_API const char *dnnprov_config_log_dir(const dnnprov_config *cfg);
 DNNPROV_API const char *dnnprov_config_index_dir(const dnnprov_config *cfg);
 /* Whether begin records carry run facts (the `facts` setting; default 1). */
 DNNPROV_API int dnnprov_config_facts(const dnnprov_config *cfg);
+/* Whether a name the file does not declare is a hard error (the `strict`
+ * setting; default 0). */
+DNNPROV_API int dnnprov_config_strict(const dnnprov_config *cfg);
+/* Whether the file selects `hyperparameter` (declares it and records it):
+ * what an integration uses to capture a value it derives by itself (an
+ * optimizer's momentum, a scheduler's name) only when the file asks for it,
+ * as Keras-Prov's `hyps` did.  1 or 0. */
+DNNPROV_API int dnnprov_config_selects(const dnnprov_config *cfg, const char *hyperparameter);
 
 /* ------------------------------------------------------------------------
  * Tasks: recording
@@ -223,6 +250,7 @@ typedef enum dnnprov_status {
 	DNNPROV_FINISHED,
 	DNNPROV_FAILED,
 	DNNPROV_KILLED,
+	DNNPROV_PRUNED, /* stopped early by a hyperparameter search (Optuna's pruner) */
 } dnnprov_status;
 
 /* Opens a writer for task `task_id` of cfg's dataflow (NULL: a new id from
@@ -252,9 +280,11 @@ DNNPROV_API const char *dnnprov_task_id(const dnnprov_task *t);
  * time, and the values of the hyperparameters the config selects.  Values
  * of the seven built-in hyperparameters the config does not select are left
  * out.  Nothing is written when it fails: DNNPROV_ESTATE for a task that
- * has begun before (resume it instead), DNNPROV_EUNDECLARED for a name the
- * config does not declare, DNNPROV_ETYPE for a value of the wrong type
- * (TEXT for a NUMERIC hyperparameter, ...). */
+ * has begun before (resume it instead), DNNPROV_ETYPE for a value of the wrong type
+ * (TEXT for a NUMERIC hyperparameter, ...).  A name the config does not
+ * declare gives DNNPROV_REFUSED (the task begins without it) or, strict,
+ * DNNPROV_EUNDECLARED; the same holds for the names of every recording call
+ * (metrics of epochs and tests, the hyperparameter of an adaptation). */
 DNNPROV_API int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyperparameters,
 				   size_t n);
 
@@ -385,7 +415,14 @@ DNNPROV_API int dnnprov_task_transformation(dnnprov_task *t, const char *transfo
  * Nothing is recorded when the experiment file says `facts: false`. */
 DNNPROV_API int dnnprov_task_facts(dnnprov_task *t, const dnnprov_value *facts, size_t n);
 
-/* Records the task's end with status FINISHED, FAILED or KILLED and an
+/* Makes every name the experiment file does not declare a hard error for
+ * this handle (strict 1: DNNPROV_EUNDECLARED, nothing written) or returns
+ * it to the file's `strict` setting (strict 0).  A binding uses it to fail
+ * fast while a mistake costs seconds (a begin, the first epoch) and to keep
+ * the run afterwards. */
+DNNPROV_API void dnnprov_task_strict(dnnprov_task *t, int strict);
+
+/* Records the task's end with status FINISHED, FAILED, KILLED or PRUNED and an
  * optional message (NULL for none; valid UTF-8 of at most DNNPROV_TEXT_MAX
  * bytes, or DNNPROV_EINVAL and nothing is written).  Further training records fail with
  * DNNPROV_ESTATE until the task is resumed. */

@@ -14,6 +14,10 @@
 
 static void init(dp_scan *s, const char *what, const dp_key *prefix, const dp_key *from)
 {
+	/* A start key outside the prefix's range would read nothing or the
+	 * wrong keys: it begins with the prefix (or is the prefix). */
+	assert(!from || from->overflow || prefix->overflow ||
+	       (from->n >= prefix->n && memcmp(from->b, prefix->b, prefix->n) == 0));
 	s->what = what;
 	s->prefix = *prefix;
 	s->from = from ? *from : *prefix;
@@ -101,6 +105,7 @@ int dp_scan_next(dp_scan *s, MDB_val *k, MDB_val *v)
 	} else {
 		mrc = mdb_cursor_get(s->c, k, v, s->backward ? MDB_PREV : MDB_NEXT);
 	}
+	assert(s->c);
 	if (mrc == MDB_NOTFOUND) {
 		s->state = DP_SCAN_END;
 	} else if (mrc) {
@@ -108,6 +113,8 @@ int dp_scan_next(dp_scan *s, MDB_val *k, MDB_val *v)
 	} else if (k->mv_size < s->prefix.n || memcmp(k->mv_data, s->prefix.b, s->prefix.n) != 0) {
 		s->state = DP_SCAN_END; /* past the prefix; an empty one takes every key */
 	}
+	/* ROW, END, or an error: never an LMDB code passed through. */
+	assert(s->state == DP_SCAN_ROW || s->state == DP_SCAN_END || s->state < 0);
 	return s->state;
 }
 

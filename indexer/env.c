@@ -3,6 +3,7 @@
  * settings, and the traps LMDB's documentation warns of (a map that fills,
  * reader slots left by crashed processes, a map grown by another process).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +21,7 @@
 
 int dp_lmdb_error(int mrc, const char *what)
 {
+	assert(mrc != 0); /* an error: a success has no detail to set */
 	if (mrc == ENOSPC)
 		return dp_error(DNNPROV_ENOSPC, "%s: %s", what, mdb_strerror(mrc));
 	if (mrc == MDB_MAP_FULL)
@@ -207,7 +209,11 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 		rc = dp_lmdb_error(mrc, "opening the index");
 		goto fail;
 	}
+	/* meta first: an index of another schema is refused for that, not for
+	 * a database it lacks. */
 	for (int i = 0; i < DP_DB_COUNT; i++) {
+		if (i == DP_DB_META + 1 && (rc = check_schema(ix, txn)))
+			goto fail;
 		mrc = mdb_dbi_open(txn, dp_db_names[i], writable ? MDB_CREATE : 0, &ix->dbi[i]);
 		if (mrc == MDB_NOTFOUND) {
 			rc = is_blank(txn) ? dp_error(DNNPROV_ENOTFOUND, "the index at %s is empty: nothing has been "
@@ -221,8 +227,6 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 			goto fail;
 		}
 	}
-	if ((rc = check_schema(ix, txn)))
-		goto fail;
 	/* Committed even when read-only: DBI handles opened in a transaction
 	 * that is aborted are closed with it. */
 	mrc = mdb_txn_commit(txn);
@@ -231,9 +235,11 @@ static int open_once(const char *dir, bool writable, const char *gen_dir, dp_ind
 		rc = dp_lmdb_error(mrc, "creating the index");
 		goto fail;
 	}
+	assert(ix->env && ix->gen_dir && ix->dir);
 	*out = ix;
 	return 0;
 fail:
+	assert(rc != 0);
 	if (txn)
 		mdb_txn_abort(txn);
 	dp_index_close(ix);
@@ -258,6 +264,7 @@ int dp_index_open(const char *dir, bool writable, const char *gen_dir, dp_index 
 		}
 		free(tried);
 		free(now);
+		assert(rc ? !*out : *out != NULL); /* an index, or an error and none */
 		if (!moved)
 			return rc;
 	}

@@ -2,6 +2,7 @@
  * epochs.c - epoch blocks: their bytes (epochs.h is the layout), the
  * operations the indexer applies to them, and the scan that reads them.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,7 @@ static int grow_rows(dp_eblock *b, uint32_t need)
 		b->v[c] = v;
 	}
 	b->cap = cap;
+	assert(b->cap >= need);
 	return 0;
 }
 
@@ -118,6 +120,7 @@ static int column(dp_eblock *b, uint32_t m, uint32_t *out)
 			}
 		b->colcap = cap;
 	}
+	assert(b->ncols < b->colcap);
 	uint32_t c = b->ncols++;
 	b->col[c] = m;
 	if (b->cap && !b->v[c] && !(b->v[c] = malloc(b->cap * sizeof(dp_ev))))
@@ -140,12 +143,15 @@ uint32_t dp_eblock_find(const dp_eblock *b, int64_t e, bool *found)
 			hi = mid;
 	}
 	*found = lo < b->n && b->epoch[lo] == e;
+	/* Rows ascend, one per epoch: lo is where e is or would go. */
+	assert(lo <= b->n && (lo == 0 || b->epoch[lo - 1] < e));
 	return lo;
 }
 
 int dp_eblock_put_row(dp_eblock *b, uint32_t at, bool replace, int64_t e, double time, dp_ev elapsed)
 {
 	int rc;
+	assert(replace ? at < b->n && b->epoch[at] == e : at <= b->n);
 	if (!replace) {
 		if ((rc = grow_rows(b, b->n + 1)))
 			return rc;
@@ -160,6 +166,8 @@ int dp_eblock_put_row(dp_eblock *b, uint32_t at, bool replace, int64_t e, double
 	b->epoch[at] = e;
 	b->time[at] = time;
 	b->elapsed[at] = elapsed;
+	/* The block's epochs stay in ascending order, each once. */
+	assert(b->n <= b->cap && (at == 0 || b->epoch[at - 1] < e) && (at + 1 >= b->n || b->epoch[at + 1] > e));
 	/* A re-logged epoch replaces the whole record: metrics it no longer
 	 * reports are gone. */
 	for (uint32_t c = 0; c < b->ncols; c++)
@@ -170,6 +178,7 @@ int dp_eblock_put_row(dp_eblock *b, uint32_t at, bool replace, int64_t e, double
 int dp_eblock_set(dp_eblock *b, uint32_t r, uint32_t metric, dp_ev v)
 {
 	uint32_t c;
+	assert(r < b->n);
 	int rc = column(b, metric, &c);
 	if (!rc)
 		b->v[c][r] = v;
@@ -179,6 +188,7 @@ int dp_eblock_set(dp_eblock *b, uint32_t r, uint32_t metric, dp_ev v)
 int dp_eblock_split(dp_eblock *a, uint32_t from, dp_eblock *b)
 {
 	int rc;
+	assert(from <= a->n && b != a);
 	dp_eblock_clear(b);
 	if ((rc = grow_rows(b, a->n - from)))
 		return rc;
@@ -217,6 +227,7 @@ static unsigned char *put_value(unsigned char *p, const dp_ev *v, uint64_t *prev
 			return p;
 		}
 		unsigned lead = (unsigned)__builtin_clzll(x) / 8, trail = (unsigned)__builtin_ctzll(x) / 8;
+		assert(lead + trail < 8); /* x is not 0: a byte at least is written */
 		*p++ = (unsigned char)(0x40 | lead << 3 | trail);
 		for (int i = 7 - (int)lead; i >= (int)trail; i--)
 			*p++ = (unsigned char)(x >> (8 * i));
@@ -258,6 +269,7 @@ int dp_eblock_encode(const dp_eblock *b, dp_buf *out)
 			p = put_value(p, &b->v[c][r], &prev);
 	}
 	out->len = (size_t)(p - (unsigned char *)out->data);
+	assert(out->len <= need); /* the bound reserved above */
 	return 0;
 }
 
@@ -340,6 +352,7 @@ int dp_eblock_decode(const void *data, size_t len, int64_t first, dp_eblock *b)
 		for (uint32_t i = 0; i < b->n; i++)
 			b->v[c][i] = get_value(&r, &prev);
 	}
+	assert(r.p <= r.end);
 	return r.bad || r.p != r.end ? DNNPROV_ECORRUPT : 0;
 }
 
@@ -352,7 +365,10 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
-int dp_df_metric_names(const dp_index *ix, MDB_txn *txn, const char *df, size_t dfn, char ***names, size_t *n)
+/* The dataflow's list of metric names (its dataflows value), as the blocks
+ * name them: *names (each and the array freed by the caller).  No
+ * dataflow: an empty list. */
+static int dp_df_metric_names(const dp_index *ix, MDB_txn *txn, const char *df, size_t dfn, char ***names, size_t *n)
 {
 	dp_key k;
 	MDB_val key, val;
@@ -462,6 +478,7 @@ static int load_block(dp_epoch_scan *s, const MDB_val *k, const MDB_val *v)
 	s->k = *k;
 	s->row = 0;
 	s->loaded = true;
+	assert(s->b.n >= 1 && s->b.n <= DP_EBLOCK_MAX && s->b.epoch[0] == first); /* a decoded block */
 	return 0;
 }
 
@@ -481,6 +498,7 @@ int dp_epoch_scan_next(dp_epoch_scan *s, dp_epoch_at *at)
 			}
 		}
 		uint32_t r = s->row++;
+		assert(r < s->b.n);
 		if (s->has_from && s->b.epoch[r] < s->from_epoch)
 			continue;
 		size_t pos = 0;

@@ -129,10 +129,5 @@ DP_INTERNAL int dp_epoch_scan_open(dp_epoch_scan *s, const dp_index *ix, MDB_txn
 DP_INTERNAL int dp_epoch_scan_next(dp_epoch_scan *s, dp_epoch_at *at);
 DP_INTERNAL void dp_epoch_scan_close(dp_epoch_scan *s);
 
-/* The dataflow's list of metric names (its dataflows value), as the blocks
- * name them: *names (each and the array freed by the caller).  No
- * dataflow: an empty list. */
-DP_INTERNAL int dp_df_metric_names(const dp_index *ix, MDB_txn *txn, const char *df, size_t dfn, char ***names,
-				   size_t *n);
 
 #endif

@@ -142,7 +142,8 @@ typedef struct dp_indexer_stats {
 	uint64_t problems; /* problems skipped by this process */
 	uint64_t commits;
 	uint64_t segments; /* segments known */
-	uint64_t map_grows;
+	uint64_t map_grows;  /* the map doubled, ahead of a batch or after one filled it */
+	uint64_t rollbacks;  /* batches rolled back because the map was full (read again) */
 	uint64_t unread;     /* segments not read to their end, waiting included */
 	uint64_t waiting;    /* of which: waiting for an unreadable one of their task */
 	uint64_t faults;     /* follow mode: batches rolled back and retried */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "indexer/ingest.h"
+#include "indexer/loader.h"
 #include "logger/format.h"
 #include "logger/scan.h"
 #include "logger/trash.h"
@@ -46,7 +47,7 @@ struct dp_indexer {
 	dp_map dirty;   /* rel path -> non-NULL: segments an event named */
 	bool rescan_now;
 	bool swapped;  /* rebuild: the new generation is CURRENT */
-	uint64_t map_grows_seen;
+	uint64_t rollbacks_seen;
 	uint64_t faults;
 	uint64_t overflows; /* inotify queue overflows (IN_Q_OVERFLOW) */
 	dp_indexer_stats before_reopen; /* counts of the ingest states closed by recoveries */
@@ -200,7 +201,7 @@ static int open_index(dp_indexer *x)
 		x->index_ino = st.st_ino;
 	}
 	dp_ingest_init(&x->in, x->ix, &x->opts);
-	x->map_grows_seen = 0;
+	x->rollbacks_seen = 0;
 	return 0;
 }
 
@@ -402,14 +403,16 @@ static void report_progress(dp_indexer *x, const dp_seg_state *s, uint64_t from)
 	x->opts.progress(x->opts.progress_ctx, &x->work);
 }
 
-/* Reads one segment to its end, committing whenever a batch fills. */
-static int drain_segment(dp_indexer *x, dp_seg_state *s)
+/* Reads one segment to its end, committing whenever a batch fills: from
+ * what the loader read of it (pf) when that holds the offset to read
+ * from, else the file. */
+static int drain_segment(dp_indexer *x, dp_seg_state *s, const dp_prefetched *pf)
 {
 	uint64_t from = s->pending.offset;
 	bool more;
 	int rc;
 	do {
-		if ((rc = dp_ingest_segment(&x->in, s, &more)))
+		if ((rc = dp_ingest_segment(&x->in, s, pf, &more)))
 			return rc;
 		if (more && (rc = dp_ingest_commit(&x->in)))
 			return rc;
@@ -425,18 +428,12 @@ static int drain_segment(dp_indexer *x, dp_seg_state *s)
 	return 0;
 }
 
-/* What the segments hold past their indexed offsets: at the first pass of a
- * catch-up, its total; at a retried pass, the total less what is left is
- * what is done.  One stat per segment, so only when someone is told. */
-static void count_work(dp_indexer *x, const dp_path_list *segs)
+/* The total a catch-up's progress line counts to, from the loader's count
+ * of what the segments hold past their indexed offsets: at the first pass
+ * of a catch-up, its total; at a retried pass, the total less what is left
+ * is what is done. */
+static void count_work(dp_indexer *x, uint64_t left)
 {
-	uint64_t left = 0;
-	for (size_t i = 0; i < segs->n; i++) {
-		struct stat st;
-		dp_seg_state *s = dp_ingest_segment_state(&x->in, relative(x, segs->paths[i]));
-		if (s && stat(segs->paths[i], &st) == 0 && (uint64_t)st.st_size > s->pending.offset)
-			left += (uint64_t)st.st_size - s->pending.offset;
-	}
 	if (!x->counted)
 		x->work.bytes_total = left;
 	x->counted = true;
@@ -505,12 +502,30 @@ static int apply_trash(dp_indexer *x)
 	return rc;
 }
 
+/* One item of the loader's: a segment drained, a walk's report told. */
+static int take_loaded(dp_indexer *x, dp_loaded *it)
+{
+	if (it->kind == DP_LOAD_REPORT) {
+		walk_report(x, it->path, it->issue, it->why);
+		return 0;
+	}
+	if (it->kind == DP_LOAD_TOTAL) {
+		count_work(x, it->total);
+		return 0;
+	}
+	dp_seg_state *s = dp_ingest_segment_state(&x->in, it->path);
+	return s ? drain_segment(x, s, it->read ? &it->pf : NULL) : dp_error(DNNPROV_ENOMEM, "out of memory");
+}
+
+/* A full pass: every segment listed and read to its end, the listing and
+ * the reading on the loader's thread (loader.h) while this one applies. */
 static int scan_step(dp_ingest *in, void *arg)
 {
 	dp_indexer *x = arg;
-	dp_path_list segs = { 0 };
+	dp_loader *ld;
+	dp_loaded it;
 	struct stat st;
-	int rc;
+	int rc, walk_rc = 0;
 
 	double started = dp_now();
 	(void)in;
@@ -524,21 +539,18 @@ static int scan_step(dp_ingest *in, void *arg)
 				dp_file_kind(st.st_mode));
 	x->pass++;
 	x->unlistable_now = 0;
-	/* A folder it cannot list is told and counted; the rest is indexed. */
-	if ((rc = dp_find_segments(x->log_dir, &segs, walk_report, x)) == DNNPROV_ENOMEM) {
-		dp_path_list_free(&segs); /* a partial list: this pass fails */
-		return rc;
-	}
-	x->unlistable = x->unlistable_now;
-	rc = 0;
 	dp_ingest_forget_unreadable(&x->in);
-	if (x->reporting)
-		count_work(x, &segs);
-	for (size_t i = 0; i < segs.n && rc == 0; i++) {
-		dp_seg_state *s = dp_ingest_segment_state(&x->in, relative(x, segs.paths[i]));
-		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
+	if ((rc = dp_loader_start(&ld, x->log_dir, x->ix, &x->in.gate, x->reporting)))
+		return rc;
+	while (rc == 0 && dp_loader_next(ld, &it, &walk_rc)) {
+		rc = take_loaded(x, &it);
+		dp_loaded_free(&it);
 	}
-	dp_path_list_free(&segs);
+	dp_loader_stop(ld);
+	/* A folder it cannot list is told and counted; the rest is indexed. */
+	if (rc == 0 && walk_rc == DNNPROV_ENOMEM)
+		rc = walk_rc; /* a partial list: this pass fails */
+	x->unlistable = x->unlistable_now;
 	if (rc == 0)
 		rc = apply_trash(x);
 	/* Everything listed was read: queries may trust the listing's time
@@ -725,8 +737,8 @@ static int follow_step(dp_ingest *in, void *arg)
 	dp_indexer *x = arg;
 	int rc = 0;
 
-	if (x->map_grows_seen != in->stats.map_grows) {
-		x->map_grows_seen = in->stats.map_grows;
+	if (x->rollbacks_seen != in->stats.rollbacks) {
+		x->rollbacks_seen = in->stats.rollbacks;
 		x->rescan_now = true;
 	}
 	/* In name order, as a rescan would: a task's segments sort by creation
@@ -748,7 +760,7 @@ static int follow_step(dp_ingest *in, void *arg)
 	dp_path_list_sort(&names);
 	for (size_t i = 0; i < names.n && rc == 0; i++) {
 		dp_seg_state *s = dp_ingest_segment_state(in, names.paths[i]);
-		rc = s ? drain_segment(x, s) : dp_error(DNNPROV_ENOMEM, "out of memory");
+		rc = s ? drain_segment(x, s, NULL) : dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	dp_path_list_free(&names);
 	if (rc == 0 && x->rescan_now) {
@@ -767,8 +779,8 @@ static int stop_step(dp_ingest *in, void *arg)
 {
 	dp_indexer *x = arg;
 	int rc = 0;
-	if (x->map_grows_seen != in->stats.map_grows) {
-		x->map_grows_seen = in->stats.map_grows;
+	if (x->rollbacks_seen != in->stats.rollbacks) {
+		x->rollbacks_seen = in->stats.rollbacks;
 		rc = scan_step(in, x);
 	}
 	/* Queries without an indexer running rely on the time of the last

@@ -37,6 +37,7 @@
 #include "indexer/model.h"
 #include "logger/format.h"
 #include "logger/mpack.h"
+#include "logger/prefetch.h"
 #include "logger/scan.h"
 
 #define MAP_FULL_RETRY 1 /* internal: the batch was aborted; start again */
@@ -69,6 +70,7 @@ static int put(dp_ingest *in, dp_db db, dp_key *k, const void *v, size_t n, unsi
 {
 	MDB_val key = dp_key_val(k), val = { n, (void *)v };
 	int mrc;
+	assert(in->txn); /* every write is in the open batch */
 	if (k->overflow)
 		return dp_error(DNNPROV_EINVAL, "index key too long");
 	mrc = mdb_put(in->txn, in->ix->dbi[db], &key, &val, flags);
@@ -125,14 +127,10 @@ static int seg_touch(dp_ingest *in, dp_seg_state *s)
 {
 	if (s->touched)
 		return 0;
-	if (in->ntouched == in->touchedcap) {
-		size_t cap = in->touchedcap ? in->touchedcap * 2 : 256;
-		dp_seg_state **grown = realloc(in->touched, cap * sizeof(*grown));
-		if (!grown)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		in->touched = grown;
-		in->touchedcap = cap;
-	}
+	dp_seg_state **grown = dp_grow(in->touched, in->ntouched, &in->touchedcap, sizeof(*in->touched), 256);
+	if (!grown)
+		return DNNPROV_ENOMEM;
+	in->touched = grown;
 	in->touched[in->ntouched++] = s;
 	s->touched = true;
 	return 0;
@@ -152,6 +150,8 @@ static void task_free(dp_task_state *t)
 	dp_buf_free(&t->hyps);
 	dp_buf_free(&t->facts);
 	dp_buf_free(&t->owner);
+	dp_buf_free(&t->refused);
+	dp_buf_free(&t->row);
 	for (size_t i = 0; i < t->nmetrics; i++)
 		free(t->metrics[i].name);
 	free(t->metrics);
@@ -176,6 +176,9 @@ static void df_free(dp_df_state *d)
 		dp_buf_free(&d->tfs[i].raw);
 	}
 	free(d->tfs);
+	for (size_t i = 0; i < d->nranges; i++)
+		free(d->ranges[i].name);
+	free(d->ranges);
 	free(d);
 }
 
@@ -192,6 +195,7 @@ static void caches_clear(dp_ingest *in)
 	for (size_t i = 0; i < in->dataflows.cap; i++)
 		df_free(in->dataflows.slots[i].value);
 	dp_map_clear(&in->dataflows);
+	dp_map_clear(&in->count_deltas);
 }
 
 static char *obj_strdup(const msgpack_object *o)
@@ -285,11 +289,41 @@ static int df_put_tf(dp_df_state *d, const msgpack_object *tf)
 	return dp_pack_object(&d->tfs[i].raw, tf);
 }
 
+/* Sets a metric's range, given as the msgpack [low, high] of a spec. */
+static int df_put_range(dp_df_state *d, const msgpack_object *name, const msgpack_object *range)
+{
+	double low, high;
+	size_t i;
+	if (name->type != MSGPACK_OBJECT_STR || range->type != MSGPACK_OBJECT_ARRAY || range->via.array.size != 2 ||
+	    !dp_obj_number(&range->via.array.ptr[0], &low) || !dp_obj_number(&range->via.array.ptr[1], &high))
+		return 0; /* the record's check refused such a range; a stored value is ours */
+	for (i = 0; i < d->nranges && !dp_obj_is_str(name, d->ranges[i].name); i++)
+		;
+	if (i == d->nranges) {
+		void *grown = realloc(d->ranges, (d->nranges + 1) * sizeof(*d->ranges));
+		if (!grown)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		d->ranges = grown;
+		if (!(d->ranges[i].name = obj_strdup(name)))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		d->nranges++;
+	} else if (d->ranges[i].low == low && d->ranges[i].high == high) {
+		return 0;
+	}
+	d->ranges[i].low = low;
+	d->ranges[i].high = high;
+	d->dirty = true;
+	return 0;
+}
+
 /* Merges a spec (from a record or from the stored value) into d. */
 static int df_merge_spec(dp_df_state *d, const msgpack_object *hyps, const msgpack_object *metrics,
-			 const msgpack_object *adaptation, const msgpack_object *tfs)
+			 const msgpack_object *adaptation, const msgpack_object *tfs, const msgpack_object *ranges)
 {
 	int rc;
+	for (uint32_t i = 0; ranges && ranges->type == MSGPACK_OBJECT_MAP && i < ranges->via.map.size; i++)
+		if ((rc = df_put_range(d, &ranges->via.map.ptr[i].key, &ranges->via.map.ptr[i].val)))
+			return rc;
 	for (uint32_t i = 0; hyps && hyps->type == MSGPACK_OBJECT_ARRAY && i < hyps->via.array.size; i++) {
 		const msgpack_object *n = dp_map_get(&hyps->via.array.ptr[i], "name");
 		const msgpack_object *t = dp_map_get(&hyps->via.array.ptr[i], "type");
@@ -342,7 +376,8 @@ static int df_get(dp_ingest *in, const char *df, dp_df_state **out)
 			const msgpack_object *u = dp_map_get(&o, "undeclared_hyperparameters");
 			d->undeclared = u && u->type == MSGPACK_OBJECT_BOOLEAN && u->via.boolean;
 			rc = df_merge_spec(d, dp_map_get(&o, "hyperparameters"), dp_map_get(&o, "metrics"),
-					   dp_map_get(&o, "adaptation"), dp_map_get(&o, "transformations"));
+					   dp_map_get(&o, "adaptation"), dp_map_get(&o, "transformations"),
+					   dp_map_get(&o, "metric_ranges"));
 		}
 		d->dirty = false;
 	} else if (mrc != MDB_NOTFOUND) {
@@ -371,32 +406,32 @@ static int df_encode(const dp_df_state *d, dp_buf *b)
 		need += 8 + strlen(d->metrics[i]);
 	for (size_t i = 0; i < d->ntfs; i++)
 		need += d->tfs[i].raw.len;
+	for (size_t i = 0; i < d->nranges; i++)
+		need += 32 + strlen(d->ranges[i].name);
 	b->len = 0;
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, d->undeclared ? 6 : 5);
+	p = dp_mp_map(p, 5 + (d->undeclared ? 1 : 0) + (d->nranges ? 1 : 0));
+	if (d->nranges) {
+		p = dp_mp_key(p, "metric_ranges");
+		p = dp_mp_map(p, (uint32_t)d->nranges);
+		for (size_t i = 0; i < d->nranges; i++) {
+			p = dp_mp_str(p, d->ranges[i].name, strlen(d->ranges[i].name));
+			p = dp_mp_array(p, 2);
+			p = dp_mp_double(p, d->ranges[i].low);
+			p = dp_mp_double(p, d->ranges[i].high);
+		}
+	}
 	if (d->undeclared) {
 		p = dp_mp_key(p, "undeclared_hyperparameters");
 		p = dp_mp_bool(p, true);
 	}
 	p = dp_mp_key(p, "hyperparameters");
 	p = dp_mp_array(p, (uint32_t)d->nhyps);
-	for (size_t i = 0; i < d->nhyps; i++) {
-		p = dp_mp_map(p, 2);
-		p = dp_mp_key(p, "name");
-		p = dp_mp_str(p, d->hyps[i].name, strlen(d->hyps[i].name));
-		p = dp_mp_key(p, "type");
-		p = dp_mp_str(p, d->hyps[i].type, strlen(d->hyps[i].type));
-	}
-	p = dp_mp_key(p, "metrics");
-	p = dp_mp_array(p, (uint32_t)d->nmetrics);
-	for (size_t i = 0; i < d->nmetrics; i++)
-		p = dp_mp_str(p, d->metrics[i], strlen(d->metrics[i]));
-	p = dp_mp_key(p, "adaptation");
-	p = dp_mp_bool(p, d->adaptation);
-	p = dp_mp_key(p, "transformations");
-	p = dp_mp_array(p, (uint32_t)d->ntfs);
+	for (size_t i = 0; i < d->nhyps; i++)
+		p = dp_mp_name_type(p, d->hyps[i].name, d->hyps[i].type);
+	p = dp_mp_spec_middle(p, d->metrics, d->nmetrics, d->adaptation, d->ntfs);
 	for (size_t i = 0; i < d->ntfs; i++) {
 		memcpy(p, d->tfs[i].raw.data, d->tfs[i].raw.len);
 		p += d->tfs[i].raw.len;
@@ -408,6 +443,32 @@ static int df_encode(const dp_df_state *d, dp_buf *b)
 }
 
 static int set_str(char **dst, dp_str s);
+
+/* The pairs of a stored `refused` map, without its header. */
+static int refused_load(dp_task_state *t, dp_str map)
+{
+	dp_mpr r = { (const unsigned char *)map.p, map.n, 0 };
+	uint32_t count;
+	if (!map.p || !dp_mpr_map(&r, &count))
+		return 0;
+	t->nrefused = count;
+	return dp_buf_append(&t->refused, map.p + r.pos, map.n - r.pos);
+}
+
+/* Whether t's refused names hold name. */
+static bool refused_has(const dp_task_state *t, const char *name, size_t n)
+{
+	dp_mpr r = { (const unsigned char *)t->refused.data, t->refused.len, 0 };
+	for (uint32_t i = 0; i < t->nrefused; i++) {
+		const char *k;
+		uint32_t kn;
+		if (!dp_mpr_str(&r, &k, &kn) || !dp_mpr_skip(&r))
+			return false;
+		if (kn == n && memcmp(k, name, n) == 0)
+			return true;
+	}
+	return false;
+}
 
 static int task_get(dp_ingest *in, const char *df, const char *task, dp_task_state **out)
 {
@@ -438,6 +499,7 @@ static int task_get(dp_ingest *in, const char *df, const char *task, dp_task_sta
 		dp_task_fields tf;
 		if (dp_task_fields_parse(val.mv_data, val.mv_size, &tf) == 0) {
 			t->begun = true;
+			t->stored = true;
 			memcpy(t->status, tf.status, sizeof(t->status));
 			t->start = tf.start;
 			t->end = tf.end;
@@ -457,7 +519,8 @@ static int task_get(dp_ingest *in, const char *df, const char *task, dp_task_sta
 			    set_str(&t->execution, tf.execution) || set_str(&t->transformation, tf.transformation) ||
 			    set_str(&t->message, tf.message) || (tf.hyps.p && dp_buf_append(&t->hyps, tf.hyps.p, tf.hyps.n)) ||
 			    (tf.owner_map.p && dp_buf_append(&t->owner, tf.owner_map.p, tf.owner_map.n)) ||
-			    (tf.facts.p && dp_buf_append(&t->facts, tf.facts.p, tf.facts.n))) {
+			    (tf.facts.p && dp_buf_append(&t->facts, tf.facts.p, tf.facts.n)) ||
+			    refused_load(t, tf.refused)) {
 				task_free(t);
 				return dp_error(DNNPROV_ENOMEM, "out of memory");
 			}
@@ -490,7 +553,7 @@ static int task_encode(const dp_task_state *t, dp_buf *b)
 {
 	size_t need = 384 + cstr_size(t->host) + cstr_size(t->user) + cstr_size(t->execution) +
 		      cstr_size(t->transformation) + cstr_size(t->message) + t->hyps.len + t->owner.len +
-		      t->facts.len;
+		      t->facts.len + t->refused.len;
 	unsigned char *p;
 	int rc;
 
@@ -498,7 +561,7 @@ static int task_encode(const dp_task_state *t, dp_buf *b)
 	if ((rc = dp_buf_reserve(b, need)))
 		return rc;
 	p = (unsigned char *)b->data;
-	p = dp_mp_map(p, t->facts.len ? 21 : 20);
+	p = dp_mp_map(p, 20 + (t->facts.len ? 1 : 0) + (t->nrefused ? 1 : 0));
 	p = dp_mp_key(p, "status");
 	p = dp_mp_str(p, t->status, strlen(t->status));
 	p = dp_mp_key(p, "start");
@@ -554,6 +617,12 @@ static int task_encode(const dp_task_state *t, dp_buf *b)
 		memcpy(p, t->facts.data, t->facts.len);
 		p += t->facts.len;
 	}
+	if (t->nrefused) {
+		p = dp_mp_key(p, "refused");
+		p = dp_mp_map(p, t->nrefused);
+		memcpy(p, t->refused.data, t->refused.len);
+		p += t->refused.len;
+	}
 	b->len = (size_t)(p - (unsigned char *)b->data);
 	return 0;
 }
@@ -573,6 +642,7 @@ static void summary_add(dp_summary *s, int64_t epoch, double v)
 		}
 		s->sum += v;
 		s->count++;
+		assert(s->min <= v && v <= s->max);
 	}
 	if (s->count + s->nan_count == 1 || epoch >= s->last_epoch) {
 		s->last = v;
@@ -597,7 +667,8 @@ static int summary_get(dp_ingest *in, dp_key *k, dp_summary_state **out)
 	key = dp_key_val(k);
 	mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_SUMMARIES], &key, &val);
 	if (mrc == 0 && dp_summary_unpack(val.mv_data, val.mv_size, &s->s)) {
-		/* read */
+		s->stored = s->s;
+		s->has_stored = true;
 	} else if (mrc != 0 && mrc != MDB_NOTFOUND) {
 		free(s);
 		return lmdb_fail(mrc, "summaries");
@@ -606,6 +677,8 @@ static int summary_get(dp_ingest *in, dp_key *k, dp_summary_state **out)
 	*out = s;
 	return 0;
 }
+
+static int count_delta(dp_ingest *in, const dp_key *k, intptr_t delta);
 
 /* ---- hyperparameter index -------------------------------------------------------- */
 
@@ -635,14 +708,22 @@ static int hyp_index_update(dp_ingest *in, const char *df, const char *task, con
 		} else {
 			continue;
 		}
+		size_t value_end = k.n;
 		dp_key_cstr(&k, task);
 		if (k.overflow)
 			continue; /* a very long text value: found by scanning instead */
 		MDB_val key = dp_key_val(&k), val = { 0, "" };
-		mrc = add ? mdb_put(in->txn, in->ix->dbi[DP_DB_HYP_INDEX], &key, &val, 0)
+		mrc = add ? mdb_put(in->txn, in->ix->dbi[DP_DB_HYP_INDEX], &key, &val, MDB_NOOVERWRITE)
 			  : mdb_del(in->txn, in->ix->dbi[DP_DB_HYP_INDEX], &key, NULL);
-		if (mrc && mrc != MDB_NOTFOUND)
+		if (mrc == MDB_KEYEXIST || mrc == MDB_NOTFOUND)
+			continue; /* a name the begin gave twice: counted once */
+		if (mrc)
 			return lmdb_fail(mrc, "hyp_index");
+		/* counts: the same key without the task */
+		k.n = value_end;
+		int rc = count_delta(in, &k, add ? 1 : -1);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -898,7 +979,7 @@ static int apply_spec(dp_ingest *in, frame_ctx *f, const dp_record *r)
 		d->dirty = true;
 	}
 	return df_merge_spec(d, r->u.spec.hyperparameters, r->u.spec.metrics,
-			     dp_map_get(r->root, "adaptation"), r->u.spec.transformations);
+			     dp_map_get(r->root, "adaptation"), r->u.spec.transformations, r->u.spec.metric_ranges);
 }
 
 static int set_str(char **dst, dp_str s)
@@ -1031,6 +1112,7 @@ static int task_summary(dp_ingest *in, dp_task_state *t, dp_df_state *d, dp_key 
 	dp_key_cstr(k, t->task);
 	if ((rc = summary_get(in, k, out)) || (rc = df_add_metric(d, name, len)))
 		return rc;
+	(*out)->task = t;
 	dp_task_metric *grown = realloc(t->metrics, (t->nmetrics + 1) * sizeof(*grown));
 	char *copy = malloc(len ? len : 1);
 	if (!grown || !copy) {
@@ -1071,34 +1153,20 @@ static int metric_case_clash(dp_ingest *in, frame_ctx *f, dp_df_state *d, const 
 
 /* ---- epoch blocks (epochs.h) ---------------------------------------------------- */
 
+/* A metric's value: an integer stays exact, a real (or an unsigned past
+ * INT64_MAX) is a double, anything else none. */
 static dp_ev ev_of(const msgpack_object *o)
 {
+	dp_mpr_scalar s;
 	dp_ev v = { 0 };
-	if (!o)
-		return v;
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > (uint64_t)INT64_MAX) {
-			v.type = DP_EV_REAL;
-			v.d = (double)o->via.u64;
-		} else {
-			v.type = DP_EV_INT;
-			v.i = (int64_t)o->via.u64;
-			v.d = (double)v.i;
-		}
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	dp_obj_scalar(o, &s);
+	if (s.kind == DP_MPR_INT) {
 		v.type = DP_EV_INT;
-		v.i = o->via.i64;
-		v.d = (double)v.i;
-		break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
+		v.i = s.i;
+		v.d = s.d;
+	} else if (s.kind == DP_MPR_REAL || s.kind == DP_MPR_BIG) {
 		v.type = DP_EV_REAL;
-		v.d = o->via.f64;
-		break;
-	default:
-		break;
+		v.d = s.d;
 	}
 	return v;
 }
@@ -1265,11 +1333,13 @@ static int eb_split_put(dp_ingest *in)
 {
 	dp_eblock right = { 0 };
 	uint32_t half = in->eb.b.n / 2;
+	assert(half >= 1); /* a block of one epoch is never split: two halves */
 	int rc = dp_eblock_split(&in->eb.b, half, &right);
 	if (!rc)
 		rc = eb_put(in, &in->eb.key, &in->eb.b);
 	if (!rc) {
 		dp_key k = in->eb.key;
+		assert(k.n >= 8); /* (df, task, int64 first epoch) */
 		k.n -= 8;
 		dp_key_i64(&k, right.epoch[0]);
 		rc = eb_put(in, &k, &right);
@@ -1701,6 +1771,55 @@ static int apply_end(dp_ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
+/* A refused record: the names its writer refused join the task's, and
+ * each new one is reported once (index --status), the record itself
+ * staying in the logs with their values.  Not a training record: it never
+ * changes the status. */
+static int apply_refused(dp_ingest *in, frame_ctx *f, const dp_record *r)
+{
+	const msgpack_object *m = r->u.refused.values;
+	const char *rec = r->u.refused.record.p;
+	int recn = (int)r->u.refused.record.n;
+	const char *what = recn == 5 && memcmp(rec, "epoch", 5) == 0   ? "metric"
+			   : recn == 4 && memcmp(rec, "test", 4) == 0  ? "metric"
+			   : recn == 7 && memcmp(rec, "element", 7) == 0 ? "attribute"
+									   : "hyperparameter";
+	char where[48], why[sizeof(((dp_problem_entry *)0)->why)];
+	dp_task_state *t;
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	if (r->u.refused.has_epoch)
+		snprintf(where, sizeof(where), "%.*s %lld", recn < 16 ? recn : 16, rec, (long long)r->u.refused.epoch);
+	else
+		snprintf(where, sizeof(where), "%.*s", recn < 16 ? recn : 16, rec);
+	dp_buf names = { 0 };
+	for (uint32_t i = 0; i < m->via.map.size && t->nrefused < DP_REFUSED_NAMES_MAX; i++) {
+		const msgpack_object *key = &m->via.map.ptr[i].key;
+		if (refused_has(t, key->via.str.ptr, key->via.str.size))
+			continue;
+		size_t need = DP_MP_STR_OVERHEAD * 2 + key->via.str.size + strlen(where);
+		if ((rc = dp_buf_reserve(&t->refused, need)))
+			break;
+		unsigned char *p = (unsigned char *)t->refused.data + t->refused.len;
+		p = dp_mp_str(p, key->via.str.ptr, key->via.str.size);
+		p = dp_mp_str(p, where, strlen(where));
+		t->refused.len = (size_t)(p - (unsigned char *)t->refused.data);
+		t->nrefused++;
+		t->dirty = true;
+		dp_buf_printf(&names, "%s'%.*s'", names.len ? ", " : "", (int)key->via.str.size, key->via.str.ptr);
+	}
+	/* One problem per record, naming what it refused first. */
+	if (!rc && names.len) {
+		snprintf(why, sizeof(why), "%s %s refused at %s: not declared (task '%s')", what, dp_buf_cstr(&names),
+			 where, f->seg->task);
+		rc = put_problem(in, f->seg, f->offset, 0, DP_PROBLEM_REFUSED, why, 0, true);
+	}
+	dp_buf_free(&names);
+	return rc;
+}
+
 /* Whether a stored tag entry comes after (time, position at[]). */
 static bool tag_is_later(const MDB_val *v, double time, const uint64_t at[3], dp_decoder *dec)
 {
@@ -1775,7 +1894,9 @@ static int apply_tag(dp_ingest *in, frame_ctx *f, const dp_record *r)
 	return 0;
 }
 
-static int apply_record(dp_ingest *in, frame_ctx *f)
+/* Applies the record of frame f: decoded here, or ahead by the loader
+ * (pre, NULL when not). */
+static int apply_record(dp_ingest *in, frame_ctx *f, const dp_prefetched_frame *pre)
 {
 	msgpack_object o;
 	dp_record r;
@@ -1783,10 +1904,19 @@ static int apply_record(dp_ingest *in, frame_ctx *f)
 
 	/* The reader has checked the payload's structure (dp_mp_check). */
 	bool lost = f->seg->pending.flags & DP_PROGRESS_CONFLICT;
-	if ((rc = dp_decode_checked(&in->rdec, f->payload, f->length, &o)) != 0)
+	if (pre) {
+		if (pre->decoded == DNNPROV_ENOMEM)
+			return dp_error(DNNPROV_ENOMEM, "out of memory decoding a record");
+		if (pre->decoded)
+			return lost ? 0 : schema_problem(in, f, "undecodable record");
+		if (pre->parsed)
+			return lost ? 0 : schema_problem(in, f, pre->why);
+		r = pre->rec;
+	} else if ((rc = dp_decode_checked(&in->rdec, f->payload, f->length, &o)) != 0) {
 		return rc == DNNPROV_ENOMEM ? rc : lost ? 0 : schema_problem(in, f, "undecodable record");
-	if (dp_record_parse(&o, &r) != 0)
+	} else if (dp_record_parse(&o, &r) != 0) {
 		return lost ? 0 : schema_problem(in, f, dnnprov_errmsg());
+	}
 	/* A losing run's segment is one problem; its specifications still
 	 * describe the dataflow, as every run's do. */
 	if (lost)
@@ -1808,6 +1938,7 @@ static int apply_record(dp_ingest *in, frame_ctx *f)
 	case DP_REC_TAG: rc = apply_tag(in, f, &r); break;
 	case DP_REC_USED:
 	case DP_REC_GENERATED: rc = apply_entity(in, f, &r); break;
+	case DP_REC_REFUSED: rc = apply_refused(in, f, &r); break;
 	default: rc = schema_problem(in, f, "unknown record kind");
 	}
 	if (rc == 0)
@@ -1846,7 +1977,7 @@ static int put_problem(dp_ingest *in, dp_seg_state *s, uint64_t offset, uint64_t
 	if (!is_new)
 		return 0;
 	s->pending.problems++;
-	if (kind == DP_PROBLEM_NAME) { /* indexed: nothing was skipped */
+	if (kind == DP_PROBLEM_NAME || kind == DP_PROBLEM_REFUSED) { /* indexed: nothing was skipped */
 		if (in->opts.notice)
 			in->opts.notice(in->opts.report_ctx, s->rel, offset, why);
 		return 0;
@@ -1869,6 +2000,197 @@ static int schema_problem(dp_ingest *in, frame_ctx *f, const char *why)
 	snprintf(copy, sizeof(copy), "%s", why); /* why may be the error detail itself */
 	return store_problem(in, f->seg, f->offset, (uint64_t)f->length + DP_FRAME_HEADER, DP_PROBLEM_SCHEMA,
 			     copy);
+}
+
+/* ---- ranks, starts and counts (schema.h) ------------------------------------------------ */
+
+/* Adds delta to the counts entry of key k, with the batch (flush_counts). */
+static int count_delta(dp_ingest *in, const dp_key *k, intptr_t delta)
+{
+	if (k->overflow)
+		return 0;
+	void **slot = dp_map_slot(&in->count_deltas, k->b, k->n, true);
+	if (!slot)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	*slot = (void *)((intptr_t)*slot + delta);
+	return 0;
+}
+
+static int flush_counts(dp_ingest *in)
+{
+	for (size_t i = 0; i < in->count_deltas.cap; i++) {
+		dp_map_entry *e = &in->count_deltas.slots[i];
+		intptr_t delta = (intptr_t)e->value;
+		if (!e->key || !delta)
+			continue;
+		MDB_val key = { e->len, e->key }, val;
+		uint64_t n = 0;
+		int mrc = mdb_get(in->txn, in->ix->dbi[DP_DB_COUNTS], &key, &val);
+		if (mrc == 0)
+			dp_count_unpack(val.mv_data, val.mv_size, &n); /* none: counted from 0 */
+		else if (mrc != MDB_NOTFOUND)
+			return lmdb_fail(mrc, "counts");
+		assert(delta > 0 || n >= (uint64_t)-delta); /* nothing is dropped that was not counted */
+		n = delta < 0 && n < (uint64_t)-delta ? 0 : n + (uint64_t)delta;
+		if (n == 0) {
+			mrc = mdb_del(in->txn, in->ix->dbi[DP_DB_COUNTS], &key, NULL);
+			mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
+		} else {
+			unsigned char le[8];
+			dp_count_pack(n, le);
+			val = (MDB_val){ 8, le };
+			mrc = mdb_put(in->txn, in->ix->dbi[DP_DB_COUNTS], &key, &val, 0);
+		}
+		if (mrc)
+			return lmdb_fail(mrc, "counts");
+		e->value = NULL;
+	}
+	return 0;
+}
+
+static void put_le64(dp_buf *b, uint64_t v)
+{
+	unsigned char le[8];
+	for (int i = 0; i < 8; i++)
+		le[i] = (unsigned char)(v >> (8 * i));
+	dp_buf_append(b, le, 8);
+}
+
+/* The task's hyperparameter row (schema.h): its values of the dataflow's
+ * declared hyperparameters, by position; built once per batch. */
+static int task_row(dp_ingest *in, dp_task_state *t)
+{
+	dp_df_state *d;
+	msgpack_object o;
+	int rc;
+
+	if (t->row_built)
+		return 0;
+	if ((rc = df_get(in, t->df, &d)))
+		return rc;
+	t->row.len = 0;
+	bool map = t->hyps.len && dp_decode(&in->rowdec, (const unsigned char *)t->hyps.data, t->hyps.len, &o) == 0 &&
+		   o.type == MSGPACK_OBJECT_MAP;
+	size_t used = 0;
+	for (size_t i = 0; map && i < d->nhyps; i++) {
+		const msgpack_object *v = NULL;
+		for (uint32_t j = 0; j < o.via.map.size && !v; j++)
+			if (dp_obj_is_str(&o.via.map.ptr[j].key, d->hyps[i].name))
+				v = &o.via.map.ptr[j].val;
+		unsigned char type = DP_ROW_OTHER;
+		if (!v)
+			type = DP_ROW_NONE;
+		else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+			 (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= (uint64_t)INT64_MAX))
+			type = DP_ROW_INT;
+		else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER || v->type == MSGPACK_OBJECT_FLOAT32 ||
+			 v->type == MSGPACK_OBJECT_FLOAT64)
+			type = DP_ROW_REAL;
+		else if (v->type == MSGPACK_OBJECT_STR && v->via.str.size <= 255)
+			type = DP_ROW_TEXT;
+		dp_buf_append(&t->row, &type, 1);
+		if (type == DP_ROW_INT) {
+			put_le64(&t->row, v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (uint64_t)v->via.i64 : v->via.u64);
+		} else if (type == DP_ROW_REAL) {
+			double x = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double)v->via.u64 : v->via.f64;
+			uint64_t bits;
+			memcpy(&bits, &x, 8);
+			put_le64(&t->row, bits);
+		} else if (type == DP_ROW_TEXT) {
+			unsigned char n = (unsigned char)v->via.str.size;
+			dp_buf_append(&t->row, &n, 1);
+			dp_buf_append(&t->row, v->via.str.ptr, n);
+		}
+		if (type != DP_ROW_NONE)
+			used = t->row.len; /* trailing NONEs are left out */
+	}
+	if (t->row.failed || in->rowdec.out_of_memory)
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	t->row.len = used;
+	t->row_built = true;
+	return 0;
+}
+
+/* A summary's value in ranks: its best by the metric's own goal; false
+ * when it has none (every value NaN, or none). */
+static bool rank_value(const dp_summary *s, bool lower, double *v)
+{
+	if (!s || !s->count)
+		return false;
+	*v = lower ? s->min : s->max;
+	return true;
+}
+
+static void rank_key(dp_key *k, const dp_task_state *t, const char *metric, size_t len, double v)
+{
+	dp_key_reset(k);
+	dp_key_cstr(k, t->df);
+	dp_key_str(k, metric, len);
+	dp_key_double(k, v);
+	dp_key_cstr(k, t->task);
+}
+
+/* Keeps the ranks key of task t's summary of metric[0..len) as the
+ * summary goes from `was` (NULL: none) to `now` (NULL: none): the old key
+ * goes, the new one comes with the task's row. */
+static int rank_update(dp_ingest *in, dp_task_state *t, const char *metric, size_t len, const dp_summary *was,
+		       const dp_summary *now)
+{
+	char name[DNNPROV_NAME_MAX + 1];
+	double before, after;
+	dp_key k;
+	int rc;
+
+	if (len > DNNPROV_NAME_MAX)
+		return 0; /* no metric name is that long */
+	memcpy(name, metric, len);
+	name[len] = '\0';
+	bool lower = dp_metric_lower_is_better(name);
+	bool had = rank_value(was, lower, &before), has = rank_value(now, lower, &after);
+	if (had && has && memcmp(&before, &after, sizeof(double)) == 0)
+		return 0; /* the same key, and a row that does not change */
+	if (had) {
+		rank_key(&k, t, metric, len, before);
+		MDB_val key = dp_key_val(&k);
+		int mrc = k.overflow ? 0 : mdb_del(in->txn, in->ix->dbi[DP_DB_RANKS], &key, NULL);
+		if (mrc && mrc != MDB_NOTFOUND)
+			return lmdb_fail(mrc, "ranks");
+	}
+	if (!has)
+		return 0;
+	rank_key(&k, t, metric, len, after);
+	if (k.overflow)
+		return 0; /* found by scanning the summaries instead */
+	if ((rc = task_row(in, t)))
+		return rc;
+	return put(in, DP_DB_RANKS, &k, t->row.data ? t->row.data : "", t->row.len, 0);
+}
+
+/* The starts key of a task (schema.h); false when it has no start. */
+static bool start_key(dp_key *k, const char *df, const char *task, double start)
+{
+	if (isnan(start))
+		return false;
+	dp_key_reset(k);
+	dp_key_cstr(k, df);
+	dp_key_double(k, start);
+	dp_key_cstr(k, task);
+	return !k->overflow;
+}
+
+/* A task written for the first time: counted, and in starts. */
+static int task_stored(dp_ingest *in, dp_task_state *t)
+{
+	dp_key k;
+	int rc;
+	if (t->stored)
+		return 0;
+	t->stored = true;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, t->df);
+	if ((rc = count_delta(in, &k, 1)))
+		return rc;
+	return start_key(&k, t->df, t->task, t->start) ? put(in, DP_DB_STARTS, &k, "", 0, 0) : 0;
 }
 
 /* ---- commit ---------------------------------------------------------------------------- */
@@ -1917,12 +2239,27 @@ static int recompute_task(dp_ingest *in, dp_task_state *t)
 		dp_key_cstr(&sk, t->df);
 		dp_key_str(&sk, sums.slots[i].key, sums.slots[i].len);
 		dp_key_cstr(&sk, t->task);
+		/* What the index held, whose ranks key goes. */
+		dp_summary was;
+		MDB_val key = dp_key_val(&sk), val;
+		int got = sk.overflow ? MDB_NOTFOUND : mdb_get(in->txn, in->ix->dbi[DP_DB_SUMMARIES], &key, &val);
+		if (got && got != MDB_NOTFOUND) {
+			rc = lmdb_fail(got, "summaries");
+			break;
+		}
+		bool had = got == 0 && dp_summary_unpack(val.mv_data, val.mv_size, &was);
 		unsigned char packed[DP_SUMMARY_PACKED_MAX];
 		rc = put(in, DP_DB_SUMMARIES, &sk, packed, dp_summary_pack(sums.slots[i].value, packed), 0);
+		if (!rc)
+			rc = rank_update(in, t, sums.slots[i].key, sums.slots[i].len, had ? &was : NULL, sums.slots[i].value);
 		/* The cache must not overwrite what was just computed. */
 		void **cached = dp_map_slot(&in->summaries, sk.b, sk.n, false);
-		if (cached && *cached)
-			((dp_summary_state *)*cached)->dirty = false;
+		if (cached && *cached) {
+			dp_summary_state *c = *cached;
+			c->dirty = false;
+			c->stored = *(dp_summary *)sums.slots[i].value;
+			c->has_stored = true;
+		}
 	}
 	for (size_t i = 0; i < sums.cap; i++)
 		free(sums.slots[i].value);
@@ -2033,6 +2370,15 @@ static int flush_caches(dp_ingest *in)
 		k.n = in->summaries.slots[i].len;
 		unsigned char packed[DP_SUMMARY_PACKED_MAX];
 		rc = put(in, DP_DB_SUMMARIES, &k, packed, dp_summary_pack(&s->s, packed), 0);
+		/* Its ranks key: the metric is the key's second field. */
+		size_t pos = 0, dn, mn;
+		const char *dfn, *metric;
+		assert(s->task); /* summaries are made for a task of the batch (task_summary) */
+		if (!rc && s->task && dp_key_get_str(k.b, k.n, &pos, &dfn, &dn) &&
+		    dp_key_get_str(k.b, k.n, &pos, &metric, &mn))
+			rc = rank_update(in, s->task, metric, mn, s->has_stored ? &s->stored : NULL, &s->s);
+		s->stored = s->s;
+		s->has_stored = true;
 		s->dirty = false;
 	}
 	if (!rc)
@@ -2042,7 +2388,7 @@ static int flush_caches(dp_ingest *in)
 		dp_key k;
 		if (t->recompute && (rc = recompute_task(in, t)))
 			break;
-		if ((rc = task_encode(t, &in->scratch)))
+		if ((rc = task_encode(t, &in->scratch)) || (rc = task_stored(in, t)))
 			break;
 		dp_key_reset(&k);
 		memcpy(k.b, items[i].key, items[i].n);
@@ -2064,6 +2410,8 @@ static int flush_caches(dp_ingest *in)
 	/* Progress, in path order too. */
 	if (!rc && in->ntouched > 1)
 		qsort(in->touched, in->ntouched, sizeof(*in->touched), cmp_seg_rel);
+	if (!rc)
+		rc = flush_counts(in);
 	for (size_t i = 0; i < in->ntouched && !rc; i++) {
 		dp_seg_state *s = in->touched[i];
 		dp_key k;
@@ -2100,11 +2448,28 @@ static int grow_map(dp_ingest *in)
 	MDB_envinfo info;
 	mdb_env_info(in->ix->env, &info);
 	size_t size = info.me_mapsize * 2;
+	pthread_mutex_lock(&in->gate);
 	int mrc = mdb_env_set_mapsize(in->ix->env, size);
+	pthread_mutex_unlock(&in->gate);
 	if (mrc)
 		return dp_lmdb_error(mrc, "growing the index map");
 	in->stats.map_grows++;
 	return 0;
+}
+
+/* After a commit: a map more than three quarters full is doubled before
+ * the next batch needs it.  A batch that fills the map is rolled back and
+ * its whole pass read again (dp_ingest_run_with_retry), which at a million
+ * segments costs a walk of a million folders per doubling; grown ahead,
+ * that happens only to a batch larger than the quarter left. */
+static int grow_ahead(dp_ingest *in)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	if (mdb_env_info(in->ix->env, &info) || mdb_env_stat(in->ix->env, &st))
+		return 0; /* the batch that fills it grows it */
+	uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	return used > info.me_mapsize / 4 * 3 ? grow_map(in) : 0;
 }
 
 int dp_ingest_commit(dp_ingest *in)
@@ -2163,7 +2528,8 @@ int dp_ingest_commit(dp_ingest *in)
 		s->in_index = true;
 	}
 	in->ntouched = 0;
-	return 0;
+	/* No transaction of this process is open (LMDB's condition). */
+	return grow_ahead(in);
 }
 
 static int begin_batch(dp_ingest *in);
@@ -2179,6 +2545,7 @@ static int begin_batch(dp_ingest *in)
 	int mrc;
 	if (in->txn)
 		return 0;
+	assert(in->ix->writable);
 	mrc = mdb_txn_begin(in->ix->env, NULL, 0, &in->txn);
 	if (mrc)
 		return dp_lmdb_error(mrc, "beginning a write transaction");
@@ -2325,17 +2692,47 @@ size_t dp_ingest_unread_count(const dp_ingest *in, size_t *waiting)
 	return n + w;
 }
 
-/* Applies what the reader yields from its position, from a file or from
- * memory (dp_ingest_chunk): records, problems and the seal, until the end, a
- * torn tail, a read error (*res < 0) or, when `more` is not NULL, a full
- * batch (*more set).  Returns 0 or the error of applying a frame. */
-static int read_frames(dp_ingest *in, dp_seg_state *s, dp_reader *r, bool *more, int *res)
+/* Frames as a reader yields them, or as the loader kept them (a reader's
+ * results from one of them on, prefetch.h). */
+typedef struct frames {
+	dp_reader *r;
+	const dp_prefetched *pf;
+	size_t i;
+	uint64_t offset; /* dp_reader_offset() after the last */
+} frames;
+
+static int frames_next(frames *fs, dp_frame *fr, dp_problem *pb, const dp_prefetched_frame **pre)
 {
+	if (fs->r) {
+		int res = dp_reader_next(fs->r, fr, pb);
+		fs->offset = dp_reader_offset(fs->r);
+		*pre = NULL;
+		return res;
+	}
+	const dp_prefetched_frame *f = &fs->pf->f[fs->i];
+	/* The last kept result ends the reading (prefetch.c): never past it. */
+	assert(fs->i < fs->pf->n);
+	fs->i += fs->i + 1 < fs->pf->n;
+	*fr = f->frame;
+	*pb = f->problem;
+	*pre = f->res == DP_READ_RECORD && fs->pf->decoded ? f : NULL;
+	fs->offset = f->next;
+	return f->res;
+}
+
+/* Applies what the reader yields from its position, from a file or from
+ * memory (dp_ingest_chunk, the loader's): records, problems and the seal,
+ * until the end, a torn tail, a read error (*res < 0) or, when `more` is
+ * not NULL, a full batch (*more set).  Returns 0 or the error of applying
+ * a frame. */
+static int read_frames(dp_ingest *in, dp_seg_state *s, frames *fs, bool *more, int *res)
+{
+	const dp_prefetched_frame *pre;
 	dp_frame fr;
 	dp_problem pb;
 	int rc = 0;
 
-	while ((*res = dp_reader_next(r, &fr, &pb)) > 0) {
+	while ((*res = frames_next(fs, &fr, &pb, &pre)) > 0) {
 		if (*res == DP_READ_TORN)
 			break;
 		if (*res == DP_READ_PROBLEM) {
@@ -2345,12 +2742,12 @@ static int read_frames(dp_ingest *in, dp_seg_state *s, dp_reader *r, bool *more,
 			s->pending.sealed = 1;
 		} else {
 			frame_ctx f = { s, fr.offset, fr.payload, fr.length };
-			rc = apply_record(in, &f);
+			rc = apply_record(in, &f, pre);
 			in->batch_records++;
 		}
 		if (rc)
 			return rc;
-		s->pending.offset = dp_reader_offset(r);
+		s->pending.offset = fs->offset;
 		if (more && in->batch_records >= in->opts.batch_records) {
 			*more = true; /* let the caller commit, then come back */
 			break;
@@ -2359,13 +2756,83 @@ static int read_frames(dp_ingest *in, dp_seg_state *s, dp_reader *r, bool *more,
 	return s->pending.flags & DP_PROGRESS_CONFLICT ? conflict_read(in, s) : 0;
 }
 
-int dp_ingest_segment(dp_ingest *in, dp_seg_state *s, bool *more)
+/* Where a segment's bytes come from: its file, read now, or what the
+ * loader (loader.h) read of it ahead, when that holds the offset the
+ * segment is read from. */
+typedef struct seg_source {
+	const dp_prefetched *pf; /* NULL: the file */
+	ptrdiff_t first;         /* the loader's first result to replay */
+	char *path;
+	unsigned mode;           /* its file type; 0: unknown */
+	uint64_t size;
+} seg_source;
+
+/* Whether what the loader read of a segment says what reading its file
+ * from `offset` would have: its failure to open, its type, that nothing
+ * is new, the header's failure, or results replayed from one at offset
+ * (*first).  Otherwise the file is read now (a batch read it further since,
+ * or it was read from elsewhere). */
+static bool prefetched_holds(const dp_prefetched *p, uint64_t offset, ptrdiff_t *first)
+{
+	const dp_segment_image *img = &p->img;
+	*first = -1;
+	if (img->err || img->mode != S_IFREG || p->open_rc)
+		return true;
+	if (img->unread) /* nothing past its size */
+		return offset >= img->size && offset > 0;
+	uint64_t fs = p->hdr.frames_start;
+	/* A reader from before the first frame starts at it (with the header's
+	 * problem, when it has one); from a frame, there. */
+	if ((offset <= fs) != (p->from <= fs))
+		return false;
+	*first = dp_prefetched_at(p, offset > fs ? offset : fs);
+	return *first >= 0;
+}
+
+/* The file's type and size (lstat: by the rule of logger/scan.h, what is no
+ * regular file there, a FIFO or a link to /dev/zero named by an inotify
+ * event, is never opened; the indexer tells it).  0, or 1 when it is gone. */
+static int source_stat(seg_source *src)
+{
+	struct stat st;
+	if (src->pf) {
+		src->mode = src->pf->img.err ? 0 : src->pf->img.mode;
+		src->size = src->pf->img.size;
+		return src->pf->img.err == ENOENT;
+	}
+	if (lstat(src->path, &st) != 0) {
+		src->mode = 0;
+		return errno == ENOENT;
+	}
+	src->mode = st.st_mode & S_IFMT;
+	src->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Opens the frames from `from`: 0, or what dp_reader_open returns, with
+ * its detail. */
+static int source_open(const seg_source *src, uint64_t from, frames *fs, dp_segment_header *hdr)
+{
+	const dp_prefetched *p = src->pf;
+	if (!p)
+		return dp_reader_open(src->path, from, &fs->r, hdr);
+	if (p->img.err)
+		return dp_error(DNNPROV_EIO, "%s", p->img.why);
+	if (p->open_rc)
+		return dp_error(p->open_rc, "%s", p->open_why);
+	*hdr = p->hdr;
+	fs->pf = p;
+	fs->i = (size_t)src->first;
+	fs->offset = p->f[fs->i].at;
+	return 0;
+}
+
+int dp_ingest_segment(dp_ingest *in, dp_seg_state *s, const dp_prefetched *pf, bool *more)
 {
 	dp_segment_header hdr;
-	dp_reader *r = NULL;
-	char *path;
+	frames fs = { 0 };
+	seg_source src = { 0 };
 	int rc, res;
-	struct stat st;
 
 	*more = false;
 	if (s->pending.sealed || s->gone)
@@ -2374,49 +2841,50 @@ int dp_ingest_segment(dp_ingest *in, dp_seg_state *s, bool *more)
 	s->waiting = !s->unreadable && blocked && *blocked != NULL;
 	if (s->waiting)
 		return 0;
-	path = dp_path_join(in->opts.log_dir, s->rel);
-	if (!path)
+	src.pf = pf && prefetched_holds(pf, s->pending.offset, &src.first) ? pf : NULL;
+	src.path = dp_path_join(in->opts.log_dir, s->rel);
+	if (!src.path)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	/* lstat: by the rule of logger/scan.h, what is no regular file there
-	 * (a FIFO, a link to /dev/zero, named by an inotify event) is never
-	 * opened; the indexer tells it. */
-	if (lstat(path, &st) != 0) {
-		s->gone = errno == ENOENT; /* deleted: what was indexed stays */
-		if (s->gone)
-			set_unreadable(in, s, false);
-		free(path);
+	if (source_stat(&src)) {
+		s->gone = true; /* deleted: what was indexed stays */
+		set_unreadable(in, s, false);
+		free(src.path);
 		return 0;
 	}
-	s->not_file = S_ISREG(st.st_mode) ? 0 : (unsigned)(st.st_mode & S_IFMT);
+	if (!src.mode && !src.pf) {
+		free(src.path);
+		return 0;
+	}
+	s->not_file = !src.mode || src.mode == S_IFREG ? 0 : src.mode;
 	if (s->not_file) {
 		set_unreadable(in, s, false);
-		free(path);
+		free(src.path);
 		return 0;
 	}
-	if ((uint64_t)st.st_size <= s->pending.offset && s->pending.offset > 0) {
+	if (src.mode && src.size <= s->pending.offset && s->pending.offset > 0) {
 		set_unreadable(in, s, false); /* everything it holds has been read */
-		free(path);
+		free(src.path);
 		return 0; /* nothing new */
 	}
-	rc = dp_reader_open(path, s->pending.offset, &r, &hdr);
+	rc = source_open(&src, s->pending.offset, &fs, &hdr);
 	if (rc == DNNPROV_ETRUNCATED) {
 		/* Being created, or its writer died before the header was whole:
 		 * recorded as known and open, read again when it grows. */
 		rc = 0;
-		if (!s->in_index || s->pending.size_seen != (uint64_t)st.st_size) {
+		if (!s->in_index || s->pending.size_seen != src.size) {
 			if ((rc = begin_batch(in)) == 0 && (rc = seg_touch(in, s)) == 0)
-				s->pending.size_seen = (uint64_t)st.st_size;
+				s->pending.size_seen = src.size;
 		}
-		free(path);
+		free(src.path);
 		return rc;
 	}
 	if (rc == DNNPROV_ENOMEM) {
-		free(path);
+		free(src.path);
 		return rc;
 	}
 	if (rc && rc != DNNPROV_EVERSION) {
 		mark_unreadable(in, s, 0);
-		free(path);
+		free(src.path);
 		return 0;
 	}
 	int open_rc = rc;
@@ -2425,17 +2893,17 @@ int dp_ingest_segment(dp_ingest *in, dp_seg_state *s, bool *more)
 	set_unreadable(in, s, false); /* it opened: whatever follows, it was read */
 	if (open_rc == DNNPROV_EVERSION) {
 		/* A newer format: recorded once, then left alone. */
-		rc = store_problem(in, s, 0, (uint64_t)st.st_size, DP_PROBLEM_VERSION, dnnprov_errmsg());
+		rc = store_problem(in, s, 0, src.size, DP_PROBLEM_VERSION, dnnprov_errmsg());
 		s->pending.sealed = 1;
-		if ((uint64_t)st.st_size > s->pending.offset) /* a file cut since keeps what was read */
-			s->pending.offset = (uint64_t)st.st_size;
+		if (src.size > s->pending.offset) /* a file cut since keeps what was read */
+			s->pending.offset = src.size;
 		goto out;
 	}
-	if ((rc = identify(in, s, &hdr, (uint64_t)st.st_size)) != 0) {
+	if ((rc = identify(in, s, &hdr, src.size)) != 0) {
 		rc = rc == NO_IDENTITY ? 0 : rc;
 		goto out;
 	}
-	if ((rc = read_frames(in, s, r, more, &res)))
+	if ((rc = read_frames(in, s, &fs, more, &res)))
 		goto out;
 	if (res == DNNPROV_ENOMEM) {
 		rc = res;
@@ -2450,12 +2918,12 @@ int dp_ingest_segment(dp_ingest *in, dp_seg_state *s, bool *more)
 	set_unreadable(in, s, false);
 	s->unreadable_told = false; /* read to its end: told again if it fails again */
 	/* Also past the segment header when no frame follows it yet. */
-	if (s->pending.offset < dp_reader_offset(r))
-		s->pending.offset = dp_reader_offset(r);
-	s->pending.size_seen = (uint64_t)st.st_size;
+	if (s->pending.offset < fs.offset)
+		s->pending.offset = fs.offset;
+	s->pending.size_seen = src.size;
 out:
-	dp_reader_close(r);
-	free(path);
+	dp_reader_close(fs.r);
+	free(src.path);
 	return rc;
 }
 
@@ -2526,6 +2994,7 @@ int dp_ingest_run_with_retry(dp_ingest *in, int (*step)(dp_ingest *, void *), vo
 		if (rc != MAP_FULL_RETRY)
 			return rc;
 		abort_batch(in);
+		in->stats.rollbacks++;
 		if ((rc = grow_map(in)))
 			return rc;
 	}
@@ -2535,6 +3004,7 @@ int dp_ingest_run_with_retry(dp_ingest *in, int (*step)(dp_ingest *, void *), vo
 int dp_ingest_init(dp_ingest *in, dp_index *ix, const dp_indexer_options *opts)
 {
 	memset(in, 0, sizeof(*in));
+	pthread_mutex_init(&in->gate, NULL);
 	in->ix = ix;
 	in->opts = *opts;
 	in->listed_at = NAN;
@@ -2562,6 +3032,8 @@ void dp_ingest_free(dp_ingest *in)
 	dp_map_free(&in->tasks);
 	dp_map_free(&in->summaries);
 	dp_map_free(&in->dataflows);
+	dp_map_free(&in->count_deltas);
+	dp_decoder_free(&in->rowdec);
 	dp_decoder_free(&in->rdec);
 	dp_decoder_free(&in->vdec);
 	dp_buf_free(&in->scratch);
@@ -2572,6 +3044,7 @@ void dp_ingest_free(dp_ingest *in)
 	free(in->eb.pos);
 	free(in->eb.vals);
 	free(in->eb.tm);
+	pthread_mutex_destroy(&in->gate);
 }
 
 dp_seg_state *dp_ingest_segment_state(dp_ingest *in, const char *rel)
@@ -2807,7 +3280,8 @@ int dp_ingest_chunk(dp_ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome,
 		if ((rc = dp_reader_open_mem(c->segment, c->header, c->header_len, from, c->bytes, c->len,
 					     p > from ? p : from, &r, &hdr)))
 			return rc;
-		if ((rc = identify(in, s, &hdr, end)) == 0 && (rc = read_frames(in, s, r, NULL, &res)) == 0 && res < 0)
+		frames fs = { .r = r };
+		if ((rc = identify(in, s, &hdr, end)) == 0 && (rc = read_frames(in, s, &fs, NULL, &res)) == 0 && res < 0)
 			rc = res;
 		dp_reader_close(r);
 		if (rc)
@@ -2890,7 +3364,22 @@ static int drop_by_spec(dp_ingest *in, const char *df, const char *task)
 		dp_key_cstr(&k, df);
 		dp_key_cstr(&k, m.metrics[i]);
 		dp_key_cstr(&k, task);
-		rc = k.overflow ? 0 : del_key(in, DP_DB_SUMMARIES, &k);
+		if (k.overflow)
+			continue;
+		/* Its ranks key first, named by the summary's value. */
+		dp_summary was;
+		MDB_val skey = dp_key_val(&k), sv;
+		int got = mdb_get(in->txn, in->ix->dbi[DP_DB_SUMMARIES], &skey, &sv);
+		if (got && got != MDB_NOTFOUND)
+			return lmdb_fail(got, "summaries");
+		if (got == 0 && dp_summary_unpack(sv.mv_data, sv.mv_size, &was)) {
+			dp_task_state gone = { 0 };
+			snprintf(gone.df, sizeof(gone.df), "%s", df);
+			snprintf(gone.task, sizeof(gone.task), "%s", task);
+			rc = rank_update(in, &gone, m.metrics[i], strlen(m.metrics[i]), &was, NULL);
+		}
+		if (!rc)
+			rc = del_key(in, DP_DB_SUMMARIES, &k);
 	}
 	/* Elements are of user-defined sets only. */
 	for (size_t i = 0; i < m.ntfs && !rc; i++)
@@ -2972,9 +3461,22 @@ static int drop_task_data(dp_ingest *in, const char *df, const char *task)
 	if (mrc && mrc != MDB_NOTFOUND)
 		return lmdb_fail(mrc, "tasks");
 	dp_task_fields f;
-	if (mrc == 0 && dp_task_fields_parse(val.mv_data, val.mv_size, &f) == 0 && f.hyps.p &&
-	    (rc = dp_buf_append(&hyps, f.hyps.p, f.hyps.n)))
+	bool stored = mrc == 0 && dp_task_fields_parse(val.mv_data, val.mv_size, &f) == 0;
+	if (stored && f.hyps.p && (rc = dp_buf_append(&hyps, f.hyps.p, f.hyps.n)))
 		return rc;
+	if (stored) { /* uncounted, and out of starts */
+		dp_key c;
+		dp_key_reset(&c);
+		dp_key_cstr(&c, df);
+		if (!rc)
+			rc = count_delta(in, &c, -1);
+		if (!rc && start_key(&c, df, task, f.start))
+			rc = del_key(in, DP_DB_STARTS, &c);
+		if (rc) {
+			dp_buf_free(&hyps);
+			return rc;
+		}
+	}
 	if (hyps.len) {
 		msgpack_object ho;
 		if (dp_decode(&in->vdec, (const unsigned char *)hyps.data, hyps.len, &ho) == 0)

@@ -5,9 +5,12 @@
 #ifndef DNNPROV_INGEST_H
 #define DNNPROV_INGEST_H
 
+#include <pthread.h>
+
 #include "indexer/epochs.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
+#include "logger/prefetch.h"
 #include "logger/reader.h"
 #include "logger/record.h"
 #include "util/map.h"
@@ -72,13 +75,24 @@ typedef struct dp_task_state {
 	bool has_last_epoch;
 	dp_buf hyps; /* msgpack map of hyperparameter values */
 	dp_buf facts; /* msgpack map of run facts; empty when none */
+	/* The names its writers refused (refused records), as the pairs of a
+	 * msgpack map without its header: name -> where it was first refused
+	 * ("epoch 3", "test"); at most DP_REFUSED_NAMES_MAX. */
+	dp_buf refused;
+	uint32_t nrefused;
 	dp_task_metric *metrics;
 	size_t nmetrics;
+	bool stored;    /* the tasks database holds it (counted, in starts) */
+	bool row_built; /* row holds its hyperparameter row (schema.h), for ranks */
+	dp_buf row;
 } dp_task_state;
 
 typedef struct dp_summary_state {
 	dp_summary s;
 	bool dirty;
+	bool has_stored;         /* the index holds a summary (stored), whose ranks key is kept */
+	dp_summary stored;
+	struct dp_task_state *task; /* its task, in the same batch's cache */
 } dp_summary_state;
 
 typedef struct dp_df_state {
@@ -97,12 +111,22 @@ typedef struct dp_df_state {
 		dp_buf raw; /* msgpack of the transformation's spec */
 	} *tfs;
 	size_t ntfs;
+	/* The metrics' declared ranges (the spec's metric_ranges): a later
+	 * spec's range for a metric replaces the earlier one. */
+	struct {
+		char *name;
+		double low, high;
+	} *ranges;
+	size_t nranges;
 	double first_seen;
 	bool dirty;
 } dp_df_state;
 
 typedef struct dp_ingest {
 	dp_index *ix;
+	/* Held to resize the map, which LMDB allows with no transaction open
+	 * in the process: the loader (loader.h) reads under it. */
+	pthread_mutex_t gate;
 	dp_indexer_options opts;
 	MDB_txn *txn; /* the open batch, or NULL */
 	double batch_started;
@@ -115,6 +139,11 @@ typedef struct dp_ingest {
 	dp_map tasks;     /* key (df task) -> dp_task_state, this batch */
 	dp_map summaries; /* key (df task metric) -> dp_summary_state, this batch */
 	dp_map dataflows; /* key (df) -> dp_df_state, this batch */
+	/* What the batch adds to the counts database, key -> the change (as
+	 * an intptr_t), written with the batch: one write per dataflow and
+	 * value, not one per task. */
+	dp_map count_deltas;
+	dp_decoder rowdec; /* tasks' hyperparameters, read into rows */
 	dp_decoder rdec;  /* records */
 	dp_decoder vdec;  /* index values */
 	dp_buf scratch;
@@ -150,8 +179,10 @@ DP_INTERNAL void dp_ingest_free(dp_ingest *in);
 /* The state of a segment, loading its committed progress on first use. */
 DP_INTERNAL dp_seg_state *dp_ingest_segment_state(dp_ingest *in, const char *rel);
 /* Reads a segment from its pending offset to its end (or a torn tail),
- * applying what it finds.  *more is set when the batch filled first. */
-DP_INTERNAL int dp_ingest_segment(dp_ingest *in, dp_seg_state *s, bool *more);
+ * applying what it finds: from what the loader read ahead (pf, NULL when
+ * none) when that holds the offset, else from the file.  *more is set when
+ * the batch filled first. */
+DP_INTERNAL int dp_ingest_segment(dp_ingest *in, dp_seg_state *s, const dp_prefetched *pf, bool *more);
 /* Segments not read to their end: those whose last read failed, and those
  * waiting for an unreadable one of their task (counted in *waiting). */
 DP_INTERNAL size_t dp_ingest_unread_count(const dp_ingest *in, size_t *waiting);

@@ -1,6 +1,7 @@
 /*
  * keys.c - the order-preserving key encodings of schema.h.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "indexer/schema.h"
@@ -22,6 +23,9 @@ const char *const dp_db_names[DP_DB_COUNT] = {
 	[DP_DB_TAGS] = "tags",
 	[DP_DB_LINEAGE] = "lineage",
 	[DP_DB_ENTITIES] = "entities",
+	[DP_DB_RANKS] = "ranks",
+	[DP_DB_STARTS] = "starts",
+	[DP_DB_COUNTS] = "counts",
 };
 
 static void put(dp_key *k, const void *p, size_t n)
@@ -32,6 +36,7 @@ static void put(dp_key *k, const void *p, size_t n)
 	}
 	memcpy(k->b + k->n, p, n);
 	k->n += n;
+	assert(k->n <= DP_KEY_MAX);
 }
 
 void dp_key_str(dp_key *k, const char *s, size_t n)
@@ -59,17 +64,25 @@ void dp_key_u64(dp_key *k, uint64_t v)
 
 void dp_key_i64(dp_key *k, int64_t v)
 {
-	dp_key_u64(k, (uint64_t)v ^ (1ull << 63));
+	uint64_t u = (uint64_t)v ^ (1ull << 63);
+	/* Negatives below the positives, each in order: the top bit is clear
+	 * for them alone. */
+	assert(((u >> 63) == 1) == (v >= 0));
+	dp_key_u64(k, u);
 }
 
 uint64_t dp_sortable_double(double v)
 {
 	uint64_t u;
 	memcpy(&u, &v, 8);
-	return (u & (1ull << 63)) ? ~u : u | (1ull << 63);
+	uint64_t s = (u & (1ull << 63)) ? ~u : u | (1ull << 63);
+	/* Sortable: positives (and +0, NaN with a clear sign) above every
+	 * negative. */
+	assert((s >> 63) == !(u >> 63));
+	return s;
 }
 
-double dp_unsortable_double(uint64_t u)
+static double dp_unsortable_double(uint64_t u)
 {
 	double v;
 	u = (u & (1ull << 63)) ? u & ~(1ull << 63) : ~u;
@@ -95,6 +108,7 @@ bool dp_key_get_str(const unsigned char *key, size_t n, size_t *pos, const char 
 	*s = (const char *)key + *pos;
 	*len = (size_t)(end - (key + *pos));
 	*pos += *len + 1;
+	assert(*pos <= n);
 	return true;
 }
 

@@ -16,41 +16,14 @@
 #include "logger/decode.h"
 #include "logger/record.h"
 
-#define CHUNK 4096
-
-struct dp_model_chunk {
-	struct dp_model_chunk *next;
-	size_t used, cap;
-	max_align_t data[];
-};
-
 static void *arena_alloc(dp_model *m, size_t n)
 {
-	struct dp_model_chunk *c = m->arena;
-	n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-	if (!c || c->cap - c->used < n) {
-		size_t cap = n > CHUNK ? n : CHUNK;
-		struct dp_model_chunk *fresh = malloc(sizeof(*fresh) + cap);
-		if (!fresh)
-			return NULL;
-		fresh->next = c;
-		fresh->used = 0;
-		fresh->cap = cap;
-		m->arena = c = fresh;
-	}
-	assert(c->used + n <= c->cap);
-	void *p = (char *)c->data + c->used;
-	c->used += n;
-	memset(p, 0, n);
-	return p;
+	return dp_arena_alloc(&m->arena, n);
 }
 
 static const char *arena_str(dp_model *m, const char *s, size_t n)
 {
-	char *p = arena_alloc(m, n + 1);
-	if (p)
-		memcpy(p, s, n);
-	return p;
+	return dp_arena_strndup(&m->arena, s, n);
 }
 
 /* Grows *array of *count items of `size` bytes to hold one more; the new
@@ -73,10 +46,7 @@ static void *grow(dp_model *m, void **array, size_t *count, size_t *cap, size_t 
 
 void dp_model_free(dp_model *m)
 {
-	for (struct dp_model_chunk *c = m->arena, *next; c; c = next) {
-		next = c->next;
-		free(c);
-	}
+	dp_arena_free(&m->arena);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -321,10 +291,27 @@ int dp_model_read(const void *value, size_t n, const char *df, dp_model *m)
 		if (!slot || !(*slot = arena_str(m, p, len)))
 			b.oom = true;
 	}
+	const msgpack_object *mr = dp_map_get(&o, "metric_ranges");
+	cap = 0;
+	for (uint32_t i = 0; mr && mr->type == MSGPACK_OBJECT_MAP && i < mr->via.map.size && !b.oom; i++) {
+		const msgpack_object *r = &mr->via.map.ptr[i].val;
+		const char *p;
+		size_t len;
+		double lo, hi;
+		if (!str_of(&mr->via.map.ptr[i].key, &p, &len) || r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 ||
+		    !dp_obj_number(&r->via.array.ptr[0], &lo) || !dp_obj_number(&r->via.array.ptr[1], &hi))
+			continue;
+		struct dp_mrange *x = grow(m, (void **)&m->ranges, &m->nranges, &cap, sizeof(*x));
+		if (!x || !(x->metric = arena_str(m, p, len)))
+			b.oom = true;
+		else
+			x->low = lo, x->high = hi;
+	}
 	if (!b.oom)
 		builtins(&b, dp_map_get(&o, "hyperparameters"));
 	if (!b.oom)
 		user_transformations(&b, dp_map_get(&o, "transformations"));
+	assert(b.oom || (m->ntfs >= 2 && m->tfs[0].builtin && m->tfs[0].nsets == 3)); /* TrainingModel's three */
 	bool oom = b.oom || dec.out_of_memory;
 	dp_decoder_free(&dec);
 	return oom ? dp_error(DNNPROV_ENOMEM, "out of memory reading the specification of %s", df) : 0;
@@ -341,6 +328,7 @@ const dp_mset *dp_model_hyps(const dp_model *m)
 
 int dp_model_add_hyp(dp_model *m, const char *name, size_t n, dp_attr_type type)
 {
+	assert(type == DP_ATTR_NUMERIC || type == DP_ATTR_TEXT || type == DP_ATTR_FILE);
 	dp_mset *s = (dp_mset *)dp_model_hyps(m);
 	if (s && add_attr(m, s, name, n, type, NULL))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");

@@ -69,8 +69,6 @@ typedef struct dp_mtf {
 	size_t nsets, setcap;
 } dp_mtf;
 
-struct dp_model_chunk;
-
 typedef struct dp_model {
 	const char *dataflow;
 	/* The built-in transformations first (TrainingModel, Adaptation when
@@ -85,7 +83,14 @@ typedef struct dp_model {
 	bool adaptation;
 	bool undeclared;   /* some task used a hyperparameter the specification lacks */
 	double first_seen; /* NaN when unknown */
-	struct dp_model_chunk *arena; /* the strings and arrays above */
+	/* The values a metric can take, as the experiment file declares them
+	 * (metric_ranges): -inf or inf for an open side. */
+	struct dp_mrange {
+		const char *metric;
+		double low, high;
+	} *ranges;
+	size_t nranges;
+	dp_arena arena; /* the strings and arrays above */
 } dp_model;
 
 /* The attributes of the built-in sets that every dataflow has, whatever

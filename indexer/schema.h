@@ -37,13 +37,16 @@
  *                  {hyperparameters: [{name, type}], metrics: [str],
  *                   adaptation: bool, transformations: [...as in the spec
  *                   record...], first_seen: time,
+ *                   metric_ranges: {metric: [low, high]} (present once a
+ *                   spec declared some; a later spec's range for a metric
+ *                   replaces the earlier one),
  *                   undeclared_hyperparameters: true (present once a task
  *                   used a hyperparameter name the specification lacks)}
  *                metrics lists declared names, then every other metric name
  *                an epoch or test record used, in the order first seen; it
  *                only grows: epoch blocks name metrics by position in it.
  *   tasks:       df task -> msgpack map:
- *                  {status: str (RUNNING, LOST, FINISHED, FAILED, KILLED),
+ *                  {status: str (RUNNING, LOST, FINISHED, FAILED, KILLED, PRUNED),
  *                   start: time (the first begin's), end: time|nil,
  *                   last: time (of the task's causally last record;
  *                   end and last are the attempt's begin plus the time
@@ -64,7 +67,11 @@
  *                   group}|nil (whose death makes it LOST),
  *                   hyperparameters: {name: value} (the first begin's),
  *                   facts: {name: value} (the run facts of the first
- *                   begin that had them; absent when none)}
+ *                   begin that had them; absent when none),
+ *                   refused: {name: str} (names its writers refused,
+ *                   each with where it was first refused, "epoch 3",
+ *                   "test"; at most DP_REFUSED_NAMES_MAX; absent when
+ *                   none)}
  *                status first and start second (dp_task_start reads just
  *                those; the other readers take the keys in any order).
  *   running:     df task -> empty: the tasks whose status is RUNNING, the
@@ -92,6 +99,18 @@
  *                range
  *   hyp_index:   df hyperparameter value task -> empty; a task's values at
  *                its first begin (a resume keeps them), for equality and range scans
+ *   ranks:       df metric double(best) task -> the task's hyperparameter
+ *                row (below): every task and metric whose summary has a
+ *                value, keyed by its best value by the metric's own goal
+ *                (dp_metric_lower_is_better: the minimum for loss-like names,
+ *                else the maximum), so that the best k tasks are the first
+ *                or last k keys of a range, and one scan gives every task's
+ *                metric in order with the values effect groups it by
+ *   starts:      df double(start) task -> empty: the tasks by their start
+ *                (a task without one has no key)
+ *   counts:      df -> u64 (little-endian): the tasks of the dataflow;
+ *                df hyperparameter value -> u64: the tasks hyp_index lists
+ *                under that value (the key of hyp_index without the task)
  *   tags:        df task key -> msgpack map {value: value|nil (nil: the
  *                key was removed), time: the tag record's time, run: str
  *                (its segment's run), at: [sequence, name crc, offset] (its
@@ -110,6 +129,15 @@
  *   problems:    segment path, u64be(offset) -> struct dp_problem_entry;
  *                a segment of a run that lost its task id (CONFLICT) has
  *                exactly one, at offset 0, over everything read of it
+ *
+ * A hyperparameter row (the value of a ranks key) holds a task's values of
+ * the dataflow's declared hyperparameters, by their position in its list
+ * (which only grows), each a type byte and what it needs: DP_ROW_NONE (the
+ * task has none), DP_ROW_REAL (8 bytes, little-endian IEEE), DP_ROW_INT
+ * (8 bytes, little-endian), DP_ROW_TEXT (a length byte, the bytes), or
+ * DP_ROW_OTHER (a value hyp_index does not hold: a boolean, nil, a map, a
+ * text over 255 bytes).  Trailing DP_ROW_NONE are left out, so a row does
+ * not depend on how long the list was when it was written.
  *
  * A record's position is u32be(segment sequence) u32be(CRC32C(segment file
  * name)) u64be(frame offset): the causal order of a task's records (format.h),
@@ -169,18 +197,34 @@ typedef struct dp_task_fields {
 	dp_str host, user, execution, transformation, message;
 	/* The msgpack maps inside the value, as bytes (p NULL when absent):
 	 * hyperparameters {name: value}, facts {name: value}, owner. */
-	dp_str hyps, facts, owner_map;
+	dp_str hyps, facts, owner_map, refused;
 } dp_task_fields;
+
+/* The most refused names a task value keeps (a program inventing names
+ * must not grow it without bound); each is reported once, when first
+ * refused. */
+#define DP_REFUSED_NAMES_MAX 64
 
 /* Reads a task value (the tasks database) in place, in one pass: 0, or
  * DNNPROV_ECORRUPT for bytes that are no task value (what was read before
  * the damage is in *out). */
 DP_INTERNAL int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *out);
+/* The status and the hyperparameters' map of a task value, the rest
+ * skipped: what a table of every task's hyperparameters reads (compare),
+ * without the other fields' decoding and the struct's 600 bytes to clear.
+ * 0 or DNNPROV_ECORRUPT, and the fields, as dp_task_fields_parse gives
+ * them for the same bytes. */
+DP_INTERNAL int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps);
 #define DP_SUMMARY_PACKED_MAX 80
 /* Packs s into out (DP_SUMMARY_PACKED_MAX bytes at most); returns its size. */
 DP_INTERNAL size_t dp_summary_pack(const dp_summary *s, unsigned char *out);
 /* Reads a stored summary; false when the bytes are none. */
 DP_INTERNAL bool dp_summary_unpack(const void *p, size_t n, dp_summary *out);
+
+/* A count's value (counts): 8 bytes, little-endian.  dp_count_unpack is
+ * false when the bytes are no count. */
+DP_INTERNAL void dp_count_pack(uint64_t n, unsigned char out[8]);
+DP_INTERNAL bool dp_count_unpack(const void *p, size_t n, uint64_t *out);
 
 /* A task value's start (NaN when it has none); false when the bytes are
  * no task value.  Quicker than dp_task_fields_parse for that one field. */
@@ -218,6 +262,10 @@ typedef struct dp_problem_entry {
 /* A record whose names an older writer allowed and the rule of names
  * refuses: reported, and indexed as written (length 0: nothing skipped). */
 #define DP_PROBLEM_NAME 101
+/* A name its writer refused (a refused record: one the experiment file
+ * does not declare), reported once per task and name; the record is
+ * indexed (length 0: nothing skipped). */
+#define DP_PROBLEM_REFUSED 102
 
 typedef enum dp_db {
 	DP_DB_META,
@@ -236,8 +284,18 @@ typedef enum dp_db {
 	DP_DB_TAGS,
 	DP_DB_LINEAGE,
 	DP_DB_ENTITIES,
+	DP_DB_RANKS,
+	DP_DB_STARTS,
+	DP_DB_COUNTS,
 	DP_DB_COUNT
 } dp_db;
+
+/* The type bytes of a hyperparameter row (ranks). */
+enum { DP_ROW_NONE = 0, DP_ROW_REAL = 1, DP_ROW_INT = 2, DP_ROW_TEXT = 3, DP_ROW_OTHER = 4 };
+
+/* Whether lower is better for a metric (loss, error, mse, mae, ...): the
+ * goal a metric's ranks are kept by, and queries' default. */
+DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
 
 DP_INTERNAL extern const char *const dp_db_names[DP_DB_COUNT];
 
@@ -285,6 +343,5 @@ DP_INTERNAL bool dp_key_get_i64(const unsigned char *key, size_t n, size_t *pos,
 DP_INTERNAL bool dp_key_get_double(const unsigned char *key, size_t n, size_t *pos, double *v);
 
 DP_INTERNAL uint64_t dp_sortable_double(double v);
-DP_INTERNAL double dp_unsortable_double(uint64_t u);
 
 #endif

@@ -2,6 +2,7 @@
  * values.c - reading the values the index stores (schema.h), for the
  * indexer, which updates them, and the query side, which shows them.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,37 +12,6 @@
 #include "logger/decode.h"
 #include "logger/mpack.h"
 #include "logger/record.h"
-
-/* An integer in place (any msgpack integer width), exactly. */
-static bool mpr_int(dp_mpr *r, int64_t *v, bool *is_uint_big)
-{
-	*is_uint_big = false;
-	if (!dp_mpr_need(r, 1))
-		return false;
-	const unsigned char *p = r->b + r->pos;
-	unsigned char c = *p;
-	if (c <= 0x7f || c >= 0xe0) {
-		*v = (int8_t)c;
-		r->pos++;
-		return true;
-	}
-	size_t need = c == 0xcc || c == 0xd0 ? 1 : c == 0xcd || c == 0xd1 ? 2 : c == 0xce || c == 0xd2 ? 4
-		      : c == 0xcf || c == 0xd3 ? 8 : 0;
-	if (!need || !dp_mpr_need(r, 1 + need))
-		return false;
-	uint64_t u = need == 1 ? p[1] : need == 2 ? dp_get_be16(p + 1) : need == 4 ? dp_get_be32(p + 1) : dp_get_be64(p + 1);
-	r->pos += 1 + need;
-	switch (c) {
-	case 0xd0: *v = (int8_t)u; break;
-	case 0xd1: *v = (int16_t)u; break;
-	case 0xd2: *v = (int32_t)u; break;
-	case 0xd3: *v = (int64_t)u; break;
-	default:
-		*is_uint_big = u > (uint64_t)INT64_MAX;
-		*v = (int64_t)u;
-	}
-	return true;
-}
 
 /* The next value as a time (NaN when nil or no number). */
 static double mpr_time(dp_mpr *r)
@@ -56,7 +26,7 @@ static uint64_t mpr_count(dp_mpr *r)
 	int64_t v;
 	bool big;
 	size_t at = r->pos;
-	if (mpr_int(r, &v, &big) && (v >= 0 || big))
+	if (dp_mpr_int(r, &v, &big) && (v >= 0 || big))
 		return (uint64_t)v;
 	r->pos = at;
 	dp_mpr_skip(r);
@@ -123,17 +93,17 @@ static void read_owner(dp_str bytes, dp_task_fields *f)
 			copy_text(f->owner.boot, sizeof(f->owner.boot), mpr_text(&r));
 		else if (key_is(k, kn, "pid")) {
 			size_t at = r.pos;
-			if (mpr_int(&r, &v, &big) && v >= 0 && !big)
+			if (dp_mpr_int(&r, &v, &big) && v >= 0 && !big)
 				f->owner.pid = v;
 			else if ((r.pos = at), !dp_mpr_skip(&r))
 				return;
 		} else if (key_is(k, kn, "start"))
 			f->owner.start = mpr_count(&r);
 		else if (key_is(k, kn, "group")) {
-			if (dp_mpr_need(&r, 1) && (r.b[r.pos] == 0xc2 || r.b[r.pos] == 0xc3))
-				f->owner.group = r.b[r.pos++] == 0xc3;
-			else if (!dp_mpr_skip(&r))
+			dp_mpr_scalar b;
+			if (!dp_mpr_value(&r, &b))
 				return;
+			f->owner.group = b.kind == DP_MPR_BOOL && b.i;
 		} else if (!dp_mpr_skip(&r))
 			return;
 	}
@@ -189,7 +159,7 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 			if (key_is(k, kn, "last_epoch")) {
 				int64_t v;
 				bool big;
-				if (mpr_int(&r, &v, &big) && !big) {
+				if (dp_mpr_int(&r, &v, &big) && !big) {
 					f->last_epoch = v;
 					f->has_last_epoch = true;
 				} else {
@@ -260,6 +230,10 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 				copy_text(f->run, sizeof(f->run), mpr_text(&r));
 				continue;
 			}
+			if (key_is(k, kn, "refused")) {
+				f->refused = mpr_map_bytes(&r);
+				continue;
+			}
 			break;
 		case 'o':
 			if (key_is(k, kn, "owner")) {
@@ -275,6 +249,7 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 				continue;
 			}
 			break;
+
 		default:
 			break;
 		}
@@ -283,7 +258,38 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 	}
 	/* A field that was not the type it should be was skipped; what the
 	 * reads consumed must still be the whole value. */
+	assert(r.pos <= r.n);
 	return r.pos == r.n ? 0 : DNNPROV_ECORRUPT;
+}
+
+int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps)
+{
+	dp_mpr r = { value, n, 0 };
+	uint32_t count;
+	bool whole = dp_mpr_map(&r, &count);
+	status[0] = '\0';
+	*hyps = (dp_str){ NULL, 0 };
+	for (uint32_t i = 0; i < count && whole; i++) {
+		const char *k;
+		uint32_t kn;
+		if (!(whole = dp_mpr_str(&r, &k, &kn)))
+			break;
+		if (key_is(k, kn, "status"))
+			copy_text(status, 16, mpr_text(&r));
+		else if (key_is(k, kn, "hyperparameters"))
+			*hyps = mpr_map_bytes(&r);
+		else
+			whole = dp_mpr_skip(&r);
+	}
+	if (whole && r.pos == r.n)
+		return 0;
+	/* Damaged: read as dp_task_fields_parse reads it, which takes some
+	 * damage in a field for the field's absence. */
+	dp_task_fields f;
+	int rc = dp_task_fields_parse(value, n, &f);
+	memcpy(status, f.status, 16);
+	*hyps = f.hyps;
+	return rc;
 }
 
 bool dp_task_start(const void *value, size_t n, double *start)
@@ -320,7 +326,9 @@ double dp_task_active(const dp_task_fields *f)
 	double now = until - f->attempt_start;
 	/* Times are the writers' clocks: a clock stepped back never makes
 	 * time run backwards here. */
-	return before + (isnan(now) || now < 0 ? 0 : now);
+	double active = before + (isnan(now) || now < 0 ? 0 : now);
+	assert(!(active < 0));
+	return active;
 }
 
 /* ---- summaries --------------------------------------------------------------------- */
@@ -333,6 +341,9 @@ static unsigned char *put_d(unsigned char *p, double d)
 
 size_t dp_summary_pack(const dp_summary *s, unsigned char *out)
 {
+	/* What summary_add keeps: the least and greatest of the values that
+	 * are not NaN. */
+	assert(!s->count || !(s->min > s->max));
 	unsigned char *p = dp_varint_put(out, s->count);
 	p = dp_varint_put(p, s->nan_count);
 	if (s->count) {
@@ -346,6 +357,7 @@ size_t dp_summary_pack(const dp_summary *s, unsigned char *out)
 		p = put_d(p, s->last);
 		p = dp_zigzag_put(p, s->last_epoch);
 	}
+	assert((size_t)(p - out) <= DP_SUMMARY_PACKED_MAX);
 	return (size_t)(p - out);
 }
 
@@ -379,4 +391,35 @@ bool dp_summary_unpack(const void *p, size_t n, dp_summary *out)
 		out->last_epoch = dp_zigzag_get(&r);
 	}
 	return !r.bad && r.p == r.end;
+}
+
+void dp_count_pack(uint64_t n, unsigned char out[8])
+{
+	for (int b = 0; b < 8; b++)
+		out[b] = (unsigned char)(n >> (8 * b));
+}
+
+bool dp_count_unpack(const void *p, size_t n, uint64_t *out)
+{
+	*out = 0;
+	if (n != 8)
+		return false;
+	for (int b = 7; b >= 0; b--)
+		*out = *out << 8 | ((const unsigned char *)p)[b];
+	return true;
+}
+
+bool dp_metric_lower_is_better(const char *metric)
+{
+	static const char *const lower[] = { "loss", "error", "err", "mse", "mae", "rmse", "perplexity",
+					     "ppl", "cer", "wer", "nll" };
+	char low[DNNPROV_NAME_MAX + 1];
+	size_t i = 0;
+	for (; metric[i] && i < DNNPROV_NAME_MAX; i++)
+		low[i] = (char)(metric[i] >= 'A' && metric[i] <= 'Z' ? metric[i] + 32 : metric[i]);
+	low[i] = '\0';
+	for (size_t k = 0; k < DP_ARRAY_LEN(lower); k++)
+		if (strstr(low, lower[k]))
+			return true;
+	return false;
 }

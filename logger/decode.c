@@ -1,6 +1,7 @@
 /*
  * decode.c - payload decoding and JSON output (see decode.h).
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,46 @@
 
 #include "logger/decode.h"
 #include "logger/mpack.h"
+
+void dp_obj_scalar(const msgpack_object *o, dp_mpr_scalar *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->d = NAN;
+	switch (o ? o->type : MSGPACK_OBJECT_NIL) {
+	case MSGPACK_OBJECT_NIL: v->kind = DP_MPR_NIL; return;
+	case MSGPACK_OBJECT_BOOLEAN:
+		v->kind = DP_MPR_BOOL;
+		v->i = o->via.boolean;
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > (uint64_t)INT64_MAX) {
+			v->kind = DP_MPR_BIG;
+			v->u = o->via.u64;
+			v->i = (int64_t)o->via.u64;
+			v->d = (double)o->via.u64;
+			return;
+		}
+		v->kind = DP_MPR_INT;
+		v->i = (int64_t)o->via.u64;
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		v->kind = DP_MPR_INT;
+		v->i = o->via.i64;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		v->kind = DP_MPR_REAL;
+		v->d = o->via.f64;
+		return;
+	case MSGPACK_OBJECT_STR:
+		v->kind = DP_MPR_STR;
+		v->s = o->via.str.ptr;
+		v->n = o->via.str.size;
+		return;
+	default: v->kind = DP_MPR_OTHER; return;
+	}
+	v->d = (double)v->i;
+}
 
 int dp_decode(dp_decoder *d, const unsigned char *payload, size_t n, msgpack_object *out)
 {
@@ -26,11 +67,12 @@ int dp_decode_checked(dp_decoder *d, const unsigned char *payload, size_t n, msg
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 		}
 		d->ready = true;
-	} else {
+	} else if (!d->keep) {
 		msgpack_zone_clear(&d->zone);
 	}
 	switch (msgpack_unpack((const char *)payload, n, &off, &d->zone, out)) {
 	case MSGPACK_UNPACK_SUCCESS:
+		assert(off <= n);
 		return off == n ? 0 : dp_error(DNNPROV_ECORRUPT, "%zu bytes after a msgpack value", n - off);
 	case MSGPACK_UNPACK_NOMEM_ERROR:
 		d->out_of_memory = true;
@@ -89,6 +131,7 @@ int dp_json_string(dp_buf *b, const char *s, size_t n)
 	while (clean < n && (unsigned char)s[clean] >= 0x20 && (unsigned char)s[clean] < 0x7f &&
 	       s[clean] != '"' && s[clean] != '\\')
 		clean++;
+	assert(b->len + clean <= b->cap); /* inside the reservation above */
 	if (clean) /* msgpack-c gives an empty string a NULL pointer */
 		memcpy(b->data + b->len, s, clean);
 	b->len += clean;
@@ -129,22 +172,20 @@ int dp_json_string(dp_buf *b, const char *s, size_t n)
 
 int dp_json_double(dp_buf *b, double d)
 {
-	char tmp[40];
+	char tmp[DP_DTOA_MAX + 2];
 
 	if (isnan(d))
 		return dp_buf_append(b, "\"NaN\"", 5);
 	if (isinf(d))
 		return d > 0 ? dp_buf_append(b, "\"Infinity\"", 10) : dp_buf_append(b, "\"-Infinity\"", 11);
-	/* %.17g always reads back exactly; %.15g first, so that 0.1 prints
-	 * as 0.1.  What 15 digits cannot say gets 17 (exact, if not always the
-	 * shortest: trying 16 as well costs a third of the time of a row). */
-	snprintf(tmp, sizeof(tmp), "%.15g", d);
-	if (strtod(tmp, NULL) != d)
-		snprintf(tmp, sizeof(tmp), "%.17g", d);
+	/* The shortest text that reads back exactly (util/dtoa.c). */
+	size_t n = dp_dtoa(d, tmp);
 	/* Keep it a JSON number that reads back as a float, not an int. */
-	if (!strpbrk(tmp, ".eE"))
-		strcat(tmp, ".0");
-	return dp_buf_append(b, tmp, strlen(tmp));
+	if (!memchr(tmp, '.', n) && !memchr(tmp, 'e', n)) {
+		memcpy(tmp + n, ".0", 2);
+		n += 2;
+	}
+	return dp_buf_append(b, tmp, n);
 }
 
 /* One "key":value of a map. */

@@ -8,6 +8,7 @@
 #include <msgpack.h>
 #include <stdbool.h>
 
+#include "logger/mpack.h"
 #include "util/util.h"
 
 /* A decoder reuses one msgpack zone for every payload it decodes: objects
@@ -15,6 +16,9 @@
 typedef struct dp_decoder {
 	msgpack_zone zone;
 	bool ready;
+	/* Set by the caller: objects live until dp_decoder_free(), not only
+	 * until the next decode (a segment decoded ahead, prefetch.h). */
+	bool keep;
 	/* A decode ran out of memory.  Sticky: code that takes an undecodable
 	 * value as damage and goes on checks it once at the end, so that a
 	 * failed allocation never passes for a missing value. */
@@ -34,6 +38,10 @@ DP_INTERNAL void dp_decoder_free(dp_decoder *d);
 DP_INTERNAL const msgpack_object *dp_map_get(const msgpack_object *map, const char *key);
 /* Whether o is the string s. */
 DP_INTERNAL bool dp_obj_is_str(const msgpack_object *o, const char *s);
+/* A decoded scalar as the reader of bytes gives it (logger/mpack.h):
+ * integers exact, an unsigned one past INT64_MAX as DP_MPR_BIG, strings in
+ * place; o NULL (absent) is DP_MPR_NIL. */
+DP_INTERNAL void dp_obj_scalar(const msgpack_object *o, dp_mpr_scalar *v);
 
 /* Appends the msgpack encoding of o (msgpack-c's packer). */
 DP_INTERNAL int dp_pack_object(dp_buf *b, const msgpack_object *o);

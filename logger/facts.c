@@ -262,8 +262,11 @@ bool dp_git_head(const char *dir, char commit[65], char *branch, size_t branch_c
 	if (strncmp(line, "ref: ", 5) != 0)
 		return false;
 	const char *ref = line + 5;
-	if (strncmp(ref, "refs/heads/", 11) == 0)
-		snprintf(branch, branch_cap, "%s", ref + 11);
+	if (strncmp(ref, "refs/heads/", 11) == 0 && branch_cap) {
+		size_t n = strnlen(ref + 11, branch_cap - 1); /* a longer name is cut */
+		memcpy(branch, ref + 11, n);
+		branch[n] = '\0';
+	}
 	/* A branch without a commit yet (a new repository) has no ref file. */
 	return read_ref(common, gitdir, ref, commit);
 }

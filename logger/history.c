@@ -35,46 +35,32 @@ void dp_task_history_free(dp_task_history *h)
 	memset(h, 0, sizeof(*h));
 }
 
-const dnnprov_value *dp_task_history_value(const dp_task_history *h, const char *name)
-{
-	for (size_t i = 0; i < h->nin_force; i++)
-		if (strcmp(h->in_force[i].name, name) == 0)
-			return &h->in_force[i];
-	return NULL;
-}
-
 /* ---- the values in force ---------------------------------------------------- */
 
 static int value_from_obj(const msgpack_object *o, dnnprov_value *v)
 {
+	dp_mpr_scalar s;
+	dp_obj_scalar(o, &s);
 	v->type = DNNPROV_NULL;
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > INT64_MAX) {
-			v->type = DNNPROV_REAL;
-			v->as.r = (double)o->via.u64;
-		} else {
-			v->type = DNNPROV_INT;
-			v->as.i = (int64_t)o->via.u64;
-		}
-		return 0;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	switch (s.kind) {
+	case DP_MPR_INT:
 		v->type = DNNPROV_INT;
-		v->as.i = o->via.i64;
+		v->as.i = s.i;
 		return 0;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
+	case DP_MPR_BIG: /* past INT64_MAX: its nearest double */
+	case DP_MPR_REAL:
 		v->type = DNNPROV_REAL;
-		v->as.r = o->via.f64;
+		v->as.r = s.d;
 		return 0;
-	case MSGPACK_OBJECT_STR: {
-		char *s = malloc((size_t)o->via.str.size + 1);
-		if (!s)
+	case DP_MPR_STR: {
+		char *text = malloc((size_t)s.n + 1);
+		if (!text)
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		memcpy(s, o->via.str.ptr, o->via.str.size);
-		s[o->via.str.size] = '\0';
+		if (s.n)
+			memcpy(text, s.s, s.n);
+		text[s.n] = '\0';
 		v->type = DNNPROV_TEXT;
-		v->as.s = s;
+		v->as.s = text;
 		return 0;
 	}
 	default:

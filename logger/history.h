@@ -53,7 +53,4 @@ typedef struct dp_task_history {
 DP_INTERNAL int dp_task_history_read(const char *dir, bool full, dp_task_history *h);
 DP_INTERNAL void dp_task_history_free(dp_task_history *h);
 
-/* The value of hyperparameter `name` in force, or NULL. */
-DP_INTERNAL const dnnprov_value *dp_task_history_value(const dp_task_history *h, const char *name);
-
 #endif

@@ -1,6 +1,7 @@
 /*
  * mpack.c - structural validation of msgpack bytes (see mpack.h for why).
  */
+#include <assert.h>
 #include <math.h>
 
 #include "logger/mpack.h"
@@ -79,10 +80,14 @@ static size_t skip_object(const unsigned char *buf, size_t len, size_t pos, int 
 		if (!pos)
 			return 0;
 	}
+	assert(pos <= len); /* never past the bytes it was given */
 	return pos;
 }
 
-size_t dp_mp_skip(const unsigned char *buf, size_t len, size_t pos)
+/* The offset after the object at buf[pos], checked as dp_mp_check checks
+ * a whole payload; 0 when it is malformed.  For readers that walk
+ * msgpack bytes without decoding them all. */
+static size_t dp_mp_skip(const unsigned char *buf, size_t len, size_t pos)
 {
 	return skip_object(buf, len, pos, 0);
 }
@@ -112,6 +117,7 @@ bool dp_mpr_map(dp_mpr *r, uint32_t *count)
 		return false;
 	}
 	/* Every pair takes at least two bytes. */
+	assert(r->pos <= r->n);
 	return *count <= (r->n - r->pos) / 2;
 }
 
@@ -141,6 +147,7 @@ bool dp_mpr_str(dp_mpr *r, const char **p, uint32_t *len)
 	*p = (const char *)r->b + r->pos + hdr;
 	*len = (uint32_t)n;
 	r->pos += hdr + n;
+	assert(r->pos <= r->n);
 	return true;
 }
 
@@ -153,44 +160,89 @@ bool dp_mpr_skip(dp_mpr *r)
 	return true;
 }
 
-bool dp_mpr_number(dp_mpr *r, double *d)
+bool dp_mpr_value(dp_mpr *r, dp_mpr_scalar *v)
 {
+	memset(v, 0, sizeof(*v));
 	if (!dp_mpr_need(r, 1))
 		return false;
 	const unsigned char *p = r->b + r->pos;
 	unsigned char c = *p;
-	if (c <= 0x7f || c >= 0xe0) {
-		*d = (int8_t)c;
+	if (c <= 0x7f || c >= 0xe0) { /* fixint */
+		v->kind = DP_MPR_INT;
+		v->i = (int8_t)c;
+		v->d = (double)v->i;
 		r->pos++;
 		return true;
 	}
-	if (c == 0xc0) {
-		*d = NAN;
+	if ((c & 0xe0) == 0xa0 || c == 0xd9 || c == 0xda || c == 0xdb) {
+		v->kind = DP_MPR_STR;
+		return dp_mpr_str(r, &v->s, &v->n);
+	}
+	if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
+		v->kind = c == 0xc0 ? DP_MPR_NIL : DP_MPR_BOOL;
+		v->i = c == 0xc3;
+		v->d = c == 0xc0 ? NAN : (double)v->i;
 		r->pos++;
 		return true;
 	}
 	size_t need = c == 0xcc || c == 0xd0 ? 1 : c == 0xcd || c == 0xd1 ? 2 : c == 0xce || c == 0xd2 || c == 0xca ? 4
 		      : c == 0xcf || c == 0xd3 || c == 0xcb ? 8 : 0;
-	if (!need || !dp_mpr_need(r, 1 + need)) {
-		dp_mpr_skip(r);
-		return false;
+	if (!need) {
+		v->kind = DP_MPR_OTHER;
+		return dp_mpr_skip(r);
 	}
+	if (!dp_mpr_need(r, 1 + need))
+		return false;
 	uint64_t u = need == 1 ? p[1] : need == 2 ? dp_get_be16(p + 1) : need == 4 ? dp_get_be32(p + 1) : dp_get_be64(p + 1);
 	r->pos += 1 + need;
+	assert(r->pos <= r->n);
+	v->kind = DP_MPR_INT;
 	switch (c) {
 	case 0xca: {
 		uint32_t bits = (uint32_t)u;
 		float x;
 		memcpy(&x, &bits, 4);
-		*d = x;
-		break;
+		v->kind = DP_MPR_REAL;
+		v->d = x;
+		return true;
 	}
-	case 0xcb: memcpy(d, &u, 8); break;
-	case 0xd0: *d = (int8_t)u; break;
-	case 0xd1: *d = (int16_t)u; break;
-	case 0xd2: *d = (int32_t)u; break;
-	case 0xd3: *d = (double)(int64_t)u; break;
-	default: *d = (double)u;
+	case 0xcb:
+		v->kind = DP_MPR_REAL;
+		memcpy(&v->d, &u, 8);
+		return true;
+	case 0xd0: v->i = (int8_t)u; break;
+	case 0xd1: v->i = (int16_t)u; break;
+	case 0xd2: v->i = (int32_t)u; break;
+	case 0xd3: v->i = (int64_t)u; break;
+	default:
+		if (u > (uint64_t)INT64_MAX) {
+			v->kind = DP_MPR_BIG;
+			v->u = u;
+			v->i = (int64_t)u;
+			v->d = (double)u;
+			return true;
+		}
+		v->i = (int64_t)u;
 	}
+	v->d = (double)v->i;
 	return true;
+}
+
+bool dp_mpr_number(dp_mpr *r, double *d)
+{
+	dp_mpr_scalar v;
+	if (!dp_mpr_value(r, &v))
+		return false;
+	*d = v.d;
+	return v.kind == DP_MPR_INT || v.kind == DP_MPR_BIG || v.kind == DP_MPR_REAL || v.kind == DP_MPR_NIL;
+}
+
+bool dp_mpr_int(dp_mpr *r, int64_t *i, bool *big)
+{
+	dp_mpr_scalar v;
+	if (!dp_mpr_value(r, &v))
+		return false;
+	*i = v.i;
+	*big = v.kind == DP_MPR_BIG;
+	return v.kind == DP_MPR_INT || *big;
 }

@@ -89,6 +89,26 @@ static inline unsigned char *dp_mp_str(unsigned char *p, const char *s, size_t n
 /* A literal key: dp_mp_key(p, "epoch"). */
 #define dp_mp_key(p, lit) dp_mp_str((p), (lit), sizeof(lit) - 1)
 
+/* The pieces of a specification (docs/FORMAT.md, "spec"), which the
+ * writer records and the indexer stores merged: a {name, type} map (a
+ * hyperparameter, an attribute) and an array of names (the metrics). */
+static inline unsigned char *dp_mp_name_type(unsigned char *p, const char *name, const char *type)
+{
+	p = dp_mp_map(p, 2);
+	p = dp_mp_key(p, "name");
+	p = dp_mp_str(p, name, strlen(name));
+	p = dp_mp_key(p, "type");
+	return dp_mp_str(p, type, strlen(type));
+}
+
+static inline unsigned char *dp_mp_names(unsigned char *p, char *const *names, size_t n)
+{
+	p = dp_mp_array(p, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		p = dp_mp_str(p, names[i], strlen(names[i]));
+	return p;
+}
+
 static inline unsigned char *dp_mp_int(unsigned char *p, int64_t v)
 {
 	if (v >= 0 && v < 128) {
@@ -144,14 +164,23 @@ static inline unsigned char *dp_mp_nil(unsigned char *p)
 	return p;
 }
 
+/* A specification's metrics, adaptation, and the header of its array of
+ * ntfs transformations (which the caller writes next). */
+static inline unsigned char *dp_mp_spec_middle(unsigned char *p, char *const *metrics, size_t nmetrics,
+					       bool adaptation, size_t ntfs)
+{
+	p = dp_mp_key(p, "metrics");
+	p = dp_mp_names(p, metrics, nmetrics);
+	p = dp_mp_key(p, "adaptation");
+	p = dp_mp_bool(p, adaptation);
+	p = dp_mp_key(p, "transformations");
+	return dp_mp_array(p, (uint32_t)ntfs);
+}
+
 /* Checks that buf[0..len) is exactly one msgpack object whose every count
  * and length fits the bytes that remain, nested at most DP_MP_MAX_DEPTH
  * deep, using no allocation.  Returns true when it is. */
 DP_INTERNAL bool dp_mp_check(const unsigned char *buf, size_t len);
-/* The offset after the object at buf[pos], checked as dp_mp_check checks
- * a whole payload; 0 when it is malformed.  For readers that walk
- * msgpack bytes without decoding them all. */
-DP_INTERNAL size_t dp_mp_skip(const unsigned char *buf, size_t len, size_t pos);
 
 /* ---- reading in place ------------------------------------------------------
  * A cursor over msgpack bytes for the paths that read a few fields of many
@@ -174,8 +203,35 @@ DP_INTERNAL bool dp_mpr_map(dp_mpr *r, uint32_t *count);
 DP_INTERNAL bool dp_mpr_str(dp_mpr *r, const char **p, uint32_t *len);
 /* Skips one object, checked as dp_mp_skip checks it. */
 DP_INTERNAL bool dp_mpr_skip(dp_mpr *r);
+/* A scalar read in place (dp_mpr_scalar): the one decoder of msgpack's
+ * integer, float, boolean, nil and string headers for readers of bytes. */
+typedef enum dp_mpr_kind {
+	DP_MPR_NIL,
+	DP_MPR_BOOL,  /* i: 0 or 1 */
+	DP_MPR_INT,   /* i: exact (any width, signed or not, up to INT64_MAX) */
+	DP_MPR_BIG,   /* an unsigned integer past INT64_MAX: u exact, d nearest */
+	DP_MPR_REAL,  /* d (float32 widened) */
+	DP_MPR_STR,   /* s[0..n), in place */
+	DP_MPR_OTHER, /* an array, map, bin or ext: skipped */
+} dp_mpr_kind;
+
+typedef struct dp_mpr_scalar {
+	dp_mpr_kind kind;
+	int64_t i;
+	uint64_t u;
+	double d; /* also set for BOOL and INT */
+	const char *s;
+	uint32_t n;
+} dp_mpr_scalar;
+
+/* Reads the object at the cursor into *v (skipping a container); false
+ * when the bytes end or are malformed. */
+DP_INTERNAL bool dp_mpr_value(dp_mpr *r, dp_mpr_scalar *v);
 /* A number (an integer, as its double) into *d, or nil (*d NaN); false for
  * anything else, which is skipped. */
 DP_INTERNAL bool dp_mpr_number(dp_mpr *r, double *d);
+/* An integer, exactly, into *v (an unsigned one past INT64_MAX: *big set
+ * and its bits in *v); false for anything else, which is skipped. */
+DP_INTERNAL bool dp_mpr_int(dp_mpr *r, int64_t *v, bool *big);
 
 #endif

@@ -5,6 +5,7 @@
  * segment still being written is followed by calling dp_reader_next() again
  * after it grows.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <msgpack.h>
@@ -30,6 +31,8 @@ struct dp_reader {
 	bool sealed;
 	uint64_t header_len;
 	uint64_t size_at_open; /* sizes the read window of small segments */
+	int mem_err;       /* in memory: what reading past the bytes gives (a read
+			      that failed there), else the end */
 };
 
 const char *dp_problem_name(dp_problem_kind k)
@@ -55,10 +58,14 @@ static int64_t window_fill(dp_reader *r, uint64_t off, size_t n)
 	int rc;
 
 	if (r->fd < 0) {
-		/* In memory (dp_reader_open_mem): the window is all there is. */
+		/* In memory (dp_reader_open_mem, _image): the window is all
+		 * there is, and where the reading of an image failed, past it
+		 * is that failure. */
 		if (off < r->win_off || off > r->win_off + r->win.len)
 			return 0;
 		uint64_t have = r->win_off + r->win.len - off;
+		if (have < n && r->mem_err)
+			return dp_error_errno(r->mem_err, "cannot read %s", r->path);
 		return (int64_t)(have < n ? have : n);
 	}
 	if (off < r->win_off || off > r->win_off + r->win.len) {
@@ -95,12 +102,15 @@ static int64_t window_fill(dp_reader *r, uint64_t off, size_t n)
 			break;
 		r->win.len += (size_t)got;
 	}
+	assert(r->win.len <= r->win.cap && off >= r->win_off);
 	uint64_t have = r->win_off + r->win.len - off;
 	return (int64_t)(have < n ? have : n);
 }
 
 static const unsigned char *window_at(const dp_reader *r, uint64_t off)
 {
+	/* Only inside the window window_fill made available. */
+	assert(off >= r->win_off && off <= r->win_off + r->win.len);
 	return (const unsigned char *)r->win.data + (off - r->win_off);
 }
 
@@ -184,6 +194,60 @@ out:
 	return rc;
 }
 
+/* Reads the header from the first `got` bytes of the segment (all of them,
+ * or as many as a header may take) and places the reader at `start`: what
+ * dp_reader_open does once the file is open.  Returns 0 or the error to
+ * return, with its detail. */
+static int reader_start(dp_reader *r, const unsigned char *head, size_t got, uint64_t start,
+			dp_segment_header *hdr)
+{
+	const char *path = r->path;
+	int rc = dp_segment_header_parse(head, got, hdr);
+	switch (rc) {
+	case 0:
+		break;
+	case DNNPROV_ETRUNCATED:
+		return dp_error(DNNPROV_ETRUNCATED, "%s: segment header incomplete (%lld bytes)", path, (long long)got);
+	case DNNPROV_EVERSION:
+		return dp_error(DNNPROV_EVERSION, "%s: format version %u; this dnnprov reads version %d", path,
+				hdr->version, DP_FORMAT_VERSION);
+	case DNNPROV_ECORRUPT:
+		/* The frames may still be good: report the header, then resync. */
+		memset(hdr, 0, sizeof(*hdr));
+		hdr->frames_start = DP_SEGMENT_FIXED;
+		r->header_problem_pending = start <= DP_SEGMENT_FIXED;
+		break;
+	default:
+		return rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory reading the header of %s", path)
+					    : dp_error(rc, "%s: cannot parse the segment header", path);
+	}
+	r->header_len = hdr->frames_start;
+	r->pos = start > hdr->frames_start ? start : hdr->frames_start;
+	return 0;
+}
+
+static void reader_free(dp_reader *r)
+{
+	if (r->fd >= 0) {
+		close(r->fd);
+		dp_buf_free(&r->win);
+	} /* else the window is the caller's bytes */
+	free(r->path);
+	free(r);
+}
+
+static dp_reader *reader_new(const char *path)
+{
+	dp_reader *r = calloc(1, sizeof(*r));
+	if (r && !(r->path = strdup(path))) {
+		free(r);
+		r = NULL;
+	}
+	if (r)
+		r->fd = -1;
+	return r;
+}
+
 int dp_reader_open(const char *path, uint64_t start, dp_reader **out, dp_segment_header *hdr)
 {
 	dp_reader *r;
@@ -191,14 +255,8 @@ int dp_reader_open(const char *path, uint64_t start, dp_reader **out, dp_segment
 	int rc;
 
 	*out = NULL;
-	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!(r = reader_new(path)))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	r->path = strdup(path);
-	if (!r->path) {
-		free(r);
-		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	}
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer.  What is
 	 * not a regular file is refused before a byte is read: a FIFO or
 	 * /dev/zero would never end. */
@@ -222,41 +280,195 @@ int dp_reader_open(const char *path, uint64_t start, dp_reader **out, dp_segment
 		rc = (int)got;
 		goto fail;
 	}
-	rc = dp_segment_header_parse(window_at(r, 0), (size_t)got, hdr);
-	switch (rc) {
-	case 0:
-		break;
-	case DNNPROV_ETRUNCATED:
-		rc = dp_error(DNNPROV_ETRUNCATED, "%s: segment header incomplete (%lld bytes)", path,
-			      (long long)got);
+	if ((rc = reader_start(r, window_at(r, 0), (size_t)got, start, hdr)))
 		goto fail;
-	case DNNPROV_EVERSION:
-		rc = dp_error(DNNPROV_EVERSION, "%s: format version %u; this dnnprov reads version %d",
-			      path, hdr->version, DP_FORMAT_VERSION);
-		goto fail;
-	case DNNPROV_ECORRUPT:
-		/* The frames may still be good: report the header, then resync. */
-		memset(hdr, 0, sizeof(*hdr));
-		hdr->frames_start = DP_SEGMENT_FIXED;
-		r->header_problem_pending = start <= DP_SEGMENT_FIXED;
-		rc = 0;
-		break;
-	default:
-		rc = rc == DNNPROV_ENOMEM ? dp_error(rc, "out of memory reading the header of %s", path)
-					  : dp_error(rc, "%s: cannot parse the segment header", path);
-		goto fail;
-	}
-	r->header_len = hdr->frames_start;
-	r->pos = start > hdr->frames_start ? start : hdr->frames_start;
 	*out = r;
 	return 0;
 fail:
-	if (r->fd >= 0)
-		close(r->fd);
-	dp_buf_free(&r->win);
-	free(r->path);
-	free(r);
+	reader_free(r);
 	return rc;
+}
+
+/* ---- segments read whole ------------------------------------------------------- */
+
+#define HEAD_MAX (DP_SEGMENT_FIXED + DP_SEGMENT_HEADER_MAX + 4)
+
+/* Reads b[*len..want) from the file at off + *len, until `want` bytes or
+ * the end of the file; the errno of a read that failed, else 0 (what came
+ * before it is kept in *len). */
+static int pread_until(int fd, uint64_t off, unsigned char *b, size_t *len, size_t want)
+{
+	while (*len < want) {
+		ssize_t got = pread(fd, b + *len, want - *len, (off_t)(off + *len));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return errno;
+		if (got == 0)
+			break;
+		*len += (size_t)got;
+	}
+	return 0;
+}
+
+/* Reads bytes from `off` to the end of the file into a new buffer of at
+ * least `hint` bytes; *err is the errno of a read that failed (what came
+ * before it is kept). */
+static unsigned char *read_to_end(int fd, uint64_t off, size_t hint, size_t *n, int *err)
+{
+	size_t cap = hint + 4096, len = 0;
+	unsigned char *b = malloc(cap);
+	*err = 0;
+	while (b) {
+		if (len == cap) {
+			unsigned char *grown = realloc(b, cap * 2);
+			if (!grown) {
+				free(b);
+				b = NULL;
+				break;
+			}
+			b = grown;
+			cap *= 2;
+		}
+		if ((*err = pread_until(fd, off, b, &len, cap)) || len < cap)
+			break; /* a failed read, or the end of the file */
+	}
+	if (!b)
+		*err = ENOMEM;
+	*n = len;
+	return b;
+}
+
+/* The header region of a segment read from an offset: its fixed part and
+ * its map, not the 64 KiB a header may take (a follower reads each
+ * growing segment's header at every pass). */
+static unsigned char *read_head(int fd, size_t *n, int *err)
+{
+	unsigned char *b = malloc(HEAD_MAX);
+	size_t want = 4096, len = 0;
+	*err = 0;
+	*n = 0;
+	if (!b) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	/* The fixed part says how long the map is: read past 4096 bytes
+	 * only when it needs more. */
+	if (!(*err = pread_until(fd, 0, b, &len, want)) && len == want) {
+		uint64_t need = DP_SEGMENT_FIXED + (uint64_t)dp_get_be32(b + 12) + 4;
+		want = need > HEAD_MAX ? HEAD_MAX : need > want ? (size_t)need : want;
+		*err = pread_until(fd, 0, b, &len, want);
+	}
+	*n = len;
+	return b;
+}
+
+static void image_error(dp_segment_image *img, int err, const char *what, const char *path)
+{
+	img->err = err;
+	snprintf(img->why, sizeof(img->why), "cannot %s %s: %s", what, path, strerror(err));
+}
+
+int dp_segment_image_load(int dirfd, const char *name, const char *path, uint64_t from, dp_segment_image *img)
+{
+	struct stat st;
+	int err;
+
+	memset(img, 0, sizeof(*img));
+	/* As dp_reader_open: a FIFO must not block the open, and what is no
+	 * regular file is never read. */
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			img->mode = S_IFLNK;
+		else
+			image_error(img, errno, "open", path);
+		return img->err == ENOMEM ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+	}
+	if (fstat(fd, &st) != 0) {
+		image_error(img, errno, "read", path);
+		close(fd);
+		return 0;
+	}
+	img->mode = st.st_mode & S_IFMT;
+	img->size = (uint64_t)st.st_size;
+	if (!S_ISREG(st.st_mode) || (from > 0 && img->size <= from)) {
+		/* Not read: no segment, or nothing new since `from`. */
+		img->unread = true;
+		close(fd);
+		return 0;
+	}
+	size_t n;
+	if (from <= HEAD_MAX) {
+		/* Small, or read from its start: one buffer holds it all. */
+		img->body = img->head = read_to_end(fd, 0, (size_t)st.st_size, &n, &err);
+		img->head_len = n < HEAD_MAX ? n : HEAD_MAX;
+	} else {
+		size_t hn;
+		img->head = read_head(fd, &hn, &err);
+		img->head_len = hn;
+		if (err) { /* the header failed to come: so does the reader */
+			img->body = img->head;
+			n = hn;
+		} else {
+			img->body_off = from;
+			img->body = read_to_end(fd, from, st.st_size > (off_t)from ? (size_t)(st.st_size - (off_t)from) : 0,
+						&n, &err);
+		}
+	}
+	close(fd);
+	if (err == ENOMEM || !img->head || !img->body) {
+		dp_segment_image_free(img);
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	img->size = img->body_off + n;
+	img->read_err = err;
+	return 0;
+}
+
+void dp_segment_image_free(dp_segment_image *img)
+{
+	if (img->body != img->head)
+		free(img->body);
+	free(img->head);
+	img->head = img->body = NULL;
+}
+
+int dp_reader_open_image(const char *path, const dp_segment_image *img, uint64_t start, dp_reader **out,
+			 dp_segment_header *hdr)
+{
+	dp_reader *r;
+	int rc;
+
+	*out = NULL;
+	if (img->mode != S_IFREG)
+		return dp_error(DNNPROV_EINVAL, "%s is %s, not a segment", path, dp_file_kind(img->mode));
+	if (img->unread)
+		return dp_error(DNNPROV_EINVAL, "%s: not read", path);
+	if (!(r = reader_new(path)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	r->win.data = (char *)img->body; /* borrowed: never grown, moved or freed */
+	r->win.len = r->win.cap = (size_t)(img->size - img->body_off);
+	r->win_off = img->body_off;
+	r->mem_err = img->read_err;
+	/* What the file reader would have had of the header: the bytes read,
+	 * or the failure of reading them. */
+	if (img->read_err && img->head_len < HEAD_MAX && img->body_off == 0) {
+		rc = dp_error_errno(img->read_err, "cannot read %s", path);
+		reader_free(r);
+		return rc;
+	}
+	if ((rc = reader_start(r, img->head, img->head_len, start, hdr))) {
+		reader_free(r);
+		return rc;
+	}
+	if (r->pos < r->win_off) { /* frames before the bytes read: not this image's */
+		reader_free(r);
+		return dp_error(DNNPROV_EINVAL, "%s: offset %llu is outside the bytes read", path,
+				(unsigned long long)start);
+	}
+	*out = r;
+	return 0;
 }
 
 /* Checks a frame header at `p` (16 bytes).  Returns the payload length, or
@@ -367,6 +579,7 @@ int dp_reader_next(dp_reader *r, dp_frame *f, dp_problem *pb)
 		return DP_READ_TORN;
 	}
 	p = window_at(r, r->pos);
+	assert(len >= 1 && len <= DNNPROV_RECORD_MAX); /* frame_header_ok's bounds */
 	f->type = (char)p[3];
 	f->offset = r->pos;
 	f->end = r->pos + DP_FRAME_HEADER + len;
@@ -381,6 +594,7 @@ int dp_reader_next(dp_reader *r, dp_frame *f, dp_problem *pb)
 			pb->kind = DP_PROBLEM_UNDECODABLE;
 	}
 	r->pos = f->end;
+	assert(f->end > f->offset);
 	if (pb->kind != DP_PROBLEM_NONE) {
 		pb->offset = f->offset;
 		pb->length = f->end - f->offset;
@@ -398,21 +612,11 @@ uint64_t dp_reader_offset(const dp_reader *r)
 	return r->pos;
 }
 
-bool dp_reader_sealed(const dp_reader *r)
-{
-	return r->sealed;
-}
 
 void dp_reader_close(dp_reader *r)
 {
-	if (!r)
-		return;
-	if (r->fd >= 0) {
-		close(r->fd);
-		dp_buf_free(&r->win);
-	} /* else the window is the caller's bytes */
-	free(r->path);
-	free(r);
+	if (r)
+		reader_free(r);
 }
 
 int dp_reader_open_mem(const char *name, const unsigned char *header, size_t header_len, uint64_t offset,

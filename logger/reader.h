@@ -97,6 +97,39 @@ DP_INTERNAL int dp_reader_open_mem(const char *name, const unsigned char *header
 				   uint64_t offset, const unsigned char *bytes, size_t n, uint64_t from,
 				   dp_reader **out, dp_segment_header *hdr);
 
+/* A segment read into memory at once (dp_segment_image_load), so that one
+ * thread reads files while another applies what they hold: its bytes
+ * from the start, or its header region and its bytes from an offset. */
+typedef struct dp_segment_image {
+	int err;             /* 0, or the errno of opening it (ENOENT: gone) */
+	char why[192];       /* with err: what failed, as an error detail says it */
+	unsigned mode;       /* its file type (S_IFREG, S_IFLNK, ...); 0 with err */
+	uint64_t size;       /* where the bytes read end */
+	int read_err;        /* the errno of a read that failed at `size` (the bytes
+				before it are kept, as a reader of the file keeps them) */
+	unsigned char *head; /* bytes [0, head_len) */
+	size_t head_len;
+	unsigned char *body; /* bytes [body_off, size); the same buffer as head when 0 */
+	uint64_t body_off;
+	bool unread;         /* not read (no segment, or nothing new): no bytes */
+} dp_segment_image;
+
+/* Opens `name` in the folder dirfd (AT_FDCWD and a path do too) without
+ * following a link and reads it from `from` (a frame boundary, or 0) to
+ * its end, and its header.  What is no regular file, and a file no longer
+ * than a `from` past 0 (nothing new), is not read: *img says its mode (a
+ * link is S_IFLNK) and size, and holds no bytes (unread).  Failing to open or read it is no error
+ * of the call: img->err says it.  Returns 0 or DNNPROV_ENOMEM. */
+DP_INTERNAL int dp_segment_image_load(int dirfd, const char *name, const char *path, uint64_t from,
+				      dp_segment_image *img);
+DP_INTERNAL void dp_segment_image_free(dp_segment_image *img);
+/* A reader of an image, as dp_reader_open would be of the file holding
+ * those bytes, from `start` (at or past img->body_off): the same results,
+ * errors and problems (DNNPROV_EINVAL for what is no regular file, or a
+ * start before the bytes read).  The image must outlive the reader. */
+DP_INTERNAL int dp_reader_open_image(const char *path, const dp_segment_image *img, uint64_t start,
+				     dp_reader **out, dp_segment_header *hdr);
+
 /* Returns a DP_READ_* result (>= 0) or a negative DNNPROV_E* code on an
  * I/O failure.  Sees bytes appended to the file since the last call. */
 DP_INTERNAL int dp_reader_next(dp_reader *r, dp_frame *frame, dp_problem *problem);
@@ -104,9 +137,6 @@ DP_INTERNAL int dp_reader_next(dp_reader *r, dp_frame *frame, dp_problem *proble
 /* The offset after the last frame returned or problem skipped: where a
  * later reader resumes. */
 DP_INTERNAL uint64_t dp_reader_offset(const dp_reader *r);
-
-/* Whether the seal frame has been read. */
-DP_INTERNAL bool dp_reader_sealed(const dp_reader *r);
 
 DP_INTERNAL void dp_reader_close(dp_reader *r);
 

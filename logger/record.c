@@ -19,6 +19,7 @@ static const char *const kind_names[] = {
 	[DP_REC_EPOCH] = "epoch",     [DP_REC_ADAPT] = "adapt", [DP_REC_TEST] = "test",
 	[DP_REC_ELEMENT] = "element", [DP_REC_END] = "end",     [DP_REC_TAG] = "tag",
 	[DP_REC_USED] = "used",       [DP_REC_GENERATED] = "generated",
+	[DP_REC_REFUSED] = "refused",
 };
 
 const char *dp_record_kind_name(dp_record_kind k)
@@ -28,20 +29,12 @@ const char *dp_record_kind_name(dp_record_kind k)
 
 bool dp_obj_number(const msgpack_object *o, double *out)
 {
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		*out = (double)o->via.u64;
-		return true;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		*out = (double)o->via.i64;
-		return true;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		*out = o->via.f64;
-		return true;
-	default:
+	dp_mpr_scalar v;
+	dp_obj_scalar(o, &v);
+	if (v.kind != DP_MPR_INT && v.kind != DP_MPR_BIG && v.kind != DP_MPR_REAL)
 		return false;
-	}
+	*out = v.d;
+	return true;
 }
 
 /* An optional count: -1 when absent. */
@@ -77,7 +70,8 @@ static int parse_entity(const msgpack_object *root, const char *k, dp_record *re
 	return 0;
 }
 
-bool dp_str_is_tag(dp_str s)
+/* Whether a msgpack string is a valid tag (dp_check_tag's rules). */
+static bool dp_str_is_tag(dp_str s)
 {
 	return dp_tag_valid(s.p, s.n);
 }
@@ -109,14 +103,13 @@ static int get_str(const msgpack_object *root, const char *kind, const char *key
 static int get_int(const msgpack_object *root, const char *kind, const char *key, int64_t *out)
 {
 	const msgpack_object *o = dp_map_get(root, key);
+	dp_mpr_scalar v;
 	if (!o)
 		return bad(kind, key, "is missing");
-	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
-		*out = (int64_t)o->via.u64;
-	else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-		*out = o->via.i64;
-	else
+	dp_obj_scalar(o, &v);
+	if (v.kind != DP_MPR_INT)
 		return bad(kind, key, "is not an integer");
+	*out = v.i;
 	return 0;
 }
 
@@ -439,6 +432,19 @@ static int check_spec_lists(const msgpack_object *root, dp_record *rec)
 					return bad("spec", "attributes", "has an unknown type");
 		}
 	}
+	const msgpack_object *mr = dp_map_get(root, "metric_ranges");
+	if (mr && (mr->type != MSGPACK_OBJECT_MAP || mr->via.map.size > MAX_ENTRIES))
+		return bad("spec", "metric_ranges", "is not a map");
+	for (uint32_t i = 0; mr && i < mr->via.map.size; i++) {
+		const msgpack_object *k = &mr->via.map.ptr[i].key, *r = &mr->via.map.ptr[i].val;
+		double lo, hi;
+		if (k->type != MSGPACK_OBJECT_STR || !dp_str_is_tag((dp_str){ k->via.str.ptr, k->via.str.size }))
+			return bad("spec", "metric_ranges", "has an invalid name");
+		if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 || !dp_obj_number(&r->via.array.ptr[0], &lo) ||
+		    !dp_obj_number(&r->via.array.ptr[1], &hi) || !(lo < hi))
+			return bad("spec", "metric_ranges", "has a range that is not [low, high] with low below high");
+	}
+	rec->u.spec.metric_ranges = mr;
 	rec->u.spec.hyperparameters = h;
 	rec->u.spec.metrics = m;
 	rec->u.spec.adaptation = ad->via.boolean;
@@ -564,8 +570,8 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 		    (rc = get_str(root, k, "message", false, false, &rec->u.end.message)))
 			return rc;
 		if (!(s.n == 8 && memcmp(s.p, "FINISHED", 8) == 0) && !(s.n == 6 && memcmp(s.p, "FAILED", 6) == 0) &&
-		    !(s.n == 6 && memcmp(s.p, "KILLED", 6) == 0))
-			return bad(k, "status", "is not FINISHED, FAILED or KILLED");
+		    !(s.n == 6 && memcmp(s.p, "KILLED", 6) == 0) && !(s.n == 6 && memcmp(s.p, "PRUNED", 6) == 0))
+			return bad(k, "status", "is not FINISHED, FAILED, KILLED or PRUNED");
 		rec->u.end.status = s;
 		return 0;
 	}
@@ -581,6 +587,19 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 	case DP_REC_USED:
 	case DP_REC_GENERATED:
 		return parse_entity(root, k, rec);
+	case DP_REC_REFUSED: {
+		const msgpack_object *v = dp_map_get(root, "values"), *e = dp_map_get(root, "epoch");
+		if ((rc = get_str(root, k, "record", false, true, &rec->u.refused.record)) ||
+		    (rc = get_str(root, k, "why", false, false, &rec->u.refused.why)) ||
+		    (e && (rc = get_int(root, k, "epoch", &rec->u.refused.epoch))) ||
+		    (rc = check_named_values(k, "values", v, false)))
+			return rc;
+		if (v->via.map.size == 0)
+			return bad(k, "values", "is empty");
+		rec->u.refused.has_epoch = e != NULL;
+		rec->u.refused.values = v;
+		return 0;
+	}
 	}
 	return dp_error(DNNPROV_ECORRUPT, "record of unknown kind");
 }

@@ -28,8 +28,9 @@ typedef enum dp_record_kind {
 	DP_REC_TAG,
 	DP_REC_USED,      /* an entity the task read (docs/LINEAGE.md) */
 	DP_REC_GENERATED, /* an entity the task wrote */
+	DP_REC_REFUSED,
 } dp_record_kind;
-#define DP_REC_LAST DP_REC_GENERATED
+#define DP_REC_LAST DP_REC_REFUSED
 
 /* A string inside the decoded msgpack object (not NUL-terminated). */
 typedef struct dp_str {
@@ -59,6 +60,7 @@ typedef struct dp_record {
 			const msgpack_object *metrics;         /* array of str */
 			bool adaptation;
 			const msgpack_object *transformations; /* array */
+			const msgpack_object *metric_ranges;   /* map str -> [low, high], or NULL */
 		} spec;
 		struct {
 			dp_str task, transformation, execution, host, user;
@@ -93,7 +95,7 @@ typedef struct dp_record {
 			const msgpack_object *values; /* map attribute -> value */
 		} element;
 		struct {
-			dp_str status;  /* FINISHED, FAILED or KILLED */
+			dp_str status;  /* FINISHED, FAILED, KILLED or PRUNED */
 			dp_str message; /* n == 0 when absent */
 		} end;
 		struct {
@@ -104,6 +106,13 @@ typedef struct dp_record {
 			int64_t size;  /* -1: absent */
 			int64_t files; /* a folder's entries; -1: absent */
 		} entity;
+		struct {
+			dp_str record;  /* the kind of the record the names were refused from */
+			bool has_epoch;
+			int64_t epoch;
+			const msgpack_object *values; /* map name -> value */
+			dp_str why;     /* n == 0 when absent */
+		} refused;
 	} u;
 } dp_record;
 
@@ -120,9 +129,6 @@ DP_INTERNAL bool dp_record_name_problem(const dp_record *r, char *why, size_t ca
 
 /* A number from an integer or float object; false for anything else. */
 DP_INTERNAL bool dp_obj_number(const msgpack_object *o, double *out);
-
-/* Whether a msgpack string is a valid tag (dp_check_tag's rules). */
-DP_INTERNAL bool dp_str_is_tag(dp_str s);
 
 DP_INTERNAL const char *dp_record_kind_name(dp_record_kind k);
 

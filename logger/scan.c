@@ -3,10 +3,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "logger/format.h"
 #include "logger/scan.h"
@@ -16,14 +18,10 @@
 
 int dp_path_list_add(dp_path_list *l, const char *p)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		char **grown = realloc(l->paths, cap * sizeof(*grown));
-		if (!grown)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		l->paths = grown;
-		l->cap = cap;
-	}
+	char **grown = dp_grow(l->paths, l->n, &l->cap, sizeof(*l->paths), 64);
+	if (!grown)
+		return DNNPROV_ENOMEM;
+	l->paths = grown;
 	if (!(l->paths[l->n] = strdup(p)))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	l->n++;
@@ -51,7 +49,8 @@ const char *dp_file_kind(unsigned mode)
 }
 
 typedef struct walker {
-	dp_path_list *list;
+	dp_walk_visit visit;
+	void *visit_ctx;
 	dp_walk_report report;
 	void *ctx;
 	int first_error; /* of a folder that could not be listed */
@@ -66,13 +65,13 @@ static void tell(walker *w, const char *path, dp_walk_issue issue, const char *w
 
 /* An entry that is not a folder or a regular file: a segment's name on it,
  * or a link to a folder, is told; anything else is none of our business. */
-static void not_segment(walker *w, const char *path, const char *name, unsigned mode)
+static void not_segment(walker *w, int dirfd, const char *path, const char *name, unsigned mode)
 {
 	char why[96];
 	struct stat target;
 	if (S_ISLNK(mode) && !is_segment_name(name)) {
 		/* stat() follows the link without opening what it names. */
-		if (stat(path, &target) != 0 || !S_ISDIR(target.st_mode))
+		if (fstatat(dirfd, name, &target, 0) != 0 || !S_ISDIR(target.st_mode))
 			return;
 		tell(w, path, DP_WALK_NOT_SEGMENT, "a symbolic link to a folder: not followed");
 		return;
@@ -83,64 +82,170 @@ static void not_segment(walker *w, const char *path, const char *name, unsigned 
 	tell(w, path, DP_WALK_NOT_SEGMENT, why);
 }
 
-static int walk(walker *w, const char *dir, int depth)
+/* 0 a version 1 name, 1 a version 2 name, 2 a note segment's. */
+static int name_class(const char *name)
 {
-	DIR *d;
+	if (dp_segment_name_is_note(name))
+		return 2;
+	return dp_segment_name_sequence(name) != 0;
+}
+
+/* Segments of one folder in their causal order (dp_segment_path_cmp). */
+static int cmp_segment_names(const void *a, const void *b)
+{
+	const char *na = *(char *const *)a, *nb = *(char *const *)b;
+	int ca = name_class(na), cb = name_class(nb);
+	return ca != cb ? (ca < cb ? -1 : 1) : strcmp(na, nb);
+}
+
+/* Folders as their paths sort: a name ends where a path goes on with '/',
+ * so "bench-x" comes before "bench" ('-' before '/'), as their segments'
+ * paths do. */
+static int cmp_folder_names(const void *a, const void *b)
+{
+	const unsigned char *x = *(unsigned char *const *)a, *y = *(unsigned char *const *)b;
+	for (;; x++, y++) {
+		unsigned cx = *x ? *x : '/', cy = *y ? *y : '/';
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+		if (!*x || !*y)
+			return (*x != 0) - (*y != 0);
+	}
+}
+
+typedef struct names {
+	char **v;
+	size_t n, cap;
+} names;
+
+static int names_add(names *l, const char *name)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **grown = realloc(l->v, cap * sizeof(*grown));
+		if (!grown)
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		l->v = grown;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(name)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	l->n++;
+	return 0;
+}
+
+static void names_free(names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/* Lists the folder `dir` (open as fd, which this call closes): its
+ * segments, visited in their order, then its folders, walked in theirs.
+ * Each folder is opened relative to its parent, so no path is looked up
+ * again from the top for every one of a million runs. */
+static int walk(walker *w, int fd, const char *dir, int depth)
+{
+	names segs = { 0 }, dirs = { 0 };
 	struct dirent *e;
 	int rc = 0;
 
-	if (depth > MAX_DEPTH)
-		return 0;
-	d = opendir(dir);
+	DIR *d = fdopendir(fd);
 	if (!d) {
-		/* Told, and the walk goes on: one unreadable folder (a user's
-		 * umask 077 in a shared log folder) must not hide the others. */
-		int saved = errno;
-		int err = dp_error_errno(saved, "cannot list the folder %s", dir);
-		if (err == DNNPROV_ENOMEM)
-			return err;
-		if (!w->first_error) {
-			w->first_error = err;
-			snprintf(w->first_why, sizeof(w->first_why), "%s", dnnprov_errmsg());
-		}
-		char why[128];
-		snprintf(why, sizeof(why), "a folder that cannot be listed: %s", strerror(saved));
-		tell(w, dir, DP_WALK_UNLISTABLE, why);
-		return 0;
+		close(fd);
+		return dp_error_errno(errno, "cannot list the folder %s", dir);
 	}
-	while ((e = readdir(d)) != NULL) {
+	while (rc == 0 && (e = readdir(d)) != NULL) {
 		struct stat st;
-		char *p;
-
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		/* Deleted runs are not logs (trash.h). */
 		if (depth == 0 && strcmp(e->d_name, DP_TRASH_DIR) == 0)
 			continue;
-		if (!(p = dp_path_join(dir, e->d_name))) {
-			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-			break;
-		}
 		/* readdir says what most entries are; lstat only when it cannot
 		 * (a rescan of thousands of segments pays one call less each). */
 		unsigned mode = e->d_type == DT_DIR ? S_IFDIR : e->d_type == DT_REG ? S_IFREG
 			      : e->d_type == DT_LNK ? S_IFLNK : e->d_type == DT_FIFO ? S_IFIFO
 			      : e->d_type == DT_CHR ? S_IFCHR : e->d_type == DT_BLK ? S_IFBLK
 			      : e->d_type == DT_SOCK ? S_IFSOCK : 0;
-		if (!mode && lstat(p, &st) == 0)
+		if (!mode && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			mode = st.st_mode & S_IFMT;
-		if (S_ISDIR(mode))
-			rc = walk(w, p, depth + 1);
-		else if (S_ISREG(mode))
-			rc = is_segment_name(e->d_name) ? dp_path_list_add(w->list, p) : 0;
-		else if (mode)
-			not_segment(w, p, e->d_name, mode);
+		if (S_ISDIR(mode)) {
+			rc = depth < MAX_DEPTH ? names_add(&dirs, e->d_name) : 0;
+		} else if (S_ISREG(mode)) {
+			rc = is_segment_name(e->d_name) ? names_add(&segs, e->d_name) : 0;
+		} else if (mode) {
+			char *p = dp_path_join(dir, e->d_name);
+			if (!p)
+				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			else
+				not_segment(w, dirfd(d), p, e->d_name, mode);
+			free(p);
+		}
 		/* mode 0: gone since readdir; a rescan tells */
-		free(p);
-		if (rc)
-			break;
 	}
+	if (segs.n > 1)
+		qsort(segs.v, segs.n, sizeof(char *), cmp_segment_names);
+	for (size_t i = 0; i < segs.n && rc == 0; i++) {
+		char *p = dp_path_join(dir, segs.v[i]);
+		rc = p ? w->visit(w->visit_ctx, dirfd(d), segs.v[i], p) : dp_error(DNNPROV_ENOMEM, "out of memory");
+		free(p);
+	}
+	names_free(&segs);
+	if (dirs.n > 1)
+		qsort(dirs.v, dirs.n, sizeof(char *), cmp_folder_names);
+	for (size_t i = 0; i < dirs.n && rc == 0; i++) {
+		char *p = dp_path_join(dir, dirs.v[i]);
+		if (!p) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		int sub = openat(dirfd(d), dirs.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			/* Told, and the walk goes on: one unreadable folder (a user's
+			 * umask 077 in a shared log folder) must not hide the others. */
+			int saved = errno;
+			int err = dp_error_errno(saved, "cannot list the folder %s", p);
+			if (err == DNNPROV_ENOMEM) {
+				rc = err;
+			} else if (saved != ENOENT) { /* gone since readdir: a rescan tells */
+				if (!w->first_error) {
+					w->first_error = err;
+					snprintf(w->first_why, sizeof(w->first_why), "%s", dnnprov_errmsg());
+				}
+				char why[128];
+				snprintf(why, sizeof(why), "a folder that cannot be listed: %s", strerror(saved));
+				tell(w, p, DP_WALK_UNLISTABLE, why);
+			}
+		} else {
+			rc = walk(w, sub, p, depth + 1);
+		}
+		free(p);
+	}
+	names_free(&dirs);
 	closedir(d);
+	return rc;
+}
+
+int dp_walk_segments(const char *path, dp_walk_visit visit, void *visit_ctx, dp_walk_report report, void *ctx)
+{
+	walker w = { .visit = visit, .visit_ctx = visit_ctx, .report = report, .ctx = ctx };
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int saved = errno;
+		int err = dp_error_errno(saved, "cannot list the folder %s", path);
+		if (err == DNNPROV_ENOMEM)
+			return err;
+		char msg[512], why[128];
+		snprintf(msg, sizeof(msg), "%s", dnnprov_errmsg());
+		snprintf(why, sizeof(why), "a folder that cannot be listed: %s", strerror(saved));
+		tell(&w, path, DP_WALK_UNLISTABLE, why);
+		return dp_error(err, "%s", msg);
+	}
+	int rc = walk(&w, fd, path, 0);
+	if (!rc && w.first_error)
+		rc = dp_error(w.first_error, "%s", w.first_why);
 	return rc;
 }
 
@@ -158,14 +263,6 @@ uint32_t dp_segment_name_sequence(const char *name)
 bool dp_segment_name_is_note(const char *name)
 {
 	return strncmp(name, DP_NOTE_PREFIX, strlen(DP_NOTE_PREFIX)) == 0;
-}
-
-/* 0 a version 1 name, 1 a version 2 name, 2 a note segment's. */
-static int name_class(const char *name)
-{
-	if (dp_segment_name_is_note(name))
-		return 2;
-	return dp_segment_name_sequence(name) != 0;
 }
 
 int dp_segment_path_cmp(const char *a, const char *b)
@@ -190,9 +287,15 @@ static int cmp_paths(const void *a, const void *b)
 	return dp_segment_path_cmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int collect(void *ctx, int dirfd, const char *name, const char *path)
+{
+	(void)dirfd;
+	(void)name;
+	return dp_path_list_add(ctx, path);
+}
+
 int dp_find_segments(const char *path, dp_path_list *list, dp_walk_report report, void *ctx)
 {
-	walker w = { .list = list, .report = report, .ctx = ctx };
 	struct stat st;
 	size_t first = list->n;
 	int rc;
@@ -200,16 +303,16 @@ int dp_find_segments(const char *path, dp_path_list *list, dp_walk_report report
 	if (stat(path, &st) != 0)
 		return dp_error_errno(errno, "cannot read %s", path);
 	if (S_ISDIR(st.st_mode))
-		rc = walk(&w, path, 0);
+		rc = dp_walk_segments(path, collect, list, report, ctx);
 	else if (S_ISREG(st.st_mode))
 		rc = dp_path_list_add(list, path);
 	else
 		return dp_error(DNNPROV_EINVAL, "%s is %s, not a segment file or a log folder", path,
 				dp_file_kind(st.st_mode));
-	if (!rc && w.first_error)
-		rc = dp_error(w.first_error, "%s", w.first_why);
 	/* Sorted even after an error: `cat` and `check` go on with the
-	 * folders they could read (and exit 1); the caller frees the list. */
+	 * folders they could read (and exit 1); the caller frees the list.
+	 * The walk's order is this one for <dataflow>/<task>/ folders; deeper
+	 * folders, which hold no run, may interleave otherwise. */
 	if (list->n - first > 1) /* qsort(NULL, 0, ...) is undefined */
 		qsort(list->paths + first, list->n - first, sizeof(char *), cmp_paths);
 	return rc;

@@ -41,6 +41,19 @@ typedef void (*dp_walk_report)(void *ctx, const char *path, dp_walk_issue issue,
  * folder that could not be listed (after listing everything else); the
  * list holds what was found either way, and the caller frees it. */
 DP_INTERNAL int dp_find_segments(const char *path, dp_path_list *list, dp_walk_report report, void *ctx);
+/* A segment a walk found: `name` in the folder open as `dirfd` (open
+ * while the call runs), `path` the whole path.  Non-zero stops the walk. */
+typedef int (*dp_walk_visit)(void *ctx, int dirfd, const char *name, const char *path);
+/* Walks the folder `path` by the rule above, calling visit for each
+ * segment as the folders are listed, in the order dp_find_segments sorts
+ * them (a folder's segments, then its folders, each in path order; only
+ * segments deeper than <dataflow>/<task>/, which belong to no run, may come
+ * in another), so that a caller can read each segment while the rest is
+ * still unlisted.  Folders are opened relative to their parent.  Returns 0,
+ * visit's first non-zero return, DNNPROV_ENOMEM, or the error of the first
+ * folder that could not be listed (after walking everything else). */
+DP_INTERNAL int dp_walk_segments(const char *path, dp_walk_visit visit, void *visit_ctx, dp_walk_report report,
+				 void *ctx);
 /* What kind of file a mode is, for messages: "a FIFO", "a symbolic link". */
 DP_INTERNAL const char *dp_file_kind(unsigned mode);
 /* The sequence number a version 2 segment name starts with

@@ -42,7 +42,9 @@ static char *join3(const char *a, const char *b, const char *c)
 	return abc;
 }
 
-void dp_folder_run(const char *dir, char run[65])
+/* The run a task folder's segments name (the first header that names
+ * one), or "" when none does. */
+static void dp_folder_run(const char *dir, char run[65])
 {
 	dp_path_list segs = { 0 };
 

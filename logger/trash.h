@@ -59,8 +59,5 @@ DP_INTERNAL int dp_trash_restore(const char *log_dir, const char *df, const char
  * ago (0: all); *removed counts the tasks they held. */
 DP_INTERNAL int dp_trash_purge(const char *log_dir, double older_than, size_t *removed);
 
-/* The run a task folder's segments name (the first header that names
- * one), or "" when none does. */
-DP_INTERNAL void dp_folder_run(const char *dir, char run[65]);
 
 #endif

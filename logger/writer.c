@@ -74,6 +74,7 @@
 #include "logger/format.h"
 #include "logger/history.h"
 #include "logger/mpack.h"
+#include "logger/reader.h"
 #include "logger/scan.h"
 #include "logger/writer.h"
 #include "util/map.h"
@@ -152,6 +153,8 @@ struct dnnprov_task {
 	 * cheaper than validating them again. */
 	dp_buf last_names;
 	size_t last_nnames;
+
+	bool strict; /* dnnprov_task_strict(): refusals are hard errors */
 
 	struct dnnprov_task *next_registered;
 };
@@ -437,6 +440,7 @@ int dp_segment_header_encode(const dp_segment_header_fields *h, dp_buf *b)
 	dp_put_be32(p, crc);
 	p += 4;
 	b->len = (size_t)(p - start);
+	assert(b->len <= need); /* the bound reserved above */
 	return 0;
 }
 
@@ -773,6 +777,7 @@ static unsigned char *frame_begin(dnnprov_task *t, append_ctx *ctx, size_t max_p
 {
 	if (dp_buf_reserve(&t->out, DP_FRAME_HEADER + max_payload))
 		return NULL;
+	assert(t->out.len >= ctx->start); /* the call's frames follow the buffered ones */
 	ctx->frame = t->out.len;
 	return (unsigned char *)t->out.data + ctx->frame + DP_FRAME_HEADER;
 }
@@ -827,6 +832,13 @@ static int append_leave(dnnprov_task *t, append_ctx *ctx, int rc)
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
+
+/* append_leave for a call that may have refused names (refusals below):
+ * DNNPROV_REFUSED with their details once its records are written.  kept:
+ * the call's own record was written, with its other values. */
+typedef struct refusals refusals;
+static int append_leave_refused(dnnprov_task *t, append_ctx *ctx, int rc, refusals *r, const char *record,
+				bool kept);
 
 /* ---- values --------------------------------------------------------------- */
 
@@ -928,6 +940,72 @@ static int check_names(const char *what, const dnnprov_value *v, size_t n, int (
 	return rc;
 }
 
+/* ---- names the experiment file does not declare -------------------------- */
+
+/* The names of one call that the experiment file does not declare.  Unless
+ * the handle is strict, each is refused alone (docs/RUNS.md): the record
+ * keeps the call's other values, a `refused` record after it keeps the
+ * refused ones, and the call returns DNNPROV_REFUSED with their details. */
+struct refusals {
+	bool *mask;   /* per value of the call: refused; NULL while none is */
+	size_t count;
+	dp_buf why;   /* the details, "; "-separated */
+	dp_buf names; /* the refused names, ","-separated (dnnprov_errsubject) */
+};
+
+static bool strict(const dnnprov_task *t)
+{
+	return t->strict || t->cfg->strict;
+}
+
+/* Takes the failure rc of value i's check (of n) as a refusal of its name
+ * when it is one and the handle is not strict: 0, and the call goes on
+ * without it; else rc. */
+static int refuse_name(const dnnprov_task *t, refusals *r, size_t n, size_t i, const char *name, int rc)
+{
+	if (rc != DNNPROV_EUNDECLARED || strict(t))
+		return rc;
+	if (!r->mask && !(r->mask = calloc(n, sizeof(bool))))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	if (!r->mask[i])
+		r->count++;
+	r->mask[i] = true;
+	dp_buf_printf(&r->why, "%s%s", r->why.len ? "; " : "", dnnprov_errmsg());
+	dp_buf_printf(&r->names, "%s%s", r->names.len ? "," : "", name);
+	dp_error_clear();
+	return r->why.failed || r->names.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
+}
+
+static void refusals_free(refusals *r)
+{
+	free(r->mask);
+	dp_buf_free(&r->why);
+	dp_buf_free(&r->names);
+}
+
+static int append_leave_refused(dnnprov_task *t, append_ctx *ctx, int rc, refusals *r, const char *record,
+				bool kept)
+{
+	rc = append_leave(t, ctx, rc);
+	if (rc == 0 && r->count) {
+		if (kept)
+			rc = dp_error(DNNPROV_REFUSED, "%s; the %s was recorded without %s, and %s as a problem of the run",
+				      dp_buf_cstr(&r->why), record, r->count == 1 ? "it" : "them",
+				      r->count == 1 ? "the name" : "the names");
+		else
+			rc = dp_error(DNNPROV_REFUSED, "%s; no %s was recorded, the %s recorded as a problem of the run",
+				      dp_buf_cstr(&r->why), record, r->count == 1 ? "name" : "names");
+		dp_error_about(dp_buf_cstr(&r->names));
+	}
+	refusals_free(r);
+	return rc;
+}
+
+static bool refused(const refusals *r, size_t i)
+{
+	return r && r->mask && r->mask[i];
+}
+
 /* Whether a metric name may be recorded: one the config declares (exactly:
  * queries fold case, so a near miss is a typo); with free_metrics any name
  * that does not collide, ignoring case, with a declared one or one this
@@ -952,7 +1030,7 @@ static int check_metric_declared(dnnprov_task *t, const char *name)
 			const char *u = t->used_names.data + ((uintptr_t)*used - 1);
 			if (strcmp(u, name) == 0)
 				return 0;
-			return dp_error(DNNPROV_EINVAL,
+			return dp_error(DNNPROV_EUNDECLARED,
 					"metric '%s' collides with '%s', recorded before (names are compared ignoring case)",
 					name, u);
 		}
@@ -972,8 +1050,9 @@ static int check_metric_declared(dnnprov_task *t, const char *name)
 	return rc;
 }
 
-/* check_names for metrics, skipped when the names equal the last epoch's. */
-static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
+/* check_names for metrics, skipped when the names equal the last epoch's;
+ * undeclared names go to r. */
+static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n, refusals *r)
 {
 	int rc;
 	if (n == t->last_nnames && t->last_names.len) {
@@ -991,8 +1070,10 @@ static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
 	if ((rc = check_names("metric", v, n, dp_check_name)))
 		return rc;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = check_metric_declared(t, v[i].name)))
+		if ((rc = check_metric_declared(t, v[i].name)) && (rc = refuse_name(t, r, n, i, v[i].name, rc)))
 			return rc;
+	if (r->count)
+		return 0; /* the cache holds names that all passed */
 	t->last_names.len = 0;
 	t->last_nnames = 0;
 	for (size_t i = 0; i < n; i++)
@@ -1002,14 +1083,14 @@ static int check_metric_names(dnnprov_task *t, const dnnprov_value *v, size_t n)
 	return 0;
 }
 
-static int check_metrics(dnnprov_task *t, const dnnprov_value *m, size_t n, size_t *max)
+static int check_metrics(dnnprov_task *t, const dnnprov_value *m, size_t n, size_t *max, refusals *r)
 {
 	int rc;
 	if (n && !m)
 		return dp_error(DNNPROV_EINVAL, "metrics array is NULL");
 	if (n > 65535)
 		return dp_error(DNNPROV_EINVAL, "%zu metrics in one record; the limit is 65535", n);
-	if ((rc = check_metric_names(t, m, n)))
+	if ((rc = check_metric_names(t, m, n, r)))
 		return rc;
 	*max = DP_MP_CONTAINER_OVERHEAD;
 	for (size_t i = 0; i < n; i++) {
@@ -1020,10 +1101,13 @@ static int check_metrics(dnnprov_task *t, const dnnprov_value *m, size_t n, size
 	return 0;
 }
 
-static unsigned char *encode_named_values(unsigned char *p, const dnnprov_value *v, size_t n)
+/* The values of v that r did not refuse (r may be NULL), as a map. */
+static unsigned char *encode_named_values(unsigned char *p, const dnnprov_value *v, size_t n, const refusals *r)
 {
-	p = dp_mp_map(p, (uint32_t)n);
+	p = dp_mp_map(p, (uint32_t)(n - (r ? r->count : 0)));
 	for (size_t i = 0; i < n; i++) {
+		if (refused(r, i))
+			continue;
 		p = dp_mp_str(p, v[i].name, strlen(v[i].name));
 		p = encode_value(p, &v[i]);
 	}
@@ -1057,6 +1141,48 @@ static unsigned char *encode_head(unsigned char *p, const char *kind, uint32_t n
 	p = dp_mp_double(p, at.wall);
 	p = dp_mp_key(p, "mono");
 	return dp_mp_double(p, at.boot);
+}
+
+/* The detail kept in a refused record: enough to read why in `dnnprov cat`. */
+#define REFUSED_WHY_MAX 1024
+
+
+/* Appends the refused record of a call to `record` (at `epoch` when
+ * has_epoch): the refused values v[i], and why. */
+static int encode_refused(dnnprov_task *t, append_ctx *ctx, const char *record, bool has_epoch, int64_t epoch,
+			  const dnnprov_value *v, size_t n, const refusals *r)
+{
+	size_t why = r->why.len > REFUSED_WHY_MAX ? REFUSED_WHY_MAX : r->why.len;
+	size_t max = RECORD_HEAD_MAX + 64 + strlen(record) + why;
+	unsigned char *p;
+
+	for (size_t i = 0; i < n; i++)
+		if (refused(r, i))
+			max += DP_MP_STR_OVERHEAD + strlen(v[i].name) + value_max_size(&v[i]);
+	if (!(p = frame_begin(t, ctx, max)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	p = encode_head(p, "refused", has_epoch ? 4 : 3, clocks_now());
+	p = dp_mp_key(p, "record");
+	p = dp_mp_str(p, record, strlen(record));
+	if (has_epoch) {
+		p = dp_mp_key(p, "epoch");
+		p = dp_mp_int(p, epoch);
+	}
+	p = dp_mp_key(p, "values");
+	p = dp_mp_map(p, (uint32_t)r->count);
+	for (size_t i = 0; i < n; i++) {
+		if (!refused(r, i))
+			continue;
+		p = dp_mp_str(p, v[i].name, strlen(v[i].name));
+		p = encode_value(p, &v[i]);
+	}
+	p = dp_mp_key(p, "why");
+	/* Cut at a character boundary: the details are UTF-8 (names are ASCII,
+	 * the config's path may not be). */
+	while (why && why < r->why.len && (r->why.data[why] & 0xC0) == 0x80)
+		why--;
+	p = dp_mp_str(p, r->why.data, why);
+	return frame_end(t, ctx, p);
 }
 
 /* ---- known hyperparameter values (the "old" side of an adaptation) ------ */
@@ -1171,10 +1297,45 @@ static void new_run_id(char out[DP_RUN_ID_LEN + 1])
 		snprintf(out + 2 * i, 3, "%02x", bytes[i]);
 }
 
+/* The host of a writer whose process is pid: named by the newest segment
+ * of the task it wrote (its header says the host exactly), else this one
+ * (the lock is this host's, but through a network file system). */
+static void writer_host(const char *dir, long pid, char *host, size_t cap)
+{
+	dp_path_list segs = { 0 };
+	char tail[32];
+	int n = snprintf(tail, sizeof(tail), "-%ld%s", pid, DP_SEGMENT_SUFFIX);
+	if (gethostname(host, cap - 1) != 0)
+		snprintf(host, cap, "?");
+	host[cap - 1] = '\0';
+	if (dp_find_segments(dir, &segs, NULL, NULL) != 0)
+		n = 0;
+	for (size_t i = segs.n; n > 0 && i-- > 0;) {
+		const char *p = segs.paths[i];
+		size_t len = strlen(p);
+		dp_segment_header h;
+		dp_reader *r;
+		if (len < (size_t)n || strcmp(p + len - (size_t)n, tail) != 0 || dp_reader_open(p, 0, &r, &h) != 0)
+			continue;
+		dp_reader_close(r);
+		if (h.valid && h.pid == pid) {
+			snprintf(host, cap, "%s", h.host);
+			break;
+		}
+	}
+	dp_path_list_free(&segs);
+}
+
+/* The lock is a write lock on bytes [0, pid + 1) of the lock file, which
+ * stays empty: it costs an inode but no block in each task folder (a
+ * million runs of 2.5 KB each took 12 KiB apiece with the holder's name
+ * written into it), and a refused process reads the holder's pid from the
+ * range the kernel says is locked.  A writer of before this held the
+ * whole file (l_len 0) and wrote its name into it, which is read then. */
 int dp_task_lock(const char *dir, const char *df, const char *task, int *fd_out)
 {
 	char *path = dp_path_join(dir, LOCK_FILE);
-	char who[160];
+	char who[300];
 	int fd, rc = 0;
 
 	*fd_out = -1;
@@ -1185,12 +1346,22 @@ int dp_task_lock(const char *dir, const char *df, const char *task, int *fd_out)
 		rc = dp_error_errno(errno, "cannot open the task's lock %s", path);
 		goto out;
 	}
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = (off_t)getpid() + 1 };
 	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
 		if (errno == EAGAIN || errno == EACCES) {
-			ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
-			who[n > 0 ? n : 0] = '\0';
-			who[strcspn(who, "\n")] = '\0';
+			struct flock held = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+			who[0] = '\0';
+			if (fcntl(fd, F_OFD_GETLK, &held) == 0 && held.l_type != F_UNLCK && held.l_start == 0 &&
+			    held.l_len > 1) {
+				char host[256];
+				long pid = (long)held.l_len - 1;
+				writer_host(dir, pid, host, sizeof(host));
+				snprintf(who, sizeof(who), "pid %ld on host %s", pid, host);
+			} else {
+				ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
+				who[n > 0 ? n : 0] = '\0';
+				who[strcspn(who, "\n")] = '\0';
+			}
 			rc = dp_error(DNNPROV_ELOCKED,
 				      "task '%s' of dataflow '%s' is being recorded by %s: one process at a "
 				      "time records a task",
@@ -1205,25 +1376,23 @@ int dp_task_lock(const char *dir, const char *df, const char *task, int *fd_out)
 		}
 		/* A file system without such locks: recorded, unguarded. */
 	}
+	/* What a writer of before this wrote into it: its block goes. */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && ftruncate(fd, 0) != 0) {
+		/* Only a block lost: the lock holds. */
+	}
 	*fd_out = fd;
 out:
 	free(path);
 	return rc;
 }
 
-/* Takes the task's lock (dp_task_lock) and says who holds it, for the
- * message a refused process prints. */
+/* Takes the task's lock (dp_task_lock). */
 static int lock_task(dnnprov_task *t)
 {
-	char who[160];
 	int fd, rc = dp_task_lock(t->dir, t->cfg->dataflow, t->id, &fd);
-
 	if (rc)
 		return rc;
-	snprintf(who, sizeof(who), "pid %ld on host %s\n", (long)getpid(), t->host);
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, who, strlen(who), 0) < 0) {
-		/* Only for the message a refused process prints. */
-	}
 	t->lock_fd = fd;
 	return 0;
 }
@@ -1380,7 +1549,9 @@ static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, c
 	for (size_t i = 0; i < cfg->nhyperparameters; i++)
 		nsel += cfg->hyperparameters[i].selected;
 
-	p = encode_head(p, "spec", 5, now);
+	/* metric_ranges only when the file gives some: a spec without them is
+	 * the one earlier versions wrote. */
+	p = encode_head(p, "spec", cfg->nmetric_ranges ? 6 : 5, now);
 	p = dp_mp_key(p, "dataflow");
 	p = dp_mp_str(p, cfg->dataflow, strlen(cfg->dataflow));
 	p = dp_mp_key(p, "hyperparameters");
@@ -1388,31 +1559,17 @@ static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, c
 	for (size_t i = 0; i < cfg->nhyperparameters; i++) {
 		const dp_hyperparameter *h = &cfg->hyperparameters[i];
 		const char *type = dp_attr_type_name(h->type);
-		if (!h->selected)
-			continue;
-		p = dp_mp_map(p, 2);
-		p = dp_mp_key(p, "name");
-		p = dp_mp_str(p, h->name, strlen(h->name));
-		p = dp_mp_key(p, "type");
-		p = dp_mp_str(p, type, strlen(type));
+		if (h->selected)
+			p = dp_mp_name_type(p, h->name, type);
 	}
-	p = dp_mp_key(p, "metrics");
-	p = dp_mp_array(p, (uint32_t)cfg->nmetrics);
-	for (size_t i = 0; i < cfg->nmetrics; i++)
-		p = dp_mp_str(p, cfg->metrics[i], strlen(cfg->metrics[i]));
-	p = dp_mp_key(p, "adaptation");
-	p = dp_mp_bool(p, cfg->adaptation);
-	p = dp_mp_key(p, "transformations");
-	p = dp_mp_array(p, (uint32_t)cfg->ntransformations);
+	p = dp_mp_spec_middle(p, cfg->metrics, cfg->nmetrics, cfg->adaptation, cfg->ntransformations);
 	for (size_t i = 0; i < cfg->ntransformations; i++) {
 		const dp_transformation *tf = &cfg->transformations[i];
 		p = dp_mp_map(p, 3);
 		p = dp_mp_key(p, "name");
 		p = dp_mp_str(p, tf->name, strlen(tf->name));
 		p = dp_mp_key(p, "depends_on");
-		p = dp_mp_array(p, (uint32_t)tf->ndepends);
-		for (size_t d = 0; d < tf->ndepends; d++)
-			p = dp_mp_str(p, tf->depends_on[d], strlen(tf->depends_on[d]));
+		p = dp_mp_names(p, tf->depends_on, tf->ndepends);
 		p = dp_mp_key(p, "sets");
 		p = dp_mp_array(p, (uint32_t)tf->nsets);
 		for (size_t s = 0; s < tf->nsets; s++) {
@@ -1425,14 +1582,19 @@ static unsigned char *encode_spec(unsigned char *p, const dnnprov_config *cfg, c
 			p = dp_mp_str(p, dir, strlen(dir));
 			p = dp_mp_key(p, "attributes");
 			p = dp_mp_array(p, (uint32_t)set->nattrs);
-			for (size_t a = 0; a < set->nattrs; a++) {
-				const char *type = dp_attr_type_name(set->attrs[a].type);
-				p = dp_mp_map(p, 2);
-				p = dp_mp_key(p, "name");
-				p = dp_mp_str(p, set->attrs[a].name, strlen(set->attrs[a].name));
-				p = dp_mp_key(p, "type");
-				p = dp_mp_str(p, type, strlen(type));
-			}
+			for (size_t a = 0; a < set->nattrs; a++)
+				p = dp_mp_name_type(p, set->attrs[a].name, dp_attr_type_name(set->attrs[a].type));
+		}
+	}
+	if (cfg->nmetric_ranges) {
+		p = dp_mp_key(p, "metric_ranges");
+		p = dp_mp_map(p, (uint32_t)cfg->nmetric_ranges);
+		for (size_t i = 0; i < cfg->nmetric_ranges; i++) {
+			const dp_metric_range *r = &cfg->metric_ranges[i];
+			p = dp_mp_str(p, r->metric, strlen(r->metric));
+			p = dp_mp_array(p, 2);
+			p = dp_mp_double(p, r->low);
+			p = dp_mp_double(p, r->high);
 		}
 	}
 	return p;
@@ -1445,6 +1607,8 @@ static size_t spec_max_size(const dnnprov_config *cfg)
 		n += 64 + strlen(cfg->hyperparameters[i].name);
 	for (size_t i = 0; i < cfg->nmetrics; i++)
 		n += 8 + strlen(cfg->metrics[i]);
+	for (size_t i = 0; i < cfg->nmetric_ranges; i++)
+		n += 32 + strlen(cfg->metric_ranges[i].metric);
 	for (size_t i = 0; i < cfg->ntransformations; i++) {
 		const dp_transformation *tf = &cfg->transformations[i];
 		n += 64 + strlen(tf->name);
@@ -1502,7 +1666,7 @@ static int declared_hyperparameter(const dnnprov_task *t, const dnnprov_value *v
 /* Checks the values of a begin or resume: the size the begin record needs
  * for them. */
 static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, size_t n,
-			      size_t *max, uint32_t *nsel)
+			      size_t *max, uint32_t *nsel, refusals *r)
 {
 	int rc;
 	if ((rc = check_names("hyperparameter", hyps, n, dp_check_name)))
@@ -1517,7 +1681,8 @@ static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, 
 	       strlen(t->user) + sizeof(t->owner.boot) + (t->transformation ? strlen(t->transformation) : 0);
 	for (size_t i = 0; i < n; i++) {
 		const dp_hyperparameter *h;
-		if ((rc = declared_hyperparameter(t, &hyps[i], &h)))
+		if ((rc = declared_hyperparameter(t, &hyps[i], &h)) &&
+		    (rc = refuse_name(t, r, n, i, hyps[i].name, rc)))
 			return rc;
 		if (!h)
 			continue;
@@ -1614,6 +1779,7 @@ out:
 int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	size_t max;
 	uint32_t nsel;
 	int rc;
@@ -1622,8 +1788,9 @@ int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_begin: NULL argument");
 	if ((rc = append_enter(t, &ctx, CALL_BEGIN)))
 		return rc;
-	if ((rc = check_begin_values(t, hyps, n, &max, &nsel)) ||
-	    (rc = encode_begin(t, &ctx, false, hyps, n, max, nsel)))
+	if ((rc = check_begin_values(t, hyps, n, &max, &nsel, &r)) ||
+	    (rc = encode_begin(t, &ctx, false, hyps, n, max, nsel)) ||
+	    (r.count && (rc = encode_refused(t, &ctx, "begin", false, 0, hyps, n, &r))))
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const dp_hyperparameter *h = dp_config_hyperparameter(t->cfg, hyps[i].name);
@@ -1631,7 +1798,7 @@ int dnnprov_task_begin(dnnprov_task *t, const dnnprov_value *hyps, size_t n)
 			rc = known_set(t, h, &hyps[i]);
 	}
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "begin", true);
 }
 
 static bool same_value(const dnnprov_value *a, const dnnprov_value *b)
@@ -1662,6 +1829,7 @@ int dnnprov_task_resume(dnnprov_task *t, int64_t epoch, const dnnprov_value *hyp
 {
 	append_ctx ctx;
 	dp_task_history hist = { 0 };
+	refusals r = { 0 };
 	size_t max;
 	uint32_t nsel;
 	int rc;
@@ -1674,14 +1842,15 @@ int dnnprov_task_resume(dnnprov_task *t, int64_t epoch, const dnnprov_value *hyp
 		pthread_mutex_unlock(&t->lock);
 		return dnnprov_task_begin(t, hyps, n);
 	}
-	if ((rc = check_begin_values(t, hyps, n, &max, &nsel)))
+	if ((rc = check_begin_values(t, hyps, n, &max, &nsel, &r)))
 		goto out;
 	/* The values in force and the last epoch are in the logs, this
 	 * handle's buffered records included once they are written. */
 	if ((rc = write_out(t)) || (rc = dp_task_history_read(t->dir, true, &hist)))
 		goto out;
 	ctx.start = t->out.len;
-	if ((rc = encode_begin(t, &ctx, true, hyps, n, max, nsel)))
+	if ((rc = encode_begin(t, &ctx, true, hyps, n, max, nsel)) ||
+	    (r.count && (rc = encode_refused(t, &ctx, "begin", false, 0, hyps, n, &r))))
 		goto out;
 	for (size_t i = 0; i < hist.nin_force && rc == 0; i++) {
 		const dp_hyperparameter *h = dp_config_hyperparameter(t->cfg, hist.in_force[i].name);
@@ -1699,7 +1868,7 @@ int dnnprov_task_resume(dnnprov_task *t, int64_t epoch, const dnnprov_value *hyp
 	}
 out:
 	dp_task_history_free(&hist);
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "begin", true);
 }
 
 int dnnprov_task_layers(dnnprov_task *t, const dnnprov_layer *layers, size_t n)
@@ -1745,6 +1914,7 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 		       size_t n)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	unsigned char *p;
 	size_t max;
 	clocks now;
@@ -1758,7 +1928,7 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 				(long long)epoch, elapsed);
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
-	if ((rc = check_metrics(t, metrics, n, &max)))
+	if ((rc = check_metrics(t, metrics, n, &max, &r)))
 		goto out;
 	rc = DNNPROV_ENOMEM;
 	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 48 + max)))
@@ -1776,10 +1946,11 @@ int dnnprov_task_epoch(dnnprov_task *t, int64_t epoch, double elapsed, const dnn
 	p = dp_mp_key(p, "elapsed");
 	p = dp_mp_double(p, elapsed);
 	p = dp_mp_key(p, "metrics");
-	p = encode_named_values(p, metrics, n);
-	rc = frame_end(t, &ctx, p);
+	p = encode_named_values(p, metrics, n, &r);
+	if (!(rc = frame_end(t, &ctx, p)) && r.count)
+		rc = encode_refused(t, &ctx, "epoch", true, epoch, metrics, n, &r);
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "epoch", true);
 }
 
 /* Encodes an adapt record: h took v at `epoch`; the old value is the one
@@ -1817,6 +1988,7 @@ static int encode_adapt(dnnprov_task *t, append_ctx *ctx, int64_t epoch, const d
 int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *v)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	const dp_hyperparameter *h;
 	int rc;
 
@@ -1824,17 +1996,23 @@ int dnnprov_task_adapt(dnnprov_task *t, int64_t epoch, const dnnprov_value *v)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_adapt: NULL argument");
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
 		return rc;
-	if ((rc = dp_check_name("hyperparameter", v->name)) || (rc = declared_hyperparameter(t, v, &h)))
+	if ((rc = dp_check_name("hyperparameter", v->name)))
 		goto out;
+	if ((rc = declared_hyperparameter(t, v, &h))) {
+		if (!(rc = refuse_name(t, &r, 1, 0, v->name, rc)))
+			rc = encode_refused(t, &ctx, "adapt", true, epoch, v, 1, &r);
+		goto out;
+	}
 	if (t->cfg->adaptation && h) /* else not recorded, by the config's choice */
 		rc = encode_adapt(t, &ctx, epoch, h, v);
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "adaptation", false);
 }
 
 int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics, size_t n)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	unsigned char *p;
 	size_t max;
 	int rc;
@@ -1845,23 +2023,29 @@ int dnnprov_task_test(dnnprov_task *t, const dnnprov_value *metrics, size_t n)
 		return dp_error(DNNPROV_EINVAL, "a test record needs at least one metric");
 	if ((rc = append_enter(t, &ctx, CALL_AFTER)))
 		return rc;
-	if ((rc = check_metrics(t, metrics, n, &max)))
+	if ((rc = check_metrics(t, metrics, n, &max, &r)))
 		goto out;
-	rc = DNNPROV_ENOMEM;
-	if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 16 + max)))
-		goto out;
-	p = encode_head(p, "test", 1, clocks_now());
-	p = dp_mp_key(p, "metrics");
-	p = encode_named_values(p, metrics, n);
-	rc = frame_end(t, &ctx, p);
+	if (r.count < n) { /* a test record has at least one metric */
+		rc = DNNPROV_ENOMEM;
+		if (!(p = frame_begin(t, &ctx, RECORD_HEAD_MAX + 16 + max)))
+			goto out;
+		p = encode_head(p, "test", 1, clocks_now());
+		p = dp_mp_key(p, "metrics");
+		p = encode_named_values(p, metrics, n, &r);
+		if ((rc = frame_end(t, &ctx, p)))
+			goto out;
+	}
+	if (r.count)
+		rc = encode_refused(t, &ctx, "test", false, 0, metrics, n, &r);
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "test", r.count < n);
 }
 
 int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char *set,
 			 const dnnprov_value *values, size_t n)
 {
 	append_ctx ctx;
+	refusals r = { 0 };
 	const dp_transformation *tf;
 	const dp_set *st;
 	unsigned char *p;
@@ -1893,9 +2077,17 @@ int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char
 			if (strcmp(st->attrs[k].name, values[i].name) == 0)
 				a = &st->attrs[k];
 		if (!a) {
-			rc = dp_error(DNNPROV_EINVAL, "set '%s' of transformation '%s' has no attribute '%s'",
-				      set, transformation, values[i].name);
-			goto out;
+			dp_buf list = { 0 };
+			for (size_t k = 0; k < st->nattrs; k++)
+				dp_buf_printf(&list, "%s%s", k ? ", " : "", st->attrs[k].name);
+			rc = dp_error(DNNPROV_EUNDECLARED,
+				      "set '%s' of transformation '%s' has no attribute '%s' in %s (attributes: %s)", set,
+				      transformation, values[i].name, t->cfg->path,
+				      list.len && !list.failed ? dp_buf_cstr(&list) : "none");
+			dp_buf_free(&list);
+			if ((rc = refuse_name(t, &r, n, i, values[i].name, rc)))
+				goto out;
+			continue;
 		}
 		if ((rc = check_value("attribute", a->name, &values[i])) ||
 		    (rc = check_type("attribute", a->name, a->type, &values[i])))
@@ -1911,10 +2103,11 @@ int dnnprov_task_element(dnnprov_task *t, const char *transformation, const char
 	p = dp_mp_key(p, "set");
 	p = dp_mp_str(p, st->name, strlen(st->name));
 	p = dp_mp_key(p, "values");
-	p = encode_named_values(p, values, n);
-	rc = frame_end(t, &ctx, p);
+	p = encode_named_values(p, values, n, &r);
+	if (!(rc = frame_end(t, &ctx, p)) && r.count)
+		rc = encode_refused(t, &ctx, "element", false, 0, values, n, &r);
 out:
-	return append_leave(t, &ctx, rc);
+	return append_leave_refused(t, &ctx, rc, &r, "element", true);
 }
 
 /* ---- entities (docs/LINEAGE.md) ------------------------------------------ */
@@ -2094,7 +2287,7 @@ unsigned char *dp_encode_tag_record(unsigned char *p, const dnnprov_value *tags,
 {
 	p = encode_head(p, "tag", 1, (clocks){ time, dp_uptime() });
 	p = dp_mp_key(p, "tags");
-	return encode_named_values(p, tags, n);
+	return encode_named_values(p, tags, n, NULL);
 }
 
 int dnnprov_task_tag(dnnprov_task *t, const dnnprov_value *tags, size_t n)
@@ -2116,13 +2309,15 @@ int dnnprov_task_tag(dnnprov_task *t, const dnnprov_value *tags, size_t n)
 	return append_leave(t, &ctx, rc);
 }
 
-const char *dp_status_name(dnnprov_status s)
+/* "RUNNING", "FINISHED", "FAILED", "KILLED"; NULL for anything else. */
+static const char *dp_status_name(dnnprov_status s)
 {
 	switch (s) {
 	case DNNPROV_RUNNING: return "RUNNING";
 	case DNNPROV_FINISHED: return "FINISHED";
 	case DNNPROV_FAILED: return "FAILED";
 	case DNNPROV_KILLED: return "KILLED";
+	case DNNPROV_PRUNED: return "PRUNED";
 	}
 	return NULL;
 }
@@ -2138,7 +2333,7 @@ int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message
 	if (!t)
 		return dp_error(DNNPROV_EINVAL, "dnnprov_task_end: NULL task");
 	if (!name || status == DNNPROV_RUNNING)
-		return dp_error(DNNPROV_EINVAL, "task end status must be FINISHED, FAILED or KILLED");
+		return dp_error(DNNPROV_EINVAL, "task end status must be FINISHED, FAILED, KILLED or PRUNED");
 	if (message && (rc = check_text("task end message", NULL, message)))
 		return rc;
 	if ((rc = append_enter(t, &ctx, CALL_TRAINING)))
@@ -2157,6 +2352,15 @@ int dnnprov_task_end(dnnprov_task *t, dnnprov_status status, const char *message
 		ctx.ends_with = name; /* applied once committed: a failed end can be retried */
 out:
 	return append_leave(t, &ctx, rc);
+}
+
+void dnnprov_task_strict(dnnprov_task *t, int on)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->strict = on != 0;
+	pthread_mutex_unlock(&t->lock);
 }
 
 int dnnprov_task_sync(dnnprov_task *t)

@@ -8,8 +8,6 @@
 #include "dnnprov.h"
 #include "util/util.h"
 
-/* "RUNNING", "FINISHED", "FAILED", "KILLED"; NULL for anything else. */
-DP_INTERNAL const char *dp_status_name(dnnprov_status s);
 
 /* Makes the process group of the caller, not the process, the task's owner:
  * `dnnprov log` records one record per process, and the task lives as
@@ -22,8 +20,10 @@ DP_INTERNAL const char *dp_task_segment_path(const dnnprov_task *t);
 /* Takes the writer lock of the task whose folder is dir: an OFD lock on
  * <dir>/.lock, so that it is this descriptor's (a second one in this
  * process conflicts with it too) and the kernel drops it when the process
- * dies, whatever way.  *fd_out holds it (-1 on a file system without such
- * locks, where nothing is guarded).  DNNPROV_ELOCKED names the holder. */
+ * dies, whatever way.  The file stays empty: the lock's range, bytes
+ * [0, pid + 1), says whose it is.  *fd_out holds it (-1 on a file system
+ * without such locks, where nothing is guarded).  DNNPROV_ELOCKED names
+ * the holder: its pid, and its host as its segments name it. */
 DP_INTERNAL int dp_task_lock(const char *dir, const char *df, const char *task, int *fd_out);
 
 /* Sets the modification time of the dataflow folder holding task_dir to

@@ -18,8 +18,19 @@
  *   RUNNING (the `running` database), a stat each.
  *
  * So a question about 100,000 finished runs costs a stat per dataflow, not
- * a walk of 100,000 folders.  A second of slack covers the coarse clock of
- * file times.
+ * a walk of 100,000 folders.
+ *
+ * The slack.  A folder touched after the listing began can show a time a
+ * little before it: the kernel stamps files with its coarse clock
+ * (CLOCK_REALTIME_COARSE), which lags the real one by up to its
+ * resolution, a tick (4 ms here).  On a local filesystem that keeps
+ * nanoseconds (ext4, XFS, Btrfs, F2FS, tmpfs, overlayfs) two ticks cover
+ * it; anywhere else (a filesystem of whole seconds, whose times have no
+ * fraction, or a network one, whose times come from another machine's
+ * clock) a second does.  The fine slack is what makes a query after a
+ * catch-up of logs written just before it cheap: with a second, every
+ * query walked the logs when their last run was written within the second
+ * before the catch-up began listing them (the usual end of a sweep).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "logger/decode.h"
@@ -178,6 +191,21 @@ static int compare_unsealed(void *ctx, const MDB_val *k, const dp_progress *p)
 	return 0;
 }
 
+/* The progress keys of a task's segments begin "df/task/" (the segment's
+ * path under the logs); false when that is longer than a key. */
+static bool task_prefix(dp_key *prefix, const char *df, size_t dn, const char *task, size_t tn)
+{
+	dp_key_reset(prefix);
+	if (dn + tn + 2 > DP_KEY_MAX)
+		return false;
+	memcpy(prefix->b, df, dn);
+	prefix->b[dn] = '/';
+	memcpy(prefix->b + dn + 1, task, tn);
+	prefix->b[dn + 1 + tn] = '/';
+	prefix->n = dn + tn + 2;
+	return true;
+}
+
 /* The segments not read to their seal of one task. */
 static int check_task(dp_query *q, const char *log_dir, const char *df, size_t dn, const char *task, size_t tn,
 		      dp_freshness *f)
@@ -185,14 +213,8 @@ static int check_task(dp_query *q, const char *log_dir, const char *df, size_t d
 	dp_key prefix;
 	unsealed_ctx u = { log_dir, f };
 
-	dp_key_reset(&prefix);
-	if (dn + tn + 2 > DP_KEY_MAX)
+	if (!task_prefix(&prefix, df, dn, task, tn))
 		return 0;
-	memcpy(prefix.b, df, dn);
-	prefix.b[dn] = '/';
-	memcpy(prefix.b + dn + 1, task, tn);
-	prefix.b[dn + 1 + tn] = '/';
-	prefix.n = dn + tn + 2;
 	return each_progress(q, &prefix, compare_unsealed, &u);
 }
 
@@ -221,6 +243,37 @@ static int check_running(dp_query *q, const char *log_dir, const char *df, const
 	return rc ? rc : r < 0 ? r : 0;
 }
 
+/* Local filesystems whose file times are the kernel's clock to the
+ * nanosecond (statfs's f_type). */
+static bool fine_times(const char *path, const struct stat *st)
+{
+	static const unsigned long local[] = {
+		0xEF53,     /* ext2, ext3, ext4 */
+		0x58465342, /* XFS */
+		0x9123683E, /* Btrfs */
+		0xF2F52010, /* F2FS */
+		0x01021994, /* tmpfs */
+		0x794C7630, /* overlayfs */
+	};
+	struct statfs fs;
+	if (st->st_mtim.tv_nsec == 0 || statfs(path, &fs) != 0)
+		return false; /* whole seconds, or unknown */
+	for (size_t i = 0; i < DP_ARRAY_LEN(local); i++)
+		if ((unsigned long)fs.f_type == local[i])
+			return true;
+	return false;
+}
+
+/* How far before the listing a change after it can seem to be (above). */
+static double time_slack(const char *path, const struct stat *st)
+{
+	struct timespec tick;
+	if (!fine_times(path, st) || clock_getres(CLOCK_REALTIME_COARSE, &tick) != 0)
+		return 1.0;
+	double two = 2 * ((double)tick.tv_sec + tick.tv_nsec / 1e9);
+	return two < 0.001 ? 0.001 : two > 1.0 ? 1.0 : two;
+}
+
 /* One dataflow's logs: walked when its folder changed since the index's
  * last listing, else only what can still grow. */
 static int check_dataflow(dp_query *q, const char *log_dir, const char *df, const char *task, double listed_at,
@@ -232,7 +285,7 @@ static int check_dataflow(dp_query *q, const char *log_dir, const char *df, cons
 	    !S_ISDIR(st.st_mode))
 		return 0; /* no logs of it */
 	double changed = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
-	if (isnan(listed_at) || changed > listed_at - 1.0)
+	if (isnan(listed_at) || changed > listed_at - time_slack(path, &st))
 		return walk_logs(q, log_dir, df, task, f);
 	return check_running(q, log_dir, df, task, f);
 }
@@ -251,13 +304,14 @@ static int check_all(dp_query *q, const char *log_dir, double listed_at, dp_fres
 		return 0;
 	}
 	while (rc == 0 && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || dp_check_tag("dataflow", e->d_name))
+		if (e->d_name[0] == '.' || dp_check_tag("dataflow", e->d_name)) {
+			dp_error_clear(); /* a folder that names no dataflow is no error */
 			continue;
+		}
 		rc = check_dataflow(q, log_dir, e->d_name, NULL, listed_at, f);
 	}
 	closedir(d);
-	dp_error_clear();
-	return rc;
+	return rc; /* with the detail of a read that failed */
 }
 
 int dp_query_freshness(dp_query *q, const char *index_dir, const char *log_dir, const char *df,
@@ -379,13 +433,15 @@ static int status_row(void *ctx, const MDB_val *k, const dp_progress *p)
 	return 0;
 }
 
-/* The rows of the segments of the logs the index has not read. */
-static int unread_rows(dp_query *q, dp_table *t, const char *log_dir, dp_index_totals *tot)
+/* The rows of the segments of the logs the index has not read, under
+ * `under` (log_dir itself, or one task's folder in it). */
+static int unread_rows(dp_query *q, dp_table *t, const char *log_dir, const char *under, dp_index_totals *tot)
 {
 	dp_path_list segs = { 0 };
 	size_t root = strlen(log_dir);
+	struct stat dir;
 	/* A folder it cannot list only shortens these rows. */
-	int rc = dp_find_segments(log_dir, &segs, NULL, NULL);
+	int rc = stat(under, &dir) == 0 ? dp_find_segments(under, &segs, NULL, NULL) : 0;
 	if (rc == DNNPROV_ENOMEM)
 		goto out;
 	rc = 0;
@@ -447,16 +503,48 @@ static int problem_rows(dp_query *q, dp_table *t)
 		dp_cell_text(&row[0], seg, seglen);
 		row[1] = dp_qv_int((int64_t)dp_get_be64((const unsigned char *)k.mv_data + pos));
 		dp_cell_text(&row[2], e.why, strlen(e.why));
-		if (e.kind != DP_PROBLEM_NAME) /* a name refused skips nothing: its record is indexed */
+		if (e.kind != DP_PROBLEM_NAME && e.kind != DP_PROBLEM_REFUSED) /* nothing skipped: indexed */
 			row[3] = dp_qv_int((int64_t)e.length);
 	}
 	dp_scan_close(&sc);
 	return r < 0 ? r : 0;
 }
 
-int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems, dp_index_totals *tot)
+/* The columns of a table of segments (index --status, segments). */
+static int segments_table(dp_table *segments)
 {
 	static const char *const seg_cols[] = { "segment", "indexed", "on_disk", "behind", "records", "problems", "state" };
+	int rc = dp_table_init(segments, DP_ARRAY_LEN(seg_cols));
+	for (size_t i = 0; !rc && i < DP_ARRAY_LEN(seg_cols); i++)
+		dp_table_set_col(segments, i, seg_cols[i], i == 0 || i == 6 ? COL_TEXT : COL_INT);
+	return rc;
+}
+
+int dp_task_segments(dp_query *q, const char *df, const char *task, dp_table *segments, dp_index_totals *tot)
+{
+	char log_dir[4096], folder[8192];
+	bool known = meta_string(q, "log_dir", log_dir, sizeof(log_dir));
+	status_ctx ctx = { segments, known ? log_dir : NULL, tot };
+	size_t dn = strlen(df), tn = strlen(task);
+	dp_key prefix;
+	int rc;
+
+	memset(tot, 0, sizeof(*tot));
+	tot->last_commit = NAN;
+	if ((rc = segments_table(segments)))
+		return rc;
+	if (!task_prefix(&prefix, df, dn, task, tn))
+		return 0;
+	if ((rc = each_progress(q, &prefix, status_row, &ctx)))
+		return rc;
+	if (known && snprintf(folder, sizeof(folder), "%s/%s/%s", log_dir, df, task) < (int)sizeof(folder) &&
+	    (rc = unread_rows(q, segments, log_dir, folder, tot)))
+		return rc;
+	return (rc = dp_query_check(q)) ? rc : dp_table_check(segments, NULL);
+}
+
+int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems, dp_index_totals *tot)
+{
 	static const char *const prob_cols[] = { "segment", "offset", "why", "bytes" };
 	dp_key all;
 	status_ctx ctx = { segments, log_dir, tot };
@@ -464,15 +552,12 @@ int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_tab
 
 	memset(tot, 0, sizeof(*tot));
 	tot->last_commit = NAN;
-	if ((rc = dp_table_init(segments, DP_ARRAY_LEN(seg_cols))) ||
-	    (rc = dp_table_init(problems, DP_ARRAY_LEN(prob_cols))))
+	if ((rc = segments_table(segments)) || (rc = dp_table_init(problems, DP_ARRAY_LEN(prob_cols))))
 		return rc;
-	for (size_t i = 0; i < DP_ARRAY_LEN(seg_cols); i++)
-		dp_table_set_col(segments, i, seg_cols[i], i == 0 || i == 6 ? COL_TEXT : COL_INT);
 	for (size_t i = 0; i < DP_ARRAY_LEN(prob_cols); i++)
 		dp_table_set_col(problems, i, prob_cols[i], i == 0 || i == 2 ? COL_TEXT : COL_INT);
 	dp_key_reset(&all);
-	if ((rc = each_progress(q, &all, status_row, &ctx)) || (log_dir && (rc = unread_rows(q, segments, log_dir, tot))) ||
+	if ((rc = each_progress(q, &all, status_row, &ctx)) || (log_dir && (rc = unread_rows(q, segments, log_dir, log_dir, tot))) ||
 	    (tot->problems && (rc = problem_rows(q, problems))))
 		return rc;
 	MDB_val lk = { 11, "last_commit" }, lv;

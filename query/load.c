@@ -2,6 +2,7 @@
  * load.c - reading a dataflow out of the index: its specification, its
  * tasks and their hyperparameters, metric summaries and aggregates.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,55 +132,27 @@ int dp_query_dataflows(dp_query *q, char ***names, size_t *n)
 	return 0;
 }
 
-/* The strings of a loaded dataflow's tasks live in chunks freed together:
+/* The strings of a loaded dataflow's tasks live in an arena freed at once:
  * a dataflow of 10,000 tasks would otherwise cost some 70,000 mallocs. */
 #define ARENA_CHUNK 65536
-typedef struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, cap;
-	char data[];
-} arena_chunk;
 
 static char *arena_strndup(dp_qdataflow *d, const char *p, size_t n)
 {
-	arena_chunk *c = d->arena;
-	if (!c || c->cap - c->used < n + 1) {
-		size_t cap = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
-		arena_chunk *fresh = malloc(sizeof(*fresh) + cap);
-		if (!fresh)
-			return NULL;
-		fresh->next = c;
-		fresh->used = 0;
-		fresh->cap = cap;
-		d->arena = c = fresh;
-	}
-	char *s = c->data + c->used;
-	memcpy(s, p, n);
-	s[n] = '\0';
-	c->used += n + 1;
-	return s;
+	d->arena.chunk = ARENA_CHUNK;
+	return dp_arena_strndup(&d->arena, p, n);
 }
 
-static void arena_free(dp_qdataflow *d)
+/* A stored value as the dataflow keeps it: text in its arena. */
+static int qv_of_field(dp_qdataflow *d, dp_qv *v, const dp_field *f)
 {
-	for (arena_chunk *c = d->arena, *next; c; c = next) {
-		next = c->next;
-		free(c);
+	if (f->type != DP_F_TEXT) {
+		*v = dp_qv_number(f);
+		return 0;
 	}
-	d->arena = NULL;
-}
-
-static int qv_from_obj(dp_qdataflow *d, dp_qv *v, const msgpack_object *o)
-{
 	memset(v, 0, sizeof(*v));
-	if (o->type == MSGPACK_OBJECT_STR) {
-		v->text = arena_strndup(d, o->via.str.ptr, o->via.str.size);
-		if (!v->text)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		v->type = QV_TEXT;
-	} else {
-		dp_qv_from_number(o, v);
-	}
+	if (!(v->text = arena_strndup(d, f->s.p, f->s.n)))
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	v->type = QV_TEXT;
 	return 0;
 }
 
@@ -214,16 +187,9 @@ static int named_values_raw(dp_qdataflow *d, dp_str bytes, bool intern, dp_qhyp 
 		h->name = intern ? intern_hyp(d, name.p, name.n) : arena_strndup(d, name.p, name.n);
 		if (!h->name)
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		memset(&h->value, 0, sizeof(h->value));
-		if (f.type == DP_F_TEXT) {
-			if (!(h->value.text = arena_strndup(d, f.s.p, f.s.n)))
-				return dp_error(DNNPROV_ENOMEM, "out of memory");
-			h->value.type = QV_TEXT;
-		} else if (f.type == DP_F_INT) {
-			h->value = dp_qv_int(f.i);
-		} else if (f.type == DP_F_REAL) {
-			h->value = dp_qv_real(f.d);
-		}
+		int rc = qv_of_field(d, &h->value, &f);
+		if (rc)
+			return rc;
 		(*n)++;
 	}
 	return 0;
@@ -259,6 +225,8 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 		if (texts[i].p && !(*fields[i] = arena_strndup(d, texts[i].p, texts[i].n)))
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 	int rc = named_values_raw(d, tf.hyps, true, &t->hyps, &t->nhyps);
+	if (!rc)
+		rc = named_values_raw(d, tf.refused, false, &t->refused, &t->nrefused);
 	return rc ? rc : named_values_raw(d, tf.facts, false, &t->facts, &t->nfacts);
 }
 
@@ -267,6 +235,7 @@ static void task_free(dp_qtask *t)
 	free(t->hyps); /* their strings are in the arena */
 	free(t->facts);
 	free(t->tags);
+	free(t->refused);
 }
 
 /* The tags of the loaded tasks: one range scan of the dataflow's (or the
@@ -275,25 +244,18 @@ static int load_tags(dp_query *q, dp_qdataflow *d, const dp_key *prefix)
 {
 	dp_scan sc;
 	MDB_val k, v;
-	size_t dfn = strlen(d->name) + 1;
 	int r, rc;
 
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TAGS, prefix, NULL)))
 		return rc;
 	while ((r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		const char *task, *key;
-		size_t pos = dfn, tn, kn;
-		msgpack_object o;
-		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) ||
-		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &key, &kn))
+		dp_tag_row tag;
+		if (dp_read_tag(&q->dec, &k, &v, &tag) || tag.value.type == DP_F_NULL)
 			continue;
 		char id[DNNPROV_NAME_MAX + 1];
-		snprintf(id, sizeof(id), "%.*s", (int)tn, task);
+		snprintf(id, sizeof(id), "%.*s", (int)tag.task.n, tag.task.p);
 		dp_qtask *t = (dp_qtask *)dp_qtask_find(d, id);
-		if (!t || dp_decode(&q->dec, v.mv_data, v.mv_size, &o) != 0)
-			continue;
-		const msgpack_object *val = dp_map_get(&o, "value");
-		if (!val || val->type == MSGPACK_OBJECT_NIL)
+		if (!t)
 			continue;
 		dp_qhyp *grown = realloc(t->tags, (t->ntags + 1) * sizeof(*grown));
 		if (!grown) {
@@ -302,11 +264,11 @@ static int load_tags(dp_query *q, dp_qdataflow *d, const dp_key *prefix)
 		}
 		t->tags = grown;
 		dp_qhyp *h = &t->tags[t->ntags];
-		if (!(h->name = arena_strndup(d, key, kn))) {
+		if (!(h->name = arena_strndup(d, tag.key.p, tag.key.n))) {
 			r = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
-		if ((r = qv_from_obj(d, &h->value, val)))
+		if ((r = qv_of_field(d, &h->value, &tag.value)))
 			break;
 		t->ntags++;
 	}
@@ -322,7 +284,7 @@ void dp_qdataflow_free(dp_qdataflow *d)
 	for (size_t i = 0; i < d->ntasks; i++)
 		task_free(&d->tasks[i]);
 	free(d->tasks);
-	arena_free(d);
+	dp_arena_free(&d->arena);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -341,6 +303,9 @@ static int sync_hyps(dp_qdataflow *d)
 		d->hyps[d->nhyps].name = s->attrs[d->nhyps].name;
 		d->hyps[d->nhyps].type = dp_attr_type_name(s->attrs[d->nhyps].type);
 	}
+	/* The model only grows: the hyperparameters are its iTrainingModel's,
+	 * in its order. */
+	assert(d->nhyps == n && (!n || d->hyps[n - 1].name == s->attrs[n - 1].name));
 	return 0;
 }
 
@@ -374,35 +339,21 @@ int dp_query_no_dataflow(dp_query *q, const char *df)
 
 int dp_query_no_task(dp_query *q, const char *df, const char *id)
 {
-	dp_scan sc;
-	MDB_val k, v;
-	dp_key dfkey;
+	const char *near[5];
 	dp_buf list = { 0 };
 	size_t n = 0;
-	int mrc;
+	int rc;
 
-	dp_key_reset(&dfkey);
-	dp_key_cstr(&dfkey, df);
-	if ((mrc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_TASKS, &dfkey, NULL)))
-		return mrc;
-	while ((mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		if (n < 10)
-			dp_buf_printf(&list, "%s%.*s", n ? ", " : "", (int)(k.mv_size - dfkey.n - 1),
-				      (const char *)k.mv_data + dfkey.n);
-		n++;
-	}
-	dp_scan_close(&sc);
-	if (mrc < 0) {
-		dp_buf_free(&list);
-		return mrc;
-	}
-	if (n > 10)
-		dp_buf_printf(&list, " and %zu more", n - 10);
-	const char *known = n ? dp_buf_cstr(&list) : "";
-	int rc = list.failed || !known
-			 ? dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s", id, df)
-			 : dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s (%s%s)", id, df,
-				    n ? "tasks: " : "it has no tasks", known);
+	/* The ids it may have meant, not every id: a dataflow may have
+	 * 100,000 (`dnnprov tasks DF --match TEXT` finds the others). */
+	if ((rc = dp_task_suggest(q, df, id, near, DP_ARRAY_LEN(near), &n)))
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		dp_buf_printf(&list, "%s%s", i ? ", " : "", near[i]);
+	rc = list.failed || !n ? dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s%s", id, df,
+						   n ? "" : " (it has no tasks)")
+			       : dp_error_subject(DNNPROV_ENOTFOUND, "task", "no task '%s' in dataflow %s (did you mean %s?)",
+						  id, df, dp_buf_cstr(&list));
 	dp_buf_free(&list);
 	return rc;
 }
@@ -627,6 +578,9 @@ int dp_query_hyps_declared(dp_query *q, const dp_qdataflow *d, bool *all)
 const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id)
 {
 	size_t lo = 0, hi = d->ntasks;
+	/* A binary search: the tasks are sorted by id (the index's order, or
+	 * dp_query_load_ids's sort). */
+	assert(d->ntasks < 2 || strcmp(d->tasks[0].id, d->tasks[d->ntasks - 1].id) < 0);
 	while (lo < hi) { /* tasks come sorted by id from the index */
 		size_t mid = (lo + hi) / 2;
 		int c = strcmp(d->tasks[mid].id, id);
@@ -737,18 +691,40 @@ int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out)
 	return 0;
 }
 
-bool dp_metric_lower_is_better(const char *metric)
+/* Whether the name has `word` as one of its parts: the pieces between
+ * underscores, dashes and dots ("val_acc", "top5_acc"), in any case. */
+static bool has_part(const char *name, const char *word)
 {
-	static const char *const lower[] = { "loss", "error", "err", "mse", "mae", "rmse", "perplexity",
-					     "ppl", "cer", "wer", "nll" };
-	char low[DNNPROV_NAME_MAX + 1];
-	size_t i = 0;
-	for (; metric[i] && i < DNNPROV_NAME_MAX; i++)
-		low[i] = (char)(metric[i] >= 'A' && metric[i] <= 'Z' ? metric[i] + 32 : metric[i]);
-	low[i] = '\0';
-	for (size_t k = 0; k < DP_ARRAY_LEN(lower); k++)
-		if (strstr(low, lower[k]))
+	size_t n = strlen(word);
+	for (const char *p = name; *p;) {
+		size_t len = strcspn(p, "_-.");
+		if (len == n && dp_strncasecmp(p, word, n) == 0)
 			return true;
+		p += len;
+		p += strspn(p, "_-.");
+	}
+	return false;
+}
+
+bool dp_metric_bounds(const dp_qdataflow *d, const char *metric, double *low, double *high)
+{
+	static const char *const unit[] = { "accuracy", "acc", "precision", "recall", "f1", "auc", "iou", "miou", "dice" };
+	for (size_t i = 0; d && i < d->model.nranges; i++)
+		if (strcmp(d->model.ranges[i].metric, metric) == 0) {
+			*low = d->model.ranges[i].low;
+			*high = d->model.ranges[i].high;
+			return true;
+		}
+	*low = -INFINITY;
+	*high = INFINITY;
+	for (size_t i = 0; i < DP_ARRAY_LEN(unit); i++)
+		if (has_part(metric, unit[i]) || (i == 0 && strcasestr(metric, unit[i]))) {
+			*low = 0;
+			*high = 1;
+			return false;
+		}
+	if (dp_metric_lower_is_better(metric))
+		*low = 0;
 	return false;
 }
 
@@ -801,7 +777,10 @@ bool dp_query_summary(dp_query *q, const char *df, const char *task, const char 
 	return !key.overflow && dp_query_get(q, DP_DB_SUMMARIES, &k, &v) && dp_summary_unpack(v.mv_data, v.mv_size, out);
 }
 
-dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
+/* The aggregate `agg` of a summary (AGG_BEST by the metric's name); *e
+ * gets the epoch it came from.  QV_NULL when the summary has no such
+ * value. */
+static dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e)
 {
 	dp_qv r = { 0 };
 	dp_agg_kind kind = agg->kind;
@@ -884,7 +863,11 @@ static const char *id_at(const char *const *ids, size_t stride, size_t i)
 	return *(const char *const *)(const void *)((const char *)ids + i * stride);
 }
 
-int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
+/* The same for the tasks ids[0..n) of dataflow df, sorted as the index
+ * sorts them (by bytes), without loading them: entry i's id is at
+ * ids + i * stride bytes, so that ids is an array of ids or of structs
+ * holding one (stride sizeof(const char *) or the struct's size). */
+static int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
 			const char *metric, const dp_agg *agg, dp_qv *values, int64_t *epochs)
 {
 	dp_scan sc;

@@ -28,6 +28,7 @@
  *        by, "binned" and "groups": per row, the group's numeric bounds
  *        {"low": x, "high": y} (null for a text value).
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -148,11 +149,59 @@ void dp_table_about_group(dp_table *t, size_t row, double low, double high)
 			a->low[i] = a->high[i] = NAN;
 		a->ngroups = n;
 	}
+	assert(row < a->ngroups);
 	a->low[row] = low;
 	a->high[row] = high;
 }
 
-const char *dp_agg_text(const dp_agg *a, char *buf, size_t n)
+void dp_table_about_by(dp_table *t, const char *by, bool binned)
+{
+	t->about.binned = binned;
+	meta_name(t, &t->about.by, by);
+}
+
+void dp_table_about_spearman(dp_table *t, double rho, size_t n, size_t col)
+{
+	t->about.has_spearman = true;
+	t->about.spearman = rho;
+	t->about.spearman_n = n;
+	if (col < t->ncols)
+		meta_name(t, &t->meta[col].about, "spearman");
+}
+
+void dp_table_about_tasks(dp_table *t, const char *a, const char *b)
+{
+	meta_name(t, &t->about.tasks[0], a);
+	meta_name(t, &t->about.tasks[1], b);
+}
+
+void dp_table_about_note(dp_table *t, const char *note)
+{
+	meta_name(t, &t->about.note, note);
+}
+
+void dp_table_col_value(dp_table *t, size_t i)
+{
+	dp_table_col_sql(t, i, NULL);
+}
+
+void dp_table_bounds(dp_table *t, const dp_qdataflow *d)
+{
+	for (size_t c = 0; c < t->ncols; c++) {
+		dp_col_meta *m = &t->meta[c];
+		if (m->role == ROLE_METRIC && m->name) {
+			dp_metric_bounds(d, m->name, &m->low, &m->high);
+			m->has_bounds = true;
+		}
+	}
+	if (t->about.metric) {
+		t->about.bounds_declared = dp_metric_bounds(d, t->about.metric, &t->about.bounds_low, &t->about.bounds_high);
+		t->about.has_bounds = true;
+	}
+}
+
+/* The text of an aggregate as --agg takes it ("min", "at=5"). */
+static const char *dp_agg_text(const dp_agg *a, char *buf, size_t n)
 {
 	if (a->kind == AGG_AT)
 		snprintf(buf, n, "at=%lld", (long long)a->epoch);
@@ -175,6 +224,7 @@ void dp_table_only(dp_table *t, size_t i)
 
 int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind)
 {
+	assert(kind <= COL_AGO && name);
 	if (i >= t->ncols) {
 		t->failed = true; /* a table whose init failed */
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -189,19 +239,33 @@ int dp_table_set_col(dp_table *t, size_t i, const char *name, dp_col_kind kind)
 	return 0;
 }
 
+int dp_table_reserve(dp_table *t, size_t n)
+{
+	if (n <= t->cap || !t->ncols)
+		return 0;
+	if (n > SIZE_MAX / sizeof(dp_qv) / t->ncols) {
+		t->failed = true;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	dp_qv *grown = realloc(t->cells, n * t->ncols * sizeof(dp_qv));
+	if (!grown) {
+		t->failed = true;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	t->cells = grown;
+	t->cap = n;
+	return 0;
+}
+
 dp_qv *dp_table_add_row(dp_table *t)
 {
-	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		dp_qv *grown = t->ncols ? realloc(t->cells, cap * t->ncols * sizeof(dp_qv)) : NULL;
-		if (!grown) {
-			t->failed = true;
-			dp_error(DNNPROV_ENOMEM, "out of memory");
-			return NULL;
-		}
-		t->cells = grown;
-		t->cap = cap;
+	if (t->nrows == t->cap && (!t->ncols || dp_table_reserve(t, t->cap ? t->cap * 2 : 64))) {
+		t->failed = true;
+		dp_error(DNNPROV_ENOMEM, "out of memory");
+		return NULL;
 	}
+	/* Rows are ncols cells each, row-major, within the capacity. */
+	assert(t->nrows < t->cap && t->ncols);
 	dp_qv *row = &t->cells[t->nrows++ * t->ncols];
 	memset(row, 0, t->ncols * sizeof(dp_qv));
 	return row;
@@ -210,19 +274,39 @@ dp_qv *dp_table_add_row(dp_table *t)
 int dp_cell_text(dp_qv *cell, const char *s, size_t n)
 {
 	char *p = malloc(n + 1);
+	dp_cell_clear(cell);
 	if (!p) {
-		if (cell->type == QV_TEXT)
-			free((char *)cell->text);
 		cell->type = QV_FAILED;
-		cell->text = NULL;
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	}
 	memcpy(p, s, n);
 	p[n] = '\0';
-	free((char *)cell->text);
 	cell->type = QV_TEXT;
 	cell->text = p;
 	return 0;
+}
+
+int dp_table_text(dp_table *t, dp_qv *cell, const char *s, size_t n)
+{
+	t->texts.chunk = 65536; /* a malloc per 64 KiB of cells, not per cell */
+	char *p = dp_arena_strndup(&t->texts, s, n);
+	dp_cell_clear(cell);
+	if (!p) {
+		cell->type = QV_FAILED;
+		return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	cell->type = QV_TEXT;
+	cell->text = p;
+	cell->in_arena = true;
+	return 0;
+}
+
+void dp_table_truncate(dp_table *t, size_t n)
+{
+	for (size_t i = n * t->ncols; i < t->nrows * t->ncols; i++)
+		dp_cell_clear(&t->cells[i]);
+	if (n < t->nrows)
+		t->nrows = n;
 }
 
 int dp_table_check(const dp_table *t, const dp_buf *notes)
@@ -238,16 +322,22 @@ int dp_table_check(const dp_table *t, const dp_buf *notes)
 void dp_table_free(dp_table *t)
 {
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
-		if (t->cells[i].type == QV_TEXT)
-			free((char *)t->cells[i].text);
+		dp_cell_clear(&t->cells[i]);
+	dp_arena_free(&t->texts);
 	for (size_t i = 0; i < t->ncols; i++) {
 		free(t->cols[i]);
-		if (t->meta)
+		if (t->meta) {
 			free(t->meta[i].name);
+			free(t->meta[i].about);
+		}
 	}
 	free(t->meta);
 	free(t->about.metric);
 	free(t->about.hyp);
+	free(t->about.by);
+	free(t->about.tasks[0]);
+	free(t->about.tasks[1]);
+	free(t->about.note);
 	free(t->about.low);
 	free(t->about.high);
 	dp_buf_free(&t->members);
@@ -300,21 +390,33 @@ static void fmt_secs(dp_buf *b, double s)
 		dp_buf_printf(b, "%.3gd", s / 86400);
 }
 
+/* An integer's decimal digits, without printf's parsing of a format. */
+static void put_int(dp_buf *b, int64_t i)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	uint64_t u = i < 0 ? -(uint64_t)i : (uint64_t)i;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (i < 0)
+		*--p = '-';
+	dp_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* A number as CSV and the text of JSON cells carry it: an integer as its
+ * digits, a real as the shortest text that reads back (util/dtoa.c). */
 static void fmt_num_exact(dp_buf *b, const dp_qv *v)
 {
+	char tmp[DP_DTOA_MAX];
 	if (v->integer)
-		dp_buf_printf(b, "%" PRId64, v->i);
+		put_int(b, v->i);
 	else if (isnan(v->num))
 		dp_buf_append(b, "NaN", 3);
 	else if (isinf(v->num))
 		dp_buf_printf(b, "%s", v->num > 0 ? "Infinity" : "-Infinity");
-	else {
-		size_t at = b->len;
-		dp_json_double(b, v->num);
-		/* dp_json_double adds ".0" to integral values: keep it short here. */
-		if (b->len - at > 2 && memcmp(b->data + b->len - 2, ".0", 2) == 0)
-			b->len -= 2;
-	}
+	else
+		dp_buf_append(b, tmp, dp_dtoa(v->num, tmp));
 }
 
 /* The text of a cell in `f`; JSON quoting is done by the caller. */
@@ -356,7 +458,7 @@ static void cell_text(dp_buf *b, const dp_qv *v, dp_col_kind k, dp_format f, dou
 		else if (isinf(v->num))
 			dp_buf_printf(b, "%s", v->num > 0 ? "inf" : "-inf");
 		else if (v->integer)
-			dp_buf_printf(b, "%" PRId64, v->i);
+			put_int(b, v->i);
 		else
 			dp_buf_printf(b, "%.6g", v->num);
 		return;
@@ -545,25 +647,36 @@ out:
 	return rc;
 }
 
-static void csv_field(FILE *out, const char *s, size_t n)
+static void csv_field(dp_buf *b, const char *s, size_t n)
 {
 	bool quote = n && (s[0] == ' ' || s[n - 1] == ' ');
 	for (size_t i = 0; i < n && !quote; i++)
 		quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
 	if (!quote) {
-		fwrite(s, 1, n, out);
+		dp_buf_append(b, s, n);
 		return;
 	}
-	fputc('"', out);
+	dp_buf_putc(b, '"');
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"')
-			fputc('"', out);
-		fputc(s[i], out);
+			dp_buf_putc(b, '"');
+		dp_buf_putc(b, s[i]);
 	}
-	fputc('"', out);
+	dp_buf_putc(b, '"');
 }
 
 /* ---- rows one at a time: CSV and JSON stream, the table format waits ----------------- */
+
+/* Rows are rendered into w->line and written when it holds this much (and
+ * at the end): a write per block rather than a call per field or row. */
+#define ROWOUT_BLOCK 65536
+
+static void rowout_flush(dp_rowout *w)
+{
+	if (w->line.len)
+		fwrite(w->line.data, 1, w->line.len, w->out);
+	w->line.len = 0;
+}
 
 /* Marks for the eye (dp_table_only) stay out of CSV and JSON: their data is
  * in other columns. */
@@ -574,33 +687,56 @@ static void csv_header(dp_rowout *w)
 		if (w->t->table_only[c])
 			continue;
 		if (!first)
-			fputc(',', w->out);
+			dp_buf_putc(&w->line, ',');
 		first = false;
-		csv_field(w->out, w->t->cols[c], strlen(w->t->cols[c]));
+		csv_field(&w->line, w->t->cols[c], strlen(w->t->cols[c]));
 	}
-	fputs("\r\n", w->out);
+	dp_buf_append(&w->line, "\r\n", 2);
 }
 
 static int csv_row(dp_rowout *w, const dp_qv *cells)
 {
+	const dp_table *t = w->t;
+	dp_buf *line = &w->line;
 	bool first = true;
-	for (size_t c = 0; c < w->t->ncols; c++) {
-		if (w->t->table_only[c])
+	for (size_t c = 0; c < t->ncols; c++) {
+		const dp_qv *v = &cells[c];
+		if (t->table_only[c])
 			continue;
 		if (!first)
-			fputc(',', w->out);
+			dp_buf_putc(line, ',');
 		first = false;
-		cell_text(&w->b, &cells[c], w->t->kinds[c], FMT_CSV, w->t->now);
-		if (w->b.failed)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		csv_field(w->out, w->b.data ? w->b.data : "", w->b.len);
+		if (v->type == QV_NUM && (t->kinds[c] == COL_NUM || t->kinds[c] == COL_INT || t->kinds[c] == COL_SECS)) {
+			fmt_num_exact(line, v); /* no number needs quotes */
+		} else if (v->type == QV_TEXT) {
+			csv_field(line, v->text, strlen(v->text));
+		} else if (v->type != QV_NULL) {
+			cell_text(&w->b, v, t->kinds[c], FMT_CSV, t->now);
+			csv_field(line, w->b.data ? w->b.data : "", w->b.len);
+		}
 	}
-	fputs("\r\n", w->out);
-	return 0;
+	dp_buf_append(line, "\r\n", 2);
+	return line->failed || w->b.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
-/* The "kinds" member's object for column c. */
-static void json_kind(dp_buf *b, const dp_table *t, size_t c)
+/* [low, high], an open side null. */
+static void json_bounds(dp_buf *b, double low, double high)
+{
+	dp_buf_putc(b, '[');
+	if (isinf(low))
+		dp_buf_printf(b, "null");
+	else
+		dp_json_double(b, low);
+	dp_buf_printf(b, ", ");
+	if (isinf(high))
+		dp_buf_printf(b, "null");
+	else
+		dp_json_double(b, high);
+	dp_buf_putc(b, ']');
+}
+
+/* What column c holds, as {"kind": K, ...}. */
+static void json_kind_of(dp_buf *b, const dp_table *t, size_t c)
 {
 	static const char *const plain[] = { [COL_TEXT] = "text", [COL_NUM] = "real", [COL_INT] = "integer",
 					     [COL_TIME] = "time", [COL_SECS] = "duration", [COL_AGO] = "time" };
@@ -619,6 +755,10 @@ static void json_kind(dp_buf *b, const dp_table *t, size_t c)
 			dp_buf_printf(b, ", \"agg\": \"%s\"", dp_agg_text(&m->agg, agg, sizeof(agg)));
 		if (m->goal != GOAL_UNKNOWN)
 			dp_buf_printf(b, ", \"goal\": \"%s\"", m->goal == GOAL_MIN ? "min" : "max");
+		if (m->has_bounds) {
+			dp_buf_printf(b, ", \"bounds\": ");
+			json_bounds(b, m->low, m->high);
+		}
 		dp_buf_putc(b, '}');
 		return;
 	case ROLE_SQL: {
@@ -636,41 +776,94 @@ static void json_kind(dp_buf *b, const dp_table *t, size_t c)
 	}
 }
 
+/* The "kinds" member's object for column c. */
+static void json_kind(dp_buf *b, const dp_table *t, size_t c)
+{
+	size_t at = b->len;
+	json_kind_of(b, t, c);
+	/* A value every row repeats: which member of "about" says it once. */
+	if (t->meta[c].about && !b->failed && b->len > at && b->data[b->len - 1] == '}') {
+		b->len--;
+		dp_buf_printf(b, ", \"about\": ");
+		dp_json_string(b, t->meta[c].about, strlen(t->meta[c].about));
+		dp_buf_putc(b, '}');
+	}
+}
+
+/* The "key": with the separator before it. */
+static void json_key(dp_buf *b, bool *first, const char *key)
+{
+	dp_buf_printf(b, "%s\"%s\": ", *first ? "" : ", ", key);
+	*first = false;
+}
+
+/* "groups": per row, the group's numeric bounds. */
+static void json_groups(dp_buf *b, const dp_table *t)
+{
+	const dp_about *a = &t->about;
+	dp_buf_printf(b, ", \"binned\": %s, \"groups\": [", a->binned ? "true" : "false");
+	for (size_t r = 0; r < t->nrows && r < a->ngroups; r++) {
+		dp_buf_printf(b, "%s{\"low\": ", r ? ", " : "");
+		if (isnan(a->low[r]) && isnan(a->high[r]))
+			dp_buf_printf(b, "null, \"high\": null}");
+		else {
+			dp_json_double(b, a->low[r]);
+			dp_buf_printf(b, ", \"high\": ");
+			dp_json_double(b, a->high[r]);
+			dp_buf_putc(b, '}');
+		}
+	}
+	dp_buf_putc(b, ']');
+}
+
 /* The "about" member, when the question chose something. */
 static void json_about(dp_buf *b, const dp_table *t)
 {
 	const dp_about *a = &t->about;
 	char agg[32];
 	bool first = true;
-	if (!a->metric && !a->hyp)
+	if (!a->metric && !a->hyp && !a->by && !a->tasks[0] && !a->note)
 		return;
 	dp_buf_printf(b, ",\n\"about\": {");
 	if (a->metric) {
-		dp_buf_printf(b, "\"metric\": ");
+		json_key(b, &first, "metric");
 		dp_json_string(b, a->metric, strlen(a->metric));
 		if (a->has_agg)
 			dp_buf_printf(b, ", \"agg\": \"%s\"", dp_agg_text(&a->agg, agg, sizeof(agg)));
 		if (a->goal != GOAL_UNKNOWN)
 			dp_buf_printf(b, ", \"goal\": \"%s\", \"lower_is_better\": %s", a->goal == GOAL_MIN ? "min" : "max",
 				      a->goal == GOAL_MIN ? "true" : "false");
-		first = false;
+		if (a->has_bounds) {
+			dp_buf_printf(b, ", \"bounds\": ");
+			json_bounds(b, a->bounds_low, a->bounds_high);
+			dp_buf_printf(b, ", \"bounds_declared\": %s", a->bounds_declared ? "true" : "false");
+		}
 	}
-	if (a->hyp) {
-		dp_buf_printf(b, "%s\"hyperparameter\": ", first ? "" : ", ");
-		dp_json_string(b, a->hyp, strlen(a->hyp));
-		dp_buf_printf(b, ", \"binned\": %s, \"groups\": [", a->binned ? "true" : "false");
-		for (size_t r = 0; r < t->nrows && r < a->ngroups; r++) {
-			dp_buf_printf(b, "%s{\"low\": ", r ? ", " : "");
-			if (isnan(a->low[r]) && isnan(a->high[r]))
-				dp_buf_printf(b, "null, \"high\": null}");
-			else {
-				dp_json_double(b, a->low[r]);
-				dp_buf_printf(b, ", \"high\": ");
-				dp_json_double(b, a->high[r]);
-				dp_buf_putc(b, '}');
-			}
+	if (a->hyp || a->by) {
+		json_key(b, &first, a->hyp ? "hyperparameter" : "by");
+		dp_json_string(b, a->hyp ? a->hyp : a->by, strlen(a->hyp ? a->hyp : a->by));
+		json_groups(b, t);
+	}
+	if (a->has_spearman) {
+		json_key(b, &first, "spearman");
+		if (isnan(a->spearman))
+			dp_buf_printf(b, "null");
+		else
+			dp_json_double(b, a->spearman);
+		dp_buf_printf(b, ", \"spearman_n\": %zu", a->spearman_n);
+	}
+	if (a->tasks[0]) {
+		json_key(b, &first, "tasks");
+		dp_buf_putc(b, '[');
+		for (int k = 0; k < 2 && a->tasks[k]; k++) {
+			dp_buf_printf(b, "%s", k ? ", " : "");
+			dp_json_string(b, a->tasks[k], strlen(a->tasks[k]));
 		}
 		dp_buf_putc(b, ']');
+	}
+	if (a->note) {
+		json_key(b, &first, "note");
+		dp_json_string(b, a->note, strlen(a->note));
 	}
 	dp_buf_putc(b, '}');
 }
@@ -714,7 +907,6 @@ static int json_header(dp_rowout *w)
 	dp_buf_append(&w->line, ",\n\"rows\": [", 11);
 	if (w->keys.failed || w->line.failed)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	fwrite(w->line.data, 1, w->line.len, w->out);
 	return 0;
 }
 
@@ -722,7 +914,6 @@ static int json_row(dp_rowout *w, const dp_qv *cells)
 {
 	const dp_table *t = w->t;
 	dp_buf *line = &w->line;
-	line->len = 0;
 	dp_buf_append(line, w->nrows ? ",\n {" : "\n {", w->nrows ? 4 : 3);
 	bool first = true;
 	for (size_t c = 0; c < t->ncols; c++) {
@@ -735,11 +926,13 @@ static int json_row(dp_rowout *w, const dp_qv *cells)
 		dp_buf_append(line, w->keys.data + w->key_at[c], w->key_at[c + 1] - w->key_at[c]);
 		if (v->type == QV_NULL) {
 			dp_buf_append(line, "null", 4);
-		} else if (v->type == QV_TEXT || t->kinds[c] == COL_TIME || t->kinds[c] == COL_AGO || t->kinds[c] == COL_TEXT) {
+		} else if (v->type == QV_TEXT) {
+			dp_json_string(line, v->text, strlen(v->text));
+		} else if (t->kinds[c] == COL_TIME || t->kinds[c] == COL_AGO || t->kinds[c] == COL_TEXT) {
 			cell_text(&w->b, v, t->kinds[c], FMT_JSON, t->now);
 			dp_json_string(line, w->b.data ? w->b.data : "", w->b.len);
 		} else if (v->integer) {
-			dp_buf_printf(line, "%" PRId64, v->i);
+			put_int(line, v->i);
 		} else {
 			dp_json_double(line, v->num);
 		}
@@ -747,7 +940,6 @@ static int json_row(dp_rowout *w, const dp_qv *cells)
 	dp_buf_putc(line, '}');
 	if (line->failed || w->b.failed)
 		return dp_error(DNNPROV_ENOMEM, "out of memory"); /* the row is incomplete */
-	fwrite(line->data, 1, line->len, w->out);
 	return 0;
 }
 
@@ -764,7 +956,8 @@ int dp_rowout_begin(dp_rowout *w, dp_table *t, dp_format f, FILE *out, int width
 		csv_header(w);
 	else if (f == FMT_JSON)
 		return json_header(w);
-	return 0;
+	/* A header that could not be rendered whole is no header at all. */
+	return w->line.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
 int dp_rowout_row(dp_rowout *w, const dp_qv *cells)
@@ -778,7 +971,14 @@ int dp_rowout_row(dp_rowout *w, const dp_qv *cells)
 			rc = cells[c].type == QV_TEXT ? dp_cell_text(&row[c], cells[c].text, strlen(cells[c].text))
 						      : (row[c] = cells[c], 0);
 	} else {
+		size_t at = w->line.len;
 		rc = w->f == FMT_CSV ? csv_row(w, cells) : json_row(w, cells);
+		if (rc) {
+			w->line.len = at; /* no part of a row */
+			w->line.failed = w->b.failed = false;
+		} else if (w->line.len >= ROWOUT_BLOCK) {
+			rowout_flush(w);
+		}
 	}
 	if (!rc)
 		w->nrows++;
@@ -792,6 +992,7 @@ int dp_rowout_end(dp_rowout *w, const char *index_json)
 		if (!(rc = dp_table_check(w->t, NULL)))
 			rc = write_table(w->t, w->out, w->width);
 	} else if (w->f == FMT_JSON) {
+		rowout_flush(w);
 		fputs(w->nrows ? "\n]" : "]", w->out);
 		if (w->t->paged)
 			fprintf(w->out, ",\n\"total\": %zu", w->t->total);
@@ -799,7 +1000,14 @@ int dp_rowout_end(dp_rowout *w, const char *index_json)
 			fprintf(w->out, ",\n\"index\": %s", index_json);
 		fputs("}\n", w->out);
 	}
+	rowout_flush(w);
 	return rc;
+}
+
+void dp_rowout_flush(dp_rowout *w)
+{
+	if (w->out && w->f != FMT_TABLE && !w->line.failed)
+		rowout_flush(w);
 }
 
 void dp_rowout_free(dp_rowout *w)

@@ -39,6 +39,7 @@
  * "_:<letter><n>", counted per section in scan order, so they are unique
  * and the same for the same snapshot and selection.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -175,6 +176,7 @@ static size_t fmt_time(pw *w, double t, char out[40])
 		secs++;
 		usec -= 1000000;
 	}
+	assert(usec < 1000000); /* six digits below */
 	if (secs != w->tsec || !w->tprefix[0]) {
 		struct tm tm;
 		gmtime_r(&secs, &tm);
@@ -190,20 +192,15 @@ static size_t fmt_time(pw *w, double t, char out[40])
 	return 27;
 }
 
-/* The XSD lexical form of a double: NaN, INF, -INF, or a decimal that
- * reads back exactly: 15 significant digits when they do (0.1 stays 0.1),
- * else 17 (as dp_json_double(); trying 16 as well would cost more than it
- * saves). */
+/* The XSD lexical form of a double: NaN, INF, -INF, or the shortest
+ * decimal that reads back exactly (util/dtoa.c), as dp_json_double(). */
 static size_t fmt_double(double d, char out[40])
 {
 	if (isnan(d))
 		return (size_t)snprintf(out, 40, "NaN");
 	if (isinf(d))
 		return (size_t)snprintf(out, 40, "%s", d > 0 ? "INF" : "-INF");
-	int n = snprintf(out, 40, "%.15g", d);
-	if (strtod(out, NULL) != d)
-		n = snprintf(out, 40, "%.17g", d);
-	return (size_t)n;
+	return dp_dtoa(d, out);
 }
 
 /* A PROV-N string literal's body: '"', '\', line breaks and tabs escaped
@@ -269,6 +266,7 @@ static bool st_begin(pw *w, st_kind k, const char *id, const char *r0, const cha
 	size_t nr = 0, nt = 0;
 	char tb[40];
 
+	assert(k < ST_COUNT && strlen(si->codes) <= DP_ARRAY_LEN(si->formal));
 	w->skip = !(w->want & BIT(k)) || w->rc;
 	if (w->skip)
 		return false;
@@ -329,6 +327,8 @@ static void st_end(pw *w)
 {
 	if (w->skip)
 		return;
+	/* PROV-JSON: inside the section st_begin opened. */
+	assert(w->fmt == DP_PROV_N || w->section_open);
 	if (w->fmt == DP_PROV_N)
 		w_puts(w, w->nattrs ? "])\n" : ")\n");
 	else
@@ -458,32 +458,21 @@ static void at_time(pw *w, const char *name, double t)
 
 /* A value from a record: integers as xsd:long (xsd:integer past its
  * range), floats as xsd:double, text as xsd:string; nil is left out. */
-static void at_obj(pw *w, const char *name, const msgpack_object *o)
+static void at_field(pw *w, const char *name, const dp_field *f)
 {
 	char lex[40];
-	if (!o)
-		return;
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > INT64_MAX) {
-			int n = snprintf(lex, sizeof(lex), "%" PRIu64, o->via.u64);
+	switch (f->type) {
+	case DP_F_INT: at_long(w, name, f->i); break;
+	case DP_F_REAL:
+		if (f->big) {
+			int n = snprintf(lex, sizeof(lex), "%" PRIu64, f->u);
 			at_lexical(w, name, lex, (size_t)n, "xsd:integer");
 		} else {
-			at_long(w, name, (int64_t)o->via.u64);
+			at_double(w, name, f->d);
 		}
 		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		at_long(w, name, o->via.i64);
-		break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		at_double(w, name, o->via.f64);
-		break;
-	case MSGPACK_OBJECT_STR:
-		at_str(w, name, o->via.str.ptr, o->via.str.size);
-		break;
-	default:
-		break;
+	case DP_F_TEXT: at_str(w, name, f->s.p, f->s.n); break;
+	default: break;
 	}
 }
 
@@ -515,6 +504,7 @@ static void enc(pw *w, dp_buf *b, const char *s, size_t n, bool first)
 		}
 	}
 	b->len = (size_t)(p - b->data);
+	assert(b->len <= b->cap); /* three bytes a byte at most: reserved above */
 }
 
 int dp_prov_escape(dp_prov_format fmt, bool as_id, const char *s, size_t n, dp_buf *out)
@@ -590,15 +580,6 @@ static char *dup_n(const char *p, size_t n)
 		s[n] = '\0';
 	}
 	return s;
-}
-
-static bool obj_str(const msgpack_object *o, const char **p, size_t *n)
-{
-	if (!o || o->type != MSGPACK_OBJECT_STR)
-		return false;
-	*p = o->via.str.ptr;
-	*n = o->via.str.size;
-	return true;
 }
 
 /* ---- the export ---------------------------------------------------------------------------- */
@@ -795,25 +776,6 @@ static void emit_spec(ex *x)
 
 /* ---- retrospective, per task ---- */
 
-static double obj_num(const msgpack_object *o)
-{
-	double d;
-	return o && dp_obj_number(o, &d) ? d : NAN;
-}
-
-static bool obj_int(const msgpack_object *o, int64_t *v)
-{
-	if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
-		*v = (int64_t)o->via.u64;
-		return true;
-	}
-	if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-		*v = o->via.i64;
-		return true;
-	}
-	return false;
-}
-
 /* A key prefix: the dataflow, then the given strings. */
 static void prefix_key(ex *x, dp_key *k, const char *s1, size_t n1, const char *s2, size_t n2, const char *s3,
 		       size_t n3)
@@ -867,14 +829,12 @@ static const char *const frameworks[] = { "python", "torch", "tensorflow", "kera
 /* The agents of a task (docs/PROV.md, "Agents"): the person who ran it,
  * the machine, its accelerator and the software, from the task's latest
  * begin and its run facts; each written once per document. */
-static void emit_agent(ex *x, const msgpack_object *task)
+static void emit_agent(ex *x, const dp_task_row *task)
 {
 	pw *w = &x->w;
-	const char *host = NULL, *user = NULL, *p;
-	size_t hn = 0, un = 0, n;
-	obj_str(dp_map_get(task, "host"), &host, &hn);
-	obj_str(dp_map_get(task, "user"), &user, &un);
-	const msgpack_object *facts = dp_map_get(task, "facts");
+	const char *host = task->f.host.p, *user = task->f.user.p;
+	size_t hn = task->f.host.n, un = task->f.user.n;
+	dp_field fact;
 	x->task_agents.len = 0;
 	x->ntask_agents = 0;
 	if (un) {
@@ -901,7 +861,10 @@ static void emit_agent(ex *x, const msgpack_object *task)
 		}
 		task_agent(x, aid);
 	}
-	if (obj_str(facts ? dp_map_get(facts, "accelerator") : NULL, &p, &n) && n) {
+	fact = dp_rmap_get(task->facts, "accelerator");
+	if (fact.type == DP_F_TEXT && fact.s.n) {
+		const char *p = fact.s.p;
+		size_t n = fact.s.n;
 		x->c.len = 0;
 		id_lit(w, &x->c, hn ? id_str(w, &x->agent) : "df:agent");
 		id_lit(w, &x->c, "/accelerator/");
@@ -914,9 +877,12 @@ static void emit_agent(ex *x, const msgpack_object *task)
 		}
 		task_agent(x, aid);
 	}
-	for (size_t i = 0; facts && i < DP_ARRAY_LEN(frameworks); i++) {
-		if (!obj_str(dp_map_get(facts, frameworks[i]), &p, &n) || !n)
+	for (size_t i = 0; i < DP_ARRAY_LEN(frameworks); i++) {
+		fact = dp_rmap_get(task->facts, frameworks[i]);
+		if (fact.type != DP_F_TEXT || !fact.s.n)
 			continue;
+		const char *p = fact.s.p;
+		size_t n = fact.s.n;
 		x->c.len = 0;
 		id_lit(w, &x->c, "df:software/");
 		id_lit(w, &x->c, frameworks[i]);
@@ -972,65 +938,69 @@ static void emit_tag_attributes(ex *x)
 		return;
 	}
 	while (!w->rc && (r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		msgpack_object o;
-		if (k.mv_size <= prefix.n || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+		dp_tag_row tag;
+		if (dp_read_tag(&x->drec, &k, &v, &tag))
 			continue;
-		/* The key is the rest of the LMDB key, without its terminator. */
-		const char *key = (const char *)k.mv_data + prefix.n;
-		at_obj(w, dfa_group_name(w, &x->name, "tag", key, k.mv_size - prefix.n - 1), dp_map_get(&o, "value"));
+		at_field(w, dfa_group_name(w, &x->name, "tag", tag.key.p, tag.key.n), &tag.value);
 	}
 	dp_scan_close(&sc);
 	if (r < 0)
 		w_fail(w, r);
 }
 
-static void emit_training(ex *x, const msgpack_object *task)
+/* Each name and value of a map of a record as an attribute: dfa:NAME,
+ * or dfa:GROUP/NAME. */
+static void at_map(ex *x, dp_rmap m, const char *group)
+{
+	dp_str name;
+	dp_field f;
+	for (size_t i = 0, n = dp_rmap_size(m); i < n; i++)
+		if (dp_rmap_at(m, i, &name, &f))
+			at_field(&x->w, group ? dfa_group_name(&x->w, &x->name, group, name.p, name.n)
+					      : dfa_name(&x->w, &x->name, name.p, name.n),
+				 &f);
+}
+
+/* `known`: the task's value could be read (a damaged one shows the id). */
+static void emit_training(ex *x, const dp_task_row *r, bool known)
 {
 	pw *w = &x->w;
+	const dp_task_fields *f = &r->f;
 	const char *tid = id_str(w, &x->tid);
-	double start = obj_num(dp_map_get(task, "start"));
-	const char *p;
-	size_t n;
-	int64_t v;
+	double start = f->start;
 
-	bool training = !obj_str(dp_map_get(task, "transformation"), &p, &n) ||
-			(n == 13 && memcmp(p, "TrainingModel", 13) == 0);
-	if (st_begin(w, ST_ACTIVITY, tid, NULL, NULL, NULL, start, obj_num(dp_map_get(task, "end")))) {
+	bool training = !f->transformation.p ||
+			(f->transformation.n == 13 && memcmp(f->transformation.p, "TrainingModel", 13) == 0);
+	if (st_begin(w, ST_ACTIVITY, tid, NULL, NULL, NULL, start, f->end)) {
 		if (training)
 			AT_TYPES(w, "dnnprov:Training", "mls:Run", "provml:Training");
 		else
 			AT_TYPES(w, "dnnprov:Task", "mls:Run");
 		at_str(w, "dnnprov:task", x->task, x->taskn);
-		if (obj_str(dp_map_get(task, "status"), &p, &n))
-			at_str(w, "dnnprov:status", p, n);
-		if (obj_int(dp_map_get(task, "epochs"), &v))
-			at_long(w, "dnnprov:epochs", v);
-		if (obj_int(dp_map_get(task, "last_epoch"), &v))
-			at_long(w, "dnnprov:lastEpoch", v);
-		if (obj_int(dp_map_get(task, "attempts"), &v))
-			at_long(w, "dnnprov:attempts", v);
-		if (obj_str(dp_map_get(task, "execution"), &p, &n))
-			at_str(w, "dnnprov:execution", p, n);
-		if (obj_int(dp_map_get(task, "pid"), &v) && v > 0)
-			at_long(w, "dnnprov:pid", v);
-		if (obj_str(dp_map_get(task, "message"), &p, &n))
-			at_str(w, "dnnprov:message", p, n);
-		at_time(w, "dnnprov:lastSeen", obj_num(dp_map_get(task, "last")));
-		const msgpack_object *facts = dp_map_get(task, "facts");
-		for (uint32_t i = 0; facts && facts->type == MSGPACK_OBJECT_MAP && i < facts->via.map.size; i++) {
-			const msgpack_object *name = &facts->via.map.ptr[i].key;
-			if (name->type == MSGPACK_OBJECT_STR)
-				at_obj(w, dfa_group_name(w, &x->name, "fact", name->via.str.ptr, name->via.str.size),
-				       &facts->via.map.ptr[i].val);
-		}
+		if (f->status[0])
+			at_cstr(w, "dnnprov:status", f->status);
+		if (known)
+			at_long(w, "dnnprov:epochs", (int64_t)f->epochs);
+		if (f->has_last_epoch)
+			at_long(w, "dnnprov:lastEpoch", f->last_epoch);
+		if (known)
+			at_long(w, "dnnprov:attempts", (int64_t)f->attempts);
+		if (f->execution.p)
+			at_str(w, "dnnprov:execution", f->execution.p, f->execution.n);
+		if (f->pid > 0)
+			at_long(w, "dnnprov:pid", f->pid);
+		if (f->message.p)
+			at_str(w, "dnnprov:message", f->message.p, f->message.n);
+		at_time(w, "dnnprov:lastSeen", f->last);
+		at_map(x, r->facts, "fact");
 		emit_tag_attributes(x);
 		st_end(w);
 	}
-	emit_agent(x, task);
+	emit_agent(x, r);
 	x->plan.len = 0;
 	id_lit(w, &x->plan, "df:transformation/");
-	if (obj_str(dp_map_get(task, "transformation"), &p, &n))
-		enc(w, &x->plan, p, n, false);
+	if (f->transformation.p)
+		enc(w, &x->plan, f->transformation.p, f->transformation.n, false);
 	else
 		id_lit(w, &x->plan, "TrainingModel");
 	emit_associations(x, tid, id_str(w, &x->plan));
@@ -1039,11 +1009,8 @@ static void emit_training(ex *x, const msgpack_object *task)
 	id_lit(w, &x->hid, "/hyperparameters");
 	const char *hid = id_str(w, &x->hid);
 	if (st_begin(w, ST_ENTITY, hid, NULL, NULL, NULL, NAN, NAN)) {
-		const msgpack_object *h = dp_map_get(task, "hyperparameters");
 		AT_TYPES(w, "dnnprov:Hyperparameters", "mls:HyperParameterSetting");
-		for (uint32_t i = 0; h && h->type == MSGPACK_OBJECT_MAP && i < h->via.map.size; i++)
-			if (obj_str(&h->via.map.ptr[i].key, &p, &n))
-				at_obj(w, dfa_name(w, &x->name, p, n), &h->via.map.ptr[i].val);
+		at_map(x, r->hyps, NULL);
 		st_end(w);
 	}
 	if (st_begin(w, ST_USAGE, NULL, tid, hid, NULL, start, NAN))
@@ -1055,7 +1022,7 @@ static void emit_layers(ex *x)
 	pw *w = &x->w;
 	dp_key key;
 	MDB_val k, v;
-	msgpack_object o;
+	dp_layers_row r;
 	int mrc;
 
 	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_USAGE))))
@@ -1067,29 +1034,28 @@ static void emit_layers(ex *x)
 			w_fail(w, dp_lmdb_error(mrc, "layers"));
 		return;
 	}
-	if (dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+	if (dp_read_layers(&x->drec, &k, &v, &r))
 		return;
-	double time = obj_num(dp_map_get(&o, "time"));
-	const msgpack_object *layers = dp_map_get(&o, "layers");
 	const char *tid = id_str(w, &x->tid);
-	for (uint32_t i = 0; layers && layers->type == MSGPACK_OBJECT_ARRAY && i < layers->via.array.size; i++) {
-		const msgpack_object *l = &layers->via.array.ptr[i];
-		const char *p;
-		size_t n;
+	for (size_t i = 0; i < r.n; i++) {
+		dp_str name, kind;
+		dp_field value;
+		bool named = dp_layers_at(&r, i, &name, &kind, &value);
 		id_copy(w, &x->a, &x->tid);
 		id_lit(w, &x->a, "/layer/");
-		id_i64(w, &x->a, i);
+		id_i64(w, &x->a, (int64_t)i);
 		const char *lid = id_str(w, &x->a);
 		if (st_begin(w, ST_ENTITY, lid, NULL, NULL, NULL, NAN, NAN)) {
 			at_qname(w, "prov:type", "dnnprov:Layer");
-			if (obj_str(dp_map_get(l, "name"), &p, &n))
-				at_str(w, "dnnprov:name", p, n);
-			if (obj_str(dp_map_get(l, "kind"), &p, &n))
-				at_str(w, "dnnprov:kind", p, n);
-			at_obj(w, "dnnprov:value", dp_map_get(l, "value"));
+			if (named) {
+				at_str(w, "dnnprov:name", name.p, name.n);
+				if (kind.p)
+					at_str(w, "dnnprov:kind", kind.p, kind.n);
+				at_field(w, "dnnprov:value", &value);
+			}
 			st_end(w);
 		}
-		if (st_begin(w, ST_USAGE, NULL, tid, lid, NULL, time, NAN))
+		if (st_begin(w, ST_USAGE, NULL, tid, lid, NULL, r.time, NAN))
 			st_end(w);
 	}
 }
@@ -1185,14 +1151,13 @@ static void emit_adaptations(ex *x)
 	dp_scan sc;
 	dp_scan_on(&sc, x->c_adapt, DP_DB_ADAPTATIONS, &key, NULL);
 	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		size_t pos = key.n, hn;
-		const char *h;
-		int64_t e, id;
-		msgpack_object o;
-		if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) ||
-		    dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+		dp_adapt_row r;
+		if (dp_read_adapt(&x->drec, &k, &v, &r))
 			continue;
-		double time = obj_num(dp_map_get(&o, "time"));
+		const char *h = r.hyp.p;
+		size_t hn = r.hyp.n;
+		int64_t e = r.epoch;
+		double time = r.time;
 		dp_buf *prev = adapted_slot(x, h, hn);
 		if (!prev) {
 			w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
@@ -1217,8 +1182,8 @@ static void emit_adaptations(ex *x)
 			at_qname(w, "prov:type", "dnnprov:Adaptation");
 			at_str(w, "dnnprov:hyperparameter", h, hn);
 			at_long(w, "dnnprov:epoch", e);
-			if (obj_int(dp_map_get(&o, "id"), &id))
-				at_long(w, "dnnprov:id", id);
+			if (r.id.type == DP_F_INT)
+				at_long(w, "dnnprov:id", r.id.i);
 			st_end(w);
 		}
 		emit_associations(x, aid, "df:transformation/Adaptation");
@@ -1230,7 +1195,7 @@ static void emit_adaptations(ex *x)
 			at_qname(w, "prov:type", "dnnprov:HyperparameterValue");
 			at_str(w, "dnnprov:hyperparameter", h, hn);
 			at_long(w, "dnnprov:epoch", e);
-			at_obj(w, "prov:value", dp_map_get(&o, "new"));
+			at_field(w, "prov:value", &r.new_value);
 			st_end(w);
 		}
 		if (st_begin(w, ST_GENERATION, NULL, vid, aid, NULL, time, NAN))
@@ -1260,11 +1225,11 @@ static void emit_tests(ex *x)
 	dp_scan sc;
 	dp_scan_on(&sc, x->c_tests, DP_DB_TESTS, &key, NULL);
 	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		msgpack_object o;
+		dp_test_row r;
 		char rid[40];
-		if (!rid_text(&k, key.n, rid) || dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
+		if (!rid_text(&k, key.n, rid) || dp_read_test(&x->drec, &k, &v, &r))
 			continue;
-		double time = obj_num(dp_map_get(&o, "time"));
+		double time = r.time;
 		id_copy(w, &x->a, &x->tid);
 		id_lit(w, &x->a, "/test/");
 		id_lit(w, &x->a, rid);
@@ -1280,14 +1245,13 @@ static void emit_tests(ex *x)
 		if (st_begin(w, ST_COMMUNICATION, NULL, aid, tid, NULL, NAN, NAN))
 			st_end(w);
 		if (st_begin(w, ST_ENTITY, rid_id, NULL, NULL, NULL, NAN, NAN)) {
-			const msgpack_object *m = dp_map_get(&o, "metrics");
-			const char *p;
-			size_t n;
-			double d;
+			dp_str name;
+			dp_field f;
 			AT_TYPES(w, "dnnprov:TestResult", "mls:ModelEvaluation");
-			for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_MAP && i < m->via.map.size; i++)
-				if (obj_str(&m->via.map.ptr[i].key, &p, &n) && dp_obj_number(&m->via.map.ptr[i].val, &d))
-					at_double(w, dfa_name(w, &x->name, p, n), d);
+			/* Metrics are doubles, as the epochs'. */
+			for (size_t i = 0, n = dp_rmap_size(r.metrics); i < n; i++)
+				if (dp_rmap_at(r.metrics, i, &name, &f) && (f.type == DP_F_INT || f.type == DP_F_REAL))
+					at_double(w, dfa_name(w, &x->name, name.p, name.n), f.d);
 			st_end(w);
 		}
 		if (st_begin(w, ST_GENERATION, NULL, rid_id, aid, NULL, time, NAN))
@@ -1300,7 +1264,7 @@ static void emit_tests(ex *x)
 /* Scans the task's elements of one (transformation, set): calls `fn` for
  * each, or with fn NULL only widens [*first, *last] over their times and
  * counts them in *n. */
-static void scan_elements(ex *x, const elem_set *es, void (*fn)(ex *, const elem_set *, const char *, const msgpack_object *),
+static void scan_elements(ex *x, const elem_set *es, void (*fn)(ex *, const elem_set *, const char *, const dp_element_row *),
 			  double *first, double *last, size_t *count)
 {
 	pw *w = &x->w;
@@ -1312,30 +1276,26 @@ static void scan_elements(ex *x, const elem_set *es, void (*fn)(ex *, const elem
 	dp_scan sc;
 	dp_scan_on(&sc, x->c_elems, DP_DB_ELEMENTS, &key, NULL);
 	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		msgpack_object o;
+		dp_element_row r;
 		char rid[40];
-		if (!rid_text(&k, key.n, rid))
+		if (!rid_text(&k, key.n, rid) || dp_read_element(&x->drec, &k, &v, &r))
 			continue;
-		if (!fn) {
-			/* Keys are in causal order: the times, from the records. */
-			if (dp_decode(&x->drec, v.mv_data, v.mv_size, &o) != 0)
-				continue;
-			double t = obj_num(dp_map_get(&o, "time"));
-			if (*count == 0 || t < *first)
-				*first = t;
-			if (*count == 0 || t > *last)
-				*last = t;
-			++*count;
+		if (fn) {
+			fn(x, es, rid, &r);
 			continue;
 		}
-		if (dp_decode(&x->drec, v.mv_data, v.mv_size, &o) == 0)
-			fn(x, es, rid, &o);
+		/* Keys are in causal order: the times, from the records. */
+		if (*count == 0 || r.time < *first)
+			*first = r.time;
+		if (*count == 0 || r.time > *last)
+			*last = r.time;
+		++*count;
 	}
 	if (mrc < 0)
 		w_fail(w, mrc);
 }
 
-static void emit_element(ex *x, const elem_set *es, const char *rid, const msgpack_object *o)
+static void emit_element(ex *x, const elem_set *es, const char *rid, const dp_element_row *r)
 {
 	pw *w = &x->w;
 	const char *uid = id_str(w, &x->uact); /* the activity: set by emit_elements */
@@ -1347,11 +1307,8 @@ static void emit_element(ex *x, const elem_set *es, const char *rid, const msgpa
 	id_lit(w, &x->b, "/");
 	id_lit(w, &x->b, rid);
 	const char *eid = id_str(w, &x->b);
-	double time = obj_num(dp_map_get(o, "time"));
+	double time = r->time;
 	if (st_begin(w, ST_ENTITY, eid, NULL, NULL, NULL, NAN, NAN)) {
-		const msgpack_object *vals = dp_map_get(o, "values");
-		const char *p;
-		size_t n;
 		x->c.len = 0;
 		id_lit(w, &x->c, "df:transformation/");
 		enc(w, &x->c, es->tf, strlen(es->tf), false);
@@ -1359,9 +1316,7 @@ static void emit_element(ex *x, const elem_set *es, const char *rid, const msgpa
 		enc(w, &x->c, es->set, strlen(es->set), false);
 		at_qname(w, "prov:type", "dnnprov:Element");
 		at_qname(w, "dnnprov:schema", id_str(w, &x->c));
-		for (uint32_t i = 0; vals && vals->type == MSGPACK_OBJECT_MAP && i < vals->via.map.size; i++)
-			if (obj_str(&vals->via.map.ptr[i].key, &p, &n))
-				at_obj(w, dfa_name(w, &x->name, p, n), &vals->via.map.ptr[i].val);
+		at_map(x, r->values, NULL);
 		st_end(w);
 	}
 	if (es->input ? st_begin(w, ST_USAGE, NULL, uid, eid, NULL, time, NAN)
@@ -1484,18 +1439,23 @@ static void emit_lineage(ex *x)
 		w_fail(w, r);
 }
 
-static void emit_task(ex *x, const char *id, size_t n, const MDB_val *v)
+/* The task of key k (the dataflow, its id) and value v. */
+static void emit_task(ex *x, const MDB_val *k, const MDB_val *v)
 {
 	pw *w = &x->w;
-	msgpack_object o;
-	if (dp_decode(&x->dtask, v->mv_data, v->mv_size, &o) != 0)
-		memset(&o, 0, sizeof(o)); /* shown with what is known: its id */
-	x->task = id;
-	x->taskn = n;
+	dp_task_row r;
+	bool known = dp_read_task(&x->dtask, k, v, &r) == 0;
+	if (!known) { /* shown with what is known: its id */
+		memset(&r, 0, sizeof(r));
+		r.f.start = r.f.end = r.f.last = NAN;
+	}
+	/* The key is the dataflow, the task id and its terminator. */
+	x->task = (const char *)k->mv_data + x->dfkey.n;
+	x->taskn = k->mv_size - x->dfkey.n - 1;
 	x->tid.len = 0;
 	id_lit(w, &x->tid, "df:task/");
-	enc(w, &x->tid, id, n, false);
-	emit_training(x, &o);
+	enc(w, &x->tid, x->task, x->taskn, false);
+	emit_training(x, &r, known);
 	if (!x->lineage_only) {
 		emit_layers(x);
 		emit_epochs(x);
@@ -1526,7 +1486,7 @@ static void emit_all(ex *x)
 			prefix_key(x, &key, x->sel[i], strlen(x->sel[i]), NULL, 0, NULL, 0);
 			k = dp_key_val(&key);
 			if ((mrc = mdb_get(x->q->txn, x->q->ix->dbi[DP_DB_TASKS], &k, &v)) == 0)
-				emit_task(x, x->sel[i], strlen(x->sel[i]), &v);
+				emit_task(x, &k, &v);
 			else if (mrc != MDB_NOTFOUND)
 				w_fail(w, dp_lmdb_error(mrc, "tasks"));
 			task_done(x);
@@ -1539,8 +1499,7 @@ static void emit_all(ex *x)
 		return;
 	}
 	while (!w->rc && (mrc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		/* The key is the dataflow, the task id and its terminator. */
-		emit_task(x, (const char *)k.mv_data + x->dfkey.n, k.mv_size - x->dfkey.n - 1, &v);
+		emit_task(x, &k, &v);
 		task_done(x);
 	}
 	if (mrc < 0)

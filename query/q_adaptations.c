@@ -62,36 +62,24 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		dp_key_cstr(&key, o->task);
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ADAPTATIONS, &key, NULL)))
 		goto out;
-	size_t dfp;
-	{
-		dp_key dk;
-		dp_key_reset(&dk);
-		dp_key_cstr(&dk, d.name);
-		dfp = dk.n;
-	}
 	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		size_t pos = dfp;
-		const char *task, *h;
-		size_t tn, hn;
-		int64_t e;
-		msgpack_object obj;
+		dp_adapt_row r;
 		rc = 0;
-		if (!dp_key_get_str(k.mv_data, k.mv_size, &pos, &task, &tn) || !dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) ||
-		    !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) || !dp_task_passes(&d, pass, task, tn) ||
-		    dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+		if (dp_read_adapt(&q->dec, &k, &v, &r) || !dp_task_passes(&d, pass, r.task.p, r.task.n))
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
-		dp_cell_text(&row[0], task, tn);
+		int64_t e = r.epoch;
+		dp_cell_text(&row[0], r.task.p, r.task.n);
 		dp_set_int(&row[1], e);
-		dp_cell_text(&row[2], h, hn);
-		dp_copy_obj(&row[3], dp_map_get(&obj, "old"));
-		dp_copy_obj(&row[4], dp_map_get(&obj, "new"));
+		dp_cell_text(&row[2], r.hyp.p, r.hyp.n);
+		dp_copy_field(&row[3], &r.old_value);
+		dp_copy_field(&row[4], &r.new_value);
 		char tid[DNNPROV_NAME_MAX + 1];
-		snprintf(tid, sizeof(tid), "%.*s", (int)tn, task);
+		snprintf(tid, sizeof(tid), "%.*s", (int)r.task.n, r.task.p);
 		/* Keep the key: the lookups below use the decoder.  Epochs are
 		 * any int64: past either end there is no epoch to look at. */
 		int64_t before, after;

@@ -123,20 +123,17 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	dp_key_reset(&key);
 	dp_key_cstr(&key, d.name);
 	dp_key_cstr(&key, t->id);
-	size_t prefix = key.n;
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ADAPTATIONS, &key, NULL))) {
 		goto out_ad;
 	} else {
 		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-			size_t pos = prefix;
-			int64_t e;
-			const char *h;
-			size_t hn;
-			msgpack_object obj;
+			dp_adapt_row r;
 			rc = 0;
-			if (!dp_key_get_i64(k.mv_data, k.mv_size, &pos, &e) || !dp_key_get_str(k.mv_data, k.mv_size, &pos, &h, &hn) ||
-			    dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+			if (dp_read_adapt(&q->dec, &k, &v, &r))
 				continue;
+			int64_t e = r.epoch;
+			const char *h = r.hyp.p;
+			size_t hn = r.hyp.n;
 			adapt_t *grown = realloc(ad, (nad + 1) * sizeof(*ad));
 			if (!grown) {
 				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
@@ -149,7 +146,10 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 				break;
 			}
-			dp_copy_obj(&ad[nad].value, dp_map_get(&obj, "new"));
+			if ((rc = dp_copy_field(&ad[nad].value, &r.new_value))) {
+				free(ad[nad].hyp);
+				break;
+			}
 			nad++;
 			bool seen = false;
 			for (size_t i = 0; i < na; i++)
@@ -274,8 +274,7 @@ out:
 
 static const dp_param params[] = {
 	DP_PARAM_DATAFLOW,
-	{ .name = "task", .type = DP_PT_TASK, .arg = "TASK", .positional = "TASK", .required = true,
-	  .help = "the task", .fronts = DP_FRONT_NAMED, .offset = offsetof(dp_qopts, task) },
+	DP_PARAM_TASK_REQUIRED,
 	{ .name = "metrics", .type = DP_PT_NAMES, .arg = "m1,m2", .def_help = "every metric the task reported",
 	  .help = "these metrics only, in this order (in any case; a name given twice is one column)",
 	  .fronts = DP_FRONT_ALL, .offset = offsetof(curve_opts, metrics) },

@@ -2,6 +2,7 @@
  * q_describe.c - `describe`: a dataflow's specification and its tasks
  * counted by status, or one run.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -135,6 +136,8 @@ static void model_json(const dp_model *m, dp_buf *b)
 	dp_buf_printf(b, ", \"transformations\": [");
 	for (size_t t = 0; t < m->ntfs; t++) {
 		const dp_mtf *tf = &m->tfs[t];
+		/* The built-ins first, the user-defined after (model.h). */
+		assert(!t || tf->builtin <= m->tfs[t - 1].builtin);
 		dp_buf_printf(b, "%s\n {\"name\": ", t ? "," : "");
 		dp_json_string(b, tf->name, strlen(tf->name));
 		dp_buf_printf(b, ", \"builtin\": %s, \"depends_on\": [", tf->builtin ? "true" : "false");
@@ -149,6 +152,7 @@ static void model_json(const dp_model *m, dp_buf *b)
 			dp_json_string(b, set->name, strlen(set->name));
 			dp_buf_printf(b, ", \"direction\": \"%s\", \"builtin\": %s, \"attributes\": [",
 				      set->input ? "input" : "output", set->builtin ? "true" : "false");
+			assert(set->builtin == tf->builtin);
 			for (size_t a = 0; a < set->nattrs; a++) {
 				dp_buf_printf(b, "%s{\"name\": ", a ? ", " : "");
 				dp_json_string(b, set->attrs[a].name, strlen(set->attrs[a].name));
@@ -213,7 +217,7 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	/* Every task is loaded: the model has every hyperparameter they used. */
 	for (size_t t = 0; t < d.model.ntfs; t++)
 		describe_tf(out, &d.model.tfs[t], &b);
-	static const char *const statuses[] = { "RUNNING", "LOST", "FINISHED", "FAILED", "KILLED" };
+	static const char *const statuses[] = { "RUNNING", "LOST", "FINISHED", "FAILED", "KILLED", "PRUNED" };
 	for (size_t s = 0; s < DP_ARRAY_LEN(statuses); s++) {
 		size_t n = 0;
 		for (size_t k = 0; k < d.ntasks; k++)

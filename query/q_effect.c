@@ -78,6 +78,9 @@ static bool ranks(const double *v, size_t n, double *r)
 	return true;
 }
 
+/* Spearman's rank correlation of paired values (ties get average ranks) in
+ * *rho: NaN when fewer than 3 pairs or a side is constant.  Returns 0, or
+ * DNNPROV_ENOMEM. */
 int dp_spearman(const double *x, const double *y, size_t n, double *rho)
 {
 	double *rx, *ry, mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
@@ -336,6 +339,8 @@ static int effect_table(const eff_item *items, size_t m, const eff_shape *s, con
 	for (size_t r = 0; r < out->nrows; r++)
 		if (!isnan(rho))
 			dp_set_num(&out->cells[r * out->ncols + 8], rho);
+	if (numeric)
+		dp_table_about_spearman(out, rho, pairs, 8); /* said once; the column repeats it */
 	if (notes) {
 		dp_buf_printf(&notes->text, "grouped %zu tasks with %s by %s%s; metric: %s\n", m, hyp,
 			      binned ? "bins of about equal size" : "value", lower ? " (lower is better)" : "", col);

@@ -85,38 +85,25 @@ static int answer(dp_query *q, const dp_qopts *qo, dp_table *out, dp_qnotes *not
 	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_ELEMENTS, &key, NULL)))
 		goto out;
 	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-		msgpack_object obj;
+		dp_element_row r;
 		rc = 0;
-		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
-			continue;
-		/* key: df tf set task position */
-		size_t pos = 0;
-		const char *s, *set = NULL, *task = NULL;
-		size_t n, setn = 0, taskn = 0;
-		for (int f = 0; f < 4 && dp_key_get_str(k.mv_data, k.mv_size, &pos, &s, &n); f++) {
-			if (f == 2) {
-				set = s;
-				setn = n;
-			} else if (f == 3) {
-				task = s;
-				taskn = n;
-			}
-		}
-		if (!task || (qo->task && (strlen(qo->task) != taskn || memcmp(qo->task, task, taskn) != 0)) ||
-		    !dp_task_passes(&d, pass, task, taskn))
+		if (dp_read_element(&q->dec, &k, &v, &r) ||
+		    (qo->task && (strlen(qo->task) != r.task.n || memcmp(qo->task, r.task.p, r.task.n) != 0)) ||
+		    !dp_task_passes(&d, pass, r.task.p, r.task.n))
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
 			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 			break;
 		}
-		dp_cell_text(&row[0], task, taskn);
-		dp_cell_text(&row[1], set, setn);
-		dp_copy_obj(&row[2], dp_map_get(&obj, "time"));
-		const msgpack_object *vals = dp_map_get(&obj, "values");
+		dp_cell_text(&row[0], r.task.p, r.task.n);
+		dp_cell_text(&row[1], r.set.p, r.set.n);
+		dp_set_time(&row[2], r.time);
 		an = attrs.data;
-		for (size_t a = 0; a < nattrs; a++, an += strlen(an) + 1)
-			dp_copy_obj(&row[3 + a], dp_map_get(vals, an));
+		for (size_t a = 0; a < nattrs; a++, an += strlen(an) + 1) {
+			dp_field f = dp_rmap_get(r.values, an);
+			dp_copy_field(&row[3 + a], &f);
+		}
 	}
 	dp_scan_close(&sc);
 out:

@@ -34,7 +34,7 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		const dp_qtask *t = sel[i];
 		dp_key key;
 		MDB_val k, v;
-		msgpack_object obj;
+		dp_layers_row r;
 		if (o->task && strcmp(t->id, o->task) != 0)
 			continue;
 		dp_key_reset(&key);
@@ -48,20 +48,23 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 			rc = dp_lmdb_error(mrc, "layers");
 			break;
 		}
-		if (dp_decode(&q->dec, v.mv_data, v.mv_size, &obj) != 0)
+		if (dp_read_layers(&q->dec, &k, &v, &r))
 			continue;
-		const msgpack_object *layers = dp_map_get(&obj, "layers");
-		for (uint32_t j = 0; layers && layers->type == MSGPACK_OBJECT_ARRAY && j < layers->via.array.size; j++) {
-			const msgpack_object *l = &layers->via.array.ptr[j];
+		dp_str name, kind;
+		dp_field value;
+		for (size_t j = 0; j < r.n; j++) {
+			if (!dp_layers_at(&r, j, &name, &kind, &value))
+				continue;
 			dp_qv *row = dp_table_add_row(out);
 			if (!row) {
 				rc = dp_error(DNNPROV_ENOMEM, "out of memory");
 				break;
 			}
 			dp_set_text(&row[0], t->id);
-			dp_copy_obj(&row[1], dp_map_get(l, "name"));
-			dp_copy_obj(&row[2], dp_map_get(l, "kind"));
-			dp_copy_obj(&row[3], dp_map_get(l, "value"));
+			dp_cell_text(&row[1], name.p, name.n);
+			if (kind.p)
+				dp_cell_text(&row[2], kind.p, kind.n);
+			dp_copy_field(&row[3], &value);
 		}
 	}
 out:

@@ -60,12 +60,33 @@ static int tags_cell(dp_qv *cell, const dp_qtask *t)
 	return rc;
 }
 
+/* A task's problems as one cell: the names its writers refused, each with
+ * where it was first refused: "refused: acurracy (epoch 3), lr (begin)". */
+static int problems_cell(dp_qv *cell, const dp_qtask *t)
+{
+	dp_buf b = { 0 };
+	int rc;
+	if (!t->nrefused)
+		return 0;
+	dp_buf_printf(&b, "refused: ");
+	for (size_t i = 0; i < t->nrefused; i++) {
+		const dp_qv *v = &t->refused[i].value;
+		dp_buf_printf(&b, "%s%s", i ? ", " : "", t->refused[i].name);
+		if (v->type == QV_TEXT)
+			dp_buf_printf(&b, " (%s)", v->text);
+	}
+	rc = b.failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : dp_set_text(cell, dp_buf_cstr(&b));
+	dp_buf_free(&b);
+	return rc;
+}
+
 /* Where the columns of runs are: task, its fields (RUNS_C0 of them), the
  * hyperparameters, the last and best main metric, the end message, the
- * tags, the run it repeats, then a column per run fact (--facts). */
+ * tags, the problems, the run it repeats, then a column per run fact
+ * (--facts). */
 #define RUNS_C0 8
 typedef struct runs_cols {
-	size_t msg, tags, repeats, f0;
+	size_t msg, tags, problems, repeats, f0;
 	const char **facts;
 	size_t nfacts;
 	dp_repeats rep;
@@ -78,8 +99,9 @@ static int runs_columns(dp_table *out, const dp_qopts *o, const dp_qdataflow *d,
 
 	rc_->msg = RUNS_C0 + d->nhyps + (metric ? 2 : 0);
 	rc_->tags = rc_->msg + 1;
-	rc_->repeats = rc_->msg + 2;
-	rc_->f0 = rc_->msg + 3;
+	rc_->problems = rc_->msg + 2;
+	rc_->repeats = rc_->msg + 3;
+	rc_->f0 = rc_->msg + 4;
 	if ((rc = dp_table_init(out, rc_->f0 + rc_->nfacts)))
 		return rc;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
@@ -106,6 +128,7 @@ static int runs_columns(dp_table *out, const dp_qopts *o, const dp_qdataflow *d,
 	}
 	dp_table_set_col(out, rc_->msg, "message", COL_TEXT);
 	dp_table_set_col(out, rc_->tags, "tags", COL_TEXT);
+	dp_table_set_col(out, rc_->problems, "problems", COL_TEXT);
 	dp_table_set_col(out, rc_->repeats, "repeats", COL_TEXT);
 	for (size_t i = 0; i < rc_->nfacts; i++)
 		dp_table_set_col(out, rc_->f0 + i, rc_->facts[i], COL_TEXT);
@@ -138,6 +161,8 @@ static int runs_row(dp_table *out, const dp_qdataflow *d, const dp_qtask *t, con
 	if (!rc)
 		rc = tags_cell(&row[c->tags], t);
 	if (!rc)
+		rc = problems_cell(&row[c->problems], t);
+	if (!rc)
 		rc = dp_set_text(&row[c->repeats], dp_repeats_of(&c->rep, t->id));
 	for (size_t f = 0; f < c->nfacts && !rc; f++)
 		rc = dp_copy_value(&row[c->f0 + f], dp_qtask_fact(t, c->facts[f]));
@@ -153,14 +178,17 @@ static int runs_row(dp_table *out, const dp_qdataflow *d, const dp_qtask *t, con
  * nothing (CSV and JSON keep them). */
 static void runs_omit(dp_table *out, const runs_cols *c)
 {
-	bool resumed = false, messages = false, tagged = false, repeated = false;
+	bool resumed = false, messages = false, tagged = false, problems = false, repeated = false;
 	for (size_t r = 0; r < out->nrows; r++) {
 		const dp_qv *row = &out->cells[r * out->ncols];
 		resumed |= row[5].type == QV_NUM && row[5].integer && row[5].i > 1;
 		messages |= row[c->msg].type != QV_NULL;
 		tagged |= row[c->tags].type != QV_NULL;
+		problems |= row[c->problems].type != QV_NULL;
 		repeated |= row[c->repeats].type != QV_NULL;
 	}
+	if (!problems)
+		dp_table_omit(out, c->problems);
 	if (!repeated)
 		dp_table_omit(out, c->repeats);
 	if (!tagged)
@@ -174,11 +202,11 @@ static void runs_omit(dp_table *out, const runs_cols *c)
 }
 
 /* runs with --limit or --offset, no --where, sorted by the task, the start
- * (the default) or the main metric: the page is chosen from the keys,
- * the starts and the summaries alone, and only its tasks are loaded, so
- * that the first page of 100,000 runs costs two range scans without
- * decoding and a lookup per row.  *done is false when the question needs
- * the whole load (runs_all). */
+ * (the default) or the main metric: the page is chosen from the keys kept
+ * in that order (dp_page_select), and only its tasks are loaded, so that
+ * a first page costs the keys of the page and a lookup per row, whatever
+ * the number of runs.  *done is false when the question needs the whole load
+ * (runs_all). */
 static int runs_page(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes, bool *done)
 {
 	dp_qdataflow d, page = { 0 };

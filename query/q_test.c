@@ -3,8 +3,32 @@
  * hyperparameters.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "query/registry.h"
+
+/* Appends the names of metrics m has that names[0..*nn) has not. */
+static int add_names(dp_rmap m, char ***names, size_t *nn)
+{
+	dp_str key;
+	dp_field value;
+	for (size_t j = 0, n = dp_rmap_size(m); j < n; j++) {
+		if (!dp_rmap_at(m, j, &key, &value))
+			continue;
+		bool seen = false;
+		for (size_t x = 0; x < *nn && !seen; x++)
+			seen = strlen((*names)[x]) == key.n && memcmp((*names)[x], key.p, key.n) == 0;
+		if (seen)
+			continue;
+		char **g = realloc(*names, (*nn + 1) * sizeof(char *));
+		if (g)
+			*names = g;
+		if (!g || !((*names)[*nn] = strndup(key.p, key.n)))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+		(*nn)++;
+	}
+	return 0;
+}
 
 static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *notes)
 {
@@ -15,14 +39,16 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	MDB_cursor *c = NULL;
 	char **names = NULL;
 	size_t nn = 0;
-	dp_buf *latest = NULL; /* per selected task: its latest test payload */
+	/* Per selected task, its latest test record's key and value: they
+	 * stay valid in the snapshot, and are read again for the rows. */
+	MDB_val(*latest)[2] = NULL;
 	int rc;
 
 	if ((rc = dp_answer_prepare(q, o, &d, &w)))
 		return rc;
 	if ((rc = dp_select_tasks(q, &d, w, &sel, &n)))
 		goto out;
-	latest = calloc(n ? n : 1, sizeof(dp_buf));
+	latest = calloc(n ? n : 1, sizeof(*latest));
 	if (!latest || (rc = mdb_cursor_open(q->txn, q->ix->dbi[DP_DB_TESTS], &c))) {
 		rc = latest ? dp_lmdb_error(rc, "tests") : dp_error(DNNPROV_ENOMEM, "out of memory");
 		goto out;
@@ -31,39 +57,22 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		dp_key key;
 		MDB_val k, v;
 		dp_scan sc;
+		dp_test_row r;
 		dp_key_reset(&key);
 		dp_key_cstr(&key, d.name);
 		dp_key_cstr(&key, sel[i]->id);
 		dp_scan_on(&sc, c, DP_DB_TESTS, &key, NULL);
 		/* Keys sort causally: the last one within the prefix is the latest. */
 		while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
-			latest[i].len = 0;
-			if ((rc = dp_buf_append(&latest[i], v.mv_data, v.mv_size)))
-				break;
+			latest[i][0] = k;
+			latest[i][1] = v;
 		}
-		if (rc)
+		if (rc < 0)
 			goto out;
-		msgpack_object obj;
-		if (latest[i].len && dp_decode(&q->dec, (const unsigned char *)latest[i].data, latest[i].len, &obj) == 0) {
-			const msgpack_object *m = dp_map_get(&obj, "metrics");
-			for (uint32_t j = 0; m && m->type == MSGPACK_OBJECT_MAP && j < m->via.map.size; j++) {
-				const msgpack_object *key2 = &m->via.map.ptr[j].key;
-				bool seen = false;
-				for (size_t x = 0; x < nn; x++)
-					seen |= strlen(names[x]) == key2->via.str.size &&
-						memcmp(names[x], key2->via.str.ptr, key2->via.str.size) == 0;
-				if (!seen) {
-					char **g = realloc(names, (nn + 1) * sizeof(char *));
-					if (g)
-						names = g;
-					if (!g || !(names[nn] = strndup(key2->via.str.ptr, key2->via.str.size))) {
-						rc = dp_error(DNNPROV_ENOMEM, "out of memory");
-						goto out;
-					}
-					nn++;
-				}
-			}
-		}
+		rc = 0;
+		if (latest[i][1].mv_data && !dp_read_test(&q->dec, &latest[i][0], &latest[i][1], &r) &&
+		    (rc = add_names(r.metrics, &names, &nn)))
+			goto out;
 	}
 	if ((rc = dp_table_init(out, 3 + d.nhyps + nn)))
 		goto out;
@@ -77,8 +86,8 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		dp_table_col_metric(out, 3 + d.nhyps + x, names[x], NULL, dp_goal_of(dp_metric_lower_is_better(names[x])));
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
-		msgpack_object obj;
-		if (!latest[i].len || dp_decode(&q->dec, (const unsigned char *)latest[i].data, latest[i].len, &obj) != 0)
+		dp_test_row r;
+		if (!latest[i][1].mv_data || dp_read_test(&q->dec, &latest[i][0], &latest[i][1], &r))
 			continue;
 		dp_qv *row = dp_table_add_row(out);
 		if (!row) {
@@ -88,10 +97,11 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 		dp_set_text(&row[0], sel[i]->id);
 		dp_set_text(&row[1], sel[i]->status);
 		dp_hyp_cells(row, 2, &d, sel[i]);
-		dp_copy_obj(&row[2 + d.nhyps], dp_map_get(&obj, "time"));
-		const msgpack_object *m = dp_map_get(&obj, "metrics");
-		for (size_t x = 0; x < nn; x++)
-			dp_copy_obj(&row[3 + d.nhyps + x], dp_map_get(m, names[x]));
+		dp_set_time(&row[2 + d.nhyps], r.time);
+		for (size_t x = 0; x < nn; x++) {
+			dp_field f = dp_rmap_get(r.metrics, names[x]);
+			dp_copy_field(&row[3 + d.nhyps + x], &f);
+		}
 	}
 	if (!rc)
 		rc = dp_sort_and_limit(out, o, nn ? 3 + d.nhyps : 0, nn && !dp_metric_lower_is_better(names[0]));
@@ -100,8 +110,6 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 out:
 	if (c)
 		mdb_cursor_close(c);
-	for (size_t i = 0; latest && i < n; i++)
-		dp_buf_free(&latest[i]);
 	free(latest);
 	for (size_t x = 0; x < nn; x++)
 		free(names[x]);

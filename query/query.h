@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "indexer/index.h"
 #include "indexer/model.h"
@@ -33,15 +34,31 @@ typedef enum dp_qv_type { QV_NULL = 0, QV_NUM, QV_TEXT, QV_FAILED } dp_qv_type;
 typedef struct dp_qv {
 	dp_qv_type type;
 	bool integer;
+	/* The text is in its table's arena (dp_table_text), freed with the
+	 * table, not alone. */
+	bool in_arena;
 	int64_t i;
 	double num;
 	const char *text; /* owned by whoever holds the value (see each struct) */
 } dp_qv;
 
+/* Frees a cell's text when the cell owns it (not when it is in its
+ * table's arena); the cell becomes missing. */
+static inline void dp_cell_clear(dp_qv *cell)
+{
+	if (cell->type == QV_TEXT && !cell->in_arena)
+		free((void *)cell->text);
+	cell->type = QV_NULL;
+	cell->text = NULL;
+	cell->in_arena = false;
+}
+
 DP_INTERNAL dp_qv dp_qv_int(int64_t i);
 DP_INTERNAL dp_qv dp_qv_real(double d);
-/* A number from msgpack, exact for integers; false when o is no number. */
-DP_INTERNAL bool dp_qv_from_number(const msgpack_object *o, dp_qv *out);
+/* The number of a stored value (query/rows.h), exact for integers;
+ * QV_NULL for text or nothing. */
+struct dp_field;
+DP_INTERNAL dp_qv dp_qv_number(const struct dp_field *f);
 /* Orders two numbers exactly, an integer against a real included.  NaN
  * sorts after every other number and equals NaN, so that this is a total
  * order for qsort; callers with SQL's rules test isnan() first. */
@@ -78,6 +95,8 @@ typedef struct dp_qtask {
 	size_t nfacts;
 	dp_qhyp *tags;  /* tags with a value, sorted by key */
 	size_t ntags;
+	dp_qhyp *refused; /* names its writers refused: name -> where first ("epoch 3") */
+	size_t nrefused;
 } dp_qtask;
 
 typedef struct dp_qspec_hyp {
@@ -100,7 +119,7 @@ typedef struct dp_qdataflow {
 	dp_model model;
 	dp_qtask *tasks;
 	size_t ntasks;
-	struct arena_chunk *arena; /* the tasks' strings */
+	dp_arena arena; /* the tasks' strings */
 } dp_qdataflow;
 
 typedef struct dp_query {
@@ -175,6 +194,14 @@ DP_INTERNAL int dp_query_no_dataflow(dp_query *q, const char *df);
 /* DNNPROV_ENOTFOUND for an unknown task, listing the dataflow's first ten
  * tasks and how many more there are. */
 DP_INTERNAL int dp_query_no_task(dp_query *q, const char *df, const char *id);
+/* What an unknown task id `text` may have meant: the ids of dataflow df
+ * that begin with it, then those that hold it (any case), else the ids
+ * around where it would sort; at most max into ids[] (pointing into the
+ * snapshot, valid while its transaction lives), *n of them.  0 or an
+ * error. */
+DP_INTERNAL int dp_task_suggest(dp_query *q, const char *df, const char *text, const char **ids, size_t max,
+				size_t *n);
+
 
 /* Whether the task is a training (TrainingModel), not another step of a
  * pipeline: what compare ranks. */
@@ -204,8 +231,12 @@ DP_INTERNAL const char *dp_qdf_hyp(const dp_qdataflow *d, const char *name);
  * or an LMDB error (then *out is to be ignored). */
 DP_INTERNAL int dp_qdf_main_metric(dp_query *q, const dp_qdataflow *d, const char **out);
 
-/* Whether lower is better for a metric (loss, error, mse, mae, ...). */
-DP_INTERNAL bool dp_metric_lower_is_better(const char *metric);
+/* A metric's natural bounds, for charts whose axes should stop there: the
+ * range the experiment file declares (metric_ranges; true is returned),
+ * else the rule docs/QUERY.md states ("Metric bounds"): [0, 1] for
+ * accuracy-like names, [0, inf) for loss-like ones, else open.  d may be
+ * NULL (the rule alone). */
+DP_INTERNAL bool dp_metric_bounds(const dp_qdataflow *d, const char *metric, double *low, double *high);
 
 /* ---- metrics ------------------------------------------------------------------- */
 
@@ -223,10 +254,6 @@ DP_INTERNAL const char *dp_agg_name(const dp_agg *a, char *buf, size_t n);
 /* A task's summary of a metric; false when the task never reported it. */
 DP_INTERNAL bool dp_query_summary(dp_query *q, const char *df, const char *task, const char *metric,
 				  dp_summary *out);
-/* The aggregate `agg` of a summary (AGG_BEST by the metric's name); *e
- * gets the epoch it came from.  QV_NULL when the summary has no such
- * value. */
-DP_INTERNAL dp_qv dp_summary_value(const dp_summary *s, const char *metric, const dp_agg *agg, int64_t *e);
 /* The aggregate of summary s (of task's metric); *e gets the epoch it came
  * from.  QV_NULL when it has none. */
 DP_INTERNAL dp_qv dp_query_summary_value(dp_query *q, const char *df, const char *task, const dp_summary *s,
@@ -245,12 +272,6 @@ DP_INTERNAL int dp_query_summaries_open(dp_query *q, const char *df, const char 
  * NULL. */
 DP_INTERNAL int dp_query_metric_column(dp_query *q, const dp_qdataflow *d, const char *metric,
 				       const dp_agg *agg, dp_qv *values, int64_t *epochs);
-/* The same for the tasks ids[0..n) of dataflow df, sorted as the index
- * sorts them (by bytes), without loading them: entry i's id is at
- * ids + i * stride bytes, so that ids is an array of ids or of structs
- * holding one (stride sizeof(const char *) or the struct's size). */
-DP_INTERNAL int dp_query_metric_ids(dp_query *q, const char *df, const char *const *ids, size_t stride, size_t n,
-				    const char *metric, const dp_agg *agg, dp_qv *values, int64_t *epochs);
 
 /* ---- result tables --------------------------------------------------------------- */
 
@@ -286,6 +307,9 @@ typedef struct dp_col_meta {
 	dp_agg agg;
 	dp_goal goal;   /* ROLE_METRIC */
 	bool numeric;   /* ROLE_HYP: declared numeric */
+	bool has_bounds;  /* ROLE_METRIC: low and high are the metric's natural bounds (dp_metric_bounds) */
+	double low, high;
+	char *about;    /* the member of "about" that says the value every row of this column repeats */
 } dp_col_meta;
 
 /* What the question chose for the whole answer, when it chose it: the
@@ -300,6 +324,15 @@ typedef struct dp_about {
 	bool binned;   /* groups are bins of values, not one value each */
 	double *low, *high; /* per row, for groups; NaN for a text value */
 	size_t ngroups;
+	bool has_bounds;                /* the metric's natural bounds: */
+	double bounds_low, bounds_high;
+	bool bounds_declared;           /* by the experiment file, not by the rule */
+	char *by;         /* the name a question groups by when it is not a hyperparameter (tags.KEY, status) */
+	bool has_spearman;
+	double spearman;  /* Spearman's rank correlation of the hyperparameter with the metric; NaN: n/a */
+	size_t spearman_n;
+	char *tasks[2];   /* the runs a question is about (diff: A and B) */
+	char *note;       /* what the answer says in a sentence, when it says one */
 } dp_about;
 
 typedef struct dp_table {
@@ -310,8 +343,9 @@ typedef struct dp_table {
 	bool *table_only;  /* columns for the table only (marks for the eye) */
 	double now;        /* for COL_AGO */
 	size_t ncols;
-	dp_qv *cells; /* row-major; text cells own their string */
+	dp_qv *cells; /* row-major; text cells own their string, or it is in `texts` */
 	size_t nrows, cap;
+	dp_arena texts; /* the strings of dp_table_text, freed with the table */
 	/* A page of a longer answer (--offset, --limit): `total` rows matched,
 	 * and JSON says so ("total"). */
 	bool paged;
@@ -344,6 +378,21 @@ DP_INTERNAL void dp_table_col_sql(dp_table *t, size_t i, const char *decltype);
 DP_INTERNAL void dp_table_about_metric(dp_table *t, const char *metric, const dp_agg *agg, dp_goal goal);
 DP_INTERNAL void dp_table_about_hyp(dp_table *t, const char *hyp, bool binned);
 DP_INTERNAL void dp_table_about_group(dp_table *t, size_t row, double low, double high);
+/* The name a question groups by (tags.KEY, status, a hyperparameter), and
+ * whether its groups are bins. */
+DP_INTERNAL void dp_table_about_by(dp_table *t, const char *by, bool binned);
+/* Spearman's rho (NaN: n/a) over n pairs, said once; column col (or
+ * SIZE_MAX) repeats it in every row. */
+DP_INTERNAL void dp_table_about_spearman(dp_table *t, double rho, size_t n, size_t col);
+/* The two runs the answer is about (b may be NULL), and its sentence. */
+DP_INTERNAL void dp_table_about_tasks(dp_table *t, const char *a, const char *b);
+DP_INTERNAL void dp_table_about_note(dp_table *t, const char *note);
+/* Every metric column's natural bounds, and the chosen metric's, from the
+ * dataflow's declared ranges or the rule (dp_metric_bounds; d may be
+ * NULL): dp_ask_run sets them after every answer. */
+DP_INTERNAL void dp_table_bounds(dp_table *t, const dp_qdataflow *d);
+/* A column whose rows hold values of any type (a diff's sides). */
+DP_INTERNAL void dp_table_col_value(dp_table *t, size_t i);
 /* A member of the JSON answer beyond the table: `name` and its value,
  * json[0..n), a JSON text the caller made (describe's "model"). */
 DP_INTERNAL void dp_table_json_member(dp_table *t, const char *name, const char *json, size_t n);
@@ -352,8 +401,6 @@ static inline dp_goal dp_goal_of(bool lower)
 {
 	return lower ? GOAL_MIN : GOAL_MAX;
 }
-/* The text of an aggregate as --agg takes it ("min", "at=5"). */
-DP_INTERNAL const char *dp_agg_text(const dp_agg *a, char *buf, size_t n);
 
 /* Leaves a column out of the table format (it is in CSV and JSON). */
 DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);
@@ -362,7 +409,14 @@ DP_INTERNAL void dp_table_omit(dp_table *t, size_t i);
 DP_INTERNAL void dp_table_only(dp_table *t, size_t i);
 /* Appends a row of NULL cells and returns it. */
 DP_INTERNAL dp_qv *dp_table_add_row(dp_table *t);
+/* Room for n rows in all, so that a table whose size is known grows once. */
+DP_INTERNAL int dp_table_reserve(dp_table *t, size_t n);
 DP_INTERNAL int dp_cell_text(dp_qv *cell, const char *s, size_t n);
+/* The same, the copy in the table's arena: no allocation per cell, for
+ * the tables of every task. */
+DP_INTERNAL int dp_table_text(dp_table *t, dp_qv *cell, const char *s, size_t n);
+/* Keeps the first n rows (freeing the others' texts). */
+DP_INTERNAL void dp_table_truncate(dp_table *t, size_t n);
 /* DNNPROV_ENOMEM when the table or the notes are incomplete: a query that
  * ran out of memory fails rather than print part of its answer. */
 DP_INTERNAL int dp_table_check(const dp_table *t, const dp_buf *notes);
@@ -393,9 +447,9 @@ DP_INTERNAL int dp_table_write(const dp_table *t, dp_format f, FILE *out, int wi
 			       const char *index_json);
 
 /* Writes rows one at a time, with the formatting of dp_table_write: CSV
- * and JSON go out as each row comes (memory does not grow with the number
- * of rows); the table format needs every row for its widths, so its rows
- * are kept in the table until dp_rowout_end.  `t` holds the columns (and
+ * and JSON go out as rows come, in blocks of 64 KiB (memory does not grow
+ * with the number of rows); the table format needs every row for its
+ * widths, so its rows are kept in the table until dp_rowout_end.  `t` holds the columns (and
  * no rows); it stays the caller's. */
 typedef struct dp_rowout {
 	dp_table *t;
@@ -412,6 +466,10 @@ DP_INTERNAL int dp_rowout_begin(dp_rowout *w, dp_table *t, dp_format f, FILE *ou
 DP_INTERNAL int dp_rowout_row(dp_rowout *w, const dp_qv *cells);
 /* Ends the answer; index_json as for dp_table_write. */
 DP_INTERNAL int dp_rowout_end(dp_rowout *w, const char *index_json);
+/* Writes the rows rendered so far, which go out in blocks: for a caller
+ * that stops in an error and keeps what was printed (the free drops
+ * them, as an answer that failed may be thrown away). */
+DP_INTERNAL void dp_rowout_flush(dp_rowout *w);
 DP_INTERNAL void dp_rowout_free(dp_rowout *w);
 
 /* ---- freshness (fresh.c) ----------------------------------------------------------- */
@@ -459,6 +517,11 @@ typedef struct dp_index_totals {
  * caller frees both tables. */
 DP_INTERNAL int dp_index_status(dp_query *q, const char *log_dir, dp_table *segments, dp_table *problems,
 				dp_index_totals *tot);
+/* The segments of one task, as dp_index_status's table has them: those
+ * the index read, and those in the task's folder of the logs (the folder
+ * the indexer recorded) it has not read yet. */
+DP_INTERNAL int dp_task_segments(dp_query *q, const char *df, const char *task, dp_table *segments,
+				 dp_index_totals *tot);
 
 /* ---- --where ------------------------------------------------------------------------ */
 

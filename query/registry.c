@@ -8,6 +8,7 @@
  * points at it: the CLI's message and usage, the API's "parameter", the
  * Python exception's `parameter`.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -21,7 +22,8 @@
 
 static const dp_question *const questions[] = {
 	&dp_q_dataflows, &dp_q_describe, &dp_q_runs, &dp_q_compare, &dp_q_effect, &dp_q_curve,
-	&dp_q_adaptations, &dp_q_test, &dp_q_elements, &dp_q_layers, &dp_q_watch, &dp_q_lineage,
+	&dp_q_adaptations, &dp_q_test, &dp_q_elements, &dp_q_layers, &dp_q_watch, &dp_q_tasks, &dp_q_segments, &dp_q_diff,
+	&dp_q_groups, &dp_q_bands, &dp_q_lineage,
 };
 
 const char *const dp_goal_choices[] = { "min", "max", NULL };
@@ -44,7 +46,8 @@ const dp_question *dp_question_find(const char *name)
 	return NULL;
 }
 
-const char *dp_param_name(const dp_param *p, unsigned front)
+/* The name front end `front` gives parameter p. */
+static const char *dp_param_name(const dp_param *p, unsigned front)
 {
 	return front == DP_FRONT_HTTP && p->http_name ? p->http_name : p->name;
 }
@@ -87,7 +90,8 @@ const dp_common_param *dp_common_at(size_t i)
 	return i < DP_ARRAY_LEN(common) ? &common[i] : NULL;
 }
 
-void dp_ask_list_params(const dp_question *qn, unsigned front, dp_buf *b)
+/* Lists the names front end `front` takes for qn into b ("where, sort, ..."). */
+static void dp_ask_list_params(const dp_question *qn, unsigned front, dp_buf *b)
 {
 	size_t at = b->len;
 	for (size_t i = 0; i < qn->nparams; i++)
@@ -203,10 +207,28 @@ static int parse_unit(const dp_param *p, unsigned front, const char *v, void *fi
 	return rc ? refuse_detail(p, front) : 0;
 }
 
+/* The size of a parameter's value in the question's options. */
+__attribute__((unused)) static size_t value_size(dp_ptype t)
+{
+	switch (t) {
+	case DP_PT_INT: return sizeof(int64_t);
+	case DP_PT_REAL:
+	case DP_PT_DURATION: return sizeof(double);
+	case DP_PT_SIZE: return sizeof(uint64_t);
+	case DP_PT_ADDRESS: return sizeof(dp_address);
+	case DP_PT_FLAG: return sizeof(bool);
+	case DP_PT_AGG: return sizeof(dp_agg);
+	default: return sizeof(const char *);
+	}
+}
+
 int dp_ask_set_param(dp_ask *a, const dp_param *p, const char *value)
 {
 	void *field = dp_param_field(p, a->o);
 	size_t i = (size_t)(p - a->qn->params);
+	/* One of the question's parameters, whose value lies inside its
+	 * options (the declaration's offset). */
+	assert(i < a->qn->nparams && p->offset + value_size(p->type) <= a->qn->opts_size);
 	char name[80];
 	int rc = 0;
 
@@ -343,6 +365,27 @@ static int index_empty(dp_query *q, bool *empty)
 	return 0;
 }
 
+/* Every metric column's natural bounds: the answer says them, so that a
+ * chart stops its axis there without a rule of its own (docs/QUERY.md,
+ * "Metric bounds").  One lookup of the dataflow's specification. */
+static int answer_bounds(dp_query *q, const char *df, dp_table *out)
+{
+	dp_qdataflow d;
+	bool metrics = out->about.metric != NULL;
+	for (size_t c = 0; c < out->ncols && !metrics; c++)
+		metrics = out->meta[c].role == ROLE_METRIC;
+	if (!metrics)
+		return 0;
+	if (!df || dp_query_load_spec(q, df, &d)) {
+		dp_error_clear(); /* the answer stands: the rule gives the bounds */
+		dp_table_bounds(out, NULL);
+	} else {
+		dp_table_bounds(out, &d);
+		dp_qdataflow_free(&d);
+	}
+	return out->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : dp_query_check(q);
+}
+
 int dp_ask_run(dp_ask *a, dp_query *q, dp_table *out, dp_qnotes *notes)
 {
 	bool about_df = false, empty;
@@ -368,7 +411,7 @@ int dp_ask_run(dp_ask *a, dp_query *q, dp_table *out, dp_qnotes *notes)
 		int cause = dp_query_check(q);
 		return cause ? cause : rc;
 	}
-	return 0;
+	return answer_bounds(q, a->o->df, out);
 }
 
 /* ---- the registry as JSON -------------------------------------------------------------------- */

@@ -115,8 +115,6 @@ DP_INTERNAL const dp_question *dp_question_find(const char *name);
  * "df" for "dataflow"), whether or not that front end offers it; NULL
  * when qn has none. */
 DP_INTERNAL const dp_param *dp_question_param(const dp_question *qn, const char *name, unsigned front);
-/* The name front end `front` gives parameter p. */
-DP_INTERNAL const char *dp_param_name(const dp_param *p, unsigned front);
 /* The name of a type, as the registry's JSON and the docs give it. */
 DP_INTERNAL const char *dp_ptype_name(dp_ptype t);
 /* Where parameter p's value is in options o (of its question). */
@@ -168,8 +166,6 @@ DP_INTERNAL int dp_ask_set_param(dp_ask *a, const dp_param *p, const char *value
 /* DNNPROV_EQUERY naming the first required parameter without a value
  * (the dataflow aside: dp_ask_run finds it). */
 DP_INTERNAL int dp_ask_check(const dp_ask *a);
-/* Lists the names front end `front` takes for qn into b ("where, sort, ..."). */
-DP_INTERNAL void dp_ask_list_params(const dp_question *qn, unsigned front, dp_buf *b);
 
 /* What dp_ask_run found when the index holds no dataflow yet: the answer
  * is empty (front ends print an empty table and may say why). */
@@ -222,15 +218,25 @@ DP_INTERNAL int dp_query_only_dataflow(dp_query *q, char **out);
 	{ .name = "goal", .type = DP_PT_CHOICE, .arg = "min|max", .choices = dp_goal_choices,               \
 	  .def_help = "from the metric's name", .help = "whether lower (min) or higher (max) is better",     \
 	  .fronts = DP_FRONT_ALL, .offset = offsetof(dp_qopts, goal) }
+#define DP_PARAM_TASK_REQUIRED                                                                              \
+	{ .name = "task", .type = DP_PT_TASK, .arg = "TASK", .positional = "TASK", .required = true,        \
+	  .help = "the task", .fronts = DP_FRONT_NAMED, .offset = offsetof(dp_qopts, task) }
 #define DP_PARAM_TASK_OPTION(what)                                                                          \
 	{ .name = "task", .short_name = 't', .type = DP_PT_TASK, .arg = "T", .help = "only the " what " of task T", \
 	  .fronts = DP_FRONT_ALL, .offset = offsetof(dp_qopts, task) }
+
+/* What groups and bands group the runs by; its value goes to `by` of their options' struct. */
+#define DP_PARAM_BY(opts_struct)                                                                            \
+	{ .name = "by", .type = DP_PT_TEXT, .arg = "KEY", .required = true,                                 \
+	  .help = "a hyperparameter (in any case), status, tags.KEY or facts.NAME", .fronts = DP_FRONT_ALL,  \
+	  .offset = offsetof(opts_struct, by) }
 
 DP_INTERNAL extern const char *const dp_goal_choices[];
 
 /* The questions (q_<name>.c). */
 DP_INTERNAL extern const dp_question dp_q_dataflows, dp_q_describe, dp_q_runs, dp_q_compare, dp_q_effect,
-	dp_q_curve, dp_q_adaptations, dp_q_test, dp_q_elements, dp_q_layers, dp_q_watch, dp_q_lineage;
+	dp_q_curve, dp_q_adaptations, dp_q_test, dp_q_elements, dp_q_layers, dp_q_watch, dp_q_tasks, dp_q_segments, dp_q_diff,
+	dp_q_groups, dp_q_bands, dp_q_lineage;
 
 #define DP_PARAMS(a) .params = (a), .nparams = sizeof(a) / sizeof((a)[0])
 

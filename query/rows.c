@@ -3,6 +3,7 @@
  * one reader per database, for the SQL tables and any front end that
  * streams.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,46 +32,42 @@ void dp_qscan_close(dp_qscan *s)
 
 /* ---- values -------------------------------------------------------------------- */
 
-static dp_field field_of(const msgpack_object *o)
+/* A scalar as a field: the one mapping, for bytes read in place and for
+ * decoded objects alike (containers, bin and ext are NULL). */
+static dp_field field_of_scalar(const dp_mpr_scalar *v)
 {
 	dp_field f = { 0 };
-	if (!o)
-		return f;
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > (uint64_t)INT64_MAX) {
-			f.type = DP_F_REAL;
-			f.d = (double)o->via.u64;
-		} else {
-			f.type = DP_F_INT;
-			f.i = (int64_t)o->via.u64;
-			f.d = (double)f.i;
-		}
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	switch (v->kind) {
+	case DP_MPR_BOOL:
+	case DP_MPR_INT:
 		f.type = DP_F_INT;
-		f.i = o->via.i64;
-		f.d = (double)f.i;
+		f.i = v->i;
+		f.d = v->d;
 		break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
+	case DP_MPR_BIG:
 		f.type = DP_F_REAL;
-		f.d = o->via.f64;
+		f.d = v->d;
+		f.big = true;
+		f.u = v->u;
 		break;
-	case MSGPACK_OBJECT_BOOLEAN:
-		f.type = DP_F_INT;
-		f.i = o->via.boolean;
-		f.d = (double)f.i;
+	case DP_MPR_REAL:
+		f.type = DP_F_REAL;
+		f.d = v->d;
 		break;
-	case MSGPACK_OBJECT_STR:
+	case DP_MPR_STR:
 		f.type = DP_F_TEXT;
-		f.s.p = o->via.str.ptr;
-		f.s.n = o->via.str.size;
+		f.s = (dp_str){ v->s, v->n };
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return f;
+}
+
+static dp_field field_of(const msgpack_object *o)
+{
+	dp_mpr_scalar v;
+	dp_obj_scalar(o, &v);
+	return field_of_scalar(&v);
 }
 
 static dp_field field_of_ev(const dp_ev *v)
@@ -100,11 +97,6 @@ static dp_rmap map_of(const msgpack_object *o)
  */
 typedef dp_mpr mp_in;
 
-static bool mp_need(const mp_in *in, size_t k)
-{
-	return dp_mpr_need(in, k);
-}
-
 static bool mp_str(mp_in *in, dp_str *s)
 {
 	return dp_mpr_str(in, &s->p, &s->n);
@@ -115,72 +107,15 @@ static bool mp_skip(mp_in *in)
 	return dp_mpr_skip(in);
 }
 
-/* A scalar as a field (containers, bin and ext are skipped as NULL). */
+/* A scalar as a field, as field_of() gives it for the decoded object. */
 static bool mp_field(mp_in *in, dp_field *f)
 {
-	dp_str s;
-	memset(f, 0, sizeof(*f));
-	if (!mp_need(in, 1))
+	dp_mpr_scalar v;
+	if (!dp_mpr_value(in, &v)) {
+		memset(f, 0, sizeof(*f));
 		return false;
-	const unsigned char *p = in->b + in->pos;
-	unsigned char c = *p;
-	uint64_t u;
-	if (c <= 0x7f || c >= 0xe0) {
-		f->type = DP_F_INT;
-		f->i = (int8_t)c;
-		f->d = (double)f->i;
-		in->pos++;
-		return true;
 	}
-	if ((c & 0xe0) == 0xa0 || c == 0xd9 || c == 0xda || c == 0xdb) {
-		if (!mp_str(in, &s))
-			return false;
-		f->type = DP_F_TEXT;
-		f->s = s;
-		return true;
-	}
-	size_t need = c == 0xcc || c == 0xd0 ? 1 : c == 0xcd || c == 0xd1 ? 2 : c == 0xce || c == 0xd2 || c == 0xca ? 4
-		      : c == 0xcf || c == 0xd3 || c == 0xcb ? 8 : 0;
-	if (!need) {
-		if (c == 0xc2 || c == 0xc3) {
-			f->type = DP_F_INT;
-			f->i = c == 0xc3;
-			f->d = (double)f->i;
-		}
-		return mp_skip(in); /* nil, containers, bin, ext: NULL */
-	}
-	if (!mp_need(in, 1 + need))
-		return false;
-	p++;
-	u = need == 1 ? p[0] : need == 2 ? dp_get_be16(p) : need == 4 ? dp_get_be32(p) : dp_get_be64(p);
-	in->pos += 1 + need;
-	switch (c) {
-	case 0xca: {
-		uint32_t bits = (uint32_t)u;
-		float x;
-		memcpy(&x, &bits, 4);
-		f->type = DP_F_REAL;
-		f->d = x;
-		return true;
-	}
-	case 0xcb:
-		f->type = DP_F_REAL;
-		memcpy(&f->d, &u, 8);
-		return true;
-	case 0xd0: f->i = (int8_t)u; break;
-	case 0xd1: f->i = (int16_t)u; break;
-	case 0xd2: f->i = (int32_t)u; break;
-	case 0xd3: f->i = (int64_t)u; break;
-	default:
-		if (u > (uint64_t)INT64_MAX) {
-			f->type = DP_F_REAL;
-			f->d = (double)u;
-			return true;
-		}
-		f->i = (int64_t)u;
-	}
-	f->type = DP_F_INT;
-	f->d = (double)f->i;
+	*f = field_of_scalar(&v);
 	return true;
 }
 
@@ -212,6 +147,7 @@ static bool raw_find(dp_rmap m, size_t i, const char *name, dp_str *key, dp_fiel
  * the row (or no name). */
 static const char *block_col(dp_rmap m, uint32_t c)
 {
+	assert(c < m.block->ncols && m.row < m.block->n); /* a cell of the block */
 	uint32_t pos = m.block->col[c];
 	if (m.block->v[c][m.row].type == DP_EV_NULL || pos >= m.nnames)
 		return NULL;
@@ -318,6 +254,7 @@ int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_ro
 	memset(out, 0, sizeof(*out));
 	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
 		return corrupt();
+	assert(pos <= k->mv_size);
 	/* Read in place: a scan of the tasks reads thousands of them. */
 	if ((rc = dp_task_fields_parse(v->mv_data, v->mv_size, &out->f)))
 		return rc;

@@ -33,13 +33,19 @@ DP_INTERNAL void dp_qscan_close(dp_qscan *s);
 
 typedef enum dp_ftype { DP_F_NULL = 0, DP_F_INT, DP_F_REAL, DP_F_TEXT } dp_ftype;
 
-/* A value as stored: an integer stays an integer; text is not
- * NUL-terminated. */
+/* A value as stored, read where it lies (it borrows the bytes of the
+ * record or key, as a reader's rows do): an integer stays an integer;
+ * text is not NUL-terminated.  An answer's cells are dp_qv, which own
+ * their text; dp_copy_field() (query/answer.h) is the one conversion. */
 typedef struct dp_field {
 	dp_ftype type;
 	int64_t i;
 	double d; /* also set for DP_F_INT */
 	dp_str s;
+	/* DP_F_REAL read from an unsigned integer past INT64_MAX: u is it,
+	 * exactly (d its nearest double). */
+	bool big;
+	uint64_t u;
 } dp_field;
 
 /* A map of names to values inside a record (metrics, hyperparameters,

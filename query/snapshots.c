@@ -4,6 +4,7 @@
  * generation, an index deleted (or deleted and built again under the same
  * generation name), a map the indexer grew (snapshots.h).
  */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -68,6 +69,8 @@ static int reopen(dp_snapshots *si, const char *identity)
 	dp_index *ix;
 	int rc;
 
+	/* The write side is held (by this thread): no reader can take it. */
+	assert(pthread_rwlock_tryrdlock(&si->lock) != 0);
 	if (si->ix) {
 		dp_index_close(si->ix);
 		si->ix = NULL;
@@ -96,7 +99,8 @@ int dp_snapshots_begin(dp_snapshots *si, dp_query *q)
 			int mrc = mdb_txn_begin(si->ix->env, NULL, MDB_RDONLY, &txn);
 			if (mrc == 0) {
 				dp_query_adopt(si->ix, txn, q);
-				return 0; /* the read lock is held until dp_shared_end */
+				assert(q->ix == si->ix && q->txn && q->shared);
+				return 0; /* the read lock is held until dp_snapshots_end */
 			}
 			if (mrc == MDB_READERS_FULL) {
 				int dead = 0;
@@ -132,6 +136,9 @@ void dp_snapshots_end(dp_snapshots *si, dp_query *q)
 {
 	if (!q->ix)
 		return;
+	/* The read side is held since dp_snapshots_begin: no writer can take
+	 * it, and the snapshot is of this environment. */
+	assert(q->ix == si->ix && q->shared && pthread_rwlock_trywrlock(&si->lock) != 0);
 	dp_query_close(q);
 	pthread_rwlock_unlock(&si->lock);
 }

@@ -4,8 +4,7 @@
  */
 #include <math.h>
 
-#include "logger/record.h"
-#include "query/query.h"
+#include "query/rows.h"
 
 dp_qv dp_qv_int(int64_t i)
 {
@@ -17,21 +16,13 @@ dp_qv dp_qv_real(double d)
 	return (dp_qv){ .type = QV_NUM, .num = d };
 }
 
-bool dp_qv_from_number(const msgpack_object *o, dp_qv *out)
+dp_qv dp_qv_number(const dp_field *f)
 {
-	double d;
-	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-		*out = dp_qv_int(o->via.i64);
-		return true;
+	switch (f->type) {
+	case DP_F_INT: return dp_qv_int(f->i);
+	case DP_F_REAL: return dp_qv_real(f->d); /* a real, or an integer past INT64_MAX */
+	default: return (dp_qv){ .type = QV_NULL };
 	}
-	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)INT64_MAX) {
-		*out = dp_qv_int((int64_t)o->via.u64);
-		return true;
-	}
-	if (!dp_obj_number(o, &d)) /* a real, or an integer past INT64_MAX */
-		return false;
-	*out = dp_qv_real(d);
-	return true;
 }
 
 /* i against d (not NaN), exactly: a double converted to int64 or the

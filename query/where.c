@@ -31,6 +31,7 @@
  * as in SQL unknown is neither true nor false: `not` keeps it unknown and the
  * task is not listed.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -99,6 +100,7 @@ static void skip_space(parser *p)
 /* Sets the error once: the message, the expression and a caret under `at`. */
 static void *fail_at(parser *p, size_t at, const char *why, const char *hint)
 {
+	assert(at <= strlen(p->src)); /* the caret goes under the expression */
 	if (p->rc)
 		return NULL;
 	dp_buf b = { 0 };
@@ -386,6 +388,7 @@ static void node_free(node *n)
 
 static node *new_node(parser *p, node_kind k, size_t at)
 {
+	assert(at <= p->pos);
 	node *n = calloc(1, sizeof(*n));
 	if (!n)
 		return out_of_memory(p);
@@ -957,6 +960,7 @@ static bool like(const char *s, const char *pat)
 static dp_qv eval_value(const node *n, dp_query *q, const dp_qdataflow *d, const dp_qtask *t)
 {
 	dp_qv r = { 0 };
+	assert(n->type != VT_BOOL && n->kind >= N_VALUE); /* the parser put a value here */
 	if (n->kind == N_VALUE)
 		return eval_operand(&n->o, q, d, t);
 	dp_qv a = eval_value(n->a, q, d, t);
@@ -967,6 +971,7 @@ static dp_qv eval_value(const node *n, dp_query *q, const dp_qdataflow *d, const
 		r.num = -a.num;
 		return r;
 	}
+	assert(n->kind == N_ARITH && n->b);
 	dp_qv b = eval_value(n->b, q, d, t);
 	if (b.type != QV_NUM || (n->aop == '/' && b.num == 0))
 		return r; /* unknown, as SQL's NULL */
@@ -983,6 +988,7 @@ static dp_qv eval_value(const node *n, dp_query *q, const dp_qdataflow *d, const
 static tv eval(const node *n, dp_query *q, const dp_qdataflow *d, const dp_qtask *t)
 {
 	tv a, b;
+	assert(n->type == VT_BOOL && n->kind <= N_LIKE); /* the parser put a condition here */
 	switch (n->kind) {
 	case N_OR:
 		a = eval(n->a, q, d, t);
@@ -1006,6 +1012,7 @@ static tv eval(const node *n, dp_query *q, const dp_qdataflow *d, const dp_qtask
 	case N_IN: {
 		dp_qv l = eval_value(n->a, q, d, t);
 		tv res = TV_FALSE;
+		assert(n->nlist >= 1);
 		for (size_t i = 0; i < n->nlist; i++) {
 			tv c = compare(&l, &n->list[i].lit, OP_EQ);
 			if (c == TV_TRUE) {
@@ -1023,6 +1030,7 @@ static tv eval(const node *n, dp_query *q, const dp_qdataflow *d, const dp_qtask
 		dp_qv l = eval_value(n->a, q, d, t);
 		if (l.type != QV_TEXT)
 			return TV_UNKNOWN;
+		assert(n->o.lit.type == QV_TEXT); /* the pattern is a text literal */
 		return (tv)(like(l.text, n->o.lit.text) != n->negated);
 	}
 	default: return TV_UNKNOWN; /* a value: the parser never leaves one here */

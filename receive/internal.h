@@ -161,9 +161,6 @@ DP_INTERNAL unsigned rcv_message_parse(json_t *body, rcv_message *m, rcv_answer 
  * them into actions; 0 or the answer's status.  Nothing is appended. */
 DP_INTERNAL unsigned rcv_message_plan(rcv_message *m, const rcv_dataflow *df, rcv_answer *a);
 DP_INTERNAL void rcv_message_free(rcv_message *m);
-/* A NUMERIC value's text as a dnnprov value (INT, REAL, or NULL for "None",
- * "null", ""); false when it is no number. */
-DP_INTERNAL bool rcv_number(const char *s, dnnprov_value *v);
 
 /* ---- runs (runs.c) ------------------------------------------------------------------- */
 

@@ -218,6 +218,9 @@ static int run_open_writer(rcv_core *c, rcv_run *r, const char *label)
 			 : dnnprov_task_open_new(r->df->cfg, label, &r->w);
 	if (rc)
 		return rc;
+	/* A message is checked whole before its first append: a name it does
+	 * not declare refuses the message, never a part of it. */
+	dnnprov_task_strict(r->w, 1);
 	if (!r->task && !(r->task = strdup(dnnprov_task_id(r->w))))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	if ((rc = run_read_history(c, r)))

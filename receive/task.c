@@ -16,7 +16,9 @@
  * one is refused (413) before the writer would. */
 #define ELEMENT_MAX (DNNPROV_RECORD_MAX / 2)
 
-bool rcv_number(const char *s, dnnprov_value *v)
+/* A NUMERIC value's text as a dnnprov value (INT, REAL, or NULL for "None",
+ * "null", ""); false when it is no number. */
+static bool rcv_number(const char *s, dnnprov_value *v)
 {
 	char *end;
 	v->type = DNNPROV_NULL;

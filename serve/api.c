@@ -156,6 +156,37 @@ static void query_error(dp_server *s, dp_reply *r, int rc, const dp_query *q)
 		dp_reply_error(r, 500, NULL, "%s", d);
 }
 
+/* A 404 about a task (a parameter of type task): the ids it may have
+ * meant, as "did_you_mean": [...] beside the error, so that a page offers
+ * them as links. */
+static void suggest_tasks(dp_reply *r, dp_query *q, const dp_ask *a)
+{
+	const char *subject = dnnprov_errsubject(), *near[5];
+	const dp_param *p = subject && *subject ? dp_question_param(a->qn, subject, DP_FRONT_API) : NULL;
+	const char *given = p && p->type == DP_PT_TASK && a->given[p - a->qn->params]
+				    ? *(const char **)dp_param_field(p, a->o) : NULL;
+	dp_buf b = { 0 };
+	size_t n = 0;
+
+	if (r->status != 404 || !given || !a->o->df || !r->body || r->len < 2 ||
+	    dp_task_suggest(q, a->o->df, given, near, DP_ARRAY_LEN(near), &n) || !n)
+		return;
+	dp_buf_append(&b, r->body, r->len - 2); /* the error without its "}\n" */
+	dp_buf_printf(&b, ", \"did_you_mean\": [");
+	for (size_t i = 0; i < n; i++) {
+		dp_buf_printf(&b, "%s", i ? ", " : "");
+		dp_json_string(&b, near[i], strlen(near[i]));
+	}
+	dp_buf_printf(&b, "]}\n");
+	if (b.failed) {
+		dp_buf_free(&b);
+		return;
+	}
+	free(r->body);
+	r->body = b.data;
+	r->len = b.len;
+}
+
 /* No index (yet), a damaged one...: what the CLI would say, as a 503. */
 static void index_error(dp_reply *r, int rc)
 {
@@ -178,13 +209,10 @@ static void cap_rows(dp_table *t, size_t max)
 {
 	if (t->nrows <= max)
 		return;
-	for (size_t i = max * t->ncols; i < t->nrows * t->ncols; i++)
-		if (t->cells[i].type == QV_TEXT)
-			free((char *)t->cells[i].text);
 	if (!t->paged)
 		t->total = t->nrows;
 	t->paged = true;
-	t->nrows = max;
+	dp_table_truncate(t, max);
 }
 
 /* The question's parameters from the query string, through the registry,
@@ -255,6 +283,7 @@ static void answer_question(dp_server *s, struct MHD_Connection *c, const dp_que
 	}
 	if (rc) {
 		query_error(s, r, rc, &q);
+		suggest_tasks(r, &q, &a);
 		goto out;
 	}
 	cap_rows(&t, s->max_rows);

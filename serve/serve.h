@@ -109,7 +109,7 @@ DP_INTERNAL void dp_serve_stop(dp_server *s);
 
 /* The embedded files (build/serve/assets.c, generated from serve/web). */
 typedef struct dp_asset {
-	const char *path; /* "/assets/app.js" */
+	const char *path; /* "/assets/js/main.mjs" */
 	const char *type; /* its Content-Type */
 	const unsigned char *data;
 	size_t len;

@@ -42,7 +42,9 @@ static int hex_value(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-bool dp_subject_decode(const char *in, char *out, size_t cap)
+/* Decodes what dp_subject_token wrote into out[0..cap); false when it is
+ * not such an encoding. */
+static bool dp_subject_decode(const char *in, char *out, size_t cap)
 {
 	size_t n = 0;
 	for (; *in; in++) {

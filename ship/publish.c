@@ -178,17 +178,10 @@ static void seg_free(seg *s)
 
 static int load_progress(shipper *sh, seg *s)
 {
-	MDB_txn *txn;
-	MDB_val k = { strlen(s->rel), s->rel }, v;
-	int mrc = mdb_txn_begin(sh->st.env, NULL, MDB_RDONLY, &txn);
-	if (mrc)
-		return dp_error(DNNPROV_EIO, "%s: %s", sh->o->state_dir, mdb_strerror(mrc));
-	mrc = mdb_get(txn, sh->st.segments, &k, &v);
-	if (mrc == 0 && v.mv_size == sizeof(s->p))
-		memcpy(&s->p, v.mv_data, sizeof(s->p));
-	mdb_txn_abort(txn);
-	if (mrc && mrc != MDB_NOTFOUND)
-		return dp_error(DNNPROV_EIO, "%s: %s", sh->o->state_dir, mdb_strerror(mrc));
+	bool found;
+	int rc = dp_ship_state_progress(&sh->st, s->rel, &s->p, &found);
+	if (rc)
+		return rc;
 	/* What was published and not acknowledged when the last shipper
 	 * stopped is sent again. */
 	s->p.shipped = s->p.acked;
@@ -627,53 +620,39 @@ static bool rewind_failed(shipper *sh)
 
 /* ---- the state folder ------------------------------------------------------------------ */
 
-static int put_meta(shipper *sh, MDB_txn *txn, const char *key, const void *v, size_t n)
-{
-	MDB_val k = { strlen(key), (void *)key }, val = { n, (void *)v };
-	int mrc = mdb_put(txn, sh->st.meta, &k, &val, 0);
-	return mrc ? dp_error(DNNPROV_EIO, "%s: %s", sh->o->state_dir, mdb_strerror(mrc)) : 0;
-}
-
 /* Writes the progress of the segments that moved, and the connection's
  * state, in one transaction. */
 static int commit_state(shipper *sh)
 {
-	MDB_txn *txn;
-	int mrc = mdb_txn_begin(sh->st.env, NULL, 0, &txn), rc = 0;
-	if (mrc)
-		return dp_error(DNNPROV_EIO, "%s: %s", sh->o->state_dir, mdb_strerror(mrc));
+	dp_ship_write w;
+	int rc;
+	if ((rc = dp_ship_write_begin(&sh->st, &w)))
+		return rc;
 	pthread_mutex_lock(&sh->mu);
-	for (size_t i = 0; i < sh->n && rc == 0; i++) {
+	for (size_t i = 0; i < sh->n && !w.rc; i++) {
 		seg *s = sh->segs[i];
 		if (!s->dirty)
 			continue;
-		MDB_val k = { strlen(s->rel), s->rel }, v = { sizeof(s->p), &s->p };
-		if ((mrc = mdb_put(txn, sh->st.segments, &k, &v, 0)))
-			rc = dp_error(DNNPROV_EIO, "%s: %s", sh->o->state_dir, mdb_strerror(mrc));
+		dp_ship_write_progress(&w, s->rel, &s->p);
 		s->dirty = false;
 	}
 	pthread_mutex_unlock(&sh->mu);
 	double now = dp_now();
-	if (rc == 0 && sh->dirty) {
-		rc = put_meta(sh, txn, "state", sh->c.told, strlen(sh->c.told));
-		if (rc == 0)
-			rc = put_meta(sh, txn, "since", &now, sizeof(now));
+	if (!w.rc && sh->dirty) {
+		dp_ship_write_meta(&w, "state", sh->c.told, strlen(sh->c.told));
+		dp_ship_write_meta(&w, "since", &now, sizeof(now));
 		sh->dirty = false;
 	}
-	if (rc == 0)
-		rc = put_meta(sh, txn, "commit", &now, sizeof(now));
+	dp_ship_write_meta(&w, "commit", &now, sizeof(now));
 	pthread_mutex_lock(&sh->mu);
 	uint64_t last_seq = sh->last_seq;
 	pthread_mutex_unlock(&sh->mu);
-	if (rc == 0)
-		rc = put_meta(sh, txn, "last_seq", &last_seq, sizeof(last_seq));
-	if (rc) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	mrc = mdb_txn_commit(txn);
-	sh->last_commit = dp_monotonic();
-	return mrc ? dp_error(DNNPROV_EIO, "%s: %s", sh->o->state_dir, mdb_strerror(mrc)) : 0;
+	dp_ship_write_meta(&w, "last_seq", &last_seq, sizeof(last_seq));
+	bool wrote = !w.rc;
+	rc = dp_ship_write_end(&w, true);
+	if (wrote)
+		sh->last_commit = dp_monotonic();
+	return rc;
 }
 
 static void tell(shipper *sh, const char *fmt, ...) DP_PRINTF(2, 3);
@@ -697,32 +676,23 @@ static void tell(shipper *sh, const char *fmt, ...)
  * each other, and each server answers with its own). */
 static int check_stream(shipper *sh, const jsStreamInfo *si)
 {
-	MDB_txn *txn;
-	MDB_val k = { 7, "created" }, q = { 8, "last_seq" }, v;
+	dp_ship_write w;
 	int64_t was = 0, now = si->Created;
-	int mrc = mdb_txn_begin(sh->st.env, NULL, 0, &txn), rc = 0;
-	if (mrc)
-		return dp_error(DNNPROV_EIO, "%s: %s", sh->o->state_dir, mdb_strerror(mrc));
-	if (mdb_get(txn, sh->st.meta, &k, &v) == 0 && v.mv_size == sizeof(was))
-		memcpy(&was, v.mv_data, sizeof(was));
-	if (mdb_get(txn, sh->st.meta, &q, &v) == 0 && v.mv_size == sizeof(sh->last_seq))
-		memcpy(&sh->last_seq, v.mv_data, sizeof(sh->last_seq));
+	int rc;
+	if ((rc = dp_ship_write_begin(&sh->st, &w)))
+		return rc;
+	dp_ship_write_get_meta(&w, "created", &was, sizeof(was));
+	dp_ship_write_get_meta(&w, "last_seq", &sh->last_seq, sizeof(sh->last_seq));
 	int64_t apart = was > now ? was - now : now - was;
 	if (was && (apart > (int64_t)60 * 1000000000 || sh->last_seq > si->State.LastSeq)) {
-		rc = mdb_drop(txn, sh->st.segments, 0) ? dp_error(DNNPROV_EIO, "%s: clearing", sh->o->state_dir) : 0;
+		dp_ship_write_forget_progress(&w);
 		sh->stats.reset = true;
 		sh->last_seq = 0;
 	}
-	if (rc == 0 && (!was || sh->stats.reset))
-		rc = put_meta(sh, txn, "created", &now, sizeof(now));
-	if (rc == 0)
-		rc = put_meta(sh, txn, "stream", sh->c.stream, strlen(sh->c.stream));
-	if (rc) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	mrc = mdb_txn_commit(txn);
-	return mrc ? dp_error(DNNPROV_EIO, "%s: %s", sh->o->state_dir, mdb_strerror(mrc)) : 0;
+	if (!was || sh->stats.reset)
+		dp_ship_write_meta(&w, "created", &now, sizeof(now));
+	dp_ship_write_meta(&w, "stream", sh->c.stream, strlen(sh->c.stream));
+	return dp_ship_write_end(&w, true);
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */

@@ -72,9 +72,6 @@ typedef struct dp_nats_options {
  * are, every other one (dots, spaces, '*', '>', '%', bytes of non-ASCII
  * characters) as %XX.  With keep_slash, '/' stays (a segment path).  */
 DP_INTERNAL int dp_subject_token(dp_buf *out, const char *name, size_t n, bool keep_slash);
-/* Decodes what dp_subject_token wrote into out[0..cap); false when it is
- * not such an encoding. */
-DP_INTERNAL bool dp_subject_decode(const char *in, char *out, size_t cap);
 /* Checks a server list: nats:// URLs, separated by commas, with no
  * credentials in them.  Returns 0 or DNNPROV_EINVAL naming the bad one. */
 DP_INTERNAL int dp_nats_check_urls(const char *urls);

@@ -64,7 +64,8 @@ static int take_lock(dp_ship_state *st, const char *dir)
 	return rc;
 }
 
-long dp_ship_state_holder(const char *dir)
+/* The pid of the shipper holding the folder's lock, or 0. */
+static long dp_ship_state_holder(const char *dir)
 {
 	char *path = dp_path_join(dir, STATE_LOCK), pid[32] = "";
 	long holder = 0;
@@ -125,7 +126,9 @@ int dp_ship_state_open(dp_ship_state *st, const char *dir, const char *log_dir)
 	return 0;
 }
 
-int dp_ship_state_open_read(dp_ship_state *st, const char *dir)
+/* Read-only, without the lock, for --status: DNNPROV_ENOTFOUND when the
+ * folder has no state. */
+static int dp_ship_state_open_read(dp_ship_state *st, const char *dir)
 {
 	struct stat sb;
 	char *data = dp_path_join(dir, "data.mdb");
@@ -152,6 +155,83 @@ void dp_ship_state_close(dp_ship_state *st)
 	free(st->dir);
 	memset(st, 0, sizeof(*st));
 	st->lock_fd = -1;
+}
+
+/* ---- reading and writing ----------------------------------------------------------- */
+
+int dp_ship_state_progress(dp_ship_state *st, const char *rel, dp_ship_progress *p, bool *found)
+{
+	MDB_txn *txn;
+	MDB_val k = { strlen(rel), (void *)rel }, v;
+	int mrc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+	*found = false;
+	if (mrc)
+		return lmdb_error(mrc, st->dir);
+	mrc = mdb_get(txn, st->segments, &k, &v);
+	if (mrc == 0 && v.mv_size == sizeof(*p)) {
+		memcpy(p, v.mv_data, sizeof(*p));
+		*found = true;
+	}
+	mdb_txn_abort(txn);
+	return mrc && mrc != MDB_NOTFOUND ? lmdb_error(mrc, st->dir) : 0;
+}
+
+int dp_ship_write_begin(dp_ship_state *st, dp_ship_write *w)
+{
+	w->st = st;
+	w->txn = NULL;
+	int mrc = mdb_txn_begin(st->env, NULL, 0, &w->txn);
+	w->rc = mrc ? lmdb_error(mrc, st->dir) : 0;
+	return w->rc;
+}
+
+static void put(dp_ship_write *w, MDB_dbi dbi, const void *key, size_t kn, const void *v, size_t n)
+{
+	MDB_val k = { kn, (void *)key }, val = { n, (void *)v };
+	int mrc;
+	if (!w->rc && (mrc = mdb_put(w->txn, dbi, &k, &val, 0)))
+		w->rc = lmdb_error(mrc, w->st->dir);
+}
+
+void dp_ship_write_progress(dp_ship_write *w, const char *rel, const dp_ship_progress *p)
+{
+	put(w, w->st->segments, rel, strlen(rel), p, sizeof(*p));
+}
+
+void dp_ship_write_meta(dp_ship_write *w, const char *key, const void *v, size_t n)
+{
+	put(w, w->st->meta, key, strlen(key), v, n);
+}
+
+bool dp_ship_write_get_meta(dp_ship_write *w, const char *key, void *out, size_t n)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	if (w->rc || mdb_get(w->txn, w->st->meta, &k, &v) != 0 || v.mv_size != n)
+		return false;
+	memcpy(out, v.mv_data, n);
+	return true;
+}
+
+void dp_ship_write_forget_progress(dp_ship_write *w)
+{
+	int mrc;
+	if (!w->rc && (mrc = mdb_drop(w->txn, w->st->segments, 0)))
+		w->rc = lmdb_error(mrc, w->st->dir);
+}
+
+int dp_ship_write_end(dp_ship_write *w, bool commit)
+{
+	if (!w->txn)
+		return w->rc;
+	if (w->rc || !commit) {
+		mdb_txn_abort(w->txn);
+	} else {
+		int mrc = mdb_txn_commit(w->txn);
+		if (mrc)
+			w->rc = lmdb_error(mrc, w->st->dir);
+	}
+	w->txn = NULL;
+	return w->rc;
 }
 
 /* ---- --status ---------------------------------------------------------------------- */

@@ -48,11 +48,31 @@ typedef struct dp_ship_state {
  * when another shipper holds it.  A folder that ships another log folder
  * is refused. */
 DP_INTERNAL int dp_ship_state_open(dp_ship_state *st, const char *dir, const char *log_dir);
-/* Read-only, without the lock, for --status: DNNPROV_ENOTFOUND when the
- * folder has no state. */
-DP_INTERNAL int dp_ship_state_open_read(dp_ship_state *st, const char *dir);
 DP_INTERNAL void dp_ship_state_close(dp_ship_state *st);
-/* The pid of the shipper holding the folder's lock, or 0. */
-DP_INTERNAL long dp_ship_state_holder(const char *dir);
+
+/* The progress stored for segment `rel`, in *p (left as it is when none
+ * is, *found false).  0 or an error naming the folder. */
+DP_INTERNAL int dp_ship_state_progress(dp_ship_state *st, const char *rel, dp_ship_progress *p, bool *found);
+
+/* A write of the state: what is put between begin and end is committed
+ * together, or not at all.  Every LMDB call of the shipper's state is
+ * behind these (state.c); the first error is kept, and the calls after it
+ * do nothing. */
+typedef struct dp_ship_write {
+	dp_ship_state *st;
+	MDB_txn *txn;
+	int rc;
+} dp_ship_write;
+
+DP_INTERNAL int dp_ship_write_begin(dp_ship_state *st, dp_ship_write *w);
+DP_INTERNAL void dp_ship_write_progress(dp_ship_write *w, const char *rel, const dp_ship_progress *p);
+DP_INTERNAL void dp_ship_write_meta(dp_ship_write *w, const char *key, const void *v, size_t n);
+/* The meta value `key` when it is n bytes long (copied into out); false
+ * otherwise. */
+DP_INTERNAL bool dp_ship_write_get_meta(dp_ship_write *w, const char *key, void *out, size_t n);
+/* Forgets every segment's progress: they are all shipped again. */
+DP_INTERNAL void dp_ship_write_forget_progress(dp_ship_write *w);
+/* Commits (commit) or drops what was written; 0 or the first error. */
+DP_INTERNAL int dp_ship_write_end(dp_ship_write *w, bool commit);
 
 #endif

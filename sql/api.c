@@ -8,6 +8,7 @@
  * Not in the loadable extension: that one runs inside a host's SQLite.
  */
 #ifndef DP_SQLITE_EXTENSION
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ static int bind_params(sqlite3_stmt *st, const dnnprov_value *params, size_t n)
 					sqlite3_bind_parameter_count(st));
 	for (size_t i = 0; i < n && src == SQLITE_OK; i++) {
 		int at = (int)i + 1;
+		assert(at <= sqlite3_bind_parameter_count(st)); /* ?1..?n, counted above */
 		switch (params[i].type) {
 		case DNNPROV_INT: src = sqlite3_bind_int64(st, at, params[i].as.i); break;
 		case DNNPROV_REAL: src = sqlite3_bind_double(st, at, params[i].as.r); break;

@@ -12,6 +12,7 @@
  * lives in the temp schema: nothing is written to the connection's
  * databases, and the index is never copied.
  */
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -119,6 +120,8 @@ int dp_sql_cursor_open(dp_sql *s, dp_query **q)
 	}
 	if (rc)
 		return rc;
+	/* The snapshot rule: the statement's cursors share one transaction. */
+	assert(s->q.txn);
 	s->ncursors++;
 	*q = &s->q;
 	return 0;
@@ -126,6 +129,7 @@ int dp_sql_cursor_open(dp_sql *s, dp_query **q)
 
 void dp_sql_cursor_close(dp_sql *s)
 {
+	assert(s->ncursors > 0); /* one close per dp_sql_cursor_open */
 	if (s->ncursors > 0)
 		s->ncursors--;
 	if (s->ncursors == 0 && sqlite3_get_autocommit(s->db))
@@ -275,6 +279,7 @@ static int run(dp_sql *s, dp_buf *sql)
  * names goes through here, whatever bytes the name holds. */
 void dp_sql_quote(dp_buf *b, const char *s, char quote)
 {
+	assert(quote == '"' || quote == '\''); /* an identifier or a text */
 	dp_buf_putc(b, quote);
 	for (const char *p = s; *p; p++) {
 		if (*p == quote)
@@ -676,6 +681,18 @@ static const char *const dfanalyzer_common[][2] = {
 	  "SELECT dataflow, task, first FROM g WHERE n > 1" },
 };
 
+/* The condition that a row of `attributes` is built-in attribute x. */
+static void is_builtin_attr(dp_buf *b, const dp_builtin_attr *x)
+{
+	dp_buf_printf(b, "(a.transformation = ");
+	quote_text(b, x->tf);
+	dp_buf_printf(b, " AND a.\"set\" = ");
+	quote_text(b, x->set);
+	dp_buf_printf(b, " AND a.attribute = ");
+	quote_text(b, x->attr.name);
+	dp_buf_putc(b, ')');
+}
+
 /* DfAnalyzer's `attribute`: the attributes of the model's sets by the
  * names DfAnalyzer's views give them (a built-in attribute its view has
  * no column for is left out: indexer/model.h). */
@@ -687,12 +704,8 @@ static void attribute_view(dp_buf *b)
 		const dp_builtin_attr *x = &dp_builtin_attrs[i];
 		if (!x->attr.dfanalyzer || !*x->attr.dfanalyzer || strcmp(x->attr.dfanalyzer, x->attr.name) == 0)
 			continue;
-		dp_buf_printf(b, " WHEN a.transformation = ");
-		quote_text(b, x->tf);
-		dp_buf_printf(b, " AND a.\"set\" = ");
-		quote_text(b, x->set);
-		dp_buf_printf(b, " AND a.attribute = ");
-		quote_text(b, x->attr.name);
+		dp_buf_printf(b, " WHEN ");
+		is_builtin_attr(b, x);
 		dp_buf_printf(b, " THEN ");
 		quote_text(b, x->attr.dfanalyzer);
 	}
@@ -703,13 +716,8 @@ static void attribute_view(dp_buf *b)
 		const dp_builtin_attr *x = &dp_builtin_attrs[i];
 		if (!x->attr.dfanalyzer || *x->attr.dfanalyzer)
 			continue;
-		dp_buf_printf(b, "%s(a.transformation = ", left_out++ ? " OR " : " WHERE NOT (");
-		quote_text(b, x->tf);
-		dp_buf_printf(b, " AND a.\"set\" = ");
-		quote_text(b, x->set);
-		dp_buf_printf(b, " AND a.attribute = ");
-		quote_text(b, x->attr.name);
-		dp_buf_putc(b, ')');
+		dp_buf_printf(b, "%s", left_out++ ? " OR " : " WHERE NOT (");
+		is_builtin_attr(b, x);
 	}
 	if (left_out)
 		dp_buf_putc(b, ')');
@@ -890,7 +898,7 @@ const char *dp_sql_notes(dp_sql *s)
 
 /* A column's kind: a TIMESTAMP column shows times; any other value shows
  * as it is (its SQL type decides). */
-dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i)
+static dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i)
 {
 	const char *decl = sqlite3_column_decltype(st, i);
 	return decl && sqlite3_stricmp(decl, "TIMESTAMP") == 0 ? COL_TIME : COL_NUM;
@@ -928,7 +936,7 @@ int dp_sql_columns(sqlite3_stmt *st, dp_table *t)
 	return t->failed ? dp_error(DNNPROV_ENOMEM, "out of memory") : 0;
 }
 
-void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
+static void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex)
 {
 	memset(cell, 0, sizeof(*cell));
 	switch (sqlite3_column_type(st, i)) {

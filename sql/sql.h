@@ -89,15 +89,7 @@ DP_INTERNAL const char *dp_sql_notes(dp_sql *s);
  * dp_rowout_end, which writes it as the value of "index". */
 DP_INTERNAL int dp_sql_trailer(dp_buf *b, const char *index_json, const char *notes);
 
-/* A result column's kind: TIMESTAMP columns are times, any other shows
- * its values as they are.  dp_sql_columns makes t (dp_table_init) the
- * statement's result columns, with their names, kinds and declared types.
- * And a cell of the current row as a query value: a text points into the statement (or into *hex, for a blob
- * written as X'0A1B'), valid until the next step; QV_FAILED when out of
- * memory.  The CLI and the server render rows through these. */
-DP_INTERNAL dp_col_kind dp_sql_column_kind(sqlite3_stmt *st, int i);
 DP_INTERNAL int dp_sql_columns(sqlite3_stmt *st, dp_table *t);
-DP_INTERNAL void dp_sql_cell(sqlite3_stmt *st, int i, dp_qv *cell, dp_buf *hex);
 /* Every cell of the current row into cells[0..ncols) (hex[0..ncols) their
  * blob texts): 0, or DNNPROV_ENOMEM when a cell could not be had. */
 DP_INTERNAL int dp_sql_row(sqlite3_stmt *st, int ncols, dp_qv *cells, dp_buf *hex);

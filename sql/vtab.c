@@ -19,6 +19,7 @@
  * 1 >, 2 >=) and the upper bound's (bits 14-15: 1 <, 2 <=).  The arguments
  * are the equality values in key order, then the lower and upper bounds.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,7 +390,29 @@ enum { M_NONE = 0, M_EQ = 1, M_RANGE = 2, M_EVERY = 3 };
 
 static int field_mode(int plan, int f)
 {
+	assert(f >= 0 && f < MAXKEY); /* two bits a field below bit 12 */
 	return (plan >> (2 * f)) & 3;
+}
+
+/* The number of arguments of a plan: x_best_index numbers the equality
+ * values in key order, then the lower and upper bounds.  Checks on the way
+ * that the plan is one it makes: no mode on a fixed or missing field, every
+ * dataflow on the first field only, one range at most, and bound
+ * operators only with a range. */
+__attribute__((unused)) static int plan_args(const sql_table *t, int plan)
+{
+	const kind_def *k = &kinds[t->kind];
+	int n = 0, ranges = 0;
+	assert(plan >= 0 && (plan >> 16) == 0);
+	for (int f = 0; f < MAXKEY; f++) {
+		int m = field_mode(plan, f);
+		assert(m == M_NONE || (f < k->nkey && f >= t->nfixed));
+		assert(m != M_EVERY || (f == 0 && k->db >= 0));
+		n += m == M_EQ;
+		ranges += m == M_RANGE;
+	}
+	assert(ranges <= 1 && (ranges || (plan >> 12) == 0));
+	return n + (((plan >> 12) & 3) != 0) + (((plan >> 14) & 3) != 0);
 }
 
 /* How many rows one value of key field f narrows to, from the snapshot's
@@ -495,6 +518,7 @@ static int x_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 		info->aConstraintUsage[lower].argvIndex = ++argc;
 	if (upper >= 0)
 		info->aConstraintUsage[upper].argvIndex = ++argc;
+	assert(argc == plan_args(t, plan) && argc <= info->nConstraint);
 
 	/* The scan returns key order: an ORDER BY on the key's columns in
 	 * that order, ascending, needs no sort. */
@@ -527,16 +551,10 @@ static int x_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 
 /* ---- cursors ------------------------------------------------------------------------- */
 
-typedef struct cell {
-	dp_ftype type;
-	int64_t i;
-	double d;
-	char *s;
-} cell;
-
 typedef struct range {
 	dp_key from;
 	size_t prefix_len;
+	bool whole_key; /* every field of the key is given: one record, looked up */
 } range;
 
 typedef struct sql_cursor {
@@ -574,7 +592,7 @@ typedef struct sql_cursor {
 	double first;
 	int64_t first_epoch;
 	/* rows made from the specification */
-	cell *cells;
+	dp_qv *cells;
 	size_t nrows, ncells_cap;
 	char *dfs_filter; /* a dataflow equality, for them */
 } sql_cursor;
@@ -599,7 +617,8 @@ static int x_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 static void cells_free(sql_cursor *c)
 {
 	for (size_t i = 0; i < c->nrows * (size_t)kinds[((sql_table *)c->base.pVtab)->kind].ncols; i++)
-		free(c->cells[i].s);
+		if (c->cells[i].type == QV_TEXT)
+			free((char *)c->cells[i].text);
 	free(c->cells);
 	c->cells = NULL;
 	c->nrows = c->ncells_cap = 0;
@@ -644,34 +663,29 @@ static int fail(sql_cursor *c, int rc)
 
 /* ---- rows from the specification ------------------------------------------------------- */
 
-static cell *spec_row(sql_cursor *c, int ncols)
+static dp_qv *spec_row(sql_cursor *c, int ncols)
 {
 	if (c->nrows == c->ncells_cap) {
 		size_t cap = c->ncells_cap ? c->ncells_cap * 2 : 16;
-		cell *grown = realloc(c->cells, cap * (size_t)ncols * sizeof(cell));
+		dp_qv *grown = realloc(c->cells, cap * (size_t)ncols * sizeof(dp_qv));
 		if (!grown)
 			return NULL;
 		c->cells = grown;
 		c->ncells_cap = cap;
 	}
-	cell *row = &c->cells[c->nrows++ * (size_t)ncols];
-	memset(row, 0, (size_t)ncols * sizeof(cell));
+	dp_qv *row = &c->cells[c->nrows++ * (size_t)ncols];
+	memset(row, 0, (size_t)ncols * sizeof(dp_qv));
 	return row;
 }
 
-static bool set_text(cell *x, const char *s)
+static bool set_text(dp_qv *x, const char *s)
 {
-	if (!s)
-		return true;
-	x->type = DP_F_TEXT;
-	return (x->s = strdup(s)) != NULL;
+	return !s || dp_cell_text(x, s, strlen(s)) == 0;
 }
 
-static void set_int(cell *x, int64_t v)
+static void set_int(dp_qv *x, int64_t v)
 {
-	x->type = DP_F_INT;
-	x->i = v;
-	x->d = (double)v;
+	*x = dp_qv_int(v);
 }
 
 /* The DfAnalyzer name of a set's table: ds_ and the set in lower case. */
@@ -688,7 +702,7 @@ static void set_table_name(char *out, size_t n, const char *set)
  * nowhere, to nowhere). */
 static bool dependency_row(sql_cursor *c, int ncols, const char *df, const char *set, const char *from, const char *to)
 {
-	cell *row = spec_row(c, ncols);
+	dp_qv *row = spec_row(c, ncols);
 	return row && set_text(&row[0], df) && set_text(&row[1], set) && set_text(&row[2], from) &&
 	       set_text(&row[3], to);
 }
@@ -726,14 +740,12 @@ static int spec_rows(sql_cursor *c, int kind, dp_query *q, const char *df)
 		return rc == DNNPROV_ENOTFOUND ? 0 : rc; /* gone meanwhile */
 	const dp_model *m = &d.model;
 	if (kind == K_DATAFLOWS) {
-		cell *row = spec_row(c, ncols);
+		dp_qv *row = spec_row(c, ncols);
 		ok = row && set_text(&row[0], d.name);
 		if (ok) {
 			set_int(&row[1], d.adaptation);
-			if (!isnan(d.first_seen)) {
-				row[2].type = DP_F_REAL;
-				row[2].d = d.first_seen;
-			}
+			if (!isnan(d.first_seen))
+				row[2] = dp_qv_real(d.first_seen);
 		}
 	}
 	for (size_t i = 0; ok && i < m->ntfs; i++) {
@@ -742,7 +754,7 @@ static int spec_rows(sql_cursor *c, int kind, dp_query *q, const char *df)
 			dp_buf deps = { 0 };
 			for (size_t k = 0; k < tf->ndeps; k++)
 				dp_buf_printf(&deps, "%s%s", k ? "," : "", tf->deps[k]);
-			cell *row = spec_row(c, ncols);
+			dp_qv *row = spec_row(c, ncols);
 			ok = row && !deps.failed && set_text(&row[0], d.name) && set_text(&row[1], tf->name) &&
 			     set_text(&row[3], deps.len ? dp_buf_cstr(&deps) : NULL);
 			if (ok)
@@ -752,7 +764,7 @@ static int spec_rows(sql_cursor *c, int kind, dp_query *q, const char *df)
 		}
 		for (size_t s = 0; ok && s < tf->nsets; s++) {
 			const dp_mset *set = &tf->sets[s];
-			cell *row;
+			dp_qv *row;
 			if (kind == K_SETS) {
 				row = spec_row(c, ncols);
 				set_table_name(tname, sizeof(tname), set->name);
@@ -901,6 +913,12 @@ static int make_ranges(sql_cursor *c, int plan, int argc, sqlite3_value **argv)
 			}
 		}
 		size_t prefix_len = key.n;
+		/* Every field given, the last a text (it ends the key): the
+		 * record is one lookup, not a scan (the inner side of a join
+		 * asks it once per row of the outer). */
+		bool whole_key = k->key[k->nkey - 1].type == 's';
+		for (int f = 0; f < k->nkey && whole_key; f++)
+			whole_key = f < t->nfixed || field_mode(plan, f) == M_EQ;
 		for (int f = 0; f < k->nkey && possible; f++) {
 			if (field_mode(plan, f) != M_RANGE)
 				continue;
@@ -934,8 +952,9 @@ static int make_ranges(sql_cursor *c, int plan, int argc, sqlite3_value **argv)
 				}
 			}
 		}
-		if (possible && !key.overflow)
-			rc = add_range(c, &key, prefix_len);
+		assert(a <= argc);
+		if (possible && !key.overflow && !(rc = add_range(c, &key, prefix_len)))
+			c->ranges[c->nranges - 1].whole_key = whole_key;
 	}
 	(void)dfs; /* owned by the context */
 	return rc;
@@ -947,6 +966,7 @@ static bool beyond(const sql_cursor *c)
 	if (!c->has_upper)
 		return false;
 	const kind_def *k = &kinds[((sql_table *)c->base.pVtab)->kind];
+	assert(c->range_field >= 0 && c->range_field < k->nkey && c->at < c->nranges);
 	size_t pos = c->ranges[c->at].prefix_len;
 	if (k->key[c->range_field].type == 'i') {
 		int64_t e;
@@ -1065,6 +1085,22 @@ static int next_record(sql_cursor *c)
 	if (t->kind == K_EPOCHS || t->kind == K_METRICS)
 		return next_epoch(c);
 	for (;;) {
+		if (!c->scanning && c->at < c->nranges && c->ranges[c->at].whole_key) {
+			MDB_val key = dp_key_val(&c->ranges[c->at++].from);
+			if (!dp_query_get(c->q, kinds[t->kind].db, &key, &c->v)) {
+				if (c->q->read_error)
+					return dp_query_check(c->q); /* a read that failed is no missing record */
+				continue;
+			}
+			c->k = key; /* the range's own copy, which lives as long as the cursor's ranges */
+			int rc = read_record(c);
+			if (rc == DNNPROV_ENOMEM || (rc && c->dec.out_of_memory))
+				return dp_error(DNNPROV_ENOMEM, "out of memory reading the index");
+			if (rc || c->nsub == 0)
+				continue;
+			c->sub = 0;
+			return 0;
+		}
 		if (!c->scanning) {
 			if (c->at >= c->nranges) {
 				c->eof = true;
@@ -1101,6 +1137,7 @@ static int x_filter(sqlite3_vtab_cursor *cur, int plan, const char *idx, int arg
 	sql_table *t = (sql_table *)cur->pVtab;
 	int rc;
 	(void)idx;
+	assert(argc == plan_args(t, plan)); /* the plan x_best_index made */
 	cursor_reset(c);
 	if (kinds[t->kind].db < 0) {
 		const char *only = NULL;
@@ -1324,14 +1361,16 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 	const char *wide = col >= nbase && col - nbase < t->nwide ? t->wide[col - nbase] : NULL;
 	bool real = col < nbase ? strcmp(kinds[t->kind].cols[col].type, "REAL") == 0 : t->wide_real;
 
+	assert(col >= 0 && col < t->ncols && !c->eof);
 	if (kinds[t->kind].db < 0) {
-		const cell *x = &c->cells[c->at * (size_t)nbase + (size_t)col];
-		if (x->type == DP_F_TEXT)
-			sqlite3_result_text(ctx, x->s, -1, SQLITE_TRANSIENT);
-		else if (x->type == DP_F_INT)
+		assert(c->at < c->nrows && col < nbase);
+		const dp_qv *x = &c->cells[c->at * (size_t)nbase + (size_t)col];
+		if (x->type == QV_TEXT)
+			sqlite3_result_text(ctx, x->text, -1, SQLITE_TRANSIENT);
+		else if (x->type == QV_NUM && x->integer)
 			sqlite3_result_int64(ctx, x->i);
-		else if (x->type == DP_F_REAL)
-			result_double(ctx, x->d);
+		else if (x->type == QV_NUM)
+			result_double(ctx, x->num);
 		else
 			sqlite3_result_null(ctx);
 		return SQLITE_OK;

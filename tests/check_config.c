@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,6 +405,30 @@ START_TEST(test_val_twins)
 }
 END_TEST
 
+/* A metric's range: its bounds, .inf for an open side, a val_ twin taking
+ * its metric's unless given its own. */
+START_TEST(test_metric_ranges)
+{
+	dnnprov_config *cfg = load_ok("dataflow: x\nmetrics: [loss, acc, mae]\nmetric_ranges:\n"
+				      "  acc: [0, 1]\n  loss: [0, .inf]\n  val_loss: [-.INF, 10.5]\n");
+	ck_assert_uint_eq(cfg->nmetric_ranges, 4);
+	ck_assert_str_eq(cfg->metric_ranges[0].metric, "acc");
+	ck_assert(cfg->metric_ranges[0].low == 0 && cfg->metric_ranges[0].high == 1);
+	ck_assert(cfg->metric_ranges[1].low == 0 && isinf(cfg->metric_ranges[1].high) && cfg->metric_ranges[1].high > 0);
+	ck_assert(isinf(cfg->metric_ranges[2].low) && cfg->metric_ranges[2].low < 0 && cfg->metric_ranges[2].high == 10.5);
+	ck_assert_str_eq(cfg->metric_ranges[3].metric, "val_acc"); /* val_loss has its own */
+	ck_assert(cfg->metric_ranges[3].low == 0 && cfg->metric_ranges[3].high == 1);
+	dnnprov_config_free(cfg);
+
+	/* Without twins, none is added; with free_metrics, any name. */
+	cfg = load_ok("dataflow: x\nval_metrics: false\nfree_metrics: true\nmetrics: [acc]\nmetric_ranges: {acc: [0, 1], "
+		      "iou: [0, 1]}\n");
+	ck_assert_uint_eq(cfg->nmetric_ranges, 2);
+	ck_assert_str_eq(cfg->metric_ranges[1].metric, "iou");
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_long_names)
 {
 	char *name = repeat('n', DNNPROV_NAME_MAX);
@@ -746,7 +771,7 @@ static const struct bad_case bad_cases[] = {
 	/* unknown keys */
 	{ "unknown top key", DF "metrcs: [a]\n", 2, 1,
 	  "unknown key 'metrcs' in the top level (expected one of: dataflow, log_dir, index_dir, "
-	  "hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts)" },
+	  "hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts, strict, metric_ranges)" },
 	{ "key case matters", "Dataflow: x\n", 1, 1, "unknown key 'Dataflow'" },
 	{ "unknown log key", DF "log:\n  segment: 1MiB\n", 3, 3,
 	  "unknown key 'segment' in 'log' (expected one of: segment_size, durability, fsync_interval)" },
@@ -973,6 +998,31 @@ static const struct bad_case bad_cases[] = {
 	{ "tag directive", "%TAG !e! tag:example.com,2000:\n---\ndataflow: !e!x y\n", 3, 11,
 	  "YAML tag 'tag:example.com,2000:x' is not allowed" },
 	{ "tag in a set", TF("    input:\n      s: {a: !!str text}\n"), 5, 14, "YAML tag 'tag:yaml.org,2002:str'" },
+	/* metric_ranges */
+	{ "range of no metric", DF "metrics: [acc]\nmetric_ranges: {ac: [0, 1]}\n", 3, 17,
+	  "metric_ranges: 'ac' is not a declared metric" },
+	{ "range of a metric spelled otherwise", DF "metrics: [acc]\nmetric_ranges: {ACC: [0, 1]}\n", 3, 17,
+	  "metric_ranges: the metric is spelled 'acc'" },
+	{ "range given twice", DF "metrics: [acc]\nmetric_ranges: {acc: [0, 1], acc: [0, 2]}\n", 3, 30,
+	  "is given twice" },
+	{ "range of one bound", DF "metrics: [acc]\nmetric_ranges: {acc: [0]}\n", 3, 22,
+	  "a metric's range is [low, high], two bounds, not 1" },
+	{ "range not a sequence", DF "metrics: [acc]\nmetric_ranges: {acc: 1}\n", 3, 22,
+	  "a metric's range must be a sequence, not a scalar" },
+	{ "range upside down", DF "metrics: [acc]\nmetric_ranges: {acc: [1, 0]}\n", 3, 22,
+	  "the low bound must be below the high bound" },
+	{ "range of equal bounds", DF "metrics: [acc]\nmetric_ranges: {acc: [1, 1]}\n", 3, 22,
+	  "the low bound must be below the high bound" },
+	{ "range bound quoted", DF "metrics: [acc]\nmetric_ranges: {acc: [0, '1']}\n", 3, 26,
+	  "the high bound must be a number, not a quoted string" },
+	{ "range bound not a number", DF "metrics: [acc]\nmetric_ranges: {acc: [0, one]}\n", 3, 26,
+	  "the high bound must be a number or .inf / -.inf, not 'one'" },
+	{ "range bound NaN", DF "metrics: [acc]\nmetric_ranges: {acc: [.nan, 1]}\n", 3, 23,
+	  "the low bound must be a number or .inf / -.inf, not '.nan'" },
+	{ "range bound null", DF "metrics: [acc]\nmetric_ranges: {acc: [~, 1]}\n", 3, 23,
+	  "the low bound must be a scalar, not null" },
+	{ "ranges not a mapping", DF "metrics: [acc]\nmetric_ranges: [acc]\n", 3, 16,
+	  "'metric_ranges' must be a mapping, not a sequence" },
 };
 
 START_TEST(test_bad_file)
@@ -998,6 +1048,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_empty_collections);
 	tcase_add_test(tc, test_aliases);
 	tcase_add_test(tc, test_val_twins);
+	tcase_add_test(tc, test_metric_ranges);
 	tcase_add_test(tc, test_long_names);
 	tcase_add_test(tc, test_relative_dirs);
 	tcase_add_test(tc, test_lookups);

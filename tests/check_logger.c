@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "logger/decode.h"
 #include "logger/format.h"
 #include "logger/mpack.h"
+#include "logger/prefetch.h"
 #include "logger/reader.h"
 #include "logger/writer.h"
 #include "tests/testutil.h"
@@ -251,7 +253,9 @@ START_TEST(test_round_trip_all_kinds)
 	dnnprov_value out[] = { DNNPROV_V_TEXT("output", "ok \"quoted\"\nline") };
 
 	ck_assert_str_eq(dnnprov_task_id(t), "run-1");
-	/* A name the config does not declare is a typo: refused, naming it. */
+	/* A name the config does not declare is a typo: strict, refused whole,
+	 * naming it (test_refused_names: not strict). */
+	dnnprov_task_strict(t, 1);
 	ck_assert_int_eq(dnnprov_task_begin(t, hyps, DP_ARRAY_LEN(hyps)), DNNPROV_EUNDECLARED);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "'not_declared' is not declared"));
 	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, test, 2), DNNPROV_ESTATE); /* before begin */
@@ -626,6 +630,120 @@ START_TEST(test_bad_segment_header_keeps_frames)
 }
 END_TEST
 
+/* What a reader of the file gives from `from`, against what the loader's
+ * prefetch of it from `ahead` replays from there: the same open result,
+ * then the same results one by one, and each record decoded as the file's
+ * reader's payload decodes. */
+static void same_as_reader(const char *path, uint64_t from, uint64_t ahead)
+{
+	dp_segment_header h;
+	dp_reader *r = NULL;
+	dp_prefetched p;
+	int rc = dp_reader_open(path, from, &r, &h);
+	ck_assert_int_eq(dp_prefetch(AT_FDCWD, path, path, ahead, true, &p), 0);
+	if (p.img.unread) { /* nothing past `ahead`: nothing for the reader either */
+		dp_frame f;
+		dp_problem pb;
+		ck_assert_uint_le(p.img.size, ahead);
+		ck_assert_int_eq(rc ? DP_READ_END : dp_reader_next(r, &f, &pb), DP_READ_END);
+		dp_reader_close(r);
+		dp_prefetched_free(&p);
+		return;
+	}
+	ck_assert_int_eq(p.open_rc, rc);
+	if (rc) {
+		dp_prefetched_free(&p);
+		return;
+	}
+	uint64_t fs = p.hdr.frames_start;
+	ck_assert_uint_eq(fs, h.frames_start);
+	ptrdiff_t i = dp_prefetched_at(&p, from > fs ? from : fs);
+	ck_assert_msg(i >= 0, "%s: no result at %llu", path, (unsigned long long)from);
+	for (;; i++) {
+		dp_frame f;
+		dp_problem pb;
+		int res = dp_reader_next(r, &f, &pb);
+		ck_assert_uint_lt((size_t)i, p.n);
+		const dp_prefetched_frame *k = &p.f[i];
+		ck_assert_int_eq(k->res, res);
+		ck_assert_uint_eq(k->next, dp_reader_offset(r));
+		if (res == DP_READ_RECORD || res == DP_READ_SEAL) {
+			ck_assert_uint_eq(k->frame.offset, f.offset);
+			ck_assert_uint_eq(k->frame.length, f.length);
+			ck_assert_int_eq(memcmp(k->frame.payload, f.payload, f.length), 0);
+		} else if (res > 0) {
+			ck_assert_int_eq(k->problem.kind, pb.kind);
+			ck_assert_uint_eq(k->problem.offset, pb.offset);
+			ck_assert_uint_eq(k->problem.length, pb.length);
+		}
+		if (res == DP_READ_RECORD) {
+			dp_decoder d = { 0 };
+			msgpack_object o;
+			dp_record rec;
+			int dec = dp_decode_checked(&d, f.payload, f.length, &o);
+			ck_assert_int_eq(k->decoded, dec);
+			if (!dec) {
+				ck_assert_int_eq(k->parsed, dp_record_parse(&o, &rec));
+				ck_assert(k->parsed || (k->rec.kind == rec.kind && k->rec.time == rec.time));
+			}
+			dp_decoder_free(&d);
+		}
+		if (res <= DP_READ_END || res == DP_READ_TORN) {
+			ck_assert_uint_eq((size_t)i, p.n - 1); /* the last one kept */
+			break;
+		}
+	}
+	dp_reader_close(r);
+	dp_prefetched_free(&p);
+}
+
+START_TEST(test_prefetch_replays_the_reader)
+{
+	/* Segments whole, with a flipped byte, garbage after the seal, a
+	 * damaged header, cut inside a frame and inside the header: read ahead
+	 * from the start or from any frame boundary, the results replayed from
+	 * any later boundary are the reader's from there. */
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	char *path = write_segment(cfg, "ahead", 6), *copy;
+	long long size = tu_file_size(path);
+	uint64_t b[64];
+	size_t nb = frame_boundaries(path, b, 64);
+	ck_assert_int_ge(asprintf(&copy, "%s/ahead.dnplog", dir), 0);
+	unsigned char *orig = malloc((size_t)size);
+	FILE *fp = fopen(path, "rb");
+	ck_assert_uint_eq(fread(orig, 1, (size_t)size, fp), (size_t)size);
+	fclose(fp);
+	for (int variant = 0; variant < 6; variant++) {
+		fp = fopen(copy, "wb");
+		long long len = variant == 4 ? (long long)b[3] + 5 : variant == 5 ? 30 : size;
+		unsigned char *buf = malloc((size_t)size);
+		memcpy(buf, orig, (size_t)size);
+		if (variant == 1)
+			buf[b[2] + 20] ^= 0x10;
+		if (variant == 3)
+			buf[20] = 'Z';
+		fwrite(buf, 1, (size_t)len, fp);
+		if (variant == 2)
+			fwrite("garbage after the seal", 1, 22, fp);
+		fclose(fp);
+		free(buf);
+		same_as_reader(copy, 0, 0);
+		/* Not from past the seal (the last boundary) when read ahead from
+		 * before it: a reader that read the seal calls what follows data
+		 * after it, one that starts there cannot know, and the indexer
+		 * never reads a sealed segment again. */
+		for (size_t i = 0; i < nb; i++)
+			for (size_t j = 0; j <= i; j++)
+				if ((long long)b[i] <= len && (i + 1 < nb || j == i))
+					same_as_reader(copy, b[i], b[j]);
+	}
+	free(orig);
+	free(copy);
+	free(path);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
 /* ---- rotation and durability -------------------------------------------------- */
 
 START_TEST(test_rotation)
@@ -952,6 +1070,7 @@ START_TEST(test_bad_values)
 	ck_assert_int_eq(dnnprov_task_open(cfg, longid, &t), DNNPROV_EINVAL);
 
 	t = open_task(cfg, "bad");
+	dnnprov_task_strict(t, 1); /* every refusal a hard error: nothing written */
 	dnnprov_value text_lr = DNNPROV_V_TEXT("LEARNING_RATE", "fast");
 	ck_assert_int_eq(dnnprov_task_begin(t, &text_lr, 1), DNNPROV_ETYPE);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "LEARNING_RATE"));
@@ -984,7 +1103,7 @@ START_TEST(test_bad_values)
 	dnnprov_value undeclared_h = DNNPROV_V_REAL("drop_out", 0.5);
 	ck_assert_int_eq(dnnprov_task_adapt(t, 1, &undeclared_h), DNNPROV_EUNDECLARED);
 	dnnprov_value el = DNNPROV_V_INT("nope", 1);
-	ck_assert_int_eq(dnnprov_task_element(t, "DenseBlock", "iDenseBlock", &el, 1), DNNPROV_EINVAL);
+	ck_assert_int_eq(dnnprov_task_element(t, "DenseBlock", "iDenseBlock", &el, 1), DNNPROV_EUNDECLARED);
 	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "no attribute 'nope'"));
 	ck_assert_int_eq(dnnprov_task_element(t, "Nope", "iDenseBlock", &el, 1), DNNPROV_EINVAL);
 	ck_assert_int_eq(dnnprov_task_element(t, "DenseBlock", "nope", &el, 1), DNNPROV_EINVAL);
@@ -1010,6 +1129,63 @@ START_TEST(test_bad_values)
 	ck_assert_int_eq(tu_file_size(seg), size);
 	ck_assert_int_eq(dnnprov_task_close(t), 0);
 	free(seg);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
+/* Not strict, a name the config does not declare is refused alone: the
+ * record keeps the other values, a refused record keeps the name and its
+ * value, the call returns DNNPROV_REFUSED with the details and the names;
+ * `strict: true` makes it a hard error again. */
+START_TEST(test_refused_names)
+{
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = open_task(cfg, "typos");
+	dnnprov_value hyps[] = { DNNPROV_V_REAL("LEARNING_RATE", 0.1), DNNPROV_V_REAL("drop_out", 0.5) };
+	dnnprov_value m[] = { DNNPROV_V_REAL("loss", 0.5), DNNPROV_V_REAL("acurracy", 0.9),
+			      DNNPROV_V_REAL("val_acc", 0.8) };
+	dnnprov_value lr = DNNPROV_V_REAL("lr", 0.01);
+	ck_assert_int_eq(dnnprov_task_begin(t, hyps, 2), DNNPROV_REFUSED);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "'drop_out' is not declared"));
+	ck_assert_str_eq(dnnprov_errsubject(), "drop_out");
+	ck_assert_int_eq(dnnprov_task_epoch(t, 1, NAN, m, 3), DNNPROV_REFUSED);
+	ck_assert_str_eq(dnnprov_errsubject(), "acurracy,val_acc");
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "the epoch was recorded without them"));
+	ck_assert_int_eq(dnnprov_task_adapt(t, 2, &lr), DNNPROV_REFUSED);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "no adaptation was recorded"));
+	ck_assert_int_eq(dnnprov_task_test(t, &m[1], 1), DNNPROV_REFUSED); /* nothing left: no test record */
+	epoch(t, 2); /* the call after a refusal is told nothing */
+	ck_assert_str_eq(dnnprov_errmsg(), "");
+	ck_assert_int_eq(dnnprov_task_end(t, DNNPROV_PRUNED, NULL), 0);
+	char *seg = strdup(dp_task_segment_path(t));
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+
+	/* spec, begin, refused, epoch, refused, refused, refused, epoch, end */
+	static const char *const kinds[] = { "spec", "begin", "refused", "epoch", "refused", "refused",
+					     "refused", "epoch", "end" };
+	tu_records rs;
+	tu_read_all(seg, &rs);
+	ck_assert_uint_eq(rs.n, DP_ARRAY_LEN(kinds));
+	for (size_t k = 0; k < rs.n; k++)
+		ck_assert_str_eq(rs.r[k].kind, kinds[k]);
+	ck_assert_ptr_nonnull(strstr(rs.r[1].json, "\"hyperparameters\":{\"LEARNING_RATE\":0.1}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[2].json, "\"record\":\"begin\",\"values\":{\"drop_out\":0.5}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[3].json, "\"metrics\":{\"loss\":0.5}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[4].json, "\"values\":{\"acurracy\":0.9,\"val_acc\":0.8}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[5].json, "\"record\":\"adapt\",\"epoch\":2,\"values\":{\"lr\":0.01}"));
+	ck_assert_ptr_nonnull(strstr(rs.r[6].json, "\"record\":\"test\""));
+	ck_assert_ptr_nonnull(strstr(rs.r[8].json, "\"status\":\"PRUNED\""));
+	tu_records_free(&rs);
+	free(seg);
+	dnnprov_config_free(cfg);
+
+	/* strict: true in the file: a hard error, nothing written. */
+	cfg = tu_config(dir, "strict: true\n");
+	t = open_task(cfg, "strict");
+	ck_assert_int_eq(dnnprov_config_strict(cfg), 1);
+	ck_assert_int_eq(dnnprov_task_begin(t, hyps, 2), DNNPROV_EUNDECLARED);
+	ck_assert_ptr_null(dp_task_segment_path(t));
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
 	dnnprov_config_free(cfg);
 }
 END_TEST
@@ -1069,6 +1245,7 @@ static Suite *logger_suite(void)
 	tcase_add_test(tc, test_torn_tail_every_byte);
 	tcase_add_test(tc, test_flipped_bits);
 	tcase_add_test(tc, test_bad_segment_header_keeps_frames);
+	tcase_add_test(tc, test_prefetch_replays_the_reader);
 	tcase_add_test(tc, test_rotation);
 	tcase_add_test(tc, test_dynlib_bind);
 	tcase_add_test(tc, test_durability_modes);
@@ -1079,6 +1256,7 @@ static Suite *logger_suite(void)
 	tcase_add_test(tc, test_file_size_limit);
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_generated_task_ids_are_unique);
+	tcase_add_test(tc, test_refused_names);
 	tcase_add_test_raise_signal(tc, test_buf_invariant_asserted, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_writer_size_asserted, SIGABRT);
 	suite_add_tcase(s, tc);

@@ -4,7 +4,12 @@
  * range; refusals naming their parameter (dnnprov_errsubject) as the
  * front end spells it; defaults; what each front end is offered; and the
  * declarations themselves (names unique, help everywhere, offsets inside
- * the options).
+ * the options); the --where language (what matches, SQL's three-valued
+ * logic, exact integers, each error with its caret); the readers of
+ * stored values (query/rows.c: keys, values, damage), the raw and decoded
+ * maps agreeing, the one conversion to a cell and the order of numbers;
+ * a JSON answer's own members; where two curves part (diff's rule), and
+ * the natural bounds of a metric.
  */
 #include <check.h>
 #include <math.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #include "query/registry.h"
+#include "query/rows.h"
 
 /* A question of every parameter type, declared as the real ones are. */
 typedef struct every_opts {
@@ -375,6 +381,442 @@ START_TEST(test_declarations)
 }
 END_TEST
 
+/* ---- --where: the parser and the evaluator ------------------------------------------------
+ * Over a dataflow made here (no index: the conditions below read no
+ * metric), with tasks whose values are missing, text, exact integers and
+ * reals. */
+
+static dp_qspec_hyp where_hyps[] = { { "LEARNING_RATE", "numeric" }, { "OPTIMIZER_NAME", "text" },
+				     { "BATCH_SIZE", "numeric" } };
+static const char *where_metrics[] = { "loss", "val_accuracy" };
+static dp_qhyp hyps_a[] = { { "LEARNING_RATE", { .type = QV_NUM, .num = 0.01 } },
+			    { "OPTIMIZER_NAME", { .type = QV_TEXT, .text = "Adam" } },
+			    { "BATCH_SIZE", { .type = QV_NUM, .integer = true, .i = 9007199254740993, .num = 9007199254740992.0 } } };
+static dp_qhyp hyps_b[] = { { "LEARNING_RATE", { .type = QV_NUM, .num = 0.1 } },
+			    { "OPTIMIZER_NAME", { .type = QV_TEXT, .text = "SGD" } } };
+static dp_qtask where_tasks[] = {
+	{ .id = "a", .status = "FINISHED", .epochs = 10, .hyps = hyps_a, .nhyps = 3, .start = 100, .end = 160 },
+	{ .id = "b", .status = "RUNNING", .epochs = 3, .hyps = hyps_b, .nhyps = 2, .start = 200 },
+};
+
+static dp_qdataflow where_df(void)
+{
+	dp_qdataflow d = { .name = "df", .hyps = where_hyps, .nhyps = 3, .metrics = where_metrics, .nmetrics = 2,
+			   .tasks = where_tasks, .ntasks = 2 };
+	for (size_t i = 0; i < 2; i++)
+		where_tasks[i].end = i ? NAN : 160, where_tasks[i].last = NAN;
+	return d;
+}
+
+/* Which tasks match: "ab", "a", "b" or "". */
+static const char *matching(const char *expr)
+{
+	static char out[4];
+	dp_qdataflow d = where_df();
+	dp_where *w;
+	int rc = dp_where_compile(expr, &d, &w);
+	ck_assert_msg(rc == 0, "%s: %s", expr, dnnprov_errmsg());
+	size_t n = 0;
+	for (size_t i = 0; i < d.ntasks; i++)
+		if (dp_where_match(w, NULL, &d, &d.tasks[i]))
+			out[n++] = d.tasks[i].id[0];
+	out[n] = '\0';
+	dp_where_free(w);
+	return out;
+}
+
+static const struct {
+	const char *expr, *match;
+} where_cases[] = {
+	{ "LEARNING_RATE < 0.05", "a" },
+	{ "learning_rate >= 0.01 and epochs > 5", "a" },
+	{ "OPTIMIZER_NAME = 'adam'", "a" },               /* text equality ignores ASCII case */
+	{ "OPTIMIZER_NAME like 's%'", "b" },
+	{ "OPTIMIZER_NAME not in ('Adam', 'RMSprop')", "b" },
+	{ "status in ('RUNNING') or epochs = 10", "ab" },
+	{ "epochs > 5 or epochs < 5 and status = 'FINISHED'", "a" }, /* and binds first */
+	{ "(epochs > 5 or epochs < 5) and status = 'FINISHED'", "a" },
+	{ "LEARNING_RATE * 10 = 1", "b" },                 /* arithmetic on doubles */
+	{ "epochs / 0 = 1 or not (epochs / 0 = 1)", "" },  /* division by zero is unknown, and not keeps it */
+	{ "BATCH_SIZE = 9007199254740993", "a" },          /* integers stay exact past 2^53 */
+	{ "BATCH_SIZE = 9007199254740992", "" },
+	{ "BATCH_SIZE > 0 or not (BATCH_SIZE > 0)", "a" }, /* b lacks it: unknown either way */
+	{ "end - start = 60", "a" },
+	{ "task = 'b' and -epochs = -3", "b" },
+};
+
+START_TEST(test_where_eval)
+{
+	const char *expr = where_cases[_i].expr;
+	ck_assert_msg(strcmp(matching(expr), where_cases[_i].match) == 0, "%s: matched '%s', want '%s'", expr,
+		      matching(expr), where_cases[_i].match);
+}
+END_TEST
+
+static const struct {
+	const char *expr, *why;
+	int caret; /* the column of the caret, or -1 */
+} where_errors[] = {
+	{ "LEARNIN_RATE > 1", "unknown", 0 },
+	{ "LEARNING_RATE > 'x'", "different types", -1 },
+	{ "(epochs > 1) + 1 > 0", "expected a value here, not a condition", 0 },
+	{ "epochs", "the condition ends too soon", -1 },
+	{ "epochs > 1 epochs < 2", "unexpected text after the condition", 11 },
+	{ "OPTIMIZER_NAME = 'Adam", "unterminated text", 17 },
+	{ "`BATCH SIZE > 1", "unterminated `name`", 0 },
+};
+
+START_TEST(test_where_errors)
+{
+	dp_qdataflow d = where_df();
+	dp_where *w = NULL;
+	const char *expr = where_errors[_i].expr;
+	int rc = dp_where_compile(expr, &d, &w);
+	ck_assert_int_eq(rc, DNNPROV_EQUERY);
+	ck_assert_ptr_null(w);
+	const char *msg = dnnprov_errmsg();
+	ck_assert_msg(strstr(msg, where_errors[_i].why), "%s: %s", expr, msg);
+	ck_assert_str_eq(dnnprov_errsubject(), "where");
+	ck_assert_msg(strstr(msg, expr), "the expression is shown: %s", msg);
+	if (where_errors[_i].caret >= 0) {
+		/* The caret sits under the offending column of the quoted line. */
+		const char *line = strstr(msg, expr), *caret = strchr(line, '\n');
+		ck_assert_ptr_nonnull(caret);
+		ck_assert_msg(caret[1 + 2 + where_errors[_i].caret] == '^', "%s", msg);
+	}
+}
+END_TEST
+
+START_TEST(test_where_unknown_name_lists_names)
+{
+	dp_qdataflow d = where_df();
+	dp_where *w;
+	ck_assert_int_eq(dp_where_compile("dropout > 0.5", &d, &w), DNNPROV_EQUERY);
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "LEARNING_RATE"));
+	ck_assert_ptr_nonnull(strstr(dnnprov_errmsg(), "val_accuracy"));
+}
+END_TEST
+
+/* ---- rows: one reader per stored value ----------------------------------------------------- */
+
+static msgpack_sbuffer sb;
+static msgpack_packer pk;
+
+static void pk_begin(void)
+{
+	msgpack_sbuffer_clear(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+}
+
+static void pk_str(const char *s)
+{
+	msgpack_pack_str(&pk, strlen(s));
+	msgpack_pack_str_body(&pk, s, strlen(s));
+}
+
+static void rows_setup(void)
+{
+	msgpack_sbuffer_init(&sb);
+}
+
+static void rows_teardown(void)
+{
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static MDB_val val_of(void)
+{
+	return (MDB_val){ sb.size, sb.data };
+}
+
+static bool str_is(dp_str s, const char *want)
+{
+	return s.n == strlen(want) && memcmp(s.p, want, s.n) == 0;
+}
+
+START_TEST(test_read_adapt)
+{
+	dp_key k;
+	dp_decoder dec = { 0 };
+	dp_adapt_row r;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, "df");
+	dp_key_cstr(&k, "t1");
+	dp_key_i64(&k, -3);
+	dp_key_cstr(&k, "LEARNING_RATE");
+	MDB_val key = dp_key_val(&k);
+	pk_begin();
+	msgpack_pack_map(&pk, 4);
+	pk_str("time");
+	msgpack_pack_double(&pk, 12.5);
+	pk_str("old");
+	msgpack_pack_uint64(&pk, UINT64_MAX); /* past INT64_MAX: kept exact */
+	pk_str("new");
+	pk_str("cosine");
+	pk_str("id");
+	msgpack_pack_int64(&pk, 7);
+	MDB_val v = val_of();
+	ck_assert_int_eq(dp_read_adapt(&dec, &key, &v, &r), 0);
+	ck_assert(str_is(r.df, "df") && str_is(r.task, "t1") && str_is(r.hyp, "LEARNING_RATE"));
+	ck_assert_int_eq(r.epoch, -3);
+	ck_assert(r.time == 12.5);
+	ck_assert(r.old_value.type == DP_F_REAL && r.old_value.big && r.old_value.u == UINT64_MAX);
+	ck_assert(r.new_value.type == DP_F_TEXT && str_is(r.new_value.s, "cosine"));
+	ck_assert(r.id.type == DP_F_INT && r.id.i == 7);
+
+	/* One conversion to a cell: text copied, integers exact. */
+	dp_qv cell = { 0 };
+	ck_assert_int_eq(dp_copy_field(&cell, &r.new_value), 0);
+	ck_assert(cell.type == QV_TEXT && strcmp(cell.text, "cosine") == 0 && cell.text != r.new_value.s.p);
+	free((char *)cell.text);
+	dp_qv id = dp_qv_number(&r.id);
+	ck_assert(id.type == QV_NUM && id.integer && id.i == 7);
+	ck_assert(dp_qv_number(&r.new_value).type == QV_NULL);
+
+	/* A key that is no (df, task, epoch, name), bytes that are no map. */
+	key.mv_size = 5;
+	ck_assert_int_eq(dp_read_adapt(&dec, &key, &v, &r), DNNPROV_ECORRUPT);
+	key = dp_key_val(&k);
+	v.mv_size = 1;
+	ck_assert_int_ne(dp_read_adapt(&dec, &key, &v, &r), 0);
+	dp_decoder_free(&dec);
+}
+END_TEST
+
+START_TEST(test_read_layers_and_elements)
+{
+	dp_key k;
+	dp_decoder dec = { 0 };
+	dp_layers_row lr;
+	dp_str name, kind;
+	dp_field value;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, "df");
+	dp_key_cstr(&k, "t1");
+	MDB_val key = dp_key_val(&k);
+	pk_begin();
+	msgpack_pack_map(&pk, 2);
+	pk_str("time");
+	msgpack_pack_int64(&pk, 5);
+	pk_str("layers");
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_map(&pk, 3);
+	pk_str("name");
+	pk_str("dense");
+	pk_str("kind");
+	pk_str("activation");
+	pk_str("value");
+	pk_str("relu");
+	msgpack_pack_map(&pk, 1);
+	pk_str("kind"); /* no name: malformed, skipped */
+	pk_str("dropout");
+	msgpack_pack_map(&pk, 2);
+	pk_str("name");
+	pk_str("drop");
+	pk_str("value");
+	msgpack_pack_double(&pk, 0.25);
+	MDB_val v = val_of();
+	ck_assert_int_eq(dp_read_layers(&dec, &key, &v, &lr), 0);
+	ck_assert_uint_eq(lr.n, 3);
+	ck_assert(lr.time == 5);
+	ck_assert(dp_layers_at(&lr, 0, &name, &kind, &value) && str_is(name, "dense") && str_is(kind, "activation") &&
+		  value.type == DP_F_TEXT && str_is(value.s, "relu"));
+	ck_assert(!dp_layers_at(&lr, 1, &name, &kind, &value));
+	ck_assert(dp_layers_at(&lr, 2, &name, &kind, &value) && kind.p == NULL && value.type == DP_F_REAL &&
+		  value.d == 0.25);
+	ck_assert(!dp_layers_at(&lr, 3, &name, &kind, &value));
+
+	/* An element: (df, transformation, set, task, position) -> its values. */
+	dp_element_row er;
+	dp_key_reset(&k);
+	dp_key_cstr(&k, "df");
+	dp_key_cstr(&k, "Dense");
+	dp_key_cstr(&k, "iDense");
+	dp_key_cstr(&k, "t1");
+	dp_key_u64(&k, 42);
+	dp_key_u64(&k, 43);
+	key = dp_key_val(&k);
+	pk_begin();
+	msgpack_pack_map(&pk, 2);
+	pk_str("time");
+	msgpack_pack_double(&pk, 1.5);
+	pk_str("values");
+	msgpack_pack_map(&pk, 2);
+	pk_str("growth");
+	msgpack_pack_int64(&pk, -12);
+	pk_str("path");
+	pk_str("/data");
+	v = val_of();
+	ck_assert_int_eq(dp_read_element(&dec, &key, &v, &er), 0);
+	ck_assert(str_is(er.transformation, "Dense") && str_is(er.set, "iDense") && str_is(er.task, "t1"));
+	ck_assert_uint_eq(dp_rmap_size(er.values), 2);
+	dp_field g = dp_rmap_get(er.values, "growth");
+	ck_assert(g.type == DP_F_INT && g.i == -12);
+	ck_assert(dp_rmap_get(er.values, "missing").type == DP_F_NULL);
+	ck_assert(dp_rmap_at(er.values, 1, &name, &value) && str_is(name, "path") && str_is(value.s, "/data"));
+	dp_decoder_free(&dec);
+}
+END_TEST
+
+/* A map read in place (raw bytes) gives what the decoded one gives: the
+ * one scalar reader of logger/mpack.c behind both. */
+START_TEST(test_raw_maps_match_decoded)
+{
+	pk_begin();
+	msgpack_pack_map(&pk, 9);
+	const char *names[] = { "i8", "i64", "u64", "big", "f32", "f64", "t", "nil", "arr" };
+	pk_str(names[0]);
+	msgpack_pack_int8(&pk, -100);
+	pk_str(names[1]);
+	msgpack_pack_int64(&pk, INT64_MIN);
+	pk_str(names[2]);
+	msgpack_pack_uint64(&pk, (uint64_t)INT64_MAX);
+	pk_str(names[3]);
+	msgpack_pack_uint64(&pk, (uint64_t)INT64_MAX + 1);
+	pk_str(names[4]);
+	msgpack_pack_float(&pk, 0.5f);
+	pk_str(names[5]);
+	msgpack_pack_double(&pk, -0.1);
+	pk_str(names[6]);
+	pk_str("text");
+	pk_str(names[7]);
+	msgpack_pack_nil(&pk);
+	pk_str(names[8]);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_int8(&pk, 1);
+	dp_decoder dec = { 0 };
+	msgpack_object o;
+	ck_assert_int_eq(dp_decode(&dec, (const unsigned char *)sb.data, sb.size, &o), 0);
+	dp_rmap raw = { .raw = (const unsigned char *)sb.data, .rawlen = sb.size }, obj = { .obj = &o };
+	ck_assert_uint_eq(dp_rmap_size(raw), 9);
+	ck_assert_uint_eq(dp_rmap_size(obj), 9);
+	for (size_t i = 0; i < 9; i++) {
+		dp_field a = dp_rmap_get(raw, names[i]), b = dp_rmap_get(obj, names[i]);
+		ck_assert_msg(a.type == b.type && a.i == b.i && a.big == b.big && a.u == b.u &&
+				      (a.d == b.d || (isnan(a.d) && isnan(b.d))) && a.s.n == b.s.n,
+			      "%s differs", names[i]);
+	}
+	ck_assert(dp_rmap_get(raw, "i64").i == INT64_MIN);
+	ck_assert(dp_rmap_get(raw, "big").big && dp_rmap_get(raw, "big").u == (uint64_t)INT64_MAX + 1);
+	ck_assert(dp_rmap_get(raw, "arr").type == DP_F_NULL);
+	/* Bytes cut short: no entry, no read past them. */
+	dp_rmap cut = { .raw = (const unsigned char *)sb.data, .rawlen = sb.size - 3 };
+	ck_assert(dp_rmap_get(cut, "arr").type == DP_F_NULL);
+	dp_decoder_free(&dec);
+}
+END_TEST
+
+START_TEST(test_values_order)
+{
+	/* An integer against a real, exactly; NaN after every number. */
+	dp_qv big = dp_qv_int(9007199254740993), real = dp_qv_real(9007199254740992.0), nan = dp_qv_real(NAN);
+	ck_assert_int_gt(dp_qv_cmp_num(&big, &real), 0);
+	ck_assert_int_lt(dp_qv_cmp_num(&real, &big), 0);
+	ck_assert_int_gt(dp_qv_cmp_num(&nan, &big), 0);
+	ck_assert_int_eq(dp_qv_cmp_num(&nan, &nan), 0);
+	dp_qv max = dp_qv_int(INT64_MAX), two63 = dp_qv_real(9223372036854775808.0);
+	ck_assert_int_lt(dp_qv_cmp_num(&max, &two63), 0);
+	dp_qv min = dp_qv_int(INT64_MIN), below = dp_qv_real(-9223372036854777856.0);
+	ck_assert_int_gt(dp_qv_cmp_num(&min, &below), 0);
+}
+END_TEST
+
+/* A question's own members of the JSON answer come after "about" and
+ * before "rows" (describe's "model"). */
+START_TEST(test_json_member)
+{
+	dp_table t;
+	char *text = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(dp_table_init(&t, 1), 0);
+	dp_table_set_col(&t, 0, "kind", COL_TEXT);
+	dp_set_text(dp_table_add_row(&t), "x");
+	dp_table_json_member(&t, "model", "{\"a\": 1}", 8);
+	FILE *f = open_memstream(&text, &n);
+	ck_assert_int_eq(dp_table_write(&t, FMT_JSON, f, 0, NULL), 0);
+	fclose(f);
+	const char *m = strstr(text, "\"model\": {\"a\": 1}"), *rows = strstr(text, "\"rows\"");
+	ck_assert_msg(m && rows && m < rows && strstr(text, "\"kinds\"") < m, "%s", text);
+	free(text);
+	/* Only JSON carries it. */
+	f = open_memstream(&text, &n);
+	ck_assert_int_eq(dp_table_write(&t, FMT_CSV, f, 0, NULL), 0);
+	fclose(f);
+	ck_assert_ptr_null(strstr(text, "model"));
+	free(text);
+	dp_table_free(&t);
+}
+END_TEST
+
+/* ---- where two curves part ---------------------------------------------------------------------- */
+
+/* A flat curve that wobbles by 0.02 from one epoch to the next. */
+static double wobble(size_t i)
+{
+	return 0.5 + (i % 2 ? 0.01 : -0.01);
+}
+
+START_TEST(test_parting)
+{
+	double a[20], b[20], noise;
+	for (size_t i = 0; i < 20; i++)
+		a[i] = b[i] = wobble(i);
+	/* The same curves never part. */
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 20);
+	ck_assert(isnan(noise));
+	/* A gap of 0.05, within 3 x 0.02 of noise, does not part. */
+	for (size_t i = 0; i < 20; i++)
+		b[i] = a[i] + 0.05;
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 20);
+	/* From the 7th epoch (index 6) a gap of 0.2, held: parts there. */
+	for (size_t i = 0; i < 20; i++)
+		b[i] = a[i] - (i >= 6 ? 0.2 : 0);
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 6);
+	ck_assert_msg(fabs(noise - 0.02) < 1e-9, "noise %g", noise);
+	/* A gap held for two epochs only is noise too: it parts at the next
+	 * one that holds. */
+	b[6] = b[7] = a[6] - 0.2;
+	b[6] = a[6] - 0.2, b[7] = a[7] - 0.2, b[8] = a[8], b[9] = a[9];
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 10);
+	/* A held gap at the very end that lasts fewer than 3 epochs is not a parting. */
+	for (size_t i = 0; i < 20; i++)
+		b[i] = a[i] - (i >= 18 ? 0.2 : 0);
+	ck_assert_uint_eq(dp_curves_part(a, b, 20, &noise), 20);
+	/* Fewer epochs than the hold: cannot part. */
+	ck_assert_uint_eq(dp_curves_part(a, b, 2, &noise), 2);
+	/* Constant curves: any gap passes a noise of 0. */
+	double c[4] = { 1, 1, 1, 1 }, e[4] = { 1, 1.001, 1.001, 1.001 };
+	ck_assert_uint_eq(dp_curves_part(c, e, 4, &noise), 1);
+	/* Noise measured near the gap: early, large steps hide a gap that
+	 * later, small steps show. */
+	double f[16], g[16];
+	for (size_t i = 0; i < 16; i++) {
+		f[i] = 10.0 / (double)(i + 1) + (i % 2 ? 0.001 : 0);
+		g[i] = f[i] + 0.5;
+	}
+	size_t at = dp_curves_part(f, g, 16, &noise);
+	ck_assert_msg(at > 2 && at < 16, "parts at %zu", at);
+}
+END_TEST
+
+START_TEST(test_metric_bounds)
+{
+	double lo, hi;
+	ck_assert(!dp_metric_bounds(NULL, "val_accuracy", &lo, &hi));
+	ck_assert(lo == 0 && hi == 1);
+	ck_assert(!dp_metric_bounds(NULL, "top5_acc", &lo, &hi) && lo == 0 && hi == 1);
+	ck_assert(!dp_metric_bounds(NULL, "F1", &lo, &hi) && lo == 0 && hi == 1);
+	ck_assert(!dp_metric_bounds(NULL, "val_loss", &lo, &hi) && lo == 0 && isinf(hi));
+	ck_assert(!dp_metric_bounds(NULL, "reward", &lo, &hi) && isinf(lo) && lo < 0 && isinf(hi));
+	/* "accumulated" is no accuracy: a name's parts are compared, not its letters. */
+	ck_assert(!dp_metric_bounds(NULL, "accumulated_reward", &lo, &hi) && isinf(hi));
+	struct dp_mrange r = { "val_accuracy", 0, 100 };
+	dp_qdataflow d = { .model = { .ranges = &r, .nranges = 1 } };
+	ck_assert(dp_metric_bounds(&d, "val_accuracy", &lo, &hi) && lo == 0 && hi == 100);
+	ck_assert(!dp_metric_bounds(&d, "accuracy", &lo, &hi) && hi == 1);
+}
+END_TEST
+
 static Suite *query_suite(void)
 {
 	Suite *s = suite_create("query");
@@ -396,6 +838,26 @@ static Suite *query_suite(void)
 
 	tc = tcase_create("registry");
 	tcase_add_test(tc, test_declarations);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("where");
+	tcase_add_loop_test(tc, test_where_eval, 0, (int)DP_ARRAY_LEN(where_cases));
+	tcase_add_loop_test(tc, test_where_errors, 0, (int)DP_ARRAY_LEN(where_errors));
+	tcase_add_test(tc, test_where_unknown_name_lists_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rows and values");
+	tcase_add_checked_fixture(tc, rows_setup, rows_teardown);
+	tcase_add_test(tc, test_read_adapt);
+	tcase_add_test(tc, test_read_layers_and_elements);
+	tcase_add_test(tc, test_raw_maps_match_decoded);
+	tcase_add_test(tc, test_values_order);
+	tcase_add_test(tc, test_json_member);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("answers");
+	tcase_add_test(tc, test_parting);
+	tcase_add_test(tc, test_metric_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

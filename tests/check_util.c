@@ -1,11 +1,13 @@
 /*
  * check_util.c - the bottom layer's parsers and rules, one input at a time:
  * the values of options (sizes, durations, counts, addresses), the rule of
- * names, the terminal's view of text.
+ * names, the terminal's view of text, numbers as the shortest text that
+ * reads back.
  */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -358,6 +360,133 @@ START_TEST(test_terminal_text)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * Doubles as text (dtoa.c): the shortest that reads back, laid out as %g
+ * ------------------------------------------------------------------------ */
+
+struct dtoa_case {
+	double in;
+	const char *out;
+};
+
+static const struct dtoa_case dtoa_cases[] = {
+	/* What "%.15g" printed, kept byte for byte. */
+	{ 0.0, "0" },
+	{ -0.0, "-0" },
+	{ 0.1, "0.1" },
+	{ 1.0, "1" },
+	{ 100.0, "100" },
+	{ 0.0001, "0.0001" },
+	{ 1e-5, "1e-05" },
+	{ 123456789012345.0, "123456789012345" },
+	{ 1e15, "1e+15" },
+	{ 1e100, "1e+100" },
+	{ 1.5e-300, "1.5e-300" },
+	{ -2.5, "-2.5" },
+	/* What "%.17g" printed, when 17 digits are the shortest. */
+	{ 0.30000000000000004, "0.30000000000000004" },
+	{ 1.2345678901234568e17, "1.2345678901234568e+17" },
+	{ 1.7976931348623157e308, "1.7976931348623157e+308" },
+	{ 2.2250738585072014e-308, "2.2250738585072014e-308" },
+	{ 12345678901234568.0, "12345678901234568" },
+	/* Shorter than before: 16 digits where "%.17g" gave 17, and
+	 * subnormals, whose shortest text may have fewer than 15. */
+	{ 0.7999999999999999, "0.7999999999999999" },
+	{ 1234567890123456.0, "1234567890123456" },
+	{ 5e-324, "5e-324" },
+	{ 1e-320, "1e-320" },
+};
+
+START_TEST(test_dtoa_cases)
+{
+	char out[DP_DTOA_MAX];
+	size_t n = dp_dtoa(dtoa_cases[_i].in, out);
+	ck_assert_str_eq(out, dtoa_cases[_i].out);
+	ck_assert_uint_eq(n, strlen(out));
+}
+END_TEST
+
+/* The significant digits of a decimal's text, trailing zeros removed. */
+static size_t dtoa_digits(const char *s, char *d)
+{
+	size_t k = 0;
+	bool lead = true;
+	for (; *s && *s != 'e'; s++) {
+		if (*s < '0' || *s > '9' || (*s == '0' && lead))
+			continue;
+		lead = false;
+		d[k++] = *s;
+	}
+	while (k > 1 && d[k - 1] == '0')
+		k--;
+	d[k] = '\0';
+	return k;
+}
+
+/* d's text reads back as d, has no more digits than the fewest that
+ * printf's %.Ng needs to read back, and where it has as many, the same
+ * digits (the nearest); up to 15 digits it is "%.15g" exactly, outside the
+ * subnormals. */
+static void dtoa_check(double d)
+{
+	char out[DP_DTOA_MAX], ref[64], want[32], got[32];
+	int p;
+	if (!isfinite(d))
+		return;
+	dp_dtoa(d, out);
+	double back = strtod(out, NULL);
+	ck_assert_msg(memcmp(&back, &d, sizeof(d)) == 0, "%a printed as %s, which reads back as %a", d, out, back);
+	for (p = 1; p < 17; p++) {
+		snprintf(ref, sizeof(ref), "%.*g", p, d);
+		if (strtod(ref, NULL) == d)
+			break;
+	}
+	snprintf(ref, sizeof(ref), "%.*g", p, d);
+	size_t n = dtoa_digits(out, got), m = dtoa_digits(ref, want);
+	ck_assert_msg(n <= m, "%a printed as %s, but %s reads back too", d, out, ref);
+	ck_assert_msg(n < m || strcmp(got, want) == 0, "%a printed as %s, nearer is %s", d, out, ref);
+	if (n <= 15 && fpclassify(d) == FP_NORMAL) {
+		snprintf(ref, sizeof(ref), "%.15g", d);
+		ck_assert_msg(strcmp(out, ref) == 0, "%a printed as %s, not as %%.15g: %s", d, out, ref);
+	}
+}
+
+static uint64_t dtoa_random(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Every binary exponent a double has (so every entry of the table of
+ * powers of five is used), with the smallest, largest and random
+ * mantissas, both signs; then random bit patterns and short decimals. */
+START_TEST(test_dtoa_every_exponent)
+{
+	uint64_t seed = 88172645463325252ull;
+	for (uint64_t e = 0; e < 2047; e++)
+		for (int k = 0; k < 12; k++) {
+			uint64_t m = k == 0 ? 0 : k == 1 ? 1 : k == 2 ? (1ull << 52) - 1 : dtoa_random(&seed) >> 12;
+			uint64_t bits = e << 52 | m;
+			double d;
+			memcpy(&d, &bits, sizeof(d));
+			dtoa_check(d);
+			dtoa_check(-d);
+		}
+	for (int i = 0; i < 40000; i++) {
+		uint64_t bits = dtoa_random(&seed);
+		double d;
+		char text[64];
+		memcpy(&d, &bits, sizeof(d));
+		dtoa_check(d);
+		snprintf(text, sizeof(text), "%llue%d", (unsigned long long)(dtoa_random(&seed) % 100000000),
+			 (int)(dtoa_random(&seed) % 40) - 20);
+		dtoa_check(strtod(text, NULL));
+	}
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -375,6 +504,12 @@ static Suite *util_suite(void)
 	tc = tcase_create("text");
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_terminal_text);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dtoa");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_dtoa_cases, 0, (int)DP_ARRAY_LEN(dtoa_cases));
+	tcase_add_test(tc, test_dtoa_every_exponent);
 	suite_add_tcase(s, tc);
 	return s;
 }

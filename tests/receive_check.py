@@ -124,6 +124,9 @@ def normalized_dump(index):
         key, _, value = rest.partition(" = ")
         if db == "tests":
             key = key[: key.index(EXEC) + len(EXEC)] if EXEC in key else key.split(" ")[0]
+        if db == "starts":  # df start task: the start is a clock
+            df, _, rest = key.partition(" ")
+            key = f"{df} {rest.partition(' ')[2]}"
         try:
             v = json.loads(value)
             if isinstance(v, dict):

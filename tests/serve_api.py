@@ -80,6 +80,17 @@ cases = [
      {"df": "torch-digits", "sort": "task", "limit": 2, "where": "OPTIMIZER_NAME = 'SGD'"}),
     (["watch", "torch-digits", "--count", "1"], "watch", {"df": "torch-digits"}),
     (["runs", "torch-digits", "--where", f"task = '{HOSTILE}'"], "runs", {"df": "torch-digits", "where": f"task = '{HOSTILE}'"}),
+    # The questions of the dashboard's run page, diff and grouping.
+    (["diff", "torch-digits", tid("adam-lr0.1"), tid("adam-lr0.001")], "diff",
+     {"df": "torch-digits", "task": tid("adam-lr0.1"), "other": tid("adam-lr0.001")}),
+    (["diff", "torch-digits", tid("sgd-lr0.01"), "--metric", "val_accuracy", "--same"], "diff",
+     {"df": "torch-digits", "task": tid("sgd-lr0.01"), "metric": "val_accuracy", "same": "true"}),
+    (["groups", "torch-digits", "--by", "OPTIMIZER_NAME", "--where", "status = 'FINISHED'"], "groups",
+     {"df": "torch-digits", "by": "OPTIMIZER_NAME", "where": "status = 'FINISHED'"}),
+    (["bands", "torch-digits", "--by", "status", "--metric", "val_accuracy"], "bands",
+     {"df": "torch-digits", "by": "status", "metric": "val_accuracy"}),
+    (["tasks", "torch-digits", "--match", "lr0.1"], "tasks", {"df": "torch-digits", "match": "lr0.1"}),
+    (["segments", "torch-digits", tid("adam-lr0.1")], "segments", {"df": "torch-digits", "task": tid("adam-lr0.1")}),
 ]
 
 with Server(dnnprov, "-c", config) as s:
@@ -186,24 +197,49 @@ with Server(dnnprov, "-c", config) as s:
             e = {}
         check(f"{path}: {want}", st == want, f"got {st} {body[:200]!r}")
         check(f"{path}: the parameter is {param}", e.get("parameter") == param and e.get("error"), str(e)[:300])
+    # An unknown task: the ids it may have meant, beside the error, for a
+    # page to offer (not every id of the dataflow).
+    st, e = s.json("/api/curve?df=torch-digits&task=adam-lr0.1")
+    check("an id's beginning: 404 with the ids it may have meant", st == 404 and e["parameter"] == "task" and
+          e.get("did_you_mean") == [tid("adam-lr0.1")], str(e))
+    st, e = s.json("/api/diff?" + q({"df": "torch-digits", "task": tid("adam-lr0.1"), "other": "LR0.01"}))
+    check("diff: an unknown B is about other, with what it may have meant", st == 404 and e["parameter"] == "other" and
+          sorted(e.get("did_you_mean", [])) == sorted([tid("adam-lr0.01"), tid("sgd-lr0.01")]), str(e))
+    st, e = s.json("/api/curve?df=torch-digits&task=zzz")
+    check("an id like none: the ids around it", st == 404 and 0 < len(e.get("did_you_mean", [])) <= 4, str(e))
     st, e = s.json("/api/runs?df=torch-digits&where=lr%20%3C%201")
     check("where: the error shows the caret and the names", "^" in e["error"] and "LEARNING_RATE" in e["error"], e["error"])
     rc, out, err = cli("runs", "torch-digits", "--index-dir", index_dir, "--where", "lr < 1")
     check("where: the CLI's message", err.strip() == "dnnprov: runs: " + e["error"], f"{err!r} vs {e['error']!r}")
 
     # ---- paths, methods, sizes ---------------------------------------------------------
-    for path in ["/etc/passwd", "/assets/../../etc/passwd", "/assets/%2e%2e/app.js", "/api", "/index.html",
-                 "/assets/", "/assets/nosuch.js", "//etc/passwd", "/favicon.ico"]:
+    for path in ["/etc/passwd", "/assets/../../etc/passwd", "/assets/%2e%2e/js/main.mjs", "/api", "/index.html",
+                 "/assets/", "/assets/nosuch.js", "//etc/passwd", "/favicon.ico", "/assets/js/../js/main.mjs"]:
         st, hd, body = s.request(path)
         check(f"{path}: 404", st == 404, f"{st} {body[:100]!r}")
-    for path in ["/", "/assets/app.js", "/assets/app.css", "/assets/vendor/echarts.min.js", "/assets/vendor/LICENSE",
+    for path in ["/", "/assets/js/main.mjs", "/assets/app.css", "/assets/vendor/echarts.min.js", "/assets/vendor/LICENSE",
                  "/login"]:
         st, hd, body = s.request(path)
         check(f"{path}: 200 or the way on", st in (200, 303), str(st))
-    st, hd, body = s.request("/assets/app.js")
-    check("an embedded file: its bytes", body == open(os.path.join(os.path.dirname(__file__), "..", "serve", "web", "app.js"), "rb").read())
-    check("an embedded file: its type", hd.get("content-type") == "text/javascript; charset=utf-8")
-    st2, _, _ = s.request("/assets/app.js", headers={"If-None-Match": hd.get("etag", "")})
+    # Every file of the page, its modules among them: its bytes, and a
+    # JavaScript type for a module (a browser runs no module sent as
+    # anything else).
+    web = os.path.join(os.path.dirname(__file__), "..", "serve", "web")
+    modules = 0
+    for root, _, files in os.walk(web):
+        for f in files:
+            rel = os.path.relpath(os.path.join(root, f), web)
+            st, hd, body = s.request("/assets/" + rel)
+            check(f"/assets/{rel}: its bytes", st == 200 and body == open(os.path.join(root, f), "rb").read(), str(st))
+            if f.endswith(".mjs"):
+                modules += 1
+                check(f"/assets/{rel}: a module's type", hd.get("content-type") == "text/javascript; charset=utf-8",
+                      hd.get("content-type"))
+    check("the page is modules: one per view and what they share", modules >= 15, str(modules))
+    st, hd, body = s.request("/")
+    check("the page loads its modules", b'<script type="module" src="/assets/js/main.mjs">' in body, body[:600])
+    st, hd, body = s.request("/assets/js/main.mjs")
+    st2, _, _ = s.request("/assets/js/main.mjs", headers={"If-None-Match": hd.get("etag", "")})
     check("an unchanged file: 304", st2 == 304, str(st2))
     for method in ["POST", "PUT", "DELETE", "PATCH"]:
         st, hd, body = s.request("/api/runs?df=torch-digits", method=method, body=b"x")
@@ -217,7 +253,7 @@ with Server(dnnprov, "-c", config) as s:
     check("a 10 KB form: refused", st in (303, 413), str(st))  # no token: /login is a redirect
 
     # ---- headers: CSP, nosniff, no CORS; the Host ---------------------------------------
-    for path in ["/", "/api/runs?df=torch-digits", "/api/nosuch", "/assets/app.js", "/nosuch"]:
+    for path in ["/", "/api/runs?df=torch-digits", "/api/nosuch", "/assets/js/main.mjs", "/assets/views/run.mjs", "/nosuch"]:
         st, hd, body = s.request(path, headers={"Origin": "http://evil.example"})
         csp = hd.get("content-security-policy", "")
         check(f"{path}: a strict CSP", "script-src 'self'" in csp and "default-src 'none'" in csp and "unsafe" not in csp, csp)
@@ -317,7 +353,8 @@ with Server(dnnprov, "-c", config, "--token", TOKEN) as s:
     check("the login form, a wrong token: 401", st == 401 and "set-cookie" not in hd, str(st))
     st, hd, body = s.request("/login", method="POST", body=b"token=" + b"x" * 10000, headers=form)
     check("a 10 KB form: 413", st == 413, str(st))
-    st, hd, body = s.request("/assets/app.js")
-    check("the page's code needs no token", st == 200, str(st))
+    for path in ["/assets/js/main.mjs", "/assets/views/runs.mjs"]:
+        st, hd, body = s.request(path)
+        check(f"{path}: the page's code needs no token", st == 200, str(st))
 
 sys.exit(check.finish())

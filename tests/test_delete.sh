@@ -45,6 +45,7 @@ expect_grep "the tag too" "^tag,stage,test" "$T/out"
 dump index >live.txt
 rm -rf ref && "$DNNPROV" index --log-dir logs --index-dir ref -q && dump ref >ref.txt
 expect_status "after the restore, equal to a rebuild" 0 cmp -s live.txt ref.txt
+expect_status "and a consistent snapshot (ranks, starts, counts)" 0 $PY "${DNNPROV%/*/*}/tests/check_snapshot.py" live.txt
 
 # --- refusals ----------------------------------------------------------------------------
 expect_status "an unknown task" 1 "$DNNPROV" delete -c exp.yaml nosuch

@@ -2,7 +2,11 @@
 # make install and make uninstall: dnnprov on PATH, and the Python package
 # for /usr/bin/python3 that imports and records from outside the source tree
 # with the library installed beside it; a DESTDIR stage holds the final
-# paths; uninstall leaves no file behind.
+# paths; uninstall leaves no file behind.  make wheel: a wheel that pip
+# installs offline into a fresh venv (no system packages: every question
+# answers as lists of dicts), into one with the system's torch and pandas
+# (the torch example and pandas' read_sql_query), and into another CPython
+# (>= 3.9, found under ~/.pyenv) with --user too, where there is one.
 . "$(dirname "$0")/lib.sh"
 SRC=$PWD
 SAN=
@@ -49,16 +53,16 @@ expect_eq "the run" "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; n
 	{ print $c["task"] "," $c["status"] "," $c["epochs"] }' "$T/out")" "from-the-package,FINISHED,2"
 # The installed dnnprov serves its page from the binary alone: from another
 # folder, without the source tree.
-expect_status "the installed dnnprov serves the page and the API" 0 $PY - "$SRC/serve/web/app.js" <<'PY'
+expect_status "the installed dnnprov serves the page and the API" 0 $PY - "$SRC/serve/web/js/main.mjs" <<'PY'
 import subprocess, sys, urllib.request
 sys.path.insert(0, sys.argv[1].rsplit("/serve/", 1)[0] + "/tests")
 from serve_lib import Server
 with Server("dnnprov", "-c", "exp.yaml") as s:
     page = urllib.request.urlopen(s.base + "/").read()
-    app = urllib.request.urlopen(s.base + "/assets/app.js").read()
+    app = urllib.request.urlopen(s.base + "/assets/js/main.mjs").read()
     runs = urllib.request.urlopen(s.base + "/api/runs?sort=task").read()
-assert b"/assets/app.js" in page, page[:200]
-assert app == open(sys.argv[1], "rb").read(), "app.js differs"
+assert b"/assets/js/main.mjs" in page, page[:200]
+assert app == open(sys.argv[1], "rb").read(), "main.mjs differs"
 assert b"from-the-package" in runs, runs[:300]
 PY
 cd "$SRC"
@@ -74,4 +78,69 @@ expect_grep "so does dnnprov.pc" "^prefix=/usr$" "$T/stage/usr/lib/pkgconfig/dnn
 expect_eq "no path of the stage is written into any file" "$(grep -rl "$T/stage" "$T/stage" | wc -l)" 0
 expect_status "make uninstall DESTDIR=... PREFIX=/usr" 0 mk uninstall DESTDIR="$T/stage" PREFIX=/usr
 expect_eq "leaves no file" "$(files "$T/stage")" ""
+
+# --- the wheel --------------------------------------------------------------------------
+expect_status "make wheel" 0 mk wheel
+wheel=$(ls "$SRC/$BUILD"/dnnprov-*.whl)
+expect_grep "a platform wheel for any Python 3" "dnnprov-0.1.0-py3-none-manylinux_2_[0-9]*_$(uname -m)\.whl$" <(echo "$wheel")
+unzip -l "$wheel" >"$T/members"
+expect_grep "carrying its library" " dnnprov/libdnnprov\.so\.0$" "$T/members"
+expect_grep "and the SQLite extension" " dnnprov/libdnnprov_sqlite\.so$" "$T/members"
+# A library built with SANITIZE=1 needs the ASan runtime in the interpreter.
+asan=
+grep -q libasan.so "$SRC/$BUILD/libdnnprov.so" 2>/dev/null && asan=1
+vrun() {
+	if [ -n "$asan" ]; then
+		env -u PYTHONPATH -u DNNPROV_LIB LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" \
+			ASAN_OPTIONS=detect_leaks=0 "$@"
+	else
+		env -u PYTHONPATH -u DNNPROV_LIB "$@"
+	fi
+}
+# Records, indexes and asks every question from outside the source tree,
+# with the dnnprov of the build (the package has no command).
+mkdir "$T/w"
+cp "$SRC/tests/wheel_check.py" "$T/w/"
+export PATH="$SRC/$BUILD:$PATH"
+cd "$T/w"
+expect_status "a fresh venv of /usr/bin/python3" 0 /usr/bin/python3 -m venv "$T/venv"
+expect_status "pip installs the wheel, offline" 0 vrun "$T/venv/bin/pip" install --no-index "$wheel"
+expect_status "which records, indexes and answers every question without pandas" 0 \
+	vrun "$T/venv/bin/python" wheel_check.py plain "$T/venv" "$wheel"
+expect_eq "as lists of dicts" "$(tail -n 1 "$T/out")" "ok: every question, lists of dicts"
+
+expect_status "a venv with the system's packages" 0 /usr/bin/python3 -m venv --system-site-packages "$T/venv-sys"
+expect_status "pip installs the wheel there" 0 vrun "$T/venv-sys/bin/pip" install --no-index "$wheel"
+cp "$SRC/examples/torch_digits.py" "$SRC/examples/digits.yaml" "$T/w/"
+expect_status "the torch example runs with the wheel" 0 vrun "$T/venv-sys/bin/python" torch_digits.py --quick --config digits.yaml
+expect_grep "and names its best run" "^best: task=" "$T/out"
+expect_status "pandas gets typed frames and a connection" 0 \
+	vrun "$T/venv-sys/bin/python" wheel_check.py pandas "$T/venv-sys" "$wheel"
+expect_eq "the pandas answers" "$(tail -n 1 "$T/out")" "ok: frames typed, read_sql_query"
+
+# Another CPython of this machine (CI has only Debian's): a venv, and
+# --user into a user base of the test's own.
+other=
+for p in "$HOME"/.pyenv/versions/3.*/bin/python3; do
+	[ -x "$p" ] && "$p" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 9))' 2>/dev/null || continue
+	[ "$(readlink -f "$p")" = "$(readlink -f /usr/bin/python3)" ] && continue
+	other=$p
+	"$p" -c 'import sqlite3, sys; sys.exit(hasattr(sqlite3.Connection, "enable_load_extension"))' && break
+done
+if [ -n "$other" ]; then
+	echo "test_install: another CPython: $other" >&2
+	expect_status "a venv of $other" 0 "$other" -m venv "$T/venv-other"
+	expect_status "pip installs the wheel there" 0 vrun "$T/venv-other/bin/pip" install --no-index "$wheel"
+	mkdir "$T/w-other"
+	cp wheel_check.py "$T/w-other/"
+	cd "$T/w-other"
+	expect_status "which answers every question" 0 vrun "$T/venv-other/bin/python" wheel_check.py plain "$T/venv-other" "$wheel"
+	expect_eq "as lists of dicts" "$(tail -n 1 "$T/out")" "ok: every question, lists of dicts"
+	expect_status "pip install --user" 0 vrun env PYTHONUSERBASE="$T/userbase" "$other" -m pip install --user --no-index "$wheel"
+	expect_status "which imports from the user base" 0 vrun env PYTHONUSERBASE="$T/userbase" "$other" -c \
+		'import dnnprov, sys; sys.exit(not dnnprov.__file__.startswith(sys.argv[1]))' "$T/userbase"
+else
+	echo "test_install: no other CPython >= 3.9 here: only Debian's was used" >&2
+fi
+cd "$SRC"
 finish

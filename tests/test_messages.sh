@@ -29,7 +29,7 @@ first=${tasks%%,*}
 
 # --- the experiment file is named once ----------------------------------------------
 printf 'dataflow: exp\nmetrcs: [loss]\n' >bad.yaml
-why="bad.yaml:2:1: unknown key 'metrcs' in the top level (expected one of: dataflow, log_dir, index_dir, hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts)"
+why="bad.yaml:2:1: unknown key 'metrcs' in the top level (expected one of: dataflow, log_dir, index_dir, hyperparameters, metrics, val_metrics, adaptation, transformations, log, free_metrics, facts, strict, metric_ranges)"
 for cmd in runs index export; do
 	expect_status "$cmd: a bad config" 1 "$DNNPROV" $cmd -c bad.yaml
 	expect_err "$cmd: names the file once, with its line" "dnnprov: $cmd: $why"
@@ -71,11 +71,15 @@ expect_err "says how the arguments were read" \
 expect_status "a dataflow that is not there, given alone" 1 "$DNNPROV" runs -c exp.yaml nope
 expect_err "lists the dataflows" "dnnprov: runs: no dataflow 'nope' in the index (dataflows: exp)"
 
-# --- an unknown task lists the tasks, and prints no command ----------------------------------
+# --- an unknown task names the ids it may have meant, and prints no command -----------------
 for cmd in "curve -c exp.yaml nope" "adaptations -c exp.yaml --task nope" "export -c exp.yaml --task nope"; do
 	expect_status "${cmd%% *}: an unknown task" 1 "$DNNPROV" $cmd
-	expect_err "${cmd%% *}: lists the tasks" "dnnprov: ${cmd%% *}: no task 'nope' in dataflow exp (tasks: ${tasks//,/, })"
+	expect_err "${cmd%% *}: the ids around it" "dnnprov: ${cmd%% *}: no task 'nope' in dataflow exp (did you mean ${tasks//,/, }?)"
 done
+expect_status "an id's beginning" 1 "$DNNPROV" curve -c exp.yaml "${first:0:10}"
+expect_err "the ids that begin so" "dnnprov: curve: no task '${first:0:10}' in dataflow exp (did you mean ${tasks//,/, }?)"
+expect_status "a part of an id, in another case" 1 "$DNNPROV" curve -c exp.yaml "$(echo "${first:4:8}" | tr a-z A-Z)"
+expect_grep "the ids that hold it" "did you mean $first" "$T/err"
 
 # --- the default main metric has values ---------------------------------------------------------
 expect_status "runs" 0 "$DNNPROV" runs -c exp.yaml --format csv

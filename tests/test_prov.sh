@@ -175,7 +175,7 @@ expect_status "unknown dataflow" 1 X nope
 expect_grep "names it and lists what exists" "dnnprov: export: no dataflow 'nope' in the index (dataflows: df, plain, $W)" "$T/err"
 expect_eq "and writes nothing" "$(wc -c <"$T/out")" 0
 expect_status "unknown task" 1 X df --task task-0001 --task task-9999
-expect_grep "names it and lists some" "no task 'task-9999' in dataflow df (tasks: task-0000, task-0001, .* and 2 more)" "$T/err"
+expect_grep "names it and the ids it may have meant" "no task 'task-9999' in dataflow df (did you mean task-[0-9]*, task-[0-9]*?)" "$T/err"
 expect_eq "and writes nothing" "$(wc -c <"$T/out")" 0
 expect_status "bad --format" 2 X df --format rdf
 expect_grep "lists the formats" "unknown format 'rdf' (prov-json, prov-n; with --run dot, svg)" "$T/err"

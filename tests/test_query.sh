@@ -22,9 +22,12 @@ expect_status "pages of runs equal the whole list" 0 $PY tests/page_check.py "$D
 tail -3 "$T/out"
 
 # --- the first rows of a sorted answer ---------------------------------------
-# compare and runs with --limit K choose their rows from one scan and load
-# only those tasks; the answer must be the first K rows of the full one,
-# ties (equal values, then the task id), NaN, missing values and --goal
+# compare and runs with --limit K choose their rows from the keys that keep
+# their order (ranks, starts, the task keys) or from one scan, and load
+# only those tasks; the answer must be the first K rows of the full one and
+# the page the loading path gives (--where "task like '%'"): ties (equal
+# values, then the task id; -0 and 0 are one key), NaN, tasks without
+# epochs or the metric, failed runs, --goal, --offset and every sort order
 # included.
 cat >"$T/ties.yaml" <<YAML
 dataflow: ties
@@ -39,14 +42,19 @@ DNNPROV_LIB="$PWD/$BUILD/libdnnprov.so" PYTHONPATH="$PWD/python" sh tools/pyrun.
 import random, sys, dnnprov
 rng = random.Random(7)
 nan = float('nan')
-for k in range(60):
-    with dnnprov.Task(sys.argv[1], {'OPTIMIZER_NAME': rng.choice(['SGD', 'Adam']), 'LEARNING_RATE': rng.choice([0.1, 0.01])},
-                      task_id='r%03d' % rng.randrange(1000) + '-%d' % k) as t:
-        for e in range(1, rng.randrange(0, 6) + 1):
-            m = {'loss': rng.choice([0.5, 0.25, 0.25, nan, 1.0])}
-            if rng.random() < 0.7:
-                m['accuracy'] = rng.choice([0.9, 0.9, 0.5, nan])
-            t.epoch(e, **m)
+for k in range(90):
+    try:
+        with dnnprov.Task(sys.argv[1], {'OPTIMIZER_NAME': rng.choice(['SGD', 'Adam']), 'LEARNING_RATE': rng.choice([0.1, 0.01])},
+                          task_id='r%03d' % rng.randrange(1000) + '-%d' % k) as t:
+            for e in range(1, rng.randrange(0, 6) + 1):
+                m = {'loss': rng.choice([0.5, 0.25, 0.25, nan, 1.0, 0.0, -0.0])}
+                if rng.random() < 0.7:
+                    m['accuracy'] = rng.choice([0.9, 0.9, 0.5, nan, 0.0, -0.0])
+                t.epoch(e, **m)
+            if k % 7 == 3:
+                raise RuntimeError('diverged')
+    except RuntimeError:
+        pass
 " "$T/ties.yaml"
 "$DNNPROV" index -c "$T/ties.yaml" -q
 R() { "$DNNPROV" "$@" --index-dir "$T/ties-index" --format csv; }
@@ -61,7 +69,8 @@ same_rows() {
 		diff "$T/full.csv" "$T/top.csv" | head -8 >&2
 	fi
 }
-for k in 1 3 7 25 60 70; do
+expect_eq "ties: failed runs among them" "$(R runs ties | grep -c ',FAILED,')" 13
+for k in 1 3 7 25 60 90 100; do
 	for metric in loss accuracy; do
 		for agg in best max min last mean; do
 			same_rows "compare $metric $agg" "$k" compare ties --metric "$metric" --agg "$agg"
@@ -75,6 +84,48 @@ for k in 1 3 7 25 60 70; do
 	done
 	same_rows "runs, goal max" "$k" runs ties --sort "-best(loss)" --goal max
 	same_rows "runs, another metric" "$k" runs ties --metric accuracy --sort "best(accuracy)"
+done
+# same_page WHAT ARGS...: a page (--limit, --offset) against the same page
+# from every task loaded, in CSV and, for its total, JSON.
+same_page() {
+	local what=$1 fmt
+	shift
+	for fmt in csv json; do
+		local st=0
+		"$DNNPROV" "$@" --index-dir "$T/ties-index" --format $fmt >"$T/fast.out" 2>&1 || st=$?
+		"$DNNPROV" "$@" --index-dir "$T/ties-index" --format $fmt --where "task like '%'" >"$T/slow.out" 2>&1 || true
+		if [ $st = 0 ] && cmp -s "$T/fast.out" "$T/slow.out"; then ok; else
+			fail "$what ($fmt): the page differs from the loaded one"
+			diff "$T/slow.out" "$T/fast.out" | head -8 >&2
+		fi
+	done
+}
+for page in "--limit 1" "--limit 9" "--limit 9 --offset 20" "--limit 40 --offset 50" "--limit 200" "--offset 85"; do
+	# shellcheck disable=SC2086
+	for col in task status start duration active attempts epochs last_activity OPTIMIZER_NAME LEARNING_RATE \
+		"last(loss)" "best(loss)"; do
+		same_page "runs $page sorted by $col" runs ties $page --sort "$col"
+		same_page "runs $page sorted by -$col" runs ties $page --sort "-$col"
+	done
+	for metric in loss accuracy; do
+		for goal in min max; do
+			same_page "runs $page, best($metric), goal $goal" runs ties $page --metric $metric --goal $goal \
+				--sort "best($metric)"
+			same_page "compare $page, $metric, goal $goal" compare ties $page --metric $metric --goal $goal
+		done
+		same_page "compare $page, $metric ascending" compare ties $page --metric $metric --agg max --sort "+max($metric)"
+		same_page "compare $page, $metric, mean" compare ties $page --metric $metric --agg mean
+	done
+done
+# --where: the loading path, whose pages must be the first rows of the whole
+# filtered answer too.
+for where in "OPTIMIZER_NAME = 'SGD'" "status = 'FAILED'" "max(loss) >= 0.25" "epochs = 0"; do
+	for k in 1 5 40; do
+		for sort in task -start "best(loss)" "-best(loss)"; do
+			same_rows "runs --where $where, sorted by $sort" "$k" runs ties --where "$where" --sort "$sort"
+		done
+		same_rows "compare --where $where" "$k" compare ties --where "$where" --metric loss
+	done
 done
 
 # --- effect without --where --------------------------------------------------

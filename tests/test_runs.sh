@@ -42,14 +42,18 @@ expect_status "curve as CSV" 0 "$DNNPROV" curve -c exp.yaml sgd-lr0.1 --format c
 expect_grep "curve: the change is data, not a table mark" "^3,.*,0.05,0.1,LEARNING_RATE" "$T/out"
 expect_eq "curve: no table mark in CSV" "$(grep -c '\*' "$T/out")" 0
 
-# --- typos are refused, and leave nothing ------------------------------------------------
+# --- typos are refused when written; strict, they leave nothing -----------------------------
+# (Not strict, a typo is refused alone and the run goes on: at the end, and
+# tests/python/test_refusals.py.)
 L --task typos begin LEARNING_RATE=0.1 >/dev/null
+{ cat exp.yaml; echo "strict: true"; } >strict.yaml
+S() { "$DNNPROV" log -c strict.yaml "$@"; }
 before=$(tree_sum)
-expect_status "an undeclared metric" 1 L --task typos epoch 1 los=0.7
-expect_grep "it lists the declared metrics" "metric 'los' is not declared in exp.yaml (metrics: loss, accuracy, val_loss, val_accuracy" "$T/err"
-expect_status "a metric in another case" 1 L --task typos epoch 1 LOSS=0.7
+expect_status "an undeclared metric" 1 S --task typos epoch 1 los=0.7
+expect_grep "it lists the declared metrics" "metric 'los' is not declared in strict.yaml (metrics: loss, accuracy, val_loss, val_accuracy" "$T/err"
+expect_status "a metric in another case" 1 S --task typos epoch 1 LOSS=0.7
 expect_grep "it names the declared spelling" "metric 'LOSS' is declared as 'loss'" "$T/err"
-expect_status "an undeclared hyperparameter" 1 L begin drop_out=0.5
+expect_status "an undeclared hyperparameter" 1 S begin drop_out=0.5
 expect_grep "it names it" "hyperparameter 'drop_out' is not declared" "$T/err"
 expect_status "a test without metrics" 1 L --task typos test
 expect_status "a record of a task that has not begun" 1 L --task typo epoch 1 loss=1
@@ -65,7 +69,30 @@ disown $wpid # killed below; bash would report "Killed" on stderr
 trap 'kill -9 $wpid 2>/dev/null || true; cleanup' EXIT
 until [ -n "$(ls logs/df/live 2>/dev/null | grep dnplog)" ]; do sleep 0.01; done
 expect_status "a second writer is refused" 1 L --task live epoch 1 loss=1
-expect_grep "it names the writer" "task 'live' of dataflow 'df' is being recorded by pid $wpid on host" "$T/err"
+expect_grep "it names the writer" "task 'live' of dataflow 'df' is being recorded by pid $wpid on host $(hostname)" "$T/err"
+# The lock costs no block: the file is empty, its locked range says whose.
+expect_eq "the held lock file is empty" "$(stat -c %s logs/df/live/.lock)" 0
+expect_eq "every lock file is empty" "$(find logs -name .lock -size +0c | wc -l)" 0
+# A writer of before held the whole file and wrote its name into it: still
+# refused, named as it wrote, and a writer after it empties the file.
+mkdir -p logs/df/old-writer
+printf 'pid 4242 on host oldbox\n' >logs/df/old-writer/.lock
+$PY - logs/df/old-writer/.lock <<'PYEOF' &
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+open(sys.argv[1] + "-held", "w").close()
+time.sleep(30)
+PYEOF
+opid=$!
+until [ -e logs/df/old-writer/.lock-held ]; do sleep 0.01; done
+expect_status "a writer held by an older writer's lock is refused" 1 L --task old-writer begin OPTIMIZER_NAME=SGD
+expect_grep "it names the older writer as it wrote" "is being recorded by pid 4242 on host oldbox" "$T/err"
+kill $opid 2>/dev/null || true
+wait $opid 2>/dev/null || true
+rm -f logs/df/old-writer/.lock-held
+expect_status "once it is gone, a writer records" 0 L --task old-writer begin OPTIMIZER_NAME=SGD
+expect_eq "and empties the older writer's lock file" "$(stat -c %s logs/df/old-writer/.lock)" 0
 
 # --- a killed training is LOST, seen by the follower ------------------------------------
 "$DNNPROV" index -c exp.yaml --follow -q 2>"$T/follow.err" &
@@ -268,6 +295,20 @@ for fed in fed1 fed2; do
 	twin_dump "$T/$fed" >"$T/$fed.txt"
 	expect_status "fed in order $fed: equal to the rebuild" 0 cmp "$T/$fed.txt" "$T/twin-ref.txt"
 done
+# The derived keys (ranks, starts, counts) follow the task through its
+# takeover, whoever came first, and each index is a consistent snapshot.
+derived() { "$TOOLS/dump_index" "$1" | grep -E '^(ranks|starts) df .* shared = ' || true; }
+derived "$T/twin-ref" >"$T/derived-ref.txt"
+grep -q '^ranks ' "$T/derived-ref.txt" && grep -q '^starts ' "$T/derived-ref.txt" && ok ||
+	fail "two runs of one id: the rebuild has no ranks or start of the task"
+inconsistent=0 differ=0
+for ix in index "$T/twin-ref" "$T/twin2" "$T/fed1" "$T/fed2"; do
+	"$TOOLS/dump_index" "$ix" >"$T/full.txt"
+	$PY "${DNNPROV%/*/*}/tests/check_snapshot.py" "$T/full.txt" || inconsistent=$((inconsistent + 1))
+	derived "$ix" | cmp -s - "$T/derived-ref.txt" || { differ=$((differ + 1)); derived "$ix" | diff - "$T/derived-ref.txt" | head -5 >&2; }
+done
+expect_eq "two runs of one id: every index is a consistent snapshot" "$inconsistent" 0
+expect_eq "two runs of one id: the task's ranks and start as the rebuild's" "$differ" 0
 expect_status "index --status lists the problem" 0 "$DNNPROV" index -c exp.yaml --status
 expect_grep "with its segment" "shared/.*: offset 0: another run of task 'shared'" "$T/out"
 
@@ -322,6 +363,20 @@ expect_eq "ended and indexed" "$(behind)" 0
 expect_eq "a note on a finished task: its dataflow folder says so" "$(behind)" 1
 L --task sgd-lr0.1 begin --resume >/dev/null
 expect_eq "a resume's new segment in an old folder too" "$(behind)" 2
+# A catch-up right after the last write (the end of a sweep): a query
+# trusts its listing while the dataflow folder has not changed since, with
+# a slack of two ticks of the kernel's clock, not a second, and walks no
+# log.  A segment put in an old folder without the touch every writer gives
+# the dataflow folder stands for what a walk would find.
+sleep 0.1
+"$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
+listed=$(stat -c %y logs/df)
+cp logs/df/sgd-lr0.1/"$(ls logs/df/sgd-lr0.1 | grep -m1 'dnplog$')" logs/df/sgd-lr0.1/9999999999-planted.dnplog
+touch -d "$listed" logs/df
+expect_eq "right after a catch-up, no log is walked" "$(behind)" 0
+touch logs/df
+expect_eq "once the dataflow folder changed, the logs are" "$(behind)" 1
+rm logs/df/sgd-lr0.1/9999999999-planted.dnplog
 "$DNNPROV" index -c exp.yaml --follow -q 2>/dev/null &
 fpid=$!
 until "$DNNPROV" runs -c exp.yaml --format json 2>/dev/null | grep -q '"indexer": "running"'; do sleep 0.05; done
@@ -356,4 +411,7 @@ L --task layered layers 'dense_1:activation=relu' 'drop_1:dropout=0.25'
 expect_status "layers of a task" 0 "$DNNPROV" layers -c exp.yaml layered --format csv
 expect_eq "a row per layer fact" "$(tail -n +2 "$T/out" | tr -d '\r' | paste -sd' ')" \
 	"layered,dense_1,activation,relu layered,drop_1,dropout,0.25"
+# Last: the indexers above must have nothing to report.
+expect_status "not strict, an undeclared metric is refused alone" 3 L --task typos epoch 1 los=0.7 loss=0.6
+expect_grep "it says so" "metric 'los' is not declared in exp.yaml .*the epoch was recorded without it" "$T/err"
 finish

@@ -21,7 +21,7 @@ static const struct {
 } types[] = {
 	{ ".html", "text/html; charset=utf-8" },
 	{ ".js", "text/javascript; charset=utf-8" },
-	{ ".mjs", "text/javascript; charset=utf-8" }, /* a module: the browser runs it only with a script type */
+	{ ".mjs", "text/javascript; charset=utf-8" }, /* the page's modules: a module script needs a JavaScript type */
 	{ ".css", "text/css; charset=utf-8" },
 	{ ".svg", "image/svg+xml" },
 	{ ".png", "image/png" },

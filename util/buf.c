@@ -37,6 +37,25 @@ int dp_buf_reserve(dp_buf *b, size_t extra)
 	return 0;
 }
 
+void *dp_grow(void *array, size_t n, size_t *cap, size_t size, size_t first)
+{
+	assert(n <= *cap && size && first);
+	if (n < *cap)
+		return array;
+	size_t more = *cap ? *cap * 2 : first;
+	if (more > SIZE_MAX / size) {
+		dp_error(DNNPROV_ENOMEM, "an array cannot grow to %zu items", more);
+		return NULL;
+	}
+	void *grown = realloc(array, more * size);
+	if (!grown) {
+		dp_error(DNNPROV_ENOMEM, "out of memory growing an array to %zu items", more);
+		return NULL;
+	}
+	*cap = more;
+	return grown;
+}
+
 int dp_buf_append(dp_buf *b, const void *p, size_t n)
 {
 	int rc = dp_buf_reserve(b, n);

@@ -5,6 +5,7 @@
  * may not print; so each failure site stores one formatted sentence per
  * thread, the way sqlite3_errmsg() keeps one per connection.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 static _Thread_local char last_error[1024];
 /* The parameter the failure is about ("" for none): set beside the detail
  * by dp_error_subject(), cleared by every other dp_error*(). */
-static _Thread_local char last_subject[64];
+static _Thread_local char last_subject[1024];
 
 const char *dnnprov_strerror(int rc)
 {
@@ -58,6 +59,7 @@ void dp_error_clear(void)
 int dp_error(int rc, const char *fmt, ...)
 {
 	va_list ap;
+	assert(rc != DNNPROV_OK); /* an error return sets its detail; a success has none */
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
@@ -68,6 +70,7 @@ int dp_error(int rc, const char *fmt, ...)
 int dp_error_subject(int rc, const char *subject, const char *fmt, ...)
 {
 	va_list ap;
+	assert(rc != DNNPROV_OK && subject);
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);

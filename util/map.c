@@ -1,6 +1,7 @@
 /*
  * map.c - see map.h.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,8 @@ static uint64_t hash(const void *p, size_t n)
 
 static dp_map_entry *find(dp_map_entry *slots, size_t cap, const void *key, size_t len)
 {
+	/* Masking needs a power of two; probing ends because a slot is empty. */
+	assert(cap && (cap & (cap - 1)) == 0);
 	size_t i = (size_t)hash(key, len) & (cap - 1);
 	for (;;) {
 		dp_map_entry *e = &slots[i];
@@ -31,6 +34,7 @@ static dp_map_entry *find(dp_map_entry *slots, size_t cap, const void *key, size
 static int grow(dp_map *m)
 {
 	size_t cap = m->cap ? m->cap * 2 : 64;
+	assert(cap > m->n);
 	dp_map_entry *slots = calloc(cap, sizeof(*slots));
 	if (!slots)
 		return -1;
@@ -67,6 +71,7 @@ void **dp_map_slot(dp_map *m, const void *key, size_t len, bool create)
 	e->len = len;
 	e->value = NULL;
 	m->n++;
+	assert(m->n * 10 <= m->cap * 7); /* the load that keeps empty slots */
 	return &e->value;
 }
 

@@ -5,6 +5,7 @@
  * a hostile tag must not escape the log directory, hide in a terminal or
  * make two different names look alike to the file system.
  */
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,7 +131,10 @@ static const char *tag_problem(const char *s, size_t n, size_t *at)
 bool dp_tag_valid(const char *s, size_t n)
 {
 	size_t at;
-	return tag_problem(s, n, &at) == NULL;
+	bool valid = tag_problem(s, n, &at) == NULL;
+	/* A tag becomes a path component: never a separator, never . or .. */
+	assert(!valid || (n >= 1 && n <= DNNPROV_NAME_MAX && !memchr(s, '/', n) && !(n <= 2 && s[0] == '.' && s[n - 1] == '.')));
+	return valid;
 }
 
 int dp_check_tag(const char *what, const char *s)

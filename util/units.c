@@ -17,6 +17,7 @@
  * Durations on the command line take a decimal fraction ("0.5" days), as
  * they always have, and are returned in seconds.
  */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <math.h>
 #include <stdint.h>
@@ -131,6 +132,7 @@ static int parse_whole(const char *what, const char *s, const struct unit *units
 				QUOTE_MAX, s, QUOTE_MAX, n.unit, unit_list);
 	if (!n.fits || n.whole > UINT64_MAX / u->factor)
 		return dp_error(DNNPROV_EINVAL, "%s '%.*s' is too large", what, QUOTE_MAX, s);
+	assert(u->factor >= 1);
 	*out = n.whole * u->factor;
 	return 0;
 }
@@ -195,6 +197,7 @@ int dp_parse_duration(const char *s, const char *bare_unit, double min_s, double
 	format_seconds(max_s, hi);
 	if (!(v >= min_s && v <= max_s))
 		return dp_error(DNNPROV_EINVAL, "duration '%.*s' is out of range (%s to %s)", QUOTE_MAX, s, lo, hi);
+	assert(!isnan(v)); /* NaN is in no range */
 	*seconds = v;
 	return 0;
 }
@@ -213,6 +216,7 @@ int dp_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	if (!n.fits || n.whole < min || n.whole > max)
 		return dp_error(DNNPROV_EINVAL, "'%.*s' is out of range (%ju to %ju)", QUOTE_MAX, s, (uintmax_t)min,
 				(uintmax_t)max);
+	assert(min <= n.whole && n.whole <= max);
 	*out = n.whole;
 	return 0;
 }

@@ -58,6 +58,24 @@ DP_INTERNAL int dp_dynlib_bind(dp_dynlib *lib);
 DP_INTERNAL int dp_error_errno(int err, const char *fmt, ...) DP_PRINTF(2, 3);
 DP_INTERNAL void dp_error_clear(void);
 
+/* ---- arena ---------------------------------------------------------------
+ * Memory for many small pieces freed at once (a loaded dataflow's strings,
+ * a model): chunks of `chunk` bytes (0: 4 KiB), a piece larger than a
+ * chunk in one of its own.  Zero it to start; the pieces live until
+ * dp_arena_free.
+ */
+struct dp_arena_chunk;
+typedef struct dp_arena {
+	struct dp_arena_chunk *head;
+	size_t chunk;
+} dp_arena;
+
+/* n bytes, zeroed and aligned for any type; NULL when out of memory. */
+DP_INTERNAL void *dp_arena_alloc(dp_arena *a, size_t n);
+/* A copy of s[0..n) and a NUL; NULL when out of memory. */
+DP_INTERNAL char *dp_arena_strndup(dp_arena *a, const char *s, size_t n);
+DP_INTERNAL void dp_arena_free(dp_arena *a);
+
 /* ---- growable buffer ---------------------------------------------------
  * Invariant: data[0..len) is valid, cap >= len, data is NULL only when cap
  * is 0.  The owner frees with dp_buf_free().
@@ -72,6 +90,11 @@ typedef struct dp_buf {
 } dp_buf;
 
 DP_INTERNAL int dp_buf_reserve(dp_buf *b, size_t extra);
+/* Room for one more item in `array`, which holds n of *cap items of
+ * `size` bytes: the array, grown (doubled, from `first` items) when it is
+ * full, or NULL when out of memory (the old one is kept, with the detail
+ * set).  The caller stores the result. */
+DP_INTERNAL void *dp_grow(void *array, size_t n, size_t *cap, size_t size, size_t first);
 DP_INTERNAL int dp_buf_append(dp_buf *b, const void *p, size_t n);
 DP_INTERNAL int dp_buf_printf(dp_buf *b, const char *fmt, ...) DP_PRINTF(2, 3);
 DP_INTERNAL int dp_buf_putc(dp_buf *b, char c);
@@ -157,6 +180,15 @@ DP_INTERNAL int dp_parse_address(const char *s, const char *default_host, dp_add
 DP_INTERNAL uint32_t dp_crc32c(uint32_t crc, const void *p, size_t n);
 /* The table-driven version, for tests and machines without SSE4.2. */
 DP_INTERNAL uint32_t dp_crc32c_portable(uint32_t crc, const void *p, size_t n);
+
+/* ---- numbers as text (dtoa.c) -----------------------------------------
+ * dp_dtoa writes the shortest decimal that reads back (strtod) as d,
+ * laid out as printf's %g lays it out (dtoa.c says how), NUL-terminated
+ * in out; returns its length.  NaN and infinities as "nan", "inf" and
+ * "-inf": callers spell them as their format wants.
+ */
+#define DP_DTOA_MAX 32
+DP_INTERNAL size_t dp_dtoa(double d, char out[DP_DTOA_MAX]);
 
 /* ---- byte order --------------------------------------------------------*/
 static inline void dp_put_be16(unsigned char *p, uint16_t v)

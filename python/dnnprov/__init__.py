@@ -25,17 +25,20 @@ dnnprov.lineage() walks from a model back to its raw data
 (docs/LINEAGE.md).
 
 dnnprov.torch records a PyTorch training from its model and optimizer;
-dnnprov.keras has a Keras callback.  The library is looked for in
-$DNNPROV_LIB, then (installed) the library `make install` put beside this
-package or (in the source tree) the build tree's, then the system's; see
-python/README.md.
+dnnprov.keras and dnnprov.skorch have callbacks, dnnprov.optuna records
+each trial of a study.  A name the experiment file does not declare raises
+UndeclaredError at the begin and the first epoch, then UndeclaredWarning:
+the run goes on.  The library is looked for in $DNNPROV_LIB, then the one
+inside a package installed from the wheel (`make wheel`) or the one `make
+install` put beside it, or (in the source tree) the build tree's, then the
+system's; see python/README.md.
 """
 
 from . import _native
 from .errors import (EINVAL, ENOMEM, EIO, ENOSPC, ECONFIG, ETYPE, ESTATE, ECORRUPT,
                      ETRUNCATED, EVERSION, ENOTFOUND, ELOCKED, EINDEX, EQUERY, EUNDECLARED,
                      ConfigError, Error, InvalidArgumentError, LockedError, NoSpaceError,
-                     StateError, UndeclaredError, ValueTypeError)
+                     StateError, UndeclaredError, UndeclaredWarning, ValueTypeError)
 from . import query as _query
 from .query import QUESTIONS, ask, command, connect, extension_path, questions, sql
 from .task import Task, fingerprint, tag
@@ -43,7 +46,7 @@ from .task import Task, fingerprint, tag
 # Shown as dnnprov.Error, dnnprov.Task in tracebacks and reprs, where users
 # meet them, rather than as the private modules that define them.
 for _public in (Task, Error, ConfigError, InvalidArgumentError, ValueTypeError, NoSpaceError,
-                StateError, LockedError, UndeclaredError):
+                StateError, LockedError, UndeclaredError, UndeclaredWarning):
     _public.__module__ = __name__
 del _public
 
@@ -52,7 +55,7 @@ library_path = _native.path
 """The libdnnprov.so this process loaded."""
 
 __all__ = ["Task", "Error", "ConfigError", "InvalidArgumentError", "ValueTypeError",
-           "NoSpaceError", "StateError", "LockedError", "UndeclaredError", "library_path",
+           "NoSpaceError", "StateError", "LockedError", "UndeclaredError", "UndeclaredWarning", "library_path",
            "EINVAL", "ENOMEM", "EIO", "ENOSPC", "ECONFIG", "ETYPE", "ESTATE", "ECORRUPT",
            "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED", "EINDEX", "EQUERY", "EUNDECLARED",
            "connect", "sql", "command", "ask", "questions", "QUESTIONS", "extension_path", "tag",

@@ -6,7 +6,6 @@ every call (and guess int for pointers and doubles).
 """
 
 import ctypes
-import ctypes.util
 import os
 
 from .errors import error_for
@@ -14,7 +13,10 @@ from .errors import error_for
 # dnnprov_type
 NULL, INT, REAL, TEXT = 0, 1, 2, 3
 # dnnprov_status
-RUNNING, FINISHED, FAILED, KILLED = 0, 1, 2, 3
+RUNNING, FINISHED, FAILED, KILLED, PRUNED = 0, 1, 2, 3, 4
+# DNNPROV_REFUSED: recorded, but names the experiment file does not declare
+# were refused (a positive code: not an error)
+REFUSED = 1
 # DNNPROV_NEXT_EPOCH: dnnprov_task_resume's "after the last epoch recorded"
 NEXT_EPOCH = -(1 << 63)
 
@@ -41,11 +43,19 @@ _BUILD_TREE = os.path.dirname(os.path.dirname(_HERE))
 
 
 def _candidates():
-    """Where to look for the library, in order, as (description, path)."""
+    """Where to look for the library, in order, as (description, path): a
+    generator, so that the first library found ends the search."""
     env = os.environ.get("DNNPROV_LIB")
     if env:
         # An explicit choice is never second-guessed by a fallback.
-        return [("$DNNPROV_LIB", env)]
+        yield ("$DNNPROV_LIB", env)
+        return
+    packaged = os.path.join(_HERE, "libdnnprov.so.0")
+    if os.path.exists(packaged):
+        # A wheel carries its library (`make wheel`): that one, never
+        # another version found elsewhere first.
+        yield ("the wheel", packaged)
+        return
     try:
         from . import _install   # written by `make install`, absent in the source tree
     except ImportError:
@@ -53,16 +63,18 @@ def _candidates():
     if _install is not None:
         # An installed package loads the library installed with it, never
         # another version found elsewhere first.
-        found = [("make install", _install.LIBRARY)]
+        yield ("make install", _install.LIBRARY)
     else:
-        found = [("build tree", os.path.join(_BUILD_TREE, build, "libdnnprov.so"))
-                 for build in ("build", "build-asan")]
+        for build in ("build", "build-asan"):
+            yield ("build tree", os.path.join(_BUILD_TREE, build, "libdnnprov.so"))
+    # Only when those are missing: find_library runs ldconfig and imports
+    # subprocess, tens of milliseconds that every import paid.
+    import ctypes.util
     name = ctypes.util.find_library("dnnprov")
     if name:
-        found.append(("ctypes.util.find_library", name))
+        yield ("ctypes.util.find_library", name)
     if _install is None:
-        found.append(("make install", "/usr/local/lib/libdnnprov.so.0"))
-    return found
+        yield ("make install", "/usr/local/lib/libdnnprov.so.0")
 
 
 def _needs_missing_asan(path):
@@ -113,6 +125,9 @@ _PROTOTYPES = {
     "dnnprov_config_log_dir": (ctypes.c_char_p, [_P]),
     "dnnprov_config_index_dir": (ctypes.c_char_p, [_P]),
     "dnnprov_config_facts": (ctypes.c_int, [_P]),
+    "dnnprov_config_strict": (ctypes.c_int, [_P]),
+    "dnnprov_config_selects": (ctypes.c_int, [_P, _S]),
+    "dnnprov_task_strict": (None, [_P, ctypes.c_int]),
     "dnnprov_task_open": (ctypes.c_int, [_P, _S, ctypes.POINTER(_P)]),
     "dnnprov_task_open_new": (ctypes.c_int, [_P, _S, ctypes.POINTER(_P)]),
     "dnnprov_task_resume": (ctypes.c_int, [_P, ctypes.c_int64, _PV, ctypes.c_size_t]),
@@ -173,6 +188,16 @@ def last_error(rc):
     addr = lib.dnnprov_errsubject()
     subject = ctypes.string_at(addr).decode("utf-8", "replace") if addr else ""
     return error_for(rc, detail, subject or None)
+
+
+def refusal():
+    """(detail, refused names) of the DNNPROV_REFUSED the last call on this
+    thread returned."""
+    addr = lib.dnnprov_errmsg()
+    detail = ctypes.string_at(addr).decode("utf-8", "replace") if addr else ""
+    addr = lib.dnnprov_errsubject()
+    names = ctypes.string_at(addr).decode("utf-8", "replace") if addr else ""
+    return detail, tuple(n for n in names.split(",") if n)
 
 
 def take_text(addr, length):

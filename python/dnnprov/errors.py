@@ -85,7 +85,21 @@ class LockedError(Error):
 class UndeclaredError(Error, ValueError):
     """DNNPROV_EUNDECLARED: a metric or hyperparameter name the experiment
     file does not declare (a typo, most likely; the message lists the
-    declared names)."""
+    declared names).  Raised at a Task's begin and until its first epoch is
+    recorded, and always with strict=True or the file's `strict: true`;
+    later the name is refused with an UndeclaredWarning instead, and the
+    training goes on (docs/RUNS.md)."""
+
+
+class UndeclaredWarning(UserWarning):
+    """A name the experiment file does not declare was refused after the
+    first epoch: the record kept its other values, and the run shows the
+    name as a problem (`dnnprov runs`, `index --status`).  Warned once per
+    name and Task; `names` lists the refused names."""
+
+    def __init__(self, message, names=()):
+        UserWarning.__init__(self, message)
+        self.names = tuple(names)
 
 
 _BY_CODE = {

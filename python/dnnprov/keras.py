@@ -52,6 +52,7 @@ import json
 import os
 import sys
 
+from ._lazy import lazy_class
 from .task import Task
 
 
@@ -137,9 +138,10 @@ class _Recording:
         values["NUM_LAYERS"] = len(self.model.layers)
         if self.captured is not None:
             values = {k: v for k, v in values.items() if k in self.captured}
-        values.update(self.extra_hyperparameters)
-        self.task = Task(self.config, values, self.task_id, label=self.label,
-                         resume=self.task_id is not None, facts=self.facts)
+        # What the model says is captured where the experiment file selects
+        # it; the user's names are checked (a typo is refused).
+        self.task = Task(self.config, self.extra_hyperparameters, self.task_id, label=self.label,
+                         resume=self.task_id is not None, facts=self.facts, derived=values)
         self._training = True
         facts = layer_facts(self.model)
         if facts:
@@ -271,11 +273,6 @@ def provenance(model, dataflow_tag="", adaptation=False, hyps=None, hyperparamet
     return callback
 
 
-def __getattr__(name):
-    # PEP 562: the class is made on first use, so that importing this module
-    # never imports Keras (which drags TensorFlow or JAX in).
-    if name == "ProvenanceCallback":
-        cls = _define()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The class is made on first use, so that importing this module never
+# imports its framework (which drags TensorFlow or JAX in).
+__getattr__ = lazy_class(globals(), "ProvenanceCallback", _define)

@@ -20,12 +20,13 @@ An answer is a pandas DataFrame when pandas imports, else a list of dicts,
 typed by what the answer says each column holds ("kinds"): times as
 datetimes (UTC), integers as integers (pandas' nullable Int64), reals as
 floats ("NaN" and "Infinity" as floats), a missing value as NA (None in a
-list of dicts).  A refused parameter raises dnnprov.Error whose
+list of dicts).  A run's tags are a dict of their values as recorded
+(numbers as numbers), and the run fact git_dirty a boolean, where the JSON
+answer has display text ("stage=candidate, seed=7"; "true").  A refused parameter raises dnnprov.Error whose
 `parameter` names it.
 """
 
 import ctypes
-import datetime
 import inspect
 import json
 import math
@@ -92,6 +93,7 @@ def _pandas():
 def _time(v):
     if not isinstance(v, str):
         return v
+    import datetime   # for answers read without pandas: 10 ms of every import otherwise
     return datetime.datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
 
 
@@ -185,8 +187,55 @@ def ask(question, config=None, *, index_dir=None, dataflow=None, format="json", 
                                            ctypes.byref(out), ctypes.byref(length))
         if rc:
             raise _native.last_error(rc)
-    text = _native.take_text(out, length.value)
-    return _frame(json.loads(text)) if fmt == JSON else text
+        text = _native.take_text(out, length.value)
+        if fmt != JSON:
+            return text
+        answer = json.loads(text)
+        _values_as_values(ix, answer, dataflow)
+    return _frame(answer)
+
+
+def _sql_rows(ix, query, params, dataflow):
+    """The rows of SQL on an open index, as dicts (numbers as numbers)."""
+    from .task import _value_array
+    values, keep = _value_array("parameter", {str(i + 1): v for i, v in enumerate(params)})
+    out, length = ctypes.c_void_p(), ctypes.c_size_t()
+    rc = _native.lib.dnnprov_index_sql(ix.handle, query.encode("utf-8"), values, len(params),
+                                       dataflow.encode("utf-8") if dataflow else None, 0.0, JSON,
+                                       ctypes.byref(out), ctypes.byref(length))
+    if rc:
+        raise _native.last_error(rc)
+    del keep
+    return json.loads(_native.take_text(out, length.value))["rows"]
+
+
+# Run facts whose text is a boolean ("true", "false"), as Python records them.
+_BOOLEAN_FACTS = ("git_dirty",)
+
+
+def _values_as_values(ix, answer, dataflow):
+    """A runs answer's tags as a dict per run, with their values as
+    recorded (numbers as numbers, from the SQL table `tags`), and boolean
+    run facts as booleans; the JSON answer has them as display text."""
+    columns = answer.get("columns") or []
+    rows = answer.get("rows") or []
+    if "tags" in columns and "task" in columns and any(r.get("tags") is not None for r in rows):
+        tags = {}
+        # Without a dataflow named, the index holds one: the answer's.
+        query, params = ("select task, key, value from tags where dataflow = ?1", [dataflow]) if dataflow \
+            else ("select task, key, value from tags", [])
+        for t in _sql_rows(ix, query, params, dataflow):
+            tags.setdefault(t["task"], {})[t["key"]] = t["value"]
+        for r in rows:
+            if r.get("tags") is not None:
+                r["tags"] = tags.get(r["task"], {})
+        kinds = answer.get("kinds")
+        if kinds:
+            kinds[columns.index("tags")] = {"kind": "tags"}
+    for name in _BOOLEAN_FACTS:
+        if name in columns:
+            for r in rows:
+                r[name] = {"true": True, "false": False}.get(r[name], r[name])
 
 
 def command(name, config=None, *, index_dir=None, dataflow=None, con=None, **options):

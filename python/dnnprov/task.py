@@ -32,14 +32,15 @@ import math
 import operator
 import os
 import threading
+import warnings
 import weakref
 from collections.abc import Mapping
 
 from . import _native, facts as _facts
-from ._native import FAILED, FINISHED, INT, KILLED, NULL, REAL, TEXT, lib
-from .errors import ESTATE, Error, StateError
+from ._native import FAILED, FINISHED, INT, KILLED, NULL, PRUNED, REAL, REFUSED, TEXT, lib
+from .errors import ESTATE, Error, StateError, UndeclaredWarning
 
-_STATUS = {"FINISHED": FINISHED, "FAILED": FAILED, "KILLED": KILLED}
+_STATUS = {"FINISHED": FINISHED, "FAILED": FAILED, "KILLED": KILLED, "PRUNED": PRUNED}
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 # Longest end message kept from an exception's text: a tensor printed into
 # an error message can be megabytes, and the end record is not a log file.
@@ -163,7 +164,17 @@ class Task:
     Opening a Task loads the config, opens the task's writer and, unless
     begin=False, records its start with the `hyperparameters` (a mapping of
     name to value; built-in names the config does not select are dropped,
-    any other name it does not declare raises UndeclaredError).
+    any other name it does not declare raises UndeclaredError).  `derived`
+    maps names to values an integration read by itself (an optimizer's
+    momentum, a scheduler's class): each is recorded only when the config
+    selects it, and never refused; `hyperparameters` win over them.
+
+    A name the config does not declare raises UndeclaredError at the begin
+    and until the first epoch is recorded, where stopping costs seconds;
+    after that it is refused alone: the record keeps its other values, the
+    run shows the name as a problem, and an UndeclaredWarning says so once
+    per name.  strict=True (or `strict: true` in the config) raises every
+    time, and records nothing of the call.
 
     task_id None makes a new id, unique per run: `label` (when given), the
     time, the host and the pid.  The id of a task that has begun before
@@ -188,7 +199,8 @@ class Task:
     """
 
     def __init__(self, config, hyperparameters=None, task_id=None, *, begin=True, resume=False,
-                 label=None, resume_epoch=None, facts=None, transformation=None):
+                 label=None, resume_epoch=None, facts=None, derived=None, strict=False,
+                 transformation=None):
         self._lock = threading.Lock()
         self._handle = None
         self._config = None
@@ -196,24 +208,37 @@ class Task:
         self._began = False
         self._id = task_id
         self._names = {}
+        self._warned = set()
+        # Strict until the first epoch is recorded (or for good, as asked).
+        self._early = True
+        self._strict = bool(strict)
         self._grow(8)
         if hyperparameters is not None and not isinstance(hyperparameters, Mapping):
             raise TypeError("hyperparameters must be a mapping of name to value (a dict), not "
                             f"{type(hyperparameters).__name__}")
+        if derived is not None and not isinstance(derived, Mapping):
+            raise TypeError(f"derived must be a mapping of name to value (a dict), not {type(derived).__name__}")
         if facts is not None and not isinstance(facts, Mapping):
             raise TypeError(f"facts must be a mapping of name to value (a dict), not {type(facts).__name__}")
         if task_id is not None and label is not None:
             raise ValueError("label names a new task: give task_id or label, not both")
         epoch = _native.NEXT_EPOCH if resume_epoch is None else _epoch_number(resume_epoch)
-        if begin:
-            # Converted before anything is opened, so that a value Python
-            # refuses leaves no empty task folder behind.
-            count, keep = self._fill("hyperparameter", hyperparameters or {})
         cfg = ctypes.c_void_p()
         rc = lib.dnnprov_config_load(os.fsencode(config), ctypes.byref(cfg))
         if rc:
             raise _native.last_error(rc)
         self._config = cfg
+        self._strict = self._strict or bool(lib.dnnprov_config_strict(cfg))
+        if begin:
+            values = {k: v for k, v in (derived or {}).items() if self._selects(k)}
+            values.update(hyperparameters or {})
+            # Converted before the task is opened, so that a value Python
+            # refuses leaves no empty task folder behind.
+            try:
+                count, keep = self._fill("hyperparameter", values)
+            except BaseException:
+                self._free_config()
+                raise
         handle = ctypes.c_void_p()
         if task_id is None:
             name = None if label is None else _text("task label", label, label)
@@ -226,6 +251,7 @@ class Task:
             raise error
         self._handle = handle
         self._id = lib.dnnprov_task_id(handle).decode("utf-8")
+        lib.dnnprov_task_strict(handle, 1)
         _LIVE.add(self)
         if begin and transformation is not None:
             rc = lib.dnnprov_task_transformation(
@@ -253,6 +279,10 @@ class Task:
                 self.close()
                 raise error
             self._began = True
+        else:
+            # Adding to a task that has trained (a test after its end): a
+            # typo now must not lose what is recorded.
+            self._settle()
 
     # ---- identity ---------------------------------------------------------
 
@@ -276,6 +306,35 @@ class Task:
     @property
     def closed(self):
         return self._handle is None
+
+    def selects(self, name):
+        """Whether the experiment file selects hyperparameter `name` (declares
+        it and records it): what an integration asks before it records a
+        value it derived by itself."""
+        with self._lock:
+            return self._selects(name)
+
+    def _selects(self, name):
+        if not isinstance(name, str):
+            return False
+        return bool(lib.dnnprov_config_selects(self._live_config(), name.encode("utf-8")))
+
+    def _failed(self, rc):
+        """Handles a recording call's non-zero rc: DNNPROV_REFUSED warns once
+        per refused name (the record was written); anything else raises."""
+        if rc != REFUSED:
+            raise _native.last_error(rc)
+        detail, names = _native.refusal()
+        fresh = [n for n in names if n not in self._warned]
+        if fresh or not names:
+            self._warned.update(names)
+            warnings.warn(UndeclaredWarning(f"dnnprov: task {self._id}: {detail}", names), stacklevel=3)
+
+    def _settle(self):
+        """After the first epoch: refusals no longer raise unless strict."""
+        self._early = False
+        if not self._strict:
+            lib.dnnprov_task_strict(self._handle, 0)
 
     def _live_config(self):
         if self._config is None:
@@ -374,7 +433,9 @@ class Task:
             count, keep = self._fill("metric", metrics)
             rc = lib.dnnprov_task_epoch(self._live(), n, elapsed, self._array, count)
             if rc:
-                raise _native.last_error(rc)
+                self._failed(rc)
+            if self._early:
+                self._settle()
 
     def adapt(self, n, /, **hyperparameters):
         """Records that hyperparameters took new values at the start of
@@ -390,7 +451,7 @@ class Task:
                 _, keep = self._fill("hyperparameter", {name: value})
                 rc = lib.dnnprov_task_adapt(self._live(), n, self._array)
                 if rc:
-                    raise _native.last_error(rc)
+                    self._failed(rc)
 
     def layers(self, layers):
         """Records layer facts (the original's iLayers): a list of
@@ -425,7 +486,7 @@ class Task:
             n, keep = self._fill("metric", metrics)
             rc = lib.dnnprov_task_test(self._live(), self._array, n)
             if rc:
-                raise _native.last_error(rc)
+                self._failed(rc)
 
     def element(self, transformation, set, values):
         """Records one element of a user-defined transformation's set:
@@ -437,7 +498,7 @@ class Task:
             n, keep = self._fill("attribute", values)
             rc = lib.dnnprov_task_element(self._live(), tname, sname, self._array, n)
             if rc:
-                raise _native.last_error(rc)
+                self._failed(rc)
 
     def _entity(self, direction, role, path, quick, fingerprint, size):
         role_b = _text("entity role", role, role)
@@ -474,11 +535,12 @@ class Task:
         self._entity("generated", role, path, quick, fingerprint, size)
 
     def end(self, status="FINISHED", message=None):
-        """Records the task's end: status FINISHED, FAILED or KILLED, with an
-        optional message.  Nothing can be recorded after it."""
+        """Records the task's end: status FINISHED, FAILED, KILLED or PRUNED
+        (stopped early by a hyperparameter search), with an optional
+        message.  Nothing can be recorded after it."""
         code = _STATUS.get(str(status).upper())
         if code is None:
-            raise ValueError(f"status must be FINISHED, FAILED or KILLED, not {status!r}")
+            raise ValueError(f"status must be FINISHED, FAILED, KILLED or PRUNED, not {status!r}")
         text = None if message is None else _message(str(message))
         with self._lock:
             rc = lib.dnnprov_task_end(self._live(), code, text)

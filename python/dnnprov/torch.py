@@ -4,14 +4,14 @@
                                  scheduler=sched, epochs=20, batch_size=64)
     with rec:
         for epoch in range(1, 21):
-            rec.epoch_begin(epoch)
             ...train, validate, sched.step()...
             rec.epoch_end(epoch, loss=..., accuracy=..., val_loss=..., val_accuracy=...)
-        rec.test(loss=..., accuracy=...)
+    rec.test(loss=..., accuracy=...)          # after the block too
 
 The hyperparameters Keras-Prov read from a Keras model are read here from
-the model and the optimizer (from its first param group, the one a
-scheduler's first learning rate belongs to):
+the model and the optimizer, and recorded when the experiment file selects
+them (declares them; the built-in seven with `true`): what it does not
+select is not captured, as Keras-Prov's `hyps` chose.
 
     OPTIMIZER_NAME  the optimizer's class name ("SGD", "Adam")
     LEARNING_RATE   param_groups[0]["lr"]
@@ -22,29 +22,47 @@ scheduler's first learning rate belongs to):
     MOMENTUM        param_groups[0]["momentum"] when present (SGD, RMSprop),
                     else betas[0] for the Adam family (Adam, AdamW, NAdam,
                     ...: beta1 is the momentum of the gradient average), else 0
+    LEARNING_RATE_1, MOMENTUM_1, DECAY_1, ...
+                    the same of param group 1, 2, ... (declare them to
+                    record them, e.g. `LEARNING_RATE_1: numeric`)
     NUM_EPOCHS      `epochs`, when given
     BATCH_SIZE      `batch_size`, when given
     NUM_LAYERS      the number of leaf modules that own parameters: Linear,
                     Conv*, BatchNorm*, Embedding, LSTM, PReLU ... count once
                     each; activations without parameters, dropout, pooling
                     and containers do not count
-    LR_SCHEDULER    the scheduler's class name, when a scheduler is given;
-                    recorded only if the experiment file declares it
-                    (`LR_SCHEDULER: text`)
+    LR_SCHEDULER    the scheduler's class name, when a scheduler is given
 
-The library keeps only the hyperparameters the experiment file selects.
-Values in `hyperparameters=` are added to these and win over them.
+Values in `hyperparameters=` are added to these and win over them; they
+are the names that can be typos (UndeclaredError at the begin).
 
 Layer facts (the original's iLayers) are one (module name, "activation",
 class name) per leaf activation module (ReLU, GELU, Softmax, ... every class
 of torch.nn.modules.activation but MultiheadAttention, and subclasses) and
 one (module name, "dropout", p) per dropout module.
 
-A change of param_groups[0]["lr"] between epochs, whatever made it (any
-scheduler, a manual change), becomes an adaptation at epoch_begin(): the
-new learning rate, with the old one, at the epoch it first applies to.
-A scheduler that steps every batch (OneCycleLR) shows as one adaptation
-per epoch, the rate the epoch starts with.
+Adaptations.  A change of the learning rate, momentum or weight decay of
+any param group, whatever made it (any scheduler, a manual change), is
+recorded as an adaptation at the epoch whose training first used it.  The
+Recorder watches the optimizer's steps (it wraps optimizer.step while the
+task is open): epoch_end(n) compares the values the first step of epoch n
+used with the ones recorded last, so a loop that calls only epoch_end
+(once per epoch, as with MLflow or W&B) misses nothing.  epoch_begin(n),
+when called, compares the values in force at its call and records a change
+at n; a change is recorded once, at whichever sees it first.  A scheduler
+that steps every batch (OneCycleLR) shows as one adaptation per epoch, the
+values the epoch starts with.  A change made after the last epoch's steps
+(a scheduler stepping after training) is recorded when the task ends, at
+the epoch after the last.
+
+test(), element() and tag() also work after the `with` block: the task has
+ended, and they reopen it without beginning it again, as the Keras callback
+does after fit.
+
+Names the experiment file does not declare: an UndeclaredError at the begin
+and the first epoch, then an UndeclaredWarning once per name, the record
+keeping its other values and the run showing the name as a problem
+(strict=True raises every time; docs/RUNS.md).
 
 Each Recorder is a new run with its own id (`label`, then the time, host
 and pid) unless `task_id` names one.  To continue a run from a checkpoint,
@@ -58,6 +76,7 @@ records; on the other ranks every method does nothing (one task per run,
 one writer per task).
 """
 
+import functools
 import time
 
 import torch
@@ -76,20 +95,34 @@ def _leaf_modules(model):
             if next(module.children(), None) is None]
 
 
+def _momentum(group):
+    if "momentum" in group:
+        return group["momentum"]
+    if "betas" in group:
+        return group["betas"][0]
+    return 0
+
+
+def group_values(optimizer):
+    """LEARNING_RATE, MOMENTUM and DECAY of every param group, as floats:
+    group 0 under those names, group i under NAME_i."""
+    values = {}
+    for i, group in enumerate(optimizer.param_groups):
+        suffix = f"_{i}" if i else ""
+        values["LEARNING_RATE" + suffix] = float(group["lr"])
+        values["MOMENTUM" + suffix] = float(_momentum(group))
+        values["DECAY" + suffix] = float(group.get("weight_decay", 0))
+    return values
+
+
 def optimizer_hyperparameters(optimizer):
     """OPTIMIZER_NAME, LEARNING_RATE, DECAY and MOMENTUM of an optimizer."""
     group = optimizer.param_groups[0]
-    if "momentum" in group:
-        momentum = group["momentum"]
-    elif "betas" in group:
-        momentum = group["betas"][0]
-    else:
-        momentum = 0
     return {
         "OPTIMIZER_NAME": type(optimizer).__name__,
         "LEARNING_RATE": learning_rate(optimizer),
         "DECAY": group.get("weight_decay", 0),
-        "MOMENTUM": momentum,
+        "MOMENTUM": _momentum(group),
     }
 
 
@@ -138,7 +171,7 @@ class Recorder:
 
     def __init__(self, config, model, optimizer, scheduler=None, epochs=None, batch_size=None,
                  hyperparameters=None, task_id=None, *, label=None, resume=False, resume_epoch=None,
-                 facts=None):
+                 facts=None, strict=False):
         self.config = config
         self.model = model
         self.optimizer = optimizer
@@ -151,14 +184,21 @@ class Recorder:
         self.resume = resume
         self.resume_epoch = resume_epoch
         self.facts = dict(facts or {})
+        self.strict = strict
         self.task = None
-        self._lr = None
+        self._recorded = {}     # the adaptable values as last recorded
+        self._adaptable = set()  # the names of those the experiment file selects
+        self._first_step = None  # the values the first step since the last epoch_end used
+        self._last_epoch = None
+        self._step = None        # (the optimizer's step before the wrap, the wrapper)
         self._epoch_started = None
         self.recording = _is_recording_rank()
 
-    def hyperparameters(self):
-        """The values begin() records (before the config's selection)."""
-        values = optimizer_hyperparameters(self.optimizer)
+    def derived(self):
+        """The values read from the model, optimizer and arguments; begin()
+        records those the experiment file selects."""
+        values = {"OPTIMIZER_NAME": type(self.optimizer).__name__}
+        values.update(group_values(self.optimizer))
         values["NUM_LAYERS"] = count_layers(self.model)
         if self.epochs is not None:
             values["NUM_EPOCHS"] = self.epochs
@@ -166,6 +206,11 @@ class Recorder:
             values["BATCH_SIZE"] = self.batch_size
         if self.scheduler is not None:
             values["LR_SCHEDULER"] = type(self.scheduler).__name__
+        return values
+
+    def hyperparameters(self):
+        """The values begin() is given (before the config's selection)."""
+        values = self.derived()
         values.update(self.extra_hyperparameters)
         return values
 
@@ -181,18 +226,60 @@ class Recorder:
             raise RuntimeError(f"task {self.task.id} has already begun")
         if not self.recording:
             return self
-        task = Task(self.config, self.hyperparameters(), self.task_id, label=self.label,
-                    resume=self.resume, resume_epoch=self.resume_epoch, facts=self.facts)
+        task = Task(self.config, self.extra_hyperparameters, self.task_id, label=self.label,
+                    resume=self.resume, resume_epoch=self.resume_epoch, facts=self.facts,
+                    derived=self.derived(), strict=self.strict)
         try:
             facts = layer_facts(self.model)
             if facts:
                 task.layers(facts)
+            self._adaptable = {name for name in group_values(self.optimizer) if task.selects(name)}
         except BaseException as e:
             task.__exit__(type(e), e, e.__traceback__)
             raise
         self.task = task
-        self._lr = learning_rate(self.optimizer)
+        self._recorded = self._values()
+        self._recorded.update({k: v for k, v in self.extra_hyperparameters.items() if k in self._recorded})
+        self._watch_steps()
         return self
+
+    def _values(self):
+        """The adaptable values the experiment file selects, as they are now."""
+        return {k: v for k, v in group_values(self.optimizer).items() if k in self._adaptable}
+
+    def _watch_steps(self):
+        """Wraps optimizer.step to see the values each epoch's first step
+        uses (functools.wraps keeps what a scheduler marked on it)."""
+        step = self.optimizer.step
+
+        @functools.wraps(step)
+        def watched(*args, **kwargs):
+            if self._first_step is None and self.task is not None and not self.task.closed:
+                self._first_step = self._values()
+            return step(*args, **kwargs)
+
+        # An instance attribute already when a scheduler wrapped it.
+        own = "step" in self.optimizer.__dict__
+        self.optimizer.step = watched
+        self._step = (step if own else None, watched)
+
+    def _unwatch_steps(self):
+        if self._step is None:
+            return
+        step, watched = self._step
+        self._step = None
+        # Only while nothing wrapped it after us; else ours stays, idle.
+        if self.optimizer.__dict__.get("step") is watched:
+            if step is None:
+                del self.optimizer.step
+            else:
+                self.optimizer.step = step
+
+    def _adapt(self, epoch, values):
+        changed = {k: v for k, v in values.items() if self._recorded.get(k) != v}
+        if changed:
+            self.task.adapt(epoch, **changed)
+            self._recorded.update(changed)
 
     def __enter__(self):
         return self.begin()
@@ -200,39 +287,63 @@ class Recorder:
     def __exit__(self, exc_type, exc, tb):
         if self.task is None:
             return False
+        try:
+            if exc is None and not self.task.closed and self._last_epoch is not None:
+                # A change made after the last epoch's steps.
+                self._adapt(self._last_epoch + 1, self._values())
+        except BaseException as e:
+            exc_type, exc, tb = type(e), e, e.__traceback__
+            self._unwatch_steps()
+            self.task.__exit__(exc_type, exc, tb)
+            raise
+        self._unwatch_steps()
         return self.task.__exit__(exc_type, exc, tb)
 
     def epoch_begin(self, epoch):
-        """Call at the start of each epoch: a learning rate that changed since
-        the last epoch is recorded as an adaptation at this epoch."""
+        """Optional, at the start of each epoch: a value changed since the
+        last one recorded is recorded as an adaptation at this epoch."""
         if self.task is None and not self.recording:
             return
-        lr = learning_rate(self.optimizer)
-        if lr != self._lr:
-            self.task.adapt(epoch, LEARNING_RATE=lr)
-            self._lr = lr
+        self._adapt(epoch, self._values())
         self._epoch_started = time.perf_counter()
 
     def epoch_end(self, epoch, /, elapsed=None, **metrics):
-        """Records the epoch's metrics.  Without `elapsed`, the epoch lasted
+        """Records the epoch's metrics, after any adaptation the epoch's
+        first optimizer step shows.  Without `elapsed`, the epoch lasted
         from epoch_begin() to now (or, without epoch_begin(), since the
         previous epoch record)."""
         if elapsed is None and self._epoch_started is not None:
             elapsed = time.perf_counter() - self._epoch_started
         self._epoch_started = None
-        if self.recording:
-            self.task.epoch(epoch, elapsed, **metrics)
+        if not self.recording:
+            return
+        first, self._first_step = self._first_step, None
+        if first is not None:
+            self._adapt(epoch, first)
+        self.task.epoch(epoch, elapsed, **metrics)
+        self._last_epoch = epoch if self._last_epoch is None else max(self._last_epoch, epoch)
+
+    def _after(self, method, *args, **kwargs):
+        """A record of the task; once its `with` block is left, through the
+        task reopened without a begin (its end stays)."""
+        if not self.task.closed:
+            return getattr(self.task, method)(*args, **kwargs)
+        later = Task(self.config, task_id=self.task.id, begin=False, strict=self.strict)
+        try:
+            return getattr(later, method)(*args, **kwargs)
+        finally:
+            later.close()
 
     def test(self, **metrics):
-        """Records the test-set metrics."""
+        """Records the test-set metrics, also after the `with` block."""
         if self.recording:
-            self.task.test(**metrics)
+            self._after("test", **metrics)
 
     def element(self, transformation, set, values):
         """Records one element of a user-defined transformation's set (see
-        dnnprov.Task.element)."""
+        dnnprov.Task.element), also after the `with` block."""
         if self.recording:
-            self.task.element(transformation, set, values)
+            self._after("element", transformation, set, values)
 
     def used(self, role, path, **kw):
         """Records a file or folder the run read (see dnnprov.Task.used)."""
@@ -246,16 +357,20 @@ class Recorder:
             self.task.generated(role, path, **kw)
 
     def tag(self, **tags):
-        """Tags the run (see dnnprov.Task.tag); also after its end."""
+        """Tags the run (see dnnprov.Task.tag), also after the `with` block."""
         if self.recording:
-            self.task.tag(**tags)
+            self._after("tag", **tags)
 
     def end(self, status="FINISHED", message=None):
         """Ends the task explicitly (outside a `with` block)."""
         if self.recording:
+            if not self.task.closed and self._last_epoch is not None:
+                self._adapt(self._last_epoch + 1, self._values())
+            self._unwatch_steps()
             self.task.end(status, message)
 
     def close(self):
         """Closes the task's handle (outside a `with` block)."""
+        self._unwatch_steps()
         if self.task is not None:
             self.task.close()

@@ -13,7 +13,8 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:exi
 indexer_config "$T/exp.yaml"
 "$TOOLS/gen_logs" "$T/exp.yaml" 3 10 5
 "$DNNPROV" index --log-dir "$T/logs" --index-dir "$T/ix" -q
-# The status line's age changes between runs.
+# The status line's age changes between runs; so does a table's last_activity
+# (an age): runs and watch are asked for CSV, whose times are absolute.
 normal() { sed 's/; last commit .* ago$//'; }
 
 while IFS='|' read -r label args; do
@@ -54,7 +55,7 @@ done <<EOF2
 dataflows|dataflows --index-dir $T/ix
 describe|describe df --index-dir $T/ix
 runs (the hyperparameter index)|runs df --where LEARNING_RATE>0.001 --format csv --index-dir $T/ix
-runs (metric lookups)|runs df --where max(loss)>0 --index-dir $T/ix
+runs (metric lookups)|runs df --where max(loss)>0 --format csv --index-dir $T/ix
 compare|compare df --metric loss --agg mean --index-dir $T/ix
 compare at=|compare df --metric loss --agg at=3 --format json --index-dir $T/ix
 effect|effect df --hyp LEARNING_RATE --metric loss --index-dir $T/ix

@@ -469,9 +469,9 @@ class StrictTest(LogTestCase):
 
     def test_free_metrics_still_collide_ignoring_case(self):
         free = self.write_config(self.config_text + FREE_METRICS, "free.yaml")
-        with dnnprov.Task(free, task_id="free") as t:
+        with dnnprov.Task(free, task_id="free", strict=True) as t:
             t.epoch(1, top5=0.5, loss=1.0)
-            with self.assertRaisesRegex(dnnprov.InvalidArgumentError, "collides with 'top5'"):
+            with self.assertRaisesRegex(dnnprov.UndeclaredError, "collides with 'top5'"):
                 t.epoch(2, TOP5=0.5)
             with self.assertRaisesRegex(dnnprov.UndeclaredError, "declared as 'loss'"):
                 t.epoch(2, Loss=0.5)

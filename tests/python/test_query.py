@@ -58,6 +58,32 @@ class QuestionTest(LogTestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertEqual(done.stdout.split(), ["ok", "11"])
 
+    def test_a_sqlite3_without_extension_loading(self):
+        # pyenv's default build, python.org's macOS build: sqlite3 without
+        # enable_load_extension.  The questions answer; connect() says why
+        # it cannot and names dnnprov.sql().  (tests/test_install.sh runs
+        # the wheel in such an interpreter where this machine has one.)
+        script = textwrap.dedent('''
+            import sys, types, sqlite3 as real
+            fake = types.ModuleType("sqlite3")
+            fake.__dict__.update(real.__dict__)
+            fake.Connection = type("Connection", (), {})
+            sys.modules["sqlite3"] = fake
+            import dnnprov
+            c = sys.argv[1]
+            assert len(dnnprov.runs(c)) == 3 and len(dnnprov.curve(c, "run-1")) == 3
+            assert len(dnnprov.sql("select task from tasks", config=c)) == 3
+            try:
+                dnnprov.connect(c)
+                sys.exit("connect() gave a connection")
+            except dnnprov.Error as e:
+                print(e)
+        ''')
+        done = subprocess.run([sys.executable, "-c", script, self.config], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("built without extension loading", done.stdout)
+        self.assertIn("dnnprov.sql(query, config=...)", done.stdout)
+
     def test_the_functions_are_the_registry(self):
         # Each function takes exactly the parameters the registry offers the
         # C API, under the same names, with its help as the docstring.
@@ -85,6 +111,26 @@ class QuestionTest(LogTestCase):
         self.assertIsInstance(rows, pandas.DataFrame)
         csv = dnnprov.query.ask("runs", self.config, format="csv", sort="task")
         self.assertTrue(csv.startswith("task,status,"), csv[:40])
+
+    def test_values_as_values(self):
+        # Tags as a dict of their values as recorded, git_dirty a boolean.
+        dnnprov.tag(self.config, "run-1", stage="candidate", seed=7)
+        with dnnprov.Task(self.config, {"LEARNING_RATE": 0.5}, task_id="dirty",
+                          facts={"git_dirty": "true"}) as t:
+            t.epoch(1, loss=1.0)
+        subprocess.run([DNNPROV, "index", "-c", self.config, "-q"], check=True)
+        script = textwrap.dedent('''
+            import sys
+            sys.modules["pandas"] = None
+            import dnnprov
+            rows = {r["task"]: r for r in dnnprov.runs(sys.argv[1], facts=True)}
+            print(repr(rows["run-1"]["tags"]), repr(rows["run-0"]["tags"]), repr(rows["dirty"]["git_dirty"]))
+        ''')
+        done = subprocess.run([sys.executable, "-c", script, self.config], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout.split("\n")[0], "{'seed': 7, 'stage': 'candidate'} None True")
+        runs = dnnprov.runs(self.config)
+        self.assertEqual(runs.set_index("task").loc["run-1", "tags"], {"seed": 7, "stage": "candidate"})
 
     def test_refusals_name_their_parameter(self):
         cases = [

@@ -1,6 +1,7 @@
 """dnnprov.torch.Recorder on a tiny model: the hyperparameter mapping for SGD
 and Adam, layer facts, learning-rate changes as adaptations, endings."""
 
+import subprocess
 import unittest
 from collections import OrderedDict
 
@@ -8,7 +9,7 @@ import torch
 
 import dnnprov
 import dnnprov.torch
-from support import LogTestCase
+from support import DNNPROV, LogTestCase
 
 
 def tiny_model():
@@ -233,6 +234,146 @@ class RecorderTest(LogTestCase):
         rec.end("KILLED", "preempted")
         rec.close()
         self.assertEqual(self.only("end")["status"], "KILLED")
+
+
+TWO_GROUPS = "  LEARNING_RATE_1: numeric\n  MOMENTUM_1: numeric\n"
+
+
+def batches(model, opt, n, sched=None):
+    """n optimizer steps (a scheduler stepped after each, when given)."""
+    for _ in range(n):
+        train_step(model, opt)
+        if sched is not None:
+            sched.step()
+
+
+class RecorderRulesTest(LogTestCase):
+    """The Recorder misses no adaptation, whichever hooks a loop calls, and
+    keeps what it records after the `with` block."""
+
+    def adapts(self, name="LEARNING_RATE"):
+        return [(r["epoch"], r["new"]) for r in self.records(kinds="adapt") if r["hyperparameter"] == name]
+
+    def step_lr_run(self, order):
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        with dnnprov.torch.Recorder(self.config, model, opt, sched, label=order) as rec:
+            for epoch in range(1, 7):
+                if order == "both":
+                    rec.epoch_begin(epoch)
+                batches(model, opt, 3)
+                if order == "step-then-end":
+                    sched.step()
+                    rec.epoch_end(epoch, loss=1.0)
+                else:
+                    rec.epoch_end(epoch, loss=1.0)
+                    sched.step()
+        return rec.id
+
+    def test_epoch_end_alone_sees_every_step_lr_change(self):
+        # StepLR halves the rate after epochs 2, 4 and 6: epochs 3 and 5 are
+        # the first to use the new rates, and the change after the last
+        # epoch is recorded at its end, at epoch 7.  Where the scheduler
+        # steps relative to epoch_end, and whether epoch_begin is called,
+        # does not matter.
+        for order in ("step-then-end", "end-then-step", "both"):
+            task = self.step_lr_run(order)
+            adapts = [(r["epoch"], r["new"]) for r in self.records(task=task, kinds="adapt")]
+            self.assertEqual(adapts, [(3, 0.05), (5, 0.025), (7, 0.0125)], order)
+            self.assertEqual(self.only("end", task=task)["status"], "FINISHED")
+        subprocess.run([DNNPROV, "index", "-c", self.config, "-q"], check=True)
+        curve = dnnprov.curve(self.config, task)
+        self.assertIn("LEARNING_RATE", list(curve.columns))
+        self.assertEqual(list(curve["LEARNING_RATE"]), [0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
+
+    def test_reduce_lr_on_plateau(self):
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0)
+        with dnnprov.torch.Recorder(self.config, model, opt, sched, task_id="plateau") as rec:
+            for epoch in range(1, 5):
+                batches(model, opt, 2)
+                sched.step(1.0)  # no better: the rate drops from the second step on
+                rec.epoch_end(epoch, val_loss=1.0)
+        got = self.adapts()
+        self.assertEqual([e for e, _ in got], [3, 4, 5])
+        for (_, new), want in zip(got, (0.01, 0.001, 0.0001)):
+            self.assertAlmostEqual(new, want)
+
+    def test_one_cycle_per_batch(self):
+        # OneCycleLR steps every batch and cycles the momentum too: each
+        # epoch shows the values its first batch used.
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, epochs=3, steps_per_epoch=4)
+        first = {}
+        with dnnprov.torch.Recorder(self.config, model, opt, sched, task_id="onecycle") as rec:
+            for epoch in range(1, 4):
+                first[epoch] = (opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"])
+                batches(model, opt, 4, sched)
+                rec.epoch_end(epoch, loss=1.0)
+        after = (opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"])
+        self.assertEqual(self.only("begin")["hyperparameters"]["LEARNING_RATE"], first[1][0])
+        self.assertEqual(self.adapts(), [(2, first[2][0]), (3, first[3][0]), (4, after[0])])
+        self.assertEqual(self.adapts("MOMENTUM"), [(2, first[2][1]), (3, first[3][1]), (4, after[1])])
+
+    def test_every_param_group(self):
+        two = self.write_config(self.config_text.replace("  seed: numeric\n", "  seed: numeric\n" + TWO_GROUPS),
+                                "two.yaml")
+        model = tiny_model()
+        head = list(model.out.parameters())
+        body = [p for n, p in model.named_parameters() if not n.startswith("out.")]
+        opt = torch.optim.SGD([{"params": body}, {"params": head, "lr": 0.01, "momentum": 0.5}],
+                              lr=0.1, momentum=0.9)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.1)
+        with dnnprov.torch.Recorder(two, model, opt, sched, task_id="groups") as rec:
+            for epoch in (1, 2):
+                batches(model, opt, 1)
+                rec.epoch_end(epoch, loss=1.0)
+                if epoch == 1:
+                    sched.step()
+        begin = self.only("begin")["hyperparameters"]
+        self.assertEqual((begin["LEARNING_RATE"], begin["LEARNING_RATE_1"], begin["MOMENTUM_1"]),
+                         (0.1, 0.01, 0.5))
+        got = [(r["epoch"], r["hyperparameter"], round(r["new"], 12)) for r in self.records(kinds="adapt")]
+        self.assertEqual(got, [(2, "LEARNING_RATE", 0.01), (2, "LEARNING_RATE_1", 0.001)])
+
+    def test_test_after_the_block(self):
+        # Train inside, evaluate after: the most common PyTorch layout.
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with dnnprov.torch.Recorder(self.config, model, opt, task_id="after") as rec:
+            batches(model, opt, 1)
+            rec.epoch_end(1, loss=1.0)
+        rec.test(loss=0.5, accuracy=0.8)
+        rec.tag(stage="evaluated")
+        kinds = [r["kind"] for r in self.records()]
+        self.assertEqual(kinds[-3:], ["end", "test", "tag"])
+        self.assertEqual(self.only("test")["metrics"], {"loss": 0.5, "accuracy": 0.8})
+        self.assertEqual(self.only("end")["status"], "FINISHED")
+        # The optimizer is its own again.
+        self.assertNotIn("step", opt.__dict__)
+
+    def test_the_config_selects_what_is_derived(self):
+        # Keras-Prov's seven plus a scheduler, in a file that declares only
+        # some: what it does not declare is not captured, and no error.
+        few = self.write_config("dataflow: few\nhyperparameters:\n  LEARNING_RATE: true\n  OPTIMIZER_NAME: true\n"
+                                "metrics: [loss]\nadaptation: true\n", "few.yaml")
+        model = tiny_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        with dnnprov.torch.Recorder(few, model, opt, sched, epochs=2, batch_size=8, task_id="few") as rec:
+            for epoch in (1, 2):
+                batches(model, opt, 1)
+                rec.epoch_end(epoch, loss=1.0)
+                sched.step()
+        self.assertEqual(self.only("begin")["hyperparameters"], {"OPTIMIZER_NAME": "SGD", "LEARNING_RATE": 0.1})
+        self.assertEqual(self.records(kinds="refused"), [])
+        self.assertEqual(self.adapts(), [(2, 0.05), (3, 0.025)])
+        # A name the user passes is still checked: it can be a typo.
+        with self.assertRaisesRegex(dnnprov.UndeclaredError, "'seed' is not declared"):
+            dnnprov.torch.Recorder(few, model, opt, hyperparameters={"seed": 1}, task_id="typo").begin()
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@
  *   DP_FAULT_OPS    the calls to fail, comma-separated, from: write (write,
  *                   pwrite, writev, pwritev), sync (fsync, fdatasync), read
  *                   (read, pread), open (opening for writing or creating),
- *                   mkdir, opendir (listing a folder: EACCES is a folder of
- *                   another user's with umask 077, which root cannot
- *                   otherwise simulate).  Required.
+ *                   mkdir, opendir (listing a folder, by opendir or by
+ *                   opening it with O_DIRECTORY, relative to another or
+ *                   not: EACCES is a folder of another user's with umask
+ *                   077, which root cannot otherwise simulate).  Required.
  *   DP_FAULT_PATH   only calls on files whose path contains this.  Required:
  *                   stderr must keep working to report the fault.
  *   DP_FAULT_ERRNO  ENOSPC (default), EIO, EROFS or EACCES.
@@ -195,9 +196,23 @@ ssize_t pread64(int fd, void *buf, size_t n, off_t at)
 	return fd_fails(fd, OP_READ, "pread") ? -1 : real_pread64(fd, buf, n, at);
 }
 
-/* Opening for reading never fails here: a read-only filesystem still reads. */
-static int open_fails(const char *path, int flags)
+/* Opening for reading never fails here, but a folder to list (opendir):
+ * a read-only filesystem still reads.  A folder opened relative to
+ * another is matched by its whole path. */
+static int open_fails(int dirfd, const char *path, int flags)
 {
+	if ((flags & O_DIRECTORY) && (armed_ops & OP_OPENDIR)) {
+		char whole[8192] = "";
+		if (dirfd != AT_FDCWD && path[0] != '/') {
+			char link[64];
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+			ssize_t n = readlink(link, whole, sizeof(whole) - 2);
+			whole[n > 0 ? n : 0] = '\0';
+			strcat(whole, "/");
+		}
+		strncat(whole, path, sizeof(whole) - strlen(whole) - 1);
+		return should_fail(OP_OPENDIR, "opendir", whole);
+	}
 	if (!(flags & (O_WRONLY | O_RDWR | O_CREAT)))
 		return 0;
 	return should_fail(OP_OPEN, "open", path);
@@ -217,28 +232,28 @@ int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	OPEN_MODE(flags, mode);
-	return open_fails(path, flags) ? -1 : real_open(path, flags, mode);
+	return open_fails(AT_FDCWD, path, flags) ? -1 : real_open(path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	OPEN_MODE(flags, mode);
-	return open_fails(path, flags) ? -1 : real_open64(path, flags, mode);
+	return open_fails(AT_FDCWD, path, flags) ? -1 : real_open64(path, flags, mode);
 }
 
 int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	OPEN_MODE(flags, mode);
-	return open_fails(path, flags) ? -1 : real_openat(dirfd, path, flags, mode);
+	return open_fails(dirfd, path, flags) ? -1 : real_openat(dirfd, path, flags, mode);
 }
 
 int openat64(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	OPEN_MODE(flags, mode);
-	return open_fails(path, flags) ? -1 : real_openat64(dirfd, path, flags, mode);
+	return open_fails(dirfd, path, flags) ? -1 : real_openat64(dirfd, path, flags, mode);
 }
 
 int mkdir(const char *path, mode_t mode)

@@ -10,11 +10,17 @@
  * usage: dump_index INDEX_DIR
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "indexer/epochs.h"
 #include "indexer/index.h"
 #include "logger/decode.h"
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void print_key(dp_db db, const unsigned char *k, size_t n)
 {
@@ -26,13 +32,21 @@ static void print_key(dp_db db, const unsigned char *k, size_t n)
 		bool number = (db == DP_DB_EPOCHS && field == 2) || (db == DP_DB_ADAPTATIONS && field == 2) ||
 			      (db == DP_DB_TESTS && field >= 2) || (db == DP_DB_ELEMENTS && field >= 4) ||
 			      (db == DP_DB_PROBLEMS && field == 1) ||
-			      (db == DP_DB_HYP_INDEX && field == 2);
+			      ((db == DP_DB_HYP_INDEX || db == DP_DB_COUNTS) && field == 2);
+		if ((db == DP_DB_RANKS && field == 2) || (db == DP_DB_STARTS && field == 1)) {
+			double d;
+			if (!dp_key_get_double(k, n, &pos, &d))
+				break;
+			printf(" %.17g", d);
+			field++;
+			continue;
+		}
 		if (db == DP_DB_PROGRESS) { /* the bare path */
 			printf(" %.*s", (int)n, (const char *)k);
 			return;
 		}
 		if (number) {
-			if (db == DP_DB_HYP_INDEX) { /* type byte, then a double or a string */
+			if (db == DP_DB_HYP_INDEX || db == DP_DB_COUNTS) { /* type byte, then a double or a string */
 				unsigned char t = k[pos++];
 				if (t == 1 && n - pos >= 8) {
 					double d;
@@ -66,6 +80,64 @@ static void print_key(dp_db db, const unsigned char *k, size_t n)
 		}
 		field++;
 	}
+}
+
+/* A hyperparameter row (schema.h) by the names of its dataflow's list, in
+ * name order: the positions depend on the order the specifications were
+ * read in, the values do not. */
+static void print_row(dp_index *ix, MDB_txn *txn, const unsigned char *key, size_t kn, const unsigned char *r,
+		      size_t n)
+{
+	static dp_decoder dec;
+	const char *names[256] = { 0 }, *df;
+	size_t dn, pos = 0, count = 0;
+	char *cells[256] = { 0 };
+	msgpack_object o;
+	MDB_val k, v;
+	if (!dp_key_get_str(key, kn, &pos, &df, &dn))
+		return;
+	k = (MDB_val){ dn + 1, (void *)df };
+	if (mdb_get(txn, ix->dbi[DP_DB_DATAFLOWS], &k, &v) == 0 && dp_decode(&dec, v.mv_data, v.mv_size, &o) == 0) {
+		const msgpack_object *h = dp_map_get(&o, "hyperparameters");
+		for (uint32_t i = 0; h && h->type == MSGPACK_OBJECT_ARRAY && i < h->via.array.size && i < 256; i++) {
+			const msgpack_object *nm = dp_map_get(&h->via.array.ptr[i], "name");
+			names[i] = nm && nm->type == MSGPACK_OBJECT_STR ? strndup(nm->via.str.ptr, nm->via.str.size) : NULL;
+		}
+	}
+	for (size_t i = 0, p = 0; p < n && i < 256; i++) {
+		unsigned char t = r[p++];
+		char cell[600];
+		uint64_t u = 0;
+		if ((t == DP_ROW_INT || t == DP_ROW_REAL) && p + 8 <= n)
+			for (int b = 7; b >= 0; b--)
+				u = u << 8 | r[p + (size_t)b];
+		if (t == DP_ROW_INT && p + 8 <= n) {
+			snprintf(cell, sizeof(cell), "%lld", (long long)u);
+			p += 8;
+		} else if (t == DP_ROW_REAL && p + 8 <= n) {
+			double d;
+			memcpy(&d, &u, 8);
+			snprintf(cell, sizeof(cell), "%.17g", d);
+			p += 8;
+		} else if (t == DP_ROW_TEXT && p < n && p + 1 + r[p] <= n) {
+			snprintf(cell, sizeof(cell), "\"%.*s\"", (int)r[p], (const char *)r + p + 1);
+			p += 1 + r[p];
+		} else if (t == DP_ROW_OTHER || t == DP_ROW_NONE) {
+			snprintf(cell, sizeof(cell), t == DP_ROW_OTHER ? "other" : "");
+		} else {
+			printf(" <bad row>");
+			break;
+		}
+		if (t != DP_ROW_NONE && asprintf(&cells[count], "%s=%s", names[i] ? names[i] : "?", cell) >= 0)
+			count++;
+	}
+	qsort(cells, count, sizeof(char *), cmp_cstr);
+	for (size_t i = 0; i < count; i++) {
+		printf(" %s", cells[i]);
+		free(cells[i]);
+	}
+	for (size_t i = 0; i < 256; i++)
+		free((char *)names[i]);
 }
 
 static void ev_json(dp_buf *b, const dp_ev *v)
@@ -160,6 +232,12 @@ int main(int argc, char **argv)
 				memcpy(&e, v.mv_data, sizeof(e));
 				e.why[sizeof(e.why) - 1] = '\0';
 				printf(" kind=%u length=%llu %s", e.kind, (unsigned long long)e.length, e.why);
+			} else if (db == DP_DB_COUNTS && v.mv_size == 8) {
+				uint64_t count;
+				dp_count_unpack(v.mv_data, v.mv_size, &count);
+				printf(" %llu", (unsigned long long)count);
+			} else if (db == DP_DB_RANKS) {
+				print_row(ix, txn, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
 			} else if (v.mv_size == 0) {
 				printf(" -");
 			} else {

@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 		dnnprov_task *t;
 		snprintf(id, sizeof(id), "task-%04d", k);
 		check(dnnprov_task_open(cfg, id, &t), "open");
+		dnnprov_task_strict(t, 1); /* an undeclared `dropout` is refused whole, below */
 		double lr = 0.001 * (1 + k % 7);
 		/* `dropout` (a user hyperparameter, where the config declares it)
 		 * only for even tasks: filters must treat its absence as unknown. */

@@ -10,8 +10,18 @@
  * distance from the run and drawn as SVG with the DOM's own methods:
  * every text from the logs is a text node, never markup.
  *
- * URL: #lineage?df=&task=  (and the run page's Lineage section)
+ * The view beside the picture: what the run came from (lineage --up),
+ * what was made from it (--down), and for each dataset it used, the runs
+ * that used the same one (its fingerprint: the same content, on any
+ * machine).
+ *
+ * URL: #lineage?df=&task=
  */
+import { h } from '../js/dom.mjs';
+import { api } from '../js/api.mjs';
+import { kindOf, rankColumn, chosenMetric } from '../js/answer.mjs';
+import { dataTable } from '../js/table.mjs';
+import { runHref } from '../js/ui.mjs';
 
 const SVG = 'http://www.w3.org/2000/svg';
 export const FONT_PX = 12;   /* 9 pt */
@@ -246,4 +256,57 @@ export async function lineageSection(api, df, task, box) {
   };
   paint();
   return graph;
+}
+
+const PAGE = 100;
+const TREE_COLUMNS = ['depth', 'relation', 'kind', 'transformation', 'task', 'role', 'location', 'fingerprint', 'size', 'status'];
+
+/* Answer a with only the given columns (those it has), kinds kept. */
+function someColumns(a, cols) {
+  const columns = cols.filter((c) => a.columns.includes(c));
+  return { columns, kinds: columns.map((c) => kindOf(a, c)), rows: a.rows };
+}
+
+/* The view: the run of the URL, else the best by the main metric (the
+ * runs answer names its column and goal), else the latest. */
+export async function render(ctx) {
+  const { main, df, params } = ctx;
+  const probe = await api('runs', { df, sort: 'task', limit: 1 });
+  const col = rankColumn(probe), m = chosenMetric(probe);
+  const runs = await api('runs', { df, sort: col ? (m.lowerIsBetter ? '' : '-') + col : '-start', limit: PAGE });
+  if (ctx.stale()) return {};
+  const best = col ? runs.rows.find((r) => r[col] !== null && r[col] !== undefined) : runs.rows[0];
+  const task = (params.task || [])[0] || (best || runs.rows[0] || {}).task;
+  const pick = h('select', { id: 'lineage-task', 'aria-label': 'run', onchange: (e) => ctx.set({ task: [e.target.value] }) },
+    runs.rows.map((r) => h('option', { value: r.task, selected: r.task === task }, r.task)));
+  if (task && !runs.rows.some((r) => r.task === task)) pick.prepend(h('option', { value: task, selected: true }, task));
+  main.append(h('h2', null, 'Lineage'));
+  main.append(h('div', { class: 'controls' }, h('label', null, 'run', pick)));
+  if (!task) {
+    main.append(h('p', { class: 'muted' }, 'No run yet.'));
+    return {};
+  }
+  const picture = h('div', { class: 'card lineage-picture', id: 'lineage-picture' });
+  const used = h('div', { id: 'lineage-up' }), made = h('div', { id: 'lineage-down' }), shared = h('div', { id: 'lineage-shared' });
+  main.append(picture,
+    h('div', { class: 'card' }, h('h3', null, 'What it came from'), used),
+    h('div', { class: 'card' }, h('h3', null, 'What was made from it'), made),
+    h('div', { class: 'card' }, h('h3', null, 'Runs that used the same data'), shared));
+  const [up, down] = await Promise.all([api('lineage', { df, node: task }), api('lineage', { df, node: task, down: 'true' })]);
+  if (ctx.stale()) return {};
+  const link = { taskCol: 'task', taskHref: (id) => runHref(df, id) };
+  used.append(dataTable(someColumns(up, TREE_COLUMNS), link));
+  made.append(dataTable(someColumns(down, TREE_COLUMNS), link));
+  /* A dataset the run used, and every task that used it too: lineage
+     --down one step from its fingerprint. */
+  const inputs = up.rows.filter((r) => r.depth === 1 && r.kind === 'entity');
+  const users = await Promise.all(inputs.map((r) => api('lineage', { node: r.fingerprint, down: 'true', depth: 1 })));
+  if (ctx.stale()) return {};
+  const rows = [];
+  inputs.forEach((e, i) => users[i].rows.filter((r) => r.kind === 'task').forEach((r) =>
+    rows.push({ role: e.role, location: e.location, fingerprint: e.fingerprint, dataflow: r.dataflow, task: r.task, transformation: r.transformation })));
+  shared.append(rows.length ? dataTable({ columns: ['role', 'location', 'fingerprint', 'dataflow', 'task', 'transformation'], rows },
+    { taskCol: 'task', rowClass: (r) => (r.task === task ? 'selected' : '') }) : h('p', { class: 'muted' }, 'The run recorded no input.'));
+  await lineageSection(api, df, task, picture);
+  return {};
 }
