@@ -293,8 +293,9 @@ static int tests_node(dp_query *q, dp_buf *b, const char *df, const char *task, 
 	int rc;
 
 	dp_key_task(&prefix, df, task);
-	dp_key end = prefix; /* past the task's keys: its terminator made 1 */
-	end.b[end.n - 1] = 1;
+	dp_key end = prefix; /* past the task's keys: a position (16 bytes) of 0xff, and one more */
+	for (int i = 0; i < 17 && end.n < DP_KEY_MAX; i++)
+		end.b[end.n++] = 0xff;
 	if ((rc = dp_scan_open_before(&sc, q->ix, q->txn, DP_DB_TESTS, &prefix, &end)))
 		return rc;
 	if ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW && dp_read_test(&q->dec, &k, &v, &row) == 0) {
