@@ -209,12 +209,13 @@ typedef struct dp_task_fields {
  * DNNPROV_ECORRUPT for bytes that are no task value (what was read before
  * the damage is in *out). */
 DP_INTERNAL int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *out);
-/* The status and the hyperparameters' map of a task value, the rest
- * skipped: what a table of every task's hyperparameters reads (compare),
- * without the other fields' decoding and the struct's 600 bytes to clear.
- * 0 or DNNPROV_ECORRUPT, and the fields, as dp_task_fields_parse gives
- * them for the same bytes. */
-DP_INTERNAL int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps);
+/* The status, the hyperparameters' map and the transformation of a task
+ * value, the rest skipped: what a table of every training's
+ * hyperparameters reads (compare), without the other fields' decoding and
+ * the struct's 600 bytes to clear.  0 or DNNPROV_ECORRUPT, and the
+ * fields, as dp_task_fields_parse gives them for the same bytes. */
+DP_INTERNAL int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps,
+				    dp_str *transformation);
 #define DP_SUMMARY_PACKED_MAX 80
 /* Packs s into out (DP_SUMMARY_PACKED_MAX bytes at most); returns its size. */
 DP_INTERNAL size_t dp_summary_pack(const dp_summary *s, unsigned char *out);

@@ -203,8 +203,14 @@ DP_INTERNAL int dp_task_suggest(dp_query *q, const char *df, const char *text, c
 				size_t *n);
 
 
-/* Whether the task is a training (TrainingModel), not another step of a
- * pipeline: what compare ranks. */
+/* Whether a task of that transformation (p NULL: none recorded) is a
+ * training (TrainingModel), not another step of a pipeline: what compare
+ * ranks. */
+static inline bool dp_transformation_trains(dp_str tf)
+{
+	return !tf.p || (tf.n == 13 && memcmp(tf.p, "TrainingModel", 13) == 0);
+}
+
 static inline bool dp_qtask_trains(const dp_qtask *t)
 {
 	return !t->transformation || strcmp(t->transformation, "TrainingModel") == 0;

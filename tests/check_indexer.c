@@ -252,14 +252,17 @@ static void status_hyps_agree(const char *task)
 	for (size_t n = val.mv_size + 1; n-- > 0;) {
 		dp_task_fields f;
 		char status[16];
-		dp_str hyps;
-		int whole = dp_task_fields_parse(val.mv_data, n, &f), quick = dp_task_status_hyps(val.mv_data, n, status, &hyps);
+		dp_str hyps, tf;
+		int whole = dp_task_fields_parse(val.mv_data, n, &f),
+		    quick = dp_task_status_hyps(val.mv_data, n, status, &hyps, &tf);
 		ck_assert_msg(quick == whole, "at %zu of %zu bytes: %d, %d", n, (size_t)val.mv_size, quick, whole);
 		if (whole)
 			continue;
 		ck_assert_str_eq(status, f.status);
 		ck_assert_uint_eq(hyps.n, f.hyps.n);
 		ck_assert(hyps.p == f.hyps.p);
+		ck_assert_uint_eq(tf.n, f.transformation.n);
+		ck_assert(tf.p == f.transformation.p);
 	}
 	mdb_txn_abort(txn);
 	dp_index_close(ix);

@@ -106,6 +106,10 @@ expect_status "--up and --down together" 1 Q lineage -c exp.yaml "$best_model" -
 expect_status "compare" 0 Q compare -c exp.yaml --metric accuracy --format csv
 expect_eq "ranks the trainings, not the pipeline's other steps" "$(csvcol task "$T/out" | grep -c -e '^split-' -e '^scale-')" 0
 expect_eq "every training" "$(csvcol task "$T/out" | grep -c -e '^[abc]-')" 3
+expect_status "a page of compare" 0 Q compare -c exp.yaml --metric accuracy --limit 10 --format json
+expect_eq "the page's rows and total are the trainings" \
+	"$($PY -c 'import json, sys; a = json.load(open(sys.argv[1])); print(sorted(r["task"][0] for r in a["rows"]), a.get("total"))' "$T/out")" \
+	"['a', 'b', 'c'] 3"
 
 # --- the documented recursive query gives the same path ------------------------------------
 $PY - "$ROOT/docs/SQL.md" >"$T/path.sql" <<'PY'
