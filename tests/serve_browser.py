@@ -232,9 +232,10 @@ try:
         print(f"live update: {time.monotonic() - t0:.2f} s from the append to the table")
 
         # ---- grouping by OPTIMIZER_NAME: the groups' counts and means, a band each -------------------------
-        goto("runs", status="FINISHED", by="OPTIMIZER_NAME")
+        # The trainings: a pipeline's other steps have no epochs and no optimizer.
+        goto("runs", status="FINISHED", where="epochs > 0", by="OPTIMIZER_NAME")
         wait_for("the groups", lambda: js("return document.querySelectorAll('#groups tbody tr').length") > 0, 10)
-        finished = [r for r in all_runs if r["status"] == "FINISHED"]
+        finished = [r for r in all_runs if r["status"] == "FINISHED" and r["epochs"] > 0]
         want = {}
         for r in finished:
             want.setdefault(r["OPTIMIZER_NAME"], []).append(r["best(val_loss)"])

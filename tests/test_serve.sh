@@ -7,11 +7,13 @@
 . "$(dirname "$0")/lib.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
 
-# The digits experiment, logs and index under $T, with a transformation of
-# the user's (the run page shows its elements).
-{ echo "log_dir: logs"; echo "index_dir: index"; grep -v -e '^log_dir:' -e '^index_dir:' examples/digits.yaml
-  printf 'transformations:\n  DenseBlock:\n    depends_on: [TrainingModel]\n    input:\n      iDenseBlock: {growth_rate: numeric, layers_db: numeric}\n'
+# The digits experiment, logs and index under $T, with one more
+# transformation of the user's beside its pipeline's (the run page shows
+# its elements).
+{ echo "log_dir: logs"; echo "index_dir: index"; grep -v -e '^log_dir:' -e '^index_dir:' examples/digits.yaml |
+	sed '/^transformations:$/a\  DenseBlock:\n    depends_on: [TrainingModel]\n    input:\n      iDenseBlock: {growth_rate: numeric, layers_db: numeric}'
 } >"$T/digits.yaml"
+expect_grep "the experiment has the transformation" "^  DenseBlock:" "$T/digits.yaml"
 expect_status "the digits grid trains" 0 sh tools/pyrun.sh "$PWD/$BUILD/libdnnprov.so" examples/torch_digits.py \
 	--config "$T/digits.yaml" --epochs 9
 expect_grep "six configurations" "^6 configurations" "$T/out"
