@@ -378,7 +378,8 @@ try:
         # ---- hyperparameters: honest views ---------------------------------------------------------------------------
         goto("hyper")
         cmp = cli_json("compare")
-        typical = statistics.median(r["epochs"] for r in all_runs)
+        # The page's rule (js/hyper.mjs): the runs with epochs, not a pipeline's other steps.
+        typical = statistics.median(r["epochs"] for r in all_runs if r["epochs"] > 0)
         cutoff = -(-typical * 0.5 // 1)
         ranked = [r["task"] for r in cmp["rows"] if r["status"] == "FINISHED" and epochs_of_cli[r["task"]] >= cutoff]
         short = [r["task"] for r in cmp["rows"] if r["status"] == "FINISHED" and epochs_of_cli[r["task"]] < cutoff]
@@ -482,6 +483,14 @@ try:
         run = d.find_element(By.ID, "lineage-task").get_attribute("value")
         best = cli_json("runs", "--sort", "best(val_loss)", "--where", "epochs > 0")["rows"][0]["task"]
         check("the view opens on the best run by the main metric", run == best, f"{run} vs {best}")
+        # The run the pipeline's Select step chose (by its own rule, not
+        # always the best by val_loss): its model goes on to the evaluation.
+        select = next(r["task"] for r in all_runs if r["task"].startswith("select-"))
+        run = next(r["task"] for r in cli_json("lineage", select, "--depth", "2")["rows"]
+                   if r["kind"] == "task" and r["transformation"] == "TrainingModel")
+        if run != best:
+            goto("lineage", task=[run])
+            wait_for("the chosen run's picture", lambda: len(picture_ids()) > 0, 20)
         up, down = cli_json("lineage", run)["rows"], cli_json("lineage", run, "--down")["rows"]
         key = lambda r: "t:" + r["dataflow"] + "/" + r["task"] if r["kind"] == "task" else "e:" + r["fingerprint"]
         ids = picture_ids()
