@@ -339,13 +339,14 @@ install: all
 # `make wheel`: build/dnnprov-VERSION-py3-none-manylinux_2_X_ARCH.whl, the
 # Python package with the library inside, for `pip install` into any
 # CPython >= 3.9 (a venv, conda, pyenv, --user) with no network and no
-# compiler (tools/wheel.py).  Its libdnnprov carries libyaml, msgpack-c and
-# SQLite (Debian ships them as PIC archives) with their symbols hidden, so
-# that they never meet the interpreter's own SQLite; Debian's liblmdb.a is
+# compiler (tools/wheel.py).  Its libdnnprov carries libyaml, msgpack-c,
+# SQLite and OpenSSL's libcrypto (Debian ships them as PIC archives) with
+# their symbols hidden, so that they never meet the interpreter's own SQLite
+# and libcrypto; Debian's liblmdb.a is
 # not PIC, so liblmdb.so.0 goes beside it, found through RUNPATH $$ORIGIN,
 # as auditwheel bundles libraries.  Needs glibc and nothing else.
 WHEEL_DIR := $(B)/wheel
-WHEEL_STATIC = $(foreach a,libyaml.a libmsgpackc.a libsqlite3.a,$(shell $(CC) -print-file-name=$(a)))
+WHEEL_STATIC = $(foreach a,libyaml.a libmsgpackc.a libsqlite3.a libcrypto.a,$(shell $(CC) -print-file-name=$(a)))
 WHEEL_LDFLAGS = -Wl,--exclude-libs,ALL -Wl,-rpath,'$$ORIGIN' -Wl,--strip-debug
 WHEEL_LMDB = $(shell readlink -f "$$($(CC) -print-file-name=liblmdb.so.0)")
 
