@@ -7,7 +7,7 @@ SOVERSION := 0
 
 # Debian ships msgpack-c's pkg-config file as `msgpack`, other systems as `msgpack-c`.
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS := lmdb yaml-0.1 $(MSGPACK_PC)
+PKGS := lmdb yaml-0.1 $(MSGPACK_PC) libcrypto
 
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -18,7 +18,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
 	-fPIC -fvisibility=hidden -I. -Iinclude
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llmdb -lyaml -lmsgpackc)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llmdb -lyaml -lmsgpackc -lcrypto)
 SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 # The library carries SQLite for dnnprov_index_sql() (sql/api.c); the
 # loadable extension uses its host's SQLite and links none.
@@ -122,7 +122,7 @@ $(B)/tools/embed: tools/embed.c
 
 $(B)/serve/assets.c: $(B)/tools/embed $(WEB_FILES) Makefile
 	@mkdir -p $(dir $@)
-	$(B)/tools/embed $@ serve/web $(WEB_FILES)
+	$(B)/tools/embed $@.tmp serve/web $(WEB_FILES) && mv $@.tmp $@
 
 $(B)/serve/assets.o: $(B)/serve/assets.c serve/serve.h
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
@@ -141,6 +141,9 @@ $(B)/dnnprov: $(CLI_OBJ) $(SERVE_OBJ) $(RECEIVE_OBJ) $(SHIP_OBJ) $(B)/libdnnprov
 		$(LIBS) $(JANSSON_LIBS)
 
 $(SHIP_OBJ): CFLAGS_ALL += $(NATS_CFLAGS) -DDP_NATS_SONAME='"$(call soname,libnats.so)"'
+# libgit2 tells a run's uncommitted changes (logger/code.c): loaded by a
+# begin inside a repository only.
+$(B)/logger/code.o: CFLAGS_ALL += -DDP_GIT2_SONAME='"$(call soname,libgit2.so)"'
 
 $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
@@ -254,8 +257,8 @@ fuzz: deps
 	done
 
 # ---- packages --------------------------------------------------------------
-DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils valgrind \
-	libnats-dev nats-server libmicrohttpd-dev libjansson-dev \
+DEB_PACKAGES := liblmdb-dev libmsgpack-dev libyaml-dev libssl-dev libsqlite3-dev sqlite3 check pkg-config lmdb-utils valgrind \
+	libnats-dev nats-server libmicrohttpd-dev libjansson-dev libgit2-dev graphviz \
 	python3-torch python3-sklearn \
 	python3 python3-msgpack python3-prov python3-numpy python3-pandas python3-venv \
 	python3-optuna python3-skorch \
@@ -336,13 +339,14 @@ install: all
 # `make wheel`: build/dnnprov-VERSION-py3-none-manylinux_2_X_ARCH.whl, the
 # Python package with the library inside, for `pip install` into any
 # CPython >= 3.9 (a venv, conda, pyenv, --user) with no network and no
-# compiler (tools/wheel.py).  Its libdnnprov carries libyaml, msgpack-c and
-# SQLite (Debian ships them as PIC archives) with their symbols hidden, so
-# that they never meet the interpreter's own SQLite; Debian's liblmdb.a is
+# compiler (tools/wheel.py).  Its libdnnprov carries libyaml, msgpack-c,
+# SQLite and OpenSSL's libcrypto (Debian ships them as PIC archives) with
+# their symbols hidden, so that they never meet the interpreter's own SQLite
+# and libcrypto; Debian's liblmdb.a is
 # not PIC, so liblmdb.so.0 goes beside it, found through RUNPATH $$ORIGIN,
 # as auditwheel bundles libraries.  Needs glibc and nothing else.
 WHEEL_DIR := $(B)/wheel
-WHEEL_STATIC = $(foreach a,libyaml.a libmsgpackc.a libsqlite3.a,$(shell $(CC) -print-file-name=$(a)))
+WHEEL_STATIC = $(foreach a,libyaml.a libmsgpackc.a libsqlite3.a libcrypto.a,$(shell $(CC) -print-file-name=$(a)))
 WHEEL_LDFLAGS = -Wl,--exclude-libs,ALL -Wl,-rpath,'$$ORIGIN' -Wl,--strip-debug
 WHEEL_LMDB = $(shell readlink -f "$$($(CC) -print-file-name=liblmdb.so.0)")
 

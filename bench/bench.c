@@ -254,6 +254,25 @@ static void bench_capture(void)
 
 /* Writes tasks × epochs epoch records (plus begin/spec/end per task) with
  * the buffered writer, into <name>-logs. */
+/* Each generated run reads the two datasets every run shares and writes a
+ * model of its own, as a training of a pipeline does (docs/LINEAGE.md):
+ * three entity records beside its epochs.  BENCH_ENTITIES=0 leaves them
+ * out, to measure what they cost the rows. */
+static void entities_for(dnnprov_task *t, int k)
+{
+	char model[80];
+	const char *off = getenv("BENCH_ENTITIES");
+	if (off && strcmp(off, "0") == 0)
+		return;
+	snprintf(model, sizeof(model), "sha256:%064x", k + 1);
+	if (dnnprov_task_entity(t, "used", "train_data", "/data/train",
+				"sha256:1111111111111111111111111111111111111111111111111111111111111111", 1 << 20) ||
+	    dnnprov_task_entity(t, "used", "validation_data", "/data/validation",
+				"sha256:2222222222222222222222222222222222222222222222222222222222222222", 1 << 18) ||
+	    dnnprov_task_entity(t, "generated", "model", "/runs/model.pt", model, 40000))
+		die("%s", dnnprov_errmsg());
+}
+
 static void generate(const char *name, int tasks, int epochs)
 {
 	run_shell("rm -rf '%s' '%s'", path("%s-logs", name), path("%s-index", name));
@@ -261,6 +280,7 @@ static void generate(const char *name, int tasks, int epochs)
 	dnnprov_value m[NMETRICS];
 	for (int k = 0; k < tasks; k++) {
 		dnnprov_task *t = peer_begin(cfg, k);
+		entities_for(t, k);
 		for (int e = 1; e <= epochs; e++) {
 			metrics_for(m, e, k);
 			if (dnnprov_task_epoch(t, e, 1.0, m, NMETRICS))

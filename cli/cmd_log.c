@@ -36,11 +36,20 @@ const char cmd_log_usage[] =
 	"                                    values stay, a different value is an adaptation\n"
 	"      --epoch N                     with --resume: the epoch such adaptations apply\n"
 	"                                    from (default: after the last one recorded)\n"
+	"      --transformation T            a task of the declared transformation T (a\n"
+	"                                    pipeline's loading, splitting, evaluation): no\n"
+	"                                    hyperparameters; its parameters are elements\n"
 	"  epoch N [--elapsed S] M=V ...     metrics of epoch N (S: its duration in seconds)\n"
 	"  adapt N NAME=VALUE                hyperparameter NAME changed at epoch N\n"
 	"  test M=V ...                      test-set metrics (also after the end)\n"
 	"  layers NAME:KIND=VALUE ...        layer facts, e.g. dense_1:activation=relu\n"
 	"  element TRANSFORMATION SET A=V ...  one element of a user-defined transformation\n"
+	"  used ROLE PATH [--quick]          the task read the file or folder PATH (a dataset),\n"
+	"                                    fingerprinted now; --quick: by size, time and\n"
+	"                                    sampled blocks (docs/LINEAGE.md)\n"
+	"  generated ROLE PATH [--quick]     the task wrote PATH (a model, a split)\n"
+	"      --fingerprint FP [--size N]   PATH is a location not on this machine (a URI)\n"
+	"                                    whose fingerprint FP is known\n"
 	"  end [--status S] [--message TEXT] end the task: S is FINISHED (default), FAILED,\n"
 	"                                    KILLED or PRUNED\n"
 	"\n"
@@ -56,7 +65,9 @@ const char cmd_log_usage[] =
 	"\n"
 	"example:\n"
 	"  id=$(dnnprov log -c exp.yaml begin --label adam OPTIMIZER_NAME=Adam LEARNING_RATE=0.01)\n"
+	"  dnnprov log -c exp.yaml --task \"$id\" used train_data data/train.npz\n"
 	"  dnnprov log -c exp.yaml --task \"$id\" epoch 1 loss=0.41 accuracy=0.88\n"
+	"  dnnprov log -c exp.yaml --task \"$id\" generated model model.pt\n"
 	"  dnnprov log -c exp.yaml --task \"$id\" end\n";
 
 #define CMD "log"
@@ -191,6 +202,48 @@ static int open_task(dnnprov_task **t, const char *task_id, const char *label,
 	return rc;
 }
 
+/* A begin (or resume) of a task of `transformation` (NULL: training). */
+static int begin_as(dnnprov_task *t, const char *transformation, bool resume, int64_t epoch,
+		    const dnnprov_value *vals, size_t n)
+{
+	int rc;
+	if (transformation && (rc = dnnprov_task_transformation(t, transformation)))
+		return rc;
+	return resume ? dnnprov_task_resume(t, epoch, vals, n) : dnnprov_task_begin(t, vals, n);
+}
+
+/* used|generated ROLE PATH [--quick] | ROLE LOCATION --fingerprint FP [--size N] */
+static int parse_entity(int argc, char **argv, unsigned *flags, const char **fingerprint, int64_t *size)
+{
+	*flags = 0;
+	*fingerprint = NULL;
+	*size = -1;
+	if (argc < 3)
+		return cli_usage(CMD, "%s takes a ROLE and a PATH", argv[0]);
+	for (int i = 3; i < argc; i++) {
+		char *end;
+		if (strcmp(argv[i], "--quick") == 0) {
+			*flags |= DNNPROV_QUICK;
+		} else if (strcmp(argv[i], "--fingerprint") == 0 && i + 1 < argc) {
+			*fingerprint = argv[++i];
+		} else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
+			errno = 0;
+			long long v = strtoll(argv[++i], &end, 10);
+			if (!*argv[i] || *end || errno || v < 0)
+				return cli_usage(CMD, "--size takes a number of bytes, not '%s'", argv[i]);
+			*size = v;
+		} else {
+			return cli_usage(CMD, "%s takes --quick, or --fingerprint FP and --size N, not '%s'", argv[0],
+					 argv[i]);
+		}
+	}
+	if (*fingerprint && *flags)
+		return cli_usage(CMD, "--quick fingerprints a file here: it does not go with --fingerprint");
+	if (*size >= 0 && !*fingerprint)
+		return cli_usage(CMD, "--size goes with --fingerprint: a file's size is measured");
+	return 0;
+}
+
 /* The task is opened only once the arguments have parsed, so that a
  * mistyped call leaves nothing behind. */
 #define RECORD(call) ((lib = open_task(t, task_id, label, cfg)) ? lib : (call))
@@ -199,7 +252,7 @@ static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_confi
 		      char **argv)
 {
 	const char *action = argv[0];
-	const char *label = NULL;
+	const char *label = NULL, *transformation = NULL;
 	dnnprov_value *vals = NULL;
 	int rc = 0, lib = 0;
 	bool resume = false;
@@ -218,11 +271,14 @@ static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_confi
 				resume = true;
 			} else if (strcmp(argv[first], "--label") == 0 && first + 1 < argc) {
 				label = argv[++first];
+			} else if (strcmp(argv[first], "--transformation") == 0 && first + 1 < argc) {
+				transformation = argv[++first];
 			} else if (strcmp(argv[first], "--epoch") == 0 && first + 1 < argc) {
 				rc = parse_epoch(argv[++first], &epoch);
 				have_epoch = true;
 			} else {
-				rc = cli_usage(CMD, "begin takes --resume, --label L and --epoch N, not '%s'", argv[first]);
+				rc = cli_usage(CMD, "begin takes --resume, --label L, --epoch N and --transformation T, not '%s'",
+					       argv[first]);
 			}
 		}
 		if (!rc && label && task_id)
@@ -237,8 +293,7 @@ static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_confi
 					cli_error(CMD, "hyperparameter '%s' is not selected in %s; not recorded",
 						  vals[i].name, cfg->path);
 			}
-			lib = resume ? RECORD(dnnprov_task_resume(*t, epoch, vals, n))
-				     : RECORD(dnnprov_task_begin(*t, vals, n));
+			lib = RECORD(begin_as(*t, transformation, resume, epoch, vals, n));
 		}
 	} else if (strcmp(action, "epoch") == 0) {
 		int64_t epoch;
@@ -307,6 +362,18 @@ static int run_action(dnnprov_task **t, const char *task_id, const dnnprov_confi
 			if (!(rc = parse_all(argv + 3, argc - 3, attribute_type, cfg, vals)))
 				lib = RECORD(dnnprov_task_element(*t, argv[1], argv[2], vals,
 								   (size_t)argc - 3));
+		}
+	} else if (strcmp(action, "used") == 0 || strcmp(action, "generated") == 0) {
+		unsigned flags;
+		const char *fingerprint;
+		int64_t size;
+		if (!(rc = parse_entity(argc, argv, &flags, &fingerprint, &size))) {
+			if (fingerprint)
+				lib = RECORD(dnnprov_task_entity(*t, action, argv[1], argv[2], fingerprint, size));
+			else if (action[0] == 'u')
+				lib = RECORD(dnnprov_task_used(*t, argv[1], argv[2], flags));
+			else
+				lib = RECORD(dnnprov_task_generated(*t, argv[1], argv[2], flags));
 		}
 	} else if (strcmp(action, "end") == 0) {
 		dnnprov_status status = DNNPROV_FINISHED;
@@ -379,7 +446,9 @@ int cmd_log(int argc, char **argv)
 	 * (`end --message --help` records the message "--help"). */
 	for (int i = optind + 1; i < argc; i++) {
 		if (strcmp(argv[i], "--message") == 0 || strcmp(argv[i], "--status") == 0 ||
-		    strcmp(argv[i], "--elapsed") == 0)
+		    strcmp(argv[i], "--elapsed") == 0 || strcmp(argv[i], "--transformation") == 0 ||
+		    strcmp(argv[i], "--label") == 0 || strcmp(argv[i], "--fingerprint") == 0 ||
+		    strcmp(argv[i], "--size") == 0)
 			i++;
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return cli_help(CMD);

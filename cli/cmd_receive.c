@@ -16,6 +16,7 @@
 const char cmd_receive_usage[] =
 	"usage: dnnprov receive --dfanalyzer (-c CONFIG | --log-dir DIR) [--listen ADDR:PORT]\n"
 	"                       [--token T | --token-file FILE] [--lease DURATION] [--max-body SIZE]\n"
+	"                       [--files DIR]\n"
 	"\n"
 	"Answers DfAnalyzer's REST endpoints (POST /pde/dataflow/json and /pde/task/json),\n"
 	"as dfa-lib-python and Keras-Prov send them, and records what they post as\n"
@@ -40,7 +41,10 @@ const char cmd_receive_usage[] =
 	"      --token-file FILE  the token is the first line of FILE\n"
 	"      --lease DURATION   a run that receives nothing this long is let go: LOST\n"
 	"                         unless it ended (default 10m; ms, s, m, h)\n"
-	"      --max-body SIZE    the largest body taken (default 1MiB; 413 past it)\n";
+	"      --max-body SIZE    the largest body taken (default 1MiB; 413 past it)\n"
+	"      --files DIR        a FILE value naming a file under DIR (or relative to it)\n"
+	"                         is the entity it names, fingerprinted (docs/LINEAGE.md);\n"
+	"                         without it, no file of this machine is ever read\n";
 
 #define CMD "receive"
 
@@ -52,6 +56,7 @@ int cmd_receive(int argc, char **argv)
 		{ "log-dir", required_argument, NULL, 'L' }, { "listen", required_argument, NULL, 'l' },
 		{ "token", required_argument, NULL, 'T' },   { "token-file", required_argument, NULL, 'F' },
 		{ "lease", required_argument, NULL, 'e' },   { "max-body", required_argument, NULL, 'b' },
+		{ "files", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
 	static const char shortopts[] = "c:l:h";
@@ -81,6 +86,7 @@ int cmd_receive(int argc, char **argv)
 						 optarg);
 			o.lease_ms = v;
 			break;
+		case 'f': o.files_dir = optarg; break;
 		case 'b':
 			if (dp_parse_size(optarg, &v) || v < 1024 || v > (64u << 20))
 				return cli_usage(CMD, "--max-body takes a size from 1KiB to 64MiB, not '%s'", optarg);

@@ -28,6 +28,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
@@ -38,7 +39,7 @@ import torch  # noqa: E402
 
 import dnnprov  # noqa: E402
 import dnnprov.optuna  # noqa: E402
-from torch_digits import SEED, evaluate, load_splits, train_epoch  # noqa: E402
+from torch_digits import SEED, evaluate, load_splits, prepare, train_epoch  # noqa: E402
 
 METRIC = "val_accuracy"
 
@@ -95,7 +96,11 @@ def main():
     study = optuna.create_study(study_name="digits", direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=SEED, n_startup_trials=4),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
-    study.optimize(callback.objective(objective_for(load_splits(), epochs)), n_trials=trials,
+    # The digits split and scaled as torch_digits.py's pipeline does it,
+    # unrecorded: the study records its trials only.
+    with tempfile.TemporaryDirectory(prefix="optuna-digits-") as artifacts:
+        splits = load_splits(prepare(args.config, artifacts, record=False))
+    study.optimize(callback.objective(objective_for(splits, epochs)), n_trials=trials,
                    callbacks=[callback])
     states = [t.state.name for t in study.trials]
     print(f"{trials} trials: {states.count('COMPLETE')} complete, {states.count('PRUNED')} pruned; "

@@ -193,7 +193,7 @@ static int count_rows(sqlite3 *db, const char *sql)
 static bool creates(const char *sql, const char *name)
 {
 	char *table = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING dnnprov(", name);
-	char *view = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT ", name);
+	char *view = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS ", name); /* SELECT, or WITH */
 	bool yes = (table && strncmp(sql, table, strlen(table)) == 0) || (view && strncmp(sql, view, strlen(view)) == 0);
 	sqlite3_free(table);
 	sqlite3_free(view);

@@ -336,6 +336,76 @@ DNNPROV_API int dnnprov_task_element(dnnprov_task *t, const char *transformation
  * of a key wins, by the time it was recorded (docs/RUNS.md). */
 DNNPROV_API int dnnprov_task_tag(dnnprov_task *t, const dnnprov_value *tags, size_t n);
 
+/* ------------------------------------------------------------------------
+ * Entities: what a task used and generated (docs/LINEAGE.md)
+ *
+ * A dataset, a checkpoint or a model is an entity identified by a
+ * fingerprint of its content, written with its algorithm:
+ * "sha256:<64 hex>" (a file's bytes, or a folder's sorted manifest of
+ * relative paths, sizes and file hashes) or, with DNNPROV_QUICK,
+ * "quick:<64 hex>" (size, modification time and sampled blocks: for
+ * datasets too large to read at every run; it never equals a sha256 one).
+ * Two runs that read the same bytes, on any machine, used the same entity,
+ * so lineage joins them with no id passed by hand.
+ * ------------------------------------------------------------------------ */
+
+/* Room for a fingerprint and its NUL. */
+#define DNNPROV_FINGERPRINT_MAX 72
+/* Fingerprints by size, modification time and sampled blocks, not by
+ * reading everything (docs/LINEAGE.md says what it costs and misses). */
+#define DNNPROV_QUICK 1u
+
+/* The fingerprint of the file or folder at path (followed if it is a
+ * link; links inside a folder are not) into out[0..cap), cap at least
+ * DNNPROV_FINGERPRINT_MAX; *size (may be NULL) gets its bytes.
+ * Errors: DNNPROV_EIO (unreadable: the detail names it), DNNPROV_EINVAL
+ * (neither a regular file nor a folder: a FIFO or a device is never
+ * opened), DNNPROV_ENOMEM. */
+DNNPROV_API int dnnprov_fingerprint(const char *path, unsigned flags, char *out, size_t cap,
+				    uint64_t *size);
+
+/* Records that the task read (used) or wrote (generated) the file or
+ * folder at path, in the given role ("train_data", "test_data", "model",
+ * "checkpoint", or any name: the rule of names), fingerprinted now (flags:
+ * 0 or DNNPROV_QUICK) before the handle's lock is taken, so a long hash
+ * holds up no other call.  The location recorded is the path made
+ * absolute; it must be valid UTF-8.  Allowed once the task has begun, also
+ * after its end (a model saved, or evaluated, after the training).
+ * Errors: as dnnprov_fingerprint, DNNPROV_ESTATE (not begun),
+ * DNNPROV_EINVAL (a role that is no name, a path that is not UTF-8). */
+DNNPROV_API int dnnprov_task_used(dnnprov_task *t, const char *role, const char *path, unsigned flags);
+DNNPROV_API int dnnprov_task_generated(dnnprov_task *t, const char *role, const char *path,
+				       unsigned flags);
+
+/* Records an entity whose fingerprint the caller already knows (an object
+ * in a store, a file on another machine): direction "used" or
+ * "generated", a location of any text (a URI), a fingerprint as
+ * dnnprov_fingerprint() writes them, and its size in bytes (-1: unknown).
+ * Errors: DNNPROV_EINVAL (a malformed fingerprint or role), DNNPROV_ESTATE. */
+DNNPROV_API int dnnprov_task_entity(dnnprov_task *t, const char *direction, const char *role,
+				    const char *location, const char *fingerprint, int64_t size);
+
+/* The code that runs in folder: the git commit of the repository holding
+ * it into commit[0..commit_cap) (cap at least 65), and into
+ * diff[0..diff_cap) (at least DNNPROV_FINGERPRINT_MAX) "none" when the
+ * working tree equals the commit, else "sha256:" and a hash of its
+ * uncommitted changes to tracked files (docs/LINEAGE.md, "Repeats").
+ * Either is "" when it cannot be told (no repository; libgit2, which the
+ * library loads for the changes, missing).  A begin records them as the
+ * run facts git_commit and git_diff of its working folder; the Python
+ * package of the script's folder.  Errors: DNNPROV_EINVAL. */
+DNNPROV_API int dnnprov_code_version(const char *folder, char *commit, size_t commit_cap, char *diff,
+				     size_t diff_cap);
+
+/* Names the transformation the task's next begin records (default
+ * "TrainingModel"): a pipeline's other steps (loading, scaling, splitting,
+ * evaluation) are tasks of the user-defined transformations the
+ * experiment file declares, whose parameters are elements of their input
+ * sets and whose data are entities.  Such a begin takes no
+ * hyperparameters.  Errors: DNNPROV_EINVAL (not declared),
+ * DNNPROV_ESTATE (the task has begun). */
+DNNPROV_API int dnnprov_task_transformation(dnnprov_task *t, const char *transformation);
+
 /* Adds run facts (docs/RUNS.md) to the begin or resume record this handle
  * writes next: the library records by itself the command line, the
  * working folder, the git commit and branch of the repository holding it,

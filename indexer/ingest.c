@@ -1053,6 +1053,13 @@ static void record_position(dp_key *k, frame_ctx *f)
 	dp_key_u64(k, f->offset);
 }
 
+/* The key (df, task, position) of the record f holds. */
+static void task_position_key(dp_key *k, frame_ctx *f)
+{
+	dp_key_task(k, f->seg->df, f->seg->task);
+	record_position(k, f);
+}
+
 /* When a record of t's current attempt happened, as the task's times
  * (last, end) count it: the attempt's begin plus the time since boot
  * between the two records, when both say it and were written in one boot,
@@ -1943,10 +1950,7 @@ static int apply_test(dp_ingest *in, frame_ctx *f, const dp_record *r)
 		return rc;
 	if ((rc = seg_df(in, f, &d)) || (rc = metric_case_clash(in, f, d, r->u.test.metrics)))
 		return rc > 0 ? 0 : rc;
-	dp_key_reset(&k);
-	dp_key_cstr(&k, f->seg->df);
-	dp_key_cstr(&k, f->seg->task);
-	record_position(&k, f);
+	task_position_key(&k, f);
 	if ((rc = put(in, DP_DB_TESTS, &k, f->payload, f->length, 0)))
 		return rc;
 	const msgpack_object *m = r->u.test.metrics;
@@ -1972,6 +1976,44 @@ static int apply_element(dp_ingest *in, frame_ctx *f, const dp_record *r)
 	dp_key_cstr(&k, f->seg->task);
 	record_position(&k, f);
 	if ((rc = put(in, DP_DB_ELEMENTS, &k, f->payload, f->length, 0)))
+		return rc;
+	touch(t, record_time(t, f, r));
+	return 0;
+}
+
+/* The entity index's key of one lineage record: (fingerprint, direction,
+ * df, task, position); the position is the last 16 bytes of the lineage
+ * key it mirrors. */
+static void entity_key(dp_key *k, dp_str fingerprint, bool generated, const char *df, const char *task,
+		       const unsigned char *position)
+{
+	dp_key_reset(k);
+	dp_key_str(k, fingerprint.p, fingerprint.n);
+	dp_key_cstr(k, generated ? "generated" : "used");
+	dp_key_cstr(k, df);
+	dp_key_cstr(k, task);
+	if (k->n + 16 <= DP_KEY_MAX) {
+		memcpy(k->b + k->n, position, 16);
+		k->n += 16;
+	} else {
+		k->overflow = true;
+	}
+}
+
+static int apply_entity(dp_ingest *in, frame_ctx *f, const dp_record *r)
+{
+	dp_task_state *t;
+	dp_key k, e;
+	int rc;
+
+	if ((rc = begun_task(in, f, r, &t)) || !t)
+		return rc;
+	task_position_key(&k, f);
+	if (k.overflow)
+		return schema_problem(in, f, "entity key too long");
+	entity_key(&e, r->u.entity.fingerprint, r->kind == DP_REC_GENERATED, f->seg->df, f->seg->task,
+		   k.b + k.n - 16);
+	if ((rc = put(in, DP_DB_LINEAGE, &k, f->payload, f->length, 0)) || (rc = put(in, DP_DB_ENTITIES, &e, "", 0, 0)))
 		return rc;
 	touch(t, record_time(t, f, r));
 	return 0;
@@ -2174,6 +2216,8 @@ static int apply_record(dp_ingest *in, frame_ctx *f, const dp_prefetched_frame *
 	case DP_REC_ELEMENT: rc = apply_element(in, f, &r); break;
 	case DP_REC_END: rc = apply_end(in, f, &r); break;
 	case DP_REC_TAG: rc = apply_tag(in, f, &r); break;
+	case DP_REC_USED:
+	case DP_REC_GENERATED: rc = apply_entity(in, f, &r); break;
 	case DP_REC_REFUSED: rc = apply_refused(in, f, &r); break;
 	default: rc = schema_problem(in, f, "unknown record kind");
 	}
@@ -3674,9 +3718,34 @@ static void forget_segments(dp_ingest *in, const char *df, const char *task)
 		*slot = NULL;
 }
 
+/* The entity index's keys of a task's lineage records (prefix: df task). */
+static int drop_entity_keys(dp_ingest *in, const char *df, const char *task, const dp_key *prefix)
+{
+	dp_scan sc;
+	MDB_val k, v;
+	msgpack_object o;
+	dp_record r;
+	dp_key e;
+	int rc;
+
+	if ((rc = dp_scan_open(&sc, in->ix, in->txn, DP_DB_LINEAGE, prefix, NULL)))
+		return rc;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		if (k.mv_size < prefix->n + 16 || dp_decode(&in->vdec, v.mv_data, v.mv_size, &o) != 0 ||
+		    dp_record_parse(&o, &r) != 0 || (r.kind != DP_REC_USED && r.kind != DP_REC_GENERATED))
+			continue;
+		entity_key(&e, r.u.entity.fingerprint, r.kind == DP_REC_GENERATED, df, task,
+			   (const unsigned char *)k.mv_data + k.mv_size - 16);
+		if (!e.overflow && (rc = del_key(in, DP_DB_ENTITIES, &e)))
+			break;
+	}
+	dp_scan_close(&sc);
+	return rc < 0 ? rc : 0;
+}
+
 /* Deletes, in the open batch, everything derived from a task's records:
  * its value, epochs, adaptations, tests, elements, layers, summaries,
- * hyperparameter index entries and tags (not its segments' progress and
+ * hyperparameter index entries, tags and lineage (not its segments' progress and
  * problems, nor its dataflow). */
 static int drop_task_data(dp_ingest *in, const char *df, const char *task)
 {
@@ -3715,8 +3784,11 @@ static int drop_task_data(dp_ingest *in, const char *df, const char *task)
 			rc = hyp_index_update(in, df, task, &ho, false);
 	}
 	dp_buf_free(&hyps);
+	if (!rc)
+		rc = drop_entity_keys(in, df, task, &k);
 	static const dp_db by_task[] = { DP_DB_TASKS, DP_DB_RUNNING, DP_DB_LAYERS, DP_DB_EPOCHS,
-					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS, DP_DB_HEALTH, DP_DB_EVENTS };
+					 DP_DB_ADAPTATIONS, DP_DB_TESTS, DP_DB_TAGS, DP_DB_HEALTH, DP_DB_EVENTS,
+					 DP_DB_LINEAGE };
 	for (size_t i = 0; i < DP_ARRAY_LEN(by_task) && !rc; i++)
 		rc = del_prefix(in, by_task[i], k.b, k.n);
 	return rc ? rc : drop_by_spec(in, df, task);

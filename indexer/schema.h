@@ -119,6 +119,14 @@
  *                (its segment's run), at: [sequence, name crc, offset] (its
  *                position)}: the latest by (time, position) of every tag
  *                record, so the order segments are read in does not matter
+ *   lineage:     df task position -> the used or generated payload (its kind
+ *                says which): the entities a task read and wrote, in its
+ *                causal order (docs/LINEAGE.md)
+ *   entities:    fingerprint direction df task position -> empty, where
+ *                direction is "generated" or "used": the tasks that wrote
+ *                and read each entity, which lineage walks from an entity
+ *                (the writers of a fingerprint first, as "generated" sorts
+ *                before "used")
  *   progress:    segment path relative to log_dir -> struct dp_progress
  *                (flags: DP_PROGRESS_CONFLICT, DP_PROGRESS_NAME_TOLD)
  *   problems:    segment path, u64be(offset) -> struct dp_problem_entry;
@@ -213,12 +221,13 @@ typedef struct dp_task_fields {
  * DNNPROV_ECORRUPT for bytes that are no task value (what was read before
  * the damage is in *out). */
 DP_INTERNAL int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *out);
-/* The status and the hyperparameters' map of a task value, the rest
- * skipped: what a table of every task's hyperparameters reads (compare),
- * without the other fields' decoding and the struct's 600 bytes to clear.
- * 0 or DNNPROV_ECORRUPT, and the fields, as dp_task_fields_parse gives
- * them for the same bytes. */
-DP_INTERNAL int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps);
+/* The status, the hyperparameters' map and the transformation of a task
+ * value, the rest skipped: what a table of every training's
+ * hyperparameters reads (compare), without the other fields' decoding and
+ * the struct's 600 bytes to clear.  0 or DNNPROV_ECORRUPT, and the
+ * fields, as dp_task_fields_parse gives them for the same bytes. */
+DP_INTERNAL int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps,
+				    dp_str *transformation);
 #define DP_SUMMARY_PACKED_MAX 80
 /* Packs s into out (DP_SUMMARY_PACKED_MAX bytes at most); returns its size. */
 DP_INTERNAL size_t dp_summary_pack(const dp_summary *s, unsigned char *out);
@@ -286,6 +295,8 @@ typedef enum dp_db {
 	DP_DB_PROBLEMS,
 	DP_DB_RUNNING,
 	DP_DB_TAGS,
+	DP_DB_LINEAGE,
+	DP_DB_ENTITIES,
 	DP_DB_RANKS,
 	DP_DB_STARTS,
 	DP_DB_COUNTS,
@@ -322,6 +333,14 @@ DP_INTERNAL void dp_key_cstr(dp_key *k, const char *s);
 DP_INTERNAL void dp_key_i64(dp_key *k, int64_t v);
 DP_INTERNAL void dp_key_u64(dp_key *k, uint64_t v);
 DP_INTERNAL void dp_key_double(dp_key *k, double v);
+
+/* The key prefix (df, task): a task's entries in the databases keyed by it. */
+static inline void dp_key_task(dp_key *k, const char *df, const char *task)
+{
+	dp_key_reset(k);
+	dp_key_cstr(k, df);
+	dp_key_cstr(k, task);
+}
 
 static inline MDB_val dp_key_val(dp_key *k)
 {

@@ -262,13 +262,14 @@ int dp_task_fields_parse(const void *value, size_t n, dp_task_fields *f)
 	return r.pos == r.n ? 0 : DNNPROV_ECORRUPT;
 }
 
-int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps)
+int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hyps, dp_str *transformation)
 {
 	dp_mpr r = { value, n, 0 };
 	uint32_t count;
 	bool whole = dp_mpr_map(&r, &count);
 	status[0] = '\0';
 	*hyps = (dp_str){ NULL, 0 };
+	*transformation = (dp_str){ NULL, 0 };
 	for (uint32_t i = 0; i < count && whole; i++) {
 		const char *k;
 		uint32_t kn;
@@ -278,6 +279,8 @@ int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hy
 			copy_text(status, 16, mpr_text(&r));
 		else if (key_is(k, kn, "hyperparameters"))
 			*hyps = mpr_map_bytes(&r);
+		else if (key_is(k, kn, "transformation"))
+			*transformation = mpr_text(&r);
 		else
 			whole = dp_mpr_skip(&r);
 	}
@@ -289,6 +292,7 @@ int dp_task_status_hyps(const void *value, size_t n, char status[16], dp_str *hy
 	int rc = dp_task_fields_parse(value, n, &f);
 	memcpy(status, f.status, 16);
 	*hyps = f.hyps;
+	*transformation = f.transformation;
 	return rc;
 }
 

@@ -244,7 +244,7 @@ static bool read_ref(const char *common, const char *gitdir, const char *ref, ch
 	return found;
 }
 
-static bool dp_git_head(const char *dir, char commit[65], char *branch, size_t branch_cap)
+bool dp_git_head(const char *dir, char commit[65], char *branch, size_t branch_cap)
 {
 	char gitdir[PATH_MAX], common[PATH_MAX], path[PATH_MAX + 16], line[PATH_MAX];
 
@@ -332,6 +332,12 @@ int dp_facts_collect(dp_facts *f)
 			rc = set_text(f, "git_commit", commit);
 			if (rc == 0 && branch[0] && !has(f, "git_branch"))
 				rc = set_text(f, "git_branch", branch);
+			/* The changes go with the commit they are counted from:
+			 * a caller that named another commit names its own. */
+			char diff[DNNPROV_FINGERPRINT_MAX];
+			if (rc == 0 && !has(f, "git_diff") &&
+			    dnnprov_code_version(cwd, commit, sizeof(commit), diff, sizeof(diff)) == 0 && diff[0])
+				rc = set_text(f, "git_diff", diff);
 		}
 	}
 	if (rc == 0 && !has(f, "accelerator"))

@@ -33,10 +33,11 @@ DP_INTERNAL void dp_facts_free(dp_facts *f);
  * parents), read from its files: HEAD, the ref it names, packed-refs;
  * linked worktrees too.  false when there is none.  branch is "" on a
  * detached HEAD. */
+DP_INTERNAL bool dp_git_head(const char *dir, char commit[65], char *branch, size_t branch_cap);
+
 /* The command line of process pid (0: this one) as a shell would take it
  * back, quoted where needed and valid UTF-8, into out; empty when it
  * cannot be read.  Only an allocation failure fails. */
 DP_INTERNAL int dp_process_command(long pid, dp_buf *out);
-
 
 #endif

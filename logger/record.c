@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "logger/decode.h"
+#include "logger/fingerprint.h"
 #include "logger/record.h"
 #include "util/map.h"
 
@@ -17,12 +18,13 @@ static const char *const kind_names[] = {
 	[DP_REC_SPEC] = "spec",       [DP_REC_BEGIN] = "begin", [DP_REC_LAYERS] = "layers",
 	[DP_REC_EPOCH] = "epoch",     [DP_REC_ADAPT] = "adapt", [DP_REC_TEST] = "test",
 	[DP_REC_ELEMENT] = "element", [DP_REC_END] = "end",     [DP_REC_TAG] = "tag",
+	[DP_REC_USED] = "used",       [DP_REC_GENERATED] = "generated",
 	[DP_REC_REFUSED] = "refused",
 };
 
 const char *dp_record_kind_name(dp_record_kind k)
 {
-	return k >= DP_REC_SPEC && k <= DP_REC_REFUSED ? kind_names[k] : "unknown";
+	return k >= DP_REC_SPEC && k <= DP_REC_LAST ? kind_names[k] : "unknown";
 }
 
 bool dp_obj_number(const msgpack_object *o, double *out)
@@ -33,6 +35,39 @@ bool dp_obj_number(const msgpack_object *o, double *out)
 		return false;
 	*out = v.d;
 	return true;
+}
+
+/* An optional count: -1 when absent. */
+static int get_count(const msgpack_object *root, const char *kind, const char *key, int64_t *out)
+{
+	const msgpack_object *o = dp_map_get(root, key);
+	*out = -1;
+	if (!o)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > INT64_MAX)
+		return dp_error(DNNPROV_ECORRUPT, "%s record: %s is not a count", kind, key);
+	*out = (int64_t)o->via.u64;
+	return 0;
+}
+
+static int get_str(const msgpack_object *root, const char *kind, const char *key, bool tag,
+		   bool required, dp_str *out);
+
+static int parse_entity(const msgpack_object *root, const char *k, dp_record *rec)
+{
+	int rc;
+	if ((rc = get_str(root, k, "role", true, true, &rec->u.entity.role)) ||
+	    (rc = get_str(root, k, "location", false, true, &rec->u.entity.location)) ||
+	    (rc = get_str(root, k, "fingerprint", false, true, &rec->u.entity.fingerprint)) ||
+	    (rc = get_count(root, k, "size", &rec->u.entity.size)) ||
+	    (rc = get_count(root, k, "files", &rec->u.entity.files)))
+		return rc;
+	if (!dp_fingerprint_valid(rec->u.entity.fingerprint.p, rec->u.entity.fingerprint.n))
+		return dp_error(DNNPROV_ECORRUPT, "%s record: fingerprint is not 'sha256:' or 'quick:' and 64 hex digits",
+				k);
+	if (rec->u.entity.location.n == 0)
+		return dp_error(DNNPROV_ECORRUPT, "%s record: location is empty", k);
+	return 0;
 }
 
 /* Whether a msgpack string is a valid tag (dp_check_tag's rules). */
@@ -432,7 +467,7 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 	time = dp_map_get(root, "time");
 	if (!kind || kind->type != MSGPACK_OBJECT_STR)
 		return dp_error(DNNPROV_ECORRUPT, "record has no kind");
-	for (int i = DP_REC_SPEC; i <= DP_REC_REFUSED; i++)
+	for (int i = DP_REC_SPEC; i <= DP_REC_LAST; i++)
 		if (dp_obj_is_str(kind, kind_names[i]))
 			rec->kind = (dp_record_kind)i;
 	if (!rec->kind)
@@ -549,6 +584,9 @@ int dp_record_parse(const msgpack_object *root, dp_record *rec)
 		rec->u.tag.tags = t;
 		return 0;
 	}
+	case DP_REC_USED:
+	case DP_REC_GENERATED:
+		return parse_entity(root, k, rec);
 	case DP_REC_REFUSED: {
 		const msgpack_object *v = dp_map_get(root, "values"), *e = dp_map_get(root, "epoch");
 		if ((rc = get_str(root, k, "record", false, true, &rec->u.refused.record)) ||

@@ -26,8 +26,11 @@ typedef enum dp_record_kind {
 	DP_REC_ELEMENT,
 	DP_REC_END,
 	DP_REC_TAG,
+	DP_REC_USED,      /* an entity the task read (docs/LINEAGE.md) */
+	DP_REC_GENERATED, /* an entity the task wrote */
 	DP_REC_REFUSED,
 } dp_record_kind;
+#define DP_REC_LAST DP_REC_REFUSED
 
 /* A string inside the decoded msgpack object (not NUL-terminated). */
 typedef struct dp_str {
@@ -98,6 +101,11 @@ typedef struct dp_record {
 		struct {
 			const msgpack_object *tags; /* map key -> value; nil removes the key */
 		} tag;
+		struct { /* DP_REC_USED and DP_REC_GENERATED */
+			dp_str role, location, fingerprint;
+			int64_t size;  /* -1: absent */
+			int64_t files; /* a folder's entries; -1: absent */
+		} entity;
 		struct {
 			dp_str record;  /* the kind of the record the names were refused from */
 			bool has_epoch;
@@ -121,7 +129,6 @@ DP_INTERNAL bool dp_record_name_problem(const dp_record *r, char *why, size_t ca
 
 /* A number from an integer or float object; false for anything else. */
 DP_INTERNAL bool dp_obj_number(const msgpack_object *o, double *out);
-
 
 DP_INTERNAL const char *dp_record_kind_name(dp_record_kind k);
 

@@ -70,6 +70,7 @@
 
 #include "config/config.h"
 #include "logger/facts.h"
+#include "logger/fingerprint.h"
 #include "logger/format.h"
 #include "logger/history.h"
 #include "logger/mpack.h"
@@ -132,6 +133,7 @@ struct dnnprov_task {
 	dp_buf used_names; /* free_metrics: names used, NUL-separated */
 	dp_map used_folded; /* each used name case-folded -> 1 + its offset in used_names */
 	dp_facts facts;    /* the caller's, for the next begin or resume */
+	char *transformation; /* what the next begin records; NULL: TrainingModel */
 
 	dp_buf out;        /* encoded frames not yet written */
 	size_t out_records;
@@ -1669,9 +1671,14 @@ static int check_begin_values(const dnnprov_task *t, const dnnprov_value *hyps, 
 	int rc;
 	if ((rc = check_names("hyperparameter", hyps, n, dp_check_name)))
 		return rc;
+	if (n && t->transformation)
+		return dp_error(DNNPROV_EINVAL,
+				"a task of transformation '%s' takes no hyperparameters: record its parameters as "
+				"elements of its input set",
+				t->transformation);
 	*nsel = 0;
 	*max = RECORD_HEAD_MAX + 512 + strlen(t->id) + strlen(t->execution) + 2 * strlen(t->host) +
-	       strlen(t->user) + sizeof(t->owner.boot);
+	       strlen(t->user) + sizeof(t->owner.boot) + (t->transformation ? strlen(t->transformation) : 0);
 	for (size_t i = 0; i < n; i++) {
 		const dp_hyperparameter *h;
 		if ((rc = declared_hyperparameter(t, &hyps[i], &h)) &&
@@ -1714,7 +1721,10 @@ static int encode_begin(dnnprov_task *t, append_ctx *ctx, bool resume, const dnn
 	p = dp_mp_key(p, "task");
 	p = dp_mp_str(p, t->id, strlen(t->id));
 	p = dp_mp_key(p, "transformation");
-	p = dp_mp_key(p, "TrainingModel");
+	{
+		const char *tf = t->transformation ? t->transformation : "TrainingModel";
+		p = dp_mp_str(p, tf, strlen(tf));
+	}
 	p = dp_mp_key(p, "execution");
 	p = dp_mp_str(p, t->execution, strlen(t->execution));
 	p = dp_mp_key(p, "host");
@@ -2100,6 +2110,138 @@ out:
 	return append_leave_refused(t, &ctx, rc, &r, "element", true);
 }
 
+/* ---- entities (docs/LINEAGE.md) ------------------------------------------ */
+
+typedef struct entity_fields {
+	const char *direction, *role, *location, *fingerprint;
+	int64_t size;      /* -1: unknown */
+	int64_t files;     /* a folder's entries; -1: not a folder */
+} entity_fields;
+
+static int check_entity(const entity_fields *e)
+{
+	int rc;
+	if (strcmp(e->direction, "used") != 0 && strcmp(e->direction, "generated") != 0)
+		return dp_error(DNNPROV_EINVAL, "an entity is 'used' or 'generated', not '%s'", e->direction);
+	if ((rc = dp_check_name("entity role", e->role)))
+		return rc;
+	if (!*e->location)
+		return dp_error(DNNPROV_EINVAL, "an entity needs a location");
+	if ((rc = check_text("entity location", NULL, e->location)))
+		return rc;
+	if (!dp_fingerprint_valid(e->fingerprint, strlen(e->fingerprint)))
+		return dp_error(DNNPROV_EINVAL,
+				"'%.80s' is no fingerprint: 'sha256:' or 'quick:' and 64 lower-case hex digits",
+				e->fingerprint);
+	return 0;
+}
+
+static int append_entity(dnnprov_task *t, const entity_fields *e)
+{
+	append_ctx ctx;
+	unsigned char *p;
+	int rc;
+
+	if ((rc = check_entity(e)))
+		return rc;
+	if ((rc = append_enter(t, &ctx, CALL_AFTER)))
+		return rc;
+	rc = DNNPROV_ENOMEM;
+	size_t max = RECORD_HEAD_MAX + 96 + DP_MP_STR_OVERHEAD * 3 + strlen(e->role) + strlen(e->location) +
+		     strlen(e->fingerprint) + 2 * DP_MP_MAX_SCALAR;
+	if (!(p = frame_begin(t, &ctx, max)))
+		goto out;
+	p = encode_head(p, e->direction, 3 + (e->size >= 0) + (e->files >= 0), clocks_now());
+	p = dp_mp_key(p, "role");
+	p = dp_mp_str(p, e->role, strlen(e->role));
+	p = dp_mp_key(p, "location");
+	p = dp_mp_str(p, e->location, strlen(e->location));
+	p = dp_mp_key(p, "fingerprint");
+	p = dp_mp_str(p, e->fingerprint, strlen(e->fingerprint));
+	if (e->size >= 0) {
+		p = dp_mp_key(p, "size");
+		p = dp_mp_uint(p, (uint64_t)e->size);
+	}
+	if (e->files >= 0) {
+		p = dp_mp_key(p, "files");
+		p = dp_mp_uint(p, (uint64_t)e->files);
+	}
+	rc = frame_end(t, &ctx, p);
+out:
+	return append_leave(t, &ctx, rc);
+}
+
+/* Fingerprints path, then records it: the hash runs before the handle's
+ * lock is taken. */
+static int record_path(dnnprov_task *t, const char *direction, const char *role, const char *path, unsigned flags)
+{
+	dp_fingerprint fp;
+	char *abs;
+	int rc;
+
+	if (!t || !role || !path)
+		return dp_error(DNNPROV_EINVAL, "dnnprov_task_%s: NULL argument", direction);
+	dp_error_clear();
+	if ((rc = dp_check_name("entity role", role)))
+		return rc;
+	if ((rc = dp_fingerprint_path(path, flags, &fp)))
+		return rc;
+	if (!(abs = realpath(path, NULL)))
+		return dp_error_errno(errno, "cannot resolve %s", path);
+	entity_fields e = { direction, role, abs, fp.text, (int64_t)fp.size, fp.directory ? (int64_t)fp.files : -1 };
+	rc = append_entity(t, &e);
+	free(abs);
+	return rc;
+}
+
+int dnnprov_task_used(dnnprov_task *t, const char *role, const char *path, unsigned flags)
+{
+	return record_path(t, "used", role, path, flags);
+}
+
+int dnnprov_task_generated(dnnprov_task *t, const char *role, const char *path, unsigned flags)
+{
+	return record_path(t, "generated", role, path, flags);
+}
+
+int dnnprov_task_entity(dnnprov_task *t, const char *direction, const char *role, const char *location,
+			const char *fingerprint, int64_t size)
+{
+	if (!t || !direction || !role || !location || !fingerprint)
+		return dp_error(DNNPROV_EINVAL, "dnnprov_task_entity: NULL argument");
+	dp_error_clear();
+	entity_fields e = { direction, role, location, fingerprint, size < 0 ? -1 : size, -1 };
+	return append_entity(t, &e);
+}
+
+int dnnprov_task_transformation(dnnprov_task *t, const char *transformation)
+{
+	char *copy = NULL;
+	int rc = 0;
+
+	if (!t || !transformation)
+		return dp_error(DNNPROV_EINVAL, "dnnprov_task_transformation: NULL argument");
+	dp_error_clear();
+	if (strcmp(transformation, "TrainingModel") != 0) {
+		if (!dp_config_transformation(t->cfg, transformation))
+			return dp_error(DNNPROV_EINVAL, "transformation '%s' is not declared in %s", transformation,
+					t->cfg->path);
+		if (!(copy = strdup(transformation)))
+			return dp_error(DNNPROV_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&t->lock);
+	if (t->state.phase != DP_PHASE_NEW) {
+		rc = dp_error(DNNPROV_ESTATE, "task '%s' has begun: its transformation is the one its begin recorded",
+			      t->id);
+		free(copy);
+	} else {
+		free(t->transformation);
+		t->transformation = copy;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
 int dnnprov_task_facts(dnnprov_task *t, const dnnprov_value *facts, size_t n)
 {
 	int rc = 0;
@@ -2281,6 +2423,7 @@ int dnnprov_task_close(dnnprov_task *t)
 	dp_buf_free(&t->used_names);
 	dp_map_free(&t->used_folded);
 	dp_facts_free(&t->facts);
+	free(t->transformation);
 	free(t->seg_path);
 	free(t->dir);
 	free(t->id);

@@ -680,6 +680,13 @@ static int offer_task(void *ctx, const char *id, const MDB_val *v, const dp_qv *
 	page_ctx *p = ctx;
 	dp_page_item it = { .id = id };
 	(void)epoch;
+	if (p->h->trainings) {
+		char status[16];
+		dp_str hyps, tf;
+		dp_task_status_hyps(v->mv_data, v->mv_size, status, &hyps, &tf);
+		if (!dp_transformation_trains(tf))
+			return 0;
+	}
 	p->total++;
 	if (p->pk == PAGE_TASK) {
 		it.key.type = QV_TEXT;
@@ -704,7 +711,13 @@ int dp_page_select(dp_query *q, const dp_qdataflow *d, const char *metric, dp_pa
 	/* First the keys that keep the page's order (page_ordered): a page of
 	 * a million runs costs the keys of the page. */
 	*total = 0;
-	if ((rc = page_ordered(q, d, metric, pk, agg, h, total)) <= 0)
+	/* The keys and counts hold every task: when some may be a pipeline's
+	 * other step (the model declares a transformation of the user's), a
+	 * page of trainings is chosen by the scan. */
+	bool steps = false;
+	for (size_t i = 0; h->trainings && i < d->model.ntfs; i++)
+		steps |= !d->model.tfs[i].builtin;
+	if (!steps && (rc = page_ordered(q, d, metric, pk, agg, h, total)) <= 0)
 		return rc;
 	h->n = 0; /* what the keys gave was not the whole page */
 	rc = dp_tasks_scan(q, d, pk == PAGE_METRIC ? metric : NULL, agg, offer_task, &p);

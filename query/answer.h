@@ -129,6 +129,7 @@ typedef struct dp_page_heap {
 	dp_page_item *v;
 	size_t n, cap, k;
 	bool desc;
+	bool trainings; /* only the tasks that train (dp_transformation_trains), as compare ranks */
 } dp_page_heap;
 
 /* Which column a page can be cut by without loading every task: the task

@@ -221,8 +221,8 @@ static int load_task(dp_query *q, dp_qdataflow *d, const MDB_val *k, const MDB_v
 	t->active = dp_task_active(&tf);
 	t->has_last_epoch = tf.has_last_epoch;
 	t->last_epoch = tf.last_epoch;
-	const dp_str texts[] = { tf.host, tf.user, tf.message };
-	char **fields[] = { &t->host, &t->user, &t->message };
+	const dp_str texts[] = { tf.host, tf.user, tf.message, tf.transformation };
+	char **fields[] = { &t->host, &t->user, &t->message, &t->transformation };
 	for (size_t i = 0; i < DP_ARRAY_LEN(texts); i++)
 		if (texts[i].p && !(*fields[i] = arena_strndup(d, texts[i].p, texts[i].n)))
 			return dp_error(DNNPROV_ENOMEM, "out of memory");

@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "logger/record.h"
+#include "query/lineage.h"
 #include "query/prov.h"
 #include "query/rows.h"
 #include "util/map.h"
@@ -56,6 +57,11 @@
 #define NS_XSD "http://www.w3.org/2001/XMLSchema#"
 #define NS_DNNPROV "https://dnnprov.dev/ns#"
 #define NS_DF "https://dnnprov.dev/df/" /* + encoded tag + "/" */
+#define NS_MLS "http://www.w3.org/ns/mls#"
+/* PROV-ML's class names (Souza et al., 2019), which its authors publish
+ * with no namespace IRI: under one of dnnprov's (docs/PROV.md, "Terms"). */
+#define NS_PROVML "https://dnnprov.dev/ns/prov-ml#"
+#define NS_ENT "https://dnnprov.dev/entity/" /* + algorithm "/" hex: an entity, in every dataflow */
 #define SOFTWARE_ID "df:software/dnnprov"
 #define FLUSH_AT (64 * 1024)
 
@@ -382,6 +388,32 @@ static void at_qname(pw *w, const char *name, const char *qname)
 	}
 }
 
+/* prov:type with several values: dnnprov's own type first, then the
+ * ML-Schema and PROV-ML classes it is an instance of.  PROV-N repeats the
+ * attribute; PROV-JSON gives one key a list. */
+static void at_types(pw *w, const char *const *types, size_t n)
+{
+	if (w->fmt == DP_PROV_N || n == 1) {
+		for (size_t i = 0; i < n; i++)
+			at_qname(w, "prov:type", types[i]);
+		return;
+	}
+	if (!at_name(w, "prov:type"))
+		return;
+	w_put(w, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		w_puts(w, i ? ", {\"$\": \"" : "{\"$\": \"");
+		w_puts(w, types[i]);
+		w_puts(w, "\", \"type\": \"prov:QUALIFIED_NAME\"}");
+	}
+	w_put(w, "]", 1);
+}
+#define AT_TYPES(w, ...)                                                     \
+	do {                                                                 \
+		static const char *const types_[] = { __VA_ARGS__ };         \
+		at_types((w), types_, sizeof(types_) / sizeof(types_[0]));   \
+	} while (0)
+
 static void at_str(pw *w, const char *name, const char *s, size_t n)
 {
 	if (!at_name(w, name))
@@ -570,7 +602,11 @@ typedef struct ex {
 	bool filtered; /* ...unless --where chose them: then sel may be empty */
 	dp_decoder dtask, drec;
 	MDB_cursor *c_epochs, *c_adapt, *c_tests, *c_elems;
-	dp_map agents; /* "host\0user" of the agents written in this pass */
+	dp_map agents; /* the agents written in this pass */
+	dp_map entities; /* the entities written in this pass */
+	dp_buf task_agents; /* the agents of the task being written, NUL-separated */
+	size_t ntask_agents;
+	bool lineage_only; /* one run's document: no specification, no epochs */
 	adapted *ad;
 	size_t nad, adcap;
 	/* scratch identifiers */
@@ -578,7 +614,6 @@ typedef struct ex {
 	/* the task being written */
 	const char *task;
 	size_t taskn;
-	bool has_agent;
 	/* progress: tasks written over all passes, of tasks times passes */
 	dp_work_fn progress;
 	void *progress_ctx;
@@ -766,50 +801,113 @@ static bool rid_text(const MDB_val *k, size_t pos, char out[40])
 	return true;
 }
 
-static void emit_agent(ex *x, const dp_task_fields *task)
+/* Writes agent aid once per pass, with its types and one attribute. */
+static bool agent_once(ex *x, const char *aid)
 {
 	pw *w = &x->w;
-	const char *host = task->host.p, *user = task->user.p;
-	size_t hn = task->host.n, un = task->user.n;
-	x->has_agent = hn || un;
-	if (!x->has_agent)
-		return;
-	x->agent.len = 0;
-	id_lit(w, &x->agent, "df:agent");
-	if (hn) {
-		id_lit(w, &x->agent, "/host/");
-		enc(w, &x->agent, host, hn, false);
-	}
-	if (un) {
-		id_lit(w, &x->agent, "/user/");
-		enc(w, &x->agent, user, un, false);
-	}
-	const char *aid = id_str(w, &x->agent);
-	if (!(w->want & BIT(ST_AGENT)))
-		return;
-	void **slot = dp_map_slot(&x->agents, aid, x->agent.len, false);
-	if (slot)
-		return;
-	if (!(slot = dp_map_slot(&x->agents, aid, x->agent.len, true))) {
+	size_t n = strlen(aid);
+	if (w->rc || !(w->want & BIT(ST_AGENT)) || dp_map_slot(&x->agents, aid, n, false))
+		return false;
+	void **slot = dp_map_slot(&x->agents, aid, n, true);
+	if (!slot) {
 		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
-		return;
+		return false;
 	}
 	*slot = x; /* any non-NULL value marks it written */
-	if (st_begin(w, ST_AGENT, aid, NULL, NULL, NULL, NAN, NAN)) {
-		at_qname(w, "prov:type", "dnnprov:MachineUser");
-		if (hn)
-			at_str(w, "dnnprov:host", host, hn);
-		if (un)
+	return st_begin(w, ST_AGENT, aid, NULL, NULL, NULL, NAN, NAN);
+}
+
+static void task_agent(ex *x, const char *aid)
+{
+	dp_buf_append(&x->task_agents, aid, strlen(aid) + 1);
+	x->ntask_agents++;
+}
+
+/* The frameworks whose versions are run facts become software agents. */
+static const char *const frameworks[] = { "python", "torch", "tensorflow", "keras", "numpy", "sklearn" };
+
+/* The agents of a task (docs/PROV.md, "Agents"): the person who ran it,
+ * the machine, its accelerator and the software, from the task's latest
+ * begin and its run facts; each written once per document. */
+static void emit_agent(ex *x, const dp_task_row *task)
+{
+	pw *w = &x->w;
+	const char *host = task->f.host.p, *user = task->f.user.p;
+	size_t hn = task->f.host.n, un = task->f.user.n;
+	dp_field fact;
+	x->task_agents.len = 0;
+	x->ntask_agents = 0;
+	if (un) {
+		x->agent.len = 0;
+		id_lit(w, &x->agent, "df:agent/person/");
+		enc(w, &x->agent, user, un, false);
+		const char *aid = id_str(w, &x->agent);
+		if (agent_once(x, aid)) {
+			AT_TYPES(w, "prov:Person", "provml:Persona");
 			at_str(w, "dnnprov:user", user, un);
-		st_end(w);
+			st_end(w);
+		}
+		task_agent(x, aid);
 	}
+	x->agent.len = 0;
+	id_lit(w, &x->agent, "df:agent/machine/");
+	enc(w, &x->agent, host ? host : "", hn, false);
+	if (hn) {
+		const char *aid = id_str(w, &x->agent);
+		if (agent_once(x, aid)) {
+			AT_TYPES(w, "dnnprov:Machine");
+			at_str(w, "dnnprov:host", host, hn);
+			st_end(w);
+		}
+		task_agent(x, aid);
+	}
+	fact = dp_rmap_get(task->facts, "accelerator");
+	if (fact.type == DP_F_TEXT && fact.s.n) {
+		const char *p = fact.s.p;
+		size_t n = fact.s.n;
+		x->c.len = 0;
+		id_lit(w, &x->c, hn ? id_str(w, &x->agent) : "df:agent");
+		id_lit(w, &x->c, "/accelerator/");
+		enc(w, &x->c, p, n, false);
+		const char *aid = id_str(w, &x->c);
+		if (agent_once(x, aid)) {
+			AT_TYPES(w, "dnnprov:Accelerator");
+			at_str(w, "dnnprov:model", p, n);
+			st_end(w);
+		}
+		task_agent(x, aid);
+	}
+	for (size_t i = 0; i < DP_ARRAY_LEN(frameworks); i++) {
+		fact = dp_rmap_get(task->facts, frameworks[i]);
+		if (fact.type != DP_F_TEXT || !fact.s.n)
+			continue;
+		const char *p = fact.s.p;
+		size_t n = fact.s.n;
+		x->c.len = 0;
+		id_lit(w, &x->c, "df:software/");
+		id_lit(w, &x->c, frameworks[i]);
+		id_lit(w, &x->c, "/");
+		enc(w, &x->c, p, n, false);
+		const char *aid = id_str(w, &x->c);
+		if (agent_once(x, aid)) {
+			AT_TYPES(w, "prov:SoftwareAgent", "mls:Software");
+			at_cstr(w, "dnnprov:name", frameworks[i]);
+			at_str(w, "dnnprov:version", p, n);
+			st_end(w);
+		}
+		task_agent(x, aid);
+	}
+	if (x->task_agents.failed)
+		w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
 }
 
 static void emit_associations(ex *x, const char *activity, const char *plan)
 {
 	pw *w = &x->w;
-	if (x->has_agent && st_begin(w, ST_ASSOCIATION, NULL, activity, id_str(w, &x->agent), plan, NAN, NAN))
-		st_end(w);
+	const char *aid = x->task_agents.data;
+	for (size_t i = 0; i < x->ntask_agents; i++, aid += strlen(aid) + 1)
+		if (st_begin(w, ST_ASSOCIATION, NULL, activity, aid, plan, NAN, NAN))
+			st_end(w);
 	if (st_begin(w, ST_ASSOCIATION, NULL, activity, SOFTWARE_ID, plan, NAN, NAN))
 		st_end(w);
 }
@@ -890,8 +988,13 @@ static void emit_training(ex *x, const dp_task_row *r, bool known)
 	const char *tid = id_str(w, &x->tid);
 	double start = f->start;
 
+	bool training = !f->transformation.p ||
+			(f->transformation.n == 13 && memcmp(f->transformation.p, "TrainingModel", 13) == 0);
 	if (st_begin(w, ST_ACTIVITY, tid, NULL, NULL, NULL, start, f->end)) {
-		at_qname(w, "prov:type", "dnnprov:Training");
+		if (training)
+			AT_TYPES(w, "dnnprov:Training", "mls:Run", "provml:Training");
+		else
+			AT_TYPES(w, "dnnprov:Task", "mls:Run");
 		at_str(w, "dnnprov:task", x->task, x->taskn);
 		if (f->status[0]) {
 			at_cstr(w, "dnnprov:status", f->status);
@@ -914,7 +1017,7 @@ static void emit_training(ex *x, const dp_task_row *r, bool known)
 		emit_tag_attributes(x);
 		st_end(w);
 	}
-	emit_agent(x, f);
+	emit_agent(x, r);
 	x->plan.len = 0;
 	id_lit(w, &x->plan, "df:transformation/");
 	if (f->transformation.p)
@@ -927,7 +1030,7 @@ static void emit_training(ex *x, const dp_task_row *r, bool known)
 	id_lit(w, &x->hid, "/hyperparameters");
 	const char *hid = id_str(w, &x->hid);
 	if (st_begin(w, ST_ENTITY, hid, NULL, NULL, NULL, NAN, NAN)) {
-		at_qname(w, "prov:type", "dnnprov:Hyperparameters");
+		AT_TYPES(w, "dnnprov:Hyperparameters", "mls:HyperParameterSetting");
 		at_map(x, r->hyps, NULL);
 		st_end(w);
 	}
@@ -1211,7 +1314,7 @@ static void emit_tests(ex *x)
 		id_lit(w, &x->b, "/result");
 		const char *rid_id = id_str(w, &x->b);
 		if (st_begin(w, ST_ACTIVITY, aid, NULL, NULL, NULL, time, time)) {
-			at_qname(w, "prov:type", "dnnprov:Testing");
+			AT_TYPES(w, "dnnprov:Testing", "provml:Evaluation");
 			st_end(w);
 		}
 		emit_associations(x, aid, "df:transformation/TestingModel");
@@ -1220,7 +1323,7 @@ static void emit_tests(ex *x)
 		if (st_begin(w, ST_ENTITY, rid_id, NULL, NULL, NULL, NAN, NAN)) {
 			dp_str name;
 			dp_field f;
-			at_qname(w, "prov:type", "dnnprov:TestResult");
+			AT_TYPES(w, "dnnprov:TestResult", "mls:ModelEvaluation");
 			/* Metrics are doubles, as the epochs'. */
 			for (size_t i = 0, n = dp_rmap_size(r.metrics); i < n; i++)
 				if (dp_rmap_at(r.metrics, i, &name, &f) && (f.type == DP_F_INT || f.type == DP_F_REAL))
@@ -1341,6 +1444,77 @@ static void emit_elements(ex *x)
 	}
 }
 
+/* An entity's identifier: ent:<algorithm>/<hex>. */
+static const char *entity_id(ex *x, dp_str fp)
+{
+	pw *w = &x->w;
+	const char *colon = memchr(fp.p, ':', fp.n);
+	size_t an = colon ? (size_t)(colon - fp.p) : 0;
+	x->b.len = 0;
+	id_lit(w, &x->b, "ent:");
+	enc(w, &x->b, fp.p, an, false);
+	id_lit(w, &x->b, "/");
+	enc(w, &x->b, fp.p + an + 1, fp.n - an - 1, false);
+	return id_str(w, &x->b);
+}
+
+static bool role_is_model(dp_str role)
+{
+	return (role.n == 5 && memcmp(role.p, "model", 5) == 0) || (role.n == 10 && memcmp(role.p, "checkpoint", 10) == 0);
+}
+
+/* What the task used and generated (docs/LINEAGE.md): each entity once
+ * per document (the first record of it says its location and size), and
+ * a usage or generation per record, with its role. */
+static void emit_lineage(ex *x)
+{
+	pw *w = &x->w;
+	dp_key key;
+	dp_scan sc;
+	MDB_val k, v;
+	dp_lineage_row row;
+	int r;
+
+	if (!(w->want & (BIT(ST_ENTITY) | BIT(ST_USAGE) | BIT(ST_GENERATION))))
+		return;
+	prefix_key(x, &key, x->task, x->taskn, NULL, 0, NULL, 0);
+	const char *tid = id_str(w, &x->tid);
+	if ((r = dp_scan_open(&sc, x->q->ix, x->q->txn, DP_DB_LINEAGE, &key, NULL))) {
+		w_fail(w, r);
+		return;
+	}
+	while (!w->rc && (r = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		if (dp_read_lineage(&x->drec, &k, &v, &row) != 0)
+			continue;
+		const char *eid = entity_id(x, row.fingerprint);
+		void **seen = dp_map_slot(&x->entities, eid, strlen(eid), true);
+		if (!seen) {
+			w_fail(w, dp_error(DNNPROV_ENOMEM, "out of memory"));
+			break;
+		}
+		if (!*seen && (*seen = x, st_begin(w, ST_ENTITY, eid, NULL, NULL, NULL, NAN, NAN))) {
+			if (role_is_model(row.role))
+				AT_TYPES(w, "dnnprov:Entity", "mls:Model");
+			else
+				AT_TYPES(w, "dnnprov:Entity", "mls:Data");
+			at_str(w, "dnnprov:fingerprint", row.fingerprint.p, row.fingerprint.n);
+			at_str(w, "dnnprov:location", row.location.p, row.location.n);
+			if (row.size >= 0)
+				at_long(w, "dnnprov:size", row.size);
+			st_end(w);
+		}
+		bool made = row.generated;
+		if (st_begin(w, made ? ST_GENERATION : ST_USAGE, NULL, made ? eid : tid, made ? tid : eid, NULL, row.time,
+			     NAN)) {
+			at_str(w, "prov:role", row.role.p, row.role.n);
+			st_end(w);
+		}
+	}
+	dp_scan_close(&sc);
+	if (r < 0)
+		w_fail(w, r);
+}
+
 /* The task of key k (the dataflow, its id) and value v. */
 static void emit_task(ex *x, const MDB_val *k, const MDB_val *v)
 {
@@ -1358,12 +1532,16 @@ static void emit_task(ex *x, const MDB_val *k, const MDB_val *v)
 	id_lit(w, &x->tid, "df:task/");
 	enc(w, &x->tid, x->task, x->taskn, false);
 	emit_training(x, &r, known);
-	emit_layers(x);
-	emit_epochs(x);
-	emit_events(x);
+	if (!x->lineage_only) {
+		emit_layers(x);
+		emit_epochs(x);
+		emit_events(x);
+	}
 	emit_adaptations(x);
 	emit_tests(x);
-	emit_elements(x);
+	if (!x->lineage_only)
+		emit_elements(x);
+	emit_lineage(x);
 }
 
 /* One pass: the specification, then every selected task in id order. */
@@ -1375,7 +1553,9 @@ static void emit_all(ex *x)
 	int mrc = 0;
 
 	dp_map_clear(&x->agents);
-	emit_spec(x);
+	dp_map_clear(&x->entities);
+	if (!x->lineage_only)
+		emit_spec(x);
 	if (!pass_has_tasks(w->want))
 		return; /* nothing per task in this pass */
 	if (x->sel || x->filtered) {
@@ -1535,6 +1715,41 @@ static int select_tasks(ex *x, const dp_prov_options *o)
 	return o->where && *o->where ? filter_tasks(x, o->where) : 0;
 }
 
+/* export --run: the run and the tasks of its lineage in the dataflow,
+ * up and down, as the selection. */
+static int select_lineage(ex *x, const char *run)
+{
+	dp_lgraph g = { 0 };
+	size_t start;
+	int rc;
+
+	if (!dp_tag_valid(run, strlen(run)))
+		return dp_query_no_task(x->q, x->df, run);
+	if ((rc = dp_lineage_task(x->q, &g, x->df, run, &start)))
+		return rc == DNNPROV_ENOTFOUND ? dp_query_no_task(x->q, x->df, run) : rc;
+	if ((rc = dp_lineage_walk(x->q, &g, start, true, 0)) || (rc = dp_lineage_walk(x->q, &g, start, false, 0)))
+		goto out;
+	x->sel = calloc(g.nnodes + 1, sizeof(char *));
+	if (!x->sel) {
+		rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < g.nnodes; i++) {
+		const dp_lnode *n = &g.nodes[i];
+		if (n->entity || strcmp(n->df, x->df) != 0)
+			continue;
+		if (!(x->sel[x->nsel++] = strdup(n->task))) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	qsort(x->sel, x->nsel, sizeof(char *), cmp_str);
+	x->lineage_only = true;
+out:
+	dp_lgraph_free(&g);
+	return rc;
+}
+
 static void write_head(ex *x)
 {
 	pw *w = &x->w;
@@ -1548,14 +1763,16 @@ static void write_head(ex *x)
 	const char *dfa_ns = id_str(w, &x->b);
 	if (w->fmt == DP_PROV_N) {
 		/* prov and xsd are predefined in PROV-N. */
-		w_puts(w, "document\n  prefix dnnprov <" NS_DNNPROV ">\n  prefix df <");
+		w_puts(w, "document\n  prefix dnnprov <" NS_DNNPROV ">\n  prefix mls <" NS_MLS ">\n  prefix provml <" NS_PROVML
+			  ">\n  prefix ent <" NS_ENT ">\n  prefix df <");
 		w_puts(w, df_ns);
 		w_puts(w, ">\n  prefix dfa <");
 		w_puts(w, dfa_ns);
 		w_puts(w, ">\n\n");
 	} else {
 		w_puts(w, "{\n  \"prefix\": {\n    \"prov\": \"" NS_PROV "\",\n    \"xsd\": \"" NS_XSD
-			  "\",\n    \"dnnprov\": \"" NS_DNNPROV "\",\n    \"df\": \"");
+			  "\",\n    \"dnnprov\": \"" NS_DNNPROV "\",\n    \"mls\": \"" NS_MLS "\",\n    \"provml\": \"" NS_PROVML
+			  "\",\n    \"ent\": \"" NS_ENT "\",\n    \"df\": \"");
 		w_puts(w, df_ns); /* encoded: nothing to escape */
 		w_puts(w, "\",\n    \"dfa\": \"");
 		w_puts(w, dfa_ns);
@@ -1577,6 +1794,8 @@ static void ex_free(ex *x)
 	adapted_reset(x);
 	free(x->ad);
 	dp_map_free(&x->agents);
+	dp_map_free(&x->entities);
+	dp_buf_free(&x->task_agents);
 	dp_decoder_free(&x->dtask);
 	dp_decoder_free(&x->drec);
 	if (x->c_epochs)
@@ -1628,7 +1847,7 @@ int dp_prov_export(dp_query *q, const dp_prov_options *o, FILE *out)
 		rc = dp_lmdb_error(mrc, "cursor");
 		goto out;
 	}
-	if ((rc = select_tasks(&x, o)) || (rc = load_spec(&x)) || (rc = load_elem_sets(&x)) ||
+	if ((rc = o->run ? select_lineage(&x, o->run) : select_tasks(&x, o)) || (rc = load_spec(&x)) || (rc = load_elem_sets(&x)) ||
 	    (x.progress && (rc = count_work(&x))))
 		goto out;
 

@@ -44,6 +44,12 @@ typedef struct dp_prov_options {
 	const char *const *tasks;  /* only these task ids (repeats are fine)... */
 	size_t ntasks;             /* ...or, when 0, every task */
 	const char *where;         /* of those, only the ones this --where matches */
+	/* One run's document (export --run): the run, the tasks of its
+	 * lineage in this dataflow (what made the entities it used, what used
+	 * the ones it generated: docs/LINEAGE.md), their entities, agents,
+	 * adaptations and tests, without the specification, the epochs, the
+	 * layers and the elements. */
+	const char *run;
 	dp_prov_format format;
 	/* Told after each task of each pass: tasks written (items, of the
 	 * tasks times the passes that go through them) and bytes written;

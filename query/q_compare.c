@@ -62,6 +62,7 @@ static int compare_page(dp_query *q, const dp_qopts *o, dp_qdataflow *d, bool *d
 		goto out;
 	h.k = (size_t)o->offset + (size_t)o->limit; /* the registry keeps both within 0..2^40 */
 	h.desc = desc;
+	h.trainings = true;
 	if ((rc = dp_page_select(q, &spec, metric, PAGE_METRIC, &agg, &h, total)))
 		goto out;
 	dp_page_sort(&h);
@@ -119,14 +120,16 @@ static int add_scanned(void *ctx, const char *id, const MDB_val *value, const dp
 {
 	whole_ctx *w = ctx;
 	const dp_qdataflow *d = w->d;
-	dp_qv *row = dp_table_add_row(w->out);
 	char status[16];
-	dp_str hyp_map;
+	dp_str hyp_map, tf;
+	/* As a loaded task: a value that cannot be read shows its id. */
+	bool known = dp_task_status_hyps(value->mv_data, value->mv_size, status, &hyp_map, &tf) == 0;
+	if (!dp_transformation_trains(tf))
+		return 0; /* a pipeline's other step has no configuration to rank */
+	dp_qv *row = dp_table_add_row(w->out);
 	if (!row)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
 	int rc = dp_table_text(w->out, &row[0], id, strlen(id));
-	/* As a loaded task: a value that cannot be read shows its id. */
-	bool known = dp_task_status_hyps(value->mv_data, value->mv_size, status, &hyp_map) == 0;
 	if (!rc)
 		rc = dp_table_text(w->out, &row[1], known ? status : "", known ? strlen(status) : 0);
 	dp_rmap hyps = { .raw = known ? (const unsigned char *)hyp_map.p : NULL, .rawlen = known ? hyp_map.n : 0 };
@@ -228,6 +231,8 @@ static int answer(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *note
 	else
 		rc = dp_query_metric_column(q, &d, metric, &agg, vals, eps);
 	for (size_t i = 0; i < n && !rc; i++) {
+		if (!dp_qtask_trains(sel[i]))
+			continue; /* a pipeline's other step has no configuration to rank */
 		dp_qv *row = dp_table_add_row(out);
 		size_t at = (size_t)(sel[i] - d.tasks);
 		if (!row) {
@@ -271,8 +276,9 @@ const dp_question dp_q_compare = {
 	.name = "compare",
 	.summary = "hyperparameters against a metric, best first",
 	.description =
-		"Each task's hyperparameters beside the aggregate of one metric over its epochs,\n"
-		"best first; tasks lacking the metric come last with an empty cell.  --agg best\n"
+		"Each training task's hyperparameters beside the aggregate of one metric over its\n"
+		"epochs, best first; tasks lacking the metric come last with an empty cell (the\n"
+		"tasks of a pipeline's other steps, docs/LINEAGE.md, are not ranked).  --agg best\n"
 		"(the default) is min for loss-like metrics and max for the others; at=EPOCH\n"
 		"takes the value at one epoch.  The at_epoch column says which epoch the value\n"
 		"comes from.  --where as in `dnnprov help runs`; conditions on hyperparameters\n"

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #include "query/registry.h"
+#include "query/repeats.h"
+#include "query/rows.h"
 
 static void describe_row(dp_table *out, const char *kind, const char *name, const char *detail)
 {
@@ -36,6 +38,40 @@ static void describe_time(dp_table *out, const char *name, double t)
 		return;
 	dp_format_time(t, text);
 	describe_row(out, "run", name, text);
+}
+
+/* What the task used and generated, in its order: a row each, the role
+ * and the fingerprint with the location. */
+static int describe_lineage(dp_query *q, dp_table *out, const char *df, const char *task)
+{
+	dp_key prefix;
+	dp_scan sc;
+	MDB_val k, v;
+	dp_lineage_row row;
+	dp_buf b = { 0 };
+	int rc;
+
+	dp_key_task(&prefix, df, task);
+	if ((rc = dp_scan_open(&sc, q->ix, q->txn, DP_DB_LINEAGE, &prefix, NULL)))
+		return rc;
+	while ((rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW) {
+		if (dp_read_lineage(&q->dec, &k, &v, &row) != 0)
+			continue;
+		b.len = 0;
+		dp_buf_printf(&b, "%.*s %.*s", (int)row.fingerprint.n, row.fingerprint.p, (int)row.location.n,
+			      row.location.p);
+		dp_qv *r = dp_table_add_row(out);
+		if (!r || b.failed || !dp_buf_cstr(&b)) {
+			rc = dp_error(DNNPROV_ENOMEM, "out of memory");
+			break;
+		}
+		dp_set_text(&r[0], row.generated ? "generated" : "used");
+		dp_cell_text(&r[1], row.role.p, row.role.n);
+		dp_set_text(&r[2], b.data);
+	}
+	dp_scan_close(&sc);
+	dp_buf_free(&b);
+	return rc < 0 ? rc : 0;
 }
 
 /* One task: what the run was (status, times, attempts, where), its
@@ -79,6 +115,13 @@ static int describe_task(dp_query *q, const dp_qopts *o, dp_table *out)
 		describe_value(out, "fact", t->facts[i].name, &t->facts[i].value);
 	for (size_t i = 0; i < t->ntags; i++)
 		describe_value(out, "tag", t->tags[i].name, &t->tags[i].value);
+	dp_repeats rep;
+	if ((rc = describe_lineage(q, out, d.name, t->id)) || (rc = dp_repeats_load(q, d.name, &rep)))
+		goto out;
+	const char *first = dp_repeats_of(&rep, t->id);
+	if (first)
+		describe_row(out, "run", "repeats", first);
+	dp_repeats_free(&rep);
 out:
 	dp_qdataflow_free(&d);
 	return rc;
@@ -210,7 +253,8 @@ const dp_question dp_q_describe = {
 		"and dependencies, and its tasks counted by status; in JSON, the member \"model\"\n"
 		"holds the transformations, their sets and attributes as data (docs/MODEL.md).\n"
 		"With TASK, that run: its status, times, attempts, host and user,\n"
-		"hyperparameters, run facts and tags.",
+		"hyperparameters, run facts, tags, what it used and generated\n"
+		"(docs/LINEAGE.md) and, when it repeats other runs, the first of them.",
 	DP_PARAMS(params),
 	.opts_size = sizeof(dp_qopts),
 	.answer = answer,

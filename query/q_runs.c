@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "query/registry.h"
+#include "query/repeats.h"
 
 typedef struct runs_opts {
 	dp_qopts o;
@@ -81,13 +82,15 @@ static int problems_cell(dp_qv *cell, const dp_qtask *t)
 
 /* Where the columns of runs are: task, its fields (RUNS_C0 of them), the
  * hyperparameters, the last and best main metric, the end message, the
- * tags, the problems, then a column per run fact (--facts). */
+ * tags, the problems, the run it repeats, then a column per run fact
+ * (--facts). */
 #define RUNS_C0 9
 #define RUNS_START 3
 typedef struct runs_cols {
-	size_t msg, tags, problems, f0;
+	size_t msg, tags, problems, repeats, f0;
 	const char **facts;
 	size_t nfacts;
+	dp_repeats rep;
 } runs_cols;
 
 static int runs_columns(dp_table *out, const dp_qopts *o, const dp_qdataflow *d, const char *metric, runs_cols *rc_)
@@ -98,7 +101,8 @@ static int runs_columns(dp_table *out, const dp_qopts *o, const dp_qdataflow *d,
 	rc_->msg = RUNS_C0 + d->nhyps + (metric ? 2 : 0);
 	rc_->tags = rc_->msg + 1;
 	rc_->problems = rc_->msg + 2;
-	rc_->f0 = rc_->msg + 3;
+	rc_->repeats = rc_->msg + 3;
+	rc_->f0 = rc_->msg + 4;
 	if ((rc = dp_table_init(out, rc_->f0 + rc_->nfacts)))
 		return rc;
 	dp_table_set_col(out, 0, "task", COL_TEXT);
@@ -128,6 +132,7 @@ static int runs_columns(dp_table *out, const dp_qopts *o, const dp_qdataflow *d,
 	dp_table_set_col(out, rc_->msg, "message", COL_TEXT);
 	dp_table_set_col(out, rc_->tags, "tags", COL_TEXT);
 	dp_table_set_col(out, rc_->problems, "problems", COL_TEXT);
+	dp_table_set_col(out, rc_->repeats, "repeats", COL_TEXT);
 	for (size_t i = 0; i < rc_->nfacts; i++)
 		dp_table_set_col(out, rc_->f0 + i, rc_->facts[i], COL_TEXT);
 	/* A name that could not be copied: the page path sorts by name next. */
@@ -161,6 +166,8 @@ static int runs_row(dp_table *out, const dp_qdataflow *d, const dp_qtask *t, con
 		rc = tags_cell(&row[c->tags], t);
 	if (!rc)
 		rc = problems_cell(&row[c->problems], t);
+	if (!rc)
+		rc = dp_set_text(&row[c->repeats], dp_repeats_of(&c->rep, t->id));
 	for (size_t f = 0; f < c->nfacts && !rc; f++)
 		rc = dp_copy_value(&row[c->f0 + f], dp_qtask_fact(t, c->facts[f]));
 	if (last && best) {
@@ -175,16 +182,19 @@ static int runs_row(dp_table *out, const dp_qdataflow *d, const dp_qtask *t, con
  * nothing (CSV and JSON keep them). */
 static void runs_omit(dp_table *out, const runs_cols *c)
 {
-	bool resumed = false, messages = false, tagged = false, problems = false;
+	bool resumed = false, messages = false, tagged = false, problems = false, repeated = false;
 	for (size_t r = 0; r < out->nrows; r++) {
 		const dp_qv *row = &out->cells[r * out->ncols];
 		resumed |= row[6].type == QV_NUM && row[6].integer && row[6].i > 1;
 		messages |= row[c->msg].type != QV_NULL;
 		tagged |= row[c->tags].type != QV_NULL;
 		problems |= row[c->problems].type != QV_NULL;
+		repeated |= row[c->repeats].type != QV_NULL;
 	}
 	if (!problems)
 		dp_table_omit(out, c->problems);
+	if (!repeated)
+		dp_table_omit(out, c->repeats);
 	if (!tagged)
 		dp_table_omit(out, c->tags);
 	if (!resumed) {
@@ -221,7 +231,7 @@ static int runs_page(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *n
 	if ((rc = dp_query_hyps_declared(q, &d, &declared)) || !declared)
 		goto out;
 	metric = d.nmetrics || o->metric ? dp_resolve_metric(q, &d, o->metric, &rc) : NULL;
-	if (rc || (rc = runs_columns(out, o, &d, metric, &cols)))
+	if (rc || (rc = runs_columns(out, o, &d, metric, &cols)) || (rc = dp_repeats_load(q, d.name, &cols.rep)))
 		goto out;
 	if ((rc = dp_sort_column(out, o, RUNS_START, false, &col, &desc)))
 		goto out;
@@ -274,6 +284,7 @@ out:
 		dp_table_free(out);
 		memset(out, 0, sizeof(*out));
 	}
+	dp_repeats_free(&cols.rep);
 	free(h.v);
 	free(ids);
 	free(sel);
@@ -301,7 +312,7 @@ static int runs_all(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *no
 	/* The fact names of the selected tasks, first seen first. */
 	if (want_facts(o) && (rc = fact_names(sel, n, &cols.facts, &cols.nfacts)))
 		goto out;
-	if ((rc = runs_columns(out, o, &d, metric, &cols)))
+	if ((rc = runs_columns(out, o, &d, metric, &cols)) || (rc = dp_repeats_load(q, d.name, &cols.rep)))
 		goto out;
 	dp_agg last = { AGG_LAST, 0 }, best = { dp_goal_lower(o, metric ? metric : "") ? AGG_MIN : AGG_MAX, 0 };
 	dp_qv *lasts = NULL, *bests = NULL;
@@ -326,6 +337,7 @@ static int runs_all(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *no
 	if (!rc)
 		dp_omit_constant_columns(out, RUNS_C0, d.nhyps, notes);
 out:
+	dp_repeats_free(&cols.rep);
 	free(cols.facts);
 	free(sel);
 	dp_where_free(w);
@@ -364,7 +376,8 @@ const dp_question dp_q_runs = {
 		"unless --sort names a column (a leading - sorts descending).  DF defaults to\n"
 		"the config's dataflow, or the only one in the index.  A tags column shows the\n"
 		"runs' tags (dnnprov tag); --facts adds a column per run fact (command, cwd,\n"
-		"git_commit, python, ...).  --offset N skips the first N rows after sorting:\n"
+		"git_commit, python, ...).  A repeats column names, for runs of equal inputs,\n"
+		"code and hyperparameters, the first of them (docs/LINEAGE.md).  --offset N skips the first N rows after sorting:\n"
 		"with --limit, a page of the runs (JSON then says how many there are in all,\n"
 		"\"total\").  Sorted by the task or by the last or best metric, a page is\n"
 		"chosen without loading every task, as fast with 100,000 tasks as with 1,000.\n"

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "config/config.h"
@@ -89,6 +90,7 @@ typedef struct dp_qtask {
 	char *host;
 	char *user;
 	char *message; /* of the end record, NULL when none */
+	char *transformation; /* of its begin: TrainingModel, or a pipeline's step (docs/LINEAGE.md) */
 	dp_qhyp *hyps;
 	size_t nhyps;
 	dp_qhyp *facts; /* run facts (docs/RUNS.md), names in the arena */
@@ -210,6 +212,19 @@ DP_INTERNAL int dp_query_no_task(dp_query *q, const char *df, const char *id);
 DP_INTERNAL int dp_task_suggest(dp_query *q, const char *df, const char *text, const char **ids, size_t max,
 				size_t *n);
 
+
+/* Whether a task of that transformation (p NULL: none recorded) is a
+ * training (TrainingModel), not another step of a pipeline: what compare
+ * ranks. */
+static inline bool dp_transformation_trains(dp_str tf)
+{
+	return !tf.p || (tf.n == 13 && memcmp(tf.p, "TrainingModel", 13) == 0);
+}
+
+static inline bool dp_qtask_trains(const dp_qtask *t)
+{
+	return !t->transformation || strcmp(t->transformation, "TrainingModel") == 0;
+}
 
 /* The task named id (exactly), or NULL. */
 DP_INTERNAL const dp_qtask *dp_qtask_find(const dp_qdataflow *d, const char *id);

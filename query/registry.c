@@ -23,7 +23,7 @@
 static const dp_question *const questions[] = {
 	&dp_q_dataflows, &dp_q_describe, &dp_q_runs, &dp_q_compare, &dp_q_effect, &dp_q_curve,
 	&dp_q_adaptations, &dp_q_test, &dp_q_elements, &dp_q_layers, &dp_q_watch, &dp_q_tasks, &dp_q_segments, &dp_q_diff,
-	&dp_q_groups, &dp_q_bands, &dp_q_events, &dp_q_advise,
+	&dp_q_groups, &dp_q_bands, &dp_q_events, &dp_q_advise, &dp_q_lineage,
 };
 
 const char *const dp_goal_choices[] = { "min", "max", NULL };

@@ -290,6 +290,35 @@ int dp_read_event(const MDB_val *k, const MDB_val *v, dp_event_row *out)
 	return dp_event_fields_parse(v->mv_data, v->mv_size, &out->e) ? corrupt() : 0;
 }
 
+/* A row keyed (df, task, ...): its dataflow and task from the key, its
+ * value decoded. */
+static int task_keyed(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_str *df, dp_str *task, msgpack_object *o)
+{
+	size_t pos = 0;
+	if (!key_str(k, &pos, df) || !key_str(k, &pos, task))
+		return corrupt();
+	return decode(dec, v, o);
+}
+
+int dp_read_lineage(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_lineage_row *out)
+{
+	msgpack_object o;
+	dp_record r;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if ((rc = task_keyed(dec, k, v, &out->df, &out->task, &o)))
+		return rc;
+	if (dp_record_parse(&o, &r) != 0 || (r.kind != DP_REC_USED && r.kind != DP_REC_GENERATED))
+		return corrupt();
+	out->generated = r.kind == DP_REC_GENERATED;
+	out->role = r.u.entity.role;
+	out->location = r.u.entity.location;
+	out->fingerprint = r.u.entity.fingerprint;
+	out->size = r.u.entity.size;
+	out->time = r.time;
+	return 0;
+}
+
 int dp_qepochs_open(dp_qepochs *s, const dp_index *ix, MDB_txn *txn, MDB_cursor *c, const dp_key *prefix, bool has_from,
 		    int64_t from)
 {
@@ -348,12 +377,9 @@ int dp_read_adapt(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_adapt_
 int dp_read_test(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_test_row *out)
 {
 	msgpack_object o;
-	size_t pos = 0;
 	int rc;
 	memset(out, 0, sizeof(*out));
-	if (!key_str(k, &pos, &out->df) || !key_str(k, &pos, &out->task))
-		return corrupt();
-	if ((rc = decode(dec, v, &o)))
+	if ((rc = task_keyed(dec, k, v, &out->df, &out->task, &o)))
 		return rc;
 	out->time = time_of(&o); /* the key holds the record's position, not its time */
 	out->metrics = map_of(dp_map_get(&o, "metrics"));

@@ -128,6 +128,15 @@ typedef struct dp_layers_row {
 	size_t n;
 } dp_layers_row;
 
+/* An entity a task used or generated (the lineage database). */
+typedef struct dp_lineage_row {
+	dp_str df, task;
+	bool generated;
+	dp_str role, location, fingerprint;
+	int64_t size; /* -1: unknown */
+	double time;
+} dp_lineage_row;
+
 /* Each reads one row of its database; DNNPROV_ECORRUPT for a key or value
  * it cannot read (the caller skips it, as the commands do). */
 DP_INTERNAL int dp_read_task(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_task_row *out);
@@ -138,6 +147,7 @@ DP_INTERNAL int dp_read_element(dp_decoder *dec, const MDB_val *k, const MDB_val
 DP_INTERNAL int dp_read_layers(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_layers_row *out);
 DP_INTERNAL int dp_read_tag(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_tag_row *out);
 DP_INTERNAL int dp_read_event(const MDB_val *k, const MDB_val *v, dp_event_row *out);
+DP_INTERNAL int dp_read_lineage(dp_decoder *dec, const MDB_val *k, const MDB_val *v, dp_lineage_row *out);
 /* Epochs are stored in blocks of a task's epochs (indexer/epochs.h): they
  * are read with a scan of their own that gives one epoch at a time, of a
  * dataflow or a task (prefix), from epoch `from` on when has_from, through

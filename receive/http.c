@@ -270,7 +270,7 @@ int dp_receive_start(const dp_receive_options *o, dp_receiver **out)
 		snprintf(r->token, sizeof(r->token), "%s", o->token);
 		r->token_len = strlen(r->token);
 	}
-	rcv_mode mode = { o->log_dir, o->config_path, cfg ? cfg->dataflow : NULL };
+	rcv_mode mode = { o->log_dir, o->config_path, cfg ? cfg->dataflow : NULL, o->files_dir };
 	rc = rcv_core_open(&mode, o->lease_ms, o->log, o->log_ctx, &r->core);
 	dnnprov_config_free(cfg);
 	if (rc)

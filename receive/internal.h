@@ -99,6 +99,9 @@ typedef struct rcv_mode {
 	const char *log_dir;
 	const char *config_path; /* NULL with --log-dir */
 	const char *config_dataflow; /* the config's tag, with -c */
+	/* --files DIR: FILE values naming files under it are fingerprinted
+	 * and recorded as entities (docs/DFANALYZER.md); NULL: none is read. */
+	const char *files_dir;
 } rcv_mode;
 
 /* Checks a dataflow POST (parsed) and merges it into what the log folder

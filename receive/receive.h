@@ -138,6 +138,7 @@ typedef struct dp_receive_options {
 	const char *token;       /* NULL: none, which only a loopback address allows */
 	size_t max_body;         /* bytes; 0: DP_RECEIVE_DEFAULT_BODY */
 	uint64_t lease_ms;       /* idle time after which a run is let go; 0: the default */
+	const char *files_dir;   /* FILE values under it become entities; NULL: no file is read */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 } dp_receive_options;

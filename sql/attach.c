@@ -634,6 +634,7 @@ static int dfanalyzer_views(dp_sql *s, const dp_qdataflow *d, const made *m)
 
 /* DfAnalyzer's specification and task tables, over every dataflow, with
  * numbers for ids as DfAnalyzer's tables have. */
+/* Views over every dataflow; the DfAnalyzer ones first. */
 static const char *const dfanalyzer_common[][2] = {
 	{ "dataflow", "SELECT row_number() OVER (ORDER BY dataflow) AS id, dataflow AS tag FROM dataflows" },
 	{ "data_transformation",
@@ -653,6 +654,31 @@ static const char *const dfanalyzer_common[][2] = {
 		  "t.message AS output_msg, CASE WHEN t.status IN ('FAILED', 'KILLED') THEN t.message END AS error_msg "
 		  "FROM tasks AS t JOIN dataflow AS d ON d.tag = t.dataflow LEFT JOIN data_transformation AS dt ON "
 		  "dt.df_id = d.id AND dt.tag = coalesce(t.transformation, 'TrainingModel')" },
+	/* One row per entity (docs/LINEAGE.md): where it was last written or
+	 * read, and how many records generated and used it. */
+	{ "entities", "SELECT fingerprint, max(role) AS role, max(location) AS location, max(size) AS size, "
+		      "sum(relation = 'generated') AS generated, sum(relation = 'used') AS used "
+		      "FROM (SELECT 'generated' AS relation, * FROM generated UNION ALL SELECT 'used', * FROM used) "
+		      "GROUP BY fingerprint" },
+	/* Runs that repeat one another, by the rule of `runs`' repeats column
+	 * (query/repeats.h): equal transformation, inputs, code and
+	 * hyperparameters, each known; first is the smallest task id of the
+	 * group. */
+	{ "repeats",
+	  "WITH k AS (SELECT t.dataflow, t.task, t.transformation, "
+	  "(SELECT group_concat(fingerprint, ' ') FROM (SELECT DISTINCT fingerprint FROM used AS u WHERE u.dataflow = "
+	  "t.dataflow AND u.task = t.task ORDER BY fingerprint)) AS inputs, "
+	  "(SELECT value FROM facts AS f WHERE f.dataflow = t.dataflow AND f.task = t.task AND f.name = 'git_commit') "
+	  "AS git_commit, "
+	  "(SELECT value FROM facts AS f WHERE f.dataflow = t.dataflow AND f.task = t.task AND f.name = 'git_diff') "
+	  "AS git_diff, "
+	  "coalesce((SELECT group_concat(name || '=' || typeof(value) || ':' || CASE typeof(value) WHEN 'real' THEN "
+	  "printf('%.17g', value) ELSE value END, ' ') FROM (SELECT name, value FROM hyperparameters AS h WHERE "
+	  "h.dataflow = t.dataflow AND h.task = t.task ORDER BY name)), '') AS hyps FROM tasks AS t), "
+	  "g AS (SELECT dataflow, task, min(task) OVER (PARTITION BY dataflow, transformation, inputs, git_commit, "
+	  "git_diff, hyps) AS first, count(*) OVER (PARTITION BY dataflow, transformation, inputs, git_commit, "
+	  "git_diff, hyps) AS n FROM k WHERE inputs IS NOT NULL AND git_commit <> '' AND git_diff <> '') "
+	  "SELECT dataflow, task, first FROM g WHERE n > 1" },
 };
 
 /* The condition that a row of `attributes` is built-in attribute x. */
@@ -789,7 +815,8 @@ static int attach(dp_sql *s, const char *index_dir, dp_index *ix, MDB_txn *txn, 
 	static const char *const common[] = { "dataflows",   "transformations", "sets",	       "attributes",
 					      "dependencies", "tasks",		 "hyperparameters", "metrics",
 					      "summaries",   "adaptations",	 "tests",	       "layers",
-					      "elements",    "facts",		 "tags",	       "events" };
+					      "elements",    "facts",		 "tags",	       "events",
+					      "used",	     "generated" };
 	char **names = NULL;
 	size_t n = 0;
 	int rc;

@@ -48,6 +48,8 @@ enum kind {
 	K_FACTS,
 	K_TAGS,
 	K_EVENTS,
+	K_USED,
+	K_GENERATED,
 	K_COUNT
 };
 
@@ -132,6 +134,10 @@ static const col_def c_events[] = { { "dataflow", "TEXT" }, { "task", "TEXT" }, 
 static const col_def c_tags[] = { { "dataflow", "TEXT" }, { "task", "TEXT" }, { "key", "TEXT" }, { "value", "" },
 				  { "time", "TIMESTAMP" } };
 
+static const col_def c_lineage[] = { { "dataflow", "TEXT" }, { "task", "TEXT" },     { "role", "TEXT" },
+				     { "fingerprint", "TEXT" }, { "location", "TEXT" }, { "size", "INTEGER" },
+				     { "time", "TIMESTAMP" } };
+
 static const kind_def kinds[K_COUNT] = {
 	[K_DATAFLOWS] = { "dataflows", -1, 0, COLS(c_dataflows), { { 0, 's' } }, 1, false, W_NONE },
 	[K_TRANSFORMATIONS] = { "transformations", -1, 0, COLS(c_transformations), { { 0, 's' } }, 1, false, W_NONE },
@@ -166,6 +172,12 @@ static const kind_def kinds[K_COUNT] = {
 	[K_TAGS] = { "tags", DP_DB_TAGS, 0, COLS(c_tags), { { 0, 's' }, { 1, 's' }, { 2, 's' } }, 3, false, W_NONE },
 	[K_EVENTS] = { "events", DP_DB_EVENTS, 0, COLS(c_events), { { 0, 's' }, { 1, 's' }, { 2, 's' }, { 3, 'i' } },
 		       4, false, W_NONE },
+	/* What tasks used and generated: one database, each table the
+	 * records of its direction (docs/LINEAGE.md). */
+	[K_USED] = { "used", DP_DB_LINEAGE, 0, COLS(c_lineage), { { 0, 's' }, { 1, 's' }, { NOCOL, 'r' } }, 3, false,
+		     W_NONE },
+	[K_GENERATED] = { "generated", DP_DB_LINEAGE, 0, COLS(c_lineage), { { 0, 's' }, { 1, 's' }, { NOCOL, 'r' } },
+			  3, false, W_NONE },
 };
 
 /* ---- tables ---------------------------------------------------------------------- */
@@ -581,6 +593,7 @@ typedef struct sql_cursor {
 		dp_layers_row layers;
 		dp_tag_row tag;
 		dp_event_row event;
+		dp_lineage_row lineage;
 	} r;
 	/* summaries: the first value, read when asked */
 	bool first_done, first_found;
@@ -991,6 +1004,12 @@ static int read_record(sql_cursor *c)
 		if ((rc = dp_read_tag(&c->dec, &c->k, &c->v, &c->r.tag)))
 			return rc;
 		c->nsub = c->r.tag.value.type != DP_F_NULL; /* a removed key has no row */
+		return 0;
+	case K_USED:
+	case K_GENERATED:
+		if ((rc = dp_read_lineage(&c->dec, &c->k, &c->v, &c->r.lineage)))
+			return rc;
+		c->nsub = c->r.lineage.generated == (t->kind == K_GENERATED); /* the other direction has no row */
 		return 0;
 	case K_SUMMARIES: c->nsub = 1; return dp_read_summary(&c->k, &c->v, &c->r.summary);
 	case K_EVENTS: c->nsub = 1; return dp_read_event(&c->k, &c->v, &c->r.event);
@@ -1461,6 +1480,23 @@ static int x_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		default: result_double(ctx, c->r.tag.time); break;
 		}
 		break;
+	case K_USED:
+	case K_GENERATED: {
+		const dp_lineage_row *l = &c->r.lineage;
+		switch (col) {
+		case 0: result_str(ctx, l->df); break;
+		case 1: result_str(ctx, l->task); break;
+		case 2: result_str(ctx, l->role); break;
+		case 3: result_str(ctx, l->fingerprint); break;
+		case 4: result_str(ctx, l->location); break;
+		case 5:
+			if (l->size >= 0)
+				sqlite3_result_int64(ctx, l->size);
+			break;
+		default: result_double(ctx, l->time); break;
+		}
+		break;
+	}
 	case K_HYPS_WIDE:
 		if (col == 0)
 			result_str(ctx, c->r.task.task);

@@ -6,6 +6,7 @@
  * offset, and the rest kept.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "logger/scan.h"
 #include "logger/decode.h"
 #include "logger/format.h"
+#include "logger/prefetch.h"
 #include "logger/reader.h"
 #include "logger/writer.h"
 #include "tests/testutil.h"
@@ -252,14 +254,17 @@ static void status_hyps_agree(const char *task)
 	for (size_t n = val.mv_size + 1; n-- > 0;) {
 		dp_task_fields f;
 		char status[16];
-		dp_str hyps;
-		int whole = dp_task_fields_parse(val.mv_data, n, &f), quick = dp_task_status_hyps(val.mv_data, n, status, &hyps);
+		dp_str hyps, tf;
+		int whole = dp_task_fields_parse(val.mv_data, n, &f),
+		    quick = dp_task_status_hyps(val.mv_data, n, status, &hyps, &tf);
 		ck_assert_msg(quick == whole, "at %zu of %zu bytes: %d, %d", n, (size_t)val.mv_size, quick, whole);
 		if (whole)
 			continue;
 		ck_assert_str_eq(status, f.status);
 		ck_assert_uint_eq(hyps.n, f.hyps.n);
 		ck_assert(hyps.p == f.hyps.p);
+		ck_assert_uint_eq(tf.n, f.transformation.n);
+		ck_assert(tf.p == f.transformation.p);
 	}
 	mdb_txn_abort(txn);
 	dp_index_close(ix);
@@ -936,6 +941,84 @@ START_TEST(test_pending_behind_committed_asserted)
 }
 END_TEST
 
+/* The keys and values of database db, one line each, into out. */
+static void dump_db(dp_index *ix, dp_db db, dp_buf *out)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	ck_assert_int_eq(dp_index_read(ix, &txn), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, ix->dbi[db], &c), 0);
+	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT) {
+		dp_buf_append(out, k.mv_data, k.mv_size);
+		dp_buf_append(out, "=", 1);
+		dp_buf_append(out, v.mv_data, v.mv_size);
+		dp_buf_append(out, "\n", 1);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+}
+
+/* A task's used and generated records are applied the same whether the
+ * loader decoded them ahead (decode: a prefetched segment) or the batch
+ * engine decodes them: the same lineage and entities entries. */
+START_TEST(test_entities_decoded_ahead_or_not)
+{
+	static const char fp_data[] = "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	static const char fp_model[] = "sha256:ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+	dnnprov_config *cfg = tu_config(dir, NULL);
+	dnnprov_task *t = NULL;
+	ck_assert_int_eq(dnnprov_task_open(cfg, "t", &t), 0);
+	ck_assert_int_eq(dnnprov_task_begin(t, NULL, 0), 0);
+	ck_assert_int_eq(dnnprov_task_entity(t, "used", "train_data", "/data/train", fp_data, 10), 0);
+	ck_assert_int_eq(dnnprov_task_entity(t, "generated", "model", "/runs/model.pt", fp_model, -1), 0);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	dp_path_list segs = { 0 };
+	ck_assert_int_eq(dp_find_segments(log_dir, &segs, NULL, NULL), 0);
+	ck_assert_uint_eq(segs.n, 1);
+	const char *path = segs.paths[0];
+
+	dp_buf dumps[3] = { { 0 } };
+	for (int mode = 0; mode < 3; mode++) { /* the file; read ahead; read and decoded ahead */
+		char *idir;
+		ck_assert_int_ge(asprintf(&idir, "%s-%d", index_dir, mode), 0);
+		dp_indexer_options o = { .log_dir = log_dir, .index_dir = idir };
+		dp_index *ix;
+		dp_ingest in;
+		dp_prefetched pf;
+		bool more;
+		ck_assert_int_eq(dp_index_open(idir, true, NULL, &ix), 0);
+		ck_assert_int_eq(dp_ingest_init(&in, ix, &o), 0);
+		if (mode)
+			ck_assert_int_eq(dp_prefetch(AT_FDCWD, path, path, 0, mode == 2, &pf), 0);
+		dp_seg_state *s = dp_ingest_segment_state(&in, path + strlen(log_dir) + 1);
+		ck_assert_ptr_nonnull(s);
+		do {
+			ck_assert_int_eq(dp_ingest_segment(&in, s, mode ? &pf : NULL, &more), 0);
+			ck_assert_int_eq(dp_ingest_commit(&in), 0);
+		} while (more);
+		dump_db(ix, DP_DB_LINEAGE, &dumps[mode]);
+		dump_db(ix, DP_DB_ENTITIES, &dumps[mode]);
+		if (mode)
+			dp_prefetched_free(&pf);
+		dp_ingest_free(&in);
+		dp_index_close(ix);
+		free(idir);
+	}
+	ck_assert(!dumps[0].failed);
+	ck_assert_ptr_nonnull(memmem(dumps[0].data, dumps[0].len, "/data/train", 11));
+	ck_assert_ptr_nonnull(memmem(dumps[0].data, dumps[0].len, fp_model, sizeof(fp_model) - 1));
+	for (int mode = 1; mode < 3; mode++) {
+		ck_assert_uint_eq(dumps[mode].len, dumps[0].len);
+		ck_assert_int_eq(memcmp(dumps[mode].data, dumps[0].data, dumps[0].len), 0);
+	}
+	for (int mode = 0; mode < 3; mode++)
+		dp_buf_free(&dumps[mode]);
+	dp_path_list_free(&segs);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
 /* ---- the model of a dataflow ---------------------------------------------------- */
 
 static void pack_str(msgpack_packer *pk, const char *s)
@@ -1088,6 +1171,7 @@ static Suite *indexer_suite(void)
 	tcase_add_test(tc, test_schema_breaking_records);
 	tcase_add_test(tc, test_newer_version_and_torn_tail);
 	tcase_add_test(tc, test_model_of_a_spec);
+	tcase_add_test(tc, test_entities_decoded_ahead_or_not);
 	tcase_add_test_raise_signal(tc, test_pending_behind_committed_asserted, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;

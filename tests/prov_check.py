@@ -140,6 +140,7 @@ class Model:
         self.elements = []  # (task, tf, set, rid, record)
         self.layers = {}  # task -> record
         self.epoch_records = {}  # task -> its epoch records in order (the health rules read them)
+        self.lineage = []  # (task, "used" | "generated", record)
         metric_names = []
         for r in records:
             if r.get("dataflow") != df:
@@ -172,6 +173,8 @@ class Model:
                          pid=r["pid"], execution=r.get("execution"), transformation=r["transformation"],
                          owner=r.get("owner"), attempt=(begins, r.get("mono")), last=begins)
                 t["attempts"] += 1
+                if r.get("facts") and "facts" not in t:
+                    t["facts"] = r["facts"]  # the index keeps the first begin's that had them
                 continue
             if task not in self.tasks:
                 continue  # the indexer reports it and skips it
@@ -189,9 +192,11 @@ class Model:
                 self.elements.append((task, r["transformation"], r["set"], record_id(r), r))
             elif kind == "layers":
                 self.layers[task] = r
+            elif kind in ("used", "generated"):
+                self.lineage.append((task, kind, r))
             elif kind == "end":
                 t.update(status=r["status"], end=attempt_time(t, r), message=r.get("message"))
-            if kind in ("epoch", "adapt", "test", "element", "layers", "end"):
+            if kind in ("epoch", "adapt", "test", "element", "layers", "end", "used", "generated"):
                 t["last"] = attempt_time(t, r)
         for m in metric_names:
             if m not in self.spec["metrics"]:
@@ -213,6 +218,7 @@ class Model:
             events, state = health(SimpleNamespace(epoch_records=self.epoch_records.get(tid, [])))
             self.events += [(tid, rule, e) for rule, e in events]
             self.health[tid] = state
+        self.lineage = [x for x in self.lineage if x[0] in sel]
 
     def prospective(self):
         """[(transformation, [dependencies], [(set, input, [(attribute, type)])])], deduplicated."""
@@ -260,16 +266,23 @@ class Model:
                     return inp
         return False
 
-    def agent(self, task):
+    FRAMEWORKS = ("python", "torch", "tensorflow", "keras", "numpy", "sklearn")
+
+    def agents(self, task):
+        """The task's agents but the software, as the export names them (docs/PROV.md)."""
         t = self.tasks[task]
-        if not t.get("host") and not t.get("user"):
-            return None
-        aid = "df:agent"
-        if t.get("host"):
-            aid += "/host/" + enc(t["host"])
+        out, facts = [], t.get("facts") or {}
         if t.get("user"):
-            aid += "/user/" + enc(t["user"])
-        return aid
+            out.append("df:agent/person/" + enc(t["user"]))
+        machine = "df:agent/machine/" + enc(t["host"]) if t.get("host") else None
+        if machine:
+            out.append(machine)
+        if isinstance(facts.get("accelerator"), str) and facts["accelerator"]:
+            out.append((machine or "df:agent") + "/accelerator/" + enc(facts["accelerator"]))
+        for name in self.FRAMEWORKS:
+            if isinstance(facts.get(name), str) and facts[name]:
+                out.append("df:software/%s/%s" % (name, enc(facts[name])))
+        return out
 
     def expected_counts(self):
         pro = self.prospective()
@@ -287,16 +300,19 @@ class Model:
         # names a host or user, with that agent.
         activities = list(tasks) + [k[0] for k in self.adapts] + [t[0] for t in self.tests] + \
             [t for t, _ in user_acts]
-        agents = {self.agent(t) for t in tasks} - {None}
+        agents = {a for t in tasks for a in self.agents(t)}
+        entities = {r["fingerprint"] for _, _, r in self.lineage}
+        nused = sum(1 for _, kind, _ in self.lineage if kind == "used")
+        ngen = len(self.lineage) - nused
         return {
             "entity": 1 + ntf + nsets + nattrs + len(tasks) + nlayers + len(self.epochs) + nad + ntest
-            + len(self.elements) + len(self.events),
+            + len(self.elements) + len(self.events) + len(entities),
             "activity": len(tasks) + nad + ntest + len(user_acts),
             "agent": len(agents) + 1,
-            "wasGeneratedBy": len(self.epochs) + nad + ntest + outputs,
-            "used": len(tasks) + nlayers + 2 * nad + inputs,
+            "wasGeneratedBy": len(self.epochs) + nad + ntest + outputs + ngen,
+            "used": len(tasks) + nlayers + 2 * nad + inputs + nused,
             "wasInformedBy": nad + ntest,
-            "wasAssociatedWith": sum(2 if self.agent(t) else 1 for t in activities),
+            "wasAssociatedWith": sum(1 + len(self.agents(t)) for t in activities),
             "wasDerivedFrom": nad + len(self.events),
             "wasInfluencedBy": ndeps,
             "hadMember": ntf + nsets + nattrs,
@@ -593,9 +609,15 @@ def check_content(model, doc):
         if h is not None:
             want = {dfa(k): expected_value(v) for k, v in t["hyps"].items() if v is not None}
             same(T + " hyperparameters", {k: v for k, v in h.items() if k.startswith("dfa:")}, want)
-        ag = model.agent(tid)
-        if ag and ("agent", ag) not in by_id:
-            problem("missing agent " + ag)
+        for ag in model.agents(tid):
+            if ("agent", ag) not in by_id:
+                problem("missing agent " + ag)
+    for tid, kind, rec in model.lineage:
+        alg, _, hexd = rec["fingerprint"].partition(":")
+        eid = "ent:%s/%s" % (enc(alg), enc(hexd))
+        a = attrs_of("entity", eid)
+        if a is not None:
+            same(eid + " fingerprint", a.get("dnnprov:fingerprint"), ("str", rec["fingerprint"]))
     for (tid, e), rec in model.epochs.items():
         eid = "df:task/%s/epoch/%d" % (enc(tid), e)
         a = attrs_of("entity", eid)

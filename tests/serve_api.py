@@ -304,7 +304,7 @@ with Server(dnnprov, "-c", config, "--max-rows", "2") as s:
     check("--max-rows 2: SQL cut at two rows, and says so", st == 200 and len(json.loads(body)["rows"]) == 2 and
           hd.get("x-dnnprov-rows-cut") == "2", f"{st} {hd}")
     st, a = s.json("/api/runs?df=torch-digits&sort=task")
-    check("--max-rows 2: two rows and the total", st == 200 and len(a["rows"]) == 2 and a["total"] == len(_ids), str(a)[:300])
+    check("--max-rows 2: two rows and the total", st == 200 and len(a["rows"]) == 2 and a["total"] == len(_ids) > 7, str(a)[:300])
     st, e = s.json("/api/runs?df=torch-digits&limit=3")
     check("--max-rows 2: limit 3 is a 400", st == 400 and e["parameter"] == "limit", str(e))
 with Server(dnnprov, "--index-dir", big_index, "--time-limit", "0.001") as s:

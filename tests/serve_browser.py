@@ -21,6 +21,9 @@ a person would see it, each against what the command line answers:
   FAILED run left out until asked for, then drawn apart; the short run
   marked; the ranking says its n and what it leaves out; Spearman once;
   the box plot's groups are the effect table's;
+- lineage: the best run's picture from the raw data to the evaluation, on
+  one screen, its epochs expanding on a click, the runs that share its
+  data; a file whose name is markup shows as text;
 - the other views, and no view breaks the Content-Security-Policy.
 Every view is screenshot into SHOTS.
 
@@ -40,6 +43,7 @@ from serve_lib import Checks, Server, start_browser, wait_for
 
 dnnprov, config, shots, full = sys.argv[1:5]
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
+HOSTILE_FILE = "<svg onload=window.__pwned=3>.csv"  # the name of a file the hostile run read
 TOP_COLOUR = "#1a9850"  # serve/web/js/charts.mjs SCALE's last: the best run's
 check = Checks("serve_browser")
 
@@ -210,9 +214,10 @@ try:
         print(f"live update: {time.monotonic() - t0:.2f} s from the append to the table")
 
         # ---- grouping by OPTIMIZER_NAME: the groups' counts and means, a band each -------------------------
-        goto("runs", status="FINISHED", by="OPTIMIZER_NAME")
+        # The trainings: a pipeline's other steps have no epochs and no optimizer.
+        goto("runs", status="FINISHED", where="epochs > 0", by="OPTIMIZER_NAME")
         wait_for("the groups", lambda: js("return document.querySelectorAll('#groups tbody tr').length") > 0, 10)
-        finished = [r for r in all_runs if r["status"] == "FINISHED"]
+        finished = [r for r in all_runs if r["status"] == "FINISHED" and r["epochs"] > 0]
         want = {}
         for r in finished:
             want.setdefault(r["OPTIMIZER_NAME"], []).append(r["best(val_loss)"])
@@ -355,7 +360,8 @@ try:
         # ---- hyperparameters: honest views ---------------------------------------------------------------------------
         goto("hyper")
         cmp = cli_json("compare")
-        typical = statistics.median(r["epochs"] for r in all_runs)
+        # The page's rule (js/hyper.mjs): the runs with epochs, not a pipeline's other steps.
+        typical = statistics.median(r["epochs"] for r in all_runs if r["epochs"] > 0)
         cutoff = -(-typical * 0.5 // 1)
         ranked = [r["task"] for r in cmp["rows"] if r["status"] == "FINISHED" and epochs_of_cli[r["task"]] >= cutoff]
         short = [r["task"] for r in cmp["rows"] if r["status"] == "FINISHED" and epochs_of_cli[r["task"]] < cutoff]
@@ -449,6 +455,78 @@ try:
         href = d.find_element(By.ID, "export-provn").get_attribute("href")
         check("the export links to the API", "/api/export?" in href and "format=prov-n" in href, href)
         shot("export")
+
+        # ---- lineage: the best run's picture, from the raw data to the evaluation ------------------------
+        d.set_window_size(1920, 1080)  # one common screen
+        goto("lineage")
+        def picture_ids():
+            return js("return [...document.querySelectorAll('#lineage-picture svg.lineage g.node')].map(g => g.dataset.id)")
+        wait_for("the lineage picture", lambda: len(picture_ids()) > 0, 20)
+        run = d.find_element(By.ID, "lineage-task").get_attribute("value")
+        best = cli_json("runs", "--sort", "best(val_loss)", "--where", "epochs > 0")["rows"][0]["task"]
+        check("the view opens on the best run by the main metric", run == best, f"{run} vs {best}")
+        # The run the pipeline's Select step chose (by its own rule, not
+        # always the best by val_loss): its model goes on to the evaluation.
+        select = next(r["task"] for r in all_runs if r["task"].startswith("select-"))
+        run = next(r["task"] for r in cli_json("lineage", select, "--depth", "2")["rows"]
+                   if r["kind"] == "task" and r["transformation"] == "TrainingModel")
+        if run != best:
+            goto("lineage", task=[run])
+            wait_for("the chosen run's picture", lambda: len(picture_ids()) > 0, 20)
+        up, down = cli_json("lineage", run)["rows"], cli_json("lineage", run, "--down")["rows"]
+        key = lambda r: "t:" + r["dataflow"] + "/" + r["task"] if r["kind"] == "task" else "e:" + r["fingerprint"]
+        ids = picture_ids()
+        check("every node of lineage --up and --down is drawn once", sorted(set(map(key, up + down))) == sorted(i for i in ids if i[:2] in ("t:", "e:"))
+              and len(ids) == len(set(ids)), f"{ids}")
+        tfs = {r["transformation"] for r in up + down if r["kind"] == "task"}
+        check("from the raw data through load, split and scale to the evaluation", {"Load", "Split", "Scale", "Evaluate"} <= tfs, str(tfs))
+        check("the run's epochs, its test and its agents beside it",
+              {"epochs", "testing", "result", "agent-person", "agent-machine", "agent-software"} <= set(ids), str(ids))
+        tested = cli_json("test", "--where", f"task = '{run}'")["rows"][-1]
+        result = js("return [...document.querySelectorAll('#lineage-picture g.node')].find(g => g.dataset.id === 'result')"
+                                  ".querySelectorAll('text').length")
+        check("the test result holds its metrics, not the hyperparameters", result == 1 + sum(
+            isinstance(tested.get(m), (int, float)) for m in ("loss", "accuracy")) and result > 1, str(result))
+        raw = next(key(r) for r in up if r["role"] == "raw_data")
+        model = next(key(r) for r in down if r["role"] == "model")
+        def x_of(i):
+            return js("const g = [...document.querySelectorAll('#lineage-picture g.node')].find(g => g.dataset.id === arguments[0]);"
+                                    " return g.getBoundingClientRect().left;", i)
+        check("left to right: the raw data, the run, the model", x_of(raw) < x_of("t:" + up[0]["dataflow"] + "/" + run) < x_of(model))
+        fits = js("const b = document.getElementById('lineage-picture'); return [b.scrollWidth, b.clientWidth];")
+        check("on one screen: the picture fits a 1920-pixel window, no scrolling", fits[0] <= fits[1], str(fits))
+        font = js("return parseFloat(getComputedStyle(document.querySelector('#lineage-picture svg.lineage text')).fontSize)")
+        check("labels of at least 9 pt (12 px)", font >= 12, str(font))
+        def epoch_lines():
+            return js("return [...document.querySelectorAll('#lineage-picture g.node')].find(g => g.dataset.id === 'epochs').querySelectorAll('text').length")
+        collapsed = epoch_lines()
+        shot("lineage")
+        js("[...document.querySelectorAll('#lineage-picture g.node')].find(g => g.dataset.id === 'epochs')"
+                         ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        epochs_run = next(r["epochs"] for r in cli_json("runs")["rows"] if r["task"] == run)
+        wait_for("the epochs expanded", lambda: epoch_lines() == epochs_run, 10)
+        check("a click expands the epochs node: a line per epoch", epoch_lines() == epochs_run and collapsed == 2, f"{collapsed} {epoch_lines()}")
+        shot("lineage-expanded")
+        train = next(r for r in up if r["depth"] == 1 and r["role"] == "train_data")
+        sharing = sorted(r["task"] for r in cli_json("lineage", train["fingerprint"], "--down", "--depth", "1")["rows"] if r["kind"] == "task")
+        shown = sorted({r for r in js("return [...document.querySelectorAll('#lineage-shared tbody tr')]"
+                                                  ".filter(r => r.children[2].textContent === arguments[0]).map(r => r.dataset.task)", train["fingerprint"])})
+        check("the runs that used the same training data, as lineage --down", shown == sharing and len(sharing) > 1, f"{shown} vs {sharing}")
+        # A pipeline's step: no epochs, no test; its picture all the same.
+        split = next(r for r in up if r.get("transformation") == "Split")["task"]
+        goto("lineage", task=[split])
+        def centre():
+            return js("const g = document.querySelector('#lineage-picture g.node.run'); return g && g.dataset.id;")
+        wait_for("the split's picture", lambda: centre() == "t:" + up[0]["dataflow"] + "/" + split, 20)
+        check("a step's picture: no epochs, no error", "epochs" not in picture_ids() and not d.find_elements(By.CSS_SELECTOR, "main pre.error"))
+        # The hostile run read a file whose name is markup: text in the picture and the tables.
+        goto("lineage", task=[HOSTILE])
+        wait_for("the hostile run's picture", lambda: centre() == "t:" + up[0]["dataflow"] + "/" + HOSTILE, 20)
+        texts = js("return [...document.querySelectorAll('#lineage-picture text, #lineage-up td')].map(t => t.textContent)")
+        check("an entity named as markup shows as its text", any(HOSTILE_FILE in t for t in texts), str(texts))
+        check("no element came from the entity", js("return document.querySelectorAll('main img, main script, main svg svg').length") == 0)
+        check("no script of the entity ran", js("return window.__pwned === undefined"))
+        d.set_window_size(1400, 1000)
 
         csp_seen.extend(js("return window.__csp") or [])
         check("no view broke the Content-Security-Policy", csp_seen == [], str(csp_seen))

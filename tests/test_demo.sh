@@ -9,6 +9,27 @@ expect_grep "it printed its best" "^best: task=" "$T/out"
 expect_grep "it indexed the run" "^indexed [0-9]* records" "$T/out"
 expect_grep "the index agreed" "the index ranks first what the training found best" "$T/out"
 expect_grep "the curve shows the schedule step" "\* LEARNING_RATE" "$T/out"
+expect_grep "the best model's lineage reaches the raw digits through the split and the scaling" \
+	"lineage reaches the raw digits through Select TrainingModel Scale Split Load" "$T/out"
+# The picture of the best run: A4 at 9 points or more, at most 1,800 units
+# (points, as Graphviz writes SVG) wide.
+expect_status "the picture is drawn" 0 test -s "$BUILD/demo-quick/best-run.svg"
+expect_status "readable at A4" 0 $PY - "$BUILD/demo-quick/best-run.svg" <<'PY'
+import re, sys, xml.etree.ElementTree as E
+root = E.parse(sys.argv[1]).getroot()
+width = float(re.match(r"[0-9.]+", root.get("width")).group())
+sizes = [float(e.get("font-size")) for e in root.iter() if e.get("font-size")]
+texts = "".join(root.itertext())
+problems = []
+if width > 1800:
+    problems.append("%g units wide" % width)
+if not sizes or min(sizes) < 9:
+    problems.append("a label of %s points" % (min(sizes) if sizes else "no"))
+for want in ("raw_data", "Split", "Scale", "TrainingModel", "epochs", "Adaptation", "model", "Evaluate", "person"):
+    if want not in texts:
+        problems.append("no " + want)
+sys.exit("; ".join(problems) or None)
+PY
 
 # Task ids are labels followed by the time, host and pid: compared by label.
 label() { sed -E 's/-[0-9]{8}T[0-9]{6}Z-[^ ,]*//g'; }

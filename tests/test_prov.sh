@@ -178,7 +178,7 @@ expect_status "unknown task" 1 X df --task task-0001 --task task-9999
 expect_grep "names it and the ids it may have meant" "no task 'task-9999' in dataflow df (did you mean task-[0-9]*, task-[0-9]*?)" "$T/err"
 expect_eq "and writes nothing" "$(wc -c <"$T/out")" 0
 expect_status "bad --format" 2 X df --format rdf
-expect_grep "lists the formats" "unknown format 'rdf' (prov-json, prov-n)" "$T/err"
+expect_grep "lists the formats" "unknown format 'rdf' (prov-json, prov-n; with --run dot, svg)" "$T/err"
 expect_status "no index given" 2 "$DNNPROV" export df
 expect_status "no dataflow given" 2 X
 expect_status "two dataflows" 2 X df plain

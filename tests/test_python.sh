@@ -26,25 +26,32 @@ best=$(tail -n 1 "$T/a.out")
 expect_grep "the best line parses (a labelled id, unique per run)" \
 	'^best: task=[a-z]*-lr[0-9.e-]*-[0-9]\{8\}T[0-9]\{6\}Z-[^ ]* optimizer=\(SGD\|Adam\) lr=[0-9.e-]* val_accuracy=[0-9.e-]*$' <(echo "$best")
 "$DNNPROV" cat "$T/a/dnnprov-logs" >"$T/a.jsonl"
-# Every configuration printed is a task that began, has a test record and
-# ended FINISHED; the best line is the highest final-epoch val_accuracy.
+# Every configuration printed is a training task that began, has a test
+# record and ended FINISHED; the best line is the highest final-epoch
+# val_accuracy; the pipeline's other steps (docs/LINEAGE.md) finished too.
 verdict=$(py - "$T/a.jsonl" "$T/a.out" <<'PY'
 import json, re, sys
 records = [json.loads(line) for line in open(sys.argv[1])]
 printed = [line.split(":")[0] for line in open(sys.argv[2]) if ": val_accuracy=" in line]
 best = re.match(r"best: task=(\S+) optimizer=(\S+) lr=(\S+) val_accuracy=(\S+)$",
                 open(sys.argv[2]).read().splitlines()[-1])
-tasks = {}
+every = {}
 for r in records:
-    t = tasks.setdefault(r["task"], {"kinds": [], "last": None})
+    t = every.setdefault(r["task"], {"kinds": [], "last": None, "transformation": "TrainingModel"})
     t["kinds"].append(r["kind"])
     if r["kind"] == "epoch":
         t["last"] = r["metrics"]["val_accuracy"]
     if r["kind"] == "begin":
         t["begin"] = r["hyperparameters"]
+        t["transformation"] = r.get("transformation", "TrainingModel")
     if r["kind"] == "end":
         t["status"] = r["status"]
+tasks = {name: t for name, t in every.items() if t["transformation"] == "TrainingModel"}
+steps = sorted(t["transformation"] for t in every.values() if t["transformation"] != "TrainingModel")
 problems = []
+if steps != ["Evaluate", "Load", "Scale", "Select", "Split"] or any(
+        t.get("status") != "FINISHED" for t in every.values() if t["transformation"] != "TrainingModel"):
+    problems.append(f"the pipeline's steps: {steps}")
 if len(printed) < 2 or sorted(printed) != sorted(tasks):
     problems.append(f"printed tasks {printed}, logged {sorted(tasks)}")
 for name, t in tasks.items():
@@ -62,8 +69,9 @@ PY
 expect_eq "the logs hold what the example printed" "$verdict" ok
 
 expect_status "a second run" 0 py examples/torch_digits.py --config "$T/b/digits.yaml" --quick
-# The same numbers under new ids: a run of the script is new runs.
-labels() { grep -v ' configurations, ' "$1" | sed -E 's/-[0-9]{8}T[0-9]{6}Z-[^ :]*//'; }
+# The same numbers under new ids: a run of the script is new runs (the
+# model is saved under each experiment's folder).
+labels() { grep -v ' configurations, ' "$1" | sed -E -e 's/-[0-9]{8}T[0-9]{6}Z-[^ :]*//' -e 's|^model: [^ ]*/|model: |'; }
 expect_eq "gives the same numbers" "$(labels "$T/out")" "$(labels "$T/a.out")"
 expect_eq "under new task ids" "$(grep -v ' configurations, ' "$T/out" | head -1 | cut -d: -f1 | grep -cF "$(head -1 "$T/a.out" | cut -d: -f1)")" 0
 

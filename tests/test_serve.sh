@@ -7,11 +7,13 @@
 . "$(dirname "$0")/lib.sh"
 TOOLS="$PWD/$BUILD/tests/tools"
 
-# The digits experiment, logs and index under $T, with a transformation of
-# the user's (the run page shows its elements).
-{ echo "log_dir: logs"; echo "index_dir: index"; grep -v -e '^log_dir:' -e '^index_dir:' examples/digits.yaml
-  printf 'transformations:\n  DenseBlock:\n    depends_on: [TrainingModel]\n    input:\n      iDenseBlock: {growth_rate: numeric, layers_db: numeric}\n'
+# The digits experiment, logs and index under $T, with one more
+# transformation of the user's beside its pipeline's (the run page shows
+# its elements).
+{ echo "log_dir: logs"; echo "index_dir: index"; grep -v -e '^log_dir:' -e '^index_dir:' examples/digits.yaml |
+	sed '/^transformations:$/a\  DenseBlock:\n    depends_on: [TrainingModel]\n    input:\n      iDenseBlock: {growth_rate: numeric, layers_db: numeric}'
 } >"$T/digits.yaml"
+expect_grep "the experiment has the transformation" "^  DenseBlock:" "$T/digits.yaml"
 expect_status "the digits grid trains" 0 sh tools/pyrun.sh "$PWD/$BUILD/libdnnprov.so" examples/torch_digits.py \
 	--config "$T/digits.yaml" --epochs 9
 expect_grep "six configurations" "^6 configurations" "$T/out"
@@ -42,6 +44,9 @@ L --task "$full" end --message "stopped early: val_loss plateaued"
 HOSTILE='<img src=x onerror=window.__pwned=1>'
 expect_status "a hostile task begins" 0 "$DNNPROV" log -c "$T/digits.yaml" --task "$HOSTILE" begin \
 	OPTIMIZER_NAME='</script><script>window.__pwned=2</script>' LEARNING_RATE=0.05
+mkdir -p "$T/hostile" && echo 1,2 >"$T/hostile/<svg onload=window.__pwned=3>.csv"
+expect_status "and reads a file whose name is markup" 0 "$DNNPROV" log -c "$T/digits.yaml" --task "$HOSTILE" \
+	used train_data "$T/hostile/<svg onload=window.__pwned=3>.csv"
 expect_status "and reports an epoch" 0 "$DNNPROV" log -c "$T/digits.yaml" --task "$HOSTILE" epoch 1 loss=1.5 val_loss=1.6
 "$DNNPROV" index -c "$T/digits.yaml" -q
 

@@ -41,6 +41,7 @@ for i, lr in enumerate((0.1, 0.01)):
     with dnnprov.Task(CONFIG, {"OPTIMIZER_NAME": "SGD", "LEARNING_RATE": lr, "BATCH_SIZE": 32},
                       task_id=f"run-{i}") as t:
         t.layers([("fc1", "activation", "relu")])
+        t.used("train_data", CONFIG)  # fingerprinted by the wheel's own libcrypto
         for e in range(1, 4):
             t.epoch(e, loss=1.0 / (e + i), accuracy=0.5 + e / 10)
         t.adapt(3, LEARNING_RATE=lr / 10)
@@ -54,7 +55,7 @@ subprocess.run(["dnnprov", "index", "-c", CONFIG, "-q"], check=True)
 if MODE == "plain":
     # What each question requires, by the registry's names.
     given = {"hyp": "LEARNING_RATE", "task": "run-1", "transformation": "DenseBlock", "metric": "loss",
-             "by": "OPTIMIZER_NAME"}
+             "by": "OPTIMIZER_NAME", "node": "run-1"}
     answers = {}
     for q in dnnprov.questions()["questions"]:
         needed = [p["name"] for p in q["parameters"] if "api" in p["fronts"] and p["required"]
@@ -68,9 +69,11 @@ if MODE == "plain":
     answers["sql"] = dnnprov.sql("select task, epochs from tasks where epochs = ?", [3], config=CONFIG)
     for name, a in answers.items():
         assert isinstance(a, list) and all(isinstance(r, dict) for r in a), (name, type(a))
-    for name in ("runs", "compare", "curve", "adaptations", "test", "elements", "layers", "sql"):
+    for name in ("runs", "compare", "curve", "adaptations", "test", "elements", "layers", "lineage", "sql"):
         assert answers[name], f"{name}: no rows"
     assert "pandas" not in sys.modules, "pandas was imported"
+    assert any(r["role"] == "train_data" and r["fingerprint"].startswith("sha256:") for r in answers["lineage"]), \
+        answers["lineage"]
     runs = {r["task"]: r for r in answers["runs"]}
     assert runs["run-1"]["epochs"] == 3 and runs["run-1"]["status"] == "FINISHED", runs
     import sqlite3

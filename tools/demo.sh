@@ -2,9 +2,13 @@
 # The main job: a real training run captured, indexed and queried.
 #   demo.sh BUILD [--quick]
 # Trains the digits grid (examples/torch_digits.py) with dnnprov recording
-# every configuration, indexes the logs, prints runs, compare, effect, a SQL
-# query and the curve of the best task, and checks that the index ranks first the
-# configuration the training script itself found best.
+# every configuration with the pipeline around it (load, split, scale,
+# select, evaluate: docs/LINEAGE.md), indexes the logs, prints runs,
+# compare, effect, a SQL query, the curve of the best task, the lineage of
+# the best model and the picture of its run, and checks that the index
+# ranks first the configuration the training script itself found best and
+# that the model's lineage reaches the raw digits through the split and
+# the scaling.
 set -eu
 build=$1
 quick=${2:-}
@@ -42,12 +46,37 @@ section "dnnprov sql -c digits.yaml \"$sql\""
 section "dnnprov curve -c digits.yaml $best --metrics loss,val_accuracy"
 "$dnnprov" curve -c "$work/digits.yaml" "$best" --metrics loss,val_accuracy
 
+model="$work/digits-artifacts/models/best.pt"
+section "dnnprov lineage -c digits.yaml digits-artifacts/models/best.pt"
+"$dnnprov" lineage -c "$work/digits.yaml" "$model"
+"$dnnprov" lineage -c "$work/digits.yaml" "$model" --format csv >"$work/lineage.csv"
+if command -v dot >/dev/null 2>&1; then
+	section "dnnprov export -c digits.yaml --run $best --format svg -o best-run.svg"
+	"$dnnprov" export -c "$work/digits.yaml" --run "$best" --format svg -o "$work/best-run.svg"
+	echo "the picture of the best run: $work/best-run.svg"
+else
+	section "dnnprov export -c digits.yaml --run $best --format dot -o best-run.dot"
+	"$dnnprov" export -c "$work/digits.yaml" --run "$best" --format dot -o "$work/best-run.dot"
+	echo "the picture of the best run, in Graphviz's language: $work/best-run.dot (apt-get install graphviz draws it)"
+fi
+
 first=$(awk 'NR == 2 { print $1 }' "$work/compare.out")
 echo
 if [ -n "$best" ] && [ "$first" = "$best" ]; then
 	echo "demo: the index ranks first what the training found best: $best"
 else
 	echo "demo: the index ranks '$first' first, but the training found '$best' best" >&2
+	exit 1
+fi
+# The model's lineage: the best run, the scaling, the split, the load, and
+# the raw file scikit-learn ships, by its content.
+raw=$(/usr/bin/python3 -c 'import os, sklearn.datasets; print(os.path.join(os.path.dirname(sklearn.datasets.__file__), "data", "digits.csv.gz"))')
+steps=$(tr -d '\r' <"$work/lineage.csv" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "transformation") c = i; if ($i == "again") a = i }; next }
+	$c != "" && $a == 0 { print $c }' | paste -sd' ' -)
+if grep -q "$(sha256sum "$raw" | cut -d' ' -f1)" "$work/lineage.csv" && [ "$steps" = "Select TrainingModel Scale Split Load" ]; then
+	echo "demo: the best model's lineage reaches the raw digits through $steps"
+else
+	echo "demo: the best model's lineage is '$steps', not back to $raw" >&2
 	exit 1
 fi
 echo

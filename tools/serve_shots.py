@@ -48,6 +48,7 @@ pages = [
     ("serve-adaptations", frag("adaptations")),
     ("serve-dataflows", frag("dataflows")),
     ("serve-query", None),  # the example, run
+    ("serve-lineage", frag("lineage")),  # the best run's
     ("serve-export", frag("export", task=[best])),
 ]
 

@@ -19,6 +19,11 @@ records run facts at its begin (command, git commit and whether the tree
 was dirty, Python and framework versions, accelerator) unless the
 experiment file says `facts: false`.
 
+Task.used() and Task.generated() record the datasets and models a task
+read and wrote, identified by their content's fingerprint, so that
+dnnprov.lineage() walks from a model back to its raw data
+(docs/LINEAGE.md).
+
 dnnprov.torch records a PyTorch training from its model and optimizer;
 dnnprov.keras and dnnprov.skorch have callbacks, dnnprov.optuna records
 each trial of a study.  A name the experiment file does not declare raises
@@ -36,7 +41,7 @@ from .errors import (EINVAL, ENOMEM, EIO, ENOSPC, ECONFIG, ETYPE, ESTATE, ECORRU
                      StateError, UndeclaredError, UndeclaredWarning, ValueTypeError)
 from . import query as _query
 from .query import QUESTIONS, ask, command, connect, extension_path, questions, sql
-from .task import Task, tag
+from .task import Task, fingerprint, tag
 
 # Shown as dnnprov.Error, dnnprov.Task in tracebacks and reprs, where users
 # meet them, rather than as the private modules that define them.
@@ -53,7 +58,8 @@ __all__ = ["Task", "Error", "ConfigError", "InvalidArgumentError", "ValueTypeErr
            "NoSpaceError", "StateError", "LockedError", "UndeclaredError", "UndeclaredWarning", "library_path",
            "EINVAL", "ENOMEM", "EIO", "ENOSPC", "ECONFIG", "ETYPE", "ESTATE", "ECORRUPT",
            "ETRUNCATED", "EVERSION", "ENOTFOUND", "ELOCKED", "EINDEX", "EQUERY", "EUNDECLARED",
-           "connect", "sql", "command", "ask", "questions", "QUESTIONS", "extension_path", "tag"]
+           "connect", "sql", "command", "ask", "questions", "QUESTIONS", "extension_path", "tag",
+           "fingerprint"]
 
 # The questions (runs, compare, effect, ...), as many as the library's
 # registry declares: dnnprov.runs is dnnprov.query.runs.

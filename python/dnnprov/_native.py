@@ -145,6 +145,15 @@ _PROTOTYPES = {
     "dnnprov_task_tag": (ctypes.c_int, [_P, _PV, ctypes.c_size_t]),
     "dnnprov_task_facts": (ctypes.c_int, [_P, _PV, ctypes.c_size_t]),
     "dnnprov_tag": (ctypes.c_int, [_P, _S, _PV, ctypes.c_size_t]),
+    # Lineage (docs/LINEAGE.md).
+    "dnnprov_task_used": (ctypes.c_int, [_P, _S, _S, ctypes.c_uint]),
+    "dnnprov_task_generated": (ctypes.c_int, [_P, _S, _S, ctypes.c_uint]),
+    "dnnprov_task_entity": (ctypes.c_int, [_P, _S, _S, _S, _S, ctypes.c_int64]),
+    "dnnprov_task_transformation": (ctypes.c_int, [_P, _S]),
+    "dnnprov_fingerprint": (ctypes.c_int, [_S, ctypes.c_uint, ctypes.c_char_p, ctypes.c_size_t,
+                                           ctypes.POINTER(ctypes.c_uint64)]),
+    "dnnprov_code_version": (ctypes.c_int, [_S, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                            ctypes.c_size_t]),
     # The query interface: answers come back as library memory (c_void_p),
     # read with string_at and handed back to dnnprov_free.
     "dnnprov_errsubject": (ctypes.c_void_p, []),
@@ -157,6 +166,9 @@ _PROTOTYPES = {
     "dnnprov_questions_json": (ctypes.c_int, [ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_size_t)]),
     "dnnprov_free": (None, [_P]),
 }
+FINGERPRINT_MAX = 72  # DNNPROV_FINGERPRINT_MAX
+QUICK = 1  # DNNPROV_QUICK
+
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
     _fn = getattr(lib, _name)
     _fn.restype = _restype

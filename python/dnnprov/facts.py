@@ -5,17 +5,18 @@ git commit and branch of the repository holding that folder, and the
 accelerator's model when the NVIDIA driver lists one.  From Python a Task
 adds the interpreter's version, the versions of the frameworks the program
 has imported (never importing one itself), the GPU's name when torch sees
-one, and, for the repository holding the script, its commit, branch and
-whether its tree was dirty (asking `git`, which the C library never runs).
+one, and, for the repository holding the script, its commit, branch,
+whether its tree was dirty (asking `git`, which the C library never runs)
+and the hash of its uncommitted changes (git_diff, by the library's rule).
 
 Once per process.  A sweep begins thousands of runs in one process, and
 starting `git` for each cost 3 to 6 ms a begin.  So `git status` runs at
-the first begin and its answer (commit, branch, dirty) is kept; a later
-begin asks again only when git's own files say that something changed: a
-stat of the repository's HEAD, the branch it names, packed-refs and the
-index (a commit, a checkout, a reset, a `git add` between two runs of a
-notebook).  An edit of a tracked file that is not staged changes none of
-them, and is not seen until one changes: the facts describe the code the
+the first begin and its answer (commit, branch, dirty, git_diff) is kept; a
+later begin asks again only when git's own files say that something
+changed: a stat of the repository's HEAD, the branch it names, packed-refs
+and the index (a commit, a checkout, a reset, a `git add` between two runs
+of a notebook).  An edit of a tracked file that is not staged changes none
+of them, and is not seen until one changes: the facts describe the code the
 process started with, which is the code it runs (Python imports a module
 once).  The accelerator is asked of torch once too.
 """
@@ -132,6 +133,10 @@ def _git_facts(folder):
     if cached is not None and (stamp is None or stamp == cached[1]):
         return cached[2]
     facts = _git_status(folder)
+    if "git_commit" in facts:
+        diff = _code_diff(folder)
+        if diff:
+            facts["git_diff"] = diff
     _git_cache[folder] = (dirs, stamp, facts)
     return facts
 
@@ -151,6 +156,20 @@ def _accelerator_name():
             pass
         _accelerator.append(name)
     return _accelerator[0]
+
+
+def _code_diff(folder):
+    """The hash of the uncommitted changes of the repository holding folder,
+    by the library's rule (docs/LINEAGE.md, "Repeats"), so that a run from
+    Python and one from C or the shell on the same code agree; None when it
+    cannot be told."""
+    import ctypes
+    from ._native import FINGERPRINT_MAX, lib
+    commit = ctypes.create_string_buffer(80)
+    diff = ctypes.create_string_buffer(FINGERPRINT_MAX)
+    if lib.dnnprov_code_version(os.fsencode(folder), commit, len(commit), diff, len(diff)) != 0:
+        return None
+    return diff.value.decode("ascii") or None
 
 
 def _script_folder():

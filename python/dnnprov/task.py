@@ -182,7 +182,10 @@ class Task:
     attempt; its first hyperparameter values stay, and a value given here
     that differs (a learning rate restored from a checkpoint) is recorded
     as an adaptation at `resume_epoch` (default: after the last epoch
-    recorded).  resume=True on a new task simply begins it.  begin=False
+    recorded).  resume=True on a new task simply begins it.  transformation
+    names the declared step of a pipeline the task is (a split, a scaling,
+    an evaluation: docs/LINEAGE.md); such a task takes no hyperparameters
+    and records its parameters with element().  begin=False
     opens an existing task only to add records to it, e.g. test metrics
     measured after it ended; such a Task never writes an end.
 
@@ -196,7 +199,8 @@ class Task:
     """
 
     def __init__(self, config, hyperparameters=None, task_id=None, *, begin=True, resume=False,
-                 label=None, resume_epoch=None, facts=None, derived=None, strict=False):
+                 label=None, resume_epoch=None, facts=None, derived=None, strict=False,
+                 transformation=None):
         self._lock = threading.Lock()
         self._handle = None
         self._config = None
@@ -250,6 +254,13 @@ class Task:
         self._id = lib.dnnprov_task_id(handle).decode("utf-8")
         lib.dnnprov_task_strict(handle, 1)
         _LIVE.add(self)
+        if begin and transformation is not None:
+            rc = lib.dnnprov_task_transformation(
+                handle, _text("transformation", transformation, transformation))
+            if rc:
+                error = _native.last_error(rc)
+                self.close()
+                raise error
         if begin:
             if lib.dnnprov_config_facts(cfg):
                 try:
@@ -490,6 +501,40 @@ class Task:
             if rc:
                 self._failed(rc)
 
+    def _entity(self, direction, role, path, quick, fingerprint, size):
+        role_b = _text("entity role", role, role)
+        if fingerprint is not None:
+            if quick:
+                raise ValueError("quick fingerprints a file here: it does not go with fingerprint=")
+            location = _text("entity location", role, str(path))
+            with self._lock:
+                rc = lib.dnnprov_task_entity(self._live(), direction.encode(), role_b, location,
+                                             _text("fingerprint", role, fingerprint),
+                                             -1 if size is None else int(size))
+        else:
+            if size is not None:
+                raise ValueError("size goes with fingerprint=: a file's size is measured")
+            call = lib.dnnprov_task_used if direction == "used" else lib.dnnprov_task_generated
+            with self._lock:
+                rc = call(self._live(), role_b, os.fsencode(path), _native.QUICK if quick else 0)
+        if rc:
+            raise _native.last_error(rc)
+
+    def used(self, role, path, *, quick=False, fingerprint=None, size=None):
+        """Records that the task read the file or folder at path (a
+        dataset) in `role` ("train_data", "test_data", or any name):
+        fingerprinted now, SHA-256 of its content, or with quick=True by
+        size, modification time and sampled blocks (docs/LINEAGE.md).  For
+        a location that is no local file (a URI), give its fingerprint=
+        ("sha256:..." as dnnprov.fingerprint() writes them) and size=.
+        Allowed once the task has begun, also after its end."""
+        self._entity("used", role, path, quick, fingerprint, size)
+
+    def generated(self, role, path, *, quick=False, fingerprint=None, size=None):
+        """Records that the task wrote the file or folder at path (a model,
+        a checkpoint, a split) in `role`; as used()."""
+        self._entity("generated", role, path, quick, fingerprint, size)
+
     def end(self, status="FINISHED", message=None):
         """Records the task's end: status FINISHED, FAILED, KILLED or PRUNED
         (stopped early by a hyperparameter search), with an optional
@@ -589,6 +634,16 @@ def _ending(exc):
     if isinstance(exc, SystemExit) and exc.code in (None, 0):
         return "FINISHED", None
     return "FAILED", _cut(describe_exception(exc))
+
+
+def fingerprint(path, quick=False):
+    """The fingerprint of the file or folder at path, as a task records it:
+    "sha256:<hex>", or "quick:<hex>" with quick=True (docs/LINEAGE.md)."""
+    out = ctypes.create_string_buffer(_native.FINGERPRINT_MAX)
+    rc = lib.dnnprov_fingerprint(os.fsencode(path), _native.QUICK if quick else 0, out, len(out), None)
+    if rc:
+        raise _native.last_error(rc)
+    return out.value.decode("ascii")
 
 
 def tag(config, task_id, **tags):

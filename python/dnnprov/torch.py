@@ -345,6 +345,17 @@ class Recorder:
         if self.recording:
             self._after("element", transformation, set, values)
 
+    def used(self, role, path, **kw):
+        """Records a file or folder the run read (see dnnprov.Task.used)."""
+        if self.recording:
+            self.task.used(role, path, **kw)
+
+    def generated(self, role, path, **kw):
+        """Records a file or folder the run wrote, a saved model (see
+        dnnprov.Task.generated); also after its end."""
+        if self.recording:
+            self.task.generated(role, path, **kw)
+
     def tag(self, **tags):
         """Tags the run (see dnnprov.Task.tag), also after the `with` block."""
         if self.recording:

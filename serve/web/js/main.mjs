@@ -20,13 +20,14 @@ import * as compare from '../views/compare.mjs';
 import * as hyper from '../views/hyper.mjs';
 import * as adaptations from '../views/adaptations.mjs';
 import * as query from '../views/query.mjs';
+import * as lineage from '../views/lineage.mjs';
 import * as exporting from '../views/export.mjs';
 
 const ECHARTS_VERSION = '6.1.0';
 const POLL_MS = 1000;
 const SPEC_EVERY_MS = 10000;
 
-const views = { dataflows, runs, run, diff, compare, hyper, adaptations, query, export: exporting };
+const views = { dataflows, runs, run, diff, compare, hyper, adaptations, query, lineage, export: exporting };
 /* The page of the navigation each view belongs to. */
 const navOf = { run: 'runs' };
 
