@@ -13,6 +13,7 @@ usage: steer_optuna.py history CONFIG      the first study
 """
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 
@@ -66,7 +67,10 @@ def main():
     what, config = sys.argv[1:3]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)
-    splits = digits.load_splits()
+    # The digits split and scaled as torch_digits.py's pipeline does it,
+    # unrecorded: the studies record their trials only.
+    with tempfile.TemporaryDirectory(prefix="steer-digits-") as artifacts:
+        splits = digits.load_splits(digits.prepare(config, artifacts, record=False))
     if what == "history":
         states = study(config, splits, GOOD)
         print("history:", " ".join(sorted(set(states.values()))))
