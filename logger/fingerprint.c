@@ -188,14 +188,10 @@ typedef struct walk {
 
 static int add_entry(walk *w, const char *rel, char kind, uint64_t size, const char *detail)
 {
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		entry *grown = realloc(w->v, cap * sizeof(*grown));
-		if (!grown)
-			return dp_error(DNNPROV_ENOMEM, "out of memory");
-		w->v = grown;
-		w->cap = cap;
-	}
+	entry *grown = dp_grow(w->v, w->n, &w->cap, sizeof(*grown), 64);
+	if (!grown)
+		return DNNPROV_ENOMEM;
+	w->v = grown;
 	entry *e = &w->v[w->n];
 	e->path = strdup(rel);
 	e->detail = strdup(detail);

@@ -497,14 +497,10 @@ static void heap_down(dp_page_heap *h, size_t i)
 static int heap_offer(dp_page_heap *h, const dp_page_item *it)
 {
 	if (h->n < h->k) {
-		if (h->n == h->cap) {
-			size_t cap = h->cap ? h->cap * 2 : 128;
-			dp_page_item *grown = realloc(h->v, cap * sizeof(*grown));
-			if (!grown)
-				return dp_error(DNNPROV_ENOMEM, "out of memory");
-			h->v = grown;
-			h->cap = cap;
-		}
+		dp_page_item *grown = dp_grow(h->v, h->n, &h->cap, sizeof(*grown), 128);
+		if (!grown)
+			return DNNPROV_ENOMEM;
+		h->v = grown;
 		size_t i = h->n++;
 		h->v[i] = *it;
 		while (i && page_before(&h->v[(i - 1) / 2], &h->v[i], h->desc)) {
