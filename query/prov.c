@@ -819,8 +819,10 @@ static bool agent_once(ex *x, const char *aid)
 
 static void task_agent(ex *x, const char *aid)
 {
-	dp_buf_append(&x->task_agents, aid, strlen(aid) + 1);
-	x->ntask_agents++;
+	/* Counted only once kept: the associations walk what is there (a
+	 * failed append is the buffer's sticky failure, told by emit_agent). */
+	if (dp_buf_append(&x->task_agents, aid, strlen(aid) + 1) == 0)
+		x->ntask_agents++;
 }
 
 /* The frameworks whose versions are run facts become software agents. */
