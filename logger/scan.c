@@ -6,8 +6,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "logger/format.h"
@@ -331,4 +334,65 @@ void dp_path_list_free(dp_path_list *l)
 	free(l->paths);
 	l->paths = NULL;
 	l->n = l->cap = 0;
+}
+
+/* ---- the time of a change --------------------------------------------------------- */
+
+/* Local filesystems whose file times are the kernel's clock to the
+ * nanosecond (statfs's f_type). */
+static bool fine_times(const char *path, const struct stat *st)
+{
+	static const unsigned long local[] = {
+		0xEF53,     /* ext2, ext3, ext4 */
+		0x58465342, /* XFS */
+		0x9123683E, /* Btrfs */
+		0xF2F52010, /* F2FS */
+		0x01021994, /* tmpfs */
+		0x794C7630, /* overlayfs */
+	};
+	struct statfs fs;
+	if (st->st_mtim.tv_nsec == 0 || statfs(path, &fs) != 0)
+		return false; /* whole seconds, or unknown */
+	for (size_t i = 0; i < DP_ARRAY_LEN(local); i++)
+		if ((unsigned long)fs.f_type == local[i])
+			return true;
+	return false;
+}
+
+double dp_change_slack(const char *path, const struct stat *st)
+{
+	struct timespec tick;
+	if (!fine_times(path, st) || clock_getres(CLOCK_REALTIME_COARSE, &tick) != 0)
+		return 1.0;
+	double two = 2 * ((double)tick.tv_sec + tick.tv_nsec / 1e9);
+	return two < 0.001 ? 0.001 : two > 1.0 ? 1.0 : two;
+}
+
+void dp_wait_out_changes(const char *log_dir)
+{
+	DIR *d = opendir(log_dir);
+	struct dirent *e;
+	double until = 0;
+
+	if (!d)
+		return; /* the listing says why */
+	while ((e = readdir(d)) != NULL) {
+		char path[4096];
+		struct stat st;
+		if (e->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", log_dir, e->d_name) >= (int)sizeof(path) ||
+		    lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		double changed = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 + dp_change_slack(path, &st);
+		if (changed > until)
+			until = changed;
+	}
+	closedir(d);
+	/* A clock set back, or a folder dated in the future, is not waited
+	 * for: the slack is at most a second. */
+	for (double now = dp_now(); now < until && until - now <= 1.0; now = dp_now()) {
+		double left = until - now;
+		struct timespec ts = { (time_t)left, (long)((left - floor(left)) * 1e9) + 1 };
+		nanosleep(&ts, NULL);
+	}
 }

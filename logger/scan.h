@@ -10,6 +10,8 @@
 
 #include "util/util.h"
 
+struct stat;
+
 typedef struct dp_path_list {
 	char **paths;
 	size_t n;
@@ -68,5 +70,17 @@ DP_INTERNAL int dp_segment_path_cmp(const char *a, const char *b);
 DP_INTERNAL int dp_path_list_add(dp_path_list *list, const char *path);
 DP_INTERNAL void dp_path_list_sort(dp_path_list *list);
 DP_INTERNAL void dp_path_list_free(dp_path_list *list);
+
+/* How long before the real time of a change under `path` (st its stat)
+ * the file time it leaves can be: the kernel stamps files with its coarse
+ * clock, a tick behind the real one.  Two ticks on a local filesystem that
+ * keeps nanoseconds (ext4, XFS, Btrfs, F2FS, tmpfs, overlayfs); a second
+ * anywhere else (whole seconds, or a network filesystem's other clock). */
+DP_INTERNAL double dp_change_slack(const char *path, const struct stat *st);
+/* Returns once every dataflow folder of log_dir last changed more than
+ * its slack ago: a listing that begins then can be told apart, by its
+ * time alone, from every change before it (query/fresh.c).  Waits at most
+ * the slack (a second); a folder dated further ahead is not waited for. */
+DP_INTERNAL void dp_wait_out_changes(const char *log_dir);
 
 #endif

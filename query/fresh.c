@@ -31,6 +31,11 @@
  * catch-up of logs written just before it cheap: with a second, every
  * query walked the logs when their last run was written within the second
  * before the catch-up began listing them (the usual end of a sweep).
+ * A pass that is not following also waits, before it starts listing,
+ * until the dataflow folders' last changes are a slack in the past
+ * (dp_wait_out_changes): a catch-up right after the last run was written
+ * would otherwise leave a time no query can tell from a change after it,
+ * and every query would walk the logs.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,8 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "logger/decode.h"
@@ -243,37 +246,6 @@ static int check_running(dp_query *q, const char *log_dir, const char *df, const
 	return rc ? rc : r < 0 ? r : 0;
 }
 
-/* Local filesystems whose file times are the kernel's clock to the
- * nanosecond (statfs's f_type). */
-static bool fine_times(const char *path, const struct stat *st)
-{
-	static const unsigned long local[] = {
-		0xEF53,     /* ext2, ext3, ext4 */
-		0x58465342, /* XFS */
-		0x9123683E, /* Btrfs */
-		0xF2F52010, /* F2FS */
-		0x01021994, /* tmpfs */
-		0x794C7630, /* overlayfs */
-	};
-	struct statfs fs;
-	if (st->st_mtim.tv_nsec == 0 || statfs(path, &fs) != 0)
-		return false; /* whole seconds, or unknown */
-	for (size_t i = 0; i < DP_ARRAY_LEN(local); i++)
-		if ((unsigned long)fs.f_type == local[i])
-			return true;
-	return false;
-}
-
-/* How far before the listing a change after it can seem to be (above). */
-static double time_slack(const char *path, const struct stat *st)
-{
-	struct timespec tick;
-	if (!fine_times(path, st) || clock_getres(CLOCK_REALTIME_COARSE, &tick) != 0)
-		return 1.0;
-	double two = 2 * ((double)tick.tv_sec + tick.tv_nsec / 1e9);
-	return two < 0.001 ? 0.001 : two > 1.0 ? 1.0 : two;
-}
-
 /* One dataflow's logs: walked when its folder changed since the index's
  * last listing, else only what can still grow. */
 static int check_dataflow(dp_query *q, const char *log_dir, const char *df, const char *task, double listed_at,
@@ -285,7 +257,7 @@ static int check_dataflow(dp_query *q, const char *log_dir, const char *df, cons
 	    !S_ISDIR(st.st_mode))
 		return 0; /* no logs of it */
 	double changed = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
-	if (isnan(listed_at) || changed > listed_at - time_slack(path, &st))
+	if (isnan(listed_at) || changed > listed_at - dp_change_slack(path, &st))
 		return walk_logs(q, log_dir, df, task, f);
 	return check_running(q, log_dir, df, task, f);
 }

@@ -363,12 +363,16 @@ expect_eq "ended and indexed" "$(behind)" 0
 expect_eq "a note on a finished task: its dataflow folder says so" "$(behind)" 1
 L --task sgd-lr0.1 begin --resume >/dev/null
 expect_eq "a resume's new segment in an old folder too" "$(behind)" 2
-# A catch-up right after the last write (the end of a sweep): a query
-# trusts its listing while the dataflow folder has not changed since, with
-# a slack of two ticks of the kernel's clock, not a second, and walks no
-# log.  A segment put in an old folder without the touch every writer gives
-# the dataflow folder stands for what a walk would find.
-sleep 0.1
+# A catch-up right after the last write (the end of a sweep): the
+# catch-up waits out the slack of the kernel's coarse clock before it
+# lists (two ticks here, not a second), so that a query trusts its listing
+# while the dataflow folder has not changed since and walks no log.  A
+# segment put in an old folder without the touch every writer gives the
+# dataflow folder stands for what a walk would find.
+# What the last writer did, a moment before the catch-up: dated 0.2 s
+# ahead, so that the catch-up begins within the slack however fast it
+# starts (it waits up to a second for a folder dated ahead).
+touch -d "@$(date +%s.%N | awk '{ printf "%.9f", $1 + 0.2 }')" logs/df
 "$DNNPROV" index -c exp.yaml -q 2>/dev/null || true
 listed=$(stat -c %y logs/df)
 cp logs/df/sgd-lr0.1/"$(ls logs/df/sgd-lr0.1 | grep -m1 'dnplog$')" logs/df/sgd-lr0.1/9999999999-planted.dnplog
