@@ -6,7 +6,16 @@ build=$1
 shift
 quick=${1:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/dnnprov-bench-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# BENCH_KEEP=1 leaves the work folder (its logs and indexes) for a look
+# afterwards; else it goes with the run.
+remove_work() {
+	if [ -n "${BENCH_KEEP:-}" ]; then
+		echo "dnnprov: the benchmark's data is kept in $work (BENCH_KEEP)" >&2
+	else
+		rm -rf "$work"
+	fi
+}
+trap remove_work EXIT
 mkdir -p bench/results
 out="bench/results/$(date -u +%Y%m%dT%H%M%SZ)${quick:+-quick}.md"
 py_rows=""
@@ -42,7 +51,7 @@ fi
 # loopback ports, stopped on exit.
 if command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; then
 	eval "$(bash tools/nats-cluster.sh start "$work/nats" "$PWD/$build/tests/tools/nats_tool")"
-	trap 'bash tools/nats-cluster.sh stop "$work/nats"; rm -rf "$work"' EXIT
+	trap 'bash tools/nats-cluster.sh stop "$work/nats"; remove_work' EXIT
 	export DNNPROV_BENCH_NATS="$NATS_URLS" DNNPROV_BENCH_NATS_TOOL="$PWD/$build/tests/tools/nats_tool"
 fi
 {
