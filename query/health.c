@@ -36,8 +36,18 @@ static void task_health(dp_query *q, dp_qtask *t, const void *p, size_t n)
 	t->median_epoch = dp_health_median_interval(&h);
 }
 
-/* A page of tasks is looked up one by one; a whole dataflow is one scan. */
-#define HEALTH_LOOKUPS_MAX 64
+/* A page of tasks is looked up one by one; a whole dataflow is one scan.
+ * A lookup costs about as much as reading 16 keys of a scan, so the
+ * tasks are looked up while they are fewer than a sixteenth of the
+ * health database's keys (a page of 100 runs of a million: 100 lookups,
+ * not a scan of a million keys). */
+static bool health_lookups(dp_query *q, size_t ntasks)
+{
+	MDB_stat st;
+	if (ntasks <= 64)
+		return true;
+	return mdb_stat(q->txn, q->ix->dbi[DP_DB_HEALTH], &st) == 0 && ntasks < st.ms_entries / 16;
+}
 
 int dp_qdf_health(dp_query *q, dp_qdataflow *d)
 {
@@ -51,7 +61,7 @@ int dp_qdf_health(dp_query *q, dp_qdataflow *d)
 		d->tasks[i].health = DP_HEALTH_OK;
 		d->tasks[i].median_epoch = NAN;
 	}
-	if (d->ntasks <= HEALTH_LOOKUPS_MAX) {
+	if (health_lookups(q, d->ntasks)) {
 		for (size_t i = 0; i < d->ntasks; i++) {
 			dp_key_reset(&k);
 			dp_key_cstr(&k, d->name);
