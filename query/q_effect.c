@@ -455,10 +455,10 @@ static uint64_t id_hash(const char *s, size_t n)
 	return h ^ (h >> 33);
 }
 
-/* The slot of id[0..n): its own, or the empty one where it would go. */
-static eff_slot *id_slot(const eff_ids *x, const char *id, size_t n)
+/* The slot of id[0..n) (of hash h): its own, or the empty one where it
+ * would go. */
+static eff_slot *id_slot_at(const eff_ids *x, const char *id, size_t n, uint64_t h)
 {
-	uint64_t h = id_hash(id, n);
 	for (size_t i = (size_t)h & x->mask;; i = (i + 1) & x->mask) {
 		eff_slot *e = &x->slots[i];
 		if (!e->pos)
@@ -468,6 +468,16 @@ static eff_slot *id_slot(const eff_ids *x, const char *id, size_t n)
 			return e;
 	}
 }
+
+static eff_slot *id_slot(const eff_ids *x, const char *id, size_t n)
+{
+	return id_slot_at(x, id, n, id_hash(id, n));
+}
+
+/* A million lookups in a table larger than the caches wait for memory
+ * three times each (the slot, the item, its id): a batch of them fetches
+ * each step's lines ahead for the whole batch, and waits once per step. */
+enum { EFF_BATCH = 16 };
 
 /* Indexes items[0..m) by task id (once); EFFECT_SLOW when a task is there
  * twice. */
@@ -482,13 +492,21 @@ static int eff_ids_build(eff_ids *x, const eff_item *items, size_t m)
 	x->mask = cap - 1;
 	if (m >= UINT32_MAX || !(x->slots = calloc(cap, sizeof(*x->slots))))
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	for (size_t i = 0; i < m; i++) {
-		size_t n = strlen(items[i].task);
-		eff_slot *e = id_slot(x, items[i].task, n);
-		if (e->pos)
-			return EFFECT_SLOW;
-		e->hash = (uint32_t)(id_hash(items[i].task, n) >> 32);
-		e->pos = (uint32_t)(i + 1);
+	for (size_t at = 0; at < m; at += EFF_BATCH) {
+		size_t b = m - at < EFF_BATCH ? m - at : EFF_BATCH, len[EFF_BATCH];
+		uint64_t h[EFF_BATCH];
+		for (size_t j = 0; j < b; j++) {
+			len[j] = strlen(items[at + j].task);
+			h[j] = id_hash(items[at + j].task, len[j]);
+			__builtin_prefetch(&x->slots[(size_t)h[j] & x->mask]);
+		}
+		for (size_t j = 0; j < b; j++) {
+			eff_slot *e = id_slot_at(x, items[at + j].task, len[j], h[j]);
+			if (e->pos)
+				return EFFECT_SLOW;
+			e->hash = (uint32_t)(h[j] >> 32);
+			e->pos = (uint32_t)(at + j + 1);
+		}
 	}
 	return 0;
 }
@@ -497,6 +515,47 @@ static int eff_ids_build(eff_ids *x, const eff_item *items, size_t m)
 static ptrdiff_t id_item(const eff_ids *x, const char *id, size_t n)
 {
 	return (ptrdiff_t)id_slot(x, id, n)->pos - 1;
+}
+
+/* A summary row waiting for its item. */
+typedef struct eff_probe {
+	const char *id;
+	size_t n;
+	MDB_val v;
+	ptrdiff_t found; /* the item, or -1 */
+} eff_probe;
+
+/* id_item of each of p[0..n), n <= EFF_BATCH, fetching ahead as above. */
+static void ids_find_batch(const eff_ids *x, eff_probe *p, size_t n)
+{
+	const eff_slot *cand[EFF_BATCH];
+	uint64_t h[EFF_BATCH];
+	for (size_t i = 0; i < n; i++) {
+		h[i] = id_hash(p[i].id, p[i].n);
+		__builtin_prefetch(&x->slots[(size_t)h[i] & x->mask]);
+	}
+	/* The first slot of the id's hash: its own, unless two ids share the
+	 * hash's half the slots keep. */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = (size_t)h[i] & x->mask;
+		while (x->slots[j].pos && x->slots[j].hash != (uint32_t)(h[i] >> 32))
+			j = (j + 1) & x->mask;
+		cand[i] = x->slots[j].pos ? &x->slots[j] : NULL;
+		if (cand[i])
+			__builtin_prefetch(&x->items[cand[i]->pos - 1]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (cand[i])
+			__builtin_prefetch(x->items[cand[i]->pos - 1].task);
+	for (size_t i = 0; i < n; i++) {
+		const char *t = cand[i] ? x->items[cand[i]->pos - 1].task : NULL;
+		if (!t)
+			p[i].found = -1; /* an empty slot ended the probe: not listed */
+		else if (strncmp(t, p[i].id, p[i].n) == 0 && t[p[i].n] == '\0')
+			p[i].found = (ptrdiff_t)cand[i]->pos - 1;
+		else
+			p[i].found = (ptrdiff_t)id_slot_at(x, p[i].id, p[i].n, h[i])->pos - 1;
+	}
 }
 
 /* A task's value of hyp as dp_qtask_hyp has it once loaded: the first
@@ -713,6 +772,19 @@ static bool runs_find(eff_runs *r, const eff_item *items, size_t m, eff_run *run
 	return true;
 }
 
+/* Item `found`'s metric from its summary v (-1: the summary's task has
+ * no item). */
+static void eff_apply(dp_query *q, const char *df, const char *metric, const dp_agg *agg, eff_item *items,
+		      ptrdiff_t found, const MDB_val *v)
+{
+	dp_summary s;
+	int64_t e;
+	if (found < 0 || !dp_summary_unpack(v->mv_data, v->mv_size, &s))
+		return;
+	dp_qv mv = dp_query_summary_value(q, df, items[found].task, &s, metric, agg, &e);
+	items[found].m = mv.type == QV_NUM ? mv.num : NAN;
+}
+
 /* The metric of each item's task (items hold NaN), and whether a task is
  * listed twice (EFFECT_SLOW): one scan of the metric's summaries, joined
  * by merging the runs or through the table of ids x (built here when
@@ -740,32 +812,39 @@ static int eff_metric(dp_query *q, const char *df, const char *metric, const dp_
 	}
 	if ((rc = dp_query_summaries_open(q, df, metric, &sc, &prefix)))
 		return rc;
-	for (size_t row = 0; (rc = dp_scan_next(&sc, &k, &v)) == DP_SCAN_ROW; row++) {
+	eff_probe batch[EFF_BATCH];
+	size_t nb = 0;
+	for (size_t row = 0;; row++) {
+		int src = dp_scan_next(&sc, &k, &v);
+		/* The rows waiting for their items, when the batch is full or the
+		 * scan ends. */
+		if (nb == EFF_BATCH || (nb && src != DP_SCAN_ROW)) {
+			ids_find_batch(x, batch, nb);
+			for (size_t b = 0; b < nb; b++)
+				eff_apply(q, df, metric, agg, items, batch[b].found, &batch[b].v);
+			nb = 0;
+		}
+		if (src != DP_SCAN_ROW) {
+			rc = src;
+			break;
+		}
 		const char *task = (const char *)k.mv_data + prefix;
 		size_t tn = k.mv_size - prefix - 1, i = 0;
-		ptrdiff_t found = -1;
-		dp_summary s;
-		int64_t e;
-		rc = 0;
 		if (row % 1024 == 0 && (rc = dp_query_past_deadline(q)))
 			break;
-		if (merge) {
-			uint64_t p = id_prefix(task, tn);
-			int c = 1;
-			/* The items before this task have no summary. */
-			while (r.n && (c = runs_cmp(&r, task, tn, p)) < 0 && !(rc = runs_take(&r, &i)))
-				;
-			if (!rc && r.n && c == 0 && !(rc = runs_take(&r, &i)))
-				found = (ptrdiff_t)i;
-			if (rc)
-				break;
-		} else {
-			found = id_item(x, task, tn);
-		}
-		if (found < 0 || !dp_summary_unpack(v.mv_data, v.mv_size, &s))
+		if (!merge) {
+			batch[nb++] = (eff_probe){ .id = task, .n = tn, .v = v, .found = -1 };
 			continue;
-		dp_qv mv = dp_query_summary_value(q, df, items[found].task, &s, metric, agg, &e);
-		items[found].m = mv.type == QV_NUM ? mv.num : NAN;
+		}
+		uint64_t p = id_prefix(task, tn);
+		int c = 1;
+		/* The items before this task have no summary. */
+		while (r.n && (c = runs_cmp(&r, task, tn, p)) < 0 && !(rc = runs_take(&r, &i)))
+			;
+		if (!rc && r.n && c == 0 && !(rc = runs_take(&r, &i)))
+			eff_apply(q, df, metric, agg, items, (ptrdiff_t)i, &v);
+		if (rc)
+			break;
 	}
 	dp_scan_close(&sc);
 	for (size_t i; merge && !rc && r.n;) /* the rest, for a task listed twice */
@@ -892,6 +971,8 @@ static int effect_fast(dp_query *q, const effect_opts *eo, dp_table *out, dp_qno
 		goto out;
 	if ((rc = eff_metric(q, d.name, metric, &agg, &x, items, m)))
 		goto out;
+	free(x.slots); /* before the table's correlation needs its memory */
+	x.slots = NULL;
 	eff_shape s = effect_shape(items, m, (int)eo->bins);
 	if ((rc = eff_labels(q, d.name, hyp, &s, items, m)))
 		goto out;
