@@ -231,7 +231,7 @@ static int runs_page(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *n
 	if ((rc = dp_query_hyps_declared(q, &d, &declared)) || !declared)
 		goto out;
 	metric = d.nmetrics || o->metric ? dp_resolve_metric(q, &d, o->metric, &rc) : NULL;
-	if (rc || (rc = runs_columns(out, o, &d, metric, &cols)) || (rc = dp_repeats_load(q, d.name, &cols.rep)))
+	if (rc || (rc = runs_columns(out, o, &d, metric, &cols)))
 		goto out;
 	if ((rc = dp_sort_column(out, o, RUNS_START, false, &col, &desc)))
 		goto out;
@@ -258,7 +258,8 @@ static int runs_page(dp_query *q, const dp_qopts *o, dp_table *out, dp_qnotes *n
 	}
 	for (size_t i = 0; i < n; i++)
 		ids[i] = h.v[from + i].id;
-	if ((rc = dp_query_load_ids(q, o->df, ids, n, &page)) || (rc = dp_qdf_health(q, &page)))
+	if ((rc = dp_query_load_ids(q, o->df, ids, n, &page)) || (rc = dp_qdf_health(q, &page)) ||
+	    (rc = dp_repeats_load_page(q, d.name, ids, n, &cols.rep)))
 		goto out;
 	dp_agg last = { AGG_LAST, 0 }, best = { dp_goal_lower(o, metric) ? AGG_MIN : AGG_MAX, 0 };
 	for (size_t i = 0; i < n && !rc; i++) {

@@ -23,6 +23,11 @@ typedef struct dp_repeats {
 } dp_repeats;
 
 DP_INTERNAL int dp_repeats_load(dp_query *q, const char *df, dp_repeats *out);
+/* The same for runs ids[0..n) of df alone (a page): the labels of their
+ * groups, each group found among the tasks that share one of the run's
+ * hyperparameter values (repeats.c); the whole dataflow is read when that
+ * would cost more. */
+DP_INTERNAL int dp_repeats_load_page(dp_query *q, const char *df, const char *const *ids, size_t n, dp_repeats *out);
 /* The label of task id's group, or NULL when it repeats no run. */
 DP_INTERNAL const char *dp_repeats_of(const dp_repeats *r, const char *id);
 DP_INTERNAL void dp_repeats_free(dp_repeats *r);

@@ -140,6 +140,22 @@ expect_eq "a and b repeat each other; c has another learning rate" "$repeats" \
 	"$runA $runA
 $runB $runA
 $runC"
+# A page of runs finds its runs' groups among the tasks that share one of
+# their values, or one of their inputs (query/repeats.c): the same labels
+# as the whole answer.  Pages of one run, so that what they read stays
+# below what the whole dataflow costs (else the whole is read).
+same_page_repeats() {
+	Q runs -c exp.yaml --format csv --sort task >"$T/whole.csv"
+	paste -d' ' <(csvcol task "$T/whole.csv") <(csvcol repeats "$T/whole.csv") | grep . >"$T/whole.pairs"
+	: >"$T/page.pairs"
+	for i in $(seq 0 $(($(wc -l <"$T/whole.pairs") - 1))); do
+		Q runs -c exp.yaml --format csv --sort task --limit 1 --offset "$i" >"$T/page.csv"
+		paste -d' ' <(csvcol task "$T/page.csv") <(csvcol repeats "$T/page.csv") | grep . >>"$T/page.pairs"
+	done
+	expect_eq "$1: pages' repeats are the whole answer's" "$(cat "$T/page.pairs")" "$(cat "$T/whole.pairs")"
+	expect_grep "$1: and some run has one" " [a-z]" "$T/page.pairs"
+}
+same_page_repeats "a and b"
 expect_status "SQL's repeats" 0 Q sql -c exp.yaml --format csv "select task, first from repeats order by task"
 expect_eq "the same in SQL" "$(tail -n +2 "$T/out" | tr -d '\r' | paste -sd' ')" "$runA,$runA $runB,$runA"
 # --- the docs' other lineage questions, as written (the dataset's prefix is this one's) -----
@@ -179,6 +195,7 @@ expect_grep "an uncommitted change is hashed" "^$runD,.*,sha256:[0-9a-f]\{64\}" 
 expect_eq "a changed tree repeats none; outside git, the code is unknown" \
 	"$(paste -d' ' <(csvcol task "$T/out") <(csvcol repeats "$T/out") | grep -E '^[de]-' | sed 's/ $//' | paste -sd' ')" \
 	"$runD $runE"
+same_page_repeats "a changed tree"
 
 # --- from Python: a pipeline step, entities, a repeat of the shell's run, lineage -----------
 export PYTHONPATH="$ROOT/python"
