@@ -392,7 +392,8 @@ void dp_wait_out_changes(const char *log_dir)
 	 * for: the slack is at most a second. */
 	for (double now = dp_now(); now < until && until - now <= 1.0; now = dp_now()) {
 		double left = until - now;
-		struct timespec ts = { (time_t)left, (long)((left - floor(left)) * 1e9) + 1 };
+		long ns = (long)((left - floor(left)) * 1e9) + 1;
+		struct timespec ts = { (time_t)left, ns > 999999999 ? 999999999 : ns };
 		nanosleep(&ts, NULL);
 	}
 }

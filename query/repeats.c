@@ -6,6 +6,7 @@
  * each value with its type (1 and 1.0 differ, as the logs keep them).
  * Runs with equal keys are repeats; the smallest task id labels them.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,7 +374,13 @@ static int narrowest_value(dp_query *q, const char *df, const char *id, cand_ran
 		} else {
 			continue;
 		}
-		if (k.overflow || (rc = dp_query_count(q, &k, &count)) != 0 || count == 0)
+		/* The indexer leaves out a key that the task id makes too long,
+		 * so a value is a range of every task that has it only when the
+		 * longest id fits after it.  NaNs of other payloads make equal
+		 * keys here but other ranges there. */
+		if (k.overflow || k.n + DNNPROV_NAME_MAX + 1 > DP_KEY_MAX || (f.type == DP_F_REAL && isnan(f.d)))
+			continue;
+		if ((rc = dp_query_count(q, &k, &count)) != 0 || count == 0)
 			continue; /* not held, or no count to tell */
 		if (!*found || count < best->count) {
 			best->db = DP_DB_HYP_INDEX;

@@ -18,6 +18,7 @@ log_dir: logs
 index_dir: index
 hyperparameters:
   LEARNING_RATE: true
+  NOTE: text
 metrics: [loss, accuracy]
 transformations:
   Split:
@@ -196,6 +197,18 @@ expect_eq "a changed tree repeats none; outside git, the code is unknown" \
 	"$(paste -d' ' <(csvcol task "$T/out") <(csvcol repeats "$T/out") | grep -E '^[de]-' | sed 's/ $//' | paste -sd' ')" \
 	"$runD $runE"
 same_page_repeats "a changed tree"
+# A value so long that a long task id takes its hyp_index key past the
+# limit: the indexer lists the short id's run under it and not the long
+# one's, so a page must not look for repeats there.
+long=$(printf 'v%.0s' $(seq 480))
+for id in x x-a-longer-task-id-past-the-keys-limit; do
+	L --task "$id" begin NOTE="$long" >/dev/null
+	L --task "$id" used train_data data/v1-train-scaled.npz
+	L --task "$id" end
+done
+Q index -c exp.yaml -q
+same_page_repeats "a value past a key's room"
+expect_grep "the long value's runs repeat each other" "^x-a-longer-task-id-past-the-keys-limit x$" "$T/page.pairs"
 
 # --- from Python: a pipeline step, entities, a repeat of the shell's run, lineage -----------
 export PYTHONPATH="$ROOT/python"

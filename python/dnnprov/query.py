@@ -407,7 +407,7 @@ def _question_function(q):
     name = q["name"]
     first = [p["name"] for p in offered if p["name"] != "dataflow" and (p.get("positional") or p["required"])]
     rest = [p["name"] for p in offered if p["name"] not in first and p["name"] != "dataflow"]
-    fixed = {"config", "index_dir", "dataflow", "_ask", "_name"}
+    fixed = {"config", "index_dir", "dataflow", "format", "question", "_ask", "_name"}
     for n in [name] + first + rest:
         # The registry's names are the library's own; one that is no
         # Python name would be a defect of it, never run as code.
