@@ -159,6 +159,9 @@ nats_kill $victim
 sleep 1.5
 nats_run $victim
 wait $w
+# The restarted server back in the stream's group, a leader elected: the
+# outage below starts from a settled cluster, whatever this machine's speed.
+nats_ready DNNPROV || fail "the cluster never settled after the restart"
 # Every server down: one-shot commands wait a bounded time (--give-up-after),
 # say what they waited for, exit 1 and lose nothing; a follower given a
 # bound does the same.  The one-shot ship sends one frame at a time, each
@@ -175,6 +178,7 @@ w=$!
 # Once the one-shot ship is shipping (the cluster may still be electing
 # leaders after the restart above).
 for _ in $(seq $((LIVENESS * 10))); do grep -q "connected to" "$T/o.err" && break; sleep 0.1; done
+grep -q "connected to" "$T/o.err" || fail "the one-shot ship never connected before the outage: $(cat "$T/o.err")"
 sleep 0.3
 nats_kill 1
 nats_kill 2

@@ -47,7 +47,7 @@ nats_kill() {
 	NATS_PIDS[$1]=0
 }
 nats_ready() {
-	"$NATS_TOOL" wait "$NATS_URLS"
+	"$NATS_TOOL" wait "$NATS_URLS" "$@"
 }
 nats_stop_all() {
 	local i p

@@ -3,7 +3,10 @@
  * dnnprov: whether JetStream is ready, a stream's settings, streams made
  * by hand (an incompatible one), and messages of another producer.
  *
- * usage: nats_tool wait URLS                       until JetStream answers (30 s at most)
+ * usage: nats_tool wait URLS [STREAM]              until JetStream answers (30 s at most);
+ *                                                  given STREAM, until it has a leader and
+ *                                                  every replica is current (a restarted
+ *                                                  server caught up), if the stream exists
  *        nats_tool stream URLS NAME                prints "replicas=N storage=file|memory"
  *        nats_tool add-stream URLS NAME SUBJECT memory|file
  *        nats_tool del-stream URLS NAME            (no error when there is none)
@@ -15,6 +18,7 @@
  *                                                  its Dnnprov-Event header, a tab, its body
  */
 #include <nats/nats.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +54,27 @@ static natsStatus connect_to(const char *urls)
 	return s;
 }
 
-static int wait_ready(const char *urls)
+/* Whether STREAM answers with a leader and every replica current; a
+ * stream not made yet is ready (the first publisher makes it). */
+static bool stream_settled(const char *stream, natsStatus *s)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	*s = js_GetStreamInfo(&si, js, stream, NULL, &jerr);
+	if (*s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
+		return *s = NATS_OK, true;
+	if (*s != NATS_OK)
+		return false;
+	bool settled = !si->Cluster || (si->Cluster->Leader && si->Cluster->Leader[0]);
+	for (int i = 0; settled && si->Cluster && i < si->Cluster->ReplicasLen; i++)
+		settled = si->Cluster->Replicas[i]->Current && !si->Cluster->Replicas[i]->Offline;
+	jsStreamInfo_Destroy(si);
+	if (!settled)
+		*s = NATS_NOT_YET_CONNECTED;
+	return settled;
+}
+
+static int wait_ready(const char *urls, const char *stream)
 {
 	natsStatus s = NATS_ERR;
 	for (int i = 0; i < 150; i++) {
@@ -61,11 +85,12 @@ static int wait_ready(const char *urls)
 			nc = NULL;
 		} else if ((s = js_GetAccountInfo(&ai, js, NULL, NULL)) == NATS_OK) {
 			jsAccountInfo_Destroy(ai);
-			return 0;
+			if (!stream || stream_settled(stream, &s))
+				return 0;
 		}
 		nanosleep(&(struct timespec){ 0, 200000000L }, NULL);
 	}
-	return fail("JetStream not ready", s);
+	return fail(stream ? "JetStream or its stream not ready" : "JetStream not ready", s);
 }
 
 int main(int argc, char **argv)
@@ -77,7 +102,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[1], "wait") == 0)
-		return wait_ready(argv[2]);
+		return wait_ready(argv[2], argc > 3 ? argv[3] : NULL);
 	if ((s = connect_to(argv[2])) != NATS_OK)
 		return fail("connect", s);
 	if (strcmp(argv[1], "stream") == 0 && argc == 4) {
