@@ -7,7 +7,7 @@ SOVERSION := 0
 
 # Debian ships msgpack-c's pkg-config file as `msgpack`, other systems as `msgpack-c`.
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS := lmdb yaml-0.1 $(MSGPACK_PC) libcrypto
+PKGS := lmdb yaml-0.1 $(MSGPACK_PC)
 
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -18,7 +18,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
 	-fPIC -fvisibility=hidden -I. -Iinclude
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llmdb -lyaml -lmsgpackc -lcrypto)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llmdb -lyaml -lmsgpackc)
 SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 # The library carries SQLite for dnnprov_index_sql() (sql/api.c); the
 # loadable extension uses its host's SQLite and links none.
@@ -144,6 +144,11 @@ $(SHIP_OBJ): CFLAGS_ALL += $(NATS_CFLAGS) -DDP_NATS_SONAME='"$(call soname,libna
 # libgit2 tells a run's uncommitted changes (logger/code.c): loaded by a
 # begin inside a repository only.
 $(B)/logger/code.o: CFLAGS_ALL += -DDP_GIT2_SONAME='"$(call soname,libgit2.so)"'
+# OpenSSL's libcrypto (SHA-256 of lineage fingerprints, logger/fingerprint.c):
+# loaded by the first fingerprint; linked, it took 0.6 ms from the start of
+# every command and every process loading the library.
+CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
+$(B)/logger/fingerprint.o: CFLAGS_ALL += $(CRYPTO_CFLAGS) -DDP_CRYPTO_SONAME='"$(call soname,libcrypto.so)"'
 
 $(B)/dnnprov.pc: dnnprov.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
@@ -229,6 +234,7 @@ FUZZ_OBJ := $(CORE_SRC:%.c=build-fuzz/%.o)
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build-fuzz/logger/fingerprint.o: FUZZ_CFLAGS += $(CRYPTO_CFLAGS) -DDP_CRYPTO_SONAME='"$(call soname,libcrypto.so)"'
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(FUZZ_EXTRA_$*) $(LIBS)
@@ -350,14 +356,21 @@ WHEEL_STATIC = $(foreach a,libyaml.a libmsgpackc.a libsqlite3.a libcrypto.a,$(sh
 WHEEL_LDFLAGS = -Wl,--exclude-libs,ALL -Wl,-rpath,'$$ORIGIN' -Wl,--strip-debug
 WHEEL_LMDB = $(shell readlink -f "$$($(CC) -print-file-name=liblmdb.so.0)")
 
-$(WHEEL_DIR)/libdnnprov.so.$(SOVERSION): $(LIB_OBJ)
+# The wheel's fingerprints call the libcrypto it carries (no DP_CRYPTO_SONAME).
+WHEEL_FINGERPRINT := $(WHEEL_DIR)/obj/fingerprint.o
+WHEEL_CORE_OBJ = $(filter-out $(B)/logger/fingerprint.o,$(CORE_OBJ)) $(WHEEL_FINGERPRINT)
+$(WHEEL_FINGERPRINT): logger/fingerprint.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CRYPTO_CFLAGS) -c $< -o $@
+
+$(WHEEL_DIR)/libdnnprov.so.$(SOVERSION): $(WHEEL_CORE_OBJ) $(SQL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,libdnnprov.so.$(SOVERSION) $(WHEEL_LDFLAGS) $(LDFLAGS_ALL) -o $@ $^ \
 		$(WHEEL_STATIC) -llmdb -lpthread -lm -ldl
 
-$(WHEEL_DIR)/libdnnprov_sqlite.so: $(EXT_OBJ) $(CORE_OBJ) sql/ext.map
+$(WHEEL_DIR)/libdnnprov_sqlite.so: $(EXT_OBJ) $(WHEEL_CORE_OBJ) sql/ext.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,--version-script=sql/ext.map $(WHEEL_LDFLAGS) $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(CORE_OBJ) \
+	$(CC) -shared -Wl,--version-script=sql/ext.map $(WHEEL_LDFLAGS) $(LDFLAGS_ALL) -o $@ $(EXT_OBJ) $(WHEEL_CORE_OBJ) \
 		$(filter-out %libsqlite3.a,$(WHEEL_STATIC)) -llmdb -lpthread -lm -ldl
 
 $(WHEEL_DIR)/liblmdb.so.0:

@@ -278,6 +278,12 @@ expect_eq "the output file, the run, the input file" \
 	"$(paste -d' ' <(csvcol kind "$T/out") <(csvcol role "$T/out") | sed 's/ *$//' | paste -sd,)" \
 	"entity cropped,task,entity images"
 expect_eq "by content" "$(csvcol fingerprint "$T/out" | tail -1)" "sha256:$(sha256sum images.bin | cut -d' ' -f1)"
+# libcrypto is loaded by the first fingerprint (a file named to lineage
+# is looked up by its content), not at the start of every command.
+LD_DEBUG=libs "$DNNPROV" lineage -c prep-df.yaml cropped.bin >/dev/null 2>"$T/ld.err"
+expect_grep "a fingerprint loads libcrypto" "calling init: .*libcrypto" "$T/ld.err"
+LD_DEBUG=libs "$DNNPROV" runs -c prep-df.yaml >/dev/null 2>"$T/ld.err"
+expect_eq "a question without one does not" "$(grep -c libcrypto "$T/ld.err")" 0
 expect_status "a path that is no file here stays a value" 0 "$DNNPROV" elements -c prep-df.yaml Prep --format csv
 expect_grep "the element keeps every path" "/nonexistent/elsewhere.bin" "$T/out"
 # Through `dnnprov receive`: only with --files, only files under it.
