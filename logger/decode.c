@@ -62,7 +62,7 @@ int dp_decode_checked(dp_decoder *d, const unsigned char *payload, size_t n, msg
 	size_t off = 0;
 
 	if (!d->ready) {
-		if (!msgpack_zone_init(&d->zone, 4096)) {
+		if (!msgpack_zone_init(&d->zone, d->chunk_size ? d->chunk_size : 4096)) {
 			d->out_of_memory = true;
 			return dp_error(DNNPROV_ENOMEM, "out of memory");
 		}

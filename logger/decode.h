@@ -19,6 +19,11 @@ typedef struct dp_decoder {
 	/* Set by the caller: objects live until dp_decoder_free(), not only
 	 * until the next decode (a segment decoded ahead, prefetch.h). */
 	bool keep;
+	/* Set by the caller: the bytes the zone takes from malloc at a time
+	 * (0: 4 KiB).  A segment decoded on one thread is freed on another,
+	 * and every chunk freed there waits on the first thread's malloc
+	 * lock: one chunk the size of the segment's objects, not fifteen. */
+	size_t chunk_size;
 	/* A decode ran out of memory.  Sticky: code that takes an undecodable
 	 * value as damage and goes on checks it once at the end, so that a
 	 * failed allocation never passes for a missing value. */

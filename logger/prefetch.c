@@ -70,6 +70,9 @@ int dp_prefetch(int dirfd, const char *name, const char *path, uint64_t from, bo
 		return rc;
 	if (p->img.err || p->img.mode != S_IFREG || p->img.unread)
 		return 0; /* the consumer sees why in img */
+	/* The decoded objects take about twice the payloads (dp_prefetched_bytes). */
+	uint64_t left = p->img.size > from ? p->img.size - from : 0;
+	p->dec.chunk_size = left < 2048 ? 4096 : left > (2u << 20) ? (4u << 20) : (size_t)left * 2;
 	if ((p->open_rc = dp_reader_open_image(path, &p->img, from, &r, &p->hdr))) {
 		snprintf(p->open_why, sizeof(p->open_why), "%s", dnnprov_errmsg());
 		return p->open_rc == DNNPROV_ENOMEM ? p->open_rc : 0;
