@@ -13,7 +13,7 @@
  *
  * A batch commits when it holds batch_records records or is batch_ms old,
  * so the index lags the logs by about batch_ms under load and at most that
- * after a burst.
+ * after a burst.  A catch-up's batches are larger (dp_ingest's bulk).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -648,7 +648,9 @@ int dp_indexer_catch_up(dp_indexer *x)
 	x->reporting = x->opts.progress != NULL;
 	x->counted = false;
 	x->work = (dp_work){ 0 };
+	x->in.bulk = true;
 	int rc = dp_ingest_run_with_retry(&x->in, scan_and_commit, x);
+	x->in.bulk = false;
 	x->reporting = false;
 	return rc ? rc : dp_indexer_sweep(x);
 }

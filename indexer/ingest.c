@@ -2847,6 +2847,14 @@ static int begin_batch(dp_ingest *in)
 	return 0;
 }
 
+/* Whether the open batch holds as much as one may (see bulk). */
+static bool batch_full(const dp_ingest *in)
+{
+	if (!in->bulk)
+		return in->batch_records >= in->opts.batch_records;
+	return in->batch_records >= in->bulk_records || in->tasks.n >= in->opts.batch_records;
+}
+
 bool dp_ingest_batch_due(const dp_ingest *in)
 {
 	return in->txn && (in->batch_records >= in->opts.batch_records ||
@@ -3042,7 +3050,7 @@ static int read_frames(dp_ingest *in, dp_seg_state *s, frames *fs, bool *more, i
 		if (rc)
 			return rc;
 		s->pending.offset = fs->offset;
-		if (more && in->batch_records >= in->opts.batch_records) {
+		if (more && batch_full(in)) {
 			*more = true; /* let the caller commit, then come back */
 			break;
 		}
@@ -3307,6 +3315,7 @@ int dp_ingest_init(dp_ingest *in, dp_index *ix, const dp_indexer_options *opts)
 	else
 		dp_rules_defaults(&in->rules);
 	in->outbox_next = in->outbox_committed = UINT64_MAX;
+	in->bulk_records = in->opts.batch_records ? in->opts.batch_records : 100000;
 	if (!in->opts.batch_records)
 		in->opts.batch_records = 20000;
 	if (!in->opts.batch_ms)

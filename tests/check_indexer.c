@@ -419,6 +419,45 @@ START_TEST(test_map_grows_and_batches)
 }
 END_TEST
 
+/* A catch-up commits every 100,000 records, not every 20,000 (each
+ * commit writes the tree's upper pages again and waits for the disk),
+ * unless the batch size was given; and never holds more tasks than a
+ * batch of 20,000 records could, which bounds its memory. */
+START_TEST(test_catch_up_batches)
+{
+	/* No run facts and no fsync per task: 20,000 of them to write. */
+	dnnprov_config *cfg = tu_config(dir, "facts: false\nlog:\n  durability: buffered\n");
+	dnnprov_task *t = begin_task(cfg, "long", 0.1);
+	for (int e = 1; e <= 45000; e++)
+		epoch(t, e, 1.0 / e, e / 45000.0);
+	ck_assert_int_eq(dnnprov_task_close(t), 0);
+	/* The records in one commit; the listing's time in another. */
+	dp_indexer_stats st = index_now(0, 0);
+	ck_assert_uint_eq(st.records, 45002);
+	ck_assert_uint_le(st.commits, 2);
+	tu_rmtree(index_dir);
+	st = index_now(20000, 0);
+	ck_assert_uint_eq(st.records, 45002);
+	ck_assert_uint_ge(st.commits, 3);
+	/* 20,100 tasks of 3 records: far from 100,000 records, past 20,000
+	 * tasks. */
+	tu_rmtree(index_dir);
+	tu_rmtree(log_dir);
+	for (int k = 0; k < 20100; k++) {
+		char id[16];
+		snprintf(id, sizeof(id), "s%05d", k);
+		t = begin_task(cfg, id, 0.01);
+		epoch(t, 1, 0.5, 0.5);
+		ck_assert_int_eq(dnnprov_task_close(t), 0);
+	}
+	st = index_now(0, 0);
+	ck_assert_uint_eq(st.records, 20100 * 3);
+	ck_assert_uint_ge(st.commits, 3);
+	ck_assert_uint_eq(count_entries(DP_DB_TASKS), 20100);
+	dnnprov_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_second_indexer_is_refused)
 {
 	dp_indexer_options o = { .log_dir = log_dir, .index_dir = index_dir };
@@ -1162,6 +1201,7 @@ static Suite *indexer_suite(void)
 	tcase_add_test(tc, test_index_contents);
 	tcase_add_test(tc, test_resumed_task_and_relogged_epoch);
 	tcase_add_test(tc, test_map_grows_and_batches);
+	tcase_add_test(tc, test_catch_up_batches);
 	tcase_add_test(tc, test_eblock_codec);
 	tcase_add_test(tc, test_epoch_blocks);
 	tcase_add_test(tc, test_older_schema_refused);
