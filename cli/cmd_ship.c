@@ -92,6 +92,11 @@ static void report_invalid(void *ctx, uint64_t seq, const char *subject, const c
 		  (unsigned long long)seq, subject ? subject : "?", why);
 }
 
+static void report_waiting(void *ctx, uint64_t seq, const char *why)
+{
+	cli_error((const char *)ctx, "stream message %llu waits: %s", (unsigned long long)seq, why);
+}
+
 static void report_fault(void *ctx, const char *why, unsigned retry_ms)
 {
 	cli_error((const char *)ctx, "%s; rolled back, retrying in %.1f s", why, retry_ms / 1000.0);
@@ -423,6 +428,7 @@ int cmd_index_from(int argc, char **argv)
 	o.stop = &stop_requested;
 	o.report = report;
 	o.invalid = report_invalid;
+	o.waits = report_waiting;
 	o.state = report_state;
 	o.fault = report_fault;
 	o.ctx = (void *)cmd;
@@ -436,8 +442,9 @@ int cmd_index_from(int argc, char **argv)
 	}
 	if (st.waiting && !o.follow) {
 		cli_error(cmd, "%llu message%s wait for earlier parts of their segments that the stream does not hold "
-			  "(yet): everything else is indexed; run again once their shippers have sent them",
-			  (unsigned long long)st.waiting, st.waiting == 1 ? "" : "s");
+			  "(yet)%s: everything else is indexed; run again once their shippers have sent them",
+			  (unsigned long long)st.waiting, st.waiting == 1 ? "" : "s",
+			  st.waiting > DP_STREAM_WAITING_TOLD ? " (the first ones told above)" : "");
 		status = 1;
 	}
 	if (!quiet)

@@ -215,7 +215,8 @@ DP_INTERNAL void dp_indexer_get_stats(const dp_indexer *ix, dp_indexer_stats *ou
  * in order and commits them in one transaction together with
  * meta[meta_key] = meta_value (where the source stands, e.g. a stream
  * consumer's position), growing a full map and starting again as needed.
- * outcome[i] tells what became of each, why[i] why an invalid one was. */
+ * outcome[i] tells what became of each, why[i] why an invalid one was or
+ * what a waiting one waits for. */
 DP_INTERNAL int dp_indexer_apply(dp_indexer *ix, const dp_chunk *chunks, size_t n, dp_chunk_outcome *outcome,
 				 char (*why)[DP_CHUNK_WHY], const char *meta_key, const void *meta_value,
 				 size_t meta_len);

@@ -3560,7 +3560,19 @@ int dp_ingest_chunk(dp_ingest *in, const dp_chunk *c, dp_chunk_outcome *outcome,
 	dp_seg_state *prev = c->after ? seg_get(in, c->after, true) : NULL;
 	if (c->after && !prev)
 		return dp_error(DNNPROV_ENOMEM, "out of memory");
-	if (c->start > p || (prev && prev->pending.offset < c->after_offset)) {
+	if (c->start > p) {
+		if (p == 0)
+			snprintf(why, n, "%.100s from offset %llu: the index holds nothing of it yet", c->segment,
+				 (unsigned long long)c->start);
+		else
+			snprintf(why, n, "%.100s from offset %llu: the index holds it up to offset %llu", c->segment,
+				 (unsigned long long)c->start, (unsigned long long)p);
+		*outcome = DP_CHUNK_WAIT;
+		return 0;
+	}
+	if (prev && prev->pending.offset < c->after_offset) {
+		snprintf(why, n, "%.100s: the task's previous segment is indexed up to offset %llu, not %llu", c->segment,
+			 (unsigned long long)prev->pending.offset, (unsigned long long)c->after_offset);
 		*outcome = DP_CHUNK_WAIT;
 		return 0;
 	}

@@ -49,7 +49,12 @@ typedef struct consumer {
 	char filter[512];
 	char meta_key[96];
 	uint64_t floor, last;
-	uint64_t *waiting; /* stream sequences offered again later */
+	/* Messages offered again later: their stream sequences, and what each
+	 * waits for (told when a catch-up stops with some still waiting). */
+	struct waiting {
+		uint64_t seq;
+		char why[DP_CHUNK_WHY];
+	} *waiting;
 	size_t nwaiting, capwaiting;
 	/* One fetch's chunks and the names they point to. */
 	dp_chunk *chunks;
@@ -92,29 +97,47 @@ static void tell(consumer *k, const char *fmt, ...)
 
 /* ---- the position --------------------------------------------------------------- */
 
-static void waiting_add(consumer *k, uint64_t seq)
+static void waiting_add(consumer *k, uint64_t seq, const char *why)
 {
-	for (size_t i = 0; i < k->nwaiting; i++)
-		if (k->waiting[i] == seq)
-			return;
-	if (k->nwaiting == k->capwaiting) {
-		size_t cap = k->capwaiting ? k->capwaiting * 2 : 64;
-		uint64_t *grown = realloc(k->waiting, cap * sizeof(*grown));
-		if (!grown)
-			return; /* the floor is only lower for it: see floor_now */
-		k->waiting = grown;
-		k->capwaiting = cap;
+	size_t i = 0;
+	while (i < k->nwaiting && k->waiting[i].seq != seq)
+		i++;
+	if (i == k->nwaiting) {
+		if (k->nwaiting == k->capwaiting) {
+			size_t cap = k->capwaiting ? k->capwaiting * 2 : 64;
+			struct waiting *grown = realloc(k->waiting, cap * sizeof(*grown));
+			if (!grown)
+				return; /* the floor is only lower for it: see floor_now */
+			k->waiting = grown;
+			k->capwaiting = cap;
+		}
+		k->waiting[k->nwaiting++].seq = seq;
 	}
-	k->waiting[k->nwaiting++] = seq;
+	snprintf(k->waiting[i].why, sizeof(k->waiting[i].why), "%s", why);
 }
 
 static void waiting_remove(consumer *k, uint64_t seq)
 {
 	for (size_t i = 0; i < k->nwaiting; i++)
-		if (k->waiting[i] == seq) {
+		if (k->waiting[i].seq == seq) {
 			k->waiting[i] = k->waiting[--k->nwaiting];
 			return;
 		}
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	uint64_t x = ((const struct waiting *)a)->seq, y = ((const struct waiting *)b)->seq;
+	return (x > y) - (x < y);
+}
+
+/* A catch-up that stops with messages waiting names the first few: which
+ * segment each is of, and what part it waits for. */
+static void tell_waiting(consumer *k)
+{
+	qsort(k->waiting, k->nwaiting, sizeof(*k->waiting), by_seq);
+	for (size_t i = 0; i < k->nwaiting && i < DP_STREAM_WAITING_TOLD; i++)
+		k->o->waits(k->o->ctx, k->waiting[i].seq, k->waiting[i].why);
 }
 
 /* Every message up to the floor has been applied or skipped. */
@@ -122,8 +145,8 @@ static uint64_t floor_now(const consumer *k)
 {
 	uint64_t f = k->last;
 	for (size_t i = 0; i < k->nwaiting; i++)
-		if (k->waiting[i] - 1 < f)
-			f = k->waiting[i] - 1;
+		if (k->waiting[i].seq - 1 < f)
+			f = k->waiting[i].seq - 1;
 	return f > k->floor ? f : k->floor;
 }
 
@@ -381,7 +404,7 @@ static int apply(consumer *k, natsMsgList *list)
 		g += !k->bad[i];
 		if (out == DP_CHUNK_WAIT) {
 			natsMsg_NakWithDelay(m, k->o->retry_ms, NULL);
-			waiting_add(k, k->seqs[i]);
+			waiting_add(k, k->seqs[i], why);
 			k->stats.waited++;
 			continue;
 		}
@@ -408,8 +431,10 @@ static int apply(consumer *k, natsMsgList *list)
 
 /* Whether the consumer has nothing left to deliver (a catch-up ends):
  * 1 or 0, or an error (the consumer's leader is being elected, the
- * servers are gone). */
-static int drained(consumer *k)
+ * servers are gone).  *others: messages delivered and not acknowledged
+ * that are none of those offered again on purpose (k->waiting), which the
+ * consumer will deliver again. */
+static int drained(consumer *k, uint64_t *others)
 {
 	jsConsumerInfo *ci = NULL;
 	jsErrCode jerr = 0;
@@ -419,6 +444,7 @@ static int drained(consumer *k)
 		return dp_nats_error(s, jerr, "%s: consumer %s of stream %s", dp_conn_server(&k->c, server, sizeof(server)),
 				     k->name, k->c.stream);
 	bool done = ci->NumPending == 0 && ci->NumAckPending == 0;
+	*others = ci->NumPending + (ci->NumAckPending > (int64_t)k->nwaiting ? (uint64_t)ci->NumAckPending - k->nwaiting : 0);
 	jsConsumerInfo_Destroy(ci);
 	return done;
 }
@@ -490,8 +516,9 @@ static int loop(consumer *k)
 			 * now and then, so an outage that leaves fetches merely empty
 			 * is told too. */
 			int d = 0;
+			uint64_t others = 1;
 			if (!k->o->follow || dp_monotonic() - last_look >= 5.0) {
-				d = drained(k);
+				d = drained(k, &others);
 				last_look = dp_monotonic();
 				if (d < 0) {
 					if ((rc = retry_after(k, d, passes(k, d))))
@@ -506,13 +533,17 @@ static int loop(consumer *k)
 			if (!k->o->follow && d == 1)
 				break;
 			/* A catch-up whose only messages left wait for parts that do not
-			 * come: stop and say so rather than wait for ever.  Not before
-			 * the ack wait has passed: a message handed to a fetch that had
-			 * just expired comes again only then. */
-			double patience = 5 + k->o->ack_wait_ms / 1000.0;
-			if (patience < 10 + 20 * k->o->retry_ms / 1000.0)
-				patience = 10 + 20 * k->o->retry_ms / 1000.0;
-			if (!k->o->follow && k->nwaiting && dp_monotonic() - last_applied > patience) {
+			 * come: stop and say so rather than wait for ever.  Not while
+			 * the consumer holds other messages: one handed to a fetch that
+			 * had just expired is lost to this client and comes again only
+			 * after the ack wait, and may be the part they wait for; and
+			 * then only after twice the ack wait without progress, in case
+			 * that happens twice running. */
+			double stuck = dp_monotonic() - last_applied;
+			double patience = 10 + 20 * k->o->retry_ms / 1000.0;
+			double patience_others = 5 + 2 * (k->o->ack_wait_ms / 1000.0);
+			if (!k->o->follow && k->nwaiting &&
+			    ((others == 0 && stuck > patience) || stuck > patience_others)) {
 				k->stats.waiting = k->nwaiting;
 				break;
 			}
@@ -606,6 +637,8 @@ out:
 	*stats = k.stats;
 	snprintf(stats->consumer, sizeof(stats->consumer), "%s", k.name);
 	stats->waiting = k.nwaiting;
+	if (!o.follow && o.waits)
+		tell_waiting(&k);
 	if (k.x) {
 		dp_indexer_stats is;
 		dp_indexer_get_stats(k.x, &is);

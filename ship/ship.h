@@ -142,6 +142,8 @@ DP_INTERNAL int dp_ship_status(const char *state_dir, const char *log_dir,
 
 /* ---- the stream indexer ---------------------------------------------------------- */
 
+#define DP_STREAM_WAITING_TOLD 10
+
 typedef struct dp_stream_options {
 	dp_nats_options nats;
 	const char *index_dir;
@@ -160,6 +162,10 @@ typedef struct dp_stream_options {
 	void (*report)(void *ctx, const char *segment, uint64_t offset, const char *what);
 	/* A message that is no piece of a dnnprov segment: acknowledged, never applied. */
 	void (*invalid)(void *ctx, uint64_t seq, const char *subject, const char *why);
+	/* A catch-up that stops with messages still waiting for an earlier part
+	 * of their segments: the first DP_STREAM_WAITING_TOLD of them, each
+	 * with what it waits for. */
+	void (*waits)(void *ctx, uint64_t seq, const char *why);
 	void (*state)(void *ctx, const char *what);
 	void (*fault)(void *ctx, const char *why, unsigned retry_ms);
 	void *ctx;

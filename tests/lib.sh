@@ -18,6 +18,10 @@ cleanup() {
 	local pids
 	pids="$(jobs -p) $BG_PIDS"
 	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+	if [ -n "${DNNPROV_KEEP_FAILED:-}" ] && [ "$failed" != 0 ]; then
+		echo "(kept $T for a look: DNNPROV_KEEP_FAILED)" >&2
+		return 0
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -52,6 +52,25 @@ converge() {
 }
 SHIP() { "$DNNPROV" ship -q --to "$NATS_URLS" "$@"; }
 FROM() { "$DNNPROV" index -q --from "$NATS_URLS" "$@"; }
+# split_segment SEG WHICH REST: cuts SEG before its frame WHICH ("mid", or
+# a frame's number from 0) and moves what follows to REST, as a writer not
+# done yet would have it; prints the cut's offset and the header's length.
+split_segment() {
+	$PY - "$@" <<'PY'
+import struct, sys
+p, which, rest = sys.argv[1:4]
+b = open(p, "rb").read()
+h = 20 + struct.unpack(">I", b[12:16])[0]
+off, frames = h, []
+while off < len(b):
+    frames.append(off)
+    off += 16 + struct.unpack(">I", b[off + 4:off + 8])[0]
+cut = frames[len(frames) // 2 if which == "mid" else int(which)]
+open(rest, "wb").write(b[cut:])
+open(p, "wb").write(b[:cut])
+print(cut, h)
+PY
+}
 
 nats_start
 
@@ -239,20 +258,7 @@ seg=$(ls "$T"/d/logs/d/task-0001/*.dnplog | tail -1)
 # The last segment of a task: its second half is held back (a writer not
 # done yet), the first shipped, then the rest put back with a byte of a
 # record flipped.
-$PY - "$seg" "$T/rest" <<'PY'
-import struct, sys
-p, rest = sys.argv[1], sys.argv[2]
-b = open(p, "rb").read()
-h = struct.unpack(">I", b[12:16])[0]
-off, frames = 20 + h, []
-while off < len(b):
-    frames.append(off)
-    off += 16 + struct.unpack(">I", b[off + 4:off + 8])[0]
-cut = frames[len(frames) // 2]
-open(rest, "wb").write(b[cut:])
-open(p, "wb").write(b[:cut])
-
-PY
+split_segment "$seg" mid "$T/rest" >/dev/null
 expect_status "a segment half written ships" 0 "$DNNPROV" ship -c "$T/d/exp.yaml" --to "$NATS_URLS"
 $PY - "$seg" "$T/rest" <<'PY'
 import sys
@@ -378,20 +384,7 @@ sed -i 's/segment_size: 4KiB/segment_size: 1MiB/' "$T/g/exp.yaml"
 "$TOOLS/gen_logs" "$T/g/exp.yaml" 1 5 9 0
 seg=$(ls "$T"/g/logs/g/*/*.dnplog | head -1)
 rel=${seg#"$T/g/logs/"}
-cut=$($PY - "$seg" "$T/g.rest" <<'PY'
-import struct, sys
-p, rest = sys.argv[1], sys.argv[2]
-b = open(p, "rb").read()
-off, frames = 20 + struct.unpack(">I", b[12:16])[0], []
-while off < len(b):
-    frames.append(off)
-    off += 16 + struct.unpack(">I", b[off + 4:off + 8])[0]
-cut = frames[3]
-open(rest, "wb").write(b[cut:])
-open(p, "wb").write(b[:cut])
-print(cut)
-PY
-)
+cut=$(split_segment "$seg" 3 "$T/g.rest" | cut -d" " -f1)
 expect_status "the first part of a segment ships" 0 "$DNNPROV" ship -c "$T/g/exp.yaml" --to "$NATS_URLS"
 expect_status "and is indexed" 0 FROM --index-dir "$T/xg" --dataflow g
 # The segment's names as the shipper spells them.
@@ -468,6 +461,27 @@ reference "$T/g.txt" "$T/g"
 dump "$T/xg" >"$T/xg.txt"
 expect_status "forged messages lose nothing: the stream index equals a local rebuild" 0 cmp -s "$T/g.txt" "$T/xg.txt"
 grep -q "^tasks g .*FINISHED" "$T/xg.txt" && ok || fail "the task is not FINISHED in the stream index: $(grep '^tasks g' "$T/xg.txt")"
+
+# --- a part of a segment that never comes ----------------------------------------------------
+# Only the second half of a segment on the stream: a catch-up applies
+# nothing of it, waits its patience out, exits 1 and names the message,
+# its segment and the part it waits for.
+experiment "$T/w" w
+"$TOOLS/gen_logs" "$T/w/exp.yaml" 1 5 12 0
+seg=$(ls "$T"/w/logs/w/*/*.dnplog | head -1)
+rel=${seg#"$T/w/logs/"}
+cut=$(split_segment "$seg" mid "$T/w.rest")
+hlen=${cut#* } cut=${cut% *}
+{ head -c "$hlen" "$seg"; cat "$T/w.rest"; } >"$T/w.body"
+task=$(echo "$rel" | cut -d/ -f2)
+wseq=$("$NATS_TOOL" pub "$NATS_URLS" "dnnprov.w.$(tok "$task")" @"$T/w.body" Dnnprov-Segment="$(tok "$rel")" \
+	Dnnprov-Offset="$cut" Dnnprov-Header="$hlen")
+expect_status "a message whose earlier part never comes: the catch-up gives up waiting" 1 \
+	FROM --index-dir "$T/xw" --dataflow w --ack-wait 1s
+expect_grep "it names the message, its segment and what it waits for" \
+	"stream message $wseq waits: $rel from offset $cut: the index holds nothing of it yet" "$T/err"
+expect_grep "and says the rest is indexed" "1 message wait for earlier parts of their segments" "$T/err"
+expect_eq "nothing of it is applied" "$(dump "$T/xw" | grep -c '^tasks w ' || true)" 0
 
 # --- errors --------------------------------------------------------------------------------
 expect_status "a wrong address" 1 "$DNNPROV" ship -c "$T/a/exp.yaml" --to nats://127.0.0.1:1 --give-up-after 1s
