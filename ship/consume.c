@@ -135,6 +135,8 @@ static int by_seq(const void *a, const void *b)
  * segment each is of, and what part it waits for. */
 static void tell_waiting(consumer *k)
 {
+	if (!k->nwaiting)
+		return; /* and k->waiting may be NULL, which qsort must not get */
 	qsort(k->waiting, k->nwaiting, sizeof(*k->waiting), by_seq);
 	for (size_t i = 0; i < k->nwaiting && i < DP_STREAM_WAITING_TOLD; i++)
 		k->o->waits(k->o->ctx, k->waiting[i].seq, k->waiting[i].why);
