@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ship/conn.h"
 
@@ -196,6 +197,16 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	atomic_store(&c->reconnected, 1);
 }
 
+/* The client runs a closed connection's callbacks on a thread of its own,
+ * after natsConnection_Close has returned, and the closed callback last:
+ * until it has run, the others may still write into the dp_conn, which
+ * dp_conn_close waits for (its owner may be a stack frame about to go). */
+static void on_closed(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	atomic_store(&((dp_conn *)closure)->closed, 1);
+}
+
 const char *dp_conn_server(const dp_conn *c, char *buf, size_t cap)
 {
 	if (c->nc && natsConnection_GetConnectedUrl(c->nc, buf, cap) == NATS_OK && buf[0])
@@ -237,6 +248,7 @@ int dp_conn_open(dp_conn *c, const dp_nats_options *o, jsOptions *jo)
 	c->stream = o->stream ? o->stream : DP_SHIP_STREAM;
 	atomic_store(&c->up, 0);
 	atomic_store(&c->reconnected, 0);
+	atomic_store(&c->closed, 0);
 	if ((rc = dp_nats_check_urls(o->urls)) || (rc = split_urls(o->urls, &urls, &n)))
 		return rc;
 	s = natsOptions_Create(&opts);
@@ -258,6 +270,8 @@ int dp_conn_open(dp_conn *c, const dp_nats_options *o, jsOptions *jo)
 		s = natsOptions_SetDisconnectedCB(opts, on_disconnected, c);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectedCB(opts, on_reconnected, c);
+	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(opts, on_closed, c);
 	if (s == NATS_OK && o->creds_file)
 		s = natsOptions_SetUserCredentialsFromFiles(opts, o->creds_file, NULL);
 	if (s == NATS_OK && o->user)
@@ -297,6 +311,11 @@ void dp_conn_close(dp_conn *c)
 		jsCtx_Destroy(c->js);
 	if (c->nc) {
 		natsConnection_Close(c->nc);
+		/* Bounded, in case the client never calls back: 5 s. */
+		for (int i = 0; i < 5000 && !atomic_load(&c->closed); i++) {
+			struct timespec ms = { 0, 1000000L };
+			nanosleep(&ms, NULL);
+		}
 		natsConnection_Destroy(c->nc);
 	}
 	c->js = NULL;

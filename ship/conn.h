@@ -20,6 +20,7 @@ typedef struct dp_conn {
 	/* Set by the client library's threads, read by the loop. */
 	atomic_int up;          /* connected now */
 	atomic_int reconnected; /* a reconnect happened since the loop last looked */
+	atomic_int closed;      /* the client's last callback of the connection has run */
 	/* What was last told to the state callback, so each change is told once. */
 	char told[512];
 } dp_conn;

@@ -53,6 +53,7 @@
 	X(natsMsg_NakWithDelay) \
 	X(natsOptions_Create) \
 	X(natsOptions_Destroy) \
+	X(natsOptions_SetClosedCB) \
 	X(natsOptions_SetDisconnectedCB) \
 	X(natsOptions_SetMaxPingsOut) \
 	X(natsOptions_SetMaxReconnect) \
@@ -120,6 +121,7 @@ DP_INTERNAL int dp_nats_bind(void);
 #define natsMsg_NakWithDelay (*dp_nats.p_natsMsg_NakWithDelay)
 #define natsOptions_Create (*dp_nats.p_natsOptions_Create)
 #define natsOptions_Destroy (*dp_nats.p_natsOptions_Destroy)
+#define natsOptions_SetClosedCB (*dp_nats.p_natsOptions_SetClosedCB)
 #define natsOptions_SetDisconnectedCB (*dp_nats.p_natsOptions_SetDisconnectedCB)
 #define natsOptions_SetMaxPingsOut (*dp_nats.p_natsOptions_SetMaxPingsOut)
 #define natsOptions_SetMaxReconnect (*dp_nats.p_natsOptions_SetMaxReconnect)
