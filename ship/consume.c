@@ -535,14 +535,16 @@ static int loop(consumer *k)
 			if (!k->o->follow && d == 1)
 				break;
 			/* A catch-up whose only messages left wait for parts that do not
-			 * come: stop and say so rather than wait for ever.  Not while
-			 * the consumer holds other messages: one handed to a fetch that
-			 * had just expired is lost to this client and comes again only
-			 * after the ack wait, and may be the part they wait for; and
-			 * then only after twice the ack wait without progress, in case
-			 * that happens twice running. */
+			 * come: stop and say so rather than wait for ever.  Not before
+			 * the ack wait has passed without progress: a message handed to
+			 * a fetch that had just expired is lost to this client and comes
+			 * again only then, and may be the part they wait for.  While the
+			 * consumer says it holds other messages, twice that, in case it
+			 * happens twice running. */
 			double stuck = dp_monotonic() - last_applied;
-			double patience = 10 + 20 * k->o->retry_ms / 1000.0;
+			double patience = 5 + k->o->ack_wait_ms / 1000.0;
+			if (patience < 10 + 20 * k->o->retry_ms / 1000.0)
+				patience = 10 + 20 * k->o->retry_ms / 1000.0;
 			double patience_others = 5 + 2 * (k->o->ack_wait_ms / 1000.0);
 			if (!k->o->follow && k->nwaiting &&
 			    ((others == 0 && stuck > patience) || stuck > patience_others)) {
