@@ -2857,8 +2857,7 @@ static bool batch_full(const dp_ingest *in)
 
 bool dp_ingest_batch_due(const dp_ingest *in)
 {
-	return in->txn && (in->batch_records >= in->opts.batch_records ||
-			   (dp_monotonic() - in->batch_started) * 1000.0 >= in->opts.batch_ms);
+	return in->txn && (batch_full(in) || (dp_monotonic() - in->batch_started) * 1000.0 >= in->opts.batch_ms);
 }
 
 /* ---- reading a segment -------------------------------------------------------------------- */
