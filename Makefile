@@ -233,7 +233,7 @@ FUZZ_OBJ := $(CORE_SRC:%.c=build-fuzz/%.o)
 
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 build-fuzz/logger/fingerprint.o: FUZZ_CFLAGS += $(CRYPTO_CFLAGS) -DDP_CRYPTO_SONAME='"$(call soname,libcrypto.so)"'
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
@@ -389,5 +389,7 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
+# The fuzz build's too: a header that changes a struct rebuilds its objects.
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_SQL_OBJ:.o=.d)
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(EXT_OBJ:.o=.d) $(SHIP_OBJ:.o=.d) $(SERVE_SRC:%.c=$(B)/%.d) \
 	$(RECEIVE_OBJ:.o=.d)
